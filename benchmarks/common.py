@@ -1,0 +1,51 @@
+"""Benchmark harness: each measured step runs in a fresh process.
+
+A fresh process per step gives an honest peak RSS (``ru_maxrss`` of the
+child) and keeps one step's caches from helping another. Figures are printed
+as ratios against the baseline measured in the same run.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import resource
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def _child(func: Callable[..., Any], args: tuple, queue: mp.Queue) -> None:
+    start = time.perf_counter()
+    result = func(*args)
+    elapsed = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    queue.put((elapsed, peak_mb, result))
+
+
+def measure(func: Callable[..., Any], *args: Any) -> tuple[float, float, Any]:
+    """Run ``func(*args)`` in a fresh process; return (seconds, peak RSS MB, result).
+
+    ``func`` must be a module-level function; its result must be picklable
+    (return something small, e.g. a checksum or a dict of parameters).
+    """
+    ctx = mp.get_context("spawn")
+    queue: mp.Queue = ctx.Queue()
+    process = ctx.Process(target=_child, args=(func, args, queue))
+    process.start()
+    elapsed, peak_mb, result = queue.get()
+    process.join()
+    return elapsed, peak_mb, result
+
+
+def report(title: str, ours: tuple[float, float], baseline: tuple[float, float] | None, baseline_name: str = "pandas", target: str = "") -> str:
+    """One printed line: our time and RSS, the baseline's, and the ratio."""
+    ours_s, ours_mb = ours
+    line = f"{title:<48} ours {ours_s:8.2f}s {ours_mb:7.0f} MB"
+    if baseline is not None:
+        base_s, base_mb = baseline
+        line += f" | {baseline_name} {base_s:8.2f}s {base_mb:7.0f} MB | time ratio {ours_s / base_s:5.2f}x"
+    if target:
+        line += f" (target {target})"
+    print(line, flush=True)
+    return line

@@ -1,0 +1,72 @@
+"""One Plotly template and palette for every chart, readable in a meeting room.
+
+The palette is Okabe-Ito (colour-blind safe); type is large enough for a
+projector; gridlines are faint so the data carries the contrast.
+"""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import plotly.io as pio
+
+TEMPLATE_NAME = "crm"
+
+#: Okabe-Ito, reordered so the first colours are the most distinct.
+PALETTE = [
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#D55E00",  # vermillion
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#F0E442",  # yellow
+    "#000000",  # black
+]
+#: Sequential scale for heatmaps (light to dark blue).
+SEQUENTIAL = ["#F2F7FC", "#C6DBEF", "#6BAED6", "#2171B5", "#08306B"]
+#: Diverging scale (vermillion - white - blue) for deltas.
+DIVERGING = ["#D55E00", "#F7F7F7", "#0072B2"]
+POSITIVE = "#009E73"
+NEGATIVE = "#D55E00"
+NEUTRAL = "#7F8C99"
+
+FONT_FAMILY = "Inter, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
+
+
+def _template() -> go.layout.Template:
+    axis = dict(
+        showgrid=True,
+        gridcolor="#E6EBF0",
+        zeroline=False,
+        linecolor="#B8C2CC",
+        ticks="outside",
+        tickcolor="#B8C2CC",
+        title=dict(font=dict(size=15)),
+        tickfont=dict(size=13),
+        automargin=True,
+    )
+    return go.layout.Template(
+        layout=go.Layout(
+            font=dict(family=FONT_FAMILY, size=15, color="#1B2733"),
+            title=dict(font=dict(size=20), x=0.0, xanchor="left", y=0.97),
+            colorway=PALETTE,
+            colorscale=dict(sequential=SEQUENTIAL, diverging=DIVERGING),
+            paper_bgcolor="white",
+            plot_bgcolor="white",
+            xaxis=axis,
+            yaxis=axis,
+            legend=dict(font=dict(size=13), orientation="h", yanchor="bottom", y=1.02, x=0, title=None),
+            hoverlabel=dict(font=dict(size=14)),
+            margin=dict(l=10, r=10, t=60, b=10),
+        )
+    )
+
+
+pio.templates[TEMPLATE_NAME] = _template()
+
+
+def styled(fig: go.Figure, title: str | None = None, height: int = 420) -> go.Figure:
+    """Apply the shared template (and an optional title) to ``fig``; returns it."""
+    fig.update_layout(template=TEMPLATE_NAME, height=height)
+    if title:
+        fig.update_layout(title_text=title)
+    return fig

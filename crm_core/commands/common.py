@@ -1,0 +1,69 @@
+"""Options shared by every CLI command that reads an order file."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import polars as pl
+
+from crm_core.ingest import ColumnMapping, IngestError, IngestReport, ReadOptions, read_orders
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """PATH plus the column-mapping and read overrides."""
+    parser.add_argument("path", help="order export: CSV/TSV/TXT (.gz), Parquet or .xlsx")
+    group = parser.add_argument_group("mapping and read overrides (default: detect)")
+    for field_name in ColumnMapping.__dataclass_fields__:
+        flag = "--" + {"customer_id": "customer", "order_date": "date"}.get(field_name, field_name).replace("_", "-")
+        group.add_argument(flag, dest=f"map_{field_name}", metavar="COL", help=f"column holding {field_name}")
+    group.add_argument("--date-format", help="strftime format of the dates, e.g. %%d/%%m/%%Y")
+    group.add_argument("--encoding", help="e.g. utf-8, utf-16, cp1252")
+    group.add_argument("--delimiter", help="field separator, e.g. ';' or 'tab'")
+    group.add_argument("--decimal", choices=[".", ","], help="decimal mark of amounts")
+    group.add_argument("--preset", help="export format preset (shopify, stripe, hubspot, salesforce, woocommerce, online_retail, cdnow)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def mapping_from_args(args: argparse.Namespace) -> ColumnMapping:
+    values = {name: getattr(args, f"map_{name}", None) for name in ColumnMapping.__dataclass_fields__}
+    return ColumnMapping(**values)
+
+
+def options_from_args(args: argparse.Namespace) -> ReadOptions:
+    delimiter = getattr(args, "delimiter", None)
+    if delimiter in ("tab", "\\t", "TAB"):
+        delimiter = "\t"
+    return ReadOptions(
+        encoding=getattr(args, "encoding", None),
+        delimiter=delimiter,
+        decimal=getattr(args, "decimal", None),
+        date_format=getattr(args, "date_format", None),
+        preset=getattr(args, "preset", None),
+    )
+
+
+def load_orders(args: argparse.Namespace) -> tuple[pl.LazyFrame, IngestReport]:
+    """Read PATH with the user's overrides (raises IngestError)."""
+    return read_orders(args.path, mapping_from_args(args), options_from_args(args))
+
+
+def emit(payload: dict[str, Any], as_json: bool) -> None:
+    """Print a result: JSON when asked, else one 'key: value' line per key."""
+    if as_json:
+        print(json.dumps(payload, default=str, ensure_ascii=False))
+        return
+    for key, value in payload.items():
+        if isinstance(value, dict):
+            print(f"{key}:")
+            for sub_key, sub_value in value.items():
+                print(f"  {sub_key}: {sub_value}")
+        else:
+            print(f"{key}: {value}")
+
+
+def fail(message: str) -> int:
+    """Print a one-line error for the user and return the exit code."""
+    print(f"error: {message}", file=sys.stderr)
+    return 2

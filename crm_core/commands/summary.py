@@ -1,0 +1,41 @@
+"""summary: what was read from an order export and its headline totals."""
+from __future__ import annotations
+
+import argparse
+
+import polars as pl
+
+from crm_core.commands.common import add_source_arguments, emit, load_orders
+from crm_core.schema import C
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_source_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    tx, report = load_orders(args)
+    totals = tx.select(
+        pl.col(C.CUSTOMER_ID).n_unique().alias("customers"),
+        pl.len().alias("transactions"),
+        pl.col(C.AMOUNT).sum().alias("revenue"),
+        pl.col(C.ORDER_DATE).min().alias("first_date"),
+        pl.col(C.ORDER_DATE).max().alias("last_date"),
+    ).collect().row(0, named=True)
+    payload = {
+        "rows_read": report.rows_read,
+        "rows_valid": report.rows_valid,
+        "rows_rejected": report.rows_rejected,
+        "rejected_by_reason": report.rejected_by_reason(),
+        "duplicate_rows": report.duplicate_rows,
+        "negative_amount_rows": report.negative_amount_rows,
+        "customers": totals["customers"],
+        "transactions": totals["transactions"],
+        "revenue": round(totals["revenue"] or 0.0, 2),
+        "first_date": totals["first_date"].isoformat() if totals["first_date"] else None,
+        "last_date": totals["last_date"].isoformat() if totals["last_date"] else None,
+        "detected": report.detected,
+        "warnings": report.warnings,
+    }
+    emit(payload, args.json)
+    return 0

@@ -1,0 +1,101 @@
+"""Per-customer summary: the one place that groups transactions by customer.
+
+Everything downstream (KPIs, portfolio, RFM, CLV) reads this table instead of
+re-aggregating the transactions.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from crm_core.schema import C, has_column
+
+DAY = "purchase_day"
+
+
+def filter_period(
+    tx: pl.LazyFrame, start: dt.date | None = None, end: dt.date | None = None
+) -> pl.LazyFrame:
+    """Keep transactions with ``start <= order_date <= end`` (either bound optional)."""
+    if start is not None:
+        tx = tx.filter(pl.col(C.ORDER_DATE) >= start)
+    if end is not None:
+        tx = tx.filter(pl.col(C.ORDER_DATE) <= end)
+    return tx
+
+
+def data_as_of(tx: pl.LazyFrame) -> dt.date:
+    """The default as-of date: the last order date in the data."""
+    return tx.select(pl.col(C.ORDER_DATE).max()).collect().item()
+
+
+def order_key(tx: pl.LazyFrame) -> pl.Expr:
+    """Expression identifying an order: order_id when present, else the purchase day.
+
+    Orders are counted as distinct (customer, order_id); without order ids a
+    customer's purchases on the same day count as one order.
+    """
+    if has_column(tx, C.ORDER_ID):
+        return pl.coalesce(pl.col(C.ORDER_ID), pl.col(C.ORDER_DATE).cast(pl.String))
+    return pl.col(C.ORDER_DATE).cast(pl.String)
+
+
+def summarize(tx: pl.LazyFrame, as_of: dt.date | None = None) -> pl.LazyFrame:
+    """One row per customer.
+
+    Parameters
+    ----------
+    tx
+        Canonical transactions. Rows after ``as_of`` are ignored.
+    as_of
+        Reference date for recency and tenure; defaults to the last order date.
+
+    Returns
+    -------
+    pl.LazyFrame
+        Columns: customer_id, first_date, last_date, orders (distinct order_id,
+        else distinct purchase days; lines with a negative amount are returns and
+        are not counted), purchase_days, revenue (net of returns),
+        gross_revenue (positive amounts), returns (absolute value of negative
+        amounts), return_lines, first_day_amount (net spend on the first
+        purchase day, for spend models), aov (revenue / orders, null without orders), recency_days
+        (as_of - last_date), tenure_days (as_of - first_date), and when the
+        columns exist: quantity, margin (revenue - cost), categories,
+        channels (distinct counts), days_late_mean.
+    """
+    if as_of is None:
+        as_of = data_as_of(tx)
+    tx = tx.filter(pl.col(C.ORDER_DATE) <= as_of)
+    amount = pl.col(C.AMOUNT)
+    is_purchase = amount >= 0  # returns (negative lines) are not purchases
+    first_date = pl.col(C.ORDER_DATE).min()
+    aggregations: list[pl.Expr] = [
+        first_date.alias("first_date"),
+        pl.col(C.ORDER_DATE).max().alias("last_date"),
+        order_key(tx).filter(is_purchase).n_unique().alias("orders"),
+        pl.col(C.ORDER_DATE).filter(is_purchase).n_unique().alias("purchase_days"),
+        amount.sum().alias("revenue"),
+        amount.clip(lower_bound=0).sum().alias("gross_revenue"),
+        (-amount.clip(upper_bound=0)).sum().alias("returns"),
+        (amount < 0).sum().alias("return_lines"),
+        amount.filter(pl.col(C.ORDER_DATE) == first_date).sum().alias("first_day_amount"),
+    ]
+    optional = {
+        C.QUANTITY: pl.col(C.QUANTITY).sum().alias("quantity"),
+        C.COST: (amount.sum() - pl.col(C.COST).sum()).alias("margin"),
+        C.CATEGORY: pl.col(C.CATEGORY).drop_nulls().n_unique().alias("categories"),
+        C.CHANNEL: pl.col(C.CHANNEL).drop_nulls().n_unique().alias("channels"),
+        C.DAYS_LATE: pl.col(C.DAYS_LATE).mean().alias("days_late_mean"),
+    }
+    aggregations += [expr for column, expr in optional.items() if has_column(tx, column)]
+    return (
+        tx.group_by(C.CUSTOMER_ID)
+        .agg(aggregations)
+        .with_columns(
+            pl.when(pl.col("orders") > 0).then(pl.col("revenue") / pl.col("orders")).alias("aov"),
+            (pl.lit(as_of) - pl.col("last_date")).dt.total_days().alias("recency_days"),
+            (pl.lit(as_of) - pl.col("first_date")).dt.total_days().alias("tenure_days"),
+        )
+        .sort(C.CUSTOMER_ID)
+    )

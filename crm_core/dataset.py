@@ -1,0 +1,58 @@
+"""A dataset: the canonical transactions plus optional side tables."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from crm_core.schema import SIDE_TABLE_SCHEMAS, TRANSACTION_SCHEMA, conform
+
+TRANSACTIONS_FILE = "transactions.parquet"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Canonical tables of one portfolio.
+
+    Attributes
+    ----------
+    transactions
+        Canonical transactions (see :mod:`crm_core.schema`).
+    customers, interactions, marketing_spend
+        Optional side tables, ``None`` when not supplied.
+    name
+        Human-readable name shown in the UI.
+    """
+
+    transactions: pl.LazyFrame
+    customers: pl.LazyFrame | None = None
+    interactions: pl.LazyFrame | None = None
+    marketing_spend: pl.LazyFrame | None = None
+    name: str = "dataset"
+    extra: dict = field(default_factory=dict)
+
+    def side_table(self, kind: str) -> pl.LazyFrame | None:
+        """Return side table ``kind`` ('customers', 'interactions', 'marketing_spend')."""
+        return getattr(self, kind)
+
+
+def save_dataset(dataset: Dataset, folder: Path) -> None:
+    """Write every table of ``dataset`` as Parquet into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    dataset.transactions.sink_parquet(folder / TRANSACTIONS_FILE)
+    for kind in SIDE_TABLE_SCHEMAS:
+        table = dataset.side_table(kind)
+        if table is not None:
+            table.sink_parquet(folder / f"{kind}.parquet")
+
+
+def load_dataset(folder: Path, name: str | None = None) -> Dataset:
+    """Scan a folder written by :func:`save_dataset` (lazy; nothing is read yet)."""
+    folder = Path(folder)
+    tx = conform(pl.scan_parquet(folder / TRANSACTIONS_FILE), TRANSACTION_SCHEMA)
+    sides = {}
+    for kind, schema in SIDE_TABLE_SCHEMAS.items():
+        path = folder / f"{kind}.parquet"
+        sides[kind] = conform(pl.scan_parquet(path), schema) if path.exists() else None
+    return Dataset(transactions=tx, name=name or folder.name, **sides)

@@ -1,0 +1,5 @@
+"""lifetime page (being built)."""
+import streamlit as st
+
+st.title("lifetime")
+st.info("This page is being built.")

@@ -1,0 +1,5 @@
+"""meeting page (being built)."""
+import streamlit as st
+
+st.title("meeting")
+st.info("This page is being built.")

@@ -1,0 +1,1 @@
+"""Streamlit glue: session-state keys, URL query-param sync, cached loaders."""

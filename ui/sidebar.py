@@ -1,0 +1,46 @@
+"""The sidebar shared by every page: dataset picker and period filter."""
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.data import date_bounds, workspace_root
+from ui.state import DEMO_DATASET_ID, Keys
+
+
+def _dataset_choices() -> dict[str, str]:
+    """Dataset id -> label, demo first, then saved uploads (newest first)."""
+    choices = {DEMO_DATASET_ID: "Demo portfolio"}
+    try:
+        from crm_core.workspace import Workspace
+
+        for entry in Workspace(workspace_root()).list_datasets():
+            choices[entry.id] = entry.name
+    except ImportError:  # workspace module not present yet
+        pass
+    return choices
+
+
+def render_sidebar() -> None:
+    """Draw the dataset picker and the shared date-range filter."""
+    with st.sidebar:
+        choices = _dataset_choices()
+        if st.session_state.get(Keys.DATASET_ID) not in choices:
+            st.session_state[Keys.DATASET_ID] = DEMO_DATASET_ID
+        st.selectbox(
+            "Dataset",
+            options=list(choices),
+            format_func=lambda dataset_id: choices.get(dataset_id, dataset_id),
+            key=Keys.DATASET_ID,
+            bind="query-params",
+            help="The demo, or an export you uploaded on the Data page.",
+        )
+        first, last = date_bounds()
+        st.date_input(
+            "Period",
+            value=(first, last),
+            min_value=first,
+            max_value=last,
+            key=Keys.PERIOD,
+            bind="query-params",
+            help="Every page analyses orders in this period. The link in your browser keeps it.",
+        )

@@ -1,0 +1,24 @@
+"""Every session-state key and URL query parameter, defined once.
+
+Widgets bound to the URL (``bind="query-params"``) use their key as the query
+parameter name, so those keys are short. Pages import these constants instead
+of spelling key strings.
+"""
+from __future__ import annotations
+
+
+class Keys:
+    """Session-state / widget keys shared across pages."""
+
+    # Bound to URL query parameters: a copied link reopens the same view.
+    DATASET_ID = "ds"          # "demo" or a workspace dataset id
+    PERIOD = "period"          # (start, end) date range, shared by all pages
+    GRAIN = "grain"            # Overview trend grain: day / week / month
+    KPI = "kpi"                # Overview trend KPI
+    # Session only.
+    UPLOAD = "data_upload"
+    UPLOAD_RESULT = "data_upload_result"
+    MEETING_MODE = "meeting_mode"
+
+
+DEMO_DATASET_ID = "demo"

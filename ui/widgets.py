@@ -1,0 +1,20 @@
+"""Small display helpers shared by pages (no computation of their own)."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+
+def takeaway(sentence: str) -> None:
+    """A one-line plain-language reading of the chart above (user text: never HTML)."""
+    st.caption(f"💡 {sentence}")
+
+
+def chart(fig: go.Figure, key: str) -> None:
+    """Draw a Plotly figure full width with the shared config."""
+    st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
+
+
+def explain(text: str) -> None:
+    """A short explanation of what this screen shows, at its top."""
+    st.markdown(text)
