@@ -60,6 +60,28 @@ class IngestReport:
     detected: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (rejected rows excluded; store them as Parquet)."""
+        return {
+            "rows_read": self.rows_read,
+            "rows_valid": self.rows_valid,
+            "rows_rejected": self.rows_rejected,
+            "rejected_by_reason": self.rejected_by_reason(),
+            "duplicate_rows": self.duplicate_rows,
+            "negative_amount_rows": self.negative_amount_rows,
+            "detected": self.detected,
+            "warnings": self.warnings,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], rejected: pl.DataFrame | None = None) -> "IngestReport":
+        known = {k: data[k] for k in ("rows_read", "rows_valid", "rows_rejected", "duplicate_rows",
+                                      "negative_amount_rows", "detected", "warnings") if k in data}
+        report = cls(**known)
+        if rejected is not None:
+            report.rejected = rejected
+        return report
+
     def rejected_by_reason(self) -> dict[str, int]:
         counts = self.rejected.group_by("reason").len().sort("reason")
         return dict(zip(counts["reason"].to_list(), counts["len"].to_list()))
