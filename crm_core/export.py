@@ -1,0 +1,68 @@
+"""Safe exports: CSV and XLSX that spreadsheet programs cannot execute.
+
+A text cell that starts with ``= + - @``, a tab or a carriage return is read
+as a formula by Excel, LibreOffice and Google Sheets (CSV/formula injection,
+OWASP). Such cells are prefixed with a single quote, unless the whole cell is
+a plain number (``-12.5`` stays a number). Reading the file back gives the
+original text plus the one-character guard.
+"""
+from __future__ import annotations
+
+import io
+import re
+
+import polars as pl
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+GUARD = "'"
+_PLAIN_NUMBER = r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$"
+
+
+def neutralize_text(column: pl.Expr) -> pl.Expr:
+    """Expression: prefix the guard to text cells that would start a formula."""
+    starts_formula = column.str.contains(r"^[=+\-@\t\r]")
+    is_number = column.str.contains(_PLAIN_NUMBER)
+    return pl.when(starts_formula & ~is_number).then(pl.lit(GUARD) + column).otherwise(column)
+
+
+def neutralize(frame: pl.DataFrame) -> pl.DataFrame:
+    """Neutralise every text column of ``frame`` (numbers and dates untouched)."""
+    text_columns = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    safe = frame.with_columns(neutralize_text(pl.col(name)).alias(name) for name in text_columns)
+    # Column headers can carry user text too (mapped source column names).
+    return safe.rename({name: neutralize_cell(name) for name in safe.columns})
+
+
+def neutralize_cell(value: str) -> str:
+    """Neutralise one string (used for headers and single values)."""
+    if value.startswith(FORMULA_TRIGGERS) and not re.match(_PLAIN_NUMBER, value):
+        return GUARD + value
+    return value
+
+
+def safe_csv_bytes(frame: pl.DataFrame) -> bytes:
+    """UTF-8 (with BOM, so Excel detects it) CSV of ``frame``, injection-safe."""
+    return b"\xef\xbb\xbf" + neutralize(_flatten(frame)).write_csv().encode("utf-8")
+
+
+def safe_xlsx_bytes(frame: pl.DataFrame, sheet_name: str = "Customers") -> bytes:
+    """XLSX of ``frame`` with every cell written as a value, never as a formula.
+
+    Text is neutralised like the CSV and additionally written with
+    ``write_string`` semantics (xlsxwriter's formula autodetection is off).
+    """
+    buffer = io.BytesIO()
+    neutralize(_flatten(frame)).write_excel(
+        buffer,
+        worksheet=sheet_name[:31],
+        autofit=True,
+        header_format={"bold": True},
+        include_header=True,
+    )
+    return buffer.getvalue()
+
+
+def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
+    """Lists and structs are not CSV-able: render them as text."""
+    nested = [name for name, dtype in frame.schema.items() if dtype.is_nested()]
+    return frame.with_columns(pl.col(name).cast(pl.String, strict=False) for name in nested) if nested else frame
