@@ -41,6 +41,18 @@ def order_key(tx: pl.LazyFrame) -> pl.Expr:
     return pl.col(C.ORDER_DATE).cast(pl.String)
 
 
+def first_purchase_dates(tx: pl.LazyFrame) -> pl.LazyFrame:
+    """Each customer's first purchase date over the whole history (customer_id, first_date).
+
+    Returns (negative lines) do not acquire a customer.
+    """
+    return (
+        tx.filter(pl.col(C.AMOUNT) >= 0)
+        .group_by(C.CUSTOMER_ID)
+        .agg(pl.col(C.ORDER_DATE).min().alias("first_date"))
+    )
+
+
 def summarize(tx: pl.LazyFrame, as_of: dt.date | None = None) -> pl.LazyFrame:
     """One row per customer.
 

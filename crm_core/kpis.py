@@ -1,0 +1,147 @@
+"""Period KPIs a manager asks for, with deltas against the previous period.
+
+Definitions (one place, shown in the UI as help text):
+
+- revenue: sum of amounts in the period, net of returns.
+- orders: distinct orders with a non-negative amount (order_id, else one per
+  customer and purchase day).
+- active customers: customers with at least one order in the period.
+- new customers: active customers whose first purchase ever falls in the period.
+- returning-customer share: active customers who had bought before the period,
+  divided by active customers.
+- AOV (average order value): revenue / orders.
+- purchase frequency: orders / active customers.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal
+
+import polars as pl
+
+from crm_core.customers import filter_period, first_purchase_dates, order_key
+from crm_core.schema import C
+
+Grain = Literal["day", "week", "month"]
+GRAIN_TRUNCATE: dict[str, str] = {"day": "1d", "week": "1w", "month": "1mo"}
+
+
+@dataclass(frozen=True)
+class KpiDefinition:
+    key: str
+    label: str
+    kind: Literal["money", "count", "share", "ratio"]
+    help: str
+
+
+KPIS: tuple[KpiDefinition, ...] = (
+    KpiDefinition("revenue", "Revenue", "money", "Sum of order amounts in the period, net of returns."),
+    KpiDefinition("orders", "Orders", "count", "Distinct orders (order id, else one per customer and day)."),
+    KpiDefinition("active_customers", "Active customers", "count", "Customers with at least one order in the period."),
+    KpiDefinition("new_customers", "New customers", "count", "Customers whose first purchase ever is in the period."),
+    KpiDefinition("returning_share", "Returning-customer share", "share", "Share of active customers who had bought before the period."),
+    KpiDefinition("aov", "Average order value", "money", "Revenue divided by orders."),
+    KpiDefinition("frequency", "Purchase frequency", "ratio", "Orders per active customer in the period."),
+)
+KPI_BY_KEY = {kpi.key: kpi for kpi in KPIS}
+
+
+def _with_first_dates(tx: pl.LazyFrame) -> pl.LazyFrame:
+    return tx.join(first_purchase_dates(tx), on=C.CUSTOMER_ID, how="left")
+
+
+def _kpi_aggregations(tx: pl.LazyFrame, period_start: pl.Expr) -> list[pl.Expr]:
+    """KPI expressions over the rows of one period (``period_start`` per row)."""
+    is_purchase = pl.col(C.AMOUNT) >= 0
+    customer = pl.col(C.CUSTOMER_ID)
+    order = pl.concat_str([customer, order_key(tx)], separator="\x1f")
+    active = customer.filter(is_purchase).n_unique()
+    new = customer.filter(is_purchase & (pl.col("first_date") >= period_start)).n_unique()
+    return [
+        pl.col(C.AMOUNT).sum().alias("revenue"),
+        order.filter(is_purchase).n_unique().alias("orders"),
+        active.alias("active_customers"),
+        new.alias("new_customers"),
+    ]
+
+
+def _derived(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Ratios from the counted KPIs (null when the denominator is zero)."""
+    def ratio(numerator: pl.Expr, denominator: str) -> pl.Expr:
+        return pl.when(pl.col(denominator) > 0).then(numerator / pl.col(denominator))
+
+    return frame.with_columns(
+        ratio(pl.col("active_customers") - pl.col("new_customers"), "active_customers").alias("returning_share"),
+        ratio(pl.col("revenue"), "orders").alias("aov"),
+        ratio(pl.col("orders").cast(pl.Float64), "active_customers").alias("frequency"),
+    )
+
+
+def period_kpis(tx: pl.LazyFrame, start: dt.date, end: dt.date) -> dict[str, float | int | None]:
+    """KPIs of the period ``start..end`` (inclusive); ``tx`` is the whole history.
+
+    The whole history is needed to tell new customers from returning ones.
+    """
+    rows = filter_period(_with_first_dates(tx), start, end)
+    frame = rows.select(_kpi_aggregations(tx, pl.lit(start)))
+    return _derived(frame).collect().row(0, named=True)
+
+
+def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    """The period of equal length just before ``start..end``."""
+    length = (end - start).days + 1
+    return start - dt.timedelta(days=length), start - dt.timedelta(days=1)
+
+
+def kpi_comparison(tx: pl.LazyFrame, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """One row per KPI: value, previous (equal-length period before), delta, delta_pct.
+
+    ``delta_pct`` is null when the previous value is 0 or missing, and for shares
+    (their delta is already in percentage points). When the previous period has
+    no orders at all (e.g. it lies before the data), previous and deltas are null.
+    """
+    current = period_kpis(tx, start, end)
+    previous = period_kpis(tx, *previous_period(start, end))
+    if not previous["orders"]:
+        previous = {key: None for key in previous}
+    rows = []
+    for kpi in KPIS:
+        value, before = current[kpi.key], previous[kpi.key]
+        delta = None if value is None or before is None else value - before
+        pct = None if delta is None or not before or kpi.kind == "share" else delta / abs(before)
+        rows.append({"kpi": kpi.key, "label": kpi.label, "kind": kpi.kind, "value": value, "previous": before, "delta": delta, "delta_pct": pct})
+    schema = {"kpi": pl.String, "label": pl.String, "kind": pl.String, "value": pl.Float64, "previous": pl.Float64, "delta": pl.Float64, "delta_pct": pl.Float64}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def kpi_trend(tx: pl.LazyFrame, start: dt.date, end: dt.date, grain: Grain = "month") -> pl.DataFrame:
+    """Every KPI per day/week/month bucket of ``start..end`` (buckets start Monday / 1st)."""
+    bucket = pl.col(C.ORDER_DATE).dt.truncate(GRAIN_TRUNCATE[grain]).alias("period")
+    rows = filter_period(_with_first_dates(tx), start, end).with_columns(bucket)
+    frame = rows.group_by("period").agg(_kpi_aggregations(tx, pl.col("period").first()))
+    return _derived(frame).sort("period").collect()
+
+
+def format_kpi(value: float | int | None, kind: str, currency: str = "") -> str:
+    """Human format for a KPI value: 1,234,567 / 45.2% / 2.31."""
+    if value is None:
+        return "–"
+    if kind == "money":
+        return f"{currency}{value:,.0f}" if abs(value) >= 100 else f"{currency}{value:,.2f}"
+    if kind == "count":
+        return f"{value:,.0f}"
+    if kind == "share":
+        return f"{value:.1%}"
+    return f"{value:,.2f}"
+
+
+def format_delta(delta: float | None, delta_pct: float | None, kind: str) -> str | None:
+    """Delta text for a KPI card: '+12.3%' (or '+4.1 pts' for shares)."""
+    if delta is None:
+        return None
+    if kind == "share":
+        return f"{delta * 100:+.1f} pts"
+    if delta_pct is None:
+        return f"{delta:+,.2f}" if kind in ("ratio", "money") else f"{delta:+,.0f}"
+    return f"{delta_pct:+.1%}"
