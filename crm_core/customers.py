@@ -70,11 +70,13 @@ def summarize(tx: pl.LazyFrame, as_of: dt.date | None = None) -> pl.LazyFrame:
         else distinct purchase days; lines with a negative amount are returns and
         are not counted), purchase_days, revenue (net of returns),
         gross_revenue (positive amounts), returns (absolute value of negative
-        amounts), return_lines, first_day_amount (net spend on the first
-        purchase day, for spend models), aov (revenue / orders, null without orders), recency_days
+        amounts), return_lines, first_purchase_date / last_purchase_date
+        (over purchase lines, null without purchases), first_day_amount (net
+        spend on the first purchase day, for spend models), aov (revenue / orders, null without orders), recency_days
         (as_of - last_date), tenure_days (as_of - first_date), and when the
         columns exist: quantity, margin (revenue - cost), categories,
-        channels (distinct counts), days_late_mean.
+        channels (distinct counts), first_channel (channel of the first
+        purchase day's first line), days_late_mean.
     """
     if as_of is None:
         as_of = data_as_of(tx)
@@ -82,6 +84,8 @@ def summarize(tx: pl.LazyFrame, as_of: dt.date | None = None) -> pl.LazyFrame:
     amount = pl.col(C.AMOUNT)
     is_purchase = amount >= 0  # returns (negative lines) are not purchases
     first_date = pl.col(C.ORDER_DATE).min()
+    first_purchase = pl.col(C.ORDER_DATE).filter(is_purchase).min()
+    on_first_purchase_day = pl.col(C.ORDER_DATE) == first_purchase
     aggregations: list[pl.Expr] = [
         first_date.alias("first_date"),
         pl.col(C.ORDER_DATE).max().alias("last_date"),
@@ -91,7 +95,9 @@ def summarize(tx: pl.LazyFrame, as_of: dt.date | None = None) -> pl.LazyFrame:
         amount.clip(lower_bound=0).sum().alias("gross_revenue"),
         (-amount.clip(upper_bound=0)).sum().alias("returns"),
         (amount < 0).sum().alias("return_lines"),
-        amount.filter(pl.col(C.ORDER_DATE) == first_date).sum().alias("first_day_amount"),
+        first_purchase.alias("first_purchase_date"),
+        pl.col(C.ORDER_DATE).filter(is_purchase).max().alias("last_purchase_date"),
+        amount.filter(on_first_purchase_day).sum().alias("first_day_amount"),
     ]
     optional = {
         C.QUANTITY: pl.col(C.QUANTITY).sum().alias("quantity"),
@@ -101,6 +107,9 @@ def summarize(tx: pl.LazyFrame, as_of: dt.date | None = None) -> pl.LazyFrame:
         C.DAYS_LATE: pl.col(C.DAYS_LATE).mean().alias("days_late_mean"),
     }
     aggregations += [expr for column, expr in optional.items() if has_column(tx, column)]
+    if has_column(tx, C.CHANNEL):  # acquisition channel fallback when no customers side table
+        first_channel = pl.col(C.CHANNEL).filter(is_purchase & on_first_purchase_day).drop_nulls().first()
+        aggregations.append(first_channel.alias("first_channel"))
     return (
         tx.group_by(C.CUSTOMER_ID)
         .agg(aggregations)
