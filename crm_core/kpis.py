@@ -88,6 +88,32 @@ def period_kpis(tx: pl.LazyFrame, start: dt.date, end: dt.date) -> dict[str, flo
     return _derived(frame).collect().row(0, named=True)
 
 
+Window = Literal["last_month", "last_quarter", "last_12_months", "whole_period"]
+WINDOW_LABELS: dict[str, str] = {
+    "last_month": "Last month",
+    "last_quarter": "Last quarter",
+    "last_12_months": "Last 12 months",
+    "whole_period": "Whole period",
+}
+_WINDOW_DAYS = {"last_month": 30, "last_quarter": 91, "last_12_months": 365}
+
+
+def default_window(start: dt.date, end: dt.date) -> Window:
+    """The longest window whose previous period of equal length still has data."""
+    span = (end - start).days + 1
+    for window in ("last_12_months", "last_quarter", "last_month"):
+        if span >= 2 * _WINDOW_DAYS[window]:
+            return window
+    return "whole_period"
+
+
+def comparison_window(start: dt.date, end: dt.date, window: Window) -> tuple[dt.date, dt.date]:
+    """The last ``window`` of ``start..end`` (the whole period for 'whole_period')."""
+    if window == "whole_period":
+        return start, end
+    return max(start, end - dt.timedelta(days=_WINDOW_DAYS[window] - 1)), end
+
+
 def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
     """The period of equal length just before ``start..end``."""
     length = (end - start).days + 1
@@ -145,3 +171,20 @@ def format_delta(delta: float | None, delta_pct: float | None, kind: str) -> str
     if delta_pct is None:
         return f"{delta:+,.2f}" if kind in ("ratio", "money") else f"{delta:+,.0f}"
     return f"{delta_pct:+.1%}"
+
+
+def trend_takeaway(trend: pl.DataFrame, kpi: str, grain: str) -> str:
+    """One sentence on the trend: the best bucket and the last vs. the first."""
+    definition = KPI_BY_KEY[kpi]
+    series = trend.select("period", kpi).drop_nulls()
+    if series.height < 2:
+        return f"Not enough {grain}s in the period to see a trend; widen the period in the sidebar."
+    best = series.sort(kpi, descending=True).row(0, named=True)
+    first, last = series[kpi][0], series[kpi][-1]
+    direction = "up" if last > first else "down" if last < first else "flat"
+    when = {"day": f"on {best['period']:%d %b %Y}", "week": f"in the week of {best['period']:%d %b %Y}", "month": f"in {best['period']:%B %Y}"}[grain]
+    return (
+        f"{definition.label} peaked {when} at "
+        f"{format_kpi(best[kpi], definition.kind)}; the last {grain} is {direction} "
+        f"from the first ({format_kpi(first, definition.kind)} → {format_kpi(last, definition.kind)})."
+    )

@@ -91,3 +91,22 @@ def test_formatting():
     assert format_kpi(None, "count") == "–"
     assert format_delta(-90.0, -0.5, "money") == "-50.0%"
     assert format_delta(0.05, None, "share") == "+5.0 pts"
+
+
+def test_comparison_windows():
+    from crm_core.kpis import comparison_window, default_window
+
+    start, end = D(2023, 1, 1), D(2025, 12, 31)
+    assert default_window(start, end) == "last_12_months"
+    assert comparison_window(start, end, "last_12_months") == (D(2025, 1, 1), end)
+    assert default_window(D(2025, 1, 1), D(2025, 8, 31)) == "last_quarter"
+    assert default_window(D(2025, 8, 1), D(2025, 8, 31)) == "whole_period"
+    assert comparison_window(D(2025, 8, 1), D(2025, 8, 31), "last_quarter") == (D(2025, 8, 1), D(2025, 8, 31))
+
+
+def test_trend_takeaway_names_the_peak():
+    from crm_core.kpis import trend_takeaway
+
+    trend = kpi_trend(tiny(), D(2024, 1, 1), D(2024, 3, 31), "month")
+    sentence = trend_takeaway(trend, "revenue", "month")
+    assert "peaked in January 2024 at 180" in sentence and "down" in sentence

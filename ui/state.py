@@ -15,6 +15,7 @@ class Keys:
     PERIOD = "period"          # (start, end) date range, shared by all pages
     GRAIN = "grain"            # Overview trend grain: day / week / month
     KPI = "kpi"                # Overview trend KPI
+    WINDOW = "cards"           # Overview cards: last month / quarter / 12 months / whole period
     # Session only.
     UPLOAD = "data_upload"
     UPLOAD_RESULT = "data_upload_result"

@@ -12,7 +12,7 @@ def takeaway(sentence: str) -> None:
 
 def chart(fig: go.Figure, key: str) -> None:
     """Draw a Plotly figure full width with the shared config."""
-    st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
+    st.plotly_chart(fig, width="stretch", theme=None, key=key, config={"displaylogo": False})
 
 
 def explain(text: str) -> None:

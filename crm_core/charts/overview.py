@@ -1,0 +1,26 @@
+"""Overview figures: the KPI trend."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+
+from crm_core.charts.theme import PALETTE, styled
+from crm_core.kpis import KPI_BY_KEY
+
+_TICK_FORMAT = {"money": ",.0f", "count": ",.0f", "share": ".0%", "ratio": ",.2f"}
+_HOVER_FORMAT = {"money": ",.2f", "count": ",.0f", "share": ".1%", "ratio": ",.2f"}
+
+
+def kpi_trend_figure(trend: pl.DataFrame, kpi: str, grain: str) -> go.Figure:
+    """Bars (or a line for ratios) of one KPI per day/week/month."""
+    definition = KPI_BY_KEY[kpi]
+    x, y = trend["period"].to_list(), trend[kpi].to_list()
+    if definition.kind in ("money", "count"):
+        trace = go.Bar(x=x, y=y, marker_color=PALETTE[0], name=definition.label)
+    else:
+        trace = go.Scatter(x=x, y=y, mode="lines+markers", line=dict(color=PALETTE[0], width=3), name=definition.label)
+    trace.update(hovertemplate=f"%{{x|%d %b %Y}}<br>{definition.label}: %{{y:{_HOVER_FORMAT[definition.kind]}}}<extra></extra>")
+    fig = go.Figure(trace)
+    fig.update_yaxes(tickformat=_TICK_FORMAT[definition.kind], title_text=definition.label, rangemode="tozero")
+    fig.update_xaxes(title_text=None)
+    return styled(fig, f"{definition.label} per {grain}")
