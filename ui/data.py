@@ -59,9 +59,10 @@ def current_dataset() -> Dataset:
 
 
 def _version(dataset_id: str) -> str:
+    """Changes whenever a table of the dataset is (re)written, so caches refresh."""
     folder = DEMO_FOLDER if dataset_id == DEMO_DATASET_ID else workspace_root() / dataset_id
-    path = folder / "transactions.parquet"
-    return str(path.stat().st_mtime_ns) if path.exists() else "missing"
+    stamps = sorted(f"{path.name}:{path.stat().st_mtime_ns}" for path in folder.glob("*.parquet"))
+    return "|".join(stamps) or "missing"
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)

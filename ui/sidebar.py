@@ -20,10 +20,24 @@ def _dataset_choices() -> dict[str, str]:
     return choices
 
 
+def _reset_period_on_dataset_change(first, last) -> None:
+    """A period chosen for another dataset (or outside this one's dates) is dropped."""
+    dataset_id = st.session_state.get(Keys.DATASET_ID)
+    previous = st.session_state.get(Keys.PERIOD_DATASET)
+    chosen = st.session_state.get(Keys.PERIOD) or ()
+    outside = any(day is not None and not first <= day <= last for day in chosen)
+    if (previous is not None and previous != dataset_id) or outside:
+        st.session_state.pop(Keys.PERIOD, None)
+    st.session_state[Keys.PERIOD_DATASET] = dataset_id
+
+
 def render_sidebar() -> None:
     """Draw the dataset picker and the shared date-range filter."""
     with st.sidebar:
         choices = _dataset_choices()
+        pending = st.session_state.pop(Keys.PENDING_DATASET, None)
+        if pending is not None:
+            st.session_state[Keys.DATASET_ID] = pending
         if st.session_state.get(Keys.DATASET_ID) not in choices:
             st.session_state[Keys.DATASET_ID] = DEMO_DATASET_ID
         st.selectbox(
@@ -35,6 +49,7 @@ def render_sidebar() -> None:
             help="The demo, or an export you uploaded on the Data page.",
         )
         first, last = date_bounds()
+        _reset_period_on_dataset_change(first, last)
         st.date_input(
             "Period",
             value=(first, last),

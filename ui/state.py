@@ -19,6 +19,10 @@ class Keys:
     # Session only.
     UPLOAD = "data_upload"
     UPLOAD_RESULT = "data_upload_result"
+    PERIOD_DATASET = "period_dataset_id"     # dataset the PERIOD was chosen for
+    PENDING_DATASET = "pending_dataset_id"   # applied to DATASET_ID before the sidebar draws
+    SIDE_UPLOAD = "data_side_upload"
+    SIDE_KIND = "data_side_kind"
     MEETING_MODE = "meeting_mode"
 
 

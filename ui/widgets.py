@@ -18,3 +18,15 @@ def chart(fig: go.Figure, key: str) -> None:
 def explain(text: str) -> None:
     """A short explanation of what this screen shows, at its top."""
     st.markdown(text)
+
+
+_MARKDOWN_SPECIALS = "\\`*_{}[]()#+-.!|<>~$"
+
+
+def plain(text: str) -> str:
+    """Escape Markdown so user text (file or column names) shows literally.
+
+    Streamlit never renders raw HTML here, but Markdown links or images in a
+    file's text would still render; escaping keeps user text inert.
+    """
+    return "".join("\\" + char if char in _MARKDOWN_SPECIALS else char for char in str(text))
