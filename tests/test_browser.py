@@ -1,0 +1,87 @@
+"""Browser smoke test: the real server, loaded in headless Chromium.
+
+Starts `streamlit run app.py` on a free loopback port, opens it in Debian's
+chromium (driven by playwright with executable_path; no browser download),
+and checks that a Plotly chart renders and no exception is shown.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (.ci/run installs it)")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory):
+    port = _free_port()
+    env = {**os.environ, "CRM_WORKSPACE": str(tmp_path_factory.mktemp("workspace"))}
+    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the Streamlit server did not start within 60 s")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _open(url: str, path: str = ""):
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{url}/{path}", wait_until="domcontentloaded")
+    return playwright, browser, page
+
+
+@pytest.mark.parametrize("path", [""])
+def test_page_renders_a_chart_without_exception(server_url, path):
+    playwright, browser, page = _open(server_url, path)
+    try:
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=90_000)
+        page.wait_for_timeout(1500)  # let the script run finish
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert page.locator(".js-plotly-plot").count() >= 1
+        if os.environ.get("CRM_SCREENSHOTS"):
+            page.screenshot(path=f"{os.environ['CRM_SCREENSHOTS']}/{path or 'overview'}.png", full_page=True)
+    finally:
+        browser.close()
+        playwright.stop()
