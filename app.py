@@ -6,28 +6,28 @@ import streamlit as st
 import crm_core.charts  # noqa: F401  (registers the shared Plotly template)
 from ui.sidebar import render_sidebar
 
-st.set_page_config(page_title="Customer portfolio", page_icon="📊", layout="wide")
+st.set_page_config(page_title="Customer portfolio", page_icon=":material/analytics:", layout="wide")
 
 PAGES = {
     "Your data": [
-        st.Page("pages/overview.py", title="Overview", icon="📈", default=True),
-        st.Page("pages/data.py", title="Data", icon="📂"),
+        st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:", default=True),
+        st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
     ],
     "Differentiate": [
-        st.Page("pages/portfolio.py", title="Portfolio", icon="🏛️"),
-        st.Page("pages/segments.py", title="Segments", icon="🧩"),
+        st.Page("pages/portfolio.py", title="Portfolio", icon=":material/account_tree:"),
+        st.Page("pages/segments.py", title="Segments", icon=":material/donut_small:"),
     ],
     "Predict": [
-        st.Page("pages/lifetime.py", title="Lifetime value & retention", icon="🔮"),
+        st.Page("pages/lifetime.py", title="Lifetime value & retention", icon=":material/timeline:"),
     ],
     "Interact & customize": [
-        st.Page("pages/customer360.py", title="Customer 360", icon="👤"),
-        st.Page("pages/interactions.py", title="Interactions", icon="💬"),
-        st.Page("pages/actions.py", title="Actions", icon="🎯"),
+        st.Page("pages/customer360.py", title="Customer 360", icon=":material/person_search:"),
+        st.Page("pages/interactions.py", title="Interactions", icon=":material/support_agent:"),
+        st.Page("pages/actions.py", title="Actions", icon=":material/campaign:"),
     ],
     "Present": [
-        st.Page("pages/meeting.py", title="Meeting mode", icon="🖥️"),
-        st.Page("pages/scorecard.py", title="CRM scorecard", icon="🧭"),
+        st.Page("pages/meeting.py", title="Meeting mode", icon=":material/co_present:"),
+        st.Page("pages/scorecard.py", title="CRM scorecard", icon=":material/fact_check:"),
     ],
 }
 

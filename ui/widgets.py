@@ -7,7 +7,7 @@ import streamlit as st
 
 def takeaway(sentence: str) -> None:
     """A one-line plain-language reading of the chart above (user text: never HTML)."""
-    st.caption(f"💡 {sentence}")
+    st.caption(f":material/lightbulb: {plain(sentence)}")
 
 
 def chart(fig: go.Figure, key: str) -> None:
