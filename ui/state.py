@@ -24,6 +24,21 @@ class Keys:
     SIDE_UPLOAD = "data_side_upload"
     SIDE_KIND = "data_side_kind"
     MEETING_MODE = "meeting_mode"
+    # Interact & customize (session only: searches may hold e-mail addresses, kept out of URLs).
+    C360_QUERY = "c360_query"
+    C360_PICK = "c360_pick"
+    PLAYBOOK = "playbook"                    # last edited playbook (pl.DataFrame), read by every page
+    PLAYBOOK_BASE = "playbook_base"          # what the playbook editor started from
+    PLAYBOOK_EDITOR = "playbook_editor"
+    HIGH_VALUE_SHARE = "high_value_share"
+    INTERACT_GROUP = "interact_group"
+    WHATIF_SEGMENTS = "whatif_segments"
+    WHATIF_COST = "whatif_cost"
+    WHATIF_RESPONSE = "whatif_response"
+    WHATIF_MODE = "whatif_mode"
+    WHATIF_UPLIFT_AMOUNT = "whatif_uplift_amount"
+    WHATIF_UPLIFT_PERCENT = "whatif_uplift_percent"
+    WHATIF_MARGIN = "whatif_margin"
 
 
 DEMO_DATASET_ID = "demo"
