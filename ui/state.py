@@ -16,6 +16,11 @@ class Keys:
     GRAIN = "grain"            # Overview trend grain: day / week / month
     KPI = "kpi"                # Overview trend KPI
     WINDOW = "cards"           # Overview cards: last month / quarter / 12 months / whole period
+    PF_VALUE = "pf_by"         # Portfolio: rank tiers by revenue / margin
+    PF_METHOD = "pf_cut"       # Portfolio: tier cut-offs by customer share (rank) or amount
+    PF_GRAIN = "pf_grain"      # Portfolio: tier trend grain
+    PF_MATRIX_VALUE = "pf_val" # Portfolio: significance matrix value axis
+    PF_DRILL_BY = "pf_drill"   # Portfolio drill-down: tier or quadrant
     # Session only.
     UPLOAD = "data_upload"
     UPLOAD_RESULT = "data_upload_result"
@@ -24,6 +29,14 @@ class Keys:
     SIDE_UPLOAD = "data_side_upload"
     SIDE_KIND = "data_side_kind"
     MEETING_MODE = "meeting_mode"
+    # Portfolio (session only: tier names may be user text).
+    PF_TIER_NAME = "pf_name_"                # + tier index: tier name inputs
+    PF_TIER_SHARE = "pf_share_"              # + tier index: customer share (%) inputs
+    PF_TIER_AMOUNT = "pf_amount_"            # + tier index: cut-off amount inputs
+    PF_SPLIT = "pf_split"                    # migration: first day of the later period
+    PF_COST_CONTACT = "pf_cost_contact"
+    PF_COST_RETURN = "pf_cost_return"
+    PF_DRILL = "pf_drill_pick"               # drill-down: chosen tier or quadrant
     # Interact & customize (session only: searches may hold e-mail addresses, kept out of URLs).
     C360_QUERY = "c360_query"
     C360_PICK = "c360_pick"
