@@ -1,0 +1,245 @@
+"""Workspace: uploaded datasets that persist between runs.
+
+Layout under the workspace root (``$CRM_WORKSPACE``)::
+
+    catalog.sqlite              one row per dataset (id, owner, name, counts, ...)
+    <id>/                       one folder per dataset; id = uuid4 hex (32 chars)
+        source<.ext>            the raw upload, byte for byte
+        transactions.parquet    canonical tables (crm_core.dataset.save_dataset)
+        customers.parquet ...   side tables, when supplied
+        report.json             IngestReport.to_dict()
+        rejected.parquet        the rejected rows of the report
+
+Every query filters on the owner, so an owner can never see, load, change
+or delete another owner's dataset. Ids are checked to be 32 hex characters
+before any path is built from them, so they cannot reach outside the root.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shutil
+import sqlite3
+import uuid
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from crm_core.dataset import Dataset, load_dataset, save_dataset
+from crm_core.ingest import IngestReport
+from crm_core.schema import SIDE_TABLE_SCHEMAS, conform
+
+CATALOG_FILE = "catalog.sqlite"
+REPORT_FILE = "report.json"
+REJECTED_FILE = "rejected.parquet"
+SOURCE_STEM = "source"
+MAX_NAME_LENGTH = 120
+
+_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
+_SUFFIX_PATTERN = re.compile(r"\.[A-Za-z0-9]{1,5}")
+_COLUMNS = ("id", "name", "created_at", "source_filename", "rows_read", "rows_valid", "rows_rejected", "owner")
+
+_CREATE = """
+CREATE TABLE IF NOT EXISTS datasets (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    source_filename TEXT NOT NULL,
+    rows_read INTEGER NOT NULL,
+    rows_valid INTEGER NOT NULL,
+    rows_rejected INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS datasets_owner ON datasets (owner, created_at);
+"""
+
+
+class WorkspaceError(Exception):
+    """A workspace operation cannot be done; the message says what to do."""
+
+
+class UnknownDataset(WorkspaceError, KeyError):
+    """No dataset with this id belongs to this owner (or the id is malformed)."""
+
+    def __str__(self) -> str:  # KeyError would show the message in quotes
+        return str(self.args[0]) if self.args else "unknown dataset"
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """One saved dataset as listed in the catalog."""
+
+    id: str
+    name: str
+    created_at: str
+    source_filename: str
+    rows_read: int
+    rows_valid: int
+    rows_rejected: int
+    owner: str
+
+
+class Workspace:
+    """The saved datasets of one owner, under ``root``.
+
+    Parameters
+    ----------
+    root
+        Workspace folder (created if missing), normally ``$CRM_WORKSPACE``.
+    owner
+        Whose datasets this object sees; ``"local"`` when there is no sign-in.
+    """
+
+    def __init__(self, root: Path, owner: str = "local") -> None:
+        if not owner:
+            raise WorkspaceError("A workspace needs an owner name.")
+        self.root = Path(root)
+        self.owner = owner
+        self.root.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as connection, connection:
+            connection.executescript(_CREATE)
+
+    # --- catalog ---------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.root / CATALOG_FILE, timeout=30)
+
+    def list_datasets(self) -> list[DatasetEntry]:
+        """This owner's datasets, newest first."""
+        query = f"SELECT {', '.join(_COLUMNS)} FROM datasets WHERE owner = ? ORDER BY created_at DESC, rowid DESC"
+        with closing(self._connect()) as connection:
+            rows = connection.execute(query, (self.owner,)).fetchall()
+        return [DatasetEntry(*row) for row in rows]
+
+    def get(self, dataset_id: str) -> DatasetEntry:
+        """The catalog entry of ``dataset_id``; raises :class:`UnknownDataset`."""
+        _check_id(dataset_id)
+        query = f"SELECT {', '.join(_COLUMNS)} FROM datasets WHERE id = ? AND owner = ?"
+        with closing(self._connect()) as connection:
+            row = connection.execute(query, (dataset_id, self.owner)).fetchone()
+        if row is None:
+            raise UnknownDataset("This dataset does not exist (it may have been deleted). Pick another one.")
+        return DatasetEntry(*row)
+
+    # --- writing ---------------------------------------------------------------------
+
+    def save(self, name: str, raw: bytes, filename: str, dataset: Dataset, report: IngestReport) -> str:
+        """Store an upload: raw bytes, canonical Parquet tables and the ingest report.
+
+        Files are written to a staging folder first and only moved into place
+        (and catalogued) once everything is written, so a failure leaves nothing
+        behind. Returns the new dataset id.
+        """
+        name = _clean_name(name)
+        dataset_id = uuid.uuid4().hex
+        staging = self.root / f".staging-{dataset_id}"
+        folder = self._folder(dataset_id)
+        try:
+            staging.mkdir()
+            (staging / f"{SOURCE_STEM}{_safe_suffix(filename)}").write_bytes(raw)
+            save_dataset(dataset, staging)
+            (staging / REPORT_FILE).write_text(json.dumps(report.to_dict(), default=str, ensure_ascii=False), "utf-8")
+            report.rejected.write_parquet(staging / REJECTED_FILE)
+            staging.rename(folder)
+            self._insert(dataset_id, name, Path(filename or "").name, report)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return dataset_id
+
+    def _insert(self, dataset_id: str, name: str, source_filename: str, report: IngestReport) -> None:
+        created_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+        with closing(self._connect()) as connection, connection:
+            connection.execute(
+                "INSERT INTO datasets (id, owner, name, created_at, source_filename, rows_read, rows_valid, rows_rejected)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (dataset_id, self.owner, name, created_at, source_filename,
+                 int(report.rows_read), int(report.rows_valid), int(report.rows_rejected)),
+            )
+
+    def add_side_table(self, dataset_id: str, kind: str, frame: pl.LazyFrame) -> None:
+        """Add or replace a side table ('customers', 'interactions', 'marketing_spend').
+
+        The frame is conformed to the side table's schema. It is written to a
+        temporary file first, so ``frame`` may even read the file it replaces.
+        """
+        if kind not in SIDE_TABLE_SCHEMAS:
+            raise WorkspaceError(f"Unknown table {kind!r}: use one of {', '.join(SIDE_TABLE_SCHEMAS)}.")
+        self.get(dataset_id)
+        target = self._folder(dataset_id) / f"{kind}.parquet"
+        temporary = target.with_name(f".{kind}.{uuid.uuid4().hex}.parquet")
+        try:
+            conform(frame.lazy(), SIDE_TABLE_SCHEMAS[kind]).sink_parquet(temporary)
+            temporary.replace(target)
+        finally:
+            temporary.unlink(missing_ok=True)
+
+    def rename(self, dataset_id: str, name: str) -> None:
+        """Give a dataset a new display name."""
+        name = _clean_name(name)
+        self.get(dataset_id)
+        with closing(self._connect()) as connection, connection:
+            connection.execute("UPDATE datasets SET name = ? WHERE id = ? AND owner = ?", (name, dataset_id, self.owner))
+
+    def delete(self, dataset_id: str) -> None:
+        """Remove a dataset: its catalog row, then its folder."""
+        self.get(dataset_id)
+        with closing(self._connect()) as connection, connection:
+            connection.execute("DELETE FROM datasets WHERE id = ? AND owner = ?", (dataset_id, self.owner))
+        shutil.rmtree(self._folder(dataset_id), ignore_errors=True)
+
+    # --- reading ---------------------------------------------------------------------
+
+    def load(self, dataset_id: str) -> Dataset:
+        """The dataset's tables as lazy scans (nothing is read yet)."""
+        entry = self.get(dataset_id)
+        folder = self._folder(dataset_id)
+        if not (folder / "transactions.parquet").exists():
+            raise WorkspaceError(f"The files of '{entry.name}' are missing. Delete it and upload the file again.")
+        return load_dataset(folder, name=entry.name)
+
+    def report(self, dataset_id: str) -> IngestReport:
+        """The ingest report saved with the dataset, rejected rows included."""
+        self.get(dataset_id)
+        folder = self._folder(dataset_id)
+        data = json.loads((folder / REPORT_FILE).read_text("utf-8"))
+        rejected_path = folder / REJECTED_FILE
+        rejected = pl.read_parquet(rejected_path) if rejected_path.exists() else None
+        return IngestReport.from_dict(data, rejected)
+
+    def source_path(self, dataset_id: str) -> Path:
+        """Path of the raw upload as it was received."""
+        self.get(dataset_id)
+        matches = sorted(self._folder(dataset_id).glob(f"{SOURCE_STEM}*"))
+        if not matches:
+            raise WorkspaceError("The original upload of this dataset is missing.")
+        return matches[0]
+
+    def _folder(self, dataset_id: str) -> Path:
+        _check_id(dataset_id)
+        return self.root / dataset_id
+
+
+def _check_id(dataset_id: str) -> None:
+    """Only 32 lowercase hex characters are ids: nothing else may become a path."""
+    if not isinstance(dataset_id, str) or not _ID_PATTERN.fullmatch(dataset_id):
+        raise UnknownDataset("This dataset id is not valid. Pick a dataset from the list.")
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise WorkspaceError("Give the dataset a name.")
+    if len(name) > MAX_NAME_LENGTH:
+        raise WorkspaceError(f"Dataset names are limited to {MAX_NAME_LENGTH} characters; shorten the name.")
+    return name
+
+
+def _safe_suffix(filename: str) -> str:
+    """The upload's extensions (e.g. '.csv.gz') when they are plain, else none."""
+    suffixes = Path(filename or "").suffixes[-2:]
+    return "".join(s.lower() for s in suffixes if _SUFFIX_PATTERN.fullmatch(s))
