@@ -63,6 +63,25 @@ def _template() -> go.layout.Template:
 
 pio.templates[TEMPLATE_NAME] = _template()
 
+DARK_TEMPLATE_NAME = "crm_dark"
+#: Okabe-Ito again; only black becomes light grey so it shows on a dark background.
+DARK_PALETTE = PALETTE[:-1] + ["#E0E0E0"]
+
+
+def _dark_template() -> go.layout.Template:
+    """The same template on a dark background (dark theme, dim meeting rooms)."""
+    template = _template()
+    grid, line, text, background = "#33414F", "#5B6B7A", "#E8EDF2", "#0E1117"
+    axis = dict(gridcolor=grid, linecolor=line, tickcolor=line)
+    template.layout.update(
+        font_color=text, colorway=DARK_PALETTE, paper_bgcolor=background, plot_bgcolor=background,
+        xaxis=axis, yaxis=axis, polar=dict(bgcolor=background, radialaxis=dict(gridcolor=grid), angularaxis=dict(gridcolor=grid)),
+    )
+    return template
+
+
+pio.templates[DARK_TEMPLATE_NAME] = _dark_template()
+
 
 def styled(fig: go.Figure, title: str | None = None, height: int = 420) -> go.Figure:
     """Apply the shared template (and an optional title) to ``fig``; returns it."""

@@ -1,0 +1,115 @@
+"""Figures for meeting mode, the report and the scorecard.
+
+Each builder takes small, already-aggregated frames (computed in
+:mod:`crm_core.findings` / :mod:`crm_core.scorecard`) and returns a styled
+figure. :func:`themed` switches any figure to the dark template.
+"""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+
+from crm_core.charts.theme import DARK_TEMPLATE_NAME, NEGATIVE, NEUTRAL, PALETTE, POSITIVE, TEMPLATE_NAME, styled
+
+#: Most points drawn for a curve over customers (the shape needs no more).
+MAX_CURVE_POINTS = 201
+
+
+def themed(fig: go.Figure, dark: bool) -> go.Figure:
+    """Switch ``fig`` to the dark (or back to the light) template; returns it."""
+    fig.update_layout(template=DARK_TEMPLATE_NAME if dark else TEMPLATE_NAME)
+    return fig
+
+
+def enlarged(fig: go.Figure, height: int = 560) -> go.Figure:
+    """Bigger type and a taller plot for a projector (meeting mode)."""
+    fig.update_layout(height=height, font_size=20, title_font_size=26, legend_font_size=18)
+    fig.update_xaxes(tickfont_size=18, title_font_size=20)
+    fig.update_yaxes(tickfont_size=18, title_font_size=20)
+    return fig
+
+
+def concentration_figure(curve: pl.DataFrame, top_share: float, top_revenue_share: float) -> go.Figure:
+    """Cumulative share of revenue against share of customers, best customers first.
+
+    ``curve`` has columns ``customer_share`` and ``revenue_share`` (0..1).
+    """
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=curve["customer_share"].to_list(), y=curve["revenue_share"].to_list(), mode="lines",
+        line=dict(color=PALETTE[0], width=4), name="Your customers",
+        hovertemplate="Top %{x:.0%} of customers<br>bring %{y:.0%} of revenue<extra></extra>",
+    ))
+    fig.add_trace(go.Scatter(
+        x=[0, 1], y=[0, 1], mode="lines", line=dict(color=NEUTRAL, dash="dot", width=2),
+        name="If every customer spent the same", hoverinfo="skip",
+    ))
+    fig.add_trace(go.Scatter(
+        x=[top_share], y=[top_revenue_share], mode="markers+text", marker=dict(size=14, color=PALETTE[1]),
+        text=[f"{top_share:.0%} → {top_revenue_share:.0%}"], textposition="bottom right", showlegend=False,
+        hoverinfo="skip",
+    ))
+    fig.update_xaxes(title_text="Share of customers (best first)", tickformat=".0%", range=[0, 1])
+    fig.update_yaxes(title_text="Share of revenue", tickformat=".0%", range=[0, 1.02])
+    return styled(fig, "How concentrated is revenue?")
+
+
+def share_bars_figure(table: pl.DataFrame, group: str, title: str) -> go.Figure:
+    """Side-by-side bars: each group's share of customers and share of revenue."""
+    groups = table[group].to_list()
+    fig = go.Figure([
+        go.Bar(x=groups, y=table["customer_share"].to_list(), name="Share of customers", marker_color=PALETTE[5],
+               hovertemplate="%{x}: %{y:.1%} of customers<extra></extra>"),
+        go.Bar(x=groups, y=table["revenue_share"].to_list(), name="Share of revenue", marker_color=PALETTE[0],
+               hovertemplate="%{x}: %{y:.1%} of revenue<extra></extra>"),
+    ])
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(tickformat=".0%", title_text=None, rangemode="tozero")
+    fig.update_xaxes(title_text=None, type="category")
+    return styled(fig, title)
+
+
+def value_bars_figure(table: pl.DataFrame, label: str, value: str, title: str, value_title: str) -> go.Figure:
+    """One bar per row of ``table``: ``value`` by ``label`` (money, e.g. value per decile)."""
+    fig = go.Figure(go.Bar(
+        x=table[label].to_list(), y=table[value].to_list(), marker_color=PALETTE[2],
+        hovertemplate="%{x}: %{y:,.2f}<extra></extra>",
+    ))
+    fig.update_yaxes(title_text=value_title, tickformat=",.0f", rangemode="tozero")
+    fig.update_xaxes(title_text=None, type="category")
+    return styled(fig, title)
+
+
+def status_bars_figure(table: pl.DataFrame, title: str) -> go.Figure:
+    """Customers per status (active / overdue / at risk), coloured by urgency."""
+    colours = {"On track": POSITIVE, "Overdue": PALETTE[1], "At risk": NEGATIVE}
+    statuses = table["status"].to_list()
+    fig = go.Figure(go.Bar(
+        x=statuses, y=table["customers"].to_list(),
+        marker_color=[colours.get(status, NEUTRAL) for status in statuses],
+        customdata=table["revenue"].to_list(),
+        hovertemplate="%{x}: %{y:,} customers<br>revenue to date %{customdata:,.0f}<extra></extra>",
+    ))
+    fig.update_yaxes(title_text="Repeat customers", tickformat=",d", rangemode="tozero")
+    fig.update_xaxes(title_text=None, type="category")
+    return styled(fig, title)
+
+
+def radar_figure(scores: pl.DataFrame, title: str) -> go.Figure:
+    """Scatterpolar of step scores (0-100), one closed polygon per model.
+
+    ``scores`` has columns ``model``, ``step`` and ``score`` (null = not assessed,
+    drawn as 0 so the polygon stays closed).
+    """
+    fig = go.Figure()
+    for index, model in enumerate(scores["model"].unique(maintain_order=True).to_list()):
+        rows = scores.filter(pl.col("model") == model)
+        steps = rows["step"].to_list()
+        values = rows["score"].fill_null(0).to_list()
+        fig.add_trace(go.Scatterpolar(
+            r=values + values[:1], theta=steps + steps[:1], name=model, fill="toself", opacity=0.75,
+            line=dict(color=PALETTE[index % len(PALETTE)], width=3),
+            hovertemplate="%{theta}: %{r:.0f} / 100<extra>" + model + "</extra>",
+        ))
+    fig.update_layout(polar=dict(radialaxis=dict(range=[0, 100], tickvals=[25, 50, 75, 100])), showlegend=len(fig.data) > 1)
+    return styled(fig, title, height=520)

@@ -1,0 +1,153 @@
+"""Key findings: hand-computed golden values on tiny frames."""
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from crm_core.customers import summarize
+from crm_core.dataset import Dataset
+from crm_core.findings import (
+    FindingSettings,
+    REGISTRY,
+    concentration_curve,
+    customer_tiers,
+    key_findings,
+    money,
+    repeat_status,
+    share,
+    simple_segments,
+    top_customers_count,
+    top_revenue_share,
+    value_deciles,
+)
+
+D = dt.date
+
+
+def _summary(revenues: list[float]) -> pl.DataFrame:
+    return pl.DataFrame({"customer_id": [f"c{i:03d}" for i in range(len(revenues))], "revenue": revenues})
+
+
+def _tx(rows: list[tuple[str, dt.date, float]]) -> pl.LazyFrame:
+    ids, dates, amounts = zip(*rows)
+    return pl.LazyFrame({"customer_id": list(ids), "order_date": list(dates), "amount": list(amounts)},
+                        schema={"customer_id": pl.String, "order_date": pl.Date, "amount": pl.Float64})
+
+
+def test_top_revenue_share_hand_computed():
+    summary = _summary([50, 20, 10, 10, 5, 5])
+    assert top_customers_count(6, 0.2) == 1  # round(1.2)
+    assert top_revenue_share(summary, 0.2) == pytest.approx(0.5)
+    assert top_revenue_share(summary, 0.5) == pytest.approx(0.8)  # 50 + 20 + 10 of 100
+    assert top_revenue_share(_summary([]), 0.2) is None
+
+
+def test_concentration_curve_is_cumulative_best_first():
+    curve = concentration_curve(_summary([10, 30, 60]))
+    assert curve["rank"].to_list() == [1, 2, 3]
+    assert curve["customer_share"].to_list() == pytest.approx([1 / 3, 2 / 3, 1.0])
+    assert curve["revenue_share"].to_list() == pytest.approx([0.6, 0.9, 1.0])
+
+
+def test_customer_tiers_pyramid_on_100_customers():
+    summary = _summary([float(v) for v in range(100, 0, -1)])
+    tiers = customer_tiers(summary, FindingSettings())
+    assert tiers["tier"].to_list() == ["Platinum", "Gold", "Silver", "Bronze"]
+    assert tiers["customers"].to_list() == [1, 4, 15, 80]
+    assert tiers["revenue"].to_list() == pytest.approx([100, 390, 1320, 3240])
+    assert tiers["revenue_share"].sum() == pytest.approx(1.0)
+    assert tiers["average_revenue"][1] == pytest.approx(97.5)
+
+
+def test_tiers_keep_empty_tiers_in_order():
+    tiers = customer_tiers(_summary([5.0, 4, 3, 2, 1]), FindingSettings())
+    # rank 1 of 5 is the top 20%: beyond Platinum (1%) and Gold (5%), inside Silver (20%)
+    assert tiers["customers"].to_list() == [0, 0, 1, 4]
+
+
+def test_simple_segments_counts_and_shares():
+    summary = pl.DataFrame({
+        "customer_id": ["a", "b", "c", "d", "e"],
+        "revenue": [50.0, 10, 20, 15, 5],
+        "orders": [3, 1, 2, 1, 1],
+        "recency_days": [10, 20, 400, 500, 100],
+    })
+    segments = simple_segments(summary, active_days=365)
+    assert segments["segment"].to_list() == ["Active repeat", "Active one-time", "Lapsed repeat", "Lapsed one-time"]
+    assert segments["customers"].to_list() == [1, 2, 1, 1]
+    assert segments["revenue"].to_list() == pytest.approx([50, 15, 20, 15])
+    assert segments["revenue_share"].to_list() == pytest.approx([0.5, 0.15, 0.2, 0.15])
+
+
+def test_value_deciles_on_20_customers():
+    deciles = value_deciles(_summary([float(v) for v in range(1, 21)]))
+    assert deciles["decile"].to_list()[:2] == ["Top 10%", "10-20%"]
+    assert deciles["customers"].to_list() == [2] * 10
+    assert deciles["average_revenue"][0] == pytest.approx(19.5)
+    assert deciles["average_revenue"][-1] == pytest.approx(1.5)
+
+
+def test_repeat_status_uses_usual_gap():
+    first, last = D(2020, 1, 1), D(2020, 1, 11)  # 10 days over 3 purchase days: usual gap 5
+    summary = pl.DataFrame({
+        "customer_id": ["on", "over", "risk", "once"],
+        "revenue": [1.0, 2, 3, 4], "orders": [3, 3, 3, 1],
+        "first_date": [first] * 4, "last_date": [last] * 4,
+        "purchase_days": [3, 3, 3, 1],
+        "recency_days": [5, 10, 11, 50],
+    })
+    status = repeat_status(summary, overdue_factor=2.0)
+    assert dict(zip(status["customer_id"], status["status"])) == {"on": "On track", "over": "Overdue", "risk": "At risk"}
+    assert status["usual_gap_days"].to_list() == pytest.approx([5, 5, 5])
+
+
+def test_formatting_helpers():
+    assert money(1234567.8) == "1,234,568"
+    assert money(12.5, "$") == "$12.50"
+    assert money(None) == "–"
+    assert share(0.712) == "71%"
+    assert share(0.051) == "5.1%"
+
+
+def _ten_customers() -> Dataset:
+    revenues = [40.0, 20, 10, 10, 5, 5, 4, 3, 2, 1]
+    rows = [(f"c{i}", D(2021, 1, 1 + i), amount) for i, amount in enumerate(revenues)]
+    rows += [("c0", D(2021, 3, 1), 0.0)]  # a second purchase day for c0 (zero amount)
+    return Dataset(transactions=_tx(rows), name="tiny")
+
+
+def test_key_findings_headline_from_data():
+    findings = {f.key: f for f in key_findings(_ten_customers())}
+    assert findings["concentration"].headline == "The top 20% of customers bring 60% of revenue."
+    assert findings["concentration"].figure is not None
+    assert findings["value"].headline.startswith("The average customer spent 10.00 in the period; the top 10% averaged 40.00")
+    # too few customers for tiers and segments: they are left out, not wrong
+    assert "tiers" not in findings and "segments" not in findings
+
+
+def test_key_findings_respects_period_and_theme():
+    settings = FindingSettings(start=D(2021, 1, 1), end=D(2021, 1, 2), dark=True)
+    findings = key_findings(_ten_customers(), settings, keys=("concentration", "value"))
+    assert findings == []  # two customers only: not enough for either finding
+    dark = key_findings(_ten_customers(), FindingSettings(dark=True), keys=("concentration",))
+    assert dark[0].figure.layout.template.layout.paper_bgcolor == "#0E1117"
+
+
+def test_key_findings_empty_period():
+    settings = FindingSettings(start=D(2030, 1, 1), end=D(2030, 2, 1))
+    assert key_findings(_ten_customers(), settings) == []
+
+
+def test_registry_order_is_the_meeting_order():
+    assert list(REGISTRY)[:3] == ["kpis", "concentration", "tiers"]
+    assert set(REGISTRY) >= {"kpis", "concentration", "tiers", "segments", "value", "at_risk"}
+
+
+def test_kpi_finding_on_summarized_data():
+    rows = [("a", D(2021, 1, 5), 100.0), ("b", D(2021, 1, 6), 50.0), ("a", D(2021, 2, 5), 30.0)]
+    finding = key_findings(Dataset(transactions=_tx(rows)), keys=("kpis",))[0]
+    assert "From 05 Jan 2021 to 05 Feb 2021: 2 customers placed 3 orders worth 180;" in finding.headline
+    assert "average order was 60.00" in finding.headline
+    assert summarize(_tx(rows)).collect().height == 2
