@@ -110,6 +110,9 @@ _LAST_NAMES = (
 )
 _COMPANY_SUFFIXES = ("Ltd", "GmbH", "Group", "Trading", "Supplies", "Partners")
 
+#: Average order lines per customer the simulation produces (sizes write_orders_csv).
+LINES_PER_CUSTOMER = 9.7
+
 #: Column names of the CSV export (as an order system would label them).
 CSV_COLUMNS = (C.CUSTOMER_ID, C.ORDER_ID, C.ORDER_DATE, C.AMOUNT, C.QUANTITY, C.CHANNEL, C.REGION, C.CATEGORY, C.COST)
 
@@ -505,9 +508,9 @@ def write_transactions_csv(path: str | Path, customers: int, seed: int = 7) -> i
 
 
 def write_orders_csv(path: str | Path, orders: int, seed: int = 7) -> int:
-    """Benchmark helper: a CSV of about ``orders`` order lines (about ``orders / 10`` customers).
+    """Benchmark helper: a CSV of about ``orders`` order lines (``orders / 9.7`` customers).
 
-    The row count is approximate (it comes from the simulation); the return
-    value is the exact number of rows written.
+    The row count is approximate (within a few percent: it comes out of the
+    simulation); the return value is the exact number of rows written.
     """
-    return write_transactions_csv(path, max(1, round(orders / 10)), seed)
+    return write_transactions_csv(path, max(1, round(orders / LINES_PER_CUSTOMER)), seed)

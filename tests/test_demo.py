@@ -15,6 +15,7 @@ from crm_core.demo import (
     ACQUISITION_CHANNELS,
     CATEGORIES,
     CSV_COLUMNS,
+    LINES_PER_CUSTOMER,
     END_DATE,
     REGIONS,
     SALES_CHANNELS,
@@ -229,8 +230,8 @@ def test_orders_csv_has_export_headers_and_the_generated_rows(tmp_path):
     frame = pl.read_csv(path, try_parse_dates=True)
     assert tuple(frame.columns) == CSV_COLUMNS
     assert frame.height == rows
-    assert 1400 <= rows <= 2600
-    expected = generate(200, 5).transactions.select(CSV_COLUMNS).collect()
+    assert 1600 <= rows <= 2400
+    expected = generate(round(2000 / LINES_PER_CUSTOMER), 5).transactions.select(CSV_COLUMNS).collect()
     key = [C.ORDER_ID, C.CATEGORY, C.AMOUNT, C.ORDER_DATE]
     got = frame.with_columns(pl.col(C.QUANTITY).cast(pl.Float64)).sort(key)
     assert_frame_equal(got, expected.sort(key), check_dtypes=False)
