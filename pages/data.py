@@ -1,5 +1,195 @@
-"""data page (being built)."""
+"""Data: upload an order export, check what was read, save it to the workspace."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
 import streamlit as st
 
-st.title("data")
-st.info("This page is being built.")
+from crm_core.export import safe_csv_bytes
+from crm_core.ingest import ColumnMapping, ReadOptions
+from crm_core.schema import SIDE_TABLE_SCHEMAS
+from ui.data import current_dataset_id, workspace_root
+from ui.state import DEMO_DATASET_ID, Keys
+from ui.upload import ingest_side_table, ingest_upload, save_upload
+from ui.widgets import explain, plain
+
+DETECT = "Detect"
+ENCODINGS = [DETECT, "utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1"]
+DELIMITERS = {DETECT: None, "Comma ,": ",", "Semicolon ;": ";", "Tab": "\t", "Pipe |": "|"}
+DECIMALS = {DETECT: None, "Point (1,234.56)": ".", "Comma (1.234,56)": ","}
+DATE_FORMATS = [DETECT, "%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y", "%Y%m%d", "%d-%m-%Y", "%m/%d/%Y %H:%M"]
+PRESETS = [DETECT, "shopify", "stripe", "hubspot", "salesforce", "woocommerce", "online_retail", "cdnow", "none"]
+MAPPED_FIELDS = {
+    "customer_id": "Customer (id or email)",
+    "order_date": "Order date",
+    "amount": "Amount",
+    "order_id": "Order id",
+    "quantity": "Quantity",
+    "unit_price": "Unit price (amount = quantity × price)",
+    "channel": "Sales channel",
+    "region": "Region",
+    "category": "Product category",
+    "cost": "Cost",
+}
+SIDE_KINDS = {
+    "customers": "Customers (attributes, acquisition channel)",
+    "interactions": "Support interactions (CSAT, cost)",
+    "marketing_spend": "Marketing spend (per month and channel)",
+}
+
+st.title("Data")
+explain(
+    "Upload an order export (Shopify, Stripe, HubSpot, Salesforce, WooCommerce, an ERP or Excel file). "
+    "We detect its format and columns, show exactly what was read and what was rejected, and save it "
+    "so every page can analyse it. Nothing you upload leaves this server."
+)
+upload_tab, saved_tab, side_tab = st.tabs(["Upload orders", "Saved datasets", "Add customer, support or marketing data"])
+
+
+def _override_controls(columns: list[str]) -> tuple[ColumnMapping, ReadOptions]:
+    """Widgets to override every detected setting and column; 'Detect' keeps detection."""
+    with st.expander("Settings and column mapping (change if something was detected wrong)"):
+        left, middle, right = st.columns(3)
+        encoding = left.selectbox("Encoding", ENCODINGS, key="ov_encoding")
+        delimiter = middle.selectbox("Delimiter", list(DELIMITERS), key="ov_delimiter")
+        decimal = right.selectbox("Decimal mark", list(DECIMALS), key="ov_decimal")
+        date_format = left.selectbox("Date format", DATE_FORMATS, key="ov_date_format", help="%d day, %m month, %Y year")
+        preset = middle.selectbox("Export format", PRESETS, key="ov_preset")
+        st.markdown("**Columns** — which column of your file holds each field")
+        grid = st.columns(3)
+        mapping = {}
+        for index, (field, label) in enumerate(MAPPED_FIELDS.items()):
+            choice = grid[index % 3].selectbox(label, [DETECT, *columns], key=f"ov_map_{field}")
+            mapping[field] = None if choice == DETECT else choice
+    options = ReadOptions(
+        encoding=None if encoding == DETECT else encoding,
+        delimiter=DELIMITERS[delimiter],
+        decimal=DECIMALS[decimal],
+        date_format=None if date_format == DETECT else date_format,
+        preset=None if preset == DETECT else preset,
+    )
+    return ColumnMapping(**mapping), options
+
+
+def _detected_table(detected: dict) -> pl.DataFrame:
+    rows = []
+    for key, value in detected.items():
+        if isinstance(value, dict):
+            rows += [{"setting": f"{key}: {sub}", "detected": str(v)} for sub, v in value.items()]
+        elif isinstance(value, list):
+            rows.append({"setting": key, "detected": ", ".join(map(str, value))})
+        else:
+            rows.append({"setting": key, "detected": str(value)})
+    return pl.DataFrame(rows, schema={"setting": pl.String, "detected": pl.String})
+
+
+def _show_report(report, transactions: pl.DataFrame, file_name: str) -> None:
+    columns = st.columns(5)
+    columns[0].metric("Rows read", f"{report.rows_read:,}")
+    columns[1].metric("Rows kept", f"{report.rows_valid:,}")
+    columns[2].metric("Rows rejected", f"{report.rows_rejected:,}")
+    columns[3].metric("Exact duplicates (kept)", f"{report.duplicate_rows:,}")
+    columns[4].metric("Returns (negative amounts)", f"{report.negative_amount_rows:,}")
+    st.caption(f"Rows read = rows kept + rows rejected: {report.rows_read:,} = {report.rows_valid:,} + {report.rows_rejected:,}.")
+    for warning in report.warnings:
+        st.warning(plain(warning))
+    st.markdown("**What we detected**")
+    st.dataframe(_detected_table(report.detected), hide_index=True)
+    if report.rows_rejected:
+        st.markdown("**Rejected rows** — fix them in your file, or change the settings above")
+        by_reason = pl.DataFrame(
+            {"reason": list(report.rejected_by_reason()), "rows": list(report.rejected_by_reason().values())}
+        )
+        st.dataframe(by_reason, hide_index=True)
+        st.dataframe(report.rejected.head(1000), hide_index=True)
+        st.download_button(
+            "Download rejected rows (CSV)",
+            safe_csv_bytes(report.rejected),
+            file_name=f"{Path(file_name).stem}_rejected.csv",
+            mime="text/csv",
+            key="download_rejected",
+        )
+    st.markdown("**Preview** — the first rows as the app will analyse them")
+    st.dataframe(transactions.head(50), hide_index=True)
+
+
+with upload_tab:
+    uploaded = st.file_uploader(
+        "Order export",
+        type=["csv", "tsv", "txt", "gz", "parquet", "xlsx"],
+        key=Keys.UPLOAD,
+        help="CSV/TSV/TXT (any delimiter, optionally .gz), Parquet or Excel .xlsx; up to 500 MB.",
+    )
+    if uploaded is None:
+        st.info(
+            "Your file needs, per order or order line: who bought (customer id or email), when (order date) "
+            "and how much (amount, or quantity and unit price). Optional: order id, quantity, sales channel, "
+            "region, product category, cost."
+        )
+    else:
+        previous = st.session_state.get(Keys.UPLOAD_RESULT)
+        source_columns = []
+        if previous is not None and previous.report is not None:
+            source_columns = list(previous.report.detected.get("source_columns", []))
+        mapping, options = _override_controls(source_columns)
+        result = ingest_upload(uploaded, mapping, options)
+        if result.error:
+            st.error(plain(result.error))
+        else:
+            _show_report(result.report, result.transactions, uploaded.name)
+            name = st.text_input("Name for this dataset", value=Path(uploaded.name).stem, key="upload_name")
+            if st.button("Save and analyse", type="primary", key="upload_save"):
+                dataset_id = save_upload(name or uploaded.name, uploaded, result)
+                st.session_state[Keys.PENDING_DATASET] = dataset_id
+                st.switch_page("pages/overview.py")
+
+
+def _workspace():
+    from crm_core.workspace import Workspace
+
+    return Workspace(workspace_root())
+
+
+with saved_tab:
+    entries = _workspace().list_datasets()
+    if not entries:
+        st.info("No saved datasets yet. Upload an export in the first tab; the demo is always available.")
+    else:
+        st.dataframe(
+            pl.DataFrame(
+                [
+                    {"name": e.name, "file": e.source_filename, "saved": e.created_at, "rows kept": e.rows_valid, "rows rejected": e.rows_rejected}
+                    for e in entries
+                ]
+            ),
+            hide_index=True,
+        )
+        names = {entry.id: entry.name for entry in entries}
+        doomed = st.selectbox("Delete a dataset", list(names), format_func=names.get, key="delete_choice")
+        if st.button("Delete permanently", key="delete_dataset"):
+            _workspace().delete(doomed)
+            if current_dataset_id() == doomed:
+                st.session_state[Keys.PENDING_DATASET] = DEMO_DATASET_ID
+            st.rerun()
+
+
+with side_tab:
+    dataset_id = current_dataset_id()
+    if dataset_id == DEMO_DATASET_ID:
+        st.info("The demo already has customer, support and marketing data. Save an upload first, then add its side tables here.")
+    else:
+        kind = st.selectbox("What kind of file", list(SIDE_KINDS), format_func=SIDE_KINDS.get, key=Keys.SIDE_KIND)
+        expected = ", ".join(SIDE_TABLE_SCHEMAS[kind])
+        st.caption(f"Expected columns: {expected}")
+        side_file = st.file_uploader("File", type=["csv", "tsv", "txt", "gz", "parquet", "xlsx"], key=Keys.SIDE_UPLOAD)
+        if side_file is not None:
+            frame, report, error = ingest_side_table(side_file, kind)
+            if error:
+                st.error(plain(error))
+            else:
+                st.caption(f"{report.rows_valid:,} rows kept, {report.rows_rejected:,} rejected.")
+                st.dataframe(frame.head(20), hide_index=True)
+                if st.button("Attach to the current dataset", type="primary", key="attach_side"):
+                    _workspace().add_side_table(dataset_id, kind, frame.lazy())
+                    st.success("Attached. Every page now uses it.")
