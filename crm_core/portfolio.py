@@ -1,0 +1,878 @@
+"""Customer portfolio analysis: who carries the business, who costs more than they bring.
+
+Everything here starts from the per-customer summary of
+:func:`crm_core.customers.summarize` (never re-grouping transactions by
+customer) and adds:
+
+* concentration: Pareto curve, top-X% share, Lorenz curve, Gini coefficient;
+* the customer pyramid: value tiers by rank share or absolute cut-offs, their
+  revenue over time and the migration between two periods (with new and lost
+  customers);
+* the strategic significance matrix: value against cost-to-serve, in four
+  quadrants named in plain words.
+
+Each figure comes with a one-line plain-language takeaway computed here, so the
+page only draws.
+
+Definitions (see docs/portfolio.md):
+
+* Customers are ranked by value (revenue or margin) descending, then by
+  ``customer_id`` ascending: equal values at a tier boundary are split by id,
+  so tier sizes are exact and reproducible.
+* The top X% of ``n`` customers are the first ``ceil(X * n)`` of that ranking.
+* Top-X% share = their net revenue / the net revenue of all customers.
+* Lorenz curve and Gini count negative customer totals (more returns than
+  purchases) as 0; Gini ``G = sum_i (2i - n - 1) x_i / (n sum x)`` on values
+  sorted ascending, ``i = 1..n``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from crm_core.customers import filter_period, summarize
+from crm_core.schema import C, has_column
+
+Frame = pl.DataFrame | pl.LazyFrame
+
+VALUE_LABELS = {"revenue": "revenue", "margin": "margin"}
+NEW = "New"
+LOST = "Lost"
+#: Digits kept when turning ``share * n`` into a count (absorbs float noise: 0.05 * 100).
+_COUNT_DIGITS = 9
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _lazy(frame: Frame) -> pl.LazyFrame:
+    return frame.lazy() if isinstance(frame, pl.DataFrame) else frame
+
+
+def _count_for_share(share: float, n: int) -> int:
+    """How many of ``n`` customers make up the top ``share`` (at least one when share > 0)."""
+    return min(n, math.ceil(round(share * n, _COUNT_DIGITS)))
+
+
+def pct(share: float | None) -> str:
+    """A share as a percentage for sentences: one decimal below 10%, none above."""
+    if share is None:
+        return "n/a"
+    if 0 < abs(share) < 0.095:
+        return f"{share:.1%}".replace(".0%", "%")
+    return f"{share:.0%}"
+
+
+def _value_column(frame: Frame, value: str) -> str:
+    """Validate the value to rank by; margin needs a cost column in the data."""
+    if value not in VALUE_LABELS:
+        raise ValueError(f"Unknown value '{value}': choose 'revenue' or 'margin'.")
+    if not has_column(frame, value):
+        raise ValueError(
+            "The data has no cost column, so margin is unknown. Rank by revenue, "
+            "or map a cost column when you upload the data."
+        )
+    return value
+
+
+def has_margin(summary: Frame) -> bool:
+    """True when the summary carries a margin (the data had a cost column)."""
+    return has_column(summary, "margin")
+
+
+# --------------------------------------------------------------------------- concentration
+
+
+@dataclass(frozen=True)
+class Concentration:
+    """Headline concentration figures of one value column.
+
+    Attributes
+    ----------
+    customers
+        Number of customers.
+    total
+        Net total of the value (negative customers included).
+    top20_share
+        Share of ``total`` brought by the top ``ceil(0.2 n)`` customers (None when total <= 0).
+    gini
+        Gini coefficient, negative totals counted as 0 (None without customers;
+        0 when nobody has a positive total).
+    customer_share_for_80
+        Smallest share of customers (best first) whose cumulative value reaches
+        80% of ``total`` (None when total <= 0).
+    """
+
+    customers: int
+    total: float
+    top20_share: float | None
+    gini: float | None
+    customer_share_for_80: float | None
+
+
+def _values(summary: Frame, value: str, descending: bool, clip: bool = False) -> pl.Series:
+    column = _value_column(summary, value)
+    expr = pl.col(column).fill_null(0.0).cast(pl.Float64)
+    if clip:
+        expr = expr.clip(lower_bound=0.0)
+    return _lazy(summary).select(expr.sort(descending=descending).alias("v")).collect().to_series()
+
+
+def top_share(summary: Frame, share: float = 0.2, value: str = "revenue") -> float | None:
+    """Share of the net total brought by the top ``ceil(share * n)`` customers.
+
+    Returns None when there are no customers or the net total is zero or negative.
+    """
+    values = _values(summary, value, descending=True)
+    return _top_share_of(values, share)
+
+
+def _top_share_of(values_desc: pl.Series, share: float) -> float | None:
+    total = values_desc.sum()
+    if len(values_desc) == 0 or total <= 0:
+        return None
+    k = _count_for_share(share, len(values_desc))
+    return float(values_desc.head(k).sum() / total)
+
+
+def gini(summary: Frame, value: str = "revenue") -> float | None:
+    """Gini coefficient of customer totals (negatives counted as 0).
+
+    ``G = sum_i (2i - n - 1) x_i / (n sum x)`` with ``x`` ascending, ``i = 1..n``.
+    None without customers; 0.0 when no customer has a positive total.
+    """
+    return _gini_of(_values(summary, value, descending=False, clip=True))
+
+
+def _gini_of(values_asc: pl.Series) -> float | None:
+    n = len(values_asc)
+    if n == 0:
+        return None
+    total = values_asc.sum()
+    if total <= 0:
+        return 0.0
+    weights = pl.int_range(1, n + 1, eager=True).cast(pl.Float64) * 2 - n - 1
+    return float((weights * values_asc).sum() / (n * total))
+
+
+def _share_for(values_desc: pl.Series, target: float) -> float | None:
+    total = values_desc.sum()
+    if len(values_desc) == 0 or total <= 0:
+        return None
+    reached = (values_desc.cum_sum() >= target * total - 1e-9 * abs(total)).arg_true()
+    k = int(reached[0]) + 1 if len(reached) else len(values_desc)
+    return k / len(values_desc)
+
+
+def customer_share_for(summary: Frame, target: float = 0.8, value: str = "revenue") -> float | None:
+    """Smallest share of customers (best first) bringing ``target`` of the net total."""
+    return _share_for(_values(summary, value, descending=True), target)
+
+
+def concentration(summary: Frame, value: str = "revenue") -> Concentration:
+    """All headline concentration figures with one sort of the customer values."""
+    desc = _values(summary, value, descending=True)
+    return Concentration(
+        customers=len(desc),
+        total=float(desc.sum()),
+        top20_share=_top_share_of(desc, 0.2),
+        gini=_gini_of(desc.clip(lower_bound=0.0).sort()),
+        customer_share_for_80=_share_for(desc, 0.8),
+    )
+
+
+def _curve(values: pl.Series, max_points: int) -> pl.DataFrame:
+    """Cumulative customer share vs cumulative value share, from (0, 0), thinned."""
+    n = len(values)
+    total = values.sum()
+    curve = pl.DataFrame(
+        {
+            "customer_share": pl.int_range(0, n + 1, eager=True).cast(pl.Float64) / max(n, 1),
+            "revenue_share": pl.concat([pl.Series([0.0]), values.cum_sum()]) / (total if total > 0 else 1.0),
+        }
+    )
+    step = max(1, math.ceil((n + 1) / max_points))
+    index = pl.int_range(0, n + 1, eager=True)
+    return curve.filter((index % step == 0) | (index == n))
+
+
+def pareto_curve(summary: Frame, value: str = "revenue", max_points: int = 600) -> pl.DataFrame:
+    """Pareto curve: best customers first; columns customer_share, revenue_share
+    (share of the chosen value, revenue by default).
+
+    The value share uses net totals, so it can pass 100% before the end when
+    some customers returned more than they bought. Thinned to ``max_points``.
+    """
+    return _curve(_values(summary, value, descending=True), max_points)
+
+
+def lorenz_curve(summary: Frame, value: str = "revenue", max_points: int = 600) -> pl.DataFrame:
+    """Lorenz curve: smallest customers first, negatives counted as 0."""
+    return _curve(_values(summary, value, descending=False, clip=True), max_points)
+
+
+def pareto_takeaway(figures: Concentration, value: str = "revenue") -> str:
+    """E.g. 'The top 20% of customers bring 71% of revenue; 80% of revenue comes from 23% of them.'"""
+    label = VALUE_LABELS[value]
+    if figures.top20_share is None:
+        return f"Total {label} is zero or negative in this period, so concentration cannot be measured."
+    sentence = f"The top 20% of customers bring {pct(figures.top20_share)} of {label}"
+    if figures.customer_share_for_80 is not None:
+        sentence += f"; 80% of {label} comes from {pct(figures.customer_share_for_80)} of customers"
+    return sentence + "."
+
+
+def gini_takeaway(figures: Concentration, value: str = "revenue") -> str:
+    """Plain reading of the Gini coefficient."""
+    g = figures.gini
+    if g is None:
+        return "No customers in this period."
+    if g < 0.3:
+        reading = "fairly evenly spread across customers"
+    elif g < 0.5:
+        reading = "moderately concentrated"
+    elif g < 0.7:
+        reading = "strongly concentrated in few customers"
+    else:
+        reading = "very strongly concentrated in few customers"
+    return (
+        f"Gini coefficient {g:.2f} (0 = every customer spends the same, 1 = one customer brings "
+        f"everything): {VALUE_LABELS[value]} is {reading}."
+    )
+
+
+# --------------------------------------------------------------------------- tiers (customer pyramid)
+
+
+@dataclass(frozen=True)
+class TierSettings:
+    """How customers are split into value tiers (best tier first).
+
+    Attributes
+    ----------
+    names
+        Tier names, best first. Unique, not 'New' or 'Lost' (used by migration).
+    method
+        'rank': the top ``shares[0]`` of customers by value form the first
+        tier, the next ``shares[1]`` the second, ...; the last tier takes the
+        rest. 'amount': a customer whose value is at least ``amounts[j]`` (and
+        below the previous cut-off) is in tier ``j``; the rest in the last tier.
+    value
+        'revenue' (net of returns) or 'margin' (revenue - cost; needs a cost column).
+    shares
+        One customer share per tier except the last; they must sum to less than 1.
+    amounts
+        One cut-off per tier except the last, strictly decreasing (for 'amount').
+    """
+
+    names: tuple[str, ...] = ("Platinum", "Gold", "Iron", "Lead")
+    method: str = "rank"
+    value: str = "revenue"
+    shares: tuple[float, ...] = (0.01, 0.04, 0.15)
+    amounts: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        names = tuple(name.strip() for name in self.names)
+        if len(names) < 2 or any(not name for name in names):
+            raise ValueError("Give at least two tiers, each with a name.")
+        if len(set(names)) != len(names):
+            raise ValueError("Tier names must be different from each other.")
+        if {NEW, LOST} & set(names):
+            raise ValueError(f"'{NEW}' and '{LOST}' are reserved for the migration chart: pick other tier names.")
+        object.__setattr__(self, "names", names)
+        if self.value not in VALUE_LABELS:
+            raise ValueError("Rank tiers by 'revenue' or 'margin'.")
+        if self.method == "rank":
+            self._check_shares()
+        elif self.method == "amount":
+            self._check_amounts()
+        else:
+            raise ValueError("Tier method must be 'rank' (share of customers) or 'amount' (spend cut-offs).")
+
+    def _check_shares(self) -> None:
+        if len(self.shares) != len(self.names) - 1:
+            raise ValueError(f"Give one customer share for each tier except the last ({len(self.names) - 1}).")
+        if any(share <= 0 for share in self.shares) or sum(self.shares) >= 1:
+            raise ValueError("Each tier share must be above 0% and together below 100% (the last tier takes the rest).")
+
+    def _check_amounts(self) -> None:
+        amounts = self.amounts or ()
+        if len(amounts) != len(self.names) - 1:
+            raise ValueError(f"Give one cut-off amount for each tier except the last ({len(self.names) - 1}).")
+        if any(later >= earlier for earlier, later in zip(amounts, amounts[1:])):
+            raise ValueError("Cut-off amounts must decrease from the best tier to the next.")
+
+    @property
+    def cumulative_shares(self) -> tuple[float, ...]:
+        """Customer share covered by the first j+1 tiers, j = 0..len(shares)-1."""
+        return tuple(round(sum(self.shares[: j + 1]), 12) for j in range(len(self.shares)))
+
+    def describe(self) -> str:
+        """The tier rule in one plain sentence."""
+        label = VALUE_LABELS[self.value]
+        if self.method == "rank":
+            parts = [f"{name} the top {pct(share)}" if j == 0 else f"{name} the next {pct(share)}"
+                     for j, (name, share) in enumerate(zip(self.names, self.shares))]
+            parts.append(f"{self.names[-1]} the rest")
+            return f"Customers ranked by {label} (equal values ordered by customer id): " + ", ".join(parts) + "."
+        parts = [f"{name} from {amount:,.2f}" for name, amount in zip(self.names, self.amounts or ())]
+        parts.append(f"{self.names[-1]} below {self.amounts[-1]:,.2f}")
+        return f"Tiers by {label} in the period: " + ", ".join(parts) + "."
+
+
+def _tier_index(settings: TierSettings) -> pl.Expr:
+    """Expression giving 0 for the best tier ... len(names)-1 for the last."""
+    if settings.method == "rank":
+        n = pl.len()
+        crossed = [
+            (pl.col("value_rank") > (pl.lit(cum) * n).round(_COUNT_DIGITS).ceil()).cast(pl.UInt32)
+            for cum in settings.cumulative_shares
+        ]
+    else:
+        value = pl.col(settings.value)
+        crossed = [(value < amount).fill_null(True).cast(pl.UInt32) for amount in settings.amounts]
+    return pl.sum_horizontal(crossed).cast(pl.UInt32).alias("tier_index")
+
+
+def assign_tiers(summary: Frame, settings: TierSettings = TierSettings()) -> pl.DataFrame:
+    """Add value_rank (1 = best; ties by customer_id), tier_index (0 = best) and tier.
+
+    Customers with only returns have a negative value and rank last.
+    """
+    _value_column(summary, settings.value)
+    ranked = (
+        _lazy(summary)
+        .sort([settings.value, C.CUSTOMER_ID], descending=[True, False], nulls_last=True)
+        .with_row_index("value_rank", offset=1)
+        .with_columns(_tier_index(settings))
+        .with_columns(
+            pl.col("tier_index")
+            .replace_strict(list(range(len(settings.names))), list(settings.names), return_dtype=pl.String)
+            .alias("tier")
+        )
+    )
+    return ranked.collect()
+
+
+def rank_cutoff_amounts(summary: Frame, settings: TierSettings = TierSettings()) -> tuple[float, ...]:
+    """Cut-off amounts reproducing the rank tiers (lowest value of each tier but the last).
+
+    Used to pre-fill the 'amount' method with equivalent figures.
+    """
+    rank_settings = TierSettings(names=settings.names, value=settings.value, shares=settings.shares)
+    tiered = assign_tiers(summary, rank_settings)
+    lowest = tiered.group_by("tier_index").agg(pl.col(settings.value).min()).sort("tier_index")
+    values = dict(zip(lowest["tier_index"].to_list(), lowest[settings.value].to_list()))
+    amounts, previous = [], math.inf
+    for j in range(len(settings.names) - 1):
+        amount = values.get(j)
+        amount = previous if amount is None or amount >= previous else amount
+        amount = previous - 1.0 if amount >= previous else amount  # keep strictly decreasing
+        amounts.append(round(float(amount), 2) if math.isfinite(amount) else 0.0)
+        previous = amounts[-1]
+    return tuple(amounts)
+
+
+def _names_frame(names: tuple[str, ...]) -> pl.DataFrame:
+    return pl.DataFrame({"tier_index": list(range(len(names))), "tier": list(names)},
+                        schema={"tier_index": pl.UInt32, "tier": pl.String})
+
+
+def tier_summary(tiered: pl.DataFrame, settings: TierSettings = TierSettings()) -> pl.DataFrame:
+    """One row per tier (best first, empty tiers included).
+
+    Columns: tier, customers, customer_share, revenue, revenue_share, and
+    margin when known, plus value_min / value_max (the tier's range of the ranking value).
+    """
+    aggregations = [
+        pl.len().alias("customers"),
+        pl.col("revenue").sum().alias("revenue"),
+        pl.col(settings.value).min().alias("value_min"),
+        pl.col(settings.value).max().alias("value_max"),
+    ]
+    if has_margin(tiered):
+        aggregations.append(pl.col("margin").sum().alias("margin"))
+    per_tier = tiered.group_by("tier_index").agg(aggregations)
+    customers, revenue = tiered.height, float(tiered["revenue"].sum()) if tiered.height else 0.0
+    table = _names_frame(settings.names).join(per_tier, on="tier_index", how="left").with_columns(
+        pl.col("customers").fill_null(0),
+        pl.col("revenue").fill_null(0.0),
+    )
+    return table.with_columns(
+        (pl.col("customers") / customers if customers else pl.lit(None, pl.Float64)).alias("customer_share"),
+        (pl.col("revenue") / revenue if revenue > 0 else pl.lit(None, pl.Float64)).alias("revenue_share"),
+    ).sort("tier_index").select(
+        "tier", "customers", "customer_share", "revenue", "revenue_share",
+        *(["margin"] if has_margin(tiered) else []), "value_min", "value_max",
+    )
+
+
+def pyramid_takeaway(table: pl.DataFrame) -> str:
+    """E.g. 'Platinum: 1% of customers (12) bring 18% of revenue; Lead: 80% of customers bring 31%.'"""
+    if table["customers"].sum() == 0:
+        return "No customers in this period."
+    top, bottom = table.row(0, named=True), table.row(table.height - 1, named=True)
+    if top["revenue_share"] is None:
+        return "Total revenue is zero or negative in this period, so tier shares cannot be compared."
+    return (
+        f"{top['tier']}: {pct(top['customer_share'])} of customers ({top['customers']:,}) bring "
+        f"{pct(top['revenue_share'])} of revenue; {bottom['tier']}: {pct(bottom['customer_share'])} "
+        f"of customers bring {pct(bottom['revenue_share'])}."
+    )
+
+
+# --------------------------------------------------------------------------- tier trend
+
+
+GRAINS = {"month": "1mo", "quarter": "1q", "year": "1y"}
+
+
+def period_label(day: dt.date, grain: str) -> str:
+    """'2024-05', '2024-Q2' or '2024'."""
+    if grain == "month":
+        return f"{day.year}-{day.month:02d}"
+    if grain == "quarter":
+        return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+    return str(day.year)
+
+
+def tier_trend(
+    tx: pl.LazyFrame, tiered: pl.DataFrame, settings: TierSettings = TierSettings(), grain: str = "quarter"
+) -> pl.DataFrame:
+    """Revenue and active customers per period and tier, tiers as assigned over the whole period.
+
+    Columns: period (first day), tier_index, tier, revenue, customers (with a
+    transaction in the period), revenue_share (of the period's revenue).
+    Missing (period, tier) pairs are filled with zeros.
+    """
+    if grain not in GRAINS:
+        raise ValueError("Grain must be 'month', 'quarter' or 'year'.")
+    membership = tiered.lazy().select(C.CUSTOMER_ID, "tier_index")
+    per_period = (
+        tx.join(membership, on=C.CUSTOMER_ID, how="inner")
+        .with_columns(pl.col(C.ORDER_DATE).dt.truncate(GRAINS[grain]).alias("period"))
+        .group_by("period", "tier_index")
+        .agg(pl.col(C.AMOUNT).sum().alias("revenue"), pl.col(C.CUSTOMER_ID).n_unique().alias("customers"))
+        .collect()
+    )
+    grid = per_period.select("period").unique().join(_names_frame(settings.names), how="cross")
+    return (
+        grid.join(per_period, on=["period", "tier_index"], how="left")
+        .with_columns(pl.col("revenue").fill_null(0.0), pl.col("customers").fill_null(0).cast(pl.UInt32))
+        .with_columns((pl.col("revenue") / pl.col("revenue").sum().over("period")).alias("revenue_share"))
+        .sort("period", "tier_index")
+        .select("period", "tier_index", "tier", "revenue", "customers", "revenue_share")
+    )
+
+
+def trend_takeaway(trend: pl.DataFrame, grain: str = "quarter") -> str:
+    """How the best tier's share of revenue moved from the first to the last period."""
+    if trend.height == 0:
+        return "No sales in this period."
+    periods = trend["period"].unique().sort()
+    top = trend.filter(pl.col("tier_index") == 0)
+    if periods.len() < 2:
+        share = top["revenue_share"][0]
+        return f"{top['tier'][0]} customers bring {pct(share)} of revenue in {period_label(periods[0], grain)}."
+    first = top.filter(pl.col("period") == periods[0]).row(0, named=True)
+    last = top.filter(pl.col("period") == periods[-1]).row(0, named=True)
+    return (
+        f"{first['tier']} customers brought {pct(first['revenue_share'])} of revenue in "
+        f"{period_label(periods[0], grain)} and {pct(last['revenue_share'])} in {period_label(periods[-1], grain)}."
+    )
+
+
+# --------------------------------------------------------------------------- tier migration
+
+
+def split_period(start: dt.date, end: dt.date) -> tuple[tuple[dt.date, dt.date], tuple[dt.date, dt.date]]:
+    """Two halves of [start, end]: the earlier ends the day before the later starts."""
+    middle = start + dt.timedelta(days=(end - start).days // 2)
+    return (start, middle), (min(middle + dt.timedelta(days=1), end), end)
+
+
+def period_tiers(tx: pl.LazyFrame, period: tuple[dt.date, dt.date], settings: TierSettings) -> pl.DataFrame:
+    """Tiers of the customers active in ``period`` (summary of that period only)."""
+    start, end = period
+    return assign_tiers(summarize(filter_period(tx, start, end), as_of=end), settings)
+
+
+def tier_migration(
+    tx: pl.LazyFrame,
+    earlier: tuple[dt.date, dt.date],
+    later: tuple[dt.date, dt.date],
+    settings: TierSettings = TierSettings(),
+) -> pl.DataFrame:
+    """Customers moving between tiers from one period to the next.
+
+    Tiers are assigned within each period on that period's own value. A
+    customer active only later comes from 'New'; one active only earlier goes
+    to 'Lost'. Columns: from_tier, to_tier, from_index, to_index (New =
+    -1, Lost = len(names)), customers, earlier_revenue, later_revenue.
+    """
+    if tx.select(pl.len()).collect().item() == 0 or earlier[0] > earlier[1] or later[0] > later[1]:
+        return _empty_flows()
+    a = period_tiers(tx, earlier, settings).select(
+        C.CUSTOMER_ID, pl.col("tier").alias("from_tier"), pl.col("tier_index").cast(pl.Int32).alias("from_index"),
+        pl.col("revenue").alias("earlier_revenue"))
+    b = period_tiers(tx, later, settings).select(
+        C.CUSTOMER_ID, pl.col("tier").alias("to_tier"), pl.col("tier_index").cast(pl.Int32).alias("to_index"),
+        pl.col("revenue").alias("later_revenue"))
+    return (
+        a.join(b, on=C.CUSTOMER_ID, how="full", coalesce=True)
+        .with_columns(
+            pl.col("from_tier").fill_null(NEW),
+            pl.col("from_index").fill_null(-1),
+            pl.col("to_tier").fill_null(LOST),
+            pl.col("to_index").fill_null(len(settings.names)),
+            pl.col("earlier_revenue").fill_null(0.0),
+            pl.col("later_revenue").fill_null(0.0),
+        )
+        .group_by("from_tier", "to_tier", "from_index", "to_index")
+        .agg(pl.len().alias("customers"), pl.col("earlier_revenue").sum(), pl.col("later_revenue").sum())
+        .sort("from_index", "to_index")
+    )
+
+
+def _empty_flows() -> pl.DataFrame:
+    return pl.DataFrame(schema={
+        "from_tier": pl.String, "to_tier": pl.String, "from_index": pl.Int32, "to_index": pl.Int32,
+        "customers": pl.UInt32, "earlier_revenue": pl.Float64, "later_revenue": pl.Float64,
+    })
+
+
+def migration_matrix(flows: pl.DataFrame, settings: TierSettings = TierSettings()) -> pl.DataFrame:
+    """Customer counts: one row per earlier tier (and 'New'), one column per later tier (and 'Lost')."""
+    rows, columns = [*settings.names, NEW], [*settings.names, LOST]
+    counts = {(f, t): c for f, t, c in flows.select("from_tier", "to_tier", "customers").iter_rows()}
+    data: dict[str, list] = {"from \\ to": rows}
+    for column in columns:
+        data[column] = [counts.get((row, column), 0) for row in rows]
+    return pl.DataFrame(data, schema={"from \\ to": pl.String, **{c: pl.UInt32 for c in columns}})
+
+
+def migration_takeaway(flows: pl.DataFrame) -> str:
+    """Shares of earlier customers who kept, raised, lowered their tier or stopped buying."""
+    earlier = flows.filter(pl.col("from_tier") != NEW)
+    total = int(earlier["customers"].sum()) if earlier.height else 0
+    new = int(flows.filter(pl.col("from_tier") == NEW)["customers"].sum()) if flows.height else 0
+    if total == 0:
+        return f"Nobody bought in the earlier period; {new:,} customers bought in the later one."
+
+    def share(condition: pl.Expr) -> str:
+        return pct(earlier.filter(condition)["customers"].sum() / total)
+
+    lost = pl.col("to_tier") == LOST
+    return (
+        f"Of {total:,} customers active in the earlier period, {share(pl.col('from_index') == pl.col('to_index'))} "
+        f"kept their tier, {share(~lost & (pl.col('to_index') < pl.col('from_index')))} moved up, "
+        f"{share(~lost & (pl.col('to_index') > pl.col('from_index')))} moved down and {share(lost)} stopped buying; "
+        f"{new:,} new customers bought in the later period."
+    )
+
+
+# --------------------------------------------------------------------------- cost to serve and significance
+
+
+@dataclass(frozen=True)
+class ServeCostSettings:
+    """Assumptions used to cost service (shown on the page, editable).
+
+    Attributes
+    ----------
+    cost_per_contact
+        Cost of a support contact whose cost is not recorded.
+    cost_per_return
+        Handling cost of one returned line (on top of the refunded amount,
+        which already lowers net revenue).
+    """
+
+    cost_per_contact: float = 5.0
+    cost_per_return: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.cost_per_contact < 0 or self.cost_per_return < 0:
+            raise ValueError("Costs per contact and per return cannot be negative.")
+
+
+@dataclass(frozen=True)
+class CostBasis:
+    """What the cost-to-serve axis is made of.
+
+    Attributes
+    ----------
+    kind
+        'cost' (money: recorded contact costs plus return handling), 'proxy'
+        (a 0-1 score from the proxies named in ``proxies``), or 'none'.
+    proxies
+        Plain names of the signals used.
+    note
+        One sentence for the page saying what was used and what is missing.
+    """
+
+    kind: str
+    proxies: tuple[str, ...] = ()
+    note: str = ""
+
+    @property
+    def axis_title(self) -> str:
+        return "Cost to serve" if self.kind == "cost" else "Cost-to-serve score (0 = lowest, 1 = highest)"
+
+
+PROXY_NAMES = {
+    "return_lines": "returns (returned lines)",
+    "contacts": "support contacts",
+    "days_late_mean": "late payment (average days late)",
+}
+
+
+def _contacts(interactions: pl.LazyFrame, period: tuple[dt.date, dt.date] | None,
+              settings: ServeCostSettings) -> pl.LazyFrame:
+    contacts = interactions
+    if period is not None and has_column(interactions, "interaction_date"):
+        contacts = contacts.filter(pl.col("interaction_date").is_between(period[0], period[1]))
+    cost = pl.col("cost").fill_null(settings.cost_per_contact) if has_column(interactions, "cost") else \
+        pl.lit(settings.cost_per_contact)
+    return contacts.group_by(C.CUSTOMER_ID).agg(
+        pl.len().cast(pl.UInt32).alias("contacts"), cost.sum().cast(pl.Float64).alias("contact_cost"))
+
+
+def _has_recorded_cost(interactions: pl.LazyFrame | None) -> bool:
+    if interactions is None or not has_column(interactions, "cost"):
+        return False
+    return interactions.select(pl.col("cost").is_not_null().any()).collect().item()
+
+
+def add_cost_to_serve(
+    summary: Frame,
+    interactions: pl.LazyFrame | None = None,
+    period: tuple[dt.date, dt.date] | None = None,
+    settings: ServeCostSettings = ServeCostSettings(),
+) -> tuple[pl.DataFrame, CostBasis]:
+    """Join contacts and cost-to-serve onto the customer summary.
+
+    With recorded contact costs: ``cost_to_serve = contact_cost +
+    return_lines * cost_per_return`` (money). Without them the cost axis is a
+    0-1 score: the mean percentile rank of the proxies that vary among
+    customers (returned lines, contacts, average days late). Adds columns
+    contacts, contact_cost (null without interactions), return_cost,
+    cost_to_serve and, when margin is known, contribution = margin - cost_to_serve.
+    """
+    frame = _lazy(summary)
+    if interactions is not None:
+        frame = frame.join(_contacts(interactions, period, settings), on=C.CUSTOMER_ID, how="left").with_columns(
+            pl.col("contacts").fill_null(0), pl.col("contact_cost").fill_null(0.0))
+    else:
+        frame = frame.with_columns(pl.lit(None, pl.UInt32).alias("contacts"), pl.lit(None, pl.Float64).alias("contact_cost"))
+    frame = frame.with_columns((pl.col("return_lines") * settings.cost_per_return).cast(pl.Float64).alias("return_cost"))
+    table = frame.collect()
+    if _has_recorded_cost(interactions):
+        table = table.with_columns((pl.col("contact_cost") + pl.col("return_cost")).alias("cost_to_serve"))
+        basis = CostBasis("cost", note=(
+            f"Cost to serve = recorded cost of support contacts + {settings.cost_per_return:,.2f} per returned line."))
+    else:
+        table, basis = _proxy_cost(table, interactions is not None)
+    if has_margin(table) and basis.kind == "cost":
+        table = table.with_columns((pl.col("margin") - pl.col("cost_to_serve")).alias("contribution"))
+    return table, basis
+
+
+def _proxy_cost(table: pl.DataFrame, has_interactions: bool) -> tuple[pl.DataFrame, CostBasis]:
+    candidates = ["return_lines"] + (["contacts"] if has_interactions else []) + \
+        (["days_late_mean"] if "days_late_mean" in table.columns else [])
+    varying = [c for c in candidates if table.height and table[c].fill_null(0).n_unique() > 1]
+    missing = "The data has no recorded cost of serving customers"
+    missing += "" if has_interactions else " (no interactions table)"
+    if not varying:
+        note = (f"{missing}, and no proxy (returns, contacts, late payment) varies between customers: "
+                "the cost axis is flat, so the quadrants only split customers by value.")
+        return table.with_columns(pl.lit(0.0).alias("cost_to_serve")), CostBasis("none", (), note)
+    n = table.height
+    scores = [pl.col(c).fill_null(0).rank("average") / n for c in varying]
+    names = tuple(PROXY_NAMES[c] for c in varying)
+    note = f"{missing}: the cost axis is a score from {', '.join(names)} (0 = lowest, 1 = highest)."
+    return table.with_columns(pl.mean_horizontal(scores).alias("cost_to_serve")), CostBasis("proxy", names, note)
+
+
+QUADRANTS = {
+    (True, False): "Strategically significant",
+    (True, True): "Costly to serve",
+    (False, False): "Low value, low cost",
+    (False, True): "Candidates to reprice or exit",
+}
+QUADRANT_ADVICE = {
+    "Strategically significant": "high value, low cost to serve: protect and grow them.",
+    "Costly to serve": "high value but expensive to serve: keep them, reduce the cost of serving them.",
+    "Low value, low cost": "little value, little cost: serve them efficiently (self-service, automation).",
+    "Candidates to reprice or exit": "low value, high cost: reprice, change the service level, or let go.",
+}
+QUADRANT_ORDER = tuple(QUADRANTS.values())
+
+
+@dataclass(frozen=True)
+class Significance:
+    """The strategic significance matrix.
+
+    Attributes
+    ----------
+    customers
+        One row per customer with value, cost_to_serve and quadrant.
+    value
+        Value column used ('revenue' or 'margin').
+    value_split, cost_split
+        Quadrant lines: high value means value > value_split, high cost means
+        cost_to_serve > cost_split (both default to the medians).
+    basis
+        What the cost axis is made of.
+    """
+
+    customers: pl.DataFrame
+    value: str
+    value_split: float
+    cost_split: float
+    basis: CostBasis = field(default_factory=lambda: CostBasis("none"))
+
+
+def significance(
+    with_cost: pl.DataFrame,
+    basis: CostBasis,
+    value: str = "revenue",
+    value_quantile: float = 0.5,
+    cost_quantile: float = 0.5,
+) -> Significance:
+    """Place each customer in a quadrant of value against cost to serve.
+
+    Splits are quantiles (default medians) of value and of cost to serve;
+    a customer is high on an axis when strictly above its split.
+    """
+    _value_column(with_cost, value)
+    if with_cost.height == 0:
+        return Significance(with_cost.with_columns(pl.lit(None, pl.String).alias("quadrant")), value, 0.0, 0.0, basis)
+    splits = with_cost.select(
+        pl.col(value).quantile(value_quantile, interpolation="linear").alias("v"),
+        pl.col("cost_to_serve").quantile(cost_quantile, interpolation="linear").alias("c"),
+    ).row(0)
+    value_split, cost_split = float(splits[0]), float(splits[1])
+    high_value = pl.col(value) > value_split
+    high_cost = pl.col("cost_to_serve") > cost_split
+    quadrant = pl.when(high_value & ~high_cost).then(pl.lit(QUADRANTS[(True, False)])) \
+        .when(high_value & high_cost).then(pl.lit(QUADRANTS[(True, True)])) \
+        .when(~high_value & ~high_cost).then(pl.lit(QUADRANTS[(False, False)])) \
+        .otherwise(pl.lit(QUADRANTS[(False, True)]))
+    return Significance(with_cost.with_columns(quadrant.alias("quadrant")), value, value_split, cost_split, basis)
+
+
+def quadrant_summary(matrix: Significance) -> pl.DataFrame:
+    """One row per quadrant (fixed order, empty quadrants included).
+
+    Columns: quadrant, customers, customer_share, revenue, revenue_share,
+    cost_to_serve_mean, cost_to_serve_total (null unless the cost axis is money), advice.
+    """
+    frame = matrix.customers
+    per = frame.group_by("quadrant").agg(
+        pl.len().alias("customers"), pl.col("revenue").sum(),
+        pl.col("cost_to_serve").mean().alias("cost_to_serve_mean"),
+        pl.col("cost_to_serve").sum().alias("cost_to_serve_total"))
+    total_customers = frame.height
+    total_revenue = float(frame["revenue"].sum()) if frame.height else 0.0
+    names = pl.DataFrame({"quadrant": list(QUADRANT_ORDER), "advice": [QUADRANT_ADVICE[q] for q in QUADRANT_ORDER]})
+    money = matrix.basis.kind == "cost"
+    return names.join(per, on="quadrant", how="left", maintain_order="left").with_columns(
+        pl.col("customers").fill_null(0).cast(pl.UInt32), pl.col("revenue").fill_null(0.0),
+        (pl.col("cost_to_serve_total").fill_null(0.0) if money else pl.lit(None, pl.Float64)).alias("cost_to_serve_total"),
+    ).with_columns(
+        (pl.col("customers") / total_customers if total_customers else pl.lit(None, pl.Float64)).alias("customer_share"),
+        (pl.col("revenue") / total_revenue if total_revenue > 0 else pl.lit(None, pl.Float64)).alias("revenue_share"),
+    ).select("quadrant", "customers", "customer_share", "revenue", "revenue_share",
+             "cost_to_serve_mean", "cost_to_serve_total", "advice")
+
+
+def significance_takeaway(summary_table: pl.DataFrame) -> str:
+    """E.g. '12% of customers are strategically significant and bring 45% of revenue; 8% are candidates ...'."""
+    rows = {row["quadrant"]: row for row in summary_table.iter_rows(named=True)}
+    if sum(row["customers"] for row in rows.values()) == 0:
+        return "No customers in this period."
+    best, worst = rows[QUADRANT_ORDER[0]], rows[QUADRANT_ORDER[3]]
+    return (
+        f"{pct(best['customer_share'])} of customers ({best['customers']:,}) are strategically significant and "
+        f"bring {pct(best['revenue_share'])} of revenue; {pct(worst['customer_share'])} ({worst['customers']:,}) "
+        f"are candidates to reprice or exit and bring {pct(worst['revenue_share'])}."
+    )
+
+
+def chart_sample(frame: pl.DataFrame, max_points: int = 5000, seed: int = 7) -> tuple[pl.DataFrame, str | None]:
+    """A random sample for the scatter when large, with the sentence that says so."""
+    if frame.height <= max_points:
+        return frame, None
+    note = (f"Showing {max_points:,} of {frame.height:,} customers picked at random so the chart stays readable; "
+            "the quadrant lines, counts and lists use all customers.")
+    return frame.sample(n=max_points, seed=seed), note
+
+
+# --------------------------------------------------------------------------- portfolio table and drill-down
+
+
+def portfolio_table(
+    summary: Frame,
+    tiers: TierSettings = TierSettings(),
+    interactions: pl.LazyFrame | None = None,
+    period: tuple[dt.date, dt.date] | None = None,
+    serve: ServeCostSettings = ServeCostSettings(),
+    value: str = "revenue",
+) -> tuple[pl.DataFrame, Significance]:
+    """Every customer with tier, cost to serve and quadrant (the page's one call)."""
+    tiered = assign_tiers(summary, tiers)
+    with_cost, basis = add_cost_to_serve(tiered, interactions, period, serve)
+    matrix = significance(with_cost, basis, value=value)
+    return matrix.customers, matrix
+
+
+DRILL_COLUMNS = (
+    C.CUSTOMER_ID, "tier", "quadrant", "value_rank", "revenue", "margin", "contribution", "orders", "aov",
+    "first_date", "last_date", "recency_days", "returns", "return_lines", "contacts", "cost_to_serve",
+    "days_late_mean",
+)
+
+
+def customers_in(table: pl.DataFrame, column: str, label: str) -> pl.DataFrame:
+    """Customers of one tier (column='tier') or quadrant (column='quadrant'), best first."""
+    if column not in ("tier", "quadrant"):
+        raise ValueError("Drill down by 'tier' or 'quadrant'.")
+    keep = [name for name in DRILL_COLUMNS if name in table.columns]
+    return table.filter(pl.col(column) == label).sort("value_rank").select(keep)
+
+
+# --------------------------------------------------------------------------- report (CLI)
+
+
+def portfolio_report(tx: pl.LazyFrame, settings: TierSettings = TierSettings()) -> dict:
+    """Headline figures for the CLI: customers, revenue, top20_revenue_share, gini, tiers.
+
+    Concentration figures use customer net revenue whatever the tier value.
+    """
+    full = summarize(tx)
+    _value_column(full, settings.value)
+    # Only the needed columns: the optimiser then skips the other aggregations.
+    summary = full.select(C.CUSTOMER_ID, "revenue", *(["margin"] if settings.value == "margin" else []))
+    tiered = assign_tiers(summary, settings)
+    figures = concentration(tiered)
+    table = tier_summary(tiered, settings)
+    return {
+        "customers": figures.customers,
+        "revenue": round(figures.total, 2),
+        "top20_revenue_share": figures.top20_share,
+        "gini": figures.gini,
+        "customer_share_for_80pct_revenue": figures.customer_share_for_80,
+        "tier_rule": settings.describe(),
+        "tiers": {
+            row["tier"]: {
+                "customers": row["customers"],
+                "revenue": round(row["revenue"], 2),
+                "revenue_share": row["revenue_share"],
+            }
+            for row in table.iter_rows(named=True)
+        },
+    }
