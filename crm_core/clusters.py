@@ -1,0 +1,362 @@
+"""Behavioural clusters: K-means on log-transformed, standardised RFM (+ behaviour).
+
+Features come from :func:`crm_core.customers.summarize`: recency, frequency and
+monetary value always; category breadth and number of channels when those
+columns exist; tenure and the share of spend returned. Counts and amounts are
+``log1p``-transformed (spend clipped at zero) so a few heavy buyers do not
+dominate, then standardised. ``k`` is chosen by the silhouette score over
+2..10 (computed on a fixed sample), unless the user picks it. Beyond
+``large_threshold`` customers MiniBatchKMeans replaces K-means.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.decomposition import PCA
+from sklearn.metrics import silhouette_score
+
+from crm_core.schema import C
+
+CLUSTER = "cluster"
+CLUSTER_NAME = "cluster_name"
+
+
+class ClusterError(ValueError):
+    """Clustering is not possible on these customers; the message says why."""
+
+
+@dataclass(frozen=True)
+class Feature:
+    key: str
+    label: str
+    expr: pl.Expr
+    log: bool
+    needs: str | None  # summary column that must exist (None: always available)
+    missing_hint: str = ""
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature("recency", "Days since last purchase", pl.col("recency_days"), True, None),
+    Feature("frequency", "Orders", pl.col("orders"), True, None),
+    Feature("monetary", "Spend", pl.col("revenue").clip(lower_bound=0), True, None),
+    Feature("category_breadth", "Categories bought", pl.col("categories"), True, "categories",
+            "Add a 'category' column to your orders to use category breadth."),
+    Feature("channels", "Channels used", pl.col("channels"), True, "channels",
+            "Add a 'channel' column to your orders to use the number of channels."),
+    Feature("tenure", "Days since first purchase", pl.col("tenure_days"), True, None),
+    Feature("returns_share", "Share of spend returned",
+            pl.when(pl.col("gross_revenue") > 0).then(pl.col("returns") / pl.col("gross_revenue")).otherwise(0.0),
+            False, None),
+)
+BASE_KEYS = ("recency", "frequency", "monetary")
+BEHAVIOUR_KEYS = tuple(f.key for f in FEATURES if f.key not in BASE_KEYS)
+_BY_KEY = {f.key: f for f in FEATURES}
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """User-adjustable clustering settings.
+
+    Attributes
+    ----------
+    k
+        Number of clusters; ``None`` = best silhouette over ``k_min..k_max``.
+    behaviour
+        Behaviour feature keys to add to R, F, M (see :data:`BEHAVIOUR_KEYS`);
+        ``None`` = every available one that varies.
+    random_state
+        Seed for K-means, the silhouette sample and the PCA sample.
+    silhouette_sample
+        Customers used to compute each silhouette score.
+    large_threshold
+        Above this many customers, MiniBatchKMeans is used.
+    pca_sample
+        Points drawn in the 2-D view.
+    """
+
+    k: int | None = None
+    k_min: int = 2
+    k_max: int = 10
+    behaviour: tuple[str, ...] | None = None
+    random_state: int = 42
+    silhouette_sample: int = 4000
+    large_threshold: int = 100_000
+    pca_sample: int = 3000
+
+
+def available_behaviour(summary: pl.DataFrame) -> dict[str, str]:
+    """Behaviour features this summary supports: key -> label."""
+    return {key: _BY_KEY[key].label for key in BEHAVIOUR_KEYS
+            if _BY_KEY[key].needs is None or _BY_KEY[key].needs in summary.columns}
+
+
+def missing_behaviour(summary: pl.DataFrame) -> list[str]:
+    """What to add to the data to unlock the other behaviour features."""
+    return [f.missing_hint for f in FEATURES if f.needs and f.needs not in summary.columns]
+
+
+def default_behaviour(summary: pl.DataFrame) -> tuple[str, ...]:
+    """Available behaviour features whose values vary across customers."""
+    keys = list(available_behaviour(summary))
+    if not keys or summary.is_empty():
+        return ()
+    spread = summary.select(_BY_KEY[key].expr.n_unique().alias(key) for key in keys).row(0, named=True)
+    return tuple(key for key in keys if spread[key] > 1)
+
+
+@dataclass(frozen=True)
+class FeatureMatrix:
+    """Standardised features, one row per customer (sorted by customer id)."""
+
+    customer_ids: pl.Series
+    keys: list[str]
+    raw: pl.DataFrame  # untransformed feature values, column per key
+    X: np.ndarray
+
+
+def build_features(summary: pl.DataFrame, behaviour: tuple[str, ...] = ()) -> FeatureMatrix:
+    """Log-transform (counts, amounts) and standardise the chosen features."""
+    unknown = [key for key in behaviour if key not in available_behaviour(summary)]
+    if unknown:
+        raise ClusterError(f"These features are not available in this data: {', '.join(unknown)}.")
+    keys = list(BASE_KEYS) + [key for key in BEHAVIOUR_KEYS if key in behaviour]
+    ordered = summary.sort(C.CUSTOMER_ID)
+    raw = ordered.select(_BY_KEY[key].expr.cast(pl.Float64).fill_null(0.0).alias(key) for key in keys)
+    transformed = raw.select(
+        (pl.col(key).clip(lower_bound=0).log1p() if _BY_KEY[key].log else pl.col(key)).alias(key) for key in keys
+    )
+    X = transformed.to_numpy().astype(np.float64)
+    std = X.std(axis=0)
+    X = (X - X.mean(axis=0)) / np.where(std > 0, std, 1.0)  # constant features become 0
+    return FeatureMatrix(ordered[C.CUSTOMER_ID], keys, raw, X)
+
+
+@dataclass(frozen=True)
+class ClusterResult:
+    """Everything the page shows about one clustering."""
+
+    assignments: pl.DataFrame  # customer_id, cluster (1 = most valuable), cluster_name
+    curve: pl.DataFrame        # k, silhouette
+    best_k: int
+    k: int
+    method: str                # plain sentence on how it was computed
+    profile: pl.DataFrame
+    pca: pl.DataFrame          # pc1, pc2, cluster, cluster_name (sample)
+    pca_explained: float       # share of variance the 2-D view keeps
+    feature_labels: list[str] = field(default_factory=list)
+
+
+def _model(k: int, large: bool, seed: int):
+    if large:
+        return MiniBatchKMeans(n_clusters=k, random_state=seed, batch_size=4096, n_init=3)
+    return KMeans(n_clusters=k, random_state=seed, n_init=3)
+
+
+def _k_range(X: np.ndarray, settings: ClusterSettings) -> range:
+    distinct = np.unique(X[: 200_000], axis=0).shape[0]
+    k_max = min(settings.k_max, X.shape[0] - 1, distinct)
+    if k_max < settings.k_min:
+        raise ClusterError(
+            "There are too few distinct customers to form groups "
+            f"({X.shape[0]} customers, {distinct} distinct profiles): widen the period or add data."
+        )
+    return range(settings.k_min, k_max + 1)
+
+
+def silhouette_curve(X: np.ndarray, settings: ClusterSettings) -> tuple[pl.DataFrame, dict[int, np.ndarray]]:
+    """Silhouette score for each k (on a fixed sample) and the labels of each fit."""
+    large = X.shape[0] > settings.large_threshold
+    sample = min(settings.silhouette_sample, X.shape[0])
+    scores, labels_by_k = [], {}
+    for k in _k_range(X, settings):
+        labels = _model(k, large, settings.random_state).fit_predict(X)
+        labels_by_k[k] = labels
+        distinct_labels = np.unique(labels).size
+        score = (
+            silhouette_score(X, labels, sample_size=sample, random_state=settings.random_state)
+            if 1 < distinct_labels < X.shape[0] else float("nan")
+        )
+        scores.append((k, float(score)))
+    return pl.DataFrame(scores, schema={"k": pl.Int64, "silhouette": pl.Float64}, orient="row"), labels_by_k
+
+
+def _best_k(curve: pl.DataFrame) -> int:
+    valid = curve.filter(pl.col("silhouette").is_not_nan())
+    if valid.is_empty():
+        return int(curve["k"][0])
+    return int(valid.sort(["silhouette", "k"], descending=[True, False])["k"][0])  # ties: fewer clusters
+
+
+def _rank_by_value(labels: np.ndarray, raw: pl.DataFrame) -> np.ndarray:
+    """Renumber clusters 1..k by mean spend, highest first (stable, deterministic)."""
+    means = pl.DataFrame({"label": labels, "m": raw["monetary"]}).group_by("label").agg(pl.col("m").mean())
+    order = means.sort(["m", "label"], descending=[True, False])["label"].to_list()
+    mapping = np.zeros(labels.max() + 1, dtype=np.int64)
+    mapping[order] = np.arange(1, len(order) + 1)
+    return mapping[labels]
+
+
+_WORDS = {
+    "monetary": ("Low-value", "Mid-value", "High-value"),
+    "frequency": ("infrequent", "occasional", "frequent"),
+    "recency": ("recent", "cooling", "lapsed"),  # low recency days = recent
+}
+_EXTRA_WORDS = {
+    "category_breadth": (None, "broad baskets"),
+    "channels": (None, "multichannel"),
+    "tenure": ("new", "long-standing"),
+    "returns_share": (None, "return a lot"),
+}
+
+
+def _band(z: float) -> int:
+    return 0 if z <= -0.5 else (2 if z >= 0.5 else 1)
+
+
+def cluster_names(X: np.ndarray, keys: list[str], labels: np.ndarray) -> dict[int, str]:
+    """Plain-language name per cluster from its mean standardised features.
+
+    Bands: below -0.5 standard deviations is low, above +0.5 high. Up to two
+    behaviour words are added when the cluster stands out on them. Repeated
+    names get a number.
+    """
+    names = {}
+    for cluster in np.unique(labels):
+        z = X[labels == cluster].mean(axis=0)
+        zs = dict(zip(keys, z))
+        words = [_WORDS[key][_band(zs[key])] for key in ("monetary", "frequency", "recency")]
+        extras = sorted(((abs(zs[key]), key) for key in keys if key in _EXTRA_WORDS), reverse=True)
+        for size, key in extras[:2]:
+            word = _EXTRA_WORDS[key][1 if zs[key] > 0 else 0]
+            if size >= 0.5 and word:
+                words.append(word)
+        names[int(cluster)] = ", ".join(words)
+    seen: dict[str, int] = {}
+    for cluster in sorted(names):
+        base = names[cluster]
+        seen[base] = seen.get(base, 0) + 1
+        if seen[base] > 1 or list(names.values()).count(base) > 1:
+            names[cluster] = f"{base} ({seen[base]})"
+    return names
+
+
+def _profile(raw: pl.DataFrame, labels: np.ndarray, names: dict[int, str], keys: list[str]) -> pl.DataFrame:
+    frame = raw.with_columns(pl.Series(CLUSTER, labels))
+    total_customers, total_spend = frame.height, frame["monetary"].sum()
+    extra = [pl.col(key).mean().alias(f"mean_{key}") for key in keys if key not in BASE_KEYS]
+    return (
+        frame.group_by(CLUSTER)
+        .agg(
+            pl.len().cast(pl.Int64).alias("customers"),
+            pl.col("monetary").sum().alias("spend"),
+            pl.col("recency").mean().alias("mean_recency_days"),
+            pl.col("frequency").mean().alias("mean_orders"),
+            pl.col("monetary").mean().alias("mean_spend"),
+            (pl.col("monetary").sum() / pl.col("frequency").sum()).alias("aov"),
+            *extra,
+        )
+        .with_columns(
+            pl.col(CLUSTER).replace_strict(names, return_dtype=pl.String).alias(CLUSTER_NAME),
+            (pl.col("customers") / total_customers).alias("customer_share"),
+            (pl.col("spend") / total_spend if total_spend else pl.lit(None, pl.Float64)).alias("spend_share"),
+            pl.col("aov").fill_nan(None),
+        )
+        .sort(CLUSTER)
+        .select(CLUSTER, CLUSTER_NAME, "customers", "customer_share", "spend", "spend_share",
+                "mean_recency_days", "mean_orders", "mean_spend", "aov", *[e.meta.output_name() for e in extra])
+    )
+
+
+def _pca_view(X: np.ndarray, labels: np.ndarray, names: dict[int, str], settings: ClusterSettings) -> tuple[pl.DataFrame, float]:
+    components = min(2, X.shape[1])
+    pca = PCA(n_components=components, random_state=settings.random_state).fit(X)
+    rng = np.random.default_rng(settings.random_state)
+    take = np.sort(rng.choice(X.shape[0], size=min(settings.pca_sample, X.shape[0]), replace=False))
+    points = pca.transform(X[take])
+    frame = pl.DataFrame({
+        "pc1": points[:, 0],
+        "pc2": points[:, 1] if components > 1 else np.zeros(len(take)),
+        CLUSTER: labels[take],
+    }).with_columns(pl.col(CLUSTER).replace_strict(names, return_dtype=pl.String).alias(CLUSTER_NAME))
+    return frame, float(pca.explained_variance_ratio_.sum())
+
+
+def cluster_customers(summary: pl.DataFrame, settings: ClusterSettings = ClusterSettings()) -> ClusterResult:
+    """Cluster the customers of a summary (see module doc).
+
+    Raises
+    ------
+    ClusterError
+        Too few (distinct) customers, or an unavailable feature was asked for.
+    """
+    behaviour = default_behaviour(summary) if settings.behaviour is None else settings.behaviour
+    features = build_features(summary, behaviour)
+    n = features.X.shape[0]
+    curve, labels_by_k = silhouette_curve(features.X, settings)
+    best = _best_k(curve)
+    k = settings.k if settings.k in labels_by_k else best
+    labels = _rank_by_value(labels_by_k[k], features.raw)
+    names = cluster_names(features.X, features.keys, labels)
+    pca, explained = _pca_view(features.X, labels, names, settings)
+    assignments = pl.DataFrame({C.CUSTOMER_ID: features.customer_ids, CLUSTER: labels}).with_columns(
+        pl.col(CLUSTER).replace_strict(names, return_dtype=pl.String).alias(CLUSTER_NAME)
+    )
+    return ClusterResult(
+        assignments=assignments,
+        curve=curve,
+        best_k=best,
+        k=k,
+        method=_method_sentence(n, settings),
+        profile=_profile(features.raw, labels, names, features.keys),
+        pca=pca,
+        pca_explained=explained,
+        feature_labels=[_BY_KEY[key].label for key in features.keys],
+    )
+
+
+def _method_sentence(n: int, settings: ClusterSettings) -> str:
+    sample = min(settings.silhouette_sample, n)
+    if n > settings.large_threshold:
+        return (
+            f"{n:,} customers is more than {settings.large_threshold:,}, so the faster MiniBatch K-means was used "
+            f"(results can differ slightly from full K-means); silhouette scores use a sample of {sample:,} customers."
+        )
+    return f"K-means on all {n:,} customers; silhouette scores use a sample of {sample:,} customers."
+
+
+def silhouette_quality(score: float) -> str:
+    if score != score:  # NaN
+        return "not measurable"
+    if score >= 0.5:
+        return "clearly separated groups"
+    if score >= 0.25:
+        return "moderately separated groups"
+    return "weakly separated groups (treat them as rough)"
+
+
+def curve_takeaway(result: ClusterResult) -> str:
+    scores = dict(result.curve.iter_rows())
+    best = scores[result.best_k]
+    sentence = f"{result.best_k} groups separate customers best (silhouette {best:.2f}: {silhouette_quality(best)})"
+    if result.k != result.best_k:
+        sentence += f"; you chose {result.k} (silhouette {scores[result.k]:.2f})"
+    return sentence + "."
+
+
+def profile_takeaway(result: ClusterResult) -> str:
+    top = result.profile.row(0, named=True)
+    share = f"{top['spend_share']:.0%}" if top["spend_share"] is not None else "none"
+    return (
+        f"The most valuable group, '{top[CLUSTER_NAME]}', is {top['customer_share']:.0%} of customers "
+        f"and brings {share} of spend (mean {top['mean_spend']:,.2f} per customer)."
+    )
+
+
+def pca_takeaway(result: ClusterResult) -> str:
+    return (
+        f"This flat view keeps {result.pca_explained:.0%} of the differences between customers; "
+        "colours that form separate clouds are distinct groups, overlapping colours are not."
+    )

@@ -1,0 +1,253 @@
+"""What each segment buys, and how customers use channels (Payne & Frow).
+
+Every function needs an optional transaction column (category or channel).
+:func:`missing_column_message` tells the user what to add when it is absent.
+Segments are any ``customer_id -> group`` table (RFM segments or clusters).
+"""
+from __future__ import annotations
+
+import polars as pl
+
+from crm_core.schema import C, has_column
+
+UNKNOWN = "(not given)"
+GROUP = "group"
+
+_PURPOSE = {
+    C.CATEGORY: "see what each segment buys and which categories sell together",
+    C.CHANNEL: "compare channels: channel mix, single- vs multichannel customers and channel switching",
+}
+
+
+def missing_column_message(tx: pl.LazyFrame, column: str) -> str | None:
+    """``None`` when ``tx`` has ``column``; else a sentence saying what to add."""
+    if has_column(tx, column):
+        return None
+    return f"Add a '{column}' column to your orders (map it on the Data page) to {_PURPOSE.get(column, 'use this view')}."
+
+
+def _purchases(tx: pl.LazyFrame, column: str) -> pl.LazyFrame:
+    return tx.select(C.CUSTOMER_ID, C.ORDER_DATE, C.AMOUNT, pl.col(column).fill_null(UNKNOWN).alias(column))
+
+
+def mix_by_group(tx: pl.LazyFrame, groups: pl.DataFrame, column: str, group_column: str) -> pl.DataFrame:
+    """Share of each group's net spend going to each value of ``column``.
+
+    Parameters
+    ----------
+    tx
+        Canonical transactions (must have ``column``).
+    groups
+        ``customer_id`` and ``group_column`` (e.g. segment); customers missing
+        from it are left out.
+    column
+        ``category`` or ``channel``.
+
+    Returns
+    -------
+    pl.DataFrame
+        group_column, column, spend, share (of the group's spend), overall_share,
+        index (share / overall_share; above 1 = the group over-buys it).
+    """
+    joined = _purchases(tx, column).join(groups.lazy().select(C.CUSTOMER_ID, group_column), on=C.CUSTOMER_ID, how="inner")
+    spend = joined.group_by(group_column, column).agg(pl.col(C.AMOUNT).sum().alias("spend"))
+    overall = joined.group_by(column).agg(pl.col(C.AMOUNT).sum().alias("_all")).with_columns(
+        (pl.col("_all") / pl.col("_all").sum()).alias("overall_share")
+    )
+    return (
+        spend.with_columns((pl.col("spend") / pl.col("spend").sum().over(group_column)).alias("share"))
+        .join(overall.select(column, "overall_share"), on=column, how="left")
+        .with_columns((pl.col("share") / pl.col("overall_share")).alias("index"))
+        .with_columns(pl.col("share", "overall_share", "index").fill_nan(None))
+        .sort(group_column, column)
+        .collect()
+    )
+
+
+def mix_takeaway(mix: pl.DataFrame, column: str, group_column: str) -> str:
+    """Which group over-buys which value the most."""
+    candidates = mix.filter(pl.col("index").is_not_null() & (pl.col("share") >= 0.05) & (pl.col("spend") > 0))
+    if candidates.is_empty():
+        return f"No {column} stands out for any group."
+    top = candidates.sort(["index", group_column, column], descending=[True, False, False]).row(0, named=True)
+    return (
+        f"{top[group_column]} spend {top['share']:.0%} of their money on {top[column]}, "
+        f"{top['index']:.1f} times the average share ({top['overall_share']:.0%})."
+    )
+
+
+def cross_sell_pairs(
+    tx: pl.LazyFrame, customers: pl.DataFrame | None = None, min_customers: int = 5, top: int = 20
+) -> pl.DataFrame:
+    """Category pairs bought by the same customers (over the whole period).
+
+    Support = share of customers who bought both; confidence A→B = share of
+    A's buyers who also bought B; lift = support(A,B) / (support(A) support(B))
+    (above 1: bought together more often than chance).
+
+    Parameters
+    ----------
+    customers
+        Optional ``customer_id`` frame restricting the analysis (e.g. one segment).
+    min_customers
+        Pairs bought by fewer customers are left out (lift is noisy on tiny counts).
+
+    Returns
+    -------
+    pl.DataFrame
+        category_a, category_b, customers, support, confidence_a_to_b,
+        confidence_b_to_a, lift; top ``top`` pairs by lift, then customers.
+    """
+    baskets = (
+        tx.filter((pl.col(C.AMOUNT) > 0) & pl.col(C.CATEGORY).is_not_null())
+        .select(C.CUSTOMER_ID, C.CATEGORY)
+        .unique()
+    )
+    if customers is not None:
+        baskets = baskets.join(customers.lazy().select(C.CUSTOMER_ID).unique(), on=C.CUSTOMER_ID, how="semi")
+    n_customers = baskets.select(pl.col(C.CUSTOMER_ID).n_unique()).collect().item()
+    empty = pl.DataFrame(schema={"category_a": pl.String, "category_b": pl.String, "customers": pl.Int64,
+                                 "support": pl.Float64, "confidence_a_to_b": pl.Float64,
+                                 "confidence_b_to_a": pl.Float64, "lift": pl.Float64})
+    if not n_customers:
+        return empty
+    single = baskets.group_by(C.CATEGORY).agg(pl.len().alias("buyers"))
+    pairs = (
+        baskets.join(baskets, on=C.CUSTOMER_ID, suffix="_b")
+        .filter(pl.col(C.CATEGORY) < pl.col(f"{C.CATEGORY}_b"))
+        .group_by(pl.col(C.CATEGORY).alias("category_a"), pl.col(f"{C.CATEGORY}_b").alias("category_b"))
+        .agg(pl.len().cast(pl.Int64).alias("customers"))
+        .filter(pl.col("customers") >= min_customers)
+        .join(single.rename({C.CATEGORY: "category_a", "buyers": "buyers_a"}), on="category_a")
+        .join(single.rename({C.CATEGORY: "category_b", "buyers": "buyers_b"}), on="category_b")
+        .with_columns(
+            (pl.col("customers") / n_customers).alias("support"),
+            (pl.col("customers") / pl.col("buyers_a")).alias("confidence_a_to_b"),
+            (pl.col("customers") / pl.col("buyers_b")).alias("confidence_b_to_a"),
+            (pl.col("customers") * n_customers / (pl.col("buyers_a") * pl.col("buyers_b"))).alias("lift"),
+        )
+        .sort(["lift", "customers", "category_a", "category_b"], descending=[True, True, False, False])
+        .head(top)
+        .select(empty.columns)
+        .collect()
+    )
+    return pairs
+
+
+def cross_sell_takeaway(pairs: pl.DataFrame) -> str:
+    if pairs.is_empty():
+        return "No two categories are bought by enough of the same customers to compare."
+    top = pairs.row(0, named=True)
+    if top["lift"] < 1.1:
+        return (
+            "No pair of categories is bought together clearly more often than chance "
+            f"(best: {top['category_a']} + {top['category_b']}, lift {top['lift']:.2f})."
+        )
+    return (
+        f"Customers who buy {top['category_a']} also buy {top['category_b']} {top['lift']:.1f} times more often "
+        f"than chance ({top['support']:.0%} of customers buy both): a natural cross-sell."
+    )
+
+
+def channel_value(summary: pl.DataFrame) -> pl.DataFrame:
+    """Single- vs multichannel customers (needs the summary's ``channels`` column).
+
+    Returns
+    -------
+    pl.DataFrame
+        channel_use ("Single channel", "2 channels", "3+ channels"), customers,
+        customer_share, revenue, revenue_share, mean_revenue, mean_orders, aov.
+    """
+    total_customers, total_revenue = max(summary.height, 1), summary["revenue"].sum()
+    use = (
+        pl.when(pl.col("channels") <= 1).then(pl.lit("Single channel"))
+        .when(pl.col("channels") == 2).then(pl.lit("2 channels"))
+        .otherwise(pl.lit("3+ channels"))
+    )
+    order = {"Single channel": 0, "2 channels": 1, "3+ channels": 2}
+    return (
+        summary.group_by(use.alias("channel_use"))
+        .agg(
+            pl.len().cast(pl.Int64).alias("customers"),
+            pl.col("revenue").sum(),
+            pl.col("revenue").mean().alias("mean_revenue"),
+            pl.col("orders").mean().alias("mean_orders"),
+            (pl.col("revenue").sum() / pl.col("orders").sum()).alias("aov"),
+        )
+        .with_columns(
+            (pl.col("customers") / total_customers).alias("customer_share"),
+            (pl.col("revenue") / total_revenue if total_revenue else pl.lit(None, pl.Float64)).alias("revenue_share"),
+            pl.col("aov").fill_nan(None),
+        )
+        .sort(pl.col("channel_use").replace_strict(order))
+        .select("channel_use", "customers", "customer_share", "revenue", "revenue_share", "mean_revenue", "mean_orders", "aov")
+    )
+
+
+def channel_value_takeaway(value: pl.DataFrame) -> str:
+    single = value.filter(pl.col("channel_use") == "Single channel")
+    multi = value.filter(pl.col("channel_use") != "Single channel")
+    if single.is_empty() or multi.is_empty():
+        return "All customers use the same number of channels, so there is nothing to compare."
+    multi_customers = multi["customers"].sum()
+    multi_mean = multi["revenue"].sum() / multi_customers
+    single_mean = single["mean_revenue"][0]
+    share = multi_customers / value["customers"].sum()
+    if single_mean <= 0:
+        return f"Multichannel customers are {share:.0%} of customers and spend {multi_mean:,.2f} each on average."
+    return (
+        f"Multichannel customers are {share:.0%} of customers and spend {multi_mean / single_mean:.1f} times as much "
+        f"as single-channel ones ({multi_mean:,.2f} vs {single_mean:,.2f} each)."
+    )
+
+
+def channel_migration(tx: pl.LazyFrame) -> pl.DataFrame:
+    """First channel -> latest channel of repeat customers (two or more purchase days).
+
+    A day's channel is the one with the most spend that day (ties: alphabetical).
+
+    Returns
+    -------
+    pl.DataFrame
+        first_channel, latest_channel, customers, share (of repeat customers),
+        sorted by customers (descending).
+    """
+    daily = (
+        _purchases(tx, C.CHANNEL)
+        .filter(pl.col(C.AMOUNT) > 0)
+        .group_by(C.CUSTOMER_ID, C.ORDER_DATE, C.CHANNEL)
+        .agg(pl.col(C.AMOUNT).sum().alias("spend"))
+        .sort([C.CUSTOMER_ID, C.ORDER_DATE, "spend", C.CHANNEL], descending=[False, False, True, False])
+        .group_by(C.CUSTOMER_ID, C.ORDER_DATE, maintain_order=True)
+        .agg(pl.col(C.CHANNEL).first())
+    )
+    ends = (
+        daily.group_by(C.CUSTOMER_ID, maintain_order=True)
+        .agg(
+            pl.len().alias("days"),
+            pl.col(C.CHANNEL).first().alias("first_channel"),
+            pl.col(C.CHANNEL).last().alias("latest_channel"),
+        )
+        .filter(pl.col("days") >= 2)
+    )
+    return (
+        ends.group_by("first_channel", "latest_channel")
+        .agg(pl.len().cast(pl.Int64).alias("customers"))
+        .with_columns((pl.col("customers") / pl.col("customers").sum()).alias("share"))
+        .sort(["customers", "first_channel", "latest_channel"], descending=[True, False, False])
+        .collect()
+    )
+
+
+def channel_migration_takeaway(flows: pl.DataFrame) -> str:
+    if flows.is_empty():
+        return "No customer bought on two different days yet, so channel switching cannot be seen."
+    total = flows["customers"].sum()
+    moved = flows.filter(pl.col("first_channel") != pl.col("latest_channel"))
+    if moved.is_empty():
+        return f"All {total:,} repeat customers still buy in the channel where they started."
+    top = moved.row(0, named=True)
+    return (
+        f"{moved['customers'].sum() / total:.0%} of {total:,} repeat customers now buy in a different channel than at first; "
+        f"the biggest move is {top['first_channel']} → {top['latest_channel']} ({top['customers']:,} customers)."
+    )
