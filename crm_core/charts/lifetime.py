@@ -1,0 +1,158 @@
+"""Figures of the Lifetime value & retention page (time unit: weeks)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import plotly.graph_objects as go
+import polars as pl
+
+from crm_core.charts.theme import NEUTRAL, PALETTE, SEQUENTIAL, styled
+
+ACTUAL, MODEL = PALETTE[0], PALETTE[1]
+
+
+def holdout_by_frequency_figure(by_frequency: pl.DataFrame) -> go.Figure:
+    """Mean holdout repeat purchases per customer, actual vs. model, by calibration frequency."""
+    x = by_frequency["frequency_group"].to_list()
+    fig = go.Figure([
+        go.Bar(x=x, y=by_frequency["actual"].to_list(), name="Actual", marker_color=ACTUAL,
+               customdata=by_frequency["customers"].to_list(),
+               hovertemplate="%{x} repeat purchases before the split<br>Actual: %{y:.2f} per customer"
+                             "<br>%{customdata:,} customers<extra></extra>"),
+        go.Bar(x=x, y=by_frequency["predicted"].to_list(), name="Model", marker_color=MODEL,
+               hovertemplate="%{x} repeat purchases before the split<br>Model: %{y:.2f} per customer<extra></extra>"),
+    ])
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(title_text="Repeat purchases before the split", type="category")
+    fig.update_yaxes(title_text="Purchases per customer after the split", rangemode="tozero")
+    return styled(fig, "Holdout purchases: actual vs. model")
+
+
+def cumulative_tracking_figure(weekly: pl.DataFrame, calibration_end: dt.date) -> go.Figure:
+    """Cumulative repeat purchases per week, actual vs. model, with the split marked."""
+    x = weekly["week_end"].to_list()
+    fig = go.Figure([
+        go.Scatter(x=x, y=weekly["actual"].to_list(), name="Actual", mode="lines", line=dict(color=ACTUAL, width=3),
+                   hovertemplate="Week ending %{x|%d %b %Y}<br>Actual: %{y:,.0f}<extra></extra>"),
+        go.Scatter(x=x, y=weekly["predicted"].to_list(), name="Model", mode="lines",
+                   line=dict(color=MODEL, width=3, dash="dash"),
+                   hovertemplate="Week ending %{x|%d %b %Y}<br>Model: %{y:,.0f}<extra></extra>"),
+    ])
+    fig.add_vline(x=dt.datetime.combine(calibration_end, dt.time()).timestamp() * 1000, line_dash="dot", line_color=NEUTRAL,
+                  annotation_text="split", annotation_position="top left")
+    fig.update_yaxes(title_text="Cumulative repeat purchases", rangemode="tozero")
+    fig.update_xaxes(title_text="Week")
+    return styled(fig, "Repeat purchases week by week: actual vs. model")
+
+
+def clv_distribution_figure(customers: pl.DataFrame, horizon: str) -> go.Figure:
+    """Histogram of predicted CLV (the top 1 % folded into the last bar so the shape stays readable)."""
+    clv = customers["clv"].drop_nans().drop_nulls()
+    cap = float(clv.quantile(0.99) or 0.0) if clv.len() else 0.0
+    values = np.minimum(clv.to_numpy(), cap) if cap > 0 else clv.to_numpy()
+    fig = go.Figure(go.Histogram(x=values, nbinsx=40, marker_color=PALETTE[0],
+                                 hovertemplate="CLV %{x}<br>%{y:,} customers<extra></extra>"))
+    fig.update_xaxes(title_text=f"Predicted CLV over {horizon} (top 1% shown in the last bar)")
+    fig.update_yaxes(title_text="Customers")
+    return styled(fig, "How predicted customer value is spread")
+
+
+def clv_by_group_figure(groups: pl.DataFrame, label_column: str, title: str) -> go.Figure:
+    """Share of total predicted CLV per group (bars), mean CLV in the hover."""
+    fig = go.Figure(go.Bar(
+        x=groups[label_column].cast(pl.String).to_list(), y=groups["clv_share"].to_list(), marker_color=PALETTE[2],
+        customdata=np.column_stack([groups["customers"].to_numpy(), groups["clv_mean"].to_numpy()]),
+        hovertemplate="%{x}<br>%{y:.1%} of predicted value<br>%{customdata[0]:,} customers"
+                      "<br>mean CLV %{customdata[1]:,.2f}<extra></extra>"))
+    fig.update_yaxes(title_text="Share of predicted value", tickformat=".0%", rangemode="tozero")
+    fig.update_xaxes(title_text=None, type="category")
+    return styled(fig, title)
+
+
+def p_alive_heatmap_figure(matrix: pl.DataFrame) -> go.Figure:
+    """P(alive) by frequency (rows) and recency (columns) for the oldest customers' age."""
+    wide = matrix.pivot(on="recency", index="frequency", values="p_alive", sort_columns=False).sort("frequency")
+    recency = [float(c) for c in wide.columns[1:]]
+    age = float(matrix["T"][0])
+    fig = go.Figure(go.Heatmap(
+        z=wide.drop("frequency").to_numpy(), x=recency, y=wide["frequency"].to_list(), zmin=0, zmax=1,
+        colorscale=SEQUENTIAL, colorbar=dict(title="P(active)", tickformat=".0%"),
+        hovertemplate="%{y} repeat purchases, last one in week %{x:.0f}<br>P(still active): %{z:.0%}<extra></extra>"))
+    fig.update_xaxes(title_text=f"Week of the last purchase (weeks since the first; customer is {age:.0f} weeks old)")
+    fig.update_yaxes(title_text="Repeat purchases")
+    return styled(fig, "Probability a customer is still active", height=460)
+
+
+def cohort_heatmap_figure(cohorts: pl.DataFrame, metric: str = "customer_retention") -> go.Figure:
+    """Acquisition month x months since first purchase; blank cells are not observable yet."""
+    wide = (cohorts.select(pl.col("cohort").dt.strftime("%b %Y").alias("cohort_label"), "cohort", "months_since", metric)
+            .pivot(on="months_since", index=["cohort", "cohort_label"], values=metric).sort("cohort"))
+    z = wide.drop("cohort", "cohort_label").to_numpy().astype(float)
+    what = "customers buying" if metric == "customer_retention" else "revenue vs. month 0"
+    z_shown = np.where(np.isnan(z), np.nan, z)
+    fig = go.Figure(go.Heatmap(
+        z=z_shown, x=[int(c) for c in wide.columns[2:]], y=wide["cohort_label"].to_list(),
+        colorscale=SEQUENTIAL, zmin=0, zmax=1 if metric == "customer_retention" else None,
+        colorbar=dict(title="", tickformat=".0%"),
+        hovertemplate="Joined %{y}, month %{x}<br>" + what + ": %{z:.1%}<extra></extra>"))
+    fig.update_yaxes(title_text="Month of first purchase", autorange="reversed", type="category")
+    fig.update_xaxes(title_text="Months since first purchase", dtick=1)
+    title = "Cohort retention: share of customers buying" if metric == "customer_retention" else "Cohort revenue retained"
+    return styled(fig, title, height=max(360, 26 * wide.height + 140))
+
+
+def retention_curves_figure(curves: pl.DataFrame, group_label: str) -> go.Figure:
+    """One line per group: share of its customers buying in each month since acquisition (month 0 left out)."""
+    fig = go.Figure()
+    shown = curves.filter(pl.col("months_since") > 0)
+    for i, (group,) in enumerate(shown.select("group").unique(maintain_order=True).iter_rows()):
+        part = shown.filter(pl.col("group") == group)
+        fig.add_trace(go.Scatter(
+            x=part["months_since"].to_list(), y=part["retention"].to_list(), name=str(group), mode="lines+markers",
+            line=dict(color=PALETTE[i % len(PALETTE)], width=3), customdata=part["customers_observed"].to_list(),
+            hovertemplate=f"{group}<br>Month %{{x}}: %{{y:.1%}} buying<br>%{{customdata:,}} customers observed<extra></extra>"))
+    fig.update_yaxes(title_text="Customers buying", tickformat=".0%", rangemode="tozero")
+    fig.update_xaxes(title_text="Months since first purchase", dtick=1)
+    return styled(fig, f"Retention by {group_label}")
+
+
+def lifecycle_funnel_figure(funnel: pl.DataFrame) -> go.Figure:
+    """Acquired -> retained -> grew -> still active."""
+    fig = go.Figure(go.Funnel(
+        y=funnel["stage"].to_list(), x=funnel["customers"].to_list(), textinfo="value+percent initial",
+        marker=dict(color=[PALETTE[i % len(PALETTE)] for i in range(funnel.height)]),
+        hovertemplate="%{y}<br>%{x:,} customers (%{percentInitial:.0%} of acquired)<extra></extra>"))
+    return styled(fig, "Customer lifecycle (QCi): acquire, retain, grow, keep", height=380)
+
+
+def acquisition_figure(acquisition: pl.DataFrame) -> go.Figure:
+    """New customers per month, stacked by acquisition channel."""
+    fig = go.Figure()
+    channels = acquisition.select("acquisition_channel").unique(maintain_order=True)["acquisition_channel"].to_list()
+    for i, channel in enumerate(channels):
+        part = acquisition.filter(pl.col("acquisition_channel") == channel)
+        fig.add_trace(go.Bar(x=part["month"].to_list(), y=part["new_customers"].to_list(), name=str(channel),
+                             marker_color=PALETTE[i % len(PALETTE)],
+                             hovertemplate=f"{channel}<br>%{{x|%b %Y}}: %{{y:,}} new customers<extra></extra>"))
+    fig.update_layout(barmode="stack", showlegend=len(channels) > 1)
+    fig.update_yaxes(title_text="New customers")
+    fig.update_xaxes(title_text=None)
+    return styled(fig, "Acquisition: new customers per month")
+
+
+def penetration_figure(penetration: pl.DataFrame) -> go.Figure:
+    """Spend (and categories) per active customer by customer-age quarter."""
+    quarters = [f"Q{q}" for q in penetration["quarter"].to_list()]
+    fig = go.Figure(go.Bar(x=quarters, y=penetration["spend_per_customer"].to_list(), name="Spend per active customer",
+                           marker_color=PALETTE[0], customdata=penetration["customers"].to_list(),
+                           hovertemplate="%{x} of the relationship<br>Spend: %{y:,.2f}<br>%{customdata:,} active customers<extra></extra>"))
+    if "categories_per_customer" in penetration.columns:
+        fig.add_trace(go.Scatter(x=quarters, y=penetration["categories_per_customer"].to_list(), yaxis="y2",
+                                 name="Categories per active customer", mode="lines+markers",
+                                 line=dict(color=PALETTE[1], width=3),
+                                 hovertemplate="%{x}<br>Categories: %{y:.2f}<extra></extra>"))
+        fig.update_layout(yaxis2=dict(title="Categories", overlaying="y", side="right", rangemode="tozero", showgrid=False))
+    fig.update_xaxes(title_text="Quarter of the relationship (13 weeks each)", type="category")
+    fig.update_yaxes(title_text="Spend per active customer", rangemode="tozero")
+    return styled(fig, "Penetration: do customers grow? (up-sell and cross-sell)")

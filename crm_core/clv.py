@@ -1,0 +1,909 @@
+"""Customer lifetime value: BG/NBD purchase model, Gamma-Gamma spend model, CLV.
+
+Conventions (also the CLI defaults)
+-----------------------------------
+* A repeat purchase is a distinct purchase day after the first one; rows on the
+  same day are one transaction whose spend is summed. Return lines (negative
+  amounts) are not purchases.
+* Time is measured in **weeks** everywhere; recency ``t_x`` and age ``T`` are
+  counted from the customer's first purchase. Horizons given in months are
+  converted at the edge with :data:`WEEKS_PER_MONTH`.
+* Spend per repeat day is net of returns: ``(revenue - first day's spend) / x``.
+  Customers whose mean repeat spend is not positive are never fed to the spend
+  model; they are counted and get the population mean spend.
+
+Models follow Fader, Hardie & Lee (2005) "Counting your customers the easy way"
+and Fader, Hardie & Lee (2005) "RFM and CLV" / Fader & Hardie (2013) "The
+Gamma-Gamma model of monetary value". Both are fitted by maximum likelihood
+(L-BFGS-B on log-parameters with analytic gradients); BG/NBD is fitted on the
+compressed sufficient statistics (unique ``(x, t_x, T)`` rows with weights).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import polars as pl
+from scipy.optimize import minimize
+from scipy.special import digamma, gammaln, hyp2f1
+
+from crm_core.customers import data_as_of, filter_period, summarize
+from crm_core.schema import C
+
+DAYS_PER_WEEK = 7.0
+WEEKS_PER_YEAR = 365.25 / DAYS_PER_WEEK
+WEEKS_PER_MONTH = WEEKS_PER_YEAR / 12.0
+TIME_UNIT = "week"
+
+ArrayLike = np.ndarray | list[float] | pl.Series
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class CLVSettings:
+    """What the user sets for a CLV forecast.
+
+    Attributes
+    ----------
+    horizon_weeks
+        Forecast horizon in weeks (52.18 weeks = 12 months).
+    margin
+        Share of spend that is profit (1.0 = CLV in revenue terms).
+    annual_discount_rate
+        Yearly rate used to discount future cash flows (0.10 = 10 %).
+    calibration_end
+        Last day of the data used to fit; ``None`` = the last order date.
+    """
+
+    horizon_weeks: float = 52.0
+    margin: float = 1.0
+    annual_discount_rate: float = 0.10
+    calibration_end: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class SufficiencyRules:
+    """Minimums below which the models are reported as unreliable."""
+
+    min_customers: int = 200
+    min_history_days: int = 180
+    min_repeat_share: float = 0.05
+    max_spend_correlation: float = 0.3
+
+
+@dataclass(frozen=True)
+class AtRiskSettings:
+    """Valuable customers who are probably slipping away."""
+
+    min_clv_quantile: float = 0.75  # top quarter by predicted CLV
+    max_p_alive: float = 0.5
+
+
+def months_to_weeks(months: float) -> float:
+    """Convert a horizon in months to the model's unit (weeks)."""
+    return months * WEEKS_PER_MONTH
+
+
+def weeks_label(weeks: float) -> str:
+    """'52.2 weeks (12.0 months)': the model unit first, months for reading."""
+    return f"{weeks:.1f} weeks ({weeks / WEEKS_PER_MONTH:.1f} months)"
+
+
+# --------------------------------------------------------------------------- data
+
+
+def rfm_summary(tx: pl.LazyFrame, calibration_end: dt.date | None = None, keep_non_buyers: bool = False) -> pl.LazyFrame:
+    """Per-customer sufficient statistics for BG/NBD and Gamma-Gamma, in weeks.
+
+    Built on :func:`crm_core.customers.summarize` (rows after
+    ``calibration_end`` are ignored). Customers with no purchase line (only
+    returns) are left out unless ``keep_non_buyers`` (their statistics are null).
+
+    Returns
+    -------
+    pl.LazyFrame
+        customer_id, first_purchase_date, last_purchase_date, frequency (x =
+        distinct purchase days - 1), recency (t_x = (last - first purchase) / 7),
+        T ((calibration_end - first purchase) / 7), monetary_value (mean net
+        spend per repeat day, null when x = 0), revenue, purchase_days.
+    """
+    if calibration_end is None:
+        calibration_end = data_as_of(tx)
+    first, last = pl.col("first_purchase_date"), pl.col("last_purchase_date")
+    frequency = pl.col("purchase_days") - 1
+    summary = summarize(tx, as_of=calibration_end)
+    if not keep_non_buyers:
+        summary = summary.filter(first.is_not_null())
+    return (
+        summary
+        .select(
+            C.CUSTOMER_ID,
+            "first_purchase_date",
+            "last_purchase_date",
+            frequency.alias("frequency"),
+            ((last - first).dt.total_days() / DAYS_PER_WEEK).alias("recency"),
+            ((pl.lit(calibration_end) - first).dt.total_days() / DAYS_PER_WEEK).alias("T"),
+            pl.when(frequency > 0)
+            .then((pl.col("revenue") - pl.col("first_day_amount")) / frequency)
+            .alias("monetary_value"),
+            "revenue",
+            "purchase_days",
+        )
+    )
+
+
+def compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Unique rows of the given columns, their counts and the inverse index.
+
+    Returns
+    -------
+    (unique columns, counts, inverse) with ``unique[k][inverse] == columns[k]``.
+    """
+    stacked = np.column_stack([np.asarray(c, dtype=float) for c in columns])
+    unique, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
+    return [unique[:, k] for k in range(unique.shape[1])], counts.astype(float), inverse.ravel()
+
+
+def _as_float(values: ArrayLike) -> np.ndarray:
+    if isinstance(values, pl.Series):
+        return values.cast(pl.Float64).to_numpy()
+    return np.asarray(values, dtype=float)
+
+
+# --------------------------------------------------------------------------- fitting helpers
+
+
+@dataclass
+class _Fit:
+    params: np.ndarray
+    log_likelihood: float
+    converged: bool
+    message: str
+    iterations: int
+    standard_errors: np.ndarray
+
+
+def _maximise(
+    nll_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    starts: list[np.ndarray],
+    scale: float,
+) -> _Fit:
+    """Minimise ``nll/scale`` over log-parameters from each start; keep the best.
+
+    ``nll_and_grad(log_params)`` returns the total negative log-likelihood and
+    its gradient with respect to the log-parameters. Standard errors come from
+    the inverse of a central-difference Hessian of the analytic gradient
+    (delta method back to the natural scale).
+    """
+    def scaled(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = nll_and_grad(log_params)
+        if not np.isfinite(value):
+            return 1e300, np.zeros_like(log_params)
+        return value / scale, grad / scale
+
+    best = None
+    for start in starts:
+        result = minimize(
+            scaled, start, jac=True, method="L-BFGS-B", bounds=[(-12.0, 12.0)] * len(start),
+            options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9, "maxcor": 20},
+        )
+        if best is None or result.fun < best.fun:
+            best = result
+        if result.success and np.max(np.abs(result.jac)) < 1e-5:
+            break
+    log_params = best.x
+    params = np.exp(log_params)
+    # Converged = the optimiser stopped normally at a stationary point, not on a bound.
+    stationary = bool(np.max(np.abs(best.jac)) < 1e-4)
+    interior = bool(np.all(np.abs(log_params) < 11.9))
+    converged = bool(best.success) and stationary and interior
+    errors = _standard_errors(lambda p: nll_and_grad(p)[1], log_params, params)
+    return _Fit(params, -float(best.fun) * scale, converged, str(best.message), int(best.nit), errors)
+
+
+def _standard_errors(grad: Callable[[np.ndarray], np.ndarray], log_params: np.ndarray, params: np.ndarray) -> np.ndarray:
+    k = len(log_params)
+    hessian = np.empty((k, k))
+    for i in range(k):
+        step = np.zeros(k)
+        step[i] = 1e-5
+        hessian[:, i] = (grad(log_params + step) - grad(log_params - step)) / (2e-5)
+    hessian = (hessian + hessian.T) / 2
+    try:
+        covariance = np.linalg.inv(hessian)
+    except np.linalg.LinAlgError:
+        return np.full(k, np.nan)
+    variances = np.diag(covariance)
+    with np.errstate(invalid="ignore"):
+        return np.where(variances > 0, params * np.sqrt(np.abs(variances)), np.nan)
+
+
+# --------------------------------------------------------------------------- BG/NBD
+
+
+class BetaGeoModel:
+    """BG/NBD model of repeat purchasing (Fader, Hardie & Lee 2005), time in weeks.
+
+    Examples
+    --------
+    >>> model = BetaGeoModel().fit(frequency, recency, T)   # doctest: +SKIP
+    >>> model.params_                                       # doctest: +SKIP
+    {'r': 0.2426, 'alpha': 4.4136, 'a': 0.7929, 'b': 2.4259}
+    """
+
+    PARAMS = ("r", "alpha", "a", "b")
+
+    def __init__(self) -> None:
+        self.params_: dict[str, float] = {}
+        self.standard_errors_: dict[str, float] = {}
+        self.log_likelihood_: float = float("nan")
+        self.converged_: bool = False
+        self.message_: str = ""
+        self.iterations_: int = 0
+        self.n_customers_: int = 0
+        self.n_unique_rows_: int = 0
+
+    # ---- fit
+    def fit(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, weights: ArrayLike | None = None) -> "BetaGeoModel":
+        """Maximum-likelihood fit on (x, t_x, T) per customer (or per weighted row)."""
+        x, t_x, age = _as_float(frequency), _as_float(recency), _as_float(T)
+        _check_rfm(x, t_x, age)
+        if weights is None:
+            (x, t_x, age), counts, _ = compress(x, t_x, age)
+        else:
+            counts = _as_float(weights)
+        self.n_customers_ = int(round(counts.sum()))
+        self.n_unique_rows_ = len(x)
+        nll = _bgnbd_objective(x, t_x, age, counts)
+        fit = _maximise(nll, _bgnbd_starts(x, age, counts), scale=counts.sum())
+        self._store(fit)
+        return self
+
+    def _store(self, fit: _Fit) -> None:
+        self.params_ = dict(zip(self.PARAMS, map(float, fit.params)))
+        self.standard_errors_ = dict(zip(self.PARAMS, map(float, fit.standard_errors)))
+        self.log_likelihood_ = fit.log_likelihood
+        self.converged_ = fit.converged
+        self.message_ = fit.message
+        self.iterations_ = fit.iterations
+
+    def _p(self) -> tuple[float, float, float, float]:
+        if not self.params_:
+            raise RuntimeError("fit the model first")
+        return self.params_["r"], self.params_["alpha"], self.params_["a"], self.params_["b"]
+
+    # ---- predictions
+    def conditional_probability_alive(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> np.ndarray:
+        """P(still a customer at T | x, t_x, T); 1 for customers without repeat purchases."""
+        r, alpha, a, b = self._p()
+        x, t_x, age = _as_float(frequency), _as_float(recency), _as_float(T)
+        return 1.0 / (1.0 + _dropout_odds(x, t_x, age, r, alpha, a, b))
+
+    def conditional_expected_number_of_purchases_up_to_time(
+        self, t: float | ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> np.ndarray:
+        """Expected purchases in (T, T + t] given the customer's history (FHL 2005 eq. 10)."""
+        r, alpha, a, b = self._p()
+        x, t_x, age = _as_float(frequency), _as_float(recency), _as_float(T)
+        t = np.asarray(t, dtype=float)
+        z = t / (alpha + age + t)
+        ratio = np.exp((r + x) * (np.log(alpha + age) - np.log(alpha + age + t)))
+        numerator = (a + b + x - 1.0) / (a - 1.0) * (1.0 - ratio * hyp2f1(r + x, b + x, a + b + x - 1.0, z))
+        return numerator / (1.0 + _dropout_odds(x, t_x, age, r, alpha, a, b))
+
+    def expected_number_of_purchases_up_to_time(self, t: float | ArrayLike) -> np.ndarray:
+        """Expected repeat purchases in (0, t] for a new customer (FHL 2005 eq. 9)."""
+        r, alpha, a, b = self._p()
+        t = np.asarray(t, dtype=float)
+        ratio = np.exp(r * (np.log(alpha) - np.log(alpha + t)))
+        return (a + b - 1.0) / (a - 1.0) * (1.0 - ratio * hyp2f1(r, b, a + b - 1.0, t / (alpha + t)))
+
+
+def _check_rfm(x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> None:
+    if len(x) == 0:
+        raise ValueError("no customers to fit")
+    if np.any(x < 0) or np.any(x != np.round(x)):
+        raise ValueError("frequency must be whole numbers >= 0")
+    if np.any(t_x < 0) or np.any(t_x > age + 1e-9):
+        raise ValueError("recency must lie between 0 and T")
+
+
+def _dropout_odds(x, t_x, age, r, alpha, a, b) -> np.ndarray:
+    """a/(b+x-1) * ((alpha+T)/(alpha+t_x))^(r+x) for x > 0, else 0."""
+    repeat = x > 0
+    safe = np.where(repeat, b + x - 1.0, 1.0)
+    log_odds = np.log(a) - np.log(safe) + (r + x) * (np.log(alpha + age) - np.log(alpha + t_x))
+    return np.where(repeat, np.exp(np.minimum(log_odds, 700.0)), 0.0)
+
+
+def _bgnbd_objective(x: np.ndarray, t_x: np.ndarray, age: np.ndarray, w: np.ndarray):
+    """Negative log-likelihood and gradient in log-parameters (weighted rows)."""
+    repeat = x > 0
+    x_minus_1 = np.where(repeat, x - 1.0, 0.0)
+
+    def nll_and_grad(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+        r, alpha, a, b = np.exp(log_params)
+        log_alpha_T, log_alpha_tx = np.log(alpha + age), np.log(alpha + t_x)
+        b_x1 = np.where(repeat, b + x_minus_1, 1.0)
+        a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+        a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
+        a3 = -(r + x) * log_alpha_T
+        a4 = np.where(repeat, np.log(a) - np.log(b_x1) - (r + x) * log_alpha_tx, -np.inf)
+        lse = np.logaddexp(a3, a4)
+        ll = a1 + a2 + lse
+        w3 = np.exp(a3 - lse)
+        w4 = 1.0 - w3
+        psi_ab, psi_abx = digamma(a + b), digamma(a + b + x)
+        d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w3 * log_alpha_T - w4 * log_alpha_tx
+        d_alpha = r / alpha - (r + x) * (w3 / (alpha + age) + w4 / (alpha + t_x))
+        d_a = psi_ab - psi_abx + w4 / a
+        d_b = psi_ab + digamma(b + x) - digamma(b) - psi_abx - w4 / b_x1
+        grad = np.array([w @ d_r * r, w @ d_alpha * alpha, w @ d_a * a, w @ d_b * b])
+        return -float(w @ ll), -grad
+
+    return nll_and_grad
+
+
+def _bgnbd_starts(x: np.ndarray, age: np.ndarray, w: np.ndarray) -> list[np.ndarray]:
+    """Moment-based start, then the conventional all-ones start as fallback."""
+    rate = max(float(w @ x) / max(float(w @ age), 1e-9), 1e-6)  # repeat purchases per week
+    repeat_share = float(w @ (x > 0)) / float(w.sum())
+    r0 = 0.5
+    alpha0 = r0 / (rate / max(repeat_share, 0.05))  # rate among the active
+    a0, b0 = 1.0, 1.0 / max(repeat_share, 0.05)
+    return [np.log([r0, alpha0, a0, b0]), np.zeros(4), np.log([1.0, 10.0, 0.5, 5.0])]
+
+
+# --------------------------------------------------------------------------- Gamma-Gamma
+
+
+class GammaGammaModel:
+    """Gamma-Gamma model of spend per transaction (Fader, Hardie & Lee 2005).
+
+    Fit only on customers with at least one repeat purchase and a positive mean
+    repeat spend; the model assumes spend is independent of purchase frequency,
+    so :attr:`frequency_spend_correlation_` is checked on fit.
+    """
+
+    PARAMS = ("p", "q", "v")
+
+    def __init__(self, max_correlation: float = 0.3) -> None:
+        self.max_correlation = max_correlation
+        self.params_: dict[str, float] = {}
+        self.standard_errors_: dict[str, float] = {}
+        self.log_likelihood_: float = float("nan")
+        self.converged_: bool = False
+        self.message_: str = ""
+        self.iterations_: int = 0
+        self.n_customers_: int = 0
+        self.frequency_spend_correlation_: float = float("nan")
+        self.warnings_: list[str] = []
+
+    def fit(self, frequency: ArrayLike, monetary_value: ArrayLike) -> "GammaGammaModel":
+        """Fit on repeat customers: frequency > 0 and mean repeat spend > 0."""
+        x, m = _as_float(frequency), _as_float(monetary_value)
+        if len(x) < 2:
+            raise ValueError("the spend model needs at least two customers with repeat purchases")
+        if np.any(x <= 0) or not np.all(np.isfinite(m)) or np.any(m <= 0):
+            raise ValueError("fit the spend model only on frequency > 0 and positive mean spend")
+        self.n_customers_ = len(x)
+        self.frequency_spend_correlation_ = float(np.corrcoef(x, m)[0, 1]) if np.std(x) > 0 and np.std(m) > 0 else 0.0
+        self.warnings_ = []
+        if abs(self.frequency_spend_correlation_) > self.max_correlation:
+            self.warnings_.append(
+                f"Spend per purchase and number of purchases are correlated "
+                f"({self.frequency_spend_correlation_:+.2f}); the spend model assumes they are not, "
+                "so expected spend is less reliable."
+            )
+        fit = _maximise(_gamma_gamma_objective(x, m), _gamma_gamma_starts(x, m), scale=float(len(x)))
+        self.params_ = dict(zip(self.PARAMS, map(float, fit.params)))
+        self.standard_errors_ = dict(zip(self.PARAMS, map(float, fit.standard_errors)))
+        self.log_likelihood_ = fit.log_likelihood
+        self.converged_ = fit.converged
+        self.message_ = fit.message
+        self.iterations_ = fit.iterations
+        return self
+
+    def population_mean_spend(self) -> float:
+        """E[spend per transaction] = p v / (q - 1) (infinite when q <= 1)."""
+        p, q, v = self.params_["p"], self.params_["q"], self.params_["v"]
+        return p * v / (q - 1.0) if q > 1.0 else float("inf")
+
+    def conditional_expected_average_profit(
+        self, frequency: ArrayLike, monetary_value: ArrayLike | None = None
+    ) -> np.ndarray:
+        """E[spend per transaction | x, mean spend]; the population mean when x = 0 or spend unusable."""
+        if not self.params_:
+            raise RuntimeError("fit the model first")
+        p, q, v = self.params_["p"], self.params_["q"], self.params_["v"]
+        x = _as_float(frequency)
+        m = np.full_like(x, np.nan) if monetary_value is None else _as_float(monetary_value)
+        usable = (x > 0) & np.isfinite(m) & (m > 0)
+        xs, ms = np.where(usable, x, 0.0), np.where(usable, m, 0.0)
+        individual = p * (v + xs * ms) / (p * xs + q - 1.0)
+        return np.where(usable, individual, self.population_mean_spend())
+
+
+def _gamma_gamma_objective(x: np.ndarray, m: np.ndarray):
+    log_m, log_x, xm = np.log(m), np.log(x), x * m
+
+    def nll_and_grad(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+        p, q, v = np.exp(log_params)
+        px = p * x
+        log_v_xm = np.log(v + xm)
+        ll = (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v)
+              + (px - 1.0) * log_m + px * log_x - (px + q) * log_v_xm)
+        psi_pxq = digamma(px + q)
+        d_p = x * (psi_pxq - digamma(px) + log_m + log_x - log_v_xm)
+        d_q = psi_pxq - digamma(q) + np.log(v) - log_v_xm
+        d_v = q / v - (px + q) / (v + xm)
+        grad = np.array([d_p.sum() * p, d_q.sum() * q, d_v.sum() * v])
+        return -float(ll.sum()), -grad
+
+    return nll_and_grad
+
+
+def _gamma_gamma_starts(x: np.ndarray, m: np.ndarray) -> list[np.ndarray]:
+    """Start from the spread of mean spends across customers (then all ones)."""
+    mean, cv2 = float(m.mean()), float(m.var() / max(m.mean() ** 2, 1e-12))
+    q0 = float(np.clip(2.0 + 1.0 / max(cv2, 1e-3), 2.5, 50.0))
+    p0 = 2.0
+    v0 = mean * (q0 - 1.0) / p0
+    return [np.log([p0, q0, v0]), np.zeros(3), np.log([1.0, 2.0, max(mean, 1e-3)])]
+
+
+# --------------------------------------------------------------------------- CLV
+
+
+def _on_unique(func: Callable[..., np.ndarray], *columns: np.ndarray) -> np.ndarray:
+    """Evaluate ``func`` once per unique row of ``columns`` and broadcast back."""
+    unique, _, inverse = compress(*columns)
+    return func(*unique)[..., inverse]
+
+
+def expected_purchases_path(model: BetaGeoModel, times: np.ndarray, frequency, recency, T) -> np.ndarray:
+    """Conditional expected purchases at each of ``times`` (weeks): shape (len(times), n)."""
+    x, t_x, age = _as_float(frequency), _as_float(recency), _as_float(T)
+    times = np.asarray(times, dtype=float)
+
+    def path(ux, ut, uT):
+        return model.conditional_expected_number_of_purchases_up_to_time(times[:, None], ux[None], ut[None], uT[None])
+
+    return _on_unique(path, x, t_x, age)
+
+
+def discounted_purchases(model: BetaGeoModel, frequency, recency, T, horizon_weeks: float, annual_discount_rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """Expected purchases over the horizon, plain and discounted.
+
+    Cash flows are taken monthly (the horizon split into periods of about one
+    month, :data:`WEEKS_PER_MONTH`) and discounted to today at the end of each
+    period with ``(1 + annual rate) ** (-weeks / WEEKS_PER_YEAR)``.
+    """
+    periods = max(1, math.ceil(horizon_weeks / WEEKS_PER_MONTH - 1e-9))
+    edges = np.linspace(0.0, horizon_weeks, periods + 1)
+    cumulative = np.zeros((periods + 1, len(_as_float(frequency))))
+    cumulative[1:] = expected_purchases_path(model, edges[1:], frequency, recency, T)
+    increments = np.diff(cumulative, axis=0)
+    discount = (1.0 + annual_discount_rate) ** (-edges[1:] / WEEKS_PER_YEAR)
+    return cumulative[-1], discount @ increments
+
+
+def customer_lifetime_value(
+    bgnbd: BetaGeoModel, gamma_gamma: GammaGammaModel, frequency, recency, T, monetary_value, settings: CLVSettings = CLVSettings()
+) -> np.ndarray:
+    """CLV over the horizon: discounted expected purchases x expected spend x margin."""
+    spend = gamma_gamma.conditional_expected_average_profit(frequency, monetary_value)
+    _, discounted = discounted_purchases(bgnbd, frequency, recency, T, settings.horizon_weeks, settings.annual_discount_rate)
+    return settings.margin * spend * discounted
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+@dataclass
+class CLVResult:
+    """Everything the page and the CLI show about one CLV fit."""
+
+    customers: pl.DataFrame  # one row per customer with predictions
+    bgnbd: BetaGeoModel
+    gamma_gamma: GammaGammaModel | None
+    settings: CLVSettings
+    calibration_end: dt.date
+    history_days: int
+    customers_without_purchase: int  # only returns: not modelled
+    spend_excluded: int  # repeat customers with non-positive mean spend
+    repeat_share: float
+    problems: list[str] = field(default_factory=list)  # data too thin / fit failed
+    warnings: list[str] = field(default_factory=list)  # model assumptions strained
+
+    @property
+    def reliable(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict:
+        """JSON-able summary (the CLI payload)."""
+        gg = self.gamma_gamma
+        clv = self.customers["clv"]
+        return {
+            "customers": self.customers.height,
+            "time_unit": TIME_UNIT,
+            "calibration_end": self.calibration_end.isoformat(),
+            "history_days": self.history_days,
+            "repeat_share": round(self.repeat_share, 4),
+            "customers_without_purchase": self.customers_without_purchase,
+            "bgnbd": {**_rounded(self.bgnbd.params_), "log_likelihood": round(self.bgnbd.log_likelihood_, 4),
+                      "standard_errors": _rounded(self.bgnbd.standard_errors_), "converged": self.bgnbd.converged_,
+                      "unique_rows": self.bgnbd.n_unique_rows_},
+            "gamma_gamma": None if gg is None else {
+                **_rounded(gg.params_), "log_likelihood": round(gg.log_likelihood_, 4),
+                "standard_errors": _rounded(gg.standard_errors_), "converged": gg.converged_,
+                "customers": gg.n_customers_, "excluded_non_positive_spend": self.spend_excluded,
+                "frequency_spend_correlation": round(gg.frequency_spend_correlation_, 4)},
+            "clv": {"horizon_weeks": self.settings.horizon_weeks, "margin": self.settings.margin,
+                    "annual_discount_rate": self.settings.annual_discount_rate,
+                    "total": round(float(clv.sum()), 2), "mean": round(float(clv.mean()), 4),
+                    "median": round(float(clv.median()), 4)},
+            "reliable": self.reliable,
+            "problems": self.problems,
+            "warnings": self.warnings,
+        }
+
+
+def _rounded(values: dict[str, float], digits: int = 6) -> dict[str, float | None]:
+    return {k: (round(v, digits) if np.isfinite(v) else None) for k, v in values.items()}
+
+
+def sufficiency_problems(customers: int, history_days: int, repeat_share: float, rules: SufficiencyRules = SufficiencyRules()) -> list[str]:
+    """Plain statements of why the data is too thin for the models (empty = enough)."""
+    problems = []
+    if customers < rules.min_customers:
+        problems.append(f"Only {customers:,} customers have bought; the model needs at least {rules.min_customers:,} "
+                        "to give reliable numbers. Use a longer period or more data.")
+    if history_days < rules.min_history_days:
+        problems.append(f"The data covers only {history_days} days; at least {rules.min_history_days} days "
+                        "(about 6 months) are needed to see customers come back. Widen the period.")
+    if repeat_share < rules.min_repeat_share:
+        problems.append(f"Only {repeat_share:.1%} of customers bought more than once (at least "
+                        f"{rules.min_repeat_share:.0%} are needed); repeat behaviour cannot be learned from so few.")
+    return problems
+
+
+def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: SufficiencyRules = SufficiencyRules()) -> CLVResult:
+    """Fit BG/NBD and Gamma-Gamma up to ``settings.calibration_end`` and score every customer.
+
+    Raises
+    ------
+    ValueError
+        When there is no customer with a purchase to fit on.
+    """
+    calibration_end = settings.calibration_end or data_as_of(tx)
+    everyone = rfm_summary(tx, calibration_end, keep_non_buyers=True).collect()
+    summary = everyone.filter(pl.col("first_purchase_date").is_not_null())
+    if summary.height == 0:
+        raise ValueError("No purchases before the calibration end: nothing to model. Pick a later date or load orders.")
+    x, t_x, age = (summary[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
+    bgnbd = BetaGeoModel().fit(x, t_x, age)
+    history_days = int((calibration_end - summary["first_purchase_date"].min()).days)
+    repeat_share = float((x > 0).mean())
+    problems = sufficiency_problems(summary.height, history_days, repeat_share, rules)
+    if not bgnbd.converged_:
+        problems.append("The purchase model did not converge (its fit did not settle); treat the forecasts as unreliable.")
+    warnings: list[str] = []
+
+    monetary = summary["monetary_value"].to_numpy().astype(float)
+    spend_ok = (x > 0) & np.isfinite(monetary) & (monetary > 0)
+    spend_excluded = int(((x > 0) & ~spend_ok).sum())
+    if spend_excluded:
+        warnings.append(f"{spend_excluded:,} repeat customers with zero or negative net spend (returns) were left out "
+                        "of the spend model; they get the average spend.")
+    gamma_gamma = None
+    if spend_ok.sum() >= 2:
+        gamma_gamma = GammaGammaModel(rules.max_spend_correlation).fit(x[spend_ok], monetary[spend_ok])
+        warnings += gamma_gamma.warnings_
+        if not gamma_gamma.converged_:
+            problems.append("The spend model did not converge; treat expected spend as unreliable.")
+        if gamma_gamma.params_["q"] <= 1.0:
+            problems.append("The spend model found no finite average spend (q <= 1); spend forecasts are not usable.")
+    else:
+        problems.append("Fewer than two customers made a repeat purchase with positive spend: spend cannot be modelled.")
+
+    p_alive = bgnbd.conditional_probability_alive(x, t_x, age)
+    expected, discounted = discounted_purchases(bgnbd, x, t_x, age, settings.horizon_weeks, settings.annual_discount_rate)
+    if gamma_gamma is not None and gamma_gamma.params_["q"] > 1.0:
+        spend = gamma_gamma.conditional_expected_average_profit(x, np.where(spend_ok, monetary, np.nan))
+    else:
+        spend = np.full_like(x, np.nan)
+    customers = summary.with_columns(
+        pl.Series("p_alive", p_alive),
+        pl.Series("expected_purchases", expected),
+        pl.Series("expected_spend", spend),
+        pl.Series("clv", settings.margin * spend * discounted),
+    )
+    return CLVResult(
+        customers=customers, bgnbd=bgnbd, gamma_gamma=gamma_gamma, settings=settings,
+        calibration_end=calibration_end, history_days=history_days,
+        customers_without_purchase=everyone.height - summary.height, spend_excluded=spend_excluded,
+        repeat_share=repeat_share, problems=problems, warnings=warnings,
+    )
+
+
+# --------------------------------------------------------------------------- validation
+
+FREQUENCY_CAP = 7  # calibration frequencies 0..6 and "7+"
+MIN_HOLDOUT_WEEKS = 4.0
+
+
+@dataclass
+class HoldoutValidation:
+    """Actual vs. predicted repeat purchases after the calibration end."""
+
+    calibration_end: dt.date
+    holdout_end: dt.date
+    holdout_weeks: float
+    model: BetaGeoModel
+    customers: int
+    by_frequency: pl.DataFrame  # frequency_group, customers, actual, predicted (means per customer)
+    weekly: pl.DataFrame  # week, week_end, actual, predicted (cumulative repeat purchases), holdout
+    mae: float  # mean absolute error per customer (purchases)
+    total_actual: float
+    total_predicted: float
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def total_error_pct(self) -> float:
+        """(predicted - actual) / actual in percent; NaN without holdout purchases."""
+        return 100.0 * (self.total_predicted - self.total_actual) / self.total_actual if self.total_actual else float("nan")
+
+    def to_dict(self) -> dict:
+        return {
+            "calibration_end": self.calibration_end.isoformat(), "holdout_end": self.holdout_end.isoformat(),
+            "holdout_weeks": round(self.holdout_weeks, 4), "customers": self.customers,
+            "mae": round(self.mae, 4), "total_actual": self.total_actual,
+            "total_predicted": round(self.total_predicted, 2), "total_error_pct": round(self.total_error_pct, 2),
+            "problems": self.problems,
+        }
+
+
+def validate_holdout(
+    tx: pl.LazyFrame, calibration_end: dt.date, holdout_end: dt.date | None = None, rules: SufficiencyRules = SufficiencyRules()
+) -> HoldoutValidation:
+    """Fit on orders up to ``calibration_end`` and compare with what happened next.
+
+    Only customers whose first purchase is in the calibration period are
+    tracked; their purchase days in ``(calibration_end, holdout_end]`` are the
+    actual holdout repeat purchases.
+    """
+    holdout_end = holdout_end or data_as_of(tx)
+    if holdout_end <= calibration_end:
+        raise ValueError("The holdout needs orders after the calibration end: pick an earlier split date.")
+    calibration = rfm_summary(tx, calibration_end).collect()
+    if calibration.height == 0:
+        raise ValueError("No purchases before the split date: pick a later split date.")
+    holdout_weeks = (holdout_end - calibration_end).days / DAYS_PER_WEEK
+    actual = (
+        summarize(filter_period(tx, calibration_end + dt.timedelta(days=1), holdout_end), as_of=holdout_end)
+        .select(C.CUSTOMER_ID, pl.col("purchase_days").alias("holdout_purchases"))
+    )
+    frame = (
+        calibration.lazy().join(actual, on=C.CUSTOMER_ID, how="left")
+        .with_columns(pl.col("holdout_purchases").fill_null(0)).collect()
+    )
+    x, t_x, age = (frame[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
+    model = BetaGeoModel().fit(x, t_x, age)
+    predicted = _on_unique(
+        lambda ux, ut, uT: model.conditional_expected_number_of_purchases_up_to_time(holdout_weeks, ux, ut, uT), x, t_x, age
+    )
+    frame = frame.with_columns(pl.Series("predicted", predicted))
+    errors = np.abs(frame["holdout_purchases"].to_numpy() - predicted)
+
+    history_days = int((calibration_end - calibration["first_purchase_date"].min()).days)
+    problems = sufficiency_problems(calibration.height, history_days, float((x > 0).mean()), rules)
+    if holdout_weeks < MIN_HOLDOUT_WEEKS:
+        problems.append(f"The holdout is only {holdout_weeks:.1f} weeks; pick at least {MIN_HOLDOUT_WEEKS:.0f} weeks "
+                        "to judge the forecasts.")
+    if not model.converged_:
+        problems.append("The purchase model did not converge on the calibration period; the comparison is unreliable.")
+    return HoldoutValidation(
+        calibration_end=calibration_end, holdout_end=holdout_end, holdout_weeks=holdout_weeks, model=model,
+        customers=frame.height, by_frequency=_by_frequency(frame),
+        weekly=_weekly_tracking(tx, calibration, model, calibration_end, holdout_end),
+        mae=float(errors.mean()), total_actual=float(frame["holdout_purchases"].sum()),
+        total_predicted=float(predicted.sum()), problems=problems,
+    )
+
+
+def _frequency_group(cap: int = FREQUENCY_CAP) -> pl.Expr:
+    return (pl.when(pl.col("frequency") >= cap).then(pl.lit(f"{cap}+"))
+            .otherwise(pl.col("frequency").cast(pl.String)).alias("frequency_group"))
+
+
+def _by_frequency(frame: pl.DataFrame) -> pl.DataFrame:
+    return (
+        frame.group_by(_frequency_group())
+        .agg(pl.len().alias("customers"), pl.col("holdout_purchases").mean().alias("actual"),
+             pl.col("predicted").mean().alias("predicted"), pl.col("frequency").min().alias("_order"))
+        .sort("_order").drop("_order")
+    )
+
+
+def _weekly_tracking(
+    tx: pl.LazyFrame, calibration: pl.DataFrame, model: BetaGeoModel, calibration_end: dt.date, holdout_end: dt.date
+) -> pl.DataFrame:
+    """Cumulative repeat purchases of the calibration customers, per week, actual vs. model.
+
+    Week ``k`` ends on day ``7k + 6`` after the first customer's first purchase
+    (the last week may be shorter). The model's value at a day ``D`` is the sum
+    over customers of E[X((D - first purchase day) / 7)].
+    """
+    start = calibration["first_purchase_date"].min()
+    last_day = (holdout_end - start).days
+    week_end_day = np.minimum(np.arange(6, last_day + 7, 7), last_day)
+    first_days = calibration.select((pl.col("first_purchase_date") - pl.lit(start)).dt.total_days().alias("d"))["d"]
+    birth, counts = np.unique(first_days.to_numpy(), return_counts=True)
+    expected_by_age = model.expected_number_of_purchases_up_to_time(np.arange(last_day + 1) / DAYS_PER_WEEK)
+    ages = week_end_day[:, None] - birth[None, :]
+    predicted = np.where(ages >= 0, expected_by_age[np.clip(ages, 0, None)], 0.0) @ counts
+
+    repeat_days = (
+        tx.filter((pl.col(C.AMOUNT) >= 0) & (pl.col(C.ORDER_DATE) <= holdout_end))
+        .select(C.CUSTOMER_ID, C.ORDER_DATE).unique()
+        .join(calibration.lazy().select(C.CUSTOMER_ID, "first_purchase_date"), on=C.CUSTOMER_ID, how="inner")
+        .filter(pl.col(C.ORDER_DATE) > pl.col("first_purchase_date"))
+        .select(((pl.col(C.ORDER_DATE) - pl.lit(start)).dt.total_days() // 7).alias("week"))
+        .collect()["week"].to_numpy()
+    )
+    per_week = np.bincount(repeat_days.astype(np.int64), minlength=len(week_end_day))[: len(week_end_day)]
+    calibration_day = (calibration_end - start).days
+    return pl.DataFrame({
+        "week": np.arange(len(week_end_day)),
+        "week_end": [start + dt.timedelta(days=int(d)) for d in week_end_day],
+        "actual": np.cumsum(per_week).astype(float),
+        "predicted": predicted,
+        "holdout": week_end_day > calibration_day,
+    })
+
+
+def default_holdout_weeks(first: dt.date, last: dt.date) -> int:
+    """Half the history, at most 39 weeks (the split of Fader, Hardie & Lee), at least 1 week."""
+    half = (last - first).days / DAYS_PER_WEEK / 2
+    return int(min(39, max(1, round(half))))
+
+
+# --------------------------------------------------------------------------- reading the results
+
+
+def probability_alive_matrix(model: BetaGeoModel, customers: pl.DataFrame, max_frequency: int = 30) -> pl.DataFrame:
+    """P(alive) on a grid of frequency x recency for the oldest customers' age T.
+
+    Returns a long frame: frequency, recency (weeks since first purchase at the
+    last purchase), T, p_alive. Impossible cells (no repeat purchase but
+    recency > 0) are left out.
+    """
+    age = float(customers["T"].max())
+    top = int(min(max_frequency, max(1, customers["frequency"].quantile(0.99) or 1)))
+    weeks = np.arange(0, int(math.floor(age)) + 1, dtype=float)
+    x, t_x = np.meshgrid(np.arange(top + 1, dtype=float), weeks, indexing="ij")
+    x, t_x = x.ravel(), t_x.ravel()
+    possible = (x > 0) | (t_x == 0)  # without repeat purchases recency is 0
+    x, t_x = x[possible], t_x[possible]
+    p = model.conditional_probability_alive(x, t_x, np.full_like(x, age))
+    return pl.DataFrame({"frequency": x.astype(np.int64), "recency": t_x, "T": age, "p_alive": p})
+
+
+def value_tiers(customers: pl.DataFrame, tiers: int = 10) -> pl.DataFrame:
+    """CLV by value tier (tier 1 = the top 10 % by predicted CLV).
+
+    Returns tier, label, customers, clv_total, clv_share, clv_mean, p_alive_mean.
+    """
+    ranked = customers.filter(pl.col("clv").is_finite()).with_columns(
+        (pl.col("clv").rank("ordinal", descending=True) - 1).alias("_rank")
+    )
+    n = max(ranked.height, 1)
+    size = 100 // tiers
+    return (
+        ranked.with_columns((pl.col("_rank") * tiers // n + 1).alias("tier"))
+        .group_by("tier")
+        .agg(pl.len().alias("customers"), pl.col("clv").sum().alias("clv_total"),
+             pl.col("clv").mean().alias("clv_mean"), pl.col("p_alive").mean().alias("p_alive_mean"))
+        .sort("tier")
+        .with_columns(
+            (pl.col("clv_total") / pl.col("clv_total").sum()).alias("clv_share"),
+            pl.format("Top {}–{}%", (pl.col("tier") - 1) * size, pl.col("tier") * size).alias("label"),
+        )
+        .select("tier", "label", "customers", "clv_total", "clv_share", "clv_mean", "p_alive_mean")
+    )
+
+
+def clv_by_group(customers: pl.DataFrame, groups: pl.DataFrame, group_column: str) -> pl.DataFrame:
+    """CLV per group of a (customer_id, group) table: customers, total, share, mean, mean P(alive)."""
+    return (
+        customers.join(groups.select(C.CUSTOMER_ID, group_column), on=C.CUSTOMER_ID, how="inner")
+        .filter(pl.col("clv").is_finite())
+        .group_by(group_column)
+        .agg(pl.len().alias("customers"), pl.col("clv").sum().alias("clv_total"),
+             pl.col("clv").mean().alias("clv_mean"), pl.col("p_alive").mean().alias("p_alive_mean"))
+        .with_columns((pl.col("clv_total") / pl.col("clv_total").sum()).alias("clv_share"))
+        .sort("clv_total", descending=True)
+    )
+
+
+def at_risk_customers(result: CLVResult, settings: AtRiskSettings = AtRiskSettings()) -> pl.DataFrame:
+    """Valuable customers who are probably slipping away, most valuable first.
+
+    High value = predicted CLV at or above the ``min_clv_quantile`` quantile;
+    slipping = probability still active below ``max_p_alive``.
+    """
+    customers = result.customers.filter(pl.col("clv").is_finite())
+    if customers.height == 0:
+        return customers.select(C.CUSTOMER_ID)
+    threshold = customers["clv"].quantile(settings.min_clv_quantile, interpolation="linear")
+    return (
+        customers.filter((pl.col("clv") >= threshold) & (pl.col("p_alive") < settings.max_p_alive))
+        .sort("clv", descending=True)
+        .select(
+            C.CUSTOMER_ID,
+            pl.col("clv").round(2).alias("predicted_clv"),
+            pl.col("p_alive").round(3).alias("probability_active"),
+            pl.col("expected_purchases").round(2),
+            pl.col("frequency").alias("repeat_purchases"),
+            "last_purchase_date",
+            (pl.lit(result.calibration_end) - pl.col("last_purchase_date")).dt.total_days().alias("days_since_last_purchase"),
+            pl.col("revenue").round(2).alias("revenue_to_date"),
+        )
+    )
+
+
+def _money(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+
+
+def fit_takeaway(result: CLVResult) -> str:
+    """One sentence: what the average customer is expected to do and be worth."""
+    c = result.customers
+    active = float((c["p_alive"] >= 0.5).mean())
+    sentence = (f"In the next {weeks_label(result.settings.horizon_weeks)} the average customer is expected to buy "
+                f"{c['expected_purchases'].mean():.2f} times")
+    if c["clv"].is_finite().any():
+        sentence += f", worth {_money(float(c['clv'].mean()))} each ({_money(float(c['clv'].sum()))} in total)"
+    return sentence + f"; {active:.0%} of customers are probably still active."
+
+
+def validation_takeaway(validation: HoldoutValidation) -> str:
+    """One sentence: how close the model came in the holdout."""
+    if not validation.total_actual:
+        return "Nobody bought again in the holdout, so the forecast cannot be checked: pick a longer holdout."
+    direction = "over" if validation.total_error_pct > 0 else "under"
+    return (f"Over the {validation.holdout_weeks:.0f}-week holdout the model predicted "
+            f"{validation.total_predicted:,.0f} repeat purchases against {validation.total_actual:,.0f} actual "
+            f"({abs(validation.total_error_pct):.1f}% {direction}); per customer it is off by "
+            f"{validation.mae:.2f} purchases on average.")
+
+
+def concentration_takeaway(tiers: pl.DataFrame) -> str:
+    """One sentence: how concentrated predicted value is."""
+    if tiers.height == 0:
+        return "No customer value could be predicted."
+    top = float(tiers["clv_share"][0])
+    return f"The top 10% of customers hold {top:.0%} of all predicted value."
+
+
+def p_alive_takeaway(result: CLVResult) -> str:
+    """One sentence: how many customers are probably gone."""
+    c = result.customers
+    gone = int((c["p_alive"] < 0.5).sum())
+    return (f"{gone:,} customers ({gone / max(c.height, 1):.0%}) are more likely gone than active: they have been "
+            "silent for long compared with how often they used to buy (bottom-right of the map is safest, "
+            "top-left the most at risk).")
+
+
+def at_risk_takeaway(at_risk: pl.DataFrame, settings: AtRiskSettings = AtRiskSettings()) -> str:
+    if at_risk.height == 0:
+        return "No high-value customer looks at risk right now."
+    return (f"{at_risk.height:,} customers in the top {1 - settings.min_clv_quantile:.0%} by predicted value have less "
+            f"than a {settings.max_p_alive:.0%} chance of still being active; they spent "
+            f"{_money(float(at_risk['revenue_to_date'].sum()))} so far and are worth a call.")

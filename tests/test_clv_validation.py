@@ -1,0 +1,166 @@
+"""Holdout validation, reading the results (tiers, at-risk, P(alive) map) and the CLI on CDNOW."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+
+from conftest import DATA
+from crm_core.__main__ import main
+from crm_core.clv import (
+    AtRiskSettings,
+    CLVSettings,
+    at_risk_customers,
+    at_risk_takeaway,
+    clv_by_group,
+    concentration_takeaway,
+    default_holdout_weeks,
+    fit_clv,
+    probability_alive_matrix,
+    validate_holdout,
+    validation_takeaway,
+    value_tiers,
+)
+
+D = dt.date
+EXPECTED = json.loads((DATA / "cdnow_sample_expected.json").read_text())
+
+
+def cdnow() -> pl.LazyFrame:
+    return (
+        pl.scan_csv(DATA / "cdnow_sample.csv", schema_overrides={"customer_id": pl.String})
+        .with_columns(pl.col("order_date").str.to_date())
+        .collect().lazy()
+    )
+
+
+@pytest.fixture(scope="module")
+def validation():
+    return validate_holdout(cdnow(), D(1997, 9, 30))
+
+
+@pytest.fixture(scope="module")
+def result():
+    return fit_clv(cdnow(), CLVSettings())
+
+
+def test_holdout_actuals_are_the_distinct_customer_days_after_the_split(validation):
+    # Every CDNOW customer joined in Q1 1997, so holdout purchases = all customer-days - calibration customer-days.
+    holdout_days = EXPECTED["distinct_customer_days"] - EXPECTED["calibration"]["distinct_customer_days"]
+    assert validation.total_actual == holdout_days == 1882
+    assert validation.holdout_weeks == 39.0 and validation.customers == 2357
+    assert validation.by_frequency["customers"].sum() == 2357
+    assert validation.by_frequency["frequency_group"].to_list() == ["0", "1", "2", "3", "4", "5", "6", "7+"]
+    assert validation.model.params_["r"] == pytest.approx(0.2426, abs=1e-4)
+    assert validation.problems == []
+
+
+def test_holdout_by_frequency_means_are_consistent_with_totals(validation):
+    bf = validation.by_frequency
+    assert float((bf["actual"] * bf["customers"]).sum()) == pytest.approx(validation.total_actual)
+    assert float((bf["predicted"] * bf["customers"]).sum()) == pytest.approx(validation.total_predicted)
+    assert validation.total_error_pct == pytest.approx(100 * (validation.total_predicted / 1882 - 1))
+    assert 0 < validation.mae < 2
+
+
+def test_weekly_tracking_counts_repeat_days(validation):
+    weekly = validation.weekly
+    split_week = weekly.filter(pl.col("week_end") == D(1997, 9, 30))
+    assert split_week["actual"].item() == EXPECTED["calibration"]["repeat_transactions_sum_x"]
+    assert weekly["actual"][-1] == 2457 + 1882
+    assert weekly["week_end"][-1] == D(1998, 6, 30) and weekly["week_end"][0] == D(1997, 1, 7)
+    assert np.all(np.diff(weekly["predicted"].to_numpy()) >= 0)
+    # The model's cumulative repeat purchases at the split are the sum of E[X(T_i)] over customers.
+    x = validation.model
+    first = pl.read_csv(DATA / "cdnow_sample.csv", try_parse_dates=True).group_by("customer_id").agg(pl.col("order_date").min())
+    ages = (D(1997, 9, 30) - first["order_date"]).dt.total_days().to_numpy() / 7
+    assert split_week["predicted"].item() == pytest.approx(x.expected_number_of_purchases_up_to_time(ages).sum())
+    assert weekly.filter(~pl.col("holdout")).height == 39
+
+
+def test_validation_sentence(validation):
+    sentence = validation_takeaway(validation)
+    assert "1,882 actual" in sentence and "39-week" in sentence and "under" in sentence
+
+
+def test_short_holdout_is_stated():
+    short = validate_holdout(cdnow(), D(1998, 6, 20))
+    assert any("holdout is only" in p for p in short.problems)
+
+
+def test_holdout_needs_orders_after_the_split():
+    with pytest.raises(ValueError, match="earlier split"):
+        validate_holdout(cdnow(), D(1998, 6, 30))
+
+
+def test_default_holdout_weeks():
+    assert default_holdout_weeks(D(1997, 1, 1), D(1998, 6, 30)) == 39
+    assert default_holdout_weeks(D(2024, 1, 1), D(2024, 4, 1)) == 6  # 91 days: 6.5 weeks rounds to 6
+    assert default_holdout_weeks(D(2024, 1, 1), D(2024, 1, 3)) == 1
+
+
+def test_value_tiers_cover_all_value(result):
+    tiers = value_tiers(result.customers)
+    assert tiers.height == 10 and tiers["customers"].sum() == 2357
+    assert tiers["clv_share"].sum() == pytest.approx(1.0)
+    top_decile = result.customers["clv"].sort(descending=True).head(236).sum() / result.customers["clv"].sum()
+    assert tiers["clv_share"][0] == pytest.approx(top_decile)
+    assert tiers["label"][0] == "Top 0–10%"
+    assert f"{top_decile:.0%}" in concentration_takeaway(tiers)
+
+
+def test_clv_by_group(result):
+    groups = result.customers.select("customer_id", (pl.col("frequency") > 0).alias("repeat"))
+    table = clv_by_group(result.customers, groups, "repeat")
+    assert table["customers"].sum() == 2357 and table["clv_share"].sum() == pytest.approx(1.0)
+
+
+def test_at_risk_list_is_valuable_and_slipping(result):
+    settings = AtRiskSettings(min_clv_quantile=0.75, max_p_alive=0.5)
+    at_risk = at_risk_customers(result, settings)
+    threshold = result.customers["clv"].quantile(0.75, interpolation="linear")
+    expected = result.customers.filter((pl.col("clv") >= threshold) & (pl.col("p_alive") < 0.5))
+    assert at_risk.height == expected.height > 0
+    assert at_risk["predicted_clv"].is_sorted(descending=True)
+    assert (at_risk["probability_active"] < 0.5).all()
+    row = at_risk.row(0, named=True)
+    assert row["days_since_last_purchase"] == (D(1998, 6, 30) - row["last_purchase_date"]).days
+    assert f"{at_risk.height:,} customers" in at_risk_takeaway(at_risk, settings)
+
+
+def test_p_alive_matrix(result):
+    matrix = probability_alive_matrix(result.bgnbd, result.customers)
+    assert matrix.filter(pl.col("frequency") == 0)["recency"].to_list() == [0.0]
+    assert matrix.filter(pl.col("frequency") == 0)["p_alive"].item() == 1.0
+    # For a fixed frequency, a more recent last purchase means more likely alive.
+    five = matrix.filter(pl.col("frequency") == 5).sort("recency")["p_alive"].to_numpy()
+    assert np.all(np.diff(five) > 0)
+
+
+def test_cli_on_cdnow_reproduces_the_paper(capsys):
+    code = main(["clv", str(DATA / "cdnow_sample.csv"), "--calibration-end", "1997-09-30", "--json"])
+    assert code == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["customers"] == 2357 and payload["time_unit"] == "week"
+    for name, value in EXPECTED["bgnbd"]["published"].items():
+        tolerance = 0.1 if name == "log_likelihood" else 0.005 * value
+        assert abs(payload["bgnbd"][name] - value) <= abs(tolerance), name
+    for name, value in EXPECTED["gamma_gamma"]["published"].items():
+        assert payload["gamma_gamma"][name] == pytest.approx(value, rel=0.01)
+    assert payload["bgnbd"]["converged"] and payload["gamma_gamma"]["converged"]
+    assert payload["holdout"]["total_actual"] == 1882 and payload["warnings"] == []
+
+
+def test_cli_without_calibration_end_fits_all_data(capsys):
+    assert main(["clv", str(DATA / "cdnow_sample.csv"), "--horizon-weeks", "26", "--margin", "0.3", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["calibration_end"] == "1998-06-30" and "holdout" not in payload
+    assert payload["clv"]["horizon_weeks"] == 26 and payload["clv"]["margin"] == 0.3
+
+
+def test_cli_refuses_bad_margin(capsys):
+    assert main(["clv", str(DATA / "cdnow_sample.csv"), "--margin", "30"]) == 2
+    assert "between 0 and 1" in capsys.readouterr().err
