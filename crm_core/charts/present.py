@@ -49,7 +49,7 @@ def concentration_figure(curve: pl.DataFrame, top_share: float, top_revenue_shar
         text=[f"{top_share:.0%} → {top_revenue_share:.0%}"], textposition="bottom right", showlegend=False,
         hoverinfo="skip",
     ))
-    fig.update_xaxes(title_text="Share of customers (best first)", tickformat=".0%", range=[0, 1])
+    fig.update_xaxes(title_text="Share of customers (best first)", tickformat=".0%", range=[0, 1.02])
     fig.update_yaxes(title_text="Share of revenue", tickformat=".0%", range=[0, 1.02])
     return styled(fig, "How concentrated is revenue?")
 

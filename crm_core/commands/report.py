@@ -1,14 +1,71 @@
-"""report (not implemented yet)."""
+"""report: write a self-contained HTML report (and a PDF with Chromium) of an order export."""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+from pathlib import Path
 
-from crm_core.commands.common import fail
+from crm_core.commands.common import add_source_arguments, emit, fail, load_orders, options_from_args
+from crm_core.dataset import Dataset
+from crm_core.findings import FindingSettings
+from crm_core.ingest import read_side_table
+from crm_core.report import PdfUnavailable, build_report, html_file_to_pdf, write_report
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected a date like 2024-12-31, got '{text}'") from error
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs="*")
+    add_source_arguments(parser)
+    parser.add_argument("--out", required=True, metavar="FILE.html", help="where to write the HTML report")
+    parser.add_argument("--pdf", metavar="FILE.pdf", help="also print the report to PDF (needs Chromium)")
+    parser.add_argument("--title", default="Customer portfolio report", help="report title")
+    parser.add_argument("--start", type=_date, help="first day of the period (default: first order)")
+    parser.add_argument("--end", type=_date, help="last day of the period (default: last order)")
+    parser.add_argument("--currency", default="", help="prefix for money, e.g. '$' or '€'")
+    sides = parser.add_argument_group("optional side tables")
+    sides.add_argument("--customers-file", metavar="FILE", help="customer details (customer_id, signup_date, ...)")
+    sides.add_argument("--interactions-file", metavar="FILE", help="service interactions (customer_id, interaction_date, ...)")
+    sides.add_argument("--marketing-spend-file", metavar="FILE", help="marketing spend per month and channel")
+
+
+def _dataset(args: argparse.Namespace):
+    tx, ingest_report = load_orders(args)
+    options = options_from_args(args)
+    sides = {}
+    for kind in ("customers", "interactions", "marketing_spend"):
+        path = getattr(args, f"{kind}_file", None)
+        if path:
+            sides[kind] = read_side_table(path, kind, options)[0]
+    return Dataset(transactions=tx, name=Path(args.path).name, **sides), ingest_report
 
 
 def run(args: argparse.Namespace) -> int:
-    return fail("the 'report' command is not available yet")
+    if args.start and args.end and args.start > args.end:
+        return fail("--start is after --end; swap them.")
+    if not str(args.out).lower().endswith((".html", ".htm")):
+        return fail("--out must name an .html file, e.g. --out report.html")
+    dataset, ingest_report = _dataset(args)
+    if dataset.transactions.head(1).collect().height == 0:
+        return fail("the file has no valid orders: check the column mapping with `python -m crm_core summary PATH`.")
+    settings = FindingSettings(start=args.start, end=args.end, currency=args.currency)
+    content = build_report(dataset, settings, ingest_report=ingest_report, title=args.title)
+    html_path = write_report(content, args.out)
+    payload = {
+        "html": str(html_path),
+        "bytes": html_path.stat().st_size,
+        "charts": content.charts,
+        "findings": {finding.key: finding.headline for finding in content.findings},
+    }
+    if args.pdf:
+        try:
+            payload["pdf"] = str(html_file_to_pdf(html_path, args.pdf))
+        except PdfUnavailable as error:
+            emit(payload, args.json)
+            return fail(f"HTML report written to {html_path}, but no PDF: {error}")
+    emit(payload, args.json)
+    return 0

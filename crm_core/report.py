@@ -1,0 +1,324 @@
+"""A self-contained HTML report (opens offline) and its PDF via headless Chromium.
+
+The HTML embeds Plotly's JavaScript once, inline, and every chart as a div
+plus a short inline script: no external script, stylesheet, font or image.
+All text that comes from the data or the user (dataset name, customer ids,
+column names, warnings) goes through :func:`html.escape`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from plotly.offline import get_plotlyjs
+
+from crm_core.dataset import Dataset
+from crm_core.findings import Finding, FindingSettings, key_findings
+from crm_core.schema import C, OPTIONAL_TRANSACTION_COLUMNS, SIDE_TABLE_SCHEMAS
+
+CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "/usr/bin/chromium")
+PDF_TIMEOUT_SECONDS = 180
+MAX_TABLE_ROWS = 50
+CHART_CLASS = "report-chart"
+
+_COLUMN_LABELS = {
+    C.ORDER_ID: "order id", C.QUANTITY: "quantity", C.CHANNEL: "sales channel", C.REGION: "region",
+    C.CATEGORY: "product category", C.COST: "cost (for margin)", C.DAYS_LATE: "delivery delay",
+}
+_SIDE_LABELS = {"customers": "customer details", "interactions": "service interactions", "marketing_spend": "marketing spend"}
+
+_STYLE = """
+:root { --ink: #1B2733; --muted: #5B6B7A; --line: #E0E6EC; --accent: #0072B2; }
+* { box-sizing: border-box; }
+body { font-family: Inter, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif; color: var(--ink);
+       margin: 0 auto; max-width: 1100px; padding: 32px 40px; line-height: 1.5; }
+h1 { font-size: 30px; margin: 0 0 4px; } h2 { font-size: 23px; margin: 36px 0 8px; border-bottom: 2px solid var(--line); padding-bottom: 4px; }
+h3 { font-size: 18px; margin: 20px 0 6px; }
+.meta, .detail, .note { color: var(--muted); font-size: 14px; }
+.headline { font-size: 20px; font-weight: 600; margin: 6px 0 12px; }
+ol.summary li { font-size: 17px; margin-bottom: 6px; }
+table { border-collapse: collapse; margin: 10px 0 6px; font-size: 14px; width: auto; }
+th, td { border-bottom: 1px solid var(--line); padding: 5px 12px 5px 0; text-align: left; vertical-align: top; }
+th { color: var(--muted); font-weight: 600; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.report-chart { width: 100%; min-height: 420px; }
+.finding { break-inside: avoid; page-break-inside: avoid; }
+dl.defs dt { font-weight: 600; margin-top: 8px; } dl.defs dd { margin: 2px 0 0 0; }
+@media print { body { padding: 0 8px; max-width: none; } h2 { break-after: avoid; } .report-chart { min-height: 0; } }
+"""
+
+_METHODOLOGY = [
+    ("Data", "Each row of the order export is one order line: a customer id, an order date and an amount. "
+             "Negative amounts are returns; revenue is always net of returns."),
+    ("Orders", "Distinct order ids when the export has them; otherwise all of a customer's purchases on one day count as one order."),
+    ("Period", "Every figure covers the period shown at the top. Comparisons use the period of equal length just before."),
+    ("Concentration", "Customers are ranked by revenue in the period, best first; the curve shows which share of revenue "
+                      "the best X% of customers bring. A straight diagonal would mean every customer spends the same."),
+    ("Tiers", "The customer pyramid ranks customers by revenue and cuts them by share of customers: "
+              "Platinum the top 1%, Gold the next 4%, Silver the next 15%, Bronze the remaining 80%."),
+    ("Segments", "Customers are active when they bought recently (within a year, or half the period when it is shorter) "
+                 "and repeat customers when they placed two orders or more."),
+    ("Customer value", "Revenue per customer in the period, averaged over each tenth of customers ranked by value."),
+    ("At risk", "A repeat customer's usual gap is the time between their first and last purchase divided by the number of gaps. "
+                "A customer is overdue when the days since their last order exceed that gap, and at risk beyond twice the gap."),
+]
+
+
+class PdfUnavailable(RuntimeError):
+    """No Chromium to print with, or printing failed; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ReportContent:
+    """What a report was built from (also returned to the CLI for its summary)."""
+
+    html: str
+    findings: list[Finding]
+    charts: int
+
+
+# --- HTML building blocks -------------------------------------------------------
+
+
+def esc(value: Any) -> str:
+    """Text for HTML: escaped, None as a dash."""
+    return "–" if value is None else html.escape(str(value), quote=True)
+
+
+def table_html(frame: pl.DataFrame, max_rows: int = MAX_TABLE_ROWS) -> str:
+    """A plain HTML table; every header and cell escaped, numbers right-aligned."""
+    numeric = {name for name, dtype in frame.schema.items() if dtype.is_numeric()}
+    head = "".join(f"<th>{esc(name)}</th>" for name in frame.columns)
+    rows = []
+    for row in frame.head(max_rows).iter_rows(named=True):
+        cells = "".join(
+            f'<td class="num">{_number(value)}</td>' if name in numeric else f"<td>{esc(value)}</td>"
+            for name, value in row.items()
+        )
+        rows.append(f"<tr>{cells}</tr>")
+    more = f'<p class="note">First {max_rows} of {frame.height:,} rows.</p>' if frame.height > max_rows else ""
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return esc(f"{value:,.2f}")
+    return esc(f"{value:,}")
+
+
+def _chart_html(finding: Finding, index: int) -> str:
+    figure = finding.figure
+    return figure.to_html(
+        full_html=False, include_plotlyjs=False, include_mathjax=False, div_id=f"chart-{index}-{finding.key}",
+        config={"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["toImage"]},
+        default_width="100%", default_height=f"{int(figure.layout.height or 420)}px",
+    ).replace('class="plotly-graph-div"', f'class="plotly-graph-div {CHART_CLASS}"', 1)
+
+
+def _finding_html(finding: Finding, index: int) -> str:
+    parts = [f'<section class="finding" id="finding-{esc(finding.key)}">', f"<h2>{esc(finding.title)}</h2>",
+             f'<p class="headline">{esc(finding.headline)}</p>']
+    if finding.detail:
+        parts.append(f'<p class="detail">{esc(finding.detail)}</p>')
+    if finding.figure is not None:
+        parts.append(_chart_html(finding, index))
+    if finding.table is not None and finding.table.height:
+        parts.append(table_html(finding.table))
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+# --- Data quality -------------------------------------------------------------
+
+
+def dataset_checks(dataset: Dataset) -> pl.DataFrame:
+    """What the dataset holds and lacks: one row per check (check, result)."""
+    tx = dataset.transactions
+    names = tx.collect_schema().names()
+    stats = tx.select(
+        pl.len().alias("rows"),
+        pl.col(C.CUSTOMER_ID).n_unique().alias("customers"),
+        pl.col(C.ORDER_DATE).min().alias("first"),
+        pl.col(C.ORDER_DATE).max().alias("last"),
+        (pl.col(C.CUSTOMER_ID).is_not_null() & (pl.col(C.CUSTOMER_ID).str.strip_chars() != "")).mean().alias("with_id"),
+        (pl.col(C.AMOUNT) < 0).sum().alias("returns"),
+    ).collect().row(0, named=True)
+    present = [label for column, label in _COLUMN_LABELS.items() if column in names]
+    missing = [label for column, label in _COLUMN_LABELS.items() if column not in names]
+    sides = [label for kind, label in _SIDE_LABELS.items() if dataset.side_table(kind) is not None]
+    rows = [
+        ("Order lines", f"{stats['rows']:,}"),
+        ("Customers", f"{stats['customers']:,}"),
+        ("Dates", f"{stats['first']} to {stats['last']}"),
+        ("Lines with a customer id", f"{(stats['with_id'] or 0):.1%}"),
+        ("Return lines (negative amounts)", f"{stats['returns']:,}"),
+        ("Optional columns present", ", ".join(present) or "none"),
+        ("Optional columns missing", ", ".join(missing) or "none"),
+        ("Side tables", ", ".join(sides) or "none (customer details, interactions and marketing spend can be added on the Data page)"),
+    ]
+    return pl.DataFrame(rows, schema={"Check": pl.String, "Result": pl.String}, orient="row")
+
+
+def ingest_rows(report: Any) -> pl.DataFrame:
+    """The ingest report of an upload as (Item, Value) rows."""
+    data = report.to_dict()
+    rows = [
+        ("Rows read", f"{data.get('rows_read', 0):,}"),
+        ("Rows kept", f"{data.get('rows_valid', 0):,}"),
+        ("Rows rejected", f"{data.get('rows_rejected', 0):,}"),
+        ("Duplicate rows", f"{data.get('duplicate_rows', 0):,}"),
+        ("Rows with a negative amount", f"{data.get('negative_amount_rows', 0):,}"),
+    ]
+    rows += [(f"Rejected: {reason}", f"{count:,}") for reason, count in (data.get("rejected_by_reason") or {}).items()]
+    rows += [(f"Detected {key}", str(value)) for key, value in (data.get("detected") or {}).items()
+             if isinstance(value, (str, int, float)) or value is None]
+    rows += [("Warning", str(warning)) for warning in data.get("warnings") or []]
+    return pl.DataFrame(rows, schema={"Item": pl.String, "Value": pl.String}, orient="row")
+
+
+def _quality_html(dataset: Dataset, ingest_report: Any | None) -> str:
+    parts = ['<section class="finding" id="data-quality"><h2>Data quality</h2>', table_html(dataset_checks(dataset))]
+    if ingest_report is not None:
+        parts += ["<h3>How the upload was read</h3>", table_html(ingest_rows(ingest_report), max_rows=200)]
+    else:
+        parts.append('<p class="note">No ingest report: this dataset was not uploaded as a file (for example the demo).</p>')
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _methodology_html(settings: FindingSettings) -> str:
+    items = "".join(f"<dt>{esc(term)}</dt><dd>{esc(text)}</dd>" for term, text in _METHODOLOGY)
+    choices = (f"Settings used: top share {settings.top_share:.0%}; tiers "
+               f"{', '.join(f'{n} {s:.0%}' for n, s in zip(settings.tier_names, settings.tier_shares))}; "
+               f"at risk beyond {settings.overdue_factor:g}× the usual gap.")
+    return (f'<section id="methodology"><h2>Methodology</h2><dl class="defs">{items}</dl>'
+            f'<p class="note">{esc(choices)}</p></section>')
+
+
+# --- The report ---------------------------------------------------------------
+
+
+def build_report(
+    dataset: Dataset,
+    settings: FindingSettings | None = None,
+    ingest_report: Any | None = None,
+    findings: list[Finding] | None = None,
+    title: str = "Customer portfolio report",
+    generated_at: dt.datetime | None = None,
+) -> ReportContent:
+    """The whole report as one HTML document.
+
+    Parameters
+    ----------
+    dataset
+        The portfolio (whole history).
+    settings
+        Period and thresholds (default: whole history, light charts).
+    ingest_report
+        The :class:`crm_core.ingest.IngestReport` of an uploaded file, if any.
+    findings
+        Precomputed findings (default: :func:`crm_core.findings.key_findings`).
+    title, generated_at
+        Shown in the header (generated_at defaults to now).
+    """
+    settings = settings or FindingSettings()
+    if findings is None:
+        findings = key_findings(dataset, settings)
+    findings = [f for f in findings]
+    generated_at = generated_at or dt.datetime.now().replace(microsecond=0)
+    first, last = dataset.transactions.select(pl.col(C.ORDER_DATE).min(), pl.col(C.ORDER_DATE).max().alias("last")).collect().row(0)
+    start, end = max(settings.start or first, first) if first else None, min(settings.end or last, last) if last else None
+    summary = "".join(f"<li>{esc(f.headline)}</li>" for f in findings) or "<li>No orders in this period.</li>"
+    body = [
+        f"<header><h1>{esc(title)}</h1>",
+        f'<p class="meta">Dataset: {esc(dataset.name)} · Period: {esc(start)} to {esc(end)} · Generated {esc(generated_at.isoformat(sep=" "))}</p></header>',
+        f'<section id="summary"><h2>Key findings</h2><ol class="summary">{summary}</ol></section>',
+        *(_finding_html(finding, index) for index, finding in enumerate(findings)),
+        _quality_html(dataset, ingest_report),
+        _methodology_html(settings),
+    ]
+    document = (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(title)} – {esc(dataset.name)}</title><style>{_STYLE}</style>"
+        f'<script type="text/javascript">{get_plotlyjs()}</script></head>'
+        f"<body>{''.join(body)}</body></html>"
+    )
+    charts = sum(1 for f in findings if f.figure is not None)
+    return ReportContent(html=document, findings=findings, charts=charts)
+
+
+def write_report(content: ReportContent, path: Path | str) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content.html, encoding="utf-8")
+    return path
+
+
+# --- PDF ----------------------------------------------------------------------
+
+
+def chromium_path() -> str | None:
+    """The Chromium (or Chrome) executable, from $CRM_CHROMIUM or the PATH; None when absent."""
+    configured = os.environ.get("CRM_CHROMIUM")
+    if configured:
+        return configured if Path(configured).exists() else None
+    for candidate in CHROMIUM_CANDIDATES:
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return None
+
+
+PDF_UNAVAILABLE_MESSAGE = (
+    "PDF needs Chromium, which is not installed on this machine. Install it (e.g. `apt-get install chromium`) "
+    "or open the HTML report in any browser and print it to PDF."
+)
+
+
+def html_file_to_pdf(html_path: Path | str, pdf_path: Path | str, chromium: str | None = None) -> Path:
+    """Print an HTML file to PDF with headless Chromium (networking off). Raises PdfUnavailable."""
+    chromium = chromium or chromium_path()
+    if chromium is None:
+        raise PdfUnavailable(PDF_UNAVAILABLE_MESSAGE)
+    html_path, pdf_path = Path(html_path).resolve(), Path(pdf_path).resolve()
+    pdf_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="crm-chromium-") as profile:
+        command = [
+            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+            "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",  # nothing may leave the machine
+            f"--user-data-dir={profile}", "--no-pdf-header-footer", "--run-all-compositor-stages-before-draw",
+            "--virtual-time-budget=20000", f"--print-to-pdf={pdf_path}", html_path.as_uri(),
+        ]
+        try:
+            completed = subprocess.run(command, capture_output=True, timeout=PDF_TIMEOUT_SECONDS, check=False)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise PdfUnavailable(f"Chromium could not print the report ({error}); open the HTML report and print it to PDF.") from error
+    if not pdf_path.exists() or pdf_path.stat().st_size == 0 or not pdf_path.read_bytes()[:5] == b"%PDF-":
+        tail = completed.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        raise PdfUnavailable(f"Chromium did not produce a PDF ({tail[0][:200]}); open the HTML report and print it to PDF.")
+    return pdf_path
+
+
+def report_pdf_bytes(content: ReportContent, chromium: str | None = None) -> bytes:
+    """The PDF of a built report, as bytes (for a download button)."""
+    with tempfile.TemporaryDirectory(prefix="crm-report-") as folder:
+        html_path = write_report(content, Path(folder) / "report.html")
+        return html_file_to_pdf(html_path, Path(folder) / "report.pdf", chromium).read_bytes()
+
+
+def report_file_name(dataset_name: str, suffix: str, today: dt.date | None = None) -> str:
+    """A safe download name: 'crm-report-<dataset>-<date>.<suffix>'."""
+    stem = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in dataset_name.lower()).strip("-")[:40] or "dataset"
+    return f"crm-report-{stem}-{(today or dt.date.today()).isoformat()}.{suffix}"
