@@ -1,0 +1,148 @@
+"""Portfolio figures: Pareto and Lorenz curves, pyramid, tier trend, migration Sankey, significance matrix.
+
+Builders take the frames computed in :mod:`crm_core.portfolio` and only draw.
+"""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+from plotly.subplots import make_subplots
+
+from crm_core.charts.theme import NEUTRAL, PALETTE, POSITIVE, styled
+from crm_core.portfolio import LOST, NEW, QUADRANT_ORDER, Concentration, Significance, period_label
+from crm_core.schema import C
+
+QUADRANT_COLOURS = dict(zip(QUADRANT_ORDER, (PALETTE[2], PALETTE[1], NEUTRAL, PALETTE[3])))
+_EQUAL = dict(color=NEUTRAL, dash="dot", width=2)
+
+
+def tier_colour(index: int) -> str:
+    """Colour of tier ``index`` (0 = best): palette order, so every chart agrees."""
+    return PALETTE[index % len(PALETTE)]
+
+
+def _inert(texts: pl.Series) -> list[str]:
+    """User text for labels, with the characters Plotly reads as markup replaced."""
+    return texts.cast(pl.String).str.replace_all("<", "‹", literal=True).str.replace_all(">", "›", literal=True).to_list()
+
+
+def _inert_one(text: str) -> str:
+    return text.replace("<", "‹").replace(">", "›")
+
+
+def pareto_figure(curve: pl.DataFrame, figures: Concentration) -> go.Figure:
+    """Cumulative share of revenue against share of customers (best first), 80/20 points marked."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=curve["customer_share"].to_list(), y=curve["revenue_share"].to_list(), mode="lines",
+        line=dict(color=PALETTE[0], width=4), name="Your customers",
+        hovertemplate="Top %{x:.1%} of customers<br>bring %{y:.1%} of revenue<extra></extra>",
+    ))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=_EQUAL,
+                             name="If every customer spent the same", hoverinfo="skip"))
+    marks_x, marks_y, labels = [], [], []
+    if figures.top20_share is not None:
+        marks_x.append(0.2), marks_y.append(figures.top20_share)
+        labels.append(f"top 20% → {figures.top20_share:.0%}")
+    if figures.customer_share_for_80 is not None:
+        marks_x.append(figures.customer_share_for_80), marks_y.append(0.8)
+        labels.append(f"80% of revenue ← {figures.customer_share_for_80:.0%}")
+    fig.add_trace(go.Scatter(
+        x=marks_x, y=marks_y, mode="markers+text", text=labels, textposition="bottom right",
+        marker=dict(size=13, color=PALETTE[1]), name="80/20 points", hoverinfo="skip"))
+    fig.update_xaxes(title_text="Share of customers (best first)", tickformat=".0%", range=[0, 1])
+    fig.update_yaxes(title_text="Share of revenue", tickformat=".0%", rangemode="tozero")
+    return styled(fig, "Pareto curve: who brings the revenue")
+
+
+def lorenz_figure(curve: pl.DataFrame, figures: Concentration) -> go.Figure:
+    """Lorenz curve (smallest customers first) with the equality line; the gap is the Gini."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=_EQUAL,
+                             name="Perfect equality", hoverinfo="skip"))
+    fig.add_trace(go.Scatter(
+        x=curve["customer_share"].to_list(), y=curve["revenue_share"].to_list(), mode="lines",
+        line=dict(color=PALETTE[3], width=4), fill="tonexty", fillcolor="rgba(213,94,0,0.12)",
+        name=f"Your customers (Gini {figures.gini:.2f})" if figures.gini is not None else "Your customers",
+        hovertemplate="Smallest %{x:.1%} of customers<br>bring %{y:.1%} of revenue<extra></extra>",
+    ))
+    fig.update_xaxes(title_text="Share of customers (smallest first)", tickformat=".0%", range=[0, 1])
+    fig.update_yaxes(title_text="Share of revenue", tickformat=".0%", range=[0, 1.02])
+    return styled(fig, "Lorenz curve: how unequal spend is")
+
+
+def pyramid_figure(table: pl.DataFrame) -> go.Figure:
+    """Customers and revenue per tier, best tier on top (the customer pyramid)."""
+    tiers = _inert(table["tier"])
+    colours = [tier_colour(i) for i in range(len(tiers))]
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.06,
+                        subplot_titles=("Customers", "Revenue"))
+    fig.add_trace(go.Bar(
+        y=tiers, x=table["customers"].to_list(), orientation="h", marker_color=colours, showlegend=False,
+        text=[f"{c:,} ({s:.1%})" if s is not None else f"{c:,}" for c, s in zip(table["customers"], table["customer_share"])],
+        textposition="auto", hovertemplate="%{y}: %{x:,} customers<extra></extra>"), row=1, col=1)
+    fig.add_trace(go.Bar(
+        y=tiers, x=table["revenue"].to_list(), orientation="h", marker_color=colours, showlegend=False,
+        text=[f"{s:.0%}" if s is not None else "" for s in table["revenue_share"]],
+        textposition="auto", hovertemplate="%{y}: %{x:,.0f} revenue<extra></extra>"), row=1, col=2)
+    fig.update_yaxes(autorange="reversed", row=1, col=1)
+    fig.update_xaxes(tickformat=",.0f")
+    return styled(fig, "Customer pyramid: customers and revenue per tier")
+
+
+def tier_trend_figure(trend: pl.DataFrame, grain: str) -> go.Figure:
+    """Stacked revenue per period and tier."""
+    fig = go.Figure()
+    tiers = trend.select("tier_index", "tier").unique().sort("tier_index")
+    for index, tier in tiers.iter_rows():
+        rows = trend.filter(pl.col("tier_index") == index)
+        fig.add_trace(go.Bar(
+            x=[period_label(day, grain) for day in rows["period"]], y=rows["revenue"].to_list(), name=_inert_one(tier),
+            marker_color=tier_colour(index), customdata=rows["revenue_share"].to_list(),
+            hovertemplate="%{fullData.name}<br>%{x}: %{y:,.0f} (%{customdata:.0%} of revenue)<extra></extra>"))
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(title_text=None, type="category")
+    fig.update_yaxes(title_text="Revenue", tickformat=",.0f")
+    return styled(fig, f"Revenue by tier per {grain}")
+
+
+def migration_figure(flows: pl.DataFrame, names: tuple[str, ...]) -> go.Figure:
+    """Sankey of customers from earlier tiers (and New) to later tiers (and Lost)."""
+    left, right = [*names, NEW], [*names, LOST]
+    labels = [f"{_inert_one(name)} (before)" for name in left] + [f"{_inert_one(name)} (after)" for name in right]
+    colours = [tier_colour(i) for i in range(len(names))] + [POSITIVE] + \
+              [tier_colour(i) for i in range(len(names))] + [NEUTRAL]
+    source = [left.index(name) for name in flows["from_tier"]]
+    target = [len(left) + right.index(name) for name in flows["to_tier"]]
+    link_colours = [_transparent(colours[s]) for s in source]
+    fig = go.Figure(go.Sankey(
+        arrangement="fixed",
+        node=dict(label=labels, color=colours, pad=18, thickness=18,
+                  hovertemplate="%{label}: %{value:,} customers<extra></extra>"),
+        link=dict(source=source, target=target, value=flows["customers"].to_list(), color=link_colours,
+                  hovertemplate="%{source.label} → %{target.label}: %{value:,} customers<extra></extra>"),
+    ))
+    return styled(fig, "Tier migration between the two periods", height=480)
+
+
+def _transparent(hex_colour: str, alpha: float = 0.35) -> str:
+    red, green, blue = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red},{green},{blue},{alpha})"
+
+
+def significance_figure(points: pl.DataFrame, matrix: Significance) -> go.Figure:
+    """Value against cost to serve, one colour per quadrant, with the quadrant lines."""
+    fig = go.Figure()
+    value_title = "Margin" if matrix.value == "margin" else "Revenue"
+    for quadrant in QUADRANT_ORDER:
+        rows = points.filter(pl.col("quadrant") == quadrant)
+        fig.add_trace(go.Scattergl(
+            x=rows["cost_to_serve"].to_list(), y=rows[matrix.value].to_list(), mode="markers", name=quadrant,
+            marker=dict(color=QUADRANT_COLOURS[quadrant], size=7, opacity=0.7),
+            text=_inert(rows[C.CUSTOMER_ID]),
+            hovertemplate=f"%{{text}}<br>{value_title}: %{{y:,.0f}}<br>Cost to serve: %{{x:,.2f}}<extra>{quadrant}</extra>"))
+    fig.add_hline(y=matrix.value_split, line=dict(color=NEUTRAL, dash="dash", width=2))
+    fig.add_vline(x=matrix.cost_split, line=dict(color=NEUTRAL, dash="dash", width=2))
+    fig.update_xaxes(title_text=matrix.basis.axis_title)
+    fig.update_yaxes(title_text=f"{value_title} in the period", tickformat=",.0f")
+    return styled(fig, "Strategic significance: value against cost to serve", height=500)

@@ -1,0 +1,102 @@
+"""Portfolio figures draw the computed numbers (no Streamlit)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from crm_core import portfolio as pf
+from crm_core.charts.portfolio import (
+    lorenz_figure,
+    migration_figure,
+    pareto_figure,
+    pyramid_figure,
+    significance_figure,
+    tier_trend_figure,
+)
+from crm_core.customers import summarize
+from test_portfolio import EARLIER, LATER, PERIOD, TWO, interactions, tiny_tx
+
+
+@pytest.fixture
+def summary() -> pl.DataFrame:
+    return summarize(tiny_tx()).collect()
+
+
+def test_pareto_marks_the_80_20_points(summary):
+    figures = pf.concentration(summary)
+    fig = pareto_figure(pf.pareto_curve(summary), figures)
+    marks = fig.data[2]
+    assert list(marks.x) == pytest.approx([0.2, 2 / 6])
+    assert list(marks.y) == pytest.approx([450 / 540, 0.8])
+    assert fig.layout.title.text == "Pareto curve: who brings the revenue"
+
+
+def test_lorenz_names_gini(summary):
+    fig = lorenz_figure(pf.lorenz_curve(summary), pf.concentration(summary))
+    assert "Gini 0.57" in fig.data[1].name
+    assert list(fig.data[1].y)[-1] == pytest.approx(1.0)
+
+
+def test_pyramid_bars(summary):
+    table = pf.tier_summary(pf.assign_tiers(summary))
+    fig = pyramid_figure(table)
+    assert list(fig.data[0].x) == [1, 0, 1, 4]
+    assert list(fig.data[1].x) == pytest.approx([300, 0, 150, 90])
+
+
+def test_user_text_cannot_inject_markup(summary):
+    settings = pf.TierSettings(names=("<a href='x'>VIP</a>", "Rest"), shares=(0.5,))
+    table = pf.tier_summary(pf.assign_tiers(summary, settings), settings)
+    labels = list(pyramid_figure(table).data[0].y)
+    assert all("<" not in label and ">" not in label for label in labels)
+
+
+def test_trend_stacks_tiers(summary):
+    tiered = pf.assign_tiers(summary)
+    fig = tier_trend_figure(pf.tier_trend(tiny_tx(), tiered, grain="quarter"), "quarter")
+    assert [trace.name for trace in fig.data] == ["Platinum", "Gold", "Iron", "Lead"]
+    assert list(fig.data[0].x) == ["2024-Q1", "2024-Q2"]
+    assert list(fig.data[0].y) == pytest.approx([300, 0])
+    assert fig.layout.barmode == "stack"
+
+
+def test_sankey_links():
+    flows = pf.tier_migration(tiny_tx(), EARLIER, LATER, TWO)
+    fig = migration_figure(flows, TWO.names)
+    sankey = fig.data[0]
+    labels = list(sankey.node.label)
+    assert labels == ["Top (before)", "Rest (before)", "New (before)", "Top (after)", "Rest (after)", "Lost (after)"]
+    links = {(labels[s], labels[t]): v for s, t, v in zip(sankey.link.source, sankey.link.target, sankey.link.value)}
+    assert links[("New (before)", "Rest (after)")] == 2
+    assert links[("Top (before)", "Lost (after)")] == 1
+    assert sum(sankey.link.value) == 6
+
+
+def test_significance_lines_and_quadrants(summary):
+    table, basis = pf.add_cost_to_serve(summary, interactions(), PERIOD)
+    matrix = pf.significance(table, basis)
+    fig = significance_figure(matrix.customers, matrix)
+    assert [trace.name for trace in fig.data] == list(pf.QUADRANT_ORDER)
+    shapes = fig.layout.shapes
+    assert {shape.y0 for shape in shapes if shape.y0 == shape.y1} == {50.0}
+    assert {shape.x0 for shape in shapes if shape.x0 == shape.x1} == {2.5}
+    costly = fig.data[1]
+    assert list(costly.text) == ["A"] and list(costly.y) == [150.0]
+    assert fig.layout.xaxis.title.text == "Cost to serve"
+
+
+def test_significance_axis_names_the_proxy_score(summary):
+    table, basis = pf.add_cost_to_serve(summary)
+    fig = significance_figure(table.pipe(lambda t: pf.significance(t, basis).customers), pf.significance(table, basis))
+    assert fig.layout.xaxis.title.text.startswith("Cost-to-serve score")
+
+
+def test_empty_period_tier_trend_is_drawable():
+    empty = pl.DataFrame(schema={"customer_id": pl.String, "order_date": pl.Date, "amount": pl.Float64})
+    tiered = pf.assign_tiers(empty.lazy().pipe(summarize, dt.date(2024, 1, 1)))
+    trend = pf.tier_trend(empty.lazy(), tiered)
+    assert trend.height == 0
+    assert len(tier_trend_figure(trend, "quarter").data) == 0
+    assert pf.trend_takeaway(trend) == "No sales in this period."
