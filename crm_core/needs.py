@@ -152,15 +152,18 @@ def cross_sell_takeaway(pairs: pl.DataFrame) -> str:
 def channel_value(summary: pl.DataFrame) -> pl.DataFrame:
     """Single- vs multichannel customers (needs the summary's ``channels`` column).
 
+    Customers with no channel recorded are left out.
+
     Returns
     -------
     pl.DataFrame
         channel_use ("Single channel", "2 channels", "3+ channels"), customers,
         customer_share, revenue, revenue_share, mean_revenue, mean_orders, aov.
     """
+    summary = summary.filter(pl.col("channels") >= 1)  # no channel recorded: neither single nor multi
     total_customers, total_revenue = max(summary.height, 1), summary["revenue"].sum()
     use = (
-        pl.when(pl.col("channels") <= 1).then(pl.lit("Single channel"))
+        pl.when(pl.col("channels") == 1).then(pl.lit("Single channel"))
         .when(pl.col("channels") == 2).then(pl.lit("2 channels"))
         .otherwise(pl.lit("3+ channels"))
     )
