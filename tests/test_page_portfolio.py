@@ -1,0 +1,123 @@
+"""AppTest of the Portfolio page on the demo dataset: numbers shown match the engine."""
+from __future__ import annotations
+
+import io
+import math
+
+import polars as pl
+import pytest
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT, app_path
+from crm_core import portfolio as pf
+from crm_core.customers import summarize
+from crm_core.dataset import load_dataset
+
+
+@pytest.fixture(scope="module")
+def demo_summary() -> pl.DataFrame:
+    return summarize(load_dataset(ROOT / "data" / "demo").transactions).collect()
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> dict[str, bytes]:
+    """Capture what st.download_button hands to the media storage (file name -> bytes)."""
+    captured: dict[str, bytes] = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def recording(self, path_or_data, mimetype, kind, filename=None):
+        if filename:
+            captured[filename] = path_or_data
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", recording)
+    return captured
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(app_path(), default_timeout=120)
+    at.run()
+    at.switch_page("pages/portfolio.py")
+    at.run()
+    assert not at.exception
+    return at
+
+
+def captions(at: AppTest) -> list[str]:
+    return [caption.value for caption in at.caption]
+
+
+def test_page_shows_engine_figures(demo_summary):
+    at = open_page()
+    figures = pf.concentration(demo_summary)
+    metrics = {metric.label: metric.value for metric in at.metric}
+    assert metrics["Top 20% of customers bring"] == pf.pct(figures.top20_share)
+    assert metrics["Gini coefficient"] == f"{figures.gini:.2f}"
+    tiers = at.dataframe[0].value
+    expected = pf.tier_summary(pf.assign_tiers(demo_summary))
+    assert tiers["customers"].tolist() == expected["customers"].to_list()
+    assert any("The top 20% of customers bring" in text for text in captions(at))
+    assert any("strategically significant" in text for text in captions(at))
+    assert len(at.get("plotly_chart")) == 6
+
+
+def test_change_cutoff_pick_tier_and_download(demo_summary, downloads):
+    at = open_page()
+    at.number_input(key="pf_share_0").set_value(2.0)
+    at.run()
+    assert not at.exception
+    n = demo_summary.height
+    platinum = math.ceil(0.02 * n)
+    assert at.dataframe[0].value["customers"].tolist()[0] == platinum
+    assert any("Platinum the top 2%" in text for text in captions(at))
+
+    at.selectbox(key="pf_drill_pick").set_value("Gold")
+    at.run()
+    assert not at.exception
+    settings = pf.TierSettings(shares=(0.02, 0.04, 0.15))
+    gold = pf.assign_tiers(demo_summary, settings).filter(pl.col("tier") == "Gold")
+    assert gold.height == math.ceil(0.06 * n) - platinum
+    assert any(text.startswith(f"{gold.height:,} customers in Gold") for text in captions(at))
+
+    content = downloads["portfolio_gold.csv"]
+    assert content.startswith(b"\xef\xbb\xbf")
+    csv = pl.read_csv(io.BytesIO(content[3:]), schema_overrides={"customer_id": pl.String})
+    assert csv["customer_id"].to_list() == gold.sort("value_rank")["customer_id"].to_list()
+    assert set(csv["tier"]) == {"Gold"}
+    assert csv["revenue"].to_list() == pytest.approx(gold.sort("value_rank")["revenue"].to_list())
+
+
+def test_renamed_tier_is_neutralised_in_the_download(downloads):
+    at = open_page()
+    at.text_input(key="pf_name_1").set_value("=HYPERLINK(1)")
+    at.run()
+    at.selectbox(key="pf_drill_pick").set_value("=HYPERLINK(1)")
+    at.run()
+    assert not at.exception
+    content = downloads["portfolio_hyperlink_1.csv"].decode("utf-8-sig")
+    assert "'=HYPERLINK(1)" in content
+    assert "\n=HYPERLINK" not in content and ",=HYPERLINK" not in content
+
+
+def test_invalid_cutoffs_explain_and_fall_back():
+    at = open_page()
+    at.number_input(key="pf_share_2").set_value(96.0)
+    at.run()
+    assert not at.exception
+    assert any("below 100%" in error.value for error in at.error)
+    assert any("Platinum the top 1%" in text for text in captions(at))  # defaults still drawn
+
+
+def test_quadrant_drilldown(demo_summary):
+    at = open_page()
+    at.segmented_control(key="pf_drill").set_value("quadrant")
+    at.run()
+    at.selectbox(key="pf_drill_pick").set_value("Candidates to reprice or exit")
+    at.run()
+    assert not at.exception
+    shown = at.dataframe[-1].value
+    assert set(shown["quadrant"]) == {"Candidates to reprice or exit"}
+    quadrant_table = at.dataframe[-2].value
+    expected = int(quadrant_table.loc[quadrant_table["quadrant"] == "Candidates to reprice or exit", "customers"].iloc[0])
+    assert any(text.startswith(f"{expected:,} customers in Candidates") for text in captions(at))
