@@ -52,6 +52,17 @@ class Keys:
     WHATIF_UPLIFT_AMOUNT = "whatif_uplift_amount"
     WHATIF_UPLIFT_PERCENT = "whatif_uplift_percent"
     WHATIF_MARGIN = "whatif_margin"
+    # Lifetime value & retention (bound to the URL: settings only, no user text).
+    LT_HORIZON = "lt_months"                 # CLV horizon in months (converted to weeks)
+    LT_MARGIN = "lt_margin"                  # margin, percent
+    LT_DISCOUNT = "lt_rate"                  # annual discount rate, percent
+    LT_HOLDOUT = "lt_holdout"                # holdout length in weeks
+    LT_GROUP = "lt_by"                       # CLV by value decile / tier / RFM segment
+    LT_RISK_TOP = "lt_risk_top"              # at-risk: top share by CLV, percent
+    LT_RISK_ALIVE = "lt_risk_alive"          # at-risk: P(alive) below, percent
+    LT_COHORT_METRIC = "lt_cohort"           # cohort heatmap: customers / revenue
+    LT_CURVES_BY = "lt_curves"               # retention curves by quarter / channel
+    LT_GAP = "lt_gap"                        # lifecycle: lapse / win-back gap in days
 
 
 DEMO_DATASET_ID = "demo"
