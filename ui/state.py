@@ -21,6 +21,9 @@ class Keys:
     PF_GRAIN = "pf_grain"      # Portfolio: tier trend grain
     PF_MATRIX_VALUE = "pf_val" # Portfolio: significance matrix value axis
     PF_DRILL_BY = "pf_drill"   # Portfolio drill-down: tier or quadrant
+    SEG_BINS = "seg_bins"      # Segments: RFM score levels (3, 4, 5)
+    SEG_TIES = "seg_ties"      # Segments: shared / ordinal tie handling
+    SEG_AXIS = "seg_on"        # Segments: rules read F or FM
     # Session only.
     UPLOAD = "data_upload"
     UPLOAD_RESULT = "data_upload_result"
@@ -64,5 +67,19 @@ class Keys:
     LT_CURVES_BY = "lt_curves"               # retention curves by quarter / channel
     LT_GAP = "lt_gap"                        # lifecycle: lapse / win-back gap in days
 
+    # Segments (session only: segment names and customer ids are user text).
+    SEG_AS_OF = "seg_as_of"
+    SEG_RULES = "seg_rules_"                 # + bins: applied rule table (tuple of SegmentRule)
+    SEG_RULES_EDITOR = "seg_rules_editor_"   # + bins + version
+    SEG_RULES_VERSION = "seg_rules_version"
+    SEG_GRID_VALUE = "seg_grid"
+    SEG_TREE_BY = "seg_tree"
+    SEG_COMPARE = "seg_compare"
+    SEG_DRILL = "seg_drill"
+    CLU_FEATURES = "clu_features"
+    CLU_K = "clu_k"
+    CLU_DRILL = "clu_drill"
+    NEEDS_GROUP = "needs_group"
+    NEEDS_SCOPE = "needs_scope"
 
 DEMO_DATASET_ID = "demo"
