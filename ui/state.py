@@ -24,6 +24,11 @@ class Keys:
     SEG_BINS = "seg_bins"      # Segments: RFM score levels (3, 4, 5)
     SEG_TIES = "seg_ties"      # Segments: shared / ordinal tie handling
     SEG_AXIS = "seg_on"        # Segments: rules read F or FM
+    MEETING_MODE = "meeting"   # Present: meeting mode on/off (sidebar toggle)
+    THEME = "theme"            # Present: chart theme in meeting mode (light / dark)
+    MEETING_STEP = "step"      # Present: finding shown in meeting mode (1-based; synced by hand)
+    SCORECARD_MODEL = "model"  # Scorecard: model shown
+    NOTES_SEGMENT = "note_seg" # Saved views & notes: notes filter
     # Session only.
     UPLOAD = "data_upload"
     UPLOAD_RESULT = "data_upload_result"
@@ -31,7 +36,18 @@ class Keys:
     PENDING_DATASET = "pending_dataset_id"   # applied to DATASET_ID before the sidebar draws
     SIDE_UPLOAD = "data_side_upload"
     SIDE_KIND = "data_side_kind"
-    MEETING_MODE = "meeting_mode"
+    # Present (session only: view names, notes and authors are user text).
+    MEETING_SWITCH = "meeting_switch"       # toggle just turned on: open the meeting page
+    SCORECARD_ANSWER = "sc_"                # + question key: self-assessment answers
+    VIEW_NAME = "view_name"
+    VIEW_PAGE = "view_page"
+    VIEW_LINK = "view_link"
+    VIEW_DELETE = "view_delete"
+    NOTE_SEGMENT = "note_segment"
+    NOTE_OTHER = "note_other"
+    NOTE_AUTHOR = "note_author"
+    NOTE_TEXT = "note_text"
+    NOTE_DELETE = "note_delete"
     # Portfolio (session only: tier names may be user text).
     PF_TIER_NAME = "pf_name_"                # + tier index: tier name inputs
     PF_TIER_SHARE = "pf_share_"              # + tier index: customer share (%) inputs
