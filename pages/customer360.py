@@ -1,5 +1,127 @@
-"""customer360 page (being built)."""
+"""Customer 360: one customer's purchases, value, service history and next best action."""
+from __future__ import annotations
+
 import streamlit as st
 
-st.title("customer360")
-st.info("This page is being built.")
+from crm_core.actions import explain_recommendation, value_measure
+from crm_core.charts.interact import purchase_timeline_figure
+from crm_core.customer360 import (
+    SEARCH_LIMIT,
+    customer_row,
+    customer_view,
+    interactions_summary,
+    match_labels,
+    search_customers,
+    timeline_takeaway,
+)
+from ui.data import current_dataset, period_transactions, selected_period
+from ui.interact import current_actions, current_profile, current_search_index, value_settings
+from ui.state import Keys
+from ui.widgets import chart, explain, plain, takeaway
+
+st.title("Customer 360")
+explain(
+    "Find one customer by **id, e-mail or name** (any part of it, upper or lower case) and see everything "
+    "known about them in the period chosen in the sidebar: purchases, value, segment, support contacts, "
+    "and the next action the playbook (Actions page) recommends."
+)
+
+dataset = current_dataset()
+start, end = selected_period()
+index = current_search_index()
+query = st.text_input(
+    "Search customers",
+    key=Keys.C360_QUERY,
+    type="search",
+    live=True,
+    placeholder="e.g. C000123, anna@, Smith",
+    persist_state="session",
+)
+if not query or not query.strip():
+    st.info(f"Type part of a customer id, e-mail or name to search {index.height:,} customers.", icon=":material/search:")
+    st.stop()
+
+matches = search_customers(index, query)
+if matches.height == 0:
+    st.warning("No customer matches that text. Check the spelling, or search a shorter part of the id or e-mail.")
+    st.stop()
+if matches.height == SEARCH_LIMIT:
+    st.caption(f"Showing the first {SEARCH_LIMIT} matches: type more to narrow the search.")
+
+labels = match_labels(matches)
+customer_id = st.selectbox(f"{matches.height} matching customers", list(labels), format_func=labels.get, key=Keys.C360_PICK)
+
+actions = current_actions()
+action_row = customer_row(actions, customer_id)
+view = customer_view(customer_id, period_transactions(), action_row, dataset.customers, dataset.interactions, start, end)
+
+st.subheader(plain(customer_id))
+contact = {key: value for key, value in view.contact.items() if value is not None}
+if contact:
+    st.caption(plain(" · ".join(f"{key.replace('_', ' ')}: {value}" for key, value in contact.items())))
+elif dataset.customers is None:
+    st.caption("No customers file: add one on the Data page to see names and e-mail addresses.")
+
+if not view.bought or action_row is None:
+    st.warning(timeline_takeaway(view))
+else:
+    facts = view.facts
+    columns = st.columns(4)
+    columns[0].metric("Revenue in the period", f"{facts['revenue']:,.2f}", border=True)
+    columns[1].metric("Orders", f"{facts['orders']:,}", border=True)
+    columns[2].metric("Average order", f"{facts['aov']:,.2f}" if facts.get("aov") is not None else "—", border=True)
+    columns[3].metric("Days since last purchase", f"{facts['recency_days']:,}", border=True)
+    columns = st.columns(4)
+    columns[0].metric("RFM segment", facts.get("segment") or "—", border=True)
+    columns[1].metric("Value tier", facts.get("tier") or "—", border=True)
+    clv = facts.get("clv")
+    columns[2].metric("Predicted CLV", f"{clv:,.2f}" if clv is not None else "—", border=True,
+                      help="Expected (discounted) spend over the next 52 weeks, from the lifetime-value model.")
+    p_alive = facts.get("p_alive")
+    columns[3].metric("Probability still active", f"{p_alive:.0%}" if p_alive is not None else "—", border=True)
+    profile = current_profile()
+    for note in [*profile.missing.values(), *profile.warnings]:
+        st.caption(plain(note))
+
+    st.subheader("Recommended next action")
+    with st.container(border=True):
+        if facts.get("action"):
+            st.markdown(f"**{plain(facts['objective'])}**: {plain(facts['action'])}")
+            st.caption(plain(f"Channel: {facts['channel']} · Offer: {facts['offer']}"))
+        _, value_label = value_measure(actions)
+        st.caption(plain(explain_recommendation(facts, value_label, value_settings())))
+    st.page_link("pages/actions.py", label="Edit the playbook", icon=":material/edit:")
+
+    chart(purchase_timeline_figure(view.timeline), key="c360_timeline")
+    takeaway(timeline_takeaway(view))
+
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Categories bought**")
+        if view.categories is None:
+            st.caption("The order file has no category column.")
+        else:
+            st.dataframe(view.categories, hide_index=True, width="stretch",
+                         column_config={"revenue": st.column_config.NumberColumn("Revenue", format="%.2f")})
+    with right:
+        st.markdown("**Sales channels used**")
+        if view.channels is None:
+            st.caption("The order file has no channel column.")
+        else:
+            st.dataframe(view.channels, hide_index=True, width="stretch",
+                         column_config={"revenue": st.column_config.NumberColumn("Revenue", format="%.2f")})
+
+st.subheader("Support contacts")
+service = interactions_summary(view)
+if service is None:
+    st.caption("No interactions file for this dataset: add one on the Data page to see contacts, satisfaction and cost.")
+elif service["contacts"] == 0:
+    st.caption("No support contact in the selected period.")
+else:
+    columns = st.columns(3)
+    columns[0].metric("Contacts", f"{service['contacts']:,}", border=True)
+    csat = service["csat_mean"]
+    columns[1].metric("Mean satisfaction (1-5)", f"{csat:.1f}" if csat is not None else "—", border=True)
+    cost = service["cost"]
+    columns[2].metric("Cost to serve", f"{cost:,.2f}" if cost is not None else "—", border=True)
+    st.dataframe(view.interactions, hide_index=True, width="stretch")

@@ -1,5 +1,126 @@
-"""interactions page (being built)."""
+"""Interactions: satisfaction, complaints and cost-to-serve by customer group."""
+from __future__ import annotations
+
 import streamlit as st
 
-st.title("interactions")
-st.info("This page is being built.")
+from crm_core.charts.interact import (
+    complaints_figure,
+    contacts_distribution_figure,
+    cost_to_serve_figure,
+    csat_figure,
+    satisfaction_trend_figure,
+)
+from crm_core.interactions import (
+    GROUP_NOUNS,
+    InteractionSettings,
+    complaints_takeaway,
+    contacts_distribution,
+    cost_takeaway,
+    csat_by,
+    csat_takeaway,
+    distribution_takeaway,
+    expected_columns,
+    group_choices,
+    group_service,
+    headline,
+    satisfaction_trend,
+    trend_takeaway,
+)
+from ui.data import current_dataset
+from ui.interact import current_actions, current_contacts, current_profile
+from ui.state import Keys
+from ui.widgets import chart, explain, plain, takeaway
+
+st.title("Interactions")
+explain(
+    "How satisfied customers are with your service, who complains most and what serving them costs "
+    "compared with what they spend, in the period chosen in the sidebar. A **complaint** is a contact "
+    f"whose reason mentions a complaint or that was rated {InteractionSettings().complaint_csat_max:.0f} "
+    "or less out of 5."
+)
+
+dataset = current_dataset()
+contacts = current_contacts()
+if contacts is None:
+    st.info(
+        "This dataset has no support interactions. Add an **interactions** file (CSV or Excel, one row per "
+        "contact) on the Data page, as a side table of this dataset. It needs these columns:",
+        icon=":material/upload_file:",
+    )
+    st.dataframe(expected_columns(), hide_index=True, width="stretch")
+    st.page_link("pages/data.py", label="Go to the Data page", icon=":material/upload_file:")
+    st.stop()
+if contacts.height == 0:
+    st.warning("No support contact falls in the selected period: widen the period in the sidebar.")
+    st.stop()
+
+actions = current_actions()
+figures = headline(contacts)
+columns = st.columns(4)
+columns[0].metric("Contacts", f"{figures['contacts']:,}", border=True)
+columns[1].metric("Mean satisfaction (1-5)", f"{figures['csat_mean']:.2f}" if figures["csat_mean"] is not None else "—", border=True)
+columns[2].metric("Complaints", f"{figures['complaint_share']:.1%} of contacts", border=True)
+columns[3].metric("Cost to serve", f"{figures['cost']:,.0f}", border=True)
+
+choices = group_choices(actions)
+group = st.segmented_control(
+    "Compare customer groups by",
+    list(choices),
+    format_func=choices.get,
+    default=next(iter(choices)),
+    required=True,
+    key=Keys.INTERACT_GROUP,
+    persist_state="session",
+)
+label = GROUP_NOUNS[group]
+for note in current_profile().missing.values():
+    st.caption(plain(note))
+
+st.subheader("Satisfaction")
+left, right = st.columns(2)
+with left:
+    by_group = csat_by(contacts, group)
+    chart(csat_figure(by_group, group, label), key="interact_csat_group")
+    takeaway(csat_takeaway(by_group, group, label))
+with right:
+    by_channel = csat_by(contacts, "channel")
+    chart(csat_figure(by_channel, "channel", "contact channel"), key="interact_csat_channel")
+    takeaway(csat_takeaway(by_channel, "channel", "contact channel"))
+
+service = group_service(contacts, actions, group)
+st.subheader("Who complains most")
+chart(complaints_figure(service, group, label), key="interact_complaints")
+takeaway(complaints_takeaway(service, label))
+
+st.subheader("Contacts and cost-to-serve")
+left, right = st.columns(2)
+with left:
+    distribution = contacts_distribution(contacts, actions)
+    chart(contacts_distribution_figure(distribution), key="interact_distribution")
+    takeaway(distribution_takeaway(distribution))
+with right:
+    chart(cost_to_serve_figure(service, group, label), key="interact_cost")
+    takeaway(cost_takeaway(service, label))
+
+st.subheader("Satisfaction over time")
+trend = satisfaction_trend(contacts)
+chart(satisfaction_trend_figure(trend), key="interact_trend")
+takeaway(trend_takeaway(trend))
+
+with st.expander(f"Service figures by {label}"):
+    st.dataframe(
+        service,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "revenue": st.column_config.NumberColumn("Revenue", format="%.0f"),
+            "cost": st.column_config.NumberColumn("Cost to serve", format="%.0f"),
+            "csat_mean": st.column_config.NumberColumn("Mean CSAT", format="%.2f"),
+            "contacts_per_customer": st.column_config.NumberColumn("Contacts per customer", format="%.2f"),
+            "complaints_per_100": st.column_config.NumberColumn("Complaints per 100 customers", format="%.1f"),
+            "cost_per_customer": st.column_config.NumberColumn("Cost per customer", format="%.2f"),
+            "revenue_per_customer": st.column_config.NumberColumn("Revenue per customer", format="%.2f"),
+            "cost_share": st.column_config.NumberColumn("Cost / revenue", format="percent"),
+        },
+    )
+    st.caption("Contacts of customers who did not buy in the period are in the satisfaction charts only.")

@@ -1,0 +1,456 @@
+"""From analysis to action: the playbook, recommendation rules, campaign what-if and target lists.
+
+The playbook is plain data: one row per (segment, value band) with an
+objective, an action, a channel and an offer. A customer gets the action of
+the most specific row that matches them, in this order (first match wins):
+
+1. their RFM segment and their value band ("High value" / "Other"),
+2. their RFM segment, any value ("Any"),
+3. any segment ("Any segment"), their value band,
+4. any segment, any value.
+
+A customer is "High value" when their value (predicted CLV when it is
+available, else revenue in the period) ranks in the top
+``ValueSettings.high_value_share`` of customers and is positive.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import polars as pl
+
+from crm_core.schema import C
+
+# --------------------------------------------------------------------------- playbook
+
+ANY_SEGMENT = "Any segment"
+ANY_VALUE = "Any"
+HIGH_VALUE = "High value"
+OTHER_VALUE = "Other"
+VALUE_BANDS = (ANY_VALUE, HIGH_VALUE, OTHER_VALUE)
+NO_SEGMENT = "No segment"
+
+PLAYBOOK_COLUMNS = ("segment", "value", "objective", "action", "channel", "offer")
+
+#: The eleven RFM segments, in the order the segmentation rules check them.
+RFM_SEGMENTS = (
+    "Champions",
+    "Loyal Customers",
+    "Potential Loyalists",
+    "New Customers",
+    "Promising",
+    "Need Attention",
+    "About to Sleep",
+    "At Risk",
+    "Can't Lose Them",
+    "Hibernating",
+    "Lost",
+)
+
+
+@dataclass(frozen=True)
+class PlaybookEntry:
+    """One row of the playbook: who (segment, value band) and what to do."""
+
+    segment: str
+    value: str
+    objective: str
+    action: str
+    channel: str
+    offer: str
+
+
+DEFAULT_PLAYBOOK: tuple[PlaybookEntry, ...] = (
+    PlaybookEntry("Champions", ANY_VALUE, "Reward and referral",
+                  "Thank them, give early access and ask for a referral", "Email", "Loyalty reward + referral code"),
+    PlaybookEntry("Loyal Customers", ANY_VALUE, "Grow spend",
+                  "Recommend complementary categories and premium ranges", "Email", "Members' bundle"),
+    PlaybookEntry("Potential Loyalists", ANY_VALUE, "Turn into loyal customers",
+                  "Invite to the loyalty programme", "Email", "Loyalty programme enrolment"),
+    PlaybookEntry("New Customers", ANY_VALUE, "Onboarding to the second purchase",
+                  "Welcome series that leads to a second order", "Email", "Discount on the second order"),
+    PlaybookEntry("Promising", ANY_VALUE, "Build the habit",
+                  "Recommendations based on the first purchases", "Email", "Free shipping on the next order"),
+    PlaybookEntry("Need Attention", ANY_VALUE, "Rekindle interest",
+                  "Personalised, time-limited offer", "Email", "Time-limited offer"),
+    PlaybookEntry("About to Sleep", ANY_VALUE, "Prevent the lapse",
+                  "Reminder with popular and recently viewed products", "Email", "Small discount"),
+    PlaybookEntry("At Risk", HIGH_VALUE, "Win back a valuable customer",
+                  "Personal win-back contact by an account manager", "Phone", "Personal offer"),
+    PlaybookEntry("At Risk", OTHER_VALUE, "Win back",
+                  "Automated win-back email sequence", "Email", "Win-back discount"),
+    PlaybookEntry("Can't Lose Them", ANY_VALUE, "Win back at almost any reasonable cost",
+                  "Personal call: ask what went wrong and fix it", "Phone", "Generous personal offer"),
+    PlaybookEntry("Hibernating", ANY_VALUE, "Low-cost reactivation",
+                  "One low-cost reactivation email; stop if no response", "Email", "Reactivation offer"),
+    PlaybookEntry("Lost", HIGH_VALUE, "One last try",
+                  "One personal win-back attempt, then stop", "Email", "Best offer, once"),
+    PlaybookEntry("Lost", OTHER_VALUE, "Stop spending",
+                  "Remove from paid campaigns; newsletter only", "None", "None"),
+    PlaybookEntry(ANY_SEGMENT, HIGH_VALUE, "Keep close",
+                  "Personal check-in by the account team", "Email", "None"),
+    PlaybookEntry(ANY_SEGMENT, ANY_VALUE, "Stay in touch",
+                  "Regular newsletter", "Email", "None"),
+)
+
+_PLAYBOOK_SCHEMA = {name: pl.String for name in PLAYBOOK_COLUMNS}
+
+
+def default_playbook() -> pl.DataFrame:
+    """The default playbook as a frame (columns :data:`PLAYBOOK_COLUMNS`)."""
+    rows = [[getattr(entry, name) for name in PLAYBOOK_COLUMNS] for entry in DEFAULT_PLAYBOOK]
+    return pl.DataFrame(rows, schema=_PLAYBOOK_SCHEMA, orient="row")
+
+
+def segment_key(column: pl.Expr) -> pl.Expr:
+    """Normalised segment name for matching: trimmed, lower case, straight apostrophes."""
+    return column.cast(pl.String).str.strip_chars().str.to_lowercase().str.replace_all("\u2019", "'", literal=True)
+
+
+def clean_playbook(playbook: pl.DataFrame) -> pl.DataFrame:
+    """Make an edited playbook usable: text columns, trimmed, known value bands.
+
+    Rows without a segment or an action are dropped; an empty or unknown
+    value band reads as "Any"; when two rows have the same segment and value
+    band the first one wins.
+    """
+    frame = playbook.with_columns(
+        [pl.lit(None, dtype=pl.String).alias(name) for name in PLAYBOOK_COLUMNS if name not in playbook.columns]
+    ).select([pl.col(name).cast(pl.String).str.strip_chars().fill_null("").alias(name) for name in PLAYBOOK_COLUMNS])
+    band_by_key = {band.lower(): band for band in VALUE_BANDS}
+    value = pl.col("value").str.to_lowercase().replace_strict(band_by_key, default=ANY_VALUE, return_dtype=pl.String)
+    return (
+        frame.with_columns(value.alias("value"), segment_key(pl.col("segment")).alias("_seg"))
+        .filter((pl.col("segment") != "") & (pl.col("action") != ""))
+        .unique(subset=["_seg", "value"], keep="first", maintain_order=True)
+        .drop("_seg")
+    )
+
+
+# --------------------------------------------------------------------------- value bands
+
+
+@dataclass(frozen=True)
+class ValueSettings:
+    """Who counts as "High value" (the top share of customers by value)."""
+
+    high_value_share: float = 0.2
+
+
+def value_measure(profile: pl.DataFrame) -> tuple[str, str]:
+    """Column used as customer value and its plain label: predicted CLV, else revenue."""
+    if "clv" in profile.columns and profile["clv"].null_count() < profile.height:
+        return "clv", "predicted CLV"
+    return "revenue", "revenue in the period"
+
+
+def with_value_band(profile: pl.DataFrame, settings: ValueSettings = ValueSettings()) -> pl.DataFrame:
+    """Add ``value`` (the value measure) and ``value_band`` ("High value" / "Other").
+
+    The top ``ceil(share * customers)`` by value (ties share the better rank)
+    with a positive value are "High value".
+    """
+    column, _ = value_measure(profile)
+    cutoff = math.ceil(settings.high_value_share * profile.height)
+    value = pl.col(column).cast(pl.Float64)
+    is_high = (value.rank("min", descending=True) <= cutoff) & (value > 0)
+    return profile.with_columns(
+        value.alias("value"),
+        pl.when(is_high).then(pl.lit(HIGH_VALUE)).otherwise(pl.lit(OTHER_VALUE)).alias("value_band"),
+    )
+
+
+# --------------------------------------------------------------------------- recommendations
+
+RECOMMENDATION_COLUMNS = ("objective", "action", "channel", "offer", "rule")
+
+
+def recommend(profile: pl.DataFrame, playbook: pl.DataFrame) -> pl.DataFrame:
+    """Attach the playbook action to every customer.
+
+    Parameters
+    ----------
+    profile
+        One row per customer with ``customer_id``, ``value_band`` and, when
+        segments are available, ``segment``.
+    playbook
+        A playbook frame (cleaned with :func:`clean_playbook` here).
+
+    Returns
+    -------
+    pl.DataFrame
+        ``profile`` plus objective, action, channel, offer and ``rule``: the
+        playbook row that produced the action, e.g. "At Risk / High value".
+        Customers no row matches get nulls.
+    """
+    book = clean_playbook(playbook).with_columns(
+        segment_key(pl.col("segment")).alias("_seg"),
+        pl.format("{} / {}", "segment", "value").alias("rule"),
+    )
+    segment = segment_key(pl.col("segment")) if "segment" in profile.columns else pl.lit(None, dtype=pl.String)
+    any_segment = pl.lit(ANY_SEGMENT.lower())
+    keys = profile.select(C.CUSTOMER_ID, segment.alias("_own_seg"), pl.col("value_band"))
+    priorities = (
+        (pl.col("_own_seg"), pl.col("value_band")),
+        (pl.col("_own_seg"), pl.lit(ANY_VALUE)),
+        (any_segment, pl.col("value_band")),
+        (any_segment, pl.lit(ANY_VALUE)),
+    )
+    candidates = [
+        keys.with_columns(seg.alias("_seg"), band.alias("value"), pl.lit(rank).alias("_priority")).join(
+            book.drop("segment"), on=["_seg", "value"], how="inner"
+        )
+        for rank, (seg, band) in enumerate(priorities)
+    ]
+    best = (
+        pl.concat(candidates)
+        .sort([C.CUSTOMER_ID, "_priority"])
+        .unique(subset=C.CUSTOMER_ID, keep="first", maintain_order=True)
+        .select(C.CUSTOMER_ID, *RECOMMENDATION_COLUMNS)
+    )
+    return profile.drop([name for name in RECOMMENDATION_COLUMNS if name in profile.columns]).join(
+        best, on=C.CUSTOMER_ID, how="left"
+    )
+
+
+def explain_recommendation(row: dict, value_label: str, settings: ValueSettings = ValueSettings()) -> str:
+    """Plain sentence: why this customer got this action (from a :func:`recommend` row)."""
+    if not row.get("action"):
+        return "No playbook row matches this customer: add a row for their segment or an 'Any segment' row."
+    segment = row.get("segment") or NO_SEGMENT
+    share = f"{settings.high_value_share:.0%}"
+    band = (
+        f"high value (top {share} by {value_label})"
+        if row.get("value_band") == HIGH_VALUE
+        else f"not in the top {share} by {value_label}"
+    )
+    return f"Segment {segment}, {band}: the playbook row '{row['rule']}' applies (most specific row wins)."
+
+
+# --------------------------------------------------------------------------- action table and target list
+
+#: Column order of target lists (those present are kept).
+TARGET_COLUMNS = (
+    C.CUSTOMER_ID, "name", "email", "segment", "tier", "value_band", "clv", "p_alive",
+    "revenue", "orders", "last_date", "objective", "action", "channel", "offer", "rule",
+)
+
+
+def action_table(
+    summary: pl.DataFrame,
+    profile: pl.DataFrame | None,
+    playbook: pl.DataFrame,
+    contacts: pl.DataFrame | None = None,
+    settings: ValueSettings = ValueSettings(),
+) -> pl.DataFrame:
+    """One row per customer: summary, profile, contact fields, value band and recommended action.
+
+    Parameters
+    ----------
+    summary
+        Output of :func:`crm_core.customers.summarize` (collected).
+    profile
+        ``customer_id`` plus any of segment / tier / clv / p_alive (see
+        :mod:`crm_core.enrich`), or None.
+    playbook
+        Playbook frame.
+    contacts
+        The customers side table (email, name, ...) or None.
+    """
+    table = summary
+    if profile is not None:
+        extra = [name for name in profile.columns if name == C.CUSTOMER_ID or name not in summary.columns]
+        table = table.join(profile.select(extra), on=C.CUSTOMER_ID, how="left")
+    if contacts is not None:
+        fields = [name for name in ("name", "email") if name in contacts.columns and name not in table.columns]
+        if fields:
+            unique_contacts = contacts.select(C.CUSTOMER_ID, *fields).unique(C.CUSTOMER_ID, keep="first")
+            table = table.join(unique_contacts, on=C.CUSTOMER_ID, how="left")
+    return recommend(with_value_band(table, settings), playbook)
+
+
+def available_segments(actions: pl.DataFrame) -> list[str]:
+    """Segments present in an action table, in RFM order, then any others alphabetically."""
+    if "segment" not in actions.columns:
+        return []
+    present = set(actions["segment"].drop_nulls().unique().to_list())
+    order = [name for name in RFM_SEGMENTS if name in present]
+    return order + sorted(present - set(order))
+
+
+def resolve_segment(name: str, segments: Sequence[str]) -> str | None:
+    """The segment matching ``name`` case-insensitively (apostrophe style ignored), else None."""
+    wanted = name.strip().lower().replace("\u2019", "'")
+    return next((s for s in segments if s.lower().replace("\u2019", "'") == wanted), None)
+
+
+def target_groups(actions: pl.DataFrame) -> tuple[str, list[str]]:
+    """What a campaign can target: RFM segments when available, else value bands."""
+    segments = available_segments(actions)
+    if segments:
+        return "segment", segments
+    return "value_band", [HIGH_VALUE, OTHER_VALUE]
+
+
+def target_list(actions: pl.DataFrame, groups: Sequence[str] | None = None, by: str = "segment") -> pl.DataFrame:
+    """Customers whose ``by`` column is in ``groups`` (all when None) with contact, value and action fields.
+
+    Sorted by value, highest first, so a team with limited capacity starts at the top.
+    """
+    chosen = actions
+    if groups is not None:
+        chosen = actions.filter(pl.col(by).is_in(list(groups))) if by in actions.columns else actions.clear()
+    columns = [name for name in TARGET_COLUMNS if name in chosen.columns]
+    if "value" in chosen.columns:
+        chosen = chosen.sort(["value", C.CUSTOMER_ID], descending=[True, False], nulls_last=True)
+    rounding = [pl.col(name).round(digits) for name, digits in _TARGET_ROUNDING.items() if name in columns]
+    return chosen.select(columns).with_columns(rounding)
+
+
+#: Decimals kept in target lists (money to the cent, probabilities to 0.1 %).
+_TARGET_ROUNDING = {"clv": 2, "revenue": 2, "p_alive": 3}
+
+
+def playbook_coverage(actions: pl.DataFrame) -> pl.DataFrame:
+    """Customers and revenue each playbook row applies to, most customers first."""
+    return (
+        actions.group_by(pl.col("rule").fill_null("(no matching row)"))
+        .agg(pl.len().alias("customers"), pl.col("revenue").sum().alias("revenue"))
+        .sort(["customers", "rule"], descending=[True, False])
+    )
+
+
+def target_file_name(segments: Sequence[str], extension: str) -> str:
+    """A safe file name such as ``target-list-at-risk-cant-lose-them.csv``."""
+    words = "-".join(segments) if segments else "all-customers"
+    slug = "".join(char if char.isalnum() else "-" for char in words.lower().replace("'", ""))
+    slug = "-".join(part for part in slug.split("-") if part)[:80] or "customers"
+    return f"target-list-{slug}.{extension}"
+
+
+# --------------------------------------------------------------------------- campaign what-if
+
+UpliftMode = Literal["per_responder", "percent"]
+
+
+@dataclass(frozen=True)
+class CampaignAssumptions:
+    """What a campaign is assumed to do.
+
+    Attributes
+    ----------
+    contact_cost
+        Cost of contacting one customer (message, call time, offer handling).
+    response_rate
+        Share of contacted customers who respond (0-1).
+    uplift_mode
+        "per_responder": each responder spends ``uplift_per_responder`` more.
+        "percent": each responder spends ``uplift_percent`` more than their
+        baseline spend (predicted CLV, else revenue in the period).
+    uplift_per_responder
+        Incremental spend of one responder, in currency.
+    uplift_percent
+        Incremental spend as a share of the responder's baseline (0.1 = +10 %).
+    margin
+        Gross margin on the incremental revenue (0-1).
+    """
+
+    contact_cost: float = 2.0
+    response_rate: float = 0.05
+    uplift_mode: UpliftMode = "per_responder"
+    uplift_per_responder: float = 50.0
+    uplift_percent: float = 0.10
+    margin: float = 0.30
+
+
+@dataclass(frozen=True)
+class CampaignResult:
+    """Expected outcome of a campaign (see :func:`campaign_what_if` for formulas)."""
+
+    contacted: int
+    responders: float
+    baseline_spend: float
+    incremental_revenue: float
+    incremental_margin: float
+    cost: float
+    net_profit: float
+    roi: float | None
+    break_even_response_rate: float | None
+    assumptions: list[str] = field(default_factory=list)
+
+
+def campaign_what_if(
+    targets: pl.DataFrame, assumptions: CampaignAssumptions, baseline_column: str = "value", baseline_label: str = "value"
+) -> CampaignResult:
+    """Expected incremental revenue, cost and ROI of contacting every customer in ``targets``.
+
+    Formulas (n = contacted customers, r = response rate, m = margin):
+
+    - responders = n * r
+    - incremental revenue = responders * uplift per responder, or, in percent
+      mode, r * uplift % * (sum of the contacted customers' baseline spend)
+      (responders are assumed to be a random draw of the targets)
+    - incremental margin = incremental revenue * m
+    - cost = n * contact cost
+    - net profit = incremental margin - cost; ROI = net profit / cost
+    - break-even response rate = cost / (n * m * incremental spend of one responder)
+    """
+    n = targets.height
+    baseline = float(targets[baseline_column].fill_null(0).sum()) if n and baseline_column in targets.columns else 0.0
+    a = assumptions
+    if a.uplift_mode == "percent":
+        per_responder = a.uplift_percent * baseline / n if n else 0.0
+    else:
+        per_responder = a.uplift_per_responder
+    responders = n * a.response_rate
+    revenue = responders * per_responder
+    margin = revenue * a.margin
+    cost = n * a.contact_cost
+    net = margin - cost
+    margin_if_all_respond = n * a.margin * per_responder
+    return CampaignResult(
+        contacted=n,
+        responders=responders,
+        baseline_spend=baseline,
+        incremental_revenue=revenue,
+        incremental_margin=margin,
+        cost=cost,
+        net_profit=net,
+        roi=net / cost if cost > 0 else None,
+        break_even_response_rate=cost / margin_if_all_respond if margin_if_all_respond > 0 else None,
+        assumptions=_assumption_lines(a, n, per_responder, baseline_label),
+    )
+
+
+def _assumption_lines(a: CampaignAssumptions, contacted: int, per_responder: float, baseline_label: str) -> list[str]:
+    if a.uplift_mode == "percent":
+        uplift = (
+            f"Each responder spends {a.uplift_percent:.1%} more than their baseline ({baseline_label}), "
+            f"{per_responder:,.2f} on average."
+        )
+    else:
+        uplift = f"Each responder spends {a.uplift_per_responder:,.2f} more than they would have without the campaign."
+    return [
+        f"Every one of the {contacted:,} customers in the chosen segments is contacted, at {a.contact_cost:,.2f} each.",
+        f"{a.response_rate:.1%} of them respond; responders are a random draw of the targets.",
+        uplift,
+        f"The gross margin on that extra revenue is {a.margin:.1%}; the contact cost is the only cost.",
+        "Customers who do not respond spend what they would have spent anyway (no cannibalisation, no discount cost).",
+    ]
+
+
+def what_if_takeaway(result: CampaignResult) -> str:
+    """One sentence for a manager."""
+    if result.contacted == 0:
+        return "No customers are in the chosen segments: pick at least one segment that has customers."
+    verdict = "pays back" if result.net_profit > 0 else "does not pay back"
+    sentence = (
+        f"Contacting {result.contacted:,} customers {verdict}: "
+        f"{result.incremental_margin:,.0f} extra margin for {result.cost:,.0f} of cost"
+    )
+    if result.break_even_response_rate is not None:
+        sentence += f"; it breaks even at a {result.break_even_response_rate:.1%} response rate"
+    return sentence + "."

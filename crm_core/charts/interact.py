@@ -1,0 +1,134 @@
+"""Figures of the Interact & customize pages: customer timeline, service quality, campaign what-if."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+
+from crm_core.actions import CampaignResult
+from crm_core.charts.theme import NEGATIVE, NEUTRAL, PALETTE, POSITIVE, styled
+from crm_core.schema import C
+
+
+def purchase_timeline_figure(timeline: pl.DataFrame) -> go.Figure:
+    """Net amount per purchase day (returns below zero) with the running total."""
+    dates = timeline[C.ORDER_DATE].to_list()
+    amounts = timeline["amount"].to_list()
+    colors = [PALETTE[0] if amount >= 0 else NEGATIVE for amount in amounts]
+    fig = go.Figure(
+        [
+            go.Bar(x=dates, y=amounts, marker_color=colors, name="Net amount that day",
+                   hovertemplate="%{x|%d %b %Y}<br>Amount: %{y:,.2f}<extra></extra>"),
+            go.Scatter(x=dates, y=timeline["amount"].cum_sum().to_list(), mode="lines+markers", yaxis="y2",
+                       line=dict(color=PALETTE[1], width=2, shape="hv"), name="Running total",
+                       hovertemplate="%{x|%d %b %Y}<br>Running total: %{y:,.2f}<extra></extra>"),
+        ]
+    )
+    fig.update_layout(yaxis2=dict(overlaying="y", side="right", showgrid=False, rangemode="tozero", tickformat=",.0f"))
+    fig.update_layout(yaxis=dict(title_text="Amount", tickformat=",.0f"))
+    return styled(fig, "Purchases over time", height=360)
+
+
+def csat_figure(table: pl.DataFrame, column: str, label: str) -> go.Figure:
+    """Horizontal bars of mean CSAT per group (worst at the top), contacts in the hover."""
+    table = table.filter(pl.col("csat_mean").is_not_null())
+    fig = go.Figure(
+        go.Bar(
+            x=table["csat_mean"].to_list(),
+            y=table[column].cast(pl.String).to_list(),
+            orientation="h",
+            marker_color=PALETTE[0],
+            customdata=table.select("contacts", "complaint_share").rows(),
+            hovertemplate="%{y}<br>CSAT %{x:.2f}<br>%{customdata[0]:,} contacts<br>"
+            "%{customdata[1]:.1%} complaints<extra></extra>",
+        )
+    )
+    fig.update_xaxes(range=[1, 5], title_text="Mean satisfaction (1-5)")
+    fig.update_yaxes(autorange="reversed", title_text=None)
+    return styled(fig, f"Satisfaction by {label}", height=max(300, 60 + 34 * table.height))
+
+
+def contacts_distribution_figure(table: pl.DataFrame) -> go.Figure:
+    """Share of buyers by number of support contacts."""
+    fig = go.Figure(
+        go.Bar(
+            x=table["contacts"].to_list(), y=table["share"].to_list(), marker_color=PALETTE[0],
+            customdata=table["customers"].to_list(),
+            hovertemplate="%{x} contacts<br>%{y:.1%} of buyers (%{customdata:,})<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="Support contacts in the period", type="category")
+    fig.update_yaxes(title_text="Share of buyers", tickformat=".0%", rangemode="tozero")
+    return styled(fig, "Contacts per customer", height=360)
+
+
+def cost_to_serve_figure(table: pl.DataFrame, column: str, label: str) -> go.Figure:
+    """One bubble per group: revenue per customer against cost-to-serve per customer."""
+    fig = go.Figure(
+        go.Scatter(
+            x=table["revenue_per_customer"].to_list(),
+            y=table["cost_per_customer"].to_list(),
+            mode="markers+text",
+            text=table[column].cast(pl.String).to_list(),
+            textposition="top center",
+            marker=dict(
+                size=table["customers"].to_list(), sizemode="area",
+                sizeref=2.0 * max(table["customers"].max() or 1, 1) / 60**2, sizemin=6,
+                color=PALETTE[2], opacity=0.75,
+            ),
+            customdata=table.select("customers", "cost_share").rows(),
+            hovertemplate="%{text}<br>Revenue per customer %{x:,.2f}<br>Cost-to-serve per customer %{y:,.2f}"
+            "<br>%{customdata[0]:,} customers<br>Cost = %{customdata[1]:.1%} of revenue<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="Revenue per customer", tickformat=",.0f", rangemode="tozero")
+    fig.update_yaxes(title_text="Cost-to-serve per customer", tickformat=",.2f", rangemode="tozero")
+    return styled(fig, f"Cost-to-serve against value, by {label}")
+
+
+def complaints_figure(table: pl.DataFrame, column: str, label: str) -> go.Figure:
+    """Complaints per 100 customers by group, most first."""
+    fig = go.Figure(
+        go.Bar(
+            x=table["complaints_per_100"].to_list(), y=table[column].cast(pl.String).to_list(), orientation="h",
+            marker_color=NEGATIVE, customdata=table.select("complaints", "customers").rows(),
+            hovertemplate="%{y}<br>%{x:.1f} complaints per 100 customers"
+            "<br>%{customdata[0]:,} complaints, %{customdata[1]:,} customers<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="Complaints per 100 customers", rangemode="tozero")
+    fig.update_yaxes(autorange="reversed", title_text=None)
+    return styled(fig, f"Who complains most, by {label}", height=max(300, 60 + 34 * table.height))
+
+
+def satisfaction_trend_figure(trend: pl.DataFrame) -> go.Figure:
+    """Monthly mean CSAT (line) over monthly contacts (bars)."""
+    months = trend["month"].to_list()
+    fig = go.Figure(
+        [
+            go.Bar(x=months, y=trend["contacts"].to_list(), marker_color=NEUTRAL, opacity=0.35, name="Contacts",
+                   hovertemplate="%{x|%b %Y}<br>%{y:,} contacts<extra></extra>"),
+            go.Scatter(x=months, y=trend["csat_mean"].to_list(), mode="lines+markers", yaxis="y2",
+                       line=dict(color=PALETTE[0], width=3), name="Mean CSAT",
+                       hovertemplate="%{x|%b %Y}<br>CSAT %{y:.2f}<extra></extra>"),
+        ]
+    )
+    fig.update_layout(yaxis2=dict(overlaying="y", side="right", range=[1, 5], showgrid=False, title_text="CSAT"))
+    fig.update_layout(yaxis=dict(title_text="Contacts", rangemode="tozero"))
+    return styled(fig, "Satisfaction per month", height=380)
+
+
+def what_if_figure(result: CampaignResult) -> go.Figure:
+    """Waterfall: incremental margin, minus contact cost, equals net profit."""
+    fig = go.Figure(
+        go.Waterfall(
+            x=["Extra margin", "Contact cost", "Net profit"],
+            y=[result.incremental_margin, -result.cost, 0],
+            measure=["relative", "relative", "total"],
+            increasing=dict(marker_color=POSITIVE),
+            decreasing=dict(marker_color=NEGATIVE),
+            totals=dict(marker_color=PALETTE[0]),
+            hovertemplate="%{x}: %{y:,.0f}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(tickformat=",.0f", title_text=None)
+    return styled(fig, "Campaign: extra margin against cost", height=360)

@@ -1,0 +1,231 @@
+"""Customer 360: find a customer and gather everything known about them.
+
+Search is a vectorised, case-insensitive, literal substring match on a
+pre-built index (customer id, email and name in lower case), so it stays
+instant on 100k+ customers: build the index once per dataset and period,
+then call :func:`search_customers` on every keystroke.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from crm_core.schema import C, has_column
+
+SEARCH_LIMIT = 50
+#: Searchable fields of the index, in the order they are reported as the match.
+SEARCH_FIELDS = (C.CUSTOMER_ID, "email", "name")
+
+
+def search_index(customer_ids: pl.DataFrame, contacts: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Table searched by :func:`search_customers`.
+
+    Parameters
+    ----------
+    customer_ids
+        Frame with a ``customer_id`` column (e.g. the customer summary).
+    contacts
+        The customers side table (email, name) or None.
+
+    Returns
+    -------
+    pl.DataFrame
+        customer_id, email and name (when known) and their lower-case keys
+        ``_key_<field>``.
+    """
+    index = customer_ids.select(pl.col(C.CUSTOMER_ID).cast(pl.String)).unique(maintain_order=True)
+    if contacts is not None:
+        fields = [name for name in ("email", "name") if name in contacts.columns]
+        if fields:
+            side = contacts.select(pl.col(C.CUSTOMER_ID).cast(pl.String), *fields).unique(C.CUSTOMER_ID, keep="first")
+            index = index.join(side, on=C.CUSTOMER_ID, how="left")
+    present = [name for name in SEARCH_FIELDS if name in index.columns]
+    return index.with_columns(pl.col(name).str.to_lowercase().alias(f"_key_{name}") for name in present)
+
+
+def search_customers(index: pl.DataFrame, query: str, limit: int = SEARCH_LIMIT) -> pl.DataFrame:
+    """Customers whose id, email or name contains ``query`` (case-insensitive).
+
+    Exact matches come first, then prefix matches, then the rest, each by id.
+
+    Returns
+    -------
+    pl.DataFrame
+        customer_id, email / name when known, and ``matched_on`` (the first
+        field that matched); at most ``limit`` rows, empty for an empty query.
+    """
+    needle = query.strip().lower()
+    shown = [name for name in SEARCH_FIELDS if name in index.columns]
+    if not needle:
+        return index.select(shown).clear().with_columns(pl.lit(None, dtype=pl.String).alias("matched_on"))
+    keys = [pl.col(f"_key_{name}") for name in shown]
+    contains = [key.str.contains(needle, literal=True).fill_null(False) for key in keys]
+    exact = pl.any_horizontal([key == needle for key in keys]).fill_null(False)
+    prefix = pl.any_horizontal([key.str.starts_with(needle) for key in keys]).fill_null(False)
+    matched_on = pl.coalesce([pl.when(hit).then(pl.lit(name)) for hit, name in zip(contains, shown)])
+    return (
+        index.filter(pl.any_horizontal(contains))
+        .with_columns(
+            pl.when(exact).then(0).when(prefix).then(1).otherwise(2).alias("_rank"),
+            matched_on.alias("matched_on"),
+        )
+        .sort(["_rank", C.CUSTOMER_ID])
+        .head(limit)
+        .select(*shown, "matched_on")
+    )
+
+
+@dataclass(frozen=True)
+class CustomerView:
+    """Everything the Customer 360 page shows about one customer.
+
+    Frames are None when the data has no such information (e.g. no category
+    column, no interactions side table).
+    """
+
+    customer_id: str
+    facts: dict
+    timeline: pl.DataFrame
+    categories: pl.DataFrame | None
+    channels: pl.DataFrame | None
+    interactions: pl.DataFrame | None
+    contact: dict
+
+    @property
+    def bought(self) -> bool:
+        return self.timeline.height > 0
+
+
+def customer_view(
+    customer_id: str,
+    tx: pl.LazyFrame,
+    action_row: dict | None,
+    contacts: pl.LazyFrame | None = None,
+    interactions: pl.LazyFrame | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> CustomerView:
+    """Gather one customer's purchases, mix, contacts and profile.
+
+    Parameters
+    ----------
+    customer_id
+        The customer.
+    tx
+        Transactions of the analysed period.
+    action_row
+        The customer's row of :func:`crm_core.actions.action_table` (summary,
+        profile, value band, recommendation), or None when they did not buy
+        in the period.
+    contacts, interactions
+        Side tables (or None).
+    start, end
+        The period, to keep interactions in step with the transactions.
+    """
+    mine = tx.filter(pl.col(C.CUSTOMER_ID) == customer_id)
+    frame = mine.collect()
+    return CustomerView(
+        customer_id=customer_id,
+        facts=dict(action_row or {}),
+        timeline=purchase_timeline(frame),
+        categories=_mix(frame, C.CATEGORY),
+        channels=_mix(frame, C.CHANNEL),
+        interactions=_customer_interactions(interactions, customer_id, start, end),
+        contact=_contact(contacts, customer_id),
+    )
+
+
+def purchase_timeline(frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per purchase day: order_date, amount (net), returns, lines."""
+    return (
+        frame.group_by(C.ORDER_DATE)
+        .agg(
+            pl.col(C.AMOUNT).sum().alias("amount"),
+            (-pl.col(C.AMOUNT).clip(upper_bound=0)).sum().alias("returns"),
+            pl.len().alias("lines"),
+        )
+        .sort(C.ORDER_DATE)
+    )
+
+
+def _mix(frame: pl.DataFrame, column: str) -> pl.DataFrame | None:
+    """Net revenue and purchase days (returns excluded) by ``column``, None without the column."""
+    if not has_column(frame, column):
+        return None
+    return (
+        frame.group_by(pl.col(column).fill_null("(not recorded)"))
+        .agg(
+            pl.col(C.AMOUNT).sum().alias("revenue"),
+            pl.col(C.ORDER_DATE).filter(pl.col(C.AMOUNT) >= 0).n_unique().alias("purchase_days"),
+        )
+        .sort(["revenue", column], descending=[True, False])
+    )
+
+
+def _customer_interactions(
+    interactions: pl.LazyFrame | None, customer_id: str, start: dt.date | None, end: dt.date | None
+) -> pl.DataFrame | None:
+    if interactions is None:
+        return None
+    mine = interactions.filter(pl.col(C.CUSTOMER_ID) == customer_id)
+    if has_column(interactions, "interaction_date"):
+        if start is not None:
+            mine = mine.filter(pl.col("interaction_date") >= start)
+        if end is not None:
+            mine = mine.filter(pl.col("interaction_date") <= end)
+        mine = mine.sort("interaction_date", descending=True)
+    return mine.drop(C.CUSTOMER_ID).collect()
+
+
+def _contact(contacts: pl.LazyFrame | None, customer_id: str) -> dict:
+    if contacts is None:
+        return {}
+    rows = contacts.filter(pl.col(C.CUSTOMER_ID) == customer_id).head(1).collect()
+    return {k: v for k, v in rows.row(0, named=True).items() if k != C.CUSTOMER_ID} if rows.height else {}
+
+
+def timeline_takeaway(view: CustomerView) -> str:
+    """One plain sentence about the customer's purchase history in the period."""
+    if not view.bought:
+        return "This customer made no purchase in the selected period: widen the period in the sidebar."
+    timeline = view.timeline
+    days = timeline.height
+    first, last = timeline[C.ORDER_DATE].min(), timeline[C.ORDER_DATE].max()
+    total = timeline["amount"].sum()
+    sentence = f"Bought on {days} day{'s' if days != 1 else ''} between {first:%d %b %Y} and {last:%d %b %Y}, {total:,.2f} in total"
+    recency = view.facts.get("recency_days")
+    if recency is not None:
+        sentence += f"; last purchase {recency} days before the end of the period"
+    returns = timeline["returns"].sum()
+    if returns > 0:
+        sentence += f"; returned {returns:,.2f}"
+    return sentence + "."
+
+
+def interactions_summary(view: CustomerView) -> dict | None:
+    """Contacts, mean CSAT and total cost of the customer's interactions (None without the table)."""
+    frame = view.interactions
+    if frame is None:
+        return None
+    return {
+        "contacts": frame.height,
+        "csat_mean": frame["csat"].mean() if "csat" in frame.columns else None,
+        "cost": frame["cost"].sum() if "cost" in frame.columns else None,
+    }
+
+
+def match_labels(matches: pl.DataFrame) -> dict[str, str]:
+    """Customer id -> "id · name · email" for a picker (fields that are known)."""
+    shown = [name for name in SEARCH_FIELDS if name in matches.columns]
+    return {
+        row[0]: " · ".join(str(value) for value in row if value)
+        for row in matches.select(shown).iter_rows()
+    }
+
+
+def customer_row(table: pl.DataFrame, customer_id: str) -> dict | None:
+    """The row of ``table`` for ``customer_id`` as a dict, None when absent."""
+    row = table.filter(pl.col(C.CUSTOMER_ID) == customer_id)
+    return row.row(0, named=True) if row.height else None

@@ -1,0 +1,102 @@
+"""Cached glue of the Interact & customize pages: profiles, playbook, action table, search index.
+
+Everything is cached per dataset version and sidebar period with
+``st.cache_resource`` (shared, immutable Polars frames); the playbook lives in
+session state because each user edits their own.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import streamlit as st
+
+from crm_core.actions import ValueSettings, action_table, clean_playbook, default_playbook, with_value_band
+from crm_core.customer360 import search_index
+from crm_core.enrich import Profile, build_profile
+from crm_core.interactions import GROUP_COLUMNS, prepare
+from crm_core.schema import C
+from ui.data import _collected_dataset, _customer_summary, _version, current_dataset_id, selected_period
+from ui.state import Keys
+
+DEFAULT_HIGH_VALUE_SHARE = ValueSettings().high_value_share
+
+
+def _dataset_key() -> tuple[str, str, dt.date, dt.date]:
+    dataset_id = current_dataset_id()
+    start, end = selected_period()
+    return dataset_id, _version(dataset_id), start, end
+
+
+@st.cache_resource(max_entries=8, show_spinner="Scoring segments, tiers and lifetime value…")
+def _profile(dataset_id: str, version: str, start: dt.date, end: dt.date) -> Profile:
+    dataset = _collected_dataset(dataset_id, version)
+    return build_profile(dataset, end, start, _customer_summary(dataset_id, version, start, end))
+
+
+def current_profile() -> Profile:
+    """Segment / tier / CLV / P(alive) of the customers who bought in the sidebar period."""
+    return _profile(*_dataset_key())
+
+
+def current_playbook() -> pl.DataFrame:
+    """The playbook as last edited on the Actions page (the default until then)."""
+    playbook = st.session_state.get(Keys.PLAYBOOK)
+    return playbook if isinstance(playbook, pl.DataFrame) else default_playbook()
+
+
+def value_settings() -> ValueSettings:
+    """The "High value" share chosen on the Actions page."""
+    share = st.session_state.get(Keys.HIGH_VALUE_SHARE) or DEFAULT_HIGH_VALUE_SHARE * 100
+    return ValueSettings(high_value_share=float(share) / 100)
+
+
+@st.cache_resource(max_entries=16, show_spinner="Matching customers to the playbook…")
+def _actions(
+    dataset_id: str, version: str, start: dt.date, end: dt.date, playbook_rows: tuple, share: float
+) -> pl.DataFrame:
+    dataset = _collected_dataset(dataset_id, version)
+    summary = _customer_summary(dataset_id, version, start, end)
+    contacts = dataset.customers.collect() if dataset.customers is not None else None
+    playbook = pl.DataFrame(list(playbook_rows), schema=list(default_playbook().columns), orient="row")
+    profile = _profile(dataset_id, version, start, end).table
+    return action_table(summary, profile, playbook, contacts, ValueSettings(high_value_share=share))
+
+
+def current_actions() -> pl.DataFrame:
+    """One row per customer of the period with profile, value band and recommended action."""
+    rows = tuple(clean_playbook(current_playbook()).iter_rows())
+    return _actions(*_dataset_key(), rows, value_settings().high_value_share)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Indexing customers for search…")
+def _search_index(dataset_id: str, version: str) -> pl.DataFrame:
+    dataset = _collected_dataset(dataset_id, version)
+    ids = dataset.transactions.select(C.CUSTOMER_ID).unique()
+    if dataset.customers is not None:
+        ids = pl.concat([ids, dataset.customers.select(pl.col(C.CUSTOMER_ID).cast(pl.String))]).unique()
+    contacts = dataset.customers.collect() if dataset.customers is not None else None
+    return search_index(ids.sort(C.CUSTOMER_ID).collect(), contacts)
+
+
+def current_search_index() -> pl.DataFrame:
+    """Every customer of the dataset (any period), with email and name when known."""
+    dataset_id = current_dataset_id()
+    return _search_index(dataset_id, _version(dataset_id))
+
+
+@st.cache_resource(max_entries=8, show_spinner="Reading support contacts…")
+def _contacts(dataset_id: str, version: str, start: dt.date, end: dt.date, share: float) -> pl.DataFrame | None:
+    interactions = _collected_dataset(dataset_id, version).interactions
+    if interactions is None:
+        return None
+    summary = _customer_summary(dataset_id, version, start, end)
+    profile = _profile(dataset_id, version, start, end).table
+    banded = with_value_band(summary.join(profile, on=C.CUSTOMER_ID, how="left"), ValueSettings(high_value_share=share))
+    groups = banded.select(C.CUSTOMER_ID, *[name for name in GROUP_COLUMNS if name in banded.columns])
+    return prepare(interactions, groups, start, end)
+
+
+def current_contacts() -> pl.DataFrame | None:
+    """Support contacts of the sidebar period with the customer's segment / tier / value band (None without data)."""
+    return _contacts(*_dataset_key(), value_settings().high_value_share)
