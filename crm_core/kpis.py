@@ -127,8 +127,11 @@ def kpi_comparison(tx: pl.LazyFrame, start: dt.date, end: dt.date) -> pl.DataFra
     (their delta is already in percentage points). When the previous period has
     no orders at all (e.g. it lies before the data), previous and deltas are null.
     """
-    current = period_kpis(tx, start, end)
-    previous = period_kpis(tx, *previous_period(start, end))
+    return comparison_frame(period_kpis(tx, start, end), period_kpis(tx, *previous_period(start, end)))
+
+
+def comparison_frame(current: dict, previous: dict) -> pl.DataFrame:
+    """The :func:`kpi_comparison` table from two :func:`period_kpis` dicts (also used by crm_core.warehouse)."""
     if not previous["orders"]:
         previous = {key: None for key in previous}
     rows = []
