@@ -724,7 +724,7 @@ class Significance:
         Value column used ('revenue' or 'margin').
     value_split, cost_split
         Quadrant lines: high value means value > value_split, high cost means
-        cost_to_serve > cost_split (both default to the medians).
+        cost_to_serve > cost_split (medians or averages).
     basis
         What the cost axis is made of.
     """
@@ -736,26 +736,28 @@ class Significance:
     basis: CostBasis = field(default_factory=lambda: CostBasis("none"))
 
 
+SPLITS = {"median": "medians", "mean": "averages"}
+
+
 def significance(
     with_cost: pl.DataFrame,
     basis: CostBasis,
     value: str = "revenue",
-    value_quantile: float = 0.5,
-    cost_quantile: float = 0.5,
+    split: str = "median",
 ) -> Significance:
     """Place each customer in a quadrant of value against cost to serve.
 
-    Splits are quantiles (default medians) of value and of cost to serve;
-    a customer is high on an axis when strictly above its split.
+    The quadrant lines are the medians (``split='median'``) or the averages
+    (``split='mean'``) of value and of cost to serve over all customers; a
+    customer is high on an axis when strictly above its line.
     """
     _value_column(with_cost, value)
+    if split not in SPLITS:
+        raise ValueError("Quadrant lines are at the 'median' or the 'mean'.")
     if with_cost.height == 0:
         return Significance(with_cost.with_columns(pl.lit(None, pl.String).alias("quadrant")), value, 0.0, 0.0, basis)
-    splits = with_cost.select(
-        pl.col(value).quantile(value_quantile, interpolation="linear").alias("v"),
-        pl.col("cost_to_serve").quantile(cost_quantile, interpolation="linear").alias("c"),
-    ).row(0)
-    value_split, cost_split = float(splits[0]), float(splits[1])
+    line = (lambda column: pl.col(column).median()) if split == "median" else (lambda column: pl.col(column).mean())
+    value_split, cost_split = (float(x) for x in with_cost.select(line(value), line("cost_to_serve")).row(0))
     high_value = pl.col(value) > value_split
     high_cost = pl.col("cost_to_serve") > cost_split
     quadrant = pl.when(high_value & ~high_cost).then(pl.lit(QUADRANTS[(True, False)])) \
@@ -822,11 +824,12 @@ def portfolio_table(
     period: tuple[dt.date, dt.date] | None = None,
     serve: ServeCostSettings = ServeCostSettings(),
     value: str = "revenue",
+    split: str = "median",
 ) -> tuple[pl.DataFrame, Significance]:
     """Every customer with tier, cost to serve and quadrant (the page's one call)."""
     tiered = assign_tiers(summary, tiers)
     with_cost, basis = add_cost_to_serve(tiered, interactions, period, serve)
-    matrix = significance(with_cost, basis, value=value)
+    matrix = significance(with_cost, basis, value=value, split=split)
     return matrix.customers, matrix
 
 

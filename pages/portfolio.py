@@ -89,7 +89,7 @@ figures = pf.concentration(summary)
 cards = st.columns(3)
 cards[0].metric("Top 20% of customers bring", pf.pct(figures.top20_share), border=True,
                 help="Share of net revenue from the best ceil(20% × customers) customers.")
-cards[1].metric("Customers bringing 80% of revenue", pf.pct(figures.customer_share_for_80), border=True)
+cards[1].metric("Customers for 80% of revenue", pf.pct(figures.customer_share_for_80), border=True)
 cards[2].metric("Gini coefficient", "n/a" if figures.gini is None else f"{figures.gini:.2f}", border=True,
                 help="0 = every customer spends the same, 1 = one customer brings everything. "
                      "Customers with more returns than purchases count as 0.")
@@ -149,10 +149,14 @@ else:
 
 # Significance matrix ------------------------------------------------------------------------
 st.subheader("Strategic significance: value against cost to serve")
-left, middle, right = st.columns(3)
+left, lines_column, middle, right = st.columns(4)
 matrix_value = left.segmented_control(
     "Value", ["revenue", "margin"] if margin_known else ["revenue"], format_func=str.capitalize,
     default="revenue", required=True, key=Keys.PF_MATRIX_VALUE, bind="query-params")
+lines = lines_column.segmented_control(
+    "Quadrant lines at the", list(pf.SPLITS), format_func=pf.SPLITS.get, default="median", required=True,
+    key=Keys.PF_LINES, bind="query-params",
+    help="Medians split customers into equal halves; averages flag those above the typical spend or cost.")
 cost_per_contact = middle.number_input(
     "Cost of a contact without a recorded cost", 0.0, value=pf.ServeCostSettings().cost_per_contact, step=1.0,
     key=Keys.PF_COST_CONTACT)
@@ -161,7 +165,7 @@ cost_per_return = right.number_input(
     key=Keys.PF_COST_RETURN)
 customers, matrix = pf.portfolio_table(
     summary, settings, dataset.interactions, (start, end), pf.ServeCostSettings(cost_per_contact, cost_per_return),
-    matrix_value)
+    matrix_value, lines)
 st.caption(matrix.basis.note)
 points, sampling_note = pf.chart_sample(customers)
 chart(significance_figure(points, matrix), key="pf_matrix")
@@ -169,7 +173,7 @@ quadrants = pf.quadrant_summary(matrix)
 takeaway(pf.significance_takeaway(quadrants))
 if sampling_note:
     st.caption(sampling_note)
-st.caption(f"Dashed lines: the medians ({matrix_value} {matrix.value_split:,.2f}; cost to serve "
+st.caption(f"Dashed lines: the {pf.SPLITS[lines]} ({matrix_value} {matrix.value_split:,.2f}; cost to serve "
            f"{matrix.cost_split:,.2f}). A customer above a line is high on that axis.")
 st.dataframe(
     quadrants, hide_index=True, width="stretch",
@@ -196,7 +200,20 @@ pick = right.selectbox("Show", labels, key=Keys.PF_DRILL)
 members = pf.customers_in(customers, drill_by, pick)
 st.caption(plain(f"{members.height:,} customers in {pick}"
                  + (f"; showing the best {SHOWN_ROWS:,} (the download has all)." if members.height > SHOWN_ROWS else ".")))
-st.dataframe(members.head(SHOWN_ROWS), hide_index=True, width="stretch")
+st.dataframe(
+    members.head(SHOWN_ROWS), hide_index=True, width="stretch",
+    column_config={
+        "customer_id": "Customer", "tier": "Tier", "quadrant": "Quadrant", "value_rank": "Rank",
+        "revenue": st.column_config.NumberColumn("Revenue", format="%.2f"),
+        "margin": st.column_config.NumberColumn("Margin", format="%.2f"),
+        "contribution": st.column_config.NumberColumn("Margin after cost to serve", format="%.2f"),
+        "orders": "Orders", "aov": st.column_config.NumberColumn("Average order", format="%.2f"),
+        "first_date": "First purchase", "last_date": "Last purchase", "recency_days": "Days since last",
+        "returns": st.column_config.NumberColumn("Returned amount", format="%.2f"), "return_lines": "Returned lines",
+        "contacts": "Contacts", "cost_to_serve": st.column_config.NumberColumn("Cost to serve", format="%.2f"),
+        "days_late_mean": st.column_config.NumberColumn("Average days late", format="%.1f"),
+    },
+)
 slug = re.sub(r"[^A-Za-z0-9]+", "_", pick).strip("_").lower() or "customers"
 st.download_button(
     "Download these customers (CSV)", data=safe_csv_bytes(members), file_name=f"portfolio_{slug}.csv",

@@ -396,3 +396,16 @@ def test_report_golden():
 
 def test_pct_format():
     assert [pf.pct(x) for x in (0.0, 0.01, 0.056, 0.0949, 0.2, 0.715, None)] == ["0%", "1%", "5.6%", "9.5%", "20%", "72%", "n/a"]
+
+
+def test_quadrant_lines_at_the_averages(summary):
+    table, basis = pf.add_cost_to_serve(summary, interactions(), PERIOD)
+    matrix = pf.significance(table, basis, split="mean")
+    # mean revenue 540 / 6 = 90; mean cost (15 + 5 + 5) / 6
+    assert matrix.value_split == pytest.approx(90.0)
+    assert matrix.cost_split == pytest.approx(25 / 6)
+    quadrants = dict(zip(matrix.customers["customer_id"], matrix.customers["quadrant"]))
+    assert quadrants["A"] == "Costly to serve" and quadrants["C"] == "Candidates to reprice or exit"
+    assert quadrants["B"] == "Strategically significant" and quadrants["D"] == "Low value, low cost"
+    with pytest.raises(ValueError):
+        pf.significance(table, basis, split="mode")

@@ -30,6 +30,7 @@ def test_pareto_marks_the_80_20_points(summary):
     marks = fig.data[2]
     assert list(marks.x) == pytest.approx([0.2, 2 / 6])
     assert list(marks.y) == pytest.approx([450 / 540, 0.8])
+    assert [a.text for a in fig.layout.annotations] == ["top 20% → 83%", "33% → 80%"]
     assert fig.layout.title.text == "Pareto curve: who brings the revenue"
 
 
@@ -100,3 +101,15 @@ def test_empty_period_tier_trend_is_drawable():
     assert trend.height == 0
     assert len(tier_trend_figure(trend, "quarter").data) == 0
     assert pf.trend_takeaway(trend) == "No sales in this period."
+
+
+def test_skewed_value_uses_log_axis_and_says_what_is_hidden():
+    frame = pl.DataFrame({
+        "customer_id": ["a", "b", "c", "d", "e", "f"], "revenue": [1.0, 2.0, 3.0, 1000.0, -5.0, 0.5],
+        "cost_to_serve": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0],
+    })
+    matrix = pf.significance(frame, pf.CostBasis("cost"))
+    fig = significance_figure(matrix.customers, matrix)
+    assert fig.layout.yaxis.type == "log"
+    assert sum(len(trace.y) for trace in fig.data) == 4
+    assert fig.layout.annotations[-1].text.startswith("2 customers with revenue below 1")

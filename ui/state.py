@@ -20,6 +20,7 @@ class Keys:
     PF_METHOD = "pf_cut"       # Portfolio: tier cut-offs by customer share (rank) or amount
     PF_GRAIN = "pf_grain"      # Portfolio: tier trend grain
     PF_MATRIX_VALUE = "pf_val" # Portfolio: significance matrix value axis
+    PF_LINES = "pf_lines"      # Portfolio: quadrant lines at medians / averages
     PF_DRILL_BY = "pf_drill"   # Portfolio drill-down: tier or quadrant
     SEG_BINS = "seg_bins"      # Segments: RFM score levels (3, 4, 5)
     SEG_TIES = "seg_ties"      # Segments: shared / ordinal tie handling

@@ -14,6 +14,9 @@ from crm_core.schema import C
 
 QUADRANT_COLOURS = dict(zip(QUADRANT_ORDER, (PALETTE[2], PALETTE[1], NEUTRAL, PALETTE[3])))
 _EQUAL = dict(color=NEUTRAL, dash="dot", width=2)
+#: Legends inside the plot: half-width charts have no room above for a wrapped legend.
+_INSIDE_BOTTOM_RIGHT = dict(orientation="v", x=0.98, xanchor="right", y=0.04, yanchor="bottom", bgcolor="rgba(255,255,255,0.8)")
+_INSIDE_TOP_LEFT = dict(orientation="v", x=0.02, xanchor="left", y=0.98, yanchor="top", bgcolor="rgba(255,255,255,0.8)")
 
 
 def tier_colour(index: int) -> str:
@@ -40,16 +43,19 @@ def pareto_figure(curve: pl.DataFrame, figures: Concentration) -> go.Figure:
     ))
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=_EQUAL,
                              name="If every customer spent the same", hoverinfo="skip"))
-    marks_x, marks_y, labels = [], [], []
+    marks_x, marks_y = [], []
     if figures.top20_share is not None:
         marks_x.append(0.2), marks_y.append(figures.top20_share)
-        labels.append(f"top 20% → {figures.top20_share:.0%}")
+        fig.add_annotation(x=0.2, y=figures.top20_share, text=f"top 20% → {figures.top20_share:.0%}",
+                           ax=30, ay=45, xanchor="left", showarrow=True, arrowcolor=NEUTRAL)
     if figures.customer_share_for_80 is not None:
         marks_x.append(figures.customer_share_for_80), marks_y.append(0.8)
-        labels.append(f"80% of revenue ← {figures.customer_share_for_80:.0%}")
-    fig.add_trace(go.Scatter(
-        x=marks_x, y=marks_y, mode="markers+text", text=labels, textposition="bottom right",
-        marker=dict(size=13, color=PALETTE[1]), name="80/20 points", hoverinfo="skip"))
+        fig.add_annotation(x=figures.customer_share_for_80, y=0.8,
+                           text=f"{figures.customer_share_for_80:.0%} → 80%",
+                           ax=40, ay=12, xanchor="left", showarrow=True, arrowcolor=NEUTRAL)
+    fig.add_trace(go.Scatter(x=marks_x, y=marks_y, mode="markers", marker=dict(size=13, color=PALETTE[1]),
+                             name="80/20 points", hoverinfo="skip"))
+    fig.update_layout(legend=_INSIDE_BOTTOM_RIGHT)
     fig.update_xaxes(title_text="Share of customers (best first)", tickformat=".0%", range=[0, 1])
     fig.update_yaxes(title_text="Share of revenue", tickformat=".0%", rangemode="tozero")
     return styled(fig, "Pareto curve: who brings the revenue")
@@ -66,6 +72,7 @@ def lorenz_figure(curve: pl.DataFrame, figures: Concentration) -> go.Figure:
         name=f"Your customers (Gini {figures.gini:.2f})" if figures.gini is not None else "Your customers",
         hovertemplate="Smallest %{x:.1%} of customers<br>bring %{y:.1%} of revenue<extra></extra>",
     ))
+    fig.update_layout(legend=_INSIDE_TOP_LEFT)
     fig.update_xaxes(title_text="Share of customers (smallest first)", tickformat=".0%", range=[0, 1])
     fig.update_yaxes(title_text="Share of revenue", tickformat=".0%", range=[0, 1.02])
     return styled(fig, "Lorenz curve: how unequal spend is")
@@ -100,7 +107,7 @@ def tier_trend_figure(trend: pl.DataFrame, grain: str) -> go.Figure:
             x=[period_label(day, grain) for day in rows["period"]], y=rows["revenue"].to_list(), name=_inert_one(tier),
             marker_color=tier_colour(index), customdata=rows["revenue_share"].to_list(),
             hovertemplate="%{fullData.name}<br>%{x}: %{y:,.0f} (%{customdata:.0%} of revenue)<extra></extra>"))
-    fig.update_layout(barmode="stack")
+    fig.update_layout(barmode="stack", legend_traceorder="normal")
     fig.update_xaxes(title_text=None, type="category")
     fig.update_yaxes(title_text="Revenue", tickformat=",.0f")
     return styled(fig, f"Revenue by tier per {grain}")
@@ -131,9 +138,19 @@ def _transparent(hex_colour: str, alpha: float = 0.35) -> str:
 
 
 def significance_figure(points: pl.DataFrame, matrix: Significance) -> go.Figure:
-    """Value against cost to serve, one colour per quadrant, with the quadrant lines."""
+    """Value against cost to serve, one colour per quadrant, with the quadrant lines.
+
+    When value is skewed (the largest is over 50 times the line) the value axis
+    is logarithmic from 1; customers with a value below 1 (including zero and
+    negative) are left out and the chart says how many.
+    """
     fig = go.Figure()
     value_title = "Margin" if matrix.value == "margin" else "Revenue"
+    largest = points[matrix.value].max() if points.height else None
+    log_axis = matrix.value_split > 0 and largest is not None and largest > 50 * matrix.value_split
+    if log_axis:
+        hidden = points.filter(pl.col(matrix.value) < 1).height
+        points = points.filter(pl.col(matrix.value) >= 1)
     for quadrant in QUADRANT_ORDER:
         rows = points.filter(pl.col("quadrant") == quadrant)
         fig.add_trace(go.Scattergl(
@@ -144,5 +161,11 @@ def significance_figure(points: pl.DataFrame, matrix: Significance) -> go.Figure
     fig.add_hline(y=matrix.value_split, line=dict(color=NEUTRAL, dash="dash", width=2))
     fig.add_vline(x=matrix.cost_split, line=dict(color=NEUTRAL, dash="dash", width=2))
     fig.update_xaxes(title_text=matrix.basis.axis_title)
-    fig.update_yaxes(title_text=f"{value_title} in the period", tickformat=",.0f")
-    return styled(fig, "Strategic significance: value against cost to serve", height=500)
+    fig.update_yaxes(title_text=f"{value_title} in the period" + (" (log scale)" if log_axis else ""),
+                     tickformat=",.0f", type="log" if log_axis else "linear")
+    if log_axis and hidden:
+        fig.add_annotation(text=f"{hidden:,} customer{'s' if hidden != 1 else ''} with {matrix.value} below 1 (zero or negative included) are not drawn on the log scale",
+                           xref="paper", yref="paper", x=0, y=-0.22, showarrow=False, xanchor="left",
+                           font=dict(size=13, color=NEUTRAL))
+    fig.update_layout(legend=dict(y=1.0, yanchor="bottom"), margin=dict(t=110))
+    return styled(fig, "Strategic significance: value against cost to serve", height=540)
