@@ -121,3 +121,29 @@ def test_quadrant_drilldown(demo_summary):
     quadrant_table = at.dataframe[-2].value
     expected = int(quadrant_table.loc[quadrant_table["quadrant"] == "Candidates to reprice or exit", "customers"].iloc[0])
     assert any(text.startswith(f"{expected:,} customers in Candidates") for text in captions(at))
+
+
+def test_page_without_optional_columns_says_what_is_missing(cdnow_path):
+    import os
+    from pathlib import Path
+
+    from crm_core.dataset import Dataset
+    from crm_core.ingest import IngestReport
+    from crm_core.workspace import Workspace
+    from ui.state import Keys
+
+    tx = pl.read_csv(cdnow_path, schema_overrides={"customer_id": pl.String}).with_columns(
+        pl.col("order_date").str.to_date("%Y-%m-%d"), pl.col("amount").cast(pl.Float64))
+    dataset_id = Workspace(Path(os.environ["CRM_WORKSPACE"])).save(
+        "CDNOW sample", b"raw", "cdnow.csv", Dataset(transactions=tx.lazy()), IngestReport(rows_read=tx.height))
+    at = AppTest.from_file(app_path(), default_timeout=120)
+    at.session_state[Keys.DATASET_ID] = dataset_id
+    at.run()
+    at.switch_page("pages/portfolio.py")
+    at.run()
+    assert not at.exception
+    texts = captions(at)
+    assert "Margin is not available: the data has no cost column." in texts
+    assert any("no recorded cost of serving customers (no interactions table)" in text for text in texts)
+    expected = pf.concentration(summarize(tx.lazy()).collect())
+    assert {m.label: m.value for m in at.metric}["Top 20% of customers bring"] == pf.pct(expected.top20_share)
