@@ -1,16 +1,22 @@
 """Adapter: one profile row per customer from the segmentation, portfolio and CLV engines.
 
-Customer 360, Interactions and Actions need each customer's RFM segment,
-value tier, predicted CLV and probability of being alive. Those come from
-other modules (:mod:`crm_core.segmentation`, :mod:`crm_core.portfolio`,
-:mod:`crm_core.clv`); this adapter calls whichever is available and says
-plainly what is missing and why, so the pages degrade instead of failing.
+Customer 360, Interactions and Actions need each customer's RFM segment
+(:mod:`crm_core.rfm`), value tier (:mod:`crm_core.portfolio`), predicted CLV
+and probability of being alive (:mod:`crm_core.clv`). This adapter calls
+whichever engine is available and says plainly what is missing and why, so
+the pages degrade instead of failing.
+
+Segments and tiers are computed on the customer summary of the analysed
+period (like the Segments and Portfolio pages); CLV models are fitted on each
+customer's whole history up to the end of the period (like the Lifetime
+value page), then kept for the period's customers.
 """
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import importlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
@@ -20,10 +26,17 @@ from crm_core.schema import C
 
 PROFILE_FIELDS = ("segment", "tier", "clv", "p_alive")
 
+NOT_AVAILABLE = {
+    "segment": "RFM segments are not available (segmentation module missing).",
+    "tier": "Value tiers are not available (portfolio module missing).",
+    "clv": "Predicted CLV is not available (CLV module missing).",
+    "p_alive": "P(alive) is not available (CLV module missing).",
+}
+
 
 @dataclass(frozen=True)
 class Profile:
-    """Profile table plus a note per field that could not be computed."""
+    """Profile table (customer_id + available fields), why fields are missing, and caveats."""
 
     table: pl.DataFrame
     missing: dict[str, str] = field(default_factory=dict)
@@ -31,6 +44,20 @@ class Profile:
 
     def has(self, name: str) -> bool:
         return name in self.table.columns
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Settings handed to the engines (None = each engine's defaults).
+
+    ``rfm`` is a :class:`crm_core.rfm.RfmSettings`, ``tiers`` a
+    :class:`crm_core.portfolio.TierSettings`; ``clv_result`` is an already
+    fitted :class:`crm_core.clv.CLVResult` to reuse instead of fitting again.
+    """
+
+    rfm: Any = None
+    tiers: Any = None
+    clv_result: Any = None
 
 
 def customer_profile_table(
@@ -48,6 +75,7 @@ def build_profile(
     as_of: dt.date | None = None,
     start: dt.date | None = None,
     summary: pl.DataFrame | None = None,
+    engines: EngineSettings = EngineSettings(),
 ) -> Profile:
     """Like :func:`customer_profile_table`, with the reason each missing field is missing.
 
@@ -60,75 +88,53 @@ def build_profile(
     start
         Start of the analysed period (default: all history).
     summary
-        The per-customer summary of that period when the caller has it already.
+        The per-customer summary of that period, when the caller has it already.
+    engines
+        Settings for the segmentation / tier / CLV engines.
     """
-    tx = filter_period(dataset.transactions, start, as_of)
     if summary is None:
-        summary = summarize(tx, as_of).collect()
+        summary = summarize(filter_period(dataset.transactions, start, as_of), as_of).collect()
     table = summary.select(C.CUSTOMER_ID)
     missing: dict[str, str] = {}
     warnings: list[str] = []
-    for names, step in _STEPS:
+    parts = (
+        (("segment",), lambda: _segments(summary, engines.rfm)),
+        (("tier",), lambda: _tiers(summary, engines.tiers)),
+        (("clv", "p_alive"), lambda: _clv(dataset, as_of, engines.clv_result, warnings)),
+    )
+    for names, compute in parts:
         try:
-            part = step(summary, tx, as_of)
+            part = compute()
         except ImportError:
-            part = None
-        except _Unreliable as flagged:  # keep the numbers, say they are shaky
-            part = flagged.frame
-            warnings.append(f"Predicted CLV and P(alive) are unreliable for this data: {flagged}")
-        except ValueError as error:  # engines raise ValueError when the data is too thin
+            missing.update({name: NOT_AVAILABLE[name] for name in names})
+            continue
+        except ValueError as error:  # engines raise ValueError with a user-facing reason
             missing.update({name: str(error) for name in names})
             continue
-        if part is None:
-            missing.update({name: _NOT_BUILT[name] for name in names})
-            continue
         table = table.join(part, on=C.CUSTOMER_ID, how="left")
-        missing.update({name: _NOT_BUILT[name] for name in names if name not in part.columns})
     return Profile(table, missing, warnings)
 
 
-_NOT_BUILT = {
-    "segment": "RFM segments are not available yet (segmentation module missing).",
-    "tier": "Value tiers are not available yet (portfolio module missing).",
-    "clv": "Predicted CLV is not available yet (CLV module missing).",
-    "p_alive": "P(alive) is not available yet (CLV module missing).",
-}
+def _segments(summary: pl.DataFrame, settings: Any) -> pl.DataFrame:
+    rfm = importlib.import_module("crm_core.rfm")
+
+    scored = rfm.score_customers(summary, settings) if settings is not None else rfm.score_customers(summary)
+    return scored.select(C.CUSTOMER_ID, pl.col(rfm.SEGMENT).alias("segment")).collect()
 
 
-def _segments(summary: pl.DataFrame, tx: pl.LazyFrame, as_of: dt.date | None) -> pl.DataFrame | None:
-    from crm_core import rfm
+def _tiers(summary: pl.DataFrame, settings: Any) -> pl.DataFrame:
+    portfolio = importlib.import_module("crm_core.portfolio")
 
-    return rfm.score_customers(summary).select(C.CUSTOMER_ID, rfm.SEGMENT).rename({rfm.SEGMENT: "segment"}).collect()
-
-
-def _tiers(summary: pl.DataFrame, tx: pl.LazyFrame, as_of: dt.date | None) -> pl.DataFrame | None:
-    from crm_core import portfolio
-
-    return portfolio.assign_tiers(summary).select(C.CUSTOMER_ID, "tier")
+    tiered = portfolio.assign_tiers(summary, settings) if settings is not None else portfolio.assign_tiers(summary)
+    return tiered.select(C.CUSTOMER_ID, "tier")
 
 
-def _clv(summary: pl.DataFrame, tx: pl.LazyFrame, as_of: dt.date | None) -> pl.DataFrame | None:
-    from crm_core import clv
+def _clv(dataset: Dataset, as_of: dt.date | None, result: Any, warnings: list[str]) -> pl.DataFrame:
+    clv = importlib.import_module("crm_core.clv")
 
-    result = clv.fit_clv(tx, clv.CLVSettings(calibration_end=as_of))
-    predictions = result.customers.select(
-        C.CUSTOMER_ID, pl.col("clv").fill_nan(None), pl.col("p_alive").fill_nan(None)
-    )
-    if result.problems:
-        raise _Unreliable(predictions, " ".join(result.problems))
-    return predictions
-
-
-class _Unreliable(Exception):
-    """Predictions exist but the engine flags them as unreliable."""
-
-    def __init__(self, frame: pl.DataFrame, reason: str) -> None:
-        super().__init__(reason)
-        self.frame = frame
-
-
-_STEPS: tuple[tuple[tuple[str, ...], Callable[..., pl.DataFrame | None]], ...] = (
-    (("segment",), _segments),
-    (("tier",), _tiers),
-    (("clv", "p_alive"), _clv),
-)
+    if result is None:
+        history = filter_period(dataset.transactions, None, as_of)
+        result = clv.fit_clv(history, clv.CLVSettings(calibration_end=as_of))
+    if result.problems:  # keep the numbers, say they are shaky
+        warnings.append("Predicted CLV and P(alive) are unreliable for this data: " + " ".join(result.problems))
+    return result.customers.select(C.CUSTOMER_ID, pl.col("clv").fill_nan(None), pl.col("p_alive").fill_nan(None))

@@ -8,7 +8,6 @@ from crm_core.actions import (
     VALUE_BANDS,
     CampaignAssumptions,
     campaign_what_if,
-    default_playbook,
     playbook_coverage,
     target_file_name,
     target_groups,
@@ -35,9 +34,9 @@ explain(
 
 
 def _reset_playbook() -> None:
+    # Without an edited playbook and editor state, the editor restarts from the default.
     st.session_state.pop(Keys.PLAYBOOK, None)
     st.session_state.pop(Keys.PLAYBOOK_EDITOR, None)
-    st.session_state[Keys.PLAYBOOK_BASE] = default_playbook()
 
 
 # ----------------------------------------------------------------------------- 1. playbook

@@ -13,7 +13,7 @@ import streamlit as st
 
 from crm_core.actions import ValueSettings, action_table, clean_playbook, default_playbook, with_value_band
 from crm_core.customer360 import search_index
-from crm_core.enrich import Profile, build_profile
+from crm_core.enrich import EngineSettings, Profile, build_profile
 from crm_core.interactions import GROUP_COLUMNS, prepare
 from crm_core.schema import C
 from ui.data import _collected_dataset, _customer_summary, _version, current_dataset_id, selected_period
@@ -28,10 +28,23 @@ def _dataset_key() -> tuple[str, str, dt.date, dt.date]:
     return dataset_id, _version(dataset_id), start, end
 
 
+def _shared_clv_fit(dataset_id: str, version: str, end: dt.date):
+    """The Lifetime value page's cached default fit, when that page's glue is installed."""
+    try:
+        from ui.models import _fit
+    except ImportError:
+        return None
+    try:
+        return _fit(dataset_id, version, end)
+    except ValueError:  # too little data: build_profile reports why
+        return None
+
+
 @st.cache_resource(max_entries=8, show_spinner="Scoring segments, tiers and lifetime value…")
 def _profile(dataset_id: str, version: str, start: dt.date, end: dt.date) -> Profile:
     dataset = _collected_dataset(dataset_id, version)
-    return build_profile(dataset, end, start, _customer_summary(dataset_id, version, start, end))
+    engines = EngineSettings(clv_result=_shared_clv_fit(dataset_id, version, end))
+    return build_profile(dataset, end, start, _customer_summary(dataset_id, version, start, end), engines)
 
 
 def current_profile() -> Profile:

@@ -1,0 +1,229 @@
+"""AppTest: Customer 360, Interactions and Actions pages on the demo (numbers checked against the engine / by hand)."""
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+
+import openpyxl
+import polars as pl
+import pytest
+from conftest import app_path
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.testing.v1 import AppTest
+
+from crm_core.actions import action_table, default_playbook, target_list
+from crm_core.customers import summarize
+from crm_core.dataset import Dataset, load_dataset
+from crm_core.enrich import build_profile
+from crm_core.export import GUARD
+from crm_core.ingest import IngestReport
+from crm_core.interactions import headline, prepare
+from ui.data import DEMO_FOLDER
+from ui.state import Keys
+
+CUSTOMER_360 = "pages/customer360.py"
+INTERACTIONS = "pages/interactions.py"
+ACTIONS = "pages/actions.py"
+
+
+@pytest.fixture(scope="module")
+def demo() -> dict:
+    """The demo's action table as the pages build it (whole history, default playbook, top 20 %)."""
+    dataset = load_dataset(DEMO_FOLDER)
+    tx = dataset.transactions
+    first, last = tx.select(pl.col("order_date").min(), pl.col("order_date").max().alias("m")).collect().row(0)
+    summary = summarize(tx, last).collect()
+    profile = build_profile(dataset, last, first, summary)
+    customers = dataset.customers.collect()
+    actions = action_table(summary, profile.table, default_playbook(), customers)
+    return {"dataset": dataset, "first": first, "last": last, "actions": actions}
+
+
+def _open(page: str) -> AppTest:
+    at = AppTest.from_file(app_path(), default_timeout=180)
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in at.metric}
+
+
+def _captions(at: AppTest) -> str:
+    return "\n".join(caption.value for caption in at.caption)
+
+
+# --------------------------------------------------------------------------- Customer 360
+
+
+def test_customer_360_search_shows_profile_and_next_action(demo):
+    best = demo["actions"].sort("revenue", descending=True).row(0, named=True)
+    at = _open(CUSTOMER_360)
+    assert at.info  # asks for a search first
+    at.text_input(key=Keys.C360_QUERY).set_value(best["customer_id"].lower()).run()
+    assert not at.exception
+    assert at.selectbox(key=Keys.C360_PICK).value == best["customer_id"]  # exact match ranked first
+    shown = _metrics(at)
+    assert shown["Revenue in the period"] == f"{best['revenue']:,.2f}"
+    assert shown["Orders"] == f"{best['orders']:,}"
+    assert shown["RFM segment"] == best["segment"]
+    assert shown["Value tier"] == best["tier"]
+    assert shown["Predicted CLV"] == f"{best['clv']:,.2f}"
+    assert shown["Probability still active"] == f"{best['p_alive']:.0%}"
+    markdown = "\n".join(element.value for element in at.markdown)
+    assert best["objective"] in markdown.replace("\\", "")
+    assert f"playbook row '{best['rule']}'" in _captions(at).replace("\\", "")
+    interactions = demo["dataset"].interactions.filter(pl.col("customer_id") == best["customer_id"]).collect()
+    assert shown["Contacts"] == f"{interactions.height:,}"
+
+
+def test_customer_360_search_by_email_part_and_no_match(demo):
+    at = _open(CUSTOMER_360)
+    at.text_input(key=Keys.C360_QUERY).set_value("SMITH").run()
+    options = at.selectbox(key=Keys.C360_PICK).options
+    assert 0 < len(options) <= 50
+    assert all("smith" in option.lower() for option in options)
+    at.text_input(key=Keys.C360_QUERY).set_value("no-such-customer-xyz").run()
+    assert not at.exception
+    assert at.warning and "No customer matches" in at.warning[0].value
+
+
+# --------------------------------------------------------------------------- Interactions
+
+
+def test_interactions_page_headline_matches_engine(demo):
+    groups = demo["actions"].select("customer_id", "segment")
+    expected = headline(prepare(demo["dataset"].interactions, groups, demo["first"], demo["last"]))
+    at = _open(INTERACTIONS)
+    shown = _metrics(at)
+    assert shown["Contacts"] == f"{expected['contacts']:,}"
+    assert shown["Mean satisfaction (1-5)"] == f"{expected['csat_mean']:.2f}"
+    assert shown["Complaints"] == f"{expected['complaint_share']:.1%} of contacts"
+    assert len(at.get("plotly_chart")) == 6
+    at.segmented_control(key=Keys.INTERACT_GROUP).set_value("tier").run()
+    assert not at.exception
+    assert "value tier" in _captions(at)
+
+
+def test_interactions_page_without_data_explains_the_file():
+    from crm_core.workspace import Workspace
+
+    tx = load_dataset(DEMO_FOLDER).transactions.head(500).collect()
+    dataset_id = Workspace(Path(os.environ["CRM_WORKSPACE"])).save(
+        "No side tables", b"raw", "orders.csv", Dataset(transactions=tx.lazy()), IngestReport(rows_read=500, rows_valid=500)
+    )
+    at = AppTest.from_file(app_path(), default_timeout=180)
+    at.session_state[Keys.DATASET_ID] = dataset_id
+    at.run()
+    at.switch_page(INTERACTIONS)
+    at.run()
+    assert not at.exception
+    assert "interactions" in at.info[0].value
+    layout = at.dataframe[0].value
+    assert list(layout["column"]) == ["customer_id", "interaction_date", "channel", "reason", "csat", "cost"]
+
+
+# --------------------------------------------------------------------------- Actions
+
+
+def test_default_what_if_by_hand(demo):
+    segments = demo["actions"]["segment"]
+    n = int(segments.is_in(["At Risk", "Can't Lose Them"]).sum())
+    at = _open(ACTIONS)
+    assert at.multiselect(key=Keys.WHATIF_SEGMENTS).value == ["At Risk", "Can't Lose Them"]
+    shown = _metrics(at)
+    # defaults: 2.00 per contact, 5 % respond, +50 per responder, 30 % margin
+    assert shown["Customers contacted"] == f"{n:,}"
+    assert shown["Expected responders"] == f"{n * 0.05:,.1f}"
+    assert shown["Extra revenue"] == f"{n * 0.05 * 50:,.2f}"
+    assert shown["Extra margin"] == f"{n * 0.05 * 50 * 0.3:,.2f}"
+    assert shown["Campaign cost"] == f"{n * 2.0:,.2f}"
+    assert shown["Net profit"] == f"{n * 0.75 - n * 2.0:,.2f}"
+    assert shown["ROI"] == f"{(0.75 - 2.0) / 2.0:.0%}"  # -62 %
+    assert shown["Break-even response rate"] == f"{2.0 / (0.3 * 50):.1%}"  # 13.3 %
+    assert any("Assumptions" in element.value for element in at.markdown)
+
+
+def test_what_if_percent_uplift_by_hand(demo):
+    champions = demo["actions"].filter(pl.col("segment") == "Champions")
+    n, baseline = champions.height, champions["clv"].fill_null(0).sum()
+    at = _open(ACTIONS)
+    at.multiselect(key=Keys.WHATIF_SEGMENTS).set_value(["Champions"]).run()
+    at.number_input(key=Keys.WHATIF_COST).set_value(1.0).run()
+    at.number_input(key=Keys.WHATIF_RESPONSE).set_value(10.0).run()
+    at.number_input(key=Keys.WHATIF_MARGIN).set_value(50.0).run()
+    at.radio(key=Keys.WHATIF_MODE).set_value("percent").run()
+    at.number_input(key=Keys.WHATIF_UPLIFT_PERCENT).set_value(20.0).run()
+    assert not at.exception
+    revenue = 0.10 * 0.20 * baseline  # response x uplift x baseline (predicted CLV) of the targets
+    shown = _metrics(at)
+    assert shown["Customers contacted"] == f"{n:,}"
+    assert shown["Extra revenue"] == f"{revenue:,.2f}"
+    assert shown["Net profit"] == f"{revenue * 0.5 - n * 1.0:,.2f}"
+    assert "baseline (predicted CLV)" in "\n".join(element.value for element in at.markdown).replace("\\", "")
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> list:
+    """Collect the data callables the download buttons register (called on click in a browser)."""
+    captured: list = []
+    original = MediaFileManager.add_deferred
+
+    def record(self, data_callable, *args, **kwargs):
+        captured.append(data_callable)
+        return original(self, data_callable, *args, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
+    return captured
+
+
+def test_target_list_downloads_match_the_engine(demo, downloads):
+    at = _open(ACTIONS)
+    expected = target_list(demo["actions"], ["At Risk", "Can't Lose Them"])
+    assert at.dataframe[-1].value["customer_id"].tolist() == expected["customer_id"].to_list()[:1000]
+    assert len(at.get("download_button")) == 2
+    csv_bytes, xlsx_bytes = downloads[-2](), downloads[-1]()
+    rows = list(csv.DictReader(io.StringIO(csv_bytes.decode("utf-8-sig"), newline="")))
+    assert [row["customer_id"] for row in rows] == expected["customer_id"].to_list()
+    assert [row["action"] for row in rows] == expected["action"].to_list()
+    assert [row["email"] for row in rows] == expected["email"].to_list()
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx_bytes)).active
+    assert sheet.max_row == expected.height + 1
+    assert not [cell.coordinate for row in sheet.iter_rows() for cell in row if cell.data_type == "f"]
+
+
+def test_edited_playbook_drives_targets_downloads_and_customer_360(demo, downloads):
+    book = default_playbook()
+    champions_row = book["segment"].to_list().index("Champions")
+    hostile = '=HYPERLINK("http://x","VIP call")'
+    at = _open(ACTIONS)
+    at.session_state[Keys.PLAYBOOK_EDITOR] = {
+        "edited_rows": {champions_row: {"action": hostile}}, "added_rows": [], "deleted_rows": [],
+    }
+    at.multiselect(key=Keys.WHATIF_SEGMENTS).set_value(["Champions"]).run()
+    assert not at.exception
+    preview = at.dataframe[-1].value
+    assert set(preview["action"]) == {hostile}
+    rows = list(csv.DictReader(io.StringIO(downloads[-2]().decode("utf-8-sig"), newline="")))
+    assert {row["action"] for row in rows} == {GUARD + hostile}  # neutralised, original text after the guard
+
+    # the edit follows the user to Customer 360
+    champion = demo["actions"].filter(pl.col("segment") == "Champions").row(0, named=True)
+    at.switch_page(CUSTOMER_360).run()
+    at.text_input(key=Keys.C360_QUERY).set_value(champion["customer_id"]).run()
+    assert not at.exception
+    markdown = "\n".join(element.value for element in at.markdown).replace("\\", "")
+    assert hostile in markdown
+
+    # back on Actions the editor starts from the edited playbook; reset restores the default
+    at.switch_page(ACTIONS).run()
+    assert hostile in set(at.data_editor[0].value["action"])
+    at.button[0].click().run()
+    assert not at.exception
+    assert hostile not in set(at.data_editor[0].value["action"])
+    assert set(at.dataframe[-1].value["action"]) == {book["action"][champions_row]}
