@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import sys
 from pathlib import Path
 
 import openpyxl
@@ -227,3 +228,68 @@ def test_edited_playbook_drives_targets_downloads_and_customer_360(demo, downloa
     assert not at.exception
     assert hostile not in set(at.data_editor[0].value["action"])
     assert set(at.dataframe[-1].value["action"]) == {book["action"][champions_row]}
+
+
+# --------------------------------------------------------------------------- degraded data
+
+
+def _bare_dataset_id(rows: int = 2_000) -> tuple[str, pl.DataFrame]:
+    """A saved dataset with only customer_id, order_date, amount and no side tables."""
+    from crm_core.workspace import Workspace
+
+    tx = load_dataset(DEMO_FOLDER).transactions.select("customer_id", "order_date", "amount").head(rows).collect()
+    dataset_id = Workspace(Path(os.environ["CRM_WORKSPACE"])).save(
+        "Bare orders", b"raw", "orders.csv", Dataset(transactions=tx.lazy()), IngestReport(rows_read=rows, rows_valid=rows)
+    )
+    return dataset_id, tx
+
+
+def _open_dataset(dataset_id: str, page: str) -> AppTest:
+    at = AppTest.from_file(app_path(), default_timeout=180)
+    at.session_state[Keys.DATASET_ID] = dataset_id
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_customer_360_without_side_tables_or_optional_columns():
+    dataset_id, tx = _bare_dataset_id()
+    customer = tx["customer_id"][0]
+    at = _open_dataset(dataset_id, CUSTOMER_360)
+    at.text_input(key=Keys.C360_QUERY).set_value(customer).run()
+    assert not at.exception
+    captions = _captions(at)
+    assert "No customers file" in captions
+    assert "no category column" in captions and "no channel column" in captions
+    assert "No interactions file" in captions
+    assert _metrics(at)["Revenue in the period"] == f"{tx.filter(pl.col('customer_id') == customer)['amount'].sum():,.2f}"
+
+
+def test_actions_target_value_bands_when_segments_are_unavailable(monkeypatch, downloads):
+    monkeypatch.setitem(sys.modules, "crm_core.rfm", None)  # the segmentation engine is not installed
+    dataset_id, _ = _bare_dataset_id(1_500)
+    at = _open_dataset(dataset_id, ACTIONS)
+    assert "campaigns target value bands" in _captions(at)
+    assert "RFM segments are not available" in _captions(at)
+    assert at.multiselect(key=Keys.WHATIF_SEGMENTS).value == ["High value"]
+    rows = list(csv.DictReader(io.StringIO(downloads[-2]().decode("utf-8-sig"), newline="")))
+    assert rows and {row["value_band"] for row in rows} == {"High value"}
+    assert "segment" not in rows[0] and "email" not in rows[0]
+    assert {row["rule"] for row in rows} == {"Any segment / High value"}
+
+
+def test_customer_360_follows_the_segments_page_settings(demo):
+    rfm = pytest.importorskip("crm_core.rfm")
+    summary = summarize(demo["dataset"].transactions).collect()
+    three = rfm.score_customers(summary, rfm.RfmSettings(bins=3)).select("customer_id", "segment").collect()
+    changed = three.join(demo["actions"].select("customer_id", pl.col("segment").alias("five")), on="customer_id")
+    customer = changed.filter(pl.col("segment") != pl.col("five")).row(0, named=True)
+    at = AppTest.from_file(app_path(), default_timeout=180)
+    at.query_params[Keys.SEG_BINS] = "3"  # chosen on the Segments page, kept in the URL
+    at.run()
+    at.switch_page(CUSTOMER_360).run()
+    at.text_input(key=Keys.C360_QUERY).set_value(customer["customer_id"]).run()
+    assert not at.exception
+    assert _metrics(at)["RFM segment"] == customer["segment"] != customer["five"]

@@ -40,16 +40,40 @@ def _shared_clv_fit(dataset_id: str, version: str, end: dt.date):
         return None
 
 
+def segment_settings():
+    """The RFM settings chosen on the Segments page (score levels, ties, axis, applied rules), else None.
+
+    Score levels, ties and axis live in the URL (bound widgets), the applied
+    rule table in session state; both outlive a page switch.
+    """
+    try:
+        from crm_core.rfm import RfmSettings
+    except ImportError:
+        return None
+
+    def chosen(key: str, default: str) -> str:
+        return str(st.session_state.get(key) or st.query_params.get(key) or default)
+
+    try:
+        bins = int(chosen(Keys.SEG_BINS, "5"))
+        rules = st.session_state.get(f"{Keys.SEG_RULES}{bins}")
+        settings = RfmSettings(bins=bins, ties=chosen(Keys.SEG_TIES, "shared"), segment_on=chosen(Keys.SEG_AXIS, "F"),
+                               rules=tuple(rules) if rules else None)
+    except ValueError:  # a hand-edited URL: fall back to the defaults
+        return None
+    return settings if settings != RfmSettings() else None
+
+
 @st.cache_resource(max_entries=8, show_spinner="Scoring segments, tiers and lifetime value…")
-def _profile(dataset_id: str, version: str, start: dt.date, end: dt.date) -> Profile:
+def _profile(dataset_id: str, version: str, start: dt.date, end: dt.date, rfm_settings=None) -> Profile:
     dataset = _collected_dataset(dataset_id, version)
-    engines = EngineSettings(clv_result=_shared_clv_fit(dataset_id, version, end))
+    engines = EngineSettings(rfm=rfm_settings, clv_result=_shared_clv_fit(dataset_id, version, end))
     return build_profile(dataset, end, start, _customer_summary(dataset_id, version, start, end), engines)
 
 
 def current_profile() -> Profile:
     """Segment / tier / CLV / P(alive) of the customers who bought in the sidebar period."""
-    return _profile(*_dataset_key())
+    return _profile(*_dataset_key(), segment_settings())
 
 
 def current_playbook() -> pl.DataFrame:
@@ -66,20 +90,20 @@ def value_settings() -> ValueSettings:
 
 @st.cache_resource(max_entries=16, show_spinner="Matching customers to the playbook…")
 def _actions(
-    dataset_id: str, version: str, start: dt.date, end: dt.date, playbook_rows: tuple, share: float
+    dataset_id: str, version: str, start: dt.date, end: dt.date, playbook_rows: tuple, share: float, rfm_settings=None
 ) -> pl.DataFrame:
     dataset = _collected_dataset(dataset_id, version)
     summary = _customer_summary(dataset_id, version, start, end)
     contacts = dataset.customers.collect() if dataset.customers is not None else None
     playbook = pl.DataFrame(list(playbook_rows), schema=list(default_playbook().columns), orient="row")
-    profile = _profile(dataset_id, version, start, end).table
+    profile = _profile(dataset_id, version, start, end, rfm_settings).table
     return action_table(summary, profile, playbook, contacts, ValueSettings(high_value_share=share))
 
 
 def current_actions() -> pl.DataFrame:
     """One row per customer of the period with profile, value band and recommended action."""
     rows = tuple(clean_playbook(current_playbook()).iter_rows())
-    return _actions(*_dataset_key(), rows, value_settings().high_value_share)
+    return _actions(*_dataset_key(), rows, value_settings().high_value_share, segment_settings())
 
 
 @st.cache_resource(max_entries=8, show_spinner="Indexing customers for search…")
@@ -99,12 +123,14 @@ def current_search_index() -> pl.DataFrame:
 
 
 @st.cache_resource(max_entries=8, show_spinner="Reading support contacts…")
-def _contacts(dataset_id: str, version: str, start: dt.date, end: dt.date, share: float) -> pl.DataFrame | None:
+def _contacts(
+    dataset_id: str, version: str, start: dt.date, end: dt.date, share: float, rfm_settings=None
+) -> pl.DataFrame | None:
     interactions = _collected_dataset(dataset_id, version).interactions
     if interactions is None:
         return None
     summary = _customer_summary(dataset_id, version, start, end)
-    profile = _profile(dataset_id, version, start, end).table
+    profile = _profile(dataset_id, version, start, end, rfm_settings).table
     banded = with_value_band(summary.join(profile, on=C.CUSTOMER_ID, how="left"), ValueSettings(high_value_share=share))
     groups = banded.select(C.CUSTOMER_ID, *[name for name in GROUP_COLUMNS if name in banded.columns])
     return prepare(interactions, groups, start, end)
@@ -112,4 +138,4 @@ def _contacts(dataset_id: str, version: str, start: dt.date, end: dt.date, share
 
 def current_contacts() -> pl.DataFrame | None:
     """Support contacts of the sidebar period with the customer's segment / tier / value band (None without data)."""
-    return _contacts(*_dataset_key(), value_settings().high_value_share)
+    return _contacts(*_dataset_key(), value_settings().high_value_share, segment_settings())
