@@ -284,8 +284,19 @@ def _pca_view(X: np.ndarray, labels: np.ndarray, names: dict[int, str], settings
     return frame, float(pca.explained_variance_ratio_.sum())
 
 
-def cluster_customers(summary: pl.DataFrame, settings: ClusterSettings = ClusterSettings()) -> ClusterResult:
-    """Cluster the customers of a summary (see module doc).
+@dataclass(frozen=True)
+class ClusterFit:
+    """The expensive part: features and one fit per k (pick k afterwards for free)."""
+
+    features: FeatureMatrix
+    curve: pl.DataFrame
+    labels_by_k: dict[int, np.ndarray]
+    best_k: int
+    method: str
+
+
+def fit_clusters(summary: pl.DataFrame, settings: ClusterSettings = ClusterSettings()) -> ClusterFit:
+    """Build the features and fit every k in range (``settings.k`` is ignored here).
 
     Raises
     ------
@@ -294,11 +305,15 @@ def cluster_customers(summary: pl.DataFrame, settings: ClusterSettings = Cluster
     """
     behaviour = default_behaviour(summary) if settings.behaviour is None else settings.behaviour
     features = build_features(summary, behaviour)
-    n = features.X.shape[0]
     curve, labels_by_k = silhouette_curve(features.X, settings)
-    best = _best_k(curve)
-    k = settings.k if settings.k in labels_by_k else best
-    labels = _rank_by_value(labels_by_k[k], features.raw)
+    return ClusterFit(features, curve, labels_by_k, _best_k(curve), _method_sentence(features.X.shape[0], settings))
+
+
+def describe_clusters(fit: ClusterFit, k: int | None = None, settings: ClusterSettings = ClusterSettings()) -> ClusterResult:
+    """Name, profile and map the clusters of ``fit`` for ``k`` (``None`` or out of range: the best k)."""
+    features = fit.features
+    k = k if k in fit.labels_by_k else fit.best_k
+    labels = _rank_by_value(fit.labels_by_k[k], features.raw)
     names = cluster_names(features.X, features.keys, labels)
     pca, explained = _pca_view(features.X, labels, names, settings)
     assignments = pl.DataFrame({C.CUSTOMER_ID: features.customer_ids, CLUSTER: labels}).with_columns(
@@ -306,14 +321,30 @@ def cluster_customers(summary: pl.DataFrame, settings: ClusterSettings = Cluster
     )
     return ClusterResult(
         assignments=assignments,
-        curve=curve,
-        best_k=best,
+        curve=fit.curve,
+        best_k=fit.best_k,
         k=k,
-        method=_method_sentence(n, settings),
+        method=fit.method,
         profile=_profile(features.raw, labels, names, features.keys),
         pca=pca,
         pca_explained=explained,
         feature_labels=[_BY_KEY[key].label for key in features.keys],
+    )
+
+
+def cluster_customers(summary: pl.DataFrame, settings: ClusterSettings = ClusterSettings()) -> ClusterResult:
+    """Cluster the customers of a summary (see module doc): :func:`fit_clusters` then :func:`describe_clusters`."""
+    return describe_clusters(fit_clusters(summary, settings), settings.k, settings)
+
+
+def cluster_members(summary: pl.DataFrame, result: ClusterResult, cluster: int) -> pl.DataFrame:
+    """Customers of one cluster with their summary figures, biggest spenders first."""
+    columns = [c for c in ("recency_days", "orders", "revenue", "aov", "first_date", "last_date",
+                           "categories", "channels", "tenure_days", "returns") if c in summary.columns]
+    return (
+        result.assignments.filter(pl.col(CLUSTER) == cluster)
+        .join(summary.select(C.CUSTOMER_ID, *columns), on=C.CUSTOMER_ID, how="left")
+        .sort(["revenue", C.CUSTOMER_ID], descending=[True, False])
     )
 
 

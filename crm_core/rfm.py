@@ -298,6 +298,10 @@ def _cells_text(cells: list[tuple[int, int]], f_label: str) -> str:
     return shown + (f" and {len(cells) - 4} more" if len(cells) > 4 else "")
 
 
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or (isinstance(value, float) and value != value)
+
+
 def _as_number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
@@ -334,8 +338,14 @@ def validate_rules(
     covers. Warnings: rules that can never match because earlier rules take
     all their cells.
     """
-    records = rows.to_dicts() if isinstance(rows, pl.DataFrame) else [dict(row) for row in rows]
-    records = [row for row in records if any(v not in (None, "") for v in row.values())]  # blank editor rows
+    if isinstance(rows, pl.DataFrame):
+        records = rows.to_dicts()
+    elif hasattr(rows, "to_dict"):  # a pandas frame handed back by a table editor
+        records = rows.to_dict("records")
+    else:
+        records = [dict(row) for row in rows]
+    records = [{k: (None if _blank(v) else v) for k, v in row.items()} for row in records]
+    records = [row for row in records if any(v is not None for v in row.values())]  # blank editor rows
     f_label = "F" if segment_on == "F" else "FM"
     if not records:
         return RuleCheck(None, [f"The rule table is empty: add at least one rule (e.g. a catch-all with R 1-{bins}, {f_label} 1-{bins})."])
@@ -471,6 +481,20 @@ def bin_notes(scored: pl.DataFrame, settings: RfmSettings = RfmSettings()) -> li
             continue
         notes.append(BinNote(axis, used, settings.bins, float(top[0]), share, message))
     return notes
+
+
+MEMBER_COLUMNS = (C.CUSTOMER_ID, SEGMENT, "r_score", "f_score", "m_score", RECENCY, FREQUENCY, MONETARY,
+                  "aov", "first_date", "last_date")
+
+
+def segment_members(scored: pl.DataFrame, segment: str) -> pl.DataFrame:
+    """Customers of one segment, biggest spenders first (for the drill-down and its CSV)."""
+    columns = [name for name in MEMBER_COLUMNS if name in scored.columns]
+    return (
+        scored.filter(pl.col(SEGMENT) == segment)
+        .select(columns)
+        .sort([MONETARY, C.CUSTOMER_ID], descending=[True, False])
+    )
 
 
 # --------------------------------------------------------------------------- migration

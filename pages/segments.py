@@ -1,5 +1,396 @@
-"""segments page (being built)."""
+"""Segments: RFM segments, behavioural clusters, and what each group buys and where."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import polars as pl
 import streamlit as st
 
-st.title("segments")
-st.info("This page is being built.")
+from crm_core import clusters as cl
+from crm_core import needs
+from crm_core import rfm
+from crm_core.charts import segments as charts
+from crm_core.customers import summarize
+from crm_core.export import safe_csv_bytes
+from crm_core.kpis import format_kpi
+from crm_core.schema import C
+from ui.data import current_dataset_id, customer_summary, period_transactions, selected_period
+from ui.state import Keys
+from ui.widgets import chart, explain, plain, takeaway
+
+SHOWN_ROWS = 1000
+ONE_DAY = dt.timedelta(days=1)
+
+st.title("Segments")
+explain(
+    "Group customers by what they do, so each group can get its own treatment. **RFM segments** sort customers "
+    "by how recently they bought (R), how often (F) and how much they spent (M), and give each group a name "
+    "such as *Champions* or *At Risk*. **Behavioural clusters** let the data find its own groups. "
+    "**Needs & channels** shows what each group buys and through which channels. "
+    "Everything uses the orders in the period chosen in the sidebar."
+)
+
+start, end = selected_period()
+tx = period_transactions()
+period_summary = customer_summary()
+if period_summary.height == 0:
+    st.info("No orders in the selected period. Widen the period in the sidebar.")
+    st.stop()
+
+
+# Settings -----------------------------------------------------------------------------------
+def rfm_settings_form() -> tuple[dt.date, int, str, str]:
+    with st.expander("RFM settings: reference date, score levels, ties", icon=":material/tune:"):
+        first, second = st.columns(2)
+        chosen = first.date_input(
+            "Reference date (as of)", value=None, key=Keys.SEG_AS_OF, format="YYYY-MM-DD",
+            help=f"Recency is counted back from this date. Empty = the last order date in the period ({end:%d %b %Y}).")
+        bins = second.segmented_control(
+            "Score levels", [5, 4, 3], default=5, required=True, key=Keys.SEG_BINS, bind="query-params",
+            format_func=lambda n: {5: "5 (quintiles)", 4: "4 (quartiles)", 3: "3 (terciles)"}[n],
+            help="Each of R, F and M is scored from 1 to this number; the highest is best.")
+        ties = first.segmented_control(
+            "Customers with equal values", ["shared", "ordinal"], default="shared", required=True,
+            key=Keys.SEG_TIES, bind="query-params",
+            format_func={"shared": "Share a score", "ordinal": "Split by customer id"}.get,
+            help="Share a score: two customers with the same number of orders always get the same F score, "
+                 "even if that leaves some scores unused. Split: every score gets the same number of customers, "
+                 "ties broken by customer id.")
+        axis = second.segmented_control(
+            "Segment rules read", ["F", "FM"], default="F", required=True, key=Keys.SEG_AXIS, bind="query-params",
+            format_func={"F": "Orders (F)", "FM": "Orders and spend (mean of F and M)"}.get,
+            help="With 'orders and spend', a big spender with few orders counts as frequent.")
+    as_of = chosen or end
+    if as_of < start:
+        st.warning(f"The reference date is before the period starts; using {start:%d %b %Y} instead.")
+        as_of = start
+    return as_of, bins, ties, axis
+
+
+as_of, bins, ties, axis = rfm_settings_form()
+summary = period_summary if as_of == end else summarize(tx, as_of).collect()
+if summary.height == 0:
+    st.info("No orders on or before the reference date. Pick a later date in the RFM settings.")
+    st.stop()
+
+tab_rfm, tab_clusters, tab_needs = st.tabs(["RFM segments", "Behavioural clusters", "Needs & channels"])
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "customers"
+
+
+def drill_down(members: pl.DataFrame, name: str, file_prefix: str, key: str) -> None:
+    """Customer list of one group with an injection-safe CSV download."""
+    st.caption(plain(f"{members.height:,} customers in {name}"
+                     + (f"; showing the best {SHOWN_ROWS:,} (the download has all)." if members.height > SHOWN_ROWS else ".")))
+    st.dataframe(members.head(SHOWN_ROWS), hide_index=True, width="stretch")
+    st.download_button(
+        "Download these customers (CSV)", data=safe_csv_bytes(members), file_name=f"{file_prefix}_{slug(name)}.csv",
+        mime="text/csv", icon=":material/download:", key=key,
+        help="Opens in Excel; cells that could run as formulas are neutralised.")
+
+
+# RFM ----------------------------------------------------------------------------------------
+def rules_editor(bins: int, axis: str) -> tuple[rfm.SegmentRule, ...]:
+    """The editable rule table; returns the rules in force (the last valid ones applied)."""
+    rules_key = f"{Keys.SEG_RULES}{bins}"
+    applied = st.session_state.get(rules_key, rfm.DEFAULT_RULES[bins])
+    version = st.session_state.get(Keys.SEG_RULES_VERSION, 0)
+    f_label = "F" if axis == "F" else "FM"
+    with st.expander("Segment rules (editable)", icon=":material/rule:"):
+        st.caption(
+            f"Rules are checked from top to bottom; a customer gets the first segment whose R and {f_label} ranges "
+            "contain their scores. The last rule catches everyone left. Add, remove or rename rows, then apply.")
+        score = dict(min_value=1, max_value=bins, step=1, required=True)
+        with st.form("seg_rules_form", border=False):
+            edited = st.data_editor(
+                rfm.rules_frame(applied), key=f"{Keys.SEG_RULES_EDITOR}{bins}_{version}", num_rows="dynamic",
+                hide_index=True, width="stretch",
+                column_config={
+                    "segment": st.column_config.TextColumn("Segment", required=True, max_chars=40),
+                    "r_min": st.column_config.NumberColumn("R from", **score),
+                    "r_max": st.column_config.NumberColumn("R to", **score),
+                    "f_min": st.column_config.NumberColumn(f"{f_label} from", **score),
+                    "f_max": st.column_config.NumberColumn(f"{f_label} to", **score),
+                },
+            )
+            left, right = st.columns(2)
+            apply = left.form_submit_button("Apply rules", icon=":material/check:")
+            reset = right.form_submit_button("Back to the default rules", icon=":material/restart_alt:")
+        if reset:
+            st.session_state.pop(rules_key, None)
+            st.session_state[Keys.SEG_RULES_VERSION] = version + 1
+            st.rerun()
+        if apply:
+            check = rfm.validate_rules(edited, bins, axis)
+            if check.ok:
+                st.session_state[rules_key] = check.rules
+                st.session_state[Keys.SEG_RULES_VERSION] = version + 1
+                st.rerun()
+            for error in check.errors:
+                st.error(plain(error))
+            st.caption("The rules above are not applied yet; the charts still use the previous rules.")
+    unreachable = rfm.unreachable_segments(applied, bins)
+    if unreachable:
+        st.info(plain(f"These segments can never be reached with the current rules and {bins} score levels, "
+                      f"so they stay empty: {', '.join(unreachable)}."))
+    return applied
+
+
+def rfm_tab(settings: rfm.RfmSettings) -> pl.DataFrame:
+    scored = rfm.score_customers(summary, settings).collect()
+    numbers = rfm.headline(scored)
+    cards = st.columns(4)
+    cards[0].metric("Customers", format_kpi(numbers["customers"], "count"), border=True)
+    cards[1].metric("Median days since last purchase", format_kpi(numbers["median_recency_days"], "count"), border=True)
+    cards[2].metric("Median orders", format_kpi(numbers["median_frequency"], "ratio"), border=True)
+    cards[3].metric("Median spend", format_kpi(numbers["median_monetary"], "money"), border=True)
+    st.caption(f"Scores as of {as_of:%d %b %Y}, on orders from {start:%d %b %Y}. Recency counts days since the "
+               "last order line (including returns); frequency counts distinct orders; spend is net of returns.")
+    for note in rfm.bin_notes(scored, settings):
+        st.info(note.message, icon=":material/info:")
+
+    st.subheader("Where customers sit on recency and frequency")
+    grid_value = st.segmented_control(
+        "Colour cells by", ["customers", "monetary"], default="customers", required=True, key=Keys.SEG_GRID_VALUE,
+        format_func={"customers": "Number of customers", "monetary": "Mean spend"}.get)
+    grid = rfm.rf_grid(scored, settings)
+    chart(charts.rf_heatmap(grid, settings.bins, grid_value, "F" if settings.segment_on == "F" else "FM"), key="seg_grid_chart")
+    takeaway(rfm.grid_takeaway(grid, grid_value))
+
+    st.subheader("How big each segment is")
+    profile = rfm.segment_profile(scored, settings)
+    tree_by = st.segmented_control(
+        "Size boxes by", ["customers", "revenue"], default="customers", required=True, key=Keys.SEG_TREE_BY,
+        format_func=str.capitalize)
+    chart(charts.segment_treemap(profile, tree_by), key="seg_treemap")
+    takeaway(rfm.treemap_takeaway(profile, tree_by))
+
+    st.subheader("Segment profiles")
+    st.dataframe(
+        profile, hide_index=True, width="stretch",
+        column_config={
+            "segment": "Segment", "customers": st.column_config.NumberColumn("Customers", format="localized"),
+            "customer_share": st.column_config.NumberColumn("Share of customers", format="percent"),
+            "revenue": st.column_config.NumberColumn("Revenue", format="localized"),
+            "revenue_share": st.column_config.NumberColumn("Share of revenue", format="percent"),
+            "mean_recency_days": st.column_config.NumberColumn("Days since last purchase (mean)", format="%.0f"),
+            "mean_orders": st.column_config.NumberColumn("Orders (mean)", format="%.1f"),
+            "mean_revenue": st.column_config.NumberColumn("Spend per customer", format="localized"),
+            "mean_r": st.column_config.NumberColumn("R (mean)", format="%.1f"),
+            "mean_f": st.column_config.NumberColumn("F (mean)", format="%.1f"),
+            "mean_m": st.column_config.NumberColumn("M (mean)", format="%.1f"),
+            "aov": st.column_config.NumberColumn("Average order value", format="%.2f"),
+            "advice": "What to do",
+        },
+    )
+    takeaway(rfm.profile_takeaway(profile))
+    migration_section(settings)
+
+    st.subheader("Customers of a segment")
+    names = settings.segment_names
+    if st.session_state.get(Keys.SEG_DRILL) not in names:
+        st.session_state.pop(Keys.SEG_DRILL, None)
+    pick = st.selectbox("Segment", names, key=Keys.SEG_DRILL)
+    row = profile.filter(pl.col(rfm.SEGMENT) == pick).row(0, named=True)
+    cards = st.columns(4)
+    cards[0].metric("Customers in segment", format_kpi(row["customers"], "count"), border=True)
+    cards[1].metric("Segment revenue", format_kpi(row["revenue"], "money"), border=True)
+    cards[2].metric("Share of revenue", format_kpi(row["revenue_share"], "share"), border=True)
+    cards[3].metric("Spend per customer", format_kpi(row["mean_revenue"], "money"), border=True)
+    if row["advice"]:
+        st.caption(plain(f"What to do: {row['advice']}"))
+    drill_down(rfm.segment_members(scored, pick), pick, "segment", "seg_download")
+    return scored
+
+
+def migration_section(settings: rfm.RfmSettings) -> None:
+    st.subheader("How customers moved between segments")
+    if as_of <= start:
+        st.info("The period is a single day: choose a longer period in the sidebar to compare two dates.")
+        return
+    chosen = st.date_input(
+        "Compare with the segments on", value=rfm.default_compare_date(start, as_of), key=Keys.SEG_COMPARE,
+        format="YYYY-MM-DD", help="Each date is scored on the customers known at that date.")
+    earlier = min(max(chosen, start), as_of - ONE_DAY)
+    if earlier != chosen:
+        st.caption(f"The comparison date must fall between {start:%d %b %Y} and the day before the reference date; "
+                   f"using {earlier:%d %b %Y}.")
+    flows = rfm.segment_migration(tx, earlier, as_of, settings)
+    chart(charts.migration_sankey(flows, f"{earlier:%d %b %Y}", f"{as_of:%d %b %Y}", settings.segment_names),
+          key="seg_migration")
+    takeaway(rfm.migration_takeaway(flows, earlier, as_of))
+    st.dataframe(
+        flows, hide_index=True, width="stretch",
+        column_config={
+            "from_segment": f"Segment on {earlier:%d %b %Y}", "to_segment": f"Segment on {as_of:%d %b %Y}",
+            "customers": st.column_config.NumberColumn("Customers", format="localized"),
+            "share_of_from": st.column_config.NumberColumn("Share of the earlier segment", format="percent"),
+        },
+    )
+
+
+with tab_rfm:
+    rules = rules_editor(bins, axis)
+    rfm_settings = rfm.RfmSettings(bins=bins, ties=ties, segment_on=axis, rules=rules)
+    scored = rfm_tab(rfm_settings)
+
+
+# Clusters -----------------------------------------------------------------------------------
+@st.cache_resource(max_entries=8, show_spinner="Finding behavioural clusters…")
+def cached_fit(_summary: pl.DataFrame, fingerprint: tuple, settings: cl.ClusterSettings) -> cl.ClusterFit:
+    """K-means for every k, cached per dataset, period, reference date and features."""
+    return cl.fit_clusters(_summary, settings)
+
+
+def clusters_tab() -> cl.ClusterResult | None:
+    st.caption("K-means groups customers with similar recency, frequency and spend (log scale, standardised), "
+               "plus the behaviour features you tick. The number of groups is chosen by the silhouette score "
+               "unless you pick it.")
+    options = cl.available_behaviour(summary)
+    default = [key for key in cl.default_behaviour(summary) if key in options]
+    chosen = st.multiselect("Also use", list(options), default=default, format_func=options.get, key=Keys.CLU_FEATURES)
+    for hint in cl.missing_behaviour(summary):
+        st.caption(hint)
+    settings = cl.ClusterSettings(behaviour=tuple(chosen))
+    fingerprint = (current_dataset_id(), start, end, as_of, summary.height)
+    try:
+        fit = cached_fit(summary, fingerprint, settings)
+    except cl.ClusterError as error:
+        st.warning(plain(str(error)))
+        return None
+    k_choices = ["auto", *fit.labels_by_k]
+    if st.session_state.get(Keys.CLU_K) not in k_choices:
+        st.session_state.pop(Keys.CLU_K, None)
+    k = st.selectbox("Number of groups", k_choices, key=Keys.CLU_K,
+                     format_func=lambda v: f"Automatic (best: {fit.best_k})" if v == "auto" else str(v))
+    result = cl.describe_clusters(fit, None if k == "auto" else k, settings)
+    st.caption(result.method)
+
+    chart(charts.silhouette_figure(result), key="clu_curve")
+    takeaway(cl.curve_takeaway(result))
+
+    st.subheader("Cluster profiles")
+    extra = {f"mean_{key}": st.column_config.NumberColumn(f"{label} (mean)", format="%.2f")
+             for key, label in options.items()}
+    st.dataframe(
+        result.profile, hide_index=True, width="stretch",
+        column_config={
+            "cluster": "Cluster", "cluster_name": "Description",
+            "customers": st.column_config.NumberColumn("Customers", format="localized"),
+            "customer_share": st.column_config.NumberColumn("Share of customers", format="percent"),
+            "spend": st.column_config.NumberColumn("Spend", format="localized"),
+            "spend_share": st.column_config.NumberColumn("Share of spend", format="percent"),
+            "mean_recency_days": st.column_config.NumberColumn("Days since last purchase (mean)", format="%.0f"),
+            "mean_orders": st.column_config.NumberColumn("Orders (mean)", format="%.1f"),
+            "mean_spend": st.column_config.NumberColumn("Spend per customer", format="localized"),
+            "aov": st.column_config.NumberColumn("Average order value", format="%.2f"),
+            **extra,
+        },
+    )
+    takeaway(cl.profile_takeaway(result))
+    st.caption("Descriptions compare each group with the average customer: high/low = more than half a standard "
+               "deviation above/below it (on a log scale).")
+
+    chart(charts.pca_figure(result), key="clu_pca")
+    takeaway(cl.pca_takeaway(result))
+
+    st.subheader("Customers of a cluster")
+    labels = dict(result.profile.select(cl.CLUSTER, cl.CLUSTER_NAME).iter_rows())
+    if st.session_state.get(Keys.CLU_DRILL) not in labels:
+        st.session_state.pop(Keys.CLU_DRILL, None)
+    pick = st.selectbox("Cluster", list(labels), key=Keys.CLU_DRILL, format_func=lambda c: f"{c}. {labels[c]}")
+    drill_down(cl.cluster_members(summary, result, pick), f"cluster {pick}", "cluster", "clu_download")
+    return result
+
+
+with tab_clusters:
+    cluster_result = clusters_tab()
+
+
+# Needs and channels -------------------------------------------------------------------------
+def needs_tab() -> None:
+    group_options = ["segment"] + (["cluster"] if cluster_result is not None else [])
+    group_by = st.segmented_control(
+        "Group customers by", group_options, default="segment", required=True, key=Keys.NEEDS_GROUP,
+        format_func={"segment": "RFM segments", "cluster": "Behavioural clusters"}.get)
+    if group_by == "cluster":
+        groups = cluster_result.assignments.select(C.CUSTOMER_ID, pl.col(cl.CLUSTER_NAME).alias(needs.GROUP))
+        order = cluster_result.profile[cl.CLUSTER_NAME].to_list()
+    else:
+        groups = scored.select(C.CUSTOMER_ID, pl.col(rfm.SEGMENT).alias(needs.GROUP))
+        order = rfm_settings.segment_names
+    scoped_tx = tx.filter(pl.col(C.ORDER_DATE) <= as_of)
+
+    st.subheader("What each group buys")
+    missing = needs.missing_column_message(scoped_tx, C.CATEGORY)
+    if missing:
+        st.info(missing, icon=":material/info:")
+    else:
+        mix = needs.mix_by_group(scoped_tx, groups, C.CATEGORY, needs.GROUP)
+        chart(charts.mix_heatmap(mix, C.CATEGORY, needs.GROUP, order, "Share of each group's spend by category"),
+              key="needs_category_mix")
+        takeaway(needs.mix_takeaway(mix, C.CATEGORY, needs.GROUP))
+
+        st.subheader("Categories bought by the same customers")
+        scopes = ["All customers", *[g for g in order if g in set(groups[needs.GROUP].to_list())]]
+        if st.session_state.get(Keys.NEEDS_SCOPE) not in scopes:
+            st.session_state.pop(Keys.NEEDS_SCOPE, None)
+        scope = st.selectbox("Customers", scopes, key=Keys.NEEDS_SCOPE)
+        subset = None if scope == scopes[0] else groups.filter(pl.col(needs.GROUP) == scope)
+        pairs = needs.cross_sell_pairs(scoped_tx, subset)
+        if pairs.is_empty():
+            st.info("No two categories are bought by at least 5 of the same customers here.")
+        else:
+            chart(charts.cross_sell_figure(pairs), key="needs_cross_sell")
+        takeaway(needs.cross_sell_takeaway(pairs))
+        if not pairs.is_empty():
+            st.dataframe(
+                pairs, hide_index=True, width="stretch",
+                column_config={
+                    "category_a": "Category A", "category_b": "Category B",
+                    "customers": st.column_config.NumberColumn("Customers buying both", format="localized"),
+                    "support": st.column_config.NumberColumn("Share buying both (support)", format="percent"),
+                    "confidence_a_to_b": st.column_config.NumberColumn("A buyers who buy B", format="percent"),
+                    "confidence_b_to_a": st.column_config.NumberColumn("B buyers who buy A", format="percent"),
+                    "lift": st.column_config.NumberColumn("Lift (1 = chance)", format="%.2f"),
+                },
+            )
+
+    st.subheader("Channels")
+    missing = needs.missing_column_message(scoped_tx, C.CHANNEL)
+    if missing:
+        st.info(missing, icon=":material/info:")
+        return
+    mix = needs.mix_by_group(scoped_tx, groups, C.CHANNEL, needs.GROUP)
+    chart(charts.mix_heatmap(mix, C.CHANNEL, needs.GROUP, order, "Share of each group's spend by channel"),
+          key="needs_channel_mix")
+    takeaway(needs.mix_takeaway(mix, C.CHANNEL, needs.GROUP))
+
+    value = needs.channel_value(summary)
+    chart(charts.channel_value_figure(value), key="needs_channel_value")
+    takeaway(needs.channel_value_takeaway(value))
+    st.dataframe(
+        value, hide_index=True, width="stretch",
+        column_config={
+            "channel_use": "Channels used", "customers": st.column_config.NumberColumn("Customers", format="localized"),
+            "customer_share": st.column_config.NumberColumn("Share of customers", format="percent"),
+            "revenue": st.column_config.NumberColumn("Revenue", format="localized"),
+            "revenue_share": st.column_config.NumberColumn("Share of revenue", format="percent"),
+            "mean_revenue": st.column_config.NumberColumn("Spend per customer", format="localized"),
+            "mean_orders": st.column_config.NumberColumn("Orders (mean)", format="%.1f"),
+            "aov": st.column_config.NumberColumn("Average order value", format="%.2f"),
+        },
+    )
+
+    flows = needs.channel_migration(scoped_tx)
+    if not flows.is_empty():
+        chart(charts.channel_sankey(flows), key="needs_channel_moves")
+    takeaway(needs.channel_migration_takeaway(flows))
+    st.caption("Repeat customers only (two or more purchase days). A day's channel is the one with the most spend.")
+
+
+with tab_needs:
+    needs_tab()

@@ -1,0 +1,169 @@
+"""AppTest of the Segments page: the numbers shown match the engines, controls and edits take effect."""
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import polars as pl
+import pytest
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT, app_path
+from crm_core import clusters as cl
+from crm_core import rfm
+from crm_core.customers import summarize
+from crm_core.dataset import Dataset, load_dataset
+from crm_core.ingest import IngestReport, read_orders
+from crm_core.kpis import format_kpi
+
+
+@pytest.fixture(scope="module")
+def demo_summary() -> pl.DataFrame:
+    return summarize(load_dataset(ROOT / "data" / "demo").transactions).collect()
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> dict[str, bytes]:
+    """Capture what st.download_button hands to the media storage (file name -> bytes)."""
+    captured: dict[str, bytes] = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def recording(self, path_or_data, mimetype, kind, filename=None):
+        if filename:
+            captured[filename] = path_or_data
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", recording)
+    return captured
+
+
+def open_page(dataset_id: str | None = None) -> AppTest:
+    at = AppTest.from_file(app_path(), default_timeout=180)
+    if dataset_id:  # the sidebar applies a pending dataset before drawing the picker
+        at.session_state["pending_dataset_id"] = dataset_id
+    at.run()
+    at.switch_page("pages/segments.py")
+    at.run()
+    assert not at.exception
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in at.metric}
+
+
+def captions(at: AppTest) -> list[str]:
+    return [caption.value for caption in at.caption]
+
+
+def table_with(at: AppTest, column: str):
+    """The first shown table that has ``column`` (the rule editor is a table too)."""
+    return next(frame.value for frame in at.dataframe if column in frame.value.columns)
+
+
+def unescape(text: str) -> str:
+    return text.replace("\\", "")
+
+
+def test_headline_and_default_drill_down_match_the_engine(demo_summary, downloads):
+    at = open_page()
+    scored = rfm.score_customers(demo_summary).collect()
+    numbers = rfm.headline(scored)
+    shown = metrics(at)
+    assert shown["Customers"] == format_kpi(numbers["customers"], "count") == "5,000"
+    assert shown["Median days since last purchase"] == format_kpi(numbers["median_recency_days"], "count")
+    assert shown["Median spend"] == format_kpi(numbers["median_monetary"], "money")
+    champions = rfm.segment_counts(scored)["Champions"]
+    assert shown["Customers in segment"] == format_kpi(champions, "count")
+    profile = rfm.segment_profile(scored)
+    assert any(unescape(c).endswith(rfm.profile_takeaway(profile)) for c in captions(at))
+    csv = downloads["segment_champions.csv"]
+    assert csv.startswith(b"\xef\xbb\xbf")
+    assert pl.read_csv(io.BytesIO(csv[3:])).height == champions
+
+
+def test_pick_a_segment_shows_its_numbers(demo_summary, downloads):
+    at = open_page()
+    at.selectbox(key="seg_drill").set_value("At Risk").run()
+    assert not at.exception
+    scored = rfm.score_customers(demo_summary).collect()
+    row = rfm.segment_profile(scored).filter(pl.col("segment") == "At Risk").row(0, named=True)
+    shown = metrics(at)
+    assert shown["Customers in segment"] == format_kpi(row["customers"], "count")
+    assert shown["Segment revenue"] == format_kpi(row["revenue"], "money")
+    assert shown["Share of revenue"] == format_kpi(row["revenue_share"], "share")
+    assert pl.read_csv(io.BytesIO(downloads["segment_at_risk.csv"][3:]))["segment"].unique().to_list() == ["At Risk"]
+
+
+def test_score_levels_and_ties_change_the_segments(demo_summary):
+    at = open_page()
+    at.segmented_control(key="seg_bins").set_value(4).run()
+    at.segmented_control(key="seg_ties").set_value("ordinal").run()
+    assert not at.exception
+    settings = rfm.RfmSettings(bins=4, ties="ordinal")
+    expected = rfm.segment_counts(rfm.score_customers(demo_summary, settings).collect(), settings)
+    assert metrics(at)["Customers in segment"] == format_kpi(expected["Champions"], "count")
+    table = table_with(at, "advice")  # the profile table
+    assert dict(zip(table["segment"], table["customers"])) == expected
+
+
+def test_edited_rules_are_used_and_user_text_is_export_safe(demo_summary, downloads):
+    at = open_page()
+    edited = ("=Top", 4, 5, 4, 5), *[(r.name, r.r_min, r.r_max, r.f_min, r.f_max) for r in rfm.DEFAULT_RULES[5][1:]]
+    rules = tuple(rfm.SegmentRule(*row) for row in edited)
+    at.session_state["seg_rules_5"] = rules
+    at.run()
+    at.selectbox(key="seg_drill").set_value("=Top").run()
+    assert not at.exception
+    settings = rfm.RfmSettings(rules=rules)
+    expected = rfm.segment_counts(rfm.score_customers(demo_summary, settings).collect(), settings)
+    assert expected["=Top"] > rfm.segment_counts(rfm.score_customers(demo_summary).collect())["Champions"]
+    assert metrics(at)["Customers in segment"] == format_kpi(expected["=Top"], "count")
+    exported = pl.read_csv(io.BytesIO(downloads["segment_top.csv"][3:]))
+    assert exported.height == expected["=Top"] and exported["segment"].unique().to_list() == ["'=Top"]
+
+
+def test_apply_and_reset_rule_buttons():
+    at = open_page()
+    at.button[0].click().run()  # "Apply rules" with the table unchanged: valid, applied
+    assert not at.exception and not at.error
+    assert at.session_state["seg_rules_5"] == rfm.DEFAULT_RULES[5]
+    at.button[1].click().run()  # back to defaults
+    assert not at.exception and "seg_rules_5" not in at.session_state
+
+
+def test_three_levels_say_which_segments_stay_empty():
+    at = open_page()
+    at.segmented_control(key="seg_bins").set_value(3).run()
+    assert not at.exception
+    assert any("Promising, Hibernating" in unescape(info.value) for info in at.info)
+
+
+def test_cluster_count_can_be_overridden(demo_summary):
+    at = open_page()
+    default = cl.ClusterSettings(behaviour=cl.default_behaviour(demo_summary))
+    fit = cl.fit_clusters(demo_summary, default)
+    at.selectbox(key="clu_k").set_value(5).run()
+    assert not at.exception
+    result = cl.describe_clusters(fit, 5, default)
+    assert list(table_with(at, "cluster_name")["customers"]) == result.profile["customers"].to_list()
+    assert any(unescape(c).endswith(cl.curve_takeaway(result)) for c in captions(at))
+    assert "you chose 5" in " ".join(unescape(c) for c in captions(at))
+
+
+def test_dataset_without_optional_columns_says_what_to_add(cdnow_path):
+    tx, report = read_orders(cdnow_path)
+    from crm_core.workspace import Workspace
+
+    dataset_id = Workspace(Path(os.environ["CRM_WORKSPACE"])).save(
+        "CDNOW", cdnow_path.read_bytes(), cdnow_path.name, Dataset(transactions=tx), report)
+    at = open_page(dataset_id)
+    shown = metrics(at)
+    assert shown["Customers"] == "2,357"
+    infos = " ".join(info.value for info in at.info)
+    assert "Add a 'category' column" in infos and "Add a 'channel' column" in infos
+    assert "Frequency: 52% of customers have the same value (1 order)" in infos
+    hints = " ".join(captions(at))
+    assert "Add a 'category' column to your orders to use category breadth." in hints
