@@ -4,8 +4,11 @@ Meeting mode shows them one per screen and the report prints them all. Each
 finding is a function ``(context) -> Finding | None`` in :data:`REGISTRY`;
 it returns ``None`` when the data it needs is missing (e.g. too few customers).
 
-Every finding reads the per-customer summary of :mod:`crm_core.customers`
-(computed once per context) or the analysis modules built on it.
+Findings call the analysis modules (:mod:`crm_core.kpis`,
+:mod:`crm_core.portfolio`, :mod:`crm_core.rfm`, :mod:`crm_core.clv`) on the
+per-customer summary of :mod:`crm_core.customers`, computed once per context.
+When the lifetime-value model cannot be trusted (too little data) the value
+and at-risk findings fall back to model-free versions and say so.
 """
 from __future__ import annotations
 
@@ -13,19 +16,12 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Callable
+from typing import Any, Callable
 
 import plotly.graph_objects as go
 import polars as pl
 
-from crm_core.charts.present import (
-    MAX_CURVE_POINTS,
-    concentration_figure,
-    share_bars_figure,
-    status_bars_figure,
-    themed,
-    value_bars_figure,
-)
+from crm_core.charts.present import MAX_CURVE_POINTS, share_bars_figure, status_bars_figure, themed, value_bars_figure
 from crm_core.customers import filter_period, summarize
 from crm_core.dataset import Dataset
 from crm_core.schema import C
@@ -39,14 +35,12 @@ class FindingSettings:
     ----------
     start, end
         Period analysed (inclusive); ``None`` = the whole history.
-    top_share
-        "Top X% of customers" used by the concentration headline.
-    tier_shares
-        Customer shares of the tiers, best first (customer pyramid:
-        Platinum 1%, Gold 4%, Silver 15%, Bronze the rest).
+    horizon_months
+        Horizon of the predicted customer value.
     overdue_factor
-        A repeat customer is "at risk" when the days since their last order
-        exceed this many times their usual gap between purchase days.
+        Used only when the lifetime-value model cannot be fitted: a repeat
+        customer is "at risk" when the days since their last order exceed
+        this many times their usual gap between purchase days.
     currency
         Prefix for money, e.g. "$" or "€" (empty by default).
     dark
@@ -55,9 +49,7 @@ class FindingSettings:
 
     start: dt.date | None = None
     end: dt.date | None = None
-    top_share: float = 0.2
-    tier_shares: tuple[float, ...] = (0.01, 0.04, 0.15, 0.80)
-    tier_names: tuple[str, ...] = ("Platinum", "Gold", "Silver", "Bronze")
+    horizon_months: int = 12
     overdue_factor: float = 2.0
     currency: str = ""
     dark: bool = False
@@ -73,6 +65,7 @@ class Finding:
     figure: go.Figure | None = None
     table: pl.DataFrame | None = None
     detail: str = ""
+    method: str = ""
     source: str = "customer summary"
 
 
@@ -98,6 +91,27 @@ class FindingContext:
     def transactions(self) -> pl.LazyFrame:
         """Transactions inside the period."""
         return filter_period(self.dataset.transactions, *self.period)
+
+    @cached_property
+    def clv(self) -> tuple[Any | None, str]:
+        """The lifetime-value fit of the period, or (None, why not) when it is unreliable."""
+        from crm_core.clv import CLVSettings, fit_clv, months_to_weeks, sufficiency_problems
+
+        summary = self.summary
+        if summary.height == 0:
+            return None, "there are no customers in the period."
+        history_days = (self.period[1] - summary["first_date"].min()).days
+        problems = sufficiency_problems(summary.height, history_days, float((summary["purchase_days"] >= 2).mean()))
+        if problems:  # known to be unreliable: skip the fit
+            return None, problems[0]
+        settings = CLVSettings(horizon_weeks=months_to_weeks(self.settings.horizon_months), calibration_end=self.period[1])
+        try:
+            result = fit_clv(self.transactions, settings)
+        except ValueError as error:
+            return None, str(error)
+        if not result.reliable or not result.customers["clv"].is_finite().any():
+            return None, result.problems[0] if result.problems else "no customer value could be predicted."
+        return result, ""
 
     @cached_property
     def summary(self) -> pl.DataFrame:
@@ -161,192 +175,102 @@ def kpi_finding(ctx: FindingContext) -> Finding | None:
     )
     trend = kpi_trend(ctx.dataset.transactions, start, end, "month")
     figure = kpi_trend_figure(trend, "revenue", "month") if trend.height >= 2 else None
-    return Finding("kpis", "Headline numbers", headline, figure, table, detail, source="crm_core.kpis")
+    method = ("Revenue is net of returns; orders are distinct order ids (else one per customer and day); the period "
+              "is compared with the period of equal length just before it.")
+    return Finding("kpis", "Headline numbers", headline, figure, table, detail, method, source="crm_core.kpis")
 
 
 # --- Concentration ------------------------------------------------------------
 
-
-def concentration_curve(summary: pl.DataFrame) -> pl.DataFrame:
-    """Cumulative share of revenue by share of customers, best customers first.
-
-    One row per customer rank (``rank`` 1 = biggest revenue; ties broken by
-    customer id): ``customer_share`` = rank / customers, ``revenue_share`` =
-    cumulative revenue / total revenue (net; can pass 1 before the end when
-    some customers have net returns).
-    """
-    total = summary["revenue"].sum()
-    return (
-        summary.lazy()
-        .sort(["revenue", C.CUSTOMER_ID], descending=[True, False])
-        .select(
-            pl.int_range(1, pl.len() + 1).alias("rank"),
-            ((pl.int_range(1, pl.len() + 1)) / pl.len()).alias("customer_share"),
-            (pl.col("revenue").cum_sum() / total).alias("revenue_share"),
-        )
-        .collect()
-    )
-
-
-def top_customers_count(customers: int, top_share: float) -> int:
-    """How many customers make the top ``top_share`` (rounded, at least 1)."""
-    return max(1, min(customers, round(customers * top_share)))
-
-
-def top_revenue_share(summary: pl.DataFrame, top_share: float) -> float | None:
-    """Share of net revenue brought by the top ``top_share`` of customers."""
-    total = summary["revenue"].sum()
-    if summary.height == 0 or total <= 0:
-        return None
-    count = top_customers_count(summary.height, top_share)
-    return summary["revenue"].sort(descending=True).head(count).sum() / total
-
-
-def _downsampled(curve: pl.DataFrame) -> pl.DataFrame:
-    """At most MAX_CURVE_POINTS rows, always keeping the origin and the last row."""
-    step = max(1, math.ceil(curve.height / (MAX_CURVE_POINTS - 1)))
-    kept = curve.filter(((pl.col("rank") % step) == 0) | (pl.col("rank") == curve.height))
-    origin = pl.DataFrame({"rank": [0], "customer_share": [0.0], "revenue_share": [0.0]}, schema=curve.schema)
-    return pl.concat([origin, kept])
+TOP_SHARES = (0.01, 0.05, 0.1, 0.2, 0.5)
 
 
 def concentration_finding(ctx: FindingContext) -> Finding | None:
-    """'The top 20% of customers bring 71% of revenue.'"""
-    top = ctx.settings.top_share
-    revenue_share = top_revenue_share(ctx.summary, top)
-    if revenue_share is None or ctx.summary.height < 5:
+    """'The top 20% of customers bring 71% of revenue; 80% of revenue comes from 23% of customers.'"""
+    from crm_core.charts.portfolio import pareto_figure
+    from crm_core.portfolio import _count_for_share, concentration, pareto_curve, pareto_takeaway, top_share
+
+    figures = concentration(ctx.summary)
+    if figures.top20_share is None or figures.customers < 5:
         return None
-    curve = concentration_curve(ctx.summary)
-    headline = f"The top {top:.0%} of customers bring {share(revenue_share)} of revenue."
-    rows = [(share_, top_revenue_share(ctx.summary, share_)) for share_ in (0.01, 0.05, 0.1, 0.2, 0.5)]
-    table = pl.DataFrame(
-        {
-            "Top customers": [f"Top {s:.0%}" for s, _ in rows],
-            "Customers": [top_customers_count(ctx.summary.height, s) for s, _ in rows],
-            "Share of revenue": [share(v) for _, v in rows],
-        }
-    )
-    figure = concentration_figure(_downsampled(curve), top, revenue_share)
-    return Finding("concentration", "Revenue concentration", headline, figure, table,
-                   "Losing one of these customers costs far more than losing an average one.")
+    n = figures.customers
+    table = pl.DataFrame({
+        "Top customers": [f"Top {s:.0%}" for s in TOP_SHARES],
+        "Customers": [_count_for_share(s, n) for s in TOP_SHARES],  # the portfolio module's rounding rule
+        "Share of revenue": [share(top_share(ctx.summary, s)) for s in TOP_SHARES],
+    })
+    figure = pareto_figure(pareto_curve(ctx.summary, max_points=MAX_CURVE_POINTS), figures)
+    method = ("Customers are ranked by net revenue in the period, best first; the top X% are the ⌈X% × customers⌉ "
+              "best. The curve shows the share of revenue they bring; the diagonal is what equal spending would give.")
+    return Finding("concentration", "Revenue concentration", pareto_takeaway(figures), figure, table,
+                   "Losing one of the top customers costs far more than losing an average one.", method,
+                   source="crm_core.portfolio")
 
 
 # --- Tiers --------------------------------------------------------------------
 
 
-def customer_tiers(summary: pl.DataFrame, settings: FindingSettings) -> pl.DataFrame:
-    """Customer pyramid: customers ranked by revenue and cut by customer share.
-
-    A customer of rank r (1 = best) out of n is in the first tier whose
-    cumulative share reaches r / n. Returns one row per tier (best first):
-    tier, customers, revenue, customer_share, revenue_share, average_revenue.
-    """
-    bounds = [sum(settings.tier_shares[: i + 1]) for i in range(len(settings.tier_shares))]
-    n = summary.height
-    total = summary["revenue"].sum()
-    rank_share = pl.int_range(1, pl.len() + 1) / pl.len()
-    tier_index = pl.sum_horizontal([(rank_share > bound + 1e-9).cast(pl.Int32) for bound in bounds[:-1]])
-    ranked = (
-        summary.lazy()
-        .sort(["revenue", C.CUSTOMER_ID], descending=[True, False])
-        .with_columns(tier_index.alias("tier_index"))
-        .group_by("tier_index")
-        .agg(pl.len().alias("customers"), pl.col("revenue").sum())
-    )
-    names = pl.DataFrame({"tier_index": list(range(len(settings.tier_names))), "tier": list(settings.tier_names)},
-                         schema={"tier_index": pl.Int32, "tier": pl.String})
-    return (
-        names.lazy()
-        .join(ranked, on="tier_index", how="left", maintain_order="left")
-        .with_columns(pl.col("customers").fill_null(0).cast(pl.Int64), pl.col("revenue").fill_null(0.0))
-        .select(
-            "tier", "customers", "revenue",
-            (pl.col("customers") / n).alias("customer_share"),
-            (pl.col("revenue") / total).alias("revenue_share"),
-            pl.when(pl.col("customers") > 0).then(pl.col("revenue") / pl.col("customers")).alias("average_revenue"),
-        )
-        .collect()
-    )
-
-
 def tiers_finding(ctx: FindingContext) -> Finding | None:
-    """'The 5% Platinum and Gold customers bring 40% of revenue; Bronze (80%) brings 25%.'"""
+    """'Platinum: 1% of customers (50) bring 22% of revenue; Lead: 80% of customers bring 26%.'"""
+    from crm_core.charts.portfolio import pyramid_figure
+    from crm_core.portfolio import TierSettings, assign_tiers, pyramid_takeaway, tier_summary
+
     if ctx.summary.height < 20 or ctx.summary["revenue"].sum() <= 0:
         return None
-    tiers = customer_tiers(ctx.summary, ctx.settings)
-    top_two, last = tiers.head(2), tiers.row(-1, named=True)
-    names = " and ".join(top_two["tier"].to_list())
-    headline = (
-        f"{names} customers ({share(top_two['customer_share'].sum())} of customers) bring "
-        f"{share(top_two['revenue_share'].sum())} of revenue; {last['tier']} ({share(last['customer_share'])}) "
-        f"brings {share(last['revenue_share'])}."
-    )
+    settings = TierSettings()
+    tiers = tier_summary(assign_tiers(ctx.summary, settings), settings)
     table = tiers.select(
         pl.col("tier").alias("Tier"),
         pl.col("customers").alias("Customers"),
         pl.col("customer_share").map_elements(share, return_dtype=pl.String).alias("Share of customers"),
         pl.col("revenue").map_elements(ctx.money, return_dtype=pl.String).alias("Revenue"),
         pl.col("revenue_share").map_elements(share, return_dtype=pl.String).alias("Share of revenue"),
-        pl.col("average_revenue").map_elements(ctx.money, return_dtype=pl.String).alias("Average revenue"),
+        (pl.col("revenue") / pl.col("customers")).map_elements(ctx.money, return_dtype=pl.String).alias("Revenue per customer"),
     )
-    figure = share_bars_figure(tiers, "tier", "Customer tiers: customers vs revenue")
-    return Finding("tiers", "Customer tiers", headline, figure, table,
-                   "Tiers rank customers by revenue in the period: Platinum is the top 1%, Gold the next 4%, "
-                   "Silver the next 15%, Bronze the rest.")
+    return Finding("tiers", "Customer tiers", pyramid_takeaway(tiers), pyramid_figure(tiers), table,
+                   "Serve each tier at a cost that matches what it brings.", settings.describe(),
+                   source="crm_core.portfolio")
 
 
 # --- Segments -----------------------------------------------------------------
 
 
-def simple_segments(summary: pl.DataFrame, active_days: int) -> pl.DataFrame:
-    """Four lifecycle segments: one-time or repeat x active or lapsed.
-
-    Active = last order at most ``active_days`` before the end of the period;
-    repeat = two or more orders. One row per segment (fixed order): segment,
-    customers, revenue, customer_share, revenue_share.
-    """
-    order = ["Active repeat", "Active one-time", "Lapsed repeat", "Lapsed one-time"]
-    active = pl.col("recency_days") <= active_days
-    repeat = pl.col("orders") >= 2
-    label = (
-        pl.when(active & repeat).then(pl.lit(order[0]))
-        .when(active).then(pl.lit(order[1]))
-        .when(repeat).then(pl.lit(order[2]))
-        .otherwise(pl.lit(order[3]))
+def segment_table(scored: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """Customers and revenue per segment in rule order (empty segments left out), with shares."""
+    n, total = scored.height, scored["revenue"].sum()
+    per_segment = scored.group_by("segment").agg(pl.len().alias("customers"), pl.col("revenue").sum())
+    order = pl.DataFrame({"segment": names, "order": list(range(len(names)))})
+    return (
+        order.join(per_segment, on="segment", how="inner")
+        .sort("order")
+        .select(
+            "segment",
+            pl.col("customers").cast(pl.Int64),
+            "revenue",
+            (pl.col("customers") / n).alias("customer_share"),
+            (pl.col("revenue") / total).alias("revenue_share"),
+        )
     )
-    counts = summary.lazy().group_by(label.alias("segment")).agg(pl.len().alias("customers"), pl.col("revenue").sum())
-    frame = pl.LazyFrame({"segment": order}).join(counts, on="segment", how="left", maintain_order="left")
-    n, total = summary.height, summary["revenue"].sum()
-    return frame.select(
-        "segment",
-        pl.col("customers").fill_null(0).cast(pl.Int64),
-        pl.col("revenue").fill_null(0.0),
-        (pl.col("customers").fill_null(0) / n).alias("customer_share"),
-        (pl.col("revenue").fill_null(0.0) / total).alias("revenue_share"),
-    ).collect()
 
 
 def segments_finding(ctx: FindingContext) -> Finding | None:
-    """'Repeat customers are 38% of customers and bring 78% of revenue.'"""
+    """'Champions (12% of customers) bring 45% of revenue.'"""
+    from crm_core.rfm import RfmSettings, score_customers
+
     if ctx.summary.height < 20 or ctx.summary["revenue"].sum() <= 0:
         return None
-    active_days = _active_days(ctx)
-    segments = simple_segments(ctx.summary, active_days)
-    repeat = segments.filter(pl.col("segment").str.ends_with("repeat"))
-    headline = (
-        f"Repeat customers are {share(repeat['customer_share'].sum())} of customers and bring "
-        f"{share(repeat['revenue_share'].sum())} of revenue."
-    )
-    table = _share_table(segments, "segment", "Segment", ctx)
-    figure = share_bars_figure(segments, "segment", "Segments: customers vs revenue")
-    return Finding("segments", "Customer segments", headline, figure, table,
-                   f"Active = bought in the last {active_days} days of the period; repeat = two orders or more.")
-
-
-def _active_days(ctx: FindingContext) -> int:
-    """A year, or half the period when the period is shorter than two years."""
-    start, end = ctx.period
-    return max(30, min(365, ((end - start).days + 1) // 2))
+    settings = RfmSettings()
+    table = segment_table(score_customers(ctx.summary, settings).collect(), settings.segment_names)
+    top = table.sort("revenue_share", descending=True).row(0, named=True)
+    headline = f"{top['segment']} ({share(top['customer_share'])} of customers) bring {share(top['revenue_share'])} of revenue."
+    slipping = table.filter(pl.col("segment").is_in(["At Risk", "Can't Lose Them"]))
+    detail = (f"{slipping['customers'].sum():,} customers are in At Risk or Can't Lose Them: they used to buy often "
+              "and have not bought for a while." if slipping.height else "")
+    method = ("RFM: recency, frequency and monetary value are each scored 1 to 5 (5 = best) from the share of "
+              "customers with a worse value; the default rule table of the Segments page names the segments.")
+    return Finding("segments", "Customer segments", headline,
+                   share_bars_figure(table, "segment", "RFM segments: customers vs revenue"),
+                   _share_table(table, "segment", "Segment", ctx), detail, method, source="crm_core.rfm")
 
 
 def _share_table(frame: pl.DataFrame, column: str, label: str, ctx: FindingContext) -> pl.DataFrame:
@@ -384,7 +308,10 @@ def value_deciles(summary: pl.DataFrame) -> pl.DataFrame:
 
 
 def value_finding(ctx: FindingContext) -> Finding | None:
-    """'The average customer spent 95; the top 10% average 520, 30 times the bottom half.'"""
+    """Predicted value (CLV) when the model is reliable, else value to date by tenth of customers."""
+    result, why_not = ctx.clv
+    if result is not None:
+        return _predicted_value_finding(ctx, result)
     if ctx.summary.height < 10:
         return None
     deciles = value_deciles(ctx.summary)
@@ -400,14 +327,72 @@ def value_finding(ctx: FindingContext) -> Finding | None:
     )
     figure = value_bars_figure(deciles, "decile", "average_revenue", "Average value per tenth of customers", "Average revenue")
     return Finding("value", "Customer value", headline, figure, table,
-                   "Historical value in the period; the Lifetime value page predicts future value.")
+                   f"Value to date: the lifetime-value model was not used because {_lower_first(why_not)}",
+                   "Revenue per customer in the period, averaged over each tenth of customers ranked by revenue.")
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text else "there is too little data."
+
+
+def _predicted_value_finding(ctx: FindingContext, result: Any) -> Finding:
+    from crm_core.clv import fit_takeaway, value_tiers
+
+    tiers = value_tiers(result.customers)
+    total = float(result.customers.filter(pl.col("clv").is_finite())["clv"].sum())
+    months = ctx.settings.horizon_months
+    headline = (f"Customers are expected to bring {ctx.money(total)} over the next {months} months; "
+                f"the top 10% of them hold {share(tiers['clv_share'][0])} of it.")
+    table = tiers.select(
+        pl.col("label").alias("Customers ranked by predicted value"),
+        pl.col("customers").alias("Customers"),
+        pl.col("clv_total").map_elements(ctx.money, return_dtype=pl.String).alias("Predicted value"),
+        pl.col("clv_share").map_elements(share, return_dtype=pl.String).alias("Share"),
+        pl.col("clv_mean").map_elements(ctx.money, return_dtype=pl.String).alias("Per customer"),
+        pl.col("p_alive_mean").map_elements(share, return_dtype=pl.String).alias("Probably active"),
+    )
+    figure = value_bars_figure(tiers, "label", "clv_mean", f"Predicted value per customer, next {months} months",
+                               "Average predicted value")
+    method = (f"Customer lifetime value over {months} months: BG/NBD for how often each customer will buy and whether "
+              "they are still active, Gamma-Gamma for how much they spend, discounted at 10% a year, in revenue terms. "
+              "Fitted on the orders of the period.")
+    return Finding("value", "Customer lifetime value", headline, figure, table, fit_takeaway(result), method,
+                   source="crm_core.clv")
 
 
 # --- At risk ------------------------------------------------------------------
 
+STATUSES = ("On track", "Overdue", "At risk")
+RISK_BANDS = ("Probably active", "Uncertain", "At risk")
+
+
+def clv_risk_bands(customers: pl.DataFrame, min_clv_quantile: float = 0.75, max_p_alive: float = 0.5,
+                   active_from: float = 0.8) -> pl.DataFrame:
+    """The most valuable customers (CLV at or above the quantile) by probability of being active.
+
+    Bands: 'Probably active' (P(alive) >= ``active_from``), 'Uncertain', 'At risk'
+    (P(alive) < ``max_p_alive``, as in :func:`crm_core.clv.at_risk_customers`).
+    Columns: status, customers, revenue (to date), every band present.
+    """
+    valued = customers.filter(pl.col("clv").is_finite())
+    threshold = valued["clv"].quantile(min_clv_quantile, interpolation="linear") if valued.height else 0.0
+    band = (
+        pl.when(pl.col("p_alive") < max_p_alive).then(pl.lit(RISK_BANDS[2]))
+        .when(pl.col("p_alive") >= active_from).then(pl.lit(RISK_BANDS[0]))
+        .otherwise(pl.lit(RISK_BANDS[1]))
+    )
+    counts = (valued.lazy().filter(pl.col("clv") >= threshold).group_by(band.alias("status"))
+              .agg(pl.len().alias("customers"), pl.col("revenue").sum()))
+    return (
+        pl.LazyFrame({"status": list(RISK_BANDS)})
+        .join(counts, on="status", how="left", maintain_order="left")
+        .with_columns(pl.col("customers").fill_null(0).cast(pl.Int64), pl.col("revenue").fill_null(0.0))
+        .collect()
+    )
+
 
 def repeat_status(summary: pl.DataFrame, overdue_factor: float) -> pl.DataFrame:
-    """Repeat customers by how overdue their next purchase is.
+    """Repeat customers by how overdue their next purchase is (model-free fallback).
 
     usual gap = (last_date - first_date) / (purchase_days - 1); a customer is
     'On track' when recency <= usual gap, 'Overdue' up to ``overdue_factor`` x
@@ -416,9 +401,9 @@ def repeat_status(summary: pl.DataFrame, overdue_factor: float) -> pl.DataFrame:
     """
     gap = (pl.col("last_date") - pl.col("first_date")).dt.total_days() / (pl.col("purchase_days") - 1)
     status = (
-        pl.when(pl.col("recency_days") <= pl.col("usual_gap_days")).then(pl.lit("On track"))
-        .when(pl.col("recency_days") <= overdue_factor * pl.col("usual_gap_days")).then(pl.lit("Overdue"))
-        .otherwise(pl.lit("At risk"))
+        pl.when(pl.col("recency_days") <= pl.col("usual_gap_days")).then(pl.lit(STATUSES[0]))
+        .when(pl.col("recency_days") <= overdue_factor * pl.col("usual_gap_days")).then(pl.lit(STATUSES[1]))
+        .otherwise(pl.lit(STATUSES[2]))
     )
     return (
         summary.lazy()
@@ -429,11 +414,11 @@ def repeat_status(summary: pl.DataFrame, overdue_factor: float) -> pl.DataFrame:
     )
 
 
-STATUSES = ("On track", "Overdue", "At risk")
-
-
 def at_risk_finding(ctx: FindingContext) -> Finding | None:
-    """'312 repeat customers (18%) are more than twice their usual gap overdue; they brought 41,000.'"""
+    """Valuable customers probably slipping away (CLV model), else repeat customers long overdue."""
+    result, why_not = ctx.clv
+    if result is not None:
+        return _model_at_risk_finding(ctx, result)
     repeaters = repeat_status(ctx.summary, ctx.settings.overdue_factor)
     if repeaters.height < 5:
         return None
@@ -447,7 +432,8 @@ def at_risk_finding(ctx: FindingContext) -> Finding | None:
     )
     by_status = (
         pl.LazyFrame({"status": list(STATUSES)})
-        .join(repeaters.lazy().group_by("status").agg(pl.len().alias("customers"), pl.col("revenue").sum()), on="status", how="left", maintain_order="left")
+        .join(repeaters.lazy().group_by("status").agg(pl.len().alias("customers"), pl.col("revenue").sum()),
+              on="status", how="left", maintain_order="left")
         .with_columns(pl.col("customers").fill_null(0).cast(pl.Int64), pl.col("revenue").fill_null(0.0))
         .collect()
     )
@@ -458,9 +444,33 @@ def at_risk_finding(ctx: FindingContext) -> Finding | None:
         pl.col("recency_days").alias("Days since last order"),
         pl.col("usual_gap_days").round(0).cast(pl.Int64).alias("Usual gap (days)"),
     )
-    figure = status_bars_figure(by_status, "Repeat customers: is their next purchase overdue?")
+    figure = status_bars_figure(by_status, "Repeat customers: is their next purchase overdue?", "Repeat customers")
+    method = ("A repeat customer's usual gap is the time between their first and last purchase divided by the number "
+              f"of gaps; overdue beyond that gap, at risk beyond {ctx.settings.overdue_factor:g}× the gap "
+              f"(used because the lifetime-value model was not: {_lower_first(why_not)})")
     return Finding("at_risk", "Customers at risk", headline, figure, table,
-                   "The table lists the most valuable of them: call them first.")
+                   "The table lists the most valuable of them: call them first.", method)
+
+
+def _model_at_risk_finding(ctx: FindingContext, result: Any) -> Finding:
+    from crm_core.clv import AtRiskSettings, at_risk_customers, at_risk_takeaway
+
+    settings = AtRiskSettings()
+    at_risk = at_risk_customers(result, settings)
+    bands = clv_risk_bands(result.customers, settings.min_clv_quantile, settings.max_p_alive)
+    table = at_risk.head(15).select(
+        pl.col(C.CUSTOMER_ID).alias("Customer"),
+        pl.col("predicted_clv").map_elements(ctx.money, return_dtype=pl.String).alias("Predicted value"),
+        pl.col("probability_active").map_elements(share, return_dtype=pl.String).alias("Chance still active"),
+        pl.col("days_since_last_purchase").alias("Days since last purchase"),
+        pl.col("revenue_to_date").map_elements(ctx.money, return_dtype=pl.String).alias("Revenue to date"),
+    )
+    top = f"top {1 - settings.min_clv_quantile:.0%}"
+    figure = status_bars_figure(bands, f"The {top} by predicted value: still active?", "Customers")
+    method = (f"High value = predicted lifetime value in the {top}; at risk = less than a {settings.max_p_alive:.0%} "
+              "chance of still being active (BG/NBD), uncertain below 80%.")
+    return Finding("at_risk", "Valuable customers at risk", at_risk_takeaway(at_risk, settings), figure, table,
+                   "The table lists the most valuable of them: call them first.", method, source="crm_core.clv")
 
 
 # --- Registry -----------------------------------------------------------------

@@ -59,16 +59,7 @@ _METHODOLOGY = [
     ("Data", "Each row of the order export is one order line: a customer id, an order date and an amount. "
              "Negative amounts are returns; revenue is always net of returns."),
     ("Orders", "Distinct order ids when the export has them; otherwise all of a customer's purchases on one day count as one order."),
-    ("Period", "Every figure covers the period shown at the top. Comparisons use the period of equal length just before."),
-    ("Concentration", "Customers are ranked by revenue in the period, best first; the curve shows which share of revenue "
-                      "the best X% of customers bring. A straight diagonal would mean every customer spends the same."),
-    ("Tiers", "The customer pyramid ranks customers by revenue and cuts them by share of customers: "
-              "Platinum the top 1%, Gold the next 4%, Silver the next 15%, Bronze the remaining 80%."),
-    ("Segments", "Customers are active when they bought recently (within a year, or half the period when it is shorter) "
-                 "and repeat customers when they placed two orders or more."),
-    ("Customer value", "Revenue per customer in the period, averaged over each tenth of customers ranked by value."),
-    ("At risk", "A repeat customer's usual gap is the time between their first and last purchase divided by the number of gaps. "
-                "A customer is overdue when the days since their last order exceed that gap, and at risk beyond twice the gap."),
+    ("Period", "Every figure covers the period shown at the top, as of its last day."),
 ]
 
 
@@ -196,13 +187,12 @@ def _quality_html(dataset: Dataset, ingest_report: Any | None) -> str:
     return "\n".join(parts)
 
 
-def _methodology_html(settings: FindingSettings) -> str:
-    items = "".join(f"<dt>{esc(term)}</dt><dd>{esc(text)}</dd>" for term, text in _METHODOLOGY)
-    choices = (f"Settings used: top share {settings.top_share:.0%}; tiers "
-               f"{', '.join(f'{n} {s:.0%}' for n, s in zip(settings.tier_names, settings.tier_shares))}; "
-               f"at risk beyond {settings.overdue_factor:g}× the usual gap.")
-    return (f'<section id="methodology"><h2>Methodology</h2><dl class="defs">{items}</dl>'
-            f'<p class="note">{esc(choices)}</p></section>')
+def _methodology_html(findings: list[Finding]) -> str:
+    """General definitions, then how each finding was computed (its own method text)."""
+    terms = _METHODOLOGY + [(finding.title, finding.method) for finding in findings if finding.method]
+    items = "".join(f"<dt>{esc(term)}</dt><dd>{esc(text)}</dd>" for term, text in terms)
+    return f'<section id="methodology"><h2>Methodology</h2><dl class="defs">{items}</dl></section>'
+
 
 
 # --- The report ---------------------------------------------------------------
@@ -234,7 +224,6 @@ def build_report(
     settings = settings or FindingSettings()
     if findings is None:
         findings = key_findings(dataset, settings)
-    findings = [f for f in findings]
     generated_at = generated_at or dt.datetime.now().replace(microsecond=0)
     first, last = dataset.transactions.select(pl.col(C.ORDER_DATE).min(), pl.col(C.ORDER_DATE).max().alias("last")).collect().row(0)
     start, end = max(settings.start or first, first) if first else None, min(settings.end or last, last) if last else None
@@ -245,7 +234,7 @@ def build_report(
         f'<section id="summary"><h2>Key findings</h2><ol class="summary">{summary}</ol></section>',
         *(_finding_html(finding, index) for index, finding in enumerate(findings)),
         _quality_html(dataset, ingest_report),
-        _methodology_html(settings),
+        _methodology_html(findings),
     ]
     document = (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -191,3 +191,9 @@ def test_cli_errors_are_plain(tmp_path, cdnow_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "HTML report written" in err and "Chromium" in err
     assert (tmp_path / "r.html").exists() and not (tmp_path / "r.pdf").exists()
+
+
+def test_methodology_explains_every_finding(report):
+    methodology = report.html.split('id="methodology"', 1)[1]
+    for finding in report.findings:
+        assert finding.method and _escaped(finding.method) in methodology

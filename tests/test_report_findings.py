@@ -11,15 +11,12 @@ from crm_core.dataset import Dataset
 from crm_core.findings import (
     FindingSettings,
     REGISTRY,
-    concentration_curve,
-    customer_tiers,
+    clv_risk_bands,
     key_findings,
     money,
     repeat_status,
+    segment_table,
     share,
-    simple_segments,
-    top_customers_count,
-    top_revenue_share,
     value_deciles,
 )
 
@@ -36,49 +33,32 @@ def _tx(rows: list[tuple[str, dt.date, float]]) -> pl.LazyFrame:
                         schema={"customer_id": pl.String, "order_date": pl.Date, "amount": pl.Float64})
 
 
-def test_top_revenue_share_hand_computed():
-    summary = _summary([50, 20, 10, 10, 5, 5])
-    assert top_customers_count(6, 0.2) == 1  # round(1.2)
-    assert top_revenue_share(summary, 0.2) == pytest.approx(0.5)
-    assert top_revenue_share(summary, 0.5) == pytest.approx(0.8)  # 50 + 20 + 10 of 100
-    assert top_revenue_share(_summary([]), 0.2) is None
-
-
-def test_concentration_curve_is_cumulative_best_first():
-    curve = concentration_curve(_summary([10, 30, 60]))
-    assert curve["rank"].to_list() == [1, 2, 3]
-    assert curve["customer_share"].to_list() == pytest.approx([1 / 3, 2 / 3, 1.0])
-    assert curve["revenue_share"].to_list() == pytest.approx([0.6, 0.9, 1.0])
-
-
-def test_customer_tiers_pyramid_on_100_customers():
-    summary = _summary([float(v) for v in range(100, 0, -1)])
-    tiers = customer_tiers(summary, FindingSettings())
-    assert tiers["tier"].to_list() == ["Platinum", "Gold", "Silver", "Bronze"]
-    assert tiers["customers"].to_list() == [1, 4, 15, 80]
-    assert tiers["revenue"].to_list() == pytest.approx([100, 390, 1320, 3240])
-    assert tiers["revenue_share"].sum() == pytest.approx(1.0)
-    assert tiers["average_revenue"][1] == pytest.approx(97.5)
-
-
-def test_tiers_keep_empty_tiers_in_order():
-    tiers = customer_tiers(_summary([5.0, 4, 3, 2, 1]), FindingSettings())
-    # rank 1 of 5 is the top 20%: beyond Platinum (1%) and Gold (5%), inside Silver (20%)
-    assert tiers["customers"].to_list() == [0, 0, 1, 4]
-
-
-def test_simple_segments_counts_and_shares():
-    summary = pl.DataFrame({
+def test_segment_table_in_rule_order_without_empty_segments():
+    scored = pl.DataFrame({
         "customer_id": ["a", "b", "c", "d", "e"],
-        "revenue": [50.0, 10, 20, 15, 5],
-        "orders": [3, 1, 2, 1, 1],
-        "recency_days": [10, 20, 400, 500, 100],
+        "segment": ["Lost", "Champions", "Lost", "Champions", "At Risk"],
+        "revenue": [10.0, 50, 5, 25, 10],
     })
-    segments = simple_segments(summary, active_days=365)
-    assert segments["segment"].to_list() == ["Active repeat", "Active one-time", "Lapsed repeat", "Lapsed one-time"]
-    assert segments["customers"].to_list() == [1, 2, 1, 1]
-    assert segments["revenue"].to_list() == pytest.approx([50, 15, 20, 15])
-    assert segments["revenue_share"].to_list() == pytest.approx([0.5, 0.15, 0.2, 0.15])
+    table = segment_table(scored, ["Champions", "Loyal Customers", "At Risk", "Lost"])
+    assert table["segment"].to_list() == ["Champions", "At Risk", "Lost"]
+    assert table["customers"].to_list() == [2, 1, 2]
+    assert table["revenue"].to_list() == pytest.approx([75, 10, 15])
+    assert table["customer_share"].to_list() == pytest.approx([0.4, 0.2, 0.4])
+    assert table["revenue_share"].to_list() == pytest.approx([0.75, 0.1, 0.15])
+
+
+def test_clv_risk_bands_among_the_most_valuable():
+    customers = pl.DataFrame({
+        "customer_id": list("abcdefgh"),
+        "clv": [100.0, 90, 80, 70, 10, 5, 1, float("nan")],
+        "p_alive": [0.9, 0.6, 0.3, 0.2, 0.1, 0.9, 0.9, 0.1],
+        "revenue": [1000.0, 500, 300, 200, 50, 40, 30, 20],
+    })
+    # finite CLVs: 100, 90, 80, 70, 10, 5, 1 -> 0.5 quantile (linear) = 70: a, b, c, d
+    bands = clv_risk_bands(customers, min_clv_quantile=0.5, max_p_alive=0.5, active_from=0.8)
+    assert bands["status"].to_list() == ["Probably active", "Uncertain", "At risk"]
+    assert bands["customers"].to_list() == [1, 1, 2]
+    assert bands["revenue"].to_list() == pytest.approx([1000, 500, 500])
 
 
 def test_value_deciles_on_20_customers():
@@ -120,9 +100,16 @@ def _ten_customers() -> Dataset:
 
 def test_key_findings_headline_from_data():
     findings = {f.key: f for f in key_findings(_ten_customers())}
-    assert findings["concentration"].headline == "The top 20% of customers bring 60% of revenue."
+    # revenues 40, 20, 10, 10, 5, 5, 4, 3, 2, 1: top 2 of 10 bring 60; 80 is reached by the top 4
+    assert findings["concentration"].headline == (
+        "The top 20% of customers bring 60% of revenue; 80% of revenue comes from 40% of customers."
+    )
     assert findings["concentration"].figure is not None
+    assert findings["concentration"].table["Customers"].to_list() == [1, 1, 1, 2, 5]
+    # ten customers are far too few for the lifetime-value model: value to date, and it says why
     assert findings["value"].headline.startswith("The average customer spent 10.00 in the period; the top 10% averaged 40.00")
+    assert findings["value"].detail.startswith("Value to date: the lifetime-value model was not used because only 10 customers")
+    assert findings["value"].source == "customer summary"
     # too few customers for tiers and segments: they are left out, not wrong
     assert "tiers" not in findings and "segments" not in findings
 

@@ -2,7 +2,8 @@
 
 Each builder takes small, already-aggregated frames (computed in
 :mod:`crm_core.findings` / :mod:`crm_core.scorecard`) and returns a styled
-figure. :func:`themed` switches any figure to the dark template.
+figure. :func:`themed` switches any figure (ours or another module's) to the
+dark template; :func:`enlarged` makes it projector-sized.
 """
 from __future__ import annotations
 
@@ -16,8 +17,13 @@ MAX_CURVE_POINTS = 201
 
 
 def themed(fig: go.Figure, dark: bool) -> go.Figure:
-    """Switch ``fig`` to the dark (or back to the light) template; returns it."""
+    """Switch ``fig`` to the dark (or back to the light) template; returns it.
+
+    Legends given a light background box (inside the plot) get a dark one.
+    """
     fig.update_layout(template=DARK_TEMPLATE_NAME if dark else TEMPLATE_NAME)
+    if dark and fig.layout.legend.bgcolor is not None:
+        fig.update_layout(legend_bgcolor="rgba(14,17,23,0.8)")
     return fig
 
 
@@ -27,31 +33,6 @@ def enlarged(fig: go.Figure, height: int = 560) -> go.Figure:
     fig.update_xaxes(tickfont_size=18, title_font_size=20)
     fig.update_yaxes(tickfont_size=18, title_font_size=20)
     return fig
-
-
-def concentration_figure(curve: pl.DataFrame, top_share: float, top_revenue_share: float) -> go.Figure:
-    """Cumulative share of revenue against share of customers, best customers first.
-
-    ``curve`` has columns ``customer_share`` and ``revenue_share`` (0..1).
-    """
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(
-        x=curve["customer_share"].to_list(), y=curve["revenue_share"].to_list(), mode="lines",
-        line=dict(color=PALETTE[0], width=4), name="Your customers",
-        hovertemplate="Top %{x:.0%} of customers<br>bring %{y:.0%} of revenue<extra></extra>",
-    ))
-    fig.add_trace(go.Scatter(
-        x=[0, 1], y=[0, 1], mode="lines", line=dict(color=NEUTRAL, dash="dot", width=2),
-        name="If every customer spent the same", hoverinfo="skip",
-    ))
-    fig.add_trace(go.Scatter(
-        x=[top_share], y=[top_revenue_share], mode="markers+text", marker=dict(size=14, color=PALETTE[1]),
-        text=[f"{top_share:.0%} → {top_revenue_share:.0%}"], textposition="bottom right", showlegend=False,
-        hoverinfo="skip",
-    ))
-    fig.update_xaxes(title_text="Share of customers (best first)", tickformat=".0%", range=[0, 1.02])
-    fig.update_yaxes(title_text="Share of revenue", tickformat=".0%", range=[0, 1.02])
-    return styled(fig, "How concentrated is revenue?")
 
 
 def share_bars_figure(table: pl.DataFrame, group: str, title: str) -> go.Figure:
@@ -80,17 +61,20 @@ def value_bars_figure(table: pl.DataFrame, label: str, value: str, title: str, v
     return styled(fig, title)
 
 
-def status_bars_figure(table: pl.DataFrame, title: str) -> go.Figure:
-    """Customers per status (active / overdue / at risk), coloured by urgency."""
-    colours = {"On track": POSITIVE, "Overdue": PALETTE[1], "At risk": NEGATIVE}
+def status_bars_figure(table: pl.DataFrame, title: str, y_title: str) -> go.Figure:
+    """Customers per status, best status first, coloured green / orange / vermillion by urgency.
+
+    ``table`` has columns status, customers and revenue (to date, shown on hover).
+    """
+    colours = [POSITIVE, PALETTE[1], NEGATIVE]
     statuses = table["status"].to_list()
     fig = go.Figure(go.Bar(
         x=statuses, y=table["customers"].to_list(),
-        marker_color=[colours.get(status, NEUTRAL) for status in statuses],
+        marker_color=[colours[i] if i < len(colours) else NEUTRAL for i in range(len(statuses))],
         customdata=table["revenue"].to_list(),
         hovertemplate="%{x}: %{y:,} customers<br>revenue to date %{customdata:,.0f}<extra></extra>",
     ))
-    fig.update_yaxes(title_text="Repeat customers", tickformat=",d", rangemode="tozero")
+    fig.update_yaxes(title_text=y_title, tickformat=",d", rangemode="tozero")
     fig.update_xaxes(title_text=None, type="category")
     return styled(fig, title)
 
