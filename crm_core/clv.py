@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -612,24 +612,75 @@ def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: Suff
     else:
         problems.append("Fewer than two customers made a repeat purchase with positive spend: spend cannot be modelled.")
 
-    p_alive = bgnbd.conditional_probability_alive(x, t_x, age)
-    expected, discounted = discounted_purchases(bgnbd, x, t_x, age, settings.horizon_weeks, settings.annual_discount_rate)
     if gamma_gamma is not None and gamma_gamma.params_["q"] > 1.0:
         spend = gamma_gamma.conditional_expected_average_profit(x, np.where(spend_ok, monetary, np.nan))
     else:
         spend = np.full_like(x, np.nan)
     customers = summary.with_columns(
-        pl.Series("p_alive", p_alive),
-        pl.Series("expected_purchases", expected),
+        pl.Series("p_alive", bgnbd.conditional_probability_alive(x, t_x, age)),
         pl.Series("expected_spend", spend),
-        pl.Series("clv", settings.margin * spend * discounted),
     )
-    return CLVResult(
+    fitted = CLVResult(
         customers=customers, bgnbd=bgnbd, gamma_gamma=gamma_gamma, settings=settings,
         calibration_end=calibration_end, history_days=history_days,
         customers_without_purchase=everyone.height - summary.height, spend_excluded=spend_excluded,
         repeat_share=repeat_share, problems=problems, warnings=warnings,
     )
+    return rescore(fitted, settings)
+
+
+def rescore(result: CLVResult, settings: CLVSettings) -> CLVResult:
+    """Recompute expected purchases and CLV for a new horizon, margin or discount rate (no refit).
+
+    ``settings.calibration_end`` is ignored: the models stay fitted as they are.
+    """
+    customers = result.customers
+    x, t_x, age = (customers[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
+    expected, discounted = discounted_purchases(result.bgnbd, x, t_x, age, settings.horizon_weeks, settings.annual_discount_rate)
+    spend = customers["expected_spend"].to_numpy()
+    customers = customers.with_columns(
+        pl.Series("expected_purchases", expected),
+        pl.Series("clv", settings.margin * spend * discounted),
+    )
+    kept = replace(settings, calibration_end=result.settings.calibration_end)
+    return replace(result, customers=customers, settings=kept)
+
+
+def parameter_table(result: CLVResult) -> pl.DataFrame:
+    """Model, parameter, estimate, standard error and a plain reading of each fitted parameter."""
+    bg = result.bgnbd.params_
+    rate = bg["r"] / bg["alpha"]
+    dropout = bg["a"] / (bg["a"] + bg["b"])
+    rows = [
+        ("Purchases (BG/NBD)", "r", "shape of purchase rates across customers"),
+        ("Purchases (BG/NBD)", "alpha", f"scale in weeks: while active, customers buy {rate:.3f} times a week on average (r / alpha)"),
+        ("Purchases (BG/NBD)", "a", "shape of drop-out chances across customers"),
+        ("Purchases (BG/NBD)", "b", f"after each purchase {dropout:.1%} of customers leave for good on average (a / (a + b))"),
+    ]
+    values = [(bg[name], result.bgnbd.standard_errors_[name]) for _, name, _ in rows]
+    gg = result.gamma_gamma
+    if gg is not None:
+        mean = gg.population_mean_spend()
+        spend = f"average spend per purchase p·v / (q − 1) = {mean:,.2f}" if np.isfinite(mean) else "no finite average spend"
+        for name, meaning in (("p", "shape of spend per purchase"), ("q", "shape of average spend across customers"),
+                              ("v", spend)):
+            rows.append(("Spend (Gamma-Gamma)", name, meaning))
+            values.append((gg.params_[name], gg.standard_errors_[name]))
+    return pl.DataFrame({
+        "model": [r[0] for r in rows], "parameter": [r[1] for r in rows],
+        "estimate": [v[0] for v in values], "standard_error": [v[1] for v in values],
+        "meaning": [r[2] for r in rows],
+    }, schema_overrides={"estimate": pl.Float64, "standard_error": pl.Float64})
+
+
+def suggested_margin(summary: pl.DataFrame) -> float | None:
+    """Observed margin share (revenue - cost) / revenue from a customer summary; None without costs."""
+    if "margin" not in summary.columns:
+        return None
+    revenue = float(summary["revenue"].sum())
+    if revenue <= 0:
+        return None
+    return float(min(max(summary["margin"].sum() / revenue, 0.0), 1.0))
 
 
 # --------------------------------------------------------------------------- validation
@@ -796,7 +847,7 @@ def probability_alive_matrix(model: BetaGeoModel, customers: pl.DataFrame, max_f
 
 
 def value_tiers(customers: pl.DataFrame, tiers: int = 10) -> pl.DataFrame:
-    """CLV by value tier (tier 1 = the top 10 % by predicted CLV).
+    """CLV by value tier (tier 1 = the top 10 % by predicted CLV, labelled "0–10%").
 
     Returns tier, label, customers, clv_total, clv_share, clv_mean, p_alive_mean.
     """
@@ -813,7 +864,7 @@ def value_tiers(customers: pl.DataFrame, tiers: int = 10) -> pl.DataFrame:
         .sort("tier")
         .with_columns(
             (pl.col("clv_total") / pl.col("clv_total").sum()).alias("clv_share"),
-            pl.format("Top {}–{}%", (pl.col("tier") - 1) * size, pl.col("tier") * size).alias("label"),
+            pl.format("{}–{}%", (pl.col("tier") - 1) * size, pl.col("tier") * size).alias("label"),
         )
         .select("tier", "label", "customers", "clv_total", "clv_share", "clv_mean", "p_alive_mean")
     )

@@ -32,10 +32,13 @@ class LifecycleSettings:
         one who buys again after such a gap is *won back*.
     max_months
         Width of the cohort matrix (months since acquisition).
+    min_quarter_customers
+        Penetration quarters with fewer active customers are left out (noise).
     """
 
     gap_days: int = 180
     max_months: int = 24
+    min_quarter_customers: int = 20
 
 
 def _month_index(column: str | pl.Expr) -> pl.Expr:
@@ -144,7 +147,7 @@ def retention_curves(
     ----------
     groups
         (customer_id, group column) e.g. from :func:`acquisition_groups`; when
-        ``None`` customers are grouped by acquisition quarter.
+        ``None`` customers are grouped by acquisition year.
 
     Returns
     -------
@@ -155,8 +158,7 @@ def retention_curves(
     end = end or data_as_of(tx)
     acquired = acquired_customers(tx, start, end)
     if groups is None:
-        acquired = acquired.with_columns(
-            pl.format("{} Q{}", pl.col("cohort").dt.year(), pl.col("cohort").dt.quarter()).alias("group"))
+        acquired = acquired.with_columns(pl.col("cohort").dt.year().cast(pl.String).alias("group"))
     else:
         column = next(c for c in groups.columns if c != C.CUSTOMER_ID)
         acquired = acquired.join(groups.lazy().select(C.CUSTOMER_ID, pl.col(column).alias("group")), on=C.CUSTOMER_ID, how="left") \
@@ -257,7 +259,7 @@ def lifecycle(
         repeat_rate=float(acquired.filter(repeated).height / n) if n else float("nan"),
         churn_rate=float(churn_base.filter(lapsed).height / churn_base.height) if churn_base.height else float("nan"),
         churn_base=churn_base.height, funnel=funnel,
-        penetration=_penetration(tx, acquired, end), won_back=won_back, won_back_revenue=won_back_revenue,
+        penetration=_penetration(tx, acquired, end, settings.min_quarter_customers), won_back=won_back, won_back_revenue=won_back_revenue,
         gap_days=settings.gap_days, notes=notes,
     )
 
@@ -282,7 +284,7 @@ def _cac(with_channel: pl.DataFrame, marketing_spend: pl.LazyFrame | None, start
     )
 
 
-def _penetration(tx: pl.LazyFrame, acquired: pl.DataFrame, end: dt.date) -> pl.DataFrame:
+def _penetration(tx: pl.LazyFrame, acquired: pl.DataFrame, end: dt.date, min_customers: int = 1) -> pl.DataFrame:
     """Per customer-age quarter (13 weeks): active customers, spend and categories per active customer.
 
     A quarter is used only for customers who have lived through all of it, so
@@ -306,6 +308,7 @@ def _penetration(tx: pl.LazyFrame, acquired: pl.DataFrame, end: dt.date) -> pl.D
     return (
         rows.group_by(C.CUSTOMER_ID, "quarter").agg(per_customer).filter(pl.col("bought"))
         .group_by("quarter").agg(averages)
+        .filter(pl.col("customers") >= min_customers)
         .with_columns((pl.col("quarter") + 1).alias("quarter"))
         .sort("quarter").collect()
     )
@@ -378,4 +381,25 @@ def penetration_takeaway(penetration: pl.DataFrame) -> str:
     if "categories_per_customer" in penetration.columns:
         sentence += (f"; they buy from {first['categories_per_customer']:.1f} then "
                      f"{last['categories_per_customer']:.1f} categories")
+    return sentence + "."
+
+
+def acquisition_takeaway(cycle: Lifecycle) -> str:
+    """One sentence: where new customers come from and what they cost."""
+    if cycle.acquired == 0:
+        return "No new customers in this period."
+    by_channel = cycle.acquisition.group_by("acquisition_channel").agg(pl.col("new_customers").sum()) \
+        .sort("new_customers", "acquisition_channel", descending=[True, False])
+    months = cycle.acquisition["month"].n_unique()
+    sentence = f"{cycle.acquired:,} new customers joined, {cycle.acquired / max(months, 1):,.0f} a month on average"
+    if by_channel.height > 1:
+        top = by_channel.row(0, named=True)
+        sentence += f"; most came through {top['acquisition_channel']} ({top['new_customers'] / cycle.acquired:.0%})"
+    if cycle.cac is not None:
+        priced = cycle.cac.filter((pl.col("acquisition_channel") != "All channels") & pl.col("cac").is_not_null()
+                                  & (pl.col("spend") > 0)).sort("cac")
+        if priced.height > 1:
+            cheap, dear = priced.row(0, named=True), priced.row(-1, named=True)
+            sentence += (f"; the cheapest new customers come from {cheap['acquisition_channel']} ({cheap['cac']:,.2f} each), "
+                         f"the dearest from {dear['acquisition_channel']} ({dear['cac']:,.2f})")
     return sentence + "."

@@ -1,5 +1,253 @@
-"""lifetime page (being built)."""
+"""Lifetime value & retention: who is still a customer, what each is worth, who is slipping away."""
+from __future__ import annotations
+
+import datetime as dt
+
 import streamlit as st
 
-st.title("lifetime")
-st.info("This page is being built.")
+from crm_core import clv, retention
+from crm_core.charts.lifetime import (
+    acquisition_figure,
+    clv_by_group_figure,
+    clv_distribution_figure,
+    cohort_heatmap_figure,
+    cumulative_tracking_figure,
+    holdout_by_frequency_figure,
+    lifecycle_funnel_figure,
+    p_alive_heatmap_figure,
+    penetration_figure,
+    retention_curves_figure,
+)
+from crm_core.export import safe_csv_bytes
+from ui import models
+from ui.data import customer_summary, date_bounds, selected_period
+from ui.state import Keys
+from ui.widgets import chart, explain, plain, takeaway
+
+HORIZON_MONTHS = [3, 6, 12, 24, 36]
+SHOWN_ROWS = 500
+money = st.column_config.NumberColumn
+pct = st.column_config.NumberColumn
+
+st.title("Lifetime value & retention")
+explain(
+    "Forecasts from your order history: **who is probably still a customer**, **how much each customer is likely "
+    "to spend** over the coming months (customer lifetime value, CLV), **who is valuable but slipping away**, and "
+    "how well you **acquire, keep, grow and win back** customers. Two proven statistical models do the forecasting: "
+    "one for how often customers buy and when they quietly stop (BG/NBD), one for how much they spend (Gamma-Gamma). "
+    "Time is counted in **weeks**; a repeat purchase is a further day with a purchase. The models read each "
+    "customer's whole history up to the end of the sidebar period."
+)
+
+first_day, _ = date_bounds()
+start, end = selected_period()
+
+# Settings -----------------------------------------------------------------------------------
+summary = customer_summary()
+observed_margin = clv.suggested_margin(summary)
+with st.expander("Forecast settings: horizon, margin, discount rate", icon=":material/tune:", expanded=False):
+    left, middle, right = st.columns(3)
+    months = left.select_slider(
+        "Forecast horizon", HORIZON_MONTHS, value=12, key=Keys.LT_HORIZON, bind="query-params",
+        format_func=lambda m: f"{m} months ({clv.months_to_weeks(m):.1f} weeks)",
+        help="How far ahead CLV counts purchases. The models work in weeks; months are converted "
+             f"at {clv.WEEKS_PER_MONTH:.2f} weeks each.")
+    margin = middle.slider(
+        "Margin (%)", 1, 100, value=round(100 * observed_margin) if observed_margin else 100, key=Keys.LT_MARGIN,
+        bind="query-params",
+        help="Share of spend you keep as profit. 100% shows CLV as revenue. "
+             + (f"Your data's cost column gives {observed_margin:.0%}." if observed_margin else "The data has no cost column."))
+    rate = right.slider("Annual discount rate (%)", 0, 30, value=10, key=Keys.LT_DISCOUNT, bind="query-params",
+                        help="A sale next year is worth less than one today; 10% is a common choice.")
+horizon_weeks = clv.months_to_weeks(months)
+horizon = clv.weeks_label(horizon_weeks)
+st.caption(f"CLV over {horizon}, margin {margin}%, discount rate {rate}% a year. Change them under *Forecast settings*.")
+
+# Fit ----------------------------------------------------------------------------------------
+st.subheader("The models and how far to trust them")
+try:
+    with st.spinner("Fitting the purchase and spend models…"):
+        result = models.clv_result(horizon_weeks, margin / 100, rate / 100)
+except ValueError as error:
+    st.error(plain(str(error)))
+    st.stop()
+for problem in result.problems:
+    st.warning(plain(problem), icon=":material/warning:")
+for warning in result.warnings:
+    st.info(plain(warning), icon=":material/info:")
+if result.reliable:
+    st.success("Enough data for the models, and both fits converged.", icon=":material/check_circle:")
+cards = st.columns(4)
+cards[0].metric("Customers modelled", f"{result.customers.height:,}", border=True,
+                help="Customers with at least one purchase up to the end of the period.")
+cards[1].metric("Bought more than once", f"{result.repeat_share:.1%}", border=True)
+cards[2].metric("History", f"{result.history_days / 7:.0f} weeks", border=True,
+                help="From the first customer's first purchase to the end of the period.")
+cards[3].metric("Fits converged", "yes" if result.bgnbd.converged_ and result.gamma_gamma is not None
+                and result.gamma_gamma.converged_ else "no", border=True)
+st.dataframe(
+    clv.parameter_table(result), hide_index=True, width="stretch",
+    column_config={"model": "Model", "parameter": "Parameter",
+                   "estimate": st.column_config.NumberColumn("Estimate", format="%.4f"),
+                   "standard_error": st.column_config.NumberColumn("Standard error", format="%.4f"),
+                   "meaning": "What it means"},
+)
+st.caption(f"Log-likelihood {result.bgnbd.log_likelihood_:,.1f} (purchases) over {result.bgnbd.n_unique_rows_:,} "
+           "distinct customer histories; standard errors from the curvature of the likelihood.")
+takeaway(clv.fit_takeaway(result))
+
+# Validation ---------------------------------------------------------------------------------
+st.subheader("Check: would the model have predicted the last weeks?")
+history_weeks = (end - first_day).days // 7
+if history_weeks < 8:
+    st.info("The data covers less than 8 weeks: too short to hold some weeks back and check the forecast. "
+            "Widen the period in the sidebar or load more history.")
+else:
+    top = int(min(104, history_weeks - 4))
+    holdout_weeks = st.slider(
+        "Weeks held back for the check", 4, top, value=min(max(clv.default_holdout_weeks(first_day, end), 4), top),
+        key=Keys.LT_HOLDOUT, bind="query-params",
+        help="The model is fitted on the orders before these weeks and its forecast compared with what happened.")
+    split = end - dt.timedelta(weeks=holdout_weeks)
+    try:
+        with st.spinner("Fitting on the earlier weeks and comparing…"):
+            validation = models.holdout_validation(holdout_weeks)
+    except ValueError as error:
+        st.error(plain(str(error)))
+    else:
+        st.caption(f"Fitted on orders up to {split:%d %b %Y}; compared over {holdout_weeks} weeks to {end:%d %b %Y} "
+                   f"for the {validation.customers:,} customers who had bought by the split.")
+        for problem in validation.problems:
+            st.warning(plain(problem), icon=":material/warning:")
+        cards = st.columns(4)
+        cards[0].metric("Actual repeat purchases", f"{validation.total_actual:,.0f}", border=True)
+        cards[1].metric("Predicted repeat purchases", f"{validation.total_predicted:,.0f}", border=True)
+        cards[2].metric("Total error", f"{validation.total_error_pct:+.1f}%", border=True,
+                        help="(predicted − actual) / actual over the held-back weeks.")
+        cards[3].metric("Mean absolute error per customer", f"{validation.mae:.2f}", border=True,
+                        help="Average gap between predicted and actual purchases of one customer.")
+        left, right = st.columns(2)
+        with left:
+            chart(holdout_by_frequency_figure(validation.by_frequency), key="lt_fig_holdout_freq")
+        with right:
+            chart(cumulative_tracking_figure(validation.weekly, split), key="lt_fig_tracking")
+        takeaway(clv.validation_takeaway(validation))
+
+# CLV ----------------------------------------------------------------------------------------
+st.subheader("What customers are worth")
+cards = st.columns(3)
+cards[0].metric(f"Predicted value, next {months} months", f"{result.customers['clv'].sum():,.0f}", border=True)
+cards[1].metric("Average CLV per customer", f"{result.customers['clv'].mean():,.2f}", border=True)
+cards[2].metric("Expected purchases per customer", f"{result.customers['expected_purchases'].mean():.2f}", border=True,
+                help=f"Over {horizon}.")
+kinds = models.available_groupings()
+if st.session_state.get(Keys.LT_GROUP) not in kinds:
+    st.session_state.pop(Keys.LT_GROUP, None)
+left, right = st.columns(2)
+with left:
+    chart(clv_distribution_figure(result.customers, f"{months} months"), key="lt_fig_clv_hist")
+with right:
+    kind = st.segmented_control("CLV by", kinds, format_func=models.GROUPINGS.get, default="decile",
+                                required=True, key=Keys.LT_GROUP, bind="query-params")
+    if kind == "decile":
+        groups = clv.value_tiers(result.customers)
+        chart(clv_by_group_figure(groups, "label", "Predicted value by value decile",
+                                  "Customers ranked by predicted value (best first)"), key="lt_fig_clv_group")
+    else:
+        groups = clv.clv_by_group(result.customers, models.customer_groups(kind), "group")
+        chart(clv_by_group_figure(groups, "group", f"Predicted value by {models.GROUPINGS[kind].lower()}"),
+              key="lt_fig_clv_group")
+        st.caption("Customers who bought in the sidebar period, grouped as on the Portfolio and Segments pages.")
+takeaway(clv.concentration_takeaway(clv.value_tiers(result.customers)))
+
+# P(alive) -----------------------------------------------------------------------------------
+st.subheader("Who is probably still a customer")
+chart(p_alive_heatmap_figure(clv.probability_alive_matrix(result.bgnbd, result.customers)), key="lt_fig_palive")
+takeaway(clv.p_alive_takeaway(result))
+
+# At risk ------------------------------------------------------------------------------------
+st.subheader("Valuable customers slipping away")
+left, right = st.columns(2)
+top_share = left.slider("Valuable = top % by predicted CLV", 5, 50, value=25, step=5, key=Keys.LT_RISK_TOP,
+                        bind="query-params")
+alive_below = right.slider("Slipping = chance still active below (%)", 10, 90, value=50, step=5,
+                           key=Keys.LT_RISK_ALIVE, bind="query-params")
+risk_settings = clv.AtRiskSettings(min_clv_quantile=1 - top_share / 100, max_p_alive=alive_below / 100)
+at_risk = clv.at_risk_customers(result, risk_settings)
+takeaway(clv.at_risk_takeaway(at_risk, risk_settings))
+st.dataframe(
+    at_risk.head(SHOWN_ROWS), hide_index=True, width="stretch",
+    column_config={"customer_id": "Customer", "predicted_clv": money("Predicted CLV", format="%.2f"),
+                   "probability_active": pct("Chance still active", format="percent"),
+                   "expected_purchases": money("Expected purchases", format="%.2f"),
+                   "repeat_purchases": "Repeat purchases so far",
+                   "last_purchase_date": st.column_config.DateColumn("Last purchase", format="YYYY-MM-DD"),
+                   "days_since_last_purchase": "Days since", "revenue_to_date": money("Revenue so far", format="%.2f")},
+)
+if at_risk.height > SHOWN_ROWS:
+    st.caption(f"Showing the {SHOWN_ROWS:,} most valuable; the download has all {at_risk.height:,}.")
+st.download_button("Download the at-risk list (CSV)", data=safe_csv_bytes(at_risk), file_name="at_risk_customers.csv",
+                   mime="text/csv", icon=":material/download:", key="lt_download",
+                   help="Opens in Excel; cells that could run as formulas are neutralised.")
+
+# Cohorts ------------------------------------------------------------------------------------
+st.subheader("Cohorts: do new customers come back?")
+metric = st.segmented_control("Show", ["customer_retention", "revenue_retention"], default="customer_retention",
+                              required=True, key=Keys.LT_COHORT_METRIC, bind="query-params",
+                              format_func={"customer_retention": "Customers buying",
+                                           "revenue_retention": "Revenue vs. first month"}.get)
+with st.spinner("Building cohorts…"):
+    cohort_table = models.cohorts()
+if cohort_table.height == 0:
+    st.info("No customer made a first purchase in the sidebar period: widen the period to see cohorts.")
+else:
+    chart(cohort_heatmap_figure(cohort_table, metric), key="lt_fig_cohorts")
+    takeaway(retention.cohort_takeaway(cohort_table))
+    st.caption("Rows: month of first purchase (a customer who bought before the period is not new). "
+               "Blank cells lie after the end of the data.")
+    by = st.segmented_control("Retention curves by", ["year", "channel"], default="year", required=True,
+                              key=Keys.LT_CURVES_BY, bind="query-params",
+                              format_func={"year": "Acquisition year", "channel": "Acquisition channel"}.get)
+    curve_table = models.curves(by == "channel")
+    if curve_table is None:
+        st.info("The data has no acquisition channel (no customers table with acquisition_channel and no channel "
+                "column): showing curves by acquisition year.")
+        curve_table = models.curves(False)
+        by = "year"
+    chart(retention_curves_figure(curve_table, "acquisition " + by), key="lt_fig_curves")
+    takeaway(retention.curves_takeaway(curve_table))
+
+# Lifecycle ----------------------------------------------------------------------------------
+st.subheader("Customer lifecycle: acquire, retain, grow, win back")
+gap = st.number_input("A customer has lapsed after this many days without buying", 30, 730, value=180, step=30,
+                      key=Keys.LT_GAP, bind="query-params",
+                      help="Used for churn (lapsed now) and win-back (bought again after such a gap).")
+with st.spinner("Following customers through their lifecycle…"):
+    cycle = models.customer_lifecycle(int(gap))
+for note in cycle.notes:
+    st.caption(plain(note))
+if cycle.acquired == 0:
+    st.info("No customer made a first purchase in the sidebar period: widen the period to see the lifecycle.")
+else:
+    cards = st.columns(4)
+    cards[0].metric("New customers", f"{cycle.acquired:,}", border=True)
+    cards[1].metric("Bought again", f"{cycle.repeat_rate:.1%}", border=True,
+                    help="Share of new customers who bought on a second day.")
+    cards[2].metric("Lapsed now", "n/a" if cycle.churn_base == 0 else f"{cycle.churn_rate:.1%}",
+                    border=True, help=f"No purchase in the last {gap} days, among the {cycle.churn_base:,} new "
+                                      f"customers who joined at least {gap} days before the end of the period.")
+    cards[3].metric("Won back", f"{cycle.won_back:,}", border=True,
+                    help=f"Customers who bought again after more than {gap} days; they brought "
+                         f"{cycle.won_back_revenue:,.0f} since coming back.")
+    chart(lifecycle_funnel_figure(cycle.funnel), key="lt_fig_funnel")
+    takeaway(retention.lifecycle_takeaway(cycle))
+    chart(acquisition_figure(cycle.acquisition), key="lt_fig_acquisition")
+    takeaway(retention.acquisition_takeaway(cycle))
+    if cycle.cac is not None:
+        st.dataframe(cycle.cac, hide_index=True, width="stretch",
+                     column_config={"acquisition_channel": "Acquisition channel",
+                                    "new_customers": "New customers", "spend": money("Marketing spend", format="%.0f"),
+                                    "cac": money("Cost per new customer (CAC)", format="%.2f")})
+    if cycle.penetration.height:
+        chart(penetration_figure(cycle.penetration), key="lt_fig_penetration")
+        takeaway(retention.penetration_takeaway(cycle.penetration))

@@ -108,7 +108,7 @@ def test_value_tiers_cover_all_value(result):
     assert tiers["clv_share"].sum() == pytest.approx(1.0)
     top_decile = result.customers["clv"].sort(descending=True).head(236).sum() / result.customers["clv"].sum()
     assert tiers["clv_share"][0] == pytest.approx(top_decile)
-    assert tiers["label"][0] == "Top 0–10%"
+    assert tiers["label"][0] == "0–10%"
     assert f"{top_decile:.0%}" in concentration_takeaway(tiers)
 
 

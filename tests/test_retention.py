@@ -9,6 +9,7 @@ import pytest
 from crm_core.retention import (
     LifecycleSettings,
     acquisition_groups,
+    acquisition_takeaway,
     cohort_retention,
     cohort_takeaway,
     curves_takeaway,
@@ -82,9 +83,9 @@ def test_retention_curves_by_channel():
     assert "web keeps the most" in curves_takeaway(curves, month=1)
 
 
-def test_retention_curves_by_quarter_without_channels():
+def test_retention_curves_by_year_without_channels():
     curves = retention_curves(tx(with_extras=False), None, start=D(2024, 1, 1), end=END)
-    assert curves["group"].unique().to_list() == ["2024 Q1"]
+    assert curves["group"].unique().to_list() == ["2024"]
     assert curves.filter(pl.col("months_since") == 1)["retention"].item() == pytest.approx(1 / 3)
 
 
@@ -104,10 +105,12 @@ def test_lifecycle_by_hand():
     assert cycle.won_back == 2 and cycle.won_back_revenue == pytest.approx(20.0 + 30.0 + 70.0)
     assert cycle.acquisition["new_customers"].sum() == 3
     assert "2 lapsed customers were won back" in lifecycle_takeaway(cycle)
+    # 3 new customers over Jan and Feb; web brought 2 of 3; only web has spend, so no cheapest/dearest pair
+    assert acquisition_takeaway(cycle) == "3 new customers joined, 2 a month on average; most came through web (67%)."
 
 
 def test_penetration_uses_only_fully_observed_quarters():
-    cycle = lifecycle(tx(), D(2024, 1, 1), END, settings=LifecycleSettings(gap_days=30))
+    cycle = lifecycle(tx(), D(2024, 1, 1), END, settings=LifecycleSettings(gap_days=30, min_quarter_customers=1))
     # Nobody has lived 182 days by 30 April, so only quarter 1 (days 0-90) counts, and only for
     # a (116 days lived) and b (101 days); c (87 days) has not completed its first quarter.
     pen = cycle.penetration
@@ -125,3 +128,8 @@ def test_lifecycle_says_what_is_missing():
     assert cycle.funnel["stage"][2] == "Grew: spent more per repeat purchase"
     # a: first day 10, repeat mean 25 -> grew; c: first 50, repeat (25 - 5) = 20 -> did not
     assert cycle.funnel["customers"].to_list()[:3] == [3, 2, 1]
+
+
+def test_penetration_leaves_out_thin_quarters():
+    cycle = lifecycle(tx(), D(2024, 1, 1), END, settings=LifecycleSettings(gap_days=30, min_quarter_customers=3))
+    assert cycle.penetration.height == 0  # quarter 1 has only 2 customers

@@ -47,18 +47,21 @@ def cumulative_tracking_figure(weekly: pl.DataFrame, calibration_end: dt.date) -
 
 
 def clv_distribution_figure(customers: pl.DataFrame, horizon: str) -> go.Figure:
-    """Histogram of predicted CLV (the top 1 % folded into the last bar so the shape stays readable)."""
+    """Histogram of predicted CLV (the top 1 % folded into the last bar so the shape stays readable).
+
+    ``horizon`` is a short label such as "12 months".
+    """
     clv = customers["clv"].drop_nans().drop_nulls()
     cap = float(clv.quantile(0.99) or 0.0) if clv.len() else 0.0
     values = np.minimum(clv.to_numpy(), cap) if cap > 0 else clv.to_numpy()
     fig = go.Figure(go.Histogram(x=values, nbinsx=40, marker_color=PALETTE[0],
                                  hovertemplate="CLV %{x}<br>%{y:,} customers<extra></extra>"))
-    fig.update_xaxes(title_text=f"Predicted CLV over {horizon} (top 1% shown in the last bar)")
+    fig.update_xaxes(title_text=f"Predicted CLV, next {horizon}")
     fig.update_yaxes(title_text="Customers")
     return styled(fig, "How predicted customer value is spread")
 
 
-def clv_by_group_figure(groups: pl.DataFrame, label_column: str, title: str) -> go.Figure:
+def clv_by_group_figure(groups: pl.DataFrame, label_column: str, title: str, x_title: str | None = None) -> go.Figure:
     """Share of total predicted CLV per group (bars), mean CLV in the hover."""
     fig = go.Figure(go.Bar(
         x=groups[label_column].cast(pl.String).to_list(), y=groups["clv_share"].to_list(), marker_color=PALETTE[2],
@@ -66,7 +69,7 @@ def clv_by_group_figure(groups: pl.DataFrame, label_column: str, title: str) -> 
         hovertemplate="%{x}<br>%{y:.1%} of predicted value<br>%{customdata[0]:,} customers"
                       "<br>mean CLV %{customdata[1]:,.2f}<extra></extra>"))
     fig.update_yaxes(title_text="Share of predicted value", tickformat=".0%", rangemode="tozero")
-    fig.update_xaxes(title_text=None, type="category")
+    fig.update_xaxes(title_text=x_title, type="category", tickangle=0)
     return styled(fig, title)
 
 
@@ -90,10 +93,12 @@ def cohort_heatmap_figure(cohorts: pl.DataFrame, metric: str = "customer_retenti
             .pivot(on="months_since", index=["cohort", "cohort_label"], values=metric).sort("cohort"))
     z = wide.drop("cohort", "cohort_label").to_numpy().astype(float)
     what = "customers buying" if metric == "customer_retention" else "revenue vs. month 0"
-    z_shown = np.where(np.isnan(z), np.nan, z)
+    # Month 0 is 100 % by definition: scale colours on the later months so their pattern shows.
+    later = z[:, 1:] if z.shape[1] > 1 else z
+    top = float(np.nanmax(later)) if np.isfinite(later).any() else 1.0
     fig = go.Figure(go.Heatmap(
-        z=z_shown, x=[int(c) for c in wide.columns[2:]], y=wide["cohort_label"].to_list(),
-        colorscale=SEQUENTIAL, zmin=0, zmax=1 if metric == "customer_retention" else None,
+        z=z, x=[int(c) for c in wide.columns[2:]], y=wide["cohort_label"].to_list(),
+        colorscale=SEQUENTIAL, zmin=0, zmax=max(top, 1e-9),
         colorbar=dict(title="", tickformat=".0%"),
         hovertemplate="Joined %{y}, month %{x}<br>" + what + ": %{z:.1%}<extra></extra>"))
     fig.update_yaxes(title_text="Month of first purchase", autorange="reversed", type="category")
@@ -135,7 +140,8 @@ def acquisition_figure(acquisition: pl.DataFrame) -> go.Figure:
         fig.add_trace(go.Bar(x=part["month"].to_list(), y=part["new_customers"].to_list(), name=str(channel),
                              marker_color=PALETTE[i % len(PALETTE)],
                              hovertemplate=f"{channel}<br>%{{x|%b %Y}}: %{{y:,}} new customers<extra></extra>"))
-    fig.update_layout(barmode="stack", showlegend=len(channels) > 1)
+    fig.update_layout(barmode="stack", showlegend=len(channels) > 1,
+                      legend=dict(orientation="v", yanchor="top", y=1.0, x=1.02, xanchor="left"))
     fig.update_yaxes(title_text="New customers")
     fig.update_xaxes(title_text=None)
     return styled(fig, "Acquisition: new customers per month")
@@ -152,7 +158,8 @@ def penetration_figure(penetration: pl.DataFrame) -> go.Figure:
                                  name="Categories per active customer", mode="lines+markers",
                                  line=dict(color=PALETTE[1], width=3),
                                  hovertemplate="%{x}<br>Categories: %{y:.2f}<extra></extra>"))
-        fig.update_layout(yaxis2=dict(title="Categories", overlaying="y", side="right", rangemode="tozero", showgrid=False))
+        fig.update_layout(yaxis2=dict(title=dict(text="Categories"), overlaying="y", side="right", rangemode="tozero",
+                                      showgrid=False, tickformat=".1f"))
     fig.update_xaxes(title_text="Quarter of the relationship (13 weeks each)", type="category")
-    fig.update_yaxes(title_text="Spend per active customer", rangemode="tozero")
+    fig.update_layout(yaxis=dict(title=dict(text="Spend per active customer"), rangemode="tozero"))
     return styled(fig, "Penetration: do customers grow? (up-sell and cross-sell)")

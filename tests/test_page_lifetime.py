@@ -1,0 +1,131 @@
+"""AppTest of the Lifetime value & retention page on the demo: figures shown match the engine."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import polars as pl
+import pytest
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT, app_path
+from crm_core import clv
+from crm_core.customers import summarize
+from crm_core.dataset import load_dataset
+from ui.state import Keys
+
+
+@pytest.fixture(scope="module")
+def demo_tx() -> pl.LazyFrame:
+    return load_dataset(ROOT / "data" / "demo").transactions.collect().lazy()
+
+
+@pytest.fixture(scope="module")
+def demo_end(demo_tx) -> dt.date:
+    return demo_tx.select(pl.col("order_date").max()).collect().item()
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> dict[str, bytes]:
+    """Capture what st.download_button hands to the media storage (file name -> bytes)."""
+    captured: dict[str, bytes] = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def recording(self, path_or_data, mimetype, kind, filename=None):
+        if filename:
+            captured[filename] = path_or_data
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", recording)
+    return captured
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(app_path(), default_timeout=120)
+    at.run()
+    at.switch_page("pages/lifetime.py")
+    at.run()
+    assert not at.exception
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in at.metric}
+
+
+def demo_settings(demo_tx, end: dt.date, months: int) -> clv.CLVSettings:
+    margin = round(100 * clv.suggested_margin(summarize(demo_tx).collect())) / 100
+    return clv.CLVSettings(horizon_weeks=clv.months_to_weeks(months), margin=margin, annual_discount_rate=0.10,
+                           calibration_end=end)
+
+
+def test_page_shows_the_engine_fit_and_clv(demo_tx, demo_end):
+    at = open_page()
+    expected = clv.fit_clv(demo_tx, demo_settings(demo_tx, demo_end, 12))
+    shown = metrics(at)
+    assert shown["Customers modelled"] == f"{expected.customers.height:,}"
+    assert shown["Fits converged"] == "yes"
+    assert shown["Predicted value, next 12 months"] == f"{expected.customers['clv'].sum():,.0f}"
+    params = at.dataframe[0].value
+    assert params["parameter"].tolist() == ["r", "alpha", "a", "b", "p", "q", "v"]
+    assert params["estimate"].tolist() == pytest.approx(
+        [expected.bgnbd.params_[k] for k in ("r", "alpha", "a", "b")]
+        + [expected.gamma_gamma.params_[k] for k in ("p", "q", "v")], rel=1e-9)
+    texts = [caption.value for caption in at.caption]
+    assert any("52\\.2 weeks \\(12\\.0 months\\)" in text for text in texts)  # takeaways are markdown-escaped
+
+
+def test_changing_the_horizon_rescales_clv(demo_tx, demo_end):
+    at = open_page()
+    at.select_slider(key=Keys.LT_HORIZON).set_value(6).run()
+    assert not at.exception
+    expected = clv.fit_clv(demo_tx, demo_settings(demo_tx, demo_end, 6))
+    assert metrics(at)["Predicted value, next 6 months"] == f"{expected.customers['clv'].sum():,.0f}"
+    assert any("26.1 weeks (6.0 months)" in caption.value for caption in at.caption)
+
+
+def test_changing_the_holdout_refits_and_compares(demo_tx, demo_end):
+    at = open_page()
+    at.slider(key=Keys.LT_HOLDOUT).set_value(26).run()
+    assert not at.exception
+    validation = clv.validate_holdout(demo_tx, demo_end - dt.timedelta(weeks=26), demo_end)
+    shown = metrics(at)
+    assert shown["Actual repeat purchases"] == f"{validation.total_actual:,.0f}"
+    assert shown["Predicted repeat purchases"] == f"{validation.total_predicted:,.0f}"
+    assert shown["Total error"] == f"{validation.total_error_pct:+.1f}%"
+    assert shown["Mean absolute error per customer"] == f"{validation.mae:.2f}"
+
+
+def test_at_risk_download_is_the_engine_list(demo_tx, demo_end, downloads):
+    at = open_page()
+    result = clv.fit_clv(demo_tx, demo_settings(demo_tx, demo_end, 12))
+    at_risk = clv.at_risk_customers(result)
+    data = downloads["at_risk_customers.csv"]
+    frame = pl.read_csv(io.BytesIO(data), schema_overrides={"customer_id": pl.String})
+    assert frame.height == at_risk.height > 0
+    assert frame["customer_id"].to_list() == at_risk["customer_id"].to_list()
+
+
+def test_lifecycle_and_cohorts_are_shown(demo_tx):
+    at = open_page()
+    shown = metrics(at)
+    customers = summarize(demo_tx).collect()
+    assert shown["New customers"] == f"{customers.height:,}"
+    repeat = (customers["purchase_days"] >= 2).mean()
+    assert shown["Bought again"] == f"{repeat:.1%}"
+    at.segmented_control(key=Keys.LT_CURVES_BY).set_value("channel").run()
+    at.segmented_control(key=Keys.LT_COHORT_METRIC).set_value("revenue_retention").run()
+    at.segmented_control(key=Keys.LT_GROUP).set_value("tier").run()
+    assert not at.exception
+    assert any("Referral" in caption.value or "Marketplace" in caption.value for caption in at.caption)
+
+
+def test_short_history_is_stated_plainly():
+    at = open_page()
+    at.session_state[Keys.PERIOD] = (dt.date(2023, 10, 1), dt.date(2023, 12, 15))
+    at.run()
+    assert not at.exception
+    warnings = " ".join(w.value for w in at.warning)
+    assert "days" in warnings and "Widen the period" in warnings
+    assert not at.success  # no "enough data" badge
