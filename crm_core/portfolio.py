@@ -497,7 +497,10 @@ def split_period(start: dt.date, end: dt.date) -> tuple[tuple[dt.date, dt.date],
 def period_tiers(tx: pl.LazyFrame, period: tuple[dt.date, dt.date], settings: TierSettings) -> pl.DataFrame:
     """Tiers of the customers active in ``period`` (summary of that period only)."""
     start, end = period
-    return assign_tiers(summarize(filter_period(tx, start, end), as_of=end), settings)
+    summary = summarize(filter_period(tx, start, end), as_of=end)
+    _value_column(summary, settings.value)
+    # Only the ranking columns: the optimiser then skips the summary's other aggregations.
+    return assign_tiers(summary.select(C.CUSTOMER_ID, *dict.fromkeys(["revenue", settings.value])), settings)
 
 
 def tier_migration(

@@ -409,3 +409,13 @@ def test_quadrant_lines_at_the_averages(summary):
     assert quadrants["B"] == "Strategically significant" and quadrants["D"] == "Low value, low cost"
     with pytest.raises(ValueError):
         pf.significance(table, basis, split="mode")
+
+
+def test_migration_by_margin():
+    settings = pf.TierSettings(names=("Top", "Rest"), value="margin", shares=(0.5,))
+    flows = pf.tier_migration(tiny_tx(cost=True), EARLIER, LATER, settings)
+    # later margins: C 40, A 30 (Top), F 9, E -20 (Rest)
+    got = {(f, t): c for f, t, c in flows.select("from_tier", "to_tier", "customers").iter_rows()}
+    assert got == {("Top", "Top"): 1, ("Top", "Lost"): 1, ("Rest", "Lost"): 1, ("New", "Top"): 1, ("New", "Rest"): 2}
+    with pytest.raises(ValueError, match="no cost column"):
+        pf.tier_migration(tiny_tx(), EARLIER, LATER, settings)
