@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--title", default="Customer portfolio report", help="report title")
     parser.add_argument("--start", type=_date, help="first day of the period (default: first order)")
     parser.add_argument("--end", type=_date, help="last day of the period (default: last order)")
-    parser.add_argument("--currency", default="", help="prefix for money, e.g. '$' or '€'")
+    parser.add_argument("--currency-symbol", default="", help="prefix for money in the report, e.g. '$' or '€'")
     sides = parser.add_argument_group("optional side tables")
     sides.add_argument("--customers-file", metavar="FILE", help="customer details (customer_id, signup_date, ...)")
     sides.add_argument("--interactions-file", metavar="FILE", help="service interactions (customer_id, interaction_date, ...)")
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     dataset, ingest_report = _dataset(args)
     if dataset.transactions.head(1).collect().height == 0:
         return fail("the file has no valid orders: check the column mapping with `python -m crm_core summary PATH`.")
-    settings = FindingSettings(start=args.start, end=args.end, currency=args.currency)
+    settings = FindingSettings(start=args.start, end=args.end, currency=args.currency_symbol)
     content = build_report(dataset, settings, ingest_report=ingest_report, title=args.title)
     html_path = write_report(content, args.out)
     payload = {
