@@ -11,18 +11,27 @@ import polars as pl
 from crm_core.ingest import ColumnMapping, IngestError, IngestReport, ReadOptions, read_orders
 
 
+#: CLI flag names of ColumnMapping fields that differ from the field name.
+MAPPING_FLAGS = {"customer_id": "customer", "order_date": "date", "currency": "currency-column"}
+
+
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     """PATH plus the column-mapping and read overrides."""
     parser.add_argument("path", help="order export: CSV/TSV/TXT (.gz), Parquet or .xlsx")
     group = parser.add_argument_group("mapping and read overrides (default: detect)")
     for field_name in ColumnMapping.__dataclass_fields__:
-        flag = "--" + {"customer_id": "customer", "order_date": "date"}.get(field_name, field_name).replace("_", "-")
+        flag = "--" + MAPPING_FLAGS.get(field_name, field_name).replace("_", "-")
         group.add_argument(flag, dest=f"map_{field_name}", metavar="COL", help=f"column holding {field_name}")
-    group.add_argument("--date-format", help="strftime format of the dates, e.g. %%d/%%m/%%Y")
+    group.add_argument("--date-format", help="date format, strftime (%%d/%%m/%%Y) or label (DD/MM/YYYY)")
     group.add_argument("--encoding", help="e.g. utf-8, utf-16, cp1252")
-    group.add_argument("--delimiter", help="field separator, e.g. ';' or 'tab'")
+    group.add_argument("--delimiter", help="field separator, e.g. ';', 'tab' or 'whitespace'")
     group.add_argument("--decimal", choices=[".", ","], help="decimal mark of amounts")
-    group.add_argument("--preset", help="export format preset (shopify, stripe, hubspot, salesforce, woocommerce, online_retail, cdnow)")
+    group.add_argument("--thousands", help="thousands separator of amounts, e.g. ',' '.' or ' '")
+    group.add_argument("--preset", help="export format preset (shopify, stripe, hubspot, salesforce, woocommerce, online_retail, cdnow, none)")
+    group.add_argument("--currency", help="keep only rows in this currency code, e.g. EUR")
+    group.add_argument("--sheet", help="Excel sheet to read")
+    group.add_argument("--no-header", dest="has_header", action="store_const", const=False, default=None,
+                       help="the first row is data, not column names")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -41,6 +50,10 @@ def options_from_args(args: argparse.Namespace) -> ReadOptions:
         decimal=getattr(args, "decimal", None),
         date_format=getattr(args, "date_format", None),
         preset=getattr(args, "preset", None),
+        thousands=getattr(args, "thousands", None),
+        currency=getattr(args, "currency", None),
+        sheet=getattr(args, "sheet", None),
+        has_header=getattr(args, "has_header", None),
     )
 
 

@@ -1,0 +1,139 @@
+"""Vectorised parsing expressions: text columns -> ids, dates, numbers.
+
+Each builder returns Polars expressions; nothing loops over rows in Python.
+Numbers and dates come in two flavours: the fast one chosen from the sample
+(used on every row), and a thorough one applied afterwards only to the
+values the fast one could not read (``second_chance_*``).
+"""
+from __future__ import annotations
+
+import polars as pl
+
+from crm_core.ingest_sniff import TIME_TAIL, DateFormat, NumberFormat, parse_date_expr
+
+#: Spellings of "no value" that spreadsheets and pandas write into id columns.
+NULL_TOKENS = ["nan", "NaN", "NAN", "null", "NULL", "Null", "None", "none", "NONE", "N/A", "n/a", "NA",
+               "#N/A", "-", "--", "(blank)", "<NA>"]
+_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
+
+
+def _is_text(dtype: pl.DataType) -> bool:
+    return dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum))
+
+
+def as_text(column: str, dtype: pl.DataType) -> pl.Expr:
+    """The column as text (whole floats without their '.0')."""
+    col = pl.col(column)
+    if _is_text(dtype):
+        return col.cast(pl.String)
+    if dtype.is_float():
+        whole = col.is_finite() & (col == col.round(0)) & (col.abs() < 1e18)
+        return pl.when(whole).then(col.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(col.cast(pl.String))
+    if isinstance(dtype, pl.Datetime):
+        return col.dt.strftime("%Y-%m-%d %H:%M:%S")
+    return col.cast(pl.String)
+
+
+def present(text: pl.Expr) -> pl.Expr:
+    """Stripped text, null when empty."""
+    stripped = text.str.strip_chars()
+    return pl.when(stripped.str.len_bytes() > 0).then(stripped)
+
+
+def id_expr(column: str, dtype: pl.DataType, float_ids: bool, emails: bool) -> pl.Expr:
+    """Customer ids as text: leading zeros kept, ``12346.0`` -> ``12346``,
+    e-mails lower-cased, blanks and NaN-like spellings -> null."""
+    value = as_text(column, dtype).str.strip_chars()
+    if float_ids and _is_text(dtype):
+        value = value.str.replace(r"^(\d+)\.0+$", "${1}")
+    if emails:
+        value = pl.when(value.str.contains("@", literal=True)).then(value.str.to_lowercase()).otherwise(value)
+    return pl.when((value.str.len_bytes() > 0) & ~value.is_in(NULL_TOKENS)).then(value)
+
+
+def text_expr(column: str, dtype: pl.DataType) -> pl.Expr:
+    return present(as_text(column, dtype))
+
+
+def clean_number(text: pl.Expr, decimal: str) -> pl.Expr:
+    """Parse amounts as people write them: ``$1,200.00``, ``EUR 12,50``, ``12,50 €``,
+    ``(12.00)`` (negative), ``1 234,56``, ``12.00-``. ``decimal`` is the decimal mark."""
+    core = text.str.replace_all(r"[\s\u00a0\u202f'’]", "")
+    negative = core.str.contains(r"^[^\d]*[-−(]|[-−)]$")
+    digits = core.str.replace_all(r"^[^\d.,]*|[^\d.,]*$", "")
+    valid = digits.str.contains(r"^[\d.,]*\d[\d.,]*$")
+    if decimal == ",":
+        number = digits.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
+    else:
+        number = digits.str.replace_all(",", "", literal=True)
+    value = number.cast(pl.Float64, strict=False)
+    value = pl.when(negative).then(-value).otherwise(value)
+    if decimal == ".":  # plain and scientific notation first
+        value = pl.coalesce(text.str.strip_chars().cast(pl.Float64, strict=False), value)
+    return pl.when(valid | text.str.strip_chars().str.contains(r"^[-+]?\d+(?:\.\d+)?[eE][-+]?\d+$")).then(value)
+
+
+def number_expr(column: str, dtype: pl.DataType, fmt: NumberFormat) -> pl.Expr:
+    """Fast parse of a numeric column (plain casts when the sample is plain)."""
+    if dtype.is_numeric():
+        value = pl.col(column).cast(pl.Float64)
+    elif dtype == pl.Boolean:
+        value = pl.col(column).cast(pl.Float64)
+    elif fmt.plain and fmt.decimal == ".":
+        value = pl.col(column).cast(pl.String).cast(pl.Float64, strict=False)
+    else:
+        value = clean_number(pl.col(column).cast(pl.String), fmt.decimal)
+    return pl.when(value.is_finite()).then(value)
+
+
+def currency_mark_expr(column: str) -> pl.Expr:
+    """Currency symbol or code written in an amount (``$`` -> ``USD``), else null."""
+    mark = pl.col(column).cast(pl.String).str.extract(r"([$€£¥₹]|\b[A-Za-z]{3}\b)", 1).str.to_uppercase()
+    return mark.replace(_SYMBOLS)
+
+
+def date_expr(column: str, dtype: pl.DataType, fmt: DateFormat | None) -> pl.Expr:
+    """Fast parse of a date column to ``pl.Date`` (the calendar date as written:
+    times and time zones are dropped, not converted). Years outside 1900-2100 -> null."""
+    col = pl.col(column)
+    if dtype == pl.Date:
+        value = col
+    elif isinstance(dtype, pl.Datetime):
+        value = (col.dt.replace_time_zone(None) if dtype.time_zone else col).dt.date()
+    elif fmt is None:
+        return pl.lit(None, pl.Date)
+    else:
+        text = as_text(column, dtype)
+        if not fmt.tail:
+            token = text
+        elif fmt.padded_iso:
+            token = text.str.slice(0, 10)
+        else:
+            token = text.str.strip_chars().str.replace(TIME_TAIL, "")
+        value = parse_date_expr(token, fmt.fmt)
+    return pl.when(value.dt.year().is_between(1900, 2100)).then(value)
+
+
+def second_chance_date(text: pl.Expr, fmt: DateFormat | None) -> pl.Expr:
+    """Thorough parse (trimmed, time removed) for values the fast parse missed."""
+    if fmt is None:
+        return pl.lit(None, pl.Date)
+    value = parse_date_expr(text.str.strip_chars().str.replace(TIME_TAIL, ""), fmt.fmt)
+    return pl.when(value.dt.year().is_between(1900, 2100)).then(value)
+
+
+def second_chance_number(text: pl.Expr, fmt: NumberFormat) -> pl.Expr:
+    value = clean_number(text, fmt.decimal)
+    return pl.when(value.is_finite()).then(value)
+
+
+MONTH_FORMATS = ("%Y-%m", "%Y/%m", "%m/%Y", "%m.%Y", "%m-%Y", "%b %Y", "%B %Y", "%b-%y", "%b-%Y", "%Y%m", "%b %y")
+
+
+def month_expr(text: pl.Expr, fmt: str) -> pl.Expr:
+    """Parse a month (``2024-03``, ``Mar 2024``, ``03/2024`` or a full date) to its first day."""
+    if fmt in MONTH_FORMATS:
+        value = (text.str.strip_chars() + pl.lit(" 1")).str.to_date(fmt + " %d", strict=False)
+    else:
+        value = parse_date_expr(text.str.strip_chars().str.replace(TIME_TAIL, ""), fmt)
+    return value.dt.truncate("1mo")

@@ -1,0 +1,403 @@
+"""Sniffing: guess encoding, delimiter, header row, number and date formats.
+
+Every function here looks at a *sample* (the first megabyte of a file or the
+first few thousand values of a column), never at every row, so the Python
+code stays cheap however large the file is.
+"""
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import csv
+import io
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import polars as pl
+
+DELIMITERS = (",", ";", "\t", "|")
+#: Between equally good separators the later one wins: commas are the most
+#: likely to also appear inside values.
+TIE_ORDER = (",", "|", ";", "\t")
+WHITESPACE = "whitespace"
+
+# ---------------------------------------------------------------- encoding
+
+
+def sniff_encoding(head: bytes, tail: bytes = b"", complete: bool = True) -> str:
+    """Guess the text encoding from the first and last bytes of a file.
+
+    Returns one of ``utf-8-sig`` (UTF-8 with BOM), ``utf-16`` (with BOM),
+    ``utf-16-le``/``utf-16-be`` (no BOM, told by the zero bytes), ``utf-8``,
+    ``cp1252`` (Windows Western European) or ``latin-1`` (decodes anything).
+    ``complete`` says ``head`` is the whole file (so it cannot end mid-character).
+    """
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    utf16 = _utf16_without_bom(head)
+    if utf16:
+        return utf16
+    if _is_utf8(head, at_start=True, final=complete) and _is_utf8(tail, at_start=False, final=True):
+        return "utf-8"
+    if _decodes(head, "cp1252") and _decodes(tail, "cp1252"):
+        return "cp1252"
+    return "latin-1"
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    sample = head[:4096]
+    half = len(sample) // 2
+    if half < 2:
+        return None
+    zeros_even = sample[0::2].count(0)
+    zeros_odd = sample[1::2].count(0)
+    if zeros_odd > 0.4 * half and zeros_even < 0.05 * half:
+        return "utf-16-le"
+    if zeros_even > 0.4 * half and zeros_odd < 0.05 * half:
+        return "utf-16-be"
+    return None
+
+
+def _is_utf8(chunk: bytes, at_start: bool, final: bool) -> bool:
+    if not at_start:  # a chunk cut from the middle may start inside a character
+        skip = 0
+        while skip < min(3, len(chunk)) and 0x80 <= chunk[skip] <= 0xBF:
+            skip += 1
+        chunk = chunk[skip:]
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(chunk, final=final)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _decodes(chunk: bytes, encoding: str) -> bool:
+    try:
+        chunk.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def normalise_encoding(name: str) -> str:
+    """Python codec name for a user-typed encoding; raises LookupError if unknown."""
+    return codecs.lookup(name.strip()).name
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"\x7fELF", b"MZ", b"BZh", b"7z\xbc\xaf", b"Rar!")
+
+
+def looks_binary(raw_head: bytes, text: str) -> bool:
+    """True when the decoded sample is not text (image, PDF, program, ...)."""
+    if raw_head.startswith(_BINARY_MAGIC) and not raw_head.startswith(b"MZ,"):
+        return True
+    sample = text[:65536]
+    if not sample:
+        return False
+    return "\x00" in sample or len(_CONTROL.findall(sample)) > 0.01 * len(sample)
+
+
+# ---------------------------------------------------------------- delimiter and header
+
+
+def sniff_delimiter(text: str, prefer: str | None = None) -> str:
+    """The field separator of a text sample: one of ``, ; \\t |`` or ``whitespace``.
+
+    The separator that splits the sample's lines into the same number (>= 2)
+    of fields most consistently wins; among equally consistent ones, the one
+    giving more fields. ``prefer`` (from the file name, e.g. tab for .tsv)
+    breaks remaining ties. Without any, runs of spaces are tried.
+    """
+    lines = text.splitlines()[:200]
+    body = "\n".join(lines)
+    best: tuple | None = None
+    chosen = None
+    for delimiter in DELIMITERS:
+        counts = [len(row) for row in split_rows(body, delimiter) if any(cell.strip() for cell in row)]
+        score = _consistency(counts)
+        if score is None:
+            continue
+        consistency, width = score
+        key = (consistency >= 0.9, width if consistency >= 0.9 else 0, consistency, delimiter == prefer,
+               TIE_ORDER.index(delimiter))
+        if best is None or key > best:
+            best, chosen = key, delimiter
+    if chosen is not None:
+        return chosen
+    words = [len(line.split()) for line in lines if line.strip()]
+    score = _consistency(words)
+    if score is not None and score[0] >= 0.9:
+        return WHITESPACE
+    return prefer or ","
+
+
+def _consistency(counts: list[int]) -> tuple[float, int] | None:
+    if not counts:
+        return None
+    width, hits = Counter(counts).most_common(1)[0]
+    if width < 2:
+        return None
+    consistency = hits / len(counts)
+    return (consistency, width) if consistency >= 0.6 else None
+
+
+def split_rows(text: str, delimiter: str) -> list[list[str]]:
+    """Rows of a text sample (quotes respected; whitespace = runs of blanks)."""
+    if delimiter == WHITESPACE:
+        return [line.split() for line in text.splitlines()]
+    try:
+        return list(csv.reader(io.StringIO(text), delimiter=delimiter, strict=False))
+    except csv.Error:
+        return [line.split(delimiter) for line in text.splitlines()]
+
+
+_NUMBER_LIKE = re.compile(
+    r"^[(\-−+]?\s*(?:[A-Z]{3}\s?)?[$€£¥₹]?\s*[(\-−+]?\d[\d\s.,'’\u00a0\u202f]*\s*(?:[$€£¥₹%]|\s?[A-Z]{3})?\)?-?$"
+)
+_DATE_LIKE = re.compile(
+    r"^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{1,2}[- ][A-Za-z]{3,9}[- ]\d{2,4}"
+    r"|[A-Za-z]{3,9} \d{1,2},? \d{4})(?:[T\s].*)?$"
+)
+
+
+def is_data_like(cell: str) -> bool:
+    """True for values that look like data (numbers, amounts, dates), not like column names."""
+    value = cell.strip()
+    return bool(value) and bool(_NUMBER_LIKE.match(value) or _DATE_LIKE.match(value))
+
+
+def find_header(rows: list[list[str]]) -> tuple[int, bool]:
+    """Locate the header row among the first rows of a sample.
+
+    Returns ``(index, has_header)``: the index of the first row that is as wide
+    as the table (rows before it are report titles and are skipped) and whether
+    that row holds column names (mostly text) rather than data.
+    """
+    widths = [len([c for c in row if c.strip()]) for row in rows[:200]]
+    filled = [w for w in widths if w > 0]
+    if not filled:
+        return 0, True
+    width = Counter(filled).most_common(1)[0][0]
+    for index, row in enumerate(rows[:30]):
+        cells = [c for c in row if c.strip()]
+        if len(cells) >= max(1, 0.8 * width):
+            data_cells = sum(is_data_like(c) for c in cells)
+            return (index, True) if data_cells < 0.5 * len(cells) else (index, False)
+    return 0, True
+
+
+# ---------------------------------------------------------------- numbers
+
+
+@dataclass(frozen=True)
+class NumberFormat:
+    """How numbers are written: decimal mark, thousands separator, currency marks."""
+
+    decimal: str = "."
+    thousands: str | None = None
+    plain: bool = True  # every sampled value is a bare number like -1234.5
+    currency_marks: bool = False  # symbols or codes next to the amounts
+    ambiguous: bool = False
+
+
+_PLAIN = re.compile(r"^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$")
+_MARK = re.compile(r"[$€£¥₹]|[A-Za-z]{3}")
+_GROUPED = re.compile(r"\d[ '’\u00a0\u202f]\d{3}")
+
+
+def sniff_number_format(values: list[str], european_hint: bool = False) -> NumberFormat:
+    """Decide the decimal mark and thousands separator from sample values.
+
+    A value with both ``.`` and ``,`` decides (the last one is the decimal);
+    a single separator followed by other than three digits is a decimal;
+    repeated separators are thousands. ``1,234`` alone is ambiguous: read as
+    thousands unless the file looks European (``;`` separated, day-first
+    dates), then as a decimal comma.
+    """
+    votes: Counter[str] = Counter()
+    thousands_seen: Counter[str] = Counter()
+    plain = True
+    marks = False
+    ambiguous_marks: Counter[str] = Counter()
+    for raw in values:
+        value = raw.strip()
+        if not value:
+            continue
+        if not _PLAIN.match(value):
+            plain = False
+        if _MARK.search(value):
+            marks = True
+        if _GROUPED.search(value):
+            thousands_seen[next(ch for ch in value if ch in " '’\u00a0\u202f")] += 1
+        core = re.sub(r"[^\d.,]", "", value)
+        dots, commas = core.count("."), core.count(",")
+        if dots and commas:
+            decimal = "." if core.rfind(".") > core.rfind(",") else ","
+            votes[decimal] += 1
+            thousands_seen["," if decimal == "." else "."] += 1
+        elif dots + commas == 1:
+            mark = "." if dots else ","
+            integer, _, fraction = core.partition(mark)
+            if len(fraction) != 3 or integer in ("", "0"):
+                votes[mark] += 1
+            else:
+                ambiguous_marks[mark] += 1
+        elif dots > 1 or commas > 1:
+            mark = "." if dots else ","
+            thousands_seen[mark] += 1
+            votes["," if mark == "." else "."] += 1
+    ambiguous = False
+    if votes[","] > votes["."]:
+        decimal = ","
+    elif votes["."] > 0:
+        decimal = "."
+    elif ambiguous_marks[","] and european_hint:
+        decimal, ambiguous = ",", True
+    else:
+        decimal = "."
+        ambiguous = bool(ambiguous_marks[","] or ambiguous_marks["."])
+        if ambiguous_marks[","]:
+            thousands_seen[","] += 1
+    if ambiguous_marks["."] and decimal == ",":
+        thousands_seen["."] += 1
+    thousands_seen.pop(decimal, None)
+    thousands = thousands_seen.most_common(1)[0][0] if thousands_seen else None
+    return NumberFormat(decimal, thousands, plain and not marks, marks, ambiguous)
+
+
+# ---------------------------------------------------------------- dates
+
+#: strftime formats tried on date values, in order of preference for ties.
+DATE_FORMATS: tuple[str, ...] = (
+    "%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d",
+    "%m/%d/%Y", "%d/%m/%Y", "%m/%d/%y", "%d/%m/%y",
+    "%d.%m.%Y", "%m.%d.%Y", "%d.%m.%y", "%m.%d.%y",
+    "%d-%m-%Y", "%m-%d-%Y", "%d-%m-%y", "%m-%d-%y",
+    "%d-%b-%Y", "%d-%b-%y", "%d %b %Y", "%d %B %Y", "%d/%b/%Y",
+    "%b %d, %Y", "%B %d, %Y", "%b %d %Y", "%B %d %Y", "%d. %B %Y",
+)
+EXCEL_SERIAL = "excel-serial"
+
+#: The time (and time zone) that may follow a date; removed before parsing so
+#: the date is the local calendar date as written.
+TIME_TAIL = (
+    r"(?:[T\s]+\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[AaPp]\.?[Mm]\.?)?\s*"
+    r"(?:Z|UTC|GMT|[+-]\d{2}:?\d{2}|[A-Z]{2,5})?)$"
+)
+_TIME_DIRECTIVES = re.compile(r"%[HIMSpfzZT]")
+
+_LABELS = {"%Y": "YYYY", "%y": "YY", "%m": "MM", "%d": "DD", "%b": "Mon", "%B": "Month"}
+
+
+def format_label(fmt: str | None) -> str | None:
+    """Human form of a strftime date format: ``%d/%m/%Y`` -> ``DD/MM/YYYY``."""
+    if fmt is None or fmt == EXCEL_SERIAL:
+        return fmt
+    for directive, label in _LABELS.items():
+        fmt = fmt.replace(directive, label)
+    return fmt
+
+
+def user_date_format(text: str) -> str:
+    """A user's date format (strftime or a label like ``DD/MM/YYYY``) as a strftime
+    format for the date part only (times and time zones are cut off)."""
+    fmt = text.strip()
+    if "%" not in fmt:
+        for directive, label in sorted(_LABELS.items(), key=lambda item: -len(item[1])):
+            fmt = fmt.replace(label, directive).replace(label.lower(), directive)
+    match = _TIME_DIRECTIVES.search(fmt)
+    if match:
+        fmt = fmt[: match.start()].rstrip(" T")
+    return fmt
+
+
+def _day_month_swap(fmt: str) -> str:
+    return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+
+
+@dataclass(frozen=True)
+class DateFormat:
+    """A detected date format.
+
+    ``fmt`` is a strftime format (or ``excel-serial``); ``ambiguous`` is true
+    when day and month could be swapped and no value decided it; ``alternative``
+    is the swapped format then; ``rate`` is the share of sample values parsed;
+    ``tail`` says whether values carry a time after the date.
+    """
+
+    fmt: str
+    ambiguous: bool = False
+    alternative: str | None = None
+    rate: float = 1.0
+    tail: bool = False
+    padded_iso: bool = False
+
+
+def date_tokens(values: pl.Series) -> pl.Series:
+    """The date part of each value (time and time zone removed)."""
+    return values.cast(pl.String).str.strip_chars().str.replace(TIME_TAIL, "")
+
+
+def parse_date_expr(tokens: pl.Expr, fmt: str) -> pl.Expr:
+    """Parse date tokens with ``fmt`` (strftime or ``excel-serial``); bad values -> null."""
+    if fmt == EXCEL_SERIAL:
+        serial = tokens.cast(pl.Float64, strict=False)
+        days = serial.floor().cast(pl.Int64, strict=False)
+        return pl.when(serial.is_between(20000, 80000)).then(
+            (pl.lit(dt.date(1899, 12, 30)) + pl.duration(days=days)).cast(pl.Date)
+        )
+    return tokens.str.to_date(fmt, strict=False)
+
+
+def parse_date_series(tokens: pl.Series, fmt: str) -> pl.Series:
+    """:func:`parse_date_expr` applied to a Series."""
+    return pl.DataFrame({"t": tokens.cast(pl.String)}).select(parse_date_expr(pl.col("t"), fmt)).to_series()
+
+
+def _plausible_rate(tokens: pl.Series, fmt: str) -> float:
+    parsed = parse_date_series(tokens, fmt)
+    if len(tokens) == 0:
+        return 0.0
+    ok = parsed.is_not_null() & parsed.dt.year().is_between(1900, 2100)
+    return float(ok.sum()) / len(tokens)
+
+
+def sniff_date_format(values: pl.Series, day_first_hint: bool = False) -> DateFormat | None:
+    """Find the format that parses most sample values as plausible dates (1900-2100).
+
+    When a format and its day/month swap parse equally well, no value has a
+    part above 12: the result is ``ambiguous`` and ``day_first_hint`` picks
+    (day-first for European-looking files, else month-first, US style).
+    Returns None when fewer than half of the values parse.
+    """
+    raw = values.cast(pl.String).drop_nulls().str.strip_chars()
+    raw = raw.filter(raw.str.len_chars() > 0).head(2000)
+    if raw.is_empty():
+        return None
+    tokens = raw.str.replace(TIME_TAIL, "")
+    rates = {fmt: _plausible_rate(tokens, fmt) for fmt in DATE_FORMATS}
+    best_fmt = max(DATE_FORMATS, key=lambda fmt: rates[fmt])  # first of the ties
+    best = rates[best_fmt]
+    if best < 0.5:
+        serial = _plausible_rate(tokens, EXCEL_SERIAL)
+        if serial >= 0.5 and raw.str.contains(r"^\d{5}(?:\.\d+)?$").mean() >= 0.5:
+            return DateFormat(EXCEL_SERIAL, rate=serial)
+        return None
+    tail = bool((tokens != raw).any())
+    padded_iso = best_fmt == "%Y-%m-%d" and bool(raw.str.contains(r"^\d{4}-\d{2}-\d{2}(?:$|[T ])").all())
+    swapped = _day_month_swap(best_fmt)
+    if swapped != best_fmt and rates.get(swapped, 0.0) >= best - 1e-12:
+        month_first = best_fmt.find("%m") < best_fmt.find("%d")
+        preferred, other = (swapped, best_fmt) if month_first == day_first_hint else (best_fmt, swapped)
+        return DateFormat(preferred, True, other, best, tail, padded_iso)
+    return DateFormat(best_fmt, False, None, best, tail, padded_iso)
+
+
+def is_day_first(fmt: str) -> bool:
+    return "%d" in fmt and "%m" in fmt and fmt.find("%d") < fmt.find("%m")

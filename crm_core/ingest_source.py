@@ -1,0 +1,502 @@
+"""Open a path, bytes or an upload as a raw table of source columns.
+
+The raw table is lazy for CSV/TXT (``pl.scan_csv`` with every column as text),
+so large files stream. Compressed files are expanded to a temporary file with
+zip-bomb guards; non-UTF-8 text is transcoded to a temporary UTF-8 file in
+chunks. Everything temporary lives in one folder removed when the
+``open_table`` context ends, so callers collect inside the ``with`` block.
+"""
+from __future__ import annotations
+
+import codecs
+import contextlib
+import io
+import shutil
+import tempfile
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Callable, Iterator, Union
+
+import polars as pl
+
+from crm_core.ingest_errors import IngestError
+from crm_core import ingest_sniff as sniff
+
+#: Largest size a compressed upload may expand to.
+MAX_DECOMPRESSED_BYTES = 2 * 1024**3
+#: Largest expansion ratio allowed once more than RATIO_FREE_BYTES came out.
+MAX_COMPRESSION_RATIO = 100
+RATIO_FREE_BYTES = 8 * 1024**2
+#: Widest table accepted.
+MAX_COLUMNS = 1000
+SAMPLE_BYTES = 1024**2
+SAMPLE_ROWS = 5000
+LINE = "__line"
+_ROW = "__row"
+_TEXT = "__text"
+_CHUNK = 4 * 1024**2
+
+Source = Union[str, Path, bytes, bytearray, memoryview, IO[bytes]]
+
+EMPTY_FILE = "The file is empty. Export the orders again and upload the new file."
+BINARY_FILE = (
+    "This file does not look like a table (it seems to be an image, a PDF or another binary file). "
+    "Upload a CSV, Excel (.xlsx) or Parquet export."
+)
+
+
+@dataclass
+class RawTable:
+    """Source columns of one table, before mapping.
+
+    Attributes
+    ----------
+    frame
+        The source columns (text for CSV/Excel, native types for Parquet)
+        plus ``__line``: the row's line number (header = line 1).
+    columns
+        Source column names in file order.
+    sample
+        The first rows, every column as text (for sniffing values).
+    complete
+        True when ``sample`` holds every row of the table.
+    detected
+        What was found out: format, encoding, delimiter, header, sheet, ...
+    raw_text
+        Given line numbers, returns a frame (``__line``, ``raw``) with the
+        row's text (fields joined by the delimiter, quoted where needed).
+    """
+
+    frame: pl.LazyFrame
+    columns: list[str]
+    sample: pl.DataFrame
+    complete: bool
+    detected: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    raw_text: Callable[[pl.Series], pl.DataFrame] | None = None
+
+
+@contextlib.contextmanager
+def open_table(
+    source: Source,
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    has_header: bool | None = None,
+    sheet: str | None = None,
+    filename: str | None = None,
+    sheet_score: Callable[[list[str]], int] | None = None,
+) -> Iterator[RawTable]:
+    """Open ``source`` as a :class:`RawTable` (temporary files removed on exit)."""
+    with tempfile.TemporaryDirectory(prefix="crm_ingest_") as folder:
+        staging = _Staging(Path(folder))
+        path, name = _materialise(source, filename, staging)
+        settings = _Settings(encoding, delimiter, has_header, sheet, sheet_score)
+        yield _open_path(path, name, settings, staging, {}, depth=0)
+
+
+@dataclass(frozen=True)
+class _Settings:
+    encoding: str | None
+    delimiter: str | None
+    has_header: bool | None
+    sheet: str | None
+    sheet_score: Callable[[list[str]], int] | None
+
+
+class _Staging:
+    """Numbered temporary files in one folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.count = 0
+
+    def new(self, suffix: str = "") -> Path:
+        self.count += 1
+        return self.folder / f"part{self.count}{suffix}"
+
+
+def _materialise(source: Source, filename: str | None, staging: _Staging) -> tuple[Path, str]:
+    """A local file holding the source's bytes, and the best name known for it."""
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise IngestError(f"File not found: {path}. Check the path and try again.")
+        return path, filename or path.name
+    name = filename or str(getattr(source, "name", "") or "upload")
+    target = staging.new(Path(name).suffix[:12])
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        target.write_bytes(bytes(source))
+        return target, name
+    if hasattr(source, "read"):
+        if hasattr(source, "seek"):
+            with contextlib.suppress(Exception):
+                source.seek(0)
+        with target.open("wb") as out:
+            while True:
+                chunk = source.read(_CHUNK)
+                if not chunk:
+                    break
+                if isinstance(chunk, str):
+                    chunk = chunk.encode("utf-8")
+                out.write(chunk)
+        return target, name
+    raise IngestError("Unsupported source: give a file path, the file's bytes or an uploaded file.")
+
+
+def _open_path(path: Path, name: str, settings: _Settings, staging: _Staging, detected: dict, depth: int) -> RawTable:
+    size = path.stat().st_size
+    if size == 0:
+        raise IngestError(EMPTY_FILE)
+    with path.open("rb") as handle:
+        magic = handle.read(8)
+    if magic.startswith(b"\x1f\x8b"):
+        if depth:
+            raise IngestError("The file is compressed twice. Decompress it and upload the CSV inside.")
+        target = staging.new()
+        _gunzip(path, target)
+        detected["compression"] = "gzip"
+        inner = name[:-3] if name.lower().endswith(".gz") else name
+        return _open_path(target, inner, settings, staging, detected, depth + 1)
+    if magic.startswith(b"PK\x03\x04") or magic.startswith(b"PK\x05\x06"):
+        return _open_zip(path, name, settings, staging, detected, depth)
+    if magic.startswith(b"PAR1"):
+        return _open_parquet(path, detected)
+    if magic.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        detected["format"] = "xls"
+        return _open_excel(path, settings, detected)
+    return _open_text(path, name, size, settings, staging, detected)
+
+
+# ---------------------------------------------------------------- compressed files
+
+
+def _bomb_check(compressed: int, expanded: int) -> None:
+    limit = MAX_DECOMPRESSED_BYTES
+    if expanded > limit:
+        raise IngestError(
+            f"The compressed file expands to more than {limit / 1024**3:.1f} GB, too large to open. "
+            "Export a shorter period or fewer columns."
+        )
+    if expanded > RATIO_FREE_BYTES and expanded > MAX_COMPRESSION_RATIO * max(compressed, 1):
+        raise IngestError(
+            f"The compressed file expands to more than {MAX_COMPRESSION_RATIO} times its size, which "
+            "real exports never do (it may be a 'zip bomb' or damaged), so it was not opened. "
+            "Upload the uncompressed CSV instead."
+        )
+
+
+def _gunzip(source: Path, target: Path) -> None:
+    """Expand a (multi-member) gzip file, refusing zip bombs as they expand."""
+    consumed = expanded = 0
+    decompressor = zlib.decompressobj(wbits=31)
+    started = False
+    try:
+        with source.open("rb") as src, target.open("wb") as out:
+            while chunk := src.read(1024**2):
+                consumed += len(chunk)
+                data = chunk
+                while True:
+                    if data:
+                        started = True
+                    piece = decompressor.decompress(data, _CHUNK)
+                    expanded += len(piece)
+                    _bomb_check(consumed, expanded)
+                    out.write(piece)
+                    data = decompressor.unconsumed_tail
+                    if decompressor.eof:  # a member ended; another may follow
+                        data = decompressor.unused_data.lstrip(b"\x00")
+                        decompressor = zlib.decompressobj(wbits=31)
+                        started = False
+                        if not data:
+                            break
+                    elif not data and len(piece) < _CHUNK:
+                        break
+            rest = decompressor.flush()
+            _bomb_check(consumed, expanded + len(rest))
+            out.write(rest)
+    except zlib.error as error:
+        raise IngestError(f"The .gz file is damaged ({error}). Download or compress it again.") from error
+    if started and not decompressor.eof:
+        raise IngestError("The .gz file is incomplete (cut off during download or copy). Download it again.")
+
+
+def _open_zip(path: Path, name: str, settings: _Settings, staging: _Staging, detected: dict, depth: int) -> RawTable:
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as error:
+        raise IngestError("The file looks like a zip/xlsx file but is damaged. Export it again.") from error
+    with archive:
+        members = [info for info in archive.infolist() if not info.is_dir() and not info.filename.startswith("__MACOSX")]
+        total = sum(info.file_size for info in members)
+        _bomb_check(sum(info.compress_size for info in members), total)
+        names = {info.filename for info in members}
+        if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names):
+            detected["format"] = "xlsx"
+            return _open_excel(path, settings, detected)
+        if depth or len(members) != 1:
+            raise IngestError(
+                f"The zip archive holds {len(members)} files. Upload a single CSV or Excel file (unzipped)."
+            )
+        target = staging.new()
+        expanded = 0
+        with archive.open(members[0]) as src, target.open("wb") as out:
+            while chunk := src.read(_CHUNK):
+                expanded += len(chunk)
+                _bomb_check(members[0].compress_size, expanded)
+                out.write(chunk)
+    detected["compression"] = "zip"
+    return _open_path(target, members[0].filename, settings, staging, detected, depth + 1)
+
+
+# ---------------------------------------------------------------- text (CSV, TSV, TXT)
+
+
+def _read_ends(path: Path, size: int) -> tuple[bytes, bytes]:
+    with path.open("rb") as handle:
+        head = handle.read(SAMPLE_BYTES)
+        tail = b""
+        if size > SAMPLE_BYTES:
+            handle.seek(max(SAMPLE_BYTES, size - 65536))
+            tail = handle.read()
+    return head, tail
+
+
+def _open_text(path: Path, name: str, size: int, settings: _Settings, staging: _Staging, detected: dict) -> RawTable:
+    head, tail = _read_ends(path, size)
+    complete = size <= SAMPLE_BYTES
+    if settings.encoding:
+        try:
+            encoding = sniff.normalise_encoding(settings.encoding)
+        except LookupError as error:
+            raise IngestError(
+                f"Unknown encoding '{settings.encoding}'. Use for example utf-8, utf-16, cp1252 or latin-1."
+            ) from error
+    else:
+        encoding = sniff.sniff_encoding(head, tail, complete)
+    text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=complete)
+    if sniff.looks_binary(head, text):
+        raise IngestError(BINARY_FILE)
+    if not complete:  # drop the last, probably cut, line
+        text = text[: text.rfind("\n") + 1] or text
+    if not text.strip():
+        raise IngestError(EMPTY_FILE)
+    old_mac = "\r" in text and "\n" not in text
+    utf8 = codecs.lookup(encoding).name in ("utf-8", "utf-8-sig", "ascii")
+    csv_path = path
+    if not utf8 or old_mac:
+        csv_path = staging.new(".csv")
+        _transcode(path, csv_path, encoding, old_mac)
+        text = text.replace("\r", "\n") if old_mac else text
+    detected.update(format="csv", encoding=_encoding_label(encoding))
+
+    delimiter = settings.delimiter or sniff.sniff_delimiter(text, _delimiter_hint(name))
+    if delimiter != sniff.WHITESPACE and len(delimiter.encode("utf-8")) != 1:
+        raise IngestError(
+            f"The delimiter must be a single character such as , ; | or tab (got '{delimiter}')."
+        )
+    rows = sniff.split_rows(text, delimiter)
+    header_index, has_header = sniff.find_header(rows)
+    if settings.has_header is not None:
+        has_header = settings.has_header
+    if has_header and header_index < len(rows):
+        names = _clean_names(rows[header_index] if delimiter != sniff.WHITESPACE else text.splitlines()[header_index].split())
+    else:
+        width = max((len(row) for row in rows[header_index : header_index + 200]), default=1)
+        names = [f"column_{i + 1}" for i in range(width)]
+    _check_width(len(names))
+    detected.update(delimiter=delimiter, header=has_header)
+    if header_index:
+        detected["skipped_lines"] = header_index
+    first_line = header_index + (2 if has_header else 1)
+    if delimiter == sniff.WHITESPACE:
+        frame, raw_text = _whitespace_frame(csv_path, names, header_index, has_header, first_line)
+    else:
+        frame, raw_text = _delimited_frame(csv_path, names, delimiter, header_index, has_header, first_line)
+    return _finish_table(frame, names, raw_text, detected)
+
+
+def _encoding_label(encoding: str) -> str:
+    name = codecs.lookup(encoding).name
+    return {"iso8859-1": "latin-1", "utf-8": "utf-8"}.get(name, name)
+
+
+def _delimiter_hint(name: str) -> str | None:
+    lower = name.lower().removesuffix(".gz")
+    return "\t" if lower.endswith(".tsv") or lower.endswith(".tab") else None
+
+
+def _transcode(source: Path, target: Path, encoding: str, old_mac: bool) -> None:
+    """Rewrite a text file as UTF-8 in chunks (and old-Mac CR line ends as LF)."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    with source.open("rb") as src, target.open("w", encoding="utf-8", newline="") as out:
+        while chunk := src.read(_CHUNK):
+            piece = decoder.decode(chunk)
+            out.write(piece.replace("\r", "\n") if old_mac else piece)
+        out.write(decoder.decode(b"", final=True))
+
+
+def _clean_names(cells: list[str]) -> list[str]:
+    """Header names made unique and non-empty (blank -> column_N, repeats -> name_2)."""
+    names: list[str] = []
+    seen: set[str] = set()
+    for index, cell in enumerate(cells):
+        base = cell.strip().strip("\ufeff") or f"column_{index + 1}"
+        candidate, suffix = base, 2
+        while candidate in seen or candidate in (LINE, _ROW, _TEXT):
+            candidate, suffix = f"{base}_{suffix}", suffix + 1
+        seen.add(candidate)
+        names.append(candidate)
+    return names
+
+
+def _check_width(width: int) -> None:
+    if width > MAX_COLUMNS:
+        raise IngestError(
+            f"The file has {width} columns; at most {MAX_COLUMNS} are supported. "
+            "Export only the columns you need (customer, date, amount, ...)."
+        )
+
+
+def _quoted(column: str, delimiter: str) -> pl.Expr:
+    value = pl.col(column).cast(pl.String).fill_null("")
+    needs_quotes = value.str.contains(delimiter, literal=True) | value.str.contains('"', literal=True)
+    return pl.when(needs_quotes).then(pl.lit('"') + value.str.replace_all('"', '""', literal=True) + pl.lit('"')).otherwise(value)
+
+
+def _joined_raw(frame: pl.LazyFrame, names: list[str], delimiter: str) -> Callable[[pl.Series], pl.DataFrame]:
+    def raw_text(lines: pl.Series) -> pl.DataFrame:
+        return (
+            frame.filter(pl.col(LINE).is_in(lines.implode(), nulls_equal=False))
+            .select(pl.col(LINE), pl.concat_str([_quoted(n, delimiter) for n in names], separator=delimiter).alias("raw"))
+            .collect()
+        )
+
+    return raw_text
+
+
+def _delimited_frame(
+    path: Path, names: list[str], delimiter: str, header_index: int, has_header: bool, first_line: int
+) -> tuple[pl.LazyFrame, Callable[[pl.Series], pl.DataFrame]]:
+    frame = pl.scan_csv(
+        path,
+        separator=delimiter,
+        has_header=False,
+        skip_rows=header_index + (1 if has_header else 0),
+        schema={n: pl.String for n in names},
+        encoding="utf8-lossy",
+        truncate_ragged_lines=True,
+        row_index_name=_ROW,
+        raise_if_empty=False,
+    )
+    frame = frame.with_columns((pl.col(_ROW).cast(pl.Int64) + first_line).alias(LINE)).drop(_ROW)
+    return frame, _joined_raw(frame, names, delimiter)
+
+
+def _whitespace_frame(
+    path: Path, names: list[str], header_index: int, has_header: bool, first_line: int
+) -> tuple[pl.LazyFrame, Callable[[pl.Series], pl.DataFrame]]:
+    lines = pl.scan_csv(
+        path,
+        separator="\x1f",
+        quote_char=None,
+        has_header=False,
+        skip_rows=header_index + (1 if has_header else 0),
+        schema={_TEXT: pl.String},
+        encoding="utf8-lossy",
+        truncate_ragged_lines=True,
+        row_index_name=_ROW,
+        raise_if_empty=False,
+    ).with_columns((pl.col(_ROW).cast(pl.Int64) + first_line).alias(LINE))
+    tokens = pl.col(_TEXT).str.extract_all(r"\S+")
+    frame = lines.select(
+        [tokens.list.get(i, null_on_oob=True).alias(n) for i, n in enumerate(names)] + [pl.col(LINE)]
+    )
+
+    def raw_text(wanted: pl.Series) -> pl.DataFrame:
+        return (
+            lines.filter(pl.col(LINE).is_in(wanted.implode(), nulls_equal=False))
+            .select(pl.col(LINE), pl.col(_TEXT).fill_null("").alias("raw"))
+            .collect()
+        )
+
+    return frame, raw_text
+
+
+def _finish_table(
+    frame: pl.LazyFrame, names: list[str], raw_text: Callable[[pl.Series], pl.DataFrame], detected: dict
+) -> RawTable:
+    sample = frame.head(SAMPLE_ROWS).collect()
+    text_sample = sample.select([pl.col(n).cast(pl.String) if _castable(sample.schema[n]) else pl.lit(None, pl.String).alias(n) for n in names])
+    return RawTable(frame, names, text_sample, sample.height < SAMPLE_ROWS, detected, [], raw_text)
+
+
+def _castable(dtype: pl.DataType) -> bool:
+    return not isinstance(dtype, (pl.List, pl.Array, pl.Struct, pl.Object))
+
+
+# ---------------------------------------------------------------- Parquet and Excel
+
+
+def _open_parquet(path: Path, detected: dict) -> RawTable:
+    detected.update(format="parquet")
+    frame = pl.scan_parquet(path)
+    schema = frame.collect_schema()
+    names = [n for n, dtype in schema.items() if _castable(dtype)]
+    _check_width(len(names))
+    renamed = _clean_names(names)
+    frame = frame.select([pl.col(old).alias(new) for old, new in zip(names, renamed)])
+    frame = frame.with_row_index(_ROW).with_columns((pl.col(_ROW).cast(pl.Int64) + 2).alias(LINE)).drop(_ROW)
+    return _finish_table(frame, renamed, _joined_raw(frame, renamed, ","), detected)
+
+
+def _open_excel(path: Path, settings: _Settings, detected: dict) -> RawTable:
+    """Read a workbook (calamine engine) with every cell as text; pick the sheet."""
+    options: dict[str, Any] = dict(
+        engine="calamine",
+        has_header=False,
+        read_options={"dtypes": "string", "header_row": None},
+        drop_empty_rows=False,
+        drop_empty_cols=False,
+        raise_if_empty=False,
+    )
+    if settings.sheet:
+        try:
+            sheets = {settings.sheet: pl.read_excel(path, sheet_name=settings.sheet, **options)}
+        except Exception as error:
+            raise IngestError(f"The workbook has no sheet named '{settings.sheet}'. Check the sheet name.") from error
+    else:
+        sheets = pl.read_excel(path, sheet_id=0, **options)
+    tables = {name: _sheet_table(frame) for name, frame in sheets.items() if frame.height}
+    if not tables:
+        raise IngestError("Every sheet of the workbook is empty. Check you exported the right file.")
+    score = settings.sheet_score or (lambda names: 0)
+    chosen = max(tables, key=lambda name: (score(tables[name][1]), -list(tables).index(name)))
+    frame, names, has_header, header_index = tables[chosen]
+    _check_width(len(names))
+    detected.update(format=detected.get("format", "xlsx"), sheet=chosen, header=has_header)
+    first_line = header_index + (2 if has_header else 1)
+    frame = frame.with_row_index(_ROW).with_columns((pl.col(_ROW).cast(pl.Int64) + first_line).alias(LINE)).drop(_ROW)
+    table = _finish_table(frame.lazy(), names, _joined_raw(frame.lazy(), names, ","), detected)
+    if len(tables) > 1:
+        table.warnings.append(
+            f"The workbook has {len(tables)} sheets with data; sheet '{chosen}' was read. "
+            "Pick another one with --sheet if needed."
+        )
+    return table
+
+
+def _sheet_table(raw: pl.DataFrame) -> tuple[pl.DataFrame, list[str], bool, int]:
+    raw = raw.select(pl.all().cast(pl.String))
+    rows = [[cell or "" for cell in row] for row in raw.head(200).iter_rows()]
+    header_index, has_header = sniff.find_header(rows)
+    width = raw.width
+    if has_header:
+        names = _clean_names(rows[header_index] + [""] * (width - len(rows[header_index])))
+    else:
+        names = [f"column_{i + 1}" for i in range(width)]
+    body = raw.slice(header_index + (1 if has_header else 0))
+    body.columns = names
+    return body, names, has_header, header_index
