@@ -1,0 +1,454 @@
+"""Orders that live in a database: aggregates pushed down as SQL.
+
+A :class:`WarehouseSource` is a SQLAlchemy connection URI (PostgreSQL for
+now), a table or a single SELECT query, and the column mapping (the same
+:class:`crm_core.ingest.ColumnMapping` as file uploads). :class:`Warehouse`
+answers what the Overview and the customer tables need with SQL that runs in
+the database, so only aggregates travel:
+
+- :meth:`Warehouse.customer_summary`: one row per customer, the same columns
+  and definitions as :func:`crm_core.customers.summarize`;
+- :meth:`Warehouse.period_kpis`, :meth:`Warehouse.kpi_comparison`,
+  :meth:`Warehouse.kpi_trend`: the same figures as :mod:`crm_core.kpis`;
+- :meth:`Warehouse.rows`: raw rows for a drill-down, always with a limit.
+
+Safety: user values (dates, customer ids, limits) are bound parameters, never
+formatted into SQL. Table and column names must exist in the database (they
+are looked up first) and are quoted by the dialect. A query source must be one
+SELECT (or WITH) statement; every statement runs in a READ ONLY transaction
+with a statement timeout. Use a database account that can only read.
+
+One documented difference from the file path: ``first_channel`` needs the
+"first line" of a customer's first purchase day, and SQL tables have no line
+order, so the warehouse takes the alphabetically first channel of that day.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import polars as pl
+
+from crm_core.customers import summarize
+from crm_core.ingest import ColumnMapping
+from crm_core.kpis import GRAIN_TRUNCATE, _derived, comparison_frame, kpi_trend, previous_period
+from crm_core.logging_setup import get_logger, timed
+from crm_core.schema import C, TRANSACTION_SCHEMA
+
+SUPPORTED_BACKENDS = ("postgresql",)
+DEFAULT_DRILL_ROWS = 500
+MAX_DRILL_ROWS = 10_000
+DEFAULT_TIMEOUT_S = 120
+#: Canonical fields a mapping may name, besides ColumnMapping's (detected by name only).
+EXTRA_FIELDS = (C.DAYS_LATE,)
+_SQL_TYPES = {pl.String: "TEXT", pl.Date: "DATE", pl.Float64: "DOUBLE PRECISION"}
+_QUERY_START = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
+
+_log = get_logger("warehouse")
+
+
+class WarehouseError(Exception):
+    """The database cannot answer; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class WarehouseSource:
+    """Where the orders are.
+
+    Parameters
+    ----------
+    uri
+        SQLAlchemy URI, e.g. ``postgresql://reader:secret@db:5432/shop``
+        (``postgresql://`` is run with the psycopg 3 driver).
+    table
+        ``table`` or ``schema.table``. Give either ``table`` or ``query``.
+    query
+        One SELECT statement whose columns are the order lines.
+    mapping
+        Source column for each canonical field; ``None`` fields are found by
+        their canonical name (case-insensitive).
+    """
+
+    uri: str
+    table: str | None = None
+    query: str | None = None
+    mapping: ColumnMapping = dataclasses.field(default_factory=ColumnMapping)
+
+    def __repr__(self) -> str:  # never show the password
+        return f"WarehouseSource(uri={redact_uri(self.uri)!r}, table={self.table!r}, query={'…' if self.query else None})"
+
+
+def redact_uri(uri: str) -> str:
+    """The URI with its password replaced by ``***`` (for messages and logs)."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(uri).render_as_string(hide_password=True)
+    except Exception:
+        return "<unreadable URI>"
+
+
+def timeout_seconds() -> int:
+    """Statement timeout: ``$CRM_WAREHOUSE_TIMEOUT_S`` (default 120 s)."""
+    try:
+        return max(1, int(os.environ.get("CRM_WAREHOUSE_TIMEOUT_S", DEFAULT_TIMEOUT_S)))
+    except ValueError:
+        return DEFAULT_TIMEOUT_S
+
+
+def create_engine(uri: str):
+    """A SQLAlchemy engine for ``uri``; raises :class:`WarehouseError` for bad or unsupported URIs."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        url = make_url(uri.strip())
+    except ArgumentError:
+        raise WarehouseError(
+            "This connection URI cannot be read. Use the form postgresql://user:password@host:5432/database."
+        ) from None
+    if url.get_backend_name() not in SUPPORTED_BACKENDS:
+        raise WarehouseError(
+            f"Only PostgreSQL is supported for now (got '{url.get_backend_name()}'). "
+            "Use a URI that starts with postgresql://."
+        )
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")  # psycopg 3 is the driver we ship
+    try:
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
+    except NoSuchModuleError:
+        raise WarehouseError(f"The database driver '{url.drivername}' is not installed; use postgresql://.") from None
+
+
+class Warehouse:
+    """Push-down queries on one :class:`WarehouseSource`.
+
+    Connecting looks up the table (or runs the query with ``LIMIT 0``) to learn
+    its columns and resolve the mapping; errors say what to fix.
+    """
+
+    def __init__(self, source: WarehouseSource, engine: Any | None = None) -> None:
+        if bool(source.table) == bool(source.query):
+            raise WarehouseError("Give either a table name or a query (not both).")
+        self.source = source
+        self.engine = engine if engine is not None else create_engine(source.uri)
+        self._quote = self.engine.dialect.identifier_preparer.quote_identifier
+        self.source_columns = self._source_columns()
+        self.columns = resolve_mapping(source.mapping, self.source_columns)
+        self._canonical = self._canonical_select()
+
+    # --- connection and source -------------------------------------------------------
+
+    def _execute(self, sql: str, params: Mapping[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
+        """Run one statement read-only with the statement timeout; (column names, rows)."""
+        import sqlalchemy as sa
+        from sqlalchemy.exc import DBAPIError, OperationalError
+
+        try:
+            with self.engine.connect() as connection, connection.begin():
+                connection.execute(sa.text("SET TRANSACTION READ ONLY"))
+                connection.execute(sa.text("SELECT set_config('statement_timeout', :ms, true)"),
+                                   {"ms": str(timeout_seconds() * 1000)})
+                result = connection.execute(sa.text(sql), dict(params or {}))
+                return list(result.keys()), [tuple(row) for row in result.fetchall()]
+        except OperationalError as error:
+            raise WarehouseError(_operational_message(error, self.source.uri)) from None
+        except DBAPIError as error:
+            raise WarehouseError(
+                f"The database refused the query ({type(error.orig).__name__}). Check the table or query, the column "
+                "mapping and that the date column holds dates; ask your database admin if it persists."
+            ) from None
+
+    def _source_columns(self) -> list[str]:
+        if self.source.table:
+            return self._table_columns(self.source.table)
+        names, _ = self._execute(f"SELECT * FROM {self._from_clause()} LIMIT 0")
+        return names
+
+    def _table_columns(self, table: str) -> list[str]:
+        import sqlalchemy as sa
+        from sqlalchemy.exc import OperationalError
+
+        schema, _, name = table.strip().rpartition(".")
+        try:
+            inspector = sa.inspect(self.engine)
+            if not inspector.has_table(name, schema=schema or None):
+                raise WarehouseError(f"There is no table '{table}' in this database (or no permission to read it). "
+                                     "Check the name; use schema.table for a table outside the default schema.")
+            return [column["name"] for column in inspector.get_columns(name, schema=schema or None)]
+        except OperationalError as error:
+            raise WarehouseError(_operational_message(error, self.source.uri)) from None
+
+    def _from_clause(self) -> str:
+        if self.source.table:
+            schema, _, name = self.source.table.strip().rpartition(".")
+            qualified = f"{self._quote(schema)}.{self._quote(name)}" if schema else self._quote(name)
+            return f"{qualified} AS src"
+        return f"({check_query(self.source.query or '')}) AS src"
+
+    def _canonical_select(self) -> str:
+        """SELECT of the canonical columns (typed, rows without customer/date/amount dropped)."""
+        source = {field: f"src.{self._quote(column)}" for field, column in self.columns.items()}
+        if C.AMOUNT in source:
+            amount = f"CAST({source[C.AMOUNT]} AS DOUBLE PRECISION)"
+        else:  # amount = quantity × unit price
+            amount = f"(CAST({source[C.QUANTITY]} AS DOUBLE PRECISION) * CAST({source['unit_price']} AS DOUBLE PRECISION))"
+        selected = [f"CAST({source[C.CUSTOMER_ID]} AS TEXT) AS customer_id",
+                    f"CAST({source[C.ORDER_DATE]} AS DATE) AS order_date", f"{amount} AS amount"]
+        for name in self.optional_columns:
+            selected.append(f"CAST({source[name]} AS {_SQL_TYPES[TRANSACTION_SCHEMA[name].base_type()]}) AS {name}")
+        required = f"{source[C.CUSTOMER_ID]} IS NOT NULL AND {source[C.ORDER_DATE]} IS NOT NULL AND {amount} IS NOT NULL"
+        return f"SELECT {', '.join(selected)} FROM {self._from_clause()} WHERE {required}"
+
+    @property
+    def optional_columns(self) -> list[str]:
+        """Optional canonical columns this source provides, in schema order."""
+        return [name for name in TRANSACTION_SCHEMA if name in self.columns
+                and name not in (C.CUSTOMER_ID, C.ORDER_DATE, C.AMOUNT)]
+
+    def _with(self) -> str:
+        """Common table expressions: tx (inlined, not materialised) and fp (first purchase per customer)."""
+        return (f"WITH tx AS NOT MATERIALIZED ({self._canonical}), "
+                "fp AS (SELECT customer_id, MIN(order_date) AS first_date FROM tx WHERE amount >= 0 GROUP BY customer_id)")
+
+    def _order_key(self, alias: str) -> str:
+        """SQL twin of crm_core.customers.order_key: order_id, else the purchase day."""
+        day = f"to_char({alias}.order_date, 'YYYY-MM-DD')"
+        return f"COALESCE({alias}.order_id, {day})" if C.ORDER_ID in self.columns else day
+
+    # --- what the app asks -----------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        """Rows, customers and first/last order date (one aggregate query)."""
+        with timed(_log, "warehouse_query", kind="describe"):
+            _, rows = self._execute(
+                f"WITH tx AS ({self._canonical}) SELECT COUNT(*), COUNT(DISTINCT customer_id), "
+                "MIN(order_date), MAX(order_date) FROM tx"
+            )
+        count, customers, first, last = rows[0]
+        return {"rows": int(count), "customers": int(customers), "first_date": first, "last_date": last}
+
+    def customer_summary(self, start: dt.date | None = None, end: dt.date | None = None) -> pl.DataFrame:
+        """Per-customer summary of ``start..end`` as of ``end``: ``summarize(filter_period(tx, start, end), end)``."""
+        if end is None:
+            end = self._last_date(start)
+        if end is None:
+            return _empty_summary(self.columns)
+        period = "tx.order_date <= :end" + (" AND tx.order_date >= :start" if start is not None else "")
+        optional = {
+            C.QUANTITY: "COALESCE(SUM(p.quantity), 0) AS quantity",
+            C.COST: "COALESCE(SUM(p.amount), 0) - COALESCE(SUM(p.cost), 0) AS margin",
+            C.CATEGORY: "COUNT(DISTINCT p.category) AS categories",
+            C.CHANNEL: "COUNT(DISTINCT p.channel) AS channels",
+            C.DAYS_LATE: "AVG(p.days_late) AS days_late_mean",
+        }
+        extra = [sql for column, sql in optional.items() if column in self.columns]
+        if C.CHANNEL in self.columns:
+            extra.append("MIN(p.channel) FILTER (WHERE p.amount >= 0 AND p.order_date = fp.first_date) AS first_channel")
+        sql = f"""
+            WITH tx AS NOT MATERIALIZED ({self._canonical}),
+            p AS NOT MATERIALIZED (SELECT * FROM tx WHERE {period}),
+            fp AS (SELECT customer_id, MIN(order_date) AS first_date FROM p WHERE amount >= 0 GROUP BY customer_id)
+            SELECT p.customer_id,
+                MIN(p.order_date) AS first_date,
+                MAX(p.order_date) AS last_date,
+                COUNT(DISTINCT CASE WHEN p.amount >= 0 THEN {self._order_key('p')} END) AS orders,
+                COUNT(DISTINCT CASE WHEN p.amount >= 0 THEN p.order_date END) AS purchase_days,
+                SUM(p.amount) AS revenue,
+                SUM(GREATEST(p.amount, 0)) AS gross_revenue,
+                SUM(GREATEST(-p.amount, 0)) AS returns,
+                COUNT(*) FILTER (WHERE p.amount < 0) AS return_lines,
+                MIN(fp.first_date) AS first_purchase_date,
+                MAX(p.order_date) FILTER (WHERE p.amount >= 0) AS last_purchase_date,
+                COALESCE(SUM(p.amount) FILTER (WHERE p.order_date = fp.first_date), 0) AS first_day_amount
+                {''.join(', ' + item for item in extra)}
+            FROM p LEFT JOIN fp ON fp.customer_id = p.customer_id
+            GROUP BY p.customer_id"""
+        with timed(_log, "warehouse_query", kind="customer_summary") as info:
+            names, rows = self._execute(sql, {"start": start, "end": end})
+            info["rows_returned"] = len(rows)
+        target = _summary_schema(tuple(self.columns))
+        frame = pl.DataFrame(rows, schema={name: target[name] for name in names}, orient="row")
+        derived = frame.with_columns(
+            pl.when(pl.col("orders") > 0).then(pl.col("revenue") / pl.col("orders")).alias("aov"),
+            (pl.lit(end) - pl.col("last_date")).dt.total_days().alias("recency_days"),
+            (pl.lit(end) - pl.col("first_date")).dt.total_days().alias("tenure_days"),
+        )
+        return derived.select([pl.col(name).cast(dtype) for name, dtype in target.items()]).sort(C.CUSTOMER_ID)
+
+    def _last_date(self, start: dt.date | None) -> dt.date | None:
+        where = " WHERE order_date >= :start" if start is not None else ""
+        _, rows = self._execute(f"WITH tx AS ({self._canonical}) SELECT MAX(order_date) FROM tx{where}", {"start": start})
+        return rows[0][0]
+
+    def _kpi_columns(self, period_start: str) -> str:
+        """SQL twin of crm_core.kpis._kpi_aggregations over rows ``r`` joined with ``fp``."""
+        order = f"r.customer_id || chr(31) || {self._order_key('r')}"
+        return (
+            "COALESCE(SUM(r.amount), 0) AS revenue, "
+            f"COUNT(DISTINCT CASE WHEN r.amount >= 0 THEN {order} END) AS orders, "
+            "COUNT(DISTINCT CASE WHEN r.amount >= 0 THEN r.customer_id END) AS active_customers, "
+            f"COUNT(DISTINCT CASE WHEN r.amount >= 0 AND fp.first_date >= {period_start} THEN r.customer_id END) AS new_customers"
+        )
+
+    def _periods_kpis(self, periods: dict[str, tuple[dt.date, dt.date]]) -> dict[str, dict[str, Any]]:
+        """period_kpis for several (start, end) periods in one query."""
+        values, params = [], {}
+        for index, (label, (start, end)) in enumerate(periods.items()):
+            values.append(f"({index}, CAST(:s{index} AS DATE), CAST(:e{index} AS DATE))")
+            params.update({f"s{index}": start, f"e{index}": end})
+        sql = f"""
+            {self._with()},
+            periods (idx, p_start, p_end) AS (VALUES {', '.join(values)})
+            SELECT periods.idx, {self._kpi_columns('periods.p_start')}
+            FROM periods
+            LEFT JOIN tx AS r ON r.order_date BETWEEN periods.p_start AND periods.p_end
+            LEFT JOIN fp ON fp.customer_id = r.customer_id
+            GROUP BY periods.idx ORDER BY periods.idx"""
+        with timed(_log, "warehouse_query", kind="period_kpis", periods=len(periods)):
+            names, rows = self._execute(sql, params)
+        counts = _typed_counts(pl.DataFrame(rows, schema=names, orient="row").drop("idx"))
+        derived = _derived(counts.lazy()).collect()
+        return {label: derived.row(index, named=True) for index, label in enumerate(periods)}
+
+    def period_kpis(self, start: dt.date, end: dt.date) -> dict[str, float | int | None]:
+        """Same as :func:`crm_core.kpis.period_kpis` on the whole history."""
+        return self._periods_kpis({"current": (start, end)})["current"]
+
+    def kpi_comparison(self, start: dt.date, end: dt.date) -> pl.DataFrame:
+        """Same as :func:`crm_core.kpis.kpi_comparison` (both periods in one query)."""
+        both = self._periods_kpis({"current": (start, end), "previous": previous_period(start, end)})
+        return comparison_frame(both["current"], both["previous"])
+
+    def kpi_trend(self, start: dt.date, end: dt.date, grain: str = "month") -> pl.DataFrame:
+        """Same as :func:`crm_core.kpis.kpi_trend`: KPIs per day / week (Monday) / month bucket."""
+        if grain not in GRAIN_TRUNCATE:
+            raise WarehouseError(f"Unknown grain {grain!r}: use day, week or month.")
+        sql = f"""
+            {self._with()},
+            r AS (SELECT CAST(date_trunc(:grain, CAST(tx.order_date AS TIMESTAMP)) AS DATE) AS period, tx.*
+                  FROM tx WHERE tx.order_date BETWEEN :start AND :end)
+            SELECT r.period, {self._kpi_columns('r.period')}
+            FROM r LEFT JOIN fp ON fp.customer_id = r.customer_id
+            GROUP BY r.period ORDER BY r.period"""
+        with timed(_log, "warehouse_query", kind="kpi_trend", grain=grain) as info:
+            names, rows = self._execute(sql, {"grain": grain, "start": start, "end": end})
+            info["rows_returned"] = len(rows)
+        frame = pl.DataFrame(rows, schema=names, orient="row").with_columns(pl.col("period").cast(pl.Date))
+        trend = _derived(_typed_counts(frame).lazy()).collect()
+        return trend.select([pl.col(name).cast(dtype) for name, dtype in _trend_schema().items()])
+
+    def rows(self, customer_id: str | None = None, start: dt.date | None = None, end: dt.date | None = None,
+             limit: int = DEFAULT_DRILL_ROWS) -> pl.DataFrame:
+        """Raw canonical rows for a drill-down, newest first, at most ``limit`` (≤ MAX_DRILL_ROWS)."""
+        limit = max(1, min(int(limit), MAX_DRILL_ROWS))
+        conditions = ["TRUE"]
+        if customer_id is not None:
+            conditions.append("tx.customer_id = :customer")
+        if start is not None:
+            conditions.append("tx.order_date >= :start")
+        if end is not None:
+            conditions.append("tx.order_date <= :end")
+        sql = (f"WITH tx AS ({self._canonical}) SELECT * FROM tx WHERE {' AND '.join(conditions)} "
+               "ORDER BY tx.order_date DESC, tx.customer_id LIMIT :limit")
+        with timed(_log, "warehouse_query", kind="drill_rows", limit=limit) as info:
+            names, rows = self._execute(sql, {"customer": customer_id, "start": start, "end": end, "limit": limit})
+            info["rows_returned"] = len(rows)
+        schema = {name: TRANSACTION_SCHEMA[name] for name in names}
+        return pl.DataFrame(rows, schema=schema, orient="row")
+
+    def all_rows(self) -> pl.DataFrame:
+        """Every canonical row, pulled with COPY (the slow path push-down avoids; benchmarks, imports)."""
+        schema = {name: TRANSACTION_SCHEMA[name] for name in (C.CUSTOMER_ID, C.ORDER_DATE, C.AMOUNT, *self.optional_columns)}
+        buffer = io.BytesIO()
+        with timed(_log, "warehouse_query", kind="all_rows") as info:
+            connection = self.engine.raw_connection()
+            try:
+                with connection.driver_connection.cursor() as cursor:
+                    with cursor.copy(f"COPY ({self._canonical}) TO STDOUT WITH (FORMAT csv)") as copy:
+                        for block in copy:
+                            buffer.write(block)
+            finally:
+                connection.close()
+            frame = pl.read_csv(buffer.getvalue(), has_header=False, new_columns=list(schema),
+                                schema_overrides=schema)
+            info["rows_returned"] = frame.height
+        return frame
+
+
+def check_query(query: str) -> str:
+    """The query without a trailing ';'; raises unless it is one SELECT / WITH statement."""
+    text = query.strip().rstrip(";").strip()
+    if not _QUERY_START.match(text):
+        raise WarehouseError("The query must be a single SELECT (or WITH … SELECT) statement.")
+    if ";" in text:
+        raise WarehouseError("The query must be a single statement: remove the ';' (or save it as a view and give its name).")
+    return text
+
+
+def resolve_mapping(mapping: ColumnMapping, source_columns: list[str]) -> dict[str, str]:
+    """Canonical field -> source column, checking every named column exists.
+
+    Fields left ``None`` are matched by canonical name, case-insensitively.
+    Needs customer_id, order_date and amount (or quantity and unit_price).
+    """
+    by_lower = {name.lower(): name for name in source_columns}
+    resolved: dict[str, str] = {}
+    wanted = {field.name: getattr(mapping, field.name) for field in dataclasses.fields(mapping)}
+    wanted.update({name: None for name in EXTRA_FIELDS})
+    for field, column in wanted.items():
+        if column:
+            if column not in source_columns:
+                shown = ", ".join(source_columns[:30])
+                raise WarehouseError(f"Column '{column}' (for {field}) is not in the source. Its columns are: {shown}.")
+            resolved[field] = column
+        elif field in by_lower:
+            resolved[field] = by_lower[field]
+    missing = [field for field in (C.CUSTOMER_ID, C.ORDER_DATE) if field not in resolved]
+    if C.AMOUNT not in resolved and not (C.QUANTITY in resolved and "unit_price" in resolved):
+        missing.append(C.AMOUNT)
+    if missing:
+        raise WarehouseError(f"Say which column holds: {', '.join(missing)} (in the column mapping).")
+    return resolved
+
+
+def _operational_message(error: Exception, uri: str) -> str:
+    return (f"Cannot reach the database at {redact_uri(uri)}. Check the host, port, database name, user and password, "
+            "and that this server may connect to it.")
+
+
+def _typed_counts(frame: pl.DataFrame) -> pl.DataFrame:
+    """Counted KPIs cast to the dtypes crm_core.kpis produces."""
+    schema = _trend_schema()
+    return frame.with_columns([pl.col(name).cast(schema[name]) for name in
+                               ("revenue", "orders", "active_customers", "new_customers")])
+
+
+def _empty_transactions(columns: tuple[str, ...]) -> pl.LazyFrame:
+    return pl.LazyFrame(schema={name: dtype for name, dtype in TRANSACTION_SCHEMA.items()
+                                if name in columns or name in (C.CUSTOMER_ID, C.ORDER_DATE, C.AMOUNT)})
+
+
+@lru_cache(maxsize=64)
+def _summary_schema(columns: tuple[str, ...]) -> dict[str, pl.DataType]:
+    """The exact output schema of crm_core.customers.summarize for these columns."""
+    return dict(summarize(_empty_transactions(columns), as_of=dt.date(2000, 1, 1)).collect_schema())
+
+
+def _empty_summary(columns: dict[str, str]) -> pl.DataFrame:
+    return pl.DataFrame(schema=_summary_schema(tuple(columns)))
+
+
+@lru_cache(maxsize=1)
+def _trend_schema() -> dict[str, pl.DataType]:
+    """The exact output schema of crm_core.kpis.kpi_trend."""
+    empty = _empty_transactions(())
+    return dict(kpi_trend(empty, dt.date(2000, 1, 1), dt.date(2000, 1, 2)).schema)
