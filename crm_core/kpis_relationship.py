@@ -150,20 +150,27 @@ def clv_cac(
     """CLV:CAC per channel and the CLV basis label.
 
     Returns the :func:`cac_by_channel` table plus clv_mean (mean CLV of the
-    channel's new customers; a customer missing from ``clv`` counts as 0) and
+    channel's new customers; a customer missing from ``clv`` counts as 0, a
+    non-finite prediction is left out) and
     clv_cac (null when CAC is null or 0). Without ``clv`` the CLV is the net
     revenue to date (up to the period end) and the label says so.
     """
     table = cac_by_channel(tx, customers, marketing_spend, period)
     new = new_customers_by_channel(tx, customers, period)
     if clv is not None:
-        values, basis = clv.lazy().select(C.CUSTOMER_ID, pl.col(clv_column).alias("clv_value")), PREDICTED_CLV
+        predicted = pl.col(clv_column).cast(pl.Float64)
+        # A failed prediction (NaN / inf) is left out of the mean rather than counted as 0.
+        values = clv.lazy().select(C.CUSTOMER_ID, pl.when(predicted.is_finite()).then(predicted).alias("clv_value"),
+                                   predicted.is_finite().not_().alias("clv_failed"))
+        basis = PREDICTED_CLV
     else:
         history = summarize(filter_period(tx, None, period[1]), as_of=period[1])
         values, basis = history.select(C.CUSTOMER_ID, pl.col("revenue").alias("clv_value")), HISTORIC_CLV
+    joined = new.join(values, on=C.CUSTOMER_ID, how="left")
+    if clv is not None:  # missing from the frame: no prediction (e.g. only returns) counts as 0
+        joined = joined.filter(~pl.col("clv_failed").fill_null(False))
     means = (
-        new.join(values, on=C.CUSTOMER_ID, how="left")
-        .group_by("channel").agg(pl.col("clv_value").fill_null(0.0).mean().alias("clv_mean"))
+        joined.group_by("channel").agg(pl.col("clv_value").fill_null(0.0).mean().alias("clv_mean"))
         .collect()
     )
     result = table.join(means, on="channel", how="left").with_columns(

@@ -132,3 +132,10 @@ def test_revenue_concentration():
     ]))
     # ceil(0.2 * 6) = 2 customers: 90 of 100
     assert kr.revenue_concentration(summary) == pytest.approx(0.9)
+
+
+def test_clv_cac_leaves_out_failed_predictions():
+    clv = pl.DataFrame({"customer_id": ["D", "E"], "clv": [40.0, float("nan")]})
+    table, _ = kr.clv_cac(CAC_TX, CUSTOMERS, SPEND, CAC_PERIOD, clv=clv)
+    unknown = table.filter(pl.col("channel") == "Unknown").row(0, named=True)
+    assert unknown["clv_mean"] == 40.0  # E's NaN is not averaged in; D's 40 stands alone
