@@ -191,3 +191,54 @@ def trend_takeaway(trend: pl.DataFrame, kpi: str, grain: str) -> str:
         f"{format_kpi(best[kpi], definition.kind)}; the last {grain} is {direction} "
         f"from the first ({format_kpi(first, definition.kind)} → {format_kpi(last, definition.kind)})."
     )
+
+
+@dataclass(frozen=True)
+class RelationshipSnapshot:
+    """Relationship KPIs of one period, for the Overview (None = not measurable here)."""
+
+    retention_rate: float | None
+    churn_rate: float | None
+    retention_takeaway: str
+    top20_share: float | None
+    cac: float | None
+    clv_cac: pl.DataFrame | None  # per acquisition channel; None without spend data
+    clv_basis: str | None
+    csat_mean: float | None
+    csat_satisfied: float | None
+    csat_takeaway: str | None
+
+
+def relationship_snapshot(
+    dataset, start: dt.date, end: dt.date, clv: pl.DataFrame | None = None
+) -> RelationshipSnapshot:
+    """Retention/churn, top-20% share, CAC and CLV:CAC, CSAT of ``start..end``.
+
+    ``dataset`` is a :class:`crm_core.dataset.Dataset`; CAC needs its customers
+    (acquisition channel) and marketing-spend tables, CSAT its interactions.
+    ``clv`` (customer_id, clv) makes CLV:CAC use predicted CLV instead of
+    revenue to date.
+    """
+    from crm_core import kpis_relationship as rel
+    from crm_core.customers import summarize
+
+    tx = dataset.transactions
+    retention = rel.retention(tx, (start, end))
+    summary = summarize(filter_period(tx, start, end), as_of=end)
+    cac = table = basis = None
+    if dataset.customers is not None and dataset.marketing_spend is not None:
+        table, basis = rel.clv_cac(tx, dataset.customers, dataset.marketing_spend, (start, end), clv=clv)
+        cac = rel.overall_cac(table)
+    csat = rel.csat(dataset.interactions, (start, end)) if dataset.interactions is not None else None
+    return RelationshipSnapshot(
+        retention_rate=retention.retention_rate,
+        churn_rate=retention.churn_rate,
+        retention_takeaway=retention.takeaway(),
+        top20_share=rel.revenue_concentration(summary),
+        cac=cac,
+        clv_cac=table,
+        clv_basis=basis,
+        csat_mean=csat.mean if csat else None,
+        csat_satisfied=csat.share_satisfied if csat else None,
+        csat_takeaway=csat.takeaway() if csat else None,
+    )

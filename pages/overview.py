@@ -4,8 +4,9 @@ from __future__ import annotations
 import streamlit as st
 
 from crm_core.charts.overview import kpi_trend_figure
-from crm_core.kpis import KPI_BY_KEY, KPIS, WINDOW_LABELS, comparison_window, default_window, format_delta, format_kpi, kpi_comparison, kpi_trend, previous_period, trend_takeaway
+from crm_core.kpis import KPI_BY_KEY, KPIS, WINDOW_LABELS, comparison_window, default_window, format_delta, relationship_snapshot, format_kpi, kpi_comparison, kpi_trend, previous_period, trend_takeaway
 from ui.data import current_dataset, selected_period
+from ui.overview import overview_clv
 from ui.state import Keys
 from ui.widgets import chart, explain, takeaway
 
@@ -68,3 +69,40 @@ with right:
 trend = kpi_trend(dataset.transactions, start, end, grain)
 chart(kpi_trend_figure(trend, kpi, grain), key="overview_trend")
 takeaway(trend_takeaway(trend, kpi, grain))
+
+st.subheader("Relationship health")
+st.caption(
+    "Retention: customers who bought in the previous period and bought again in this one. "
+    "CAC: marketing spend per new customer. CLV:CAC above 3 is the usual rule of thumb for healthy acquisition."
+)
+snapshot = relationship_snapshot(dataset, card_start, card_end, clv=overview_clv())
+cards = st.columns(5)
+cards[0].metric("Retention rate", format_kpi(snapshot.retention_rate, "share"), border=True)
+cards[1].metric("Churn rate", format_kpi(snapshot.churn_rate, "share"), border=True)
+cards[2].metric("Top 20% revenue share", format_kpi(snapshot.top20_share, "share"), border=True,
+                help="Share of revenue from the best-spending fifth of customers.")
+cards[3].metric("CAC", format_kpi(snapshot.cac, "money"), border=True,
+                help="Marketing spend / new customers (needs the marketing-spend and customers tables).")
+cards[4].metric("CSAT", "–" if snapshot.csat_mean is None else f"{snapshot.csat_mean:.2f} / 5", border=True,
+                help="Mean satisfaction score of support contacts (needs the interactions table).")
+takeaway(snapshot.retention_takeaway)
+if snapshot.csat_takeaway:
+    takeaway(snapshot.csat_takeaway)
+if snapshot.clv_cac is None:
+    st.info("Add a customers table (with acquisition channel) and a marketing-spend table on the Data page to see CAC and CLV:CAC per channel.")
+else:
+    st.markdown(f"**CLV:CAC per acquisition channel** (CLV = {snapshot.clv_basis})")
+    st.dataframe(
+        snapshot.clv_cac,
+        hide_index=True,
+        column_config={
+            "channel": "Channel",
+            "spend": st.column_config.NumberColumn("Spend", format="%,.0f"),
+            "new_customers": "New customers",
+            "cac": st.column_config.NumberColumn("CAC", format="%,.2f"),
+            "clv_mean": st.column_config.NumberColumn("Mean CLV", format="%,.2f"),
+            "clv_cac": st.column_config.NumberColumn("CLV:CAC", format="%.1f"),
+        },
+    )
+if snapshot.csat_mean is None:
+    st.caption("No support interactions in this dataset: CSAT needs an interactions table (Data page).")

@@ -32,7 +32,12 @@ def test_overview_cards_match_the_engine():
     assert shown["Revenue"] == format_kpi(expected["revenue"], "money")
     assert shown["Active customers"] == format_kpi(expected["active_customers"], "count")
     assert shown["New customers"] == format_kpi(expected["new_customers"], "count")
-    assert len(shown) == 7
+    assert len(shown) == 12  # 7 period KPIs + 5 relationship KPIs
+    from crm_core.kpis_relationship import retention
+
+    assert shown["Retention rate"] == format_kpi(retention(tx, (start, end)).retention_rate, "share")
+    assert shown["CSAT"].endswith("/ 5")  # the demo has interactions
+    assert any("CLV:CAC per acquisition channel" in block.value for block in at.markdown)
 
 
 def test_whole_period_window_and_trend_controls():
