@@ -360,7 +360,10 @@ def assign_tiers(summary: Frame, settings: TierSettings = TierSettings()) -> pl.
 def rank_cutoff_amounts(summary: Frame, settings: TierSettings = TierSettings()) -> tuple[float, ...]:
     """Cut-off amounts reproducing the rank tiers (lowest value of each tier but the last).
 
-    Used to pre-fill the 'amount' method with equivalent figures.
+    Used to pre-fill the 'amount' method with equivalent figures. Amounts are
+    rounded down to the cent (so the boundary customer stays in), and an empty
+    tier or a tie gets one cent less than the tier above to keep them decreasing.
+    Ties across a rank boundary land together in the better tier.
     """
     rank_settings = TierSettings(names=settings.names, value=settings.value, shares=settings.shares)
     tiered = assign_tiers(summary, rank_settings)
@@ -369,9 +372,10 @@ def rank_cutoff_amounts(summary: Frame, settings: TierSettings = TierSettings())
     amounts, previous = [], math.inf
     for j in range(len(settings.names) - 1):
         amount = values.get(j)
-        amount = previous if amount is None or amount >= previous else amount
-        amount = previous - 1.0 if amount >= previous else amount  # keep strictly decreasing
-        amounts.append(round(float(amount), 2) if math.isfinite(amount) else 0.0)
+        amount = math.floor(amount * 100) / 100 if amount is not None else previous
+        if amount >= previous:
+            amount = round(previous - 0.01, 2)
+        amounts.append(amount if math.isfinite(amount) else 0.0)
         previous = amounts[-1]
     return tuple(amounts)
 

@@ -147,3 +147,23 @@ def test_page_without_optional_columns_says_what_is_missing(cdnow_path):
     assert any("no recorded cost of serving customers (no interactions table)" in text for text in texts)
     expected = pf.concentration(summarize(tx.lazy()).collect())
     assert {m.label: m.value for m in at.metric}["Top 20% of customers bring"] == pf.pct(expected.top20_share)
+
+
+def test_amount_cutoffs_and_margin_ranking(demo_summary):
+    at = open_page()
+    at.segmented_control(key="pf_cut").set_value("amount")
+    at.run()
+    assert not at.exception
+    amounts = pf.rank_cutoff_amounts(demo_summary)
+    assert at.number_input(key="pf_amount_0").value == pytest.approx(amounts[0])
+    expected = demo_summary.filter(pl.col("revenue") >= amounts[0]).height
+    assert at.dataframe[0].value["customers"].tolist()[0] == expected
+    assert any(text.startswith("Tiers by revenue in the period: Platinum from") for text in captions(at))
+    if pf.has_margin(demo_summary):
+        at.segmented_control(key="pf_cut").set_value("rank")
+        at.segmented_control(key="pf_by").set_value("margin")
+        at.run()
+        assert not at.exception
+        tiers = pf.tier_summary(pf.assign_tiers(demo_summary, pf.TierSettings(value="margin")),
+                                pf.TierSettings(value="margin"))
+        assert at.dataframe[0].value["revenue"].tolist() == pytest.approx(tiers["revenue"].to_list())

@@ -150,6 +150,15 @@ def test_amount_cutoffs_keep_ties_together(summary):
     assert table["revenue"].to_list() == pytest.approx([300, 150, 100, -10])
 
 
+def test_rank_cutoff_amounts_round_down_to_keep_the_boundary_customer():
+    frame = pl.DataFrame({"customer_id": ["a", "b", "c"], "revenue": [10.009, 5.0, 1.0]})
+    settings = pf.TierSettings(names=("Top", "Rest"), shares=(0.3,))
+    amounts = pf.rank_cutoff_amounts(frame, settings)
+    assert amounts == (10.0,)
+    by_amount = pf.TierSettings(names=("Top", "Rest"), method="amount", amounts=amounts)
+    assert tiers_of(pf.assign_tiers(frame, by_amount))["a"] == "Top"
+
+
 def test_margin_tiers():
     summary = summarize(tiny_tx(cost=True)).collect()
     # margins: A 70, B 50, C 40, D 5, E -20, F 9
@@ -169,7 +178,7 @@ def test_margin_without_cost_is_a_clear_error(summary):
 
 def test_rank_cutoff_amounts_reproduce_rank_tiers(summary):
     amounts = pf.rank_cutoff_amounts(summary)
-    assert amounts == (300.0, 299.0, 150.0)  # Gold is empty: just below Platinum
+    assert amounts == (300.0, 299.99, 150.0)  # Gold is empty: one cent below Platinum
     by_amount = pf.assign_tiers(summary, pf.TierSettings(method="amount", amounts=amounts))
     assert tiers_of(by_amount) == tiers_of(pf.assign_tiers(summary))
 
