@@ -72,8 +72,9 @@ else:
     columns[2].metric("Average order", f"{facts['aov']:,.2f}" if facts.get("aov") is not None else "—", border=True)
     columns[3].metric("Days since last purchase", f"{facts['recency_days']:,}", border=True)
     columns = st.columns(4)
-    columns[0].metric("RFM segment", facts.get("segment") or "—", border=True)
-    columns[1].metric("Value tier", facts.get("tier") or "—", border=True)
+    # Segment and tier names can be user text (renamed on their pages): shown literally.
+    columns[0].metric("RFM segment", plain(facts.get("segment") or "—"), border=True)
+    columns[1].metric("Value tier", plain(facts.get("tier") or "—"), border=True)
     clv = facts.get("clv")
     columns[2].metric("Predicted CLV", f"{clv:,.2f}" if clv is not None else "—", border=True,
                       help="Expected (discounted) spend over the next 52 weeks, from the lifetime-value model.")

@@ -1,12 +1,19 @@
 """Figures of the Interact & customize pages: customer timeline, service quality, campaign what-if."""
 from __future__ import annotations
 
+import html
+
 import plotly.graph_objects as go
 import polars as pl
 
 from crm_core.actions import CampaignResult
 from crm_core.charts.theme import NEGATIVE, NEUTRAL, PALETTE, POSITIVE, styled
 from crm_core.schema import C
+
+
+def _labels(column: pl.Series) -> list[str]:
+    """Category labels from data, with Plotly's pseudo-HTML (<a>, <b>, ...) shown literally."""
+    return [html.escape(str(value), quote=False) for value in column.to_list()]
 
 
 def purchase_timeline_figure(timeline: pl.DataFrame) -> go.Figure:
@@ -34,7 +41,7 @@ def csat_figure(table: pl.DataFrame, column: str, label: str) -> go.Figure:
     fig = go.Figure(
         go.Bar(
             x=table["csat_mean"].to_list(),
-            y=table[column].cast(pl.String).to_list(),
+            y=_labels(table[column]),
             orientation="h",
             marker_color=PALETTE[0],
             customdata=table.select("contacts", "complaint_share").rows(),
@@ -68,7 +75,7 @@ def cost_to_serve_figure(table: pl.DataFrame, column: str, label: str) -> go.Fig
             x=table["revenue_per_customer"].to_list(),
             y=table["cost_per_customer"].to_list(),
             mode="markers+text",
-            text=table[column].cast(pl.String).to_list(),
+            text=_labels(table[column]),
             textposition="top center",
             marker=dict(
                 size=table["customers"].to_list(), sizemode="area",
@@ -89,7 +96,7 @@ def complaints_figure(table: pl.DataFrame, column: str, label: str) -> go.Figure
     """Complaints per 100 customers by group, most first."""
     fig = go.Figure(
         go.Bar(
-            x=table["complaints_per_100"].to_list(), y=table[column].cast(pl.String).to_list(), orientation="h",
+            x=table["complaints_per_100"].to_list(), y=_labels(table[column]), orientation="h",
             marker_color=NEGATIVE, customdata=table.select("complaints", "customers").rows(),
             hovertemplate="%{y}<br>%{x:.1f} complaints per 100 customers"
             "<br>%{customdata[0]:,} complaints, %{customdata[1]:,} customers<extra></extra>",
