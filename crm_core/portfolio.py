@@ -882,6 +882,7 @@ def portfolio_report(tx: pl.LazyFrame, settings: TierSettings = TierSettings()) 
                 "customers": row["customers"],
                 "revenue": round(row["revenue"], 2),
                 "revenue_share": row["revenue_share"],
+                **({"margin": round(row["margin"] or 0.0, 2)} if "margin" in row else {}),
             }
             for row in table.iter_rows(named=True)
         },

@@ -403,6 +403,15 @@ def test_report_golden():
     assert math.isclose(sum(t["revenue_share"] for t in report["tiers"].values()), 1.0)
 
 
+def test_report_by_margin_adds_tier_margin():
+    report = pf.portfolio_report(tiny_tx(cost=True), pf.TierSettings(names=("Top", "Rest"), value="margin", shares=(0.5,)))
+    # margins A 70, B 50, C 40 | F 9, D 5, E -20
+    assert report["tiers"]["Top"] == {"customers": 3, "revenue": 500.0, "revenue_share": pytest.approx(500 / 540),
+                                      "margin": 160.0}
+    assert report["tiers"]["Rest"]["margin"] == -6.0
+    assert report["top20_revenue_share"] == pytest.approx(450 / 540)  # concentration stays on revenue
+
+
 def test_pct_format():
     assert [pf.pct(x) for x in (0.0, 0.01, 0.056, 0.0949, 0.2, 0.715, None)] == ["0%", "1%", "5.6%", "9.5%", "20%", "72%", "n/a"]
 
