@@ -421,7 +421,7 @@ class _Plan:
             elif role.key == "amount" and "unit_price" in user and "amount" not in user:
                 found = None  # the user asked for quantity x unit price
             else:
-                found = self._first_valid(role, name_candidates(role, columns, used))
+                found = self._first_valid(role, columns, used)
             if found is not None:
                 self._assign(role, found, used)
         if headerless and not self.preset:
@@ -440,11 +440,14 @@ class _Plan:
     def _dtype(self, column: str) -> pl.DataType:
         return self.schema[column]
 
-    def _first_valid(self, role: Role, candidates: list[str]) -> str | None:
-        for column in candidates:
+    def _first_valid(self, role: Role, columns: list[str], used: set[str]) -> str | None:
+        """The first candidate whose values fit the role; else the first exact name match
+        (its bad values are then rejected row by row, with reasons)."""
+        exact = name_candidates(role, columns, used, fuzzy=False)
+        for column in name_candidates(role, columns, used):
             if self._fits(role.kind, column):
                 return column
-        return None
+        return exact[0] if exact else None
 
     def _fits(self, kind: str, column: str, threshold: float = 0.5) -> bool:
         """Do the sampled values of ``column`` look like ``kind``?"""
@@ -563,7 +566,7 @@ class _Plan:
                         "the others will be rejected as 'unparseable date'."
                     )
         else:
-            chosen = sniff_date_format(values, day_first_hint)
+            chosen = sniff_date_format(values, day_first_hint, min_rate=0.05)
             if chosen is None:
                 if values.is_empty():
                     chosen = DateFormat("%Y-%m-%d", tail=True)
@@ -632,6 +635,12 @@ class _Plan:
         return self._second_chance(parsed)
 
     def _second_chance(self, parsed: pl.DataFrame) -> pl.DataFrame:
+        numbers = [k for k, kind in self.kinds.items() if kind == NUMBER and k in parsed.columns]
+        parsed = parsed.with_columns(  # NaN / infinity are not amounts
+            [pl.when(pl.col(k).is_finite()).then(pl.col(k)).alias(k) for k in numbers]
+            + [pl.when(pl.col(k).is_finite() | pl.col(k).is_null()).then(pl.col(fail(k)))
+               .otherwise(pl.col(k).cast(pl.String)).alias(fail(k)) for k in numbers]
+        )
         updates: list[pl.Expr] = []
         for key, kind in self.kinds.items():
             name = fail(key)
@@ -745,17 +754,22 @@ class _Plan:
             )
         if report.duplicate_rows:
             report.warnings.append(
-                f"{report.duplicate_rows:,} rows are exact copies of an earlier row; they were kept."
+                f"{_rows(report.duplicate_rows)} exact copies of an earlier row; they were kept."
             )
         if report.negative_amount_rows:
             report.warnings.append(
-                f"{report.negative_amount_rows:,} rows have a negative amount; they are treated as returns."
+                f"{_rows(report.negative_amount_rows, 'has', 'have')} a negative amount; they are treated as returns."
             )
         if self.detected.get("encoding") in ("cp1252", "latin-1"):
             report.warnings.append(
                 f"The file is not UTF-8; it was read as {self.detected['encoding']} (Western European). "
                 "If accents look wrong, choose the encoding (CLI: --encoding)."
             )
+
+
+def _rows(count: int, singular: str = "is", plural: str = "are") -> str:
+    """``1 row is`` / ``3 rows are``."""
+    return f"{count:,} row {singular}" if count == 1 else f"{count:,} rows {plural}"
 
 
 def _is_text(dtype: pl.DataType) -> bool:

@@ -221,8 +221,10 @@ SIDE_REQUIRED: dict[str, tuple[str, ...]] = {
 }
 
 
-def name_candidates(role: Role, columns: list[str], used: set[str], names: tuple[str, ...] | None = None) -> list[str]:
-    """Columns that may hold ``role``, best first: exact names, then contained words."""
+def name_candidates(
+    role: Role, columns: list[str], used: set[str], names: tuple[str, ...] | None = None, fuzzy: bool = True
+) -> list[str]:
+    """Columns that may hold ``role``, best first: exact names, then (``fuzzy``) contained words."""
     names = names if names is not None else role.names
     free = [c for c in columns if c not in used]
     keyed = [(c, norm(c), norm_base(c)) for c in free]
@@ -231,7 +233,7 @@ def name_candidates(role: Role, columns: list[str], used: set[str], names: tuple
         for column, full, base in keyed:
             if column not in found and wanted in (full, base):
                 found.append(column)
-    for column, full, _ in keyed:
+    for column, full, _ in keyed if fuzzy else ():
         if column in found:
             continue
         if any(word in full for word in role.contains) and not any(word in full for word in role.excludes):

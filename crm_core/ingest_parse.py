@@ -7,6 +7,8 @@ values the fast one could not read (``second_chance_*``).
 """
 from __future__ import annotations
 
+import datetime as dt
+
 import polars as pl
 
 from crm_core.ingest_sniff import TIME_TAIL, DateFormat, NumberFormat, parse_date_expr
@@ -14,6 +16,7 @@ from crm_core.ingest_sniff import TIME_TAIL, DateFormat, NumberFormat, parse_dat
 #: Spellings of "no value" that spreadsheets and pandas write into id columns.
 NULL_TOKENS = ["nan", "NaN", "NAN", "null", "NULL", "Null", "None", "none", "NONE", "N/A", "n/a", "NA",
                "#N/A", "-", "--", "(blank)", "<NA>"]
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
 _SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
 
 
@@ -83,7 +86,7 @@ def number_expr(column: str, dtype: pl.DataType, fmt: NumberFormat) -> pl.Expr:
         value = pl.col(column).cast(pl.String).cast(pl.Float64, strict=False)
     else:
         value = clean_number(pl.col(column).cast(pl.String), fmt.decimal)
-    return pl.when(value.is_finite()).then(value)
+    return value  # NaN and infinities are nulled after collecting (cheaper there)
 
 
 def currency_mark_expr(column: str) -> pl.Expr:
@@ -111,7 +114,12 @@ def date_expr(column: str, dtype: pl.DataType, fmt: DateFormat | None) -> pl.Exp
         else:
             token = text.str.strip_chars().str.replace(TIME_TAIL, "")
         value = parse_date_expr(token, fmt.fmt)
-    return pl.when(value.dt.year().is_between(1900, 2100)).then(value)
+    return plausible(value)
+
+
+def plausible(value: pl.Expr) -> pl.Expr:
+    """Dates outside 1900-2100 (sentinels like 9999-12-31, misread formats) -> null."""
+    return pl.when(value.is_between(FIRST_DAY, LAST_DAY)).then(value)
 
 
 def second_chance_date(text: pl.Expr, fmt: DateFormat | None) -> pl.Expr:
@@ -119,7 +127,7 @@ def second_chance_date(text: pl.Expr, fmt: DateFormat | None) -> pl.Expr:
     if fmt is None:
         return pl.lit(None, pl.Date)
     value = parse_date_expr(text.str.strip_chars().str.replace(TIME_TAIL, ""), fmt.fmt)
-    return pl.when(value.dt.year().is_between(1900, 2100)).then(value)
+    return plausible(value)
 
 
 def second_chance_number(text: pl.Expr, fmt: NumberFormat) -> pl.Expr:

@@ -179,11 +179,10 @@ def find_header(rows: list[list[str]]) -> tuple[int, bool]:
     as the table (rows before it are report titles and are skipped) and whether
     that row holds column names (mostly text) rather than data.
     """
-    widths = [len([c for c in row if c.strip()]) for row in rows[:200]]
-    filled = [w for w in widths if w > 0]
-    if not filled:
+    widths = Counter(len(row) for row in rows[:200] if any(c.strip() for c in row))
+    if not widths:
         return 0, True
-    width = Counter(filled).most_common(1)[0][0]
+    width = max(widths, key=lambda w: (widths[w], w))  # most common; ties -> wider
     for index, row in enumerate(rows[:30]):
         cells = [c for c in row if c.strip()]
         if len(cells) >= max(1, 0.8 * width):
@@ -368,13 +367,13 @@ def _plausible_rate(tokens: pl.Series, fmt: str) -> float:
     return float(ok.sum()) / len(tokens)
 
 
-def sniff_date_format(values: pl.Series, day_first_hint: bool = False) -> DateFormat | None:
+def sniff_date_format(values: pl.Series, day_first_hint: bool = False, min_rate: float = 0.5) -> DateFormat | None:
     """Find the format that parses most sample values as plausible dates (1900-2100).
 
     When a format and its day/month swap parse equally well, no value has a
     part above 12: the result is ``ambiguous`` and ``day_first_hint`` picks
     (day-first for European-looking files, else month-first, US style).
-    Returns None when fewer than half of the values parse.
+    Returns None when fewer than ``min_rate`` of the values parse.
     """
     raw = values.cast(pl.String).drop_nulls().str.strip_chars()
     raw = raw.filter(raw.str.len_chars() > 0).head(2000)
@@ -388,9 +387,12 @@ def sniff_date_format(values: pl.Series, day_first_hint: bool = False) -> DateFo
         serial = _plausible_rate(tokens, EXCEL_SERIAL)
         if serial >= 0.5 and raw.str.contains(r"^\d{5}(?:\.\d+)?$").mean() >= 0.5:
             return DateFormat(EXCEL_SERIAL, rate=serial)
+    if best < min_rate:
         return None
-    tail = bool((tokens != raw).any())
-    padded_iso = best_fmt == "%Y-%m-%d" and bool(raw.str.contains(r"^\d{4}-\d{2}-\d{2}(?:$|[T ])").all())
+    parsed = parse_date_series(tokens, best_fmt).is_not_null()
+    good, good_tokens = raw.filter(parsed), tokens.filter(parsed)
+    tail = bool((good_tokens != good).any())
+    padded_iso = best_fmt == "%Y-%m-%d" and bool(good.str.contains(r"^\d{4}-\d{2}-\d{2}(?:$|[T ])").all())
     swapped = _day_month_swap(best_fmt)
     if swapped != best_fmt and rates.get(swapped, 0.0) >= best - 1e-12:
         month_first = best_fmt.find("%m") < best_fmt.find("%d")

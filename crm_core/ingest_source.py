@@ -297,7 +297,7 @@ def _open_text(path: Path, name: str, size: int, settings: _Settings, staging: _
         raise IngestError(
             f"The delimiter must be a single character such as , ; | or tab (got '{delimiter}')."
         )
-    rows = sniff.split_rows(text, delimiter)
+    rows = sniff.split_rows("\n".join(text.splitlines()[:300]), delimiter)
     header_index, has_header = sniff.find_header(rows)
     if settings.has_header is not None:
         has_header = settings.has_header
