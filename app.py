@@ -4,9 +4,15 @@ from __future__ import annotations
 import streamlit as st
 
 import crm_core.charts  # noqa: F401  (registers the shared Plotly template)
+from crm_core.logging_setup import configure_logging, is_configured
+from ui.auth import require_sign_in
+from ui.errors import run_page
 from ui.sidebar import render_sidebar
 
 st.set_page_config(page_title="Customer portfolio", page_icon=":material/analytics:", layout="wide")
+if not is_configured():
+    configure_logging()  # JSON lines on stderr (CRM_LOG_LEVEL, CRM_LOG_FORMAT)
+require_sign_in()  # no-op without an [auth] section in secrets; else sign-in screen until signed in
 
 PAGES = {
     "Your data": [
@@ -33,4 +39,4 @@ PAGES = {
 
 page = st.navigation(PAGES)
 render_sidebar()
-page.run()
+run_page(page)  # production (showErrorDetails = "none"): a plain message with an incident number

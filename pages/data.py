@@ -146,9 +146,9 @@ with upload_tab:
 
 
 def _workspace():
-    from crm_core.workspace import Workspace
+    from ui.auth import user_workspace  # the signed-in user's (or the local) workspace
 
-    return Workspace(workspace_root())
+    return user_workspace()
 
 
 with saved_tab:

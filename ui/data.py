@@ -15,7 +15,9 @@ import streamlit as st
 
 from crm_core.customers import filter_period, summarize
 from crm_core.dataset import Dataset, load_dataset
+from crm_core.logging_setup import get_logger, timed
 from crm_core.schema import C
+from ui.auth import current_owner
 from ui.state import DEMO_DATASET_ID, Keys
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +37,7 @@ def _collected_dataset(dataset_id: str, version: str) -> Dataset:
     else:
         from crm_core.workspace import Workspace
 
-        lazy = Workspace(workspace_root()).load(dataset_id)
+        lazy = Workspace(workspace_root(), owner=current_owner()).load(dataset_id)
     tables = {
         kind: (table.collect().lazy() if table is not None else None)
         for kind, table in (
@@ -59,10 +61,15 @@ def current_dataset() -> Dataset:
 
 
 def _version(dataset_id: str) -> str:
-    """Changes whenever a table of the dataset is (re)written, so caches refresh."""
+    """Changes whenever a table of the dataset is (re)written, so caches refresh.
+
+    For workspace datasets it also names the owner, so every cache keyed by it
+    is per owner: a signed-in user never gets frames another owner loaded.
+    """
     folder = DEMO_FOLDER if dataset_id == DEMO_DATASET_ID else workspace_root() / dataset_id
     stamps = sorted(f"{path.name}:{path.stat().st_mtime_ns}" for path in folder.glob("*.parquet"))
-    return "|".join(stamps) or "missing"
+    version = "|".join(stamps) or "missing"
+    return version if dataset_id == DEMO_DATASET_ID else f"{version}|owner:{current_owner()}"
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -96,7 +103,10 @@ def period_transactions() -> pl.LazyFrame:
 @st.cache_resource(max_entries=16, show_spinner="Summarising customers…")
 def _customer_summary(dataset_id: str, version: str, start: dt.date, end: dt.date) -> pl.DataFrame:
     tx = filter_period(_collected_dataset(dataset_id, version).transactions, start, end)
-    return summarize(tx, as_of=end).collect()
+    with timed(get_logger("model"), "customer_summary", dataset=dataset_id) as info:
+        summary = summarize(tx, as_of=end).collect()
+        info["customers"] = summary.height
+    return summary
 
 
 def customer_summary() -> pl.DataFrame:

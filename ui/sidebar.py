@@ -11,9 +11,9 @@ def _dataset_choices() -> dict[str, str]:
     """Dataset id -> label, demo first, then saved uploads (newest first)."""
     choices = {DEMO_DATASET_ID: "Demo portfolio"}
     try:
-        from crm_core.workspace import Workspace
+        from ui.auth import user_workspace  # the signed-in user's datasets only
 
-        for entry in Workspace(workspace_root()).list_datasets():
+        for entry in user_workspace().list_datasets():
             choices[entry.id] = entry.name
     except ImportError:  # workspace module not present yet
         pass

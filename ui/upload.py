@@ -13,6 +13,7 @@ import streamlit as st
 
 from crm_core.dataset import Dataset
 from crm_core.ingest import ColumnMapping, IngestError, IngestReport, ReadOptions, read_orders, read_side_table
+from crm_core.logging_setup import get_logger, timed
 from ui.data import workspace_root
 from ui.state import Keys
 
@@ -40,9 +41,10 @@ def ingest_upload(uploaded, mapping: ColumnMapping, options: ReadOptions) -> Upl
     if previous is not None and previous.cache_key == cache_key:
         return previous
     try:
-        with st.spinner(f"Reading {uploaded.name}…"):
+        with st.spinner(f"Reading {uploaded.name}…"), timed(get_logger("ingest"), "ingest", bytes=uploaded.size) as info:
             lazy, report = _read(read_orders, uploaded, mapping, options)
             result = UploadResult(cache_key, lazy.collect(), report, None)
+            info.update(rows_read=report.rows_read, rows_valid=report.rows_valid, rows_rejected=report.rows_rejected)
     except IngestError as error:
         result = UploadResult(cache_key, None, None, str(error))
     st.session_state[Keys.UPLOAD_RESULT] = result
@@ -51,12 +53,27 @@ def ingest_upload(uploaded, mapping: ColumnMapping, options: ReadOptions) -> Upl
 
 def save_upload(name: str, uploaded, result: UploadResult) -> str:
     """Store the upload in the workspace; returns the new dataset id."""
-    from crm_core.workspace import Workspace
+    from ui.auth import user_workspace
 
     dataset = Dataset(transactions=result.transactions.lazy(), name=name)
-    dataset_id = Workspace(workspace_root()).save(name, uploaded.getvalue(), uploaded.name, dataset, result.report)
+    dataset_id = user_workspace().save(name, uploaded.getvalue(), uploaded.name, dataset, result.report)
     st.session_state.pop(Keys.UPLOAD_RESULT, None)
+    _release_upload(uploaded)
     return dataset_id
+
+
+def _release_upload(uploaded) -> None:
+    """Drop the upload's bytes from Streamlit's per-session upload store once saved.
+
+    The workspace holds the file now; otherwise the bytes stay in server memory
+    until the browser session ends.
+    """
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    manager = getattr(ctx, "uploaded_file_mgr", None)
+    if manager is not None and getattr(uploaded, "file_id", None):
+        manager.remove_file(ctx.session_id, uploaded.file_id)
 
 
 def ingest_side_table(uploaded, kind: str) -> tuple[pl.DataFrame | None, IngestReport | None, str | None]:
