@@ -5,8 +5,12 @@ monetary value always; category breadth and number of channels when those
 columns exist; tenure and the share of spend returned. Counts and amounts are
 ``log1p``-transformed (spend clipped at zero) so a few heavy buyers do not
 dominate, then standardised. ``k`` is chosen by the silhouette score over
-2..10 (computed on a fixed sample), unless the user picks it. Beyond
-``large_threshold`` customers MiniBatchKMeans replaces K-means.
+2..10, unless the user picks it.
+
+Speed: the k = 2..10 curve is fitted on a fixed random sample of at most
+``curve_sample`` customers (silhouette on ``silhouette_sample`` of them); the
+chosen k is then fitted on all customers, starting from the sample's centres
+(K-means up to ``large_threshold`` customers, MiniBatchKMeans beyond).
 """
 from __future__ import annotations
 
@@ -69,10 +73,12 @@ class ClusterSettings:
         ``None`` = every available one that varies.
     random_state
         Seed for K-means, the silhouette sample and the PCA sample.
+    curve_sample
+        Customers the k = 2..10 curve is fitted on (all when fewer).
     silhouette_sample
         Customers used to compute each silhouette score.
     large_threshold
-        Above this many customers, MiniBatchKMeans is used.
+        Above this many customers, the final fit uses MiniBatchKMeans.
     pca_sample
         Points drawn in the 2-D view.
     """
@@ -82,7 +88,8 @@ class ClusterSettings:
     k_max: int = 10
     behaviour: tuple[str, ...] | None = None
     random_state: int = 42
-    silhouette_sample: int = 4000
+    curve_sample: int = 20_000
+    silhouette_sample: int = 2000
     large_threshold: int = 100_000
     pca_sample: int = 3000
 
@@ -149,14 +156,15 @@ class ClusterResult:
     feature_labels: list[str] = field(default_factory=list)
 
 
-def _model(k: int, large: bool, seed: int):
-    if large:
-        return MiniBatchKMeans(n_clusters=k, random_state=seed, batch_size=4096, n_init=3)
-    return KMeans(n_clusters=k, random_state=seed, n_init=3)
+def _sample_index(n: int, size: int, seed: int) -> np.ndarray | None:
+    """Sorted random row indices, or None when all ``n`` rows fit in ``size``."""
+    if n <= size:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
 
 
 def _k_range(X: np.ndarray, settings: ClusterSettings) -> range:
-    distinct = np.unique(X[: 200_000], axis=0).shape[0]
+    distinct = np.unique(X, axis=0).shape[0]
     k_max = min(settings.k_max, X.shape[0] - 1, distinct)
     if k_max < settings.k_min:
         raise ClusterError(
@@ -166,21 +174,33 @@ def _k_range(X: np.ndarray, settings: ClusterSettings) -> range:
     return range(settings.k_min, k_max + 1)
 
 
-def silhouette_curve(X: np.ndarray, settings: ClusterSettings) -> tuple[pl.DataFrame, dict[int, np.ndarray]]:
-    """Silhouette score for each k (on a fixed sample) and the labels of each fit."""
-    large = X.shape[0] > settings.large_threshold
-    sample = min(settings.silhouette_sample, X.shape[0])
-    scores, labels_by_k = [], {}
-    for k in _k_range(X, settings):
-        labels = _model(k, large, settings.random_state).fit_predict(X)
-        labels_by_k[k] = labels
-        distinct_labels = np.unique(labels).size
+@dataclass(frozen=True)
+class CurveFit:
+    """K-means for each k on the curve sample."""
+
+    curve: pl.DataFrame                  # k, silhouette
+    centres: dict[int, np.ndarray]       # k -> cluster centres
+    labels: dict[int, np.ndarray]        # k -> labels of the sampled rows
+    sample: np.ndarray | None            # row indices of the sample (None = all rows)
+
+
+def silhouette_curve(X: np.ndarray, settings: ClusterSettings) -> CurveFit:
+    """Fit k = k_min..k_max on the curve sample; silhouette of each on a fixed sub-sample."""
+    sample = _sample_index(X.shape[0], settings.curve_sample, settings.random_state)
+    fitted = X if sample is None else X[sample]
+    scores, centres, labels_by_k = [], {}, {}
+    for k in _k_range(fitted, settings):
+        model = KMeans(n_clusters=k, random_state=settings.random_state, n_init=3).fit(fitted)
+        labels = model.labels_
+        centres[k], labels_by_k[k] = model.cluster_centers_, labels
         score = (
-            silhouette_score(X, labels, sample_size=sample, random_state=settings.random_state)
-            if 1 < distinct_labels < X.shape[0] else float("nan")
+            silhouette_score(fitted, labels, sample_size=min(settings.silhouette_sample, fitted.shape[0]),
+                             random_state=settings.random_state)
+            if 1 < np.unique(labels).size < fitted.shape[0] else float("nan")
         )
         scores.append((k, float(score)))
-    return pl.DataFrame(scores, schema={"k": pl.Int64, "silhouette": pl.Float64}, orient="row"), labels_by_k
+    curve = pl.DataFrame(scores, schema={"k": pl.Int64, "silhouette": pl.Float64}, orient="row")
+    return CurveFit(curve, centres, labels_by_k, sample)
 
 
 def _best_k(curve: pl.DataFrame) -> int:
@@ -286,17 +306,24 @@ def _pca_view(X: np.ndarray, labels: np.ndarray, names: dict[int, str], settings
 
 @dataclass(frozen=True)
 class ClusterFit:
-    """The expensive part: features and one fit per k (pick k afterwards for free)."""
+    """The expensive part: features and the k curve (any k is then cheap to describe)."""
 
     features: FeatureMatrix
-    curve: pl.DataFrame
-    labels_by_k: dict[int, np.ndarray]
+    fits: CurveFit
     best_k: int
     method: str
 
+    @property
+    def curve(self) -> pl.DataFrame:
+        return self.fits.curve
+
+    @property
+    def k_values(self) -> list[int]:
+        return list(self.fits.centres)
+
 
 def fit_clusters(summary: pl.DataFrame, settings: ClusterSettings = ClusterSettings()) -> ClusterFit:
-    """Build the features and fit every k in range (``settings.k`` is ignored here).
+    """Build the features and fit the k curve (``settings.k`` is ignored here).
 
     Raises
     ------
@@ -305,15 +332,32 @@ def fit_clusters(summary: pl.DataFrame, settings: ClusterSettings = ClusterSetti
     """
     behaviour = default_behaviour(summary) if settings.behaviour is None else settings.behaviour
     features = build_features(summary, behaviour)
-    curve, labels_by_k = silhouette_curve(features.X, settings)
-    return ClusterFit(features, curve, labels_by_k, _best_k(curve), _method_sentence(features.X.shape[0], settings))
+    fits = silhouette_curve(features.X, settings)
+    return ClusterFit(features, fits, _best_k(fits.curve), _method_sentence(features.X.shape[0], settings))
+
+
+def cluster_labels(fit: ClusterFit, k: int, settings: ClusterSettings = ClusterSettings()) -> np.ndarray:
+    """Labels of every customer for ``k`` clusters.
+
+    Without sampling these are the curve's own labels; otherwise k clusters are
+    fitted on all customers starting from the sample's centres (K-means, or
+    MiniBatchKMeans beyond ``large_threshold``).
+    """
+    if fit.fits.sample is None:
+        return fit.fits.labels[k]
+    X, init = fit.features.X, fit.fits.centres[k]
+    if X.shape[0] > settings.large_threshold:
+        model = MiniBatchKMeans(n_clusters=k, init=init, n_init=1, batch_size=4096, random_state=settings.random_state)
+    else:
+        model = KMeans(n_clusters=k, init=init, n_init=1, random_state=settings.random_state)
+    return model.fit_predict(X)
 
 
 def describe_clusters(fit: ClusterFit, k: int | None = None, settings: ClusterSettings = ClusterSettings()) -> ClusterResult:
     """Name, profile and map the clusters of ``fit`` for ``k`` (``None`` or out of range: the best k)."""
     features = fit.features
-    k = k if k in fit.labels_by_k else fit.best_k
-    labels = _rank_by_value(fit.labels_by_k[k], features.raw)
+    k = k if k in fit.fits.centres else fit.best_k
+    labels = _rank_by_value(cluster_labels(fit, k, settings), features.raw)
     names = cluster_names(features.X, features.keys, labels)
     pca, explained = _pca_view(features.X, labels, names, settings)
     assignments = pl.DataFrame({C.CUSTOMER_ID: features.customer_ids, CLUSTER: labels}).with_columns(
@@ -349,13 +393,17 @@ def cluster_members(summary: pl.DataFrame, result: ClusterResult, cluster: int) 
 
 
 def _method_sentence(n: int, settings: ClusterSettings) -> str:
-    sample = min(settings.silhouette_sample, n)
+    curve_n = min(settings.curve_sample, n)
+    silhouette_n = min(settings.silhouette_sample, curve_n)
     if n > settings.large_threshold:
-        return (
-            f"{n:,} customers is more than {settings.large_threshold:,}, so the faster MiniBatch K-means was used "
-            f"(results can differ slightly from full K-means); silhouette scores use a sample of {sample:,} customers."
-        )
-    return f"K-means on all {n:,} customers; silhouette scores use a sample of {sample:,} customers."
+        engine = (f"{n:,} customers is more than {settings.large_threshold:,}, so the faster MiniBatch K-means "
+                  "was used (results can differ slightly from full K-means)")
+    else:
+        engine = f"K-means on all {n:,} customers"
+    if curve_n < n:
+        return (f"{engine}. To stay fast, the number of groups was chosen on a random sample of {curve_n:,} "
+                f"customers (silhouette scores on {silhouette_n:,} of them).")
+    return f"{engine}; silhouette scores use a sample of {silhouette_n:,} customers."
 
 
 def silhouette_quality(score: float) -> str:

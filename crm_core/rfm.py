@@ -225,9 +225,18 @@ def score_customers(summary: pl.LazyFrame | pl.DataFrame, settings: RfmSettings 
     )
 
 
+RFM_INPUTS = (C.CUSTOMER_ID, RECENCY, FREQUENCY, MONETARY)
+
+
 def rfm(tx: pl.LazyFrame, as_of: dt.date | None = None, settings: RfmSettings = RfmSettings()) -> pl.DataFrame:
-    """Summarise ``tx`` as of ``as_of`` (default: last order date) and score it."""
-    return score_customers(summarize(tx, as_of), settings).collect()
+    """Summarise ``tx`` as of ``as_of`` (default: last order date) and score it.
+
+    Only the RFM columns of the summary are kept (customer_id, recency_days,
+    orders, revenue, then the scores and segment): Polars then skips the
+    summary's other aggregations. Use :func:`score_customers` on a full summary
+    to keep every column.
+    """
+    return score_customers(summarize(tx, as_of).select(RFM_INPUTS), settings).collect()
 
 
 def segment_counts(scored: pl.DataFrame, settings: RfmSettings = RfmSettings()) -> dict[str, int]:
@@ -517,8 +526,11 @@ def segment_migration(
     """
     if from_date >= to_date:
         raise ValueError("the first date must be before the second date")
-    before = score_customers(summarize(tx, from_date), settings).select(C.CUSTOMER_ID, pl.col(SEGMENT).alias("from_segment"))
-    after = score_customers(summarize(tx, to_date), settings).select(C.CUSTOMER_ID, pl.col(SEGMENT).alias("to_segment"))
+    def segments_on(day: dt.date, name: str) -> pl.LazyFrame:
+        scored = score_customers(summarize(tx, day).select(RFM_INPUTS), settings)
+        return scored.select(C.CUSTOMER_ID, pl.col(SEGMENT).alias(name))
+
+    before, after = segments_on(from_date, "from_segment"), segments_on(to_date, "to_segment")
     flows = (
         after.join(before, on=C.CUSTOMER_ID, how="left")
         .with_columns(pl.col("from_segment").fill_null(NEW_CUSTOMER))

@@ -245,6 +245,12 @@ def cached_fit(_summary: pl.DataFrame, fingerprint: tuple, settings: cl.ClusterS
     return cl.fit_clusters(_summary, settings)
 
 
+@st.cache_resource(max_entries=16, show_spinner="Describing the clusters…")
+def cached_describe(_fit: cl.ClusterFit, fingerprint: tuple, settings: cl.ClusterSettings, k: int | None) -> cl.ClusterResult:
+    """Labels, names, profile and map for one k (the fit is identified by the fingerprint and settings)."""
+    return cl.describe_clusters(_fit, k, settings)
+
+
 def clusters_tab() -> cl.ClusterResult | None:
     st.caption("K-means groups customers with similar recency, frequency and spend (log scale, standardised), "
                "plus the behaviour features you tick. The number of groups is chosen by the silhouette score "
@@ -261,12 +267,12 @@ def clusters_tab() -> cl.ClusterResult | None:
     except cl.ClusterError as error:
         st.warning(plain(str(error)))
         return None
-    k_choices = ["auto", *fit.labels_by_k]
+    k_choices = ["auto", *fit.k_values]
     if st.session_state.get(Keys.CLU_K) not in k_choices:
         st.session_state.pop(Keys.CLU_K, None)
     k = st.selectbox("Number of groups", k_choices, key=Keys.CLU_K,
                      format_func=lambda v: f"Automatic (best: {fit.best_k})" if v == "auto" else str(v))
-    result = cl.describe_clusters(fit, None if k == "auto" else k, settings)
+    result = cached_describe(fit, fingerprint, settings, None if k == "auto" else k)
     st.caption(result.method)
 
     chart(charts.silhouette_figure(result), key="clu_curve")

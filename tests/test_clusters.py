@@ -97,10 +97,22 @@ def test_clustering_is_deterministic_and_k_can_be_overridden():
     assert "you chose 5" in curve_takeaway(chosen)
 
 
+def test_curve_on_a_sample_then_all_customers_fitted():
+    settings = ClusterSettings(behaviour=(), curve_sample=60, silhouette_sample=45)
+    result = cluster_customers(blobs(), settings)
+    assert result.method == (
+        "K-means on all 90 customers. To stay fast, the number of groups was chosen on a random sample of 60 "
+        "customers (silhouette scores on 45 of them)."
+    )
+    assert result.best_k == 3 and result.profile["customers"].to_list() == [30, 30, 30]
+
+
 def test_large_data_switches_to_minibatch_and_says_so():
-    result = cluster_customers(blobs(), ClusterSettings(behaviour=(), large_threshold=50, silhouette_sample=40))
-    assert "MiniBatch" in result.method and "sample of 40" in result.method
-    assert result.profile["customers"].sum() == 90
+    settings = ClusterSettings(behaviour=(), large_threshold=50, curve_sample=60, silhouette_sample=40)
+    result = cluster_customers(blobs(), settings)
+    assert result.method.startswith("90 customers is more than 50, so the faster MiniBatch K-means was used")
+    assert "random sample of 60" in result.method
+    assert result.profile["customers"].to_list() == [30, 30, 30]
 
 
 def test_too_few_distinct_customers_is_a_clear_error():
