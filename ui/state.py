@@ -98,5 +98,15 @@ class Keys:
     CLU_DRILL = "clu_drill"
     NEEDS_GROUP = "needs_group"
     NEEDS_SCOPE = "needs_scope"
+    # Data page, "Connect a database" (session only: the URI may hold a password).
+    WH_URI = "wh_uri"
+    WH_KIND = "wh_kind"                      # table or query
+    WH_TABLE = "wh_table"
+    WH_QUERY = "wh_query"
+    WH_MAP = "wh_map_"                       # + canonical field: source column name
+    WH_SOURCE = "wh_source"                  # the connected WarehouseSource
+    WH_PERIOD = "wh_period"
+    WH_DRILL = "wh_drill"
+
 
 DEMO_DATASET_ID = "demo"
