@@ -197,12 +197,13 @@ def contacts_distribution(contacts: pl.DataFrame, actions: pl.DataFrame) -> pl.D
 
 
 def satisfaction_trend(contacts: pl.DataFrame) -> pl.DataFrame:
-    """Per month: contacts, mean CSAT and complaint share."""
+    """Per month: contacts, rated contacts, mean CSAT and complaint share."""
     return (
         contacts.filter(pl.col("interaction_date").is_not_null())
         .group_by(pl.col("interaction_date").dt.truncate("1mo").alias("month"))
         .agg(
             pl.len().alias("contacts"),
+            pl.col("csat").count().alias("rated"),
             pl.col("csat").mean().alias("csat_mean"),
             pl.col("is_complaint").mean().alias("complaint_share"),
         )
@@ -261,14 +262,24 @@ def complaints_takeaway(table: pl.DataFrame, label: str) -> str:
     )
 
 
-def trend_takeaway(trend: pl.DataFrame) -> str:
-    """Satisfaction in the first and last month with rated contacts."""
-    rated = trend.filter(pl.col("csat_mean").is_not_null())
+def trend_takeaway(trend: pl.DataFrame, months: int = 3) -> str:
+    """Mean satisfaction of the first and the last ``months`` months with rated contacts.
+
+    Several months on each side smooth out a thin first or last month.
+    """
+    rated = trend.filter(pl.col("rated") > 0)
     if rated.height < 2:
         return "Not enough months with rated contacts to show a trend."
-    first, last = rated.row(0, named=True), rated.row(-1, named=True)
-    direction = "rose" if last["csat_mean"] > first["csat_mean"] else "fell" if last["csat_mean"] < first["csat_mean"] else "held"
+    months = min(months, rated.height // 2)
+    first, last = rated.head(months), rated.tail(months)
+
+    def mean(frame: pl.DataFrame) -> float:
+        return (frame["csat_mean"] * frame["rated"]).sum() / frame["rated"].sum()
+
+    before, after = mean(first), mean(last)
+    direction = "rose" if round(after, 2) > round(before, 2) else "fell" if round(after, 2) < round(before, 2) else "held"
+    span = "month" if months == 1 else f"{months} months"
     return (
-        f"Satisfaction {direction} from {first['csat_mean']:.2f} in {first['month']:%b %Y} "
-        f"to {last['csat_mean']:.2f} in {last['month']:%b %Y}."
+        f"Satisfaction {direction} from {before:.2f} in the first {span} "
+        f"({first['month'][0]:%b %Y}) to {after:.2f} in the last {span} (to {last['month'][-1]:%b %Y})."
     )

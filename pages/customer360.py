@@ -19,6 +19,13 @@ from ui.interact import current_actions, current_profile, current_search_index, 
 from ui.state import Keys
 from ui.widgets import chart, explain, plain, takeaway
 
+MIX_COLUMNS = {
+    "category": "Category",
+    "channel": "Channel",
+    "revenue": st.column_config.NumberColumn("Net revenue", format="%.2f"),
+    "purchase_days": st.column_config.NumberColumn("Purchase days", format="%d"),
+}
+
 st.title("Customer 360")
 explain(
     "Find one customer by **id, e-mail or name** (any part of it, upper or lower case) and see everything "
@@ -71,7 +78,7 @@ else:
     columns[1].metric("Orders", f"{facts['orders']:,}", border=True)
     columns[2].metric("Average order", f"{facts['aov']:,.2f}" if facts.get("aov") is not None else "—", border=True)
     columns[3].metric("Days since last purchase", f"{facts['recency_days']:,}", border=True)
-    columns = st.columns(4)
+    columns = st.columns([3, 2, 2, 2])
     # Segment and tier names can be user text (renamed on their pages): shown literally.
     columns[0].metric("RFM segment", plain(facts.get("segment") or "—"), border=True)
     columns[1].metric("Value tier", plain(facts.get("tier") or "—"), border=True)
@@ -102,15 +109,13 @@ else:
         if view.categories is None:
             st.caption("The order file has no category column.")
         else:
-            st.dataframe(view.categories, hide_index=True, width="stretch",
-                         column_config={"revenue": st.column_config.NumberColumn("Revenue", format="%.2f")})
+            st.dataframe(view.categories, hide_index=True, width="stretch", column_config=MIX_COLUMNS)
     with right:
         st.markdown("**Sales channels used**")
         if view.channels is None:
             st.caption("The order file has no channel column.")
         else:
-            st.dataframe(view.channels, hide_index=True, width="stretch",
-                         column_config={"revenue": st.column_config.NumberColumn("Revenue", format="%.2f")})
+            st.dataframe(view.channels, hide_index=True, width="stretch", column_config=MIX_COLUMNS)
 
 st.subheader("Support contacts")
 service = interactions_summary(view)
@@ -125,4 +130,15 @@ else:
     columns[1].metric("Mean satisfaction (1-5)", f"{csat:.1f}" if csat is not None else "—", border=True)
     cost = service["cost"]
     columns[2].metric("Cost to serve", f"{cost:,.2f}" if cost is not None else "—", border=True)
-    st.dataframe(view.interactions, hide_index=True, width="stretch")
+    st.dataframe(
+        view.interactions,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "interaction_date": st.column_config.DateColumn("Date", format="YYYY-MM-DD"),
+            "channel": "Channel",
+            "reason": "Reason",
+            "csat": st.column_config.NumberColumn("Satisfaction (1-5)", format="%.0f"),
+            "cost": st.column_config.NumberColumn("Cost", format="%.2f"),
+        },
+    )

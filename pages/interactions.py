@@ -59,7 +59,7 @@ figures = headline(contacts)
 columns = st.columns(4)
 columns[0].metric("Contacts", f"{figures['contacts']:,}", border=True)
 columns[1].metric("Mean satisfaction (1-5)", f"{figures['csat_mean']:.2f}" if figures["csat_mean"] is not None else "—", border=True)
-columns[2].metric("Complaints", f"{figures['complaint_share']:.1%} of contacts", border=True)
+columns[2].metric("Complaints (share of contacts)", f"{figures['complaint_share']:.1%}", border=True)
 columns[3].metric("Cost to serve", f"{figures['cost']:,.0f}", border=True)
 
 choices = group_choices(actions)

@@ -136,10 +136,26 @@ def test_satisfaction_trend_by_month():
     trend = satisfaction_trend(_contacts())
     assert trend["month"].to_list() == [D(2024, 1, 1), D(2024, 2, 1)]
     assert trend["contacts"].to_list() == [3, 4]
+    assert trend["rated"].to_list() == [3, 3]
     assert trend["csat_mean"].to_list() == pytest.approx([11 / 3, 8 / 3])
     assert trend["complaint_share"].to_list() == pytest.approx([1 / 3, 2 / 4])
-    assert trend_takeaway(trend) == "Satisfaction fell from 3.67 in Jan 2024 to 2.67 in Feb 2024."
+    assert trend_takeaway(trend) == (
+        "Satisfaction fell from 3.67 in the first month (Jan 2024) to 2.67 in the last month (to Feb 2024)."
+    )
     assert "Not enough months" in trend_takeaway(trend.head(1))
+
+
+def test_trend_takeaway_weights_three_months_on_each_side():
+    trend = pl.DataFrame({
+        "month": [D(2024, m, 1) for m in range(1, 8)],
+        "rated": [1, 3, 0, 10, 2, 2, 4],
+        "csat_mean": [2.0, 4.0, None, 1.0, 3.0, 3.0, 4.5],
+    })
+    # months with ratings: Jan..Jul without Mar (6); first 3: (2*1 + 4*3 + 1*10) / 14 = 24/14 = 1.71;
+    # last 3: (3*2 + 3*2 + 4.5*4) / 8 = 30/8 = 3.75
+    assert trend_takeaway(trend) == (
+        "Satisfaction rose from 1.71 in the first 3 months (Jan 2024) to 3.75 in the last 3 months (to Jul 2024)."
+    )
 
 
 def test_expected_columns_and_group_choices():

@@ -60,10 +60,10 @@ def test_group_figures_escape_user_labels():
         assert "&lt;a href=\"http://evil\"&gt;Champions&lt;/a&gt;" in labels
         assert HOSTILE not in labels
         assert _themed(fig)
-    bubbles = cost_to_serve_figure(service, "segment", "RFM segment").data[0]
-    assert HOSTILE not in list(bubbles.text)
-    rows = dict(zip(service["segment"], service["cost_per_customer"]))
-    assert list(bubbles.y) == [rows[name] for name in service["segment"]]
+    bubbles = cost_to_serve_figure(service, "segment", "RFM segment").data
+    assert HOSTILE not in [trace.name for trace in bubbles]
+    assert [trace.y[0] for trace in bubbles] == service["cost_per_customer"].to_list()
+    assert [trace.x[0] for trace in bubbles] == service["revenue_per_customer"].to_list()
 
 
 def test_csat_values_and_distribution_and_trend():

@@ -104,7 +104,7 @@ def test_interactions_page_headline_matches_engine(demo):
     shown = _metrics(at)
     assert shown["Contacts"] == f"{expected['contacts']:,}"
     assert shown["Mean satisfaction (1-5)"] == f"{expected['csat_mean']:.2f}"
-    assert shown["Complaints"] == f"{expected['complaint_share']:.1%} of contacts"
+    assert shown["Complaints (share of contacts)"] == f"{expected['complaint_share']:.1%}"
     assert len(at.get("plotly_chart")) == 6
     at.segmented_control(key=Keys.INTERACT_GROUP).set_value("tier").run()
     assert not at.exception

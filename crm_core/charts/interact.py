@@ -30,7 +30,8 @@ def purchase_timeline_figure(timeline: pl.DataFrame) -> go.Figure:
                        hovertemplate="%{x|%d %b %Y}<br>Running total: %{y:,.2f}<extra></extra>"),
         ]
     )
-    fig.update_layout(yaxis2=dict(overlaying="y", side="right", showgrid=False, rangemode="tozero", tickformat=",.0f"))
+    fig.update_layout(yaxis2=dict(overlaying="y", side="right", showgrid=False, rangemode="tozero", tickformat=",.0f",
+                                  tickmode="auto", title_text="Running total"))
     fig.update_layout(yaxis=dict(title_text="Amount", tickformat=",.0f"))
     return styled(fig, "Purchases over time", height=360)
 
@@ -68,28 +69,34 @@ def contacts_distribution_figure(table: pl.DataFrame) -> go.Figure:
     return styled(fig, "Contacts per customer", height=360)
 
 
+_SYMBOLS = ("circle", "diamond", "square", "triangle-up")
+
+
 def cost_to_serve_figure(table: pl.DataFrame, column: str, label: str) -> go.Figure:
-    """One bubble per group: revenue per customer against cost-to-serve per customer."""
-    fig = go.Figure(
+    """One bubble per group (sized by customers): revenue per customer against cost-to-serve per customer."""
+    largest = max(table["customers"].max() or 1, 1)
+    traces = [
         go.Scatter(
-            x=table["revenue_per_customer"].to_list(),
-            y=table["cost_per_customer"].to_list(),
-            mode="markers+text",
-            text=_labels(table[column]),
-            textposition="top center",
+            x=[row["revenue_per_customer"]],
+            y=[row["cost_per_customer"]],
+            mode="markers",
+            name=name,
             marker=dict(
-                size=table["customers"].to_list(), sizemode="area",
-                sizeref=2.0 * max(table["customers"].max() or 1, 1) / 60**2, sizemin=6,
-                color=PALETTE[2], opacity=0.75,
+                size=[row["customers"]], sizemode="area", sizeref=2.0 * largest / 48**2, sizemin=7,
+                color=PALETTE[index % len(PALETTE)], symbol=_SYMBOLS[index // len(PALETTE) % len(_SYMBOLS)],
+                opacity=0.8, line=dict(width=1, color="white"),
             ),
-            customdata=table.select("customers", "cost_share").rows(),
-            hovertemplate="%{text}<br>Revenue per customer %{x:,.2f}<br>Cost-to-serve per customer %{y:,.2f}"
+            customdata=[[row["customers"], row["cost_share"]]],
+            hovertemplate=f"{name}<br>Revenue per customer %{{x:,.2f}}<br>Cost-to-serve per customer %{{y:,.2f}}"
             "<br>%{customdata[0]:,} customers<br>Cost = %{customdata[1]:.1%} of revenue<extra></extra>",
         )
-    )
+        for index, (name, row) in enumerate(zip(_labels(table[column]), table.iter_rows(named=True)))
+    ]
+    fig = go.Figure(traces)
     fig.update_xaxes(title_text="Revenue per customer", tickformat=",.0f", rangemode="tozero")
     fig.update_yaxes(title_text="Cost-to-serve per customer", tickformat=",.2f", rangemode="tozero")
-    return styled(fig, f"Cost-to-serve against value, by {label}")
+    fig.update_layout(legend=dict(orientation="v", y=1, x=1.02, yanchor="top", xanchor="left"))
+    return styled(fig, "Cost-to-serve against value")
 
 
 def complaints_figure(table: pl.DataFrame, column: str, label: str) -> go.Figure:
@@ -119,7 +126,8 @@ def satisfaction_trend_figure(trend: pl.DataFrame) -> go.Figure:
                        hovertemplate="%{x|%b %Y}<br>CSAT %{y:.2f}<extra></extra>"),
         ]
     )
-    fig.update_layout(yaxis2=dict(overlaying="y", side="right", range=[1, 5], showgrid=False, title_text="CSAT"))
+    fig.update_layout(yaxis2=dict(overlaying="y", side="right", range=[1, 5], tickmode="linear", dtick=1,
+                                  showgrid=False, title_text="CSAT"))
     fig.update_layout(yaxis=dict(title_text="Contacts", rangemode="tozero"))
     return styled(fig, "Satisfaction per month", height=380)
 
