@@ -209,7 +209,7 @@ def read_orders(
     """
     mapping = mapping or ColumnMapping()
     options = options or ReadOptions()
-    return _guarded(lambda: _read_orders(source, mapping, options, filename))
+    return _guarded(lambda: _quote_fallback(lambda quote: _read_orders(source, mapping, options, filename, quote)))
 
 
 def read_side_table(
@@ -229,7 +229,7 @@ def read_side_table(
     if kind not in SIDE_TABLE_SCHEMAS:
         raise IngestError(f"Unknown table kind '{kind}'. Use one of: {', '.join(SIDE_TABLE_SCHEMAS)}.")
     options = options or ReadOptions()
-    return _guarded(lambda: _read_side(source, kind, options, mapping or {}, filename))
+    return _guarded(lambda: _quote_fallback(lambda quote: _read_side(source, kind, options, mapping or {}, filename, quote)))
 
 
 def _guarded(read: Callable[[], Any]) -> Any:
@@ -248,6 +248,30 @@ def _guarded(read: Callable[[], Any]) -> Any:
         ) from error
 
 
+_PASS_THROUGH = (IngestError, KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
+def _quote_fallback(read: Callable[[bool], Any]) -> Any:
+    """Read normally; if the CSV parser chokes (typically on an unbalanced quote,
+    as in ``12" vinyl``), read again with quotes as ordinary characters."""
+    try:
+        return read(True)
+    except _PASS_THROUGH:
+        raise
+    except BaseException as first:  # noqa: BLE001 - Polars panics derive from BaseException
+        try:
+            result = read(False)
+        except _PASS_THROUGH:
+            raise
+        except BaseException:  # noqa: BLE001
+            raise first from None
+        result[1].warnings.append(
+            'The file has unbalanced quote characters ("), so quotes were read as ordinary characters. '
+            "Check rows whose values contain the delimiter."
+        )
+        return result
+
+
 # ---------------------------------------------------------------- orders
 
 
@@ -256,8 +280,8 @@ def _order_sheet_score(columns: list[str]) -> int:
     return sum(bool(name_candidates(role, columns, set())) for role in core)
 
 
-def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, filename: str | None):
-    with _open(source, options, filename, _order_sheet_score) as table:
+def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, filename: str | None, quote: bool):
+    with _open(source, options, filename, _order_sheet_score, quote) as table:
         preset = _choose_preset(table, options)
         user = {f.name: getattr(mapping, f.name) for f in fields(mapping) if getattr(mapping, f.name)}
         roles = list(ORDER_ROLES) + [Role(key, kind, key.replace("_", " "), ()) for key, kind in EXTRA_KINDS.items()]
@@ -311,14 +335,16 @@ def _choose_preset(table: RawTable, options: ReadOptions) -> Preset | None:
 # ---------------------------------------------------------------- side tables
 
 
-def _read_side(source: Source, kind: str, options: ReadOptions, mapping: dict[str, str], filename: str | None):
+def _read_side(
+    source: Source, kind: str, options: ReadOptions, mapping: dict[str, str], filename: str | None, quote: bool
+):
     roles = list(SIDE_ROLES[kind])
     required = SIDE_REQUIRED[kind]
 
     def score(columns: list[str]) -> int:
         return sum(bool(name_candidates(r, columns, set())) for r in roles if r.key in required)
 
-    with _open(source, options, filename, score) as table:
+    with _open(source, options, filename, score, quote) as table:
         plan = _Plan(table, options, None)
         plan.map_columns(roles, {k: v for k, v in mapping.items() if v})
         for key in required:
@@ -349,7 +375,7 @@ def _read_side(source: Source, kind: str, options: ReadOptions, mapping: dict[st
 # ---------------------------------------------------------------- shared machinery
 
 
-def _open(source: Source, options: ReadOptions, filename: str | None, score: Callable[[list[str]], int]):
+def _open(source: Source, options: ReadOptions, filename: str | None, score: Callable[[list[str]], int], quote: bool):
     delimiter = options.delimiter
     if delimiter in ("tab", "\\t", "TAB"):
         delimiter = "\t"
@@ -357,7 +383,7 @@ def _open(source: Source, options: ReadOptions, filename: str | None, score: Cal
         delimiter = "whitespace"
     return open_table(
         source, encoding=options.encoding, delimiter=delimiter, has_header=options.has_header,
-        sheet=options.sheet, filename=filename, sheet_score=score,
+        sheet=options.sheet, filename=filename, sheet_score=score, quote=quote,
     )
 
 

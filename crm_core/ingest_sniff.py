@@ -134,7 +134,15 @@ def sniff_delimiter(text: str, prefer: str | None = None) -> str:
     score = _consistency(words)
     if score is not None and score[0] >= 0.9:
         return WHITESPACE
-    return prefer or ","
+    return _splits_first_line(lines) or prefer or ","
+
+
+def _splits_first_line(lines: list[str]) -> str | None:
+    """For ragged files: the separator that splits the first (header) line the most."""
+    first = next((line for line in lines if line.strip()), "")
+    counts = {d: len(split_rows(first, d)[0]) if first else 0 for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: (counts[d], TIE_ORDER.index(d)))
+    return best if counts[best] >= 2 else None
 
 
 def _consistency(counts: list[int]) -> tuple[float, int] | None:

@@ -88,12 +88,17 @@ def open_table(
     sheet: str | None = None,
     filename: str | None = None,
     sheet_score: Callable[[list[str]], int] | None = None,
+    quote: bool = True,
 ) -> Iterator[RawTable]:
-    """Open ``source`` as a :class:`RawTable` (temporary files removed on exit)."""
+    """Open ``source`` as a :class:`RawTable` (temporary files removed on exit).
+
+    ``quote=False`` reads ``"`` as an ordinary character (for files whose
+    quotes are unbalanced, e.g. ``12" vinyl``).
+    """
     with tempfile.TemporaryDirectory(prefix="crm_ingest_") as folder:
         staging = _Staging(Path(folder))
         path, name = _materialise(source, filename, staging)
-        settings = _Settings(encoding, delimiter, has_header, sheet, sheet_score)
+        settings = _Settings(encoding, delimiter, has_header, sheet, sheet_score, quote)
         yield _open_path(path, name, settings, staging, {}, depth=0)
 
 
@@ -104,6 +109,7 @@ class _Settings:
     has_header: bool | None
     sheet: str | None
     sheet_score: Callable[[list[str]], int] | None
+    quote: bool = True
 
 
 class _Staging:
@@ -314,7 +320,9 @@ def _open_text(path: Path, name: str, size: int, settings: _Settings, staging: _
     if delimiter == sniff.WHITESPACE:
         frame, raw_text = _whitespace_frame(csv_path, names, header_index, has_header, first_line)
     else:
-        frame, raw_text = _delimited_frame(csv_path, names, delimiter, header_index, has_header, first_line)
+        frame, raw_text = _delimited_frame(csv_path, names, delimiter, header_index, has_header, first_line, settings.quote)
+        if not settings.quote:
+            detected["quotes"] = "ignored"
     return _finish_table(frame, names, raw_text, detected)
 
 
@@ -378,11 +386,12 @@ def _joined_raw(frame: pl.LazyFrame, names: list[str], delimiter: str) -> Callab
 
 
 def _delimited_frame(
-    path: Path, names: list[str], delimiter: str, header_index: int, has_header: bool, first_line: int
+    path: Path, names: list[str], delimiter: str, header_index: int, has_header: bool, first_line: int, quote: bool
 ) -> tuple[pl.LazyFrame, Callable[[pl.Series], pl.DataFrame]]:
     frame = pl.scan_csv(
         path,
         separator=delimiter,
+        quote_char='"' if quote else None,
         has_header=False,
         skip_rows=header_index + (1 if has_header else 0),
         schema={n: pl.String for n in names},
@@ -390,6 +399,8 @@ def _delimited_frame(
         truncate_ragged_lines=True,
         row_index_name=_ROW,
         raise_if_empty=False,
+        missing_columns="insert",
+        extra_columns="ignore",
     )
     frame = frame.with_columns((pl.col(_ROW).cast(pl.Int64) + first_line).alias(LINE)).drop(_ROW)
     return frame, _joined_raw(frame, names, delimiter)
@@ -409,6 +420,8 @@ def _whitespace_frame(
         truncate_ragged_lines=True,
         row_index_name=_ROW,
         raise_if_empty=False,
+        missing_columns="insert",
+        extra_columns="ignore",
     ).with_columns((pl.col(_ROW).cast(pl.Int64) + first_line).alias(LINE))
     tokens = pl.col(_TEXT).str.extract_all(r"\S+")
     frame = lines.select(
