@@ -193,3 +193,8 @@ with side_tab:
                 if st.button("Attach to the current dataset", type="primary", key="attach_side"):
                     _workspace().add_side_table(dataset_id, kind, frame.lazy())
                     st.success("Attached. Every page now uses it.")
+
+
+from ui.warehouse_ui import render_warehouse_connect  # noqa: E402  (kept beside its only call)
+
+render_warehouse_connect()

@@ -27,6 +27,7 @@ from crm_core.warehouse import (
     create_engine,
     redact_uri,
     resolve_mapping,
+    top_customers,
 )
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -298,3 +299,11 @@ def test_logs_have_timings_and_counts_but_no_customer_data(pg, tiny):
     text = stream.getvalue()
     for secret in ('"A"', "web", "store", "160", "tiny orders"):
         assert secret not in text
+
+
+def test_top_customers_and_their_share():
+    summary = pl.DataFrame({"customer_id": ["a", "b", "c", "d"], "revenue": [50.0, 30.0, 30.0, -10.0], "orders": [1, 2, 3, 1]})
+    top, sentence = top_customers(summary, 2)
+    assert top["customer_id"].to_list() == ["a", "b"]  # ties broken by id
+    assert sentence == "The top 2 of 4 customers bring 80% of the period's net revenue."  # 80 / 100
+    assert top_customers(summary.head(0), 5)[1].startswith("No net revenue")

@@ -1,0 +1,82 @@
+"""AppTest: the Data page's "Connect a database" shows push-down figures from PostgreSQL."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from conftest import app_path
+from streamlit.testing.v1 import AppTest
+
+from crm_core.customers import summarize
+from crm_core.ingest import read_orders
+from crm_core.kpis import comparison_window, default_window, format_kpi, kpi_comparison
+from crm_core.warehouse import top_customers
+from ui.widgets import plain
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="module")
+def cdnow_uri():
+    from pg_cluster import ClusterUnavailable, PostgresCluster, load_frame
+
+    try:
+        cluster = PostgresCluster()
+        uri = cluster.start()
+    except ClusterUnavailable as reason:
+        pytest.skip(f"PostgreSQL cannot start here: {reason}")
+    tx = read_orders(DATA / "cdnow_sample.csv")[0].collect()
+    load_frame(uri, "orders", tx.rename({"customer_id": "Buyer"}))
+    yield uri, tx
+    cluster.stop()
+
+
+def _data_page() -> AppTest:
+    at = AppTest.from_file(app_path(), default_timeout=120).run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+    return at
+
+
+def test_connect_shows_the_overview_cards_and_top_customers(cdnow_uri, monkeypatch):
+    uri, tx = cdnow_uri
+    monkeypatch.setenv("CRM_WAREHOUSE_URL", uri)
+    at = _data_page()
+    at.text_input(key="wh_table").set_value("orders")
+    at.text_input(key="wh_map_customer_id").set_value("Buyer")
+    at.button(key="wh_connect").click().run()
+    assert not at.exception and not at.error
+    assert any("6,919 order lines, 2,357 customers" in message.value for message in at.success)
+    first, last = dt.date(1997, 1, 1), dt.date(1998, 6, 30)
+    expected = kpi_comparison(tx.lazy(), *comparison_window(first, last, default_window(first, last)))
+    shown = {metric.label: metric.value for metric in at.metric if metric.label in expected["label"].to_list()}
+    for row in expected.iter_rows(named=True):
+        assert shown[row["label"]] == format_kpi(row["value"], row["kind"])
+    top, sentence = top_customers(summarize(tx.lazy(), as_of=last).collect(), 20)
+    table = next(frame.value for frame in at.dataframe if "recency_days" in frame.value.columns)
+    assert table["customer_id"].tolist() == top["customer_id"].to_list()
+    assert any(plain(sentence) in caption.value for caption in at.caption)
+    # Drill-down: the first top customer's lines, straight from the database.
+    lines = next(frame.value for frame in at.dataframe if list(frame.value.columns)[:3] == ["customer_id", "order_date", "amount"])
+    assert set(lines["customer_id"]) == {top["customer_id"][0]}
+    assert len(lines) == tx.filter(tx["customer_id"] == top["customer_id"][0]).height
+
+
+def test_typed_uri_errors_say_what_to_do(monkeypatch):
+    monkeypatch.delenv("CRM_WAREHOUSE_URL", raising=False)
+    at = _data_page()
+    at.text_input(key="wh_uri").set_value("mysql://u:pw@host/db")
+    at.text_input(key="wh_table").set_value("orders")
+    at.button(key="wh_connect").click().run()
+    assert not at.exception
+    assert any("Only PostgreSQL" in error.value for error in at.error)
+    assert all("pw" not in error.value for error in at.error)
+
+
+def test_typed_uris_can_be_switched_off(monkeypatch):
+    monkeypatch.delenv("CRM_WAREHOUSE_URL", raising=False)
+    monkeypatch.setenv("CRM_WAREHOUSE_ALLOW_URI", "0")
+    at = _data_page()
+    assert not [widget for widget in at.text_input if widget.key == "wh_uri"]
+    assert any("switched off" in info.value for info in at.info)

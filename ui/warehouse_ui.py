@@ -1,0 +1,166 @@
+"""Data page: "Connect a database" — Overview figures computed inside PostgreSQL.
+
+Only aggregates travel: KPI cards, the monthly trend and the per-customer
+summary are SQL run by the database (crm_core.warehouse); raw rows are fetched
+only for one customer's drill-down, with a limit. Results are cached for a few
+minutes per source and period (the database may change underneath).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import polars as pl
+import streamlit as st
+
+from crm_core.charts.overview import kpi_trend_figure
+from crm_core.export import safe_csv_bytes
+from crm_core.ingest import ColumnMapping
+from crm_core.kpis import KPI_BY_KEY, comparison_window, default_window, format_delta, format_kpi, previous_period, trend_takeaway
+from crm_core.warehouse import DEFAULT_DRILL_ROWS, Warehouse, WarehouseError, WarehouseSource, top_customers
+from ui.state import Keys
+from ui.widgets import chart, plain, takeaway
+
+SERVER_URI_ENV = "CRM_WAREHOUSE_URL"
+ALLOW_URI_ENV = "CRM_WAREHOUSE_ALLOW_URI"
+CACHE_SECONDS = 300
+TOP_CUSTOMERS = 20
+FIELDS = {
+    "customer_id": "Customer (id or email)",
+    "order_date": "Order date",
+    "amount": "Amount",
+    "order_id": "Order id",
+    "quantity": "Quantity",
+    "unit_price": "Unit price",
+    "channel": "Sales channel",
+    "region": "Region",
+    "category": "Product category",
+    "cost": "Cost",
+}
+
+
+def _server_uri() -> str | None:
+    return os.environ.get(SERVER_URI_ENV) or None
+
+
+def _typed_uri_allowed() -> bool:
+    return os.environ.get(ALLOW_URI_ENV, "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+@st.cache_resource(max_entries=4, ttl=3600, show_spinner="Connecting…")
+def _warehouse(source: WarehouseSource) -> Warehouse:
+    """One engine (connection pool) per source, shared by sessions."""
+    return Warehouse(source)
+
+
+@st.cache_data(max_entries=16, ttl=CACHE_SECONDS, show_spinner="Counting in the database…")
+def _describe(source: WarehouseSource) -> dict:
+    return _warehouse(source).describe()
+
+
+@st.cache_data(max_entries=32, ttl=CACHE_SECONDS, show_spinner="Computing KPIs in the database…")
+def _figures(source: WarehouseSource, start: dt.date, end: dt.date) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(KPI comparison of the default window, monthly trend, per-customer summary) of start..end."""
+    warehouse = _warehouse(source)
+    card_start, card_end = comparison_window(start, end, default_window(start, end))
+    return (warehouse.kpi_comparison(card_start, card_end), warehouse.kpi_trend(start, end, "month"),
+            warehouse.customer_summary(start, end))
+
+
+def _source_form() -> WarehouseSource | None:
+    """Connection widgets; returns a source when 'Connect' is pressed."""
+    server_uri = _server_uri()
+    if server_uri:
+        st.caption("Using the database configured on this server.")
+        uri = server_uri
+    elif _typed_uri_allowed():
+        uri = st.text_input("Connection URI", type="password", key=Keys.WH_URI,
+                            placeholder="postgresql://reader:password@db.example.com:5432/shop",
+                            help="Use an account that can only read. The URI stays in this browser session only.")
+    else:
+        st.info("Connecting to a database is switched off on this server; ask whoever runs it to configure one.")
+        return None
+    kind = st.segmented_control("The orders are in", ["table", "query"], default="table", required=True,
+                                format_func={"table": "A table or view", "query": "A SELECT query"}.get, key=Keys.WH_KIND)
+    if kind == "query":
+        table, query = None, st.text_area("SELECT query", key=Keys.WH_QUERY, placeholder="SELECT * FROM sales.orders WHERE …")
+    else:
+        table, query = st.text_input("Table", key=Keys.WH_TABLE, placeholder="sales.orders"), None
+    st.caption("Columns: leave blank when the column has this name (customer_id, order_date, amount, …).")
+    grid = st.columns(5)
+    mapping = {field: grid[index % 5].text_input(label, key=f"{Keys.WH_MAP}{field}").strip() or None
+               for index, (field, label) in enumerate(FIELDS.items())}
+    if not st.button("Connect", type="primary", key="wh_connect", icon=":material/database:"):
+        return None
+    if not uri or not (table or query):
+        st.error("Enter the connection URI and a table (or a query), then press Connect.")
+        return None
+    return WarehouseSource(uri=uri.strip(), table=(table or "").strip() or None, query=query or None,
+                           mapping=ColumnMapping(**mapping))
+
+
+def _kpi_cards(comparison: pl.DataFrame, trend: pl.DataFrame) -> None:
+    columns = st.columns(4)
+    for index, row in enumerate(comparison.iter_rows(named=True)):
+        with columns[index % 4]:
+            st.metric(row["label"], format_kpi(row["value"], row["kind"]),
+                      delta=format_delta(row["delta"], row["delta_pct"], row["kind"]),
+                      help=KPI_BY_KEY[row["kpi"]].help, border=True,
+                      chart_data=trend[row["kpi"]].fill_null(0).to_list(),
+                      chart_type="bar" if row["kind"] in ("money", "count") else "line")
+
+
+def _results(source: WarehouseSource) -> None:
+    described = _describe(source)
+    if not described["rows"]:
+        st.warning("Connected, but the table or query has no usable rows (customer, date and amount all filled).")
+        return
+    first, last = described["first_date"], described["last_date"]
+    st.success(f"Connected: {described['rows']:,} order lines, {described['customers']:,} customers, "
+               f"{first:%d %b %Y} – {last:%d %b %Y}.")
+    chosen = st.date_input("Period", value=(first, last), min_value=first, max_value=last, key=Keys.WH_PERIOD)
+    start, end = (chosen[0], chosen[1]) if len(chosen) == 2 else (first, last)
+    comparison, trend, summary = _figures(source, start, end)
+    card_start, card_end = comparison_window(start, end, default_window(start, end))
+    prev_start, prev_end = previous_period(card_start, card_end)
+    st.caption(f"Cards: {card_start:%d %b %Y} – {card_end:%d %b %Y}, compared with {prev_start:%d %b %Y} – {prev_end:%d %b %Y}.")
+    _kpi_cards(comparison, trend)
+    chart(kpi_trend_figure(trend, "revenue", "month"), key="wh_trend")
+    takeaway(trend_takeaway(trend, "revenue", "month"))
+    top, sentence = top_customers(summary, TOP_CUSTOMERS)
+    st.markdown(f"**Top {min(TOP_CUSTOMERS, summary.height)} customers by revenue**")
+    takeaway(sentence)
+    st.dataframe(top, hide_index=True)
+    _drill_down(source, top, start, end)
+
+
+def _drill_down(source: WarehouseSource, top: pl.DataFrame, start: dt.date, end: dt.date) -> None:
+    if top.is_empty():
+        return
+    customer = st.selectbox("Order lines of", top["customer_id"].to_list(), key=Keys.WH_DRILL,
+                            help=f"Fetched from the database, newest first, at most {DEFAULT_DRILL_ROWS} lines.")
+    rows = _warehouse(source).rows(customer_id=customer, start=start, end=end, limit=DEFAULT_DRILL_ROWS)
+    st.dataframe(rows, hide_index=True)
+    st.download_button("Download these lines (CSV)", safe_csv_bytes(rows), file_name="order_lines.csv",
+                       mime="text/csv", key="wh_download")
+
+
+def render_warehouse_connect() -> None:
+    """The "Connect a database" expander of the Data page."""
+    with st.expander("Connect a database (PostgreSQL)", icon=":material/database:"):
+        st.markdown(
+            "Analyse orders that live in a database without downloading them: the database computes the "
+            "KPIs, the trend and the per-customer totals, and only those totals come back. "
+            "Individual order lines are fetched only when you open one customer, and at most "
+            f"{DEFAULT_DRILL_ROWS} of them."
+        )
+        try:
+            submitted = _source_form()
+            if submitted is not None:
+                _warehouse(submitted)  # connect now, so mistakes show at once
+                st.session_state[Keys.WH_SOURCE] = submitted
+            source = st.session_state.get(Keys.WH_SOURCE)
+            if source is not None:
+                _results(source)
+        except WarehouseError as error:
+            st.error(plain(str(error)))
