@@ -365,7 +365,8 @@ def _read_side(
             outside = parsed.filter(pl.col("csat").is_not_null() & ~pl.col("csat").is_between(1, 5)).height
             if outside:
                 plan.warnings.append(
-                    f"{outside} satisfaction scores are outside 1-5 and were left blank. Check the CSAT column."
+                    f"{_rows(outside).replace('row', 'satisfaction score')} outside 1-5 and were left blank. "
+                    "Check the CSAT column."
                 )
                 parsed = parsed.with_columns(pl.when(pl.col("csat").is_between(1, 5)).then(pl.col("csat")).alias("csat"))
         schema = SIDE_TABLE_SCHEMAS[kind]
@@ -548,6 +549,7 @@ class _Plan:
                 self.dates[key] = self._date_format(key, column, day_first_hint)
             elif self.kinds[key] == MONTH:
                 self.months[key] = _month_format(self._values(column)) or "%Y-%m"
+                self.detected.update(month_format=self.months[key], month_format_label=format_label(self.months[key]))
         main_date = next((d for d in self.dates.values() if d is not None), None)
         european = delimiter == ";" or bool(main_date and is_day_first(main_date.fmt) and not main_date.ambiguous)
         self.number = sniff_number_format(values.to_list(), european_hint=european)
@@ -728,6 +730,7 @@ class _Plan:
 
     def finish(self, parsed: pl.DataFrame, canonical: list[str], schema: dict, what: str):
         reason = pl.col("__reason")
+        self._blank_value_warnings(parsed.filter(reason.is_null()))
         valid = parsed.filter(reason.is_null()).select(
             [pl.col(c).cast(schema[c], strict=False) for c in canonical]
         )
@@ -759,6 +762,19 @@ class _Plan:
                 report,
             )
         return valid.lazy(), report
+
+    def _blank_value_warnings(self, kept: pl.DataFrame) -> None:
+        """Optional columns whose values could not be read are left blank: say so."""
+        for key, kind in self.kinds.items():
+            if kind not in (NUMBER, DATE, MONTH) or fail(key) not in kept.columns:
+                continue
+            bad = kept.get_column(fail(key)).drop_nulls()
+            if bad.len():
+                noun = {NUMBER: "a number", DATE: "a date", MONTH: "a month"}[kind]
+                self.warnings.append(
+                    f"{_rows(bad.len(), 'has', 'have')} a value in column '{self.columns[key]}' that could not be read "
+                    f"as {noun} (e.g. '{bad[0]}'); it was left blank."
+                )
 
     def _with_raw(self, rejected: pl.DataFrame) -> pl.DataFrame:
         if rejected.is_empty() or self.table.raw_text is None:

@@ -8,6 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import io
+import json
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -15,7 +18,7 @@ import polars as pl
 import pytest
 
 from crm_core import ingest_source
-from crm_core.ingest import ColumnMapping, IngestError, IngestReport, ReadOptions, read_orders
+from crm_core.ingest import ColumnMapping, IngestError, IngestReport, ReadOptions, read_orders, read_side_table
 
 D = dt.date
 
@@ -536,3 +539,98 @@ def test_no_usable_row_keeps_the_report_on_the_error(tmp_path):
 def test_missing_file():
     with pytest.raises(IngestError, match="File not found"):
         read_orders("/no/such/file.csv")
+
+
+# ---------------------------------------------------------------- side tables
+
+
+def test_side_table_customers():
+    text = (
+        "Customer ID,Email,Name,Signup Date,Acquisition Channel,Region\n"
+        "001,A@x.com,Ann,05/01/2023,ads,EU\n,b@x.com,Bob,06/15/2023,seo,US\n002,c@x.com,Cy,,referral,US\n"
+        "003,d@x.com,Di,soon,ads,EU\n"
+    )
+    frame, report = read_side_table(text.encode(), "customers")
+    frame = frame.collect()
+    assert frame.columns == ["customer_id", "email", "name", "signup_date", "acquisition_channel", "region"]
+    assert column(frame, "customer_id") == ["001", "002", "003"]
+    assert column(frame, "signup_date") == [D(2023, 5, 1), None, None]
+    assert report.rejected_by_reason() == {"missing customer id": 1}
+    assert report.rejected["line"].to_list() == [3]
+    assert any("'Signup Date' that could not be read as a date (e.g. 'soon')" in w for w in report.warnings)
+
+
+def test_side_table_interactions_with_csat_outside_1_to_5():
+    text = "customer_id,date,channel,reason,csat,cost\n001,2024-01-05,phone,billing,4,3.5\n002,2024-01-06,email,delivery,6,1\n003,,chat,other,,\n"
+    frame, report = read_side_table(text.encode(), "interactions")
+    frame = frame.collect()
+    assert frame.schema["interaction_date"] == pl.Date
+    assert column(frame, "csat") == [4.0, None]
+    assert column(frame, "cost") == [3.5, 1.0]
+    assert report.rejected_by_reason() == {"missing date": 1}
+    assert any("1 satisfaction score is outside 1-5" in w for w in report.warnings)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'Month,Channel,Spend\n2024-03,ads,"$1,200.50"\n2024-04,seo,300\n',
+        "month;channel;spend\nMar 2024;ads;1.200,50\nApr 2024;seo;300\n",
+        "Date,Channel,Amount\n03/01/2024,ads,1200.5\n04/15/2024,seo,300\n",
+    ],
+)
+def test_side_table_marketing_spend_months(text):
+    frame, report = read_side_table(text.encode(), "marketing_spend")
+    frame = frame.collect()
+    assert column(frame, "month") == [D(2024, 3, 1), D(2024, 4, 1)]
+    assert column(frame, "spend") == [1200.5, 300.0]
+    assert column(frame, "channel") == ["ads", "seo"]
+
+
+def test_side_table_without_required_column():
+    with pytest.raises(IngestError, match="No column looks like a spend"):
+        read_side_table(b"month,channel\n2024-03,ads\n", "marketing_spend")
+    with pytest.raises(IngestError, match="Unknown table kind"):
+        read_side_table(b"a\n1\n", "suppliers")
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def test_cli_summary_on_the_cdnow_sample(capsys, cdnow_path):
+    from crm_core.__main__ import main
+
+    assert main(["summary", str(cdnow_path), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert (payload["rows_read"], payload["rows_valid"], payload["rows_rejected"]) == (6919, 6919, 0)
+    assert (payload["customers"], payload["transactions"], payload["duplicate_rows"]) == (2357, 6919, 21)
+    assert payload["revenue"] == 244091.94
+    assert (payload["first_date"], payload["last_date"]) == ("1997-01-01", "1998-06-30")
+    assert payload["detected"]["columns"]["customer_id"] == "customer_id"
+    assert payload["rejected_by_reason"] == {}
+
+
+def test_cli_summary_with_overrides(tmp_path, capsys):
+    from crm_core.__main__ import main
+
+    path = write(tmp_path, "x.csv", "who;when;net;gross\nA;03/01/2024;1,5;2\nB;04/01/2024;x;3\n")
+    code = main(["summary", str(path), "--customer", "who", "--date", "when", "--amount", "net",
+                 "--date-format", "%d/%m/%Y", "--delimiter", ";", "--decimal", ",", "--json"])
+    assert code == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["revenue"] == 1.5
+    assert payload["first_date"] == "2024-01-03"
+    assert payload["rejected_by_reason"] == {"unparseable amount": 1}
+    assert payload["detected"]["delimiter"] == ";"
+
+
+def test_cli_unusable_file_exits_non_zero_with_one_line(tmp_path):
+    path = write(tmp_path, "bad.csv", "a,b,c\n1,2,3\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "crm_core", "summary", str(path), "--json"],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert result.returncode != 0
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "No column looks like a customer id" in lines[0]
