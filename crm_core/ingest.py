@@ -30,7 +30,7 @@ from crm_core.ingest_parse import (
     present, second_chance_date, second_chance_number, text_expr,
 )
 from crm_core.ingest_presets import (
-    BY_NAME, EXTRA_KINDS, RULE, Preset, detect_preset, fail, finish_generic,
+    BY_NAME, EXTRA_KINDS, RULE, Preset, bad, detect_preset, finish_generic, flag,
 )
 from crm_core.ingest_sniff import (
     DateFormat, NumberFormat, format_label, is_day_first, parse_date_series, sniff_date_format,
@@ -294,28 +294,30 @@ def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, f
         if preset and preset.name == "shopify":
             plan.detected["source_rows"] = plan.source_rows
         parsed = plan.check_currencies(parsed)
-        parsed = parsed.with_columns(_order_reason(parsed).alias("__reason"))
         canonical = [c for c in TRANSACTION_SCHEMA if c in parsed.columns]
-        return plan.finish(parsed, canonical, TRANSACTION_SCHEMA, what="orders")
+        keep, reason = _order_checks(parsed)
+        return plan.finish(parsed, keep, reason, canonical, TRANSACTION_SCHEMA, what="orders")
 
 
-def _order_reason(frame: pl.DataFrame) -> pl.Expr:
-    def col(name: str) -> pl.Expr:
-        return pl.col(name) if name in frame.columns else pl.lit(None)
-
-    nothing = col("customer_id").is_null() & col("order_date").is_null() & col("amount").is_null()
-    nothing = nothing & col(fail("order_date")).is_null() & col(fail("amount")).is_null()
-    return (
-        pl.when(col(RULE).is_not_null()).then(col(RULE))
-        .when(col("__other_currency").fill_null(False)).then(pl.lit("other currency"))
+def _order_checks(frame: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:
+    """(row is kept, why it is not): business rule, currency, then missing or unreadable values."""
+    rule = pl.col(RULE) if RULE in frame.columns else pl.lit(None, pl.String)
+    other = pl.col("__other_currency").fill_null(False) if "__other_currency" in frame.columns else pl.lit(False)
+    customer, date, amount = pl.col("customer_id"), pl.col("order_date"), pl.col("amount")
+    keep = rule.is_null() & ~other & customer.is_not_null() & date.is_not_null() & amount.is_not_null()
+    bad_date, bad_amount = flag(frame, "order_date"), flag(frame, "amount")
+    nothing = customer.is_null() & date.is_null() & amount.is_null() & ~bad_date & ~bad_amount
+    reason = (
+        pl.when(rule.is_not_null()).then(rule)
+        .when(other).then(pl.lit("other currency"))
         .when(nothing).then(pl.lit("empty row"))
-        .when(col("customer_id").is_null()).then(pl.lit("missing customer id"))
-        .when(col("order_date").is_null() & col(fail("order_date")).is_not_null()).then(pl.lit("unparseable date"))
-        .when(col("order_date").is_null()).then(pl.lit("missing date"))
-        .when(col("amount").is_null() & col(fail("amount")).is_not_null()).then(pl.lit("unparseable amount"))
-        .when(col("amount").is_null()).then(pl.lit("missing amount"))
-        .otherwise(pl.lit(None, pl.String))
+        .when(customer.is_null()).then(pl.lit("missing customer id"))
+        .when(date.is_null() & bad_date).then(pl.lit("unparseable date"))
+        .when(date.is_null()).then(pl.lit("missing date"))
+        .when(amount.is_null() & bad_amount).then(pl.lit("unparseable amount"))
+        .otherwise(pl.lit("missing amount"))
     )
+    return keep, reason
 
 
 def _choose_preset(table: RawTable, options: ReadOptions) -> Preset | None:
@@ -353,14 +355,12 @@ def _read_side(
                 raise IngestError(_missing_message(role, table.columns, kind))
         plan.sniff_values()
         parsed = plan.parse()
-        reason = pl.lit(None, pl.String)
+        keep = pl.all_horizontal([pl.col(key).is_not_null() for key in required])
+        reason = pl.lit("empty row")
         for key in reversed(required):
-            role = next(r for r in roles if r.key == key)
             word = {"customer_id": "customer id", "interaction_date": "date", "month": "month", "spend": "spend"}[key]
-            failed = pl.col(fail(key)).is_not_null() if fail(key) in parsed.columns else pl.lit(False)
-            reason = pl.when(pl.col(key).is_null() & failed).then(pl.lit(f"unparseable {word}")).when(
+            reason = pl.when(pl.col(key).is_null() & flag(parsed, key)).then(pl.lit(f"unparseable {word}")).when(
                 pl.col(key).is_null()).then(pl.lit(f"missing {word}")).otherwise(reason)
-        parsed = parsed.with_columns(reason.alias("__reason"))
         if "csat" in parsed.columns:
             outside = parsed.filter(pl.col("csat").is_not_null() & ~pl.col("csat").is_between(1, 5)).height
             if outside:
@@ -370,7 +370,8 @@ def _read_side(
                 )
                 parsed = parsed.with_columns(pl.when(pl.col("csat").is_between(1, 5)).then(pl.col("csat")).alias("csat"))
         schema = SIDE_TABLE_SCHEMAS[kind]
-        return plan.finish(parsed, [c for c in schema if c in parsed.columns], schema, what=kind.replace("_", " "))
+        canonical = [c for c in schema if c in parsed.columns]
+        return plan.finish(parsed, keep, reason, canonical, schema, what=kind.replace("_", " "))
 
 
 # ---------------------------------------------------------------- shared machinery
@@ -417,6 +418,7 @@ class _Plan:
         self.currency_marks = False
         self.header_currency: str | None = None
         self.source_rows = 0
+        self.bad_examples: dict[str, str] = {}
         self.detected["preset"] = preset.name if preset else None
         self.schema = table.frame.collect_schema()
 
@@ -648,49 +650,75 @@ class _Plan:
             elif kind == TEXT:
                 expressions.append(text_expr(column, dtype).alias(key))
             elif kind == NUMBER:
-                value = number_expr(column, dtype, self.number)
-                expressions += [value.alias(key), pl.when(value.is_null()).then(as_text(column, dtype)).alias(fail(key))]
+                expressions.append(number_expr(column, dtype, self.number).alias(key))
             elif kind == DATE:
-                value = date_expr(column, dtype, self.dates.get(key))
-                expressions += [value.alias(key), pl.when(value.is_null()).then(as_text(column, dtype)).alias(fail(key))]
+                expressions.append(date_expr(column, dtype, self.dates.get(key)).alias(key))
             elif kind == MONTH:
-                value = month_expr(as_text(column, dtype), self.months[key])
-                expressions += [value.alias(key), pl.when(value.is_null()).then(as_text(column, dtype)).alias(fail(key))]
+                expressions.append(month_expr(as_text(column, dtype), self.months[key]).alias(key))
         if self.currency_marks:
             expressions.append(currency_mark_expr(self.columns["amount"]).alias("__mark"))
         parsed = self.table.frame.select(expressions).collect(engine="streaming")
         self.source_rows = parsed.height
-        return self._second_chance(parsed)
+        return self._second_chance(self._drop_non_finite(parsed))
+
+    def _checked(self) -> list[str]:
+        return [key for key, kind in self.kinds.items() if kind in (NUMBER, DATE, MONTH)]
+
+    def _drop_non_finite(self, parsed: pl.DataFrame) -> pl.DataFrame:
+        """NaN and infinities are not amounts: null them (the re-read marks them unreadable)."""
+        numbers = [k for k, kind in self.kinds.items() if kind == NUMBER]
+        broken = [k for k in numbers if (parsed.get_column(k).is_nan() | parsed.get_column(k).is_infinite()).any()]
+        if not broken:
+            return parsed
+        return parsed.with_columns([pl.when(pl.col(k).is_finite()).then(pl.col(k)).alias(k) for k in broken])
 
     def _second_chance(self, parsed: pl.DataFrame) -> pl.DataFrame:
-        numbers = [k for k, kind in self.kinds.items() if kind == NUMBER and k in parsed.columns]
-        parsed = parsed.with_columns(  # NaN / infinity are not amounts
-            [pl.when(pl.col(k).is_finite()).then(pl.col(k)).alias(k) for k in numbers]
-            + [pl.when(pl.col(k).is_finite() | pl.col(k).is_null()).then(pl.col(fail(k)))
-               .otherwise(pl.col(k).cast(pl.String)).alias(fail(k)) for k in numbers]
+        """Re-read the source text of the rows whose values did not parse (usually few).
+
+        Values written unusually (padded, with a time, a currency sign, ...)
+        get a thorough parse; values still unreadable set ``__bad_<role>``,
+        so the row's reason says "unparseable" rather than "missing".
+        """
+        checked = self._checked()
+        if not checked or not parsed.height:
+            return parsed
+        failed = parsed.with_row_index("__pos").filter(pl.any_horizontal([pl.col(k).is_null() for k in checked]))
+        failed = failed.select("__pos", LINE, *checked)
+        if failed.is_empty():
+            return parsed
+        sources = {key: self.columns[key] for key in checked}
+        raw = (
+            self.table.frame.filter(pl.col(LINE).is_in(failed.get_column(LINE).implode()))
+            .select([pl.col(LINE)] + [present(as_text(c, self._dtype(c))).alias(f"__raw_{k}") for k, c in sources.items()])
+            .collect()
         )
-        updates: list[pl.Expr] = []
-        for key, kind in self.kinds.items():
-            name = fail(key)
-            if name not in parsed.columns:
-                continue
-            if parsed.get_column(name).null_count() == parsed.height:
-                continue
-            text = present(pl.col(name))
-            if kind == NUMBER:
+        failed = failed.join(raw, on=LINE, how="left").with_columns(
+            [pl.col(k).is_null().alias(f"__null_{k}") for k in checked]
+        )
+        retries = []
+        for key in checked:
+            text = pl.col(f"__raw_{key}")
+            if self.kinds[key] == NUMBER:
                 retry = second_chance_number(text, self.number)
-            elif kind == DATE:
+            elif self.kinds[key] == DATE:
                 retry = second_chance_date(text, self.dates.get(key))
             else:
-                continue
-            updates.append(pl.coalesce(pl.col(key), retry).alias(key))
-        if updates:
-            parsed = parsed.with_columns(updates)
-        cleanup = [
-            pl.when(pl.col(key).is_null()).then(present(pl.col(fail(key)))).alias(fail(key))
-            for key in self.kinds if fail(key) in parsed.columns
-        ]
-        return parsed.with_columns(cleanup) if cleanup else parsed
+                retry = month_expr(text, self.months[key])
+            retries.append(pl.coalesce(pl.col(key), retry).alias(key))
+        failed = failed.with_columns(retries)
+        updates = []
+        for key in checked:
+            fixed = failed.filter(pl.col(key).is_not_null() & pl.col(f"__null_{key}"))
+            column = parsed.get_column(key)
+            if fixed.height:
+                column = column.scatter(fixed.get_column("__pos"), fixed.get_column(key).cast(column.dtype))
+            unreadable = failed.filter(pl.col(key).is_null() & pl.col(f"__raw_{key}").is_not_null())
+            updates.append(column)
+            if unreadable.height:
+                self.bad_examples[key] = unreadable.get_column(f"__raw_{key}")[0]
+                flags = pl.Series(bad(key), [False], dtype=pl.Boolean).extend_constant(False, parsed.height - 1)
+                updates.append(flags.scatter(unreadable.get_column("__pos"), True))
+        return parsed.with_columns(updates)
 
     # -------------------------------------------------------- currencies
 
@@ -728,13 +756,19 @@ class _Plan:
 
     # -------------------------------------------------------- split and report
 
-    def finish(self, parsed: pl.DataFrame, canonical: list[str], schema: dict, what: str):
-        reason = pl.col("__reason")
-        self._blank_value_warnings(parsed.filter(reason.is_null()))
-        valid = parsed.filter(reason.is_null()).select(
-            [pl.col(c).cast(schema[c], strict=False) for c in canonical]
-        )
-        rejected = parsed.filter(reason.is_not_null()).select(pl.col(LINE).alias("line"), reason.alias("reason"))
+    def finish(
+        self, parsed: pl.DataFrame, keep: pl.Expr, reason: pl.Expr, canonical: list[str], schema: dict, what: str
+    ):
+        """Split kept and rejected rows, attach raw text to rejects, and build the report."""
+        ok = parsed.select(keep.fill_null(False).alias("ok")).to_series()
+        everything_ok = bool(ok.all())
+        kept = parsed if everything_ok else parsed.filter(ok)
+        self._blank_value_warnings(kept)
+        valid = kept.select([pl.col(c).cast(schema[c], strict=False) for c in canonical])
+        if everything_ok:
+            rejected = _empty_rejected().select("line", "reason")
+        else:
+            rejected = parsed.filter(~ok).select(pl.col(LINE).cast(pl.Int64).alias("line"), reason.alias("reason"))
         rejected = self._with_raw(rejected)
         report = IngestReport(
             rows_read=parsed.height,
@@ -766,14 +800,14 @@ class _Plan:
     def _blank_value_warnings(self, kept: pl.DataFrame) -> None:
         """Optional columns whose values could not be read are left blank: say so."""
         for key, kind in self.kinds.items():
-            if kind not in (NUMBER, DATE, MONTH) or fail(key) not in kept.columns:
+            if kind not in (NUMBER, DATE, MONTH) or bad(key) not in kept.columns:
                 continue
-            bad = kept.get_column(fail(key)).drop_nulls()
-            if bad.len():
+            count = int(kept.get_column(bad(key)).sum())
+            if count:
                 noun = {NUMBER: "a number", DATE: "a date", MONTH: "a month"}[kind]
                 self.warnings.append(
-                    f"{_rows(bad.len(), 'has', 'have')} a value in column '{self.columns[key]}' that could not be read "
-                    f"as {noun} (e.g. '{bad[0]}'); it was left blank."
+                    f"{_rows(count, 'has', 'have')} a value in column '{self.columns[key]}' that could not be read "
+                    f"as {noun} (e.g. '{self.bad_examples.get(key, '')}'); it was left blank."
                 )
 
     def _with_raw(self, rejected: pl.DataFrame) -> pl.DataFrame:

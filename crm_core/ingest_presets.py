@@ -7,8 +7,9 @@ refunds; sign UCI returns. Rows a rule filters out are rejected with a short
 reason, so ``rows_read = rows_valid + rows_rejected`` still holds.
 
 Every ``finish`` function works on the parsed frame (columns named after
-roles, ``__fail_<role>`` holding the raw text of values that did not parse)
-and returns it with the final ``amount`` and a ``__rule`` reason (null = keep).
+roles; ``__bad_<role>`` true where a value was written but could not be read)
+and returns it with the final ``amount`` and, when a rule applies, a
+``__rule`` reason column (null = keep).
 """
 from __future__ import annotations
 
@@ -36,9 +37,14 @@ EXTRA_KINDS: dict[str, str] = {
 _TRUE = ["true", "1", "yes", "y", "t", "x", "won", "1.0", "wahr", "vrai", "ja", "si", "sí"]
 
 
-def fail(role: str) -> str:
-    """Name of the column holding the unparsed text of ``role``'s bad values."""
-    return f"__fail_{role}"
+def bad(role: str) -> str:
+    """Name of the flag column: ``role``'s value was written but could not be read."""
+    return f"__bad_{role}"
+
+
+def flag(frame: pl.DataFrame, role: str) -> pl.Expr:
+    """``bad(role)`` as an expression (all false when the column is absent)."""
+    return pl.col(bad(role)) if bad(role) in frame.columns else pl.lit(False)
 
 
 @dataclass(frozen=True)
@@ -99,8 +105,7 @@ def _rule(condition_to_keep: pl.Expr, reason: str) -> pl.Expr:
 
 def finish_generic(frame: pl.DataFrame) -> pl.DataFrame:
     """No preset: amount as read, or quantity x unit price; no rule."""
-    frame = _amount_from_parts(frame)
-    return frame.with_columns(pl.lit(None, pl.String).alias(RULE))
+    return _amount_from_parts(frame)
 
 
 def _amount_from_parts(frame: pl.DataFrame) -> pl.DataFrame:
@@ -108,24 +113,23 @@ def _amount_from_parts(frame: pl.DataFrame) -> pl.DataFrame:
         return frame
     return frame.with_columns(
         (pl.col("quantity") * pl.col("unit_price")).alias("amount"),
-        pl.coalesce(pl.col(fail("quantity")), pl.col(fail("unit_price"))).alias(fail("amount")),
+        (flag(frame, "quantity") | flag(frame, "unit_price")).alias(bad("amount")),
     )
 
 
 def _shopify(frame: pl.DataFrame) -> pl.DataFrame:
     """One row per order (``Name``): order-level fields come from its first row."""
     key = pl.coalesce(pl.col("order_id"), pl.lit("line ") + pl.col(LINE).cast(pl.String)) if _has(frame, "order_id") else pl.col(LINE).cast(pl.String)
-    summed = {"quantity", fail("quantity")}
     aggregations = [pl.col(LINE).min()]
     for column in frame.columns:
         if column in (LINE, "__key"):
             continue
         if column == "quantity":
             aggregations.append(pl.col(column).sum().alias(column))
-        elif column not in summed:
+        elif column.startswith("__bad_"):
+            aggregations.append(pl.col(column).any().alias(column))
+        else:
             aggregations.append(pl.col(column).drop_nulls().first().alias(column))
-    if fail("quantity") in frame.columns:
-        aggregations.append(pl.col(fail("quantity")).drop_nulls().first().alias(fail("quantity")))
     collapsed = frame.with_columns(key.alias("__key")).group_by("__key", maintain_order=True).agg(aggregations).drop("__key")
     collapsed = _minus_refunds(collapsed)
     cancelled = pl.lit(False)
@@ -182,7 +186,7 @@ def _online_retail(frame: pl.DataFrame) -> pl.DataFrame:
             pl.when(is_return).then(-pl.col("amount").abs()).otherwise(pl.col("amount")).alias("amount"),
             pl.when(is_return).then(-pl.col("quantity").abs()).otherwise(pl.col("quantity")).alias("quantity"),
         )
-    return frame.with_columns(pl.lit(None, pl.String).alias(RULE))
+    return frame
 
 
 PRESETS: tuple[Preset, ...] = (
