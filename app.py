@@ -34,6 +34,7 @@ PAGES = {
     "Present": [
         st.Page("pages/meeting.py", title="Meeting mode", icon=":material/co_present:"),
         st.Page("pages/scorecard.py", title="CRM scorecard", icon=":material/fact_check:"),
+        st.Page("pages/views.py", title="Saved views & notes", icon=":material/bookmarks:"),
     ],
 }
 

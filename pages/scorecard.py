@@ -1,5 +1,97 @@
-"""scorecard page (being built)."""
+"""CRM scorecard: the business against IDIC, QCi, Buttle's value chain and Payne & Frow."""
+from __future__ import annotations
+
 import streamlit as st
 
-st.title("scorecard")
-st.info("This page is being built.")
+from crm_core.charts.present import radar_figure
+from crm_core.scorecard import LEVELS, MODELS, STEPS, compute_evidence, gaps, model_scores, score_steps, scorecard_takeaway
+from ui.data import current_dataset, current_dataset_id
+from ui.present import current_ingest_report, notes_store
+from ui.state import Keys
+from ui.widgets import chart, explain, takeaway
+
+ALL = "All models"
+
+st.title("CRM scorecard")
+explain(
+    "How far is the business along the classic CRM models? Each step gets a score out of 100 from two parts: "
+    "**evidence** computed from your data (for example how many orders carry a customer id) and your answer to "
+    "**one short question**. Answers are saved in the workspace, so the scorecard can be revisited each quarter."
+)
+
+store = notes_store()
+dataset_id = current_dataset_id()
+dataset = current_dataset()
+evidence = compute_evidence(
+    dataset,
+    ingest_report=current_ingest_report(),
+    segment_notes=store.list_notes(dataset_id).height,
+    exports=store.count_activity("export", dataset_id),
+)
+saved = store.load_answers(dataset_id)
+
+
+def _answer_key(question_key: str) -> str:
+    return f"{Keys.SCORECARD_ANSWER}{question_key}"
+
+
+def _save(question_key: str) -> None:
+    level = st.session_state.get(_answer_key(question_key))
+    if level is not None:
+        store.save_answers(dataset_id, {question_key: int(level)})
+
+
+for step in STEPS:  # answers saved earlier pre-fill the questions
+    key = _answer_key(step.question_key)
+    if key not in st.session_state:
+        st.session_state[key] = saved.get(step.question_key)
+
+answers = {step.question_key: st.session_state[_answer_key(step.question_key)] for step in STEPS
+           if st.session_state.get(_answer_key(step.question_key)) is not None}
+steps = score_steps(evidence, answers)
+by_model = model_scores(steps)
+
+columns = st.columns(len(by_model))
+for column, row in zip(columns, by_model.iter_rows(named=True)):
+    column.metric(
+        row["model"], "–" if row["score"] is None else f"{row['score']:.0f} / 100", border=True,
+        help=f"{MODELS[row['model']]} {row['assessed']} of {row['steps']} steps assessed.",
+    )
+takeaway(scorecard_takeaway(steps))
+
+model = st.segmented_control("Model", [ALL, *MODELS], default=ALL, required=True, key=Keys.SCORECARD_MODEL,
+                             bind="query-params")
+shown = list(MODELS) if model == ALL else [model]
+chart_columns = st.columns(2 if len(shown) > 1 else 1)
+for index, name in enumerate(shown):
+    with chart_columns[index % len(chart_columns)]:
+        chart(radar_figure(steps.filter(steps["model"] == name), name), key=f"scorecard_radar_{index}")
+
+st.subheader("Gaps and next steps")
+found = gaps(steps.filter(steps["model"].is_in(shown)))
+if found.height == 0:
+    st.success("No step scores below 50. Keep the answers up to date each quarter.")
+else:
+    st.dataframe(
+        found, hide_index=True, width="stretch",
+        column_config={
+            "model": "Model", "step": "Step", "next_step": st.column_config.TextColumn("Suggested next step", width="large"),
+            "score": st.column_config.NumberColumn("Score", format="%.0f", help="Empty: not assessed yet (answer the question)."),
+        },
+    )
+
+st.subheader("Evidence and questions")
+st.caption("Choose the answer that fits best; it is saved at once.")
+for name in shown:
+    with st.expander(f"{name} – {MODELS[name]}", expanded=len(shown) == 1):
+        for step in (s for s in STEPS if s.model == name):
+            row = steps.filter(steps["question_key"] == step.question_key).row(0, named=True)
+            score = "not assessed" if row["score"] is None else f"{row['score']:.0f} / 100"
+            st.markdown(f"**{step.name}** · {score}")
+            st.caption(step.description + (f" Evidence: {row['evidence']}" if row["evidence"] else ""))
+            st.radio(
+                step.question, list(range(len(LEVELS))), format_func=LEVELS.__getitem__, horizontal=True,
+                key=_answer_key(step.question_key), on_change=_save, args=(step.question_key,),
+            )
+updated = store.answers_updated_at(dataset_id)
+st.caption(f"Answers last saved {updated.replace('T', ' ')[:16]} UTC." if updated else "No answers saved yet.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.data import date_bounds, workspace_root
+from ui.present import render_present_controls
 from ui.state import DEMO_DATASET_ID, Keys
 
 
@@ -59,3 +60,4 @@ def render_sidebar() -> None:
             bind="query-params",
             help="Every page analyses orders in this period. The link in your browser keeps it.",
         )
+        render_present_controls()  # meeting-mode toggle and "Download report"

@@ -27,11 +27,12 @@ def themed(fig: go.Figure, dark: bool) -> go.Figure:
     return fig
 
 
-def enlarged(fig: go.Figure, height: int = 560) -> go.Figure:
-    """Bigger type and a taller plot for a projector (meeting mode)."""
-    fig.update_layout(height=height, font_size=20, title_font_size=26, legend_font_size=18)
-    fig.update_xaxes(tickfont_size=18, title_font_size=20)
-    fig.update_yaxes(tickfont_size=18, title_font_size=20)
+def enlarged(fig: go.Figure, height: int = 470) -> go.Figure:
+    """Bigger type for a projector (meeting mode); the height leaves room for headline and buttons."""
+    fig.update_layout(height=height, font_size=19, title_font_size=24, legend_font_size=17)
+    fig.update_xaxes(tickfont_size=17, title_font_size=19)
+    fig.update_yaxes(tickfont_size=17, title_font_size=19)
+    fig.update_annotations(font_size=18)
     return fig
 
 

@@ -1,0 +1,129 @@
+"""Streamlit glue for the Present pages: cached findings, the report downloads,
+the meeting-mode toggle, the notes store and the app's page list."""
+from __future__ import annotations
+
+import streamlit as st
+
+from crm_core.findings import Finding, FindingSettings, key_findings
+from crm_core.notes import NotesStore
+from crm_core.report import PDF_UNAVAILABLE_MESSAGE, build_report, chromium_path, report_file_name, report_pdf_bytes
+from ui.data import _version, current_dataset, current_dataset_id, customer_summary, selected_period, workspace_root
+from ui.state import DEMO_DATASET_ID, Keys
+
+MEETING_PAGE = "pages/meeting.py"
+
+#: url path -> (page file, title), in the order of app.py (url path '' is the default page).
+APP_PAGES: dict[str, tuple[str, str]] = {
+    "": ("pages/overview.py", "Overview"),
+    "data": ("pages/data.py", "Data"),
+    "portfolio": ("pages/portfolio.py", "Portfolio"),
+    "segments": ("pages/segments.py", "Segments"),
+    "lifetime": ("pages/lifetime.py", "Lifetime value & retention"),
+    "customer360": ("pages/customer360.py", "Customer 360"),
+    "interactions": ("pages/interactions.py", "Interactions"),
+    "actions": ("pages/actions.py", "Actions"),
+    "meeting": ("pages/meeting.py", "Meeting mode"),
+    "scorecard": ("pages/scorecard.py", "CRM scorecard"),
+    "views": ("pages/views.py", "Saved views & notes"),
+}
+
+# Constant style sheets written here (never built from user text), injected with
+# st.html, which sends style-only HTML to the page without a visible element.
+_HIDE_CHROME = """
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"],
+[data-testid="stSidebarNav"], [data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecoration"] { display: none !important; }
+[data-testid="stMainBlockContainer"] { max-width: 100% !important; padding: 1.2rem 3rem 2rem 3rem !important; }
+[data-testid="stMain"] h1 { font-size: 2.2rem !important; }
+[data-testid="stMain"] h2 { font-size: 2.6rem !important; line-height: 1.25 !important; }
+[data-testid="stMain"] p, [data-testid="stMain"] li, [data-testid="stCaptionContainer"] { font-size: 1.3rem !important; }
+[data-testid="stMain"] button p { font-size: 1.2rem !important; }
+"""
+MEETING_CSS = f"<style>{_HIDE_CHROME}</style>"
+MEETING_DARK_CSS = (
+    f"<style>{_HIDE_CHROME}"
+    '.stApp, [data-testid="stMain"], [data-testid="stAppViewContainer"] { background: #0E1117 !important; color: #E8EDF2 !important; }'
+    '[data-testid="stMain"] h1, [data-testid="stMain"] h2, [data-testid="stMain"] p, [data-testid="stCaptionContainer"] { color: #E8EDF2 !important; }'
+    "</style>"
+)
+
+
+def notes_store() -> NotesStore:
+    """The notes database of the current workspace."""
+    return NotesStore(workspace_root())
+
+
+def finding_settings(dark: bool = False) -> FindingSettings:
+    """Findings of the sidebar period."""
+    start, end = selected_period()
+    return FindingSettings(start=start, end=end, dark=dark)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Computing the key findings…")
+def _findings(dataset_id: str, version: str, settings: FindingSettings) -> list[Finding]:
+    return key_findings(current_dataset(), settings, summary=customer_summary())
+
+
+def current_findings() -> list[Finding]:
+    """Key findings of the current dataset and period (light charts; copy figures before changing them)."""
+    dataset_id = current_dataset_id()
+    return _findings(dataset_id, _version(dataset_id), finding_settings())
+
+
+def current_ingest_report():
+    """The ingest report of an uploaded dataset; None for the demo or when it cannot be read."""
+    dataset_id = current_dataset_id()
+    if dataset_id == DEMO_DATASET_ID:
+        return None
+    try:
+        from crm_core.workspace import Workspace
+
+        return Workspace(workspace_root()).report(dataset_id)
+    except Exception:  # noqa: BLE001 - a missing report only drops a report section
+        return None
+
+
+def _request_meeting_page() -> None:
+    st.session_state[Keys.MEETING_SWITCH] = True
+
+
+def render_present_controls() -> None:
+    """Sidebar: the meeting-mode toggle and the report downloads (built only when clicked)."""
+    st.divider()
+    st.toggle(
+        "Meeting mode", key=Keys.MEETING_MODE, bind="query-params", on_change=_request_meeting_page,
+        help="Full screen, large type, one key finding per screen. Exit with the button under the chart or Esc.",
+    )
+    if st.session_state.pop(Keys.MEETING_SWITCH, False) and st.session_state.get(Keys.MEETING_MODE):
+        # query_params={} because a plain switch_page clears the URL, which raises when widgets are
+        # bound to it; bound widgets write their own parameters back on the new page.
+        st.switch_page(MEETING_PAGE, query_params={})
+    dataset, settings, ingest = current_dataset(), finding_settings(), current_ingest_report()
+
+    def html_bytes() -> bytes:
+        return build_report(dataset, settings, ingest_report=ingest).html.encode("utf-8")
+
+    st.download_button(
+        "Download report", data=html_bytes, file_name=report_file_name(dataset.name, "html"),
+        mime="text/html", icon=":material/download:", width="stretch",
+        help="One HTML file with the key findings, charts, tables, data quality and methodology. Opens offline.",
+    )
+    if chromium_path() is None:
+        st.caption(PDF_UNAVAILABLE_MESSAGE)
+        return
+
+    def pdf_bytes() -> bytes:
+        return report_pdf_bytes(build_report(dataset, settings, ingest_report=ingest))
+
+    st.download_button(
+        "Download PDF", data=pdf_bytes, file_name=report_file_name(dataset.name, "pdf"),
+        mime="application/pdf", icon=":material/picture_as_pdf:", width="stretch",
+        help="The same report printed to PDF (takes a few seconds).",
+    )
+
+
+def segment_choices() -> list[str]:
+    """Segments a note can be about: the RFM segments, then the value tiers."""
+    from crm_core.portfolio import TierSettings
+    from crm_core.rfm import SEGMENT_NAMES
+
+    return [*SEGMENT_NAMES, *(f"Tier: {name}" for name in TierSettings().names)]
