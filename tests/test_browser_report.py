@@ -64,3 +64,80 @@ def test_report_charts_render_offline(tmp_path):
     assert errors == []
     assert blocked == []  # the report asked for nothing outside the file
     assert "Browser <test>" in title
+
+
+# --- Meeting mode in the real app -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """`streamlit run app.py` on a free loopback port (stopped after the module's tests)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    root = Path(__file__).resolve().parent.parent
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "CRM_WORKSPACE": str(tmp_path_factory.mktemp("workspace"))}
+    command = [sys.executable, "-m", "streamlit", "run", str(root / "app.py"), "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    process = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("the Streamlit server did not start within 60 s")
+                time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_meeting_mode_in_the_browser(app_url):
+    """Sidebar toggle -> meeting page without sidebar; arrow keys step; the URL keeps step and theme; Esc exits."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from crm_core.dataset import load_dataset
+    from crm_core.findings import key_findings
+
+    headlines = [f.headline for f in key_findings(load_dataset(Path(__file__).resolve().parent.parent / "data" / "demo"))]
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 768})
+            page.goto(app_url, wait_until="domcontentloaded")
+            page.wait_for_selector(".st-key-meeting label", timeout=90_000)
+            page.locator(".st-key-meeting label").click()
+            page.wait_for_url("**/meeting?*step=1*", timeout=60_000)
+            heading = page.locator('[data-testid="stHeading"] h2').first
+            heading.wait_for(timeout=60_000)
+            assert heading.inner_text() == headlines[0]
+            assert "meeting=true" in page.url
+            assert not page.locator('[data-testid="stSidebar"]').is_visible()
+            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+
+            page.keyboard.press("ArrowRight")
+            page.wait_for_url("**step=2*", timeout=60_000)
+            page.wait_for_function(
+                "text => document.querySelector('[data-testid=\"stHeading\"] h2')?.innerText === text",
+                arg=headlines[1], timeout=60_000,
+            )
+            page.locator(".st-key-theme").get_by_text("Dark").click()
+            page.wait_for_url("**theme=Dark*", timeout=60_000)
+
+            page.keyboard.press("Escape")
+            page.wait_for_function("() => !location.search.includes('meeting=true')", timeout=60_000)
+            page.wait_for_selector('[data-testid="stSidebar"]', state="visible", timeout=60_000)
+            assert page.locator('[data-testid="stException"]').count() == 0
+        finally:
+            browser.close()

@@ -7,7 +7,7 @@ import streamlit as st
 from crm_core.findings import Finding, FindingSettings, key_findings
 from crm_core.notes import NotesStore
 from crm_core.report import PDF_UNAVAILABLE_MESSAGE, build_report, chromium_path, report_file_name, report_pdf_bytes
-from ui.data import _version, current_dataset, current_dataset_id, customer_summary, selected_period, workspace_root
+from ui.data import _version, current_dataset, current_dataset_id, customer_summary, selected_period
 from ui.state import DEMO_DATASET_ID, Keys
 
 MEETING_PAGE = "pages/meeting.py"
@@ -48,8 +48,10 @@ MEETING_DARK_CSS = (
 
 
 def notes_store() -> NotesStore:
-    """The notes database of the current workspace."""
-    return NotesStore(workspace_root())
+    """The notes database of the signed-in user (the workspace root when single-user)."""
+    from ui.auth import user_notes
+
+    return user_notes()
 
 
 def finding_settings(dark: bool = False) -> FindingSettings:
@@ -75,9 +77,9 @@ def current_ingest_report():
     if dataset_id == DEMO_DATASET_ID:
         return None
     try:
-        from crm_core.workspace import Workspace
+        from ui.auth import user_workspace
 
-        return Workspace(workspace_root()).report(dataset_id)
+        return user_workspace().report(dataset_id)
     except Exception:  # noqa: BLE001 - a missing report only drops a report section
         return None
 
