@@ -276,3 +276,39 @@ def test_sufficiency_statements():
     problems = sufficiency_problems(150, 100, 0.01)
     assert len(problems) == 3
     assert "150 customers" in problems[0] and "100 days" in problems[1] and "1.0%" in problems[2]
+
+
+def test_rescore_changes_clv_without_refitting(cdnow_fit):
+    from crm_core.clv import rescore
+
+    longer = rescore(cdnow_fit, CLVSettings(horizon_weeks=104.0, margin=0.5, annual_discount_rate=0.0))
+    assert longer.bgnbd is cdnow_fit.bgnbd and longer.settings.calibration_end == CALIBRATION_END
+    c = longer.customers
+    x, t_x, age = (c[k].to_numpy().astype(float) for k in ("frequency", "recency", "T"))
+    purchases = cdnow_fit.bgnbd.conditional_expected_number_of_purchases_up_to_time(104.0, x, t_x, age)
+    assert c["expected_purchases"].to_numpy() == pytest.approx(purchases, rel=1e-10)
+    assert c["clv"].to_numpy() == pytest.approx(0.5 * c["expected_spend"].to_numpy() * purchases, rel=1e-10)
+
+
+def test_parameter_table_reads_the_fit(cdnow_fit):
+    from crm_core.clv import parameter_table
+
+    table = parameter_table(cdnow_fit)
+    assert table["parameter"].to_list() == ["r", "alpha", "a", "b", "p", "q", "v"]
+    bg = cdnow_fit.bgnbd.params_
+    assert f"{bg['r'] / bg['alpha']:.3f} times a week" in table["meaning"][1]
+    assert f"{bg['a'] / (bg['a'] + bg['b']):.1%}" in table["meaning"][3]
+    assert table["standard_error"].to_list()[0] == pytest.approx(cdnow_fit.bgnbd.standard_errors_["r"])
+
+
+def test_suggested_margin_from_costs():
+    from crm_core.clv import suggested_margin
+
+    assert suggested_margin(pl.DataFrame({"revenue": [100.0, 50.0], "margin": [30.0, 15.0]})) == pytest.approx(0.3)
+    assert suggested_margin(pl.DataFrame({"revenue": [100.0]})) is None
+
+
+def test_a_fit_that_runs_off_to_a_bound_is_not_converged():
+    # Nobody ever bought twice: the purchase rate is driven to zero, there is no interior optimum.
+    model = BetaGeoModel().fit(np.zeros(50), np.zeros(50), np.linspace(1, 30, 50))
+    assert not model.converged_
