@@ -612,6 +612,19 @@ class CLVResult:
     def reliable(self) -> bool:
         return not self.problems
 
+    @property
+    def spend_modelled(self) -> bool:
+        """False when expected spend (hence CLV) could not be computed."""
+        return bool(self.customers["clv"].is_finite().any())
+
+    def clv_total(self) -> float | None:
+        """Sum of predicted CLV; None when spend could not be modelled."""
+        return float(self.customers["clv"].sum()) if self.spend_modelled else None
+
+    def clv_mean(self) -> float | None:
+        """Average predicted CLV per customer; None when spend could not be modelled."""
+        return float(self.customers["clv"].mean()) if self.spend_modelled else None
+
     def to_dict(self) -> dict:
         """JSON-able summary (the CLI payload)."""
         gg = self.gamma_gamma

@@ -136,8 +136,10 @@ else:
 # CLV ----------------------------------------------------------------------------------------
 st.subheader("What customers are worth")
 cards = st.columns(3)
-cards[0].metric(f"Predicted value, next {months} months", f"{result.customers['clv'].sum():,.0f}", border=True)
-cards[1].metric("Average CLV per customer", f"{result.customers['clv'].mean():,.2f}", border=True)
+total, mean = result.clv_total(), result.clv_mean()
+cards[0].metric(f"Predicted value, next {months} months", "n/a" if total is None else f"{total:,.0f}", border=True,
+                help=None if result.spend_modelled else "Spend could not be modelled: see the statements above.")
+cards[1].metric("Average CLV per customer", "n/a" if mean is None else f"{mean:,.2f}", border=True)
 cards[2].metric("Expected purchases per customer", f"{result.customers['expected_purchases'].mean():.2f}", border=True,
                 help=f"Over {horizon}.")
 kinds = models.available_groupings()

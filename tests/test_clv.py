@@ -312,3 +312,9 @@ def test_a_fit_that_runs_off_to_a_bound_is_not_converged():
     # Nobody ever bought twice: the purchase rate is driven to zero, there is no interior optimum.
     model = BetaGeoModel().fit(np.zeros(50), np.zeros(50), np.linspace(1, 30, 50))
     assert not model.converged_
+
+
+def test_clv_totals_are_none_without_a_spend_model():
+    result = fit_clv(tiny(), CLVSettings(calibration_end=D(2024, 2, 12)))
+    assert result.gamma_gamma is None and not result.spend_modelled
+    assert result.clv_total() is None and result.clv_mean() is None
