@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any, Callable, Union
 
+import numpy as np
 import polars as pl
 
 from crm_core import ingest_source
@@ -541,7 +542,7 @@ class _Plan:
         options = self.options
         delimiter = self.detected.get("delimiter")
         numeric = [c for k, c in self.columns.items() if self.kinds[k] == NUMBER and _is_text(self._dtype(c))]
-        values = pl.concat([self._values(c).head(2000) for c in numeric]) if numeric else pl.Series([], dtype=pl.String)
+        values = pl.concat([self._values(c).head(500) for c in numeric]) if numeric else pl.Series([], dtype=pl.String)
         first = sniff_number_format(values.to_list(), european_hint=delimiter == ";")
         day_first_hint = delimiter == ";" or (first.decimal == "," and not first.ambiguous)
         if self.preset and self.preset.month_first is not None:
@@ -639,16 +640,53 @@ class _Plan:
     # -------------------------------------------------------- parsing
 
     def parse(self) -> pl.DataFrame:
-        """Parse every mapped column over the whole table (streaming), then retry failures."""
+        """Parse every mapped column over the whole table (streaming), then retry failures.
+
+        Clean CSV columns (plain numbers, ISO dates, as seen in the sample)
+        are parsed by the CSV reader itself, strictly; if any value does not
+        fit, the whole table is read again as text and parsed by expressions.
+        """
+        parsed = None
+        fast = self._reader_types()
+        if fast and self.table.typed is not None:
+            try:
+                frame = self.table.typed(fast)
+                parsed = frame.select(self._expressions(frame.collect_schema())).collect(engine="streaming")
+                self.detected["fast_path"] = True
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException:  # noqa: BLE001 - a value the reader rejects: use the text path
+                parsed = None
+        if parsed is None:
+            parsed = self.table.frame.select(self._expressions(self.schema)).collect(engine="streaming")
+        self.source_rows = parsed.height
+        return self._second_chance(self._drop_non_finite(parsed))
+
+    def _reader_types(self) -> dict[str, pl.DataType]:
+        """Source columns the CSV reader can parse itself: plain numbers and ISO dates."""
+        fast: dict[str, pl.DataType] = {}
+        for key, column in self.columns.items():
+            if not _is_text(self._dtype(column)):
+                continue
+            if self.kinds[key] == NUMBER and self.number.plain and self.number.decimal == ".":
+                fast[column] = pl.Float64
+            elif self.kinds[key] == DATE:
+                fmt = self.dates.get(key)
+                if fmt is not None and fmt.fmt == "%Y-%m-%d" and fmt.padded_iso and not fmt.tail:
+                    fast[column] = pl.Date
+        return fast
+
+    def _expressions(self, schema: pl.Schema) -> list[pl.Expr]:
         expressions: list[pl.Expr] = [pl.col(LINE)]
         for key, column in self.columns.items():
-            dtype = self._dtype(column)
+            dtype = schema[column]
             kind = self.kinds[key]
+            strip = self._needs_strip(column)
             if kind == ID:
                 float_ids, emails = self.id_flags.get(key, (False, False))
-                expressions.append(id_expr(column, dtype, float_ids, emails).alias(key))
+                expressions.append(id_expr(column, dtype, float_ids, emails, strip).alias(key))
             elif kind == TEXT:
-                expressions.append(text_expr(column, dtype).alias(key))
+                expressions.append(text_expr(column, dtype, strip).alias(key))
             elif kind == NUMBER:
                 expressions.append(number_expr(column, dtype, self.number).alias(key))
             elif kind == DATE:
@@ -657,9 +695,14 @@ class _Plan:
                 expressions.append(month_expr(as_text(column, dtype), self.months[key]).alias(key))
         if self.currency_marks:
             expressions.append(currency_mark_expr(self.columns["amount"]).alias("__mark"))
-        parsed = self.table.frame.select(expressions).collect(engine="streaming")
-        self.source_rows = parsed.height
-        return self._second_chance(self._drop_non_finite(parsed))
+        return expressions
+
+    def _needs_strip(self, column: str) -> bool:
+        """Trim text only when the sample shows padded or blank values (trimming costs a pass)."""
+        if not _is_text(self._dtype(column)):
+            return False
+        values = self.table.sample.get_column(column).drop_nulls()
+        return bool(values.str.contains(r"^\s|\s$").any())
 
     def _checked(self) -> list[str]:
         return [key for key, kind in self.kinds.items() if kind in (NUMBER, DATE, MONTH)]
@@ -779,7 +822,7 @@ class _Plan:
             warnings=self.warnings,
         )
         if valid.height:
-            report.duplicate_rows = valid.height - valid.hash_rows().n_unique()
+            report.duplicate_rows = _duplicate_rows(valid)
             if "amount" in valid.columns:
                 report.negative_amount_rows = int((valid.get_column("amount") < 0).sum())
         self._summary_warnings(report, what)
@@ -843,6 +886,16 @@ class _Plan:
             )
 
 
+def _duplicate_rows(frame: pl.DataFrame) -> int:
+    """Rows identical to an earlier row in every column.
+
+    Counted on 64-bit row hashes (sorted, equal neighbours): a false match
+    needs a hash collision, about 1 in 10^8 for 10M rows.
+    """
+    hashes = np.sort(frame.hash_rows().to_numpy())
+    return int(np.count_nonzero(hashes[1:] == hashes[:-1]))
+
+
 def _rows(count: int, singular: str = "is", plural: str = "are") -> str:
     """``1 row is`` / ``3 rows are``."""
     return f"{count:,} row {singular}" if count == 1 else f"{count:,} rows {plural}"
@@ -853,7 +906,7 @@ def _is_text(dtype: pl.DataType) -> bool:
 
 
 def _guess_decimal(values: pl.Series) -> str:
-    return sniff_number_format(values.head(500).to_list()).decimal
+    return sniff_number_format(values.head(200).to_list()).decimal
 
 
 def _date_tokens(values: pl.Series) -> pl.Series:

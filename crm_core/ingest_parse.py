@@ -43,10 +43,12 @@ def present(text: pl.Expr) -> pl.Expr:
     return pl.when(stripped.str.len_bytes() > 0).then(stripped)
 
 
-def id_expr(column: str, dtype: pl.DataType, float_ids: bool, emails: bool) -> pl.Expr:
+def id_expr(column: str, dtype: pl.DataType, float_ids: bool, emails: bool, strip: bool = True) -> pl.Expr:
     """Customer ids as text: leading zeros kept, ``12346.0`` -> ``12346``,
-    e-mails lower-cased, blanks and NaN-like spellings -> null."""
-    value = as_text(column, dtype).str.strip_chars()
+    e-mails lower-cased, blanks and NaN-like spellings -> null. ``strip=False``
+    skips trimming (when the sample shows no padded values)."""
+    value = as_text(column, dtype)
+    value = value.str.strip_chars() if strip else value
     if float_ids and _is_text(dtype):
         value = value.str.replace(r"^(\d+)\.0+$", "${1}")
     if emails:
@@ -54,8 +56,12 @@ def id_expr(column: str, dtype: pl.DataType, float_ids: bool, emails: bool) -> p
     return pl.when((value.str.len_bytes() > 0) & ~value.is_in(NULL_TOKENS)).then(value)
 
 
-def text_expr(column: str, dtype: pl.DataType) -> pl.Expr:
-    return present(as_text(column, dtype))
+def text_expr(column: str, dtype: pl.DataType, strip: bool = True) -> pl.Expr:
+    """Text trimmed (unless ``strip=False``), blanks -> null."""
+    if strip:
+        return present(as_text(column, dtype))
+    value = as_text(column, dtype)
+    return pl.when(value.str.len_bytes() > 0).then(value)
 
 
 def clean_number(text: pl.Expr, decimal: str) -> pl.Expr:

@@ -67,6 +67,11 @@ class RawTable:
     raw_text
         Given line numbers, returns a frame (``__line``, ``raw``) with the
         row's text (fields joined by the delimiter, quoted where needed).
+    typed
+        For delimited text only: the same table with some columns parsed by
+        the CSV reader itself (``{column: pl.Float64 or pl.Date}``), strictly:
+        collecting raises if any value does not fit, and the caller falls
+        back to ``frame``. A fast path for clean columns.
     """
 
     frame: pl.LazyFrame
@@ -76,6 +81,7 @@ class RawTable:
     detected: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     raw_text: Callable[[pl.Series], pl.DataFrame] | None = None
+    typed: Callable[[dict[str, pl.DataType]], pl.LazyFrame] | None = None
 
 
 @contextlib.contextmanager
@@ -320,9 +326,14 @@ def _open_text(path: Path, name: str, size: int, settings: _Settings, staging: _
     if delimiter == sniff.WHITESPACE:
         frame, raw_text = _whitespace_frame(csv_path, names, header_index, has_header, first_line)
     else:
-        frame, raw_text = _delimited_frame(csv_path, names, delimiter, header_index, has_header, first_line, settings.quote)
+        frame, raw_text, typed = _delimited_frame(
+            csv_path, names, delimiter, header_index, has_header, first_line, settings.quote
+        )
         if not settings.quote:
             detected["quotes"] = "ignored"
+        table = _finish_table(frame, names, raw_text, detected, head=typed({}, False))
+        table.typed = typed
+        return table
     return _finish_table(frame, names, raw_text, detected)
 
 
@@ -387,23 +398,28 @@ def _joined_raw(frame: pl.LazyFrame, names: list[str], delimiter: str) -> Callab
 
 def _delimited_frame(
     path: Path, names: list[str], delimiter: str, header_index: int, has_header: bool, first_line: int, quote: bool
-) -> tuple[pl.LazyFrame, Callable[[pl.Series], pl.DataFrame]]:
-    frame = pl.scan_csv(
-        path,
-        separator=delimiter,
-        quote_char='"' if quote else None,
-        has_header=False,
-        skip_rows=header_index + (1 if has_header else 0),
-        schema={n: pl.String for n in names},
-        encoding="utf8-lossy",
-        truncate_ragged_lines=True,
-        row_index_name=_ROW,
-        raise_if_empty=False,
-        missing_columns="insert",
-        extra_columns="ignore",
-    )
-    frame = frame.with_columns((pl.col(_ROW).cast(pl.Int64) + first_line).alias(LINE)).drop(_ROW)
-    return frame, _joined_raw(frame, names, delimiter)
+) -> tuple[pl.LazyFrame, Callable[[pl.Series], pl.DataFrame], Callable[[dict[str, pl.DataType]], pl.LazyFrame]]:
+    def scan(overrides: dict[str, pl.DataType], numbered: bool = True) -> pl.LazyFrame:
+        frame = pl.scan_csv(
+            path,
+            separator=delimiter,
+            quote_char='"' if quote else None,
+            has_header=False,
+            skip_rows=header_index + (1 if has_header else 0),
+            schema={n: overrides.get(n, pl.String) for n in names},
+            encoding="utf8-lossy",
+            truncate_ragged_lines=True,
+            row_index_name=_ROW if numbered else None,
+            raise_if_empty=False,
+            missing_columns="insert",
+            extra_columns="ignore",
+        )
+        if not numbered:
+            return frame
+        return frame.with_columns((pl.col(_ROW).cast(pl.Int64) + first_line).alias(LINE)).drop(_ROW)
+
+    frame = scan({})
+    return frame, _joined_raw(frame, names, delimiter), scan
 
 
 def _whitespace_frame(
@@ -439,9 +455,14 @@ def _whitespace_frame(
 
 
 def _finish_table(
-    frame: pl.LazyFrame, names: list[str], raw_text: Callable[[pl.Series], pl.DataFrame], detected: dict
+    frame: pl.LazyFrame,
+    names: list[str],
+    raw_text: Callable[[pl.Series], pl.DataFrame],
+    detected: dict,
+    head: pl.LazyFrame | None = None,
 ) -> RawTable:
-    sample = frame.head(SAMPLE_ROWS).collect()
+    """Wrap up a table; ``head`` is a cheaper query of the same rows for the sample."""
+    sample = (frame if head is None else head).head(SAMPLE_ROWS).collect()
     text_sample = sample.select([pl.col(n).cast(pl.String) if _castable(sample.schema[n]) else pl.lit(None, pl.String).alias(n) for n in names])
     return RawTable(frame, names, text_sample, sample.height < SAMPLE_ROWS, detected, [], raw_text)
 

@@ -169,6 +169,24 @@ def test_unparseable_amount_later_in_a_plain_file_gets_a_second_chance(tmp_path)
     assert report.rejected_by_reason() == {"unparseable amount": 1}
 
 
+def test_clean_sample_then_unusual_values_later_still_parse(tmp_path, monkeypatch):
+    monkeypatch.setattr(ingest_source, "SAMPLE_ROWS", 5)
+    rows = "".join(f"C{i},2024-01-{i + 1:02d},{i}.25\n" for i in range(8))
+    late = 'Z,2024-02-01 10:00,"$1,200.00"\nY, 2024-02-02 , 7.5 \nX,2024-02-03,oops\n'
+    frame, report = read(write(tmp_path, "late.csv", "customer,date,amount\n" + rows + late))
+    assert "fast_path" not in report.detected  # the strict fast read failed, the text path took over
+    tail = frame.filter(pl.col("customer_id").is_in(["Z", "Y"])).sort("customer_id")
+    assert tail["amount"].to_list() == [7.5, 1200.0]
+    assert tail["order_date"].to_list() == [D(2024, 2, 2), D(2024, 2, 1)]
+    assert report.rejected_by_reason() == {"unparseable amount": 1}
+    assert report.rejected["line"].to_list() == [12]
+
+
+def test_clean_file_uses_the_fast_path(tmp_path):
+    _, report = read(write(tmp_path, "clean.csv", BASIC))
+    assert report.detected["fast_path"] is True
+
+
 # ---------------------------------------------------------------- dates
 
 
