@@ -84,19 +84,22 @@ def summarize(tx: pl.LazyFrame, as_of: dt.date | None = None) -> pl.LazyFrame:
     amount = pl.col(C.AMOUNT)
     is_purchase = amount >= 0  # returns (negative lines) are not purchases
     first_date = pl.col(C.ORDER_DATE).min()
-    first_purchase = pl.col(C.ORDER_DATE).filter(is_purchase).min()
+    # when/then (evaluated column-wise before grouping) is several times faster
+    # than .filter() inside an aggregation, which runs per group.
+    purchase_date = pl.when(is_purchase).then(pl.col(C.ORDER_DATE))
+    first_purchase = purchase_date.min()
     on_first_purchase_day = pl.col(C.ORDER_DATE) == first_purchase
     aggregations: list[pl.Expr] = [
         first_date.alias("first_date"),
         pl.col(C.ORDER_DATE).max().alias("last_date"),
-        order_key(tx).filter(is_purchase).n_unique().alias("orders"),
-        pl.col(C.ORDER_DATE).filter(is_purchase).n_unique().alias("purchase_days"),
+        pl.when(is_purchase).then(order_key(tx)).drop_nulls().n_unique().alias("orders"),
+        purchase_date.drop_nulls().n_unique().alias("purchase_days"),
         amount.sum().alias("revenue"),
         amount.clip(lower_bound=0).sum().alias("gross_revenue"),
         (-amount.clip(upper_bound=0)).sum().alias("returns"),
         (amount < 0).sum().alias("return_lines"),
         first_purchase.alias("first_purchase_date"),
-        pl.col(C.ORDER_DATE).filter(is_purchase).max().alias("last_purchase_date"),
+        purchase_date.max().alias("last_purchase_date"),
         amount.filter(on_first_purchase_day).sum().alias("first_day_amount"),
     ]
     optional = {
