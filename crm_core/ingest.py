@@ -420,6 +420,7 @@ class _Plan:
         self.header_currency: str | None = None
         self.source_rows = 0
         self.bad_examples: dict[str, str] = {}
+        self._date_cache: dict[tuple[str, bool], DateFormat | None] = {}
         self.detected["preset"] = preset.name if preset else None
         self.schema = table.frame.collect_schema()
 
@@ -490,7 +491,7 @@ class _Plan:
         if kind in (DATE, MONTH):
             if dtype == pl.Date or isinstance(dtype, pl.Datetime):
                 return True
-            found = sniff_date_format(values)
+            found = self._sniffed_date(column)
             if found is None and kind == MONTH:
                 return _month_format(values) is not None
             return found is not None and found.rate >= threshold
@@ -500,6 +501,13 @@ class _Plan:
             parsed = pl.DataFrame({"v": values}).select(clean_number(pl.col("v"), _guess_decimal(values))).to_series()
             return parsed.is_not_null().mean() >= threshold
         return True
+
+    def _sniffed_date(self, column: str, day_first_hint: bool = False) -> DateFormat | None:
+        """Date format of a column's sample (cached: sniffing tries every format)."""
+        key = (column, day_first_hint)
+        if key not in self._date_cache:
+            self._date_cache[key] = sniff_date_format(self._values(column), day_first_hint, min_rate=0.05)
+        return self._date_cache[key]
 
     def _map_by_content(self, roles: list[Role], used: set[str]) -> None:
         """Headerless files: guess date, amount and customer columns from their values."""
@@ -597,7 +605,7 @@ class _Plan:
                         "the others will be rejected as 'unparseable date'."
                     )
         else:
-            chosen = sniff_date_format(values, day_first_hint, min_rate=0.05)
+            chosen = self._sniffed_date(column, day_first_hint)
             if chosen is None:
                 if values.is_empty():
                     chosen = DateFormat("%Y-%m-%d", tail=True)
@@ -658,7 +666,9 @@ class _Plan:
             except BaseException:  # noqa: BLE001 - a value the reader rejects: use the text path
                 parsed = None
         if parsed is None:
-            parsed = self.table.frame.select(self._expressions(self.schema)).collect(engine="streaming")
+            parsed = self.table.rows().select(self._expressions(self.schema)).collect(engine="streaming")
+        line = (pl.col(LINE).cast(pl.Int64) + self.table.first_line).alias(LINE)
+        parsed = parsed.with_row_index(LINE).with_columns(line)
         self.source_rows = parsed.height
         return self._second_chance(self._drop_non_finite(parsed))
 
@@ -677,7 +687,7 @@ class _Plan:
         return fast
 
     def _expressions(self, schema: pl.Schema) -> list[pl.Expr]:
-        expressions: list[pl.Expr] = [pl.col(LINE)]
+        expressions: list[pl.Expr] = []
         for key, column in self.columns.items():
             dtype = schema[column]
             kind = self.kinds[key]
@@ -722,8 +732,8 @@ class _Plan:
         get a thorough parse; values still unreadable set ``__bad_<role>``,
         so the row's reason says "unparseable" rather than "missing".
         """
-        checked = self._checked()
-        if not checked or not parsed.height:
+        checked = [k for k in self._checked() if parsed.get_column(k).null_count()]
+        if not checked:
             return parsed
         failed = parsed.with_row_index("__pos").filter(pl.any_horizontal([pl.col(k).is_null() for k in checked]))
         failed = failed.select("__pos", LINE, *checked)

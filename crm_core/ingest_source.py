@@ -68,10 +68,12 @@ class RawTable:
         Given line numbers, returns a frame (``__line``, ``raw``) with the
         row's text (fields joined by the delimiter, quoted where needed).
     typed
-        For delimited text only: the same table with some columns parsed by
-        the CSV reader itself (``{column: pl.Float64 or pl.Date}``), strictly:
-        collecting raises if any value does not fit, and the caller falls
-        back to ``frame``. A fast path for clean columns.
+        For delimited text only: the same table (without ``__line``) with
+        some columns parsed by the CSV reader itself (``{column: pl.Float64 or
+        pl.Date}``), strictly: collecting raises if any value does not fit,
+        and the caller falls back to the text columns. A fast path.
+    unnumbered, first_line
+        ``frame`` without ``__line``, and the line number of its first row.
     """
 
     frame: pl.LazyFrame
@@ -82,6 +84,13 @@ class RawTable:
     warnings: list[str] = field(default_factory=list)
     raw_text: Callable[[pl.Series], pl.DataFrame] | None = None
     typed: Callable[[dict[str, pl.DataType]], pl.LazyFrame] | None = None
+    unnumbered: pl.LazyFrame | None = None
+    first_line: int = 2
+
+    def rows(self) -> pl.LazyFrame:
+        """The source columns without ``__line`` (numbering rows costs the CSV reader
+        a quarter of its time; row order is kept, so it is added after collecting)."""
+        return self.unnumbered if self.unnumbered is not None else self.frame.drop(LINE)
 
 
 @contextlib.contextmanager
@@ -331,10 +340,12 @@ def _open_text(path: Path, name: str, size: int, settings: _Settings, staging: _
         )
         if not settings.quote:
             detected["quotes"] = "ignored"
-        table = _finish_table(frame, names, raw_text, detected, head=typed({}, False))
-        table.typed = typed
+        table = _finish_table(frame, names, raw_text, detected, head=typed({}))
+        table.typed, table.unnumbered, table.first_line = typed, typed({}), first_line
         return table
-    return _finish_table(frame, names, raw_text, detected)
+    table = _finish_table(frame, names, raw_text, detected)
+    table.first_line = first_line
+    return table
 
 
 def _encoding_label(encoding: str) -> str:
@@ -399,7 +410,7 @@ def _joined_raw(frame: pl.LazyFrame, names: list[str], delimiter: str) -> Callab
 def _delimited_frame(
     path: Path, names: list[str], delimiter: str, header_index: int, has_header: bool, first_line: int, quote: bool
 ) -> tuple[pl.LazyFrame, Callable[[pl.Series], pl.DataFrame], Callable[[dict[str, pl.DataType]], pl.LazyFrame]]:
-    def scan(overrides: dict[str, pl.DataType], numbered: bool = True) -> pl.LazyFrame:
+    def scan(overrides: dict[str, pl.DataType], numbered: bool = False) -> pl.LazyFrame:
         frame = pl.scan_csv(
             path,
             separator=delimiter,
@@ -418,7 +429,7 @@ def _delimited_frame(
             return frame
         return frame.with_columns((pl.col(_ROW).cast(pl.Int64) + first_line).alias(LINE)).drop(_ROW)
 
-    frame = scan({})
+    frame = scan({}, numbered=True)
     return frame, _joined_raw(frame, names, delimiter), scan
 
 
@@ -482,8 +493,11 @@ def _open_parquet(path: Path, detected: dict) -> RawTable:
     _check_width(len(names))
     renamed = _clean_names(names)
     frame = frame.select([pl.col(old).alias(new) for old, new in zip(names, renamed)])
+    unnumbered = frame
     frame = frame.with_row_index(_ROW).with_columns((pl.col(_ROW).cast(pl.Int64) + 2).alias(LINE)).drop(_ROW)
-    return _finish_table(frame, renamed, _joined_raw(frame, renamed, ","), detected)
+    table = _finish_table(frame, renamed, _joined_raw(frame, renamed, ","), detected, head=unnumbered)
+    table.unnumbered, table.first_line = unnumbered, 2
+    return table
 
 
 def _open_excel(path: Path, settings: _Settings, detected: dict) -> RawTable:
@@ -512,8 +526,10 @@ def _open_excel(path: Path, settings: _Settings, detected: dict) -> RawTable:
     _check_width(len(names))
     detected.update(format=detected.get("format", "xlsx"), sheet=chosen, header=has_header)
     first_line = header_index + (2 if has_header else 1)
+    unnumbered = frame.lazy()
     frame = frame.with_row_index(_ROW).with_columns((pl.col(_ROW).cast(pl.Int64) + first_line).alias(LINE)).drop(_ROW)
     table = _finish_table(frame.lazy(), names, _joined_raw(frame.lazy(), names, ","), detected)
+    table.unnumbered, table.first_line = unnumbered, first_line
     if len(tables) > 1:
         table.warnings.append(
             f"The workbook has {len(tables)} sheets with data; sheet '{chosen}' was read. "
