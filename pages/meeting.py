@@ -30,11 +30,12 @@ def _step(count: int) -> int:
     return min(max(step, 1), max(count, 1))
 
 
-def _theme() -> str:
+def _theme(label_visibility: str = "visible") -> str:
     browser = (getattr(st.context.theme, "type", None) or "light").capitalize()
     return st.segmented_control(
         "Chart theme", THEMES, default=browser if browser in THEMES else THEMES[0],
         required=True, key=Keys.THEME, bind="query-params", help="Dark suits dim meeting rooms.",
+        label_visibility=label_visibility,
     )
 
 
@@ -76,6 +77,15 @@ st.query_params[Keys.MEETING_STEP] = str(step)  # a copied link reopens this fin
 finding = findings[step - 1]
 
 st.progress(step / count, text=f"Finding {step} of {count} · {plain(finding.title)}")
+previous, following, theme_column, leave = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
+previous.button("Previous", icon=":material/arrow_back:", disabled=step <= 1, on_click=_move, args=(-1, count),
+                shortcut="Left", width="stretch")
+following.button("Next", icon=":material/arrow_forward:", type="primary", disabled=step >= count, on_click=_move,
+                 args=(1, count), shortcut="Right", width="stretch")
+with theme_column:
+    _theme("collapsed")
+leave.button("Exit", icon=":material/close:", on_click=_set_meeting, args=(False,), shortcut="Esc",
+             width="stretch")
 st.header(plain(finding.headline), anchor=False)
 if finding.figure is not None:
     figure = enlarged(themed(go.Figure(finding.figure), dark))  # a copy: the cached figure stays as it is
@@ -83,15 +93,6 @@ if finding.figure is not None:
 if finding.detail:
     st.caption(plain(finding.detail))
 
-previous, following, theme_column, leave = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
-previous.button("Previous", icon=":material/arrow_back:", disabled=step <= 1, on_click=_move, args=(-1, count),
-                shortcut="Left", width="stretch")
-following.button("Next", icon=":material/arrow_forward:", type="primary", disabled=step >= count, on_click=_move,
-                 args=(1, count), shortcut="Right", width="stretch")
-with theme_column:
-    _theme()
-leave.button("Exit meeting mode", icon=":material/close:", on_click=_set_meeting, args=(False,), shortcut="Esc",
-             width="stretch")
 if finding.table is not None and finding.table.height:
     with st.expander("The numbers behind this finding"):
         st.dataframe(finding.table, hide_index=True, width="stretch")

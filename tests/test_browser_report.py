@@ -52,7 +52,7 @@ def test_report_charts_render_offline(tmp_path):
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.goto(path.as_uri(), wait_until="load")
             page.wait_for_function(
-                f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {charts}", timeout=60_000
+                f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {charts}", timeout=120_000
             )
             rendered = page.locator(".js-plotly-plot").count()
             svg_layers = page.locator(".js-plotly-plot .main-svg").count()
@@ -104,6 +104,14 @@ def app_url(tmp_path_factory):
         process.wait(timeout=20)
 
 
+def _wait_for_address(page, path: str, parameter: str) -> None:
+    """Wait until the address bar (changed by history.pushState, no page load) shows path and parameter."""
+    page.wait_for_function(
+        "([path, parameter]) => location.pathname.endsWith(path) && location.search.includes(parameter)",
+        arg=[path, parameter], timeout=120_000,
+    )
+
+
 def test_meeting_mode_in_the_browser(app_url):
     """Sidebar toggle -> meeting page without sidebar; arrow keys step; the URL keeps step and theme; Esc exits."""
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -118,26 +126,26 @@ def test_meeting_mode_in_the_browser(app_url):
             page.goto(app_url, wait_until="domcontentloaded")
             page.wait_for_selector(".st-key-meeting label", timeout=90_000)
             page.locator(".st-key-meeting label").click()
-            page.wait_for_url("**/meeting?*step=1*", timeout=60_000)
+            _wait_for_address(page, "/meeting", "step=1")
             heading = page.locator('[data-testid="stHeading"] h2').first
-            heading.wait_for(timeout=60_000)
+            heading.wait_for(timeout=120_000)
             assert heading.inner_text() == headlines[0]
             assert "meeting=true" in page.url
             assert not page.locator('[data-testid="stSidebar"]').is_visible()
-            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=120_000)
 
             page.keyboard.press("ArrowRight")
-            page.wait_for_url("**step=2*", timeout=60_000)
+            _wait_for_address(page, "/meeting", "step=2")
             page.wait_for_function(
                 "text => document.querySelector('[data-testid=\"stHeading\"] h2')?.innerText === text",
-                arg=headlines[1], timeout=60_000,
+                arg=headlines[1], timeout=120_000,
             )
             page.locator(".st-key-theme").get_by_text("Dark").click()
-            page.wait_for_url("**theme=Dark*", timeout=60_000)
+            _wait_for_address(page, "/meeting", "theme=Dark")
 
             page.keyboard.press("Escape")
-            page.wait_for_function("() => !location.search.includes('meeting=true')", timeout=60_000)
-            page.wait_for_selector('[data-testid="stSidebar"]', state="visible", timeout=60_000)
+            page.wait_for_function("() => !location.search.includes('meeting=true')", timeout=120_000)
+            page.wait_for_selector('[data-testid="stSidebar"]', state="visible", timeout=120_000)
             assert page.locator('[data-testid="stException"]').count() == 0
         finally:
             browser.close()

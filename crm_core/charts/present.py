@@ -80,6 +80,15 @@ def status_bars_figure(table: pl.DataFrame, title: str, y_title: str) -> go.Figu
     return styled(fig, title)
 
 
+def _wrapped(label: str, width: int = 14) -> str:
+    """Break a long step name (our own constant text) over two lines at the space nearest its middle."""
+    if len(label) <= width or " " not in label:
+        return label
+    spaces = [i for i, char in enumerate(label) if char == " "]
+    cut = min(spaces, key=lambda i: abs(i - len(label) / 2))
+    return label[:cut] + "<br>" + label[cut + 1:]
+
+
 def radar_figure(scores: pl.DataFrame, title: str) -> go.Figure:
     """Scatterpolar of step scores (0-100), one closed polygon per model.
 
@@ -89,12 +98,18 @@ def radar_figure(scores: pl.DataFrame, title: str) -> go.Figure:
     fig = go.Figure()
     for index, model in enumerate(scores["model"].unique(maintain_order=True).to_list()):
         rows = scores.filter(pl.col("model") == model)
-        steps = rows["step"].to_list()
+        steps = [_wrapped(step) for step in rows["step"].to_list()]
         values = rows["score"].fill_null(0).to_list()
         fig.add_trace(go.Scatterpolar(
             r=values + values[:1], theta=steps + steps[:1], name=model, fill="toself", opacity=0.75,
             line=dict(color=PALETTE[index % len(PALETTE)], width=3),
             hovertemplate="%{theta}: %{r:.0f} / 100<extra>" + model + "</extra>",
         ))
-    fig.update_layout(polar=dict(radialaxis=dict(range=[0, 100], tickvals=[25, 50, 75, 100])), showlegend=len(fig.data) > 1)
-    return styled(fig, title, height=520)
+    fig.update_layout(
+        polar=dict(radialaxis=dict(range=[0, 100], tickvals=[25, 50, 75, 100], angle=90, tickfont_size=10),
+                   angularaxis=dict(tickfont_size=12)),
+        showlegend=len(fig.data) > 1,
+    )
+    styled(fig, title, height=460)
+    fig.update_layout(margin=dict(l=100, r=100, t=70, b=40))  # room for the step names around the circle
+    return fig
