@@ -309,9 +309,9 @@ def _order_checks(frame: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:
     bad_date, bad_amount = flag(frame, "order_date"), flag(frame, "amount")
     nothing = customer.is_null() & date.is_null() & amount.is_null() & ~bad_date & ~bad_amount
     reason = (
-        pl.when(rule.is_not_null()).then(rule)
+        pl.when(nothing).then(pl.lit("empty row"))  # also report footers ("Grand Totals", copyright lines)
+        .when(rule.is_not_null()).then(rule)
         .when(other).then(pl.lit("other currency"))
-        .when(nothing).then(pl.lit("empty row"))
         .when(customer.is_null()).then(pl.lit("missing customer id"))
         .when(date.is_null() & bad_date).then(pl.lit("unparseable date"))
         .when(date.is_null()).then(pl.lit("missing date"))

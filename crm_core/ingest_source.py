@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import io
+import re
 import shutil
 import tempfile
 import zipfile
@@ -313,13 +314,18 @@ def _open_text(path: Path, name: str, size: int, settings: _Settings, staging: _
         text = text.replace("\r", "\n") if old_mac else text
     detected.update(format="csv", encoding=_encoding_label(encoding))
 
-    delimiter = settings.delimiter or sniff.sniff_delimiter(text, _delimiter_hint(name))
+    declared = re.match(r"^\ufeff?sep=(.)\r?\n", text)  # Excel's "sep=;" first line
+    delimiter = settings.delimiter or (declared.group(1) if declared else None)
+    delimiter = delimiter or sniff.sniff_delimiter(text, _delimiter_hint(name))
     if delimiter != sniff.WHITESPACE and len(delimiter.encode("utf-8")) != 1:
         raise IngestError(
             f"The delimiter must be a single character such as , ; | or tab (got '{delimiter}')."
         )
     rows = sniff.split_rows("\n".join(text.splitlines()[:300]), delimiter)
     header_index, has_header = sniff.find_header(rows)
+    if declared and header_index == 0:
+        header_index, has_header = sniff.find_header(rows[1:])
+        header_index += 1
     if settings.has_header is not None:
         has_header = settings.has_header
     if has_header and header_index < len(rows):
@@ -396,11 +402,16 @@ def _quoted(column: str, delimiter: str) -> pl.Expr:
     return pl.when(needs_quotes).then(pl.lit('"') + value.str.replace_all('"', '""', literal=True) + pl.lit('"')).otherwise(value)
 
 
-def _joined_raw(frame: pl.LazyFrame, names: list[str], delimiter: str) -> Callable[[pl.Series], pl.DataFrame]:
+def _joined_raw(
+    frame: pl.LazyFrame, names: list[str], delimiter: str, sheet: str | None = None
+) -> Callable[[pl.Series], pl.DataFrame]:
     def raw_text(lines: pl.Series) -> pl.DataFrame:
+        joined = pl.concat_str([_quoted(n, delimiter) for n in names], separator=delimiter)
+        if sheet is not None:
+            joined = pl.lit("[") + pl.col(sheet) + pl.lit("] ") + joined
         return (
             frame.filter(pl.col(LINE).is_in(lines.implode(), nulls_equal=False))
-            .select(pl.col(LINE), pl.concat_str([_quoted(n, delimiter) for n in names], separator=delimiter).alias("raw"))
+            .select(pl.col(LINE), joined.alias("raw"))
             .collect()
         )
 
@@ -524,13 +535,23 @@ def _open_excel(path: Path, settings: _Settings, detected: dict) -> RawTable:
     chosen = max(tables, key=lambda name: (score(tables[name][1]), -list(tables).index(name)))
     frame, names, has_header, header_index = tables[chosen]
     _check_width(len(names))
-    detected.update(format=detected.get("format", "xlsx"), sheet=chosen, header=has_header)
+    # Sheets with exactly the same columns (e.g. one sheet per year) are one table.
+    stacked = [chosen] + [n for n in tables if n != chosen and tables[n][1] == names and has_header]
+    detected.update(format=detected.get("format", "xlsx"), sheet=chosen if len(stacked) == 1 else stacked, header=has_header)
     first_line = header_index + (2 if has_header else 1)
-    unnumbered = frame.lazy()
+    if len(stacked) > 1:
+        frame = pl.concat([tables[n][0].with_columns(pl.lit(n).alias(_TEXT)) for n in stacked])
+    unnumbered = frame.lazy().drop(_TEXT, strict=False)
     frame = frame.with_row_index(_ROW).with_columns((pl.col(_ROW).cast(pl.Int64) + first_line).alias(LINE)).drop(_ROW)
-    table = _finish_table(frame.lazy(), names, _joined_raw(frame.lazy(), names, ","), detected)
+    raw_text = _joined_raw(frame.lazy(), names, ",", sheet=_TEXT if len(stacked) > 1 else None)
+    table = _finish_table(frame.lazy().drop(_TEXT, strict=False), names, raw_text, detected, head=unnumbered)
     table.unnumbered, table.first_line = unnumbered, first_line
-    if len(tables) > 1:
+    if len(stacked) > 1:
+        table.warnings.append(
+            f"The sheets {', '.join(repr(n) for n in stacked)} have the same columns and were read as one table "
+            "(line numbers count on from one sheet to the next; the raw text names the sheet)."
+        )
+    elif len(tables) > 1:
         table.warnings.append(
             f"The workbook has {len(tables)} sheets with data; sheet '{chosen}' was read. "
             "Pick another one with --sheet if needed."

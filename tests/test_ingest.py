@@ -123,6 +123,12 @@ def test_whitespace_separated_cdnow_raw(tmp_path):
     assert sum(column(frame, "amount")) == pytest.approx(121.53)
 
 
+def test_excel_sep_line_declares_the_delimiter(tmp_path):
+    frame, report = read(write(tmp_path, "x.csv", "sep=;\ncustomer;date;amount\nA;2024-01-05;1,5\nB;2024-01-06;2\n"))
+    assert report.detected["delimiter"] == ";"
+    assert column(frame, "amount") == [1.5, 2.0]
+
+
 def test_delimiter_override(tmp_path):
     path = write(tmp_path, "x.csv", "customer;date;amount\nA;2024-01-05;1,5\n")
     frame, report = read(path, delimiter=";", decimal=",")
@@ -515,6 +521,39 @@ def test_excel_with_title_rows_and_two_sheets(tmp_path):
     assert column(frame, "customer_id") == ["12346", "00042"]
     assert column(frame, "order_date") == [D(2011, 1, 18), D(2011, 1, 19)]
     assert column(frame, "amount") == [77183.6, 1200.0]
+
+
+def test_excel_sheets_with_the_same_columns_are_read_as_one_table(tmp_path):
+    import xlsxwriter
+
+    path = tmp_path / "online_retail_II.xlsx"
+    workbook = xlsxwriter.Workbook(path)
+    header = ["Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "Price", "Customer ID", "Country"]
+    rows = {
+        "Year 2009-2010": [["489434", "85048", "BALL", 12, "2009-12-01 07:45:00", 6.95, 13085, "United Kingdom"]],
+        "Year 2010-2011": [["536365", "85123A", "HOLDER", 6, "2010-12-01 08:26:00", 2.55, 17850, "United Kingdom"],
+                           ["536366", "22633", "WARMER", 6, "2010-12-01 08:28:00", 1.85, None, "United Kingdom"]],
+    }
+    for name, data in rows.items():
+        sheet = workbook.add_worksheet(name)
+        sheet.write_row(0, 0, header)
+        for index, row in enumerate(data, start=1):
+            sheet.write_row(index, 0, row)
+    workbook.close()
+    frame, report = read(path)
+    assert report.detected["preset"] == "online_retail"
+    assert report.detected["sheet"] == ["Year 2009-2010", "Year 2010-2011"]
+    assert column(frame, "customer_id") == ["13085", "17850"]
+    assert column(frame, "amount") == pytest.approx([83.4, 15.3])
+    assert report.rejected["line"].to_list() == [4]
+    assert report.rejected["raw"][0].startswith("[Year 2010-2011] 536366,22633")
+
+
+def test_report_footers_are_empty_rows(tmp_path):
+    text = 'Opportunity Name,Account Name,Amount,Close Date,Won\nDeal,Acme,100,3/15/2024,1\n""\n"Copyright (c) 2000-2024 salesforce.com, inc."\n'
+    frame, report = read(write(tmp_path, "report.csv", text))
+    assert frame.height == 1
+    assert report.rejected_by_reason() == {"empty row": 2}
 
 
 # ---------------------------------------------------------------- unusable files
