@@ -53,7 +53,7 @@ MAX_RAW_REJECTED = 1_000_000
 #: Every reject reason, as it appears in ``IngestReport.rejected['reason']``.
 REASONS = (
     "empty row", "missing customer id", "missing date", "unparseable date", "missing amount",
-    "unparseable amount", "other currency", "cancelled order", "payment not paid", "deal not won",
+    "unparseable amount", "other currency", "cancelled order", "payment not paid", "payment refunded", "deal not won",
     "order not completed", "missing month", "unparseable month", "missing spend", "unparseable spend",
 )
 

@@ -118,7 +118,16 @@ def _amount_from_parts(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _shopify(frame: pl.DataFrame) -> pl.DataFrame:
-    """One row per order (``Name``): order-level fields come from its first row."""
+    """One row per order (``Name``): order-level fields come from its first row.
+
+    Without a Total (or Subtotal) column, the amount is the sum of the line
+    items' quantity x price.
+    """
+    if "amount" not in frame.columns and _has(frame, "quantity", "unit_price"):
+        frame = frame.with_columns(
+            (pl.col("quantity") * pl.col("unit_price")).alias("__line_amount"),
+            (flag(frame, "quantity") | flag(frame, "unit_price")).alias(bad("amount")),
+        )
     key = pl.coalesce(pl.col("order_id"), pl.lit("line ") + pl.col(LINE).cast(pl.String)) if _has(frame, "order_id") else pl.col(LINE).cast(pl.String)
     aggregations = [pl.col(LINE).min()]
     for column in frame.columns:
@@ -126,6 +135,8 @@ def _shopify(frame: pl.DataFrame) -> pl.DataFrame:
             continue
         if column == "quantity":
             aggregations.append(pl.col(column).sum().alias(column))
+        elif column == "__line_amount":
+            aggregations.append(pl.when(pl.col(column).count() > 0).then(pl.col(column).sum()).alias("amount"))
         elif column.startswith("__bad_"):
             aggregations.append(pl.col(column).any().alias(column))
         else:
@@ -144,8 +155,15 @@ def _stripe(frame: pl.DataFrame) -> pl.DataFrame:
     frame = _minus_refunds(frame)
     if _has(frame, "customer_alt"):
         frame = frame.with_columns(pl.coalesce("customer_id", "customer_alt").alias("customer_id"))
-    keep = pl.col("status").str.strip_chars().str.to_lowercase() == "paid" if _has(frame, "status") else pl.lit(True)
-    return frame.with_columns(_rule(keep, "payment not paid"))
+    if not _has(frame, "status"):
+        return frame
+    status = pl.col("status").str.strip_chars().str.to_lowercase()
+    rule = (
+        pl.when(status == "paid").then(pl.lit(None, pl.String))
+        .when(status.str.contains("refund")).then(pl.lit("payment refunded"))
+        .otherwise(pl.lit("payment not paid"))
+    )
+    return frame.with_columns(rule.alias(RULE))
 
 
 def _deals(frame: pl.DataFrame) -> pl.DataFrame:
@@ -192,12 +210,13 @@ def _online_retail(frame: pl.DataFrame) -> pl.DataFrame:
 PRESETS: tuple[Preset, ...] = (
     Preset(
         "shopify", "Shopify orders export",
-        (("name",), ("email",), ("createdat",), ("total",), ("lineitemquantity", "financialstatus")),
+        (("name",), ("email",), ("createdat", "paidat"), ("lineitemquantity", "financialstatus")),
         {
-            "customer_id": ("email",), "order_date": ("createdat",), "amount": ("total",),
+            "customer_id": ("email",), "order_date": ("createdat", "paidat"), "amount": ("total", "subtotal"),
             "refunded": ("refundedamount",), "quantity": ("lineitemquantity",), "order_id": ("name",),
             "cancelled": ("cancelledat",), "financial_status": ("financialstatus",), "currency": ("currency",),
-            "region": ("billingcountry", "shippingcountry"), "channel": ("source",), "unit_price": (),
+            "region": ("billingcountry", "shippingcountry"), "channel": ("source",),
+            "unit_price": ("lineitemprice",),
         },
         _shopify,
         notes=("Shopify: line items were merged into one row per order (Name); refunds subtracted; cancelled orders set aside.",),

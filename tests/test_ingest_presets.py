@@ -62,6 +62,20 @@ def test_shopify_collapses_line_items_nets_refunds_and_skips_cancelled(tmp_path)
     assert frame["channel"].to_list() == ["web", "pos"]
 
 
+def test_shopify_without_total_sums_line_items(tmp_path):
+    text = (
+        "Name,Email,Financial Status,Paid at,Fulfillment Status,Currency,Tags,Created at,Lineitem quantity,"
+        "Lineitem name,Lineitem price,Lineitem sku,Billing Name,Shipping Name\n"
+        "#Z1,c1@example.com,paid,2026-01-05 10:00:00 +0000,fulfilled,GBP,,2026-01-05 10:00:00 +0000,2,Print,15.00,P-1,C,C\n"
+        "#Z1,,,,,,,,1,Frame,20.00,F-1,,\n"
+        "#Z2,c2@example.com,paid,2026-01-06 10:00:00 +0000,fulfilled,GBP,,2026-01-06 10:00:00 +0000,1,Print,15.00,P-1,D,D\n"
+    )
+    frame, report = load(tmp_path, "orders_export.csv", text)
+    assert report.detected["preset"] == "shopify"
+    assert frame.sort("order_id")["amount"].to_list() == [50.0, 15.0]  # 2 x 15 + 1 x 20
+    assert frame.sort("order_id")["quantity"].to_list() == [3.0, 1.0]
+
+
 STRIPE_HEADER = (
     "id,Description,Seller Message,{created},Amount,Amount Refunded,Currency,Converted Amount,"
     "Converted Amount Refunded,Fee,Tax,Converted Currency,Mode,Status,Statement Descriptor,Customer ID,"
@@ -75,12 +89,13 @@ def test_stripe_keeps_paid_payments_net_of_refunds(tmp_path, created):
         "ch_1,,Payment complete.,2024-03-01 10:00:00,100.00,20.00,usd,100.00,20.00,3.20,0,usd,Live,Paid,,cus_A,,a@x.com,true,card_1\n"
         "ch_2,,Declined,2024-03-02 11:00:00,50.00,0.00,usd,50.00,0.00,0,0,usd,Live,Failed,,cus_B,,b@x.com,false,card_2\n"
         "ch_3,,Payment complete.,2024-03-03 12:00:00,30.00,0.00,usd,30.00,0.00,1.17,0,usd,Live,Paid,,,,guest@x.com,true,card_3\n"
+        "ch_4,,Payment complete.,2024-03-04 12:00:00,10.00,10.00,usd,10.00,10.00,0.59,0,usd,Live,Refunded,,cus_A,,a@x.com,true,card_1\n"
     )
     frame, report = load(tmp_path, "unified_payments.csv", STRIPE_HEADER.format(created=created) + rows)
     assert report.detected["preset"] == "stripe"
     assert report.detected["columns"]["order_date"] == created
-    assert report.rejected_by_reason() == {"payment not paid": 1}
-    assert report.rejected["line"].to_list() == [3]
+    assert report.rejected_by_reason() == {"payment not paid": 1, "payment refunded": 1}
+    assert report.rejected["line"].to_list() == [3, 5]
     assert frame["customer_id"].to_list() == ["cus_A", "guest@x.com"]
     assert frame["amount"].to_list() == [80.0, 30.0]
     assert report.detected["currency"] == "USD"
