@@ -34,7 +34,7 @@ from crm_core.ingest_presets import (
     BY_NAME, EXTRA_KINDS, RULE, Preset, bad, detect_preset, finish_generic, flag,
 )
 from crm_core.ingest_sniff import (
-    DateFormat, NumberFormat, format_label, is_day_first, parse_date_series, sniff_date_format,
+    DateFormat, NumberFormat, date_tokens, format_label, is_day_first, parse_date_series, sniff_date_format,
     sniff_number_format, user_date_format,
 )
 from crm_core.ingest_source import LINE, RawTable, open_table
@@ -598,7 +598,7 @@ class _Plan:
             fmt = user_date_format(self.options.date_format)
             chosen = DateFormat(fmt, tail=True)
             if not values.is_empty():
-                rate = parse_date_series(_date_tokens(values), fmt).is_not_null().mean()
+                rate = parse_date_series(date_tokens(values), fmt).is_not_null().mean()
                 if rate < 0.5:
                     self.warnings.append(
                         f"Only {rate:.0%} of the sampled dates match the date format you gave ({self.options.date_format}); "
@@ -736,13 +736,28 @@ class _Plan:
         if not checked:
             return parsed
         failed = parsed.with_row_index("__pos").filter(pl.any_horizontal([pl.col(k).is_null() for k in checked]))
-        failed = failed.select("__pos", LINE, *checked)
-        if failed.is_empty():
-            return parsed
-        sources = {key: self.columns[key] for key in checked}
+        retried = self._retry(failed.select("__pos", LINE, *checked), checked)
+        updates: list[pl.Series] = []
+        for key in checked:
+            fixed = retried.filter(pl.col(key).is_not_null() & pl.col(f"__null_{key}"))
+            column = parsed.get_column(key)
+            if fixed.height:
+                column = column.scatter(fixed.get_column("__pos"), fixed.get_column(key).cast(column.dtype))
+            updates.append(column)
+            unreadable = retried.filter(pl.col(key).is_null() & pl.col(f"__raw_{key}").is_not_null())
+            if unreadable.height:
+                self.bad_examples[key] = unreadable.get_column(f"__raw_{key}")[0]
+                flags = pl.Series(bad(key), [False], dtype=pl.Boolean).extend_constant(False, parsed.height - 1)
+                updates.append(flags.scatter(unreadable.get_column("__pos"), True))
+        return parsed.with_columns(updates)
+
+    def _retry(self, failed: pl.DataFrame, checked: list[str]) -> pl.DataFrame:
+        """``failed`` with the source text (``__raw_<role>``) and the thorough parse of each role."""
         raw = (
             self.table.frame.filter(pl.col(LINE).is_in(failed.get_column(LINE).implode()))
-            .select([pl.col(LINE)] + [present(as_text(c, self._dtype(c))).alias(f"__raw_{k}") for k, c in sources.items()])
+            .select([pl.col(LINE)] + [
+                present(as_text(self.columns[k], self._dtype(self.columns[k]))).alias(f"__raw_{k}") for k in checked
+            ])
             .collect()
         )
         failed = failed.join(raw, on=LINE, how="left").with_columns(
@@ -758,20 +773,7 @@ class _Plan:
             else:
                 retry = month_expr(text, self.months[key])
             retries.append(pl.coalesce(pl.col(key), retry).alias(key))
-        failed = failed.with_columns(retries)
-        updates = []
-        for key in checked:
-            fixed = failed.filter(pl.col(key).is_not_null() & pl.col(f"__null_{key}"))
-            column = parsed.get_column(key)
-            if fixed.height:
-                column = column.scatter(fixed.get_column("__pos"), fixed.get_column(key).cast(column.dtype))
-            unreadable = failed.filter(pl.col(key).is_null() & pl.col(f"__raw_{key}").is_not_null())
-            updates.append(column)
-            if unreadable.height:
-                self.bad_examples[key] = unreadable.get_column(f"__raw_{key}")[0]
-                flags = pl.Series(bad(key), [False], dtype=pl.Boolean).extend_constant(False, parsed.height - 1)
-                updates.append(flags.scatter(unreadable.get_column("__pos"), True))
-        return parsed.with_columns(updates)
+        return failed.with_columns(retries)
 
     # -------------------------------------------------------- currencies
 
@@ -917,12 +919,6 @@ def _is_text(dtype: pl.DataType) -> bool:
 
 def _guess_decimal(values: pl.Series) -> str:
     return sniff_number_format(values.head(200).to_list()).decimal
-
-
-def _date_tokens(values: pl.Series) -> pl.Series:
-    from crm_core.ingest_sniff import date_tokens
-
-    return date_tokens(values)
 
 
 def _month_format(values: pl.Series) -> str | None:

@@ -223,59 +223,73 @@ def sniff_number_format(values: list[str], european_hint: bool = False) -> Numbe
 
     A value with both ``.`` and ``,`` decides (the last one is the decimal);
     a single separator followed by other than three digits is a decimal;
-    repeated separators are thousands. ``1,234`` alone is ambiguous: read as
-    thousands unless the file looks European (``;`` separated, day-first
-    dates), then as a decimal comma.
+    repeated separators are thousands. ``1,234`` or ``1.234`` alone is
+    ambiguous: read the US way (``.`` decimal, ``,`` thousands) unless the file
+    looks European (``;`` separated, day-first dates), then the other way.
     """
-    votes: Counter[str] = Counter()
-    thousands_seen: Counter[str] = Counter()
-    plain = True
-    marks = False
-    ambiguous_marks: Counter[str] = Counter()
+    evidence = _NumberEvidence()
     for raw in values:
         value = raw.strip()
-        if not value:
-            continue
-        if not _PLAIN.match(value):
-            plain = False
-        if _MARK.search(value):
-            marks = True
+        if value:
+            evidence.add(value)
+    return evidence.decide(european_hint)
+
+
+class _NumberEvidence:
+    """Votes gathered from sample values by :func:`sniff_number_format`."""
+
+    def __init__(self) -> None:
+        self.decimal_votes: Counter[str] = Counter()
+        self.thousands_seen: Counter[str] = Counter()
+        self.ambiguous: Counter[str] = Counter()  # "1,234" / "1.234"
+        self.plain = True
+        self.marks = False
+
+    def add(self, value: str) -> None:
+        self.plain = self.plain and bool(_PLAIN.match(value))
+        self.marks = self.marks or bool(_MARK.search(value))
         if _GROUPED.search(value):
-            thousands_seen[next(ch for ch in value if ch in " '’\u00a0\u202f")] += 1
+            self.thousands_seen[next(ch for ch in value if ch in " '’\u00a0\u202f")] += 1
         core = re.sub(r"[^\d.,]", "", value)
         dots, commas = core.count("."), core.count(",")
         if dots and commas:
             decimal = "." if core.rfind(".") > core.rfind(",") else ","
-            votes[decimal] += 1
-            thousands_seen["," if decimal == "." else "."] += 1
+            self.decimal_votes[decimal] += 1
+            self.thousands_seen[_other(decimal)] += 1
         elif dots + commas == 1:
             mark = "." if dots else ","
             integer, _, fraction = core.partition(mark)
             if len(fraction) != 3 or integer in ("", "0"):
-                votes[mark] += 1
+                self.decimal_votes[mark] += 1
             else:
-                ambiguous_marks[mark] += 1
+                self.ambiguous[mark] += 1
         elif dots > 1 or commas > 1:
             mark = "." if dots else ","
-            thousands_seen[mark] += 1
-            votes["," if mark == "." else "."] += 1
-    ambiguous = False
-    if votes[","] > votes["."]:
-        decimal = ","
-    elif votes["."] > 0:
-        decimal = "."
-    elif ambiguous_marks[","] and european_hint:
-        decimal, ambiguous = ",", True
-    else:
-        decimal = "."
-        ambiguous = bool(ambiguous_marks[","] or ambiguous_marks["."])
-        if ambiguous_marks[","]:
-            thousands_seen[","] += 1
-    if ambiguous_marks["."] and decimal == ",":
-        thousands_seen["."] += 1
-    thousands_seen.pop(decimal, None)
-    thousands = thousands_seen.most_common(1)[0][0] if thousands_seen else None
-    return NumberFormat(decimal, thousands, plain and not marks, marks, ambiguous)
+            self.thousands_seen[mark] += 1
+            self.decimal_votes[_other(mark)] += 1
+
+    def decide(self, european_hint: bool) -> NumberFormat:
+        votes, thousands_seen, ambiguous = self.decimal_votes, self.thousands_seen, False
+        if votes[","] > votes["."]:
+            decimal = ","
+        elif votes["."] > 0:
+            decimal = "."
+        elif european_hint and (self.ambiguous[","] or self.ambiguous["."]):
+            decimal, ambiguous = ",", True  # European: "1.234" is a thousand, "1,234" a decimal
+        else:
+            decimal = "."
+            ambiguous = bool(self.ambiguous[","] or self.ambiguous["."])
+            if self.ambiguous[","]:
+                thousands_seen[","] += 1
+        if self.ambiguous["."] and decimal == ",":
+            thousands_seen["."] += 1
+        thousands_seen.pop(decimal, None)
+        thousands = thousands_seen.most_common(1)[0][0] if thousands_seen else None
+        return NumberFormat(decimal, thousands, self.plain and not self.marks, self.marks, ambiguous)
+
+
+def _other(mark: str) -> str:
+    return "," if mark == "." else "."
 
 
 # ---------------------------------------------------------------- dates

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import io
 import re
-import shutil
 import tempfile
 import zipfile
 import zlib
@@ -287,17 +285,30 @@ def _read_ends(path: Path, size: int) -> tuple[bytes, bytes]:
 
 
 def _open_text(path: Path, name: str, size: int, settings: _Settings, staging: _Staging, detected: dict) -> RawTable:
+    csv_path, text = _utf8_text(path, size, settings, staging, detected)
+    layout = _layout(text, name, settings)
+    detected.update(delimiter=layout.delimiter, header=layout.has_header)
+    if layout.header_index:
+        detected["skipped_lines"] = layout.header_index
+    args = (csv_path, layout.names, layout.header_index, layout.has_header, layout.first_line)
+    if layout.delimiter == sniff.WHITESPACE:
+        frame, raw_text = _whitespace_frame(*args)
+        table = _finish_table(frame, layout.names, raw_text, detected)
+        table.first_line = layout.first_line
+        return table
+    frame, raw_text, typed = _delimited_frame(*args, delimiter=layout.delimiter, quote=settings.quote)
+    if not settings.quote:
+        detected["quotes"] = "ignored"
+    table = _finish_table(frame, layout.names, raw_text, detected, head=typed({}))
+    table.typed, table.unnumbered, table.first_line = typed, typed({}), layout.first_line
+    return table
+
+
+def _utf8_text(path: Path, size: int, settings: _Settings, staging: _Staging, detected: dict) -> tuple[Path, str]:
+    """A UTF-8 file with the table (transcoded if needed) and its decoded first megabyte."""
     head, tail = _read_ends(path, size)
     complete = size <= SAMPLE_BYTES
-    if settings.encoding:
-        try:
-            encoding = sniff.normalise_encoding(settings.encoding)
-        except LookupError as error:
-            raise IngestError(
-                f"Unknown encoding '{settings.encoding}'. Use for example utf-8, utf-16, cp1252 or latin-1."
-            ) from error
-    else:
-        encoding = sniff.sniff_encoding(head, tail, complete)
+    encoding = _encoding(settings.encoding) if settings.encoding else sniff.sniff_encoding(head, tail, complete)
     text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=complete)
     if sniff.looks_binary(head, text):
         raise IngestError(BINARY_FILE)
@@ -306,21 +317,42 @@ def _open_text(path: Path, name: str, size: int, settings: _Settings, staging: _
     if not text.strip():
         raise IngestError(EMPTY_FILE)
     old_mac = "\r" in text and "\n" not in text
-    utf8 = codecs.lookup(encoding).name in ("utf-8", "utf-8-sig", "ascii")
     csv_path = path
-    if not utf8 or old_mac:
+    if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig", "ascii") or old_mac:
         csv_path = staging.new(".csv")
         _transcode(path, csv_path, encoding, old_mac)
         text = text.replace("\r", "\n") if old_mac else text
     detected.update(format="csv", encoding=_encoding_label(encoding))
+    return csv_path, text
 
+
+def _encoding(name: str) -> str:
+    try:
+        return sniff.normalise_encoding(name)
+    except LookupError as error:
+        raise IngestError(f"Unknown encoding '{name}'. Use for example utf-8, utf-16, cp1252 or latin-1.") from error
+
+
+@dataclass(frozen=True)
+class _Layout:
+    delimiter: str
+    header_index: int  # lines above the header (report titles)
+    has_header: bool
+    names: list[str]
+
+    @property
+    def first_line(self) -> int:
+        """Line number of the first data row (header = line 1 when on top)."""
+        return self.header_index + (2 if self.has_header else 1)
+
+
+def _layout(text: str, name: str, settings: _Settings) -> _Layout:
+    """Delimiter, header position and column names, from the decoded sample."""
     declared = re.match(r"^\ufeff?sep=(.)\r?\n", text)  # Excel's "sep=;" first line
     delimiter = settings.delimiter or (declared.group(1) if declared else None)
     delimiter = delimiter or sniff.sniff_delimiter(text, _delimiter_hint(name))
     if delimiter != sniff.WHITESPACE and len(delimiter.encode("utf-8")) != 1:
-        raise IngestError(
-            f"The delimiter must be a single character such as , ; | or tab (got '{delimiter}')."
-        )
+        raise IngestError(f"The delimiter must be a single character such as , ; | or tab (got '{delimiter}').")
     rows = sniff.split_rows("\n".join(text.splitlines()[:300]), delimiter)
     header_index, has_header = sniff.find_header(rows)
     if declared and header_index == 0:
@@ -329,29 +361,12 @@ def _open_text(path: Path, name: str, size: int, settings: _Settings, staging: _
     if settings.has_header is not None:
         has_header = settings.has_header
     if has_header and header_index < len(rows):
-        names = _clean_names(rows[header_index] if delimiter != sniff.WHITESPACE else text.splitlines()[header_index].split())
+        names = _clean_names(rows[header_index])
     else:
         width = max((len(row) for row in rows[header_index : header_index + 200]), default=1)
         names = [f"column_{i + 1}" for i in range(width)]
     _check_width(len(names))
-    detected.update(delimiter=delimiter, header=has_header)
-    if header_index:
-        detected["skipped_lines"] = header_index
-    first_line = header_index + (2 if has_header else 1)
-    if delimiter == sniff.WHITESPACE:
-        frame, raw_text = _whitespace_frame(csv_path, names, header_index, has_header, first_line)
-    else:
-        frame, raw_text, typed = _delimited_frame(
-            csv_path, names, delimiter, header_index, has_header, first_line, settings.quote
-        )
-        if not settings.quote:
-            detected["quotes"] = "ignored"
-        table = _finish_table(frame, names, raw_text, detected, head=typed({}))
-        table.typed, table.unnumbered, table.first_line = typed, typed({}), first_line
-        return table
-    table = _finish_table(frame, names, raw_text, detected)
-    table.first_line = first_line
-    return table
+    return _Layout(delimiter, header_index, has_header, names)
 
 
 def _encoding_label(encoding: str) -> str:
@@ -419,7 +434,7 @@ def _joined_raw(
 
 
 def _delimited_frame(
-    path: Path, names: list[str], delimiter: str, header_index: int, has_header: bool, first_line: int, quote: bool
+    path: Path, names: list[str], header_index: int, has_header: bool, first_line: int, *, delimiter: str, quote: bool
 ) -> tuple[pl.LazyFrame, Callable[[pl.Series], pl.DataFrame], Callable[[dict[str, pl.DataType]], pl.LazyFrame]]:
     def scan(overrides: dict[str, pl.DataType], numbered: bool = False) -> pl.LazyFrame:
         frame = pl.scan_csv(

@@ -152,6 +152,15 @@ def test_decimal_point_thousands_comma(tmp_path):
     assert column(frame, "amount") == [1234.56, 12000.0]
 
 
+def test_ambiguous_separators_follow_the_file_style(tmp_path):
+    frame, report = read(write(tmp_path, "de.csv", "Kunde;Datum;Betrag\n1;01.02.2024;1.234\n2;13.02.2024;12.500\n"))
+    assert column(frame, "amount") == [1234.0, 12500.0]
+    assert any("decimal mark" in w for w in report.warnings)
+    frame, report = read(write(tmp_path, "us.csv", 'customer,date,amount\n1,02/13/2024,"1,234"\n2,02/14/2024,"12,500"\n'))
+    assert column(frame, "amount") == [1234.0, 12500.0]
+    assert report.detected["thousands"] == ","
+
+
 def test_currency_symbols_and_parentheses(tmp_path):
     text = 'customer,date,amount\nA,2024-01-05,"$1,200.00"\nB,2024-01-06,(12.00)\nC,2024-01-07,-$3.50\n'
     frame, report = read(write(tmp_path, "usd.csv", text))
