@@ -682,7 +682,8 @@ class _Plan:
                 fast[column] = pl.Float64
             elif self.kinds[key] == DATE:
                 fmt = self.dates.get(key)
-                if fmt is not None and fmt.fmt == "%Y-%m-%d" and fmt.padded_iso and not fmt.tail:
+                clean = fmt is not None and fmt.rate >= 1.0 and fmt.padded_iso and not fmt.tail
+                if clean and fmt.fmt == "%Y-%m-%d":
                     fast[column] = pl.Date
         return fast
 

@@ -8,6 +8,9 @@ import polars as pl
 from crm_core.commands.common import add_source_arguments, emit, load_orders
 from crm_core.schema import C
 
+#: Rejected rows shown (line, raw text, reason); all are in the report.
+SAMPLE_REJECTED = 5
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_source_arguments(parser)
@@ -36,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         "last_date": totals["last_date"].isoformat() if totals["last_date"] else None,
         "detected": report.detected,
         "warnings": report.warnings,
+        "rejected_sample": report.rejected.head(SAMPLE_REJECTED).to_dicts(),
     }
     emit(payload, args.json)
     return 0
