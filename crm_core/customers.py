@@ -53,6 +53,11 @@ def first_purchase_dates(tx: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def _distinct_count(column: str) -> pl.Expr:
+    """Distinct non-null values per group; integer codes hash faster than strings."""
+    return pl.col(column).cast(pl.Categorical).to_physical().drop_nulls().n_unique()
+
+
 def summarize(tx: pl.LazyFrame, as_of: dt.date | None = None) -> pl.LazyFrame:
     """One row per customer.
 
@@ -105,8 +110,8 @@ def summarize(tx: pl.LazyFrame, as_of: dt.date | None = None) -> pl.LazyFrame:
     optional = {
         C.QUANTITY: pl.col(C.QUANTITY).sum().alias("quantity"),
         C.COST: (amount.sum() - pl.col(C.COST).sum()).alias("margin"),
-        C.CATEGORY: pl.col(C.CATEGORY).drop_nulls().n_unique().alias("categories"),
-        C.CHANNEL: pl.col(C.CHANNEL).drop_nulls().n_unique().alias("channels"),
+        C.CATEGORY: _distinct_count(C.CATEGORY).alias("categories"),
+        C.CHANNEL: _distinct_count(C.CHANNEL).alias("channels"),
         C.DAYS_LATE: pl.col(C.DAYS_LATE).mean().alias("days_late_mean"),
     }
     aggregations += [expr for column, expr in optional.items() if has_column(tx, column)]

@@ -47,3 +47,17 @@ def test_as_of_defaults_to_last_date_and_drops_later_rows():
 def test_first_purchase_dates_ignore_returns():
     first = first_purchase_dates(tx()).collect().sort("customer_id")
     assert first.to_dicts() == [{"customer_id": "a", "first_date": D(2024, 1, 1)}, {"customer_id": "b", "first_date": D(2024, 1, 5)}]
+
+
+def test_distinct_categories_and_channels_ignore_missing_values():
+    frame = pl.LazyFrame(
+        {
+            "customer_id": ["a", "a", "a", "b"],
+            "order_date": [D(2024, 1, 1)] * 4,
+            "amount": [1.0, 2.0, 3.0, 4.0],
+            "category": ["x", None, "y", "x"],
+            "channel": [None, None, None, "web"],
+        }
+    )
+    rows = summarize(frame).collect().select("customer_id", "categories", "channels").rows()
+    assert rows == [("a", 2, 0), ("b", 1, 1)]
