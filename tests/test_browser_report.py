@@ -131,7 +131,7 @@ def test_meeting_mode_in_the_browser(app_url):
             heading.wait_for(timeout=120_000)
             assert heading.inner_text() == headlines[0]
             assert "meeting=true" in page.url
-            assert not page.locator('[data-testid="stSidebar"]').is_visible()
+            page.wait_for_selector('[data-testid="stSidebar"]', state="hidden", timeout=120_000)
             page.wait_for_selector(".js-plotly-plot .main-svg", timeout=120_000)
 
             page.keyboard.press("ArrowRight")
