@@ -51,7 +51,8 @@ def _collected_dataset(dataset_id: str, version: str) -> Dataset:
 
 
 def current_dataset_id() -> str:
-    return st.session_state.get(Keys.DATASET_ID) or DEMO_DATASET_ID
+    """The dataset picked in the sidebar (or just saved/deleted, before the sidebar redraws)."""
+    return st.session_state.get(Keys.PENDING_DATASET) or st.session_state.get(Keys.DATASET_ID) or DEMO_DATASET_ID
 
 
 def current_dataset() -> Dataset:
