@@ -19,7 +19,7 @@ from crm_core.charts.interact import what_if_figure
 from crm_core.export import safe_csv_bytes, safe_xlsx_bytes
 from ui.interact import DEFAULT_HIGH_VALUE_SHARE, current_actions, current_playbook, current_profile
 from ui.state import Keys
-from ui.widgets import chart, explain, plain, takeaway
+from ui.widgets import CUSTOMER_COLUMNS, chart, explain, plain, takeaway
 
 PREVIEW_ROWS = 1_000
 DEFAULT_TARGETS = ("At Risk", "Can't Lose Them")
@@ -178,7 +178,7 @@ st.caption(
     + (f" (first {PREVIEW_ROWS:,} shown; the files hold all)" if chosen.height > PREVIEW_ROWS else "")
     + ". Cells that a spreadsheet would run as a formula are prefixed with ' in both files."
 )
-st.dataframe(chosen.head(PREVIEW_ROWS), hide_index=True, width="stretch")
+st.dataframe(chosen.head(PREVIEW_ROWS), hide_index=True, width="stretch", column_config=CUSTOMER_COLUMNS)
 left, right = st.columns(2)
 left.download_button(
     "Download CSV",
@@ -187,7 +187,7 @@ left.download_button(
     mime="text/csv",
     icon=":material/download:",
     on_click="ignore",
-    key="actions_download_csv",
+    key=Keys.TARGETS_CSV,
 )
 right.download_button(
     "Download Excel",
@@ -196,5 +196,5 @@ right.download_button(
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     icon=":material/download:",
     on_click="ignore",
-    key="actions_download_xlsx",
+    key=Keys.TARGETS_XLSX,
 )

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import streamlit as st
 
@@ -15,10 +14,9 @@ from crm_core.charts.portfolio import (
     significance_figure,
     tier_trend_figure,
 )
-from crm_core.export import safe_csv_bytes
 from ui.data import current_dataset, customer_summary, period_transactions, selected_period
 from ui.state import Keys
-from ui.widgets import chart, explain, plain, takeaway
+from ui.widgets import chart, customer_list, explain, plain, takeaway
 
 SHOWN_ROWS = 1000
 ONE_DAY = dt.timedelta(days=1)
@@ -197,25 +195,4 @@ labels = list(settings.names) if drill_by == "tier" else list(pf.QUADRANT_ORDER)
 if st.session_state.get(Keys.PF_DRILL) not in labels:
     st.session_state.pop(Keys.PF_DRILL, None)
 pick = right.selectbox("Show", labels, key=Keys.PF_DRILL)
-members = pf.customers_in(customers, drill_by, pick)
-st.caption(plain(f"{members.height:,} customers in {pick}"
-                 + (f"; showing the best {SHOWN_ROWS:,} (the download has all)." if members.height > SHOWN_ROWS else ".")))
-st.dataframe(
-    members.head(SHOWN_ROWS), hide_index=True, width="stretch",
-    column_config={
-        "customer_id": "Customer", "tier": "Tier", "quadrant": "Quadrant", "value_rank": "Rank",
-        "revenue": st.column_config.NumberColumn("Revenue", format="%.2f"),
-        "margin": st.column_config.NumberColumn("Margin", format="%.2f"),
-        "contribution": st.column_config.NumberColumn("Margin after cost to serve", format="%.2f"),
-        "orders": "Orders", "aov": st.column_config.NumberColumn("Average order", format="%.2f"),
-        "first_date": "First purchase", "last_date": "Last purchase", "recency_days": "Days since last",
-        "returns": st.column_config.NumberColumn("Returned amount", format="%.2f"), "return_lines": "Returned lines",
-        "contacts": "Contacts", "cost_to_serve": st.column_config.NumberColumn("Cost to serve", format="%.2f"),
-        "days_late_mean": st.column_config.NumberColumn("Average days late", format="%.1f"),
-    },
-)
-slug = re.sub(r"[^A-Za-z0-9]+", "_", pick).strip("_").lower() or "customers"
-st.download_button(
-    "Download these customers (CSV)", data=safe_csv_bytes(members), file_name=f"portfolio_{slug}.csv",
-    mime="text/csv", icon=":material/download:", key="pf_download",
-    help="Opens in Excel; cells that could run as formulas are neutralised.")
+customer_list(pf.customers_in(customers, drill_by, pick), pick, "portfolio", Keys.PF_DOWNLOAD, SHOWN_ROWS)

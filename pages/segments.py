@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import polars as pl
 import streamlit as st
@@ -12,12 +11,11 @@ from crm_core import needs
 from crm_core import rfm
 from crm_core.charts import segments as charts
 from crm_core.customers import summarize
-from crm_core.export import safe_csv_bytes
 from crm_core.kpis import format_kpi
 from crm_core.schema import C
 from ui.data import current_dataset_id, customer_summary, period_transactions, selected_period
 from ui.state import Keys
-from ui.widgets import chart, explain, plain, takeaway
+from ui.widgets import chart, customer_list, explain, plain, takeaway
 
 SHOWN_ROWS = 1000
 ONE_DAY = dt.timedelta(days=1)
@@ -75,21 +73,6 @@ if summary.height == 0:
     st.stop()
 
 tab_rfm, tab_clusters, tab_needs = st.tabs(["RFM segments", "Behavioural clusters", "Needs & channels"])
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "customers"
-
-
-def drill_down(members: pl.DataFrame, name: str, file_prefix: str, key: str) -> None:
-    """Customer list of one group with an injection-safe CSV download."""
-    st.caption(plain(f"{members.height:,} customers in {name}"
-                     + (f"; showing the best {SHOWN_ROWS:,} (the download has all)." if members.height > SHOWN_ROWS else ".")))
-    st.dataframe(members.head(SHOWN_ROWS), hide_index=True, width="stretch")
-    st.download_button(
-        "Download these customers (CSV)", data=safe_csv_bytes(members), file_name=f"{file_prefix}_{slug(name)}.csv",
-        mime="text/csv", icon=":material/download:", key=key,
-        help="Opens in Excel; cells that could run as formulas are neutralised.")
 
 
 # RFM ----------------------------------------------------------------------------------------
@@ -202,7 +185,7 @@ def rfm_tab(settings: rfm.RfmSettings) -> pl.DataFrame:
     cards[3].metric("Spend per customer", format_kpi(row["mean_revenue"], "money"), border=True)
     if row["advice"]:
         st.caption(plain(f"What to do: {row['advice']}"))
-    drill_down(rfm.segment_members(scored, pick), pick, "segment", "seg_download")
+    customer_list(rfm.segment_members(scored, pick), pick, "segment", Keys.SEG_DOWNLOAD, SHOWN_ROWS)
     return scored
 
 
@@ -308,7 +291,7 @@ def clusters_tab() -> cl.ClusterResult | None:
     if st.session_state.get(Keys.CLU_DRILL) not in labels:
         st.session_state.pop(Keys.CLU_DRILL, None)
     pick = st.selectbox("Cluster", list(labels), key=Keys.CLU_DRILL, format_func=lambda c: f"{c}. {labels[c]}")
-    drill_down(cl.cluster_members(summary, result, pick), f"cluster {pick}", "cluster", "clu_download")
+    customer_list(cl.cluster_members(summary, result, pick), f"cluster {pick}", "cluster", Keys.CLU_DOWNLOAD, SHOWN_ROWS)
     return result
 
 

@@ -57,6 +57,7 @@ class Keys:
     PF_COST_CONTACT = "pf_cost_contact"
     PF_COST_RETURN = "pf_cost_return"
     PF_DRILL = "pf_drill_pick"               # drill-down: chosen tier or quadrant
+    PF_DOWNLOAD = "pf_download"              # drill-down: CSV download button
     # Interact & customize (session only: searches may hold e-mail addresses, kept out of URLs).
     C360_QUERY = "c360_query"
     C360_PICK = "c360_pick"
@@ -72,6 +73,8 @@ class Keys:
     WHATIF_UPLIFT_AMOUNT = "whatif_uplift_amount"
     WHATIF_UPLIFT_PERCENT = "whatif_uplift_percent"
     WHATIF_MARGIN = "whatif_margin"
+    TARGETS_CSV = "actions_download_csv"     # Actions: target list downloads
+    TARGETS_XLSX = "actions_download_xlsx"
     # Lifetime value & retention (bound to the URL: settings only, no user text).
     LT_HORIZON = "lt_months"                 # CLV horizon in months (converted to weeks)
     LT_MARGIN = "lt_margin"                  # margin, percent
@@ -96,6 +99,8 @@ class Keys:
     CLU_FEATURES = "clu_features"
     CLU_K = "clu_k"
     CLU_DRILL = "clu_drill"
+    SEG_DOWNLOAD = "seg_download"            # segment drill-down: CSV download button
+    CLU_DOWNLOAD = "clu_download"            # cluster drill-down: CSV download button
     NEEDS_GROUP = "needs_group"
     NEEDS_SCOPE = "needs_scope"
     # Data page, "Connect a database" (session only: the URI may hold a password).

@@ -1,8 +1,13 @@
 """Small display helpers shared by pages (no computation of their own)."""
 from __future__ import annotations
 
+import re
+
 import plotly.graph_objects as go
+import polars as pl
 import streamlit as st
+
+from crm_core.export import safe_csv_bytes
 
 
 def takeaway(sentence: str) -> None:
@@ -30,3 +35,75 @@ def plain(text: str) -> str:
     file's text would still render; escaping keeps user text inert.
     """
     return "".join("\\" + char if char in _MARKDOWN_SPECIALS else char for char in str(text))
+
+
+# Tables ---------------------------------------------------------------------------------------
+MONEY_FORMAT = "%,.2f"   # 1,234.57: every amount to the cent, with thousands separators
+COUNT_FORMAT = "%,d"
+
+
+def money_column(label: str, help: str | None = None):
+    """A money column: thousands separators, two decimals."""
+    return st.column_config.NumberColumn(label, format=MONEY_FORMAT, help=help)
+
+
+def count_column(label: str, help: str | None = None):
+    """A whole-number column with thousands separators."""
+    return st.column_config.NumberColumn(label, format=COUNT_FORMAT, help=help)
+
+
+#: Labels and formats of the per-customer columns the engines return (any subset may be present).
+CUSTOMER_COLUMNS = {
+    "customer_id": "Customer",
+    "name": "Name",
+    "email": "E-mail",
+    "tier": "Tier",
+    "quadrant": "Quadrant",
+    "segment": "RFM segment",
+    "cluster": "Cluster",
+    "cluster_name": "Cluster description",
+    "value_band": "Value band",
+    "value_rank": count_column("Rank"),
+    "r_score": "R score",
+    "f_score": "F score",
+    "m_score": "M score",
+    "recency_days": count_column("Days since last purchase"),
+    "orders": count_column("Orders"),
+    "revenue": money_column("Revenue"),
+    "margin": money_column("Margin"),
+    "contribution": money_column("Margin after cost to serve"),
+    "aov": money_column("Average order value"),
+    "clv": money_column("Predicted CLV"),
+    "p_alive": st.column_config.NumberColumn("Probability still active", format="percent"),
+    "first_date": st.column_config.DateColumn("First purchase"),
+    "last_date": st.column_config.DateColumn("Last purchase"),
+    "returns": money_column("Returned amount"),
+    "return_lines": count_column("Returned lines"),
+    "contacts": count_column("Contacts"),
+    "cost_to_serve": money_column("Cost to serve"),
+    "days_late_mean": st.column_config.NumberColumn("Average days late", format="%.1f"),
+    "categories": count_column("Categories bought"),
+    "channels": count_column("Channels used"),
+    "tenure_days": count_column("Days since first purchase"),
+    "objective": "Objective",
+    "action": "Recommended action",
+    "channel": "Channel",
+    "offer": "Offer",
+    "rule": "Playbook row",
+}
+
+
+def file_slug(text: str) -> str:
+    """A file-name-safe version of a group name ("Can't Lose Them" -> "can_t_lose_them")."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "customers"
+
+
+def customer_list(members: pl.DataFrame, group: str, file_prefix: str, key: str, shown_rows: int = 1000) -> None:
+    """The customers of one group (best first): count, readable table and an injection-safe CSV download."""
+    more = f"; showing the best {shown_rows:,} (the download has all)." if members.height > shown_rows else "."
+    st.caption(plain(f"{members.height:,} customers in {group}{more}"))
+    st.dataframe(members.head(shown_rows), hide_index=True, width="stretch", column_config=CUSTOMER_COLUMNS)
+    st.download_button(
+        "Download these customers (CSV)", data=safe_csv_bytes(members), file_name=f"{file_prefix}_{file_slug(group)}.csv",
+        mime="text/csv", icon=":material/download:", key=key,
+        help="Opens in Excel; cells that could run as formulas are neutralised.")
