@@ -22,13 +22,17 @@ def _dataset_choices() -> dict[str, str]:
 
 
 def _reset_period_on_dataset_change(first, last) -> None:
-    """A period chosen for another dataset (or outside this one's dates) is dropped."""
+    """A period chosen for another dataset (or outside this one's dates) resets to the whole history.
+
+    The value is assigned rather than deleted: the browser keeps a widget's last
+    value for its key, so only an explicit assignment replaces it.
+    """
     dataset_id = st.session_state.get(Keys.DATASET_ID)
     previous = st.session_state.get(Keys.PERIOD_DATASET)
     chosen = st.session_state.get(Keys.PERIOD) or ()
     outside = any(day is not None and not first <= day <= last for day in chosen)
     if (previous is not None and previous != dataset_id) or outside:
-        st.session_state.pop(Keys.PERIOD, None)
+        st.session_state[Keys.PERIOD] = (first, last)
     st.session_state[Keys.PERIOD_DATASET] = dataset_id
 
 

@@ -20,7 +20,11 @@ def kpi_trend_figure(trend: pl.DataFrame, kpi: str, grain: str) -> go.Figure:
     else:
         trace = go.Scatter(x=x, y=y, mode="lines+markers", line=dict(color=PALETTE[0], width=3), name=definition.label)
     trace.update(hovertemplate=f"%{{x|%d %b %Y}}<br>{definition.label}: %{{y:{_HOVER_FORMAT[definition.kind]}}}<extra></extra>")
+    if grain == "month":  # one labelled tick per month, bars centred on their month
+        trace.update(xperiod="M1", xperiodalignment="middle")
     fig = go.Figure(trace)
+    if grain == "month":
+        fig.update_xaxes(tickformat="%b %Y", dtick="M1" if len(x) <= 18 else "M3")
     fig.update_yaxes(tickformat=_TICK_FORMAT[definition.kind], title_text=definition.label, rangemode="tozero")
     fig.update_xaxes(title_text=None)
     return styled(fig, f"{definition.label} per {grain}")
