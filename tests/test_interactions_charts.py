@@ -49,6 +49,15 @@ def test_timeline_bars_and_running_total():
     assert _themed(fig)
 
 
+
+def test_timeline_of_a_single_purchase_day_spans_two_months():
+    timeline = pl.DataFrame({"order_date": [D(2024, 4, 28)], "amount": [188.64], "returns": [0.0], "lines": [1]})
+    fig = purchase_timeline_figure(timeline)
+    low, high = fig.layout.xaxis.range
+    assert (D(2024, 4, 28) - low).days == 31 and (high - D(2024, 4, 28)).days == 31
+    assert list(fig.data[0].width) == [86_400_000]  # one day wide, not the whole axis
+
+
 def test_group_figures_escape_user_labels():
     contacts, actions = _contacts_and_actions()
     service = group_service(contacts, actions, "segment")

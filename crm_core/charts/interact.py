@@ -1,6 +1,7 @@
 """Figures of the Interact & customize pages: customer timeline, service quality, campaign what-if."""
 from __future__ import annotations
 
+import datetime as dt
 import html
 
 import plotly.graph_objects as go
@@ -17,14 +18,23 @@ def _labels(column: pl.Series) -> list[str]:
 
 
 def purchase_timeline_figure(timeline: pl.DataFrame) -> go.Figure:
-    """Net amount per purchase day (returns below zero) with the running total."""
+    """Revenue per purchase day (returns below zero) with the running total.
+
+    The date axis spans at least two months and bars are at least a day wide,
+    so a customer with one or two purchase days does not get an axis in
+    milliseconds and a bar filling the chart.
+    """
     dates = timeline[C.ORDER_DATE].to_list()
     amounts = timeline["amount"].to_list()
     colors = [PALETTE[0] if amount >= 0 else NEGATIVE for amount in amounts]
+    first, last = (min(dates), max(dates)) if dates else (None, None)
+    span_days = (last - first).days if dates else 0
+    bar_days = max(1.0, span_days / 150)  # about 150 bar widths across the span
     fig = go.Figure(
         [
-            go.Bar(x=dates, y=amounts, marker_color=colors, name="Net amount that day",
-                   hovertemplate="%{x|%d %b %Y}<br>Amount: %{y:,.2f}<extra></extra>"),
+            go.Bar(x=dates, y=amounts, marker_color=colors, name="Revenue that day (net of returns)",
+                   width=[bar_days * _DAY_MS] * len(dates),
+                   hovertemplate="%{x|%d %b %Y}<br>Revenue: %{y:,.2f}<extra></extra>"),
             go.Scatter(x=dates, y=timeline["amount"].cum_sum().to_list(), mode="lines+markers", yaxis="y2",
                        line=dict(color=PALETTE[1], width=2, shape="hv"), name="Running total",
                        hovertemplate="%{x|%d %b %Y}<br>Running total: %{y:,.2f}<extra></extra>"),
@@ -32,8 +42,14 @@ def purchase_timeline_figure(timeline: pl.DataFrame) -> go.Figure:
     )
     fig.update_layout(yaxis2=dict(overlaying="y", side="right", showgrid=False, rangemode="tozero", tickformat=",.0f",
                                   tickmode="auto", title_text="Running total"))
-    fig.update_layout(yaxis=dict(title_text="Amount", tickformat=",.0f"))
+    fig.update_layout(yaxis=dict(title_text="Revenue", tickformat=",.0f"))
+    if dates:
+        padding = dt.timedelta(days=max(30 - span_days // 2, 0) + max(bar_days, span_days / 40))
+        fig.update_xaxes(range=[first - padding, last + padding], type="date")
     return styled(fig, "Purchases over time", height=360)
+
+
+_DAY_MS = 86_400_000
 
 
 def csat_figure(table: pl.DataFrame, column: str, label: str) -> go.Figure:
