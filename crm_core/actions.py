@@ -89,11 +89,11 @@ DEFAULT_PLAYBOOK: tuple[PlaybookEntry, ...] = (
     PlaybookEntry("Lost", HIGH_VALUE, "One last try",
                   "One personal win-back attempt, then stop", "Email", "Best offer, once"),
     PlaybookEntry("Lost", OTHER_VALUE, "Stop spending",
-                  "Remove from paid campaigns; newsletter only", "None", "None"),
+                  "Remove from paid campaigns; newsletter only", "Email newsletter", "No offer"),
     PlaybookEntry(ANY_SEGMENT, HIGH_VALUE, "Keep close",
-                  "Personal check-in by the account team", "Email", "None"),
+                  "Personal check-in by the account team", "Email", "No offer"),
     PlaybookEntry(ANY_SEGMENT, ANY_VALUE, "Stay in touch",
-                  "Regular newsletter", "Email", "None"),
+                  "Regular newsletter", "Email", "No offer"),
 )
 
 _PLAYBOOK_SCHEMA = {name: pl.String for name in PLAYBOOK_COLUMNS}

@@ -229,3 +229,23 @@ def customer_row(table: pl.DataFrame, customer_id: str) -> dict | None:
     """The row of ``table`` for ``customer_id`` as a dict, None when absent."""
     row = table.filter(pl.col(C.CUSTOMER_ID) == customer_id)
     return row.row(0, named=True) if row.height else None
+
+
+def action_details(facts: dict) -> str:
+    """'Channel: Phone · Offer: 10% off' from the recommended playbook row; parts the row leaves empty are left out."""
+    parts = [f"{label}: {facts[key]}" for key, label in (("channel", "Channel"), ("offer", "Offer"))
+             if facts.get(key) not in (None, "")]
+    return " · ".join(parts)
+
+
+def p_alive_text(facts: dict) -> str:
+    """P(alive) as a percentage, or "—" when the model cannot judge.
+
+    With no repeat purchase in its history (``repeat_days`` = 0) the BG/NBD
+    model has seen no buying rhythm and always answers 100 %, which reads as
+    "certainly active" even years later; the page shows a dash and says why.
+    """
+    p_alive = facts.get("p_alive")
+    if p_alive is None or facts.get("repeat_days") == 0:
+        return "—"
+    return f"{p_alive:.0%}"

@@ -137,4 +137,6 @@ def _clv(dataset: Dataset, as_of: dt.date | None, result: Any, warnings: list[st
         result = clv.fit_clv(history, clv.CLVSettings(calibration_end=as_of))
     if result.problems:  # keep the numbers, say they are shaky
         warnings.append("Predicted CLV and P(alive) are unreliable for this data: " + " ".join(result.problems))
-    return result.customers.select(C.CUSTOMER_ID, pl.col("clv").fill_nan(None), pl.col("p_alive").fill_nan(None))
+    # repeat_days (the model's x) tells one-time buyers apart: their P(alive) is always 1.
+    repeat = [pl.col("frequency").alias("repeat_days")] if "frequency" in result.customers.columns else []
+    return result.customers.select(C.CUSTOMER_ID, pl.col("clv").fill_nan(None), pl.col("p_alive").fill_nan(None), *repeat)

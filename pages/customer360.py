@@ -7,23 +7,25 @@ from crm_core.actions import explain_recommendation, value_measure
 from crm_core.charts.interact import purchase_timeline_figure
 from crm_core.customer360 import (
     SEARCH_LIMIT,
+    action_details,
     customer_row,
     customer_view,
     interactions_summary,
     match_labels,
+    p_alive_text,
     search_customers,
     timeline_takeaway,
 )
 from ui.data import current_dataset, period_transactions, selected_period
 from ui.interact import current_actions, current_profile, current_search_index, value_settings
 from ui.state import Keys
-from ui.widgets import chart, explain, plain, takeaway
+from ui.widgets import chart, count_column, explain, money_column, plain, takeaway
 
 MIX_COLUMNS = {
     "category": "Category",
     "channel": "Channel",
-    "revenue": st.column_config.NumberColumn("Net revenue", format="%.2f"),
-    "purchase_days": st.column_config.NumberColumn("Purchase days", format="%d"),
+    "revenue": money_column("Revenue", help="Net of returns."),
+    "purchase_days": count_column("Purchase days"),
 }
 
 st.title("Customer 360")
@@ -76,7 +78,7 @@ else:
     columns = st.columns(4)
     columns[0].metric("Revenue in the period", f"{facts['revenue']:,.2f}", border=True)
     columns[1].metric("Orders", f"{facts['orders']:,}", border=True)
-    columns[2].metric("Average order", f"{facts['aov']:,.2f}" if facts.get("aov") is not None else "—", border=True)
+    columns[2].metric("Average order value", f"{facts['aov']:,.2f}" if facts.get("aov") is not None else "—", border=True)
     columns[3].metric("Days since last purchase", f"{facts['recency_days']:,}", border=True)
     columns = st.columns([3, 2, 2, 2])
     # Segment and tier names can be user text (renamed on their pages): shown literally.
@@ -85,8 +87,10 @@ else:
     clv = facts.get("clv")
     columns[2].metric("Predicted CLV", f"{clv:,.2f}" if clv is not None else "—", border=True,
                       help="Expected (discounted) spend over the next 52 weeks, from the lifetime-value model.")
-    p_alive = facts.get("p_alive")
-    columns[3].metric("Probability still active", f"{p_alive:.0%}" if p_alive is not None else "—", border=True)
+    columns[3].metric("Probability still active", p_alive_text(facts), border=True,
+                      help="The lifetime-value model's estimate that this customer has not quietly left. "
+                           "Shown as — for customers who never came back after their first purchase day: "
+                           "without a repeat purchase the model has nothing to judge by.")
     profile = current_profile()
     for note in [*profile.missing.values(), *profile.warnings]:
         st.caption(plain(note))
@@ -95,7 +99,9 @@ else:
     with st.container(border=True):
         if facts.get("action"):
             st.markdown(f"**{plain(facts['objective'])}**: {plain(facts['action'])}")
-            st.caption(plain(f"Channel: {facts['channel']} · Offer: {facts['offer']}"))
+            details = action_details(facts)
+            if details:
+                st.caption(plain(details))
         _, value_label = value_measure(actions)
         st.caption(plain(explain_recommendation(facts, value_label, value_settings())))
     st.page_link("pages/actions.py", label="Edit the playbook", icon=":material/edit:")

@@ -7,10 +7,12 @@ import polars as pl
 
 from crm_core.customer360 import (
     SEARCH_LIMIT,
+    action_details,
     customer_row,
     customer_view,
     interactions_summary,
     match_labels,
+    p_alive_text,
     purchase_timeline,
     search_customers,
     search_index,
@@ -141,3 +143,17 @@ def test_customer_view_without_optional_data():
     assert view.contact == {}
     assert interactions_summary(view) is None
     assert "no purchase in the selected period" in timeline_takeaway(view)
+
+
+def test_action_details_leave_out_empty_playbook_fields():
+    assert action_details({"channel": "Phone", "offer": "10% off"}) == "Channel: Phone · Offer: 10% off"
+    assert action_details({"channel": None, "offer": "Free delivery"}) == "Offer: Free delivery"
+    assert action_details({"channel": "", "offer": None}) == ""
+    assert action_details({}) == ""
+
+
+def test_p_alive_is_a_dash_for_customers_without_a_repeat_purchase():
+    assert p_alive_text({"p_alive": 0.374, "repeat_days": 3}) == "37%"
+    assert p_alive_text({"p_alive": 1.0, "repeat_days": 0}) == "—"  # the model always says 100% here
+    assert p_alive_text({"p_alive": 0.5}) == "50%"  # repeat history unknown: the estimate as is
+    assert p_alive_text({"p_alive": None, "repeat_days": 2}) == "—"
