@@ -51,12 +51,12 @@ def rf_heatmap(grid: pl.DataFrame, bins: int, value: str = "customers", f_label:
     fig = go.Figure(go.Heatmap(
         z=z, x=[str(f) for f in fs], y=[str(r) for r in rs], text=text, texttemplate="%{text}",
         textfont=dict(size=11), colorscale=_scale(), xgap=2, ygap=2,
-        colorbar=dict(title="Customers" if column == "customers" else "Mean spend"),
+        colorbar=dict(title="Customers" if column == "customers" else "Revenue per<br>customer"),
         hovertemplate=f"R=%{{y}}, {f_label}=%{{x}}<br>%{{text}}<extra></extra>",
     ))
     fig.update_xaxes(title_text=f"{f_label} score (5 = most orders)" if bins == 5 else f"{f_label} score", showgrid=False)
     fig.update_yaxes(title_text="R score (top = most recent)", showgrid=False)
-    title = "Customers per R x F cell" if column == "customers" else "Mean spend per R x F cell"
+    title = "Customers per R x F cell" if column == "customers" else "Mean revenue per customer, per R x F cell"
     return styled(fig, title, height=520)
 
 
@@ -79,8 +79,14 @@ def segment_treemap(profile: pl.DataFrame, by: str = "customers") -> go.Figure:
     return styled(fig, title, height=460)
 
 
-def _sankey(flows: pl.DataFrame, source: str, target: str, title: str, order: list[str] | None = None) -> go.Figure:
-    """Two-column Sankey: ``source`` values on the left, ``target`` on the right."""
+def _sankey(flows: pl.DataFrame, source: str, target: str, title: str, order: list[str] | None = None,
+            coloured: list[str] | None = None) -> go.Figure:
+    """Two-column Sankey: ``source`` values on the left, ``target`` on the right.
+
+    Nodes are listed in ``order`` (else alphabetically); the names in
+    ``coloured`` (default: the order) take :func:`segment_colour` by position,
+    so a segment has the same colour here as in the treemap; others are grey.
+    """
     def ordered(values: list[str]) -> list[str]:
         present = list(dict.fromkeys(values))
         if order is None:
@@ -91,14 +97,15 @@ def _sankey(flows: pl.DataFrame, source: str, target: str, title: str, order: li
     right = ordered(flows[target].to_list())
     index_left = {name: i for i, name in enumerate(left)}
     index_right = {name: len(left) + i for i, name in enumerate(right)}
-    palette_index = {name: i for i, name in enumerate(order or sorted(set(left) | set(right)))}
+    palette_index = {name: i for i, name in enumerate(coloured or order or sorted(set(left) | set(right)))}
 
     def colour(name: str) -> str:
         return NEUTRAL if name not in palette_index else segment_colour(palette_index[name])
 
     fig = go.Figure(go.Sankey(
         arrangement="snap",
-        node=dict(label=_inert(left + right), color=[colour(n) for n in left + right], pad=14, thickness=16),
+        # pad: room for a label between two small nodes (labels overlapped at 14 px)
+        node=dict(label=_inert(left + right), color=[colour(n) for n in left + right], pad=24, thickness=16),
         link=dict(
             source=[index_left[v] for v in flows[source].to_list()],
             target=[index_right[v] for v in flows[target].to_list()],
@@ -107,13 +114,13 @@ def _sankey(flows: pl.DataFrame, source: str, target: str, title: str, order: li
             hovertemplate="%{source.label} → %{target.label}: %{value:,} customers<extra></extra>",
         ),
     ))
-    return styled(fig, title, height=560)
+    return styled(fig, title, height=620)
 
 
 def migration_sankey(flows: pl.DataFrame, from_label: str, to_label: str, order: list[str]) -> go.Figure:
     """Customers from each segment on the first date to each segment on the second."""
     return _sankey(flows, "from_segment", "to_segment",
-                   f"Segment moves: {from_label} (left) → {to_label} (right)", [NEW_CUSTOMER, *order])
+                   f"Segment moves: {from_label} (left) → {to_label} (right)", [NEW_CUSTOMER, *order], list(order))
 
 
 def silhouette_figure(result: ClusterResult) -> go.Figure:
@@ -154,7 +161,7 @@ def pca_figure(result: ClusterResult) -> go.Figure:
 
 def mix_heatmap(mix: pl.DataFrame, column: str, group_column: str, order: list[str] | None = None,
                 title: str = "") -> go.Figure:
-    """Rows = groups, columns = ``column`` values, colour = share of the group's spend."""
+    """Rows = groups, columns = ``column`` values, colour = share of the group's revenue."""
     groups = [g for g in (order or sorted(mix[group_column].unique().to_list())) if g in set(mix[group_column].to_list())]
     values = sorted(mix[column].unique().to_list())
     cells = {(g, v): s for g, v, s in mix.select(group_column, column, "share").iter_rows()}
@@ -163,35 +170,45 @@ def mix_heatmap(mix: pl.DataFrame, column: str, group_column: str, order: list[s
     fig = go.Figure(go.Heatmap(
         z=z, x=_inert(values), y=_inert(groups), text=text, texttemplate="%{text}", colorscale=_scale(),
         xgap=2, ygap=2, colorbar=dict(title="Share", tickformat=".0%"),
-        hovertemplate="%{y} · %{x}: %{z:.1%} of spend<extra></extra>",
+        hovertemplate="%{y} · %{x}: %{z:.1%} of revenue<extra></extra>",
     ))
     fig.update_yaxes(autorange="reversed", showgrid=False)
     fig.update_xaxes(showgrid=False)
-    return styled(fig, title or f"Share of spend by {column}", height=max(360, 40 * len(groups) + 140))
+    return styled(fig, title or f"Share of revenue by {column}", height=max(360, 40 * len(groups) + 140))
 
 
 def cross_sell_figure(pairs: pl.DataFrame, top: int = 10) -> go.Figure:
-    """Lift of the top category pairs (the dotted line at 1 = chance)."""
+    """Lift of the top category pairs; bars grow from the chance line (lift 1).
+
+    Lifts cluster near 1 (1.1, 1.2, 1.5); bars from 0 made them look alike.
+    Pairs bought together less often than chance point left.
+    """
     shown = pairs.head(top).reverse()
     labels = [f"{a} + {b}" for a, b in shown.select("category_a", "category_b").iter_rows()]
+    lifts = shown["lift"].to_list()
     fig = go.Figure(go.Bar(
-        x=shown["lift"].to_list(), y=_inert(labels), orientation="h", marker_color=PALETTE[2],
-        customdata=shown["support"].to_list(),
-        hovertemplate="%{y}<br>lift %{x:.2f}<br>%{customdata:.1%} of customers buy both<extra></extra>",
+        x=[lift - 1 for lift in lifts], base=1, y=_inert(labels), orientation="h",
+        marker_color=[PALETTE[2] if lift >= 1 else NEUTRAL for lift in lifts],
+        text=[f"{lift:.2f}×" for lift in lifts], textposition="outside", cliponaxis=False,
+        customdata=list(zip(lifts, shown["support"].to_list())),
+        hovertemplate="%{y}<br>lift %{customdata[0]:.2f}<br>%{customdata[1]:.1%} of customers buy both<extra></extra>",
     ))
     fig.add_vline(x=1, line=dict(color=NEUTRAL, dash="dot", width=2))
-    fig.update_xaxes(title_text="Lift (1 = chance)")
+    low, high = min([1.0, *lifts]), max([1.0, *lifts])
+    margin = max(0.05, 0.15 * (high - low))
+    fig.update_xaxes(title_text="Lift: how many times more often than chance (1 = chance)",
+                     range=[max(0.0, low - margin), high + margin])
     return styled(fig, "Categories bought by the same customers", height=max(320, 36 * shown.height + 140))
 
 
 def channel_value_figure(value: pl.DataFrame) -> go.Figure:
-    """Mean spend per customer by number of channels used."""
+    """Mean revenue per customer by number of channels used."""
     fig = go.Figure(go.Bar(
         x=value["channel_use"].to_list(), y=value["mean_revenue"].to_list(), marker_color=PALETTE[0],
         text=[f"{c:,} customers" for c in value["customers"].to_list()], textposition="outside",
         hovertemplate="%{x}: %{y:,.2f} per customer<extra></extra>",
     ))
-    fig.update_yaxes(title_text="Mean spend per customer", rangemode="tozero")
+    fig.update_yaxes(title_text="Revenue per customer (mean)", rangemode="tozero", tickformat=",.0f")
     return styled(fig, "Single- vs multichannel customers", height=400)
 
 
