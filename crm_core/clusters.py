@@ -222,7 +222,9 @@ def _rank_by_value(labels: np.ndarray, raw: pl.DataFrame) -> np.ndarray:
 _WORDS = {
     "monetary": ("Low-value", "Mid-value", "High-value"),
     "frequency": ("infrequent", "occasional", "frequent"),
-    "recency": ("recent", "cooling", "lapsed"),  # low recency days = recent
+    # Low recency days = recent. Average recency gets no word: "cooling" read as
+    # "slipping away" and was given to every group when recency did not separate them.
+    "recency": ("recent", None, "lapsed"),
 }
 _EXTRA_WORDS = {
     "category_breadth": (None, "broad baskets"),
@@ -239,7 +241,8 @@ def _band(z: float) -> int:
 def cluster_names(X: np.ndarray, keys: list[str], labels: np.ndarray) -> dict[int, str]:
     """Plain-language name per cluster from its mean standardised features.
 
-    Bands: below -0.5 standard deviations is low, above +0.5 high. Up to two
+    Bands: below -0.5 standard deviations is low, above +0.5 high (average
+    recency is not named). Up to two
     behaviour words are added when the cluster stands out on them. Repeated
     names get a number.
     """
@@ -247,7 +250,7 @@ def cluster_names(X: np.ndarray, keys: list[str], labels: np.ndarray) -> dict[in
     for cluster in np.unique(labels):
         z = X[labels == cluster].mean(axis=0)
         zs = dict(zip(keys, z))
-        words = [_WORDS[key][_band(zs[key])] for key in ("monetary", "frequency", "recency")]
+        words = [word for key in ("monetary", "frequency", "recency") if (word := _WORDS[key][_band(zs[key])])]
         extras = sorted(((abs(zs[key]), key) for key in keys if key in _EXTRA_WORDS), reverse=True)
         for size, key in extras[:2]:
             word = _EXTRA_WORDS[key][1 if zs[key] > 0 else 0]
@@ -381,6 +384,11 @@ def cluster_customers(summary: pl.DataFrame, settings: ClusterSettings = Cluster
     return describe_clusters(fit_clusters(summary, settings), settings.k, settings)
 
 
+def cluster_titles(result: ClusterResult) -> dict[int, str]:
+    """Cluster number -> plain-language name, most valuable cluster first."""
+    return dict(result.profile.select(CLUSTER, CLUSTER_NAME).iter_rows())
+
+
 def cluster_members(summary: pl.DataFrame, result: ClusterResult, cluster: int) -> pl.DataFrame:
     """Customers of one cluster with their summary figures, biggest spenders first."""
     columns = [c for c in ("recency_days", "orders", "revenue", "aov", "first_date", "last_date",
@@ -430,7 +438,7 @@ def profile_takeaway(result: ClusterResult) -> str:
     share = f"{top['spend_share']:.0%}" if top["spend_share"] is not None else "none"
     return (
         f"The most valuable group, '{top[CLUSTER_NAME]}', is {top['customer_share']:.0%} of customers "
-        f"and brings {share} of spend (mean {top['mean_spend']:,.2f} per customer)."
+        f"and brings {share} of revenue (mean {top['mean_spend']:,.2f} per customer)."
     )
 
 

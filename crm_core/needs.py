@@ -6,6 +6,8 @@ Segments are any ``customer_id -> group`` table (RFM segments or clusters).
 """
 from __future__ import annotations
 
+import datetime as dt
+
 import polars as pl
 
 from crm_core.schema import C, has_column
@@ -24,6 +26,27 @@ def missing_column_message(tx: pl.LazyFrame, column: str) -> str | None:
     if has_column(tx, column):
         return None
     return f"Add a '{column}' column to your orders (map it on the Data page) to {_PURPOSE.get(column, 'use this view')}."
+
+
+def customer_groups(assignments: pl.DataFrame, column: str) -> pl.DataFrame:
+    """``customer_id`` and ``group`` from any per-customer table (RFM scores, cluster assignments)."""
+    return assignments.select(C.CUSTOMER_ID, pl.col(column).alias(GROUP))
+
+
+def groups_present(groups: pl.DataFrame, order: list[str]) -> list[str]:
+    """The names of ``order`` that have at least one customer in ``groups``, in that order."""
+    present = set(groups[GROUP].to_list())
+    return [name for name in order if name in present]
+
+
+def group_customers(groups: pl.DataFrame, name: str) -> pl.DataFrame:
+    """The rows of ``groups`` in group ``name`` (to restrict :func:`cross_sell_pairs` to one group)."""
+    return groups.filter(pl.col(GROUP) == name)
+
+
+def orders_until(tx: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
+    """Order lines on or before ``as_of`` (the RFM reference date)."""
+    return tx.filter(pl.col(C.ORDER_DATE) <= as_of)
 
 
 def _purchases(tx: pl.LazyFrame, column: str) -> pl.LazyFrame:

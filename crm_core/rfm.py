@@ -506,6 +506,11 @@ def segment_members(scored: pl.DataFrame, segment: str) -> pl.DataFrame:
     )
 
 
+def segment_row(profile: pl.DataFrame, segment: str) -> dict[str, Any]:
+    """One segment's row of :func:`segment_profile` as a dict (the segment must be in the profile)."""
+    return profile.filter(pl.col(SEGMENT) == segment).row(0, named=True)
+
+
 # --------------------------------------------------------------------------- migration
 
 

@@ -15,10 +15,16 @@ from crm_core.kpis import format_kpi
 from crm_core.schema import C
 from ui.data import current_dataset_id, customer_summary, period_transactions, selected_period
 from ui.state import Keys
-from ui.widgets import chart, customer_list, explain, plain, takeaway
+from ui.widgets import chart, count_column, customer_list, explain, money_column, plain, takeaway
 
 SHOWN_ROWS = 1000
 ONE_DAY = dt.timedelta(days=1)
+
+
+def orders_text(median: float | None) -> str:
+    """A median number of orders: "3" or "3.5", never "3.00"."""
+    return format_kpi(median, "count") if median is None or float(median).is_integer() else f"{median:,.1f}"
+
 
 st.title("Segments")
 explain(
@@ -128,17 +134,17 @@ def rfm_tab(settings: rfm.RfmSettings) -> pl.DataFrame:
     cards = st.columns(4)
     cards[0].metric("Customers", format_kpi(numbers["customers"], "count"), border=True)
     cards[1].metric("Median days since last purchase", format_kpi(numbers["median_recency_days"], "count"), border=True)
-    cards[2].metric("Median orders", format_kpi(numbers["median_frequency"], "ratio"), border=True)
-    cards[3].metric("Median spend", format_kpi(numbers["median_monetary"], "money"), border=True)
+    cards[2].metric("Median orders", orders_text(numbers["median_frequency"]), border=True)
+    cards[3].metric("Median revenue per customer", format_kpi(numbers["median_monetary"], "money"), border=True)
     st.caption(f"Scores as of {as_of:%d %b %Y}, on orders from {start:%d %b %Y}. Recency counts days since the "
-               "last order line (including returns); frequency counts distinct orders; spend is net of returns.")
+               "last order line (including returns); frequency counts distinct orders; revenue is net of returns.")
     for note in rfm.bin_notes(scored, settings):
         st.info(note.message, icon=":material/info:")
 
     st.subheader("Where customers sit on recency and frequency")
     grid_value = st.segmented_control(
         "Colour cells by", ["customers", "monetary"], default="customers", required=True, key=Keys.SEG_GRID_VALUE,
-        format_func={"customers": "Number of customers", "monetary": "Mean spend"}.get)
+        format_func={"customers": "Number of customers", "monetary": "Revenue per customer (mean)"}.get)
     grid = rfm.rf_grid(scored, settings)
     chart(charts.rf_heatmap(grid, settings.bins, grid_value, "F" if settings.segment_on == "F" else "FM"), key="seg_grid_chart")
     takeaway(rfm.grid_takeaway(grid, grid_value))
@@ -155,17 +161,17 @@ def rfm_tab(settings: rfm.RfmSettings) -> pl.DataFrame:
     st.dataframe(
         profile, hide_index=True, width="stretch",
         column_config={
-            "segment": "Segment", "customers": st.column_config.NumberColumn("Customers", format="localized"),
+            "segment": "Segment", "customers": count_column("Customers"),
             "customer_share": st.column_config.NumberColumn("Share of customers", format="percent"),
-            "revenue": st.column_config.NumberColumn("Revenue", format="localized"),
+            "revenue": money_column("Revenue"),
             "revenue_share": st.column_config.NumberColumn("Share of revenue", format="percent"),
-            "mean_recency_days": st.column_config.NumberColumn("Days since last purchase (mean)", format="%.0f"),
+            "mean_recency_days": st.column_config.NumberColumn("Days since last purchase (mean)", format="%,.0f"),
             "mean_orders": st.column_config.NumberColumn("Orders (mean)", format="%.1f"),
-            "mean_revenue": st.column_config.NumberColumn("Spend per customer", format="localized"),
-            "mean_r": st.column_config.NumberColumn("R (mean)", format="%.1f"),
-            "mean_f": st.column_config.NumberColumn("F (mean)", format="%.1f"),
-            "mean_m": st.column_config.NumberColumn("M (mean)", format="%.1f"),
-            "aov": st.column_config.NumberColumn("Average order value", format="%.2f"),
+            "mean_revenue": money_column("Revenue per customer (mean)"),
+            "mean_r": st.column_config.NumberColumn("R score (mean)", format="%.1f"),
+            "mean_f": st.column_config.NumberColumn("F score (mean)", format="%.1f"),
+            "mean_m": st.column_config.NumberColumn("M score (mean)", format="%.1f"),
+            "aov": money_column("Average order value"),
             "advice": "What to do",
         },
     )
@@ -177,12 +183,12 @@ def rfm_tab(settings: rfm.RfmSettings) -> pl.DataFrame:
     if st.session_state.get(Keys.SEG_DRILL) not in names:
         st.session_state.pop(Keys.SEG_DRILL, None)
     pick = st.selectbox("Segment", names, key=Keys.SEG_DRILL)
-    row = profile.filter(pl.col(rfm.SEGMENT) == pick).row(0, named=True)
+    row = rfm.segment_row(profile, pick)
     cards = st.columns(4)
     cards[0].metric("Customers in segment", format_kpi(row["customers"], "count"), border=True)
     cards[1].metric("Segment revenue", format_kpi(row["revenue"], "money"), border=True)
     cards[2].metric("Share of revenue", format_kpi(row["revenue_share"], "share"), border=True)
-    cards[3].metric("Spend per customer", format_kpi(row["mean_revenue"], "money"), border=True)
+    cards[3].metric("Revenue per customer (mean)", format_kpi(row["mean_revenue"], "money"), border=True)
     if row["advice"]:
         st.caption(plain(f"What to do: {row['advice']}"))
     customer_list(rfm.segment_members(scored, pick), pick, "segment", Keys.SEG_DOWNLOAD, SHOWN_ROWS)
@@ -209,7 +215,7 @@ def migration_section(settings: rfm.RfmSettings) -> None:
         flows, hide_index=True, width="stretch",
         column_config={
             "from_segment": f"Segment on {earlier:%d %b %Y}", "to_segment": f"Segment on {as_of:%d %b %Y}",
-            "customers": st.column_config.NumberColumn("Customers", format="localized"),
+            "customers": count_column("Customers"),
             "share_of_from": st.column_config.NumberColumn("Share of the earlier segment", format="percent"),
         },
     )
@@ -235,9 +241,10 @@ def cached_describe(_fit: cl.ClusterFit, fingerprint: tuple, settings: cl.Cluste
 
 
 def clusters_tab() -> cl.ClusterResult | None:
-    st.caption("K-means groups customers with similar recency, frequency and spend (log scale, standardised), "
-               "plus the behaviour features you tick. The number of groups is chosen by the silhouette score "
-               "unless you pick it.")
+    st.caption("Lets the data find groups of customers who behave alike: how recently and how often they buy, "
+               "how much revenue they bring, plus the behaviour you tick below (method: k-means clustering). "
+               "The number of groups is the one that separates customers best (the highest silhouette score, "
+               "see the chart) unless you pick one.")
     options = cl.available_behaviour(summary)
     default = [key for key in cl.default_behaviour(summary) if key in options]
     chosen = st.multiselect("Also use", list(options), default=default, format_func=options.get, key=Keys.CLU_FEATURES)
@@ -268,14 +275,14 @@ def clusters_tab() -> cl.ClusterResult | None:
         result.profile, hide_index=True, width="stretch",
         column_config={
             "cluster": "Cluster", "cluster_name": "Description",
-            "customers": st.column_config.NumberColumn("Customers", format="localized"),
+            "customers": count_column("Customers"),
             "customer_share": st.column_config.NumberColumn("Share of customers", format="percent"),
-            "spend": st.column_config.NumberColumn("Spend", format="localized"),
-            "spend_share": st.column_config.NumberColumn("Share of spend", format="percent"),
-            "mean_recency_days": st.column_config.NumberColumn("Days since last purchase (mean)", format="%.0f"),
+            "spend": money_column("Revenue"),
+            "spend_share": st.column_config.NumberColumn("Share of revenue", format="percent"),
+            "mean_recency_days": st.column_config.NumberColumn("Days since last purchase (mean)", format="%,.0f"),
             "mean_orders": st.column_config.NumberColumn("Orders (mean)", format="%.1f"),
-            "mean_spend": st.column_config.NumberColumn("Spend per customer", format="localized"),
-            "aov": st.column_config.NumberColumn("Average order value", format="%.2f"),
+            "mean_spend": money_column("Revenue per customer (mean)"),
+            "aov": money_column("Average order value"),
             **extra,
         },
     )
@@ -287,7 +294,7 @@ def clusters_tab() -> cl.ClusterResult | None:
     takeaway(cl.pca_takeaway(result))
 
     st.subheader("Customers of a cluster")
-    labels = dict(result.profile.select(cl.CLUSTER, cl.CLUSTER_NAME).iter_rows())
+    labels = cl.cluster_titles(result)
     if st.session_state.get(Keys.CLU_DRILL) not in labels:
         st.session_state.pop(Keys.CLU_DRILL, None)
     pick = st.selectbox("Cluster", list(labels), key=Keys.CLU_DRILL, format_func=lambda c: f"{c}. {labels[c]}")
@@ -306,12 +313,12 @@ def needs_tab() -> None:
         "Group customers by", group_options, default="segment", required=True, key=Keys.NEEDS_GROUP,
         format_func={"segment": "RFM segments", "cluster": "Behavioural clusters"}.get)
     if group_by == "cluster":
-        groups = cluster_result.assignments.select(C.CUSTOMER_ID, pl.col(cl.CLUSTER_NAME).alias(needs.GROUP))
-        order = cluster_result.profile[cl.CLUSTER_NAME].to_list()
+        groups = needs.customer_groups(cluster_result.assignments, cl.CLUSTER_NAME)
+        order = list(cl.cluster_titles(cluster_result).values())
     else:
-        groups = scored.select(C.CUSTOMER_ID, pl.col(rfm.SEGMENT).alias(needs.GROUP))
+        groups = needs.customer_groups(scored, rfm.SEGMENT)
         order = rfm_settings.segment_names
-    scoped_tx = tx.filter(pl.col(C.ORDER_DATE) <= as_of)
+    scoped_tx = needs.orders_until(tx, as_of)
 
     st.subheader("What each group buys")
     missing = needs.missing_column_message(scoped_tx, C.CATEGORY)
@@ -319,16 +326,16 @@ def needs_tab() -> None:
         st.info(missing, icon=":material/info:")
     else:
         mix = needs.mix_by_group(scoped_tx, groups, C.CATEGORY, needs.GROUP)
-        chart(charts.mix_heatmap(mix, C.CATEGORY, needs.GROUP, order, "Share of each group's spend by category"),
+        chart(charts.mix_heatmap(mix, C.CATEGORY, needs.GROUP, order, "Share of each group's revenue by category"),
               key="needs_category_mix")
         takeaway(needs.mix_takeaway(mix, C.CATEGORY, needs.GROUP))
 
         st.subheader("Categories bought by the same customers")
-        scopes = ["All customers", *[g for g in order if g in set(groups[needs.GROUP].to_list())]]
+        scopes = ["All customers", *needs.groups_present(groups, order)]
         if st.session_state.get(Keys.NEEDS_SCOPE) not in scopes:
             st.session_state.pop(Keys.NEEDS_SCOPE, None)
         scope = st.selectbox("Customers", scopes, key=Keys.NEEDS_SCOPE)
-        subset = None if scope == scopes[0] else groups.filter(pl.col(needs.GROUP) == scope)
+        subset = None if scope == scopes[0] else needs.group_customers(groups, scope)
         pairs = needs.cross_sell_pairs(scoped_tx, subset)
         if pairs.is_empty():
             st.info("No two categories are bought by at least 5 of the same customers here.")
@@ -340,7 +347,7 @@ def needs_tab() -> None:
                 pairs, hide_index=True, width="stretch",
                 column_config={
                     "category_a": "Category A", "category_b": "Category B",
-                    "customers": st.column_config.NumberColumn("Customers buying both", format="localized"),
+                    "customers": count_column("Customers buying both"),
                     "support": st.column_config.NumberColumn("Share buying both (support)", format="percent"),
                     "confidence_a_to_b": st.column_config.NumberColumn("A buyers who buy B", format="percent"),
                     "confidence_b_to_a": st.column_config.NumberColumn("B buyers who buy A", format="percent"),
@@ -354,7 +361,7 @@ def needs_tab() -> None:
         st.info(missing, icon=":material/info:")
         return
     mix = needs.mix_by_group(scoped_tx, groups, C.CHANNEL, needs.GROUP)
-    chart(charts.mix_heatmap(mix, C.CHANNEL, needs.GROUP, order, "Share of each group's spend by channel"),
+    chart(charts.mix_heatmap(mix, C.CHANNEL, needs.GROUP, order, "Share of each group's revenue by channel"),
           key="needs_channel_mix")
     takeaway(needs.mix_takeaway(mix, C.CHANNEL, needs.GROUP))
 
@@ -364,13 +371,13 @@ def needs_tab() -> None:
     st.dataframe(
         value, hide_index=True, width="stretch",
         column_config={
-            "channel_use": "Channels used", "customers": st.column_config.NumberColumn("Customers", format="localized"),
+            "channel_use": "Channels used", "customers": count_column("Customers"),
             "customer_share": st.column_config.NumberColumn("Share of customers", format="percent"),
-            "revenue": st.column_config.NumberColumn("Revenue", format="localized"),
+            "revenue": money_column("Revenue"),
             "revenue_share": st.column_config.NumberColumn("Share of revenue", format="percent"),
-            "mean_revenue": st.column_config.NumberColumn("Spend per customer", format="localized"),
+            "mean_revenue": money_column("Revenue per customer (mean)"),
             "mean_orders": st.column_config.NumberColumn("Orders (mean)", format="%.1f"),
-            "aov": st.column_config.NumberColumn("Average order value", format="%.2f"),
+            "aov": money_column("Average order value"),
         },
     )
 
@@ -378,7 +385,7 @@ def needs_tab() -> None:
     if not flows.is_empty():
         chart(charts.channel_sankey(flows), key="needs_channel_moves")
     takeaway(needs.channel_migration_takeaway(flows))
-    st.caption("Repeat customers only (two or more purchase days). A day's channel is the one with the most spend.")
+    st.caption("Repeat customers only (two or more purchase days). A day's channel is the one with the most revenue.")
 
 
 with tab_needs:

@@ -12,6 +12,7 @@ from crm_core.clusters import (
     build_features,
     cluster_customers,
     cluster_names,
+    cluster_titles,
     curve_takeaway,
     default_behaviour,
     missing_behaviour,
@@ -74,7 +75,7 @@ def test_three_blobs_are_found_ranked_and_named():
     assert result.profile["customers"].to_list() == [30, 30, 30]
     assert result.profile["cluster_name"].to_list() == [
         "High-value, frequent, recent",
-        "Mid-value, occasional, cooling",
+        "Mid-value, occasional",
         "Low-value, infrequent, lapsed",
     ]
     spend = result.profile["mean_spend"].to_list()
@@ -85,6 +86,8 @@ def test_three_blobs_are_found_ranked_and_named():
     assert "3 groups separate customers best" in curve_takeaway(result)
     assert profile_takeaway(result).startswith("The most valuable group, 'High-value, frequent, recent', is 33% of customers")
     assert result.pca.height == 90 and 0 < result.pca_explained <= 1
+    assert cluster_titles(result) == {1: "High-value, frequent, recent", 2: "Mid-value, occasional",
+                                      3: "Low-value, infrequent, lapsed"}
     assert "K-means on all 90 customers" in result.method
 
 
@@ -132,7 +135,7 @@ def test_cluster_names_bands_extras_and_duplicates():
     names = cluster_names(X, keys, np.array([1, 2, 3, 4]))
     assert names == {
         1: "High-value, frequent, recent, multichannel",
-        2: "Mid-value, occasional, cooling (1)",
-        3: "Mid-value, occasional, cooling (2)",
+        2: "Mid-value, occasional (1)",
+        3: "Mid-value, occasional (2)",
         4: "Low-value, infrequent, lapsed",
     }

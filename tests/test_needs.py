@@ -14,9 +14,13 @@ from crm_core.needs import (
     channel_value_takeaway,
     cross_sell_pairs,
     cross_sell_takeaway,
+    customer_groups,
+    group_customers,
+    groups_present,
     missing_column_message,
     mix_by_group,
     mix_takeaway,
+    orders_until,
 )
 
 D = dt.date
@@ -105,3 +109,13 @@ def test_missing_columns_say_what_to_add():
     assert missing_column_message(tx(ROWS), "category") is None
     assert "Add a 'category' column" in missing_column_message(bare, "category")
     assert "Add a 'channel' column" in missing_column_message(bare, "channel")
+
+
+def test_group_helpers_build_restrict_and_order_groups():
+    scored = pl.DataFrame({"customer_id": ["c1", "c2", "c3"], "segment": ["Lost", "Champions", "Lost"], "r": [1, 5, 1]})
+    groups = customer_groups(scored, "segment")
+    assert groups.columns == ["customer_id", "group"]
+    assert groups_present(groups, ["Champions", "At Risk", "Lost"]) == ["Champions", "Lost"]  # empty At Risk left out
+    assert group_customers(groups, "Lost")["customer_id"].to_list() == ["c1", "c3"]
+    kept = orders_until(tx(ROWS), D(2024, 1, 1)).collect()
+    assert kept["order_date"].max() == D(2024, 1, 1) and kept.height == sum(1 for row in ROWS if row[1] <= D(2024, 1, 1))

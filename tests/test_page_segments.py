@@ -74,7 +74,7 @@ def test_headline_and_default_drill_down_match_the_engine(demo_summary, download
     shown = metrics(at)
     assert shown["Customers"] == format_kpi(numbers["customers"], "count") == "5,000"
     assert shown["Median days since last purchase"] == format_kpi(numbers["median_recency_days"], "count")
-    assert shown["Median spend"] == format_kpi(numbers["median_monetary"], "money")
+    assert shown["Median revenue per customer"] == format_kpi(numbers["median_monetary"], "money")
     champions = rfm.segment_counts(scored)["Champions"]
     assert shown["Customers in segment"] == format_kpi(champions, "count")
     profile = rfm.segment_profile(scored)

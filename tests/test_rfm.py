@@ -27,6 +27,7 @@ from crm_core.rfm import (
     segment_expr,
     segment_migration,
     segment_profile,
+    segment_row,
     treemap_takeaway,
     unreachable_segments,
     validate_rules,
@@ -296,3 +297,8 @@ def test_rfm_on_transactions_uses_summarize_and_as_of():
     assert out["customer_id"].to_list() == ["a", "b"]
     assert out["recency_days"].to_list() == [10, 15]
     assert out["r_score"].to_list() == [3, 1]  # a: 1 of 2 customers worse -> 1 + 5 * 1 // 2 = 3
+
+
+def test_segment_row_is_one_profile_row():
+    profile = pl.DataFrame({"segment": ["Champions", "Lost"], "customers": [3, 7], "advice": ["Reward", None]})
+    assert segment_row(profile, "Lost") == {"segment": "Lost", "customers": 7, "advice": None}
