@@ -68,10 +68,13 @@ def test_sankey_links():
     fig = migration_figure(flows, TWO.names)
     sankey = fig.data[0]
     labels = list(sankey.node.label)
-    assert labels == ["Top (before)", "Rest (before)", "New (before)", "Top (after)", "Rest (after)", "Lost (after)"]
+    assert labels == ["Top (earlier)", "Rest (earlier)", "New: bought only later",
+                      "Top (later)", "Rest (later)", "Lost: bought only earlier"]
     links = {(labels[s], labels[t]): v for s, t, v in zip(sankey.link.source, sankey.link.target, sankey.link.value)}
-    assert links[("New (before)", "Rest (after)")] == 2
-    assert links[("Top (before)", "Lost (after)")] == 1
+    assert links[("New: bought only later", "Rest (later)")] == 2
+    assert links[("Top (earlier)", "Lost: bought only earlier")] == 1
+    left, right = list(sankey.node.y)[:3], list(sankey.node.y)[3:]
+    assert left == sorted(left) and right == sorted(right)  # best tier on top, New / Lost at the bottom
     assert sum(sankey.link.value) == 6
 
 
@@ -113,3 +116,11 @@ def test_skewed_value_uses_log_axis_and_says_what_is_hidden():
     assert fig.layout.yaxis.type == "log"
     assert sum(len(trace.y) for trace in fig.data) == 4
     assert fig.layout.annotations[-1].text.startswith("2 customers with revenue below 1")
+
+
+def test_sankey_nodes_are_stacked_by_size_with_a_gap():
+    from crm_core.charts.portfolio import _stacked_centres
+
+    # usable height 1 - 0.1 = 0.9: heights 0.6 and 0.3, the second starts after a 0.1 gap
+    assert _stacked_centres([2, 1], gap=0.1) == pytest.approx([0.3, 0.85])
+    assert _stacked_centres([0, 0]) == pytest.approx([0.001, 0.06])  # no customers: still ordered

@@ -114,22 +114,43 @@ def tier_trend_figure(trend: pl.DataFrame, grain: str) -> go.Figure:
 
 
 def migration_figure(flows: pl.DataFrame, names: tuple[str, ...]) -> go.Figure:
-    """Sankey of customers from earlier tiers (and New) to later tiers (and Lost)."""
+    """Sankey of customers from earlier tiers (and New) to later tiers (and Lost).
+
+    Nodes are placed by hand, best tier on top and New / Lost at the bottom,
+    with a fixed gap so the labels of small tiers do not overlap.
+    """
     left, right = [*names, NEW], [*names, LOST]
-    labels = [f"{_inert_one(name)} (before)" for name in left] + [f"{_inert_one(name)} (after)" for name in right]
-    colours = [tier_colour(i) for i in range(len(names))] + [POSITIVE] + \
+    labels = [f"{_inert_one(name)} (earlier)" for name in names] + [f"{NEW}: bought only later"] + \
+             [f"{_inert_one(name)} (later)" for name in names] + [f"{LOST}: bought only earlier"]
+    colours = [tier_colour(i) for i in range(len(names))] + [NEUTRAL] + \
               [tier_colour(i) for i in range(len(names))] + [NEUTRAL]
     source = [left.index(name) for name in flows["from_tier"]]
     target = [len(left) + right.index(name) for name in flows["to_tier"]]
+    values = flows["customers"].to_list()
     link_colours = [_transparent(colours[s]) for s in source]
+    y = _stacked_centres([sum(v for s, v in zip(source, values) if s == i) for i in range(len(left))]) + \
+        _stacked_centres([sum(v for t, v in zip(target, values) if t == len(left) + i) for i in range(len(right))])
     fig = go.Figure(go.Sankey(
         arrangement="fixed",
         node=dict(label=labels, color=colours, pad=18, thickness=18,
+                  x=[0.001] * len(left) + [0.999] * len(right), y=y,
                   hovertemplate="%{label}: %{value:,} customers<extra></extra>"),
-        link=dict(source=source, target=target, value=flows["customers"].to_list(), color=link_colours,
+        link=dict(source=source, target=target, value=values, color=link_colours,
                   hovertemplate="%{source.label} → %{target.label}: %{value:,} customers<extra></extra>"),
     ))
-    return styled(fig, "Tier migration between the two periods", height=480)
+    return styled(fig, "Tier migration between the two periods", height=520)
+
+
+def _stacked_centres(sizes: list[float], gap: float = 0.06) -> list[float]:
+    """Vertical centres (0 = top) of nodes stacked in order, each as tall as its share, ``gap`` apart."""
+    total = sum(sizes) or 1.0
+    usable = 1.0 - gap * (len(sizes) - 1)
+    centres, top = [], 0.0
+    for size in sizes:
+        height = usable * size / total
+        centres.append(min(max(top + height / 2, 0.001), 0.999))
+        top += height + gap
+    return centres
 
 
 def _transparent(hex_colour: str, alpha: float = 0.35) -> str:
