@@ -812,6 +812,18 @@ def significance_takeaway(summary_table: pl.DataFrame) -> str:
     )
 
 
+def lines_note(matrix: Significance, split: str = "median") -> str:
+    """What the dashed quadrant lines are, and what a zero cost line means."""
+    cost = f"{matrix.cost_split:,.2f}" if matrix.basis.kind == "cost" else f"{matrix.cost_split:.2f} (score)"
+    note = (f"Dashed lines: the {SPLITS[split]} ({matrix.value} {matrix.value_split:,.2f}; cost to serve {cost}). "
+            "A customer above a line is high on that axis.")
+    if matrix.cost_split == 0 and matrix.customers.height:
+        note += (" The cost line is at 0 because at least half of the customers cost nothing to serve in the "
+                 "period: any cost at all counts as high." if split == "median" else
+                 " Nobody has a cost to serve in the period, so every customer counts as low cost.")
+    return note
+
+
 def chart_sample(frame: pl.DataFrame, max_points: int = 5000, seed: int = 7) -> tuple[pl.DataFrame, str | None]:
     """A random sample for the scatter when large, with the sentence that says so."""
     if frame.height <= max_points:

@@ -16,7 +16,7 @@ from crm_core.charts.portfolio import (
 )
 from ui.data import current_dataset, customer_summary, period_transactions, selected_period
 from ui.state import Keys
-from ui.widgets import chart, customer_list, explain, plain, takeaway
+from ui.widgets import chart, count_column, customer_list, explain, money_column, plain, takeaway
 
 SHOWN_ROWS = 1000
 ONE_DAY = dt.timedelta(days=1)
@@ -87,7 +87,8 @@ figures = pf.concentration(summary)
 cards = st.columns(3)
 cards[0].metric("Top 20% of customers bring", pf.pct(figures.top20_share), border=True,
                 help="Share of net revenue from the best ceil(20% × customers) customers.")
-cards[1].metric("Customers for 80% of revenue", pf.pct(figures.customer_share_for_80), border=True)
+cards[1].metric("Share of customers bringing 80% of revenue", pf.pct(figures.customer_share_for_80), border=True,
+                help="The fewest customers, best first, whose revenue adds up to 80% of the total.")
 cards[2].metric("Gini coefficient", "n/a" if figures.gini is None else f"{figures.gini:.2f}", border=True,
                 help="0 = every customer spends the same, 1 = one customer brings everything. "
                      "Customers with more returns than purchases count as 0.")
@@ -108,13 +109,13 @@ takeaway(pf.pyramid_takeaway(tiers))
 st.dataframe(
     tiers, hide_index=True, width="stretch",
     column_config={
-        "tier": "Tier", "customers": st.column_config.NumberColumn("Customers", format="localized"),
+        "tier": "Tier", "customers": count_column("Customers"),
         "customer_share": st.column_config.NumberColumn("Share of customers", format="percent"),
-        "revenue": st.column_config.NumberColumn("Revenue", format="localized"),
+        "revenue": money_column("Revenue"),
         "revenue_share": st.column_config.NumberColumn("Share of revenue", format="percent"),
-        "margin": st.column_config.NumberColumn("Margin", format="localized"),
-        "value_min": st.column_config.NumberColumn(f"Lowest {settings.value}", format="localized"),
-        "value_max": st.column_config.NumberColumn(f"Highest {settings.value}", format="localized"),
+        "margin": money_column("Margin"),
+        "value_min": money_column(f"Lowest {settings.value} of a customer"),
+        "value_max": money_column(f"Highest {settings.value} of a customer"),
     },
 )
 
@@ -141,7 +142,10 @@ if end > start:
                f"{pf.NEW} = bought only in the later period; {pf.LOST} = bought only in the earlier one.")
     chart(migration_figure(flows, settings.names), key="pf_sankey")
     takeaway(pf.migration_takeaway(flows))
-    st.dataframe(pf.migration_matrix(flows, settings), hide_index=True, width="stretch")
+    matrix_table = pf.migration_matrix(flows, settings)
+    st.dataframe(matrix_table, hide_index=True, width="stretch", column_config={
+        matrix_table.columns[0]: "Earlier tier ↓ · later tier →",
+        **{name: count_column(name) for name in matrix_table.columns[1:]}})
 else:
     st.info("The period is a single day: choose a longer period in the sidebar to compare two halves.")
 
@@ -171,17 +175,17 @@ quadrants = pf.quadrant_summary(matrix)
 takeaway(pf.significance_takeaway(quadrants))
 if sampling_note:
     st.caption(sampling_note)
-st.caption(f"Dashed lines: the {pf.SPLITS[lines]} ({matrix_value} {matrix.value_split:,.2f}; cost to serve "
-           f"{matrix.cost_split:,.2f}). A customer above a line is high on that axis.")
+st.caption(pf.lines_note(matrix, lines))
 st.dataframe(
     quadrants, hide_index=True, width="stretch",
     column_config={
-        "quadrant": "Quadrant", "customers": st.column_config.NumberColumn("Customers", format="localized"),
+        "quadrant": "Quadrant", "customers": count_column("Customers"),
         "customer_share": st.column_config.NumberColumn("Share of customers", format="percent"),
-        "revenue": st.column_config.NumberColumn("Revenue", format="localized"),
+        "revenue": money_column("Revenue"),
         "revenue_share": st.column_config.NumberColumn("Share of revenue", format="percent"),
-        "cost_to_serve_mean": st.column_config.NumberColumn("Average cost to serve", format="%.2f"),
-        "cost_to_serve_total": st.column_config.NumberColumn("Total cost to serve", format="localized"),
+        "cost_to_serve_mean": money_column("Average cost to serve") if matrix.basis.kind == "cost"
+        else st.column_config.NumberColumn("Average cost score (0-1)", format="%.2f"),
+        "cost_to_serve_total": money_column("Total cost to serve"),
         "advice": "What to do",
     },
 )

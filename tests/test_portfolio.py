@@ -332,6 +332,19 @@ def test_quadrants_and_summary(summary):
         "to reprice or exit and bring 5.6%.")
 
 
+
+def test_lines_note_explains_a_zero_cost_line(summary):
+    table, basis = pf.add_cost_to_serve(summary, interactions(), PERIOD)
+    assert pf.lines_note(pf.significance(table, basis)) == (
+        "Dashed lines: the medians (revenue 50.00; cost to serve 2.50). A customer above a line is high on that axis.")
+    no_contacts, basis = pf.add_cost_to_serve(summary, interactions().filter(pl.col("customer_id") == "A"), PERIOD)
+    # costs [15, 0, 0, 0, 5 (E's returned line), 0]: median 0
+    note = pf.lines_note(pf.significance(no_contacts, basis))
+    assert "cost to serve 0.00)" in note and "at least half of the customers cost nothing" in note
+    free = table.with_columns(pl.lit(0.0).alias("cost_to_serve"))
+    assert pf.lines_note(pf.significance(free, basis, split="mean"), "mean").endswith(
+        "Nobody has a cost to serve in the period, so every customer counts as low cost.")
+
 def test_proxy_from_returns_only(summary):
     table, basis = pf.add_cost_to_serve(summary)
     assert basis.kind == "proxy" and basis.proxies == ("returns (returned lines)",)
