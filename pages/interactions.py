@@ -29,14 +29,14 @@ from crm_core.interactions import (
 from ui.data import current_dataset
 from ui.interact import current_actions, current_contacts, current_profile
 from ui.state import Keys
-from ui.widgets import chart, explain, plain, takeaway
+from ui.widgets import chart, explain, money_column, plain, takeaway
 
 st.title("Interactions")
 explain(
     "How satisfied customers are with your service, who complains most and what serving them costs "
-    "compared with what they spend, in the period chosen in the sidebar. A **complaint** is a contact "
-    f"whose reason mentions a complaint or that was rated {InteractionSettings().complaint_csat_max:.0f} "
-    "or less out of 5."
+    "compared with the revenue they bring, in the period chosen in the sidebar. **Satisfaction (CSAT)** is the "
+    "1-5 rating a customer gave a contact. A **complaint** is a contact whose reason mentions a complaint or "
+    f"that was rated {InteractionSettings().complaint_csat_max:.0f} or less out of 5."
 )
 
 dataset = current_dataset()
@@ -60,7 +60,8 @@ columns = st.columns(4)
 columns[0].metric("Contacts", f"{figures['contacts']:,}", border=True)
 columns[1].metric("Mean satisfaction (1-5)", f"{figures['csat_mean']:.2f}" if figures["csat_mean"] is not None else "—", border=True)
 columns[2].metric("Complaints (share of contacts)", f"{figures['complaint_share']:.1%}", border=True)
-columns[3].metric("Cost to serve", f"{figures['cost']:,.0f}", border=True)
+columns[3].metric("Cost to serve", f"{figures['cost']:,.0f}", border=True,
+                  help="Recorded cost of the support contacts in the period.")
 
 choices = group_choices(actions)
 group = st.segmented_control(
@@ -93,7 +94,7 @@ chart(complaints_figure(service, group, label), key="interact_complaints")
 takeaway(complaints_takeaway(service, label))
 
 st.subheader("Contacts and cost-to-serve")
-left, right = st.columns(2)
+left, right = st.columns([2, 3])  # the bubble chart needs room for its legend
 with left:
     distribution = contacts_distribution(contacts, actions)
     chart(contacts_distribution_figure(distribution), key="interact_distribution")
@@ -113,13 +114,17 @@ with st.expander(f"Service figures by {label}"):
         hide_index=True,
         width="stretch",
         column_config={
-            "revenue": st.column_config.NumberColumn("Revenue", format="%.0f"),
-            "cost": st.column_config.NumberColumn("Cost to serve", format="%.0f"),
-            "csat_mean": st.column_config.NumberColumn("Mean CSAT", format="%.2f"),
+            group: label[:1].upper() + label[1:],
+            "customers": st.column_config.NumberColumn("Customers", format="%,d"),
+            "contacts": st.column_config.NumberColumn("Contacts", format="%,d"),
+            "complaints": st.column_config.NumberColumn("Complaints", format="%,d"),
+            "revenue": money_column("Revenue"),
+            "cost": money_column("Cost to serve"),
+            "csat_mean": st.column_config.NumberColumn("Mean satisfaction (1-5)", format="%.2f"),
             "contacts_per_customer": st.column_config.NumberColumn("Contacts per customer", format="%.2f"),
             "complaints_per_100": st.column_config.NumberColumn("Complaints per 100 customers", format="%.1f"),
-            "cost_per_customer": st.column_config.NumberColumn("Cost per customer", format="%.2f"),
-            "revenue_per_customer": st.column_config.NumberColumn("Revenue per customer", format="%.2f"),
+            "cost_per_customer": money_column("Cost per customer"),
+            "revenue_per_customer": money_column("Revenue per customer"),
             "cost_share": st.column_config.NumberColumn("Cost / revenue", format="percent"),
         },
     )

@@ -95,3 +95,21 @@ def test_what_if_waterfall():
     assert list(waterfall.y) == [10.0, -6.0, 0]  # margin 2 * 0.5 * 20 * 0.5, cost 2 * 3, total
     assert list(waterfall.measure) == ["relative", "relative", "total"]
     assert _themed(fig)
+
+
+def test_cost_bubbles_switch_to_log_axes_only_when_groups_span_over_ten_times():
+    def service(revenue, cost):
+        return pl.DataFrame({"segment": ["A", "B"], "customers": [10, 20], "revenue_per_customer": revenue,
+                             "cost_per_customer": cost, "cost_share": [0.01, 0.02]})
+
+    wide = cost_to_serve_figure(service([60.0, 1700.0], [0.5, 14.0]), "segment", "RFM segment")
+    assert (wide.layout.xaxis.type, wide.layout.yaxis.type) == ("log", "log")
+    assert wide.layout.xaxis.title.text == "Revenue per customer (log scale)"
+    narrow = cost_to_serve_figure(service([60.0, 500.0], [0.0, 14.0]), "segment", "RFM segment")
+    assert narrow.layout.xaxis.type is None and narrow.layout.yaxis.type is None  # 8x apart; a zero cost
+
+
+def test_csat_bars_show_their_value():
+    contacts, _ = _contacts_and_actions()
+    bars = csat_figure(csat_by(contacts, "channel"), "channel", "contact channel").data[0]
+    assert dict(zip(bars.y, bars.text)) == {"Phone": "2.00", "Email": "4.50"}

@@ -61,6 +61,8 @@ def csat_figure(table: pl.DataFrame, column: str, label: str) -> go.Figure:
             y=_labels(table[column]),
             orientation="h",
             marker_color=PALETTE[0],
+            text=[f"{value:.2f}" for value in table["csat_mean"].to_list()],
+            textposition="inside", insidetextanchor="end",
             customdata=table.select("contacts", "complaint_share").rows(),
             hovertemplate="%{y}<br>CSAT %{x:.2f}<br>%{customdata[0]:,} contacts<br>"
             "%{customdata[1]:.1%} complaints<extra></extra>",
@@ -109,10 +111,21 @@ def cost_to_serve_figure(table: pl.DataFrame, column: str, label: str) -> go.Fig
         for index, (name, row) in enumerate(zip(_labels(table[column]), table.iter_rows(named=True)))
     ]
     fig = go.Figure(traces)
-    fig.update_xaxes(title_text="Revenue per customer", tickformat=",.0f", rangemode="tozero")
-    fig.update_yaxes(title_text="Cost-to-serve per customer", tickformat=",.2f", rangemode="tozero")
+    x_log = _spread(table["revenue_per_customer"])
+    y_log = _spread(table["cost_per_customer"])
+    log = dict(type="log", dtick="D2")  # D2: label 1, 2, 5, 10, ... only
+    fig.update_xaxes(title_text="Revenue per customer" + (" (log scale)" if x_log else ""), tickformat=",.0f",
+                     **(log if x_log else dict(rangemode="tozero")))
+    fig.update_yaxes(title_text="Cost-to-serve per customer" + (" (log scale)" if y_log else ""),
+                     tickformat=",.1f" if y_log else ",.2f", **(log if y_log else dict(rangemode="tozero")))
     fig.update_layout(legend=dict(orientation="v", y=1, x=1.02, yanchor="top", xanchor="left"))
     return styled(fig, "Cost-to-serve against value")
+
+
+def _spread(values: pl.Series) -> bool:
+    """True when positive values span more than ten times (small groups then crowd a linear axis's corner)."""
+    positive = values.drop_nulls().filter(values.drop_nulls() > 0)
+    return positive.len() == values.len() and positive.len() > 1 and positive.max() > 10 * positive.min()
 
 
 def complaints_figure(table: pl.DataFrame, column: str, label: str) -> go.Figure:
@@ -138,12 +151,12 @@ def satisfaction_trend_figure(trend: pl.DataFrame) -> go.Figure:
             go.Bar(x=months, y=trend["contacts"].to_list(), marker_color=NEUTRAL, opacity=0.35, name="Contacts",
                    hovertemplate="%{x|%b %Y}<br>%{y:,} contacts<extra></extra>"),
             go.Scatter(x=months, y=trend["csat_mean"].to_list(), mode="lines+markers", yaxis="y2",
-                       line=dict(color=PALETTE[0], width=3), name="Mean CSAT",
+                       line=dict(color=PALETTE[0], width=3), name="Mean satisfaction (CSAT)",
                        hovertemplate="%{x|%b %Y}<br>CSAT %{y:.2f}<extra></extra>"),
         ]
     )
     fig.update_layout(yaxis2=dict(overlaying="y", side="right", range=[1, 5], tickmode="linear", dtick=1,
-                                  showgrid=False, title_text="CSAT"))
+                                  showgrid=False, title_text="Satisfaction (1-5)"))
     fig.update_layout(yaxis=dict(title_text="Contacts", rangemode="tozero"))
     return styled(fig, "Satisfaction per month", height=380)
 
