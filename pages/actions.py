@@ -19,7 +19,7 @@ from crm_core.charts.interact import what_if_figure
 from crm_core.export import safe_csv_bytes, safe_xlsx_bytes
 from ui.interact import DEFAULT_HIGH_VALUE_SHARE, current_actions, current_playbook, current_profile
 from ui.state import Keys
-from ui.widgets import CUSTOMER_COLUMNS, chart, explain, plain, takeaway
+from ui.widgets import CUSTOMER_COLUMNS, chart, count_column, explain, money_column, plain, takeaway
 
 PREVIEW_ROWS = 1_000
 DEFAULT_TARGETS = ("At Risk", "Can't Lose Them")
@@ -85,7 +85,8 @@ with st.expander("How many customers each playbook row applies to"):
         playbook_coverage(actions),
         hide_index=True,
         width="stretch",
-        column_config={"revenue": st.column_config.NumberColumn("Revenue in the period", format="%.0f")},
+        column_config={"rule": "Playbook row", "customers": count_column("Customers"),
+                       "revenue": money_column("Revenue in the period")},
     )
 
 # ----------------------------------------------------------------------------- 2. what-if
@@ -127,14 +128,14 @@ mode = st.radio(
 )
 if mode == "per_responder":
     uplift_amount = st.number_input(
-        "Extra spend per responder", min_value=0.0, value=50.0, step=5.0, format="%.2f",
+        "Extra revenue per responder", min_value=0.0, value=50.0, step=5.0, format="%.2f",
         key=Keys.WHATIF_UPLIFT_AMOUNT, persist_state="session",
         help="How much more a responder spends than they would have without the campaign.",
     )
     uplift_pct = 0.0
 else:
     uplift_pct = st.number_input(
-        "Uplift on baseline spend (%)", min_value=0.0, value=10.0, step=1.0, format="%.1f",
+        "Uplift on baseline revenue (%)", min_value=0.0, value=10.0, step=1.0, format="%.1f",
         key=Keys.WHATIF_UPLIFT_PERCENT, persist_state="session",
         help=f"Responders spend this much more than their {baseline_label}.",
     )
