@@ -21,6 +21,7 @@ from crm_core.enrich import build_profile
 from crm_core.export import GUARD
 from crm_core.ingest import IngestReport
 from crm_core.interactions import headline, prepare
+from pages_helpers import captions, metrics, open_page
 from ui.data import DEMO_FOLDER
 from ui.state import Keys
 
@@ -43,20 +44,14 @@ def demo() -> dict:
 
 
 def _open(page: str) -> AppTest:
-    at = AppTest.from_file(app_path(), default_timeout=180)
-    at.run()
-    at.switch_page(page)
-    at.run()
-    assert not at.exception
-    return at
+    return open_page(page)
 
 
-def _metrics(at: AppTest) -> dict[str, str]:
-    return {metric.label: metric.value for metric in at.metric}
+_metrics = metrics
 
 
 def _captions(at: AppTest) -> str:
-    return "\n".join(caption.value for caption in at.caption)
+    return "\n".join(captions(at))
 
 
 # --------------------------------------------------------------------------- Customer 360
@@ -118,12 +113,7 @@ def test_interactions_page_without_data_explains_the_file():
     dataset_id = Workspace(Path(os.environ["CRM_WORKSPACE"])).save(
         "No side tables", b"raw", "orders.csv", Dataset(transactions=tx.lazy()), IngestReport(rows_read=500, rows_valid=500)
     )
-    at = AppTest.from_file(app_path(), default_timeout=180)
-    at.session_state[Keys.DATASET_ID] = dataset_id
-    at.run()
-    at.switch_page(INTERACTIONS)
-    at.run()
-    assert not at.exception
+    at = _open_dataset(dataset_id, INTERACTIONS)
     assert "interactions" in at.info[0].value
     layout = at.dataframe[0].value
     assert list(layout["column"]) == ["customer_id", "interaction_date", "channel", "reason", "csat", "cost"]
@@ -245,13 +235,7 @@ def _bare_dataset_id(rows: int = 2_000) -> tuple[str, pl.DataFrame]:
 
 
 def _open_dataset(dataset_id: str, page: str) -> AppTest:
-    at = AppTest.from_file(app_path(), default_timeout=180)
-    at.session_state[Keys.DATASET_ID] = dataset_id
-    at.run()
-    at.switch_page(page)
-    at.run()
-    assert not at.exception
-    return at
+    return open_page(page, {Keys.DATASET_ID: dataset_id})
 
 
 def test_customer_360_without_side_tables_or_optional_columns():

@@ -6,13 +6,14 @@ import io
 
 import polars as pl
 import pytest
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, app_path
+from conftest import ROOT
 from crm_core import clv
 from crm_core.customers import summarize
 from crm_core.dataset import load_dataset
+from pages_helpers import downloads, metrics  # noqa: F401  (fixture, used by name)
+from pages_helpers import open_page as open_app_page
 from ui.state import Keys
 
 
@@ -26,32 +27,8 @@ def demo_end(demo_tx) -> dt.date:
     return demo_tx.select(pl.col("order_date").max()).collect().item()
 
 
-@pytest.fixture
-def downloads(monkeypatch) -> dict[str, bytes]:
-    """Capture what st.download_button hands to the media storage (file name -> bytes)."""
-    captured: dict[str, bytes] = {}
-    original = MemoryMediaFileStorage.load_and_get_id
-
-    def recording(self, path_or_data, mimetype, kind, filename=None):
-        if filename:
-            captured[filename] = path_or_data
-        return original(self, path_or_data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", recording)
-    return captured
-
-
 def open_page() -> AppTest:
-    at = AppTest.from_file(app_path(), default_timeout=120)
-    at.run()
-    at.switch_page("pages/lifetime.py")
-    at.run()
-    assert not at.exception
-    return at
-
-
-def metrics(at: AppTest) -> dict[str, str]:
-    return {metric.label: metric.value for metric in at.metric}
+    return open_app_page("pages/lifetime.py", timeout=120)
 
 
 def demo_settings(demo_tx, end: dt.date, months: int) -> clv.CLVSettings:

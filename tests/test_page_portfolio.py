@@ -6,46 +6,16 @@ import math
 
 import polars as pl
 import pytest
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, app_path
 from crm_core import portfolio as pf
 from crm_core.customers import summarize
-from crm_core.dataset import load_dataset
-
-
-@pytest.fixture(scope="module")
-def demo_summary() -> pl.DataFrame:
-    return summarize(load_dataset(ROOT / "data" / "demo").transactions).collect()
-
-
-@pytest.fixture
-def downloads(monkeypatch) -> dict[str, bytes]:
-    """Capture what st.download_button hands to the media storage (file name -> bytes)."""
-    captured: dict[str, bytes] = {}
-    original = MemoryMediaFileStorage.load_and_get_id
-
-    def recording(self, path_or_data, mimetype, kind, filename=None):
-        if filename:
-            captured[filename] = path_or_data
-        return original(self, path_or_data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", recording)
-    return captured
+from pages_helpers import captions, demo_summary, downloads  # noqa: F401  (fixtures, used by name)
+from pages_helpers import open_page as open_app_page
 
 
 def open_page() -> AppTest:
-    at = AppTest.from_file(app_path(), default_timeout=120)
-    at.run()
-    at.switch_page("pages/portfolio.py")
-    at.run()
-    assert not at.exception
-    return at
-
-
-def captions(at: AppTest) -> list[str]:
-    return [caption.value for caption in at.caption]
+    return open_app_page("pages/portfolio.py", timeout=120)
 
 
 def test_page_shows_engine_figures(demo_summary):
@@ -136,12 +106,7 @@ def test_page_without_optional_columns_says_what_is_missing(cdnow_path):
         pl.col("order_date").str.to_date("%Y-%m-%d"), pl.col("amount").cast(pl.Float64))
     dataset_id = Workspace(Path(os.environ["CRM_WORKSPACE"])).save(
         "CDNOW sample", b"raw", "cdnow.csv", Dataset(transactions=tx.lazy()), IngestReport(rows_read=tx.height))
-    at = AppTest.from_file(app_path(), default_timeout=120)
-    at.session_state[Keys.DATASET_ID] = dataset_id
-    at.run()
-    at.switch_page("pages/portfolio.py")
-    at.run()
-    assert not at.exception
+    at = open_app_page("pages/portfolio.py", {Keys.DATASET_ID: dataset_id}, timeout=120)
     texts = captions(at)
     assert "Margin is not available: the data has no cost column." in texts
     assert any("no recorded cost of serving customers (no interactions table)" in text for text in texts)

@@ -6,56 +6,21 @@ import os
 from pathlib import Path
 
 import polars as pl
-import pytest
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, app_path
 from crm_core import clusters as cl
 from crm_core import rfm
-from crm_core.customers import summarize
-from crm_core.dataset import Dataset, load_dataset
-from crm_core.ingest import IngestReport, read_orders
+from crm_core.dataset import Dataset
+from crm_core.ingest import read_orders
 from crm_core.kpis import format_kpi
-
-
-@pytest.fixture(scope="module")
-def demo_summary() -> pl.DataFrame:
-    return summarize(load_dataset(ROOT / "data" / "demo").transactions).collect()
-
-
-@pytest.fixture
-def downloads(monkeypatch) -> dict[str, bytes]:
-    """Capture what st.download_button hands to the media storage (file name -> bytes)."""
-    captured: dict[str, bytes] = {}
-    original = MemoryMediaFileStorage.load_and_get_id
-
-    def recording(self, path_or_data, mimetype, kind, filename=None):
-        if filename:
-            captured[filename] = path_or_data
-        return original(self, path_or_data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", recording)
-    return captured
+from pages_helpers import captions, demo_summary, downloads, metrics  # noqa: F401  (fixtures, used by name)
+from pages_helpers import open_page as open_app_page
+from ui.state import Keys
 
 
 def open_page(dataset_id: str | None = None) -> AppTest:
-    at = AppTest.from_file(app_path(), default_timeout=180)
-    if dataset_id:  # the sidebar applies a pending dataset before drawing the picker
-        at.session_state["pending_dataset_id"] = dataset_id
-    at.run()
-    at.switch_page("pages/segments.py")
-    at.run()
-    assert not at.exception
-    return at
-
-
-def metrics(at: AppTest) -> dict[str, str]:
-    return {metric.label: metric.value for metric in at.metric}
-
-
-def captions(at: AppTest) -> list[str]:
-    return [caption.value for caption in at.caption]
+    # the sidebar applies a pending dataset before drawing the picker
+    return open_app_page("pages/segments.py", {Keys.PENDING_DATASET: dataset_id} if dataset_id else None)
 
 
 def table_with(at: AppTest, column: str):
