@@ -172,6 +172,24 @@ class IngestReport:
         counts = self.rejected.group_by("reason").len().sort(["len", "reason"], descending=[True, False])
         return dict(zip(counts["reason"].to_list(), counts["len"].to_list()))
 
+    def reasons_table(self) -> pl.DataFrame:
+        """reason, rows: the rejected rows counted per reason, most frequent first."""
+        by_reason = self.rejected_by_reason()
+        return pl.DataFrame({"reason": list(by_reason), "rows": list(by_reason.values())},
+                            schema={"reason": pl.String, "rows": pl.Int64})
+
+    def detected_table(self) -> pl.DataFrame:
+        """setting, detected: what sniffing found, one line per setting (mappings flattened)."""
+        rows = []
+        for key, value in self.detected.items():
+            if isinstance(value, dict):
+                rows += [(f"{key}: {sub}", str(item)) for sub, item in value.items()]
+            elif isinstance(value, list):
+                rows.append((key, ", ".join(map(str, value))))
+            else:
+                rows.append((key, str(value)))
+        return pl.DataFrame(rows, schema={"setting": pl.String, "detected": pl.String}, orient="row")
+
 
 # ---------------------------------------------------------------- public entry points
 

@@ -72,18 +72,6 @@ def _override_controls(columns: list[str]) -> tuple[ColumnMapping, ReadOptions]:
     return ColumnMapping(**mapping), options
 
 
-def _detected_table(detected: dict) -> pl.DataFrame:
-    rows = []
-    for key, value in detected.items():
-        if isinstance(value, dict):
-            rows += [{"setting": f"{key}: {sub}", "detected": str(v)} for sub, v in value.items()]
-        elif isinstance(value, list):
-            rows.append({"setting": key, "detected": ", ".join(map(str, value))})
-        else:
-            rows.append({"setting": key, "detected": str(value)})
-    return pl.DataFrame(rows, schema={"setting": pl.String, "detected": pl.String})
-
-
 def _show_report(report, transactions: pl.DataFrame, file_name: str) -> None:
     columns = st.columns(5)
     columns[0].metric("Rows read", f"{report.rows_read:,}")
@@ -95,13 +83,10 @@ def _show_report(report, transactions: pl.DataFrame, file_name: str) -> None:
     for warning in report.warnings:
         st.warning(plain(warning))
     st.markdown("**What we detected**")
-    st.dataframe(_detected_table(report.detected), hide_index=True)
+    st.dataframe(report.detected_table(), hide_index=True)
     if report.rows_rejected:
         st.markdown("**Rejected rows** — fix them in your file, or change the settings above")
-        by_reason = pl.DataFrame(
-            {"reason": list(report.rejected_by_reason()), "rows": list(report.rejected_by_reason().values())}
-        )
-        st.dataframe(by_reason, hide_index=True)
+        st.dataframe(report.reasons_table(), hide_index=True)
         st.dataframe(report.rejected.head(1000), hide_index=True)
         st.download_button(
             "Download rejected rows (CSV)",
@@ -157,12 +142,10 @@ with saved_tab:
         st.info("No saved datasets yet. Upload an export in the first tab; the demo is always available.")
     else:
         st.dataframe(
-            pl.DataFrame(
-                [
-                    {"name": e.name, "file": e.source_filename, "saved": e.created_at, "rows kept": e.rows_valid, "rows rejected": e.rows_rejected}
-                    for e in entries
-                ]
-            ),
+            [
+                {"name": e.name, "file": e.source_filename, "saved": e.created_at, "rows kept": e.rows_valid, "rows rejected": e.rows_rejected}
+                for e in entries
+            ],
             hide_index=True,
         )
         names = {entry.id: entry.name for entry in entries}
