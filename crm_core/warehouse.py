@@ -215,9 +215,9 @@ class Warehouse:
                 and name not in (C.CUSTOMER_ID, C.ORDER_DATE, C.AMOUNT)]
 
     def _with(self) -> str:
-        """Common table expressions: tx (inlined, not materialised) and fp (first purchase per customer)."""
+        """Common table expressions: tx (inlined, not materialised) and fp (first purchase per customer, computed once)."""
         return (f"WITH tx AS NOT MATERIALIZED ({self._canonical}), "
-                "fp AS (SELECT customer_id, MIN(order_date) AS first_date FROM tx WHERE amount >= 0 GROUP BY customer_id)")
+                "fp AS MATERIALIZED (SELECT customer_id, MIN(order_date) AS first_date FROM tx WHERE amount >= 0 GROUP BY customer_id)")
 
     def _order_key(self, alias: str) -> str:
         """SQL twin of crm_core.customers.order_key: order_id, else the purchase day."""
@@ -252,11 +252,15 @@ class Warehouse:
         }
         extra = [sql for column, sql in optional.items() if column in self.columns]
         if C.CHANNEL in self.columns:
-            extra.append("MIN(p.channel) FILTER (WHERE p.amount >= 0 AND p.order_date = fp.first_date) AS first_channel")
+            extra.append("MIN(p.channel) FILTER (WHERE p.amount >= 0 AND p.order_date = p.first_date) AS first_channel")
+        # One sort by (hash of the customer id, customer id) serves the window (first purchase day)
+        # and the grouping: sorting on an integer first is much cheaper than on text, and exact,
+        # since the id itself still separates customers whose hashes collide.
         sql = f"""
             WITH tx AS NOT MATERIALIZED ({self._canonical}),
-            p AS NOT MATERIALIZED (SELECT * FROM tx WHERE {period}),
-            fp AS (SELECT customer_id, MIN(order_date) AS first_date FROM p WHERE amount >= 0 GROUP BY customer_id)
+            p AS (SELECT tx.*, MIN(tx.order_date) FILTER (WHERE tx.amount >= 0)
+                               OVER (PARTITION BY hashtextextended(tx.customer_id, 0), tx.customer_id) AS first_date
+                  FROM tx WHERE {period})
             SELECT p.customer_id,
                 MIN(p.order_date) AS first_date,
                 MAX(p.order_date) AS last_date,
@@ -266,12 +270,12 @@ class Warehouse:
                 SUM(GREATEST(p.amount, 0)) AS gross_revenue,
                 SUM(GREATEST(-p.amount, 0)) AS returns,
                 COUNT(*) FILTER (WHERE p.amount < 0) AS return_lines,
-                MIN(fp.first_date) AS first_purchase_date,
+                MIN(p.first_date) AS first_purchase_date,
                 MAX(p.order_date) FILTER (WHERE p.amount >= 0) AS last_purchase_date,
-                COALESCE(SUM(p.amount) FILTER (WHERE p.order_date = fp.first_date), 0) AS first_day_amount
+                COALESCE(SUM(p.amount) FILTER (WHERE p.order_date = p.first_date), 0) AS first_day_amount
                 {''.join(', ' + item for item in extra)}
-            FROM p LEFT JOIN fp ON fp.customer_id = p.customer_id
-            GROUP BY p.customer_id"""
+            FROM p
+            GROUP BY hashtextextended(p.customer_id, 0), p.customer_id"""
         with timed(_log, "warehouse_query", kind="customer_summary") as info:
             names, rows = self._execute(sql, {"start": start, "end": end})
             info["rows_returned"] = len(rows)
@@ -289,62 +293,125 @@ class Warehouse:
         _, rows = self._execute(f"WITH tx AS ({self._canonical}) SELECT MAX(order_date) FROM tx{where}", {"start": start})
         return rows[0][0]
 
-    def _kpi_columns(self, period_start: str) -> str:
-        """SQL twin of crm_core.kpis._kpi_aggregations over rows ``r`` joined with ``fp``."""
+    def _kpi_columns(self) -> str:
+        """SQL twin of crm_core.kpis._kpi_aggregations over rows ``r``, but new customers (see below)."""
         order = f"r.customer_id || chr(31) || {self._order_key('r')}"
         return (
             "COALESCE(SUM(r.amount), 0) AS revenue, "
             f"COUNT(DISTINCT CASE WHEN r.amount >= 0 THEN {order} END) AS orders, "
-            "COUNT(DISTINCT CASE WHEN r.amount >= 0 THEN r.customer_id END) AS active_customers, "
-            f"COUNT(DISTINCT CASE WHEN r.amount >= 0 AND fp.first_date >= {period_start} THEN r.customer_id END) AS new_customers"
+            "COUNT(DISTINCT CASE WHEN r.amount >= 0 THEN r.customer_id END) AS active_customers"
         )
 
-    def _periods_kpis(self, periods: dict[str, tuple[dt.date, dt.date]]) -> dict[str, dict[str, Any]]:
-        """period_kpis for several (start, end) periods in one query."""
+    # New customers of a period = active customers whose first purchase ever is on or after the
+    # period's start. As the first purchase itself then lies in the period, that is simply the
+    # customers whose first purchase date falls in it: counted from fp (one row per customer)
+    # instead of joining every order line with fp. Only a trend bucket that starts before the
+    # trend's start (a partial first week or month) needs more: see _trend_select.
+
+    def _card_select(self, periods: list[tuple[dt.date, dt.date]]) -> tuple[str, dict[str, Any]]:
+        """SELECT of the counted KPIs of each (start, end) period, one row per period index."""
         values, params = [], {}
-        for index, (label, (start, end)) in enumerate(periods.items()):
+        for index, (start, end) in enumerate(periods):
             values.append(f"({index}, CAST(:s{index} AS DATE), CAST(:e{index} AS DATE))")
             params.update({f"s{index}": start, f"e{index}": end})
+        periods_sql = f"(VALUES {', '.join(values)}) AS periods (idx, p_start, p_end)"
         sql = f"""
-            {self._with()},
-            periods (idx, p_start, p_end) AS (VALUES {', '.join(values)})
-            SELECT periods.idx, {self._kpi_columns('periods.p_start')}
-            FROM periods
-            LEFT JOIN tx AS r ON r.order_date BETWEEN periods.p_start AND periods.p_end
-            LEFT JOIN fp ON fp.customer_id = r.customer_id
-            GROUP BY periods.idx ORDER BY periods.idx"""
-        with timed(_log, "warehouse_query", kind="period_kpis", periods=len(periods)):
-            names, rows = self._execute(sql, params)
-        counts = _typed_counts(pl.DataFrame(rows, schema=names, orient="row").drop("idx"))
+            SELECT c.idx, c.revenue, c.orders, c.active_customers, n.new_customers
+            FROM (SELECT periods.idx, {self._kpi_columns()}
+                  FROM {periods_sql}
+                  LEFT JOIN tx AS r ON r.order_date BETWEEN periods.p_start AND periods.p_end
+                  GROUP BY periods.idx) AS c
+            JOIN (SELECT periods.idx, COUNT(fp.customer_id) AS new_customers
+                  FROM {periods_sql}
+                  LEFT JOIN fp ON fp.first_date BETWEEN periods.p_start AND periods.p_end
+                  GROUP BY periods.idx) AS n ON n.idx = c.idx"""
+        return sql, params
+
+    def _trend_select(self, start: dt.date, end: dt.date, grain: str) -> tuple[str, dict[str, Any]]:
+        """SELECT of the counted KPIs per day / week / month bucket of start..end.
+
+        A first bucket that starts before ``start`` also counts, as new, the customers
+        whose first purchase lies in it before ``start`` and who buy again in it
+        within the trend (polars compares with the bucket's start).
+        """
+        if grain not in GRAIN_TRUNCATE:
+            raise WarehouseError(f"Unknown grain {grain!r}: use day, week or month.")
+        bucket = "CAST(date_trunc(:grain, CAST({} AS TIMESTAMP)) AS DATE)"
+        first_bucket, first_bucket_end = bucket_bounds(start, grain)
+        sql = f"""
+            SELECT c.period, c.revenue, c.orders, c.active_customers,
+                   COALESCE(n.new_customers, 0)
+                   + CASE WHEN c.period < :start THEN (
+                         SELECT COUNT(*) FROM fp
+                         WHERE fp.first_date >= :b0 AND fp.first_date < :start
+                           AND fp.customer_id IN (SELECT customer_id FROM tx
+                                                  WHERE amount >= 0 AND order_date BETWEEN :start AND :b0_end))
+                     ELSE 0 END AS new_customers
+            FROM (SELECT {bucket.format('r.order_date')} AS period, {self._kpi_columns()}
+                  FROM tx AS r WHERE r.order_date BETWEEN :start AND :end
+                  GROUP BY 1) AS c
+            LEFT JOIN (SELECT {bucket.format('fp.first_date')} AS period, COUNT(*) AS new_customers
+                       FROM fp WHERE fp.first_date BETWEEN :start AND :end
+                       GROUP BY 1) AS n ON n.period = c.period"""
+        params = {"grain": grain, "start": start, "end": end, "b0": first_bucket, "b0_end": min(first_bucket_end, end)}
+        return sql, params
+
+    @staticmethod
+    def _cards(frame: pl.DataFrame, count: int) -> list[dict[str, Any]]:
+        """period_kpis dicts, in period order, from the rows of :meth:`_card_select`."""
+        counts = _typed_counts(frame.sort("idx").drop("idx"))
         derived = _derived(counts.lazy()).collect()
-        return {label: derived.row(index, named=True) for index, label in enumerate(periods)}
+        return [derived.row(index, named=True) for index in range(count)]
+
+    @staticmethod
+    def _trend(frame: pl.DataFrame) -> pl.DataFrame:
+        frame = frame.with_columns(pl.col("period").cast(pl.Date)).sort("period")
+        trend = _derived(_typed_counts(frame).lazy()).collect()
+        return trend.select([pl.col(name).cast(dtype) for name, dtype in _trend_schema().items()])
 
     def period_kpis(self, start: dt.date, end: dt.date) -> dict[str, float | int | None]:
         """Same as :func:`crm_core.kpis.period_kpis` on the whole history."""
-        return self._periods_kpis({"current": (start, end)})["current"]
+        select, params = self._card_select([(start, end)])
+        with timed(_log, "warehouse_query", kind="period_kpis", periods=1):
+            names, rows = self._execute(f"{self._with()} {select}", params)
+        return self._cards(pl.DataFrame(rows, schema=names, orient="row"), 1)[0]
 
     def kpi_comparison(self, start: dt.date, end: dt.date) -> pl.DataFrame:
         """Same as :func:`crm_core.kpis.kpi_comparison` (both periods in one query)."""
-        both = self._periods_kpis({"current": (start, end), "previous": previous_period(start, end)})
-        return comparison_frame(both["current"], both["previous"])
+        select, params = self._card_select([(start, end), previous_period(start, end)])
+        with timed(_log, "warehouse_query", kind="kpi_comparison"):
+            names, rows = self._execute(f"{self._with()} {select}", params)
+        current, previous = self._cards(pl.DataFrame(rows, schema=names, orient="row"), 2)
+        return comparison_frame(current, previous)
 
     def kpi_trend(self, start: dt.date, end: dt.date, grain: str = "month") -> pl.DataFrame:
         """Same as :func:`crm_core.kpis.kpi_trend`: KPIs per day / week (Monday) / month bucket."""
-        if grain not in GRAIN_TRUNCATE:
-            raise WarehouseError(f"Unknown grain {grain!r}: use day, week or month.")
-        sql = f"""
-            {self._with()},
-            r AS (SELECT CAST(date_trunc(:grain, CAST(tx.order_date AS TIMESTAMP)) AS DATE) AS period, tx.*
-                  FROM tx WHERE tx.order_date BETWEEN :start AND :end)
-            SELECT r.period, {self._kpi_columns('r.period')}
-            FROM r LEFT JOIN fp ON fp.customer_id = r.customer_id
-            GROUP BY r.period ORDER BY r.period"""
+        select, params = self._trend_select(start, end, grain)
         with timed(_log, "warehouse_query", kind="kpi_trend", grain=grain) as info:
-            names, rows = self._execute(sql, {"grain": grain, "start": start, "end": end})
+            names, rows = self._execute(f"{self._with()} {select}", params)
             info["rows_returned"] = len(rows)
-        frame = pl.DataFrame(rows, schema=names, orient="row").with_columns(pl.col("period").cast(pl.Date))
-        trend = _derived(_typed_counts(frame).lazy()).collect()
-        return trend.select([pl.col(name).cast(dtype) for name, dtype in _trend_schema().items()])
+        return self._trend(pl.DataFrame(rows, schema=names, orient="row"))
+
+    def overview(self, card_start: dt.date, card_end: dt.date, start: dt.date, end: dt.date,
+                 grain: str = "month") -> tuple[pl.DataFrame, pl.DataFrame]:
+        """``(kpi_comparison(card_start, card_end), kpi_trend(start, end, grain))`` in one statement.
+
+        What the Overview page shows; the first purchase date of every customer
+        (a pass over the whole history) is computed once for both.
+        """
+        cards, card_params = self._card_select([(card_start, card_end), previous_period(card_start, card_end)])
+        trend, trend_params = self._trend_select(start, end, grain)
+        kpis = "revenue, orders, active_customers, new_customers"
+        sql = (f"{self._with()} "
+               f"SELECT 'card' AS part, idx, CAST(NULL AS DATE) AS period, {kpis} FROM ({cards}) AS cards "
+               f"UNION ALL SELECT 'trend', CAST(NULL AS INTEGER), period, {kpis} FROM ({trend}) AS trend")
+        with timed(_log, "warehouse_query", kind="overview", grain=grain) as info:
+            names, rows = self._execute(sql, {**card_params, **trend_params})
+            info["rows_returned"] = len(rows)
+        frame = pl.DataFrame(rows, schema=names, orient="row")
+        current, previous = self._cards(frame.filter(pl.col("part") == "card").drop("part", "period"), 2)
+        trend_frame = self._trend(frame.filter(pl.col("part") == "trend").drop("part", "idx"))
+        return comparison_frame(current, previous), trend_frame
 
     def rows(self, customer_id: str | None = None, start: dt.date | None = None, end: dt.date | None = None,
              limit: int = DEFAULT_DRILL_ROWS) -> pl.DataFrame:
@@ -396,6 +463,18 @@ def top_customers(summary: pl.DataFrame, n: int = 20) -> tuple[pl.DataFrame, str
         return top, "No net revenue in this period, so there is no top list to read."
     share = top["revenue"].sum() / total
     return top, f"The top {top.height:,} of {summary.height:,} customers bring {share:.0%} of the period's net revenue."
+
+
+def bucket_bounds(day: dt.date, grain: str) -> tuple[dt.date, dt.date]:
+    """First and last day of the day / week (Monday to Sunday) / month bucket holding ``day``."""
+    if grain == "day":
+        return day, day
+    if grain == "week":
+        first = day - dt.timedelta(days=day.weekday())
+        return first, first + dt.timedelta(days=6)
+    first = day.replace(day=1)
+    following = (first + dt.timedelta(days=32)).replace(day=1)
+    return first, following - dt.timedelta(days=1)
 
 
 def check_query(query: str) -> str:

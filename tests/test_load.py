@@ -16,70 +16,30 @@ killed after 180 s. Prints its figures (``pytest -s tests/test_load.py``).
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from st_client import connect, rss_mb, run_script, streamlit_server
 
-ROOT = Path(__file__).resolve().parent.parent
 SESSIONS = 50
 PAGES = ("", "data", "portfolio")         # url paths: Overview (default, loads the demo), Data, Portfolio
 # Server RSS growth over its warmed-up baseline (measured here: peak +190..240 MB, after close +45..65 MB).
 RSS_PEAK_BOUND_MB = 350                   # while 50 sessions run at once: < 7 MB per session
 RSS_RETAINED_BOUND_MB = 150               # once they have closed: no per-session leak
-WAIT_S = 150                              # longest wait for one script run
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def rss_mb(pid: int) -> float:
-    """Resident set size of a process, from /proc (Linux)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     if not Path("/proc/self/status").exists():
         pytest.skip("needs Linux /proc to read the server's memory")
-    port = _free_port()
-    folder = tmp_path_factory.mktemp("load")
-    env = {**os.environ, "CRM_WORKSPACE": str(folder / "workspace"), "CRM_LOG_LEVEL": "WARNING"}
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-               # As in production: other engineers edit files under a dev server; a reload mid-import is not load.
-               "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
-    log = open(folder / "server.log", "wb")
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("the Streamlit server did not start within 60 s")
-        yield port, process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
+    # As in production: no file watcher (other engineers edit files under a dev server; a reload mid-import is not load).
+    flags = ("--server.fileWatcherType", "none", "--server.runOnSave", "false")
+    with streamlit_server(tmp_path_factory.mktemp("load"), {"CRM_LOG_LEVEL": "WARNING"}, flags=flags) as running:
+        yield running
 
 
 @dataclass
@@ -88,48 +48,17 @@ class SessionResult:
     problems: list[str] = field(default_factory=list)
 
 
-async def _run_script(ws, page_hash: str) -> tuple[dict[str, str], list[str]]:
-    """Ask for one script run; read until it finishes. Returns (pages by url path, problems)."""
-    from streamlit.proto.BackMsg_pb2 import BackMsg
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-    back = BackMsg()
-    back.rerun_script.query_string = ""
-    back.rerun_script.page_script_hash = page_hash
-    await ws.send(back.SerializeToString())
-    pages: dict[str, str] = {}
-    problems: list[str] = []
-    while True:
-        message = ForwardMsg()
-        message.ParseFromString(await asyncio.wait_for(ws.recv(), WAIT_S))
-        kind = message.WhichOneof("type")
-        if kind == "navigation":
-            pages = {page.url_pathname: page.page_script_hash for page in message.navigation.app_pages}
-        elif kind == "delta" and message.delta.new_element.WhichOneof("type") == "exception":
-            exception = message.delta.new_element.exception
-            problems.append(f"exception: {exception.type}: {exception.message} {list(exception.stack_trace)[-4:]}")
-        elif kind == "page_not_found":
-            problems.append("page not found")
-        elif kind == "script_finished":
-            if message.script_finished != ForwardMsg.FINISHED_SUCCESSFULLY:
-                problems.append(f"script finished with status {message.script_finished}")
-            return pages, problems
-
-
 async def _session(port: int) -> SessionResult:
-    from websockets.asyncio.client import connect
-
     result = SessionResult()
     try:
-        async with connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"],
-                           origin=f"http://127.0.0.1:{port}", max_size=None, open_timeout=WAIT_S) as ws:
+        async with connect(port) as ws:
             pages: dict[str, str] = {}
             for path in PAGES:
                 start = time.perf_counter()
-                navigation, problems = await _run_script(ws, pages.get(path, ""))
-                pages = navigation or pages
+                run = await run_script(ws, pages.get(path, ""))
+                pages = run.pages or pages
                 result.runs.append((path or "overview", time.perf_counter() - start))
-                result.problems += problems
+                result.problems += run.problems
                 if path not in pages:
                     result.problems.append(f"no page '{path}' in the navigation")
     except Exception as error:  # a dropped connection or a timeout is a failed session

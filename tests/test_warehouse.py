@@ -23,6 +23,7 @@ from crm_core.warehouse import (
     Warehouse,
     WarehouseError,
     WarehouseSource,
+    bucket_bounds,
     check_query,
     create_engine,
     redact_uri,
@@ -307,3 +308,39 @@ def test_top_customers_and_their_share():
     assert top["customer_id"].to_list() == ["a", "b"]  # ties broken by id
     assert sentence == "The top 2 of 4 customers bring 80% of the period's net revenue."  # 80 / 100
     assert top_customers(summary.head(0), 5)[1].startswith("No net revenue")
+
+
+EDGE = pl.DataFrame(
+    {   # trend from 10 March: the March bucket starts before it
+        "customer_id": ["D", "D", "E", "F", "F", "G", "H", "H"],
+        "order_date": [D(2024, 3, 5), D(2024, 3, 20), D(2024, 3, 6), D(2024, 2, 20), D(2024, 3, 15), D(2024, 3, 12),
+                       D(2024, 3, 2), D(2024, 3, 15)],
+        "amount": [10.0, 20.0, 5.0, 7.0, 8.0, 9.0, 4.0, -4.0],
+    }
+)
+
+
+def test_partial_first_bucket_counts_new_customers_like_the_file_path(pg):
+    _load(pg, "edge", EDGE)
+    warehouse = Warehouse(WarehouseSource(pg, table="edge"))
+    start, end = D(2024, 3, 10), D(2024, 3, 31)
+    march = warehouse.kpi_trend(start, end, "month").row(0, named=True)
+    # D (first bought 5 March, again on the 20th) and G (first on the 12th) are new in March;
+    # E did not buy after the 10th, F first bought in February, H only returned after the 10th.
+    assert (march["active_customers"], march["new_customers"]) == (3, 2)
+    for grain in ("day", "week", "month"):
+        _close(warehouse.kpi_trend(start, end, grain), kpi_trend(EDGE.lazy(), start, end, grain))
+
+
+def test_overview_is_the_cards_and_the_trend_in_one_statement(cdnow):
+    tx, warehouse = cdnow
+    comparison, trend = warehouse.overview(D(1997, 7, 1), D(1998, 6, 30), D(1997, 1, 1), D(1998, 6, 30), "week")
+    _close(comparison, kpi_comparison(tx.lazy(), D(1997, 7, 1), D(1998, 6, 30)))
+    _close(trend, kpi_trend(tx.lazy(), D(1997, 1, 1), D(1998, 6, 30), "week"))
+
+
+def test_bucket_bounds():
+    assert bucket_bounds(D(2024, 2, 14), "month") == (D(2024, 2, 1), D(2024, 2, 29))
+    assert bucket_bounds(D(2024, 12, 31), "month") == (D(2024, 12, 1), D(2024, 12, 31))
+    assert bucket_bounds(D(2024, 3, 10), "week") == (D(2024, 3, 4), D(2024, 3, 10))  # Monday to Sunday
+    assert bucket_bounds(D(2024, 3, 10), "day") == (D(2024, 3, 10), D(2024, 3, 10))

@@ -63,8 +63,8 @@ def _figures(source: WarehouseSource, start: dt.date, end: dt.date) -> tuple[pl.
     """(KPI comparison of the default window, monthly trend, per-customer summary) of start..end."""
     warehouse = _warehouse(source)
     card_start, card_end = comparison_window(start, end, default_window(start, end))
-    return (warehouse.kpi_comparison(card_start, card_end), warehouse.kpi_trend(start, end, "month"),
-            warehouse.customer_summary(start, end))
+    comparison, trend = warehouse.overview(card_start, card_end, start, end, "month")
+    return comparison, trend, warehouse.customer_summary(start, end)
 
 
 def _source_form() -> WarehouseSource | None:

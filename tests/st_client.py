@@ -1,0 +1,117 @@
+"""Test helpers: start the real Streamlit server, and talk to it like a browser does.
+
+The client speaks Streamlit's own protocol on ``/_stcore/stream``: it sends a
+``BackMsg`` asking for a script run (of a page, by its script hash) and reads
+``ForwardMsg`` protobufs until ``script_finished``, noting exception
+elements, alerts and the page list. No browser needed, so many sessions fit
+in one test process.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WAIT_S = 150  # longest wait for one message
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(folder: Path, env: dict[str, str] | None = None, cwd: Path = ROOT,
+                     flags: tuple[str, ...] = ()) -> Iterator[tuple[int, int]]:
+    """Run ``streamlit run app.py`` on a free loopback port; yields (port, pid).
+
+    The server log goes to ``folder/server.log`` (never an unread pipe).
+    ``cwd`` decides which ``.streamlit/config.toml`` applies.
+    """
+    port = free_port()
+    environment = {**os.environ, "CRM_WORKSPACE": str(folder / "workspace"), **(env or {})}
+    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               *flags]
+    with open(folder / "server.log", "wb") as log:
+        process = subprocess.Popen(command, cwd=cwd, env=environment, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status == 200:
+                        break
+                except OSError:
+                    if process.poll() is not None:
+                        raise RuntimeError(f"the server exited: {(folder / 'server.log').read_text()[-2000:]}") from None
+                    time.sleep(0.5)
+            else:
+                raise RuntimeError("the Streamlit server did not start within 60 s")
+            yield port, process.pid
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process, from /proc (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+@dataclass
+class Run:
+    """What one script run sent: pages by url path, problems, alert texts."""
+
+    pages: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+
+
+async def run_script(ws, page_hash: str = "") -> Run:
+    """Ask for one script run (``page_hash`` "" = the default page) and read until it finishes."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    back = BackMsg()
+    back.rerun_script.query_string = ""
+    back.rerun_script.page_script_hash = page_hash
+    await ws.send(back.SerializeToString())
+    run = Run()
+    while True:
+        message = ForwardMsg()
+        message.ParseFromString(await asyncio.wait_for(ws.recv(), WAIT_S))
+        kind = message.WhichOneof("type")
+        element = message.delta.new_element if kind == "delta" else None
+        if kind == "navigation":
+            run.pages = {page.url_pathname: page.page_script_hash for page in message.navigation.app_pages}
+        elif element is not None and element.WhichOneof("type") == "exception":
+            run.problems.append(f"exception {element.exception.type}: {element.exception.message[:200]}")
+        elif element is not None and element.WhichOneof("type") == "alert":
+            run.alerts.append(element.alert.body)
+        elif kind == "page_not_found":
+            run.problems.append("page not found")
+        elif kind == "script_finished":
+            if message.script_finished != ForwardMsg.FINISHED_SUCCESSFULLY:
+                run.problems.append(f"script finished with status {message.script_finished}")
+            return run
+
+
+def connect(port: int):
+    """A websocket to the server, with the subprotocol and Origin a browser sends."""
+    from websockets.asyncio.client import connect as ws_connect
+
+    return ws_connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"],
+                      origin=f"http://127.0.0.1:{port}", max_size=None, open_timeout=WAIT_S)
