@@ -109,19 +109,13 @@ else:
     chart(purchase_timeline_figure(view.timeline), key="c360_timeline")
     takeaway(timeline_takeaway(view))
 
-    left, right = st.columns(2)
-    with left:
-        st.markdown("**Categories bought**")
-        if view.categories is None:
-            st.caption("The order file has no category column.")
+    mixes = (("Categories bought", view.categories, "category"), ("Sales channels used", view.channels, "channel"))
+    for column, (title, mix, missing) in zip(st.columns(2), mixes):
+        column.markdown(f"**{title}**")
+        if mix is None:
+            column.caption(f"The order file has no {missing} column: map one on the Data page to see this.")
         else:
-            st.dataframe(view.categories, hide_index=True, width="stretch", column_config=MIX_COLUMNS)
-    with right:
-        st.markdown("**Sales channels used**")
-        if view.channels is None:
-            st.caption("The order file has no channel column.")
-        else:
-            st.dataframe(view.channels, hide_index=True, width="stretch", column_config=MIX_COLUMNS)
+            column.dataframe(mix, hide_index=True, width="stretch", column_config=MIX_COLUMNS)
 
 st.subheader("Support contacts")
 service = interactions_summary(view)

@@ -29,7 +29,7 @@ from crm_core.interactions import (
 from ui.data import current_dataset
 from ui.interact import current_actions, current_contacts, current_profile
 from ui.state import Keys
-from ui.widgets import chart, explain, money_column, plain, takeaway
+from ui.widgets import chart, count_column, explain, group_table, money_column, plain, share_column, takeaway
 
 st.title("Interactions")
 explain(
@@ -109,23 +109,17 @@ chart(satisfaction_trend_figure(trend), key="interact_trend")
 takeaway(trend_takeaway(trend))
 
 with st.expander(f"Service figures by {label}"):
-    st.dataframe(
+    group_table(
         service,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            group: label[:1].upper() + label[1:],
-            "customers": st.column_config.NumberColumn("Customers", format="%,d"),
-            "contacts": st.column_config.NumberColumn("Contacts", format="%,d"),
-            "complaints": st.column_config.NumberColumn("Complaints", format="%,d"),
-            "revenue": money_column("Revenue"),
-            "cost": money_column("Cost to serve"),
-            "csat_mean": st.column_config.NumberColumn("Mean satisfaction (1-5)", format="%.2f"),
-            "contacts_per_customer": st.column_config.NumberColumn("Contacts per customer", format="%.2f"),
-            "complaints_per_100": st.column_config.NumberColumn("Complaints per 100 customers", format="%.1f"),
-            "cost_per_customer": money_column("Cost per customer"),
-            "revenue_per_customer": money_column("Revenue per customer"),
-            "cost_share": st.column_config.NumberColumn("Cost / revenue", format="percent"),
-        },
+        **{group: label[:1].upper() + label[1:]},
+        contacts=count_column("Contacts"),
+        complaints=count_column("Complaints"),
+        cost=money_column("Cost to serve"),
+        csat_mean=st.column_config.NumberColumn("Mean satisfaction (1-5)", format="%.2f"),
+        contacts_per_customer=st.column_config.NumberColumn("Contacts per customer", format="%.2f"),
+        complaints_per_100=st.column_config.NumberColumn("Complaints per 100 customers", format="%.1f"),
+        cost_per_customer=money_column("Cost per customer"),
+        revenue_per_customer=money_column("Revenue per customer"),
+        cost_share=share_column("Cost / revenue"),
     )
     st.caption("Contacts of customers who did not buy in the period are in the satisfaction charts only.")

@@ -16,7 +16,7 @@ from crm_core.charts.portfolio import (
 )
 from ui.data import current_dataset, customer_summary, period_transactions, selected_period
 from ui.state import Keys
-from ui.widgets import chart, count_column, customer_list, explain, money_column, plain, takeaway
+from ui.widgets import chart, count_column, customer_list, explain, group_table, money_column, plain, takeaway
 
 SHOWN_ROWS = 1000
 ONE_DAY = dt.timedelta(days=1)
@@ -106,18 +106,8 @@ tiered = pf.assign_tiers(summary, settings)
 tiers = pf.tier_summary(tiered, settings)
 chart(pyramid_figure(tiers), key="pf_pyramid")
 takeaway(pf.pyramid_takeaway(tiers))
-st.dataframe(
-    tiers, hide_index=True, width="stretch",
-    column_config={
-        "tier": "Tier", "customers": count_column("Customers"),
-        "customer_share": st.column_config.NumberColumn("Share of customers", format="percent"),
-        "revenue": money_column("Revenue"),
-        "revenue_share": st.column_config.NumberColumn("Share of revenue", format="percent"),
-        "margin": money_column("Margin"),
-        "value_min": money_column(f"Lowest {settings.value} of a customer"),
-        "value_max": money_column(f"Highest {settings.value} of a customer"),
-    },
-)
+group_table(tiers, tier="Tier", value_min=money_column(f"Lowest {settings.value} of a customer"),
+            value_max=money_column(f"Highest {settings.value} of a customer"))
 
 # Tier trend ---------------------------------------------------------------------------------
 st.subheader("Revenue by tier over time")
@@ -176,19 +166,11 @@ takeaway(pf.significance_takeaway(quadrants))
 if sampling_note:
     st.caption(sampling_note)
 st.caption(pf.lines_note(matrix, lines))
-st.dataframe(
-    quadrants, hide_index=True, width="stretch",
-    column_config={
-        "quadrant": "Quadrant", "customers": count_column("Customers"),
-        "customer_share": st.column_config.NumberColumn("Share of customers", format="percent"),
-        "revenue": money_column("Revenue"),
-        "revenue_share": st.column_config.NumberColumn("Share of revenue", format="percent"),
-        "cost_to_serve_mean": money_column("Average cost to serve") if matrix.basis.kind == "cost"
-        else st.column_config.NumberColumn("Average cost score (0-1)", format="%.2f"),
-        "cost_to_serve_total": money_column("Total cost to serve"),
-        "advice": "What to do",
-    },
-)
+group_table(
+    quadrants, quadrant="Quadrant",
+    cost_to_serve_mean=money_column("Average cost to serve") if matrix.basis.kind == "cost"
+    else st.column_config.NumberColumn("Average cost score (0-1)", format="%.2f"),
+    cost_to_serve_total=money_column("Total cost to serve"))
 
 # Drill-down ---------------------------------------------------------------------------------
 st.subheader("Customers of a tier or quadrant")

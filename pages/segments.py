@@ -15,7 +15,7 @@ from crm_core.kpis import format_kpi
 from crm_core.schema import C
 from ui.data import current_dataset_id, customer_summary, period_transactions, selected_period
 from ui.state import Keys
-from ui.widgets import chart, count_column, customer_list, explain, money_column, plain, takeaway
+from ui.widgets import chart, count_column, customer_list, explain, group_table, money_column, plain, share_column, takeaway
 
 SHOWN_ROWS = 1000
 ONE_DAY = dt.timedelta(days=1)
@@ -158,23 +158,11 @@ def rfm_tab(settings: rfm.RfmSettings) -> pl.DataFrame:
     takeaway(rfm.treemap_takeaway(profile, tree_by))
 
     st.subheader("Segment profiles")
-    st.dataframe(
-        profile, hide_index=True, width="stretch",
-        column_config={
-            "segment": "Segment", "customers": count_column("Customers"),
-            "customer_share": st.column_config.NumberColumn("Share of customers", format="percent"),
-            "revenue": money_column("Revenue"),
-            "revenue_share": st.column_config.NumberColumn("Share of revenue", format="percent"),
-            "mean_recency_days": st.column_config.NumberColumn("Days since last purchase (mean)", format="%,.0f"),
-            "mean_orders": st.column_config.NumberColumn("Orders (mean)", format="%.1f"),
-            "mean_revenue": money_column("Revenue per customer (mean)"),
-            "mean_r": st.column_config.NumberColumn("R score (mean)", format="%.1f"),
-            "mean_f": st.column_config.NumberColumn("F score (mean)", format="%.1f"),
-            "mean_m": st.column_config.NumberColumn("M score (mean)", format="%.1f"),
-            "aov": money_column("Average order value"),
-            "advice": "What to do",
-        },
-    )
+    group_table(
+        profile, segment="Segment",
+        mean_r=st.column_config.NumberColumn("R score (mean)", format="%.1f"),
+        mean_f=st.column_config.NumberColumn("F score (mean)", format="%.1f"),
+        mean_m=st.column_config.NumberColumn("M score (mean)", format="%.1f"))
     takeaway(rfm.profile_takeaway(profile))
     migration_section(settings)
 
@@ -271,21 +259,10 @@ def clusters_tab() -> cl.ClusterResult | None:
     st.subheader("Cluster profiles")
     extra = {f"mean_{key}": st.column_config.NumberColumn(f"{label} (mean)", format="%.2f")
              for key, label in options.items()}
-    st.dataframe(
-        result.profile, hide_index=True, width="stretch",
-        column_config={
-            "cluster": "Cluster", "cluster_name": "Description",
-            "customers": count_column("Customers"),
-            "customer_share": st.column_config.NumberColumn("Share of customers", format="percent"),
-            "spend": money_column("Revenue"),
-            "spend_share": st.column_config.NumberColumn("Share of revenue", format="percent"),
-            "mean_recency_days": st.column_config.NumberColumn("Days since last purchase (mean)", format="%,.0f"),
-            "mean_orders": st.column_config.NumberColumn("Orders (mean)", format="%.1f"),
-            "mean_spend": money_column("Revenue per customer (mean)"),
-            "aov": money_column("Average order value"),
-            **extra,
-        },
-    )
+    group_table(
+        result.profile, cluster="Cluster", cluster_name="Description",
+        spend=money_column("Revenue"), spend_share=share_column("Share of revenue"),
+        mean_spend=money_column("Revenue per customer (mean)"), **extra)
     takeaway(cl.profile_takeaway(result))
     st.caption("Descriptions compare each group with the average customer: high/low = more than half a standard "
                "deviation above/below it (on a log scale).")
@@ -368,18 +345,7 @@ def needs_tab() -> None:
     value = needs.channel_value(summary)
     chart(charts.channel_value_figure(value), key="needs_channel_value")
     takeaway(needs.channel_value_takeaway(value))
-    st.dataframe(
-        value, hide_index=True, width="stretch",
-        column_config={
-            "channel_use": "Channels used", "customers": count_column("Customers"),
-            "customer_share": st.column_config.NumberColumn("Share of customers", format="percent"),
-            "revenue": money_column("Revenue"),
-            "revenue_share": st.column_config.NumberColumn("Share of revenue", format="percent"),
-            "mean_revenue": money_column("Revenue per customer (mean)"),
-            "mean_orders": st.column_config.NumberColumn("Orders (mean)", format="%.1f"),
-            "aov": money_column("Average order value"),
-        },
-    )
+    group_table(value, channel_use="Channels used")
 
     flows = needs.channel_migration(scoped_tx)
     if not flows.is_empty():

@@ -93,6 +93,31 @@ CUSTOMER_COLUMNS = {
 }
 
 
+def share_column(label: str, help: str | None = None):
+    """A 0-1 share shown as a percentage."""
+    return st.column_config.NumberColumn(label, format="percent", help=help)
+
+
+#: Labels and formats of the per-group columns the engines return (tiers, segments, quadrants, clusters).
+GROUP_COLUMNS = {
+    "customers": count_column("Customers"),
+    "customer_share": share_column("Share of customers"),
+    "revenue": money_column("Revenue"),
+    "revenue_share": share_column("Share of revenue"),
+    "margin": money_column("Margin"),
+    "mean_revenue": money_column("Revenue per customer (mean)"),
+    "mean_orders": st.column_config.NumberColumn("Orders (mean)", format="%.1f"),
+    "mean_recency_days": st.column_config.NumberColumn("Days since last purchase (mean)", format="%,.0f"),
+    "aov": money_column("Average order value"),
+    "advice": "What to do",
+}
+
+
+def group_table(frame: pl.DataFrame, **columns) -> None:
+    """A table with one row per group: the shared :data:`GROUP_COLUMNS` plus this table's own ``columns``."""
+    st.dataframe(frame, hide_index=True, width="stretch", column_config={**GROUP_COLUMNS, **columns})
+
+
 def file_slug(text: str) -> str:
     """A file-name-safe version of a group name ("Can't Lose Them" -> "can_t_lose_them")."""
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "customers"
