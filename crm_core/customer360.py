@@ -19,6 +19,14 @@ SEARCH_LIMIT = 50
 SEARCH_FIELDS = (C.CUSTOMER_ID, "email", "name")
 
 
+def known_customer_ids(transactions: pl.LazyFrame, customers: pl.LazyFrame | None = None) -> pl.DataFrame:
+    """Every customer id of the dataset, sorted: buyers (any period) plus those only in the customers table."""
+    ids = transactions.select(pl.col(C.CUSTOMER_ID).cast(pl.String)).unique()
+    if customers is not None:
+        ids = pl.concat([ids, customers.select(pl.col(C.CUSTOMER_ID).cast(pl.String))]).unique()
+    return ids.sort(C.CUSTOMER_ID).collect()
+
+
 def search_index(customer_ids: pl.DataFrame, contacts: pl.DataFrame | None = None) -> pl.DataFrame:
     """Table searched by :func:`search_customers`.
 

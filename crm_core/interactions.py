@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from crm_core.actions import ValueSettings, with_value_band
 from crm_core.schema import INTERACTION_SCHEMA, C, has_column
 
 NO_GROUP = "No purchase in period"
@@ -62,6 +63,16 @@ def expected_columns() -> pl.DataFrame:
 
 def _type_label(dtype: pl.DataType) -> str:
     return {pl.String: "text", pl.Date: "date (e.g. 2025-03-31)", pl.Float64: "number"}.get(type(dtype), str(dtype))
+
+
+def service_groups(summary: pl.DataFrame, profile: pl.DataFrame, settings: ValueSettings = ValueSettings()) -> pl.DataFrame:
+    """``customer_id`` and whichever of segment / tier / value_band are known, for the period's buyers.
+
+    ``profile`` is the enrich profile (segment, tier, clv, ...); the value band
+    is computed as on the Actions page (top share by CLV, else by revenue).
+    """
+    banded = with_value_band(summary.join(profile, on=C.CUSTOMER_ID, how="left"), settings)
+    return banded.select(C.CUSTOMER_ID, *[name for name in GROUP_COLUMNS if name in banded.columns])
 
 
 def prepare(

@@ -11,6 +11,7 @@ from crm_core.customer360 import (
     customer_row,
     customer_view,
     interactions_summary,
+    known_customer_ids,
     match_labels,
     p_alive_text,
     purchase_timeline,
@@ -157,3 +158,10 @@ def test_p_alive_is_a_dash_for_customers_without_a_repeat_purchase():
     assert p_alive_text({"p_alive": 1.0, "repeat_days": 0}) == "—"  # the model always says 100% here
     assert p_alive_text({"p_alive": 0.5}) == "50%"  # repeat history unknown: the estimate as is
     assert p_alive_text({"p_alive": None, "repeat_days": 2}) == "—"
+
+
+def test_known_customer_ids_include_customers_who_never_bought():
+    tx = pl.LazyFrame({"customer_id": ["B", "A", "B"], "amount": [1.0, 2.0, 3.0]})
+    customers = pl.LazyFrame({"customer_id": [7, 1], "email": ["x@y", "z@y"]})  # ids read as numbers
+    assert known_customer_ids(tx, customers)["customer_id"].to_list() == ["1", "7", "A", "B"]
+    assert known_customer_ids(tx)["customer_id"].to_list() == ["A", "B"]

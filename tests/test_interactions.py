@@ -22,6 +22,7 @@ from crm_core.interactions import (
     headline,
     prepare,
     satisfaction_trend,
+    service_groups,
     trend_takeaway,
 )
 from crm_core.schema import INTERACTION_SCHEMA
@@ -166,3 +167,15 @@ def test_expected_columns_and_group_choices():
     assert group_choices(ACTIONS.with_columns(pl.lit("x").alias("value_band"))) == {
         "segment": "RFM segment", "value_band": "Value band",
     }
+
+
+def test_service_groups_band_the_period_buyers():
+    from crm_core.actions import ValueSettings
+
+    summary = pl.DataFrame({"customer_id": ["a", "b", "c", "d"], "revenue": [400.0, 100.0, 50.0, 10.0]})
+    profile = pl.DataFrame({"customer_id": ["a", "b", "c"], "segment": ["Champions", "Lost", "Lost"]})
+    groups = service_groups(summary, profile, ValueSettings(high_value_share=0.25))
+    rows = {row["customer_id"]: row for row in groups.iter_rows(named=True)}
+    assert groups.columns == ["customer_id", "segment", "value_band"]  # no tier known: left out
+    assert [rows[c]["value_band"] for c in "abcd"] == ["High value", "Other", "Other", "Other"]  # top 25% of 4 = a
+    assert rows["d"]["segment"] is None  # not profiled: no segment, still banded

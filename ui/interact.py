@@ -11,11 +11,10 @@ import datetime as dt
 import polars as pl
 import streamlit as st
 
-from crm_core.actions import ValueSettings, action_table, clean_playbook, default_playbook, with_value_band
-from crm_core.customer360 import search_index
+from crm_core.actions import ValueSettings, action_table, clean_playbook, default_playbook
+from crm_core.customer360 import known_customer_ids, search_index
 from crm_core.enrich import EngineSettings, Profile, build_profile
-from crm_core.interactions import GROUP_COLUMNS, prepare
-from crm_core.schema import C
+from crm_core.interactions import prepare, service_groups
 from ui.data import _collected_dataset, _customer_summary, _version, current_dataset_id, selected_period
 from ui.state import Keys
 
@@ -109,11 +108,8 @@ def current_actions() -> pl.DataFrame:
 @st.cache_resource(max_entries=8, show_spinner="Indexing customers for search…")
 def _search_index(dataset_id: str, version: str) -> pl.DataFrame:
     dataset = _collected_dataset(dataset_id, version)
-    ids = dataset.transactions.select(C.CUSTOMER_ID).unique()
-    if dataset.customers is not None:
-        ids = pl.concat([ids, dataset.customers.select(pl.col(C.CUSTOMER_ID).cast(pl.String))]).unique()
     contacts = dataset.customers.collect() if dataset.customers is not None else None
-    return search_index(ids.sort(C.CUSTOMER_ID).collect(), contacts)
+    return search_index(known_customer_ids(dataset.transactions, dataset.customers), contacts)
 
 
 def current_search_index() -> pl.DataFrame:
@@ -131,8 +127,7 @@ def _contacts(
         return None
     summary = _customer_summary(dataset_id, version, start, end)
     profile = _profile(dataset_id, version, start, end, rfm_settings).table
-    banded = with_value_band(summary.join(profile, on=C.CUSTOMER_ID, how="left"), ValueSettings(high_value_share=share))
-    groups = banded.select(C.CUSTOMER_ID, *[name for name in GROUP_COLUMNS if name in banded.columns])
+    groups = service_groups(summary, profile, ValueSettings(high_value_share=share))
     return prepare(interactions, groups, start, end)
 
 
