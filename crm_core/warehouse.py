@@ -149,6 +149,23 @@ class Warehouse:
 
     def _execute(self, sql: str, params: Mapping[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
         """Run one statement read-only with the statement timeout; (column names, rows)."""
+        names, chunks = self._run(sql, params, lambda rows: [tuple(row) for row in rows], stream=False)
+        return names, [row for chunk in chunks for row in chunk]
+
+    def _execute_frame(self, sql: str, params: Mapping[str, Any], schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+        """Run one statement read-only and stream its rows into a frame, 50,000 at a time.
+
+        Large results (one row per customer) never exist as one list of Python tuples.
+        """
+        def to_frame(rows) -> pl.DataFrame:
+            return pl.DataFrame([tuple(row) for row in rows], schema=dict(schema), orient="row")
+
+        names, chunks = self._run(sql, params, to_frame, stream=True)
+        if list(names) != list(schema):
+            raise WarehouseError("The database returned unexpected columns; this is a bug, please report it.")
+        return pl.concat(chunks) if chunks else pl.DataFrame(schema=dict(schema))
+
+    def _run(self, sql: str, params: Mapping[str, Any] | None, convert, stream: bool) -> tuple[list[str], list]:
         import sqlalchemy as sa
         from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -157,8 +174,12 @@ class Warehouse:
                 connection.execute(sa.text("SET TRANSACTION READ ONLY"))
                 connection.execute(sa.text("SELECT set_config('statement_timeout', :ms, true)"),
                                    {"ms": str(timeout_seconds() * 1000)})
+                if stream:
+                    connection = connection.execution_options(stream_results=True, yield_per=50_000)
                 result = connection.execute(sa.text(sql), dict(params or {}))
-                return list(result.keys()), [tuple(row) for row in result.fetchall()]
+                names = list(result.keys())
+                chunks = [convert(part) for part in result.partitions()] if stream else [convert(result.fetchall())]
+                return names, chunks
         except OperationalError as error:
             raise WarehouseError(_operational_message(error, self.source.uri)) from None
         except DBAPIError as error:
@@ -276,11 +297,11 @@ class Warehouse:
                 {''.join(', ' + item for item in extra)}
             FROM p
             GROUP BY hashtextextended(p.customer_id, 0), p.customer_id"""
-        with timed(_log, "warehouse_query", kind="customer_summary") as info:
-            names, rows = self._execute(sql, {"start": start, "end": end})
-            info["rows_returned"] = len(rows)
         target = _summary_schema(tuple(self.columns))
-        frame = pl.DataFrame(rows, schema={name: target[name] for name in names}, orient="row")
+        queried = {name: dtype for name, dtype in target.items() if name not in ("aov", "recency_days", "tenure_days")}
+        with timed(_log, "warehouse_query", kind="customer_summary") as info:
+            frame = self._execute_frame(sql, {"start": start, "end": end}, queried)
+            info["rows_returned"] = frame.height
         derived = frame.with_columns(
             pl.when(pl.col("orders") > 0).then(pl.col("revenue") / pl.col("orders")).alias("aov"),
             (pl.lit(end) - pl.col("last_date")).dt.total_days().alias("recency_days"),
