@@ -17,7 +17,7 @@ from crm_core.actions import (
 )
 from crm_core.charts.interact import what_if_figure
 from crm_core.export import safe_csv_bytes, safe_xlsx_bytes
-from ui.interact import DEFAULT_HIGH_VALUE_SHARE, current_actions, current_playbook, current_profile
+from ui.interact import DEFAULT_HIGH_VALUE_SHARE, current_actions, current_playbook, current_profile, logged_export
 from ui.state import Keys
 from ui.widgets import CUSTOMER_COLUMNS, chart, count_column, explain, money_column, plain, takeaway
 
@@ -183,7 +183,7 @@ st.dataframe(chosen.head(PREVIEW_ROWS), hide_index=True, width="stretch", column
 left, right = st.columns(2)
 left.download_button(
     "Download CSV",
-    data=lambda: safe_csv_bytes(chosen),
+    data=logged_export(lambda: safe_csv_bytes(chosen), "csv", chosen.height),
     file_name=target_file_name(targets, "csv"),
     mime="text/csv",
     icon=":material/download:",
@@ -192,7 +192,7 @@ left.download_button(
 )
 right.download_button(
     "Download Excel",
-    data=lambda: safe_xlsx_bytes(chosen, sheet_name="Target list"),
+    data=logged_export(lambda: safe_xlsx_bytes(chosen, sheet_name="Target list"), "xlsx", chosen.height),
     file_name=target_file_name(targets, "xlsx"),
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     icon=":material/download:",

@@ -186,6 +186,10 @@ def test_target_list_downloads_match_the_engine(demo, downloads):
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx_bytes)).active
     assert sheet.max_row == expected.height + 1
     assert not [cell.coordinate for row in sheet.iter_rows() for cell in row if cell.data_type == "f"]
+    # Each export is logged as evidence for the scorecard's Customize step.
+    from crm_core.notes import NotesStore
+
+    assert NotesStore(Path(os.environ["CRM_WORKSPACE"])).count_activity("export") == 2
 
 
 def test_edited_playbook_drives_targets_downloads_and_customer_360(demo, downloads):

@@ -7,6 +7,7 @@ session state because each user edits their own.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import polars as pl
 import streamlit as st
@@ -134,3 +135,20 @@ def _contacts(
 def current_contacts() -> pl.DataFrame | None:
     """Support contacts of the sidebar period with the customer's segment / tier / value band (None without data)."""
     return _contacts(*_dataset_key(), value_settings().high_value_share, segment_settings())
+
+
+def logged_export(make_bytes: Callable[[], bytes], file_format: str, customers: int) -> Callable[[], bytes]:
+    """A download callback that notes the export (the scorecard's Customize evidence) when it runs.
+
+    The notes store and dataset id are resolved now: the callback runs outside the page script.
+    """
+    from ui.auth import user_notes
+
+    activity_log, dataset_id = user_notes(), current_dataset_id()
+
+    def produce() -> bytes:
+        data = make_bytes()
+        activity_log.record_activity("export", dataset_id, f"{file_format}: {customers} customers")
+        return data
+
+    return produce
