@@ -14,6 +14,7 @@ from crm_core.customers import summarize
 from crm_core.kpis import format_kpi
 from crm_core.schema import C
 from ui.data import current_dataset_id, customer_summary, period_transactions, selected_period
+from ui.segments import cached_describe, cached_fit
 from ui.state import Keys
 from ui.widgets import chart, count_column, customer_list, explain, group_table, money_column, plain, share_column, takeaway
 
@@ -216,18 +217,6 @@ with tab_rfm:
 
 
 # Clusters -----------------------------------------------------------------------------------
-@st.cache_resource(max_entries=8, show_spinner="Finding behavioural clusters…")
-def cached_fit(_summary: pl.DataFrame, fingerprint: tuple, settings: cl.ClusterSettings) -> cl.ClusterFit:
-    """K-means for every k, cached per dataset, period, reference date and features."""
-    return cl.fit_clusters(_summary, settings)
-
-
-@st.cache_resource(max_entries=16, show_spinner="Describing the clusters…")
-def cached_describe(_fit: cl.ClusterFit, fingerprint: tuple, settings: cl.ClusterSettings, k: int | None) -> cl.ClusterResult:
-    """Labels, names, profile and map for one k (the fit is identified by the fingerprint and settings)."""
-    return cl.describe_clusters(_fit, k, settings)
-
-
 def clusters_tab() -> cl.ClusterResult | None:
     st.caption("Lets the data find groups of customers who behave alike: how recently and how often they buy, "
                "how much revenue they bring, plus the behaviour you tick below (method: k-means clustering). "
