@@ -46,6 +46,7 @@ SUPPORTED_BACKENDS = ("postgresql",)
 DEFAULT_DRILL_ROWS = 500
 MAX_DRILL_ROWS = 10_000
 DEFAULT_TIMEOUT_S = 120
+STREAM_ROWS = 10_000
 #: Canonical fields a mapping may name, besides ColumnMapping's (detected by name only).
 EXTRA_FIELDS = (C.DAYS_LATE,)
 _SQL_TYPES = {pl.String: "TEXT", pl.Date: "DATE", pl.Float64: "DOUBLE PRECISION"}
@@ -153,7 +154,7 @@ class Warehouse:
         return names, [row for chunk in chunks for row in chunk]
 
     def _execute_frame(self, sql: str, params: Mapping[str, Any], schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
-        """Run one statement read-only and stream its rows into a frame, 50,000 at a time.
+        """Run one statement read-only and stream its rows into a frame, STREAM_ROWS at a time.
 
         Large results (one row per customer) never exist as one list of Python tuples.
         """
@@ -175,11 +176,9 @@ class Warehouse:
                 connection.execute(sa.text("SELECT set_config('statement_timeout', :ms, true)"),
                                    {"ms": str(timeout_seconds() * 1000)})
                 if stream:
-                    connection = connection.execution_options(stream_results=True, yield_per=50_000)
+                    return _stream(connection, sa.text(sql).compile(dialect=self.engine.dialect), params or {}, convert)
                 result = connection.execute(sa.text(sql), dict(params or {}))
-                names = list(result.keys())
-                chunks = [convert(part) for part in result.partitions()] if stream else [convert(result.fetchall())]
-                return names, chunks
+                return list(result.keys()), [convert(result.fetchall())]
         except OperationalError as error:
             raise WarehouseError(_operational_message(error, self.source.uri)) from None
         except DBAPIError as error:
@@ -213,7 +212,8 @@ class Warehouse:
             schema, _, name = self.source.table.strip().rpartition(".")
             qualified = f"{self._quote(schema)}.{self._quote(name)}" if schema else self._quote(name)
             return f"{qualified} AS src"
-        return f"({check_query(self.source.query or '')}) AS src"
+        # A ':' in the user's SQL (a '::' cast, a ' :name' in a string) is not a bind parameter.
+        return f"({check_query(self.source.query or '')}) AS src".replace(":", "\\:")
 
     def _canonical_select(self) -> str:
         """SELECT of the canonical columns (typed, rows without customer/date/amount dropped)."""
@@ -454,14 +454,19 @@ class Warehouse:
         return pl.DataFrame(rows, schema=schema, orient="row")
 
     def all_rows(self) -> pl.DataFrame:
-        """Every canonical row, pulled with COPY (the slow path push-down avoids; benchmarks, imports)."""
+        """Every canonical row, pulled with COPY: what push-down avoids (for benchmarks and tests)."""
+        import sqlalchemy as sa
+
         schema = {name: TRANSACTION_SCHEMA[name] for name in (C.CUSTOMER_ID, C.ORDER_DATE, C.AMOUNT, *self.optional_columns)}
+        # Compiled like every other statement: a ':' or '%' in a query source stays literal.
+        statement = sa.text(f"COPY ({self._canonical}) TO STDOUT WITH (FORMAT csv)").compile(dialect=self.engine.dialect)
         buffer = io.BytesIO()
         with timed(_log, "warehouse_query", kind="all_rows") as info:
             connection = self.engine.raw_connection()
             try:
                 with connection.driver_connection.cursor() as cursor:
-                    with cursor.copy(f"COPY ({self._canonical}) TO STDOUT WITH (FORMAT csv)") as copy:
+                    cursor.execute("SET TRANSACTION READ ONLY")
+                    with cursor.copy(statement.string, statement.construct_params({})) as copy:
                         for block in copy:
                             buffer.write(block)
             finally:
@@ -532,6 +537,24 @@ def resolve_mapping(mapping: ColumnMapping, source_columns: list[str]) -> dict[s
     if missing:
         raise WarehouseError(f"Say which column holds: {', '.join(missing)} (in the column mapping).")
     return resolved
+
+
+def _stream(connection, compiled, params: Mapping[str, Any], convert) -> tuple[list[str], list]:
+    """Fetch through a server-side cursor of the connection's (read-only) transaction, in chunks.
+
+    The statement is the SQLAlchemy-compiled text (driver placeholders, '%' escaped) with
+    its parameters bound by the driver.
+    """
+    import uuid
+
+    driver = connection.connection.driver_connection
+    chunks = []
+    with driver.cursor(name=f"crm_{uuid.uuid4().hex[:12]}") as cursor:
+        cursor.execute(compiled.string, compiled.construct_params(dict(params)))
+        names = [column.name for column in cursor.description]
+        while rows := cursor.fetchmany(STREAM_ROWS):
+            chunks.append(convert(rows))
+    return names, chunks
 
 
 def _operational_message(error: Exception, uri: str) -> str:

@@ -210,6 +210,13 @@ def test_query_source_and_amount_from_quantity_times_price(pg, tiny):
     kpis = warehouse.period_kpis(D(2024, 3, 1), D(2024, 3, 31))
     assert (kpis["revenue"], kpis["orders"], kpis["active_customers"]) == (24.5, 2, 2)  # 2×10 + 3×1.5; X's qty-1 line filtered
     assert warehouse.columns["quantity"] == "qty"
+    # '%' and ':' in the user's query reach the database as written (large results take another path).
+    literal = Warehouse(WarehouseSource(pg, query="SELECT cust, day::date, qty::float8, price, 'a :b %' AS note FROM lines WHERE cust LIKE 'X%'",
+                                        mapping=ColumnMapping(customer_id="cust", order_date="day", quantity="qty",
+                                                              unit_price="price")))
+    assert literal.customer_summary()["customer_id"].to_list() == ["X"]
+    assert literal.period_kpis(D(2024, 3, 1), D(2024, 3, 31))["revenue"] == 25.0
+    assert literal.all_rows()["amount"].sort().to_list() == [5.0, 20.0]
 
 
 def test_drill_down_rows_are_limited_and_newest_first(tiny):
