@@ -64,3 +64,14 @@ def test_saved_upload_becomes_the_overview_dataset():
     assert shown["Revenue"] == "1,242"  # 1234.56 + 12.50 - 5.00
     assert shown["Active customers"] == "2"
     assert shown["Orders"] == "2"
+
+
+def test_two_uploads_with_the_same_name_get_distinct_labels():
+    at = AppTest.from_file(app_path(), default_timeout=120).run()
+    for _ in range(2):
+        _upload(at)
+        at.text_input(key="upload_name").set_value("Same name").run()
+        at.button(key="upload_save").click().run()
+    at = AppTest.from_file(app_path(), default_timeout=120).run()  # a fresh session lists both
+    labels = [at.sidebar.selectbox(key="ds").format_func(option) for option in at.sidebar.selectbox(key="ds").options]
+    assert labels[0] == "Demo portfolio" and len(labels) == 3 and len(set(labels)) == 3

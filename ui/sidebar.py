@@ -3,21 +3,24 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.data import date_bounds, workspace_root
+from ui.data import date_bounds
 from ui.present import render_present_controls
 from ui.state import DEMO_DATASET_ID, Keys
 
 
 def _dataset_choices() -> dict[str, str]:
-    """Dataset id -> label, demo first, then saved uploads (newest first)."""
-    choices = {DEMO_DATASET_ID: "Demo portfolio"}
-    try:
-        from ui.auth import user_workspace  # the signed-in user's datasets only
+    """Dataset id -> label, demo first, then saved uploads (newest first).
 
-        for entry in user_workspace().list_datasets():
-            choices[entry.id] = entry.name
-    except ImportError:  # workspace module not present yet
-        pass
+    Labels are unique (the URL carries the label): a repeated name gets its save time.
+    """
+    from ui.auth import user_workspace  # the signed-in user's datasets only
+
+    choices = {DEMO_DATASET_ID: "Demo portfolio"}
+    for entry in user_workspace().list_datasets():
+        label = entry.name
+        if label in choices.values():
+            label = f"{entry.name} (saved {entry.created_at[:16].replace('T', ' ')})"
+        choices[entry.id] = label
     return choices
 
 
