@@ -16,25 +16,25 @@ require_sign_in()  # no-op without an [auth] section in secrets; else sign-in sc
 
 PAGES = {
     "Your data": [
-        st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:", default=True),
-        st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
+        st.Page("app_pages/overview.py", title="Overview", icon=":material/monitoring:", default=True),
+        st.Page("app_pages/data.py", title="Data", icon=":material/upload_file:"),
     ],
     "Differentiate": [
-        st.Page("pages/portfolio.py", title="Portfolio", icon=":material/account_tree:"),
-        st.Page("pages/segments.py", title="Segments", icon=":material/donut_small:"),
+        st.Page("app_pages/portfolio.py", title="Portfolio", icon=":material/account_tree:"),
+        st.Page("app_pages/segments.py", title="Segments", icon=":material/donut_small:"),
     ],
     "Predict": [
-        st.Page("pages/lifetime.py", title="Lifetime value & retention", icon=":material/timeline:"),
+        st.Page("app_pages/lifetime.py", title="Lifetime value & retention", icon=":material/timeline:"),
     ],
     "Interact & customize": [
-        st.Page("pages/customer360.py", title="Customer 360", icon=":material/person_search:"),
-        st.Page("pages/interactions.py", title="Interactions", icon=":material/support_agent:"),
-        st.Page("pages/actions.py", title="Actions", icon=":material/campaign:"),
+        st.Page("app_pages/customer360.py", title="Customer 360", icon=":material/person_search:"),
+        st.Page("app_pages/interactions.py", title="Interactions", icon=":material/support_agent:"),
+        st.Page("app_pages/actions.py", title="Actions", icon=":material/campaign:"),
     ],
     "Present": [
-        st.Page("pages/meeting.py", title="Meeting mode", icon=":material/co_present:"),
-        st.Page("pages/scorecard.py", title="CRM scorecard", icon=":material/fact_check:"),
-        st.Page("pages/views.py", title="Saved views & notes", icon=":material/bookmarks:"),
+        st.Page("app_pages/meeting.py", title="Meeting mode", icon=":material/co_present:"),
+        st.Page("app_pages/scorecard.py", title="CRM scorecard", icon=":material/fact_check:"),
+        st.Page("app_pages/views.py", title="Saved views & notes", icon=":material/bookmarks:"),
     ],
 }
 

@@ -18,7 +18,7 @@ from crm_core.dataset import load_dataset
 
 
 def open_page(page: str, session: dict[str, Any] | None = None, timeout: int = 180) -> AppTest:
-    """Run the app, switch to ``page`` (e.g. "pages/portfolio.py") and check it ran without an exception.
+    """Run the app, switch to ``page`` (e.g. "app_pages/portfolio.py") and check it ran without an exception.
 
     ``session`` is put in session state before the first run (e.g. the dataset to show).
     """

@@ -139,7 +139,7 @@ def test_saved_datasets_tab_lists_only_the_signed_in_users():
     _save("alice@example.com", "Alice orders")
     _save("bob@example.com", "Bob orders")
     at = _app(BOB).run()
-    at.switch_page("pages/data.py").run()
+    at.switch_page("app_pages/data.py").run()
     assert not at.exception
     names = [frame.value["name"].to_list() for frame in at.dataframe if "name" in frame.value.columns]
     assert names == [["Bob orders"]]

@@ -15,7 +15,7 @@ CSV = (
 
 
 def _upload(at: AppTest, content: bytes = CSV, name: str = "erp.csv") -> AppTest:
-    at.switch_page("pages/data.py").run()
+    at.switch_page("app_pages/data.py").run()
     at.file_uploader(key="data_upload").set_value((name, content, "text/csv")).run()
     return at
 
@@ -58,7 +58,7 @@ def test_saved_upload_becomes_the_overview_dataset():
     at.text_input(key="upload_name").set_value("ERP export").run()
     at.button(key="upload_save").click().run()
     assert not at.exception
-    at.switch_page("pages/overview.py").run()
+    at.switch_page("app_pages/overview.py").run()
     at.segmented_control(key="cards").set_value("whole_period").run()
     shown = _metrics(at)
     assert shown["Revenue"] == "1,242"  # 1234.56 + 12.50 - 5.00

@@ -25,9 +25,9 @@ from pages_helpers import captions, metrics, open_page
 from ui.data import DEMO_FOLDER
 from ui.state import Keys
 
-CUSTOMER_360 = "pages/customer360.py"
-INTERACTIONS = "pages/interactions.py"
-ACTIONS = "pages/actions.py"
+CUSTOMER_360 = "app_pages/customer360.py"
+INTERACTIONS = "app_pages/interactions.py"
+ACTIONS = "app_pages/actions.py"
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +177,7 @@ def test_target_list_downloads_match_the_engine(demo, downloads):
     at = _open(ACTIONS)
     expected = target_list(demo["actions"], ["At Risk", "Can't Lose Them"])
     assert at.dataframe[-1].value["customer_id"].tolist() == expected["customer_id"].to_list()[:1000]
-    assert len(at.get("download_button")) == 2
+    assert len(at.main.get("download_button")) == 2
     csv_bytes, xlsx_bytes = downloads[-2](), downloads[-1]()
     rows = list(csv.DictReader(io.StringIO(csv_bytes.decode("utf-8-sig"), newline="")))
     assert [row["customer_id"] for row in rows] == expected["customer_id"].to_list()

@@ -28,7 +28,7 @@ def demo_end(demo_tx) -> dt.date:
 
 
 def open_page() -> AppTest:
-    return open_app_page("pages/lifetime.py", timeout=120)
+    return open_app_page("app_pages/lifetime.py", timeout=120)
 
 
 def demo_settings(demo_tx, end: dt.date, months: int) -> clv.CLVSettings:

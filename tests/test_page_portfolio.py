@@ -15,7 +15,7 @@ from pages_helpers import open_page as open_app_page
 
 
 def open_page() -> AppTest:
-    return open_app_page("pages/portfolio.py", timeout=120)
+    return open_app_page("app_pages/portfolio.py", timeout=120)
 
 
 def test_page_shows_engine_figures(demo_summary):
@@ -106,7 +106,7 @@ def test_page_without_optional_columns_says_what_is_missing(cdnow_path):
         pl.col("order_date").str.to_date("%Y-%m-%d"), pl.col("amount").cast(pl.Float64))
     dataset_id = Workspace(Path(os.environ["CRM_WORKSPACE"])).save(
         "CDNOW sample", b"raw", "cdnow.csv", Dataset(transactions=tx.lazy()), IngestReport(rows_read=tx.height))
-    at = open_app_page("pages/portfolio.py", {Keys.DATASET_ID: dataset_id}, timeout=120)
+    at = open_app_page("app_pages/portfolio.py", {Keys.DATASET_ID: dataset_id}, timeout=120)
     texts = captions(at)
     assert "Margin is not available: the data has no cost column." in texts
     assert any("no recorded cost of serving customers (no interactions table)" in text for text in texts)

@@ -57,7 +57,7 @@ def _store() -> NotesStore:
 
 
 def test_meeting_mode_steps_through_findings(expected_headlines):
-    at = _app("pages/meeting.py")
+    at = _app("app_pages/meeting.py")
     assert at.title[0].value == "Meeting mode"
     assert any(plain(expected_headlines[1]) in markdown.value for markdown in at.markdown)
 
@@ -99,7 +99,7 @@ def test_meeting_link_reopens_the_same_screen(expected_headlines):
     (AppTest reads bound widgets from the URL but does not show what they write back;
     tests/test_browser_report.py checks the address bar in a real browser.)
     """
-    at = _app("pages/meeting.py", {"meeting": "true", "step": "3", "theme": "Dark"})
+    at = _app("app_pages/meeting.py", {"meeting": "true", "step": "3", "theme": "Dark"})
     assert at.header[0].value == plain(expected_headlines[2])
     assert at.get("progress")[0].proto.text.startswith(f"Finding 3 of {len(expected_headlines)}")
     assert at.segmented_control(key="theme").value == "Dark"
@@ -109,9 +109,9 @@ def test_meeting_link_reopens_the_same_screen(expected_headlines):
 
 
 def test_meeting_link_with_a_bad_step_falls_back(expected_headlines):
-    at = _app("pages/meeting.py", {"meeting": "true", "step": "99"})
+    at = _app("app_pages/meeting.py", {"meeting": "true", "step": "99"})
     assert at.header[0].value == plain(expected_headlines[-1])
-    at = _app("pages/meeting.py", {"meeting": "true", "step": "abc"})
+    at = _app("app_pages/meeting.py", {"meeting": "true", "step": "abc"})
     assert at.header[0].value == plain(expected_headlines[0])
 
 
@@ -123,7 +123,7 @@ def _metric(at: AppTest, label: str) -> str:
 
 
 def test_scorecard_answer_changes_score_and_is_saved():
-    at = _app("pages/scorecard.py")
+    at = _app("app_pages/scorecard.py")
     before = _metric(at, "IDIC")
     question = at.radio(key="sc_idic.customize")
     assert question.value is None
@@ -135,13 +135,13 @@ def test_scorecard_answer_changes_score_and_is_saved():
     assert int(after.split(" / ")[0]) > int(before.split(" / ")[0])
     assert _store().load_answers("demo") == {"idic.customize": 4}
 
-    again = _app("pages/scorecard.py")  # a new session reads the saved answer back
+    again = _app("app_pages/scorecard.py")  # a new session reads the saved answer back
     assert again.radio(key="sc_idic.customize").value == 4
     assert _metric(again, "IDIC") == after
 
 
 def test_scorecard_model_is_in_the_url():
-    at = _app("pages/scorecard.py", {"model": "QCi"})
+    at = _app("app_pages/scorecard.py", {"model": "QCi"})
     assert at.segmented_control(key="model").value == "QCi"
     assert len([r for r in at.radio if r.key.startswith("sc_qci.")]) == 8
     assert not [r for r in at.radio if r.key.startswith("sc_idic.")]
@@ -153,7 +153,7 @@ def test_scorecard_model_is_in_the_url():
 
 
 def test_save_view_from_a_pasted_link_and_open_it():
-    at = _app("pages/views.py")
+    at = _app("app_pages/views.py")
     at.text_input(key="view_name").input("Q1 <b>review</b>")
     at.text_input(key="view_link").input("http://localhost:8501/segments?ds=demo&seg_bins=4")
     _button(at, "Save view").click().run()
@@ -168,7 +168,7 @@ def test_save_view_from_a_pasted_link_and_open_it():
 
 
 def test_bad_link_gives_a_plain_error():
-    at = _app("pages/views.py")
+    at = _app("app_pages/views.py")
     at.text_input(key="view_name").input("Broken")
     at.text_input(key="view_link").input("ds=demo&<script>=1")
     _button(at, "Save view").click().run()
@@ -177,7 +177,7 @@ def test_bad_link_gives_a_plain_error():
 
 
 def test_note_on_a_segment_is_listed_as_plain_text():
-    at = _app("pages/views.py")
+    at = _app("app_pages/views.py")
     at.selectbox(key="note_segment").set_value("At Risk")
     at.text_input(key="note_author").input("Ana")
     at.text_area(key="note_text").input("Call them <script>x</script> **now**")
@@ -194,7 +194,7 @@ def test_notes_filter_round_trips_through_the_url():
     store = _store()
     store.add_note("demo", "Champions", "VIP day", "Ana")
     store.add_note("demo", "Lost", "Stop mailing", "Ben")
-    at = _app("pages/views.py", {"note_seg": "Lost"})
+    at = _app("app_pages/views.py", {"note_seg": "Lost"})
     assert at.selectbox(key="note_seg").value == "Lost"
     assert at.dataframe[0].value["Note"].tolist() == ["Stop mailing"]
     at.selectbox(key="note_seg").set_value("Champions").run()

@@ -20,7 +20,7 @@ from ui.state import Keys
 
 def open_page(dataset_id: str | None = None) -> AppTest:
     # the sidebar applies a pending dataset before drawing the picker
-    return open_app_page("pages/segments.py", {Keys.PENDING_DATASET: dataset_id} if dataset_id else None)
+    return open_app_page("app_pages/segments.py", {Keys.PENDING_DATASET: dataset_id} if dataset_id else None)
 
 
 def table_with(at: AppTest, column: str):

@@ -34,7 +34,7 @@ def cdnow_uri():
 
 def _data_page() -> AppTest:
     at = AppTest.from_file(app_path(), default_timeout=120).run()
-    at.switch_page("pages/data.py").run()
+    at.switch_page("app_pages/data.py").run()
     assert not at.exception
     return at
 

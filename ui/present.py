@@ -10,21 +10,21 @@ from crm_core.report import PDF_UNAVAILABLE_MESSAGE, build_report, chromium_path
 from ui.data import _version, current_dataset, current_dataset_id, customer_summary, selected_period
 from ui.state import DEMO_DATASET_ID, Keys
 
-MEETING_PAGE = "pages/meeting.py"
+MEETING_PAGE = "app_pages/meeting.py"
 
 #: url path -> (page file, title), in the order of app.py (url path '' is the default page).
 APP_PAGES: dict[str, tuple[str, str]] = {
-    "": ("pages/overview.py", "Overview"),
-    "data": ("pages/data.py", "Data"),
-    "portfolio": ("pages/portfolio.py", "Portfolio"),
-    "segments": ("pages/segments.py", "Segments"),
-    "lifetime": ("pages/lifetime.py", "Lifetime value & retention"),
-    "customer360": ("pages/customer360.py", "Customer 360"),
-    "interactions": ("pages/interactions.py", "Interactions"),
-    "actions": ("pages/actions.py", "Actions"),
-    "meeting": ("pages/meeting.py", "Meeting mode"),
-    "scorecard": ("pages/scorecard.py", "CRM scorecard"),
-    "views": ("pages/views.py", "Saved views & notes"),
+    "": ("app_pages/overview.py", "Overview"),
+    "data": ("app_pages/data.py", "Data"),
+    "portfolio": ("app_pages/portfolio.py", "Portfolio"),
+    "segments": ("app_pages/segments.py", "Segments"),
+    "lifetime": ("app_pages/lifetime.py", "Lifetime value & retention"),
+    "customer360": ("app_pages/customer360.py", "Customer 360"),
+    "interactions": ("app_pages/interactions.py", "Interactions"),
+    "actions": ("app_pages/actions.py", "Actions"),
+    "meeting": ("app_pages/meeting.py", "Meeting mode"),
+    "scorecard": ("app_pages/scorecard.py", "CRM scorecard"),
+    "views": ("app_pages/views.py", "Saved views & notes"),
 }
 
 # Constant style sheets written here (never built from user text), injected with

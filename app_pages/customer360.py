@@ -104,7 +104,7 @@ else:
                 st.caption(plain(details))
         _, value_label = value_measure(actions)
         st.caption(plain(explain_recommendation(facts, value_label, value_settings())))
-    st.page_link("pages/actions.py", label="Edit the playbook", icon=":material/edit:")
+    st.page_link("app_pages/actions.py", label="Edit the playbook", icon=":material/edit:")
 
     chart(purchase_timeline_figure(view.timeline), key="c360_timeline")
     takeaway(timeline_takeaway(view))

@@ -48,7 +48,7 @@ if contacts is None:
         icon=":material/upload_file:",
     )
     st.dataframe(expected_columns(), hide_index=True, width="stretch")
-    st.page_link("pages/data.py", label="Go to the Data page", icon=":material/upload_file:")
+    st.page_link("app_pages/data.py", label="Go to the Data page", icon=":material/upload_file:")
     st.stop()
 if contacts.height == 0:
     st.warning("No support contact falls in the selected period: widen the period in the sidebar.")

@@ -127,7 +127,7 @@ with upload_tab:
             if st.button("Save and analyse", type="primary", key="upload_save"):
                 dataset_id = save_upload(name or uploaded.name, uploaded, result)
                 st.session_state[Keys.PENDING_DATASET] = dataset_id
-                st.switch_page("pages/overview.py")
+                st.switch_page("app_pages/overview.py", query_params={})
 
 
 def _workspace():
