@@ -44,7 +44,8 @@ def server_url(tmp_path_factory):
     env = {**os.environ, "CRM_WORKSPACE": str(tmp_path_factory.mktemp("workspace"))}
     command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log = open(tmp_path_factory.mktemp("server") / "server.log", "wb")  # a file never fills up like an unread pipe
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -60,6 +61,7 @@ def server_url(tmp_path_factory):
     finally:
         process.terminate()
         process.wait(timeout=20)
+        log.close()
 
 
 def _open(url: str, path: str = ""):

@@ -15,6 +15,7 @@ import streamlit as st
 from crm_core.clv import CLVResult, CLVSettings, HoldoutValidation, fit_clv, rescore, validate_holdout
 from crm_core.customers import filter_period
 from crm_core.dataset import Dataset
+from crm_core.logging_setup import get_logger, timed
 from crm_core.retention import (
     Lifecycle,
     LifecycleSettings,
@@ -39,7 +40,10 @@ def _history(dataset_id: str, version: str, end: dt.date) -> tuple[Dataset, pl.L
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _fit(dataset_id: str, version: str, end: dt.date) -> CLVResult:
     _, tx = _history(dataset_id, version, end)
-    return fit_clv(tx, CLVSettings(calibration_end=end))
+    with timed(get_logger("models"), "clv_fit") as info:  # timings and counts only, no customer data
+        result = fit_clv(tx, CLVSettings(calibration_end=end))
+        info.update(customers=result.customers.height, converged=result.bgnbd.converged_, reliable=result.reliable)
+    return result
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
