@@ -9,7 +9,7 @@ import streamlit as st
 from crm_core.export import safe_csv_bytes
 from crm_core.ingest import ColumnMapping, ReadOptions
 from crm_core.schema import SIDE_TABLE_SCHEMAS
-from ui.data import current_dataset_id, workspace_root
+from ui.data import current_dataset_id
 from ui.state import DEMO_DATASET_ID, Keys
 from ui.upload import ingest_side_table, ingest_upload, save_upload
 from ui.widgets import explain, plain

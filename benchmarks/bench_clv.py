@@ -27,40 +27,21 @@ import warnings
 import numpy as np
 import polars as pl
 
-from benchmarks.common import OUT, measure, report
+from benchmarks.common import OUT, measure, orders_csv, report
 
 ROWS = 1_000_000
-CSV = OUT / f"orders_{ROWS}.csv"
+CSV = OUT / f"orders_{ROWS}.csv"  # written by benchmarks.common.orders_csv
 PARQUET = OUT / f"clv_orders_{ROWS}.parquet"
 MONTHS, WEEKS_PER_MONTH_LIFETIMES = 12, 4.345
 ANNUAL_RATE = 0.10
 PARAMS = ("r", "alpha", "a", "b", "p", "q", "v")
 
 
-def _write_csv_vectorised(rows: int, seed: int = 7) -> None:
-    """Fallback generator (no crm_core.demo): ~10 lines per customer over three years."""
-    rng = np.random.default_rng(seed)
-    customers = rows // 10
-    owner = np.minimum((rng.pareto(1.2, rows) * customers / 20).astype(np.int64), customers - 1)
-    days = rng.integers(0, 3 * 365, rows)
-    pl.DataFrame({
-        "customer_id": pl.Series(owner).cast(pl.String).str.zfill(7),
-        "order_date": pl.Series(np.datetime64("2023-01-01") + days.astype("timedelta64[D]")).cast(pl.Date),
-        "amount": np.round(rng.lognormal(3.5, 1.0, rows), 2),
-    }).write_csv(CSV)
-
-
 def ensure_data() -> str:
     """Canonical Parquet of about 1M purchase lines, generated once into benchmarks/out/."""
     OUT.mkdir(parents=True, exist_ok=True)
     if not PARQUET.exists():
-        if not CSV.exists():
-            try:
-                from crm_core.demo import write_orders_csv
-            except ImportError:
-                _write_csv_vectorised(ROWS)
-            else:
-                write_orders_csv(CSV, ROWS)
+        orders_csv(ROWS)
         (
             pl.scan_csv(CSV, schema_overrides={"customer_id": pl.String, "order_id": pl.String})
             .select(pl.col("customer_id"), pl.col("order_date").str.to_date("%Y-%m-%d", strict=False),

@@ -22,44 +22,10 @@ benchmarks) and are cached in benchmarks/out/.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
-import numpy as np
-import polars as pl
-
-from benchmarks.common import OUT, measure, report
+from benchmarks.common import measure, orders_csv, report
 
 SIZES = (1_000_000, 10_000_000)
-
-
-def _write_csv_vectorised(path: Path, rows: int, seed: int = 7) -> None:
-    """Fallback generator when crm_core.demo is unavailable: ~10 lines per customer."""
-    rng = np.random.default_rng(seed)
-    customers = max(rows // 10, 1)
-    days = rng.integers(0, 3 * 365, rows)
-    pl.DataFrame({
-        "customer_id": pl.Series(rng.integers(0, customers, rows)).cast(pl.String).str.zfill(7),
-        "order_id": pl.Series(np.arange(rows)).cast(pl.String),
-        "order_date": pl.Series(np.datetime64("2023-01-01") + days.astype("timedelta64[D]")).cast(pl.Date),
-        "amount": np.round(rng.lognormal(3.5, 1.0, rows), 2),
-        "quantity": rng.integers(1, 5, rows),
-    }).write_csv(path)
-
-
-def ensure_csv(rows: int) -> Path:
-    """An order CSV of about ``rows`` lines, generated once into benchmarks/out/."""
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"orders_{rows}.csv"
-    if not path.exists():
-        partial = path.with_suffix(".partial")
-        try:
-            from crm_core.demo import write_orders_csv
-        except ImportError:
-            _write_csv_vectorised(partial, rows)
-        else:
-            write_orders_csv(partial, rows)
-        partial.rename(path)
-    return path
 
 
 def ours(path: str) -> dict:
@@ -145,7 +111,7 @@ def pandas_same_summary(path: str) -> dict:
 
 
 def main() -> None:
-    small = str(ensure_csv(SIZES[0]))
+    small = str(orders_csv(SIZES[0]))
     ours_s, ours_mb, result = measure(ours, small)
     same_s, same_mb, same = measure(pandas_same_summary, small)
     plain_s, plain_mb, plain = measure(pandas_plain, small)
@@ -159,7 +125,7 @@ def main() -> None:
     only_s, only_mb, _ = measure(ingest_only, small)
     report(f"ingest only, {rows}", (only_s, only_mb), (plain_s, plain_mb), "pandas plain groupby")
 
-    big = str(ensure_csv(SIZES[1]))
+    big = str(orders_csv(SIZES[1]))
     only_s, only_mb, big_result = measure(ingest_only, big)
     report(f"ingest only, {big_result['rows']:,} rows", (only_s, only_mb), None, target="peak RSS < 3000 MB")
     big_s, big_mb, big_result = measure(ours, big)

@@ -8,7 +8,6 @@ baseline to compare with: the figures are absolute.
 """
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from benchmarks.common import OUT, measure, report

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from benchmarks.common import OUT, measure, report
+from benchmarks.common import OUT, measure, orders_csv, report
 
 ROWS = 1_000_000
-CSV = OUT / f"orders_{ROWS}.csv"
+CSV = OUT / f"orders_{ROWS}.csv"  # written by benchmarks.common.orders_csv
 PARQUET = OUT / f"rfm_orders_{ROWS}.parquet"
 SUMMARY = OUT / f"rfm_summary_{ROWS}.parquet"
 CLUSTER_CUSTOMERS = 100_000
@@ -36,34 +36,12 @@ KEEP = ("customer_id", "order_id", "order_date", "amount", "channel", "category"
 # --------------------------------------------------------------------------- data
 
 
-def _write_csv_vectorised(path: Path, rows: int, seed: int = 7) -> None:
-    """Fallback generator: skewed spend, ~10 lines per customer, some returns."""
-    rng = np.random.default_rng(seed)
-    customers = rows // 10
-    owner = np.minimum((rng.pareto(1.2, rows) * customers / 20).astype(np.int64), customers - 1)
-    amount = np.round(rng.lognormal(3.5, 1.0, rows), 2)
-    amount[rng.random(rows) < 0.03] *= -1
-    days = rng.integers(0, 3 * 365, rows)
-    pl.DataFrame({
-        "customer_id": pl.Series(owner).cast(pl.String).str.zfill(7),
-        "order_id": pl.Series(np.arange(rows) // 2).cast(pl.String),
-        "order_date": pl.Series(np.datetime64("2023-01-01") + days.astype("timedelta64[D]")).cast(pl.Date),
-        "amount": amount,
-    }).write_csv(path)
-
-
 def ensure_data() -> Path:
     """Canonical Parquet of about 1M order lines, generated once into benchmarks/out/."""
     OUT.mkdir(parents=True, exist_ok=True)
     if PARQUET.exists():
         return PARQUET
-    if not CSV.exists():
-        try:
-            from crm_core.demo import write_orders_csv
-        except ImportError:
-            _write_csv_vectorised(CSV, ROWS)
-        else:
-            write_orders_csv(CSV, ROWS)
+    orders_csv(ROWS)
     scan = pl.scan_csv(CSV, schema_overrides={"customer_id": pl.String, "order_id": pl.String})
     present = [name for name in KEEP if name in scan.collect_schema().names()]
     (

@@ -63,3 +63,16 @@ def report(title: str, ours: tuple[float, float], baseline: tuple[float, float] 
         line += f" (target {target})"
     print(line, flush=True)
     return line
+
+
+def orders_csv(rows: int) -> Path:
+    """An order CSV of about ``rows`` demo lines, generated once into benchmarks/out/ and shared."""
+    from crm_core.demo import write_orders_csv
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"orders_{rows}.csv"
+    if not path.exists():
+        partial = path.with_suffix(".partial")
+        write_orders_csv(partial, rows)
+        partial.rename(path)  # an interrupted run leaves no half-written file behind
+    return path

@@ -22,7 +22,7 @@ from plotly.offline import get_plotlyjs
 
 from crm_core.dataset import Dataset
 from crm_core.findings import Finding, FindingSettings, key_findings
-from crm_core.schema import C, OPTIONAL_TRANSACTION_COLUMNS, SIDE_TABLE_SCHEMAS
+from crm_core.schema import C
 
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "/usr/bin/chromium")
 PDF_TIMEOUT_SECONDS = 180

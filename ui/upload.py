@@ -14,7 +14,6 @@ import streamlit as st
 from crm_core.dataset import Dataset
 from crm_core.ingest import ColumnMapping, IngestError, IngestReport, ReadOptions, read_orders, read_side_table
 from crm_core.logging_setup import get_logger, timed
-from ui.data import workspace_root
 from ui.state import Keys
 
 

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
-from crm_core.charts.theme import NEUTRAL, PALETTE, POSITIVE, styled
+from crm_core.charts.theme import NEUTRAL, PALETTE, styled
 from crm_core.portfolio import LOST, NEW, QUADRANT_ORDER, Concentration, Significance, period_label
 from crm_core.schema import C
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from crm_core.ingest import ColumnMapping, IngestError, IngestReport, ReadOptions, read_orders
+from crm_core.ingest import ColumnMapping, IngestReport, ReadOptions, read_orders
 
 
 #: CLI flag names of ColumnMapping fields that differ from the field name.
