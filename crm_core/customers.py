@@ -93,10 +93,9 @@ def summarize(tx: pl.LazyFrame, as_of: dt.date | None = None) -> pl.LazyFrame:
     # than .filter() inside an aggregation, which runs per group.
     purchase_date = pl.when(is_purchase).then(pl.col(C.ORDER_DATE))
     first_purchase = purchase_date.min()
-    # The first purchase day as a row-level column (a window): comparing against it is
-    # column-wise, where a group-level min inside the aggregation would run per group.
-    tx = tx.with_columns(first_purchase.over(C.CUSTOMER_ID).alias("_first_purchase_day"))
-    on_first_purchase_day = pl.col(C.ORDER_DATE) == pl.col("_first_purchase_day")
+    # Kept inside the aggregation (not as a window column): that keeps float sums in a
+    # fixed order, so the same data always gives the same spend figures and model fits.
+    on_first_purchase_day = pl.col(C.ORDER_DATE) == first_purchase
     aggregations: list[pl.Expr] = [
         first_date.alias("first_date"),
         pl.col(C.ORDER_DATE).max().alias("last_date"),
@@ -108,7 +107,7 @@ def summarize(tx: pl.LazyFrame, as_of: dt.date | None = None) -> pl.LazyFrame:
         (amount < 0).sum().alias("return_lines"),
         first_purchase.alias("first_purchase_date"),
         purchase_date.max().alias("last_purchase_date"),
-        pl.when(on_first_purchase_day).then(amount).sum().alias("first_day_amount"),
+        amount.filter(on_first_purchase_day).sum().alias("first_day_amount"),
     ]
     optional = {
         C.QUANTITY: pl.col(C.QUANTITY).sum().alias("quantity"),
