@@ -12,7 +12,7 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/streamlit run app.py
+	$(BIN)/streamlit run app.py --server.headless false  # opens the browser on the demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
