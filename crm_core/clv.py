@@ -31,7 +31,7 @@ import polars as pl
 from scipy.optimize import minimize
 from scipy.special import digamma, gammaln, hyp2f1
 
-from crm_core.customers import data_as_of, filter_period, summarize
+from crm_core.customers import data_as_of, filter_period, purchase_summary, summarize
 from crm_core.schema import C
 
 DAYS_PER_WEEK = 7.0
@@ -122,7 +122,7 @@ def weeks_label(weeks: float) -> str:
 def rfm_summary(tx: pl.LazyFrame, calibration_end: dt.date | None = None, keep_non_buyers: bool = False) -> pl.LazyFrame:
     """Per-customer sufficient statistics for BG/NBD and Gamma-Gamma, in weeks.
 
-    Built on :func:`crm_core.customers.summarize` (rows after
+    Built on :func:`crm_core.customers.purchase_summary` (rows after
     ``calibration_end`` are ignored). Customers with no purchase line (only
     returns) are left out unless ``keep_non_buyers`` (their statistics are null).
 
@@ -138,7 +138,7 @@ def rfm_summary(tx: pl.LazyFrame, calibration_end: dt.date | None = None, keep_n
         calibration_end = data_as_of(tx)
     first, last = pl.col("first_purchase_date"), pl.col("last_purchase_date")
     frequency = pl.col("purchase_days") - 1
-    summary = summarize(tx, as_of=calibration_end)
+    summary = purchase_summary(tx, as_of=calibration_end)
     if not keep_non_buyers:
         summary = summary.filter(first.is_not_null())
     return (

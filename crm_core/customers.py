@@ -12,6 +12,7 @@ import polars as pl
 from crm_core.schema import C, has_column
 
 DAY = "purchase_day"
+_FIRST_PURCHASE = "_first_purchase_date"  # internal joined column
 
 
 def filter_period(
@@ -51,6 +52,25 @@ def first_purchase_dates(tx: pl.LazyFrame) -> pl.LazyFrame:
         .group_by(C.CUSTOMER_ID)
         .agg(pl.col(C.ORDER_DATE).min().alias("first_date"))
     )
+
+
+# Sums of money are done in 128-bit fixed point: every Float64 from 2**-10 to 2**64 in
+# magnitude is exact at this scale, so the sum is exact and rounded once. Polars adds
+# floats in an order that changes from run to run (threads), which made the same data
+# give slightly different totals and model fits; integer sums don't depend on order.
+_EXACT_SCALE = 2.0**62
+
+
+def exact_sum(expr: pl.Expr) -> pl.Expr:
+    """Sum of a Float64 expression, independent of the summation order (correctly rounded).
+
+    Values the fixed point cannot hold (NaN, infinite, beyond 2**64) are added
+    as plain floats, so they give what a float sum gives (NaN, inf, ...).
+    """
+    representable = expr.abs() < 2.0**64  # false for NaN and inf too
+    fixed_point = pl.when(representable).then(expr * _EXACT_SCALE).cast(pl.Int128)
+    others = pl.when(~representable).then(expr).sum()  # 0.0 in any real data
+    return fixed_point.sum().cast(pl.Float64) / _EXACT_SCALE + others
 
 
 def _distinct_count(column: str) -> pl.Expr:
@@ -127,6 +147,37 @@ def summarize(tx: pl.LazyFrame, as_of: dt.date | None = None) -> pl.LazyFrame:
             pl.when(pl.col("orders") > 0).then(pl.col("revenue") / pl.col("orders")).alias("aov"),
             (pl.lit(as_of) - pl.col("last_date")).dt.total_days().alias("recency_days"),
             (pl.lit(as_of) - pl.col("first_date")).dt.total_days().alias("tenure_days"),
+        )
+        .sort(C.CUSTOMER_ID)
+    )
+
+
+def purchase_summary(tx: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
+    """The purchase figures spend models need, one row per customer (lean :func:`summarize`).
+
+    Columns: customer_id, first_purchase_date, last_purchase_date, purchase_days,
+    revenue, first_day_amount, with :func:`summarize`'s definitions (rows after
+    ``as_of`` ignored; customers with only returns have null dates, 0 purchase days).
+
+    The first purchase day is joined onto the lines, so the first-day amount is
+    a column-wise sum (a ``.filter()`` inside the aggregation runs per group,
+    several times slower); sums are exact, so the result does not depend on the
+    joined row order or on threads, and the same data always gives the same fit.
+    """
+    tx = tx.filter(pl.col(C.ORDER_DATE) <= as_of)
+    amount = pl.col(C.AMOUNT)
+    purchase_date = pl.when(amount >= 0).then(pl.col(C.ORDER_DATE))
+    first_purchases = tx.group_by(C.CUSTOMER_ID).agg(purchase_date.min().alias(_FIRST_PURCHASE))
+    on_first_purchase_day = pl.col(C.ORDER_DATE) == pl.col(_FIRST_PURCHASE)
+    return (
+        tx.join(first_purchases, on=C.CUSTOMER_ID, how="left")
+        .group_by(C.CUSTOMER_ID)
+        .agg(
+            pl.col(_FIRST_PURCHASE).first().alias("first_purchase_date"),
+            purchase_date.max().alias("last_purchase_date"),
+            purchase_date.drop_nulls().n_unique().alias("purchase_days"),
+            exact_sum(amount).alias("revenue"),
+            exact_sum(pl.when(on_first_purchase_day).then(amount).otherwise(0.0)).alias("first_day_amount"),
         )
         .sort(C.CUSTOMER_ID)
     )
