@@ -73,6 +73,18 @@ def exact_sum(expr: pl.Expr) -> pl.Expr:
     return fixed_point.sum().cast(pl.Float64) / _EXACT_SCALE + others
 
 
+def _orders(tx: pl.LazyFrame, is_purchase: pl.Expr) -> pl.Expr:
+    """Distinct order keys of purchase lines (see :func:`order_key`).
+
+    Without order ids the key is the purchase day, so the dates are counted
+    directly: the same number as counting their text, without casting every
+    line to a string (which made it the costliest aggregation).
+    """
+    if has_column(tx, C.ORDER_ID):
+        return pl.when(is_purchase).then(order_key(tx)).drop_nulls().n_unique()
+    return pl.when(is_purchase).then(pl.col(C.ORDER_DATE)).drop_nulls().n_unique()
+
+
 def _distinct_count(column: str) -> pl.Expr:
     """Distinct non-null values per group; integer codes hash faster than strings."""
     return pl.col(column).cast(pl.Categorical).to_physical().drop_nulls().n_unique()
@@ -119,7 +131,7 @@ def summarize(tx: pl.LazyFrame, as_of: dt.date | None = None) -> pl.LazyFrame:
     aggregations: list[pl.Expr] = [
         first_date.alias("first_date"),
         pl.col(C.ORDER_DATE).max().alias("last_date"),
-        pl.when(is_purchase).then(order_key(tx)).drop_nulls().n_unique().alias("orders"),
+        _orders(tx, is_purchase).alias("orders"),
         purchase_date.drop_nulls().n_unique().alias("purchase_days"),
         amount.sum().alias("revenue"),
         amount.clip(lower_bound=0).sum().alias("gross_revenue"),
