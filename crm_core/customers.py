@@ -85,6 +85,19 @@ def _orders(tx: pl.LazyFrame, is_purchase: pl.Expr) -> pl.Expr:
     return pl.when(is_purchase).then(pl.col(C.ORDER_DATE)).drop_nulls().n_unique()
 
 
+def _first_channel(is_purchase: pl.Expr) -> pl.Expr:
+    """Channel of the first purchase day's first line with a channel (null if none that day).
+
+    Purchase lines are ordered by (day, channel missing) in one integer key and
+    the first taken (stable, so line order breaks ties): about twice as fast
+    as filtering on the first purchase day inside the aggregation.
+    """
+    channel = pl.col(C.CHANNEL)
+    day_then_missing = pl.col(C.ORDER_DATE).cast(pl.Int32).cast(pl.Int64) * 2 + channel.is_null().cast(pl.Int64)
+    order = pl.when(is_purchase).then(day_then_missing)
+    return pl.when(is_purchase).then(channel).sort_by(order, nulls_last=True, maintain_order=True).first()
+
+
 def _distinct_count(column: str) -> pl.Expr:
     """Distinct non-null values per group; integer codes hash faster than strings."""
     return pl.col(column).cast(pl.Categorical).to_physical().drop_nulls().n_unique()
@@ -150,8 +163,7 @@ def summarize(tx: pl.LazyFrame, as_of: dt.date | None = None) -> pl.LazyFrame:
     }
     aggregations += [expr for column, expr in optional.items() if has_column(tx, column)]
     if has_column(tx, C.CHANNEL):  # acquisition channel fallback when no customers side table
-        first_channel = pl.col(C.CHANNEL).filter(is_purchase & on_first_purchase_day).drop_nulls().first()
-        aggregations.append(first_channel.alias("first_channel"))
+        aggregations.append(_first_channel(is_purchase).alias("first_channel"))
     return (
         tx.group_by(C.CUSTOMER_ID)
         .agg(aggregations)
