@@ -23,6 +23,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Callable, TypeVar
 
@@ -43,24 +46,66 @@ ArrayLike = np.ndarray | list[float] | pl.Series
 F = TypeVar("F", bound=Callable)
 
 
+_blas = threading.local()  # depth of nested _serial_blas calls in this thread
+
+
+@functools.cache
+def _blas_controller():
+    """One threadpoolctl controller per process (finding the libraries takes milliseconds)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # optional: only a speed-up
+        return None
+    return ThreadpoolController()
+
+
 def _serial_blas(func: F) -> F:
     """Run ``func`` with single-threaded BLAS.
 
     The fits are many dot products of ~10^5 values: OpenBLAS splits each over
     threads that spin while waiting, which on a busy machine costs ten times
-    the arithmetic. One thread is faster for vectors this size.
+    the arithmetic. One thread is faster for vectors this size. Nested calls
+    reuse the outer limit.
     """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: only a speed-up
-        return func
-
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        with threadpool_limits(1, user_api="blas"):
+        controller = _blas_controller()
+        if controller is None or getattr(_blas, "depth", 0):
             return func(*args, **kwargs)
+        _blas.depth = 1
+        try:
+            with controller.limit(limits=1, user_api="blas"):
+                return func(*args, **kwargs)
+        finally:
+            _blas.depth = 0
 
     return wrapper  # type: ignore[return-value]
+
+
+_PARALLEL_MIN = 20_000  # values per thread below which splitting costs more than it saves
+_WORKERS = min(4, os.cpu_count() or 1)
+
+
+@functools.cache
+def _workers() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="crm-clv")
+
+
+def _hyp2f1(a, b, c, z) -> np.ndarray:
+    """``scipy.special.hyp2f1`` with broadcasting, split over threads for large inputs.
+
+    The Gauss hypergeometric function is the costliest step of scoring (about
+    100 ns a value); the ufunc releases the GIL, so chunks run in parallel.
+    """
+    arrays = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (a, b, c, z)))
+    shape = arrays[0].shape
+    a, b, c, z = (np.ravel(v) for v in arrays)
+    chunks = min(_WORKERS, len(z) // _PARALLEL_MIN)
+    if chunks <= 1:
+        return hyp2f1(a, b, c, z).reshape(shape)
+    bounds = np.linspace(0, len(z), chunks + 1).astype(int)
+    parts = _workers().map(lambda lo, hi: hyp2f1(a[lo:hi], b[lo:hi], c[lo:hi], z[lo:hi]), bounds[:-1], bounds[1:])
+    return np.concatenate(list(parts)).reshape(shape)
 
 
 # --------------------------------------------------------------------------- settings
@@ -159,23 +204,45 @@ def rfm_summary(tx: pl.LazyFrame, calibration_end: dt.date | None = None, keep_n
     )
 
 
+def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values and each value's position among them."""
+    distinct, codes = np.unique(values, return_inverse=True)
+    return distinct, codes.ravel()
+
+
 def compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """Unique rows of the given columns, their counts and the inverse index.
 
-    Each column is coded by its sorted unique values and the codes combined
-    into one integer key (a 1-D sort, much faster than ``np.unique(axis=0)``).
+    Each column is coded by its sorted distinct values and the codes combined
+    into one integer key, so unique rows come out sorted by the columns (the
+    same order whatever the input order). When the key range is small (few
+    distinct values per column) rows are counted with ``bincount`` in linear
+    time; otherwise the keys are sorted.
 
     Returns
     -------
     (unique columns, counts, inverse) with ``unique[k][inverse] == columns[k]``.
     """
     arrays = [np.ascontiguousarray(c, dtype=float) for c in columns]
-    key = np.zeros(len(arrays[0]), dtype=np.int64)
-    for array in arrays:
-        values, codes = np.unique(array, return_inverse=True)
-        key = key * len(values) + codes.ravel()
-    _, first, inverse, counts = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
-    return [array[first] for array in arrays], counts.astype(float), inverse.ravel()
+    n = len(arrays[0])
+    coded = [_codes(array) for array in arrays]
+    shape = tuple(len(distinct) for distinct, _ in coded)
+    key = np.zeros(n, dtype=np.int64)
+    for distinct, codes in coded:
+        key = key * len(distinct) + codes
+    key_range = math.prod(shape)
+    if key_range <= 4 * n + 1024:
+        counts = np.bincount(key, minlength=key_range)
+        keys = np.flatnonzero(counts)
+        position = np.zeros(key_range, dtype=np.int64)
+        position[keys] = np.arange(len(keys))
+        counts, inverse = counts[keys], position[key]
+    else:
+        keys, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+        inverse = inverse.ravel()
+    unique = [distinct[codes] for (distinct, _), codes in zip(coded, np.unravel_index(keys, shape))] if n else [
+        array[:0] for array in arrays]
+    return unique, counts.astype(float), inverse
 
 
 def _as_float(values: ArrayLike) -> np.ndarray:
@@ -333,7 +400,7 @@ class BetaGeoModel:
         t = np.asarray(t, dtype=float)
         z = t / (alpha + age + t)
         ratio = np.exp((r + x) * (np.log(alpha + age) - np.log(alpha + age + t)))
-        return (a + b + x - 1.0) / (a - 1.0) * (1.0 - ratio * hyp2f1(r + x, b + x, a + b + x - 1.0, z))
+        return (a + b + x - 1.0) / (a - 1.0) * (1.0 - ratio * _hyp2f1(r + x, b + x, a + b + x - 1.0, z))
 
     def expected_number_of_purchases_up_to_time(self, t: float | ArrayLike) -> np.ndarray:
         """Expected repeat purchases in (0, t] for a new customer (FHL 2005 eq. 9)."""
@@ -360,6 +427,16 @@ def _dropout_odds(x, t_x, age, r, alpha, a, b) -> np.ndarray:
     return np.where(repeat, np.exp(np.minimum(log_odds, 700.0)), 0.0)
 
 
+def _softplus_and_sigmoid(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``log(1 + e^d)`` and ``1 / (1 + e^-d)`` without overflow, for any d.
+
+    Written out because ``np.logaddexp`` and ``np.where`` are several times
+    slower on these arrays, and this pair is the inner loop of the BG/NBD fit.
+    """
+    softplus = np.maximum(d, 0.0) + np.log1p(np.exp(-np.abs(d)))
+    return softplus, np.exp(d - softplus)
+
+
 def _bgnbd_objective(x: np.ndarray, t_x: np.ndarray, age: np.ndarray, w: np.ndarray):
     """Negative log-likelihood and gradient in log-parameters (weighted rows).
 
@@ -367,21 +444,27 @@ def _bgnbd_objective(x: np.ndarray, t_x: np.ndarray, age: np.ndarray, w: np.ndar
     A1 = lnG(r+x) - lnG(r) + r ln(alpha), A2 = lnG(a+b) + lnG(b+x) - lnG(b) - lnG(a+b+x),
     A3 = -(r+x) ln(alpha+T), A4 = ln(a) - ln(b+x-1) - (r+x) ln(alpha+t_x).
 
+    For repeat customers ``log(exp(A3) + exp(A4)) = A3 + softplus(d)`` with
+    d = A4 - A3, and the weight of the "left after t_x" branch is sigmoid(d).
+
     For speed, terms that depend on x alone are evaluated once per distinct x
     and weighted by the rows having it; ln(alpha + T) and ln(alpha + t_x) once
-    per distinct T and t_x; customers without repeat purchases (A4 absent,
-    t_x = 0) only need their T.
+    per distinct T and t_x; sums of (r + x) * v are split into r * sum(w v) +
+    sum(w x v); customers without repeat purchases (A4 absent, t_x = 0) only
+    need their T.
     """
     x, t_x, age, w = (np.ascontiguousarray(v, dtype=float) for v in (x, t_x, age, w))
-    distinct_x, x_code = np.unique(x, return_inverse=True)
-    weight_by_x = np.bincount(x_code.ravel(), weights=w, minlength=len(distinct_x))
+    distinct_x, x_code = _codes(x)
+    weight_by_x = np.bincount(x_code, weights=w, minlength=len(distinct_x))
     zero = x == 0
     age0, w0 = age[zero], w[zero]
     repeat = ~zero
     xr, wr = x[repeat], w[repeat]
-    xr_code = x_code.ravel()[repeat]
-    distinct_T, T_code = np.unique(age[repeat], return_inverse=True)
-    distinct_tx, tx_code = np.unique(t_x[repeat], return_inverse=True)
+    wx = wr * xr
+    xr_code = x_code[repeat]
+    distinct_T, T_code = _codes(age[repeat])
+    distinct_tx, tx_code = _codes(t_x[repeat])
+    repeat_x = distinct_x > 0
     n = float(w.sum())
 
     def nll_and_grad(log_params: np.ndarray) -> tuple[float, np.ndarray]:
@@ -403,18 +486,18 @@ def _bgnbd_objective(x: np.ndarray, t_x: np.ndarray, age: np.ndarray, w: np.ndar
         if len(xr):
             log_T = np.log(alpha + distinct_T)[T_code]
             log_tx = np.log(alpha + distinct_tx)[tx_code]
-            rx = r + xr
-            log_b_x1 = np.log(b + distinct_x - 1.0, where=distinct_x > 0, out=np.zeros_like(distinct_x))[xr_code]
-            a3 = -rx * log_T
-            a4 = np.log(a) - log_b_x1 - rx * log_tx
-            lse = np.logaddexp(a3, a4)
-            w3 = np.exp(a3 - lse)
-            w4 = 1.0 - w3
-            ll += wr @ lse
-            g_r -= wr @ (w3 * log_T + w4 * log_tx)
-            g_alpha -= wr @ (rx * (w3 / (alpha + distinct_T)[T_code] + w4 / (alpha + distinct_tx)[tx_code]))
-            g_a += (wr @ w4) / a
-            g_b -= wr @ (w4 * np.exp(-log_b_x1))
+            inv_T = (1.0 / (alpha + distinct_T))[T_code]
+            inv_tx = (1.0 / (alpha + distinct_tx))[tx_code]
+            b_x1 = np.where(repeat_x, b + distinct_x - 1.0, 1.0)
+            log_b_x1, inv_b_x1 = np.log(b_x1)[xr_code], (1.0 / b_x1)[xr_code]
+            log_ratio = log_tx - log_T  # ln((alpha + t_x) / (alpha + T)) <= 0
+            softplus, left = _softplus_and_sigmoid(np.log(a) - log_b_x1 - (r + xr) * log_ratio)
+            ll += wr @ softplus - r * (wr @ log_T) - wx @ log_T
+            g_r -= wr @ (log_T + left * log_ratio)
+            inv_mix = inv_T + left * (inv_tx - inv_T)
+            g_alpha -= r * (wr @ inv_mix) + wx @ inv_mix
+            g_a += (wr @ left) / a
+            g_b -= wr @ (left * inv_b_x1)
         grad = np.array([g_r * r, g_alpha * alpha, g_a * a, g_b * b])
         return -float(ll), -grad
 
@@ -570,14 +653,21 @@ def discounted_purchases(model: BetaGeoModel, frequency, recency, T, horizon_wee
     Cash flows are taken monthly (the horizon split into periods of about one
     month, :data:`WEEKS_PER_MONTH`) and discounted to today at the end of each
     period with ``(1 + annual rate) ** (-weeks / WEEKS_PER_YEAR)``.
+
+    Expected purchases are ``N(t; x, T) / (1 + dropout odds)`` (FHL 2005 eq. 10),
+    so the discounted sum of monthly increments is computed on ``N`` once per
+    distinct (x, T) and divided by each customer's own ``1 + dropout odds``.
     """
+    x, t_x, age = _as_float(frequency), _as_float(recency), _as_float(T)
     periods = max(1, math.ceil(horizon_weeks / WEEKS_PER_MONTH - 1e-9))
     edges = np.linspace(0.0, horizon_weeks, periods + 1)
-    cumulative = np.zeros((periods + 1, len(_as_float(frequency))))
-    cumulative[1:] = expected_purchases_path(model, edges[1:], frequency, recency, T)
-    increments = np.diff(cumulative, axis=0)
     discount = (1.0 + annual_discount_rate) ** (-edges[1:] / WEEKS_PER_YEAR)
-    return cumulative[-1], discount @ increments
+    (ux, uT), _, inverse = compress(x, age)
+    if_alive = model._purchases_if_alive(edges[1:, None], ux[None], uT[None])  # (periods, distinct (x, T))
+    increments = np.diff(if_alive, axis=0, prepend=0.0)
+    r, alpha, a, b = model._p()
+    alive_weight = 1.0 / (1.0 + _dropout_odds(x, t_x, age, r, alpha, a, b))
+    return if_alive[-1][inverse] * alive_weight, (discount @ increments)[inverse] * alive_weight
 
 
 def customer_lifetime_value(

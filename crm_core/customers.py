@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import polars as pl
 
 from crm_core.schema import C, has_column
 
 DAY = "purchase_day"
-_FIRST_PURCHASE = "_first_purchase_date"  # internal joined column
 
 
 def filter_period(
@@ -67,10 +67,26 @@ def exact_sum(expr: pl.Expr) -> pl.Expr:
     Values the fixed point cannot hold (NaN, infinite, beyond 2**64) are added
     as plain floats, so they give what a float sum gives (NaN, inf, ...).
     """
-    representable = expr.abs() < 2.0**64  # false for NaN and inf too
-    fixed_point = pl.when(representable).then(expr * _EXACT_SCALE).cast(pl.Int128)
-    others = pl.when(~representable).then(expr).sum()  # 0.0 in any real data
-    return fixed_point.sum().cast(pl.Float64) / _EXACT_SCALE + others
+    return _from_fixed_point(_fixed_point(expr).sum(), _unrepresentable(expr).sum())
+
+
+def _representable(expr: pl.Expr) -> pl.Expr:
+    return expr.abs() < 2.0**64  # false for NaN and inf too
+
+
+def _fixed_point(expr: pl.Expr) -> pl.Expr:
+    """The value in 128-bit fixed point (null where it does not fit; see :func:`exact_sum`)."""
+    return pl.when(_representable(expr)).then(expr * _EXACT_SCALE).cast(pl.Int128)
+
+
+def _unrepresentable(expr: pl.Expr) -> pl.Expr:
+    """The values the fixed point cannot hold (null elsewhere)."""
+    return pl.when(~_representable(expr)).then(expr)
+
+
+def _from_fixed_point(fixed: pl.Expr, others: pl.Expr) -> pl.Expr:
+    """Float64 of a fixed-point total plus the float total of the values it could not hold."""
+    return fixed.cast(pl.Float64) / _EXACT_SCALE + others.fill_null(0.0)
 
 
 def _orders(tx: pl.LazyFrame, is_purchase: pl.Expr) -> pl.Expr:
@@ -181,27 +197,66 @@ def purchase_summary(tx: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
 
     Columns: customer_id, first_purchase_date, last_purchase_date, purchase_days,
     revenue, first_day_amount, with :func:`summarize`'s definitions (rows after
-    ``as_of`` ignored; customers with only returns have null dates, 0 purchase days).
+    ``as_of`` ignored; customers with only returns have null dates, 0 purchase
+    days and a first-day amount of 0).
 
-    The first purchase day is joined onto the lines, so the first-day amount is
-    a column-wise sum (a ``.filter()`` inside the aggregation runs per group,
-    several times slower); sums are exact, so the result does not depend on the
-    joined row order or on threads, and the same data always gives the same fit.
+    One group-by collects each customer's lines; the first purchase day and the
+    spend on it are then read off those contiguous runs with numpy reductions
+    (``reduceat``). A join of the first day back onto the lines, a second
+    group-by or a filter inside the aggregation each cost more. Customers come
+    out in order of first appearance and each run keeps the input's row order,
+    so the same data always gives the same numbers; revenue is an exact sum
+    (:func:`exact_sum`). Collects the transactions (returns a LazyFrame over
+    the result).
     """
-    tx = tx.filter(pl.col(C.ORDER_DATE) <= as_of)
     amount = pl.col(C.AMOUNT)
     purchase_date = pl.when(amount >= 0).then(pl.col(C.ORDER_DATE))
-    first_purchases = tx.group_by(C.CUSTOMER_ID).agg(purchase_date.min().alias(_FIRST_PURCHASE))
-    on_first_purchase_day = pl.col(C.ORDER_DATE) == pl.col(_FIRST_PURCHASE)
-    return (
-        tx.join(first_purchases, on=C.CUSTOMER_ID, how="left")
-        .group_by(C.CUSTOMER_ID)
+    lines = (
+        tx.filter((pl.col(C.ORDER_DATE) <= as_of) & pl.col(C.AMOUNT).is_not_null())
+        .group_by(C.CUSTOMER_ID, maintain_order=True)
         .agg(
-            pl.col(_FIRST_PURCHASE).first().alias("first_purchase_date"),
-            purchase_date.max().alias("last_purchase_date"),
-            purchase_date.drop_nulls().n_unique().alias("purchase_days"),
+            pl.col(C.ORDER_DATE).alias("_days"),
+            amount.alias("_amounts"),
+            purchase_date.drop_nulls().n_unique().cast(pl.UInt32).alias("purchase_days"),
             exact_sum(amount).alias("revenue"),
-            exact_sum(pl.when(on_first_purchase_day).then(amount).otherwise(0.0)).alias("first_day_amount"),
         )
-        .sort(C.CUSTOMER_ID)
+        .collect()
     )
+    first, last, first_day_amount = _first_and_last_purchase(lines["_days"], lines["_amounts"])
+    return (
+        lines.lazy()
+        .select(
+            C.CUSTOMER_ID,
+            _as_dates(first).alias("first_purchase_date"),
+            _as_dates(last).alias("last_purchase_date"),
+            "purchase_days",
+            "revenue",
+            pl.lit(pl.Series(first_day_amount)).alias("first_day_amount"),
+        )
+    )
+
+
+def _as_dates(days_since_epoch: np.ndarray) -> pl.Expr:
+    """Float days since 1970 (NaN = none) as a Date column expression."""
+    return pl.lit(pl.Series(days_since_epoch, nan_to_null=True).cast(pl.Int32).cast(pl.Date))
+
+
+def _first_and_last_purchase(days: pl.Series, amounts: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per list (customer): first and last purchase day (float days since 1970, NaN
+    when none) and the net amount of all lines on the first purchase day."""
+    lengths = amounts.list.len().to_numpy()
+    day = days.explode().to_physical().to_numpy()
+    amount = amounts.explode().to_numpy()
+    if len(lengths) == 0:
+        empty = np.array([], dtype=float)
+        return empty, empty, empty
+    starts = np.zeros(len(lengths), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    bought = ~(amount < 0)  # NaN counts as bought, as in Polars comparisons (NaN is largest)
+    no_day = np.iinfo(np.int32).max
+    first = np.minimum.reduceat(np.where(bought, day, no_day), starts)
+    last = np.maximum.reduceat(np.where(bought, day, -no_day), starts)
+    on_first_day = day == np.repeat(first, lengths)
+    first_day_amount = np.add.reduceat(np.where(on_first_day, amount, 0.0), starts)
+    none = first == no_day
+    return np.where(none, np.nan, first), np.where(none, np.nan, last), np.where(none, 0.0, first_day_amount)
