@@ -8,7 +8,8 @@ Conventions (also the CLI defaults)
 * Time is measured in **weeks** everywhere; recency ``t_x`` and age ``T`` are
   counted from the customer's first purchase. Horizons given in months are
   converted at the edge with :data:`WEEKS_PER_MONTH`.
-* Spend per repeat day is net of returns: ``(revenue - first day's spend) / x``.
+* Spend per repeat day is net of returns: ``(revenue - first day's spend) / x``,
+  with a refunded repeat purchase counting as exactly 0 (not a float residue).
   Customers whose mean repeat spend is not positive are never fed to the spend
   model; they are counted and get the population mean spend.
 
@@ -32,7 +33,7 @@ from typing import Callable, TypeVar
 import numpy as np
 import polars as pl
 from scipy.optimize import minimize
-from scipy.special import digamma, gammaln, hyp2f1
+from scipy.special import digamma, gammaln, hyp2f1, polygamma
 
 from crm_core.customers import data_as_of, filter_period, purchase_summary, summarize
 from crm_core.schema import C
@@ -196,7 +197,7 @@ def rfm_summary(tx: pl.LazyFrame, calibration_end: dt.date | None = None, keep_n
             ((last - first).dt.total_days() / DAYS_PER_WEEK).alias("recency"),
             ((pl.lit(calibration_end) - first).dt.total_days() / DAYS_PER_WEEK).alias("T"),
             pl.when(frequency > 0)
-            .then((pl.col("revenue") - pl.col("first_day_amount")) / frequency)
+            .then(pl.col("repeat_amount") / frequency)
             .alias("monetary_value"),
             "revenue",
             "purchase_days",
@@ -208,6 +209,49 @@ def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct values and each value's position among them."""
     distinct, codes = np.unique(values, return_inverse=True)
     return distinct, codes.ravel()
+
+
+@dataclass
+class _Compressed:
+    """Unique rows of some columns: per column its sorted distinct values and each
+    unique row's code into them, the rows' counts and (optionally) the inverse index."""
+
+    distinct: list[np.ndarray]
+    codes: list[np.ndarray]
+    counts: np.ndarray
+    inverse: np.ndarray | None
+
+    @property
+    def columns(self) -> list[np.ndarray]:
+        return [values[codes] for values, codes in zip(self.distinct, self.codes)]
+
+
+def _compress(*columns: np.ndarray, inverse: bool = True) -> _Compressed:
+    arrays = [np.ascontiguousarray(c, dtype=float) for c in columns]
+    n = len(arrays[0])
+    coded = [_codes(array) for array in arrays]
+    distinct = [values for values, _ in coded]
+    shape = tuple(len(values) for values in distinct)
+    key = np.zeros(n, dtype=np.int64)
+    for values, codes in coded:
+        key = key * len(values) + codes
+    key_range = math.prod(shape)
+    rows = None
+    if key_range <= 4 * n + 1024:
+        counts = np.bincount(key, minlength=key_range)
+        keys = np.flatnonzero(counts)
+        counts = counts[keys]
+        if inverse:
+            position = np.zeros(key_range, dtype=np.int64)
+            position[keys] = np.arange(len(keys))
+            rows = position[key]
+    elif inverse:
+        keys, rows, counts = np.unique(key, return_inverse=True, return_counts=True)
+        rows = rows.ravel()
+    else:
+        keys, counts = np.unique(key, return_counts=True)
+    codes = list(np.unravel_index(keys, shape)) if n else [np.zeros(0, dtype=np.int64) for _ in arrays]
+    return _Compressed(distinct, codes, counts.astype(float), rows)
 
 
 def compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
@@ -223,26 +267,8 @@ def compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.nda
     -------
     (unique columns, counts, inverse) with ``unique[k][inverse] == columns[k]``.
     """
-    arrays = [np.ascontiguousarray(c, dtype=float) for c in columns]
-    n = len(arrays[0])
-    coded = [_codes(array) for array in arrays]
-    shape = tuple(len(distinct) for distinct, _ in coded)
-    key = np.zeros(n, dtype=np.int64)
-    for distinct, codes in coded:
-        key = key * len(distinct) + codes
-    key_range = math.prod(shape)
-    if key_range <= 4 * n + 1024:
-        counts = np.bincount(key, minlength=key_range)
-        keys = np.flatnonzero(counts)
-        position = np.zeros(key_range, dtype=np.int64)
-        position[keys] = np.arange(len(keys))
-        counts, inverse = counts[keys], position[key]
-    else:
-        keys, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-        inverse = inverse.ravel()
-    unique = [distinct[codes] for (distinct, _), codes in zip(coded, np.unravel_index(keys, shape))] if n else [
-        array[:0] for array in arrays]
-    return unique, counts.astype(float), inverse
+    result = _compress(*columns)
+    return result.columns, result.counts, result.inverse
 
 
 def _as_float(values: ArrayLike) -> np.ndarray:
@@ -271,13 +297,18 @@ def _maximise(
     nll_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]],
     starts: list[np.ndarray],
     scale: float,
+    hessian: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> _Fit:
-    """Minimise ``nll/scale`` over log-parameters from each start; keep the best.
+    """Minimise ``nll/scale`` over log-parameters; keep the best of the starts.
 
     ``nll_and_grad(log_params)`` returns the total negative log-likelihood and
-    its gradient with respect to the log-parameters. Standard errors come from
-    the inverse of a central-difference Hessian of the analytic gradient
-    (delta method back to the natural scale).
+    its gradient with respect to the log-parameters; ``hessian(log_params)``,
+    when given, its exact Hessian. With a Hessian, a trust-region Newton method
+    runs first from the first start (a few iterations, each about the cost of
+    two gradients); L-BFGS-B from every start is the fallback when it does not
+    reach a stationary point inside the bounds. Standard errors come from the
+    inverse Hessian (central differences of the gradient when no Hessian is
+    given), taken back to the natural scale by the delta method.
     """
     def scaled(log_params: np.ndarray) -> tuple[float, np.ndarray]:
         value, grad = nll_and_grad(log_params)
@@ -285,40 +316,72 @@ def _maximise(
             return 1e300, np.zeros_like(log_params)
         return value / scale, grad / scale
 
-    best = None
-    for start in starts:
-        result = minimize(
-            scaled, start, jac=True, method="L-BFGS-B", bounds=[(-12.0, 12.0)] * len(start),
-            options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9, "maxcor": 20},
-        )
-        if best is None or result.fun < best.fun:
-            best = result
-        if np.max(np.abs(result.jac)) < STATIONARY:
-            break
+    best = _newton(scaled, lambda p: hessian(p) / scale, starts[0]) if hessian is not None else None
+    if best is None:
+        for start in starts:
+            result = minimize(
+                scaled, start, jac=True, method="L-BFGS-B", bounds=[(-12.0, 12.0)] * len(start),
+                options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9, "maxcor": 20},
+            )
+            if best is None or result.fun < best.fun:
+                best = result
+            if _stationary(result.jac):
+                break
     log_params = best.x
     params = np.exp(log_params)
     # Converged = a stationary point (gradient per customer ~ 0) inside the bounds. The optimiser's
     # own flag is not required: at the optimum it may stop with "ABNORMAL" when the line search
     # cannot improve f beyond rounding, which is convergence, not failure.
-    stationary = bool(np.max(np.abs(best.jac)) < STATIONARY)
-    interior = bool(np.all(np.abs(log_params) < 11.9))
-    converged = stationary and interior
-    errors = _standard_errors(lambda p: nll_and_grad(p)[1], log_params, params)
+    converged = _stationary(best.jac) and _interior(log_params)
+    if hessian is not None:
+        curvature = hessian(log_params)
+    else:
+        curvature = _numeric_hessian(lambda p: nll_and_grad(p)[1], log_params)
+    errors = _standard_errors(curvature, params)
     return _Fit(params, -float(best.fun) * scale, converged, str(best.message), int(best.nit), errors)
 
 
-def _standard_errors(grad: Callable[[np.ndarray], np.ndarray], log_params: np.ndarray, params: np.ndarray) -> np.ndarray:
+def _stationary(gradient: np.ndarray) -> bool:
+    return bool(np.max(np.abs(gradient)) < STATIONARY)
+
+
+def _interior(log_params: np.ndarray) -> bool:
+    return bool(np.all(np.abs(log_params) < 11.9))
+
+
+def _newton(scaled, scaled_hessian, start: np.ndarray):
+    """Trust-region Newton (``trust-exact``); None unless it ends stationary, finite and in bounds."""
+    try:
+        with np.errstate(all="ignore"):
+            result = minimize(scaled, start, jac=True, hess=scaled_hessian, method="trust-exact",
+                              options={"gtol": 1e-10, "maxiter": 200})
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    if not (np.isfinite(result.fun) and np.all(np.isfinite(result.x))):
+        return None
+    if not (_stationary(result.jac) and _interior(result.x)):
+        return None
+    return result
+
+
+def _numeric_hessian(grad: Callable[[np.ndarray], np.ndarray], log_params: np.ndarray) -> np.ndarray:
+    """Central differences of the analytic gradient (step 1e-5 in log-parameters)."""
     k = len(log_params)
     hessian = np.empty((k, k))
     for i in range(k):
         step = np.zeros(k)
         step[i] = 1e-5
         hessian[:, i] = (grad(log_params + step) - grad(log_params - step)) / (2e-5)
+    return hessian
+
+
+def _standard_errors(hessian: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """Natural-scale standard errors from the NLL Hessian in log-parameters (delta method)."""
     hessian = (hessian + hessian.T) / 2
     try:
         covariance = np.linalg.inv(hessian)
     except np.linalg.LinAlgError:
-        return np.full(k, np.nan)
+        return np.full(len(params), np.nan)
     variances = np.diag(covariance)
     with np.errstate(invalid="ignore"):
         return np.where(variances > 0, params * np.sqrt(np.abs(variances)), np.nan)
@@ -356,13 +419,16 @@ class BetaGeoModel:
         x, t_x, age = _as_float(frequency), _as_float(recency), _as_float(T)
         _check_rfm(x, t_x, age)
         if weights is None:
-            (x, t_x, age), counts, _ = compress(x, t_x, age)
+            rows = _compress(x, t_x, age, inverse=False)
+            (x, t_x, age), counts = rows.columns, rows.counts
+            nll = _BGNBDLikelihood(x, t_x, age, counts, coded=rows)
         else:
             counts = _as_float(weights)
+            nll = _BGNBDLikelihood(x, t_x, age, counts)
         self.n_customers_ = int(round(counts.sum()))
         self.n_unique_rows_ = len(x)
-        nll = _bgnbd_objective(x, t_x, age, counts)
-        fit = _maximise(nll, _bgnbd_starts(x, age, counts), scale=counts.sum())
+        nll.with_hessian = True
+        fit = _maximise(nll, _bgnbd_starts(x, age, counts), scale=counts.sum(), hessian=nll.hessian)
         self._store(fit)
         return self
 
@@ -437,15 +503,58 @@ def _softplus_and_sigmoid(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return softplus, np.exp(d - softplus)
 
 
-def _bgnbd_objective(x: np.ndarray, t_x: np.ndarray, age: np.ndarray, w: np.ndarray):
-    """Negative log-likelihood and gradient in log-parameters (weighted rows).
+class _Likelihood:
+    """A negative log-likelihood in log-parameters: call it for (value, gradient), ``hessian`` for curvature.
+
+    Subclasses implement ``_evaluate(log_params, hessian)`` returning (NLL, gradient,
+    Hessian or zeros). With ``with_hessian`` set (Newton fits) the Hessian is computed
+    with every value and reused at the same point: Newton asks for the Hessian and then
+    the value at each step, and they share most of the work.
+    """
+
+    with_hessian = False
+
+    def __call__(self, log_params: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad, _ = self._cached(log_params, self.with_hessian)
+        return value, grad
+
+    def hessian(self, log_params: np.ndarray) -> np.ndarray:
+        return self._cached(log_params, True)[2]
+
+    def _cached(self, log_params: np.ndarray, hessian: bool) -> tuple[float, np.ndarray, np.ndarray]:
+        key = np.asarray(log_params, dtype=float).tobytes()
+        last = getattr(self, "_last", None)
+        if last is not None and last[0] == key:
+            return last[1]
+        result = self._evaluate(log_params, hessian)
+        if hessian:
+            self._last = (key, result)
+        return result
+
+    def _evaluate(self, log_params: np.ndarray, hessian: bool) -> tuple[float, np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    @staticmethod
+    def _to_log_parameters(theta: np.ndarray, grad: np.ndarray, h: np.ndarray | None):
+        """(NLL, gradient, Hessian) in log-parameters from the LL's natural-scale gradient and
+        upper-triangle Hessian: d/dlog(p) = p d/dp."""
+        grad = grad * theta
+        if h is None:
+            return -grad, np.zeros((len(theta), len(theta)))
+        h = np.triu(h) + np.triu(h, 1).T
+        return -grad, -(h * np.outer(theta, theta) + np.diag(grad))
+
+
+class _BGNBDLikelihood(_Likelihood):
+    """Negative log-likelihood of BG/NBD, its gradient and Hessian in log-parameters (weighted rows).
 
     Per customer (FHL 2005, eq. 6): ``LL = A1 + A2 + log(exp(A3) + [x>0] exp(A4))`` with
     A1 = lnG(r+x) - lnG(r) + r ln(alpha), A2 = lnG(a+b) + lnG(b+x) - lnG(b) - lnG(a+b+x),
     A3 = -(r+x) ln(alpha+T), A4 = ln(a) - ln(b+x-1) - (r+x) ln(alpha+t_x).
 
     For repeat customers ``log(exp(A3) + exp(A4)) = A3 + softplus(d)`` with
-    d = A4 - A3, and the weight of the "left after t_x" branch is sigmoid(d).
+    d = A4 - A3; s = sigmoid(d) is the weight of the "left after t_x" branch,
+    and the second derivatives are ``s (1 - s) d' d'^T + s d'' + A3''``.
 
     For speed, terms that depend on x alone are evaluated once per distinct x
     and weighted by the rows having it; ln(alpha + T) and ln(alpha + t_x) once
@@ -453,55 +562,101 @@ def _bgnbd_objective(x: np.ndarray, t_x: np.ndarray, age: np.ndarray, w: np.ndar
     sum(w x v); customers without repeat purchases (A4 absent, t_x = 0) only
     need their T.
     """
-    x, t_x, age, w = (np.ascontiguousarray(v, dtype=float) for v in (x, t_x, age, w))
-    distinct_x, x_code = _codes(x)
-    weight_by_x = np.bincount(x_code, weights=w, minlength=len(distinct_x))
-    zero = x == 0
-    age0, w0 = age[zero], w[zero]
-    repeat = ~zero
-    xr, wr = x[repeat], w[repeat]
-    wx = wr * xr
-    xr_code = x_code[repeat]
-    distinct_T, T_code = _codes(age[repeat])
-    distinct_tx, tx_code = _codes(t_x[repeat])
-    repeat_x = distinct_x > 0
-    n = float(w.sum())
 
-    def nll_and_grad(log_params: np.ndarray) -> tuple[float, np.ndarray]:
-        r, alpha, a, b = np.exp(log_params)
+    def __init__(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, w: np.ndarray,
+                 coded: _Compressed | None = None) -> None:
+        """``coded``: the rows as :func:`_compress` gave them, to reuse its value codes."""
+        x, t_x, age, w = (np.ascontiguousarray(v, dtype=float) for v in (x, t_x, age, w))
+        if coded is None:
+            coded = _Compressed(*zip(*(_codes(v) for v in (x, t_x, age))), counts=w, inverse=None)
+        (self.distinct_x, distinct_tx, distinct_T), (x_code, tx_code, T_code) = coded.distinct, coded.codes
+        self.weight_by_x = np.bincount(x_code, weights=w, minlength=len(self.distinct_x))
+        zero = x == 0
+        self.age0, self.w0 = age[zero], w[zero]
+        repeat = ~zero
+        self.xr, self.wr = x[repeat], w[repeat]
+        self.wx = self.wr * self.xr
+        self.xr_code = x_code[repeat]
+        self.distinct_T, self.T_code = distinct_T, T_code[repeat]
+        self.distinct_tx, self.tx_code = distinct_tx, tx_code[repeat]
+        self.n = float(w.sum())
+
+    def _evaluate(self, log_params: np.ndarray, hessian: bool):
+        r, alpha, a, b = theta = np.exp(log_params)
+        n, dx, wx_ = self.n, self.distinct_x, self.weight_by_x
         # Terms in x alone, summed over rows through their weight per distinct x.
-        ll = weight_by_x @ (gammaln(r + distinct_x) + gammaln(b + distinct_x) - gammaln(a + b + distinct_x))
+        ll = wx_ @ (gammaln(r + dx) + gammaln(b + dx) - gammaln(a + b + dx))
         ll += n * (-gammaln(r) + r * np.log(alpha) + gammaln(a + b) - gammaln(b))
-        psi_abx = digamma(a + b + distinct_x)
-        g_r = weight_by_x @ digamma(r + distinct_x) + n * (np.log(alpha) - digamma(r))
-        g_alpha = n * r / alpha
-        g_a = n * digamma(a + b) - weight_by_x @ psi_abx
-        g_b = weight_by_x @ (digamma(b + distinct_x) - psi_abx) + n * (digamma(a + b) - digamma(b))
+        psi_abx = digamma(a + b + dx)
+        g = np.array([
+            wx_ @ digamma(r + dx) + n * (np.log(alpha) - digamma(r)),
+            n * r / alpha,
+            n * digamma(a + b) - wx_ @ psi_abx,
+            wx_ @ (digamma(b + dx) - psi_abx) + n * (digamma(a + b) - digamma(b)),
+        ])
+        h = np.zeros((4, 4))
+        if hessian:
+            tri_abx = polygamma(1, a + b + dx)
+            h_ab = n * polygamma(1, a + b) - wx_ @ tri_abx
+            h[0, 0] = wx_ @ polygamma(1, r + dx) - n * polygamma(1, r)
+            h[0, 1] = n / alpha
+            h[1, 1] = -n * r / alpha**2
+            h[2, 2] = h[2, 3] = h_ab
+            h[3, 3] = h_ab + wx_ @ polygamma(1, b + dx) - n * polygamma(1, b)
         # No repeat purchase: LL adds -r ln(alpha + T).
-        log_alpha_T0 = np.log(alpha + age0)
-        ll -= r * (w0 @ log_alpha_T0)
-        g_r -= w0 @ log_alpha_T0
-        g_alpha -= r * (w0 @ (1.0 / (alpha + age0)))
-        # Repeat customers: the mixture of "alive at T" (A3) and "left after t_x" (A4).
-        if len(xr):
-            log_T = np.log(alpha + distinct_T)[T_code]
-            log_tx = np.log(alpha + distinct_tx)[tx_code]
-            inv_T = (1.0 / (alpha + distinct_T))[T_code]
-            inv_tx = (1.0 / (alpha + distinct_tx))[tx_code]
-            b_x1 = np.where(repeat_x, b + distinct_x - 1.0, 1.0)
-            log_b_x1, inv_b_x1 = np.log(b_x1)[xr_code], (1.0 / b_x1)[xr_code]
-            log_ratio = log_tx - log_T  # ln((alpha + t_x) / (alpha + T)) <= 0
-            softplus, left = _softplus_and_sigmoid(np.log(a) - log_b_x1 - (r + xr) * log_ratio)
-            ll += wr @ softplus - r * (wr @ log_T) - wx @ log_T
-            g_r -= wr @ (log_T + left * log_ratio)
-            inv_mix = inv_T + left * (inv_tx - inv_T)
-            g_alpha -= r * (wr @ inv_mix) + wx @ inv_mix
-            g_a += (wr @ left) / a
-            g_b -= wr @ (left * inv_b_x1)
-        grad = np.array([g_r * r, g_alpha * alpha, g_a * a, g_b * b])
-        return -float(ll), -grad
+        log_alpha_T0 = np.log(alpha + self.age0)
+        inv_T0 = 1.0 / (alpha + self.age0)
+        ll -= r * (self.w0 @ log_alpha_T0)
+        g[0] -= self.w0 @ log_alpha_T0
+        g[1] -= r * (self.w0 @ inv_T0)
+        if hessian:
+            h[0, 1] -= self.w0 @ inv_T0
+            h[1, 1] += r * (self.w0 @ inv_T0**2)
+        if len(self.xr):
+            ll += self._repeat_terms(r, alpha, a, b, g, h if hessian else None)
+        return (-float(ll), *self._to_log_parameters(theta, g, h if hessian else None))
 
-    return nll_and_grad
+    def _repeat_terms(self, r, alpha, a, b, g: np.ndarray, h: np.ndarray | None) -> float:
+        """LL of repeat customers (the mixture of "alive at T" and "left after t_x"); adds
+        their gradient into ``g`` and, when given, their Hessian into ``h`` (upper triangle)."""
+        wr, wx, xr = self.wr, self.wx, self.xr
+        log_T = np.log(alpha + self.distinct_T)[self.T_code]
+        log_tx = np.log(alpha + self.distinct_tx)[self.tx_code]
+        inv_T = (1.0 / (alpha + self.distinct_T))[self.T_code]
+        inv_tx = (1.0 / (alpha + self.distinct_tx))[self.tx_code]
+        b_x1 = np.where(self.distinct_x > 0, b + self.distinct_x - 1.0, 1.0)
+        log_b_x1, inv_b_x1 = np.log(b_x1)[self.xr_code], (1.0 / b_x1)[self.xr_code]
+        log_ratio = log_tx - log_T  # ln((alpha + t_x) / (alpha + T)) <= 0
+        rx = r + xr
+        softplus, left = _softplus_and_sigmoid(np.log(a) - log_b_x1 - rx * log_ratio)
+        ll = wr @ softplus - r * (wr @ log_T) - wx @ log_T
+        inv_gap = inv_tx - inv_T
+        inv_mix = inv_T + left * inv_gap
+        g[0] -= wr @ (log_T + left * log_ratio)
+        g[1] -= r * (wr @ inv_mix) + wx @ inv_mix
+        g[2] += (wr @ left) / a
+        g[3] -= wr @ (left * inv_b_x1)
+        if h is not None:
+            # d' = (-log_ratio, -(r+x) inv_gap, 1/a, -inv_b_x1); curvature weight s (1 - s).
+            curv = wr * left * (1.0 - left)
+            d_alpha = rx * inv_gap
+            curv_L, curv_A, curv_B = curv * log_ratio, curv * d_alpha, curv * inv_b_x1
+            h[0, 0] += curv_L @ log_ratio
+            h[0, 1] += curv_L @ d_alpha - wr @ (left * inv_gap) - wr @ inv_T
+            h[0, 2] -= curv_L.sum() / a
+            h[0, 3] += curv_L @ inv_b_x1
+            h[1, 1] += curv_A @ d_alpha + (wr * rx) @ (left * (inv_tx**2 - inv_T**2) + inv_T**2)
+            h[1, 2] -= curv_A.sum() / a
+            h[1, 3] += curv_A @ inv_b_x1
+            h[2, 2] += (curv.sum() - wr @ left) / a**2
+            h[2, 3] -= curv_B.sum() / a
+            h[3, 3] += curv_B @ inv_b_x1 + (wr * left) @ inv_b_x1**2
+        return ll
+
+
+def _bgnbd_objective(x: np.ndarray, t_x: np.ndarray, age: np.ndarray, w: np.ndarray) -> _BGNBDLikelihood:
+    """The BG/NBD likelihood on weighted rows: call it for (NLL, gradient); ``.hessian`` for curvature."""
+    return _BGNBDLikelihood(x, t_x, age, w)
 
 
 def _bgnbd_starts(x: np.ndarray, age: np.ndarray, w: np.ndarray) -> list[np.ndarray]:
@@ -556,7 +711,9 @@ class GammaGammaModel:
                 f"({self.frequency_spend_correlation_:+.2f}); the spend model assumes they are not, "
                 "so expected spend is less reliable."
             )
-        fit = _maximise(_gamma_gamma_objective(x, m), _gamma_gamma_starts(x, m), scale=float(len(x)))
+        nll = _GammaGammaLikelihood(x, m)
+        nll.with_hessian = True
+        fit = _maximise(nll, _gamma_gamma_starts(x, m), scale=float(len(x)), hessian=nll.hessian)
         self.params_ = dict(zip(self.PARAMS, map(float, fit.params)))
         self.standard_errors_ = dict(zip(self.PARAMS, map(float, fit.standard_errors)))
         self.log_likelihood_ = fit.log_likelihood
@@ -585,33 +742,57 @@ class GammaGammaModel:
         return np.where(usable, individual, self.population_mean_spend())
 
 
-def _gamma_gamma_objective(x: np.ndarray, m: np.ndarray):
-    """Negative log-likelihood and gradient in log-parameters.
+class _GammaGammaLikelihood(_Likelihood):
+    """Negative log-likelihood of the Gamma-Gamma spend model (log-parameters).
 
     Per customer: lnG(px+q) - lnG(px) - lnG(q) + q ln v + (px-1) ln m + px ln x
     - (px+q) ln(v + x m). Gamma-function terms depend on x alone and are
-    evaluated once per distinct x.
+    evaluated once per distinct x. Its likelihood is flat along a ridge in
+    (p, v), so the fit uses Newton on the exact Hessian: it lands on the
+    optimum itself, not anywhere on the ridge where a gradient method stops.
     """
-    x, m = np.ascontiguousarray(x, dtype=float), np.ascontiguousarray(m, dtype=float)
-    xm = x * m
-    distinct_x, x_code = np.unique(x, return_inverse=True)
-    count_by_x = np.bincount(x_code.ravel(), minlength=len(distinct_x)).astype(float)
-    n = float(len(x))
-    sum_log_m, sum_x_log_m, sum_x_log_x = float(np.log(m).sum()), float(x @ np.log(m)), float(x @ np.log(x))
 
-    def nll_and_grad(log_params: np.ndarray) -> tuple[float, np.ndarray]:
-        p, q, v = np.exp(log_params)
-        px = p * distinct_x
-        log_v_xm = np.log(v + xm)
-        ll = (count_by_x @ (gammaln(px + q) - gammaln(px)) - n * gammaln(q) + n * q * np.log(v)
-              + p * sum_x_log_m - sum_log_m + p * sum_x_log_x - p * (x @ log_v_xm) - q * log_v_xm.sum())
+    def __init__(self, x: np.ndarray, m: np.ndarray) -> None:
+        x, m = np.ascontiguousarray(x, dtype=float), np.ascontiguousarray(m, dtype=float)
+        self.x, self.xm = x, x * m
+        self.distinct_x, x_code = _codes(x)
+        self.count_by_x = np.bincount(x_code, minlength=len(self.distinct_x)).astype(float)
+        self.n = float(len(x))
+        log_m = np.log(m)
+        self.sum_log_m, self.sum_x_log_m, self.sum_x_log_x = float(log_m.sum()), float(x @ log_m), float(x @ np.log(x))
+
+    def _evaluate(self, log_params: np.ndarray, hessian: bool):
+        p, q, v = theta = np.exp(log_params)
+        x, n, dx, counts = self.x, self.n, self.distinct_x, self.count_by_x
+        px = p * dx
+        log_v_xm = np.log(v + self.xm)
+        x_log_v_xm, sum_log_v_xm = x @ log_v_xm, log_v_xm.sum()
+        ll = (counts @ (gammaln(px + q) - gammaln(px)) - n * gammaln(q) + n * q * np.log(v)
+              + p * self.sum_x_log_m - self.sum_log_m + p * self.sum_x_log_x - p * x_log_v_xm - q * sum_log_v_xm)
         psi_pxq = digamma(px + q)
-        d_p = count_by_x @ (distinct_x * (psi_pxq - digamma(px))) + sum_x_log_m + sum_x_log_x - x @ log_v_xm
-        d_q = count_by_x @ psi_pxq - n * digamma(q) + n * np.log(v) - log_v_xm.sum()
-        d_v = n * q / v - (p * x + q) @ (1.0 / (v + xm))
-        return -float(ll), -np.array([d_p * p, d_q * q, d_v * v])
+        inv_v_xm = 1.0 / (v + self.xm)
+        weight = p * x + q
+        g = np.array([
+            counts @ (dx * (psi_pxq - digamma(px))) + self.sum_x_log_m + self.sum_x_log_x - x_log_v_xm,
+            counts @ psi_pxq - n * digamma(q) + n * np.log(v) - sum_log_v_xm,
+            n * q / v - weight @ inv_v_xm,
+        ])
+        h = None
+        if hessian:
+            tri_pxq = polygamma(1, px + q)
+            h = np.zeros((3, 3))
+            h[0, 0] = counts @ (dx**2 * (tri_pxq - polygamma(1, px)))
+            h[0, 1] = counts @ (dx * tri_pxq)
+            h[0, 2] = -(x @ inv_v_xm)
+            h[1, 1] = counts @ tri_pxq - n * polygamma(1, q)
+            h[1, 2] = n / v - inv_v_xm.sum()
+            h[2, 2] = -n * q / v**2 + weight @ inv_v_xm**2
+        return (-float(ll), *self._to_log_parameters(theta, g, h))
 
-    return nll_and_grad
+
+def _gamma_gamma_objective(x: np.ndarray, m: np.ndarray) -> _GammaGammaLikelihood:
+    """The Gamma-Gamma likelihood: call it for (NLL, gradient); ``.hessian`` for curvature."""
+    return _GammaGammaLikelihood(x, m)
 
 
 def _gamma_gamma_starts(x: np.ndarray, m: np.ndarray) -> list[np.ndarray]:
@@ -778,6 +959,11 @@ def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: Suff
     if summary.height == 0:
         raise ValueError("No purchases before the calibration end: nothing to model. Pick a later date or load orders.")
     x, t_x, age = (summary[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
+    monetary = summary["monetary_value"].to_numpy().astype(float)
+    spend_ok = (x > 0) & np.isfinite(monetary) & (monetary > 0)
+    # The two models are independent: the spend model fits on a worker thread meanwhile.
+    spend_fit = (_workers().submit(GammaGammaModel(rules.max_spend_correlation).fit, x[spend_ok], monetary[spend_ok])
+                 if spend_ok.sum() >= 2 else None)
     bgnbd = BetaGeoModel().fit(x, t_x, age)
     history_days = int((calibration_end - summary["first_purchase_date"].min()).days)
     repeat_share = float((x > 0).mean())
@@ -786,15 +972,13 @@ def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: Suff
         problems.append("The purchase model did not converge (its fit did not settle); treat the forecasts as unreliable.")
     warnings: list[str] = []
 
-    monetary = summary["monetary_value"].to_numpy().astype(float)
-    spend_ok = (x > 0) & np.isfinite(monetary) & (monetary > 0)
     spend_excluded = int(((x > 0) & ~spend_ok).sum())
     if spend_excluded:
         warnings.append(f"{spend_excluded:,} repeat customers with zero or negative net spend (returns) were left out "
                         "of the spend model; they get the average spend.")
     gamma_gamma = None
-    if spend_ok.sum() >= 2:
-        gamma_gamma = GammaGammaModel(rules.max_spend_correlation).fit(x[spend_ok], monetary[spend_ok])
+    if spend_fit is not None:
+        gamma_gamma = spend_fit.result()
         warnings += gamma_gamma.warnings_
         if not gamma_gamma.converged_:
             problems.append("The spend model did not converge; treat expected spend as unreliable.")

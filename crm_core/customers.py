@@ -198,41 +198,34 @@ def purchase_summary(tx: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
     Columns: customer_id, first_purchase_date, last_purchase_date, purchase_days,
     revenue, first_day_amount, with :func:`summarize`'s definitions (rows after
     ``as_of`` ignored; customers with only returns have null dates, 0 purchase
-    days and a first-day amount of 0).
+    days and a first-day amount of 0), and repeat_amount (net spend after the
+    first purchase day: revenue - first_day_amount).
 
-    One group-by collects each customer's lines; the first purchase day and the
-    spend on it are then read off those contiguous runs with numpy reductions
-    (``reduceat``). A join of the first day back onto the lines, a second
-    group-by or a filter inside the aggregation each cost more. Customers come
-    out in order of first appearance and each run keeps the input's row order,
-    so the same data always gives the same numbers; revenue is an exact sum
-    (:func:`exact_sum`). Collects the transactions (returns a LazyFrame over
-    the result).
+    One group-by collects each customer's lines into a contiguous run; the
+    figures are then read off the runs with numpy reductions (``reduceat``).
+    A join of the first day back onto the lines, a second group-by or a filter
+    inside the aggregation each cost more. Customers come out in order of first
+    appearance and each run keeps the input's row order, so the same data always
+    gives the same numbers. Sums are float sums in row order (not exact like
+    :func:`exact_sum`, which costs more), with results inside their rounding
+    error set to exactly 0: a refunded repeat purchase is no repeat spend in any
+    row order. Collects the transactions (returns a LazyFrame over the result).
     """
-    amount = pl.col(C.AMOUNT)
-    purchase_date = pl.when(amount >= 0).then(pl.col(C.ORDER_DATE))
-    lines = (
+    runs = (
         tx.filter((pl.col(C.ORDER_DATE) <= as_of) & pl.col(C.AMOUNT).is_not_null())
         .group_by(C.CUSTOMER_ID, maintain_order=True)
-        .agg(
-            pl.col(C.ORDER_DATE).alias("_days"),
-            amount.alias("_amounts"),
-            purchase_date.drop_nulls().n_unique().cast(pl.UInt32).alias("purchase_days"),
-            exact_sum(amount).alias("revenue"),
-        )
+        .agg(pl.col(C.ORDER_DATE).alias("_days"), pl.col(C.AMOUNT).alias("_amounts"))
         .collect()
     )
-    first, last, first_day_amount = _first_and_last_purchase(lines["_days"], lines["_amounts"])
-    return (
-        lines.lazy()
-        .select(
-            C.CUSTOMER_ID,
-            _as_dates(first).alias("first_purchase_date"),
-            _as_dates(last).alias("last_purchase_date"),
-            "purchase_days",
-            "revenue",
-            pl.lit(pl.Series(first_day_amount)).alias("first_day_amount"),
-        )
+    figures = _purchase_figures(runs["_days"], runs["_amounts"])
+    return runs.lazy().select(
+        C.CUSTOMER_ID,
+        _as_dates(figures["first"]).alias("first_purchase_date"),
+        _as_dates(figures["last"]).alias("last_purchase_date"),
+        pl.lit(pl.Series(figures["purchase_days"], dtype=pl.UInt32)).alias("purchase_days"),
+        pl.lit(pl.Series(figures["revenue"])).alias("revenue"),
+        pl.lit(pl.Series(figures["first_day_amount"])).alias("first_day_amount"),
+        pl.lit(pl.Series(figures["repeat_amount"])).alias("repeat_amount"),
     )
 
 
@@ -241,22 +234,71 @@ def _as_dates(days_since_epoch: np.ndarray) -> pl.Expr:
     return pl.lit(pl.Series(days_since_epoch, nan_to_null=True).cast(pl.Int32).cast(pl.Date))
 
 
-def _first_and_last_purchase(days: pl.Series, amounts: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per list (customer): first and last purchase day (float days since 1970, NaN
-    when none) and the net amount of all lines on the first purchase day."""
+def _purchase_figures(days: pl.Series, amounts: pl.Series) -> dict[str, np.ndarray]:
+    """Per list (one customer's lines): first and last purchase day (days since 1970 as
+    floats, NaN when none), distinct purchase days, revenue and the net amount of all
+    lines on the first purchase day.
+
+    Written for few passes over the lines: with no return line at all (a common
+    export) the purchase lines are all lines and no masking is needed.
+    """
     lengths = amounts.list.len().to_numpy()
     day = days.explode().to_physical().to_numpy()
     amount = amounts.explode().to_numpy()
     if len(lengths) == 0:
-        empty = np.array([], dtype=float)
-        return empty, empty, empty
+        return {name: np.zeros(0) for name in
+                ("first", "last", "purchase_days", "revenue", "first_day_amount", "repeat_amount")}
     starts = np.zeros(len(lengths), dtype=np.int64)
     np.cumsum(lengths[:-1], out=starts[1:])
-    bought = ~(amount < 0)  # NaN counts as bought, as in Polars comparisons (NaN is largest)
+    returns = amount < 0  # NaN is not a return: Polars comparisons put NaN above every number
+    any_returns = bool(returns.any())
     no_day = np.iinfo(np.int32).max
-    first = np.minimum.reduceat(np.where(bought, day, no_day), starts)
-    last = np.maximum.reduceat(np.where(bought, day, -no_day), starts)
+    first = np.minimum.reduceat(np.where(returns, no_day, day) if any_returns else day, starts)
+    last = np.maximum.reduceat(np.where(returns, -no_day, day) if any_returns else day, starts)
     on_first_day = day == np.repeat(first, lengths)
-    first_day_amount = np.add.reduceat(np.where(on_first_day, amount, 0.0), starts)
     none = first == no_day
-    return np.where(none, np.nan, first), np.where(none, np.nan, last), np.where(none, 0.0, first_day_amount)
+    revenue = np.add.reduceat(amount, starts)
+    first_day_amount = np.where(none, 0.0, np.add.reduceat(np.where(on_first_day, amount, 0.0), starts))
+    # Amounts are decimal money held in binary floats: sums that cancel (a repeat purchase and its
+    # refund) leave residues like 1e-14 whose sign depends on the order of addition. Anything within
+    # the float error of summing the run is zero, so "no net repeat spend" is zero whatever the order.
+    rounding_noise = _ROUNDING * np.add.reduceat(np.abs(amount), starts)
+    return {
+        "first": np.where(none, np.nan, first),
+        "last": np.where(none, np.nan, last),
+        "purchase_days": _distinct_purchase_days(day, ~returns if any_returns else None, starts),
+        "revenue": _snap_to_zero(revenue, rounding_noise),
+        "first_day_amount": _snap_to_zero(first_day_amount, rounding_noise),
+        "repeat_amount": _snap_to_zero(revenue - first_day_amount, rounding_noise),
+    }
+
+
+_ROUNDING = 1e-9  # relative error bound of float sums over a customer's lines (about n * 1.1e-16)
+
+
+def _snap_to_zero(values: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    return np.where(np.abs(values) <= noise, 0.0, values)
+
+
+def _distinct_purchase_days(day: np.ndarray, bought: np.ndarray | None, starts: np.ndarray) -> np.ndarray:
+    """Number of distinct days with a purchase line in each run (``bought`` None: every line).
+
+    When every run is in date order, oldest or newest first (exports usually
+    are, and runs keep the row order), a purchase day counts when it differs
+    from the run's previous purchase day: linear time. Otherwise (run, day)
+    keys are sorted.
+    """
+    run_start = np.zeros(len(day), dtype=bool)
+    run_start[starts] = True
+    run = np.cumsum(run_start, dtype=np.int32) - 1
+    if bought is not None:
+        run, day = run[bought], day[bought]
+    new_run = np.ones(len(run), dtype=bool)
+    np.not_equal(run[1:], run[:-1], out=new_run[1:])
+    step = np.diff(day)
+    if np.all((step >= 0) | new_run[1:]) or np.all((step <= 0) | new_run[1:]):
+        new_day = new_run
+        new_day[1:] |= step != 0
+        return np.bincount(run[new_day], minlength=len(starts))
+    keys = np.unique(run.astype(np.int64) << 32 | (day.astype(np.int64) & 0xFFFFFFFF))
+    return np.bincount(keys >> 32, minlength=len(starts))
