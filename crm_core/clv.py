@@ -24,9 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Callable, TypeVar
 
@@ -35,6 +33,7 @@ import polars as pl
 from scipy.optimize import minimize
 from scipy.special import digamma, gammaln, hyp2f1, polygamma
 
+from crm_core import parallel
 from crm_core.customers import data_as_of, filter_period, purchase_summary, summarize
 from crm_core.schema import C
 
@@ -84,12 +83,6 @@ def _serial_blas(func: F) -> F:
 
 
 _PARALLEL_MIN = 20_000  # values per thread below which splitting costs more than it saves
-_WORKERS = min(4, os.cpu_count() or 1)
-
-
-@functools.cache
-def _workers() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="crm-clv")
 
 
 def _hyp2f1(a, b, c, z) -> np.ndarray:
@@ -101,12 +94,10 @@ def _hyp2f1(a, b, c, z) -> np.ndarray:
     arrays = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (a, b, c, z)))
     shape = arrays[0].shape
     a, b, c, z = (np.ravel(v) for v in arrays)
-    chunks = min(_WORKERS, len(z) // _PARALLEL_MIN)
-    if chunks <= 1:
-        return hyp2f1(a, b, c, z).reshape(shape)
+    chunks = max(1, min(parallel.WORKERS, len(z) // _PARALLEL_MIN))
     bounds = np.linspace(0, len(z), chunks + 1).astype(int)
-    parts = _workers().map(lambda lo, hi: hyp2f1(a[lo:hi], b[lo:hi], c[lo:hi], z[lo:hi]), bounds[:-1], bounds[1:])
-    return np.concatenate(list(parts)).reshape(shape)
+    parts = parallel.map_calls(lambda lo, hi: hyp2f1(a[lo:hi], b[lo:hi], c[lo:hi], z[lo:hi]), zip(bounds[:-1], bounds[1:]))
+    return np.concatenate(parts).reshape(shape)
 
 
 # --------------------------------------------------------------------------- settings
@@ -962,7 +953,7 @@ def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: Suff
     monetary = summary["monetary_value"].to_numpy().astype(float)
     spend_ok = (x > 0) & np.isfinite(monetary) & (monetary > 0)
     # The two models are independent: the spend model fits on a worker thread meanwhile.
-    spend_fit = (_workers().submit(GammaGammaModel(rules.max_spend_correlation).fit, x[spend_ok], monetary[spend_ok])
+    spend_fit = (parallel.submit(GammaGammaModel(rules.max_spend_correlation).fit, x[spend_ok], monetary[spend_ok])
                  if spend_ok.sum() >= 2 else None)
     bgnbd = BetaGeoModel().fit(x, t_x, age)
     history_days = int((calibration_end - summary["first_purchase_date"].min()).days)

@@ -234,20 +234,29 @@ def _as_dates(days_since_epoch: np.ndarray) -> pl.Expr:
     return pl.lit(pl.Series(days_since_epoch, nan_to_null=True).cast(pl.Int32).cast(pl.Date))
 
 
+_FIGURES = ("first", "last", "purchase_days", "revenue", "first_day_amount", "repeat_amount")
+
+
 def _purchase_figures(days: pl.Series, amounts: pl.Series) -> dict[str, np.ndarray]:
     """Per list (one customer's lines): first and last purchase day (days since 1970 as
-    floats, NaN when none), distinct purchase days, revenue and the net amount of all
-    lines on the first purchase day.
+    floats, NaN when none), distinct purchase days, revenue, the net amount of all lines
+    on the first purchase day and the net amount after it.
+
+    (Splitting customers over threads made this step faster but the model fits
+    after it slower, through the allocator's state: measured, not kept.)
+    """
+    lengths = amounts.list.len().to_numpy().astype(np.int64)
+    return _figures_of_runs(days.explode().to_physical().to_numpy(), amounts.explode().to_numpy(), lengths)
+
+
+def _figures_of_runs(day: np.ndarray, amount: np.ndarray, lengths: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`_purchase_figures` for consecutive runs of lines (``lengths`` lines each, all > 0).
 
     Written for few passes over the lines: with no return line at all (a common
     export) the purchase lines are all lines and no masking is needed.
     """
-    lengths = amounts.list.len().to_numpy()
-    day = days.explode().to_physical().to_numpy()
-    amount = amounts.explode().to_numpy()
     if len(lengths) == 0:
-        return {name: np.zeros(0) for name in
-                ("first", "last", "purchase_days", "revenue", "first_day_amount", "repeat_amount")}
+        return {name: np.zeros(0) for name in _FIGURES}
     starts = np.zeros(len(lengths), dtype=np.int64)
     np.cumsum(lengths[:-1], out=starts[1:])
     returns = amount < 0  # NaN is not a return: Polars comparisons put NaN above every number
@@ -263,10 +272,14 @@ def _purchase_figures(days: pl.Series, amounts: pl.Series) -> dict[str, np.ndarr
     # refund) leave residues like 1e-14 whose sign depends on the order of addition. Anything within
     # the float error of summing the run is zero, so "no net repeat spend" is zero whatever the order.
     rounding_noise = _ROUNDING * np.add.reduceat(np.abs(amount), starts)
+    if any_returns:
+        purchase_days = _distinct_days(day[~returns], _count_per_run(~returns, starts, lengths))
+    else:
+        purchase_days = _distinct_days(day, lengths)
     return {
         "first": np.where(none, np.nan, first),
         "last": np.where(none, np.nan, last),
-        "purchase_days": _distinct_purchase_days(day, ~returns if any_returns else None, starts),
+        "purchase_days": purchase_days,
         "revenue": _snap_to_zero(revenue, rounding_noise),
         "first_day_amount": _snap_to_zero(first_day_amount, rounding_noise),
         "repeat_amount": _snap_to_zero(revenue - first_day_amount, rounding_noise),
@@ -280,25 +293,37 @@ def _snap_to_zero(values: np.ndarray, noise: np.ndarray) -> np.ndarray:
     return np.where(np.abs(values) <= noise, 0.0, values)
 
 
-def _distinct_purchase_days(day: np.ndarray, bought: np.ndarray | None, starts: np.ndarray) -> np.ndarray:
-    """Number of distinct days with a purchase line in each run (``bought`` None: every line).
+def _run_totals(cumulative: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Per run, the sum of the values whose running total is ``cumulative`` (0 for empty runs)."""
+    before = np.where(starts > 0, cumulative[np.maximum(starts - 1, 0)], 0)
+    return np.where(lengths > 0, cumulative[np.maximum(starts + lengths - 1, 0)] - before, 0)
+
+
+def _count_per_run(mask: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    return _run_totals(np.cumsum(mask), starts, lengths)
+
+
+def _distinct_days(day: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Number of distinct values of ``day`` in each consecutive run of ``lengths`` (0 allowed).
 
     When every run is in date order, oldest or newest first (exports usually
-    are, and runs keep the row order), a purchase day counts when it differs
-    from the run's previous purchase day: linear time. Otherwise (run, day)
+    are, and runs keep the row order), a day counts when it differs from the
+    previous line's day or starts its run: linear time. Otherwise (run, day)
     keys are sorted.
     """
-    run_start = np.zeros(len(day), dtype=bool)
-    run_start[starts] = True
-    run = np.cumsum(run_start, dtype=np.int32) - 1
-    if bought is not None:
-        run, day = run[bought], day[bought]
-    new_run = np.ones(len(run), dtype=bool)
-    np.not_equal(run[1:], run[:-1], out=new_run[1:])
+    starts = np.zeros(len(lengths), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    if len(day) == 0:
+        return np.zeros(len(lengths), dtype=np.int64)
+    run_starts = starts[lengths > 0]
     step = np.diff(day)
-    if np.all((step >= 0) | new_run[1:]) or np.all((step <= 0) | new_run[1:]):
-        new_day = new_run
-        new_day[1:] |= step != 0
-        return np.bincount(run[new_day], minlength=len(starts))
-    keys = np.unique(run.astype(np.int64) << 32 | (day.astype(np.int64) & 0xFFFFFFFF))
-    return np.bincount(keys >> 32, minlength=len(starts))
+    step[run_starts[1:] - 1] = 0  # ignore the jump from one run to the next
+    if len(step) == 0 or step.min() >= 0 or step.max() <= 0:
+        new_day = np.empty(len(day), dtype=bool)
+        new_day[0] = True
+        np.not_equal(step, 0, out=new_day[1:])
+        new_day[run_starts] = True
+        return _run_totals(np.cumsum(new_day), starts, lengths)
+    run = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    keys = np.unique(run << 32 | (day.astype(np.int64) & 0xFFFFFFFF))
+    return np.bincount(keys >> 32, minlength=len(lengths))

@@ -115,3 +115,8 @@ def test_a_refunded_repeat_purchase_leaves_exactly_zero_repeat_spend(order):
     row = purchase_summary(lines, D(2025, 12, 31)).collect().row(0, named=True)
     assert row["repeat_amount"] == 0.0
     assert row["first_day_amount"] == pytest.approx(94.1) and row["revenue"] == pytest.approx(94.1)
+
+
+def test_purchase_summary_of_no_lines_is_empty():
+    lines = pl.LazyFrame({"customer_id": ["a"], "order_date": [D(2024, 5, 1)], "amount": [5.0]})
+    assert purchase_summary(lines, D(2024, 1, 1)).collect().height == 0
