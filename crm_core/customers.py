@@ -211,79 +211,69 @@ def purchase_summary(tx: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
     error set to exactly 0: a refunded repeat purchase is no repeat spend in any
     row order. Collects the transactions (returns a LazyFrame over the result).
     """
+    purchase_date = pl.when(pl.col(C.AMOUNT) >= 0).then(pl.col(C.ORDER_DATE))
     runs = (
         tx.filter((pl.col(C.ORDER_DATE) <= as_of) & pl.col(C.AMOUNT).is_not_null())
         .group_by(C.CUSTOMER_ID, maintain_order=True)
-        .agg(pl.col(C.ORDER_DATE).alias("_days"), pl.col(C.AMOUNT).alias("_amounts"))
+        .agg(
+            purchase_date.min().alias("first_purchase_date"),
+            purchase_date.max().alias("last_purchase_date"),
+            pl.col(C.ORDER_DATE).alias("_days"),
+            pl.col(C.AMOUNT).alias("_amounts"),
+        )
         .collect()
     )
-    figures = _purchase_figures(runs["_days"], runs["_amounts"])
+    figures = _figures_of_runs(
+        runs["_days"].explode().to_physical().to_numpy(),
+        runs["_amounts"].explode().to_numpy(),
+        runs["_amounts"].list.len().to_numpy().astype(np.int64),
+        runs["first_purchase_date"].to_physical().fill_null(_NO_DAY).to_numpy(),
+    )
     return runs.lazy().select(
         C.CUSTOMER_ID,
-        _as_dates(figures["first"]).alias("first_purchase_date"),
-        _as_dates(figures["last"]).alias("last_purchase_date"),
-        pl.lit(pl.Series(figures["purchase_days"], dtype=pl.UInt32)).alias("purchase_days"),
-        pl.lit(pl.Series(figures["revenue"])).alias("revenue"),
-        pl.lit(pl.Series(figures["first_day_amount"])).alias("first_day_amount"),
-        pl.lit(pl.Series(figures["repeat_amount"])).alias("repeat_amount"),
+        "first_purchase_date",
+        "last_purchase_date",
+        *(pl.lit(pl.Series(name, values)) for name, values in figures.items()),
     )
 
 
-def _as_dates(days_since_epoch: np.ndarray) -> pl.Expr:
-    """Float days since 1970 (NaN = none) as a Date column expression."""
-    return pl.lit(pl.Series(days_since_epoch, nan_to_null=True).cast(pl.Int32).cast(pl.Date))
+_NO_DAY = np.iinfo(np.int32).max  # "no purchase day" in integer day arrays
 
 
-_FIGURES = ("first", "last", "purchase_days", "revenue", "first_day_amount", "repeat_amount")
+def _figures_of_runs(day: np.ndarray, amount: np.ndarray, lengths: np.ndarray, first: np.ndarray) -> dict[str, np.ndarray]:
+    """Distinct purchase days, revenue, first-day amount and repeat amount per run of lines.
 
-
-def _purchase_figures(days: pl.Series, amounts: pl.Series) -> dict[str, np.ndarray]:
-    """Per list (one customer's lines): first and last purchase day (days since 1970 as
-    floats, NaN when none), distinct purchase days, revenue, the net amount of all lines
-    on the first purchase day and the net amount after it.
-
-    (Splitting customers over threads made this step faster but the model fits
-    after it slower, through the allocator's state: measured, not kept.)
-    """
-    lengths = amounts.list.len().to_numpy().astype(np.int64)
-    return _figures_of_runs(days.explode().to_physical().to_numpy(), amounts.explode().to_numpy(), lengths)
-
-
-def _figures_of_runs(day: np.ndarray, amount: np.ndarray, lengths: np.ndarray) -> dict[str, np.ndarray]:
-    """:func:`_purchase_figures` for consecutive runs of lines (``lengths`` lines each, all > 0).
-
-    Written for few passes over the lines: with no return line at all (a common
-    export) the purchase lines are all lines and no masking is needed.
+    ``day`` (days since 1970) and ``amount`` hold consecutive runs of ``lengths`` lines
+    (one per customer, each > 0); ``first`` is each run's first purchase day
+    (:data:`_NO_DAY` when none). Written for few passes over the lines: with no
+    return line at all (a common export) no masking is needed.
     """
     if len(lengths) == 0:
-        return {name: np.zeros(0) for name in _FIGURES}
+        return {name: np.zeros(0, dtype=dtype) for name, dtype in _FIGURES.items()}
     starts = np.zeros(len(lengths), dtype=np.int64)
     np.cumsum(lengths[:-1], out=starts[1:])
     returns = amount < 0  # NaN is not a return: Polars comparisons put NaN above every number
-    any_returns = bool(returns.any())
-    no_day = np.iinfo(np.int32).max
-    first = np.minimum.reduceat(np.where(returns, no_day, day) if any_returns else day, starts)
-    last = np.maximum.reduceat(np.where(returns, -no_day, day) if any_returns else day, starts)
     on_first_day = day == np.repeat(first, lengths)
-    none = first == no_day
     revenue = np.add.reduceat(amount, starts)
-    first_day_amount = np.where(none, 0.0, np.add.reduceat(np.where(on_first_day, amount, 0.0), starts))
+    first_day_amount = np.add.reduceat(np.where(on_first_day, amount, 0.0), starts)
     # Amounts are decimal money held in binary floats: sums that cancel (a repeat purchase and its
     # refund) leave residues like 1e-14 whose sign depends on the order of addition. Anything within
     # the float error of summing the run is zero, so "no net repeat spend" is zero whatever the order.
     rounding_noise = _ROUNDING * np.add.reduceat(np.abs(amount), starts)
-    if any_returns:
-        purchase_days = _distinct_days(day[~returns], _count_per_run(~returns, starts, lengths))
+    if returns.any():
+        bought = ~returns
+        purchase_days = _distinct_days(day[bought], np.add.reduceat(bought, starts, dtype=np.int64))
     else:
         purchase_days = _distinct_days(day, lengths)
     return {
-        "first": np.where(none, np.nan, first),
-        "last": np.where(none, np.nan, last),
-        "purchase_days": purchase_days,
+        "purchase_days": purchase_days.astype(np.uint32),
         "revenue": _snap_to_zero(revenue, rounding_noise),
         "first_day_amount": _snap_to_zero(first_day_amount, rounding_noise),
         "repeat_amount": _snap_to_zero(revenue - first_day_amount, rounding_noise),
     }
+
+
+_FIGURES = {"purchase_days": np.uint32, "revenue": float, "first_day_amount": float, "repeat_amount": float}
 
 
 _ROUNDING = 1e-9  # relative error bound of float sums over a customer's lines (about n * 1.1e-16)
@@ -291,16 +281,6 @@ _ROUNDING = 1e-9  # relative error bound of float sums over a customer's lines (
 
 def _snap_to_zero(values: np.ndarray, noise: np.ndarray) -> np.ndarray:
     return np.where(np.abs(values) <= noise, 0.0, values)
-
-
-def _run_totals(cumulative: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Per run, the sum of the values whose running total is ``cumulative`` (0 for empty runs)."""
-    before = np.where(starts > 0, cumulative[np.maximum(starts - 1, 0)], 0)
-    return np.where(lengths > 0, cumulative[np.maximum(starts + lengths - 1, 0)] - before, 0)
-
-
-def _count_per_run(mask: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    return _run_totals(np.cumsum(mask), starts, lengths)
 
 
 def _distinct_days(day: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -323,7 +303,9 @@ def _distinct_days(day: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         new_day[0] = True
         np.not_equal(step, 0, out=new_day[1:])
         new_day[run_starts] = True
-        return _run_totals(np.cumsum(new_day), starts, lengths)
+        counts = np.zeros(len(lengths), dtype=np.int64)
+        counts[lengths > 0] = np.add.reduceat(new_day, run_starts, dtype=np.int64)
+        return counts
     run = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
     keys = np.unique(run << 32 | (day.astype(np.int64) & 0xFFFFFFFF))
     return np.bincount(keys >> 32, minlength=len(lengths))
