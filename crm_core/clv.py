@@ -381,7 +381,30 @@ def _standard_errors(hessian: np.ndarray, params: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- BG/NBD
 
 
-class BetaGeoModel:
+class _FittedModel:
+    """What every fitted model reports: parameters, standard errors, log-likelihood, convergence."""
+
+    PARAMS: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.params_: dict[str, float] = {}
+        self.standard_errors_: dict[str, float] = {}
+        self.log_likelihood_: float = float("nan")
+        self.converged_: bool = False
+        self.message_: str = ""
+        self.iterations_: int = 0
+        self.n_customers_: int = 0
+
+    def _store(self, fit: _Fit) -> None:
+        self.params_ = dict(zip(self.PARAMS, map(float, fit.params)))
+        self.standard_errors_ = dict(zip(self.PARAMS, map(float, fit.standard_errors)))
+        self.log_likelihood_ = fit.log_likelihood
+        self.converged_ = fit.converged
+        self.message_ = fit.message
+        self.iterations_ = fit.iterations
+
+
+class BetaGeoModel(_FittedModel):
     """BG/NBD model of repeat purchasing (Fader, Hardie & Lee 2005), time in weeks.
 
     Examples
@@ -394,13 +417,7 @@ class BetaGeoModel:
     PARAMS = ("r", "alpha", "a", "b")
 
     def __init__(self) -> None:
-        self.params_: dict[str, float] = {}
-        self.standard_errors_: dict[str, float] = {}
-        self.log_likelihood_: float = float("nan")
-        self.converged_: bool = False
-        self.message_: str = ""
-        self.iterations_: int = 0
-        self.n_customers_: int = 0
+        super().__init__()
         self.n_unique_rows_: int = 0
 
     # ---- fit
@@ -422,14 +439,6 @@ class BetaGeoModel:
         fit = _maximise(nll, _bgnbd_starts(x, age, counts), scale=counts.sum(), hessian=nll.hessian)
         self._store(fit)
         return self
-
-    def _store(self, fit: _Fit) -> None:
-        self.params_ = dict(zip(self.PARAMS, map(float, fit.params)))
-        self.standard_errors_ = dict(zip(self.PARAMS, map(float, fit.standard_errors)))
-        self.log_likelihood_ = fit.log_likelihood
-        self.converged_ = fit.converged
-        self.message_ = fit.message
-        self.iterations_ = fit.iterations
 
     def _p(self) -> tuple[float, float, float, float]:
         if not self.params_:
@@ -663,7 +672,7 @@ def _bgnbd_starts(x: np.ndarray, age: np.ndarray, w: np.ndarray) -> list[np.ndar
 # --------------------------------------------------------------------------- Gamma-Gamma
 
 
-class GammaGammaModel:
+class GammaGammaModel(_FittedModel):
     """Gamma-Gamma model of spend per transaction (Fader, Hardie & Lee 2005).
 
     Fit only on customers with at least one repeat purchase and a positive mean
@@ -674,14 +683,8 @@ class GammaGammaModel:
     PARAMS = ("p", "q", "v")
 
     def __init__(self, max_correlation: float = 0.3) -> None:
+        super().__init__()
         self.max_correlation = max_correlation
-        self.params_: dict[str, float] = {}
-        self.standard_errors_: dict[str, float] = {}
-        self.log_likelihood_: float = float("nan")
-        self.converged_: bool = False
-        self.message_: str = ""
-        self.iterations_: int = 0
-        self.n_customers_: int = 0
         self.frequency_spend_correlation_: float = float("nan")
         self.warnings_: list[str] = []
 
@@ -705,12 +708,7 @@ class GammaGammaModel:
         nll = _GammaGammaLikelihood(x, m)
         nll.with_hessian = True
         fit = _maximise(nll, _gamma_gamma_starts(x, m), scale=float(len(x)), hessian=nll.hessian)
-        self.params_ = dict(zip(self.PARAMS, map(float, fit.params)))
-        self.standard_errors_ = dict(zip(self.PARAMS, map(float, fit.standard_errors)))
-        self.log_likelihood_ = fit.log_likelihood
-        self.converged_ = fit.converged
-        self.message_ = fit.message
-        self.iterations_ = fit.iterations
+        self._store(fit)
         return self
 
     def population_mean_spend(self) -> float:
