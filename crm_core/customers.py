@@ -104,14 +104,15 @@ def _orders(tx: pl.LazyFrame, is_purchase: pl.Expr) -> pl.Expr:
 def _first_channel(is_purchase: pl.Expr) -> pl.Expr:
     """Channel of the first purchase day's first line with a channel (null if none that day).
 
-    Purchase lines are ordered by (day, channel missing) in one integer key and
-    the first taken (stable, so line order breaks ties): about twice as fast
-    as filtering on the first purchase day inside the aggregation.
+    Purchase lines are keyed by (day, channel missing) in one integer and the
+    line with the smallest key taken (``arg_min`` returns the first one, so line
+    order breaks ties): faster than sorting each customer's lines, and about
+    three times faster than filtering on the first purchase day.
     """
     channel = pl.col(C.CHANNEL)
     day_then_missing = pl.col(C.ORDER_DATE).cast(pl.Int32).cast(pl.Int64) * 2 + channel.is_null().cast(pl.Int64)
     order = pl.when(is_purchase).then(day_then_missing)
-    return pl.when(is_purchase).then(channel).sort_by(order, nulls_last=True, maintain_order=True).first()
+    return pl.when(is_purchase).then(channel).get(order.arg_min())
 
 
 def _distinct_count(column: str) -> pl.Expr:
@@ -156,6 +157,8 @@ def summarize(tx: pl.LazyFrame, as_of: dt.date | None = None) -> pl.LazyFrame:
     first_purchase = purchase_date.min()
     # Kept inside the aggregation (not as a window column): that keeps float sums in a
     # fixed order, so the same data always gives the same spend figures and model fits.
+    # (Collecting each customer's lines and summing in numpy, as purchase_summary does, was
+    # faster at 1M rows but slower and 90 MB heavier at 10M rows.)
     on_first_purchase_day = pl.col(C.ORDER_DATE) == first_purchase
     aggregations: list[pl.Expr] = [
         first_date.alias("first_date"),
@@ -190,6 +193,20 @@ def summarize(tx: pl.LazyFrame, as_of: dt.date | None = None) -> pl.LazyFrame:
         )
         .sort(C.CUSTOMER_ID)
     )
+
+
+def _run_starts(lengths: np.ndarray) -> np.ndarray:
+    starts = np.zeros(len(lengths), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    return starts
+
+
+def _first_day_sums(day: np.ndarray, amount: np.ndarray, lengths: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Per run of ``lengths`` lines (each > 0): the sum of the amounts on the day ``first``."""
+    if len(lengths) == 0:
+        return np.zeros(0)
+    on_first_day = day == np.repeat(first, lengths)
+    return np.add.reduceat(np.where(on_first_day, amount, 0.0), _run_starts(lengths))
 
 
 def purchase_summary(tx: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
@@ -250,12 +267,10 @@ def _figures_of_runs(day: np.ndarray, amount: np.ndarray, lengths: np.ndarray, f
     """
     if len(lengths) == 0:
         return {name: np.zeros(0, dtype=dtype) for name, dtype in _FIGURES.items()}
-    starts = np.zeros(len(lengths), dtype=np.int64)
-    np.cumsum(lengths[:-1], out=starts[1:])
+    starts = _run_starts(lengths)
     returns = amount < 0  # NaN is not a return: Polars comparisons put NaN above every number
-    on_first_day = day == np.repeat(first, lengths)
     revenue = np.add.reduceat(amount, starts)
-    first_day_amount = np.add.reduceat(np.where(on_first_day, amount, 0.0), starts)
+    first_day_amount = _first_day_sums(day, amount, lengths, first)
     # Amounts are decimal money held in binary floats: sums that cancel (a repeat purchase and its
     # refund) leave residues like 1e-14 whose sign depends on the order of addition. Anything within
     # the float error of summing the run is zero, so "no net repeat spend" is zero whatever the order.
@@ -291,8 +306,7 @@ def _distinct_days(day: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     previous line's day or starts its run: linear time. Otherwise (run, day)
     keys are sorted.
     """
-    starts = np.zeros(len(lengths), dtype=np.int64)
-    np.cumsum(lengths[:-1], out=starts[1:])
+    starts = _run_starts(lengths)
     if len(day) == 0:
         return np.zeros(len(lengths), dtype=np.int64)
     run_starts = starts[lengths > 0]

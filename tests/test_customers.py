@@ -120,3 +120,16 @@ def test_a_refunded_repeat_purchase_leaves_exactly_zero_repeat_spend(order):
 def test_purchase_summary_of_no_lines_is_empty():
     lines = pl.LazyFrame({"customer_id": ["a"], "order_date": [D(2024, 5, 1)], "amount": [5.0]})
     assert purchase_summary(lines, D(2024, 1, 1)).collect().height == 0
+
+
+def test_first_channel_is_the_first_purchase_days_first_line_with_a_channel():
+    lines = pl.LazyFrame({
+        "customer_id": ["a", "a", "b", "b", "b", "b", "c"],
+        "order_date": [D(2024, 1, 1), D(2024, 1, 2), D(2024, 1, 3), D(2024, 1, 1), D(2024, 1, 1), D(2024, 1, 1),
+                       D(2024, 1, 1)],
+        "amount": [-5.0, -1.0, 4.0, 10.0, 3.0, 2.0, -2.0],
+        "channel": ["web", "app", "shop", None, "mail", "web", "web"],
+    })
+    first = dict(summarize(lines).select("customer_id", "first_channel").collect().iter_rows())
+    # a and c: only returns, no purchase day. b: on Jan 1 the first line has no channel, the next says mail.
+    assert first == {"a": None, "b": "mail", "c": None}
