@@ -833,8 +833,11 @@ def discounted_purchases(model: BetaGeoModel, frequency, recency, T, horizon_wee
     edges = np.linspace(0.0, horizon_weeks, periods + 1)
     discount = (1.0 + annual_discount_rate) ** (-edges[1:] / WEEKS_PER_YEAR)
     (ux, uT), _, inverse = compress(x, age)
-    if_alive = model._purchases_if_alive(edges[1:, None], ux[None], uT[None])  # (periods, distinct (x, T))
-    increments = np.diff(if_alive, axis=0, prepend=0.0)
+    # A fit that did not converge can sit where the formulas divide by zero (a = 1); its NaN
+    # forecasts are reported as such, so numpy's warnings would only be noise on the console.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if_alive = model._purchases_if_alive(edges[1:, None], ux[None], uT[None])  # (periods, distinct (x, T))
+        increments = np.diff(if_alive, axis=0, prepend=0.0)
     r, alpha, a, b = model._p()
     alive_weight = 1.0 / (1.0 + _dropout_odds(x, t_x, age, r, alpha, a, b))
     return if_alive[-1][inverse] * alive_weight, (discount @ increments)[inverse] * alive_weight

@@ -180,3 +180,30 @@ def test_cli_without_calibration_end_fits_all_data(capsys):
 def test_cli_refuses_bad_margin(capsys):
     assert main(["clv", str(DATA / "cdnow_sample.csv"), "--margin", "30"]) == 2
     assert "between 0 and 1" in capsys.readouterr().err
+
+
+def test_cli_json_is_strict_when_spend_cannot_be_modelled(capsys, tmp_path):
+    # Three customers, one repeat buyer whose repeat purchase was refunded: no spend model, CLV unknown.
+    path = tmp_path / "few.csv"
+    path.write_text("customer,date,amount\nA,2024-01-05,10\nA,2024-03-05,-10\nB,2024-01-06,20\n"
+                    "B,2024-01-07,20\nC,2024-02-01,5\n")
+    assert main(["clv", str(path), "--json"]) == 0
+    captured = capsys.readouterr()
+
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    payload = json.loads(captured.out, parse_constant=refuse)
+    assert payload["gamma_gamma"] is None and payload["clv"]["total"] is None
+    assert payload["reliable"] is False and payload["problems"]
+    assert "RuntimeWarning" not in captured.err
+
+
+def test_cli_on_one_time_buyers_says_so_without_numpy_noise(capsys, tmp_path):
+    path = tmp_path / "single.csv"
+    path.write_text("customer,date,amount\nA,2024-01-05,10\nB,2024-01-06,20\nC,2024-02-01,5\n")
+    assert main(["clv", str(path), "--json"]) == 0
+    captured = capsys.readouterr()
+    payload = json.loads(captured.out)
+    assert payload["bgnbd"]["converged"] is False and payload["reliable"] is False
+    assert "RuntimeWarning" not in captured.err

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Any
 
@@ -62,10 +63,22 @@ def load_orders(args: argparse.Namespace) -> tuple[pl.LazyFrame, IngestReport]:
     return read_orders(args.path, mapping_from_args(args), options_from_args(args))
 
 
+def strict_json(value: Any) -> Any:
+    """``value`` with NaN and infinities as None: JSON has no such numbers, and strict parsers
+    (jq, JavaScript, most databases) reject the ``NaN`` Python writes by default."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: strict_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(item) for item in value]
+    return value
+
+
 def emit(payload: dict[str, Any], as_json: bool) -> None:
-    """Print a result: JSON when asked, else one 'key: value' line per key."""
+    """Print a result: JSON when asked (standard JSON: no NaN), else one 'key: value' line per key."""
     if as_json:
-        print(json.dumps(payload, default=str, ensure_ascii=False))
+        print(json.dumps(strict_json(payload), default=str, ensure_ascii=False, allow_nan=False))
         return
     for key, value in payload.items():
         if isinstance(value, dict):
