@@ -19,7 +19,7 @@ from crm_core.charts.interact import what_if_figure
 from crm_core.export import safe_csv_bytes, safe_xlsx_bytes
 from ui.interact import DEFAULT_HIGH_VALUE_SHARE, current_actions, current_playbook, current_profile, logged_export
 from ui.state import Keys
-from ui.widgets import CUSTOMER_COLUMNS, chart, count_column, explain, money_column, plain, takeaway
+from ui.widgets import CUSTOMER_COLUMNS, chart, count_column, explain, money_column, plain, table, takeaway
 
 PREVIEW_ROWS = 1_000
 DEFAULT_TARGETS = ("At Risk", "Can't Lose Them")
@@ -179,7 +179,7 @@ st.caption(
     + (f" (first {PREVIEW_ROWS:,} shown; the files hold all)" if chosen.height > PREVIEW_ROWS else "")
     + ". Cells that a spreadsheet would run as a formula are prefixed with ' in both files."
 )
-st.dataframe(chosen.head(PREVIEW_ROWS), hide_index=True, width="stretch", column_config=CUSTOMER_COLUMNS)
+table(chosen.head(PREVIEW_ROWS), CUSTOMER_COLUMNS)
 left, right = st.columns(2)
 left.download_button(
     "Download CSV",

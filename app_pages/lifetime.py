@@ -22,12 +22,11 @@ from crm_core.export import safe_csv_bytes
 from ui import models
 from ui.data import customer_summary, date_bounds, selected_period
 from ui.state import Keys
-from ui.widgets import chart, explain, plain, takeaway
+from ui.widgets import chart, explain, plain, share_column, table, takeaway
 
 HORIZON_MONTHS = [3, 6, 12, 24, 36]
 SHOWN_ROWS = 500
 money = st.column_config.NumberColumn
-pct = st.column_config.NumberColumn
 
 st.title("Lifetime value & retention")
 explain(
@@ -177,10 +176,10 @@ alive_below = right.slider("Slipping = chance still active below (%)", 10, 90, v
 risk_settings = clv.AtRiskSettings(min_clv_quantile=1 - top_share / 100, max_p_alive=alive_below / 100)
 at_risk = clv.at_risk_customers(result, risk_settings)
 takeaway(clv.at_risk_takeaway(at_risk, risk_settings))
-st.dataframe(
-    at_risk.head(SHOWN_ROWS), hide_index=True, width="stretch",
+table(
+    at_risk.head(SHOWN_ROWS),
     column_config={"customer_id": "Customer", "predicted_clv": money("Predicted CLV", format="%.2f"),
-                   "probability_active": pct("Chance still active", format="percent"),
+                   "probability_active": share_column("Chance still active"),
                    "expected_purchases": money("Expected purchases", format="%.2f"),
                    "repeat_purchases": "Repeat purchases so far",
                    "last_purchase_date": st.column_config.DateColumn("Last purchase", format="YYYY-MM-DD"),

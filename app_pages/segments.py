@@ -16,7 +16,9 @@ from crm_core.schema import C
 from ui.data import current_dataset_id, customer_summary, period_transactions, selected_period
 from ui.segments import cached_describe, cached_fit
 from ui.state import Keys
-from ui.widgets import chart, count_column, customer_list, explain, group_table, money_column, plain, share_column, takeaway
+from ui.widgets import (
+    chart, count_column, customer_list, explain, group_table, money_column, plain, share_column, table, takeaway,
+)
 
 SHOWN_ROWS = 1000
 ONE_DAY = dt.timedelta(days=1)
@@ -200,12 +202,12 @@ def migration_section(settings: rfm.RfmSettings) -> None:
     chart(charts.migration_sankey(flows, f"{earlier:%d %b %Y}", f"{as_of:%d %b %Y}", settings.segment_names),
           key="seg_migration")
     takeaway(rfm.migration_takeaway(flows, earlier, as_of))
-    st.dataframe(
-        flows, hide_index=True, width="stretch",
+    table(
+        flows,
         column_config={
             "from_segment": f"Segment on {earlier:%d %b %Y}", "to_segment": f"Segment on {as_of:%d %b %Y}",
             "customers": count_column("Customers"),
-            "share_of_from": st.column_config.NumberColumn("Share of the earlier segment", format="percent"),
+            "share_of_from": share_column("Share of the earlier segment"),
         },
     )
 
@@ -309,14 +311,14 @@ def needs_tab() -> None:
             chart(charts.cross_sell_figure(pairs), key="needs_cross_sell")
         takeaway(needs.cross_sell_takeaway(pairs))
         if not pairs.is_empty():
-            st.dataframe(
-                pairs, hide_index=True, width="stretch",
+            table(
+                pairs,
                 column_config={
                     "category_a": "Category A", "category_b": "Category B",
                     "customers": count_column("Customers buying both"),
-                    "support": st.column_config.NumberColumn("Share buying both (support)", format="percent"),
-                    "confidence_a_to_b": st.column_config.NumberColumn("A buyers who buy B", format="percent"),
-                    "confidence_b_to_a": st.column_config.NumberColumn("B buyers who buy A", format="percent"),
+                    "support": share_column("Share buying both (support)"),
+                    "confidence_a_to_b": share_column("A buyers who buy B"),
+                    "confidence_b_to_a": share_column("B buyers who buy A"),
                     "lift": st.column_config.NumberColumn("Lift (1 = chance)", format="%.2f"),
                 },
             )

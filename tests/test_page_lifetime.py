@@ -83,6 +83,11 @@ def test_at_risk_download_is_the_engine_list(demo_tx, demo_end, downloads):
     frame = pl.read_csv(io.BytesIO(data), schema_overrides={"customer_id": pl.String})
     assert frame.height == at_risk.height > 0
     assert frame["customer_id"].to_list() == at_risk["customer_id"].to_list()
+    # The table shows the chance still active in percent (one decimal), the download keeps the 0-1 share.
+    shown = next(table.value for table in at.dataframe if "probability_active" in table.value.columns)
+    expected = at_risk["probability_active"].head(len(shown)).to_numpy()
+    assert shown["probability_active"].to_numpy() == pytest.approx(expected * 100)
+    assert frame["probability_active"].to_numpy() == pytest.approx(at_risk["probability_active"].to_numpy())
 
 
 def test_lifecycle_and_cohorts_are_shown(demo_tx):

@@ -74,7 +74,7 @@ CUSTOMER_COLUMNS = {
     "contribution": money_column("Margin after cost to serve"),
     "aov": money_column("Average order value"),
     "clv": money_column("Predicted CLV"),
-    "p_alive": st.column_config.NumberColumn("Probability still active", format="percent"),
+    "p_alive": st.column_config.NumberColumn("Probability still active", format="%.1f%%"),  # via table()
     "first_date": st.column_config.DateColumn("First purchase"),
     "last_date": st.column_config.DateColumn("Last purchase"),
     "returns": money_column("Returned amount"),
@@ -93,9 +93,26 @@ CUSTOMER_COLUMNS = {
 }
 
 
+#: 0-1 shares are shown as percent with one decimal ("48.7%", "43.0%"): Streamlit's own
+#: "percent" format drops trailing zeros, so a column mixes "43%" and "48.7%" and does not align.
+PERCENT_FORMAT = "%.1f%%"
+
+
 def share_column(label: str, help: str | None = None):
-    """A 0-1 share shown as a percentage."""
-    return st.column_config.NumberColumn(label, format="percent", help=help)
+    """A 0-1 share shown as a percentage with one decimal; show it through :func:`table`."""
+    return st.column_config.NumberColumn(label, format=PERCENT_FORMAT, help=help)
+
+
+def table(frame: pl.DataFrame, column_config: dict, **options) -> None:
+    """``st.dataframe`` (no index, full width) that shows :func:`share_column` columns as percent.
+
+    The 0-1 values are scaled to percent points for display only; downloads keep the shares.
+    """
+    shares = [name for name, config in column_config.items()
+              if name in frame.columns and isinstance(config, dict)
+              and config.get("type_config", {}).get("format") == PERCENT_FORMAT]
+    shown = frame.with_columns(pl.col(shares) * 100) if shares else frame
+    st.dataframe(shown, **{"hide_index": True, "width": "stretch", **options}, column_config=column_config)
 
 
 #: Labels and formats of the per-group columns the engines return (tiers, segments, quadrants, clusters).
@@ -115,7 +132,7 @@ GROUP_COLUMNS = {
 
 def group_table(frame: pl.DataFrame, **columns) -> None:
     """A table with one row per group: the shared :data:`GROUP_COLUMNS` plus this table's own ``columns``."""
-    st.dataframe(frame, hide_index=True, width="stretch", column_config={**GROUP_COLUMNS, **columns})
+    table(frame, {**GROUP_COLUMNS, **columns})
 
 
 def file_slug(text: str) -> str:
@@ -127,7 +144,7 @@ def customer_list(members: pl.DataFrame, group: str, file_prefix: str, key: str,
     """The customers of one group (best first): count, readable table and an injection-safe CSV download."""
     more = f"; showing the best {shown_rows:,} (the download has all)." if members.height > shown_rows else "."
     st.caption(plain(f"{members.height:,} customers in {group}{more}"))
-    st.dataframe(members.head(shown_rows), hide_index=True, width="stretch", column_config=CUSTOMER_COLUMNS)
+    table(members.head(shown_rows), CUSTOMER_COLUMNS)
     st.download_button(
         "Download these customers (CSV)", data=safe_csv_bytes(members), file_name=f"{file_prefix}_{file_slug(group)}.csv",
         mime="text/csv", icon=":material/download:", key=key,
