@@ -88,13 +88,16 @@ def test_purchase_summary_matches_summarize_in_any_row_order(order):
     assert_frame_equal(fast, reference, check_exact=False, rel_tol=1e-12, abs_tol=1e-9)
 
 
-def test_purchase_summary_by_hand():
+@pytest.mark.parametrize("sort_lines", [False, True])  # as given (runs out of date order) / date order (linear path)
+def test_purchase_summary_by_hand(sort_lines):
     lines = pl.LazyFrame({
         "customer_id": ["a", "a", "b", "b", "b", "b", "c"],
         "order_date": [D(2024, 1, 5), D(2024, 1, 5), D(2024, 1, 3), D(2024, 1, 1), D(2024, 1, 9), D(2024, 1, 3),
                        D(2024, 1, 2)],
         "amount": [-4.0, -1.0, 10.0, -2.0, 7.0, 5.0, 3.0],
     })
+    if sort_lines:
+        lines = lines.sort("order_date", maintain_order=True)
     rows = {r["customer_id"]: r for r in purchase_summary(lines, D(2024, 1, 31)).collect().drop("repeat_amount").to_dicts()}
     # a: only returns -> no purchase days, null dates, revenue still counted.
     assert rows["a"] == {"customer_id": "a", "first_purchase_date": None, "last_purchase_date": None,
