@@ -67,26 +67,10 @@ def exact_sum(expr: pl.Expr) -> pl.Expr:
     Values the fixed point cannot hold (NaN, infinite, beyond 2**64) are added
     as plain floats, so they give what a float sum gives (NaN, inf, ...).
     """
-    return _from_fixed_point(_fixed_point(expr).sum(), _unrepresentable(expr).sum())
-
-
-def _representable(expr: pl.Expr) -> pl.Expr:
-    return expr.abs() < 2.0**64  # false for NaN and inf too
-
-
-def _fixed_point(expr: pl.Expr) -> pl.Expr:
-    """The value in 128-bit fixed point (null where it does not fit; see :func:`exact_sum`)."""
-    return pl.when(_representable(expr)).then(expr * _EXACT_SCALE).cast(pl.Int128)
-
-
-def _unrepresentable(expr: pl.Expr) -> pl.Expr:
-    """The values the fixed point cannot hold (null elsewhere)."""
-    return pl.when(~_representable(expr)).then(expr)
-
-
-def _from_fixed_point(fixed: pl.Expr, others: pl.Expr) -> pl.Expr:
-    """Float64 of a fixed-point total plus the float total of the values it could not hold."""
-    return fixed.cast(pl.Float64) / _EXACT_SCALE + others.fill_null(0.0)
+    representable = expr.abs() < 2.0**64  # false for NaN and inf too
+    fixed_point = pl.when(representable).then(expr * _EXACT_SCALE).cast(pl.Int128)
+    others = pl.when(~representable).then(expr).sum()  # 0.0 in any real data
+    return fixed_point.sum().cast(pl.Float64) / _EXACT_SCALE + others
 
 
 def _orders(tx: pl.LazyFrame, is_purchase: pl.Expr) -> pl.Expr:
@@ -195,18 +179,10 @@ def summarize(tx: pl.LazyFrame, as_of: dt.date | None = None) -> pl.LazyFrame:
     )
 
 
-def _run_starts(lengths: np.ndarray) -> np.ndarray:
-    starts = np.zeros(len(lengths), dtype=np.int64)
-    np.cumsum(lengths[:-1], out=starts[1:])
-    return starts
-
-
-def _first_day_sums(day: np.ndarray, amount: np.ndarray, lengths: np.ndarray, first: np.ndarray) -> np.ndarray:
-    """Per run of ``lengths`` lines (each > 0): the sum of the amounts on the day ``first``."""
-    if len(lengths) == 0:
-        return np.zeros(0)
-    on_first_day = day == np.repeat(first, lengths)
-    return np.add.reduceat(np.where(on_first_day, amount, 0.0), _run_starts(lengths))
+# The CLV path (purchase_summary) in numpy over each customer's run of lines.
+_NO_DAY = np.iinfo(np.int32).max  # "no purchase day" in integer day arrays
+_ROUNDING = 1e-9  # relative error bound of float sums over a customer's lines (about n * 1.1e-16)
+_FIGURES = {"purchase_days": np.uint32, "revenue": float, "first_day_amount": float, "repeat_amount": float}
 
 
 def purchase_summary(tx: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
@@ -254,9 +230,6 @@ def purchase_summary(tx: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
     )
 
 
-_NO_DAY = np.iinfo(np.int32).max  # "no purchase day" in integer day arrays
-
-
 def _figures_of_runs(day: np.ndarray, amount: np.ndarray, lengths: np.ndarray, first: np.ndarray) -> dict[str, np.ndarray]:
     """Distinct purchase days, revenue, first-day amount and repeat amount per run of lines.
 
@@ -288,10 +261,18 @@ def _figures_of_runs(day: np.ndarray, amount: np.ndarray, lengths: np.ndarray, f
     }
 
 
-_FIGURES = {"purchase_days": np.uint32, "revenue": float, "first_day_amount": float, "repeat_amount": float}
+def _run_starts(lengths: np.ndarray) -> np.ndarray:
+    starts = np.zeros(len(lengths), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    return starts
 
 
-_ROUNDING = 1e-9  # relative error bound of float sums over a customer's lines (about n * 1.1e-16)
+def _first_day_sums(day: np.ndarray, amount: np.ndarray, lengths: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Per run of ``lengths`` lines (each > 0): the sum of the amounts on the day ``first``."""
+    if len(lengths) == 0:
+        return np.zeros(0)
+    on_first_day = day == np.repeat(first, lengths)
+    return np.add.reduceat(np.where(on_first_day, amount, 0.0), _run_starts(lengths))
 
 
 def _snap_to_zero(values: np.ndarray, noise: np.ndarray) -> np.ndarray:
