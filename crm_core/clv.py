@@ -284,30 +284,22 @@ class _Fit:
 STATIONARY = 1e-5  # largest |d(-LL/n)/d log(parameter)| accepted as converged
 
 
-def _maximise(
-    nll_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]],
-    starts: list[np.ndarray],
-    scale: float,
-    hessian: Callable[[np.ndarray], np.ndarray] | None = None,
-) -> _Fit:
+def _maximise(nll: "_Likelihood", starts: list[np.ndarray], scale: float, newton: bool = True) -> _Fit:
     """Minimise ``nll/scale`` over log-parameters; keep the best of the starts.
 
-    ``nll_and_grad(log_params)`` returns the total negative log-likelihood and
-    its gradient with respect to the log-parameters; ``hessian(log_params)``,
-    when given, its exact Hessian. With a Hessian, a trust-region Newton method
-    runs first from the first start (a few iterations, each about the cost of
-    two gradients); L-BFGS-B from every start is the fallback when it does not
-    reach a stationary point inside the bounds. Standard errors come from the
-    inverse Hessian (central differences of the gradient when no Hessian is
-    given), taken back to the natural scale by the delta method.
+    A trust-region Newton method on the exact Hessian runs first from the first
+    start (a few iterations, each about the cost of two gradients); L-BFGS-B from
+    every start is the fallback when it does not reach a stationary point inside
+    the bounds (``newton=False``: L-BFGS-B only). Standard errors come from the
+    inverse Hessian at the optimum, taken back to the natural scale by the delta method.
     """
     def scaled(log_params: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad = nll_and_grad(log_params)
+        value, grad = nll(log_params)
         if not np.isfinite(value):
             return 1e300, np.zeros_like(log_params)
         return value / scale, grad / scale
 
-    best = _newton(scaled, lambda p: hessian(p) / scale, starts[0]) if hessian is not None else None
+    best = _newton(nll, scale, starts[0]) if newton else None
     if best is None:
         for start in starts:
             result = minimize(
@@ -324,11 +316,7 @@ def _maximise(
     # own flag is not required: at the optimum it may stop with "ABNORMAL" when the line search
     # cannot improve f beyond rounding, which is convergence, not failure.
     converged = _stationary(best.jac) and _interior(log_params)
-    if hessian is not None:
-        curvature = hessian(log_params)
-    else:
-        curvature = _numeric_hessian(lambda p: nll_and_grad(p)[1], log_params)
-    errors = _standard_errors(curvature, params)
+    errors = _standard_errors(nll.hessian(log_params), params)
     return _Fit(params, -float(best.fun) * scale, converged, str(best.message), int(best.nit), errors)
 
 
@@ -340,11 +328,16 @@ def _interior(log_params: np.ndarray) -> bool:
     return bool(np.all(np.abs(log_params) < 11.9))
 
 
-def _newton(scaled, scaled_hessian, start: np.ndarray):
+def _newton(nll: "_Likelihood", scale: float, start: np.ndarray):
     """Trust-region Newton (``trust-exact``); None unless it ends stationary, finite and in bounds."""
+    def value_and_gradient(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad, _ = nll.with_hessian(log_params)
+        return value / scale, grad / scale
+
     try:
         with np.errstate(all="ignore"):
-            result = minimize(scaled, start, jac=True, hess=scaled_hessian, method="trust-exact",
+            result = minimize(value_and_gradient, start, jac=True, method="trust-exact",
+                              hess=lambda log_params: nll.with_hessian(log_params)[2] / scale,
                               options={"gtol": 1e-10, "maxiter": 200})
     except (ValueError, np.linalg.LinAlgError):
         return None
@@ -353,17 +346,6 @@ def _newton(scaled, scaled_hessian, start: np.ndarray):
     if not (_stationary(result.jac) and _interior(result.x)):
         return None
     return result
-
-
-def _numeric_hessian(grad: Callable[[np.ndarray], np.ndarray], log_params: np.ndarray) -> np.ndarray:
-    """Central differences of the analytic gradient (step 1e-5 in log-parameters)."""
-    k = len(log_params)
-    hessian = np.empty((k, k))
-    for i in range(k):
-        step = np.zeros(k)
-        step[i] = 1e-5
-        hessian[:, i] = (grad(log_params + step) - grad(log_params - step)) / (2e-5)
-    return hessian
 
 
 def _standard_errors(hessian: np.ndarray, params: np.ndarray) -> np.ndarray:
@@ -435,8 +417,7 @@ class BetaGeoModel(_FittedModel):
             nll = _BGNBDLikelihood(x, t_x, age, counts)
         self.n_customers_ = int(round(counts.sum()))
         self.n_unique_rows_ = len(x)
-        nll.with_hessian = True
-        fit = _maximise(nll, _bgnbd_starts(x, age, counts), scale=counts.sum(), hessian=nll.hessian)
+        fit = _maximise(nll, _bgnbd_starts(x, age, counts), scale=counts.sum())
         self._store(fit)
         return self
 
@@ -507,29 +488,25 @@ class _Likelihood:
     """A negative log-likelihood in log-parameters: call it for (value, gradient), ``hessian`` for curvature.
 
     Subclasses implement ``_evaluate(log_params, hessian)`` returning (NLL, gradient,
-    Hessian or zeros). With ``with_hessian`` set (Newton fits) the Hessian is computed
-    with every value and reused at the same point: Newton asks for the Hessian and then
-    the value at each step, and they share most of the work.
+    Hessian or zeros). :meth:`with_hessian` computes all three together and keeps the
+    last point: Newton asks for the Hessian and then the value at each step, and they
+    share most of the work.
     """
 
-    with_hessian = False
+    _last: tuple[bytes, tuple[float, np.ndarray, np.ndarray]] | None = None
 
     def __call__(self, log_params: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad, _ = self._cached(log_params, self.with_hessian)
+        value, grad, _ = self._evaluate(log_params, hessian=False)
         return value, grad
 
     def hessian(self, log_params: np.ndarray) -> np.ndarray:
-        return self._cached(log_params, True)[2]
+        return self.with_hessian(log_params)[2]
 
-    def _cached(self, log_params: np.ndarray, hessian: bool) -> tuple[float, np.ndarray, np.ndarray]:
+    def with_hessian(self, log_params: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         key = np.asarray(log_params, dtype=float).tobytes()
-        last = getattr(self, "_last", None)
-        if last is not None and last[0] == key:
-            return last[1]
-        result = self._evaluate(log_params, hessian)
-        if hessian:
-            self._last = (key, result)
-        return result
+        if self._last is None or self._last[0] != key:
+            self._last = (key, self._evaluate(log_params, hessian=True))
+        return self._last[1]
 
     def _evaluate(self, log_params: np.ndarray, hessian: bool) -> tuple[float, np.ndarray, np.ndarray]:
         raise NotImplementedError
@@ -567,9 +544,10 @@ class _BGNBDLikelihood(_Likelihood):
                  coded: _Compressed | None = None) -> None:
         """``coded``: the rows as :func:`_compress` gave them, to reuse its value codes."""
         x, t_x, age, w = (np.ascontiguousarray(v, dtype=float) for v in (x, t_x, age, w))
-        if coded is None:
-            coded = _Compressed(*zip(*(_codes(v) for v in (x, t_x, age))), counts=w, inverse=None)
-        (self.distinct_x, distinct_tx, distinct_T), (x_code, tx_code, T_code) = coded.distinct, coded.codes
+        if coded is None:  # rows as given: code each column by its distinct values
+            (self.distinct_x, x_code), (distinct_tx, tx_code), (distinct_T, T_code) = (_codes(v) for v in (x, t_x, age))
+        else:
+            (self.distinct_x, distinct_tx, distinct_T), (x_code, tx_code, T_code) = coded.distinct, coded.codes
         self.weight_by_x = np.bincount(x_code, weights=w, minlength=len(self.distinct_x))
         zero = x == 0
         self.age0, self.w0 = age[zero], w[zero]
@@ -705,9 +683,7 @@ class GammaGammaModel(_FittedModel):
                 f"({self.frequency_spend_correlation_:+.2f}); the spend model assumes they are not, "
                 "so expected spend is less reliable."
             )
-        nll = _GammaGammaLikelihood(x, m)
-        nll.with_hessian = True
-        fit = _maximise(nll, _gamma_gamma_starts(x, m), scale=float(len(x)), hessian=nll.hessian)
+        fit = _maximise(_GammaGammaLikelihood(x, m), _gamma_gamma_starts(x, m), scale=float(len(x)))
         self._store(fit)
         return self
 

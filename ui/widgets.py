@@ -52,6 +52,16 @@ def count_column(label: str, help: str | None = None):
     return st.column_config.NumberColumn(label, format=COUNT_FORMAT, help=help)
 
 
+#: 0-1 shares are shown as percent with one decimal ("48.7%", "43.0%"): Streamlit's own
+#: "percent" format drops trailing zeros, so a column mixes "43%" and "48.7%" and does not align.
+PERCENT_FORMAT = "%.1f%%"
+
+
+def share_column(label: str, help: str | None = None):
+    """A 0-1 share shown as a percentage with one decimal; show it through :func:`table`."""
+    return st.column_config.NumberColumn(label, format=PERCENT_FORMAT, help=help)
+
+
 #: Labels and formats of the per-customer columns the engines return (any subset may be present).
 CUSTOMER_COLUMNS = {
     "customer_id": "Customer",
@@ -74,7 +84,7 @@ CUSTOMER_COLUMNS = {
     "contribution": money_column("Margin after cost to serve"),
     "aov": money_column("Average order value"),
     "clv": money_column("Predicted CLV"),
-    "p_alive": st.column_config.NumberColumn("Probability still active", format="%.1f%%"),  # via table()
+    "p_alive": share_column("Probability still active"),
     "first_date": st.column_config.DateColumn("First purchase"),
     "last_date": st.column_config.DateColumn("Last purchase"),
     "returns": money_column("Returned amount"),
@@ -91,16 +101,6 @@ CUSTOMER_COLUMNS = {
     "offer": "Offer",
     "rule": "Playbook row",
 }
-
-
-#: 0-1 shares are shown as percent with one decimal ("48.7%", "43.0%"): Streamlit's own
-#: "percent" format drops trailing zeros, so a column mixes "43%" and "48.7%" and does not align.
-PERCENT_FORMAT = "%.1f%%"
-
-
-def share_column(label: str, help: str | None = None):
-    """A 0-1 share shown as a percentage with one decimal; show it through :func:`table`."""
-    return st.column_config.NumberColumn(label, format=PERCENT_FORMAT, help=help)
 
 
 def table(frame: pl.DataFrame, column_config: dict, **options) -> None:
