@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from crm_core import ingest_source
+from crm_core.ingest import source as ingest_source
 from crm_core.ingest import ColumnMapping, IngestError, IngestReport, ReadOptions, read_orders, read_side_table
 
 D = dt.date

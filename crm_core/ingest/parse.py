@@ -11,7 +11,7 @@ import datetime as dt
 
 import polars as pl
 
-from crm_core.ingest_sniff import TIME_TAIL, DateFormat, NumberFormat, parse_date_expr
+from crm_core.ingest.sniff import TIME_TAIL, DateFormat, NumberFormat, parse_date_expr
 
 #: Spellings of "no value" that spreadsheets and pandas write into id columns.
 NULL_TOKENS = ["nan", "NaN", "NAN", "null", "NULL", "Null", "None", "none", "NONE", "N/A", "n/a", "NA",

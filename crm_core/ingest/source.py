@@ -20,8 +20,8 @@ from typing import IO, Any, Callable, Iterator, Union
 
 import polars as pl
 
-from crm_core.ingest_errors import IngestError
-from crm_core import ingest_sniff as sniff
+from crm_core.ingest.errors import IngestError
+from crm_core.ingest import sniff
 
 #: Largest size a compressed upload may expand to.
 MAX_DECOMPRESSED_BYTES = 2 * 1024**3

@@ -1,4 +1,4 @@
-"""Read order exports (and side tables) into the canonical schema.
+"""The reader: ties the ingest stages together into ``read_orders`` and ``read_side_table``.
 
 ``read_orders(source)`` accepts a path, the file's bytes or an uploaded
 file object, in CSV/TSV/TXT (any of ``, ; tab |`` or runs of spaces),
@@ -20,24 +20,24 @@ from typing import IO, Any, Callable, Union
 import numpy as np
 import polars as pl
 
-from crm_core import ingest_source
-from crm_core.ingest_columns import (
+from crm_core.ingest import source as ingest_source
+from crm_core.ingest.columns import (
     DATE, ID, MONTH, NUMBER, ORDER_ROLES, SIDE_REQUIRED, SIDE_ROLES, TEXT, Role, bracket_currency,
     name_candidates, resolve_user_column,
 )
-from crm_core.ingest_errors import IngestError
-from crm_core.ingest_parse import (
+from crm_core.ingest.errors import IngestError
+from crm_core.ingest.parse import (
     MONTH_FORMATS, as_text, clean_number, currency_mark_expr, date_expr, id_expr, month_expr, number_expr,
     present, second_chance_date, second_chance_number, text_expr,
 )
-from crm_core.ingest_presets import (
+from crm_core.ingest.presets import (
     BY_NAME, EXTRA_KINDS, RULE, Preset, bad, detect_preset, finish_generic, flag,
 )
-from crm_core.ingest_sniff import (
+from crm_core.ingest.sniff import (
     DateFormat, NumberFormat, date_tokens, format_label, is_day_first, parse_date_series, sniff_date_format,
     sniff_number_format, user_date_format,
 )
-from crm_core.ingest_source import LINE, RawTable, open_table
+from crm_core.ingest.source import LINE, RawTable, open_table
 from crm_core.schema import SIDE_TABLE_SCHEMAS, TRANSACTION_SCHEMA
 
 __all__ = [

@@ -18,7 +18,7 @@ from typing import Callable
 
 import polars as pl
 
-from crm_core.ingest_columns import ID, NUMBER, TEXT, norm, norm_base
+from crm_core.ingest.columns import ID, NUMBER, TEXT, norm, norm_base
 
 LINE = "__line"
 RULE = "__rule"
