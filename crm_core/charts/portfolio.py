@@ -12,14 +12,7 @@ from plotly.subplots import make_subplots
 
 from crm_core.charts.text import safe_label, safe_labels
 from crm_core.charts.theme import NEUTRAL, PALETTE, styled
-from crm_core.portfolio import (
-    LOST,
-    NEW,
-    QUADRANT_ORDER,
-    Concentration,
-    Significance,
-    period_label,
-)
+from crm_core.portfolio import LOST, NEW, QUADRANT_ORDER, Concentration, Significance, period_label
 from crm_core.schema import C
 
 QUADRANT_COLOURS = dict(zip(QUADRANT_ORDER, (PALETTE[2], PALETTE[1], NEUTRAL, PALETTE[3])))
