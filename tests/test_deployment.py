@@ -180,7 +180,7 @@ def test_single_user_runs_listen_on_loopback_with_xsrf_on():
     development = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert development["server"]["address"] == "127.0.0.1"
     assert development["server"]["enableXsrfProtection"] is True
-    run = subprocess.run(["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True, timeout=30).stdout
+    run = subprocess.run(["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True, timeout=30, check=True).stdout
     command = next(line for line in run.splitlines() if "streamlit run app.py" in line)
     assert "--server.address 127.0.0.1" in command
     assert "STREAMLIT_SERVER_ADDRESS=0.0.0.0" in _dockerfile()  # the container's port must be reachable (sign-in required)
