@@ -2,26 +2,24 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import digamma, gammaln, hyp2f1, polygamma
+from scipy.special import betainc, digamma, gammaln, hyp2f1, polygamma
 
 from crm_core.clv.fitting import (
     ArrayLike,
     Compressed,
-    FittedModel,
     Likelihood,
-    as_float,
-    check_rfm,
-    compress_rows,
     hyp2f1_threaded,
-    maximise,
-    serial_blas,
     softplus_and_sigmoid,
     value_codes,
 )
+from crm_core.clv.purchase_model import PurchaseModel
 
 
-class BetaGeoModel(FittedModel):
+class BetaGeoModel(PurchaseModel):
     """BG/NBD model of repeat purchasing (Fader, Hardie & Lee 2005), time in weeks.
+
+    While active a customer buys at rate lambda ~ Gamma(r, alpha); after each
+    repeat purchase they leave for good with probability p ~ Beta(a, b).
 
     Examples
     --------
@@ -31,74 +29,59 @@ class BetaGeoModel(FittedModel):
     """
 
     PARAMS = ("r", "alpha", "a", "b")
+    NAME = "bg-nbd"
+    LABEL = "BG/NBD"
+    SHIFT = 0  # MBG/NBD: 1 (may also leave right after the first purchase)
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.n_unique_rows_: int = 0
+    def _likelihood(self, x, t_x, age, counts, coded) -> BGNBDLikelihood:
+        return BGNBDLikelihood(x, t_x, age, counts, coded=coded, shift=self.SHIFT)
 
-    # ---- fit
-    @serial_blas
-    def fit(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, weights: ArrayLike | None = None) -> BetaGeoModel:
-        """Maximum-likelihood fit on (x, t_x, T) per customer (or per weighted row)."""
-        x, t_x, age = as_float(frequency), as_float(recency), as_float(T)
-        check_rfm(x, t_x, age)
-        if weights is None:
-            rows = compress_rows(x, t_x, age, inverse=False)
-            (x, t_x, age), counts = rows.columns, rows.counts
-            nll = BGNBDLikelihood(x, t_x, age, counts, coded=rows)
+    def _starts(self, x, age, counts) -> list[np.ndarray]:
+        return bgnbd_starts(x, age, counts)
+
+    def log_dropout_odds(self, x, t_x, age, theta=None) -> np.ndarray:
+        """ln(a / (b + x - 1)) + (r + x) ln((alpha + T) / (alpha + t_x)); -inf (always active) at x = 0."""
+        r, alpha, a, b = self.theta() if theta is None else theta
+        if self.SHIFT:
+            b_x = b + x
         else:
-            counts = as_float(weights)
-            nll = BGNBDLikelihood(x, t_x, age, counts)
-        self.n_customers_ = int(round(counts.sum()))
-        self.n_unique_rows_ = len(x)
-        fit = maximise(nll, bgnbd_starts(x, age, counts), scale=counts.sum())
-        self._store(fit)
-        return self
+            b_x = np.where(x > 0, b + x - 1.0, 1.0)
+        log_odds = np.log(a) - np.log(b_x) + (r + x) * (np.log(alpha + age) - np.log(alpha + t_x))
+        return log_odds if self.SHIFT else np.where(x > 0, log_odds, -np.inf)
 
-    def _p(self) -> tuple[float, float, float, float]:
-        if not self.params_:
-            raise RuntimeError("fit the model first")
-        return self.params_["r"], self.params_["alpha"], self.params_["a"], self.params_["b"]
+    def _posterior_b(self, b, x):
+        """Second shape of p's posterior for an active customer: Beta(a, b + x) (MBG/NBD: b + x + 1)."""
+        return b + x + self.SHIFT
 
-    # ---- predictions
-    def conditional_probability_alive(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> np.ndarray:
-        """P(still a customer at T | x, t_x, T); 1 for customers without repeat purchases."""
-        r, alpha, a, b = self._p()
-        x, t_x, age = as_float(frequency), as_float(recency), as_float(T)
-        return 1.0 / (1.0 + dropout_odds(x, t_x, age, r, alpha, a, b))
-
-    def conditional_expected_number_of_purchases_up_to_time(
-        self, t: float | ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
-    ) -> np.ndarray:
-        """Expected purchases in (T, T + t] given the customer's history (FHL 2005 eq. 10)."""
-        r, alpha, a, b = self._p()
-        x, t_x, age = as_float(frequency), as_float(recency), as_float(T)
-        return self._purchases_if_alive(t, x, age) / (1.0 + dropout_odds(x, t_x, age, r, alpha, a, b))
-
-    def _purchases_if_alive(self, t, x: np.ndarray, age: np.ndarray) -> np.ndarray:
-        """Numerator of eq. 10: depends on (x, T) only, not on recency."""
-        r, alpha, a, b = self._p()
+    def purchases_if_alive(self, t, x, age, theta=None) -> np.ndarray:
+        """E[(1 - exp(-lambda p t)) / p] over the posterior of an active customer (FHL 2005 eq. 10)."""
+        r, alpha, a, b = self.theta() if theta is None else theta
         t = np.asarray(t, dtype=float)
+        b_post = self._posterior_b(b, x)
+        c = a + b_post - 1.0
         z = t / (alpha + age + t)
-        ratio = np.exp((r + x) * (np.log(alpha + age) - np.log(alpha + age + t)))
-        return (a + b + x - 1.0) / (a - 1.0) * (1.0 - ratio * hyp2f1_threaded(r + x, b + x, a + b + x - 1.0, z))
+        # ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b_post; c; z) after Euler's transformation
+        # (1-z)^(c-a'-b') 2F1(c-a', c-b'; c; z): the first two arguments no longer grow with x, so
+        # neither factor overflows for heavy buyers (the plain form is 0 * inf there).
+        decay = np.exp((a - 1.0) * np.log1p(-z)) * hyp2f1_threaded(c - r - x, a - 1.0, c, z)
+        return c / (a - 1.0) * (1.0 - decay)
+
+    def purchase_survival_if_alive(self, k, t, x, age, theta=None) -> np.ndarray:
+        """P(min(N, K) >= k) = P(N >= k) E[(1 - p)^(k-1)] with N ~ NBD(r + x, (alpha+T)/(alpha+T+t))
+        and K ~ Geometric(p), p ~ Beta(a, b_post): the purchase after which the customer leaves."""
+        r, alpha, a, b = self.theta() if theta is None else theta
+        b_post = self._posterior_b(b, x)
+        stays = np.exp(gammaln(b_post + k - 1.0) - gammaln(b_post) + gammaln(a + b_post) - gammaln(a + b_post + k - 1.0))
+        return stays * betainc(k, r + x, t / (alpha + age + t))
 
     def expected_number_of_purchases_up_to_time(self, t: float | ArrayLike) -> np.ndarray:
         """Expected repeat purchases in (0, t] for a new customer (FHL 2005 eq. 9)."""
-        r, alpha, a, b = self._p()
+        r, alpha, a, b = self.theta()
         t = np.asarray(t, dtype=float)
         ratio = np.exp(r * (np.log(alpha) - np.log(alpha + t)))
+        if self.SHIFT:  # MBG/NBD: leaves at once with probability a / (a + b)
+            return b / (a - 1.0) * (1.0 - ratio * hyp2f1(r, b + 1.0, a + b, t / (alpha + t)))
         return (a + b - 1.0) / (a - 1.0) * (1.0 - ratio * hyp2f1(r, b, a + b - 1.0, t / (alpha + t)))
-
-
-
-def dropout_odds(x, t_x, age, r, alpha, a, b) -> np.ndarray:
-    """a/(b+x-1) * ((alpha+T)/(alpha+t_x))^(r+x) for x > 0, else 0."""
-    repeat = x > 0
-    safe = np.where(repeat, b + x - 1.0, 1.0)
-    log_odds = np.log(a) - np.log(safe) + (r + x) * (np.log(alpha + age) - np.log(alpha + t_x))
-    return np.where(repeat, np.exp(np.minimum(log_odds, 700.0)), 0.0)
-
 
 
 class BGNBDLikelihood(Likelihood):
@@ -120,15 +103,22 @@ class BGNBDLikelihood(Likelihood):
     """
 
     def __init__(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, w: np.ndarray,
-                 coded: Compressed | None = None) -> None:
-        """``coded``: the rows as :func:`compress_rows` gave them, to reuse its value codes."""
+                 coded: Compressed | None = None, shift: int = 0) -> None:
+        """``coded``: the rows as :func:`compress_rows` gave them, to reuse its value codes.
+
+        ``shift=1`` gives MBG/NBD (Batislam, Denizel & Filiztekin 2007): a customer may also
+        drop out right after the first purchase, so b + x - 1 becomes b + x, the x-terms move
+        by one (lnG(b+x+1) - lnG(a+b+x+1)) and customers without repeat purchases have the
+        "left after t_x" branch too.
+        """
+        self.shift = shift
         x, t_x, age, w = (np.ascontiguousarray(v, dtype=float) for v in (x, t_x, age, w))
         if coded is None:  # rows as given: code each column by its distinct values
             (self.distinct_x, x_code), (distinct_tx, tx_code), (distinct_T, T_code) = (value_codes(v) for v in (x, t_x, age))
         else:
             (self.distinct_x, distinct_tx, distinct_T), (x_code, tx_code, T_code) = coded.distinct, coded.codes
         self.weight_by_x = np.bincount(x_code, weights=w, minlength=len(self.distinct_x))
-        zero = x == 0
+        zero = (x == 0) if shift == 0 else np.zeros(len(x), dtype=bool)
         self.age0, self.w0 = age[zero], w[zero]
         repeat = ~zero
         self.xr, self.wr = x[repeat], w[repeat]
@@ -140,26 +130,26 @@ class BGNBDLikelihood(Likelihood):
 
     def _evaluate(self, log_params: np.ndarray, hessian: bool):
         r, alpha, a, b = theta = np.exp(log_params)
-        n, dx, wx_ = self.n, self.distinct_x, self.weight_by_x
+        n, dx, wx_, k = self.n, self.distinct_x, self.weight_by_x, self.shift
         # Terms in x alone, summed over rows through their weight per distinct x.
-        ll = wx_ @ (gammaln(r + dx) + gammaln(b + dx) - gammaln(a + b + dx))
+        ll = wx_ @ (gammaln(r + dx) + gammaln(b + dx + k) - gammaln(a + b + dx + k))
         ll += n * (-gammaln(r) + r * np.log(alpha) + gammaln(a + b) - gammaln(b))
-        psi_abx = digamma(a + b + dx)
+        psi_abx = digamma(a + b + dx + k)
         g = np.array([
             wx_ @ digamma(r + dx) + n * (np.log(alpha) - digamma(r)),
             n * r / alpha,
             n * digamma(a + b) - wx_ @ psi_abx,
-            wx_ @ (digamma(b + dx) - psi_abx) + n * (digamma(a + b) - digamma(b)),
+            wx_ @ (digamma(b + dx + k) - psi_abx) + n * (digamma(a + b) - digamma(b)),
         ])
         h = np.zeros((4, 4))
         if hessian:
-            tri_abx = polygamma(1, a + b + dx)
+            tri_abx = polygamma(1, a + b + dx + k)
             h_ab = n * polygamma(1, a + b) - wx_ @ tri_abx
             h[0, 0] = wx_ @ polygamma(1, r + dx) - n * polygamma(1, r)
             h[0, 1] = n / alpha
             h[1, 1] = -n * r / alpha**2
             h[2, 2] = h[2, 3] = h_ab
-            h[3, 3] = h_ab + wx_ @ polygamma(1, b + dx) - n * polygamma(1, b)
+            h[3, 3] = h_ab + wx_ @ polygamma(1, b + dx + k) - n * polygamma(1, b)
         # No repeat purchase: LL adds -r ln(alpha + T).
         log_alpha_T0 = np.log(alpha + self.age0)
         inv_T0 = 1.0 / (alpha + self.age0)
@@ -181,7 +171,7 @@ class BGNBDLikelihood(Likelihood):
         log_tx = np.log(alpha + self.distinct_tx)[self.tx_code]
         inv_T = (1.0 / (alpha + self.distinct_T))[self.T_code]
         inv_tx = (1.0 / (alpha + self.distinct_tx))[self.tx_code]
-        b_x1 = np.where(self.distinct_x > 0, b + self.distinct_x - 1.0, 1.0)
+        b_x1 = b + self.distinct_x if self.shift else np.where(self.distinct_x > 0, b + self.distinct_x - 1.0, 1.0)
         log_b_x1, inv_b_x1 = np.log(b_x1)[self.xr_code], (1.0 / b_x1)[self.xr_code]
         log_ratio = log_tx - log_T  # ln((alpha + t_x) / (alpha + T)) <= 0
         rx = r + xr

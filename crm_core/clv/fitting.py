@@ -156,6 +156,7 @@ class Fit:
     message: str
     iterations: int
     standard_errors: np.ndarray
+    log_covariance: np.ndarray  # inverse NLL Hessian in log-parameters (NaN when not positive definite)
 
 
 STATIONARY = 1e-5  # largest |d(-LL/n)/d log(parameter)| accepted as converged
@@ -193,8 +194,9 @@ def maximise(nll: Likelihood, starts: list[np.ndarray], scale: float, newton: bo
     # own flag is not required: at the optimum it may stop with "ABNORMAL" when the line search
     # cannot improve f beyond rounding, which is convergence, not failure.
     converged = _stationary(best.jac) and _interior(log_params)
-    errors = _standard_errors(nll.hessian(log_params), params)
-    return Fit(params, -float(best.fun) * scale, converged, str(best.message), int(best.nit), errors)
+    covariance = log_covariance(nll.hessian(log_params))
+    errors = params * np.sqrt(np.diag(covariance))
+    return Fit(params, -float(best.fun) * scale, converged, str(best.message), int(best.nit), errors, covariance)
 
 
 def _stationary(gradient: np.ndarray) -> bool:
@@ -225,17 +227,17 @@ def _newton(nll: Likelihood, scale: float, start: np.ndarray):
     return result
 
 
-def _standard_errors(hessian: np.ndarray, params: np.ndarray) -> np.ndarray:
-    """Natural-scale standard errors from the NLL Hessian in log-parameters (delta method)."""
+def log_covariance(hessian: np.ndarray) -> np.ndarray:
+    """Asymptotic covariance of the log-parameters: the inverse NLL Hessian; NaN unless positive definite.
+
+    Standard errors on the natural scale follow by the delta method, ``p * sqrt(diag)``.
+    """
     hessian = (hessian + hessian.T) / 2
     try:
-        covariance = np.linalg.inv(hessian)
+        np.linalg.cholesky(hessian)
     except np.linalg.LinAlgError:
-        return np.full(len(params), np.nan)
-    variances = np.diag(covariance)
-    with np.errstate(invalid="ignore"):
-        return np.where(variances > 0, params * np.sqrt(np.abs(variances)), np.nan)
-
+        return np.full(hessian.shape, np.nan)
+    return np.linalg.inv(hessian)
 
 
 class FittedModel:
@@ -251,6 +253,7 @@ class FittedModel:
         self.message_: str = ""
         self.iterations_: int = 0
         self.n_customers_: int = 0
+        self.log_covariance_: np.ndarray = np.zeros((0, 0))
 
     def _store(self, fit: Fit) -> None:
         self.params_ = dict(zip(self.PARAMS, map(float, fit.params)))
@@ -259,6 +262,21 @@ class FittedModel:
         self.converged_ = fit.converged
         self.message_ = fit.message
         self.iterations_ = fit.iterations
+        self.log_covariance_ = fit.log_covariance
+
+    def bic(self) -> float:
+        """Bayesian information criterion, k ln(n) - 2 LL (lower is better)."""
+        return len(self.PARAMS) * float(np.log(max(self.n_customers_, 1))) - 2.0 * self.log_likelihood_
+
+    def parameter_draws(self, draws: int, rng: np.random.Generator) -> np.ndarray:
+        """Parameters drawn from their asymptotic normal in log-parameters: shape (draws, len(PARAMS)).
+
+        All rows equal the estimate when the Hessian was not positive definite.
+        """
+        centre = np.log([self.params_[name] for name in self.PARAMS])
+        if not np.all(np.isfinite(self.log_covariance_)):
+            return np.exp(np.tile(centre, (draws, 1)))
+        return np.exp(rng.multivariate_normal(centre, self.log_covariance_, size=draws, method="cholesky"))
 
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import polars as pl
 
 from crm_core import parallel
-from crm_core.clv.bg_nbd import BetaGeoModel, dropout_odds
+from crm_core.clv.bg_nbd import BetaGeoModel
+from crm_core.clv.purchase_model import PurchaseModel
 from crm_core.clv.data import rfm_summary
 from crm_core.clv.fitting import as_float, compress, serial_blas
 from crm_core.clv.gamma_gamma import GammaGammaModel
@@ -42,10 +43,9 @@ def discounted_purchases(model: BetaGeoModel, frequency, recency, T, horizon_wee
     # A fit that did not converge can sit where the formulas divide by zero (a = 1); its NaN
     # forecasts are reported as such, so numpy's warnings would only be noise on the console.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        if_alive = model._purchases_if_alive(edges[1:, None], ux[None], uT[None])  # (periods, distinct (x, T))
+        if_alive = model.purchases_if_alive(edges[1:, None], ux[None], uT[None])  # (periods, distinct (x, T))
         increments = np.diff(if_alive, axis=0, prepend=0.0)
-    r, alpha, a, b = model._p()
-    alive_weight = 1.0 / (1.0 + dropout_odds(x, t_x, age, r, alpha, a, b))
+    alive_weight = model.conditional_probability_alive(x, t_x, age)
     return if_alive[-1][inverse] * alive_weight, (discount @ increments)[inverse] * alive_weight
 
 
