@@ -67,7 +67,7 @@ _CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 
 
 def _fail(key: str, problem: str) -> ValueError:
-    return ValueError(f"view setting '{key}': {problem}")
+    return ValueError(f"'{key}': {problem}")
 
 
 def _number(key: str, value: Any, low: float, high: float, low_open: bool = False) -> float:
@@ -82,7 +82,7 @@ def _number(key: str, value: Any, low: float, high: float, low_open: bool = Fals
 
 def _choice(key: str, value: Any, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
-        raise _fail(key, f"{json.dumps(value)[:40]} is not one of {', '.join(allowed)}")
+        raise _fail(key, f"{json.dumps(value, default=str)[:40]} is not one of {', '.join(map(str, allowed))}")
     return value
 
 
@@ -102,7 +102,8 @@ def _mapping(key: str, value: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
         raise _fail(key, "expected an object {...}")
     unknown = sorted(set(value) - set(allowed))
     if unknown:
-        raise _fail(f"{key}.{unknown[0]}", f"unknown key (known: {', '.join(allowed)})")
+        name = unknown[0][:30] if key == "view" else f"{key}.{unknown[0][:30]}"
+        raise _fail(name, f"unknown key (known: {', '.join(allowed)})")
     return value
 
 
@@ -287,7 +288,7 @@ class AnalysisSettings:
         _number("margin", self.margin, 0, 1, low_open=True)
         _number("discount_rate", self.discount_rate, 0, 1)
         if isinstance(self.horizon_months, bool) or not isinstance(self.horizon_months, int) or not 1 <= self.horizon_months <= 120:
-            raise _fail("horizon_months", f"expected a whole number of months from 1 to 120, got {self.horizon_months!r}")
+            raise _fail("horizon_months", f"expected a whole number of months from 1 to 120, got {str(self.horizon_months)[:20]}")
         if self.currency and not _CURRENCY_CODE.match(self.currency):
             raise _fail("currency", f"expected a 3-letter code like EUR or USD, got {self.currency!r:.40}")
         _choice("locale", self.locale, LOCALES)
@@ -367,7 +368,7 @@ class AnalysisSettings:
         ValueError
             One line naming the unknown key or the bad value.
         """
-        data = _mapping("view", data, _TOP_KEYS)
+        data = _mapping("view", data, _TOP_KEYS)  # top-level keys are named bare: 'colour', not 'view.colour'
         values: dict[str, Any] = {}
         for key in ("margin", "discount_rate"):
             if key in data:

@@ -69,6 +69,14 @@ def options_from_args(args: argparse.Namespace) -> ReadOptions:
     )
 
 
+def _view_error(args: argparse.Namespace, problem: str) -> IngestError:
+    """One line of at most 200 characters naming the view file (by its name) and the problem."""
+    from pathlib import Path
+
+    text = f"--view {Path(str(args.view)).name[:40]}: {problem}"
+    return IngestError(text if len(text) <= 190 else text[:189] + "…")
+
+
 def view_settings(args: argparse.Namespace) -> AnalysisSettings:
     """The settings of ``--view FILE.json`` (defaults without it); raises IngestError with one line."""
     path = getattr(args, "view", None)
@@ -78,11 +86,11 @@ def view_settings(args: argparse.Namespace) -> AnalysisSettings:
         with open(path, "rb") as handle:
             text = handle.read(MAX_VIEW_BYTES + 1)
     except OSError as error:
-        raise IngestError(f"--view {path}: cannot read the file ({error.strerror or error})") from None
+        raise _view_error(args, f"cannot read the file ({error.strerror or error})") from None
     try:
         return AnalysisSettings.from_json(text)
     except ValueError as error:
-        raise IngestError(f"--view {path}: {error}") from None
+        raise _view_error(args, str(error)) from None
 
 
 def load_view(args: argparse.Namespace, settings: AnalysisSettings | None = None
@@ -103,11 +111,10 @@ def load_view(args: argparse.Namespace, settings: AnalysisSettings | None = None
     try:
         view = apply_view(tx, settings)
     except ValueError as error:
-        raise IngestError(f"--view {args.view}: {error}" if getattr(args, "view", None) else str(error)) from None
+        raise _view_error(args, str(error)) if getattr(args, "view", None) else IngestError(str(error)) from None
     if view.end is None and settings.filters:
         shown = "; ".join(f"{column} in {list(values)}" for column, values in settings.filters)
-        raise IngestError(f"--view {args.view}: no order is left after the filters ({shown[:100]}); "
-                          "check the values against the file")
+        raise _view_error(args, f"no order is left after the filters ({shown[:90]}); check the values against the file")
     return view, settings, report
 
 
