@@ -20,6 +20,7 @@ from typing import IO, Any, Callable, Union
 import numpy as np
 import polars as pl
 
+from crm_core.ingest import rejects
 from crm_core.ingest import source as ingest_source
 from crm_core.ingest.columns import (
     DATE, ID, MONTH, NUMBER, ORDER_ROLES, SIDE_REQUIRED, SIDE_ROLES, TEXT, Role, bracket_currency,
@@ -144,6 +145,18 @@ class IngestReport:
     negative_amount_rows: int = 0
     detected: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: When there are many rejected rows, ``rejected`` holds the first ones only;
+    #: then these give the counts per reason and the CSV file with all of them.
+    rejected_counts: dict[str, int] | None = None
+    rejected_file: str | None = None
+
+    def all_rejected(self) -> pl.LazyFrame:
+        """Every rejected row (line, raw, reason), from the spill file when there is one."""
+        return rejects.scan(self.rejected_file) if self.rejected_file else self.rejected.lazy()
+
+    def spill_rejected(self, folder: Path) -> None:
+        """Keep the first rejected rows in memory and write all of them to a CSV in ``folder``."""
+        rejects.spill(self, folder)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (rejected rows excluded; store them as Parquet)."""
@@ -169,6 +182,8 @@ class IngestReport:
 
     def rejected_by_reason(self) -> dict[str, int]:
         """Number of rejected rows per reason, most frequent first."""
+        if self.rejected_counts is not None:
+            return dict(self.rejected_counts)
         counts = self.rejected.group_by("reason").len().sort(["len", "reason"], descending=[True, False])
         return dict(zip(counts["reason"].to_list(), counts["len"].to_list()))
 
