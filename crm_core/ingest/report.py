@@ -8,11 +8,13 @@ duplicates, returns and plain-sentence warnings.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import polars as pl
 
+from crm_core.ingest import rejects
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest.source import LINE
 
@@ -61,6 +63,18 @@ class IngestReport:
     warnings: list[str] = field(default_factory=list)
     corrected_values: int = 0
     corrected_by_column: dict[str, int] = field(default_factory=dict)
+    #: When there are many rejected rows, ``rejected`` holds the first ones only;
+    #: then these give the counts per reason and the CSV file with all of them.
+    rejected_counts: dict[str, int] | None = None
+    rejected_file: str | None = None
+
+    def all_rejected(self) -> pl.LazyFrame:
+        """Every rejected row (line, raw, reason), from the spill file when there is one."""
+        return rejects.scan(self.rejected_file) if self.rejected_file else self.rejected.lazy()
+
+    def spill_rejected(self, folder: Path) -> None:
+        """Keep the first rejected rows in memory and write all of them to a CSV in ``folder``."""
+        rejects.spill(self, folder)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (rejected rows excluded; store them as Parquet)."""
@@ -88,6 +102,8 @@ class IngestReport:
 
     def rejected_by_reason(self) -> dict[str, int]:
         """Number of rejected rows per reason, most frequent first."""
+        if self.rejected_counts is not None:
+            return dict(self.rejected_counts)
         counts = self.rejected.group_by("reason").len().sort(["len", "reason"], descending=[True, False])
         return dict(zip(counts["reason"].to_list(), counts["len"].to_list()))
 
