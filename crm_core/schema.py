@@ -21,6 +21,9 @@ class C:
     CATEGORY = "category"
     COST = "cost"
     DAYS_LATE = "days_late"
+    PRODUCT = "product"
+    SKU = "sku"
+    DISCOUNT_CODE = "discount_code"
 
 
 #: Required transaction columns and their types.
