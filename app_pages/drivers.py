@@ -80,6 +80,10 @@ cards[2].metric("Revenue per customer to date", f"{overall['revenue_per_customer
 predicted = overall["predicted_value_per_customer"]
 cards[3].metric("Predicted value, next 12 months", "n/a" if predicted is None else f"{predicted:,.2f}", border=True,
                 help="Average predicted revenue per customer over the next 12 months (BG/NBD and Gamma-Gamma).")
+measure, phrase = drivers.ranking_measure(overall)
+st.caption(plain(
+    f"Groups are ranked by {drivers.MEASURE_LABELS[measure].lower()} ({phrase}); the whiskers show a 95% interval "
+    "on each group's average: when two groups' whiskers overlap a lot, the difference may be chance."))
 chart(driver_figure(groups, dimension, overall), key="drv_value")
 takeaway(drivers.takeaway(groups, dimension, overall))
 note = drivers.small_groups_note(groups)
@@ -100,6 +104,8 @@ group_columns = {
     "revenue_low": money_column("Revenue per customer, low (95%)"),
     "revenue_high": money_column("Revenue per customer, high (95%)"),
     "value_365_per_customer": money_column("Revenue in the first year"),
+    "value_365_low": money_column("First year, low (95%)"),
+    "value_365_high": money_column("First year, high (95%)"),
     "predicted_value_per_customer": money_column("Predicted 12 months"),
     "predicted_value_low": money_column("Predicted, low (95%)"),
     "predicted_value_high": money_column("Predicted, high (95%)"),

@@ -312,7 +312,7 @@ def _group_aggregations(z: float) -> list[pl.Expr]:
                          pl.when(observed.sum() > 0).then(repeated.sum() / observed.sum()).alias(f"repeat_rate_{days}")]
     aggregations += [
         *_mean_interval("revenue", z),
-        pl.col("value_365").mean().alias("value_365_per_customer"),
+        *_mean_interval("value_365", z),
         *_mean_interval("predicted_value", z),
         pl.col("predicted_value").count().alias("predicted_customers"),
     ]
@@ -346,26 +346,26 @@ def driver_table(
         90/180/365 (share of the customers observed N days or more who placed a
         further order within N days; null when none was observed that long),
         revenue_per_customer with revenue_low / revenue_high (interval on the
-        mean), value_365_per_customer (revenue in the first year, customers
-        observed a year), predicted_value_per_customer with predicted_value_low /
+        mean), value_365_per_customer with value_365_low / value_365_high
+        (revenue in the first year, customers observed a year),
+        predicted_value_per_customer with predicted_value_low /
         predicted_value_high, predicted_customers, value_index (the ranking
         value over the all-customer average), small (fewer than
         ``settings.small_group`` customers), cac and revenue_to_cac (channel only,
-        null without spend). Ranked by predicted value per customer when there
-        are predictions, else by revenue per customer.
+        null without spend). Ranked by :func:`ranking_measure`.
     """
     if dimension not in profiles.columns:
         raise ValueError(f"The data has no {DIMENSIONS.get(dimension, dimension).lower()}.")
     frame = _with_predictions(profiles, predictions)
     z = NormalDist().inv_cdf(0.5 + settings.confidence / 2)
-    overall = frame.select(_group_aggregations(z))
-    ranking = _ranking_column(overall)
+    overall = frame.select(_group_aggregations(z)).row(0, named=True)
+    ranking, _ = ranking_measure(overall)
     table = (
         frame.group_by(pl.col(dimension).alias("name"))
         .agg(_group_aggregations(z))
         .with_columns(
             (pl.col("customers") / frame.height).alias("customer_share"),
-            (pl.col(ranking) / overall[ranking][0]).alias("value_index") if overall[ranking][0] else pl.lit(None, pl.Float64).alias("value_index"),
+            (pl.col(ranking) / overall[ranking] if overall[ranking] else pl.lit(None, pl.Float64)).alias("value_index"),
             (pl.col("customers") < settings.small_group).alias("small"),
         )
         .sort([ranking, "customers", "name"], descending=[True, True, False], nulls_last=True)
@@ -377,7 +377,7 @@ def driver_table(
 _TABLE_ORDER = [
     "name", "customers", "customer_share", "small",
     *[f"{kind}_{days}" for days in REPEAT_WINDOWS for kind in ("repeat_rate", "observed")],
-    "revenue_per_customer", "revenue_low", "revenue_high", "value_365_per_customer",
+    "revenue_per_customer", "revenue_low", "revenue_high", "value_365_per_customer", "value_365_low", "value_365_high",
     "predicted_value_per_customer", "predicted_value_low", "predicted_value_high", "predicted_customers",
     "value_index", "cac", "revenue_to_cac",
 ]
@@ -394,11 +394,6 @@ def _with_predictions(profiles: pl.DataFrame, predictions: pl.DataFrame | None) 
     if predictions is None:
         return profiles.with_columns(pl.lit(None, pl.Float64).alias("predicted_value"))
     return profiles.join(predictions.select(C.CUSTOMER_ID, "predicted_value"), on=C.CUSTOMER_ID, how="left")
-
-
-def _ranking_column(overall: pl.DataFrame) -> str:
-    """Predicted value when anyone has one, else revenue to date."""
-    return "predicted_value_per_customer" if overall["predicted_customers"][0] else "revenue_per_customer"
 
 
 def _with_payback(table: pl.DataFrame, profiles: pl.DataFrame, dimension: str,
@@ -442,11 +437,21 @@ def group_subject(dimension: str, name: str) -> str:
     return _SUBJECT[dimension].format(name=name)
 
 
-def headline_measure(table: pl.DataFrame) -> tuple[str, str]:
-    """(column, phrase) the takeaway compares: value after a year when known, else predicted value, else revenue."""
-    if table.height and table["value_365_per_customer"].is_not_null().any():
+#: How each ranking measure is named for managers.
+MEASURE_LABELS = {
+    "value_365_per_customer": "Revenue per customer in their first year",
+    "predicted_value_per_customer": "Predicted value per customer, next 12 months",
+    "revenue_per_customer": "Revenue per customer to date",
+}
+
+
+def ranking_measure(overall: dict) -> tuple[str, str]:
+    """(column, phrase) groups are ranked and compared by, from the all-customer figures: revenue in the
+    first year when some customers were observed a year (actual, not modelled), else predicted value, else
+    revenue to date."""
+    if overall.get("value_365_per_customer") is not None:
         return "value_365_per_customer", "after a year"
-    if table.height and table["predicted_value_per_customer"].is_not_null().any():
+    if overall.get("predicted_customers"):
         return "predicted_value_per_customer", f"over the next {PREDICTION_MONTHS} months"
     return "revenue_per_customer", "so far"
 
@@ -455,7 +460,7 @@ def takeaway(table: pl.DataFrame, dimension: str, overall: dict) -> str:
     """One sentence: the group whose customers are worth most against the average (groups flagged small left out)."""
     if table.height == 0:
         return "No customer has a purchase yet, so there is nothing to compare."
-    column, phrase = headline_measure(table)
+    column, phrase = ranking_measure(overall)
     average = overall.get(column)
     candidates = table.filter(~pl.col("small") & pl.col(column).is_not_null()).sort(column, descending=True)
     if table.height < 2 or candidates.height == 0 or not average:
@@ -522,7 +527,7 @@ def drivers_finding(ctx: FindingContext) -> Finding | None:
         return None
     table = driver_table(profiles, dimension, marketing_spend=dataset.marketing_spend)
     overall = overall_figures(profiles)
-    column, _ = headline_measure(table)
+    column, _ = ranking_measure(overall)
     shown = table.head(10).select(
         pl.col("name").alias(DIMENSIONS[dimension]), pl.col("customers").alias("Customers"),
         (pl.col("repeat_rate_365") * 100).round(1).alias("Repeat within a year (%)"),

@@ -190,8 +190,9 @@ def journey_takeaway(flows: pl.DataFrame) -> str:
     returned = flows.filter(pl.col("to_item") != NO_SECOND)
     came_back = int(returned["customers"].sum())
     sentence = f"{came_back:,} of {total:,} customers ({came_back / total:.0%}) placed a second order"
-    if returned.height:
-        path = returned.row(0, named=True)
+    named = returned.filter((pl.col("from_item") != OTHER) & (pl.col("to_item") != OTHER))
+    if named.height:
+        path = named.row(0, named=True)
         same = " again" if path["from_item"] == path["to_item"] else ""
         sentence += (f"; the most common path is {path['from_item']} then {path['to_item']}{same} "
                      f"({path['customers']:,} customers)")

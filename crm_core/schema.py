@@ -42,6 +42,9 @@ OPTIONAL_TRANSACTION_COLUMNS: dict[str, pl.DataType] = {
     C.CATEGORY: pl.String(),
     C.COST: pl.Float64(),
     C.DAYS_LATE: pl.Float64(),
+    C.PRODUCT: pl.String(),
+    C.SKU: pl.String(),
+    C.DISCOUNT_CODE: pl.String(),
 }
 
 TRANSACTION_SCHEMA: dict[str, pl.DataType] = {

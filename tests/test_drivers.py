@@ -95,7 +95,7 @@ def test_revenue_matches_summary_definition(tx, profiles):
 
 def test_first_category_golden(tx):
     table = drivers.driver_table(drivers.customer_profiles(tx), "first_category")
-    assert table["name"].to_list() == ["Socks", "Hats", "Shoes"]  # ranked by revenue per customer
+    assert table["name"].to_list() == ["Socks", "Shoes", "Hats"]  # ranked by first-year value: 110, 80 (D too recent), 72.5
     by = groups(table)
     hats, shoes, socks = by["Hats"], by["Shoes"], by["Socks"]
     assert (hats["customers"], shoes["customers"], socks["customers"]) == (2, 2, 1)
@@ -108,7 +108,7 @@ def test_first_category_golden(tx):
     assert hats["revenue_low"] == pytest.approx(85 - half) and hats["revenue_high"] == pytest.approx(85 + half)
     assert socks["revenue_low"] is None  # one customer: no interval
     assert all(table["small"]) and table["predicted_value_per_customer"].is_null().all()
-    assert socks["value_index"] == pytest.approx(110 / 86)  # average revenue per customer: 430 / 5
+    assert socks["value_index"] == pytest.approx(110 / ((120 + 80 + 110 + 25) / 4))  # first-year value over its average
 
 
 def test_first_product_and_discount_code_golden(profiles):
@@ -155,7 +155,9 @@ def test_payback_against_cac(tx):
 
 def test_predictions_join_and_rank(profiles):
     predicted = pl.DataFrame({"customer_id": ["A", "B", "C", "D", "E"], "predicted_value": [10.0, 90.0, 30.0, 50.0, 20.0]})
-    table = drivers.driver_table(profiles, "first_product", predicted)
+    assert drivers.driver_table(profiles, "first_product", predicted)["name"].to_list() == ["Socks", "Shoes", "Hats"]
+    # nobody observed a year: ranked by the prediction
+    table = drivers.driver_table(profiles.with_columns(pl.lit(None, pl.Float64).alias("value_365")), "first_product", predicted)
     assert table["name"].to_list() == ["Shoes", "Socks", "Hats"]  # 70, 30, 15
     assert groups(table)["Shoes"]["predicted_value_per_customer"] == 70
     assert drivers.overall_figures(profiles, predicted)["predicted_value_per_customer"] == 40

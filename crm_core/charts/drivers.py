@@ -10,17 +10,13 @@ import plotly.graph_objects as go
 import polars as pl
 
 from crm_core.charts.theme import NEUTRAL, PALETTE, styled
-from crm_core.drivers import DIMENSIONS, REPEAT_WINDOWS, headline_measure
+from crm_core.drivers import DIMENSIONS, MEASURE_LABELS, REPEAT_WINDOWS, ranking_measure
 from crm_core.products import NO_SECOND
 
 #: Groups drawn in a bar chart (the best ones; tables have all).
 MAX_BARS = 15
-_MEASURE_TITLES = {
-    "value_365_per_customer": "Revenue per customer in their first year",
-    "predicted_value_per_customer": "Predicted value per customer, next 12 months",
-    "revenue_per_customer": "Revenue per customer to date",
-}
-_INTERVALS = {"predicted_value_per_customer": "predicted_value", "revenue_per_customer": "revenue"}
+_INTERVALS = {"value_365_per_customer": "value_365", "predicted_value_per_customer": "predicted_value",
+              "revenue_per_customer": "revenue"}
 
 
 def _inert(texts: pl.Series | list) -> list[str]:
@@ -30,16 +26,14 @@ def _inert(texts: pl.Series | list) -> list[str]:
 
 def driver_figure(table: pl.DataFrame, dimension: str, overall: dict) -> go.Figure:
     """Value per customer of each group (best on top), its interval, small groups greyed, the average dashed."""
-    column, phrase = headline_measure(table)
+    column, phrase = ranking_measure(overall)
     rows = table.filter(pl.col(column).is_not_null()).head(MAX_BARS)
     names = _inert(rows["name"])
     colours = [NEUTRAL if small else PALETTE[0] for small in rows["small"]]
-    interval = _INTERVALS.get(column)
-    error = None
-    if interval:
-        low = (rows[column] - rows[f"{interval}_low"]).fill_null(0).to_list()
-        high = (rows[f"{interval}_high"] - rows[column]).fill_null(0).to_list()
-        error = dict(type="data", symmetric=False, array=high, arrayminus=low, color="#1B2733", thickness=1.5)
+    interval = _INTERVALS[column]
+    low = (rows[column] - rows[f"{interval}_low"]).fill_null(0).to_list()
+    high = (rows[f"{interval}_high"] - rows[column]).fill_null(0).to_list()
+    error = dict(type="data", symmetric=False, array=high, arrayminus=low, color="#1B2733", thickness=1.5)
     fig = go.Figure(go.Bar(
         y=names, x=rows[column].to_list(), orientation="h", marker_color=colours, error_x=error,
         customdata=rows.select("customers", "small").rows(),
@@ -49,7 +43,7 @@ def driver_figure(table: pl.DataFrame, dimension: str, overall: dict) -> go.Figu
         fig.add_vline(x=average, line=dict(color=PALETTE[1], dash="dash", width=2),
                       annotation_text=f"average {average:,.2f}", annotation_position="top right")
     fig.update_yaxes(autorange="reversed", type="category")
-    fig.update_xaxes(title_text=_MEASURE_TITLES[column], tickformat=",.0f", rangemode="tozero")
+    fig.update_xaxes(title_text=MEASURE_LABELS[column], tickformat=",.0f", rangemode="tozero")
     title = f"Value per customer by {DIMENSIONS.get(dimension, dimension).lower()} ({phrase}); grey = small group"
     return styled(fig, title, height=max(360, 120 + 30 * rows.height))
 
