@@ -27,6 +27,7 @@ from crm_core.ingest.columns import (
     name_candidates, resolve_user_column,
 )
 from crm_core.ingest.errors import IngestError
+from crm_core.ingest.messages import disk_full, is_disk_full
 from crm_core.ingest.parse import (
     MONTH_FORMATS, as_text, clean_number, currency_mark_expr, date_expr, id_expr, month_expr, number_expr,
     present, second_chance_date, second_chance_number, text_expr,
@@ -275,7 +276,11 @@ def _guarded(read: Callable[[], Any]) -> Any:
     except (KeyboardInterrupt, SystemExit, GeneratorExit):
         raise
     except BaseException as error:  # noqa: BLE001 - Polars panics derive from BaseException
-        detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+        if is_disk_full(error):
+            raise IngestError(disk_full()) from error
+        detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:80]
+        if type(error).__name__ == "PanicException":  # a Rust panic's text means nothing to the user
+            detail = "the reader failed on its contents"
         raise IngestError(
             f"This file could not be read ({detail}). Check that it opens in a spreadsheet program, "
             "then export it again as CSV (UTF-8) or Excel (.xlsx)."
