@@ -236,7 +236,7 @@ def corpus(tmp_path_factory) -> dict[str, Path]:
         "far_cell.xlsx": hostile.far_cell_xlsx(folder / "far_cell.xlsx"),
         "wide.xlsx": hostile.wide_xlsx(folder / "wide.xlsx"),
         "padded.xlsx": hostile.padded_xlsx(folder / "padded.xlsx", 24 * 1024**2, 2 * 1024**2),
-        "lying_size.xlsx": hostile.lying_size_xlsx(folder / "lying_size.xlsx", 16 * 1024**2),
+        "lying_size.xlsx": hostile.lying_size_xlsx(folder / "lying_size.xlsx", 4 * 1024**2),
         "lying_page.parquet": hostile.hand_parquet(folder / "lying_page.parquet", [1, 2], claimed_page_bytes=2**31 - 1),
         "corrupt.parquet": hostile.corrupt_parquet(folder / "corrupt.parquet", clean),
         "bomb.csv.gz": hostile.gzip_bomb(folder / "bomb.csv.gz", 64 * 1024**2),
