@@ -166,6 +166,19 @@ def test_rejected_rows_beyond_the_first_thousand_are_spilled_to_a_file(tmp_path)
     assert not spill.exists()
 
 
+def test_saved_dataset_keeps_every_rejected_row_and_loads_only_the_first(tmp_path):
+    from crm_core.dataset import Dataset
+    from crm_core.workspace import Workspace
+
+    path = hostile.junk_rows_csv(tmp_path / "junk.csv", 3000, valid=5000)
+    tx, report = read_orders(path)
+    workspace = Workspace(tmp_path / "ws")
+    dataset_id = workspace.save("junk", path.read_bytes(), "junk.csv", Dataset(transactions=tx, name="junk"), report)
+    saved = workspace.report(dataset_id)
+    assert saved.rejected.height == 1000 and saved.rejected_by_reason() == report.rejected_by_reason()
+    assert saved.all_rejected().collect().equals(report.all_rejected().collect())
+
+
 def test_few_rejected_rows_stay_in_memory(tmp_path):
     path = tmp_path / "few.csv"
     path.write_text("customer,date,amount\nC1,2024-01-02,5\nC2,nope,5\n")
