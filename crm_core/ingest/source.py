@@ -22,7 +22,7 @@ import polars as pl
 
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest import sniff
-from crm_core.ingest import xlsx_checks
+from crm_core.ingest import parquet_checks, xlsx_checks
 
 #: Largest size a compressed upload (and each member of a zip or xlsx) may expand to,
 #: counted on the bytes actually inflated, never on the sizes the archive declares.
@@ -39,10 +39,14 @@ MAX_SHEET_CELLS = 30_000_000
 #: Largest Parquet file accepted: rows, and bytes of its column chunks once decompressed.
 MAX_PARQUET_ROWS = 500_000_000
 MAX_PARQUET_BYTES = 2 * 1024**3
+#: Parquet pages are encoded (dictionaries, run lengths) before compression, so their
+#: ratio is lower than a raw text's; a higher ratio and free allowance are still absurd.
+MAX_PARQUET_RATIO = 1000
+PARQUET_RATIO_FREE_BYTES = 64 * 1024**2
 #: Names the sandbox passes on to its worker (so a test or a deployment can lower them).
 LIMITS = (
     "MAX_DECOMPRESSED_BYTES", "MAX_XLSX_PART_BYTES", "MAX_COMPRESSION_RATIO", "RATIO_FREE_BYTES", "MAX_COLUMNS",
-    "MAX_SHEET_CELLS", "MAX_PARQUET_ROWS", "MAX_PARQUET_BYTES",
+    "MAX_SHEET_CELLS", "MAX_PARQUET_ROWS", "MAX_PARQUET_BYTES", "MAX_PARQUET_RATIO", "PARQUET_RATIO_FREE_BYTES",
 )
 SAMPLE_BYTES = 1024**2
 SAMPLE_ROWS = 5000
@@ -546,6 +550,10 @@ def _castable(dtype: pl.DataType) -> bool:
 
 def _open_parquet(path: Path, detected: dict) -> RawTable:
     detected.update(format="parquet")
+    parquet_checks.check_parquet(path, parquet_checks.Limits(
+        rows=MAX_PARQUET_ROWS, bytes=MAX_PARQUET_BYTES, ratio=MAX_PARQUET_RATIO, ratio_free=PARQUET_RATIO_FREE_BYTES,
+        columns=MAX_COLUMNS,
+    ))
     frame = pl.scan_parquet(path)
     schema = frame.collect_schema()
     names = [n for n, dtype in schema.items() if _castable(dtype)]
