@@ -136,11 +136,6 @@ def second_chance_date(text: pl.Expr, fmt: DateFormat | None) -> pl.Expr:
     return plausible(value)
 
 
-def second_chance_number(text: pl.Expr, fmt: NumberFormat) -> pl.Expr:
-    value = clean_number(text, fmt.decimal)
-    return pl.when(value.is_finite()).then(value)
-
-
 MONTH_FORMATS = ("%Y-%m", "%Y/%m", "%m/%Y", "%m.%Y", "%m-%Y", "%b %Y", "%B %Y", "%b-%y", "%b-%Y", "%Y%m", "%b %y")
 
 
