@@ -98,7 +98,7 @@ def number_expr(column: str, dtype: pl.DataType, fmt: NumberFormat) -> pl.Expr:
 def currency_mark_expr(column: str) -> pl.Expr:
     """Currency symbol or code written in an amount (``$`` -> ``USD``), else null."""
     mark = pl.col(column).cast(pl.String).str.extract(r"([$€£¥₹]|\b[A-Za-z]{3}\b)", 1).str.to_uppercase()
-    return mark.replace(_SYMBOLS)
+    return pl.when(~mark.is_in(["NAN", "INF"])).then(mark.replace(_SYMBOLS))  # "nan" and "inf" are not currencies
 
 
 def date_expr(column: str, dtype: pl.DataType, fmt: DateFormat | None) -> pl.Expr:
