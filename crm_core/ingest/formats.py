@@ -16,9 +16,6 @@ from crm_core.ingest.columns import DATE, ID, MONTH, NUMBER, bracket_currency
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest.mapping import ColumnPlan, ColumnSample, month_format
 from crm_core.ingest.numbers import SIMPLE
-
-#: Number roles that count things rather than money.
-COUNTS = frozenset({"quantity", "days_late", "csat"})
 from crm_core.ingest.options import ReadOptions
 from crm_core.ingest.parse import as_text
 from crm_core.ingest.presets import Preset
@@ -27,6 +24,10 @@ from crm_core.ingest.sniff import (
     user_date_format,
 )
 from crm_core.ingest.source import RawTable
+
+
+#: Number roles that count things rather than money.
+COUNTS = frozenset({"quantity", "days_late", "csat"})
 
 
 @dataclass(frozen=True)

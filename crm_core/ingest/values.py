@@ -16,7 +16,7 @@ import polars as pl
 from crm_core.ingest.columns import DATE, ID, MONTH, NUMBER, TEXT
 from crm_core.ingest.formats import Formats
 from crm_core.ingest.mapping import ColumnPlan, ColumnSample
-from crm_core.ingest.numbers import SIMPLE, classify, resolve, simple_columns, simple_reading
+from crm_core.ingest.numbers import classify, resolve, simple_columns, simple_reading
 from crm_core.ingest.parse import (
     as_text, currency_mark_expr, date_expr, id_expr, month_expr, number_expr, present, second_chance_date, text_expr,
 )
