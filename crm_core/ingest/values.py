@@ -120,7 +120,7 @@ def _expressions(plan: ColumnPlan, formats: Formats, schema: pl.Schema) -> list[
             reading = classify(pl.col(column).cast(pl.String))
             expressions += [reading.point.alias(key), reading.comma.alias(_comma(key)), reading.bits.alias(_bits(key))]
         elif kind == NUMBER:
-            expressions.append(number_expr(column, dtype, formats.numbers[key]).alias(key))
+            expressions.append(number_expr(column, dtype).alias(key))
         elif kind == DATE:
             expressions.append(date_expr(column, dtype, formats.dates.get(key)).alias(key))
         elif kind == MONTH:
@@ -171,7 +171,7 @@ def _resolve_numbers(
         updates.append(value.alias(key))
         if unreadable.any():
             updates.append(unreadable.alias(bad(key)))
-            examples[key] = _first_unreadable(raw, parsed, key, unreadable)
+            examples[key] = _first_unreadable(raw, key)
         if result.ambiguous.any():
             updates.append(pl.select(pl.when(result.ambiguous).then(True)).to_series().alias(ambiguous(key)))
         corrected[plan.columns[key]] = result.corrected
@@ -224,7 +224,7 @@ def _retry_numbers(raw: pl.DataFrame, key: str, point, comma, bits, written):
     )
 
 
-def _first_unreadable(raw: pl.DataFrame, parsed: pl.DataFrame, key: str, unreadable: pl.Series) -> str:
+def _first_unreadable(raw: pl.DataFrame, key: str) -> str:
     """One unreadable source value of ``key`` (for warnings)."""
     if f"__raw_{key}" in raw.columns:
         found = raw.filter(pl.col(f"__raw_{key}").is_not_null()).get_column(f"__raw_{key}")
