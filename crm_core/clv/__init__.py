@@ -25,6 +25,7 @@ from crm_core.clv.fitting import compress
 from crm_core.clv.gamma_gamma import GammaGammaModel
 from crm_core.clv.pipeline import (
     CLVResult,
+    customer_forecasts,
     customer_lifetime_value,
     discounted_purchases,
     fit_clv,

@@ -28,6 +28,7 @@ from crm_core.clv.settings import (
 )
 from crm_core.clv.validation import ModelComparison, choose, default_holdout_weeks, holdout_frame, validate_holdout
 from crm_core.customers import data_as_of
+from crm_core.schema import C
 
 MIN_CHOICE_DAYS = 90  # calibration days needed before the held-back weeks to compare models
 
@@ -334,3 +335,23 @@ def suggested_margin(summary: pl.DataFrame) -> float | None:
         return None
     return float(min(max(summary["margin"].sum() / revenue, 0.0), 1.0))
 
+
+
+FORECAST_COLUMNS = ("customer_id", "p_alive", "expected_purchases", "purchases_low", "purchases_high",
+                    "predicted_value", "value_low", "value_high", "next_order_date")
+
+
+def customer_forecasts(result: CLVResult) -> pl.DataFrame:
+    """One row per customer: the forecast over the horizon with its interval, and the next order date
+    (null when the customer has probably lapsed). The CLI's ``--customers-out`` columns."""
+    return result.customers.select(
+        C.CUSTOMER_ID,
+        pl.col("p_alive").round(6),
+        pl.col("expected_purchases").round(6),
+        pl.col("purchases_low").cast(pl.Int64, strict=False),
+        pl.col("purchases_high").cast(pl.Int64, strict=False),
+        pl.col("clv").round(4).alias("predicted_value"),
+        pl.col("value_low").round(4),
+        pl.col("value_high").round(4),
+        "next_order_date",
+    )
