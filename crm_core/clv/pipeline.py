@@ -26,7 +26,13 @@ from crm_core.clv.settings import (
     SufficiencyRules,
     sufficiency_problems,
 )
-from crm_core.clv.validation import ModelComparison, choose, default_holdout_weeks, holdout_frame, validate_holdout
+from crm_core.clv.validation import (
+    ModelComparison,
+    choose,
+    default_holdout_weeks,
+    holdout_frame,
+    validate_holdout,
+)
 from crm_core.customers import data_as_of
 from crm_core.schema import C
 
@@ -254,7 +260,9 @@ def _choose(tx: pl.LazyFrame, summary: pl.DataFrame, fitted: dict[str, PurchaseM
     """Which model predicts best: on the orders after the calibration end when there are some
     (the models as fitted), otherwise on the last weeks of the calibration data (refitted before them)."""
     if holdout_end is not None and holdout_end > calibration_end:
-        actual = holdout_frame(tx, calibration_end, holdout_end)["holdout_purchases"].to_numpy().astype(float)
+        holdout = holdout_frame(tx, calibration_end, holdout_end).select(C.CUSTOMER_ID, "holdout_purchases")
+        actual = (summary.select(C.CUSTOMER_ID).join(holdout, on=C.CUSTOMER_ID, how="left", maintain_order="left")
+                  ["holdout_purchases"].fill_null(0).to_numpy().astype(float))
         weeks = (holdout_end - calibration_end).days / DAYS_PER_WEEK
         x, t_x, age = (summary[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
         predicted = {name: on_unique(lambda ux, ut, uT, m=m: m.conditional_expected_number_of_purchases_up_to_time(

@@ -96,7 +96,7 @@ def holdout_frame(tx: pl.LazyFrame, calibration_end: dt.date, holdout_end: dt.da
         .select(C.CUSTOMER_ID, pl.col("purchase_days").alias("holdout_purchases"))
     )
     return (
-        calibration.lazy().join(actual, on=C.CUSTOMER_ID, how="left")
+        calibration.lazy().join(actual, on=C.CUSTOMER_ID, how="left", maintain_order="left")
         .with_columns(pl.col("holdout_purchases").fill_null(0)).collect()
     )
 

@@ -31,13 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the holdout best")
     parser.add_argument("--interval", type=float, default=0.8, metavar="P",
                         help="probability held by each prediction interval, between 0 and 1 (default 0.8)")
-    parser.add_argument("--horizon-weeks", type=float, default=52.0, metavar="N",
-                        help="forecast horizon in weeks when no --holdout-end is given (default 52; "
-                             "1 month = 4.35 weeks)")
-    parser.add_argument("--margin", type=float, default=1.0, metavar="M",
-                        help="share of spend that is profit, 0-1 (default 1 = CLV in revenue terms)")
-    parser.add_argument("--discount-rate", type=float, default=0.10, metavar="D",
-                        help="annual discount rate, e.g. 0.1 for 10%% (default 0.1)")
+    parser.add_argument("--horizon-weeks", type=float, metavar="N",
+                        help="forecast horizon in weeks when no --holdout-end is given (default: the view's "
+                             "horizon_months, else 12 months = 52.18 weeks)")
+    parser.add_argument("--margin", type=float, metavar="M",
+                        help="share of spend that is profit, 0-1 (default: the view's, else 1 = CLV in revenue terms)")
+    parser.add_argument("--discount-rate", type=float, metavar="D",
+                        help="annual discount rate, e.g. 0.1 for 10%% (default: the view's, else 0.1)")
     parser.add_argument("--customers-out", type=Path, metavar="FILE.csv",
                         help="write one forecast row per customer (CSV): customer_id, p_alive, expected_purchases, "
                              "purchases_low, purchases_high, predicted_value, value_low, value_high, next_order_date")
@@ -45,11 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _check(args: argparse.Namespace) -> str | None:
     """The first problem with the options, as a message, or None."""
-    if args.horizon_weeks <= 0:
+    if args.horizon_weeks is not None and args.horizon_weeks <= 0:
         return "--horizon-weeks must be positive, e.g. 52"
-    if not 0 < args.margin <= 1:
+    if args.margin is not None and not 0 < args.margin <= 1:
         return "--margin must be between 0 and 1, e.g. 0.3 for a 30% margin"
-    if args.discount_rate < 0:
+    if args.discount_rate is not None and args.discount_rate < 0:
         return "--discount-rate must be 0 or more, e.g. 0.1"
     if not 0 < args.interval < 1:
         return "--interval must lie between 0 and 1, e.g. 0.8 for 80% intervals"
@@ -69,10 +69,18 @@ def _open_output(path: Path):
 
 
 def run(args: argparse.Namespace) -> int:
-    from crm_core.clv import CLVSettings, customer_forecasts, fit_clv, validate_holdout
-    from crm_core.commands.common import emit, fail, load_orders
+    from dataclasses import replace
+
+    from crm_core.clv import (
+        WEEKS_PER_MONTH,
+        customer_forecasts,
+        fit_clv,
+        validate_holdout,
+    )
+    from crm_core.commands.common import emit, fail, load_view
     from crm_core.customers import data_as_of
     from crm_core.export import neutralize
+    from crm_core.metrics import predicted_total
 
     problem = _check(args)
     if problem:
@@ -83,22 +91,29 @@ def run(args: argparse.Namespace) -> int:
         if problem:
             return fail(problem)
     try:
-        tx, _ = load_orders(args)
-        tx = tx.collect().lazy()  # read the file once; every step below reuses it
+        view, analysis, _ = load_view(args)
+        tx = view.transactions.collect().lazy()  # read the file once; every step below reuses it
         last = data_as_of(tx)
         calibration_end = args.calibration_end or last
         if args.holdout_end is not None and args.holdout_end <= calibration_end:
             return fail("--holdout-end must be after the calibration end (the last order date when "
                         "--calibration-end is not given)")
+        settings = analysis.clv_settings(args.calibration_end or view.end)
         horizon = (args.holdout_end - calibration_end).days / 7.0 if args.holdout_end else args.horizon_weeks
-        settings = CLVSettings(horizon_weeks=horizon, margin=args.margin, annual_discount_rate=args.discount_rate,
-                               calibration_end=args.calibration_end, model=args.model, interval=args.interval)
+        overrides = {"horizon_weeks": horizon, "margin": args.margin, "annual_discount_rate": args.discount_rate}
+        settings = replace(settings, model=args.model, interval=args.interval,
+                           **{key: value for key, value in overrides.items() if value is not None})
         holdout_end = args.holdout_end or (last if calibration_end < last else None)
         try:
             result = fit_clv(tx, settings, holdout_end=holdout_end)
         except ValueError as error:
             return fail(str(error))
         payload = result.to_dict()
+        payload["predicted_value_total"] = predicted_total(result)
+        payload["margin"] = settings.margin
+        months = round(settings.horizon_weeks / WEEKS_PER_MONTH, 2)
+        payload["horizon_months"] = int(months) if months.is_integer() else months
+        payload["discount_rate"] = settings.annual_discount_rate
         if holdout_end is not None:
             payload["holdout"] = validate_holdout(tx, calibration_end, holdout_end, model=result.model.NAME,
                                                   level=args.interval).to_dict()
