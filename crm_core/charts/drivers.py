@@ -19,9 +19,15 @@ _INTERVALS = {"value_365_per_customer": "value_365", "predicted_value_per_custom
               "revenue_per_customer": "revenue"}
 
 
+_ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "%": "&#37;"})
+
+
 def _inert(texts: pl.Series | list) -> list[str]:
-    """User text for labels, with the characters Plotly reads as markup replaced."""
-    return [str(text).replace("<", "‹").replace(">", "›") for text in texts]
+    """User text Plotly draws literally: ``& < > %`` as entities (Plotly splits tags before decoding them).
+
+    The same rule as the project's shared chart-text helper, which replaces this one once it lands.
+    """
+    return ["" if text is None else str(text).translate(_ENTITIES) for text in texts]
 
 
 def driver_figure(table: pl.DataFrame, dimension: str, overall: dict) -> go.Figure:
