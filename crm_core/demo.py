@@ -374,8 +374,12 @@ def _lines_frame(columns: dict[str, np.ndarray], id_width: int) -> pl.DataFrame:
             pl.format("C{}", pl.col("_customer").add(1).cast(pl.String).str.zfill(id_width)).alias(C.CUSTOMER_ID),
             pl.format("O{}", pl.col("_order").cast(pl.String).str.zfill(8)).alias(C.ORDER_ID),
         )
-        .select([pl.col(name).cast(dtype) for name, dtype in TRANSACTION_SCHEMA.items()])
+        .select([pl.col(name).cast(dtype) for name, dtype in TRANSACTION_SCHEMA.items() if name not in NOT_GENERATED])
     )
+
+
+#: Canonical columns the demo leaves out: line items and refunds come from real exports.
+NOT_GENERATED = (C.PRODUCT, C.SKU, C.DISCOUNT_CODE, C.FULLY_REFUNDED)
 
 
 def _contacts_frame(columns: dict[str, np.ndarray], id_width: int) -> pl.DataFrame:

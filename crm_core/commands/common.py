@@ -31,6 +31,9 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--preset", help="export format preset (shopify, stripe, hubspot, salesforce, woocommerce, online_retail, cdnow, none)")
     group.add_argument("--currency", help="keep only rows in this currency code, e.g. EUR")
     group.add_argument("--sheet", help="Excel sheet to read")
+    group.add_argument("--revenue", dest="revenue_definition", choices=["net_sales", "total"],
+                       help="what revenue means where the export offers both (Shopify: net_sales = Subtotal net of "
+                            "refunds, the default; total = Total with shipping and taxes, net of refunds)")
     group.add_argument("--no-header", dest="has_header", action="store_const", const=False, default=None,
                        help="the first row is data, not column names")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -55,6 +58,7 @@ def options_from_args(args: argparse.Namespace) -> ReadOptions:
         currency=getattr(args, "currency", None),
         sheet=getattr(args, "sheet", None),
         has_header=getattr(args, "has_header", None),
+        revenue_definition=getattr(args, "revenue_definition", None),
     )
 
 

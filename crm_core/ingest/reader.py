@@ -31,7 +31,8 @@ from crm_core.ingest.parse import (
     present, second_chance_date, second_chance_number, text_expr,
 )
 from crm_core.ingest.presets import (
-    BY_NAME, EXTRA_KINDS, RULE, Preset, bad, detect_preset, finish_generic, flag,
+    BY_NAME, EXTRA_KINDS, LINE_ROLES, RULE, Preset, bad, detect_preset, finish_orders, flag, kept_lines,
+    merged_lines_note,
 )
 from crm_core.ingest.sniff import (
     DateFormat, NumberFormat, date_tokens, format_label, is_day_first, parse_date_series, sniff_date_format,
@@ -80,6 +81,9 @@ class ColumnMapping:
     cost: str | None = None
     days_late: str | None = None
     currency: str | None = None
+    product: str | None = None
+    sku: str | None = None
+    discount_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,10 @@ class ReadOptions:
         Excel sheet name (default: the sheet that looks like orders).
     has_header
         Whether the first row holds column names.
+    revenue_definition
+        ``net_sales`` (default) or ``total``: what revenue means where the
+        export offers both (Shopify: Subtotal net of refunds, or Total with
+        shipping and taxes). See docs/ingest.md, "Revenue definitions".
     """
 
     encoding: str | None = None
@@ -116,6 +124,7 @@ class ReadOptions:
     currency: str | None = None
     sheet: str | None = None
     has_header: bool | None = None
+    revenue_definition: str | None = None
 
 
 def _empty_rejected() -> pl.DataFrame:
@@ -144,6 +153,10 @@ class IngestReport:
     negative_amount_rows: int = 0
     detected: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: Data lines in the file (line items before merging them into orders).
+    source_lines: int = 0
+    #: One row per line item of the kept orders (product, sku, ...; see presets.kept_lines), or None.
+    lines: pl.DataFrame | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (rejected rows excluded; store them as Parquet)."""
@@ -156,12 +169,13 @@ class IngestReport:
             "negative_amount_rows": self.negative_amount_rows,
             "detected": self.detected,
             "warnings": self.warnings,
+            "source_lines": self.source_lines,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], rejected: pl.DataFrame | None = None) -> "IngestReport":
         known = {k: data[k] for k in ("rows_read", "rows_valid", "rows_rejected", "duplicate_rows",
-                                      "negative_amount_rows", "detected", "warnings") if k in data}
+                                      "negative_amount_rows", "detected", "warnings", "source_lines") if k in data}
         report = cls(**known)
         if rejected is not None:
             report.rejected = rejected
@@ -303,19 +317,25 @@ def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, f
     with _open(source, options, filename, _order_sheet_score, quote) as table:
         preset = _choose_preset(table, options)
         user = {f.name: getattr(mapping, f.name) for f in fields(mapping) if getattr(mapping, f.name)}
-        roles = list(ORDER_ROLES) + [Role(key, kind, key.replace("_", " "), ()) for key, kind in EXTRA_KINDS.items()]
+        roles = list(ORDER_ROLES) + list(LINE_ROLES)
+        roles += [Role(key, kind, key.replace("_", " "), ()) for key, kind in EXTRA_KINDS.items()]
         plan = _Plan(table, options, preset)
         plan.map_columns(roles, user)
         plan.require_orders()
         plan.sniff_values()
         parsed = plan.parse()
-        parsed = (preset.finish if preset else finish_generic)(parsed)
+        parsed, lines, revenue = finish_orders(preset, parsed, options.revenue_definition)
+        plan.detected.update(revenue)
         if preset and preset.name == "shopify":
             plan.detected["source_rows"] = plan.source_rows
         parsed = plan.check_currencies(parsed)
         canonical = [c for c in TRANSACTION_SCHEMA if c in parsed.columns]
         keep, reason = _order_checks(parsed)
-        return plan.finish(parsed, keep, reason, canonical, TRANSACTION_SCHEMA, what="orders")
+        if plan.source_rows != parsed.height:
+            plan.warnings.insert(0, merged_lines_note(plan.source_rows, parsed.height))
+        valid, report = plan.finish(parsed, keep, reason, canonical, TRANSACTION_SCHEMA, what="orders")
+        report.source_lines, report.lines = plan.source_rows, kept_lines(lines, parsed, keep)
+        return valid, report
 
 
 def _order_checks(frame: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:
