@@ -25,6 +25,7 @@ from crm_core.charts.present import MAX_CURVE_POINTS, share_bars_figure, status_
 from crm_core.customers import filter_period, summarize
 from crm_core.dataset import Dataset
 from crm_core.schema import C
+from crm_core.settings import AnalysisSettings
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class FindingSettings:
         Prefix for money, e.g. "$" or "€" (empty by default).
     dark
         Draw figures with the dark template.
+    analysis
+        The manager's settings: tiers, RFM rules, margin and discount rate of the forecast.
     """
 
     start: dt.date | None = None
@@ -53,6 +56,14 @@ class FindingSettings:
     overdue_factor: float = 2.0
     currency: str = ""
     dark: bool = False
+    analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
+
+    @classmethod
+    def from_analysis(cls, analysis: AnalysisSettings, start: dt.date | None, end: dt.date | None,
+                      currency: str = "", dark: bool = False) -> FindingSettings:
+        """Findings settings built from the manager's settings (one source for every output)."""
+        return cls(start=start, end=end, horizon_months=analysis.horizon_months, currency=currency, dark=dark,
+                   analysis=analysis)
 
 
 @dataclass(frozen=True)
@@ -95,7 +106,7 @@ class FindingContext:
     @cached_property
     def clv(self) -> tuple[Any | None, str]:
         """The lifetime-value fit of the period, or (None, why not) when it is unreliable."""
-        from crm_core.clv import CLVSettings, fit_clv, months_to_weeks, sufficiency_problems
+        from crm_core.clv import fit_clv, months_to_weeks, sufficiency_problems
 
         summary = self.summary
         if summary.height == 0:
@@ -104,7 +115,8 @@ class FindingContext:
         problems = sufficiency_problems(summary.height, history_days, float((summary["purchase_days"] >= 2).mean()))
         if problems:  # known to be unreliable: skip the fit
             return None, problems[0]
-        settings = CLVSettings(horizon_weeks=months_to_weeks(self.settings.horizon_months), calibration_end=self.period[1])
+        settings = replace(self.settings.analysis.clv_settings(self.period[1]),
+                           horizon_weeks=months_to_weeks(self.settings.horizon_months))
         try:
             result = fit_clv(self.transactions, settings)
         except ValueError as error:
@@ -213,11 +225,11 @@ def concentration_finding(ctx: FindingContext) -> Finding | None:
 def tiers_finding(ctx: FindingContext) -> Finding | None:
     """'Platinum: 1% of customers (50) bring 22% of revenue; Lead: 80% of customers bring 26%.'"""
     from crm_core.charts.portfolio import pyramid_figure
-    from crm_core.portfolio import TierSettings, assign_tiers, pyramid_takeaway, tier_summary
+    from crm_core.portfolio import assign_tiers, pyramid_takeaway, tier_summary
 
     if ctx.summary.height < 20 or ctx.summary["revenue"].sum() <= 0:
         return None
-    settings = TierSettings()
+    settings = ctx.settings.analysis.tier_settings()
     tiers = tier_summary(assign_tiers(ctx.summary, settings), settings)
     table = tiers.select(
         pl.col("tier").alias("Tier"),
@@ -255,19 +267,20 @@ def segment_table(scored: pl.DataFrame, names: list[str]) -> pl.DataFrame:
 
 def segments_finding(ctx: FindingContext) -> Finding | None:
     """'Champions (12% of customers) bring 45% of revenue.'"""
-    from crm_core.rfm import RfmSettings, score_customers
+    from crm_core.rfm import score_customers
 
     if ctx.summary.height < 20 or ctx.summary["revenue"].sum() <= 0:
         return None
-    settings = RfmSettings()
+    settings = ctx.settings.analysis.rfm_settings()
     table = segment_table(score_customers(ctx.summary, settings).collect(), settings.segment_names)
     top = table.sort("revenue_share", descending=True).row(0, named=True)
     headline = f"{top['segment']} ({share(top['customer_share'])} of customers) bring {share(top['revenue_share'])} of revenue."
     slipping = table.filter(pl.col("segment").is_in(["At Risk", "Can't Lose Them"]))
     detail = (f"{slipping['customers'].sum():,} customers are in At Risk or Can't Lose Them: they used to buy often "
               "and have not bought for a while." if slipping.height else "")
-    method = ("RFM: recency, frequency and monetary value are each scored 1 to 5 (5 = best) from the share of "
-              "customers with a worse value; the default rule table of the Segments page names the segments.")
+    rules = "the default rule table" if settings.rules is None else "the edited rule table"
+    method = (f"RFM: recency, frequency and monetary value are each scored 1 to {settings.bins} (best = {settings.bins}) "
+              f"from the share of customers with a worse value; {rules} of the Segments page names the segments.")
     return Finding("segments", "Customer segments", headline,
                    share_bars_figure(table, "segment", "RFM segments: customers vs revenue"),
                    _share_table(table, "segment", "Segment", ctx), detail, method, source="crm_core.rfm")
@@ -337,25 +350,26 @@ def _lower_first(text: str) -> str:
 
 def _predicted_value_finding(ctx: FindingContext, result: Any) -> Finding:
     from crm_core.clv import fit_takeaway, value_tiers
+    from crm_core.metrics import metric, predicted_total, predicted_value_words
 
     tiers = value_tiers(result.customers)
-    total = float(result.customers.filter(pl.col("clv").is_finite())["clv"].sum())
+    total = predicted_total(result)
     months = ctx.settings.horizon_months
-    headline = (f"Customers are expected to bring {ctx.money(total)} over the next {months} months; "
-                f"the top 10% of them hold {share(tiers['clv_share'][0])} of it.")
+    words = {**predicted_value_words(ctx.settings.analysis), "months": str(months)}
+    entry = metric("predicted_value_total")
+    headline = (f"{entry.label.format(**words)}: {ctx.money(total)}; "
+                f"the top 10% of customers hold {share(tiers['clv_share'][0])} of it.")
     table = tiers.select(
         pl.col("label").alias("Customers ranked by predicted value"),
         pl.col("customers").alias("Customers"),
         pl.col("clv_total").map_elements(ctx.money, return_dtype=pl.String).alias("Predicted value"),
         pl.col("clv_share").map_elements(share, return_dtype=pl.String).alias("Share"),
         pl.col("clv_mean").map_elements(ctx.money, return_dtype=pl.String).alias("Per customer"),
-        pl.col("p_alive_mean").map_elements(share, return_dtype=pl.String).alias("Probably active"),
+        pl.col("p_alive_mean").map_elements(share, return_dtype=pl.String).alias("Average P(alive)"),
     )
     figure = value_bars_figure(tiers, "label", "clv_mean", f"Predicted value per customer, next {months} months",
                                "Average predicted value")
-    method = (f"Customer lifetime value over {months} months: BG/NBD for how often each customer will buy and whether "
-              "they are still active, Gamma-Gamma for how much they spend, discounted at 10% a year, in revenue terms. "
-              "Fitted on the orders of the period.")
+    method = entry.definition.format(**words)
     return Finding("value", "Customer lifetime value", headline, figure, table, fit_takeaway(result), method,
                    source="crm_core.clv")
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
+import math
 import os
 import shutil
 import subprocess
@@ -22,6 +24,7 @@ from plotly.offline import get_plotlyjs
 
 from crm_core.dataset import Dataset
 from crm_core.findings import Finding, FindingSettings, key_findings
+from crm_core.metrics import Figure
 from crm_core.schema import C
 
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "/usr/bin/chromium")
@@ -198,6 +201,29 @@ def _methodology_html(findings: list[Finding]) -> str:
 # --- The report ---------------------------------------------------------------
 
 
+def figures_script(figures: list[Figure]) -> str:
+    """The headline figures as ``<script type="application/json" id="figures">`` (machine-readable).
+
+    ``<`` is written as ``\\u003c`` so no value (tier names are user text) can close the script.
+    """
+    payload = [{key: _finite(figure.to_dict()[key]) for key in ("id", "label", "value", "unit", "definition", "period")}
+               for figure in figures]
+    text = json.dumps(payload, ensure_ascii=False, allow_nan=False).replace("<", "\\u003c").replace(">", "\\u003e")
+    return f'<script type="application/json" id="figures">{text}</script>'
+
+
+def _finite(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _filters_text(filters: dict[str, tuple[str, ...]]) -> str:
+    from crm_core.settings import FILTER_LABELS
+
+    if not filters:
+        return "none (all orders and customers)"
+    return "; ".join(f"{FILTER_LABELS.get(column, column)}: {', '.join(values)}" for column, values in filters.items())
+
+
 def build_report(
     dataset: Dataset,
     settings: FindingSettings | None = None,
@@ -205,6 +231,7 @@ def build_report(
     findings: list[Finding] | None = None,
     title: str = "Customer portfolio report",
     generated_at: dt.datetime | None = None,
+    figures: list[Figure] | None = None,
 ) -> ReportContent:
     """The whole report as one HTML document.
 
@@ -220,6 +247,8 @@ def build_report(
         Precomputed findings (default: :func:`crm_core.findings.key_findings`).
     title, generated_at
         Shown in the header (generated_at defaults to now).
+    figures
+        Headline figures (:func:`crm_core.metrics.headline_figures`) embedded as JSON; none when omitted.
     """
     settings = settings or FindingSettings()
     if findings is None:
@@ -230,7 +259,8 @@ def build_report(
     summary = "".join(f"<li>{esc(f.headline)}</li>" for f in findings) or "<li>No orders in this period.</li>"
     body = [
         f"<header><h1>{esc(title)}</h1>",
-        f'<p class="meta">Dataset: {esc(dataset.name)} · Period: {esc(start)} to {esc(end)} · Generated {esc(generated_at.isoformat(sep=" "))}</p></header>',
+        f'<p class="meta">Dataset: {esc(dataset.name)} · Period: {esc(start)} to {esc(end)} · Generated {esc(generated_at.isoformat(sep=" "))}</p>',
+        f'<p class="meta" id="filters">Filters: {esc(_filters_text(settings.analysis.filter_map))}</p></header>',
         f'<section id="summary"><h2>Key findings</h2><ol class="summary">{summary}</ol></section>',
         *(_finding_html(finding, index) for index, finding in enumerate(findings)),
         _quality_html(dataset, ingest_report),
@@ -241,7 +271,7 @@ def build_report(
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)} – {esc(dataset.name)}</title><style>{_STYLE}</style>"
         f'<script type="text/javascript">{get_plotlyjs()}</script></head>'
-        f"<body>{''.join(body)}</body></html>"
+        f"<body>{''.join(body)}{figures_script(figures or [])}</body></html>"
     )
     charts = sum(1 for f in findings if f.figure is not None)
     return ReportContent(html=document, findings=findings, charts=charts)

@@ -4,24 +4,28 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.data import date_bounds
+from ui.dataset_link import dataset_from_link, link_dataset
 from ui.present import render_present_controls
 from ui.state import DEMO_DATASET_ID, Keys
 
 
-def _dataset_choices() -> dict[str, str]:
-    """Dataset id -> label, demo first, then saved uploads (newest first).
+def _dataset_choices() -> tuple[dict[str, str], dict[str, str]]:
+    """Dataset id -> label (demo first, then saved uploads, newest first), and id -> name.
 
-    Labels are unique (the URL carries the label): a repeated name gets its save time.
+    Labels are unique so the user can tell datasets apart: a repeated name gets
+    its save time, and the start of its id when that is repeated too. (The URL
+    carries the id: see ui.dataset_link.)
     """
     from ui.auth import user_workspace  # the signed-in user's datasets only
 
-    choices = {DEMO_DATASET_ID: "Demo portfolio"}
+    choices, names = {DEMO_DATASET_ID: "Demo portfolio"}, {}
     for entry in user_workspace().list_datasets():
-        label = entry.name
-        if label in choices.values():
-            label = f"{entry.name} (saved {entry.created_at[:16].replace('T', ' ')})"
-        choices[entry.id] = label
-    return choices
+        saved = entry.created_at[:16].replace("T", " ")
+        for label in (entry.name, f"{entry.name} (saved {saved})", f"{entry.name} (saved {saved}, {entry.id[:8]})"):
+            if label not in choices.values():
+                break
+        choices[entry.id], names[entry.id] = label, entry.name
+    return choices, names
 
 
 def _reset_period_on_dataset_change(first, last) -> None:
@@ -42,10 +46,15 @@ def _reset_period_on_dataset_change(first, last) -> None:
 def render_sidebar() -> None:
     """Draw the dataset picker and the shared date-range filter."""
     with st.sidebar:
-        choices = _dataset_choices()
+        choices, names = _dataset_choices()
         pending = st.session_state.pop(Keys.PENDING_DATASET, None)
         if pending is not None:
             st.session_state[Keys.DATASET_ID] = pending
+        elif Keys.DATASET_ID not in st.session_state:  # a new session: open the dataset the link names
+            linked, ambiguous = dataset_from_link(choices, names)
+            st.session_state[Keys.DATASET_ID] = linked or DEMO_DATASET_ID
+            if ambiguous:
+                st.warning("This link names a dataset by a name several of your datasets share. Pick it below.")
         if st.session_state.get(Keys.DATASET_ID) not in choices:
             st.session_state[Keys.DATASET_ID] = DEMO_DATASET_ID
         st.selectbox(
@@ -53,9 +62,9 @@ def render_sidebar() -> None:
             options=list(choices),
             format_func=lambda dataset_id: choices.get(dataset_id, dataset_id),
             key=Keys.DATASET_ID,
-            bind="query-params",
             help="The demo, or an export you uploaded on the Data page.",
         )
+        link_dataset(st.session_state[Keys.DATASET_ID])
         first, last = date_bounds()
         _reset_period_on_dataset_change(first, last)
         st.date_input(

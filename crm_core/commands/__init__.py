@@ -12,4 +12,5 @@ COMMANDS: dict[str, str] = {
     "clv": "fit BG/NBD + Gamma-Gamma (time in weeks) and report parameters, CLV and holdout checks",
     "export": "write the target list of an RFM segment (CSV or XLSX, formula-injection-safe)",
     "report": "write a self-contained HTML report (and a PDF with Chromium) of an order export",
+    "drivers": "what brings the best customers: value by first product, discount code, channel, region or cohort",
 }
