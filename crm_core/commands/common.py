@@ -28,9 +28,10 @@ MAX_VIEW_BYTES = 200_000
 MAPPING_FLAGS = {"customer_id": "customer", "order_date": "date", "currency": "currency-column"}
 
 
-def add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    """PATH plus the column-mapping and read overrides."""
-    parser.add_argument("path", help="order export: CSV/TSV/TXT (.gz), Parquet or .xlsx")
+def add_source_arguments(parser: argparse.ArgumentParser, optional_path: bool = False) -> None:
+    """PATH (optional when ``optional_path``) plus the column-mapping and read overrides."""
+    parser.add_argument("path", nargs="?" if optional_path else None,
+                        help="order export: CSV/TSV/TXT (.gz), Parquet or .xlsx")
     group = parser.add_argument_group("mapping and read overrides (default: detect)")
     for field_name in ColumnMapping.__dataclass_fields__:
         flag = "--" + MAPPING_FLAGS.get(field_name, field_name).replace("_", "-")
