@@ -7,7 +7,7 @@ import crm_core.charts  # noqa: F401  (registers the shared Plotly template)
 from crm_core.logging_setup import configure_logging, is_configured
 from ui.auth import require_sign_in
 from ui.errors import run_page
-from ui.sidebar import render_sidebar
+from ui.sidebar import render_filter_chips, render_sidebar
 
 st.set_page_config(page_title="Customer portfolio", page_icon=":material/analytics:", layout="wide")
 if not is_configured():
@@ -40,4 +40,5 @@ PAGES = {
 
 page = st.navigation(PAGES)
 render_sidebar()
+render_filter_chips()  # the view's filters, named above every page
 run_page(page)  # production (showErrorDetails = "none"): a plain message with an incident number

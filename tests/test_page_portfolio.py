@@ -22,8 +22,8 @@ def test_page_shows_engine_figures(demo_summary):
     at = open_page()
     figures = pf.concentration(demo_summary)
     metrics = {metric.label: metric.value for metric in at.metric}
-    assert metrics["Top 20% of customers bring"] == pf.pct(figures.top20_share)
-    assert metrics["Gini coefficient"] == f"{figures.gini:.2f}"
+    assert metrics["Top 20% customers' share of revenue"] == f"{100 * figures.top20_share:.1f}%"
+    assert metrics["Gini coefficient of revenue"] == f"{figures.gini:.2f}"
     tiers = at.dataframe[0].value
     expected = pf.tier_summary(pf.assign_tiers(demo_summary))
     assert tiers["customers"].tolist() == expected["customers"].to_list()
@@ -111,7 +111,7 @@ def test_page_without_optional_columns_says_what_is_missing(cdnow_path):
     assert "Margin is not available: the data has no cost column." in texts
     assert any("no recorded cost of serving customers (no interactions table)" in text for text in texts)
     expected = pf.concentration(summarize(tx.lazy()).collect())
-    assert {m.label: m.value for m in at.metric}["Top 20% of customers bring"] == pf.pct(expected.top20_share)
+    assert {m.label: m.value for m in at.metric}["Top 20% customers' share of revenue"] == f"{100 * expected.top20_share:.1f}%"
 
 
 def test_amount_cutoffs_and_margin_ranking(demo_summary):

@@ -149,3 +149,38 @@ def customer_list(members: pl.DataFrame, group: str, file_prefix: str, key: str,
         "Download these customers (CSV)", data=safe_csv_bytes(members), file_name=f"{file_prefix}_{file_slug(group)}.csv",
         mime="text/csv", icon=":material/download:", key=key,
         help="Opens in Excel; cells that could run as formulas are neutralised.")
+
+
+# Catalogue figures ------------------------------------------------------------------------------
+def currency_suffix() -> str:
+    """' (EUR)' for labels of money inputs and axes; '' when the currency is not stated."""
+    from ui.settings import display_currency
+
+    code = display_currency()
+    return f" ({code})" if code else ""
+
+
+def format_figure(value, unit: str) -> str:
+    """A value in the view's currency and number format (crm_core.format)."""
+    from crm_core import format as fmt
+    from ui.settings import display_currency, display_locale
+
+    return fmt.value(value, unit, display_currency(), display_locale())
+
+
+def money_text(value, decimals: int | None = None) -> str:
+    """Money for takeaways and captions: currency and number format of the view."""
+    from crm_core import format as fmt
+    from ui.settings import display_currency, display_locale
+
+    return fmt.money(value, display_currency(), display_locale(), decimals)
+
+
+def figure_card(container, metric_id: str, value, period: str, delta: str | None = None,
+                label: str | None = None, **words: str) -> None:
+    """A card for a catalogue figure: its label, the value formatted by unit, definition and period as help."""
+    from crm_core.metrics import metric
+
+    entry = metric(metric_id)
+    container.metric(label or entry.label.format(**words), format_figure(value, entry.unit), delta=delta, border=True,
+                     help=f"{entry.definition.format(**words)} Period: {period}.")

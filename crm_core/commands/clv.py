@@ -39,7 +39,9 @@ def run(args: argparse.Namespace) -> int:
     if args.discount_rate is not None and args.discount_rate < 0:
         return fail("--discount-rate must be 0 or more, e.g. 0.1")
     view, analysis, _ = load_view(args)
-    tx = view.transactions.collect().lazy()  # read the file once; every step below reuses it
+    from crm_core.metrics import forecast_orders, predicted_total
+
+    tx = forecast_orders(view.history, view.end).collect().lazy()  # read once; every step below reuses it
     settings = analysis.clv_settings(args.calibration_end or view.end)
     overrides = {"horizon_weeks": args.horizon_weeks, "margin": args.margin, "annual_discount_rate": args.discount_rate}
     settings = replace(settings, **{key: value for key, value in overrides.items() if value is not None})
@@ -47,8 +49,6 @@ def run(args: argparse.Namespace) -> int:
         result = fit_clv(tx, settings)
     except ValueError as error:
         return fail(str(error))
-    from crm_core.metrics import predicted_total
-
     payload = result.to_dict()
     payload["predicted_value_total"] = predicted_total(result)
     payload["margin"] = settings.margin
