@@ -62,10 +62,15 @@ class Metric:
 
 
 _METRICS = (
-    Metric("customers", "Customers", "Customers with at least one order line in the period (after filters).",
+    Metric("customers", "Customers", "Customers with at least one order line (purchase or return) in the period, "
+           "after filters.",
            "count", PERIOD_VIEW, "crm_core.portfolio.portfolio_report"),
     Metric("revenue", "Revenue (net)", "Sum of order amounts in the period, net of returns.",
            "money", PERIOD_VIEW, "crm_core.portfolio.portfolio_report"),
+    Metric("active_customers", "Active customers", "Customers with at least one purchase (amount >= 0) in the period.",
+           "count", PERIOD_VIEW, "crm_core.kpis.period_kpis"),
+    Metric("frequency", "Purchase frequency", "Orders per active customer in the period.", "ratio", PERIOD_VIEW,
+           "crm_core.kpis.period_kpis"),
     Metric("orders", "Orders", "Distinct orders (order id, else one per customer and day) with amount >= 0.",
            "count", PERIOD_VIEW, "crm_core.kpis.period_kpis"),
     Metric("aov", "Average order value", "Revenue divided by orders.", "money", PERIOD_VIEW, "crm_core.kpis.period_kpis"),
