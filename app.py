@@ -22,6 +22,7 @@ PAGES = {
     "Differentiate": [
         st.Page("app_pages/portfolio.py", title="Portfolio", icon=":material/account_tree:"),
         st.Page("app_pages/segments.py", title="Segments", icon=":material/donut_small:"),
+        st.Page("app_pages/drivers.py", title="What brings the best customers", icon=":material/trending_up:"),
     ],
     "Predict": [
         st.Page("app_pages/lifetime.py", title="Lifetime value & retention", icon=":material/timeline:"),

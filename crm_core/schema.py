@@ -21,6 +21,9 @@ class C:
     CATEGORY = "category"
     COST = "cost"
     DAYS_LATE = "days_late"
+    PRODUCT = "product"
+    SKU = "sku"
+    DISCOUNT_CODE = "discount_code"
 
 
 #: Required transaction columns and their types.
@@ -39,6 +42,9 @@ OPTIONAL_TRANSACTION_COLUMNS: dict[str, pl.DataType] = {
     C.CATEGORY: pl.String(),
     C.COST: pl.Float64(),
     C.DAYS_LATE: pl.Float64(),
+    C.PRODUCT: pl.String(),
+    C.SKU: pl.String(),
+    C.DISCOUNT_CODE: pl.String(),
 }
 
 TRANSACTION_SCHEMA: dict[str, pl.DataType] = {

@@ -134,7 +134,7 @@ def settings_from_query(params: dict) -> AnalysisSettings:
         return value[0] if isinstance(value, list) and value else value  # type: ignore[return-value]
 
     settings = AnalysisSettings.from_url(first(Keys.SETTINGS_URL))
-    preset = _preset_from_label(first(Keys.PERIOD_PRESET))
+    preset = preset_from_label(first(Keys.PERIOD_PRESET))
     dates = params.get(Keys.PERIOD)
     dates = dates if isinstance(dates, list) else ([dates] if dates else [])
     if preset == "custom" and dates:
@@ -144,7 +144,7 @@ def settings_from_query(params: dict) -> AnalysisSettings:
     return replace(settings, period=Period(preset)) if preset != "custom" else settings
 
 
-def _preset_from_label(text: str | None) -> str:
+def preset_from_label(text: str | None) -> str:
     """A bound selectbox writes its shown label to the URL ('Year to date'); accept ids too."""
     from crm_core.settings import PRESET_LABELS
 

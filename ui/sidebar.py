@@ -21,9 +21,18 @@ from crm_core.settings import (
     PRESET_LABELS,
     Period,
 )
-from ui.data import date_bounds, filter_choices, filter_problem, dataset_key
+from ui.data import dataset_key, date_bounds, filter_choices, filter_problem
+from ui.dataset_link import dataset_from_link, link_dataset
 from ui.present import render_present_controls
-from ui.settings import current_settings, detected_currency, set_period, settings_problem, sync_url, update_settings
+from ui.settings import (
+    current_settings,
+    detected_currency,
+    preset_from_label,
+    set_period,
+    settings_problem,
+    sync_url,
+    update_settings,
+)
 from ui.state import DEMO_DATASET_ID, Keys
 
 CURRENCIES = ("EUR", "USD", "GBP", "CHF", "JPY", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN", "CZK", "INR", "CNY", "BRL")
@@ -31,20 +40,23 @@ LOCALE_LABELS = {"en": "1,234.56", "de": "1.234,56", "fr": "1 234,56", "ch": "1'
 DETECTED = ""
 
 
-def _dataset_choices() -> dict[str, str]:
-    """Dataset id -> label, demo first, then saved uploads (newest first).
+def _dataset_choices() -> tuple[dict[str, str], dict[str, str]]:
+    """Dataset id -> label (demo first, then saved uploads, newest first), and id -> name.
 
-    Labels are unique (the URL carries the label): a repeated name gets its save time.
+    Labels are unique so the user can tell datasets apart: a repeated name gets
+    its save time, and the start of its id when that is repeated too. (The URL
+    carries the id: see ui.dataset_link.)
     """
     from ui.auth import user_workspace  # the signed-in user's datasets only
 
-    choices = {DEMO_DATASET_ID: "Demo portfolio"}
+    choices, names = {DEMO_DATASET_ID: "Demo portfolio"}, {}
     for entry in user_workspace().list_datasets():
-        label = entry.name
-        if label in choices.values():
-            label = f"{entry.name} (saved {entry.created_at[:16].replace('T', ' ')})"
-        choices[entry.id] = label
-    return choices
+        saved = entry.created_at[:16].replace("T", " ")
+        for label in (entry.name, f"{entry.name} (saved {saved})", f"{entry.name} (saved {saved}, {entry.id[:8]})"):
+            if label not in choices.values():
+                break
+        choices[entry.id], names[entry.id] = label, entry.name
+    return choices, names
 
 
 def _reset_period_on_dataset_change(first, last) -> None:
@@ -80,12 +92,20 @@ def _render_period() -> None:
     pending = st.session_state.pop(Keys.PENDING_PERIOD, None)
     if pending is not None:  # a loaded view's dates, clamped to the data
         st.session_state[Keys.PERIOD] = Period("custom", *pending).resolve(first, last)
-    if st.session_state.get(Keys.PERIOD_PRESET) not in PERIOD_PRESETS:
-        st.session_state[Keys.PERIOD_PRESET] = "all"
+    if Keys.PERIOD_PRESET not in st.session_state:  # a new session: the preset the link names
+        try:
+            st.session_state[Keys.PERIOD_PRESET] = preset_from_label(st.query_params.get(Keys.PERIOD_PRESET))
+        except ValueError:
+            st.session_state[Keys.PERIOD_PRESET] = "all"
+    # Not bound to the URL (a bound selectbox writes its label there): the id is written back below.
     preset = st.selectbox(
-        "Period", PERIOD_PRESETS, format_func=PRESET_LABELS.get, key=Keys.PERIOD_PRESET, bind="query-params",
+        "Period", PERIOD_PRESETS, format_func=PRESET_LABELS.get, key=Keys.PERIOD_PRESET,
         on_change=_apply_preset, args=(first, last),
         help="Presets count back from the last order in the data (not from today).")
+    if preset == "all":
+        st.query_params.pop(Keys.PERIOD_PRESET, None)
+    elif st.query_params.get(Keys.PERIOD_PRESET) != preset:
+        st.query_params[Keys.PERIOD_PRESET] = preset
     if preset != "custom" and Keys.PERIOD not in st.session_state:
         st.session_state[Keys.PERIOD] = Period(preset).resolve(first, last)  # a link with a preset only
     initial = {} if Keys.PERIOD in st.session_state else {"value": (first, last)}  # no default next to state
@@ -170,10 +190,15 @@ def _render_format() -> None:
 def render_sidebar() -> None:
     """Draw the dataset picker, period, comparison, filters, currency and the present controls."""
     with st.sidebar:
-        choices = _dataset_choices()
+        choices, names = _dataset_choices()
         pending = st.session_state.pop(Keys.PENDING_DATASET, None)
         if pending is not None:
             st.session_state[Keys.DATASET_ID] = pending
+        elif Keys.DATASET_ID not in st.session_state:  # a new session: open the dataset the link names
+            linked, ambiguous = dataset_from_link(choices, names)
+            st.session_state[Keys.DATASET_ID] = linked or DEMO_DATASET_ID
+            if ambiguous:
+                st.warning("This link names a dataset by a name several of your datasets share. Pick it below.")
         if st.session_state.get(Keys.DATASET_ID) not in choices:
             st.session_state[Keys.DATASET_ID] = DEMO_DATASET_ID
         st.selectbox(
@@ -181,9 +206,9 @@ def render_sidebar() -> None:
             options=list(choices),
             format_func=lambda dataset_id: choices.get(dataset_id, dataset_id),
             key=Keys.DATASET_ID,
-            bind="query-params",
             help="The demo, or an export you uploaded on the Data page.",
         )
+        link_dataset(st.session_state[Keys.DATASET_ID])
         problem = settings_problem()
         if problem:
             st.warning(problem)

@@ -124,6 +124,11 @@ class Keys:
     WH_SOURCE = "wh_source"                  # the connected WarehouseSource
     WH_PERIOD = "wh_period"
     WH_DRILL = "wh_drill"
+    # Drivers (bound to the URL: choices only, no user text).
+    DRV_BY = "drv_by"                        # dimension customers are grouped by
+    DRV_PREDICT = "drv_predict"              # include the 12-month value model
+    DRV_RANK = "drv_rank"                    # top products by revenue / customers
+    DRV_DOWNLOAD = "drv_download_"           # + table name: CSV download buttons
 
 
 DEMO_DATASET_ID = "demo"

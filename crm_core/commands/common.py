@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
+import os
 import sys
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from crm_core.ingest import ColumnMapping, IngestError, IngestReport, ReadOptions, read_orders
+from crm_core.ingest.messages import disk_full, one_line, quoted
 from crm_core.settings import AnalysisSettings
 
 if TYPE_CHECKING:
@@ -71,8 +75,6 @@ def options_from_args(args: argparse.Namespace) -> ReadOptions:
 
 def _view_error(args: argparse.Namespace, problem: str) -> IngestError:
     """One line of at most 200 characters naming the view file (by its name) and the problem."""
-    from pathlib import Path
-
     text = f"--view {Path(str(args.view)).name[:40]}: {problem}"
     return IngestError(text if len(text) <= 190 else text[:189] + "…")
 
@@ -151,6 +153,42 @@ def emit(payload: dict[str, Any], as_json: bool) -> None:
 
 
 def fail(message: str) -> int:
-    """Print a one-line error for the user and return the exit code."""
-    print(f"error: {message}", file=sys.stderr)
+    """Print a one-line error (at most 200 characters) for the user and return the exit code."""
+    print(one_line(f"error: {message}"), file=sys.stderr)
     return 2
+
+
+def output_paths(args: argparse.Namespace) -> dict[str, str]:
+    """The files a command writes: ``--out``, ``--customers-out``, ... (flag -> path)."""
+    return {
+        "--" + name.replace("_", "-"): str(value)
+        for name, value in vars(args).items()
+        if (name == "out" or name.endswith("_out")) and isinstance(value, (str, os.PathLike))
+    }
+
+
+def unwritable_output(args: argparse.Namespace) -> str | None:
+    """Why an output path cannot be written (checked before any work), or None."""
+    for flag, path in output_paths(args).items():
+        target = Path(path)
+        if target.is_dir():
+            return f"{flag} {quoted(path)} is a folder; give a file name, e.g. {flag} {quoted(str(target / 'out'))}."
+        folder = target.parent
+        if target.exists() and not os.access(target, os.W_OK):
+            return f"Cannot write {flag} {quoted(path)}: permission denied. Choose a file you can write to."
+        if folder.is_dir() and not target.exists() and not os.access(folder, os.W_OK | os.X_OK):
+            return f"Cannot write {flag} {quoted(path)}: the folder is not writable. Choose a folder you can write to."
+    return None
+
+
+def os_error_message(error: OSError, args: argparse.Namespace) -> str:
+    """One line for a file-system error: disk full, unwritable output, missing file."""
+    if error.errno == errno.ENOSPC:
+        return disk_full("the output or temporary files")
+    name = error.filename or ""
+    for flag, path in output_paths(args).items():
+        if name == path or (not name and path in str(error)):
+            reason = error.strerror or str(error)
+            return f"Cannot write {flag} {quoted(path)} ({reason}). Choose a path in a folder you can write to."
+    reason = error.strerror or str(error)
+    return f"A file could not be read or written ({quoted(name) + ': ' if name else ''}{quoted(reason, 80)})."

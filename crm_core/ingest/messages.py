@@ -1,0 +1,28 @@
+"""One-line messages for the user: at most 200 characters, user text shortened."""
+from __future__ import annotations
+
+import re
+
+#: Longest message a command prints (CLI contract).
+MAX_MESSAGE = 200
+#: Longest piece of user text (a value, a file name) quoted inside a message.
+MAX_QUOTED = 40
+
+
+def one_line(message: str, limit: int = MAX_MESSAGE) -> str:
+    """``message`` on one line (whitespace runs collapsed), cut to ``limit`` characters with an ellipsis."""
+    flat = re.sub(r"\s+", " ", str(message)).strip()
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def quoted(text: object, limit: int = MAX_QUOTED) -> str:
+    """User text to quote inside a message: one line, at most ``limit`` characters."""
+    return one_line(str(text), limit)
+
+
+def disk_full(where: str = "the temporary folder") -> str:
+    """The message for ENOSPC: the disk is full, not the file."""
+    return one_line(
+        f"The disk holding {where} is full, so the file could not be processed. "
+        "Free some space (or ask the administrator to), then try again."
+    )
