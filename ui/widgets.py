@@ -95,7 +95,14 @@ CUSTOMER_COLUMNS = {
     "contribution": money_column("Margin after cost to serve"),
     "aov": money_column("Average order value"),
     "clv": money_column("Predicted CLV"),
+    "predicted_clv": money_column("Predicted value"),
     "p_alive": share_column("Probability still active"),
+    "probability_active": share_column("Chance still active"),
+    "expected_purchases": st.column_config.NumberColumn("Expected purchases", format="%.2f"),
+    "repeat_purchases": count_column("Repeat purchases so far"),
+    "last_purchase_date": st.column_config.DateColumn("Last purchase"),
+    "days_since_last_purchase": count_column("Days since last purchase"),
+    "revenue_to_date": money_column("Revenue so far"),
     "first_date": st.column_config.DateColumn("First purchase"),
     "last_date": st.column_config.DateColumn("Last purchase"),
     "returns": money_column("Returned amount"),
@@ -190,8 +197,9 @@ def _label(config) -> str:
 
 
 #: Customer columns holding amounts and 0-1 shares (exports write cents and percent).
-MONEY_COLUMNS = {"revenue", "margin", "contribution", "aov", "clv", "returns", "cost_to_serve"}
-SHARE_COLUMNS = {"p_alive"}
+MONEY_COLUMNS = {"revenue", "margin", "contribution", "aov", "clv", "predicted_clv", "revenue_to_date", "returns",
+                 "cost_to_serve"}
+SHARE_COLUMNS = {"p_alive", "probability_active"}
 
 
 def customer_list(members: pl.DataFrame, group: str, file_prefix: str, key: str, shown_rows: int = 1000) -> None:
