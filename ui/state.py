@@ -101,7 +101,6 @@ class Keys:
 
     # Segments (session only: segment names and customer ids are user text).
     SEG_AS_OF = "seg_as_of"
-    SEG_RULES = "seg_rules_"                 # + bins: applied rule table (tuple of SegmentRule)
     SEG_RULES_EDITOR = "seg_rules_editor_"   # + bins + version
     SEG_RULES_VERSION = "seg_rules_version"
     SEG_GRID_VALUE = "seg_grid"
