@@ -9,7 +9,7 @@ import crm_core.charts  # noqa: F401  (registers the shared Plotly template)
 from crm_core.logging_setup import configure_logging, is_configured
 from ui.auth import require_sign_in
 from ui.errors import run_page
-from ui.sidebar import render_sidebar
+from ui.sidebar import render_filter_chips, render_sidebar
 
 # A local file: a ":material/...:" page icon makes every browser fetch it from fonts.gstatic.com.
 PAGE_ICON = Path(__file__).resolve().parent / "assets" / "page_icon.png"
@@ -45,4 +45,5 @@ PAGES = {
 
 page = st.navigation(PAGES)
 render_sidebar()
+render_filter_chips()  # the view's filters, named above every page
 run_page(page)  # production (showErrorDetails = "none"): a plain message with an incident number

@@ -30,7 +30,19 @@ class Keys:
     MEETING_STEP = "step"      # Present: finding shown in meeting mode (1-based; synced by hand)
     SCORECARD_MODEL = "model"  # Scorecard: model shown
     NOTES_SEGMENT = "note_seg" # Saved views & notes: notes filter
+    SETTINGS_URL = "v"         # AnalysisSettings, compact (ui.settings): tiers, rules, margin, filters, ...
+    PERIOD_PRESET = "preset"   # sidebar: period preset (all, custom, mtd, qtd, ytd, last_12_months)
+    COMPARISON = "cmp"         # sidebar: comparison (kept in v through ui.settings, not bound itself)
     # Session only.
+    SETTINGS = "analysis_settings"           # the session's AnalysisSettings (ui.settings)
+    SETTINGS_ERROR = "analysis_settings_error"
+    PERIOD_SETTING = "analysis_period"       # the sidebar period as a crm_core.settings.Period
+    PENDING_PERIOD = "pending_period"        # dates of a loaded view, applied before the sidebar draws
+    FILTER = "flt_"                          # + column: sidebar filter multiselects
+    FILTER_CHIPS = "flt_chips"               # filter chips above every page
+    CURRENCY = "currency_choice"             # sidebar: currency override
+    LOCALE = "locale_choice"                 # sidebar: number format
+    VIEW_JSON = "view_json"                  # Saved views: settings JSON upload
     UPLOAD = "data_upload"
     UPLOAD_RESULT = "data_upload_result"
     PERIOD_DATASET = "period_dataset_id"     # dataset the PERIOD was chosen for
@@ -89,7 +101,6 @@ class Keys:
 
     # Segments (session only: segment names and customer ids are user text).
     SEG_AS_OF = "seg_as_of"
-    SEG_RULES = "seg_rules_"                 # + bins: applied rule table (tuple of SegmentRule)
     SEG_RULES_EDITOR = "seg_rules_editor_"   # + bins + version
     SEG_RULES_VERSION = "seg_rules_version"
     SEG_GRID_VALUE = "seg_grid"
