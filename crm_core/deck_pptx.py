@@ -144,6 +144,10 @@ def add_native_chart(pptx_slide: Any, chart: NativeChart, left: int, top: int, w
     """Place ``chart`` as an editable chart; returns the python-pptx chart."""
     frame = pptx_slide.shapes.add_chart(_CHART_TYPES[chart.kind], left, top, width, height, _chart_data(chart))
     graphic = frame.chart
+    if chart.title:
+        graphic.has_title = True
+        graphic.chart_title.text_frame.text = chart.title
+        graphic.chart_title.text_frame.paragraphs[0].font.size = Pt(14)
     graphic.has_legend = len(chart.series) > 1 or chart.kind in ("pie", "doughnut")
     if graphic.has_legend:
         graphic.legend.position = XL_LEGEND_POSITION.BOTTOM

@@ -56,7 +56,7 @@ def _store() -> NotesStore:
 # --- Meeting mode ---------------------------------------------------------------
 
 
-def test_meeting_mode_steps_through_findings(expected_headlines):
+def test_meeting_mode_steps_through_the_default_deck(expected_headlines):
     at = _app("app_pages/meeting.py")
     assert at.title[0].value == "Meeting mode"
     assert any(plain(expected_headlines[1]) in markdown.value for markdown in at.markdown)
@@ -64,7 +64,7 @@ def test_meeting_mode_steps_through_findings(expected_headlines):
     _button(at, "Start meeting mode").click().run()
     assert not at.exception
     assert at.header[0].value == plain(expected_headlines[0])
-    assert at.get("progress")[0].proto.text == f"Finding 1 of {len(expected_headlines)} · Headline numbers"
+    assert at.get("progress")[0].proto.text == f"Slide 1 of {len(expected_headlines)} · KPIs and trend"
     assert _button(at, "Previous").disabled
     assert _param(at, "step") == "1"
 
@@ -101,7 +101,7 @@ def test_meeting_link_reopens_the_same_screen(expected_headlines):
     """
     at = _app("app_pages/meeting.py", {"meeting": "true", "step": "3", "theme": "Dark"})
     assert at.header[0].value == plain(expected_headlines[2])
-    assert at.get("progress")[0].proto.text.startswith(f"Finding 3 of {len(expected_headlines)}")
+    assert at.get("progress")[0].proto.text.startswith(f"Slide 3 of {len(expected_headlines)}")
     assert at.segmented_control(key="theme").value == "Dark"
     assert at.session_state["meeting"] is True
     _button(at, "Next").click().run()
