@@ -94,6 +94,19 @@ def settings_text(settings: dict[str, Any]) -> str:
     return "; ".join(parts) or "the defaults"
 
 
+def _filters_and_settings(values: dict[str, Any]) -> tuple[str, str]:
+    """(filters, settings) in words: a finding's settings are described, a page chart's listed."""
+    if "analysis" in values:
+        from crm_core.findings import FindingSettings
+
+        try:
+            settings = FindingSettings.from_dict(values)
+        except (TypeError, ValueError):
+            return "", settings_text({k: v for k, v in values.items() if k != "analysis"})
+        return settings.filters_text(), "; ".join(f"{name}: {value}" for name, value in settings.describe())
+    return str(values.get("filters") or ""), settings_text({k: v for k, v in values.items() if k != "filters"})
+
+
 def table_text(frame: pl.DataFrame, max_rows: int = MAX_NOTE_ROWS) -> str:
     """A frame as tab-separated lines (header first) for speaker notes."""
     lines = ["\t".join(frame.columns)]
@@ -110,9 +123,10 @@ def speaker_notes(slide: Slide, meta: DeckMeta, data_table: pl.DataFrame | None 
         parts.append(f"Takeaway: {slide.takeaway}")
     parts.append(f"Definition: {slide.definition or 'see the closing slides.'}")
     parts.append(f"Period: {period_text(slide.period or meta.period)}")
-    filters = slide.settings.get("filters") or meta.filters
+    filters, settings = _filters_and_settings(slide.settings)
+    filters = filters or meta.filters
     parts.append(f"Filters: {filters if filters else 'none (every customer and order of the period)'}")
-    parts.append(f"Settings: {settings_text(slide.settings)}")
+    parts.append(f"Settings: {settings}")
     if data_table is not None and data_table.height:
         parts.append("Data of the chart:\n" + table_text(data_table))
     return "\n".join(parts)

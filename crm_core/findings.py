@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Callable
 
@@ -27,6 +27,7 @@ import polars as pl
 from crm_core.customers import filter_period, summarize
 from crm_core.dataset import Dataset
 from crm_core.schema import C
+from crm_core.settings import AnalysisSettings
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class FindingSettings:
         this many times their usual gap between purchase days.
     currency
         Prefix for money, e.g. "$" or "€" (empty by default).
+    analysis
+        The manager's settings: tiers, RFM rules, margin and discount rate of the forecast.
     """
 
     start: dt.date | None = None
@@ -52,13 +55,48 @@ class FindingSettings:
     horizon_months: int = 12
     overdue_factor: float = 2.0
     currency: str = ""
+    analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
+
+    @classmethod
+    def from_analysis(cls, analysis: AnalysisSettings, start: dt.date | None, end: dt.date | None,
+                      currency: str = "") -> FindingSettings:
+        """Findings settings built from the manager's settings (one source for every output)."""
+        return cls(start=start, end=end, horizon_months=analysis.horizon_months, currency=currency, analysis=analysis)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able values (dates as ISO text), for deck entries and speaker notes."""
         return {"start": self.start.isoformat() if self.start else None,
                 "end": self.end.isoformat() if self.end else None,
                 "horizon_months": self.horizon_months, "overdue_factor": self.overdue_factor,
-                "currency": self.currency}
+                "currency": self.currency, "analysis": self.analysis.to_dict()}
+
+    def describe(self) -> list[tuple[str, str]]:
+        """The settings in a manager's words, as (setting, value) rows (report title page, speaker notes)."""
+        analysis = self.analysis
+        tiers = analysis.tiers
+        cuts = ("top " + " / ".join(f"{share:.0%}" for share in tiers.shares) if tiers.amounts is None
+                else "from " + " / ".join(f"{amount:,.0f}" for amount in tiers.amounts))
+        return [
+            ("Tiers", f"{', '.join(tiers.names)} by {tiers.by} ({cuts} of customers)" if tiers.amounts is None
+             else f"{', '.join(tiers.names)} by {tiers.by} ({cuts})"),
+            ("RFM segments", f"scores 1 to {analysis.rfm.bins}, "
+                             f"{'default' if analysis.rfm.rules is None else 'edited'} rule table"),
+            ("Margin", f"{analysis.margin:.0%} of revenue"),
+            ("Predicted value", f"next {self.horizon_months} months, discounted at {analysis.discount_rate:.0%} a year"),
+            ("Cost to serve", f"{analysis.cost_to_serve.per_contact:,.2f} per contact, "
+                              f"{analysis.cost_to_serve.per_return:,.2f} per returned line"),
+            ("Overdue (without the lifetime-value model)", f"over {self.overdue_factor:g}× a customer's usual gap"),
+            ("Currency", self.currency or analysis.currency or "as in the data (no symbol)"),
+        ]
+
+    def filters_text(self) -> str:
+        """'Channel: Web; Region / country: DE' or 'none (all orders and customers)'."""
+        from crm_core.settings import FILTER_LABELS
+
+        filters = self.analysis.filter_map
+        if not filters:
+            return "none (all orders and customers)"
+        return "; ".join(f"{FILTER_LABELS.get(column, column)}: {', '.join(values)}" for column, values in filters.items())
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "FindingSettings":
@@ -67,10 +105,11 @@ class FindingSettings:
             return dt.date.fromisoformat(str(text)) if text else None
 
         defaults = cls()
+        analysis = AnalysisSettings.from_dict(values["analysis"]) if values.get("analysis") else AnalysisSettings()
         return cls(start=day(values.get("start")), end=day(values.get("end")),
                    horizon_months=int(values.get("horizon_months", defaults.horizon_months)),
                    overdue_factor=float(values.get("overdue_factor", defaults.overdue_factor)),
-                   currency=str(values.get("currency") or ""))
+                   currency=str(values.get("currency") or ""), analysis=analysis)
 
 
 @dataclass(frozen=True)
@@ -120,7 +159,7 @@ class FindingContext:
     @cached_property
     def clv(self) -> tuple[Any | None, str]:
         """The lifetime-value fit of the period, or (None, why not) when it is unreliable."""
-        from crm_core.clv import CLVSettings, fit_clv, months_to_weeks, sufficiency_problems
+        from crm_core.clv import fit_clv, months_to_weeks, sufficiency_problems
 
         summary = self.summary
         if summary.height == 0:
@@ -129,7 +168,8 @@ class FindingContext:
         problems = sufficiency_problems(summary.height, history_days, float((summary["purchase_days"] >= 2).mean()))
         if problems:  # known to be unreliable: skip the fit
             return None, problems[0]
-        settings = CLVSettings(horizon_weeks=months_to_weeks(self.settings.horizon_months), calibration_end=self.period[1])
+        settings = replace(self.settings.analysis.clv_settings(self.period[1]),
+                           horizon_weeks=months_to_weeks(self.settings.horizon_months))
         try:
             result = fit_clv(self.transactions, settings)
         except ValueError as error:
@@ -238,11 +278,11 @@ def concentration_finding(ctx: FindingContext) -> Finding | None:
 
 def tiers_finding(ctx: FindingContext) -> Finding | None:
     """'Platinum: 1% of customers (50) bring 22% of revenue; Lead: 80% of customers bring 26%.'"""
-    from crm_core.portfolio import TierSettings, assign_tiers, pyramid_takeaway, tier_summary
+    from crm_core.portfolio import assign_tiers, pyramid_takeaway, tier_summary
 
     if ctx.summary.height < 20 or ctx.summary["revenue"].sum() <= 0:
         return None
-    settings = TierSettings()
+    settings = ctx.settings.analysis.tier_settings()
     tiers = tier_summary(assign_tiers(ctx.summary, settings), settings)
     table = tiers.select(
         pl.col("tier").alias("Tier"),
@@ -280,19 +320,20 @@ def segment_table(scored: pl.DataFrame, names: list[str]) -> pl.DataFrame:
 
 def segments_finding(ctx: FindingContext) -> Finding | None:
     """'Champions (12% of customers) bring 45% of revenue.'"""
-    from crm_core.rfm import RfmSettings, score_customers
+    from crm_core.rfm import score_customers
 
     if ctx.summary.height < 20 or ctx.summary["revenue"].sum() <= 0:
         return None
-    settings = RfmSettings()
+    settings = ctx.settings.analysis.rfm_settings()
     table = segment_table(score_customers(ctx.summary, settings).collect(), settings.segment_names)
     top = table.sort("revenue_share", descending=True).row(0, named=True)
     headline = f"{top['segment']} ({share(top['customer_share'])} of customers) bring {share(top['revenue_share'])} of revenue."
     slipping = table.filter(pl.col("segment").is_in(["At Risk", "Can't Lose Them"]))
     detail = (f"{slipping['customers'].sum():,} customers are in At Risk or Can't Lose Them: they used to buy often "
               "and have not bought for a while." if slipping.height else "")
-    method = ("RFM: recency, frequency and monetary value are each scored 1 to 5 (5 = best) from the share of "
-              "customers with a worse value; the default rule table of the Segments page names the segments.")
+    rules = "the default rule table" if settings.rules is None else "the edited rule table"
+    method = (f"RFM: recency, frequency and monetary value are each scored 1 to {settings.bins} (best = {settings.bins}) "
+              f"from the share of customers with a worse value; {rules} of the Segments page names the segments.")
     data = {"table": table, "group": "segment", "title": "RFM segments: customers vs revenue"}
     return Finding("segments", "Customer segments", headline, "share_bars", data,
                    _share_table(table, "segment", "Segment", ctx), detail, method, source="crm_core.rfm",
@@ -365,25 +406,26 @@ def _lower_first(text: str) -> str:
 
 def _predicted_value_finding(ctx: FindingContext, result: Any) -> Finding:
     from crm_core.clv import fit_takeaway, value_tiers
+    from crm_core.metrics import metric, predicted_total, predicted_value_words
 
     tiers = value_tiers(result.customers)
-    total = float(result.customers.filter(pl.col("clv").is_finite())["clv"].sum())
+    total = predicted_total(result)
     months = ctx.settings.horizon_months
-    headline = (f"Customers are expected to bring {ctx.money(total)} over the next {months} months; "
-                f"the top 10% of them hold {share(tiers['clv_share'][0])} of it.")
+    words = {**predicted_value_words(ctx.settings.analysis), "months": str(months)}
+    entry = metric("predicted_value_total")
+    headline = (f"{entry.label.format(**words)}: {ctx.money(total)}; "
+                f"the top 10% of customers hold {share(tiers['clv_share'][0])} of it.")
     table = tiers.select(
         pl.col("label").alias("Customers ranked by predicted value"),
         pl.col("customers").alias("Customers"),
         pl.col("clv_total").map_elements(ctx.money, return_dtype=pl.String).alias("Predicted value"),
         pl.col("clv_share").map_elements(share, return_dtype=pl.String).alias("Share"),
         pl.col("clv_mean").map_elements(ctx.money, return_dtype=pl.String).alias("Per customer"),
-        pl.col("p_alive_mean").map_elements(share, return_dtype=pl.String).alias("Probably active"),
+        pl.col("p_alive_mean").map_elements(share, return_dtype=pl.String).alias("Average P(alive)"),
     )
     data = {"table": tiers, "label": "label", "value": "clv_mean",
             "title": f"Predicted value per customer, next {months} months", "value_title": "Average predicted value"}
-    method = (f"Customer lifetime value over {months} months: BG/NBD for how often each customer will buy and whether "
-              "they are still active, Gamma-Gamma for how much they spend, discounted at 10% a year, in revenue terms. "
-              "Fitted on the orders of the period.")
+    method = entry.definition.format(**words)
     return Finding("value", "Customer lifetime value", headline, "value_bars", data, table, fit_takeaway(result),
                    method, source="crm_core.clv", area="Lifetime value")
 
@@ -507,12 +549,12 @@ def _model_at_risk_finding(ctx: FindingContext, result: Any) -> Finding:
 
 def migration_finding(ctx: FindingContext) -> Finding | None:
     """How customers moved between tiers from the first half of the period to the second."""
-    from crm_core.portfolio import TierSettings, migration_matrix, migration_takeaway, split_period, tier_migration
+    from crm_core.portfolio import migration_matrix, migration_takeaway, split_period, tier_migration
 
     start, end = ctx.period
     if (end - start).days < 60 or ctx.summary.height < 20:
         return None
-    settings = TierSettings()
+    settings = ctx.settings.analysis.tier_settings()
     earlier, later = split_period(start, end)
     flows = tier_migration(ctx.transactions, earlier, later, settings)
     if flows.height == 0:
@@ -563,7 +605,7 @@ def action_plan(ctx: FindingContext) -> pl.DataFrame:
     from crm_core.actions import action_table, default_playbook
     from crm_core.rfm import SEGMENT, score_customers
 
-    profile = score_customers(ctx.summary).select(C.CUSTOMER_ID, pl.col(SEGMENT).alias("segment")).collect()
+    profile = score_customers(ctx.summary, ctx.settings.analysis.rfm_settings()).select(C.CUSTOMER_ID, pl.col(SEGMENT).alias("segment")).collect()
     result, _ = ctx.clv
     if result is not None:
         values = result.customers.select(C.CUSTOMER_ID, pl.col("clv").fill_nan(None), pl.col("p_alive").fill_nan(None))
@@ -606,7 +648,8 @@ def service_cost_finding(ctx: FindingContext) -> Finding | None:
 
     if ctx.summary.height < 20:
         return None
-    with_cost, basis = add_cost_to_serve(ctx.summary, ctx.dataset.side_table("interactions"), ctx.period)
+    with_cost, basis = add_cost_to_serve(ctx.summary, ctx.dataset.side_table("interactions"), ctx.period,
+                                         ctx.settings.analysis.serve_cost_settings())
     quadrants = quadrant_summary(significance(with_cost, basis))
     table = _share_table(quadrants, "quadrant", "Quadrant", ctx).with_columns(quadrants["advice"].alias("What to do"))
     data = {"table": quadrants, "group": "quadrant", "title": "Value against cost to serve: customers vs revenue"}

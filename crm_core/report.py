@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
+import math
 import os
 import shutil
 import subprocess
@@ -27,6 +29,7 @@ from plotly.offline import get_plotlyjs
 
 from crm_core.dataset import Dataset
 from crm_core.findings import Finding, FindingSettings, key_findings
+from crm_core.metrics import Figure
 from crm_core.schema import C
 
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "/usr/bin/chromium")
@@ -233,21 +236,29 @@ def _methodology_html(findings: list[Finding]) -> str:
 
 def _settings_html(dataset: Dataset, settings: FindingSettings, start: Any, end: Any) -> str:
     """The title page's table: dataset, period, filters and every setting behind the figures."""
-    rows = [
-        ("Dataset", dataset.name),
-        ("Period", f"{start} to {end}"),
-        ("Filters", "none: every customer and order of the period"),
-        ("Currency", settings.currency or "as in the data (no symbol)"),
-        ("Lifetime-value horizon", f"{settings.horizon_months} months"),
-        ("Overdue (when no lifetime-value model)", f"over {settings.overdue_factor:g}× a customer's usual gap"),
-        ("Tiers, segments, playbook", "the app's defaults (Portfolio, Segments and Actions pages)"),
-    ]
+    rows = [("Dataset", dataset.name), ("Period", f"{start} to {end}"), ("Filters", settings.filters_text()),
+            *settings.describe()]
     frame = pl.DataFrame(rows, schema={"Setting": pl.String, "Value": pl.String}, orient="row")
     table = table_html(frame).replace("<table>", '<table class="settings">', 1)
     return f'<section id="settings">{table}</section>'
 
 
 # --- The report ---------------------------------------------------------------
+
+
+def figures_script(figures: list[Figure]) -> str:
+    """The headline figures as ``<script type="application/json" id="figures">`` (machine-readable).
+
+    ``<`` is written as ``\\u003c`` so no value (tier names are user text) can close the script.
+    """
+    payload = [{key: _finite(figure.to_dict()[key]) for key in ("id", "label", "value", "unit", "definition", "period")}
+               for figure in figures]
+    text = json.dumps(payload, ensure_ascii=False, allow_nan=False).replace("<", "\\u003c").replace(">", "\\u003e")
+    return f'<script type="application/json" id="figures">{text}</script>'
+
+
+def _finite(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def build_report(
@@ -257,6 +268,7 @@ def build_report(
     findings: list[Finding] | None = None,
     title: str = "Customer portfolio report",
     generated_at: dt.datetime | None = None,
+    figures: list[Figure] | None = None,
 ) -> ReportContent:
     """The whole report as one HTML document.
 
@@ -272,6 +284,8 @@ def build_report(
         Precomputed findings (default: :func:`crm_core.findings.key_findings`).
     title, generated_at
         Shown in the header (generated_at defaults to now).
+    figures
+        Headline figures (:func:`crm_core.metrics.headline_figures`) embedded as JSON; none when omitted.
     """
     settings = settings or FindingSettings()
     if findings is None:
@@ -282,7 +296,8 @@ def build_report(
     summary = "".join(f"<li>{esc(f.headline)}</li>" for f in findings) or "<li>No orders in this period.</li>"
     body = [
         f"<header><h1>{esc(title)}</h1>",
-        f'<p class="meta">Dataset: {esc(dataset.name)} · Period: {esc(start)} to {esc(end)} · Generated {esc(generated_at.isoformat(sep=" "))}</p></header>',
+        f'<p class="meta">Dataset: {esc(dataset.name)} · Period: {esc(start)} to {esc(end)} · Generated {esc(generated_at.isoformat(sep=" "))}</p>',
+        f'<p class="meta" id="filters">Filters: {esc(settings.filters_text())}</p></header>',
         '<div class="title-body">',
         f'<section id="summary"><h2>Key findings</h2><ol class="summary">{summary}</ol></section>',
         _settings_html(dataset, settings, start, end),
@@ -296,7 +311,7 @@ def build_report(
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)} – {esc(dataset.name)}</title><style>{_STYLE}</style>"
         f'<script type="text/javascript">{get_plotlyjs()}</script></head>'
-        f"<body>{''.join(body)}</body></html>"
+        f"<body>{''.join(body)}{figures_script(figures or [])}</body></html>"
     )
     charts = sum(1 for f in findings if f.chart)
     return ReportContent(html=document, findings=findings, charts=charts)

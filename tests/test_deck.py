@@ -205,7 +205,8 @@ def test_deck_cli_unwritable_out_exits_2_with_one_line(tmp_path, capsys):
 
 def test_deck_cli_view_sets_the_period(tmp_path, capsys):
     view = tmp_path / "view.json"
-    view.write_text(json.dumps({"period": ["2025-01-01", "2025-06-30"], "currency": "€"}))
+    view.write_text(json.dumps({"period": {"preset": "custom", "start": "2025-01-01", "end": "2025-06-30"},
+                                "tiers": {"names": ["Top", "Rest"], "shares": [0.2, 0.8]}}))
     out = tmp_path / "half.pptx"
     assert main(["deck", str(DEMO_ORDERS), "--view", str(view), "--out", str(out), "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
@@ -217,7 +218,11 @@ def test_deck_cli_view_sets_the_period(tmp_path, capsys):
     customers = summarize(filter_period(tx, dt.date(2025, 1, 1), dt.date(2025, 6, 30))).collect().height
     assert payload["customers"] == customers
     title = " ".join(s.text_frame.text for s in Presentation(str(out)).slides[0].shapes if s.has_text_frame)
-    assert "01 Jan 2025 – 30 Jun 2025" in title and f"Customers: {customers:,}" in title and "€" in title
+    assert "01 Jan 2025 – 30 Jun 2025" in title and f"Customers: {customers:,}" in title
+    tiers = [chart for _, chart in _charts(Presentation(str(out))) if chart.chart_title.text_frame.text == "Revenue per tier"]
+    assert list(tiers[0].plots[0].categories) == ["Top", "Rest"]  # the view's tiers
+    notes = [s.notes_slide.notes_text_frame.text for s in Presentation(str(out)).slides if s.has_notes_slide]
+    assert any("Tiers: Top, Rest by revenue" in text for text in notes)
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2]")
     assert main(["deck", str(DEMO_ORDERS), "--view", str(bad), "--out", str(out)]) == 2

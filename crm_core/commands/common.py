@@ -5,11 +5,19 @@ import argparse
 import json
 import math
 import sys
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from crm_core.ingest import ColumnMapping, IngestReport, ReadOptions, read_orders
+from crm_core.ingest import ColumnMapping, IngestError, IngestReport, ReadOptions, read_orders
+from crm_core.settings import AnalysisSettings
+
+if TYPE_CHECKING:
+    from crm_core.filters import View
+
+#: Largest view file read (a saved view is a few hundred bytes).
+MAX_VIEW_BYTES = 200_000
 
 
 #: CLI flag names of ColumnMapping fields that differ from the field name.
@@ -33,6 +41,9 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--sheet", help="Excel sheet to read")
     group.add_argument("--no-header", dest="has_header", action="store_const", const=False, default=None,
                        help="the first row is data, not column names")
+    parser.add_argument("--view", metavar="FILE.json",
+                        help="settings of a saved view (the JSON the app downloads): period, filters, tiers, "
+                             "margin, horizon, discount rate, currency; command-line options win over it")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -58,9 +69,59 @@ def options_from_args(args: argparse.Namespace) -> ReadOptions:
     )
 
 
+def _view_error(args: argparse.Namespace, problem: str) -> IngestError:
+    """One line of at most 200 characters naming the view file (by its name) and the problem."""
+    from pathlib import Path
+
+    text = f"--view {Path(str(args.view)).name[:40]}: {problem}"
+    return IngestError(text if len(text) <= 190 else text[:189] + "…")
+
+
+def view_settings(args: argparse.Namespace) -> AnalysisSettings:
+    """The settings of ``--view FILE.json`` (defaults without it); raises IngestError with one line."""
+    path = getattr(args, "view", None)
+    if not path:
+        return AnalysisSettings()
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read(MAX_VIEW_BYTES + 1)
+    except OSError as error:
+        raise _view_error(args, f"cannot read the file ({error.strerror or error})") from None
+    try:
+        return AnalysisSettings.from_json(text)
+    except ValueError as error:
+        raise _view_error(args, str(error)) from None
+
+
+def load_view(args: argparse.Namespace, settings: AnalysisSettings | None = None
+              ) -> tuple[View, AnalysisSettings, IngestReport]:
+    """Read PATH and apply the view's filters and period (raises IngestError).
+
+    ``settings`` (default: :func:`view_settings`) lets a command fold its own
+    options into the view first. The view's currency keeps only rows in that
+    currency unless ``--currency`` is given.
+    """
+    from crm_core.filters import apply_view
+
+    settings = settings or view_settings(args)
+    options = options_from_args(args)
+    if options.currency is None and settings.currency:
+        options = replace(options, currency=settings.currency)
+    tx, report = read_orders(args.path, mapping_from_args(args), options)
+    try:
+        view = apply_view(tx, settings)
+    except ValueError as error:
+        raise _view_error(args, str(error)) if getattr(args, "view", None) else IngestError(str(error)) from None
+    if view.end is None and settings.filters:
+        shown = "; ".join(f"{column} in {list(values)}" for column, values in settings.filters)
+        raise _view_error(args, f"no order is left after the filters ({shown[:90]}); check the values against the file")
+    return view, settings, report
+
+
 def load_orders(args: argparse.Namespace) -> tuple[pl.LazyFrame, IngestReport]:
-    """Read PATH with the user's overrides (raises IngestError)."""
-    return read_orders(args.path, mapping_from_args(args), options_from_args(args))
+    """Read PATH with the user's overrides and the ``--view`` filters and period (raises IngestError)."""
+    view, _, report = load_view(args)
+    return view.transactions, report
 
 
 def strict_json(value: Any) -> Any:
