@@ -124,12 +124,12 @@ def _metric(at: AppTest, label: str) -> str:
 
 def test_scorecard_answer_changes_score_and_is_saved():
     at = _app("app_pages/scorecard.py")
-    before = _metric(at, "IDIC")
+    before = _metric(at, "Knowing and treating customers individually (IDIC)")
     question = at.radio(key="sc_idic.customize")
     assert question.value is None
     question.set_value(4).run()
     assert not at.exception
-    after = _metric(at, "IDIC")
+    after = _metric(at, "Knowing and treating customers individually (IDIC)")
     assert after != before
     # Customize: no exports yet (evidence 0) and answer 4/4 -> step 50; the other steps are unchanged
     assert int(after.split(" / ")[0]) > int(before.split(" / ")[0])
@@ -137,7 +137,7 @@ def test_scorecard_answer_changes_score_and_is_saved():
 
     again = _app("app_pages/scorecard.py")  # a new session reads the saved answer back
     assert again.radio(key="sc_idic.customize").value == 4
-    assert _metric(again, "IDIC") == after
+    assert _metric(again, "Knowing and treating customers individually (IDIC)") == after
 
 
 def test_scorecard_model_is_in_the_url():
@@ -206,3 +206,14 @@ def test_sidebar_offers_the_report_download():
     at.run()
     labels = [element.label for element in at.sidebar.get("download_button")]
     assert "Download report" in labels
+
+
+def test_scorecard_speaks_plainly_and_never_shows_none():
+    at = _app("app_pages/scorecard.py")
+    labels = [metric.label for metric in at.metric]
+    assert labels[0] == "Knowing and treating customers individually (IDIC)"
+    gaps_table = at.dataframe[0].value
+    assert list(gaps_table.columns) == ["area", "score_text", "next_step"]
+    assert "None" not in gaps_table.astype(str).to_string()
+    assert gaps_table["area"].str.contains(r"\(\w", regex=True).all()  # the model's name comes second
+    assert not [m.value for m in at.markdown if "None" in m.value]
