@@ -38,6 +38,7 @@ PAGES = {
     ],
     "Present": [
         st.Page("app_pages/meeting.py", title="Meeting mode", icon=":material/co_present:"),
+        st.Page("app_pages/deck.py", title="Deck", icon=":material/view_carousel:"),
         st.Page("app_pages/scorecard.py", title="CRM scorecard", icon=":material/fact_check:"),
         st.Page("app_pages/views.py", title="Saved views & notes", icon=":material/bookmarks:"),
     ],
