@@ -9,7 +9,7 @@ import crm_core.charts  # noqa: F401  (registers the shared Plotly template)
 from crm_core.logging_setup import configure_logging, is_configured
 from ui.auth import require_sign_in
 from ui.errors import run_page
-from ui.sidebar import render_sidebar
+from ui.sidebar import render_filter_chips, render_sidebar
 
 # A local file: a ":material/...:" page icon makes every browser fetch it from fonts.gstatic.com.
 PAGE_ICON = Path(__file__).resolve().parent / "assets" / "page_icon.png"
@@ -38,6 +38,7 @@ PAGES = {
     ],
     "Present": [
         st.Page("app_pages/meeting.py", title="Meeting mode", icon=":material/co_present:"),
+        st.Page("app_pages/deck.py", title="Deck", icon=":material/view_carousel:"),
         st.Page("app_pages/scorecard.py", title="CRM scorecard", icon=":material/fact_check:"),
         st.Page("app_pages/views.py", title="Saved views & notes", icon=":material/bookmarks:"),
     ],
@@ -45,4 +46,5 @@ PAGES = {
 
 page = st.navigation(PAGES)
 render_sidebar()
+render_filter_chips()  # the view's filters, named above every page
 run_page(page)  # production (showErrorDetails = "none"): a plain message with an incident number
