@@ -11,6 +11,7 @@ import gc
 import os
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -262,15 +263,14 @@ def corpus(tmp_path_factory) -> dict[str, Path]:
 def _cli(*args: str) -> tuple[int, str, str, int]:
     """Run the CLI: (exit code, stdout, stderr, peak RSS in MB of it and its worker)."""
     env = dict(os.environ, CRM_INGEST_MEMORY_MB=CEILING_MB, CRM_INGEST_INPROCESS_MB="0", RUST_BACKTRACE="1")
-    with open(os.devnull, "w") as devnull, subprocess.Popen(
-        [sys.executable, "-m", "crm_core", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-    ) as process:
-        del devnull
-        out, err = process.communicate(timeout=300)
-        _, status, usage = os.wait4(process.pid, 0) if process.returncode is None else (0, 0, None)
-    peak = getattr(usage, "ru_maxrss", 0) // 1024
-    return process.returncode, out.decode(), err.decode(), peak
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen([sys.executable, "-m", "crm_core", *args], cwd=ROOT, env=env, stdout=out, stderr=err,
+                                   stdin=subprocess.DEVNULL)
+        _, status, usage = os.wait4(process.pid, 0)  # the usage includes the worker (a waited-for child)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return process.returncode, out.read().decode(), err.read().decode(), usage.ru_maxrss // 1024
 
 
 def _check_contract(code: int, err: str) -> None:
@@ -285,8 +285,9 @@ def _check_contract(code: int, err: str) -> None:
     "corrupt.parquet", "bomb.csv.gz", "junk.csv", "huge.csv", "line.csv",
 ])
 def test_cli_summary_on_the_hostile_corpus(corpus, name):
-    code, out, err, _ = _cli("summary", str(corpus[name]), "--json")
+    code, out, err, peak_mb = _cli("summary", str(corpus[name]), "--json")
     _check_contract(code, err)
+    assert 0 < peak_mb < 3000
     if name in ("far_corner.xlsx", "junk.csv"):
         assert code == 0 and '"rows_valid"' in out
 
@@ -309,3 +310,9 @@ def test_unwritable_output_is_one_line(tmp_path, flag):
     assert code == 2 and "Cannot write --out" in err
     code, _, err, _ = _cli("export", str(path), "--segment", "Champions", flag, str(tmp_path))
     assert code == 2 and "is a folder" in err
+
+
+def test_option_errors_are_one_line(tmp_path):
+    code, _, err, _ = _cli("summary", str(tmp_path / "x.csv"), "--decimal", ";")
+    _check_contract(code, err)
+    assert code == 2 and "--decimal" in err
