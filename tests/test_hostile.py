@@ -229,6 +229,26 @@ def test_fail_prints_one_line(capsys):
     assert err.count("\n") == 1 and len(err.strip()) <= MAX_MESSAGE
 
 
+def test_every_output_flag_is_checked_before_any_work(tmp_path):
+    import argparse
+
+    from crm_core.commands.common import os_error_message, unwritable_output
+
+    readonly = tmp_path / "readonly"
+    readonly.mkdir(mode=0o500)
+    args = argparse.Namespace(path="orders.csv", customers_out=str(tmp_path), out=str(tmp_path / "fine.csv"))
+    assert "--customers-out" in unwritable_output(args) and "is a folder" in unwritable_output(args)
+    missing = FileNotFoundError(2, "No such file or directory", str(tmp_path / "no" / "x.csv"))
+    args = argparse.Namespace(customers_out=str(tmp_path / "no" / "x.csv"))
+    message = os_error_message(missing, args)
+    assert message.startswith("Cannot write --customers-out") and "\n" not in message
+    full = OSError(28, "No space left on device")
+    assert "disk" in os_error_message(full, args) and "full" in os_error_message(full, args)
+    if os.geteuid() != 0:  # root writes anywhere
+        args = argparse.Namespace(out=str(readonly / "x.csv"))
+        assert "not writable" in unwritable_output(args)
+
+
 def test_statement_timeout_is_not_called_unreachable():
     cancelled = SimpleNamespace(orig=SimpleNamespace(sqlstate="57014"))
     assert "took longer" in _operational_message(cancelled, "postgresql://u@h/db")
