@@ -16,10 +16,10 @@ import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
+import hostile
 import polars as pl
 import pytest
 
-import hostile
 from crm_core.commands.common import fail
 from crm_core.ingest import IngestError, read_orders
 from crm_core.ingest import source as ingest_source

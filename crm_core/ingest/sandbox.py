@@ -40,8 +40,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Iterator, Union
+from typing import Any
 
 import polars as pl
 
@@ -49,7 +50,7 @@ from crm_core.ingest import reader, rejects
 from crm_core.ingest import source as ingest_source
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest.messages import disk_full, is_disk_full, one_line
-from crm_core.ingest.options import ColumnMapping, ReadOptions
+from crm_core.ingest.options import ColumnMapping, ReadOptions, Source
 from crm_core.ingest.report import IngestReport
 
 MEMORY_ENV = "CRM_INGEST_MEMORY_MB"
@@ -72,8 +73,6 @@ _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 #: Address space allowed beyond the memory limit: Polars and its allocator reserve
 #: about 1.5 GB they never touch, so the cap on address space alone would refuse real files.
 ADDRESS_HEADROOM = 1536 * 1024**2
-
-Source = Union[str, Path, bytes, bytearray, memoryview, IO[bytes]]
 
 TOO_BIG = (
     "Reading this file needed more memory than the server allows ({limit}), so it was stopped. "

@@ -17,9 +17,9 @@ import re
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest.messages import quoted
