@@ -139,8 +139,10 @@ def _blank_value_warnings(frame: pl.DataFrame, plan: ColumnPlan, bad_examples: d
         count = int(frame.filter(pl.col(OK)).get_column(bad(key)).sum())
         if count:
             noun = {NUMBER: "a number", DATE: "a date", MONTH: "a month"}[plan.kinds[key]]
+            example = f" (e.g. '{bad_examples[key]}')" if bad_examples.get(key) else ""
+            two = " (or could mean two numbers, like '1,234')" if plan.kinds[key] == NUMBER else ""
             warnings.append(
                 f"{rows(count, 'has', 'have')} a value in column '{plan.columns[key]}' that could not be read "
-                f"as {noun} (e.g. '{bad_examples.get(key, '')}'); it was left blank."
+                f"as {noun}{example}{two}; it was left blank."
             )
     return warnings
