@@ -230,3 +230,57 @@ def _first_unreadable(raw: pl.DataFrame, key: str, unreadable: pl.Series) -> str
         return ""
     found = raw.filter(pl.col("__pos").is_in(unreadable.arg_true().implode())).get_column(f"__raw_{key}").drop_nulls()
     return str(found[0]) if found.len() else ""
+
+
+def _second_chance(
+    table: RawTable, sample: ColumnSample, plan: ColumnPlan, formats: Formats, parsed: pl.DataFrame
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Re-read the source text of the rows whose values did not parse (usually few).
+
+    Values written unusually (padded, with a time, a currency sign, ...) get
+    a thorough parse; values still unreadable set ``__bad_<role>``.
+    """
+    checked = [k for k in plan.of_kind(DATE, MONTH) if parsed.get_column(k).null_count()]
+    if not checked:
+        return parsed, {}
+    failed = parsed.with_row_index("__pos").filter(pl.any_horizontal([pl.col(k).is_null() for k in checked]))
+    retried = _retry(table, sample, plan, formats, failed.select("__pos", LINE, *checked), checked)
+    updates: list[pl.Series] = []
+    examples: dict[str, str] = {}
+    for key in checked:
+        fixed = retried.filter(pl.col(key).is_not_null() & pl.col(f"__null_{key}"))
+        column = parsed.get_column(key)
+        if fixed.height:
+            column = column.scatter(fixed.get_column("__pos"), fixed.get_column(key).cast(column.dtype))
+        updates.append(column)
+        unreadable = retried.filter(pl.col(key).is_null() & pl.col(f"__raw_{key}").is_not_null())
+        if unreadable.height:
+            examples[key] = unreadable.get_column(f"__raw_{key}")[0]
+            flags = pl.Series(bad(key), [False], dtype=pl.Boolean).extend_constant(False, parsed.height - 1)
+            updates.append(flags.scatter(unreadable.get_column("__pos"), True))
+    return parsed.with_columns(updates), examples
+
+
+def _retry(
+    table: RawTable, sample: ColumnSample, plan: ColumnPlan, formats: Formats, failed: pl.DataFrame, checked: list[str]
+) -> pl.DataFrame:
+    """``failed`` with the source text (``__raw_<role>``) and the thorough parse of each role."""
+    raw = (
+        table.frame.filter(pl.col(LINE).is_in(failed.get_column(LINE).implode()))
+        .select([pl.col(LINE)] + [
+            present(as_text(plan.columns[k], sample.dtype(plan.columns[k]))).alias(f"__raw_{k}") for k in checked
+        ])
+        .collect()
+    )
+    failed = failed.join(raw, on=LINE, how="left").with_columns(
+        [pl.col(k).is_null().alias(f"__null_{k}") for k in checked]
+    )
+    retries = []
+    for key in checked:
+        text = pl.col(f"__raw_{key}")
+        if plan.kinds[key] == DATE:
+            retry = second_chance_date(text, formats.dates.get(key))
+        else:
+            retry = month_expr(text, formats.months[key])
+        retries.append(pl.coalesce(pl.col(key), retry).alias(key))
+    return failed.with_columns(retries)
