@@ -175,7 +175,7 @@ def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, f
             what="orders",
             corrected=parsed.corrected,
         )
-        return build_report(checked.frame, inputs)
+        return build_report(checked.frame, checked.rejected, inputs)
 
 
 def _start(table: RawTable, preset: Preset | None) -> dict[str, Any]:
@@ -230,7 +230,7 @@ def _read_side(
             what=kind.replace("_", " "),
             corrected=parsed.corrected,
         )
-        return build_report(checked.frame, inputs)
+        return build_report(checked.frame, checked.rejected, inputs)
 
 
 def _open(source: Source, options: ReadOptions, filename: str | None, score: Callable[[list[str]], int], quote: bool):
