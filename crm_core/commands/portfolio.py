@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from crm_core.commands.common import add_source_arguments, emit, fail, load_orders
+from crm_core.commands.common import add_source_arguments, emit, fail, load_view, view_settings
 from crm_core.portfolio import TierSettings, portfolio_report
+from crm_core.settings import AnalysisSettings
 
 
 def _numbers(text: str) -> tuple[float, ...]:
@@ -21,8 +22,8 @@ def _names(text: str) -> tuple[str, ...]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_source_arguments(parser)
     group = parser.add_argument_group("tiers (default: Platinum top 1%, Gold next 4%, Iron next 15%, Lead the rest)")
-    group.add_argument("--by", choices=["revenue", "margin"], default="revenue",
-                       help="rank customers by net revenue or by margin (needs a cost column)")
+    group.add_argument("--by", choices=["revenue", "margin"],
+                       help="rank customers by net revenue or by margin (needs a cost column); default revenue")
     group.add_argument("--names", type=_names, help="tier names, best first, comma-separated")
     group.add_argument("--shares", type=_numbers,
                        help="customer share of each tier but the last, e.g. 0.01,0.04,0.15")
@@ -30,28 +31,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="absolute cut-offs instead of shares, decreasing, e.g. 5000,1000,200")
 
 
-def settings_from_args(args: argparse.Namespace) -> TierSettings:
-    """The tier rule from the command line (raises ValueError with a user message)."""
-    names = args.names or TierSettings().names
+def settings_from_args(args: argparse.Namespace, view: AnalysisSettings | None = None) -> TierSettings:
+    """The tier rule: command-line options, else the ``--view`` tiers, else the defaults.
+
+    Raises ValueError with a user message.
+    """
+    base = (view or AnalysisSettings()).tier_settings()
+    by = args.by or base.value
+    if not (args.names or args.shares or args.amounts):
+        return TierSettings(names=base.names, method=base.method, value=by, shares=base.shares, amounts=base.amounts)
+    names = args.names or base.names
     if args.amounts:
-        return TierSettings(names=names, method="amount", value=args.by, amounts=args.amounts)
-    shares = args.shares or (TierSettings().shares if len(names) == 4 else None)
+        return TierSettings(names=names, method="amount", value=by, amounts=args.amounts)
+    shares = args.shares or (base.shares if len(names) == len(base.shares) + 1 else None)
     if shares is None:
         raise ValueError("With other than 4 tiers, give --shares (or --amounts) for every tier but the last.")
-    return TierSettings(names=names, value=args.by, shares=shares)
+    return TierSettings(names=names, value=by, shares=shares)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        settings = settings_from_args(args)
+        settings = settings_from_args(args, view_settings(args))
     except ValueError as error:
         return fail(str(error))
-    tx, _ = load_orders(args)
+    view, analysis, _ = load_view(args)
     try:
-        payload = portfolio_report(tx, settings)
+        payload = portfolio_report(view.transactions, settings)
     except ValueError as error:
         return fail(str(error))
     if payload["customers"] == 0:
-        return fail("the file has no valid orders: check the column mapping with `python -m crm_core summary PATH`.")
+        return fail("no valid orders in the file (or none left by the view's filters and period): "
+                    "check the column mapping with `python -m crm_core summary PATH`.")
+    payload["period"] = {"start": str(view.start), "end": str(view.end)}
+    payload["filters"] = analysis.filter_map
     emit(payload, args.json)
     return 0

@@ -3,12 +3,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
-from crm_core.commands.common import add_source_arguments, emit, fail, load_orders, options_from_args
+from crm_core import format as fmt
+from crm_core.commands.common import add_source_arguments, emit, fail, load_view, options_from_args, view_settings
 from crm_core.dataset import Dataset
 from crm_core.findings import FindingSettings
+from crm_core.filters import View
 from crm_core.ingest import read_side_table
+from crm_core.metrics import headline_figures
+from crm_core.settings import AnalysisSettings, Period
 from crm_core.report import PdfUnavailable, build_report, html_file_to_pdf, write_report
 
 
@@ -24,24 +29,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="FILE.html", help="where to write the HTML report")
     parser.add_argument("--pdf", metavar="FILE.pdf", help="also print the report to PDF (needs Chromium)")
     parser.add_argument("--title", default="Customer portfolio report", help="report title")
-    parser.add_argument("--start", type=_date, help="first day of the period (default: first order)")
-    parser.add_argument("--end", type=_date, help="last day of the period (default: last order)")
-    parser.add_argument("--currency-symbol", default="", help="prefix for money in the report, e.g. '$' or '€'")
+    parser.add_argument("--start", type=_date, help="first day of the period (default: the view's, else first order)")
+    parser.add_argument("--end", type=_date, help="last day of the period (default: the view's, else last order)")
+    parser.add_argument("--currency-symbol", default="",
+                        help="prefix for money in the report, e.g. '$' or '€' (default: the view's or the file's currency)")
     sides = parser.add_argument_group("optional side tables")
     sides.add_argument("--customers-file", metavar="FILE", help="customer details (customer_id, signup_date, ...)")
     sides.add_argument("--interactions-file", metavar="FILE", help="service interactions (customer_id, interaction_date, ...)")
     sides.add_argument("--marketing-spend-file", metavar="FILE", help="marketing spend per month and channel")
 
 
-def _dataset(args: argparse.Namespace):
-    tx, ingest_report = load_orders(args)
+def _dataset(args: argparse.Namespace) -> tuple[Dataset, View, AnalysisSettings, object]:
+    analysis = view_settings(args)
+    if args.start or args.end:  # --start/--end win over the view's period
+        analysis = replace(analysis, period=Period(preset="custom", start=args.start, end=args.end))
+    view, analysis, ingest_report = load_view(args, analysis)
     options = options_from_args(args)
     sides = {}
     for kind in ("customers", "interactions", "marketing_spend"):
         path = getattr(args, f"{kind}_file", None)
         if path:
             sides[kind] = read_side_table(path, kind, options)[0]
-    return Dataset(transactions=tx, name=Path(args.path).name, **sides), ingest_report
+    # The whole filtered history: the findings cut the period themselves and compare with the one before.
+    dataset = Dataset(transactions=view.history, name=Path(args.path).name, **sides)
+    return dataset, view, analysis, ingest_report
+
+
+def _currency_prefix(args: argparse.Namespace, analysis: AnalysisSettings, ingest_report) -> str:
+    if args.currency_symbol:
+        return args.currency_symbol
+    code = analysis.currency or (getattr(ingest_report, "detected", {}) or {}).get("currency") or ""
+    if not isinstance(code, str) or len(code) != 3:
+        return ""  # unknown or several currencies: no prefix rather than a wrong one
+    return fmt.SYMBOLS.get(code, f"{code} ")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,11 +69,13 @@ def run(args: argparse.Namespace) -> int:
         return fail("--start is after --end; swap them.")
     if not str(args.out).lower().endswith((".html", ".htm")):
         return fail("--out must name an .html file, e.g. --out report.html")
-    dataset, ingest_report = _dataset(args)
+    dataset, view, analysis, ingest_report = _dataset(args)
     if dataset.transactions.head(1).collect().height == 0:
-        return fail("the file has no valid orders: check the column mapping with `python -m crm_core summary PATH`.")
-    settings = FindingSettings(start=args.start, end=args.end, currency=args.currency_symbol)
-    content = build_report(dataset, settings, ingest_report=ingest_report, title=args.title)
+        return fail("no valid orders in the file (or none left by the view's filters and period): "
+                    "check the column mapping with `python -m crm_core summary PATH`.")
+    settings = FindingSettings.from_analysis(analysis, view.start, view.end, _currency_prefix(args, analysis, ingest_report))
+    figures = headline_figures(view.transactions, analysis, view.start, view.end, history=view.history)
+    content = build_report(dataset, settings, ingest_report=ingest_report, title=args.title, figures=figures)
     html_path = write_report(content, args.out)
     payload = {
         "html": str(html_path),

@@ -4,9 +4,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from crm_core.commands.common import add_source_arguments, emit, fail, load_orders
+from dataclasses import replace
+
+from crm_core.commands.common import add_source_arguments, emit, fail, load_view
 from crm_core.customers import data_as_of
-from crm_core.rfm import ALLOWED_BINS, RfmSettings, bin_notes, headline, rfm, segment_counts
+from crm_core.rfm import ALLOWED_BINS, bin_notes, headline, rfm, segment_counts
 
 
 def _date(text: str) -> dt.date:
@@ -20,20 +22,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_source_arguments(parser)
     group = parser.add_argument_group("RFM options")
     group.add_argument("--as-of", type=_date, help="reference date YYYY-MM-DD (default: last order date)")
-    group.add_argument("--bins", type=int, choices=ALLOWED_BINS, default=5, help="score levels (default 5)")
-    group.add_argument("--ties", choices=("shared", "ordinal"), default="shared",
+    group.add_argument("--bins", type=int, choices=ALLOWED_BINS,
+                       help="score levels (default: the view's, else 5)")
+    group.add_argument("--ties", choices=("shared", "ordinal"),
                        help="shared: equal values get equal scores (default); ordinal: split ties by customer id")
-    group.add_argument("--segment-on", choices=("F", "FM"), default="F",
+    group.add_argument("--segment-on", choices=("F", "FM"),
                        help="segment rules read the F score (default) or the mean of F and M")
 
 
 def run(args: argparse.Namespace) -> int:
-    tx, _report = load_orders(args)
+    view, analysis, _report = load_view(args)
+    tx = view.transactions
     last = data_as_of(tx)
     if last is None:
         return fail("the file has no valid orders: check the column mapping with the 'summary' command")
-    as_of = args.as_of or last
-    settings = RfmSettings(bins=args.bins, ties=args.ties, segment_on=args.segment_on)
+    as_of = args.as_of or view.end or last
+    settings = analysis.rfm_settings()  # the view's bins and rules; options below win
+    overrides = {"bins": args.bins, "ties": args.ties, "segment_on": args.segment_on}
+    if args.bins is not None and args.bins != settings.bins:
+        overrides["rules"] = None  # the view's rules are written for its number of bins
+    settings = replace(settings, **{key: value for key, value in overrides.items() if value is not None or key == "rules"})
     scored = rfm(tx, as_of, settings)
     if scored.is_empty():
         return fail(f"no orders on or before {as_of.isoformat()}: pick a later --as-of (data starts later)")

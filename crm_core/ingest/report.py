@@ -8,10 +8,12 @@ duplicates, returns and plain-sentence warnings.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import polars as pl
 
+from crm_core.ingest import rejects
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest.source import LINE
 
@@ -60,6 +62,22 @@ class IngestReport:
     warnings: list[str] = field(default_factory=list)
     corrected_values: int = 0
     corrected_by_column: dict[str, int] = field(default_factory=dict)
+    #: When there are many rejected rows, ``rejected`` holds the first ones only;
+    #: then these give the counts per reason and the CSV file with all of them.
+    rejected_counts: dict[str, int] | None = None
+    rejected_file: str | None = None
+    #: Data rows in the file (line items, before merging them into orders).
+    source_lines: int = 0
+    #: One row per line item of the kept orders (product, sku, ...; see presets.kept_lines), or None.
+    lines: pl.DataFrame | None = None
+
+    def all_rejected(self) -> pl.LazyFrame:
+        """Every rejected row (line, raw, reason), from the spill file when there is one."""
+        return rejects.scan(self.rejected_file) if self.rejected_file else self.rejected.lazy()
+
+    def spill_rejected(self, folder: Path) -> None:
+        """Keep the first rejected rows in memory and write all of them to a CSV in ``folder``."""
+        rejects.spill(self, folder)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (rejected rows excluded; store them as Parquet)."""
@@ -74,19 +92,26 @@ class IngestReport:
             "corrected_by_column": self.corrected_by_column,
             "detected": self.detected,
             "warnings": self.warnings,
+            "source_lines": self.source_lines,
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], rejected: pl.DataFrame | None = None) -> "IngestReport":
+    def from_dict(cls, data: dict[str, Any], rejected: pl.DataFrame | Path | None = None) -> "IngestReport":
+        """The report saved by ``to_dict``; ``rejected`` is the frame, or a Parquet file of it
+        (then only the first rows are loaded, the rest is scanned when asked for)."""
         names = ("rows_read", "rows_valid", "rows_rejected", "duplicate_rows", "negative_amount_rows",
-                 "corrected_values", "corrected_by_column", "detected", "warnings")
+                 "corrected_values", "corrected_by_column", "detected", "warnings", "source_lines")
         report = cls(**{k: data[k] for k in names if k in data})
-        if rejected is not None:
+        if isinstance(rejected, Path):
+            rejects.attach_file(report, rejected, data.get("rejected_by_reason"))
+        elif rejected is not None:
             report.rejected = rejected
         return report
 
     def rejected_by_reason(self) -> dict[str, int]:
         """Number of rejected rows per reason, most frequent first."""
+        if self.rejected_counts is not None:
+            return dict(self.rejected_counts)
         counts = self.rejected.group_by("reason").len().sort(["len", "reason"], descending=[True, False])
         return dict(zip(counts["reason"].to_list(), counts["len"].to_list()))
 

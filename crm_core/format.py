@@ -1,0 +1,132 @@
+"""One way to write numbers: money, shares, counts and dates for takeaways, tables, charts and exports.
+
+Locales set the separators (``en`` 1,234.56 · ``de`` 1.234,56 · ``fr`` 1 234,56 ·
+``ch`` 1'234.56) and where the currency goes (before the number in ``en`` and
+``ch``, after it in ``de`` and ``fr``). Missing values (None, NaN) are written
+as an en dash.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+#: (thousands separator, decimal mark) per locale.
+SEPARATORS = {"en": (",", "."), "de": (".", ","), "fr": ("\u202f", ","), "ch": ("'", ".")}
+SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "INR": "₹", "CNY": "¥", "KRW": "₩"}
+MISSING = "–"
+_SUFFIX_LOCALES = ("de", "fr")
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
+
+
+def number(value: float | int | None, decimals: int = 0, locale: str = "en") -> str:
+    """1234567.891 -> '1,234,568' (en, 0 decimals) or '1.234.567,89' (de, 2 decimals)."""
+    if _missing(value):
+        return MISSING
+    thousands, mark = SEPARATORS.get(locale, SEPARATORS["en"])
+    text = f"{abs(float(value)):,.{decimals}f}"
+    text = text.replace(",", "\0").replace(".", mark).replace("\0", thousands)
+    negative = round(float(value), decimals) < 0
+    return f"-{text}" if negative else text
+
+
+def money_decimals(value: float) -> int:
+    """Whole units from 100 up (cards, takeaways), cents below."""
+    return 0 if abs(value) >= 100 else 2
+
+
+def money(value: float | None, currency: str = "", locale: str = "en", decimals: int | None = None) -> str:
+    """12345.6 with 'EUR' -> '€12,346' (en) or '12.346 €' (de); without currency just the number."""
+    if _missing(value):
+        return MISSING
+    digits = money_decimals(float(value)) if decimals is None else decimals
+    text = number(value, digits, locale)
+    if not currency:
+        return text
+    symbol = SYMBOLS.get(currency.upper(), "")
+    if locale in _SUFFIX_LOCALES:
+        return f"{text} {symbol or currency}"
+    sign, digits_text = ("-", text[1:]) if text.startswith("-") else ("", text)
+    return f"{sign}{symbol}{digits_text}" if symbol else f"{sign}{currency} {digits_text}"
+
+
+def share(value: float | None, decimals: int = 1, locale: str = "en") -> str:
+    """0.4871 -> '48.7%' (de: '48,7%')."""
+    if _missing(value):
+        return MISSING
+    return f"{number(100 * float(value), decimals, locale)}%"
+
+
+def count(value: int | float | None, locale: str = "en") -> str:
+    """12345 -> '12,345'."""
+    return number(value, 0, locale)
+
+
+def date(value: dt.date | None) -> str:
+    """2024-03-05 -> '5 Mar 2024' (the same in every locale: no day/month ambiguity)."""
+    if value is None:
+        return MISSING
+    return f"{value.day} {value:%b %Y}"
+
+
+def period(start: dt.date | None, end: dt.date | None) -> str:
+    """'1 Jan 2024 to 31 Mar 2024'."""
+    return f"{date(start)} to {date(end)}"
+
+
+def value(amount: float | int | None, unit: str, currency: str = "", locale: str = "en") -> str:
+    """Format by catalogue unit: 'money', 'share', 'count', 'ratio', 'months', 'days'."""
+    if unit == "money":
+        return money(amount, currency, locale)
+    if unit == "share":
+        return share(amount, 1, locale)
+    if unit == "count":
+        return count(amount, locale)
+    if unit == "ratio":
+        return number(amount, 2, locale)
+    return number(amount, 1 if unit in ("months", "days") else 2, locale)
+
+
+def header(label: str, unit: str, currency: str = "") -> str:
+    """Column header naming the unit: 'Revenue (EUR)', 'Revenue (EUR cents)', 'Share of revenue (%)'."""
+    if unit == "money":
+        return f"{label} ({currency})" if currency else label
+    if unit == "cents":
+        return f"{label} ({currency} cents)" if currency else f"{label} (cents)"
+    if unit == "share":
+        return f"{label} (%)"
+    return label
+
+
+def cents(amount: float | None) -> int | None:
+    """Money as whole cents for exports (no float noise: 15115.869999 -> 1511587)."""
+    return None if _missing(amount) else int(round(float(amount) * 100))
+
+
+def plotly_separators(locale: str = "en") -> str:
+    """Plotly ``layout.separators`` (decimal mark then thousands separator)."""
+    thousands, mark = SEPARATORS.get(locale, SEPARATORS["en"])
+    return f"{mark}{thousands}"
+
+
+def axis_affixes(currency: str = "", locale: str = "en") -> dict[str, str]:
+    """``tickprefix`` / ``ticksuffix`` for a money axis, so axes carry the currency like cards do."""
+    if not currency:
+        return {}
+    symbol = SYMBOLS.get(currency.upper(), "")
+    if locale in _SUFFIX_LOCALES:
+        return {"ticksuffix": f" {symbol or currency}"}
+    return {"tickprefix": symbol or f"{currency} "}
+
+
+def money_axis(currency: str = "", locale: str = "en") -> dict[str, Any]:
+    """Plotly axis settings for money: thousands separators, no SI 'k'/'G' mixing, currency affixes."""
+    return {"tickformat": ",.0f", "separatethousands": True, **axis_affixes(currency, locale)}
+
+
+def count_axis() -> dict[str, Any]:
+    """Plotly axis settings for counts: whole-number ticks only (no 0.5 customers)."""
+    return {"tickformat": ",d", "rangemode": "tozero", "dtick": None}
