@@ -12,6 +12,8 @@ from crm_core.charts.lifetime import (
     clv_distribution_figure,
     cohort_heatmap_figure,
     cumulative_tracking_figure,
+    forecast_fan_figure,
+    gap_histogram_figure,
     holdout_by_frequency_figure,
     lifecycle_funnel_figure,
     p_alive_heatmap_figure,
@@ -32,8 +34,10 @@ st.title("Lifetime value & retention")
 explain(
     "Forecasts from your order history: **who is probably still a customer**, **how much each customer is likely "
     "to spend** over the coming months (customer lifetime value, CLV), **who is valuable but slipping away**, and "
-    "how well you **acquire, keep, grow and win back** customers. Two proven statistical models do the forecasting: "
-    "one for how often customers buy and when they quietly stop (BG/NBD), one for how much they spend (Gamma-Gamma). "
+    "how well you **acquire, keep, grow and win back** customers. Proven statistical models do the forecasting: "
+    "one for how often customers buy and when they quietly stop (BG/NBD, Pareto/NBD or MBG/NBD: by default the one "
+    "that best predicted your last weeks), one for how much they spend (Gamma-Gamma). Every forecast comes with a "
+    "range that holds the outcome 8 times out of 10. "
     "Time is counted in **weeks**; a repeat purchase is a further day with a purchase. The models read each "
     "customer's whole history up to the end of the sidebar period."
 )
@@ -64,9 +68,13 @@ st.caption(f"CLV over {horizon}, margin {margin}%, discount rate {rate}% a year.
 
 # Fit ----------------------------------------------------------------------------------------
 st.subheader("The models and how far to trust them")
+model_choice = st.selectbox(
+    "Purchase model", clv.MODEL_CHOICES, format_func=clv.model_label, key=Keys.LT_MODEL, bind="query-params",
+    help="Automatic fits all three models and uses the one that best predicted the last weeks of your data. "
+         "Pick one yourself to override.")
 try:
     with st.spinner("Fitting the purchase and spend models…"):
-        result = models.clv_result(horizon_weeks, margin / 100, rate / 100)
+        result = models.clv_result(horizon_weeks, margin / 100, rate / 100, model_choice)
 except ValueError as error:
     st.error(plain(str(error)))
     st.stop()
@@ -82,7 +90,7 @@ cards[0].metric("Customers modelled", f"{result.customers.height:,}", border=Tru
 cards[1].metric("Bought more than once", f"{result.repeat_share:.1%}", border=True)
 cards[2].metric("History", f"{result.history_days / 7:.0f} weeks", border=True,
                 help="From the first customer's first purchase to the end of the period.")
-cards[3].metric("Fits converged", "yes" if result.bgnbd.converged_ and result.gamma_gamma is not None
+cards[3].metric("Fits converged", "yes" if result.model.converged_ and result.gamma_gamma is not None
                 and result.gamma_gamma.converged_ else "no", border=True)
 st.dataframe(
     clv.parameter_table(result), hide_index=True, width="stretch",
@@ -91,8 +99,20 @@ st.dataframe(
                    "standard_error": st.column_config.NumberColumn("Standard error", format="%.4f"),
                    "meaning": "What it means"},
 )
-st.caption(f"Log-likelihood {result.bgnbd.log_likelihood_:,.1f} (purchases) over {result.bgnbd.n_unique_rows_:,} "
-           "distinct customer histories; standard errors from the curvature of the likelihood.")
+st.caption(f"Log-likelihood {result.model.log_likelihood_:,.1f} ({result.model.LABEL}) over "
+           f"{result.model.n_unique_rows_:,} distinct customer histories; standard errors from the curvature of "
+           "the likelihood.")
+if result.comparison is not None:
+    takeaway(plain(result.comparison.reason))
+    if result.comparison.table.height > 1:
+        st.dataframe(
+            result.comparison.table.drop("model"), hide_index=True, width="stretch",
+            column_config={"label": "Model", "log_likelihood": st.column_config.NumberColumn("Log-likelihood", format="%.1f"),
+                           "bic": st.column_config.NumberColumn("BIC (lower fits better)", format="%.1f"),
+                           "total_error_pct": st.column_config.NumberColumn("Error of the total (%)", format="%+.1f"),
+                           "mae": st.column_config.NumberColumn("Error per customer", format="%.3f"),
+                           "converged": "Converged"})
+        st.caption("Each model was fitted without the last weeks and judged on them; the errors are purchases.")
 takeaway(clv.fit_takeaway(result))
 
 # Validation ---------------------------------------------------------------------------------
@@ -110,7 +130,7 @@ else:
     split = end - dt.timedelta(weeks=holdout_weeks)
     try:
         with st.spinner("Fitting on the earlier weeks and comparing…"):
-            validation = models.holdout_validation(holdout_weeks)
+            validation = models.holdout_validation(holdout_weeks, result.model.NAME)
     except ValueError as error:
         st.error(plain(str(error)))
     else:
@@ -131,6 +151,17 @@ else:
         with right:
             chart(cumulative_tracking_figure(validation.weekly, split), key="lt_fig_tracking")
         takeaway(clv.validation_takeaway(validation))
+        cards = st.columns(3)
+        cards[0].metric(f"Customers inside their {validation.interval_level:.0%} range", f"{validation.coverage:.0%}",
+                        border=True, help="Share of customers whose purchases in the held-back weeks fell inside the "
+                                          "range forecast for them. About 80% means the ranges are honest.")
+        cards[1].metric("Frequent buyers inside their range",
+                        "n/a" if not validation.frequent_customers else f"{validation.coverage_frequent:.0%}", border=True,
+                        help="The same for customers with 3 or more repeat purchases before the split.")
+        cards[2].metric("Total in range", "yes" if validation.total_low <= validation.total_actual <= validation.total_high
+                        else "no", border=True,
+                        help=f"Range of the total: {validation.total_low:,.0f} to {validation.total_high:,.0f} purchases.")
+        takeaway(clv.coverage_takeaway(validation))
 
 # CLV ----------------------------------------------------------------------------------------
 st.subheader("What customers are worth")
@@ -141,6 +172,18 @@ cards[0].metric(f"Predicted value, next {months} months", "n/a" if total is None
 cards[1].metric("Average CLV per customer", "n/a" if mean is None else f"{mean:,.2f}", border=True)
 cards[2].metric("Expected purchases per customer", f"{result.customers['expected_purchases'].mean():.2f}", border=True,
                 help=f"Over {horizon}.")
+value_range = result.value_interval()
+if value_range["value_low"] is not None:
+    st.caption(f"Likely range of the total ({result.settings.interval:.0%}): {value_range['value_low']:,.0f} to "
+               f"{value_range['value_high']:,.0f}.")
+with st.spinner("Drawing the forecast's range…"):
+    fan = models.forecast_fan(horizon_weeks, margin / 100, rate / 100, model_choice)
+chart(forecast_fan_figure(fan, result.calibration_end, result.settings.interval), key="lt_fig_fan")
+takeaway(clv.interval_takeaway(result))
+st.download_button("Download every customer's forecast (CSV)", data=safe_csv_bytes(clv.customer_forecasts(result)),
+                   file_name="customer_forecasts.csv", mime="text/csv", icon=":material/download:", key="lt_download_all",
+                   help="One row per customer: chance still active, expected purchases and value with their ranges, "
+                        "next order date (empty when probably lapsed).")
 kinds = models.available_groupings()
 if st.session_state.get(Keys.LT_GROUP) not in kinds:
     st.session_state.pop(Keys.LT_GROUP, None)
@@ -163,8 +206,18 @@ takeaway(clv.concentration_takeaway(clv.value_tiers(result.customers)))
 
 # P(alive) -----------------------------------------------------------------------------------
 st.subheader("Who is probably still a customer")
-chart(p_alive_heatmap_figure(clv.probability_alive_matrix(result.bgnbd, result.customers)), key="lt_fig_palive")
+chart(p_alive_heatmap_figure(clv.probability_alive_matrix(result.model, result.customers)), key="lt_fig_palive")
 takeaway(clv.p_alive_takeaway(result))
+
+# Next orders -----------------------------------------------------------------------------------
+st.subheader("When will customers order next?")
+gaps = models.order_gaps()
+if gaps.height:
+    chart(gap_histogram_figure(gaps), key="lt_fig_gaps")
+takeaway(clv.gap_takeaway(gaps, result.customers))
+st.caption("Each customer's next order date is when an active customer like them has bought again with even odds; "
+           "customers more likely gone than active are marked probably lapsed. Overdue: silent for longer than their "
+           "own average gap between purchase days.")
 
 # At risk ------------------------------------------------------------------------------------
 st.subheader("Valuable customers slipping away")
@@ -180,7 +233,12 @@ table(
     at_risk.head(SHOWN_ROWS),
     column_config={"customer_id": "Customer", "predicted_clv": money("Predicted CLV", format="%.2f"),
                    "probability_active": share_column("Chance still active"),
+                   "value_low": money("Value, low", format="%.2f"), "value_high": money("Value, high", format="%.2f"),
                    "expected_purchases": money("Expected purchases", format="%.2f"),
+                   "purchases_low": "Purchases, low", "purchases_high": "Purchases, high",
+                   "usual_gap_days": money("Usual gap (days)", format="%.0f"), "overdue": "Overdue",
+                   "next_order_date": st.column_config.DateColumn("Next order (empty: probably lapsed)",
+                                                                  format="YYYY-MM-DD"),
                    "repeat_purchases": "Repeat purchases so far",
                    "last_purchase_date": st.column_config.DateColumn("Last purchase", format="YYYY-MM-DD"),
                    "days_since_last_purchase": "Days since", "revenue_to_date": money("Revenue so far", format="%.2f")},

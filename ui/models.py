@@ -12,7 +12,16 @@ import datetime as dt
 import polars as pl
 import streamlit as st
 
-from crm_core.clv import CLVResult, CLVSettings, HoldoutValidation, fit_clv, rescore, validate_holdout
+from crm_core.clv import (
+    CLVResult,
+    CLVSettings,
+    HoldoutValidation,
+    fit_clv,
+    forecast_fan_frame,
+    gaps_between_orders,
+    rescore,
+    validate_holdout,
+)
 from crm_core.customers import filter_period
 from crm_core.dataset import Dataset
 from crm_core.logging_setup import get_logger, timed
@@ -38,36 +47,65 @@ def _history(dataset_id: str, version: str, end: dt.date) -> tuple[Dataset, pl.L
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _fit(dataset_id: str, version: str, end: dt.date) -> CLVResult:
+def _fit(dataset_id: str, version: str, end: dt.date, model: str = "auto") -> CLVResult:
     _, tx = _history(dataset_id, version, end)
     with timed(get_logger("models"), "clv_fit") as info:  # timings and counts only, no customer data
-        result = fit_clv(tx, CLVSettings(calibration_end=end))
-        info.update(customers=result.customers.height, converged=result.bgnbd.converged_, reliable=result.reliable)
+        result = fit_clv(tx, CLVSettings(calibration_end=end, model=model))
+        info.update(customers=result.customers.height, converged=result.model.converged_, reliable=result.reliable,
+                    model=result.model.NAME)
     return result
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _scored(dataset_id: str, version: str, end: dt.date, horizon_weeks: float, margin: float, rate: float) -> CLVResult:
+def _scored(dataset_id: str, version: str, end: dt.date, horizon_weeks: float, margin: float, rate: float,
+            model: str = "auto") -> CLVResult:
     settings = CLVSettings(horizon_weeks=horizon_weeks, margin=margin, annual_discount_rate=rate, calibration_end=end)
-    return rescore(_fit(dataset_id, version, end), settings)
+    return rescore(_fit(dataset_id, version, end, model), settings)
 
 
-def clv_result(horizon_weeks: float, margin: float, annual_discount_rate: float) -> CLVResult:
-    """Models fitted on all orders up to the sidebar period's end; CLV for the given settings."""
+def clv_result(horizon_weeks: float, margin: float, annual_discount_rate: float, model: str = "auto") -> CLVResult:
+    """Models fitted on all orders up to the sidebar period's end; CLV for the given settings.
+
+    ``model``: "auto" (the best of the three on the last weeks) or a model name.
+    """
     _, end = selected_period()
-    return _scored(*_key(), end, float(horizon_weeks), float(margin), float(annual_discount_rate))
+    return _scored(*_key(), end, float(horizon_weeks), float(margin), float(annual_discount_rate), model)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _fan(dataset_id: str, version: str, end: dt.date, horizon_weeks: float, margin: float, rate: float,
+         model: str) -> pl.DataFrame:
+    return forecast_fan_frame(_scored(dataset_id, version, end, horizon_weeks, margin, rate, model))
+
+
+def forecast_fan(horizon_weeks: float, margin: float, annual_discount_rate: float, model: str = "auto") -> pl.DataFrame:
+    """The cumulative forecast with its range, for the fan chart."""
+    _, end = selected_period()
+    return _fan(*_key(), end, float(horizon_weeks), float(margin), float(annual_discount_rate), model)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _gaps(dataset_id: str, version: str, end: dt.date) -> pl.DataFrame:
+    _, tx = _history(dataset_id, version, end)
+    return gaps_between_orders(tx, end)
+
+
+def order_gaps() -> pl.DataFrame:
+    """Days between consecutive purchase days of every customer, up to the period end."""
+    _, end = selected_period()
+    return _gaps(*_key(), end)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _validation(dataset_id: str, version: str, end: dt.date, holdout_weeks: int) -> HoldoutValidation:
+def _validation(dataset_id: str, version: str, end: dt.date, holdout_weeks: int, model: str) -> HoldoutValidation:
     _, tx = _history(dataset_id, version, end)
-    return validate_holdout(tx, end - dt.timedelta(weeks=holdout_weeks), end)
+    return validate_holdout(tx, end - dt.timedelta(weeks=holdout_weeks), end, model=model)
 
 
-def holdout_validation(holdout_weeks: int) -> HoldoutValidation:
-    """Fit up to ``holdout_weeks`` before the period end; compare with what happened after."""
+def holdout_validation(holdout_weeks: int, model: str = "bg-nbd") -> HoldoutValidation:
+    """Fit ``model`` up to ``holdout_weeks`` before the period end; compare with what happened after."""
     _, end = selected_period()
-    return _validation(*_key(), end, int(holdout_weeks))
+    return _validation(*_key(), end, int(holdout_weeks), model)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

@@ -50,9 +50,18 @@ class PurchaseIntervals:
     parameter_draws: int
 
 
+TOP_SHARE = 0.75  # the intervals searched put at most this share of (1 - level) in the lower tail
+
+
+def _top_quantile(level: float) -> float:
+    """The highest quantile the interval search asks for."""
+    return level + TOP_SHARE * (1.0 - level)
+
+
 def _tail_multiplier(level: float) -> float:
-    """c with P(Y >= mean + c sd) <= (1 - level) / 2 for any distribution (Cantelli), plus slack."""
-    return 1.5 * float(np.sqrt(2.0 / (1.0 - level) - 1.0)) + 1.0
+    """c with P(N >= mean + c sd) <= 1 - top quantile for any distribution (Cantelli), with 20 % slack
+    for the parameter draws."""
+    return 1.2 * float(np.sqrt(1.0 / (1.0 - _top_quantile(level)) - 1.0))
 
 
 def purchase_intervals(model: PurchaseModel, frequency, recency, T, horizon_weeks: float, level: float = 0.8,
@@ -98,8 +107,11 @@ class _Grid:
 
 
 def _grid(model: PurchaseModel, x: np.ndarray, age: np.ndarray, t: float, level: float) -> _Grid:
-    mean = model.purchases_if_alive(t, x, age)
-    sd = np.sqrt(_nbd_variance(model, x, age, t))
+    """Counts 0.. up to where the purchases an active customer could make if they never left (Poisson with
+    the posterior gamma rate, which bounds the model's count from above) pass the top quantile."""
+    rate_shape, rate_scale = model.params_["r"] + x, model.params_["alpha"] + age
+    mean = rate_shape * t / rate_scale
+    sd = np.sqrt(mean + mean**2 / rate_shape)
     needed = np.ceil(mean + _tail_multiplier(level) * sd) + 2
     exact = needed <= MAX_GRID
     size = np.where(exact, needed, 1).astype(np.int64)
@@ -119,7 +131,7 @@ def _mixture_cdf(model: PurchaseModel, grid: _Grid, draws: np.ndarray, t: float)
     k_next = grid.k + 1.0
     survival = np.zeros(len(grid.k))
     for theta in draws:
-        survival += model.purchase_survival_if_alive(k_next, t, grid.x, grid.age, tuple(theta))
+        survival += model.purchase_survival_grid(k_next, grid.start[grid.pair], t, grid.x, grid.age, tuple(theta))
     survival /= len(draws)
     # E[X^2] = sum_k (2k - 1) P(X >= k); the grid reaches far enough that the rest is negligible.
     second = np.bincount(grid.pair, (2.0 * k_next - 1.0) * survival, minlength=len(grid.size))
@@ -136,7 +148,7 @@ def _quantiles(grid: _Grid, cdf: np.ndarray, pair: np.ndarray, p_alive: np.ndarr
     """
     best_low = best_high = None
     sd = np.sqrt(np.maximum(second_moment - mean_if_alive**2, 0.0))[pair]
-    for share in np.linspace(0.0, 1.0 - level, 9):
+    for share in np.linspace(0.0, TOP_SHARE * (1.0 - level), 7):
         low = _quantile(grid, cdf, pair, p_alive, share, mean_if_alive, sd)
         high = _quantile(grid, cdf, pair, p_alive, share + level, mean_if_alive, sd)
         if best_low is None:
@@ -177,3 +189,17 @@ def _parameter_variance(model: PurchaseModel, x, t_x, age, t: float) -> float:
     gradient = np.array([(total(centre * np.exp(_STEP * np.eye(len(centre))[i])) - base) / _STEP
                          for i in range(len(centre))])
     return float(gradient @ covariance @ gradient)
+
+
+def forecast_fan(model: PurchaseModel, frequency, recency, T, horizon_weeks: float, level: float = 0.8,
+                 steps: int = 8) -> dict[str, list[float]]:
+    """Cumulative expected repeat purchases of all customers over the horizon with the total's interval,
+    at ``steps`` evenly spaced points (weeks after the calibration end, starting at 0)."""
+    weeks = np.linspace(0.0, float(horizon_weeks), steps + 1)
+    expected, low, high = [0.0], [0.0], [0.0]
+    for week in weeks[1:]:
+        interval = purchase_intervals(model, frequency, recency, T, week, level, parameter_draws=1)
+        expected.append(interval.total)
+        low.append(interval.total_low)
+        high.append(interval.total_high)
+    return {"weeks": weeks.tolist(), "expected": expected, "low": low, "high": high}

@@ -89,6 +89,12 @@ class PurchaseModel(FittedModel):
         """P(at least k purchases in (T, T + t] | active at T), for k >= 1."""
         raise NotImplementedError
 
+    def purchase_survival_grid(self, k: np.ndarray, first: np.ndarray, t: float, x: np.ndarray, age: np.ndarray,
+                               theta: Theta) -> np.ndarray:
+        """:meth:`purchase_survival_if_alive` on consecutive counts k = 1, 2, ... per history; ``first`` is
+        the position where each point's run starts (models may use it for a cumulative sum)."""
+        return self.purchase_survival_if_alive(k, t, x, age, theta)
+
     def expected_number_of_purchases_up_to_time(self, t: float | ArrayLike) -> np.ndarray:
         """Expected repeat purchases in (0, t] for a new customer."""
         raise NotImplementedError
