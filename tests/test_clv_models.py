@@ -135,3 +135,18 @@ def test_pareto_likelihood_is_finite_where_the_closed_form_cancels():
     nll = ParetoNBDLikelihood(x, t_x, age, np.ones(2), _nodes(x, t_x, age, (0.55, 10.6, 0.61, 11.7)))
     value, grad = nll(np.log([0.55, 10.6, 0.61, 11.7]))
     assert np.isfinite(value) and np.all(np.isfinite(grad))
+
+
+@pytest.mark.parametrize("name", ["bg-nbd", "mbg-nbd", "pareto-nbd"])
+def test_grid_survival_equals_the_direct_formula(fitted, name, rfm):
+    """The running-sum form used for intervals agrees with the incomplete-beta form, run by run."""
+    model = fitted.get(name) or BetaGeoModel().fit(*rfm)
+    x_hist, _, age_hist = HISTORIES.T
+    runs = [np.arange(1, 120.0) for _ in x_hist]
+    k = np.concatenate(runs)
+    first = np.repeat(np.cumsum([0] + [len(r) for r in runs[:-1]]), [len(r) for r in runs])
+    x = np.repeat(x_hist, [len(r) for r in runs])
+    age = np.repeat(age_hist, [len(r) for r in runs])
+    grid = model.purchase_survival_grid(k, first, 52.0, x, age, model.theta())
+    direct = model.purchase_survival_if_alive(k, 52.0, x, age)
+    np.testing.assert_allclose(grid, direct, atol=1e-9)

@@ -29,7 +29,7 @@ from scipy.special import ndtri
 from crm_core.clv.fitting import as_float, compress
 from crm_core.clv.purchase_model import PurchaseModel
 
-PARAMETER_DRAWS = 8
+PARAMETER_DRAWS = 4
 MAX_GRID = 400  # whole purchase counts evaluated per distinct (x, T); beyond, a normal approximation
 _STEP = 1e-5  # forward-difference step in log-parameters
 

@@ -16,9 +16,9 @@ on fixed nodes in tau, in log space relative to the integrand at t_x: the
 likelihood, its gradient and its exact Hessian are then sums of elementary
 functions at the nodes, finite for every history. The nodes are placed in
 y = ln(m + tau) with m = min(alpha, beta) at reference parameters, in panels
-short enough that the integrand changes by at most e^6 over each, and cut where
-it has fallen by e^-60; after a fit they are rebuilt at the estimate and the fit
-repeated until the estimate stands still (usually once).
+short enough that the integrand changes by at most e^12 over each, and cut where
+it has fallen by e^-40; after a fit they are rebuilt at the estimate and the fit
+repeated from there (one or two Newton steps).
 """
 from __future__ import annotations
 
@@ -37,8 +37,8 @@ from crm_core.clv.fitting import (
 from crm_core.clv.purchase_model import PurchaseModel, Theta
 
 NODES_PER_PANEL = 8
-MAX_LOG_CHANGE_PER_PANEL = 6.0  # Gauss-Legendre with 8 nodes integrates exp over such a panel to ~1e-15
-CUT_LOG_DROP = 60.0  # beyond this drop the integrand no longer adds to the sum in double precision
+MAX_LOG_CHANGE_PER_PANEL = 12.0  # Gauss-Legendre with 8 nodes integrates exp over such a panel to ~1e-10
+CUT_LOG_DROP = 40.0  # beyond this drop (e^-40 = 4e-18) the integrand no longer adds to the sum
 MAX_PANELS = 64
 _GL_U, _GL_W = np.polynomial.legendre.leggauss(NODES_PER_PANEL)
 
@@ -183,7 +183,8 @@ class ParetoNBDModel(PurchaseModel):
     PARAMS = ("r", "alpha", "s", "beta")
     NAME = "pareto-nbd"
     LABEL = "Pareto/NBD"
-    MAX_REFITS = 4
+    MAX_REFITS = 3
+    SETTLED = 0.05  # log-parameter move below which nodes placed at the last estimate are as good as any
 
     def _maximise(self, x, t_x, age, counts, coded: Compressed | None):
         starts = _pareto_starts(x, age, counts)
@@ -194,8 +195,11 @@ class ParetoNBDModel(PurchaseModel):
             fit = maximise(nll, starts, scale=counts.sum())
             moved = np.max(np.abs(np.log(fit.params) - np.log(reference)))
             reference, starts = tuple(fit.params), [np.log(fit.params), *starts]
-            if moved < 1e-6:
+            if moved < 1e-9:  # fitted on nodes placed at its own estimate
                 break
+            if moved < self.SETTLED:  # one more fit on nodes at the estimate: a Newton step or two
+                nll = ParetoNBDLikelihood(x, t_x, age, counts, _nodes(x, t_x, age, reference))
+                return maximise(nll, starts, scale=counts.sum())
         return fit
 
     def log_dropout_odds(self, x, t_x, age, theta=None) -> np.ndarray:
@@ -226,6 +230,26 @@ class ParetoNBDModel(PurchaseModel):
         stays = (scale / (scale + t)) ** s
         within = betainc(k[..., None], (r + x)[..., None], u / (alpha + age[..., None] + u))
         return stays * betainc(k, r + x, t / (alpha + age + t)) + (within * density) @ weight
+
+    def purchase_survival_grid(self, k, first, t, x, age, theta) -> np.ndarray:
+        """The same on runs k = 1, 2, ...: for each moment of leaving, P(N >= k) as 1 minus the running
+        sum of the NBD's probabilities (log-gamma terms once, one exponential per moment)."""
+        r, alpha, s, beta = theta
+        u = (_GL_U + 1.0) * t / 2.0
+        scale = beta + age
+        moments = [(t, (scale / (scale + t)) ** s)]  # stays active through the horizon
+        moments += [(u_j, w_j * t / 2.0 * s / scale * (scale / (scale + u_j)) ** (s + 1.0)) for u_j, w_j in zip(u, _GL_W)]
+        shape, n = r + x, k - 1.0  # P(N = k - 1)
+        base = gammaln(shape + n) - gammaln(shape) - gammaln(n + 1.0)
+        survival = np.zeros(len(k))
+        previous = np.maximum(first - 1, 0)
+        for horizon, weight in moments:
+            log_p0 = np.log(alpha + age) - np.log(alpha + age + horizon)
+            log_q0 = np.log(horizon) - np.log(alpha + age + horizon)
+            running = np.cumsum(np.exp(base + shape * log_p0 + n * log_q0))
+            below = running - np.where(first > 0, running[previous], 0.0)
+            survival += weight * np.clip(1.0 - below, 0.0, 1.0)
+        return survival
 
     def expected_number_of_purchases_up_to_time(self, t: float | ArrayLike) -> np.ndarray:
         """Expected repeat purchases in (0, t] for a new customer: r/alpha * E[time active in (0, t]]."""
