@@ -33,6 +33,7 @@ from crm_core.clv.fitting import (
     Likelihood,
     maximise,
     softplus_and_sigmoid,
+    value_codes,
 )
 from crm_core.clv.purchase_model import PurchaseModel, Theta
 
@@ -121,13 +122,17 @@ class ParetoNBDLikelihood(Likelihood):
 
     def __init__(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, w: np.ndarray, nodes: _Nodes) -> None:
         self.x, self.t_x, self.age, self.w, self.nodes = x, t_x, age, w, nodes
+        # Gamma-function terms depend on x alone: evaluated once per distinct x, weighted by its rows.
+        self.distinct_x, x_code = value_codes(x)
+        self.weight_by_x = np.bincount(x_code, weights=w, minlength=len(self.distinct_x))
 
     def _evaluate(self, log_params: np.ndarray, hessian: bool):
         r, alpha, s, beta = theta = np.exp(log_params)
         x, age, w, n = self.x, self.age, self.w, float(self.w.sum())
         terms = _RowTerms(x, self.t_x, age, self.nodes, theta, derivatives=True)
         softplus, pi = softplus_and_sigmoid(terms.second - terms.first)
-        ll = w @ (gammaln(r + x)) + n * (-gammaln(r) + r * np.log(alpha) + s * np.log(beta))
+        dx, wx_ = self.distinct_x, self.weight_by_x
+        ll = wx_ @ gammaln(r + dx) + n * (-gammaln(r) + r * np.log(alpha) + s * np.log(beta))
         ll += w @ (terms.first + softplus)
         inv_aT, inv_bT = 1.0 / (alpha + age), 1.0 / (beta + age)
         d_first = np.column_stack([-np.log(alpha + age), -(r + x) * inv_aT, -np.log(beta + age), -s * inv_bT])
@@ -135,11 +140,11 @@ class ParetoNBDLikelihood(Likelihood):
         d_second[:, 2] += 1.0 / s
         d_mix = (1.0 - pi)[:, None] * d_first + pi[:, None] * d_second
         g = w @ d_mix
-        g += np.array([w @ digamma(r + x) - n * digamma(r) + n * np.log(alpha), n * r / alpha, n * np.log(beta), n * s / beta])
+        g += np.array([wx_ @ digamma(r + dx) - n * digamma(r) + n * np.log(alpha), n * r / alpha, n * np.log(beta), n * s / beta])
         h = None
         if hessian:
             h = np.zeros((4, 4))
-            h[0, 0] = w @ polygamma(1, r + x) - n * polygamma(1, r)
+            h[0, 0] = wx_ @ polygamma(1, r + dx) - n * polygamma(1, r)
             h[0, 1] = h[1, 0] = n / alpha
             h[1, 1] = -n * r / alpha**2
             h[2, 3] = h[3, 2] = n / beta
