@@ -38,6 +38,7 @@ from crm_core.clv.fitting import (
 from crm_core.clv.purchase_model import PurchaseModel, Theta
 
 NODES_PER_PANEL = 8
+COARSE_NODES = 4  # the first fit, from the start values, only has to get near the optimum (~1e-5)
 MAX_LOG_CHANGE_PER_PANEL = 12.0  # Gauss-Legendre with 8 nodes integrates exp over such a panel to ~1e-10
 CUT_LOG_DROP = 40.0  # beyond this drop (e^-40 = 4e-18) the integrand no longer adds to the sum
 MAX_PANELS = 64
@@ -54,8 +55,9 @@ class _Nodes:
     has_integral: np.ndarray  # per row: t_x < T (otherwise I = 0)
 
 
-def _nodes(x: np.ndarray, t_x: np.ndarray, age: np.ndarray, theta: Theta) -> _Nodes:
+def _nodes(x: np.ndarray, t_x: np.ndarray, age: np.ndarray, theta: Theta, per_panel: int = NODES_PER_PANEL) -> _Nodes:
     """Gauss-Legendre panels over y = ln(m + tau), tau in (t_x, T), placed for parameters ``theta``."""
+    gl_u, gl_w = np.polynomial.legendre.leggauss(per_panel)
     r, alpha, s, beta = (float(v) for v in theta)
     m = min(alpha, beta)
     y0, y1 = np.log(m + t_x), np.log(m + age)
@@ -74,10 +76,10 @@ def _nodes(x: np.ndarray, t_x: np.ndarray, age: np.ndarray, theta: Theta) -> _No
     panel_index = np.arange(len(panel_row)) - np.repeat(np.cumsum(panels) - panels, panels)
     panel_length = (length / np.maximum(panels, 1))[panel_row]
     start = y0[panel_row] + panel_index * panel_length
-    y = start[:, None] + (_GL_U[None, :] + 1.0) * (panel_length / 2.0)[:, None]
+    y = start[:, None] + (gl_u[None, :] + 1.0) * (panel_length / 2.0)[:, None]
     tau = np.maximum(np.exp(y) - m, t_x[panel_row][:, None])  # rounding must not put a node before t_x
-    weight = (_GL_W[None, :] * (panel_length / 2.0)[:, None]) * (m + tau)
-    return _Nodes(np.repeat(panel_row, NODES_PER_PANEL), tau.ravel(), weight.ravel(), has_integral)
+    weight = (gl_w[None, :] * (panel_length / 2.0)[:, None]) * (m + tau)
+    return _Nodes(np.repeat(panel_row, per_panel), tau.ravel(), weight.ravel(), has_integral)
 
 
 class _RowTerms:
@@ -194,6 +196,11 @@ class ParetoNBDModel(PurchaseModel):
     def _maximise(self, x, t_x, age, counts, coded: Compressed | None):
         starts = _pareto_starts(x, age, counts)
         reference = tuple(np.exp(starts[0]))
+        # Near the optimum first on a coarse rule, then the accurate nodes from there.
+        coarse = maximise(ParetoNBDLikelihood(x, t_x, age, counts, _nodes(x, t_x, age, reference, COARSE_NODES)),
+                          starts, scale=counts.sum())
+        if np.all(np.isfinite(coarse.params)):
+            reference, starts = tuple(coarse.params), [np.log(coarse.params), *starts]
         fit = None
         for _ in range(self.MAX_REFITS):
             nll = ParetoNBDLikelihood(x, t_x, age, counts, _nodes(x, t_x, age, reference))
