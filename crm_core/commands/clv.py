@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from crm_core.commands.common import emit, fail, load_view
     from crm_core.customers import data_as_of
     from crm_core.export import neutralize
-    from crm_core.metrics import predicted_total
+    from crm_core.metrics import forecast_orders, predicted_total
 
     problem = _check(args)
     if problem:
@@ -92,7 +92,9 @@ def run(args: argparse.Namespace) -> int:
             return fail(problem)
     try:
         view, analysis, _ = load_view(args)
-        tx = view.transactions.collect().lazy()  # read the file once; every step below reuses it
+        # Every order of the view up to the period end (earlier ones too: the models need each customer's
+        # history), as the Lifetime page and the report's predicted_value_total. Read once, reused below.
+        tx = forecast_orders(view.history, view.end).collect().lazy()
         last = data_as_of(tx)
         calibration_end = args.calibration_end or last
         if args.holdout_end is not None and args.holdout_end <= calibration_end:
