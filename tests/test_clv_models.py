@@ -150,3 +150,20 @@ def test_grid_survival_equals_the_direct_formula(fitted, name, rfm):
     grid = model.purchase_survival_grid(k, first, 52.0, x, age, model.theta())
     direct = model.purchase_survival_if_alive(k, 52.0, x, age)
     np.testing.assert_allclose(grid, direct, atol=1e-9)
+
+
+def test_choice_takes_the_smallest_error_per_customer_and_breaks_near_ties_on_the_total(fitted, rfm):
+    from crm_core.clv.validation import choose
+
+    models = {"bg-nbd": BetaGeoModel().fit(*rfm), **fitted}
+    actual = np.array([0.0, 2.0, 4.0, 1.0])
+    clear = {"bg-nbd": actual + 0.5, "mbg-nbd": actual + 0.2, "pareto-nbd": actual - 0.3}
+    comparison = choose(models, clear, actual, 39.0)
+    assert comparison.chosen == "mbg-nbd"
+    assert comparison.reason.startswith("MBG/NBD is used because it predicted the 39 held-back weeks best")
+    assert "0.200" in comparison.reason and "Pareto/NBD" in comparison.reason  # the runner-up named
+    # MAEs within 0.5 %: the smaller error of the total decides (over- and under-predictions cancel for Pareto).
+    tie = {"bg-nbd": actual + 0.5, "mbg-nbd": actual + 0.2, "pareto-nbd": actual + np.array([0.2, -0.2, 0.2, -0.2])}
+    comparison = choose(models, tie, actual, 39.0)
+    assert comparison.chosen == "pareto-nbd" and "closer on the total" in comparison.reason
+    assert comparison.table["bic"].to_list() == [m.bic() for m in models.values()]

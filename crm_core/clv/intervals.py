@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.special import ndtri
 
-from crm_core.clv.fitting import as_float, compress
+from crm_core.clv.fitting import ArrayLike, as_float, compress
 from crm_core.clv.purchase_model import PurchaseModel
 
 PARAMETER_DRAWS = 4
@@ -64,7 +64,8 @@ def _tail_multiplier(level: float) -> float:
     return 2.0 * float(ndtri(_top_quantile(level)))
 
 
-def purchase_intervals(model: PurchaseModel, frequency, recency, T, horizon_weeks: float, level: float = 0.8,
+def purchase_intervals(model: PurchaseModel, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
+                       horizon_weeks: float, level: float = 0.8,
                        parameter_draws: int = PARAMETER_DRAWS, seed: int = 0) -> PurchaseIntervals:
     """Prediction intervals at ``level`` (e.g. 0.8 = from the 10th to the 90th percentile).
 
@@ -223,7 +224,8 @@ def _parameter_variance(model: PurchaseModel, rows: tuple[np.ndarray, ...], pair
     return float(gradient @ covariance @ gradient)
 
 
-def forecast_fan(model: PurchaseModel, frequency, recency, T, horizon_weeks: float, level: float = 0.8,
+def forecast_fan(model: PurchaseModel, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
+                 horizon_weeks: float, level: float = 0.8,
                  steps: int = 8) -> dict[str, list[float]]:
     """Cumulative expected repeat purchases of all customers over the horizon with the total's interval,
     at ``steps`` evenly spaced points (weeks after the calibration end, starting at 0)."""

@@ -30,6 +30,7 @@ from scipy.special import digamma, gammaln, polygamma
 from crm_core.clv.fitting import (
     ArrayLike,
     Compressed,
+    Fit,
     Likelihood,
     maximise,
     softplus_and_sigmoid,
@@ -209,7 +210,8 @@ class ParetoNBDModel(PurchaseModel):
     MAX_REFITS = 3
     SETTLED = 0.05  # log-parameter move below which nodes placed at the last estimate are as good as any
 
-    def _maximise(self, x, t_x, age, counts, coded: Compressed | None):
+    def _maximise(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, counts: np.ndarray,
+                  coded: Compressed | None) -> Fit:
         starts = _pareto_starts(x, age, counts)
         reference = tuple(np.exp(starts[0]))
         # Near the optimum first on a coarse rule, then the accurate nodes from there.
@@ -230,7 +232,8 @@ class ParetoNBDModel(PurchaseModel):
                 return maximise(nll, starts, scale=counts.sum())
         return fit
 
-    def log_dropout_odds(self, x, t_x, age, theta=None) -> np.ndarray:
+    def log_dropout_odds(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray,
+                         theta: Theta | None = None) -> np.ndarray:
         """B - A: log of P(left between t_x and T) over P(active at T)."""
         theta = self.theta() if theta is None else theta
         x, t_x, age = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (x, t_x, age))
@@ -238,13 +241,15 @@ class ParetoNBDModel(PurchaseModel):
         terms = _RowTerms(x, t_x, age, _nodes(x, t_x, age, theta), theta)
         return terms.second - terms.first
 
-    def purchases_if_alive(self, t, x, age, theta=None) -> np.ndarray:
+    def purchases_if_alive(self, t: float | np.ndarray, x: np.ndarray, age: np.ndarray,
+                           theta: Theta | None = None) -> np.ndarray:
         """(r+x)/(alpha+T) * E[time active in (T, T+t]] = (r+x)(beta+T)/((alpha+T)(s-1)) (1 - ((beta+T)/(beta+T+t))^(s-1))."""
         r, alpha, s, beta = self.theta() if theta is None else theta
         t = np.asarray(t, dtype=float)
         return (r + x) / (alpha + age) * _expected_active_time(t, s, beta + age)
 
-    def purchase_survival_if_alive(self, k, t, x, age, theta=None) -> np.ndarray:
+    def purchase_survival_if_alive(self, k: np.ndarray, t: float, x: np.ndarray, age: np.ndarray,
+                                   theta: Theta | None = None) -> np.ndarray:
         """P(N >= k) with N ~ Poisson(lambda min(L, t)), lambda ~ Gamma(r+x, alpha+T) and the remaining
         lifetime L with P(L > u) = ((beta+T)/(beta+T+u))^s: Gauss-Legendre over the moment L < t."""
         from scipy.special import betainc
@@ -259,7 +264,8 @@ class ParetoNBDModel(PurchaseModel):
         within = betainc(k[..., None], (r + x)[..., None], u / (alpha + age[..., None] + u))
         return stays * betainc(k, r + x, t / (alpha + age + t)) + (within * density) @ weight
 
-    def purchase_survival_grid(self, k, first, t, x, age, theta) -> np.ndarray:
+    def purchase_survival_grid(self, k: np.ndarray, first: np.ndarray, t: float, x: np.ndarray, age: np.ndarray,
+                               theta: Theta) -> np.ndarray:
         """The same on runs k = 1, 2, ...: for each moment of leaving, P(N >= k) as 1 minus the running
         sum of the NBD's probabilities (log-gamma terms once, one exponential per moment)."""
         r, alpha, s, beta = theta

@@ -39,7 +39,8 @@ from crm_core.schema import C
 MIN_CHOICE_DAYS = 90  # calibration days needed before the held-back weeks to compare models
 
 
-def discounted_purchases(model: PurchaseModel, frequency, recency, T, horizon_weeks: float, annual_discount_rate: float) -> tuple[np.ndarray, np.ndarray]:
+def discounted_purchases(model: PurchaseModel, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
+                         horizon_weeks: float, annual_discount_rate: float) -> tuple[np.ndarray, np.ndarray]:
     """Expected purchases over the horizon, plain and discounted.
 
     Cash flows are taken monthly (the horizon split into periods of about one

@@ -17,6 +17,7 @@ import numpy as np
 from crm_core.clv.fitting import (
     ArrayLike,
     Compressed,
+    Fit,
     FittedModel,
     Likelihood,
     as_float,
@@ -58,7 +59,7 @@ class PurchaseModel(FittedModel):
         return self
 
     def _maximise(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, counts: np.ndarray,
-                  coded: Compressed | None):
+                  coded: Compressed | None) -> Fit:
         return maximise(self._likelihood(x, t_x, age, counts, coded), self._starts(x, age, counts), scale=counts.sum())
 
     def _likelihood(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, counts: np.ndarray,

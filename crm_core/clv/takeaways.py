@@ -112,8 +112,13 @@ def fit_takeaway(result: CLVResult) -> str:
     sentence = (f"In the next {weeks_label(result.settings.horizon_weeks)} the average customer is expected to buy "
                 f"{c['expected_purchases'].mean():.2f} times")
     if c["clv"].is_finite().any():
-        sentence += f", worth {_money(float(c['clv'].mean()))} each ({_money(float(c['clv'].sum()))} in total)"
-    return sentence + f"; {active:.0%} of customers are probably still active."
+        sentence += f", worth {_money(float(c['clv'].mean()))} each ({_money(float(c['clv'].sum()))} in total"
+        value = result.value_interval()
+        if value["value_low"] is not None:
+            sentence += (f", {result.settings.interval:.0%} range {_money(value['value_low'])} to "
+                         f"{_money(value['value_high'])}")
+        sentence += ")"
+    return sentence + f"; {active:.0%} of customers are probably still active ({result.model.LABEL} model)."
 
 
 def validation_takeaway(validation: HoldoutValidation) -> str:
