@@ -6,14 +6,14 @@ import math
 import numpy as np
 import polars as pl
 
-from crm_core.clv.bg_nbd import BetaGeoModel
 from crm_core.clv.pipeline import CLVResult
+from crm_core.clv.purchase_model import PurchaseModel
 from crm_core.clv.settings import AtRiskSettings, weeks_label
 from crm_core.clv.validation import HoldoutValidation
 from crm_core.schema import C
 
 
-def probability_alive_matrix(model: BetaGeoModel, customers: pl.DataFrame, max_frequency: int = 30) -> pl.DataFrame:
+def probability_alive_matrix(model: PurchaseModel, customers: pl.DataFrame, max_frequency: int = 30) -> pl.DataFrame:
     """P(alive) on a grid of frequency x recency for the oldest customers' age T.
 
     Returns a long frame: frequency, recency (weeks since first purchase at the
