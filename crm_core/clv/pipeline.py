@@ -271,11 +271,14 @@ def _choose(tx: pl.LazyFrame, summary: pl.DataFrame, fitted: dict[str, PurchaseM
         return choose({name: fitted[name] for name in predicted}, predicted, actual, weeks)
     first = summary["first_purchase_date"].min()
     split = calibration_end - dt.timedelta(weeks=default_holdout_weeks(first, calibration_end))
-    if (split - first).days < MIN_CHOICE_DAYS:
-        table = pl.DataFrame({"model": [BetaGeoModel.NAME], "label": [BetaGeoModel.LABEL]})
-        return ModelComparison(table, BetaGeoModel.NAME, "BG/NBD is used: the history is too short to hold weeks "
-                                                        "back and compare the models.")
-    return validate_holdout(tx, split, calibration_end).comparison
+    if (split - first).days >= MIN_CHOICE_DAYS:
+        try:
+            return validate_holdout(tx, split, calibration_end).comparison
+        except ValueError:  # nothing to compare on (e.g. no purchase before the split): the default model
+            pass
+    table = pl.DataFrame({"model": [BetaGeoModel.NAME], "label": [BetaGeoModel.LABEL]})
+    return ModelComparison(table, BetaGeoModel.NAME, "BG/NBD is used: the history is too short to hold weeks "
+                                                    "back and compare the models.")
 
 
 @serial_blas
