@@ -294,18 +294,21 @@ def rescore(result: CLVResult, settings: CLVSettings) -> CLVResult:
     expected, discounted = discounted_purchases(model, x, t_x, age, settings.horizon_weeks, settings.annual_discount_rate)
     # A fit that did not converge can sit where the formulas divide by zero (a = 1); its NaN
     # forecasts are reported as such, so numpy's warnings would only be noise on the console.
-    with np.errstate(all="ignore"):
-        intervals = purchase_intervals(model, x, t_x, age, settings.horizon_weeks, settings.interval)
+    intervals = None
+    if settings.interval is not None:  # None: point forecasts only (the like-for-like speed comparison)
+        with np.errstate(all="ignore"):
+            intervals = purchase_intervals(model, x, t_x, age, settings.horizon_weeks, settings.interval)
+    low, high = (intervals.low, intervals.high) if intervals else (np.full_like(x, np.nan), np.full_like(x, np.nan))
     spend = customers["expected_spend"].to_numpy()
     value_per_purchase = settings.margin * spend * np.divide(discounted, expected, out=np.zeros_like(expected),
                                                              where=expected > 0)
     customers = customers.with_columns(
         pl.Series("expected_purchases", expected),
-        pl.Series("purchases_low", intervals.low),
-        pl.Series("purchases_high", intervals.high),
+        pl.Series("purchases_low", low),
+        pl.Series("purchases_high", high),
         pl.Series("clv", settings.margin * spend * discounted),
-        pl.Series("value_low", value_per_purchase * intervals.low),
-        pl.Series("value_high", value_per_purchase * intervals.high),
+        pl.Series("value_low", value_per_purchase * low),
+        pl.Series("value_high", value_per_purchase * high),
     )
     kept = replace(settings, calibration_end=result.settings.calibration_end, model=result.settings.model)
     return replace(result, customers=customers, settings=kept, intervals=intervals)
