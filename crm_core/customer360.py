@@ -246,6 +246,24 @@ def action_details(facts: dict) -> str:
     return " · ".join(parts)
 
 
+def forecast_range_text(facts: dict) -> str:
+    """The forecast's likely range and the next order, in one line ('' without a forecast)."""
+    parts = []
+    low, high = facts.get("value_low"), facts.get("value_high")
+    if low is not None and high is not None:
+        parts.append(f"Likely value range {low:,.2f} to {high:,.2f}")
+    buys_low, buys_high = facts.get("purchases_low"), facts.get("purchases_high")
+    if buys_low is not None and buys_high is not None:
+        parts.append(f"{int(buys_low)} to {int(buys_high)} purchases (80% of such customers fall in the range)")
+    if "next_order_date" in facts:
+        next_order = facts.get("next_order_date")
+        parts.append(f"next order expected around {next_order:%d %b %Y}" if next_order else "probably lapsed")
+    gap = facts.get("usual_gap_days")
+    if gap is not None:
+        parts.append(f"usually buys every {gap:,.0f} days" + (", now overdue" if facts.get("overdue") else ""))
+    return "; ".join(parts) + ("." if parts else "")
+
+
 def p_alive_text(facts: dict) -> str:
     """P(alive) as a percentage, or "—" when the model cannot judge.
 

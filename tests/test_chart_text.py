@@ -115,6 +115,9 @@ HOSTILE_INPUTS: dict[str, Callable[[], tuple]] = {
         "cohort": [DAY, DAY], "months_since": [0, 1], "customer_retention": [1.0, 0.4]}),),
     "lifetime.cumulative_tracking_figure": lambda: (
         pl.DataFrame({"week_end": [DAY], "actual": [1.0], "predicted": [1.2]}), DAY),
+    "lifetime.forecast_fan_figure": lambda: (pl.DataFrame({
+        "week_end": [DAY, DAY], "expected": [0.0, 5.0], "low": [0.0, 4.0], "high": [0.0, 6.0]}), DAY, 0.8),
+    "lifetime.gap_histogram_figure": lambda: (pl.DataFrame({"gap_days": [3, 30, 300]}),),
     "lifetime.holdout_by_frequency_figure": lambda: (pl.DataFrame({
         "frequency_group": list(HOSTILE), "actual": [1.0] * 6, "predicted": [1.1] * 6, "customers": [3] * 6}),),
     "lifetime.lifecycle_funnel_figure": lambda: (pl.DataFrame({"stage": list(HOSTILE), "customers": [6, 5, 4, 3, 2, 1]}),),
@@ -179,6 +182,7 @@ HOSTILE_INPUTS: dict[str, Callable[[], tuple]] = {
 NO_USER_TEXT = {
     "interact.contacts_distribution_figure", "interact.purchase_timeline_figure", "interact.satisfaction_trend_figure",
     "interact.what_if_figure", "lifetime.cohort_heatmap_figure", "lifetime.cumulative_tracking_figure",
+    "lifetime.forecast_fan_figure", "lifetime.gap_histogram_figure",
     "lifetime.p_alive_heatmap_figure", "lifetime.penetration_figure", "overview.kpi_trend_figure",
     "portfolio.lorenz_figure", "portfolio.pareto_figure", "segments.silhouette_figure",
     "drivers.timing_figure", "drivers.offer_figure",

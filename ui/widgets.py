@@ -110,6 +110,13 @@ CUSTOMER_COLUMNS = {
     "p_alive": share_column("Probability still active"),
     "probability_active": share_column("Chance still active"),
     "expected_purchases": st.column_config.NumberColumn("Expected purchases", format="%.2f"),
+    "value_low": money_column("Value, low end of range"),
+    "value_high": money_column("Value, high end of range"),
+    "purchases_low": count_column("Purchases, low end of range"),
+    "purchases_high": count_column("Purchases, high end of range"),
+    "usual_gap_days": st.column_config.NumberColumn("Usual days between orders", format="%.0f"),
+    "overdue": st.column_config.CheckboxColumn("Overdue"),
+    "next_order_date": st.column_config.DateColumn("Next order expected (empty: probably lapsed)"),
     "repeat_purchases": count_column("Repeat purchases so far"),
     "last_purchase_date": st.column_config.DateColumn("Last purchase"),
     "days_since_last_purchase": count_column("Days since last purchase"),
@@ -209,7 +216,7 @@ def _label(config) -> str:
 
 #: Customer columns holding amounts and 0-1 shares (exports write cents and percent).
 MONEY_COLUMNS = {"revenue", "margin", "contribution", "aov", "clv", "predicted_clv", "revenue_to_date", "returns",
-                 "cost_to_serve"}
+                 "cost_to_serve", "value_low", "value_high"}
 SHARE_COLUMNS = {"p_alive", "probability_active"}
 
 
