@@ -317,6 +317,7 @@ def _group_aggregations(z: float) -> list[pl.Expr]:
         *_mean_interval("value_365", z),
         *_mean_interval("predicted_value", z),
         pl.col("predicted_value").count().alias("predicted_customers"),
+        gap.median().alias("median_days_to_second"),
     ]
     return aggregations
 
@@ -351,7 +352,8 @@ def driver_table(
         mean), value_365_per_customer with value_365_low / value_365_high
         (revenue in the first year, customers observed a year),
         predicted_value_per_customer with predicted_value_low /
-        predicted_value_high, predicted_customers, value_index (the ranking
+        predicted_value_high, predicted_customers, median_days_to_second (among
+        the customers who placed a second order), value_index (the ranking
         value over the all-customer average), small (fewer than
         ``settings.small_group`` customers), cac and revenue_to_cac (channel only,
         null without spend). Ranked by :func:`ranking_measure`.
@@ -381,7 +383,7 @@ _TABLE_ORDER = [
     *[f"{kind}_{days}" for days in REPEAT_WINDOWS for kind in ("repeat_rate", "observed")],
     "revenue_per_customer", "revenue_low", "revenue_high", "value_365_per_customer", "value_365_low", "value_365_high",
     "predicted_value_per_customer", "predicted_value_low", "predicted_value_high", "predicted_customers",
-    "value_index", "cac", "revenue_to_cac",
+    "median_days_to_second", "value_index", "cac", "revenue_to_cac",
 ]
 
 

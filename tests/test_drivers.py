@@ -107,6 +107,7 @@ def test_first_category_golden(tx):
     half = Z * math.sqrt(2 * 60**2) / math.sqrt(2)  # sd of (145, 25) over sqrt(2)
     assert hats["revenue_low"] == pytest.approx(85 - half) and hats["revenue_high"] == pytest.approx(85 + half)
     assert socks["revenue_low"] is None  # one customer: no interval
+    assert hats["median_days_to_second"] == 36 and shoes["median_days_to_second"] is None
     assert all(table["small"]) and table["predicted_value_per_customer"].is_null().all()
     assert socks["value_index"] == pytest.approx(110 / ((120 + 80 + 110 + 25) / 4))  # first-year value over its average
 
@@ -303,3 +304,7 @@ def test_no_finding_for_a_handful_of_customers(tx):
     from crm_core.findings import FindingContext
 
     assert drivers.drivers_finding(FindingContext(Dataset(transactions=tx))) is None
+
+
+def test_cli_default_dimension_is_the_first_the_file_has(export, capsys):
+    assert run_json(capsys, export, "--no-prediction")["by"] == "first_category"  # no product column
