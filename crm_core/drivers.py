@@ -34,13 +34,13 @@ Dimension = Literal["first_product", "first_category", "discount_code", "channel
 
 #: Every dimension and how it is labelled for managers, in the order pages show them.
 DIMENSIONS: dict[str, str] = {
-    "first_product": "First product bought",
-    "first_category": "Category of the first product",
-    "discount_code": "Discount code on the first order",
-    "channel": "Acquisition channel",
+    "first_product": "First product",
+    "first_category": "First category",
+    "discount_code": "First-order code",
+    "channel": "Channel",
     "region": "Region",
-    "value_band": "Value of the first order",
-    "cohort": "Month of the first purchase",
+    "value_band": "First-order value",
+    "cohort": "Month acquired",
 }
 
 #: The transaction column a dimension needs (the others are always available).
