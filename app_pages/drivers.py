@@ -131,6 +131,9 @@ else:
     noun = "products" if item == C.PRODUCT else "categories"
     if item != C.PRODUCT:
         st.caption("The data has no product column, so products are shown by category.")
+    if item == C.PRODUCT and data.one_item_per_order(item):
+        st.caption("This export lists one row per order, carrying the order's main product (its largest line): "
+                   "revenue and refunds below count each whole order under that product.")
     catalogue = data.product_table(item)
     rank_by = st.segmented_control("Top " + noun + " by", ["revenue", "customers"], format_func=str.capitalize,
                                    default="revenue", required=True, key=Keys.DRV_RANK, bind="query-params")

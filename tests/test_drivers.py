@@ -200,6 +200,14 @@ def test_product_table_golden(tx):
     assert products.top_products(table, "customers", 1)["name"].to_list() == ["Shoes"]
 
 
+def test_one_item_per_order(tx, tmp_path):
+    assert not products.one_item_per_order(tx, "category")  # orders 1 and 6 list two categories
+    path = tmp_path / "orders_export_1.csv"
+    path.write_text(SHOPIFY)
+    merged, _ = read_orders(path)
+    assert products.one_item_per_order(merged, "product")
+
+
 def test_journeys_golden(tx):
     flows = products.journeys(tx, "category")
     got = {(row["from_item"], row["to_item"]): row["customers"] for row in flows.iter_rows(named=True)}

@@ -84,3 +84,20 @@ def test_data_without_products_or_codes_says_what_it_needs(cdnow_path):
     acquired = drivers.customer_profiles(tx.lazy()).height  # customers with an order of positive revenue
     assert acquired < tx["customer_id"].n_unique()  # CDNOW has zero-amount purchases
     assert metrics(at)["Customers acquired"] == f"{acquired:,}"
+
+
+def test_merged_order_export_says_products_are_main_products(tmp_path):
+    from crm_core.ingest import read_orders
+    from crm_core.workspace import Workspace
+    from test_drivers import SHOPIFY
+    from ui.state import Keys
+
+    path = tmp_path / "orders_export_1.csv"
+    path.write_text(SHOPIFY)
+    tx, report = read_orders(path)
+    dataset_id = Workspace(Path(os.environ["CRM_WORKSPACE"])).save(
+        "Shop", path.read_bytes(), path.name, Dataset(transactions=tx.collect().lazy()), report)
+    at = open_page({Keys.DATASET_ID: dataset_id, Keys.DRV_PREDICT: False})
+    assert metrics(at)["Customers acquired"] == "3"  # Cara's fully refunded order acquires nobody
+    assert any("one row per order, carrying the order's main product" in text for text in captions(at))
+    assert any("of orders used a discount code" in text for text in unescaped(captions(at)))
