@@ -256,3 +256,12 @@ def test_file_without_products_has_no_lines(tmp_path):
     _, report = _read(path)
     assert report.lines is None
     assert report.source_lines == 1
+
+
+def test_kpis_count_no_refunded_order(shopify_file):
+    from crm_core.kpis import period_kpis
+
+    tx, _ = read_orders(shopify_file)
+    kpis = period_kpis(tx, D(2024, 3, 1), D(2024, 3, 31))
+    # #1001, #1002 and the free #1006 are orders; #1003 (refunded in full) is not, nor is cara active
+    assert (kpis["revenue"], kpis["orders"], kpis["active_customers"]) == (82.0, 3, 2)
