@@ -118,7 +118,7 @@ def _show_report(report, transactions: pl.DataFrame, file_name: str) -> None:
         st.dataframe(report.rejected.head(1000), hide_index=True)
         st.download_button(
             "Download rejected rows (CSV)",
-            safe_csv_bytes(report.rejected),
+            lambda: safe_csv_bytes(report.all_rejected().collect()),  # every rejected row, built on click
             file_name=f"{Path(file_name).stem}_rejected.csv",
             mime="text/csv",
             key="download_rejected",

@@ -120,14 +120,20 @@ def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
     return start - dt.timedelta(days=length), start - dt.timedelta(days=1)
 
 
-def kpi_comparison(tx: pl.LazyFrame, start: dt.date, end: dt.date) -> pl.DataFrame:
-    """One row per KPI: value, previous (equal-length period before), delta, delta_pct.
+def kpi_comparison(tx: pl.LazyFrame, start: dt.date, end: dt.date,
+                   comparison: str = "previous_period") -> pl.DataFrame:
+    """One row per KPI: value, previous (the comparison period), delta, delta_pct.
+
+    ``comparison``: 'previous_period' (equal length just before) or
+    'same_period_last_year' (see :func:`crm_core.settings.comparison_period`).
 
     ``delta_pct`` is null when the previous value is 0 or missing, and for shares
     (their delta is already in percentage points). When the previous period has
     no orders at all (e.g. it lies before the data), previous and deltas are null.
     """
-    return comparison_frame(period_kpis(tx, start, end), period_kpis(tx, *previous_period(start, end)))
+    from crm_core.settings import comparison_period
+
+    return comparison_frame(period_kpis(tx, start, end), period_kpis(tx, *comparison_period(start, end, comparison)))
 
 
 def comparison_frame(current: dict, previous: dict) -> pl.DataFrame:

@@ -172,7 +172,7 @@ class Workspace:
                 (staging / f"{SOURCE_STEM}{_safe_suffix(filename)}").write_bytes(raw)
                 save_dataset(dataset, staging)
                 (staging / REPORT_FILE).write_text(json.dumps(report.to_dict(), default=str, ensure_ascii=False), "utf-8")
-                report.rejected.write_parquet(staging / REJECTED_FILE)
+                report.all_rejected().sink_parquet(staging / REJECTED_FILE)  # all of them, not only those in memory
                 _make_private(staging)
                 staging.rename(folder)
                 self._insert(dataset_id, name, Path(filename or "").name, report)
@@ -284,8 +284,7 @@ class Workspace:
         folder = self._folder(dataset_id)
         data = json.loads((folder / REPORT_FILE).read_text("utf-8"))
         rejected_path = folder / REJECTED_FILE
-        rejected = pl.read_parquet(rejected_path) if rejected_path.exists() else None
-        return IngestReport.from_dict(data, rejected)
+        return IngestReport.from_dict(data, rejected_path if rejected_path.exists() else None)
 
     def source_path(self, dataset_id: str) -> Path:
         """Path of the raw upload as it was received."""

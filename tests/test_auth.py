@@ -232,9 +232,9 @@ def test_development_failure_still_raises_for_tests():
 def _version_app() -> None:
     import streamlit as st
 
-    from ui.data import _version
+    from ui.data import dataset_version
 
-    st.text(_version(st.session_state["dataset"]))
+    st.text(dataset_version(st.session_state["dataset"]))
 
 
 def test_cache_keys_of_workspace_datasets_name_the_owner():

@@ -76,6 +76,25 @@ def _group_table(column: str) -> pl.DataFrame:
     return pl.DataFrame({column: list(HOSTILE), **numbers}).with_columns(pl.col("customers", "contacts").cast(pl.Int64))
 
 
+def _drivers_inputs() -> dict:
+    """Driver, product and offer frames computed from orders whose products, codes and channels are hostile."""
+    from crm_core import drivers, offers, products
+
+    rows = []
+    for index, label in enumerate(HOSTILE * 2):
+        rows += [(f"c{index}", f"o{index}", DAY, 10.0 + index, label, HOSTILE[index % 3]),
+                 (f"c{index}", f"p{index}", DAY + dt.timedelta(days=30), 5.0, HOSTILE[(index + 1) % 6], None),
+                 (f"c{index}", f"o{index}", DAY + dt.timedelta(days=3), -2.0, label, HOSTILE[index % 3])]
+    tx = pl.DataFrame(rows, schema=["customer_id", "order_id", "order_date", "amount", "product", "discount_code"],
+                      orient="row").with_columns(pl.col("product").alias("channel")).lazy()
+    profiles = drivers.customer_profiles(tx)
+    segments = profiles.select("customer_id", pl.col("first_product").alias("group"))
+    return {"profiles": profiles, "overall": drivers.overall_figures(profiles),
+            "by_product": drivers.driver_table(profiles, "first_product"), "products": products.product_table(tx, "product"),
+            "journeys": products.journeys(tx, "product"), "refunds": products.refunds_by_group(tx, segments),
+            "offers": offers.code_vs_none(profiles)}
+
+
 #: Arguments for each builder; every string that could come from data or a user is hostile.
 #: Builders that draw no user text take plain inputs (their check is that they still pass).
 HOSTILE_INPUTS: dict[str, Callable[[], tuple]] = {
@@ -142,6 +161,14 @@ HOSTILE_INPUTS: dict[str, Callable[[], tuple]] = {
     "segments.segment_treemap": lambda: (_group_table("segment"),),
     "segments.silhouette_figure": lambda: (_cluster_result(),),
     "theme.styled": lambda: (go.Figure(), A),
+    "drivers.driver_figure": lambda: (_drivers_inputs()["by_product"], "first_product", _drivers_inputs()["overall"]),
+    "drivers.repeat_figure": lambda: (_drivers_inputs()["by_product"], "first_product"),
+    "drivers.products_figure": lambda: (_drivers_inputs()["products"], "revenue", "products"),
+    "drivers.journey_figure": lambda: (_drivers_inputs()["journeys"], "products"),
+    "drivers.refund_figure": lambda: (_drivers_inputs()["refunds"], "group", A),
+    "drivers.offer_figure": lambda: (_drivers_inputs()["offers"],),
+    "drivers.timing_figure": lambda: (pl.DataFrame({"bucket": ["Within 30 days", "Not yet"], "customers": [1, 2],
+                                                    "share": [1 / 3, 2 / 3]}),),
 }
 #: Builders whose inputs carry no user text at all (numbers, dates, our own labels).
 NO_USER_TEXT = {
@@ -149,6 +176,7 @@ NO_USER_TEXT = {
     "interact.what_if_figure", "lifetime.cohort_heatmap_figure", "lifetime.cumulative_tracking_figure",
     "lifetime.p_alive_heatmap_figure", "lifetime.penetration_figure", "overview.kpi_trend_figure",
     "portfolio.lorenz_figure", "portfolio.pareto_figure", "segments.silhouette_figure",
+    "drivers.timing_figure", "drivers.offer_figure",
 }
 
 

@@ -51,7 +51,7 @@ def calibration() -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def cdnow_fit():
-    return fit_clv(cdnow(), CLVSettings(calibration_end=CALIBRATION_END))
+    return fit_clv(cdnow(), CLVSettings(calibration_end=CALIBRATION_END, model="bg-nbd"))
 
 
 def model_with(params: dict[str, float]) -> BetaGeoModel:

@@ -130,7 +130,7 @@ def owner_folder(root: Path, owner: str) -> Path:
 def user_workspace():
     """The signed-in user's (or the local) :class:`crm_core.workspace.Workspace`."""
     from crm_core.workspace import Workspace
-    from ui.data import workspace_root
+    from ui.paths import workspace_root
 
     return Workspace(workspace_root(), owner=current_owner())
 
@@ -138,7 +138,7 @@ def user_workspace():
 def user_notes():
     """The signed-in user's (or the local) :class:`crm_core.notes.NotesStore`."""
     from crm_core.notes import NotesStore
-    from ui.data import workspace_root
+    from ui.paths import workspace_root
 
     return NotesStore(owner_folder(workspace_root(), current_owner()))
 

@@ -7,7 +7,18 @@ import streamlit as st
 from crm_core.findings import Finding, FindingSettings, key_findings
 from crm_core.notes import NotesStore
 from crm_core.report import PDF_UNAVAILABLE_MESSAGE, build_report, chromium_path, report_file_name, report_pdf_bytes
-from ui.data import _version, current_dataset, current_dataset_id, customer_summary, selected_period
+from crm_core.metrics import Figure, headline_figures
+from ui.data import (
+    DatasetKey,
+    current_dataset,
+    current_dataset_id,
+    customer_summary,
+    dataset_key,
+    load_period_transactions,
+    load_view_dataset,
+    selected_period,
+)
+from ui.settings import current_settings, display_currency
 from ui.state import DEMO_DATASET_ID, Keys
 
 MEETING_PAGE = "app_pages/meeting.py"
@@ -23,28 +34,50 @@ APP_PAGES: dict[str, tuple[str, str]] = {
     "interactions": ("app_pages/interactions.py", "Interactions"),
     "actions": ("app_pages/actions.py", "Actions"),
     "meeting": ("app_pages/meeting.py", "Meeting mode"),
+    "deck": ("app_pages/deck.py", "Deck"),
     "scorecard": ("app_pages/scorecard.py", "CRM scorecard"),
     "views": ("app_pages/views.py", "Saved views & notes"),
 }
 
 # Constant style sheets written here (never built from user text), injected with
 # st.html, which sends style-only HTML to the page without a visible element.
+# Colours meet WCAG AA on their background: text >= 4.5:1, control borders and the progress track >= 3:1.
 _HIDE_CHROME = """
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"],
 [data-testid="stSidebarNav"], [data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecoration"] { display: none !important; }
-[data-testid="stMainBlockContainer"] { max-width: 100% !important; padding: 1.2rem 3rem 2rem 3rem !important; }
-[data-testid="stMain"] h1 { font-size: 2.2rem !important; }
-[data-testid="stMain"] h2 { font-size: 2.6rem !important; line-height: 1.25 !important; }
-[data-testid="stMain"] p, [data-testid="stMain"] li, [data-testid="stCaptionContainer"] { font-size: 1.3rem !important; }
-[data-testid="stMain"] button p { font-size: 1.2rem !important; }
+[data-testid="stMainBlockContainer"] { max-width: 100% !important; padding: 0.8rem 3rem 1rem 3rem !important; }
+[data-testid="stMain"] h1 { font-size: 2.0rem !important; }
+[data-testid="stMain"] h2 { font-size: 2.0rem !important; line-height: 1.2 !important; padding: 0.2rem 0 0.4rem 0 !important; }
+[data-testid="stMain"] p, [data-testid="stMain"] li, [data-testid="stCaptionContainer"] { font-size: 1.25rem !important; }
+[data-testid="stMain"] button p { font-size: 1.1rem !important; }
 """
-MEETING_CSS = f"<style>{_HIDE_CHROME}</style>"
-MEETING_DARK_CSS = (
-    f"<style>{_HIDE_CHROME}"
-    '.stApp, [data-testid="stMain"], [data-testid="stAppViewContainer"] { background: #0E1117 !important; color: #E8EDF2 !important; }'
-    '[data-testid="stMain"] h1, [data-testid="stMain"] h2, [data-testid="stMain"] p, [data-testid="stCaptionContainer"] { color: #E8EDF2 !important; }'
-    "</style>"
-)
+
+
+def _palette_css(page: str, text: str, muted: str, control: str, border: str, primary: str, primary_text: str,
+                 track: str, bar: str) -> str:
+    return (
+        f'.stApp, [data-testid="stMain"], [data-testid="stAppViewContainer"] {{ background: {page} !important; color: {text} !important; }}'
+        f'[data-testid="stMain"] h1, [data-testid="stMain"] h2, [data-testid="stMain"] p {{ color: {text} !important; }}'
+        f'[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p {{ color: {muted} !important; }}'
+        f'[data-testid="stMain"] button {{ background: {control} !important; color: {text} !important; border: 1px solid {border} !important; }}'
+        f'[data-testid="stMain"] button p, [data-testid="stMain"] button span {{ color: inherit !important; }}'
+        f'[data-testid="stMain"] button[kind="primary"], [data-testid="stMain"] button[kind="segmented_controlActive"] '
+        f'{{ background: {primary} !important; color: {primary_text} !important; border-color: {primary} !important; }}'
+        f'[data-testid="stMain"] button:disabled {{ opacity: 0.75 !important; }}'
+        f'[data-testid="stProgress"] [role="progressbar"] > div {{ background: {track} !important; }}'
+        f'[data-testid="stProgress"] [role="progressbar"] > div > div > div {{ background: {bar} !important; }}'
+        f'[data-testid="stProgress"] p {{ color: {text} !important; }}'
+    )
+
+
+#: Light: ink on white, blue primary (white on #0B5CAD is 6.6:1), grey borders 3.5:1, track 3.3:1.
+MEETING_CSS = "<style>" + _HIDE_CHROME + _palette_css(
+    page="#FFFFFF", text="#1B2733", muted="#4A5866", control="#FFFFFF", border="#7B8794", primary="#0B5CAD",
+    primary_text="#FFFFFF", track="#8A96A3", bar="#0B5CAD") + "</style>"
+#: Dark: light ink on #0E1117, dark buttons with light borders, sky-blue primary with dark text.
+MEETING_DARK_CSS = "<style>" + _HIDE_CHROME + _palette_css(
+    page="#0E1117", text="#E8EDF2", muted="#B8C4CF", control="#1B222C", border="#8B98A5", primary="#56B4E9",
+    primary_text="#0E1117", track="#5E6B78", bar="#56B4E9") + "</style>"
 
 
 def notes_store() -> NotesStore:
@@ -55,20 +88,46 @@ def notes_store() -> NotesStore:
 
 
 def finding_settings(dark: bool = False) -> FindingSettings:
-    """Findings of the sidebar period."""
+    """Findings of the sidebar period under the view's settings (tiers, rules, margin, currency)."""
     start, end = selected_period()
-    return FindingSettings(start=start, end=end, dark=dark)
+    return FindingSettings.from_analysis(current_settings(), start, end, currency_prefix(), dark)
+
+
+def currency_prefix() -> str:
+    """The currency as findings and the report write it before amounts ('€', 'CHF ')."""
+    from crm_core.format import SYMBOLS
+
+    code = display_currency()
+    return SYMBOLS.get(code, f"{code} ") if code else ""
 
 
 @st.cache_resource(max_entries=8, show_spinner="Computing the key findings…")
-def _findings(dataset_id: str, version: str, settings: FindingSettings) -> list[Finding]:
-    return key_findings(current_dataset(), settings, summary=customer_summary())
+def _findings(key: DatasetKey, settings: FindingSettings) -> list[Finding]:
+    start, end = settings.start, settings.end
+    return key_findings(load_view_dataset(key, start, end), settings, summary=customer_summary())
 
 
 def current_findings() -> list[Finding]:
     """Key findings of the current dataset and period (light charts; copy figures before changing them)."""
-    dataset_id = current_dataset_id()
-    return _findings(dataset_id, _version(dataset_id), finding_settings())
+    return _findings(dataset_key(), finding_settings())
+
+
+@st.cache_resource(max_entries=8, show_spinner="Computing the headline figures…")
+def _figures(key: DatasetKey, start, end, settings_url: str) -> list[Figure]:
+    from crm_core.settings import AnalysisSettings
+
+    history = load_view_dataset(key, start, end).transactions
+    return headline_figures(load_period_transactions(key, start, end), AnalysisSettings.from_url(settings_url),
+                            start, end, history=history)
+
+
+def current_figures() -> list[Figure]:
+    """The catalogue's headline figures for the view: the same numbers as the report and the CLI."""
+    return _figures(dataset_key(), *selected_period(), current_settings().to_url())
+
+
+def figure_by_id(figure_id: str) -> Figure | None:
+    return next((figure for figure in current_figures() if figure.id == figure_id), None)
 
 
 def current_ingest_report():
@@ -100,9 +159,10 @@ def render_present_controls() -> None:
         # bound to it; bound widgets write their own parameters back on the new page.
         st.switch_page(MEETING_PAGE, query_params={})
     dataset, settings, ingest = current_dataset(), finding_settings(), current_ingest_report()
+    figure_args = (dataset_key(), *selected_period(), current_settings().to_url())  # resolved now: callbacks run later
 
     def html_bytes() -> bytes:
-        return build_report(dataset, settings, ingest_report=ingest).html.encode("utf-8")
+        return build_report(dataset, settings, ingest_report=ingest, figures=_figures(*figure_args)).html.encode("utf-8")
 
     st.download_button(
         "Download report", data=html_bytes, file_name=report_file_name(dataset.name, "html"),
@@ -114,7 +174,7 @@ def render_present_controls() -> None:
         return
 
     def pdf_bytes() -> bytes:
-        return report_pdf_bytes(build_report(dataset, settings, ingest_report=ingest))
+        return report_pdf_bytes(build_report(dataset, settings, ingest_report=ingest, figures=_figures(*figure_args)))
 
     st.download_button(
         "Download PDF", data=pdf_bytes, file_name=report_file_name(dataset.name, "pdf"),
@@ -124,8 +184,6 @@ def render_present_controls() -> None:
 
 
 def segment_choices() -> list[str]:
-    """Segments a note can be about: the RFM segments, then the value tiers."""
-    from crm_core.portfolio import TierSettings
-    from crm_core.rfm import SEGMENT_NAMES
-
-    return [*SEGMENT_NAMES, *(f"Tier: {name}" for name in TierSettings().names)]
+    """Segments a note can be about: the view's RFM segments, then its value tiers."""
+    settings = current_settings()
+    return [*settings.rfm_settings().segment_names, *(f"Tier: {name}" for name in settings.tiers.names)]

@@ -29,8 +29,21 @@ class Keys:
     THEME = "theme"            # Present: chart theme in meeting mode (light / dark)
     MEETING_STEP = "step"      # Present: finding shown in meeting mode (1-based; synced by hand)
     SCORECARD_MODEL = "model"  # Scorecard: model shown
+    DECK = "deck"              # Present: id of the saved deck played and edited (synced by hand)
     NOTES_SEGMENT = "note_seg" # Saved views & notes: notes filter
+    SETTINGS_URL = "v"         # AnalysisSettings, compact (ui.settings): tiers, rules, margin, filters, ...
+    PERIOD_PRESET = "preset"   # sidebar: period preset (all, custom, mtd, qtd, ytd, last_12_months)
+    COMPARISON = "cmp"         # sidebar: comparison (kept in v through ui.settings, not bound itself)
     # Session only.
+    SETTINGS = "analysis_settings"           # the session's AnalysisSettings (ui.settings)
+    SETTINGS_ERROR = "analysis_settings_error"
+    PERIOD_SETTING = "analysis_period"       # the sidebar period as a crm_core.settings.Period
+    PENDING_PERIOD = "pending_period"        # dates of a loaded view, applied before the sidebar draws
+    FILTER = "flt_"                          # + column: sidebar filter multiselects
+    FILTER_CHIPS = "flt_chips"               # filter chips above every page
+    CURRENCY = "currency_choice"             # sidebar: currency override
+    LOCALE = "locale_choice"                 # sidebar: number format
+    VIEW_JSON = "view_json"                  # Saved views: settings JSON upload
     UPLOAD = "data_upload"
     UPLOAD_RESULT = "data_upload_result"
     PERIOD_DATASET = "period_dataset_id"     # dataset the PERIOD was chosen for
@@ -39,6 +52,13 @@ class Keys:
     SIDE_KIND = "data_side_kind"
     # Present (session only: view names, notes and authors are user text).
     MEETING_SWITCH = "meeting_switch"       # toggle just turned on: open the meeting page
+    DECK_ENTRIES = "deck_entries"           # the deck being built (crm_core.deck.Deck)
+    DECK_LOADED = "deck_loaded"             # id of the saved deck DECK_ENTRIES came from
+    DECK_ADD = "deck_add_"                  # + chart key: "Add to deck" buttons
+    DECK_TITLE = "deck_title_"              # + slide number: Deck page editors
+    DECK_NOTE = "deck_note_"
+    DECK_SPEAKER = "deck_speaker_"
+    DECK_NAME = "deck_name"
     SCORECARD_ANSWER = "sc_"                # + question key: self-assessment answers
     VIEW_NAME = "view_name"
     VIEW_PAGE = "view_page"
@@ -89,7 +109,6 @@ class Keys:
 
     # Segments (session only: segment names and customer ids are user text).
     SEG_AS_OF = "seg_as_of"
-    SEG_RULES = "seg_rules_"                 # + bins: applied rule table (tuple of SegmentRule)
     SEG_RULES_EDITOR = "seg_rules_editor_"   # + bins + version
     SEG_RULES_VERSION = "seg_rules_version"
     SEG_GRID_VALUE = "seg_grid"

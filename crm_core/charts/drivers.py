@@ -2,13 +2,14 @@
 
 Builders take the frames of :mod:`crm_core.drivers`, :mod:`crm_core.products`
 and :mod:`crm_core.offers` and only draw. Group and product names are user
-text: they go through :func:`_inert` so Plotly never reads them as markup.
+text: they go through :func:`~crm_core.charts.text.safe_labels` so Plotly never reads them as markup.
 """
 from __future__ import annotations
 
 import plotly.graph_objects as go
 import polars as pl
 
+from crm_core.charts.text import safe_labels
 from crm_core.charts.theme import NEUTRAL, PALETTE, styled
 from crm_core.drivers import DIMENSIONS, MEASURE_LABELS, REPEAT_WINDOWS, ranking_measure
 from crm_core.products import NO_SECOND
@@ -19,16 +20,11 @@ _INTERVALS = {"value_365_per_customer": "value_365", "predicted_value_per_custom
               "revenue_per_customer": "revenue"}
 
 
-def _inert(texts: pl.Series | list) -> list[str]:
-    """User text for labels, with the characters Plotly reads as markup replaced."""
-    return [str(text).replace("<", "‹").replace(">", "›") for text in texts]
-
-
 def driver_figure(table: pl.DataFrame, dimension: str, overall: dict) -> go.Figure:
     """Value per customer of each group (best on top), its interval, small groups greyed, the average dashed."""
     column, phrase = ranking_measure(overall)
     rows = table.filter(pl.col(column).is_not_null()).head(MAX_BARS)
-    names = _inert(rows["name"])
+    names = safe_labels(rows["name"])
     colours = [NEUTRAL if small else PALETTE[0] for small in rows["small"]]
     interval = _INTERVALS[column]
     low = (rows[column] - rows[f"{interval}_low"]).fill_null(0).to_list()
@@ -51,7 +47,7 @@ def driver_figure(table: pl.DataFrame, dimension: str, overall: dict) -> go.Figu
 def repeat_figure(table: pl.DataFrame, dimension: str) -> go.Figure:
     """Repeat rate within 90 / 180 / 365 days per group (the same groups as :func:`driver_figure`)."""
     rows = table.head(MAX_BARS)
-    names = _inert(rows["name"])
+    names = safe_labels(rows["name"])
     fig = go.Figure()
     for index, days in enumerate(REPEAT_WINDOWS):
         fig.add_trace(go.Bar(
@@ -69,7 +65,7 @@ def products_figure(table: pl.DataFrame, by: str, noun: str) -> go.Figure:
     """Top products by revenue or by customers (horizontal bars, best on top)."""
     label = "Revenue" if by == "revenue" else "Customers"
     fig = go.Figure(go.Bar(
-        y=_inert(table["name"]), x=table[by].to_list(), orientation="h", marker_color=PALETTE[0],
+        y=safe_labels(table["name"]), x=table[by].to_list(), orientation="h", marker_color=PALETTE[0],
         customdata=table.select("customers", "revenue", "repeat_rate").rows(),
         hovertemplate="%{y}<br>%{customdata[1]:,.2f} revenue, %{customdata[0]:,} customers"
                       "<br>%{customdata[2]:.0%} ordered again later<extra></extra>"))
@@ -82,8 +78,8 @@ def journey_figure(flows: pl.DataFrame, noun: str) -> go.Figure:
     """Sankey of customers from their first order's product (left) to their second order's (right)."""
     sources = sorted(set(flows["from_item"]), key=lambda name: -flows.filter(pl.col("from_item") == name)["customers"].sum())
     targets = sorted(set(flows["to_item"]), key=lambda name: (name == NO_SECOND, -flows.filter(pl.col("to_item") == name)["customers"].sum()))
-    labels = [f"{name} (1st)" for name in _inert(sources)] + [
-        name if name == NO_SECOND else f"{name} (2nd)" for name in _inert(targets)]
+    labels = [f"{name} (1st)" for name in safe_labels(sources)] + [
+        name if name == NO_SECOND else f"{name} (2nd)" for name in safe_labels(targets)]
     colours = [PALETTE[i % len(PALETTE)] for i in range(len(sources))] + [
         NEUTRAL if name == NO_SECOND else PALETTE[i % len(PALETTE)] for i, name in enumerate(targets)]
     source = [sources.index(name) for name in flows["from_item"]]
@@ -119,7 +115,7 @@ def refund_figure(table: pl.DataFrame, label_column: str, title: str) -> go.Figu
     """Refund rate (returned / sold) per product or segment, highest first."""
     rows = table.filter(pl.col("refund_rate").is_not_null()).sort("refund_rate", descending=True).head(MAX_BARS)
     fig = go.Figure(go.Bar(
-        y=_inert(rows[label_column]), x=rows["refund_rate"].to_list(), orientation="h", marker_color=PALETTE[3],
+        y=safe_labels(rows[label_column]), x=rows["refund_rate"].to_list(), orientation="h", marker_color=PALETTE[3],
         customdata=rows.select("returned", "sold").rows(),
         hovertemplate="%{y}: %{x:.1%} refunded<br>%{customdata[0]:,.2f} of %{customdata[1]:,.2f}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", type="category")
@@ -131,7 +127,7 @@ def offer_figure(comparison: pl.DataFrame) -> go.Figure:
     """Customers acquired with and without a code: repeat within a year and revenue per customer."""
     from plotly.subplots import make_subplots
 
-    names = _inert(comparison["name"])
+    names = safe_labels(comparison["name"])
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Ordered again within a year", "Revenue per customer to date"))
     fig.add_trace(go.Bar(x=names, y=comparison["repeat_rate_365"].to_list(), marker_color=PALETTE[2], showlegend=False,
                          hovertemplate="%{x}: %{y:.1%}<extra></extra>"), row=1, col=1)

@@ -159,6 +159,7 @@ class Fit:
     log_covariance: np.ndarray  # inverse NLL Hessian in log-parameters (NaN when not positive definite)
 
 
+LOG_BOUND = 12.0  # log-parameters are searched within +-LOG_BOUND
 STATIONARY = 1e-5  # largest |d(-LL/n)/d log(parameter)| accepted as converged
 
 
@@ -276,7 +277,8 @@ class FittedModel:
         centre = np.log([self.params_[name] for name in self.PARAMS])
         if not np.all(np.isfinite(self.log_covariance_)):
             return np.exp(np.tile(centre, (draws, 1)))
-        return np.exp(rng.multivariate_normal(centre, self.log_covariance_, size=draws, method="cholesky"))
+        drawn = rng.multivariate_normal(centre, self.log_covariance_, size=draws, method="cholesky")
+        return np.exp(np.clip(drawn, -LOG_BOUND - 1.0, LOG_BOUND + 1.0))  # a flat likelihood must not draw inf
 
 
 

@@ -27,7 +27,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import digamma, gammaln, polygamma
 
-from crm_core.clv.fitting import ArrayLike, Compressed, Likelihood, maximise, softplus_and_sigmoid
+from crm_core.clv.fitting import (
+    ArrayLike,
+    Compressed,
+    Likelihood,
+    maximise,
+    softplus_and_sigmoid,
+)
 from crm_core.clv.purchase_model import PurchaseModel, Theta
 
 NODES_PER_PANEL = 8

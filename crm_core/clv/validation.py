@@ -7,32 +7,62 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from crm_core.clv.bg_nbd import BetaGeoModel
 from crm_core.clv.data import rfm_summary
 from crm_core.clv.fitting import on_unique, serial_blas
-from crm_core.clv.pipeline import sufficiency_problems
-from crm_core.clv.settings import DAYS_PER_WEEK, SufficiencyRules
+from crm_core.clv.intervals import purchase_intervals
+from crm_core.clv.models import AUTO, MODELS, make_model
+from crm_core.clv.purchase_model import PurchaseModel
+from crm_core.clv.settings import DAYS_PER_WEEK, SufficiencyRules, sufficiency_problems
 from crm_core.customers import data_as_of, filter_period, is_purchase, summarize
 from crm_core.schema import C
 
 FREQUENCY_CAP = 7  # calibration frequencies 0..6 and "7+"
+FREQUENT = 3  # "frequent buyers" for the coverage check: at least this many repeat purchases
 MIN_HOLDOUT_WEEKS = 4.0
+SAME_MAE = 0.005  # MAEs within 0.5 % of the best count as a tie, broken by the error of the total
+
+
+@dataclass
+class ModelComparison:
+    """Each model fitted on the calibration period and judged on the holdout."""
+
+    table: pl.DataFrame  # model, label, log_likelihood, bic, total_error_pct, mae, coverage, converged
+    chosen: str
+    reason: str  # one sentence for the manager
+
+    def to_dict(self) -> dict:
+        return {"chosen": self.chosen, "reason": self.reason,
+                "models": {row["model"]: {k: _json_number(v) for k, v in row.items() if k not in ("model", "label")}
+                           for row in self.table.iter_rows(named=True)}}
+
+
+def _json_number(value):
+    if isinstance(value, float):
+        return round(value, 6) if np.isfinite(value) else None
+    return value
 
 
 @dataclass
 class HoldoutValidation:
-    """Actual vs. predicted repeat purchases after the calibration end."""
+    """Actual vs. predicted repeat purchases after the calibration end (for the model used)."""
 
     calibration_end: dt.date
     holdout_end: dt.date
     holdout_weeks: float
-    model: BetaGeoModel
+    model: PurchaseModel
     customers: int
     by_frequency: pl.DataFrame  # frequency_group, customers, actual, predicted (means per customer)
     weekly: pl.DataFrame  # week, week_end, actual, predicted (cumulative repeat purchases), holdout
     mae: float  # mean absolute error per customer (purchases)
     total_actual: float
     total_predicted: float
+    comparison: ModelComparison
+    interval_level: float
+    coverage: float  # share of customers whose holdout purchases fell inside their interval
+    coverage_frequent: float  # the same among customers with at least FREQUENT repeat purchases
+    frequent_customers: int
+    total_low: float
+    total_high: float
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -43,60 +73,115 @@ class HoldoutValidation:
     def to_dict(self) -> dict:
         return {
             "calibration_end": self.calibration_end.isoformat(), "holdout_end": self.holdout_end.isoformat(),
-            "holdout_weeks": round(self.holdout_weeks, 4), "customers": self.customers,
+            "holdout_weeks": round(self.holdout_weeks, 4), "customers": self.customers, "model": self.model.NAME,
             "mae": round(self.mae, 4), "total_actual": self.total_actual,
-            "total_predicted": round(self.total_predicted, 2), "total_error_pct": round(self.total_error_pct, 2),
-            "problems": self.problems,
+            "total_predicted": round(self.total_predicted, 2), "total_error_pct": _json_number(round(self.total_error_pct, 2)),
+            "total_low": round(self.total_low, 2), "total_high": round(self.total_high, 2),
+            "interval": self.interval_level, "coverage": round(self.coverage, 4),
+            "coverage_frequent": _json_number(round(self.coverage_frequent, 4)), "frequent_customers": self.frequent_customers,
+            "comparison": self.comparison.to_dict(), "problems": self.problems,
         }
 
 
-@serial_blas
-def validate_holdout(
-    tx: pl.LazyFrame, calibration_end: dt.date, holdout_end: dt.date | None = None, rules: SufficiencyRules = SufficiencyRules()
-) -> HoldoutValidation:
-    """Fit on orders up to ``calibration_end`` and compare with what happened next.
-
-    Only customers whose first purchase is in the calibration period are
-    tracked; their purchase days in ``(calibration_end, holdout_end]`` are the
-    actual holdout repeat purchases.
-    """
-    holdout_end = holdout_end or data_as_of(tx)
+def holdout_frame(tx: pl.LazyFrame, calibration_end: dt.date, holdout_end: dt.date) -> pl.DataFrame:
+    """Calibration statistics of every customer who bought by ``calibration_end``, with their repeat
+    purchase days in ``(calibration_end, holdout_end]`` as ``holdout_purchases``."""
     if holdout_end <= calibration_end:
         raise ValueError("The holdout needs orders after the calibration end: pick an earlier split date.")
     calibration = rfm_summary(tx, calibration_end).collect()
     if calibration.height == 0:
         raise ValueError("No purchases before the split date: pick a later split date.")
-    holdout_weeks = (holdout_end - calibration_end).days / DAYS_PER_WEEK
     actual = (
         summarize(filter_period(tx, calibration_end + dt.timedelta(days=1), holdout_end), as_of=holdout_end)
         .select(C.CUSTOMER_ID, pl.col("purchase_days").alias("holdout_purchases"))
     )
-    frame = (
-        calibration.lazy().join(actual, on=C.CUSTOMER_ID, how="left")
+    return (
+        calibration.lazy().join(actual, on=C.CUSTOMER_ID, how="left", maintain_order="left")
         .with_columns(pl.col("holdout_purchases").fill_null(0)).collect()
     )
-    x, t_x, age = (frame[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
-    model = BetaGeoModel().fit(x, t_x, age)
-    predicted = on_unique(
-        lambda ux, ut, uT: model.conditional_expected_number_of_purchases_up_to_time(holdout_weeks, ux, ut, uT), x, t_x, age
-    )
-    frame = frame.with_columns(pl.Series("predicted", predicted))
-    errors = np.abs(frame["holdout_purchases"].to_numpy() - predicted)
 
-    history_days = int((calibration_end - calibration["first_purchase_date"].min()).days)
-    problems = sufficiency_problems(calibration.height, history_days, float((x > 0).mean()), rules)
+
+@serial_blas
+def validate_holdout(
+    tx: pl.LazyFrame, calibration_end: dt.date, holdout_end: dt.date | None = None,
+    rules: SufficiencyRules = SufficiencyRules(), model: str = AUTO, level: float = 0.8,
+) -> HoldoutValidation:
+    """Fit on orders up to ``calibration_end`` and compare with what happened next.
+
+    Only customers whose first purchase is in the calibration period are
+    tracked; their purchase days in ``(calibration_end, holdout_end]`` are the
+    actual holdout repeat purchases. With ``model="auto"`` all three models are
+    fitted and the one with the smallest error per customer is reported (see
+    :func:`choose`); otherwise only the named model.
+    """
+    holdout_end = holdout_end or data_as_of(tx)
+    frame = holdout_frame(tx, calibration_end, holdout_end)
+    holdout_weeks = (holdout_end - calibration_end).days / DAYS_PER_WEEK
+    x, t_x, age = (frame[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
+    actual = frame["holdout_purchases"].to_numpy().astype(float)
+    names = list(MODELS) if model == AUTO else [make_model(model).NAME]
+    fitted = {name: make_model(name).fit(x, t_x, age) for name in names}
+    predicted = {name: on_unique(lambda ux, ut, uT, m=m: m.conditional_expected_number_of_purchases_up_to_time(
+        holdout_weeks, ux, ut, uT), x, t_x, age) for name, m in fitted.items()}
+    comparison = choose(fitted, predicted, actual, holdout_weeks)
+    used = fitted[comparison.chosen]
+    frame = frame.with_columns(pl.Series("predicted", predicted[used.NAME]))
+    intervals = purchase_intervals(used, x, t_x, age, holdout_weeks, level)
+    inside = (actual >= intervals.low) & (actual <= intervals.high)
+    frequent = x >= FREQUENT
+
+    calibration_first = frame["first_purchase_date"].min()
+    history_days = int((calibration_end - calibration_first).days)
+    problems = sufficiency_problems(frame.height, history_days, float((x > 0).mean()), rules)
     if holdout_weeks < MIN_HOLDOUT_WEEKS:
         problems.append(f"The holdout is only {holdout_weeks:.1f} weeks; pick at least {MIN_HOLDOUT_WEEKS:.0f} weeks "
                         "to judge the forecasts.")
-    if not model.converged_:
+    if not used.converged_:
         problems.append("The purchase model did not converge on the calibration period; the comparison is unreliable.")
     return HoldoutValidation(
-        calibration_end=calibration_end, holdout_end=holdout_end, holdout_weeks=holdout_weeks, model=model,
+        calibration_end=calibration_end, holdout_end=holdout_end, holdout_weeks=holdout_weeks, model=used,
         customers=frame.height, by_frequency=_by_frequency(frame),
-        weekly=_weekly_tracking(tx, calibration, model, calibration_end, holdout_end),
-        mae=float(errors.mean()), total_actual=float(frame["holdout_purchases"].sum()),
-        total_predicted=float(predicted.sum()), problems=problems,
+        weekly=_weekly_tracking(tx, frame, used, calibration_end, holdout_end),
+        mae=float(np.abs(actual - predicted[used.NAME]).mean()), total_actual=float(actual.sum()),
+        total_predicted=float(predicted[used.NAME].sum()), comparison=comparison, interval_level=level,
+        coverage=float(inside.mean()), coverage_frequent=float(inside[frequent].mean()) if frequent.any() else float("nan"),
+        frequent_customers=int(frequent.sum()), total_low=intervals.total_low, total_high=intervals.total_high,
+        problems=problems,
     )
+
+
+def choose(fitted: dict[str, PurchaseModel], predicted: dict[str, np.ndarray], actual: np.ndarray,
+           holdout_weeks: float) -> ModelComparison:
+    """Rank the models on the holdout: smallest mean absolute error per customer, a near tie (within
+    0.5 %) going to the smaller error of the total. BIC is shown, not used: the holdout is the
+    question the forecast answers."""
+    total_actual = float(actual.sum())
+    rows = []
+    for name, model in fitted.items():
+        total = float(predicted[name].sum())
+        rows.append({
+            "model": name, "label": model.LABEL, "log_likelihood": model.log_likelihood_, "bic": model.bic(),
+            "total_error_pct": 100.0 * (total - total_actual) / total_actual if total_actual else float("nan"),
+            "mae": float(np.abs(actual - predicted[name]).mean()), "converged": model.converged_,
+        })
+    table = pl.DataFrame(rows)
+    usable = [row for row in rows if row["converged"]] or rows
+    best_mae = min(row["mae"] for row in usable)
+    tied = [row for row in usable if row["mae"] <= best_mae * (1.0 + SAME_MAE)]
+    best = min(tied, key=lambda row: (abs(row["total_error_pct"]) if np.isfinite(row["total_error_pct"]) else 0.0, row["mae"]))
+    return ModelComparison(table, best["model"], _reason(best, rows, holdout_weeks, len(tied) > 1))
+
+
+def _reason(best: dict, rows: list[dict], holdout_weeks: float, tie: bool) -> str:
+    if len(rows) == 1:
+        return f"{best['label']} is used, as chosen."
+    others = [row for row in rows if row["model"] != best["model"]]
+    runner = min(others, key=lambda row: row["mae"])
+    why = (f"its error per customer ties with {runner['label']} ({runner['mae']:.3f}) and it is closer on the total "
+           f"({best['total_error_pct']:+.1f}% against {runner['total_error_pct']:+.1f}%)" if tie else
+           f"it was off by {best['mae']:.3f} purchases per customer against {runner['mae']:.3f} for the next best, "
+           f"{runner['label']}")
+    return (f"{best['label']} is used because it predicted the {holdout_weeks:.0f} held-back weeks best: {why}.")
 
 
 def _frequency_group(cap: int = FREQUENCY_CAP) -> pl.Expr:
@@ -114,7 +199,7 @@ def _by_frequency(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _weekly_tracking(
-    tx: pl.LazyFrame, calibration: pl.DataFrame, model: BetaGeoModel, calibration_end: dt.date, holdout_end: dt.date
+    tx: pl.LazyFrame, calibration: pl.DataFrame, model: PurchaseModel, calibration_end: dt.date, holdout_end: dt.date
 ) -> pl.DataFrame:
     """Cumulative repeat purchases of the calibration customers, per week, actual vs. model.
 

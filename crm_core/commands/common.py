@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import math
 import os
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from crm_core.ingest import ColumnMapping, IngestError, IngestReport, ReadOptions, read_orders
-from crm_core.ingest.messages import disk_full, one_line, quoted
+from crm_core.ingest.messages import disk_full, is_disk_full, one_line, quoted
 from crm_core.settings import AnalysisSettings
 
 if TYPE_CHECKING:
@@ -188,7 +187,7 @@ def unwritable_output(args: argparse.Namespace) -> str | None:
 
 def os_error_message(error: OSError, args: argparse.Namespace) -> str:
     """One line for a file-system error: disk full, unwritable output, missing file."""
-    if error.errno == errno.ENOSPC:
+    if is_disk_full(error):
         return disk_full("the output or temporary files")
     name = error.filename or ""
     for flag, path in output_paths(args).items():

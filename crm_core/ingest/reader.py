@@ -25,6 +25,7 @@ from crm_core.ingest import source as ingest_source
 from crm_core.ingest.checks import check_orders, check_side
 from crm_core.ingest.columns import ORDER_ROLES, SIDE_REQUIRED, SIDE_ROLES, Role, name_candidates
 from crm_core.ingest.errors import IngestError
+from crm_core.ingest.messages import disk_full, is_disk_full
 from crm_core.ingest.formats import sniff_formats
 from crm_core.ingest.mapping import ColumnSample, map_columns, missing_message, require_orders
 from crm_core.ingest.options import ColumnMapping, ReadOptions, Source
@@ -114,7 +115,11 @@ def _guarded(read: Callable[[], Any]) -> Any:
     except (KeyboardInterrupt, SystemExit, GeneratorExit):
         raise
     except BaseException as error:  # noqa: BLE001 - Polars panics derive from BaseException
-        detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+        if is_disk_full(error):
+            raise IngestError(disk_full()) from error
+        detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:80]
+        if type(error).__name__ == "PanicException":  # a Rust panic's text means nothing to the user
+            detail = "the reader failed on its contents"
         raise IngestError(
             f"This file could not be read ({detail}). Check that it opens in a spreadsheet program, "
             "then export it again as CSV (UTF-8) or Excel (.xlsx)."

@@ -97,11 +97,15 @@ class IngestReport:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], rejected: pl.DataFrame | None = None) -> "IngestReport":
+    def from_dict(cls, data: dict[str, Any], rejected: pl.DataFrame | Path | None = None) -> "IngestReport":
+        """The report saved by ``to_dict``; ``rejected`` is the frame, or a Parquet file of it
+        (then only the first rows are loaded, the rest is scanned when asked for)."""
         names = ("rows_read", "rows_valid", "rows_rejected", "duplicate_rows", "negative_amount_rows",
                  "corrected_values", "corrected_by_column", "detected", "warnings", "source_lines")
         report = cls(**{k: data[k] for k in names if k in data})
-        if rejected is not None:
+        if isinstance(rejected, Path):
+            rejects.attach_file(report, rejected, data.get("rejected_by_reason"))
+        elif rejected is not None:
             report.rejected = rejected
         return report
 
