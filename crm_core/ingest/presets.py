@@ -223,7 +223,8 @@ def _shopify(frame: pl.DataFrame, revenue: str) -> pl.DataFrame:
     if revenue == NET_SALES and _has(frame, "subtotal", "amount"):
         total, subtotal, refunded = pl.col("amount"), pl.col("subtotal"), _refund(frame)
         full = (refunded > 0) & (refunded >= total)
-        share = pl.when(total > 0).then(refunded / total).otherwise(0.0).clip(0.0, 1.0)
+        # no refund: no share; a refund with an unreadable Total cannot be split (the amount stays blank)
+        share = pl.when(refunded == 0).then(0.0).when(total > 0).then((refunded / total).clip(0.0, 1.0))
         net = pl.when(full).then(0.0).otherwise((subtotal * (1 - share)).round(2))
         frame = frame.with_columns(
             net.alias("amount"), full.fill_null(False).alias(FULLY_REFUNDED),
