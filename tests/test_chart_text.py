@@ -161,6 +161,11 @@ HOSTILE_INPUTS: dict[str, Callable[[], tuple]] = {
     "segments.segment_treemap": lambda: (_group_table("segment"),),
     "segments.silhouette_figure": lambda: (_cluster_result(),),
     "theme.styled": lambda: (go.Figure(), A),
+    "present.ranked_bars_figure": lambda: (pl.DataFrame({"objective": list(HOSTILE), "customers": [6, 5, 4, 3, 2, 1]}),
+                                           "objective", "customers", A, B),
+    "registry.figure": lambda: ("ranked_bars", {
+        "table": pl.DataFrame({"objective": list(HOSTILE), "customers": [6, 5, 4, 3, 2, 1]}), "label": "objective",
+        "value": "customers", "title": A, "value_title": B}),
     "drivers.driver_figure": lambda: (_drivers_inputs()["by_product"], "first_product", _drivers_inputs()["overall"]),
     "drivers.repeat_figure": lambda: (_drivers_inputs()["by_product"], "first_product"),
     "drivers.products_figure": lambda: (_drivers_inputs()["products"], "revenue", "products"),

@@ -87,10 +87,10 @@ def notes_store() -> NotesStore:
     return user_notes()
 
 
-def finding_settings(dark: bool = False) -> FindingSettings:
+def finding_settings() -> FindingSettings:
     """Findings of the sidebar period under the view's settings (tiers, rules, margin, currency)."""
     start, end = selected_period()
-    return FindingSettings.from_analysis(current_settings(), start, end, currency_prefix(), dark)
+    return FindingSettings.from_analysis(current_settings(), start, end, currency_prefix())
 
 
 def currency_prefix() -> str:

@@ -194,13 +194,13 @@ def with_contacts(members: pl.DataFrame) -> pl.DataFrame:
     return joined.select("customer_id", *wanted, *[name for name in members.columns if name != "customer_id"])
 
 
-def export_bytes(members: pl.DataFrame) -> bytes:
-    """CSV for managers: readable headers, amounts in cents of the view's currency, no float noise."""
+def readable_members(members: pl.DataFrame) -> pl.DataFrame:
+    """Customers for a manager's CSV: readable headers, amounts in cents of the view's currency, no float noise."""
     from crm_core.export import readable_export
     from ui.settings import display_currency
 
     labels = {name: _label(config) for name, config in CUSTOMER_COLUMNS.items()}
-    return safe_csv_bytes(readable_export(members, labels, MONEY_COLUMNS, SHARE_COLUMNS, display_currency()))
+    return readable_export(members, labels, MONEY_COLUMNS, SHARE_COLUMNS, display_currency())
 
 
 def _label(config) -> str:
@@ -223,7 +223,7 @@ def customer_list(members: pl.DataFrame, group: str, file_prefix: str, key: str,
     st.caption(plain(f"{members.height:,} customers in {group}{more}"))
     table(members.head(shown_rows), CUSTOMER_COLUMNS)
     st.download_button(
-        "Download these customers (CSV)", data=export_bytes(members), file_name=f"{file_prefix}_{file_slug(group)}.csv",
+        "Download these customers (CSV)", data=safe_csv_bytes(readable_members(members)), file_name=f"{file_prefix}_{file_slug(group)}.csv",
         mime="text/csv", icon=":material/download:", key=key,
         help="Opens in Excel with readable headers; amounts are in cents of the currency named in the header; "
              "cells that could run as formulas are neutralised.")

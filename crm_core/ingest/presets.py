@@ -223,9 +223,11 @@ def _shopify(frame: pl.DataFrame, revenue: str) -> pl.DataFrame:
     if revenue == NET_SALES and _has(frame, "subtotal", "amount"):
         total, subtotal, refunded = pl.col("amount"), pl.col("subtotal"), _refund(frame)
         full = (refunded > 0) & (refunded >= total)
-        # no refund: no share; a refund with an unreadable Total cannot be split (the amount stays blank)
-        share = pl.when(refunded == 0).then(0.0).when(total > 0).then((refunded / total).clip(0.0, 1.0))
-        net = pl.when(full).then(0.0).otherwise((subtotal * (1 - share)).round(2))
+        # The definition as written, unrounded: the sum over orders equals the formula's sum
+        # (rounding each order to cents would drift from it by up to half a cent per refunded order).
+        # No refund: no share; a refund with an unreadable Total cannot be split (the amount stays blank).
+        refunded_share = pl.when(refunded == 0).then(0.0).when(total > 0).then(subtotal * refunded.clip(0.0) / total)
+        net = pl.when(full).then(0.0).otherwise(subtotal - refunded_share)
         frame = frame.with_columns(
             net.alias("amount"), full.fill_null(False).alias(FULLY_REFUNDED),
             (flag(frame, "amount") | flag(frame, "subtotal")).alias(bad("amount")),
