@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from crm_core.customers import is_purchase
 from crm_core.schema import C, has_column
 
 SEARCH_LIMIT = 50
@@ -166,7 +167,7 @@ def _mix(frame: pl.DataFrame, column: str) -> pl.DataFrame | None:
         frame.group_by(pl.col(column).fill_null("(not recorded)"))
         .agg(
             pl.col(C.AMOUNT).sum().alias("revenue"),
-            pl.col(C.ORDER_DATE).filter(pl.col(C.AMOUNT) >= 0).n_unique().alias("purchase_days"),
+            pl.col(C.ORDER_DATE).filter(is_purchase(frame)).n_unique().alias("purchase_days"),
         )
         .sort(["revenue", column], descending=[True, False])
     )
