@@ -167,11 +167,6 @@ def _share_for(values_desc: pl.Series, target: float) -> float | None:
     return k / len(values_desc)
 
 
-def customer_share_for(summary: Frame, target: float = 0.8, value: str = "revenue") -> float | None:
-    """Smallest share of customers (best first) bringing ``target`` of the net total."""
-    return _share_for(_values(summary, value, descending=True), target)
-
-
 def concentration(summary: Frame, value: str = "revenue") -> Concentration:
     """All headline concentration figures with one sort of the customer values."""
     desc = _values(summary, value, descending=True)
