@@ -121,7 +121,7 @@ CUSTOMER_COLUMNS = {
 }
 
 
-def table(frame: pl.DataFrame, column_config: dict, **options) -> None:
+def table(frame: pl.DataFrame, column_config: dict, **options):
     """``st.dataframe`` (no index, full width) that shows :func:`share_column` columns as percent.
 
     The 0-1 values are scaled to percent points for display only; downloads keep the shares.
@@ -130,7 +130,8 @@ def table(frame: pl.DataFrame, column_config: dict, **options) -> None:
               if name in frame.columns and isinstance(config, dict)
               and config.get("type_config", {}).get("format") == PERCENT_FORMAT]
     shown = frame.with_columns(pl.col(shares) * 100) if shares else frame
-    st.dataframe(shown, **{"hide_index": True, "width": "stretch", **options}, column_config=with_currency(column_config))
+    return st.dataframe(shown, **{"hide_index": True, "width": "stretch", **options},
+                        column_config=with_currency(column_config))
 
 
 def with_currency(column_config: dict) -> dict:
@@ -209,8 +210,12 @@ def customer_list(members: pl.DataFrame, group: str, file_prefix: str, key: str,
     """
     members = with_contacts(members)
     more = f"; showing the best {shown_rows:,} (the download has all)." if members.height > shown_rows else "."
-    st.caption(plain(f"{members.height:,} customers in {group}{more}"))
-    table(members.head(shown_rows), CUSTOMER_COLUMNS)
+    st.caption(plain(f"{members.height:,} customers in {group}{more} Select a row to open the customer in Customer 360."))
+    shown = members.head(shown_rows)
+    event = table(shown, CUSTOMER_COLUMNS, on_select="rerun", selection_mode="single-row", key=f"{key}_rows")
+    rows = event.selection.rows if event is not None else []
+    if rows and "customer_id" in shown.columns:
+        open_in_customer_360(str(shown["customer_id"][rows[0]]), key)
     st.download_button(
         "Download these customers (CSV)", data=export_bytes(members), file_name=f"{file_prefix}_{file_slug(group)}.csv",
         mime="text/csv", icon=":material/download:", key=key,
@@ -251,3 +256,19 @@ def figure_card(container, metric_id: str, value, period: str, delta: str | None
     entry = metric(metric_id)
     container.metric(label or entry.label.format(**words), format_figure(value, entry.unit), delta=delta, border=True,
                      help=f"{entry.definition.format(**words)} Period: {period}.")
+
+
+CUSTOMER_360_PAGE = "app_pages/customer360.py"
+
+
+def open_in_customer_360(customer_id: str, key: str) -> None:
+    """A button opening Customer 360 on ``customer_id`` (orders, lines, refunds, contacts, next action).
+
+    The id goes through session state, not the URL: lists may be keyed by e-mail addresses.
+    """
+    if st.button(f"Open {customer_id} in Customer 360", key=f"{key}_open", icon=":material/person_search:"):
+        from ui.state import Keys
+
+        st.session_state[Keys.C360_QUERY] = customer_id
+        st.session_state[Keys.C360_PICK] = customer_id
+        st.switch_page(CUSTOMER_360_PAGE)
