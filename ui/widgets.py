@@ -15,10 +15,11 @@ def takeaway(sentence: str) -> None:
     st.caption(f":material/lightbulb: {plain(sentence)}")
 
 
-def chart(fig: go.Figure, key: str, money_axis: str | None = None) -> None:
+def chart(fig: go.Figure, key: str, money_axis: str | None = None, count_axis: str | None = None) -> None:
     """Draw a Plotly figure full width with the shared config, in the view's number format.
 
-    ``money_axis`` ("x" or "y") gets the view's currency and thousands separators, like the cards.
+    ``money_axis`` ("x" or "y") gets the view's currency and thousands separators, like the cards;
+    ``count_axis`` gets whole-number ticks only.
     """
     from crm_core import format as fmt
     from ui.settings import display_currency, display_locale
@@ -28,6 +29,11 @@ def chart(fig: go.Figure, key: str, money_axis: str | None = None) -> None:
     if money_axis:
         axis = {"tickformat": ",.0f", **fmt.axis_affixes(display_currency(), locale)}
         (fig.update_xaxes if money_axis == "x" else fig.update_yaxes)(**axis)
+    if count_axis:
+        values = [v for trace in fig.data for v in (getattr(trace, count_axis, None) or ())
+                  if isinstance(v, (int, float))]
+        settings = fmt.count_axis(max(values) if values else None)
+        (fig.update_xaxes if count_axis == "x" else fig.update_yaxes)(**settings)
     st.plotly_chart(fig, width="stretch", theme=None, key=key, config={"displaylogo": False})
 
 
