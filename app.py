@@ -1,6 +1,8 @@
 """Router: page config, navigation and the sidebar shared by every page."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 import crm_core.charts  # noqa: F401  (registers the shared Plotly template)
@@ -9,7 +11,9 @@ from ui.auth import require_sign_in
 from ui.errors import run_page
 from ui.sidebar import render_filter_chips, render_sidebar
 
-st.set_page_config(page_title="Customer portfolio", page_icon=":material/analytics:", layout="wide")
+# A local file: a ":material/...:" page icon makes every browser fetch it from fonts.gstatic.com.
+PAGE_ICON = Path(__file__).resolve().parent / "assets" / "page_icon.png"
+st.set_page_config(page_title="Customer portfolio", page_icon=str(PAGE_ICON), layout="wide")
 if not is_configured():
     configure_logging()  # JSON lines on stderr (CRM_LOG_LEVEL, CRM_LOG_FORMAT)
 require_sign_in()  # no-op without an [auth] section in secrets; else sign-in screen until signed in
@@ -34,6 +38,7 @@ PAGES = {
     ],
     "Present": [
         st.Page("app_pages/meeting.py", title="Meeting mode", icon=":material/co_present:"),
+        st.Page("app_pages/deck.py", title="Deck", icon=":material/view_carousel:"),
         st.Page("app_pages/scorecard.py", title="CRM scorecard", icon=":material/fact_check:"),
         st.Page("app_pages/views.py", title="Saved views & notes", icon=":material/bookmarks:"),
     ],

@@ -63,8 +63,8 @@ predict = right.toggle("Predict the next 12 months", value=True, key=Keys.DRV_PR
 missing = [f"{drivers.DIMENSIONS[d]} needs a '{drivers.NEEDED_COLUMN[d]}' column"
            for d in drivers.DIMENSIONS if d not in available]
 if missing:
-    st.caption(plain("Not available in this data: " + "; ".join(missing) + ". Map such a column on the Data page "
-                     "when your export has one (Shopify and WooCommerce exports carry product names and codes)."))
+    st.caption(plain("Not available in this data: " + "; ".join(missing) + ". Load an export that has "
+                     "them: Shopify and WooCommerce order exports carry product names and discount codes."))
 
 groups, overall = data.driver_table(dimension, predict)
 problems = data.predictions()[1] if predict else []

@@ -1,11 +1,15 @@
-"""Meeting mode: the key findings, one per screen, large enough for a projector."""
+"""Meeting mode: the deck, one slide per screen, large enough for a projector.
+
+Every slide is computed and drawn once when the deck is opened (ui.deck caches
+them), so Next and Previous only pick a prepared slide.
+"""
 from __future__ import annotations
 
 import plotly.graph_objects as go
 import streamlit as st
 
-from crm_core.charts.present import enlarged, themed
-from ui.present import MEETING_CSS, MEETING_DARK_CSS, current_findings
+from ui.deck import current_deck, prepared_slides
+from ui.present import MEETING_CSS, MEETING_DARK_CSS
 from ui.state import Keys
 from ui.widgets import chart, explain, plain
 
@@ -39,44 +43,48 @@ def _theme(label_visibility: str = "visible") -> str:
     )
 
 
-findings = current_findings()
+deck = current_deck()
 meeting = bool(st.session_state.get(Keys.MEETING_MODE))
+dark = (st.session_state.get(Keys.THEME) or st.query_params.get(Keys.THEME)) == "Dark"
 
 if not meeting:
     st.title("Meeting mode")
     explain(
-        "Present the key findings of the period chosen in the sidebar: one finding per screen, each with a "
-        "one-sentence headline computed from your data. Meeting mode hides the sidebar and enlarges text and charts. "
-        "Move with **Next** / **Previous** (or the → and ← keys); **Esc** exits."
+        "Present the deck: one slide per screen, each with a one-sentence headline computed from your data for the "
+        "period chosen in the sidebar. Meeting mode hides the sidebar and enlarges text and charts. Move with "
+        "**Next** / **Previous** (or the → and ← keys); **Esc** exits. Choose, order and annotate the slides on "
+        "the **Deck** page; add any chart of any page with its **Add to deck** button."
     )
     _theme()
     st.button("Start meeting mode", type="primary", icon=":material/co_present:", on_click=_set_meeting, args=(True,))
-    if not findings:
-        st.warning("There are no orders in the selected period. Widen the period in the sidebar.")
+    slides = prepared_slides(deck, dark)
+    if not slides:
+        st.warning("There is nothing to show for the selected period. Widen the period in the sidebar.")
     else:
-        st.subheader(f"{len(findings)} key findings")
-        for number, finding in enumerate(findings, start=1):
-            st.markdown(f"**{number}. {plain(finding.title)}** – {plain(finding.headline)}")
-        st.caption("Download the same findings as a report with the button in the sidebar.")
+        st.subheader(f"{len(slides)} slides")
+        for number, ready in enumerate(slides, start=1):
+            st.markdown(f"**{number}. {plain(ready.slide.title)}**")
+        st.page_link("app_pages/deck.py", label="Edit the deck", icon=":material/view_carousel:")
     st.stop()
 
 # --- Meeting mode ---------------------------------------------------------------
-dark = (st.session_state.get(Keys.THEME) or st.query_params.get(Keys.THEME)) == "Dark"
-st.html(MEETING_DARK_CSS if dark else MEETING_CSS)  # constant CSS: hides the sidebar, enlarges type
+st.html(MEETING_DARK_CSS if dark else MEETING_CSS)  # constant CSS: hides the sidebar, enlarges type, AA colours
+slides = prepared_slides(deck, dark)
 
-if not findings:
-    st.title("No findings to show")
-    st.warning("There are no orders in the selected period. Exit meeting mode and widen the period in the sidebar.")
+if not slides:
+    st.title("No slides to show")
+    st.warning("There is nothing to show for the selected period. Exit meeting mode and widen the period in the sidebar.")
     st.button("Exit meeting mode", on_click=_set_meeting, args=(False,), shortcut="Esc")
     st.stop()
 
-count = len(findings)
+count = len(slides)
 step = _step(count)
 st.session_state[Keys.MEETING_STEP] = step
-st.query_params[Keys.MEETING_STEP] = str(step)  # a copied link reopens this finding
-finding = findings[step - 1]
+st.query_params[Keys.MEETING_STEP] = str(step)  # a copied link reopens this slide
+ready = slides[step - 1]
+slide = ready.slide
 
-st.progress(step / count, text=f"Finding {step} of {count} · {plain(finding.title)}")
+st.progress(step / count, text=f"Slide {step} of {count} · {plain(slide.area or slide.title)}")
 previous, following, theme_column, leave = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
 previous.button("Previous", icon=":material/arrow_back:", disabled=step <= 1, on_click=_move, args=(-1, count),
                 shortcut="Left", width="stretch")
@@ -86,13 +94,15 @@ with theme_column:
     _theme("collapsed")
 leave.button("Exit", icon=":material/close:", on_click=_set_meeting, args=(False,), shortcut="Esc",
              width="stretch")
-st.header(plain(finding.headline), anchor=False)
-if finding.figure is not None:
-    figure = enlarged(themed(go.Figure(finding.figure), dark))  # a copy: the cached figure stays as it is
-    chart(figure, key=f"meeting_chart_{finding.key}")
-if finding.detail:
-    st.caption(plain(finding.detail))
+st.header(plain(slide.title), anchor=False)
+if ready.figure is not None:
+    chart(go.Figure(ready.figure), key=f"meeting_chart_{step}", deck=False, toolbar=False)  # a copy of the cached figure
+detail = " ".join(part for part in (slide.takeaway, slide.note) if part)
+if slide.title != slide.headline:
+    detail = f"{slide.headline} {detail}".strip()
+if detail:
+    st.caption(plain(detail))
 
-if finding.table is not None and finding.table.height:
-    with st.expander("The numbers behind this finding"):
-        st.dataframe(finding.table, hide_index=True, width="stretch")
+if slide.table is not None and slide.table.height:
+    with st.expander("The numbers behind this slide"):
+        st.dataframe(slide.table, hide_index=True, width="stretch")

@@ -1,10 +1,24 @@
-"""CRM scorecard: the business against IDIC, QCi, Buttle's value chain and Payne & Frow."""
+"""CRM scorecard: the business against IDIC, QCi, Buttle's value chain and Payne & Frow, in plain words first."""
 from __future__ import annotations
 
 import streamlit as st
 
 from crm_core.charts.present import radar_figure
-from crm_core.scorecard import LEVELS, MODELS, STEPS, compute_evidence, gaps, model_scores, score_steps, scorecard_takeaway
+import polars as pl
+
+from crm_core.scorecard import (
+    LEVELS,
+    MODELS,
+    STEP_PLAIN,
+    STEPS,
+    compute_evidence,
+    gaps,
+    model_label,
+    model_scores,
+    score_steps,
+    score_text,
+    scorecard_takeaway,
+)
 from ui.data import current_dataset, current_dataset_id
 from ui.present import current_ingest_report, notes_store
 from ui.state import Keys
@@ -14,7 +28,8 @@ ALL = "All models"
 
 st.title("CRM scorecard")
 explain(
-    "How far is the business along the classic CRM models? Each step gets a score out of 100 from two parts: "
+    "How far is the business along the classic CRM models? Each area is named in plain words first, with the "
+    "model's own name in brackets. Each step gets a score out of 100 from two parts: "
     "**evidence** computed from your data (for example how many orders carry a customer id) and your answer to "
     "**one short question**. Answers are saved in the workspace, so the scorecard can be revisited each quarter."
 )
@@ -54,8 +69,8 @@ by_model = model_scores(steps)
 columns = st.columns(len(by_model))
 for column, row in zip(columns, by_model.iter_rows(named=True)):
     column.metric(
-        row["model"], "–" if row["score"] is None else f"{row['score']:.0f} / 100", border=True,
-        help=f"{MODELS[row['model']]} {row['assessed']} of {row['steps']} steps assessed.",
+        model_label(row["model"]), "not assessed yet" if row["score"] is None else f"{row['score']:.0f} / 100",
+        border=True, help=f"{MODELS[row['model']]} {row['assessed']} of {row['steps']} steps assessed.",
     )
 takeaway(scorecard_takeaway(steps))
 
@@ -65,7 +80,9 @@ shown = list(MODELS) if model == ALL else [model]
 chart_columns = st.columns(2 if len(shown) > 1 else 1)
 for index, name in enumerate(shown):
     with chart_columns[index % len(chart_columns)]:
-        chart(radar_figure(steps.filter(steps["model"] == name), name), key=f"scorecard_radar_{index}")
+        plain_steps = steps.filter(pl.col("model") == name).with_columns(
+            pl.col("question_key").replace_strict(STEP_PLAIN).alias("step"))
+        chart(radar_figure(plain_steps, model_label(name)), key=f"scorecard_radar_{index}")
 
 st.subheader("Gaps and next steps")
 found = gaps(steps.filter(steps["model"].is_in(shown)))
@@ -73,21 +90,21 @@ if found.height == 0:
     st.success("No step scores below 50. Keep the answers up to date each quarter.")
 else:
     st.dataframe(
-        found, hide_index=True, width="stretch",
+        found.select("area", "score_text", "next_step"), hide_index=True, width="stretch",
         column_config={
-            "model": "Model", "step": "Step", "next_step": st.column_config.TextColumn("Suggested next step", width="large"),
-            "score": st.column_config.NumberColumn("Score", format="%.0f", help="Empty: not assessed yet (answer the question)."),
+            "area": st.column_config.TextColumn("Area (model: step)", width="medium"),
+            "score_text": st.column_config.TextColumn("Score", help="Out of 100; 'not assessed yet': answer its question below."),
+            "next_step": st.column_config.TextColumn("Suggested next step", width="large"),
         },
     )
 
 st.subheader("Evidence and questions")
 st.caption("Choose the answer that fits best; it is saved at once.")
 for name in shown:
-    with st.expander(f"{name} – {MODELS[name]}", expanded=len(shown) == 1):
+    with st.expander(f"{model_label(name)} – {MODELS[name]}", expanded=len(shown) == 1):
         for step in (s for s in STEPS if s.model == name):
             row = steps.filter(steps["question_key"] == step.question_key).row(0, named=True)
-            score = "not assessed" if row["score"] is None else f"{row['score']:.0f} / 100"
-            st.markdown(f"**{step.name}** · {score}")
+            st.markdown(f"**{STEP_PLAIN[step.question_key]}** ({step.model}: {step.name}) · {score_text(row['score'])}")
             st.caption(step.description + (f" Evidence: {row['evidence']}" if row["evidence"] else ""))
             st.radio(
                 step.question, list(range(len(LEVELS))), format_func=LEVELS.__getitem__, horizontal=True,

@@ -425,7 +425,7 @@ def _lines_frame(columns: dict[str, np.ndarray], id_width: int) -> pl.DataFrame:
                       pl.col("_product") + 1).alias(C.SKU),
             pl.when(pl.col("_has_code")).then(pl.col(C.DISCOUNT_CODE)).alias(C.DISCOUNT_CODE),
         )
-        .select([pl.col(name).cast(dtype) for name, dtype in TRANSACTION_SCHEMA.items()])
+        .select([pl.col(name).cast(dtype) for name, dtype in TRANSACTION_SCHEMA.items() if name not in NOT_GENERATED])
     )
 
 
@@ -433,6 +433,10 @@ def _product_names(category: pl.Expr, index: pl.Expr) -> pl.Expr:
     """The product name of (category label, index within the category)."""
     names = {f"{label}|{i}": name for label, products in zip(CATEGORIES, PRODUCTS) for i, name in enumerate(products)}
     return pl.format("{}|{}", category, index).replace_strict(names)
+
+
+#: Canonical columns the demo leaves out: refunds in full come from real exports.
+NOT_GENERATED = (C.FULLY_REFUNDED,)
 
 
 def _contacts_frame(columns: dict[str, np.ndarray], id_width: int) -> pl.DataFrame:

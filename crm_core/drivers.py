@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from itertools import pairwise
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
 import polars as pl
 
 from crm_core.customers import data_as_of, exact_sum, filter_period, order_key
@@ -281,7 +282,8 @@ def predicted_values(tx: pl.LazyFrame, as_of: dt.date | None = None,
 
     as_of = as_of or data_as_of(tx)
     try:
-        result = fit_clv(tx, CLVSettings(horizon_weeks=months_to_weeks(months), calibration_end=as_of))
+        with np.errstate(all="ignore"):  # degenerate fits on tiny data warn; their problems are reported instead
+            result = fit_clv(tx, CLVSettings(horizon_weeks=months_to_weeks(months), calibration_end=as_of))
     except ValueError as error:
         return None, [str(error)]
     if not result.spend_modelled:
@@ -487,19 +489,21 @@ def small_groups_note(table: pl.DataFrame, settings: DriverSettings = DriverSett
             "their averages can swing with a single customer, so read them with care.")
 
 
-def cli_groups(table: pl.DataFrame) -> list[dict]:
-    """The CLI's group records: name, customers, repeat_rate_365, revenue_per_customer, predicted_value_per_customer."""
-    def rounded(value: float | None, digits: int) -> float | None:
-        return None if value is None or not math.isfinite(value) else round(value, digits)
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(value, digits)
 
-    return [
-        {"name": row["name"], "customers": row["customers"],
-         "repeat_rate_365": rounded(row["repeat_rate_365"], 4),
-         "revenue_per_customer": rounded(row["revenue_per_customer"], 2),
-         "predicted_value_per_customer": rounded(row["predicted_value_per_customer"], 2),
-         "small": row["small"]}
-        for row in table.iter_rows(named=True)
-    ]
+
+def cli_record(row: dict) -> dict:
+    """A group's (or the average's) CLI figures: shares to 4 decimals, money to 2, null when unknown."""
+    return {"customers": row["customers"], "repeat_rate_365": _rounded(row["repeat_rate_365"], 4),
+            "revenue_per_customer": _rounded(row["revenue_per_customer"], 2),
+            "predicted_value_per_customer": _rounded(row["predicted_value_per_customer"], 2)}
+
+
+def cli_groups(table: pl.DataFrame) -> list[dict]:
+    """The CLI's group records: name, customers, repeat_rate_365, revenue_per_customer,
+    predicted_value_per_customer and small."""
+    return [{"name": row["name"], **cli_record(row), "small": row["small"]} for row in table.iter_rows(named=True)]
 
 
 # --------------------------------------------------------------------------- finding (deck, report)
@@ -537,6 +541,9 @@ def drivers_finding(ctx: FindingContext) -> Finding | None:
     method = ("Each customer is grouped by their first order (earliest order with positive revenue): its largest "
               "line gives the product and category, its code the discount. Repeat rates count customers observed "
               "long enough; the bars show each group's average with a 95% interval.")
-    return Finding("drivers", f"What brings the best customers: {DIMENSIONS[dimension].lower()}",
-                   takeaway(table, dimension, overall), driver_figure(table, dimension, overall), shown,
-                   small_groups_note(table), method, source="crm_core.drivers")
+    figure = driver_figure(table, dimension, overall)
+    # Keyword arguments, and the figure only where findings still carry one (the deck's findings name a chart instead).
+    drawn = {"figure": figure} if "figure" in {f.name for f in fields(Finding)} else {}
+    return Finding(key="drivers", title=f"What brings the best customers: {DIMENSIONS[dimension].lower()}",
+                   headline=takeaway(table, dimension, overall), table=shown, detail=small_groups_note(table),
+                   method=method, source="crm_core.drivers", **drawn)

@@ -1,8 +1,12 @@
-"""Key findings: one headline sentence computed from the data, a figure and a table.
+"""Key findings: one headline sentence computed from the data, the data of its chart and a table.
 
-Meeting mode shows them one per screen and the report prints them all. Each
-finding is a function ``(context) -> Finding | None`` in :data:`REGISTRY`;
-it returns ``None`` when the data it needs is missing (e.g. too few customers).
+A finding carries data (Polars frames and plain values), a headline, a
+takeaway (``detail``) and a chart id; :mod:`crm_core.charts.registry` draws
+it (Plotly for the app and the report, a native chart for PowerPoint). No
+drawing happens here. The deck (:mod:`crm_core.deck`), meeting mode and the
+report show them. Each finding is a function ``(context) -> Finding | None``
+in :data:`REGISTRY`; it returns ``None`` when the data it needs is missing
+(e.g. too few customers).
 
 Findings call the analysis modules (:mod:`crm_core.kpis`,
 :mod:`crm_core.portfolio`, :mod:`crm_core.rfm`, :mod:`crm_core.clv`) on the
@@ -18,10 +22,8 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Callable
 
-import plotly.graph_objects as go
 import polars as pl
 
-from crm_core.charts.present import MAX_CURVE_POINTS, share_bars_figure, status_bars_figure, themed, value_bars_figure
 from crm_core.customers import filter_period, summarize
 from crm_core.dataset import Dataset
 from crm_core.schema import C
@@ -44,8 +46,6 @@ class FindingSettings:
         this many times their usual gap between purchase days.
     currency
         Prefix for money, e.g. "$" or "€" (empty by default).
-    dark
-        Draw figures with the dark template.
     analysis
         The manager's settings: tiers, RFM rules, margin and discount rate of the forecast.
     """
@@ -55,15 +55,61 @@ class FindingSettings:
     horizon_months: int = 12
     overdue_factor: float = 2.0
     currency: str = ""
-    dark: bool = False
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
 
     @classmethod
     def from_analysis(cls, analysis: AnalysisSettings, start: dt.date | None, end: dt.date | None,
-                      currency: str = "", dark: bool = False) -> FindingSettings:
+                      currency: str = "") -> FindingSettings:
         """Findings settings built from the manager's settings (one source for every output)."""
-        return cls(start=start, end=end, horizon_months=analysis.horizon_months, currency=currency, dark=dark,
-                   analysis=analysis)
+        return cls(start=start, end=end, horizon_months=analysis.horizon_months, currency=currency, analysis=analysis)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able values (dates as ISO text), for deck entries and speaker notes."""
+        return {"start": self.start.isoformat() if self.start else None,
+                "end": self.end.isoformat() if self.end else None,
+                "horizon_months": self.horizon_months, "overdue_factor": self.overdue_factor,
+                "currency": self.currency, "analysis": self.analysis.to_dict()}
+
+    def describe(self) -> list[tuple[str, str]]:
+        """The settings in a manager's words, as (setting, value) rows (report title page, speaker notes)."""
+        analysis = self.analysis
+        tiers = analysis.tiers
+        cuts = ("top " + " / ".join(f"{share:.0%}" for share in tiers.shares) if tiers.amounts is None
+                else "from " + " / ".join(f"{amount:,.0f}" for amount in tiers.amounts))
+        return [
+            ("Tiers", f"{', '.join(tiers.names)} by {tiers.by} ({cuts} of customers)" if tiers.amounts is None
+             else f"{', '.join(tiers.names)} by {tiers.by} ({cuts})"),
+            ("RFM segments", f"scores 1 to {analysis.rfm.bins}, "
+                             f"{'default' if analysis.rfm.rules is None else 'edited'} rule table"),
+            ("Margin", f"{analysis.margin:.0%} of revenue"),
+            ("Predicted value", f"next {self.horizon_months} months, discounted at {analysis.discount_rate:.0%} a year"),
+            ("Cost to serve", f"{analysis.cost_to_serve.per_contact:,.2f} per contact, "
+                              f"{analysis.cost_to_serve.per_return:,.2f} per returned line"),
+            ("Overdue (without the lifetime-value model)", f"over {self.overdue_factor:g}× a customer's usual gap"),
+            ("Currency", self.currency or analysis.currency or "as in the data (no symbol)"),
+        ]
+
+    def filters_text(self) -> str:
+        """'Channel: Web; Region / country: DE' or 'none (all orders and customers)'."""
+        from crm_core.settings import FILTER_LABELS
+
+        filters = self.analysis.filter_map
+        if not filters:
+            return "none (all orders and customers)"
+        return "; ".join(f"{FILTER_LABELS.get(column, column)}: {', '.join(values)}" for column, values in filters.items())
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "FindingSettings":
+        """Inverse of :meth:`to_dict`; unknown keys are ignored, bad values raise ValueError."""
+        def day(text: Any) -> dt.date | None:
+            return dt.date.fromisoformat(str(text)) if text else None
+
+        defaults = cls()
+        analysis = AnalysisSettings.from_dict(values["analysis"]) if values.get("analysis") else AnalysisSettings()
+        return cls(start=day(values.get("start")), end=day(values.get("end")),
+                   horizon_months=int(values.get("horizon_months", defaults.horizon_months)),
+                   overdue_factor=float(values.get("overdue_factor", defaults.overdue_factor)),
+                   currency=str(values.get("currency") or ""), analysis=analysis)
 
 
 @dataclass(frozen=True)
@@ -73,11 +119,18 @@ class Finding:
     key: str
     title: str
     headline: str
-    figure: go.Figure | None = None
+    chart: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
     table: pl.DataFrame | None = None
     detail: str = ""
     method: str = ""
     source: str = "customer summary"
+    area: str = ""
+
+    @property
+    def takeaway(self) -> str:
+        """What to do or remember (shown under the chart)."""
+        return self.detail
 
 
 @dataclass
@@ -155,7 +208,6 @@ def share(value: float | None) -> str:
 
 def kpi_finding(ctx: FindingContext) -> Finding | None:
     """Headline KPIs of the period (crm_core.kpis) and the revenue trend."""
-    from crm_core.charts.overview import kpi_trend_figure
     from crm_core.kpis import format_delta, format_kpi, kpi_comparison, kpi_trend
 
     from crm_core.kpis import WINDOW_LABELS, comparison_window, default_window
@@ -186,20 +238,22 @@ def kpi_finding(ctx: FindingContext) -> Finding | None:
         ).alias("Change vs previous period"),
     )
     trend = kpi_trend(ctx.dataset.transactions, start, end, "month")
-    figure = kpi_trend_figure(trend, "revenue", "month") if trend.height >= 2 else None
+    chart = "kpi_trend" if trend.height >= 2 else None
     method = ("Revenue is net of returns; orders are distinct order ids (else one per customer and day); the period "
               "is compared with the period of equal length just before it.")
-    return Finding("kpis", "Headline numbers", headline, figure, table, detail, method, source="crm_core.kpis")
+    return Finding("kpis", "Headline numbers", headline, chart, {"trend": trend, "kpi": "revenue", "grain": "month"},
+                   table, detail, method, source="crm_core.kpis", area="KPIs and trend")
 
 
 # --- Concentration ------------------------------------------------------------
 
+#: Most points kept for a curve over customers (the shape needs no more).
+MAX_CURVE_POINTS = 201
 TOP_SHARES = (0.01, 0.05, 0.1, 0.2, 0.5)
 
 
 def concentration_finding(ctx: FindingContext) -> Finding | None:
     """'The top 20% of customers bring 71% of revenue; 80% of revenue comes from 23% of customers.'"""
-    from crm_core.charts.portfolio import pareto_figure
     from crm_core.portfolio import _count_for_share, concentration, pareto_curve, pareto_takeaway, top_share
 
     figures = concentration(ctx.summary)
@@ -211,12 +265,12 @@ def concentration_finding(ctx: FindingContext) -> Finding | None:
         "Customers": [_count_for_share(s, n) for s in TOP_SHARES],  # the portfolio module's rounding rule
         "Share of revenue": [share(top_share(ctx.summary, s)) for s in TOP_SHARES],
     })
-    figure = pareto_figure(pareto_curve(ctx.summary, max_points=MAX_CURVE_POINTS), figures)
+    data = {"curve": pareto_curve(ctx.summary, max_points=MAX_CURVE_POINTS), "figures": figures}
     method = ("Customers are ranked by net revenue in the period, best first; the top X% are the ⌈X% × customers⌉ "
               "best. The curve shows the share of revenue they bring; the diagonal is what equal spending would give.")
-    return Finding("concentration", "Revenue concentration", pareto_takeaway(figures), figure, table,
+    return Finding("concentration", "Revenue concentration", pareto_takeaway(figures), "pareto", data, table,
                    "Losing one of the top customers costs far more than losing an average one.", method,
-                   source="crm_core.portfolio")
+                   source="crm_core.portfolio", area="Concentration")
 
 
 # --- Tiers --------------------------------------------------------------------
@@ -224,7 +278,6 @@ def concentration_finding(ctx: FindingContext) -> Finding | None:
 
 def tiers_finding(ctx: FindingContext) -> Finding | None:
     """'Platinum: 1% of customers (50) bring 22% of revenue; Lead: 80% of customers bring 26%.'"""
-    from crm_core.charts.portfolio import pyramid_figure
     from crm_core.portfolio import assign_tiers, pyramid_takeaway, tier_summary
 
     if ctx.summary.height < 20 or ctx.summary["revenue"].sum() <= 0:
@@ -239,9 +292,9 @@ def tiers_finding(ctx: FindingContext) -> Finding | None:
         pl.col("revenue_share").map_elements(share, return_dtype=pl.String).alias("Share of revenue"),
         (pl.col("revenue") / pl.col("customers")).map_elements(ctx.money, return_dtype=pl.String).alias("Revenue per customer"),
     )
-    return Finding("tiers", "Customer tiers", pyramid_takeaway(tiers), pyramid_figure(tiers), table,
+    return Finding("tiers", "Customer tiers", pyramid_takeaway(tiers), "tier_pyramid", {"tiers": tiers}, table,
                    "Serve each tier at a cost that matches what it brings.", settings.describe(),
-                   source="crm_core.portfolio")
+                   source="crm_core.portfolio", area="Tiers and migration")
 
 
 # --- Segments -----------------------------------------------------------------
@@ -281,9 +334,10 @@ def segments_finding(ctx: FindingContext) -> Finding | None:
     rules = "the default rule table" if settings.rules is None else "the edited rule table"
     method = (f"RFM: recency, frequency and monetary value are each scored 1 to {settings.bins} (best = {settings.bins}) "
               f"from the share of customers with a worse value; {rules} of the Segments page names the segments.")
-    return Finding("segments", "Customer segments", headline,
-                   share_bars_figure(table, "segment", "RFM segments: customers vs revenue"),
-                   _share_table(table, "segment", "Segment", ctx), detail, method, source="crm_core.rfm")
+    data = {"table": table, "group": "segment", "title": "RFM segments: customers vs revenue"}
+    return Finding("segments", "Customer segments", headline, "share_bars", data,
+                   _share_table(table, "segment", "Segment", ctx), detail, method, source="crm_core.rfm",
+                   area="Segments")
 
 
 def _share_table(frame: pl.DataFrame, column: str, label: str, ctx: FindingContext) -> pl.DataFrame:
@@ -338,10 +392,12 @@ def value_finding(ctx: FindingContext) -> Finding | None:
         pl.col("customers").alias("Customers"),
         pl.col("average_revenue").map_elements(ctx.money, return_dtype=pl.String).alias("Average revenue"),
     )
-    figure = value_bars_figure(deciles, "decile", "average_revenue", "Average value per tenth of customers", "Average revenue")
-    return Finding("value", "Customer value", headline, figure, table,
+    data = {"table": deciles, "label": "decile", "value": "average_revenue",
+            "title": "Average value per tenth of customers", "value_title": "Average revenue"}
+    return Finding("value", "Customer value", headline, "value_bars", data, table,
                    f"Value to date: the lifetime-value model was not used because {_lower_first(why_not)}",
-                   "Revenue per customer in the period, averaged over each tenth of customers ranked by revenue.")
+                   "Revenue per customer in the period, averaged over each tenth of customers ranked by revenue.",
+                   area="Lifetime value")
 
 
 def _lower_first(text: str) -> str:
@@ -367,11 +423,11 @@ def _predicted_value_finding(ctx: FindingContext, result: Any) -> Finding:
         pl.col("clv_mean").map_elements(ctx.money, return_dtype=pl.String).alias("Per customer"),
         pl.col("p_alive_mean").map_elements(share, return_dtype=pl.String).alias("Average P(alive)"),
     )
-    figure = value_bars_figure(tiers, "label", "clv_mean", f"Predicted value per customer, next {months} months",
-                               "Average predicted value")
+    data = {"table": tiers, "label": "label", "value": "clv_mean",
+            "title": f"Predicted value per customer, next {months} months", "value_title": "Average predicted value"}
     method = entry.definition.format(**words)
-    return Finding("value", "Customer lifetime value", headline, figure, table, fit_takeaway(result), method,
-                   source="crm_core.clv")
+    return Finding("value", "Customer lifetime value", headline, "value_bars", data, table, fit_takeaway(result),
+                   method, source="crm_core.clv", area="Lifetime value")
 
 
 # --- At risk ------------------------------------------------------------------
@@ -458,12 +514,12 @@ def at_risk_finding(ctx: FindingContext) -> Finding | None:
         pl.col("recency_days").alias("Days since last order"),
         pl.col("usual_gap_days").round(0).cast(pl.Int64).alias("Usual gap (days)"),
     )
-    figure = status_bars_figure(by_status, "Repeat customers: is their next purchase overdue?", "Repeat customers")
+    data = {"table": by_status, "title": "Repeat customers: is their next purchase overdue?", "y_title": "Repeat customers"}
     method = ("A repeat customer's usual gap is the time between their first and last purchase divided by the number "
               f"of gaps; overdue beyond that gap, at risk beyond {ctx.settings.overdue_factor:g}× the gap "
               f"(used because the lifetime-value model was not: {_lower_first(why_not)})")
-    return Finding("at_risk", "Customers at risk", headline, figure, table,
-                   "The table lists the most valuable of them: call them first.", method)
+    return Finding("at_risk", "Customers at risk", headline, "status_bars", data, table,
+                   "The table lists the most valuable of them: call them first.", method, area="At-risk customers")
 
 
 def _model_at_risk_finding(ctx: FindingContext, result: Any) -> Finding:
@@ -480,11 +536,127 @@ def _model_at_risk_finding(ctx: FindingContext, result: Any) -> Finding:
         pl.col("revenue_to_date").map_elements(ctx.money, return_dtype=pl.String).alias("Revenue to date"),
     )
     top = f"top {1 - settings.min_clv_quantile:.0%}"
-    figure = status_bars_figure(bands, f"The {top} by predicted value: still active?", "Customers")
+    data = {"table": bands, "title": f"The {top} by predicted value: still active?", "y_title": "Customers"}
     method = (f"High value = predicted lifetime value in the {top}; at risk = less than a {settings.max_p_alive:.0%} "
               "chance of still being active (BG/NBD), uncertain below 80%.")
-    return Finding("at_risk", "Valuable customers at risk", at_risk_takeaway(at_risk, settings), figure, table,
-                   "The table lists the most valuable of them: call them first.", method, source="crm_core.clv")
+    return Finding("at_risk", "Valuable customers at risk", at_risk_takeaway(at_risk, settings), "status_bars", data,
+                   table, "The table lists the most valuable of them: call them first.", method, source="crm_core.clv",
+                   area="At-risk customers")
+
+
+# --- Tier migration -----------------------------------------------------------
+
+
+def migration_finding(ctx: FindingContext) -> Finding | None:
+    """How customers moved between tiers from the first half of the period to the second."""
+    from crm_core.portfolio import migration_matrix, migration_takeaway, split_period, tier_migration
+
+    start, end = ctx.period
+    if (end - start).days < 60 or ctx.summary.height < 20:
+        return None
+    settings = ctx.settings.analysis.tier_settings()
+    earlier, later = split_period(start, end)
+    flows = tier_migration(ctx.transactions, earlier, later, settings)
+    if flows.height == 0:
+        return None
+    method = (f"Tiers are assigned separately in {earlier[0]:%d %b %Y}–{earlier[1]:%d %b %Y} and "
+              f"{later[0]:%d %b %Y}–{later[1]:%d %b %Y}, each on that half's own revenue; 'New' bought only in the "
+              "second half, 'Lost' only in the first.")
+    return Finding("migration", "Tier migration", migration_takeaway(flows), "tier_migration",
+                   {"flows": flows, "names": settings.names}, migration_matrix(flows, settings),
+                   "Customers who moved down are the cheapest to win back: they still know you.", method,
+                   source="crm_core.portfolio", area="Tiers and migration")
+
+
+# --- Retention and cohorts ------------------------------------------------------
+
+
+def retention_finding(ctx: FindingContext) -> Finding | None:
+    """Share of new customers who buy again in the months after their first purchase, by year joined."""
+    from crm_core.retention import cohort_retention, cohort_takeaway, curves_takeaway, retention_curves
+
+    start, end = ctx.period
+    curves = retention_curves(ctx.dataset.transactions, None, start, end, max_months=12)
+    if curves.filter(pl.col("months_since") > 0).height < 2:
+        return None
+    cohorts = cohort_retention(ctx.dataset.transactions, start, end, max_months=12)
+    table = (cohorts.filter(pl.col("months_since").is_in([1, 3, 6, 12]))
+             .pivot(on="months_since", index=["cohort", "cohort_size"], values="customer_retention")
+             .sort("cohort"))
+    table = table.select(
+        pl.col("cohort").dt.strftime("%b %Y").alias("Joined"),
+        pl.col("cohort_size").alias("New customers"),
+        *[pl.col(c).map_elements(share, return_dtype=pl.String).alias(f"Buying in month {c}")
+          for c in table.columns[2:]],
+    )
+    method = ("A customer joins in the month of their first purchase ever; a cohort is everyone who joined in the same "
+              "month. Retention in month n = share of the cohort who bought in the n-th month after joining "
+              "(only months already observed count).")
+    return Finding("retention", "Retention and cohorts", curves_takeaway(curves), "retention_curves",
+                   {"curves": curves, "group_label": "year of first purchase"}, table, cohort_takeaway(cohorts),
+                   method, source="crm_core.retention", area="Retention and cohorts")
+
+
+# --- Action plan ----------------------------------------------------------------
+
+
+def action_plan(ctx: FindingContext) -> pl.DataFrame:
+    """Customers and revenue per objective of the default playbook, most customers first."""
+    from crm_core.actions import action_table, default_playbook
+    from crm_core.rfm import SEGMENT, score_customers
+
+    profile = score_customers(ctx.summary, ctx.settings.analysis.rfm_settings()).select(C.CUSTOMER_ID, pl.col(SEGMENT).alias("segment")).collect()
+    result, _ = ctx.clv
+    if result is not None:
+        values = result.customers.select(C.CUSTOMER_ID, pl.col("clv").fill_nan(None), pl.col("p_alive").fill_nan(None))
+        profile = profile.join(values, on=C.CUSTOMER_ID, how="left")
+    actions = action_table(ctx.summary, profile, default_playbook())
+    return (
+        actions.group_by(pl.col("objective").fill_null("(no matching playbook row)"))
+        .agg(pl.len().alias("customers"), pl.col("revenue").sum(), pl.col("action").first())
+        .sort(["customers", "objective"], descending=[True, False])
+    )
+
+
+def actions_finding(ctx: FindingContext) -> Finding | None:
+    """'The playbook gives 1,234 customers an action; the largest: win back (300 customers).'"""
+    if ctx.summary.height < 20:
+        return None
+    plan = action_plan(ctx)
+    top = plan.row(0, named=True)
+    headline = (f"The playbook gives each of the {ctx.summary.height:,} customers an action; the largest job is "
+                f"'{top['objective']}' for {top['customers']:,} customers ({share(top['customers'] / ctx.summary.height)}).")
+    table = plan.select(
+        pl.col("objective").alias("Objective"), pl.col("customers").alias("Customers"),
+        pl.col("revenue").map_elements(ctx.money, return_dtype=pl.String).alias("Revenue in the period"),
+    )
+    data = {"table": plan.head(8), "label": "objective", "value": "customers",
+            "title": "Customers per objective of the playbook", "value_title": "Customers"}
+    method = ("Each customer gets the most specific row of the default playbook (Actions page): their RFM segment and "
+              "value band, else their segment, else any segment. High value = top 20% by predicted value, else revenue.")
+    return Finding("actions", "The action plan", headline, "ranked_bars", data, table,
+                   "Download the target lists on the Actions page and hand them to the teams.", method,
+                   source="crm_core.actions", area="Action plan")
+
+
+# --- Service and cost -------------------------------------------------------------
+
+
+def service_cost_finding(ctx: FindingContext) -> Finding | None:
+    """Value against cost to serve: the strategic significance quadrants."""
+    from crm_core.portfolio import add_cost_to_serve, quadrant_summary, significance, significance_takeaway
+
+    if ctx.summary.height < 20:
+        return None
+    with_cost, basis = add_cost_to_serve(ctx.summary, ctx.dataset.side_table("interactions"), ctx.period,
+                                         ctx.settings.analysis.serve_cost_settings())
+    quadrants = quadrant_summary(significance(with_cost, basis))
+    table = _share_table(quadrants, "quadrant", "Quadrant", ctx).with_columns(quadrants["advice"].alias("What to do"))
+    data = {"table": quadrants, "group": "quadrant", "title": "Value against cost to serve: customers vs revenue"}
+    method = ("High value = revenue above the median; high cost = cost to serve above the median. " + basis.note)
+    return Finding("service_cost", "Service and cost to serve", significance_takeaway(quadrants), "share_bars", data,
+                   table, "Protect the strategically significant; serve the low-value, high-cost ones more cheaply.",
+                   method, source="crm_core.portfolio", area="Service and cost")
 
 
 # --- Registry -----------------------------------------------------------------
@@ -496,9 +668,13 @@ REGISTRY: dict[str, FindingFunction] = {
     "kpis": kpi_finding,
     "concentration": concentration_finding,
     "tiers": tiers_finding,
+    "migration": migration_finding,
     "segments": segments_finding,
+    "retention": retention_finding,
     "value": value_finding,
     "at_risk": at_risk_finding,
+    "actions": actions_finding,
+    "service_cost": service_cost_finding,
 }
 
 
@@ -530,15 +706,8 @@ def key_findings(
             continue
         finding = function(ctx)
         if finding is not None:
-            if finding.figure is not None:
-                themed(finding.figure, ctx.settings.dark)
             findings.append(finding)
     return findings
-
-
-def with_theme(findings: list[Finding], dark: bool) -> list[Finding]:
-    """Copies of ``findings`` whose figures use the dark or light template."""
-    return [replace(f, figure=themed(go.Figure(f.figure), dark) if f.figure is not None else None) for f in findings]
 
 
 __all__ = ["Finding", "FindingContext", "FindingSettings", "REGISTRY", "key_findings"]

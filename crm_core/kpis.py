@@ -20,7 +20,7 @@ from typing import Literal
 
 import polars as pl
 
-from crm_core.customers import filter_period, first_purchase_dates, order_key
+from crm_core.customers import filter_period, first_purchase_dates, is_purchase, order_key
 from crm_core.schema import C
 
 Grain = Literal["day", "week", "month"]
@@ -53,14 +53,14 @@ def _with_first_dates(tx: pl.LazyFrame) -> pl.LazyFrame:
 
 def _kpi_aggregations(tx: pl.LazyFrame, period_start: pl.Expr) -> list[pl.Expr]:
     """KPI expressions over the rows of one period (``period_start`` per row)."""
-    is_purchase = pl.col(C.AMOUNT) >= 0
+    purchase = is_purchase(tx)
     customer = pl.col(C.CUSTOMER_ID)
     order = pl.concat_str([customer, order_key(tx)], separator="\x1f")
-    active = customer.filter(is_purchase).n_unique()
-    new = customer.filter(is_purchase & (pl.col("first_date") >= period_start)).n_unique()
+    active = customer.filter(purchase).n_unique()
+    new = customer.filter(purchase & (pl.col("first_date") >= period_start)).n_unique()
     return [
         pl.col(C.AMOUNT).sum().alias("revenue"),
-        order.filter(is_purchase).n_unique().alias("orders"),
+        order.filter(purchase).n_unique().alias("orders"),
         active.alias("active_customers"),
         new.alias("new_customers"),
     ]

@@ -1,5 +1,10 @@
 """A self-contained HTML report (opens offline) and its PDF via headless Chromium.
 
+Printed, it is a landscape document: a title page naming the dataset, period,
+filters and settings with the key findings in a sentence each, then one
+finding per page (headline, chart without Plotly's toolbar, its numbers beside
+it), numbered pages, and data quality and definitions at the end.
+
 The HTML embeds Plotly's JavaScript once, inline, and every chart as a div
 plus a short inline script: no external script, stylesheet, font or image.
 All text that comes from the data or the user (dataset name, customer ids,
@@ -54,8 +59,25 @@ th { color: var(--muted); font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .report-chart { width: 100%; min-height: 420px; }
 .finding { break-inside: avoid; page-break-inside: avoid; }
-dl.defs dt { font-weight: 600; margin-top: 8px; } dl.defs dd { margin: 2px 0 0 0; }
-@media print { body { padding: 0 8px; max-width: none; } h2 { break-after: avoid; } .report-chart { min-height: 0; } }
+.finding-body { display: flex; gap: 24px; align-items: flex-start; }
+.finding-body .chart-cell { flex: 0 0 600px; } .finding-body .table-cell { flex: 1 1 auto; }
+.finding-body .table-cell table, .quality-body table { font-size: 11.5px; }
+.finding-body th, .finding-body td, .quality-body th, .quality-body td { padding: 3px 8px 3px 0; }
+.quality-body { display: flex; gap: 32px; align-items: flex-start; }
+dl.defs { column-count: 2; column-gap: 32px; font-size: 14px; } dl.defs dt { font-weight: 600; margin-top: 8px; break-after: avoid; }
+dl.defs dd { margin: 2px 0 0 0; break-inside: avoid; }
+.title-body { display: flex; gap: 32px; align-items: flex-start; } .title-body #summary { flex: 1 1 60%; }
+#settings { flex: 0 0 36%; margin-top: 36px; } table.settings td, table.settings th { font-size: 13px; }
+@media print { ol.summary li { font-size: 14.5px; margin-bottom: 4px; } }
+@page { size: A4 landscape; margin: 12mm 14mm 14mm 14mm;
+        @bottom-right { content: "Page " counter(page) " of " counter(pages); font-size: 10px; color: #5B6B7A; } }
+@media print {
+  body { padding: 0; max-width: none; }
+  h2 { break-after: avoid; margin-top: 0; }
+  .report-chart { min-height: 0; }
+  .finding, #data-quality { break-before: page; }
+  .modebar-container, .modebar { display: none !important; }
+}
 """
 
 _METHODOLOGY = [
@@ -110,12 +132,23 @@ def _number(value: Any) -> str:
     return esc(f"{value:,}")
 
 
+#: Size of a chart on a landscape page (CSS pixels): about two thirds of the width, most of the height.
+CHART_SIZE = (600, 430)
+#: Rows and columns of a finding's table printed beside its chart (the page holds no more).
+PAGE_TABLE_ROWS = 10
+PAGE_TABLE_COLUMNS = 5
+
+
 def _chart_html(finding: Finding, index: int) -> str:
-    figure = finding.figure
+    from crm_core.charts.registry import finding_figure
+
+    figure = finding_figure(finding)
+    width, height = CHART_SIZE
+    figure.update_layout(width=width, height=height, autosize=False)
     return figure.to_html(
         full_html=False, include_plotlyjs=False, include_mathjax=False, div_id=f"chart-{index}-{finding.key}",
-        config={"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["toImage"]},
-        default_width="100%", default_height=f"{int(figure.layout.height or 420)}px",
+        config={"displaylogo": False, "displayModeBar": False, "responsive": False},
+        default_width=f"{width}px", default_height=f"{height}px",
     ).replace('class="plotly-graph-div"', f'class="plotly-graph-div {CHART_CLASS}"', 1)
 
 
@@ -124,11 +157,13 @@ def _finding_html(finding: Finding, index: int) -> str:
              f'<p class="headline">{esc(finding.headline)}</p>']
     if finding.detail:
         parts.append(f'<p class="detail">{esc(finding.detail)}</p>')
-    if finding.figure is not None:
-        parts.append(_chart_html(finding, index))
+    parts.append('<div class="finding-body">')
+    if finding.chart:
+        parts.append(f'<div class="chart-cell">{_chart_html(finding, index)}</div>')
     if finding.table is not None and finding.table.height:
-        parts.append(table_html(finding.table))
-    parts.append("</section>")
+        shown = finding.table.select(finding.table.columns[:PAGE_TABLE_COLUMNS])
+        parts.append(f'<div class="table-cell">{table_html(shown, max_rows=PAGE_TABLE_ROWS)}</div>')
+    parts.append("</div></section>")
     return "\n".join(parts)
 
 
@@ -181,12 +216,13 @@ def ingest_rows(report: Any) -> pl.DataFrame:
 
 
 def _quality_html(dataset: Dataset, ingest_report: Any | None) -> str:
-    parts = ['<section class="finding" id="data-quality"><h2>Data quality</h2>', table_html(dataset_checks(dataset))]
+    parts = ['<section id="data-quality"><h2>Data quality</h2><div class="quality-body">',
+             f"<div>{table_html(dataset_checks(dataset))}</div><div>"]
     if ingest_report is not None:
-        parts += ["<h3>How the upload was read</h3>", table_html(ingest_rows(ingest_report), max_rows=200)]
+        parts += ["<h3>How the upload was read</h3>", table_html(ingest_rows(ingest_report), max_rows=24)]
     else:
         parts.append('<p class="note">No ingest report: this dataset was not uploaded as a file (for example the demo).</p>')
-    parts.append("</section>")
+    parts.append("</div></div></section>")
     return "\n".join(parts)
 
 
@@ -196,6 +232,15 @@ def _methodology_html(findings: list[Finding]) -> str:
     items = "".join(f"<dt>{esc(term)}</dt><dd>{esc(text)}</dd>" for term, text in terms)
     return f'<section id="methodology"><h2>Methodology</h2><dl class="defs">{items}</dl></section>'
 
+
+
+def _settings_html(dataset: Dataset, settings: FindingSettings, start: Any, end: Any) -> str:
+    """The title page's table: dataset, period, filters and every setting behind the figures."""
+    rows = [("Dataset", dataset.name), ("Period", f"{start} to {end}"), ("Filters", settings.filters_text()),
+            *settings.describe()]
+    frame = pl.DataFrame(rows, schema={"Setting": pl.String, "Value": pl.String}, orient="row")
+    table = table_html(frame).replace("<table>", '<table class="settings">', 1)
+    return f'<section id="settings">{table}</section>'
 
 
 # --- The report ---------------------------------------------------------------
@@ -214,14 +259,6 @@ def figures_script(figures: list[Figure]) -> str:
 
 def _finite(value: Any) -> Any:
     return None if isinstance(value, float) and not math.isfinite(value) else value
-
-
-def _filters_text(filters: dict[str, tuple[str, ...]]) -> str:
-    from crm_core.settings import FILTER_LABELS
-
-    if not filters:
-        return "none (all orders and customers)"
-    return "; ".join(f"{FILTER_LABELS.get(column, column)}: {', '.join(values)}" for column, values in filters.items())
 
 
 def build_report(
@@ -260,8 +297,11 @@ def build_report(
     body = [
         f"<header><h1>{esc(title)}</h1>",
         f'<p class="meta">Dataset: {esc(dataset.name)} · Period: {esc(start)} to {esc(end)} · Generated {esc(generated_at.isoformat(sep=" "))}</p>',
-        f'<p class="meta" id="filters">Filters: {esc(_filters_text(settings.analysis.filter_map))}</p></header>',
+        f'<p class="meta" id="filters">Filters: {esc(settings.filters_text())}</p></header>',
+        '<div class="title-body">',
         f'<section id="summary"><h2>Key findings</h2><ol class="summary">{summary}</ol></section>',
+        _settings_html(dataset, settings, start, end),
+        "</div>",
         *(_finding_html(finding, index) for index, finding in enumerate(findings)),
         _quality_html(dataset, ingest_report),
         _methodology_html(findings),
@@ -273,7 +313,7 @@ def build_report(
         f'<script type="text/javascript">{get_plotlyjs()}</script></head>'
         f"<body>{''.join(body)}{figures_script(figures or [])}</body></html>"
     )
-    charts = sum(1 for f in findings if f.figure is not None)
+    charts = sum(1 for f in findings if f.chart)
     return ReportContent(html=document, findings=findings, charts=charts)
 
 

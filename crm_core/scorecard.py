@@ -170,6 +170,57 @@ STEPS: tuple[Step, ...] = (
 )
 STEPS_BY_KEY = {step.question_key: step for step in STEPS}
 
+#: Each model in a manager's words (shown first; the model's own name follows in brackets).
+MODEL_PLAIN: dict[str, str] = {
+    IDIC: "Knowing and treating customers individually",
+    QCI: "How customers are managed day to day",
+    BUTTLE: "Turning customer knowledge into value",
+    PAYNE_FROW: "Customer strategy across the company",
+}
+
+#: Each step in a manager's words, by question key (the model's step name follows in brackets).
+STEP_PLAIN: dict[str, str] = {
+    "idic.identify": "Recognising each customer",
+    "idic.differentiate": "Telling customers apart by value",
+    "idic.interact": "Recording every contact",
+    "idic.customize": "Tailoring offers",
+    "qci.analysis": "Planning with customer value",
+    "qci.proposition": "An offer per segment",
+    "qci.people": "Roles and incentives",
+    "qci.information": "Complete customer data",
+    "qci.process": "Documented customer processes",
+    "qci.activity": "Retention and cross-sell actions",
+    "qci.measurement": "Reviewing customer KPIs",
+    "qci.experience": "Measuring satisfaction",
+    "buttle.portfolio": "Knowing the most valuable customers",
+    "buttle.intimacy": "Knowing customers' needs",
+    "buttle.network": "Partners working for customers",
+    "buttle.value_proposition": "Offers built for the best customers",
+    "buttle.lifecycle": "Managing acquisition, retention and win-back",
+    "buttle.conditions": "Leadership, data and IT support",
+    "payne.strategy": "A written customer strategy",
+    "payne.value_creation": "Knowing lifetime value",
+    "payne.multichannel": "The same service in every channel",
+    "payne.information_management": "Joined-up customer data",
+    "payne.performance": "Measuring results against targets",
+}
+
+
+def model_label(model: str) -> str:
+    """'How customers are managed day to day (QCi)'."""
+    return f"{MODEL_PLAIN[model]} ({model})"
+
+
+def step_label(question_key: str) -> str:
+    """'Recognising each customer (IDIC: Identify)'."""
+    step = STEPS_BY_KEY[question_key]
+    return f"{STEP_PLAIN[question_key]} ({step.model}: {step.name})"
+
+
+def score_text(score: float | None) -> str:
+    """'62 / 100', or 'not assessed yet' (never a bare None)."""
+    return "not assessed yet" if score is None else f"{score:.0f} / 100"
+
 
 # --- Evidence from the data -----------------------------------------------------
 
@@ -328,13 +379,21 @@ def model_scores(steps: pl.DataFrame) -> pl.DataFrame:
 
 
 def gaps(steps: pl.DataFrame, settings: ScorecardSettings = ScorecardSettings()) -> pl.DataFrame:
-    """Steps scoring below ``settings.gap_below`` (or not assessed), weakest first, with the next step."""
-    next_steps = pl.DataFrame({"question_key": [s.question_key for s in STEPS], "next_step": [s.next_step for s in STEPS]})
+    """Steps scoring below ``settings.gap_below`` (or not assessed), weakest first, with the next step.
+
+    Columns: area (the step in plain words, then the model's name for it), model, step, score
+    (null = not assessed), score_text ('34 / 100' or 'not assessed yet') and next_step.
+    """
+    keys = [s.question_key for s in STEPS]
+    labels = pl.DataFrame({"question_key": keys, "next_step": [s.next_step for s in STEPS],
+                           "area": [step_label(key) for key in keys]})
+    score_words = (pl.when(pl.col("score").is_null()).then(pl.lit("not assessed yet"))
+                   .otherwise(pl.format("{} / 100", pl.col("score").round(0).cast(pl.Int64))))
     return (
         steps.filter(pl.col("score").is_null() | (pl.col("score") < settings.gap_below))
-        .join(next_steps, on="question_key", how="left")
+        .join(labels, on="question_key", how="left")
         .sort(["score", "model", "step"], nulls_last=False)
-        .select("model", "step", "score", "next_step")
+        .select("area", "model", "step", "score", score_words.alias("score_text"), "next_step")
     )
 
 
@@ -346,6 +405,7 @@ def scorecard_takeaway(steps: pl.DataFrame) -> str:
     best = scored.sort("score", descending=True).row(0, named=True)
     worst = scored.sort("score").row(0, named=True)
     return (
-        f"Overall {scored['score'].mean():.0f}/100 over {scored.height} steps; strongest: {best['step']} "
-        f"({best['model']}, {best['score']:.0f}); weakest: {worst['step']} ({worst['model']}, {worst['score']:.0f})."
+        f"Overall {scored['score'].mean():.0f}/100 over {scored.height} steps; strongest: "
+        f"{STEP_PLAIN[best['question_key']].lower()} ({best['model']}: {best['step']}, {best['score']:.0f}); weakest: "
+        f"{STEP_PLAIN[worst['question_key']].lower()} ({worst['model']}: {worst['step']}, {worst['score']:.0f})."
     )

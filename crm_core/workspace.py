@@ -36,12 +36,16 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from crm_core.dataset import Dataset, load_dataset, save_dataset
 from crm_core.ingest import IngestReport
 from crm_core.schema import SIDE_TABLE_SCHEMAS, conform
+
+if TYPE_CHECKING:
+    from crm_core.reconcile import Reconciliation
 
 CATALOG_FILE = "catalog.sqlite"
 REPORT_FILE = "report.json"
@@ -168,7 +172,7 @@ class Workspace:
                 (staging / f"{SOURCE_STEM}{_safe_suffix(filename)}").write_bytes(raw)
                 save_dataset(dataset, staging)
                 (staging / REPORT_FILE).write_text(json.dumps(report.to_dict(), default=str, ensure_ascii=False), "utf-8")
-                report.rejected.write_parquet(staging / REJECTED_FILE)
+                report.all_rejected().sink_parquet(staging / REJECTED_FILE)  # all of them, not only those in memory
                 _make_private(staging)
                 staging.rename(folder)
                 self._insert(dataset_id, name, Path(filename or "").name, report)
@@ -280,8 +284,7 @@ class Workspace:
         folder = self._folder(dataset_id)
         data = json.loads((folder / REPORT_FILE).read_text("utf-8"))
         rejected_path = folder / REJECTED_FILE
-        rejected = pl.read_parquet(rejected_path) if rejected_path.exists() else None
-        return IngestReport.from_dict(data, rejected)
+        return IngestReport.from_dict(data, rejected_path if rejected_path.exists() else None)
 
     def source_path(self, dataset_id: str) -> Path:
         """Path of the raw upload as it was received."""
@@ -290,6 +293,45 @@ class Workspace:
         if not matches:
             raise WorkspaceError("The original upload of this dataset is missing.")
         return matches[0]
+
+    # --- appending exports (see crm_core.reconcile) -----------------------------------------
+
+    def append_export(self, dataset_id: str, raw: bytes, filename: str, transactions: pl.LazyFrame) -> Reconciliation:
+        """Append a new export's transactions to a saved dataset; the previous version is kept (undo)."""
+        from crm_core.reconcile import append_export
+
+        self.get(dataset_id)
+        folder = self._folder(dataset_id)
+        with _locked(folder, wait=True):
+            result = append_export(folder, transactions, source=raw, source_filename=filename)
+            _make_private(folder)
+        self._set_rows_valid(dataset_id, result.rows_after)
+        return result
+
+    def undo_append(self, dataset_id: str) -> Reconciliation:
+        """Restore the dataset as it was before its last append; returns that append's reconciliation."""
+        from crm_core.reconcile import undo_append
+
+        self.get(dataset_id)
+        with _locked(self._folder(dataset_id), wait=True):
+            try:
+                undone = undo_append(self._folder(dataset_id))
+            except FileNotFoundError as error:
+                raise WorkspaceError(str(error)) from None
+        self._set_rows_valid(dataset_id, undone.rows_before)
+        return undone
+
+    def appends(self, dataset_id: str) -> list[Reconciliation]:
+        """The exports appended to a dataset that can still be undone, oldest first."""
+        from crm_core.reconcile import versions
+
+        self.get(dataset_id)
+        return versions(self._folder(dataset_id))
+
+    def _set_rows_valid(self, dataset_id: str, rows: int) -> None:
+        with closing(self._connect()) as connection, connection:
+            connection.execute("UPDATE datasets SET rows_valid = ? WHERE id = ? AND owner = ?",
+                               (int(rows), dataset_id, self.owner))
 
     def _folder(self, dataset_id: str) -> Path:
         _check_id(dataset_id)

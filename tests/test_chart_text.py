@@ -76,24 +76,23 @@ def _group_table(column: str) -> pl.DataFrame:
     return pl.DataFrame({column: list(HOSTILE), **numbers}).with_columns(pl.col("customers", "contacts").cast(pl.Int64))
 
 
-def _drivers_engine() -> dict:
-    """The drivers engine's own frames for a tiny export whose products, codes and channels are hostile."""
+def _drivers_inputs() -> dict:
+    """Driver, product and offer frames computed from orders whose products, codes and channels are hostile."""
     from crm_core import drivers, offers, products
 
-    days = [DAY + dt.timedelta(days=d) for d in (0, 0, 40, 0, 90, 10)]
-    tx = pl.DataFrame({
-        "customer_id": ["c1", "c1", "c1", "c2", "c2", "c3"], "order_date": days,
-        "amount": [30.0, 10.0, 25.0, 50.0, -20.0, 15.0], "order_id": ["o1", "o1", "o2", "o3", "o4", "o5"],
-        "product": [A, B, C, A, A, D], "category": [E, F, E, F, F, E], "channel": [A, A, A, B, B, C],
-        "discount_code": [D, D, None, None, None, F],
-    }).lazy()
-    profiles = drivers.customer_profiles(tx, as_of=DAY + dt.timedelta(days=400))
-    table = drivers.driver_table(profiles, "first_product")
-    return {
-        "profiles": profiles, "table": table, "overall": drivers.overall_figures(profiles),
-        "catalogue": products.product_table(tx, "product"), "flows": products.journeys(tx, "product"),
-        "timing": products.second_order_timing(profiles), "offers": offers.code_vs_none(profiles),
-    }
+    rows = []
+    for index, label in enumerate(HOSTILE * 2):
+        rows += [(f"c{index}", f"o{index}", DAY, 10.0 + index, label, HOSTILE[index % 3]),
+                 (f"c{index}", f"p{index}", DAY + dt.timedelta(days=30), 5.0, HOSTILE[(index + 1) % 6], None),
+                 (f"c{index}", f"o{index}", DAY + dt.timedelta(days=3), -2.0, label, HOSTILE[index % 3])]
+    tx = pl.DataFrame(rows, schema=["customer_id", "order_id", "order_date", "amount", "product", "discount_code"],
+                      orient="row").with_columns(pl.col("product").alias("channel")).lazy()
+    profiles = drivers.customer_profiles(tx)
+    segments = profiles.select("customer_id", pl.col("first_product").alias("group"))
+    return {"profiles": profiles, "overall": drivers.overall_figures(profiles),
+            "by_product": drivers.driver_table(profiles, "first_product"), "products": products.product_table(tx, "product"),
+            "journeys": products.journeys(tx, "product"), "refunds": products.refunds_by_group(tx, segments),
+            "offers": offers.code_vs_none(profiles)}
 
 
 #: Arguments for each builder; every string that could come from data or a user is hostile.
@@ -162,20 +161,27 @@ HOSTILE_INPUTS: dict[str, Callable[[], tuple]] = {
     "segments.segment_treemap": lambda: (_group_table("segment"),),
     "segments.silhouette_figure": lambda: (_cluster_result(),),
     "theme.styled": lambda: (go.Figure(), A),
-    "drivers.driver_figure": lambda: (_drivers_engine()["table"], "first_product", _drivers_engine()["overall"]),
-    "drivers.journey_figure": lambda: (_drivers_engine()["flows"], "products"),
-    "drivers.offer_figure": lambda: (_drivers_engine()["offers"],),
-    "drivers.products_figure": lambda: (_drivers_engine()["catalogue"], "revenue", "products"),
-    "drivers.refund_figure": lambda: (_drivers_engine()["catalogue"], "name", A),
-    "drivers.repeat_figure": lambda: (_drivers_engine()["table"], "first_product"),
-    "drivers.timing_figure": lambda: (_drivers_engine()["timing"],),
+    "present.ranked_bars_figure": lambda: (pl.DataFrame({"objective": list(HOSTILE), "customers": [6, 5, 4, 3, 2, 1]}),
+                                           "objective", "customers", A, B),
+    "registry.figure": lambda: ("ranked_bars", {
+        "table": pl.DataFrame({"objective": list(HOSTILE), "customers": [6, 5, 4, 3, 2, 1]}), "label": "objective",
+        "value": "customers", "title": A, "value_title": B}),
+    "drivers.driver_figure": lambda: (_drivers_inputs()["by_product"], "first_product", _drivers_inputs()["overall"]),
+    "drivers.repeat_figure": lambda: (_drivers_inputs()["by_product"], "first_product"),
+    "drivers.products_figure": lambda: (_drivers_inputs()["products"], "revenue", "products"),
+    "drivers.journey_figure": lambda: (_drivers_inputs()["journeys"], "products"),
+    "drivers.refund_figure": lambda: (_drivers_inputs()["refunds"], "group", A),
+    "drivers.offer_figure": lambda: (_drivers_inputs()["offers"],),
+    "drivers.timing_figure": lambda: (pl.DataFrame({"bucket": ["Within 30 days", "Not yet"], "customers": [1, 2],
+                                                    "share": [1 / 3, 2 / 3]}),),
 }
 #: Builders whose inputs carry no user text at all (numbers, dates, our own labels).
 NO_USER_TEXT = {
     "interact.contacts_distribution_figure", "interact.purchase_timeline_figure", "interact.satisfaction_trend_figure",
-    "drivers.offer_figure", "drivers.timing_figure", "interact.what_if_figure", "lifetime.cohort_heatmap_figure", "lifetime.cumulative_tracking_figure",
+    "interact.what_if_figure", "lifetime.cohort_heatmap_figure", "lifetime.cumulative_tracking_figure",
     "lifetime.p_alive_heatmap_figure", "lifetime.penetration_figure", "overview.kpi_trend_figure",
     "portfolio.lorenz_figure", "portfolio.pareto_figure", "segments.silhouette_figure",
+    "drivers.timing_figure", "drivers.offer_figure",
 }
 
 

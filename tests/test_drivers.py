@@ -281,3 +281,25 @@ def test_cli_products_once_ingest_keeps_them(tmp_path, capsys):
     assert {g["name"]: g["customers"] for g in payload["groups"]} == {"Rain Shell Jacket": 1, "Socks": 1}
     codes = run_json(capsys, path, "--by", "discount_code")
     assert {g["name"]: g["customers"] for g in codes["groups"]} == {"WELCOME": 1, "(none)": 1}
+
+
+def test_drivers_finding_on_the_demo():
+    from crm_core.dataset import load_dataset
+    from crm_core.findings import FindingContext
+
+    from conftest import ROOT
+
+    demo = load_dataset(ROOT / "data" / "demo")
+    finding = drivers.drivers_finding(FindingContext(demo))
+    profiles = drivers.customer_profiles(demo.transactions, demo.customers)
+    table = drivers.driver_table(profiles, "first_product", marketing_spend=demo.marketing_spend)
+    assert finding.key == "drivers" and "first product" in finding.title
+    assert finding.headline == drivers.takeaway(table, "first_product", drivers.overall_figures(profiles))
+    assert finding.table.height == 10 and finding.table["Customers"].to_list() == table["customers"].head(10).to_list()
+
+
+def test_no_finding_for_a_handful_of_customers(tx):
+    from crm_core.dataset import Dataset
+    from crm_core.findings import FindingContext
+
+    assert drivers.drivers_finding(FindingContext(Dataset(transactions=tx))) is None

@@ -76,7 +76,7 @@ def test_data_without_products_or_codes_says_what_it_needs(cdnow_path):
         pl.col("order_date").str.to_date("%Y-%m-%d"), pl.col("amount").cast(pl.Float64))
     dataset_id = Workspace(Path(os.environ["CRM_WORKSPACE"])).save(
         "CDNOW sample", b"raw", "cdnow.csv", Dataset(transactions=tx.lazy()), IngestReport(rows_read=tx.height))
-    at = open_page({Keys.DATASET_ID: dataset_id, Keys.DRV_PREDICT: False})
+    at = open_page({Keys.DATASET_ID: dataset_id, Keys.DRV_PREDICT: False, Keys.DRV_BY: "first_product"})
     infos = [info.value for info in at.info]
     assert any("need a 'product'" in text for text in infos)
     assert any("need a 'discount_code' column" in text for text in infos)

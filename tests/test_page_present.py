@@ -56,7 +56,7 @@ def _store() -> NotesStore:
 # --- Meeting mode ---------------------------------------------------------------
 
 
-def test_meeting_mode_steps_through_findings(expected_headlines):
+def test_meeting_mode_steps_through_the_default_deck(expected_headlines):
     at = _app("app_pages/meeting.py")
     assert at.title[0].value == "Meeting mode"
     assert any(plain(expected_headlines[1]) in markdown.value for markdown in at.markdown)
@@ -64,7 +64,7 @@ def test_meeting_mode_steps_through_findings(expected_headlines):
     _button(at, "Start meeting mode").click().run()
     assert not at.exception
     assert at.header[0].value == plain(expected_headlines[0])
-    assert at.get("progress")[0].proto.text == f"Finding 1 of {len(expected_headlines)} · Headline numbers"
+    assert at.get("progress")[0].proto.text == f"Slide 1 of {len(expected_headlines)} · KPIs and trend"
     assert _button(at, "Previous").disabled
     assert _param(at, "step") == "1"
 
@@ -101,7 +101,7 @@ def test_meeting_link_reopens_the_same_screen(expected_headlines):
     """
     at = _app("app_pages/meeting.py", {"meeting": "true", "step": "3", "theme": "Dark"})
     assert at.header[0].value == plain(expected_headlines[2])
-    assert at.get("progress")[0].proto.text.startswith(f"Finding 3 of {len(expected_headlines)}")
+    assert at.get("progress")[0].proto.text.startswith(f"Slide 3 of {len(expected_headlines)}")
     assert at.segmented_control(key="theme").value == "Dark"
     assert at.session_state["meeting"] is True
     _button(at, "Next").click().run()
@@ -124,12 +124,12 @@ def _metric(at: AppTest, label: str) -> str:
 
 def test_scorecard_answer_changes_score_and_is_saved():
     at = _app("app_pages/scorecard.py")
-    before = _metric(at, "IDIC")
+    before = _metric(at, "Knowing and treating customers individually (IDIC)")
     question = at.radio(key="sc_idic.customize")
     assert question.value is None
     question.set_value(4).run()
     assert not at.exception
-    after = _metric(at, "IDIC")
+    after = _metric(at, "Knowing and treating customers individually (IDIC)")
     assert after != before
     # Customize: no exports yet (evidence 0) and answer 4/4 -> step 50; the other steps are unchanged
     assert int(after.split(" / ")[0]) > int(before.split(" / ")[0])
@@ -137,7 +137,7 @@ def test_scorecard_answer_changes_score_and_is_saved():
 
     again = _app("app_pages/scorecard.py")  # a new session reads the saved answer back
     assert again.radio(key="sc_idic.customize").value == 4
-    assert _metric(again, "IDIC") == after
+    assert _metric(again, "Knowing and treating customers individually (IDIC)") == after
 
 
 def test_scorecard_model_is_in_the_url():
@@ -206,3 +206,14 @@ def test_sidebar_offers_the_report_download():
     at.run()
     labels = [element.label for element in at.sidebar.get("download_button")]
     assert "Download report" in labels
+
+
+def test_scorecard_speaks_plainly_and_never_shows_none():
+    at = _app("app_pages/scorecard.py")
+    labels = [metric.label for metric in at.metric]
+    assert labels[0] == "Knowing and treating customers individually (IDIC)"
+    gaps_table = at.dataframe[0].value
+    assert list(gaps_table.columns) == ["area", "score_text", "next_step"]
+    assert "None" not in gaps_table.astype(str).to_string()
+    assert gaps_table["area"].str.contains(r"\(\w", regex=True).all()  # the model's name comes second
+    assert not [m.value for m in at.markdown if "None" in m.value]

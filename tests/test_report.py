@@ -96,7 +96,7 @@ def test_plotly_js_embedded_once_and_every_chart_drawn(report):
     assert len(bundles) == 1
     assert report.html.count("* plotly.js v") == 1
     chart_ids = [attrs["id"] for tag, attrs in parsed.tags if tag == "div" and "plotly-graph-div" in attrs.get("class", "")]
-    with_figure = [f for f in report.findings if f.figure is not None]
+    with_figure = [f for f in report.findings if f.chart]
     assert report.charts == len(with_figure) == len(chart_ids) >= 5
     for chart_id in chart_ids:
         assert any("Plotly.newPlot" in script and f'"{chart_id}"' in script for script in parsed.scripts)

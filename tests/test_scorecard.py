@@ -115,11 +115,16 @@ def test_scores_models_and_gaps():
     qci = gaps(steps.filter(pl.col("model") == "QCi"))
     assert qci["score"].null_count() == 7 and qci["score"].drop_nulls().to_list() == [0.0]
     assert qci["score"][0] is None  # not assessed comes first
+    # managers' words: plain name first, model name second, never a bare None
+    assert found["area"].to_list() == ["Telling customers apart by value (IDIC: Differentiate)"]
+    assert found["score_text"].to_list() == ["0 / 100"]
+    assert qci["score_text"][0] == "not assessed yet" and "None" not in " ".join(qci["score_text"].to_list())
 
 
 def test_takeaway():
     steps = score_steps({"customer_ids": Evidence(1.0, "")}, {"idic.customize": 1})
     assert scorecard_takeaway(steps) == (
-        "Overall 62/100 over 2 steps; strongest: Identify (IDIC, 100); weakest: Customize (IDIC, 25)."
+        "Overall 62/100 over 2 steps; strongest: recognising each customer (IDIC: Identify, 100); "
+        "weakest: tailoring offers (IDIC: Customize, 25)."
     )
     assert scorecard_takeaway(score_steps({}, {})) == "Nothing assessed yet: answer the questions below."

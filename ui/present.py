@@ -34,28 +34,50 @@ APP_PAGES: dict[str, tuple[str, str]] = {
     "interactions": ("app_pages/interactions.py", "Interactions"),
     "actions": ("app_pages/actions.py", "Actions"),
     "meeting": ("app_pages/meeting.py", "Meeting mode"),
+    "deck": ("app_pages/deck.py", "Deck"),
     "scorecard": ("app_pages/scorecard.py", "CRM scorecard"),
     "views": ("app_pages/views.py", "Saved views & notes"),
 }
 
 # Constant style sheets written here (never built from user text), injected with
 # st.html, which sends style-only HTML to the page without a visible element.
+# Colours meet WCAG AA on their background: text >= 4.5:1, control borders and the progress track >= 3:1.
 _HIDE_CHROME = """
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"],
 [data-testid="stSidebarNav"], [data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecoration"] { display: none !important; }
-[data-testid="stMainBlockContainer"] { max-width: 100% !important; padding: 1.2rem 3rem 2rem 3rem !important; }
-[data-testid="stMain"] h1 { font-size: 2.2rem !important; }
-[data-testid="stMain"] h2 { font-size: 2.6rem !important; line-height: 1.25 !important; }
-[data-testid="stMain"] p, [data-testid="stMain"] li, [data-testid="stCaptionContainer"] { font-size: 1.3rem !important; }
-[data-testid="stMain"] button p { font-size: 1.2rem !important; }
+[data-testid="stMainBlockContainer"] { max-width: 100% !important; padding: 0.8rem 3rem 1rem 3rem !important; }
+[data-testid="stMain"] h1 { font-size: 2.0rem !important; }
+[data-testid="stMain"] h2 { font-size: 2.0rem !important; line-height: 1.2 !important; padding: 0.2rem 0 0.4rem 0 !important; }
+[data-testid="stMain"] p, [data-testid="stMain"] li, [data-testid="stCaptionContainer"] { font-size: 1.25rem !important; }
+[data-testid="stMain"] button p { font-size: 1.1rem !important; }
 """
-MEETING_CSS = f"<style>{_HIDE_CHROME}</style>"
-MEETING_DARK_CSS = (
-    f"<style>{_HIDE_CHROME}"
-    '.stApp, [data-testid="stMain"], [data-testid="stAppViewContainer"] { background: #0E1117 !important; color: #E8EDF2 !important; }'
-    '[data-testid="stMain"] h1, [data-testid="stMain"] h2, [data-testid="stMain"] p, [data-testid="stCaptionContainer"] { color: #E8EDF2 !important; }'
-    "</style>"
-)
+
+
+def _palette_css(page: str, text: str, muted: str, control: str, border: str, primary: str, primary_text: str,
+                 track: str, bar: str) -> str:
+    return (
+        f'.stApp, [data-testid="stMain"], [data-testid="stAppViewContainer"] {{ background: {page} !important; color: {text} !important; }}'
+        f'[data-testid="stMain"] h1, [data-testid="stMain"] h2, [data-testid="stMain"] p {{ color: {text} !important; }}'
+        f'[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p {{ color: {muted} !important; }}'
+        f'[data-testid="stMain"] button {{ background: {control} !important; color: {text} !important; border: 1px solid {border} !important; }}'
+        f'[data-testid="stMain"] button p, [data-testid="stMain"] button span {{ color: inherit !important; }}'
+        f'[data-testid="stMain"] button[kind="primary"], [data-testid="stMain"] button[kind="segmented_controlActive"] '
+        f'{{ background: {primary} !important; color: {primary_text} !important; border-color: {primary} !important; }}'
+        f'[data-testid="stMain"] button:disabled {{ opacity: 0.75 !important; }}'
+        f'[data-testid="stProgress"] [role="progressbar"] > div {{ background: {track} !important; }}'
+        f'[data-testid="stProgress"] [role="progressbar"] > div > div > div {{ background: {bar} !important; }}'
+        f'[data-testid="stProgress"] p {{ color: {text} !important; }}'
+    )
+
+
+#: Light: ink on white, blue primary (white on #0B5CAD is 6.6:1), grey borders 3.5:1, track 3.3:1.
+MEETING_CSS = "<style>" + _HIDE_CHROME + _palette_css(
+    page="#FFFFFF", text="#1B2733", muted="#4A5866", control="#FFFFFF", border="#7B8794", primary="#0B5CAD",
+    primary_text="#FFFFFF", track="#8A96A3", bar="#0B5CAD") + "</style>"
+#: Dark: light ink on #0E1117, dark buttons with light borders, sky-blue primary with dark text.
+MEETING_DARK_CSS = "<style>" + _HIDE_CHROME + _palette_css(
+    page="#0E1117", text="#E8EDF2", muted="#B8C4CF", control="#1B222C", border="#8B98A5", primary="#56B4E9",
+    primary_text="#0E1117", track="#5E6B78", bar="#56B4E9") + "</style>"
 
 
 def notes_store() -> NotesStore:
@@ -65,10 +87,10 @@ def notes_store() -> NotesStore:
     return user_notes()
 
 
-def finding_settings(dark: bool = False) -> FindingSettings:
+def finding_settings() -> FindingSettings:
     """Findings of the sidebar period under the view's settings (tiers, rules, margin, currency)."""
     start, end = selected_period()
-    return FindingSettings.from_analysis(current_settings(), start, end, currency_prefix(), dark)
+    return FindingSettings.from_analysis(current_settings(), start, end, currency_prefix())
 
 
 def currency_prefix() -> str:

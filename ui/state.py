@@ -29,6 +29,7 @@ class Keys:
     THEME = "theme"            # Present: chart theme in meeting mode (light / dark)
     MEETING_STEP = "step"      # Present: finding shown in meeting mode (1-based; synced by hand)
     SCORECARD_MODEL = "model"  # Scorecard: model shown
+    DECK = "deck"              # Present: id of the saved deck played and edited (synced by hand)
     NOTES_SEGMENT = "note_seg" # Saved views & notes: notes filter
     SETTINGS_URL = "v"         # AnalysisSettings, compact (ui.settings): tiers, rules, margin, filters, ...
     PERIOD_PRESET = "preset"   # sidebar: period preset (all, custom, mtd, qtd, ytd, last_12_months)
@@ -51,6 +52,13 @@ class Keys:
     SIDE_KIND = "data_side_kind"
     # Present (session only: view names, notes and authors are user text).
     MEETING_SWITCH = "meeting_switch"       # toggle just turned on: open the meeting page
+    DECK_ENTRIES = "deck_entries"           # the deck being built (crm_core.deck.Deck)
+    DECK_LOADED = "deck_loaded"             # id of the saved deck DECK_ENTRIES came from
+    DECK_ADD = "deck_add_"                  # + chart key: "Add to deck" buttons
+    DECK_TITLE = "deck_title_"              # + slide number: Deck page editors
+    DECK_NOTE = "deck_note_"
+    DECK_SPEAKER = "deck_speaker_"
+    DECK_NAME = "deck_name"
     SCORECARD_ANSWER = "sc_"                # + question key: self-assessment answers
     VIEW_NAME = "view_name"
     VIEW_PAGE = "view_page"

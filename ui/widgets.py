@@ -8,6 +8,7 @@ import polars as pl
 import streamlit as st
 
 from crm_core.export import safe_csv_bytes
+from ui.state import Keys
 
 
 def takeaway(sentence: str) -> None:
@@ -15,11 +16,15 @@ def takeaway(sentence: str) -> None:
     st.caption(f":material/lightbulb: {plain(sentence)}")
 
 
-def chart(fig: go.Figure, key: str, money_axis: str | None = None, count_axis: str | None = None) -> None:
-    """Draw a Plotly figure full width with the shared config, in the view's number format.
+def chart(fig: go.Figure, key: str, money_axis: str | None = None, count_axis: str | None = None,
+          deck: bool = True, toolbar: bool = True) -> None:
+    """Draw a Plotly figure full width with the shared config, in the view's number format, and an
+    "Add to deck" button under it.
 
     ``money_axis`` ("x" or "y") gets the view's currency and thousands separators, like the cards;
     ``count_axis`` gets whole-number ticks only.
+    The button keeps the figure as drawn, its key and title and the current settings as a slide
+    (see ui.deck); ``deck=False`` leaves it out, ``toolbar=False`` hides Plotly's toolbar.
     """
     from crm_core import format as fmt
     from ui.settings import display_currency, display_locale
@@ -34,7 +39,14 @@ def chart(fig: go.Figure, key: str, money_axis: str | None = None, count_axis: s
                   if isinstance(v, (int, float))]
         settings = fmt.count_axis(max(values) if values else None)
         (fig.update_xaxes if count_axis == "x" else fig.update_yaxes)(**settings)
-    st.plotly_chart(fig, width="stretch", theme=None, key=key, config={"displaylogo": False})
+    config = {"displaylogo": False} if toolbar else {"displayModeBar": False}
+    st.plotly_chart(fig, width="stretch", theme=None, key=key, config=config)
+    if deck:
+        from ui.deck import add_chart  # imported here: ui.deck reads the data glue, which imports this module
+
+        st.button("Add to deck", key=f"{Keys.DECK_ADD}{key}", icon=":material/playlist_add:", type="tertiary",
+                  on_click=add_chart, args=(fig, key), help="Add this chart, as it is now, to the deck for meeting "
+                  "mode and the PowerPoint download (Present › Deck).")
 
 
 def explain(text: str) -> None:

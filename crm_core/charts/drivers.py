@@ -2,7 +2,7 @@
 
 Builders take the frames of :mod:`crm_core.drivers`, :mod:`crm_core.products`
 and :mod:`crm_core.offers` and only draw. Group and product names are user
-text: they go through :func:`crm_core.charts.text.safe_labels`.
+text: they go through :func:`~crm_core.charts.text.safe_labels` so Plotly never reads them as markup.
 """
 from __future__ import annotations
 

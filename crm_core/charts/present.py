@@ -123,3 +123,14 @@ def radar_figure(scores: pl.DataFrame, title: str) -> go.Figure:
     styled(fig, title, height=460)
     fig.update_layout(margin=dict(l=100, r=100, t=70, b=40))  # room for the step names around the circle
     return fig
+
+
+def ranked_bars_figure(table: pl.DataFrame, label: str, value: str, title: str, value_title: str) -> go.Figure:
+    """Horizontal bars, largest on top: ``value`` per ``label`` (e.g. customers per playbook objective)."""
+    fig = go.Figure(go.Bar(
+        y=safe_labels(table[label]), x=table[value].to_list(), orientation="h",
+        marker_color=PALETTE[0], hovertemplate="%{y}: %{x:,}<extra></extra>",
+    ))
+    fig.update_yaxes(autorange="reversed", title_text=None, type="category")
+    fig.update_xaxes(title_text=safe_label(value_title), tickformat=",d", rangemode="tozero")
+    return styled(fig, title)

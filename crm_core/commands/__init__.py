@@ -13,4 +13,6 @@ COMMANDS: dict[str, str] = {
     "export": "write the target list of an RFM segment (CSV or XLSX, formula-injection-safe)",
     "report": "write a self-contained HTML report (and a PDF with Chromium) of an order export",
     "drivers": "what brings the best customers: value by first product, discount code, channel, region or cohort",
+    "deck": "write the default deck of slides as an editable PowerPoint (native charts, speaker notes)",
+    "append": "append a new export to a saved dataset folder: new, changed and duplicate orders (--undo restores)",
 }

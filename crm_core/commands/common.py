@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import math
 import os
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from crm_core.ingest import ColumnMapping, IngestError, IngestReport, ReadOptions, read_orders
-from crm_core.ingest.messages import disk_full, one_line, quoted
+from crm_core.ingest.messages import disk_full, is_disk_full, one_line, quoted
 from crm_core.settings import AnalysisSettings
 
 if TYPE_CHECKING:
@@ -28,9 +27,10 @@ MAX_VIEW_BYTES = 200_000
 MAPPING_FLAGS = {"customer_id": "customer", "order_date": "date", "currency": "currency-column"}
 
 
-def add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    """PATH plus the column-mapping and read overrides."""
-    parser.add_argument("path", help="order export: CSV/TSV/TXT (.gz), Parquet or .xlsx")
+def add_source_arguments(parser: argparse.ArgumentParser, optional_path: bool = False) -> None:
+    """PATH (optional when ``optional_path``) plus the column-mapping and read overrides."""
+    parser.add_argument("path", nargs="?" if optional_path else None,
+                        help="order export: CSV/TSV/TXT (.gz), Parquet or .xlsx")
     group = parser.add_argument_group("mapping and read overrides (default: detect)")
     for field_name in ColumnMapping.__dataclass_fields__:
         flag = "--" + MAPPING_FLAGS.get(field_name, field_name).replace("_", "-")
@@ -43,6 +43,9 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--preset", help="export format preset (shopify, stripe, hubspot, salesforce, woocommerce, online_retail, cdnow, none)")
     group.add_argument("--currency", help="keep only rows in this currency code, e.g. EUR")
     group.add_argument("--sheet", help="Excel sheet to read")
+    group.add_argument("--revenue", dest="revenue_definition", choices=["net_sales", "total"],
+                       help="what revenue means where the export offers both (Shopify: net_sales = Subtotal net of "
+                            "refunds, the default; total = Total with shipping and taxes, net of refunds)")
     group.add_argument("--no-header", dest="has_header", action="store_const", const=False, default=None,
                        help="the first row is data, not column names")
     parser.add_argument("--view", metavar="FILE.json",
@@ -70,6 +73,7 @@ def options_from_args(args: argparse.Namespace) -> ReadOptions:
         currency=getattr(args, "currency", None),
         sheet=getattr(args, "sheet", None),
         has_header=getattr(args, "has_header", None),
+        revenue_definition=getattr(args, "revenue_definition", None),
     )
 
 
@@ -183,7 +187,7 @@ def unwritable_output(args: argparse.Namespace) -> str | None:
 
 def os_error_message(error: OSError, args: argparse.Namespace) -> str:
     """One line for a file-system error: disk full, unwritable output, missing file."""
-    if error.errno == errno.ENOSPC:
+    if is_disk_full(error):
         return disk_full("the output or temporary files")
     name = error.filename or ""
     for flag, path in output_paths(args).items():

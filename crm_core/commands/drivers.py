@@ -28,14 +28,15 @@ def run(args: argparse.Namespace) -> int:
         remedy = f"map it with {flag} COL if it has another name" if hasattr(args, f"map_{missing}") else "add one"
         return fail(f"--by {args.by} needs a '{missing}' column, which this file lacks: {remedy}, or pick another --by")
     profiles = drivers.customer_profiles(tx)
-    predictions, problems = drivers.predicted_values(tx) if args.predict else (None, [])
+    predict = args.predict and profiles.height > 0
+    predictions, problems = drivers.predicted_values(tx) if predict else (None, [])
     table = drivers.driver_table(profiles, args.by, predictions)
     overall = drivers.overall_figures(profiles, predictions)
     payload = {
         "by": args.by,
         "customers": profiles.height,
         "groups": drivers.cli_groups(table),
-        "average": {key: overall[key] for key in ("repeat_rate_365", "revenue_per_customer", "predicted_value_per_customer")},
+        "average": drivers.cli_record(overall),
         "takeaway": drivers.takeaway(table, args.by, overall),
         "prediction_problems": problems,
     }

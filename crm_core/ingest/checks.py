@@ -14,9 +14,11 @@ import polars as pl
 
 from crm_core.ingest.columns import DATE, MONTH, NUMBER
 from crm_core.ingest.mapping import ColumnPlan
+from crm_core.ingest.numbers import MAX_AMOUNT
 from crm_core.ingest.options import ReadOptions
 from crm_core.ingest.presets import RULE, bad, flag
 from crm_core.ingest.report import OK, REASON, rows
+from crm_core.ingest.values import ambiguous
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,11 @@ def check_orders(
     customer, date, amount = pl.col("customer_id"), pl.col("order_date"), pl.col("amount")
     keep = rule.is_null() & ~other & customer.is_not_null() & date.is_not_null() & amount.is_not_null()
     bad_date, bad_amount = flag(parsed, "order_date"), flag(parsed, "amount")
+    # An amount computed from quantity x unit price is ambiguous when one of its parts is.
+    parts = [ambiguous(k) for k in ("amount", "quantity", "unit_price") if ambiguous(k) in parsed.columns]
+    ambiguous_amount = pl.any_horizontal([pl.col(c).fill_null(False) for c in parts]) if parts else pl.lit(False)
+    out_of_range = ~amount.is_finite() | (amount.abs() > MAX_AMOUNT)
+    keep = keep & ~out_of_range.fill_null(False)
     nothing = customer.is_null() & date.is_null() & amount.is_null() & ~bad_date & ~bad_amount
     reason = (
         pl.when(nothing).then(pl.lit("empty row"))  # also report footers ("Grand Totals", copyright lines)
@@ -47,7 +54,9 @@ def check_orders(
         .when(customer.is_null()).then(pl.lit("missing customer id"))
         .when(date.is_null() & bad_date).then(pl.lit("unparseable date"))
         .when(date.is_null()).then(pl.lit("missing date"))
+        .when(amount.is_null() & ambiguous_amount).then(pl.lit("ambiguous amount"))
         .when(amount.is_null() & bad_amount).then(pl.lit("unparseable amount"))
+        .when(out_of_range).then(pl.lit("amount out of range"))
         .otherwise(pl.lit("missing amount"))
     )
     frame = _mark(parsed, keep, reason)

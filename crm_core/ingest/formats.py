@@ -15,6 +15,7 @@ import polars as pl
 from crm_core.ingest.columns import DATE, ID, MONTH, NUMBER, bracket_currency
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest.mapping import ColumnPlan, ColumnSample, month_format
+from crm_core.ingest.numbers import SIMPLE
 from crm_core.ingest.options import ReadOptions
 from crm_core.ingest.parse import as_text
 from crm_core.ingest.presets import Preset
@@ -23,6 +24,10 @@ from crm_core.ingest.sniff import (
     user_date_format,
 )
 from crm_core.ingest.source import RawTable
+
+
+#: Number roles that count things rather than money.
+COUNTS = frozenset({"quantity", "days_late", "csat"})
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,12 @@ class Formats:
         Role -> date format (None: native dates) / month format.
     id_flags
         Role -> (ids written as ``123.0``, ids are e-mails).
+    simple
+        Number roles whose sample is simple numbers (``-1234.5``, ``27,18``): a cheap parse fits.
+    counts
+        Number roles that count things (quantity, days late, CSAT) in plain
+        columns: parsed by the CSV reader itself, without the per-value check
+        amounts get.
     strip
         Role -> values need trimming (the sample shows padded values).
     currency_marks
@@ -52,6 +63,9 @@ class Formats:
     strip: dict[str, bool]
     currency_marks: bool = False
     header_currency: str | None = None
+    user_decimal: str | None = None
+    simple: frozenset[str] = frozenset()
+    counts: frozenset[str] = frozenset()
     detected: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
@@ -87,6 +101,7 @@ def sniff_formats(
     european = delimiter == ";" or bool(main_date and is_day_first(main_date.fmt) and not main_date.ambiguous)
     number = _number_format(values, european, options, warnings)
     detected.update(decimal=number.decimal, thousands=number.thousands)
+    numbers = {key: number for key in plan.of_kind(NUMBER)}
     id_flags = {}
     for key in plan.of_kind(ID):
         column = plan.columns[key]
@@ -98,13 +113,17 @@ def sniff_formats(
             )
     amount = plan.columns.get("amount")
     return Formats(
-        numbers={key: number for key in plan.of_kind(NUMBER)},
+        numbers=numbers,
+        simple=frozenset(k for k in numbers if _is_simple(sample, plan.columns[k])),
+        counts=frozenset(k for k in numbers if k in COUNTS and number.plain and number.decimal == "."
+                         and not options.decimal),
         dates=dates,
         months=months,
         id_flags=id_flags,
         strip={key: _needs_strip(sample, column) for key, column in plan.columns.items()},
         currency_marks=amount is not None and sample.is_text(amount) and number.currency_marks,
         header_currency=bracket_currency(amount) if amount is not None else None,
+        user_decimal=options.decimal or ("," if options.thousands == "." else "." if options.thousands == "," else None),
         detected=detected,
         warnings=tuple(warnings),
     )
@@ -124,6 +143,14 @@ def _number_format(values: pl.Series, european: bool, options: ReadOptions, warn
             f"(CLI: --decimal {',' if number.decimal == '.' else '.'})."
         )
     return number
+
+
+def _is_simple(sample: ColumnSample, column: str) -> bool:
+    """Every sampled value is digits with at most one separator (a cheap parse fits)."""
+    if not sample.is_text(column):
+        return False
+    values = sample.table.sample.get_column(column).drop_nulls()
+    return bool(values.str.contains(SIMPLE).all())
 
 
 def _needs_strip(sample: ColumnSample, column: str) -> bool:

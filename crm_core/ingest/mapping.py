@@ -14,9 +14,10 @@ import polars as pl
 
 from crm_core.ingest.columns import DATE, ID, MONTH, NUMBER, ORDER_ROLES, TEXT, Role, name_candidates, resolve_user_column
 from crm_core.ingest.errors import IngestError
-from crm_core.ingest.parse import MONTH_FORMATS, clean_number, month_expr
+from crm_core.ingest.numbers import classify
+from crm_core.ingest.parse import MONTH_FORMATS, month_expr
 from crm_core.ingest.presets import EXTRA_KINDS, Preset
-from crm_core.ingest.sniff import DateFormat, sniff_date_format, sniff_number_format
+from crm_core.ingest.sniff import DateFormat, sniff_date_format
 from crm_core.ingest.source import RawTable
 
 
@@ -78,9 +79,8 @@ class ColumnSample:
         if kind == NUMBER:
             if dtype.is_numeric():
                 return True
-            decimal = sniff_number_format(values.head(200).to_list()).decimal
-            parsed = pl.DataFrame({"v": values}).select(clean_number(pl.col("v"), decimal)).to_series()
-            return parsed.is_not_null().mean() >= threshold
+            readable = pl.DataFrame({"v": values}).select(classify(pl.col("v")).bits.is_not_null()).to_series()
+            return readable.mean() >= threshold
         return True
 
 

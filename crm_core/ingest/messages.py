@@ -1,6 +1,7 @@
 """One-line messages for the user: at most 200 characters, user text shortened."""
 from __future__ import annotations
 
+import errno
 import re
 
 #: Longest message a command prints (CLI contract).
@@ -10,8 +11,19 @@ MAX_QUOTED = 40
 
 
 def one_line(message: str, limit: int = MAX_MESSAGE) -> str:
-    """``message`` on one line (whitespace runs collapsed), cut to ``limit`` characters with an ellipsis."""
-    flat = re.sub(r"\s+", " ", str(message)).strip()
+    """``message`` on one line of at most ``limit`` characters.
+
+    Whitespace runs become one space; when too long, the longest words (user
+    text: a 1 MB "column name", a path) are shortened first, so the advice
+    at the end survives; then the end is cut.
+    """
+    words = re.sub(r"\s+", " ", str(message)).strip().split(" ")
+    while len(" ".join(words)) > limit:
+        longest = max(range(len(words)), key=lambda index: len(words[index]))
+        if len(words[longest]) <= MAX_QUOTED:
+            break
+        words[longest] = words[longest][: MAX_QUOTED - 1] + "…"
+    flat = " ".join(words)
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
@@ -26,3 +38,8 @@ def disk_full(where: str = "the temporary folder") -> str:
         f"The disk holding {where} is full, so the file could not be processed. "
         "Free some space (or ask the administrator to), then try again."
     )
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether ``error`` is "no space left on device" (Python's errno, or the Rust readers' text)."""
+    return getattr(error, "errno", None) == errno.ENOSPC or "os error 28" in str(error)

@@ -29,6 +29,9 @@ class ColumnMapping:
     cost: str | None = None
     days_late: str | None = None
     currency: str | None = None
+    product: str | None = None
+    sku: str | None = None
+    discount_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,10 @@ class ReadOptions:
         Excel sheet name (default: the sheet that looks like orders).
     has_header
         Whether the first row holds column names.
+    revenue_definition
+        ``net_sales`` (default) or ``total``: what revenue means where the
+        export offers both (Shopify: Subtotal net of refunds, or Total with
+        shipping and taxes). See docs/ingest.md, "Revenue definitions".
     """
 
     encoding: str | None = None
@@ -65,3 +72,4 @@ class ReadOptions:
     currency: str | None = None
     sheet: str | None = None
     has_header: bool | None = None
+    revenue_definition: str | None = None

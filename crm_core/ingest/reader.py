@@ -25,11 +25,14 @@ from crm_core.ingest import source as ingest_source
 from crm_core.ingest.checks import check_orders, check_side
 from crm_core.ingest.columns import ORDER_ROLES, SIDE_REQUIRED, SIDE_ROLES, Role, name_candidates
 from crm_core.ingest.errors import IngestError
+from crm_core.ingest.messages import disk_full, is_disk_full
 from crm_core.ingest.formats import sniff_formats
 from crm_core.ingest.mapping import ColumnSample, map_columns, missing_message, require_orders
 from crm_core.ingest.options import ColumnMapping, ReadOptions, Source
-from crm_core.ingest.presets import BY_NAME, EXTRA_KINDS, Preset, detect_preset, finish_generic
-from crm_core.ingest.report import REASONS, IngestReport, ReportInputs, build_report
+from crm_core.ingest.presets import (
+    BY_NAME, EXTRA_KINDS, LINE_ROLES, Preset, detect_preset, finish_orders, kept_lines, merged_lines_note,
+)
+from crm_core.ingest.report import OK, REASONS, IngestReport, ReportInputs, build_report
 from crm_core.ingest.source import RawTable, open_table
 from crm_core.ingest.values import parse_values
 from crm_core.schema import SIDE_TABLE_SCHEMAS, TRANSACTION_SCHEMA
@@ -112,7 +115,11 @@ def _guarded(read: Callable[[], Any]) -> Any:
     except (KeyboardInterrupt, SystemExit, GeneratorExit):
         raise
     except BaseException as error:  # noqa: BLE001 - Polars panics derive from BaseException
-        detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+        if is_disk_full(error):
+            raise IngestError(disk_full()) from error
+        detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:80]
+        if type(error).__name__ == "PanicException":  # a Rust panic's text means nothing to the user
+            detail = "the reader failed on its contents"
         raise IngestError(
             f"This file could not be read ({detail}). Check that it opens in a spreadsheet program, "
             "then export it again as CSV (UTF-8) or Excel (.xlsx)."
@@ -155,27 +162,31 @@ def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, f
     with _open(source, options, filename, _order_sheet_score, quote) as table:
         preset = _choose_preset(table, options)
         user = {f.name: getattr(mapping, f.name) for f in fields(mapping) if getattr(mapping, f.name)}
-        roles = list(ORDER_ROLES) + [Role(key, kind, key.replace("_", " "), ()) for key, kind in EXTRA_KINDS.items()]
+        roles = list(ORDER_ROLES) + list(LINE_ROLES)
+        roles += [Role(key, kind, key.replace("_", " "), ()) for key, kind in EXTRA_KINDS.items()]
         sample = ColumnSample(table)
         plan = require_orders(map_columns(table, sample, roles, user, preset), table.columns)
         formats = sniff_formats(table, sample, plan, options, preset)
         parsed = parse_values(table, sample, plan, formats)
-        frame = (preset.finish if preset else finish_generic)(parsed.frame)
+        frame, lines, revenue = finish_orders(preset, parsed.frame, options.revenue_definition)
         extra = {"source_rows": parsed.source_rows} if preset and preset.name == "shopify" else {}
+        merged = (merged_lines_note(parsed.source_rows, frame.height),) if parsed.source_rows != frame.height else ()
         checked = check_orders(frame, plan, options, formats.header_currency, parsed.bad_examples)
         detected = {**_start(table, preset), **plan.detected, **formats.detected, **parsed.detected, **extra,
-                    **checked.detected}
+                    **revenue, **checked.detected}
         inputs = ReportInputs(
             canonical=tuple(c for c in TRANSACTION_SCHEMA if c in frame.columns),
             schema=TRANSACTION_SCHEMA,
             raw_text=table.raw_text,
             detected=detected,
-            warnings=(*table.warnings, *plan.warnings, *formats.warnings, *checked.warnings),
+            warnings=(*merged, *table.warnings, *plan.warnings, *formats.warnings, *checked.warnings),
             notes=preset.notes if preset else (),
             what="orders",
             corrected=parsed.corrected,
         )
-        return build_report(checked.frame, inputs)
+        valid, report = build_report(checked.frame, inputs)
+        report.source_lines, report.lines = parsed.source_rows, kept_lines(lines, checked.frame, pl.col(OK))
+        return valid, report
 
 
 def _start(table: RawTable, preset: Preset | None) -> dict[str, Any]:

@@ -56,8 +56,18 @@ def spill(report: Any, folder: Path) -> None:
 
 
 def scan(path: str) -> pl.LazyFrame:
-    """The rejected rows of a spill file, lazily."""
+    """The rejected rows of a spill file (CSV) or of a saved dataset (Parquet), lazily."""
+    if str(path).endswith(".parquet"):
+        return pl.scan_parquet(path)
     return pl.scan_csv(path, schema=REJECTED_SCHEMA)
+
+
+def attach_file(report: Any, path: Path, counts: dict[str, int] | None) -> None:
+    """Give ``report`` the rejected rows saved in ``path`` (Parquet): the first ones loaded, the rest by file."""
+    report.rejected = pl.scan_parquet(path).head(KEPT_IN_MEMORY).collect()
+    if report.rows_rejected > report.rejected.height and counts is not None:
+        report.rejected_file = str(path)
+        report.rejected_counts = dict(counts)
 
 
 def remove_with(report: Any) -> None:

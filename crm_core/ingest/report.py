@@ -67,6 +67,10 @@ class IngestReport:
     #: then these give the counts per reason and the CSV file with all of them.
     rejected_counts: dict[str, int] | None = None
     rejected_file: str | None = None
+    #: Data rows in the file (line items, before merging them into orders).
+    source_lines: int = 0
+    #: One row per line item of the kept orders (product, sku, ...; see presets.kept_lines), or None.
+    lines: pl.DataFrame | None = None
 
     def all_rejected(self) -> pl.LazyFrame:
         """Every rejected row (line, raw, reason), from the spill file when there is one."""
@@ -89,14 +93,19 @@ class IngestReport:
             "corrected_by_column": self.corrected_by_column,
             "detected": self.detected,
             "warnings": self.warnings,
+            "source_lines": self.source_lines,
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], rejected: pl.DataFrame | None = None) -> "IngestReport":
+    def from_dict(cls, data: dict[str, Any], rejected: pl.DataFrame | Path | None = None) -> "IngestReport":
+        """The report saved by ``to_dict``; ``rejected`` is the frame, or a Parquet file of it
+        (then only the first rows are loaded, the rest is scanned when asked for)."""
         names = ("rows_read", "rows_valid", "rows_rejected", "duplicate_rows", "negative_amount_rows",
-                 "corrected_values", "corrected_by_column", "detected", "warnings")
+                 "corrected_values", "corrected_by_column", "detected", "warnings", "source_lines")
         report = cls(**{k: data[k] for k in names if k in data})
-        if rejected is not None:
+        if isinstance(rejected, Path):
+            rejects.attach_file(report, rejected, data.get("rejected_by_reason"))
+        elif rejected is not None:
             report.rejected = rejected
         return report
 

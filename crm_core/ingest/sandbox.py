@@ -5,13 +5,17 @@ Rust: a hostile file can make them allocate hundreds of gigabytes and abort
 the process, which Python cannot catch, and that process would be the server.
 So :func:`read_orders` and :func:`read_side_table` here run the whole read
 (opening, parsing, the report) in a child process (``python -m
-crm_core.ingest.worker``) whose address space is capped with ``RLIMIT_AS``
-and which is killed after a wall-clock timeout. The child writes the valid
-rows as an Arrow IPC file and the report (rejected rows spilled to a CSV,
-see :mod:`crm_core.ingest.rejects`); the caller gets the same
-``(LazyFrame, IngestReport)`` as from the in-process reader. A crash, a memory
-limit or the timeout becomes one :class:`IngestError` line; the server and
-other sessions carry on.
+crm_core.ingest.worker``). The parent watches the child's resident memory
+(every 20 ms) and the clock, and kills it beyond the limits; the child's
+address space is also capped (``RLIMIT_AS``: the memory limit plus 1.5 GB,
+as Polars reserves address space it never uses), so a single absurd
+allocation fails at once. The child writes the valid rows as an Arrow IPC
+file and the report (rejected rows beyond the first thousand spilled to a
+CSV, see :mod:`crm_core.ingest.rejects`); the caller gets the same
+``(LazyFrame, IngestReport)`` as from the in-process reader. A crash, the
+memory limit or the timeout becomes one :class:`IngestError` line; the server
+and other sessions carry on. The child's output (a Rust panic message, a
+backtrace) is never shown.
 
 Small plain-text files are read in-process (starting a worker costs about a
 third of a second); compressed, Excel and Parquet files always go through the
@@ -19,7 +23,7 @@ worker, whatever their size.
 
 Limits (environment variables, read at each call):
 
-- ``CRM_INGEST_MEMORY_MB``: address-space cap of the worker (default 2560).
+- ``CRM_INGEST_MEMORY_MB``: resident memory of the worker (default 2560; 0: no limit).
 - ``CRM_INGEST_TIMEOUT_S``: wall-clock limit of one read (default 240).
 - ``CRM_INGEST_INPROCESS_MB``: plain-text files up to this size are read
   in-process (default 8; 0 sends every file to the worker).
@@ -27,7 +31,6 @@ Limits (environment variables, read at each call):
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
 import pickle
@@ -35,6 +38,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import IO, Any, Union
 
@@ -42,7 +46,7 @@ import polars as pl
 
 from crm_core.ingest import reader
 from crm_core.ingest.errors import IngestError
-from crm_core.ingest.messages import disk_full, one_line
+from crm_core.ingest.messages import disk_full, is_disk_full, one_line
 from crm_core.ingest.reader import ColumnMapping, IngestReport, ReadOptions
 from crm_core.ingest import rejects
 from crm_core.ingest import source as ingest_source
@@ -61,7 +65,12 @@ VALID_FILE = "valid.arrow"
 #: Magic bytes of formats that always go through the worker: gzip, zip/xlsx, Parquet, OLE2 (.xls).
 _HOSTILE_MAGIC = (b"\x1f\x8b", b"PK\x03\x04", b"PK\x05\x06", b"PAR1", b"\xd0\xcf\x11\xe0")
 _CHUNK = 4 * 1024**2
-_STDERR_TAIL = 4096
+#: How often the worker's resident memory is checked.
+_POLL_SECONDS = 0.02
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+#: Address space allowed beyond the memory limit: Polars and its allocator reserve
+#: about 1.5 GB they never touch, so the cap on address space alone would refuse real files.
+ADDRESS_HEADROOM = 1536 * 1024**2
 
 Source = Union[str, Path, bytes, bytearray, memoryview, IO[bytes]]
 
@@ -110,17 +119,18 @@ def read_side_table(
 
 def memory_limit_bytes() -> int:
     """The worker's address-space cap (``$CRM_INGEST_MEMORY_MB``)."""
-    return _env_number(MEMORY_ENV, DEFAULT_MEMORY_MB) * 1024**2
+    return int(_env_number(MEMORY_ENV, DEFAULT_MEMORY_MB) * 1024**2)
 
 
 def timeout_seconds() -> float:
     """The wall-clock limit of one read (``$CRM_INGEST_TIMEOUT_S``)."""
-    return float(_env_number(TIMEOUT_ENV, DEFAULT_TIMEOUT_S))
+    return _env_number(TIMEOUT_ENV, DEFAULT_TIMEOUT_S) or DEFAULT_TIMEOUT_S
 
 
-def _env_number(name: str, default: int) -> int:
+def _env_number(name: str, default: float) -> float:
+    """A non-negative number from the environment (``default`` when unset or invalid)."""
     try:
-        value = int(float(os.environ.get(name, "") or default))
+        value = float(os.environ.get(name, "") or default)
     except ValueError:
         return default
     return value if value >= 0 else default
@@ -143,6 +153,17 @@ def run_reader(what: str, path: str, filename: str | None, arguments: dict[str, 
 
 
 def _read(what: str, source: Source, filename: str | None, **arguments: Any) -> tuple[pl.LazyFrame, IngestReport]:
+    try:
+        return _read_file(what, source, filename, arguments)
+    except IngestError as error:  # one line of at most 200 characters, long user text shortened
+        raise IngestError(one_line(str(error)), error.report) from None
+    except OSError as error:
+        if is_disk_full(error):
+            raise IngestError(disk_full()) from None
+        raise
+
+
+def _read_file(what: str, source: Source, filename: str | None, arguments: dict[str, Any]) -> tuple[pl.LazyFrame, IngestReport]:
     with tempfile.TemporaryDirectory(prefix="crm_read_") as folder:
         job = Path(folder)
         path, filename = _local_file(source, filename, job)
@@ -175,7 +196,8 @@ def _local_file(source: Source, filename: str | None, job: Path) -> tuple[Path, 
             else:
                 raise IngestError("Unsupported source: give a file path, the file's bytes or an uploaded file.")
     except OSError as error:
-        raise IngestError(disk_full() if error.errno == errno.ENOSPC else one_line(f"The upload could not be stored ({error}).")) from error
+        message = disk_full() if is_disk_full(error) else f"The upload could not be stored ({error})."
+        raise IngestError(message) from error
     return target, name
 
 
@@ -196,11 +218,12 @@ def _in_worker(
     what: str, path: Path, filename: str | None, arguments: dict[str, Any], job: Path
 ) -> tuple[pl.LazyFrame, IngestReport]:
     request = {"what": what, "path": str(path.resolve()), "filename": filename, "arguments": arguments,
-               "memory": memory_limit_bytes(), "spill": str(rejects.spill_folder()), "limits": source_limits()}
+               "address_space": memory_limit_bytes() and memory_limit_bytes() + ADDRESS_HEADROOM, "spill": str(rejects.spill_folder()), "limits": source_limits()}
     try:
         (job / REQUEST_FILE).write_bytes(pickle.dumps(request))
     except OSError as error:
-        raise IngestError(disk_full() if error.errno == errno.ENOSPC else one_line(f"A temporary file could not be written ({error}).")) from error
+        message = disk_full() if is_disk_full(error) else f"A temporary file could not be written ({error})."
+        raise IngestError(message) from error
     returncode = _run_worker(job)
     result_path = job / RESULT_FILE
     if returncode != 0 or not result_path.exists():
@@ -210,26 +233,46 @@ def _in_worker(
     if status == "error":
         raise IngestError(payload, report)
     if status == "memory":
-        raise IngestError(TOO_BIG.format(limit=_gigabytes(request["memory"])))
+        raise IngestError(TOO_BIG.format(limit=_gigabytes(memory_limit_bytes())))
     return pl.read_ipc(job / VALID_FILE).lazy(), report
 
 
 def _run_worker(job: Path) -> int:
-    """Run the worker on ``job``; its return code (negative: killed by that signal)."""
+    """Run the worker on ``job``, watching its memory and time; its return code (negative: killed by that signal)."""
     env = dict(os.environ, RUST_BACKTRACE="0", POLARS_VERBOSE="0", MALLOC_ARENA_MAX="2")
-    with (job / "stderr.txt").open("w+b") as stderr:
+    limit, deadline = memory_limit_bytes(), time.monotonic() + timeout_seconds()
+    with (job / "stderr.txt").open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "crm_core.ingest.worker", str(job)],
+            stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, env=env, cwd=Path(__file__).resolve().parents[2],
+        )
         try:
-            completed = subprocess.run(
-                [sys.executable, "-m", "crm_core.ingest.worker", str(job)],
-                stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, env=env, timeout=timeout_seconds(),
-                cwd=Path(__file__).resolve().parents[2],
-            )
-        except subprocess.TimeoutExpired as error:
-            raise IngestError(TOO_SLOW.format(seconds=f"{timeout_seconds():g}")) from error
-        if completed.returncode:
-            stderr.seek(max(0, stderr.seek(0, os.SEEK_END) - _STDERR_TAIL))
-            log.warning("ingest worker exited with %s: %s", completed.returncode, stderr.read().decode("utf-8", "replace"))
-        return completed.returncode
+            while True:
+                try:
+                    returncode = process.wait(timeout=_POLL_SECONDS)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                if limit and _resident_bytes(process.pid) > limit:
+                    raise IngestError(TOO_BIG.format(limit=_gigabytes(limit)))
+                if time.monotonic() > deadline:
+                    raise IngestError(TOO_SLOW.format(seconds=f"{timeout_seconds():g}"))
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    if returncode:  # logged without the Rust text (a panic message, a backtrace)
+        log.info("ingest worker exited with %s", returncode)
+    return returncode
+
+
+def _resident_bytes(pid: int) -> int:
+    """Resident memory of process ``pid`` (0 where /proc is not available)."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE_SIZE
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def _crash_message(returncode: int) -> str:
@@ -237,8 +280,9 @@ def _crash_message(returncode: int) -> str:
     if returncode in (-signal.SIGABRT, -signal.SIGKILL, -signal.SIGBUS):
         # Rust aborts when an allocation fails under the cap; the kernel kills on OOM.
         return TOO_BIG.format(limit=_gigabytes(memory_limit_bytes()))
-    what = f"signal {signal.Signals(-returncode).name}" if returncode < 0 and -returncode in signal.valid_signals() else f"exit {returncode}"
-    return CRASHED.format(what=what)
+    if returncode < 0 and -returncode in signal.valid_signals():
+        return CRASHED.format(what=f"signal {signal.Signals(-returncode).name}")
+    return CRASHED.format(what=f"exit {returncode}")
 
 
 def _gigabytes(size: int) -> str:

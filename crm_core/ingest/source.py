@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import mmap
 import re
 import tempfile
 import zipfile
@@ -22,7 +23,7 @@ import polars as pl
 
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest import sniff
-from crm_core.ingest import xlsx_checks
+from crm_core.ingest import parquet_checks, xlsx_checks
 
 #: Largest size a compressed upload (and each member of a zip or xlsx) may expand to,
 #: counted on the bytes actually inflated, never on the sizes the archive declares.
@@ -39,10 +40,14 @@ MAX_SHEET_CELLS = 30_000_000
 #: Largest Parquet file accepted: rows, and bytes of its column chunks once decompressed.
 MAX_PARQUET_ROWS = 500_000_000
 MAX_PARQUET_BYTES = 2 * 1024**3
+#: Parquet pages are encoded (dictionaries, run lengths) before compression, so their
+#: ratio is lower than a raw text's; a higher ratio and free allowance are still absurd.
+MAX_PARQUET_RATIO = 1000
+PARQUET_RATIO_FREE_BYTES = 64 * 1024**2
 #: Names the sandbox passes on to its worker (so a test or a deployment can lower them).
 LIMITS = (
     "MAX_DECOMPRESSED_BYTES", "MAX_XLSX_PART_BYTES", "MAX_COMPRESSION_RATIO", "RATIO_FREE_BYTES", "MAX_COLUMNS",
-    "MAX_SHEET_CELLS", "MAX_PARQUET_ROWS", "MAX_PARQUET_BYTES",
+    "MAX_SHEET_CELLS", "MAX_PARQUET_ROWS", "MAX_PARQUET_BYTES", "MAX_PARQUET_RATIO", "PARQUET_RATIO_FREE_BYTES",
 )
 SAMPLE_BYTES = 1024**2
 SAMPLE_ROWS = 5000
@@ -349,12 +354,11 @@ def _utf8_text(path: Path, size: int, settings: _Settings, staging: _Staging, de
         text = text[: text.rfind("\n") + 1] or text
     if not text.strip():
         raise IngestError(EMPTY_FILE)
-    old_mac = "\r" in text and "\n" not in text
     csv_path = path
-    if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig", "ascii") or old_mac:
+    if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig", "ascii") or _has_lone_cr(path):
         csv_path = staging.new(".csv")
-        _transcode(path, csv_path, encoding, old_mac)
-        text = text.replace("\r", "\n") if old_mac else text
+        _transcode(path, csv_path, encoding)
+        text = _lf_line_ends(text)
     detected.update(format="csv", encoding=_encoding_label(encoding))
     return csv_path, text
 
@@ -412,14 +416,35 @@ def _delimiter_hint(name: str) -> str | None:
     return "\t" if lower.endswith(".tsv") or lower.endswith(".tab") else None
 
 
-def _transcode(source: Path, target: Path, encoding: str, old_mac: bool) -> None:
-    """Rewrite a text file as UTF-8 in chunks (and old-Mac CR line ends as LF)."""
+def _transcode(source: Path, target: Path, encoding: str) -> None:
+    """Rewrite a text file as UTF-8 in chunks, every line end (CR, LF or CRLF) as LF."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    held = ""  # a CR at the end of a chunk may be the first half of CRLF
     with source.open("rb") as src, target.open("w", encoding="utf-8", newline="") as out:
         while chunk := src.read(_CHUNK):
-            piece = decoder.decode(chunk)
-            out.write(piece.replace("\r", "\n") if old_mac else piece)
-        out.write(decoder.decode(b"", final=True))
+            piece = held + decoder.decode(chunk)
+            held = "\r" if piece.endswith("\r") else ""
+            out.write(_lf_line_ends(piece[: len(piece) - len(held)]))
+        out.write(_lf_line_ends(held + decoder.decode(b"", final=True)))
+
+
+def _lf_line_ends(text: str) -> str:
+    """CRLF and lone CR line ends as LF (inside quoted fields too, where they stay part of the field)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _has_lone_cr(path: Path) -> bool:
+    """Does a UTF-8 file end some lines with a bare CR (old Mac style, or mixed into CRLF)?
+
+    The CSV reader ends rows at LF only, so such lines would merge. Files
+    without any CR (most) cost one memchr scan of the mapped file.
+    """
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        first = data.find(b"\r")
+        return first >= 0 and _LONE_CR.search(data, first) is not None
+
+
+_LONE_CR = re.compile(rb"\r(?!\n)")
 
 
 def _clean_names(cells: list[str]) -> list[str]:
@@ -546,6 +571,10 @@ def _castable(dtype: pl.DataType) -> bool:
 
 def _open_parquet(path: Path, detected: dict) -> RawTable:
     detected.update(format="parquet")
+    parquet_checks.check_parquet(path, parquet_checks.Limits(
+        rows=MAX_PARQUET_ROWS, bytes=MAX_PARQUET_BYTES, ratio=MAX_PARQUET_RATIO, ratio_free=PARQUET_RATIO_FREE_BYTES,
+        columns=MAX_COLUMNS,
+    ))
     frame = pl.scan_parquet(path)
     schema = frame.collect_schema()
     names = [n for n, dtype in schema.items() if _castable(dtype)]

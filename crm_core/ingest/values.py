@@ -16,12 +16,26 @@ import polars as pl
 from crm_core.ingest.columns import DATE, ID, MONTH, NUMBER, TEXT
 from crm_core.ingest.formats import Formats
 from crm_core.ingest.mapping import ColumnPlan, ColumnSample
+from crm_core.ingest.numbers import classify, resolve, simple_columns, simple_reading
 from crm_core.ingest.parse import (
-    as_text, currency_mark_expr, date_expr, id_expr, month_expr, number_expr, present, second_chance_date,
-    second_chance_number, text_expr,
+    as_text, currency_mark_expr, date_expr, id_expr, month_expr, number_expr, present, second_chance_date, text_expr,
 )
 from crm_core.ingest.presets import bad
+from crm_core.ingest.mapping import is_text as is_text_dtype
 from crm_core.ingest.source import LINE, RawTable
+
+
+def ambiguous(role: str) -> str:
+    """Name of the flag column: ``role``'s value could mean two numbers (true or null)."""
+    return f"__ambiguous_{role}"
+
+
+def _comma(role: str) -> str:
+    return f"__comma_{role}"
+
+
+def _bits(role: str) -> str:
+    return f"__bits_{role}"
 
 
 @dataclass(frozen=True)
@@ -66,9 +80,10 @@ def parse_values(table: RawTable, sample: ColumnSample, plan: ColumnPlan, format
         parsed = table.rows().select(_expressions(plan, formats, sample.schema)).collect(engine="streaming")
     line = (pl.col(LINE).cast(pl.Int64) + table.first_line).alias(LINE)
     parsed = parsed.with_row_index(LINE).with_columns(line)
-    parsed = _drop_non_finite(parsed, plan)
+    parsed, numbers = _resolve_numbers(table, sample, plan, formats, parsed)
     parsed, bad_examples = _second_chance(table, sample, plan, formats, parsed)
-    return Parsed(parsed, bad_examples, {}, detected)
+    detected.update(numbers.detected)
+    return Parsed(parsed, {**numbers.examples, **bad_examples}, numbers.corrected, detected)
 
 
 def _reader_types(sample: ColumnSample, plan: ColumnPlan, formats: Formats) -> dict[str, pl.DataType]:
@@ -78,7 +93,7 @@ def _reader_types(sample: ColumnSample, plan: ColumnPlan, formats: Formats) -> d
         if not sample.is_text(column):
             continue
         kind = plan.kinds[key]
-        if kind == NUMBER and formats.numbers[key].plain and formats.numbers[key].decimal == ".":
+        if kind == NUMBER and key in formats.counts:
             fast[column] = pl.Float64
         elif kind == DATE:
             fmt = formats.dates.get(key)
@@ -99,8 +114,13 @@ def _expressions(plan: ColumnPlan, formats: Formats, schema: pl.Schema) -> list[
             expressions.append(id_expr(column, dtype, float_ids, emails, strip).alias(key))
         elif kind == TEXT:
             expressions.append(text_expr(column, dtype, strip).alias(key))
+        elif kind == NUMBER and is_text_dtype(dtype) and key in formats.simple:
+            expressions += simple_columns(pl.col(column).cast(pl.String), key, formats.numbers[key].decimal == ",")
+        elif kind == NUMBER and is_text_dtype(dtype):
+            reading = classify(pl.col(column).cast(pl.String))
+            expressions += [reading.point.alias(key), reading.comma.alias(_comma(key)), reading.bits.alias(_bits(key))]
         elif kind == NUMBER:
-            expressions.append(number_expr(column, dtype, formats.numbers[key]).alias(key))
+            expressions.append(number_expr(column, dtype).alias(key))
         elif kind == DATE:
             expressions.append(date_expr(column, dtype, formats.dates.get(key)).alias(key))
         elif kind == MONTH:
@@ -110,13 +130,107 @@ def _expressions(plan: ColumnPlan, formats: Formats, schema: pl.Schema) -> list[
     return expressions
 
 
-def _drop_non_finite(parsed: pl.DataFrame, plan: ColumnPlan) -> pl.DataFrame:
-    """NaN and infinities are not amounts: null them (the re-read marks them unreadable)."""
-    numbers = plan.of_kind(NUMBER)
-    broken = [k for k in numbers if (parsed.get_column(k).is_nan() | parsed.get_column(k).is_infinite()).any()]
-    if not broken:
-        return parsed
-    return parsed.with_columns([pl.when(pl.col(k).is_finite()).then(pl.col(k)).alias(k) for k in broken])
+@dataclass(frozen=True)
+class _Numbers:
+    corrected: dict[str, int]
+    examples: dict[str, str]
+    detected: dict[str, Any]
+
+
+def _resolve_numbers(
+    table: RawTable, sample: ColumnSample, plan: ColumnPlan, formats: Formats, parsed: pl.DataFrame
+) -> tuple[pl.DataFrame, _Numbers]:
+    """Each text number column: re-read the values the fast parse missed, then decide the
+    column's convention from all its values and read each value against it (see numbers.py)."""
+    simple = [k for k in plan.of_kind(NUMBER) if f"{k}__two" in parsed.columns]
+    for key in simple:
+        point, comma, bits = simple_reading(parsed, key)
+        aux = [c for c in parsed.columns if c.startswith(f"{key}__")]
+        parsed = parsed.drop(aux).with_columns(point.alias(key), comma.alias(_comma(key)), bits.alias(_bits(key)))
+    keys = [k for k in plan.of_kind(NUMBER) if _bits(k) in parsed.columns]
+    failed = {k: parsed.get_column(_bits(k)).is_null() for k in keys}
+    keys_failed = [k for k in keys if failed[k].any()]
+    raw = _raw_text(table, sample, plan, parsed, failed, keys_failed)
+    updates: list[pl.Series] = []
+    corrected: dict[str, int] = {}
+    examples: dict[str, str] = {}
+    detected: dict[str, Any] = {}
+    for key in keys:
+        point, comma, bits = parsed.get_column(key), parsed.get_column(_comma(key)), parsed.get_column(_bits(key))
+        written = ~failed[key]
+        if key in keys_failed:
+            point, comma, bits, written = _retry_numbers(raw, key, point, comma, bits, written)
+        number = formats.numbers[key]
+        result = resolve(point, comma, bits, written, number.decimal, formats.user_decimal)
+        value = result.value
+        if key != "amount":  # infinities are only kept for the amount, whose row says "amount out of range"
+            value = pl.select(pl.when(value.is_finite()).then(value)).to_series()
+        else:
+            value = pl.select(pl.when(~value.is_nan()).then(value)).to_series()
+        unreadable = written & value.is_null()
+        updates.append(value.alias(key))
+        if unreadable.any():
+            updates.append(unreadable.alias(bad(key)))
+            examples[key] = _first_unreadable(raw, key)
+        if result.ambiguous.any():
+            updates.append(pl.select(pl.when(result.ambiguous).then(True)).to_series().alias(ambiguous(key)))
+        corrected[plan.columns[key]] = result.corrected
+        if key == "amount":
+            detected.update(decimal=result.convention.decimal, thousands=result.convention.thousands or number.thousands)
+    for key in plan.of_kind(NUMBER):
+        if key not in keys:  # read natively (Parquet, Excel numbers, plain counts): NaN and infinities are unreadable
+            updates += _non_finite(parsed.get_column(key), key)
+    aux = [c for k in keys for c in (_comma(k), _bits(k))]
+    return parsed.with_columns(updates).drop(aux), _Numbers(corrected, examples, detected)
+
+
+def _non_finite(value: pl.Series, key: str) -> list[pl.Series]:
+    broken = value.is_not_null() & ~value.is_finite()
+    if not broken.any():
+        return []
+    return [pl.select(pl.when(~broken).then(value)).to_series().alias(key), broken.alias(bad(key))]
+
+
+def _raw_text(
+    table: RawTable, sample: ColumnSample, plan: ColumnPlan, parsed: pl.DataFrame, failed: dict[str, pl.Series],
+    keys: list[str],
+) -> pl.DataFrame:
+    """Source text (``__raw_<role>``) of the rows where one of ``keys`` failed, by line."""
+    if not keys:
+        return pl.DataFrame(schema={LINE: pl.Int64})
+    any_failed = pl.select(pl.any_horizontal([failed[k] for k in keys])).to_series()
+    lines = parsed.get_column(LINE).filter(any_failed)
+    return (
+        table.frame.filter(pl.col(LINE).is_in(lines.implode()))
+        .select([pl.col(LINE).cast(pl.Int64)] + [
+            present(as_text(plan.columns[k], sample.dtype(plan.columns[k]))).alias(f"__raw_{k}") for k in keys
+        ])
+        .collect()
+        .join(parsed.select(pl.col(LINE).cast(pl.Int64), pl.int_range(pl.len()).alias("__pos")), on=LINE)
+    )
+
+
+def _retry_numbers(raw: pl.DataFrame, key: str, point, comma, bits, written):
+    """Thorough :func:`classify` of the failed values' source text, put back in place."""
+    text = raw.filter(pl.col(f"__raw_{key}").is_not_null())
+    reading = classify(pl.col(f"__raw_{key}"))
+    again = text.select("__pos", reading.point.alias("p"), reading.comma.alias("c"), reading.bits.alias("b"))
+    positions = again.get_column("__pos")
+    return (
+        point.scatter(positions, again.get_column("p")),
+        comma.scatter(positions, again.get_column("c")),
+        bits.scatter(positions, again.get_column("b")),
+        written.scatter(positions, True),
+    )
+
+
+def _first_unreadable(raw: pl.DataFrame, key: str) -> str:
+    """One unreadable source value of ``key`` (for warnings)."""
+    if f"__raw_{key}" in raw.columns:
+        found = raw.filter(pl.col(f"__raw_{key}").is_not_null()).get_column(f"__raw_{key}")
+        if found.len():
+            return str(found[0])
+    return ""
 
 
 def _second_chance(
@@ -127,7 +241,7 @@ def _second_chance(
     Values written unusually (padded, with a time, a currency sign, ...) get
     a thorough parse; values still unreadable set ``__bad_<role>``.
     """
-    checked = [k for k in plan.of_kind(NUMBER, DATE, MONTH) if parsed.get_column(k).null_count()]
+    checked = [k for k in plan.of_kind(DATE, MONTH) if parsed.get_column(k).null_count()]
     if not checked:
         return parsed, {}
     failed = parsed.with_row_index("__pos").filter(pl.any_horizontal([pl.col(k).is_null() for k in checked]))
@@ -165,9 +279,7 @@ def _retry(
     retries = []
     for key in checked:
         text = pl.col(f"__raw_{key}")
-        if plan.kinds[key] == NUMBER:
-            retry = second_chance_number(text, formats.numbers[key])
-        elif plan.kinds[key] == DATE:
+        if plan.kinds[key] == DATE:
             retry = second_chance_date(text, formats.dates.get(key))
         else:
             retry = month_expr(text, formats.months[key])

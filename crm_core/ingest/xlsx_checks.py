@@ -2,13 +2,14 @@
 
 The Excel reader (calamine) trusts the workbook: it inflates every part as
 far as the compressed stream goes, whatever size the zip declares, and sizes
-a sheet from the range it claims (``<dimension ref="A1:XFD1048576"/>``) and
-from its farthest cell. A 1.6 KB file can so ask for hundreds of gigabytes
-and abort the process. Here every member is inflated once, from its local
-header to the end of its compressed stream, counting the bytes that actually
-come out (per member: a padding member cannot dilute a bomb's ratio), and the
-sheets' XML is scanned on the way for the claimed range and the cells'
-extent. Anything beyond the limits raises :class:`IngestError`.
+a sheet's table from its farthest cell (one value in cell XFD1048576 asks for a
+17-billion-cell rectangle and aborts the process). Here every member is
+inflated once, from its local header to the end of its compressed stream,
+counting the bytes that actually come out (per member: a padding member
+cannot dilute a bomb's ratio), and the sheets' XML is scanned on the way for
+the cells' extent. The range a sheet claims (``<dimension ref=...>``) is not
+used by the reader to allocate, so a false claim is harmless and not refused.
+Anything beyond the limits raises :class:`IngestError`.
 """
 from __future__ import annotations
 
@@ -26,7 +27,6 @@ from crm_core.ingest.messages import quoted
 _CHUNK = 1024**2
 _OVERLAP = 64  # bytes kept between chunks, so a tag cut in two is still seen
 _LOCAL_HEADER = struct.Struct("<4s22xHH")
-_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="\$?([A-Za-z]{1,4})\$?(\d{1,9})(?::\$?([A-Za-z]{1,4})\$?(\d{1,9}))?"')
 _CELL = re.compile(rb'<(?:\w+:)?c\s+(?:[^>]*?\s)?r="([A-Za-z]{1,4})(\d{1,9})"')
 _ROW = re.compile(rb'<(?:\w+:)?row\s+(?:[^>]*?\s)?r="(\d{1,9})"')
 DAMAGED = "The Excel file is damaged. Open it in Excel and save it again (or export the data as CSV)."
@@ -46,10 +46,8 @@ class Limits:
 
 @dataclass
 class _Extent:
-    """What a sheet claims (dimension) and what its cells span."""
+    """The rows and columns a sheet's cells span (the reader allocates that rectangle)."""
 
-    claimed_rows: int = 0
-    claimed_columns: int = 0
     rows: int = 0
     columns: int = 0
 
@@ -91,9 +89,10 @@ def _inflate(raw, member: zipfile.ZipInfo, limits: Limits, scan: Callable[[bytes
             data = raw.read(_CHUNK)
             if not data:
                 break  # the stream is cut short: the reader will say the file is damaged
-            consumed += len(data)
             while data and not inflater.eof:
                 piece = inflater.decompress(data, _CHUNK)
+                # only what the stream used: the bytes after it belong to the next member
+                consumed += len(data) - len(inflater.unconsumed_tail) - len(inflater.unused_data)
                 data = inflater.unconsumed_tail
                 expanded += len(piece)
                 _check_member(member, consumed, expanded, limits)
@@ -137,13 +136,6 @@ def _too_large(what: str, limit: int) -> str:
 
 def _sheet_scanner(extent: _Extent) -> Callable[[bytes], None]:
     def scan(chunk: bytes) -> None:
-        if not extent.claimed_rows:
-            found = _DIMENSION.search(chunk)
-            if found:
-                first_column, first_row, last_column, last_row = found.groups()
-                last_column, last_row = last_column or first_column, last_row or first_row
-                extent.claimed_rows = int(last_row) - int(first_row) + 1
-                extent.claimed_columns = _column_number(last_column) - _column_number(first_column) + 1
         rows = _ROW.findall(chunk)
         if rows:
             extent.rows = max(extent.rows, max(map(int, rows)))
@@ -165,11 +157,8 @@ def _column_number(letters: bytes) -> int:
 
 
 def _check_extent(name: str, extent: _Extent, limits: Limits) -> None:
-    sheet = quoted(Path(name).stem)
-    for what, rows, columns in (("claims", extent.claimed_rows, extent.claimed_columns),
-                                ("has cells spanning", extent.rows, extent.columns)):
-        if columns > limits.columns or rows * columns > limits.cells:
-            raise IngestError(
-                f"Sheet {sheet} {what} {rows:,} rows x {columns:,} columns, more than can be read. "
-                "Copy only the data into a new workbook, or save it as CSV."
-            )
+    if extent.columns > limits.columns or extent.rows * extent.columns > limits.cells:
+        raise IngestError(
+            f"Sheet {quoted(Path(name).stem)} has cells spanning {extent.rows:,} rows x {extent.columns:,} columns, "
+            "more than can be read. Copy only the data into a new workbook, or save it as CSV."
+        )

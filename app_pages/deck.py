@@ -1,0 +1,134 @@
+"""Deck: the slides of meeting mode and of the PowerPoint download, in order, with titles and notes."""
+from __future__ import annotations
+
+import streamlit as st
+
+from crm_core.deck import DeckError, default_deck
+from crm_core.findings import REGISTRY
+from crm_core.notes import NotesError
+from ui.data import current_dataset_id
+from ui.deck import add_finding, base_settings, current_deck, deck_pptx_bytes, deck_store, pptx_file_name, set_deck
+from ui.present import current_findings
+from ui.state import Keys
+from ui.widgets import explain, plain
+
+st.title("Deck")
+explain(
+    "The slides of **meeting mode** and of the **PowerPoint** download, in this order. Add any chart with the "
+    "**Add to deck** button under it on every page (it keeps the chart as it is, with the period and choices of "
+    "that moment), or add a key finding below. Move slides up and down, give them your own title, a note shown "
+    "under the chart and speaker notes for the presenter. **Save** the deck to open it again from its link."
+)
+
+deck = current_deck()
+headlines = {finding.key: finding for finding in current_findings()}
+
+
+def _move(index: int, delta: int) -> None:
+    set_deck(current_deck().moved(index, delta))
+
+
+def _remove(index: int) -> None:
+    set_deck(current_deck().removed(index))
+
+
+def _edit(index: int) -> None:
+    try:
+        set_deck(current_deck().edited(
+            index, title=st.session_state.get(f"{Keys.DECK_TITLE}{index}", ""),
+            note=st.session_state.get(f"{Keys.DECK_NOTE}{index}", ""),
+            speaker_notes=st.session_state.get(f"{Keys.DECK_SPEAKER}{index}", "")))
+        st.toast("Slide updated.", icon=":material/check:")
+    except DeckError as error:
+        st.toast(str(error), icon=":material/error:")
+
+
+def _reset() -> None:
+    set_deck(default_deck(base_settings()))
+    for key in [k for k in st.session_state if str(k).startswith((Keys.DECK_TITLE, Keys.DECK_NOTE, Keys.DECK_SPEAKER))]:
+        del st.session_state[key]
+
+
+def _play() -> None:
+    # The sidebar opens the meeting page on the next run (ui.present.render_present_controls).
+    st.session_state.update({Keys.MEETING_MODE: True, Keys.MEETING_STEP: 1, Keys.MEETING_SWITCH: True})
+
+
+def _shown_title(entry) -> tuple[str, str]:
+    """(title shown on the slide, where it comes from)."""
+    if entry.is_page_chart:
+        settings = entry.settings_dict
+        source = f"Chart from {settings.get('page_title') or entry.page or 'a page'}, {settings.get('start')} to {settings.get('end')}"
+        return entry.title or str(settings.get("chart_title") or "Chart"), source
+    finding = headlines.get(entry.figure_id)
+    source = f"Key finding: {finding.title if finding else entry.figure_id}"
+    if finding is None:
+        source += " (not available for this data and period: left out when played)"
+    return entry.title or (finding.headline if finding else entry.figure_id), source
+
+
+left, middle, right = st.columns(3)
+left.button("Play in meeting mode", type="primary", icon=":material/co_present:", on_click=_play)
+middle.download_button(
+    "Download PowerPoint", data=lambda: deck_pptx_bytes(current_deck()), file_name=pptx_file_name(),
+    mime="application/vnd.openxmlformats-officedocument.presentationml.presentation", icon=":material/slideshow:",
+    help="One slide per entry with an editable PowerPoint chart, the takeaway and speaker notes "
+         "(definition, period, filters, settings); opens in PowerPoint, LibreOffice Impress and Keynote.")
+right.button("Reset to the default deck", icon=":material/restart_alt:", on_click=_reset,
+             help="One slide per key finding, from KPIs to service and cost; your slides are dropped.")
+
+st.subheader(f"{len(deck)} slides")
+if not len(deck):
+    st.info("The deck is empty. Add charts with **Add to deck** on any page, or a key finding below.")
+for index, entry in enumerate(deck.entries):
+    title, source = _shown_title(entry)
+    with st.container(border=True):
+        text, up, down, remove = st.columns([8, 1, 1, 1], vertical_alignment="center")
+        text.markdown(f"**{index + 1}. {plain(title)}**")
+        text.caption(plain(source) + (f" · Note: {plain(entry.note)}" if entry.note else ""))
+        up.button("Up", key=f"deck_up_{index}", icon=":material/arrow_upward:", disabled=index == 0,
+                  on_click=_move, args=(index, -1), help="Move this slide one place earlier.")
+        down.button("Down", key=f"deck_down_{index}", icon=":material/arrow_downward:",
+                    disabled=index == len(deck) - 1, on_click=_move, args=(index, 1),
+                    help="Move this slide one place later.")
+        remove.button("Remove", key=f"deck_remove_{index}", icon=":material/delete:", on_click=_remove, args=(index,))
+        with st.expander("Title, note and speaker notes"):
+            with st.form(f"deck_edit_{index}", border=False):
+                st.text_input("Title (empty: the headline computed from the data)", value=entry.title,
+                              key=f"{Keys.DECK_TITLE}{index}", max_chars=200)
+                st.text_input("Note shown under the chart", value=entry.note, key=f"{Keys.DECK_NOTE}{index}",
+                              max_chars=2000)
+                st.text_area("Speaker notes (PowerPoint notes page; definitions are added for you)",
+                             value=entry.speaker_notes, key=f"{Keys.DECK_SPEAKER}{index}", max_chars=5000)
+                st.form_submit_button("Save this slide", on_click=_edit, args=(index,))
+
+st.subheader("Add a key finding")
+labels = {key: (headlines[key].title if key in headlines else key.replace("_", " ").capitalize()) for key in REGISTRY}
+choice, add = st.columns([3, 1], vertical_alignment="bottom")
+picked = choice.selectbox("Key finding", list(REGISTRY), format_func=labels.get, key="deck_pick_finding")
+add.button("Add to deck", icon=":material/playlist_add:", on_click=add_finding, args=(picked,), key="deck_add_finding")
+
+st.subheader("Save and open decks")
+store = deck_store()
+with st.form("deck_save", clear_on_submit=False, border=True):
+    st.text_input("Name of the deck", key=Keys.DECK_NAME, max_chars=80, placeholder="e.g. Q3 board review")
+    saved = st.form_submit_button("Save deck", icon=":material/save:")
+if saved:
+    try:
+        deck_id = store.save(st.session_state.get(Keys.DECK_NAME, ""), current_dataset_id(), current_deck())
+        st.session_state[Keys.DECK_LOADED] = str(deck_id)
+        st.query_params[Keys.DECK] = str(deck_id)  # the link in the address bar now opens this deck
+        st.success("Deck saved. The link in your browser opens it; save that link as a view to find it again.")
+    except NotesError as error:
+        st.error(str(error))
+decks = store.list()
+if decks.height == 0:
+    st.caption("No saved decks yet.")
+for row in decks.iter_rows(named=True):
+    name, when, open_column, delete_column = st.columns([3, 2, 1, 1], vertical_alignment="center")
+    name.text(row["name"])  # user text: plain
+    when.caption(f"{row['slides']} slides · saved {row['updated_at'][:16].replace('T', ' ')} UTC")
+    with open_column:
+        st.page_link("app_pages/deck.py", label="Open", icon=":material/open_in_new:",
+                     query_params={Keys.DECK: str(row["id"])})
+    delete_column.button("Delete", key=f"deck_delete_{row['id']}", on_click=store.delete, args=(row["id"],))

@@ -1,0 +1,64 @@
+"""deck: write the default deck of an order export as an editable PowerPoint file."""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from crm_core.commands.common import add_source_arguments, emit, fail, load_view
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_source_arguments(parser)  # PATH, mapping overrides, --view FILE.json, --json
+    parser.add_argument("--out", required=True, metavar="FILE.pptx", help="where to write the PowerPoint deck")
+    parser.add_argument("--title", default="Customer portfolio review", help="title of the opening slide")
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why ``path`` cannot be written (one line), or None."""
+    if path.suffix.lower() != ".pptx":
+        return "--out must name a .pptx file, e.g. --out deck.pptx"
+    if path.is_dir():
+        return f"--out {str(path)[:120]} is a folder; name a .pptx file inside it."
+    folder = path.parent
+    if not folder.is_dir():
+        return f"cannot write {str(path)[:120]}: the folder does not exist."
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return f"cannot write {str(path)[:120]}: permission denied; choose another --out."
+    return None
+
+
+def _currency_prefix(code: str) -> str:
+    from crm_core import format as fmt
+
+    return fmt.SYMBOLS.get(code, f"{code} ") if isinstance(code, str) and len(code) == 3 else ""
+
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    problem = _unwritable(out)
+    if problem:
+        return fail(problem)
+    from crm_core.dataset import Dataset
+    from crm_core.deck import default_deck, prepare_slides
+    from crm_core.deck_pptx import DeckMeta, write_pptx
+    from crm_core.findings import FindingContext, FindingSettings
+
+    view, analysis, ingest_report = load_view(args)
+    if view.end is None:
+        return fail("no valid orders in the file (or none left by the view's filters and period): "
+                    "check the column mapping with `python -m crm_core summary PATH`.")
+    code = analysis.currency or (getattr(ingest_report, "detected", {}) or {}).get("currency") or ""
+    settings = FindingSettings.from_analysis(analysis, view.start, view.end, _currency_prefix(code))
+    dataset = Dataset(transactions=view.transactions.collect().lazy(), name=Path(args.path).name)
+    summary = FindingContext(dataset, settings).summary  # the customers every slide counts
+    slides = prepare_slides(default_deck(settings), dataset, summary, settings)
+    meta = DeckMeta(dataset.name, (view.start, view.end), summary.height, settings.currency or code,
+                    filters=settings.filters_text(), title=args.title)
+    try:
+        result = write_pptx(slides, meta, out)
+    except OSError as error:
+        return fail(f"cannot write {str(out)[:120]}: {error.strerror or error}")
+    emit({"pptx": str(result.path), "slides": result.slides, "native_charts": result.native_charts,
+          "pictures": result.pictures, "tables": result.tables, "customers": summary.height}, args.json)
+    return 0

@@ -1,0 +1,161 @@
+"""Streamlit glue of the deck: the deck being built, "Add to deck", saved decks and slides prepared ahead.
+
+The deck lives in session state (:data:`Keys.DECK_ENTRIES`); a saved deck is
+named in the URL (``?deck=<id>``) so a copied link or a saved view opens it.
+:func:`prepared_slides` computes every slide's content and figure once per
+deck, dataset, period and theme, so a step in meeting mode only picks one.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+import plotly.io as pio
+import streamlit as st
+
+from crm_core.charts.present import enlarged, themed
+from crm_core.deck import PAGE_CHART_PREFIX, Deck, DeckEntry, DeckError, DeckStore, Slide, default_deck, prepare_slides
+from ui.data import current_dataset, current_dataset_id, customer_summary, dataset_version, selected_period
+from ui.state import Keys
+
+#: Height of a chart in meeting mode: headline, chart and takeaway fit a 1366x768 screen.
+MEETING_CHART_HEIGHT = 390
+
+
+def deck_store() -> DeckStore:
+    """Saved decks of the signed-in user (the notes database of their workspace folder)."""
+    from ui.auth import user_notes
+
+    return DeckStore(user_notes().path.parent)
+
+
+def base_settings():
+    """Finding settings of the sidebar period."""
+    from crm_core.findings import FindingSettings
+
+    start, end = selected_period()
+    return FindingSettings(start=start, end=end)
+
+
+def current_deck() -> Deck:
+    """The deck being built: session first, else the saved deck named in the URL, else the default deck."""
+    wanted = st.query_params.get(Keys.DECK)
+    if wanted and st.session_state.get(Keys.DECK_LOADED) != wanted:
+        saved = deck_store().load(wanted)
+        st.session_state[Keys.DECK_LOADED] = wanted
+        if saved is not None:
+            st.session_state[Keys.DECK_ENTRIES] = saved[1]
+    deck = st.session_state.get(Keys.DECK_ENTRIES)
+    if deck is None:
+        deck = default_deck(base_settings())
+        st.session_state[Keys.DECK_ENTRIES] = deck
+    return deck
+
+
+def set_deck(deck: Deck) -> None:
+    st.session_state[Keys.DECK_ENTRIES] = deck
+
+
+def current_settings_json(chart_title: str = "") -> str:
+    """The settings and filters in force: sidebar period, dataset and every choice in the URL."""
+    start, end = selected_period()
+    query = {name: st.query_params.get_all(name) for name in st.query_params if name not in (Keys.DECK,)}
+    values = {"start": start.isoformat(), "end": end.isoformat(), "dataset": current_dataset_id(),
+              "chart_title": chart_title, "page_title": _page_title(),
+              "filters": "; ".join(f"{k}={','.join(v)}" for k, v in query.items() if k not in ("ds", "period"))}
+    return json.dumps(values, ensure_ascii=False)
+
+
+def _page_title() -> str:
+    try:
+        from ui.present import APP_PAGES
+
+        path = st.context.url.rsplit("/", 1)[-1].split("?", 1)[0] if st.context.url else ""
+        return APP_PAGES.get(path, ("", ""))[1]
+    except Exception:  # noqa: BLE001 - the page title only labels the slide
+        return ""
+
+
+def _figure_title(fig: go.Figure) -> str:
+    text = fig.layout.title.text if fig.layout.title else None
+    return str(text or "Chart").replace("<br>", " ")
+
+
+def add_chart(fig: go.Figure, key: str) -> None:
+    """Callback of "Add to deck": the figure as it is drawn now, with the current settings."""
+    title = _figure_title(fig)
+    try:
+        entry = DeckEntry(f"{PAGE_CHART_PREFIX}{key}", settings=current_settings_json(title),
+                          figure_json=pio.to_json(fig, validate=False, remove_uids=True), page=_page_title())
+        set_deck(current_deck().added(entry))
+        st.toast(f"Added to the deck ({len(current_deck())} slides). Open **Deck** under Present to arrange it.",
+                 icon=":material/playlist_add_check:")
+    except DeckError as error:
+        st.toast(str(error), icon=":material/error:")
+
+
+def add_finding(key: str) -> None:
+    """Callback: a key finding (recomputed with the current period) at the end of the deck."""
+    try:
+        set_deck(current_deck().added(DeckEntry(key, settings=json.dumps(base_settings().to_dict()))))
+        st.toast("Added to the deck.", icon=":material/playlist_add_check:")
+    except DeckError as error:
+        st.toast(str(error), icon=":material/error:")
+
+
+@dataclass(frozen=True)
+class ReadySlide:
+    """A slide with its figure already drawn for meeting mode."""
+
+    slide: Slide
+    figure: go.Figure | None
+
+
+def _meeting_figure(slide: Slide, dark: bool) -> go.Figure | None:
+    from crm_core.charts import registry
+
+    if slide.chart:
+        figure = registry.figure(slide.chart, slide.data, dark)
+    elif slide.figure_json:
+        figure = themed(pio.from_json(slide.figure_json), dark)
+    else:
+        return None
+    return enlarged(figure, height=MEETING_CHART_HEIGHT)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Preparing the slides…")
+def _prepared(dataset_id: str, version: str, deck_json: str, settings_json: str, dark: bool) -> list[ReadySlide]:
+    from crm_core.findings import FindingSettings
+
+    slides = prepare_slides(Deck.from_json(deck_json), current_dataset(), customer_summary(),
+                            FindingSettings.from_dict(json.loads(settings_json)))
+    return [ReadySlide(slide, _meeting_figure(slide, dark)) for slide in slides]
+
+
+def prepared_slides(deck: Deck, dark: bool = False) -> list[ReadySlide]:
+    """Every slide of ``deck`` computed and drawn once (cached): a meeting step only picks one.
+
+    Figures are shared by every session: copy one before changing it.
+    """
+    dataset_id = current_dataset_id()
+    return _prepared(dataset_id, dataset_version(dataset_id), deck.to_json(), json.dumps(base_settings().to_dict()), dark)
+
+
+def deck_pptx_bytes(deck: Deck) -> bytes:
+    """The deck as a PowerPoint file (native charts, speaker notes), built when downloaded."""
+    import io
+
+    from crm_core.deck_pptx import DeckMeta, write_pptx
+
+    dataset = current_dataset()
+    slides = [ready.slide for ready in prepared_slides(deck)]
+    buffer = io.BytesIO()
+    write_pptx(slides, DeckMeta(dataset.name, selected_period(), customer_summary().height), buffer)
+    return buffer.getvalue()
+
+
+def pptx_file_name() -> str:
+    from crm_core.report import report_file_name
+
+    return report_file_name(current_dataset().name, "pptx").replace("crm-report-", "crm-deck-", 1)
