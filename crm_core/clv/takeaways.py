@@ -106,7 +106,7 @@ def fit_takeaway(result: CLVResult) -> str:
                 f"{c['expected_purchases'].mean():.2f} times")
     if c["clv"].is_finite().any():
         sentence += f", worth {_money(float(c['clv'].mean()))} each ({_money(float(c['clv'].sum()))} in total)"
-    return sentence + f"; {active:.0%} of customers are probably still active."
+    return sentence + f"; {active:.0%} of customers are probably active (P(alive) ≥ 50%)."
 
 
 def validation_takeaway(validation: HoldoutValidation) -> str:
