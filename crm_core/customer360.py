@@ -276,3 +276,24 @@ def p_alive_text(facts: dict) -> str:
     if p_alive is None or facts.get("repeat_days") == 0:
         return "—"
     return f"{p_alive:.0%}"
+
+
+#: Order-line columns shown in Customer 360 when the data has them, in this order.
+LINE_COLUMNS = (C.ORDER_DATE, C.ORDER_ID, "product", "sku", C.CATEGORY, C.CHANNEL, C.QUANTITY, C.AMOUNT,
+                "discount_code")
+
+
+def order_lines(tx: pl.LazyFrame, customer_id: str) -> pl.DataFrame:
+    """The customer's order lines in ``tx``, newest first, with ``kind`` 'Purchase' or 'Refund / return'.
+
+    Negative amounts are refunds or returned lines (they lower net revenue).
+    """
+    present = [name for name in LINE_COLUMNS if has_column(tx, name)]
+    return (
+        tx.filter(pl.col(C.CUSTOMER_ID) == customer_id)
+        .select(present)
+        .with_columns(pl.when(pl.col(C.AMOUNT) < 0).then(pl.lit("Refund / return")).otherwise(pl.lit("Purchase"))
+                      .alias("kind"))
+        .sort(C.ORDER_DATE, descending=True)
+        .collect()
+    )
