@@ -8,6 +8,7 @@ from crm_core.logging_setup import configure_logging, is_configured
 from ui.auth import require_sign_in
 from ui.errors import run_page
 from ui.sidebar import render_sidebar
+from ui.state import Keys
 
 st.set_page_config(page_title="Customer portfolio", page_icon=":material/analytics:", layout="wide")
 if not is_configured():
@@ -40,5 +41,6 @@ PAGES = {
 }
 
 page = st.navigation(PAGES)
+st.session_state[Keys.PAGE_TITLE] = page.title  # "Add to deck" names the page a chart came from
 render_sidebar()
 run_page(page)  # production (showErrorDetails = "none"): a plain message with an incident number

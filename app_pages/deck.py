@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from crm_core.deck import DeckError, default_deck
+from crm_core.deck import Deck, DeckError, default_deck
 from crm_core.findings import REGISTRY
 from crm_core.notes import NotesError
 from ui.data import current_dataset_id
@@ -54,6 +54,10 @@ def _play() -> None:
     st.session_state.update({Keys.MEETING_MODE: True, Keys.MEETING_STEP: 1, Keys.MEETING_SWITCH: True})
 
 
+def _clear() -> None:
+    set_deck(Deck())
+
+
 def _shown_title(entry) -> tuple[str, str]:
     """(title shown on the slide, where it comes from)."""
     if entry.is_page_chart:
@@ -67,7 +71,7 @@ def _shown_title(entry) -> tuple[str, str]:
     return entry.title or (finding.headline if finding else entry.figure_id), source
 
 
-left, middle, right = st.columns(3)
+left, middle, right, far = st.columns(4)
 left.button("Play in meeting mode", type="primary", icon=":material/co_present:", on_click=_play)
 middle.download_button(
     "Download PowerPoint", data=lambda: deck_pptx_bytes(current_deck()), file_name=pptx_file_name(),
@@ -76,6 +80,8 @@ middle.download_button(
          "(definition, period, filters, settings); opens in PowerPoint, LibreOffice Impress and Keynote.")
 right.button("Reset to the default deck", icon=":material/restart_alt:", on_click=_reset,
              help="One slide per key finding, from KPIs to service and cost; your slides are dropped.")
+far.button("Start an empty deck", icon=":material/clear_all:", on_click=_clear,
+           help="Remove every slide, then add charts with their Add to deck buttons.")
 
 st.subheader(f"{len(deck)} slides")
 if not len(deck):

@@ -68,13 +68,7 @@ def current_settings_json(chart_title: str = "") -> str:
 
 
 def _page_title() -> str:
-    try:
-        from ui.present import APP_PAGES
-
-        path = st.context.url.rsplit("/", 1)[-1].split("?", 1)[0] if st.context.url else ""
-        return APP_PAGES.get(path, ("", ""))[1]
-    except Exception:  # noqa: BLE001 - the page title only labels the slide
-        return ""
+    return str(st.session_state.get(Keys.PAGE_TITLE) or "")
 
 
 def _figure_title(fig: go.Figure) -> str:
