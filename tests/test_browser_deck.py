@@ -73,6 +73,17 @@ def _slide_titles(page) -> list[str]:
     return [t for t in texts if t[:1].isdigit() and ". " in t]
 
 
+def _assert_contrast(page, background: tuple[int, int, int]) -> None:
+    """WCAG AA from computed styles: text 4.5:1, controls and the progress track 3:1."""
+    measured = page.evaluate(CONTRAST_JS)
+    shown = measured["page"]
+    assert (shown["r"], shown["g"], shown["b"]) == background
+    failures = [r for r in measured["results"] if r["ratio"] < (4.5 if r["kind"] == "text" else 3.0)]
+    assert not failures, failures
+    assert {r["label"] for r in measured["results"]} >= {"headline", "progress track"}
+    assert any(r["label"].startswith("button") and "Next" in r["label"] for r in measured["results"])
+
+
 @pytest.mark.timeout(600)
 def test_deck_from_three_pages_reordered_and_played_dark(server_url):  # noqa: F811
     from playwright.sync_api import sync_playwright
@@ -119,11 +130,14 @@ def test_deck_from_three_pages_reordered_and_played_dark(server_url):  # noqa: F
             page.get_by_role("button", name="Play in meeting mode").click()
             page.locator('[data-testid="stProgress"]').wait_for(timeout=90_000)
             _idle(page)
+            _assert_contrast(page, (255, 255, 255))  # light theme
             if shots:
                 page.screenshot(path=f"{shots}/present-3-meeting-light.png")
             page.locator('[data-testid="stMain"] button:visible', has_text="Dark").first.click()
             _idle(page)
-            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+            page.wait_for_function(  # the chart is redrawn on the dark template
+                "() => { const s = document.querySelector('.js-plotly-plot .main-svg');"
+                " return s && getComputedStyle(s).backgroundColor === 'rgb(14, 17, 23)'; }", timeout=60_000)
             assert "Slide 1 of 3" in page.locator('[data-testid="stProgress"]').inner_text()
 
             # headline, chart and detail all visible at 1366x768, and no Plotly toolbar
@@ -133,13 +147,7 @@ def test_deck_from_three_pages_reordered_and_played_dark(server_url):  # noqa: F
             assert page.locator(".modebar-container .modebar").count() == 0 or \
                 page.locator(".modebar").first.is_hidden()
 
-            measured = page.evaluate(CONTRAST_JS)
-            background = measured["page"]
-            assert (background["r"], background["g"], background["b"]) == (14, 17, 23)  # dark page
-            failures = [r for r in measured["results"]
-                        if r["ratio"] < (4.5 if r["kind"] == "text" else 3.0)]
-            assert not failures, failures
-            assert {r["label"] for r in measured["results"]} >= {"headline", "progress track"}
+            _assert_contrast(page, (14, 17, 23))  # dark theme
 
             if shots:
                 page.screenshot(path=f"{shots}/present-4-meeting-dark.png")
