@@ -89,7 +89,7 @@ if not len(deck):
 for index, entry in enumerate(deck.entries):
     title, source = _shown_title(entry)
     with st.container(border=True):
-        text, up, down, remove = st.columns([8, 1, 1, 1], vertical_alignment="center")
+        text, up, down, remove = st.columns([6, 1.1, 1.4, 1.6], vertical_alignment="center")
         text.markdown(f"**{index + 1}. {plain(title)}**")
         text.caption(plain(source) + (f" · Note: {plain(entry.note)}" if entry.note else ""))
         up.button("Up", key=f"deck_up_{index}", icon=":material/arrow_upward:", disabled=index == 0,
