@@ -11,8 +11,9 @@ $(STAMP): requirements.txt
 	$(BIN)/pip install -q -r requirements.txt
 	touch $(STAMP)
 
+# Loopback only: without sign-in anyone who reaches the port sees every dataset (docs/deployment.md).
 run: $(STAMP)
-	$(BIN)/streamlit run app.py --server.headless false  # opens the browser on the demo
+	$(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.headless false  # opens the browser on the demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -1,16 +1,20 @@
 """Router: page config, navigation and the sidebar shared by every page."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 import crm_core.charts  # noqa: F401  (registers the shared Plotly template)
 from crm_core.logging_setup import configure_logging, is_configured
 from ui.auth import require_sign_in
 from ui.errors import run_page
-from ui.sidebar import render_sidebar
+from ui.sidebar import render_filter_chips, render_sidebar
 from ui.state import Keys
 
-st.set_page_config(page_title="Customer portfolio", page_icon=":material/analytics:", layout="wide")
+# A local file: a ":material/...:" page icon makes every browser fetch it from fonts.gstatic.com.
+PAGE_ICON = Path(__file__).resolve().parent / "assets" / "page_icon.png"
+st.set_page_config(page_title="Customer portfolio", page_icon=str(PAGE_ICON), layout="wide")
 if not is_configured():
     configure_logging()  # JSON lines on stderr (CRM_LOG_LEVEL, CRM_LOG_FORMAT)
 require_sign_in()  # no-op without an [auth] section in secrets; else sign-in screen until signed in
@@ -23,6 +27,7 @@ PAGES = {
     "Differentiate": [
         st.Page("app_pages/portfolio.py", title="Portfolio", icon=":material/account_tree:"),
         st.Page("app_pages/segments.py", title="Segments", icon=":material/donut_small:"),
+        st.Page("app_pages/drivers.py", title="What brings the best customers", icon=":material/trending_up:"),
     ],
     "Predict": [
         st.Page("app_pages/lifetime.py", title="Lifetime value & retention", icon=":material/timeline:"),
@@ -43,4 +48,5 @@ PAGES = {
 page = st.navigation(PAGES)
 st.session_state[Keys.PAGE_TITLE] = page.title  # "Add to deck" names the page a chart came from
 render_sidebar()
+render_filter_chips()  # the view's filters, named above every page
 run_page(page)  # production (showErrorDetails = "none"): a plain message with an incident number

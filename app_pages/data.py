@@ -32,6 +32,13 @@ MAPPED_FIELDS = {
     "category": "Product category",
     "cost": "Cost",
 }
+#: Revenue definitions the page offers when the export has both (Shopify).
+REVENUE_CHOICES = {
+    "net_sales": "Net sales: Subtotal net of refunds (before shipping and taxes), as Shopify's sales reports",
+    "total": "Total: with shipping and taxes, net of refunds",
+}
+REVENUE_KEY = "ov_revenue"
+APPEND_RESULT, APPEND_UNDONE = "append_result", "append_undone"
 SIDE_KINDS = {
     "customers": "Customers (attributes, acquisition channel)",
     "interactions": "Support interactions (CSAT, cost)",
@@ -68,11 +75,32 @@ def _override_controls(columns: list[str]) -> tuple[ColumnMapping, ReadOptions]:
         decimal=DECIMALS[decimal],
         date_format=None if date_format == DETECT else date_format,
         preset=None if preset == DETECT else preset,
+        revenue_definition=st.session_state.get(REVENUE_KEY),  # the switch is drawn with the report
     )
     return ColumnMapping(**mapping), options
 
 
+def _revenue_definition(report) -> None:
+    """Say which columns make revenue; offer the other definition where the export has one."""
+    detected = report.detected
+    chosen = detected.get("revenue_definition")
+    if chosen in REVENUE_CHOICES:
+        st.radio(
+            "Revenue", list(REVENUE_CHOICES), format_func=REVENUE_CHOICES.get, index=list(REVENUE_CHOICES).index(chosen),
+            key=REVENUE_KEY, horizontal=True,
+            help="Net sales match the source system's own sales reports; Total is what customers paid, "
+                 "including shipping and taxes. Orders refunded in full count with 0 and are not purchases.",
+        )
+    if detected.get("revenue_columns"):
+        st.caption(plain(f"Revenue is {detected['revenue_columns']}."))
+
+
 def _show_report(report, transactions: pl.DataFrame, file_name: str) -> None:
+    _revenue_definition(report)
+    if report.source_lines and report.source_lines != report.rows_read:
+        st.metric("Lines in the file", f"{report.source_lines:,}")
+        st.caption(f"{report.source_lines:,} lines, {report.rows_read:,} orders: the export lists one line per item, "
+                   "and the items of each order were merged into one row. Below, a row is an order.")
     columns = st.columns(5)
     columns[0].metric("Rows read", f"{report.rows_read:,}")
     columns[1].metric("Rows kept", f"{report.rows_valid:,}")
@@ -90,7 +118,7 @@ def _show_report(report, transactions: pl.DataFrame, file_name: str) -> None:
         st.dataframe(report.rejected.head(1000), hide_index=True)
         st.download_button(
             "Download rejected rows (CSV)",
-            safe_csv_bytes(report.rejected),
+            lambda: safe_csv_bytes(report.all_rejected().collect()),  # every rejected row, built on click
             file_name=f"{Path(file_name).stem}_rejected.csv",
             mime="text/csv",
             key="download_rejected",
@@ -136,6 +164,51 @@ def _workspace():
     return user_workspace()
 
 
+def _append_controls(names: dict[str, str]) -> None:
+    """Append a newer export to a saved dataset, show the reconciliation, offer Undo."""
+    st.markdown("**Append export** — add this month's export to a saved dataset")
+    explain("Orders already saved are matched by order id (or, without ids, by customer, date and amount): "
+            "identical ones are skipped as duplicates, changed ones (e.g. refunded since) replace the saved "
+            "version, and new ones are added. The previous version is kept, so you can undo.")
+    current = current_dataset_id()
+    ids = list(names)
+    target = st.selectbox("Dataset to extend", ids, format_func=names.get, key="append_target",
+                          index=ids.index(current) if current in ids else 0)
+    workspace = _workspace()
+    new_file = st.file_uploader("Newer export of the same shop or system", type=["csv", "tsv", "txt", "gz", "parquet", "xlsx"],
+                                key="append_upload")
+    if new_file is not None and st.button("Append export", type="primary", key="append_button"):
+        from crm_core.ingest import IngestError, read_orders
+
+        saved = workspace.report(target).detected.get("revenue_definition")
+        options = ReadOptions(revenue_definition=saved if saved in REVENUE_CHOICES else None)
+        try:
+            tx, _ = read_orders(new_file.getvalue(), None, options, filename=new_file.name)
+            st.session_state[APPEND_RESULT] = (target, workspace.append_export(target, new_file.getvalue(), new_file.name, tx))
+        except IngestError as error:
+            st.error(plain(str(error)))
+    shown_target, result = st.session_state.get(APPEND_RESULT) or (None, None)
+    if result is not None and shown_target == target:
+        columns = st.columns(3)
+        columns[0].metric("New orders", f"{result.new_orders:,}")
+        columns[1].metric("Changed orders", f"{result.changed_orders:,}")
+        columns[2].metric("Duplicate orders (skipped)", f"{result.duplicate_orders:,}")
+        st.success(result.sentence())
+        if result.changed:
+            st.caption("Changed orders (the newer export's version is kept)")
+            st.dataframe(pl.DataFrame(result.changed), hide_index=True)
+    appended = workspace.appends(target)
+    if appended:
+        st.caption(f"{len(appended)} export(s) appended to this dataset; the last one was {appended[-1].source_filename or 'a file'}.")
+        if st.button("Undo the last append", key="append_undo"):
+            undone = workspace.undo_append(target)
+            st.session_state.pop(APPEND_RESULT, None)
+            st.session_state[APPEND_UNDONE] = f"Undone: the dataset is back to {undone.orders_before:,} orders."
+            st.rerun()
+    if st.session_state.get(APPEND_UNDONE):
+        st.success(st.session_state.pop(APPEND_UNDONE))
+
+
 with saved_tab:
     entries = _workspace().list_datasets()
     if not entries:
@@ -149,6 +222,7 @@ with saved_tab:
             hide_index=True,
         )
         names = {entry.id: entry.name for entry in entries}
+        _append_controls(names)
         doomed = st.selectbox("Delete a dataset", list(names), format_func=names.get, key="delete_choice")
         if st.button("Delete permanently", key="delete_dataset"):
             _workspace().delete(doomed)

@@ -6,6 +6,7 @@ import datetime as dt
 import streamlit as st
 
 from crm_core import clv, retention
+from crm_core import format as fmt
 from crm_core.charts.lifetime import (
     acquisition_figure,
     clv_by_group_figure,
@@ -18,15 +19,26 @@ from crm_core.charts.lifetime import (
     penetration_figure,
     retention_curves_figure,
 )
-from crm_core.export import safe_csv_bytes
+from crm_core.metrics import metric, predicted_total, predicted_value_words
+from crm_core.settings import AnalysisSettings
 from ui import models
 from ui.data import customer_summary, date_bounds, selected_period
+from ui.settings import current_settings, update_settings
 from ui.state import Keys
-from ui.widgets import chart, explain, plain, share_column, table, takeaway
+from ui.widgets import (
+    chart,
+    customer_list,
+    explain,
+    figure_card,
+    format_figure,
+    money_column,
+    plain,
+    table,
+    takeaway,
+)
 
 HORIZON_MONTHS = [3, 6, 12, 24, 36]
 SHOWN_ROWS = 500
-money = st.column_config.NumberColumn
 
 st.title("Lifetime value & retention")
 explain(
@@ -35,73 +47,145 @@ explain(
     "how well you **acquire, keep, grow and win back** customers. Two proven statistical models do the forecasting: "
     "one for how often customers buy and when they quietly stop (BG/NBD), one for how much they spend (Gamma-Gamma). "
     "Time is counted in **weeks**; a repeat purchase is a further day with a purchase. The models read each "
-    "customer's whole history up to the end of the sidebar period."
+    "customer's whole history up to the end of the sidebar period. What customers are worth comes first; how "
+    "far to trust the models follows."
 )
 
-first_day, _ = date_bounds()
-start, end = selected_period()
 
-# Settings -----------------------------------------------------------------------------------
-summary = customer_summary()
-observed_margin = clv.suggested_margin(summary)
-with st.expander("Forecast settings: horizon, margin, discount rate", icon=":material/tune:", expanded=False):
-    left, middle, right = st.columns(3)
-    months = left.select_slider(
-        "Forecast horizon", HORIZON_MONTHS, value=12, key=Keys.LT_HORIZON, bind="query-params",
-        format_func=lambda m: f"{m} months ({clv.months_to_weeks(m):.1f} weeks)",
-        help="How far ahead CLV counts purchases. The models work in weeks; months are converted "
-             f"at {clv.WEEKS_PER_MONTH:.2f} weeks each.")
-    margin = middle.slider(
-        "Margin (%)", 1, 100, value=round(100 * observed_margin) if observed_margin else 100, key=Keys.LT_MARGIN,
-        bind="query-params",
-        help="Share of spend you keep as profit. 100% shows CLV as revenue. "
-             + (f"Your data's cost column gives {observed_margin:.0%}." if observed_margin else "The data has no cost column."))
-    rate = right.slider("Annual discount rate (%)", 0, 30, value=10, key=Keys.LT_DISCOUNT, bind="query-params",
-                        help="A sale next year is worth less than one today; 10% is a common choice.")
-horizon_weeks = clv.months_to_weeks(months)
-horizon = clv.weeks_label(horizon_weeks)
-st.caption(f"CLV over {horizon}, margin {margin}%, discount rate {rate}% a year. Change them under *Forecast settings*.")
+def forecast_settings(observed_margin: float | None) -> AnalysisSettings:
+    """Horizon, margin and discount rate: widgets on the view's settings, so every page, slide and export agree."""
+    settings = current_settings()
+    st.session_state.setdefault(Keys.LT_HORIZON, settings.horizon_months)
+    st.session_state.setdefault(Keys.LT_MARGIN, round(100 * settings.margin))
+    st.session_state.setdefault(Keys.LT_DISCOUNT, round(100 * settings.discount_rate))
+    horizons = sorted({*HORIZON_MONTHS, int(st.session_state[Keys.LT_HORIZON])})
+    with st.expander("Forecast settings: horizon, margin, discount rate", icon=":material/tune:", expanded=False):
+        left, middle, right = st.columns(3)
+        months = left.select_slider(
+            "Forecast horizon", horizons, key=Keys.LT_HORIZON,
+            format_func=lambda m: f"{m} months ({clv.months_to_weeks(m):.1f} weeks)",
+            help="How far ahead CLV counts purchases. The models work in weeks; months are converted "
+                 f"at {clv.WEEKS_PER_MONTH:.2f} weeks each.")
+        margin = middle.slider(
+            "Margin (%)", 1, 100, key=Keys.LT_MARGIN,
+            help="Share of spend you keep as profit. 100% shows predicted revenue; below 100% predicted margin. "
+                 + (f"Your data's cost column gives {observed_margin:.0%}." if observed_margin else "The data has no cost column."))
+        rate = right.slider("Annual discount rate (%)", 0, 30, key=Keys.LT_DISCOUNT,
+                            help="A sale next year is worth less than one today; 10% is a common choice.")
+        st.caption("These settings are kept in the link and saved views, and used by the Overview, meeting mode, "
+                   "the report and the exports.")
+    return update_settings(horizon_months=int(months), margin=margin / 100, discount_rate=rate / 100)
 
-# Fit ----------------------------------------------------------------------------------------
-st.subheader("The models and how far to trust them")
-try:
-    with st.spinner("Fitting the purchase and spend models…"):
-        result = models.clv_result(horizon_weeks, margin / 100, rate / 100)
-except ValueError as error:
-    st.error(plain(str(error)))
-    st.stop()
-for problem in result.problems:
-    st.warning(plain(problem), icon=":material/warning:")
-for warning in result.warnings:
-    st.info(plain(warning), icon=":material/info:")
-if result.reliable:
-    st.success("Enough data for the models, and both fits converged.", icon=":material/check_circle:")
-cards = st.columns(4)
-cards[0].metric("Customers modelled", f"{result.customers.height:,}", border=True,
-                help="Customers with at least one purchase up to the end of the period.")
-cards[1].metric("Bought more than once", f"{result.repeat_share:.1%}", border=True)
-cards[2].metric("History", f"{result.history_days / 7:.0f} weeks", border=True,
-                help="From the first customer's first purchase to the end of the period.")
-cards[3].metric("Fits converged", "yes" if result.bgnbd.converged_ and result.gamma_gamma is not None
-                and result.gamma_gamma.converged_ else "no", border=True)
-st.dataframe(
-    clv.parameter_table(result), hide_index=True, width="stretch",
-    column_config={"model": "Model", "parameter": "Parameter",
-                   "estimate": st.column_config.NumberColumn("Estimate", format="%.4f"),
-                   "standard_error": st.column_config.NumberColumn("Standard error", format="%.4f"),
-                   "meaning": "What it means"},
-)
-st.caption(f"Log-likelihood {result.bgnbd.log_likelihood_:,.1f} (purchases) over {result.bgnbd.n_unique_rows_:,} "
-           "distinct customer histories; standard errors from the curvature of the likelihood.")
-takeaway(clv.fit_takeaway(result))
 
-# Validation ---------------------------------------------------------------------------------
-st.subheader("Check: would the model have predicted the last weeks?")
-history_weeks = (end - first_day).days // 7
-if history_weeks < 8:
-    st.info("The data covers less than 8 weeks: too short to hold some weeks back and check the forecast. "
-            "Widen the period in the sidebar or load more history.")
-else:
+def fit_or_stop(settings: AnalysisSettings):
+    """The fitted models with the view's settings; stops the page with the reason when they cannot be fitted."""
+    clv_settings = settings.clv_settings()
+    try:
+        with st.spinner("Fitting the purchase and spend models…"):
+            return models.clv_result(clv_settings.horizon_weeks, clv_settings.margin, clv_settings.annual_discount_rate)
+    except ValueError as error:
+        st.error(plain(str(error)))
+        st.stop()
+
+
+def worth_section(result, settings: AnalysisSettings, period: str) -> None:
+    """What customers are worth: the catalogue's predicted value, its distribution and by group."""
+    st.subheader("What customers are worth")
+    words = predicted_value_words(settings)
+    months = settings.horizon_months
+    cards = st.columns(3)
+    figure_card(cards[0], "predicted_value_total", predicted_total(result) if result.spend_modelled else None,
+                f"the next {months} months after {period.split(' to ')[-1]}", **words)
+    mean = result.clv_mean()
+    cards[1].metric(f"Average {words['value_kind']} per customer, next {months} months", format_figure(mean, "money"),
+                    border=True, help="The predicted value above divided by the customers modelled.")
+    cards[2].metric("Expected purchases per customer", f"{result.customers['expected_purchases'].mean():.2f}", border=True,
+                    help=f"Purchase days expected over the next {months} months.")
+    if not result.spend_modelled:
+        st.caption("Spend could not be modelled: see *How far to trust the models* below.")
+    kinds = models.available_groupings()
+    if st.session_state.get(Keys.LT_GROUP) not in kinds:
+        st.session_state.pop(Keys.LT_GROUP, None)
+    left, right = st.columns(2)
+    with left:
+        chart(clv_distribution_figure(result.customers, f"{months} months"), key="lt_fig_clv_hist")
+    with right:
+        kind = st.segmented_control("CLV by", kinds, format_func=models.GROUPINGS.get, default="decile",
+                                    required=True, key=Keys.LT_GROUP, bind="query-params")
+        if kind == "decile":
+            groups = clv.value_tiers(result.customers)
+            chart(clv_by_group_figure(groups, "label", "Predicted value by value decile",
+                                      "Customers ranked by predicted value (best first)"), key="lt_fig_clv_group")
+        else:
+            groups = clv.clv_by_group(result.customers, models.customer_groups(kind), "group")
+            chart(clv_by_group_figure(groups, "group", f"Predicted value by {models.GROUPINGS[kind].lower()}"),
+                  key="lt_fig_clv_group")
+            st.caption("Customers who bought in the sidebar period, grouped as on the Portfolio and Segments pages.")
+    takeaway(clv.concentration_takeaway(clv.value_tiers(result.customers)))
+
+
+def alive_section(result, period: str) -> None:
+    """Who is probably still a customer (the model's P(alive), named apart from observed recency)."""
+    st.subheader("Who is probably still a customer")
+    alive = float((result.customers["p_alive"] >= 0.5).mean()) if result.customers.height else None
+    figure_card(st.columns(3)[0], "probably_active_share", alive, f"as of {period.split(' to ')[-1]}")
+    chart(p_alive_heatmap_figure(clv.probability_alive_matrix(result.bgnbd, result.customers)), key="lt_fig_palive")
+    takeaway(clv.p_alive_takeaway(result))
+
+
+def at_risk_section(result) -> None:
+    """Valuable customers slipping away, with the list to act on."""
+    st.subheader("Valuable customers slipping away")
+    left, right = st.columns(2)
+    top_share = left.slider("Valuable = top % by predicted CLV", 5, 50, value=25, step=5, key=Keys.LT_RISK_TOP,
+                            bind="query-params")
+    alive_below = right.slider("Slipping = chance still active below (%)", 10, 90, value=50, step=5,
+                               key=Keys.LT_RISK_ALIVE, bind="query-params")
+    risk_settings = clv.AtRiskSettings(min_clv_quantile=1 - top_share / 100, max_p_alive=alive_below / 100)
+    at_risk = clv.at_risk_customers(result, risk_settings)
+    takeaway(clv.at_risk_takeaway(at_risk, risk_settings))
+    customer_list(at_risk, "the at-risk list", "at_risk", "lt_download", SHOWN_ROWS)
+
+
+def trust_section(result) -> None:
+    """How far to trust the models: checks, and the parameter table for those who open it."""
+    st.subheader("How far to trust the models")
+    for problem in result.problems:
+        st.warning(plain(problem), icon=":material/warning:")
+    for warning in result.warnings:
+        st.info(plain(warning), icon=":material/info:")
+    if result.reliable:
+        st.success("Enough data for the models, and both fits converged.", icon=":material/check_circle:")
+    cards = st.columns(4)
+    cards[0].metric("Customers modelled", f"{result.customers.height:,}", border=True,
+                    help="Customers with at least one purchase up to the end of the period.")
+    cards[1].metric("Bought more than once", f"{result.repeat_share:.1%}", border=True)
+    cards[2].metric("History", f"{result.history_days / 7:.0f} weeks", border=True,
+                    help="From the first customer's first purchase to the end of the period.")
+    cards[3].metric("Fits converged", "yes" if result.bgnbd.converged_ and result.gamma_gamma is not None
+                    and result.gamma_gamma.converged_ else "no", border=True)
+    takeaway(clv.fit_takeaway(result))
+    with st.expander("Model parameters", icon=":material/functions:"):
+        st.dataframe(
+            clv.parameter_table(result), hide_index=True, width="stretch",
+            column_config={"model": "Model", "parameter": "Parameter",
+                           "estimate": st.column_config.NumberColumn("Estimate", format="%.4f"),
+                           "standard_error": st.column_config.NumberColumn("Standard error", format="%.4f"),
+                           "meaning": "What it means"},
+        )
+        st.caption(f"Log-likelihood {result.bgnbd.log_likelihood_:,.1f} (purchases) over "
+                   f"{result.bgnbd.n_unique_rows_:,} distinct customer histories; standard errors from the "
+                   "curvature of the likelihood.")
+
+
+def validation_section(first_day: dt.date, end: dt.date) -> None:
+    """Would the model have predicted the last weeks?"""
+    st.subheader("Check: would the model have predicted the last weeks?")
+    history_weeks = (end - first_day).days // 7
+    if history_weeks < 8:
+        st.info("The data covers less than 8 weeks: too short to hold some weeks back and check the forecast. "
+                "Widen the period in the sidebar or load more history.")
+        return
     top = int(min(104, history_weeks - 4))
     holdout_weeks = st.slider(
         "Weeks held back for the check", 4, top, value=min(max(clv.default_holdout_weeks(first_day, end), 4), top),
@@ -113,96 +197,39 @@ else:
             validation = models.holdout_validation(holdout_weeks)
     except ValueError as error:
         st.error(plain(str(error)))
-    else:
-        st.caption(f"Fitted on orders up to {split:%d %b %Y}; compared over {holdout_weeks} weeks to {end:%d %b %Y} "
-                   f"for the {validation.customers:,} customers who had bought by the split.")
-        for problem in validation.problems:
-            st.warning(plain(problem), icon=":material/warning:")
-        cards = st.columns(4)
-        cards[0].metric("Actual repeat purchases", f"{validation.total_actual:,.0f}", border=True)
-        cards[1].metric("Predicted repeat purchases", f"{validation.total_predicted:,.0f}", border=True)
-        cards[2].metric("Total error", f"{validation.total_error_pct:+.1f}%", border=True,
-                        help="(predicted − actual) / actual over the held-back weeks.")
-        cards[3].metric("Mean absolute error per customer", f"{validation.mae:.2f}", border=True,
-                        help="Average gap between predicted and actual purchases of one customer.")
-        left, right = st.columns(2)
-        with left:
-            chart(holdout_by_frequency_figure(validation.by_frequency), key="lt_fig_holdout_freq")
-        with right:
-            chart(cumulative_tracking_figure(validation.weekly, split), key="lt_fig_tracking")
-        takeaway(clv.validation_takeaway(validation))
+        return
+    st.caption(f"Fitted on orders up to {split:%d %b %Y}; compared over {holdout_weeks} weeks to {end:%d %b %Y} "
+               f"for the {validation.customers:,} customers who had bought by the split.")
+    for problem in validation.problems:
+        st.warning(plain(problem), icon=":material/warning:")
+    cards = st.columns(4)
+    cards[0].metric("Actual repeat purchases", f"{validation.total_actual:,.0f}", border=True)
+    cards[1].metric("Predicted repeat purchases", f"{validation.total_predicted:,.0f}", border=True)
+    cards[2].metric("Total error", f"{validation.total_error_pct:+.1f}%", border=True,
+                    help="(predicted − actual) / actual over the held-back weeks.")
+    cards[3].metric("Mean absolute error per customer", f"{validation.mae:.2f}", border=True,
+                    help="Average gap between predicted and actual purchases of one customer.")
+    left, right = st.columns(2)
+    with left:
+        chart(holdout_by_frequency_figure(validation.by_frequency), key="lt_fig_holdout_freq")
+    with right:
+        chart(cumulative_tracking_figure(validation.weekly, split), key="lt_fig_tracking")
+    takeaway(clv.validation_takeaway(validation))
 
-# CLV ----------------------------------------------------------------------------------------
-st.subheader("What customers are worth")
-cards = st.columns(3)
-total, mean = result.clv_total(), result.clv_mean()
-cards[0].metric(f"Predicted value, next {months} months", "n/a" if total is None else f"{total:,.0f}", border=True,
-                help=None if result.spend_modelled else "Spend could not be modelled: see the statements above.")
-cards[1].metric("Average CLV per customer", "n/a" if mean is None else f"{mean:,.2f}", border=True)
-cards[2].metric("Expected purchases per customer", f"{result.customers['expected_purchases'].mean():.2f}", border=True,
-                help=f"Over {horizon}.")
-kinds = models.available_groupings()
-if st.session_state.get(Keys.LT_GROUP) not in kinds:
-    st.session_state.pop(Keys.LT_GROUP, None)
-left, right = st.columns(2)
-with left:
-    chart(clv_distribution_figure(result.customers, f"{months} months"), key="lt_fig_clv_hist")
-with right:
-    kind = st.segmented_control("CLV by", kinds, format_func=models.GROUPINGS.get, default="decile",
-                                required=True, key=Keys.LT_GROUP, bind="query-params")
-    if kind == "decile":
-        groups = clv.value_tiers(result.customers)
-        chart(clv_by_group_figure(groups, "label", "Predicted value by value decile",
-                                  "Customers ranked by predicted value (best first)"), key="lt_fig_clv_group")
-    else:
-        groups = clv.clv_by_group(result.customers, models.customer_groups(kind), "group")
-        chart(clv_by_group_figure(groups, "group", f"Predicted value by {models.GROUPINGS[kind].lower()}"),
-              key="lt_fig_clv_group")
-        st.caption("Customers who bought in the sidebar period, grouped as on the Portfolio and Segments pages.")
-takeaway(clv.concentration_takeaway(clv.value_tiers(result.customers)))
 
-# P(alive) -----------------------------------------------------------------------------------
-st.subheader("Who is probably still a customer")
-chart(p_alive_heatmap_figure(clv.probability_alive_matrix(result.bgnbd, result.customers)), key="lt_fig_palive")
-takeaway(clv.p_alive_takeaway(result))
-
-# At risk ------------------------------------------------------------------------------------
-st.subheader("Valuable customers slipping away")
-left, right = st.columns(2)
-top_share = left.slider("Valuable = top % by predicted CLV", 5, 50, value=25, step=5, key=Keys.LT_RISK_TOP,
-                        bind="query-params")
-alive_below = right.slider("Slipping = chance still active below (%)", 10, 90, value=50, step=5,
-                           key=Keys.LT_RISK_ALIVE, bind="query-params")
-risk_settings = clv.AtRiskSettings(min_clv_quantile=1 - top_share / 100, max_p_alive=alive_below / 100)
-at_risk = clv.at_risk_customers(result, risk_settings)
-takeaway(clv.at_risk_takeaway(at_risk, risk_settings))
-table(
-    at_risk.head(SHOWN_ROWS),
-    column_config={"customer_id": "Customer", "predicted_clv": money("Predicted CLV", format="%.2f"),
-                   "probability_active": share_column("Chance still active"),
-                   "expected_purchases": money("Expected purchases", format="%.2f"),
-                   "repeat_purchases": "Repeat purchases so far",
-                   "last_purchase_date": st.column_config.DateColumn("Last purchase", format="YYYY-MM-DD"),
-                   "days_since_last_purchase": "Days since", "revenue_to_date": money("Revenue so far", format="%.2f")},
-)
-if at_risk.height > SHOWN_ROWS:
-    st.caption(f"Showing the {SHOWN_ROWS:,} most valuable; the download has all {at_risk.height:,}.")
-st.download_button("Download the at-risk list (CSV)", data=safe_csv_bytes(at_risk), file_name="at_risk_customers.csv",
-                   mime="text/csv", icon=":material/download:", key="lt_download",
-                   help="Opens in Excel; cells that could run as formulas are neutralised.")
-
-# Cohorts ------------------------------------------------------------------------------------
-st.subheader("Cohorts: do new customers come back?")
-metric = st.segmented_control("Show", ["customer_retention", "revenue_retention"], default="customer_retention",
-                              required=True, key=Keys.LT_COHORT_METRIC, bind="query-params",
-                              format_func={"customer_retention": "Customers buying",
-                                           "revenue_retention": "Revenue vs. first month"}.get)
-with st.spinner("Building cohorts…"):
-    cohort_table = models.cohorts()
-if cohort_table.height == 0:
-    st.info("No customer made a first purchase in the sidebar period: widen the period to see cohorts.")
-else:
-    chart(cohort_heatmap_figure(cohort_table, metric), key="lt_fig_cohorts")
+def cohorts_section() -> None:
+    """Cohorts and retention curves: do new customers come back?"""
+    st.subheader("Cohorts: do new customers come back?")
+    shown = st.segmented_control("Show", ["customer_retention", "revenue_retention"], default="customer_retention",
+                                 required=True, key=Keys.LT_COHORT_METRIC, bind="query-params",
+                                 format_func={"customer_retention": "Customers buying",
+                                              "revenue_retention": "Revenue vs. first month"}.get)
+    with st.spinner("Building cohorts…"):
+        cohort_table = models.cohorts()
+    if cohort_table.height == 0:
+        st.info("No customer made a first purchase in the sidebar period: widen the period to see cohorts.")
+        return
+    chart(cohort_heatmap_figure(cohort_table, shown), key="lt_fig_cohorts")
     takeaway(retention.cohort_takeaway(cohort_table))
     st.caption("Rows: month of first purchase (a customer who bought before the period is not new). "
                "Blank cells lie after the end of the data.")
@@ -218,37 +245,57 @@ else:
     chart(retention_curves_figure(curve_table, "acquisition " + by), key="lt_fig_curves")
     takeaway(retention.curves_takeaway(curve_table))
 
-# Lifecycle ----------------------------------------------------------------------------------
-st.subheader("Customer lifecycle: acquire, retain, grow, win back")
-gap = st.number_input("A customer has lapsed after this many days without buying", 30, 730, value=180, step=30,
-                      key=Keys.LT_GAP, bind="query-params",
-                      help="Used for churn (lapsed now) and win-back (bought again after such a gap).")
-with st.spinner("Following customers through their lifecycle…"):
-    cycle = models.customer_lifecycle(int(gap))
-for note in cycle.notes:
-    st.caption(plain(note))
-if cycle.acquired == 0:
-    st.info("No customer made a first purchase in the sidebar period: widen the period to see the lifecycle.")
-else:
+
+def lifecycle_section(period: str) -> None:
+    """Acquire, retain, grow, win back (observed: no model)."""
+    st.subheader("Customer lifecycle: acquire, retain, grow, win back")
+    gap = st.number_input("A customer has lapsed after this many days without buying", 30, 730, value=180, step=30,
+                          key=Keys.LT_GAP, bind="query-params",
+                          help="Used for churn (lapsed now) and win-back (bought again after such a gap).")
+    with st.spinner("Following customers through their lifecycle…"):
+        cycle = models.customer_lifecycle(int(gap))
+    for note in cycle.notes:
+        st.caption(plain(note))
+    if cycle.acquired == 0:
+        st.info("No customer made a first purchase in the sidebar period: widen the period to see the lifecycle.")
+        return
     cards = st.columns(4)
-    cards[0].metric("New customers", f"{cycle.acquired:,}", border=True)
+    cards[0].metric("New customers", f"{cycle.acquired:,}", border=True,
+                    help=f"{metric('new_customers').definition} Period: {period}.")
     cards[1].metric("Bought again", f"{cycle.repeat_rate:.1%}", border=True,
                     help="Share of new customers who bought on a second day.")
-    cards[2].metric("Lapsed now", "n/a" if cycle.churn_base == 0 else f"{cycle.churn_rate:.1%}",
-                    border=True, help=f"No purchase in the last {gap} days, among the {cycle.churn_base:,} new "
-                                      f"customers who joined at least {gap} days before the end of the period.")
+    lapsed = metric("lapsed_share")
+    cards[2].metric(lapsed.label.format(gap=gap), "n/a" if cycle.churn_base == 0 else f"{cycle.churn_rate:.1%}",
+                    border=True, help=f"{lapsed.definition.format(gap=gap)} Observed, not a model: the "
+                                      f"{cycle.churn_base:,} new customers who joined at least {gap} days before the "
+                                      f"end of the period. Period: {period}.")
     cards[3].metric("Won back", f"{cycle.won_back:,}", border=True,
                     help=f"Customers who bought again after more than {gap} days; they brought "
-                         f"{cycle.won_back_revenue:,.0f} since coming back.")
+                         f"{format_figure(cycle.won_back_revenue, 'money')} since coming back.")
     chart(lifecycle_funnel_figure(cycle.funnel), key="lt_fig_funnel")
     takeaway(retention.lifecycle_takeaway(cycle))
     chart(acquisition_figure(cycle.acquisition), key="lt_fig_acquisition")
     takeaway(retention.acquisition_takeaway(cycle))
     if cycle.cac is not None:
-        st.dataframe(cycle.cac, hide_index=True, width="stretch",
-                     column_config={"acquisition_channel": "Acquisition channel",
-                                    "new_customers": "New customers", "spend": money("Marketing spend", format="%.0f"),
-                                    "cac": money("Cost per new customer (CAC)", format="%.2f")})
+        table(cycle.cac, column_config={"acquisition_channel": "Acquisition channel", "new_customers": "New customers",
+                                        "spend": money_column("Marketing spend"),
+                                        "cac": money_column("Cost per new customer (CAC)")})
     if cycle.penetration.height:
         chart(penetration_figure(cycle.penetration), key="lt_fig_penetration")
         takeaway(retention.penetration_takeaway(cycle.penetration))
+
+
+first_day, _ = date_bounds()
+start, end = selected_period()
+period_text = fmt.period(start, end)
+view = forecast_settings(clv.suggested_margin(customer_summary()))
+st.caption(f"Forecast over {clv.weeks_label(view.clv_settings().horizon_weeks)}, margin {view.margin:.0%}, discount "
+           f"rate {view.discount_rate:.0%} a year. Change them under *Forecast settings*.")
+fitted = fit_or_stop(view)
+worth_section(fitted, view, period_text)
+alive_section(fitted, period_text)
+at_risk_section(fitted)
+trust_section(fitted)
+validation_section(first_day, end)
+cohorts_section()
+lifecycle_section(period_text)

@@ -4,16 +4,32 @@ from __future__ import annotations
 import streamlit as st
 
 from crm_core.charts.overview import kpi_trend_figure
-from crm_core.kpis import KPI_BY_KEY, KPIS, WINDOW_LABELS, comparison_window, default_window, format_delta, relationship_snapshot, format_kpi, kpi_comparison, kpi_trend, previous_period, trend_takeaway
+from crm_core import format as fmt
+from crm_core.kpis import (
+    KPI_BY_KEY,
+    KPIS,
+    WINDOW_LABELS,
+    comparison_window,
+    default_window,
+    format_delta,
+    kpi_comparison,
+    kpi_trend,
+    relationship_snapshot,
+    trend_takeaway,
+)
+from crm_core.metrics import metric
+from crm_core.settings import COMPARISON_LABELS, comparison_period
 from ui.data import current_dataset, selected_period
 from ui.overview import overview_clv
+from ui.settings import current_settings
 from ui.state import Keys
-from ui.widgets import chart, explain, takeaway
+from ui.widgets import chart, currency_suffix, explain, figure_card, format_figure, money_column, takeaway, with_currency
 
 st.title("Overview")
+settings = current_settings()
 explain(
-    "How the business did in the period chosen in the sidebar. Each card compares the period "
-    "with the period of equal length just before it."
+    "How the business did in the period chosen in the sidebar. Each card compares it with "
+    f"the {COMPARISON_LABELS[settings.comparison].lower()} (sidebar: *Compare with*)."
 )
 
 dataset = current_dataset()
@@ -29,8 +45,8 @@ window = st.segmented_control(
     help="Which part of the sidebar period the cards summarise; each is compared with the equally long period before it.",
 )
 card_start, card_end = comparison_window(start, end, window)
-comparison = kpi_comparison(dataset.transactions, card_start, card_end)
-prev_start, prev_end = previous_period(card_start, card_end)
+comparison = kpi_comparison(dataset.transactions, card_start, card_end, settings.comparison)
+prev_start, prev_end = comparison_period(card_start, card_end, settings.comparison)
 st.caption(
     f"{card_start:%d %b %Y} – {card_end:%d %b %Y}, compared with {prev_start:%d %b %Y} – {prev_end:%d %b %Y}. "
     "Small bars in each card: the KPI per month of the sidebar period."
@@ -40,11 +56,13 @@ monthly = kpi_trend(dataset.transactions, start, end, "month")
 columns = st.columns(4)
 for index, row in enumerate(comparison.iter_rows(named=True)):
     with columns[index % 4]:
+        entry = metric(row["kpi"])
         st.metric(
-            row["label"],
-            format_kpi(row["value"], row["kind"]),
+            entry.label,
+            format_figure(row["value"], row["kind"]),
             delta=format_delta(row["delta"], row["delta_pct"], row["kind"]),
-            help=KPI_BY_KEY[row["kpi"]].help,
+            help=f"{entry.definition} Period: {fmt.period(card_start, card_end)}, compared with "
+                 f"{fmt.period(prev_start, prev_end)}.",
             border=True,
             chart_data=monthly[row["kpi"]].fill_null(0).to_list(),
             chart_type="bar" if row["kind"] in ("money", "count") else "line",
@@ -67,22 +85,25 @@ with right:
         bind="query-params",
     )
 trend = kpi_trend(dataset.transactions, start, end, grain)
-chart(kpi_trend_figure(trend, kpi, grain), key="overview_trend")
+chart(kpi_trend_figure(trend, kpi, grain), key="overview_trend", money_axis="y" if KPI_BY_KEY[kpi].kind == "money" else None)
 takeaway(trend_takeaway(trend, kpi, grain))
 
 st.subheader("Relationship health")
+card_period = fmt.period(card_start, card_end)
 st.caption(
-    "Retention: customers who bought in the previous period and bought again in this one. "
-    "CAC: marketing spend per new customer. CLV:CAC above 3 is the usual rule of thumb for healthy acquisition."
+    f"{card_period}. Retention: customers who bought in the previous period and bought again in this one. "
+    "CAC: marketing spend per new customer."
 )
-snapshot = relationship_snapshot(dataset, card_start, card_end, clv=overview_clv())
+predicted = overview_clv()
+snapshot = relationship_snapshot(dataset, card_start, card_end, clv=predicted)
 cards = st.columns(5)
-cards[0].metric("Retention rate", format_kpi(snapshot.retention_rate, "share"), border=True)
-cards[1].metric("Churn rate", format_kpi(snapshot.churn_rate, "share"), border=True)
-cards[2].metric("Top 20% revenue share", format_kpi(snapshot.top20_share, "share"), border=True,
-                help="Share of revenue from the best-spending fifth of customers.")
-cards[3].metric("CAC", format_kpi(snapshot.cac, "money"), border=True,
-                help="Marketing spend / new customers (needs the marketing-spend and customers tables).")
+cards[0].metric("Retention rate", format_figure(snapshot.retention_rate, "share"), border=True,
+                help=f"Customers of the previous period who bought again in this one. Period: {card_period}.")
+cards[1].metric("Churn rate", format_figure(snapshot.churn_rate, "share"), border=True,
+                help=f"1 - retention rate. Period: {card_period}.")
+figure_card(cards[2], "top20_revenue_share", snapshot.top20_share, card_period)
+cards[3].metric(f"CAC{currency_suffix()}", format_figure(snapshot.cac, "money"), border=True,
+                help=f"Marketing spend / new customers (needs the marketing-spend and customers tables). Period: {card_period}.")
 cards[4].metric("CSAT", "–" if snapshot.csat_mean is None else f"{snapshot.csat_mean:.2f} / 5", border=True,
                 help="Mean satisfaction score of support contacts (needs the interactions table).")
 takeaway(snapshot.retention_takeaway)
@@ -91,18 +112,26 @@ if snapshot.csat_takeaway:
 if snapshot.clv_cac is None:
     st.info("Add a customers table (with acquisition channel) and a marketing-spend table on the Data page to see CAC and CLV:CAC per channel.")
 else:
-    st.markdown(f"**CLV:CAC per acquisition channel** (CLV = {snapshot.clv_basis})")
-    st.dataframe(
-        snapshot.clv_cac,
-        hide_index=True,
-        column_config={
-            "channel": "Channel",
-            "spend": st.column_config.NumberColumn("Spend", format="%,.0f"),
-            "new_customers": "New customers",
-            "cac": st.column_config.NumberColumn("CAC", format="%,.2f"),
-            "clv_mean": st.column_config.NumberColumn("Mean CLV", format="%,.2f"),
-            "clv_cac": st.column_config.NumberColumn("CLV:CAC", format="%.1f"),
-        },
-    )
+    ratio = metric("clv_cac")
+    columns = {
+        "channel": "Channel",
+        "spend": money_column("Spend"),
+        "new_customers": "New customers",
+        "cac": money_column("CAC"),
+    }
+    if predicted is None:  # revenue to date is not a lifetime value: no ratio, no rule of thumb
+        st.markdown("**CAC per acquisition channel**")
+        st.caption("CLV:CAC needs the lifetime-value forecast, which is not reliable for this period "
+                   "(see Lifetime value): revenue to date is not compared with the rule of thumb.")
+        shown = snapshot.clv_cac.select(list(columns))
+    else:
+        st.markdown(f"**{ratio.label} per acquisition channel**")
+        st.caption(ratio.help(months=str(settings.horizon_months)).replace("Period: the analysed period", f"Period: {card_period}")
+                   + " Above 3 is the usual rule of thumb for healthy acquisition.")
+        months = settings.horizon_months
+        columns |= {"clv_mean": money_column(f"Mean predicted value, next {months} months"),
+                    "clv_cac": st.column_config.NumberColumn("CLV:CAC", format="%.1f")}
+        shown = snapshot.clv_cac
+    st.dataframe(shown, hide_index=True, column_config=with_currency(columns))
 if snapshot.csat_mean is None:
     st.caption("No support interactions in this dataset: CSAT needs an interactions table (Data page).")

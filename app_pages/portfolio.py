@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import streamlit as st
 
+from crm_core import format as fmt
 from crm_core import portfolio as pf
 from crm_core.charts.portfolio import (
     lorenz_figure,
@@ -14,13 +16,25 @@ from crm_core.charts.portfolio import (
     significance_figure,
     tier_trend_figure,
 )
+from crm_core.settings import CostToServe, Tiers
 from ui.data import current_dataset, customer_summary, period_transactions, selected_period
+from ui.settings import current_settings, update_settings
 from ui.state import Keys
-from ui.widgets import chart, count_column, customer_list, explain, group_table, money_column, plain, takeaway
+from ui.widgets import (
+    chart,
+    count_column,
+    currency_suffix,
+    customer_list,
+    explain,
+    figure_card,
+    group_table,
+    money_column,
+    plain,
+    takeaway,
+)
 
 SHOWN_ROWS = 1000
 ONE_DAY = dt.timedelta(days=1)
-DEFAULTS = pf.TierSettings()
 
 st.title("Portfolio")
 explain(
@@ -38,44 +52,67 @@ if summary.height == 0:
 margin_known = pf.has_margin(summary)
 
 
+def _tier_widgets_from_settings(tiers: Tiers, suggested: tuple[float, ...]) -> None:
+    """Fill the tier widgets from the view's tiers when they are not on screen yet (first visit, after navigation)."""
+    defaults = {Keys.PF_VALUE: tiers.by, Keys.PF_METHOD: "amount" if tiers.amounts is not None else "rank"}
+    for index, name in enumerate(tiers.names):
+        defaults[f"{Keys.PF_TIER_NAME}{index}"] = name
+        if index < len(tiers.names) - 1:
+            defaults[f"{Keys.PF_TIER_SHARE}{index}"] = round(tiers.shares[index] * 100, 4)
+            amounts = tiers.amounts or suggested
+            defaults[f"{Keys.PF_TIER_AMOUNT}{index}"] = float(amounts[index]) if index < len(amounts) else 0.0
+    for key, value in defaults.items():
+        st.session_state.setdefault(key, value)
+
+
 def tier_settings_form() -> pf.TierSettings:
-    """Widgets for the tier rule; falls back to the defaults (with the reason) when invalid."""
+    """Widgets for the tier rule, kept in the view's settings (URL, saved views, report, slides).
+
+    An invalid edit keeps the last valid tiers (with the reason).
+    """
+    view_tiers = current_settings().tiers
+    count = len(view_tiers.names)
+    suggested = pf.rank_cutoff_amounts(summary, replace(current_settings(), tiers=replace(view_tiers, amounts=None,
+                                                                                          by="revenue")).tier_settings())
+    _tier_widgets_from_settings(view_tiers, suggested)
     with st.expander("Tier settings: names and cut-offs", icon=":material/tune:"):
         left, right = st.columns(2)
         value = left.segmented_control(
             "Rank customers by", ["revenue", "margin"] if margin_known else ["revenue"],
-            format_func=str.capitalize, default="revenue", required=True, key=Keys.PF_VALUE, bind="query-params",
+            format_func=str.capitalize, required=True, key=Keys.PF_VALUE,
             help="Margin = revenue minus cost; it needs a cost column in the data.")
         if not margin_known:
             left.caption("Margin is not available: the data has no cost column.")
         method = right.segmented_control(
             "Cut-offs by", ["rank", "amount"], format_func={"rank": "Share of customers", "amount": "Spend amount"}.get,
-            default="rank", required=True, key=Keys.PF_METHOD, bind="query-params",
+            required=True, key=Keys.PF_METHOD,
             help="Share of customers: the top 1% are Platinum, and so on. Spend amount: a customer who spent at "
                  "least the amount is in the tier.")
-        suggested = pf.rank_cutoff_amounts(summary, pf.TierSettings(value=value))
         names, shares, amounts = [], [], []
-        for index, default_name in enumerate(DEFAULTS.names):
+        for index in range(count):
             name_column, cut_column = st.columns(2)
-            names.append(name_column.text_input(f"Tier {index + 1} name", default_name, max_chars=30,
+            names.append(name_column.text_input(f"Tier {index + 1} name", max_chars=30,
                                                 key=f"{Keys.PF_TIER_NAME}{index}"))
-            if index == len(DEFAULTS.names) - 1:
+            if index == count - 1:
                 cut_column.caption("The last tier takes every other customer.")
             elif method == "rank":
                 shares.append(cut_column.number_input(
-                    "Share of customers (%)", 0.1, 99.0, DEFAULTS.shares[index] * 100, 0.5,
-                    key=f"{Keys.PF_TIER_SHARE}{index}") / 100)
+                    "Share of customers (%)", 0.1, 99.0, step=0.5, key=f"{Keys.PF_TIER_SHARE}{index}") / 100)
             else:
                 amounts.append(cut_column.number_input(
-                    f"Minimum {value}", value=float(suggested[index]), step=10.0, format="%.2f",
-                    key=f"{Keys.PF_TIER_AMOUNT}{index}"))
-    try:
+                    f"Minimum {value}", step=10.0, format="%.2f", key=f"{Keys.PF_TIER_AMOUNT}{index}"))
+        st.caption("Your tiers are kept in the link, in saved views, in the report and in meeting mode.")
+    try:  # the portfolio module's checks word the problem for a manager
         if method == "rank":
-            return pf.TierSettings(names=tuple(names), value=value, shares=tuple(shares))
-        return pf.TierSettings(names=tuple(names), method="amount", value=value, amounts=tuple(amounts))
+            rule = pf.TierSettings(names=tuple(names), value=value or "revenue", shares=tuple(shares))
+            edited = Tiers(names=rule.names, shares=(*rule.shares, round(1 - sum(rule.shares), 12)), by=rule.value)
+        else:
+            rule = pf.TierSettings(names=tuple(names), method="amount", value=value or "revenue", amounts=tuple(amounts))
+            edited = Tiers(names=rule.names, shares=view_tiers.shares, amounts=rule.amounts, by=rule.value)
+        update_settings(tiers=edited)
     except ValueError as error:
-        st.error(plain(f"{error} Showing the default tiers until this is fixed."))
-        return pf.TierSettings(value=value)
+        st.error(plain(f"{error} Showing the last valid tiers until this is fixed."))
+    return current_settings().tier_settings()
 
 
 settings = tier_settings_form()
@@ -85,13 +122,10 @@ st.caption(plain(settings.describe()))
 st.subheader("How concentrated is revenue?")
 figures = pf.concentration(summary)
 cards = st.columns(3)
-cards[0].metric("Top 20% of customers bring", pf.pct(figures.top20_share), border=True,
-                help="Share of net revenue from the best ceil(20% × customers) customers.")
-cards[1].metric("Share of customers bringing 80% of revenue", pf.pct(figures.customer_share_for_80), border=True,
-                help="The fewest customers, best first, whose revenue adds up to 80% of the total.")
-cards[2].metric("Gini coefficient", "n/a" if figures.gini is None else f"{figures.gini:.2f}", border=True,
-                help="0 = every customer spends the same, 1 = one customer brings everything. "
-                     "Customers with more returns than purchases count as 0.")
+period_text = fmt.period(start, end)
+figure_card(cards[0], "top20_revenue_share", figures.top20_share, period_text)
+figure_card(cards[1], "customer_share_for_80pct_revenue", figures.customer_share_for_80, period_text)
+figure_card(cards[2], "gini", figures.gini, period_text)
 left, right = st.columns(2)
 with left:
     chart(pareto_figure(pf.pareto_curve(summary), figures), key="pf_pareto")
@@ -149,14 +183,16 @@ lines = lines_column.segmented_control(
     "Quadrant lines at the", list(pf.SPLITS), format_func=pf.SPLITS.get, default="median", required=True,
     key=Keys.PF_LINES, bind="query-params",
     help="Medians split customers into equal halves; averages flag those above the typical spend or cost.")
+serve = current_settings().cost_to_serve
+st.session_state.setdefault(Keys.PF_COST_CONTACT, serve.per_contact)
+st.session_state.setdefault(Keys.PF_COST_RETURN, serve.per_return)
 cost_per_contact = middle.number_input(
-    "Cost of a contact without a recorded cost", 0.0, value=pf.ServeCostSettings().cost_per_contact, step=1.0,
-    key=Keys.PF_COST_CONTACT)
+    f"Cost of a contact without a recorded cost{currency_suffix()}", 0.0, step=1.0, key=Keys.PF_COST_CONTACT)
 cost_per_return = right.number_input(
-    "Handling cost of one returned line", 0.0, value=pf.ServeCostSettings().cost_per_return, step=1.0,
-    key=Keys.PF_COST_RETURN)
+    f"Handling cost of one returned line{currency_suffix()}", 0.0, step=1.0, key=Keys.PF_COST_RETURN)
+update_settings(cost_to_serve=CostToServe(per_contact=cost_per_contact, per_return=cost_per_return))
 customers, matrix = pf.portfolio_table(
-    summary, settings, dataset.interactions, (start, end), pf.ServeCostSettings(cost_per_contact, cost_per_return),
+    summary, settings, dataset.interactions, (start, end), current_settings().serve_cost_settings(),
     matrix_value, lines)
 st.caption(matrix.basis.note)
 points, sampling_note = pf.chart_sample(customers)

@@ -7,17 +7,33 @@ import polars as pl
 import streamlit as st
 
 from crm_core import clusters as cl
-from crm_core import needs
-from crm_core import rfm
+from crm_core import needs, rfm
 from crm_core.charts import segments as charts
 from crm_core.customers import summarize
 from crm_core.kpis import format_kpi
 from crm_core.schema import C
-from ui.data import current_dataset_id, customer_summary, period_transactions, selected_period
+from crm_core.settings import Rfm
+from ui.data import (
+    current_dataset_id,
+    customer_summary,
+    period_transactions,
+    selected_period,
+)
 from ui.segments import cached_describe, cached_fit
+from ui.settings import current_settings, update_settings
 from ui.state import Keys
 from ui.widgets import (
-    chart, count_column, customer_list, explain, group_table, money_column, plain, share_column, table, takeaway,
+    chart,
+    count_column,
+    customer_list,
+    explain,
+    format_figure,
+    group_table,
+    money_column,
+    plain,
+    share_column,
+    table,
+    takeaway,
 )
 
 SHOWN_ROWS = 1000
@@ -47,25 +63,29 @@ if period_summary.height == 0:
 
 
 # Settings -----------------------------------------------------------------------------------
-def rfm_settings_form() -> tuple[dt.date, int, str, str]:
+def rfm_settings_form(start: dt.date, end: dt.date) -> tuple[dt.date, int, str, str]:
+    """Reference date, and the view's score levels, ties and axis (kept in the settings: URL, views, report)."""
+    view = current_settings().rfm
+    st.session_state.setdefault(Keys.SEG_BINS, view.bins)
+    st.session_state.setdefault(Keys.SEG_TIES, view.ties)
+    st.session_state.setdefault(Keys.SEG_AXIS, view.segment_on)
     with st.expander("RFM settings: reference date, score levels, ties", icon=":material/tune:"):
         first, second = st.columns(2)
         chosen = first.date_input(
             "Reference date (as of)", value=None, key=Keys.SEG_AS_OF, format="YYYY-MM-DD",
             help=f"Recency is counted back from this date. Empty = the last order date in the period ({end:%d %b %Y}).")
         bins = second.segmented_control(
-            "Score levels", [5, 4, 3], default=5, required=True, key=Keys.SEG_BINS, bind="query-params",
+            "Score levels", [5, 4, 3], required=True, key=Keys.SEG_BINS,
             format_func=lambda n: {5: "5 (quintiles)", 4: "4 (quartiles)", 3: "3 (terciles)"}[n],
             help="Each of R, F and M is scored from 1 to this number; the highest is best.")
         ties = first.segmented_control(
-            "Customers with equal values", ["shared", "ordinal"], default="shared", required=True,
-            key=Keys.SEG_TIES, bind="query-params",
+            "Customers with equal values", ["shared", "ordinal"], required=True, key=Keys.SEG_TIES,
             format_func={"shared": "Share a score", "ordinal": "Split by customer id"}.get,
             help="Share a score: two customers with the same number of orders always get the same F score, "
                  "even if that leaves some scores unused. Split: every score gets the same number of customers, "
                  "ties broken by customer id.")
         axis = second.segmented_control(
-            "Segment rules read", ["F", "FM"], default="F", required=True, key=Keys.SEG_AXIS, bind="query-params",
+            "Segment rules read", ["F", "FM"], required=True, key=Keys.SEG_AXIS,
             format_func={"F": "Orders (F)", "FM": "Orders and spend (mean of F and M)"}.get,
             help="With 'orders and spend', a big spender with few orders counts as frequent.")
     as_of = chosen or end
@@ -75,27 +95,21 @@ def rfm_settings_form() -> tuple[dt.date, int, str, str]:
     return as_of, bins, ties, axis
 
 
-as_of, bins, ties, axis = rfm_settings_form()
-summary = period_summary if as_of == end else summarize(tx, as_of).collect()
-if summary.height == 0:
-    st.info("No orders on or before the reference date. Pick a later date in the RFM settings.")
-    st.stop()
-
-tab_rfm, tab_clusters, tab_needs = st.tabs(["RFM segments", "Behavioural clusters", "Needs & channels"])
 
 
 # RFM ----------------------------------------------------------------------------------------
 def rules_editor(bins: int, axis: str) -> tuple[rfm.SegmentRule, ...]:
-    """The editable rule table; returns the rules in force (the last valid ones applied)."""
-    rules_key = f"{Keys.SEG_RULES}{bins}"
-    applied = st.session_state.get(rules_key, rfm.DEFAULT_RULES[bins])
+    """The editable rule table; returns the rules in force (the view's, kept in its settings)."""
+    view = current_settings().rfm
+    own = view.rules if view.rules is not None and view.bins == bins else None
+    applied = rfm.DEFAULT_RULES[bins] if own is None else tuple(rfm.SegmentRule(*rule) for rule in own)
     version = st.session_state.get(Keys.SEG_RULES_VERSION, 0)
     f_label = "F" if axis == "F" else "FM"
     with st.expander("Segment rules (editable)", icon=":material/rule:"):
         st.caption(
             f"Rules are checked from top to bottom; a customer gets the first segment whose R and {f_label} ranges "
             "contain their scores. The last rule catches everyone left. Add, remove or rename rows, then apply.")
-        score = dict(min_value=1, max_value=bins, step=1, required=True)
+        score = {"min_value": 1, "max_value": bins, "step": 1, "required": True}
         with st.form("seg_rules_form", border=False):
             edited = st.data_editor(
                 rfm.rules_frame(applied), key=f"{Keys.SEG_RULES_EDITOR}{bins}_{version}", num_rows="dynamic",
@@ -112,13 +126,14 @@ def rules_editor(bins: int, axis: str) -> tuple[rfm.SegmentRule, ...]:
             apply = left.form_submit_button("Apply rules", icon=":material/check:")
             reset = right.form_submit_button("Back to the default rules", icon=":material/restart_alt:")
         if reset:
-            st.session_state.pop(rules_key, None)
+            update_settings(rfm=Rfm(bins=bins, ties=view.ties, segment_on=view.segment_on))
             st.session_state[Keys.SEG_RULES_VERSION] = version + 1
             st.rerun()
         if apply:
             check = rfm.validate_rules(edited, bins, axis)
             if check.ok:
-                st.session_state[rules_key] = check.rules
+                rules = tuple((r.name, r.r_min, r.r_max, r.f_min, r.f_max) for r in check.rules)
+                update_settings(rfm=Rfm(bins=bins, ties=view.ties, segment_on=view.segment_on, rules=rules))
                 st.session_state[Keys.SEG_RULES_VERSION] = version + 1
                 st.rerun()
             for error in check.errors:
@@ -131,14 +146,16 @@ def rules_editor(bins: int, axis: str) -> tuple[rfm.SegmentRule, ...]:
     return applied
 
 
-def rfm_tab(settings: rfm.RfmSettings) -> pl.DataFrame:
+def rfm_tab(summary: pl.DataFrame, tx: pl.LazyFrame, settings: rfm.RfmSettings, start: dt.date,
+            as_of: dt.date) -> pl.DataFrame:
+    """Scores, grid, segment sizes and profiles, migration and the customers of a segment."""
     scored = rfm.score_customers(summary, settings).collect()
     numbers = rfm.headline(scored)
     cards = st.columns(4)
     cards[0].metric("Customers", format_kpi(numbers["customers"], "count"), border=True)
     cards[1].metric("Median days since last purchase", format_kpi(numbers["median_recency_days"], "count"), border=True)
     cards[2].metric("Median orders", orders_text(numbers["median_frequency"]), border=True)
-    cards[3].metric("Median revenue per customer", format_kpi(numbers["median_monetary"], "money"), border=True)
+    cards[3].metric("Median revenue per customer", format_figure(numbers["median_monetary"], "money"), border=True)
     st.caption(f"Scores as of {as_of:%d %b %Y}, on orders from {start:%d %b %Y}. Recency counts days since the "
                "last order line (including returns); frequency counts distinct orders; revenue is net of returns.")
     for note in rfm.bin_notes(scored, settings):
@@ -167,7 +184,7 @@ def rfm_tab(settings: rfm.RfmSettings) -> pl.DataFrame:
         mean_f=st.column_config.NumberColumn("F score (mean)", format="%.1f"),
         mean_m=st.column_config.NumberColumn("M score (mean)", format="%.1f"))
     takeaway(rfm.profile_takeaway(profile))
-    migration_section(settings)
+    migration_section(tx, settings, start, as_of)
 
     st.subheader("Customers of a segment")
     names = settings.segment_names
@@ -177,16 +194,17 @@ def rfm_tab(settings: rfm.RfmSettings) -> pl.DataFrame:
     row = rfm.segment_row(profile, pick)
     cards = st.columns(4)
     cards[0].metric("Customers in segment", format_kpi(row["customers"], "count"), border=True)
-    cards[1].metric("Segment revenue", format_kpi(row["revenue"], "money"), border=True)
-    cards[2].metric("Share of revenue", format_kpi(row["revenue_share"], "share"), border=True)
-    cards[3].metric("Revenue per customer (mean)", format_kpi(row["mean_revenue"], "money"), border=True)
+    cards[1].metric("Segment revenue", format_figure(row["revenue"], "money"), border=True)
+    cards[2].metric("Share of revenue", format_figure(row["revenue_share"], "share"), border=True)
+    cards[3].metric("Revenue per customer (mean)", format_figure(row["mean_revenue"], "money"), border=True)
     if row["advice"]:
         st.caption(plain(f"What to do: {row['advice']}"))
     customer_list(rfm.segment_members(scored, pick), pick, "segment", Keys.SEG_DOWNLOAD, SHOWN_ROWS)
     return scored
 
 
-def migration_section(settings: rfm.RfmSettings) -> None:
+def migration_section(tx: pl.LazyFrame, settings: rfm.RfmSettings, start: dt.date, as_of: dt.date) -> None:
+    """How customers moved between segments from an earlier date to the reference date."""
     st.subheader("How customers moved between segments")
     if as_of <= start:
         st.info("The period is a single day: choose a longer period in the sidebar to compare two dates.")
@@ -212,14 +230,11 @@ def migration_section(settings: rfm.RfmSettings) -> None:
     )
 
 
-with tab_rfm:
-    rules = rules_editor(bins, axis)
-    rfm_settings = rfm.RfmSettings(bins=bins, ties=ties, segment_on=axis, rules=rules)
-    scored = rfm_tab(rfm_settings)
 
 
 # Clusters -----------------------------------------------------------------------------------
-def clusters_tab() -> cl.ClusterResult | None:
+def clusters_tab(summary: pl.DataFrame, start: dt.date, end: dt.date, as_of: dt.date) -> cl.ClusterResult | None:
+    """Behavioural clusters of the period's customers (k-means), their profiles and members."""
     st.caption("Lets the data find groups of customers who behave alike: how recently and how often they buy, "
                "how much revenue they bring, plus the behaviour you tick below (method: k-means clustering). "
                "The number of groups is the one that separates customers best (the highest silhouette score, "
@@ -270,12 +285,12 @@ def clusters_tab() -> cl.ClusterResult | None:
     return result
 
 
-with tab_clusters:
-    cluster_result = clusters_tab()
 
 
 # Needs and channels -------------------------------------------------------------------------
-def needs_tab() -> None:
+def needs_tab(summary: pl.DataFrame, tx: pl.LazyFrame, scored: pl.DataFrame, rfm_settings: rfm.RfmSettings,
+              cluster_result: cl.ClusterResult | None, as_of: dt.date) -> None:
+    """What each group (RFM segment or cluster) buys, and through which channels."""
     group_options = ["segment"] + (["cluster"] if cluster_result is not None else [])
     group_by = st.segmented_control(
         "Group customers by", group_options, default="segment", required=True, key=Keys.NEEDS_GROUP,
@@ -345,5 +360,26 @@ def needs_tab() -> None:
     st.caption("Repeat customers only (two or more purchase days). A day's channel is the one with the most revenue.")
 
 
+# Page ---------------------------------------------------------------------------------------
+def view_rfm(bins: int, ties: str, axis: str) -> rfm.RfmSettings:
+    """The RFM settings in force: widgets and rule table, written to the view's settings."""
+    rules = rules_editor(bins, axis)
+    rows = tuple((r.name, r.r_min, r.r_max, r.f_min, r.f_max) for r in rules)
+    default_rows = tuple((r.name, r.r_min, r.r_max, r.f_min, r.f_max) for r in rfm.DEFAULT_RULES[bins])
+    update_settings(rfm=Rfm(bins=bins, ties=ties, segment_on=axis, rules=None if rows == default_rows else rows))
+    return current_settings().rfm_settings()
+
+
+as_of, bins, ties, axis = rfm_settings_form(start, end)
+summary = period_summary if as_of == end else summarize(tx, as_of).collect()
+if summary.height == 0:
+    st.info("No orders on or before the reference date. Pick a later date in the RFM settings.")
+    st.stop()
+tab_rfm, tab_clusters, tab_needs = st.tabs(["RFM segments", "Behavioural clusters", "Needs & channels"])
+with tab_rfm:
+    rfm_settings = view_rfm(bins, ties, axis)
+    scored = rfm_tab(summary, tx, rfm_settings, start, as_of)
+with tab_clusters:
+    cluster_result = clusters_tab(summary, start, end, as_of)
 with tab_needs:
-    needs_tab()
+    needs_tab(summary, tx, scored, rfm_settings, cluster_result, as_of)

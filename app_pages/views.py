@@ -5,8 +5,10 @@ import polars as pl
 import streamlit as st
 
 from crm_core.notes import NotesError, parse_link, query_dict, query_string
+from crm_core.settings import AnalysisSettings
 from ui.data import current_dataset_id
 from ui.present import APP_PAGES, notes_store, segment_choices
+from ui.settings import apply_settings, current_settings, settings_from_query
 from ui.state import Keys
 from ui.widgets import explain
 
@@ -17,16 +19,39 @@ st.title("Saved views & notes")
 explain(
     "Every page keeps its filters in the address bar, so a copied link reopens the same view. Here you can "
     "**name** such links to find them again, and keep **notes on segments**: who decided what, and when. "
-    "Everything is saved in the workspace."
+    "Everything is saved in the workspace. A view's settings (period, filters, tiers, RFM rules, margin, "
+    "horizon, currency) download as JSON: give that file to the command line with `--view FILE.json` to get "
+    "the same figures, or load it here to apply it."
 )
 store = notes_store()
 dataset_id = current_dataset_id()
 
 # --- Saved views ----------------------------------------------------------------
 st.subheader("Saved views")
-# Without a pasted link, a view keeps the sidebar choices (dataset and period) of this session.
-shared_query = query_string({name: st.query_params.get_all(name) for name in (Keys.DATASET_ID, Keys.PERIOD)
+# Without a pasted link, a view keeps the sidebar choices (dataset, period, settings) of this session.
+shared_query = query_string({name: st.query_params.get_all(name)
+                             for name in (Keys.DATASET_ID, Keys.PERIOD_PRESET, Keys.PERIOD, Keys.SETTINGS_URL)
                              if name in st.query_params})
+
+# --- Settings as JSON -----------------------------------------------------------
+with st.container(border=True):
+    st.markdown("**This view's settings**")
+    download_column, upload_column = st.columns(2)
+    download_column.download_button(
+        "Download settings (JSON)", current_settings().to_json().encode("utf-8"), file_name="view.json",
+        mime="application/json", icon=":material/download:",
+        help="Period, comparison, filters, tiers, RFM rules, margin, discount rate, horizon, cost-to-serve, "
+             "currency and number format. `python -m crm_core report FILE --view view.json` reproduces the figures.")
+    uploaded = upload_column.file_uploader("Load settings (JSON)", type=["json"], key=Keys.VIEW_JSON,
+                                           help="A file downloaded here (or written by hand): applied to every page.")
+    if uploaded is not None:
+        try:
+            loaded = AnalysisSettings.from_json(uploaded.getvalue())
+        except ValueError as error:
+            st.error(f"That file cannot be used: {error}")
+        else:
+            if loaded != current_settings():
+                apply_settings(loaded)
 with st.form("save_view", clear_on_submit=True, border=True):
     st.text_input("Name of the view", key=Keys.VIEW_NAME, max_chars=80, placeholder="e.g. Q3 review – top tiers")
     st.selectbox("Page", list(APP_PAGES), format_func=lambda path: APP_PAGES[path][1], key=Keys.VIEW_PAGE)
@@ -58,6 +83,13 @@ for view in views.iter_rows(named=True):
     page_column.caption(f"{page_title} · saved {view['created_at'][:16].replace('T', ' ')} UTC")
     with open_column:
         st.page_link(page_file, label="Open", icon=":material/open_in_new:", query_params=query_dict(view["query"]))
+        try:
+            view_json = settings_from_query(query_dict(view["query"])).to_json()
+        except ValueError:
+            view_json = None  # a damaged link: nothing to download
+        if view_json is not None:
+            st.download_button("JSON", view_json.encode("utf-8"), file_name="view.json", mime="application/json",
+                               key=f"{Keys.VIEW_JSON}_{view['id']}", help="This view's settings, for `--view`.")
     delete_column.button("Delete", key=f"{Keys.VIEW_DELETE}{view['id']}", on_click=store.delete_view, args=(view["id"],))
 
 # --- Notes on segments ----------------------------------------------------------

@@ -6,27 +6,47 @@ import importlib
 import sys
 
 from crm_core.commands import COMMANDS
-from crm_core.commands.common import fail
-from crm_core.ingest import IngestError
+from crm_core.ingest.errors import IngestError
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _chosen_command(argv: list[str]) -> str | None:
+    """The command named on the command line, if any (the first word that is one)."""
+    return next((word for word in argv if word in COMMANDS), None)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The CLI parser; only ``command``'s module is imported (all when None, for tests and docs)."""
     parser = argparse.ArgumentParser(prog="python -m crm_core", description="Customer analytics from order exports.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in COMMANDS:
-        module = importlib.import_module(f"crm_core.commands.{name}")
-        command_parser = sub.add_parser(name, help=module.__doc__.strip().splitlines()[0])
-        module.add_arguments(command_parser)
-        command_parser.set_defaults(run=module.run)
+    for name, help_line in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_line, description=help_line)
+        if command is None or name == command:
+            module = importlib.import_module(f"crm_core.commands.{name}")
+            module.add_arguments(command_parser)
+            command_parser.set_defaults(run=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = _chosen_command(argv)
+    # Top-level help needs no command module; a named command imports only its own.
+    args = build_parser(command or "").parse_args(argv)
+    from crm_core.commands.common import fail, os_error_message, unwritable_output
+
+    unwritable = unwritable_output(args)
+    if unwritable:
+        return fail(unwritable)
     try:
         return args.run(args)
     except IngestError as error:
         return fail(str(error))
+    except OSError as error:
+        return fail(os_error_message(error, args))
+    except MemoryError:
+        return fail("The command ran out of memory. Use a smaller file (a shorter period) or a machine with more memory.")
+    except Exception as error:  # noqa: BLE001 - the CLI contract: one line, never a traceback
+        return fail(f"Unexpected error ({type(error).__name__}: {error}). Please report it with the command you ran.")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,22 @@ def data_as_of(tx: pl.LazyFrame) -> dt.date:
     return tx.select(pl.col(C.ORDER_DATE).max()).collect().item()
 
 
+def is_purchase(tx: pl.LazyFrame | pl.DataFrame) -> pl.Expr:
+    """The canonical purchase rule, for a line or an order.
+
+    A purchase has a net amount >= 0 and was not refunded in full: negative
+    amounts are returns, and an order refunded in full (``fully_refunded``,
+    set by ingest from the export's refunds) stays in revenue with 0 but is
+    no purchase, purchase day or first purchase. A free order (amount 0, not
+    refunded: a promotion, a 100% discount) is a purchase, as in the CDNOW
+    data the published models were fitted on.
+    """
+    purchase = pl.col(C.AMOUNT) >= 0
+    if has_column(tx, C.FULLY_REFUNDED):
+        purchase = purchase & ~pl.col(C.FULLY_REFUNDED).fill_null(False)
+    return purchase
+
+
 def order_key(tx: pl.LazyFrame) -> pl.Expr:
     """Expression identifying an order: order_id when present, else the purchase day.
 
@@ -42,13 +58,37 @@ def order_key(tx: pl.LazyFrame) -> pl.Expr:
     return pl.col(C.ORDER_DATE).cast(pl.String)
 
 
+def count_orders(tx: pl.LazyFrame) -> dict[str, int]:
+    """``orders`` and ``purchases`` among the transactions.
+
+    An order is a (customer, order_id); rows without an order id are one order
+    each. A purchase is an order that passes :func:`is_purchase` on its net
+    amount: positive net revenue, or zero without a full refund. So an order
+    refunded in full counts in ``orders`` but not in ``purchases``, and so
+    does a return (negative net amount).
+    """
+    refunds = has_column(tx, C.FULLY_REFUNDED)
+    refunded = pl.col(C.FULLY_REFUNDED).fill_null(False) if refunds else pl.lit(False)
+    if has_column(tx, C.ORDER_ID):
+        row_key = pl.lit("\x00row ") + pl.int_range(pl.len()).cast(pl.String)  # cannot clash with a real id
+        orders = (
+            tx.with_columns(pl.coalesce(pl.col(C.ORDER_ID), row_key).alias(C.ORDER_ID))
+            .group_by(C.CUSTOMER_ID, C.ORDER_ID)
+            .agg(pl.col(C.AMOUNT).sum(), refunded.any().alias(C.FULLY_REFUNDED))
+        )
+    else:
+        orders = tx.select(pl.col(C.AMOUNT), refunded.alias(C.FULLY_REFUNDED))
+    counted = orders.select(pl.len().alias("orders"), is_purchase(orders).sum().alias("purchases"))
+    return counted.collect().row(0, named=True)
+
+
 def first_purchase_dates(tx: pl.LazyFrame) -> pl.LazyFrame:
     """Each customer's first purchase date over the whole history (customer_id, first_date).
 
     Returns (negative lines) do not acquire a customer.
     """
     return (
-        tx.filter(pl.col(C.AMOUNT) >= 0)
+        tx.filter(is_purchase(tx))
         .group_by(C.CUSTOMER_ID)
         .agg(pl.col(C.ORDER_DATE).min().alias("first_date"))
     )
@@ -73,7 +113,7 @@ def exact_sum(expr: pl.Expr) -> pl.Expr:
     return fixed_point.sum().cast(pl.Float64) / _EXACT_SCALE + others
 
 
-def _orders(tx: pl.LazyFrame, is_purchase: pl.Expr) -> pl.Expr:
+def _orders(tx: pl.LazyFrame, purchase: pl.Expr) -> pl.Expr:
     """Distinct order keys of purchase lines (see :func:`order_key`).
 
     Without order ids the key is the purchase day, so the dates are counted
@@ -81,11 +121,11 @@ def _orders(tx: pl.LazyFrame, is_purchase: pl.Expr) -> pl.Expr:
     line to a string (which made it the costliest aggregation).
     """
     if has_column(tx, C.ORDER_ID):
-        return pl.when(is_purchase).then(order_key(tx)).drop_nulls().n_unique()
-    return pl.when(is_purchase).then(pl.col(C.ORDER_DATE)).drop_nulls().n_unique()
+        return pl.when(purchase).then(order_key(tx)).drop_nulls().n_unique()
+    return pl.when(purchase).then(pl.col(C.ORDER_DATE)).drop_nulls().n_unique()
 
 
-def _first_channel(is_purchase: pl.Expr) -> pl.Expr:
+def _first_channel(purchase: pl.Expr) -> pl.Expr:
     """Channel of the first purchase day's first line with a channel (null if none that day).
 
     Purchase lines are keyed by (day, channel missing) in one integer and the
@@ -95,8 +135,8 @@ def _first_channel(is_purchase: pl.Expr) -> pl.Expr:
     """
     channel = pl.col(C.CHANNEL)
     day_then_missing = pl.col(C.ORDER_DATE).cast(pl.Int32).cast(pl.Int64) * 2 + channel.is_null().cast(pl.Int64)
-    order = pl.when(is_purchase).then(day_then_missing)
-    return pl.when(is_purchase).then(channel).get(order.arg_min())
+    order = pl.when(purchase).then(day_then_missing)
+    return pl.when(purchase).then(channel).get(order.arg_min())
 
 
 def _distinct_count(column: str) -> pl.Expr:
@@ -119,7 +159,8 @@ def summarize(tx: pl.LazyFrame, as_of: dt.date | None = None) -> pl.LazyFrame:
     pl.LazyFrame
         Columns: customer_id, first_date, last_date, orders (distinct order_id,
         else distinct purchase days; lines with a negative amount are returns and
-        are not counted), purchase_days, revenue (net of returns),
+        orders refunded in full are no purchases: neither is counted, see
+        :func:`is_purchase`), purchase_days, revenue (net of returns),
         gross_revenue (positive amounts), returns (absolute value of negative
         amounts), return_lines, first_purchase_date / last_purchase_date
         (over purchase lines, null without purchases), first_day_amount (net
@@ -133,11 +174,11 @@ def summarize(tx: pl.LazyFrame, as_of: dt.date | None = None) -> pl.LazyFrame:
         as_of = data_as_of(tx)
     tx = tx.filter(pl.col(C.ORDER_DATE) <= as_of)
     amount = pl.col(C.AMOUNT)
-    is_purchase = amount >= 0  # returns (negative lines) are not purchases
+    purchase = is_purchase(tx)  # not returns (negative lines), not orders refunded in full
     first_date = pl.col(C.ORDER_DATE).min()
     # when/then (evaluated column-wise before grouping) is several times faster
     # than .filter() inside an aggregation, which runs per group.
-    purchase_date = pl.when(is_purchase).then(pl.col(C.ORDER_DATE))
+    purchase_date = pl.when(purchase).then(pl.col(C.ORDER_DATE))
     first_purchase = purchase_date.min()
     # Kept inside the aggregation (not as a window column): that keeps float sums in a
     # fixed order, so the same data always gives the same spend figures and model fits.
@@ -147,7 +188,7 @@ def summarize(tx: pl.LazyFrame, as_of: dt.date | None = None) -> pl.LazyFrame:
     aggregations: list[pl.Expr] = [
         first_date.alias("first_date"),
         pl.col(C.ORDER_DATE).max().alias("last_date"),
-        _orders(tx, is_purchase).alias("orders"),
+        _orders(tx, purchase).alias("orders"),
         purchase_date.drop_nulls().n_unique().alias("purchase_days"),
         amount.sum().alias("revenue"),
         amount.clip(lower_bound=0).sum().alias("gross_revenue"),
@@ -166,7 +207,7 @@ def summarize(tx: pl.LazyFrame, as_of: dt.date | None = None) -> pl.LazyFrame:
     }
     aggregations += [expr for column, expr in optional.items() if has_column(tx, column)]
     if has_column(tx, C.CHANNEL):  # acquisition channel fallback when no customers side table
-        aggregations.append(_first_channel(is_purchase).alias("first_channel"))
+        aggregations.append(_first_channel(purchase).alias("first_channel"))
     return (
         tx.group_by(C.CUSTOMER_ID)
         .agg(aggregations)
@@ -204,7 +245,9 @@ def purchase_summary(tx: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
     error set to exactly 0: a refunded repeat purchase is no repeat spend in any
     row order. Collects the transactions (returns a LazyFrame over the result).
     """
-    purchase_date = pl.when(pl.col(C.AMOUNT) >= 0).then(pl.col(C.ORDER_DATE))
+    purchase_date = pl.when(is_purchase(tx)).then(pl.col(C.ORDER_DATE))
+    refunds = has_column(tx, C.FULLY_REFUNDED)
+    refunded = [pl.col(C.FULLY_REFUNDED).fill_null(False).alias("_refunded")] if refunds else []
     runs = (
         tx.filter((pl.col(C.ORDER_DATE) <= as_of) & pl.col(C.AMOUNT).is_not_null())
         .group_by(C.CUSTOMER_ID, maintain_order=True)
@@ -213,6 +256,7 @@ def purchase_summary(tx: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
             purchase_date.max().alias("last_purchase_date"),
             pl.col(C.ORDER_DATE).alias("_days"),
             pl.col(C.AMOUNT).alias("_amounts"),
+            *refunded,
         )
         .collect()
     )
@@ -221,6 +265,7 @@ def purchase_summary(tx: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
         runs["_amounts"].explode().to_numpy(),
         runs["_amounts"].list.len().to_numpy().astype(np.int64),
         runs["first_purchase_date"].to_physical().fill_null(_NO_DAY).to_numpy(),
+        runs["_refunded"].explode().to_numpy().astype(bool) if refunds else None,
     )
     return runs.lazy().select(
         C.CUSTOMER_ID,
@@ -230,18 +275,23 @@ def purchase_summary(tx: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
     )
 
 
-def _figures_of_runs(day: np.ndarray, amount: np.ndarray, lengths: np.ndarray, first: np.ndarray) -> dict[str, np.ndarray]:
+def _figures_of_runs(
+    day: np.ndarray, amount: np.ndarray, lengths: np.ndarray, first: np.ndarray, refunded: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Distinct purchase days, revenue, first-day amount and repeat amount per run of lines.
 
     ``day`` (days since 1970) and ``amount`` hold consecutive runs of ``lengths`` lines
     (one per customer, each > 0); ``first`` is each run's first purchase day
-    (:data:`_NO_DAY` when none). Written for few passes over the lines: with no
-    return line at all (a common export) no masking is needed.
+    (:data:`_NO_DAY` when none); ``refunded`` marks orders refunded in full (no
+    purchase day). Written for few passes over the lines: with no return line at
+    all (a common export) no masking is needed.
     """
     if len(lengths) == 0:
         return {name: np.zeros(0, dtype=dtype) for name, dtype in _FIGURES.items()}
     starts = _run_starts(lengths)
     returns = amount < 0  # NaN is not a return: Polars comparisons put NaN above every number
+    if refunded is not None:
+        returns |= refunded
     revenue = np.add.reduceat(amount, starts)
     first_day_amount = _first_day_sums(day, amount, lengths, first)
     # Amounts are decimal money held in binary floats: sums that cancel (a repeat purchase and its

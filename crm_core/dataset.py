@@ -38,8 +38,8 @@ class Dataset:
 
 
 def save_dataset(dataset: Dataset, folder: Path) -> None:
-    """Write every table of ``dataset`` as Parquet into ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write every table of ``dataset`` as Parquet into ``folder`` (created private to this user, 0700)."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     dataset.transactions.sink_parquet(folder / TRANSACTIONS_FILE)
     for kind in SIDE_TABLE_SCHEMAS:
         table = dataset.side_table(kind)

@@ -16,6 +16,10 @@ The generator simulates three years of a mid-sized retailer:
   cross-sell analysis finds patterns), a sales channel (a few customers are
   omni-channel), cost of goods, invoice lateness for business accounts and
   some returns (negative lines sharing the order id);
+* each line names a product of its category (loyal customers favour each
+  category's best seller) and orders may carry a discount code (deal
+  seekers, who churn faster, more often start with WELCOME10); both are
+  drawn after everything else, so the other columns do not depend on them;
 * support contacts follow orders and returns; a few "high-friction"
   customers call a lot, rate service lower and churn faster.
 
@@ -88,6 +92,22 @@ _CATEGORY_AFFINITY = np.array([
     [0, 0.3, 0, 0, 0, 0, 0.8],       # Books -> Toys, Home
     [0.4, 0, 0, 0, 0, 0.8, 0],       # Toys -> Books, Electronics
 ])
+
+#: Four products per category (same order as CATEGORIES); the first is the category's best seller.
+PRODUCTS = (
+    ("Wireless Earbuds", "Smart Speaker", "Phone Charger", "4K Monitor"),
+    ("Chef's Knife", "Coffee Grinder", "Linen Sheets", "Cast Iron Pan"),
+    ("Rain Shell Jacket", "Merino T-Shirt", "Denim Jeans", "Wool Socks"),
+    ("Face Serum", "Hand Cream", "Lip Balm", "Shampoo Bar"),
+    ("Trail Running Shoes", "Yoga Mat", "Water Bottle", "Camping Stove"),
+    ("Cookbook", "Travel Guide", "Thriller Novel", "Children's Atlas"),
+    ("Board Game", "Building Blocks", "Jigsaw Puzzle", "Plush Bear"),
+)
+#: Product choice within a category: loyal customers (low dropout) favour the best seller.
+_PRODUCT_SHARE = np.array([0.30, 0.30, 0.25, 0.15])
+_PRODUCT_SHARE_LOYAL = np.array([0.55, 0.20, 0.15, 0.10])
+_LOYAL_DROPOUT = 0.08
+DISCOUNT_CODES = ("WELCOME10", "BLACKFRIDAY", "SAVE15")
 
 CONTACT_CHANNELS = ("Email", "Phone", "Chat")
 _CONTACT_COST = np.array([4.5, 8.5, 3.0])
@@ -321,7 +341,31 @@ def _simulate_chunk(population: _Customers, rows: slice, rng: np.random.Generato
     }
     contacts = _contacts(rng, n, customer, owner, day, line_owner[back], return_day[back], friction,
                          business, late, len(warp) - 1)
+    product = _products(rng, category, dropout[line_owner] < _LOYAL_DROPOUT)
+    code = _discount_codes(rng, owner, day, dropout)[line_order]
+    line_columns["product"] = np.concatenate((product, product[back]))
+    line_columns["discount_code"] = np.concatenate((code, code[back]))
     return line_columns, contacts, orders
+
+
+def _products(rng: np.random.Generator, category: np.ndarray, loyal: np.ndarray) -> np.ndarray:
+    """Product index within its category (0-3) per line; drawn after every other column."""
+    shares = np.where(loyal[:, None], _PRODUCT_SHARE_LOYAL, _PRODUCT_SHARE)
+    return _pick(rng, shares)
+
+
+def _discount_codes(rng: np.random.Generator, owner: np.ndarray, day: np.ndarray, dropout: np.ndarray) -> np.ndarray:
+    """Code index per order (-1 = none): WELCOME10 on first orders (more for deal seekers, who drop out
+    sooner), BLACKFRIDAY on some November orders, SAVE15 now and then."""
+    orders = len(owner)
+    first = np.zeros(orders, dtype=bool)
+    first[np.unique(owner, return_index=True)[1]] = True  # orders are in date order
+    november = (np.datetime64(START_DATE) + day.astype("timedelta64[D]")).astype("datetime64[M]").astype(int) % 12 == 10
+    draw = rng.random(orders)
+    welcome = first & (draw < np.clip(0.08 + 1.2 * dropout[owner], 0.0, 0.6))
+    black_friday = ~first & november & (draw < 0.3)
+    save = ~first & ~november & (draw < 0.06)
+    return np.select([welcome, black_friday, save], [0, 1, 2], default=-1)
 
 
 def _contacts(rng: np.random.Generator, n: int, customer: np.ndarray, order_owner: np.ndarray,
@@ -367,15 +411,32 @@ def _lines_frame(columns: dict[str, np.ndarray], id_width: int) -> pl.DataFrame:
         C.CATEGORY: _labels(columns["category"], CATEGORIES),
         C.COST: columns["cost"],
         C.DAYS_LATE: columns["days_late"],
+        "_product": columns["product"],
+        C.DISCOUNT_CODE: _labels(np.maximum(columns["discount_code"], 0), DISCOUNT_CODES),
+        "_has_code": columns["discount_code"] >= 0,
     })
     return (
         frame.sort([C.ORDER_DATE, "_order", C.AMOUNT], descending=[False, False, True], maintain_order=True)
         .with_columns(
             pl.format("C{}", pl.col("_customer").add(1).cast(pl.String).str.zfill(id_width)).alias(C.CUSTOMER_ID),
             pl.format("O{}", pl.col("_order").cast(pl.String).str.zfill(8)).alias(C.ORDER_ID),
+            _product_names(pl.col(C.CATEGORY), pl.col("_product")).alias(C.PRODUCT),
+            pl.format("SKU-{}{}", pl.col(C.CATEGORY).replace_strict(CATEGORIES, range(1, len(CATEGORIES) + 1)),
+                      pl.col("_product") + 1).alias(C.SKU),
+            pl.when(pl.col("_has_code")).then(pl.col(C.DISCOUNT_CODE)).alias(C.DISCOUNT_CODE),
         )
-        .select([pl.col(name).cast(dtype) for name, dtype in TRANSACTION_SCHEMA.items()])
+        .select([pl.col(name).cast(dtype) for name, dtype in TRANSACTION_SCHEMA.items() if name not in NOT_GENERATED])
     )
+
+
+def _product_names(category: pl.Expr, index: pl.Expr) -> pl.Expr:
+    """The product name of (category label, index within the category)."""
+    names = {f"{label}|{i}": name for label, products in zip(CATEGORIES, PRODUCTS) for i, name in enumerate(products)}
+    return pl.format("{}|{}", category, index).replace_strict(names)
+
+
+#: Canonical columns the demo leaves out: refunds in full come from real exports.
+NOT_GENERATED = (C.FULLY_REFUNDED,)
 
 
 def _contacts_frame(columns: dict[str, np.ndarray], id_width: int) -> pl.DataFrame:

@@ -66,3 +66,37 @@ def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
     """Lists and structs are not CSV-able: render them as text."""
     nested = [name for name, dtype in frame.schema.items() if dtype.is_nested()]
     return frame.with_columns(pl.col(name).cast(pl.String, strict=False) for name in nested) if nested else frame
+
+
+def readable_export(frame: pl.DataFrame, labels: dict[str, str], money: set[str], shares: set[str] = frozenset(),
+                    currency: str = "") -> pl.DataFrame:
+    """A frame for managers' downloads: readable headers, money in whole cents, no float noise.
+
+    Parameters
+    ----------
+    frame
+        Engine output (snake_case columns).
+    labels
+        Column -> header ("revenue" -> "Revenue"); other columns keep their name.
+    money
+        Columns holding amounts: written as integer cents, header "Revenue (EUR cents)".
+    shares
+        0-1 columns: written as percent with two decimals, header "... (%)".
+    currency
+        ISO code named in money headers ("" = not stated).
+    """
+    from crm_core.format import header
+
+    columns = []
+    for name, dtype in frame.schema.items():
+        label = labels.get(name, name)
+        column = pl.col(name)
+        if name in money and dtype.is_numeric():
+            columns.append((column * 100).round(0).cast(pl.Int64).alias(header(label, "cents", currency)))
+        elif name in shares and dtype.is_numeric():
+            columns.append((column * 100).round(2).alias(header(label, "share")))
+        elif dtype.is_float():
+            columns.append(column.round(4).alias(label))
+        else:
+            columns.append(column.alias(label))
+    return frame.select(columns)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
@@ -46,6 +46,9 @@ class View:
         The resolved period (inclusive); ``None`` when no line is left.
     first, last
         First and last order date of the filtered data before the period cut.
+    history
+        Every line of the view's customers after the order filters, before and after
+        the period too: what comparisons with an earlier period and "new customer" need.
     """
 
     transactions: pl.LazyFrame
@@ -53,6 +56,7 @@ class View:
     end: dt.date | None
     first: dt.date | None
     last: dt.date | None
+    history: pl.LazyFrame | None = None
 
 
 def cohort_expr(values: tuple[str, ...], column: str = "first_date") -> pl.Expr:
@@ -77,6 +81,14 @@ def cohort_label(column: str = "first_date") -> pl.Expr:
     return pl.format("{}-Q{}", pl.col(column).dt.year(), pl.col(column).dt.quarter())
 
 
+def filter_orders(tx: pl.LazyFrame, settings: AnalysisSettings) -> pl.LazyFrame:
+    """Steps 1-2: order-attribute filters, then the acquisition cohort (raises ValueError)."""
+    filtered = _order_filters(tx, settings)
+    if "cohort" in settings.filter_map:
+        filtered = _cohort_filter(filtered, tx, settings.filter_map["cohort"])
+    return filtered
+
+
 def _order_filters(tx: pl.LazyFrame, settings: AnalysisSettings) -> pl.LazyFrame:
     for column, values in settings.filters:
         if column not in ORDER_FILTERS:
@@ -93,8 +105,8 @@ def _cohort_filter(tx: pl.LazyFrame, all_tx: pl.LazyFrame, values: tuple[str, ..
     return tx.join(firsts, on=C.CUSTOMER_ID, how="semi")
 
 
-def _customer_filters(tx: pl.LazyFrame, settings: AnalysisSettings, end: dt.date) -> pl.LazyFrame:
-    """Keep the customers of the chosen tiers / segments (computed on ``tx``)."""
+def filter_customers(tx: pl.LazyFrame, settings: AnalysisSettings, end: dt.date) -> pl.LazyFrame:
+    """Step 4: keep the customers of the chosen tiers / segments, computed on ``tx`` (one period) as of ``end``."""
     filters = settings.filter_map
     if "tier" not in filters and "segment" not in filters:
         return tx
@@ -121,6 +133,17 @@ def _customer_filters(tx: pl.LazyFrame, settings: AnalysisSettings, end: dt.date
     return tx.join(keep.lazy(), on=C.CUSTOMER_ID, how="semi")
 
 
+def row_settings(settings: AnalysisSettings) -> AnalysisSettings:
+    """Only what decides which rows a view keeps: filters, plus tier and RFM rules when customers are filtered by them."""
+    keep = AnalysisSettings(filters=settings.filters)
+    columns = settings.filter_map
+    if "tier" in columns:
+        keep = replace(keep, tiers=settings.tiers)
+    if "segment" in columns:
+        keep = replace(keep, rfm=settings.rfm)
+    return keep
+
+
 def apply_view(tx: pl.LazyFrame, settings: AnalysisSettings) -> View:
     """Filter ``tx`` by the view's filters and period (see the module docstring for the order).
 
@@ -129,14 +152,18 @@ def apply_view(tx: pl.LazyFrame, settings: AnalysisSettings) -> View:
     ValueError
         A filter names a column the data lacks, or a tier / segment / cohort that does not exist.
     """
-    filtered = _order_filters(tx, settings)
-    if "cohort" in settings.filter_map:
-        filtered = _cohort_filter(filtered, tx, settings.filter_map["cohort"])
-    filtered = filtered.collect().lazy()  # read once: bounds, period and customer filters reuse it
+    filtered = filter_orders(tx, settings).collect().lazy()  # read once: bounds, period and customer filters reuse it
     first, last = filtered.select(pl.col(C.ORDER_DATE).min().alias("first"),
                                   pl.col(C.ORDER_DATE).max().alias("last")).collect().row(0)
     if first is None:
-        return View(filtered, None, None, None, None)
+        return View(filtered, None, None, None, None, filtered)
     start, end = settings.period.resolve(first, last)
-    in_period = filter_period(filtered, start, end)
-    return View(_customer_filters(in_period, settings, end), start, end, first, last)
+    in_view = filter_customers(filter_period(filtered, start, end), settings, end).collect().lazy()
+    return View(in_view, start, end, first, last, customers_history(filtered, in_view, settings))
+
+
+def customers_history(filtered: pl.LazyFrame, in_view: pl.LazyFrame, settings: AnalysisSettings) -> pl.LazyFrame:
+    """``filtered`` limited to the customers of ``in_view`` when tiers or segments pick customers."""
+    if not {"tier", "segment"} & set(settings.filter_map):
+        return filtered
+    return filtered.join(in_view.select(C.CUSTOMER_ID).unique(), on=C.CUSTOMER_ID, how="semi")

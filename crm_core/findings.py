@@ -170,8 +170,8 @@ class FindingContext:
             return None, problems[0]
         settings = replace(self.settings.analysis.clv_settings(self.period[1]),
                            horizon_weeks=months_to_weeks(self.settings.horizon_months))
-        try:
-            result = fit_clv(self.transactions, settings)
+        try:  # each customer's whole history up to the period end, as the Lifetime page and the clv command
+            result = fit_clv(filter_period(self.dataset.transactions, None, self.period[1]), settings)
         except ValueError as error:
             return None, str(error)
         if not result.reliable or not result.customers["clv"].is_finite().any():

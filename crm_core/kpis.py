@@ -20,7 +20,7 @@ from typing import Literal
 
 import polars as pl
 
-from crm_core.customers import filter_period, first_purchase_dates, order_key
+from crm_core.customers import filter_period, first_purchase_dates, is_purchase, order_key
 from crm_core.schema import C
 
 Grain = Literal["day", "week", "month"]
@@ -53,14 +53,14 @@ def _with_first_dates(tx: pl.LazyFrame) -> pl.LazyFrame:
 
 def _kpi_aggregations(tx: pl.LazyFrame, period_start: pl.Expr) -> list[pl.Expr]:
     """KPI expressions over the rows of one period (``period_start`` per row)."""
-    is_purchase = pl.col(C.AMOUNT) >= 0
+    purchase = is_purchase(tx)
     customer = pl.col(C.CUSTOMER_ID)
     order = pl.concat_str([customer, order_key(tx)], separator="\x1f")
-    active = customer.filter(is_purchase).n_unique()
-    new = customer.filter(is_purchase & (pl.col("first_date") >= period_start)).n_unique()
+    active = customer.filter(purchase).n_unique()
+    new = customer.filter(purchase & (pl.col("first_date") >= period_start)).n_unique()
     return [
         pl.col(C.AMOUNT).sum().alias("revenue"),
-        order.filter(is_purchase).n_unique().alias("orders"),
+        order.filter(purchase).n_unique().alias("orders"),
         active.alias("active_customers"),
         new.alias("new_customers"),
     ]
@@ -120,14 +120,20 @@ def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
     return start - dt.timedelta(days=length), start - dt.timedelta(days=1)
 
 
-def kpi_comparison(tx: pl.LazyFrame, start: dt.date, end: dt.date) -> pl.DataFrame:
-    """One row per KPI: value, previous (equal-length period before), delta, delta_pct.
+def kpi_comparison(tx: pl.LazyFrame, start: dt.date, end: dt.date,
+                   comparison: str = "previous_period") -> pl.DataFrame:
+    """One row per KPI: value, previous (the comparison period), delta, delta_pct.
+
+    ``comparison``: 'previous_period' (equal length just before) or
+    'same_period_last_year' (see :func:`crm_core.settings.comparison_period`).
 
     ``delta_pct`` is null when the previous value is 0 or missing, and for shares
     (their delta is already in percentage points). When the previous period has
     no orders at all (e.g. it lies before the data), previous and deltas are null.
     """
-    return comparison_frame(period_kpis(tx, start, end), period_kpis(tx, *previous_period(start, end)))
+    from crm_core.settings import comparison_period
+
+    return comparison_frame(period_kpis(tx, start, end), period_kpis(tx, *comparison_period(start, end, comparison)))
 
 
 def comparison_frame(current: dict, previous: dict) -> pl.DataFrame:

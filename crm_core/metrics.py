@@ -62,10 +62,15 @@ class Metric:
 
 
 _METRICS = (
-    Metric("customers", "Customers", "Customers with at least one order line in the period (after filters).",
+    Metric("customers", "Customers", "Customers with at least one order line (purchase or return) in the period, "
+           "after filters.",
            "count", PERIOD_VIEW, "crm_core.portfolio.portfolio_report"),
     Metric("revenue", "Revenue (net)", "Sum of order amounts in the period, net of returns.",
            "money", PERIOD_VIEW, "crm_core.portfolio.portfolio_report"),
+    Metric("active_customers", "Active customers", "Customers with at least one purchase (amount >= 0) in the period.",
+           "count", PERIOD_VIEW, "crm_core.kpis.period_kpis"),
+    Metric("frequency", "Purchase frequency", "Orders per active customer in the period.", "ratio", PERIOD_VIEW,
+           "crm_core.kpis.period_kpis"),
     Metric("orders", "Orders", "Distinct orders (order id, else one per customer and day) with amount >= 0.",
            "count", PERIOD_VIEW, "crm_core.kpis.period_kpis"),
     Metric("aov", "Average order value", "Revenue divided by orders.", "money", PERIOD_VIEW, "crm_core.kpis.period_kpis"),
@@ -90,7 +95,7 @@ _METRICS = (
     Metric("predicted_value_total", "{value_name}, next {months} months",
            "Sum over customers of the predicted {value_kind} of their purchases in the next {months} months: "
            "BG/NBD (how often, and whether still active) × Gamma-Gamma (how much), × margin {margin_pct}, "
-           "discounted at {rate_pct} a year. Fitted on the orders of the period.",
+           "discounted at {rate_pct} a year. Fitted on every order up to the end of the period (earlier ones too).",
            "money", PERIOD_FORECAST, "crm_core.clv.fit_clv"),
     Metric("probably_active_share", "Probably active (P(alive) ≥ 50%)",
            "Share of customers whom the BG/NBD model gives a probability of at least 50% of still being a customer.",
@@ -167,6 +172,17 @@ def predicted_value_total(tx: pl.LazyFrame, settings: AnalysisSettings,
     return predicted_total(result), result
 
 
+def forecast_orders(history: pl.LazyFrame, end: dt.date | None) -> pl.LazyFrame:
+    """The orders a forecast is fitted on: every order of the view up to the period's end.
+
+    Earlier orders count too (the models need each customer's whole history), so the
+    forecast is the same on the Lifetime page, in the report and from the ``clv`` command.
+    """
+    from crm_core.customers import filter_period
+
+    return filter_period(history, None, end)
+
+
 def predicted_total(result: Any) -> float | None:
     """Sum of the finite predicted customer values of a CLV fit, in cents precision (None if none)."""
     values = result.customers["clv"]
@@ -175,12 +191,14 @@ def predicted_total(result: Any) -> float | None:
 
 
 def headline_figures(tx: pl.LazyFrame, settings: AnalysisSettings, start: dt.date, end: dt.date,
-                     with_forecast: bool = True) -> list[Figure]:
+                     history: pl.LazyFrame | None = None, with_forecast: bool = True) -> list[Figure]:
     """The headline figures of the view's transactions ``tx`` (already filtered to ``start..end``).
 
     Values come from :func:`crm_core.portfolio.portfolio_report` and
     :func:`predicted_value_total`, exactly as the ``portfolio`` and ``clv``
-    commands print them. The forecast is left out when it cannot be fitted.
+    commands print them. The forecast is fitted on ``history`` (the view's
+    orders before the period too; default ``tx``) up to ``end``; its value is
+    None when it cannot be fitted.
     """
     from crm_core.portfolio import portfolio_report
 
@@ -194,7 +212,7 @@ def headline_figures(tx: pl.LazyFrame, settings: AnalysisSettings, start: dt.dat
     if with_forecast:
         words = predicted_value_words(settings)
         try:
-            total, _ = predicted_value_total(tx, settings, end)
+            total, _ = predicted_value_total(forecast_orders(history if history is not None else tx, end), settings, end)
         except ValueError:
             total = None
         figures.append(figure("predicted_value_total", total, "", **words))

@@ -23,7 +23,7 @@ MAX_AUTHOR = 80
 MAX_SEGMENT = 120
 MAX_TEXT = 2000
 MAX_QUERY_PARAMS = 30
-MAX_QUERY_VALUE = 200
+MAX_QUERY_VALUE = 4000  # the settings parameter v carries tier names and RFM rules (compressed)
 _PARAM_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,40}$")
 _PAGE_NAME = re.compile(r"^[a-z0-9_\-]{0,40}$")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from crm_core.customers import data_as_of, summarize
+from crm_core.customers import data_as_of, is_purchase, summarize
 from crm_core.schema import C, has_column
 
 UNKNOWN_CHANNEL = "Unknown"
@@ -87,7 +87,7 @@ def cohort_retention(
     activity = (
         _monthly_activity(tx, acquired, end)
         .group_by("cohort", "months_since")
-        .agg(pl.col(C.CUSTOMER_ID).filter(pl.col(C.AMOUNT) >= 0).n_unique().alias("customers"),
+        .agg(pl.col(C.CUSTOMER_ID).filter(is_purchase(tx)).n_unique().alias("customers"),
              pl.col(C.AMOUNT).sum().alias("revenue"))
     )
     last_month = _month_index(pl.lit(end))
@@ -172,7 +172,7 @@ def retention_curves(
     )
     active = (
         _monthly_activity(tx, members, end)
-        .filter((pl.col(C.AMOUNT) >= 0) & (pl.col("months_since") <= max_months))
+        .filter(is_purchase(tx) & (pl.col("months_since") <= max_months))
         .join(members.select(C.CUSTOMER_ID, "group"), on=C.CUSTOMER_ID)
         .group_by("group", "months_since").agg(pl.col(C.CUSTOMER_ID).n_unique().alias("active"))
     )
@@ -299,9 +299,9 @@ def _penetration(tx: pl.LazyFrame, acquired: pl.DataFrame, end: dt.date, min_cus
                       ((pl.lit(end) - pl.col("first_purchase_date")).dt.total_days() // QUARTER_DAYS).alias("_lived"))
         .filter(pl.col("quarter") < pl.col("_lived"))
     )
-    per_customer = [pl.col(C.AMOUNT).sum().alias("spend"), (pl.col(C.AMOUNT) >= 0).any().alias("bought")]
+    per_customer = [pl.col(C.AMOUNT).sum().alias("spend"), is_purchase(tx).any().alias("bought")]
     if has_category:
-        per_customer.append(pl.col(C.CATEGORY).filter(pl.col(C.AMOUNT) >= 0).drop_nulls().n_unique().alias("categories"))
+        per_customer.append(pl.col(C.CATEGORY).filter(is_purchase(tx)).drop_nulls().n_unique().alias("categories"))
     averages = [pl.len().alias("customers"), pl.col("spend").mean().alias("spend_per_customer")]
     if has_category:
         averages.append(pl.col("categories").mean().alias("categories_per_customer"))
@@ -317,7 +317,7 @@ def _penetration(tx: pl.LazyFrame, acquired: pl.DataFrame, end: dt.date, min_cus
 def _win_back(tx: pl.LazyFrame, start: dt.date, end: dt.date, gap_days: int) -> tuple[int, float]:
     """Customers who bought again in [start, end] after a gap of more than ``gap_days``, and their revenue since."""
     days = (
-        tx.filter((pl.col(C.AMOUNT) >= 0) & (pl.col(C.ORDER_DATE) <= end))
+        tx.filter(is_purchase(tx) & (pl.col(C.ORDER_DATE) <= end))
         .select(C.CUSTOMER_ID, C.ORDER_DATE).unique()
         .sort(C.CUSTOMER_ID, C.ORDER_DATE)
         .with_columns((pl.col(C.ORDER_DATE) - pl.col(C.ORDER_DATE).shift(1).over(C.CUSTOMER_ID)).dt.total_days().alias("gap"))

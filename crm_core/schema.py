@@ -21,6 +21,10 @@ class C:
     CATEGORY = "category"
     COST = "cost"
     DAYS_LATE = "days_late"
+    PRODUCT = "product"
+    SKU = "sku"
+    DISCOUNT_CODE = "discount_code"
+    FULLY_REFUNDED = "fully_refunded"
 
 
 #: Required transaction columns and their types.
@@ -39,6 +43,13 @@ OPTIONAL_TRANSACTION_COLUMNS: dict[str, pl.DataType] = {
     C.CATEGORY: pl.String(),
     C.COST: pl.Float64(),
     C.DAYS_LATE: pl.Float64(),
+    # The order's first product (its line with the largest price x quantity, ties to the first
+    # listed) and discount code; every line item is in IngestReport.lines.
+    C.PRODUCT: pl.String(),
+    C.SKU: pl.String(),
+    C.DISCOUNT_CODE: pl.String(),
+    # True for an order refunded in full: kept with amount 0, but not a purchase.
+    C.FULLY_REFUNDED: pl.Boolean(),
 }
 
 TRANSACTION_SCHEMA: dict[str, pl.DataType] = {

@@ -557,7 +557,15 @@ def _stream(connection, compiled, params: Mapping[str, Any], convert) -> tuple[l
     return names, chunks
 
 
+#: SQLSTATE of a statement cancelled by the statement timeout (query_canceled).
+_QUERY_CANCELED = "57014"
+
+
 def _operational_message(error: Exception, uri: str) -> str:
+    original = getattr(error, "orig", None)
+    if (getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)) == _QUERY_CANCELED:
+        return (f"The database query took longer than {timeout_seconds()} s and was stopped. Choose a shorter date "
+                "range or a table with fewer rows, or ask your database admin to raise CRM_WAREHOUSE_TIMEOUT_S.")
     return (f"Cannot reach the database at {redact_uri(uri)}. Check the host, port, database name, user and password, "
             "and that this server may connect to it.")
 

@@ -13,24 +13,39 @@ Layout under the workspace root (``$CRM_WORKSPACE``)::
 Every query filters on the owner, so an owner can never see, load, change
 or delete another owner's dataset. Ids are checked to be 32 hex characters
 before any path is built from them, so they cannot reach outside the root.
+
+Stored files are private to the server's user (files 0600, folders 0700).
+A save holds a lock on its staging folder until it is catalogued; what a
+killed save or delete leaves behind (unlocked ``.staging-*`` folders, dataset
+folders without a catalog row) is removed by :meth:`Workspace.tidy`, run the
+first time a process opens the root.
 """
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
+import os
 import re
 import shutil
 import sqlite3
+import threading
+import time
 import uuid
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from crm_core.dataset import Dataset, load_dataset, save_dataset
 from crm_core.ingest import IngestReport
 from crm_core.schema import SIDE_TABLE_SCHEMAS, conform
+
+if TYPE_CHECKING:
+    from crm_core.reconcile import Reconciliation
 
 CATALOG_FILE = "catalog.sqlite"
 REPORT_FILE = "report.json"
@@ -40,6 +55,15 @@ MAX_NAME_LENGTH = 120
 
 _ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 _SUFFIX_PATTERN = re.compile(r"\.[A-Za-z0-9]{1,5}")
+STAGING_PREFIX = ".staging-"
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_FOLDER_MODE = 0o700
+#: An empty staging folder is left alone this long: a save creates it a moment before it locks it.
+STAGING_GRACE_SECONDS = 60
+#: Roots this process has tidied (tidying once per process is enough: a save is only left
+#: half done when its process dies, and the next process tidies at its first open).
+_TIDIED: set[Path] = set()
+_TIDIED_LOCK = threading.Lock()
 _COLUMNS = ("id", "name", "created_at", "source_filename", "rows_read", "rows_valid", "rows_rejected", "owner")
 
 _CREATE = """
@@ -98,9 +122,14 @@ class Workspace:
             raise WorkspaceError("A workspace needs an owner name.")
         self.root = Path(root)
         self.owner = owner
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER_MODE)
         with closing(self._connect()) as connection, connection:
             connection.executescript(_CREATE)
+        with _TIDIED_LOCK:
+            first_open = self.root.resolve() not in _TIDIED
+            _TIDIED.add(self.root.resolve())
+        if first_open:
+            self.tidy()
 
     # --- catalog ---------------------------------------------------------------------
 
@@ -135,16 +164,18 @@ class Workspace:
         """
         name = _clean_name(name)
         dataset_id = uuid.uuid4().hex
-        staging = self.root / f".staging-{dataset_id}"
+        staging = self.root / f"{STAGING_PREFIX}{dataset_id}"
         folder = self._folder(dataset_id)
         try:
-            staging.mkdir()
-            (staging / f"{SOURCE_STEM}{_safe_suffix(filename)}").write_bytes(raw)
-            save_dataset(dataset, staging)
-            (staging / REPORT_FILE).write_text(json.dumps(report.to_dict(), default=str, ensure_ascii=False), "utf-8")
-            report.rejected.write_parquet(staging / REJECTED_FILE)
-            staging.rename(folder)
-            self._insert(dataset_id, name, Path(filename or "").name, report)
+            staging.mkdir(mode=PRIVATE_FOLDER_MODE)
+            with _locked(staging, wait=True):  # tidy() leaves a locked folder alone, even once renamed
+                (staging / f"{SOURCE_STEM}{_safe_suffix(filename)}").write_bytes(raw)
+                save_dataset(dataset, staging)
+                (staging / REPORT_FILE).write_text(json.dumps(report.to_dict(), default=str, ensure_ascii=False), "utf-8")
+                report.all_rejected().sink_parquet(staging / REJECTED_FILE)  # all of them, not only those in memory
+                _make_private(staging)
+                staging.rename(folder)
+                self._insert(dataset_id, name, Path(filename or "").name, report)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             shutil.rmtree(folder, ignore_errors=True)
@@ -174,6 +205,7 @@ class Workspace:
         temporary = target.with_name(f".{kind}.{uuid.uuid4().hex}.parquet")
         try:
             conform(frame.lazy(), SIDE_TABLE_SCHEMAS[kind]).sink_parquet(temporary)
+            temporary.chmod(PRIVATE_FILE_MODE)
             temporary.replace(target)
         finally:
             temporary.unlink(missing_ok=True)
@@ -192,6 +224,50 @@ class Workspace:
             connection.execute("DELETE FROM datasets WHERE id = ? AND owner = ?", (dataset_id, self.owner))
         shutil.rmtree(self._folder(dataset_id), ignore_errors=True)
 
+    # --- hygiene ---------------------------------------------------------------------
+
+    def tidy(self) -> list[str]:
+        """Remove what killed saves and deletes left behind, and make every stored file private.
+
+        Removed: ``.staging-*`` folders and dataset folders without a catalog
+        row, unless a save in progress (in any process) holds their lock.
+        Folders become 0700 and files 0600 (older workspaces were readable by
+        every local user). Runs at the first open of a root in each process;
+        returns the names of the folders removed.
+        """
+        catalogued = self._catalogued_ids()
+        removed = []
+        for path in sorted(self.root.iterdir()):
+            if not path.is_dir() or path.is_symlink():
+                continue
+            if _ID_PATTERN.fullmatch(path.name) and path.name in catalogued:
+                _make_private(path)
+            elif path.name.startswith(STAGING_PREFIX) or _ID_PATTERN.fullmatch(path.name):
+                with _locked(path, wait=False) as free:
+                    if free and self._left_behind(path):
+                        shutil.rmtree(path, ignore_errors=True)
+                        removed.append(path.name)
+        _restrict(self.root, PRIVATE_FOLDER_MODE)
+        for catalog in self.root.glob(f"{CATALOG_FILE}*"):  # the database and its journal, if any
+            _restrict(catalog, PRIVATE_FILE_MODE)
+        return removed
+
+    def _left_behind(self, path: Path) -> bool:
+        """Whether ``path``, whose lock we hold, belongs to no save (call only while holding it)."""
+        try:
+            if path.name.startswith(STAGING_PREFIX):
+                # Empty and new: a save may be about to lock it. Written to: its save died (a live
+                # save would hold the lock) or finished (then the folder was renamed away).
+                return any(path.iterdir()) or time.time() - path.stat().st_mtime > STAGING_GRACE_SECONDS
+            # Re-read the catalog: a save may have catalogued this folder and let go of it meanwhile.
+            return path.name not in self._catalogued_ids()
+        except FileNotFoundError:
+            return False
+
+    def _catalogued_ids(self) -> set[str]:
+        with closing(self._connect()) as connection:
+            return {row[0] for row in connection.execute("SELECT id FROM datasets")}
+
     # --- reading ---------------------------------------------------------------------
 
     def load(self, dataset_id: str) -> Dataset:
@@ -208,8 +284,7 @@ class Workspace:
         folder = self._folder(dataset_id)
         data = json.loads((folder / REPORT_FILE).read_text("utf-8"))
         rejected_path = folder / REJECTED_FILE
-        rejected = pl.read_parquet(rejected_path) if rejected_path.exists() else None
-        return IngestReport.from_dict(data, rejected)
+        return IngestReport.from_dict(data, rejected_path if rejected_path.exists() else None)
 
     def source_path(self, dataset_id: str) -> Path:
         """Path of the raw upload as it was received."""
@@ -219,9 +294,91 @@ class Workspace:
             raise WorkspaceError("The original upload of this dataset is missing.")
         return matches[0]
 
+    # --- appending exports (see crm_core.reconcile) -----------------------------------------
+
+    def append_export(self, dataset_id: str, raw: bytes, filename: str, transactions: pl.LazyFrame) -> Reconciliation:
+        """Append a new export's transactions to a saved dataset; the previous version is kept (undo)."""
+        from crm_core.reconcile import append_export
+
+        self.get(dataset_id)
+        folder = self._folder(dataset_id)
+        with _locked(folder, wait=True):
+            result = append_export(folder, transactions, source=raw, source_filename=filename)
+            _make_private(folder)
+        self._set_rows_valid(dataset_id, result.rows_after)
+        return result
+
+    def undo_append(self, dataset_id: str) -> Reconciliation:
+        """Restore the dataset as it was before its last append; returns that append's reconciliation."""
+        from crm_core.reconcile import undo_append
+
+        self.get(dataset_id)
+        with _locked(self._folder(dataset_id), wait=True):
+            try:
+                undone = undo_append(self._folder(dataset_id))
+            except FileNotFoundError as error:
+                raise WorkspaceError(str(error)) from None
+        self._set_rows_valid(dataset_id, undone.rows_before)
+        return undone
+
+    def appends(self, dataset_id: str) -> list[Reconciliation]:
+        """The exports appended to a dataset that can still be undone, oldest first."""
+        from crm_core.reconcile import versions
+
+        self.get(dataset_id)
+        return versions(self._folder(dataset_id))
+
+    def _set_rows_valid(self, dataset_id: str, rows: int) -> None:
+        with closing(self._connect()) as connection, connection:
+            connection.execute("UPDATE datasets SET rows_valid = ? WHERE id = ? AND owner = ?",
+                               (int(rows), dataset_id, self.owner))
+
     def _folder(self, dataset_id: str) -> Path:
         _check_id(dataset_id)
         return self.root / dataset_id
+
+
+@contextmanager
+def _locked(folder: Path, wait: bool) -> Iterator[bool]:
+    """Hold an exclusive lock on ``folder`` (yields False if ``wait`` is off and someone else holds it).
+
+    The lock is ``flock`` on the folder itself: the kernel drops it when its
+    holder dies, so a folder whose lock is free belongs to no running save.
+    """
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except FileNotFoundError:  # removed meanwhile (a save that failed, a delete)
+        yield False
+        return
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(descriptor)  # closing releases the lock
+
+
+def _make_private(folder: Path) -> None:
+    """Folders 0700 and files 0600 from ``folder`` down (symlinks are left alone, never followed)."""
+    _restrict(folder, PRIVATE_FOLDER_MODE)
+    for parent, folders, files in os.walk(folder):
+        for name in folders:
+            _restrict(Path(parent, name), PRIVATE_FOLDER_MODE)
+        for name in files:
+            _restrict(Path(parent, name), PRIVATE_FILE_MODE)
+
+
+def _restrict(path: Path, mode: int) -> None:
+    """chmod ``path`` unless it is a symlink; a root owned by someone else keeps its mode (its dataset folders are 0700)."""
+    if path.is_symlink():
+        return
+    try:
+        path.chmod(mode)
+    except PermissionError:
+        pass
 
 
 def _check_id(dataset_id: str) -> None:

@@ -20,7 +20,7 @@ from crm_core.dataset import Dataset
 from crm_core.ingest import IngestReport
 from crm_core.notes import NotesStore
 from crm_core.workspace import UnknownDataset, Workspace
-from ui.auth import LOCAL_OWNER, owner_folder, owner_for
+from ui.auth import LOCAL_OWNER, RESERVED_OWNERS, owner_folder, owner_for
 
 AUTH = {
     "redirect_uri": "http://localhost:8501/oauth2callback",
@@ -30,7 +30,8 @@ AUTH = {
     "server_metadata_url": "https://id.example.com/.well-known/openid-configuration",
 }
 ALICE = {"is_logged_in": True, "email": "Alice@Example.com", "email_verified": True, "name": "Alice", "sub": "1", "iss": "https://id.example.com"}
-BOB = {"is_logged_in": True, "email": "bob@example.com", "name": "Bob", "sub": "2", "iss": "https://id.example.com"}
+BOB = {"is_logged_in": True, "email": "bob@example.com", "email_verified": "true", "name": "Bob", "sub": "2",
+       "iss": "https://id.example.com"}  # some providers send the flag as a string
 
 
 def _save(owner: str, name: str) -> str:
@@ -58,7 +59,32 @@ def test_without_sign_in_everyone_is_local():
 
 def test_signed_in_owner_is_the_verified_email_lower_cased():
     assert owner_for(ALICE, sign_in_on=True) == "alice@example.com"
-    assert owner_for(BOB, sign_in_on=True) == "bob@example.com"  # no email_verified claim: trusted
+    assert owner_for(BOB, sign_in_on=True) == "bob@example.com"
+
+
+def test_an_email_is_an_identity_only_when_verified():
+    subject = "sub:https://id.example.com|1"
+    for flag in (False, "false", None, 1, "yes"):
+        claims = {**ALICE, "email_verified": flag}
+        assert owner_for(claims, sign_in_on=True) == subject, flag
+    missing = {k: v for k, v in ALICE.items() if k != "email_verified"}
+    assert owner_for(missing, sign_in_on=True) == subject  # e.g. a provider that never sends the flag
+    assert owner_for({"is_logged_in": True, "email": "alice@example.com"}, sign_in_on=True) is None  # nothing certain
+
+
+@pytest.mark.parametrize("name", ["LOCAL", "local", " Local ", "admin", "SYSTEM", "root", "", "sub:https://id.example.com|1"])
+def test_reserved_names_cannot_be_claimed(name):
+    claims = {"is_logged_in": True, "email": name, "email_verified": True, "sub": "7", "iss": "https://evil.example"}
+    owner = owner_for(claims, sign_in_on=True)
+    assert owner == "sub:https://evil.example|7"  # their own private space, never the reserved one
+    assert owner.lower() not in RESERVED_OWNERS and owner != LOCAL_OWNER
+    assert owner_for({**claims, "sub": ""}, sign_in_on=True) is None
+
+
+def test_subjects_of_different_issuers_never_meet():
+    one = owner_for({"is_logged_in": True, "sub": "42", "iss": "https://a.example"}, sign_in_on=True)
+    other = owner_for({"is_logged_in": True, "sub": "42", "iss": "https://b.example"}, sign_in_on=True)
+    assert one != other and one.startswith("sub:") and other.startswith("sub:")
 
 
 def test_nobody_signed_in_has_no_owner():
@@ -206,9 +232,9 @@ def test_development_failure_still_raises_for_tests():
 def _version_app() -> None:
     import streamlit as st
 
-    from ui.data import _version
+    from ui.data import dataset_version
 
-    st.text(_version(st.session_state["dataset"]))
+    st.text(dataset_version(st.session_state["dataset"]))
 
 
 def test_cache_keys_of_workspace_datasets_name_the_owner():

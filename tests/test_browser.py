@@ -74,7 +74,7 @@ def _open(url: str, path: str = ""):
     return playwright, browser, page
 
 
-@pytest.mark.parametrize("path", ["", "portfolio"])
+@pytest.mark.parametrize("path", ["", "portfolio", "drivers"])
 def test_page_renders_a_chart_without_exception(server_url, path):
     playwright, browser, page = _open(server_url, path)
     try:

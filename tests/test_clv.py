@@ -3,33 +3,31 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+from conftest import DATA
 from scipy.optimize import approx_fprime
 
-from conftest import DATA
 from crm_core.clv import (
     WEEKS_PER_MONTH,
     WEEKS_PER_YEAR,
     BetaGeoModel,
     CLVSettings,
     GammaGammaModel,
-    _bgnbd_objective,
-    _bgnbd_starts,
-    _gamma_gamma_objective,
     compress,
     customer_lifetime_value,
-    _maximise,
     fit_clv,
     months_to_weeks,
     rfm_summary,
     sufficiency_problems,
     weeks_label,
 )
+from crm_core.clv.bg_nbd import BGNBDLikelihood, bgnbd_starts
+from crm_core.clv.fitting import maximise
+from crm_core.clv.gamma_gamma import GammaGammaLikelihood
 
 D = dt.date
 DEMO_TRANSACTIONS = Path(__file__).resolve().parents[1] / "data" / "demo" / "transactions.parquet"
@@ -53,7 +51,7 @@ def calibration() -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def cdnow_fit():
-    return fit_clv(cdnow(), CLVSettings(calibration_end=CALIBRATION_END))
+    return fit_clv(cdnow(), CLVSettings(calibration_end=CALIBRATION_END, model="bg-nbd"))
 
 
 def model_with(params: dict[str, float]) -> BetaGeoModel:
@@ -211,7 +209,7 @@ def test_time_unit_conversions():
 def test_bgnbd_gradient_matches_finite_differences(calibration):
     x, t_x, age = (calibration[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
     (ux, ut, uT), weights, _ = compress(x, t_x, age)
-    objective = _bgnbd_objective(ux, ut, uT, weights)
+    objective = BGNBDLikelihood(ux, ut, uT, weights)
     point = np.log([0.3, 3.0, 1.2, 2.0])
     numeric = approx_fprime(point, lambda p: objective(p)[0], 1e-6)
     assert objective(point)[1] == pytest.approx(numeric, rel=1e-4)
@@ -220,7 +218,7 @@ def test_bgnbd_gradient_matches_finite_differences(calibration):
 def test_bgnbd_hessian_matches_finite_differences_of_the_gradient(calibration):
     x, t_x, age = (calibration[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
     (ux, ut, uT), weights, _ = compress(x, t_x, age)
-    objective = _bgnbd_objective(ux, ut, uT, weights)
+    objective = BGNBDLikelihood(ux, ut, uT, weights)
     for point in (np.log([0.3, 3.0, 1.2, 2.0]), np.log([0.24, 4.4, 0.79, 2.4])):
         numeric = np.array([approx_fprime(point, lambda p, i=i: objective(p)[1][i], 1e-6) for i in range(4)])
         assert objective.hessian(point) == pytest.approx(numeric, rel=1e-4, abs=1e-3)
@@ -229,10 +227,10 @@ def test_bgnbd_hessian_matches_finite_differences_of_the_gradient(calibration):
 def test_newton_and_lbfgs_reach_the_same_optimum_and_errors(calibration):
     x, t_x, age = (calibration[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
     (ux, ut, uT), weights, _ = compress(x, t_x, age)
-    objective = _bgnbd_objective(ux, ut, uT, weights)
-    starts = _bgnbd_starts(ux, uT, weights)
-    newton = _maximise(objective, starts, weights.sum())
-    lbfgs = _maximise(objective, starts, weights.sum(), newton=False)
+    objective = BGNBDLikelihood(ux, ut, uT, weights)
+    starts = bgnbd_starts(ux, uT, weights)
+    newton = maximise(objective, starts, weights.sum())
+    lbfgs = maximise(objective, starts, weights.sum(), newton=False)
     assert newton.converged and lbfgs.converged
     assert newton.params == pytest.approx(lbfgs.params, rel=1e-6)
     assert newton.log_likelihood == pytest.approx(lbfgs.log_likelihood, abs=1e-6)
@@ -248,7 +246,7 @@ def test_newton_falls_back_to_lbfgs_when_it_cannot_finish():
 
 def test_gamma_gamma_gradient_matches_finite_differences(calibration):
     repeat = calibration.filter(pl.col("frequency") > 0)
-    objective = _gamma_gamma_objective(repeat["frequency"].to_numpy().astype(float), repeat["monetary_value"].to_numpy())
+    objective = GammaGammaLikelihood(repeat["frequency"].to_numpy().astype(float), repeat["monetary_value"].to_numpy())
     point = np.log([4.0, 2.5, 20.0])
     numeric = approx_fprime(point, lambda p: objective(p)[0], 1e-6)
     assert objective(point)[1] == pytest.approx(numeric, rel=1e-4)

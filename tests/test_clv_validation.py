@@ -40,7 +40,7 @@ def cdnow() -> pl.LazyFrame:
 
 @pytest.fixture(scope="module")
 def validation():
-    return validate_holdout(cdnow(), D(1997, 9, 30))
+    return validate_holdout(cdnow(), D(1997, 9, 30), model="bg-nbd")
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,12 @@ to see it answer its health check and refuse to run open.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import subprocess
+import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -43,7 +46,7 @@ def test_compose_has_health_check_volume_and_env_config():
     assert environment["CRM_REQUIRE_SIGN_IN"].endswith(":-1}"), "a team server requires sign-in by default"
     assert environment["STREAMLIT_SECRETS_FILES"] == "/run/secrets/streamlit_secrets"
     assert service["secrets"] == ["streamlit_secrets"]
-    assert service["ports"] == ["${CRM_PORT:-8501}:8501"]
+    assert service["ports"] == ["${CRM_BIND:-0.0.0.0}:${CRM_PORT:-8501}:8501"]
 
 
 @pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose is not installed (validation needs no engine)")
@@ -116,3 +119,102 @@ def test_server_started_like_the_image_is_healthy_and_refuses_to_run_open(tmp_pa
         run = asyncio.run(first_run(port))
     assert not run.problems
     assert any("CRM_REQUIRE_SIGN_IN" in alert for alert in run.alerts)
+
+
+# --- server defaults and the reverse proxy of docs/deployment.md ------------------------------
+
+
+def nginx_config() -> str:
+    """The nginx configuration block of docs/deployment.md."""
+    blocks = re.findall(r"```nginx\n(.*?)```", (ROOT / "docs" / "deployment.md").read_text(), re.DOTALL)
+    assert len(blocks) == 1, "docs/deployment.md should hold one nginx block"
+    return blocks[0]
+
+
+def nginx_headers() -> dict[str, str]:
+    """Header name -> value of its ``add_header ... always;`` lines."""
+    return dict(re.findall(r'^\s*add_header\s+(\S+)\s+"([^"]*)"\s+always;', nginx_config(), re.MULTILINE))
+
+
+def csp_directives(policy: str) -> dict[str, list[str]]:
+    return {parts[0]: parts[1:] for parts in (d.split() for d in policy.split(";") if d.strip())}
+
+
+def test_the_documented_proxy_adds_the_security_headers():
+    headers = nginx_headers()
+    assert headers["X-Frame-Options"] == "DENY"
+    assert re.fullmatch(r"max-age=(\d+); includeSubDomains", headers["Strict-Transport-Security"])
+    assert int(re.search(r"max-age=(\d+)", headers["Strict-Transport-Security"])[1]) >= 15_552_000  # 180 days at least
+    csp = csp_directives(headers["Content-Security-Policy"])
+    assert csp["default-src"] == ["'self'"] and csp["frame-ancestors"] == ["'none'"] and csp["object-src"] == ["'none'"]
+    # What Streamlit needs: its websocket, inline styles (emotion, Plotly, st.html CSS), data: images.
+    assert "'unsafe-inline'" in csp["style-src"] and "data:" in csp["img-src"]
+    assert any(source.startswith("wss://") for source in csp["connect-src"]) and "'self'" in csp["connect-src"]
+    assert "'unsafe-inline'" not in csp["script-src"]  # no inline scripts: the policy still stops injected ones
+
+
+def test_the_policy_allows_exactly_the_inline_scripts_of_the_installed_streamlit():
+    import base64
+    import hashlib
+
+    import streamlit
+
+    index = (Path(streamlit.__file__).parent / "static" / "index.html").read_text()
+    inline = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", index, re.DOTALL)
+    hashes = {"'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'" for body in inline}
+    allowed = {source for source in csp_directives(nginx_headers()["Content-Security-Policy"])["script-src"]
+               if source.startswith("'sha256-")}
+    assert allowed == hashes, f"Streamlit's inline scripts changed: use {sorted(hashes)} in docs/deployment.md"
+
+
+def test_the_documented_proxy_passes_websockets_and_uploads():
+    config = nginx_config()
+    assert "proxy_set_header Upgrade $http_upgrade;" in config and "proxy_set_header Connection $connection_upgrade;" in config
+    assert "proxy_pass http://127.0.0.1:8501;" in config
+    upload_mb = tomllib.loads((ROOT / ".streamlit" / "config.prod.toml").read_text())["server"]["maxUploadSize"]
+    assert f"client_max_body_size {upload_mb}m;" in config
+    assert "return 301 https://" in config  # plain HTTP only redirects
+
+
+def test_single_user_runs_listen_on_loopback_with_xsrf_on():
+    development = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert development["server"]["address"] == "127.0.0.1"
+    assert development["server"]["enableXsrfProtection"] is True
+    run = subprocess.run(["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True, timeout=30, check=True).stdout
+    command = next(line for line in run.splitlines() if "streamlit run app.py" in line)
+    assert "--server.address 127.0.0.1" in command
+    assert "STREAMLIT_SERVER_ADDRESS=0.0.0.0" in _dockerfile()  # the container's port must be reachable (sign-in required)
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """Local addresses with a socket listening on ``port`` (from /proc/net/tcp*, Linux)."""
+    found = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, port_hex = local.split(":")
+            if state == "0A" and int(port_hex, 16) == port:  # 0A = LISTEN
+                found.add(address)
+    return found
+
+
+def test_a_plain_streamlit_run_listens_on_loopback_only(tmp_path):
+    """No address flag (the helper's --server.address is left out): the development config decides."""
+    from st_client import free_port
+
+    port = free_port()
+    env = {**os.environ, "CRM_WORKSPACE": str(tmp_path / "workspace")}
+    env.pop("STREAMLIT_SERVER_ADDRESS", None)
+    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+               "--server.headless", "true"]
+    with open(tmp_path / "server.log", "wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            for _ in range(120):
+                if _listening_addresses(port) or process.poll() is not None:
+                    break
+                time.sleep(0.5)
+            assert _listening_addresses(port) == {"0100007F"}  # 127.0.0.1, and nothing else (no 0.0.0.0, no ::)
+        finally:
+            process.terminate()
+            process.wait(timeout=20)

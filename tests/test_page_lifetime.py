@@ -32,8 +32,9 @@ def open_page() -> AppTest:
 
 
 def demo_settings(demo_tx, end: dt.date, months: int) -> clv.CLVSettings:
-    margin = round(100 * clv.suggested_margin(summarize(demo_tx).collect())) / 100
-    return clv.CLVSettings(horizon_weeks=clv.months_to_weeks(months), margin=margin, annual_discount_rate=0.10,
+    """The view's defaults: margin 100% (predicted revenue), 10% a year; the page no longer applies the
+    data's observed margin on its own (the report and meeting mode would then disagree with it)."""
+    return clv.CLVSettings(horizon_weeks=clv.months_to_weeks(months), margin=1.0, annual_discount_rate=0.10,
                            calibration_end=end)
 
 
@@ -43,8 +44,8 @@ def test_page_shows_the_engine_fit_and_clv(demo_tx, demo_end):
     shown = metrics(at)
     assert shown["Customers modelled"] == f"{expected.customers.height:,}"
     assert shown["Fits converged"] == "yes"
-    assert shown["Predicted value, next 12 months"] == f"{expected.customers['clv'].sum():,.0f}"
-    params = at.dataframe[0].value
+    assert shown["Predicted revenue, next 12 months"] == f"{expected.customers['clv'].sum():,.0f}"
+    params = next(frame.value for frame in at.dataframe if "parameter" in frame.value.columns)
     assert params["parameter"].tolist() == ["r", "alpha", "a", "b", "p", "q", "v"]
     assert params["estimate"].tolist() == pytest.approx(
         [expected.bgnbd.params_[k] for k in ("r", "alpha", "a", "b")]
@@ -59,7 +60,7 @@ def test_changing_the_horizon_rescales_clv(demo_tx, demo_end):
     at.select_slider(key=Keys.LT_HORIZON).set_value(6).run()
     assert not at.exception
     expected = clv.fit_clv(demo_tx, demo_settings(demo_tx, demo_end, 6))
-    assert metrics(at)["Predicted value, next 6 months"] == f"{expected.customers['clv'].sum():,.0f}"
+    assert metrics(at)["Predicted revenue, next 6 months"] == f"{expected.customers['clv'].sum():,.0f}"
     assert any("26.1 weeks (6.0 months)" in caption.value for caption in at.caption)
 
 
@@ -79,15 +80,17 @@ def test_at_risk_download_is_the_engine_list(demo_tx, demo_end, downloads):
     at = open_page()
     result = clv.fit_clv(demo_tx, demo_settings(demo_tx, demo_end, 12))
     at_risk = clv.at_risk_customers(result)
-    data = downloads["at_risk_customers.csv"]
-    frame = pl.read_csv(io.BytesIO(data), schema_overrides={"customer_id": pl.String})
+    data = downloads["at_risk_the_at_risk_list.csv"]
+    frame = pl.read_csv(io.BytesIO(data[3:]), schema_overrides={"Customer": pl.String})
     assert frame.height == at_risk.height > 0
-    assert frame["customer_id"].to_list() == at_risk["customer_id"].to_list()
+    assert frame["Customer"].to_list() == at_risk["customer_id"].to_list()
+    assert {"Name", "E-mail", "Predicted value (cents)", "Revenue so far (cents)"} <= set(frame.columns)
     # The table shows the chance still active in percent (one decimal), the download keeps the 0-1 share.
     shown = next(table.value for table in at.dataframe if "probability_active" in table.value.columns)
     expected = at_risk["probability_active"].head(len(shown)).to_numpy()
     assert shown["probability_active"].to_numpy() == pytest.approx(expected * 100)
-    assert frame["probability_active"].to_numpy() == pytest.approx(at_risk["probability_active"].to_numpy())
+    assert frame["Chance still active (%)"].to_numpy() == pytest.approx(
+        (at_risk["probability_active"] * 100).round(2).to_numpy())
 
 
 def test_lifecycle_and_cohorts_are_shown(demo_tx):

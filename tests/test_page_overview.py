@@ -29,7 +29,7 @@ def test_overview_cards_match_the_engine():
     start, end = comparison_window(first, last, default_window(first, last))
     expected = period_kpis(tx, start, end)
     shown = _metrics(at)
-    assert shown["Revenue"] == format_kpi(expected["revenue"], "money")
+    assert shown["Revenue (net)"] == format_kpi(expected["revenue"], "money")
     assert shown["Active customers"] == format_kpi(expected["active_customers"], "count")
     assert shown["New customers"] == format_kpi(expected["new_customers"], "count")
     assert len(shown) == 12  # 7 period KPIs + 5 relationship KPIs
@@ -37,7 +37,7 @@ def test_overview_cards_match_the_engine():
 
     assert shown["Retention rate"] == format_kpi(retention(tx, (start, end)).retention_rate, "share")
     assert shown["CSAT"].endswith("/ 5")  # the demo has interactions
-    assert any("CLV:CAC per acquisition channel" in block.value for block in at.markdown)
+    assert any("(CLV:CAC) per acquisition channel" in block.value for block in at.markdown)  # predicted value, not revenue to date
 
 
 def test_whole_period_window_and_trend_controls():
@@ -45,7 +45,7 @@ def test_whole_period_window_and_trend_controls():
     at.segmented_control(key="cards").set_value("whole_period").run()
     tx, first, last = _demo_bounds()
     total = tx.select(pl.col("amount").sum()).collect().item()
-    assert _metrics(at)["Revenue"] == format_kpi(total, "money")
+    assert _metrics(at)["Revenue (net)"] == format_kpi(total, "money")
     assert any("nothing to compare" in caption.value for caption in at.caption)
     at.segmented_control(key="grain").set_value("week").run()
     at.selectbox(key="kpi").set_value("aov").run()

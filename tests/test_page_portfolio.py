@@ -22,8 +22,8 @@ def test_page_shows_engine_figures(demo_summary):
     at = open_page()
     figures = pf.concentration(demo_summary)
     metrics = {metric.label: metric.value for metric in at.metric}
-    assert metrics["Top 20% of customers bring"] == pf.pct(figures.top20_share)
-    assert metrics["Gini coefficient"] == f"{figures.gini:.2f}"
+    assert metrics["Top 20% customers' share of revenue"] == f"{100 * figures.top20_share:.1f}%"
+    assert metrics["Gini coefficient of revenue"] == f"{figures.gini:.2f}"
     tiers = at.dataframe[0].value
     expected = pf.tier_summary(pf.assign_tiers(demo_summary))
     assert tiers["customers"].tolist() == expected["customers"].to_list()
@@ -52,10 +52,13 @@ def test_change_cutoff_pick_tier_and_download(demo_summary, downloads):
 
     content = downloads["portfolio_gold.csv"]
     assert content.startswith(b"\xef\xbb\xbf")
-    csv = pl.read_csv(io.BytesIO(content[3:]), schema_overrides={"customer_id": pl.String})
-    assert csv["customer_id"].to_list() == gold.sort("value_rank")["customer_id"].to_list()
-    assert set(csv["tier"]) == {"Gold"}
-    assert csv["revenue"].to_list() == pytest.approx(gold.sort("value_rank")["revenue"].to_list())
+    csv = pl.read_csv(io.BytesIO(content[3:]), schema_overrides={"Customer": pl.String})
+    assert csv["Customer"].to_list() == gold.sort("value_rank")["customer_id"].to_list()
+    assert set(csv["Tier"]) == {"Gold"}
+    # readable headers, whole cents (no float noise), name and e-mail from the customers table
+    assert csv["Revenue (cents)"].dtype == pl.Int64
+    assert csv["Revenue (cents)"].to_list() == [round(v * 100) for v in gold.sort("value_rank")["revenue"].to_list()]
+    assert csv.columns[:3] == ["Customer", "Name", "E-mail"]
 
 
 def test_renamed_tier_is_neutralised_in_the_download(downloads):
@@ -111,7 +114,7 @@ def test_page_without_optional_columns_says_what_is_missing(cdnow_path):
     assert "Margin is not available: the data has no cost column." in texts
     assert any("no recorded cost of serving customers (no interactions table)" in text for text in texts)
     expected = pf.concentration(summarize(tx.lazy()).collect())
-    assert {m.label: m.value for m in at.metric}["Top 20% of customers bring"] == pf.pct(expected.top20_share)
+    assert {m.label: m.value for m in at.metric}["Top 20% customers' share of revenue"] == f"{100 * expected.top20_share:.1f}%"
 
 
 def test_amount_cutoffs_and_margin_ranking(demo_summary):

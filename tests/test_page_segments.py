@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 import polars as pl
+from pages_helpers import captions, demo_summary, downloads, metrics  # noqa: F401  (fixtures, used by name)
+from pages_helpers import open_page as open_app_page
 from streamlit.testing.v1 import AppTest
 
 from crm_core import clusters as cl
@@ -13,8 +15,7 @@ from crm_core import rfm
 from crm_core.dataset import Dataset
 from crm_core.ingest import read_orders
 from crm_core.kpis import format_kpi
-from pages_helpers import captions, demo_summary, downloads, metrics  # noqa: F401  (fixtures, used by name)
-from pages_helpers import open_page as open_app_page
+from crm_core.settings import AnalysisSettings, Rfm
 from ui.state import Keys
 
 
@@ -59,7 +60,7 @@ def test_pick_a_segment_shows_its_numbers(demo_summary, downloads):
     assert shown["Customers in segment"] == format_kpi(row["customers"], "count")
     assert shown["Segment revenue"] == format_kpi(row["revenue"], "money")
     assert shown["Share of revenue"] == format_kpi(row["revenue_share"], "share")
-    assert pl.read_csv(io.BytesIO(downloads["segment_at_risk.csv"][3:]))["segment"].unique().to_list() == ["At Risk"]
+    assert pl.read_csv(io.BytesIO(downloads["segment_at_risk.csv"][3:]))["RFM segment"].unique().to_list() == ["At Risk"]
 
 
 def test_score_levels_and_ties_change_the_segments(demo_summary):
@@ -78,7 +79,7 @@ def test_edited_rules_are_used_and_user_text_is_export_safe(demo_summary, downlo
     at = open_page()
     edited = ("=Top", 4, 5, 4, 5), *[(r.name, r.r_min, r.r_max, r.f_min, r.f_max) for r in rfm.DEFAULT_RULES[5][1:]]
     rules = tuple(rfm.SegmentRule(*row) for row in edited)
-    at.session_state["seg_rules_5"] = rules
+    at.session_state[Keys.SETTINGS] = AnalysisSettings(rfm=Rfm(rules=edited))  # the view's rule table
     at.run()
     at.selectbox(key="seg_drill").set_value("=Top").run()
     assert not at.exception
@@ -87,16 +88,18 @@ def test_edited_rules_are_used_and_user_text_is_export_safe(demo_summary, downlo
     assert expected["=Top"] > rfm.segment_counts(rfm.score_customers(demo_summary).collect())["Champions"]
     assert metrics(at)["Customers in segment"] == format_kpi(expected["=Top"], "count")
     exported = pl.read_csv(io.BytesIO(downloads["segment_top.csv"][3:]))
-    assert exported.height == expected["=Top"] and exported["segment"].unique().to_list() == ["'=Top"]
+    assert exported.height == expected["=Top"] and exported["RFM segment"].unique().to_list() == ["'=Top"]
 
 
 def test_apply_and_reset_rule_buttons():
     at = open_page()
-    at.button[0].click().run()  # "Apply rules" with the table unchanged: valid, applied
+    at.button[0].click().run()  # "Apply rules" with the table unchanged: valid, applied (= the defaults)
     assert not at.exception and not at.error
-    assert at.session_state["seg_rules_5"] == rfm.DEFAULT_RULES[5]
+    assert at.session_state[Keys.SETTINGS].rfm_settings().active_rules == rfm.DEFAULT_RULES[5]
+    at.session_state[Keys.SETTINGS] = AnalysisSettings(rfm=Rfm(rules=(("Everyone", 1, 5, 1, 5),)))
+    at.run()
     at.button[1].click().run()  # back to defaults
-    assert not at.exception and "seg_rules_5" not in at.session_state
+    assert not at.exception and at.session_state[Keys.SETTINGS].rfm.rules is None
 
 
 def test_three_levels_say_which_segments_stay_empty():

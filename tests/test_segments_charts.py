@@ -39,4 +39,4 @@ def test_cross_sell_bars_grow_from_the_chance_line():
     assert bar.base == 1
     assert list(bar.x) == pytest.approx([-0.2, 0.5])  # reversed: the best pair on top
     assert list(bar.text) == ["0.80×", "1.50×"]
-    assert "Books + ‹b›Games‹/b›" in bar.y  # user text never read as markup
+    assert "Books + &lt;b&gt;Games&lt;/b&gt;" in bar.y  # user text never read as markup

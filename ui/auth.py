@@ -13,9 +13,14 @@ Environment:
 
 - ``CRM_REQUIRE_SIGN_IN=1``: refuse to run without an ``[auth]`` section
   (a team server can't silently come up open).
-- ``CRM_OWNER_CLAIM``: ``email`` (default; used only when the provider does
-  not mark it unverified) or ``sub`` (the provider's stable subject id; use it
-  for providers whose e-mail claim users can change).
+- ``CRM_OWNER_CLAIM``: ``email`` (default; used only when the provider marks
+  it ``email_verified``, else the subject is used) or ``sub`` (always the
+  provider's stable subject id, qualified by its issuer).
+
+Identity rules: an e-mail becomes the owner only with ``email_verified`` true;
+otherwise the owner is ``sub:<issuer>|<subject>``. Reserved names (the
+single-user owner ``local``, ``admin``, ``system``, ``root``, empty...) can
+never be an owner from sign-in, whatever their case.
 """
 from __future__ import annotations
 
@@ -31,6 +36,10 @@ LOCAL_OWNER = "local"
 REQUIRE_ENV = "CRM_REQUIRE_SIGN_IN"
 OWNER_CLAIM_ENV = "CRM_OWNER_CLAIM"
 USERS_FOLDER = "users"
+#: Owner names no sign-in can claim (compared lower-cased): the open single-user workspace and
+#: names an operator could mistake for a service account.
+RESERVED_OWNERS = frozenset({LOCAL_OWNER, "admin", "administrator", "root", "system", "anonymous", "nobody", ""})
+SUBJECT_PREFIX = "sub:"
 
 
 def _flag(name: str) -> bool:
@@ -61,26 +70,39 @@ def owner_for(user: Mapping[str, Any], sign_in_on: bool, claim: str = "email") -
     sign_in_on
         Whether sign-in is configured; without it everyone is ``"local"``.
     claim
-        ``"email"``: the e-mail address, lower-cased, unless the provider says
-        ``email_verified`` is false; ``"sub"``: ``sub:<issuer>|<subject>``.
-        Without a usable e-mail the subject is used.
+        ``"email"``: the e-mail address, lower-cased, when the provider says
+        ``email_verified`` is true; ``"sub"``: ``sub:<issuer>|<subject>``.
+        Without a verified, usable e-mail the subject is used.
 
     Returns
     -------
     str or None
-        None when sign-in is on and nobody is signed in.
+        None when sign-in is on and nobody is signed in (or the provider gave
+        neither a verified e-mail nor a subject).
     """
     if not sign_in_on:
         return LOCAL_OWNER
     if not user.get("is_logged_in"):
         return None
     email = str(user.get("email") or "").strip().lower()
-    if claim == "email" and email and user.get("email_verified") is not False:
+    if claim == "email" and _verified(user.get("email_verified")) and _usable_email(email):
         return email
     subject = str(user.get("sub") or "").strip()
     if subject:
-        return f"sub:{user.get('iss') or ''}|{subject}"
+        return f"{SUBJECT_PREFIX}{str(user.get('iss') or '').strip()}|{subject}"
     return None
+
+
+def _verified(flag: Any) -> bool:
+    """``email_verified`` is true (some providers send the string "true")."""
+    return flag is True or (isinstance(flag, str) and flag.strip().lower() == "true")
+
+
+def _usable_email(email: str) -> bool:
+    """An address (one @, text on both sides) that is not a reserved name and cannot pass for a subject owner."""
+    local, at, domain = email.partition("@")
+    return bool(local and at and domain and "@" not in domain) and email not in RESERVED_OWNERS \
+        and not email.startswith(SUBJECT_PREFIX)
 
 
 def current_owner() -> str:
@@ -108,7 +130,7 @@ def owner_folder(root: Path, owner: str) -> Path:
 def user_workspace():
     """The signed-in user's (or the local) :class:`crm_core.workspace.Workspace`."""
     from crm_core.workspace import Workspace
-    from ui.data import workspace_root
+    from ui.paths import workspace_root
 
     return Workspace(workspace_root(), owner=current_owner())
 
@@ -116,7 +138,7 @@ def user_workspace():
 def user_notes():
     """The signed-in user's (or the local) :class:`crm_core.notes.NotesStore`."""
     from crm_core.notes import NotesStore
-    from ui.data import workspace_root
+    from ui.paths import workspace_root
 
     return NotesStore(owner_folder(workspace_root(), current_owner()))
 

@@ -1,39 +1,66 @@
-"""Cached loaders: datasets, the period filter and the per-customer summary.
+"""Cached loaders: datasets, the view's filters, the period and the per-customer summary.
 
 Frames are cached with ``st.cache_resource`` (shared by every session, not
-copied per rerun; Polars frames are immutable), keyed by dataset id and
-period, with bounded entries.
+copied per rerun; Polars frames are immutable), keyed by a :class:`DatasetKey`
+(dataset id, version and the view's row filters) and the period, with bounded
+entries. Other ui modules key their own caches with :func:`dataset_key` and
+read frames through the public loaders here.
+
+The view's filters (:mod:`crm_core.filters`) apply here, once, so every page
+sees the same rows: order attributes and acquisition cohort in
+:func:`load_dataset`, tier and segment filters in :func:`load_period_transactions`.
 """
 from __future__ import annotations
 
 import datetime as dt
-import os
-from pathlib import Path
+from dataclasses import dataclass
 
 import polars as pl
 import streamlit as st
 
 from crm_core.customers import filter_period, summarize
-from crm_core.dataset import Dataset, load_dataset
+from crm_core.dataset import Dataset, load_dataset as read_dataset_folder
+from crm_core.filters import cohort_label, customers_history, filter_customers, filter_orders, row_settings
 from crm_core.logging_setup import get_logger, timed
 from crm_core.schema import C
+from crm_core.settings import ORDER_FILTERS, AnalysisSettings
 from ui.auth import current_owner
+from ui.paths import DEMO_FOLDER, workspace_root
+from ui.settings import current_settings
 from ui.state import DEMO_DATASET_ID, Keys
 
-ROOT = Path(__file__).resolve().parent.parent
-DEMO_FOLDER = ROOT / "data" / "demo"
+__all__ = [
+    "DEMO_FOLDER", "DatasetKey", "current_dataset", "current_dataset_id", "customer_summary", "dataset_key",
+    "dataset_version", "date_bounds", "filter_choices", "filter_problem", "full_dataset", "load_dataset", "load_full_dataset", "load_period_transactions",
+    "load_summary", "load_view_dataset", "period_transactions", "selected_period", "workspace_root",
+]
 
 
-def workspace_root() -> Path:
-    """Workspace folder: $CRM_WORKSPACE, else ./workspace (git-ignored)."""
-    return Path(os.environ.get("CRM_WORKSPACE", ROOT / "workspace"))
+#: Most values offered per filter (a free-text column with thousands of values is no filter).
+MAX_FILTER_CHOICES = 500
+
+
+@dataclass(frozen=True)
+class DatasetKey:
+    """What a cached frame depends on: the dataset, its version and the view's row filters.
+
+    ``rows`` is :func:`crm_core.filters.row_settings` in URL form ("" = no filter).
+    """
+
+    dataset_id: str
+    version: str
+    rows: str = ""
+
+    @property
+    def settings(self) -> AnalysisSettings:
+        return AnalysisSettings.from_url(self.rows)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _collected_dataset(dataset_id: str, version: str) -> Dataset:
-    """Load every table of a dataset into memory once (``version`` busts the cache)."""
+def load_full_dataset(dataset_id: str, version: str) -> Dataset:
+    """Every table of a dataset in memory, unfiltered (``version`` busts the cache)."""
     if dataset_id == DEMO_DATASET_ID:
-        lazy = load_dataset(DEMO_FOLDER, name="Demo portfolio")
+        lazy = read_dataset_folder(DEMO_FOLDER, name="Demo portfolio")
     else:
         from crm_core.workspace import Workspace
 
@@ -50,18 +77,41 @@ def _collected_dataset(dataset_id: str, version: str) -> Dataset:
     return Dataset(name=lazy.name, **tables)
 
 
+@st.cache_resource(max_entries=16, show_spinner=False)
+def load_dataset(key: DatasetKey) -> Dataset:
+    """The dataset with the view's order and cohort filters applied to its transactions.
+
+    A filter the data cannot take (a missing column) leaves the rows unfiltered;
+    the sidebar says why (:func:`filter_problem`).
+    """
+    dataset = load_full_dataset(key.dataset_id, key.version)
+    if not key.rows:
+        return dataset
+    try:
+        transactions = filter_orders(dataset.transactions, key.settings).collect().lazy()
+    except ValueError:
+        return dataset
+    return Dataset(name=dataset.name, transactions=transactions, customers=dataset.customers,
+                   interactions=dataset.interactions, marketing_spend=dataset.marketing_spend)
+
+
+def filter_problem(key: DatasetKey) -> str | None:
+    """Why the view's filters could not be applied to this dataset, if they could not."""
+    if not key.rows:
+        return None
+    try:
+        filter_orders(load_full_dataset(key.dataset_id, key.version).transactions.head(0), key.settings).collect()
+    except ValueError as error:
+        return str(error)
+    return None
+
+
 def current_dataset_id() -> str:
     """The dataset picked in the sidebar (or just saved/deleted, before the sidebar redraws)."""
     return st.session_state.get(Keys.PENDING_DATASET) or st.session_state.get(Keys.DATASET_ID) or DEMO_DATASET_ID
 
 
-def current_dataset() -> Dataset:
-    """The dataset picked in the sidebar, all tables in memory."""
-    dataset_id = current_dataset_id()
-    return _collected_dataset(dataset_id, _version(dataset_id))
-
-
-def _version(dataset_id: str) -> str:
+def dataset_version(dataset_id: str) -> str:
     """Changes whenever a table of the dataset is (re)written, so caches refresh.
 
     For workspace datasets it also names the owner, so every cache keyed by it
@@ -73,17 +123,39 @@ def _version(dataset_id: str) -> str:
     return version if dataset_id == DEMO_DATASET_ID else f"{version}|owner:{current_owner()}"
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
-def _date_bounds(dataset_id: str, version: str) -> tuple[dt.date, dt.date]:
-    tx = _collected_dataset(dataset_id, version).transactions
+def dataset_key() -> DatasetKey:
+    """The key of the sidebar's dataset under the current view's row filters."""
+    dataset_id = current_dataset_id()
+    return DatasetKey(dataset_id, dataset_version(dataset_id), row_settings(current_settings()).to_url())
+
+
+def current_dataset() -> Dataset:
+    """The dataset picked in the sidebar after every filter of the view, whole history, all in memory.
+
+    Tier and segment filters keep the customers chosen in the sidebar period (with all their orders).
+    """
+    return load_view_dataset(dataset_key(), *selected_period())
+
+
+def full_dataset() -> Dataset:
+    """The dataset picked in the sidebar without any filter (filter choices, data checks)."""
+    key = dataset_key()
+    return load_full_dataset(key.dataset_id, key.version)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _date_bounds(key: DatasetKey) -> tuple[dt.date, dt.date]:
+    tx = load_dataset(key).transactions
     row = tx.select(pl.col(C.ORDER_DATE).min(), pl.col(C.ORDER_DATE).max().alias("max")).collect().row(0)
+    if row[0] is None:  # the filters leave nothing: fall back to the whole dataset's dates
+        full = load_full_dataset(key.dataset_id, key.version).transactions
+        row = full.select(pl.col(C.ORDER_DATE).min(), pl.col(C.ORDER_DATE).max().alias("max")).collect().row(0)
     return row[0], row[1]
 
 
 def date_bounds() -> tuple[dt.date, dt.date]:
-    """First and last order date of the current dataset."""
-    dataset_id = current_dataset_id()
-    return _date_bounds(dataset_id, _version(dataset_id))
+    """First and last order date of the current dataset (after the view's filters)."""
+    return _date_bounds(dataset_key())
 
 
 def selected_period() -> tuple[dt.date, dt.date]:
@@ -95,23 +167,62 @@ def selected_period() -> tuple[dt.date, dt.date]:
     return max(start, first), min(end, last)
 
 
+@st.cache_resource(max_entries=16, show_spinner=False)
+def load_view_dataset(key: DatasetKey, start: dt.date, end: dt.date) -> Dataset:
+    """:func:`load_dataset` limited to the customers the tier and segment filters pick in ``start..end``."""
+    dataset = load_dataset(key)
+    if not {"tier", "segment"} & set(key.settings.filter_map):
+        return dataset
+    try:
+        in_view = filter_customers(filter_period(dataset.transactions, start, end), key.settings, end)
+    except ValueError:
+        return dataset  # an unknown tier or segment: reported by the sidebar, rows left unfiltered
+    history = customers_history(dataset.transactions, in_view, key.settings).collect().lazy()
+    return Dataset(name=dataset.name, transactions=history, customers=dataset.customers,
+                   interactions=dataset.interactions, marketing_spend=dataset.marketing_spend)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def load_period_transactions(key: DatasetKey, start: dt.date, end: dt.date) -> pl.LazyFrame:
+    """Transactions of ``start..end`` after every filter of the view (tier and segment included)."""
+    return filter_period(load_view_dataset(key, start, end).transactions, start, end).collect().lazy()
+
+
 def period_transactions() -> pl.LazyFrame:
-    """Transactions of the current dataset inside the sidebar period."""
-    start, end = selected_period()
-    return filter_period(current_dataset().transactions, start, end)
+    """Transactions of the current dataset inside the sidebar period, after the view's filters."""
+    return load_period_transactions(dataset_key(), *selected_period())
 
 
 @st.cache_resource(max_entries=16, show_spinner="Summarising customers…")
-def _customer_summary(dataset_id: str, version: str, start: dt.date, end: dt.date) -> pl.DataFrame:
-    tx = filter_period(_collected_dataset(dataset_id, version).transactions, start, end)
-    with timed(get_logger("model"), "customer_summary", dataset=dataset_id) as info:
-        summary = summarize(tx, as_of=end).collect()
+def load_summary(key: DatasetKey, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """Per-customer summary of ``start..end`` (as of ``end``) after the view's filters."""
+    with timed(get_logger("model"), "customer_summary", dataset=key.dataset_id) as info:
+        summary = summarize(load_period_transactions(key, start, end), as_of=end).collect()
         info["customers"] = summary.height
     return summary
 
 
 def customer_summary() -> pl.DataFrame:
-    """Per-customer summary of the sidebar period (as of its end date)."""
-    dataset_id = current_dataset_id()
-    start, end = selected_period()
-    return _customer_summary(dataset_id, _version(dataset_id), start, end)
+    """Per-customer summary of the sidebar period (as of its end date), after the view's filters."""
+    return load_summary(dataset_key(), *selected_period())
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _filter_choices(dataset_id: str, version: str) -> dict[str, list[str]]:
+    tx = load_full_dataset(dataset_id, version).transactions
+    names = tx.collect_schema().names()
+    choices: dict[str, list[str]] = {}
+    for column in ORDER_FILTERS:
+        if column in names:
+            values = tx.select(pl.col(column).cast(pl.String).str.strip_chars().drop_nulls().unique().sort()).collect()
+            choices[column] = values.to_series().head(MAX_FILTER_CHOICES).to_list()
+    cohorts = (tx.group_by(C.CUSTOMER_ID).agg(pl.col(C.ORDER_DATE).min().alias("first_date"))
+               .select(cohort_label().unique().sort(descending=True)).collect())
+    choices["cohort"] = cohorts.to_series().to_list()
+    return choices
+
+
+def filter_choices() -> dict[str, list[str]]:
+    """Values each order filter can take in the current dataset (unfiltered), and acquisition quarters."""
+    key = dataset_key()
+    return _filter_choices(key.dataset_id, key.version)

@@ -16,7 +16,7 @@ import streamlit as st
 
 from crm_core.charts.present import enlarged, themed
 from crm_core.deck import PAGE_CHART_PREFIX, Deck, DeckEntry, DeckError, DeckStore, Slide, default_deck, prepare_slides
-from ui.data import _version, current_dataset, current_dataset_id, customer_summary, selected_period
+from ui.data import current_dataset, current_dataset_id, customer_summary, dataset_version, selected_period
 from ui.state import Keys
 
 #: Height of a chart in meeting mode: headline, chart and takeaway fit a 1366x768 screen.
@@ -133,7 +133,7 @@ def prepared_slides(deck: Deck, dark: bool = False) -> list[ReadySlide]:
     Figures are shared by every session: copy one before changing it.
     """
     dataset_id = current_dataset_id()
-    return _prepared(dataset_id, _version(dataset_id), deck.to_json(), json.dumps(base_settings().to_dict()), dark)
+    return _prepared(dataset_id, dataset_version(dataset_id), deck.to_json(), json.dumps(base_settings().to_dict()), dark)
 
 
 def deck_pptx_bytes(deck: Deck) -> bytes:

@@ -16,6 +16,7 @@ from crm_core.clv import CLVResult, CLVSettings, HoldoutValidation, fit_clv, res
 from crm_core.customers import filter_period
 from crm_core.dataset import Dataset
 from crm_core.logging_setup import get_logger, timed
+from crm_core.settings import AnalysisSettings
 from crm_core.retention import (
     Lifecycle,
     LifecycleSettings,
@@ -24,22 +25,20 @@ from crm_core.retention import (
     lifecycle,
     retention_curves,
 )
-from ui.data import _collected_dataset, _version, current_dataset_id, selected_period
+from ui.data import DatasetKey, dataset_key, load_summary, load_view_dataset, selected_period
+from ui.settings import current_settings
 
 
-def _key() -> tuple[str, str]:
-    dataset_id = current_dataset_id()
-    return dataset_id, _version(dataset_id)
-
-
-def _history(dataset_id: str, version: str, end: dt.date) -> tuple[Dataset, pl.LazyFrame]:
-    dataset = _collected_dataset(dataset_id, version)
+def _history(key: DatasetKey, start: dt.date, end: dt.date) -> tuple[Dataset, pl.LazyFrame]:
+    """The view's dataset and its orders up to ``end`` (models use each customer's history)."""
+    dataset = load_view_dataset(key, start, end)
     return dataset, filter_period(dataset.transactions, None, end)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _fit(dataset_id: str, version: str, end: dt.date) -> CLVResult:
-    _, tx = _history(dataset_id, version, end)
+def clv_fit(key: DatasetKey, start: dt.date, end: dt.date) -> CLVResult:
+    """Models fitted on the view's orders up to ``end`` (default CLV settings; see :func:`clv_result`)."""
+    _, tx = _history(key, start, end)
     with timed(get_logger("models"), "clv_fit") as info:  # timings and counts only, no customer data
         result = fit_clv(tx, CLVSettings(calibration_end=end))
         info.update(customers=result.customers.height, converged=result.bgnbd.converged_, reliable=result.reliable)
@@ -47,43 +46,47 @@ def _fit(dataset_id: str, version: str, end: dt.date) -> CLVResult:
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _scored(dataset_id: str, version: str, end: dt.date, horizon_weeks: float, margin: float, rate: float) -> CLVResult:
+def _scored(key: DatasetKey, start: dt.date, end: dt.date, horizon_weeks: float, margin: float, rate: float) -> CLVResult:
     settings = CLVSettings(horizon_weeks=horizon_weeks, margin=margin, annual_discount_rate=rate, calibration_end=end)
-    return rescore(_fit(dataset_id, version, end), settings)
+    return rescore(clv_fit(key, start, end), settings)
 
 
 def clv_result(horizon_weeks: float, margin: float, annual_discount_rate: float) -> CLVResult:
     """Models fitted on all orders up to the sidebar period's end; CLV for the given settings."""
-    _, end = selected_period()
-    return _scored(*_key(), end, float(horizon_weeks), float(margin), float(annual_discount_rate))
+    return _scored(dataset_key(), *selected_period(), float(horizon_weeks), float(margin), float(annual_discount_rate))
+
+
+def view_clv_result() -> CLVResult:
+    """CLV with the view's horizon, margin and discount rate (what the catalogue's predicted value reports)."""
+    settings = current_settings().clv_settings()
+    return clv_result(settings.horizon_weeks, settings.margin, settings.annual_discount_rate)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _validation(dataset_id: str, version: str, end: dt.date, holdout_weeks: int) -> HoldoutValidation:
-    _, tx = _history(dataset_id, version, end)
+def _validation(key: DatasetKey, start: dt.date, end: dt.date, holdout_weeks: int) -> HoldoutValidation:
+    _, tx = _history(key, start, end)
     return validate_holdout(tx, end - dt.timedelta(weeks=holdout_weeks), end)
 
 
 def holdout_validation(holdout_weeks: int) -> HoldoutValidation:
     """Fit up to ``holdout_weeks`` before the period end; compare with what happened after."""
-    _, end = selected_period()
-    return _validation(*_key(), end, int(holdout_weeks))
+    return _validation(dataset_key(), *selected_period(), int(holdout_weeks))
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _cohorts(dataset_id: str, version: str, start: dt.date, end: dt.date) -> pl.DataFrame:
-    _, tx = _history(dataset_id, version, end)
+def _cohorts(key: DatasetKey, start: dt.date, end: dt.date) -> pl.DataFrame:
+    _, tx = _history(key, start, end)
     return cohort_retention(tx, start, end)
 
 
 def cohorts() -> pl.DataFrame:
     """Cohorts acquired in the sidebar period (acquisition judged on the whole history)."""
-    return _cohorts(*_key(), *selected_period())
+    return _cohorts(dataset_key(), *selected_period())
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _curves(dataset_id: str, version: str, start: dt.date, end: dt.date, by_channel: bool) -> pl.DataFrame | None:
-    dataset, tx = _history(dataset_id, version, end)
+def _curves(key: DatasetKey, start: dt.date, end: dt.date, by_channel: bool) -> pl.DataFrame | None:
+    dataset, tx = _history(key, start, end)
     groups = None
     if by_channel:
         groups = acquisition_groups(tx, dataset.customers, end)
@@ -94,55 +97,42 @@ def _curves(dataset_id: str, version: str, start: dt.date, end: dt.date, by_chan
 
 def curves(by_channel: bool) -> pl.DataFrame | None:
     """Retention curves by acquisition quarter, or by channel (None when the data has no channel)."""
-    return _curves(*_key(), *selected_period(), bool(by_channel))
+    return _curves(dataset_key(), *selected_period(), bool(by_channel))
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _lifecycle(dataset_id: str, version: str, start: dt.date, end: dt.date, gap_days: int) -> Lifecycle:
-    dataset, tx = _history(dataset_id, version, end)
+def _lifecycle(key: DatasetKey, start: dt.date, end: dt.date, gap_days: int) -> Lifecycle:
+    dataset, tx = _history(key, start, end)
     return lifecycle(tx, start, end, dataset.customers, dataset.marketing_spend, LifecycleSettings(gap_days=gap_days))
 
 
 def customer_lifecycle(gap_days: int) -> Lifecycle:
     """QCi lifecycle of the customers acquired in the sidebar period."""
-    return _lifecycle(*_key(), *selected_period(), int(gap_days))
+    return _lifecycle(dataset_key(), *selected_period(), int(gap_days))
 
 
 GROUPINGS = {"decile": "Value decile", "tier": "Portfolio tier", "segment": "RFM segment"}
 
 
 def available_groupings() -> list[str]:
-    """The CLV groupings this installation can compute (deciles always)."""
-    kinds = ["decile"]
-    try:
-        from crm_core.portfolio import assign_tiers  # noqa: F401
-
-        kinds.append("tier")
-    except ImportError:
-        pass
-    try:
-        from crm_core.rfm import score_customers  # noqa: F401
-
-        kinds.append("segment")
-    except ImportError:
-        pass
-    return kinds
+    """The CLV groupings: value decile, portfolio tier, RFM segment."""
+    return list(GROUPINGS)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _groups(dataset_id: str, version: str, start: dt.date, end: dt.date, kind: str) -> pl.DataFrame:
-    from ui.data import _customer_summary
-
-    summary = _customer_summary(dataset_id, version, start, end)
-    if kind == "tier":
-        from crm_core.portfolio import assign_tiers
-
-        return assign_tiers(summary).select("customer_id", pl.col("tier").alias("group"))
+def _groups(key: DatasetKey, start: dt.date, end: dt.date, kind: str, rules: str) -> pl.DataFrame:
+    """``rules``: the view's tier and RFM settings in URL form (part of the cache key)."""
+    from crm_core.portfolio import assign_tiers
     from crm_core.rfm import SEGMENT, score_customers
 
-    return score_customers(summary).select("customer_id", pl.col(SEGMENT).alias("group")).collect()
+    settings, summary = AnalysisSettings.from_url(rules), load_summary(key, start, end)
+    if kind == "tier":
+        return assign_tiers(summary, settings.tier_settings()).select("customer_id", pl.col("tier").alias("group"))
+    return score_customers(summary, settings.rfm_settings()).select("customer_id", pl.col(SEGMENT).alias("group")).collect()
 
 
 def customer_groups(kind: str) -> pl.DataFrame:
     """(customer_id, group) for customers who bought in the sidebar period: portfolio tier or RFM segment."""
-    return _groups(*_key(), *selected_period(), kind)
+    settings = current_settings()
+    rules = AnalysisSettings(tiers=settings.tiers, rfm=settings.rfm).to_url()
+    return _groups(dataset_key(), *selected_period(), kind, rules)

@@ -7,7 +7,18 @@ import streamlit as st
 from crm_core.findings import Finding, FindingSettings, key_findings
 from crm_core.notes import NotesStore
 from crm_core.report import PDF_UNAVAILABLE_MESSAGE, build_report, chromium_path, report_file_name, report_pdf_bytes
-from ui.data import _version, current_dataset, current_dataset_id, customer_summary, selected_period
+from crm_core.metrics import Figure, headline_figures
+from ui.data import (
+    DatasetKey,
+    current_dataset,
+    current_dataset_id,
+    customer_summary,
+    dataset_key,
+    load_period_transactions,
+    load_view_dataset,
+    selected_period,
+)
+from ui.settings import current_settings, display_currency
 from ui.state import DEMO_DATASET_ID, Keys
 
 MEETING_PAGE = "app_pages/meeting.py"
@@ -77,20 +88,46 @@ def notes_store() -> NotesStore:
 
 
 def finding_settings() -> FindingSettings:
-    """Findings of the sidebar period."""
+    """Findings of the sidebar period under the view's settings (tiers, rules, margin, currency)."""
     start, end = selected_period()
-    return FindingSettings(start=start, end=end)
+    return FindingSettings.from_analysis(current_settings(), start, end, currency_prefix())
+
+
+def currency_prefix() -> str:
+    """The currency as findings and the report write it before amounts ('€', 'CHF ')."""
+    from crm_core.format import SYMBOLS
+
+    code = display_currency()
+    return SYMBOLS.get(code, f"{code} ") if code else ""
 
 
 @st.cache_resource(max_entries=8, show_spinner="Computing the key findings…")
-def _findings(dataset_id: str, version: str, settings: FindingSettings) -> list[Finding]:
-    return key_findings(current_dataset(), settings, summary=customer_summary())
+def _findings(key: DatasetKey, settings: FindingSettings) -> list[Finding]:
+    start, end = settings.start, settings.end
+    return key_findings(load_view_dataset(key, start, end), settings, summary=customer_summary())
 
 
 def current_findings() -> list[Finding]:
     """Key findings of the current dataset and period (light charts; copy figures before changing them)."""
-    dataset_id = current_dataset_id()
-    return _findings(dataset_id, _version(dataset_id), finding_settings())
+    return _findings(dataset_key(), finding_settings())
+
+
+@st.cache_resource(max_entries=8, show_spinner="Computing the headline figures…")
+def _figures(key: DatasetKey, start, end, settings_url: str) -> list[Figure]:
+    from crm_core.settings import AnalysisSettings
+
+    history = load_view_dataset(key, start, end).transactions
+    return headline_figures(load_period_transactions(key, start, end), AnalysisSettings.from_url(settings_url),
+                            start, end, history=history)
+
+
+def current_figures() -> list[Figure]:
+    """The catalogue's headline figures for the view: the same numbers as the report and the CLI."""
+    return _figures(dataset_key(), *selected_period(), current_settings().to_url())
+
+
+def figure_by_id(figure_id: str) -> Figure | None:
+    return next((figure for figure in current_figures() if figure.id == figure_id), None)
 
 
 def current_ingest_report():
@@ -122,9 +159,10 @@ def render_present_controls() -> None:
         # bound to it; bound widgets write their own parameters back on the new page.
         st.switch_page(MEETING_PAGE, query_params={})
     dataset, settings, ingest = current_dataset(), finding_settings(), current_ingest_report()
+    figure_args = (dataset_key(), *selected_period(), current_settings().to_url())  # resolved now: callbacks run later
 
     def html_bytes() -> bytes:
-        return build_report(dataset, settings, ingest_report=ingest).html.encode("utf-8")
+        return build_report(dataset, settings, ingest_report=ingest, figures=_figures(*figure_args)).html.encode("utf-8")
 
     st.download_button(
         "Download report", data=html_bytes, file_name=report_file_name(dataset.name, "html"),
@@ -136,7 +174,7 @@ def render_present_controls() -> None:
         return
 
     def pdf_bytes() -> bytes:
-        return report_pdf_bytes(build_report(dataset, settings, ingest_report=ingest))
+        return report_pdf_bytes(build_report(dataset, settings, ingest_report=ingest, figures=_figures(*figure_args)))
 
     st.download_button(
         "Download PDF", data=pdf_bytes, file_name=report_file_name(dataset.name, "pdf"),
@@ -146,8 +184,6 @@ def render_present_controls() -> None:
 
 
 def segment_choices() -> list[str]:
-    """Segments a note can be about: the RFM segments, then the value tiers."""
-    from crm_core.portfolio import TierSettings
-    from crm_core.rfm import SEGMENT_NAMES
-
-    return [*SEGMENT_NAMES, *(f"Tier: {name}" for name in TierSettings().names)]
+    """Segments a note can be about: the view's RFM segments, then its value tiers."""
+    settings = current_settings()
+    return [*settings.rfm_settings().segment_names, *(f"Tier: {name}" for name in settings.tiers.names)]

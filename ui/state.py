@@ -31,7 +31,19 @@ class Keys:
     SCORECARD_MODEL = "model"  # Scorecard: model shown
     DECK = "deck"              # Present: id of the saved deck played and edited (synced by hand)
     NOTES_SEGMENT = "note_seg" # Saved views & notes: notes filter
+    SETTINGS_URL = "v"         # AnalysisSettings, compact (ui.settings): tiers, rules, margin, filters, ...
+    PERIOD_PRESET = "preset"   # sidebar: period preset (all, custom, mtd, qtd, ytd, last_12_months)
+    COMPARISON = "cmp"         # sidebar: comparison (kept in v through ui.settings, not bound itself)
     # Session only.
+    SETTINGS = "analysis_settings"           # the session's AnalysisSettings (ui.settings)
+    SETTINGS_ERROR = "analysis_settings_error"
+    PERIOD_SETTING = "analysis_period"       # the sidebar period as a crm_core.settings.Period
+    PENDING_PERIOD = "pending_period"        # dates of a loaded view, applied before the sidebar draws
+    FILTER = "flt_"                          # + column: sidebar filter multiselects
+    FILTER_CHIPS = "flt_chips"               # filter chips above every page
+    CURRENCY = "currency_choice"             # sidebar: currency override
+    LOCALE = "locale_choice"                 # sidebar: number format
+    VIEW_JSON = "view_json"                  # Saved views: settings JSON upload
     UPLOAD = "data_upload"
     UPLOAD_RESULT = "data_upload_result"
     PERIOD_DATASET = "period_dataset_id"     # dataset the PERIOD was chosen for
@@ -98,7 +110,6 @@ class Keys:
 
     # Segments (session only: segment names and customer ids are user text).
     SEG_AS_OF = "seg_as_of"
-    SEG_RULES = "seg_rules_"                 # + bins: applied rule table (tuple of SegmentRule)
     SEG_RULES_EDITOR = "seg_rules_editor_"   # + bins + version
     SEG_RULES_VERSION = "seg_rules_version"
     SEG_GRID_VALUE = "seg_grid"
@@ -121,6 +132,11 @@ class Keys:
     WH_SOURCE = "wh_source"                  # the connected WarehouseSource
     WH_PERIOD = "wh_period"
     WH_DRILL = "wh_drill"
+    # Drivers (bound to the URL: choices only, no user text).
+    DRV_BY = "drv_by"                        # dimension customers are grouped by
+    DRV_PREDICT = "drv_predict"              # include the 12-month value model
+    DRV_RANK = "drv_rank"                    # top products by revenue / customers
+    DRV_DOWNLOAD = "drv_download_"           # + table name: CSV download buttons
 
 
 DEMO_DATASET_ID = "demo"

@@ -16,12 +16,22 @@ def takeaway(sentence: str) -> None:
     st.caption(f":material/lightbulb: {plain(sentence)}")
 
 
-def chart(fig: go.Figure, key: str, deck: bool = True, toolbar: bool = True) -> None:
-    """Draw a Plotly figure full width with the shared config, and an "Add to deck" button under it.
+def chart(fig: go.Figure, key: str, money_axis: str | None = None, deck: bool = True, toolbar: bool = True) -> None:
+    """Draw a Plotly figure full width with the shared config, in the view's number format, and an
+    "Add to deck" button under it.
 
+    ``money_axis`` ("x" or "y") gets the view's currency and thousands separators, like the cards.
     The button keeps the figure as drawn, its key and title and the current settings as a slide
     (see ui.deck); ``deck=False`` leaves it out, ``toolbar=False`` hides Plotly's toolbar.
     """
+    from crm_core import format as fmt
+    from ui.settings import display_currency, display_locale
+
+    locale = display_locale()
+    fig.update_layout(separators=fmt.plotly_separators(locale))
+    if money_axis:
+        axis = {"tickformat": ",.0f", **fmt.axis_affixes(display_currency(), locale)}
+        (fig.update_xaxes if money_axis == "x" else fig.update_yaxes)(**axis)
     config = {"displaylogo": False} if toolbar else {"displayModeBar": False}
     st.plotly_chart(fig, width="stretch", theme=None, key=key, config=config)
     if deck:
@@ -55,7 +65,7 @@ COUNT_FORMAT = "%,d"
 
 
 def money_column(label: str, help: str | None = None):
-    """A money column: thousands separators, two decimals."""
+    """A money column: thousands separators, two decimals; :func:`table` adds the view's currency to the header."""
     return st.column_config.NumberColumn(label, format=MONEY_FORMAT, help=help)
 
 
@@ -96,7 +106,14 @@ CUSTOMER_COLUMNS = {
     "contribution": money_column("Margin after cost to serve"),
     "aov": money_column("Average order value"),
     "clv": money_column("Predicted CLV"),
+    "predicted_clv": money_column("Predicted value"),
     "p_alive": share_column("Probability still active"),
+    "probability_active": share_column("Chance still active"),
+    "expected_purchases": st.column_config.NumberColumn("Expected purchases", format="%.2f"),
+    "repeat_purchases": count_column("Repeat purchases so far"),
+    "last_purchase_date": st.column_config.DateColumn("Last purchase"),
+    "days_since_last_purchase": count_column("Days since last purchase"),
+    "revenue_to_date": money_column("Revenue so far"),
     "first_date": st.column_config.DateColumn("First purchase"),
     "last_date": st.column_config.DateColumn("Last purchase"),
     "returns": money_column("Returned amount"),
@@ -124,7 +141,17 @@ def table(frame: pl.DataFrame, column_config: dict, **options) -> None:
               if name in frame.columns and isinstance(config, dict)
               and config.get("type_config", {}).get("format") == PERCENT_FORMAT]
     shown = frame.with_columns(pl.col(shares) * 100) if shares else frame
-    st.dataframe(shown, **{"hide_index": True, "width": "stretch", **options}, column_config=column_config)
+    st.dataframe(shown, **{"hide_index": True, "width": "stretch", **options}, column_config=with_currency(column_config))
+
+
+def with_currency(column_config: dict) -> dict:
+    """Money columns (:func:`money_column`) named with the view's currency: 'Revenue (EUR)'."""
+    suffix = currency_suffix()
+    if not suffix:
+        return column_config
+    return {name: ({**config, "label": f"{config.get('label') or name}{suffix}"}
+                   if isinstance(config, dict) and config.get("type_config", {}).get("format") == MONEY_FORMAT else config)
+            for name, config in column_config.items()}
 
 
 #: Labels and formats of the per-group columns the engines return (tiers, segments, quadrants, clusters).
@@ -152,12 +179,86 @@ def file_slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "customers"
 
 
+def with_contacts(members: pl.DataFrame) -> pl.DataFrame:
+    """``members`` with the customer's name and e-mail next to the id, wherever the customers table has them."""
+    from ui.data import current_dataset
+
+    contacts = current_dataset().customers
+    if contacts is None or "customer_id" not in members.columns:
+        return members
+    wanted = [name for name in ("name", "email") if name in contacts.collect_schema().names() and name not in members.columns]
+    if not wanted:
+        return members
+    known = contacts.select("customer_id", *wanted).unique("customer_id", keep="first").collect()
+    joined = members.join(known, on="customer_id", how="left", coalesce=True)
+    return joined.select("customer_id", *wanted, *[name for name in members.columns if name != "customer_id"])
+
+
+def export_bytes(members: pl.DataFrame) -> bytes:
+    """CSV for managers: readable headers, amounts in cents of the view's currency, no float noise."""
+    from crm_core.export import readable_export
+    from ui.settings import display_currency
+
+    labels = {name: _label(config) for name, config in CUSTOMER_COLUMNS.items()}
+    return safe_csv_bytes(readable_export(members, labels, MONEY_COLUMNS, SHARE_COLUMNS, display_currency()))
+
+
+def _label(config) -> str:
+    return config if isinstance(config, str) else config.get("label", "")
+
+
+#: Customer columns holding amounts and 0-1 shares (exports write cents and percent).
+MONEY_COLUMNS = {"revenue", "margin", "contribution", "aov", "clv", "predicted_clv", "revenue_to_date", "returns",
+                 "cost_to_serve"}
+SHARE_COLUMNS = {"p_alive", "probability_active"}
+
+
 def customer_list(members: pl.DataFrame, group: str, file_prefix: str, key: str, shown_rows: int = 1000) -> None:
-    """The customers of one group (best first): count, readable table and an injection-safe CSV download."""
+    """The customers of one group (best first): count, readable table and an injection-safe CSV download.
+
+    Name and e-mail are added wherever the customers table has them.
+    """
+    members = with_contacts(members)
     more = f"; showing the best {shown_rows:,} (the download has all)." if members.height > shown_rows else "."
     st.caption(plain(f"{members.height:,} customers in {group}{more}"))
     table(members.head(shown_rows), CUSTOMER_COLUMNS)
     st.download_button(
-        "Download these customers (CSV)", data=safe_csv_bytes(members), file_name=f"{file_prefix}_{file_slug(group)}.csv",
+        "Download these customers (CSV)", data=export_bytes(members), file_name=f"{file_prefix}_{file_slug(group)}.csv",
         mime="text/csv", icon=":material/download:", key=key,
-        help="Opens in Excel; cells that could run as formulas are neutralised.")
+        help="Opens in Excel with readable headers; amounts are in cents of the currency named in the header; "
+             "cells that could run as formulas are neutralised.")
+
+
+# Catalogue figures ------------------------------------------------------------------------------
+def currency_suffix() -> str:
+    """' (EUR)' for labels of money inputs and axes; '' when the currency is not stated."""
+    from ui.settings import display_currency
+
+    code = display_currency()
+    return f" ({code})" if code else ""
+
+
+def format_figure(value, unit: str) -> str:
+    """A value in the view's currency and number format (crm_core.format)."""
+    from crm_core import format as fmt
+    from ui.settings import display_currency, display_locale
+
+    return fmt.value(value, unit, display_currency(), display_locale())
+
+
+def money_text(value, decimals: int | None = None) -> str:
+    """Money for takeaways and captions: currency and number format of the view."""
+    from crm_core import format as fmt
+    from ui.settings import display_currency, display_locale
+
+    return fmt.money(value, display_currency(), display_locale(), decimals)
+
+
+def figure_card(container, metric_id: str, value, period: str, delta: str | None = None,
+                label: str | None = None, **words: str) -> None:
+    """A card for a catalogue figure: its label, the value formatted by unit, definition and period as help."""
+    from crm_core.metrics import metric
+
+    entry = metric(metric_id)
+    container.metric(label or entry.label.format(**words), format_figure(value, entry.unit), delta=delta, border=True,
+                     help=f"{entry.definition.format(**words)} Period: {period}.")

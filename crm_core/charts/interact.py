@@ -2,19 +2,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import html
 
 import plotly.graph_objects as go
 import polars as pl
 
 from crm_core.actions import CampaignResult
+from crm_core.charts.text import safe_labels
 from crm_core.charts.theme import NEGATIVE, NEUTRAL, PALETTE, POSITIVE, styled
 from crm_core.schema import C
-
-
-def _labels(column: pl.Series) -> list[str]:
-    """Category labels from data, with Plotly's pseudo-HTML (<a>, <b>, ...) shown literally."""
-    return [html.escape(str(value), quote=False) for value in column.to_list()]
 
 
 def purchase_timeline_figure(timeline: pl.DataFrame) -> go.Figure:
@@ -58,7 +53,7 @@ def csat_figure(table: pl.DataFrame, column: str, label: str) -> go.Figure:
     fig = go.Figure(
         go.Bar(
             x=table["csat_mean"].to_list(),
-            y=_labels(table[column]),
+            y=safe_labels(table[column]),
             orientation="h",
             marker_color=PALETTE[0],
             text=[f"{value:.2f}" for value in table["csat_mean"].to_list()],
@@ -108,7 +103,7 @@ def cost_to_serve_figure(table: pl.DataFrame, column: str, label: str) -> go.Fig
             hovertemplate=f"{name}<br>Revenue per customer %{{x:,.2f}}<br>Cost-to-serve per customer %{{y:,.2f}}"
             "<br>%{customdata[0]:,} customers<br>Cost = %{customdata[1]:.1%} of revenue<extra></extra>",
         )
-        for index, (name, row) in enumerate(zip(_labels(table[column]), table.iter_rows(named=True)))
+        for index, (name, row) in enumerate(zip(safe_labels(table[column]), table.iter_rows(named=True)))
     ]
     fig = go.Figure(traces)
     x_log = _spread(table["revenue_per_customer"])
@@ -132,7 +127,7 @@ def complaints_figure(table: pl.DataFrame, column: str, label: str) -> go.Figure
     """Complaints per 100 customers by group, most first."""
     fig = go.Figure(
         go.Bar(
-            x=table["complaints_per_100"].to_list(), y=_labels(table[column]), orientation="h",
+            x=table["complaints_per_100"].to_list(), y=safe_labels(table[column]), orientation="h",
             marker_color=NEGATIVE, customdata=table.select("complaints", "customers").rows(),
             hovertemplate="%{y}<br>%{x:.1f} complaints per 100 customers"
             "<br>%{customdata[0]:,} complaints, %{customdata[1]:,} customers<extra></extra>",

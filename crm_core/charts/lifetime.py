@@ -1,4 +1,8 @@
-"""Figures of the Lifetime value & retention page (time unit: weeks)."""
+"""Figures of the Lifetime value & retention page (time unit: weeks).
+
+Group, channel and stage names are user text: they pass through
+:func:`~crm_core.charts.text.safe_label` so Plotly never reads them as markup.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,6 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 
+from crm_core.charts.text import safe_label, safe_labels
 from crm_core.charts.theme import NEUTRAL, PALETTE, SEQUENTIAL, styled
 
 ACTUAL, MODEL = PALETTE[0], PALETTE[1]
@@ -14,7 +19,7 @@ ACTUAL, MODEL = PALETTE[0], PALETTE[1]
 
 def holdout_by_frequency_figure(by_frequency: pl.DataFrame) -> go.Figure:
     """Mean holdout repeat purchases per customer, actual vs. model, by calibration frequency."""
-    x = by_frequency["frequency_group"].to_list()
+    x = safe_labels(by_frequency["frequency_group"])
     fig = go.Figure([
         go.Bar(x=x, y=by_frequency["actual"].to_list(), name="Actual", marker_color=ACTUAL,
                customdata=by_frequency["customers"].to_list(),
@@ -56,7 +61,7 @@ def clv_distribution_figure(customers: pl.DataFrame, horizon: str) -> go.Figure:
     values = np.minimum(clv.to_numpy(), cap) if cap > 0 else clv.to_numpy()
     fig = go.Figure(go.Histogram(x=values, nbinsx=40, marker_color=PALETTE[0],
                                  hovertemplate="CLV %{x}<br>%{y:,} customers<extra></extra>"))
-    fig.update_xaxes(title_text=f"Predicted CLV, next {horizon}")
+    fig.update_xaxes(title_text=f"Predicted CLV, next {safe_label(horizon)}")
     fig.update_yaxes(title_text="Customers")
     return styled(fig, "How predicted customer value is spread")
 
@@ -64,13 +69,13 @@ def clv_distribution_figure(customers: pl.DataFrame, horizon: str) -> go.Figure:
 def clv_by_group_figure(groups: pl.DataFrame, label_column: str, title: str, x_title: str | None = None) -> go.Figure:
     """Share of total predicted CLV per group (bars), mean CLV in the hover."""
     fig = go.Figure(go.Bar(
-        x=groups[label_column].cast(pl.String).to_list(), y=groups["clv_share"].to_list(), marker_color=PALETTE[2],
+        x=safe_labels(groups[label_column]), y=groups["clv_share"].to_list(), marker_color=PALETTE[2],
         customdata=np.column_stack([groups["customers"].to_numpy(), groups["clv_mean"].to_numpy()]),
         hovertemplate="%{x}<br>%{y:.1%} of predicted value<br>%{customdata[0]:,} customers"
                       "<br>mean CLV %{customdata[1]:,.2f}<extra></extra>"))
     fig.update_yaxes(title_text="Share of predicted value", tickformat=".0%", rangemode="tozero")
     # Half-width charts: more than six labels ("10–20%", segment names) collide unless tilted.
-    fig.update_xaxes(title_text=x_title, type="category", automargin=True,
+    fig.update_xaxes(title_text=safe_label(x_title) if x_title else None, type="category", automargin=True,
                      tickangle=-35 if groups.height > 6 else 0)
     return styled(fig, title)
 
@@ -116,9 +121,9 @@ def retention_curves_figure(curves: pl.DataFrame, group_label: str) -> go.Figure
     for i, (group,) in enumerate(shown.select("group").unique(maintain_order=True).iter_rows()):
         part = shown.filter(pl.col("group") == group)
         fig.add_trace(go.Scatter(
-            x=part["months_since"].to_list(), y=part["retention"].to_list(), name=str(group), mode="lines+markers",
+            x=part["months_since"].to_list(), y=part["retention"].to_list(), name=safe_label(group), mode="lines+markers",
             line=dict(color=PALETTE[i % len(PALETTE)], width=3), customdata=part["customers_observed"].to_list(),
-            hovertemplate=f"{group}<br>Month %{{x}}: %{{y:.1%}} buying<br>%{{customdata:,}} customers observed<extra></extra>"))
+            hovertemplate="%{fullData.name}<br>Month %{x}: %{y:.1%} buying<br>%{customdata:,} customers observed<extra></extra>"))
     fig.update_yaxes(title_text="Customers buying", tickformat=".0%", rangemode="tozero")
     fig.update_xaxes(title_text="Months since first purchase", dtick=1)
     return styled(fig, f"Retention by {group_label}")
@@ -127,7 +132,7 @@ def retention_curves_figure(curves: pl.DataFrame, group_label: str) -> go.Figure
 def lifecycle_funnel_figure(funnel: pl.DataFrame) -> go.Figure:
     """Acquired -> retained -> grew -> still active."""
     fig = go.Figure(go.Funnel(
-        y=funnel["stage"].to_list(), x=funnel["customers"].to_list(), textinfo="value+percent initial",
+        y=safe_labels(funnel["stage"]), x=funnel["customers"].to_list(), textinfo="value+percent initial",
         marker=dict(color=[PALETTE[i % len(PALETTE)] for i in range(funnel.height)]),
         hovertemplate="%{y}<br>%{x:,} customers (%{percentInitial:.0%} of acquired)<extra></extra>"))
     return styled(fig, "Customer lifecycle (QCi): acquire, retain, grow, keep", height=380)
@@ -139,9 +144,9 @@ def acquisition_figure(acquisition: pl.DataFrame) -> go.Figure:
     channels = acquisition.select("acquisition_channel").unique(maintain_order=True)["acquisition_channel"].to_list()
     for i, channel in enumerate(channels):
         part = acquisition.filter(pl.col("acquisition_channel") == channel)
-        fig.add_trace(go.Bar(x=part["month"].to_list(), y=part["new_customers"].to_list(), name=str(channel),
+        fig.add_trace(go.Bar(x=part["month"].to_list(), y=part["new_customers"].to_list(), name=safe_label(channel),
                              marker_color=PALETTE[i % len(PALETTE)],
-                             hovertemplate=f"{channel}<br>%{{x|%b %Y}}: %{{y:,}} new customers<extra></extra>"))
+                             hovertemplate="%{fullData.name}<br>%{x|%b %Y}: %{y:,} new customers<extra></extra>"))
     fig.update_layout(barmode="stack", showlegend=len(channels) > 1,
                       legend=dict(orientation="v", yanchor="top", y=1.0, x=1.02, xanchor="left"))
     fig.update_yaxes(title_text="New customers")

@@ -1,6 +1,8 @@
 """Portfolio figures: Pareto and Lorenz curves, pyramid, tier trend, migration Sankey, significance matrix.
 
 Builders take the frames computed in :mod:`crm_core.portfolio` and only draw.
+Tier names and customer ids are user text: they pass through
+:func:`~crm_core.charts.text.safe_label` so Plotly never reads them as markup.
 """
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from crm_core.charts.text import safe_label, safe_labels
 from crm_core.charts.theme import NEUTRAL, PALETTE, styled
 from crm_core.portfolio import LOST, NEW, QUADRANT_ORDER, Concentration, Significance, period_label
 from crm_core.schema import C
@@ -22,15 +25,6 @@ _INSIDE_TOP_LEFT = dict(orientation="v", x=0.02, xanchor="left", y=0.98, yanchor
 def tier_colour(index: int) -> str:
     """Colour of tier ``index`` (0 = best): palette order, so every chart agrees."""
     return PALETTE[index % len(PALETTE)]
-
-
-def _inert(texts: pl.Series) -> list[str]:
-    """User text for labels, with the characters Plotly reads as markup replaced."""
-    return texts.cast(pl.String).str.replace_all("<", "‹", literal=True).str.replace_all(">", "›", literal=True).to_list()
-
-
-def _inert_one(text: str) -> str:
-    return text.replace("<", "‹").replace(">", "›")
 
 
 def pareto_figure(curve: pl.DataFrame, figures: Concentration) -> go.Figure:
@@ -80,7 +74,7 @@ def lorenz_figure(curve: pl.DataFrame, figures: Concentration) -> go.Figure:
 
 def pyramid_figure(table: pl.DataFrame) -> go.Figure:
     """Customers and revenue per tier, best tier on top (the customer pyramid)."""
-    tiers = _inert(table["tier"])
+    tiers = safe_labels(table["tier"])
     colours = [tier_colour(i) for i in range(len(tiers))]
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.06,
                         subplot_titles=("Customers", "Revenue"))
@@ -104,7 +98,7 @@ def tier_trend_figure(trend: pl.DataFrame, grain: str) -> go.Figure:
     for index, tier in tiers.iter_rows():
         rows = trend.filter(pl.col("tier_index") == index)
         fig.add_trace(go.Bar(
-            x=[period_label(day, grain) for day in rows["period"]], y=rows["revenue"].to_list(), name=_inert_one(tier),
+            x=[period_label(day, grain) for day in rows["period"]], y=rows["revenue"].to_list(), name=safe_label(tier),
             marker_color=tier_colour(index), customdata=rows["revenue_share"].to_list(),
             hovertemplate="%{fullData.name}<br>%{x}: %{y:,.0f} (%{customdata:.0%} of revenue)<extra></extra>"))
     fig.update_layout(barmode="stack", legend_traceorder="normal")
@@ -120,8 +114,8 @@ def migration_figure(flows: pl.DataFrame, names: tuple[str, ...]) -> go.Figure:
     with a fixed gap so the labels of small tiers do not overlap.
     """
     left, right = [*names, NEW], [*names, LOST]
-    labels = [f"{_inert_one(name)} (earlier)" for name in names] + [f"{NEW}: bought only later"] + \
-             [f"{_inert_one(name)} (later)" for name in names] + [f"{LOST}: bought only earlier"]
+    labels = [f"{safe_label(name)} (earlier)" for name in names] + [f"{NEW}: bought only later"] + \
+             [f"{safe_label(name)} (later)" for name in names] + [f"{LOST}: bought only earlier"]
     colours = [tier_colour(i) for i in range(len(names))] + [NEUTRAL] + \
               [tier_colour(i) for i in range(len(names))] + [NEUTRAL]
     source = [left.index(name) for name in flows["from_tier"]]
@@ -177,7 +171,7 @@ def significance_figure(points: pl.DataFrame, matrix: Significance) -> go.Figure
         fig.add_trace(go.Scattergl(
             x=rows["cost_to_serve"].to_list(), y=rows[matrix.value].to_list(), mode="markers", name=quadrant,
             marker=dict(color=QUADRANT_COLOURS[quadrant], size=7, opacity=0.7),
-            text=_inert(rows[C.CUSTOMER_ID]),
+            text=safe_labels(rows[C.CUSTOMER_ID]),
             hovertemplate=f"%{{text}}<br>{value_title}: %{{y:,.0f}}<br>Cost to serve: %{{x:,.2f}}<extra>{quadrant}</extra>"))
     fig.add_hline(y=matrix.value_split, line=dict(color=NEUTRAL, dash="dash", width=2))
     fig.add_vline(x=matrix.cost_split, line=dict(color=NEUTRAL, dash="dash", width=2))

@@ -3,14 +3,24 @@
 Each builder takes small, already-aggregated frames (computed in
 :mod:`crm_core.findings` / :mod:`crm_core.scorecard`) and returns a styled
 figure. :func:`themed` switches any figure (ours or another module's) to the
-dark template; :func:`enlarged` makes it projector-sized.
+dark template; :func:`enlarged` makes it projector-sized. Group, status, model
+and step names, and titles, pass through :func:`~crm_core.charts.text.safe_label`.
 """
 from __future__ import annotations
 
 import plotly.graph_objects as go
 import polars as pl
 
-from crm_core.charts.theme import DARK_TEMPLATE_NAME, NEGATIVE, NEUTRAL, PALETTE, POSITIVE, TEMPLATE_NAME, styled
+from crm_core.charts.text import safe_label, safe_labels
+from crm_core.charts.theme import (
+    DARK_TEMPLATE_NAME,
+    NEGATIVE,
+    NEUTRAL,
+    PALETTE,
+    POSITIVE,
+    TEMPLATE_NAME,
+    styled,
+)
 
 #: Most points drawn for a curve over customers (the shape needs no more).
 MAX_CURVE_POINTS = 201
@@ -38,7 +48,7 @@ def enlarged(fig: go.Figure, height: int = 470) -> go.Figure:
 
 def share_bars_figure(table: pl.DataFrame, group: str, title: str) -> go.Figure:
     """Side-by-side bars: each group's share of customers and share of revenue."""
-    groups = table[group].to_list()
+    groups = safe_labels(table[group])
     fig = go.Figure([
         go.Bar(x=groups, y=table["customer_share"].to_list(), name="Share of customers", marker_color=PALETTE[5],
                hovertemplate="%{x}: %{y:.1%} of customers<extra></extra>"),
@@ -54,10 +64,10 @@ def share_bars_figure(table: pl.DataFrame, group: str, title: str) -> go.Figure:
 def value_bars_figure(table: pl.DataFrame, label: str, value: str, title: str, value_title: str) -> go.Figure:
     """One bar per row of ``table``: ``value`` by ``label`` (money, e.g. value per decile)."""
     fig = go.Figure(go.Bar(
-        x=table[label].to_list(), y=table[value].to_list(), marker_color=PALETTE[2],
+        x=safe_labels(table[label]), y=table[value].to_list(), marker_color=PALETTE[2],
         hovertemplate="%{x}: %{y:,.2f}<extra></extra>",
     ))
-    fig.update_yaxes(title_text=value_title, tickformat=",.0f", rangemode="tozero")
+    fig.update_yaxes(title_text=safe_label(value_title), tickformat=",.0f", rangemode="tozero")
     fig.update_xaxes(title_text=None, type="category")
     return styled(fig, title)
 
@@ -68,20 +78,20 @@ def status_bars_figure(table: pl.DataFrame, title: str, y_title: str) -> go.Figu
     ``table`` has columns status, customers and revenue (to date, shown on hover).
     """
     colours = [POSITIVE, PALETTE[1], NEGATIVE]
-    statuses = table["status"].to_list()
+    statuses = safe_labels(table["status"])
     fig = go.Figure(go.Bar(
         x=statuses, y=table["customers"].to_list(),
         marker_color=[colours[i] if i < len(colours) else NEUTRAL for i in range(len(statuses))],
         customdata=table["revenue"].to_list(),
         hovertemplate="%{x}: %{y:,} customers<br>revenue to date %{customdata:,.0f}<extra></extra>",
     ))
-    fig.update_yaxes(title_text=y_title, tickformat=",d", rangemode="tozero")
+    fig.update_yaxes(title_text=safe_label(y_title), tickformat=",d", rangemode="tozero")
     fig.update_xaxes(title_text=None, type="category")
     return styled(fig, title)
 
 
 def _wrapped(label: str, width: int = 14) -> str:
-    """Break a long step name (our own constant text) over two lines at the space nearest its middle."""
+    """Break a long (already escaped) step name over two lines at the space nearest its middle."""
     if len(label) <= width or " " not in label:
         return label
     spaces = [i for i, char in enumerate(label) if char == " "]
@@ -98,12 +108,12 @@ def radar_figure(scores: pl.DataFrame, title: str) -> go.Figure:
     fig = go.Figure()
     for index, model in enumerate(scores["model"].unique(maintain_order=True).to_list()):
         rows = scores.filter(pl.col("model") == model)
-        steps = [_wrapped(step) for step in rows["step"].to_list()]
+        steps = [_wrapped(step) for step in safe_labels(rows["step"])]
         values = rows["score"].fill_null(0).to_list()
         fig.add_trace(go.Scatterpolar(
-            r=values + values[:1], theta=steps + steps[:1], name=model, fill="toself", opacity=0.75,
+            r=values + values[:1], theta=steps + steps[:1], name=safe_label(model), fill="toself", opacity=0.75,
             line=dict(color=PALETTE[index % len(PALETTE)], width=3),
-            hovertemplate="%{theta}: %{r:.0f} / 100<extra>" + model + "</extra>",
+            hovertemplate="%{theta}: %{r:.0f} / 100<extra>%{fullData.name}</extra>",
         ))
     fig.update_layout(
         polar=dict(radialaxis=dict(range=[0, 100], tickvals=[25, 50, 75, 100], angle=90, tickfont_size=10),
@@ -118,14 +128,9 @@ def radar_figure(scores: pl.DataFrame, title: str) -> go.Figure:
 def ranked_bars_figure(table: pl.DataFrame, label: str, value: str, title: str, value_title: str) -> go.Figure:
     """Horizontal bars, largest on top: ``value`` per ``label`` (e.g. customers per playbook objective)."""
     fig = go.Figure(go.Bar(
-        y=[_inert(text) for text in table[label].to_list()], x=table[value].to_list(), orientation="h",
+        y=safe_labels(table[label]), x=table[value].to_list(), orientation="h",
         marker_color=PALETTE[0], hovertemplate="%{y}: %{x:,}<extra></extra>",
     ))
     fig.update_yaxes(autorange="reversed", title_text=None, type="category")
-    fig.update_xaxes(title_text=value_title, tickformat=",d", rangemode="tozero")
+    fig.update_xaxes(title_text=safe_label(value_title), tickformat=",d", rangemode="tozero")
     return styled(fig, title)
-
-
-def _inert(text: object) -> str:
-    """Text Plotly would read as markup made literal (playbook rows are user text)."""
-    return str(text).replace("<", "‹").replace(">", "›")

@@ -2,24 +2,21 @@
 
 Builders take the frames computed in :mod:`crm_core.rfm`, :mod:`crm_core.clusters`
 and :mod:`crm_core.needs` and only draw. Segment, category and channel names are
-user text: they pass through :func:`_inert` so Plotly never reads them as markup.
+user text: they pass through :func:`~crm_core.charts.text.safe_label` so Plotly
+never reads them as markup.
 """
 from __future__ import annotations
 
 import plotly.graph_objects as go
 import polars as pl
 
+from crm_core.charts.text import safe_label, safe_labels
 from crm_core.charts.theme import NEUTRAL, PALETTE, SEQUENTIAL, styled
 from crm_core.clusters import CLUSTER, CLUSTER_NAME, ClusterResult
 from crm_core.rfm import NEW_CUSTOMER, SEGMENT
 
 #: Eleven distinguishable colours: Okabe-Ito (black left out) then muted extras.
 SEGMENT_COLOURS = [c for c in PALETTE if c != "#000000"] + ["#999999", "#8C6D31", "#117733", "#882255"]
-
-
-def _inert(values: list) -> list[str]:
-    """User text for labels, with the characters Plotly reads as markup replaced."""
-    return ["" if v is None else str(v).replace("<", "‹").replace(">", "›") for v in values]
 
 
 def segment_colour(index: int) -> str:
@@ -36,6 +33,7 @@ def rf_heatmap(grid: pl.DataFrame, bins: int, value: str = "customers", f_label:
     Each cell shows its value and the segment its rule assigns.
     """
     column = "customers" if value == "customers" else "mean_monetary"
+    f_label = safe_label(f_label)
     rs = list(range(bins, 0, -1))
     fs = list(range(1, bins + 1))
     cells = {(r, f): (number, segment) for r, f, number, segment in grid.select("r", "f", column, SEGMENT).iter_rows()}
@@ -46,7 +44,7 @@ def rf_heatmap(grid: pl.DataFrame, bins: int, value: str = "customers", f_label:
         for f in fs:
             number, segment = cells.get((r, f), (None, ""))
             shown = f"{number:,.0f}" if number is not None else "–"
-            row_text.append(f"{shown}<br>{_inert([segment])[0]}")
+            row_text.append(f"{shown}<br>{safe_label(segment)}")
         text.append(row_text)
     fig = go.Figure(go.Heatmap(
         z=z, x=[str(f) for f in fs], y=[str(r) for r in rs], text=text, texttemplate="%{text}",
@@ -65,7 +63,7 @@ def segment_treemap(profile: pl.DataFrame, by: str = "customers") -> go.Figure:
     values = profile["customers"] if by == "customers" else profile["revenue"].clip(lower_bound=0)
     colours = [segment_colour(i) for i in range(profile.height)]
     keep = [i for i, v in enumerate(values.to_list()) if v and v > 0]
-    labels = _inert(profile[SEGMENT].to_list())
+    labels = safe_labels(profile[SEGMENT])
     share = profile["customer_share" if by == "customers" else "revenue_share"].fill_null(0).to_list()
     fig = go.Figure(go.Treemap(
         labels=[labels[i] for i in keep], parents=[""] * len(keep), values=[values[i] for i in keep],
@@ -105,7 +103,7 @@ def _sankey(flows: pl.DataFrame, source: str, target: str, title: str, order: li
     fig = go.Figure(go.Sankey(
         arrangement="snap",
         # pad: room for a label between two small nodes (labels overlapped at 14 px)
-        node=dict(label=_inert(left + right), color=[colour(n) for n in left + right], pad=24, thickness=16),
+        node=dict(label=safe_labels(left + right), color=[colour(n) for n in left + right], pad=24, thickness=16),
         link=dict(
             source=[index_left[v] for v in flows[source].to_list()],
             target=[index_right[v] for v in flows[target].to_list()],
@@ -152,7 +150,7 @@ def pca_figure(result: ClusterResult) -> go.Figure:
         fig.add_trace(go.Scattergl(
             x=points["pc1"].to_list(), y=points["pc2"].to_list(), mode="markers",
             marker=dict(size=5, color=segment_colour(cluster - 1), opacity=0.6),
-            name=_inert([f"{cluster}. {name}"])[0], hoverinfo="name",
+            name=safe_label(f"{cluster}. {name}"), hoverinfo="name",
         ))
     fig.update_xaxes(title_text="Main difference between customers", showticklabels=False, zeroline=False)
     fig.update_yaxes(title_text="Second difference", showticklabels=False, zeroline=False)
@@ -168,7 +166,7 @@ def mix_heatmap(mix: pl.DataFrame, column: str, group_column: str, order: list[s
     z = [[cells.get((g, v)) for v in values] for g in groups]
     text = [[f"{s:.0%}" if s is not None else "" for s in row] for row in z]
     fig = go.Figure(go.Heatmap(
-        z=z, x=_inert(values), y=_inert(groups), text=text, texttemplate="%{text}", colorscale=_scale(),
+        z=z, x=safe_labels(values), y=safe_labels(groups), text=text, texttemplate="%{text}", colorscale=_scale(),
         xgap=2, ygap=2, colorbar=dict(title="Share", tickformat=".0%"),
         hovertemplate="%{y} · %{x}: %{z:.1%} of revenue<extra></extra>",
     ))
@@ -187,7 +185,7 @@ def cross_sell_figure(pairs: pl.DataFrame, top: int = 10) -> go.Figure:
     labels = [f"{a} + {b}" for a, b in shown.select("category_a", "category_b").iter_rows()]
     lifts = shown["lift"].to_list()
     fig = go.Figure(go.Bar(
-        x=[lift - 1 for lift in lifts], base=1, y=_inert(labels), orientation="h",
+        x=[lift - 1 for lift in lifts], base=1, y=safe_labels(labels), orientation="h",
         marker_color=[PALETTE[2] if lift >= 1 else NEUTRAL for lift in lifts],
         text=[f"{lift:.2f}×" for lift in lifts], textposition="outside", cliponaxis=False,
         customdata=list(zip(lifts, shown["support"].to_list())),
@@ -204,7 +202,7 @@ def cross_sell_figure(pairs: pl.DataFrame, top: int = 10) -> go.Figure:
 def channel_value_figure(value: pl.DataFrame) -> go.Figure:
     """Mean revenue per customer by number of channels used."""
     fig = go.Figure(go.Bar(
-        x=value["channel_use"].to_list(), y=value["mean_revenue"].to_list(), marker_color=PALETTE[0],
+        x=safe_labels(value["channel_use"]), y=value["mean_revenue"].to_list(), marker_color=PALETTE[0],
         text=[f"{c:,} customers" for c in value["customers"].to_list()], textposition="outside",
         hovertemplate="%{x}: %{y:,.2f} per customer<extra></extra>",
     ))

@@ -8,6 +8,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from crm_core.charts.text import safe_label
+
 TEMPLATE_NAME = "crm"
 
 #: Okabe-Ito, reordered so the first colours are the most distinct.
@@ -84,8 +86,12 @@ pio.templates[DARK_TEMPLATE_NAME] = _dark_template()
 
 
 def styled(fig: go.Figure, title: str | None = None, height: int = 420) -> go.Figure:
-    """Apply the shared template (and an optional title) to ``fig``; returns it."""
+    """Apply the shared template (and an optional title, shown as plain text) to ``fig``; returns it.
+
+    Titles often name user data (a segment, a column), so the title goes
+    through :func:`~crm_core.charts.text.safe_label` here: callers pass it raw.
+    """
     fig.update_layout(template=TEMPLATE_NAME, height=height)
     if title:
-        fig.update_layout(title_text=title)
+        fig.update_layout(title_text=safe_label(title))
     return fig

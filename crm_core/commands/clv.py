@@ -1,14 +1,12 @@
-"""clv: fit BG/NBD + Gamma-Gamma (time in weeks) and report parameters, CLV and holdout checks."""
+"""clv: fit the purchase model(s) and Gamma-Gamma (time in weeks); report parameters, CLV with
+prediction intervals, the model choice and holdout checks; optionally one forecast row per customer."""
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+from pathlib import Path
 
-from dataclasses import replace
-
-from crm_core.clv import WEEKS_PER_MONTH, fit_clv, validate_holdout
-from crm_core.commands.common import add_source_arguments, emit, fail, load_view
-from crm_core.customers import data_as_of
+MODEL_CHOICES = ("auto", "bg-nbd", "pareto-nbd", "mbg-nbd")  # crm_core.clv.models.MODEL_CHOICES, kept here for a light import
 
 
 def _date(text: str) -> dt.date:
@@ -19,44 +17,112 @@ def _date(text: str) -> dt.date:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from crm_core.commands.common import add_source_arguments
+
     add_source_arguments(parser)
     parser.add_argument("--calibration-end", type=_date, metavar="DATE",
                         help="fit on orders up to this day (YYYY-MM-DD) and check the forecast on the later "
                              "orders; default: fit on all data")
+    parser.add_argument("--holdout-end", type=_date, metavar="DATE",
+                        help="last day of the holdout after --calibration-end; the forecast horizon then runs to "
+                             "this day (default: the last order date for the check, --horizon-weeks for the forecast)")
+    parser.add_argument("--model", choices=MODEL_CHOICES, default="auto",
+                        help="purchase model; auto (default) fits all three and uses the one that predicts "
+                             "the holdout best")
+    parser.add_argument("--interval", type=float, default=0.8, metavar="P",
+                        help="probability held by each prediction interval, between 0 and 1 (default 0.8)")
     parser.add_argument("--horizon-weeks", type=float, metavar="N",
-                        help="CLV horizon in weeks (default: the view's horizon_months, else 12 months = 52.18 weeks)")
+                        help="forecast horizon in weeks when no --holdout-end is given (default: the view's "
+                             "horizon_months, else 12 months = 52.18 weeks)")
     parser.add_argument("--margin", type=float, metavar="M",
                         help="share of spend that is profit, 0-1 (default: the view's, else 1 = CLV in revenue terms)")
     parser.add_argument("--discount-rate", type=float, metavar="D",
                         help="annual discount rate, e.g. 0.1 for 10%% (default: the view's, else 0.1)")
+    parser.add_argument("--customers-out", type=Path, metavar="FILE.csv",
+                        help="write one forecast row per customer (CSV): customer_id, p_alive, expected_purchases, "
+                             "purchases_low, purchases_high, predicted_value, value_low, value_high, next_order_date")
+
+
+def _check(args: argparse.Namespace) -> str | None:
+    """The first problem with the options, as a message, or None."""
+    if args.horizon_weeks is not None and args.horizon_weeks <= 0:
+        return "--horizon-weeks must be positive, e.g. 52"
+    if args.margin is not None and not 0 < args.margin <= 1:
+        return "--margin must be between 0 and 1, e.g. 0.3 for a 30% margin"
+    if args.discount_rate is not None and args.discount_rate < 0:
+        return "--discount-rate must be 0 or more, e.g. 0.1"
+    if not 0 < args.interval < 1:
+        return "--interval must lie between 0 and 1, e.g. 0.8 for 80% intervals"
+    if args.holdout_end is not None and args.calibration_end is not None and args.holdout_end <= args.calibration_end:
+        return "--holdout-end must be after --calibration-end"
+    return None
+
+
+def _open_output(path: Path):
+    """The output file opened for writing, or a one-line reason it cannot be."""
+    if path.is_dir():
+        return None, f"cannot write --customers-out {path}: it is a folder; give a file name like customers.csv"
+    try:
+        return path.open("wb"), None
+    except OSError as error:
+        return None, f"cannot write --customers-out {path}: {error.strerror or error}; pick a writable path"
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.horizon_weeks is not None and args.horizon_weeks <= 0:
-        return fail("--horizon-weeks must be positive, e.g. 52")
-    if args.margin is not None and not 0 < args.margin <= 1:
-        return fail("--margin must be between 0 and 1, e.g. 0.3 for a 30% margin")
-    if args.discount_rate is not None and args.discount_rate < 0:
-        return fail("--discount-rate must be 0 or more, e.g. 0.1")
-    view, analysis, _ = load_view(args)
-    tx = view.transactions.collect().lazy()  # read the file once; every step below reuses it
-    settings = analysis.clv_settings(args.calibration_end or view.end)
-    overrides = {"horizon_weeks": args.horizon_weeks, "margin": args.margin, "annual_discount_rate": args.discount_rate}
-    settings = replace(settings, **{key: value for key, value in overrides.items() if value is not None})
-    try:
-        result = fit_clv(tx, settings)
-    except ValueError as error:
-        return fail(str(error))
-    from crm_core.metrics import predicted_total
+    from dataclasses import replace
 
-    payload = result.to_dict()
-    payload["predicted_value_total"] = predicted_total(result)
-    payload["margin"] = settings.margin
-    months = round(settings.horizon_weeks / WEEKS_PER_MONTH, 2)
-    payload["horizon_months"] = int(months) if months.is_integer() else months
-    payload["discount_rate"] = settings.annual_discount_rate
-    last = data_as_of(tx)
-    if args.calibration_end is not None and args.calibration_end < last:
-        payload["holdout"] = validate_holdout(tx, args.calibration_end, last).to_dict()
+    from crm_core.clv import (
+        WEEKS_PER_MONTH,
+        customer_forecasts,
+        fit_clv,
+        validate_holdout,
+    )
+    from crm_core.commands.common import emit, fail, load_view
+    from crm_core.customers import data_as_of
+    from crm_core.export import neutralize
+    from crm_core.metrics import forecast_orders, predicted_total
+
+    problem = _check(args)
+    if problem:
+        return fail(problem)
+    output = None
+    if args.customers_out is not None:  # before the work: an unwritable path fails fast
+        output, problem = _open_output(args.customers_out)
+        if problem:
+            return fail(problem)
+    try:
+        view, analysis, _ = load_view(args)
+        # Every order of the view up to the period end (earlier ones too: the models need each customer's
+        # history), as the Lifetime page and the report's predicted_value_total. Read once, reused below.
+        tx = forecast_orders(view.history, view.end).collect().lazy()
+        last = data_as_of(tx)
+        calibration_end = args.calibration_end or last
+        if args.holdout_end is not None and args.holdout_end <= calibration_end:
+            return fail("--holdout-end must be after the calibration end (the last order date when "
+                        "--calibration-end is not given)")
+        settings = analysis.clv_settings(args.calibration_end or view.end)
+        horizon = (args.holdout_end - calibration_end).days / 7.0 if args.holdout_end else args.horizon_weeks
+        overrides = {"horizon_weeks": horizon, "margin": args.margin, "annual_discount_rate": args.discount_rate}
+        settings = replace(settings, model=args.model, interval=args.interval,
+                           **{key: value for key, value in overrides.items() if value is not None})
+        holdout_end = args.holdout_end or (last if calibration_end < last else None)
+        try:
+            result = fit_clv(tx, settings, holdout_end=holdout_end)
+        except ValueError as error:
+            return fail(str(error))
+        payload = result.to_dict()
+        payload["predicted_value_total"] = predicted_total(result)
+        payload["margin"] = settings.margin
+        months = round(settings.horizon_weeks / WEEKS_PER_MONTH, 2)
+        payload["horizon_months"] = int(months) if months.is_integer() else months
+        payload["discount_rate"] = settings.annual_discount_rate
+        if holdout_end is not None:
+            payload["holdout"] = validate_holdout(tx, calibration_end, holdout_end, model=result.model.NAME,
+                                                  level=args.interval).to_dict()
+        if output is not None:
+            output.write(neutralize(customer_forecasts(result)).write_csv().encode("utf-8"))
+    finally:
+        if output is not None:
+            output.close()
     emit(payload, args.json)
     return 0

@@ -4,13 +4,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from crm_core.ingest import ColumnMapping, IngestError, IngestReport, ReadOptions, read_orders
+from crm_core.ingest.messages import disk_full, is_disk_full, one_line, quoted
 from crm_core.settings import AnalysisSettings
 
 if TYPE_CHECKING:
@@ -24,9 +27,10 @@ MAX_VIEW_BYTES = 200_000
 MAPPING_FLAGS = {"customer_id": "customer", "order_date": "date", "currency": "currency-column"}
 
 
-def add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    """PATH plus the column-mapping and read overrides."""
-    parser.add_argument("path", help="order export: CSV/TSV/TXT (.gz), Parquet or .xlsx")
+def add_source_arguments(parser: argparse.ArgumentParser, optional_path: bool = False) -> None:
+    """PATH (optional when ``optional_path``) plus the column-mapping and read overrides."""
+    parser.add_argument("path", nargs="?" if optional_path else None,
+                        help="order export: CSV/TSV/TXT (.gz), Parquet or .xlsx")
     group = parser.add_argument_group("mapping and read overrides (default: detect)")
     for field_name in ColumnMapping.__dataclass_fields__:
         flag = "--" + MAPPING_FLAGS.get(field_name, field_name).replace("_", "-")
@@ -39,6 +43,9 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--preset", help="export format preset (shopify, stripe, hubspot, salesforce, woocommerce, online_retail, cdnow, none)")
     group.add_argument("--currency", help="keep only rows in this currency code, e.g. EUR")
     group.add_argument("--sheet", help="Excel sheet to read")
+    group.add_argument("--revenue", dest="revenue_definition", choices=["net_sales", "total"],
+                       help="what revenue means where the export offers both (Shopify: net_sales = Subtotal net of "
+                            "refunds, the default; total = Total with shipping and taxes, net of refunds)")
     group.add_argument("--no-header", dest="has_header", action="store_const", const=False, default=None,
                        help="the first row is data, not column names")
     parser.add_argument("--view", metavar="FILE.json",
@@ -66,13 +73,12 @@ def options_from_args(args: argparse.Namespace) -> ReadOptions:
         currency=getattr(args, "currency", None),
         sheet=getattr(args, "sheet", None),
         has_header=getattr(args, "has_header", None),
+        revenue_definition=getattr(args, "revenue_definition", None),
     )
 
 
 def _view_error(args: argparse.Namespace, problem: str) -> IngestError:
     """One line of at most 200 characters naming the view file (by its name) and the problem."""
-    from pathlib import Path
-
     text = f"--view {Path(str(args.view)).name[:40]}: {problem}"
     return IngestError(text if len(text) <= 190 else text[:189] + "…")
 
@@ -151,6 +157,42 @@ def emit(payload: dict[str, Any], as_json: bool) -> None:
 
 
 def fail(message: str) -> int:
-    """Print a one-line error for the user and return the exit code."""
-    print(f"error: {message}", file=sys.stderr)
+    """Print a one-line error (at most 200 characters) for the user and return the exit code."""
+    print(one_line(f"error: {message}"), file=sys.stderr)
     return 2
+
+
+def output_paths(args: argparse.Namespace) -> dict[str, str]:
+    """The files a command writes: ``--out``, ``--customers-out``, ... (flag -> path)."""
+    return {
+        "--" + name.replace("_", "-"): str(value)
+        for name, value in vars(args).items()
+        if (name == "out" or name.endswith("_out")) and isinstance(value, (str, os.PathLike))
+    }
+
+
+def unwritable_output(args: argparse.Namespace) -> str | None:
+    """Why an output path cannot be written (checked before any work), or None."""
+    for flag, path in output_paths(args).items():
+        target = Path(path)
+        if target.is_dir():
+            return f"{flag} {quoted(path)} is a folder; give a file name, e.g. {flag} {quoted(str(target / 'out'))}."
+        folder = target.parent
+        if target.exists() and not os.access(target, os.W_OK):
+            return f"Cannot write {flag} {quoted(path)}: permission denied. Choose a file you can write to."
+        if folder.is_dir() and not target.exists() and not os.access(folder, os.W_OK | os.X_OK):
+            return f"Cannot write {flag} {quoted(path)}: the folder is not writable. Choose a folder you can write to."
+    return None
+
+
+def os_error_message(error: OSError, args: argparse.Namespace) -> str:
+    """One line for a file-system error: disk full, unwritable output, missing file."""
+    if is_disk_full(error):
+        return disk_full("the output or temporary files")
+    name = error.filename or ""
+    for flag, path in output_paths(args).items():
+        if name == path or (not name and path in str(error)):
+            reason = error.strerror or str(error)
+            return f"Cannot write {flag} {quoted(path)} ({reason}). Choose a path in a folder you can write to."
+    reason = error.strerror or str(error)
+    return f"A file could not be read or written ({quoted(name) + ': ' if name else ''}{quoted(reason, 80)})."

@@ -50,7 +50,8 @@ def _dataset(args: argparse.Namespace) -> tuple[Dataset, View, AnalysisSettings,
         path = getattr(args, f"{kind}_file", None)
         if path:
             sides[kind] = read_side_table(path, kind, options)[0]
-    dataset = Dataset(transactions=view.transactions, name=Path(args.path).name, **sides)
+    # The whole filtered history: the findings cut the period themselves and compare with the one before.
+    dataset = Dataset(transactions=view.history, name=Path(args.path).name, **sides)
     return dataset, view, analysis, ingest_report
 
 
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         return fail("no valid orders in the file (or none left by the view's filters and period): "
                     "check the column mapping with `python -m crm_core summary PATH`.")
     settings = FindingSettings.from_analysis(analysis, view.start, view.end, _currency_prefix(args, analysis, ingest_report))
-    figures = headline_figures(dataset.transactions, analysis, view.start, view.end)
+    figures = headline_figures(view.transactions, analysis, view.start, view.end, history=view.history)
     content = build_report(dataset, settings, ingest_report=ingest_report, title=args.title, figures=figures)
     html_path = write_report(content, args.out)
     payload = {

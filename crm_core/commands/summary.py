@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import re
+from typing import Any
 
 import polars as pl
 
@@ -16,15 +18,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_source_arguments(parser)
 
 
+def currency_code(detected: dict[str, Any]) -> str | None:
+    """The one ISO currency of the kept rows, or None (none found, or several)."""
+    value = detected.get("currency")
+    return value if isinstance(value, str) and re.fullmatch(r"[A-Z]{3}", value) else None
+
+
 def run(args: argparse.Namespace) -> int:
+    from crm_core.customers import count_orders
+
     tx, report = load_orders(args)
     totals = tx.select(
         pl.col(C.CUSTOMER_ID).n_unique().alias("customers"),
-        pl.len().alias("transactions"),
         pl.col(C.AMOUNT).sum().alias("revenue"),
         pl.col(C.ORDER_DATE).min().alias("first_date"),
         pl.col(C.ORDER_DATE).max().alias("last_date"),
     ).collect().row(0, named=True)
+    counts = count_orders(tx)
     payload = {
         "rows_read": report.rows_read,
         "rows_valid": report.rows_valid,
@@ -33,13 +43,19 @@ def run(args: argparse.Namespace) -> int:
         "duplicate_rows": report.duplicate_rows,
         "negative_amount_rows": report.negative_amount_rows,
         "customers": totals["customers"],
-        "transactions": totals["transactions"],
+        "transactions": counts["purchases"],  # orders with positive net revenue (see customers.is_purchase)
         "revenue": round(totals["revenue"] or 0.0, 2),
         "first_date": totals["first_date"].isoformat() if totals["first_date"] else None,
         "last_date": totals["last_date"].isoformat() if totals["last_date"] else None,
         "detected": report.detected,
         "warnings": report.warnings,
         "rejected_sample": report.rejected.head(SAMPLE_REJECTED).to_dicts(),
+        "source_lines": report.source_lines,
+        "orders": counts["orders"],
+        "revenue_definition": report.detected.get("revenue_definition"),
+        "revenue_columns": report.detected.get("revenue_columns"),
+        "currency": currency_code(report.detected),
+        "corrected_values": int(getattr(report, "corrected_values", 0) or 0),
     }
     emit(payload, args.json)
     return 0

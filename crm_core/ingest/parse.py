@@ -1,7 +1,7 @@
 """Vectorised parsing expressions: text columns -> ids, dates, numbers.
 
 Each builder returns Polars expressions; nothing loops over rows in Python.
-Numbers and dates come in two flavours: the fast one chosen from the sample
+Dates come in two flavours: the fast one chosen from the sample
 (used on every row), and a thorough one applied afterwards only to the
 values the fast one could not read (``second_chance_*``).
 """
@@ -11,7 +11,7 @@ import datetime as dt
 
 import polars as pl
 
-from crm_core.ingest.sniff import TIME_TAIL, DateFormat, NumberFormat, parse_date_expr
+from crm_core.ingest.sniff import TIME_TAIL, DateFormat, parse_date_expr
 
 #: Spellings of "no value" that spreadsheets and pandas write into id columns.
 NULL_TOKENS = ["nan", "NaN", "NAN", "null", "NULL", "Null", "None", "none", "NONE", "N/A", "n/a", "NA",
@@ -64,41 +64,18 @@ def text_expr(column: str, dtype: pl.DataType, strip: bool = True) -> pl.Expr:
     return pl.when(value.str.len_bytes() > 0).then(value)
 
 
-def clean_number(text: pl.Expr, decimal: str) -> pl.Expr:
-    """Parse amounts as people write them: ``$1,200.00``, ``EUR 12,50``, ``12,50 €``,
-    ``(12.00)`` (negative), ``1 234,56``, ``12.00-``. ``decimal`` is the decimal mark."""
-    core = text.str.replace_all(r"[\s\u00a0\u202f'’]", "")
-    negative = core.str.contains(r"^[^\d]*[-−(]|[-−)]$")
-    digits = core.str.replace_all(r"^[^\d.,]*|[^\d.,]*$", "")
-    valid = digits.str.contains(r"^[\d.,]*\d[\d.,]*$")
-    if decimal == ",":
-        number = digits.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
-    else:
-        number = digits.str.replace_all(",", "", literal=True)
-    value = number.cast(pl.Float64, strict=False)
-    value = pl.when(negative).then(-value).otherwise(value)
-    if decimal == ".":  # plain and scientific notation first
-        value = pl.coalesce(text.str.strip_chars().cast(pl.Float64, strict=False), value)
-    return pl.when(valid | text.str.strip_chars().str.contains(r"^[-+]?\d+(?:\.\d+)?[eE][-+]?\d+$")).then(value)
+def number_expr(column: str, dtype: pl.DataType) -> pl.Expr:
+    """A column the reader already typed (Parquet, Excel numbers, booleans) as Float64.
 
-
-def number_expr(column: str, dtype: pl.DataType, fmt: NumberFormat) -> pl.Expr:
-    """Fast parse of a numeric column (plain casts when the sample is plain)."""
-    if dtype.is_numeric():
-        value = pl.col(column).cast(pl.Float64)
-    elif dtype == pl.Boolean:
-        value = pl.col(column).cast(pl.Float64)
-    elif fmt.plain and fmt.decimal == ".":
-        value = pl.col(column).cast(pl.String).cast(pl.Float64, strict=False)
-    else:
-        value = clean_number(pl.col(column).cast(pl.String), fmt.decimal)
-    return value  # NaN and infinities are nulled after collecting (cheaper there)
+    Text columns are parsed by :mod:`crm_core.ingest.numbers`, value by value.
+    """
+    return pl.col(column).cast(pl.Float64)
 
 
 def currency_mark_expr(column: str) -> pl.Expr:
     """Currency symbol or code written in an amount (``$`` -> ``USD``), else null."""
     mark = pl.col(column).cast(pl.String).str.extract(r"([$€£¥₹]|\b[A-Za-z]{3}\b)", 1).str.to_uppercase()
-    return mark.replace(_SYMBOLS)
+    return pl.when(~mark.is_in(["NAN", "INF"])).then(mark.replace(_SYMBOLS))  # "nan" and "inf" are not currencies
 
 
 def date_expr(column: str, dtype: pl.DataType, fmt: DateFormat | None) -> pl.Expr:
@@ -134,11 +111,6 @@ def second_chance_date(text: pl.Expr, fmt: DateFormat | None) -> pl.Expr:
         return pl.lit(None, pl.Date)
     value = parse_date_expr(text.str.strip_chars().str.replace(TIME_TAIL, ""), fmt.fmt)
     return plausible(value)
-
-
-def second_chance_number(text: pl.Expr, fmt: NumberFormat) -> pl.Expr:
-    value = clean_number(text, fmt.decimal)
-    return pl.when(value.is_finite()).then(value)
 
 
 MONTH_FORMATS = ("%Y-%m", "%Y/%m", "%m/%Y", "%m.%Y", "%m-%Y", "%b %Y", "%B %Y", "%b-%y", "%b-%Y", "%Y%m", "%b %y")

@@ -304,6 +304,33 @@ DATE_FORMATS: tuple[str, ...] = (
     "%b %d, %Y", "%B %d, %Y", "%b %d %Y", "%B %d %Y", "%d. %B %Y",
 )
 EXCEL_SERIAL = "excel-serial"
+#: Unix timestamps (seconds or milliseconds since 1970-01-01 UTC); the date is the UTC date.
+UNIX_SECONDS, UNIX_MILLISECONDS = "unix-seconds", "unix-milliseconds"
+_NUMERIC_FORMATS = (EXCEL_SERIAL, UNIX_SECONDS, UNIX_MILLISECONDS)
+#: Prefix of formats whose month names may be in German, French, Spanish,
+#: Italian, Dutch or Portuguese: names are translated before parsing.
+LOCAL = "local "
+
+_MONTHS = {  # English abbreviation -> names and abbreviations in the supported languages
+    "jan": "january jan janvier janv januar jänner janner januari enero ene gennaio gen janeiro",
+    "feb": "february feb février fevrier févr fevr février februar februari febrero febbraio fevereiro fev",
+    "mar": "march mar mars märz marz maerz mär maart mrt marzo março marco",
+    "apr": "april apr avril avr abril abr aprile",
+    "may": "may mai mei mayo maggio mag maio",
+    "jun": "june jun juin juni junio giugno giu junho",
+    "jul": "july jul juillet juil juli julio luglio lug julho",
+    "aug": "august aug août aout augustus agosto ago",
+    "sep": "september sep sept septembre septiembre setiembre settembre set setembro",
+    "oct": "october oct octobre oktober okt octubre ottobre ott outubro out",
+    "nov": "november nov novembre noviembre novembro",
+    "dec": "december dec décembre decembre déc dezember dez diciembre dic dicembre dezembro",
+}
+_NAMES = sorted(
+    {name: english for english, names in _MONTHS.items() for name in names.split()}.items(),
+    key=lambda item: -len(item[0]),  # longest first: "mars" before "mar"
+)
+#: Formats tried on dates with translated month names ("3. März 2024" -> "3 mar 2024").
+LOCAL_FORMATS = ("%d %b %Y", "%b %d %Y", "%d %b %y", "%Y %b %d")
 
 #: The time (and time zone) that may follow a date; removed before parsing so
 #: the date is the local calendar date as written.
@@ -318,7 +345,7 @@ _LABELS = {"%Y": "YYYY", "%y": "YY", "%m": "MM", "%d": "DD", "%b": "Mon", "%B": 
 
 def format_label(fmt: str | None) -> str | None:
     """Human form of a strftime date format: ``%d/%m/%Y`` -> ``DD/MM/YYYY``."""
-    if fmt is None or fmt == EXCEL_SERIAL:
+    if fmt is None or fmt in _NUMERIC_FORMATS:
         return fmt
     for directive, label in _LABELS.items():
         fmt = fmt.replace(directive, label)
@@ -365,8 +392,25 @@ def date_tokens(values: pl.Series) -> pl.Series:
     return values.cast(pl.String).str.strip_chars().str.replace(TIME_TAIL, "")
 
 
+def english_months(tokens: pl.Expr) -> pl.Expr:
+    """Dates with month names in any supported language, as ``3 mar 2024``: names
+    translated to English abbreviations, "de"/"del" and punctuation removed."""
+    lower = tokens.str.to_lowercase()
+    translated = lower.str.replace_many([n for n, _ in _NAMES], [e for _, e in _NAMES], leftmost=True)
+    spaced = translated.str.replace_all(r"\b(?:de|del)\b|[.,/\-]", " ")
+    return spaced.str.replace_all(r"\s+", " ").str.strip_chars()
+
+
 def parse_date_expr(tokens: pl.Expr, fmt: str) -> pl.Expr:
-    """Parse date tokens with ``fmt`` (strftime or ``excel-serial``); bad values -> null."""
+    """Parse date tokens with ``fmt`` (strftime, ``local`` + strftime, ``excel-serial``
+    or ``unix-seconds``/``unix-milliseconds``); bad values -> null."""
+    if fmt.startswith(LOCAL):
+        return english_months(tokens).str.to_date(fmt[len(LOCAL):], strict=False)
+    if fmt in (UNIX_SECONDS, UNIX_MILLISECONDS):
+        scale = 1 if fmt == UNIX_SECONDS else 1000
+        stamp = tokens.cast(pl.Float64, strict=False)
+        days = (stamp / (86400 * scale)).floor().cast(pl.Int64, strict=False)
+        return pl.when(stamp.is_finite()).then((pl.lit(dt.date(1970, 1, 1)) + pl.duration(days=days)).cast(pl.Date))
     if fmt == EXCEL_SERIAL:
         serial = tokens.cast(pl.Float64, strict=False)
         days = serial.floor().cast(pl.Int64, strict=False)
@@ -406,9 +450,14 @@ def sniff_date_format(values: pl.Series, day_first_hint: bool = False, min_rate:
     best_fmt = max(DATE_FORMATS, key=lambda fmt: rates[fmt])  # first of the ties
     best = rates[best_fmt]
     if best < 0.5:
-        serial = _plausible_rate(tokens, EXCEL_SERIAL)
-        if serial >= 0.5 and raw.str.contains(r"^\d{5}(?:\.\d+)?$").mean() >= 0.5:
-            return DateFormat(EXCEL_SERIAL, rate=serial)
+        numeric = _numeric_date_format(raw, tokens)
+        if numeric is not None:
+            return numeric
+    if best < 1.0 and bool(raw.str.contains(r"[^\W\d_]{3}").any()):
+        local = max(LOCAL_FORMATS, key=lambda fmt: _plausible_rate(tokens, LOCAL + fmt))
+        rate = _plausible_rate(tokens, LOCAL + local)
+        if rate > best:
+            return DateFormat(LOCAL + local, rate=rate, tail=bool((tokens != raw).any()))
     if best < min_rate:
         return None
     parsed = parse_date_series(tokens, best_fmt).is_not_null()
@@ -421,6 +470,20 @@ def sniff_date_format(values: pl.Series, day_first_hint: bool = False, min_rate:
         preferred, other = (swapped, best_fmt) if month_first == day_first_hint else (best_fmt, swapped)
         return DateFormat(preferred, True, other, best, tail, padded_iso)
     return DateFormat(best_fmt, False, None, best, tail, padded_iso)
+
+
+_NUMERIC_SHAPES = {EXCEL_SERIAL: r"^\d{5}(?:\.\d+)?$", UNIX_SECONDS: r"^\d{9,10}(?:\.\d+)?$",
+                   UNIX_MILLISECONDS: r"^\d{12,13}$"}
+
+
+def _numeric_date_format(raw: pl.Series, tokens: pl.Series) -> DateFormat | None:
+    """Excel serial day numbers or Unix timestamps, when most values have their shape."""
+    for fmt, shape in _NUMERIC_SHAPES.items():
+        if raw.str.contains(shape).mean() >= 0.5:
+            rate = _plausible_rate(tokens, fmt)
+            if rate >= 0.5:
+                return DateFormat(fmt, rate=rate)
+    return None
 
 
 def is_day_first(fmt: str) -> bool:

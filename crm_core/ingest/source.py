@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import mmap
 import re
 import tempfile
 import zipfile
@@ -22,14 +23,32 @@ import polars as pl
 
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest import sniff
+from crm_core.ingest import parquet_checks, xlsx_checks
 
-#: Largest size a compressed upload may expand to.
+#: Largest size a compressed upload (and each member of a zip or xlsx) may expand to,
+#: counted on the bytes actually inflated, never on the sizes the archive declares.
 MAX_DECOMPRESSED_BYTES = 2 * 1024**3
-#: Largest expansion ratio allowed once more than RATIO_FREE_BYTES came out.
+#: Largest part of an .xlsx (a sheet's XML, the shared strings) once inflated.
+MAX_XLSX_PART_BYTES = 1024**3
+#: Largest expansion ratio of one member allowed once more than RATIO_FREE_BYTES came out.
 MAX_COMPRESSION_RATIO = 100
 RATIO_FREE_BYTES = 8 * 1024**2
 #: Widest table accepted.
 MAX_COLUMNS = 1000
+#: Largest sheet area (rows x columns, as claimed by the sheet or spanned by its cells).
+MAX_SHEET_CELLS = 30_000_000
+#: Largest Parquet file accepted: rows, and bytes of its column chunks once decompressed.
+MAX_PARQUET_ROWS = 500_000_000
+MAX_PARQUET_BYTES = 2 * 1024**3
+#: Parquet pages are encoded (dictionaries, run lengths) before compression, so their
+#: ratio is lower than a raw text's; a higher ratio and free allowance are still absurd.
+MAX_PARQUET_RATIO = 1000
+PARQUET_RATIO_FREE_BYTES = 64 * 1024**2
+#: Names the sandbox passes on to its worker (so a test or a deployment can lower them).
+LIMITS = (
+    "MAX_DECOMPRESSED_BYTES", "MAX_XLSX_PART_BYTES", "MAX_COMPRESSION_RATIO", "RATIO_FREE_BYTES", "MAX_COLUMNS",
+    "MAX_SHEET_CELLS", "MAX_PARQUET_ROWS", "MAX_PARQUET_BYTES", "MAX_PARQUET_RATIO", "PARQUET_RATIO_FREE_BYTES",
+)
 SAMPLE_BYTES = 1024**2
 SAMPLE_ROWS = 5000
 LINE = "__line"
@@ -193,19 +212,23 @@ def _open_path(path: Path, name: str, settings: _Settings, staging: _Staging, de
 # ---------------------------------------------------------------- compressed files
 
 
-def _bomb_check(compressed: int, expanded: int) -> None:
-    limit = MAX_DECOMPRESSED_BYTES
+def _bomb_check(compressed: int, expanded: int, limit: int | None = None, what: str = "The compressed file") -> None:
+    """Refuse an expansion beyond ``limit`` bytes, or beyond the ratio once past the free bytes."""
+    limit = MAX_DECOMPRESSED_BYTES if limit is None else limit
     if expanded > limit:
         raise IngestError(
-            f"The compressed file expands to more than {limit / 1024**3:.1f} GB, too large to open. "
+            f"{what} expands to more than {_size(limit)}, too large to open. "
             "Export a shorter period or fewer columns."
         )
     if expanded > RATIO_FREE_BYTES and expanded > MAX_COMPRESSION_RATIO * max(compressed, 1):
         raise IngestError(
-            f"The compressed file expands to more than {MAX_COMPRESSION_RATIO} times its size, which "
-            "real exports never do (it may be a 'zip bomb' or damaged), so it was not opened. "
-            "Upload the uncompressed CSV instead."
+            f"{what} expands to more than {MAX_COMPRESSION_RATIO} times its size, which real exports never do "
+            "(it may be a 'zip bomb' or damaged), so it was not opened. Upload the uncompressed CSV instead."
         )
+
+
+def _size(size: int) -> str:
+    return f"{size / 1024**3:.1f} GB" if size >= 1024**3 else f"{size / 1024**2:.0f} MB" if size >= 1024**2 else f"{size:,} bytes"
 
 
 def _gunzip(source: Path, target: Path) -> None:
@@ -246,29 +269,44 @@ def _gunzip(source: Path, target: Path) -> None:
 def _open_zip(path: Path, name: str, settings: _Settings, staging: _Staging, detected: dict, depth: int) -> RawTable:
     try:
         archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as error:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as error:
         raise IngestError("The file looks like a zip/xlsx file but is damaged. Export it again.") from error
     with archive:
         members = [info for info in archive.infolist() if not info.is_dir() and not info.filename.startswith("__MACOSX")]
-        total = sum(info.file_size for info in members)
-        _bomb_check(sum(info.compress_size for info in members), total)
         names = {info.filename for info in members}
         if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names):
             detected["format"] = "xlsx"
+            xlsx_checks.check_workbook(path, archive.infolist(), _xlsx_limits())
             return _open_excel(path, settings, detected)
         if depth or len(members) != 1:
             raise IngestError(
                 f"The zip archive holds {len(members)} files. Upload a single CSV or Excel file (unzipped)."
             )
         target = staging.new()
-        expanded = 0
-        with archive.open(members[0]) as src, target.open("wb") as out:
-            while chunk := src.read(_CHUNK):
-                expanded += len(chunk)
-                _bomb_check(members[0].compress_size, expanded)
-                out.write(chunk)
+        _unzip_member(archive, members[0], target)
     detected["compression"] = "zip"
     return _open_path(target, members[0].filename, settings, staging, detected, depth + 1)
+
+
+def _xlsx_limits() -> xlsx_checks.Limits:
+    return xlsx_checks.Limits(
+        part_bytes=min(MAX_XLSX_PART_BYTES, MAX_DECOMPRESSED_BYTES), total_bytes=MAX_DECOMPRESSED_BYTES,
+        ratio=MAX_COMPRESSION_RATIO, ratio_free=RATIO_FREE_BYTES, cells=MAX_SHEET_CELLS, columns=MAX_COLUMNS,
+    )
+
+
+def _unzip_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path) -> None:
+    """Extract one member, counting the bytes that come out (the declared size is not trusted)."""
+    _bomb_check(member.compress_size, member.file_size)
+    expanded = 0
+    try:
+        with archive.open(member) as src, target.open("wb") as out:
+            while chunk := src.read(_CHUNK):
+                expanded += len(chunk)
+                _bomb_check(member.compress_size, expanded)
+                out.write(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError) as error:
+        raise IngestError("The zip file is damaged or uses an unsupported compression. Compress it again (or upload the CSV).") from error
 
 
 # ---------------------------------------------------------------- text (CSV, TSV, TXT)
@@ -316,12 +354,11 @@ def _utf8_text(path: Path, size: int, settings: _Settings, staging: _Staging, de
         text = text[: text.rfind("\n") + 1] or text
     if not text.strip():
         raise IngestError(EMPTY_FILE)
-    old_mac = "\r" in text and "\n" not in text
     csv_path = path
-    if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig", "ascii") or old_mac:
+    if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig", "ascii") or _has_lone_cr(path):
         csv_path = staging.new(".csv")
-        _transcode(path, csv_path, encoding, old_mac)
-        text = text.replace("\r", "\n") if old_mac else text
+        _transcode(path, csv_path, encoding)
+        text = _lf_line_ends(text)
     detected.update(format="csv", encoding=_encoding_label(encoding))
     return csv_path, text
 
@@ -379,14 +416,35 @@ def _delimiter_hint(name: str) -> str | None:
     return "\t" if lower.endswith(".tsv") or lower.endswith(".tab") else None
 
 
-def _transcode(source: Path, target: Path, encoding: str, old_mac: bool) -> None:
-    """Rewrite a text file as UTF-8 in chunks (and old-Mac CR line ends as LF)."""
+def _transcode(source: Path, target: Path, encoding: str) -> None:
+    """Rewrite a text file as UTF-8 in chunks, every line end (CR, LF or CRLF) as LF."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    held = ""  # a CR at the end of a chunk may be the first half of CRLF
     with source.open("rb") as src, target.open("w", encoding="utf-8", newline="") as out:
         while chunk := src.read(_CHUNK):
-            piece = decoder.decode(chunk)
-            out.write(piece.replace("\r", "\n") if old_mac else piece)
-        out.write(decoder.decode(b"", final=True))
+            piece = held + decoder.decode(chunk)
+            held = "\r" if piece.endswith("\r") else ""
+            out.write(_lf_line_ends(piece[: len(piece) - len(held)]))
+        out.write(_lf_line_ends(held + decoder.decode(b"", final=True)))
+
+
+def _lf_line_ends(text: str) -> str:
+    """CRLF and lone CR line ends as LF (inside quoted fields too, where they stay part of the field)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _has_lone_cr(path: Path) -> bool:
+    """Does a UTF-8 file end some lines with a bare CR (old Mac style, or mixed into CRLF)?
+
+    The CSV reader ends rows at LF only, so such lines would merge. Files
+    without any CR (most) cost one memchr scan of the mapped file.
+    """
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        first = data.find(b"\r")
+        return first >= 0 and _LONE_CR.search(data, first) is not None
+
+
+_LONE_CR = re.compile(rb"\r(?!\n)")
 
 
 def _clean_names(cells: list[str]) -> list[str]:
@@ -513,6 +571,10 @@ def _castable(dtype: pl.DataType) -> bool:
 
 def _open_parquet(path: Path, detected: dict) -> RawTable:
     detected.update(format="parquet")
+    parquet_checks.check_parquet(path, parquet_checks.Limits(
+        rows=MAX_PARQUET_ROWS, bytes=MAX_PARQUET_BYTES, ratio=MAX_PARQUET_RATIO, ratio_free=PARQUET_RATIO_FREE_BYTES,
+        columns=MAX_COLUMNS,
+    ))
     frame = pl.scan_parquet(path)
     schema = frame.collect_schema()
     names = [n for n, dtype in schema.items() if _castable(dtype)]

@@ -1,0 +1,187 @@
+"""Drivers: which first products, offers, channels, regions and months bring customers who come back and are worth more."""
+from __future__ import annotations
+
+import streamlit as st
+
+from crm_core import drivers, offers, products
+from crm_core.charts.drivers import (
+    driver_figure,
+    journey_figure,
+    offer_figure,
+    products_figure,
+    refund_figure,
+    repeat_figure,
+    timing_figure,
+)
+from crm_core.export import safe_csv_bytes
+from crm_core.schema import C
+from ui import drivers as data
+from ui.state import Keys
+from ui.widgets import (
+    chart,
+    count_column,
+    explain,
+    money_column,
+    plain,
+    share_column,
+    table,
+    takeaway,
+)
+
+st.title("What brings the best customers")
+explain(
+    "Which **first products**, **discount codes**, **channels**, **regions** and **months** bring customers who "
+    "come back and are worth more. Every customer is described by their **first order** (their earliest order with "
+    "positive revenue): the product is that order's largest line, the code is the order's discount code. Groups "
+    "are then compared on what their customers did afterwards. Customers are those whose first order falls in the "
+    "sidebar period; what they did afterwards is counted up to its end."
+)
+
+profiles = data.profiles()
+if profiles.height == 0:
+    st.info("No customer placed a first order in the selected period. Widen the period in the sidebar.")
+    st.stop()
+
+
+def download(frame, name: str, label: str) -> None:
+    """An injection-safe CSV of ``frame``."""
+    st.download_button(label, data=safe_csv_bytes(frame), file_name=f"drivers_{name}.csv", mime="text/csv",
+                       icon=":material/download:", key=f"{Keys.DRV_DOWNLOAD}{name}",
+                       help="Opens in Excel; cells that could run as formulas are neutralised.")
+
+
+# Value drivers ------------------------------------------------------------------------------
+st.subheader("Value by first order, channel, region and month")
+available = drivers.available_dimensions(profiles)
+left, right = st.columns([3, 1])
+dimension = left.segmented_control(
+    "Group customers by", available, format_func=drivers.DIMENSIONS.get, default=available[0], required=True,
+    key=Keys.DRV_BY, bind="query-params")
+predict = right.toggle("Predict the next 12 months", value=True, key=Keys.DRV_PREDICT,
+                       help="Fits the lifetime-value models (as on the Lifetime value page) to each customer's "
+                            "history: it takes a few seconds on large data.")
+missing = [f"{drivers.DIMENSIONS[d]} needs a '{drivers.NEEDED_COLUMN[d]}' column"
+           for d in drivers.DIMENSIONS if d not in available]
+if missing:
+    st.caption(plain("Not available in this data: " + "; ".join(missing) + ". Load an export that has "
+                     "them: Shopify and WooCommerce order exports carry product names and discount codes."))
+
+groups, overall = data.driver_table(dimension, predict)
+problems = data.predictions()[1] if predict else []
+cards = st.columns(4)
+cards[0].metric("Customers acquired", f"{profiles.height:,}", border=True,
+                help="Customers whose first order (earliest with positive revenue) is in the sidebar period.")
+repeat = overall["repeat_rate_365"]
+cards[1].metric("Ordered again within a year", "n/a" if repeat is None else f"{repeat:.1%}", border=True,
+                help="Of the customers whose first order is at least 365 days before the period end, the share "
+                     "who placed another order on a later day within 365 days.")
+cards[2].metric("Revenue per customer to date", f"{overall['revenue_per_customer']:,.2f}", border=True,
+                help="Net revenue (returns subtracted) of these customers up to the period end, divided by them.")
+predicted = overall["predicted_value_per_customer"]
+cards[3].metric("Predicted value, next 12 months", "n/a" if predicted is None else f"{predicted:,.2f}", border=True,
+                help="Average predicted revenue per customer over the next 12 months (BG/NBD and Gamma-Gamma).")
+measure, phrase = drivers.ranking_measure(overall)
+st.caption(plain(
+    f"Groups are ranked by {drivers.MEASURE_LABELS[measure].lower()} ({phrase}); the whiskers show a 95% interval "
+    "on each group's average: when two groups' whiskers overlap a lot, the difference may be chance."))
+chart(driver_figure(groups, dimension, overall), key="drv_value")
+takeaway(drivers.takeaway(groups, dimension, overall))
+note = drivers.small_groups_note(groups)
+if note:
+    st.caption(plain(note))
+if problems:
+    st.caption(plain("The 12-month prediction may be unreliable: " + problems[0]))
+chart(repeat_figure(groups, dimension), key="drv_repeat")
+st.caption("Each repeat rate counts only customers observed that long: a customer acquired 100 days ago counts "
+           "for 90 days, not for 180 or 365.")
+group_columns = {
+    "name": drivers.DIMENSIONS[dimension], "customers": count_column("Customers"),
+    "customer_share": share_column("Share of customers"), "small": st.column_config.CheckboxColumn("Small group"),
+    "repeat_rate_90": share_column("Again within 90 days"), "repeat_rate_180": share_column("Again within 180 days"),
+    "repeat_rate_365": share_column("Again within a year"),
+    "observed_365": count_column("Observed a year"),
+    "revenue_per_customer": money_column("Revenue per customer"),
+    "revenue_low": money_column("Revenue per customer, low (95%)"),
+    "revenue_high": money_column("Revenue per customer, high (95%)"),
+    "value_365_per_customer": money_column("Revenue in the first year"),
+    "value_365_low": money_column("First year, low (95%)"),
+    "value_365_high": money_column("First year, high (95%)"),
+    "predicted_value_per_customer": money_column("Predicted 12 months"),
+    "predicted_value_low": money_column("Predicted, low (95%)"),
+    "predicted_value_high": money_column("Predicted, high (95%)"),
+    "value_index": st.column_config.NumberColumn("× average", format="%.2f"),
+    "cac": money_column("Acquisition cost (CAC)"),
+    "revenue_to_cac": st.column_config.NumberColumn("Revenue ÷ CAC", format="%.2f",
+                                                    help="Above 1: the channel's customers have paid back what it cost to acquire them."),
+}
+shown = [name for name in group_columns if name in groups.columns]
+if groups["cac"].is_null().all():
+    shown = [name for name in shown if name not in ("cac", "revenue_to_cac")]
+table(groups.select(shown), group_columns)
+download(groups, f"by_{dimension}", "Download this table (CSV)")
+
+# Products -----------------------------------------------------------------------------------
+st.subheader("Products")
+item = data.item_column()
+if item is None:
+    st.info("Product analytics need a 'product' (or at least a 'category') column on each order line. Map one on "
+            "the Data page when your export has it.")
+else:
+    noun = "products" if item == C.PRODUCT else "categories"
+    if item != C.PRODUCT:
+        st.caption("The data has no product column, so products are shown by category.")
+    catalogue = data.product_table(item)
+    rank_by = st.segmented_control("Top " + noun + " by", ["revenue", "customers"], format_func=str.capitalize,
+                                   default="revenue", required=True, key=Keys.DRV_RANK, bind="query-params")
+    chart(products_figure(products.top_products(catalogue, rank_by), rank_by, noun), key="drv_products")
+    takeaway(products.product_takeaway(catalogue, item))
+    product_columns = {
+        "name": "Product" if item == C.PRODUCT else "Category", "revenue": money_column("Revenue"),
+        "revenue_share": share_column("Share of revenue"), "customers": count_column("Customers"),
+        "orders": count_column("Orders"),
+        "repeat_rate": share_column("Ordered again later", help="Share of its buyers who placed another order on a "
+                                                               "later day than their first purchase of it."),
+        "rebuy_rate": share_column("Bought it again", help="Share of its buyers who bought it again on a later day."),
+        "sold": money_column("Sold"), "returned": money_column("Returned"),
+        "refund_rate": share_column("Refund rate", help="Returned amount over sold amount."),
+    }
+    table(catalogue.select(list(product_columns)), product_columns)
+    download(catalogue, noun, f"Download all {noun} (CSV)")
+
+    st.subheader("From the first order to the second")
+    flows = data.journeys(item)
+    chart(journey_figure(flows, noun), key="drv_journeys")
+    takeaway(products.journey_takeaway(flows))
+    st.caption("Each order's product is its largest line. The less common products on either side are grouped as "
+               f"'{products.OTHER}'.")
+    download(flows, "journeys", "Download the journeys (CSV)")
+    timing = products.second_order_timing(profiles)
+    chart(timing_figure(timing), key="drv_timing")
+    median = products.median_days_to_second(profiles)
+    takeaway("Nobody has placed a second order yet." if median is None else
+             f"Half of the customers who came back did so within {median:,.0f} days of their first order.")
+
+    st.subheader("Refunds")
+    left, right = st.columns(2)
+    with left:
+        chart(refund_figure(catalogue, "name", f"Refund rate by {noun[:-1] if noun == 'products' else 'category'}"),
+              key="drv_refund_products")
+    with right:
+        chart(refund_figure(data.refunds_by_segment(), "group", "Refund rate by RFM segment"), key="drv_refund_segments")
+    st.caption("Refund rate = returned amount (negative lines) over sold amount, in the sidebar period.")
+
+# Offers -------------------------------------------------------------------------------------
+st.subheader("Discount codes")
+if not data.has_discount_codes():
+    st.info("Offer analytics need a 'discount_code' column (Shopify's 'Discount Code', WooCommerce's coupon). "
+            "This data has none, so discounted and full-price orders cannot be told apart.")
+else:
+    usage = data.discount_usage()
+    comparison = offers.code_vs_none(profiles, data.predictions()[0] if predict else None)
+    chart(offer_figure(comparison), key="drv_offers")
+    takeaway(offers.offer_takeaway(usage, comparison))
+    table(usage, {"code": "Discount code", "orders": count_column("Orders"), "order_share": share_column("Share of orders"),
+                  "revenue": money_column("Revenue"), "average_order": money_column("Average order")})
+    download(usage, "discount_codes", "Download the codes (CSV)")
+    st.caption("Discount depth (how much was taken off) needs the discount amount, which the data does not carry; "
+               "group by 'Discount code on the first order' above to compare codes.")

@@ -1,0 +1,92 @@
+"""Whole-process CLI timings against the shared baseline scripts (../shared/bench/).
+
+Acceptance measures the CLI as a user runs it: start to exit, imports included, median of
+three, in one run on the same machine. This module does the same with the same scripts:
+
+- ``python -m crm_core summary FILE --json`` against ``polars_summary.py`` (target <= 1.3x)
+  and ``pandas_summary.py`` (target <= 0.6x);
+- ``python -m crm_core clv FILE --json`` against ``lifetimes_clv.py`` (target <= 0.2x).
+
+Runs alternate (ours, baseline, ours, baseline, ...) so a drift in machine speed hits both,
+and each ratio is taken pair by pair; the median ratio is printed. Peak RSS comes from
+``wait4``'s rusage of each child, so it is that process's own peak.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.common import OUT
+
+SHARED_BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"
+ROWS = 1_000_000
+RUNS = 3
+
+
+def _run(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one whole process."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(command)} failed: {process.stderr.read().decode()[-300:] if process.stderr else ''}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def _pairs(ours: list[str], baseline: list[str]) -> tuple[list[float], list[float], list[float]]:
+    """Alternating runs: our seconds, the baseline's and the pairwise ratios."""
+    _run(ours), _run(baseline)  # warm-up: page cache, .pyc files
+    ours_s, base_s, ratios = [], [], []
+    for _ in range(RUNS):
+        mine, _ = _run(ours)
+        theirs, _ = _run(baseline)
+        ours_s.append(mine)
+        base_s.append(theirs)
+        ratios.append(mine / theirs)
+    return ours_s, base_s, ratios
+
+
+def _line(title: str, ours: list[float], base: list[float], ratios: list[float], target: str) -> None:
+    print(f"{title:<44} ours {statistics.median(ours):6.2f}s | baseline {statistics.median(base):6.2f}s"
+          f" | ratio median {statistics.median(ratios):4.2f}x (min {min(ratios):4.2f}, max {max(ratios):4.2f})"
+          f" (target {target})", flush=True)
+
+
+def _orders_file() -> Path:
+    """The shared generator's 1M-order CSV, made once into benchmarks/out/."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"shared_orders_{ROWS}.csv"
+    if not path.exists():
+        partial = path.with_suffix(".partial")
+        subprocess.run([sys.executable, str(SHARED_BENCH / "gen_orders.py"), str(ROWS), str(partial)], check=True)
+        partial.rename(path)
+    return path
+
+
+def main() -> None:
+    if not SHARED_BENCH.is_dir():
+        print(f"skipped: the shared baselines are not at {SHARED_BENCH}")
+        return
+    path = str(_orders_file())
+    python = sys.executable
+    summary = [python, "-m", "crm_core", "summary", path, "--json"]
+    for script, target in (("polars_summary.py", "<= 1.3x"), ("pandas_summary.py", "<= 0.6x")):
+        ours, base, ratios = _pairs(summary, [python, str(SHARED_BENCH / script), path])
+        _line(f"summary vs {script}, 1M orders", ours, base, ratios, target)
+    try:
+        import lifetimes  # noqa: F401  (installed by requirements-bench.txt)
+    except ImportError:
+        print("clv vs lifetimes_clv.py: skipped (pip install -r requirements-bench.txt)")
+        return
+    clv = [python, "-m", "crm_core", "clv", path, "--json"]
+    ours, base, ratios = _pairs(clv, [python, str(SHARED_BENCH / "lifetimes_clv.py"), path])
+    _line("clv vs lifetimes_clv.py, 1M orders", ours, base, ratios, "<= 0.2x")
+
+
+if __name__ == "__main__":
+    main()

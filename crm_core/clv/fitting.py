@@ -1,0 +1,346 @@
+"""Shared machinery of the models: compressed rows, likelihood base, trust-region Newton, standard errors."""
+from __future__ import annotations
+
+import functools
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+import polars as pl
+from scipy.optimize import minimize
+from scipy.special import hyp2f1
+
+from crm_core import parallel
+
+ArrayLike = np.ndarray | list[float] | pl.Series
+F = TypeVar("F", bound=Callable)
+
+
+_blas = threading.local()  # depth of nested serial_blas calls in this thread
+
+
+@functools.cache
+def _blas_controller():
+    """One threadpoolctl controller per process (finding the libraries takes milliseconds)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # optional: only a speed-up
+        return None
+    return ThreadpoolController()
+
+
+def serial_blas(func: F) -> F:
+    """Run ``func`` with single-threaded BLAS.
+
+    The fits are many dot products of ~10^5 values: OpenBLAS splits each over
+    threads that spin while waiting, which on a busy machine costs ten times
+    the arithmetic. One thread is faster for vectors this size. Nested calls
+    reuse the outer limit.
+    """
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        controller = _blas_controller()
+        if controller is None or getattr(_blas, "depth", 0):
+            return func(*args, **kwargs)
+        _blas.depth = 1
+        try:
+            with controller.limit(limits=1, user_api="blas"):
+                return func(*args, **kwargs)
+        finally:
+            _blas.depth = 0
+
+    return wrapper  # type: ignore[return-value]
+
+
+_PARALLEL_MIN = 20_000  # values per thread below which splitting costs more than it saves
+
+
+def hyp2f1_threaded(a, b, c, z) -> np.ndarray:
+    """``scipy.special.hyp2f1`` with broadcasting, split over threads for large inputs.
+
+    The Gauss hypergeometric function is the costliest step of scoring (about
+    100 ns a value); the ufunc releases the GIL, so chunks run in parallel.
+    """
+    arrays = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (a, b, c, z)))
+    shape = arrays[0].shape
+    a, b, c, z = (np.ravel(v) for v in arrays)
+    chunks = max(1, min(parallel.WORKERS, len(z) // _PARALLEL_MIN))
+    bounds = np.linspace(0, len(z), chunks + 1).astype(int)
+    parts = parallel.map_calls(lambda lo, hi: hyp2f1(a[lo:hi], b[lo:hi], c[lo:hi], z[lo:hi]), zip(bounds[:-1], bounds[1:]))
+    return np.concatenate(parts).reshape(shape)
+
+
+def value_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values and each value's position among them."""
+    distinct, codes = np.unique(values, return_inverse=True)
+    return distinct, codes.ravel()
+
+
+@dataclass
+class Compressed:
+    """Unique rows of some columns: per column its sorted distinct values and each
+    unique row's code into them, the rows' counts and (optionally) the inverse index."""
+
+    distinct: list[np.ndarray]
+    codes: list[np.ndarray]
+    counts: np.ndarray
+    inverse: np.ndarray | None
+
+    @property
+    def columns(self) -> list[np.ndarray]:
+        return [values[codes] for values, codes in zip(self.distinct, self.codes)]
+
+
+def compress_rows(*columns: np.ndarray, inverse: bool = True) -> Compressed:
+    arrays = [np.ascontiguousarray(c, dtype=float) for c in columns]
+    n = len(arrays[0])
+    coded = [value_codes(array) for array in arrays]
+    distinct = [values for values, _ in coded]
+    shape = tuple(len(values) for values in distinct)
+    key = np.zeros(n, dtype=np.int64)
+    for values, codes in coded:
+        key = key * len(values) + codes
+    key_range = math.prod(shape)
+    rows = None
+    if key_range <= 4 * n + 1024:
+        counts = np.bincount(key, minlength=key_range)
+        keys = np.flatnonzero(counts)
+        counts = counts[keys]
+        if inverse:
+            position = np.zeros(key_range, dtype=np.int64)
+            position[keys] = np.arange(len(keys))
+            rows = position[key]
+    elif inverse:
+        keys, rows, counts = np.unique(key, return_inverse=True, return_counts=True)
+        rows = rows.ravel()
+    else:
+        keys, counts = np.unique(key, return_counts=True)
+    codes = list(np.unravel_index(keys, shape)) if n else [np.zeros(0, dtype=np.int64) for _ in arrays]
+    return Compressed(distinct, codes, counts.astype(float), rows)
+
+
+def compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Unique rows of the given columns, their counts and the inverse index.
+
+    Each column is coded by its sorted distinct values and the codes combined
+    into one integer key, so unique rows come out sorted by the columns (the
+    same order whatever the input order). When the key range is small (few
+    distinct values per column) rows are counted with ``bincount`` in linear
+    time; otherwise the keys are sorted.
+
+    Returns
+    -------
+    (unique columns, counts, inverse) with ``unique[k][inverse] == columns[k]``.
+    """
+    result = compress_rows(*columns)
+    return result.columns, result.counts, result.inverse
+
+
+def as_float(values: ArrayLike) -> np.ndarray:
+    if isinstance(values, pl.Series):
+        return values.cast(pl.Float64).to_numpy()
+    return np.asarray(values, dtype=float)
+
+
+# --------------------------------------------------------------------------- fitting helpers
+
+
+@dataclass
+class Fit:
+    params: np.ndarray
+    log_likelihood: float
+    converged: bool
+    message: str
+    iterations: int
+    standard_errors: np.ndarray
+    log_covariance: np.ndarray  # inverse NLL Hessian in log-parameters (NaN when not positive definite)
+
+
+LOG_BOUND = 12.0  # log-parameters are searched within +-LOG_BOUND
+STATIONARY = 1e-5  # largest |d(-LL/n)/d log(parameter)| accepted as converged
+
+
+def maximise(nll: Likelihood, starts: list[np.ndarray], scale: float, newton: bool = True) -> Fit:
+    """Minimise ``nll/scale`` over log-parameters; keep the best of the starts.
+
+    A trust-region Newton method on the exact Hessian runs first from the first
+    start (a few iterations, each about the cost of two gradients); L-BFGS-B from
+    every start is the fallback when it does not reach a stationary point inside
+    the bounds (``newton=False``: L-BFGS-B only). Standard errors come from the
+    inverse Hessian at the optimum, taken back to the natural scale by the delta method.
+    """
+    def scaled(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = nll(log_params)
+        if not np.isfinite(value):
+            return 1e300, np.zeros_like(log_params)
+        return value / scale, grad / scale
+
+    best = _newton(nll, scale, starts[0]) if newton else None
+    if best is None:
+        for start in starts:
+            result = minimize(
+                scaled, start, jac=True, method="L-BFGS-B", bounds=[(-12.0, 12.0)] * len(start),
+                options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9, "maxcor": 20},
+            )
+            if best is None or result.fun < best.fun:
+                best = result
+            if _stationary(result.jac):
+                break
+    log_params = best.x
+    params = np.exp(log_params)
+    # Converged = a stationary point (gradient per customer ~ 0) inside the bounds. The optimiser's
+    # own flag is not required: at the optimum it may stop with "ABNORMAL" when the line search
+    # cannot improve f beyond rounding, which is convergence, not failure.
+    converged = _stationary(best.jac) and _interior(log_params)
+    covariance = log_covariance(nll.hessian(log_params))
+    errors = params * np.sqrt(np.diag(covariance))
+    return Fit(params, -float(best.fun) * scale, converged, str(best.message), int(best.nit), errors, covariance)
+
+
+def _stationary(gradient: np.ndarray) -> bool:
+    return bool(np.max(np.abs(gradient)) < STATIONARY)
+
+
+def _interior(log_params: np.ndarray) -> bool:
+    return bool(np.all(np.abs(log_params) < 11.9))
+
+
+def _newton(nll: Likelihood, scale: float, start: np.ndarray):
+    """Trust-region Newton (``trust-exact``); None unless it ends stationary, finite and in bounds."""
+    def value_and_gradient(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad, _ = nll.with_hessian(log_params)
+        return value / scale, grad / scale
+
+    try:
+        with np.errstate(all="ignore"):
+            result = minimize(value_and_gradient, start, jac=True, method="trust-exact",
+                              hess=lambda log_params: nll.with_hessian(log_params)[2] / scale,
+                              options={"gtol": 1e-10, "maxiter": 200})
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    if not (np.isfinite(result.fun) and np.all(np.isfinite(result.x))):
+        return None
+    if not (_stationary(result.jac) and _interior(result.x)):
+        return None
+    return result
+
+
+def log_covariance(hessian: np.ndarray) -> np.ndarray:
+    """Asymptotic covariance of the log-parameters: the inverse NLL Hessian; NaN unless positive definite.
+
+    Standard errors on the natural scale follow by the delta method, ``p * sqrt(diag)``.
+    """
+    hessian = (hessian + hessian.T) / 2
+    try:
+        np.linalg.cholesky(hessian)
+    except np.linalg.LinAlgError:
+        return np.full(hessian.shape, np.nan)
+    return np.linalg.inv(hessian)
+
+
+class FittedModel:
+    """What every fitted model reports: parameters, standard errors, log-likelihood, convergence."""
+
+    PARAMS: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.params_: dict[str, float] = {}
+        self.standard_errors_: dict[str, float] = {}
+        self.log_likelihood_: float = float("nan")
+        self.converged_: bool = False
+        self.message_: str = ""
+        self.iterations_: int = 0
+        self.n_customers_: int = 0
+        self.log_covariance_: np.ndarray = np.zeros((0, 0))
+
+    def _store(self, fit: Fit) -> None:
+        self.params_ = dict(zip(self.PARAMS, map(float, fit.params)))
+        self.standard_errors_ = dict(zip(self.PARAMS, map(float, fit.standard_errors)))
+        self.log_likelihood_ = fit.log_likelihood
+        self.converged_ = fit.converged
+        self.message_ = fit.message
+        self.iterations_ = fit.iterations
+        self.log_covariance_ = fit.log_covariance
+
+    def bic(self) -> float:
+        """Bayesian information criterion, k ln(n) - 2 LL (lower is better)."""
+        return len(self.PARAMS) * float(np.log(max(self.n_customers_, 1))) - 2.0 * self.log_likelihood_
+
+    def parameter_draws(self, draws: int, rng: np.random.Generator) -> np.ndarray:
+        """Parameters drawn from their asymptotic normal in log-parameters: shape (draws, len(PARAMS)).
+
+        All rows equal the estimate when the Hessian was not positive definite.
+        """
+        centre = np.log([self.params_[name] for name in self.PARAMS])
+        if not np.all(np.isfinite(self.log_covariance_)):
+            return np.exp(np.tile(centre, (draws, 1)))
+        drawn = rng.multivariate_normal(centre, self.log_covariance_, size=draws, method="cholesky")
+        return np.exp(np.clip(drawn, -LOG_BOUND - 1.0, LOG_BOUND + 1.0))  # a flat likelihood must not draw inf
+
+
+
+def check_rfm(x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> None:
+    if len(x) == 0:
+        raise ValueError("no customers to fit")
+    if np.any(x < 0) or np.any(x != np.round(x)):
+        raise ValueError("frequency must be whole numbers >= 0")
+    if np.any(t_x < 0) or np.any(t_x > age + 1e-9):
+        raise ValueError("recency must lie between 0 and T")
+
+
+
+def softplus_and_sigmoid(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``log(1 + e^d)`` and ``1 / (1 + e^-d)`` without overflow, for any d.
+
+    Written out because ``np.logaddexp`` and ``np.where`` are several times
+    slower on these arrays, and this pair is the inner loop of the BG/NBD fit.
+    """
+    softplus = np.maximum(d, 0.0) + np.log1p(np.exp(-np.abs(d)))
+    return softplus, np.exp(d - softplus)
+
+
+class Likelihood:
+    """A negative log-likelihood in log-parameters: call it for (value, gradient), ``hessian`` for curvature.
+
+    Subclasses implement ``_evaluate(log_params, hessian)`` returning (NLL, gradient,
+    Hessian or zeros). :meth:`with_hessian` computes all three together and keeps the
+    last point: Newton asks for the Hessian and then the value at each step, and they
+    share most of the work.
+    """
+
+    _last: tuple[bytes, tuple[float, np.ndarray, np.ndarray]] | None = None
+
+    def __call__(self, log_params: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad, _ = self._evaluate(log_params, hessian=False)
+        return value, grad
+
+    def hessian(self, log_params: np.ndarray) -> np.ndarray:
+        return self.with_hessian(log_params)[2]
+
+    def with_hessian(self, log_params: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        key = np.asarray(log_params, dtype=float).tobytes()
+        if self._last is None or self._last[0] != key:
+            self._last = (key, self._evaluate(log_params, hessian=True))
+        return self._last[1]
+
+    def _evaluate(self, log_params: np.ndarray, hessian: bool) -> tuple[float, np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    @staticmethod
+    def _to_log_parameters(theta: np.ndarray, grad: np.ndarray, h: np.ndarray | None):
+        """(NLL, gradient, Hessian) in log-parameters from the LL's natural-scale gradient and
+        upper-triangle Hessian: d/dlog(p) = p d/dp."""
+        grad = grad * theta
+        if h is None:
+            return -grad, np.zeros((len(theta), len(theta)))
+        h = np.triu(h) + np.triu(h, 1).T
+        return -grad, -(h * np.outer(theta, theta) + np.diag(grad))
+
+
+def on_unique(func: Callable[..., np.ndarray], *columns: np.ndarray) -> np.ndarray:
+    """Evaluate ``func`` once per unique row of ``columns`` and broadcast back."""
+    unique, _, inverse = compress(*columns)
+    return func(*unique)[..., inverse]

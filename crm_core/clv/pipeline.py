@@ -1,0 +1,365 @@
+"""The CLV pipeline: fit the models on order lines, score every customer, rescore for new settings."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import polars as pl
+
+from crm_core import parallel
+from crm_core.clv.bg_nbd import BetaGeoModel
+from crm_core.clv.data import rfm_summary
+from crm_core.clv.fitting import ArrayLike, as_float, compress, on_unique, serial_blas
+from crm_core.clv.gamma_gamma import GammaGammaModel
+from crm_core.clv.intervals import PurchaseIntervals, purchase_intervals
+from crm_core.clv.models import AUTO, MODELS, make_model
+from crm_core.clv.next_order import next_order_columns
+from crm_core.clv.purchase_model import PurchaseModel
+from crm_core.clv.settings import (
+    DAYS_PER_WEEK,
+    TIME_UNIT,
+    WEEKS_PER_MONTH,
+    WEEKS_PER_YEAR,
+    CLVSettings,
+    SufficiencyRules,
+    sufficiency_problems,
+)
+from crm_core.clv.validation import (
+    ModelComparison,
+    choose,
+    default_holdout_weeks,
+    holdout_frame,
+    validate_holdout,
+)
+from crm_core.customers import data_as_of
+from crm_core.schema import C
+
+MIN_CHOICE_DAYS = 90  # calibration days needed before the held-back weeks to compare models
+
+
+def discounted_purchases(model: PurchaseModel, frequency, recency, T, horizon_weeks: float, annual_discount_rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """Expected purchases over the horizon, plain and discounted.
+
+    Cash flows are taken monthly (the horizon split into periods of about one
+    month, :data:`WEEKS_PER_MONTH`) and discounted to today at the end of each
+    period with ``(1 + annual rate) ** (-weeks / WEEKS_PER_YEAR)``.
+
+    Expected purchases are ``N(t; x, T) / (1 + dropout odds)`` (FHL 2005 eq. 10),
+    so the discounted sum of monthly increments is computed on ``N`` once per
+    distinct (x, T) and divided by each customer's own ``1 + dropout odds``.
+    """
+    x, t_x, age = as_float(frequency), as_float(recency), as_float(T)
+    periods = max(1, math.ceil(horizon_weeks / WEEKS_PER_MONTH - 1e-9))
+    edges = np.linspace(0.0, horizon_weeks, periods + 1)
+    discount = (1.0 + annual_discount_rate) ** (-edges[1:] / WEEKS_PER_YEAR)
+    (ux, uT), _, inverse = compress(x, age)
+    # A fit that did not converge can sit where the formulas divide by zero (a = 1); its NaN
+    # forecasts are reported as such, so numpy's warnings would only be noise on the console.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if_alive = model.purchases_if_alive(edges[1:, None], ux[None], uT[None])  # (periods, distinct (x, T))
+        increments = np.diff(if_alive, axis=0, prepend=0.0)
+    alive_weight = model.conditional_probability_alive(x, t_x, age)
+    return if_alive[-1][inverse] * alive_weight, (discount @ increments)[inverse] * alive_weight
+
+
+def customer_lifetime_value(
+    model: PurchaseModel, gamma_gamma: GammaGammaModel, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
+    monetary_value: ArrayLike, settings: CLVSettings = CLVSettings()
+) -> np.ndarray:
+    """CLV over the horizon: discounted expected purchases x expected spend x margin."""
+    spend = gamma_gamma.conditional_expected_average_profit(frequency, monetary_value)
+    _, discounted = discounted_purchases(model, frequency, recency, T, settings.horizon_weeks, settings.annual_discount_rate)
+    return settings.margin * spend * discounted
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+@dataclass
+class CLVResult:
+    """Everything the page and the CLI show about one CLV fit."""
+
+    customers: pl.DataFrame  # one row per customer with predictions
+    bgnbd: BetaGeoModel  # always fitted: the reference model (the CLI's "bgnbd" key)
+    gamma_gamma: GammaGammaModel | None
+    settings: CLVSettings
+    calibration_end: dt.date
+    history_days: int
+    customers_without_purchase: int  # only returns: not modelled
+    spend_excluded: int  # repeat customers with non-positive mean spend
+    repeat_share: float
+    problems: list[str] = field(default_factory=list)  # data too thin / fit failed
+    warnings: list[str] = field(default_factory=list)  # model assumptions strained
+    model: PurchaseModel | None = None  # the purchase model the forecasts use (None: bgnbd)
+    fitted: dict[str, PurchaseModel] = field(default_factory=dict)  # every purchase model fitted, by name
+    comparison: ModelComparison | None = None  # how "auto" chose
+    intervals: PurchaseIntervals | None = None
+
+    def __post_init__(self) -> None:
+        if self.model is None:
+            self.model = self.bgnbd
+
+    @property
+    def reliable(self) -> bool:
+        return not self.problems
+
+    @property
+    def spend_modelled(self) -> bool:
+        """False when expected spend (hence CLV) could not be computed."""
+        return bool(self.customers["clv"].is_finite().any())
+
+    def clv_total(self) -> float | None:
+        """Sum of predicted CLV; None when spend could not be modelled."""
+        return float(self.customers["clv"].sum()) if self.spend_modelled else None
+
+    def clv_mean(self) -> float | None:
+        """Average predicted CLV per customer; None when spend could not be modelled."""
+        return float(self.customers["clv"].mean()) if self.spend_modelled else None
+
+    def to_dict(self) -> dict:
+        """JSON-able summary (the CLI payload)."""
+        gg = self.gamma_gamma
+        clv = self.customers["clv"]
+        return {
+            "customers": self.customers.height,
+            "time_unit": TIME_UNIT,
+            "calibration_end": self.calibration_end.isoformat(),
+            "history_days": self.history_days,
+            "repeat_share": round(self.repeat_share, 4),
+            "customers_without_purchase": self.customers_without_purchase,
+            "bgnbd": {**_rounded(self.bgnbd.params_), "log_likelihood": round(self.bgnbd.log_likelihood_, 4),
+                      "standard_errors": _rounded(self.bgnbd.standard_errors_), "converged": self.bgnbd.converged_,
+                      "unique_rows": self.bgnbd.n_unique_rows_},
+            "gamma_gamma": None if gg is None else {
+                **_rounded(gg.params_), "log_likelihood": round(gg.log_likelihood_, 4),
+                "standard_errors": _rounded(gg.standard_errors_), "converged": gg.converged_,
+                "customers": gg.n_customers_, "excluded_non_positive_spend": self.spend_excluded,
+                "frequency_spend_correlation": round(gg.frequency_spend_correlation_, 4)},
+            "clv": {"horizon_weeks": self.settings.horizon_weeks, "margin": self.settings.margin,
+                    "annual_discount_rate": self.settings.annual_discount_rate,
+                    "total": round(float(clv.sum()), 2), "mean": round(float(clv.mean()), 4),
+                    "median": round(float(clv.median()), 4)},
+            **self._model_keys(),
+            "reliable": self.reliable,
+            "problems": self.problems,
+            "warnings": self.warnings,
+        }
+
+
+    def _model_keys(self) -> dict:
+        """The purchase model used, its parameters and log-likelihood; every fitted model under
+        "models" when the model was chosen automatically; the prediction intervals."""
+        model = self.model
+        keys: dict = {"model": model.NAME, "params": _rounded(model.params_),
+                      "log_likelihood": round(model.log_likelihood_, 4),
+                      "standard_errors": _rounded(model.standard_errors_), "converged": model.converged_}
+        if self.comparison is not None:
+            keys["model_choice"] = self.comparison.reason
+            holdout = self.comparison.table.rows_by_key("model", named=True, unique=True)
+            keys["models"] = {name: {"params": _rounded(m.params_), "log_likelihood": round(m.log_likelihood_, 4),
+                                     "bic": round(m.bic(), 4), "converged": m.converged_,
+                                     "holdout": _rounded({k: v for k, v in holdout.get(name, {}).items()
+                                                          if k in ("total_error_pct", "mae")})}
+                              for name, m in self.fitted.items()}
+        if self.intervals is not None:
+            iv = self.intervals
+            keys["intervals"] = {"level": iv.level, "horizon_weeks": iv.horizon_weeks,
+                                 "purchases_total": round(iv.total, 2), "purchases_low": round(iv.total_low, 2),
+                                 "purchases_high": round(iv.total_high, 2), **self.value_interval()}
+        return keys
+
+    def value_interval(self) -> dict[str, float | None]:
+        """Interval of the total predicted value: the total's purchase interval scaled by value per purchase."""
+        total = self.clv_total()
+        iv = self.intervals
+        if total is None or iv is None or iv.total <= 0:
+            return {"value_low": None, "value_high": None}
+        return {"value_low": round(total * iv.total_low / iv.total, 2), "value_high": round(total * iv.total_high / iv.total, 2)}
+
+
+def _rounded(values: dict[str, float], digits: int = 6) -> dict[str, float | None]:
+    return {k: (round(v, digits) if np.isfinite(v) else None) for k, v in values.items()}
+
+
+@serial_blas
+def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: SufficiencyRules = SufficiencyRules(),
+            holdout_end: dt.date | None = None) -> CLVResult:
+    """Fit the purchase model(s) and Gamma-Gamma up to ``settings.calibration_end`` and score every customer.
+
+    With ``settings.model == "auto"`` all three purchase models are fitted and the one that
+    predicts a holdout best is used: the orders in ``(calibration_end, holdout_end]`` when
+    ``holdout_end`` is given, otherwise the last weeks of the calibration data
+    (:func:`default_holdout_weeks`, models refitted on the rest).
+
+    Raises
+    ------
+    ValueError
+        When there is no customer with a purchase to fit on, or the model name is unknown.
+    """
+    calibration_end = settings.calibration_end or data_as_of(tx)
+    everyone = rfm_summary(tx, calibration_end, keep_non_buyers=True).collect()
+    summary = everyone.filter(pl.col("first_purchase_date").is_not_null())
+    if summary.height == 0:
+        raise ValueError("No purchases before the calibration end: nothing to model. Pick a later date or load orders.")
+    names = list(MODELS) if settings.model == AUTO else [make_model(settings.model).NAME]
+    x, t_x, age = (summary[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
+    monetary = summary["monetary_value"].to_numpy().astype(float)
+    spend_ok = (x > 0) & np.isfinite(monetary) & (monetary > 0)
+    # The spend model is independent of the purchase models: it fits on a worker thread meanwhile.
+    spend_fit = (parallel.submit(GammaGammaModel(rules.max_spend_correlation).fit, x[spend_ok], monetary[spend_ok])
+                 if spend_ok.sum() >= 2 else None)
+    fitted = {name: make_model(name).fit(x, t_x, age) for name in dict.fromkeys([*names, BetaGeoModel.NAME])}
+    comparison = _choose(tx, summary, fitted, calibration_end, holdout_end) if settings.model == AUTO else None
+    model = fitted[comparison.chosen if comparison else names[0]]
+    history_days = int((calibration_end - summary["first_purchase_date"].min()).days)
+    repeat_share = float((x > 0).mean())
+    problems = sufficiency_problems(summary.height, history_days, repeat_share, rules)
+    if not model.converged_:
+        problems.append("The purchase model did not converge (its fit did not settle); treat the forecasts as unreliable.")
+    warnings: list[str] = []
+
+    spend_excluded = int(((x > 0) & ~spend_ok).sum())
+    if spend_excluded:
+        warnings.append(f"{spend_excluded:,} repeat customers with zero or negative net spend (returns) were left out "
+                        "of the spend model; they get the average spend.")
+    gamma_gamma = None
+    if spend_fit is not None:
+        gamma_gamma = spend_fit.result()
+        warnings += gamma_gamma.warnings_
+        if not gamma_gamma.converged_:
+            problems.append("The spend model did not converge; treat expected spend as unreliable.")
+        if gamma_gamma.params_["q"] <= 1.0:
+            problems.append("The spend model found no finite average spend (q <= 1); spend forecasts are not usable.")
+    else:
+        problems.append("Fewer than two customers made a repeat purchase with positive spend: spend cannot be modelled.")
+
+    if gamma_gamma is not None and gamma_gamma.params_["q"] > 1.0:
+        spend = gamma_gamma.conditional_expected_average_profit(x, np.where(spend_ok, monetary, np.nan))
+    else:
+        spend = np.full_like(x, np.nan)
+    with np.errstate(all="ignore"):  # a fit that did not converge may sit where formulas divide by zero
+        customers = summary.with_columns(
+            pl.Series("p_alive", on_unique(model.conditional_probability_alive, x, t_x, age)),
+            pl.Series("expected_spend", spend),
+        )
+        customers = next_order_columns(model, customers, calibration_end)
+    result = CLVResult(
+        customers=customers, bgnbd=fitted[BetaGeoModel.NAME], gamma_gamma=gamma_gamma, settings=settings,
+        calibration_end=calibration_end, history_days=history_days,
+        customers_without_purchase=everyone.height - summary.height, spend_excluded=spend_excluded,
+        repeat_share=repeat_share, problems=problems, warnings=warnings, model=model,
+        fitted={name: fitted[name] for name in names}, comparison=comparison,
+    )
+    return rescore(result, settings)
+
+
+def _choose(tx: pl.LazyFrame, summary: pl.DataFrame, fitted: dict[str, PurchaseModel], calibration_end: dt.date,
+            holdout_end: dt.date | None) -> ModelComparison:
+    """Which model predicts best: on the orders after the calibration end when there are some
+    (the models as fitted), otherwise on the last weeks of the calibration data (refitted before them)."""
+    if holdout_end is not None and holdout_end > calibration_end:
+        holdout = holdout_frame(tx, calibration_end, holdout_end).select(C.CUSTOMER_ID, "holdout_purchases")
+        actual = (summary.select(C.CUSTOMER_ID).join(holdout, on=C.CUSTOMER_ID, how="left", maintain_order="left")
+                  ["holdout_purchases"].fill_null(0).to_numpy().astype(float))
+        weeks = (holdout_end - calibration_end).days / DAYS_PER_WEEK
+        x, t_x, age = (summary[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
+        predicted = {name: on_unique(lambda ux, ut, uT, m=m: m.conditional_expected_number_of_purchases_up_to_time(
+            weeks, ux, ut, uT), x, t_x, age) for name, m in fitted.items() if name in MODELS}
+        return choose({name: fitted[name] for name in predicted}, predicted, actual, weeks)
+    first = summary["first_purchase_date"].min()
+    split = calibration_end - dt.timedelta(weeks=default_holdout_weeks(first, calibration_end))
+    if (split - first).days < MIN_CHOICE_DAYS:
+        table = pl.DataFrame({"model": [BetaGeoModel.NAME], "label": [BetaGeoModel.LABEL]})
+        return ModelComparison(table, BetaGeoModel.NAME, "BG/NBD is used: the history is too short to hold weeks "
+                                                        "back and compare the models.")
+    return validate_holdout(tx, split, calibration_end).comparison
+
+
+@serial_blas
+def rescore(result: CLVResult, settings: CLVSettings) -> CLVResult:
+    """Recompute expected purchases, intervals and CLV for a new horizon, margin, discount rate or
+    interval level (no refit).
+
+    ``settings.calibration_end`` and ``settings.model`` are ignored: the models stay fitted as they are.
+    """
+    customers = result.customers
+    x, t_x, age = (customers[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
+    model = result.model
+    expected, discounted = discounted_purchases(model, x, t_x, age, settings.horizon_weeks, settings.annual_discount_rate)
+    # A fit that did not converge can sit where the formulas divide by zero (a = 1); its NaN
+    # forecasts are reported as such, so numpy's warnings would only be noise on the console.
+    with np.errstate(all="ignore"):
+        intervals = purchase_intervals(model, x, t_x, age, settings.horizon_weeks, settings.interval)
+    spend = customers["expected_spend"].to_numpy()
+    value_per_purchase = settings.margin * spend * np.divide(discounted, expected, out=np.zeros_like(expected),
+                                                             where=expected > 0)
+    customers = customers.with_columns(
+        pl.Series("expected_purchases", expected),
+        pl.Series("purchases_low", intervals.low),
+        pl.Series("purchases_high", intervals.high),
+        pl.Series("clv", settings.margin * spend * discounted),
+        pl.Series("value_low", value_per_purchase * intervals.low),
+        pl.Series("value_high", value_per_purchase * intervals.high),
+    )
+    kept = replace(settings, calibration_end=result.settings.calibration_end, model=result.settings.model)
+    return replace(result, customers=customers, settings=kept, intervals=intervals)
+
+
+def parameter_table(result: CLVResult) -> pl.DataFrame:
+    """Model, parameter, estimate, standard error and a plain reading of each fitted parameter."""
+    bg = result.bgnbd.params_
+    rate = bg["r"] / bg["alpha"]
+    dropout = bg["a"] / (bg["a"] + bg["b"])
+    rows = [
+        ("Purchases (BG/NBD)", "r", "shape of purchase rates across customers"),
+        ("Purchases (BG/NBD)", "alpha", f"scale in weeks: while active, customers buy {rate:.3f} times a week on average (r / alpha)"),
+        ("Purchases (BG/NBD)", "a", "shape of drop-out chances across customers"),
+        ("Purchases (BG/NBD)", "b", f"after each purchase {dropout:.1%} of customers leave for good on average (a / (a + b))"),
+    ]
+    values = [(bg[name], result.bgnbd.standard_errors_[name]) for _, name, _ in rows]
+    gg = result.gamma_gamma
+    if gg is not None:
+        mean = gg.population_mean_spend()
+        spend = f"average spend per purchase p·v / (q − 1) = {mean:,.2f}" if np.isfinite(mean) else "no finite average spend"
+        for name, meaning in (("p", "shape of spend per purchase"), ("q", "shape of average spend across customers"),
+                              ("v", spend)):
+            rows.append(("Spend (Gamma-Gamma)", name, meaning))
+            values.append((gg.params_[name], gg.standard_errors_[name]))
+    return pl.DataFrame({
+        "model": [r[0] for r in rows], "parameter": [r[1] for r in rows],
+        "estimate": [v[0] for v in values], "standard_error": [v[1] for v in values],
+        "meaning": [r[2] for r in rows],
+    }, schema_overrides={"estimate": pl.Float64, "standard_error": pl.Float64})
+
+
+def suggested_margin(summary: pl.DataFrame) -> float | None:
+    """Observed margin share (revenue - cost) / revenue from a customer summary; None without costs."""
+    if "margin" not in summary.columns:
+        return None
+    revenue = float(summary["revenue"].sum())
+    if revenue <= 0:
+        return None
+    return float(min(max(summary["margin"].sum() / revenue, 0.0), 1.0))
+
+
+
+FORECAST_COLUMNS = ("customer_id", "p_alive", "expected_purchases", "purchases_low", "purchases_high",
+                    "predicted_value", "value_low", "value_high", "next_order_date")
+
+
+def customer_forecasts(result: CLVResult) -> pl.DataFrame:
+    """One row per customer: the forecast over the horizon with its interval, and the next order date
+    (null when the customer has probably lapsed). The CLI's ``--customers-out`` columns."""
+    return result.customers.select(
+        C.CUSTOMER_ID,
+        pl.col("p_alive").round(6),
+        pl.col("expected_purchases").round(6),
+        pl.col("purchases_low").cast(pl.Int64, strict=False),
+        pl.col("purchases_high").cast(pl.Int64, strict=False),
+        pl.col("clv").round(4).alias("predicted_value"),
+        pl.col("value_low").round(4),
+        pl.col("value_high").round(4),
+        "next_order_date",
+    )

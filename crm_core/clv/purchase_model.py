@@ -1,0 +1,108 @@
+"""What every purchase model (BG/NBD, MBG/NBD, Pareto/NBD) offers, and the fit they share.
+
+A model fits on per-customer ``(x, t_x, T)`` (repeat purchases, recency and age in
+weeks), compressed to unique rows with counts. Predictions split the same way for
+all three: the probability that the customer is still active, and what an active
+customer with ``x`` purchases by age ``T`` does next (which does not depend on
+recency). Every prediction takes optional parameters ``theta`` (a tuple of arrays
+that broadcast against the data) so that intervals can evaluate it at parameter
+draws.
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from crm_core.clv.fitting import (
+    ArrayLike,
+    Compressed,
+    FittedModel,
+    Likelihood,
+    as_float,
+    check_rfm,
+    compress_rows,
+    maximise,
+    serial_blas,
+)
+
+Theta = tuple[np.ndarray | float, ...]
+
+
+class PurchaseModel(FittedModel):
+    """Base of the purchase models; subclasses give the likelihood and the formulas."""
+
+    NAME: ClassVar[str] = ""  # the CLI's --model value
+    LABEL: ClassVar[str] = ""  # what the page shows
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.n_unique_rows_: int = 0
+
+    # ---- fit
+    @serial_blas
+    def fit(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
+            weights: ArrayLike | None = None) -> PurchaseModel:
+        """Maximum-likelihood fit on (x, t_x, T) per customer (or per weighted row)."""
+        x, t_x, age = as_float(frequency), as_float(recency), as_float(T)
+        check_rfm(x, t_x, age)
+        coded = None
+        if weights is None:
+            coded = compress_rows(x, t_x, age, inverse=False)
+            (x, t_x, age), counts = coded.columns, coded.counts
+        else:
+            counts = as_float(weights)
+        self.n_customers_ = round(float(counts.sum()))
+        self.n_unique_rows_ = len(x)
+        self._store(self._maximise(x, t_x, age, counts, coded))
+        return self
+
+    def _maximise(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, counts: np.ndarray,
+                  coded: Compressed | None):
+        return maximise(self._likelihood(x, t_x, age, counts, coded), self._starts(x, age, counts), scale=counts.sum())
+
+    def _likelihood(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, counts: np.ndarray,
+                    coded: Compressed | None) -> Likelihood:
+        raise NotImplementedError
+
+    def _starts(self, x: np.ndarray, age: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def theta(self) -> Theta:
+        """The fitted parameters in :attr:`PARAMS` order."""
+        if not self.params_:
+            raise RuntimeError("fit the model first")
+        return tuple(self.params_[name] for name in self.PARAMS)
+
+    # ---- the formulas (theta=None: the fitted parameters)
+    def log_dropout_odds(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, theta: Theta | None = None) -> np.ndarray:
+        """log(P(inactive) / P(active)) at T given the history (-inf when surely active)."""
+        raise NotImplementedError
+
+    def purchases_if_alive(self, t: float | np.ndarray, x: np.ndarray, age: np.ndarray,
+                           theta: Theta | None = None) -> np.ndarray:
+        """Expected purchases in (T, T + t] of a customer still active at T."""
+        raise NotImplementedError
+
+    def purchase_survival_if_alive(self, k: np.ndarray, t: float, x: np.ndarray, age: np.ndarray,
+                                   theta: Theta | None = None) -> np.ndarray:
+        """P(at least k purchases in (T, T + t] | active at T), for k >= 1."""
+        raise NotImplementedError
+
+    def expected_number_of_purchases_up_to_time(self, t: float | ArrayLike) -> np.ndarray:
+        """Expected repeat purchases in (0, t] for a new customer."""
+        raise NotImplementedError
+
+    # ---- predictions shared by all models
+    def conditional_probability_alive(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
+                                      theta: Theta | None = None) -> np.ndarray:
+        """P(still a customer at T | x, t_x, T)."""
+        log_odds = self.log_dropout_odds(as_float(frequency), as_float(recency), as_float(T), theta)
+        return 1.0 / (1.0 + np.exp(np.minimum(log_odds, 700.0)))
+
+    def conditional_expected_number_of_purchases_up_to_time(
+        self, t: float | ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> np.ndarray:
+        """Expected purchases in (T, T + t] given the customer's history."""
+        x, t_x, age = as_float(frequency), as_float(recency), as_float(T)
+        return self.purchases_if_alive(t, x, age) * self.conditional_probability_alive(x, t_x, age)

@@ -1,0 +1,44 @@
+"""drivers: what customers are worth by first product, category, discount code, channel, region or cohort."""
+from __future__ import annotations
+
+import argparse
+
+from crm_core.commands.common import add_source_arguments, emit, fail, load_orders
+
+#: --by choices (the contract) plus the first-order value band.
+CHOICES = ("first_product", "first_category", "discount_code", "channel", "region", "cohort", "value_band")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_source_arguments(parser)
+    parser.add_argument("--by", choices=CHOICES, default="first_product",
+                        help="group customers by this trait of their first order (default first_product)")
+    parser.add_argument("--no-prediction", dest="predict", action="store_false",
+                        help="skip the 12-month value model (faster; predicted values are null)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from crm_core import drivers
+
+    tx, _ = load_orders(args)
+    tx = tx.collect().lazy()  # read the file once; every step below reuses it
+    missing = drivers.missing_column(tx, args.by)
+    if missing:
+        flag = f"--{missing.replace('_', '-')}"
+        remedy = f"map it with {flag} COL if it has another name" if hasattr(args, f"map_{missing}") else "add one"
+        return fail(f"--by {args.by} needs a '{missing}' column, which this file lacks: {remedy}, or pick another --by")
+    profiles = drivers.customer_profiles(tx)
+    predict = args.predict and profiles.height > 0
+    predictions, problems = drivers.predicted_values(tx) if predict else (None, [])
+    table = drivers.driver_table(profiles, args.by, predictions)
+    overall = drivers.overall_figures(profiles, predictions)
+    payload = {
+        "by": args.by,
+        "customers": profiles.height,
+        "groups": drivers.cli_groups(table),
+        "average": drivers.cli_record(overall),
+        "takeaway": drivers.takeaway(table, args.by, overall),
+        "prediction_problems": problems,
+    }
+    emit(payload, args.json)
+    return 0

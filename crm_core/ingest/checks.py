@@ -1,0 +1,146 @@
+"""Stage 4, check: decide for every parsed row whether it is kept, and why not.
+
+:func:`check_orders` applies (in this order) the preset's business rule, the
+currency filter, then missing or unreadable values; :func:`check_side`
+does the same for side tables. Both return a frozen :class:`Checked`: the
+frame with ``__ok`` and ``__reason`` columns, plus what was found out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from crm_core.ingest.columns import DATE, MONTH, NUMBER
+from crm_core.ingest.mapping import ColumnPlan
+from crm_core.ingest.numbers import MAX_AMOUNT
+from crm_core.ingest.options import ReadOptions
+from crm_core.ingest.presets import RULE, bad, flag
+from crm_core.ingest.report import OK, REASON, rows
+from crm_core.ingest.values import ambiguous
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The parsed frame with ``__ok`` (row kept) and ``__reason`` (why not)."""
+
+    frame: pl.DataFrame
+    detected: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+def check_orders(
+    parsed: pl.DataFrame, plan: ColumnPlan, options: ReadOptions, header_currency: str | None,
+    bad_examples: dict[str, str],
+) -> Checked:
+    """Keep a row when no rule, currency filter or missing/unreadable value sets it aside."""
+    parsed, detected, warnings = _currencies(parsed, options, header_currency)
+    rule = pl.col(RULE) if RULE in parsed.columns else pl.lit(None, pl.String)
+    other = pl.col("__other_currency").fill_null(False) if "__other_currency" in parsed.columns else pl.lit(False)
+    customer, date, amount = pl.col("customer_id"), pl.col("order_date"), pl.col("amount")
+    keep = rule.is_null() & ~other & customer.is_not_null() & date.is_not_null() & amount.is_not_null()
+    bad_date, bad_amount = flag(parsed, "order_date"), flag(parsed, "amount")
+    # An amount computed from quantity x unit price is ambiguous when one of its parts is.
+    parts = [ambiguous(k) for k in ("amount", "quantity", "unit_price") if ambiguous(k) in parsed.columns]
+    ambiguous_amount = pl.any_horizontal([pl.col(c).fill_null(False) for c in parts]) if parts else pl.lit(False)
+    out_of_range = ~amount.is_finite() | (amount.abs() > MAX_AMOUNT)
+    keep = keep & ~out_of_range.fill_null(False)
+    nothing = customer.is_null() & date.is_null() & amount.is_null() & ~bad_date & ~bad_amount
+    reason = (
+        pl.when(nothing).then(pl.lit("empty row"))  # also report footers ("Grand Totals", copyright lines)
+        .when(rule.is_not_null()).then(rule)
+        .when(other).then(pl.lit("other currency"))
+        .when(customer.is_null()).then(pl.lit("missing customer id"))
+        .when(date.is_null() & bad_date).then(pl.lit("unparseable date"))
+        .when(date.is_null()).then(pl.lit("missing date"))
+        .when(amount.is_null() & ambiguous_amount).then(pl.lit("ambiguous amount"))
+        .when(amount.is_null() & bad_amount).then(pl.lit("unparseable amount"))
+        .when(out_of_range).then(pl.lit("amount out of range"))
+        .otherwise(pl.lit("missing amount"))
+    )
+    frame = _mark(parsed, keep, reason)
+    warnings += _blank_value_warnings(frame, plan, bad_examples)
+    return Checked(frame, detected, tuple(warnings))
+
+
+SIDE_WORDS = {"customer_id": "customer id", "interaction_date": "date", "month": "month", "spend": "spend"}
+
+
+def check_side(parsed: pl.DataFrame, plan: ColumnPlan, required: tuple[str, ...], bad_examples: dict[str, str]) -> Checked:
+    """Keep a side-table row when its required values are there; CSAT outside 1-5 is blanked."""
+    keep = pl.all_horizontal([pl.col(key).is_not_null() for key in required])
+    reason = pl.lit("empty row")
+    for key in reversed(required):
+        word = SIDE_WORDS[key]
+        reason = pl.when(pl.col(key).is_null() & flag(parsed, key)).then(pl.lit(f"unparseable {word}")).when(
+            pl.col(key).is_null()).then(pl.lit(f"missing {word}")).otherwise(reason)
+    warnings: list[str] = []
+    if "csat" in parsed.columns:
+        outside = parsed.filter(pl.col("csat").is_not_null() & ~pl.col("csat").is_between(1, 5)).height
+        if outside:
+            warnings.append(
+                f"{rows(outside).replace('row', 'satisfaction score')} outside 1-5 and were left blank. "
+                "Check the CSAT column."
+            )
+            parsed = parsed.with_columns(pl.when(pl.col("csat").is_between(1, 5)).then(pl.col("csat")).alias("csat"))
+    frame = _mark(parsed, keep, reason)
+    return Checked(frame, {}, tuple(warnings + _blank_value_warnings(frame, plan, bad_examples)))
+
+
+def _mark(parsed: pl.DataFrame, keep: pl.Expr, reason: pl.Expr) -> pl.DataFrame:
+    ok = keep.fill_null(False)
+    return parsed.with_columns(ok.alias(OK), pl.when(~ok).then(reason).alias(REASON))
+
+
+def _currencies(
+    parsed: pl.DataFrame, options: ReadOptions, header_currency: str | None
+) -> tuple[pl.DataFrame, dict[str, Any], list[str]]:
+    """The currency of each row (column, symbol in the amount, or column name); filter or warn."""
+    sources = []
+    if "currency" in parsed.columns:
+        sources.append(pl.col("currency").str.strip_chars().str.to_uppercase())
+    if "__mark" in parsed.columns:
+        sources.append(pl.col("__mark"))
+    if header_currency:
+        sources.append(pl.lit(header_currency))
+    if not sources:
+        warnings = []
+        if options.currency:
+            warnings.append(
+                f"No currency column or symbol was found, so the currency filter ({options.currency}) was not applied."
+            )
+        return parsed, {"currency": None}, warnings
+    parsed = parsed.with_columns(pl.coalesce(sources).alias("__currency"))
+    kept = parsed.filter(pl.col(RULE).is_null()) if RULE in parsed.columns else parsed
+    found = sorted(kept.get_column("__currency").drop_nulls().unique().to_list())
+    detected: dict[str, Any] = {"currencies": found}
+    wanted = (options.currency or "").strip().upper()
+    if wanted:
+        detected["currency"] = wanted
+        other = pl.col("__currency").is_not_null() & (pl.col("__currency") != wanted)
+        return parsed.with_columns(other.alias("__other_currency")), detected, []
+    detected["currency"] = found[0] if len(found) == 1 else (", ".join(found) if found else None)
+    warnings = []
+    if len(found) > 1:
+        warnings.append(
+            f"Amounts are in {len(found)} currencies ({', '.join(found[:8])}) and totals would add them as if they "
+            f"were one. Keep one currency (CLI: --currency {found[0]}) or convert the amounts before uploading."
+        )
+    return parsed, detected, warnings
+
+
+def _blank_value_warnings(frame: pl.DataFrame, plan: ColumnPlan, bad_examples: dict[str, str]) -> list[str]:
+    """Optional columns whose values could not be read are left blank in kept rows: say so."""
+    warnings = []
+    for key in plan.of_kind(NUMBER, DATE, MONTH):
+        if bad(key) not in frame.columns:
+            continue
+        count = int(frame.filter(pl.col(OK)).get_column(bad(key)).sum())
+        if count:
+            noun = {NUMBER: "a number", DATE: "a date", MONTH: "a month"}[plan.kinds[key]]
+            warnings.append(
+                f"{rows(count, 'has', 'have')} a value in column '{plan.columns[key]}' that could not be read "
+                f"as {noun} (e.g. '{bad_examples.get(key, '')}'); it was left blank."
+            )
+    return warnings

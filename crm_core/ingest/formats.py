@@ -1,0 +1,219 @@
+"""Stage 2, sniff formats: how the mapped columns' values are written.
+
+:func:`sniff_formats` looks at the sample (and, for undecided day/month
+order, counts over the whole column) and returns a frozen :class:`Formats`:
+the number convention of each numeric column, the date format of each date
+column, month formats, id quirks and where currencies are written.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from crm_core.ingest.columns import DATE, ID, MONTH, NUMBER, bracket_currency
+from crm_core.ingest.errors import IngestError
+from crm_core.ingest.mapping import ColumnPlan, ColumnSample, month_format
+from crm_core.ingest.numbers import SIMPLE
+from crm_core.ingest.options import ReadOptions
+from crm_core.ingest.parse import as_text
+from crm_core.ingest.presets import Preset
+from crm_core.ingest.sniff import (
+    DateFormat, NumberFormat, date_tokens, format_label, is_day_first, parse_date_series, sniff_number_format,
+    user_date_format,
+)
+from crm_core.ingest.source import RawTable
+
+
+#: Number roles that count things rather than money.
+COUNTS = frozenset({"quantity", "days_late", "csat"})
+
+
+@dataclass(frozen=True)
+class Formats:
+    """How each mapped column is written.
+
+    Attributes
+    ----------
+    numbers
+        Role -> number convention (decimal mark, thousands separator, marks).
+    dates, months
+        Role -> date format (None: native dates) / month format.
+    id_flags
+        Role -> (ids written as ``123.0``, ids are e-mails).
+    simple
+        Number roles whose sample is simple numbers (``-1234.5``, ``27,18``): a cheap parse fits.
+    counts
+        Number roles that count things (quantity, days late, CSAT) in plain
+        columns: parsed by the CSV reader itself, without the per-value check
+        amounts get.
+    strip
+        Role -> values need trimming (the sample shows padded values).
+    currency_marks
+        Amounts carry currency symbols or codes.
+    header_currency
+        Currency code in the amount column's name (``Amount (EUR)``).
+    """
+
+    numbers: dict[str, NumberFormat]
+    dates: dict[str, DateFormat | None]
+    months: dict[str, str]
+    id_flags: dict[str, tuple[bool, bool]]
+    strip: dict[str, bool]
+    currency_marks: bool = False
+    header_currency: str | None = None
+    user_decimal: str | None = None
+    simple: frozenset[str] = frozenset()
+    counts: frozenset[str] = frozenset()
+    detected: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+def sniff_formats(
+    table: RawTable, sample: ColumnSample, plan: ColumnPlan, options: ReadOptions, preset: Preset | None
+) -> Formats:
+    """Detect every mapped column's format (the user's options win).
+
+    Raises
+    ------
+    IngestError
+        When the date column's values do not look like dates.
+    """
+    detected: dict[str, Any] = {}
+    warnings: list[str] = []
+    delimiter = table.detected.get("delimiter")
+    numeric = [c for k, c in plan.columns.items() if plan.kinds[k] == NUMBER and sample.is_text(c)]
+    values = pl.concat([sample.values(c).head(500) for c in numeric]) if numeric else pl.Series([], dtype=pl.String)
+    first = sniff_number_format(values.to_list(), european_hint=delimiter == ";")
+    day_first_hint = delimiter == ";" or (first.decimal == "," and not first.ambiguous)
+    if preset and preset.month_first is not None:
+        day_first_hint = not preset.month_first
+    dates: dict[str, DateFormat | None] = {}
+    months: dict[str, str] = {}
+    for key, column in plan.columns.items():
+        if plan.kinds[key] == DATE:
+            dates[key] = _date_format(table, sample, key, column, day_first_hint, options, detected, warnings)
+        elif plan.kinds[key] == MONTH:
+            months[key] = month_format(sample.values(column)) or "%Y-%m"
+            detected.update(month_format=months[key], month_format_label=format_label(months[key]))
+    main_date = next((d for d in dates.values() if d is not None), None)
+    european = delimiter == ";" or bool(main_date and is_day_first(main_date.fmt) and not main_date.ambiguous)
+    number = _number_format(values, european, options, warnings)
+    detected.update(decimal=number.decimal, thousands=number.thousands)
+    numbers = {key: number for key in plan.of_kind(NUMBER)}
+    id_flags = {}
+    for key in plan.of_kind(ID):
+        column = plan.columns[key]
+        if sample.is_text(column):
+            found = sample.values(column)
+            id_flags[key] = (
+                bool(found.str.contains(r"^\d+\.0+$").any()),
+                bool(found.str.contains("@", literal=True).any()),
+            )
+    amount = plan.columns.get("amount")
+    return Formats(
+        numbers=numbers,
+        simple=frozenset(k for k in numbers if _is_simple(sample, plan.columns[k])),
+        counts=frozenset(k for k in numbers if k in COUNTS and number.plain and number.decimal == "."
+                         and not options.decimal),
+        dates=dates,
+        months=months,
+        id_flags=id_flags,
+        strip={key: _needs_strip(sample, column) for key, column in plan.columns.items()},
+        currency_marks=amount is not None and sample.is_text(amount) and number.currency_marks,
+        header_currency=bracket_currency(amount) if amount is not None else None,
+        user_decimal=options.decimal or ("," if options.thousands == "." else "." if options.thousands == "," else None),
+        detected=detected,
+        warnings=tuple(warnings),
+    )
+
+
+def _number_format(values: pl.Series, european: bool, options: ReadOptions, warnings: list[str]) -> NumberFormat:
+    number = sniff_number_format(values.to_list(), european_hint=european)
+    if options.decimal or options.thousands:
+        decimal = options.decimal or number.decimal
+        thousands = options.thousands or ("." if decimal == "," else number.thousands)
+        plain = number.plain and decimal == "." and options.thousands is None
+        return NumberFormat(decimal, thousands, plain, number.currency_marks, False)
+    if number.ambiguous and not values.is_empty():
+        warnings.append(
+            f"Amounts like '{values[0]}' could use '{number.decimal}' as decimal mark or as thousands "
+            f"separator; read with '{number.decimal}' as decimal mark. If that's wrong, set the decimal mark "
+            f"(CLI: --decimal {',' if number.decimal == '.' else '.'})."
+        )
+    return number
+
+
+def _is_simple(sample: ColumnSample, column: str) -> bool:
+    """Every sampled value is digits with at most one separator (a cheap parse fits)."""
+    if not sample.is_text(column):
+        return False
+    values = sample.table.sample.get_column(column).drop_nulls()
+    return bool(values.str.contains(SIMPLE).all())
+
+
+def _needs_strip(sample: ColumnSample, column: str) -> bool:
+    """Trim text only when the sample shows padded or blank values (trimming costs a pass)."""
+    if not sample.is_text(column):
+        return False
+    values = sample.table.sample.get_column(column).drop_nulls()
+    return bool(values.str.contains(r"^\s|\s$").any())
+
+
+def _date_format(
+    table: RawTable, sample: ColumnSample, key: str, column: str, day_first_hint: bool, options: ReadOptions,
+    detected: dict[str, Any], warnings: list[str],
+) -> DateFormat | None:
+    dtype = sample.dtype(column)
+    if dtype == pl.Date or isinstance(dtype, pl.Datetime):
+        detected.update(date_format="native", date_ambiguous=False)
+        return None
+    values = sample.values(column)
+    if options.date_format:
+        fmt = user_date_format(options.date_format)
+        chosen = DateFormat(fmt, tail=True)
+        if not values.is_empty():
+            rate = parse_date_series(date_tokens(values), fmt).is_not_null().mean()
+            if rate < 0.5:
+                warnings.append(
+                    f"Only {rate:.0%} of the sampled dates match the date format you gave ({options.date_format}); "
+                    "the others will be rejected as 'unparseable date'."
+                )
+    else:
+        chosen = sample.date_format(column, day_first_hint)
+        if chosen is None:
+            if values.is_empty():
+                chosen = DateFormat("%Y-%m-%d", tail=True)
+            else:
+                raise IngestError(
+                    f"The values of column '{column}' (used as the {key.replace('_', ' ')}) do not look like dates, "
+                    f"e.g. '{values[0]}'. Pick the date column in 'Column mapping' (CLI: --date COL) or give the "
+                    "date format (CLI: --date-format %d/%m/%Y)."
+                )
+        if chosen.ambiguous and not table.complete:
+            chosen = _settle_ambiguity(table, sample, column, chosen)
+    detected.update(date_format=chosen.fmt, date_format_label=format_label(chosen.fmt), date_ambiguous=chosen.ambiguous)
+    if chosen.ambiguous:
+        order = "day-first" if is_day_first(chosen.fmt) else "month-first"
+        style = "European style" if order == "day-first" else "US style"
+        warnings.append(
+            f"Dates such as '{values[0]}' could be day-first or month-first and no value decides it; they were "
+            f"read as {order} ({format_label(chosen.fmt)}, {style}). If that's wrong, set the date format "
+            f"(CLI: --date-format {chosen.alternative})."
+        )
+    return chosen
+
+
+def _settle_ambiguity(table: RawTable, sample: ColumnSample, column: str, chosen: DateFormat) -> DateFormat:
+    """Day/month undecided in the sample: count failures of both orders over the whole column."""
+    tokens = as_text(column, sample.dtype(column)).str.strip_chars().str.replace(r"[T\s].*$", "")
+    counts = table.frame.select(
+        tokens.str.to_date(chosen.fmt, strict=False).null_count().alias("a"),
+        tokens.str.to_date(chosen.alternative, strict=False).null_count().alias("b"),
+    ).collect(engine="streaming").row(0)
+    if counts[0] < counts[1]:
+        return DateFormat(chosen.fmt, False, None, chosen.rate, chosen.tail, chosen.padded_iso)
+    if counts[1] < counts[0]:
+        return DateFormat(chosen.alternative, False, None, chosen.rate, chosen.tail, chosen.padded_iso)
+    return chosen

@@ -1,0 +1,219 @@
+"""Stage 1, map columns: which source column plays which role.
+
+:func:`map_columns` honours the user's choices first, then the preset's
+vendor names, then generic name matching checked against the values, and for
+headerless files guesses from the values alone. It returns a frozen
+:class:`ColumnPlan`; :func:`require_orders` checks an order table has what it needs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from crm_core.ingest.columns import DATE, ID, MONTH, NUMBER, ORDER_ROLES, TEXT, Role, name_candidates, resolve_user_column
+from crm_core.ingest.errors import IngestError
+from crm_core.ingest.numbers import classify
+from crm_core.ingest.parse import MONTH_FORMATS, month_expr
+from crm_core.ingest.presets import EXTRA_KINDS, Preset
+from crm_core.ingest.sniff import DateFormat, sniff_date_format
+from crm_core.ingest.source import RawTable
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """The mapping: role -> source column, role -> kind (id, date, month, number, text)."""
+
+    columns: dict[str, str]
+    kinds: dict[str, str]
+    detected: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    def of_kind(self, *kinds: str) -> list[str]:
+        """Roles of the given kinds, in mapping order."""
+        return [key for key, kind in self.kinds.items() if kind in kinds]
+
+
+class ColumnSample:
+    """Read-only view of a table's sample: values, dtypes and (cached) date formats per column."""
+
+    def __init__(self, table: RawTable) -> None:
+        self.table = table
+        self.schema = table.frame.collect_schema()
+        self._dates: dict[tuple[str, bool], DateFormat | None] = {}
+
+    def values(self, column: str) -> pl.Series:
+        """Non-blank sampled values of ``column``, trimmed."""
+        values = self.table.sample.get_column(column).drop_nulls().str.strip_chars()
+        return values.filter(values.str.len_bytes() > 0)
+
+    def dtype(self, column: str) -> pl.DataType:
+        return self.schema[column]
+
+    def is_text(self, column: str) -> bool:
+        return is_text(self.schema[column])
+
+    def date_format(self, column: str, day_first_hint: bool = False) -> DateFormat | None:
+        """Date format of a column's sample (cached: sniffing tries every format)."""
+        key = (column, day_first_hint)
+        if key not in self._dates:
+            self._dates[key] = sniff_date_format(self.values(column), day_first_hint, min_rate=0.05)
+        return self._dates[key]
+
+    def fits(self, kind: str, column: str, threshold: float = 0.5) -> bool:
+        """Do the sampled values of ``column`` look like ``kind``?"""
+        dtype = self.dtype(column)
+        values = self.values(column)
+        if kind in (ID, TEXT):
+            return True
+        if values.is_empty():
+            return threshold < 0.9  # nothing to contradict a name match
+        if kind in (DATE, MONTH):
+            if dtype == pl.Date or isinstance(dtype, pl.Datetime):
+                return True
+            found = self.date_format(column)
+            if found is None and kind == MONTH:
+                return month_format(values) is not None
+            return found is not None and found.rate >= threshold
+        if kind == NUMBER:
+            if dtype.is_numeric():
+                return True
+            readable = pl.DataFrame({"v": values}).select(classify(pl.col("v")).bits.is_not_null()).to_series()
+            return readable.mean() >= threshold
+        return True
+
+
+def is_text(dtype: pl.DataType) -> bool:
+    return dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum))
+
+
+def map_columns(
+    table: RawTable, sample: ColumnSample, roles: list[Role], user: dict[str, str], preset: Preset | None
+) -> ColumnPlan:
+    """Assign a source column to each role that can be found.
+
+    Raises
+    ------
+    IngestError
+        When a column the user chose is not in the file.
+    """
+    columns = table.columns
+    chosen: dict[str, str] = {}
+    kinds: dict[str, str] = {}
+    used: set[str] = set()
+
+    def assign(role: Role, column: str) -> None:
+        chosen[role.key], kinds[role.key] = column, role.kind
+        used.add(column)
+
+    for role in roles:  # the user's choices first, so detection does not take them
+        if role.key in user:
+            found = resolve_user_column(user[role.key], columns)
+            if found is None:
+                raise IngestError(
+                    f"Column '{user[role.key]}' (chosen for the {role.label}) is not in the file. "
+                    f"Columns found: {', '.join(columns[:30])}. Check the spelling in 'Column mapping'."
+                )
+            assign(role, found)
+    headerless = not table.detected.get("header", True)
+    for role in roles:
+        if role.key in chosen:
+            continue
+        if preset and role.key in preset.columns:
+            names = preset.columns[role.key]
+            plain = Role(role.key, role.kind, role.label, names)
+            found = next(iter(name_candidates(plain, columns, used, names)), None) if names else None
+        elif role.key in EXTRA_KINDS or headerless:
+            found = None
+        elif role.key == "amount" and "unit_price" in user and "amount" not in user:
+            found = None  # the user asked for quantity x unit price
+        else:
+            found = _first_valid(sample, role, columns, used)
+        if found is not None:
+            assign(role, found)
+    warnings: tuple[str, ...] = ()
+    if headerless and not preset:
+        warnings = _map_by_content(table, sample, roles, used, assign, chosen)
+    detected = {"columns": {k: v for k, v in chosen.items() if k not in EXTRA_KINDS}}
+    return ColumnPlan(chosen, kinds, detected, warnings)
+
+
+def _first_valid(sample: ColumnSample, role: Role, columns: list[str], used: set[str]) -> str | None:
+    """The first candidate whose values fit the role; else the first exact name match
+    (its bad values are then rejected row by row, with reasons)."""
+    exact = name_candidates(role, columns, used, fuzzy=False)
+    for column in name_candidates(role, columns, used):
+        if sample.fits(role.kind, column):
+            return column
+    return exact[0] if exact else None
+
+
+def _map_by_content(table, sample, roles, used, assign, chosen) -> tuple[str, ...]:
+    """Headerless files: guess date, amount and customer columns from their values."""
+    free = [c for c in table.columns if c not in used]
+    by_key = {r.key: r for r in roles}
+    if "order_date" in by_key and "order_date" not in chosen:
+        date = next((c for c in free if sample.fits(DATE, c, 0.9)), None)
+        if date:
+            assign(by_key["order_date"], date)
+    numeric = [c for c in table.columns if c not in used and sample.fits(NUMBER, c, 0.9)]
+    if "amount" in by_key and "amount" not in chosen and numeric:
+        decimals = [c for c in numeric if sample.values(c).str.contains(r"[.,]\d{1,2}$").any()]
+        assign(by_key["amount"], (decimals or numeric)[-1])
+    if "customer_id" in by_key and "customer_id" not in chosen:
+        rest = [c for c in table.columns if c not in used]
+        if rest:
+            assign(by_key["customer_id"], rest[0])
+    if "quantity" in by_key and "quantity" not in chosen:
+        counts = [c for c in table.columns if c not in used and sample.fits(NUMBER, c, 0.9)]
+        if counts:
+            assign(by_key["quantity"], counts[0])
+    if not chosen:
+        return ()
+    pairs = ", ".join(f"{k}: {v}" for k, v in chosen.items())
+    return (f"The file has no header row; columns were guessed from their values ({pairs}).",)
+
+
+def require_orders(plan: ColumnPlan, columns: list[str]) -> ColumnPlan:
+    """Check an order table has a customer, a date and an amount (or quantity x unit price).
+
+    Returns the plan, with the amount described as ``quantity x unit price`` when computed.
+    """
+    roles = {r.key: r for r in ORDER_ROLES}
+    for key in ("customer_id", "order_date"):
+        if key not in plan.columns:
+            raise IngestError(missing_message(roles[key], columns))
+    if "amount" not in plan.columns and not ("quantity" in plan.columns and "unit_price" in plan.columns):
+        raise IngestError(missing_message(roles["amount"], columns))
+    if "amount" in plan.columns:
+        return plan
+    mapped = dict(plan.detected["columns"], amount=f"{plan.columns['quantity']} x {plan.columns['unit_price']}")
+    return ColumnPlan(plan.columns, plan.kinds, {**plan.detected, "columns": mapped}, plan.warnings)
+
+
+def missing_message(role: Role, columns: list[str], what: str = "orders") -> str:
+    shown = ", ".join(columns[:30]) + (f" (and {len(columns) - 30} more)" if len(columns) > 30 else "")
+    article = "an" if role.label[0] in "aeiou" else "a"
+    extra = " (or a quantity and a unit price)" if role.key == "amount" else ""
+    flag = f" (CLI: {role.flag} COL)" if role.flag else ""
+    return (
+        f"No column looks like {article} {role.label}{extra}. Columns found: {shown}. "
+        f"Pick the {role.label} column in 'Column mapping'{flag}."
+    )
+
+
+def month_format(values: pl.Series) -> str | None:
+    """The format of month values (``2024-03``, ``Mar 2024``, ...) or of full dates."""
+    if values.is_empty():
+        return None
+    frame = pl.DataFrame({"v": values.head(500)})
+    best, best_rate = None, 0.0
+    for fmt in MONTH_FORMATS:
+        rate = frame.select(month_expr(pl.col("v"), fmt).is_not_null().mean()).item() or 0.0
+        if rate > best_rate:
+            best, best_rate = fmt, rate
+    full = sniff_date_format(values)
+    if full is not None and full.rate >= best_rate:
+        return full.fmt
+    return best if best_rate >= 0.5 else None

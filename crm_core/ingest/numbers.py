@@ -1,0 +1,236 @@
+"""Numbers as people write them, each value checked against its column's convention.
+
+A column's convention (decimal point or comma) is decided by the values that
+are unambiguous in themselves; every value is then read in one of three ways:
+
+* it agrees with the convention (or has no separator): read;
+* it contradicts the convention but is unambiguous in itself (``€49,90`` or
+  ``1.234,56`` in a column of ``12.50`` amounts): read as written and counted
+  as a *corrected* value;
+* it could mean two things (``1,234`` is 1234 or 1.234) and the column does
+  not settle it: left unread and flagged *ambiguous* (its row is rejected
+  with the reason "ambiguous amount").
+
+A single separator followed by exactly three digits (``1,234``, ``12.500``)
+is ambiguous in itself. The column settles it when the same mark is the
+column's thousands separator in unambiguous values (``1,234.56``), or is its
+decimal mark and other values have three or more decimals (``0,125``,
+``12,3456``). When no value at all decides the convention, the sniffed
+style of the file (or the user's ``--decimal``) decides, with a warning.
+
+Everything is vectorised: :func:`classify` and :func:`classify_plain` build
+per-value expressions, :func:`resolve` decides per column after collecting.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+#: Amounts beyond this magnitude are rejected ("amount out of range").
+MAX_AMOUNT = 1e12
+
+# Bits describing how one value is written.
+READS_POINT = 1  # valid with "." as decimal mark ("," as thousands)
+READS_COMMA = 2  # valid with "," as decimal mark ("." as thousands)
+HAS_POINT = 4
+HAS_COMMA = 8
+LONG_TAIL = 16  # the last separator is followed by 3 or more digits
+
+_SPACES = r"[\s\u00a0\u202f'’]"  # blanks and apostrophes group thousands ("1 234", "1'234")
+_NUMBER = r"[\d.,]*\d[\d.,]*"
+_CURRENCY = r"(?:\p{Sc}|[A-Za-z]{1,3}\$|[A-Za-z]{3}|kr|Kr|zł|Kč|Ft|Rs\.?|Fr\.?)"
+_MINUS = r"[-−–]"
+_BODY = rf"[-−–+]?{_CURRENCY}?[-−–+]?#[kKmM]?{_CURRENCY}?{_MINUS}?"
+#: The shape of a value once its number is replaced by "#": optional sign,
+#: currency before or after, k/m suffix, trailing minus, or all in brackets.
+_SHAPE = rf"^(?:\({_BODY}\)|{_BODY})$"
+_MULTIPLIER = rf"#([kKmM]){_CURRENCY}?{_MINUS}?\)?$"
+#: Scale words that are not supported (and must not pass for currency codes).
+_WORD_SCALE = r"(?i)#(?:mio|mrd|tsd|bn|mn|mil)"
+_VALID_POINT = r"^(?:\d+|[1-9]\d{0,2}(?:,\d{3})+)?(?:\.\d*)?$"
+_VALID_COMMA = r"^(?:\d+|[1-9]\d{0,2}(?:\.\d{3})+)?(?:,\d*)?$"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Per-value expressions: the value read with each decimal mark, and how it is written."""
+
+    point: pl.Expr  # value with "." as decimal mark
+    comma: pl.Expr  # value with "," as decimal mark
+    bits: pl.Expr  # UInt8 of the flags above; null when the text is not a number
+
+
+def classify(text: pl.Expr) -> Reading:
+    """Read amounts written any supported way: ``$1,200.00``, ``EUR 12,50``, ``12,50 €``,
+    ``(12.00)`` and ``12.00-`` (negative), ``1 234,56``, ``1'234.56``, ``1.2k``, ``3M``, ``1e5``."""
+    core = text.str.replace_all(_SPACES, "")
+    number = core.str.extract(f"({_NUMBER})", 1)
+    shape = core.str.replace(_NUMBER, "#")
+    negative = shape.str.contains(r"^\(|[-−–]")
+    scale = (
+        pl.when(shape.str.contains(_MULTIPLIER))
+        .then(shape.str.extract(_MULTIPLIER, 1).str.to_lowercase().replace_strict({"k": 1e3, "m": 1e6}, default=1.0))
+        .otherwise(1.0)
+    )
+    sign = pl.when(negative).then(-1.0).otherwise(1.0) * scale
+    point = number.str.replace_all(",", "", literal=True).cast(pl.Float64, strict=False) * sign
+    comma = (
+        number.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
+        * sign
+    )
+    reads_point = number.str.contains(_VALID_POINT)
+    reads_comma = number.str.contains(_VALID_COMMA)
+    bits = (
+        reads_point.cast(pl.UInt8) * READS_POINT
+        + reads_comma.cast(pl.UInt8) * READS_COMMA
+        + number.str.contains(".", literal=True).cast(pl.UInt8) * HAS_POINT
+        + number.str.contains(",", literal=True).cast(pl.UInt8) * HAS_COMMA
+        + number.str.contains(r"[.,]\d{3,}$").cast(pl.UInt8) * LONG_TAIL
+    )
+    readable = shape.str.contains(_SHAPE) & ~shape.str.contains(_WORD_SCALE) & (reads_point | reads_comma)
+    # Scientific notation and the like ("1e5"): whatever the float parser accepts as a whole.
+    other = text.str.strip_chars().cast(pl.Float64, strict=False)
+    return Reading(
+        pl.when(readable).then(point).otherwise(other),
+        pl.when(readable).then(comma).otherwise(other),
+        pl.when(readable).then(bits).when(other.is_not_null()).then(pl.lit(READS_POINT | READS_COMMA, pl.UInt8)),
+    )
+
+
+#: A simple number: digits with at most one separator (``-1234.5``, ``27,18``).
+SIMPLE = r"^-?\d+(?:[.,]\d+)?$"
+#: A simple number that could mean two things: ``1,234`` / ``12.500``.
+_TWO_READINGS = r"^-?[1-9]\d{0,2}[.,]\d{3}$"
+
+
+def simple_columns(text: pl.Expr, name: str, comma: bool) -> list[pl.Expr]:
+    """The cheap streaming parse for columns whose sample is simple numbers.
+
+    Returns ``name`` (the value, its separator read as the decimal mark; null
+    when the value is not simple, so it is re-read with :func:`classify`),
+    ``name__point`` / ``name__comma`` (the value has that separator) and
+    ``name__two`` (it could mean two things). ``comma``: the sample has
+    decimal commas (otherwise commas are left to the re-read).
+    """
+    number = text.str.replace(",", ".", literal=True) if comma else text
+    columns = [
+        number.cast(pl.Float64, strict=False).alias(name),
+        text.str.contains(".", literal=True).alias(f"{name}__point"),
+        text.str.contains(_TWO_READINGS).alias(f"{name}__two"),
+    ]
+    if comma:
+        columns.append(text.str.contains(",", literal=True).alias(f"{name}__comma"))
+    return columns
+
+
+def simple_reading(frame: pl.DataFrame, name: str) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """(point, comma, bits) of :func:`classify` computed from :func:`simple_columns` (numbers only)."""
+    value = pl.col(name)
+    with_point = pl.col(f"{name}__point")
+    with_comma = pl.col(f"{name}__comma") if f"{name}__comma" in frame.columns else pl.lit(False)
+    two = pl.col(f"{name}__two")
+    separated = with_point | with_comma
+    thousands = (value * 1000).round(0)
+    decimals_point = pl.when(with_point).then(value).when(with_comma).then(pl.when(two).then(thousands))
+    decimals_comma = pl.when(with_comma).then(value).when(with_point).then(pl.when(two).then(thousands))
+    reads_point = ~with_comma | two
+    reads_comma = ~with_point | two
+    long_tail = separated & ((value * 100 - (value * 100).round(0)).abs() > 1e-6)
+    bits = (
+        reads_point.cast(pl.UInt8) * READS_POINT + reads_comma.cast(pl.UInt8) * READS_COMMA
+        + with_point.cast(pl.UInt8) * HAS_POINT + with_comma.cast(pl.UInt8) * HAS_COMMA
+        + (long_tail | two).cast(pl.UInt8) * LONG_TAIL
+    )
+    out = frame.select(
+        pl.when(separated).then(decimals_point).otherwise(value).alias("p"),
+        pl.when(separated).then(decimals_comma).otherwise(value).alias("c"),
+        pl.when(value.is_not_null()).then(bits).alias("b"),
+    )
+    return out.get_column("p"), out.get_column("c"), out.get_column("b")
+
+
+@dataclass(frozen=True)
+class Convention:
+    """A column's number convention, as decided from all its values."""
+
+    decimal: str
+    thousands: str | None
+    decided: bool  # unambiguous values (or the user) decided it
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """One numeric column, resolved: values, flags and counts."""
+
+    value: pl.Series  # Float64, null where unreadable or ambiguous
+    ambiguous: pl.Series  # Boolean: written but ambiguous
+    unreadable: pl.Series  # Boolean: written but not a number (or ambiguous)
+    corrected: int
+    convention: Convention
+
+
+def _has(bits: pl.Expr, flag: int) -> pl.Expr:
+    return (bits & flag) != 0
+
+
+def resolve(point: pl.Series, comma: pl.Series, bits: pl.Series, written: pl.Series, hint: str,
+            user_decimal: str | None = None) -> Resolved:
+    """Decide a column's convention from its unambiguous values and read every value.
+
+    Parameters
+    ----------
+    point, comma, bits
+        The collected :class:`Reading` of the column.
+    written
+        Boolean: the source cell holds text (so a null value is unreadable, not missing).
+    hint
+        Decimal mark to use when no value decides (the sniffed style of the file).
+    user_decimal
+        Decimal mark chosen by the user: it decides, and ambiguous values follow it.
+    """
+    frame = pl.DataFrame({"p": point, "c": comma, "b": bits, "w": written})
+    b = pl.col("b")
+    separated = _has(b, HAS_POINT) | _has(b, HAS_COMMA)
+    point_only = _has(b, READS_POINT) & ~_has(b, READS_COMMA) & separated
+    comma_only = _has(b, READS_COMMA) & ~_has(b, READS_POINT) & separated
+    evidence = frame.select(
+        point_only.sum().alias("point_votes"),
+        comma_only.sum().alias("comma_votes"),
+        (point_only & _has(b, HAS_COMMA)).any().alias("point_grouped"),  # "1,234.56", "1,234,567"
+        (comma_only & _has(b, HAS_POINT)).any().alias("comma_grouped"),  # "1.234,56", "1.234.567"
+        (point_only & _has(b, HAS_POINT) & _has(b, LONG_TAIL)).any().alias("point_long"),  # "0.125"
+        (comma_only & _has(b, HAS_COMMA) & _has(b, LONG_TAIL)).any().alias("comma_long"),  # "0,125"
+    ).row(0, named=True)
+    votes_point, votes_comma = evidence["point_votes"] or 0, evidence["comma_votes"] or 0
+    if user_decimal:
+        decimal, decided = user_decimal, True
+    elif votes_point or votes_comma:
+        decimal = hint if votes_point == votes_comma else ("." if votes_point > votes_comma else ",")
+        decided = True
+    else:
+        decimal, decided = hint, False
+    if decimal == ".":
+        settles_point, settles_comma = evidence["point_long"], evidence["point_grouped"]
+        thousands = "," if evidence["point_grouped"] else None
+    else:
+        settles_point, settles_comma = evidence["comma_grouped"], evidence["comma_long"]
+        thousands = "." if evidence["comma_grouped"] else None
+    both = _has(b, READS_POINT) & _has(b, READS_COMMA)
+    two_readings = both & separated
+    settled = pl.lit(bool(user_decimal) or not decided) | pl.when(_has(b, HAS_POINT)).then(
+        pl.lit(bool(settles_point))).otherwise(pl.lit(bool(settles_comma)))
+    ambiguous = (two_readings & ~settled).fill_null(False)
+    conventional = pl.col("p") if decimal == "." else pl.col("c")
+    value = (
+        pl.when(ambiguous).then(None)
+        .when(point_only).then(pl.col("p"))
+        .when(comma_only).then(pl.col("c"))
+        .when(both).then(conventional)
+    )
+    corrected = comma_only if decimal == "." else point_only
+    result = frame.select(value.alias("value"), ambiguous.alias("ambiguous"), corrected.fill_null(False).alias("fixed"))
+    return Resolved(
+        result.get_column("value"), result.get_column("ambiguous"), written & result.get_column("value").is_null(),
+        int(result.get_column("fixed").sum()), Convention(decimal, thousands, decided),
+    )

@@ -1,0 +1,253 @@
+"""Stage 5, report: split kept and rejected rows and say what happened.
+
+:func:`build_report` takes the checked frame (every row with ``__ok`` and
+``__reason``) and returns the canonical valid rows plus the
+:class:`IngestReport`: counts, rejected rows with line, raw text and reason,
+duplicates, returns and plain-sentence warnings.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import polars as pl
+
+from crm_core.ingest import rejects
+from crm_core.ingest.errors import IngestError
+from crm_core.ingest.source import LINE
+
+#: Raw text is kept for at most this many rejected rows (line and reason for all).
+MAX_RAW_REJECTED = 1_000_000
+OK, REASON = "__ok", "__reason"
+
+#: Every reject reason, as it appears in ``IngestReport.rejected['reason']``.
+REASONS = (
+    "empty row", "missing customer id", "missing date", "unparseable date", "missing amount",
+    "unparseable amount", "ambiguous amount", "amount out of range", "other currency", "cancelled order",
+    "payment not paid", "payment refunded", "deal not won", "order not completed", "missing month",
+    "unparseable month", "missing spend", "unparseable spend",
+)
+
+
+def empty_rejected() -> pl.DataFrame:
+    return pl.DataFrame(schema={"line": pl.Int64, "raw": pl.String, "reason": pl.String})
+
+
+@dataclass
+class IngestReport:
+    """What happened while reading a file.
+
+    Invariant: ``rows_read == rows_valid + rows_rejected``. ``rejected`` has
+    one row per rejected row: ``line`` (1-based line in the file, header =
+    line 1; the spreadsheet row number for Excel), ``raw`` (the row's text)
+    and ``reason`` (a short stable phrase, see :data:`REASONS`).
+    ``duplicate_rows`` counts valid rows identical to an earlier valid row
+    (kept); ``negative_amount_rows`` counts valid rows with a negative amount
+    (kept as returns). ``corrected_values`` counts numbers written against
+    their column's convention but unambiguous in themselves (e.g. ``€49,90``
+    in a file of ``12.50`` amounts), read as written; ``corrected_by_column``
+    splits them by source column. ``detected`` holds the sniffed settings and
+    the column mapping (canonical -> source column); ``warnings`` are plain
+    sentences.
+    """
+
+    rows_read: int = 0
+    rows_valid: int = 0
+    rows_rejected: int = 0
+    rejected: pl.DataFrame = field(default_factory=empty_rejected)
+    duplicate_rows: int = 0
+    negative_amount_rows: int = 0
+    detected: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    corrected_values: int = 0
+    corrected_by_column: dict[str, int] = field(default_factory=dict)
+    #: When there are many rejected rows, ``rejected`` holds the first ones only;
+    #: then these give the counts per reason and the CSV file with all of them.
+    rejected_counts: dict[str, int] | None = None
+    rejected_file: str | None = None
+    #: Data rows in the file (line items, before merging them into orders).
+    source_lines: int = 0
+    #: One row per line item of the kept orders (product, sku, ...; see presets.kept_lines), or None.
+    lines: pl.DataFrame | None = None
+
+    def all_rejected(self) -> pl.LazyFrame:
+        """Every rejected row (line, raw, reason), from the spill file when there is one."""
+        return rejects.scan(self.rejected_file) if self.rejected_file else self.rejected.lazy()
+
+    def spill_rejected(self, folder: Path) -> None:
+        """Keep the first rejected rows in memory and write all of them to a CSV in ``folder``."""
+        rejects.spill(self, folder)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (rejected rows excluded; store them as Parquet)."""
+        return {
+            "rows_read": self.rows_read,
+            "rows_valid": self.rows_valid,
+            "rows_rejected": self.rows_rejected,
+            "rejected_by_reason": self.rejected_by_reason(),
+            "duplicate_rows": self.duplicate_rows,
+            "negative_amount_rows": self.negative_amount_rows,
+            "corrected_values": self.corrected_values,
+            "corrected_by_column": self.corrected_by_column,
+            "detected": self.detected,
+            "warnings": self.warnings,
+            "source_lines": self.source_lines,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], rejected: pl.DataFrame | Path | None = None) -> "IngestReport":
+        """The report saved by ``to_dict``; ``rejected`` is the frame, or a Parquet file of it
+        (then only the first rows are loaded, the rest is scanned when asked for)."""
+        names = ("rows_read", "rows_valid", "rows_rejected", "duplicate_rows", "negative_amount_rows",
+                 "corrected_values", "corrected_by_column", "detected", "warnings", "source_lines")
+        report = cls(**{k: data[k] for k in names if k in data})
+        if isinstance(rejected, Path):
+            rejects.attach_file(report, rejected, data.get("rejected_by_reason"))
+        elif rejected is not None:
+            report.rejected = rejected
+        return report
+
+    def rejected_by_reason(self) -> dict[str, int]:
+        """Number of rejected rows per reason, most frequent first."""
+        if self.rejected_counts is not None:
+            return dict(self.rejected_counts)
+        counts = self.rejected.group_by("reason").len().sort(["len", "reason"], descending=[True, False])
+        return dict(zip(counts["reason"].to_list(), counts["len"].to_list()))
+
+    def reasons_table(self) -> pl.DataFrame:
+        """reason, rows: the rejected rows counted per reason, most frequent first."""
+        by_reason = self.rejected_by_reason()
+        return pl.DataFrame({"reason": list(by_reason), "rows": list(by_reason.values())},
+                            schema={"reason": pl.String, "rows": pl.Int64})
+
+    def detected_table(self) -> pl.DataFrame:
+        """setting, detected: what sniffing found, one line per setting (mappings flattened)."""
+        rows = []
+        for key, value in self.detected.items():
+            if isinstance(value, dict):
+                rows += [(f"{key}: {sub}", str(item)) for sub, item in value.items()]
+            elif isinstance(value, list):
+                rows.append((key, ", ".join(map(str, value))))
+            else:
+                rows.append((key, str(value)))
+        return pl.DataFrame(rows, schema={"setting": pl.String, "detected": pl.String}, orient="row")
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """What the report stage needs besides the checked frame."""
+
+    canonical: tuple[str, ...]  # canonical columns present, in schema order
+    schema: dict[str, pl.DataType]
+    raw_text: Callable[[pl.Series], pl.DataFrame] | None
+    detected: dict[str, Any]
+    warnings: tuple[str, ...]
+    notes: tuple[str, ...]  # the preset's notes
+    what: str  # "orders", "customers", ...
+    corrected: dict[str, int] = field(default_factory=dict)
+
+
+def build_report(checked: pl.DataFrame, inputs: ReportInputs) -> tuple[pl.LazyFrame, IngestReport]:
+    """Split kept and rejected rows, attach raw text to rejects, and build the report.
+
+    Raises
+    ------
+    IngestError
+        When the table has no data rows, or none of them could be used (the
+        report travels with the error).
+    """
+    ok = checked.get_column(OK).fill_null(False)
+    everything_ok = bool(ok.all())
+    kept = checked if everything_ok else checked.filter(ok)
+    valid = kept.select([pl.col(c).cast(inputs.schema[c], strict=False) for c in inputs.canonical])
+    if everything_ok:
+        rejected = empty_rejected().select("line", "reason")
+    else:
+        rejected = checked.filter(~ok).select(pl.col(LINE).cast(pl.Int64).alias("line"), pl.col(REASON).alias("reason"))
+    warnings = list(inputs.warnings)
+    rejected = _with_raw(rejected, inputs.raw_text, warnings)
+    report = IngestReport(
+        rows_read=checked.height,
+        rows_valid=valid.height,
+        rows_rejected=rejected.height,
+        rejected=rejected,
+        detected=dict(inputs.detected),
+        warnings=warnings,
+        corrected_values=sum(inputs.corrected.values()),
+        corrected_by_column={k: v for k, v in inputs.corrected.items() if v},
+    )
+    if valid.height:
+        report.duplicate_rows = _duplicate_rows(valid)
+        if "amount" in valid.columns:
+            report.negative_amount_rows = int((valid.get_column("amount") < 0).sum())
+    _summary_warnings(report, inputs.notes)
+    if checked.height == 0:
+        raise IngestError(
+            f"The file has column names but no rows of data. Check you exported the {inputs.what}, not an empty report.",
+            report,
+        )
+    if valid.height == 0:
+        reasons = ", ".join(f"{n} {r}" for r, n in list(report.rejected_by_reason().items())[:3])
+        raise IngestError(
+            f"None of the {checked.height} rows could be used ({reasons}). Check the column mapping and the date "
+            "format (CLI: --customer/--date/--amount COL, --date-format).",
+            report,
+        )
+    return valid.lazy(), report
+
+
+def _with_raw(
+    rejected: pl.DataFrame, raw_text: Callable[[pl.Series], pl.DataFrame] | None, warnings: list[str]
+) -> pl.DataFrame:
+    if rejected.is_empty() or raw_text is None:
+        return rejected.with_columns(pl.lit(None, pl.String).alias("raw")).select("line", "raw", "reason")
+    lines = rejected.get_column("line").head(MAX_RAW_REJECTED)
+    raw = raw_text(lines).rename({LINE: "line"}).unique("line", keep="first")
+    if rejected.height > MAX_RAW_REJECTED:
+        warnings.append(f"Raw text is kept for the first {MAX_RAW_REJECTED:,} rejected rows only.")
+    return rejected.join(raw, on="line", how="left").select("line", "raw", "reason").sort("line")
+
+
+def _summary_warnings(report: IngestReport, notes: tuple[str, ...]) -> None:
+    report.warnings.extend(notes)
+    if report.rows_rejected:
+        reasons = ", ".join(f"{n:,} {r}" for r, n in report.rejected_by_reason().items())
+        share = report.rows_rejected / max(report.rows_read, 1)
+        report.warnings.append(
+            f"{report.rows_rejected:,} of {report.rows_read:,} rows ({share:.1%}) were set aside: {reasons}."
+        )
+    if report.corrected_values:
+        columns = ", ".join(f"'{c}' ({n:,})" for c, n in report.corrected_by_column.items())
+        report.warnings.append(
+            f"{rows(report.corrected_values, 'was', 'were').replace('row', 'number')} written in another notation "
+            f"than the rest of the column but unambiguous, and read as written: {columns}. Check the source system "
+            "if that surprises you."
+        )
+    if report.duplicate_rows:
+        report.warnings.append(f"{rows(report.duplicate_rows)} exact copies of an earlier row; they were kept.")
+    if report.negative_amount_rows:
+        report.warnings.append(
+            f"{rows(report.negative_amount_rows, 'has', 'have')} a negative amount; they are treated as returns."
+        )
+    if report.detected.get("encoding") in ("cp1252", "latin-1"):
+        report.warnings.append(
+            f"The file is not UTF-8; it was read as {report.detected['encoding']} (Western European). "
+            "If accents look wrong, choose the encoding (CLI: --encoding)."
+        )
+
+
+def _duplicate_rows(frame: pl.DataFrame) -> int:
+    """Rows identical to an earlier row in every column.
+
+    Counted on 64-bit row hashes (sorted, equal neighbours): a false match
+    needs a hash collision, about 1 in 10^8 for 10M rows.
+    """
+    hashes = np.sort(frame.hash_rows().to_numpy())
+    return int(np.count_nonzero(hashes[1:] == hashes[:-1]))
+
+
+def rows(count: int, singular: str = "is", plural: str = "are") -> str:
+    """``1 row is`` / ``3 rows are``."""
+    return f"{count:,} row {singular}" if count == 1 else f"{count:,} rows {plural}"

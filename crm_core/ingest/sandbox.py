@@ -1,0 +1,289 @@
+"""Read files in a worker process with memory and time limits.
+
+The native readers (Polars' CSV and Parquet readers, calamine for Excel) are
+Rust: a hostile file can make them allocate hundreds of gigabytes and abort
+the process, which Python cannot catch, and that process would be the server.
+So :func:`read_orders` and :func:`read_side_table` here run the whole read
+(opening, parsing, the report) in a child process (``python -m
+crm_core.ingest.worker``). The parent watches the child's resident memory
+(every 20 ms) and the clock, and kills it beyond the limits; the child's
+address space is also capped (``RLIMIT_AS``: the memory limit plus 1.5 GB,
+as Polars reserves address space it never uses), so a single absurd
+allocation fails at once. The child writes the valid rows as an Arrow IPC
+file and the report (rejected rows beyond the first thousand spilled to a
+CSV, see :mod:`crm_core.ingest.rejects`); the caller gets the same
+``(LazyFrame, IngestReport)`` as from the in-process reader. A crash, the
+memory limit or the timeout becomes one :class:`IngestError` line; the server
+and other sessions carry on. The child's output (a Rust panic message, a
+backtrace) is never shown.
+
+Small plain-text files are read in-process (starting a worker costs about a
+third of a second); compressed, Excel and Parquet files always go through the
+worker, whatever their size.
+
+Limits (environment variables, read at each call):
+
+- ``CRM_INGEST_MEMORY_MB``: resident memory of the worker (default 2560; 0: no limit).
+- ``CRM_INGEST_TIMEOUT_S``: wall-clock limit of one read (default 240).
+- ``CRM_INGEST_INPROCESS_MB``: plain-text files up to this size are read
+  in-process (default 8; 0 sends every file to the worker).
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import IO, Any, Union
+
+import polars as pl
+
+from crm_core.ingest import reader
+from crm_core.ingest.errors import IngestError
+from crm_core.ingest.messages import disk_full, is_disk_full, one_line
+from crm_core.ingest.reader import ColumnMapping, IngestReport, ReadOptions
+from crm_core.ingest import rejects
+from crm_core.ingest import source as ingest_source
+
+MEMORY_ENV = "CRM_INGEST_MEMORY_MB"
+TIMEOUT_ENV = "CRM_INGEST_TIMEOUT_S"
+INPROCESS_ENV = "CRM_INGEST_INPROCESS_MB"
+DEFAULT_MEMORY_MB = 2560
+DEFAULT_TIMEOUT_S = 240
+DEFAULT_INPROCESS_MB = 8
+
+REQUEST_FILE = "request.pickle"
+RESULT_FILE = "result.pickle"
+VALID_FILE = "valid.arrow"
+
+#: Magic bytes of formats that always go through the worker: gzip, zip/xlsx, Parquet, OLE2 (.xls).
+_HOSTILE_MAGIC = (b"\x1f\x8b", b"PK\x03\x04", b"PK\x05\x06", b"PAR1", b"\xd0\xcf\x11\xe0")
+_CHUNK = 4 * 1024**2
+#: How often the worker's resident memory is checked.
+_POLL_SECONDS = 0.02
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+#: Address space allowed beyond the memory limit: Polars and its allocator reserve
+#: about 1.5 GB they never touch, so the cap on address space alone would refuse real files.
+ADDRESS_HEADROOM = 1536 * 1024**2
+
+Source = Union[str, Path, bytes, bytearray, memoryview, IO[bytes]]
+
+TOO_BIG = (
+    "Reading this file needed more memory than the server allows ({limit}), so it was stopped. "
+    "Export a shorter period or fewer columns, or save it as CSV."
+)
+TOO_SLOW = (
+    "Reading this file took longer than {seconds} s, so it was stopped. "
+    "Export a shorter period or fewer columns, or save it as CSV."
+)
+CRASHED = (
+    "The file reader stopped on this file ({what}); it may be damaged or crafted. "
+    "Open it in a spreadsheet program and export it again as CSV (UTF-8)."
+)
+
+log = logging.getLogger("crm_core.ingest.sandbox")
+
+# Rust prints a backtrace on a panic when RUST_BACKTRACE is set; the message is
+# what the user needs, never the backtrace (in-process reads included).
+os.environ["RUST_BACKTRACE"] = "0"
+
+
+def read_orders(
+    source: Source,
+    mapping: ColumnMapping | None = None,
+    options: ReadOptions | None = None,
+    *,
+    filename: str | None = None,
+) -> tuple[pl.LazyFrame, IngestReport]:
+    """:func:`crm_core.ingest.reader.read_orders` with the limits above (same parameters and result)."""
+    return _read("orders", source, filename, mapping=mapping, options=options)
+
+
+def read_side_table(
+    source: Source,
+    kind: str,
+    options: ReadOptions | None = None,
+    *,
+    mapping: dict[str, str] | None = None,
+    filename: str | None = None,
+) -> tuple[pl.LazyFrame, IngestReport]:
+    """:func:`crm_core.ingest.reader.read_side_table` with the limits above."""
+    return _read("side", source, filename, kind=kind, options=options, mapping=mapping)
+
+
+def memory_limit_bytes() -> int:
+    """The worker's address-space cap (``$CRM_INGEST_MEMORY_MB``)."""
+    return int(_env_number(MEMORY_ENV, DEFAULT_MEMORY_MB) * 1024**2)
+
+
+def timeout_seconds() -> float:
+    """The wall-clock limit of one read (``$CRM_INGEST_TIMEOUT_S``)."""
+    return _env_number(TIMEOUT_ENV, DEFAULT_TIMEOUT_S) or DEFAULT_TIMEOUT_S
+
+
+def _env_number(name: str, default: float) -> float:
+    """A non-negative number from the environment (``default`` when unset or invalid)."""
+    try:
+        value = float(os.environ.get(name, "") or default)
+    except ValueError:
+        return default
+    return value if value >= 0 else default
+
+
+def source_limits() -> dict[str, int]:
+    """The file limits of :mod:`crm_core.ingest.source` as set in this process (passed on to the worker)."""
+    return {name: getattr(ingest_source, name) for name in ingest_source.LIMITS}
+
+
+def run_reader(what: str, path: str, filename: str | None, arguments: dict[str, Any]) -> tuple[pl.LazyFrame, IngestReport]:
+    """The in-process read (used by the worker, and for small text files)."""
+    if what == "orders":
+        lazy, report = reader.read_orders(path, arguments.get("mapping"), arguments.get("options"), filename=filename)
+    else:
+        lazy, report = reader.read_side_table(
+            path, arguments["kind"], arguments.get("options"), mapping=arguments.get("mapping"), filename=filename
+        )
+    return lazy, report
+
+
+def _read(what: str, source: Source, filename: str | None, **arguments: Any) -> tuple[pl.LazyFrame, IngestReport]:
+    try:
+        return _read_file(what, source, filename, arguments)
+    except IngestError as error:  # one line of at most 200 characters, long user text shortened
+        raise IngestError(one_line(str(error)), error.report) from None
+    except OSError as error:
+        if is_disk_full(error):
+            raise IngestError(disk_full()) from None
+        raise
+
+
+def _read_file(what: str, source: Source, filename: str | None, arguments: dict[str, Any]) -> tuple[pl.LazyFrame, IngestReport]:
+    with tempfile.TemporaryDirectory(prefix="crm_read_") as folder:
+        job = Path(folder)
+        path, filename = _local_file(source, filename, job)
+        if not _needs_worker(path):
+            return _spilled(run_reader(what, str(path), filename, arguments))
+        return _in_worker(what, path, filename, arguments, job)
+
+
+def _spilled(result: tuple[pl.LazyFrame, IngestReport]) -> tuple[pl.LazyFrame, IngestReport]:
+    result[1].spill_rejected(rejects.spill_folder())
+    rejects.remove_with(result[1])
+    return result
+
+
+def _local_file(source: Source, filename: str | None, job: Path) -> tuple[Path, str | None]:
+    """A path holding the source's bytes (uploads are written to ``job``)."""
+    if isinstance(source, (str, Path)):
+        return Path(source), filename
+    name = filename or str(getattr(source, "name", "") or "upload")
+    target = job / ("upload" + Path(name).suffix[:12])
+    try:
+        with target.open("wb") as out:
+            if isinstance(source, (bytes, bytearray, memoryview)):
+                out.write(source)
+            elif hasattr(source, "read"):
+                with contextlib.suppress(Exception):
+                    source.seek(0)
+                while chunk := source.read(_CHUNK):
+                    out.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
+            else:
+                raise IngestError("Unsupported source: give a file path, the file's bytes or an uploaded file.")
+    except OSError as error:
+        message = disk_full() if is_disk_full(error) else f"The upload could not be stored ({error})."
+        raise IngestError(message) from error
+    return target, name
+
+
+def _needs_worker(path: Path) -> bool:
+    """Compressed, Excel and Parquet files, and large text files, are read by the worker."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            magic = handle.read(8)
+    except OSError:
+        return False  # the reader says what is wrong with the path
+    if magic.startswith(_HOSTILE_MAGIC):
+        return True
+    return size > _env_number(INPROCESS_ENV, DEFAULT_INPROCESS_MB) * 1024**2
+
+
+def _in_worker(
+    what: str, path: Path, filename: str | None, arguments: dict[str, Any], job: Path
+) -> tuple[pl.LazyFrame, IngestReport]:
+    request = {"what": what, "path": str(path.resolve()), "filename": filename, "arguments": arguments,
+               "address_space": memory_limit_bytes() and memory_limit_bytes() + ADDRESS_HEADROOM, "spill": str(rejects.spill_folder()), "limits": source_limits()}
+    try:
+        (job / REQUEST_FILE).write_bytes(pickle.dumps(request))
+    except OSError as error:
+        message = disk_full() if is_disk_full(error) else f"A temporary file could not be written ({error})."
+        raise IngestError(message) from error
+    returncode = _run_worker(job)
+    result_path = job / RESULT_FILE
+    if returncode != 0 or not result_path.exists():
+        raise IngestError(_crash_message(returncode))
+    status, payload, report = pickle.loads(result_path.read_bytes())
+    rejects.remove_with(report)
+    if status == "error":
+        raise IngestError(payload, report)
+    if status == "memory":
+        raise IngestError(TOO_BIG.format(limit=_gigabytes(memory_limit_bytes())))
+    return pl.read_ipc(job / VALID_FILE).lazy(), report
+
+
+def _run_worker(job: Path) -> int:
+    """Run the worker on ``job``, watching its memory and time; its return code (negative: killed by that signal)."""
+    env = dict(os.environ, RUST_BACKTRACE="0", POLARS_VERBOSE="0", MALLOC_ARENA_MAX="2")
+    limit, deadline = memory_limit_bytes(), time.monotonic() + timeout_seconds()
+    with (job / "stderr.txt").open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "crm_core.ingest.worker", str(job)],
+            stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, env=env, cwd=Path(__file__).resolve().parents[2],
+        )
+        try:
+            while True:
+                try:
+                    returncode = process.wait(timeout=_POLL_SECONDS)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                if limit and _resident_bytes(process.pid) > limit:
+                    raise IngestError(TOO_BIG.format(limit=_gigabytes(limit)))
+                if time.monotonic() > deadline:
+                    raise IngestError(TOO_SLOW.format(seconds=f"{timeout_seconds():g}"))
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    if returncode:  # logged without the Rust text (a panic message, a backtrace)
+        log.info("ingest worker exited with %s", returncode)
+    return returncode
+
+
+def _resident_bytes(pid: int) -> int:
+    """Resident memory of process ``pid`` (0 where /proc is not available)."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE_SIZE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _crash_message(returncode: int) -> str:
+    """Why the worker died, for the user: memory (an allocation abort or the kernel) or a crash."""
+    if returncode in (-signal.SIGABRT, -signal.SIGKILL, -signal.SIGBUS):
+        # Rust aborts when an allocation fails under the cap; the kernel kills on OOM.
+        return TOO_BIG.format(limit=_gigabytes(memory_limit_bytes()))
+    if returncode < 0 and -returncode in signal.valid_signals():
+        return CRASHED.format(what=f"signal {signal.Signals(-returncode).name}")
+    return CRASHED.format(what=f"exit {returncode}")
+
+
+def _gigabytes(size: int) -> str:
+    return f"{size / 1024**3:.1f} GB"

@@ -1,0 +1,287 @@
+"""Stage 3, parse: turn every mapped column's text into typed values.
+
+:func:`parse_values` parses the whole table in one streaming pass (clean CSV
+columns are parsed by the CSV reader itself), nulls non-finite numbers, and
+re-reads the few values the fast parse missed with a thorough parse. Values
+still unreadable set ``__bad_<role>`` so later stages say "unparseable"
+rather than "missing".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from crm_core.ingest.columns import DATE, ID, MONTH, NUMBER, TEXT
+from crm_core.ingest.formats import Formats
+from crm_core.ingest.mapping import ColumnPlan, ColumnSample
+from crm_core.ingest.numbers import classify, resolve, simple_columns, simple_reading
+from crm_core.ingest.parse import (
+    as_text, currency_mark_expr, date_expr, id_expr, month_expr, number_expr, present, second_chance_date, text_expr,
+)
+from crm_core.ingest.presets import bad
+from crm_core.ingest.mapping import is_text as is_text_dtype
+from crm_core.ingest.source import LINE, RawTable
+
+
+def ambiguous(role: str) -> str:
+    """Name of the flag column: ``role``'s value could mean two numbers (true or null)."""
+    return f"__ambiguous_{role}"
+
+
+def _comma(role: str) -> str:
+    return f"__comma_{role}"
+
+
+def _bits(role: str) -> str:
+    return f"__bits_{role}"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """The parsed table: one column per role, ``__line``, and ``__bad_<role>`` flags.
+
+    ``bad_examples`` holds one unreadable source value per role;
+    ``corrected`` counts, per source column, numbers read against the
+    column's convention (unambiguous in themselves).
+    """
+
+    frame: pl.DataFrame
+    bad_examples: dict[str, str] = field(default_factory=dict)
+    corrected: dict[str, int] = field(default_factory=dict)
+    detected: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def source_rows(self) -> int:
+        return self.frame.height
+
+
+def parse_values(table: RawTable, sample: ColumnSample, plan: ColumnPlan, formats: Formats) -> Parsed:
+    """Parse every mapped column over the whole table (streaming), then retry failures.
+
+    Clean CSV columns (plain numbers, ISO dates, as seen in the sample) are
+    parsed by the CSV reader itself, strictly; if any value does not fit, the
+    whole table is read again as text and parsed by expressions.
+    """
+    parsed = None
+    detected: dict[str, Any] = {}
+    fast = _reader_types(sample, plan, formats)
+    if fast and table.typed is not None:
+        try:
+            frame = table.typed(fast)
+            parsed = frame.select(_expressions(plan, formats, frame.collect_schema())).collect(engine="streaming")
+            detected["fast_path"] = True
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # noqa: BLE001 - a value the reader rejects: use the text path
+            parsed = None
+    if parsed is None:
+        parsed = table.rows().select(_expressions(plan, formats, sample.schema)).collect(engine="streaming")
+    line = (pl.col(LINE).cast(pl.Int64) + table.first_line).alias(LINE)
+    parsed = parsed.with_row_index(LINE).with_columns(line)
+    parsed, numbers = _resolve_numbers(table, sample, plan, formats, parsed)
+    parsed, bad_examples = _second_chance(table, sample, plan, formats, parsed)
+    detected.update(numbers.detected)
+    return Parsed(parsed, {**numbers.examples, **bad_examples}, numbers.corrected, detected)
+
+
+def _reader_types(sample: ColumnSample, plan: ColumnPlan, formats: Formats) -> dict[str, pl.DataType]:
+    """Source columns the CSV reader can parse itself: plain numbers and ISO dates."""
+    fast: dict[str, pl.DataType] = {}
+    for key, column in plan.columns.items():
+        if not sample.is_text(column):
+            continue
+        kind = plan.kinds[key]
+        if kind == NUMBER and key in formats.counts:
+            fast[column] = pl.Float64
+        elif kind == DATE:
+            fmt = formats.dates.get(key)
+            clean = fmt is not None and fmt.rate >= 1.0 and fmt.padded_iso and not fmt.tail
+            if clean and fmt.fmt == "%Y-%m-%d":
+                fast[column] = pl.Date
+    return fast
+
+
+def _expressions(plan: ColumnPlan, formats: Formats, schema: pl.Schema) -> list[pl.Expr]:
+    expressions: list[pl.Expr] = []
+    for key, column in plan.columns.items():
+        dtype = schema[column]
+        kind = plan.kinds[key]
+        strip = formats.strip.get(key, False)
+        if kind == ID:
+            float_ids, emails = formats.id_flags.get(key, (False, False))
+            expressions.append(id_expr(column, dtype, float_ids, emails, strip).alias(key))
+        elif kind == TEXT:
+            expressions.append(text_expr(column, dtype, strip).alias(key))
+        elif kind == NUMBER and is_text_dtype(dtype) and key in formats.simple:
+            expressions += simple_columns(pl.col(column).cast(pl.String), key, formats.numbers[key].decimal == ",")
+        elif kind == NUMBER and is_text_dtype(dtype):
+            reading = classify(pl.col(column).cast(pl.String))
+            expressions += [reading.point.alias(key), reading.comma.alias(_comma(key)), reading.bits.alias(_bits(key))]
+        elif kind == NUMBER:
+            expressions.append(number_expr(column, dtype).alias(key))
+        elif kind == DATE:
+            expressions.append(date_expr(column, dtype, formats.dates.get(key)).alias(key))
+        elif kind == MONTH:
+            expressions.append(month_expr(as_text(column, dtype), formats.months[key]).alias(key))
+    if formats.currency_marks:
+        expressions.append(currency_mark_expr(plan.columns["amount"]).alias("__mark"))
+    return expressions
+
+
+@dataclass(frozen=True)
+class _Numbers:
+    corrected: dict[str, int]
+    examples: dict[str, str]
+    detected: dict[str, Any]
+
+
+def _resolve_numbers(
+    table: RawTable, sample: ColumnSample, plan: ColumnPlan, formats: Formats, parsed: pl.DataFrame
+) -> tuple[pl.DataFrame, _Numbers]:
+    """Each text number column: re-read the values the fast parse missed, then decide the
+    column's convention from all its values and read each value against it (see numbers.py)."""
+    simple = [k for k in plan.of_kind(NUMBER) if f"{k}__two" in parsed.columns]
+    for key in simple:
+        point, comma, bits = simple_reading(parsed, key)
+        aux = [c for c in parsed.columns if c.startswith(f"{key}__")]
+        parsed = parsed.drop(aux).with_columns(point.alias(key), comma.alias(_comma(key)), bits.alias(_bits(key)))
+    keys = [k for k in plan.of_kind(NUMBER) if _bits(k) in parsed.columns]
+    failed = {k: parsed.get_column(_bits(k)).is_null() for k in keys}
+    keys_failed = [k for k in keys if failed[k].any()]
+    raw = _raw_text(table, sample, plan, parsed, failed, keys_failed)
+    updates: list[pl.Series] = []
+    corrected: dict[str, int] = {}
+    examples: dict[str, str] = {}
+    detected: dict[str, Any] = {}
+    for key in keys:
+        point, comma, bits = parsed.get_column(key), parsed.get_column(_comma(key)), parsed.get_column(_bits(key))
+        written = ~failed[key]
+        if key in keys_failed:
+            point, comma, bits, written = _retry_numbers(raw, key, point, comma, bits, written)
+        number = formats.numbers[key]
+        result = resolve(point, comma, bits, written, number.decimal, formats.user_decimal)
+        value = result.value
+        if key != "amount":  # infinities are only kept for the amount, whose row says "amount out of range"
+            value = pl.select(pl.when(value.is_finite()).then(value)).to_series()
+        else:
+            value = pl.select(pl.when(~value.is_nan()).then(value)).to_series()
+        unreadable = written & value.is_null()
+        updates.append(value.alias(key))
+        if unreadable.any():
+            updates.append(unreadable.alias(bad(key)))
+            examples[key] = _first_unreadable(raw, key)
+        if result.ambiguous.any():
+            updates.append(pl.select(pl.when(result.ambiguous).then(True)).to_series().alias(ambiguous(key)))
+        corrected[plan.columns[key]] = result.corrected
+        if key == "amount":
+            detected.update(decimal=result.convention.decimal, thousands=result.convention.thousands or number.thousands)
+    for key in plan.of_kind(NUMBER):
+        if key not in keys:  # read natively (Parquet, Excel numbers, plain counts): NaN and infinities are unreadable
+            updates += _non_finite(parsed.get_column(key), key)
+    aux = [c for k in keys for c in (_comma(k), _bits(k))]
+    return parsed.with_columns(updates).drop(aux), _Numbers(corrected, examples, detected)
+
+
+def _non_finite(value: pl.Series, key: str) -> list[pl.Series]:
+    broken = value.is_not_null() & ~value.is_finite()
+    if not broken.any():
+        return []
+    return [pl.select(pl.when(~broken).then(value)).to_series().alias(key), broken.alias(bad(key))]
+
+
+def _raw_text(
+    table: RawTable, sample: ColumnSample, plan: ColumnPlan, parsed: pl.DataFrame, failed: dict[str, pl.Series],
+    keys: list[str],
+) -> pl.DataFrame:
+    """Source text (``__raw_<role>``) of the rows where one of ``keys`` failed, by line."""
+    if not keys:
+        return pl.DataFrame(schema={LINE: pl.Int64})
+    any_failed = pl.select(pl.any_horizontal([failed[k] for k in keys])).to_series()
+    lines = parsed.get_column(LINE).filter(any_failed)
+    return (
+        table.frame.filter(pl.col(LINE).is_in(lines.implode()))
+        .select([pl.col(LINE).cast(pl.Int64)] + [
+            present(as_text(plan.columns[k], sample.dtype(plan.columns[k]))).alias(f"__raw_{k}") for k in keys
+        ])
+        .collect()
+        .join(parsed.select(pl.col(LINE).cast(pl.Int64), pl.int_range(pl.len()).alias("__pos")), on=LINE)
+    )
+
+
+def _retry_numbers(raw: pl.DataFrame, key: str, point, comma, bits, written):
+    """Thorough :func:`classify` of the failed values' source text, put back in place."""
+    text = raw.filter(pl.col(f"__raw_{key}").is_not_null())
+    reading = classify(pl.col(f"__raw_{key}"))
+    again = text.select("__pos", reading.point.alias("p"), reading.comma.alias("c"), reading.bits.alias("b"))
+    positions = again.get_column("__pos")
+    return (
+        point.scatter(positions, again.get_column("p")),
+        comma.scatter(positions, again.get_column("c")),
+        bits.scatter(positions, again.get_column("b")),
+        written.scatter(positions, True),
+    )
+
+
+def _first_unreadable(raw: pl.DataFrame, key: str) -> str:
+    """One unreadable source value of ``key`` (for warnings)."""
+    if f"__raw_{key}" in raw.columns:
+        found = raw.filter(pl.col(f"__raw_{key}").is_not_null()).get_column(f"__raw_{key}")
+        if found.len():
+            return str(found[0])
+    return ""
+
+
+def _second_chance(
+    table: RawTable, sample: ColumnSample, plan: ColumnPlan, formats: Formats, parsed: pl.DataFrame
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Re-read the source text of the rows whose values did not parse (usually few).
+
+    Values written unusually (padded, with a time, a currency sign, ...) get
+    a thorough parse; values still unreadable set ``__bad_<role>``.
+    """
+    checked = [k for k in plan.of_kind(DATE, MONTH) if parsed.get_column(k).null_count()]
+    if not checked:
+        return parsed, {}
+    failed = parsed.with_row_index("__pos").filter(pl.any_horizontal([pl.col(k).is_null() for k in checked]))
+    retried = _retry(table, sample, plan, formats, failed.select("__pos", LINE, *checked), checked)
+    updates: list[pl.Series] = []
+    examples: dict[str, str] = {}
+    for key in checked:
+        fixed = retried.filter(pl.col(key).is_not_null() & pl.col(f"__null_{key}"))
+        column = parsed.get_column(key)
+        if fixed.height:
+            column = column.scatter(fixed.get_column("__pos"), fixed.get_column(key).cast(column.dtype))
+        updates.append(column)
+        unreadable = retried.filter(pl.col(key).is_null() & pl.col(f"__raw_{key}").is_not_null())
+        if unreadable.height:
+            examples[key] = unreadable.get_column(f"__raw_{key}")[0]
+            flags = pl.Series(bad(key), [False], dtype=pl.Boolean).extend_constant(False, parsed.height - 1)
+            updates.append(flags.scatter(unreadable.get_column("__pos"), True))
+    return parsed.with_columns(updates), examples
+
+
+def _retry(
+    table: RawTable, sample: ColumnSample, plan: ColumnPlan, formats: Formats, failed: pl.DataFrame, checked: list[str]
+) -> pl.DataFrame:
+    """``failed`` with the source text (``__raw_<role>``) and the thorough parse of each role."""
+    raw = (
+        table.frame.filter(pl.col(LINE).is_in(failed.get_column(LINE).implode()))
+        .select([pl.col(LINE)] + [
+            present(as_text(plan.columns[k], sample.dtype(plan.columns[k]))).alias(f"__raw_{k}") for k in checked
+        ])
+        .collect()
+    )
+    failed = failed.join(raw, on=LINE, how="left").with_columns(
+        [pl.col(k).is_null().alias(f"__null_{k}") for k in checked]
+    )
+    retries = []
+    for key in checked:
+        text = pl.col(f"__raw_{key}")
+        if plan.kinds[key] == DATE:
+            retry = second_chance_date(text, formats.dates.get(key))
+        else:
+            retry = month_expr(text, formats.months[key])
+        retries.append(pl.coalesce(pl.col(key), retry).alias(key))
+    return failed.with_columns(retries)

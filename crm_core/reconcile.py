@@ -1,0 +1,245 @@
+"""Append a new export to a saved dataset: match overlapping orders, keep the previous version.
+
+A manager downloads an export every month, and consecutive exports overlap
+(the same orders, some of them changed since: refunded, cancelled, edited).
+:func:`reconcile` matches the new export's orders with the dataset's:
+
+- with order ids, an order is all rows with the same ``order_id``; it is a
+  **duplicate** when its customer, date, row count, net amount and refund
+  flag are all unchanged, **changed** otherwise (the new rows replace the old
+  ones: the later export knows better), and **new** when the id is unknown;
+- rows without an order id are matched on (customer, date, amount), as a
+  multiset: two identical rows already saved absorb two identical new rows,
+  a third one is new. Without an id a changed order cannot be told from a
+  new one, so it counts as new.
+
+Orders of the dataset that the new export does not mention stay as they are
+(the exports may cover different periods).
+
+:func:`append_export` applies this to a dataset folder (see
+:mod:`crm_core.dataset`): the previous transactions are kept under
+``appends/<n>/`` with the appended file and the reconciliation, so
+:func:`undo_append` restores them. Nothing is overwritten before the new
+table is completely written.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from crm_core.dataset import TRANSACTIONS_FILE
+from crm_core.schema import TRANSACTION_SCHEMA, C, conform
+
+APPENDS_FOLDER = "appends"
+PREVIOUS_FILE = "previous_transactions.parquet"
+RECONCILIATION_FILE = "reconciliation.json"
+APPENDED_STEM = "appended"
+#: Changed orders listed in the reconciliation (all are counted).
+MAX_CHANGED_LISTED = 50
+
+_KEY = "__key"
+_SIGNATURE = ("customer", "date", "rows", "amount", "refunded")
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """What appending an export did.
+
+    Attributes
+    ----------
+    new_orders, changed_orders, duplicate_orders
+        Orders of the new export that were not in the dataset, that were but
+        differ (their rows replace the saved ones), and that were identical
+        (skipped).
+    orders_before, orders_after, rows_before, rows_after
+        Orders and rows of the dataset before and after.
+    matched_by
+        ``order_id``, ``customer, date and amount`` or both (rows without ids).
+    changed
+        Up to :data:`MAX_CHANGED_LISTED` changed orders: order_id, customer_id,
+        old_amount, new_amount, old_date, new_date.
+    version
+        Number of the saved previous version (``appends/<version>/``), 0 before saving.
+    source_filename, appended_at
+        The appended file's name and when it was appended (UTC, ISO).
+    """
+
+    new_orders: int
+    changed_orders: int
+    duplicate_orders: int
+    orders_before: int
+    orders_after: int
+    rows_before: int
+    rows_after: int
+    matched_by: str
+    changed: list[dict[str, Any]] = field(default_factory=list)
+    version: int = 0
+    source_filename: str = ""
+    appended_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (dates as ISO text)."""
+        data = asdict(self)
+        data["changed"] = [{k: v.isoformat() if isinstance(v, dt.date) else v for k, v in row.items()}
+                           for row in self.changed]
+        return data
+
+    def sentence(self) -> str:
+        """One plain sentence for the page and the CLI."""
+        return (f"{self.new_orders:,} new, {self.changed_orders:,} changed and {self.duplicate_orders:,} duplicate "
+                f"orders: the dataset now has {self.orders_after:,} orders (was {self.orders_before:,}).")
+
+
+def _order_ids(frame: pl.DataFrame) -> pl.Expr:
+    """The order key: the order id, else (customer, date, amount) numbered within equal rows."""
+    by_content = pl.concat_str(
+        [pl.col(C.CUSTOMER_ID), pl.col(C.ORDER_DATE).cast(pl.String), pl.col(C.AMOUNT).round(6).cast(pl.String),
+         pl.int_range(pl.len()).over(C.CUSTOMER_ID, C.ORDER_DATE, pl.col(C.AMOUNT).round(6)).cast(pl.String)],
+        separator="\x1f",
+    )
+    by_content = pl.lit("\x00") + by_content  # never equal to a real order id
+    if C.ORDER_ID in frame.columns:
+        return pl.coalesce(pl.col(C.ORDER_ID), by_content)
+    return by_content
+
+
+def _signatures(frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per order key: what must be equal for two orders to be duplicates."""
+    refunded = pl.col(C.FULLY_REFUNDED).fill_null(False).any() if C.FULLY_REFUNDED in frame.columns else pl.lit(False)
+    return frame.group_by(_KEY).agg(
+        pl.col(C.CUSTOMER_ID).first().alias("customer"),
+        pl.col(C.ORDER_DATE).min().alias("date"),
+        pl.len().alias("rows"),
+        pl.col(C.AMOUNT).sum().round(6).alias("amount"),
+        refunded.alias("refunded"),
+    )
+
+
+def reconcile(saved: pl.DataFrame, new: pl.DataFrame) -> tuple[pl.DataFrame, Reconciliation]:
+    """Merge ``new`` transactions into ``saved`` ones (both canonical).
+
+    Returns the merged transactions (saved rows first, in their order, then
+    the new orders' rows; a changed order's rows are replaced in place of
+    the old ones' position at the end) and the reconciliation (not yet
+    versioned: ``version`` 0).
+    """
+    columns = [c for c in TRANSACTION_SCHEMA if c in saved.columns or c in new.columns]
+    saved = saved.with_columns(_order_ids(saved).alias(_KEY))
+    new = new.with_columns(_order_ids(new).alias(_KEY))
+    old_orders, new_orders = _signatures(saved), _signatures(new)
+    compared = new_orders.join(old_orders, on=_KEY, how="left", suffix="_old")
+    known = pl.col("rows_old").is_not_null()
+    same = pl.all_horizontal([pl.col(c).eq_missing(pl.col(f"{c}_old")) for c in _SIGNATURE])
+    status = compared.with_columns(
+        pl.when(~known).then(pl.lit("new")).when(same).then(pl.lit("duplicate")).otherwise(pl.lit("changed"))
+        .alias("status")
+    )
+    counts = dict(status.group_by("status").len().iter_rows())
+    replaced = status.filter(pl.col("status") == "changed").get_column(_KEY)
+    taken = status.filter(pl.col("status") != "duplicate").get_column(_KEY)
+    merged = pl.concat(
+        [saved.filter(~pl.col(_KEY).is_in(replaced.implode())), new.filter(pl.col(_KEY).is_in(taken.implode()))],
+        how="diagonal_relaxed",
+    )
+    has_ids = C.ORDER_ID in new.columns and new.get_column(C.ORDER_ID).is_not_null().any()
+    without_ids = C.ORDER_ID not in new.columns or new.get_column(C.ORDER_ID).is_null().any()
+    matched_by = " and ".join(
+        label for label, used in (("order_id", has_ids), ("customer, date and amount", without_ids)) if used
+    )
+    changed = (
+        status.filter(pl.col("status") == "changed").head(MAX_CHANGED_LISTED)
+        .select(pl.col(_KEY).alias("order_id"), pl.col("customer").alias("customer_id"),
+                pl.col("amount_old").alias("old_amount"), pl.col("amount").alias("new_amount"),
+                pl.col("date_old").alias("old_date"), pl.col("date").alias("new_date"))
+    )
+    result = Reconciliation(
+        new_orders=counts.get("new", 0),
+        changed_orders=counts.get("changed", 0),
+        duplicate_orders=counts.get("duplicate", 0),
+        orders_before=old_orders.height,
+        orders_after=merged.get_column(_KEY).n_unique(),
+        rows_before=saved.height,
+        rows_after=merged.height,
+        matched_by=matched_by,
+        changed=changed.to_dicts(),
+    )
+    return merged.select([pl.col(c).cast(TRANSACTION_SCHEMA[c]) for c in columns]), result
+
+
+# ---------------------------------------------------------------- dataset folders
+
+
+def _appends(folder: Path) -> Path:
+    return Path(folder) / APPENDS_FOLDER
+
+
+def versions(folder: Path) -> list[Reconciliation]:
+    """The appends that can be undone, oldest first."""
+    found = []
+    root = _appends(folder)
+    for path in sorted(root.iterdir(), key=lambda p: int(p.name)) if root.exists() else []:
+        if path.name.isdigit() and (path / RECONCILIATION_FILE).exists():
+            data = json.loads((path / RECONCILIATION_FILE).read_text("utf-8"))
+            found.append(Reconciliation(**data))
+    return found
+
+
+def append_export(
+    folder: Path, new: pl.LazyFrame | pl.DataFrame, *, source: Path | bytes | None = None, source_filename: str = ""
+) -> Reconciliation:
+    """Append ``new`` canonical transactions to the dataset saved in ``folder``.
+
+    The previous ``transactions.parquet`` moves to ``appends/<n>/`` with the
+    appended file (``source``: its path or bytes) and the reconciliation;
+    :func:`undo_append` puts it back.
+    """
+    folder = Path(folder)
+    target = folder / TRANSACTIONS_FILE
+    if not target.exists():
+        raise FileNotFoundError(f"No saved dataset in {folder.name}: {TRANSACTIONS_FILE} is missing.")
+    saved = conform(pl.scan_parquet(target), TRANSACTION_SCHEMA).collect()
+    new_frame = conform(new.lazy(), TRANSACTION_SCHEMA).collect()
+    merged, result = reconcile(saved, new_frame)
+    number = max((int(p.name) for p in _appends(folder).glob("*") if p.name.isdigit()), default=0) + 1
+    version = _appends(folder) / str(number)
+    staging = _appends(folder) / f".{number}.staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True, mode=0o700)
+    try:
+        result = Reconciliation(**{**asdict(result), "version": number, "source_filename": Path(source_filename).name,
+                                   "appended_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
+        merged.write_parquet(staging / f".{TRANSACTIONS_FILE}")
+        if source is not None:
+            suffix = "".join(s.lower() for s in Path(source_filename).suffixes[-2:] if s[1:].isalnum() and len(s) <= 6)
+            data = Path(source).read_bytes() if isinstance(source, Path) else bytes(source)
+            (staging / f"{APPENDED_STEM}{suffix}").write_bytes(data)
+        (staging / RECONCILIATION_FILE).write_text(json.dumps(result.to_dict(), ensure_ascii=False), "utf-8")
+        shutil.copy2(target, staging / PREVIOUS_FILE)
+        for path in staging.iterdir():
+            path.chmod(0o600)
+        (staging / f".{TRANSACTIONS_FILE}").replace(target)  # the moment the dataset changes
+        staging.rename(version)
+    except BaseException:
+        if (staging / PREVIOUS_FILE).exists() and not version.exists():
+            shutil.copy2(staging / PREVIOUS_FILE, target)  # the dataset as it was
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return result
+
+
+def undo_append(folder: Path) -> Reconciliation:
+    """Put back the transactions as they were before the last append; returns that append's reconciliation."""
+    done = versions(folder)
+    if not done:
+        raise FileNotFoundError("Nothing to undo: no export was appended to this dataset.")
+    last = done[-1]
+    version = _appends(folder) / str(last.version)
+    (version / PREVIOUS_FILE).replace(Path(folder) / TRANSACTIONS_FILE)
+    shutil.rmtree(version, ignore_errors=True)
+    return last

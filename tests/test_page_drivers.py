@@ -1,0 +1,86 @@
+"""AppTest of the Drivers page: the demo's figures match the engine; data without products says what it needs."""
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import polars as pl
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+from crm_core import drivers, products
+from crm_core.dataset import Dataset, load_dataset
+from pages_helpers import captions, downloads, metrics  # noqa: F401  (fixtures, used by name)
+from pages_helpers import open_page as open_app_page
+
+PAGE = "app_pages/drivers.py"
+
+
+@pytest.fixture(scope="module")
+def demo_profiles() -> pl.DataFrame:
+    demo = load_dataset(ROOT / "data" / "demo")
+    return drivers.customer_profiles(demo.transactions, demo.customers)
+
+
+def unescaped(texts: list[str]) -> list[str]:
+    """Captions without the Markdown escapes ``plain`` adds."""
+    return [text.replace("\\", "") for text in texts]
+
+
+def open_page(session: dict | None = None) -> AppTest:
+    return open_app_page(PAGE, session, timeout=180)
+
+
+def test_page_shows_engine_figures(demo_profiles, downloads):
+    at = open_page()
+    shown = metrics(at)
+    overall = drivers.overall_figures(demo_profiles)
+    assert shown["Customers acquired"] == f"{demo_profiles.height:,}"
+    assert shown["Revenue per customer to date"] == f"{overall['revenue_per_customer']:,.2f}"
+    assert shown["Ordered again within a year"] == f"{overall['repeat_rate_365']:.1%}"
+    table = drivers.driver_table(demo_profiles, "first_product")
+    texts = unescaped(captions(at))
+    assert any(drivers.takeaway(table, "first_product", overall) in text for text in texts)
+    groups = at.dataframe[0].value
+    assert sorted(groups["customers"].tolist()) == sorted(table["customers"].to_list())
+    csv = pl.read_csv(io.BytesIO(downloads["drivers_by_first_product.csv"][3:]))
+    assert csv["customers"].sum() == demo_profiles.height
+    flows = products.journeys(load_dataset(ROOT / "data" / "demo").transactions, "product")
+    assert any(products.journey_takeaway(flows) in text for text in texts)
+    assert any("of orders used a discount code" in text for text in texts)
+    assert len(at.get("plotly_chart")) == 8
+
+
+def test_channel_shows_payback(demo_profiles):
+    at = open_page()
+    at.segmented_control(key="drv_by").set_value("channel")
+    at.run()
+    assert not at.exception
+    demo = load_dataset(ROOT / "data" / "demo")
+    expected = drivers.driver_table(demo_profiles, "channel", marketing_spend=demo.marketing_spend)
+    shown = at.dataframe[0].value
+    assert "cac" in shown.columns
+    cac = dict(zip(expected["name"], expected["cac"]))
+    for name, value in zip(shown["name"], shown["cac"]):
+        assert value == pytest.approx(cac[name])
+
+
+def test_data_without_products_or_codes_says_what_it_needs(cdnow_path):
+    from crm_core.ingest import IngestReport
+    from crm_core.workspace import Workspace
+    from ui.state import Keys
+
+    tx = pl.read_csv(cdnow_path, schema_overrides={"customer_id": pl.String}).with_columns(
+        pl.col("order_date").str.to_date("%Y-%m-%d"), pl.col("amount").cast(pl.Float64))
+    dataset_id = Workspace(Path(os.environ["CRM_WORKSPACE"])).save(
+        "CDNOW sample", b"raw", "cdnow.csv", Dataset(transactions=tx.lazy()), IngestReport(rows_read=tx.height))
+    at = open_page({Keys.DATASET_ID: dataset_id, Keys.DRV_PREDICT: False, Keys.DRV_BY: "first_product"})
+    infos = [info.value for info in at.info]
+    assert any("need a 'product'" in text for text in infos)
+    assert any("need a 'discount_code' column" in text for text in infos)
+    assert any("First product bought needs a 'product' column" in text for text in unescaped(captions(at)))
+    acquired = drivers.customer_profiles(tx.lazy()).height  # customers with an order of positive revenue
+    assert acquired < tx["customer_id"].n_unique()  # CDNOW has zero-amount purchases
+    assert metrics(at)["Customers acquired"] == f"{acquired:,}"
