@@ -7,7 +7,15 @@ from crm_core.deck import Deck, DeckError, default_deck
 from crm_core.findings import REGISTRY
 from crm_core.notes import NotesError
 from ui.data import current_dataset_id
-from ui.deck import add_finding, base_settings, current_deck, deck_pptx_bytes, deck_store, pptx_file_name, set_deck
+from ui.deck import (
+    add_finding,
+    base_settings,
+    current_deck,
+    deck_pptx_bytes,
+    deck_store,
+    pptx_file_name,
+    set_deck,
+)
 from ui.present import current_findings
 from ui.state import Keys
 from ui.widgets import explain, plain

@@ -95,10 +95,11 @@ class DeckEntry:
         if len(self.settings) > MAX_SETTINGS or len(self.figure_json) > MAX_FIGURE_JSON:
             raise DeckError("This chart is too large to keep in a deck; filter the page down first.")
         try:
-            if not isinstance(json.loads(self.settings or "{}"), dict):
-                raise ValueError
+            settings = json.loads(self.settings or "{}")
         except ValueError as error:
             raise DeckError("The settings of a slide must be a JSON object.") from error
+        if not isinstance(settings, dict):
+            raise DeckError("The settings of a slide must be a JSON object.")
 
     @property
     def is_page_chart(self) -> bool:
@@ -122,25 +123,25 @@ class Deck:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def added(self, entry: DeckEntry) -> "Deck":
+    def added(self, entry: DeckEntry) -> Deck:
         """The deck with ``entry`` at the end."""
         return Deck((*self.entries, entry))
 
-    def moved(self, index: int, delta: int) -> "Deck":
+    def moved(self, index: int, delta: int) -> Deck:
         """The deck with slide ``index`` moved ``delta`` places (clamped to the ends)."""
         entries = list(self.entries)
         target = min(max(index + delta, 0), len(entries) - 1)
         entries.insert(target, entries.pop(index))
         return Deck(tuple(entries))
 
-    def removed(self, index: int) -> "Deck":
+    def removed(self, index: int) -> Deck:
         return Deck(self.entries[:index] + self.entries[index + 1:])
 
-    def edited(self, index: int, **changes: str) -> "Deck":
+    def edited(self, index: int, **changes: str) -> Deck:
         """The deck with slide ``index``'s title, note or speaker notes changed."""
         unknown = set(changes) - {"title", "note", "speaker_notes"}
         if unknown:
-            raise DeckError(f"A slide has no field {sorted(unknown)[0]!r}.")
+            raise DeckError(f"A slide has no field {min(unknown)!r}.")
         entries = list(self.entries)
         entries[index] = replace(entries[index], **changes)
         return Deck(tuple(entries))
@@ -149,7 +150,7 @@ class Deck:
         return json.dumps({"entries": [asdict(entry) for entry in self.entries]}, ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, text: str) -> "Deck":
+    def from_json(cls, text: str) -> Deck:
         """A deck from :meth:`to_json` text; raises DeckError on anything else."""
         try:
             body = json.loads(text)

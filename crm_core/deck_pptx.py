@@ -332,8 +332,8 @@ def _definitions(presentation: Any, slides: list[Slide], meta: DeckMeta) -> None
         if slide.definition and name not in seen:
             seen.add(name)
             terms.append((name, slide.definition))
-    terms.append(("Revenue", "Net of returns: negative amounts are returns and lower revenue. "
-                             f"Figures cover {period_text(meta.period)}, as of its last day."))
+    terms.append(("Revenue", ("Net of returns: negative amounts are returns and lower revenue. "
+                              f"Figures cover {period_text(meta.period)}, as of its last day.")))
     layout = presentation.slide_layouts[5]
     for start in range(0, len(terms), DEFINITIONS_PER_SLIDE):
         page = presentation.slides.add_slide(layout)
@@ -349,4 +349,4 @@ def _definitions(presentation: Any, slides: list[Slide], meta: DeckMeta) -> None
             paragraph.space_after = Pt(8)
 
 
-__all__ = ["DeckMeta", "PptxResult", "write_pptx", "speaker_notes", "add_native_chart", "figure_png"]
+__all__ = ["DeckMeta", "PptxResult", "add_native_chart", "figure_png", "speaker_notes", "write_pptx"]

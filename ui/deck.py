@@ -15,8 +15,23 @@ import plotly.io as pio
 import streamlit as st
 
 from crm_core.charts.present import enlarged, themed
-from crm_core.deck import PAGE_CHART_PREFIX, Deck, DeckEntry, DeckError, DeckStore, Slide, default_deck, prepare_slides
-from ui.data import current_dataset, current_dataset_id, customer_summary, dataset_version, selected_period
+from crm_core.deck import (
+    PAGE_CHART_PREFIX,
+    Deck,
+    DeckEntry,
+    DeckError,
+    DeckStore,
+    Slide,
+    default_deck,
+    prepare_slides,
+)
+from ui.data import (
+    current_dataset,
+    current_dataset_id,
+    customer_summary,
+    dataset_version,
+    selected_period,
+)
 from ui.state import Keys
 
 #: Height of a chart in meeting mode: headline, chart and takeaway fit a 1366x768 screen.

@@ -9,8 +9,9 @@ picture).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import plotly.graph_objects as go
 import polars as pl
