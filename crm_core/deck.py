@@ -201,7 +201,7 @@ class Slide:
         return bool(self.chart or self.figure_json)
 
 
-def _finding_slide(entry: DeckEntry, finding: Finding, period: tuple[dt.date, dt.date]) -> Slide:
+def _finding_slide(entry: DeckEntry, finding: Finding, period: tuple[dt.date, dt.date] | None) -> Slide:
     return Slide(entry.figure_id, entry.title or finding.headline, finding.headline, finding.detail, entry.note,
                  entry.speaker_notes, finding.chart, finding.data, "", finding.table, finding.method, period,
                  entry.settings_dict, finding.area)
@@ -245,12 +245,12 @@ def prepare_slides(deck: Deck, dataset: Dataset, summary: pl.DataFrame | None = 
         blob = json.dumps(settings.to_dict(), sort_keys=True)
         if blob not in computed:
             keys = tuple(e.figure_id for e in deck.entries if not e.is_page_chart)
-            findings = key_findings(dataset, settings, summary if settings == base else None, keys)
-            period = FindingContext(dataset, settings).period if findings else None
-            computed[blob] = ({f.key: f for f in findings}, period)
-        findings, period = computed[blob]
-        if entry.figure_id in findings:
-            slides.append(_finding_slide(entry, findings[entry.figure_id], period))
+            found = key_findings(dataset, settings, summary if settings == base else None, keys)
+            period = FindingContext(dataset, settings).period if found else None
+            computed[blob] = ({f.key: f for f in found}, period)
+        by_key, period = computed[blob]
+        if entry.figure_id in by_key:
+            slides.append(_finding_slide(entry, by_key[entry.figure_id], period))
     return slides
 
 

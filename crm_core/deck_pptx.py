@@ -135,14 +135,14 @@ def speaker_notes(slide: Slide, meta: DeckMeta, data_table: pl.DataFrame | None 
 # --- Charts -------------------------------------------------------------------------------------
 
 
-def _chart_data(chart: NativeChart):
+def _chart_data(chart: NativeChart) -> Any:
     if chart.kind in CATEGORY_KINDS:
-        data = CategoryChartData(number_format=chart.number_format)
-        data.categories = list(chart.categories)
+        categories = CategoryChartData(number_format=chart.number_format)
+        categories.categories = list(chart.categories)
         for series in chart.series:
-            data.add_series(series.name, list(series.values))
-        return data
-    data = BubbleChartData(number_format=chart.number_format) if chart.kind == "bubble" else XyChartData(
+            categories.add_series(series.name, list(series.values))
+        return categories
+    data: Any = BubbleChartData(number_format=chart.number_format) if chart.kind == "bubble" else XyChartData(
         number_format=chart.number_format)
     for series in chart.series:
         target = data.add_series(series.name)

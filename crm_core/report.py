@@ -147,6 +147,8 @@ def _chart_html(finding: Finding, index: int) -> str:
     from crm_core.charts.registry import finding_figure
 
     figure = finding_figure(finding)
+    if figure is None:
+        return ""
     width, height = CHART_SIZE
     figure.update_layout(width=width, height=height, autosize=False)
     return figure.to_html(
