@@ -91,7 +91,7 @@ right.button("Reset to the default deck", icon=":material/restart_alt:", on_clic
 far.button("Start an empty deck", icon=":material/clear_all:", on_click=_clear,
            help="Remove every slide, then add charts with their Add to deck buttons.")
 
-st.subheader(f"{len(deck)} slides")
+st.subheader(f"{len(deck)} slide" if len(deck) == 1 else f"{len(deck)} slides")
 if not len(deck):
     st.info("The deck is empty. Add charts with **Add to deck** on any page, or a key finding below.")
 for index, entry in enumerate(deck.entries):

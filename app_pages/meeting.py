@@ -60,7 +60,7 @@ if not meeting:
     if not slides:
         st.warning("There is nothing to show for the selected period. Widen the period in the sidebar.")
     else:
-        st.subheader(f"{len(slides)} slides")
+        st.subheader(f"{len(slides)} slide" if len(slides) == 1 else f"{len(slides)} slides")
         for number, ready in enumerate(slides, start=1):
             st.markdown(f"**{number}. {plain(ready.slide.title)}**")
         st.page_link("app_pages/deck.py", label="Edit the deck", icon=":material/view_carousel:")
