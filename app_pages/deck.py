@@ -9,7 +9,6 @@ from crm_core.notes import NotesError
 from ui.data import current_dataset_id
 from ui.deck import (
     add_finding,
-    base_settings,
     current_deck,
     deck_pptx_bytes,
     deck_store,
@@ -52,7 +51,7 @@ def _edit(index: int) -> None:
 
 
 def _reset() -> None:
-    set_deck(default_deck(base_settings()))
+    set_deck(default_deck())
     for key in [k for k in st.session_state if str(k).startswith((Keys.DECK_TITLE, Keys.DECK_NOTE, Keys.DECK_SPEAKER))]:
         del st.session_state[key]
 

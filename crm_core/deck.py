@@ -163,10 +163,13 @@ class Deck:
             raise DeckError("This is not a deck saved by this app.") from error
 
 
-def default_deck(settings: FindingSettings | None = None) -> Deck:
-    """One slide per key finding: every area from KPIs to service and cost."""
-    blob = json.dumps((settings or FindingSettings()).to_dict())
-    return Deck(tuple(DeckEntry(key, settings=blob) for key in DEFAULT_KEYS))
+def default_deck() -> Deck:
+    """One slide per key finding: every area from KPIs to service and cost.
+
+    Its entries carry no settings of their own, so they follow the settings the
+    deck is played or exported with (the view's period, tiers, filters, ...).
+    """
+    return Deck(tuple(DeckEntry(key) for key in DEFAULT_KEYS))
 
 
 # --- Slides: every entry's content, computed once ---------------------------------------------
@@ -201,10 +204,11 @@ class Slide:
         return bool(self.chart or self.figure_json)
 
 
-def _finding_slide(entry: DeckEntry, finding: Finding, period: tuple[dt.date, dt.date] | None) -> Slide:
+def _finding_slide(entry: DeckEntry, finding: Finding, period: tuple[dt.date, dt.date] | None,
+                   settings: FindingSettings) -> Slide:
     return Slide(entry.figure_id, entry.title or finding.headline, finding.headline, finding.detail, entry.note,
                  entry.speaker_notes, finding.chart, finding.data, "", finding.table, finding.method, period,
-                 entry.settings_dict, finding.area)
+                 settings.to_dict(), finding.area)
 
 
 def _page_slide(entry: DeckEntry) -> Slide:
@@ -250,7 +254,7 @@ def prepare_slides(deck: Deck, dataset: Dataset, summary: pl.DataFrame | None = 
             computed[blob] = ({f.key: f for f in found}, period)
         by_key, period = computed[blob]
         if entry.figure_id in by_key:
-            slides.append(_finding_slide(entry, by_key[entry.figure_id], period))
+            slides.append(_finding_slide(entry, by_key[entry.figure_id], period, settings))
     return slides
 
 

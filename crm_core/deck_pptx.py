@@ -87,7 +87,8 @@ def settings_text(settings: dict[str, Any]) -> str:
     """'lifetime-value horizon (months) 12; overdue after (× usual gap) 2' (period and empty values left out)."""
     parts = []
     for key, value in settings.items():
-        if key in ("start", "end", "chart_title", "takeaway", "definition", "page_title") or value in (None, "", [], {}):
+        if key in ("start", "end", "chart_title", "takeaway", "definition", "page_title", "dataset") or \
+                value in (None, "", [], {}):
             continue
         shown = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
         parts.append(f"{_SETTING_LABELS.get(key, key.replace('_', ' '))} {shown}")
@@ -103,7 +104,10 @@ def _filters_and_settings(values: dict[str, Any]) -> tuple[str, str]:
             settings = FindingSettings.from_dict(values)
         except (TypeError, ValueError):
             return "", settings_text({k: v for k, v in values.items() if k != "analysis"})
-        return settings.filters_text(), "; ".join(f"{name}: {value}" for name, value in settings.describe())
+        described = "; ".join(f"{name}: {value}" for name, value in settings.describe())
+        if values.get("page_choices"):
+            described += f"; choices on the page: {values['page_choices']}"
+        return settings.filters_text(), described
     return str(values.get("filters") or ""), settings_text({k: v for k, v in values.items() if k != "filters"})
 
 

@@ -68,3 +68,4 @@ def test_saved_deck_opens_from_its_url():
     again = _open({"deck": deck_id})  # a new session: the link alone opens the saved deck
     assert again.subheader[0].value == "1 slide"
     assert _titles(again)[0].startswith("**1. Champions")
+
