@@ -171,14 +171,14 @@ def _scatter(data: list[dict], title: str) -> NativeChart | None:
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for x in xs for v in x)
     if not numeric:  # categories or dates: a line chart over the first trace's x
         categories = xs[0]
-        series = {}
+        lines: dict[str, list] = {}
         for index, trace in enumerate(data):
             lookup = dict(zip(_array(trace.get("x")), _array(trace.get("y"))))
-            series[_text(trace.get("name")) or f"Series {index + 1}"] = [lookup.get(c) for c in categories]
-        return column_chart(title, _categories(categories), series, "line")
+            lines[_text(trace.get("name")) or f"Series {index + 1}"] = [lookup.get(c) for c in categories]
+        return column_chart(title, _categories(categories), lines, "line")
     sized = [trace for trace in data if isinstance((trace.get("marker") or {}).get("size"), (list, tuple, dict))]
-    lines = any("lines" in (trace.get("mode") or "lines") for trace in data)
-    kind: ChartKind = "bubble" if sized else ("scatter_lines" if lines else "scatter")
+    joined = any("lines" in (trace.get("mode") or "lines") for trace in data)
+    kind: ChartKind = "bubble" if sized else ("scatter_lines" if joined else "scatter")
     series = []
     for index, (trace, x) in enumerate(zip(data, xs)):
         y = [_number(v) for v in _array(trace.get("y"))]
