@@ -191,7 +191,8 @@ def os_error_message(error: OSError, args: argparse.Namespace) -> str:
         return disk_full("the output or temporary files")
     name = error.filename or ""
     for flag, path in output_paths(args).items():
-        if name == path or (not name and path in str(error)):
+        # the path itself, or a folder above it that could not be created
+        if name == path or (name and Path(path).is_relative_to(name)) or (not name and path in str(error)):
             reason = error.strerror or str(error)
             return f"Cannot write {flag} {quoted(path)} ({reason}). Choose a path in a folder you can write to."
     reason = error.strerror or str(error)
