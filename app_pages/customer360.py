@@ -1,6 +1,7 @@
 """Customer 360: one customer's purchases, value, service history and next best action."""
 from __future__ import annotations
 
+import polars as pl
 import streamlit as st
 
 from crm_core.actions import explain_recommendation, value_measure
@@ -13,6 +14,7 @@ from crm_core.customer360 import (
     forecast_range_text,
     interactions_summary,
     match_labels,
+    order_lines,
     p_alive_text,
     search_customers,
     timeline_takeaway,
@@ -25,7 +27,7 @@ from ui.interact import (
     value_settings,
 )
 from ui.state import Keys
-from ui.widgets import chart, count_column, explain, money_column, plain, takeaway
+from ui.widgets import chart, count_column, explain, format_figure, money_column, plain, table, takeaway
 
 MIX_COLUMNS = {
     "category": "Category",
@@ -123,6 +125,20 @@ else:
             column.caption(f"The order file has no {missing} column: map one on the Data page to see this.")
         else:
             column.dataframe(mix, hide_index=True, width="stretch", column_config=MIX_COLUMNS)
+
+st.subheader("Orders, lines and refunds")
+lines = order_lines(period_transactions(), customer_id)
+if lines.height == 0:
+    st.caption("No order line in the selected period.")
+else:
+    refunds = lines.filter(pl.col("kind") != "Purchase")
+    st.caption(f"{lines.height:,} lines in the period, {refunds.height:,} of them refunds or returns "
+               f"({format_figure(-float(refunds['amount'].sum()), 'money')} refunded).")
+    table(lines, column_config={
+        "order_date": st.column_config.DateColumn("Date", format="YYYY-MM-DD"), "order_id": "Order",
+        "product": "Product", "sku": "SKU", "category": "Category", "channel": "Channel",
+        "quantity": st.column_config.NumberColumn("Quantity", format="%g"), "amount": money_column("Amount"),
+        "discount_code": "Discount code", "kind": "Line"})
 
 st.subheader("Support contacts")
 service = interactions_summary(view)

@@ -122,7 +122,7 @@ def worth_section(result, settings: AnalysisSettings, period: str) -> None:
         st.session_state.pop(Keys.LT_GROUP, None)
     left, right = st.columns(2)
     with left:
-        chart(clv_distribution_figure(result.customers, f"{months} months"), key="lt_fig_clv_hist")
+        chart(clv_distribution_figure(result.customers, f"{months} months"), key="lt_fig_clv_hist", money_axis="x", count_axis="y")
     with right:
         kind = st.segmented_control("CLV by", kinds, format_func=models.GROUPINGS.get, default="decile",
                                     required=True, key=Keys.LT_GROUP, bind="query-params")
@@ -271,7 +271,7 @@ def validation_section(first_day: dt.date, end: dt.date, model: str) -> None:
     with left:
         chart(holdout_by_frequency_figure(validation.by_frequency), key="lt_fig_holdout_freq")
     with right:
-        chart(cumulative_tracking_figure(validation.weekly, split), key="lt_fig_tracking")
+        chart(cumulative_tracking_figure(validation.weekly, split), key="lt_fig_tracking", count_axis="y")
     takeaway(clv.validation_takeaway(validation))
     coverage_check(validation)
 
@@ -349,7 +349,7 @@ def lifecycle_section(period: str) -> None:
                          f"{format_figure(cycle.won_back_revenue, 'money')} since coming back.")
     chart(lifecycle_funnel_figure(cycle.funnel), key="lt_fig_funnel")
     takeaway(retention.lifecycle_takeaway(cycle))
-    chart(acquisition_figure(cycle.acquisition), key="lt_fig_acquisition")
+    chart(acquisition_figure(cycle.acquisition), key="lt_fig_acquisition", count_axis="y")
     takeaway(retention.acquisition_takeaway(cycle))
     if cycle.cac is not None:
         table(cycle.cac, column_config={"acquisition_channel": "Acquisition channel", "new_customers": "New customers",

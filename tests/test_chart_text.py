@@ -22,7 +22,7 @@ import pytest
 
 from crm_core import charts
 from crm_core.actions import CampaignResult
-from crm_core.charts.text import safe_label, safe_labels
+from crm_core.charts.text import plain_text, safe_label, safe_labels
 from crm_core.clusters import ClusterResult
 from crm_core.portfolio import LOST, NEW, QUADRANT_ORDER, Concentration, Significance
 
@@ -250,3 +250,21 @@ def test_check_catches_raw_and_half_escaped_text():
     for label in (A, A.replace("<", "‹").replace(">", "›"), safe_label(F).replace("&#37;", "%")):
         with pytest.raises(AssertionError):
             _check(go.Figure(go.Bar(x=[label], y=[1])))
+
+
+def test_plain_text_reads_back_what_the_user_typed():
+    for text in HOSTILE:
+        assert plain_text(safe_label(text)) == text
+    assert plain_text("Revenue per<br>customer") == "Revenue per customer"  # our own line breaks
+    assert plain_text(None) == ""
+
+
+def test_powerpoint_charts_from_page_figures_carry_the_typed_labels():
+    """Office files are not drawn by Plotly: a figure's escaped labels are turned back into the typed text."""
+    from crm_core.charts.native import from_figure
+
+    table = _group_table("segment")
+    native = from_figure(BUILDERS["present.share_bars_figure"](table, "segment", A))
+    assert native.categories == HOSTILE and native.title == A
+    stacked = from_figure(BUILDERS["lifetime.acquisition_figure"](*HOSTILE_INPUTS["lifetime.acquisition_figure"]()))
+    assert {series.name for series in stacked.series} == set(HOSTILE)

@@ -59,6 +59,7 @@ class Keys:
     DECK_NOTE = "deck_note_"
     DECK_SPEAKER = "deck_speaker_"
     DECK_NAME = "deck_name"
+    PAGE_TITLE = "page_title"               # title of the page being shown (set by app.py)
     SCORECARD_ANSWER = "sc_"                # + question key: self-assessment answers
     VIEW_NAME = "view_name"
     VIEW_PAGE = "view_page"

@@ -16,11 +16,13 @@ def takeaway(sentence: str) -> None:
     st.caption(f":material/lightbulb: {plain(sentence)}")
 
 
-def chart(fig: go.Figure, key: str, money_axis: str | None = None, deck: bool = True, toolbar: bool = True) -> None:
+def chart(fig: go.Figure, key: str, money_axis: str | None = None, count_axis: str | None = None,
+          deck: bool = True, toolbar: bool = True) -> None:
     """Draw a Plotly figure full width with the shared config, in the view's number format, and an
     "Add to deck" button under it.
 
-    ``money_axis`` ("x" or "y") gets the view's currency and thousands separators, like the cards.
+    ``money_axis`` ("x" or "y") gets the view's currency and thousands separators, like the cards;
+    ``count_axis`` gets whole-number ticks only.
     The button keeps the figure as drawn, its key and title and the current settings as a slide
     (see ui.deck); ``deck=False`` leaves it out, ``toolbar=False`` hides Plotly's toolbar.
     """
@@ -32,6 +34,11 @@ def chart(fig: go.Figure, key: str, money_axis: str | None = None, deck: bool = 
     if money_axis:
         axis = {"tickformat": ",.0f", **fmt.axis_affixes(display_currency(), locale)}
         (fig.update_xaxes if money_axis == "x" else fig.update_yaxes)(**axis)
+    if count_axis:
+        values = [v for trace in fig.data for v in (getattr(trace, count_axis, None) or ())
+                  if isinstance(v, (int, float))]
+        settings = fmt.count_axis(max(values) if values else None)
+        (fig.update_xaxes if count_axis == "x" else fig.update_yaxes)(**settings)
     config = {"displaylogo": False} if toolbar else {"displayModeBar": False}
     st.plotly_chart(fig, width="stretch", theme=None, key=key, config=config)
     if deck:
@@ -139,7 +146,7 @@ CUSTOMER_COLUMNS = {
 }
 
 
-def table(frame: pl.DataFrame, column_config: dict, **options) -> None:
+def table(frame: pl.DataFrame, column_config: dict, **options):
     """``st.dataframe`` (no index, full width) that shows :func:`share_column` columns as percent.
 
     The 0-1 values are scaled to percent points for display only; downloads keep the shares.
@@ -148,7 +155,8 @@ def table(frame: pl.DataFrame, column_config: dict, **options) -> None:
               if name in frame.columns and isinstance(config, dict)
               and config.get("type_config", {}).get("format") == PERCENT_FORMAT]
     shown = frame.with_columns(pl.col(shares) * 100) if shares else frame
-    st.dataframe(shown, **{"hide_index": True, "width": "stretch", **options}, column_config=with_currency(column_config))
+    return st.dataframe(shown, **{"hide_index": True, "width": "stretch", **options},
+                        column_config=with_currency(column_config))
 
 
 def with_currency(column_config: dict) -> dict:
@@ -227,8 +235,12 @@ def customer_list(members: pl.DataFrame, group: str, file_prefix: str, key: str,
     """
     members = with_contacts(members)
     more = f"; showing the best {shown_rows:,} (the download has all)." if members.height > shown_rows else "."
-    st.caption(plain(f"{members.height:,} customers in {group}{more}"))
-    table(members.head(shown_rows), CUSTOMER_COLUMNS)
+    st.caption(plain(f"{members.height:,} customers in {group}{more} Select a row to open the customer in Customer 360."))
+    shown = members.head(shown_rows)
+    event = table(shown, CUSTOMER_COLUMNS, on_select="rerun", selection_mode="single-row", key=f"{key}_rows")
+    rows = event.selection.rows if event is not None else []
+    if rows and "customer_id" in shown.columns:
+        open_in_customer_360(str(shown["customer_id"][rows[0]]), key)
     st.download_button(
         "Download these customers (CSV)", data=safe_csv_bytes(readable_members(members)), file_name=f"{file_prefix}_{file_slug(group)}.csv",
         mime="text/csv", icon=":material/download:", key=key,
@@ -269,3 +281,19 @@ def figure_card(container, metric_id: str, value, period: str, delta: str | None
     entry = metric(metric_id)
     container.metric(label or entry.label.format(**words), format_figure(value, entry.unit), delta=delta, border=True,
                      help=f"{entry.definition.format(**words)} Period: {period}.")
+
+
+CUSTOMER_360_PAGE = "app_pages/customer360.py"
+
+
+def open_in_customer_360(customer_id: str, key: str) -> None:
+    """A button opening Customer 360 on ``customer_id`` (orders, lines, refunds, contacts, next action).
+
+    The id goes through session state, not the URL: lists may be keyed by e-mail addresses.
+    """
+    if st.button(f"Open {customer_id} in Customer 360", key=f"{key}_open", icon=":material/person_search:"):
+        from ui.state import Keys
+
+        st.session_state[Keys.C360_QUERY] = customer_id
+        st.session_state[Keys.C360_PICK] = customer_id
+        st.switch_page(CUSTOMER_360_PAGE)

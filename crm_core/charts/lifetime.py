@@ -132,19 +132,23 @@ def p_alive_heatmap_figure(matrix: pl.DataFrame) -> go.Figure:
 
 def cohort_heatmap_figure(cohorts: pl.DataFrame, metric: str = "customer_retention") -> go.Figure:
     """Acquisition month x months since first purchase; blank cells are not observable yet."""
-    wide = (cohorts.select(pl.col("cohort").dt.strftime("%b %Y").alias("cohort_label"), "cohort", "months_since", metric)
+    # Row labels carry the cohort size: "Jan 2024 (312)", so a bright cell of a tiny cohort reads as such.
+    label = pl.format("{} ({})", pl.col("cohort").dt.strftime("%b %Y"), pl.col("cohort_size").cast(pl.String)) \
+        if "cohort_size" in cohorts.columns else pl.col("cohort").dt.strftime("%b %Y")
+    wide = (cohorts.select(label.alias("cohort_label"), "cohort", "months_since", metric)
             .pivot(on="months_since", index=["cohort", "cohort_label"], values=metric).sort("cohort"))
     z = wide.drop("cohort", "cohort_label").to_numpy().astype(float)
+    text = [["" if not np.isfinite(value) else f"{value:.0%}" for value in row] for row in z]
     what = "customers buying" if metric == "customer_retention" else "revenue vs. month 0"
     # Month 0 is 100 % by definition: scale colours on the later months so their pattern shows.
     later = z[:, 1:] if z.shape[1] > 1 else z
     top = float(np.nanmax(later)) if np.isfinite(later).any() else 1.0
     fig = go.Figure(go.Heatmap(
         z=z, x=[int(c) for c in wide.columns[2:]], y=wide["cohort_label"].to_list(),
-        colorscale=SEQUENTIAL, zmin=0, zmax=max(top, 1e-9),
-        colorbar=dict(title="", tickformat=".0%"),
+        colorscale=SEQUENTIAL, zmin=0, zmax=max(top, 1e-9), text=text, texttemplate="%{text}",
+        textfont=dict(size=10), colorbar=dict(title="", tickformat=".0%"),
         hovertemplate="Joined %{y}, month %{x}<br>" + what + ": %{z:.1%}<extra></extra>"))
-    fig.update_yaxes(title_text="Month of first purchase", autorange="reversed", type="category")
+    fig.update_yaxes(title_text="Month of first purchase (customers)", autorange="reversed", type="category")
     fig.update_xaxes(title_text="Months since first purchase", dtick=1)
     title = "Cohort retention: share of customers buying" if metric == "customer_retention" else "Cohort revenue retained"
     return styled(fig, title, height=max(360, 26 * wide.height + 140))

@@ -155,7 +155,7 @@ class ParetoNBDLikelihood(Likelihood):
         ll += w @ (terms.first + softplus)
         inv_aT, inv_bT = 1.0 / (alpha + age), 1.0 / (beta + age)
         d_first = np.column_stack([-np.log(alpha + age), -(r + x) * inv_aT, -np.log(beta + age), -s * inv_bT])
-        d_second = terms.mean_grad.copy()
+        d_second = terms.mean_grad.astype(np.float64)  # a copy; bincount of no nodes gives integers
         d_second[:, 2] += 1.0 / s
         d_mix = (1.0 - pi)[:, None] * d_first + pi[:, None] * d_second
         g = w @ d_mix

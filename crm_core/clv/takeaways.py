@@ -118,7 +118,7 @@ def fit_takeaway(result: CLVResult) -> str:
             sentence += (f", {result.settings.interval:.0%} range {_money(value['value_low'])} to "
                          f"{_money(value['value_high'])}")
         sentence += ")"
-    return sentence + f"; {active:.0%} of customers are probably still active ({result.model.LABEL} model)."
+    return sentence + f"; {active:.0%} of customers are probably active (P(alive) ≥ 50%, {result.model.LABEL} model)."
 
 
 def validation_takeaway(validation: HoldoutValidation) -> str:
