@@ -219,7 +219,7 @@ class ParetoNBDModel(PurchaseModel):
                           starts, scale=counts.sum())
         if np.all(np.isfinite(coarse.params)):
             reference, starts = tuple(coarse.params), [np.log(coarse.params), *starts]
-        fit = None
+        fit = coarse
         for _ in range(self.MAX_REFITS):
             nll = ParetoNBDLikelihood(x, t_x, age, counts, _nodes(x, t_x, age, reference))
             fit = maximise(nll, starts, scale=counts.sum())
