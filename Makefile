@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench demo clean
+.PHONY: run test lint bench demo clean
 
 $(STAMP): requirements.txt
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -16,7 +16,11 @@ run: $(STAMP)
 	$(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.headless false  # opens the browser on the demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q  # includes tests/test_quality.py: ruff and the mypy baseline
+
+lint: $(STAMP)
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m mypy
 
 demo: $(STAMP)
 	$(BIN)/python -m crm_core demo --customers 5000 --seed 7 --out data/demo

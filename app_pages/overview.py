@@ -86,7 +86,7 @@ with right:
     )
 trend = kpi_trend(dataset.transactions, start, end, grain)
 chart(kpi_trend_figure(trend, kpi, grain), key="overview_trend", money_axis="y" if KPI_BY_KEY[kpi].kind == "money" else None)
-takeaway(trend_takeaway(trend, kpi, grain))
+takeaway(trend_takeaway(trend, kpi, grain, start, end))  # complete weeks / months only
 
 st.subheader("Relationship health")
 card_period = fmt.period(card_start, card_end)

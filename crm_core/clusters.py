@@ -154,6 +154,7 @@ class ClusterResult:
     pca: pl.DataFrame          # pc1, pc2, cluster, cluster_name (sample)
     pca_explained: float       # share of variance the 2-D view keeps
     feature_labels: list[str] = field(default_factory=list)
+    pca_axes: tuple[str, ...] = ()  # what each map direction mostly follows, e.g. "more revenue and orders → right"
 
 
 def _sample_index(n: int, size: int, seed: int) -> np.ndarray | None:
@@ -293,7 +294,24 @@ def _profile(raw: pl.DataFrame, labels: np.ndarray, names: dict[int, str], keys:
     )
 
 
-def _pca_view(X: np.ndarray, labels: np.ndarray, names: dict[int, str], settings: ClusterSettings) -> tuple[pl.DataFrame, float]:
+def axis_titles(components: np.ndarray, labels: list[str], top: int = 2) -> tuple[str, ...]:
+    """Plain axis titles of the customer map: the features each direction mostly follows.
+
+    ``components`` is PCA's (n_components, n_features) loading matrix; the sign of the
+    largest loading is turned to positive so "more ... to the right / up" reads true.
+    """
+    titles = []
+    for index, loading in enumerate(components):
+        loading = loading if loading[np.argmax(np.abs(loading))] >= 0 else -loading
+        order = np.argsort(-np.abs(loading))[:top]
+        parts = [f"{'more' if loading[i] >= 0 else 'less'} {labels[i].lower()}" for i in order if abs(loading[i]) > 0.05]
+        where = "right" if index == 0 else "up"
+        titles.append(f"{' and '.join(parts) or 'mixed'} → {where}")
+    return tuple(titles)
+
+
+def _pca_view(X: np.ndarray, labels: np.ndarray, names: dict[int, str], settings: ClusterSettings,
+              feature_labels: list[str]) -> tuple[pl.DataFrame, float, tuple[str, ...]]:
     components = min(2, X.shape[1])
     pca = PCA(n_components=components, random_state=settings.random_state).fit(X)
     rng = np.random.default_rng(settings.random_state)
@@ -304,7 +322,7 @@ def _pca_view(X: np.ndarray, labels: np.ndarray, names: dict[int, str], settings
         "pc2": points[:, 1] if components > 1 else np.zeros(len(take)),
         CLUSTER: labels[take],
     }).with_columns(pl.col(CLUSTER).replace_strict(names, return_dtype=pl.String).alias(CLUSTER_NAME))
-    return frame, float(pca.explained_variance_ratio_.sum())
+    return frame, float(pca.explained_variance_ratio_.sum()), axis_titles(pca.components_, feature_labels)
 
 
 @dataclass(frozen=True)
@@ -362,7 +380,8 @@ def describe_clusters(fit: ClusterFit, k: int | None = None, settings: ClusterSe
     k = k if k in fit.fits.centres else fit.best_k
     labels = _rank_by_value(cluster_labels(fit, k, settings), features.raw)
     names = cluster_names(features.X, features.keys, labels)
-    pca, explained = _pca_view(features.X, labels, names, settings)
+    feature_labels = [_BY_KEY[key].label for key in features.keys]
+    pca, explained, axes = _pca_view(features.X, labels, names, settings, feature_labels)
     assignments = pl.DataFrame({C.CUSTOMER_ID: features.customer_ids, CLUSTER: labels}).with_columns(
         pl.col(CLUSTER).replace_strict(names, return_dtype=pl.String).alias(CLUSTER_NAME)
     )
@@ -375,7 +394,8 @@ def describe_clusters(fit: ClusterFit, k: int | None = None, settings: ClusterSe
         profile=_profile(features.raw, labels, names, features.keys),
         pca=pca,
         pca_explained=explained,
-        feature_labels=[_BY_KEY[key].label for key in features.keys],
+        feature_labels=feature_labels,
+        pca_axes=axes,
     )
 
 

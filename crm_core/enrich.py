@@ -2,9 +2,10 @@
 
 Customer 360, Interactions and Actions need each customer's RFM segment
 (:mod:`crm_core.rfm`), value tier (:mod:`crm_core.portfolio`), predicted CLV
-and probability of being alive (:mod:`crm_core.clv`). This adapter calls
-whichever engine is available and says plainly what is missing and why, so
-the pages degrade instead of failing.
+and probability of being alive (:mod:`crm_core.clv`). This adapter calls the
+engines and says plainly what could not be computed and why (an engine raises
+ValueError with a user-facing reason, e.g. too little data for the CLV
+models), so the pages degrade instead of failing.
 
 Segments and tiers are computed on the customer summary of the analysed
 period (like the Segments and Portfolio pages); CLV models are fitted on each
@@ -14,7 +15,6 @@ value page), then kept for the period's customers.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,14 +25,6 @@ from crm_core.dataset import Dataset
 from crm_core.schema import C
 
 PROFILE_FIELDS = ("segment", "tier", "clv", "p_alive")
-
-NOT_AVAILABLE = {
-    "segment": "RFM segments are not available (segmentation module missing).",
-    "tier": "Value tiers are not available (portfolio module missing).",
-    "clv": "Predicted CLV is not available (CLV module missing).",
-    "p_alive": "P(alive) is not available (CLV module missing).",
-}
-
 
 @dataclass(frozen=True)
 class Profile:
@@ -105,9 +97,6 @@ def build_profile(
     for names, compute in parts:
         try:
             part = compute()
-        except ImportError:
-            missing.update({name: NOT_AVAILABLE[name] for name in names})
-            continue
         except ValueError as error:  # engines raise ValueError with a user-facing reason
             missing.update({name: str(error) for name in names})
             continue
@@ -116,21 +105,21 @@ def build_profile(
 
 
 def _segments(summary: pl.DataFrame, settings: Any) -> pl.DataFrame:
-    rfm = importlib.import_module("crm_core.rfm")
+    from crm_core import rfm
 
     scored = rfm.score_customers(summary, settings) if settings is not None else rfm.score_customers(summary)
     return scored.select(C.CUSTOMER_ID, pl.col(rfm.SEGMENT).alias("segment")).collect()
 
 
 def _tiers(summary: pl.DataFrame, settings: Any) -> pl.DataFrame:
-    portfolio = importlib.import_module("crm_core.portfolio")
+    from crm_core import portfolio
 
     tiered = portfolio.assign_tiers(summary, settings) if settings is not None else portfolio.assign_tiers(summary)
     return tiered.select(C.CUSTOMER_ID, "tier")
 
 
 def _clv(dataset: Dataset, as_of: dt.date | None, result: Any, warnings: list[str]) -> pl.DataFrame:
-    clv = importlib.import_module("crm_core.clv")
+    from crm_core import clv
 
     if result is None:
         history = filter_period(dataset.transactions, None, as_of)
@@ -139,4 +128,8 @@ def _clv(dataset: Dataset, as_of: dt.date | None, result: Any, warnings: list[st
         warnings.append("Predicted CLV and P(alive) are unreliable for this data: " + " ".join(result.problems))
     # repeat_days (the model's x) tells one-time buyers apart: their P(alive) is always 1.
     repeat = [pl.col("frequency").alias("repeat_days")] if "frequency" in result.customers.columns else []
-    return result.customers.select(C.CUSTOMER_ID, pl.col("clv").fill_nan(None), pl.col("p_alive").fill_nan(None), *repeat)
+    # The forecast's range and the next-order date, for Customer 360 and the lists (when the model gives them).
+    extra = [name for name in ("value_low", "value_high", "purchases_low", "purchases_high", "next_order_date",
+                               "usual_gap_days", "overdue") if name in result.customers.columns]
+    return result.customers.select(C.CUSTOMER_ID, pl.col("clv").fill_nan(None), pl.col("p_alive").fill_nan(None),
+                                   *repeat, *extra)

@@ -56,7 +56,7 @@ class View:
     end: dt.date | None
     first: dt.date | None
     last: dt.date | None
-    history: pl.LazyFrame | None = None
+    history: pl.LazyFrame
 
 
 def cohort_expr(values: tuple[str, ...], column: str = "first_date") -> pl.Expr:

@@ -18,18 +18,23 @@ MISSING = "–"
 _SUFFIX_LOCALES = ("de", "fr")
 
 
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and not math.isfinite(value))
+def _finite(value: Any) -> float | None:
+    """``value`` as a float, or None when missing (None, NaN, infinite)."""
+    if value is None:
+        return None
+    amount = float(value)
+    return amount if math.isfinite(amount) else None
 
 
 def number(value: float | int | None, decimals: int = 0, locale: str = "en") -> str:
     """1234567.891 -> '1,234,568' (en, 0 decimals) or '1.234.567,89' (de, 2 decimals)."""
-    if _missing(value):
+    amount = _finite(value)
+    if amount is None:
         return MISSING
     thousands, mark = SEPARATORS.get(locale, SEPARATORS["en"])
-    text = f"{abs(float(value)):,.{decimals}f}"
+    text = f"{abs(amount):,.{decimals}f}"
     text = text.replace(",", "\0").replace(".", mark).replace("\0", thousands)
-    negative = round(float(value), decimals) < 0
+    negative = round(amount, decimals) < 0
     return f"-{text}" if negative else text
 
 
@@ -40,10 +45,11 @@ def money_decimals(value: float) -> int:
 
 def money(value: float | None, currency: str = "", locale: str = "en", decimals: int | None = None) -> str:
     """12345.6 with 'EUR' -> '€12,346' (en) or '12.346 €' (de); without currency just the number."""
-    if _missing(value):
+    amount = _finite(value)
+    if amount is None:
         return MISSING
-    digits = money_decimals(float(value)) if decimals is None else decimals
-    text = number(value, digits, locale)
+    digits = money_decimals(amount) if decimals is None else decimals
+    text = number(amount, digits, locale)
     if not currency:
         return text
     symbol = SYMBOLS.get(currency.upper(), "")
@@ -55,9 +61,10 @@ def money(value: float | None, currency: str = "", locale: str = "en", decimals:
 
 def share(value: float | None, decimals: int = 1, locale: str = "en") -> str:
     """0.4871 -> '48.7%' (de: '48,7%')."""
-    if _missing(value):
+    amount = _finite(value)
+    if amount is None:
         return MISSING
-    return f"{number(100 * float(value), decimals, locale)}%"
+    return f"{number(100 * amount, decimals, locale)}%"
 
 
 def count(value: int | float | None, locale: str = "en") -> str:
@@ -103,7 +110,8 @@ def header(label: str, unit: str, currency: str = "") -> str:
 
 def cents(amount: float | None) -> int | None:
     """Money as whole cents for exports (no float noise: 15115.869999 -> 1511587)."""
-    return None if _missing(amount) else int(round(float(amount) * 100))
+    value = _finite(amount)
+    return None if value is None else int(round(value * 100))
 
 
 def plotly_separators(locale: str = "en") -> str:
@@ -127,6 +135,12 @@ def money_axis(currency: str = "", locale: str = "en") -> dict[str, Any]:
     return {"tickformat": ",.0f", "separatethousands": True, **axis_affixes(currency, locale)}
 
 
-def count_axis() -> dict[str, Any]:
-    """Plotly axis settings for counts: whole-number ticks only (no 0.5 customers)."""
-    return {"tickformat": ",d", "rangemode": "tozero", "dtick": None}
+def count_axis(max_value: float | None = None) -> dict[str, Any]:
+    """Plotly axis settings for counts: whole-number ticks only (no 0.5 / 0.9 / 1.4 customers).
+
+    Below 8 the ticks are every 1; above, Plotly's automatic ticks are whole numbers anyway.
+    """
+    settings: dict[str, Any] = {"tickformat": ",d", "rangemode": "tozero"}
+    if max_value is not None and max_value <= 8:
+        settings.update(tick0=0, dtick=1)
+    return settings

@@ -182,12 +182,34 @@ def format_delta(delta: float | None, delta_pct: float | None, kind: str) -> str
     return f"{delta_pct:+.1%}"
 
 
-def trend_takeaway(trend: pl.DataFrame, kpi: str, grain: str) -> str:
-    """One sentence on the trend: the best bucket and the last vs. the first."""
+def complete_buckets(trend: pl.DataFrame, grain: str, start: dt.date | None, end: dt.date | None) -> pl.DataFrame:
+    """Rows of ``trend`` whose whole bucket (day, week or month starting at ``period``) lies in ``start..end``.
+
+    A first or last month cut by the period (or by the end of the data) would compare a few days with a
+    whole month, so takeaways leave them out.
+    """
+    if grain == "day" or (start is None and end is None):
+        return trend
+    bucket_end = (pl.col("period").dt.offset_by("1mo") if grain == "month" else pl.col("period").dt.offset_by("1w")) \
+        - pl.duration(days=1)
+    keep = pl.lit(True)
+    if start is not None:
+        keep &= pl.col("period") >= start
+    if end is not None:
+        keep &= bucket_end <= end
+    return trend.filter(keep)
+
+
+def trend_takeaway(trend: pl.DataFrame, kpi: str, grain: str, start: dt.date | None = None,
+                   end: dt.date | None = None) -> str:
+    """One sentence on the trend: the best bucket and the last vs. the first, complete buckets only.
+
+    With ``start``/``end`` (the period), a partial first or last week or month is left out.
+    """
     definition = KPI_BY_KEY[kpi]
-    series = trend.select("period", kpi).drop_nulls()
+    series = complete_buckets(trend, grain, start, end).select("period", kpi).drop_nulls()
     if series.height < 2:
-        return f"Not enough {grain}s in the period to see a trend; widen the period in the sidebar."
+        return f"Not enough complete {grain}s in the period to see a trend; widen the period in the sidebar."
     best = series.sort(kpi, descending=True).row(0, named=True)
     first, last = series[kpi][0], series[kpi][-1]
     direction = "up" if last > first else "down" if last < first else "flat"

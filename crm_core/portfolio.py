@@ -167,11 +167,6 @@ def _share_for(values_desc: pl.Series, target: float) -> float | None:
     return k / len(values_desc)
 
 
-def customer_share_for(summary: Frame, target: float = 0.8, value: str = "revenue") -> float | None:
-    """Smallest share of customers (best first) bringing ``target`` of the net total."""
-    return _share_for(_values(summary, value, descending=True), target)
-
-
 def concentration(summary: Frame, value: str = "revenue") -> Concentration:
     """All headline concentration figures with one sort of the customer values."""
     desc = _values(summary, value, descending=True)
@@ -734,6 +729,10 @@ class Significance:
         cost_to_serve > cost_split (medians or averages).
     basis
         What the cost axis is made of.
+    costed_line
+        True when at least half of the customers sit at the lowest cost (usually nothing recorded): the
+        cost line is then the median (or average) of the customers who cost more, and a customer is high
+        cost from that line up, so a single contact no longer makes a top customer "costly to serve".
     """
 
     customers: pl.DataFrame
@@ -741,6 +740,7 @@ class Significance:
     value_split: float
     cost_split: float
     basis: CostBasis = field(default_factory=lambda: CostBasis("none"))
+    costed_line: bool = False
 
 
 SPLITS = {"median": "medians", "mean": "averages"}
@@ -765,13 +765,19 @@ def significance(
         return Significance(with_cost.with_columns(pl.lit(None, pl.String).alias("quadrant")), value, 0.0, 0.0, basis)
     line = (lambda column: pl.col(column).median()) if split == "median" else (lambda column: pl.col(column).mean())
     value_split, cost_split = (float(x) for x in with_cost.select(line(value), line("cost_to_serve")).row(0))
+    floor = float(with_cost.select(pl.col("cost_to_serve").min()).item())
+    costed = with_cost.filter(pl.col("cost_to_serve") > floor)
+    costed_line = split == "median" and cost_split <= floor and costed.height > 0
+    if costed_line:  # most customers cost nothing: split those who cost something instead
+        cost_split = float(costed.select(line("cost_to_serve")).item())
     high_value = pl.col(value) > value_split
-    high_cost = pl.col("cost_to_serve") > cost_split
+    high_cost = pl.col("cost_to_serve") >= cost_split if costed_line else pl.col("cost_to_serve") > cost_split
     quadrant = pl.when(high_value & ~high_cost).then(pl.lit(QUADRANTS[(True, False)])) \
         .when(high_value & high_cost).then(pl.lit(QUADRANTS[(True, True)])) \
         .when(~high_value & ~high_cost).then(pl.lit(QUADRANTS[(False, False)])) \
         .otherwise(pl.lit(QUADRANTS[(False, True)]))
-    return Significance(with_cost.with_columns(quadrant.alias("quadrant")), value, value_split, cost_split, basis)
+    return Significance(with_cost.with_columns(quadrant.alias("quadrant")), value, value_split, cost_split, basis,
+                        costed_line)
 
 
 def quadrant_summary(matrix: Significance) -> pl.DataFrame:
@@ -817,10 +823,12 @@ def lines_note(matrix: Significance, split: str = "median") -> str:
     cost = f"{matrix.cost_split:,.2f}" if matrix.basis.kind == "cost" else f"{matrix.cost_split:.2f} (score)"
     note = (f"Dashed lines: the {SPLITS[split]} ({matrix.value} {matrix.value_split:,.2f}; cost to serve {cost}). "
             "A customer above a line is high on that axis.")
-    if matrix.cost_split == 0 and matrix.customers.height:
-        note += (" The cost line is at 0 because at least half of the customers cost nothing to serve in the "
-                 "period: any cost at all counts as high." if split == "median" else
-                 " Nobody has a cost to serve in the period, so every customer counts as low cost.")
+    if matrix.costed_line:
+        costed = int((matrix.customers["cost_to_serve"] > matrix.customers["cost_to_serve"].min()).sum())
+        note += (f" At least half of the customers cost nothing to serve in the period, so the cost line is the "
+                 f"median of the {costed:,} who cost something: a single contact does not make a customer costly.")
+    elif matrix.cost_split == 0 and matrix.customers.height:
+        note += " Nobody has a cost to serve in the period, so every customer counts as low cost."
     return note
 
 

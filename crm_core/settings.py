@@ -28,7 +28,7 @@ import math
 import re
 import zlib
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 if TYPE_CHECKING:  # the analysis modules import polars; settings stay light
     from crm_core.clv import CLVSettings
@@ -446,7 +446,7 @@ def _period(value: Any) -> Period:
     data = _mapping("period", value, ("preset", "start", "end"))
     start, end = _date("period.start", data.get("start")), _date("period.end", data.get("end"))
     preset = data.get("preset") or ("custom" if start or end else "all")
-    return Period(preset=_choice("period.preset", preset, PERIOD_PRESETS), start=start, end=end)
+    return Period(preset=cast(PeriodPreset, _choice("period.preset", preset, PERIOD_PRESETS)), start=start, end=end)
 
 
 def _numbers(key: str, value: Any) -> tuple[float, ...]:

@@ -1,7 +1,6 @@
 """Shared pytest setup: the repo root on sys.path and common fixtures."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 

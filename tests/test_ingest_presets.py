@@ -8,7 +8,6 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 from crm_core.ingest import IngestError, ReadOptions, read_orders

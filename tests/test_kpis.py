@@ -110,3 +110,18 @@ def test_trend_takeaway_names_the_peak():
     trend = kpi_trend(tiny(), D(2024, 1, 1), D(2024, 3, 31), "month")
     sentence = trend_takeaway(trend, "revenue", "month")
     assert "peaked in January 2024 at 180" in sentence and "down" in sentence
+
+
+def test_trend_takeaway_leaves_out_partial_first_and_last_months():
+    from crm_core.kpis import complete_buckets, trend_takeaway
+
+    trend = pl.DataFrame({"period": [D(2024, 1, 1), D(2024, 2, 1), D(2024, 3, 1), D(2024, 4, 1)],
+                          "revenue": [5.0, 100.0, 120.0, 3.0]})
+    # the period starts on 20 Jan and ends on 3 Apr: January and April are partial
+    kept = complete_buckets(trend, "month", D(2024, 1, 20), D(2024, 4, 3))
+    assert kept["period"].to_list() == [D(2024, 2, 1), D(2024, 3, 1)]
+    sentence = trend_takeaway(trend, "revenue", "month", D(2024, 1, 20), D(2024, 4, 3))
+    assert "up from the first (100 → 120)" in sentence  # not "down from 5 to 3" on a few days
+    assert "up from the first (5.00 → 3.00)" not in sentence
+    assert complete_buckets(trend, "month", D(2024, 1, 1), D(2024, 4, 30)).height == 4
+    assert "Not enough complete months" in trend_takeaway(trend, "revenue", "month", D(2024, 1, 20), D(2024, 2, 28))

@@ -4,13 +4,13 @@ from __future__ import annotations
 import csv
 import io
 import os
-import sys
 from pathlib import Path
 
 import openpyxl
 import polars as pl
 import pytest
 from conftest import app_path
+from pages_helpers import captions, metrics, open_page
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
@@ -21,7 +21,7 @@ from crm_core.enrich import build_profile
 from crm_core.export import GUARD
 from crm_core.ingest import IngestReport
 from crm_core.interactions import headline, prepare
-from pages_helpers import captions, metrics, open_page
+from crm_core.settings import AnalysisSettings, Rfm
 from ui.data import DEMO_FOLDER
 from ui.state import Keys
 
@@ -255,19 +255,6 @@ def test_customer_360_without_side_tables_or_optional_columns():
     assert _metrics(at)["Revenue in the period"] == f"{tx.filter(pl.col('customer_id') == customer)['amount'].sum():,.2f}"
 
 
-def test_actions_target_value_bands_when_segments_are_unavailable(monkeypatch, downloads):
-    monkeypatch.setitem(sys.modules, "crm_core.rfm", None)  # the segmentation engine is not installed
-    dataset_id, _ = _bare_dataset_id(1_500)
-    at = _open_dataset(dataset_id, ACTIONS)
-    assert "campaigns target value bands" in _captions(at)
-    assert "RFM segments are not available" in _captions(at)
-    assert at.multiselect(key=Keys.WHATIF_SEGMENTS).value == ["High value"]
-    rows = list(csv.DictReader(io.StringIO(downloads[-2]().decode("utf-8-sig"), newline="")))
-    assert rows and {row["value_band"] for row in rows} == {"High value"}
-    assert "segment" not in rows[0] and "email" not in rows[0]
-    assert {row["rule"] for row in rows} == {"Any segment / High value"}
-
-
 def test_customer_360_follows_the_segments_page_settings(demo):
     rfm = pytest.importorskip("crm_core.rfm")
     summary = summarize(demo["dataset"].transactions).collect()
@@ -275,7 +262,7 @@ def test_customer_360_follows_the_segments_page_settings(demo):
     changed = three.join(demo["actions"].select("customer_id", pl.col("segment").alias("five")), on="customer_id")
     customer = changed.filter(pl.col("segment") != pl.col("five")).row(0, named=True)
     at = AppTest.from_file(app_path(), default_timeout=180)
-    at.query_params[Keys.SEG_BINS] = "3"  # chosen on the Segments page, kept in the URL
+    at.query_params[Keys.SETTINGS_URL] = AnalysisSettings(rfm=Rfm(bins=3)).to_url()  # chosen on Segments, in the link
     at.run()
     at.switch_page(CUSTOMER_360).run()
     at.text_input(key=Keys.C360_QUERY).set_value(customer["customer_id"]).run()

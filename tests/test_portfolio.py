@@ -338,9 +338,13 @@ def test_lines_note_explains_a_zero_cost_line(summary):
     assert pf.lines_note(pf.significance(table, basis)) == (
         "Dashed lines: the medians (revenue 50.00; cost to serve 2.50). A customer above a line is high on that axis.")
     no_contacts, basis = pf.add_cost_to_serve(summary, interactions().filter(pl.col("customer_id") == "A"), PERIOD)
-    # costs [15, 0, 0, 0, 5 (E's returned line), 0]: median 0
-    note = pf.lines_note(pf.significance(no_contacts, basis))
-    assert "cost to serve 0.00)" in note and "at least half of the customers cost nothing" in note
+    # costs [15, 0, 0, 0, 5 (E's returned line), 0]: median 0 -> the line is the median of A and E's costs, 10
+    matrix = pf.significance(no_contacts, basis)
+    note = pf.lines_note(matrix)
+    assert "cost to serve 10.00)" in note and "median of the 2 who cost something" in note
+    quadrants = dict(zip(matrix.customers["customer_id"], matrix.customers["quadrant"]))
+    assert quadrants["A"] == "Costly to serve" and quadrants["E"] == "Low value, low cost"  # E's one return: not costly
+    assert quadrants["B"] == "Strategically significant"
     free = table.with_columns(pl.lit(0.0).alias("cost_to_serve"))
     assert pf.lines_note(pf.significance(free, basis, split="mean"), "mean").endswith(
         "Nobody has a cost to serve in the period, so every customer counts as low cost.")

@@ -128,14 +128,9 @@ def radar_figure(scores: pl.DataFrame, title: str) -> go.Figure:
 def ranked_bars_figure(table: pl.DataFrame, label: str, value: str, title: str, value_title: str) -> go.Figure:
     """Horizontal bars, largest on top: ``value`` per ``label`` (e.g. customers per playbook objective)."""
     fig = go.Figure(go.Bar(
-        y=[_inert(text) for text in table[label].to_list()], x=table[value].to_list(), orientation="h",
+        y=safe_labels(table[label]), x=table[value].to_list(), orientation="h",
         marker_color=PALETTE[0], hovertemplate="%{y}: %{x:,}<extra></extra>",
     ))
     fig.update_yaxes(autorange="reversed", title_text=None, type="category")
-    fig.update_xaxes(title_text=value_title, tickformat=",d", rangemode="tozero")
+    fig.update_xaxes(title_text=safe_label(value_title), tickformat=",d", rangemode="tozero")
     return styled(fig, title)
-
-
-def _inert(text: object) -> str:
-    """Text Plotly would read as markup made literal (playbook rows are user text)."""
-    return str(text).replace("<", "‹").replace(">", "›")

@@ -9,13 +9,14 @@ picture).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import plotly.graph_objects as go
 import polars as pl
 
-from crm_core.charts.native import NativeChart, Series, column_chart
+from crm_core.charts.native import ChartKind, NativeChart, Series, column_chart
 
 Data = dict[str, Any]
 
@@ -38,7 +39,7 @@ def _kpi_trend_native(data: Data) -> NativeChart:
     from crm_core.kpis import KPI_BY_KEY
 
     definition, trend = KPI_BY_KEY[data["kpi"]], data["trend"]
-    kind = "column" if definition.kind in ("money", "count") else "line"
+    kind: ChartKind = "column" if definition.kind in ("money", "count") else "line"
     number_format = "0%" if definition.kind == "share" else "#,##0"
     return column_chart(f"{definition.label} per {data['grain']}", trend["period"].to_list(),
                         {definition.label: trend[data["kpi"]].to_list()}, kind, number_format, definition.label)

@@ -152,8 +152,11 @@ def pca_figure(result: ClusterResult) -> go.Figure:
             marker=dict(size=5, color=segment_colour(cluster - 1), opacity=0.6),
             name=safe_label(f"{cluster}. {name}"), hoverinfo="name",
         ))
-    fig.update_xaxes(title_text="Main difference between customers", showticklabels=False, zeroline=False)
-    fig.update_yaxes(title_text="Second difference", showticklabels=False, zeroline=False)
+    axes = (*result.pca_axes, "", "")
+    fig.update_xaxes(title_text=safe_label(f"Main difference: {axes[0]}" if axes[0] else "Main difference between customers"),
+                     showticklabels=False, zeroline=False)
+    fig.update_yaxes(title_text=safe_label(f"Second difference: {axes[1]}" if axes[1] else "Second difference"),
+                     showticklabels=False, zeroline=False)
     return styled(fig, f"Customer map (sample of {result.pca.height:,})", height=520)
 
 

@@ -5,6 +5,7 @@ import argparse
 import datetime as dt
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from crm_core import format as fmt
 from crm_core.commands.common import add_source_arguments, emit, fail, load_view, options_from_args, view_settings
@@ -45,7 +46,7 @@ def _dataset(args: argparse.Namespace) -> tuple[Dataset, View, AnalysisSettings,
         analysis = replace(analysis, period=Period(preset="custom", start=args.start, end=args.end))
     view, analysis, ingest_report = load_view(args, analysis)
     options = options_from_args(args)
-    sides = {}
+    sides: dict[str, Any] = {}
     for kind in ("customers", "interactions", "marketing_spend"):
         path = getattr(args, f"{kind}_file", None)
         if path:
@@ -73,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     if dataset.transactions.head(1).collect().height == 0:
         return fail("no valid orders in the file (or none left by the view's filters and period): "
                     "check the column mapping with `python -m crm_core summary PATH`.")
+    assert view.start is not None and view.end is not None  # the view has orders (checked above)
     settings = FindingSettings.from_analysis(analysis, view.start, view.end, _currency_prefix(args, analysis, ingest_report))
     figures = headline_figures(view.transactions, analysis, view.start, view.end, history=view.history)
     content = build_report(dataset, settings, ingest_report=ingest_report, title=args.title, figures=figures)
