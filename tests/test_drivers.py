@@ -161,6 +161,11 @@ def test_predictions_join_and_rank(profiles):
     table = drivers.driver_table(profiles.with_columns(pl.lit(None, pl.Float64).alias("value_365")), "first_product", predicted)
     assert table["name"].to_list() == ["Shoes", "Socks", "Hats"]  # 70, 30, 15
     assert groups(table)["Shoes"]["predicted_value_per_customer"] == 70
+    assert groups(table)["Shoes"]["predicted_range_low"] is None  # no per-customer intervals given
+    ranged = predicted.with_columns((pl.col("predicted_value") / 2).alias("customer_value_low"),
+                                    (pl.col("predicted_value") * 2).alias("customer_value_high"))
+    shoes = groups(drivers.driver_table(profiles, "first_product", ranged))["Shoes"]
+    assert (shoes["predicted_range_low"], shoes["predicted_range_high"]) == (35, 140)
     assert drivers.overall_figures(profiles, predicted)["predicted_value_per_customer"] == 40
 
 
