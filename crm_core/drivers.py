@@ -61,6 +61,8 @@ UNKNOWN = "(unknown)"
 REPEAT_WINDOWS = (90, 180, 365)
 #: Days after the first purchase counted in "value after a year".
 YEAR_DAYS = 365
+#: Groups within this ratio of the average are "about the same" in the takeaway.
+SAME_VALUE = 1.05
 #: Horizon of the predicted value per customer.
 PREDICTION_MONTHS = 12
 
@@ -484,10 +486,12 @@ def takeaway(table: pl.DataFrame, dimension: str, overall: dict) -> str:
     if table.height < 2 or candidates.height == 0 or not average:
         return ("Every group is too small to compare reliably yet: the averages would change with a few customers. "
                 "Widen the period or wait for more orders.")
-    best = candidates.row(0, named=True)
+    best, worst = candidates.row(0, named=True), candidates.row(-1, named=True)
+    if max(best[column], average) <= SAME_VALUE * min(worst[column], average):
+        return (f"Customers are worth about the same {phrase} whatever their {DIMENSIONS.get(dimension, dimension).lower()}: "
+                f"no group of {DriverSettings().small_group} or more customers is more than {SAME_VALUE - 1:.0%} from the average.")
     sentence = f"{group_subject(dimension, best['name'])} are worth {best[column] / average:.1f}x the average {phrase}"
     if candidates.height > 1:
-        worst = candidates.row(-1, named=True)
         sentence += f"; {_lower_first(group_subject(dimension, worst['name']))} {worst[column] / average:.1f}x"
     return sentence + "."
 

@@ -179,6 +179,14 @@ def test_takeaway_names_the_best_group():
     assert "socks 0.5x" in sentence.lower() and "Tiny" not in sentence
 
 
+def test_takeaway_when_groups_are_alike():
+    table = pl.DataFrame({"name": ["1997-01", "1997-02"], "small": [False, False],
+                          "value_365_per_customer": [102.0, 98.0], "predicted_value_per_customer": [None] * 2,
+                          "revenue_per_customer": [1.0] * 2})
+    sentence = drivers.takeaway(table, "cohort", {"value_365_per_customer": 100.0})
+    assert sentence.startswith("Customers are worth about the same after a year whatever their month acquired")
+
+
 def test_missing_column():
     tx = pl.LazyFrame({"customer_id": ["a"], "order_date": [dt.date(2024, 1, 1)], "amount": [1.0]})
     assert drivers.missing_column(tx, "first_product") == "product"
