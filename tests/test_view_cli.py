@@ -179,3 +179,11 @@ def test_append_refuses_a_bad_view_and_keeps_every_row(orders, tmp_path, capsys)
     capsys.readouterr()
     assert main(["append", str(dataset), str(orders), "--view", write_view(tmp_path, {"colour": "red"})]) == 2
     assert "colour" in capsys.readouterr().err
+
+
+def test_a_view_in_another_currency_than_the_file_says_so(tmp_path, capsys):
+    usd = tmp_path / "usd.csv"
+    usd.write_text("customer_id,order_date,amount,currency\nA,2024-01-01,10,USD\nB,2024-01-02,20,USD\n")
+    assert main(["portfolio", str(usd), "--view", write_view(tmp_path, {"currency": "EUR"})]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "'currency' is EUR but the file's amounts are in USD" in err and "\n" not in err
