@@ -10,6 +10,7 @@ from crm_core.logging_setup import configure_logging, is_configured
 from ui.auth import require_sign_in
 from ui.errors import run_page
 from ui.sidebar import render_filter_chips, render_sidebar
+from ui.state import Keys
 
 # A local file: a ":material/...:" page icon makes every browser fetch it from fonts.gstatic.com.
 PAGE_ICON = Path(__file__).resolve().parent / "assets" / "page_icon.png"
@@ -45,6 +46,7 @@ PAGES = {
 }
 
 page = st.navigation(PAGES)
+st.session_state[Keys.PAGE_TITLE] = page.title  # "Add to deck" names the page a chart came from
 render_sidebar()
 render_filter_chips()  # the view's filters, named above every page
 run_page(page)  # production (showErrorDetails = "none"): a plain message with an incident number

@@ -11,6 +11,7 @@ from crm_core.customer360 import (
     action_details,
     customer_row,
     customer_view,
+    forecast_range_text,
     interactions_summary,
     match_labels,
     order_lines,
@@ -19,7 +20,12 @@ from crm_core.customer360 import (
     timeline_takeaway,
 )
 from ui.data import current_dataset, period_transactions, selected_period
-from ui.interact import current_actions, current_profile, current_search_index, value_settings
+from ui.interact import (
+    current_actions,
+    current_profile,
+    current_search_index,
+    value_settings,
+)
 from ui.state import Keys
 from ui.widgets import chart, count_column, explain, format_figure, money_column, plain, table, takeaway
 
@@ -93,6 +99,7 @@ else:
                       help="The lifetime-value model's estimate that this customer has not quietly left. "
                            "Shown as — for customers who never came back after their first purchase day: "
                            "without a repeat purchase the model has nothing to judge by.")
+    st.caption(plain(forecast_range_text(facts)))
     profile = current_profile()
     for note in [*profile.missing.values(), *profile.warnings]:
         st.caption(plain(note))

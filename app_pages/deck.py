@@ -3,11 +3,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from crm_core.deck import DeckError, default_deck
+from crm_core.deck import Deck, DeckError, default_deck
 from crm_core.findings import REGISTRY
 from crm_core.notes import NotesError
 from ui.data import current_dataset_id
-from ui.deck import add_finding, base_settings, current_deck, deck_pptx_bytes, deck_store, pptx_file_name, set_deck
+from ui.deck import (
+    add_finding,
+    current_deck,
+    deck_pptx_bytes,
+    deck_store,
+    pptx_file_name,
+    set_deck,
+)
 from ui.present import current_findings
 from ui.state import Keys
 from ui.widgets import explain, plain
@@ -44,7 +51,7 @@ def _edit(index: int) -> None:
 
 
 def _reset() -> None:
-    set_deck(default_deck(base_settings()))
+    set_deck(default_deck())
     for key in [k for k in st.session_state if str(k).startswith((Keys.DECK_TITLE, Keys.DECK_NOTE, Keys.DECK_SPEAKER))]:
         del st.session_state[key]
 
@@ -52,6 +59,10 @@ def _reset() -> None:
 def _play() -> None:
     # The sidebar opens the meeting page on the next run (ui.present.render_present_controls).
     st.session_state.update({Keys.MEETING_MODE: True, Keys.MEETING_STEP: 1, Keys.MEETING_SWITCH: True})
+
+
+def _clear() -> None:
+    set_deck(Deck())
 
 
 def _shown_title(entry) -> tuple[str, str]:
@@ -67,7 +78,7 @@ def _shown_title(entry) -> tuple[str, str]:
     return entry.title or (finding.headline if finding else entry.figure_id), source
 
 
-left, middle, right = st.columns(3)
+left, middle, right, far = st.columns(4)
 left.button("Play in meeting mode", type="primary", icon=":material/co_present:", on_click=_play)
 middle.download_button(
     "Download PowerPoint", data=lambda: deck_pptx_bytes(current_deck()), file_name=pptx_file_name(),
@@ -76,14 +87,16 @@ middle.download_button(
          "(definition, period, filters, settings); opens in PowerPoint, LibreOffice Impress and Keynote.")
 right.button("Reset to the default deck", icon=":material/restart_alt:", on_click=_reset,
              help="One slide per key finding, from KPIs to service and cost; your slides are dropped.")
+far.button("Start an empty deck", icon=":material/clear_all:", on_click=_clear,
+           help="Remove every slide, then add charts with their Add to deck buttons.")
 
-st.subheader(f"{len(deck)} slides")
+st.subheader(f"{len(deck)} slide" if len(deck) == 1 else f"{len(deck)} slides")
 if not len(deck):
     st.info("The deck is empty. Add charts with **Add to deck** on any page, or a key finding below.")
 for index, entry in enumerate(deck.entries):
     title, source = _shown_title(entry)
     with st.container(border=True):
-        text, up, down, remove = st.columns([8, 1, 1, 1], vertical_alignment="center")
+        text, up, down, remove = st.columns([6, 1.1, 1.4, 1.6], vertical_alignment="center")
         text.markdown(f"**{index + 1}. {plain(title)}**")
         text.caption(plain(source) + (f" · Note: {plain(entry.note)}" if entry.note else ""))
         up.button("Up", key=f"deck_up_{index}", icon=":material/arrow_upward:", disabled=index == 0,

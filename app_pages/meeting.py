@@ -5,7 +5,6 @@ them), so Next and Previous only pick a prepared slide.
 """
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from ui.deck import current_deck, prepared_slides
@@ -61,7 +60,7 @@ if not meeting:
     if not slides:
         st.warning("There is nothing to show for the selected period. Widen the period in the sidebar.")
     else:
-        st.subheader(f"{len(slides)} slides")
+        st.subheader(f"{len(slides)} slide" if len(slides) == 1 else f"{len(slides)} slides")
         for number, ready in enumerate(slides, start=1):
             st.markdown(f"**{number}. {plain(ready.slide.title)}**")
         st.page_link("app_pages/deck.py", label="Edit the deck", icon=":material/view_carousel:")
@@ -77,32 +76,40 @@ if not slides:
     st.button("Exit meeting mode", on_click=_set_meeting, args=(False,), shortcut="Esc")
     st.stop()
 
-count = len(slides)
-step = _step(count)
-st.session_state[Keys.MEETING_STEP] = step
-st.query_params[Keys.MEETING_STEP] = str(step)  # a copied link reopens this slide
-ready = slides[step - 1]
-slide = ready.slide
 
-st.progress(step / count, text=f"Slide {step} of {count} · {plain(slide.area or slide.title)}")
-previous, following, theme_column, leave = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
-previous.button("Previous", icon=":material/arrow_back:", disabled=step <= 1, on_click=_move, args=(-1, count),
-                shortcut="Left", width="stretch")
-following.button("Next", icon=":material/arrow_forward:", type="primary", disabled=step >= count, on_click=_move,
-                 args=(1, count), shortcut="Right", width="stretch")
-with theme_column:
-    _theme("collapsed")
-leave.button("Exit", icon=":material/close:", on_click=_set_meeting, args=(False,), shortcut="Esc",
-             width="stretch")
-st.header(plain(slide.title), anchor=False)
-if ready.figure is not None:
-    chart(go.Figure(ready.figure), key=f"meeting_chart_{step}", deck=False, toolbar=False)  # a copy of the cached figure
-detail = " ".join(part for part in (slide.takeaway, slide.note) if part)
-if slide.title != slide.headline:
-    detail = f"{slide.headline} {detail}".strip()
-if detail:
-    st.caption(plain(detail))
+@st.fragment
+def _stage(slides: list, dark: bool) -> None:
+    """One slide and the controls; Next / Previous rerun only this fragment, not the whole app."""
+    count = len(slides)
+    step = _step(count)
+    st.session_state[Keys.MEETING_STEP] = step
+    st.query_params[Keys.MEETING_STEP] = str(step)  # a copied link reopens this slide
+    ready = slides[step - 1]
+    slide = ready.slide
 
-if slide.table is not None and slide.table.height:
-    with st.expander("The numbers behind this slide"):
-        st.dataframe(slide.table, hide_index=True, width="stretch")
+    st.progress(step / count, text=f"Slide {step} of {count} · {plain(slide.area or slide.title)}")
+    previous, following, theme_column, leave = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
+    previous.button("Previous", icon=":material/arrow_back:", disabled=step <= 1, on_click=_move, args=(-1, count),
+                    shortcut="Left", width="stretch")
+    following.button("Next", icon=":material/arrow_forward:", type="primary", disabled=step >= count, on_click=_move,
+                     args=(1, count), shortcut="Right", width="stretch")
+    with theme_column:
+        chosen = _theme("collapsed")
+    leave.button("Exit", icon=":material/close:", on_click=_set_meeting, args=(False,), shortcut="Esc",
+                 width="stretch")
+    if (chosen == "Dark") != dark or not st.session_state.get(Keys.MEETING_MODE):
+        st.rerun()  # the theme's page colours and leaving meeting mode concern the whole app
+    st.header(plain(slide.title), anchor=False)
+    if ready.figure is not None:  # the cached figure, drawn as it is (plotly_chart does not change it)
+        chart(ready.figure, key="meeting_chart", deck=False, toolbar=False)
+    detail = " ".join(part for part in (slide.takeaway, slide.note) if part)
+    if slide.title != slide.headline:
+        detail = f"{slide.headline} {detail}".strip()
+    if detail:
+        st.caption(plain(detail))
+    if slide.table is not None and slide.table.height:
+        with st.expander("The numbers behind this slide"):
+            st.dataframe(slide.table, hide_index=True, width="stretch")
+
+
+_stage(slides, dark)

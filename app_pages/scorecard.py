@@ -1,11 +1,10 @@
 """CRM scorecard: the business against IDIC, QCi, Buttle's value chain and Payne & Frow, in plain words first."""
 from __future__ import annotations
 
+import polars as pl
 import streamlit as st
 
 from crm_core.charts.present import radar_figure
-import polars as pl
-
 from crm_core.scorecard import (
     LEVELS,
     MODELS,

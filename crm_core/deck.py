@@ -95,10 +95,11 @@ class DeckEntry:
         if len(self.settings) > MAX_SETTINGS or len(self.figure_json) > MAX_FIGURE_JSON:
             raise DeckError("This chart is too large to keep in a deck; filter the page down first.")
         try:
-            if not isinstance(json.loads(self.settings or "{}"), dict):
-                raise ValueError
+            settings = json.loads(self.settings or "{}")
         except ValueError as error:
             raise DeckError("The settings of a slide must be a JSON object.") from error
+        if not isinstance(settings, dict):
+            raise DeckError("The settings of a slide must be a JSON object.")
 
     @property
     def is_page_chart(self) -> bool:
@@ -122,25 +123,25 @@ class Deck:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def added(self, entry: DeckEntry) -> "Deck":
+    def added(self, entry: DeckEntry) -> Deck:
         """The deck with ``entry`` at the end."""
         return Deck((*self.entries, entry))
 
-    def moved(self, index: int, delta: int) -> "Deck":
+    def moved(self, index: int, delta: int) -> Deck:
         """The deck with slide ``index`` moved ``delta`` places (clamped to the ends)."""
         entries = list(self.entries)
         target = min(max(index + delta, 0), len(entries) - 1)
         entries.insert(target, entries.pop(index))
         return Deck(tuple(entries))
 
-    def removed(self, index: int) -> "Deck":
+    def removed(self, index: int) -> Deck:
         return Deck(self.entries[:index] + self.entries[index + 1:])
 
-    def edited(self, index: int, **changes: str) -> "Deck":
+    def edited(self, index: int, **changes: str) -> Deck:
         """The deck with slide ``index``'s title, note or speaker notes changed."""
         unknown = set(changes) - {"title", "note", "speaker_notes"}
         if unknown:
-            raise DeckError(f"A slide has no field {sorted(unknown)[0]!r}.")
+            raise DeckError(f"A slide has no field {min(unknown)!r}.")
         entries = list(self.entries)
         entries[index] = replace(entries[index], **changes)
         return Deck(tuple(entries))
@@ -149,7 +150,7 @@ class Deck:
         return json.dumps({"entries": [asdict(entry) for entry in self.entries]}, ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, text: str) -> "Deck":
+    def from_json(cls, text: str) -> Deck:
         """A deck from :meth:`to_json` text; raises DeckError on anything else."""
         try:
             body = json.loads(text)
@@ -162,10 +163,13 @@ class Deck:
             raise DeckError("This is not a deck saved by this app.") from error
 
 
-def default_deck(settings: FindingSettings | None = None) -> Deck:
-    """One slide per key finding: every area from KPIs to service and cost."""
-    blob = json.dumps((settings or FindingSettings()).to_dict())
-    return Deck(tuple(DeckEntry(key, settings=blob) for key in DEFAULT_KEYS))
+def default_deck() -> Deck:
+    """One slide per key finding: every area from KPIs to service and cost.
+
+    Its entries carry no settings of their own, so they follow the settings the
+    deck is played or exported with (the view's period, tiers, filters, ...).
+    """
+    return Deck(tuple(DeckEntry(key) for key in DEFAULT_KEYS))
 
 
 # --- Slides: every entry's content, computed once ---------------------------------------------
@@ -200,10 +204,11 @@ class Slide:
         return bool(self.chart or self.figure_json)
 
 
-def _finding_slide(entry: DeckEntry, finding: Finding, period: tuple[dt.date, dt.date]) -> Slide:
+def _finding_slide(entry: DeckEntry, finding: Finding, period: tuple[dt.date, dt.date] | None,
+                   settings: FindingSettings) -> Slide:
     return Slide(entry.figure_id, entry.title or finding.headline, finding.headline, finding.detail, entry.note,
                  entry.speaker_notes, finding.chart, finding.data, "", finding.table, finding.method, period,
-                 entry.settings_dict, finding.area)
+                 settings.to_dict(), finding.area)
 
 
 def _page_slide(entry: DeckEntry) -> Slide:
@@ -244,12 +249,12 @@ def prepare_slides(deck: Deck, dataset: Dataset, summary: pl.DataFrame | None = 
         blob = json.dumps(settings.to_dict(), sort_keys=True)
         if blob not in computed:
             keys = tuple(e.figure_id for e in deck.entries if not e.is_page_chart)
-            findings = key_findings(dataset, settings, summary if settings == base else None, keys)
-            period = FindingContext(dataset, settings).period if findings else None
-            computed[blob] = ({f.key: f for f in findings}, period)
-        findings, period = computed[blob]
-        if entry.figure_id in findings:
-            slides.append(_finding_slide(entry, findings[entry.figure_id], period))
+            found = key_findings(dataset, settings, summary if settings == base else None, keys)
+            period = FindingContext(dataset, settings).period if found else None
+            computed[blob] = ({f.key: f for f in found}, period)
+        by_key, period = computed[blob]
+        if entry.figure_id in by_key:
+            slides.append(_finding_slide(entry, by_key[entry.figure_id], period, settings))
     return slides
 
 

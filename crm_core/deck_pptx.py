@@ -27,6 +27,7 @@ from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION
 from pptx.util import Inches, Pt
 
 from crm_core.charts.native import CATEGORY_KINDS, NativeChart
+from crm_core.charts.text import plain_text
 from crm_core.deck import Slide
 
 WIDTH, HEIGHT = Inches(13.333), Inches(7.5)  # 16:9
@@ -87,7 +88,8 @@ def settings_text(settings: dict[str, Any]) -> str:
     """'lifetime-value horizon (months) 12; overdue after (× usual gap) 2' (period and empty values left out)."""
     parts = []
     for key, value in settings.items():
-        if key in ("start", "end", "chart_title", "takeaway", "definition", "page_title") or value in (None, "", [], {}):
+        if key in ("start", "end", "chart_title", "takeaway", "definition", "page_title", "dataset") or \
+                value in (None, "", [], {}):
             continue
         shown = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
         parts.append(f"{_SETTING_LABELS.get(key, key.replace('_', ' '))} {shown}")
@@ -103,7 +105,10 @@ def _filters_and_settings(values: dict[str, Any]) -> tuple[str, str]:
             settings = FindingSettings.from_dict(values)
         except (TypeError, ValueError):
             return "", settings_text({k: v for k, v in values.items() if k != "analysis"})
-        return settings.filters_text(), "; ".join(f"{name}: {value}" for name, value in settings.describe())
+        described = "; ".join(f"{name}: {value}" for name, value in settings.describe())
+        if values.get("page_choices"):
+            described += f"; choices on the page: {values['page_choices']}"
+        return settings.filters_text(), described
     return str(values.get("filters") or ""), settings_text({k: v for k, v in values.items() if k != "filters"})
 
 
@@ -135,14 +140,14 @@ def speaker_notes(slide: Slide, meta: DeckMeta, data_table: pl.DataFrame | None 
 # --- Charts -------------------------------------------------------------------------------------
 
 
-def _chart_data(chart: NativeChart):
+def _chart_data(chart: NativeChart) -> Any:
     if chart.kind in CATEGORY_KINDS:
-        data = CategoryChartData(number_format=chart.number_format)
-        data.categories = list(chart.categories)
+        categories = CategoryChartData(number_format=chart.number_format)
+        categories.categories = list(chart.categories)
         for series in chart.series:
-            data.add_series(series.name, list(series.values))
-        return data
-    data = BubbleChartData(number_format=chart.number_format) if chart.kind == "bubble" else XyChartData(
+            categories.add_series(series.name, list(series.values))
+        return categories
+    data: Any = BubbleChartData(number_format=chart.number_format) if chart.kind == "bubble" else XyChartData(
         number_format=chart.number_format)
     for series in chart.series:
         target = data.add_series(series.name)
@@ -267,7 +272,8 @@ def _chart_data_table(slide: Slide, figure: Any) -> pl.DataFrame:
         plain = trace.to_plotly_json()
         for key in ("x", "y", "z", "values", "labels", "value"):
             if plain.get(key) is not None:
-                rows.append((str(plain.get("name") or plain.get("type")), key, str(list(plain[key]))[:500]))
+                shown = [plain_text(v) if isinstance(v, str) else v for v in plain[key]]  # labels as typed
+                rows.append((plain_text(plain.get("name") or plain.get("type")), key, str(shown)[:500]))
     return pl.DataFrame(rows, schema={"trace": pl.String, "field": pl.String, "values": pl.String}, orient="row")
 
 
@@ -332,8 +338,8 @@ def _definitions(presentation: Any, slides: list[Slide], meta: DeckMeta) -> None
         if slide.definition and name not in seen:
             seen.add(name)
             terms.append((name, slide.definition))
-    terms.append(("Revenue", "Net of returns: negative amounts are returns and lower revenue. "
-                             f"Figures cover {period_text(meta.period)}, as of its last day."))
+    terms.append(("Revenue", ("Net of returns: negative amounts are returns and lower revenue. "
+                              f"Figures cover {period_text(meta.period)}, as of its last day.")))
     layout = presentation.slide_layouts[5]
     for start in range(0, len(terms), DEFINITIONS_PER_SLIDE):
         page = presentation.slides.add_slide(layout)
@@ -349,4 +355,4 @@ def _definitions(presentation: Any, slides: list[Slide], meta: DeckMeta) -> None
             paragraph.space_after = Pt(8)
 
 
-__all__ = ["DeckMeta", "PptxResult", "write_pptx", "speaker_notes", "add_native_chart", "figure_png"]
+__all__ = ["DeckMeta", "PptxResult", "add_native_chart", "figure_png", "speaker_notes", "write_pptx"]

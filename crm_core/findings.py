@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, Callable
+from typing import Any
 
 import polars as pl
 
 from crm_core.customers import filter_period, summarize
 from crm_core.dataset import Dataset
+from crm_core.drivers import drivers_finding
 from crm_core.schema import C
 from crm_core.settings import AnalysisSettings
 
@@ -79,12 +81,12 @@ class FindingSettings:
         return [
             ("Tiers", f"{', '.join(tiers.names)} by {tiers.by} ({cuts} of customers)" if tiers.amounts is None
              else f"{', '.join(tiers.names)} by {tiers.by} ({cuts})"),
-            ("RFM segments", f"scores 1 to {analysis.rfm.bins}, "
-                             f"{'default' if analysis.rfm.rules is None else 'edited'} rule table"),
+            ("RFM segments", (f"scores 1 to {analysis.rfm.bins}, "
+                              f"{'default' if analysis.rfm.rules is None else 'edited'} rule table")),
             ("Margin", f"{analysis.margin:.0%} of revenue"),
             ("Predicted value", f"next {self.horizon_months} months, discounted at {analysis.discount_rate:.0%} a year"),
-            ("Cost to serve", f"{analysis.cost_to_serve.per_contact:,.2f} per contact, "
-                              f"{analysis.cost_to_serve.per_return:,.2f} per returned line"),
+            ("Cost to serve", (f"{analysis.cost_to_serve.per_contact:,.2f} per contact, "
+                               f"{analysis.cost_to_serve.per_return:,.2f} per returned line")),
             ("Overdue (without the lifetime-value model)", f"over {self.overdue_factor:g}× a customer's usual gap"),
             ("Currency", self.currency or analysis.currency or "as in the data (no symbol)"),
         ]
@@ -99,7 +101,7 @@ class FindingSettings:
         return "; ".join(f"{FILTER_LABELS.get(column, column)}: {', '.join(values)}" for column, values in filters.items())
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "FindingSettings":
+    def from_dict(cls, values: dict[str, Any]) -> FindingSettings:
         """Inverse of :meth:`to_dict`; unknown keys are ignored, bad values raise ValueError."""
         def day(text: Any) -> dt.date | None:
             return dt.date.fromisoformat(str(text)) if text else None
@@ -208,9 +210,15 @@ def share(value: float | None) -> str:
 
 def kpi_finding(ctx: FindingContext) -> Finding | None:
     """Headline KPIs of the period (crm_core.kpis) and the revenue trend."""
-    from crm_core.kpis import format_delta, format_kpi, kpi_comparison, kpi_trend
-
-    from crm_core.kpis import WINDOW_LABELS, comparison_window, default_window
+    from crm_core.kpis import (
+        WINDOW_LABELS,
+        comparison_window,
+        default_window,
+        format_delta,
+        format_kpi,
+        kpi_comparison,
+        kpi_trend,
+    )
 
     start, end = ctx.period
     window = default_window(start, end)
@@ -254,7 +262,13 @@ TOP_SHARES = (0.01, 0.05, 0.1, 0.2, 0.5)
 
 def concentration_finding(ctx: FindingContext) -> Finding | None:
     """'The top 20% of customers bring 71% of revenue; 80% of revenue comes from 23% of customers.'"""
-    from crm_core.portfolio import _count_for_share, concentration, pareto_curve, pareto_takeaway, top_share
+    from crm_core.portfolio import (
+        _count_for_share,
+        concentration,
+        pareto_curve,
+        pareto_takeaway,
+        top_share,
+    )
 
     figures = concentration(ctx.summary)
     if figures.top20_share is None or figures.customers < 5:
@@ -549,7 +563,12 @@ def _model_at_risk_finding(ctx: FindingContext, result: Any) -> Finding:
 
 def migration_finding(ctx: FindingContext) -> Finding | None:
     """How customers moved between tiers from the first half of the period to the second."""
-    from crm_core.portfolio import migration_matrix, migration_takeaway, split_period, tier_migration
+    from crm_core.portfolio import (
+        migration_matrix,
+        migration_takeaway,
+        split_period,
+        tier_migration,
+    )
 
     start, end = ctx.period
     if (end - start).days < 60 or ctx.summary.height < 20:
@@ -573,7 +592,12 @@ def migration_finding(ctx: FindingContext) -> Finding | None:
 
 def retention_finding(ctx: FindingContext) -> Finding | None:
     """Share of new customers who buy again in the months after their first purchase, by year joined."""
-    from crm_core.retention import cohort_retention, cohort_takeaway, curves_takeaway, retention_curves
+    from crm_core.retention import (
+        cohort_retention,
+        cohort_takeaway,
+        curves_takeaway,
+        retention_curves,
+    )
 
     start, end = ctx.period
     curves = retention_curves(ctx.dataset.transactions, None, start, end, max_months=12)
@@ -644,7 +668,12 @@ def actions_finding(ctx: FindingContext) -> Finding | None:
 
 def service_cost_finding(ctx: FindingContext) -> Finding | None:
     """Value against cost to serve: the strategic significance quadrants."""
-    from crm_core.portfolio import add_cost_to_serve, quadrant_summary, significance, significance_takeaway
+    from crm_core.portfolio import (
+        add_cost_to_serve,
+        quadrant_summary,
+        significance,
+        significance_takeaway,
+    )
 
     if ctx.summary.height < 20:
         return None
@@ -672,6 +701,7 @@ REGISTRY: dict[str, FindingFunction] = {
     "segments": segments_finding,
     "retention": retention_finding,
     "value": value_finding,
+    "drivers": drivers_finding,
     "at_risk": at_risk_finding,
     "actions": actions_finding,
     "service_cost": service_cost_finding,
@@ -710,4 +740,4 @@ def key_findings(
     return findings
 
 
-__all__ = ["Finding", "FindingContext", "FindingSettings", "REGISTRY", "key_findings"]
+__all__ = ["REGISTRY", "Finding", "FindingContext", "FindingSettings", "key_findings"]

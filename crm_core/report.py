@@ -77,6 +77,10 @@ dl.defs dd { margin: 2px 0 0 0; break-inside: avoid; }
   .report-chart { min-height: 0; }
   .finding, #data-quality { break-before: page; }
   .modebar-container, .modebar { display: none !important; }
+  dl.defs { column-count: 3; column-gap: 22px; font-size: 11.5px; line-height: 1.35; }
+  #methodology.own-page { break-before: page; } #methodology.own-page dl.defs { font-size: 13px; line-height: 1.45; } dl.defs dt { margin-top: 5px; }
+  #methodology h2 { margin-top: 10px; } #data-quality h3 { margin-top: 0; }
+  .quality-body table { font-size: 11px; margin-top: 4px; } .quality-body th, .quality-body td { padding: 2px 8px 2px 0; }
 }
 """
 
@@ -143,6 +147,8 @@ def _chart_html(finding: Finding, index: int) -> str:
     from crm_core.charts.registry import finding_figure
 
     figure = finding_figure(finding)
+    if figure is None:
+        return ""
     width, height = CHART_SIZE
     figure.update_layout(width=width, height=height, autosize=False)
     return figure.to_html(
@@ -209,28 +215,36 @@ def ingest_rows(report: Any) -> pl.DataFrame:
         ("Rows with a negative amount", f"{data.get('negative_amount_rows', 0):,}"),
     ]
     rows += [(f"Rejected: {reason}", f"{count:,}") for reason, count in (data.get("rejected_by_reason") or {}).items()]
-    rows += [(f"Detected {key}", str(value)) for key, value in (data.get("detected") or {}).items()
-             if isinstance(value, (str, int, float)) or value is None]
+    rows += [(f"Detected {key.replace('_', ' ')}", _yes_no(value)) for key, value in (data.get("detected") or {}).items()
+             if isinstance(value, (str, int, float)) and value != ""]  # nothing detected: no row (never 'None')
     rows += [("Warning", str(warning)) for warning in data.get("warnings") or []]
     return pl.DataFrame(rows, schema={"Item": pl.String, "Value": pl.String}, orient="row")
+
+
+def _yes_no(value: Any) -> str:
+    return ("yes" if value else "no") if isinstance(value, bool) else str(value)
 
 
 def _quality_html(dataset: Dataset, ingest_report: Any | None) -> str:
     parts = ['<section id="data-quality"><h2>Data quality</h2><div class="quality-body">',
              f"<div>{table_html(dataset_checks(dataset))}</div><div>"]
     if ingest_report is not None:
-        parts += ["<h3>How the upload was read</h3>", table_html(ingest_rows(ingest_report), max_rows=24)]
+        parts += ["<h3>How the upload was read</h3>", table_html(ingest_rows(ingest_report), max_rows=14)]
     else:
         parts.append('<p class="note">No ingest report: this dataset was not uploaded as a file (for example the demo).</p>')
     parts.append("</div></div></section>")
     return "\n".join(parts)
 
 
-def _methodology_html(findings: list[Finding]) -> str:
-    """General definitions, then how each finding was computed (its own method text)."""
+def _methodology_html(findings: list[Finding], own_page: bool = False) -> str:
+    """General definitions, then how each finding was computed (its own method text).
+
+    ``own_page`` starts them on a new printed page (when the data quality section above fills most of one).
+    """
     terms = _METHODOLOGY + [(finding.title, finding.method) for finding in findings if finding.method]
     items = "".join(f"<dt>{esc(term)}</dt><dd>{esc(text)}</dd>" for term, text in terms)
-    return f'<section id="methodology"><h2>Methodology</h2><dl class="defs">{items}</dl></section>'
+    page = ' class="own-page"' if own_page else ""
+    return f'<section id="methodology"{page}><h2>Methodology</h2><dl class="defs">{items}</dl></section>'
 
 
 
@@ -304,7 +318,7 @@ def build_report(
         "</div>",
         *(_finding_html(finding, index) for index, finding in enumerate(findings)),
         _quality_html(dataset, ingest_report),
-        _methodology_html(findings),
+        _methodology_html(findings, own_page=ingest_report is not None),
     ]
     document = (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -14,7 +14,14 @@ from pptx import Presentation
 from crm_core.__main__ import main
 from crm_core.charts.native import from_figure
 from crm_core.customers import summarize
-from crm_core.deck import Deck, DeckEntry, DeckError, DeckStore, default_deck, prepare_slides
+from crm_core.deck import (
+    Deck,
+    DeckEntry,
+    DeckError,
+    DeckStore,
+    default_deck,
+    prepare_slides,
+)
 from crm_core.findings import REGISTRY, FindingSettings
 from crm_core.ingest import read_orders
 
@@ -166,8 +173,8 @@ def test_native_chart_values_match_the_engine(demo_pptx, demo_summary):
 
 
 def test_chart_without_native_type_is_a_picture_or_a_table(monkeypatch, tmp_path, demo_summary):
-    from crm_core.deck_pptx import DeckMeta, write_pptx
     from crm_core.dataset import load_dataset
+    from crm_core.deck_pptx import DeckMeta, write_pptx
 
     monkeypatch.setenv("CRM_CHROMIUM", str(tmp_path / "no-chromium"))  # no Chromium: the table stands in
     dataset = load_dataset(ROOT / "data" / "demo")

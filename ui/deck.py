@@ -15,6 +15,7 @@ import plotly.io as pio
 import streamlit as st
 
 from crm_core.charts.present import enlarged, themed
+from crm_core.charts.text import plain_text
 from crm_core.deck import PAGE_CHART_PREFIX, Deck, DeckEntry, DeckError, DeckStore, Slide, default_deck, prepare_slides
 from ui.data import current_dataset, current_dataset_id, customer_summary, dataset_version, selected_period
 from ui.state import Keys
@@ -31,11 +32,10 @@ def deck_store() -> DeckStore:
 
 
 def base_settings():
-    """Finding settings of the sidebar period."""
-    from crm_core.findings import FindingSettings
+    """Finding settings of the sidebar period under the view's settings (tiers, rules, margin, filters)."""
+    from ui.present import finding_settings
 
-    start, end = selected_period()
-    return FindingSettings(start=start, end=end)
+    return finding_settings()
 
 
 def current_deck() -> Deck:
@@ -48,7 +48,7 @@ def current_deck() -> Deck:
             st.session_state[Keys.DECK_ENTRIES] = saved[1]
     deck = st.session_state.get(Keys.DECK_ENTRIES)
     if deck is None:
-        deck = default_deck(base_settings())
+        deck = default_deck()
         st.session_state[Keys.DECK_ENTRIES] = deck
     return deck
 
@@ -58,28 +58,22 @@ def set_deck(deck: Deck) -> None:
 
 
 def current_settings_json(chart_title: str = "") -> str:
-    """The settings and filters in force: sidebar period, dataset and every choice in the URL."""
-    start, end = selected_period()
-    query = {name: st.query_params.get_all(name) for name in st.query_params if name not in (Keys.DECK,)}
-    values = {"start": start.isoformat(), "end": end.isoformat(), "dataset": current_dataset_id(),
-              "chart_title": chart_title, "page_title": _page_title(),
-              "filters": "; ".join(f"{k}={','.join(v)}" for k, v in query.items() if k not in ("ds", "period"))}
+    """The settings in force (period and the view's settings, filters included), the dataset and the page's choices."""
+    ignored = (Keys.DECK, Keys.DATASET_ID, Keys.PERIOD, Keys.MEETING_STEP, Keys.MEETING_MODE)
+    choices = {name: ",".join(st.query_params.get_all(name)) for name in st.query_params if name not in ignored}
+    values = {**base_settings().to_dict(), "dataset": current_dataset_id(), "chart_title": chart_title,
+              "page_title": _page_title(), "page_choices": "; ".join(f"{k}={v}" for k, v in choices.items())}
     return json.dumps(values, ensure_ascii=False)
 
 
 def _page_title() -> str:
-    try:
-        from ui.present import APP_PAGES
-
-        path = st.context.url.rsplit("/", 1)[-1].split("?", 1)[0] if st.context.url else ""
-        return APP_PAGES.get(path, ("", ""))[1]
-    except Exception:  # noqa: BLE001 - the page title only labels the slide
-        return ""
+    return str(st.session_state.get(Keys.PAGE_TITLE) or "")
 
 
 def _figure_title(fig: go.Figure) -> str:
+    """The chart's title as typed (figures hold titles escaped for Plotly: crm_core.charts.text)."""
     text = fig.layout.title.text if fig.layout.title else None
-    return str(text or "Chart").replace("<br>", " ")
+    return plain_text(text) or "Chart"
 
 
 def add_chart(fig: go.Figure, key: str) -> None:
@@ -151,7 +145,9 @@ def deck_pptx_bytes(deck: Deck) -> bytes:
     dataset = current_dataset()
     slides = [ready.slide for ready in prepared_slides(deck)]
     buffer = io.BytesIO()
-    write_pptx(slides, DeckMeta(dataset.name, selected_period(), customer_summary().height), buffer)
+    settings = base_settings()
+    write_pptx(slides, DeckMeta(dataset.name, selected_period(), customer_summary().height, settings.currency,
+                                filters=settings.filters_text()), buffer)
     return buffer.getvalue()
 
 

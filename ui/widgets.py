@@ -117,6 +117,13 @@ CUSTOMER_COLUMNS = {
     "p_alive": share_column("Probability still active"),
     "probability_active": share_column("Chance still active"),
     "expected_purchases": st.column_config.NumberColumn("Expected purchases", format="%.2f"),
+    "value_low": money_column("Value, low end of range"),
+    "value_high": money_column("Value, high end of range"),
+    "purchases_low": count_column("Purchases, low end of range"),
+    "purchases_high": count_column("Purchases, high end of range"),
+    "usual_gap_days": st.column_config.NumberColumn("Usual days between orders", format="%.0f"),
+    "overdue": st.column_config.CheckboxColumn("Overdue"),
+    "next_order_date": st.column_config.DateColumn("Next order expected (empty: probably lapsed)"),
     "repeat_purchases": count_column("Repeat purchases so far"),
     "last_purchase_date": st.column_config.DateColumn("Last purchase"),
     "days_since_last_purchase": count_column("Days since last purchase"),
@@ -202,13 +209,13 @@ def with_contacts(members: pl.DataFrame) -> pl.DataFrame:
     return joined.select("customer_id", *wanted, *[name for name in members.columns if name != "customer_id"])
 
 
-def export_bytes(members: pl.DataFrame) -> bytes:
-    """CSV for managers: readable headers, amounts in cents of the view's currency, no float noise."""
+def readable_members(members: pl.DataFrame) -> pl.DataFrame:
+    """Customers for a manager's CSV: readable headers, amounts in cents of the view's currency, no float noise."""
     from crm_core.export import readable_export
     from ui.settings import display_currency
 
     labels = {name: _label(config) for name, config in CUSTOMER_COLUMNS.items()}
-    return safe_csv_bytes(readable_export(members, labels, MONEY_COLUMNS, SHARE_COLUMNS, display_currency()))
+    return readable_export(members, labels, MONEY_COLUMNS, SHARE_COLUMNS, display_currency())
 
 
 def _label(config) -> str:
@@ -217,7 +224,7 @@ def _label(config) -> str:
 
 #: Customer columns holding amounts and 0-1 shares (exports write cents and percent).
 MONEY_COLUMNS = {"revenue", "margin", "contribution", "aov", "clv", "predicted_clv", "revenue_to_date", "returns",
-                 "cost_to_serve"}
+                 "cost_to_serve", "value_low", "value_high"}
 SHARE_COLUMNS = {"p_alive", "probability_active"}
 
 
@@ -235,7 +242,7 @@ def customer_list(members: pl.DataFrame, group: str, file_prefix: str, key: str,
     if rows and "customer_id" in shown.columns:
         open_in_customer_360(str(shown["customer_id"][rows[0]]), key)
     st.download_button(
-        "Download these customers (CSV)", data=export_bytes(members), file_name=f"{file_prefix}_{file_slug(group)}.csv",
+        "Download these customers (CSV)", data=safe_csv_bytes(readable_members(members)), file_name=f"{file_prefix}_{file_slug(group)}.csv",
         mime="text/csv", icon=":material/download:", key=key,
         help="Opens in Excel with readable headers; amounts are in cents of the currency named in the header; "
              "cells that could run as formulas are neutralised.")

@@ -52,8 +52,9 @@ def run(args: argparse.Namespace) -> int:
     settings = FindingSettings.from_analysis(analysis, view.start, view.end, _currency_prefix(code))
     dataset = Dataset(transactions=view.transactions.collect().lazy(), name=Path(args.path).name)
     summary = FindingContext(dataset, settings).summary  # the customers every slide counts
-    slides = prepare_slides(default_deck(settings), dataset, summary, settings)
-    meta = DeckMeta(dataset.name, (view.start, view.end), summary.height, settings.currency or code,
+    slides = prepare_slides(default_deck(), dataset, summary, settings)
+    period = (view.start, view.end) if view.start is not None else None
+    meta = DeckMeta(dataset.name, period, summary.height, settings.currency or code,
                     filters=settings.filters_text(), title=args.title)
     try:
         result = write_pptx(slides, meta, out)

@@ -1,0 +1,71 @@
+"""AppTest of the Deck page: the default deck, edits, removal, adding a finding, saving and reopening from the URL."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from conftest import app_path
+from streamlit.testing.v1 import AppTest
+
+from crm_core.deck import DeckStore
+from crm_core.findings import REGISTRY
+
+
+def _open(query: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(app_path(), default_timeout=180)
+    for name, value in (query or {}).items():
+        at.query_params[name] = value
+    at.run()
+    at.switch_page("app_pages/deck.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _button(at: AppTest, label: str, index: int = 0):
+    return [button for button in at.button if button.label == label][index]
+
+
+def _titles(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown if m.value.startswith("**") and ". " in m.value[:6]]
+
+
+def test_default_deck_edit_move_remove_and_add():
+    at = _open()
+    assert at.subheader[0].value == f"{len(REGISTRY)} slides"
+    assert _titles(at)[0].startswith("**1. Last 12 months:")  # the headline computed from the data
+    at.text_input(key="deck_title_0").input("Where we stand")
+    at.text_input(key="deck_note_0").input("Compare with the budget <b>now</b>")
+    at.text_area(key="deck_speaker_0").input("Start with the trend")
+    _button(at, "Save this slide", 0).click().run()
+    assert _titles(at)[0] == "**1. Where we stand**"
+    assert any("Note: Compare with the budget \\<b\\>now\\</b\\>" in c.value for c in at.caption)  # plain text
+    _button(at, "Down", 0).click().run()
+    assert _titles(at)[1] == "**2. Where we stand**"
+    _button(at, "Remove", 1).click().run()
+    assert at.subheader[0].value == f"{len(REGISTRY) - 1} slides"
+    assert not any("Where we stand" in title for title in _titles(at))
+    at.selectbox(key="deck_pick_finding").set_value("tiers").run()
+    _button(at, "Add to deck", 0).click().run()
+    assert at.subheader[0].value == f"{len(REGISTRY)} slides"
+    assert _titles(at)[-1].startswith(f"**{len(REGISTRY)}. Platinum:")
+
+
+def test_saved_deck_opens_from_its_url():
+    at = _open()
+    _button(at, "Start an empty deck").click().run()
+    at.selectbox(key="deck_pick_finding").set_value("segments").run()
+    _button(at, "Add to deck", 0).click().run()
+    at.text_input(key="deck_name").input("Board review")
+    _button(at, "Save deck").click().run()
+    assert not at.exception
+    store = DeckStore(Path(os.environ["CRM_WORKSPACE"]))
+    saved = store.list()
+    assert saved["name"].to_list() == ["Board review"] and saved["slides"].to_list() == [1]
+    deck_id = str(saved["id"][0])
+    assert at.query_params["deck"] in (deck_id, [deck_id])
+
+    again = _open({"deck": deck_id})  # a new session: the link alone opens the saved deck
+    assert again.subheader[0].value == "1 slide"
+    assert _titles(again)[0].startswith("**1. Champions")
+
