@@ -1,6 +1,7 @@
 """Customer 360: one customer's purchases, value, service history and next best action."""
 from __future__ import annotations
 
+import polars as pl
 import streamlit as st
 
 from crm_core.actions import explain_recommendation, value_measure
@@ -10,16 +11,23 @@ from crm_core.customer360 import (
     action_details,
     customer_row,
     customer_view,
+    forecast_range_text,
     interactions_summary,
     match_labels,
+    order_lines,
     p_alive_text,
     search_customers,
     timeline_takeaway,
 )
 from ui.data import current_dataset, period_transactions, selected_period
-from ui.interact import current_actions, current_profile, current_search_index, value_settings
+from ui.interact import (
+    current_actions,
+    current_profile,
+    current_search_index,
+    value_settings,
+)
 from ui.state import Keys
-from ui.widgets import chart, count_column, explain, money_column, plain, takeaway
+from ui.widgets import chart, count_column, explain, format_figure, money_column, plain, table, takeaway
 
 MIX_COLUMNS = {
     "category": "Category",
@@ -91,6 +99,7 @@ else:
                       help="The lifetime-value model's estimate that this customer has not quietly left. "
                            "Shown as — for customers who never came back after their first purchase day: "
                            "without a repeat purchase the model has nothing to judge by.")
+    st.caption(plain(forecast_range_text(facts)))
     profile = current_profile()
     for note in [*profile.missing.values(), *profile.warnings]:
         st.caption(plain(note))
@@ -116,6 +125,20 @@ else:
             column.caption(f"The order file has no {missing} column: map one on the Data page to see this.")
         else:
             column.dataframe(mix, hide_index=True, width="stretch", column_config=MIX_COLUMNS)
+
+st.subheader("Orders, lines and refunds")
+lines = order_lines(period_transactions(), customer_id)
+if lines.height == 0:
+    st.caption("No order line in the selected period.")
+else:
+    refunds = lines.filter(pl.col("kind") != "Purchase")
+    st.caption(f"{lines.height:,} lines in the period, {refunds.height:,} of them refunds or returns "
+               f"({format_figure(-float(refunds['amount'].sum()), 'money')} refunded).")
+    table(lines, column_config={
+        "order_date": st.column_config.DateColumn("Date", format="YYYY-MM-DD"), "order_id": "Order",
+        "product": "Product", "sku": "SKU", "category": "Category", "channel": "Channel",
+        "quantity": st.column_config.NumberColumn("Quantity", format="%g"), "amount": money_column("Amount"),
+        "discount_code": "Discount code", "kind": "Line"})
 
 st.subheader("Support contacts")
 service = interactions_summary(view)

@@ -53,11 +53,10 @@ def download(frame, name: str, label: str) -> None:
 # Value drivers ------------------------------------------------------------------------------
 st.subheader("Value by first order, channel, region and month")
 available = drivers.available_dimensions(profiles)
-left, right = st.columns([3, 1])
-dimension = left.segmented_control(
+dimension = st.segmented_control(
     "Group customers by", available, format_func=drivers.DIMENSIONS.get, default=available[0], required=True,
     key=Keys.DRV_BY, bind="query-params")
-predict = right.toggle("Predict the next 12 months", value=True, key=Keys.DRV_PREDICT,
+predict = st.toggle("Predict the next 12 months", value=True, key=Keys.DRV_PREDICT,
                        help="Fits the lifetime-value models (as on the Lifetime value page) to each customer's "
                             "history: it takes a few seconds on large data.")
 missing = [f"{drivers.DIMENSIONS[d]} needs a '{drivers.NEEDED_COLUMN[d]}' column"
@@ -75,14 +74,14 @@ repeat = overall["repeat_rate_365"]
 cards[1].metric("Ordered again within a year", "n/a" if repeat is None else f"{repeat:.1%}", border=True,
                 help="Of the customers whose first order is at least 365 days before the period end, the share "
                      "who placed another order on a later day within 365 days.")
-cards[2].metric("Revenue per customer to date", f"{overall['revenue_per_customer']:,.2f}", border=True,
-                help="Net revenue (returns subtracted) of these customers up to the period end, divided by them.")
+cards[2].metric("Revenue per customer", f"{overall['revenue_per_customer']:,.2f}", border=True,
+                help="Net revenue (returns subtracted) of these customers to date (the period end), divided by them.")
 predicted = overall["predicted_value_per_customer"]
-cards[3].metric("Predicted value, next 12 months", "n/a" if predicted is None else f"{predicted:,.2f}", border=True,
+cards[3].metric("Predicted, next 12 months", "n/a" if predicted is None else f"{predicted:,.2f}", border=True,
                 help="Average predicted revenue per customer over the next 12 months (BG/NBD and Gamma-Gamma).")
-measure, phrase = drivers.ranking_measure(overall)
+measure, _ = drivers.ranking_measure(overall)
 st.caption(plain(
-    f"Groups are ranked by {drivers.MEASURE_LABELS[measure].lower()} ({phrase}); the whiskers show a 95% interval "
+    f"Groups are ranked by {drivers.MEASURE_LABELS[measure].lower()}; the whiskers show a 95% interval "
     "on each group's average: when two groups' whiskers overlap a lot, the difference may be chance."))
 chart(driver_figure(groups, dimension, overall), key="drv_value")
 takeaway(drivers.takeaway(groups, dimension, overall))
@@ -109,6 +108,8 @@ group_columns = {
     "predicted_value_per_customer": money_column("Predicted 12 months"),
     "predicted_value_low": money_column("Predicted, low (95%)"),
     "predicted_value_high": money_column("Predicted, high (95%)"),
+    "median_days_to_second": st.column_config.NumberColumn(
+        "Days to 2nd order (median)", format="%.0f", help="Among the group's customers who placed a second order."),
     "value_index": st.column_config.NumberColumn("× average", format="%.2f"),
     "cac": money_column("Acquisition cost (CAC)"),
     "revenue_to_cac": st.column_config.NumberColumn("Revenue ÷ CAC", format="%.2f",
@@ -130,6 +131,9 @@ else:
     noun = "products" if item == C.PRODUCT else "categories"
     if item != C.PRODUCT:
         st.caption("The data has no product column, so products are shown by category.")
+    if item == C.PRODUCT and data.one_item_per_order(item):
+        st.caption("This export lists one row per order, carrying the order's main product (its largest line): "
+                   "revenue and refunds below count each whole order under that product.")
     catalogue = data.product_table(item)
     rank_by = st.segmented_control("Top " + noun + " by", ["revenue", "customers"], format_func=str.capitalize,
                                    default="revenue", required=True, key=Keys.DRV_RANK, bind="query-params")
@@ -184,4 +188,4 @@ else:
                   "revenue": money_column("Revenue"), "average_order": money_column("Average order")})
     download(usage, "discount_codes", "Download the codes (CSV)")
     st.caption("Discount depth (how much was taken off) needs the discount amount, which the data does not carry; "
-               "group by 'Discount code on the first order' above to compare codes.")
+               "group by 'First-order code' above to compare codes.")

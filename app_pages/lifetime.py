@@ -13,12 +13,15 @@ from crm_core.charts.lifetime import (
     clv_distribution_figure,
     cohort_heatmap_figure,
     cumulative_tracking_figure,
+    forecast_fan_figure,
+    gap_histogram_figure,
     holdout_by_frequency_figure,
     lifecycle_funnel_figure,
     p_alive_heatmap_figure,
     penetration_figure,
     retention_curves_figure,
 )
+from crm_core.export import safe_csv_bytes
 from crm_core.metrics import metric, predicted_total, predicted_value_words
 from crm_core.settings import AnalysisSettings
 from ui import models
@@ -44,8 +47,10 @@ st.title("Lifetime value & retention")
 explain(
     "Forecasts from your order history: **who is probably still a customer**, **how much each customer is likely "
     "to spend** over the coming months (customer lifetime value, CLV), **who is valuable but slipping away**, and "
-    "how well you **acquire, keep, grow and win back** customers. Two proven statistical models do the forecasting: "
-    "one for how often customers buy and when they quietly stop (BG/NBD), one for how much they spend (Gamma-Gamma). "
+    "how well you **acquire, keep, grow and win back** customers. Proven statistical models do the forecasting: "
+    "one for how often customers buy and when they quietly stop (BG/NBD, Pareto/NBD or MBG/NBD: by default the one "
+    "that best predicted your last weeks), one for how much they spend (Gamma-Gamma). Every forecast comes with a "
+    "range that holds the outcome about 8 times out of 10. "
     "Time is counted in **weeks**; a repeat purchase is a further day with a purchase. The models read each "
     "customer's whole history up to the end of the sidebar period. What customers are worth comes first; how "
     "far to trust the models follows."
@@ -77,12 +82,21 @@ def forecast_settings(observed_margin: float | None) -> AnalysisSettings:
     return update_settings(horizon_months=int(months), margin=margin / 100, discount_rate=rate / 100)
 
 
-def fit_or_stop(settings: AnalysisSettings):
+def model_picker() -> str:
+    """The purchase model: automatic (best on the last weeks) unless the manager picks one."""
+    return st.selectbox(
+        "Purchase model", clv.MODEL_CHOICES, format_func=clv.model_label, key=Keys.LT_MODEL, bind="query-params",
+        help="Automatic fits all three models and uses the one that best predicted the last weeks of your data. "
+             "Pick one yourself to override.")
+
+
+def fit_or_stop(settings: AnalysisSettings, model: str = "auto"):
     """The fitted models with the view's settings; stops the page with the reason when they cannot be fitted."""
     clv_settings = settings.clv_settings()
     try:
         with st.spinner("Fitting the purchase and spend models…"):
-            return models.clv_result(clv_settings.horizon_weeks, clv_settings.margin, clv_settings.annual_discount_rate)
+            return models.clv_result(clv_settings.horizon_weeks, clv_settings.margin, clv_settings.annual_discount_rate,
+                                     model)
     except ValueError as error:
         st.error(plain(str(error)))
         st.stop()
@@ -108,7 +122,7 @@ def worth_section(result, settings: AnalysisSettings, period: str) -> None:
         st.session_state.pop(Keys.LT_GROUP, None)
     left, right = st.columns(2)
     with left:
-        chart(clv_distribution_figure(result.customers, f"{months} months"), key="lt_fig_clv_hist")
+        chart(clv_distribution_figure(result.customers, f"{months} months"), key="lt_fig_clv_hist", money_axis="x", count_axis="y")
     with right:
         kind = st.segmented_control("CLV by", kinds, format_func=models.GROUPINGS.get, default="decile",
                                     required=True, key=Keys.LT_GROUP, bind="query-params")
@@ -124,12 +138,44 @@ def worth_section(result, settings: AnalysisSettings, period: str) -> None:
     takeaway(clv.concentration_takeaway(clv.value_tiers(result.customers)))
 
 
+def range_section(result, settings: AnalysisSettings, model: str) -> None:
+    """The forecast's range: fan chart of the cumulative forecast, the total's range, every customer's forecast."""
+    clv_settings = settings.clv_settings()
+    value_range = result.value_interval()
+    if value_range["value_low"] is not None:
+        st.caption(f"Likely range of the total ({result.settings.interval:.0%}): "
+                   f"{format_figure(value_range['value_low'], 'money')} to "
+                   f"{format_figure(value_range['value_high'], 'money')}.")
+    with st.spinner("Drawing the forecast's range…"):
+        fan = models.forecast_fan(clv_settings.horizon_weeks, clv_settings.margin, clv_settings.annual_discount_rate,
+                                  model)
+    chart(forecast_fan_figure(fan, result.calibration_end, result.settings.interval), key="lt_fig_fan")
+    takeaway(clv.interval_takeaway(result))
+    st.download_button("Download every customer's forecast (CSV)", data=safe_csv_bytes(clv.customer_forecasts(result)),
+                       file_name="customer_forecasts.csv", mime="text/csv", icon=":material/download:",
+                       key="lt_download_all",
+                       help="One row per customer: chance still active, expected purchases and value with their "
+                            "ranges, next order date (empty when probably lapsed).")
+
+
+def next_order_section(result) -> None:
+    """When customers will order next, the gaps between orders, who is overdue."""
+    st.subheader("When will customers order next?")
+    gaps = models.order_gaps()
+    if gaps.height:
+        chart(gap_histogram_figure(gaps), key="lt_fig_gaps")
+    takeaway(clv.gap_takeaway(gaps, result.customers))
+    st.caption("Each customer's next order date is when an active customer like them has bought again with even "
+               "odds; customers more likely gone than active are marked probably lapsed. Overdue: silent for longer "
+               "than their own average gap between purchase days.")
+
+
 def alive_section(result, period: str) -> None:
     """Who is probably still a customer (the model's P(alive), named apart from observed recency)."""
     st.subheader("Who is probably still a customer")
     alive = float((result.customers["p_alive"] >= 0.5).mean()) if result.customers.height else None
     figure_card(st.columns(3)[0], "probably_active_share", alive, f"as of {period.split(' to ')[-1]}")
-    chart(p_alive_heatmap_figure(clv.probability_alive_matrix(result.bgnbd, result.customers)), key="lt_fig_palive")
+    chart(p_alive_heatmap_figure(clv.probability_alive_matrix(result.model, result.customers)), key="lt_fig_palive")
     takeaway(clv.p_alive_takeaway(result))
 
 
@@ -162,9 +208,21 @@ def trust_section(result) -> None:
     cards[1].metric("Bought more than once", f"{result.repeat_share:.1%}", border=True)
     cards[2].metric("History", f"{result.history_days / 7:.0f} weeks", border=True,
                     help="From the first customer's first purchase to the end of the period.")
-    cards[3].metric("Fits converged", "yes" if result.bgnbd.converged_ and result.gamma_gamma is not None
+    cards[3].metric("Fits converged", "yes" if result.model.converged_ and result.gamma_gamma is not None
                     and result.gamma_gamma.converged_ else "no", border=True)
     takeaway(clv.fit_takeaway(result))
+    if result.comparison is not None:
+        takeaway(plain(result.comparison.reason))
+        if result.comparison.table.height > 1:
+            table(result.comparison.table.drop("model"),
+                  column_config={"label": "Model",
+                                 "log_likelihood": st.column_config.NumberColumn("Log-likelihood", format="%.1f"),
+                                 "bic": st.column_config.NumberColumn("BIC (lower fits better)", format="%.1f"),
+                                 "total_error_pct": st.column_config.NumberColumn("Error of the total (%)",
+                                                                                  format="%+.1f"),
+                                 "mae": st.column_config.NumberColumn("Error per customer", format="%.3f"),
+                                 "converged": "Converged"})
+            st.caption("Each model was fitted without the last weeks and judged on them; the errors are purchases.")
     with st.expander("Model parameters", icon=":material/functions:"):
         st.dataframe(
             clv.parameter_table(result), hide_index=True, width="stretch",
@@ -173,12 +231,12 @@ def trust_section(result) -> None:
                            "standard_error": st.column_config.NumberColumn("Standard error", format="%.4f"),
                            "meaning": "What it means"},
         )
-        st.caption(f"Log-likelihood {result.bgnbd.log_likelihood_:,.1f} (purchases) over "
-                   f"{result.bgnbd.n_unique_rows_:,} distinct customer histories; standard errors from the "
+        st.caption(f"Log-likelihood {result.model.log_likelihood_:,.1f} ({result.model.LABEL}) over "
+                   f"{result.model.n_unique_rows_:,} distinct customer histories; standard errors from the "
                    "curvature of the likelihood.")
 
 
-def validation_section(first_day: dt.date, end: dt.date) -> None:
+def validation_section(first_day: dt.date, end: dt.date, model: str) -> None:
     """Would the model have predicted the last weeks?"""
     st.subheader("Check: would the model have predicted the last weeks?")
     history_weeks = (end - first_day).days // 7
@@ -194,7 +252,7 @@ def validation_section(first_day: dt.date, end: dt.date) -> None:
     split = end - dt.timedelta(weeks=holdout_weeks)
     try:
         with st.spinner("Fitting on the earlier weeks and comparing…"):
-            validation = models.holdout_validation(holdout_weeks)
+            validation = models.holdout_validation(holdout_weeks, model)
     except ValueError as error:
         st.error(plain(str(error)))
         return
@@ -213,8 +271,25 @@ def validation_section(first_day: dt.date, end: dt.date) -> None:
     with left:
         chart(holdout_by_frequency_figure(validation.by_frequency), key="lt_fig_holdout_freq")
     with right:
-        chart(cumulative_tracking_figure(validation.weekly, split), key="lt_fig_tracking")
+        chart(cumulative_tracking_figure(validation.weekly, split), key="lt_fig_tracking", count_axis="y")
     takeaway(clv.validation_takeaway(validation))
+    coverage_check(validation)
+
+
+def coverage_check(validation) -> None:
+    """Did each customer's range hold what they bought in the held-back weeks, as often as it claims?"""
+    cards = st.columns(3)
+    cards[0].metric(f"Customers inside their {validation.interval_level:.0%} range", f"{validation.coverage:.0%}",
+                    border=True, help="Share of customers whose purchases in the held-back weeks fell inside the "
+                                      "range forecast for them. About 80% means the ranges are honest.")
+    cards[1].metric("Frequent buyers inside their range",
+                    "n/a" if not validation.frequent_customers else f"{validation.coverage_frequent:.0%}", border=True,
+                    help="The same for customers with 3 or more repeat purchases before the split.")
+    cards[2].metric("Total inside its range",
+                    "yes" if validation.total_low <= validation.total_actual <= validation.total_high else "no",
+                    border=True, help=f"Range of the total: {validation.total_low:,.0f} to "
+                                      f"{validation.total_high:,.0f} purchases.")
+    takeaway(clv.coverage_takeaway(validation))
 
 
 def cohorts_section() -> None:
@@ -274,7 +349,7 @@ def lifecycle_section(period: str) -> None:
                          f"{format_figure(cycle.won_back_revenue, 'money')} since coming back.")
     chart(lifecycle_funnel_figure(cycle.funnel), key="lt_fig_funnel")
     takeaway(retention.lifecycle_takeaway(cycle))
-    chart(acquisition_figure(cycle.acquisition), key="lt_fig_acquisition")
+    chart(acquisition_figure(cycle.acquisition), key="lt_fig_acquisition", count_axis="y")
     takeaway(retention.acquisition_takeaway(cycle))
     if cycle.cac is not None:
         table(cycle.cac, column_config={"acquisition_channel": "Acquisition channel", "new_customers": "New customers",
@@ -291,11 +366,14 @@ period_text = fmt.period(start, end)
 view = forecast_settings(clv.suggested_margin(customer_summary()))
 st.caption(f"Forecast over {clv.weeks_label(view.clv_settings().horizon_weeks)}, margin {view.margin:.0%}, discount "
            f"rate {view.discount_rate:.0%} a year. Change them under *Forecast settings*.")
-fitted = fit_or_stop(view)
+model_choice = model_picker()
+fitted = fit_or_stop(view, model_choice)
 worth_section(fitted, view, period_text)
+range_section(fitted, view, model_choice)
 alive_section(fitted, period_text)
+next_order_section(fitted)
 at_risk_section(fitted)
 trust_section(fitted)
-validation_section(first_day, end)
+validation_section(first_day, end, fitted.model.NAME)
 cohorts_section()
 lifecycle_section(period_text)

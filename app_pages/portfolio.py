@@ -148,7 +148,7 @@ st.subheader("Revenue by tier over time")
 grain = st.segmented_control("Grain", list(pf.GRAINS), default="quarter", required=True,
                              key=Keys.PF_GRAIN, bind="query-params")
 trend = pf.tier_trend(period_transactions(), tiered, settings, grain)
-chart(tier_trend_figure(trend, grain), key="pf_trend")
+chart(tier_trend_figure(trend, grain), key="pf_trend", money_axis="y")
 takeaway(pf.trend_takeaway(trend, grain))
 st.caption("Tiers as assigned over the whole period in the sidebar.")
 
@@ -196,7 +196,7 @@ customers, matrix = pf.portfolio_table(
     matrix_value, lines)
 st.caption(matrix.basis.note)
 points, sampling_note = pf.chart_sample(customers)
-chart(significance_figure(points, matrix), key="pf_matrix")
+chart(significance_figure(points, matrix), key="pf_matrix", money_axis="y")
 quadrants = pf.quadrant_summary(matrix)
 takeaway(pf.significance_takeaway(quadrants))
 if sampling_note:

@@ -16,6 +16,10 @@ then avoids the cost of OpenBLAS threads spinning on small vector products,
 which crm_core avoids by itself), so the ratio is shown both ways.
 
 Targets: at least 10x faster, parameters equal to 1e-3 relative.
+
+Issue 16 adds (``main_models``): BG/NBD, MBG/NBD and Pareto/NBD fitted on the same
+customers plus 80 % prediction intervals over 52 weeks, at most 1 s; and our
+Pareto/NBD fit against lifetimes' ParetoNBDFitter on the same summary, at least 20x.
 """
 from __future__ import annotations
 
@@ -65,8 +69,9 @@ def _since(start: tuple[float, float]) -> tuple[float, float]:
 def ours(path: str) -> dict:
     import crm_core.clv as clv
 
+    # Like for like with lifetimes: BG/NBD only, point forecasts (the three models and intervals: main_models).
     settings = clv.CLVSettings(horizon_weeks=MONTHS * WEEKS_PER_MONTH_LIFETIMES, margin=1.0,
-                               annual_discount_rate=ANNUAL_RATE)
+                               annual_discount_rate=ANNUAL_RATE, model="bg-nbd", interval=None)
     start = _clock()
     result = clv.fit_clv(pl.scan_parquet(path), settings)
     wall, cpu = _since(start)
@@ -173,7 +178,73 @@ def main() -> None:
           f"largest relative CLV difference {clv_diff:.2e}", flush=True)
     if not math.isfinite(param_diff) or param_diff > 1e-3:
         print("  WARNING: parameters differ by more than 1e-3", flush=True)
+    main_models(path)
 
 
 if __name__ == "__main__":
     main()
+
+
+# --------------------------------------------------------------------------- issue 16: three models, intervals
+
+def _rfm_arrays(path: str):
+    import crm_core.clv as clv
+
+    summary = clv.rfm_summary(pl.scan_parquet(path)).collect()
+    return tuple(summary[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
+
+
+def ours_models(path: str) -> dict:
+    """All three purchase models fitted, plus 80 % intervals over 52 weeks for each (CPU and wall seconds)."""
+    from crm_core.clv import MODELS
+    from crm_core.clv.intervals import purchase_intervals
+
+    x, t_x, age = _rfm_arrays(path)
+    steps, fitted = {}, {}
+    start = _clock()
+    for name, cls in MODELS.items():
+        step = _clock()
+        fitted[name] = cls().fit(x, t_x, age)
+        steps[f"fit {name}"] = _since(step)[0]
+    fits_wall, fits_cpu = _since(start)
+    for name, model in fitted.items():
+        step = _clock()
+        purchase_intervals(model, x, t_x, age, 52.0, 0.8)
+        steps[f"intervals {name}"] = _since(step)[0]
+    return {"customers": len(x), "fits_wall": fits_wall, "fits_cpu": fits_cpu, "steps": steps,
+            "pareto": fitted["pareto-nbd"].params_, "pareto_ll": fitted["pareto-nbd"].log_likelihood_,
+            "converged": {name: m.converged_ for name, m in fitted.items()}}
+
+
+def lifetimes_pareto(path: str) -> dict:
+    """lifetimes' ParetoNBDFitter on the same summary (the fit alone is timed)."""
+    warnings.filterwarnings("ignore")
+    from lifetimes import ParetoNBDFitter
+
+    x, t_x, age = _rfm_arrays(path)
+    start = _clock()
+    fitter = ParetoNBDFitter().fit(x, t_x, age)
+    wall, cpu = _since(start)
+    params = {k: float(v) for k, v in fitter.params_.items()}
+    ll = float(ParetoNBDFitter._conditional_log_likelihood(list(params.values()), x, t_x, age).sum())
+    return {"wall": wall, "cpu": cpu, "params": params, "log_likelihood": ll}
+
+
+def main_models(path: str) -> None:
+    _, _, mine = measure(ours_models, path)
+    slowest = max(v for k, v in mine["steps"].items() if k.startswith("intervals"))
+    print(f"Three purchase models, {mine['customers']:,} customers: fits {mine['fits_wall']:.2f}s wall "
+          f"({mine['fits_cpu']:.2f}s CPU) + slowest intervals {slowest:.2f}s = {mine['fits_wall'] + slowest:.2f}s "
+          "(target <= 1 s)", flush=True)
+    print("  " + "  ".join(f"{k} {v:.3f}s" for k, v in mine["steps"].items()), flush=True)
+    _, _, theirs = measure(lifetimes_pareto, path)
+    ours_fit = mine["steps"]["fit pareto-nbd"]
+    print(f"  Pareto/NBD fit: ours {ours_fit:.2f}s, lifetimes {theirs['wall']:.2f}s: "
+          f"{theirs['wall'] / ours_fit:.0f}x (target >= 20x)", flush=True)
+    for name, value in mine["pareto"].items():
+        other = theirs["params"][name]
+        print(f"  {name:<6} ours {value:12.6f}  lifetimes {other:12.6f}  rel. diff {abs(value - other) / abs(other):.2e}",
+              flush=True)
+    ll = theirs["log_likelihood"]
+    print(f"  log-likelihood ours {mine['pareto_ll']:.4f}, lifetimes {ll if math.isfinite(ll) else 'NaN'} "
+          f"(lifetimes' own likelihood at its optimum)", flush=True)

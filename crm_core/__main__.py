@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 from crm_core.commands import COMMANDS
 from crm_core.ingest.errors import IngestError
@@ -14,9 +15,19 @@ def _chosen_command(argv: list[str]) -> str | None:
     return next((word for word in argv if word in COMMANDS), None)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's error contract: one line on stderr, exit code 2 (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        from crm_core.ingest.messages import one_line
+
+        print(one_line(f"error: {message} (see: {self.prog} --help)"), file=sys.stderr)
+        sys.exit(2)
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The CLI parser; only ``command``'s module is imported (all when None, for tests and docs)."""
-    parser = argparse.ArgumentParser(prog="python -m crm_core", description="Customer analytics from order exports.")
+    parser = _Parser(prog="python -m crm_core", description="Customer analytics from order exports.")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_line in COMMANDS.items():
         command_parser = sub.add_parser(name, help=help_line, description=help_line)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from crm_core.customers import is_purchase
 from crm_core.schema import C, has_column
 
 SEARCH_LIMIT = 50
@@ -166,7 +167,7 @@ def _mix(frame: pl.DataFrame, column: str) -> pl.DataFrame | None:
         frame.group_by(pl.col(column).fill_null("(not recorded)"))
         .agg(
             pl.col(C.AMOUNT).sum().alias("revenue"),
-            pl.col(C.ORDER_DATE).filter(pl.col(C.AMOUNT) >= 0).n_unique().alias("purchase_days"),
+            pl.col(C.ORDER_DATE).filter(is_purchase(frame)).n_unique().alias("purchase_days"),
         )
         .sort(["revenue", column], descending=[True, False])
     )
@@ -246,6 +247,24 @@ def action_details(facts: dict) -> str:
     return " · ".join(parts)
 
 
+def forecast_range_text(facts: dict) -> str:
+    """The forecast's likely range and the next order, in one line ('' without a forecast)."""
+    parts = []
+    low, high = facts.get("value_low"), facts.get("value_high")
+    if low is not None and high is not None:
+        parts.append(f"Likely value range {low:,.2f} to {high:,.2f}")
+    buys_low, buys_high = facts.get("purchases_low"), facts.get("purchases_high")
+    if buys_low is not None and buys_high is not None:
+        parts.append(f"{int(buys_low)} to {int(buys_high)} purchases (80% of such customers fall in the range)")
+    if "next_order_date" in facts:
+        next_order = facts.get("next_order_date")
+        parts.append(f"next order expected around {next_order:%d %b %Y}" if next_order else "probably lapsed")
+    gap = facts.get("usual_gap_days")
+    if gap is not None:
+        parts.append(f"usually buys every {gap:,.0f} days" + (", now overdue" if facts.get("overdue") else ""))
+    return "; ".join(parts) + ("." if parts else "")
+
+
 def p_alive_text(facts: dict) -> str:
     """P(alive) as a percentage, or "—" when the model cannot judge.
 
@@ -257,3 +276,24 @@ def p_alive_text(facts: dict) -> str:
     if p_alive is None or facts.get("repeat_days") == 0:
         return "—"
     return f"{p_alive:.0%}"
+
+
+#: Order-line columns shown in Customer 360 when the data has them, in this order.
+LINE_COLUMNS = (C.ORDER_DATE, C.ORDER_ID, "product", "sku", C.CATEGORY, C.CHANNEL, C.QUANTITY, C.AMOUNT,
+                "discount_code")
+
+
+def order_lines(tx: pl.LazyFrame, customer_id: str) -> pl.DataFrame:
+    """The customer's order lines in ``tx``, newest first, with ``kind`` 'Purchase' or 'Refund / return'.
+
+    Negative amounts are refunds or returned lines (they lower net revenue).
+    """
+    present = [name for name in LINE_COLUMNS if has_column(tx, name)]
+    return (
+        tx.filter(pl.col(C.CUSTOMER_ID) == customer_id)
+        .select(present)
+        .with_columns(pl.when(pl.col(C.AMOUNT) < 0).then(pl.lit("Refund / return")).otherwise(pl.lit("Purchase"))
+                      .alias("kind"))
+        .sort(C.ORDER_DATE, descending=True)
+        .collect()
+    )

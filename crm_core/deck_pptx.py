@@ -27,6 +27,7 @@ from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION
 from pptx.util import Inches, Pt
 
 from crm_core.charts.native import CATEGORY_KINDS, NativeChart
+from crm_core.charts.text import plain_text
 from crm_core.deck import Slide
 
 WIDTH, HEIGHT = Inches(13.333), Inches(7.5)  # 16:9
@@ -271,7 +272,8 @@ def _chart_data_table(slide: Slide, figure: Any) -> pl.DataFrame:
         plain = trace.to_plotly_json()
         for key in ("x", "y", "z", "values", "labels", "value"):
             if plain.get(key) is not None:
-                rows.append((str(plain.get("name") or plain.get("type")), key, str(list(plain[key]))[:500]))
+                shown = [plain_text(v) if isinstance(v, str) else v for v in plain[key]]  # labels as typed
+                rows.append((plain_text(plain.get("name") or plain.get("type")), key, str(shown)[:500]))
     return pl.DataFrame(rows, schema={"trace": pl.String, "field": pl.String, "values": pl.String}, orient="row")
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from itertools import pairwise
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Literal
@@ -34,13 +34,13 @@ Dimension = Literal["first_product", "first_category", "discount_code", "channel
 
 #: Every dimension and how it is labelled for managers, in the order pages show them.
 DIMENSIONS: dict[str, str] = {
-    "first_product": "First product bought",
-    "first_category": "Category of the first product",
-    "discount_code": "Discount code on the first order",
-    "channel": "Acquisition channel",
+    "first_product": "First product",
+    "first_category": "First category",
+    "discount_code": "First-order code",
+    "channel": "Channel",
     "region": "Region",
-    "value_band": "Value of the first order",
-    "cohort": "Month of the first purchase",
+    "value_band": "First-order value",
+    "cohort": "Month acquired",
 }
 
 #: The transaction column a dimension needs (the others are always available).
@@ -317,6 +317,7 @@ def _group_aggregations(z: float) -> list[pl.Expr]:
         *_mean_interval("value_365", z),
         *_mean_interval("predicted_value", z),
         pl.col("predicted_value").count().alias("predicted_customers"),
+        gap.median().alias("median_days_to_second"),
     ]
     return aggregations
 
@@ -351,7 +352,8 @@ def driver_table(
         mean), value_365_per_customer with value_365_low / value_365_high
         (revenue in the first year, customers observed a year),
         predicted_value_per_customer with predicted_value_low /
-        predicted_value_high, predicted_customers, value_index (the ranking
+        predicted_value_high, predicted_customers, median_days_to_second (among
+        the customers who placed a second order), value_index (the ranking
         value over the all-customer average), small (fewer than
         ``settings.small_group`` customers), cac and revenue_to_cac (channel only,
         null without spend). Ranked by :func:`ranking_measure`.
@@ -381,7 +383,7 @@ _TABLE_ORDER = [
     *[f"{kind}_{days}" for days in REPEAT_WINDOWS for kind in ("repeat_rate", "observed")],
     "revenue_per_customer", "revenue_low", "revenue_high", "value_365_per_customer", "value_365_low", "value_365_high",
     "predicted_value_per_customer", "predicted_value_low", "predicted_value_high", "predicted_customers",
-    "value_index", "cac", "revenue_to_cac",
+    "median_days_to_second", "value_index", "cac", "revenue_to_cac",
 ]
 
 
@@ -514,19 +516,18 @@ FINDING_DIMENSIONS = ("first_product", "discount_code", "channel", "first_catego
 
 
 def drivers_finding(ctx: FindingContext) -> Finding | None:
-    """Key finding 'What brings the best customers': the first dimension the data has, as a ranked chart.
+    """Key finding 'What brings the best customers': the first dimension the data has, as ranked bars.
 
-    Customers acquired in the context's period, judged on their whole history up to its end.
+    Customers acquired in the context's period, judged on their whole history up to its end. None
+    with fewer than ``DriverSettings.small_group`` customers or no dimension with two groups.
     """
-    from crm_core.charts.drivers import driver_figure
-    from crm_core.findings import Finding
+    from crm_core.findings import Finding, share
 
     start, end = ctx.period
     dataset = ctx.dataset
     profiles = customer_profiles(filter_period(dataset.transactions, None, end), dataset.customers, end)
     profiles = profiles.filter(pl.col("first_date") >= start)
-    dimension = next((d for d in FINDING_DIMENSIONS if d in profiles.columns
-                      and profiles[d].n_unique() > 1), None)
+    dimension = next((d for d in FINDING_DIMENSIONS if d in profiles.columns and profiles[d].n_unique() > 1), None)
     if dimension is None or profiles.height < DriverSettings().small_group:
         return None
     table = driver_table(profiles, dimension, marketing_spend=dataset.marketing_spend)
@@ -534,16 +535,15 @@ def drivers_finding(ctx: FindingContext) -> Finding | None:
     column, _ = ranking_measure(overall)
     shown = table.head(10).select(
         pl.col("name").alias(DIMENSIONS[dimension]), pl.col("customers").alias("Customers"),
-        (pl.col("repeat_rate_365") * 100).round(1).alias("Repeat within a year (%)"),
-        pl.col("revenue_per_customer").round(2).alias("Revenue per customer"),
-        pl.col(column).round(2).alias("Value after a year" if column == "value_365_per_customer" else "Ranking value"),
-        pl.col("small").alias("Small group"))
+        pl.col("repeat_rate_365").map_elements(share, return_dtype=pl.String).alias("Ordered again within a year"),
+        pl.col("revenue_per_customer").map_elements(ctx.money, return_dtype=pl.String).alias("Revenue per customer"),
+        pl.col(column).map_elements(ctx.money, return_dtype=pl.String).alias(MEASURE_LABELS[column]),
+        pl.when(pl.col("small")).then(pl.lit("small group")).otherwise(pl.lit("")).alias("Note"))
     method = ("Each customer is grouped by their first order (earliest order with positive revenue): its largest "
               "line gives the product and category, its code the discount. Repeat rates count customers observed "
               "long enough; the bars show each group's average with a 95% interval.")
-    figure = driver_figure(table, dimension, overall)
-    # Keyword arguments, and the figure only where findings still carry one (the deck's findings name a chart instead).
-    drawn = {"figure": figure} if "figure" in {f.name for f in fields(Finding)} else {}
-    return Finding(key="drivers", title=f"What brings the best customers: {DIMENSIONS[dimension].lower()}",
-                   headline=takeaway(table, dimension, overall), table=shown, detail=small_groups_note(table),
-                   method=method, source="crm_core.drivers", **drawn)
+    return Finding("drivers", f"What brings the best customers: {DIMENSIONS[dimension].lower()}",
+                   takeaway(table, dimension, overall), "driver_bars",
+                   {"table": table, "dimension": dimension, "overall": overall}, shown,
+                   small_groups_note(table) or "Acquire more customers like those of the top groups.", method,
+                   source="crm_core.drivers", area="What brings the best customers")

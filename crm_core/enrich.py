@@ -128,4 +128,8 @@ def _clv(dataset: Dataset, as_of: dt.date | None, result: Any, warnings: list[st
         warnings.append("Predicted CLV and P(alive) are unreliable for this data: " + " ".join(result.problems))
     # repeat_days (the model's x) tells one-time buyers apart: their P(alive) is always 1.
     repeat = [pl.col("frequency").alias("repeat_days")] if "frequency" in result.customers.columns else []
-    return result.customers.select(C.CUSTOMER_ID, pl.col("clv").fill_nan(None), pl.col("p_alive").fill_nan(None), *repeat)
+    # The forecast's range and the next-order date, for Customer 360 and the lists (when the model gives them).
+    extra = [name for name in ("value_low", "value_high", "purchases_low", "purchases_high", "next_order_date",
+                               "usual_gap_days", "overdue") if name in result.customers.columns]
+    return result.customers.select(C.CUSTOMER_ID, pl.col("clv").fill_nan(None), pl.col("p_alive").fill_nan(None),
+                                   *repeat, *extra)

@@ -27,6 +27,7 @@ import polars as pl
 
 from crm_core.customers import filter_period, summarize
 from crm_core.dataset import Dataset
+from crm_core.drivers import drivers_finding
 from crm_core.schema import C
 from crm_core.settings import AnalysisSettings
 
@@ -700,6 +701,7 @@ REGISTRY: dict[str, FindingFunction] = {
     "segments": segments_finding,
     "retention": retention_finding,
     "value": value_finding,
+    "drivers": drivers_finding,
     "at_risk": at_risk_finding,
     "actions": actions_finding,
     "service_cost": service_cost_finding,

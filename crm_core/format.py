@@ -135,6 +135,12 @@ def money_axis(currency: str = "", locale: str = "en") -> dict[str, Any]:
     return {"tickformat": ",.0f", "separatethousands": True, **axis_affixes(currency, locale)}
 
 
-def count_axis() -> dict[str, Any]:
-    """Plotly axis settings for counts: whole-number ticks only (no 0.5 customers)."""
-    return {"tickformat": ",d", "rangemode": "tozero", "dtick": None}
+def count_axis(max_value: float | None = None) -> dict[str, Any]:
+    """Plotly axis settings for counts: whole-number ticks only (no 0.5 / 0.9 / 1.4 customers).
+
+    Below 8 the ticks are every 1; above, Plotly's automatic ticks are whole numbers anyway.
+    """
+    settings: dict[str, Any] = {"tickformat": ",d", "rangemode": "tozero"}
+    if max_value is not None and max_value <= 8:
+        settings.update(tick0=0, dtick=1)
+    return settings

@@ -765,7 +765,7 @@ def significance(
         return Significance(with_cost.with_columns(pl.lit(None, pl.String).alias("quadrant")), value, 0.0, 0.0, basis)
     line = (lambda column: pl.col(column).median()) if split == "median" else (lambda column: pl.col(column).mean())
     value_split, cost_split = (float(x) for x in with_cost.select(line(value), line("cost_to_serve")).row(0))
-    floor = float(with_cost["cost_to_serve"].min())
+    floor = float(with_cost.select(pl.col("cost_to_serve").min()).item())
     costed = with_cost.filter(pl.col("cost_to_serve") > floor)
     costed_line = split == "median" and cost_split <= floor and costed.height > 0
     if costed_line:  # most customers cost nothing: split those who cost something instead

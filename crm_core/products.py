@@ -30,6 +30,17 @@ def item_column(tx: pl.LazyFrame) -> str | None:
     return None
 
 
+def one_item_per_order(tx: pl.LazyFrame, item: str) -> bool:
+    """True when no order lists two different values of ``item``: the rows are orders, not line items
+    (e.g. a Shopify export merged into orders, each carrying its first product), so revenue by product
+    counts each order's whole revenue under that one product."""
+    if not has_column(tx, C.ORDER_ID):
+        return False
+    widest = (tx.filter(pl.col(C.ORDER_ID).is_not_null()).group_by(C.ORDER_ID)
+              .agg(pl.col(item).n_unique().alias("_items")).select(pl.col("_items").max()).collect().item())
+    return widest is not None and widest <= 1
+
+
 def product_table(tx: pl.LazyFrame, item: str) -> pl.DataFrame:
     """One row per product (value of ``item``), by revenue.
 

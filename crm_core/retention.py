@@ -249,7 +249,7 @@ def lifecycle(
         ("Acquired", n),
         ("Retained: bought again", acquired.filter(repeated).height),
         (grew_label, acquired.filter(repeated & grew).height),
-        ("Still active", acquired.filter(repeated & grew & ~lapsed).height),
+        (f"Bought in the last {settings.gap_days} days", acquired.filter(repeated & grew & ~lapsed).height),
     ]
     funnel = pl.DataFrame({"stage": [s for s, _ in stages], "customers": [c for _, c in stages]}).with_columns(
         (pl.col("customers") / max(n, 1)).alias("share_of_acquired"))
@@ -368,7 +368,8 @@ def lifecycle_takeaway(cycle: Lifecycle) -> str:
     funnel = cycle.funnel
     still = int(funnel["customers"][-1])
     return (f"Of {cycle.acquired:,} customers acquired, {cycle.repeat_rate:.0%} bought again and {still:,} "
-            f"({still / cycle.acquired:.0%}) grew and are still active; {cycle.won_back:,} lapsed customers were won back.")
+            f"({still / cycle.acquired:.0%}) grew and bought within the lapse gap (observed, not the model's "
+            f"P(alive)); {cycle.won_back:,} lapsed customers were won back.")
 
 
 def penetration_takeaway(penetration: pl.DataFrame) -> str:

@@ -56,6 +56,10 @@ MAX_NAME_LENGTH = 120
 _ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 _SUFFIX_PATTERN = re.compile(r"\.[A-Za-z0-9]{1,5}")
 STAGING_PREFIX = ".staging-"
+#: Other stored data in the root, made private by tidy() too (nothing else in the root is touched):
+#: saved views and notes (crm_core.notes) and the signed-in users' folders of them (ui.auth.owner_folder).
+NOTES_FILE = "notes.sqlite"
+USERS_FOLDER = "users"
 PRIVATE_FILE_MODE = 0o600
 PRIVATE_FOLDER_MODE = 0o700
 #: An empty staging folder is left alone this long: a save creates it a moment before it locks it.
@@ -248,8 +252,12 @@ class Workspace:
                         shutil.rmtree(path, ignore_errors=True)
                         removed.append(path.name)
         _restrict(self.root, PRIVATE_FOLDER_MODE)
-        for catalog in self.root.glob(f"{CATALOG_FILE}*"):  # the database and its journal, if any
-            _restrict(catalog, PRIVATE_FILE_MODE)
+        stored = [*self.root.glob(f"{CATALOG_FILE}*"), *self.root.glob(f"{NOTES_FILE}*"), self.root / USERS_FOLDER]
+        for path in stored:  # databases with their journals, if any, and the users' folders
+            if path.is_dir() and not path.is_symlink():
+                _make_private(path)
+            elif path.is_file():
+                _restrict(path, PRIVATE_FILE_MODE)
         return removed
 
     def _left_behind(self, path: Path) -> bool:

@@ -104,7 +104,8 @@ SHOPIFY = (
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "crm_core", "append", *args], capture_output=True, text=True, cwd=ROOT)
+    return subprocess.run([sys.executable, "-m", "crm_core", "append", *args], capture_output=True, text=True, cwd=ROOT,
+                          check=False)
 
 
 def test_cli_append_shopify_exports_and_undo(tmp_path):

@@ -22,7 +22,7 @@ import pytest
 
 from crm_core import charts
 from crm_core.actions import CampaignResult
-from crm_core.charts.text import safe_label, safe_labels
+from crm_core.charts.text import plain_text, safe_label, safe_labels
 from crm_core.clusters import ClusterResult
 from crm_core.portfolio import LOST, NEW, QUADRANT_ORDER, Concentration, Significance
 
@@ -115,6 +115,9 @@ HOSTILE_INPUTS: dict[str, Callable[[], tuple]] = {
         "cohort": [DAY, DAY], "months_since": [0, 1], "customer_retention": [1.0, 0.4]}),),
     "lifetime.cumulative_tracking_figure": lambda: (
         pl.DataFrame({"week_end": [DAY], "actual": [1.0], "predicted": [1.2]}), DAY),
+    "lifetime.forecast_fan_figure": lambda: (pl.DataFrame({
+        "week_end": [DAY, DAY], "expected": [0.0, 5.0], "low": [0.0, 4.0], "high": [0.0, 6.0]}), DAY, 0.8),
+    "lifetime.gap_histogram_figure": lambda: (pl.DataFrame({"gap_days": [3, 30, 300]}),),
     "lifetime.holdout_by_frequency_figure": lambda: (pl.DataFrame({
         "frequency_group": list(HOSTILE), "actual": [1.0] * 6, "predicted": [1.1] * 6, "customers": [3] * 6}),),
     "lifetime.lifecycle_funnel_figure": lambda: (pl.DataFrame({"stage": list(HOSTILE), "customers": [6, 5, 4, 3, 2, 1]}),),
@@ -179,6 +182,7 @@ HOSTILE_INPUTS: dict[str, Callable[[], tuple]] = {
 NO_USER_TEXT = {
     "interact.contacts_distribution_figure", "interact.purchase_timeline_figure", "interact.satisfaction_trend_figure",
     "interact.what_if_figure", "lifetime.cohort_heatmap_figure", "lifetime.cumulative_tracking_figure",
+    "lifetime.forecast_fan_figure", "lifetime.gap_histogram_figure",
     "lifetime.p_alive_heatmap_figure", "lifetime.penetration_figure", "overview.kpi_trend_figure",
     "portfolio.lorenz_figure", "portfolio.pareto_figure", "segments.silhouette_figure",
     "drivers.timing_figure", "drivers.offer_figure",
@@ -246,3 +250,21 @@ def test_check_catches_raw_and_half_escaped_text():
     for label in (A, A.replace("<", "‹").replace(">", "›"), safe_label(F).replace("&#37;", "%")):
         with pytest.raises(AssertionError):
             _check(go.Figure(go.Bar(x=[label], y=[1])))
+
+
+def test_plain_text_reads_back_what_the_user_typed():
+    for text in HOSTILE:
+        assert plain_text(safe_label(text)) == text
+    assert plain_text("Revenue per<br>customer") == "Revenue per customer"  # our own line breaks
+    assert plain_text(None) == ""
+
+
+def test_powerpoint_charts_from_page_figures_carry_the_typed_labels():
+    """Office files are not drawn by Plotly: a figure's escaped labels are turned back into the typed text."""
+    from crm_core.charts.native import from_figure
+
+    table = _group_table("segment")
+    native = from_figure(BUILDERS["present.share_bars_figure"](table, "segment", A))
+    assert native.categories == HOSTILE and native.title == A
+    stacked = from_figure(BUILDERS["lifetime.acquisition_figure"](*HOSTILE_INPUTS["lifetime.acquisition_figure"]()))
+    assert {series.name for series in stacked.series} == set(HOSTILE)

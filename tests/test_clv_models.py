@@ -135,3 +135,35 @@ def test_pareto_likelihood_is_finite_where_the_closed_form_cancels():
     nll = ParetoNBDLikelihood(x, t_x, age, np.ones(2), _nodes(x, t_x, age, (0.55, 10.6, 0.61, 11.7)))
     value, grad = nll(np.log([0.55, 10.6, 0.61, 11.7]))
     assert np.isfinite(value) and np.all(np.isfinite(grad))
+
+
+@pytest.mark.parametrize("name", ["bg-nbd", "mbg-nbd", "pareto-nbd"])
+def test_grid_survival_equals_the_direct_formula(fitted, name, rfm):
+    """The running-sum form used for intervals agrees with the incomplete-beta form, run by run."""
+    model = fitted.get(name) or BetaGeoModel().fit(*rfm)
+    x_hist, _, age_hist = HISTORIES.T
+    runs = [np.arange(1, 120.0) for _ in x_hist]
+    k = np.concatenate(runs)
+    first = np.repeat(np.cumsum([0] + [len(r) for r in runs[:-1]]), [len(r) for r in runs])
+    x = np.repeat(x_hist, [len(r) for r in runs])
+    age = np.repeat(age_hist, [len(r) for r in runs])
+    grid = model.purchase_survival_grid(k, first, 52.0, x, age, model.theta())
+    direct = model.purchase_survival_if_alive(k, 52.0, x, age)
+    np.testing.assert_allclose(grid, direct, atol=1e-9)
+
+
+def test_choice_takes_the_smallest_error_per_customer_and_breaks_near_ties_on_the_total(fitted, rfm):
+    from crm_core.clv.validation import choose
+
+    models = {"bg-nbd": BetaGeoModel().fit(*rfm), **fitted}
+    actual = np.array([0.0, 2.0, 4.0, 1.0])
+    clear = {"bg-nbd": actual + 0.5, "mbg-nbd": actual + 0.2, "pareto-nbd": actual - 0.3}
+    comparison = choose(models, clear, actual, 39.0)
+    assert comparison.chosen == "mbg-nbd"
+    assert comparison.reason.startswith("MBG/NBD is used because it predicted the 39 held-back weeks best")
+    assert "0.200" in comparison.reason and "Pareto/NBD" in comparison.reason  # the runner-up named
+    # MAEs within 0.5 %: the smaller error of the total decides (over- and under-predictions cancel for Pareto).
+    tie = {"bg-nbd": actual + 0.5, "mbg-nbd": actual + 0.2, "pareto-nbd": actual + np.array([0.2, -0.2, 0.2, -0.2])}
+    comparison = choose(models, tie, actual, 39.0)
+    assert comparison.chosen == "pareto-nbd" and "closer on the total" in comparison.reason
+    assert comparison.table["bic"].to_list() == [m.bic() for m in models.values()]

@@ -107,6 +107,7 @@ def test_first_category_golden(tx):
     half = Z * math.sqrt(2 * 60**2) / math.sqrt(2)  # sd of (145, 25) over sqrt(2)
     assert hats["revenue_low"] == pytest.approx(85 - half) and hats["revenue_high"] == pytest.approx(85 + half)
     assert socks["revenue_low"] is None  # one customer: no interval
+    assert hats["median_days_to_second"] == 36 and shoes["median_days_to_second"] is None
     assert all(table["small"]) and table["predicted_value_per_customer"].is_null().all()
     assert socks["value_index"] == pytest.approx(110 / ((120 + 80 + 110 + 25) / 4))  # first-year value over its average
 
@@ -197,6 +198,14 @@ def test_product_table_golden(tx):
     assert by["Socks"]["repeat_rate"] == 0.5 and by["Socks"]["rebuy_rate"] == 0.0
     assert table["revenue_share"].sum() == pytest.approx(1.0)
     assert products.top_products(table, "customers", 1)["name"].to_list() == ["Shoes"]
+
+
+def test_one_item_per_order(tx, tmp_path):
+    assert not products.one_item_per_order(tx, "category")  # orders 1 and 6 list two categories
+    path = tmp_path / "orders_export_1.csv"
+    path.write_text(SHOPIFY)
+    merged, _ = read_orders(path)
+    assert products.one_item_per_order(merged, "product")
 
 
 def test_journeys_golden(tx):
@@ -293,9 +302,14 @@ def test_drivers_finding_on_the_demo():
     finding = drivers.drivers_finding(FindingContext(demo))
     profiles = drivers.customer_profiles(demo.transactions, demo.customers)
     table = drivers.driver_table(profiles, "first_product", marketing_spend=demo.marketing_spend)
-    assert finding.key == "drivers" and "first product" in finding.title
+    assert finding.key == "drivers" and "first product" in finding.title and finding.chart == "driver_bars"
     assert finding.headline == drivers.takeaway(table, "first_product", drivers.overall_figures(profiles))
     assert finding.table.height == 10 and finding.table["Customers"].to_list() == table["customers"].head(10).to_list()
+    from crm_core.charts.registry import figure, native
+
+    assert len(figure(finding.chart, finding.data).data[0].y) == 15  # the best 15 groups drawn
+    slide = native(finding.chart, finding.data)
+    assert slide.categories[0] == table["name"][0]
 
 
 def test_no_finding_for_a_handful_of_customers(tx):
@@ -303,3 +317,29 @@ def test_no_finding_for_a_handful_of_customers(tx):
     from crm_core.findings import FindingContext
 
     assert drivers.drivers_finding(FindingContext(Dataset(transactions=tx))) is None
+
+
+def test_cli_default_dimension_is_the_first_the_file_has(export, capsys):
+    assert run_json(capsys, export, "--no-prediction")["by"] == "first_category"  # no product column
+
+
+SHOPIFY = """Name,Email,Financial Status,Currency,Subtotal,Shipping,Taxes,Total,Discount Code,Discount Amount,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku,Billing Country,Cancelled at,Refunded Amount
+#1001,ann@shop.com,paid,EUR,50.00,5.00,0.00,55.00,WELCOME,5.00,2024-01-05 10:00:00 +0100,1,Mug,20.00,MUG,DE,,0.00
+#1001,,,,,,,,,,,2,Plate,15.00,PLATE,,,
+#1002,bob@shop.com,paid,EUR,120.00,0.00,0.00,120.00,,0.00,2024-01-10 10:00:00 +0100,1,Rain Shell Jacket,120.00,JKT,FR,,0.00
+#1003,ann@shop.com,paid,EUR,20.00,0.00,0.00,20.00,,0.00,2024-03-01 10:00:00 +0100,1,Mug,20.00,MUG,DE,,0.00
+#1004,cara@shop.com,refunded,EUR,120.00,0.00,0.00,120.00,,0.00,2024-02-01 10:00:00 +0100,1,Rain Shell Jacket,120.00,JKT,DE,,120.00
+#1005,cara@shop.com,paid,EUR,20.00,0.00,0.00,20.00,SAVE,0.00,2024-04-01 10:00:00 +0100,1,Mug,20.00,MUG,DE,,0.00
+"""
+
+
+def test_cli_on_a_shopify_export(tmp_path, capsys):
+    """Line items merged into orders by ingest: the first product is the largest line (Plate 2 x 15 over Mug 20);
+    a fully refunded order acquires nobody (Cara's first purchase is her later Mug order)."""
+    path = tmp_path / "orders_export_1.csv"
+    path.write_text(SHOPIFY)
+    product = run_json(capsys, path, "--by", "first_product", "--no-prediction")
+    got = {g["name"]: (g["customers"], g["revenue_per_customer"]) for g in product["groups"]}
+    assert got == {"Rain Shell Jacket": (1, 120.0), "Plate": (1, 70.0), "Mug": (1, 20.0)}
+    codes = run_json(capsys, path, "--by", "discount_code", "--no-prediction")
+    assert {g["name"]: g["customers"] for g in codes["groups"]} == {"WELCOME": 1, "(none)": 1, "SAVE": 1}

@@ -53,3 +53,8 @@ def test_chart_axes_follow_locale_and_currency():
     assert fmt.money_axis("EUR", "en")["tickprefix"] == "€"
     assert fmt.money_axis("EUR", "de")["ticksuffix"] == " €"
     assert "tickprefix" not in fmt.money_axis("", "en")
+
+
+def test_count_axes_have_whole_ticks():
+    assert fmt.count_axis(3) == {"tickformat": ",d", "rangemode": "tozero", "tick0": 0, "dtick": 1}
+    assert "dtick" not in fmt.count_axis(5000)

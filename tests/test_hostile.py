@@ -11,14 +11,15 @@ import gc
 import os
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
+import hostile
 import polars as pl
 import pytest
 
-import hostile
 from crm_core.commands.common import fail
 from crm_core.ingest import IngestError, read_orders
 from crm_core.ingest import source as ingest_source
@@ -228,6 +229,26 @@ def test_fail_prints_one_line(capsys):
     assert err.count("\n") == 1 and len(err.strip()) <= MAX_MESSAGE
 
 
+def test_every_output_flag_is_checked_before_any_work(tmp_path):
+    import argparse
+
+    from crm_core.commands.common import os_error_message, unwritable_output
+
+    readonly = tmp_path / "readonly"
+    readonly.mkdir(mode=0o500)
+    args = argparse.Namespace(path="orders.csv", customers_out=str(tmp_path), out=str(tmp_path / "fine.csv"))
+    assert "--customers-out" in unwritable_output(args) and "is a folder" in unwritable_output(args)
+    missing = FileNotFoundError(2, "No such file or directory", str(tmp_path / "no" / "x.csv"))
+    args = argparse.Namespace(customers_out=str(tmp_path / "no" / "x.csv"))
+    message = os_error_message(missing, args)
+    assert message.startswith("Cannot write --customers-out") and "\n" not in message
+    full = OSError(28, "No space left on device")
+    assert "disk" in os_error_message(full, args) and "full" in os_error_message(full, args)
+    if os.geteuid() != 0:  # root writes anywhere
+        args = argparse.Namespace(out=str(readonly / "x.csv"))
+        assert "not writable" in unwritable_output(args)
+
+
 def test_statement_timeout_is_not_called_unreachable():
     cancelled = SimpleNamespace(orig=SimpleNamespace(sqlstate="57014"))
     assert "took longer" in _operational_message(cancelled, "postgresql://u@h/db")
@@ -262,15 +283,14 @@ def corpus(tmp_path_factory) -> dict[str, Path]:
 def _cli(*args: str) -> tuple[int, str, str, int]:
     """Run the CLI: (exit code, stdout, stderr, peak RSS in MB of it and its worker)."""
     env = dict(os.environ, CRM_INGEST_MEMORY_MB=CEILING_MB, CRM_INGEST_INPROCESS_MB="0", RUST_BACKTRACE="1")
-    with open(os.devnull, "w") as devnull, subprocess.Popen(
-        [sys.executable, "-m", "crm_core", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-    ) as process:
-        del devnull
-        out, err = process.communicate(timeout=300)
-        _, status, usage = os.wait4(process.pid, 0) if process.returncode is None else (0, 0, None)
-    peak = getattr(usage, "ru_maxrss", 0) // 1024
-    return process.returncode, out.decode(), err.decode(), peak
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen([sys.executable, "-m", "crm_core", *args], cwd=ROOT, env=env, stdout=out, stderr=err,
+                                   stdin=subprocess.DEVNULL)
+        _, status, usage = os.wait4(process.pid, 0)  # the usage includes the worker (a waited-for child)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return process.returncode, out.read().decode(), err.read().decode(), usage.ru_maxrss // 1024
 
 
 def _check_contract(code: int, err: str) -> None:
@@ -285,8 +305,9 @@ def _check_contract(code: int, err: str) -> None:
     "corrupt.parquet", "bomb.csv.gz", "junk.csv", "huge.csv", "line.csv",
 ])
 def test_cli_summary_on_the_hostile_corpus(corpus, name):
-    code, out, err, _ = _cli("summary", str(corpus[name]), "--json")
+    code, out, err, peak_mb = _cli("summary", str(corpus[name]), "--json")
     _check_contract(code, err)
+    assert 0 < peak_mb < 3000
     if name in ("far_corner.xlsx", "junk.csv"):
         assert code == 0 and '"rows_valid"' in out
 
@@ -309,3 +330,9 @@ def test_unwritable_output_is_one_line(tmp_path, flag):
     assert code == 2 and "Cannot write --out" in err
     code, _, err, _ = _cli("export", str(path), "--segment", "Champions", flag, str(tmp_path))
     assert code == 2 and "is a folder" in err
+
+
+def test_option_errors_are_one_line(tmp_path):
+    code, _, err, _ = _cli("summary", str(tmp_path / "x.csv"), "--decimal", ";")
+    _check_contract(code, err)
+    assert code == 2 and "--decimal" in err

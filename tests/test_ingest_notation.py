@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crm_core.ingest import REASONS, IngestReport, ReadOptions, read_orders
+from crm_core.ingest import source as ingest_source
 
 D = dt.date
 
@@ -105,6 +106,17 @@ def test_plain_file_with_one_ambiguous_value():
     frame, report = read("customer,date,amount\n" + rows + "Z,2024-01-06,1.200\n")
     assert frame.height == 20
     assert reasons(report) == {"ambiguous amount": 1}  # 1.2 or 1200?
+
+
+def test_values_after_a_plain_sample_are_checked_too(monkeypatch):
+    monkeypatch.setattr(ingest_source, "SAMPLE_ROWS", 5)
+    rows = "".join(f"C{i},2024-01-05,{i}.25\n" for i in range(8))
+    late = 'X,2024-01-06,"€49,90"\nY,2024-01-06,"1,234"\nZ,2024-01-06,"1.234,56"\nW,2024-01-06,2.000\n'
+    frame, report = read("customer,date,amount\n" + rows + late)
+    tail = dict(zip(frame["customer_id"].to_list(), amounts(frame)))
+    assert (tail["X"], tail["Z"]) == (49.9, 1234.56)
+    assert report.corrected_values == 2
+    assert reasons(report) == {"ambiguous amount": 2}  # "1,234" and "2.000": no value settles them
 
 
 def test_users_decimal_mark_settles_every_ambiguity():

@@ -256,3 +256,25 @@ def test_file_without_products_has_no_lines(tmp_path):
     _, report = _read(path)
     assert report.lines is None
     assert report.source_lines == 1
+
+
+def test_kpis_count_no_refunded_order(shopify_file):
+    from crm_core.kpis import period_kpis
+
+    tx, _ = read_orders(shopify_file)
+    kpis = period_kpis(tx, D(2024, 3, 1), D(2024, 3, 31))
+    # #1001, #1002 and the free #1006 are orders; #1003 (refunded in full) is not, nor is cara active
+    assert (kpis["revenue"], kpis["orders"], kpis["active_customers"]) == (82.0, 3, 2)
+
+
+def test_shopify_refund_with_unreadable_total_is_not_guessed(tmp_path):
+    rows = [
+        _line(_order("#1", "a@x.com", "partially_refunded", "40.00", "n/a", refunded="10.00"), 1, "Tea", "40.00", "T-1"),
+        _line(_order("#2", "b@x.com", "paid", "30.00", "n/a"), 1, "Tea", "30.00", "T-1"),
+    ]
+    path = tmp_path / "orders_export.csv"
+    path.write_text(_csv(SHOPIFY_COLUMNS, rows), encoding="utf-8")
+    frame, report = _read(path)
+    # #1's refund cannot be split without its Total: set aside; #2 has no refund: its Subtotal is its net sales
+    assert report.rejected_by_reason() == {"unparseable amount": 1}
+    assert frame["amount"].to_list() == [30.0]

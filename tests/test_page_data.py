@@ -61,7 +61,7 @@ def test_saved_upload_becomes_the_overview_dataset():
     at.switch_page("app_pages/overview.py").run()
     at.segmented_control(key="cards").set_value("whole_period").run()
     shown = _metrics(at)
-    assert shown["Revenue"] == "1,242"  # 1234.56 + 12.50 - 5.00
+    assert shown["Revenue (net)"] == "€1,242"  # 1234.56 + 12.50 - 5.00, in the currency its Währung column names
     assert shown["Active customers"] == "2"
     assert shown["Orders"] == "2"
 

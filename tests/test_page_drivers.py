@@ -38,7 +38,7 @@ def test_page_shows_engine_figures(demo_profiles, downloads):
     shown = metrics(at)
     overall = drivers.overall_figures(demo_profiles)
     assert shown["Customers acquired"] == f"{demo_profiles.height:,}"
-    assert shown["Revenue per customer to date"] == f"{overall['revenue_per_customer']:,.2f}"
+    assert shown["Revenue per customer"] == f"{overall['revenue_per_customer']:,.2f}"
     assert shown["Ordered again within a year"] == f"{overall['repeat_rate_365']:.1%}"
     table = drivers.driver_table(demo_profiles, "first_product")
     texts = unescaped(captions(at))
@@ -80,7 +80,24 @@ def test_data_without_products_or_codes_says_what_it_needs(cdnow_path):
     infos = [info.value for info in at.info]
     assert any("need a 'product'" in text for text in infos)
     assert any("need a 'discount_code' column" in text for text in infos)
-    assert any("First product bought needs a 'product' column" in text for text in unescaped(captions(at)))
+    assert any("First product needs a 'product' column" in text for text in unescaped(captions(at)))
     acquired = drivers.customer_profiles(tx.lazy()).height  # customers with an order of positive revenue
     assert acquired < tx["customer_id"].n_unique()  # CDNOW has zero-amount purchases
     assert metrics(at)["Customers acquired"] == f"{acquired:,}"
+
+
+def test_merged_order_export_says_products_are_main_products(tmp_path):
+    from crm_core.ingest import read_orders
+    from crm_core.workspace import Workspace
+    from test_drivers import SHOPIFY
+    from ui.state import Keys
+
+    path = tmp_path / "orders_export_1.csv"
+    path.write_text(SHOPIFY)
+    tx, report = read_orders(path)
+    dataset_id = Workspace(Path(os.environ["CRM_WORKSPACE"])).save(
+        "Shop", path.read_bytes(), path.name, Dataset(transactions=tx.collect().lazy()), report)
+    at = open_page({Keys.DATASET_ID: dataset_id, Keys.DRV_PREDICT: False})
+    assert metrics(at)["Customers acquired"] == "3"  # Cara's fully refunded order acquires nobody
+    assert any("one row per order, carrying the order's main product" in text for text in captions(at))
+    assert any("of orders used a discount code" in text for text in unescaped(captions(at)))

@@ -46,13 +46,16 @@ def test_page_shows_the_engine_fit_and_clv(demo_tx, demo_end):
     assert shown["Fits converged"] == "yes"
     assert shown["Predicted revenue, next 12 months"] == f"{expected.customers['clv'].sum():,.0f}"
     params = next(frame.value for frame in at.dataframe if "parameter" in frame.value.columns)
-    assert params["parameter"].tolist() == ["r", "alpha", "a", "b", "p", "q", "v"]
+    assert params["parameter"].tolist() == [*expected.model.PARAMS, "p", "q", "v"]
     assert params["estimate"].tolist() == pytest.approx(
-        [expected.bgnbd.params_[k] for k in ("r", "alpha", "a", "b")]
+        [expected.model.params_[k] for k in expected.model.PARAMS]
         + [expected.gamma_gamma.params_[k] for k in ("p", "q", "v")],
         rel=1e-9)  # the same data must give the same fit, run after run
     texts = [caption.value for caption in at.caption]
     assert any("52\\.2 weeks \\(12\\.0 months\\)" in text for text in texts)  # takeaways are markdown-escaped
+    # The automatic choice says which model and why, and the page uses that model.
+    assert any(f"{expected.model.LABEL} is used because" in text for text in texts)
+    assert any("with 80% confidence between" in text for text in texts)
 
 
 def test_changing_the_horizon_rescales_clv(demo_tx, demo_end):

@@ -170,3 +170,19 @@ def _column_configs(at: AppTest) -> list[dict]:
     for frame in at.dataframe:
         configs += [c for c in json.loads(frame.proto.columns or "{}").values() if isinstance(c, dict) and "label" in c]
     return configs
+
+
+def test_a_customer_list_opens_the_customer_in_customer_360():
+    at = app("app_pages/portfolio.py")
+    at.session_state[f"{Keys.PF_DOWNLOAD}_rows"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    opener = [button for button in at.button if button.label.startswith("Open ") and "Customer 360" in button.label]
+    assert opener, "selecting a row offers Customer 360"
+    customer = opener[0].label.removeprefix("Open ").removesuffix(" in Customer 360")
+    opener[0].click().run()
+    assert not at.exception
+    assert at.subheader[0].value == customer and "Orders, lines and refunds" in [s.value for s in at.subheader]
+    lines = table_with(at, "kind")
+    expected = pl.read_parquet(DEMO_ORDERS).filter(pl.col("customer_id") == customer)
+    assert len(lines) == expected.height
+    assert set(lines["kind"]) <= {"Purchase", "Refund / return"}

@@ -60,6 +60,25 @@ def test_opening_an_old_workspace_makes_it_private(tmp_path):
     assert Workspace(root).load(dataset_id).transactions.collect().height == 2
 
 
+def test_notes_and_users_folders_are_private_too(tmp_path):
+    from crm_core import notes, workspace
+    from ui.auth import USERS_FOLDER, owner_folder
+
+    assert (workspace.NOTES_FILE, workspace.USERS_FOLDER) == (notes.NOTES_FILE, USERS_FOLDER)
+    root = tmp_path / "ws"
+    folder = owner_folder(root, "alice@example.com")
+    notes.NotesStore(folder).save_view("Mine", "overview", "period=2024-01-01")
+    notes.NotesStore(root).save_view("Local", "overview", "period=2024-01-01")
+    assert _mode(folder) == 0o700 and _mode(root / USERS_FOLDER) == 0o700
+    (folder / notes.NOTES_FILE).chmod(0o644)
+    (root / notes.NOTES_FILE).chmod(0o644)
+    (root / "unrelated.txt").write_text("not ours")
+    (root / "unrelated.txt").chmod(0o755)
+    Workspace(root)
+    assert _mode(folder / notes.NOTES_FILE) == 0o600 and _mode(root / notes.NOTES_FILE) == 0o600
+    assert _mode(root / "unrelated.txt") == 0o755  # only what the app stores is changed
+
+
 def _leftovers(root: Path) -> tuple[Path, Path]:
     """A staging folder as a killed save leaves it, and a dataset folder whose save died before its catalog row."""
     root.mkdir(parents=True, exist_ok=True)

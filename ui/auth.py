@@ -123,7 +123,8 @@ def owner_folder(root: Path, owner: str) -> Path:
     if owner == LOCAL_OWNER:
         return Path(root)
     folder = Path(root) / USERS_FOLDER / hashlib.sha256(owner.encode("utf-8")).hexdigest()[:32]
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)  # private like the datasets (crm_core.workspace)
+    (Path(root) / USERS_FOLDER).chmod(0o700)
     return folder
 
 

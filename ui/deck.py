@@ -15,23 +15,9 @@ import plotly.io as pio
 import streamlit as st
 
 from crm_core.charts.present import enlarged, themed
-from crm_core.deck import (
-    PAGE_CHART_PREFIX,
-    Deck,
-    DeckEntry,
-    DeckError,
-    DeckStore,
-    Slide,
-    default_deck,
-    prepare_slides,
-)
-from ui.data import (
-    current_dataset,
-    current_dataset_id,
-    customer_summary,
-    dataset_version,
-    selected_period,
-)
+from crm_core.charts.text import plain_text
+from crm_core.deck import PAGE_CHART_PREFIX, Deck, DeckEntry, DeckError, DeckStore, Slide, default_deck, prepare_slides
+from ui.data import current_dataset, current_dataset_id, customer_summary, dataset_version, selected_period
 from ui.state import Keys
 
 #: Height of a chart in meeting mode: headline, chart and takeaway fit a 1366x768 screen.
@@ -85,8 +71,9 @@ def _page_title() -> str:
 
 
 def _figure_title(fig: go.Figure) -> str:
+    """The chart's title as typed (figures hold titles escaped for Plotly: crm_core.charts.text)."""
     text = fig.layout.title.text if fig.layout.title else None
-    return str(text or "Chart").replace("<br>", " ")
+    return plain_text(text) or "Chart"
 
 
 def add_chart(fig: go.Figure, key: str) -> None:

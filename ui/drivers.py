@@ -129,6 +129,16 @@ def item_column() -> str | None:
     return products.item_column(_dataset(*_key()).transactions)
 
 
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _one_item_per_order(key: DatasetKey, start: dt.date, end: dt.date, item: str) -> bool:
+    return products.one_item_per_order(_period_tx(key, start, end), item)
+
+
+def one_item_per_order(item: str) -> bool:
+    """True when the period's rows are whole orders carrying one product each."""
+    return _one_item_per_order(*_key(), item)
+
+
 def has_discount_codes() -> bool:
     """True when the current dataset carries discount codes."""
     return has_column(_dataset(*_key()).transactions, C.DISCOUNT_CODE)

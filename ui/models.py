@@ -12,11 +12,19 @@ import datetime as dt
 import polars as pl
 import streamlit as st
 
-from crm_core.clv import CLVResult, CLVSettings, HoldoutValidation, fit_clv, rescore, validate_holdout
+from crm_core.clv import (
+    CLVResult,
+    CLVSettings,
+    HoldoutValidation,
+    fit_clv,
+    forecast_fan_frame,
+    gaps_between_orders,
+    rescore,
+    validate_holdout,
+)
 from crm_core.customers import filter_period
 from crm_core.dataset import Dataset
 from crm_core.logging_setup import get_logger, timed
-from crm_core.settings import AnalysisSettings
 from crm_core.retention import (
     Lifecycle,
     LifecycleSettings,
@@ -25,7 +33,14 @@ from crm_core.retention import (
     lifecycle,
     retention_curves,
 )
-from ui.data import DatasetKey, dataset_key, load_summary, load_view_dataset, selected_period
+from crm_core.settings import AnalysisSettings
+from ui.data import (
+    DatasetKey,
+    dataset_key,
+    load_summary,
+    load_view_dataset,
+    selected_period,
+)
 from ui.settings import current_settings
 
 
@@ -36,24 +51,30 @@ def _history(key: DatasetKey, start: dt.date, end: dt.date) -> tuple[Dataset, pl
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def clv_fit(key: DatasetKey, start: dt.date, end: dt.date) -> CLVResult:
-    """Models fitted on the view's orders up to ``end`` (default CLV settings; see :func:`clv_result`)."""
+def clv_fit(key: DatasetKey, start: dt.date, end: dt.date, model: str = "auto") -> CLVResult:
+    """Models fitted on the view's orders up to ``end`` (default CLV settings; see :func:`clv_result`).
+
+    ``model``: "auto" (the best of the three purchase models on the last weeks) or a model name.
+    """
     _, tx = _history(key, start, end)
     with timed(get_logger("models"), "clv_fit") as info:  # timings and counts only, no customer data
-        result = fit_clv(tx, CLVSettings(calibration_end=end))
-        info.update(customers=result.customers.height, converged=result.bgnbd.converged_, reliable=result.reliable)
+        result = fit_clv(tx, CLVSettings(calibration_end=end, model=model))
+        info.update(customers=result.customers.height, converged=result.model.converged_, reliable=result.reliable,
+                    model=result.model.NAME)
     return result
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _scored(key: DatasetKey, start: dt.date, end: dt.date, horizon_weeks: float, margin: float, rate: float) -> CLVResult:
+def _scored(key: DatasetKey, start: dt.date, end: dt.date, horizon_weeks: float, margin: float, rate: float,
+            model: str = "auto") -> CLVResult:
     settings = CLVSettings(horizon_weeks=horizon_weeks, margin=margin, annual_discount_rate=rate, calibration_end=end)
-    return rescore(clv_fit(key, start, end), settings)
+    return rescore(clv_fit(key, start, end, model), settings)
 
 
-def clv_result(horizon_weeks: float, margin: float, annual_discount_rate: float) -> CLVResult:
+def clv_result(horizon_weeks: float, margin: float, annual_discount_rate: float, model: str = "auto") -> CLVResult:
     """Models fitted on all orders up to the sidebar period's end; CLV for the given settings."""
-    return _scored(dataset_key(), *selected_period(), float(horizon_weeks), float(margin), float(annual_discount_rate))
+    return _scored(dataset_key(), *selected_period(), float(horizon_weeks), float(margin), float(annual_discount_rate),
+                   model)
 
 
 def view_clv_result() -> CLVResult:
@@ -62,15 +83,38 @@ def view_clv_result() -> CLVResult:
     return clv_result(settings.horizon_weeks, settings.margin, settings.annual_discount_rate)
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _validation(key: DatasetKey, start: dt.date, end: dt.date, holdout_weeks: int) -> HoldoutValidation:
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _fan(key: DatasetKey, start: dt.date, end: dt.date, horizon_weeks: float, margin: float, rate: float,
+         model: str) -> pl.DataFrame:
+    return forecast_fan_frame(_scored(key, start, end, horizon_weeks, margin, rate, model))
+
+
+def forecast_fan(horizon_weeks: float, margin: float, annual_discount_rate: float, model: str = "auto") -> pl.DataFrame:
+    """The cumulative forecast with its range, for the fan chart."""
+    return _fan(dataset_key(), *selected_period(), float(horizon_weeks), float(margin), float(annual_discount_rate),
+                model)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _gaps(key: DatasetKey, start: dt.date, end: dt.date) -> pl.DataFrame:
     _, tx = _history(key, start, end)
-    return validate_holdout(tx, end - dt.timedelta(weeks=holdout_weeks), end)
+    return gaps_between_orders(tx, end)
 
 
-def holdout_validation(holdout_weeks: int) -> HoldoutValidation:
-    """Fit up to ``holdout_weeks`` before the period end; compare with what happened after."""
-    return _validation(dataset_key(), *selected_period(), int(holdout_weeks))
+def order_gaps() -> pl.DataFrame:
+    """Days between consecutive purchase days of every customer, up to the period end."""
+    return _gaps(dataset_key(), *selected_period())
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _validation(key: DatasetKey, start: dt.date, end: dt.date, holdout_weeks: int, model: str) -> HoldoutValidation:
+    _, tx = _history(key, start, end)
+    return validate_holdout(tx, end - dt.timedelta(weeks=holdout_weeks), end, model=model)
+
+
+def holdout_validation(holdout_weeks: int, model: str = "bg-nbd") -> HoldoutValidation:
+    """Fit ``model`` up to ``holdout_weeks`` before the period end; compare with what happened after."""
+    return _validation(dataset_key(), *selected_period(), int(holdout_weeks), model)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

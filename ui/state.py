@@ -101,6 +101,7 @@ class Keys:
     LT_MARGIN = "lt_margin"                  # margin, percent
     LT_DISCOUNT = "lt_rate"                  # annual discount rate, percent
     LT_HOLDOUT = "lt_holdout"                # holdout length in weeks
+    LT_MODEL = "lt_model"                    # purchase model: auto / bg-nbd / pareto-nbd / mbg-nbd
     LT_GROUP = "lt_by"                       # CLV by value decile / tier / RFM segment
     LT_RISK_TOP = "lt_risk_top"              # at-risk: top share by CLV, percent
     LT_RISK_ALIVE = "lt_risk_alive"          # at-risk: P(alive) below, percent

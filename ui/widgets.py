@@ -16,11 +16,13 @@ def takeaway(sentence: str) -> None:
     st.caption(f":material/lightbulb: {plain(sentence)}")
 
 
-def chart(fig: go.Figure, key: str, money_axis: str | None = None, deck: bool = True, toolbar: bool = True) -> None:
+def chart(fig: go.Figure, key: str, money_axis: str | None = None, count_axis: str | None = None,
+          deck: bool = True, toolbar: bool = True) -> None:
     """Draw a Plotly figure full width with the shared config, in the view's number format, and an
     "Add to deck" button under it.
 
-    ``money_axis`` ("x" or "y") gets the view's currency and thousands separators, like the cards.
+    ``money_axis`` ("x" or "y") gets the view's currency and thousands separators, like the cards;
+    ``count_axis`` gets whole-number ticks only.
     The button keeps the figure as drawn, its key and title and the current settings as a slide
     (see ui.deck); ``deck=False`` leaves it out, ``toolbar=False`` hides Plotly's toolbar.
     """
@@ -32,6 +34,11 @@ def chart(fig: go.Figure, key: str, money_axis: str | None = None, deck: bool = 
     if money_axis:
         axis = {"tickformat": ",.0f", **fmt.axis_affixes(display_currency(), locale)}
         (fig.update_xaxes if money_axis == "x" else fig.update_yaxes)(**axis)
+    if count_axis:
+        values = [v for trace in fig.data for v in (getattr(trace, count_axis, None) or ())
+                  if isinstance(v, (int, float))]
+        settings = fmt.count_axis(max(values) if values else None)
+        (fig.update_xaxes if count_axis == "x" else fig.update_yaxes)(**settings)
     config = {"displaylogo": False} if toolbar else {"displayModeBar": False}
     st.plotly_chart(fig, width="stretch", theme=None, key=key, config=config)
     if deck:
@@ -110,6 +117,13 @@ CUSTOMER_COLUMNS = {
     "p_alive": share_column("Probability still active"),
     "probability_active": share_column("Chance still active"),
     "expected_purchases": st.column_config.NumberColumn("Expected purchases", format="%.2f"),
+    "value_low": money_column("Value, low end of range"),
+    "value_high": money_column("Value, high end of range"),
+    "purchases_low": count_column("Purchases, low end of range"),
+    "purchases_high": count_column("Purchases, high end of range"),
+    "usual_gap_days": st.column_config.NumberColumn("Usual days between orders", format="%.0f"),
+    "overdue": st.column_config.CheckboxColumn("Overdue"),
+    "next_order_date": st.column_config.DateColumn("Next order expected (empty: probably lapsed)"),
     "repeat_purchases": count_column("Repeat purchases so far"),
     "last_purchase_date": st.column_config.DateColumn("Last purchase"),
     "days_since_last_purchase": count_column("Days since last purchase"),
@@ -132,7 +146,7 @@ CUSTOMER_COLUMNS = {
 }
 
 
-def table(frame: pl.DataFrame, column_config: dict, **options) -> None:
+def table(frame: pl.DataFrame, column_config: dict, **options):
     """``st.dataframe`` (no index, full width) that shows :func:`share_column` columns as percent.
 
     The 0-1 values are scaled to percent points for display only; downloads keep the shares.
@@ -141,7 +155,8 @@ def table(frame: pl.DataFrame, column_config: dict, **options) -> None:
               if name in frame.columns and isinstance(config, dict)
               and config.get("type_config", {}).get("format") == PERCENT_FORMAT]
     shown = frame.with_columns(pl.col(shares) * 100) if shares else frame
-    st.dataframe(shown, **{"hide_index": True, "width": "stretch", **options}, column_config=with_currency(column_config))
+    return st.dataframe(shown, **{"hide_index": True, "width": "stretch", **options},
+                        column_config=with_currency(column_config))
 
 
 def with_currency(column_config: dict) -> dict:
@@ -194,13 +209,13 @@ def with_contacts(members: pl.DataFrame) -> pl.DataFrame:
     return joined.select("customer_id", *wanted, *[name for name in members.columns if name != "customer_id"])
 
 
-def export_bytes(members: pl.DataFrame) -> bytes:
-    """CSV for managers: readable headers, amounts in cents of the view's currency, no float noise."""
+def readable_members(members: pl.DataFrame) -> pl.DataFrame:
+    """Customers for a manager's CSV: readable headers, amounts in cents of the view's currency, no float noise."""
     from crm_core.export import readable_export
     from ui.settings import display_currency
 
     labels = {name: _label(config) for name, config in CUSTOMER_COLUMNS.items()}
-    return safe_csv_bytes(readable_export(members, labels, MONEY_COLUMNS, SHARE_COLUMNS, display_currency()))
+    return readable_export(members, labels, MONEY_COLUMNS, SHARE_COLUMNS, display_currency())
 
 
 def _label(config) -> str:
@@ -209,7 +224,7 @@ def _label(config) -> str:
 
 #: Customer columns holding amounts and 0-1 shares (exports write cents and percent).
 MONEY_COLUMNS = {"revenue", "margin", "contribution", "aov", "clv", "predicted_clv", "revenue_to_date", "returns",
-                 "cost_to_serve"}
+                 "cost_to_serve", "value_low", "value_high"}
 SHARE_COLUMNS = {"p_alive", "probability_active"}
 
 
@@ -220,10 +235,14 @@ def customer_list(members: pl.DataFrame, group: str, file_prefix: str, key: str,
     """
     members = with_contacts(members)
     more = f"; showing the best {shown_rows:,} (the download has all)." if members.height > shown_rows else "."
-    st.caption(plain(f"{members.height:,} customers in {group}{more}"))
-    table(members.head(shown_rows), CUSTOMER_COLUMNS)
+    st.caption(plain(f"{members.height:,} customers in {group}{more} Select a row to open the customer in Customer 360."))
+    shown = members.head(shown_rows)
+    event = table(shown, CUSTOMER_COLUMNS, on_select="rerun", selection_mode="single-row", key=f"{key}_rows")
+    rows = event.selection.rows if event is not None else []
+    if rows and "customer_id" in shown.columns:
+        open_in_customer_360(str(shown["customer_id"][rows[0]]), key)
     st.download_button(
-        "Download these customers (CSV)", data=export_bytes(members), file_name=f"{file_prefix}_{file_slug(group)}.csv",
+        "Download these customers (CSV)", data=safe_csv_bytes(readable_members(members)), file_name=f"{file_prefix}_{file_slug(group)}.csv",
         mime="text/csv", icon=":material/download:", key=key,
         help="Opens in Excel with readable headers; amounts are in cents of the currency named in the header; "
              "cells that could run as formulas are neutralised.")
@@ -262,3 +281,19 @@ def figure_card(container, metric_id: str, value, period: str, delta: str | None
     entry = metric(metric_id)
     container.metric(label or entry.label.format(**words), format_figure(value, entry.unit), delta=delta, border=True,
                      help=f"{entry.definition.format(**words)} Period: {period}.")
+
+
+CUSTOMER_360_PAGE = "app_pages/customer360.py"
+
+
+def open_in_customer_360(customer_id: str, key: str) -> None:
+    """A button opening Customer 360 on ``customer_id`` (orders, lines, refunds, contacts, next action).
+
+    The id goes through session state, not the URL: lists may be keyed by e-mail addresses.
+    """
+    if st.button(f"Open {customer_id} in Customer 360", key=f"{key}_open", icon=":material/person_search:"):
+        from ui.state import Keys
+
+        st.session_state[Keys.C360_QUERY] = customer_id
+        st.session_state[Keys.C360_PICK] = customer_id
+        st.switch_page(CUSTOMER_360_PAGE)

@@ -12,7 +12,7 @@ import polars as pl
 from crm_core.charts.text import safe_labels
 from crm_core.charts.theme import NEUTRAL, PALETTE, styled
 from crm_core.drivers import DIMENSIONS, MEASURE_LABELS, REPEAT_WINDOWS, ranking_measure
-from crm_core.products import NO_SECOND
+from crm_core.products import NO_SECOND, OTHER
 
 #: Groups drawn in a bar chart (the best ones; tables have all).
 MAX_BARS = 15
@@ -36,8 +36,9 @@ def driver_figure(table: pl.DataFrame, dimension: str, overall: dict) -> go.Figu
         hovertemplate="%{y}: %{x:,.2f} per customer<br>%{customdata[0]:,} customers<extra></extra>"))
     average = overall.get(column)
     if average:
-        fig.add_vline(x=average, line=dict(color=PALETTE[1], dash="dash", width=2),
-                      annotation_text=f"average {average:,.2f}", annotation_position="top right")
+        fig.add_vline(x=average, line=dict(color=PALETTE[1], dash="dash", width=2))
+        fig.add_annotation(x=average, y=1.0, yref="paper", yanchor="bottom", xanchor="left", showarrow=False,
+                           text=f"average {average:,.2f}", font=dict(color=PALETTE[1], size=13))
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(title_text=MEASURE_LABELS[column], tickformat=",.0f", rangemode="tozero")
     title = f"Value per customer by {DIMENSIONS.get(dimension, dimension).lower()} ({phrase}); grey = small group"
@@ -75,13 +76,21 @@ def products_figure(table: pl.DataFrame, by: str, noun: str) -> go.Figure:
 
 
 def journey_figure(flows: pl.DataFrame, noun: str) -> go.Figure:
-    """Sankey of customers from their first order's product (left) to their second order's (right)."""
-    sources = sorted(set(flows["from_item"]), key=lambda name: -flows.filter(pl.col("from_item") == name)["customers"].sum())
-    targets = sorted(set(flows["to_item"]), key=lambda name: (name == NO_SECOND, -flows.filter(pl.col("to_item") == name)["customers"].sum()))
+    """Sankey of customers from their first order's product (left) to their second order's (right).
+
+    A product has one colour on both sides; "Other" and "No second order yet" are grey and at the bottom.
+    """
+    def by_size(column: str) -> list[str]:
+        totals = flows.group_by(column).agg(pl.col("customers").sum())
+        totals = totals.with_columns(pl.col(column).is_in([OTHER, NO_SECOND]).alias("_last"))
+        return totals.sort(["_last", "customers", column], descending=[False, True, False])[column].to_list()
+
+    sources, targets = by_size("from_item"), by_size("to_item")
+    named = [name for name in dict.fromkeys(sources + targets) if name not in (OTHER, NO_SECOND)]
+    colour = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(named)} | {OTHER: NEUTRAL, NO_SECOND: NEUTRAL}
     labels = [f"{name} (1st)" for name in safe_labels(sources)] + [
-        name if name == NO_SECOND else f"{name} (2nd)" for name in safe_labels(targets)]
-    colours = [PALETTE[i % len(PALETTE)] for i in range(len(sources))] + [
-        NEUTRAL if name == NO_SECOND else PALETTE[i % len(PALETTE)] for i, name in enumerate(targets)]
+        name if raw == NO_SECOND else f"{name} (2nd)" for raw, name in zip(targets, safe_labels(targets))]
+    colours = [colour[name] for name in sources + targets]
     source = [sources.index(name) for name in flows["from_item"]]
     target = [len(sources) + targets.index(name) for name in flows["to_item"]]
     fig = go.Figure(go.Sankey(

@@ -51,6 +51,42 @@ def cumulative_tracking_figure(weekly: pl.DataFrame, calibration_end: dt.date) -
     return styled(fig, "Repeat purchases week by week: actual vs. model")
 
 
+def forecast_fan_figure(fan: pl.DataFrame, calibration_end: dt.date, level: float) -> go.Figure:
+    """Cumulative forecast of repeat purchases after ``calibration_end`` with its prediction interval.
+
+    ``fan`` has week_end, expected, low, high (cumulative totals over all customers).
+    """
+    x = fan["week_end"].to_list()
+    band = f"{level:.0%} range"
+    fig = go.Figure([
+        go.Scatter(x=x, y=fan["high"].to_list(), mode="lines", line=dict(width=0, color=MODEL), showlegend=False,
+                   hovertemplate="%{x|%d %b %Y}<br>High: %{y:,.0f}<extra></extra>"),
+        go.Scatter(x=x, y=fan["low"].to_list(), mode="lines", line=dict(width=0, color=MODEL), fill="tonexty",
+                   fillcolor="rgba(120, 120, 200, 0.25)", name=band,
+                   hovertemplate="%{x|%d %b %Y}<br>Low: %{y:,.0f}<extra></extra>"),
+        go.Scatter(x=x, y=fan["expected"].to_list(), mode="lines+markers", line=dict(color=MODEL, width=3),
+                   name="Expected", hovertemplate="%{x|%d %b %Y}<br>Expected: %{y:,.0f}<extra></extra>"),
+    ])
+    fig.update_yaxes(title_text=f"Repeat purchases after {calibration_end:%d %b %Y}", rangemode="tozero")
+    fig.update_xaxes(title_text="Date")
+    return styled(fig, "Forecast of repeat purchases, with its range")
+
+
+def gap_histogram_figure(gaps: pl.DataFrame) -> go.Figure:
+    """Days between a customer's consecutive purchase days (the longest 1 % folded into the last bar)."""
+    days = gaps["gap_days"].cast(pl.Float64).to_numpy()
+    cap = float(np.quantile(days, 0.99)) if len(days) else 0.0
+    fig = go.Figure(go.Histogram(x=np.minimum(days, cap) if cap > 0 else days, nbinsx=40, marker_color=PALETTE[0],
+                                 hovertemplate="%{x} days<br>%{y:,} repeat orders<extra></extra>"))
+    if len(days):
+        median = float(np.median(days))
+        fig.add_vline(x=median, line_dash="dot", line_color=NEUTRAL, annotation_text=f"half within {median:.0f} days",
+                      annotation_position="top right")
+    fig.update_xaxes(title_text="Days since the same customer's previous purchase day")
+    fig.update_yaxes(title_text="Repeat orders")
+    return styled(fig, "How long customers wait between orders")
+
+
 def clv_distribution_figure(customers: pl.DataFrame, horizon: str) -> go.Figure:
     """Histogram of predicted CLV (the top 1 % folded into the last bar so the shape stays readable).
 

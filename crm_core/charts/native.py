@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from crm_core.charts.text import plain_text
+
 ChartKind = Literal["column", "bar", "stacked_column", "stacked_bar", "line", "pie", "doughnut", "scatter",
                     "scatter_lines", "bubble"]
 
@@ -79,7 +81,7 @@ def _label(value: Any) -> str:
         return f"{value:%d %b %Y}" if (value.hour, value.minute) != (0, 0) or value.day != 1 else f"{value:%b %Y}"
     if isinstance(value, dt.date):
         return f"{value:%b %Y}" if value.day == 1 else f"{value:%d %b %Y}"
-    return str(value).replace("<br>", " ")
+    return str(value)  # text as typed: figure labels are read back with plain_text, raw data is never markup
 
 
 # --- Any Plotly figure -------------------------------------------------------------------------
@@ -102,10 +104,16 @@ def _array(value: Any) -> list:
 
 
 def _text(value: Any) -> str:
+    """A title or name read from a figure, as the user typed it (figures hold it escaped)."""
     if value is None:
         return ""
     text = getattr(value, "text", value)
-    return "" if text is None else str(text).replace("<br>", " ")
+    return plain_text(text)
+
+
+def _categories(values: list) -> list:
+    """Category labels read from a figure: text as the user typed it, dates and numbers as they are."""
+    return [plain_text(value) if isinstance(value, str) else value for value in values]
 
 
 def from_figure(figure: Any) -> NativeChart | None:
@@ -136,9 +144,9 @@ def from_figure(figure: Any) -> NativeChart | None:
 
 
 def _pie(trace: dict, title: str) -> NativeChart:
-    labels, values = _array(trace.get("labels")), _array(trace.get("values"))
+    labels, values = _categories(_array(trace.get("labels"))), _array(trace.get("values"))
     kind: ChartKind = "doughnut" if (trace.get("hole") or 0) > 0 else "pie"
-    return column_chart(title, labels, {trace.get("name") or "Value": values}, kind)
+    return column_chart(title, labels, {_text(trace.get("name")) or "Value": values}, kind)
 
 
 def _bars(data: list[dict], title: str, barmode: str) -> NativeChart | None:
@@ -155,7 +163,7 @@ def _bars(data: list[dict], title: str, barmode: str) -> NativeChart | None:
         series[_text(trace.get("name")) or f"Series {index + 1}"] = [lookup.get(c) for c in categories]
     stacked = barmode in ("stack", "relative")
     kind: ChartKind = ("stacked_bar" if stacked else "bar") if horizontal else ("stacked_column" if stacked else "column")
-    return column_chart(title, categories, series, kind)
+    return column_chart(title, _categories(categories), series, kind)
 
 
 def _scatter(data: list[dict], title: str) -> NativeChart | None:
@@ -167,7 +175,7 @@ def _scatter(data: list[dict], title: str) -> NativeChart | None:
         for index, trace in enumerate(data):
             lookup = dict(zip(_array(trace.get("x")), _array(trace.get("y"))))
             lines[_text(trace.get("name")) or f"Series {index + 1}"] = [lookup.get(c) for c in categories]
-        return column_chart(title, categories, lines, "line")
+        return column_chart(title, _categories(categories), lines, "line")
     sized = [trace for trace in data if isinstance((trace.get("marker") or {}).get("size"), (list, tuple, dict))]
     joined = any("lines" in (trace.get("mode") or "lines") for trace in data)
     kind: ChartKind = "bubble" if sized else ("scatter_lines" if joined else "scatter")

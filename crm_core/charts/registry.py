@@ -140,6 +140,23 @@ def _ranked_bars_native(data: Data) -> NativeChart:
                         "bar", y_title=data["value_title"])
 
 
+def _driver_bars(data: Data) -> go.Figure:
+    from crm_core.charts.drivers import driver_figure
+
+    return driver_figure(data["table"], data["dimension"], data["overall"])
+
+
+def _driver_bars_native(data: Data) -> NativeChart:
+    from crm_core.charts.drivers import MAX_BARS
+    from crm_core.drivers import DIMENSIONS, MEASURE_LABELS, ranking_measure
+
+    column, _ = ranking_measure(data["overall"])
+    table = data["table"].filter(pl.col(column).is_not_null()).head(MAX_BARS)
+    title = f"{MEASURE_LABELS[column]} by {DIMENSIONS[data['dimension']].lower()}"
+    return column_chart(title, table["name"].to_list(), {MEASURE_LABELS[column]: table[column].to_list()}, "bar",
+                        y_title=MEASURE_LABELS[column])
+
+
 #: chart id -> builders. Every chart a finding names is here.
 CHARTS: dict[str, ChartBuilder] = {
     "kpi_trend": ChartBuilder(_kpi_trend, _kpi_trend_native),
@@ -151,6 +168,7 @@ CHARTS: dict[str, ChartBuilder] = {
     "status_bars": ChartBuilder(_status_bars, _status_bars_native),
     "retention_curves": ChartBuilder(_retention, _retention_native),
     "ranked_bars": ChartBuilder(_ranked_bars, _ranked_bars_native),
+    "driver_bars": ChartBuilder(_driver_bars, _driver_bars_native),
 }
 
 

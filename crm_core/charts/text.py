@@ -19,11 +19,14 @@ hostile labels.
 """
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterable
 
 import polars as pl
 
 _ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "%": "&#37;"})
+_LINE_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 
 
 def safe_label(value: object) -> str:
@@ -42,3 +45,14 @@ def safe_labels(values: Iterable[object] | pl.Series) -> list[str]:
     if isinstance(values, pl.Series):
         values = values.cast(pl.String).to_list()
     return [safe_label(value) for value in values]
+
+
+def plain_text(shown: object) -> str:
+    """The text a figure label shows, for files that are not drawn by Plotly (PowerPoint charts).
+
+    The inverse of :func:`safe_label` (``plain_text(safe_label(x)) == x``);
+    our own ``<br>`` line breaks become spaces. Only for text read back from a
+    figure: raw data never went through :func:`safe_label`.
+    """
+    return "" if shown is None else html.unescape(_LINE_BREAK.sub(" ", str(shown)))
+

@@ -21,15 +21,15 @@ differences of the closed-form forecasts).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.special import ndtri
 
-from crm_core.clv.fitting import as_float, compress
+from crm_core.clv.fitting import ArrayLike, as_float, compress
 from crm_core.clv.purchase_model import PurchaseModel
 
-PARAMETER_DRAWS = 8
+PARAMETER_DRAWS = 4
 MAX_GRID = 400  # whole purchase counts evaluated per distinct (x, T); beyond, a normal approximation
 _STEP = 1e-5  # forward-difference step in log-parameters
 
@@ -50,12 +50,22 @@ class PurchaseIntervals:
     parameter_draws: int
 
 
+TOP_SHARE = 0.75  # the intervals searched put at most this share of (1 - level) in the lower tail
+
+
+def _top_quantile(level: float) -> float:
+    """The highest quantile the interval search asks for."""
+    return level + TOP_SHARE * (1.0 - level)
+
+
 def _tail_multiplier(level: float) -> float:
-    """c with P(Y >= mean + c sd) <= (1 - level) / 2 for any distribution (Cantelli), plus slack."""
-    return 1.5 * float(np.sqrt(2.0 / (1.0 - level) - 1.0)) + 1.0
+    """Standard deviations above the mean where the grid of counts stops: twice the normal quantile. Pairs
+    whose distribution has not reached the top quantile by then are handled by the normal approximation."""
+    return 2.0 * float(ndtri(_top_quantile(level)))
 
 
-def purchase_intervals(model: PurchaseModel, frequency, recency, T, horizon_weeks: float, level: float = 0.8,
+def purchase_intervals(model: PurchaseModel, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
+                       horizon_weeks: float, level: float = 0.8,
                        parameter_draws: int = PARAMETER_DRAWS, seed: int = 0) -> PurchaseIntervals:
     """Prediction intervals at ``level`` (e.g. 0.8 = from the 10th to the 90th percentile).
 
@@ -65,23 +75,31 @@ def purchase_intervals(model: PurchaseModel, frequency, recency, T, horizon_week
         raise ValueError("the interval level must lie between 0 and 1, e.g. 0.8")
     x, t_x, age = as_float(frequency), as_float(recency), as_float(T)
     t = float(horizon_weeks)
-    (ux, ut, uT), _, row = compress(x, t_x, age)
-    p_alive = model.conditional_probability_alive(ux, ut, uT)[row]
-    (px, pT), _, pair = compress(x, age)
-    draws = model.parameter_draws(parameter_draws, np.random.default_rng(seed))
+    # Customers with the same history share their distribution: work on distinct (x, t_x, T) rows, and
+    # on distinct (x, T) pairs for what an active customer does (it does not depend on recency).
+    (ux, ut, uT), counts, row = compress(x, t_x, age)
+    (px, pT), _, pair = compress(ux, uT)
+    p_alive = model.conditional_probability_alive(ux, ut, uT)
+    mean_if_alive = model.purchases_if_alive(t, px, pT)
+    if _parameters_negligible(model, px, pT, t, mean_if_alive):
+        parameter_draws = 1
+    draws = model.parameter_draws(parameter_draws, np.random.default_rng(seed)) if parameter_draws > 1 else \
+        np.array([model.theta()], dtype=float)
     grid = _grid(model, px, pT, t, level)
     cdf, second_moment = _mixture_cdf(model, grid, draws, t)
-    mean_if_alive = model.purchases_if_alive(t, px, pT)
+    reached = cdf[grid.start + grid.size - 1] >= _top_quantile(level)
+    grid = replace(grid, exact=grid.exact & reached)
     # Pairs beyond the grid: normal with the mean and the (gamma-Poisson) variance of an active customer.
     second_moment = np.where(grid.exact, second_moment, mean_if_alive**2 + _nbd_variance(model, px, pT, t))
     expected = p_alive * mean_if_alive[pair]
     variance = p_alive * second_moment[pair] - expected**2
     low, high = _quantiles(grid, cdf, pair, p_alive, level, mean_if_alive, second_moment)
-    total = float(expected.sum())
-    spread = np.sqrt(max(float(variance.sum()), 0.0) + _parameter_variance(model, x, t_x, age, t))
+    total = float(counts @ expected)
+    parameters = _parameter_variance(model, (ux, ut, uT, counts), (px, pT, pair), t)
+    spread = np.sqrt(max(float(counts @ variance), 0.0) + parameters)
     z = float(ndtri(0.5 + level / 2.0))
-    return PurchaseIntervals(level, t, expected, low, high, variance, total, max(total - z * spread, 0.0),
-                             total + z * spread, parameter_draws)
+    return PurchaseIntervals(level, t, expected[row], low[row], high[row], variance[row], total,
+                             max(total - z * spread, 0.0), total + z * spread, parameter_draws)
 
 
 @dataclass(frozen=True)
@@ -98,8 +116,11 @@ class _Grid:
 
 
 def _grid(model: PurchaseModel, x: np.ndarray, age: np.ndarray, t: float, level: float) -> _Grid:
-    mean = model.purchases_if_alive(t, x, age)
-    sd = np.sqrt(_nbd_variance(model, x, age, t))
+    """Counts 0.. up to where the purchases an active customer could make if they never left (Poisson with
+    the posterior gamma rate, which bounds the model's count from above) pass the top quantile."""
+    rate_shape, rate_scale = model.params_["r"] + x, model.params_["alpha"] + age
+    mean = rate_shape * t / rate_scale
+    sd = np.sqrt(mean + mean**2 / rate_shape)
     needed = np.ceil(mean + _tail_multiplier(level) * sd) + 2
     exact = needed <= MAX_GRID
     size = np.where(exact, needed, 1).astype(np.int64)
@@ -119,7 +140,7 @@ def _mixture_cdf(model: PurchaseModel, grid: _Grid, draws: np.ndarray, t: float)
     k_next = grid.k + 1.0
     survival = np.zeros(len(grid.k))
     for theta in draws:
-        survival += model.purchase_survival_if_alive(k_next, t, grid.x, grid.age, tuple(theta))
+        survival += model.purchase_survival_grid(k_next, grid.start[grid.pair], t, grid.x, grid.age, tuple(theta))
     survival /= len(draws)
     # E[X^2] = sum_k (2k - 1) P(X >= k); the grid reaches far enough that the rest is negligible.
     second = np.bincount(grid.pair, (2.0 * k_next - 1.0) * survival, minlength=len(grid.size))
@@ -136,7 +157,7 @@ def _quantiles(grid: _Grid, cdf: np.ndarray, pair: np.ndarray, p_alive: np.ndarr
     """
     best_low = best_high = None
     sd = np.sqrt(np.maximum(second_moment - mean_if_alive**2, 0.0))[pair]
-    for share in np.linspace(0.0, 1.0 - level, 9):
+    for share in np.linspace(0.0, TOP_SHARE * (1.0 - level), 4):
         low = _quantile(grid, cdf, pair, p_alive, share, mean_if_alive, sd)
         high = _quantile(grid, cdf, pair, p_alive, share + level, mean_if_alive, sd)
         if best_low is None:
@@ -154,26 +175,65 @@ def _quantile(grid: _Grid, cdf: np.ndarray, pair: np.ndarray, p_alive: np.ndarra
     target = (q - (1.0 - p_alive)) / np.maximum(p_alive, 1e-300)
     # The CDFs of all pairs laid end to end, each shifted by twice its pair index, are one increasing array.
     keyed = cdf + 2.0 * grid.pair
-    position = np.searchsorted(keyed, 2.0 * pair + np.clip(target, 0.0, 1.0) - 1e-12)
+    needles = 2.0 * pair + np.clip(target, 0.0, 1.0) - 1e-12
+    order = np.argsort(needles, kind="stable")  # sorted needles: the search walks the array once
+    position = np.empty(len(needles), dtype=np.int64)
+    position[order] = np.searchsorted(keyed, needles[order])
     k = np.minimum(position - grid.start[pair], grid.size[pair] - 1).astype(float)
     normal = np.maximum(np.round(mean_if_alive[pair] + ndtri(np.clip(target, 1e-12, 1 - 1e-12)) * sd), 0.0)
     k = np.where(grid.exact[pair], k, normal)
     return np.where(target <= 0.0, 0.0, k)
 
 
-def _parameter_variance(model: PurchaseModel, x, t_x, age, t: float) -> float:
+NEGLIGIBLE = 0.05  # parameters' share of an active customer's spread below which draws change nothing
+
+
+def _parameters_negligible(model: PurchaseModel, x: np.ndarray, age: np.ndarray, t: float,
+                           mean_if_alive: np.ndarray) -> bool:
+    """True when the parameters' standard error moves no active customer's expected purchases by more than
+    NEGLIGIBLE of their process spread (large customer bases): one draw at the estimate then suffices."""
+    covariance = model.log_covariance_
+    if covariance.size == 0 or not np.all(np.isfinite(covariance)):
+        return True
+    centre = np.array(model.theta(), dtype=float)
+    steps = np.eye(len(centre))
+    gradient = np.stack([(model.purchases_if_alive(t, x, age, tuple(centre * np.exp(_STEP * steps[i]))) - mean_if_alive)
+                         / _STEP for i in range(len(centre))])
+    parameter_sd = np.sqrt(np.einsum("iv,ij,jv->v", gradient, covariance, gradient))
+    process_sd = np.sqrt(np.maximum(mean_if_alive, 1e-12))  # at least Poisson spread
+    return bool(np.max(parameter_sd / process_sd) < NEGLIGIBLE)
+
+
+def _parameter_variance(model: PurchaseModel, rows: tuple[np.ndarray, ...], pairs: tuple[np.ndarray, ...],
+                        t: float) -> float:
     """g' Sigma g: the expected total's variance from the parameters (delta method, log-parameters)."""
     covariance = model.log_covariance_
     if covariance.size == 0 or not np.all(np.isfinite(covariance)):
         return 0.0
-    (ux, ut, uT), counts, _ = compress(x, t_x, age)
+    ux, ut, uT, counts = rows
+    px, pT, pair = pairs
     centre = np.array(model.theta(), dtype=float)
 
     def total(theta: np.ndarray) -> float:
         p_alive = model.conditional_probability_alive(ux, ut, uT, tuple(theta))
-        return float(counts @ (p_alive * model.purchases_if_alive(t, ux, uT, tuple(theta))))
+        return float(counts @ (p_alive * model.purchases_if_alive(t, px, pT, tuple(theta))[pair]))
 
     base = total(centre)
     gradient = np.array([(total(centre * np.exp(_STEP * np.eye(len(centre))[i])) - base) / _STEP
                          for i in range(len(centre))])
     return float(gradient @ covariance @ gradient)
+
+
+def forecast_fan(model: PurchaseModel, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
+                 horizon_weeks: float, level: float = 0.8,
+                 steps: int = 8) -> dict[str, list[float]]:
+    """Cumulative expected repeat purchases of all customers over the horizon with the total's interval,
+    at ``steps`` evenly spaced points (weeks after the calibration end, starting at 0)."""
+    weeks = np.linspace(0.0, float(horizon_weeks), steps + 1)
+    expected, low, high = [0.0], [0.0], [0.0]
+    for week in weeks[1:]:
+        interval = purchase_intervals(model, frequency, recency, T, week, level, parameter_draws=1)
+        expected.append(interval.total)
+        low.append(interval.total_low)
+        high.append(interval.total_high)
+    return {"weeks": weeks.tolist(), "expected": expected, "low": low, "high": high}

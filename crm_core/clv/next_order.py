@@ -8,6 +8,7 @@ import polars as pl
 
 from crm_core.clv.purchase_model import PurchaseModel
 from crm_core.clv.settings import DAYS_PER_WEEK
+from crm_core.customers import is_purchase
 from crm_core.schema import C
 
 LAPSED_BELOW = 0.5  # P(alive) under which a customer is "probably lapsed" and gets no next-order date
@@ -52,7 +53,7 @@ def next_order_columns(model: PurchaseModel, customers: pl.DataFrame, calibratio
 
 def gaps_between_orders(tx: pl.LazyFrame, calibration_end: dt.date | None = None) -> pl.DataFrame:
     """Days between a customer's consecutive purchase days (returns excluded), one row per gap."""
-    purchases = tx.filter(pl.col(C.AMOUNT) >= 0)
+    purchases = tx.filter(is_purchase(tx))  # not returns, not orders refunded in full
     if calibration_end is not None:
         purchases = purchases.filter(pl.col(C.ORDER_DATE) <= calibration_end)
     return (

@@ -13,7 +13,7 @@ from crm_core.clv.bg_nbd import BetaGeoModel
 from crm_core.clv.data import rfm_summary
 from crm_core.clv.fitting import ArrayLike, as_float, compress, on_unique, serial_blas
 from crm_core.clv.gamma_gamma import GammaGammaModel
-from crm_core.clv.intervals import PurchaseIntervals, purchase_intervals
+from crm_core.clv.intervals import PurchaseIntervals, forecast_fan, purchase_intervals
 from crm_core.clv.models import AUTO, MODELS, make_model
 from crm_core.clv.next_order import next_order_columns
 from crm_core.clv.purchase_model import PurchaseModel
@@ -39,7 +39,8 @@ from crm_core.schema import C
 MIN_CHOICE_DAYS = 90  # calibration days needed before the held-back weeks to compare models
 
 
-def discounted_purchases(model: PurchaseModel, frequency, recency, T, horizon_weeks: float, annual_discount_rate: float) -> tuple[np.ndarray, np.ndarray]:
+def discounted_purchases(model: PurchaseModel, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
+                         horizon_weeks: float, annual_discount_rate: float) -> tuple[np.ndarray, np.ndarray]:
     """Expected purchases over the horizon, plain and discounted.
 
     Cash flows are taken monthly (the horizon split into periods of about one
@@ -270,11 +271,14 @@ def _choose(tx: pl.LazyFrame, summary: pl.DataFrame, fitted: dict[str, PurchaseM
         return choose({name: fitted[name] for name in predicted}, predicted, actual, weeks)
     first = summary["first_purchase_date"].min()
     split = calibration_end - dt.timedelta(weeks=default_holdout_weeks(first, calibration_end))
-    if (split - first).days < MIN_CHOICE_DAYS:
-        table = pl.DataFrame({"model": [BetaGeoModel.NAME], "label": [BetaGeoModel.LABEL]})
-        return ModelComparison(table, BetaGeoModel.NAME, "BG/NBD is used: the history is too short to hold weeks "
-                                                        "back and compare the models.")
-    return validate_holdout(tx, split, calibration_end).comparison
+    if (split - first).days >= MIN_CHOICE_DAYS:
+        try:
+            return validate_holdout(tx, split, calibration_end).comparison
+        except ValueError:  # nothing to compare on (e.g. no purchase before the split): the default model
+            pass
+    table = pl.DataFrame({"model": [BetaGeoModel.NAME], "label": [BetaGeoModel.LABEL]})
+    return ModelComparison(table, BetaGeoModel.NAME, "BG/NBD is used: the history is too short to hold weeks "
+                                                    "back and compare the models.")
 
 
 @serial_blas
@@ -290,18 +294,21 @@ def rescore(result: CLVResult, settings: CLVSettings) -> CLVResult:
     expected, discounted = discounted_purchases(model, x, t_x, age, settings.horizon_weeks, settings.annual_discount_rate)
     # A fit that did not converge can sit where the formulas divide by zero (a = 1); its NaN
     # forecasts are reported as such, so numpy's warnings would only be noise on the console.
-    with np.errstate(all="ignore"):
-        intervals = purchase_intervals(model, x, t_x, age, settings.horizon_weeks, settings.interval)
+    intervals = None
+    if settings.interval is not None:  # None: point forecasts only (the like-for-like speed comparison)
+        with np.errstate(all="ignore"):
+            intervals = purchase_intervals(model, x, t_x, age, settings.horizon_weeks, settings.interval)
+    low, high = (intervals.low, intervals.high) if intervals else (np.full_like(x, np.nan), np.full_like(x, np.nan))
     spend = customers["expected_spend"].to_numpy()
     value_per_purchase = settings.margin * spend * np.divide(discounted, expected, out=np.zeros_like(expected),
                                                              where=expected > 0)
     customers = customers.with_columns(
         pl.Series("expected_purchases", expected),
-        pl.Series("purchases_low", intervals.low),
-        pl.Series("purchases_high", intervals.high),
+        pl.Series("purchases_low", low),
+        pl.Series("purchases_high", high),
         pl.Series("clv", settings.margin * spend * discounted),
-        pl.Series("value_low", value_per_purchase * intervals.low),
-        pl.Series("value_high", value_per_purchase * intervals.high),
+        pl.Series("value_low", value_per_purchase * low),
+        pl.Series("value_high", value_per_purchase * high),
     )
     kept = replace(settings, calibration_end=result.settings.calibration_end, model=result.settings.model)
     return replace(result, customers=customers, settings=kept, intervals=intervals)
@@ -309,16 +316,25 @@ def rescore(result: CLVResult, settings: CLVSettings) -> CLVResult:
 
 def parameter_table(result: CLVResult) -> pl.DataFrame:
     """Model, parameter, estimate, standard error and a plain reading of each fitted parameter."""
-    bg = result.bgnbd.params_
+    model = result.model
+    bg = model.params_
+    title = f"Purchases ({model.LABEL})"
     rate = bg["r"] / bg["alpha"]
-    dropout = bg["a"] / (bg["a"] + bg["b"])
     rows = [
-        ("Purchases (BG/NBD)", "r", "shape of purchase rates across customers"),
-        ("Purchases (BG/NBD)", "alpha", f"scale in weeks: while active, customers buy {rate:.3f} times a week on average (r / alpha)"),
-        ("Purchases (BG/NBD)", "a", "shape of drop-out chances across customers"),
-        ("Purchases (BG/NBD)", "b", f"after each purchase {dropout:.1%} of customers leave for good on average (a / (a + b))"),
+        (title, "r", "shape of purchase rates across customers"),
+        (title, "alpha", f"scale in weeks: while active, customers buy {rate:.3f} times a week on average (r / alpha)"),
     ]
-    values = [(bg[name], result.bgnbd.standard_errors_[name]) for _, name, _ in rows]
+    if "a" in bg:
+        dropout = bg["a"] / (bg["a"] + bg["b"])
+        moment = "each purchase, the first included" if model.NAME == "mbg-nbd" else "each repeat purchase"
+        rows += [(title, "a", "shape of drop-out chances across customers"),
+                 (title, "b", f"after {moment} {dropout:.1%} of customers leave for good on average (a / (a + b))")]
+    else:
+        lifetime = bg["beta"] / (bg["s"] - 1.0) if bg["s"] > 1.0 else float("inf")
+        life = f"{lifetime:,.0f} weeks" if np.isfinite(lifetime) else "longer than any horizon (s <= 1)"
+        rows += [(title, "s", "shape of drop-out rates across customers"),
+                 (title, "beta", f"scale in weeks: an active customer stays {life} on average (beta / (s - 1))")]
+    values = [(bg[name], model.standard_errors_[name]) for _, name, _ in rows]
     gg = result.gamma_gamma
     if gg is not None:
         mean = gg.population_mean_spend()
@@ -363,3 +379,14 @@ def customer_forecasts(result: CLVResult) -> pl.DataFrame:
         pl.col("value_high").round(4),
         "next_order_date",
     )
+
+
+def forecast_fan_frame(result: CLVResult, steps: int = 8) -> pl.DataFrame:
+    """week_end, expected, low, high: cumulative repeat purchases of all customers after the calibration
+    end, with the total's prediction interval at the result's level (for the fan chart)."""
+    c = result.customers
+    x, t_x, age = (c[k].to_numpy().astype(float) for k in ("frequency", "recency", "T"))
+    with np.errstate(all="ignore"):
+        fan = forecast_fan(result.model, x, t_x, age, result.settings.horizon_weeks, result.settings.interval, steps)
+    ends = [result.calibration_end + dt.timedelta(days=round(w * DAYS_PER_WEEK)) for w in fan.pop("weeks")]
+    return pl.DataFrame({"week_end": ends, **fan})

@@ -17,6 +17,7 @@ import numpy as np
 from crm_core.clv.fitting import (
     ArrayLike,
     Compressed,
+    Fit,
     FittedModel,
     Likelihood,
     as_float,
@@ -58,7 +59,7 @@ class PurchaseModel(FittedModel):
         return self
 
     def _maximise(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, counts: np.ndarray,
-                  coded: Compressed | None):
+                  coded: Compressed | None) -> Fit:
         return maximise(self._likelihood(x, t_x, age, counts, coded), self._starts(x, age, counts), scale=counts.sum())
 
     def _likelihood(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, counts: np.ndarray,
@@ -88,6 +89,12 @@ class PurchaseModel(FittedModel):
                                    theta: Theta | None = None) -> np.ndarray:
         """P(at least k purchases in (T, T + t] | active at T), for k >= 1."""
         raise NotImplementedError
+
+    def purchase_survival_grid(self, k: np.ndarray, first: np.ndarray, t: float, x: np.ndarray, age: np.ndarray,
+                               theta: Theta) -> np.ndarray:
+        """:meth:`purchase_survival_if_alive` on consecutive counts k = 1, 2, ... per history; ``first`` is
+        the position where each point's run starts (models may use it for a cumulative sum)."""
+        return self.purchase_survival_if_alive(k, t, x, age, theta)
 
     def expected_number_of_purchases_up_to_time(self, t: float | ArrayLike) -> np.ndarray:
         """Expected repeat purchases in (0, t] for a new customer."""

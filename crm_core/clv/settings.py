@@ -35,7 +35,7 @@ class CLVSettings:
     annual_discount_rate: float = 0.10
     calibration_end: dt.date | None = None
     model: str = "auto"  # "auto" (best on a holdout) or a model name: "bg-nbd", "pareto-nbd", "mbg-nbd"
-    interval: float = 0.8  # level of the prediction intervals
+    interval: float | None = 0.8  # level of the prediction intervals; None: point forecasts only
 
 
 @dataclass(frozen=True)

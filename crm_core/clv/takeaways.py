@@ -6,14 +6,14 @@ import math
 import numpy as np
 import polars as pl
 
-from crm_core.clv.bg_nbd import BetaGeoModel
 from crm_core.clv.pipeline import CLVResult
+from crm_core.clv.purchase_model import PurchaseModel
 from crm_core.clv.settings import AtRiskSettings, weeks_label
 from crm_core.clv.validation import HoldoutValidation
 from crm_core.schema import C
 
 
-def probability_alive_matrix(model: BetaGeoModel, customers: pl.DataFrame, max_frequency: int = 30) -> pl.DataFrame:
+def probability_alive_matrix(model: PurchaseModel, customers: pl.DataFrame, max_frequency: int = 30) -> pl.DataFrame:
     """P(alive) on a grid of frequency x recency for the oldest customers' age T.
 
     Returns a long frame: frequency, recency (weeks since first purchase at the
@@ -85,10 +85,17 @@ def at_risk_customers(result: CLVResult, settings: AtRiskSettings = AtRiskSettin
             C.CUSTOMER_ID,
             pl.col("clv").round(2).alias("predicted_clv"),
             pl.col("p_alive").round(3).alias("probability_active"),
+            pl.col("value_low").round(2),
+            pl.col("value_high").round(2),
             pl.col("expected_purchases").round(2),
+            pl.col("purchases_low").cast(pl.Int64, strict=False),
+            pl.col("purchases_high").cast(pl.Int64, strict=False),
             pl.col("frequency").alias("repeat_purchases"),
             "last_purchase_date",
             (pl.lit(result.calibration_end) - pl.col("last_purchase_date")).dt.total_days().alias("days_since_last_purchase"),
+            "usual_gap_days",
+            "overdue",
+            "next_order_date",
             pl.col("revenue").round(2).alias("revenue_to_date"),
         )
     )
@@ -105,8 +112,13 @@ def fit_takeaway(result: CLVResult) -> str:
     sentence = (f"In the next {weeks_label(result.settings.horizon_weeks)} the average customer is expected to buy "
                 f"{c['expected_purchases'].mean():.2f} times")
     if c["clv"].is_finite().any():
-        sentence += f", worth {_money(float(c['clv'].mean()))} each ({_money(float(c['clv'].sum()))} in total)"
-    return sentence + f"; {active:.0%} of customers are probably still active."
+        sentence += f", worth {_money(float(c['clv'].mean()))} each ({_money(float(c['clv'].sum()))} in total"
+        value = result.value_interval()
+        if value["value_low"] is not None:
+            sentence += (f", {result.settings.interval:.0%} range {_money(value['value_low'])} to "
+                         f"{_money(value['value_high'])}")
+        sentence += ")"
+    return sentence + f"; {active:.0%} of customers are probably active (P(alive) ≥ 50%, {result.model.LABEL} model)."
 
 
 def validation_takeaway(validation: HoldoutValidation) -> str:
@@ -147,3 +159,31 @@ def at_risk_takeaway(at_risk: pl.DataFrame, settings: AtRiskSettings = AtRiskSet
     return (f"{at_risk.height:,} customers in the top {1 - settings.min_clv_quantile:.0%} by predicted value have less "
             f"than a {settings.max_p_alive:.0%} chance of still being active; they spent "
             f"{_money(float(at_risk['revenue_to_date'].sum()))} so far and are worth a call.")
+
+
+def interval_takeaway(result: CLVResult) -> str:
+    """One sentence: the forecast total with its range."""
+    iv = result.intervals
+    if iv is None or not np.isfinite(iv.total):
+        return "The forecast has no range: the purchase model did not give usable numbers."
+    sentence = (f"Over the next {weeks_label(iv.horizon_weeks)} customers are expected to make {iv.total:,.0f} repeat "
+                f"purchases, with {iv.level:.0%} confidence between {iv.total_low:,.0f} and {iv.total_high:,.0f}")
+    value = result.value_interval()
+    if value["value_low"] is not None:
+        sentence += f", worth {_money(value['value_low'])} to {_money(value['value_high'])}"
+    return sentence + ". The range counts both chance in who buys and the uncertainty of the fitted model."
+
+
+def coverage_takeaway(validation: HoldoutValidation) -> str:
+    """One sentence: did the intervals hold the held-back purchases as often as they claim?"""
+    level = validation.interval_level
+    sentence = (f"Each customer's {level:.0%} range held their actual purchases in the held-back weeks for "
+                f"{validation.coverage:.0%} of customers")
+    if validation.frequent_customers:
+        sentence += (f" and {validation.coverage_frequent:.0%} of the {validation.frequent_customers:,} frequent "
+                     "buyers (3+ repeat purchases)")
+    gap = validation.coverage - level
+    verdict = (" — about as often as promised, so the ranges can be trusted." if -0.05 <= gap <= 0.08 else
+               " — more often than promised: whole purchase counts make the ranges a little generous." if gap > 0 else
+               " — less often than promised: the ranges are too narrow for this data; treat them with care.")
+    return sentence + verdict

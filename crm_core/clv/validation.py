@@ -13,7 +13,7 @@ from crm_core.clv.intervals import purchase_intervals
 from crm_core.clv.models import AUTO, MODELS, make_model
 from crm_core.clv.purchase_model import PurchaseModel
 from crm_core.clv.settings import DAYS_PER_WEEK, SufficiencyRules, sufficiency_problems
-from crm_core.customers import data_as_of, filter_period, summarize
+from crm_core.customers import data_as_of, filter_period, is_purchase, summarize
 from crm_core.schema import C
 
 FREQUENCY_CAP = 7  # calibration frequencies 0..6 and "7+"
@@ -217,7 +217,7 @@ def _weekly_tracking(
     predicted = np.where(ages >= 0, expected_by_age[np.clip(ages, 0, None)], 0.0) @ counts
 
     repeat_days = (
-        tx.filter((pl.col(C.AMOUNT) >= 0) & (pl.col(C.ORDER_DATE) <= holdout_end))
+        tx.filter(is_purchase(tx) & (pl.col(C.ORDER_DATE) <= holdout_end))
         .select(C.CUSTOMER_ID, C.ORDER_DATE).unique()
         .join(calibration.lazy().select(C.CUSTOMER_ID, "first_purchase_date"), on=C.CUSTOMER_ID, how="inner")
         .filter(pl.col(C.ORDER_DATE) > pl.col("first_purchase_date"))

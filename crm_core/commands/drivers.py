@@ -11,8 +11,9 @@ CHOICES = ("first_product", "first_category", "discount_code", "channel", "regio
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_source_arguments(parser)
-    parser.add_argument("--by", choices=CHOICES, default="first_product",
-                        help="group customers by this trait of their first order (default first_product)")
+    parser.add_argument("--by", choices=CHOICES,
+                        help="group customers by this trait of their first order (default: the first of the "
+                             "choices the file has, in the order listed)")
     parser.add_argument("--no-prediction", dest="predict", action="store_false",
                         help="skip the 12-month value model (faster; predicted values are null)")
 
@@ -22,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
 
     tx, _ = load_orders(args)
     tx = tx.collect().lazy()  # read the file once; every step below reuses it
+    args.by = args.by or next(by for by in CHOICES if drivers.missing_column(tx, by) is None)
     missing = drivers.missing_column(tx, args.by)
     if missing:
         flag = f"--{missing.replace('_', '-')}"

@@ -3,7 +3,7 @@
 :func:`check_orders` applies (in this order) the preset's business rule, the
 currency filter, then missing or unreadable values; :func:`check_side`
 does the same for side tables. Both return a frozen :class:`Checked`: the
-frame with ``__ok`` and ``__reason`` columns, plus what was found out.
+frame with an ``__ok`` column and the reasons of the rows set aside.
 """
 from __future__ import annotations
 
@@ -17,15 +17,17 @@ from crm_core.ingest.mapping import ColumnPlan
 from crm_core.ingest.numbers import MAX_AMOUNT
 from crm_core.ingest.options import ReadOptions
 from crm_core.ingest.presets import RULE, bad, flag
-from crm_core.ingest.report import OK, REASON, rows
+from crm_core.ingest.report import OK, rows
+from crm_core.ingest.source import LINE
 from crm_core.ingest.values import ambiguous
 
 
 @dataclass(frozen=True)
 class Checked:
-    """The parsed frame with ``__ok`` (row kept) and ``__reason`` (why not)."""
+    """The parsed frame with ``__ok`` (row kept), and ``rejected``: line and reason of the rows set aside."""
 
     frame: pl.DataFrame
+    rejected: pl.DataFrame
     detected: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
@@ -59,9 +61,9 @@ def check_orders(
         .when(out_of_range).then(pl.lit("amount out of range"))
         .otherwise(pl.lit("missing amount"))
     )
-    frame = _mark(parsed, keep, reason)
+    frame, rejected = _mark(parsed, keep, reason)
     warnings += _blank_value_warnings(frame, plan, bad_examples)
-    return Checked(frame, detected, tuple(warnings))
+    return Checked(frame, rejected, detected, tuple(warnings))
 
 
 SIDE_WORDS = {"customer_id": "customer id", "interaction_date": "date", "month": "month", "spend": "spend"}
@@ -84,13 +86,17 @@ def check_side(parsed: pl.DataFrame, plan: ColumnPlan, required: tuple[str, ...]
                 "Check the CSAT column."
             )
             parsed = parsed.with_columns(pl.when(pl.col("csat").is_between(1, 5)).then(pl.col("csat")).alias("csat"))
-    frame = _mark(parsed, keep, reason)
-    return Checked(frame, {}, tuple(warnings + _blank_value_warnings(frame, plan, bad_examples)))
+    frame, rejected = _mark(parsed, keep, reason)
+    return Checked(frame, rejected, {}, tuple(warnings + _blank_value_warnings(frame, plan, bad_examples)))
 
 
-def _mark(parsed: pl.DataFrame, keep: pl.Expr, reason: pl.Expr) -> pl.DataFrame:
-    ok = keep.fill_null(False)
-    return parsed.with_columns(ok.alias(OK), pl.when(~ok).then(reason).alias(REASON))
+def _mark(parsed: pl.DataFrame, keep: pl.Expr, reason: pl.Expr) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The frame with ``__ok``, and (line, reason) of the rows set aside (reasons computed for those only)."""
+    frame = parsed.with_columns(keep.fill_null(False).alias(OK))
+    if frame.get_column(OK).all():
+        return frame, pl.DataFrame(schema={"line": pl.Int64, "reason": pl.String})
+    rejected = frame.filter(~pl.col(OK)).select(pl.col(LINE).cast(pl.Int64).alias("line"), reason.alias("reason"))
+    return frame, rejected
 
 
 def _currencies(
@@ -139,8 +145,10 @@ def _blank_value_warnings(frame: pl.DataFrame, plan: ColumnPlan, bad_examples: d
         count = int(frame.filter(pl.col(OK)).get_column(bad(key)).sum())
         if count:
             noun = {NUMBER: "a number", DATE: "a date", MONTH: "a month"}[plan.kinds[key]]
+            example = f" (e.g. '{bad_examples[key]}')" if bad_examples.get(key) else ""
+            two = " (or could mean two numbers, like '1,234')" if plan.kinds[key] == NUMBER else ""
             warnings.append(
                 f"{rows(count, 'has', 'have')} a value in column '{plan.columns[key]}' that could not be read "
-                f"as {noun} (e.g. '{bad_examples.get(key, '')}'); it was left blank."
+                f"as {noun}{example}{two}; it was left blank."
             )
     return warnings

@@ -225,7 +225,8 @@ def _shopify(frame: pl.DataFrame, revenue: str) -> pl.DataFrame:
         full = (refunded > 0) & (refunded >= total)
         # The definition as written, unrounded: the sum over orders equals the formula's sum
         # (rounding each order to cents would drift from it by up to half a cent per refunded order).
-        refunded_share = pl.when(total > 0).then(subtotal * refunded.clip(0.0) / total).otherwise(0.0)
+        # No refund: no share; a refund with an unreadable Total cannot be split (the amount stays blank).
+        refunded_share = pl.when(refunded == 0).then(0.0).when(total > 0).then(subtotal * refunded.clip(0.0) / total)
         net = pl.when(full).then(0.0).otherwise(subtotal - refunded_share)
         frame = frame.with_columns(
             net.alias("amount"), full.fill_null(False).alias(FULLY_REFUNDED),

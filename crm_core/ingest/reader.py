@@ -184,7 +184,7 @@ def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, f
             what="orders",
             corrected=parsed.corrected,
         )
-        valid, report = build_report(checked.frame, inputs)
+        valid, report = build_report(checked.frame, checked.rejected, inputs)
         report.source_lines, report.lines = parsed.source_rows, kept_lines(lines, checked.frame, pl.col(OK))
         return valid, report
 
@@ -241,7 +241,7 @@ def _read_side(
             what=kind.replace("_", " "),
             corrected=parsed.corrected,
         )
-        return build_report(checked.frame, inputs)
+        return build_report(checked.frame, checked.rejected, inputs)
 
 
 def _open(source: Source, options: ReadOptions, filename: str | None, score: Callable[[list[str]], int], quote: bool):

@@ -1,7 +1,7 @@
 """Stage 5, report: split kept and rejected rows and say what happened.
 
-:func:`build_report` takes the checked frame (every row with ``__ok`` and
-``__reason``) and returns the canonical valid rows plus the
+:func:`build_report` takes the checked frame (every row with ``__ok``) and
+the reasons of the rows set aside, and returns the canonical valid rows plus the
 :class:`IngestReport`: counts, rejected rows with line, raw text and reason,
 duplicates, returns and plain-sentence warnings.
 """
@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import polars as pl
 
 from crm_core.ingest import rejects
@@ -20,7 +19,7 @@ from crm_core.ingest.source import LINE
 
 #: Raw text is kept for at most this many rejected rows (line and reason for all).
 MAX_RAW_REJECTED = 1_000_000
-OK, REASON = "__ok", "__reason"
+OK = "__ok"
 
 #: Every reject reason, as it appears in ``IngestReport.rejected['reason']``.
 REASONS = (
@@ -149,8 +148,12 @@ class ReportInputs:
     corrected: dict[str, int] = field(default_factory=dict)
 
 
-def build_report(checked: pl.DataFrame, inputs: ReportInputs) -> tuple[pl.LazyFrame, IngestReport]:
+def build_report(
+    checked: pl.DataFrame, reasons: pl.DataFrame, inputs: ReportInputs
+) -> tuple[pl.LazyFrame, IngestReport]:
     """Split kept and rejected rows, attach raw text to rejects, and build the report.
+
+    ``checked`` has every row with ``__ok``; ``reasons`` the line and reason of each row set aside.
 
     Raises
     ------
@@ -162,12 +165,8 @@ def build_report(checked: pl.DataFrame, inputs: ReportInputs) -> tuple[pl.LazyFr
     everything_ok = bool(ok.all())
     kept = checked if everything_ok else checked.filter(ok)
     valid = kept.select([pl.col(c).cast(inputs.schema[c], strict=False) for c in inputs.canonical])
-    if everything_ok:
-        rejected = empty_rejected().select("line", "reason")
-    else:
-        rejected = checked.filter(~ok).select(pl.col(LINE).cast(pl.Int64).alias("line"), pl.col(REASON).alias("reason"))
     warnings = list(inputs.warnings)
-    rejected = _with_raw(rejected, inputs.raw_text, warnings)
+    rejected = _with_raw(reasons, inputs.raw_text, warnings)
     report = IngestReport(
         rows_read=checked.height,
         rows_valid=valid.height,
@@ -241,11 +240,10 @@ def _summary_warnings(report: IngestReport, notes: tuple[str, ...]) -> None:
 def _duplicate_rows(frame: pl.DataFrame) -> int:
     """Rows identical to an earlier row in every column.
 
-    Counted on 64-bit row hashes (sorted, equal neighbours): a false match
+    Counted on 64-bit row hashes (rows minus distinct hashes): a false match
     needs a hash collision, about 1 in 10^8 for 10M rows.
     """
-    hashes = np.sort(frame.hash_rows().to_numpy())
-    return int(np.count_nonzero(hashes[1:] == hashes[:-1]))
+    return frame.height - frame.hash_rows().n_unique()
 
 
 def rows(count: int, singular: str = "is", plural: str = "are") -> str:

@@ -38,18 +38,20 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Union
+from typing import Any
 
 import polars as pl
 
-from crm_core.ingest import reader
+from crm_core.ingest import reader, rejects
+from crm_core.ingest import source as ingest_source
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest.messages import disk_full, is_disk_full, one_line
-from crm_core.ingest.reader import ColumnMapping, IngestReport, ReadOptions
-from crm_core.ingest import rejects
-from crm_core.ingest import source as ingest_source
+from crm_core.ingest.options import ColumnMapping, ReadOptions, Source
+from crm_core.ingest.report import IngestReport
 
 MEMORY_ENV = "CRM_INGEST_MEMORY_MB"
 TIMEOUT_ENV = "CRM_INGEST_TIMEOUT_S"
@@ -71,8 +73,6 @@ _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 #: Address space allowed beyond the memory limit: Polars and its allocator reserve
 #: about 1.5 GB they never touch, so the cap on address space alone would refuse real files.
 ADDRESS_HEADROOM = 1536 * 1024**2
-
-Source = Union[str, Path, bytes, bytearray, memoryview, IO[bytes]]
 
 TOO_BIG = (
     "Reading this file needed more memory than the server allows ({limit}), so it was stopped. "
@@ -118,7 +118,7 @@ def read_side_table(
 
 
 def memory_limit_bytes() -> int:
-    """The worker's address-space cap (``$CRM_INGEST_MEMORY_MB``)."""
+    """The worker's resident-memory limit (``$CRM_INGEST_MEMORY_MB``; 0: none)."""
     return int(_env_number(MEMORY_ENV, DEFAULT_MEMORY_MB) * 1024**2)
 
 
@@ -168,8 +168,28 @@ def _read_file(what: str, source: Source, filename: str | None, arguments: dict[
         job = Path(folder)
         path, filename = _local_file(source, filename, job)
         if not _needs_worker(path):
-            return _spilled(run_reader(what, str(path), filename, arguments))
+            with _native_output_silenced():
+                return _spilled(run_reader(what, str(path), filename, arguments))
         return _in_worker(what, path, filename, arguments, job)
+
+
+@contextlib.contextmanager
+def _native_output_silenced() -> Iterator[None]:
+    """In a single-threaded program (the CLI), send file descriptor 2 to a sink during an
+    in-process read: a Rust panic prints its message there, which Python cannot stop. A
+    server has other threads writing logs, so there it is left alone."""
+    if threading.active_count() > 1:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as sink:
+            os.dup2(sink.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _spilled(result: tuple[pl.LazyFrame, IngestReport]) -> tuple[pl.LazyFrame, IngestReport]:

@@ -16,7 +16,7 @@ import polars as pl
 from crm_core.ingest.columns import DATE, ID, MONTH, NUMBER, TEXT
 from crm_core.ingest.formats import Formats
 from crm_core.ingest.mapping import ColumnPlan, ColumnSample
-from crm_core.ingest.numbers import classify, resolve, simple_columns, simple_reading
+from crm_core.ingest.numbers import classify, plainly_read, resolve, simple_columns, simple_reading
 from crm_core.ingest.parse import (
     as_text, currency_mark_expr, date_expr, id_expr, month_expr, number_expr, present, second_chance_date, text_expr,
 )
@@ -142,10 +142,13 @@ def _resolve_numbers(
 ) -> tuple[pl.DataFrame, _Numbers]:
     """Each text number column: re-read the values the fast parse missed, then decide the
     column's convention from all its values and read each value against it (see numbers.py)."""
-    simple = [k for k in plan.of_kind(NUMBER) if f"{k}__two" in parsed.columns]
+    simple = [k for k in plan.of_kind(NUMBER) if {f"{k}__len", f"{k}__two"} & set(parsed.columns)]
     for key in simple:
-        point, comma, bits = simple_reading(parsed, key)
         aux = [c for c in parsed.columns if c.startswith(f"{key}__")]
+        if plainly_read(parsed, key):  # the common case: nothing to decide, the values stand
+            parsed = parsed.drop(aux)
+            continue
+        point, comma, bits = simple_reading(parsed, key)
         parsed = parsed.drop(aux).with_columns(point.alias(key), comma.alias(_comma(key)), bits.alias(_bits(key)))
     keys = [k for k in plan.of_kind(NUMBER) if _bits(k) in parsed.columns]
     failed = {k: parsed.get_column(_bits(k)).is_null() for k in keys}
@@ -171,21 +174,22 @@ def _resolve_numbers(
         updates.append(value.alias(key))
         if unreadable.any():
             updates.append(unreadable.alias(bad(key)))
-            examples[key] = _first_unreadable(raw, key)
+            examples[key] = _first_unreadable(raw, key, unreadable)
         if result.ambiguous.any():
             updates.append(pl.select(pl.when(result.ambiguous).then(True)).to_series().alias(ambiguous(key)))
         corrected[plan.columns[key]] = result.corrected
         if key == "amount":
             detected.update(decimal=result.convention.decimal, thousands=result.convention.thousands or number.thousands)
     for key in plan.of_kind(NUMBER):
-        if key not in keys:  # read natively (Parquet, Excel numbers, plain counts): NaN and infinities are unreadable
+        if key not in keys:  # read natively or plainly (Parquet, plain counts and amounts)
             updates += _non_finite(parsed.get_column(key), key)
     aux = [c for k in keys for c in (_comma(k), _bits(k))]
     return parsed.with_columns(updates).drop(aux), _Numbers(corrected, examples, detected)
 
 
 def _non_finite(value: pl.Series, key: str) -> list[pl.Series]:
-    broken = value.is_not_null() & ~value.is_finite()
+    """NaN is unreadable; so are infinities except in the amount (its row: "amount out of range")."""
+    broken = value.is_nan() if key == "amount" else value.is_not_null() & ~value.is_finite()
     if not broken.any():
         return []
     return [pl.select(pl.when(~broken).then(value)).to_series().alias(key), broken.alias(bad(key))]
@@ -224,13 +228,12 @@ def _retry_numbers(raw: pl.DataFrame, key: str, point, comma, bits, written):
     )
 
 
-def _first_unreadable(raw: pl.DataFrame, key: str) -> str:
-    """One unreadable source value of ``key`` (for warnings)."""
-    if f"__raw_{key}" in raw.columns:
-        found = raw.filter(pl.col(f"__raw_{key}").is_not_null()).get_column(f"__raw_{key}")
-        if found.len():
-            return str(found[0])
-    return ""
+def _first_unreadable(raw: pl.DataFrame, key: str, unreadable: pl.Series) -> str:
+    """One unreadable source value of ``key`` (for warnings; blank when only ambiguous ones)."""
+    if f"__raw_{key}" not in raw.columns:
+        return ""
+    found = raw.filter(pl.col("__pos").is_in(unreadable.arg_true().implode())).get_column(f"__raw_{key}").drop_nulls()
+    return str(found[0]) if found.len() else ""
 
 
 def _second_chance(

@@ -17,9 +17,9 @@ import re
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest.messages import quoted
@@ -27,8 +27,9 @@ from crm_core.ingest.messages import quoted
 _CHUNK = 1024**2
 _OVERLAP = 64  # bytes kept between chunks, so a tag cut in two is still seen
 _LOCAL_HEADER = struct.Struct("<4s22xHH")
-_CELL = re.compile(rb'<(?:\w+:)?c\s+(?:[^>]*?\s)?r="([A-Za-z]{1,4})(\d{1,9})"')
-_ROW = re.compile(rb'<(?:\w+:)?row\s+(?:[^>]*?\s)?r="(\d{1,9})"')
+#: The row and the column of a position attribute (``r="XFD1048576"`` of a cell, ``r="12"`` of a row).
+_POSITION_ROW = re.compile(rb"""\sr=["'][A-Za-z]{0,4}(\d{1,9})["']""")
+_POSITION_COLUMN = re.compile(rb"""\sr=["']([A-Za-z]{1,4})\d""")
 DAMAGED = "The Excel file is damaged. Open it in Excel and save it again (or export the data as CSV)."
 
 
@@ -136,13 +137,12 @@ def _too_large(what: str, limit: int) -> str:
 
 def _sheet_scanner(extent: _Extent) -> Callable[[bytes], None]:
     def scan(chunk: bytes) -> None:
-        rows = _ROW.findall(chunk)
+        rows = _POSITION_ROW.findall(chunk)
         if rows:
             extent.rows = max(extent.rows, max(map(int, rows)))
-        cells = _CELL.findall(chunk)
-        if cells:
-            extent.rows = max(extent.rows, max(int(row) for _, row in cells))
-            widest = max({column for column, _ in cells}, key=lambda column: (len(column), column.upper()))
+        columns = set(_POSITION_COLUMN.findall(chunk))
+        if columns:
+            widest = max(columns, key=lambda column: (len(column), column.upper()))
             extent.columns = max(extent.columns, _column_number(widest))
 
     return scan
