@@ -59,13 +59,14 @@ def order_key(tx: pl.LazyFrame) -> pl.Expr:
 
 
 def count_orders(tx: pl.LazyFrame) -> dict[str, int]:
-    """``orders`` and ``purchases`` among the transactions.
+    """``orders``, ``purchases`` and ``positive_orders`` among the transactions.
 
     An order is a (customer, order_id); rows without an order id are one order
     each. A purchase is an order that passes :func:`is_purchase` on its net
     amount: positive net revenue, or zero without a full refund. So an order
     refunded in full counts in ``orders`` but not in ``purchases``, and so
-    does a return (negative net amount).
+    does a return (negative net amount). ``positive_orders`` are the purchases
+    with positive net revenue (a free order is a purchase, but not one of these).
     """
     refunds = has_column(tx, C.FULLY_REFUNDED)
     refunded = pl.col(C.FULLY_REFUNDED).fill_null(False) if refunds else pl.lit(False)
@@ -78,7 +79,10 @@ def count_orders(tx: pl.LazyFrame) -> dict[str, int]:
         )
     else:
         orders = tx.select(pl.col(C.AMOUNT), refunded.alias(C.FULLY_REFUNDED))
-    counted = orders.select(pl.len().alias("orders"), is_purchase(orders).sum().alias("purchases"))
+    counted = orders.select(
+        pl.len().alias("orders"), is_purchase(orders).sum().alias("purchases"),
+        (is_purchase(orders) & (pl.col(C.AMOUNT) > 0)).sum().alias("positive_orders"),
+    )
     return counted.collect().row(0, named=True)
 
 

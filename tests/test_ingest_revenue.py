@@ -134,7 +134,7 @@ def test_shopify_lines_keep_every_item_of_kept_orders(shopify_file):
 
 def test_fully_refunded_order_is_no_purchase_downstream(shopify_file):
     tx, _ = read_orders(shopify_file)
-    assert count_orders(tx) == {"orders": 4, "purchases": 3}  # #1003 refunded in full
+    assert count_orders(tx) == {"orders": 4, "purchases": 3, "positive_orders": 2}  # #1003 refunded in full; #1006 free
     customers = summarize(tx).collect().sort("customer_id")
     cara = customers.filter(pl.col("customer_id") == "cara@shop.com").row(0, named=True)
     assert (cara["orders"], cara["purchase_days"], cara["revenue"], cara["first_purchase_date"]) == (0, 0, 0.0, None)
@@ -159,7 +159,7 @@ def test_summary_json_for_a_shopify_export(shopify_file):
     assert expected_keys <= set(payload)
     assert payload["source_lines"] == 8
     assert payload["orders"] == 4  # not cancelled, with an e-mail
-    assert payload["transactions"] == 3  # #1003 refunded in full is no purchase
+    assert payload["transactions"] == 2  # positive net revenue: not #1003 (refunded in full), not #1006 (free)
     assert payload["customers"] == 3  # ann (two spellings), bob, cara
     assert payload["revenue"] == 82.0  # 50 + 32 + 0 + 0
     assert payload["revenue_definition"] == "net_sales"
@@ -192,7 +192,7 @@ def test_stripe_amount_net_of_refunds_paid_only(tmp_path):
     assert report.rejected_by_reason() == {"payment not paid": 1}
     assert frame["amount"].to_list() == [80.0, 0.0, 20.0]
     assert frame["fully_refunded"].to_list() == [False, True, False]
-    assert count_orders(frame.lazy()) == {"orders": 3, "purchases": 2}
+    assert count_orders(frame.lazy()) == {"orders": 3, "purchases": 2, "positive_orders": 2}
     assert frame["product"].to_list() == ["Plan A", None, None]  # Stripe's Description
 
 
@@ -247,7 +247,7 @@ def test_generic_line_file_rows_are_the_lines(tmp_path):
                              "line_amount", "discount_code"]
     assert lines["order_id"].to_list() == ["A1", "A1", "A2"]  # the rejected row's line is not kept
     assert lines["line_amount"].to_list() == [10.0, 25.0, 10.0]
-    assert count_orders(frame.lazy()) == {"orders": 2, "purchases": 2}
+    assert count_orders(frame.lazy()) == {"orders": 2, "purchases": 2, "positive_orders": 2}
 
 
 def test_file_without_products_has_no_lines(tmp_path):
@@ -278,3 +278,15 @@ def test_shopify_refund_with_unreadable_total_is_not_guessed(tmp_path):
     # #1's refund cannot be split without its Total: set aside; #2 has no refund: its Subtotal is its net sales
     assert report.rejected_by_reason() == {"unparseable amount": 1}
     assert frame["amount"].to_list() == [30.0]
+
+
+def test_summary_transactions_are_orders_with_positive_net_revenue(tmp_path):
+    """A free order is a purchase for the models (as in CDNOW) but not a summary transaction; a return is neither."""
+    path = tmp_path / "orders.csv"
+    path.write_text("customer,date,amount,order\nC1,2024-01-02,0,o1\nC1,2024-01-03,5,o2\nC2,2024-01-03,-5,o3\n")
+    frame, _ = _read(path)
+    assert count_orders(frame.lazy()) == {"orders": 3, "purchases": 2, "positive_orders": 1}
+    result = subprocess.run([sys.executable, "-m", "crm_core", "summary", str(path), "--json"],
+                            capture_output=True, text=True, check=True)
+    payload = json.loads(result.stdout)
+    assert (payload["orders"], payload["transactions"], payload["revenue"]) == (3, 1, 0.0)

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         "duplicate_rows": report.duplicate_rows,
         "negative_amount_rows": report.negative_amount_rows,
         "customers": totals["customers"],
-        "transactions": counts["purchases"],  # orders with positive net revenue (see customers.is_purchase)
+        "transactions": counts["positive_orders"],  # orders with positive net revenue (the CLI contract)
         "revenue": round(totals["revenue"] or 0.0, 2),
         "first_date": totals["first_date"].isoformat() if totals["first_date"] else None,
         "last_date": totals["last_date"].isoformat() if totals["last_date"] else None,
