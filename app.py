@@ -45,7 +45,7 @@ PAGES = {
     ],
 }
 
-page = st.navigation(PAGES)
+page = st.navigation(PAGES, expanded=True)  # every screen listed: a hidden "View more" hid Deck and Scorecard
 st.session_state[Keys.PAGE_TITLE] = page.title  # "Add to deck" names the page a chart came from
 render_sidebar()
 render_filter_chips()  # the view's filters, named above every page
