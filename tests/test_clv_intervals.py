@@ -173,3 +173,15 @@ def test_cli_unwritable_customers_out_is_one_line(tmp_path, capsys):
     code = main(["clv", str(DATA / "cdnow_sample.csv"), "--interval", "1.5", "--json"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and "--interval" in err and "\n" not in err
+
+
+def test_customer_360_range_line():
+    from crm_core.customer360 import forecast_range_text
+
+    facts = {"value_low": 0.0, "value_high": 120.5, "purchases_low": 0, "purchases_high": 3,
+             "next_order_date": dt.date(2024, 5, 2), "usual_gap_days": 30.0, "overdue": True}
+    text = forecast_range_text(facts)
+    assert "Likely value range 0.00 to 120.50" in text and "0 to 3 purchases" in text
+    assert "next order expected around 02 May 2024" in text and "every 30 days, now overdue" in text
+    assert "probably lapsed" in forecast_range_text({**facts, "next_order_date": None})
+    assert forecast_range_text({}) == ""

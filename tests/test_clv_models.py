@@ -167,3 +167,11 @@ def test_choice_takes_the_smallest_error_per_customer_and_breaks_near_ties_on_th
     comparison = choose(models, tie, actual, 39.0)
     assert comparison.chosen == "pareto-nbd" and "closer on the total" in comparison.reason
     assert comparison.table["bic"].to_list() == [m.bic() for m in models.values()]
+
+
+def test_pareto_fits_customers_who_all_bought_on_their_last_day():
+    """t_x = T for everyone: no quadrature node at all, and the fit still runs (reported as not converged)."""
+    x, t_x, age = np.array([0.0, 0.0, 2.0]), np.array([0.0, 0.0, 3.0]), np.array([0.0, 0.0, 3.0])
+    model = ParetoNBDModel().fit(x, t_x, age)
+    assert np.all(np.isfinite(list(model.params_.values())))
+    assert np.all(np.isfinite(model.conditional_probability_alive(x, t_x, age)))

@@ -112,7 +112,7 @@ class _RowTerms:
         log_a, log_b = np.log(alpha + nodes.tau), np.log(beta + nodes.tau)
         rx_node = r + x[row]
         scaled = nodes.weight * np.exp(-rx_node * log_a - (s + 1.0) * log_b - offset[row])
-        integral = np.bincount(row, scaled, minlength=n_rows)
+        integral = np.bincount(row, scaled, minlength=n_rows).astype(float)  # float even without nodes
         with np.errstate(divide="ignore"):
             log_integral = np.where(nodes.has_integral, np.log(integral), -np.inf)
         self.second = np.log(s) + offset + log_integral  # B: left between t_x and T
@@ -126,7 +126,7 @@ class _RowTerms:
         self.node_curv = (-inv_a, rx_node * inv_a**2, -inv_b, (s + 1.0) * inv_b**2)  # r-alpha, alpha-alpha, s-beta, beta-beta
         self.mean_grad = np.column_stack([
             np.bincount(row, self.node_share * self.node_grad[:, j], minlength=n_rows) for j in range(4)
-        ])
+        ]).astype(float)
 
 
 class ParetoNBDLikelihood(Likelihood):
@@ -219,7 +219,7 @@ class ParetoNBDModel(PurchaseModel):
                           starts, scale=counts.sum())
         if np.all(np.isfinite(coarse.params)):
             reference, starts = tuple(coarse.params), [np.log(coarse.params), *starts]
-        fit = None
+        fit = coarse
         for _ in range(self.MAX_REFITS):
             nll = ParetoNBDLikelihood(x, t_x, age, counts, _nodes(x, t_x, age, reference))
             fit = maximise(nll, starts, scale=counts.sum())

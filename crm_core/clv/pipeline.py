@@ -93,14 +93,15 @@ class CLVResult:
     repeat_share: float
     problems: list[str] = field(default_factory=list)  # data too thin / fit failed
     warnings: list[str] = field(default_factory=list)  # model assumptions strained
-    model: PurchaseModel | None = None  # the purchase model the forecasts use (None: bgnbd)
+    chosen: PurchaseModel | None = None  # the purchase model the forecasts use (None: bgnbd)
     fitted: dict[str, PurchaseModel] = field(default_factory=dict)  # every purchase model fitted, by name
     comparison: ModelComparison | None = None  # how "auto" chose
     intervals: PurchaseIntervals | None = None
 
-    def __post_init__(self) -> None:
-        if self.model is None:
-            self.model = self.bgnbd
+    @property
+    def model(self) -> PurchaseModel:
+        """The purchase model the forecasts use."""
+        return self.chosen or self.bgnbd
 
     @property
     def reliable(self) -> bool:
@@ -250,7 +251,7 @@ def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: Suff
         customers=customers, bgnbd=fitted[BetaGeoModel.NAME], gamma_gamma=gamma_gamma, settings=settings,
         calibration_end=calibration_end, history_days=history_days,
         customers_without_purchase=everyone.height - summary.height, spend_excluded=spend_excluded,
-        repeat_share=repeat_share, problems=problems, warnings=warnings, model=model,
+        repeat_share=repeat_share, problems=problems, warnings=warnings, chosen=model,
         fitted={name: fitted[name] for name in names}, comparison=comparison,
     )
     return rescore(result, settings)
@@ -387,6 +388,7 @@ def forecast_fan_frame(result: CLVResult, steps: int = 8) -> pl.DataFrame:
     c = result.customers
     x, t_x, age = (c[k].to_numpy().astype(float) for k in ("frequency", "recency", "T"))
     with np.errstate(all="ignore"):
-        fan = forecast_fan(result.model, x, t_x, age, result.settings.horizon_weeks, result.settings.interval, steps)
+        fan = forecast_fan(result.model, x, t_x, age, result.settings.horizon_weeks, result.settings.interval or 0.8,
+                           steps)
     ends = [result.calibration_end + dt.timedelta(days=round(w * DAYS_PER_WEEK)) for w in fan.pop("weeks")]
     return pl.DataFrame({"week_end": ends, **fan})

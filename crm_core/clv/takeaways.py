@@ -113,10 +113,9 @@ def fit_takeaway(result: CLVResult) -> str:
                 f"{c['expected_purchases'].mean():.2f} times")
     if c["clv"].is_finite().any():
         sentence += f", worth {_money(float(c['clv'].mean()))} each ({_money(float(c['clv'].sum()))} in total"
-        value = result.value_interval()
-        if value["value_low"] is not None:
-            sentence += (f", {result.settings.interval:.0%} range {_money(value['value_low'])} to "
-                         f"{_money(value['value_high'])}")
+        low, high = result.value_interval().values()
+        if low is not None and high is not None:
+            sentence += f", {result.settings.interval:.0%} range {_money(low)} to {_money(high)}"
         sentence += ")"
     return sentence + f"; {active:.0%} of customers are probably active (P(alive) ≥ 50%, {result.model.LABEL} model)."
 
@@ -168,9 +167,9 @@ def interval_takeaway(result: CLVResult) -> str:
         return "The forecast has no range: the purchase model did not give usable numbers."
     sentence = (f"Over the next {weeks_label(iv.horizon_weeks)} customers are expected to make {iv.total:,.0f} repeat "
                 f"purchases, with {iv.level:.0%} confidence between {iv.total_low:,.0f} and {iv.total_high:,.0f}")
-    value = result.value_interval()
-    if value["value_low"] is not None:
-        sentence += f", worth {_money(value['value_low'])} to {_money(value['value_high'])}"
+    low, high = result.value_interval().values()
+    if low is not None and high is not None:
+        sentence += f", worth {_money(low)} to {_money(high)}"
     return sentence + ". The range counts both chance in who buys and the uncertainty of the fitted model."
 
 
