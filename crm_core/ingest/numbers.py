@@ -106,7 +106,7 @@ SIMPLE_WITH_SYMBOL = r"^[$€£¥₹]?\s?-?\d+(?:[.,]\d+)?\s?[$€£¥₹]?$"
 _TWO_READINGS = r"^-?[1-9]\d{0,2}[.,]\d{3}$"
 
 
-def simple_columns(text: pl.Expr, name: str, comma: bool) -> list[pl.Expr]:
+def simple_columns(text: pl.Expr, name: str, comma: bool, symbols: bool) -> list[pl.Expr]:
     """The cheap streaming parse for columns whose sample is simple numbers (``-1234.5``,
     ``27,18``), perhaps with a currency symbol (``$27.18``).
 
@@ -118,7 +118,8 @@ def simple_columns(text: pl.Expr, name: str, comma: bool) -> list[pl.Expr]:
     ``name__len`` (the text's length) tells, with the value, how many
     decimals were written: the cheapest parse, for the most common files.
     """
-    text = text.str.strip_chars(SYMBOLS)  # "-$3.50" keeps its "$" and is re-read with classify
+    if symbols:  # the sample shows currency symbols; "-$3.50" keeps its "$" and is re-read with classify
+        text = text.str.strip_chars(SYMBOLS)
     if not comma:
         return [text.cast(pl.Float64, strict=False).alias(name), text.str.len_bytes().alias(f"{name}__len")]
     return [

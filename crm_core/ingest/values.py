@@ -115,7 +115,8 @@ def _expressions(plan: ColumnPlan, formats: Formats, schema: pl.Schema) -> list[
         elif kind == TEXT:
             expressions.append(text_expr(column, dtype, strip).alias(key))
         elif kind == NUMBER and is_text_dtype(dtype) and key in formats.simple:
-            expressions += simple_columns(pl.col(column).cast(pl.String), key, formats.numbers[key].decimal == ",")
+            number = formats.numbers[key]
+            expressions += simple_columns(pl.col(column).cast(pl.String), key, number.decimal == ",", number.currency_marks)
         elif kind == NUMBER and is_text_dtype(dtype):
             reading = classify(pl.col(column).cast(pl.String))
             expressions += [reading.point.alias(key), reading.comma.alias(_comma(key)), reading.bits.alias(_bits(key))]
