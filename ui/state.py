@@ -11,7 +11,7 @@ class Keys:
     """Session-state / widget keys shared across pages."""
 
     # Bound to URL query parameters: a copied link reopens the same view.
-    DATASET_ID = "ds"          # "demo" or a workspace dataset id
+    DATASET_ID = "ds"          # "demo" or a workspace dataset id; in the URL by hand (ui/dataset_link.py), not bound
     PERIOD = "period"          # (start, end) date range, shared by all pages
     GRAIN = "grain"            # Overview trend grain: day / week / month
     KPI = "kpi"                # Overview trend KPI
