@@ -108,6 +108,9 @@ group_columns = {
     "predicted_value_per_customer": money_column("Predicted 12 months"),
     "predicted_value_low": money_column("Predicted, low (95%)"),
     "predicted_value_high": money_column("Predicted, high (95%)"),
+    "predicted_range_low": money_column("Customer's prediction, low (80%)",
+                                        help="The group's average of each customer's 80% prediction interval."),
+    "predicted_range_high": money_column("Customer's prediction, high (80%)"),
     "median_days_to_second": st.column_config.NumberColumn(
         "Days to 2nd order (median)", format="%.0f", help="Among the group's customers who placed a second order."),
     "value_index": st.column_config.NumberColumn("× average", format="%.2f"),

@@ -24,7 +24,7 @@ def _move(delta: int, count: int) -> None:
 
 
 def _step(count: int) -> int:
-    """The finding shown (1-based): session first, else the link's ?step=, clamped."""
+    """The slide shown (1-based): session first, else the link's ?step=, clamped."""
     raw = st.session_state.get(Keys.MEETING_STEP) or st.query_params.get(Keys.MEETING_STEP) or 1
     try:
         step = int(raw)
@@ -87,7 +87,7 @@ def _stage(slides: list, dark: bool) -> None:
     ready = slides[step - 1]
     slide = ready.slide
 
-    st.progress(step / count, text=f"Slide {step} of {count} · {plain(slide.area or slide.title)}")
+    st.progress(step / count, text=f"Slide {step} of {count} · {plain(slide.label or slide.title)}")
     previous, following, theme_column, leave = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
     previous.button("Previous", icon=":material/arrow_back:", disabled=step <= 1, on_click=_move, args=(-1, count),
                     shortcut="Left", width="stretch")

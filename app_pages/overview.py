@@ -101,7 +101,9 @@ cards[0].metric("Retention rate", format_figure(snapshot.retention_rate, "share"
                 help=f"Customers of the previous period who bought again in this one. Period: {card_period}.")
 cards[1].metric("Churn rate", format_figure(snapshot.churn_rate, "share"), border=True,
                 help=f"1 - retention rate. Period: {card_period}.")
-figure_card(cards[2], "top20_revenue_share", snapshot.top20_share, card_period)
+# The Portfolio page shows the same figure over the whole sidebar period: the label names this card's window.
+figure_card(cards[2], "top20_revenue_share", snapshot.top20_share, card_period,
+            label=f"{metric('top20_revenue_share').label}, {WINDOW_LABELS[window].lower()}")
 cards[3].metric(f"CAC{currency_suffix()}", format_figure(snapshot.cac, "money"), border=True,
                 help=f"Marketing spend / new customers (needs the marketing-spend and customers tables). Period: {card_period}.")
 cards[4].metric("CSAT", "–" if snapshot.csat_mean is None else f"{snapshot.csat_mean:.2f} / 5", border=True,

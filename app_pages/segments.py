@@ -11,6 +11,7 @@ from crm_core import needs, rfm
 from crm_core.charts import segments as charts
 from crm_core.customers import summarize
 from crm_core.kpis import format_kpi
+from crm_core.metrics import metric
 from crm_core.schema import C
 from crm_core.settings import Rfm
 from ui.data import (
@@ -152,7 +153,8 @@ def rfm_tab(summary: pl.DataFrame, tx: pl.LazyFrame, settings: rfm.RfmSettings, 
     scored = rfm.score_customers(summary, settings).collect()
     numbers = rfm.headline(scored)
     cards = st.columns(4)
-    cards[0].metric("Customers", format_kpi(numbers["customers"], "count"), border=True)
+    cards[0].metric("Customers", format_kpi(numbers["customers"], "count"), border=True,
+                    help=f"{metric('customers').definition} Scored as of {as_of:%d %b %Y}; period from {start:%d %b %Y}.")
     cards[1].metric("Median days since last purchase", format_kpi(numbers["median_recency_days"], "count"), border=True)
     cards[2].metric("Median orders", orders_text(numbers["median_frequency"]), border=True)
     cards[3].metric("Median revenue per customer", format_figure(numbers["median_monetary"], "money"), border=True)

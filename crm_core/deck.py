@@ -198,6 +198,7 @@ class Slide:
     period: tuple[dt.date, dt.date] | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     area: str = ""
+    label: str = ""  # what the slide is about: the finding's title, or the page a chart came from
 
     @property
     def has_chart(self) -> bool:
@@ -208,7 +209,7 @@ def _finding_slide(entry: DeckEntry, finding: Finding, period: tuple[dt.date, dt
                    settings: FindingSettings) -> Slide:
     return Slide(entry.figure_id, entry.title or finding.headline, finding.headline, finding.detail, entry.note,
                  entry.speaker_notes, finding.chart, finding.data, "", finding.table, finding.method, period,
-                 settings.to_dict(), finding.area)
+                 settings.to_dict(), finding.area, finding.title)
 
 
 def _page_slide(entry: DeckEntry) -> Slide:
@@ -222,7 +223,7 @@ def _page_slide(entry: DeckEntry) -> Slide:
             period = None
     return Slide(entry.figure_id, title, title, str(settings.get("takeaway") or ""), entry.note, entry.speaker_notes,
                  None, {}, entry.figure_json, None, str(settings.get("definition") or ""), period, settings,
-                 str(settings.get("page_title") or entry.page))
+                 str(settings.get("page_title") or entry.page), str(settings.get("page_title") or entry.page or title))
 
 
 def prepare_slides(deck: Deck, dataset: Dataset, summary: pl.DataFrame | None = None,

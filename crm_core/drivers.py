@@ -61,6 +61,8 @@ UNKNOWN = "(unknown)"
 REPEAT_WINDOWS = (90, 180, 365)
 #: Days after the first purchase counted in "value after a year".
 YEAR_DAYS = 365
+#: Groups within this ratio of the average are "about the same" in the takeaway.
+SAME_VALUE = 1.05
 #: Horizon of the predicted value per customer.
 PREDICTION_MONTHS = 12
 
@@ -274,8 +276,9 @@ def predicted_values(tx: pl.LazyFrame, as_of: dt.date | None = None,
     Returns
     -------
     (frame, problems)
-        frame: customer_id, predicted_value (None when nothing could be
-        predicted); problems: why the model's numbers may be unreliable (empty
+        frame: customer_id, predicted_value and, when the model gives them,
+        customer_value_low / customer_value_high (each customer's 80 %
+        prediction interval), or None when nothing could be predicted; problems: why the model's numbers may be unreliable (empty
         when they are fine).
     """
     from crm_core.clv import CLVSettings, fit_clv, months_to_weeks
@@ -288,7 +291,9 @@ def predicted_values(tx: pl.LazyFrame, as_of: dt.date | None = None,
         return None, [str(error)]
     if not result.spend_modelled:
         return None, result.problems or ["Spend could not be modelled, so no value can be predicted."]
-    frame = result.customers.select(C.CUSTOMER_ID, pl.col("clv").alias("predicted_value")).filter(
+    bounds = [pl.col(f"value_{side}").alias(f"customer_value_{side}") for side in ("low", "high")
+              if f"value_{side}" in result.customers.columns]  # each customer's prediction interval, when the model gives one
+    frame = result.customers.select(C.CUSTOMER_ID, pl.col("clv").alias("predicted_value"), *bounds).filter(
         pl.col("predicted_value").is_finite())
     return frame, result.problems
 
@@ -318,6 +323,9 @@ def _group_aggregations(z: float) -> list[pl.Expr]:
         *_mean_interval("predicted_value", z),
         pl.col("predicted_value").count().alias("predicted_customers"),
         gap.median().alias("median_days_to_second"),
+        # The average customer's prediction interval (not an interval on the mean: that is predicted_value_low/high).
+        pl.col("customer_value_low").mean().alias("predicted_range_low"),
+        pl.col("customer_value_high").mean().alias("predicted_range_high"),
     ]
     return aggregations
 
@@ -352,7 +360,9 @@ def driver_table(
         mean), value_365_per_customer with value_365_low / value_365_high
         (revenue in the first year, customers observed a year),
         predicted_value_per_customer with predicted_value_low /
-        predicted_value_high, predicted_customers, median_days_to_second (among
+        predicted_value_high, predicted_customers, predicted_range_low /
+        predicted_range_high (the group's average of each customer's 80 %
+        prediction interval, when the model gives one), median_days_to_second (among
         the customers who placed a second order), value_index (the ranking
         value over the all-customer average), small (fewer than
         ``settings.small_group`` customers), cac and revenue_to_cac (channel only,
@@ -383,7 +393,7 @@ _TABLE_ORDER = [
     *[f"{kind}_{days}" for days in REPEAT_WINDOWS for kind in ("repeat_rate", "observed")],
     "revenue_per_customer", "revenue_low", "revenue_high", "value_365_per_customer", "value_365_low", "value_365_high",
     "predicted_value_per_customer", "predicted_value_low", "predicted_value_high", "predicted_customers",
-    "median_days_to_second", "value_index", "cac", "revenue_to_cac",
+    "predicted_range_low", "predicted_range_high", "median_days_to_second", "value_index", "cac", "revenue_to_cac",
 ]
 
 
@@ -394,10 +404,16 @@ def overall_figures(profiles: pl.DataFrame, predictions: pl.DataFrame | None = N
     return _with_predictions(profiles, predictions).select(_group_aggregations(z)).row(0, named=True)
 
 
+_PREDICTED = ("predicted_value", "customer_value_low", "customer_value_high")
+
+
 def _with_predictions(profiles: pl.DataFrame, predictions: pl.DataFrame | None) -> pl.DataFrame:
+    """Profiles with each customer's prediction and interval (null where unknown)."""
     if predictions is None:
-        return profiles.with_columns(pl.lit(None, pl.Float64).alias("predicted_value"))
-    return profiles.join(predictions.select(C.CUSTOMER_ID, "predicted_value"), on=C.CUSTOMER_ID, how="left")
+        return profiles.with_columns(pl.lit(None, pl.Float64).alias(name) for name in _PREDICTED)
+    missing = [pl.lit(None, pl.Float64).alias(name) for name in _PREDICTED if name not in predictions.columns]
+    return profiles.join(predictions.with_columns(missing).select(C.CUSTOMER_ID, *_PREDICTED), on=C.CUSTOMER_ID,
+                         how="left")
 
 
 def _with_payback(table: pl.DataFrame, profiles: pl.DataFrame, dimension: str,
@@ -470,10 +486,12 @@ def takeaway(table: pl.DataFrame, dimension: str, overall: dict) -> str:
     if table.height < 2 or candidates.height == 0 or not average:
         return ("Every group is too small to compare reliably yet: the averages would change with a few customers. "
                 "Widen the period or wait for more orders.")
-    best = candidates.row(0, named=True)
+    best, worst = candidates.row(0, named=True), candidates.row(-1, named=True)
+    if max(best[column], average) <= SAME_VALUE * min(worst[column], average):
+        return (f"Customers are worth about the same {phrase} whatever their {DIMENSIONS.get(dimension, dimension).lower()}: "
+                f"no group of {DriverSettings().small_group} or more customers is more than {SAME_VALUE - 1:.0%} from the average.")
     sentence = f"{group_subject(dimension, best['name'])} are worth {best[column] / average:.1f}x the average {phrase}"
     if candidates.height > 1:
-        worst = candidates.row(-1, named=True)
         sentence += f"; {_lower_first(group_subject(dimension, worst['name']))} {worst[column] / average:.1f}x"
     return sentence + "."
 

@@ -77,8 +77,8 @@ dl.defs dd { margin: 2px 0 0 0; break-inside: avoid; }
   .report-chart { min-height: 0; }
   .finding, #data-quality { break-before: page; }
   .modebar-container, .modebar { display: none !important; }
-  dl.defs { column-count: 3; column-gap: 22px; font-size: 11.5px; line-height: 1.35; }
-  #methodology.own-page { break-before: page; } #methodology.own-page dl.defs { font-size: 13px; line-height: 1.45; } dl.defs dt { margin-top: 5px; }
+  dl.defs { column-count: 4; column-gap: 18px; font-size: 10.5px; line-height: 1.3; }
+  #methodology.own-page { break-before: page; } #methodology.own-page dl.defs { column-count: 3; font-size: 12.5px; line-height: 1.4; } dl.defs dt { margin-top: 5px; }
   #methodology h2 { margin-top: 10px; } #data-quality h3 { margin-top: 0; }
   .quality-body table { font-size: 11px; margin-top: 4px; } .quality-body th, .quality-body td { padding: 2px 8px 2px 0; }
 }

@@ -94,7 +94,7 @@ def test_deck_from_three_pages_reordered_and_played_dark(server_url):  # noqa: F
         try:
             page = browser.new_page(viewport=VIEWPORT)
             page.goto(f"{server_url}/deck", wait_until="domcontentloaded")
-            page.get_by_role("button", name="Start an empty deck").click()
+            page.get_by_role("button", name="Start an empty deck").click(timeout=180_000)  # the first run computes
             page.get_by_text("0 slides", exact=True).wait_for(timeout=90_000)
 
             for title in ("Overview", "Portfolio", "Segments"):

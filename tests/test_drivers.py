@@ -161,6 +161,11 @@ def test_predictions_join_and_rank(profiles):
     table = drivers.driver_table(profiles.with_columns(pl.lit(None, pl.Float64).alias("value_365")), "first_product", predicted)
     assert table["name"].to_list() == ["Shoes", "Socks", "Hats"]  # 70, 30, 15
     assert groups(table)["Shoes"]["predicted_value_per_customer"] == 70
+    assert groups(table)["Shoes"]["predicted_range_low"] is None  # no per-customer intervals given
+    ranged = predicted.with_columns((pl.col("predicted_value") / 2).alias("customer_value_low"),
+                                    (pl.col("predicted_value") * 2).alias("customer_value_high"))
+    shoes = groups(drivers.driver_table(profiles, "first_product", ranged))["Shoes"]
+    assert (shoes["predicted_range_low"], shoes["predicted_range_high"]) == (35, 140)
     assert drivers.overall_figures(profiles, predicted)["predicted_value_per_customer"] == 40
 
 
@@ -172,6 +177,14 @@ def test_takeaway_names_the_best_group():
     sentence = drivers.takeaway(table, "first_product", {"value_365_per_customer": 100.0})
     assert sentence.startswith("Customers whose first order was Rain Shell Jacket are worth 2.1x the average after a year")
     assert "socks 0.5x" in sentence.lower() and "Tiny" not in sentence
+
+
+def test_takeaway_when_groups_are_alike():
+    table = pl.DataFrame({"name": ["1997-01", "1997-02"], "small": [False, False],
+                          "value_365_per_customer": [102.0, 98.0], "predicted_value_per_customer": [None] * 2,
+                          "revenue_per_customer": [1.0] * 2})
+    sentence = drivers.takeaway(table, "cohort", {"value_365_per_customer": 100.0})
+    assert sentence.startswith("Customers are worth about the same after a year whatever their month acquired")
 
 
 def test_missing_column():

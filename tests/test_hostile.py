@@ -321,14 +321,21 @@ def test_every_command_on_a_crashing_workbook(corpus, command, tmp_path):
     assert code == 2
 
 
-@pytest.mark.parametrize("flag", ["--out"])
-def test_unwritable_output_is_one_line(tmp_path, flag):
-    path = tmp_path / "orders.csv"
-    path.write_text("customer,date,amount\nC1,2024-01-02,5\n")
-    code, _, err, _ = _cli("export", str(path), "--segment", "Champions", flag, str(tmp_path / "missing" / "x.csv"))
+@pytest.mark.parametrize("command", [["export", "--segment", "Champions", "--out"], ["report", "--out"],
+                                     ["clv", "--customers-out"]])
+def test_unwritable_output_is_one_line(tmp_path, command):
+    """A path under a file (not a folder): unwritable even for root."""
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    orders = str(ROOT / "tests" / "data" / "cdnow_sample.csv")
+    code, _, err, _ = _cli(command[0], orders, *command[1:], str(blocker / "out.html"))
     _check_contract(code, err)
-    assert code == 2 and "Cannot write --out" in err
-    code, _, err, _ = _cli("export", str(path), "--segment", "Champions", flag, str(tmp_path))
+    assert code == 2 and command[-1] in err and "write" in err.lower()
+
+
+def test_output_that_is_a_folder_is_refused_before_reading(tmp_path):
+    code, _, err, _ = _cli("export", str(tmp_path / "not_read.csv"), "--segment", "Champions", "--out", str(tmp_path))
+    _check_contract(code, err)
     assert code == 2 and "is a folder" in err
 
 

@@ -64,7 +64,7 @@ def test_meeting_mode_steps_through_the_default_deck(expected_headlines):
     _button(at, "Start meeting mode").click().run()
     assert not at.exception
     assert at.header[0].value == plain(expected_headlines[0])
-    assert at.get("progress")[0].proto.text == f"Slide 1 of {len(expected_headlines)} · KPIs and trend"
+    assert at.get("progress")[0].proto.text == f"Slide 1 of {len(expected_headlines)} · Headline numbers"
     assert _button(at, "Previous").disabled
     assert _param(at, "step") == "1"
 

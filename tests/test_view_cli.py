@@ -171,3 +171,19 @@ def test_report_names_filters_and_escapes_tier_names(orders, tmp_path, capsys):
     assert "Filters: Channel: Web" in html
     assert "</script><b>" not in html
     assert _figures(html)["tier.</script><b>x.customers"]["value"] == 3  # of A, B, D, E, G (Web)
+
+
+def test_append_refuses_a_bad_view_and_keeps_every_row(orders, tmp_path, capsys):
+    dataset = tmp_path / "ds"
+    assert main(["demo", "--customers", "50", "--seed", "1", "--out", str(dataset)]) == 0
+    capsys.readouterr()
+    assert main(["append", str(dataset), str(orders), "--view", write_view(tmp_path, {"colour": "red"})]) == 2
+    assert "colour" in capsys.readouterr().err
+
+
+def test_a_view_in_another_currency_than_the_file_says_so(tmp_path, capsys):
+    usd = tmp_path / "usd.csv"
+    usd.write_text("customer_id,order_date,amount,currency\nA,2024-01-01,10,USD\nB,2024-01-02,20,USD\n")
+    assert main(["portfolio", str(usd), "--view", write_view(tmp_path, {"currency": "EUR"})]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "'currency' is EUR but the file's amounts are in USD" in err and "\n" not in err

@@ -181,7 +181,8 @@ def demo(pg):
 
 def test_demo_every_optional_column_same_as_file_path(demo):
     tx, warehouse = demo
-    assert warehouse.optional_columns == ["order_id", "quantity", "channel", "region", "category", "cost", "days_late"]
+    assert warehouse.optional_columns == ["order_id", "quantity", "channel", "region", "category", "cost", "days_late",
+                                         "product", "sku", "discount_code"]
     lazy = tx.lazy()
     last = tx["order_date"].max()
     start = D(last.year - 1, 1, 1)

@@ -11,6 +11,7 @@ from crm_core.commands.common import (
     emit,
     mapping_from_args,
     options_from_args,
+    view_settings,
 )
 from crm_core.ingest import IngestError
 
@@ -27,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from crm_core.ingest import read_orders
     from crm_core.reconcile import append_export, undo_append, versions
 
+    view_settings(args)  # a bad --view fails like everywhere; its filters are for analyses: an append keeps every row
     folder = Path(args.dataset_dir)
     if not (folder / "transactions.parquet").is_file():
         raise IngestError(f"'{folder.name[:60]}' is not a saved dataset folder (no transactions.parquet). "

@@ -113,7 +113,10 @@ def load_view(args: argparse.Namespace, settings: AnalysisSettings | None = None
     options = options_from_args(args)
     if options.currency is None and settings.currency:
         options = replace(options, currency=settings.currency)
-    tx, report = read_orders(args.path, mapping_from_args(args), options)
+    try:
+        tx, report = read_orders(args.path, mapping_from_args(args), options)
+    except IngestError as error:
+        raise _currency_mismatch(args, settings, options, error) or error from None
     try:
         view = apply_view(tx, settings)
     except ValueError as error:
@@ -122,6 +125,18 @@ def load_view(args: argparse.Namespace, settings: AnalysisSettings | None = None
         shown = "; ".join(f"{column} in {list(values)}" for column, values in settings.filters)
         raise _view_error(args, f"no order is left after the filters ({shown[:90]}); check the values against the file")
     return view, settings, report
+
+
+def _currency_mismatch(args: argparse.Namespace, settings: AnalysisSettings, options: ReadOptions,
+                       error: IngestError) -> IngestError | None:
+    """A plain message when no row is in the view's currency (instead of 'N rows: other currency')."""
+    if not settings.currency or getattr(args, "currency", None) or options.currency != settings.currency:
+        return None
+    found = (getattr(error.report, "detected", None) or {}).get("currencies") or []
+    if not found or settings.currency in found:
+        return None
+    return _view_error(args, f"'currency' is {settings.currency} but the file's amounts are in "
+                             f"{', '.join(found[:5])}: set the view's currency to one of them (or remove it)")
 
 
 def load_orders(args: argparse.Namespace) -> tuple[pl.LazyFrame, IngestReport]:
@@ -191,7 +206,8 @@ def os_error_message(error: OSError, args: argparse.Namespace) -> str:
         return disk_full("the output or temporary files")
     name = error.filename or ""
     for flag, path in output_paths(args).items():
-        if name == path or (not name and path in str(error)):
+        # the path itself, or a folder above it that could not be created
+        if name == path or (name and Path(path).is_relative_to(name)) or (not name and path in str(error)):
             reason = error.strerror or str(error)
             return f"Cannot write {flag} {quoted(path)} ({reason}). Choose a path in a folder you can write to."
     reason = error.strerror or str(error)

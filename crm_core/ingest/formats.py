@@ -15,7 +15,7 @@ import polars as pl
 from crm_core.ingest.columns import DATE, ID, MONTH, NUMBER, bracket_currency
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest.mapping import ColumnPlan, ColumnSample, month_format
-from crm_core.ingest.numbers import SIMPLE
+from crm_core.ingest.numbers import SIMPLE_WITH_SYMBOL
 from crm_core.ingest.options import ReadOptions
 from crm_core.ingest.parse import as_text
 from crm_core.ingest.presets import Preset
@@ -146,11 +146,12 @@ def _number_format(values: pl.Series, european: bool, options: ReadOptions, warn
 
 
 def _is_simple(sample: ColumnSample, column: str) -> bool:
-    """Every sampled value is digits with at most one separator (a cheap parse fits)."""
+    """Every sampled value is digits with at most one separator, perhaps with a currency
+    symbol (a cheap parse fits)."""
     if not sample.is_text(column):
         return False
     values = sample.table.sample.get_column(column).drop_nulls()
-    return bool(values.str.contains(SIMPLE).all())
+    return bool(values.str.contains(SIMPLE_WITH_SYMBOL).all())
 
 
 def _needs_strip(sample: ColumnSample, column: str) -> bool:

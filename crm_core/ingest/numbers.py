@@ -98,14 +98,17 @@ def classify(text: pl.Expr) -> Reading:
     )
 
 
-#: A simple number: digits with at most one separator (``-1234.5``, ``27,18``).
-SIMPLE = r"^-?\d+(?:[.,]\d+)?$"
+#: Currency symbols the cheap parse strips from both ends (``$27.18``, ``27,18 €``).
+SYMBOLS = "$€£¥₹ \u00a0"
+#: A simple number (digits with at most one separator), perhaps with a currency symbol.
+SIMPLE_WITH_SYMBOL = r"^[$€£¥₹]?\s?-?\d+(?:[.,]\d+)?\s?[$€£¥₹]?$"
 #: A simple number that could mean two things: ``1,234`` / ``12.500``.
 _TWO_READINGS = r"^-?[1-9]\d{0,2}[.,]\d{3}$"
 
 
 def simple_columns(text: pl.Expr, name: str, comma: bool) -> list[pl.Expr]:
-    """The cheap streaming parse for columns whose sample is simple numbers.
+    """The cheap streaming parse for columns whose sample is simple numbers (``-1234.5``,
+    ``27,18``), perhaps with a currency symbol (``$27.18``).
 
     Returns ``name``: the value, its separator read as the decimal mark (null
     when the value is not simple, so it is re-read with :func:`classify`).
@@ -115,6 +118,7 @@ def simple_columns(text: pl.Expr, name: str, comma: bool) -> list[pl.Expr]:
     ``name__len`` (the text's length) tells, with the value, how many
     decimals were written: the cheapest parse, for the most common files.
     """
+    text = text.str.strip_chars(SYMBOLS)  # "-$3.50" keeps its "$" and is re-read with classify
     if not comma:
         return [text.cast(pl.Float64, strict=False).alias(name), text.str.len_bytes().alias(f"{name}__len")]
     return [
