@@ -29,9 +29,9 @@ from crm_core.clv.settings import (
 from crm_core.clv.validation import (
     ModelComparison,
     choose,
+    compare_on_holdout,
     default_holdout_weeks,
     holdout_frame,
-    validate_holdout,
 )
 from crm_core.customers import data_as_of
 from crm_core.schema import C
@@ -274,7 +274,7 @@ def _choose(tx: pl.LazyFrame, summary: pl.DataFrame, fitted: dict[str, PurchaseM
     split = calibration_end - dt.timedelta(weeks=default_holdout_weeks(first, calibration_end))
     if (split - first).days >= MIN_CHOICE_DAYS:
         try:
-            return validate_holdout(tx, split, calibration_end).comparison
+            return compare_on_holdout(tx, split, calibration_end)
         except ValueError:  # nothing to compare on (e.g. no purchase before the split): the default model
             pass
     table = pl.DataFrame({"model": [BetaGeoModel.NAME], "label": [BetaGeoModel.LABEL]})

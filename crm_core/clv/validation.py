@@ -150,6 +150,19 @@ def validate_holdout(
     )
 
 
+@serial_blas
+def compare_on_holdout(tx: pl.LazyFrame, calibration_end: dt.date, holdout_end: dt.date) -> ModelComparison:
+    """All three models fitted up to ``calibration_end`` and ranked on ``(calibration_end, holdout_end]``
+    (:func:`choose`), without the charts and intervals of :func:`validate_holdout`."""
+    frame = holdout_frame(tx, calibration_end, holdout_end)
+    weeks = (holdout_end - calibration_end).days / DAYS_PER_WEEK
+    x, t_x, age = (frame[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
+    fitted = {name: make_model(name).fit(x, t_x, age) for name in MODELS}
+    predicted = {name: on_unique(lambda ux, ut, uT, m=m: m.conditional_expected_number_of_purchases_up_to_time(
+        weeks, ux, ut, uT), x, t_x, age) for name, m in fitted.items()}
+    return choose(fitted, predicted, frame["holdout_purchases"].to_numpy().astype(float), weeks)
+
+
 def choose(fitted: dict[str, PurchaseModel], predicted: dict[str, np.ndarray], actual: np.ndarray,
            holdout_weeks: float) -> ModelComparison:
     """Rank the models on the holdout: smallest mean absolute error per customer, a near tie (within
