@@ -135,7 +135,7 @@ def _top_share_of(values_desc: pl.Series, share: float) -> float | None:
     if len(values_desc) == 0 or total <= 0:
         return None
     k = _count_for_share(share, len(values_desc))
-    return float(values_desc.head(k).sum() / total)
+    return _stable(values_desc.head(k).sum() / total)
 
 
 def gini(summary: Frame, value: str = "revenue") -> float | None:
@@ -155,7 +155,20 @@ def _gini_of(values_asc: pl.Series) -> float | None:
     if total <= 0:
         return 0.0
     weights = pl.int_range(1, n + 1, eager=True).cast(pl.Float64) * 2 - n - 1
-    return float((weights * values_asc).sum() / (n * total))
+    return _stable((weights * values_asc).sum() / (n * total))
+
+
+#: Decimals a ratio keeps: far below anything shown, far above float summation noise.
+STABLE_DECIMALS = 12
+
+
+def _stable(ratio: float) -> float:
+    """``ratio`` rounded to :data:`STABLE_DECIMALS`, so that the page, report and CLI print the same value.
+
+    Parallel sums of the same customers can differ in the last bit from run to run (the order of
+    float additions); a ratio shown to 12 decimals cannot.
+    """
+    return round(float(ratio), STABLE_DECIMALS)
 
 
 def _share_for(values_desc: pl.Series, target: float) -> float | None:
