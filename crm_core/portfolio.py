@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
+from typing import SupportsFloat
 
 import polars as pl
 
@@ -162,7 +163,7 @@ def _gini_of(values_asc: pl.Series) -> float | None:
 STABLE_DECIMALS = 12
 
 
-def _stable(ratio: float) -> float:
+def _stable(ratio: SupportsFloat) -> float:
     """``ratio`` rounded to :data:`STABLE_DECIMALS`, so that the page, report and CLI print the same value.
 
     Parallel sums of the same customers can differ in the last bit from run to run (the order of
