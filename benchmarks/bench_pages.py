@@ -66,9 +66,9 @@ def _settle(page, started: float) -> float:
         pass
     page.wait_for_function(_DONE_JS, polling="raf", timeout=WAIT_MS)
     elapsed = time.perf_counter() - started
-    errors = page.locator('[data-testid="stException"]').count()
-    if errors:
-        raise RuntimeError(f"an exception is shown on {page.url}")
+    errors = page.locator('[data-testid="stException"]')
+    if errors.count():
+        raise RuntimeError(f"an exception is shown on {page.url}: {errors.first.inner_text()[:500]}")
     return elapsed
 
 

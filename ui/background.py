@@ -12,9 +12,12 @@ Without a server (AppTest, bare mode) nobody would rerun the page, so
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import queue
 import threading
 from collections.abc import Callable, Hashable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from typing import Any, TypeVar
 
 import streamlit as st
@@ -24,8 +27,53 @@ from crm_core.logging_setup import get_logger, timed
 
 T = TypeVar("T")
 
-#: One worker: two cores serve every session, and the fits use numpy's threads already.
-_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-slow-work")
+class _Worker:
+    """One daemon thread running jobs in order, at a lower CPU priority than the pages.
+
+    A daemon (unlike ThreadPoolExecutor's workers) never holds up the server's
+    shutdown; the lower priority and single BLAS/OpenMP thread keep a core free
+    for the sessions' page runs while a fit is under way.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, work: Callable[[], Any]) -> Future:
+        future: Future = Future()
+        self._jobs.put((future, work))
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="crm-slow-work", daemon=True)
+                self._thread.start()
+        return future
+
+    def _run(self) -> None:
+        with contextlib.suppress(OSError):  # nice the thread only (Linux: a thread is a task)
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
+        while True:
+            future, work = self._jobs.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                with _one_thread():
+                    future.set_result(work())
+            except BaseException as error:  # noqa: BLE001  (the page that reads the result shows it)
+                future.set_exception(error)
+
+
+def _one_thread() -> contextlib.AbstractContextManager:
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1)
+
+
+#: Added to the worker thread's nice value: page runs come first.
+NICENESS = 10
+_EXECUTOR = _Worker()
 #: Seconds between two looks at a running job.
 POLL_S = 0.5
 _WARM = threading.Event()
