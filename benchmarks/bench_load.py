@@ -71,7 +71,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_load_") as folder:
         with streamlit_server(Path(folder), {"CRM_LOG_LEVEL": "WARNING"}, flags=SERVER_FLAGS) as (port, _):
             visits, elapsed = asyncio.run(_load(port, SESSIONS))
-    print_table(visits, elapsed)
+            print_table(visits, elapsed)
 
 
 if __name__ == "__main__":

@@ -224,7 +224,7 @@ def main() -> None:
     env = {"CRM_LOG_LEVEL": "WARNING"}
     with tempfile.TemporaryDirectory(prefix="bench_pages_") as folder:
         with streamlit_server(Path(folder), env, flags=SERVER_FLAGS) as (port, _):
-            print_demo(demo_timings(f"http://127.0.0.1:{port}"))
+            print_demo(demo_timings(f"http://127.0.0.1:{port}"))  # printed before the server stops
         if os.environ.get("BENCH_PAGES_SKIP_1M"):
             return
         csv = _orders_1m()

@@ -60,7 +60,11 @@ def streamlit_server(folder: Path, env: dict[str, str] | None = None, cwd: Path 
             yield port, process.pid
         finally:
             process.terminate()
-            process.wait(timeout=20)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:  # a busy machine: do not leave the server behind
+                process.kill()
+                process.wait(timeout=20)
 
 
 def rss_mb(pid: int) -> float:
