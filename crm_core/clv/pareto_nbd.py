@@ -39,7 +39,8 @@ from crm_core.clv.fitting import (
 from crm_core.clv.purchase_model import PurchaseModel, Theta
 
 NODES_PER_PANEL = 8
-COARSE_NODES = 4  # the first fit, from the start values, only has to get near the optimum (~1e-5)
+COARSE_NODES = 4  # the first fit, from the start values, only has to get near the optimum (~1e-4)
+COARSE_GTOL = 1e-5  # gradient per customer where that first fit stops: its terms are no more accurate
 MAX_LOG_CHANGE_PER_PANEL = 12.0  # Gauss-Legendre with 8 nodes integrates exp over such a panel to ~1e-10
 CUT_LOG_DROP = 40.0  # beyond this drop (e^-40 = 4e-18) the integrand no longer adds to the sum
 MAX_PANELS = 64
@@ -208,28 +209,30 @@ class ParetoNBDModel(PurchaseModel):
     NAME = "pareto-nbd"
     LABEL = "Pareto/NBD"
     MAX_REFITS = 3
-    SETTLED = 0.05  # log-parameter move below which nodes placed at the last estimate are as good as any
+    SETTLED = 0.05  # log-parameter move below which nodes placed at the reference are as good as any
 
     def _maximise(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, counts: np.ndarray,
                   coded: Compressed | None) -> Fit:
         starts = _pareto_starts(x, age, counts)
-        reference = tuple(np.exp(starts[0]))
-        # Near the optimum first on a coarse rule, then the accurate nodes from there.
-        coarse = maximise(ParetoNBDLikelihood(x, t_x, age, counts, _nodes(x, t_x, age, reference, COARSE_NODES)),
-                          starts, scale=counts.sum())
-        if np.all(np.isfinite(coarse.params)):
+        scale = counts.sum()
+        # Near the optimum first on a coarse rule (its terms are good to ~1e-4, and so is its optimum),
+        # then Newton on the accurate nodes from there: two or three more steps.
+        coarse = maximise(ParetoNBDLikelihood(x, t_x, age, counts, _nodes(x, t_x, age, tuple(np.exp(starts[0])),
+                                                                         COARSE_NODES)),
+                          starts, scale, gtol=COARSE_GTOL)
+        if not np.all(np.isfinite(coarse.params)):
+            reference = tuple(np.exp(starts[0]))
+        elif coarse.converged:
             reference, starts = tuple(coarse.params), [np.log(coarse.params), *starts]
+        else:  # no interior optimum (e.g. nobody drops out: s -> 0): only settle where the coarse fit ended
+            reference, starts = tuple(coarse.params), [np.log(coarse.params)]
         fit = coarse
         for _ in range(self.MAX_REFITS):
-            nll = ParetoNBDLikelihood(x, t_x, age, counts, _nodes(x, t_x, age, reference))
-            fit = maximise(nll, starts, scale=counts.sum())
+            fit = maximise(ParetoNBDLikelihood(x, t_x, age, counts, _nodes(x, t_x, age, reference)), starts, scale)
             moved = np.max(np.abs(np.log(fit.params) - np.log(reference)))
-            reference, starts = tuple(fit.params), [np.log(fit.params), *starts]
-            if moved < 1e-9:  # fitted on nodes placed at its own estimate
+            if not moved >= self.SETTLED:  # nodes placed this close to the estimate integrate as well as any
                 break
-            if moved < self.SETTLED:  # one more fit on nodes at the estimate: a Newton step or two
-                nll = ParetoNBDLikelihood(x, t_x, age, counts, _nodes(x, t_x, age, reference))
-                return maximise(nll, starts, scale=counts.sum())
+            reference, starts = tuple(fit.params), [np.log(fit.params), *starts]
         return fit
 
     def log_dropout_odds(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray,
