@@ -36,7 +36,7 @@ from crm_core.clv.fitting import (
     softplus_and_sigmoid,
     value_codes,
 )
-from crm_core.clv.purchase_model import PurchaseModel, Theta
+from crm_core.clv.purchase_model import PurchaseModel, Theta, log_nbd_pmf_steps, run_sums
 
 NODES_PER_PANEL = 8
 COARSE_NODES = 4  # the first fit, from the start values, only has to get near the optimum (~1e-4)
@@ -244,6 +244,20 @@ class ParetoNBDModel(PurchaseModel):
         terms = _RowTerms(x, t_x, age, _nodes(x, t_x, age, theta), theta)
         return terms.second - terms.first
 
+    def log_dropout_odds_and_gradient(self, x: np.ndarray, t_x: np.ndarray,
+                                      age: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """B - A and its exact gradient in log-parameters, from the likelihood's own terms (one pass)."""
+        theta = self.theta()
+        r, alpha, s, beta = theta
+        x, t_x, age = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float)) for v in (x, t_x, age)))
+        terms = _RowTerms(x, t_x, age, _nodes(x, t_x, age, theta), theta, derivatives=True)
+        d_first = np.stack([-np.log(alpha + age), -(r + x) / (alpha + age), -np.log(beta + age), -s / (beta + age)])
+        d_second = terms.mean_grad.T.astype(float)
+        d_second[2] += 1.0 / s
+        odds = terms.second - terms.first
+        gradient = (d_second - d_first) * np.array(theta, dtype=float)[:, None]
+        return odds, np.where(np.isfinite(odds), gradient, 0.0)
+
     def purchases_if_alive(self, t: float | np.ndarray, x: np.ndarray, age: np.ndarray,
                            theta: Theta | None = None) -> np.ndarray:
         """(r+x)/(alpha+T) * E[time active in (T, T+t]] = (r+x)(beta+T)/((alpha+T)(s-1)) (1 - ((beta+T)/(beta+T+t))^(s-1))."""
@@ -270,21 +284,21 @@ class ParetoNBDModel(PurchaseModel):
     def purchase_survival_grid(self, k: np.ndarray, first: np.ndarray, t: float, x: np.ndarray, age: np.ndarray,
                                theta: Theta) -> np.ndarray:
         """The same on runs k = 1, 2, ...: for each moment of leaving, P(N >= k) as 1 minus the running
-        sum of the NBD's probabilities (log-gamma terms once, one exponential per moment)."""
+        sum of the NBD's probabilities (their coefficients summed in logs along the run once, then one
+        exponential per moment)."""
         r, alpha, s, beta = theta
         u = (_GL_U + 1.0) * t / 2.0
         scale = beta + age
         moments = [(t, (scale / (scale + t)) ** s)]  # stays active through the horizon
         moments += [(u_j, w_j * t / 2.0 * s / scale * (scale / (scale + u_j)) ** (s + 1.0)) for u_j, w_j in zip(u, _GL_W)]
         shape, n = r + x, k - 1.0  # P(N = k - 1)
-        base = gammaln(shape + n) - gammaln(shape) - gammaln(n + 1.0)
+        log_coefficients = run_sums(log_nbd_pmf_steps(shape, n), first)
+        log_rate_scale = np.log(alpha + age)
         survival = np.zeros(len(k))
-        previous = np.maximum(first - 1, 0)
         for horizon, weight in moments:
-            log_p0 = np.log(alpha + age) - np.log(alpha + age + horizon)
-            log_q0 = np.log(horizon) - np.log(alpha + age + horizon)
-            running = np.cumsum(np.exp(base + shape * log_p0 + n * log_q0))
-            below = running - np.where(first > 0, running[previous], 0.0)
+            log_total = np.log(alpha + age + horizon)
+            log_pmf = log_coefficients + shape * (log_rate_scale - log_total) + n * (np.log(horizon) - log_total)
+            below = run_sums(np.exp(log_pmf), first)
             survival += weight * np.clip(1.0 - below, 0.0, 1.0)
         return survival
 

@@ -28,6 +28,21 @@ from crm_core.clv.fitting import (
 )
 
 Theta = tuple[np.ndarray | float, ...]
+DIFFERENCE_STEP = 1e-5  # forward-difference step in log-parameters
+
+
+def run_sums(increments: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Cumulative sums of ``increments`` (..., points) restarted at each run: ``first`` is, per point,
+    the position where its run starts (runs are consecutive)."""
+    running = np.cumsum(increments, axis=-1)
+    return running - running[..., first] + increments[..., first]
+
+
+def log_nbd_pmf_steps(shape: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """ln(G(shape + n) / (G(shape) n!)) as increments along runs n = 0, 1, 2, ...: ln((shape + n - 1) / n),
+    0 at n = 0 (summed by :func:`run_sums`; a logarithm is several times cheaper than a log-gamma)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n > 0, np.log((shape + n - 1.0) / n), 0.0)
 
 
 class PurchaseModel(FittedModel):
@@ -84,6 +99,21 @@ class PurchaseModel(FittedModel):
                            theta: Theta | None = None) -> np.ndarray:
         """Expected purchases in (T, T + t] of a customer still active at T."""
         raise NotImplementedError
+
+    def log_dropout_odds_and_gradient(self, x: np.ndarray, t_x: np.ndarray,
+                                      age: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`log_dropout_odds` at the fitted parameters and its gradient in log-parameters,
+        shape (len(PARAMS), rows); 0 where the odds are infinite (surely active). Forward differences
+        here; a model whose odds are costly (Pareto/NBD) gives them exactly in one pass."""
+        centre = np.array(self.theta(), dtype=float)
+        odds = self.log_dropout_odds(x, t_x, age)
+        gradient = np.zeros((len(centre), len(odds)))
+        with np.errstate(invalid="ignore"):
+            for i in range(len(centre)):
+                moved = centre.copy()
+                moved[i] *= np.exp(DIFFERENCE_STEP)
+                gradient[i] = (self.log_dropout_odds(x, t_x, age, tuple(moved)) - odds) / DIFFERENCE_STEP
+        return odds, np.where(np.isfinite(odds), gradient, 0.0)
 
     def purchase_survival_if_alive(self, k: np.ndarray, t: float, x: np.ndarray, age: np.ndarray,
                                    theta: Theta | None = None) -> np.ndarray:
