@@ -37,7 +37,7 @@ class BetaGeoModel(PurchaseModel):
                     coded: Compressed | None) -> BGNBDLikelihood:
         return BGNBDLikelihood(x, t_x, age, counts, coded=coded, shift=self.SHIFT)
 
-    def _starts(self, x: np.ndarray, age: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
+    def _own_starts(self, x: np.ndarray, age: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
         return bgnbd_starts(x, age, counts)
 
     def log_dropout_odds(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray,

@@ -211,9 +211,12 @@ class ParetoNBDModel(PurchaseModel):
     MAX_REFITS = 3
     SETTLED = 0.05  # log-parameter move below which nodes placed at the reference are as good as any
 
+    def _own_starts(self, x: np.ndarray, age: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
+        return _pareto_starts(x, age, counts)
+
     def _maximise(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, counts: np.ndarray,
                   coded: Compressed | None) -> Fit:
-        starts = _pareto_starts(x, age, counts)
+        starts = self._starts(x, age, counts)
         scale = counts.sum()
         # Near the optimum first on a coarse rule (its terms are good to ~1e-4, and so is its optimum),
         # then Newton on the accurate nodes from there: two or three more steps.

@@ -31,7 +31,8 @@ from crm_core.clv.validation import (
     choose,
     compare_on_holdout,
     default_holdout_weeks,
-    holdout_frame,
+    holdout_counts,
+    predict_on_unique,
 )
 from crm_core.customers import data_as_of
 from crm_core.schema import C
@@ -261,20 +262,18 @@ def _choose(tx: pl.LazyFrame, summary: pl.DataFrame, fitted: dict[str, PurchaseM
             holdout_end: dt.date | None) -> ModelComparison:
     """Which model predicts best: on the orders after the calibration end when there are some
     (the models as fitted), otherwise on the last weeks of the calibration data (refitted before them)."""
+    models = {name: m for name, m in fitted.items() if name in MODELS}
     if holdout_end is not None and holdout_end > calibration_end:
-        holdout = holdout_frame(tx, calibration_end, holdout_end).select(C.CUSTOMER_ID, "holdout_purchases")
-        actual = (summary.select(C.CUSTOMER_ID).join(holdout, on=C.CUSTOMER_ID, how="left", maintain_order="left")
-                  ["holdout_purchases"].fill_null(0).to_numpy().astype(float))
+        frame = holdout_counts(tx, calibration_end, holdout_end)
         weeks = (holdout_end - calibration_end).days / DAYS_PER_WEEK
-        x, t_x, age = (summary[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
-        predicted = {name: on_unique(lambda ux, ut, uT, m=m: m.conditional_expected_number_of_purchases_up_to_time(
-            weeks, ux, ut, uT), x, t_x, age) for name, m in fitted.items() if name in MODELS}
-        return choose({name: fitted[name] for name in predicted}, predicted, actual, weeks)
+        x, t_x, age = (frame[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
+        return choose(models, predict_on_unique(models, x, t_x, age, weeks),
+                      frame["holdout_purchases"].to_numpy().astype(float), weeks)
     first = summary["first_purchase_date"].min()
     split = calibration_end - dt.timedelta(weeks=default_holdout_weeks(first, calibration_end))
     if (split - first).days >= MIN_CHOICE_DAYS:
         try:
-            return compare_on_holdout(tx, split, calibration_end)
+            return compare_on_holdout(tx, split, calibration_end, models)
         except ValueError:  # nothing to compare on (e.g. no purchase before the split): the default model
             pass
     table = pl.DataFrame({"model": [BetaGeoModel.NAME], "label": [BetaGeoModel.LABEL]})

@@ -10,6 +10,7 @@ draws.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 import numpy as np
@@ -54,12 +55,17 @@ class PurchaseModel(FittedModel):
     def __init__(self) -> None:
         super().__init__()
         self.n_unique_rows_: int = 0
+        self._start: np.ndarray | None = None
 
     # ---- fit
     @serial_blas
     def fit(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
-            weights: ArrayLike | None = None) -> PurchaseModel:
-        """Maximum-likelihood fit on (x, t_x, T) per customer (or per weighted row)."""
+            weights: ArrayLike | None = None, start: Mapping[str, float] | None = None) -> PurchaseModel:
+        """Maximum-likelihood fit on (x, t_x, T) per customer (or per weighted row).
+
+        ``start``: parameters to start from (e.g. the same model fitted on related data), tried
+        before the model's own start values.
+        """
         x, t_x, age = as_float(frequency), as_float(recency), as_float(T)
         check_rfm(x, t_x, age)
         coded = None
@@ -70,8 +76,16 @@ class PurchaseModel(FittedModel):
             counts = as_float(weights)
         self.n_customers_ = round(float(counts.sum()))
         self.n_unique_rows_ = len(x)
+        self._start = None
+        if start is not None and all(np.isfinite(start.get(name, np.nan)) and start[name] > 0 for name in self.PARAMS):
+            self._start = np.log([start[name] for name in self.PARAMS])
         self._store(self._maximise(x, t_x, age, counts, coded))
         return self
+
+    def _starts(self, x: np.ndarray, age: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
+        """The caller's start (if any), then the model's own."""
+        own = self._own_starts(x, age, counts)
+        return own if self._start is None else [self._start, *own]
 
     def _maximise(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, counts: np.ndarray,
                   coded: Compressed | None) -> Fit:
@@ -81,7 +95,7 @@ class PurchaseModel(FittedModel):
                     coded: Compressed | None) -> Likelihood:
         raise NotImplementedError
 
-    def _starts(self, x: np.ndarray, age: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
+    def _own_starts(self, x: np.ndarray, age: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
         raise NotImplementedError
 
     def theta(self) -> Theta:
