@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -11,7 +12,7 @@ import polars as pl
 from crm_core import parallel
 from crm_core.clv.bg_nbd import BetaGeoModel
 from crm_core.clv.data import rfm_summary
-from crm_core.clv.fitting import ArrayLike, as_float, compress, on_unique, serial_blas
+from crm_core.clv.fitting import ArrayLike, as_float, check_rfm, compress, compress_rows, on_unique, serial_blas
 from crm_core.clv.gamma_gamma import GammaGammaModel
 from crm_core.clv.intervals import PurchaseIntervals, forecast_fan, purchase_intervals
 from crm_core.clv.models import AUTO, MODELS, make_model
@@ -28,11 +29,9 @@ from crm_core.clv.settings import (
 )
 from crm_core.clv.validation import (
     ModelComparison,
-    choose,
-    compare_on_holdout,
+    compare_on_counts,
     default_holdout_weeks,
     holdout_counts,
-    predict_on_unique,
 )
 from crm_core.customers import data_as_of
 from crm_core.schema import C
@@ -213,8 +212,13 @@ def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: Suff
     # The spend model is independent of the purchase models: it fits on a worker thread meanwhile.
     spend_fit = (parallel.submit(GammaGammaModel(rules.max_spend_correlation).fit, x[spend_ok], monetary[spend_ok])
                  if spend_ok.sum() >= 2 else None)
-    fitted = {name: make_model(name).fit(x, t_x, age) for name in dict.fromkeys([*names, BetaGeoModel.NAME])}
-    comparison = _choose(tx, summary, fitted, calibration_end, holdout_end) if settings.model == AUTO else None
+    # Auto: the orders to compare the models on are counted on a worker thread (Polars) while the models fit.
+    holdout = _comparison_holdout(summary, calibration_end, holdout_end) if settings.model == AUTO else None
+    counts = parallel.submit(holdout_counts, tx, *holdout) if holdout is not None else None
+    check_rfm(x, t_x, age)
+    coded = compress_rows(x, t_x, age, inverse=False)  # shared by the fits
+    fitted = {name: make_model(name).fit_compressed(coded) for name in dict.fromkeys([*names, BetaGeoModel.NAME])}
+    comparison = _choose(fitted, holdout, counts, calibration_end) if settings.model == AUTO else None
     model = fitted[comparison.chosen if comparison else names[0]]
     history_days = int((calibration_end - summary["first_purchase_date"].min()).days)
     repeat_share = float((x > 0).mean())
@@ -258,22 +262,27 @@ def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: Suff
     return rescore(result, settings)
 
 
-def _choose(tx: pl.LazyFrame, summary: pl.DataFrame, fitted: dict[str, PurchaseModel], calibration_end: dt.date,
-            holdout_end: dt.date | None) -> ModelComparison:
-    """Which model predicts best: on the orders after the calibration end when there are some
-    (the models as fitted), otherwise on the last weeks of the calibration data (refitted before them)."""
-    models = {name: m for name, m in fitted.items() if name in MODELS}
+def _comparison_holdout(summary: pl.DataFrame, calibration_end: dt.date,
+                        holdout_end: dt.date | None) -> tuple[dt.date, dt.date] | None:
+    """(split, end) of the orders "auto" compares the models on: after the calibration end when there
+    are some, otherwise the last weeks of the calibration data; None when the history is too short."""
     if holdout_end is not None and holdout_end > calibration_end:
-        frame = holdout_counts(tx, calibration_end, holdout_end)
-        weeks = (holdout_end - calibration_end).days / DAYS_PER_WEEK
-        x, t_x, age = (frame[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
-        return choose(models, predict_on_unique(models, x, t_x, age, weeks),
-                      frame["holdout_purchases"].to_numpy().astype(float), weeks)
+        return calibration_end, holdout_end
     first = summary["first_purchase_date"].min()
     split = calibration_end - dt.timedelta(weeks=default_holdout_weeks(first, calibration_end))
-    if (split - first).days >= MIN_CHOICE_DAYS:
+    return (split, calibration_end) if (split - first).days >= MIN_CHOICE_DAYS else None
+
+
+def _choose(fitted: dict[str, PurchaseModel], holdout: tuple[dt.date, dt.date] | None,
+            counts: Future[pl.DataFrame] | None, calibration_end: dt.date) -> ModelComparison:
+    """Which model predicts best on the holdout: the models as fitted when it follows the calibration
+    end, otherwise refitted up to the split (starting from the estimates on all data)."""
+    if holdout is not None and counts is not None:
+        split, end = holdout
+        models = {name: m for name, m in fitted.items() if name in MODELS}
         try:
-            return compare_on_holdout(tx, split, calibration_end, models)
+            return compare_on_counts(counts.result(), (end - split).days / DAYS_PER_WEEK, models,
+                                     refit=split < calibration_end)
         except ValueError:  # nothing to compare on (e.g. no purchase before the split): the default model
             pass
     table = pl.DataFrame({"model": [BetaGeoModel.NAME], "label": [BetaGeoModel.LABEL]})

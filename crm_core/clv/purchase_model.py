@@ -68,12 +68,19 @@ class PurchaseModel(FittedModel):
         """
         x, t_x, age = as_float(frequency), as_float(recency), as_float(T)
         check_rfm(x, t_x, age)
-        coded = None
         if weights is None:
-            coded = compress_rows(x, t_x, age, inverse=False)
-            (x, t_x, age), counts = coded.columns, coded.counts
-        else:
-            counts = as_float(weights)
+            return self.fit_compressed(compress_rows(x, t_x, age, inverse=False), start)
+        return self._fit_rows(x, t_x, age, as_float(weights), None, start)
+
+    @serial_blas
+    def fit_compressed(self, coded: Compressed, start: Mapping[str, float] | None = None) -> PurchaseModel:
+        """:meth:`fit` on customers' (x, t_x, T) already compressed by :func:`compress_rows` and checked
+        by :func:`check_rfm`: several models fitted on the same customers share that work."""
+        (x, t_x, age), counts = coded.columns, coded.counts
+        return self._fit_rows(x, t_x, age, counts, coded, start)
+
+    def _fit_rows(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, counts: np.ndarray,
+                  coded: Compressed | None, start: Mapping[str, float] | None) -> PurchaseModel:
         self.n_customers_ = round(float(counts.sum()))
         self.n_unique_rows_ = len(x)
         self._start = None

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 
 from crm_core.clv.data import rfm_summary
-from crm_core.clv.fitting import compress, serial_blas
+from crm_core.clv.fitting import check_rfm, compress, compress_rows, serial_blas
 from crm_core.clv.intervals import purchase_intervals
 from crm_core.clv.models import AUTO, MODELS, make_model
 from crm_core.clv.purchase_model import PurchaseModel
@@ -176,24 +176,27 @@ def holdout_counts(tx: pl.LazyFrame, calibration_end: dt.date, holdout_end: dt.d
 
 
 @serial_blas
-def compare_on_holdout(tx: pl.LazyFrame, calibration_end: dt.date, holdout_end: dt.date,
-                       fitted: dict[str, PurchaseModel] | None = None) -> ModelComparison:
-    """All three models fitted up to ``calibration_end`` and ranked on ``(calibration_end, holdout_end]``
-    (:func:`choose`), without the charts and intervals of :func:`validate_holdout`.
+def compare_on_counts(frame: pl.DataFrame, weeks: float, fitted: dict[str, PurchaseModel] | None = None,
+                      refit: bool = True) -> ModelComparison:
+    """All three models fitted on the calibration figures of :func:`holdout_counts` and ranked on its
+    holdout purchases over ``weeks`` (:func:`choose`), without the charts and intervals of
+    :func:`validate_holdout`.
 
-    ``fitted``: the same models fitted on more of the data, whose estimates are the start values.
+    ``fitted``: the same models fitted on more of the data, whose estimates are the start values;
+    with ``refit=False`` they were fitted on exactly these customers and are used as they are.
     """
-    if holdout_end <= calibration_end:
-        raise ValueError("The holdout needs orders after the calibration end: pick an earlier split date.")
-    frame = holdout_counts(tx, calibration_end, holdout_end)
     if frame.height == 0:
         raise ValueError("No purchases before the split date: pick a later split date.")
-    weeks = (holdout_end - calibration_end).days / DAYS_PER_WEEK
     x, t_x, age = (frame[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
     fitted = fitted or {}
-    models = {name: make_model(name).fit(x, t_x, age, start=_start(fitted.get(name))) for name in MODELS}
-    return choose(models, predict_on_unique(models, x, t_x, age, weeks), frame["holdout_purchases"].to_numpy().astype(float),
-                  weeks)
+    if refit:
+        check_rfm(x, t_x, age)
+        coded = compress_rows(x, t_x, age, inverse=False)
+        models = {name: make_model(name).fit_compressed(coded, start=_start(fitted.get(name))) for name in MODELS}
+    else:
+        models = fitted
+    return choose(models, predict_on_unique(models, x, t_x, age, weeks),
+                  frame["holdout_purchases"].to_numpy().astype(float), weeks)
 
 
 def _start(model: PurchaseModel | None) -> dict[str, float] | None:
