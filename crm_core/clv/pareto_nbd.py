@@ -30,12 +30,14 @@ from scipy.special import digamma, gammaln, polygamma
 from crm_core.clv.fitting import (
     ArrayLike,
     Compressed,
+    LOG_BOUND,
     Fit,
     Likelihood,
     maximise,
     softplus_and_sigmoid,
     value_codes,
 )
+from crm_core.clv.bg_nbd import BetaGeoModel
 from crm_core.clv.purchase_model import PurchaseModel, Theta, log_nbd_pmf_steps, run_sums
 
 NODES_PER_PANEL = 8
@@ -202,6 +204,24 @@ def _pareto_starts(x: np.ndarray, age: np.ndarray, w: np.ndarray) -> list[np.nda
     return [np.log([r0, alpha0, 0.5, beta0]), np.zeros(4), np.log([1.0, 10.0, 1.0, 10.0])]
 
 
+def start_from_bgnbd(params: dict[str, float]) -> dict[str, float] | None:
+    """Pareto/NBD start values from a BG/NBD fit on the same customers (None when they make no sense).
+
+    The purchase rates are the same Gamma(r, alpha). A BG/NBD customer leaves after each purchase with
+    probability p ~ Beta(a, b), so drops out at about the rate mu = lambda p; Pareto/NBD's
+    mu ~ Gamma(s, beta) is matched on that rate's mean and squared coefficient of variation
+    (1 + 1/r)(1 + CV(p)^2) - 1, CV(p)^2 = b / (a (a + b + 1)). On data where hardly anyone leaves
+    the likelihood has a long flat ridge in (s, beta), and starting here keeps Newton off it.
+    """
+    r, alpha, a, b = (np.float64(params[name]) for name in ("r", "alpha", "a", "b"))
+    with np.errstate(all="ignore"):
+        mean_rate = r / alpha * a / (a + b)
+        shape = 1.0 / ((1.0 + 1.0 / r) * (1.0 + b / (a * (a + b + 1.0))) - 1.0)
+        values = {"r": r, "alpha": alpha, "s": shape, "beta": shape / mean_rate}
+    ok = all(np.isfinite(v) and 0.0 < v and abs(np.log(v)) < LOG_BOUND for v in values.values())
+    return {k: float(v) for k, v in values.items()} if ok else None
+
+
 class ParetoNBDModel(PurchaseModel):
     """Pareto/NBD: parameters r, alpha (purchase rates), s, beta (drop-out rates), time in weeks."""
 
@@ -217,6 +237,10 @@ class ParetoNBDModel(PurchaseModel):
     def _maximise(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, counts: np.ndarray,
                   coded: Compressed | None) -> Fit:
         starts = self._starts(x, age, counts)
+        if self._start is None:  # BG/NBD fits in a few cheap steps and tells where to start
+            bgnbd = BetaGeoModel()._fit_rows(x, t_x, age, counts, coded, None)
+            mapped = start_from_bgnbd(bgnbd.params_) if bgnbd.converged_ else None
+            starts = starts if mapped is None else [np.log([mapped[name] for name in self.PARAMS]), *starts]
         scale = counts.sum()
         # Near the optimum first on a coarse rule (its terms are good to ~1e-4, and so is its optimum),
         # then Newton on the accurate nodes from there: two or three more steps.
