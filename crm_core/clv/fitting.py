@@ -426,9 +426,3 @@ class Likelihood:
             return -grad, np.zeros((len(theta), len(theta)))
         h = np.triu(h) + np.triu(h, 1).T
         return -grad, -(h * np.outer(theta, theta) + np.diag(grad))
-
-
-def on_unique(func: Callable[..., np.ndarray], *columns: np.ndarray) -> np.ndarray:
-    """Evaluate ``func`` once per unique row of ``columns`` and broadcast back."""
-    unique, _, inverse = compress(*columns)
-    return func(*unique)[..., inverse]

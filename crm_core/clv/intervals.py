@@ -161,9 +161,11 @@ def _quantiles(grid: _Grid, cdf: np.ndarray, pair: np.ndarray, p_alive: np.ndarr
     """
     best_low = best_high = None
     sd = np.sqrt(np.maximum(second_moment - mean_if_alive**2, 0.0))[pair]
+    # The CDFs of all pairs laid end to end, each shifted by twice its pair index, are one increasing array.
+    keyed = cdf + 2.0 * grid.pair
     for share in np.linspace(0.0, TOP_SHARE * (1.0 - level), 4):
-        low = _quantile(grid, cdf, pair, p_alive, share, mean_if_alive, sd)
-        high = _quantile(grid, cdf, pair, p_alive, share + level, mean_if_alive, sd)
+        low = _quantile(grid, keyed, pair, p_alive, share, mean_if_alive, sd)
+        high = _quantile(grid, keyed, pair, p_alive, share + level, mean_if_alive, sd)
         if best_low is None:
             best_low, best_high = low, high
         else:
@@ -172,18 +174,20 @@ def _quantiles(grid: _Grid, cdf: np.ndarray, pair: np.ndarray, p_alive: np.ndarr
     return best_low, best_high
 
 
-def _quantile(grid: _Grid, cdf: np.ndarray, pair: np.ndarray, p_alive: np.ndarray, q: float,
+def _quantile(grid: _Grid, keyed: np.ndarray, pair: np.ndarray, p_alive: np.ndarray, q: float,
               mean_if_alive: np.ndarray, sd: np.ndarray) -> np.ndarray:
-    """Smallest whole k with P(X <= k) >= q, per customer."""
+    """Smallest whole k with P(X <= k) >= q, per customer (``keyed``: the grid's CDF + 2 x its pair)."""
     # X <= k has probability (1 - P) + P F(k): solve F(k) >= (q - (1 - P)) / P.
     target = (q - (1.0 - p_alive)) / np.maximum(p_alive, 1e-300)
-    # The CDFs of all pairs laid end to end, each shifted by twice its pair index, are one increasing array.
-    keyed = cdf + 2.0 * grid.pair
+    if q <= 0.0:  # the lowest quantile: nothing
+        return np.zeros(len(pair))
     needles = 2.0 * pair + np.clip(target, 0.0, 1.0) - 1e-12
     position = np.searchsorted(keyed, needles)
     k = np.minimum(position - grid.start[pair], grid.size[pair] - 1).astype(float)
-    normal = np.maximum(np.round(mean_if_alive[pair] + ndtri(np.clip(target, 1e-12, 1 - 1e-12)) * sd), 0.0)
-    k = np.where(grid.exact[pair], k, normal)
+    beyond = ~grid.exact[pair]
+    if beyond.any():  # pairs past the grid: the normal approximation
+        normal = np.round(mean_if_alive[pair[beyond]] + ndtri(np.clip(target[beyond], 1e-12, 1 - 1e-12)) * sd[beyond])
+        k[beyond] = np.maximum(normal, 0.0)
     return np.where(target <= 0.0, 0.0, k)
 
 
