@@ -251,9 +251,13 @@ def _newton(nll: Likelihood, scale: float, start: np.ndarray, gtol: float = GTOL
     evaluated there: quadratic convergence puts it at ~1e-12, and the Hessian of the point
     before serves for the standard errors (it differs in the seventh digit at most).
     """
+    def evaluate(point: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        value, grad, hess = nll.with_hessian(point)
+        return float(value) / scale, grad / scale, hess / scale
+
     x = np.asarray(start, dtype=float)
     with np.errstate(all="ignore"):
-        value, grad, hess = (v / scale for v in nll.with_hessian(x))
+        value, grad, hess = evaluate(x)
         if not (np.isfinite(value) and np.all(np.isfinite(grad)) and np.all(np.isfinite(hess))):
             return None
         radius = 1.0
@@ -268,11 +272,12 @@ def _newton(nll: Likelihood, scale: float, start: np.ndarray, gtol: float = GTOL
                 radius = 0.5 * float(np.linalg.norm(step))  # stay inside the bounds: a shorter step
                 continue
             if np.max(np.abs(grad)) < LAST_STEP and predicted < 1e-9 and np.all(np.linalg.eigvalsh(hess) > 0):
-                last_value, last_grad = (v / scale for v in nll(trial))
+                last_value, last_grad = nll(trial)
+                last_value, last_grad = float(last_value) / scale, last_grad / scale
                 if np.isfinite(last_value) and np.all(np.isfinite(last_grad)) and _stationary(last_grad) \
                         and last_value <= value + 1e-12 * abs(value):
                     return _Optimum(trial, last_value, last_grad, iteration, "converged", hess * scale)
-            new_value, new_grad, new_hess = (v / scale for v in nll.with_hessian(trial))
+            new_value, new_grad, new_hess = evaluate(trial)
             finite = np.isfinite(new_value) and np.all(np.isfinite(new_grad)) and np.all(np.isfinite(new_hess))
             ratio = (value - new_value) / predicted if finite and predicted > 0 else -1.0
             if ratio < 0.25 or not finite:
@@ -299,10 +304,10 @@ def _trust_step(hess: np.ndarray, grad: np.ndarray, radius: float) -> tuple[np.n
     def step_for(shift: float) -> np.ndarray:
         return -g / (eigenvalues + shift)
 
-    low = max(0.0, -float(eigenvalues[0])) * (1.0 + 1e-12) + (1e-12 if eigenvalues[0] <= 0 else 0.0)
+    low = float(max(0.0, -float(eigenvalues[0])) * (1.0 + 1e-12) + (1e-12 if eigenvalues[0] <= 0 else 0.0))
     z = step_for(low) if eigenvalues[0] > 0 else None
     if z is None or np.linalg.norm(z) > radius:
-        high = low + np.linalg.norm(grad) / radius + 1.0
+        high = low + float(np.linalg.norm(grad)) / radius + 1.0
         for _ in range(100):  # bisection on the shift: |s| decreases as it grows
             middle = (low + high) / 2.0
             if np.linalg.norm(step_for(middle)) > radius:

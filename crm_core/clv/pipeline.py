@@ -226,6 +226,7 @@ def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: Suff
     counts = parallel.submit(holdout_counts, tx, *holdout) if holdout is not None else None
     check_rfm(x, t_x, age)
     coded = compress_rows(x, t_x, age)  # shared by the fits and P(alive)
+    ux, ut, uT = coded.columns
     fitted = _fit_models([BetaGeoModel.NAME, *names], coded)
     comparison = _choose(fitted, holdout, counts, calibration_end) if settings.model == AUTO else None
     model = fitted[comparison.chosen if comparison else names[0]]
@@ -257,7 +258,7 @@ def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: Suff
         spend = np.full_like(x, np.nan)
     with np.errstate(all="ignore"):  # a fit that did not converge may sit where formulas divide by zero
         customers = summary.with_columns(
-            pl.Series("p_alive", model.conditional_probability_alive(*coded.columns)[coded.inverse]),
+            pl.Series("p_alive", model.conditional_probability_alive(ux, ut, uT)[coded.inverse]),
             pl.Series("expected_spend", spend),
         )
         customers = next_order_columns(model, customers, calibration_end)
