@@ -14,7 +14,6 @@ from crm_core.clv.bg_nbd import BetaGeoModel
 from crm_core.clv.data import rfm_summary
 from crm_core.clv.fitting import (
     ArrayLike,
-    Compressed,
     as_float,
     check_rfm,
     compress,
@@ -23,9 +22,8 @@ from crm_core.clv.fitting import (
 )
 from crm_core.clv.gamma_gamma import GammaGammaModel
 from crm_core.clv.intervals import PurchaseIntervals, forecast_fan, purchase_intervals
-from crm_core.clv.models import AUTO, MODELS, make_model
+from crm_core.clv.models import AUTO, MODELS, fit_models, make_model
 from crm_core.clv.next_order import next_order_columns
-from crm_core.clv.pareto_nbd import ParetoNBDModel, start_from_bgnbd
 from crm_core.clv.purchase_model import PurchaseModel
 from crm_core.clv.settings import (
     DAYS_PER_WEEK,
@@ -227,7 +225,7 @@ def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: Suff
     check_rfm(x, t_x, age)
     coded = compress_rows(x, t_x, age)  # shared by the fits and P(alive)
     ux, ut, uT = coded.columns
-    fitted = _fit_models([BetaGeoModel.NAME, *names], coded)
+    fitted = fit_models([BetaGeoModel.NAME, *names], coded)
     comparison = _choose(fitted, holdout, counts, calibration_end) if settings.model == AUTO else None
     model = fitted[comparison.chosen if comparison else names[0]]
     history_days = int((calibration_end - summary["first_purchase_date"].min()).days)
@@ -270,17 +268,6 @@ def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: Suff
         fitted={name: fitted[name] for name in names}, comparison=comparison,
     )
     return rescore(result, settings)
-
-
-def _fit_models(names: list[str], coded: Compressed) -> dict[str, PurchaseModel]:
-    """The named purchase models fitted on the same compressed customers; Pareto/NBD starts from
-    BG/NBD's estimate when BG/NBD is fitted first (see :func:`start_from_bgnbd`)."""
-    fitted: dict[str, PurchaseModel] = {}
-    for name in dict.fromkeys(names):
-        bgnbd = fitted.get(BetaGeoModel.NAME)
-        start = start_from_bgnbd(bgnbd.params_) if name == ParetoNBDModel.NAME and bgnbd and bgnbd.converged_ else None
-        fitted[name] = make_model(name).fit_compressed(coded, start=start)
-    return fitted
 
 
 def _comparison_holdout(summary: pl.DataFrame, calibration_end: dt.date,
