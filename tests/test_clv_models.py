@@ -144,10 +144,10 @@ def test_grid_survival_equals_the_direct_formula(fitted, name, rfm):
     x_hist, _, age_hist = HISTORIES.T
     runs = [np.arange(1, 120.0) for _ in x_hist]
     k = np.concatenate(runs)
-    first = np.repeat(np.cumsum([0] + [len(r) for r in runs[:-1]]), [len(r) for r in runs])
+    starts = np.cumsum([0] + [len(r) for r in runs[:-1]])
     x = np.repeat(x_hist, [len(r) for r in runs])
     age = np.repeat(age_hist, [len(r) for r in runs])
-    grid = model.purchase_survival_grid(k, first, 52.0, x, age, model.theta())
+    grid = model.purchase_survival_grid(k, starts, 52.0, x, age, model.theta())
     direct = model.purchase_survival_if_alive(k, 52.0, x, age)
     np.testing.assert_allclose(grid, direct, atol=1e-9)
 

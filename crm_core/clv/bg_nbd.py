@@ -79,7 +79,7 @@ class BetaGeoModel(PurchaseModel):
         stays = np.exp(gammaln(b_post + k - 1.0) - gammaln(b_post) + gammaln(a + b_post) - gammaln(a + b_post + k - 1.0))
         return stays * betainc(k, r + x, t / (alpha + age + t))
 
-    def purchase_survival_grid(self, k: np.ndarray, first: np.ndarray, t: float, x: np.ndarray, age: np.ndarray,
+    def purchase_survival_grid(self, k: np.ndarray, starts: np.ndarray, t: float, x: np.ndarray, age: np.ndarray,
                                theta: Theta) -> np.ndarray:
         """The same on runs k = 1, 2, ...: P(N >= k) as 1 minus the running sum of the NBD's
         probabilities and E[(1 - p)^(k-1)] as a running product, both summed in logs along the run
@@ -90,11 +90,11 @@ class BetaGeoModel(PurchaseModel):
         shape, n = r + x, k - 1.0  # P(N = n)
         with np.errstate(divide="ignore", invalid="ignore"):
             stay_steps = np.where(n > 0, np.log((b_post + n - 1.0) / (a + b_post + n - 1.0)), 0.0)
-        log_stays, log_coefficients = run_sums(np.stack([stay_steps, log_nbd_pmf_steps(shape, n)]), first)
+        log_stays, log_coefficients = run_sums(np.stack([stay_steps, log_nbd_pmf_steps(shape, n)]), starts)
         log_total = np.log(alpha + age + t)
         log_p0 = np.log(alpha + age) - log_total
         log_q0 = np.log(t) - log_total
-        below = run_sums(np.exp(log_coefficients + shape * log_p0 + n * log_q0), first)
+        below = run_sums(np.exp(log_coefficients + shape * log_p0 + n * log_q0), starts)
         return np.exp(log_stays) * np.clip(1.0 - below, 0.0, 1.0)
 
     def expected_number_of_purchases_up_to_time(self, t: float | ArrayLike) -> np.ndarray:

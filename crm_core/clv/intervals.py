@@ -144,7 +144,7 @@ def _mixture_cdf(model: PurchaseModel, grid: _Grid, draws: np.ndarray, t: float)
     k_next = grid.k + 1.0
     survival = np.zeros(len(grid.k))
     for theta in draws:
-        survival += model.purchase_survival_grid(k_next, grid.start[grid.pair], t, grid.x, grid.age, tuple(theta))
+        survival += model.purchase_survival_grid(k_next, grid.start, t, grid.x, grid.age, tuple(theta))
     survival /= len(draws)
     # E[X^2] = sum_k (2k - 1) P(X >= k); the grid reaches far enough that the rest is negligible.
     second = np.bincount(grid.pair, (2.0 * k_next - 1.0) * survival, minlength=len(grid.size))

@@ -314,7 +314,7 @@ class ParetoNBDModel(PurchaseModel):
         within = betainc(k[..., None], (r + x)[..., None], u / (alpha + age[..., None] + u))
         return stays * betainc(k, r + x, t / (alpha + age + t)) + (within * density) @ weight
 
-    def purchase_survival_grid(self, k: np.ndarray, first: np.ndarray, t: float, x: np.ndarray, age: np.ndarray,
+    def purchase_survival_grid(self, k: np.ndarray, starts: np.ndarray, t: float, x: np.ndarray, age: np.ndarray,
                                theta: Theta) -> np.ndarray:
         """The same on runs k = 1, 2, ...: for each moment of leaving, P(N >= k) as 1 minus the running
         sum of the NBD's probabilities (their coefficients summed in logs along the run once, then one
@@ -325,13 +325,13 @@ class ParetoNBDModel(PurchaseModel):
         moments = [(t, (scale / (scale + t)) ** s)]  # stays active through the horizon
         moments += [(u_j, w_j * t / 2.0 * s / scale * (scale / (scale + u_j)) ** (s + 1.0)) for u_j, w_j in zip(u, _GL_W)]
         shape, n = r + x, k - 1.0  # P(N = k - 1)
-        log_coefficients = run_sums(log_nbd_pmf_steps(shape, n), first)
+        log_coefficients = run_sums(log_nbd_pmf_steps(shape, n), starts)
         log_rate_scale = np.log(alpha + age)
         survival = np.zeros(len(k))
         for horizon, weight in moments:
             log_total = np.log(alpha + age + horizon)
             log_pmf = log_coefficients + shape * (log_rate_scale - log_total) + n * (np.log(horizon) - log_total)
-            below = run_sums(np.exp(log_pmf), first)
+            below = run_sums(np.exp(log_pmf), starts)
             survival += weight * np.clip(1.0 - below, 0.0, 1.0)
         return survival
 

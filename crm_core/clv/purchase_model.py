@@ -32,11 +32,12 @@ Theta = tuple[np.ndarray | float, ...]
 DIFFERENCE_STEP = 1e-5  # forward-difference step in log-parameters
 
 
-def run_sums(increments: np.ndarray, first: np.ndarray) -> np.ndarray:
-    """Cumulative sums of ``increments`` (..., points) restarted at each run: ``first`` is, per point,
-    the position where its run starts (runs are consecutive)."""
+def run_sums(increments: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Cumulative sums of ``increments`` (..., points) restarted at each run: ``starts`` are the runs'
+    first positions, ascending from 0 (runs are consecutive and cover every point)."""
     running = np.cumsum(increments, axis=-1)
-    return running - running[..., first] + increments[..., first]
+    before = running[..., starts] - increments[..., starts]  # the sum up to each run, one value per run
+    return running - np.repeat(before, np.diff(starts, append=increments.shape[-1]), axis=-1)
 
 
 def log_nbd_pmf_steps(shape: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -141,10 +142,10 @@ class PurchaseModel(FittedModel):
         """P(at least k purchases in (T, T + t] | active at T), for k >= 1."""
         raise NotImplementedError
 
-    def purchase_survival_grid(self, k: np.ndarray, first: np.ndarray, t: float, x: np.ndarray, age: np.ndarray,
+    def purchase_survival_grid(self, k: np.ndarray, starts: np.ndarray, t: float, x: np.ndarray, age: np.ndarray,
                                theta: Theta) -> np.ndarray:
-        """:meth:`purchase_survival_if_alive` on consecutive counts k = 1, 2, ... per history; ``first`` is
-        the position where each point's run starts (models may use it for a cumulative sum)."""
+        """:meth:`purchase_survival_if_alive` on consecutive counts k = 1, 2, ... per history; ``starts``
+        are the positions where the runs start (models may use them for cumulative sums)."""
         return self.purchase_survival_if_alive(k, t, x, age, theta)
 
     def expected_number_of_purchases_up_to_time(self, t: float | ArrayLike) -> np.ndarray:
