@@ -24,6 +24,7 @@ class C:
     PRODUCT = "product"
     SKU = "sku"
     DISCOUNT_CODE = "discount_code"
+    DISCOUNT_AMOUNT = "discount_amount"
     FULLY_REFUNDED = "fully_refunded"
 
 
@@ -48,6 +49,8 @@ OPTIONAL_TRANSACTION_COLUMNS: dict[str, pl.DataType] = {
     C.PRODUCT: pl.String(),
     C.SKU: pl.String(),
     C.DISCOUNT_CODE: pl.String(),
+    # Money taken off the order by discounts (0 when none), as the export writes it; never part of amount.
+    C.DISCOUNT_AMOUNT: pl.Float64(),
     # True for an order refunded in full: kept with amount 0, but not a purchase.
     C.FULLY_REFUNDED: pl.Boolean(),
 }
