@@ -6,9 +6,11 @@ from pathlib import Path
 
 import polars as pl
 
-from crm_core.schema import SIDE_TABLE_SCHEMAS, TRANSACTION_SCHEMA, conform
+from crm_core.schema import LINE_SCHEMA, SIDE_TABLE_SCHEMAS, TRANSACTION_SCHEMA, conform
 
 TRANSACTIONS_FILE = "transactions.parquet"
+#: Line items of merged orders (see :data:`crm_core.schema.LINE_SCHEMA`), when the export had them.
+LINES_FILE = "lines.parquet"
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,9 @@ class Dataset:
         Optional side tables, ``None`` when not supplied.
     name
         Human-readable name shown in the UI.
+    lines
+        Line items of orders merged into one transaction row (Shopify, WooCommerce), ``None``
+        when every line is its own transaction row (see :func:`crm_core.products.sold_items`).
     """
 
     transactions: pl.LazyFrame
@@ -31,6 +36,7 @@ class Dataset:
     marketing_spend: pl.LazyFrame | None = None
     name: str = "dataset"
     extra: dict = field(default_factory=dict)
+    lines: pl.LazyFrame | None = None
 
     def side_table(self, kind: str) -> pl.LazyFrame | None:
         """Return side table ``kind`` ('customers', 'interactions', 'marketing_spend')."""
@@ -45,6 +51,8 @@ def save_dataset(dataset: Dataset, folder: Path) -> None:
         table = dataset.side_table(kind)
         if table is not None:
             table.sink_parquet(folder / f"{kind}.parquet")
+    if dataset.lines is not None:
+        conform(dataset.lines, LINE_SCHEMA).sink_parquet(folder / LINES_FILE)
 
 
 def load_dataset(folder: Path, name: str | None = None) -> Dataset:
@@ -55,4 +63,5 @@ def load_dataset(folder: Path, name: str | None = None) -> Dataset:
     for kind, schema in SIDE_TABLE_SCHEMAS.items():
         path = folder / f"{kind}.parquet"
         sides[kind] = conform(pl.scan_parquet(path), schema) if path.exists() else None
-    return Dataset(transactions=tx, name=name or folder.name, **sides)
+    lines = conform(pl.scan_parquet(folder / LINES_FILE), LINE_SCHEMA) if (folder / LINES_FILE).exists() else None
+    return Dataset(transactions=tx, name=name or folder.name, lines=lines, **sides)

@@ -60,6 +60,14 @@ TRANSACTION_SCHEMA: dict[str, pl.DataType] = {
     **OPTIONAL_TRANSACTION_COLUMNS,
 }
 
+#: Line items of orders that ingest merged into one row (Shopify, WooCommerce): one row per item,
+#: keyed to its order by customer_id and order_id (IngestReport.lines; saved as lines.parquet).
+LINE_SCHEMA: dict[str, pl.DataType] = {
+    "order_id": pl.String(), "customer_id": pl.String(), "order_date": pl.Date(), "product": pl.String(),
+    "sku": pl.String(), "category": pl.String(), "quantity": pl.Float64(), "line_amount": pl.Float64(),
+    "discount_code": pl.String(),
+}
+
 #: Side table: one row per customer (all optional but customer_id).
 CUSTOMER_SCHEMA: dict[str, pl.DataType] = {
     "customer_id": pl.String(),

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if options.revenue_definition is None:  # read the new export as the dataset was read
         options = replace(options, revenue_definition=_saved_revenue_definition(folder))
     tx, report = read_orders(args.path, mapping_from_args(args), options)
-    result = append_export(folder, tx, source=Path(args.path), source_filename=str(args.path))
+    result = append_export(folder, tx, source=Path(args.path), source_filename=str(args.path), lines=report.lines)
     payload = {
         **result.to_dict(),
         "summary": result.sentence(),

@@ -24,6 +24,7 @@ import polars as pl
 
 from crm_core.ingest.columns import ID, NUMBER, TEXT, Role, norm, norm_base
 from crm_core.ingest.errors import IngestError
+from crm_core.schema import LINE_SCHEMA
 
 LINE = "__line"
 RULE = "__rule"
@@ -403,11 +404,7 @@ def _line_items(preset: Preset | None, parsed: pl.DataFrame) -> pl.DataFrame | N
 
 
 #: Columns of ``IngestReport.lines``, in this order (category only when the file has one).
-LINE_COLUMNS: dict[str, pl.DataType] = {
-    "order_id": pl.String(), "customer_id": pl.String(), "order_date": pl.Date(), "product": pl.String(),
-    "sku": pl.String(), "category": pl.String(), "quantity": pl.Float64(), "line_amount": pl.Float64(),
-    "discount_code": pl.String(),
-}
+LINE_COLUMNS: dict[str, pl.DataType] = LINE_SCHEMA
 _ORDER_FIELDS = ("order_id", "customer_id", "order_date", "discount_code")
 
 
