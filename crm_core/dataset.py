@@ -59,9 +59,9 @@ def load_dataset(folder: Path, name: str | None = None) -> Dataset:
     """Scan a folder written by :func:`save_dataset` (lazy; nothing is read yet)."""
     folder = Path(folder)
     tx = conform(pl.scan_parquet(folder / TRANSACTIONS_FILE), TRANSACTION_SCHEMA)
-    sides = {}
-    for kind, schema in SIDE_TABLE_SCHEMAS.items():
-        path = folder / f"{kind}.parquet"
-        sides[kind] = conform(pl.scan_parquet(path), schema) if path.exists() else None
-    lines = conform(pl.scan_parquet(folder / LINES_FILE), LINE_SCHEMA) if (folder / LINES_FILE).exists() else None
-    return Dataset(transactions=tx, name=name or folder.name, lines=lines, **sides)
+    tables: dict[str, pl.LazyFrame | None] = {}
+    for kind, schema in {**SIDE_TABLE_SCHEMAS, "lines": LINE_SCHEMA}.items():
+        path = folder / (LINES_FILE if kind == "lines" else f"{kind}.parquet")
+        tables[kind] = conform(pl.scan_parquet(path), schema) if path.exists() else None
+    return Dataset(transactions=tx, customers=tables["customers"], interactions=tables["interactions"],
+                   marketing_spend=tables["marketing_spend"], name=name or folder.name, lines=tables["lines"])
