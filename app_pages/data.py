@@ -31,6 +31,9 @@ MAPPED_FIELDS = {
     "region": "Region",
     "category": "Product category",
     "cost": "Cost",
+    "product": "Product (line item name)",
+    "discount_code": "Discount code",
+    "discount_amount": "Discount amount (money off the order)",
 }
 #: Revenue definitions the page offers when the export has both (Shopify).
 REVENUE_CHOICES = {

@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import math
 
 import polars as pl
@@ -224,3 +225,19 @@ def test_depth_finding_in_deck_and_report(shopify_tx):
     assert finding.table["First-order discount"].to_list() == list(offers.BAND_ORDER)
     assert finding.headline.startswith("Too few customers")  # bands of 5-10 customers are flagged small
     assert key_findings(Dataset(frame.drop("discount_amount").lazy()), keys=("discount_depth",)) == []
+
+
+def test_cli_prints_the_depth_bands(tmp_path, capsys):
+    from crm_core.__main__ import main
+
+    assert main(["drivers", str(_shopify(tmp_path)), "--by", "discount_code", "--no-prediction", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert {group["name"] for group in payload["groups"]} >= {"WELCOME10", "(none)"}  # the contract is untouched
+    bands = {band["name"]: band for band in payload["discount_depth"]}
+    assert list(bands) == list(offers.BAND_ORDER)
+    assert bands["20-30%"]["customers"] == 2 and bands["20-30%"]["repeat_rate_365"] == 0.5
+    assert bands["20-30%"]["after_first_per_customer"] == 35.0 and bands["20-30%"]["small"] is True
+    plain = tmp_path / "plain.csv"
+    plain.write_text("customer,date,amount\nc1,2024-01-05,10\n")
+    assert main(["drivers", str(plain), "--by", "cohort", "--no-prediction", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["discount_depth"] is None
