@@ -58,9 +58,10 @@ def sold_items(tx: pl.LazyFrame, lines: pl.LazyFrame | None) -> pl.LazyFrame:
     line's product, SKU, category (when the lines have one) and quantity, and as
     amount the line's share of the order's revenue: order revenue x line amount /
     sum of the order's line amounts (equal shares when those are unknown or sum
-    to 0); a discount amount is shared the same way. Revenue stays as ``summary`` defines it and sums to the same total;
-    a refund the export does not itemise is spread in proportion. Other
-    transaction rows (orders without lines or without an order id) stay as they are.
+    to 0); a discount amount is shared the same way. Revenue stays as
+    ``summary`` defines it and sums to the same total; a refund the export
+    does not itemise is spread in proportion. Other transaction rows (orders
+    without lines or without an order id) stay as they are.
 
     Parameters
     ----------

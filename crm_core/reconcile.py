@@ -251,9 +251,9 @@ def append_export(
             data = Path(source).read_bytes() if isinstance(source, Path) else bytes(source)
             (staging / f"{APPENDED_STEM}{suffix}").write_bytes(data)
         (staging / RECONCILIATION_FILE).write_text(json.dumps(result.to_dict(), ensure_ascii=False), "utf-8")
-        shutil.copy2(target, staging / PREVIOUS_FILE)
-        if lines_target.exists():
+        if lines_target.exists():  # before the transactions: once they are copied, failing restores both
             shutil.copy2(lines_target, staging / PREVIOUS_LINES_FILE)
+        shutil.copy2(target, staging / PREVIOUS_FILE)
         for path in staging.iterdir():
             path.chmod(0o600)
         if merged_lines is not None:
@@ -273,7 +273,7 @@ def _useful_lines(lines: pl.LazyFrame | pl.DataFrame | None, transactions: pl.Da
     """The new export's lines when they hold items its transactions merged (else None)."""
     from crm_core.products import lines_add_items
 
-    if not lines_add_items(lines, transactions) or lines is None:
+    if lines is None or not lines_add_items(lines, transactions):
         return None
     return conform(lines.lazy(), LINE_SCHEMA).collect()
 

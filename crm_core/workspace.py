@@ -359,9 +359,10 @@ def with_report_lines(dataset: Dataset, report: IngestReport) -> Dataset:
 
     from crm_core.products import lines_add_items
 
-    if dataset.lines is not None or not lines_add_items(report.lines, dataset.transactions):
+    lines = report.lines
+    if dataset.lines is not None or lines is None or not lines_add_items(lines, dataset.transactions):
         return dataset
-    return replace(dataset, lines=report.lines.lazy() if report.lines is not None else None)
+    return replace(dataset, lines=lines.lazy())
 
 
 @contextmanager

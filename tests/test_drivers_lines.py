@@ -146,3 +146,26 @@ def test_workspace_append_takes_lines(tmp_path, upload):
     workspace.append_export(folder.name, newer.read_bytes(), newer.name, tx, lines=report.lines)
     assert "#1012" in workspace.load(folder.name).lines.collect()["order_id"].to_list()
     assert os.stat(folder / LINES_FILE).st_mode & 0o777 == 0o600
+
+
+def test_a_failed_append_leaves_transactions_and_lines_as_they_were(tmp_path, upload, monkeypatch):
+    from crm_core import reconcile
+
+    folder = _saved(tmp_path, upload)
+    lines, transactions = (pl.read_parquet(folder / name) for name in (LINES_FILE, "transactions.parquet"))
+    newer = _shopify(tmp_path, NEWER, name="newer.csv")
+    tx, report = read_orders(newer)
+    real_replace = Path.replace
+
+    def failing_replace(self, target):  # the lines are already in place when the transactions fail to move
+        if Path(target).name == "transactions.parquet":
+            raise OSError("disk full")
+        return real_replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", failing_replace)
+    with pytest.raises(OSError):
+        reconcile.append_export(folder, tx, source=newer, source_filename=newer.name, lines=report.lines)
+    monkeypatch.undo()
+    assert pl.read_parquet(folder / LINES_FILE).equals(lines)
+    assert pl.read_parquet(folder / "transactions.parquet").equals(transactions)
+    assert not list((folder / "appends").glob("*"))
