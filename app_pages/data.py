@@ -31,6 +31,9 @@ MAPPED_FIELDS = {
     "region": "Region",
     "category": "Product category",
     "cost": "Cost",
+    "product": "Product (line item name)",
+    "discount_code": "Discount code",
+    "discount_amount": "Discount amount (money off the order)",
 }
 #: Revenue definitions the page offers when the export has both (Shopify).
 REVENUE_CHOICES = {
@@ -183,8 +186,9 @@ def _append_controls(names: dict[str, str]) -> None:
         saved = workspace.report(target).detected.get("revenue_definition")
         options = ReadOptions(revenue_definition=saved if saved in REVENUE_CHOICES else None)
         try:
-            tx, _ = read_orders(new_file.getvalue(), None, options, filename=new_file.name)
-            st.session_state[APPEND_RESULT] = (target, workspace.append_export(target, new_file.getvalue(), new_file.name, tx))
+            tx, report = read_orders(new_file.getvalue(), None, options, filename=new_file.name)
+            st.session_state[APPEND_RESULT] = (target, workspace.append_export(target, new_file.getvalue(), new_file.name,
+                                                                               tx, lines=report.lines))
         except IngestError as error:
             st.error(plain(str(error)))
     shown_target, result = st.session_state.get(APPEND_RESULT) or (None, None)

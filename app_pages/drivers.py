@@ -5,6 +5,7 @@ import streamlit as st
 
 from crm_core import drivers, offers, products
 from crm_core.charts.drivers import (
+    depth_figure,
     driver_figure,
     journey_figure,
     offer_figure,
@@ -190,5 +191,35 @@ else:
     table(usage, {"code": "Discount code", "orders": count_column("Orders"), "order_share": share_column("Share of orders"),
                   "revenue": money_column("Revenue"), "average_order": money_column("Average order")})
     download(usage, "discount_codes", "Download the codes (CSV)")
-    st.caption("Discount depth (how much was taken off) needs the discount amount, which the data does not carry; "
-               "group by 'First-order code' above to compare codes.")
+
+st.subheader("Discount depth")
+depth = data.depth_table(predict)
+if depth is None:
+    st.info("Discount depth (how much was taken off the first order) needs the discount amount of each order: "
+            "Shopify's 'Discount Amount', WooCommerce's 'discount_total' or 'cart_discount'. This data has none; "
+            "map the column on the Data page (CLI: --discount-amount COL) when your export has it under another name.")
+else:
+    explain("Each customer's **discount depth** is the share of their first order's price taken off: the discount "
+            "amount over the order's net revenue plus the discount. Deep discounts win customers; the question is "
+            "whether those customers come back and are worth it.")
+    chart(depth_figure(depth), key="drv_depth")
+    takeaway(offers.depth_takeaway(depth))
+    depth_columns = {
+        "name": "Discount on the first order", "customers": count_column("Customers"),
+        "customer_share": share_column("Share of customers"), "small": st.column_config.CheckboxColumn("Small group"),
+        "mean_depth": share_column("Average depth"),
+        "repeat_rate_365": share_column("Again within a year", help="Of the customers observed 365 days or more."),
+        "observed_365": count_column("Observed a year"),
+        "after_first_per_customer": money_column(
+            "Revenue after the first order", help="Per customer, to date (the period end), net of returns."),
+        "after_first_low": money_column("After the first order, low (95%)"),
+        "after_first_high": money_column("After the first order, high (95%)"),
+        "predicted_value_per_customer": money_column("Predicted 12 months"),
+        "predicted_value_low": money_column("Predicted, low (95%)"),
+        "predicted_value_high": money_column("Predicted, high (95%)"),
+    }
+    table(depth.select([name for name in depth_columns if name in depth.columns]), depth_columns)
+    download(depth, "discount_depth", "Download the depth bands (CSV)")
+    st.caption("Bands: no discount, under 10%, 10-20%, 20-30% and 30% or more off (lower edge included). "
+               "Revenue after the first order grows with time: compare bands acquired over the same months, or "
+               "use the repeat rate, which counts every customer over the same 365 days.")

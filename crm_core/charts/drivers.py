@@ -149,3 +149,30 @@ def offer_figure(comparison: pl.DataFrame) -> go.Figure:
     fig.update_yaxes(tickformat=",.0f", rangemode="tozero", row=1, col=2)
     fig.update_xaxes(type="category")
     return styled(fig, "Customers acquired with a discount code against without")
+
+
+def depth_figure(table: pl.DataFrame) -> go.Figure:
+    """Customers by first-order discount depth (in band order): repeat within a year, and revenue per
+    customer after the first order with its interval; small bands grey."""
+    from plotly.subplots import make_subplots
+
+    names = safe_labels(table["name"])
+    colours = [NEUTRAL if small else PALETTE[2] for small in table["small"]]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Ordered again within a year",
+                                                        "Revenue per customer after the first order"))
+    fig.add_trace(go.Bar(x=names, y=table["repeat_rate_365"].to_list(), marker_color=colours, showlegend=False,
+                         customdata=table["observed_365"].to_list(),
+                         hovertemplate="%{x}: %{y:.1%}<br>(of %{customdata:,} customers observed a year)"
+                                       "<extra></extra>"), row=1, col=1)
+    mean = table["after_first_per_customer"]
+    error = dict(type="data", symmetric=False, array=(table["after_first_high"] - mean).fill_null(0).to_list(),
+                 arrayminus=(mean - table["after_first_low"]).fill_null(0).to_list(), color="#1B2733", thickness=1.5)
+    fig.add_trace(go.Bar(x=names, y=mean.to_list(), marker_color=[NEUTRAL if small else PALETTE[0]
+                                                                   for small in table["small"]],
+                         error_y=error, showlegend=False, customdata=table["customers"].to_list(),
+                         hovertemplate="%{x}: %{y:,.2f} per customer<br>%{customdata:,} customers<extra></extra>"),
+                  row=1, col=2)
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(tickformat=",.0f", rangemode="tozero", row=1, col=2)
+    fig.update_xaxes(type="category", title_text="Discount on the first order")
+    return styled(fig, "What customers did after a first-order discount, by its depth; grey = small group")

@@ -32,6 +32,7 @@ class ColumnMapping:
     product: str | None = None
     sku: str | None = None
     discount_code: str | None = None
+    discount_amount: str | None = None
 
 
 @dataclass(frozen=True)
