@@ -70,7 +70,7 @@ def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
 
 def readable_export(frame: pl.DataFrame, labels: dict[str, str], money: set[str], shares: set[str] = frozenset(),
                     currency: str = "") -> pl.DataFrame:
-    """A frame for managers' downloads: readable headers, money in whole cents, no float noise.
+    """A frame for managers' downloads: readable headers, money to the cent, shares in percent, ISO dates.
 
     Parameters
     ----------
@@ -79,11 +79,15 @@ def readable_export(frame: pl.DataFrame, labels: dict[str, str], money: set[str]
     labels
         Column -> header ("revenue" -> "Revenue"); other columns keep their name.
     money
-        Columns holding amounts: written as integer cents, header "Revenue (EUR cents)".
+        Columns holding amounts: rounded to the cent (half away from zero, no float noise:
+        15115.869999999999 -> 15115.87), header "Revenue (EUR)".
     shares
         0-1 columns: written as percent with two decimals, header "... (%)".
     currency
         ISO code named in money headers ("" = not stated).
+
+    Dates stay dates (ISO ``2024-01-31`` in CSV, date cells in Excel); other
+    floats are rounded to 4 decimals.
     """
     from crm_core.format import header
 
@@ -92,9 +96,11 @@ def readable_export(frame: pl.DataFrame, labels: dict[str, str], money: set[str]
         label = labels.get(name, name)
         column = pl.col(name)
         if name in money and dtype.is_numeric():
-            columns.append((column * 100).round(0).cast(pl.Int64).alias(header(label, "cents", currency)))
+            columns.append(column.cast(pl.Float64).round(2, mode="half_away_from_zero").alias(header(label, "money", currency)))
         elif name in shares and dtype.is_numeric():
             columns.append((column * 100).round(2).alias(header(label, "share")))
+        elif dtype == pl.Datetime:
+            columns.append(column.dt.date().alias(label))
         elif dtype.is_float():
             columns.append(column.round(4).alias(label))
         else:

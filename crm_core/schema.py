@@ -25,6 +25,8 @@ class C:
     SKU = "sku"
     DISCOUNT_CODE = "discount_code"
     FULLY_REFUNDED = "fully_refunded"
+    CUSTOMER_NAME = "customer_name"
+    EMAIL = "email"
 
 
 #: Required transaction columns and their types.
@@ -50,6 +52,10 @@ OPTIONAL_TRANSACTION_COLUMNS: dict[str, pl.DataType] = {
     C.DISCOUNT_CODE: pl.String(),
     # True for an order refunded in full: kept with amount 0, but not a purchase.
     C.FULLY_REFUNDED: pl.Boolean(),
+    # The customer's name and e-mail as written on the order (Shopify's Billing Name, an Email
+    # column beside a customer id), for target lists; see crm_core.actions.known_contacts.
+    C.CUSTOMER_NAME: pl.String(),
+    C.EMAIL: pl.String(),
 }
 
 TRANSACTION_SCHEMA: dict[str, pl.DataType] = {
