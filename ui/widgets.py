@@ -227,7 +227,7 @@ def readable_members(members: pl.DataFrame) -> pl.DataFrame:
     from crm_core.export import readable_export
     from ui.settings import display_currency
 
-    labels = {name: _label(config) for name, config in CUSTOMER_COLUMNS.items()}
+    labels = {name: _label(config) for name, config in CUSTOMER_COLUMNS.items()} | EXPORT_LABELS
     return readable_export(members, labels, MONEY_COLUMNS, SHARE_COLUMNS, display_currency())
 
 
@@ -235,6 +235,8 @@ def _label(config) -> str:
     return config if isinstance(config, str) else config.get("label", "")
 
 
+#: Export headers that differ from the on-screen column labels (the same as target lists').
+EXPORT_LABELS = {"customer_id": "Customer ID", "name": "Customer name"}
 #: Customer columns holding amounts and 0-1 shares (exports round to the cent and write percent).
 MONEY_COLUMNS = {"revenue", "margin", "contribution", "aov", "clv", "predicted_clv", "revenue_to_date", "returns",
                  "cost_to_serve", "value_low", "value_high"}
