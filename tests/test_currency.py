@@ -212,3 +212,28 @@ def test_cli_missing_rates_file(files, capsys):
     orders, _ = files
     assert main(["summary", str(orders), "--rates", "/nonexistent/rates.csv"]) == 2
     assert "cannot read the rates table" in capsys.readouterr().err
+
+
+def test_data_page_converts_with_an_uploaded_rates_table():
+    from conftest import app_path
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(app_path(), default_timeout=120).run()
+    at.switch_page("app_pages/data.py").run()
+    at.file_uploader(key="data_upload").set_value(("orders.csv", ORDERS.encode(), "text/csv")).run()
+    assert not at.exception
+    assert any("or supply a rates table" in warning.value.replace("\\", "") for warning in at.warning)
+    assert at.selectbox(key="data_report_currency").options == ["EUR", "GBP", "USD"]
+    at.selectbox(key="data_report_currency").set_value("EUR")
+    at.file_uploader(key="data_rates_upload").set_value(("rates.csv", RATES, "text/csv")).run()
+    assert not at.exception
+    shown = {metric.label: metric.value for metric in at.metric}
+    assert (shown["Rows read"], shown["Rows kept"], shown["Rows rejected"]) == ("7", "5", "2")
+    assert any("Amounts converted to EUR with your rates table (3 orders in USD, 1 in GBP)" in w.value.replace("\\", "")
+               for w in at.warning)
+    preview = at.dataframe[-1].value
+    assert sorted(preview["amount"].tolist()) == [0.08, 7.5, 9.05, 60.0, 80.0]
+    # a bad rates table: one plain error, and the file is still read as before
+    at.file_uploader(key="data_rates_upload").set_value(("rates.csv", b"date,currency,rate\n2024-01-01,USD,x\n", "text/csv")).run()
+    assert not at.exception
+    assert any("rates row 2: rate 'x' is not a number" in error.value.replace("\\", "") for error in at.error)
