@@ -77,7 +77,8 @@ def readable_export(frame: pl.DataFrame, labels: dict[str, str], money: set[str]
     frame
         Engine output (snake_case columns).
     labels
-        Column -> header ("revenue" -> "Revenue"); other columns keep their name.
+        Column -> header ("revenue" -> "Revenue"); other columns get their name in words
+        ("repeat_rate_90" -> "Repeat rate 90").
     money
         Columns holding amounts: rounded to the cent (half away from zero, no float noise:
         15115.869999999999 -> 15115.87), header "Revenue (EUR)".
@@ -93,7 +94,7 @@ def readable_export(frame: pl.DataFrame, labels: dict[str, str], money: set[str]
 
     columns = []
     for name, dtype in frame.schema.items():
-        label = labels.get(name, name)
+        label = labels.get(name) or _words(name)
         column = pl.col(name)
         if name in money and dtype.is_numeric():
             columns.append(column.cast(pl.Float64).round(2, mode="half_away_from_zero").alias(header(label, "money", currency)))
@@ -106,3 +107,11 @@ def readable_export(frame: pl.DataFrame, labels: dict[str, str], money: set[str]
         else:
             columns.append(column.alias(label))
     return frame.select(columns)
+
+
+def _words(name: str) -> str:
+    """``"repeat_rate_90"`` -> ``"Repeat rate 90"``; a name that is not snake_case stays as it is."""
+    if not re.fullmatch(r"[a-z0-9_]+", name):
+        return name
+    text = name.replace("_", " ").strip()
+    return text[:1].upper() + text[1:] if text else name

@@ -67,10 +67,10 @@ def test_xlsx_keeps_numbers_and_dates_and_guards_text():
     assert not [c.coordinate for row in sheet.iter_rows() for c in row if c.data_type == "f"]
 
 
-def test_readable_export_leaves_unlisted_columns_and_rounds_floats():
+def test_readable_export_words_unlisted_columns_and_rounds_floats():
     frame = pl.DataFrame({"x_score": [1.234567891], "when": [dt.datetime(2024, 1, 2, 13, 5)]})
     out = readable_export(frame, {"when": "When"}, set())
-    assert out.columns == ["x_score", "When"] and out["x_score"][0] == 1.2346 and out["When"][0] == dt.date(2024, 1, 2)
+    assert out.columns == ["X score", "When"] and out["X score"][0] == 1.2346 and out["When"][0] == dt.date(2024, 1, 2)
 
 
 def test_every_target_column_has_a_header():

@@ -231,6 +231,22 @@ def readable_members(members: pl.DataFrame) -> pl.DataFrame:
     return readable_export(members, labels, MONEY_COLUMNS, SHARE_COLUMNS, display_currency())
 
 
+def readable_download(frame: pl.DataFrame, columns: dict) -> pl.DataFrame:
+    """A table for a manager's CSV, labelled like on screen: ``columns`` is the :func:`table` config
+    (money columns to the cent with the view's currency in the header, shares in percent)."""
+    from crm_core.export import readable_export
+    from ui.settings import display_currency
+
+    labels = {name: _label(config) for name, config in columns.items()}
+    money = {name for name, config in columns.items() if _format(config) == MONEY_FORMAT}
+    shares = {name for name, config in columns.items() if _format(config) == PERCENT_FORMAT}
+    return readable_export(frame, labels, money, shares, display_currency())
+
+
+def _format(config) -> str | None:
+    return config.get("type_config", {}).get("format") if isinstance(config, dict) else None
+
+
 def _label(config) -> str:
     return config if isinstance(config, str) else config.get("label", "")
 
