@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 from crm_core.currency import RatesError, read_rates
-from crm_core.export import safe_csv_bytes
+from crm_core.export import ORDER_HEADERS, readable_export, safe_csv_bytes
 from crm_core.ingest import ColumnMapping, ReadOptions
 from crm_core.schema import SIDE_TABLE_SCHEMAS
 from ui.data import current_dataset_id
@@ -160,7 +160,7 @@ def _show_report(report, transactions: pl.DataFrame, file_name: str) -> None:
         st.dataframe(report.rejected.head(1000), hide_index=True)
         st.download_button(
             "Download rejected rows (CSV)",
-            lambda: safe_csv_bytes(report.all_rejected().collect()),  # every rejected row, built on click
+            lambda: safe_csv_bytes(readable_export(report.all_rejected().collect(), ORDER_HEADERS, set())),  # on click
             file_name=f"{Path(file_name).stem}_rejected.csv",
             mime="text/csv",
             key="download_rejected",

@@ -68,6 +68,17 @@ def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(name).cast(pl.String, strict=False) for name in nested) if nested else frame
 
 
+#: Headers of order rows in downloads (canonical column -> header) and their money columns.
+ORDER_HEADERS = {
+    "customer_id": "Customer ID", "order_date": "Order date", "amount": "Amount", "order_id": "Order ID",
+    "quantity": "Quantity", "channel": "Channel", "region": "Region", "category": "Category", "cost": "Cost",
+    "days_late": "Days late", "product": "Product", "sku": "SKU", "discount_code": "Discount code",
+    "fully_refunded": "Refunded in full", "customer_name": "Customer name", "email": "E-mail",
+    "line_amount": "Line amount", "line": "Line", "raw": "Row as written", "reason": "Reason",
+}
+ORDER_MONEY = frozenset({"amount", "cost", "line_amount", "discount_amount"})
+
+
 def readable_export(frame: pl.DataFrame, labels: dict[str, str], money: set[str], shares: set[str] = frozenset(),
                     currency: str = "") -> pl.DataFrame:
     """A frame for managers' downloads: readable headers, money to the cent, shares in percent, ISO dates.
