@@ -237,3 +237,12 @@ def test_data_page_converts_with_an_uploaded_rates_table():
     at.file_uploader(key="data_rates_upload").set_value(("rates.csv", b"date,currency,rate\n2024-01-01,USD,x\n", "text/csv")).run()
     assert not at.exception
     assert any("rates row 2: rate 'x' is not a number" in error.value.replace("\\", "") for error in at.error)
+
+
+def test_report_says_amounts_were_converted(files, tmp_path, capsys):
+    orders, rates = files
+    out = tmp_path / "r.html"
+    assert main(["report", str(orders), "--rates", str(rates), "--out", str(out)]) == 0
+    html = out.read_text()
+    start = html.index("How the upload was read")
+    assert "Amounts converted to EUR with your rates table (3 orders in USD, 1 in GBP)." in html[start:start + 3000]
