@@ -348,12 +348,13 @@ def known_contacts(transactions: pl.LazyFrame, customers: pl.LazyFrame | None = 
     names = transactions.collect_schema().names()
     name = pl.col("customer_name") if "customer_name" in names else pl.lit(None, pl.String)
     email = pl.col("email") if "email" in names else pl.lit(None, pl.String)
-    email = pl.coalesce(email, pl.when(pl.col(C.CUSTOMER_ID).str.contains(_EMAIL)).then(pl.col(C.CUSTOMER_ID)))
+    id_as_email = pl.when(pl.col(C.CUSTOMER_ID).str.contains(_EMAIL)).then(pl.col(C.CUSTOMER_ID))
     from_orders = (
         transactions.select(C.CUSTOMER_ID, C.ORDER_DATE, name.alias("name"), email.alias("email"))
         .sort(C.ORDER_DATE, nulls_last=False)
         .group_by(C.CUSTOMER_ID)
         .agg(pl.col("name").drop_nulls().last(), pl.col("email").drop_nulls().last())
+        .with_columns(pl.coalesce("email", id_as_email).alias("email"))  # per customer, not per order
     )
     if customers is not None:
         side = customers.collect_schema().names()

@@ -7,6 +7,7 @@ frame with an ``__ok`` column and the reasons of the rows set aside.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,6 +170,8 @@ def _reporting_currency(wanted: str, found: list[str], rates: RatesTable) -> str
     """The currency amounts are converted to: the one asked for, else the one file currency the
     rates table does not convert (its rates are expressed in it)."""
     if wanted:
+        if not re.fullmatch(r"[A-Z]{3}", wanted):
+            raise IngestError(f"The reporting currency must be a 3-letter code like EUR (got '{wanted[:12]}').")
         return wanted
     candidates = [code for code in found if code not in rates.codes()]
     if len(candidates) == 1:
