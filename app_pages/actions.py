@@ -12,12 +12,14 @@ from crm_core.actions import (
     target_file_name,
     target_groups,
     target_list,
+    target_list_file,
     value_measure,
     what_if_takeaway,
 )
 from crm_core.charts.interact import what_if_figure
 from crm_core.export import safe_csv_bytes, safe_xlsx_bytes
 from ui.interact import DEFAULT_HIGH_VALUE_SHARE, current_actions, current_playbook, current_profile, logged_export
+from ui.settings import display_currency
 from ui.state import Keys
 from ui.widgets import CUSTOMER_COLUMNS, chart, count_column, explain, money_column, plain, table, takeaway
 
@@ -177,13 +179,15 @@ if chosen.height == 0:
 st.caption(
     f"{chosen.height:,} customers, highest value first"
     + (f" (first {PREVIEW_ROWS:,} shown; the files hold all)" if chosen.height > PREVIEW_ROWS else "")
-    + ". Cells that a spreadsheet would run as a formula are prefixed with ' in both files."
+    + ". The files have readable headers, money to the cent in the currency named in its header, the "
+    "probability in percent and ISO dates; cells that a spreadsheet would run as a formula are prefixed with '."
 )
 table(chosen.head(PREVIEW_ROWS), CUSTOMER_COLUMNS)
+handed_over = target_list_file(chosen, display_currency())
 left, right = st.columns(2)
 left.download_button(
     "Download CSV",
-    data=logged_export(lambda: safe_csv_bytes(chosen), "csv", chosen.height),
+    data=logged_export(lambda: safe_csv_bytes(handed_over), "csv", chosen.height),
     file_name=target_file_name(targets, "csv"),
     mime="text/csv",
     icon=":material/download:",
@@ -192,7 +196,7 @@ left.download_button(
 )
 right.download_button(
     "Download Excel",
-    data=logged_export(lambda: safe_xlsx_bytes(chosen, sheet_name="Target list"), "xlsx", chosen.height),
+    data=logged_export(lambda: safe_xlsx_bytes(handed_over, sheet_name="Target list"), "xlsx", chosen.height),
     file_name=target_file_name(targets, "xlsx"),
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     icon=":material/download:",

@@ -24,6 +24,7 @@ from ui.widgets import (
     explain,
     money_column,
     plain,
+    readable_download,
     share_column,
     table,
     takeaway,
@@ -44,11 +45,13 @@ if profiles.height == 0:
     st.stop()
 
 
-def download(frame, name: str, label: str) -> None:
-    """An injection-safe CSV of ``frame``."""
-    st.download_button(label, data=safe_csv_bytes(frame), file_name=f"drivers_{name}.csv", mime="text/csv",
+def download(frame, name: str, label: str, columns: dict | None = None) -> None:
+    """An injection-safe CSV of ``frame`` with the table's headers (money to the cent, shares in percent)."""
+    st.download_button(label, data=safe_csv_bytes(readable_download(frame, columns or {})),
+                       file_name=f"drivers_{name}.csv", mime="text/csv",
                        icon=":material/download:", key=f"{Keys.DRV_DOWNLOAD}{name}",
-                       help="Opens in Excel; cells that could run as formulas are neutralised.")
+                       help="Opens in Excel with the table's headers; money is rounded to the cent, shares are in "
+                            "percent; cells that could run as formulas are neutralised.")
 
 
 # Value drivers ------------------------------------------------------------------------------
@@ -123,7 +126,7 @@ shown = [name for name in group_columns if name in groups.columns]
 if groups["cac"].is_null().all():
     shown = [name for name in shown if name not in ("cac", "revenue_to_cac")]
 table(groups.select(shown), group_columns)
-download(groups, f"by_{dimension}", "Download this table (CSV)")
+download(groups, f"by_{dimension}", "Download this table (CSV)", group_columns)
 
 # Products -----------------------------------------------------------------------------------
 st.subheader("Products")
@@ -154,7 +157,7 @@ else:
         "refund_rate": share_column("Refund rate", help="Returned amount over sold amount."),
     }
     table(catalogue.select(list(product_columns)), product_columns)
-    download(catalogue, noun, f"Download all {noun} (CSV)")
+    download(catalogue, noun, f"Download all {noun} (CSV)", product_columns)
 
     st.subheader("From the first order to the second")
     flows = data.journeys(item)
@@ -188,9 +191,11 @@ else:
     comparison = offers.code_vs_none(profiles, data.predictions()[0] if predict else None)
     chart(offer_figure(comparison), key="drv_offers")
     takeaway(offers.offer_takeaway(usage, comparison))
-    table(usage, {"code": "Discount code", "orders": count_column("Orders"), "order_share": share_column("Share of orders"),
-                  "revenue": money_column("Revenue"), "average_order": money_column("Average order")})
-    download(usage, "discount_codes", "Download the codes (CSV)")
+    usage_columns = {"code": "Discount code", "orders": count_column("Orders"),
+                     "order_share": share_column("Share of orders"), "revenue": money_column("Revenue"),
+                     "average_order": money_column("Average order")}
+    table(usage, usage_columns)
+    download(usage, "discount_codes", "Download the codes (CSV)", usage_columns)
 
 st.subheader("Discount depth")
 depth = data.depth_table(predict)
@@ -219,7 +224,7 @@ else:
         "predicted_value_high": money_column("Predicted, high (95%)"),
     }
     table(depth.select([name for name in depth_columns if name in depth.columns]), depth_columns)
-    download(depth, "discount_depth", "Download the depth bands (CSV)")
+    download(depth, "discount_depth", "Download the depth bands (CSV)", depth_columns)
     st.caption("Bands: no discount, under 10%, 10-20%, 20-30% and 30% or more off (lower edge included). "
                "Revenue after the first order grows with time: compare bands acquired over the same months, or "
                "use the repeat rate, which counts every customer over the same 365 days.")

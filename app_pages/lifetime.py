@@ -36,8 +36,10 @@ from ui.widgets import (
     format_figure,
     money_column,
     plain,
+    readable_members,
     table,
     takeaway,
+    with_contacts,
 )
 
 HORIZON_MONTHS = [3, 6, 12, 24, 36]
@@ -151,7 +153,7 @@ def range_section(result, settings: AnalysisSettings, model: str) -> None:
                                   model)
     chart(forecast_fan_figure(fan, result.calibration_end, result.settings.interval), key="lt_fig_fan")
     takeaway(clv.interval_takeaway(result))
-    st.download_button("Download every customer's forecast (CSV)", data=safe_csv_bytes(clv.customer_forecasts(result)),
+    st.download_button("Download every customer's forecast (CSV)", data=safe_csv_bytes(readable_members(with_contacts(clv.customer_forecasts(result)))),
                        file_name="customer_forecasts.csv", mime="text/csv", icon=":material/download:",
                        key="lt_download_all",
                        help="One row per customer: chance still active, expected purchases and value with their "

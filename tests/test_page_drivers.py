@@ -46,7 +46,7 @@ def test_page_shows_engine_figures(demo_profiles, downloads):
     groups = at.dataframe[0].value
     assert sorted(groups["customers"].tolist()) == sorted(table["customers"].to_list())
     csv = pl.read_csv(io.BytesIO(downloads["drivers_by_first_product.csv"][3:]))
-    assert csv["customers"].sum() == demo_profiles.height
+    assert csv["Customers"].sum() == demo_profiles.height  # the table's headers
     flows = products.journeys(load_dataset(ROOT / "data" / "demo").transactions, "product")
     assert any(products.journey_takeaway(flows) in text for text in texts)
     assert any("of orders used a discount code" in text for text in texts)

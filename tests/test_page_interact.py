@@ -180,9 +180,9 @@ def test_target_list_downloads_match_the_engine(demo, downloads):
     assert len(at.main.get("download_button")) == 2
     csv_bytes, xlsx_bytes = downloads[-2](), downloads[-1]()
     rows = list(csv.DictReader(io.StringIO(csv_bytes.decode("utf-8-sig"), newline="")))
-    assert [row["customer_id"] for row in rows] == expected["customer_id"].to_list()
-    assert [row["action"] for row in rows] == expected["action"].to_list()
-    assert [row["email"] for row in rows] == expected["email"].to_list()
+    assert [row["Customer ID"] for row in rows] == expected["customer_id"].to_list()  # managers' headers
+    assert [row["Recommended action"] for row in rows] == expected["action"].to_list()
+    assert [row["E-mail"] for row in rows] == expected["email"].to_list()
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx_bytes)).active
     assert sheet.max_row == expected.height + 1
     assert not [cell.coordinate for row in sheet.iter_rows() for cell in row if cell.data_type == "f"]
@@ -205,7 +205,7 @@ def test_edited_playbook_drives_targets_downloads_and_customer_360(demo, downloa
     preview = at.dataframe[-1].value
     assert set(preview["action"]) == {hostile}
     rows = list(csv.DictReader(io.StringIO(downloads[-2]().decode("utf-8-sig"), newline="")))
-    assert {row["action"] for row in rows} == {GUARD + hostile}  # neutralised, original text after the guard
+    assert {row["Recommended action"] for row in rows} == {GUARD + hostile}  # neutralised, original text after the guard
 
     # the edit follows the user to Customer 360
     champion = demo["actions"].filter(pl.col("segment") == "Champions").row(0, named=True)

@@ -84,10 +84,11 @@ def test_at_risk_download_is_the_engine_list(demo_tx, demo_end, downloads):
     result = clv.fit_clv(demo_tx, demo_settings(demo_tx, demo_end, 12))
     at_risk = clv.at_risk_customers(result)
     data = downloads["at_risk_the_at_risk_list.csv"]
-    frame = pl.read_csv(io.BytesIO(data[3:]), schema_overrides={"Customer": pl.String})
+    frame = pl.read_csv(io.BytesIO(data[3:]), schema_overrides={"Customer ID": pl.String})
     assert frame.height == at_risk.height > 0
-    assert frame["Customer"].to_list() == at_risk["customer_id"].to_list()
-    assert {"Name", "E-mail", "Predicted value (cents)", "Revenue so far (cents)"} <= set(frame.columns)
+    assert frame["Customer ID"].to_list() == at_risk["customer_id"].to_list()
+    assert {"Customer name", "E-mail"} <= set(frame.columns)
+    assert {"Predicted value", "Revenue so far"} <= {name.split(" (")[0] for name in frame.columns}  # to the cent
     # The table shows the chance still active in percent (one decimal), the download keeps the 0-1 share.
     shown = next(table.value for table in at.dataframe if "probability_active" in table.value.columns)
     expected = at_risk["probability_active"].head(len(shown)).to_numpy()

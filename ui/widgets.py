@@ -194,35 +194,66 @@ def file_slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "customers"
 
 
-def with_contacts(members: pl.DataFrame) -> pl.DataFrame:
-    """``members`` with the customer's name and e-mail next to the id, wherever the customers table has them."""
-    from ui.data import current_dataset
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _known_contacts(key, start, end) -> pl.DataFrame | None:
+    """Name and e-mail per customer of the view's dataset (see crm_core.actions.known_contacts)."""
+    from crm_core.actions import known_contacts
+    from ui.data import load_view_dataset
 
-    contacts = current_dataset().customers
-    if contacts is None or "customer_id" not in members.columns:
+    dataset = load_view_dataset(key, start, end)
+    return known_contacts(dataset.transactions, dataset.customers)
+
+
+def with_contacts(members: pl.DataFrame) -> pl.DataFrame:
+    """``members`` with the customer's name and e-mail next to the id, wherever the customers table
+    (else the orders file itself) has them."""
+    from ui.data import dataset_key, selected_period
+
+    if "customer_id" not in members.columns:
         return members
-    wanted = [name for name in ("name", "email") if name in contacts.collect_schema().names() and name not in members.columns]
+    contacts = _known_contacts(dataset_key(), *selected_period())
+    if contacts is None:
+        return members
+    wanted = [name for name in ("name", "email") if name in contacts.columns and name not in members.columns]
     if not wanted:
         return members
-    known = contacts.select("customer_id", *wanted).unique("customer_id", keep="first").collect()
+    known = contacts.select("customer_id", *wanted)
     joined = members.join(known, on="customer_id", how="left", coalesce=True)
     return joined.select("customer_id", *wanted, *[name for name in members.columns if name != "customer_id"])
 
 
 def readable_members(members: pl.DataFrame) -> pl.DataFrame:
-    """Customers for a manager's CSV: readable headers, amounts in cents of the view's currency, no float noise."""
+    """Customers for a manager's CSV: readable headers, amounts to the cent in the view's currency, no float noise."""
     from crm_core.export import readable_export
     from ui.settings import display_currency
 
-    labels = {name: _label(config) for name, config in CUSTOMER_COLUMNS.items()}
+    labels = {name: _label(config) for name, config in CUSTOMER_COLUMNS.items()} | EXPORT_LABELS
     return readable_export(members, labels, MONEY_COLUMNS, SHARE_COLUMNS, display_currency())
+
+
+def readable_download(frame: pl.DataFrame, columns: dict) -> pl.DataFrame:
+    """A table for a manager's CSV, labelled like on screen: ``columns`` is the :func:`table` config
+    (money columns to the cent with the view's currency in the header, shares in percent)."""
+    from crm_core.export import readable_export
+    from ui.settings import display_currency
+
+    labels = {name: _label(config) for name, config in columns.items()}
+    money = {name for name, config in columns.items() if _format(config) == MONEY_FORMAT}
+    shares = {name for name, config in columns.items() if _format(config) == PERCENT_FORMAT}
+    return readable_export(frame, labels, money, shares, display_currency())
+
+
+def _format(config) -> str | None:
+    return config.get("type_config", {}).get("format") if isinstance(config, dict) else None
 
 
 def _label(config) -> str:
     return config if isinstance(config, str) else config.get("label", "")
 
 
-#: Customer columns holding amounts and 0-1 shares (exports write cents and percent).
+#: Export headers that differ from the on-screen column labels (the same as target lists').
+EXPORT_LABELS = {"customer_id": "Customer ID", "name": "Customer name"}
+#: Customer columns holding amounts and 0-1 shares (exports round to the cent and write percent).
 MONEY_COLUMNS = {"revenue", "margin", "contribution", "aov", "clv", "predicted_clv", "revenue_to_date", "returns",
                  "cost_to_serve", "value_low", "value_high"}
 SHARE_COLUMNS = {"p_alive", "probability_active"}
@@ -244,8 +275,8 @@ def customer_list(members: pl.DataFrame, group: str, file_prefix: str, key: str,
     st.download_button(
         "Download these customers (CSV)", data=safe_csv_bytes(readable_members(members)), file_name=f"{file_prefix}_{file_slug(group)}.csv",
         mime="text/csv", icon=":material/download:", key=key,
-        help="Opens in Excel with readable headers; amounts are in cents of the currency named in the header; "
-             "cells that could run as formulas are neutralised.")
+        help="Opens in Excel with readable headers; amounts are rounded to the cent, in the currency named in "
+             "the header; shares are in percent; cells that could run as formulas are neutralised.")
 
 
 # Catalogue figures ------------------------------------------------------------------------------
