@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
+from crm_core import format as fmt
 from crm_core import drivers, products
 from crm_core.dataset import Dataset, load_dataset
 from pages_helpers import captions, downloads, metrics  # noqa: F401  (fixtures, used by name)
@@ -38,7 +39,7 @@ def test_page_shows_engine_figures(demo_profiles, downloads):
     shown = metrics(at)
     overall = drivers.overall_figures(demo_profiles)
     assert shown["Customers acquired"] == f"{demo_profiles.height:,}"
-    assert shown["Revenue per customer"] == f"{overall['revenue_per_customer']:,.2f}"
+    assert shown["Revenue per acquired customer"] == fmt.money(overall["revenue_per_customer"])
     assert shown["Ordered again within a year"] == f"{overall['repeat_rate_365']:.1%}"
     table = drivers.driver_table(demo_profiles, "first_product")
     texts = unescaped(captions(at))

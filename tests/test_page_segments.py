@@ -59,7 +59,7 @@ def test_pick_a_segment_shows_its_numbers(demo_summary, downloads):
     shown = metrics(at)
     assert shown["Customers in segment"] == format_kpi(row["customers"], "count")
     assert shown["Segment revenue"] == format_kpi(row["revenue"], "money")
-    assert shown["Share of revenue"] == format_kpi(row["revenue_share"], "share")
+    assert shown["Segment's share of revenue"] == format_kpi(row["revenue_share"], "share")
     assert pl.read_csv(io.BytesIO(downloads["segment_at_risk.csv"][3:]))["RFM segment"].unique().to_list() == ["At Risk"]
 
 

@@ -357,8 +357,24 @@ def test_proxy_from_returns_only(summary):
     # five zeros share the average rank 3 -> 3/6; E ranks 6 -> 1
     assert scores == pytest.approx({"A": 0.5, "B": 0.5, "C": 0.5, "D": 0.5, "F": 0.5, "E": 1.0})
     matrix = pf.significance(table, basis)
-    assert matrix.customers.filter(pl.col("customer_id") == "E")["quadrant"][0] == "Candidates to reprice or exit"
+    # five of six cost nothing, so the line is the median of those who cost something: E's own score. One
+    # returned line is the usual cost among them, not a costly customer (strictly above the line is).
+    assert matrix.costed_line and matrix.cost_split == 1.0
+    assert matrix.customers.filter(pl.col("customer_id") == "E")["quadrant"][0] == "Low value, low cost"
     assert pf.quadrant_summary(matrix)["cost_to_serve_total"].null_count() == 4  # a score has no total
+
+
+def test_one_contact_never_makes_a_top_customer_costly():
+    """Most customers without recorded cost; those with cost mostly had one contact: only above that is costly."""
+    customers = pl.DataFrame({"customer_id": [f"c{i}" for i in range(10)],
+                              "revenue": [900.0, 800.0, 700.0, 600.0, 50.0, 40.0, 30.0, 20.0, 10.0, 5.0],
+                              "cost_to_serve": [5.0, 5.0, 5.0, 25.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]})
+    for split in ("median", "mean"):
+        matrix = pf.significance(customers, pf.CostBasis("cost"), split=split)
+        quadrants = dict(zip(matrix.customers["customer_id"], matrix.customers["quadrant"]))
+        assert matrix.costed_line, split
+        assert [quadrants[c] for c in ("c0", "c1", "c2")] == ["Strategically significant"] * 3, split
+        assert quadrants["c3"] == "Costly to serve", split  # 25 is above the typical cost of those who cost something
 
 
 def test_proxy_from_contacts_and_returns(summary):
