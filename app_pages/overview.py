@@ -92,7 +92,7 @@ st.caption(
 )
 predicted = overview_clv()
 snapshot = relationship_snapshot(dataset, card_start, card_end, clv=predicted)
-cards = st.columns(5)
+cards = st.columns([1, 1, 2.2, 1, 1])  # the top-20% card names its window: room for its label
 figure_card(cards[0], "retention_rate", snapshot.retention_rate, card_period)
 figure_card(cards[1], "churn_rate", snapshot.churn_rate, card_period)
 # The Portfolio page shows the same figure over the whole sidebar period: the label names this card's window.

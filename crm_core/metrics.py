@@ -122,26 +122,27 @@ _METRICS = (
     Metric("churn_rate", "Churn rate",
            "1 − retention rate: share of the previous period's customers who did not buy again in this period.",
            "share", PERIOD_VIEW, "crm_core.kpis.relationship_snapshot"),
-    Metric("cac", "CAC (cost per new customer)",
-           "Marketing spend in the period divided by the new customers it acquired (needs the marketing-spend and "
-           "customers tables).", "money", PERIOD_VIEW, "crm_core.kpis.relationship_snapshot"),
+    Metric("cac", "CAC",
+           "Customer acquisition cost: marketing spend in the period divided by the new customers it acquired "
+           "(needs the marketing-spend and customers tables).", "money", PERIOD_VIEW, "crm_core.kpis.relationship_snapshot"),
     # Interactions (support contacts)
     Metric("contacts", "Support contacts", "Support contacts of any channel in the period, one per row of the "
            "interactions table.", "count", PERIOD_VIEW, "crm_core.interactions.headline"),
-    Metric("csat_mean", "Satisfaction (CSAT, 1-5)",
-           "Mean 1-5 satisfaction rating of the support contacts that were rated (unrated contacts are left out).",
+    Metric("csat_mean", "CSAT (1-5)",
+           "Customer satisfaction: mean 1-5 rating of the support contacts that were rated (unrated contacts are "
+           "left out).",
            "score", PERIOD_VIEW, "crm_core.interactions.headline"),
-    Metric("complaint_share", "Complaints (share of contacts)",
+    Metric("complaint_share", "Complaint rate",
            "Share of support contacts that are complaints: the reason mentions a complaint, or the contact was "
            "rated 2 or less out of 5.", "share", PERIOD_VIEW, "crm_core.interactions.headline"),
     Metric("service_cost", "Cost to serve", "Recorded cost of the support contacts in the period (a contact without "
            "a recorded cost counts as 0).", "money", PERIOD_VIEW, "crm_core.interactions.headline"),
     # Customer 360: one customer
-    Metric("customer.revenue", "This customer's revenue", "The customer's purchases in the period, net of returns.",
+    Metric("customer.revenue", "Revenue (customer)", "The customer's purchases in the period, net of returns.",
            "money", PERIOD_VIEW, "crm_core.customer360.customer_view"),
-    Metric("customer.orders", "This customer's orders", "The customer's distinct orders with amount >= 0 in the "
+    Metric("customer.orders", "Orders (customer)", "The customer's distinct orders with amount >= 0 in the "
            "period.", "count", PERIOD_VIEW, "crm_core.customer360.customer_view"),
-    Metric("customer.aov", "This customer's average order value", "The customer's revenue divided by their orders.",
+    Metric("customer.aov", "AOV (customer)", "Average order value: the customer's revenue divided by their orders.",
            "money", PERIOD_VIEW, "crm_core.customer360.customer_view"),
     Metric("customer.recency_days", "Days since last purchase", "Days from the customer's last order line to the end "
            "of the period.", "days", PERIOD_AS_OF, "crm_core.customer360.customer_view"),
@@ -149,20 +150,20 @@ _METRICS = (
            "(Segments page).", "text", PERIOD_AS_OF, "crm_core.rfm.score_customers"),
     Metric("customer.tier", "Value tier", "The customer's value tier under the view's tier rule (Portfolio page).",
            "text", PERIOD_VIEW, "crm_core.portfolio.assign_tiers"),
-    Metric("customer.predicted_value", "This customer's predicted revenue, next 12 months",
-           "Expected (discounted) spend of this customer over the next 52 weeks from the lifetime-value models "
-           "(BG/NBD × Gamma-Gamma), fitted on every order up to the end of the period.",
+    Metric("customer.predicted_value", "Predicted, next 12 months",
+           "Predicted revenue: expected (discounted) spend of this customer over the next 52 weeks from the "
+           "lifetime-value models (BG/NBD × Gamma-Gamma), fitted on every order up to the end of the period.",
            "money", PERIOD_FORECAST, "crm_core.clv.fit_clv"),
     Metric("customer.p_alive", "Probability still active",
            "The lifetime-value model's estimate that this customer has not quietly left. Shown as – for customers "
            "who never came back after their first purchase day: without a repeat purchase the model has nothing "
            "to judge by.", "share", PERIOD_AS_OF, "crm_core.clv.fit_clv"),
-    Metric("customer.contacts", "This customer's support contacts", "The customer's support contacts in the period.",
+    Metric("customer.contacts", "Contacts (customer)", "The customer's support contacts in the period.",
            "count", PERIOD_VIEW, "crm_core.customer360.interactions_summary"),
-    Metric("customer.csat_mean", "This customer's satisfaction (1-5)",
+    Metric("customer.csat_mean", "CSAT (customer, 1-5)",
            "Mean 1-5 rating of the customer's rated support contacts.", "score", PERIOD_VIEW,
            "crm_core.customer360.interactions_summary"),
-    Metric("customer.service_cost", "Cost to serve this customer",
+    Metric("customer.service_cost", "Cost to serve (customer)",
            "Recorded cost of the customer's support contacts (none recorded: –).", "money", PERIOD_VIEW,
            "crm_core.customer360.interactions_summary"),
     # Actions: campaign what-if (projections under the manager's assumptions, not observed)

@@ -66,17 +66,17 @@ def test_customer_360_search_shows_profile_and_next_action(demo):
     assert not at.exception
     assert at.selectbox(key=Keys.C360_PICK).value == best["customer_id"]  # exact match ranked first
     shown = _metrics(at)
-    assert shown["This customer's revenue"] == fmt.money(best["revenue"])
-    assert shown["This customer's orders"] == f"{best['orders']:,}"
+    assert shown["Revenue (customer)"] == fmt.money(best["revenue"])
+    assert shown["Orders (customer)"] == f"{best['orders']:,}"
     assert shown["RFM segment"] == best["segment"]
     assert shown["Value tier"] == best["tier"]
-    assert shown["This customer's predicted revenue, next 12 months"] == fmt.money(best["clv"])
+    assert shown["Predicted, next 12 months"] == fmt.money(best["clv"])
     assert shown["Probability still active"] == f"{best['p_alive']:.0%}"
     markdown = "\n".join(element.value for element in at.markdown)
     assert best["objective"] in markdown.replace("\\", "")
     assert f"playbook row '{best['rule']}'" in _captions(at).replace("\\", "")
     interactions = demo["dataset"].interactions.filter(pl.col("customer_id") == best["customer_id"]).collect()
-    assert shown["This customer's support contacts"] == f"{interactions.height:,}"
+    assert shown["Contacts (customer)"] == f"{interactions.height:,}"
 
 
 def test_customer_360_search_by_email_part_and_no_match(demo):
@@ -99,8 +99,8 @@ def test_interactions_page_headline_matches_engine(demo):
     at = _open(INTERACTIONS)
     shown = _metrics(at)
     assert shown["Support contacts"] == f"{expected['contacts']:,}"
-    assert shown["Satisfaction (CSAT, 1-5)"] == f"{expected['csat_mean']:.2f}"
-    assert shown["Complaints (share of contacts)"] == f"{expected['complaint_share']:.1%}"
+    assert shown["CSAT (1-5)"] == f"{expected['csat_mean']:.2f}"
+    assert shown["Complaint rate"] == f"{expected['complaint_share']:.1%}"
     assert len(at.get("plotly_chart")) == 6
     at.segmented_control(key=Keys.INTERACT_GROUP).set_value("tier").run()
     assert not at.exception
@@ -253,7 +253,7 @@ def test_customer_360_without_side_tables_or_optional_columns():
     assert "No customers file" in captions
     assert "no category column" in captions and "no channel column" in captions
     assert "No interactions file" in captions
-    assert _metrics(at)["This customer's revenue"] == fmt.money(tx.filter(pl.col('customer_id') == customer)['amount'].sum())
+    assert _metrics(at)["Revenue (customer)"] == fmt.money(tx.filter(pl.col('customer_id') == customer)['amount'].sum())
 
 
 def test_customer_360_follows_the_segments_page_settings(demo):

@@ -11,7 +11,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from crm_core.charts.text import safe_label, safe_labels
-from crm_core.charts.theme import NEUTRAL, PALETTE, count_axis, money_axis, styled
+from crm_core.charts.theme import NEUTRAL, PALETTE, count_axis, largest, money_axis, styled
 from crm_core.portfolio import LOST, NEW, QUADRANT_ORDER, Concentration, Significance, period_label
 from crm_core.schema import C
 
@@ -87,7 +87,7 @@ def pyramid_figure(table: pl.DataFrame) -> go.Figure:
         text=[f"{s:.0%}" if s is not None else "" for s in table["revenue_share"]],
         textposition="auto", hovertemplate="%{y}: %{x:,.0f} revenue<extra></extra>"), row=1, col=2)
     fig.update_yaxes(autorange="reversed", row=1, col=1)
-    count_axis(fig, "x", table["customers"].max() if table.height else None)
+    count_axis(fig, "x", largest(table["customers"]))
     money_axis(fig, "x2", rangemode="tozero")
     return styled(fig, "Customer pyramid: customers and revenue per tier")
 
@@ -162,8 +162,8 @@ def significance_figure(points: pl.DataFrame, matrix: Significance) -> go.Figure
     """
     fig = go.Figure()
     value_title = "Margin" if matrix.value == "margin" else "Revenue"
-    largest = points[matrix.value].max() if points.height else None
-    log_axis = matrix.value_split > 0 and largest is not None and largest > 50 * matrix.value_split
+    top = largest(points[matrix.value])
+    log_axis = matrix.value_split > 0 and top is not None and top > 50 * matrix.value_split
     if log_axis:
         hidden = points.filter(pl.col(matrix.value) < 1).height
         points = points.filter(pl.col(matrix.value) >= 1)
