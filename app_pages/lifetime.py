@@ -210,7 +210,7 @@ def trust_section(result, period: str) -> None:
     figure_card(cards[3], "fits_converged", "yes" if converged else "no", history)
     takeaway(clv.fit_takeaway(result))
     if result.comparison is not None:
-        takeaway(plain(result.comparison.reason))
+        takeaway(result.comparison.reason)  # takeaway escapes it
         if result.comparison.table.height > 1:
             table(result.comparison.table.drop("model"),
                   column_config={"label": "Model",

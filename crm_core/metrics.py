@@ -171,10 +171,10 @@ _METRICS = (
            "bands).", "count", PERIOD_CAMPAIGN, "crm_core.actions.campaign_what_if"),
     Metric("campaign.responders", "Expected responders", "Customers contacted × response rate.", "ratio",
            PERIOD_CAMPAIGN, "crm_core.actions.campaign_what_if"),
-    Metric("campaign.extra_revenue", "Extra revenue from the campaign",
+    Metric("campaign.extra_revenue", "Extra revenue",
            "Responders × extra spend per responder (a fixed amount, or a % of each one's baseline value).",
            "money", PERIOD_CAMPAIGN, "crm_core.actions.campaign_what_if"),
-    Metric("campaign.extra_margin", "Extra margin from the campaign", "Extra revenue × gross margin.", "money",
+    Metric("campaign.extra_margin", "Extra margin", "Extra revenue × gross margin.", "money",
            PERIOD_CAMPAIGN, "crm_core.actions.campaign_what_if"),
     Metric("campaign.cost", "Campaign cost", "Customers contacted × cost per contact.", "money", PERIOD_CAMPAIGN,
            "crm_core.actions.campaign_what_if"),
@@ -189,21 +189,21 @@ _METRICS = (
     Metric("acquired_customers", "Customers acquired",
            "Customers whose first order (earliest with positive revenue) is in the period.", "count", PERIOD_VIEW,
            "crm_core.drivers.customer_profiles"),
-    Metric("acquired_repeat_365", "Ordered again within a year",
+    Metric("acquired_repeat_365", "Repeat within a year",
            "Of the acquired customers whose first order is at least 365 days before the end of the period, the "
            "share who placed another order on a later day within 365 days.", "share", PERIOD_VIEW,
            "crm_core.drivers.overall_figures"),
-    Metric("acquired_revenue_per_customer", "Revenue per acquired customer",
+    Metric("acquired_revenue_per_customer", "Revenue per customer",
            "Net revenue (returns subtracted) of the acquired customers from their first order to the end of the "
            "period, divided by them.", "money", PERIOD_VIEW, "crm_core.drivers.overall_figures"),
-    Metric("acquired_predicted_per_customer", "Predicted revenue per acquired customer, next 12 months",
-           "Average predicted revenue of an acquired customer over the next 12 months (BG/NBD × Gamma-Gamma, "
+    Metric("acquired_predicted_per_customer", "Predicted per customer",
+           "Predicted revenue per acquired customer: the average over the next 12 months (BG/NBD × Gamma-Gamma, "
            "margin 100%).", "money", "the next 12 months after the period", "crm_core.drivers.predicted_values"),
     # Lifetime value
-    Metric("predicted_value_mean", "{value_name} per customer, next {months} months",
-           "The predicted total divided by the customers modelled.", "money", PERIOD_FORECAST,
+    Metric("predicted_value_mean", "{value_name} per customer",
+           "The predicted total (next {months} months) divided by the customers modelled.", "money", PERIOD_FORECAST,
            "crm_core.clv.pipeline.CLVResult.clv_mean"),
-    Metric("expected_purchases_mean", "Expected purchases per customer, next {months} months",
+    Metric("expected_purchases_mean", "Expected purchases / customer",
            "Purchase days the BG/NBD model expects per customer over the horizon, averaged over the customers "
            "modelled.", "ratio", PERIOD_FORECAST, "crm_core.clv.fit_clv"),
     Metric("customers_modelled", "Customers modelled", "Customers with at least one purchase up to the end of the "
