@@ -481,10 +481,19 @@ def tier_trend(
     )
 
 
-def trend_takeaway(trend: pl.DataFrame, grain: str = "quarter") -> str:
-    """How the best tier's share of revenue moved from the first to the last period."""
+def trend_takeaway(trend: pl.DataFrame, grain: str = "quarter", start: dt.date | None = None,
+                   end: dt.date | None = None) -> str:
+    """How the best tier's share of revenue moved from the first to the last period.
+
+    With ``start``/``end`` (the analysed period) a partial first or last month, quarter or year is left out:
+    a few days are not compared with a whole period.
+    """
+    from crm_core.kpis import complete_buckets
+
     if trend.height == 0:
         return "No sales in this period."
+    complete = complete_buckets(trend, grain, start, end)
+    trend = complete if complete.height else trend
     periods = trend["period"].unique().sort()
     top = trend.filter(pl.col("tier_index") == 0)
     if periods.len() < 2:

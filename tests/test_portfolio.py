@@ -470,3 +470,13 @@ def test_migration_by_margin():
     assert got == {("Top", "Top"): 1, ("Top", "Lost"): 1, ("Rest", "Lost"): 1, ("New", "Top"): 1, ("New", "Rest"): 2}
     with pytest.raises(ValueError, match="no cost column"):
         pf.tier_migration(tiny_tx(), EARLIER, LATER, settings)
+
+
+def test_tier_trend_takeaway_leaves_out_partial_first_and_last_periods():
+    months = [dt.date(2024, 1, 1), dt.date(2024, 2, 1), dt.date(2024, 3, 1), dt.date(2024, 4, 1)]
+    trend = pl.DataFrame({"period": months, "tier_index": [0] * 4, "tier": ["Top"] * 4,
+                          "revenue_share": [0.9, 0.5, 0.6, 0.1]})
+    # the period starts on 15 Jan and ends on 10 Apr: January and April are cut, so February and March are compared
+    text = pf.trend_takeaway(trend, "month", dt.date(2024, 1, 15), dt.date(2024, 4, 10))
+    assert text == "Top customers brought 50% of revenue in 2024-02 and 60% in 2024-03."
+    assert "2024-01" in pf.trend_takeaway(trend, "month")  # without the period every month counts
