@@ -235,19 +235,19 @@ _METRICS = (
     Metric("lifecycle.won_back", "Won back", "Customers who bought again after more than {gap} days without "
            "buying.", "count", PERIOD_VIEW, "crm_core.retention.lifecycle"),
     # Segments (RFM)
-    Metric("median_recency_days", "Median days since last purchase", "Median over customers of the days from their "
+    Metric("median_recency_days", "Median recency (days)", "Median over customers of the days from their "
            "last order line to the scoring date.", "days", PERIOD_AS_OF, "crm_core.rfm.headline"),
-    Metric("median_orders", "Median orders per customer", "Median over customers of their distinct orders in the "
+    Metric("median_orders", "Median orders", "Median over customers of their distinct orders in the "
            "period.", "ratio", PERIOD_VIEW, "crm_core.rfm.headline"),
-    Metric("median_revenue", "Median revenue per customer", "Median over customers of their net revenue in the "
+    Metric("median_revenue", "Median revenue", "Median over customers of their net revenue in the "
            "period.", "money", PERIOD_VIEW, "crm_core.rfm.headline"),
     Metric("segment.customers", "Customers in segment", "Customers the view's RFM rules put in this segment.",
            "count", PERIOD_VIEW, "crm_core.rfm.segment_profile"),
     Metric("segment.revenue", "Segment revenue", "Net revenue of the segment's customers.", "money", PERIOD_VIEW,
            "crm_core.rfm.segment_profile"),
-    Metric("segment.revenue_share", "Segment's share of revenue", "The segment's net revenue divided by the net "
+    Metric("segment.revenue_share", "Revenue share", "The segment's net revenue divided by the net "
            "revenue of all customers.", "share", PERIOD_VIEW, "crm_core.rfm.segment_profile"),
-    Metric("segment.mean_revenue", "Revenue per customer in the segment", "The segment's net revenue divided by its "
+    Metric("segment.mean_revenue", "Mean revenue", "The segment's net revenue divided by its "
            "customers.", "money", PERIOD_VIEW, "crm_core.rfm.segment_profile"),
     # Data: reading a file and appending an export (every row accounted for)
     Metric("ingest.source_lines", "Lines in the file", "Data lines of the file (one per item in exports that list "

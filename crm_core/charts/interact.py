@@ -111,7 +111,7 @@ def cost_to_serve_figure(table: pl.DataFrame, column: str, label: str) -> go.Fig
     log = dict(type="log", dtick="D2")  # D2: label 1, 2, 5, 10, ... only
     money_axis(fig, "x", title_text="Revenue per customer" + (" (log scale)" if x_log else ""),
                **(log if x_log else dict(rangemode="tozero")))
-    money_axis(fig, "y", ",.1f" if y_log else ",.2f",
+    money_axis(fig, "y", ",.1~f" if y_log else ",.2~f",
                title_text="Cost-to-serve per customer" + (" (log scale)" if y_log else ""),
                **(log if y_log else dict(rangemode="tozero")))
     fig.update_layout(legend=dict(orientation="v", y=1, x=1.02, yanchor="top", xanchor="left"))

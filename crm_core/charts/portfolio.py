@@ -177,7 +177,7 @@ def significance_figure(points: pl.DataFrame, matrix: Significance) -> go.Figure
     fig.add_hline(y=matrix.value_split, line=dict(color=NEUTRAL, dash="dash", width=2))
     fig.add_vline(x=matrix.cost_split, line=dict(color=NEUTRAL, dash="dash", width=2))
     if matrix.basis.kind == "cost":
-        money_axis(fig, "x", ",.2f", title_text=matrix.basis.axis_title)
+        money_axis(fig, "x", ",.2~f", title_text=matrix.basis.axis_title)  # cents only where ticks need them
     else:
         fig.update_xaxes(title_text=matrix.basis.axis_title)
     money_axis(fig, "y", title_text=f"{value_title} in the period" + (" (log scale)" if log_axis else ""),
