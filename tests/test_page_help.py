@@ -7,6 +7,7 @@ entries share a label or an entry names a function that does not exist.
 from __future__ import annotations
 
 import importlib
+import json
 import re
 
 import polars as pl
@@ -87,3 +88,39 @@ def test_docs_are_generated_from_the_catalogue():
     assert catalogue_markdown() in text
     for entry in _METRICS:
         assert re.search(re.escape(f"| {entry.id.split('{')[0]}"), text), entry.id
+
+
+@pytest.fixture(scope="module")
+def shown_in_euros() -> dict[str, tuple[list, list]]:
+    """Every page's cards and chart specs with the view's currency set to EUR."""
+    from crm_core.settings import AnalysisSettings
+
+    customer = pl.read_parquet(ROOT / "data" / "demo" / "transactions.parquet")["customer_id"].sort()[0]
+    at = AppTest.from_file(app_path(), default_timeout=300)
+    at.session_state[Keys.SETTINGS] = AnalysisSettings(currency="EUR")
+    at.session_state[Keys.C360_QUERY] = customer
+    at.run()
+    shown = {}
+    for page in PAGES:
+        at.switch_page(f"app_pages/{page}.py").run()
+        assert not at.exception, (page, at.exception)
+        shown[page] = ([(card.label, card.value) for card in at.metric],
+                       [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")])
+    return shown
+
+
+def test_currency_shows_on_every_money_card_and_axis(shown_in_euros):
+    by_label = {entry.label: entry for entry in _METRICS}
+    money_cards = money_axes = 0
+    for page, (cards, specs) in shown_in_euros.items():
+        for label, value in cards:
+            entry = by_label.get(label)
+            if entry is not None and entry.unit == "money" and value not in ("–", "n/a"):
+                assert value.startswith("€") or value.startswith("-€"), f"{page}: {label} = {value}"
+                money_cards += 1
+        for spec in specs:
+            for axis in (spec["layout"].get("meta") or {}).get("money_axes", []):
+                settings = spec["layout"][f"{axis[0]}axis{axis[1:]}"]
+                assert settings.get("tickprefix") == "€", f"{page}: {spec['layout'].get('title')} {axis}"
+                money_axes += 1
+    assert money_cards >= 10 and money_axes >= 10, (money_cards, money_axes)
