@@ -150,7 +150,7 @@ _METRICS = (
            "(Segments page).", "text", PERIOD_AS_OF, "crm_core.rfm.score_customers"),
     Metric("customer.tier", "Value tier", "The customer's value tier under the view's tier rule (Portfolio page).",
            "text", PERIOD_VIEW, "crm_core.portfolio.assign_tiers"),
-    Metric("customer.predicted_value", "Predicted, next 12 months",
+    Metric("customer.predicted_value", "Next 12 months",
            "Predicted revenue: expected (discounted) spend of this customer over the next 52 weeks from the "
            "lifetime-value models (BG/NBD × Gamma-Gamma), fitted on every order up to the end of the period.",
            "money", PERIOD_FORECAST, "crm_core.clv.fit_clv"),

@@ -70,7 +70,7 @@ def test_customer_360_search_shows_profile_and_next_action(demo):
     assert shown["Orders (customer)"] == f"{best['orders']:,}"
     assert shown["RFM segment"] == best["segment"]
     assert shown["Value tier"] == best["tier"]
-    assert shown["Predicted, next 12 months"] == fmt.money(best["clv"])
+    assert shown["Next 12 months"] == fmt.money(best["clv"])
     assert shown["Probability still active"] == f"{best['p_alive']:.0%}"
     markdown = "\n".join(element.value for element in at.markdown)
     assert best["objective"] in markdown.replace("\\", "")
