@@ -14,7 +14,7 @@ from crm_core.schema import SIDE_TABLE_SCHEMAS
 from ui.data import current_dataset_id
 from ui.state import DEMO_DATASET_ID, Keys
 from ui.upload import ingest_side_table, ingest_upload, save_upload
-from ui.widgets import explain, plain
+from ui.widgets import explain, figure_card, plain
 
 DETECT = "Detect"
 ENCODINGS = [DETECT, "utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1"]
@@ -143,15 +143,15 @@ def _revenue_definition(report) -> None:
 def _show_report(report, transactions: pl.DataFrame, file_name: str) -> None:
     _revenue_definition(report)
     if report.source_lines and report.source_lines != report.rows_read:
-        st.metric("Lines in the file", f"{report.source_lines:,}")
+        figure_card(st, "ingest.source_lines", report.source_lines)
         st.caption(f"{report.source_lines:,} lines, {report.rows_read:,} orders: the export lists one line per item, "
                    "and the items of each order were merged into one row. Below, a row is an order.")
     columns = st.columns(5)
-    columns[0].metric("Rows read", f"{report.rows_read:,}")
-    columns[1].metric("Rows kept", f"{report.rows_valid:,}")
-    columns[2].metric("Rows rejected", f"{report.rows_rejected:,}")
-    columns[3].metric("Exact duplicates (kept)", f"{report.duplicate_rows:,}")
-    columns[4].metric("Returns (negative amounts)", f"{report.negative_amount_rows:,}")
+    for column, (metric_id, value) in zip(columns, (
+            ("ingest.rows_read", report.rows_read), ("ingest.rows_kept", report.rows_valid),
+            ("ingest.rows_rejected", report.rows_rejected), ("ingest.duplicates", report.duplicate_rows),
+            ("ingest.returns", report.negative_amount_rows))):
+        figure_card(column, metric_id, value)
     st.caption(f"Rows read = rows kept + rows rejected: {report.rows_read:,} = {report.rows_valid:,} + {report.rows_rejected:,}.")
     for warning in report.warnings:
         st.warning(plain(warning))
@@ -237,9 +237,9 @@ def _append_controls(names: dict[str, str]) -> None:
     shown_target, result = st.session_state.get(APPEND_RESULT) or (None, None)
     if result is not None and shown_target == target:
         columns = st.columns(3)
-        columns[0].metric("New orders", f"{result.new_orders:,}")
-        columns[1].metric("Changed orders", f"{result.changed_orders:,}")
-        columns[2].metric("Duplicate orders (skipped)", f"{result.duplicate_orders:,}")
+        figure_card(columns[0], "append.new_orders", result.new_orders)
+        figure_card(columns[1], "append.changed_orders", result.changed_orders)
+        figure_card(columns[2], "append.duplicate_orders", result.duplicate_orders)
         st.success(result.sentence())
         if result.changed:
             st.caption("Changed orders (the newer export's version is kept)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from crm_core import drivers, offers, products
+from crm_core import format as fmt
 from crm_core.charts.drivers import (
     depth_figure,
     driver_figure,
@@ -17,11 +18,14 @@ from crm_core.charts.drivers import (
 from crm_core.export import safe_csv_bytes
 from crm_core.schema import C
 from ui import drivers as data
+from ui.data import selected_period
 from ui.state import Keys
 from ui.widgets import (
     chart,
     count_column,
+    customer_list,
     explain,
+    figure_card,
     money_column,
     plain,
     readable_download,
@@ -71,18 +75,18 @@ if missing:
 
 groups, overall = data.driver_table(dimension, predict)
 problems = data.predictions()[1] if predict else []
+start, end = selected_period()
+period = fmt.period(start, end)
 cards = st.columns(4)
-cards[0].metric("Customers acquired", f"{profiles.height:,}", border=True,
-                help="Customers whose first order (earliest with positive revenue) is in the sidebar period.")
+figure_card(cards[0], "acquired_customers", profiles.height, period)
 repeat = overall["repeat_rate_365"]
-cards[1].metric("Ordered again within a year", "n/a" if repeat is None else f"{repeat:.1%}", border=True,
-                help="Of the customers whose first order is at least 365 days before the period end, the share "
-                     "who placed another order on a later day within 365 days.")
-cards[2].metric("Revenue per customer", f"{overall['revenue_per_customer']:,.2f}", border=True,
-                help="Net revenue (returns subtracted) of these customers to date (the period end), divided by them.")
+figure_card(cards[1], "acquired_repeat_365", repeat, period, shown="n/a" if repeat is None else None,
+            note="" if repeat is not None else "n/a: no acquired customer has been observed for a year yet.")
+figure_card(cards[2], "acquired_revenue_per_customer", overall["revenue_per_customer"], period)
 predicted = overall["predicted_value_per_customer"]
-cards[3].metric("Predicted, next 12 months", "n/a" if predicted is None else f"{predicted:,.2f}", border=True,
-                help="Average predicted revenue per customer over the next 12 months (BG/NBD and Gamma-Gamma).")
+figure_card(cards[3], "acquired_predicted_per_customer", predicted, f"the 12 months after {fmt.date(end)}",
+            shown="n/a" if predicted is None else None,
+            note="" if predicted is not None else "n/a: switch on *Predict the next 12 months*, or see the note below.")
 measure, _ = drivers.ranking_measure(overall)
 st.caption(plain(
     f"Groups are ranked by {drivers.MEASURE_LABELS[measure].lower()}; the whiskers show a 95% interval "
@@ -127,6 +131,12 @@ if groups["cac"].is_null().all():
     shown = [name for name in shown if name not in ("cac", "revenue_to_cac")]
 table(groups.select(shown), group_columns)
 download(groups, f"by_{dimension}", "Download this table (CSV)", group_columns)
+group_names = groups["name"].to_list()
+if st.session_state.get(Keys.DRV_GROUP) not in group_names:
+    st.session_state.pop(Keys.DRV_GROUP, None)
+pick = st.selectbox(f"Customers of one {drivers.DIMENSIONS[dimension].lower()}", group_names, key=Keys.DRV_GROUP)
+customer_list(drivers.group_members(profiles, dimension, pick), str(pick), f"drivers_{dimension}", Keys.DRV_CUSTOMERS,
+              shown_rows=500)
 
 # Products -----------------------------------------------------------------------------------
 st.subheader("Products")

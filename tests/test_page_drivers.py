@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
+from crm_core import format as fmt
 from crm_core import drivers, products
 from crm_core.dataset import Dataset, load_dataset
 from pages_helpers import captions, downloads, metrics  # noqa: F401  (fixtures, used by name)
@@ -38,8 +39,8 @@ def test_page_shows_engine_figures(demo_profiles, downloads):
     shown = metrics(at)
     overall = drivers.overall_figures(demo_profiles)
     assert shown["Customers acquired"] == f"{demo_profiles.height:,}"
-    assert shown["Revenue per customer"] == f"{overall['revenue_per_customer']:,.2f}"
-    assert shown["Ordered again within a year"] == f"{overall['repeat_rate_365']:.1%}"
+    assert shown["Revenue per customer"] == fmt.money(overall["revenue_per_customer"])
+    assert shown["Repeat within a year"] == f"{overall['repeat_rate_365']:.1%}"
     table = drivers.driver_table(demo_profiles, "first_product")
     texts = unescaped(captions(at))
     assert any(drivers.takeaway(table, "first_product", overall) in text for text in texts)
