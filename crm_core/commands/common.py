@@ -8,16 +8,20 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
-import polars as pl
-
-from crm_core.ingest import ColumnMapping, IngestError, IngestReport, ReadOptions, read_orders
+# Nothing here imports Polars: a command's parser is built, and the supervisor forks
+# (crm_core.ingest.supervisor), before the first Polars import.
+from crm_core.ingest.errors import IngestError
 from crm_core.ingest.messages import disk_full, is_disk_full, one_line, quoted
+from crm_core.ingest.options import ColumnMapping, ReadOptions
 from crm_core.settings import AnalysisSettings
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from crm_core.filters import View
+    from crm_core.ingest.report import IngestReport
 
 #: Largest view file read (a saved view is a few hundred bytes).
 MAX_VIEW_BYTES = 200_000
@@ -108,6 +112,7 @@ def load_view(args: argparse.Namespace, settings: AnalysisSettings | None = None
     currency unless ``--currency`` is given.
     """
     from crm_core.filters import apply_view
+    from crm_core.ingest import read_orders
 
     settings = settings or view_settings(args)
     options = options_from_args(args)
@@ -169,6 +174,20 @@ def emit(payload: dict[str, Any], as_json: bool) -> None:
                 print(f"  {sub_key}: {sub_value}")
         else:
             print(f"{key}: {value}")
+
+
+def run_reporting_errors(command: Callable[[], int], args: argparse.Namespace) -> int:
+    """Run ``command`` with the CLI's error contract (as ``python -m crm_core`` does): one line, exit 2."""
+    try:
+        return command()
+    except IngestError as error:
+        return fail(str(error))
+    except OSError as error:
+        return fail(os_error_message(error, args))
+    except MemoryError:
+        return fail("The command ran out of memory. Use a smaller file (a shorter period) or a machine with more memory.")
+    except Exception as error:  # noqa: BLE001 - the CLI contract: one line, never a traceback
+        return fail(f"Unexpected error ({type(error).__name__}: {error}). Please report it with the command you ran.")
 
 
 def fail(message: str) -> int:

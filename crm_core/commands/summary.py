@@ -5,10 +5,7 @@ import argparse
 import re
 from typing import Any
 
-import polars as pl
-
-from crm_core.commands.common import add_source_arguments, emit, load_orders
-from crm_core.schema import C
+from crm_core.commands.common import add_source_arguments, emit, load_orders, run_reporting_errors
 
 #: Rejected rows shown (line, raw text, reason); all are in the report.
 SAMPLE_REJECTED = 5
@@ -25,15 +22,25 @@ def currency_code(detected: dict[str, Any]) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from crm_core.customers import count_orders
+    """Under the ingest limits, in a forked child (no worker process, no rows handed back)."""
+    from crm_core.ingest.supervisor import supervised
+
+    return supervised(lambda: run_reporting_errors(lambda: _summary(args), args))
+
+
+def _summary(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from crm_core.customers import count_orders, exact_sum
+    from crm_core.schema import C
 
     tx, report = load_orders(args)
     totals = tx.select(
         pl.col(C.CUSTOMER_ID).n_unique().alias("customers"),
-        pl.col(C.AMOUNT).sum().alias("revenue"),
+        exact_sum(pl.col(C.AMOUNT)).alias("revenue"),  # exact to the cent, however many rows
         pl.col(C.ORDER_DATE).min().alias("first_date"),
         pl.col(C.ORDER_DATE).max().alias("last_date"),
-    ).collect().row(0, named=True)
+    ).collect(engine="streaming").row(0, named=True)
     counts = count_orders(tx)
     payload = {
         "rows_read": report.rows_read,
