@@ -104,6 +104,8 @@ class RawTable:
     typed: Callable[[dict[str, pl.DataType]], pl.LazyFrame] | None = None
     unnumbered: pl.LazyFrame | None = None
     first_line: int = 2
+    #: Size in bytes of the delimited text read (0 for other formats): large ones are read in batches.
+    text_bytes: int = 0
 
     def rows(self) -> pl.LazyFrame:
         """The source columns without ``__line`` (numbering rows costs the CSV reader
@@ -339,7 +341,26 @@ def _open_text(path: Path, name: str, size: int, settings: _Settings, staging: _
         detected["quotes"] = "ignored"
     table = _finish_table(frame, layout.names, raw_text, detected, head=typed({}))
     table.typed, table.unnumbered, table.first_line = typed, typed({}), layout.first_line
+    table.text_bytes = csv_path.stat().st_size
     return table
+
+
+def text_batches(table: RawTable, rows: int) -> Iterator[RawTable]:
+    """A delimited table in batches of ``rows`` rows, each a :class:`RawTable` held in memory.
+
+    Each batch has the text columns and ``__line`` of its rows (so line numbers
+    and raw text are the file's), the whole table's sample, and no ``typed``
+    fast path: its values are parsed from the text.
+    """
+    delimiter = str(table.detected.get("delimiter", ","))
+    for batch in table.frame.collect_batches(chunk_size=rows):
+        if batch.height == 0:
+            continue
+        frame = batch.lazy()
+        part = RawTable(frame, table.columns, table.sample, table.complete, table.detected, [],
+                        _joined_raw(frame, table.columns, delimiter))
+        part.unnumbered, part.first_line = frame.drop(LINE), int(batch.get_column(LINE)[0])
+        yield part
 
 
 def _utf8_text(path: Path, size: int, settings: _Settings, staging: _Staging, detected: dict) -> tuple[Path, str]:
