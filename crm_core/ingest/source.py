@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import mmap
 import re
 import tempfile
 import zipfile
@@ -457,12 +456,19 @@ def _lf_line_ends(text: str) -> str:
 def _has_lone_cr(path: Path) -> bool:
     """Does a UTF-8 file end some lines with a bare CR (old Mac style, or mixed into CRLF)?
 
-    The CSV reader ends rows at LF only, so such lines would merge. Files
-    without any CR (most) cost one memchr scan of the mapped file.
+    The CSV reader ends rows at LF only, so such lines would merge. Read in
+    chunks (a memory map of a 3 GB file would count 3 GB as resident); files
+    without any CR (most) cost one memchr scan per chunk.
     """
-    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        first = data.find(b"\r")
-        return first >= 0 and _LONE_CR.search(data, first) is not None
+    held = b""  # a CR ending a chunk: is the next byte LF?
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            data, held = held + chunk, b""
+            if data.endswith(b"\r"):
+                data, held = data[:-1], b"\r"
+            if b"\r" in data and _LONE_CR.search(data):
+                return True
+    return held == b"\r"
 
 
 _LONE_CR = re.compile(rb"\r(?!\n)")
