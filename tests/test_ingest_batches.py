@@ -99,3 +99,19 @@ def test_batched_rows_are_removed_with_the_report(tmp_path, monkeypatch):
     del report
     gc.collect()
     assert not folders[0].exists()
+
+
+def test_cli_summary_is_the_same_when_the_file_is_read_in_batches(tmp_path, monkeypatch, capsys):
+    import json
+
+    from crm_core.__main__ import main
+
+    path = _messy_csv(tmp_path / "messy.csv")
+    assert main(["summary", str(path), "--json"]) == 0
+    whole = json.loads(capsys.readouterr().out)
+    _batched(monkeypatch, 1000)
+    assert main(["summary", str(path), "--json"]) == 0
+    batched = json.loads(capsys.readouterr().out)
+    assert batched.pop("detected")["read_in_batches"] == 7
+    whole.pop("detected")
+    assert batched == whole and whole["rows_read"] == 6020

@@ -123,13 +123,32 @@ def load_view(args: argparse.Namespace, settings: AnalysisSettings | None = None
     except IngestError as error:
         raise _currency_mismatch(args, settings, options, error) or error from None
     try:
-        view = apply_view(tx, settings)
+        view = _view_on_disk(tx, settings) if report.detected.get("read_in_batches") else apply_view(tx, settings)
     except ValueError as error:
         raise _view_error(args, str(error)) if getattr(args, "view", None) else IngestError(str(error)) from None
     if view.end is None and settings.filters:
         shown = "; ".join(f"{column} in {list(values)}" for column, values in settings.filters)
         raise _view_error(args, f"no order is left after the filters ({shown[:90]}); check the values against the file")
     return view, settings, report
+
+
+def _view_on_disk(tx: pl.LazyFrame, settings: AnalysisSettings) -> View:
+    """:func:`~crm_core.filters.apply_view` for rows read in batches (on disk): without filters it is the
+    period alone, applied lazily, so queries stream over the rows instead of collecting them all."""
+    import polars as pl
+
+    from crm_core.customers import filter_period
+    from crm_core.filters import View, apply_view
+    from crm_core.schema import C
+
+    if settings.filters:
+        return apply_view(tx, settings)
+    first, last = tx.select(pl.col(C.ORDER_DATE).min().alias("first"),
+                            pl.col(C.ORDER_DATE).max().alias("last")).collect(engine="streaming").row(0)
+    if first is None:
+        return View(tx, None, None, None, None, tx)
+    start, end = settings.period.resolve(first, last)
+    return View(filter_period(tx, start, end), start, end, first, last, tx)
 
 
 def _currency_mismatch(args: argparse.Namespace, settings: AnalysisSettings, options: ReadOptions,
