@@ -115,3 +115,11 @@ def test_cli_summary_is_the_same_when_the_file_is_read_in_batches(tmp_path, monk
     assert batched.pop("detected")["read_in_batches"] == 7
     whole.pop("detected")
     assert batched == whole and whole["rows_read"] == 6020
+
+
+def test_customers_counted_in_slices_of_their_hash_are_all_counted():
+    from crm_core.commands.summary import ROWS_PER_SLICE, distinct_customers
+
+    tx = pl.DataFrame({"customer_id": [f"C{i % 977}" for i in range(50_000)]}).lazy()
+    assert distinct_customers(tx, 50_000) == 977  # one slice
+    assert distinct_customers(tx, ROWS_PER_SLICE * 7) == 977  # seven slices, each id in exactly one
