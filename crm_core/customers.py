@@ -231,7 +231,7 @@ def summarize(tx: pl.LazyFrame, as_of: dt.date | None = None) -> pl.LazyFrame:
 # numpy is imported inside these functions: the CLI's summary needs none of it (a tenth of a second).
 _NO_DAY = 2**31 - 1  # "no purchase day" in integer day arrays (the largest int32)
 _ROUNDING = 1e-9  # relative error bound of float sums over a customer's lines (about n * 1.1e-16)
-_FIGURES = {"purchase_days": "uint32", "revenue": float, "first_day_amount": float, "repeat_amount": float}
+_FIGURES = {"purchase_days": "uint32", "revenue": "float64", "first_day_amount": "float64", "repeat_amount": "float64"}
 
 
 def purchase_summary(tx: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
