@@ -8,17 +8,21 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
-import polars as pl
-
-from crm_core.currency import RatesError, RatesTable, read_rates
-from crm_core.ingest import ColumnMapping, IngestError, IngestReport, ReadOptions, read_orders
+# Nothing here imports Polars: a command's parser is built, and the supervisor forks
+# (crm_core.ingest.supervisor), before the first Polars import.
+from crm_core.ingest.errors import IngestError
 from crm_core.ingest.messages import disk_full, is_disk_full, one_line, quoted
+from crm_core.ingest.options import ColumnMapping, ReadOptions
 from crm_core.settings import AnalysisSettings
 
 if TYPE_CHECKING:
+    import polars as pl
+
+    from crm_core.currency import RatesTable
     from crm_core.filters import View
+    from crm_core.ingest.report import IngestReport
 
 #: Largest view file read (a saved view is a few hundred bytes).
 MAX_VIEW_BYTES = 200_000
@@ -69,6 +73,8 @@ def rates_from_args(args: argparse.Namespace) -> RatesTable | None:
     path = getattr(args, "rates", None)
     if not path:
         return None
+    from crm_core.currency import RatesError, read_rates  # Polars: only when rates are given
+
     try:
         return read_rates(path)
     except RatesError as error:
@@ -125,6 +131,7 @@ def load_view(args: argparse.Namespace, settings: AnalysisSettings | None = None
     currency unless ``--currency`` is given.
     """
     from crm_core.filters import apply_view
+    from crm_core.ingest import read_orders
 
     settings = settings or view_settings(args)
     options = options_from_args(args)
@@ -135,13 +142,32 @@ def load_view(args: argparse.Namespace, settings: AnalysisSettings | None = None
     except IngestError as error:
         raise _currency_mismatch(args, settings, options, error) or error from None
     try:
-        view = apply_view(tx, settings)
+        view = _view_on_disk(tx, settings) if report.detected.get("read_in_batches") else apply_view(tx, settings)
     except ValueError as error:
         raise _view_error(args, str(error)) if getattr(args, "view", None) else IngestError(str(error)) from None
     if view.end is None and settings.filters:
         shown = "; ".join(f"{column} in {list(values)}" for column, values in settings.filters)
         raise _view_error(args, f"no order is left after the filters ({shown[:90]}); check the values against the file")
     return view, settings, report
+
+
+def _view_on_disk(tx: pl.LazyFrame, settings: AnalysisSettings) -> View:
+    """:func:`~crm_core.filters.apply_view` for rows read in batches (on disk): without filters it is the
+    period alone, applied lazily, so queries stream over the rows instead of collecting them all."""
+    import polars as pl
+
+    from crm_core.customers import filter_period
+    from crm_core.filters import View, apply_view
+    from crm_core.schema import C
+
+    if settings.filters:
+        return apply_view(tx, settings)
+    first, last = tx.select(pl.col(C.ORDER_DATE).min().alias("first"),
+                            pl.col(C.ORDER_DATE).max().alias("last")).collect(engine="streaming").row(0)
+    if first is None:
+        return View(tx, None, None, None, None, tx)
+    start, end = settings.period.resolve(first, last)
+    return View(filter_period(tx, start, end), start, end, first, last, tx)
 
 
 def _currency_mismatch(args: argparse.Namespace, settings: AnalysisSettings, options: ReadOptions,
@@ -186,6 +212,20 @@ def emit(payload: dict[str, Any], as_json: bool) -> None:
                 print(f"  {sub_key}: {sub_value}")
         else:
             print(f"{key}: {value}")
+
+
+def run_reporting_errors(command: Callable[[], int], args: argparse.Namespace) -> int:
+    """Run ``command`` with the CLI's error contract (as ``python -m crm_core`` does): one line, exit 2."""
+    try:
+        return command()
+    except IngestError as error:
+        return fail(str(error))
+    except OSError as error:
+        return fail(os_error_message(error, args))
+    except MemoryError:
+        return fail("The command ran out of memory. Use a smaller file (a shorter period) or a machine with more memory.")
+    except Exception as error:  # noqa: BLE001 - the CLI contract: one line, never a traceback
+        return fail(f"Unexpected error ({type(error).__name__}: {error}). Please report it with the command you ran.")
 
 
 def fail(message: str) -> int:

@@ -183,12 +183,22 @@ def _reporting_currency(wanted: str, found: list[str], rates: RatesTable) -> str
 
 
 def _blank_value_warnings(frame: pl.DataFrame, plan: ColumnPlan, bad_examples: dict[str, str]) -> list[str]:
+    return blank_value_warnings(blank_value_counts(frame, plan), plan, bad_examples)
+
+
+def blank_value_counts(frame: pl.DataFrame, plan: ColumnPlan) -> dict[str, int]:
+    """Kept rows per optional number, date or month column whose value could not be read (left blank)."""
+    counts = {}
+    for key in plan.of_kind(NUMBER, DATE, MONTH):
+        if bad(key) in frame.columns:
+            counts[key] = int(frame.filter(pl.col(OK)).get_column(bad(key)).sum())
+    return counts
+
+
+def blank_value_warnings(counts: dict[str, int], plan: ColumnPlan, bad_examples: dict[str, str]) -> list[str]:
     """Optional columns whose values could not be read are left blank in kept rows: say so."""
     warnings = []
-    for key in plan.of_kind(NUMBER, DATE, MONTH):
-        if bad(key) not in frame.columns:
-            continue
-        count = int(frame.filter(pl.col(OK)).get_column(bad(key)).sum())
+    for key, count in counts.items():
         if count:
             noun = {NUMBER: "a number", DATE: "a date", MONTH: "a month"}[plan.kinds[key]]
             example = f" (e.g. '{bad_examples[key]}')" if bad_examples.get(key) else ""

@@ -22,6 +22,7 @@ from typing import Any, Callable
 import polars as pl
 
 from crm_core.currency import convert_lines
+from crm_core.ingest import batches
 from crm_core.ingest import source as ingest_source
 from crm_core.ingest.checks import check_orders, check_side
 from crm_core.ingest.columns import ORDER_ROLES, SIDE_REQUIRED, SIDE_ROLES, Role, name_candidates
@@ -169,6 +170,10 @@ def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, f
         sample = ColumnSample(table)
         plan = require_orders(map_columns(table, sample, roles, user, preset), table.columns)
         formats = sniff_formats(table, sample, plan, options, preset)
+        if batches.wanted(table, preset, plan):  # a large CSV: memory follows the batch, not the file
+            found = {**_start(table, preset), **plan.detected, **formats.detected}
+            return batches.read_orders(table, sample, plan, formats, options, found,
+                                       (*table.warnings, *plan.warnings, *formats.warnings))
         parsed = parse_values(table, sample, plan, formats)
         frame, lines, revenue = finish_orders(preset, parsed.frame, options.revenue_definition)
         extra = {"source_rows": parsed.source_rows} if preset and preset.name == "shopify" else {}

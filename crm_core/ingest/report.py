@@ -163,12 +163,7 @@ def build_report(
         When the table has no data rows, or none of them could be used (the
         report travels with the error).
     """
-    ok = checked.get_column(OK).fill_null(False)
-    everything_ok = bool(ok.all())
-    kept = checked if everything_ok else checked.filter(ok)
-    valid = kept.select([pl.col(c).cast(inputs.schema[c], strict=False) for c in inputs.canonical])
-    warnings = list(inputs.warnings)
-    rejected = _with_raw(reasons, inputs.raw_text, warnings)
+    valid, rejected, warnings = split_rows(checked, reasons, inputs)
     report = IngestReport(
         rows_read=checked.height,
         rows_valid=valid.height,
@@ -183,20 +178,42 @@ def build_report(
         report.duplicate_rows = _duplicate_rows(valid)
         if "amount" in valid.columns:
             report.negative_amount_rows = int((valid.get_column("amount") < 0).sum())
-    _summary_warnings(report, inputs.notes)
-    if checked.height == 0:
+    finish_report(report, inputs.notes, inputs.what)
+    return valid.lazy(), report
+
+
+def split_rows(
+    checked: pl.DataFrame, reasons: pl.DataFrame, inputs: ReportInputs
+) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
+    """The kept rows in the canonical schema, the rejected rows (line, raw, reason) and the warnings so far."""
+    ok = checked.get_column(OK).fill_null(False)
+    kept = checked if bool(ok.all()) else checked.filter(ok)
+    valid = kept.select([pl.col(c).cast(inputs.schema[c], strict=False) for c in inputs.canonical])
+    warnings = list(inputs.warnings)
+    return valid, _with_raw(reasons, inputs.raw_text, warnings), warnings
+
+
+def finish_report(report: IngestReport, notes: tuple[str, ...], what: str) -> None:
+    """Add the closing warnings (rows set aside, duplicates, ...) to a report whose counts are final.
+
+    Raises
+    ------
+    IngestError
+        When the table has no data rows, or none of them could be used (the report travels with the error).
+    """
+    _summary_warnings(report, notes)
+    if report.rows_read == 0:
         raise IngestError(
-            f"The file has column names but no rows of data. Check you exported the {inputs.what}, not an empty report.",
+            f"The file has column names but no rows of data. Check you exported the {what}, not an empty report.",
             report,
         )
-    if valid.height == 0:
+    if report.rows_valid == 0:
         reasons = ", ".join(f"{n} {r}" for r, n in list(report.rejected_by_reason().items())[:3])
         raise IngestError(
-            f"None of the {checked.height} rows could be used ({reasons}). Check the column mapping and the date "
+            f"None of the {report.rows_read} rows could be used ({reasons}). Check the column mapping and the date "
             "format (CLI: --customer/--date/--amount COL, --date-format).",
             report,
         )
-    return valid.lazy(), report
 
 
 def _with_raw(
@@ -246,13 +263,18 @@ def _summary_warnings(report: IngestReport, notes: tuple[str, ...]) -> None:
         )
 
 
+def row_hashes(frame: pl.DataFrame) -> pl.Series:
+    """64-bit hash of each row (the same for equal rows in every batch of a file)."""
+    return frame.hash_rows()
+
+
 def _duplicate_rows(frame: pl.DataFrame) -> int:
     """Rows identical to an earlier row in every column.
 
     Counted on 64-bit row hashes (rows minus distinct hashes): a false match
     needs a hash collision, about 1 in 10^8 for 10M rows.
     """
-    return frame.height - frame.hash_rows().n_unique()
+    return frame.height - row_hashes(frame).n_unique()
 
 
 def rows(count: int, singular: str = "is", plural: str = "are") -> str:
