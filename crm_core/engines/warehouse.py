@@ -126,7 +126,11 @@ class Warehouse:
     # --- customers -----------------------------------------------------------------------
 
     def _last_date(self) -> dt.date | None:
-        return self.totals()["last_date"]
+        """The last order date (the default as-of date), asked once per Warehouse."""
+        if not hasattr(self, "_last"):
+            last = self.tx.aggregate(last=self.tx[C.ORDER_DATE].max())
+            self._last: dt.date | None = self._run(last, "last_date").item()
+        return self._last
 
     def _summary_expression(self, start: dt.date | None, end: dt.date | None) -> tuple[Any, dt.date | None]:
         end = end if end is not None else self._last_date()
