@@ -137,7 +137,7 @@ def kpi_comparison(tx: pl.LazyFrame, start: dt.date, end: dt.date,
 
 
 def comparison_frame(current: dict, previous: dict) -> pl.DataFrame:
-    """The :func:`kpi_comparison` table from two :func:`period_kpis` dicts (also used by crm_core.warehouse)."""
+    """The :func:`kpi_comparison` table from two :func:`period_kpis` dicts (also used by crm_core.engines)."""
     if not previous["orders"]:
         previous = {key: None for key in previous}
     rows = []
