@@ -25,6 +25,7 @@ from crm_core.export import safe_csv_bytes
 from crm_core.metrics import predicted_total, predicted_value_words
 from crm_core.settings import AnalysisSettings
 from ui import models
+from ui.background import progress_note, ready
 from ui.data import customer_summary, date_bounds, selected_period
 from ui.settings import current_settings, update_settings
 from ui.state import Keys
@@ -250,9 +251,12 @@ def validation_section(first_day: dt.date, end: dt.date, model: str) -> None:
         key=Keys.LT_HOLDOUT, bind="query-params",
         help="The model is fitted on the orders before these weeks and its forecast compared with what happened.")
     split = end - dt.timedelta(weeks=holdout_weeks)
+    job = models.holdout_validation_job(holdout_weeks, model)  # in the background, once for every session
+    if not ready(job):
+        progress_note("Fitting on the earlier weeks and comparing… The check appears here by itself.", job)
+        return
     try:
-        with st.spinner("Fitting on the earlier weeks and comparing…"):
-            validation = models.holdout_validation(holdout_weeks, model)
+        validation = job.result()
     except ValueError as error:
         st.error(plain(str(error)))
         return
@@ -363,6 +367,12 @@ view = forecast_settings(clv.suggested_margin(customer_summary()))
 st.caption(f"Forecast over {clv.weeks_label(view.clv_settings().horizon_weeks)}, margin {view.margin:.0%}, discount "
            f"rate {view.discount_rate:.0%} a year. Change them under *Forecast settings*.")
 model_choice = model_picker()
+fit_job = models.view_fit_job(model_choice)  # started on dataset load, in the background, for every session
+if not ready(fit_job):  # show what needs no model while it runs; the page reruns itself when it is done
+    progress_note("Fitting the purchase and spend models… The forecasts appear here by themselves.", fit_job)
+    cohorts_section()
+    lifecycle_section(period_text)
+    st.stop()
 fitted = fit_or_stop(view, model_choice)
 worth_section(fitted, view, period_text)
 range_section(fitted, view, model_choice)

@@ -20,7 +20,8 @@ from crm_core.kpis import (
 from crm_core.metrics import metric
 from crm_core.settings import COMPARISON_LABELS, comparison_period
 from ui.data import current_dataset, selected_period
-from ui.overview import overview_clv
+from ui.background import progress_note, ready
+from ui.overview import overview_clv, overview_clv_job
 from ui.settings import current_settings
 from ui.state import Keys
 from ui.widgets import chart, explain, figure_card, money_column, takeaway, with_currency
@@ -90,7 +91,8 @@ st.caption(
     f"{card_period}. Retention: customers who bought in the previous period and bought again in this one. "
     "CAC: marketing spend per new customer."
 )
-predicted = overview_clv()
+fit_job = overview_clv_job()  # runs in the background: the cards do not wait for it
+predicted = overview_clv() if ready(fit_job) else None
 snapshot = relationship_snapshot(dataset, card_start, card_end, clv=predicted)
 cards = st.columns([1, 1, 2.2, 1, 1])  # the top-20% card names its window: room for its label
 figure_card(cards[0], "retention_rate", snapshot.retention_rate, card_period)
@@ -114,7 +116,11 @@ else:
         "new_customers": "New customers",
         "cac": money_column("CAC"),
     }
-    if predicted is None:  # revenue to date is not a lifetime value: no ratio, no rule of thumb
+    if not fit_job.done():
+        st.markdown("**CAC per acquisition channel**")
+        progress_note("Fitting the lifetime-value forecast for CLV:CAC… The table updates by itself.", fit_job)
+        shown = snapshot.clv_cac.select(list(columns))
+    elif predicted is None:  # revenue to date is not a lifetime value: no ratio, no rule of thumb
         st.markdown("**CAC per acquisition channel**")
         st.caption("CLV:CAC needs the lifetime-value forecast, which is not reliable for this period "
                    "(see Lifetime value): revenue to date is not compared with the rule of thumb.")

@@ -14,13 +14,14 @@ from crm_core.customers import summarize
 from crm_core.kpis import format_kpi
 from crm_core.schema import C
 from crm_core.settings import Rfm
+from ui.background import progress_note, ready
 from ui.data import (
-    current_dataset_id,
     customer_summary,
+    dataset_key,
     period_transactions,
     selected_period,
 )
-from ui.segments import cached_describe, cached_fit
+from ui.segments import cached_describe, default_behaviour, fit_job
 from ui.settings import current_settings, update_settings
 from ui.state import Keys
 from ui.widgets import (
@@ -249,9 +250,15 @@ def clusters_tab(summary: pl.DataFrame, start: dt.date, end: dt.date, as_of: dt.
     for hint in cl.missing_behaviour(summary):
         st.caption(hint)
     settings = cl.ClusterSettings(behaviour=tuple(chosen))
-    fingerprint = (current_dataset_id(), start, end, as_of, summary.height)
+    key = dataset_key()
+    fingerprint = (key, start, end, as_of, settings.behaviour)
+    # The fits run once per dataset version in the background (ui.segments); the default one started on load.
+    job = fit_job(key, start, end, as_of, summary, None if settings.behaviour == default_behaviour(summary) else settings.behaviour)
+    if not ready(job):
+        progress_note("Finding behavioural clusters (k-means for 2 to 10 groups)… The page updates by itself.", job)
+        return None
     try:
-        fit = cached_fit(summary, fingerprint, settings)
+        fit = job.result()
     except cl.ClusterError as error:
         st.warning(plain(str(error)))
         return None
