@@ -415,6 +415,18 @@ def driver_table(
     return table.select(_TABLE_ORDER)
 
 
+def group_members(profiles: pl.DataFrame, dimension: str, name: str) -> pl.DataFrame:
+    """The customers of one group of :func:`driver_table` (``name`` in its ``name`` column), best revenue first.
+
+    Columns: customer_id, first_date, second_date, first_order_value, revenue, value_365.
+    """
+    if dimension not in profiles.columns:
+        raise ValueError(f"The data has no {DIMENSIONS.get(dimension, dimension).lower()}.")
+    return (profiles.filter(pl.col(dimension) == name)
+            .sort(["revenue", C.CUSTOMER_ID], descending=[True, False], nulls_last=True)
+            .select(C.CUSTOMER_ID, "first_date", "second_date", "first_order_value", "revenue", "value_365"))
+
+
 _TABLE_ORDER = [
     "name", "customers", "customer_share", "small",
     *[f"{kind}_{days}" for days in REPEAT_WINDOWS for kind in ("repeat_rate", "observed")],

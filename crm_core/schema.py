@@ -26,6 +26,8 @@ class C:
     DISCOUNT_CODE = "discount_code"
     DISCOUNT_AMOUNT = "discount_amount"
     FULLY_REFUNDED = "fully_refunded"
+    CUSTOMER_NAME = "customer_name"
+    EMAIL = "email"
 
 
 #: Required transaction columns and their types.
@@ -53,6 +55,10 @@ OPTIONAL_TRANSACTION_COLUMNS: dict[str, pl.DataType] = {
     C.DISCOUNT_AMOUNT: pl.Float64(),
     # True for an order refunded in full: kept with amount 0, but not a purchase.
     C.FULLY_REFUNDED: pl.Boolean(),
+    # The customer's name and e-mail as written on the order (Shopify's Billing Name, an Email
+    # column beside a customer id), for target lists; see crm_core.actions.known_contacts.
+    C.CUSTOMER_NAME: pl.String(),
+    C.EMAIL: pl.String(),
 }
 
 TRANSACTION_SCHEMA: dict[str, pl.DataType] = {

@@ -353,6 +353,29 @@ class Workspace:
         return self.root / dataset_id
 
 
+def record_rows_valid(folder: Path, rows_valid: int) -> bool:
+    """Set the catalog's row count of the dataset saved in ``folder`` (after ``append`` run on the folder).
+
+    ``folder`` is a workspace dataset folder when its name is a dataset id and
+    its parent holds the catalog; returns False (nothing to update) otherwise.
+    The row is found by id alone: whoever can write the folder owns it.
+    """
+    folder = Path(folder).resolve()
+    catalog = folder.parent / CATALOG_FILE
+    if not _ID_PATTERN.fullmatch(folder.name) or not catalog.is_file():
+        return False
+    with closing(sqlite3.connect(catalog, timeout=30)) as connection, connection:
+        cursor = connection.execute("UPDATE datasets SET rows_valid = ? WHERE id = ?", (int(rows_valid), folder.name))
+    return cursor.rowcount > 0
+
+
+@contextmanager
+def locked_folder(folder: Path) -> Iterator[bool]:
+    """Hold the lock an app append or save of ``folder`` holds (waits for it)."""
+    with _locked(Path(folder), wait=True) as held:
+        yield held
+
+
 def with_report_lines(dataset: Dataset, report: IngestReport) -> Dataset:
     """``dataset`` with the report's line items when they add items its transactions merged."""
     from dataclasses import replace

@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
+from crm_core import format as fmt
 from crm_core import drivers, products
 from crm_core.dataset import Dataset, load_dataset
 from pages_helpers import captions, downloads, metrics  # noqa: F401  (fixtures, used by name)
@@ -38,15 +39,15 @@ def test_page_shows_engine_figures(demo_profiles, downloads):
     shown = metrics(at)
     overall = drivers.overall_figures(demo_profiles)
     assert shown["Customers acquired"] == f"{demo_profiles.height:,}"
-    assert shown["Revenue per customer"] == f"{overall['revenue_per_customer']:,.2f}"
-    assert shown["Ordered again within a year"] == f"{overall['repeat_rate_365']:.1%}"
+    assert shown["Revenue per customer"] == fmt.money(overall["revenue_per_customer"])
+    assert shown["Repeat within a year"] == f"{overall['repeat_rate_365']:.1%}"
     table = drivers.driver_table(demo_profiles, "first_product")
     texts = unescaped(captions(at))
     assert any(drivers.takeaway(table, "first_product", overall) in text for text in texts)
     groups = at.dataframe[0].value
     assert sorted(groups["customers"].tolist()) == sorted(table["customers"].to_list())
     csv = pl.read_csv(io.BytesIO(downloads["drivers_by_first_product.csv"][3:]))
-    assert csv["customers"].sum() == demo_profiles.height
+    assert csv["Customers"].sum() == demo_profiles.height  # the table's headers
     flows = products.journeys(load_dataset(ROOT / "data" / "demo").transactions, "product")
     assert any(products.journey_takeaway(flows) in text for text in texts)
     assert any("of orders used a discount code" in text for text in texts)

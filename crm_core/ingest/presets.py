@@ -76,6 +76,18 @@ LINE_ROLES: tuple[Role, ...] = (
     ), flag="--discount-amount"),
 )
 
+#: Who the customer is, for target lists (exact names only). Shopify's "Name" is the order
+#: number, so a bare "name" is not taken; its Billing Name is.
+CONTACT_ROLES: tuple[Role, ...] = (
+    Role("customer_name", TEXT, "customer name", _names(
+        "customername clientname billingname fullname contactname buyername buyerfullname kundenname "
+        "nombrecliente nomclient klantnaam"
+    )),
+    Role("email", TEXT, "e-mail", _names(
+        "email emailaddress customeremail billingemail buyeremail contactemail mail correo courriel emailadresse"
+    )),
+)
+
 _TRUE = ["true", "1", "yes", "y", "t", "x", "won", "1.0", "wahr", "vrai", "ja", "si", "sí"]
 
 
