@@ -12,6 +12,7 @@ from crm_core.export import ORDER_HEADERS, readable_export, safe_csv_bytes
 from crm_core.ingest import ColumnMapping, ReadOptions
 from crm_core.schema import SIDE_TABLE_SCHEMAS
 from ui.data import current_dataset_id
+from ui.settings import current_settings
 from ui.state import DEMO_DATASET_ID, Keys
 from ui.upload import ingest_side_table, ingest_upload, save_upload
 from ui.widgets import explain, plain
@@ -99,7 +100,9 @@ def _exchange_rates(uploaded, options: ReadOptions) -> ReadOptions:
             "or before its date; an order without one is set aside with the reason. See docs/currency.md."
         )
         left, right = st.columns([1, 2])
-        reporting = left.selectbox("Report amounts in", found, key=REPORT_IN_KEY)
+        chosen = current_settings().currency  # the sidebar's currency, when the file has it
+        reporting = left.selectbox("Report amounts in", found, index=found.index(chosen) if chosen in found else 0,
+                                   key=REPORT_IN_KEY, help="The currency every amount is converted to.")
         rates_file = right.file_uploader("Exchange rates (optional)", type=["csv", "txt", "tsv"], key=RATES_KEY)
     if rates_file is None:
         return options

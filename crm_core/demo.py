@@ -436,7 +436,7 @@ def _product_names(category: pl.Expr, index: pl.Expr) -> pl.Expr:
 
 
 #: Canonical columns the demo leaves out: refunds in full come from real exports.
-NOT_GENERATED = (C.FULLY_REFUNDED,)
+NOT_GENERATED = (C.FULLY_REFUNDED, C.CUSTOMER_NAME, C.EMAIL)  # names and e-mails are in the customers table
 
 
 def _contacts_frame(columns: dict[str, np.ndarray], id_width: int) -> pl.DataFrame:
