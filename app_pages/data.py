@@ -44,6 +44,7 @@ REVENUE_KEY = "ov_revenue"
 APPEND_RESULT, APPEND_UNDONE = "append_result", "append_undone"
 #: Exchange rates: the upload, the reporting currency, and (file id, currencies) of the last read.
 RATES_KEY, REPORT_IN_KEY, CURRENCIES_KEY = "data_rates_upload", "data_report_currency", "data_currencies"
+RATES_TABLE_KEY = "data_rates_table"  # (upload id, checked RatesTable or the error line)
 SIDE_KINDS = {
     "customers": "Customers (attributes, acquisition channel)",
     "interactions": "Support interactions (CSAT, cost)",
@@ -106,11 +107,17 @@ def _exchange_rates(uploaded, options: ReadOptions) -> ReadOptions:
         rates_file = right.file_uploader("Exchange rates (optional)", type=["csv", "txt", "tsv"], key=RATES_KEY)
     if rates_file is None:
         return options
-    try:
-        return replace(options, rates=read_rates(rates_file.getvalue(), name=rates_file.name), currency=reporting)
-    except RatesError as error:
-        st.error(plain(f"The exchange rates cannot be used: {error}. Fix the file and upload it again."))
+    read_before = st.session_state.get(RATES_TABLE_KEY)
+    if read_before is None or read_before[0] != rates_file.file_id:  # read and check once per upload
+        try:
+            read_before = (rates_file.file_id, read_rates(rates_file.getvalue(), name=rates_file.name))
+        except RatesError as error:
+            read_before = (rates_file.file_id, str(error))
+        st.session_state[RATES_TABLE_KEY] = read_before
+    if isinstance(read_before[1], str):
+        st.error(plain(f"The exchange rates cannot be used: {read_before[1]}. Fix the file and upload it again."))
         return options
+    return replace(options, rates=read_before[1], currency=reporting)
 
 
 def _remember_currencies(uploaded, report) -> None:
