@@ -20,6 +20,7 @@ from crm_core.settings import AnalysisSettings
 if TYPE_CHECKING:
     import polars as pl
 
+    from crm_core.currency import RatesTable
     from crm_core.filters import View
     from crm_core.ingest.report import IngestReport
 
@@ -45,7 +46,11 @@ def add_source_arguments(parser: argparse.ArgumentParser, optional_path: bool = 
     group.add_argument("--decimal", choices=[".", ","], help="decimal mark of amounts")
     group.add_argument("--thousands", help="thousands separator of amounts, e.g. ',' '.' or ' '")
     group.add_argument("--preset", help="export format preset (shopify, stripe, hubspot, salesforce, woocommerce, online_retail, cdnow, none)")
-    group.add_argument("--currency", help="keep only rows in this currency code, e.g. EUR")
+    group.add_argument("--currency", help="keep only rows in this currency code, e.g. EUR (with --rates: the "
+                                          "currency amounts are converted to)")
+    group.add_argument("--rates", metavar="FILE.csv",
+                       help="exchange rates to convert mixed currencies: columns date, currency, rate, where rate = "
+                            "units of the reporting currency per 1 unit of the currency (see docs/currency.md)")
     group.add_argument("--sheet", help="Excel sheet to read")
     group.add_argument("--revenue", dest="revenue_definition", choices=["net_sales", "total"],
                        help="what revenue means where the export offers both (Shopify: net_sales = Subtotal net of "
@@ -63,6 +68,19 @@ def mapping_from_args(args: argparse.Namespace) -> ColumnMapping:
     return ColumnMapping(**values)
 
 
+def rates_from_args(args: argparse.Namespace) -> RatesTable | None:
+    """The checked ``--rates`` table, or None; raises IngestError with one line naming the file and row."""
+    path = getattr(args, "rates", None)
+    if not path:
+        return None
+    from crm_core.currency import RatesError, read_rates  # Polars: only when rates are given
+
+    try:
+        return read_rates(path)
+    except RatesError as error:
+        raise IngestError(one_line(f"--rates {quoted(Path(str(path)).name)}: {error}")) from None
+
+
 def options_from_args(args: argparse.Namespace) -> ReadOptions:
     delimiter = getattr(args, "delimiter", None)
     if delimiter in ("tab", "\\t", "TAB"):
@@ -78,6 +96,7 @@ def options_from_args(args: argparse.Namespace) -> ReadOptions:
         sheet=getattr(args, "sheet", None),
         has_header=getattr(args, "has_header", None),
         revenue_definition=getattr(args, "revenue_definition", None),
+        rates=rates_from_args(args),
     )
 
 

@@ -87,5 +87,7 @@ def _summary(args: argparse.Namespace) -> int:
         "currency": currency_code(report.detected),
         "corrected_values": int(getattr(report, "corrected_values", 0) or 0),
     }
+    if report.detected.get("converted_currencies"):  # {code: orders} converted with --rates
+        payload["converted_currencies"] = report.detected["converted_currencies"]
     emit(payload, args.json)
     return 0

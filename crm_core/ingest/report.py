@@ -26,8 +26,10 @@ REASONS = (
     "empty row", "missing customer id", "missing date", "unparseable date", "missing amount",
     "unparseable amount", "ambiguous amount", "amount out of range", "other currency", "cancelled order",
     "payment not paid", "payment refunded", "deal not won", "order not completed", "missing month",
-    "unparseable month", "missing spend", "unparseable spend",
+    "unparseable month", "missing spend", "unparseable spend", "missing currency",
 )
+#: Reasons that name a value: ``no exchange rate for USD on 2024-01-03`` (see crm_core.currency).
+REASON_PATTERNS = (r"^no exchange rate for [A-Z]{3} on \d{4}-\d{2}-\d{2}$",)
 
 
 def empty_rejected() -> pl.DataFrame:
@@ -226,10 +228,17 @@ def _with_raw(
     return rejected.join(raw, on="line", how="left").select("line", "raw", "reason").sort("line")
 
 
+#: Reasons named in the summary sentence (the rest are counted).
+_LISTED_REASONS = 8
+
+
 def _summary_warnings(report: IngestReport, notes: tuple[str, ...]) -> None:
     report.warnings.extend(notes)
     if report.rows_rejected:
-        reasons = ", ".join(f"{n:,} {r}" for r, n in report.rejected_by_reason().items())
+        by_reason = report.rejected_by_reason()
+        reasons = ", ".join(f"{n:,} {r}" for r, n in list(by_reason.items())[:_LISTED_REASONS])
+        if len(by_reason) > _LISTED_REASONS:  # e.g. one "no exchange rate for USD on <date>" per date
+            reasons += f" and {len(by_reason) - _LISTED_REASONS:,} other reasons (see the rejected rows)"
         share = report.rows_rejected / max(report.rows_read, 1)
         report.warnings.append(
             f"{report.rows_rejected:,} of {report.rows_read:,} rows ({share:.1%}) were set aside: {reasons}."
