@@ -29,7 +29,9 @@ from benchmarks.common import OUT
 
 ROOT = Path(__file__).resolve().parents[1]
 CHUNK_ROWS = 5_000_000
-#: One row in VALID_EVERY of the rejects file is valid (a file of rejects only is refused).
+#: The rejects file: its first VALID_HEAD rows are valid orders (what sniffing sees, as in
+#: tests/hostile's junk_rows_csv), then one row in VALID_EVERY (a file of rejects only is refused).
+VALID_HEAD = 5000
 VALID_EVERY = 50
 MB = 1024**2
 
@@ -44,8 +46,8 @@ def orders_csv(rows: int) -> tuple[Path, int]:
 
 
 def rejects_csv(rejected: int) -> tuple[Path, int]:
-    """``rejected`` rows with an unreadable date, and one valid row per VALID_EVERY - 1 of them."""
-    rows = rejected + rejected // (VALID_EVERY - 1)
+    """About ``rejected`` rows with an unreadable date after VALID_HEAD valid ones, one in VALID_EVERY valid."""
+    rows = VALID_HEAD + rejected + rejected // (VALID_EVERY - 1)
     return _generate(f"memory_rejects_{rejected}.csv", rows, rejects=True)
 
 
@@ -73,7 +75,8 @@ def _generate(name: str, rows: int, rejects: bool) -> tuple[Path, int]:
             })
             valid = pl.lit(True)
             if rejects:
-                valid = (pl.int_range(start, start + size) % VALID_EVERY) == 0
+                row = pl.int_range(start, start + size)
+                valid = (row < VALID_HEAD) | (row % VALID_EVERY == 0)
             total_cents += int(frame.filter(valid)["cents"].sum())
             frame.select(
                 pl.format("C{}", pl.col("customer_id").cast(pl.String).str.zfill(8)).alias("customer_id"),

@@ -19,8 +19,9 @@ sniffed once (as for any file); a number column's convention, when a batch
 needs one, comes from a streaming pass over the whole column
 (:func:`~crm_core.ingest.numbers.evidence`). Files over
 ``CRM_INGEST_BATCH_MB`` (default 256 MB) are read this way, unless a vendor
-preset applies (presets merge an order's lines, which may straddle batches) or
-the file has line items (product, SKU, ...): those are read whole.
+preset applies (presets merge an order's lines, which may straddle batches), the
+file has line items (product, SKU, ...) or a rates table converts currencies:
+those are read whole.
 """
 from __future__ import annotations
 
@@ -66,9 +67,11 @@ CSV_CHUNK_BYTES = 1024**2
 STALE_SECONDS = 24 * 3600
 
 
-def wanted(table: RawTable, preset: Preset | None, plan: ColumnPlan) -> bool:
-    """Read ``table`` in batches: large delimited text, no preset, no line items."""
+def wanted(table: RawTable, preset: Preset | None, plan: ColumnPlan, options: ReadOptions) -> bool:
+    """Read ``table`` in batches: large delimited text, no preset, no line items, no currency conversion."""
     if table.typed is None or preset is not None or any(role in plan.columns for role in LINE_ITEM_ROLES):
+        return False
+    if options.rates is not None:  # the conversion's report (rates used per currency) is made on the whole file
         return False
     return table.text_bytes > env_number(BATCH_MB_ENV, DEFAULT_BATCH_MB) * 1024**2
 

@@ -170,7 +170,7 @@ def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, f
         sample = ColumnSample(table)
         plan = require_orders(map_columns(table, sample, roles, user, preset), table.columns)
         formats = sniff_formats(table, sample, plan, options, preset)
-        if batches.wanted(table, preset, plan):  # a large CSV: memory follows the batch, not the file
+        if batches.wanted(table, preset, plan, options):  # a large CSV: memory follows the batch, not the file
             found = {**_start(table, preset), **plan.detected, **formats.detected}
             return batches.read_orders(table, sample, plan, formats, options, found,
                                        (*table.warnings, *plan.warnings, *formats.warnings))
