@@ -149,7 +149,7 @@ grain = st.segmented_control("Grain", list(pf.GRAINS), default="quarter", requir
                              key=Keys.PF_GRAIN, bind="query-params")
 trend = pf_cache.tier_trend(key, start, end, settings, grain)
 chart(tier_trend_figure(trend, grain), key="pf_trend", money_axis="y")
-takeaway(pf.trend_takeaway(trend, grain))
+takeaway(pf.trend_takeaway(trend, grain, start, end))  # complete months / quarters / years only
 st.caption("Tiers as assigned over the whole period in the sidebar.")
 
 # Migration ----------------------------------------------------------------------------------

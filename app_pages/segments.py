@@ -7,11 +7,11 @@ import polars as pl
 import streamlit as st
 
 from crm_core import clusters as cl
+from crm_core import format as fmt
 from crm_core import needs, rfm
 from crm_core.charts import segments as charts
 from crm_core.customers import summarize
 from crm_core.kpis import format_kpi
-from crm_core.metrics import metric
 from crm_core.schema import C
 from crm_core.settings import Rfm
 from ui.background import progress_note, ready
@@ -30,7 +30,7 @@ from ui.widgets import (
     count_column,
     customer_list,
     explain,
-    format_figure,
+    figure_card,
     group_table,
     money_column,
     plain,
@@ -154,12 +154,13 @@ def rfm_tab(summary: pl.DataFrame, settings: rfm.RfmSettings, start: dt.date,
     """Scores, grid, segment sizes and profiles, migration and the customers of a segment."""
     scored = seg_cache.scored_customers(dataset_key(), *selected_period(), as_of, settings, summary)  # shared cache
     numbers = rfm.headline(scored)
+    period = fmt.period(start, as_of)
     cards = st.columns(4)
-    cards[0].metric("Customers", format_kpi(numbers["customers"], "count"), border=True,
-                    help=f"{metric('customers').definition} Scored as of {as_of:%d %b %Y}; period from {start:%d %b %Y}.")
-    cards[1].metric("Median days since last purchase", format_kpi(numbers["median_recency_days"], "count"), border=True)
-    cards[2].metric("Median orders", orders_text(numbers["median_frequency"]), border=True)
-    cards[3].metric("Median revenue per customer", format_figure(numbers["median_monetary"], "money"), border=True)
+    figure_card(cards[0], "customers", numbers["customers"], period)
+    figure_card(cards[1], "median_recency_days", numbers["median_recency_days"], f"as of {fmt.date(as_of)}")
+    figure_card(cards[2], "median_orders", numbers["median_frequency"], period,
+                shown=orders_text(numbers["median_frequency"]))
+    figure_card(cards[3], "median_revenue", numbers["median_monetary"], period)
     st.caption(f"Scores as of {as_of:%d %b %Y}, on orders from {start:%d %b %Y}. Recency counts days since the "
                "last order line (including returns); frequency counts distinct orders; revenue is net of returns.")
     for note in rfm.bin_notes(scored, settings):
@@ -196,11 +197,12 @@ def rfm_tab(summary: pl.DataFrame, settings: rfm.RfmSettings, start: dt.date,
         st.session_state.pop(Keys.SEG_DRILL, None)
     pick = st.selectbox("Segment", names, key=Keys.SEG_DRILL)
     row = rfm.segment_row(profile, pick)
+    period = fmt.period(start, as_of)
     cards = st.columns(4)
-    cards[0].metric("Customers in segment", format_kpi(row["customers"], "count"), border=True)
-    cards[1].metric("Segment revenue", format_figure(row["revenue"], "money"), border=True)
-    cards[2].metric("Share of revenue", format_figure(row["revenue_share"], "share"), border=True)
-    cards[3].metric("Revenue per customer (mean)", format_figure(row["mean_revenue"], "money"), border=True)
+    figure_card(cards[0], "segment.customers", row["customers"], period)
+    figure_card(cards[1], "segment.revenue", row["revenue"], period)
+    figure_card(cards[2], "segment.revenue_share", row["revenue_share"], period)
+    figure_card(cards[3], "segment.mean_revenue", row["mean_revenue"], period)
     if row["advice"]:
         st.caption(plain(f"What to do: {row['advice']}"))
     customer_list(rfm.segment_members(scored, pick), pick, "segment", Keys.SEG_DOWNLOAD, SHOWN_ROWS)
