@@ -134,8 +134,11 @@ class Visits:
     problems: list[str] = field(default_factory=list)
 
 
-async def visit_pages(port: int, paths: tuple[str, ...]) -> Visits:
-    """One session: open the app (the default page), then run each page of ``paths`` in turn."""
+async def visit_pages(port: int, paths: tuple[str, ...], think_s: float = 0.0) -> Visits:
+    """One session: open the app (the default page), then run each page of ``paths`` in turn.
+
+    ``think_s``: seconds spent "reading" each page before the next click (0 = back to back).
+    """
     visits = Visits()
     try:
         async with connect(port) as ws:
@@ -148,6 +151,7 @@ async def visit_pages(port: int, paths: tuple[str, ...]) -> Visits:
                 if path not in pages:
                     visits.problems.append(f"no page '{path}' in the navigation")
                     continue
+                await asyncio.sleep(think_s)
                 started = time.perf_counter()
                 run = await run_script(ws, pages[path])
                 visits.runs.append((path, time.perf_counter() - started))

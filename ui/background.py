@@ -150,7 +150,10 @@ def start_for_view() -> None:
     from ui.segments import start_default_fit
 
     warm_imports()
-    summary = customer_summary()
-    if summary.height:
-        view_fit_job()
-        start_default_fit(dataset_key(), *selected_period(), summary)
+    try:
+        summary = customer_summary()
+        if summary.height:
+            view_fit_job()
+            start_default_fit(dataset_key(), *selected_period(), summary)
+    except Exception:  # a dataset that cannot be read: the page says so (ui.errors.run_page), not app.py
+        get_logger("background").warning("slow_work_not_started", exc_info=True)
