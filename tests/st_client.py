@@ -118,7 +118,8 @@ def connect(port: int):
     from websockets.asyncio.client import connect as ws_connect
 
     return ws_connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"],
-                      origin=f"http://127.0.0.1:{port}", max_size=None, open_timeout=WAIT_S)
+                      origin=f"http://127.0.0.1:{port}", max_size=None, open_timeout=WAIT_S,
+                      ping_interval=None)  # like a browser: no client pings, so a busy server is not dropped
 
 
 #: Every page of the app by url path ("" = the Overview, the default page).
