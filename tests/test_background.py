@@ -15,10 +15,10 @@ def test_a_job_runs_once_for_every_asker():
     first = background.submit("test_once", ("dataset", 1), lambda: calls.append(1) or "result")
     again = background.submit("test_once", ("dataset", 1), lambda: calls.append(2) or "other")
     assert first is again
-    assert first.result(timeout=30) == "result"
+    assert first.future.result(timeout=30) == "result"
     assert calls == [1]
     other = background.submit("test_once", ("dataset", 2), lambda: "version 2")  # another key: its own job
-    assert other is not first and other.result(timeout=30) == "version 2"
+    assert other is not first and other.future.result(timeout=30) == "version 2"
 
 
 def test_a_failed_job_keeps_its_error_for_the_page():
@@ -35,8 +35,20 @@ def test_jobs_run_in_order_on_one_worker_thread():
     names = []
     jobs = [background.submit("test_order", (i,), lambda i=i: names.append(threading.current_thread().name) or i)
             for i in range(3)]
-    assert [job.result(timeout=30) for job in jobs] == [0, 1, 2]
+    assert [job.future.result(timeout=30) for job in jobs] == [0, 1, 2]
     assert set(names) == {"crm-slow-work"}
+
+
+def test_a_page_that_needs_a_result_now_does_not_wait_behind_other_jobs():
+    release = threading.Event()
+    blocker = background.submit("test_block", ("busy",), lambda: release.wait(30))
+    queued = background.submit("test_steal", ("needed",), lambda: threading.current_thread().name)
+    try:
+        assert queued.result() == threading.current_thread().name  # run here, not after the blocker
+        assert not blocker.done()
+    finally:
+        release.set()
+    assert blocker.future.result(timeout=30) is True
 
 
 def test_segments_shows_the_rfm_tab_while_clusters_are_found_then_the_clusters(monkeypatch):

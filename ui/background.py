@@ -3,7 +3,7 @@
 A job is named by what it computes and a key of everything its result depends on
 (:class:`ui.data.DatasetKey`, period, settings). The first session that asks
 submits it to one worker thread; every later ask, from any session, gets the same
-:class:`~concurrent.futures.Future` (held by ``st.cache_resource``). Pages show
+:class:`Job` (held by ``st.cache_resource``). Pages show
 what is ready and, for a job still running, a progress note that polls (a
 fragment with ``run_every``) and reruns the page once the result is there.
 
@@ -27,8 +27,42 @@ from crm_core.logging_setup import get_logger, timed
 
 T = TypeVar("T")
 
+class Job:
+    """One piece of slow work and its :class:`Future`; run once, by the worker or by a page that needs it now.
+
+    A page that must have the result (:meth:`result`) runs the work itself when
+    the worker has not started it yet, instead of waiting behind other jobs.
+    """
+
+    def __init__(self, work: Callable[[], Any]) -> None:
+        self.future: Future = Future()
+        self._work = work
+        self._lock = threading.Lock()
+        self._claimed = False
+
+    def run(self) -> None:
+        """Do the work here unless someone already took it."""
+        with self._lock:
+            if self._claimed:
+                return
+            self._claimed = True
+        self.future.set_running_or_notify_cancel()
+        try:
+            self.future.set_result(self._work())
+        except BaseException as error:  # noqa: BLE001  (the page that reads the result shows it)
+            self.future.set_exception(error)
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    def result(self) -> Any:
+        """The result: computed here if the worker has not started, else waited for; raises the job's error."""
+        self.run()
+        return self.future.result()
+
+
 class _Worker:
-    """One daemon thread running jobs in order, at a lower CPU priority than the pages.
+    """One daemon thread running jobs in order, at a slightly lower CPU priority than the pages.
 
     A daemon (unlike ThreadPoolExecutor's workers) never holds up the server's
     shutdown; the lower priority and single BLAS/OpenMP thread keep a core free
@@ -40,27 +74,22 @@ class _Worker:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def submit(self, work: Callable[[], Any]) -> Future:
-        future: Future = Future()
-        self._jobs.put((future, work))
+    def submit(self, work: Callable[[], Any]) -> Job:
+        job = Job(work)
+        self._jobs.put(job)
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="crm-slow-work", daemon=True)
                 self._thread.start()
-        return future
+        return job
 
     def _run(self) -> None:
         with contextlib.suppress(OSError):  # nice the thread only (Linux: a thread is a task)
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
         while True:
-            future, work = self._jobs.get()
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                with _one_thread():
-                    future.set_result(work())
-            except BaseException as error:  # noqa: BLE001  (the page that reads the result shows it)
-                future.set_exception(error)
+            job = self._jobs.get()
+            with _one_thread():
+                job.run()
 
 
 def _one_thread() -> contextlib.AbstractContextManager:
@@ -71,8 +100,9 @@ def _one_thread() -> contextlib.AbstractContextManager:
     return threadpool_limits(limits=1)
 
 
-#: Added to the worker thread's nice value: page runs come first.
-NICENESS = 10
+#: Added to the worker thread's nice value: page runs come first (mildly: on a busy machine a
+#: large value starves the worker, and pages waiting for a result with it).
+NICENESS = 5
 _EXECUTOR = _Worker()
 #: Seconds between two looks at a running job.
 POLL_S = 0.5
@@ -85,7 +115,7 @@ def _served() -> bool:
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def _future(name: str, key: Hashable, _work: Callable[[], Any]) -> Future:
+def _job(name: str, key: Hashable, _work: Callable[[], Any]) -> Job:
     def logged() -> Any:
         with timed(get_logger("background"), name):  # timings only, no customer data
             return _work()
@@ -93,27 +123,28 @@ def _future(name: str, key: Hashable, _work: Callable[[], Any]) -> Future:
     return _EXECUTOR.submit(logged)
 
 
-def submit(name: str, key: Hashable, work: Callable[[], T]) -> Future:
+def submit(name: str, key: Hashable, work: Callable[[], T]) -> Job:
     """The shared job computing ``work()`` for ``key``; started now unless a session already did."""
-    return _future(name, key, work)
+    return _job(name, key, work)
 
 
-def ready(future: Future) -> bool:
-    """True once the job is done (failed jobs are done too: :meth:`Future.result` raises their error)."""
-    if not future.done() and not _served():
-        wait([future])  # no server to rerun the page later: wait (AppTest, bare mode)
-    return future.done()
+def ready(job: Job) -> bool:
+    """True once the job is done (failed jobs are done too: :meth:`Job.result` raises their error)."""
+    if not job.done() and not _served():
+        job.run()  # no server to rerun the page later: compute it now (AppTest, bare mode)
+        wait([job.future])
+    return job.done()
 
 
-def progress_note(message: str, *futures: Future) -> None:
-    """An info line with a spinner while ``futures`` run; reruns the whole page once all are done."""
-    pending = [future for future in futures if not future.done()]
+def progress_note(message: str, *jobs: Job) -> None:
+    """An info line with a spinner while ``jobs`` run; reruns the whole page once all are done."""
+    pending = [job for job in jobs if not job.done()]
     if not pending:
         return
 
     @st.fragment(run_every=POLL_S)
     def poll() -> None:
-        if all(future.done() for future in pending):
+        if all(job.done() for job in pending):
             st.rerun(scope="app")
         st.info(message, icon=":material/hourglass_top:")
 

@@ -9,7 +9,7 @@ the sidebar period: a customer's first purchase may lie before its start.
 from __future__ import annotations
 
 import datetime as dt
-from concurrent.futures import Future
+from ui.background import Job
 
 import polars as pl
 import streamlit as st
@@ -61,7 +61,7 @@ def _fit(tx: pl.LazyFrame, end: dt.date, model: str) -> CLVResult:
     return result
 
 
-def clv_fit_job(key: DatasetKey, start: dt.date, end: dt.date, model: str = "auto") -> Future:
+def clv_fit_job(key: DatasetKey, start: dt.date, end: dt.date, model: str = "auto") -> Job:
     """The background fit of :func:`clv_fit`, shared by every session (started on dataset load, see app.py)."""
     _, tx = _history(key, start, end)
     return background.submit("clv_fit", (key, start, end, model), lambda: _fit(tx, end, model))
@@ -76,7 +76,7 @@ def clv_fit(key: DatasetKey, start: dt.date, end: dt.date, model: str = "auto") 
     return clv_fit_job(key, start, end, model).result()
 
 
-def view_fit_job(model: str = "auto") -> Future:
+def view_fit_job(model: str = "auto") -> Job:
     """The background fit behind :func:`clv_result` for the sidebar's dataset and period."""
     return clv_fit_job(dataset_key(), *selected_period(), model)
 
@@ -123,7 +123,7 @@ def order_gaps() -> pl.DataFrame:
     return _gaps(dataset_key(), *selected_period())
 
 
-def holdout_validation_job(holdout_weeks: int, model: str = "bg-nbd") -> Future:
+def holdout_validation_job(holdout_weeks: int, model: str = "bg-nbd") -> Job:
     """The background run of :func:`holdout_validation`, shared by every session."""
     key, (start, end) = dataset_key(), selected_period()
     _, tx = _history(key, start, end)

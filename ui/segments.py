@@ -8,7 +8,7 @@ as of the period's end) starts as soon as a dataset is loaded (:func:`start_defa
 from __future__ import annotations
 
 import datetime as dt
-from concurrent.futures import Future
+from ui.background import Job
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -31,7 +31,7 @@ def default_behaviour(summary: pl.DataFrame) -> tuple[str, ...]:
 
 
 def fit_job(key: DatasetKey, start: dt.date, end: dt.date, as_of: dt.date, summary: pl.DataFrame,
-            behaviour: tuple[str, ...] | None = None) -> Future:
+            behaviour: tuple[str, ...] | None = None) -> Job:
     """K-means for every k on ``summary`` (the period's customers as of ``as_of``), in the background.
 
     ``behaviour`` None = the default columns (the job the dataset load starts).
