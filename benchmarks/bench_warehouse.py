@@ -1,22 +1,25 @@
-"""Orders in PostgreSQL: time to the Overview figures, push-down vs. pulling every row.
+"""Push-down (Ibis, in the engine) vs. pulling every row into Polars, on DuckDB, PostgreSQL and Spark.
 
-A throwaway PostgreSQL server (Debian's package, as in the tests) gets an
-``orders`` table of ``CRM_BENCH_WAREHOUSE_ROWS`` lines (default 10,000,000;
-about 10 per customer over four years, 4 % returns, order ids, channels),
-generated inside the database with ``generate_series`` and a fixed seed.
+``CRM_BENCH_WAREHOUSE_ROWS`` order lines (default 1,000,000 for a quick run;
+the target is stated at 10,000,000: ``CRM_BENCH_WAREHOUSE_ROWS=10000000 make
+bench``), about 10 per customer over four years, 4 % returns, order ids and
+channels, generated once with a fixed seed into ``benchmarks/out/`` as
+Parquet, then loaded into each engine: a DuckDB file, a throwaway PostgreSQL
+server (parallel query on, 2 workers per gather), and a local Spark session
+(``local[2]``) reading the Parquet file.
 
-Both sides compute what the Overview page shows: the KPI cards (last 12
-months against the 12 months before) and the monthly trend of the whole
-history.
+Two workloads, each computed both ways and checked to give the same figures:
 
-- push-down: ``crm_core.warehouse.Warehouse.overview`` (one SQL statement;
-  50 rows travel);
-- pull: every row fetched with ``COPY … TO STDOUT`` (the fastest way out of
-  PostgreSQL) into Polars, then ``crm_core.kpis``.
+- *aggregates*: the Overview (KPI cards of the last 12 months against the 12
+  before, the monthly trend) and the CLV statistics (compressed (x, t_x, T)
+  counts); a few thousand rows travel with push-down;
+- *per customer*: the customer summary, RFM scores and the tier table (one row
+  per customer travels for the first two).
 
-Each side runs in a fresh process (peak RSS of the client process); the
-database's own memory is not counted on either side. The figures are checked
-to be equal. A second line does the same for the per-customer summary.
+Push-down runs :class:`crm_core.engines.Warehouse`; pull reads every row with
+:meth:`~crm_core.engines.Warehouse.all_rows` (``COPY`` on PostgreSQL, Arrow
+elsewhere) and runs the file-path functions. Each side runs in a fresh
+process; Spark's start-up (the JVM) is left out of both sides' times.
 """
 from __future__ import annotations
 
@@ -25,28 +28,52 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from benchmarks.common import measure, report
+from benchmarks.common import OUT, measure, report
 
-ROWS = int(os.environ.get("CRM_BENCH_WAREHOUSE_ROWS", 10_000_000))
+ROWS = int(os.environ.get("CRM_BENCH_WAREHOUSE_ROWS", 1_000_000))
+TARGET_ROWS = 10_000_000
 CUSTOMERS = max(ROWS // 10, 1)
 FIRST, DAYS = dt.date(2022, 1, 1), 4 * 365
 LAST = FIRST + dt.timedelta(days=DAYS - 1)
+CALIBRATION_END = LAST - dt.timedelta(days=365)
 TESTS = Path(__file__).resolve().parent.parent / "tests"
-# More memory for sorts and hashes than the tiny defaults; two parallel workers (2 cores).
-SERVER_SETTINGS = "-c shared_buffers=1GB -c work_mem=256MB -c max_parallel_workers_per_gather=2 -c jit=off"
+# More memory for sorts and hashes than the tiny defaults; parallel query with two workers (2 cores).
+PG_SETTINGS = "-c shared_buffers=1GB -c work_mem=256MB -c max_parallel_workers_per_gather=2 -c jit=off"
+TARGET = "< 1: push-down faster than pulling the rows"
 
-CREATE = f"""
-SELECT setseed(0.42);
-CREATE UNLOGGED TABLE orders AS
-SELECT 'C' || lpad((1 + floor(random() * {CUSTOMERS}))::bigint::text, 8, '0') AS customer_id,
-       DATE '{FIRST}' + floor(random() * {DAYS})::int AS order_date,
-       round(((CASE WHEN random() < 0.04 THEN -1 ELSE 1 END) * exp(2.5 + random() * 2.5))::numeric, 2)::float8 AS amount,
-       'O' || g AS order_id,
-       (ARRAY['web', 'store', 'phone', 'partner'])[1 + floor(random() * 4)::int] AS channel
-FROM generate_series(1, {ROWS}) AS g;
-ANALYZE orders;
-"""
+
+def orders_parquet() -> Path:
+    """The generated orders (generated once per size, shared by the engines)."""
+    import numpy as np
+    import polars as pl
+
+    path = OUT / f"warehouse_orders_{ROWS}.parquet"
+    if path.exists():
+        return path
+    OUT.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(42)
+    sign = np.where(rng.random(ROWS) < 0.04, -1.0, 1.0)
+    frame = pl.DataFrame({
+        "customer_id": rng.integers(1, CUSTOMERS + 1, ROWS),
+        "order_date": rng.integers(0, DAYS, ROWS),
+        "amount": np.round(sign * np.exp(2.5 + rng.random(ROWS) * 2.5), 2),
+        "channel": rng.integers(0, 4, ROWS),
+    }).select(
+        pl.format("C{}", pl.col("customer_id").cast(pl.String).str.zfill(8)).alias("customer_id"),
+        (pl.lit(FIRST) + pl.duration(days=pl.col("order_date"))).cast(pl.Date).alias("order_date"),
+        "amount",
+        pl.format("O{}", pl.int_range(pl.len())).alias("order_id"),
+        pl.col("channel").replace_strict([0, 1, 2, 3], ["web", "store", "phone", "partner"]).alias("channel"),
+    )
+    partial = path.with_suffix(".partial")
+    frame.write_parquet(partial)
+    partial.rename(path)
+    return path
+
+
+# --- the two workloads, both ways --------------------------------------------------------
 
 
 def _windows() -> tuple[dt.date, dt.date]:
@@ -55,103 +82,157 @@ def _windows() -> tuple[dt.date, dt.date]:
     return comparison_window(FIRST, LAST, "last_12_months")
 
 
-def _digest(comparison, trend) -> dict:
+def _aggregates_digest(comparison, trend, counts) -> dict[str, Any]:
     """What must agree between the two sides (rounded against float summation order)."""
     return {
-        "cards": {row["kpi"]: (round(row["value"], 4) if row["value"] is not None else None,
-                               round(row["previous"], 4) if row["previous"] is not None else None)
-                  for row in comparison.iter_rows(named=True)},
-        "trend_rows": trend.height,
-        "trend_revenue": round(float(trend["revenue"].sum()), 2),
-        "trend_orders": int(trend["orders"].sum()),
+        "cards": {row["kpi"]: None if row["value"] is None else round(row["value"], 4) for row in comparison.iter_rows(named=True)},
+        "trend_revenue": round(float(trend["revenue"].sum()), 2), "trend_orders": int(trend["orders"].sum()),
+        "clv_rows": counts.height, "clv_customers": int(counts["customers"].sum()),
+        "clv_x": int((counts["frequency"] * counts["customers"]).sum()),
     }
 
 
-def overview_pushdown(uri: str) -> dict:
-    from crm_core.warehouse import Warehouse, WarehouseSource
+def _customers_digest(summary, scored, tiers) -> dict[str, Any]:
+    return {
+        "customers": summary.height, "revenue": round(float(summary["revenue"].sum()), 2),
+        "orders": int(summary["orders"].sum()), "r_sum": int(scored["r_score"].cast(int).sum()),
+        "m_sum": int(scored["m_score"].cast(int).sum()), "tiers": tiers["customers"].to_list(),
+        "tier_revenue": [round(value, 2) for value in tiers["revenue"].to_list()],
+    }
 
+
+def _warehouse(engine: str, where: str):
+    from crm_core.engines import Warehouse, WarehouseSource
+
+    if engine != "spark":
+        return Warehouse(WarehouseSource(where, table="orders"))
+    import ibis
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false").config("spark.sql.shuffle.partitions", "8")
+               .config("spark.driver.memory", "3g").config("spark.sql.session.timeZone", "UTC")
+               .config("spark.sql.warehouse.dir", str(OUT / "spark-warehouse")).getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    session.read.parquet(where).createOrReplaceTempView("orders")
+    return Warehouse(WarehouseSource("local[2]", table="orders"), backend=ibis.pyspark.connect(session))
+
+
+def push_aggregates(engine: str, where: str) -> dict[str, Any]:
+    warehouse = _warehouse(engine, where)
     start = time.perf_counter()
-    warehouse = Warehouse(WarehouseSource(uri, table="orders"))
-    digest = _digest(*warehouse.overview(*_windows(), FIRST, LAST, "month"))
+    comparison, trend = warehouse.overview(*_windows(), FIRST, LAST, "month")
+    digest = _aggregates_digest(comparison, trend, warehouse.clv_counts(CALIBRATION_END))
     return {**digest, "wall": time.perf_counter() - start}
 
 
-def overview_pull(uri: str) -> dict:
-    from crm_core.kpis import kpi_comparison, kpi_trend
-    from crm_core.warehouse import Warehouse, WarehouseSource
-
+def push_customers(engine: str, where: str) -> dict[str, Any]:
+    warehouse = _warehouse(engine, where)
     start = time.perf_counter()
-    tx = Warehouse(WarehouseSource(uri, table="orders")).all_rows().lazy()
-    digest = _digest(kpi_comparison(tx, *_windows()), kpi_trend(tx, FIRST, LAST, "month"))
+    summary = warehouse.customer_summary(FIRST, LAST)
+    digest = _customers_digest(summary, warehouse.rfm_scores(FIRST, LAST), warehouse.tier_summary(FIRST, LAST))
     return {**digest, "wall": time.perf_counter() - start}
 
 
-def summary_pushdown(uri: str) -> dict:
-    from crm_core.warehouse import Warehouse, WarehouseSource
-
-    start = time.perf_counter()
-    summary = Warehouse(WarehouseSource(uri, table="orders")).customer_summary(FIRST, LAST)
-    return {"customers": summary.height, "revenue": round(float(summary["revenue"].sum()), 2),
-            "orders": int(summary["orders"].sum()), "wall": time.perf_counter() - start}
-
-
-def summary_pull(uri: str) -> dict:
+def pull_both(engine: str, where: str) -> dict[str, Any]:
+    """Read every row once, then each workload with the file path; times of each step."""
+    from crm_core.clv.data import rfm_summary
     from crm_core.customers import filter_period, summarize
-    from crm_core.warehouse import Warehouse, WarehouseSource
+    from crm_core.kpis import kpi_comparison, kpi_trend
+    from crm_core.portfolio import assign_tiers, tier_summary
+    from crm_core.rfm import score_customers
 
+    warehouse = _warehouse(engine, where)
     start = time.perf_counter()
-    tx = Warehouse(WarehouseSource(uri, table="orders")).all_rows().lazy()
+    tx = warehouse.all_rows().lazy()
+    read = time.perf_counter() - start
+    start = time.perf_counter()
+    stats = rfm_summary(tx, CALIBRATION_END).collect()
+    counts = stats.group_by("frequency", "recency", "T").agg(__import__("polars").len().alias("customers"))
+    aggregates = _aggregates_digest(kpi_comparison(tx, *_windows()), kpi_trend(tx, FIRST, LAST, "month"), counts)
+    aggregates_wall = time.perf_counter() - start
+    start = time.perf_counter()
     summary = summarize(filter_period(tx, FIRST, LAST), as_of=LAST).collect()
-    return {"customers": summary.height, "revenue": round(float(summary["revenue"].sum()), 2),
-            "orders": int(summary["orders"].sum()), "wall": time.perf_counter() - start}
+    customers = _customers_digest(summary, score_customers(summary).collect(), tier_summary(assign_tiers(summary)))
+    customers_wall = time.perf_counter() - start
+    return {"aggregates": aggregates, "customers": customers, "read": read, "aggregates_wall": aggregates_wall,
+            "customers_wall": customers_wall}
 
 
-def pulled_megabytes(uri: str) -> float:
-    """Size of the CSV that pulling every row moves (not timed)."""
-    from crm_core.warehouse import Warehouse, WarehouseSource
-
-    return Warehouse(WarehouseSource(uri, table="orders")).all_rows().write_csv().encode().__len__() / 1e6
+# --- engines ------------------------------------------------------------------------------
 
 
-def _load(uri: str) -> float:
-    import psycopg
+def _duckdb(parquet: Path) -> str:
+    import duckdb
 
-    start = time.perf_counter()
-    with psycopg.connect(uri.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as connection:
-        for statement in filter(str.strip, CREATE.split(";")):
-            connection.execute(statement)
-    return time.perf_counter() - start
+    path = OUT / f"warehouse_orders_{ROWS}.duckdb"
+    if not path.exists():
+        partial = path.with_suffix(".partial")
+        partial.unlink(missing_ok=True)
+        with duckdb.connect(str(partial)) as connection:
+            connection.execute(f"CREATE TABLE orders AS SELECT * FROM read_parquet('{parquet}')")
+        partial.rename(path)
+    return f"duckdb:///{path}"
+
+
+def _postgres_load(uri: str, parquet: Path) -> None:
+    import polars as pl
+    from pg_cluster import load_frame
+
+    load_frame(uri, "orders", pl.read_parquet(parquet))
+
+
+def _compare(engine: str, where: str) -> None:
+    _, push_mb, aggregates = measure(push_aggregates, engine, where)
+    _, customers_mb, customers = measure(push_customers, engine, where)
+    _, pull_mb, pulled = measure(pull_both, engine, where)
+    for name, pushed, push_peak in (("aggregates", aggregates, push_mb), ("customers", customers, customers_mb)):
+        pull_wall = pulled["read"] + pulled[f"{name}_wall"]
+        same = {key: value for key, value in pushed.items() if key != "wall"} == pulled[name]
+        label = {"aggregates": "Overview + CLV counts", "customers": "summary + RFM + tiers"}[name]
+        report(f"{engine}: {label}, {ROWS:,} rows", (pushed["wall"], push_peak), (pull_wall, pull_mb),
+               "pull all rows", TARGET)
+        print(f"  push-down / pull time {pushed['wall'] / pull_wall:.2f} (target < 1; pull = read "
+              f"{pulled['read']:.1f} s + compute {pulled[f'{name}_wall']:.1f} s); same figures: {'yes' if same else 'NO'}",
+              flush=True)
+        if not same:
+            print(f"  push-down {pushed}\n  pull      {pulled[name]}", flush=True)
 
 
 def main() -> None:
     sys.path.insert(0, str(TESTS))
     from pg_cluster import ClusterUnavailable, PostgresCluster
 
-    cluster = PostgresCluster(extra_settings=SERVER_SETTINGS)
-    try:
-        uri = cluster.start()
-    except ClusterUnavailable as reason:
-        print(f"skipped: PostgreSQL cannot start here ({reason})", flush=True)
-        return
-    try:
-        if ROWS != 10_000_000:
-            print(f"NOTE: {ROWS:,} rows (CRM_BENCH_WAREHOUSE_ROWS), not the 10,000,000 of the target", flush=True)
-        print(f"  generating {ROWS:,} orders of {CUSTOMERS:,} customers in PostgreSQL: {_load(uri):.0f} s", flush=True)
-        print(f"  pulling every row moves {measure(pulled_megabytes, uri)[2]:,.0f} MB of CSV; push-down returns "
-              "50 rows for the Overview (2 card periods + 48 months)", flush=True)
-        for title, ours_func, pull_func in (("Overview figures", overview_pushdown, overview_pull),
-                                            ("per-customer summary", summary_pushdown, summary_pull)):
-            _, ours_mb, ours = measure(ours_func, uri)
-            _, pull_mb, pulled = measure(pull_func, uri)
-            same = {k: v for k, v in ours.items() if k != "wall"} == {k: v for k, v in pulled.items() if k != "wall"}
-            report(f"{title}, {ROWS:,} rows in PostgreSQL", (ours["wall"], ours_mb), (pulled["wall"], pull_mb),
-                   "pull all rows", "push-down faster, less memory")
-            print(f"  push-down / pull time {ours['wall'] / pulled['wall']:.2f}, client peak memory "
-                  f"{pull_mb / ours_mb:.1f}x less with push-down; same figures: {'yes' if same else 'NO'}", flush=True)
-            if not same:
-                print(f"  push-down {ours}\n  pull      {pulled}", flush=True)
-    finally:
-        cluster.stop()
+    if ROWS != TARGET_ROWS:
+        print(f"NOTE: {ROWS:,} rows (CRM_BENCH_WAREHOUSE_ROWS); the target is stated at {TARGET_ROWS:,}", flush=True)
+    start = time.perf_counter()
+    parquet = orders_parquet()
+    print(f"  {ROWS:,} orders of {CUSTOMERS:,} customers: {parquet.name} ready in {time.perf_counter() - start:.0f} s",
+          flush=True)
+    only = os.environ.get("CRM_BENCH_ENGINES", "duckdb,postgresql,spark").split(",")
+    if "duckdb" in only:
+        _compare("duckdb", _duckdb(parquet))
+    if "postgresql" in only:
+        cluster = PostgresCluster(extra_settings=PG_SETTINGS)
+        try:
+            uri = cluster.start()
+        except ClusterUnavailable as reason:
+            print(f"  postgresql skipped: the server cannot start here ({reason})", flush=True)
+        else:
+            try:
+                start = time.perf_counter()
+                _postgres_load(uri, parquet)
+                print(f"  loaded into PostgreSQL in {time.perf_counter() - start:.0f} s", flush=True)
+                _compare("postgresql", uri)
+            finally:
+                cluster.stop()
+    if "spark" in only:
+        try:
+            import pyspark  # noqa: F401
+        except ImportError:
+            print("  spark skipped: pyspark is not installed", flush=True)
+        else:
+            _compare("spark", str(parquet))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,9 @@ USER = "crm"
 # Durability is irrelevant for a throwaway server; these make loading much faster.
 FAST_SETTINGS = ("-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
                  "-c max_wal_size=4GB -c checkpoint_timeout=30min -c listen_addresses=127.0.0.1")
+#: Parallel query on, and chosen even for the tests' small tables (so they run the parallel plans).
+PARALLEL_SETTINGS = ("-c max_parallel_workers_per_gather=2 -c parallel_setup_cost=0 -c parallel_tuple_cost=0 "
+                     "-c min_parallel_table_scan_size=0")
 
 
 class ClusterUnavailable(RuntimeError):
@@ -104,7 +107,7 @@ class PostgresCluster:
         self.folder = None
 
 
-PG_TYPES = {pl.String: "text", pl.Date: "date", pl.Float64: "double precision", pl.Int64: "bigint"}
+PG_TYPES = {pl.String: "text", pl.Date: "date", pl.Float64: "double precision", pl.Int64: "bigint", pl.Boolean: "boolean"}
 
 
 def quote(name: str) -> str:

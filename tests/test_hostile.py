@@ -24,7 +24,7 @@ from crm_core.commands.common import fail
 from crm_core.ingest import IngestError, read_orders
 from crm_core.ingest import source as ingest_source
 from crm_core.ingest.messages import MAX_MESSAGE, one_line
-from crm_core.warehouse import _operational_message
+from crm_core.engines import operational_message as _operational_message
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The worker's address-space ceiling in these tests (below that, Polars itself cannot start).

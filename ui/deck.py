@@ -8,6 +8,7 @@ deck, dataset, period and theme, so a step in meeting mode only picks one.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
@@ -171,19 +172,26 @@ def prepared_slides(deck: Deck, dark: bool = False) -> list[ReadySlide]:
     return _prepared(dataset_id, dataset_version(dataset_id), deck.to_json(), json.dumps(base_settings().to_dict()), dark)
 
 
-def deck_pptx_bytes(deck: Deck) -> bytes:
-    """The deck as a PowerPoint file (native charts, speaker notes), built when downloaded."""
+def deck_pptx_download(deck: Deck) -> Callable[[], bytes]:
+    """The PowerPoint download's data: a function building the deck (native charts, speaker notes) when clicked.
+
+    Streamlit runs it in a thread outside the page run, where session state and the URL cannot be read,
+    so the dataset, period and the view's settings (tiers, rules, filters) are resolved now.
+    """
     import io
 
     from crm_core.deck_pptx import DeckMeta, write_pptx
 
-    dataset = current_dataset()
-    slides = [ready.slide for ready in prepared_slides(deck)]
-    buffer = io.BytesIO()
-    settings = base_settings()
-    write_pptx(slides, DeckMeta(dataset.name, selected_period(), customer_summary().height, settings.currency,
-                                filters=settings.filters_text()), buffer)
-    return buffer.getvalue()
+    dataset, summary, settings, period = current_dataset(), customer_summary(), base_settings(), selected_period()
+
+    def build() -> bytes:
+        slides = prepare_slides(deck, dataset, summary, settings)
+        buffer = io.BytesIO()
+        write_pptx(slides, DeckMeta(dataset.name, period, summary.height, settings.currency,
+                                    filters=settings.filters_text()), buffer)
+        return buffer.getvalue()
+
+    return build
 
 
 def pptx_file_name() -> str:

@@ -1,9 +1,9 @@
-"""Data page: "Connect a database" — Overview figures computed inside PostgreSQL.
+"""Data page: "Connect a database" — Overview figures computed inside PostgreSQL, DuckDB or Spark.
 
 Only aggregates travel: KPI cards, the monthly trend and the per-customer
-summary are SQL run by the database (crm_core.warehouse); raw rows are fetched
-only for one customer's drill-down, with a limit. Results are cached for a few
-minutes per source and period (the database may change underneath).
+summary are computed by the engine (crm_core.engines, through Ibis); raw rows
+are fetched only for one customer's drill-down, with a limit. Results are
+cached for a few minutes per source and period (the data may change underneath).
 """
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ import polars as pl
 import streamlit as st
 
 from crm_core.charts.overview import kpi_trend_figure
-from crm_core.export import safe_csv_bytes
+from crm_core.export import ORDER_HEADERS, ORDER_MONEY, readable_export, safe_csv_bytes
 from crm_core.ingest import ColumnMapping
 from crm_core.kpis import KPI_BY_KEY, comparison_window, default_window, format_delta, format_kpi, previous_period, trend_takeaway
-from crm_core.warehouse import DEFAULT_DRILL_ROWS, Warehouse, WarehouseError, WarehouseSource, top_customers
+from crm_core.engines import DEFAULT_DRILL_ROWS, Warehouse, WarehouseError, WarehouseSource, top_customers
+from ui.settings import current_settings
 from ui.state import Keys
 from ui.widgets import chart, plain, takeaway
 
@@ -76,7 +77,9 @@ def _source_form() -> WarehouseSource | None:
     elif _typed_uri_allowed():
         uri = st.text_input("Connection URI", type="password", key=Keys.WH_URI,
                             placeholder="postgresql://reader:password@db.example.com:5432/shop",
-                            help="Use an account that can only read. The URI stays in this browser session only.")
+                            help="PostgreSQL (postgresql://user:password@host:5432/db), DuckDB "
+                                 "(duckdb:///path/orders.duckdb) or Spark (spark://host:7077). Use an account "
+                                 "that can only read. The URI stays in this browser session only.")
     else:
         st.info("Connecting to a database is switched off on this server; ask whoever runs it to configure one.")
         return None
@@ -141,13 +144,14 @@ def _drill_down(source: WarehouseSource, top: pl.DataFrame, start: dt.date, end:
                             help=f"Fetched from the database, newest first, at most {DEFAULT_DRILL_ROWS} lines.")
     rows = _warehouse(source).rows(customer_id=customer, start=start, end=end, limit=DEFAULT_DRILL_ROWS)
     st.dataframe(rows, hide_index=True)
-    st.download_button("Download these lines (CSV)", safe_csv_bytes(rows), file_name="order_lines.csv",
+    readable = readable_export(rows, ORDER_HEADERS, set(ORDER_MONEY), currency=current_settings().currency)
+    st.download_button("Download these lines (CSV)", safe_csv_bytes(readable), file_name="order_lines.csv",
                        mime="text/csv", key="wh_download")
 
 
 def render_warehouse_connect() -> None:
     """The "Connect a database" expander of the Data page."""
-    with st.expander("Connect a database (PostgreSQL)", icon=":material/database:"):
+    with st.expander("Connect a database (PostgreSQL, DuckDB, Spark)", icon=":material/database:"):
         st.markdown(
             "Analyse orders that live in a database without downloading them: the database computes the "
             "KPIs, the trend and the per-customer totals, and only those totals come back. "

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         options = replace(options, revenue_definition=_saved_revenue_definition(folder))
     tx, report = read_orders(args.path, mapping_from_args(args), options)
     with locked_folder(folder):  # the app may be appending to the same dataset
-        result = append_export(folder, tx, source=Path(args.path), source_filename=str(args.path))
+        result = append_export(folder, tx, source=Path(args.path), source_filename=str(args.path), lines=report.lines)
     record_rows_valid(folder, result.rows_after)
     payload = {
         **result.to_dict(),

@@ -1,0 +1,302 @@
+"""The figures, written once as Ibis expressions over the canonical order lines.
+
+Each function takes the canonical table of :func:`crm_core.engines.source.canonical_table`
+and returns an Ibis expression; the engine (DuckDB, PostgreSQL, Spark) runs it
+and only the result travels. The definitions are the file path's, line for line:
+
+- a *purchase* line has an amount >= 0 and is not in an order refunded in full
+  (:func:`crm_core.customers.is_purchase`);
+- an order is the order id, else the purchase day (:func:`crm_core.customers.order_key`);
+- the per-customer summary is :func:`crm_core.customers.summarize`, the period
+  KPIs :mod:`crm_core.kpis`, the order counts :func:`crm_core.customers.count_orders`,
+  the scores :func:`crm_core.rfm.score_customers`, the tiers
+  :func:`crm_core.portfolio.assign_tiers`, the CLV statistics
+  :func:`crm_core.clv.data.rfm_summary` (compressed to counts of equal rows).
+
+Distinct counts are written as a ``distinct()`` followed by a group-by, not as
+``COUNT(DISTINCT ...)``: PostgreSQL cannot run a distinct aggregate in parallel
+workers, but runs both group-bys in parallel; the other engines plan both the same.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import ibis
+
+from crm_core.schema import C
+
+Table = Any  # ibis.expr.types.Table (untyped library)
+Expr = Any
+
+#: Ibis truncation units of the trend grains (weeks start on Monday in every engine).
+GRAIN_UNITS = {"day": "D", "week": "W", "month": "M"}
+
+
+#: Money is summed exactly, as whole millionths of the currency unit in 64-bit integers: engines
+#: add floats in an order that changes with parallelism, so equal totals could differ in the last
+#: bit (and ties in rankings flip); integer sums are exact, and faster than DECIMAL on PostgreSQL.
+MICROS = 1_000_000
+_MONEY_SUMS = ("revenue", "gross_revenue", "returns", "cost", "first_day_amount")
+
+
+def money(expr: Expr) -> Expr:
+    """An amount in whole millionths (an amount with more than 6 decimals is rounded there)."""
+    return (expr * MICROS).round().cast("int64")
+
+
+def from_micros(expr: Expr) -> Expr:
+    """A sum of :func:`money` back as a float (the nearest one to the exact decimal total)."""
+    return expr.cast("float64") / MICROS
+
+
+def is_purchase(tx: Table) -> Expr:
+    """Amount >= 0 and not in an order refunded in full."""
+    purchase = tx[C.AMOUNT] >= 0
+    if C.FULLY_REFUNDED in tx.columns:
+        purchase = purchase & ~tx[C.FULLY_REFUNDED].fill_null(False)
+    return purchase
+
+
+def order_key(tx: Table) -> Expr:
+    """Order id, else the purchase day as ISO text (the same text in every engine)."""
+    day = tx[C.ORDER_DATE].cast("string")
+    return ibis.coalesce(tx[C.ORDER_ID], day) if C.ORDER_ID in tx.columns else day
+
+
+def in_period(tx: Table, start: dt.date | None, end: dt.date | None) -> Table:
+    """Lines with ``start <= order_date <= end`` (either bound optional)."""
+    conditions = []
+    if start is not None:
+        conditions.append(tx[C.ORDER_DATE] >= start)
+    if end is not None:
+        conditions.append(tx[C.ORDER_DATE] <= end)
+    return tx.filter(*conditions) if conditions else tx
+
+
+def _count_distinct(rows: Table, keys: Sequence[str], value: Expr, name: str) -> Table:
+    """Distinct non-null ``value`` per ``keys``: distinct rows, then a count (parallel-friendly)."""
+    pairs = rows.select(*keys, _value=value).filter(ibis._["_value"].notnull()).distinct()
+    return pairs.group_by(list(keys)).agg(**{name: ibis._.count()})
+
+
+def customer_summary(tx: Table, as_of: dt.date, start: dt.date | None = None) -> Table:
+    """One row per customer of the lines in ``start..as_of``: the columns of ``summarize``.
+
+    Lines are first summed per customer and day (what every column needs), then
+    per customer; the first purchase day's amount is that day's row, joined back.
+    ``first_channel`` is the alphabetically first channel of the first purchase
+    day's purchase lines (engines have no line order: the file path takes the
+    first line's).
+    """
+    rows = in_period(tx, start, as_of)
+    rows = rows.mutate(_buy=is_purchase(rows))
+    amount = money(rows[C.AMOUNT])
+    day_figures: dict[str, Expr] = {
+        # Sums of 64-bit integers are wider types in PostgreSQL (numeric) and Spark: cast back.
+        "revenue": amount.sum().cast("int64"), "gross_revenue": amount.clip(lower=0).sum().cast("int64"),
+        "returns": (-amount).clip(lower=0).sum().cast("int64"), "return_lines": rows[C.AMOUNT].count(where=rows[C.AMOUNT] < 0),
+        "bought": rows["_buy"].any(),
+    }
+    if C.QUANTITY in rows.columns:
+        day_figures["quantity"] = rows[C.QUANTITY].sum()
+    if C.COST in rows.columns:
+        day_figures["cost"] = money(rows[C.COST]).sum().cast("int64")
+    if C.DAYS_LATE in rows.columns:
+        day_figures.update(late_sum=rows[C.DAYS_LATE].sum(), late_lines=rows[C.DAYS_LATE].count())
+    if C.CHANNEL in rows.columns:
+        day_figures["first_channel"] = rows[C.CHANNEL].min(where=rows["_buy"])
+    days = rows.group_by([C.CUSTOMER_ID, C.ORDER_DATE]).agg(**day_figures)
+
+    date, bought = days[C.ORDER_DATE], days["bought"]
+    figures: dict[str, Expr] = {
+        "first_date": date.min(), "last_date": date.max(), "purchase_days": date.count(where=bought),
+        "revenue": days["revenue"].sum(), "gross_revenue": days["gross_revenue"].sum(),
+        "returns": days["returns"].sum(), "return_lines": days["return_lines"].sum(),
+        "first_purchase_date": date.min(where=bought), "last_purchase_date": date.max(where=bought),
+    }
+    if C.QUANTITY in rows.columns:
+        figures["quantity"] = days["quantity"].sum()
+    if C.COST in rows.columns:
+        figures["cost"] = days["cost"].sum()
+    if C.DAYS_LATE in rows.columns:
+        figures.update(late_sum=days["late_sum"].sum(), late_lines=days["late_lines"].sum())
+    customers = days.group_by(C.CUSTOMER_ID).agg(**figures)
+
+    first_day = days.select(C.CUSTOMER_ID, _first=days[C.ORDER_DATE], first_day_amount=days["revenue"],
+                            **({"first_channel": days["first_channel"]} if C.CHANNEL in rows.columns else {}))
+    joined = customers.left_join(first_day, [customers[C.CUSTOMER_ID] == first_day[C.CUSTOMER_ID],
+                                             customers["first_purchase_date"] == first_day["_first"]])
+    joined = joined.drop(*(name for name in joined.columns if name.endswith("_right") or name == "_first"))
+    joined = joined.mutate(first_day_amount=joined["first_day_amount"].fill_null(0))
+    joined = joined.mutate(**{name: from_micros(joined[name]) for name in _MONEY_SUMS if name in joined.columns})
+
+    if C.ORDER_ID in rows.columns:
+        orders = _count_distinct(rows.filter(rows["_buy"]), [C.CUSTOMER_ID], order_key(rows), "orders")
+        joined = _left_join_counts(joined, orders, "orders")
+    else:
+        joined = joined.mutate(orders=joined["purchase_days"])
+    for column, name in ((C.CATEGORY, "categories"), (C.CHANNEL, "channels")):
+        if column in rows.columns:
+            joined = _left_join_counts(joined, _count_distinct(rows, [C.CUSTOMER_ID], rows[column], name), name)
+
+    as_of_literal = ibis.literal(as_of)
+    derived: dict[str, Expr] = {
+        "recency_days": as_of_literal.delta(joined["last_date"], unit="day").cast("int64"),
+        "tenure_days": as_of_literal.delta(joined["first_date"], unit="day").cast("int64"),
+        "aov": ibis.cases((joined["orders"] > 0, joined["revenue"] / joined["orders"]), else_=ibis.null("float64")),
+    }
+    if C.COST in rows.columns:
+        derived["margin"] = joined["revenue"] - joined["cost"]
+    if C.DAYS_LATE in rows.columns:
+        derived["days_late_mean"] = ibis.cases((joined["late_lines"] > 0, joined["late_sum"] / joined["late_lines"]),
+                                               else_=ibis.null("float64"))
+    return joined.mutate(**derived)
+
+
+def _left_join(table: Table, other: Table, key: str) -> Table:
+    """``table`` left-joined with ``other`` on ``key``, without the right side's copy of the key."""
+    joined = table.left_join(other, table[key] == other[key])
+    return joined.drop(*(column for column in joined.columns if column.endswith("_right")))
+
+
+def _left_join_counts(table: Table, counts: Table, name: str) -> Table:
+    joined = _left_join(table, counts, C.CUSTOMER_ID)
+    return joined.mutate(**{name: joined[name].fill_null(0)})
+
+
+def first_purchase_dates(tx: Table) -> Table:
+    """Each customer's first purchase date over the whole history (customer_id, first_date)."""
+    return tx.filter(is_purchase(tx)).group_by(C.CUSTOMER_ID).agg(first_date=ibis._[C.ORDER_DATE].min())
+
+
+def bucket_counts(history: Table, start: dt.date, end: dt.date, bucket: Expr) -> Table:
+    """Revenue, orders, active and new customers per bucket of the lines in ``start..end``.
+
+    ``bucket`` (an expression on ``history``) gives each line's bucket as its
+    first day (``period``); a customer is new in a bucket when their first
+    purchase ever (over the whole ``history``) is on or after that day.
+    """
+    rows = in_period(history.mutate(period=bucket, _buy=is_purchase(history)), start, end)
+    rows = rows.filter(rows["period"].notnull())
+    revenue = rows.group_by("period").agg(revenue=from_micros(money(rows[C.AMOUNT]).sum()))
+    buyers = rows.filter(rows["_buy"])
+    key = order_key(buyers) if C.ORDER_ID in rows.columns else buyers[C.ORDER_DATE]
+    orders = buyers.select("period", C.CUSTOMER_ID, _key=key).distinct().group_by("period").agg(orders=ibis._.count())
+    active = buyers.select("period", C.CUSTOMER_ID).distinct()
+    first = first_purchase_dates(history)
+    active = active.left_join(first, active[C.CUSTOMER_ID] == first[C.CUSTOMER_ID])
+    people = active.group_by("period").agg(active_customers=ibis._.count(),
+                                            new_customers=ibis._.count(where=ibis._["first_date"] >= ibis._["period"]))
+    counts = _left_join(_left_join(revenue, orders, "period"), people, "period")
+    return counts.mutate(orders=counts["orders"].fill_null(0), active_customers=counts["active_customers"].fill_null(0),
+                         new_customers=counts["new_customers"].fill_null(0))
+
+
+def period_cards(history: Table, periods: Sequence[tuple[dt.date, dt.date]]) -> Table:
+    """:func:`bucket_counts` of disjoint periods, each bucket named by its start date."""
+    date = history[C.ORDER_DATE]
+    bucket = ibis.cases(*((date.between(start, end), ibis.literal(start)) for start, end in periods),
+                        else_=ibis.null("date"))
+    return bucket_counts(history, min(start for start, _ in periods), max(end for _, end in periods), bucket)
+
+
+def trend(history: Table, start: dt.date, end: dt.date, grain: str) -> Table:
+    """:func:`bucket_counts` per day / week (from Monday) / month of ``start..end``."""
+    return bucket_counts(history, start, end, history[C.ORDER_DATE].truncate(GRAIN_UNITS[grain]))
+
+
+def totals(tx: Table) -> Table:
+    """One row: lines, customers, revenue, first/last date and the order counts of ``count_orders``.
+
+    An order is a (customer, order id); lines without an order id (or without
+    the column) are one order each. ``purchases`` are orders with a net amount
+    >= 0 not refunded in full; ``positive_orders`` those of them with a net amount > 0.
+    """
+    refunded = tx[C.FULLY_REFUNDED].fill_null(False) if C.FULLY_REFUNDED in tx.columns else ibis.literal(False)
+    lines = tx.select(C.CUSTOMER_ID, C.AMOUNT, _refunded=refunded,
+                      **({C.ORDER_ID: tx[C.ORDER_ID]} if C.ORDER_ID in tx.columns else {}))
+    if C.ORDER_ID in tx.columns:
+        with_id = lines.filter(lines[C.ORDER_ID].notnull()).group_by([C.CUSTOMER_ID, C.ORDER_ID]).agg(
+            amount=ibis._[C.AMOUNT].sum(), _refunded=ibis._["_refunded"].any())
+        orders = with_id.select(C.AMOUNT, "_refunded").union(
+            lines.filter(lines[C.ORDER_ID].isnull()).select(C.AMOUNT, "_refunded"), distinct=False)
+    else:
+        orders = lines.select(C.AMOUNT, "_refunded")
+    purchase = (orders[C.AMOUNT] >= 0) & ~orders["_refunded"]
+    counted = orders.aggregate(orders=orders.count(), purchases=orders.count(where=purchase),
+                               positive_orders=orders.count(where=purchase & (orders[C.AMOUNT] > 0)))
+    people = tx.select(C.CUSTOMER_ID).distinct().aggregate(customers=ibis._.count())
+    overall = tx.aggregate(rows=tx.count(), revenue=from_micros(money(tx[C.AMOUNT]).sum()), first_date=tx[C.ORDER_DATE].min(),
+                           last_date=tx[C.ORDER_DATE].max())
+    return overall.cross_join(people).cross_join(counted)
+
+
+def rfm_scores(summary: Table, bins: int, ties: str) -> Table:
+    """r/f/m/fm scores of ``score_customers``: ``1 + floor(bins * worse / n)``.
+
+    ``worse`` counts customers with a strictly worse value (``ties='shared'``:
+    SQL ``RANK() - 1``), or the customers before this one in the order of value
+    then customer id (``'ordinal'``). Recency is better when smaller.
+    """
+    n = summary[C.CUSTOMER_ID].count().over(ibis.window())
+
+    def score(column: str, higher_is_better: bool) -> Expr:
+        value = summary[column] if higher_is_better else ibis.desc(summary[column])
+        if ties == "shared":
+            worse = ibis.rank().over(ibis.window(order_by=value))
+        else:
+            worse = ibis.row_number().over(ibis.window(order_by=[value, summary[C.CUSTOMER_ID]]))
+        return (worse * bins // n + 1).cast("int8")
+
+    scored = summary.mutate(r_score=score("recency_days", False), f_score=score("orders", True),
+                            m_score=score("revenue", True))
+    return scored.mutate(fm_score=((scored["f_score"] + scored["m_score"] + 1) // 2).cast("int8"))
+
+
+def tiers(summary: Table, value: str, cutoffs: Sequence[int] = (), amounts: Sequence[float] = ()) -> Table:
+    """value_rank (1 = best; equal values by customer id) and tier_index (0 = best) of ``assign_tiers``.
+
+    Rank tiers: ``cutoffs`` are the last rank of each tier but the last (from
+    the customer count, computed by the caller exactly as the file path does).
+    Amount tiers: a value below ``amounts[j]`` (or missing) crosses boundary j.
+    """
+    order = [ibis.desc(summary[value]), summary[C.CUSTOMER_ID]]
+    ranked = summary.mutate(value_rank=ibis.row_number().over(ibis.window(order_by=order)) + 1)
+    rank, amount = ranked["value_rank"], ranked[value]
+    crossed = [(rank > cutoff).ifelse(1, 0) for cutoff in cutoffs]
+    crossed += [(amount < cut).fill_null(True).ifelse(1, 0) for cut in amounts]
+    index = crossed[0]
+    for term in crossed[1:]:
+        index = index + term
+    return ranked.mutate(tier_index=index.cast("int64"))
+
+
+def tier_counts(tiered: Table, value: str) -> Table:
+    """Per tier_index: customers, revenue, margin (when known), value_min, value_max."""
+    figures = {"customers": tiered.count(), "revenue": tiered["revenue"].sum(),
+               "value_min": tiered[value].min(), "value_max": tiered[value].max()}
+    if "margin" in tiered.columns:
+        figures["margin"] = tiered["margin"].sum()
+    return tiered.group_by("tier_index").agg(**figures)
+
+
+def clv_counts(tx: Table, calibration_end: dt.date) -> Table:
+    """Customers per distinct (x, t_x in days, T in days) up to ``calibration_end``.
+
+    x = distinct purchase days - 1, t_x = last - first purchase day, T =
+    calibration_end - first purchase day (customers without a purchase left
+    out): :func:`crm_core.clv.data.rfm_summary` before the division by 7, so
+    a few thousand rows travel whatever the number of orders.
+    """
+    buys = tx.filter(tx[C.ORDER_DATE] <= calibration_end, is_purchase(tx))
+    days = buys.select(C.CUSTOMER_ID, C.ORDER_DATE).distinct()
+    per_customer = days.group_by(C.CUSTOMER_ID).agg(first=ibis._[C.ORDER_DATE].min(), last=ibis._[C.ORDER_DATE].max(),
+                                                     days=ibis._.count())
+    stats = per_customer.select(
+        x=(per_customer["days"] - 1).cast("int64"),
+        t_x_days=per_customer["last"].delta(per_customer["first"], unit="day").cast("int64"),
+        T_days=ibis.literal(calibration_end).delta(per_customer["first"], unit="day").cast("int64"),
+    )
+    return stats.group_by(["x", "t_x_days", "T_days"]).agg(customers=ibis._.count())

@@ -1,0 +1,312 @@
+"""Orders in an engine (DuckDB, PostgreSQL, Spark): the app's figures computed there.
+
+:class:`Warehouse` runs the Ibis expressions of :mod:`crm_core.engines.figures`
+on one :class:`~crm_core.engines.source.WarehouseSource` and returns Polars
+frames with exactly the file path's columns and types, so pages and tests
+compare them directly. Only results travel: a few rows for the KPIs and the
+CLV statistics, one row per customer for the summary, scores and tiers.
+:meth:`Warehouse.all_rows` pulls every line instead (what push-down avoids; for
+benchmarks and tests).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+from functools import lru_cache
+from typing import Any
+
+import polars as pl
+
+from crm_core.engines import figures
+from crm_core.engines.source import (
+    WarehouseError,
+    WarehouseSource,
+    canonical_table,
+    connect,
+    engine_of,
+    refused_message,
+    resolve_mapping,
+    source_table,
+)
+from crm_core.kpis import _derived, comparison_frame, previous_period
+from crm_core.logging_setup import get_logger, timed
+from crm_core.schema import C, TRANSACTION_SCHEMA
+
+DEFAULT_DRILL_ROWS = 500
+MAX_DRILL_ROWS = 10_000
+_COUNT_DIGITS = 9  # as crm_core.portfolio: digits kept when turning share * n into a count
+_KPI_COUNTS = ("revenue", "orders", "active_customers", "new_customers")
+
+_log = get_logger("warehouse")
+
+
+class Warehouse:
+    """The app's figures on one source, computed by its engine.
+
+    Connecting looks up the table (or the query's columns) and resolves the
+    column mapping; errors say what to fix. ``backend`` passes an Ibis backend
+    that is already connected (tests, a shared Spark session).
+    """
+
+    def __init__(self, source: WarehouseSource, backend: Any | None = None) -> None:
+        if bool(source.table) == bool(source.query):
+            raise WarehouseError("Give either a table name or a query (not both).")
+        self.source = source
+        self.engine = engine_of(source.uri)
+        self.backend = backend if backend is not None else connect(source.uri)
+        raw = source_table(self.backend, source)
+        self.source_columns = list(raw.columns)
+        self.columns = resolve_mapping(source.mapping, self.source_columns)
+        self.tx = canonical_table(raw, self.columns)
+
+    @property
+    def optional_columns(self) -> list[str]:
+        """Optional canonical columns this source provides, in schema order."""
+        return [name for name in self.tx.columns if name not in (C.CUSTOMER_ID, C.ORDER_DATE, C.AMOUNT)]
+
+    def _run(self, expression: Any, kind: str, **fields: Any) -> pl.DataFrame:
+        """Execute one expression in the engine; the result as a Polars frame."""
+        with timed(_log, "warehouse_query", kind=kind, engine=self.engine, **fields) as info:
+            try:
+                frame = expression.to_polars()
+            except Exception as error:  # each engine raises its own types
+                raise WarehouseError(refused_message(error)) from None
+            info["rows_returned"] = frame.height
+        return frame
+
+    # --- totals and drill-down ---------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        """Rows, customers and first/last order date."""
+        row = self.totals()
+        return {"rows": row["rows"], "customers": row["customers"], "first_date": row["first_date"],
+                "last_date": row["last_date"]}
+
+    def totals(self) -> dict[str, Any]:
+        """rows, customers, revenue, first/last date, orders, purchases, positive_orders (``summary``'s figures)."""
+        row = self._run(figures.totals(self.tx), "totals").row(0, named=True)
+        counts = ("rows", "customers", "orders", "purchases", "positive_orders")
+        return {**row, **{name: int(row[name] or 0) for name in counts}, "revenue": float(row["revenue"] or 0.0)}
+
+    def rows(self, customer_id: str | None = None, start: dt.date | None = None, end: dt.date | None = None,
+             limit: int = DEFAULT_DRILL_ROWS) -> pl.DataFrame:
+        """Canonical lines for a drill-down, newest first, at most ``limit`` (≤ MAX_DRILL_ROWS)."""
+        import ibis
+
+        limit = max(1, min(int(limit), MAX_DRILL_ROWS))
+        lines = figures.in_period(self.tx, start, end)
+        if customer_id is not None:
+            lines = lines.filter(lines[C.CUSTOMER_ID] == customer_id)
+        lines = lines.order_by([ibis.desc(lines[C.ORDER_DATE]), lines[C.CUSTOMER_ID]]).limit(limit)
+        return _typed(self._run(lines, "drill_rows", limit=limit), TRANSACTION_SCHEMA)
+
+    def all_rows(self) -> pl.DataFrame:
+        """Every canonical line, pulled to this process: what push-down avoids (benchmarks, tests).
+
+        PostgreSQL sends them with ``COPY … TO STDOUT`` (its fastest way out);
+        DuckDB and Spark as Arrow batches.
+        """
+        schema = {name: TRANSACTION_SCHEMA[name] for name in self.tx.columns}
+        if self.engine != "postgresql":
+            return _typed(self._run(self.tx, "all_rows"), schema)
+        sql = self.backend.compile(self.tx)
+        buffer = io.BytesIO()
+        with timed(_log, "warehouse_query", kind="all_rows", engine=self.engine) as info:
+            with self.backend.con.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
+                for block in copy:
+                    buffer.write(block)
+            # PostgreSQL writes booleans as t / f in CSV.
+            as_read = {name: pl.String if dtype == pl.Boolean else dtype for name, dtype in schema.items()}
+            frame = pl.read_csv(buffer.getvalue(), has_header=False, new_columns=list(schema), schema_overrides=as_read)
+            frame = frame.with_columns(pl.col(name) == "t" for name, dtype in schema.items() if dtype == pl.Boolean)
+            info["rows_returned"] = frame.height
+        return frame
+
+    # --- customers -----------------------------------------------------------------------
+
+    def _last_date(self) -> dt.date | None:
+        """The last order date (the default as-of date), asked once per Warehouse."""
+        if not hasattr(self, "_last"):
+            last = self.tx.aggregate(last=self.tx[C.ORDER_DATE].max())
+            self._last: dt.date | None = self._run(last, "last_date").item()
+        return self._last
+
+    def _summary_expression(self, start: dt.date | None, end: dt.date | None) -> tuple[Any, dt.date | None]:
+        end = end if end is not None else self._last_date()
+        return (figures.customer_summary(self.tx, end, start) if end is not None else None), end
+
+    def customer_summary(self, start: dt.date | None = None, end: dt.date | None = None) -> pl.DataFrame:
+        """``summarize(filter_period(tx, start, end), as_of=end)`` (end: the last order date)."""
+        expression, _ = self._summary_expression(start, end)
+        schema = _summary_schema(tuple(self.tx.columns))
+        if expression is None:
+            return pl.DataFrame(schema=schema)
+        frame = self._run(expression, "customer_summary")
+        return _typed(frame, schema).sort(C.CUSTOMER_ID)
+
+    def rfm_scores(self, start: dt.date | None = None, end: dt.date | None = None, settings: Any = None) -> pl.DataFrame:
+        """customer_id, recency_days, orders, revenue, the scores and segment: ``crm_core.rfm.rfm``.
+
+        The scores are ranked in the engine; the segment rules (a few comparisons
+        per customer) are applied here to the scores that come back.
+        """
+        from crm_core.rfm import RFM_INPUTS, RfmSettings, segment_expr
+
+        settings = settings or RfmSettings()
+        expression, _ = self._summary_expression(start, end)
+        if expression is None:
+            return pl.DataFrame()
+        scored = figures.rfm_scores(expression.select(*RFM_INPUTS), settings.bins, settings.ties)
+        frame = self._run(scored, "rfm_scores")
+        schema = _summary_schema(tuple(self.tx.columns))
+        inputs = frame.select(pl.col(name).cast(schema[name]) for name in RFM_INPUTS)
+        scores = frame.select(pl.col(name).cast(pl.Int8) for name in ("r_score", "f_score", "m_score", "fm_score"))
+        return (pl.concat([inputs, scores], how="horizontal").sort(C.CUSTOMER_ID)
+                .with_columns(segment_expr(settings.active_rules, settings.f_column).alias("segment")))
+
+    def _tier_expression(self, start: dt.date | None, end: dt.date | None, settings: Any) -> Any:
+        expression, _ = self._summary_expression(start, end)
+        if settings.method == "rank":
+            n = int(self._run(expression.aggregate(n=expression.count()), "customers").item())
+            # The file path's rule (crm_core.portfolio): the top share s of n customers are ceil(s * n).
+            cutoffs = [min(n, math.ceil(round(share * n, _COUNT_DIGITS))) for share in settings.cumulative_shares]
+            return figures.tiers(expression, settings.value, cutoffs=cutoffs)
+        return figures.tiers(expression, settings.value, amounts=settings.amounts)
+
+    def tiers(self, start: dt.date | None = None, end: dt.date | None = None, settings: Any = None) -> pl.DataFrame:
+        """customer_id, value, value_rank, tier_index and tier of each customer (``assign_tiers``), best first."""
+        from crm_core.portfolio import TierSettings
+
+        settings = settings or TierSettings()
+        tiered = self._tier_expression(start, end, settings)
+        frame = self._run(tiered.select(C.CUSTOMER_ID, settings.value, "value_rank", "tier_index"), "tiers")
+        return frame.with_columns(pl.col("value_rank").cast(pl.UInt32), pl.col("tier_index").cast(pl.UInt32)).sort(
+            "value_rank").with_columns(pl.col("tier_index").replace_strict(
+                list(range(len(settings.names))), list(settings.names), return_dtype=pl.String).alias("tier"))
+
+    def tier_summary(self, start: dt.date | None = None, end: dt.date | None = None, settings: Any = None) -> pl.DataFrame:
+        """``crm_core.portfolio.tier_summary`` with the per-tier sums computed in the engine (a few rows travel)."""
+        from crm_core.portfolio import TierSettings
+
+        settings = settings or TierSettings()
+        counts = self._run(figures.tier_counts(self._tier_expression(start, end, settings), settings.value), "tier_counts")
+        names = pl.DataFrame({"tier_index": list(range(len(settings.names))), "tier": list(settings.names)})
+        table = names.join(counts.with_columns(pl.col("tier_index").cast(pl.Int64)), on="tier_index", how="left")
+        table = table.with_columns(pl.col("customers").fill_null(0).cast(pl.UInt32), pl.col("revenue").fill_null(0.0))
+        customers, revenue = int(table["customers"].sum()), float(table["revenue"].sum())
+        margin = ["margin"] if "margin" in table.columns else []
+        return table.sort("tier_index").select(
+            "tier", "customers",
+            (pl.col("customers") / customers if customers else pl.lit(None, pl.Float64)).alias("customer_share"),
+            "revenue", (pl.col("revenue") / revenue if revenue > 0 else pl.lit(None, pl.Float64)).alias("revenue_share"),
+            *margin, "value_min", "value_max")
+
+    # --- KPIs ------------------------------------------------------------------------------
+
+    def _cards(self, periods: list[tuple[dt.date, dt.date]]) -> list[dict[str, Any]]:
+        frame = self._run(figures.period_cards(self.tx, periods), "period_kpis", periods=len(periods))
+        by_start = {row["period"]: row for row in frame.iter_rows(named=True)}
+        empty = {"revenue": 0.0, "orders": 0, "active_customers": 0, "new_customers": 0}
+        rows = [{name: by_start.get(start, empty)[name] for name in _KPI_COUNTS} for start, _ in periods]
+        counts = _typed_counts(pl.DataFrame(rows, schema={"revenue": pl.Float64, "orders": pl.Int64,
+                                                          "active_customers": pl.Int64, "new_customers": pl.Int64}))
+        derived = _derived(counts.lazy()).collect()
+        return [derived.row(index, named=True) for index in range(len(periods))]
+
+    def period_kpis(self, start: dt.date, end: dt.date) -> dict[str, float | int | None]:
+        """Same as :func:`crm_core.kpis.period_kpis` on the whole history."""
+        return self._cards([(start, end)])[0]
+
+    def kpi_comparison(self, start: dt.date, end: dt.date) -> pl.DataFrame:
+        """Same as :func:`crm_core.kpis.kpi_comparison` (both periods in one query)."""
+        current, previous = self._cards([(start, end), previous_period(start, end)])
+        return comparison_frame(current, previous)
+
+    def kpi_trend(self, start: dt.date, end: dt.date, grain: str = "month") -> pl.DataFrame:
+        """Same as :func:`crm_core.kpis.kpi_trend`: KPIs per day / week (Monday) / month bucket."""
+        if grain not in figures.GRAIN_UNITS:
+            raise WarehouseError(f"Unknown grain {grain!r}: use day, week or month.")
+        frame = self._run(figures.trend(self.tx, start, end, grain), "kpi_trend", grain=grain)
+        frame = _typed_counts(frame.with_columns(pl.col("period").cast(pl.Date)).sort("period"))
+        schema = _trend_schema()
+        return _derived(frame.lazy()).collect().select(pl.col(name).cast(dtype) for name, dtype in schema.items())
+
+    def overview(self, card_start: dt.date, card_end: dt.date, start: dt.date, end: dt.date,
+                 grain: str = "month") -> tuple[pl.DataFrame, pl.DataFrame]:
+        """``(kpi_comparison(card_start, card_end), kpi_trend(start, end, grain))``: what the Overview shows."""
+        return self.kpi_comparison(card_start, card_end), self.kpi_trend(start, end, grain)
+
+    # --- CLV -------------------------------------------------------------------------------
+
+    def clv_counts(self, calibration_end: dt.date | None = None) -> pl.DataFrame:
+        """Compressed CLV statistics: frequency (x), recency (t_x) and T in weeks, and customers per row.
+
+        The per-customer (x, t_x, T) of :func:`crm_core.clv.data.rfm_summary`,
+        counted in the engine, sorted by (x, t_x, T): fit a model on them with
+        ``weights=customers`` (thousands of rows, whatever the number of orders).
+        """
+        from crm_core.clv.settings import DAYS_PER_WEEK
+
+        calibration_end = calibration_end if calibration_end is not None else self._last_date()
+        if calibration_end is None:
+            return pl.DataFrame(schema={"frequency": pl.Float64, "recency": pl.Float64, "T": pl.Float64,
+                                        "customers": pl.Int64})
+        frame = self._run(figures.clv_counts(self.tx, calibration_end), "clv_counts")
+        return frame.select(
+            pl.col("x").cast(pl.Float64).alias("frequency"),
+            (pl.col("t_x_days").cast(pl.Float64) / DAYS_PER_WEEK).alias("recency"),
+            (pl.col("T_days").cast(pl.Float64) / DAYS_PER_WEEK).alias("T"),
+            pl.col("customers").cast(pl.Int64),
+        ).sort("frequency", "recency", "T")
+
+
+def fit_purchase_model(counts: pl.DataFrame, model: Any) -> Any:
+    """Fit a purchase model (BG/NBD, Pareto/NBD, ...) on :meth:`Warehouse.clv_counts`; returns the model."""
+    return model.fit(counts["frequency"], counts["recency"], counts["T"], weights=counts["customers"].cast(pl.Float64))
+
+
+TOP_COLUMNS = ("customer_id", "revenue", "orders", "aov", "last_date", "recency_days")
+
+
+def top_customers(summary: pl.DataFrame, n: int = 20) -> tuple[pl.DataFrame, str]:
+    """The ``n`` customers with the most revenue, and a sentence on their share of it."""
+    top = summary.sort(["revenue", C.CUSTOMER_ID], descending=[True, False]).head(n)
+    top = top.select([name for name in TOP_COLUMNS if name in summary.columns])
+    total = float(summary["revenue"].sum()) if summary.height else 0.0
+    if total <= 0:
+        return top, "No net revenue in this period, so there is no top list to read."
+    share = float(top["revenue"].sum()) / total
+    return top, f"The top {top.height:,} of {summary.height:,} customers bring {share:.0%} of the period's net revenue."
+
+
+def _typed(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """The columns of ``schema`` present in ``frame``, in schema order, cast to its types."""
+    return frame.select(pl.col(name).cast(dtype) for name, dtype in schema.items() if name in frame.columns)
+
+
+def _typed_counts(frame: pl.DataFrame) -> pl.DataFrame:
+    """Counted KPIs cast to the dtypes crm_core.kpis produces."""
+    schema = _trend_schema()
+    return frame.with_columns(pl.col(name).cast(schema[name]) for name in _KPI_COUNTS)
+
+
+def _empty_transactions(columns: tuple[str, ...]) -> pl.LazyFrame:
+    return pl.LazyFrame(schema={name: dtype for name, dtype in TRANSACTION_SCHEMA.items()
+                                if name in columns or name in (C.CUSTOMER_ID, C.ORDER_DATE, C.AMOUNT)})
+
+
+@lru_cache(maxsize=64)
+def _summary_schema(columns: tuple[str, ...]) -> dict[str, pl.DataType]:
+    """The exact output schema of crm_core.customers.summarize for these columns."""
+    from crm_core.customers import summarize
+
+    return dict(summarize(_empty_transactions(columns), as_of=dt.date(2000, 1, 1)).collect_schema())
+
+
+@lru_cache(maxsize=1)
+def _trend_schema() -> dict[str, pl.DataType]:
+    """The exact output schema of crm_core.kpis.kpi_trend."""
+    from crm_core.kpis import kpi_trend
+
+    return dict(kpi_trend(_empty_transactions(()), dt.date(2000, 1, 1), dt.date(2000, 1, 2)).schema)
