@@ -125,7 +125,7 @@ def _nav(page, title: str) -> None:
     page.wait_for_timeout(500)
 
 
-def _idle(page, timeout: int = 90_000) -> None:
+def _idle(page, timeout: int = 180_000) -> None:
     """Wait until the script run is over (no running indicator)."""
     page.wait_for_timeout(300)
     page.wait_for_function(
@@ -135,7 +135,7 @@ def _idle(page, timeout: int = 90_000) -> None:
 
 
 def _add_first_chart(page) -> None:
-    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=90_000)
+    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=180_000)
     _idle(page)
     page.get_by_role("button", name="Add to deck").first.click()
     page.get_by_text("Added to the deck").first.wait_for(timeout=30_000)
@@ -158,7 +158,7 @@ def _assert_contrast(page, background: tuple[int, int, int]) -> None:
     assert any(r["label"].startswith("button") and "Next" in r["label"] for r in measured["results"])
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(900)
 def test_deck_from_three_pages_reordered_and_played_dark(server_url):  # noqa: F811
     from playwright.sync_api import sync_playwright
 
@@ -227,7 +227,7 @@ def test_deck_from_three_pages_reordered_and_played_dark(server_url):  # noqa: F
             browser.close()
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(900)
 def test_default_deck_fits_the_screen_and_steps(server_url):  # noqa: F811
     """Every slide of the default deck at 1366x768 in light mode: headline, chart and detail on screen."""
     from playwright.sync_api import sync_playwright
