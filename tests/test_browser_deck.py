@@ -116,13 +116,19 @@ def _still(page) -> None:
     page.wait_for_timeout(400)
 
 
+#: Address of each page the test opens (app.py's url paths).
+PAGE_PATHS = {"Overview": "/", "Portfolio": "/portfolio", "Segments": "/segments", "Deck": "/deck"}
+
+
 def _nav(page, title: str) -> None:
     link = page.locator('[data-testid="stSidebarNav"] a:visible', has_text=title)
     more = page.locator('[data-testid="stSidebarNav"] button:visible', has_text=re.compile("more", re.IGNORECASE))
     if link.count() == 0 and more.count():  # a long page list is collapsed under "View more"
         more.first.click()
     link.first.click(timeout=60_000)
-    page.wait_for_timeout(500)
+    # under load the old page stays on screen a while: wait for the new address and the end of its run
+    page.wait_for_function("path => location.pathname === path", arg=PAGE_PATHS[title], timeout=60_000)
+    _idle(page)
 
 
 def _idle(page, timeout: int = 180_000) -> None:
