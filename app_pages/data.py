@@ -12,6 +12,7 @@ from crm_core.export import ORDER_HEADERS, readable_export, safe_csv_bytes
 from crm_core.ingest import ColumnMapping, ReadOptions
 from crm_core.schema import SIDE_TABLE_SCHEMAS
 from ui.data import current_dataset_id
+from ui.settings import current_settings
 from ui.state import DEMO_DATASET_ID, Keys
 from ui.upload import ingest_side_table, ingest_upload, save_upload
 from ui.widgets import explain, figure_card, plain
@@ -46,6 +47,7 @@ REVENUE_KEY = "ov_revenue"
 APPEND_RESULT, APPEND_UNDONE = "append_result", "append_undone"
 #: Exchange rates: the upload, the reporting currency, and (file id, currencies) of the last read.
 RATES_KEY, REPORT_IN_KEY, CURRENCIES_KEY = "data_rates_upload", "data_report_currency", "data_currencies"
+RATES_TABLE_KEY = "data_rates_table"  # (upload id, checked RatesTable or the error line)
 SIDE_KINDS = {
     "customers": "Customers (attributes, acquisition channel)",
     "interactions": "Support interactions (CSAT, cost)",
@@ -102,15 +104,23 @@ def _exchange_rates(uploaded, options: ReadOptions) -> ReadOptions:
             "or before its date; an order without one is set aside with the reason. See docs/currency.md."
         )
         left, right = st.columns([1, 2])
-        reporting = left.selectbox("Report amounts in", found, key=REPORT_IN_KEY)
+        chosen = current_settings().currency  # the sidebar's currency, when the file has it
+        reporting = left.selectbox("Report amounts in", found, index=found.index(chosen) if chosen in found else 0,
+                                   key=REPORT_IN_KEY, help="The currency every amount is converted to.")
         rates_file = right.file_uploader("Exchange rates (optional)", type=["csv", "txt", "tsv"], key=RATES_KEY)
     if rates_file is None:
         return options
-    try:
-        return replace(options, rates=read_rates(rates_file.getvalue(), name=rates_file.name), currency=reporting)
-    except RatesError as error:
-        st.error(plain(f"The exchange rates cannot be used: {error}. Fix the file and upload it again."))
+    read_before = st.session_state.get(RATES_TABLE_KEY)
+    if read_before is None or read_before[0] != rates_file.file_id:  # read and check once per upload
+        try:
+            read_before = (rates_file.file_id, read_rates(rates_file.getvalue(), name=rates_file.name))
+        except RatesError as error:
+            read_before = (rates_file.file_id, str(error))
+        st.session_state[RATES_TABLE_KEY] = read_before
+    if isinstance(read_before[1], str):
+        st.error(plain(f"The exchange rates cannot be used: {read_before[1]}. Fix the file and upload it again."))
         return options
+    return replace(options, rates=read_before[1], currency=reporting)
 
 
 def _remember_currencies(uploaded, report) -> None:

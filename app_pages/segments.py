@@ -21,6 +21,7 @@ from ui.data import (
     period_transactions,
     selected_period,
 )
+from ui import segments as seg_cache
 from ui.segments import cached_describe, default_behaviour, fit_job
 from ui.settings import current_settings, update_settings
 from ui.state import Keys
@@ -148,10 +149,10 @@ def rules_editor(bins: int, axis: str) -> tuple[rfm.SegmentRule, ...]:
     return applied
 
 
-def rfm_tab(summary: pl.DataFrame, tx: pl.LazyFrame, settings: rfm.RfmSettings, start: dt.date,
+def rfm_tab(summary: pl.DataFrame, settings: rfm.RfmSettings, start: dt.date,
             as_of: dt.date) -> pl.DataFrame:
     """Scores, grid, segment sizes and profiles, migration and the customers of a segment."""
-    scored = rfm.score_customers(summary, settings).collect()
+    scored = seg_cache.scored_customers(dataset_key(), *selected_period(), as_of, settings, summary)  # shared cache
     numbers = rfm.headline(scored)
     period = fmt.period(start, as_of)
     cards = st.columns(4)
@@ -188,7 +189,7 @@ def rfm_tab(summary: pl.DataFrame, tx: pl.LazyFrame, settings: rfm.RfmSettings, 
         mean_f=st.column_config.NumberColumn("F score (mean)", format="%.1f"),
         mean_m=st.column_config.NumberColumn("M score (mean)", format="%.1f"))
     takeaway(rfm.profile_takeaway(profile))
-    migration_section(tx, settings, start, as_of)
+    migration_section(settings, start, as_of)
 
     st.subheader("Customers of a segment")
     names = settings.segment_names
@@ -208,7 +209,7 @@ def rfm_tab(summary: pl.DataFrame, tx: pl.LazyFrame, settings: rfm.RfmSettings, 
     return scored
 
 
-def migration_section(tx: pl.LazyFrame, settings: rfm.RfmSettings, start: dt.date, as_of: dt.date) -> None:
+def migration_section(settings: rfm.RfmSettings, start: dt.date, as_of: dt.date) -> None:
     """How customers moved between segments from an earlier date to the reference date."""
     st.subheader("How customers moved between segments")
     if as_of <= start:
@@ -221,7 +222,7 @@ def migration_section(tx: pl.LazyFrame, settings: rfm.RfmSettings, start: dt.dat
     if earlier != chosen:
         st.caption(f"The comparison date must fall between {start:%d %b %Y} and the day before the reference date; "
                    f"using {earlier:%d %b %Y}.")
-    flows = rfm.segment_migration(tx, earlier, as_of, settings)
+    flows = seg_cache.segment_migration(dataset_key(), *selected_period(), earlier, as_of, settings)
     chart(charts.migration_sankey(flows, f"{earlier:%d %b %Y}", f"{as_of:%d %b %Y}", settings.segment_names),
           key="seg_migration")
     takeaway(rfm.migration_takeaway(flows, earlier, as_of))
@@ -313,13 +314,14 @@ def needs_tab(summary: pl.DataFrame, tx: pl.LazyFrame, scored: pl.DataFrame, rfm
         groups = needs.customer_groups(scored, rfm.SEGMENT)
         order = rfm_settings.segment_names
     scoped_tx = needs.orders_until(tx, as_of)
+    view = (dataset_key(), *selected_period(), as_of)  # what the cached results depend on, with the groups
 
     st.subheader("What each group buys")
     missing = needs.missing_column_message(scoped_tx, C.CATEGORY)
     if missing:
         st.info(missing, icon=":material/info:")
     else:
-        mix = needs.mix_by_group(scoped_tx, groups, C.CATEGORY, needs.GROUP)
+        mix = seg_cache.group_mix(*view, groups, C.CATEGORY)
         chart(charts.mix_heatmap(mix, C.CATEGORY, needs.GROUP, order, "Share of each group's revenue by category"),
               key="needs_category_mix")
         takeaway(needs.mix_takeaway(mix, C.CATEGORY, needs.GROUP))
@@ -330,7 +332,7 @@ def needs_tab(summary: pl.DataFrame, tx: pl.LazyFrame, scored: pl.DataFrame, rfm
             st.session_state.pop(Keys.NEEDS_SCOPE, None)
         scope = st.selectbox("Customers", scopes, key=Keys.NEEDS_SCOPE)
         subset = None if scope == scopes[0] else needs.group_customers(groups, scope)
-        pairs = needs.cross_sell_pairs(scoped_tx, subset)
+        pairs = seg_cache.cross_sell(*view, subset)
         if pairs.is_empty():
             st.info("No two categories are bought by at least 5 of the same customers here.")
         else:
@@ -354,7 +356,7 @@ def needs_tab(summary: pl.DataFrame, tx: pl.LazyFrame, scored: pl.DataFrame, rfm
     if missing:
         st.info(missing, icon=":material/info:")
         return
-    mix = needs.mix_by_group(scoped_tx, groups, C.CHANNEL, needs.GROUP)
+    mix = seg_cache.group_mix(*view, groups, C.CHANNEL)
     chart(charts.mix_heatmap(mix, C.CHANNEL, needs.GROUP, order, "Share of each group's revenue by channel"),
           key="needs_channel_mix")
     takeaway(needs.mix_takeaway(mix, C.CHANNEL, needs.GROUP))
@@ -364,7 +366,7 @@ def needs_tab(summary: pl.DataFrame, tx: pl.LazyFrame, scored: pl.DataFrame, rfm
     takeaway(needs.channel_value_takeaway(value))
     group_table(value, channel_use="Channels used")
 
-    flows = needs.channel_migration(scoped_tx)
+    flows = seg_cache.channel_moves(*view)
     if not flows.is_empty():
         chart(charts.channel_sankey(flows), key="needs_channel_moves")
     takeaway(needs.channel_migration_takeaway(flows))
@@ -389,7 +391,7 @@ if summary.height == 0:
 tab_rfm, tab_clusters, tab_needs = st.tabs(["RFM segments", "Behavioural clusters", "Needs & channels"])
 with tab_rfm:
     rfm_settings = view_rfm(bins, ties, axis)
-    scored = rfm_tab(summary, tx, rfm_settings, start, as_of)
+    scored = rfm_tab(summary, rfm_settings, start, as_of)
 with tab_clusters:
     cluster_result = clusters_tab(summary, start, end, as_of)
 with tab_needs:

@@ -73,7 +73,7 @@ def test_image_installs_runtime_requirements_only():
     lines = (ROOT / "requirements.txt").read_text().splitlines()
     runtime = lines[: next(i for i, line in enumerate(lines) if line.startswith("# Tests"))]  # what the sed keeps
     names = {re.split(r"[<>=\[ ]", line)[0].lower() for line in runtime if line and not line.startswith("#")}
-    assert {"streamlit", "polars", "sqlalchemy", "psycopg", "authlib"} <= names
+    assert {"streamlit", "polars", "ibis-framework", "psycopg", "authlib"} <= names
     assert not names & {"pytest", "playwright", "hypothesis", "pyyaml"}
     assert "sed '/^# Tests/,$d' requirements.txt" in _dockerfile()
 

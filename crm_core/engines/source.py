@@ -157,7 +157,9 @@ def _connect_duckdb(uri: str) -> Any:
         raise WarehouseError("Give the DuckDB database file: duckdb:///path/to/orders.duckdb.")
     if not os.path.exists(path if path.startswith("/") else "/" + path):
         raise WarehouseError(f"There is no DuckDB file at {path}. Check the path (duckdb:///absolute/path.duckdb).")
-    return ibis.duckdb.connect(path if path.startswith("/") else "/" + path, read_only=True)
+    backend = ibis.duckdb.connect(path if path.startswith("/") else "/" + path, read_only=True)
+    backend.raw_sql("SET enable_progress_bar = false")  # it would draw on the server's terminal
+    return backend
 
 
 def _connect_spark(uri: str) -> Any:

@@ -273,10 +273,10 @@ def top_customers(summary: pl.DataFrame, n: int = 20) -> tuple[pl.DataFrame, str
     """The ``n`` customers with the most revenue, and a sentence on their share of it."""
     top = summary.sort(["revenue", C.CUSTOMER_ID], descending=[True, False]).head(n)
     top = top.select([name for name in TOP_COLUMNS if name in summary.columns])
-    total = summary["revenue"].sum() if summary.height else 0.0
+    total = float(summary["revenue"].sum()) if summary.height else 0.0
     if total <= 0:
         return top, "No net revenue in this period, so there is no top list to read."
-    share = top["revenue"].sum() / total
+    share = float(top["revenue"].sum()) / total
     return top, f"The top {top.height:,} of {summary.height:,} customers bring {share:.0%} of the period's net revenue."
 
 
