@@ -65,11 +65,22 @@ def _clear() -> None:
     set_deck(Deck())
 
 
+def _period(settings: dict) -> str:
+    """'01 Oct 2023 – 30 Sep 2026' from a slide's ISO start and end (as stored when the chart was added)."""
+    import datetime as dt
+
+    try:
+        start, end = dt.date.fromisoformat(settings["start"]), dt.date.fromisoformat(settings["end"])
+    except (KeyError, TypeError, ValueError):
+        return "the period of that moment"
+    return f"{start:%d %b %Y} – {end:%d %b %Y}"
+
+
 def _shown_title(entry) -> tuple[str, str]:
     """(title shown on the slide, where it comes from)."""
     if entry.is_page_chart:
         settings = entry.settings_dict
-        source = f"Chart from {settings.get('page_title') or entry.page or 'a page'}, {settings.get('start')} to {settings.get('end')}"
+        source = f"Chart from {settings.get('page_title') or entry.page or 'a page'}, {_period(settings)}"
         return entry.title or str(settings.get("chart_title") or "Chart"), source
     finding = headlines.get(entry.figure_id)
     source = f"Key finding: {finding.title if finding else entry.figure_id}"

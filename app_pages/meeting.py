@@ -88,15 +88,15 @@ def _controls(labels: list[str], dark: bool) -> None:
     st.query_params[Keys.MEETING_STEP] = str(step)  # a copied link reopens this slide
     st.html(shown_slide_css(step))
     st.progress(step / count, text=f"Slide {step} of {count} · {plain(labels[step - 1])}")
-    previous, following, theme_column, leave = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
-    previous.button("Previous", icon=":material/arrow_back:", disabled=step <= 1, on_click=_move, args=(-1, count),
-                    shortcut="Left", width="stretch")
-    following.button("Next", icon=":material/arrow_forward:", type="primary", disabled=step >= count, on_click=_move,
-                     args=(1, count), shortcut="Right", width="stretch")
-    with theme_column:
+    # one horizontal container, not four columns: fewer elements for each step to send
+    with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
+        st.button("Previous", icon=":material/arrow_back:", disabled=step <= 1, on_click=_move, args=(-1, count),
+                  shortcut="Left", width="stretch")
+        st.button("Next", icon=":material/arrow_forward:", type="primary", disabled=step >= count, on_click=_move,
+                  args=(1, count), shortcut="Right", width="stretch")
         chosen = _theme("collapsed")
-    leave.button("Exit", icon=":material/close:", on_click=_set_meeting, args=(False,), shortcut="Esc",
-                 width="stretch")
+        st.button("Exit", icon=":material/close:", on_click=_set_meeting, args=(False,), shortcut="Esc",
+                  width="stretch")
     if (chosen == "Dark") != dark or not st.session_state.get(Keys.MEETING_MODE):
         st.rerun()  # the theme's page colours and leaving meeting mode concern the whole app
 

@@ -22,7 +22,9 @@ from pathlib import Path
 
 from benchmarks.common import OUT
 
-SHARED_BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"
+#: ../shared/bench from the repository (the nearest folder above holding shared/bench: a git worktree is deeper).
+SHARED_BENCH = next((folder / "shared" / "bench" for folder in Path(__file__).resolve().parents
+                     if (folder / "shared" / "bench").is_dir()), Path(__file__).resolve().parents[2] / "shared" / "bench")
 ROWS = 1_000_000
 RUNS = 3
 

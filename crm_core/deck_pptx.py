@@ -28,6 +28,7 @@ from pptx.dml.color import RGBColor
 from pptx.util import Inches, Pt
 
 from crm_core.charts.native import CATEGORY_KINDS, NativeChart
+from crm_core.charts.present import enlarged
 from crm_core.charts.text import plain_text
 from crm_core.deck import Slide
 
@@ -36,7 +37,7 @@ MARGIN = Inches(0.5)
 CHART_TOP, CHART_HEIGHT = Inches(1.45), Inches(4.75)
 MAX_NOTE_ROWS = 40
 DEFINITIONS_PER_SLIDE = 5
-PICTURE_SIZE = (1500, 760)  # CSS pixels; printed at twice the density
+PICTURE_SIZE = (1200, 610)  # CSS pixels, printed at twice the density: type as large as on a 1200 px screen
 
 _CHART_TYPES = {
     "column": XL_CHART_TYPE.COLUMN_CLUSTERED,
@@ -176,6 +177,9 @@ def add_native_chart(pptx_slide: Any, chart: NativeChart, left: int, top: int, w
     graphic.font.size = Pt(12)
     if chart.kind in ("bar", "stacked_bar"):
         graphic.category_axis.reverse_order = True  # first category on top, as on screen
+        # ... and the value axis stays at the bottom: it crosses the reversed category axis at its last category
+        for crosses in graphic._chartSpace.xpath(".//c:valAx/c:crosses"):
+            crosses.set("val", "max")
     if chart.kind not in ("pie", "doughnut"):
         graphic.value_axis.tick_labels.number_format = chart.number_format
         graphic.value_axis.tick_labels.number_format_is_linked = False
@@ -297,7 +301,7 @@ def write_pptx(slides: list[Slide], meta: DeckMeta, path: Path | str | BinaryIO,
                 natives += 1
             else:
                 data_table = _chart_data_table(slide, figure)
-                png = figure_png(figure, chromium=chromium)
+                png = figure_png(enlarged(figure, height=PICTURE_SIZE[1]), chromium=chromium)  # labels legible
                 if png is not None:
                     picture = page.shapes.add_picture(io.BytesIO(png), MARGIN, CHART_TOP, height=CHART_HEIGHT)
                     picture.left = int((WIDTH - picture.width) / 2)

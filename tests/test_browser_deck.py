@@ -30,8 +30,12 @@ CONTRAST_JS = """
   const page = background(main);
   const results = [];
   const shows = (el) => el && el.offsetParent && el.checkVisibility({visibilityProperty: true, opacityProperty: true});
-  const text = (el, label) => { if (!shows(el)) return; const c = parse(getComputedStyle(el).color);
-    results.push({kind: 'text', label, ratio: ratio(c, background(el))}); };
+  // what the eye sees: the colour blended into its background by its alpha and every ancestor's opacity
+  const seen = (c, el, bg) => { let a = c.a; for (let e = el; e && e !== document.body; e = e.parentElement)
+      a *= parseFloat(getComputedStyle(e).opacity);
+    return {r: a * c.r + (1 - a) * bg.r, g: a * c.g + (1 - a) * bg.g, b: a * c.b + (1 - a) * bg.b, a: 1}; };
+  const text = (el, label) => { if (!shows(el)) return; const bg = background(el);
+    results.push({kind: 'text', label, ratio: ratio(seen(parse(getComputedStyle(el).color), el, bg), bg)}); };
   main.querySelectorAll('h2').forEach(el => text(el, 'headline'));
   main.querySelectorAll('[data-testid="stCaptionContainer"] p, [data-testid="stCaptionContainer"]').forEach(el => text(el, 'detail'));
   main.querySelectorAll('summary p').forEach(el => text(el, 'expander'));
@@ -40,10 +44,10 @@ CONTRAST_JS = """
     const label = (b.innerText || '').trim() || 'button';
     const p = b.querySelector('p') || b; text(p, 'button ' + label);
     const s = getComputedStyle(b); const border = parse(s.borderTopColor); const fill = background(b);
-    const edge = Math.max(border && parseFloat(s.borderTopWidth) > 0 ? ratio(border, page) : 1, ratio(fill, page));
+    const edge = Math.max(border && parseFloat(s.borderTopWidth) > 0 ? ratio(seen(border, b, page), page) : 1, ratio(seen(fill, b, page), page));
     results.push({kind: 'control', label: 'button ' + label, ratio: edge}); });
   const track = main.querySelector('[data-testid="stProgress"] [role="progressbar"] > div');
-  if (track) results.push({kind: 'control', label: 'progress track', ratio: ratio(background(track), page)});
+  if (track) results.push({kind: 'control', label: 'progress track', ratio: ratio(seen(background(track), track, page), page)});
   return {page, results};
 }
 """
@@ -106,16 +110,28 @@ def _step_times(page, steps: int) -> list[float]:
     return times
 
 
+def _still(page) -> None:
+    """Mouse out of the way (no tooltip in a screenshot) and a moment for toasts and charts to settle."""
+    page.mouse.move(VIEWPORT["width"] - 5, 5)
+    page.wait_for_timeout(400)
+
+
+#: Address of each page the test opens (app.py's url paths).
+PAGE_PATHS = {"Overview": "/", "Portfolio": "/portfolio", "Segments": "/segments", "Deck": "/deck"}
+
+
 def _nav(page, title: str) -> None:
     link = page.locator('[data-testid="stSidebarNav"] a:visible', has_text=title)
     more = page.locator('[data-testid="stSidebarNav"] button:visible', has_text=re.compile("more", re.IGNORECASE))
     if link.count() == 0 and more.count():  # a long page list is collapsed under "View more"
         more.first.click()
     link.first.click(timeout=60_000)
-    page.wait_for_timeout(500)
+    # under load the old page stays on screen a while: wait for the new address and the end of its run
+    page.wait_for_function("path => location.pathname === path", arg=PAGE_PATHS[title], timeout=60_000)
+    _idle(page)
 
 
-def _idle(page, timeout: int = 90_000) -> None:
+def _idle(page, timeout: int = 180_000) -> None:
     """Wait until the script run is over (no running indicator)."""
     page.wait_for_timeout(300)
     page.wait_for_function(
@@ -125,7 +141,7 @@ def _idle(page, timeout: int = 90_000) -> None:
 
 
 def _add_first_chart(page) -> None:
-    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=90_000)
+    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=180_000)
     _idle(page)
     page.get_by_role("button", name="Add to deck").first.click()
     page.get_by_text("Added to the deck").first.wait_for(timeout=30_000)
@@ -148,7 +164,7 @@ def _assert_contrast(page, background: tuple[int, int, int]) -> None:
     assert any(r["label"].startswith("button") and "Next" in r["label"] for r in measured["results"])
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(900)
 def test_deck_from_three_pages_reordered_and_played_dark(server_url):  # noqa: F811
     from playwright.sync_api import sync_playwright
 
@@ -165,6 +181,7 @@ def test_deck_from_three_pages_reordered_and_played_dark(server_url):  # noqa: F
                 _nav(page, title)
                 _add_first_chart(page)
                 if shots and title == "Portfolio":
+                    _still(page)
                     page.screenshot(path=f"{shots}/present-1-add-to-deck.png")
 
             _nav(page, "Deck")
@@ -179,16 +196,13 @@ def test_deck_from_three_pages_reordered_and_played_dark(server_url):  # noqa: F
             up = page.locator('[data-testid="stMain"] button:visible', has_text="Up")
             assert up.count() == 3
             up.nth(2).click()  # the third slide one place earlier
-            try:
-                page.locator('[data-testid="stMain"] strong', has_text=expected_second).wait_for(timeout=30_000)
-            except Exception:
-                page.screenshot(path="/tmp/shots/debug.png", full_page=True)
-                raise
+            page.locator('[data-testid="stMain"] strong', has_text=expected_second).wait_for(timeout=30_000)
             _idle(page)
             after = _slide_titles(page)
             assert [t.split(". ", 1)[1] for t in after] == \
                 [t.split(". ", 1)[1] for t in (before[0], before[2], before[1])]
             if shots:
+                _still(page)
                 page.screenshot(path=f"{shots}/present-2-deck.png", full_page=True)
 
             page.get_by_role("button", name="Play in meeting mode").click()
@@ -196,6 +210,7 @@ def test_deck_from_three_pages_reordered_and_played_dark(server_url):  # noqa: F
             _idle(page)
             _assert_contrast(page, (255, 255, 255))  # light theme
             if shots:
+                _still(page)
                 page.screenshot(path=f"{shots}/present-3-meeting-light.png")
             page.locator('[data-testid="stMain"] button:visible', has_text="Dark").first.click()
             _idle(page)
@@ -208,6 +223,7 @@ def test_deck_from_three_pages_reordered_and_played_dark(server_url):  # noqa: F
             _assert_slide_fits(page)
             _assert_contrast(page, (14, 17, 23))  # dark theme
             if shots:
+                _still(page)
                 page.screenshot(path=f"{shots}/present-4-meeting-dark.png")
             # a step only swaps the slide shown: time Next until the new headline shows (printed, not asserted)
             times = _step_times(page, 2)
@@ -217,7 +233,7 @@ def test_deck_from_three_pages_reordered_and_played_dark(server_url):  # noqa: F
             browser.close()
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(900)
 def test_default_deck_fits_the_screen_and_steps(server_url):  # noqa: F811
     """Every slide of the default deck at 1366x768 in light mode: headline, chart and detail on screen."""
     from playwright.sync_api import sync_playwright

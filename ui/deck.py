@@ -128,11 +128,12 @@ def _meeting_figure(slide: Slide, dark: bool, height: int) -> go.Figure | None:
     elif slide.figure_json:
         figure = themed(pio.from_json(slide.figure_json), dark)
         if _figure_title(figure) == slide.title:  # the slide's headline already says it
-            figure.update_layout(title_text=None)
+            figure.update_layout(title_text=None, margin_t=30)
     else:
         return None
     figure = enlarged(figure, height=height)
-    if figure.layout.title.text and len(figure.data) > 1:  # room for the enlarged title above the legend
+    legend_on_top = figure.layout.legend.y is None or figure.layout.legend.y >= 1  # the template puts it on top
+    if figure.layout.title.text and len(figure.data) > 1 and legend_on_top:  # room for the enlarged title above it
         figure.update_layout(margin_t=100)
     return figure
 

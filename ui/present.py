@@ -77,6 +77,7 @@ def _palette_css(page: str, text: str, muted: str, control: str, border: str, pr
         f'.stApp, [data-testid="stMain"], [data-testid="stAppViewContainer"] {{ background: {page} !important; color: {text} !important; }}'
         f'[data-testid="stMain"] h1, [data-testid="stMain"] h2, [data-testid="stMain"] p {{ color: {text} !important; }}'
         f'[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p {{ color: {muted} !important; }}'
+        f'[data-testid="stCaptionContainer"] {{ opacity: 1 !important; }}'  # Streamlit fades captions to 60 %
         f'[data-testid="stMain"] button {{ background: {control} !important; color: {text} !important; border: 1px solid {border} !important; }}'
         f'[data-testid="stMain"] button p, [data-testid="stMain"] button span {{ color: inherit !important; }}'
         f'[data-testid="stMain"] button[kind="primary"], [data-testid="stMain"] button[aria-checked="true"] '

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     """Under the ingest limits, in a forked child (no worker process, no rows handed back)."""
     from crm_core.ingest.supervisor import supervised
 
-    return supervised(lambda: run_reporting_errors(lambda: _summary(args), args))
+    return supervised(lambda: run_reporting_errors(lambda: _summary(args), args), args.path)
 
 
 def distinct_customers(tx: pl.LazyFrame, rows: int) -> int:

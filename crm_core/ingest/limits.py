@@ -5,7 +5,10 @@ forked supervisor (:mod:`crm_core.ingest.supervisor`), which must not import
 Polars before it forks. Limits are environment variables, read at each call:
 
 - ``CRM_INGEST_MEMORY_MB``: resident memory of the reading process (default 2560; 0: no limit).
-- ``CRM_INGEST_TIMEOUT_S``: wall-clock limit of one read (default 240).
+- ``CRM_INGEST_TIMEOUT_S``: wall-clock limit of one read (default 240), plus
+- ``CRM_INGEST_TIMEOUT_S_PER_GB``: seconds more per gigabyte of the file as stored (default 240):
+  a 3 GB CSV of 100M orders legitimately takes minutes on 2 cores, while a crafted file
+  that hangs the reader is small on disk (a bomb's expansion is capped separately).
 """
 from __future__ import annotations
 
@@ -14,8 +17,10 @@ import signal
 
 MEMORY_ENV = "CRM_INGEST_MEMORY_MB"
 TIMEOUT_ENV = "CRM_INGEST_TIMEOUT_S"
+TIMEOUT_PER_GB_ENV = "CRM_INGEST_TIMEOUT_S_PER_GB"
 DEFAULT_MEMORY_MB = 2560
 DEFAULT_TIMEOUT_S = 240
+DEFAULT_TIMEOUT_S_PER_GB = 240
 #: Address space allowed beyond the memory limit: Polars and its allocator reserve
 #: about 1.5 GB they never touch, so the cap on address space alone would refuse real files.
 ADDRESS_HEADROOM = 1536 * 1024**2
@@ -48,9 +53,23 @@ def memory_limit_bytes() -> int:
     return int(env_number(MEMORY_ENV, DEFAULT_MEMORY_MB) * 1024**2)
 
 
-def timeout_seconds() -> float:
-    """The wall-clock limit of one read (``$CRM_INGEST_TIMEOUT_S``)."""
-    return env_number(TIMEOUT_ENV, DEFAULT_TIMEOUT_S) or DEFAULT_TIMEOUT_S
+def timeout_seconds(file_bytes: int = 0) -> float:
+    """The wall-clock limit of one read of a file of ``file_bytes`` bytes (see the module doc)."""
+    base = env_number(TIMEOUT_ENV, DEFAULT_TIMEOUT_S) or DEFAULT_TIMEOUT_S
+    return base + env_number(TIMEOUT_PER_GB_ENV, DEFAULT_TIMEOUT_S_PER_GB) * file_bytes / 1024**3
+
+
+def file_bytes(path: object) -> int:
+    """Size of the file at ``path`` (0 when it is not a readable file)."""
+    try:
+        return os.stat(str(path)).st_size if path else 0
+    except (OSError, ValueError):
+        return 0
+
+
+def seconds_label(seconds: float) -> str:
+    """``240`` or ``0.01``: a limit in seconds as the messages show it."""
+    return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.2g}"
 
 
 def gigabytes(size: int) -> str:

@@ -53,8 +53,8 @@ from crm_core.ingest import reader, rejects
 from crm_core.ingest import source as ingest_source
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest.limits import (
-    ADDRESS_HEADROOM, TOO_BIG, TOO_SLOW, crash_message, env_number, gigabytes, memory_limit_bytes, resident_bytes,
-    timeout_seconds,
+    ADDRESS_HEADROOM, TOO_BIG, TOO_SLOW, crash_message, env_number, file_bytes, gigabytes, memory_limit_bytes,
+    resident_bytes, seconds_label, timeout_seconds,
 )
 from crm_core.ingest.supervisor import SUPERVISED_ENV
 from crm_core.ingest.messages import disk_full, is_disk_full, one_line
@@ -215,7 +215,7 @@ def _in_worker(
     except OSError as error:
         message = disk_full() if is_disk_full(error) else f"A temporary file could not be written ({error})."
         raise IngestError(message) from error
-    returncode = _run_worker(job)
+    returncode = _run_worker(job, file_bytes(path))
     result_path = job / RESULT_FILE
     if returncode != 0 or not result_path.exists():
         raise IngestError(crash_message(returncode))
@@ -228,10 +228,11 @@ def _in_worker(
     return pl.read_ipc(job / VALID_FILE).lazy(), report
 
 
-def _run_worker(job: Path) -> int:
+def _run_worker(job: Path, size: int) -> int:
     """Run the worker on ``job``, watching its memory and time; its return code (negative: killed by that signal)."""
     env = dict(os.environ, RUST_BACKTRACE="0", POLARS_VERBOSE="0", MALLOC_ARENA_MAX="2")
-    limit, deadline = memory_limit_bytes(), time.monotonic() + timeout_seconds()
+    limit, seconds = memory_limit_bytes(), timeout_seconds(size)
+    deadline = time.monotonic() + seconds
     with (job / "stderr.txt").open("wb") as stderr:
         process = subprocess.Popen(
             [sys.executable, "-m", "crm_core.ingest.worker", str(job)],
@@ -247,7 +248,7 @@ def _run_worker(job: Path) -> int:
                 if limit and resident_bytes(process.pid) > limit:
                     raise IngestError(TOO_BIG.format(limit=gigabytes(limit)))
                 if time.monotonic() > deadline:
-                    raise IngestError(TOO_SLOW.format(seconds=f"{timeout_seconds():g}"))
+                    raise IngestError(TOO_SLOW.format(seconds=seconds_label(seconds)))
         finally:
             if process.poll() is None:
                 process.kill()

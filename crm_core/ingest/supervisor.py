@@ -34,16 +34,17 @@ _POLL_SECONDS = 0.02
 OUT_OF_MEMORY = "The command ran out of memory. Use a smaller file (a shorter period) or a machine with more memory."
 
 
-def supervised(command: Callable[[], int]) -> int:
+def supervised(command: Callable[[], int], path: object = None) -> int:
     """Run ``command`` in a forked child under the ingest limits; its exit code (2 with one line on a limit or crash).
 
     The child's stderr goes to a temporary file the parent copies out when the
     child exits by itself (its own one-line error), and drops when the child is
     killed or aborts (a Rust allocation failure or panic text), printing its own line.
+    ``path`` (the file read) adds its share to the time limit (:func:`limits.timeout_seconds`).
     """
     if "polars" in sys.modules or not hasattr(os, "fork"):
         return command()  # the read still goes through the sandbox's worker
-    memory, seconds = limits.memory_limit_bytes(), limits.timeout_seconds()
+    memory, seconds = limits.memory_limit_bytes(), limits.timeout_seconds(limits.file_bytes(path))
     sys.stdout.flush()
     sys.stderr.flush()
     with tempfile.TemporaryFile() as child_stderr:
@@ -92,7 +93,7 @@ def _watch(pid: int, memory: int, seconds: float) -> tuple[int, str | None]:
         if memory and limits.resident_bytes(pid) > memory:
             message = limits.TOO_BIG.format(limit=limits.gigabytes(memory))
         elif time.monotonic() > deadline:
-            message = limits.TOO_SLOW.format(seconds=f"{seconds:g}")
+            message = limits.TOO_SLOW.format(seconds=limits.seconds_label(seconds))
         if message:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
