@@ -199,11 +199,14 @@ def check_every_figure(warehouse: Warehouse, tx: pl.DataFrame, calibration_end: 
         assert ours == pytest.approx(theirs, rel=1e-9)
 
 
+# Spark runs each of these a few seconds per query (more on a busy machine): a longer limit than the default.
+@pytest.mark.timeout(900)
 def test_small_fixture_same_as_file_path(engine):
     warehouse = engine.load("small", SMALL)
     check_every_figure(warehouse, SMALL, D(2024, 2, 29))
 
 
+@pytest.mark.timeout(900)
 def test_cdnow_same_as_file_path(engine, cdnow_frame):
     warehouse = engine.load("cdnow", cdnow_frame)
     check_every_figure(warehouse, cdnow_frame, D(1997, 9, 30))
