@@ -12,14 +12,26 @@ from crm_core.actions import (
     target_file_name,
     target_groups,
     target_list,
+    target_list_file,
     value_measure,
     what_if_takeaway,
 )
 from crm_core.charts.interact import what_if_figure
 from crm_core.export import safe_csv_bytes, safe_xlsx_bytes
 from ui.interact import DEFAULT_HIGH_VALUE_SHARE, current_actions, current_playbook, current_profile, logged_export
+from ui.settings import display_currency
 from ui.state import Keys
-from ui.widgets import CUSTOMER_COLUMNS, chart, count_column, explain, money_column, plain, table, takeaway
+from ui.widgets import (
+    chart,
+    count_column,
+    explain,
+    figure_card,
+    format_number,
+    money_column,
+    plain,
+    selectable_customers,
+    takeaway,
+)
 
 PREVIEW_ROWS = 1_000
 DEFAULT_TARGETS = ("At Risk", "Can't Lose Them")
@@ -152,18 +164,15 @@ assumptions = CampaignAssumptions(
 chosen = target_list(actions, targets, by=by)
 result = campaign_what_if(chosen, assumptions, column_value, baseline_label)
 columns = st.columns(4)
-columns[0].metric("Customers contacted", f"{result.contacted:,}", border=True)
-columns[1].metric("Expected responders", f"{result.responders:,.1f}", border=True)
-columns[2].metric("Extra revenue", f"{result.incremental_revenue:,.2f}", border=True)
-columns[3].metric("Extra margin", f"{result.incremental_margin:,.2f}", border=True)
+figure_card(columns[0], "campaign.contacted", result.contacted)
+figure_card(columns[1], "campaign.responders", result.responders, shown=format_number(result.responders, 1))
+figure_card(columns[2], "campaign.extra_revenue", result.incremental_revenue)
+figure_card(columns[3], "campaign.extra_margin", result.incremental_margin)
 columns = st.columns(4)
-columns[0].metric("Campaign cost", f"{result.cost:,.2f}", border=True)
-columns[1].metric("Net profit", f"{result.net_profit:,.2f}", border=True)
-columns[2].metric("ROI", f"{result.roi:.0%}" if result.roi is not None else "—", border=True,
-                  help="Net profit divided by the campaign cost.")
-break_even = result.break_even_response_rate
-columns[3].metric("Break-even response rate", f"{break_even:.1%}" if break_even is not None else "—", border=True,
-                  help="The response rate at which extra margin exactly pays the contact cost.")
+figure_card(columns[0], "campaign.cost", result.cost)
+figure_card(columns[1], "campaign.net_profit", result.net_profit)
+figure_card(columns[2], "campaign.roi", result.roi)
+figure_card(columns[3], "campaign.break_even", result.break_even_response_rate)
 st.markdown("**Assumptions**\n\n" + "\n".join(f"- {plain(line)}" for line in result.assumptions))
 if result.contacted:
     chart(what_if_figure(result), key="actions_what_if")
@@ -177,13 +186,16 @@ if chosen.height == 0:
 st.caption(
     f"{chosen.height:,} customers, highest value first"
     + (f" (first {PREVIEW_ROWS:,} shown; the files hold all)" if chosen.height > PREVIEW_ROWS else "")
-    + ". Cells that a spreadsheet would run as a formula are prefixed with ' in both files."
+    + ". The files have readable headers, money to the cent in the currency named in its header, the "
+    "probability in percent and ISO dates; cells that a spreadsheet would run as a formula are prefixed with '. "
+    "Select a row to open the customer in Customer 360."
 )
-table(chosen.head(PREVIEW_ROWS), CUSTOMER_COLUMNS)
+selectable_customers(chosen.head(PREVIEW_ROWS), Keys.TARGETS_TABLE)
+handed_over = target_list_file(chosen, display_currency())
 left, right = st.columns(2)
 left.download_button(
     "Download CSV",
-    data=logged_export(lambda: safe_csv_bytes(chosen), "csv", chosen.height),
+    data=logged_export(lambda: safe_csv_bytes(handed_over), "csv", chosen.height),
     file_name=target_file_name(targets, "csv"),
     mime="text/csv",
     icon=":material/download:",
@@ -192,7 +204,7 @@ left.download_button(
 )
 right.download_button(
     "Download Excel",
-    data=logged_export(lambda: safe_xlsx_bytes(chosen, sheet_name="Target list"), "xlsx", chosen.height),
+    data=logged_export(lambda: safe_xlsx_bytes(handed_over, sheet_name="Target list"), "xlsx", chosen.height),
     file_name=target_file_name(targets, "xlsx"),
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     icon=":material/download:",

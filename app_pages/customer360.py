@@ -19,6 +19,7 @@ from crm_core.customer360 import (
     search_customers,
     timeline_takeaway,
 )
+from crm_core import format as fmt
 from ui.data import current_dataset, period_transactions, selected_period
 from ui.interact import (
     current_actions,
@@ -27,7 +28,7 @@ from ui.interact import (
     value_settings,
 )
 from ui.state import Keys
-from ui.widgets import chart, count_column, explain, format_figure, money_column, plain, table, takeaway
+from ui.widgets import chart, count_column, explain, figure_card, format_figure, money_column, plain, table, takeaway
 
 MIX_COLUMNS = {
     "category": "Category",
@@ -83,22 +84,19 @@ if not view.bought or action_row is None:
     st.warning(timeline_takeaway(view))
 else:
     facts = view.facts
+    period = fmt.period(start, end)
     columns = st.columns(4)
-    columns[0].metric("Revenue in the period", f"{facts['revenue']:,.2f}", border=True)
-    columns[1].metric("Orders", f"{facts['orders']:,}", border=True)
-    columns[2].metric("Average order value", f"{facts['aov']:,.2f}" if facts.get("aov") is not None else "—", border=True)
-    columns[3].metric("Days since last purchase", f"{facts['recency_days']:,}", border=True)
+    figure_card(columns[0], "customer.revenue", facts["revenue"], period)
+    figure_card(columns[1], "customer.orders", facts["orders"], period)
+    figure_card(columns[2], "customer.aov", facts.get("aov"), period)
+    figure_card(columns[3], "customer.recency_days", facts["recency_days"], f"as of {fmt.date(end)}")
     columns = st.columns([3, 2, 2, 2])
-    # Segment and tier names can be user text (renamed on their pages): shown literally.
-    columns[0].metric("RFM segment", plain(facts.get("segment") or "—"), border=True)
-    columns[1].metric("Value tier", plain(facts.get("tier") or "—"), border=True)
-    clv = facts.get("clv")
-    columns[2].metric("Predicted CLV", f"{clv:,.2f}" if clv is not None else "—", border=True,
-                      help="Expected (discounted) spend over the next 52 weeks, from the lifetime-value model.")
-    columns[3].metric("Probability still active", p_alive_text(facts), border=True,
-                      help="The lifetime-value model's estimate that this customer has not quietly left. "
-                           "Shown as — for customers who never came back after their first purchase day: "
-                           "without a repeat purchase the model has nothing to judge by.")
+    # Segment and tier names can be user text (renamed on their pages): figure_card shows them literally.
+    figure_card(columns[0], "customer.segment", facts.get("segment"), f"as of {fmt.date(end)}")
+    figure_card(columns[1], "customer.tier", facts.get("tier"), period)
+    figure_card(columns[2], "customer.predicted_value", facts.get("clv"), f"the 52 weeks after {fmt.date(end)}")
+    figure_card(columns[3], "customer.p_alive", facts.get("p_alive"), f"as of {fmt.date(end)}",
+                shown=p_alive_text(facts))
     st.caption(plain(forecast_range_text(facts)))
     profile = current_profile()
     for note in [*profile.missing.values(), *profile.warnings]:
@@ -147,21 +145,18 @@ if service is None:
 elif service["contacts"] == 0:
     st.caption("No support contact in the selected period.")
 else:
+    period = fmt.period(start, end)
     columns = st.columns(3)
-    columns[0].metric("Contacts", f"{service['contacts']:,}", border=True)
-    csat = service["csat_mean"]
-    columns[1].metric("Mean satisfaction (1-5)", f"{csat:.1f}" if csat is not None else "—", border=True)
-    cost = service["cost"]
-    columns[2].metric("Cost to serve", f"{cost:,.2f}" if cost is not None else "—", border=True)
-    st.dataframe(
+    figure_card(columns[0], "customer.contacts", service["contacts"], period)
+    figure_card(columns[1], "customer.csat_mean", service["csat_mean"], period)
+    figure_card(columns[2], "customer.service_cost", service["cost"], period)
+    table(
         view.interactions,
-        hide_index=True,
-        width="stretch",
         column_config={
             "interaction_date": st.column_config.DateColumn("Date", format="YYYY-MM-DD"),
             "channel": "Channel",
             "reason": "Reason",
             "csat": st.column_config.NumberColumn("Satisfaction (1-5)", format="%.0f"),
-            "cost": st.column_config.NumberColumn("Cost", format="%.2f"),
+            "cost": money_column("Cost"),
         },
     )

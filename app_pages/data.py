@@ -1,18 +1,21 @@
 """Data: upload an order export, check what was read, save it to the workspace."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
 import streamlit as st
 
-from crm_core.export import safe_csv_bytes
+from crm_core.currency import RatesError, read_rates
+from crm_core.export import ORDER_HEADERS, readable_export, safe_csv_bytes
 from crm_core.ingest import ColumnMapping, ReadOptions
 from crm_core.schema import SIDE_TABLE_SCHEMAS
 from ui.data import current_dataset_id
+from ui.settings import current_settings
 from ui.state import DEMO_DATASET_ID, Keys
 from ui.upload import ingest_side_table, ingest_upload, save_upload
-from ui.widgets import explain, plain
+from ui.widgets import explain, figure_card, plain
 
 DETECT = "Detect"
 ENCODINGS = [DETECT, "utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1"]
@@ -31,6 +34,9 @@ MAPPED_FIELDS = {
     "region": "Region",
     "category": "Product category",
     "cost": "Cost",
+    "product": "Product (line item name)",
+    "discount_code": "Discount code",
+    "discount_amount": "Discount amount (money off the order)",
 }
 #: Revenue definitions the page offers when the export has both (Shopify).
 REVENUE_CHOICES = {
@@ -39,6 +45,9 @@ REVENUE_CHOICES = {
 }
 REVENUE_KEY = "ov_revenue"
 APPEND_RESULT, APPEND_UNDONE = "append_result", "append_undone"
+#: Exchange rates: the upload, the reporting currency, and (file id, currencies) of the last read.
+RATES_KEY, REPORT_IN_KEY, CURRENCIES_KEY = "data_rates_upload", "data_report_currency", "data_currencies"
+RATES_TABLE_KEY = "data_rates_table"  # (upload id, checked RatesTable or the error line)
 SIDE_KINDS = {
     "customers": "Customers (attributes, acquisition channel)",
     "interactions": "Support interactions (CSAT, cost)",
@@ -80,6 +89,52 @@ def _override_controls(columns: list[str]) -> tuple[ColumnMapping, ReadOptions]:
     return ColumnMapping(**mapping), options
 
 
+def _exchange_rates(uploaded, options: ReadOptions) -> ReadOptions:
+    """When the file's amounts are in several currencies: an optional rates table converts them to one."""
+    file_id, found = st.session_state.get(CURRENCIES_KEY) or (None, [])
+    if file_id != uploaded.file_id or len(found) < 2:
+        return options
+    with st.container(border=True):
+        st.markdown("**Exchange rates** — the amounts are in several currencies")
+        explain(
+            f"Totals would add {', '.join(found[:6])} as if they were one currency. Upload a rates table (CSV with "
+            "columns date, currency, rate) to convert every order to one currency. The rate is how many units of "
+            "the reporting currency one unit of the currency was worth that day: to report in EUR, the row "
+            "2024-01-02, USD, 0.9123 says one dollar was worth 0.9123 euros. Each order uses the latest rate on "
+            "or before its date; an order without one is set aside with the reason. See docs/currency.md."
+        )
+        left, right = st.columns([1, 2])
+        chosen = current_settings().currency  # the sidebar's currency, when the file has it
+        reporting = left.selectbox("Report amounts in", found, index=found.index(chosen) if chosen in found else 0,
+                                   key=REPORT_IN_KEY, help="The currency every amount is converted to.")
+        rates_file = right.file_uploader("Exchange rates (optional)", type=["csv", "txt", "tsv"], key=RATES_KEY)
+    if rates_file is None:
+        return options
+    read_before = st.session_state.get(RATES_TABLE_KEY)
+    if read_before is None or read_before[0] != rates_file.file_id:  # read and check once per upload
+        try:
+            read_before = (rates_file.file_id, read_rates(rates_file.getvalue(), name=rates_file.name))
+        except RatesError as error:
+            read_before = (rates_file.file_id, str(error))
+        st.session_state[RATES_TABLE_KEY] = read_before
+    if isinstance(read_before[1], str):
+        st.error(plain(f"The exchange rates cannot be used: {read_before[1]}. Fix the file and upload it again."))
+        return options
+    return replace(options, rates=read_before[1], currency=reporting)
+
+
+def _remember_currencies(uploaded, report) -> None:
+    """The currencies of this upload, so the exchange-rates section shows up (and stays) for it."""
+    found = list(report.detected.get("currencies") or [])
+    if len(found) > 1:
+        first_time = st.session_state.get(CURRENCIES_KEY) != (uploaded.file_id, found)
+        st.session_state[CURRENCIES_KEY] = (uploaded.file_id, found)
+        if first_time:
+            st.rerun()  # draw the exchange-rates section above the report (the read is not repeated)
+    elif st.session_state.get(RATES_KEY) is None:
+        st.session_state.pop(CURRENCIES_KEY, None)
+
+
 def _revenue_definition(report) -> None:
     """Say which columns make revenue; offer the other definition where the export has one."""
     detected = report.detected
@@ -98,15 +153,15 @@ def _revenue_definition(report) -> None:
 def _show_report(report, transactions: pl.DataFrame, file_name: str) -> None:
     _revenue_definition(report)
     if report.source_lines and report.source_lines != report.rows_read:
-        st.metric("Lines in the file", f"{report.source_lines:,}")
+        figure_card(st, "ingest.source_lines", report.source_lines)
         st.caption(f"{report.source_lines:,} lines, {report.rows_read:,} orders: the export lists one line per item, "
                    "and the items of each order were merged into one row. Below, a row is an order.")
     columns = st.columns(5)
-    columns[0].metric("Rows read", f"{report.rows_read:,}")
-    columns[1].metric("Rows kept", f"{report.rows_valid:,}")
-    columns[2].metric("Rows rejected", f"{report.rows_rejected:,}")
-    columns[3].metric("Exact duplicates (kept)", f"{report.duplicate_rows:,}")
-    columns[4].metric("Returns (negative amounts)", f"{report.negative_amount_rows:,}")
+    for column, (metric_id, value) in zip(columns, (
+            ("ingest.rows_read", report.rows_read), ("ingest.rows_kept", report.rows_valid),
+            ("ingest.rows_rejected", report.rows_rejected), ("ingest.duplicates", report.duplicate_rows),
+            ("ingest.returns", report.negative_amount_rows))):
+        figure_card(column, metric_id, value)
     st.caption(f"Rows read = rows kept + rows rejected: {report.rows_read:,} = {report.rows_valid:,} + {report.rows_rejected:,}.")
     for warning in report.warnings:
         st.warning(plain(warning))
@@ -118,7 +173,7 @@ def _show_report(report, transactions: pl.DataFrame, file_name: str) -> None:
         st.dataframe(report.rejected.head(1000), hide_index=True)
         st.download_button(
             "Download rejected rows (CSV)",
-            lambda: safe_csv_bytes(report.all_rejected().collect()),  # every rejected row, built on click
+            lambda: safe_csv_bytes(readable_export(report.all_rejected().collect(), ORDER_HEADERS, set())),  # on click
             file_name=f"{Path(file_name).stem}_rejected.csv",
             mime="text/csv",
             key="download_rejected",
@@ -146,10 +201,11 @@ with upload_tab:
         if previous is not None and previous.report is not None:
             source_columns = list(previous.report.detected.get("source_columns", []))
         mapping, options = _override_controls(source_columns)
-        result = ingest_upload(uploaded, mapping, options)
+        result = ingest_upload(uploaded, mapping, _exchange_rates(uploaded, options))
         if result.error:
             st.error(plain(result.error))
         else:
+            _remember_currencies(uploaded, result.report)
             _show_report(result.report, result.transactions, uploaded.name)
             name = st.text_input("Name for this dataset", value=Path(uploaded.name).stem, key="upload_name")
             if st.button("Save and analyse", type="primary", key="upload_save"):
@@ -183,16 +239,17 @@ def _append_controls(names: dict[str, str]) -> None:
         saved = workspace.report(target).detected.get("revenue_definition")
         options = ReadOptions(revenue_definition=saved if saved in REVENUE_CHOICES else None)
         try:
-            tx, _ = read_orders(new_file.getvalue(), None, options, filename=new_file.name)
-            st.session_state[APPEND_RESULT] = (target, workspace.append_export(target, new_file.getvalue(), new_file.name, tx))
+            tx, report = read_orders(new_file.getvalue(), None, options, filename=new_file.name)
+            st.session_state[APPEND_RESULT] = (target, workspace.append_export(target, new_file.getvalue(), new_file.name,
+                                                                               tx, lines=report.lines))
         except IngestError as error:
             st.error(plain(str(error)))
     shown_target, result = st.session_state.get(APPEND_RESULT) or (None, None)
     if result is not None and shown_target == target:
         columns = st.columns(3)
-        columns[0].metric("New orders", f"{result.new_orders:,}")
-        columns[1].metric("Changed orders", f"{result.changed_orders:,}")
-        columns[2].metric("Duplicate orders (skipped)", f"{result.duplicate_orders:,}")
+        figure_card(columns[0], "append.new_orders", result.new_orders)
+        figure_card(columns[1], "append.changed_orders", result.changed_orders)
+        figure_card(columns[2], "append.duplicate_orders", result.duplicate_orders)
         st.success(result.sentence())
         if result.changed:
             st.caption("Changed orders (the newer export's version is kept)")

@@ -10,7 +10,7 @@ from ui.data import current_dataset_id
 from ui.deck import (
     add_finding,
     current_deck,
-    deck_pptx_bytes,
+    deck_pptx_download,
     deck_store,
     pptx_file_name,
     set_deck,
@@ -81,7 +81,7 @@ def _shown_title(entry) -> tuple[str, str]:
 left, middle, right, far = st.columns(4)
 left.button("Play in meeting mode", type="primary", icon=":material/co_present:", on_click=_play)
 middle.download_button(
-    "Download PowerPoint", data=lambda: deck_pptx_bytes(current_deck()), file_name=pptx_file_name(),
+    "Download PowerPoint", data=deck_pptx_download(current_deck()), file_name=pptx_file_name(),
     mime="application/vnd.openxmlformats-officedocument.presentationml.presentation", icon=":material/slideshow:",
     help="One slide per entry with an editable PowerPoint chart, the takeaway and speaker notes "
          "(definition, period, filters, settings); opens in PowerPoint, LibreOffice Impress and Keynote.")

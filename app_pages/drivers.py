@@ -4,7 +4,9 @@ from __future__ import annotations
 import streamlit as st
 
 from crm_core import drivers, offers, products
+from crm_core import format as fmt
 from crm_core.charts.drivers import (
+    depth_figure,
     driver_figure,
     journey_figure,
     offer_figure,
@@ -16,13 +18,17 @@ from crm_core.charts.drivers import (
 from crm_core.export import safe_csv_bytes
 from crm_core.schema import C
 from ui import drivers as data
+from ui.data import selected_period
 from ui.state import Keys
 from ui.widgets import (
     chart,
     count_column,
+    customer_list,
     explain,
+    figure_card,
     money_column,
     plain,
+    readable_download,
     share_column,
     table,
     takeaway,
@@ -43,11 +49,13 @@ if profiles.height == 0:
     st.stop()
 
 
-def download(frame, name: str, label: str) -> None:
-    """An injection-safe CSV of ``frame``."""
-    st.download_button(label, data=safe_csv_bytes(frame), file_name=f"drivers_{name}.csv", mime="text/csv",
+def download(frame, name: str, label: str, columns: dict | None = None) -> None:
+    """An injection-safe CSV of ``frame`` with the table's headers (money to the cent, shares in percent)."""
+    st.download_button(label, data=safe_csv_bytes(readable_download(frame, columns or {})),
+                       file_name=f"drivers_{name}.csv", mime="text/csv",
                        icon=":material/download:", key=f"{Keys.DRV_DOWNLOAD}{name}",
-                       help="Opens in Excel; cells that could run as formulas are neutralised.")
+                       help="Opens in Excel with the table's headers; money is rounded to the cent, shares are in "
+                            "percent; cells that could run as formulas are neutralised.")
 
 
 # Value drivers ------------------------------------------------------------------------------
@@ -67,18 +75,18 @@ if missing:
 
 groups, overall = data.driver_table(dimension, predict)
 problems = data.predictions()[1] if predict else []
+start, end = selected_period()
+period = fmt.period(start, end)
 cards = st.columns(4)
-cards[0].metric("Customers acquired", f"{profiles.height:,}", border=True,
-                help="Customers whose first order (earliest with positive revenue) is in the sidebar period.")
+figure_card(cards[0], "acquired_customers", profiles.height, period)
 repeat = overall["repeat_rate_365"]
-cards[1].metric("Ordered again within a year", "n/a" if repeat is None else f"{repeat:.1%}", border=True,
-                help="Of the customers whose first order is at least 365 days before the period end, the share "
-                     "who placed another order on a later day within 365 days.")
-cards[2].metric("Revenue per customer", f"{overall['revenue_per_customer']:,.2f}", border=True,
-                help="Net revenue (returns subtracted) of these customers to date (the period end), divided by them.")
+figure_card(cards[1], "acquired_repeat_365", repeat, period, shown="n/a" if repeat is None else None,
+            note="" if repeat is not None else "n/a: no acquired customer has been observed for a year yet.")
+figure_card(cards[2], "acquired_revenue_per_customer", overall["revenue_per_customer"], period)
 predicted = overall["predicted_value_per_customer"]
-cards[3].metric("Predicted, next 12 months", "n/a" if predicted is None else f"{predicted:,.2f}", border=True,
-                help="Average predicted revenue per customer over the next 12 months (BG/NBD and Gamma-Gamma).")
+figure_card(cards[3], "acquired_predicted_per_customer", predicted, f"the 12 months after {fmt.date(end)}",
+            shown="n/a" if predicted is None else None,
+            note="" if predicted is not None else "n/a: switch on *Predict the next 12 months*, or see the note below.")
 measure, _ = drivers.ranking_measure(overall)
 st.caption(plain(
     f"Groups are ranked by {drivers.MEASURE_LABELS[measure].lower()}; the whiskers show a 95% interval "
@@ -122,7 +130,13 @@ shown = [name for name in group_columns if name in groups.columns]
 if groups["cac"].is_null().all():
     shown = [name for name in shown if name not in ("cac", "revenue_to_cac")]
 table(groups.select(shown), group_columns)
-download(groups, f"by_{dimension}", "Download this table (CSV)")
+download(groups, f"by_{dimension}", "Download this table (CSV)", group_columns)
+group_names = groups["name"].to_list()
+if st.session_state.get(Keys.DRV_GROUP) not in group_names:
+    st.session_state.pop(Keys.DRV_GROUP, None)
+pick = st.selectbox(f"Customers of one {drivers.DIMENSIONS[dimension].lower()}", group_names, key=Keys.DRV_GROUP)
+customer_list(drivers.group_members(profiles, dimension, pick), str(pick), f"drivers_{dimension}", Keys.DRV_CUSTOMERS,
+              shown_rows=500)
 
 # Products -----------------------------------------------------------------------------------
 st.subheader("Products")
@@ -153,7 +167,7 @@ else:
         "refund_rate": share_column("Refund rate", help="Returned amount over sold amount."),
     }
     table(catalogue.select(list(product_columns)), product_columns)
-    download(catalogue, noun, f"Download all {noun} (CSV)")
+    download(catalogue, noun, f"Download all {noun} (CSV)", product_columns)
 
     st.subheader("From the first order to the second")
     flows = data.journeys(item)
@@ -187,8 +201,40 @@ else:
     comparison = offers.code_vs_none(profiles, data.predictions()[0] if predict else None)
     chart(offer_figure(comparison), key="drv_offers")
     takeaway(offers.offer_takeaway(usage, comparison))
-    table(usage, {"code": "Discount code", "orders": count_column("Orders"), "order_share": share_column("Share of orders"),
-                  "revenue": money_column("Revenue"), "average_order": money_column("Average order")})
-    download(usage, "discount_codes", "Download the codes (CSV)")
-    st.caption("Discount depth (how much was taken off) needs the discount amount, which the data does not carry; "
-               "group by 'First-order code' above to compare codes.")
+    usage_columns = {"code": "Discount code", "orders": count_column("Orders"),
+                     "order_share": share_column("Share of orders"), "revenue": money_column("Revenue"),
+                     "average_order": money_column("Average order")}
+    table(usage, usage_columns)
+    download(usage, "discount_codes", "Download the codes (CSV)", usage_columns)
+
+st.subheader("Discount depth")
+depth = data.depth_table(predict)
+if depth is None:
+    st.info("Discount depth (how much was taken off the first order) needs the discount amount of each order: "
+            "Shopify's 'Discount Amount', WooCommerce's 'discount_total' or 'cart_discount'. This data has none; "
+            "map the column on the Data page (CLI: --discount-amount COL) when your export has it under another name.")
+else:
+    explain("Each customer's **discount depth** is the share of their first order's price taken off: the discount "
+            "amount over the order's net revenue plus the discount. Deep discounts win customers; the question is "
+            "whether those customers come back and are worth it.")
+    chart(depth_figure(depth), key="drv_depth")
+    takeaway(offers.depth_takeaway(depth))
+    depth_columns = {
+        "name": "Discount on the first order", "customers": count_column("Customers"),
+        "customer_share": share_column("Share of customers"), "small": st.column_config.CheckboxColumn("Small group"),
+        "mean_depth": share_column("Average depth"),
+        "repeat_rate_365": share_column("Again within a year", help="Of the customers observed 365 days or more."),
+        "observed_365": count_column("Observed a year"),
+        "after_first_per_customer": money_column(
+            "Revenue after the first order", help="Per customer, to date (the period end), net of returns."),
+        "after_first_low": money_column("After the first order, low (95%)"),
+        "after_first_high": money_column("After the first order, high (95%)"),
+        "predicted_value_per_customer": money_column("Predicted 12 months"),
+        "predicted_value_low": money_column("Predicted, low (95%)"),
+        "predicted_value_high": money_column("Predicted, high (95%)"),
+    }
+    table(depth.select([name for name in depth_columns if name in depth.columns]), depth_columns)
+    download(depth, "discount_depth", "Download the depth bands (CSV)", depth_columns)
+    st.caption("Bands: no discount, under 10%, 10-20%, 20-30% and 30% or more off (lower edge included). "
+               "Revenue after the first order grows with time: compare bands acquired over the same months, or "
+               "use the repeat rate, which counts every customer over the same 365 days.")

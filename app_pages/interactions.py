@@ -26,10 +26,21 @@ from crm_core.interactions import (
     satisfaction_trend,
     trend_takeaway,
 )
-from ui.data import current_dataset
+from crm_core import format as fmt
+from ui.data import current_dataset, selected_period
 from ui.interact import current_actions, current_contacts, current_profile
 from ui.state import Keys
-from ui.widgets import chart, count_column, explain, group_table, money_column, plain, share_column, takeaway
+from ui.widgets import (
+    chart,
+    count_column,
+    explain,
+    figure_card,
+    group_table,
+    money_column,
+    plain,
+    share_column,
+    takeaway,
+)
 
 st.title("Interactions")
 explain(
@@ -57,11 +68,12 @@ if contacts.height == 0:
 actions = current_actions()
 figures = headline(contacts)
 columns = st.columns(4)
-columns[0].metric("Contacts", f"{figures['contacts']:,}", border=True)
-columns[1].metric("Mean satisfaction (1-5)", f"{figures['csat_mean']:.2f}" if figures["csat_mean"] is not None else "—", border=True)
-columns[2].metric("Complaints (share of contacts)", f"{figures['complaint_share']:.1%}", border=True)
-columns[3].metric("Cost to serve", f"{figures['cost']:,.0f}", border=True,
-                  help="Recorded cost of the support contacts in the period.")
+start, end = selected_period()
+period = fmt.period(start, end)
+figure_card(columns[0], "contacts", figures["contacts"], period)
+figure_card(columns[1], "csat_mean", figures["csat_mean"], period)
+figure_card(columns[2], "complaint_share", figures["complaint_share"], period)
+figure_card(columns[3], "service_cost", figures["cost"], period)
 
 choices = group_choices(actions)
 group = st.segmented_control(

@@ -22,9 +22,10 @@ from crm_core.charts.lifetime import (
     retention_curves_figure,
 )
 from crm_core.export import safe_csv_bytes
-from crm_core.metrics import metric, predicted_total, predicted_value_words
+from crm_core.metrics import predicted_total, predicted_value_words
 from crm_core.settings import AnalysisSettings
 from ui import models
+from ui.background import progress_note, ready
 from ui.data import customer_summary, date_bounds, selected_period
 from ui.settings import current_settings, update_settings
 from ui.state import Keys
@@ -36,8 +37,10 @@ from ui.widgets import (
     format_figure,
     money_column,
     plain,
+    readable_members,
     table,
     takeaway,
+    with_contacts,
 )
 
 HORIZON_MONTHS = [3, 6, 12, 24, 36]
@@ -110,11 +113,10 @@ def worth_section(result, settings: AnalysisSettings, period: str) -> None:
     cards = st.columns(3)
     figure_card(cards[0], "predicted_value_total", predicted_total(result) if result.spend_modelled else None,
                 f"the next {months} months after {period.split(' to ')[-1]}", **words)
-    mean = result.clv_mean()
-    cards[1].metric(f"Average {words['value_kind']} per customer, next {months} months", format_figure(mean, "money"),
-                    border=True, help="The predicted value above divided by the customers modelled.")
-    cards[2].metric("Expected purchases per customer", f"{result.customers['expected_purchases'].mean():.2f}", border=True,
-                    help=f"Purchase days expected over the next {months} months.")
+    forecast_period = f"the next {months} months after {period.split(' to ')[-1]}"
+    figure_card(cards[1], "predicted_value_mean", result.clv_mean(), forecast_period, **words)
+    figure_card(cards[2], "expected_purchases_mean", result.customers["expected_purchases"].mean(), forecast_period,
+                **words)
     if not result.spend_modelled:
         st.caption("Spend could not be modelled: see *How far to trust the models* below.")
     kinds = models.available_groupings()
@@ -151,7 +153,7 @@ def range_section(result, settings: AnalysisSettings, model: str) -> None:
                                   model)
     chart(forecast_fan_figure(fan, result.calibration_end, result.settings.interval), key="lt_fig_fan")
     takeaway(clv.interval_takeaway(result))
-    st.download_button("Download every customer's forecast (CSV)", data=safe_csv_bytes(clv.customer_forecasts(result)),
+    st.download_button("Download every customer's forecast (CSV)", data=safe_csv_bytes(readable_members(with_contacts(clv.customer_forecasts(result)))),
                        file_name="customer_forecasts.csv", mime="text/csv", icon=":material/download:",
                        key="lt_download_all",
                        help="One row per customer: chance still active, expected purchases and value with their "
@@ -193,7 +195,7 @@ def at_risk_section(result) -> None:
     customer_list(at_risk, "the at-risk list", "at_risk", "lt_download", SHOWN_ROWS)
 
 
-def trust_section(result) -> None:
+def trust_section(result, period: str) -> None:
     """How far to trust the models: checks, and the parameter table for those who open it."""
     st.subheader("How far to trust the models")
     for problem in result.problems:
@@ -202,17 +204,16 @@ def trust_section(result) -> None:
         st.info(plain(warning), icon=":material/info:")
     if result.reliable:
         st.success("Enough data for the models, and both fits converged.", icon=":material/check_circle:")
+    history = f"every order up to {period.split(' to ')[-1]}"
+    converged = result.model.converged_ and result.gamma_gamma is not None and result.gamma_gamma.converged_
     cards = st.columns(4)
-    cards[0].metric("Customers modelled", f"{result.customers.height:,}", border=True,
-                    help="Customers with at least one purchase up to the end of the period.")
-    cards[1].metric("Bought more than once", f"{result.repeat_share:.1%}", border=True)
-    cards[2].metric("History", f"{result.history_days / 7:.0f} weeks", border=True,
-                    help="From the first customer's first purchase to the end of the period.")
-    cards[3].metric("Fits converged", "yes" if result.model.converged_ and result.gamma_gamma is not None
-                    and result.gamma_gamma.converged_ else "no", border=True)
+    figure_card(cards[0], "customers_modelled", result.customers.height, history)
+    figure_card(cards[1], "repeat_buyer_share", result.repeat_share, history)
+    figure_card(cards[2], "history_weeks", result.history_days / 7, history)
+    figure_card(cards[3], "fits_converged", "yes" if converged else "no", history)
     takeaway(clv.fit_takeaway(result))
     if result.comparison is not None:
-        takeaway(plain(result.comparison.reason))
+        takeaway(result.comparison.reason)  # takeaway escapes it
         if result.comparison.table.height > 1:
             table(result.comparison.table.drop("model"),
                   column_config={"label": "Model",
@@ -250,9 +251,12 @@ def validation_section(first_day: dt.date, end: dt.date, model: str) -> None:
         key=Keys.LT_HOLDOUT, bind="query-params",
         help="The model is fitted on the orders before these weeks and its forecast compared with what happened.")
     split = end - dt.timedelta(weeks=holdout_weeks)
+    job = models.holdout_validation_job(holdout_weeks, model)  # in the background, once for every session
+    if not ready(job):
+        progress_note("Fitting on the earlier weeks and comparing… The check appears here by itself.", job)
+        return
     try:
-        with st.spinner("Fitting on the earlier weeks and comparing…"):
-            validation = models.holdout_validation(holdout_weeks, model)
+        validation = job.result()
     except ValueError as error:
         st.error(plain(str(error)))
         return
@@ -260,35 +264,35 @@ def validation_section(first_day: dt.date, end: dt.date, model: str) -> None:
                f"for the {validation.customers:,} customers who had bought by the split.")
     for problem in validation.problems:
         st.warning(plain(problem), icon=":material/warning:")
+    held_back = f"{holdout_weeks} weeks from {fmt.date(split)} to {fmt.date(end)}"
     cards = st.columns(4)
-    cards[0].metric("Actual repeat purchases", f"{validation.total_actual:,.0f}", border=True)
-    cards[1].metric("Predicted repeat purchases", f"{validation.total_predicted:,.0f}", border=True)
-    cards[2].metric("Total error", f"{validation.total_error_pct:+.1f}%", border=True,
-                    help="(predicted − actual) / actual over the held-back weeks.")
-    cards[3].metric("Mean absolute error per customer", f"{validation.mae:.2f}", border=True,
-                    help="Average gap between predicted and actual purchases of one customer.")
+    figure_card(cards[0], "holdout.actual", validation.total_actual, held_back)
+    figure_card(cards[1], "holdout.predicted", validation.total_predicted, held_back)
+    figure_card(cards[2], "holdout.total_error", validation.total_error_pct / 100, held_back,
+                shown=f"{validation.total_error_pct:+.1f}%")
+    figure_card(cards[3], "holdout.mae", validation.mae, held_back)
     left, right = st.columns(2)
     with left:
         chart(holdout_by_frequency_figure(validation.by_frequency), key="lt_fig_holdout_freq")
     with right:
         chart(cumulative_tracking_figure(validation.weekly, split), key="lt_fig_tracking", count_axis="y")
     takeaway(clv.validation_takeaway(validation))
-    coverage_check(validation)
+    coverage_check(validation, held_back)
 
 
-def coverage_check(validation) -> None:
+def coverage_check(validation, held_back: str) -> None:
     """Did each customer's range hold what they bought in the held-back weeks, as often as it claims?"""
+    level = f"{validation.interval_level:.0%}"
+    inside = validation.total_low <= validation.total_actual <= validation.total_high
     cards = st.columns(3)
-    cards[0].metric(f"Customers inside their {validation.interval_level:.0%} range", f"{validation.coverage:.0%}",
-                    border=True, help="Share of customers whose purchases in the held-back weeks fell inside the "
-                                      "range forecast for them. About 80% means the ranges are honest.")
-    cards[1].metric("Frequent buyers inside their range",
-                    "n/a" if not validation.frequent_customers else f"{validation.coverage_frequent:.0%}", border=True,
-                    help="The same for customers with 3 or more repeat purchases before the split.")
-    cards[2].metric("Total inside its range",
-                    "yes" if validation.total_low <= validation.total_actual <= validation.total_high else "no",
-                    border=True, help=f"Range of the total: {validation.total_low:,.0f} to "
-                                      f"{validation.total_high:,.0f} purchases.")
+    figure_card(cards[0], "holdout.coverage", validation.coverage, held_back,
+                label=f"Customers inside their {level} range", note=f"These ranges are {level} ranges.")
+    figure_card(cards[1], "holdout.coverage_frequent", validation.coverage_frequent if validation.frequent_customers
+                else None, held_back, shown=None if validation.frequent_customers else "n/a",
+                note="" if validation.frequent_customers else "n/a: no customer had 3 repeat purchases by the split.")
+    figure_card(cards[2], "holdout.total_inside", "yes" if inside else "no", held_back,
+                note=f"Range of the total: {format_figure(validation.total_low, 'count')} to "
+                     f"{format_figure(validation.total_high, 'count')} purchases.")
     takeaway(clv.coverage_takeaway(validation))
 
 
@@ -335,18 +339,14 @@ def lifecycle_section(period: str) -> None:
         st.info("No customer made a first purchase in the sidebar period: widen the period to see the lifecycle.")
         return
     cards = st.columns(4)
-    cards[0].metric("New customers", f"{cycle.acquired:,}", border=True,
-                    help=f"{metric('new_customers').definition} Period: {period}.")
-    cards[1].metric("Bought again", f"{cycle.repeat_rate:.1%}", border=True,
-                    help="Share of new customers who bought on a second day.")
-    lapsed = metric("lapsed_share")
-    cards[2].metric(lapsed.label.format(gap=gap), "n/a" if cycle.churn_base == 0 else f"{cycle.churn_rate:.1%}",
-                    border=True, help=f"{lapsed.definition.format(gap=gap)} Observed, not a model: the "
-                                      f"{cycle.churn_base:,} new customers who joined at least {gap} days before the "
-                                      f"end of the period. Period: {period}.")
-    cards[3].metric("Won back", f"{cycle.won_back:,}", border=True,
-                    help=f"Customers who bought again after more than {gap} days; they brought "
-                         f"{format_figure(cycle.won_back_revenue, 'money')} since coming back.")
+    figure_card(cards[0], "new_customers", cycle.acquired, period)
+    figure_card(cards[1], "lifecycle.repeat_rate", cycle.repeat_rate, period)
+    figure_card(cards[2], "lapsed_share", None if cycle.churn_base == 0 else cycle.churn_rate, period,
+                shown="n/a" if cycle.churn_base == 0 else None, gap=str(gap),
+                note=f"Observed, not a model: the {cycle.churn_base:,} new customers who joined at least {gap} days "
+                     "before the end of the period.")
+    figure_card(cards[3], "lifecycle.won_back", cycle.won_back, period, gap=str(gap),
+                note=f"They brought {format_figure(cycle.won_back_revenue, 'money')} since coming back.")
     chart(lifecycle_funnel_figure(cycle.funnel), key="lt_fig_funnel")
     takeaway(retention.lifecycle_takeaway(cycle))
     chart(acquisition_figure(cycle.acquisition), key="lt_fig_acquisition", count_axis="y")
@@ -367,13 +367,19 @@ view = forecast_settings(clv.suggested_margin(customer_summary()))
 st.caption(f"Forecast over {clv.weeks_label(view.clv_settings().horizon_weeks)}, margin {view.margin:.0%}, discount "
            f"rate {view.discount_rate:.0%} a year. Change them under *Forecast settings*.")
 model_choice = model_picker()
+fit_job = models.view_fit_job(model_choice)  # started on dataset load, in the background, for every session
+if not ready(fit_job):  # show what needs no model while it runs; the page reruns itself when it is done
+    progress_note("Fitting the purchase and spend models… The forecasts appear here by themselves.", fit_job)
+    cohorts_section()
+    lifecycle_section(period_text)
+    st.stop()
 fitted = fit_or_stop(view, model_choice)
 worth_section(fitted, view, period_text)
 range_section(fitted, view, model_choice)
 alive_section(fitted, period_text)
 next_order_section(fitted)
 at_risk_section(fitted)
-trust_section(fitted)
+trust_section(fitted, period_text)
 validation_section(first_day, end, fitted.model.NAME)
 cohorts_section()
 lifecycle_section(period_text)

@@ -1,14 +1,15 @@
 """Meeting mode: the deck, one slide per screen, large enough for a projector.
 
 Every slide is computed and drawn once when the deck is opened (ui.deck caches
-them), so Next and Previous only pick a prepared slide.
+them) and put on the page, hidden; Next and Previous rerun only the controls,
+whose constant CSS shows the current slide. A step sends no chart to the browser.
 """
 from __future__ import annotations
 
 import streamlit as st
 
-from ui.deck import current_deck, prepared_slides
-from ui.present import MEETING_CSS, MEETING_DARK_CSS
+from ui.deck import ReadySlide, current_deck, prepared_slides
+from ui.present import MEETING_CSS, MEETING_DARK_CSS, SLIDE_KEY_PREFIX, SLIDES_KEY, shown_slide_css
 from ui.state import Keys
 from ui.widgets import chart, explain, plain
 
@@ -78,16 +79,15 @@ if not slides:
 
 
 @st.fragment
-def _stage(slides: list, dark: bool) -> None:
-    """One slide and the controls; Next / Previous rerun only this fragment, not the whole app."""
-    count = len(slides)
+def _controls(labels: list[str], dark: bool) -> None:
+    """Progress, buttons and which slide shows. Next / Previous rerun only this fragment:
+    every slide is already on the page (drawn once below), so a step only swaps the one shown."""
+    count = len(labels)
     step = _step(count)
     st.session_state[Keys.MEETING_STEP] = step
     st.query_params[Keys.MEETING_STEP] = str(step)  # a copied link reopens this slide
-    ready = slides[step - 1]
-    slide = ready.slide
-
-    st.progress(step / count, text=f"Slide {step} of {count} · {plain(slide.label or slide.title)}")
+    st.html(shown_slide_css(step))
+    st.progress(step / count, text=f"Slide {step} of {count} · {plain(labels[step - 1])}")
     previous, following, theme_column, leave = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
     previous.button("Previous", icon=":material/arrow_back:", disabled=step <= 1, on_click=_move, args=(-1, count),
                     shortcut="Left", width="stretch")
@@ -99,17 +99,23 @@ def _stage(slides: list, dark: bool) -> None:
                  width="stretch")
     if (chosen == "Dark") != dark or not st.session_state.get(Keys.MEETING_MODE):
         st.rerun()  # the theme's page colours and leaving meeting mode concern the whole app
+
+
+def _slide(ready: ReadySlide, number: int) -> None:
+    """One slide: headline, chart and detail (hidden by CSS unless it is the current one)."""
+    slide = ready.slide
     st.header(plain(slide.title), anchor=False)
-    if ready.figure is not None:  # the cached figure, drawn as it is (plotly_chart does not change it)
-        chart(ready.figure, key="meeting_chart", deck=False, toolbar=False)
-    detail = " ".join(part for part in (slide.takeaway, slide.note) if part)
-    if slide.title != slide.headline:
-        detail = f"{slide.headline} {detail}".strip()
-    if detail:
-        st.caption(plain(detail))
+    if ready.figure is not None:  # the cached figure, drawn as it is
+        chart(ready.figure, key=f"meeting_chart_{number}", deck=False, toolbar=False)
+    if ready.detail:
+        st.caption(plain(ready.detail))
     if slide.table is not None and slide.table.height:
         with st.expander("The numbers behind this slide"):
             st.dataframe(slide.table, hide_index=True, width="stretch")
 
 
-_stage(slides, dark)
+_controls([ready.slide.label or ready.slide.title for ready in slides], dark)
+with st.container(key=SLIDES_KEY):
+    for number, ready in enumerate(slides, start=1):
+        with st.container(key=f"{SLIDE_KEY_PREFIX}{number}"):
+            _slide(ready, number)

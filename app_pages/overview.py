@@ -20,10 +20,11 @@ from crm_core.kpis import (
 from crm_core.metrics import metric
 from crm_core.settings import COMPARISON_LABELS, comparison_period
 from ui.data import current_dataset, selected_period
-from ui.overview import overview_clv
+from ui.background import progress_note, ready
+from ui.overview import overview_clv, overview_clv_job
 from ui.settings import current_settings
 from ui.state import Keys
-from ui.widgets import chart, currency_suffix, explain, figure_card, format_figure, money_column, takeaway, with_currency
+from ui.widgets import chart, explain, figure_card, money_column, takeaway, with_currency
 
 st.title("Overview")
 settings = current_settings()
@@ -56,14 +57,10 @@ monthly = kpi_trend(dataset.transactions, start, end, "month")
 columns = st.columns(4)
 for index, row in enumerate(comparison.iter_rows(named=True)):
     with columns[index % 4]:
-        entry = metric(row["kpi"])
-        st.metric(
-            entry.label,
-            format_figure(row["value"], row["kind"]),
+        figure_card(
+            st, row["kpi"], row["value"],
+            f"{fmt.period(card_start, card_end)}, compared with {fmt.period(prev_start, prev_end)}",
             delta=format_delta(row["delta"], row["delta_pct"], row["kind"]),
-            help=f"{entry.definition} Period: {fmt.period(card_start, card_end)}, compared with "
-                 f"{fmt.period(prev_start, prev_end)}.",
-            border=True,
             chart_data=monthly[row["kpi"]].fill_null(0).to_list(),
             chart_type="bar" if row["kind"] in ("money", "count") else "line",
         )
@@ -94,20 +91,18 @@ st.caption(
     f"{card_period}. Retention: customers who bought in the previous period and bought again in this one. "
     "CAC: marketing spend per new customer."
 )
-predicted = overview_clv()
+fit_job = overview_clv_job()  # runs in the background: the cards do not wait for it
+predicted = overview_clv() if ready(fit_job) else None
 snapshot = relationship_snapshot(dataset, card_start, card_end, clv=predicted)
-cards = st.columns(5)
-cards[0].metric("Retention rate", format_figure(snapshot.retention_rate, "share"), border=True,
-                help=f"Customers of the previous period who bought again in this one. Period: {card_period}.")
-cards[1].metric("Churn rate", format_figure(snapshot.churn_rate, "share"), border=True,
-                help=f"1 - retention rate. Period: {card_period}.")
+cards = st.columns([1, 1, 2.2, 1, 1])  # the top-20% card names its window: room for its label
+figure_card(cards[0], "retention_rate", snapshot.retention_rate, card_period)
+figure_card(cards[1], "churn_rate", snapshot.churn_rate, card_period)
 # The Portfolio page shows the same figure over the whole sidebar period: the label names this card's window.
 figure_card(cards[2], "top20_revenue_share", snapshot.top20_share, card_period,
             label=f"{metric('top20_revenue_share').label}, {WINDOW_LABELS[window].lower()}")
-cards[3].metric(f"CAC{currency_suffix()}", format_figure(snapshot.cac, "money"), border=True,
-                help=f"Marketing spend / new customers (needs the marketing-spend and customers tables). Period: {card_period}.")
-cards[4].metric("CSAT", "–" if snapshot.csat_mean is None else f"{snapshot.csat_mean:.2f} / 5", border=True,
-                help="Mean satisfaction score of support contacts (needs the interactions table).")
+figure_card(cards[3], "cac", snapshot.cac, card_period)
+figure_card(cards[4], "csat_mean", snapshot.csat_mean, card_period,
+            note="" if snapshot.csat_mean is not None else "Needs the interactions table (Data page).")
 takeaway(snapshot.retention_takeaway)
 if snapshot.csat_takeaway:
     takeaway(snapshot.csat_takeaway)
@@ -121,7 +116,11 @@ else:
         "new_customers": "New customers",
         "cac": money_column("CAC"),
     }
-    if predicted is None:  # revenue to date is not a lifetime value: no ratio, no rule of thumb
+    if not fit_job.done():
+        st.markdown("**CAC per acquisition channel**")
+        progress_note("Fitting the lifetime-value forecast for CLV:CAC… The table updates by itself.", fit_job)
+        shown = snapshot.clv_cac.select(list(columns))
+    elif predicted is None:  # revenue to date is not a lifetime value: no ratio, no rule of thumb
         st.markdown("**CAC per acquisition channel**")
         st.caption("CLV:CAC needs the lifetime-value forecast, which is not reliable for this period "
                    "(see Lifetime value): revenue to date is not compared with the rule of thumb.")

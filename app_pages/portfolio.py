@@ -17,7 +17,8 @@ from crm_core.charts.portfolio import (
     tier_trend_figure,
 )
 from crm_core.settings import CostToServe, Tiers
-from ui.data import current_dataset, customer_summary, period_transactions, selected_period
+from ui import portfolio as pf_cache
+from ui.data import customer_summary, dataset_key, selected_period
 from ui.settings import current_settings, update_settings
 from ui.state import Keys
 from ui.widgets import (
@@ -43,8 +44,8 @@ explain(
     "and grouped into value tiers, the *customer pyramid*."
 )
 
-dataset = current_dataset()
 start, end = selected_period()
+key = dataset_key()  # the results below are cached by it, the period and the settings (ui.portfolio)
 summary = customer_summary()
 if summary.height == 0:
     st.info("No orders in the selected period. Widen the period in the sidebar.")
@@ -120,7 +121,7 @@ st.caption(plain(settings.describe()))
 
 # Concentration ------------------------------------------------------------------------------
 st.subheader("How concentrated is revenue?")
-figures = pf.concentration(summary)
+figures, pareto, lorenz = pf_cache.concentration(key, start, end)  # cached for every session
 cards = st.columns(3)
 period_text = fmt.period(start, end)
 figure_card(cards[0], "top20_revenue_share", figures.top20_share, period_text)
@@ -128,16 +129,15 @@ figure_card(cards[1], "customer_share_for_80pct_revenue", figures.customer_share
 figure_card(cards[2], "gini", figures.gini, period_text)
 left, right = st.columns(2)
 with left:
-    chart(pareto_figure(pf.pareto_curve(summary), figures), key="pf_pareto")
+    chart(pareto_figure(pareto, figures), key="pf_pareto")
     takeaway(pf.pareto_takeaway(figures))
 with right:
-    chart(lorenz_figure(pf.lorenz_curve(summary), figures), key="pf_lorenz")
+    chart(lorenz_figure(lorenz, figures), key="pf_lorenz")
     takeaway(pf.gini_takeaway(figures))
 
 # Pyramid ------------------------------------------------------------------------------------
 st.subheader("Customer pyramid")
-tiered = pf.assign_tiers(summary, settings)
-tiers = pf.tier_summary(tiered, settings)
+tiered, tiers = pf_cache.tiers(key, start, end, settings)
 chart(pyramid_figure(tiers), key="pf_pyramid")
 takeaway(pf.pyramid_takeaway(tiers))
 group_table(tiers, tier="Tier", value_min=money_column(f"Lowest {settings.value} of a customer"),
@@ -147,9 +147,9 @@ group_table(tiers, tier="Tier", value_min=money_column(f"Lowest {settings.value}
 st.subheader("Revenue by tier over time")
 grain = st.segmented_control("Grain", list(pf.GRAINS), default="quarter", required=True,
                              key=Keys.PF_GRAIN, bind="query-params")
-trend = pf.tier_trend(period_transactions(), tiered, settings, grain)
+trend = pf_cache.tier_trend(key, start, end, settings, grain)
 chart(tier_trend_figure(trend, grain), key="pf_trend", money_axis="y")
-takeaway(pf.trend_takeaway(trend, grain))
+takeaway(pf.trend_takeaway(trend, grain, start, end))  # complete months / quarters / years only
 st.caption("Tiers as assigned over the whole period in the sidebar.")
 
 # Migration ----------------------------------------------------------------------------------
@@ -161,7 +161,7 @@ if end > start:
                           help="The sidebar period is cut in two at this date; tiers are assigned within each half.")
     split = min(max(split, start + ONE_DAY), end)
     earlier, later = (start, split - ONE_DAY), (split, end)
-    flows = pf.tier_migration(period_transactions(), earlier, later, settings)
+    flows = pf_cache.tier_migration(key, start, end, earlier, later, settings)
     st.caption(f"Earlier: {earlier[0]:%d %b %Y} – {earlier[1]:%d %b %Y}; later: {later[0]:%d %b %Y} – {later[1]:%d %b %Y}. "
                f"{pf.NEW} = bought only in the later period; {pf.LOST} = bought only in the earlier one.")
     chart(migration_figure(flows, settings.names), key="pf_sankey")
@@ -191,9 +191,8 @@ cost_per_contact = middle.number_input(
 cost_per_return = right.number_input(
     f"Handling cost of one returned line{currency_suffix()}", 0.0, step=1.0, key=Keys.PF_COST_RETURN)
 update_settings(cost_to_serve=CostToServe(per_contact=cost_per_contact, per_return=cost_per_return))
-customers, matrix = pf.portfolio_table(
-    summary, settings, dataset.interactions, (start, end), current_settings().serve_cost_settings(),
-    matrix_value, lines)
+customers, matrix = pf_cache.significance(key, start, end, settings, current_settings().serve_cost_settings(),
+                                          matrix_value, lines)
 st.caption(matrix.basis.note)
 points, sampling_note = pf.chart_sample(customers)
 chart(significance_figure(points, matrix), key="pf_matrix", money_axis="y")

@@ -21,7 +21,7 @@ from crm_core.scorecard import (
 from ui.data import current_dataset, current_dataset_id
 from ui.present import current_ingest_report, notes_store
 from ui.state import Keys
-from ui.widgets import chart, explain, takeaway
+from ui.widgets import chart, explain, figure_card, takeaway
 
 ALL = "All models"
 
@@ -67,10 +67,10 @@ by_model = model_scores(steps)
 
 columns = st.columns(len(by_model))
 for column, row in zip(columns, by_model.iter_rows(named=True)):
-    column.metric(
-        model_label(row["model"]), "not assessed yet" if row["score"] is None else f"{row['score']:.0f} / 100",
-        border=True, help=f"{MODELS[row['model']]} {row['assessed']} of {row['steps']} steps assessed.",
-    )
+    figure_card(column, f"maturity.{row['model']}", None,
+                shown="not assessed yet" if row["score"] is None else f"{row['score']:.0f} / 100",
+                model=model_label(row["model"]), description=MODELS[row["model"]], assessed=str(row["assessed"]),
+                steps=str(row["steps"]))
 takeaway(scorecard_takeaway(steps))
 
 model = st.segmented_control("Model", [ALL, *MODELS], default=ALL, required=True, key=Keys.SCORECARD_MODEL,

@@ -7,20 +7,22 @@ import polars as pl
 import streamlit as st
 
 from crm_core import clusters as cl
+from crm_core import format as fmt
 from crm_core import needs, rfm
 from crm_core.charts import segments as charts
 from crm_core.customers import summarize
 from crm_core.kpis import format_kpi
-from crm_core.metrics import metric
 from crm_core.schema import C
 from crm_core.settings import Rfm
+from ui.background import progress_note, ready
 from ui.data import (
-    current_dataset_id,
     customer_summary,
+    dataset_key,
     period_transactions,
     selected_period,
 )
-from ui.segments import cached_describe, cached_fit
+from ui import segments as seg_cache
+from ui.segments import cached_describe, default_behaviour, fit_job
 from ui.settings import current_settings, update_settings
 from ui.state import Keys
 from ui.widgets import (
@@ -28,7 +30,7 @@ from ui.widgets import (
     count_column,
     customer_list,
     explain,
-    format_figure,
+    figure_card,
     group_table,
     money_column,
     plain,
@@ -147,17 +149,18 @@ def rules_editor(bins: int, axis: str) -> tuple[rfm.SegmentRule, ...]:
     return applied
 
 
-def rfm_tab(summary: pl.DataFrame, tx: pl.LazyFrame, settings: rfm.RfmSettings, start: dt.date,
+def rfm_tab(summary: pl.DataFrame, settings: rfm.RfmSettings, start: dt.date,
             as_of: dt.date) -> pl.DataFrame:
     """Scores, grid, segment sizes and profiles, migration and the customers of a segment."""
-    scored = rfm.score_customers(summary, settings).collect()
+    scored = seg_cache.scored_customers(dataset_key(), *selected_period(), as_of, settings, summary)  # shared cache
     numbers = rfm.headline(scored)
+    period = fmt.period(start, as_of)
     cards = st.columns(4)
-    cards[0].metric("Customers", format_kpi(numbers["customers"], "count"), border=True,
-                    help=f"{metric('customers').definition} Scored as of {as_of:%d %b %Y}; period from {start:%d %b %Y}.")
-    cards[1].metric("Median days since last purchase", format_kpi(numbers["median_recency_days"], "count"), border=True)
-    cards[2].metric("Median orders", orders_text(numbers["median_frequency"]), border=True)
-    cards[3].metric("Median revenue per customer", format_figure(numbers["median_monetary"], "money"), border=True)
+    figure_card(cards[0], "customers", numbers["customers"], period)
+    figure_card(cards[1], "median_recency_days", numbers["median_recency_days"], f"as of {fmt.date(as_of)}")
+    figure_card(cards[2], "median_orders", numbers["median_frequency"], period,
+                shown=orders_text(numbers["median_frequency"]))
+    figure_card(cards[3], "median_revenue", numbers["median_monetary"], period)
     st.caption(f"Scores as of {as_of:%d %b %Y}, on orders from {start:%d %b %Y}. Recency counts days since the "
                "last order line (including returns); frequency counts distinct orders; revenue is net of returns.")
     for note in rfm.bin_notes(scored, settings):
@@ -186,7 +189,7 @@ def rfm_tab(summary: pl.DataFrame, tx: pl.LazyFrame, settings: rfm.RfmSettings, 
         mean_f=st.column_config.NumberColumn("F score (mean)", format="%.1f"),
         mean_m=st.column_config.NumberColumn("M score (mean)", format="%.1f"))
     takeaway(rfm.profile_takeaway(profile))
-    migration_section(tx, settings, start, as_of)
+    migration_section(settings, start, as_of)
 
     st.subheader("Customers of a segment")
     names = settings.segment_names
@@ -194,18 +197,19 @@ def rfm_tab(summary: pl.DataFrame, tx: pl.LazyFrame, settings: rfm.RfmSettings, 
         st.session_state.pop(Keys.SEG_DRILL, None)
     pick = st.selectbox("Segment", names, key=Keys.SEG_DRILL)
     row = rfm.segment_row(profile, pick)
+    period = fmt.period(start, as_of)
     cards = st.columns(4)
-    cards[0].metric("Customers in segment", format_kpi(row["customers"], "count"), border=True)
-    cards[1].metric("Segment revenue", format_figure(row["revenue"], "money"), border=True)
-    cards[2].metric("Share of revenue", format_figure(row["revenue_share"], "share"), border=True)
-    cards[3].metric("Revenue per customer (mean)", format_figure(row["mean_revenue"], "money"), border=True)
+    figure_card(cards[0], "segment.customers", row["customers"], period)
+    figure_card(cards[1], "segment.revenue", row["revenue"], period)
+    figure_card(cards[2], "segment.revenue_share", row["revenue_share"], period)
+    figure_card(cards[3], "segment.mean_revenue", row["mean_revenue"], period)
     if row["advice"]:
         st.caption(plain(f"What to do: {row['advice']}"))
     customer_list(rfm.segment_members(scored, pick), pick, "segment", Keys.SEG_DOWNLOAD, SHOWN_ROWS)
     return scored
 
 
-def migration_section(tx: pl.LazyFrame, settings: rfm.RfmSettings, start: dt.date, as_of: dt.date) -> None:
+def migration_section(settings: rfm.RfmSettings, start: dt.date, as_of: dt.date) -> None:
     """How customers moved between segments from an earlier date to the reference date."""
     st.subheader("How customers moved between segments")
     if as_of <= start:
@@ -218,7 +222,7 @@ def migration_section(tx: pl.LazyFrame, settings: rfm.RfmSettings, start: dt.dat
     if earlier != chosen:
         st.caption(f"The comparison date must fall between {start:%d %b %Y} and the day before the reference date; "
                    f"using {earlier:%d %b %Y}.")
-    flows = rfm.segment_migration(tx, earlier, as_of, settings)
+    flows = seg_cache.segment_migration(dataset_key(), *selected_period(), earlier, as_of, settings)
     chart(charts.migration_sankey(flows, f"{earlier:%d %b %Y}", f"{as_of:%d %b %Y}", settings.segment_names),
           key="seg_migration")
     takeaway(rfm.migration_takeaway(flows, earlier, as_of))
@@ -247,9 +251,15 @@ def clusters_tab(summary: pl.DataFrame, start: dt.date, end: dt.date, as_of: dt.
     for hint in cl.missing_behaviour(summary):
         st.caption(hint)
     settings = cl.ClusterSettings(behaviour=tuple(chosen))
-    fingerprint = (current_dataset_id(), start, end, as_of, summary.height)
+    key = dataset_key()
+    fingerprint = (key, start, end, as_of, settings.behaviour)
+    # The fits run once per dataset version in the background (ui.segments); the default one started on load.
+    job = fit_job(key, start, end, as_of, summary, None if settings.behaviour == default_behaviour(summary) else settings.behaviour)
+    if not ready(job):
+        progress_note("Finding behavioural clusters (k-means for 2 to 10 groups)… The page updates by itself.", job)
+        return None
     try:
-        fit = cached_fit(summary, fingerprint, settings)
+        fit = job.result()
     except cl.ClusterError as error:
         st.warning(plain(str(error)))
         return None
@@ -304,13 +314,14 @@ def needs_tab(summary: pl.DataFrame, tx: pl.LazyFrame, scored: pl.DataFrame, rfm
         groups = needs.customer_groups(scored, rfm.SEGMENT)
         order = rfm_settings.segment_names
     scoped_tx = needs.orders_until(tx, as_of)
+    view = (dataset_key(), *selected_period(), as_of)  # what the cached results depend on, with the groups
 
     st.subheader("What each group buys")
     missing = needs.missing_column_message(scoped_tx, C.CATEGORY)
     if missing:
         st.info(missing, icon=":material/info:")
     else:
-        mix = needs.mix_by_group(scoped_tx, groups, C.CATEGORY, needs.GROUP)
+        mix = seg_cache.group_mix(*view, groups, C.CATEGORY)
         chart(charts.mix_heatmap(mix, C.CATEGORY, needs.GROUP, order, "Share of each group's revenue by category"),
               key="needs_category_mix")
         takeaway(needs.mix_takeaway(mix, C.CATEGORY, needs.GROUP))
@@ -321,7 +332,7 @@ def needs_tab(summary: pl.DataFrame, tx: pl.LazyFrame, scored: pl.DataFrame, rfm
             st.session_state.pop(Keys.NEEDS_SCOPE, None)
         scope = st.selectbox("Customers", scopes, key=Keys.NEEDS_SCOPE)
         subset = None if scope == scopes[0] else needs.group_customers(groups, scope)
-        pairs = needs.cross_sell_pairs(scoped_tx, subset)
+        pairs = seg_cache.cross_sell(*view, subset)
         if pairs.is_empty():
             st.info("No two categories are bought by at least 5 of the same customers here.")
         else:
@@ -345,7 +356,7 @@ def needs_tab(summary: pl.DataFrame, tx: pl.LazyFrame, scored: pl.DataFrame, rfm
     if missing:
         st.info(missing, icon=":material/info:")
         return
-    mix = needs.mix_by_group(scoped_tx, groups, C.CHANNEL, needs.GROUP)
+    mix = seg_cache.group_mix(*view, groups, C.CHANNEL)
     chart(charts.mix_heatmap(mix, C.CHANNEL, needs.GROUP, order, "Share of each group's revenue by channel"),
           key="needs_channel_mix")
     takeaway(needs.mix_takeaway(mix, C.CHANNEL, needs.GROUP))
@@ -355,7 +366,7 @@ def needs_tab(summary: pl.DataFrame, tx: pl.LazyFrame, scored: pl.DataFrame, rfm
     takeaway(needs.channel_value_takeaway(value))
     group_table(value, channel_use="Channels used")
 
-    flows = needs.channel_migration(scoped_tx)
+    flows = seg_cache.channel_moves(*view)
     if not flows.is_empty():
         chart(charts.channel_sankey(flows), key="needs_channel_moves")
     takeaway(needs.channel_migration_takeaway(flows))
@@ -380,7 +391,7 @@ if summary.height == 0:
 tab_rfm, tab_clusters, tab_needs = st.tabs(["RFM segments", "Behavioural clusters", "Needs & channels"])
 with tab_rfm:
     rfm_settings = view_rfm(bins, ties, axis)
-    scored = rfm_tab(summary, tx, rfm_settings, start, as_of)
+    scored = rfm_tab(summary, rfm_settings, start, as_of)
 with tab_clusters:
     cluster_result = clusters_tab(summary, start, end, as_of)
 with tab_needs:

@@ -197,14 +197,21 @@ def _rfm_arrays(path: str):
 def ours_models(path: str) -> dict:
     """All three purchase models fitted, plus 80 % intervals over 52 weeks for each (CPU and wall seconds)."""
     from crm_core.clv import MODELS
+    from crm_core.clv.fitting import check_rfm, compress_rows
     from crm_core.clv.intervals import purchase_intervals
+    from crm_core.clv.models import fit_models
 
     x, t_x, age = _rfm_arrays(path)
-    steps, fitted = {}, {}
+    steps: dict[str, float] = {}
+    fitted: dict = {}
+    # As fit_clv fits them: histories checked and compressed once, BG/NBD first (Pareto/NBD starts from it).
     start = _clock()
-    for name, cls in MODELS.items():
+    check_rfm(x, t_x, age)
+    coded = compress_rows(x, t_x, age, inverse=False)
+    steps["compress"] = _since(start)[0]
+    for name in MODELS:
         step = _clock()
-        fitted[name] = cls().fit(x, t_x, age)
+        fit_models([name], coded, fitted)
         steps[f"fit {name}"] = _since(step)[0]
     fits_wall, fits_cpu = _since(start)
     for name, model in fitted.items():
@@ -238,8 +245,8 @@ def main_models(path: str) -> None:
           "(target <= 1 s)", flush=True)
     print("  " + "  ".join(f"{k} {v:.3f}s" for k, v in mine["steps"].items()), flush=True)
     _, _, theirs = measure(lifetimes_pareto, path)
-    ours_fit = mine["steps"]["fit pareto-nbd"]
-    print(f"  Pareto/NBD fit: ours {ours_fit:.2f}s, lifetimes {theirs['wall']:.2f}s: "
+    ours_fit = mine["steps"]["fit pareto-nbd"] + mine["steps"]["fit bg-nbd"]  # with the BG/NBD fit it starts from
+    print(f"  Pareto/NBD fit (with the BG/NBD fit it starts from): ours {ours_fit:.2f}s, lifetimes {theirs['wall']:.2f}s: "
           f"{theirs['wall'] / ours_fit:.0f}x (target >= 20x)", flush=True)
     for name, value in mine["pareto"].items():
         other = theirs["params"][name]

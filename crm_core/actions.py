@@ -313,6 +313,61 @@ def target_list(actions: pl.DataFrame, groups: Sequence[str] | None = None, by: 
 #: Decimals kept in target lists (money to the cent, probabilities to 0.1 %).
 _TARGET_ROUNDING = {"clv": 2, "revenue": 2, "p_alive": 3}
 
+#: Headers of target-list files, for managers (money columns get the currency, shares "(%)").
+TARGET_HEADERS = {
+    C.CUSTOMER_ID: "Customer ID", "name": "Customer name", "email": "E-mail", "segment": "RFM segment",
+    "tier": "Tier", "value_band": "Value band", "clv": "Predicted value", "p_alive": "Probability still active",
+    "revenue": "Revenue", "orders": "Orders", "last_date": "Last purchase", "objective": "Objective",
+    "action": "Recommended action", "channel": "Channel", "offer": "Offer", "rule": "Playbook rule",
+}
+_TARGET_MONEY = {"clv", "revenue"}
+_TARGET_SHARES = {"p_alive"}
+
+
+def target_list_file(targets: pl.DataFrame, currency: str = "") -> pl.DataFrame:
+    """A target list as handed to a team: readable headers, money to the cent with the currency
+    in its header ("Predicted value (EUR)"), the probability in percent, ISO dates.
+
+    Formula neutralisation happens when the file is written (:mod:`crm_core.export`).
+    """
+    from crm_core.export import readable_export
+
+    return readable_export(targets, TARGET_HEADERS, _TARGET_MONEY, _TARGET_SHARES, currency)
+
+
+_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+def known_contacts(transactions: pl.LazyFrame, customers: pl.LazyFrame | None = None) -> pl.DataFrame | None:
+    """customer_id, name, email of every customer whose name or e-mail is known, else None.
+
+    The customers table wins; the orders fill the gaps: the name and e-mail on a
+    customer's latest order that has them (exports such as Shopify's carry them),
+    and the customer id itself when it is an e-mail address.
+    """
+    names = transactions.collect_schema().names()
+    name = pl.col("customer_name") if "customer_name" in names else pl.lit(None, pl.String)
+    email = pl.col("email") if "email" in names else pl.lit(None, pl.String)
+    id_as_email = pl.when(pl.col(C.CUSTOMER_ID).str.contains(_EMAIL)).then(pl.col(C.CUSTOMER_ID))
+    from_orders = (
+        transactions.select(C.CUSTOMER_ID, C.ORDER_DATE, name.alias("name"), email.alias("email"))
+        .sort(C.ORDER_DATE, nulls_last=False)
+        .group_by(C.CUSTOMER_ID)
+        .agg(pl.col("name").drop_nulls().last(), pl.col("email").drop_nulls().last())
+        .with_columns(pl.coalesce("email", id_as_email).alias("email"))  # per customer, not per order
+    )
+    if customers is not None:
+        side = customers.collect_schema().names()
+        fields = [pl.col(f) if f in side else pl.lit(None, pl.String).alias(f) for f in ("name", "email")]
+        table = customers.select(pl.col(C.CUSTOMER_ID).cast(pl.String), *[f.cast(pl.String) for f in fields]).unique(
+            C.CUSTOMER_ID, keep="first")
+        from_orders = from_orders.join(table, on=C.CUSTOMER_ID, how="full", coalesce=True, suffix="_side").select(
+            C.CUSTOMER_ID, pl.coalesce("name_side", "name").alias("name"), pl.coalesce("email_side", "email").alias("email"))
+    known = from_orders.filter(pl.col("name").is_not_null() | pl.col("email").is_not_null()).collect()
+    if not known.height:
+        return None
+    return known.select(C.CUSTOMER_ID, *[f for f in ("name", "email") if known.get_column(f).null_count() < known.height])
+
 
 def playbook_coverage(actions: pl.DataFrame) -> pl.DataFrame:
     """Customers and revenue each playbook row applies to, most customers first."""

@@ -24,6 +24,7 @@ import polars as pl
 from pptx import Presentation
 from pptx.chart.data import BubbleChartData, CategoryChartData, XyChartData
 from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION
+from pptx.dml.color import RGBColor
 from pptx.util import Inches, Pt
 
 from crm_core.charts.native import CATEGORY_KINDS, NativeChart
@@ -282,15 +283,7 @@ def write_pptx(slides: list[Slide], meta: DeckMeta, path: Path | str | BinaryIO,
     presentation = Presentation()
     presentation.slide_width, presentation.slide_height = WIDTH, HEIGHT
     title_layout, title_only = presentation.slide_layouts[0], presentation.slide_layouts[5]
-    opening = presentation.slides.add_slide(title_layout)
-    opening.shapes.title.text = meta.title
-    opening.placeholders[1].text = "\n".join([
-        f"Dataset: {meta.dataset}",
-        f"Period: {period_text(meta.period)}",
-        f"Currency: {meta.currency or 'as in the data (no symbol)'}",
-        f"Customers: {meta.customers:,}",
-        f"Prepared on {meta.prepared:%d %B %Y}",
-    ])
+    _title_slide(presentation.slides.add_slide(title_layout), meta)
     natives = pictures = tables = 0
     content_width = WIDTH - 2 * MARGIN
     for slide in slides:
@@ -328,6 +321,32 @@ def write_pptx(slides: list[Slide], meta: DeckMeta, path: Path | str | BinaryIO,
         presentation.save(path)
     return PptxResult(path if isinstance(path, Path) else Path("deck.pptx"), len(presentation.slides), natives,
                       pictures, tables)
+
+
+def _title_slide(page: Any, meta: DeckMeta) -> None:
+    """Title, then dataset, period, currency, customers and date, placed for the 16:9 slide.
+
+    The default template's placeholders are laid out for 4:3 slides: they are
+    moved and sized here, or the lines wrap and run off the slide.
+    """
+    title, facts = page.shapes.title, page.placeholders[1]
+    title.left, title.top, title.width, title.height = MARGIN, Inches(1.2), WIDTH - 2 * MARGIN, Inches(1.6)
+    title.text = meta.title
+    title.text_frame.word_wrap = True
+    title.text_frame.paragraphs[0].font.size = Pt(40)
+    title.text_frame.paragraphs[0].font.bold = True
+    facts.left, facts.top, facts.width, facts.height = MARGIN, Inches(3.1), WIDTH - 2 * MARGIN, Inches(3.6)
+    facts.text = "\n".join([
+        f"Dataset: {meta.dataset}",
+        f"Period: {period_text(meta.period)}",
+        f"Currency: {meta.currency or 'as in the data (no symbol)'}",
+        f"Customers: {meta.customers:,}",
+        f"Prepared on {meta.prepared:%d %B %Y}",
+    ])
+    facts.text_frame.word_wrap = True
+    for paragraph in facts.text_frame.paragraphs:
+        paragraph.font.size = Pt(22)
+        paragraph.font.color.rgb = RGBColor(0x33, 0x3F, 0x4C)  # the template's grey is too pale for a projector
 
 
 def _definitions(presentation: Any, slides: list[Slide], meta: DeckMeta) -> None:

@@ -99,8 +99,9 @@ def order_table(tx: pl.LazyFrame) -> pl.LazyFrame:
         customer_id, order_date (the order's earliest row), revenue (sum of the
         order's amounts, exact), first_line (row number of its first line),
         top_line (row number of its line with the largest amount; ties to the
-        first listed) and, when the data has one, discount_code (the order's
-        first non-empty code).
+        first listed) and, when the data has them, discount_code (the order's
+        first non-empty code) and discount_amount (the sum of its rows' discount
+        amounts; 0 when none).
     """
     lines = tx.with_row_index("_line")
     aggregations = [
@@ -113,6 +114,8 @@ def order_table(tx: pl.LazyFrame) -> pl.LazyFrame:
         code = pl.col(C.DISCOUNT_CODE).str.strip_chars()
         aggregations.append(
             pl.when(code != "").then(code).sort_by(pl.col("_line")).drop_nulls().first().alias(C.DISCOUNT_CODE))
+    if has_column(tx, C.DISCOUNT_AMOUNT):
+        aggregations.append(exact_sum(pl.col(C.DISCOUNT_AMOUNT).fill_null(0.0)).alias(C.DISCOUNT_AMOUNT))
     return lines.group_by(C.CUSTOMER_ID, order_key(tx).alias("_order")).agg(aggregations)
 
 
@@ -157,7 +160,8 @@ def customer_profiles(
         first_order_value, the dimensions that the data allows (first_product,
         first_category, discount_code, channel, region, value_band, cohort as
         "YYYY-MM"), revenue (to date, net of returns) and value_365 (revenue in
-        the first 365 days, null unless observed that long).
+        the first 365 days, null unless observed that long); with discount
+        amounts, first_order_discount and discount_depth (see :func:`discount_depth`).
     """
     as_of = as_of or data_as_of(tx)
     tx = filter_period(tx, None, as_of)
@@ -181,6 +185,7 @@ def customer_profiles(
             pl.col("order_date").alias("first_date"),
             pl.col("revenue").alias("first_order_value"),
             *_trait_columns(tx),
+            *_discount_columns(tx),
         )
         .join(second, on=C.CUSTOMER_ID, how="left")
         .join(money, on=C.CUSTOMER_ID, how="left")
@@ -195,8 +200,9 @@ def customer_profiles(
     )
     profiles = _with_side_table(profiles, customers)
     profiles = profiles.with_columns(value_bands(profiles["first_order_value"], settings.value_bands).alias("value_band"))
+    discounts = [name for name in ("first_order_discount", "discount_depth") if name in profiles.columns]
     order = [C.CUSTOMER_ID, "first_date", "second_date", "days_observed", "first_order_value",
-             *[name for name in DIMENSIONS if name in profiles.columns], "revenue", "value_365"]
+             *[name for name in DIMENSIONS if name in profiles.columns], *discounts, "revenue", "value_365"]
     return profiles.select(order).sort(C.CUSTOMER_ID)
 
 
@@ -210,6 +216,27 @@ def _trait_columns(tx: pl.LazyFrame) -> list[pl.Expr]:
     if has_column(tx, C.DISCOUNT_CODE):
         columns.append(pl.col(C.DISCOUNT_CODE).fill_null(NO_CODE).alias("discount_code"))
     return columns
+
+
+def discount_depth(discount: pl.Expr, net_revenue: pl.Expr) -> pl.Expr:
+    """Share of the order's price taken off: discount / (net revenue + discount).
+
+    The discount is taken as a size (its absolute value: some exports write it
+    negative). Revenue is the order's net revenue as ``summary`` defines it, so
+    net revenue + discount is what the order would have cost without the
+    discount. 0 without a discount; null when there is no positive price.
+    """
+    taken = discount.fill_null(0.0).abs()
+    before = net_revenue + taken
+    return pl.when(taken == 0).then(0.0).when(before > 0).then(taken / before)
+
+
+def _discount_columns(tx: pl.LazyFrame) -> list[pl.Expr]:
+    """The first order's discount amount and depth, when the data carries discount amounts."""
+    if not has_column(tx, C.DISCOUNT_AMOUNT):
+        return []
+    return [pl.col(C.DISCOUNT_AMOUNT).abs().alias("first_order_discount"),
+            discount_depth(pl.col(C.DISCOUNT_AMOUNT), pl.col("revenue")).alias("discount_depth")]
 
 
 def _known(values: pl.Expr) -> pl.Expr:
@@ -301,7 +328,7 @@ def predicted_values(tx: pl.LazyFrame, as_of: dt.date | None = None,
 # --------------------------------------------------------------------------- group tables
 
 
-def _mean_interval(column: str, z: float) -> list[pl.Expr]:
+def mean_interval(column: str, z: float) -> list[pl.Expr]:
     """Mean of ``column`` and a normal-approximation interval (null with fewer than two values)."""
     values = pl.col(column).drop_nulls()
     half = z * values.std() / values.count().sqrt()
@@ -318,9 +345,9 @@ def _group_aggregations(z: float) -> list[pl.Expr]:
         aggregations += [observed.sum().alias(f"observed_{days}"),
                          pl.when(observed.sum() > 0).then(repeated.sum() / observed.sum()).alias(f"repeat_rate_{days}")]
     aggregations += [
-        *_mean_interval("revenue", z),
-        *_mean_interval("value_365", z),
-        *_mean_interval("predicted_value", z),
+        *mean_interval("revenue", z),
+        *mean_interval("value_365", z),
+        *mean_interval("predicted_value", z),
         pl.col("predicted_value").count().alias("predicted_customers"),
         gap.median().alias("median_days_to_second"),
         # The average customer's prediction interval (not an interval on the mean: that is predicted_value_low/high).
@@ -386,6 +413,18 @@ def driver_table(
     )
     table = _with_payback(table, frame, dimension, marketing_spend)
     return table.select(_TABLE_ORDER)
+
+
+def group_members(profiles: pl.DataFrame, dimension: str, name: str) -> pl.DataFrame:
+    """The customers of one group of :func:`driver_table` (``name`` in its ``name`` column), best revenue first.
+
+    Columns: customer_id, first_date, second_date, first_order_value, revenue, value_365.
+    """
+    if dimension not in profiles.columns:
+        raise ValueError(f"The data has no {DIMENSIONS.get(dimension, dimension).lower()}.")
+    return (profiles.filter(pl.col(dimension) == name)
+            .sort(["revenue", C.CUSTOMER_ID], descending=[True, False], nulls_last=True)
+            .select(C.CUSTOMER_ID, "first_date", "second_date", "first_order_value", "revenue", "value_365"))
 
 
 _TABLE_ORDER = [

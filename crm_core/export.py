@@ -68,35 +68,61 @@ def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(name).cast(pl.String, strict=False) for name in nested) if nested else frame
 
 
+#: Headers of order rows in downloads (canonical column -> header) and their money columns.
+ORDER_HEADERS = {
+    "customer_id": "Customer ID", "order_date": "Order date", "amount": "Amount", "order_id": "Order ID",
+    "quantity": "Quantity", "channel": "Channel", "region": "Region", "category": "Category", "cost": "Cost",
+    "days_late": "Days late", "product": "Product", "sku": "SKU", "discount_code": "Discount code",
+    "fully_refunded": "Refunded in full", "customer_name": "Customer name", "email": "E-mail",
+    "line_amount": "Line amount", "line": "Line", "raw": "Row as written", "reason": "Reason",
+}
+ORDER_MONEY = frozenset({"amount", "cost", "line_amount", "discount_amount"})
+
+
 def readable_export(frame: pl.DataFrame, labels: dict[str, str], money: set[str], shares: set[str] = frozenset(),
                     currency: str = "") -> pl.DataFrame:
-    """A frame for managers' downloads: readable headers, money in whole cents, no float noise.
+    """A frame for managers' downloads: readable headers, money to the cent, shares in percent, ISO dates.
 
     Parameters
     ----------
     frame
         Engine output (snake_case columns).
     labels
-        Column -> header ("revenue" -> "Revenue"); other columns keep their name.
+        Column -> header ("revenue" -> "Revenue"); other columns get their name in words
+        ("repeat_rate_90" -> "Repeat rate 90").
     money
-        Columns holding amounts: written as integer cents, header "Revenue (EUR cents)".
+        Columns holding amounts: rounded to the cent (half away from zero, no float noise:
+        15115.869999999999 -> 15115.87), header "Revenue (EUR)".
     shares
         0-1 columns: written as percent with two decimals, header "... (%)".
     currency
         ISO code named in money headers ("" = not stated).
+
+    Dates stay dates (ISO ``2024-01-31`` in CSV, date cells in Excel); other
+    floats are rounded to 4 decimals.
     """
     from crm_core.format import header
 
     columns = []
     for name, dtype in frame.schema.items():
-        label = labels.get(name, name)
+        label = labels.get(name) or _words(name)
         column = pl.col(name)
         if name in money and dtype.is_numeric():
-            columns.append((column * 100).round(0).cast(pl.Int64).alias(header(label, "cents", currency)))
+            columns.append(column.cast(pl.Float64).round(2, mode="half_away_from_zero").alias(header(label, "money", currency)))
         elif name in shares and dtype.is_numeric():
             columns.append((column * 100).round(2).alias(header(label, "share")))
+        elif dtype == pl.Datetime:
+            columns.append(column.dt.date().alias(label))
         elif dtype.is_float():
             columns.append(column.round(4).alias(label))
         else:
             columns.append(column.alias(label))
     return frame.select(columns)
+
+
+def _words(name: str) -> str:
+    """``"repeat_rate_90"`` -> ``"Repeat rate 90"``; a name that is not snake_case stays as it is."""
+    if not re.fullmatch(r"[a-z0-9_]+", name):
+        return name
+    text = name.replace("_", " ").strip()
+    return text[:1].upper() + text[1:] if text else name

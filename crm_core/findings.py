@@ -28,6 +28,7 @@ import polars as pl
 from crm_core.customers import filter_period, summarize
 from crm_core.dataset import Dataset
 from crm_core.drivers import drivers_finding
+from crm_core.offers import depth_finding
 from crm_core.schema import C
 from crm_core.settings import AnalysisSettings
 
@@ -702,6 +703,7 @@ REGISTRY: dict[str, FindingFunction] = {
     "retention": retention_finding,
     "value": value_finding,
     "drivers": drivers_finding,
+    "discount_depth": depth_finding,
     "at_risk": at_risk_finding,
     "actions": actions_finding,
     "service_cost": service_cost_finding,

@@ -84,8 +84,13 @@ def period(start: dt.date | None, end: dt.date | None) -> str:
     return f"{date(start)} to {date(end)}"
 
 
-def value(amount: float | int | None, unit: str, currency: str = "", locale: str = "en") -> str:
-    """Format by catalogue unit: 'money', 'share', 'count', 'ratio', 'months', 'days'."""
+def value(amount: float | int | str | None, unit: str, currency: str = "", locale: str = "en") -> str:
+    """Format by catalogue unit: 'money', 'share', 'count', 'ratio', 'score', 'months', 'weeks', 'days', 'text'.
+
+    'text' values (names, yes/no) are shown as they are; days and weeks are whole numbers.
+    """
+    if unit == "text" or isinstance(amount, str):
+        return MISSING if amount is None else str(amount)
     if unit == "money":
         return money(amount, currency, locale)
     if unit == "share":
@@ -94,7 +99,9 @@ def value(amount: float | int | None, unit: str, currency: str = "", locale: str
         return count(amount, locale)
     if unit == "ratio":
         return number(amount, 2, locale)
-    return number(amount, 1 if unit in ("months", "days") else 2, locale)
+    if unit in ("days", "weeks"):
+        return number(amount, 0, locale)
+    return number(amount, 1 if unit == "months" else 2, locale)
 
 
 def header(label: str, unit: str, currency: str = "") -> str:
@@ -138,9 +145,11 @@ def money_axis(currency: str = "", locale: str = "en") -> dict[str, Any]:
 def count_axis(max_value: float | None = None) -> dict[str, Any]:
     """Plotly axis settings for counts: whole-number ticks only (no 0.5 / 0.9 / 1.4 customers).
 
-    Below 8 the ticks are every 1; above, Plotly's automatic ticks are whole numbers anyway.
+    Up to 50 the tick step is set (1, 2, 5 or 10, at most about 10 ticks); above, Plotly's automatic
+    steps are whole numbers anyway. ``max_value`` is the largest count drawn (or an upper bound of it).
     """
     settings: dict[str, Any] = {"tickformat": ",d", "rangemode": "tozero"}
-    if max_value is not None and max_value <= 8:
-        settings.update(tick0=0, dtick=1)
+    if max_value is not None and max_value <= 50:
+        step = next(step for step in (1, 2, 5, 10) if max_value / step <= 10)
+        settings.update(tickmode="linear", tick0=0, dtick=step)
     return settings

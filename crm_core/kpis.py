@@ -182,16 +182,19 @@ def format_delta(delta: float | None, delta_pct: float | None, kind: str) -> str
     return f"{delta_pct:+.1%}"
 
 
+_BUCKET_LENGTH = {"week": "1w", "month": "1mo", "quarter": "3mo", "year": "1y"}
+
+
 def complete_buckets(trend: pl.DataFrame, grain: str, start: dt.date | None, end: dt.date | None) -> pl.DataFrame:
-    """Rows of ``trend`` whose whole bucket (day, week or month starting at ``period``) lies in ``start..end``.
+    """Rows of ``trend`` whose whole bucket (day, week, month, quarter or year starting at ``period``) lies in
+    ``start..end``.
 
     A first or last month cut by the period (or by the end of the data) would compare a few days with a
     whole month, so takeaways leave them out.
     """
     if grain == "day" or (start is None and end is None):
         return trend
-    bucket_end = (pl.col("period").dt.offset_by("1mo") if grain == "month" else pl.col("period").dt.offset_by("1w")) \
-        - pl.duration(days=1)
+    bucket_end = pl.col("period").dt.offset_by(_BUCKET_LENGTH[grain]) - pl.duration(days=1)
     keep = pl.lit(True)
     if start is not None:
         keep &= pl.col("period") >= start

@@ -22,11 +22,15 @@ import polars as pl
 from crm_core import format as fmt
 from crm_core.settings import AnalysisSettings
 
-Unit = Literal["money", "share", "count", "ratio", "months", "days"]
+Unit = Literal["money", "share", "count", "ratio", "score", "months", "weeks", "days", "text"]
 
 PERIOD_VIEW = "the analysed period"
 PERIOD_FORECAST = "the next {months} months after the period"
 PERIOD_AS_OF = "at the end of the analysed period"
+PERIOD_CAMPAIGN = "one campaign on the chosen customers, under the assumptions above"
+PERIOD_HOLDOUT = "the weeks held back for the check"
+PERIOD_HISTORY = "every order up to the end of the analysed period"
+PERIOD_FILE = "the file as uploaded (before any period or filter)"
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,8 @@ class Metric:
     definition
         One or two plain sentences: what it is and how it is computed.
     unit
-        'money', 'share' (0-1), 'count', 'ratio', 'months' or 'days'.
+        'money', 'share' (0-1), 'count', 'ratio', 'score', 'months', 'weeks', 'days' or 'text'
+        (a name or yes/no, shown as it is).
     period
         Which dates it covers.
     computed_by
@@ -110,15 +115,176 @@ _METRICS = (
            "Mean predicted value of a channel's new customers (next {months} months, at the view's margin) divided "
            "by the channel's marketing spend per new customer. Without a forecast it is not shown: revenue to date "
            "is not a lifetime value.", "ratio", PERIOD_VIEW, "crm_core.kpis_relationship.clv_cac"),
+    # Overview: relationship health
+    Metric("retention_rate", "Retention rate",
+           "Share of the previous period's customers who bought again in this period.",
+           "share", PERIOD_VIEW, "crm_core.kpis.relationship_snapshot"),
+    Metric("churn_rate", "Churn rate",
+           "1 − retention rate: share of the previous period's customers who did not buy again in this period.",
+           "share", PERIOD_VIEW, "crm_core.kpis.relationship_snapshot"),
+    Metric("cac", "CAC",
+           "Customer acquisition cost: marketing spend in the period divided by the new customers it acquired "
+           "(needs the marketing-spend and customers tables).", "money", PERIOD_VIEW, "crm_core.kpis.relationship_snapshot"),
+    # Interactions (support contacts)
+    Metric("contacts", "Support contacts", "Support contacts of any channel in the period, one per row of the "
+           "interactions table.", "count", PERIOD_VIEW, "crm_core.interactions.headline"),
+    Metric("csat_mean", "CSAT (1-5)",
+           "Customer satisfaction: mean 1-5 rating of the support contacts that were rated (unrated contacts are "
+           "left out).",
+           "score", PERIOD_VIEW, "crm_core.interactions.headline"),
+    Metric("complaint_share", "Complaint rate",
+           "Share of support contacts that are complaints: the reason mentions a complaint, or the contact was "
+           "rated 2 or less out of 5.", "share", PERIOD_VIEW, "crm_core.interactions.headline"),
+    Metric("service_cost", "Cost to serve", "Recorded cost of the support contacts in the period (a contact without "
+           "a recorded cost counts as 0).", "money", PERIOD_VIEW, "crm_core.interactions.headline"),
+    # Customer 360: one customer
+    Metric("customer.revenue", "Revenue (customer)", "The customer's purchases in the period, net of returns.",
+           "money", PERIOD_VIEW, "crm_core.customer360.customer_view"),
+    Metric("customer.orders", "Orders (customer)", "The customer's distinct orders with amount >= 0 in the "
+           "period.", "count", PERIOD_VIEW, "crm_core.customer360.customer_view"),
+    Metric("customer.aov", "AOV (customer)", "Average order value: the customer's revenue divided by their orders.",
+           "money", PERIOD_VIEW, "crm_core.customer360.customer_view"),
+    Metric("customer.recency_days", "Days since last purchase", "Days from the customer's last order line to the end "
+           "of the period.", "days", PERIOD_AS_OF, "crm_core.customer360.customer_view"),
+    Metric("customer.segment", "RFM segment", "The customer's RFM segment under the view's score levels and rules "
+           "(Segments page).", "text", PERIOD_AS_OF, "crm_core.rfm.score_customers"),
+    Metric("customer.tier", "Value tier", "The customer's value tier under the view's tier rule (Portfolio page).",
+           "text", PERIOD_VIEW, "crm_core.portfolio.assign_tiers"),
+    Metric("customer.predicted_value", "Next 12 months",
+           "Predicted revenue: expected (discounted) spend of this customer over the next 52 weeks from the "
+           "lifetime-value models (BG/NBD × Gamma-Gamma), fitted on every order up to the end of the period.",
+           "money", PERIOD_FORECAST, "crm_core.clv.fit_clv"),
+    Metric("customer.p_alive", "Probability still active",
+           "The lifetime-value model's estimate that this customer has not quietly left. Shown as – for customers "
+           "who never came back after their first purchase day: without a repeat purchase the model has nothing "
+           "to judge by.", "share", PERIOD_AS_OF, "crm_core.clv.fit_clv"),
+    Metric("customer.contacts", "Contacts (customer)", "The customer's support contacts in the period.",
+           "count", PERIOD_VIEW, "crm_core.customer360.interactions_summary"),
+    Metric("customer.csat_mean", "CSAT (customer, 1-5)",
+           "Mean 1-5 rating of the customer's rated support contacts.", "score", PERIOD_VIEW,
+           "crm_core.customer360.interactions_summary"),
+    Metric("customer.service_cost", "Cost to serve (customer)",
+           "Recorded cost of the customer's support contacts (none recorded: –).", "money", PERIOD_VIEW,
+           "crm_core.customer360.interactions_summary"),
+    # Actions: campaign what-if (projections under the manager's assumptions, not observed)
+    Metric("campaign.contacted", "Customers contacted", "Customers on the target list (the chosen segments or value "
+           "bands).", "count", PERIOD_CAMPAIGN, "crm_core.actions.campaign_what_if"),
+    Metric("campaign.responders", "Expected responders", "Customers contacted × response rate.", "ratio",
+           PERIOD_CAMPAIGN, "crm_core.actions.campaign_what_if"),
+    Metric("campaign.extra_revenue", "Extra revenue",
+           "Responders × extra spend per responder (a fixed amount, or a % of each one's baseline value).",
+           "money", PERIOD_CAMPAIGN, "crm_core.actions.campaign_what_if"),
+    Metric("campaign.extra_margin", "Extra margin", "Extra revenue × gross margin.", "money",
+           PERIOD_CAMPAIGN, "crm_core.actions.campaign_what_if"),
+    Metric("campaign.cost", "Campaign cost", "Customers contacted × cost per contact.", "money", PERIOD_CAMPAIGN,
+           "crm_core.actions.campaign_what_if"),
+    Metric("campaign.net_profit", "Campaign net profit", "Extra margin minus the campaign cost.", "money",
+           PERIOD_CAMPAIGN, "crm_core.actions.campaign_what_if"),
+    Metric("campaign.roi", "Campaign ROI", "Net profit divided by the campaign cost.", "share", PERIOD_CAMPAIGN,
+           "crm_core.actions.campaign_what_if"),
+    Metric("campaign.break_even", "Break-even response rate",
+           "The response rate at which the extra margin exactly pays the contact cost.", "share", PERIOD_CAMPAIGN,
+           "crm_core.actions.campaign_what_if"),
+    # Drivers: customers acquired in the period
+    Metric("acquired_customers", "Customers acquired",
+           "Customers whose first order (earliest with positive revenue) is in the period.", "count", PERIOD_VIEW,
+           "crm_core.drivers.customer_profiles"),
+    Metric("acquired_repeat_365", "Repeat within a year",
+           "Of the acquired customers whose first order is at least 365 days before the end of the period, the "
+           "share who placed another order on a later day within 365 days.", "share", PERIOD_VIEW,
+           "crm_core.drivers.overall_figures"),
+    Metric("acquired_revenue_per_customer", "Revenue per customer",
+           "Net revenue (returns subtracted) of the acquired customers from their first order to the end of the "
+           "period, divided by them.", "money", PERIOD_VIEW, "crm_core.drivers.overall_figures"),
+    Metric("acquired_predicted_per_customer", "Predicted per customer",
+           "Predicted revenue per acquired customer: the average over the next 12 months (BG/NBD × Gamma-Gamma, "
+           "margin 100%).", "money", "the next 12 months after the period", "crm_core.drivers.predicted_values"),
+    # Lifetime value
+    Metric("predicted_value_mean", "{value_name} per customer",
+           "The predicted total (next {months} months) divided by the customers modelled.", "money", PERIOD_FORECAST,
+           "crm_core.clv.pipeline.CLVResult.clv_mean"),
+    Metric("expected_purchases_mean", "Expected purchases / customer",
+           "Purchase days the BG/NBD model expects per customer over the horizon, averaged over the customers "
+           "modelled.", "ratio", PERIOD_FORECAST, "crm_core.clv.fit_clv"),
+    Metric("customers_modelled", "Customers modelled", "Customers with at least one purchase up to the end of the "
+           "period: the customers the models are fitted on.", "count", PERIOD_HISTORY, "crm_core.clv.fit_clv"),
+    Metric("repeat_buyer_share", "Bought more than once", "Share of the customers modelled who bought on more than "
+           "one day.", "share", PERIOD_HISTORY, "crm_core.clv.fit_clv"),
+    Metric("history_weeks", "History (weeks)", "Weeks from the first customer's first purchase to the end of the "
+           "period.", "weeks", PERIOD_HISTORY, "crm_core.clv.fit_clv"),
+    Metric("fits_converged", "Fits converged", "Whether both the purchase model and the spend model found their "
+           "best parameters (yes) or stopped early (no).", "text", PERIOD_HISTORY, "crm_core.clv.fit_clv"),
+    Metric("holdout.actual", "Actual repeat purchases (check)", "Repeat purchase days that happened in the weeks "
+           "held back.", "count", PERIOD_HOLDOUT, "crm_core.clv.validation.validate_holdout"),
+    Metric("holdout.predicted", "Predicted repeat purchases (check)", "Repeat purchase days the model, fitted on the "
+           "earlier orders only, predicted for the weeks held back.", "count", PERIOD_HOLDOUT,
+           "crm_core.clv.validation.validate_holdout"),
+    Metric("holdout.total_error", "Total error of the check", "(predicted − actual) / actual repeat purchases over "
+           "the weeks held back.", "share", PERIOD_HOLDOUT, "crm_core.clv.validation.validate_holdout"),
+    Metric("holdout.mae", "Mean absolute error per customer", "Average gap between predicted and actual purchases "
+           "of one customer over the weeks held back.", "ratio", PERIOD_HOLDOUT, "crm_core.clv.validation.validate_holdout"),
+    Metric("holdout.coverage", "Customers inside their range", "Share of customers whose purchases in the weeks "
+           "held back fell inside the range forecast for them. About the range's level (e.g. 80%) means the ranges "
+           "are honest.", "share", PERIOD_HOLDOUT, "crm_core.clv.validation.validate_holdout"),
+    Metric("holdout.coverage_frequent", "Frequent buyers inside their range", "The same for customers with 3 or "
+           "more repeat purchases before the split.", "share", PERIOD_HOLDOUT, "crm_core.clv.validation.validate_holdout"),
+    Metric("holdout.total_inside", "Total inside its range", "Whether the actual total of repeat purchases fell "
+           "inside the forecast range of the total.", "text", PERIOD_HOLDOUT, "crm_core.clv.validation.validate_holdout"),
+    Metric("lifecycle.repeat_rate", "New customers who bought again", "Share of the period's new customers who "
+           "bought on a second day.", "share", PERIOD_VIEW, "crm_core.retention.lifecycle"),
+    Metric("lifecycle.won_back", "Won back", "Customers who bought again after more than {gap} days without "
+           "buying.", "count", PERIOD_VIEW, "crm_core.retention.lifecycle"),
+    # Segments (RFM)
+    Metric("median_recency_days", "Median recency (days)", "Median over customers of the days from their "
+           "last order line to the scoring date.", "days", PERIOD_AS_OF, "crm_core.rfm.headline"),
+    Metric("median_orders", "Median orders", "Median over customers of their distinct orders in the "
+           "period.", "ratio", PERIOD_VIEW, "crm_core.rfm.headline"),
+    Metric("median_revenue", "Median revenue", "Median over customers of their net revenue in the "
+           "period.", "money", PERIOD_VIEW, "crm_core.rfm.headline"),
+    Metric("segment.customers", "Customers in segment", "Customers the view's RFM rules put in this segment.",
+           "count", PERIOD_VIEW, "crm_core.rfm.segment_profile"),
+    Metric("segment.revenue", "Segment revenue", "Net revenue of the segment's customers.", "money", PERIOD_VIEW,
+           "crm_core.rfm.segment_profile"),
+    Metric("segment.revenue_share", "Revenue share", "The segment's net revenue divided by the net "
+           "revenue of all customers.", "share", PERIOD_VIEW, "crm_core.rfm.segment_profile"),
+    Metric("segment.mean_revenue", "Mean revenue", "The segment's net revenue divided by its "
+           "customers.", "money", PERIOD_VIEW, "crm_core.rfm.segment_profile"),
+    # Data: reading a file and appending an export (every row accounted for)
+    Metric("ingest.source_lines", "Lines in the file", "Data lines of the file (one per item in exports that list "
+           "items); the items of one order are merged into one row.", "count", PERIOD_FILE,
+           "crm_core.ingest.read_orders"),
+    Metric("ingest.rows_read", "Rows read", "Order rows read from the file: rows kept + rows rejected.", "count",
+           PERIOD_FILE, "crm_core.ingest.read_orders"),
+    Metric("ingest.rows_kept", "Rows kept", "Rows whose every value was read exactly.", "count", PERIOD_FILE,
+           "crm_core.ingest.read_orders"),
+    Metric("ingest.rows_rejected", "Rows rejected", "Rows left out, each with its line and reason (download them "
+           "below).", "count", PERIOD_FILE, "crm_core.ingest.read_orders"),
+    Metric("ingest.duplicates", "Exact duplicates (kept)", "Rows identical to an earlier row in every column; they "
+           "are kept and counted, not dropped.", "count", PERIOD_FILE, "crm_core.ingest.read_orders"),
+    Metric("ingest.returns", "Returns (negative amounts)", "Kept rows with a negative amount: returns and refunds, "
+           "subtracted from revenue.", "count", PERIOD_FILE, "crm_core.ingest.read_orders"),
+    Metric("append.new_orders", "New orders added", "Orders of the appended export not yet in the dataset.",
+           "count", PERIOD_FILE, "crm_core.workspace.Workspace.append_export"),
+    Metric("append.changed_orders", "Changed orders", "Orders already in the dataset whose lines differ in the "
+           "appended export; the new version replaces the old.", "count", PERIOD_FILE,
+           "crm_core.workspace.Workspace.append_export"),
+    Metric("append.duplicate_orders", "Duplicate orders (skipped)", "Orders of the appended export identical to "
+           "orders already in the dataset.", "count", PERIOD_FILE, "crm_core.workspace.Workspace.append_export"),
+    # Scorecard (a self-assessment, not computed from orders alone)
+    Metric("maturity.{model}", "{model}", "{description} Score out of 100 from the evidence in the data and your "
+           "answers; {assessed} of {steps} steps assessed.", "text", "the data loaded and your latest answers",
+           "crm_core.scorecard.model_scores"),
 )
 
 CATALOGUE: dict[str, Metric] = {metric.id: metric for metric in _METRICS}
 
 
 def metric(metric_id: str) -> Metric:
-    """The catalogue entry of ``metric_id``; ``tier.<name>.x`` resolves to its template."""
+    """The catalogue entry of ``metric_id``; ``tier.<name>.x`` and ``maturity.<model>`` resolve to their templates."""
     if metric_id.startswith("tier.") and metric_id.count(".") >= 2:
         return CATALOGUE["tier.{tier}." + metric_id.rsplit(".", 1)[1]]
+    if metric_id.startswith("maturity.") and metric_id not in CATALOGUE:
+        return CATALOGUE["maturity.{model}"]
     return CATALOGUE[metric_id]
 
 
@@ -223,9 +389,30 @@ def catalogue_markdown() -> str:
     """docs/metrics.md's table, generated from the catalogue (a test keeps the file in step)."""
     lines = ["| id | label | unit | period | definition | computed by |", "|---|---|---|---|---|---|"]
     words = {"tier": "<name>", "months": "12", "gap": "<gap>", "value_name": "Predicted revenue (margin 100%) / "
-             "Predicted margin", "value_kind": "revenue or margin", "margin_pct": "<margin>", "rate_pct": "<rate>"}
+             "Predicted margin", "value_kind": "revenue or margin", "margin_pct": "<margin>", "rate_pct": "<rate>",
+             "model": "<model>", "description": "<what the model assesses>.", "assessed": "<n>", "steps": "<steps>"}
     for entry in _METRICS:
-        row = (entry.id.format(tier="<name>"), entry.label.format(**words), entry.unit, entry.period.format(**words),
+        row = (entry.id.format(**words), entry.label.format(**words), entry.unit, entry.period.format(**words),
                entry.definition.format(**words), f"`{entry.computed_by}`")
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
     return "\n".join(lines) + "\n"
+
+
+DOCS_MARKER = "<!-- generated by crm_core.metrics.catalogue_markdown(); tests/test_metrics.py keeps it in step -->"
+
+
+def update_docs(text: str) -> str:
+    """``text`` (docs/metrics.md) with the table after :data:`DOCS_MARKER` replaced by the catalogue's."""
+    before, marker, after = text.partition(DOCS_MARKER)
+    if not marker:
+        raise ValueError("docs/metrics.md has lost its catalogue marker")
+    table_end = after.find("\n\n")
+    rest = after[table_end + 1:] if table_end >= 0 else ""
+    return f"{before}{marker}\n{catalogue_markdown()}{rest}"
+
+
+if __name__ == "__main__":  # python -m crm_core.metrics: rewrite docs/metrics.md from the catalogue
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
+    docs.write_text(update_docs(docs.read_text()))

@@ -481,10 +481,19 @@ def tier_trend(
     )
 
 
-def trend_takeaway(trend: pl.DataFrame, grain: str = "quarter") -> str:
-    """How the best tier's share of revenue moved from the first to the last period."""
+def trend_takeaway(trend: pl.DataFrame, grain: str = "quarter", start: dt.date | None = None,
+                   end: dt.date | None = None) -> str:
+    """How the best tier's share of revenue moved from the first to the last period.
+
+    With ``start``/``end`` (the analysed period) a partial first or last month, quarter or year is left out:
+    a few days are not compared with a whole period.
+    """
+    from crm_core.kpis import complete_buckets
+
     if trend.height == 0:
         return "No sales in this period."
+    complete = complete_buckets(trend, grain, start, end)
+    trend = complete if complete.height else trend
     periods = trend["period"].unique().sort()
     top = trend.filter(pl.col("tier_index") == 0)
     if periods.len() < 2:
@@ -746,7 +755,7 @@ class Significance:
     costed_line
         True when at least half of the customers sit at the lowest cost (usually nothing recorded): the
         cost line is then the median (or average) of the customers who cost more, and a customer is high
-        cost from that line up, so a single contact no longer makes a top customer "costly to serve".
+        cost above that line, so a single contact no longer makes a top customer "costly to serve".
     """
 
     customers: pl.DataFrame
@@ -770,7 +779,8 @@ def significance(
 
     The quadrant lines are the medians (``split='median'``) or the averages
     (``split='mean'``) of value and of cost to serve over all customers; a
-    customer is high on an axis when strictly above its line.
+    customer is high on an axis when strictly above its line. When at least half of the customers cost
+    nothing (no recorded cost), the cost line is taken over the customers who cost something instead.
     """
     _value_column(with_cost, value)
     if split not in SPLITS:
@@ -779,13 +789,14 @@ def significance(
         return Significance(with_cost.with_columns(pl.lit(None, pl.String).alias("quadrant")), value, 0.0, 0.0, basis)
     line = (lambda column: pl.col(column).median()) if split == "median" else (lambda column: pl.col(column).mean())
     value_split, cost_split = (float(x) for x in with_cost.select(line(value), line("cost_to_serve")).row(0))
-    floor = float(with_cost.select(pl.col("cost_to_serve").min()).item())
+    floor, cost_median = (float(x) for x in with_cost.select(pl.col("cost_to_serve").min().alias("floor"),
+                                                              pl.col("cost_to_serve").median().alias("mid")).row(0))
     costed = with_cost.filter(pl.col("cost_to_serve") > floor)
-    costed_line = split == "median" and cost_split <= floor and costed.height > 0
-    if costed_line:  # most customers cost nothing: split those who cost something instead
+    costed_line = cost_median <= floor and costed.height > 0
+    if costed_line:  # most customers cost nothing: split those who cost something instead (median or average)
         cost_split = float(costed.select(line("cost_to_serve")).item())
     high_value = pl.col(value) > value_split
-    high_cost = pl.col("cost_to_serve") >= cost_split if costed_line else pl.col("cost_to_serve") > cost_split
+    high_cost = pl.col("cost_to_serve") > cost_split  # strictly: the usual cost (e.g. one contact) is not costly
     quadrant = pl.when(high_value & ~high_cost).then(pl.lit(QUADRANTS[(True, False)])) \
         .when(high_value & high_cost).then(pl.lit(QUADRANTS[(True, True)])) \
         .when(~high_value & ~high_cost).then(pl.lit(QUADRANTS[(False, False)])) \
@@ -840,7 +851,8 @@ def lines_note(matrix: Significance, split: str = "median") -> str:
     if matrix.costed_line:
         costed = int((matrix.customers["cost_to_serve"] > matrix.customers["cost_to_serve"].min()).sum())
         note += (f" At least half of the customers cost nothing to serve in the period, so the cost line is the "
-                 f"median of the {costed:,} who cost something: a single contact does not make a customer costly.")
+                 f"{SPLITS[split][:-1]} of the {costed:,} who cost something: a single contact does not make a "
+                 "customer costly.")
     elif matrix.cost_split == 0 and matrix.customers.height:
         note += " Nobody has a cost to serve in the period, so every customer counts as low cost."
     return note

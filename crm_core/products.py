@@ -5,6 +5,12 @@ analysed by ``category`` instead (see :func:`item_column`). Revenue is the sum
 of the canonical amount (net of returns, as ``summary`` defines it); a return
 is a line with a negative amount, and a product's refund rate is its returned
 amount over its sold amount.
+
+Exports that list line items under one order (Shopify, WooCommerce) are merged
+by ingest into one transaction per order, carrying its largest line's product;
+the items themselves are the dataset's *lines*. :func:`sold_items` puts them
+back, so revenue by product counts each item, not the whole order under its
+main product.
 """
 from __future__ import annotations
 
@@ -28,6 +34,63 @@ def item_column(tx: pl.LazyFrame) -> str | None:
         if has_column(tx, name):
             return name
     return None
+
+
+_ORDER = [C.CUSTOMER_ID, C.ORDER_ID]
+#: What a line brings to an item row: its own names (the order's row gives the rest).
+_LINE_TRAITS = (C.PRODUCT, C.SKU, C.CATEGORY, C.QUANTITY)
+
+
+def lines_add_items(lines: pl.LazyFrame | pl.DataFrame | None, tx: pl.LazyFrame | pl.DataFrame) -> bool:
+    """True when ``lines`` hold items the transactions merged (more lines than transaction rows): the
+    only case where a dataset needs them kept beside its transactions."""
+    if lines is None or not has_column(tx, C.ORDER_ID):
+        return False
+    count = pl.len()
+    return bool(lines.lazy().select(count).collect().item() > tx.lazy().select(count).collect().item())
+
+
+def sold_items(tx: pl.LazyFrame, lines: pl.LazyFrame | None) -> pl.LazyFrame:
+    """The transactions with each merged order split back into its line items.
+
+    An order (customer_id, order_id) that has lines is replaced by one row per
+    line: the order's columns (date, channel, region, discount code, ...), the
+    line's product, SKU, category (when the lines have one) and quantity, and as
+    amount the line's share of the order's revenue: order revenue x line amount /
+    sum of the order's line amounts (equal shares when those are unknown or sum
+    to 0); a discount amount is shared the same way. Revenue stays as
+    ``summary`` defines it and sums to the same total; a refund the export
+    does not itemise is spread in proportion. Other transaction rows (orders
+    without lines or without an order id) stay as they are.
+
+    Parameters
+    ----------
+    tx
+        Canonical transactions (already filtered to the period and view: lines of
+        other orders are left out by the join).
+    lines
+        The dataset's lines (:data:`crm_core.schema.LINE_SCHEMA`), or None.
+    """
+    if lines is None or not has_column(tx, C.ORDER_ID):
+        return tx
+    line_names = lines.collect_schema().names()
+    traits = [name for name in _LINE_TRAITS if name in line_names]
+    keyed = lines.filter(pl.col(C.ORDER_ID).is_not_null()).select(*_ORDER, *traits, "line_amount")
+    orders = tx.filter(pl.col(C.ORDER_ID).is_not_null()).join(keyed.select(_ORDER).unique(), on=_ORDER, how="semi")
+    shared = [name for name in (C.AMOUNT, C.DISCOUNT_AMOUNT) if has_column(tx, name)]  # split among the lines
+    order_rows = orders.group_by(_ORDER).agg(
+        *[exact_sum(pl.col(name)).alias(f"_order_{name}") for name in shared],
+        pl.all().exclude(*shared, *traits).first())
+    known = pl.col("line_amount").fill_null(0.0).clip(lower_bound=0.0)
+    total = known.sum().over(_ORDER)
+    weight = pl.when(total > 0).then(known / total).otherwise(1.0 / pl.len().over(_ORDER))
+    split = (keyed.join(order_rows, on=_ORDER, how="inner")
+             .with_columns([(pl.col(f"_order_{name}") * weight).alias(name) for name in shared])
+             .drop(*[f"_order_{name}" for name in shared], "line_amount"))
+    untouched = tx.join(keyed.select(_ORDER).unique(), on=_ORDER, how="anti")
+    columns = tx.collect_schema().names()
+    return pl.concat([untouched, split.select([name for name in columns if name in split.collect_schema().names()])],
+                     how="diagonal_relaxed").select(columns)
 
 
 def one_item_per_order(tx: pl.LazyFrame, item: str) -> bool:

@@ -20,7 +20,9 @@ Orders of the dataset that the new export does not mention stay as they are
 :mod:`crm_core.dataset`): the previous transactions are kept under
 ``appends/<n>/`` with the appended file and the reconciliation, so
 :func:`undo_append` restores them. Nothing is overwritten before the new
-table is completely written.
+table is completely written. The dataset's line items (``lines.parquet``)
+follow their orders: a new or changed order brings the new export's lines,
+an order kept as it was keeps its saved lines; undo restores them too.
 """
 from __future__ import annotations
 
@@ -33,11 +35,12 @@ from typing import Any
 
 import polars as pl
 
-from crm_core.dataset import TRANSACTIONS_FILE
-from crm_core.schema import TRANSACTION_SCHEMA, C, conform
+from crm_core.dataset import LINES_FILE, TRANSACTIONS_FILE
+from crm_core.schema import LINE_SCHEMA, TRANSACTION_SCHEMA, C, conform
 
 APPENDS_FOLDER = "appends"
 PREVIOUS_FILE = "previous_transactions.parquet"
+PREVIOUS_LINES_FILE = "previous_lines.parquet"
 RECONCILIATION_FILE = "reconciliation.json"
 APPENDED_STEM = "appended"
 #: Changed orders listed in the reconciliation (all are counted).
@@ -129,6 +132,12 @@ def reconcile(saved: pl.DataFrame, new: pl.DataFrame) -> tuple[pl.DataFrame, Rec
     the old ones' position at the end) and the reconciliation (not yet
     versioned: ``version`` 0).
     """
+    merged, result, _ = _reconcile(saved, new)
+    return merged, result
+
+
+def _reconcile(saved: pl.DataFrame, new: pl.DataFrame) -> tuple[pl.DataFrame, Reconciliation, pl.Series]:
+    """:func:`reconcile`, and the keys of the new export's orders taken (new or changed)."""
     columns = [c for c in TRANSACTION_SCHEMA if c in saved.columns or c in new.columns]
     saved = saved.with_columns(_order_ids(saved).alias(_KEY))
     new = new.with_columns(_order_ids(new).alias(_KEY))
@@ -169,7 +178,21 @@ def reconcile(saved: pl.DataFrame, new: pl.DataFrame) -> tuple[pl.DataFrame, Rec
         matched_by=matched_by,
         changed=changed.to_dicts(),
     )
-    return merged.select([pl.col(c).cast(TRANSACTION_SCHEMA[c]) for c in columns]), result
+    return merged.select([pl.col(c).cast(TRANSACTION_SCHEMA[c]) for c in columns]), result, taken
+
+
+def merge_lines(saved: pl.DataFrame | None, new: pl.DataFrame | None, taken: pl.Series) -> pl.DataFrame | None:
+    """Line items after an append: the saved ones, except those of the orders the new export
+    replaced or added (``taken``, order keys), whose lines come from the new export."""
+    taken_ids = taken.implode()
+    parts = []
+    if saved is not None:
+        parts.append(saved.filter(~pl.col(C.ORDER_ID).is_in(taken_ids).fill_null(False)))
+    if new is not None:
+        parts.append(new.filter(pl.col(C.ORDER_ID).is_in(taken_ids).fill_null(False)))
+    if not parts:
+        return None
+    return conform(pl.concat(parts, how="diagonal_relaxed").lazy(), LINE_SCHEMA).collect()
 
 
 # ---------------------------------------------------------------- dataset folders
@@ -191,13 +214,15 @@ def versions(folder: Path) -> list[Reconciliation]:
 
 
 def append_export(
-    folder: Path, new: pl.LazyFrame | pl.DataFrame, *, source: Path | bytes | None = None, source_filename: str = ""
+    folder: Path, new: pl.LazyFrame | pl.DataFrame, *, source: Path | bytes | None = None, source_filename: str = "",
+    lines: pl.LazyFrame | pl.DataFrame | None = None,
 ) -> Reconciliation:
     """Append ``new`` canonical transactions to the dataset saved in ``folder``.
 
-    The previous ``transactions.parquet`` moves to ``appends/<n>/`` with the
-    appended file (``source``: its path or bytes) and the reconciliation;
-    :func:`undo_append` puts it back.
+    The previous ``transactions.parquet`` (and ``lines.parquet``) move to
+    ``appends/<n>/`` with the appended file (``source``: its path or bytes)
+    and the reconciliation; :func:`undo_append` puts them back. ``lines`` are
+    the new export's line items (``IngestReport.lines``), if any.
     """
     folder = Path(folder)
     target = folder / TRANSACTIONS_FILE
@@ -205,7 +230,11 @@ def append_export(
         raise FileNotFoundError(f"No saved dataset in {folder.name}: {TRANSACTIONS_FILE} is missing.")
     saved = conform(pl.scan_parquet(target), TRANSACTION_SCHEMA).collect()
     new_frame = conform(new.lazy(), TRANSACTION_SCHEMA).collect()
-    merged, result = reconcile(saved, new_frame)
+    merged, result, taken = _reconcile(saved, new_frame)
+    lines_target = folder / LINES_FILE
+    saved_lines = conform(pl.scan_parquet(lines_target), LINE_SCHEMA).collect() if lines_target.exists() else None
+    new_lines = _useful_lines(lines, new_frame)
+    merged_lines = merge_lines(saved_lines, new_lines, taken) if new_lines is not None or saved_lines is not None else None
     number = max((int(p.name) for p in _appends(folder).glob("*") if p.name.isdigit()), default=0) + 1
     version = _appends(folder) / str(number)
     staging = _appends(folder) / f".{number}.staging"
@@ -215,22 +244,47 @@ def append_export(
         result = Reconciliation(**{**asdict(result), "version": number, "source_filename": Path(source_filename).name,
                                    "appended_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
         merged.write_parquet(staging / f".{TRANSACTIONS_FILE}")
+        if merged_lines is not None:
+            merged_lines.write_parquet(staging / f".{LINES_FILE}")
         if source is not None:
             suffix = "".join(s.lower() for s in Path(source_filename).suffixes[-2:] if s[1:].isalnum() and len(s) <= 6)
             data = Path(source).read_bytes() if isinstance(source, Path) else bytes(source)
             (staging / f"{APPENDED_STEM}{suffix}").write_bytes(data)
         (staging / RECONCILIATION_FILE).write_text(json.dumps(result.to_dict(), ensure_ascii=False), "utf-8")
+        if lines_target.exists():  # before the transactions: once they are copied, failing restores both
+            shutil.copy2(lines_target, staging / PREVIOUS_LINES_FILE)
         shutil.copy2(target, staging / PREVIOUS_FILE)
         for path in staging.iterdir():
             path.chmod(0o600)
+        if merged_lines is not None:
+            (staging / f".{LINES_FILE}").replace(lines_target)
         (staging / f".{TRANSACTIONS_FILE}").replace(target)  # the moment the dataset changes
         staging.rename(version)
     except BaseException:
         if (staging / PREVIOUS_FILE).exists() and not version.exists():
             shutil.copy2(staging / PREVIOUS_FILE, target)  # the dataset as it was
+            _restore_lines(staging, folder)
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return result
+
+
+def _useful_lines(lines: pl.LazyFrame | pl.DataFrame | None, transactions: pl.DataFrame) -> pl.DataFrame | None:
+    """The new export's lines when they hold items its transactions merged (else None)."""
+    from crm_core.products import lines_add_items
+
+    if lines is None or not lines_add_items(lines, transactions):
+        return None
+    return conform(lines.lazy(), LINE_SCHEMA).collect()
+
+
+def _restore_lines(version: Path, folder: Path) -> None:
+    """Put the lines saved in ``version`` back (none saved: the dataset had no lines)."""
+    previous, target = version / PREVIOUS_LINES_FILE, Path(folder) / LINES_FILE
+    if previous.exists():
+        previous.replace(target)
+    else:
+        target.unlink(missing_ok=True)
 
 
 def undo_append(folder: Path) -> Reconciliation:
@@ -240,6 +294,7 @@ def undo_append(folder: Path) -> Reconciliation:
         raise FileNotFoundError("Nothing to undo: no export was appended to this dataset.")
     last = done[-1]
     version = _appends(folder) / str(last.version)
+    _restore_lines(version, folder)
     (version / PREVIOUS_FILE).replace(Path(folder) / TRANSACTIONS_FILE)
     shutil.rmtree(version, ignore_errors=True)
     return last

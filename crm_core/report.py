@@ -214,6 +214,8 @@ def ingest_rows(report: Any) -> pl.DataFrame:
         ("Duplicate rows", f"{data.get('duplicate_rows', 0):,}"),
         ("Rows with a negative amount", f"{data.get('negative_amount_rows', 0):,}"),
     ]
+    # "Amounts converted to EUR with your rates table (...)" (crm_core.currency) first: it changes every amount.
+    rows += [("Currency", str(w)) for w in data.get("warnings") or [] if str(w).startswith("Amounts converted to")]
     rows += [(f"Rejected: {reason}", f"{count:,}") for reason, count in (data.get("rejected_by_reason") or {}).items()]
     rows += [(f"Detected {key.replace('_', ' ')}", _yes_no(value)) for key, value in (data.get("detected") or {}).items()
              if isinstance(value, (str, int, float)) and value != ""]  # nothing detected: no row (never 'None')

@@ -24,7 +24,10 @@ class C:
     PRODUCT = "product"
     SKU = "sku"
     DISCOUNT_CODE = "discount_code"
+    DISCOUNT_AMOUNT = "discount_amount"
     FULLY_REFUNDED = "fully_refunded"
+    CUSTOMER_NAME = "customer_name"
+    EMAIL = "email"
 
 
 #: Required transaction columns and their types.
@@ -48,13 +51,27 @@ OPTIONAL_TRANSACTION_COLUMNS: dict[str, pl.DataType] = {
     C.PRODUCT: pl.String(),
     C.SKU: pl.String(),
     C.DISCOUNT_CODE: pl.String(),
+    # Money taken off the order by discounts (0 when none), as the export writes it; never part of amount.
+    C.DISCOUNT_AMOUNT: pl.Float64(),
     # True for an order refunded in full: kept with amount 0, but not a purchase.
     C.FULLY_REFUNDED: pl.Boolean(),
+    # The customer's name and e-mail as written on the order (Shopify's Billing Name, an Email
+    # column beside a customer id), for target lists; see crm_core.actions.known_contacts.
+    C.CUSTOMER_NAME: pl.String(),
+    C.EMAIL: pl.String(),
 }
 
 TRANSACTION_SCHEMA: dict[str, pl.DataType] = {
     **REQUIRED_TRANSACTION_COLUMNS,
     **OPTIONAL_TRANSACTION_COLUMNS,
+}
+
+#: Line items of orders that ingest merged into one row (Shopify, WooCommerce): one row per item,
+#: keyed to its order by customer_id and order_id (IngestReport.lines; saved as lines.parquet).
+LINE_SCHEMA: dict[str, pl.DataType] = {
+    "order_id": pl.String(), "customer_id": pl.String(), "order_date": pl.Date(), "product": pl.String(),
+    "sku": pl.String(), "category": pl.String(), "quantity": pl.Float64(), "line_amount": pl.Float64(),
+    "discount_code": pl.String(),
 }
 
 #: Side table: one row per customer (all optional but customer_id).

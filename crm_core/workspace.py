@@ -6,6 +6,7 @@ Layout under the workspace root (``$CRM_WORKSPACE``)::
     <id>/                       one folder per dataset; id = uuid4 hex (32 chars)
         source<.ext>            the raw upload, byte for byte
         transactions.parquet    canonical tables (crm_core.dataset.save_dataset)
+        lines.parquet           line items of merged orders (Shopify, WooCommerce), when the export had them
         customers.parquet ...   side tables, when supplied
         report.json             IngestReport.to_dict()
         rejected.parquet        the rejected rows of the report
@@ -162,11 +163,15 @@ class Workspace:
     def save(self, name: str, raw: bytes, filename: str, dataset: Dataset, report: IngestReport) -> str:
         """Store an upload: raw bytes, canonical Parquet tables and the ingest report.
 
+        The report's line items are stored with the transactions when ingest
+        merged them into orders (:func:`crm_core.products.lines_add_items`), so
+        product analytics of the saved dataset count each item.
         Files are written to a staging folder first and only moved into place
         (and catalogued) once everything is written, so a failure leaves nothing
         behind. Returns the new dataset id.
         """
         name = _clean_name(name)
+        dataset = with_report_lines(dataset, report)
         dataset_id = uuid.uuid4().hex
         staging = self.root / f"{STAGING_PREFIX}{dataset_id}"
         folder = self._folder(dataset_id)
@@ -304,14 +309,16 @@ class Workspace:
 
     # --- appending exports (see crm_core.reconcile) -----------------------------------------
 
-    def append_export(self, dataset_id: str, raw: bytes, filename: str, transactions: pl.LazyFrame) -> Reconciliation:
-        """Append a new export's transactions to a saved dataset; the previous version is kept (undo)."""
+    def append_export(self, dataset_id: str, raw: bytes, filename: str, transactions: pl.LazyFrame,
+                      lines: pl.LazyFrame | pl.DataFrame | None = None) -> Reconciliation:
+        """Append a new export's transactions (and its line items, ``IngestReport.lines``) to a saved
+        dataset; the previous version is kept (undo)."""
         from crm_core.reconcile import append_export
 
         self.get(dataset_id)
         folder = self._folder(dataset_id)
         with _locked(folder, wait=True):
-            result = append_export(folder, transactions, source=raw, source_filename=filename)
+            result = append_export(folder, transactions, source=raw, source_filename=filename, lines=lines)
             _make_private(folder)
         self._set_rows_valid(dataset_id, result.rows_after)
         return result
@@ -344,6 +351,41 @@ class Workspace:
     def _folder(self, dataset_id: str) -> Path:
         _check_id(dataset_id)
         return self.root / dataset_id
+
+
+def record_rows_valid(folder: Path, rows_valid: int) -> bool:
+    """Set the catalog's row count of the dataset saved in ``folder`` (after ``append`` run on the folder).
+
+    ``folder`` is a workspace dataset folder when its name is a dataset id and
+    its parent holds the catalog; returns False (nothing to update) otherwise.
+    The row is found by id alone: whoever can write the folder owns it.
+    """
+    folder = Path(folder).resolve()
+    catalog = folder.parent / CATALOG_FILE
+    if not _ID_PATTERN.fullmatch(folder.name) or not catalog.is_file():
+        return False
+    with closing(sqlite3.connect(catalog, timeout=30)) as connection, connection:
+        cursor = connection.execute("UPDATE datasets SET rows_valid = ? WHERE id = ?", (int(rows_valid), folder.name))
+    return cursor.rowcount > 0
+
+
+@contextmanager
+def locked_folder(folder: Path) -> Iterator[bool]:
+    """Hold the lock an app append or save of ``folder`` holds (waits for it)."""
+    with _locked(Path(folder), wait=True) as held:
+        yield held
+
+
+def with_report_lines(dataset: Dataset, report: IngestReport) -> Dataset:
+    """``dataset`` with the report's line items when they add items its transactions merged."""
+    from dataclasses import replace
+
+    from crm_core.products import lines_add_items
+
+    lines = report.lines
+    if dataset.lines is not None or lines is None or not lines_add_items(lines, dataset.transactions):
+        return dataset
+    return replace(dataset, lines=lines.lazy())
 
 
 @contextmanager

@@ -115,3 +115,39 @@ def connect(port: int):
 
     return ws_connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"],
                       origin=f"http://127.0.0.1:{port}", max_size=None, open_timeout=WAIT_S)
+
+
+#: Every page of the app by url path ("" = the Overview, the default page).
+APP_PAGES = ("", "data", "portfolio", "segments", "drivers", "lifetime", "customer360", "interactions", "actions",
+             "meeting", "deck", "scorecard", "views")
+
+
+@dataclass
+class Visits:
+    """One session's page runs: (url path, seconds from request to script_finished), and problems."""
+
+    runs: list[tuple[str, float]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+async def visit_pages(port: int, paths: tuple[str, ...]) -> Visits:
+    """One session: open the app (the default page), then run each page of ``paths`` in turn."""
+    visits = Visits()
+    try:
+        async with connect(port) as ws:
+            started = time.perf_counter()
+            first = await run_script(ws, "")
+            pages = first.pages
+            visits.runs.append(("", time.perf_counter() - started))
+            visits.problems += first.problems
+            for path in paths:
+                if path not in pages:
+                    visits.problems.append(f"no page '{path}' in the navigation")
+                    continue
+                started = time.perf_counter()
+                run = await run_script(ws, pages[path])
+                visits.runs.append((path, time.perf_counter() - started))
+                visits.problems += [f"{path or 'overview'}: {problem}" for problem in run.problems]
+    except Exception as error:  # a dropped connection or a timeout is a failed session
+        visits.problems.append(f"{type(error).__name__}: {error}")
+    return visits

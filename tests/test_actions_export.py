@@ -100,8 +100,8 @@ def test_cli_writes_the_segment_target_list(tmp_path, capsys):
     out = tmp_path / "lost.csv"
     assert main(["export", source, "--segment", "lost", "--out", str(out), "--json"]) == 0
     rows = list(csv.DictReader(io.StringIO(out.read_bytes().decode("utf-8-sig"), newline="")))
-    assert rows and {row["segment"] for row in rows} == {"Lost"}
-    assert all(row["objective"] in ("Stop spending", "One last try") for row in rows)
+    assert rows and {row["RFM segment"] for row in rows} == {"Lost"}  # managers' headers
+    assert all(row["Objective"] in ("Stop spending", "One last try") for row in rows)
     assert '"customers": %d' % len(rows) in capsys.readouterr().out
 
 

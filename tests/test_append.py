@@ -147,3 +147,25 @@ def test_cli_append_errors_are_one_line(tmp_path):
     save_dataset(Dataset(transactions=SAVED.lazy()), tmp_path)
     nothing = _cli(str(tmp_path), "--undo")
     assert nothing.returncode == 2 and "Nothing to undo" in nothing.stderr
+
+
+def test_cli_append_on_a_workspace_folder_updates_the_catalog(tmp_path):
+    from crm_core.ingest import IngestReport
+    from crm_core.workspace import record_rows_valid
+
+    workspace = Workspace(tmp_path / "ws")
+    dataset_id = workspace.save("Shop", b"x", "jan.csv", Dataset(transactions=SAVED.lazy()),
+                                IngestReport(rows_read=4, rows_valid=4))
+    export = tmp_path / "feb.csv"
+    NEW.write_csv(export)
+    folder = tmp_path / "ws" / dataset_id
+    done = _cli(str(folder), str(export), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["rows_after"] == 5
+    assert workspace.get(dataset_id).rows_valid == 5  # the Data page lists what the folder holds
+    undone = _cli(str(folder), "--undo")
+    assert undone.returncode == 0, undone.stderr
+    assert workspace.get(dataset_id).rows_valid == 4
+    # a folder outside a workspace has no catalog row to update
+    assert not record_rows_valid(tmp_path, 3)
+    assert not record_rows_valid(tmp_path / "ws" / ("0" * 32), 3)

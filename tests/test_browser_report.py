@@ -127,7 +127,7 @@ def test_meeting_mode_in_the_browser(app_url):
             page.wait_for_selector(".st-key-meeting label", timeout=90_000)
             page.locator(".st-key-meeting label").click()
             _wait_for_address(page, "/meeting", "step=1")
-            heading = page.locator('[data-testid="stHeading"] h2').first
+            heading = page.locator('[data-testid="stHeading"] h2:visible').first  # every slide is on the page; one shows
             heading.wait_for(timeout=120_000)
             assert heading.inner_text() == headlines[0]
             assert "meeting=true" in page.url
@@ -137,7 +137,8 @@ def test_meeting_mode_in_the_browser(app_url):
             page.keyboard.press("ArrowRight")
             _wait_for_address(page, "/meeting", "step=2")
             page.wait_for_function(
-                "text => document.querySelector('[data-testid=\"stHeading\"] h2')?.innerText === text",
+                "text => [...document.querySelectorAll('[data-testid=\"stHeading\"] h2')]"
+                ".some(h => h.checkVisibility({visibilityProperty: true}) && h.innerText === text)",
                 arg=headlines[1], timeout=120_000,
             )
             page.locator(".st-key-theme").get_by_text("Dark").click()

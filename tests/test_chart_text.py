@@ -95,6 +95,15 @@ def _drivers_inputs() -> dict:
             "offers": offers.code_vs_none(profiles)}
 
 
+def _depth_inputs() -> pl.DataFrame:
+    """Discount depth bands (our own labels) of the hostile customers, half of them 25% off."""
+    from crm_core import offers
+
+    profiles = _drivers_inputs()["profiles"]
+    depth = pl.when(pl.int_range(pl.len()) % 2 == 0).then(0.25).otherwise(0.0)
+    return offers.depth_table(profiles.with_columns(depth.alias("discount_depth")))
+
+
 #: Arguments for each builder; every string that could come from data or a user is hostile.
 #: Builders that draw no user text take plain inputs (their check is that they still pass).
 HOSTILE_INPUTS: dict[str, Callable[[], tuple]] = {
@@ -175,6 +184,7 @@ HOSTILE_INPUTS: dict[str, Callable[[], tuple]] = {
     "drivers.journey_figure": lambda: (_drivers_inputs()["journeys"], "products"),
     "drivers.refund_figure": lambda: (_drivers_inputs()["refunds"], "group", A),
     "drivers.offer_figure": lambda: (_drivers_inputs()["offers"],),
+    "drivers.depth_figure": lambda: (_depth_inputs(),),
     "drivers.timing_figure": lambda: (pl.DataFrame({"bucket": ["Within 30 days", "Not yet"], "customers": [1, 2],
                                                     "share": [1 / 3, 2 / 3]}),),
 }
@@ -185,7 +195,7 @@ NO_USER_TEXT = {
     "lifetime.forecast_fan_figure", "lifetime.gap_histogram_figure",
     "lifetime.p_alive_heatmap_figure", "lifetime.penetration_figure", "overview.kpi_trend_figure",
     "portfolio.lorenz_figure", "portfolio.pareto_figure", "segments.silhouette_figure",
-    "drivers.timing_figure", "drivers.offer_figure",
+    "drivers.timing_figure", "drivers.offer_figure", "drivers.depth_figure",
 }
 
 

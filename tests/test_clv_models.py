@@ -144,10 +144,10 @@ def test_grid_survival_equals_the_direct_formula(fitted, name, rfm):
     x_hist, _, age_hist = HISTORIES.T
     runs = [np.arange(1, 120.0) for _ in x_hist]
     k = np.concatenate(runs)
-    first = np.repeat(np.cumsum([0] + [len(r) for r in runs[:-1]]), [len(r) for r in runs])
+    starts = np.cumsum([0] + [len(r) for r in runs[:-1]])
     x = np.repeat(x_hist, [len(r) for r in runs])
     age = np.repeat(age_hist, [len(r) for r in runs])
-    grid = model.purchase_survival_grid(k, first, 52.0, x, age, model.theta())
+    grid = model.purchase_survival_grid(k, starts, 52.0, x, age, model.theta())
     direct = model.purchase_survival_if_alive(k, 52.0, x, age)
     np.testing.assert_allclose(grid, direct, atol=1e-9)
 
@@ -175,3 +175,19 @@ def test_pareto_fits_customers_who_all_bought_on_their_last_day():
     model = ParetoNBDModel().fit(x, t_x, age)
     assert np.all(np.isfinite(list(model.params_.values())))
     assert np.all(np.isfinite(model.conditional_probability_alive(x, t_x, age)))
+
+
+def test_pareto_fit_is_the_same_from_any_start(rfm):
+    """The start (BG/NBD's estimate mapped to Pareto/NBD, the caller's, or the moment-based one) changes
+    how many Newton steps the fit takes, never where it ends."""
+    from crm_core.clv.pareto_nbd import start_from_bgnbd
+
+    mapped = start_from_bgnbd(BetaGeoModel().fit(*rfm).params_)
+    assert mapped is not None and mapped["r"] > 0 and mapped["s"] > 0 and mapped["beta"] > 0
+    assert start_from_bgnbd({"r": 0.2, "alpha": 4.0, "a": 0.0, "b": 2.0}) is None  # a = 0: no finite start
+    fits = [ParetoNBDModel().fit(*rfm, start=start) for start in
+            (None, mapped, {"r": 2.0, "alpha": 1.0, "s": 3.0, "beta": 100.0})]
+    for fit in fits:
+        assert fit.converged_
+        for key, value in LIFETIMES["pareto-nbd"][0].items():
+            assert fit.params_[key] == pytest.approx(fits[0].params_[key], rel=1e-7), key

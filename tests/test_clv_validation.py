@@ -205,3 +205,26 @@ def test_cli_on_one_time_buyers_says_so_without_numpy_noise(capsys, tmp_path, re
     payload = json.loads(capsys.readouterr().out)
     assert payload["bgnbd"]["converged"] is False and payload["reliable"] is False
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def _sorted_counts(frame: pl.DataFrame) -> list[tuple]:
+    return sorted(frame.select("frequency", "recency", "T", "holdout_purchases").iter_rows())
+
+
+def test_one_pass_holdout_counts_equal_the_holdout_frame():
+    """What the model choice compares on (one group-by) is what validation shows (summary + period summary):
+    CDNOW, and lines with returns, a refund in full, a null amount and a free order around the split."""
+    from crm_core.clv.validation import holdout_counts, holdout_frame
+
+    split, end = D(1997, 9, 30), D(1998, 6, 30)
+    assert _sorted_counts(holdout_counts(cdnow(), split, end)) == _sorted_counts(holdout_frame(cdnow(), split, end))
+    lines = pl.DataFrame({
+        "customer_id": ["a", "a", "a", "a", "b", "b", "b", "c", "d", "d", "e"],
+        "order_date": [D(2024, 1, 1), D(2024, 1, 1), D(2024, 2, 1), D(2024, 3, 5), D(2024, 1, 9), D(2024, 2, 2),
+                       D(2024, 3, 9), D(2024, 3, 2), D(2024, 1, 3), D(2024, 2, 20), D(2024, 2, 10)],
+        "amount": [10.0, -10.0, 5.0, 7.0, 0.0, None, 3.0, 4.0, -2.0, 8.0, 9.0],
+        "fully_refunded": [False, False, False, False, False, False, False, False, False, False, True],
+    }).lazy()
+    counts = holdout_counts(lines, D(2024, 2, 15), D(2024, 3, 31))
+    assert _sorted_counts(counts) == _sorted_counts(holdout_frame(lines, D(2024, 2, 15), D(2024, 3, 31)))
+    assert counts.height == 2  # a and b bought by the split; c after it, d only returned, e was refunded in full

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -239,3 +242,199 @@ def test_deck_cli_view_sets_the_period(tmp_path, capsys):
 def test_settings_round_trip():
     settings = FindingSettings(horizon_months=6, currency="$")
     assert FindingSettings.from_dict(settings.to_dict()) == settings
+
+
+# --- What PowerPoint, Keynote and LibreOffice need from the file ------------------------------------
+
+C_NS = {"c": "http://schemas.openxmlformats.org/drawingml/2006/chart",
+        "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships"}
+
+
+def _xpath(element, path: str) -> list:
+    """lxml's xpath with the chart namespaces (python-pptx's own elements take no namespaces argument)."""
+    from lxml import etree
+
+    return etree._Element.xpath(element, path, namespaces=C_NS)
+
+
+def _workbook_values(workbook, reference: str) -> list:
+    """Cell values of 'Sheet1!$B$2:$B$37' in an openpyxl workbook, in order."""
+    sheet_name, cells = reference.split("!")
+    rows = workbook[sheet_name.strip("'")][cells.replace("$", "")]
+    cells = [cell for row in (rows if isinstance(rows, tuple) else ((rows,),)) for cell in row]
+    return [cell.value for cell in cells]
+
+
+def _check_chart_part(chart) -> None:
+    """Embedded workbook present and equal to the cached numbers; no series without a finite value."""
+    import io
+    import math
+
+    import openpyxl
+
+    xlsx = chart.part.chart_workbook.xlsx_part
+    assert xlsx is not None and xlsx.blob, "a chart without its workbook cannot be edited in PowerPoint or Keynote"
+    space = chart._chartSpace
+    assert _xpath(space, "./c:externalData/@r:id"), "the chart does not point to its workbook"
+    workbook = openpyxl.load_workbook(io.BytesIO(xlsx.blob))
+    series = _xpath(space, ".//c:ser")
+    assert series
+    for ser in series:
+        numbers = _xpath(ser, "./c:val/c:numRef | ./c:yVal/c:numRef")
+        assert len(numbers) == 1
+        cached = {int(pt.get("idx")): pt.findtext("c:v", namespaces=C_NS)
+                  for pt in _xpath(numbers[0], "./c:numCache/c:pt")}
+        values = [float(v) for v in cached.values()]
+        assert values and all(math.isfinite(v) for v in values), "an empty series or a value that is not a number"
+        for ref in _xpath(ser, ".//c:numRef"):  # values, x values, bubble sizes
+            points = {int(pt.get("idx")): float(pt.findtext("c:v", namespaces=C_NS))
+                      for pt in _xpath(ref, "./c:numCache/c:pt")}
+            in_workbook = _workbook_values(workbook, ref.findtext("c:f", namespaces=C_NS))
+            count = int(_xpath(ref, "./c:numCache/c:ptCount/@val")[0])
+            assert len(in_workbook) == count
+            assert {i: float(v) for i, v in enumerate(in_workbook) if v is not None} == pytest.approx(points)
+        for ref in _xpath(ser, "./c:cat/c:strRef | ./c:tx/c:strRef"):
+            labels = [pt.findtext("c:v", namespaces=C_NS) for pt in _xpath(ref, "./c:strCache/c:pt")]
+            assert [str(v) for v in _workbook_values(workbook, ref.findtext("c:f", namespaces=C_NS))] == labels
+
+
+def test_pptx_parts_are_what_office_apps_need(demo_pptx):
+    import zipfile
+
+    from lxml import etree
+
+    with zipfile.ZipFile(demo_pptx) as package:
+        assert package.testzip() is None
+        names = package.namelist()
+        for name in names:  # every XML part parses (no stray control characters from the data)
+            if name.endswith((".xml", ".rels")):
+                etree.fromstring(package.read(name))
+        types = package.read("[Content_Types].xml").decode()
+    assert "drawingml.chart+xml" in types and "spreadsheetml.sheet" in types
+    presentation = Presentation(str(demo_pptx))
+    charts = _charts(presentation)
+    assert len([name for name in names if name.startswith("ppt/embeddings/") and name.endswith(".xlsx")]) == len(charts)
+    for _, chart in charts:
+        _check_chart_part(chart)
+
+
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def _pdf_pages(pdf: Path) -> int:
+    done = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, timeout=60, check=True)
+    return int(re.search(r"^Pages:\s+(\d+)", done.stdout, re.MULTILINE).group(1))
+
+
+def _page_image(pdf: Path, page: int, folder: Path):
+    import numpy as np
+    from PIL import Image
+
+    stem = folder / f"page-{page}"
+    subprocess.run(["pdftoppm", "-r", "40", "-png", "-f", str(page), "-l", str(page), "-singlefile", str(pdf), str(stem)],
+                   capture_output=True, timeout=60, check=True)
+    return np.asarray(Image.open(f"{stem}.png").convert("RGB")).astype(int)
+
+
+@pytest.mark.skipif(SOFFICE is None, reason="LibreOffice is not installed (.ci/run installs Debian's libreoffice-impress)")
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="pdftoppm is not installed (Debian's poppler-utils)")
+@pytest.mark.timeout(600)
+def test_libreoffice_impress_opens_the_deck_and_draws_its_charts(demo_pptx, tmp_path):
+    """LibreOffice Impress converts the CLI's deck to PDF: one page per slide, every native chart drawn."""
+    profile = tmp_path / "lo-profile"  # a private profile: no clash with another soffice, nothing left behind
+    command = [SOFFICE, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
+               "--convert-to", "pdf", "--outdir", str(tmp_path), str(demo_pptx)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    pdf = tmp_path / "deck.pdf"
+    assert done.returncode == 0 and pdf.is_file(), done.stderr[-500:]
+    presentation = Presentation(str(demo_pptx))
+    assert _pdf_pages(pdf) == len(presentation.slides)
+
+    def coloured_share(page: int) -> tuple[float, float]:
+        """(share of inked, share of coloured pixels) in the chart area of a page."""
+        image = _page_image(pdf, page, tmp_path)
+        height, width, _ = image.shape
+        area = image[int(height * 0.19):int(height * 0.83), int(width * 0.04):int(width * 0.96)]
+        inked = (area.min(axis=2) < 200).mean()
+        coloured = ((area.max(axis=2) - area.min(axis=2)) > 60).mean()  # series colours, not black text
+        return float(inked), float(coloured)
+
+    chart_pages = {number: next(shape.chart for shape in slide.shapes if shape.has_chart)
+                   for number, slide in enumerate(presentation.slides, start=1) if any(s.has_chart for s in slide.shapes)}
+    assert len(chart_pages) >= 6
+    for number, chart in chart_pages.items():
+        inked, coloured = coloured_share(number)
+        assert inked > 0.03 and coloured > 0.002, (number, chart.chart_title.text_frame.text, inked, coloured)
+    monthly = next(n for n, c in chart_pages.items() if c.chart_title.text_frame.text == "Revenue per month")
+    assert coloured_share(monthly)[1] > 0.04  # 36 bars of revenue, not an empty frame
+    assert coloured_share(len(presentation.slides))[1] < 0.001  # the definitions page: text only
+
+
+# --- A real-shaped Shopify export ---------------------------------------------------------------
+
+SHOPIFY_COLUMNS = ["Name", "Email", "Financial Status", "Paid at", "Currency", "Subtotal", "Shipping", "Taxes", "Total",
+                   "Discount Code", "Created at", "Lineitem quantity", "Lineitem name", "Lineitem price", "Lineitem sku",
+                   "Cancelled at", "Refunded Amount"]
+
+
+def _shopify_export(path: Path, orders: int = 160, seed: int = 7) -> None:
+    """Orders of 40 customers over 17 months: line items, discounts, shipping and taxes, partial and full
+    refunds, cancelled orders, e-mails in mixed case, as Shopify exports them."""
+    import csv
+    import datetime as dt
+    import random
+
+    rng = random.Random(seed)
+    products = [("Rain Shell Jacket", "RSJ-1", 89.90), ("Wool Socks", "WS-2", 12.50), ("Trail Cap", "TC-3", 19.00),
+                ("Down Vest", "DV-4", 129.00), ("Water Bottle", "WB-5", 9.95)]
+    emails = [f"Customer{i}@Example.com" for i in range(40)]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, SHOPIFY_COLUMNS)
+        writer.writeheader()
+        for number in range(1001, 1001 + orders):
+            created = dt.datetime(2024, 1, 1) + dt.timedelta(days=rng.randint(0, 500), hours=rng.randint(0, 23))
+            lines = [(*rng.choice(products), rng.randint(1, 3)) for _ in range(rng.choice([1, 1, 2, 3]))]
+            subtotal = round(sum(price * quantity for _, _, price, quantity in lines), 2)
+            code = "WELCOME10" if rng.random() < 0.2 else ""
+            subtotal = round(subtotal * 0.9, 2) if code else subtotal
+            taxes = round(subtotal * 0.2, 2)
+            total = round(subtotal + 4.90 + taxes, 2)
+            draw = rng.random()
+            refunded = total if draw < 0.07 else (round(total * 0.3, 2) if draw < 0.15 else 0.0)
+            status = "refunded" if refunded == total else ("partially_refunded" if refunded else "paid")
+            stamp = created.strftime("%Y-%m-%d %H:%M:%S +0100")
+            for index, (name, sku, price, quantity) in enumerate(lines):
+                row = {"Name": f"#{number}", "Created at": stamp, "Lineitem quantity": quantity, "Lineitem name": name,
+                       "Lineitem price": f"{price:.2f}", "Lineitem sku": sku}
+                if index == 0:
+                    row.update({"Email": rng.choice(emails), "Financial Status": status, "Paid at": stamp,
+                                "Currency": "EUR", "Subtotal": f"{subtotal:.2f}", "Shipping": "4.90",
+                                "Taxes": f"{taxes:.2f}", "Total": f"{total:.2f}", "Discount Code": code,
+                                "Cancelled at": stamp if rng.random() < 0.05 else "",
+                                "Refunded Amount": f"{refunded:.2f}"})
+                writer.writerow(row)
+
+
+def test_deck_of_a_shopify_export_adds_up_to_summary_revenue(tmp_path, capsys):
+    export = tmp_path / "orders_export_1.csv"
+    _shopify_export(export)
+    assert main(["summary", str(export), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["rejected_by_reason"].get("cancelled order", 0) > 0  # the export has cancelled orders
+    out = tmp_path / "shop.pptx"
+    assert main(["deck", str(export), "--out", str(out), "--json"]) == 0
+    written = json.loads(capsys.readouterr().out)
+    assert written["customers"] == summary["customers"]
+    presentation = Presentation(str(out))
+    assert len(presentation.slides) >= 8 and written["native_charts"] >= 6
+    title = " ".join(shape.text_frame.text for shape in presentation.slides[0].shapes if shape.has_text_frame)
+    assert f"Customers: {summary['customers']:,}" in title and "Currency: €" in title
+    charts = {chart.chart_title.text_frame.text: chart for _, chart in _charts(presentation)}
+    for name in ("Revenue per month", "Revenue per tier"):
+        values = [v for plot in charts[name].plots for series in plot.series for v in series.values if v is not None]
+        assert sum(values) == pytest.approx(summary["revenue"], abs=0.006), name  # summary rounds to the cent
+    for slide in list(presentation.slides)[1:]:
+        if any(shape.has_chart for shape in slide.shapes):
+            assert "Definition:" in slide.notes_slide.notes_text_frame.text
+    for _, chart in _charts(presentation):
+        _check_chart_part(chart)

@@ -56,5 +56,6 @@ def test_chart_axes_follow_locale_and_currency():
 
 
 def test_count_axes_have_whole_ticks():
-    assert fmt.count_axis(3) == {"tickformat": ",d", "rangemode": "tozero", "tick0": 0, "dtick": 1}
+    assert fmt.count_axis(3) == {"tickformat": ",d", "rangemode": "tozero", "tickmode": "linear", "tick0": 0, "dtick": 1}
+    assert fmt.count_axis(40)["dtick"] == 5  # at most about 10 whole ticks
     assert "dtick" not in fmt.count_axis(5000)

@@ -6,6 +6,9 @@ protocol (BackMsg / ForwardMsg protobufs on ``/_stcore/stream``, the way the
 browser does; no browser needed). Each session loads the demo on the
 Overview, then switches to the Data page and the Portfolio page.
 
+A second test tours every page with a few concurrent sessions (each starting on another page) and
+asserts that every page of every session runs to the end without an exception.
+
 Asserts that every script run finishes successfully with no exception
 element, and that the server's resident memory (VmRSS) grows by less than
 ``RSS_PEAK_BOUND_MB`` over its warmed-up baseline while they run and by less
@@ -21,9 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from st_client import connect, rss_mb, run_script, streamlit_server
+from st_client import APP_PAGES, connect, rss_mb, run_script, streamlit_server, visit_pages
 
 SESSIONS = 50
+TOUR_SESSIONS = 4                         # sessions touring every page at once (the full 30: benchmarks/bench_load.py)
 PAGES = ("", "data", "portfolio")         # url paths: Overview (default, loads the demo), Data, Portfolio
 # Server RSS growth over its warmed-up baseline (measured here: peak +190..240 MB, after close +45..65 MB).
 RSS_PEAK_BOUND_MB = 350                   # while 50 sessions run at once: < 7 MB per session
@@ -105,3 +109,20 @@ def test_fifty_concurrent_sessions(server):
     assert len(runs) == SESSIONS * len(PAGES)
     assert peak - baseline < RSS_PEAK_BOUND_MB
     assert after - baseline < RSS_RETAINED_BOUND_MB
+
+
+def test_concurrent_sessions_render_every_page(server):
+    """Several sessions tour every page at once, each starting elsewhere: every page runs to the end, no error.
+
+    No time is asserted (``make bench`` reports p50/p95/max of 30 sessions against the target).
+    """
+    port, _ = server
+
+    async def tours():
+        shifted = [APP_PAGES[i:] + APP_PAGES[:i] for i in range(TOUR_SESSIONS)]
+        return await asyncio.gather(*(visit_pages(port, tour) for tour in shifted))
+
+    visits = asyncio.run(tours())
+    for visit in visits:
+        assert not visit.problems, visit.problems[:5]
+        assert sorted(path for path, _ in visit.runs) == sorted(["", *APP_PAGES])

@@ -57,7 +57,7 @@ def test_append_export_to_a_saved_dataset_and_undo():
     at.button(key="append_button").click().run()
     assert not at.exception
     shown = {m.label: m.value for m in at.metric}
-    assert (shown["New orders"], shown["Changed orders"], shown["Duplicate orders (skipped)"]) == ("1", "0", "1")
+    assert (shown["New orders added"], shown["Changed orders"], shown["Duplicate orders (skipped)"]) == ("1", "0", "1")
     assert any("now has 3 orders (was 2)" in message.value for message in at.success)
     at.button(key="append_undo").click().run()
     assert not at.exception

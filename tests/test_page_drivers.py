@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
+from crm_core import format as fmt
 from crm_core import drivers, products
 from crm_core.dataset import Dataset, load_dataset
 from pages_helpers import captions, downloads, metrics  # noqa: F401  (fixtures, used by name)
@@ -38,15 +39,15 @@ def test_page_shows_engine_figures(demo_profiles, downloads):
     shown = metrics(at)
     overall = drivers.overall_figures(demo_profiles)
     assert shown["Customers acquired"] == f"{demo_profiles.height:,}"
-    assert shown["Revenue per customer"] == f"{overall['revenue_per_customer']:,.2f}"
-    assert shown["Ordered again within a year"] == f"{overall['repeat_rate_365']:.1%}"
+    assert shown["Revenue per customer"] == fmt.money(overall["revenue_per_customer"])
+    assert shown["Repeat within a year"] == f"{overall['repeat_rate_365']:.1%}"
     table = drivers.driver_table(demo_profiles, "first_product")
     texts = unescaped(captions(at))
     assert any(drivers.takeaway(table, "first_product", overall) in text for text in texts)
     groups = at.dataframe[0].value
     assert sorted(groups["customers"].tolist()) == sorted(table["customers"].to_list())
     csv = pl.read_csv(io.BytesIO(downloads["drivers_by_first_product.csv"][3:]))
-    assert csv["customers"].sum() == demo_profiles.height
+    assert csv["Customers"].sum() == demo_profiles.height  # the table's headers
     flows = products.journeys(load_dataset(ROOT / "data" / "demo").transactions, "product")
     assert any(products.journey_takeaway(flows) in text for text in texts)
     assert any("of orders used a discount code" in text for text in texts)
@@ -86,18 +87,45 @@ def test_data_without_products_or_codes_says_what_it_needs(cdnow_path):
     assert metrics(at)["Customers acquired"] == f"{acquired:,}"
 
 
-def test_merged_order_export_says_products_are_main_products(tmp_path):
+def _save_shopify(tmp_path, keep_lines: bool = True) -> str:
+    from dataclasses import replace
+
     from crm_core.ingest import read_orders
     from crm_core.workspace import Workspace
     from test_drivers import SHOPIFY
-    from ui.state import Keys
 
     path = tmp_path / "orders_export_1.csv"
     path.write_text(SHOPIFY)
     tx, report = read_orders(path)
-    dataset_id = Workspace(Path(os.environ["CRM_WORKSPACE"])).save(
-        "Shop", path.read_bytes(), path.name, Dataset(transactions=tx.collect().lazy()), report)
-    at = open_page({Keys.DATASET_ID: dataset_id, Keys.DRV_PREDICT: False})
+    return Workspace(Path(os.environ["CRM_WORKSPACE"])).save(
+        "Shop", path.read_bytes(), path.name, Dataset(transactions=tx.collect().lazy()),
+        report if keep_lines else replace(report, lines=None))
+
+
+def _product_table(at: AppTest):
+    return next(frame.value for frame in at.dataframe if "rebuy_rate" in frame.value.columns)
+
+
+def test_merged_order_export_counts_each_item_and_shows_discount_depth(tmp_path):
+    """#1001 (net 50) holds a Mug at 20 and two Plates at 15: 20 and 30 of its revenue; Cara's refunded Jacket is 0."""
+    from ui.state import Keys
+
+    at = open_page({Keys.DATASET_ID: _save_shopify(tmp_path), Keys.DRV_PREDICT: False})
     assert metrics(at)["Customers acquired"] == "3"  # Cara's fully refunded order acquires nobody
-    assert any("one row per order, carrying the order's main product" in text for text in captions(at))
+    assert not any("one row per order" in text for text in captions(at))
+    shown = _product_table(at)
+    assert dict(zip(shown["name"], shown["revenue"])) == {"Rain Shell Jacket": 120.0, "Mug": 60.0, "Plate": 30.0}
     assert any("of orders used a discount code" in text for text in unescaped(captions(at)))
+    assert "Discount depth" in [header.value for header in at.subheader]
+    depth = next(frame.value for frame in at.dataframe if "mean_depth" in frame.value.columns)
+    assert depth["name"].tolist() == ["No discount", "Under 10%"]  # Ann: 5 off 55 (9.1%)
+    assert depth["customers"].tolist() == [2, 1]
+    assert any("Too few customers in each discount depth" in text for text in unescaped(captions(at)))
+
+
+def test_dataset_saved_without_lines_says_products_are_main_products(tmp_path):
+    from ui.state import Keys
+
+    at = open_page({Keys.DATASET_ID: _save_shopify(tmp_path, keep_lines=False), Keys.DRV_PREDICT: False})
+    assert any("one row per order, carrying the order's main product" in text for text in captions(at))
+    assert dict(zip(_product_table(at)["name"], _product_table(at)["revenue"]))["Plate"] == 50.0

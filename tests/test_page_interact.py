@@ -14,6 +14,7 @@ from pages_helpers import captions, metrics, open_page
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
+from crm_core import format as fmt
 from crm_core.actions import action_table, default_playbook, target_list
 from crm_core.customers import summarize
 from crm_core.dataset import Dataset, load_dataset
@@ -65,17 +66,17 @@ def test_customer_360_search_shows_profile_and_next_action(demo):
     assert not at.exception
     assert at.selectbox(key=Keys.C360_PICK).value == best["customer_id"]  # exact match ranked first
     shown = _metrics(at)
-    assert shown["Revenue in the period"] == f"{best['revenue']:,.2f}"
-    assert shown["Orders"] == f"{best['orders']:,}"
+    assert shown["Revenue (customer)"] == fmt.money(best["revenue"])
+    assert shown["Orders (customer)"] == f"{best['orders']:,}"
     assert shown["RFM segment"] == best["segment"]
     assert shown["Value tier"] == best["tier"]
-    assert shown["Predicted CLV"] == f"{best['clv']:,.2f}"
+    assert shown["Next 12 months"] == fmt.money(best["clv"])
     assert shown["Probability still active"] == f"{best['p_alive']:.0%}"
     markdown = "\n".join(element.value for element in at.markdown)
     assert best["objective"] in markdown.replace("\\", "")
     assert f"playbook row '{best['rule']}'" in _captions(at).replace("\\", "")
     interactions = demo["dataset"].interactions.filter(pl.col("customer_id") == best["customer_id"]).collect()
-    assert shown["Contacts"] == f"{interactions.height:,}"
+    assert shown["Contacts (customer)"] == f"{interactions.height:,}"
 
 
 def test_customer_360_search_by_email_part_and_no_match(demo):
@@ -97,9 +98,9 @@ def test_interactions_page_headline_matches_engine(demo):
     expected = headline(prepare(demo["dataset"].interactions, groups, demo["first"], demo["last"]))
     at = _open(INTERACTIONS)
     shown = _metrics(at)
-    assert shown["Contacts"] == f"{expected['contacts']:,}"
-    assert shown["Mean satisfaction (1-5)"] == f"{expected['csat_mean']:.2f}"
-    assert shown["Complaints (share of contacts)"] == f"{expected['complaint_share']:.1%}"
+    assert shown["Support contacts"] == f"{expected['contacts']:,}"
+    assert shown["CSAT (1-5)"] == f"{expected['csat_mean']:.2f}"
+    assert shown["Complaint rate"] == f"{expected['complaint_share']:.1%}"
     assert len(at.get("plotly_chart")) == 6
     at.segmented_control(key=Keys.INTERACT_GROUP).set_value("tier").run()
     assert not at.exception
@@ -131,11 +132,11 @@ def test_default_what_if_by_hand(demo):
     # defaults: 2.00 per contact, 5 % respond, +50 per responder, 30 % margin
     assert shown["Customers contacted"] == f"{n:,}"
     assert shown["Expected responders"] == f"{n * 0.05:,.1f}"
-    assert shown["Extra revenue"] == f"{n * 0.05 * 50:,.2f}"
-    assert shown["Extra margin"] == f"{n * 0.05 * 50 * 0.3:,.2f}"
-    assert shown["Campaign cost"] == f"{n * 2.0:,.2f}"
-    assert shown["Net profit"] == f"{n * 0.75 - n * 2.0:,.2f}"
-    assert shown["ROI"] == f"{(0.75 - 2.0) / 2.0:.0%}"  # -62 %
+    assert shown["Extra revenue"] == fmt.money(n * 0.05 * 50)
+    assert shown["Extra margin"] == fmt.money(n * 0.05 * 50 * 0.3)
+    assert shown["Campaign cost"] == fmt.money(n * 2.0)
+    assert shown["Campaign net profit"] == fmt.money(n * 0.75 - n * 2.0)
+    assert shown["Campaign ROI"] == f"{(0.75 - 2.0) / 2.0:.1%}"  # -62.5 %
     assert shown["Break-even response rate"] == f"{2.0 / (0.3 * 50):.1%}"  # 13.3 %
     assert any("Assumptions" in element.value for element in at.markdown)
 
@@ -154,8 +155,8 @@ def test_what_if_percent_uplift_by_hand(demo):
     revenue = 0.10 * 0.20 * baseline  # response x uplift x baseline (predicted CLV) of the targets
     shown = _metrics(at)
     assert shown["Customers contacted"] == f"{n:,}"
-    assert shown["Extra revenue"] == f"{revenue:,.2f}"
-    assert shown["Net profit"] == f"{revenue * 0.5 - n * 1.0:,.2f}"
+    assert shown["Extra revenue"] == fmt.money(revenue)
+    assert shown["Campaign net profit"] == fmt.money(revenue * 0.5 - n * 1.0)
     assert "baseline (predicted CLV)" in "\n".join(element.value for element in at.markdown).replace("\\", "")
 
 
@@ -180,9 +181,9 @@ def test_target_list_downloads_match_the_engine(demo, downloads):
     assert len(at.main.get("download_button")) == 2
     csv_bytes, xlsx_bytes = downloads[-2](), downloads[-1]()
     rows = list(csv.DictReader(io.StringIO(csv_bytes.decode("utf-8-sig"), newline="")))
-    assert [row["customer_id"] for row in rows] == expected["customer_id"].to_list()
-    assert [row["action"] for row in rows] == expected["action"].to_list()
-    assert [row["email"] for row in rows] == expected["email"].to_list()
+    assert [row["Customer ID"] for row in rows] == expected["customer_id"].to_list()  # managers' headers
+    assert [row["Recommended action"] for row in rows] == expected["action"].to_list()
+    assert [row["E-mail"] for row in rows] == expected["email"].to_list()
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx_bytes)).active
     assert sheet.max_row == expected.height + 1
     assert not [cell.coordinate for row in sheet.iter_rows() for cell in row if cell.data_type == "f"]
@@ -205,7 +206,7 @@ def test_edited_playbook_drives_targets_downloads_and_customer_360(demo, downloa
     preview = at.dataframe[-1].value
     assert set(preview["action"]) == {hostile}
     rows = list(csv.DictReader(io.StringIO(downloads[-2]().decode("utf-8-sig"), newline="")))
-    assert {row["action"] for row in rows} == {GUARD + hostile}  # neutralised, original text after the guard
+    assert {row["Recommended action"] for row in rows} == {GUARD + hostile}  # neutralised, original text after the guard
 
     # the edit follows the user to Customer 360
     champion = demo["actions"].filter(pl.col("segment") == "Champions").row(0, named=True)
@@ -252,7 +253,7 @@ def test_customer_360_without_side_tables_or_optional_columns():
     assert "No customers file" in captions
     assert "no category column" in captions and "no channel column" in captions
     assert "No interactions file" in captions
-    assert _metrics(at)["Revenue in the period"] == f"{tx.filter(pl.col('customer_id') == customer)['amount'].sum():,.2f}"
+    assert _metrics(at)["Revenue (customer)"] == fmt.money(tx.filter(pl.col('customer_id') == customer)['amount'].sum())
 
 
 def test_customer_360_follows_the_segments_page_settings(demo):

@@ -73,9 +73,9 @@ def test_changing_the_holdout_refits_and_compares(demo_tx, demo_end):
     assert not at.exception
     validation = clv.validate_holdout(demo_tx, demo_end - dt.timedelta(weeks=26), demo_end)
     shown = metrics(at)
-    assert shown["Actual repeat purchases"] == f"{validation.total_actual:,.0f}"
-    assert shown["Predicted repeat purchases"] == f"{validation.total_predicted:,.0f}"
-    assert shown["Total error"] == f"{validation.total_error_pct:+.1f}%"
+    assert shown["Actual repeat purchases (check)"] == f"{validation.total_actual:,.0f}"
+    assert shown["Predicted repeat purchases (check)"] == f"{validation.total_predicted:,.0f}"
+    assert shown["Total error of the check"] == f"{validation.total_error_pct:+.1f}%"
     assert shown["Mean absolute error per customer"] == f"{validation.mae:.2f}"
 
 
@@ -84,10 +84,11 @@ def test_at_risk_download_is_the_engine_list(demo_tx, demo_end, downloads):
     result = clv.fit_clv(demo_tx, demo_settings(demo_tx, demo_end, 12))
     at_risk = clv.at_risk_customers(result)
     data = downloads["at_risk_the_at_risk_list.csv"]
-    frame = pl.read_csv(io.BytesIO(data[3:]), schema_overrides={"Customer": pl.String})
+    frame = pl.read_csv(io.BytesIO(data[3:]), schema_overrides={"Customer ID": pl.String})
     assert frame.height == at_risk.height > 0
-    assert frame["Customer"].to_list() == at_risk["customer_id"].to_list()
-    assert {"Name", "E-mail", "Predicted value (cents)", "Revenue so far (cents)"} <= set(frame.columns)
+    assert frame["Customer ID"].to_list() == at_risk["customer_id"].to_list()
+    assert {"Customer name", "E-mail"} <= set(frame.columns)
+    assert {"Predicted value", "Revenue so far"} <= {name.split(" (")[0] for name in frame.columns}  # to the cent
     # The table shows the chance still active in percent (one decimal), the download keeps the 0-1 share.
     shown = next(table.value for table in at.dataframe if "probability_active" in table.value.columns)
     expected = at_risk["probability_active"].head(len(shown)).to_numpy()
@@ -102,7 +103,7 @@ def test_lifecycle_and_cohorts_are_shown(demo_tx):
     customers = summarize(demo_tx).collect()
     assert shown["New customers"] == f"{customers.height:,}"
     repeat = (customers["purchase_days"] >= 2).mean()
-    assert shown["Bought again"] == f"{repeat:.1%}"
+    assert shown["New customers who bought again"] == f"{repeat:.1%}"
     at.segmented_control(key=Keys.LT_CURVES_BY).set_value("channel").run()
     at.segmented_control(key=Keys.LT_COHORT_METRIC).set_value("revenue_retention").run()
     at.segmented_control(key=Keys.LT_GROUP).set_value("tier").run()

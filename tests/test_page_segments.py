@@ -39,8 +39,8 @@ def test_headline_and_default_drill_down_match_the_engine(demo_summary, download
     numbers = rfm.headline(scored)
     shown = metrics(at)
     assert shown["Customers"] == format_kpi(numbers["customers"], "count") == "5,000"
-    assert shown["Median days since last purchase"] == format_kpi(numbers["median_recency_days"], "count")
-    assert shown["Median revenue per customer"] == format_kpi(numbers["median_monetary"], "money")
+    assert shown["Median recency (days)"] == format_kpi(numbers["median_recency_days"], "count")
+    assert shown["Median revenue"] == format_kpi(numbers["median_monetary"], "money")
     champions = rfm.segment_counts(scored)["Champions"]
     assert shown["Customers in segment"] == format_kpi(champions, "count")
     profile = rfm.segment_profile(scored)
@@ -59,7 +59,7 @@ def test_pick_a_segment_shows_its_numbers(demo_summary, downloads):
     shown = metrics(at)
     assert shown["Customers in segment"] == format_kpi(row["customers"], "count")
     assert shown["Segment revenue"] == format_kpi(row["revenue"], "money")
-    assert shown["Share of revenue"] == format_kpi(row["revenue_share"], "share")
+    assert shown["Revenue share"] == format_kpi(row["revenue_share"], "share")
     assert pl.read_csv(io.BytesIO(downloads["segment_at_risk.csv"][3:]))["RFM segment"].unique().to_list() == ["At Risk"]
 
 

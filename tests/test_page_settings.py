@@ -160,9 +160,10 @@ def test_currency_shows_on_cards_axes_tables_and_exports(downloads):
     assert "Revenue (EUR)" in [column["label"] for column in _column_configs(at)]
     export = downloads["portfolio_platinum.csv"].decode("utf-8-sig")
     header = export.splitlines()[0].split(",")
-    assert "Revenue (EUR cents)" in header and "Name" in header and "E-mail" in header
+    assert "Revenue (EUR)" in header and "Customer name" in header and "E-mail" in header
     frame = pl.read_csv(io.StringIO(export))
-    assert frame["Revenue (EUR cents)"].dtype == pl.Int64  # whole cents: no 15115.869999999999
+    assert frame["Revenue (EUR)"].dtype == pl.Float64
+    assert (frame["Revenue (EUR)"] == frame["Revenue (EUR)"].round(2)).all()  # to the cent: no 15115.869999999999
 
 
 def _column_configs(at: AppTest) -> list[dict]:

@@ -357,8 +357,24 @@ def test_proxy_from_returns_only(summary):
     # five zeros share the average rank 3 -> 3/6; E ranks 6 -> 1
     assert scores == pytest.approx({"A": 0.5, "B": 0.5, "C": 0.5, "D": 0.5, "F": 0.5, "E": 1.0})
     matrix = pf.significance(table, basis)
-    assert matrix.customers.filter(pl.col("customer_id") == "E")["quadrant"][0] == "Candidates to reprice or exit"
+    # five of six cost nothing, so the line is the median of those who cost something: E's own score. One
+    # returned line is the usual cost among them, not a costly customer (strictly above the line is).
+    assert matrix.costed_line and matrix.cost_split == 1.0
+    assert matrix.customers.filter(pl.col("customer_id") == "E")["quadrant"][0] == "Low value, low cost"
     assert pf.quadrant_summary(matrix)["cost_to_serve_total"].null_count() == 4  # a score has no total
+
+
+def test_one_contact_never_makes_a_top_customer_costly():
+    """Most customers without recorded cost; those with cost mostly had one contact: only above that is costly."""
+    customers = pl.DataFrame({"customer_id": [f"c{i}" for i in range(10)],
+                              "revenue": [900.0, 800.0, 700.0, 600.0, 50.0, 40.0, 30.0, 20.0, 10.0, 5.0],
+                              "cost_to_serve": [5.0, 5.0, 5.0, 25.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]})
+    for split in ("median", "mean"):
+        matrix = pf.significance(customers, pf.CostBasis("cost"), split=split)
+        quadrants = dict(zip(matrix.customers["customer_id"], matrix.customers["quadrant"]))
+        assert matrix.costed_line, split
+        assert [quadrants[c] for c in ("c0", "c1", "c2")] == ["Strategically significant"] * 3, split
+        assert quadrants["c3"] == "Costly to serve", split  # 25 is above the typical cost of those who cost something
 
 
 def test_proxy_from_contacts_and_returns(summary):
@@ -454,3 +470,13 @@ def test_migration_by_margin():
     assert got == {("Top", "Top"): 1, ("Top", "Lost"): 1, ("Rest", "Lost"): 1, ("New", "Top"): 1, ("New", "Rest"): 2}
     with pytest.raises(ValueError, match="no cost column"):
         pf.tier_migration(tiny_tx(), EARLIER, LATER, settings)
+
+
+def test_tier_trend_takeaway_leaves_out_partial_first_and_last_periods():
+    months = [dt.date(2024, 1, 1), dt.date(2024, 2, 1), dt.date(2024, 3, 1), dt.date(2024, 4, 1)]
+    trend = pl.DataFrame({"period": months, "tier_index": [0] * 4, "tier": ["Top"] * 4,
+                          "revenue_share": [0.9, 0.5, 0.6, 0.1]})
+    # the period starts on 15 Jan and ends on 10 Apr: January and April are cut, so February and March are compared
+    text = pf.trend_takeaway(trend, "month", dt.date(2024, 1, 15), dt.date(2024, 4, 10))
+    assert text == "Top customers brought 50% of revenue in 2024-02 and 60% in 2024-03."
+    assert "2024-01" in pf.trend_takeaway(trend, "month")  # without the period every month counts

@@ -72,6 +72,7 @@ def load_full_dataset(dataset_id: str, version: str) -> Dataset:
             ("customers", lazy.customers),
             ("interactions", lazy.interactions),
             ("marketing_spend", lazy.marketing_spend),
+            ("lines", lazy.lines),  # line items of merged orders: product analytics join them to the kept orders
         )
     }
     return Dataset(name=lazy.name, **tables)
@@ -92,7 +93,7 @@ def load_dataset(key: DatasetKey) -> Dataset:
     except ValueError:
         return dataset
     return Dataset(name=dataset.name, transactions=transactions, customers=dataset.customers,
-                   interactions=dataset.interactions, marketing_spend=dataset.marketing_spend)
+                   interactions=dataset.interactions, marketing_spend=dataset.marketing_spend, lines=dataset.lines)
 
 
 def filter_problem(key: DatasetKey) -> str | None:
@@ -179,7 +180,7 @@ def load_view_dataset(key: DatasetKey, start: dt.date, end: dt.date) -> Dataset:
         return dataset  # an unknown tier or segment: reported by the sidebar, rows left unfiltered
     history = customers_history(dataset.transactions, in_view, key.settings).collect().lazy()
     return Dataset(name=dataset.name, transactions=history, customers=dataset.customers,
-                   interactions=dataset.interactions, marketing_spend=dataset.marketing_spend)
+                   interactions=dataset.interactions, marketing_spend=dataset.marketing_spend, lines=dataset.lines)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

@@ -8,6 +8,7 @@ deck, dataset, period and theme, so a step in meeting mode only picks one.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
@@ -20,8 +21,20 @@ from crm_core.deck import PAGE_CHART_PREFIX, Deck, DeckEntry, DeckError, DeckSto
 from ui.data import current_dataset, current_dataset_id, customer_summary, dataset_version, selected_period
 from ui.state import Keys
 
-#: Height of a chart in meeting mode: headline, chart and takeaway fit a 1366x768 screen.
-MEETING_CHART_HEIGHT = 390
+#: Meeting mode at 1366x768: what is left for headline, chart and detail under the controls (px),
+#: and the room one line of headline (2rem) or of detail (1.25rem) takes, with the characters it holds.
+MEETING_SLIDE_ROOM = 545
+HEADLINE_LINE, HEADLINE_CHARS = 39, 70
+DETAIL_LINE, DETAIL_CHARS = 32, 110
+MEETING_CHART_HEIGHTS = (250, 440)
+
+
+def meeting_chart_height(title: str, detail: str) -> int:
+    """Chart height that leaves the headline and the detail line on a 1366x768 screen."""
+    headline_lines = max(1, -(-len(title) // HEADLINE_CHARS))
+    detail_lines = -(-len(detail) // DETAIL_CHARS)
+    height = MEETING_SLIDE_ROOM - HEADLINE_LINE * headline_lines - DETAIL_LINE * detail_lines
+    return min(max(height, MEETING_CHART_HEIGHTS[0]), MEETING_CHART_HEIGHTS[1])
 
 
 def deck_store() -> DeckStore:
@@ -100,22 +113,40 @@ def add_finding(key: str) -> None:
 
 @dataclass(frozen=True)
 class ReadySlide:
-    """A slide with its figure already drawn for meeting mode."""
+    """A slide with its figure already drawn for meeting mode and the line shown under it."""
 
     slide: Slide
     figure: go.Figure | None
+    detail: str = ""
 
 
-def _meeting_figure(slide: Slide, dark: bool) -> go.Figure | None:
+def _meeting_figure(slide: Slide, dark: bool, height: int) -> go.Figure | None:
     from crm_core.charts import registry
 
     if slide.chart:
         figure = registry.figure(slide.chart, slide.data, dark)
     elif slide.figure_json:
         figure = themed(pio.from_json(slide.figure_json), dark)
+        if _figure_title(figure) == slide.title:  # the slide's headline already says it
+            figure.update_layout(title_text=None)
     else:
         return None
-    return enlarged(figure, height=MEETING_CHART_HEIGHT)
+    figure = enlarged(figure, height=height)
+    if figure.layout.title.text and len(figure.data) > 1:  # room for the enlarged title above the legend
+        figure.update_layout(margin_t=100)
+    return figure
+
+
+def _detail(slide: Slide) -> str:
+    """The line under a slide's chart: headline (when retitled), takeaway, note; where a page chart comes from."""
+    parts = [slide.headline] if slide.title != slide.headline else []
+    parts += [part for part in (slide.takeaway, slide.note) if part]
+    if slide.figure_json:
+        source = f"Chart from the {slide.label} page" if slide.label and slide.label != slide.title else "Chart from a page"
+        if slide.period:
+            source += f", {slide.period[0]:%d %b %Y} – {slide.period[1]:%d %b %Y}"
+        parts.append(source + ".")
+    return " ".join(parts)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Preparing the slides…")
@@ -124,7 +155,11 @@ def _prepared(dataset_id: str, version: str, deck_json: str, settings_json: str,
 
     slides = prepare_slides(Deck.from_json(deck_json), current_dataset(), customer_summary(),
                             FindingSettings.from_dict(json.loads(settings_json)))
-    return [ReadySlide(slide, _meeting_figure(slide, dark)) for slide in slides]
+    ready = []
+    for slide in slides:
+        detail = _detail(slide)
+        ready.append(ReadySlide(slide, _meeting_figure(slide, dark, meeting_chart_height(slide.title, detail)), detail))
+    return ready
 
 
 def prepared_slides(deck: Deck, dark: bool = False) -> list[ReadySlide]:
@@ -136,19 +171,26 @@ def prepared_slides(deck: Deck, dark: bool = False) -> list[ReadySlide]:
     return _prepared(dataset_id, dataset_version(dataset_id), deck.to_json(), json.dumps(base_settings().to_dict()), dark)
 
 
-def deck_pptx_bytes(deck: Deck) -> bytes:
-    """The deck as a PowerPoint file (native charts, speaker notes), built when downloaded."""
+def deck_pptx_download(deck: Deck) -> Callable[[], bytes]:
+    """The PowerPoint download's data: a function building the deck (native charts, speaker notes) when clicked.
+
+    Streamlit runs it in a thread outside the page run, where session state and the URL cannot be read,
+    so the dataset, period and the view's settings (tiers, rules, filters) are resolved now.
+    """
     import io
 
     from crm_core.deck_pptx import DeckMeta, write_pptx
 
-    dataset = current_dataset()
-    slides = [ready.slide for ready in prepared_slides(deck)]
-    buffer = io.BytesIO()
-    settings = base_settings()
-    write_pptx(slides, DeckMeta(dataset.name, selected_period(), customer_summary().height, settings.currency,
-                                filters=settings.filters_text()), buffer)
-    return buffer.getvalue()
+    dataset, summary, settings, period = current_dataset(), customer_summary(), base_settings(), selected_period()
+
+    def build() -> bytes:
+        slides = prepare_slides(deck, dataset, summary, settings)
+        buffer = io.BytesIO()
+        write_pptx(slides, DeckMeta(dataset.name, period, summary.height, settings.currency,
+                                    filters=settings.filters_text()), buffer)
+        return buffer.getvalue()
+
+    return build
 
 
 def pptx_file_name() -> str:

@@ -76,9 +76,14 @@ def _period_tx(key: DatasetKey, start: dt.date, end: dt.date) -> pl.LazyFrame:
     return filter_period(_dataset(key, start, end).transactions, start, end)
 
 
+def _period_items(key: DatasetKey, start: dt.date, end: dt.date) -> pl.LazyFrame:
+    """The period's transactions with merged orders split back into their line items (when saved)."""
+    return products.sold_items(_period_tx(key, start, end), _dataset(key, start, end).lines)
+
+
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _products(key: DatasetKey, start: dt.date, end: dt.date, item: str) -> pl.DataFrame:
-    return products.product_table(_period_tx(key, start, end), item)
+    return products.product_table(_period_items(key, start, end), item)
 
 
 def product_table(item: str) -> pl.DataFrame:
@@ -124,6 +129,19 @@ def discount_usage() -> pl.DataFrame:
     return _discount_usage(*_key())
 
 
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _depth_table(key: DatasetKey, start: dt.date, end: dt.date, predict: bool) -> pl.DataFrame:
+    predicted = _predictions(key, start, end)[0] if predict else None
+    return offers.depth_table(_profiles(key, start, end), predicted)
+
+
+def depth_table(predict: bool) -> pl.DataFrame | None:
+    """Customers acquired in the sidebar period by their first order's discount depth (None without amounts)."""
+    if not offers.has_discount_amounts(profiles()):
+        return None
+    return _depth_table(*_key(), bool(predict))
+
+
 def item_column() -> str | None:
     """The column products are read from in the current dataset (product, else category, else None)."""
     return products.item_column(_dataset(*_key()).transactions)
@@ -131,7 +149,7 @@ def item_column() -> str | None:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _one_item_per_order(key: DatasetKey, start: dt.date, end: dt.date, item: str) -> bool:
-    return products.one_item_per_order(_period_tx(key, start, end), item)
+    return products.one_item_per_order(_period_items(key, start, end), item)
 
 
 def one_item_per_order(item: str) -> bool:

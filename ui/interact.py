@@ -12,7 +12,7 @@ from collections.abc import Callable
 import polars as pl
 import streamlit as st
 
-from crm_core.actions import ValueSettings, action_table, clean_playbook, default_playbook
+from crm_core.actions import ValueSettings, action_table, clean_playbook, default_playbook, known_contacts
 from crm_core.customer360 import known_customer_ids, search_index
 from crm_core.enrich import EngineSettings, Profile, build_profile
 from crm_core.interactions import prepare, service_groups
@@ -78,7 +78,7 @@ def _actions(
 ) -> pl.DataFrame:
     dataset = load_view_dataset(key, start, end)
     summary = load_summary(key, start, end)
-    contacts = dataset.customers.collect() if dataset.customers is not None else None
+    contacts = known_contacts(dataset.transactions, dataset.customers)  # customers table, else the orders' own
     playbook = pl.DataFrame(list(playbook_rows), schema=list(default_playbook().columns), orient="row")
     profile = _profile(key, start, end, rules).table
     return action_table(summary, profile, playbook, contacts, ValueSettings(high_value_share=share))

@@ -2,12 +2,14 @@
 
 Every result is cached with ``st.cache_resource`` keyed by dataset id, its
 version and the settings (results are immutable; Polars frames are shared,
-not copied). The models use each customer's whole history up to the end of
+not copied). The model fit runs once, in the background (:mod:`ui.background`):
+pages show a progress note until it is done. The models use each customer's whole history up to the end of
 the sidebar period: a customer's first purchase may lie before its start.
 """
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import Future
 
 import polars as pl
 import streamlit as st
@@ -34,6 +36,7 @@ from crm_core.retention import (
     retention_curves,
 )
 from crm_core.settings import AnalysisSettings
+from ui import background
 from ui.data import (
     DatasetKey,
     dataset_key,
@@ -50,18 +53,32 @@ def _history(key: DatasetKey, start: dt.date, end: dt.date) -> tuple[Dataset, pl
     return dataset, filter_period(dataset.transactions, None, end)
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
-def clv_fit(key: DatasetKey, start: dt.date, end: dt.date, model: str = "auto") -> CLVResult:
-    """Models fitted on the view's orders up to ``end`` (default CLV settings; see :func:`clv_result`).
-
-    ``model``: "auto" (the best of the three purchase models on the last weeks) or a model name.
-    """
-    _, tx = _history(key, start, end)
+def _fit(tx: pl.LazyFrame, end: dt.date, model: str) -> CLVResult:
     with timed(get_logger("models"), "clv_fit") as info:  # timings and counts only, no customer data
         result = fit_clv(tx, CLVSettings(calibration_end=end, model=model))
         info.update(customers=result.customers.height, converged=result.model.converged_, reliable=result.reliable,
                     model=result.model.NAME)
     return result
+
+
+def clv_fit_job(key: DatasetKey, start: dt.date, end: dt.date, model: str = "auto") -> Future:
+    """The background fit of :func:`clv_fit`, shared by every session (started on dataset load, see app.py)."""
+    _, tx = _history(key, start, end)
+    return background.submit("clv_fit", (key, start, end, model), lambda: _fit(tx, end, model))
+
+
+def clv_fit(key: DatasetKey, start: dt.date, end: dt.date, model: str = "auto") -> CLVResult:
+    """Models fitted on the view's orders up to ``end`` (default CLV settings; see :func:`clv_result`).
+
+    ``model``: "auto" (the best of the three purchase models on the last weeks) or a model name.
+    Waits for the background fit when it is still running.
+    """
+    return clv_fit_job(key, start, end, model).result()
+
+
+def view_fit_job(model: str = "auto") -> Future:
+    """The background fit behind :func:`clv_result` for the sidebar's dataset and period."""
+    return clv_fit_job(dataset_key(), *selected_period(), model)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -106,15 +123,18 @@ def order_gaps() -> pl.DataFrame:
     return _gaps(dataset_key(), *selected_period())
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _validation(key: DatasetKey, start: dt.date, end: dt.date, holdout_weeks: int, model: str) -> HoldoutValidation:
+def holdout_validation_job(holdout_weeks: int, model: str = "bg-nbd") -> Future:
+    """The background run of :func:`holdout_validation`, shared by every session."""
+    key, (start, end) = dataset_key(), selected_period()
     _, tx = _history(key, start, end)
-    return validate_holdout(tx, end - dt.timedelta(weeks=holdout_weeks), end, model=model)
+    split = end - dt.timedelta(weeks=int(holdout_weeks))
+    return background.submit("holdout_validation", (key, start, end, int(holdout_weeks), model),
+                             lambda: validate_holdout(tx, split, end, model=model))
 
 
 def holdout_validation(holdout_weeks: int, model: str = "bg-nbd") -> HoldoutValidation:
     """Fit ``model`` up to ``holdout_weeks`` before the period end; compare with what happened after."""
-    return _validation(dataset_key(), *selected_period(), int(holdout_weeks), model)
+    return holdout_validation_job(holdout_weeks, model).result()
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

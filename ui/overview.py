@@ -1,9 +1,16 @@
 """Cached inputs of the Overview that come from other pages' models."""
 from __future__ import annotations
 
+from concurrent.futures import Future
+
 import polars as pl
 
-from ui.models import view_clv_result
+from ui.models import view_clv_result, view_fit_job
+
+
+def overview_clv_job() -> Future:
+    """The background model fit behind :func:`overview_clv` (shared with the Lifetime page)."""
+    return view_fit_job()
 
 
 def overview_clv() -> pl.DataFrame | None:

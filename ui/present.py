@@ -53,6 +53,24 @@ _HIDE_CHROME = """
 """
 
 
+#: Meeting mode puts every slide on the page once, each in a container keyed SLIDE_KEY_PREFIX + number,
+#: all in the SLIDES_KEY container. Slides are hidden but laid out at full width (so their charts are
+#: drawn at the right size, once); shown_slide_css() brings the current one back into the flow.
+SLIDES_KEY = "meeting_slides"
+SLIDE_KEY_PREFIX = "meeting_slide_"
+_SLIDES_CSS = f"""
+.st-key-{SLIDES_KEY} {{ position: relative !important; overflow: hidden !important; gap: 0 !important; }}
+[class*="st-key-{SLIDE_KEY_PREFIX}"] {{ position: absolute !important; top: 0; left: 0; right: 0; z-index: -1;
+  visibility: hidden !important; opacity: 0 !important; pointer-events: none !important; }}
+"""
+
+
+def shown_slide_css(step: int) -> str:
+    """Constant style sheet (built from a number only) that shows slide ``step`` of meeting mode."""
+    return (f"<style>.st-key-{SLIDE_KEY_PREFIX}{int(step)} {{ position: static !important; z-index: auto; "
+            "visibility: visible !important; opacity: 1 !important; pointer-events: auto !important; }</style>")
+
+
 def _palette_css(page: str, text: str, muted: str, control: str, border: str, primary: str, primary_text: str,
                  track: str, bar: str) -> str:
     return (
@@ -61,7 +79,7 @@ def _palette_css(page: str, text: str, muted: str, control: str, border: str, pr
         f'[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p {{ color: {muted} !important; }}'
         f'[data-testid="stMain"] button {{ background: {control} !important; color: {text} !important; border: 1px solid {border} !important; }}'
         f'[data-testid="stMain"] button p, [data-testid="stMain"] button span {{ color: inherit !important; }}'
-        f'[data-testid="stMain"] button[kind="primary"], [data-testid="stMain"] button[kind="segmented_controlActive"] '
+        f'[data-testid="stMain"] button[kind="primary"], [data-testid="stMain"] button[aria-checked="true"] '
         f'{{ background: {primary} !important; color: {primary_text} !important; border-color: {primary} !important; }}'
         f'[data-testid="stMain"] button:disabled {{ opacity: 0.75 !important; }}'
         f'[data-testid="stProgress"] [role="progressbar"] > div {{ background: {track} !important; }}'
@@ -71,11 +89,11 @@ def _palette_css(page: str, text: str, muted: str, control: str, border: str, pr
 
 
 #: Light: ink on white, blue primary (white on #0B5CAD is 6.6:1), grey borders 3.5:1, track 3.3:1.
-MEETING_CSS = "<style>" + _HIDE_CHROME + _palette_css(
+MEETING_CSS = "<style>" + _HIDE_CHROME + _SLIDES_CSS + _palette_css(
     page="#FFFFFF", text="#1B2733", muted="#4A5866", control="#FFFFFF", border="#7B8794", primary="#0B5CAD",
     primary_text="#FFFFFF", track="#8A96A3", bar="#0B5CAD") + "</style>"
 #: Dark: light ink on #0E1117, dark buttons with light borders, sky-blue primary with dark text.
-MEETING_DARK_CSS = "<style>" + _HIDE_CHROME + _palette_css(
+MEETING_DARK_CSS = "<style>" + _HIDE_CHROME + _SLIDES_CSS + _palette_css(
     page="#0E1117", text="#E8EDF2", muted="#B8C4CF", control="#1B222C", border="#8B98A5", primary="#56B4E9",
     primary_text="#0E1117", track="#5E6B78", bar="#56B4E9") + "</style>"
 

@@ -95,6 +95,7 @@ class Keys:
     WHATIF_UPLIFT_PERCENT = "whatif_uplift_percent"
     WHATIF_MARGIN = "whatif_margin"
     TARGETS_CSV = "actions_download_csv"     # Actions: target list downloads
+    TARGETS_TABLE = "actions_targets"        # Actions: the target list (select a row: Customer 360)
     TARGETS_XLSX = "actions_download_xlsx"
     # Lifetime value & retention (bound to the URL: settings only, no user text).
     LT_HORIZON = "lt_months"                 # CLV horizon in months (converted to weeks)
@@ -138,6 +139,8 @@ class Keys:
     DRV_PREDICT = "drv_predict"              # include the 12-month value model
     DRV_RANK = "drv_rank"                    # top products by revenue / customers
     DRV_DOWNLOAD = "drv_download_"           # + table name: CSV download buttons
+    DRV_GROUP = "drv_group"                  # group whose customers are listed
+    DRV_CUSTOMERS = "drv_customers"          # customers of that group: download (and "_rows": selection)
 
 
 DEMO_DATASET_ID = "demo"

@@ -14,10 +14,11 @@ import polars as pl
 import streamlit as st
 
 from crm_core.charts.overview import kpi_trend_figure
-from crm_core.export import safe_csv_bytes
+from crm_core.export import ORDER_HEADERS, ORDER_MONEY, readable_export, safe_csv_bytes
 from crm_core.ingest import ColumnMapping
 from crm_core.kpis import KPI_BY_KEY, comparison_window, default_window, format_delta, format_kpi, previous_period, trend_takeaway
 from crm_core.engines import DEFAULT_DRILL_ROWS, Warehouse, WarehouseError, WarehouseSource, top_customers
+from ui.settings import current_settings
 from ui.state import Keys
 from ui.widgets import chart, plain, takeaway
 
@@ -143,7 +144,8 @@ def _drill_down(source: WarehouseSource, top: pl.DataFrame, start: dt.date, end:
                             help=f"Fetched from the database, newest first, at most {DEFAULT_DRILL_ROWS} lines.")
     rows = _warehouse(source).rows(customer_id=customer, start=start, end=end, limit=DEFAULT_DRILL_ROWS)
     st.dataframe(rows, hide_index=True)
-    st.download_button("Download these lines (CSV)", safe_csv_bytes(rows), file_name="order_lines.csv",
+    readable = readable_export(rows, ORDER_HEADERS, set(ORDER_MONEY), currency=current_settings().currency)
+    st.download_button("Download these lines (CSV)", safe_csv_bytes(readable), file_name="order_lines.csv",
                        mime="text/csv", key="wh_download")
 
 

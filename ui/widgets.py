@@ -21,24 +21,19 @@ def chart(fig: go.Figure, key: str, money_axis: str | None = None, count_axis: s
     """Draw a Plotly figure full width with the shared config, in the view's number format, and an
     "Add to deck" button under it.
 
-    ``money_axis`` ("x" or "y") gets the view's currency and thousands separators, like the cards;
-    ``count_axis`` gets whole-number ticks only.
+    Money axes (marked by the builder with ``crm_core.charts.theme.money_axis``, or named here by
+    ``money_axis``: "x" or "y") get the view's currency and thousands separators, like the cards;
+    ``count_axis`` gets whole-number ticks only (builders normally set both themselves).
     The button keeps the figure as drawn, its key and title and the current settings as a slide
     (see ui.deck); ``deck=False`` leaves it out, ``toolbar=False`` hides Plotly's toolbar.
     """
-    from crm_core import format as fmt
+    from crm_core.charts import theme
     from ui.settings import display_currency, display_locale
 
-    locale = display_locale()
-    fig.update_layout(separators=fmt.plotly_separators(locale))
-    if money_axis:
-        axis = {"tickformat": ",.0f", **fmt.axis_affixes(display_currency(), locale)}
-        (fig.update_xaxes if money_axis == "x" else fig.update_yaxes)(**axis)
+    theme.with_currency(fig, display_currency(), display_locale(), [money_axis] if money_axis else [])
     if count_axis:
-        values = [v for trace in fig.data for v in (getattr(trace, count_axis, None) or ())
-                  if isinstance(v, (int, float))]
-        settings = fmt.count_axis(max(values) if values else None)
-        (fig.update_xaxes if count_axis == "x" else fig.update_yaxes)(**settings)
+        values = [v for trace in fig.data for v in (getattr(trace, count_axis, None) or ())]
+        theme.count_axis(fig, count_axis, theme.largest(values))
     config = {"displaylogo": False} if toolbar else {"displayModeBar": False}
     st.plotly_chart(fig, width="stretch", theme=None, key=key, config=config)
     if deck:
@@ -129,6 +124,9 @@ CUSTOMER_COLUMNS = {
     "days_since_last_purchase": count_column("Days since last purchase"),
     "revenue_to_date": money_column("Revenue so far"),
     "first_date": st.column_config.DateColumn("First purchase"),
+    "second_date": st.column_config.DateColumn("Second purchase"),
+    "first_order_value": money_column("First order value"),
+    "value_365": money_column("Revenue in the first year"),
     "last_date": st.column_config.DateColumn("Last purchase"),
     "returns": money_column("Returned amount"),
     "return_lines": count_column("Returned lines"),
@@ -194,37 +192,68 @@ def file_slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "customers"
 
 
-def with_contacts(members: pl.DataFrame) -> pl.DataFrame:
-    """``members`` with the customer's name and e-mail next to the id, wherever the customers table has them."""
-    from ui.data import current_dataset
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _known_contacts(key, start, end) -> pl.DataFrame | None:
+    """Name and e-mail per customer of the view's dataset (see crm_core.actions.known_contacts)."""
+    from crm_core.actions import known_contacts
+    from ui.data import load_view_dataset
 
-    contacts = current_dataset().customers
-    if contacts is None or "customer_id" not in members.columns:
+    dataset = load_view_dataset(key, start, end)
+    return known_contacts(dataset.transactions, dataset.customers)
+
+
+def with_contacts(members: pl.DataFrame) -> pl.DataFrame:
+    """``members`` with the customer's name and e-mail next to the id, wherever the customers table
+    (else the orders file itself) has them."""
+    from ui.data import dataset_key, selected_period
+
+    if "customer_id" not in members.columns:
         return members
-    wanted = [name for name in ("name", "email") if name in contacts.collect_schema().names() and name not in members.columns]
+    contacts = _known_contacts(dataset_key(), *selected_period())
+    if contacts is None:
+        return members
+    wanted = [name for name in ("name", "email") if name in contacts.columns and name not in members.columns]
     if not wanted:
         return members
-    known = contacts.select("customer_id", *wanted).unique("customer_id", keep="first").collect()
+    known = contacts.select("customer_id", *wanted)
     joined = members.join(known, on="customer_id", how="left", coalesce=True)
     return joined.select("customer_id", *wanted, *[name for name in members.columns if name != "customer_id"])
 
 
 def readable_members(members: pl.DataFrame) -> pl.DataFrame:
-    """Customers for a manager's CSV: readable headers, amounts in cents of the view's currency, no float noise."""
+    """Customers for a manager's CSV: readable headers, amounts to the cent in the view's currency, no float noise."""
     from crm_core.export import readable_export
     from ui.settings import display_currency
 
-    labels = {name: _label(config) for name, config in CUSTOMER_COLUMNS.items()}
+    labels = {name: _label(config) for name, config in CUSTOMER_COLUMNS.items()} | EXPORT_LABELS
     return readable_export(members, labels, MONEY_COLUMNS, SHARE_COLUMNS, display_currency())
+
+
+def readable_download(frame: pl.DataFrame, columns: dict) -> pl.DataFrame:
+    """A table for a manager's CSV, labelled like on screen: ``columns`` is the :func:`table` config
+    (money columns to the cent with the view's currency in the header, shares in percent)."""
+    from crm_core.export import readable_export
+    from ui.settings import display_currency
+
+    labels = {name: _label(config) for name, config in columns.items()}
+    money = {name for name, config in columns.items() if _format(config) == MONEY_FORMAT}
+    shares = {name for name, config in columns.items() if _format(config) == PERCENT_FORMAT}
+    return readable_export(frame, labels, money, shares, display_currency())
+
+
+def _format(config) -> str | None:
+    return config.get("type_config", {}).get("format") if isinstance(config, dict) else None
 
 
 def _label(config) -> str:
     return config if isinstance(config, str) else config.get("label", "")
 
 
-#: Customer columns holding amounts and 0-1 shares (exports write cents and percent).
+#: Export headers that differ from the on-screen column labels (the same as target lists').
+EXPORT_LABELS = {"customer_id": "Customer ID", "name": "Customer name"}
+#: Customer columns holding amounts and 0-1 shares (exports round to the cent and write percent).
 MONEY_COLUMNS = {"revenue", "margin", "contribution", "aov", "clv", "predicted_clv", "revenue_to_date", "returns",
-                 "cost_to_serve", "value_low", "value_high"}
+                 "cost_to_serve", "value_low", "value_high", "first_order_value", "value_365"}
 SHARE_COLUMNS = {"p_alive", "probability_active"}
 
 
@@ -236,16 +265,20 @@ def customer_list(members: pl.DataFrame, group: str, file_prefix: str, key: str,
     members = with_contacts(members)
     more = f"; showing the best {shown_rows:,} (the download has all)." if members.height > shown_rows else "."
     st.caption(plain(f"{members.height:,} customers in {group}{more} Select a row to open the customer in Customer 360."))
-    shown = members.head(shown_rows)
+    selectable_customers(members.head(shown_rows), key)
+    st.download_button(
+        "Download these customers (CSV)", data=safe_csv_bytes(readable_members(members)), file_name=f"{file_prefix}_{file_slug(group)}.csv",
+        mime="text/csv", icon=":material/download:", key=key,
+        help="Opens in Excel with readable headers; amounts are rounded to the cent, in the currency named in "
+             "the header; shares are in percent; cells that could run as formulas are neutralised.")
+
+
+def selectable_customers(shown: pl.DataFrame, key: str) -> None:
+    """A customer table whose selected row offers to open that customer in Customer 360."""
     event = table(shown, CUSTOMER_COLUMNS, on_select="rerun", selection_mode="single-row", key=f"{key}_rows")
     rows = event.selection.rows if event is not None else []
     if rows and "customer_id" in shown.columns:
         open_in_customer_360(str(shown["customer_id"][rows[0]]), key)
-    st.download_button(
-        "Download these customers (CSV)", data=safe_csv_bytes(readable_members(members)), file_name=f"{file_prefix}_{file_slug(group)}.csv",
-        mime="text/csv", icon=":material/download:", key=key,
-        help="Opens in Excel with readable headers; amounts are in cents of the currency named in the header; "
-             "cells that could run as formulas are neutralised.")
 
 
 # Catalogue figures ------------------------------------------------------------------------------
@@ -265,6 +298,14 @@ def format_figure(value, unit: str) -> str:
     return fmt.value(value, unit, display_currency(), display_locale())
 
 
+def format_number(value, decimals: int) -> str:
+    """A plain number in the view's number format (e.g. 12.5 expected responders)."""
+    from crm_core import format as fmt
+    from ui.settings import display_locale
+
+    return fmt.number(value, decimals, display_locale())
+
+
 def money_text(value, decimals: int | None = None) -> str:
     """Money for takeaways and captions: currency and number format of the view."""
     from crm_core import format as fmt
@@ -273,14 +314,27 @@ def money_text(value, decimals: int | None = None) -> str:
     return fmt.money(value, display_currency(), display_locale(), decimals)
 
 
-def figure_card(container, metric_id: str, value, period: str, delta: str | None = None,
-                label: str | None = None, **words: str) -> None:
-    """A card for a catalogue figure: its label, the value formatted by unit, definition and period as help."""
+def figure_card(container, metric_id: str, value, period: str | None = None, delta: str | None = None,
+                label: str | None = None, shown: str | None = None, note: str = "", **options) -> None:
+    """A card for a catalogue figure: its label, the value formatted by unit, definition and period as help.
+
+    Every card of every page goes through here, so each figure on screen carries the catalogue's definition
+    and its period. ``period`` defaults to the catalogue's (e.g. "one campaign ..."); ``shown`` replaces
+    the formatted value (e.g. "n/a" with a reason in ``note``); ``label`` names a variant of the figure
+    (e.g. the card's window); names and other text values are shown literally. Keys of ``options`` that
+    ``st.metric`` takes (``chart_data``, ``chart_type``, ``delta_color``) go to it; the rest fill the
+    catalogue's templates (``tier``, ``months``, ``gap``...).
+    """
     from crm_core.metrics import metric
 
+    card_options = {name: options.pop(name) for name in ("chart_data", "chart_type", "delta_color") if name in options}
     entry = metric(metric_id)
-    container.metric(label or entry.label.format(**words), format_figure(value, entry.unit), delta=delta, border=True,
-                     help=f"{entry.definition.format(**words)} Period: {period}.")
+    text = shown if shown is not None else format_figure(value, entry.unit)
+    if entry.unit == "text":
+        text = plain(text)
+    help_text = f"{entry.definition.format(**options)} Period: {period or entry.period.format(**options)}."
+    container.metric(label or entry.label.format(**options), text, delta=delta, border=True,
+                     help=f"{help_text} {note}".strip(), **card_options)
 
 
 CUSTOMER_360_PAGE = "app_pages/customer360.py"

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from crm_core.charts.text import safe_labels
-from crm_core.charts.theme import NEUTRAL, PALETTE, styled
+from crm_core.charts.theme import NEUTRAL, PALETTE, count_axis, largest, money_axis, styled
 from crm_core.drivers import DIMENSIONS, MEASURE_LABELS, REPEAT_WINDOWS, ranking_measure
 from crm_core.products import NO_SECOND, OTHER
 
@@ -40,7 +40,7 @@ def driver_figure(table: pl.DataFrame, dimension: str, overall: dict) -> go.Figu
         fig.add_annotation(x=average, y=1.0, yref="paper", yanchor="bottom", xanchor="left", showarrow=False,
                            text=f"average {average:,.2f}", font=dict(color=PALETTE[1], size=13))
     fig.update_yaxes(autorange="reversed", type="category")
-    fig.update_xaxes(title_text=MEASURE_LABELS[column], tickformat=",.0f", rangemode="tozero")
+    money_axis(fig, "x", title_text=MEASURE_LABELS[column], rangemode="tozero")
     title = f"Value per customer by {DIMENSIONS.get(dimension, dimension).lower()} ({phrase}); grey = small group"
     return styled(fig, title, height=max(360, 120 + 30 * rows.height))
 
@@ -71,7 +71,10 @@ def products_figure(table: pl.DataFrame, by: str, noun: str) -> go.Figure:
         hovertemplate="%{y}<br>%{customdata[1]:,.2f} revenue, %{customdata[0]:,} customers"
                       "<br>%{customdata[2]:.0%} ordered again later<extra></extra>"))
     fig.update_yaxes(autorange="reversed", type="category")
-    fig.update_xaxes(title_text=label, tickformat=",.0f")
+    if by == "revenue":
+        money_axis(fig, "x", title_text=label)
+    else:
+        count_axis(fig, "x", largest(table[by]), title_text=label)
     return styled(fig, f"Top {noun} by {label.lower()}", height=max(360, 120 + 30 * table.height))
 
 
@@ -116,7 +119,7 @@ def timing_figure(buckets: pl.DataFrame) -> go.Figure:
         text=[f"{share:.0%}" for share in buckets["share"]], textposition="auto",
         hovertemplate="%{x}: %{y:,} customers<extra></extra>"))
     fig.update_xaxes(type="category", title_text="Time from first to second order")
-    fig.update_yaxes(title_text="Customers", tickformat=",d")
+    count_axis(fig, "y", largest(buckets["customers"]), title_text="Customers")
     return styled(fig, "Time to the second order")
 
 
@@ -146,6 +149,33 @@ def offer_figure(comparison: pl.DataFrame) -> go.Figure:
     fig.add_trace(go.Bar(x=names, y=comparison["revenue_per_customer"].to_list(), marker_color=PALETTE[0],
                          error_y=error, showlegend=False, hovertemplate="%{x}: %{y:,.2f}<extra></extra>"), row=1, col=2)
     fig.update_yaxes(tickformat=".0%", rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(tickformat=",.0f", rangemode="tozero", row=1, col=2)
+    money_axis(fig, "y2", rangemode="tozero")
     fig.update_xaxes(type="category")
     return styled(fig, "Customers acquired with a discount code against without")
+
+
+def depth_figure(table: pl.DataFrame) -> go.Figure:
+    """Customers by first-order discount depth (in band order): repeat within a year, and revenue per
+    customer after the first order with its interval; small bands grey."""
+    from plotly.subplots import make_subplots
+
+    names = safe_labels(table["name"])
+    colours = [NEUTRAL if small else PALETTE[2] for small in table["small"]]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Ordered again within a year",
+                                                        "Revenue per customer after the first order"))
+    fig.add_trace(go.Bar(x=names, y=table["repeat_rate_365"].to_list(), marker_color=colours, showlegend=False,
+                         customdata=table["observed_365"].to_list(),
+                         hovertemplate="%{x}: %{y:.1%}<br>(of %{customdata:,} customers observed a year)"
+                                       "<extra></extra>"), row=1, col=1)
+    mean = table["after_first_per_customer"]
+    error = dict(type="data", symmetric=False, array=(table["after_first_high"] - mean).fill_null(0).to_list(),
+                 arrayminus=(mean - table["after_first_low"]).fill_null(0).to_list(), color="#1B2733", thickness=1.5)
+    fig.add_trace(go.Bar(x=names, y=mean.to_list(), marker_color=[NEUTRAL if small else PALETTE[0]
+                                                                   for small in table["small"]],
+                         error_y=error, showlegend=False, customdata=table["customers"].to_list(),
+                         hovertemplate="%{x}: %{y:,.2f} per customer<br>%{customdata:,} customers<extra></extra>"),
+                  row=1, col=2)
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(tickformat=",.0f", rangemode="tozero", row=1, col=2)
+    fig.update_xaxes(type="category", title_text="Discount on the first order")
+    return styled(fig, "What customers did after a first-order discount, by its depth; grey = small group")

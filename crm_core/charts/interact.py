@@ -8,7 +8,7 @@ import polars as pl
 
 from crm_core.actions import CampaignResult
 from crm_core.charts.text import safe_labels
-from crm_core.charts.theme import NEGATIVE, NEUTRAL, PALETTE, POSITIVE, styled
+from crm_core.charts.theme import NEGATIVE, NEUTRAL, PALETTE, POSITIVE, count_axis, largest, money_axis, styled
 from crm_core.schema import C
 
 
@@ -35,9 +35,9 @@ def purchase_timeline_figure(timeline: pl.DataFrame) -> go.Figure:
                        hovertemplate="%{x|%d %b %Y}<br>Running total: %{y:,.2f}<extra></extra>"),
         ]
     )
-    fig.update_layout(yaxis2=dict(overlaying="y", side="right", showgrid=False, rangemode="tozero", tickformat=",.0f",
-                                  tickmode="auto", title_text="Running total"))
-    fig.update_layout(yaxis=dict(title_text="Revenue", tickformat=",.0f"))
+    money_axis(fig, "y2", overlaying="y", side="right", showgrid=False, rangemode="tozero", tickmode="auto",
+               title_text="Running total")
+    money_axis(fig, "y", title_text="Revenue")
     if dates:
         padding = dt.timedelta(days=max(30 - span_days // 2, 0) + max(bar_days, span_days / 40))
         fig.update_xaxes(range=[first - padding, last + padding], type="date")
@@ -109,10 +109,11 @@ def cost_to_serve_figure(table: pl.DataFrame, column: str, label: str) -> go.Fig
     x_log = _spread(table["revenue_per_customer"])
     y_log = _spread(table["cost_per_customer"])
     log = dict(type="log", dtick="D2")  # D2: label 1, 2, 5, 10, ... only
-    fig.update_xaxes(title_text="Revenue per customer" + (" (log scale)" if x_log else ""), tickformat=",.0f",
-                     **(log if x_log else dict(rangemode="tozero")))
-    fig.update_yaxes(title_text="Cost-to-serve per customer" + (" (log scale)" if y_log else ""),
-                     tickformat=",.1f" if y_log else ",.2f", **(log if y_log else dict(rangemode="tozero")))
+    money_axis(fig, "x", title_text="Revenue per customer" + (" (log scale)" if x_log else ""),
+               **(log if x_log else dict(rangemode="tozero")))
+    money_axis(fig, "y", ",.1~f" if y_log else ",.2~f",
+               title_text="Cost-to-serve per customer" + (" (log scale)" if y_log else ""),
+               **(log if y_log else dict(rangemode="tozero")))
     fig.update_layout(legend=dict(orientation="v", y=1, x=1.02, yanchor="top", xanchor="left"))
     return styled(fig, "Cost-to-serve against value")
 
@@ -152,7 +153,7 @@ def satisfaction_trend_figure(trend: pl.DataFrame) -> go.Figure:
     )
     fig.update_layout(yaxis2=dict(overlaying="y", side="right", range=[1, 5], tickmode="linear", dtick=1,
                                   showgrid=False, title_text="Satisfaction (1-5)"))
-    fig.update_layout(yaxis=dict(title_text="Contacts", rangemode="tozero"))
+    count_axis(fig, "y", largest(trend["contacts"]), title_text="Contacts")
     return styled(fig, "Satisfaction per month", height=380)
 
 
@@ -169,5 +170,5 @@ def what_if_figure(result: CampaignResult) -> go.Figure:
             hovertemplate="%{x}: %{y:,.0f}<extra></extra>",
         )
     )
-    fig.update_yaxes(tickformat=",.0f", title_text=None)
+    money_axis(fig, "y", title_text=None)
     return styled(fig, "Campaign: extra margin against cost", height=360)

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from crm_core.charts.text import safe_label, safe_labels
-from crm_core.charts.theme import NEUTRAL, PALETTE, SEQUENTIAL, styled
+from crm_core.charts.theme import NEUTRAL, PALETTE, SEQUENTIAL, count_axis, largest, money_axis, styled
 
 ACTUAL, MODEL = PALETTE[0], PALETTE[1]
 
@@ -46,7 +46,7 @@ def cumulative_tracking_figure(weekly: pl.DataFrame, calibration_end: dt.date) -
     ])
     fig.add_vline(x=dt.datetime.combine(calibration_end, dt.time()).timestamp() * 1000, line_dash="dot", line_color=NEUTRAL,
                   annotation_text="split", annotation_position="top left")
-    fig.update_yaxes(title_text="Cumulative repeat purchases", rangemode="tozero")
+    count_axis(fig, "y", largest([*weekly["actual"], *weekly["predicted"]]), title_text="Cumulative repeat purchases")
     fig.update_xaxes(title_text="Week")
     return styled(fig, "Repeat purchases week by week: actual vs. model")
 
@@ -67,7 +67,7 @@ def forecast_fan_figure(fan: pl.DataFrame, calibration_end: dt.date, level: floa
         go.Scatter(x=x, y=fan["expected"].to_list(), mode="lines+markers", line=dict(color=MODEL, width=3),
                    name="Expected", hovertemplate="%{x|%d %b %Y}<br>Expected: %{y:,.0f}<extra></extra>"),
     ])
-    fig.update_yaxes(title_text=f"Repeat purchases after {calibration_end:%d %b %Y}", rangemode="tozero")
+    count_axis(fig, "y", largest(fan["high"]), title_text=f"Repeat purchases after {calibration_end:%d %b %Y}")
     fig.update_xaxes(title_text="Date")
     return styled(fig, "Forecast of repeat purchases, with its range")
 
@@ -83,7 +83,7 @@ def gap_histogram_figure(gaps: pl.DataFrame) -> go.Figure:
         fig.add_vline(x=median, line_dash="dot", line_color=NEUTRAL, annotation_text=f"half within {median:.0f} days",
                       annotation_position="top right")
     fig.update_xaxes(title_text="Days since the same customer's previous purchase day")
-    fig.update_yaxes(title_text="Repeat orders")
+    count_axis(fig, "y", len(days), title_text="Repeat orders")  # no bar is taller than all the gaps
     return styled(fig, "How long customers wait between orders")
 
 
@@ -97,8 +97,8 @@ def clv_distribution_figure(customers: pl.DataFrame, horizon: str) -> go.Figure:
     values = np.minimum(clv.to_numpy(), cap) if cap > 0 else clv.to_numpy()
     fig = go.Figure(go.Histogram(x=values, nbinsx=40, marker_color=PALETTE[0],
                                  hovertemplate="CLV %{x}<br>%{y:,} customers<extra></extra>"))
-    fig.update_xaxes(title_text=f"Predicted CLV, next {safe_label(horizon)}")
-    fig.update_yaxes(title_text="Customers")
+    money_axis(fig, "x", title_text=f"Predicted CLV, next {safe_label(horizon)}")
+    count_axis(fig, "y", len(values), title_text="Customers")  # no bar is taller than all the customers
     return styled(fig, "How predicted customer value is spread")
 
 
@@ -126,7 +126,7 @@ def p_alive_heatmap_figure(matrix: pl.DataFrame) -> go.Figure:
         colorscale=SEQUENTIAL, colorbar=dict(title="P(active)", tickformat=".0%"),
         hovertemplate="%{y} repeat purchases, last one in week %{x:.0f}<br>P(still active): %{z:.0%}<extra></extra>"))
     fig.update_xaxes(title_text=f"Week of the last purchase (weeks since the first; customer is {age:.0f} weeks old)")
-    fig.update_yaxes(title_text="Repeat purchases")
+    count_axis(fig, "y", largest(wide["frequency"]), title_text="Repeat purchases", rangemode="normal")
     return styled(fig, "Probability a customer is still active", height=460)
 
 
@@ -189,7 +189,8 @@ def acquisition_figure(acquisition: pl.DataFrame) -> go.Figure:
                              hovertemplate="%{fullData.name}<br>%{x|%b %Y}: %{y:,} new customers<extra></extra>"))
     fig.update_layout(barmode="stack", showlegend=len(channels) > 1,
                       legend=dict(orientation="v", yanchor="top", y=1.0, x=1.02, xanchor="left"))
-    fig.update_yaxes(title_text="New customers")
+    per_month = acquisition.group_by("month").agg(pl.col("new_customers").sum())["new_customers"]
+    count_axis(fig, "y", largest(per_month), title_text="New customers")  # the bars are stacked
     fig.update_xaxes(title_text=None)
     return styled(fig, "Acquisition: new customers per month")
 
@@ -208,5 +209,5 @@ def penetration_figure(penetration: pl.DataFrame) -> go.Figure:
         fig.update_layout(yaxis2=dict(title=dict(text="Categories"), overlaying="y", side="right", rangemode="tozero",
                                       showgrid=False, tickformat=".1f"))
     fig.update_xaxes(title_text="Quarter of the relationship (13 weeks each)", type="category")
-    fig.update_layout(yaxis=dict(title=dict(text="Spend per active customer"), rangemode="tozero"))
+    money_axis(fig, "y", title_text="Spend per active customer", rangemode="tozero")
     return styled(fig, "Penetration: do customers grow? (up-sell and cross-sell)")

@@ -4,10 +4,10 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from crm_core.charts.theme import PALETTE, styled
+from crm_core.charts.theme import PALETTE, count_axis, largest, money_axis, styled
 from crm_core.kpis import KPI_BY_KEY
 
-_TICK_FORMAT = {"money": ",.0f", "count": ",.0f", "share": ".0%", "ratio": ",.2f"}
+_TICK_FORMAT = {"share": ".0%", "ratio": ",.2f"}  # money and count axes: crm_core.charts.theme
 _HOVER_FORMAT = {"money": ",.2f", "count": ",.0f", "share": ".1%", "ratio": ",.2f"}
 
 
@@ -25,6 +25,11 @@ def kpi_trend_figure(trend: pl.DataFrame, kpi: str, grain: str) -> go.Figure:
     fig = go.Figure(trace)
     if grain == "month":
         fig.update_xaxes(tickformat="%b %Y", dtick="M1" if len(x) <= 18 else "M3")
-    fig.update_yaxes(tickformat=_TICK_FORMAT[definition.kind], title_text=definition.label, rangemode="tozero")
+    if definition.kind == "money":
+        money_axis(fig, "y", title_text=definition.label, rangemode="tozero")
+    elif definition.kind == "count":
+        count_axis(fig, "y", largest(y), title_text=definition.label)
+    else:
+        fig.update_yaxes(tickformat=_TICK_FORMAT[definition.kind], title_text=definition.label, rangemode="tozero")
     fig.update_xaxes(title_text=None)
     return styled(fig, f"{definition.label} per {grain}")

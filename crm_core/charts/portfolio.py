@@ -11,7 +11,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from crm_core.charts.text import safe_label, safe_labels
-from crm_core.charts.theme import NEUTRAL, PALETTE, styled
+from crm_core.charts.theme import NEUTRAL, PALETTE, count_axis, largest, money_axis, styled
 from crm_core.portfolio import LOST, NEW, QUADRANT_ORDER, Concentration, Significance, period_label
 from crm_core.schema import C
 
@@ -87,7 +87,8 @@ def pyramid_figure(table: pl.DataFrame) -> go.Figure:
         text=[f"{s:.0%}" if s is not None else "" for s in table["revenue_share"]],
         textposition="auto", hovertemplate="%{y}: %{x:,.0f} revenue<extra></extra>"), row=1, col=2)
     fig.update_yaxes(autorange="reversed", row=1, col=1)
-    fig.update_xaxes(tickformat=",.0f")
+    count_axis(fig, "x", largest(table["customers"]))
+    money_axis(fig, "x2", rangemode="tozero")
     return styled(fig, "Customer pyramid: customers and revenue per tier")
 
 
@@ -103,7 +104,7 @@ def tier_trend_figure(trend: pl.DataFrame, grain: str) -> go.Figure:
             hovertemplate="%{fullData.name}<br>%{x}: %{y:,.0f} (%{customdata:.0%} of revenue)<extra></extra>"))
     fig.update_layout(barmode="stack", legend_traceorder="normal")
     fig.update_xaxes(title_text=None, type="category")
-    fig.update_yaxes(title_text="Revenue", tickformat=",.0f")
+    money_axis(fig, "y", title_text="Revenue")
     return styled(fig, f"Revenue by tier per {grain}")
 
 
@@ -161,8 +162,8 @@ def significance_figure(points: pl.DataFrame, matrix: Significance) -> go.Figure
     """
     fig = go.Figure()
     value_title = "Margin" if matrix.value == "margin" else "Revenue"
-    largest = points[matrix.value].max() if points.height else None
-    log_axis = matrix.value_split > 0 and largest is not None and largest > 50 * matrix.value_split
+    top = largest(points[matrix.value])
+    log_axis = matrix.value_split > 0 and top is not None and top > 50 * matrix.value_split
     if log_axis:
         hidden = points.filter(pl.col(matrix.value) < 1).height
         points = points.filter(pl.col(matrix.value) >= 1)
@@ -175,9 +176,12 @@ def significance_figure(points: pl.DataFrame, matrix: Significance) -> go.Figure
             hovertemplate=f"%{{text}}<br>{value_title}: %{{y:,.0f}}<br>Cost to serve: %{{x:,.2f}}<extra>{quadrant}</extra>"))
     fig.add_hline(y=matrix.value_split, line=dict(color=NEUTRAL, dash="dash", width=2))
     fig.add_vline(x=matrix.cost_split, line=dict(color=NEUTRAL, dash="dash", width=2))
-    fig.update_xaxes(title_text=matrix.basis.axis_title)
-    fig.update_yaxes(title_text=f"{value_title} in the period" + (" (log scale)" if log_axis else ""),
-                     tickformat=",.0f", type="log" if log_axis else "linear")
+    if matrix.basis.kind == "cost":
+        money_axis(fig, "x", ",.2~f", title_text=matrix.basis.axis_title)  # cents only where ticks need them
+    else:
+        fig.update_xaxes(title_text=matrix.basis.axis_title)
+    money_axis(fig, "y", title_text=f"{value_title} in the period" + (" (log scale)" if log_axis else ""),
+               type="log" if log_axis else "linear")
     if log_axis and hidden:
         fig.add_annotation(text=f"{hidden:,} customer{'s' if hidden != 1 else ''} with {matrix.value} below 1 (zero or negative included) are not drawn on the log scale",
                            xref="paper", yref="paper", x=0, y=-0.22, showarrow=False, xanchor="left",

@@ -19,6 +19,9 @@ from crm_core.charts.theme import (
     PALETTE,
     POSITIVE,
     TEMPLATE_NAME,
+    count_axis,
+    largest,
+    money_axis,
     styled,
 )
 
@@ -67,7 +70,7 @@ def value_bars_figure(table: pl.DataFrame, label: str, value: str, title: str, v
         x=safe_labels(table[label]), y=table[value].to_list(), marker_color=PALETTE[2],
         hovertemplate="%{x}: %{y:,.2f}<extra></extra>",
     ))
-    fig.update_yaxes(title_text=safe_label(value_title), tickformat=",.0f", rangemode="tozero")
+    money_axis(fig, "y", title_text=safe_label(value_title), rangemode="tozero")
     fig.update_xaxes(title_text=None, type="category")
     return styled(fig, title)
 
@@ -85,7 +88,7 @@ def status_bars_figure(table: pl.DataFrame, title: str, y_title: str) -> go.Figu
         customdata=table["revenue"].to_list(),
         hovertemplate="%{x}: %{y:,} customers<br>revenue to date %{customdata:,.0f}<extra></extra>",
     ))
-    fig.update_yaxes(title_text=safe_label(y_title), tickformat=",d", rangemode="tozero")
+    count_axis(fig, "y", largest(table["customers"]), title_text=safe_label(y_title))
     fig.update_xaxes(title_text=None, type="category")
     return styled(fig, title)
 
@@ -132,5 +135,5 @@ def ranked_bars_figure(table: pl.DataFrame, label: str, value: str, title: str, 
         marker_color=PALETTE[0], hovertemplate="%{y}: %{x:,}<extra></extra>",
     ))
     fig.update_yaxes(autorange="reversed", title_text=None, type="category")
-    fig.update_xaxes(title_text=safe_label(value_title), tickformat=",d", rangemode="tozero")
+    count_axis(fig, "x", largest(table[value]), title_text=safe_label(value_title))
     return styled(fig, title)

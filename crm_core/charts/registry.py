@@ -157,6 +157,19 @@ def _driver_bars_native(data: Data) -> NativeChart:
                         y_title=MEASURE_LABELS[column])
 
 
+def _depth_bars(data: Data) -> go.Figure:
+    from crm_core.charts.drivers import depth_figure
+
+    return depth_figure(data["table"])
+
+
+def _depth_bars_native(data: Data) -> NativeChart:
+    table = data["table"]
+    return column_chart(data["title"], table["name"].to_list(),
+                        {"Ordered again within a year": table["repeat_rate_365"].to_list()}, "bar", "0%",
+                        "Ordered again within a year")
+
+
 #: chart id -> builders. Every chart a finding names is here.
 CHARTS: dict[str, ChartBuilder] = {
     "kpi_trend": ChartBuilder(_kpi_trend, _kpi_trend_native),
@@ -169,6 +182,7 @@ CHARTS: dict[str, ChartBuilder] = {
     "retention_curves": ChartBuilder(_retention, _retention_native),
     "ranked_bars": ChartBuilder(_ranked_bars, _ranked_bars_native),
     "driver_bars": ChartBuilder(_driver_bars, _driver_bars_native),
+    "depth_bars": ChartBuilder(_depth_bars, _depth_bars_native),
 }
 
 

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from crm_core.charts.text import safe_label, safe_labels
-from crm_core.charts.theme import NEUTRAL, PALETTE, SEQUENTIAL, styled
+from crm_core.charts.theme import NEUTRAL, PALETTE, SEQUENTIAL, money_axis, styled
 from crm_core.clusters import CLUSTER, CLUSTER_NAME, ClusterResult
 from crm_core.rfm import NEW_CUSTOMER, SEGMENT
 
@@ -209,7 +209,7 @@ def channel_value_figure(value: pl.DataFrame) -> go.Figure:
         text=[f"{c:,} customers" for c in value["customers"].to_list()], textposition="outside",
         hovertemplate="%{x}: %{y:,.2f} per customer<extra></extra>",
     ))
-    fig.update_yaxes(title_text="Revenue per customer (mean)", rangemode="tozero", tickformat=",.0f")
+    money_axis(fig, "y", title_text="Revenue per customer (mean)", rangemode="tozero")
     return styled(fig, "Single- vs multichannel customers", height=400)
 
 

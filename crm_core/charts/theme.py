@@ -5,9 +5,12 @@ projector; gridlines are faint so the data carries the contrast.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from crm_core import format as fmt
 from crm_core.charts.text import safe_label
 
 TEMPLATE_NAME = "crm"
@@ -95,3 +98,49 @@ def styled(fig: go.Figure, title: str | None = None, height: int = 420) -> go.Fi
     if title:
         fig.update_layout(title_text=safe_label(title))
     return fig
+
+
+#: ``layout.meta`` key listing a figure's money axes ("x", "y", "y2"...), so the currency can be added where known.
+MONEY_AXES = "money_axes"
+
+
+def _axis_key(axis: str) -> str:
+    """'y' -> 'yaxis', 'x2' -> 'xaxis2'."""
+    return f"{axis[0]}axis{axis[1:]}"
+
+
+def money_axis(fig: go.Figure, axis: str = "y", tickformat: str = ",.0f", **settings) -> None:
+    """Format ``axis`` as money (thousands separators, no SI 'k') and mark it for :func:`with_currency`."""
+    fig.update_layout({_axis_key(axis): {**fmt.money_axis(), "tickformat": tickformat, **settings}})
+    meta = dict(fig.layout.meta) if isinstance(fig.layout.meta, dict) else {}
+    meta[MONEY_AXES] = sorted({*meta.get(MONEY_AXES, ()), axis})
+    fig.update_layout(meta=meta)
+
+
+def count_axis(fig: go.Figure, axis: str = "y", max_value: float | None = None, **settings) -> None:
+    """Whole-number ticks on ``axis`` (see :func:`crm_core.format.count_axis`)."""
+    fig.update_layout({_axis_key(axis): {**fmt.count_axis(max_value), **settings}})
+
+
+def largest(values: Iterable) -> float | None:
+    """The largest finite number of ``values`` (None when there is none): the top of a count axis."""
+    numbers = [float(value) for value in values if isinstance(value, (int, float)) and value == value]
+    return max(numbers) if numbers else None
+
+
+def money_axes(fig: go.Figure) -> list[str]:
+    """The axes :func:`money_axis` marked."""
+    meta = fig.layout.meta
+    return list(meta.get(MONEY_AXES, ())) if isinstance(meta, dict) else []
+
+
+def with_currency(fig: go.Figure, currency: str = "", locale: str = "en", extra_axes: Iterable[str] = ()) -> None:
+    """The view's number format on ``fig``: locale separators, and the currency on every money axis.
+
+    ``extra_axes`` are money axes of figures built without :func:`money_axis`.
+    """
+    fig.update_layout(separators=fmt.plotly_separators(locale))
+    for axis in extra_axes:
+        money_axis(fig, axis)
+    for axis in money_axes(fig):
+        fig.update_layout({_axis_key(axis): fmt.axis_affixes(currency, locale)})

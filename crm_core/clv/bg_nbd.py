@@ -12,7 +12,7 @@ from crm_core.clv.fitting import (
     softplus_and_sigmoid,
     value_codes,
 )
-from crm_core.clv.purchase_model import PurchaseModel, Theta
+from crm_core.clv.purchase_model import PurchaseModel, Theta, log_nbd_pmf_steps, run_sums
 
 
 class BetaGeoModel(PurchaseModel):
@@ -37,7 +37,7 @@ class BetaGeoModel(PurchaseModel):
                     coded: Compressed | None) -> BGNBDLikelihood:
         return BGNBDLikelihood(x, t_x, age, counts, coded=coded, shift=self.SHIFT)
 
-    def _starts(self, x: np.ndarray, age: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
+    def _own_starts(self, x: np.ndarray, age: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
         return bgnbd_starts(x, age, counts)
 
     def log_dropout_odds(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray,
@@ -79,20 +79,23 @@ class BetaGeoModel(PurchaseModel):
         stays = np.exp(gammaln(b_post + k - 1.0) - gammaln(b_post) + gammaln(a + b_post) - gammaln(a + b_post + k - 1.0))
         return stays * betainc(k, r + x, t / (alpha + age + t))
 
-    def purchase_survival_grid(self, k: np.ndarray, first: np.ndarray, t: float, x: np.ndarray, age: np.ndarray,
+    def purchase_survival_grid(self, k: np.ndarray, starts: np.ndarray, t: float, x: np.ndarray, age: np.ndarray,
                                theta: Theta) -> np.ndarray:
         """The same on runs k = 1, 2, ...: P(N >= k) as 1 minus the running sum of the NBD's
-        probabilities (log-gamma terms, no incomplete beta function), several times faster."""
+        probabilities and E[(1 - p)^(k-1)] as a running product, both summed in logs along the run
+        (B(a, b' + n) / B(a, b') = prod over j < n of (b' + j) / (a + b' + j)): no incomplete beta
+        function and no log-gamma, several times faster."""
         r, alpha, a, b = theta
         b_post = self._posterior_b(b, x)
-        stays = np.exp(gammaln(b_post + k - 1.0) - gammaln(b_post) + gammaln(a + b_post) - gammaln(a + b_post + k - 1.0))
-        shape, n = r + x, k - 1.0  # P(N = k - 1)
-        log_p0 = np.log(alpha + age) - np.log(alpha + age + t)
-        log_q0 = np.log(t) - np.log(alpha + age + t)
-        pmf = np.exp(gammaln(shape + n) - gammaln(shape) - gammaln(n + 1.0) + shape * log_p0 + n * log_q0)
-        running = np.cumsum(pmf)
-        below = running - np.where(first > 0, running[np.maximum(first - 1, 0)], 0.0)
-        return stays * np.clip(1.0 - below, 0.0, 1.0)
+        shape, n = r + x, k - 1.0  # P(N = n)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stay_steps = np.where(n > 0, np.log((b_post + n - 1.0) / (a + b_post + n - 1.0)), 0.0)
+        log_stays, log_coefficients = run_sums(np.stack([stay_steps, log_nbd_pmf_steps(shape, n)]), starts)
+        log_total = np.log(alpha + age + t)
+        log_p0 = np.log(alpha + age) - log_total
+        log_q0 = np.log(t) - log_total
+        below = run_sums(np.exp(log_coefficients + shape * log_p0 + n * log_q0), starts)
+        return np.exp(log_stays) * np.clip(1.0 - below, 0.0, 1.0)
 
     def expected_number_of_purchases_up_to_time(self, t: float | ArrayLike) -> np.ndarray:
         """Expected repeat purchases in (0, t] for a new customer (FHL 2005 eq. 9)."""

@@ -10,7 +10,6 @@ from typing import TypeVar
 
 import numpy as np
 import polars as pl
-from scipy.optimize import minimize
 from scipy.special import hyp2f1
 
 from crm_core import parallel
@@ -161,43 +160,79 @@ class Fit:
 
 LOG_BOUND = 12.0  # log-parameters are searched within +-LOG_BOUND
 STATIONARY = 1e-5  # largest |d(-LL/n)/d log(parameter)| accepted as converged
+GTOL = 1e-10  # Newton stops at this gradient per customer (parameters then exact to ~1e-12)
+LAST_STEP = 1e-6  # from this gradient one Newton step reaches GTOL: taken without a new Hessian
+MAX_NEWTON = 100
+MAX_RADIUS = 1.0  # largest Newton step in log-parameters: one e-fold per step keeps it off distant ridges
 
 
-def maximise(nll: Likelihood, starts: list[np.ndarray], scale: float, newton: bool = True) -> Fit:
+@dataclass
+class _Optimum:
+    """Where an optimiser stopped: log-parameters, NLL/scale, its gradient, and the Hessian nearby."""
+
+    x: np.ndarray
+    fun: float
+    jac: np.ndarray
+    nit: int
+    message: str
+    hessian: np.ndarray | None = None  # NLL Hessian (unscaled) at x or within a last tiny step of it
+
+
+def maximise(nll: Likelihood, starts: list[np.ndarray], scale: float, newton: bool = True,
+             gtol: float = GTOL) -> Fit:
     """Minimise ``nll/scale`` over log-parameters; keep the best of the starts.
 
     A trust-region Newton method on the exact Hessian runs first from the first
-    start (a few iterations, each about the cost of two gradients); L-BFGS-B from
-    every start is the fallback when it does not reach a stationary point inside
-    the bounds (``newton=False``: L-BFGS-B only). Standard errors come from the
-    inverse Hessian at the optimum, taken back to the natural scale by the delta method.
+    start (a few iterations, each one evaluation of value, gradient and Hessian);
+    L-BFGS-B from every start is the fallback when it does not reach a stationary
+    point inside the bounds (``newton=False``: L-BFGS-B only). ``gtol``: the gradient
+    per customer where Newton stops (looser for a first fit on approximate terms).
+    Standard errors come from the inverse Hessian at the optimum, taken back to the
+    natural scale by the delta method.
     """
+    best = _newton(nll, scale, starts[0], gtol) if newton else None
+    if best is None:
+        best = _lbfgsb(nll, starts, scale)
+    log_params = best.x
+    params = np.exp(log_params)
+    # Converged = a stationary point (gradient per customer ~ 0) inside the bounds. The optimiser's
+    # own flag is not required: at the optimum L-BFGS-B may stop with "ABNORMAL" when the line search
+    # cannot improve f beyond rounding, which is convergence, not failure.
+    converged = _stationary(best.jac) and _interior(log_params)
+    hessian = nll.hessian(log_params) if best.hessian is None else best.hessian
+    covariance = log_covariance(hessian)
+    errors = params * np.sqrt(np.diag(covariance))
+    return Fit(params, -float(best.fun) * scale, converged, best.message, best.nit, errors, covariance)
+
+
+def _lbfgsb(nll: Likelihood, starts: list[np.ndarray], scale: float) -> _Optimum:
+    """L-BFGS-B within the bounds from each start until one ends stationary; the best end point."""
+    from scipy.optimize import minimize  # only on this fallback path: the import costs a fifth of a second
+
     def scaled(log_params: np.ndarray) -> tuple[float, np.ndarray]:
         value, grad = nll(log_params)
         if not np.isfinite(value):
             return 1e300, np.zeros_like(log_params)
         return value / scale, grad / scale
 
-    best = _newton(nll, scale, starts[0]) if newton else None
-    if best is None:
-        for start in starts:
-            result = minimize(
-                scaled, start, jac=True, method="L-BFGS-B", bounds=[(-12.0, 12.0)] * len(start),
-                options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9, "maxcor": 20},
-            )
-            if best is None or result.fun < best.fun:
-                best = result
-            if _stationary(result.jac):
-                break
-    log_params = best.x
-    params = np.exp(log_params)
-    # Converged = a stationary point (gradient per customer ~ 0) inside the bounds. The optimiser's
-    # own flag is not required: at the optimum it may stop with "ABNORMAL" when the line search
-    # cannot improve f beyond rounding, which is convergence, not failure.
-    converged = _stationary(best.jac) and _interior(log_params)
-    covariance = log_covariance(nll.hessian(log_params))
-    errors = params * np.sqrt(np.diag(covariance))
-    return Fit(params, -float(best.fun) * scale, converged, str(best.message), int(best.nit), errors, covariance)
+    best = None
+    for start in starts:
+        result = minimize(
+            scaled, start, jac=True, method="L-BFGS-B", bounds=[(-LOG_BOUND, LOG_BOUND)] * len(start),
+            options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9, "maxcor": 20},
+        )
+        if best is None or result.fun < best.fun:
+            best = result
+        if _stationary(_projected(result.x, result.jac)):  # stationary, or an optimum on the bounds
+            break
+    assert best is not None
+    return _Optimum(best.x, float(best.fun), best.jac, int(best.nit), str(best.message))
+
+
+def _projected(log_params: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+    """The gradient without its components that push against a bound the point sits on."""
+    pushing = ((log_params >= LOG_BOUND - 1e-9) & (gradient < 0)) | ((log_params <= -LOG_BOUND + 1e-9) & (gradient > 0))
+    return np.where(pushing, 0.0, gradient)
 
 
 def _stationary(gradient: np.ndarray) -> bool:
@@ -208,24 +243,82 @@ def _interior(log_params: np.ndarray) -> bool:
     return bool(np.all(np.abs(log_params) < 11.9))
 
 
-def _newton(nll: Likelihood, scale: float, start: np.ndarray):
-    """Trust-region Newton (``trust-exact``); None unless it ends stationary, finite and in bounds."""
-    def value_and_gradient(log_params: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad, _ = nll.with_hessian(log_params)
-        return value / scale, grad / scale
+def _newton(nll: Likelihood, scale: float, start: np.ndarray, gtol: float = GTOL) -> _Optimum | None:
+    """Trust-region Newton on the exact Hessian; None unless it ends stationary, finite and in bounds.
 
-    try:
-        with np.errstate(all="ignore"):
-            result = minimize(value_and_gradient, start, jac=True, method="trust-exact",
-                              hess=lambda log_params: nll.with_hessian(log_params)[2] / scale,
-                              options={"gtol": 1e-10, "maxiter": 200})
-    except (ValueError, np.linalg.LinAlgError):
-        return None
-    if not (np.isfinite(result.fun) and np.all(np.isfinite(result.x))):
-        return None
-    if not (_stationary(result.jac) and _interior(result.x)):
-        return None
-    return result
+    Each trial point costs one evaluation of value, gradient and Hessian. Once the gradient
+    is below :data:`LAST_STEP` the full Newton step is taken and only value and gradient are
+    evaluated there: quadratic convergence puts it at ~1e-12, and the Hessian of the point
+    before serves for the standard errors (it differs in the seventh digit at most).
+    """
+    def evaluate(point: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        value, grad, hess = nll.with_hessian(point)
+        return float(value) / scale, grad / scale, hess / scale
+
+    x = np.asarray(start, dtype=float)
+    with np.errstate(all="ignore"):
+        value, grad, hess = evaluate(x)
+        if not (np.isfinite(value) and np.all(np.isfinite(grad)) and np.all(np.isfinite(hess))):
+            return None
+        radius = 1.0
+        for iteration in range(1, MAX_NEWTON + 1):
+            if np.max(np.abs(grad)) < gtol:
+                return _Optimum(x, value, grad, iteration - 1, "converged", hess * scale)
+            step, predicted = _trust_step(hess, grad, radius)
+            trial = x + step
+            if np.max(np.abs(trial)) >= LOG_BOUND:
+                if np.max(np.abs(x)) > LOG_BOUND - 0.5:  # an optimum on the bounds: L-BFGS-B's job
+                    return None
+                radius = 0.5 * float(np.linalg.norm(step))  # stay inside the bounds: a shorter step
+                continue
+            if np.max(np.abs(grad)) < LAST_STEP and predicted < 1e-9 and np.all(np.linalg.eigvalsh(hess) > 0):
+                last_value, last_grad = nll(trial)
+                last_value, last_grad = float(last_value) / scale, last_grad / scale
+                if np.isfinite(last_value) and np.all(np.isfinite(last_grad)) and _stationary(last_grad) \
+                        and last_value <= value + 1e-12 * abs(value):
+                    return _Optimum(trial, last_value, last_grad, iteration, "converged", hess * scale)
+            new_value, new_grad, new_hess = evaluate(trial)
+            finite = np.isfinite(new_value) and np.all(np.isfinite(new_grad)) and np.all(np.isfinite(new_hess))
+            ratio = (value - new_value) / predicted if finite and predicted > 0 else -1.0
+            if ratio < 0.25 or not finite:
+                radius = 0.25 * float(np.linalg.norm(step))
+            elif ratio > 0.75 and np.linalg.norm(step) > 0.99 * radius:
+                radius = min(2.0 * radius, MAX_RADIUS)
+            if finite and (ratio > 1e-4 or (new_value <= value and np.max(np.abs(new_grad)) < np.max(np.abs(grad)))):
+                x, value, grad, hess = trial, new_value, new_grad, new_hess
+            if radius < 1e-12:
+                break
+    if _stationary(grad) and _interior(x):
+        return _Optimum(x, value, grad, MAX_NEWTON, "stationary (rounding stops further progress)", hess * scale)
+    return None
+
+
+def _trust_step(hess: np.ndarray, grad: np.ndarray, radius: float) -> tuple[np.ndarray, float]:
+    """The step minimising the quadratic model within ``radius`` (exact, by the eigen-decomposition of
+    the small Hessian: s(l) = -(H + l I)^-1 g, with the smallest l >= 0 that makes H + l I positive
+    definite and |s| <= radius) and the decrease the model predicts."""
+    hess = (hess + hess.T) / 2.0
+    eigenvalues, vectors = np.linalg.eigh(hess)
+    g = vectors.T @ grad
+
+    def step_for(shift: float) -> np.ndarray:
+        return -g / (eigenvalues + shift)
+
+    low = float(max(0.0, -float(eigenvalues[0])) * (1.0 + 1e-12) + (1e-12 if eigenvalues[0] <= 0 else 0.0))
+    z = step_for(low) if eigenvalues[0] > 0 else None
+    if z is None or np.linalg.norm(z) > radius:
+        high = low + float(np.linalg.norm(grad)) / radius + 1.0
+        for _ in range(100):  # bisection on the shift: |s| decreases as it grows
+            middle = (low + high) / 2.0
+            if np.linalg.norm(step_for(middle)) > radius:
+                low = middle
+            else:
+                high = middle
+            if high - low <= 1e-10 * high:
+                break
+        z = step_for(high)
+    predicted = -float(g @ z + 0.5 * (z * eigenvalues) @ z)
+    return vectors @ z, predicted
 
 
 def log_covariance(hessian: np.ndarray) -> np.ndarray:
@@ -338,9 +431,3 @@ class Likelihood:
             return -grad, np.zeros((len(theta), len(theta)))
         h = np.triu(h) + np.triu(h, 1).T
         return -grad, -(h * np.outer(theta, theta) + np.diag(grad))
-
-
-def on_unique(func: Callable[..., np.ndarray], *columns: np.ndarray) -> np.ndarray:
-    """Evaluate ``func`` once per unique row of ``columns`` and broadcast back."""
-    unique, _, inverse = compress(*columns)
-    return func(*unique)[..., inverse]

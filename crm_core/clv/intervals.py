@@ -27,11 +27,10 @@ import numpy as np
 from scipy.special import ndtri
 
 from crm_core.clv.fitting import ArrayLike, as_float, compress
-from crm_core.clv.purchase_model import PurchaseModel
+from crm_core.clv.purchase_model import DIFFERENCE_STEP, PurchaseModel
 
 PARAMETER_DRAWS = 4
 MAX_GRID = 400  # whole purchase counts evaluated per distinct (x, T); beyond, a normal approximation
-_STEP = 1e-5  # forward-difference step in log-parameters
 
 
 @dataclass(frozen=True)
@@ -79,9 +78,11 @@ def purchase_intervals(model: PurchaseModel, frequency: ArrayLike, recency: Arra
     # on distinct (x, T) pairs for what an active customer does (it does not depend on recency).
     (ux, ut, uT), counts, row = compress(x, t_x, age)
     (px, pT), _, pair = compress(ux, uT)
-    p_alive = model.conditional_probability_alive(ux, ut, uT)
+    log_odds, odds_gradient = model.log_dropout_odds_and_gradient(ux, ut, uT)
+    p_alive = 1.0 / (1.0 + np.exp(np.minimum(log_odds, 700.0)))
     mean_if_alive = model.purchases_if_alive(t, px, pT)
-    if _parameters_negligible(model, px, pT, t, mean_if_alive):
+    if_alive_gradient = _if_alive_gradient(model, px, pT, t, mean_if_alive)
+    if _parameters_negligible(model, if_alive_gradient, mean_if_alive):
         parameter_draws = 1
     draws = model.parameter_draws(parameter_draws, np.random.default_rng(seed)) if parameter_draws > 1 else \
         np.array([model.theta()], dtype=float)
@@ -95,7 +96,10 @@ def purchase_intervals(model: PurchaseModel, frequency: ArrayLike, recency: Arra
     variance = p_alive * second_moment[pair] - expected**2
     low, high = _quantiles(grid, cdf, pair, p_alive, level, mean_if_alive, second_moment)
     total = float(counts @ expected)
-    parameters = _parameter_variance(model, (ux, ut, uT, counts), (px, pT, pair), t)
+    # The expected total's gradient in log-parameters: P(alive) and the active customer's mean both move.
+    expected_gradient = (-(p_alive * (1.0 - p_alive)) * odds_gradient * mean_if_alive[pair]
+                         + p_alive * if_alive_gradient[:, pair])
+    parameters = _parameter_variance(model, expected_gradient @ counts)
     spread = np.sqrt(max(float(counts @ variance), 0.0) + parameters)
     z = float(ndtri(0.5 + level / 2.0))
     return PurchaseIntervals(level, t, expected[row], low[row], high[row], variance[row], total,
@@ -140,7 +144,7 @@ def _mixture_cdf(model: PurchaseModel, grid: _Grid, draws: np.ndarray, t: float)
     k_next = grid.k + 1.0
     survival = np.zeros(len(grid.k))
     for theta in draws:
-        survival += model.purchase_survival_grid(k_next, grid.start[grid.pair], t, grid.x, grid.age, tuple(theta))
+        survival += model.purchase_survival_grid(k_next, grid.start, t, grid.x, grid.age, tuple(theta))
     survival /= len(draws)
     # E[X^2] = sum_k (2k - 1) P(X >= k); the grid reaches far enough that the rest is negligible.
     second = np.bincount(grid.pair, (2.0 * k_next - 1.0) * survival, minlength=len(grid.size))
@@ -157,9 +161,11 @@ def _quantiles(grid: _Grid, cdf: np.ndarray, pair: np.ndarray, p_alive: np.ndarr
     """
     best_low = best_high = None
     sd = np.sqrt(np.maximum(second_moment - mean_if_alive**2, 0.0))[pair]
+    # The CDFs of all pairs laid end to end, each shifted by twice its pair index, are one increasing array.
+    keyed = cdf + 2.0 * grid.pair
     for share in np.linspace(0.0, TOP_SHARE * (1.0 - level), 4):
-        low = _quantile(grid, cdf, pair, p_alive, share, mean_if_alive, sd)
-        high = _quantile(grid, cdf, pair, p_alive, share + level, mean_if_alive, sd)
+        low = _quantile(grid, keyed, pair, p_alive, share, mean_if_alive, sd)
+        high = _quantile(grid, keyed, pair, p_alive, share + level, mean_if_alive, sd)
         if best_low is None:
             best_low, best_high = low, high
         else:
@@ -168,60 +174,56 @@ def _quantiles(grid: _Grid, cdf: np.ndarray, pair: np.ndarray, p_alive: np.ndarr
     return best_low, best_high
 
 
-def _quantile(grid: _Grid, cdf: np.ndarray, pair: np.ndarray, p_alive: np.ndarray, q: float,
+def _quantile(grid: _Grid, keyed: np.ndarray, pair: np.ndarray, p_alive: np.ndarray, q: float,
               mean_if_alive: np.ndarray, sd: np.ndarray) -> np.ndarray:
-    """Smallest whole k with P(X <= k) >= q, per customer."""
+    """Smallest whole k with P(X <= k) >= q, per customer (``keyed``: the grid's CDF + 2 x its pair)."""
     # X <= k has probability (1 - P) + P F(k): solve F(k) >= (q - (1 - P)) / P.
     target = (q - (1.0 - p_alive)) / np.maximum(p_alive, 1e-300)
-    # The CDFs of all pairs laid end to end, each shifted by twice its pair index, are one increasing array.
-    keyed = cdf + 2.0 * grid.pair
+    if q <= 0.0:  # the lowest quantile: nothing
+        return np.zeros(len(pair))
     needles = 2.0 * pair + np.clip(target, 0.0, 1.0) - 1e-12
-    order = np.argsort(needles, kind="stable")  # sorted needles: the search walks the array once
-    position = np.empty(len(needles), dtype=np.int64)
-    position[order] = np.searchsorted(keyed, needles[order])
+    position = np.searchsorted(keyed, needles)
     k = np.minimum(position - grid.start[pair], grid.size[pair] - 1).astype(float)
-    normal = np.maximum(np.round(mean_if_alive[pair] + ndtri(np.clip(target, 1e-12, 1 - 1e-12)) * sd), 0.0)
-    k = np.where(grid.exact[pair], k, normal)
+    beyond = ~grid.exact[pair]
+    if beyond.any():  # pairs past the grid: the normal approximation
+        normal = np.round(mean_if_alive[pair[beyond]] + ndtri(np.clip(target[beyond], 1e-12, 1 - 1e-12)) * sd[beyond])
+        k[beyond] = np.maximum(normal, 0.0)
     return np.where(target <= 0.0, 0.0, k)
 
 
 NEGLIGIBLE = 0.05  # parameters' share of an active customer's spread below which draws change nothing
 
 
-def _parameters_negligible(model: PurchaseModel, x: np.ndarray, age: np.ndarray, t: float,
-                           mean_if_alive: np.ndarray) -> bool:
+def _if_alive_gradient(model: PurchaseModel, x: np.ndarray, age: np.ndarray, t: float,
+                       mean_if_alive: np.ndarray) -> np.ndarray:
+    """d(expected purchases if active)/d(log-parameters) per (x, T) pair, shape (parameters, pairs):
+    forward differences of the closed-form mean."""
+    centre = np.array(model.theta(), dtype=float)
+    gradient = np.zeros((len(centre), len(x)))
+    for i in range(len(centre)):
+        moved = centre.copy()
+        moved[i] *= np.exp(DIFFERENCE_STEP)
+        gradient[i] = (model.purchases_if_alive(t, x, age, tuple(moved)) - mean_if_alive) / DIFFERENCE_STEP
+    return gradient
+
+
+def _parameters_negligible(model: PurchaseModel, if_alive_gradient: np.ndarray, mean_if_alive: np.ndarray) -> bool:
     """True when the parameters' standard error moves no active customer's expected purchases by more than
     NEGLIGIBLE of their process spread (large customer bases): one draw at the estimate then suffices."""
     covariance = model.log_covariance_
     if covariance.size == 0 or not np.all(np.isfinite(covariance)):
         return True
-    centre = np.array(model.theta(), dtype=float)
-    steps = np.eye(len(centre))
-    gradient = np.stack([(model.purchases_if_alive(t, x, age, tuple(centre * np.exp(_STEP * steps[i]))) - mean_if_alive)
-                         / _STEP for i in range(len(centre))])
-    parameter_sd = np.sqrt(np.einsum("iv,ij,jv->v", gradient, covariance, gradient))
+    parameter_sd = np.sqrt(np.einsum("iv,ij,jv->v", if_alive_gradient, covariance, if_alive_gradient))
     process_sd = np.sqrt(np.maximum(mean_if_alive, 1e-12))  # at least Poisson spread
     return bool(np.max(parameter_sd / process_sd) < NEGLIGIBLE)
 
 
-def _parameter_variance(model: PurchaseModel, rows: tuple[np.ndarray, ...], pairs: tuple[np.ndarray, ...],
-                        t: float) -> float:
+def _parameter_variance(model: PurchaseModel, total_gradient: np.ndarray) -> float:
     """g' Sigma g: the expected total's variance from the parameters (delta method, log-parameters)."""
     covariance = model.log_covariance_
-    if covariance.size == 0 or not np.all(np.isfinite(covariance)):
+    if covariance.size == 0 or not np.all(np.isfinite(covariance)) or not np.all(np.isfinite(total_gradient)):
         return 0.0
-    ux, ut, uT, counts = rows
-    px, pT, pair = pairs
-    centre = np.array(model.theta(), dtype=float)
-
-    def total(theta: np.ndarray) -> float:
-        p_alive = model.conditional_probability_alive(ux, ut, uT, tuple(theta))
-        return float(counts @ (p_alive * model.purchases_if_alive(t, px, pT, tuple(theta))[pair]))
-
-    base = total(centre)
-    gradient = np.array([(total(centre * np.exp(_STEP * np.eye(len(centre))[i])) - base) / _STEP
-                         for i in range(len(centre))])
-    return float(gradient @ covariance @ gradient)
+    return float(total_gradient @ covariance @ total_gradient)
 
 
 def forecast_fan(model: PurchaseModel, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,

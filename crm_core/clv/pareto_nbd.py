@@ -30,16 +30,19 @@ from scipy.special import digamma, gammaln, polygamma
 from crm_core.clv.fitting import (
     ArrayLike,
     Compressed,
+    LOG_BOUND,
     Fit,
     Likelihood,
     maximise,
     softplus_and_sigmoid,
     value_codes,
 )
-from crm_core.clv.purchase_model import PurchaseModel, Theta
+from crm_core.clv.bg_nbd import BetaGeoModel
+from crm_core.clv.purchase_model import PurchaseModel, Theta, log_nbd_pmf_steps, run_sums
 
 NODES_PER_PANEL = 8
-COARSE_NODES = 4  # the first fit, from the start values, only has to get near the optimum (~1e-5)
+COARSE_NODES = 4  # the first fit, from the start values, only has to get near the optimum (~1e-4)
+COARSE_GTOL = 1e-5  # gradient per customer where that first fit stops: its terms are no more accurate
 MAX_LOG_CHANGE_PER_PANEL = 12.0  # Gauss-Legendre with 8 nodes integrates exp over such a panel to ~1e-10
 CUT_LOG_DROP = 40.0  # beyond this drop (e^-40 = 4e-18) the integrand no longer adds to the sum
 MAX_PANELS = 64
@@ -121,12 +124,18 @@ class _RowTerms:
         safe = np.where(integral > 0, integral, 1.0)
         self.node_share = scaled / safe[row]  # normalised weights u_k within each row
         inv_a, inv_b = 1.0 / (alpha + nodes.tau), 1.0 / (beta + nodes.tau)
-        # g' at the nodes: d/d(r, alpha, s, beta) of the log integrand.
-        self.node_grad = np.column_stack([-log_a, -rx_node * inv_a, -log_b, -(s + 1.0) * inv_b])
+        # g' at the nodes, one contiguous row per parameter (column slices of a (nodes, 4) array
+        # are strided, several times slower): d/d(r, alpha, s, beta) of the log integrand.
+        grad = np.empty((4, len(row)))
+        np.negative(log_a, out=grad[0])
+        np.multiply(rx_node, inv_a, out=grad[1])
+        np.negative(grad[1], out=grad[1])
+        np.negative(log_b, out=grad[2])
+        np.multiply(-(s + 1.0), inv_b, out=grad[3])
+        self.node_grad = grad
         self.node_curv = (-inv_a, rx_node * inv_a**2, -inv_b, (s + 1.0) * inv_b**2)  # r-alpha, alpha-alpha, s-beta, beta-beta
-        self.mean_grad = np.column_stack([
-            np.bincount(row, self.node_share * self.node_grad[:, j], minlength=n_rows) for j in range(4)
-        ]).astype(float)
+        self.mean_grad = np.stack([np.bincount(row, self.node_share * grad[j], minlength=n_rows)
+                                   for j in range(4)], axis=1).astype(float)
 
 
 class ParetoNBDLikelihood(Likelihood):
@@ -182,7 +191,7 @@ class ParetoNBDLikelihood(Likelihood):
             h[3, 3] += c_bb
             h[2, 2] -= left.sum() / s**2
             grad_nodes = terms.node_grad
-            h += (grad_nodes * node_weight[:, None]).T @ grad_nodes  # E[g' g'^T]
+            h += (grad_nodes * node_weight) @ grad_nodes.T  # E[g' g'^T]
             h -= (terms.mean_grad * left[:, None]).T @ terms.mean_grad  # - E[g'] E[g']^T
             gap = d_second - d_first
             h += (gap * (w * pi * (1.0 - pi))[:, None]).T @ gap
@@ -201,6 +210,24 @@ def _pareto_starts(x: np.ndarray, age: np.ndarray, w: np.ndarray) -> list[np.nda
     return [np.log([r0, alpha0, 0.5, beta0]), np.zeros(4), np.log([1.0, 10.0, 1.0, 10.0])]
 
 
+def start_from_bgnbd(params: dict[str, float]) -> dict[str, float] | None:
+    """Pareto/NBD start values from a BG/NBD fit on the same customers (None when they make no sense).
+
+    The purchase rates are the same Gamma(r, alpha). A BG/NBD customer leaves after each purchase with
+    probability p ~ Beta(a, b), so drops out at about the rate mu = lambda p; Pareto/NBD's
+    mu ~ Gamma(s, beta) is matched on that rate's mean and squared coefficient of variation
+    (1 + 1/r)(1 + CV(p)^2) - 1, CV(p)^2 = b / (a (a + b + 1)). On data where hardly anyone leaves
+    the likelihood has a long flat ridge in (s, beta), and starting here keeps Newton off it.
+    """
+    r, alpha, a, b = (np.float64(params[name]) for name in ("r", "alpha", "a", "b"))
+    with np.errstate(all="ignore"):
+        mean_rate = r / alpha * a / (a + b)
+        shape = 1.0 / ((1.0 + 1.0 / r) * (1.0 + b / (a * (a + b + 1.0))) - 1.0)
+        values = {"r": r, "alpha": alpha, "s": shape, "beta": shape / mean_rate}
+    ok = all(np.isfinite(v) and 0.0 < v and abs(np.log(v)) < LOG_BOUND for v in values.values())
+    return {k: float(v) for k, v in values.items()} if ok else None
+
+
 class ParetoNBDModel(PurchaseModel):
     """Pareto/NBD: parameters r, alpha (purchase rates), s, beta (drop-out rates), time in weeks."""
 
@@ -208,28 +235,37 @@ class ParetoNBDModel(PurchaseModel):
     NAME = "pareto-nbd"
     LABEL = "Pareto/NBD"
     MAX_REFITS = 3
-    SETTLED = 0.05  # log-parameter move below which nodes placed at the last estimate are as good as any
+    SETTLED = 0.05  # log-parameter move below which nodes placed at the reference are as good as any
+
+    def _own_starts(self, x: np.ndarray, age: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
+        return _pareto_starts(x, age, counts)
 
     def _maximise(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, counts: np.ndarray,
                   coded: Compressed | None) -> Fit:
-        starts = _pareto_starts(x, age, counts)
-        reference = tuple(np.exp(starts[0]))
-        # Near the optimum first on a coarse rule, then the accurate nodes from there.
-        coarse = maximise(ParetoNBDLikelihood(x, t_x, age, counts, _nodes(x, t_x, age, reference, COARSE_NODES)),
-                          starts, scale=counts.sum())
-        if np.all(np.isfinite(coarse.params)):
+        starts = self._starts(x, age, counts)
+        if self._start is None:  # BG/NBD fits in a few cheap steps and tells where to start
+            bgnbd = BetaGeoModel()._fit_rows(x, t_x, age, counts, coded, None)
+            mapped = start_from_bgnbd(bgnbd.params_) if bgnbd.converged_ else None
+            starts = starts if mapped is None else [np.log([mapped[name] for name in self.PARAMS]), *starts]
+        scale = counts.sum()
+        # Near the optimum first on a coarse rule (its terms are good to ~1e-4, and so is its optimum),
+        # then Newton on the accurate nodes from there: two or three more steps.
+        coarse = maximise(ParetoNBDLikelihood(x, t_x, age, counts, _nodes(x, t_x, age, tuple(np.exp(starts[0])),
+                                                                         COARSE_NODES)),
+                          starts, scale, gtol=COARSE_GTOL)
+        if not np.all(np.isfinite(coarse.params)):
+            reference = tuple(np.exp(starts[0]))
+        elif coarse.converged:
             reference, starts = tuple(coarse.params), [np.log(coarse.params), *starts]
+        else:  # no interior optimum (e.g. nobody drops out: s -> 0): only settle where the coarse fit ended
+            reference, starts = tuple(coarse.params), [np.log(coarse.params)]
         fit = coarse
         for _ in range(self.MAX_REFITS):
-            nll = ParetoNBDLikelihood(x, t_x, age, counts, _nodes(x, t_x, age, reference))
-            fit = maximise(nll, starts, scale=counts.sum())
+            fit = maximise(ParetoNBDLikelihood(x, t_x, age, counts, _nodes(x, t_x, age, reference)), starts, scale)
             moved = np.max(np.abs(np.log(fit.params) - np.log(reference)))
-            reference, starts = tuple(fit.params), [np.log(fit.params), *starts]
-            if moved < 1e-9:  # fitted on nodes placed at its own estimate
+            if not moved >= self.SETTLED:  # nodes placed this close to the estimate integrate as well as any
                 break
-            if moved < self.SETTLED:  # one more fit on nodes at the estimate: a Newton step or two
-                nll = ParetoNBDLikelihood(x, t_x, age, counts, _nodes(x, t_x, age, reference))
-                return maximise(nll, starts, scale=counts.sum())
+            reference, starts = tuple(fit.params), [np.log(fit.params), *starts]
         return fit
 
     def log_dropout_odds(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray,
@@ -240,6 +276,20 @@ class ParetoNBDModel(PurchaseModel):
         x, t_x, age = np.broadcast_arrays(x, t_x, age)
         terms = _RowTerms(x, t_x, age, _nodes(x, t_x, age, theta), theta)
         return terms.second - terms.first
+
+    def log_dropout_odds_and_gradient(self, x: np.ndarray, t_x: np.ndarray,
+                                      age: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """B - A and its exact gradient in log-parameters, from the likelihood's own terms (one pass)."""
+        theta = self.theta()
+        r, alpha, s, beta = theta
+        x, t_x, age = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float)) for v in (x, t_x, age)))
+        terms = _RowTerms(x, t_x, age, _nodes(x, t_x, age, theta), theta, derivatives=True)
+        d_first = np.stack([-np.log(alpha + age), -(r + x) / (alpha + age), -np.log(beta + age), -s / (beta + age)])
+        d_second = terms.mean_grad.T.astype(float)
+        d_second[2] += 1.0 / s
+        odds = terms.second - terms.first
+        gradient = (d_second - d_first) * np.array(theta, dtype=float)[:, None]
+        return odds, np.where(np.isfinite(odds), gradient, 0.0)
 
     def purchases_if_alive(self, t: float | np.ndarray, x: np.ndarray, age: np.ndarray,
                            theta: Theta | None = None) -> np.ndarray:
@@ -264,24 +314,24 @@ class ParetoNBDModel(PurchaseModel):
         within = betainc(k[..., None], (r + x)[..., None], u / (alpha + age[..., None] + u))
         return stays * betainc(k, r + x, t / (alpha + age + t)) + (within * density) @ weight
 
-    def purchase_survival_grid(self, k: np.ndarray, first: np.ndarray, t: float, x: np.ndarray, age: np.ndarray,
+    def purchase_survival_grid(self, k: np.ndarray, starts: np.ndarray, t: float, x: np.ndarray, age: np.ndarray,
                                theta: Theta) -> np.ndarray:
         """The same on runs k = 1, 2, ...: for each moment of leaving, P(N >= k) as 1 minus the running
-        sum of the NBD's probabilities (log-gamma terms once, one exponential per moment)."""
+        sum of the NBD's probabilities (their coefficients summed in logs along the run once, then one
+        exponential per moment)."""
         r, alpha, s, beta = theta
         u = (_GL_U + 1.0) * t / 2.0
         scale = beta + age
         moments = [(t, (scale / (scale + t)) ** s)]  # stays active through the horizon
         moments += [(u_j, w_j * t / 2.0 * s / scale * (scale / (scale + u_j)) ** (s + 1.0)) for u_j, w_j in zip(u, _GL_W)]
         shape, n = r + x, k - 1.0  # P(N = k - 1)
-        base = gammaln(shape + n) - gammaln(shape) - gammaln(n + 1.0)
+        log_coefficients = run_sums(log_nbd_pmf_steps(shape, n), starts)
+        log_rate_scale = np.log(alpha + age)
         survival = np.zeros(len(k))
-        previous = np.maximum(first - 1, 0)
         for horizon, weight in moments:
-            log_p0 = np.log(alpha + age) - np.log(alpha + age + horizon)
-            log_q0 = np.log(horizon) - np.log(alpha + age + horizon)
-            running = np.cumsum(np.exp(base + shape * log_p0 + n * log_q0))
-            below = running - np.where(first > 0, running[previous], 0.0)
+            log_total = np.log(alpha + age + horizon)
+            log_pmf = log_coefficients + shape * (log_rate_scale - log_total) + n * (np.log(horizon) - log_total)
+            below = run_sums(np.exp(log_pmf), starts)
             survival += weight * np.clip(1.0 - below, 0.0, 1.0)
         return survival
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -11,10 +12,17 @@ import polars as pl
 from crm_core import parallel
 from crm_core.clv.bg_nbd import BetaGeoModel
 from crm_core.clv.data import rfm_summary
-from crm_core.clv.fitting import ArrayLike, as_float, compress, on_unique, serial_blas
+from crm_core.clv.fitting import (
+    ArrayLike,
+    as_float,
+    check_rfm,
+    compress,
+    compress_rows,
+    serial_blas,
+)
 from crm_core.clv.gamma_gamma import GammaGammaModel
 from crm_core.clv.intervals import PurchaseIntervals, forecast_fan, purchase_intervals
-from crm_core.clv.models import AUTO, MODELS, make_model
+from crm_core.clv.models import AUTO, MODELS, fit_models, make_model
 from crm_core.clv.next_order import next_order_columns
 from crm_core.clv.purchase_model import PurchaseModel
 from crm_core.clv.settings import (
@@ -28,10 +36,9 @@ from crm_core.clv.settings import (
 )
 from crm_core.clv.validation import (
     ModelComparison,
-    choose,
-    compare_on_holdout,
+    compare_on_counts,
     default_holdout_weeks,
-    holdout_frame,
+    holdout_counts,
 )
 from crm_core.customers import data_as_of
 from crm_core.schema import C
@@ -212,8 +219,14 @@ def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: Suff
     # The spend model is independent of the purchase models: it fits on a worker thread meanwhile.
     spend_fit = (parallel.submit(GammaGammaModel(rules.max_spend_correlation).fit, x[spend_ok], monetary[spend_ok])
                  if spend_ok.sum() >= 2 else None)
-    fitted = {name: make_model(name).fit(x, t_x, age) for name in dict.fromkeys([*names, BetaGeoModel.NAME])}
-    comparison = _choose(tx, summary, fitted, calibration_end, holdout_end) if settings.model == AUTO else None
+    # Auto: the orders to compare the models on are counted on a worker thread (Polars) while the models fit.
+    holdout = _comparison_holdout(summary, calibration_end, holdout_end) if settings.model == AUTO else None
+    counts = parallel.submit(holdout_counts, tx, *holdout) if holdout is not None else None
+    check_rfm(x, t_x, age)
+    coded = compress_rows(x, t_x, age)  # shared by the fits and P(alive)
+    ux, ut, uT = coded.columns
+    fitted = fit_models([BetaGeoModel.NAME, *names], coded)
+    comparison = _choose(fitted, holdout, counts, calibration_end) if settings.model == AUTO else None
     model = fitted[comparison.chosen if comparison else names[0]]
     history_days = int((calibration_end - summary["first_purchase_date"].min()).days)
     repeat_share = float((x > 0).mean())
@@ -243,7 +256,7 @@ def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: Suff
         spend = np.full_like(x, np.nan)
     with np.errstate(all="ignore"):  # a fit that did not converge may sit where formulas divide by zero
         customers = summary.with_columns(
-            pl.Series("p_alive", on_unique(model.conditional_probability_alive, x, t_x, age)),
+            pl.Series("p_alive", model.conditional_probability_alive(ux, ut, uT)[coded.inverse]),
             pl.Series("expected_spend", spend),
         )
         customers = next_order_columns(model, customers, calibration_end)
@@ -257,24 +270,27 @@ def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: Suff
     return rescore(result, settings)
 
 
-def _choose(tx: pl.LazyFrame, summary: pl.DataFrame, fitted: dict[str, PurchaseModel], calibration_end: dt.date,
-            holdout_end: dt.date | None) -> ModelComparison:
-    """Which model predicts best: on the orders after the calibration end when there are some
-    (the models as fitted), otherwise on the last weeks of the calibration data (refitted before them)."""
+def _comparison_holdout(summary: pl.DataFrame, calibration_end: dt.date,
+                        holdout_end: dt.date | None) -> tuple[dt.date, dt.date] | None:
+    """(split, end) of the orders "auto" compares the models on: after the calibration end when there
+    are some, otherwise the last weeks of the calibration data; None when the history is too short."""
     if holdout_end is not None and holdout_end > calibration_end:
-        holdout = holdout_frame(tx, calibration_end, holdout_end).select(C.CUSTOMER_ID, "holdout_purchases")
-        actual = (summary.select(C.CUSTOMER_ID).join(holdout, on=C.CUSTOMER_ID, how="left", maintain_order="left")
-                  ["holdout_purchases"].fill_null(0).to_numpy().astype(float))
-        weeks = (holdout_end - calibration_end).days / DAYS_PER_WEEK
-        x, t_x, age = (summary[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
-        predicted = {name: on_unique(lambda ux, ut, uT, m=m: m.conditional_expected_number_of_purchases_up_to_time(
-            weeks, ux, ut, uT), x, t_x, age) for name, m in fitted.items() if name in MODELS}
-        return choose({name: fitted[name] for name in predicted}, predicted, actual, weeks)
+        return calibration_end, holdout_end
     first = summary["first_purchase_date"].min()
     split = calibration_end - dt.timedelta(weeks=default_holdout_weeks(first, calibration_end))
-    if (split - first).days >= MIN_CHOICE_DAYS:
+    return (split, calibration_end) if (split - first).days >= MIN_CHOICE_DAYS else None
+
+
+def _choose(fitted: dict[str, PurchaseModel], holdout: tuple[dt.date, dt.date] | None,
+            counts: Future[pl.DataFrame] | None, calibration_end: dt.date) -> ModelComparison:
+    """Which model predicts best on the holdout: the models as fitted when it follows the calibration
+    end, otherwise refitted up to the split (starting from the estimates on all data)."""
+    if holdout is not None and counts is not None:
+        split, end = holdout
+        models = {name: m for name, m in fitted.items() if name in MODELS}
         try:
-            return compare_on_holdout(tx, split, calibration_end)
+            return compare_on_counts(counts.result(), (end - split).days / DAYS_PER_WEEK, models,
+                                     refit=split < calibration_end)
         except ValueError:  # nothing to compare on (e.g. no purchase before the split): the default model
             pass
     table = pl.DataFrame({"model": [BetaGeoModel.NAME], "label": [BetaGeoModel.LABEL]})

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 
 from crm_core.clv.data import rfm_summary
-from crm_core.clv.fitting import on_unique, serial_blas
+from crm_core.clv.fitting import check_rfm, compress, compress_rows, serial_blas
 from crm_core.clv.intervals import purchase_intervals
 from crm_core.clv.models import AUTO, MODELS, make_model
 from crm_core.clv.purchase_model import PurchaseModel
@@ -121,8 +121,7 @@ def validate_holdout(
     actual = frame["holdout_purchases"].to_numpy().astype(float)
     names = list(MODELS) if model == AUTO else [make_model(model).NAME]
     fitted = {name: make_model(name).fit(x, t_x, age) for name in names}
-    predicted = {name: on_unique(lambda ux, ut, uT, m=m: m.conditional_expected_number_of_purchases_up_to_time(
-        holdout_weeks, ux, ut, uT), x, t_x, age) for name, m in fitted.items()}
+    predicted = predict_on_unique(fitted, x, t_x, age, holdout_weeks)
     comparison = choose(fitted, predicted, actual, holdout_weeks)
     used = fitted[comparison.chosen]
     frame = frame.with_columns(pl.Series("predicted", predicted[used.NAME]))
@@ -150,17 +149,66 @@ def validate_holdout(
     )
 
 
+def holdout_counts(tx: pl.LazyFrame, calibration_end: dt.date, holdout_end: dt.date) -> pl.DataFrame:
+    """frequency, recency, T (weeks) at ``calibration_end`` and holdout_purchases (purchase days in
+    ``(calibration_end, holdout_end]``) of every customer who bought by ``calibration_end``.
+
+    The same figures as :func:`holdout_frame` (the definitions of :func:`rfm_summary` and
+    :func:`summarize`: purchase days are distinct days with a purchase line) in one pass over the
+    orders, without spend: all that comparing the models needs. Rows in no fixed order.
+    """
+    day = pl.col(C.ORDER_DATE)
+    purchase_day = pl.when(day <= calibration_end).then(day)
+    first, last = pl.col("first"), pl.col("last")
+    return (
+        tx.filter(is_purchase(tx) & (day <= holdout_end))  # a null amount is no purchase
+        .group_by(C.CUSTOMER_ID)
+        .agg(purchase_day.min().alias("first"), purchase_day.max().alias("last"),
+             purchase_day.drop_nulls().n_unique().alias("days"),
+             pl.when(day > calibration_end).then(day).drop_nulls().n_unique().alias("holdout_purchases"))
+        .filter(first.is_not_null())
+        .select((pl.col("days") - 1).alias("frequency"),
+                ((last - first).dt.total_days() / DAYS_PER_WEEK).alias("recency"),
+                ((pl.lit(calibration_end) - first).dt.total_days() / DAYS_PER_WEEK).alias("T"),
+                "holdout_purchases")
+        .collect()
+    )
+
+
 @serial_blas
-def compare_on_holdout(tx: pl.LazyFrame, calibration_end: dt.date, holdout_end: dt.date) -> ModelComparison:
-    """All three models fitted up to ``calibration_end`` and ranked on ``(calibration_end, holdout_end]``
-    (:func:`choose`), without the charts and intervals of :func:`validate_holdout`."""
-    frame = holdout_frame(tx, calibration_end, holdout_end)
-    weeks = (holdout_end - calibration_end).days / DAYS_PER_WEEK
+def compare_on_counts(frame: pl.DataFrame, weeks: float, fitted: dict[str, PurchaseModel] | None = None,
+                      refit: bool = True) -> ModelComparison:
+    """All three models fitted on the calibration figures of :func:`holdout_counts` and ranked on its
+    holdout purchases over ``weeks`` (:func:`choose`), without the charts and intervals of
+    :func:`validate_holdout`.
+
+    ``fitted``: the same models fitted on more of the data, whose estimates are the start values;
+    with ``refit=False`` they were fitted on exactly these customers and are used as they are.
+    """
+    if frame.height == 0:
+        raise ValueError("No purchases before the split date: pick a later split date.")
     x, t_x, age = (frame[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
-    fitted = {name: make_model(name).fit(x, t_x, age) for name in MODELS}
-    predicted = {name: on_unique(lambda ux, ut, uT, m=m: m.conditional_expected_number_of_purchases_up_to_time(
-        weeks, ux, ut, uT), x, t_x, age) for name, m in fitted.items()}
-    return choose(fitted, predicted, frame["holdout_purchases"].to_numpy().astype(float), weeks)
+    fitted = fitted or {}
+    if refit:
+        check_rfm(x, t_x, age)
+        coded = compress_rows(x, t_x, age, inverse=False)
+        models = {name: make_model(name).fit_compressed(coded, start=_start(fitted.get(name))) for name in MODELS}
+    else:
+        models = fitted
+    return choose(models, predict_on_unique(models, x, t_x, age, weeks),
+                  frame["holdout_purchases"].to_numpy().astype(float), weeks)
+
+
+def _start(model: PurchaseModel | None) -> dict[str, float] | None:
+    return model.params_ if model is not None and model.converged_ else None
+
+
+def predict_on_unique(models: dict[str, PurchaseModel], x: np.ndarray, t_x: np.ndarray, age: np.ndarray,
+                      weeks: float) -> dict[str, np.ndarray]:
+    """Each model's expected purchases over ``weeks`` per customer, computed once per distinct history."""
+    (ux, ut, uT), _, inverse = compress(x, t_x, age)
+    return {name: m.conditional_expected_number_of_purchases_up_to_time(weeks, ux, ut, uT)[inverse]
+            for name, m in models.items()}
 
 
 def choose(fitted: dict[str, PurchaseModel], predicted: dict[str, np.ndarray], actual: np.ndarray,

@@ -27,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from crm_core.ingest import read_orders
     from crm_core.reconcile import append_export, undo_append, versions
+    from crm_core.workspace import locked_folder, record_rows_valid
 
     view_settings(args)  # a bad --view fails like everywhere; its filters are for analyses: an append keeps every row
     folder = Path(args.dataset_dir)
@@ -37,9 +38,11 @@ def run(args: argparse.Namespace) -> int:
         if args.path:
             raise IngestError("--undo takes no file: run 'append DATASET_DIR --undo'.")
         try:
-            undone = undo_append(folder)
+            with locked_folder(folder):
+                undone = undo_append(folder)
         except FileNotFoundError as error:
             raise IngestError(str(error)) from None
+        record_rows_valid(folder, undone.rows_before)  # a workspace dataset: the catalog lists its rows
         emit({"undone": undone.to_dict(), "appends_left": len(versions(folder))}, args.json)
         return 0
     if not args.path:
@@ -48,7 +51,9 @@ def run(args: argparse.Namespace) -> int:
     if options.revenue_definition is None:  # read the new export as the dataset was read
         options = replace(options, revenue_definition=_saved_revenue_definition(folder))
     tx, report = read_orders(args.path, mapping_from_args(args), options)
-    result = append_export(folder, tx, source=Path(args.path), source_filename=str(args.path))
+    with locked_folder(folder):  # the app may be appending to the same dataset
+        result = append_export(folder, tx, source=Path(args.path), source_filename=str(args.path), lines=report.lines)
+    record_rows_valid(folder, result.rows_after)
     payload = {
         **result.to_dict(),
         "summary": result.sentence(),

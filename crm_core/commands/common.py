@@ -8,16 +8,21 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
-import polars as pl
-
-from crm_core.ingest import ColumnMapping, IngestError, IngestReport, ReadOptions, read_orders
+# Nothing here imports Polars: a command's parser is built, and the supervisor forks
+# (crm_core.ingest.supervisor), before the first Polars import.
+from crm_core.ingest.errors import IngestError
 from crm_core.ingest.messages import disk_full, is_disk_full, one_line, quoted
+from crm_core.ingest.options import ColumnMapping, ReadOptions
 from crm_core.settings import AnalysisSettings
 
 if TYPE_CHECKING:
+    import polars as pl
+
+    from crm_core.currency import RatesTable
     from crm_core.filters import View
+    from crm_core.ingest.report import IngestReport
 
 #: Largest view file read (a saved view is a few hundred bytes).
 MAX_VIEW_BYTES = 200_000
@@ -41,7 +46,11 @@ def add_source_arguments(parser: argparse.ArgumentParser, optional_path: bool = 
     group.add_argument("--decimal", choices=[".", ","], help="decimal mark of amounts")
     group.add_argument("--thousands", help="thousands separator of amounts, e.g. ',' '.' or ' '")
     group.add_argument("--preset", help="export format preset (shopify, stripe, hubspot, salesforce, woocommerce, online_retail, cdnow, none)")
-    group.add_argument("--currency", help="keep only rows in this currency code, e.g. EUR")
+    group.add_argument("--currency", help="keep only rows in this currency code, e.g. EUR (with --rates: the "
+                                          "currency amounts are converted to)")
+    group.add_argument("--rates", metavar="FILE.csv",
+                       help="exchange rates to convert mixed currencies: columns date, currency, rate, where rate = "
+                            "units of the reporting currency per 1 unit of the currency (see docs/currency.md)")
     group.add_argument("--sheet", help="Excel sheet to read")
     group.add_argument("--revenue", dest="revenue_definition", choices=["net_sales", "total"],
                        help="what revenue means where the export offers both (Shopify: net_sales = Subtotal net of "
@@ -59,6 +68,19 @@ def mapping_from_args(args: argparse.Namespace) -> ColumnMapping:
     return ColumnMapping(**values)
 
 
+def rates_from_args(args: argparse.Namespace) -> RatesTable | None:
+    """The checked ``--rates`` table, or None; raises IngestError with one line naming the file and row."""
+    path = getattr(args, "rates", None)
+    if not path:
+        return None
+    from crm_core.currency import RatesError, read_rates  # Polars: only when rates are given
+
+    try:
+        return read_rates(path)
+    except RatesError as error:
+        raise IngestError(one_line(f"--rates {quoted(Path(str(path)).name)}: {error}")) from None
+
+
 def options_from_args(args: argparse.Namespace) -> ReadOptions:
     delimiter = getattr(args, "delimiter", None)
     if delimiter in ("tab", "\\t", "TAB"):
@@ -74,6 +96,7 @@ def options_from_args(args: argparse.Namespace) -> ReadOptions:
         sheet=getattr(args, "sheet", None),
         has_header=getattr(args, "has_header", None),
         revenue_definition=getattr(args, "revenue_definition", None),
+        rates=rates_from_args(args),
     )
 
 
@@ -108,6 +131,7 @@ def load_view(args: argparse.Namespace, settings: AnalysisSettings | None = None
     currency unless ``--currency`` is given.
     """
     from crm_core.filters import apply_view
+    from crm_core.ingest import read_orders
 
     settings = settings or view_settings(args)
     options = options_from_args(args)
@@ -118,13 +142,32 @@ def load_view(args: argparse.Namespace, settings: AnalysisSettings | None = None
     except IngestError as error:
         raise _currency_mismatch(args, settings, options, error) or error from None
     try:
-        view = apply_view(tx, settings)
+        view = _view_on_disk(tx, settings) if report.detected.get("read_in_batches") else apply_view(tx, settings)
     except ValueError as error:
         raise _view_error(args, str(error)) if getattr(args, "view", None) else IngestError(str(error)) from None
     if view.end is None and settings.filters:
         shown = "; ".join(f"{column} in {list(values)}" for column, values in settings.filters)
         raise _view_error(args, f"no order is left after the filters ({shown[:90]}); check the values against the file")
     return view, settings, report
+
+
+def _view_on_disk(tx: pl.LazyFrame, settings: AnalysisSettings) -> View:
+    """:func:`~crm_core.filters.apply_view` for rows read in batches (on disk): without filters it is the
+    period alone, applied lazily, so queries stream over the rows instead of collecting them all."""
+    import polars as pl
+
+    from crm_core.customers import filter_period
+    from crm_core.filters import View, apply_view
+    from crm_core.schema import C
+
+    if settings.filters:
+        return apply_view(tx, settings)
+    first, last = tx.select(pl.col(C.ORDER_DATE).min().alias("first"),
+                            pl.col(C.ORDER_DATE).max().alias("last")).collect(engine="streaming").row(0)
+    if first is None:
+        return View(tx, None, None, None, None, tx)
+    start, end = settings.period.resolve(first, last)
+    return View(filter_period(tx, start, end), start, end, first, last, tx)
 
 
 def _currency_mismatch(args: argparse.Namespace, settings: AnalysisSettings, options: ReadOptions,
@@ -169,6 +212,20 @@ def emit(payload: dict[str, Any], as_json: bool) -> None:
                 print(f"  {sub_key}: {sub_value}")
         else:
             print(f"{key}: {value}")
+
+
+def run_reporting_errors(command: Callable[[], int], args: argparse.Namespace) -> int:
+    """Run ``command`` with the CLI's error contract (as ``python -m crm_core`` does): one line, exit 2."""
+    try:
+        return command()
+    except IngestError as error:
+        return fail(str(error))
+    except OSError as error:
+        return fail(os_error_message(error, args))
+    except MemoryError:
+        return fail("The command ran out of memory. Use a smaller file (a shorter period) or a machine with more memory.")
+    except Exception as error:  # noqa: BLE001 - the CLI contract: one line, never a traceback
+        return fail(f"Unexpected error ({type(error).__name__}: {error}). Please report it with the command you ran.")
 
 
 def fail(message: str) -> int:

@@ -41,6 +41,20 @@ def run(args: argparse.Namespace) -> int:
         "average": drivers.cli_record(overall),
         "takeaway": drivers.takeaway(table, args.by, overall),
         "prediction_problems": problems,
+        "discount_depth": _depth_records(profiles, predictions),
     }
     emit(payload, args.json)
     return 0
+
+
+
+def _depth_records(profiles, predictions) -> list[dict] | None:
+    """The first-order discount depth bands, as the page shows them (null without discount amounts)."""
+    from crm_core import drivers, offers
+
+    if not offers.has_discount_amounts(profiles):
+        return None
+    table = offers.depth_table(profiles, predictions)
+    return [{"name": row["name"], **drivers.cli_record(row),
+             "after_first_per_customer": round(row["after_first_per_customer"], 2), "small": row["small"]}
+            for row in table.iter_rows(named=True)]

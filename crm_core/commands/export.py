@@ -1,16 +1,23 @@
 """export: write the target list of an RFM segment (CSV or XLSX, formula-injection-safe).
 
 Same list as the Actions page with the default playbook: each customer of the
-segment with their segment, tier, predicted CLV, value band, recommended
-action and, with --customers, their name and e-mail.
+segment with their segment, tier, predicted value, value band, recommended
+action, and their name and e-mail wherever known (the --customers table, else
+the orders file's own name and e-mail columns, or an e-mail used as customer id).
+Headers are readable ("Customer ID", "Predicted value (EUR)"), money is rounded
+to the cent, the probability is in percent, dates are ISO.
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from crm_core.actions import RFM_SEGMENTS, ValueSettings, action_table, available_segments, default_playbook, resolve_segment, target_list
-from crm_core.commands.common import add_source_arguments, emit, fail, load_orders
+from crm_core.actions import (
+    RFM_SEGMENTS, ValueSettings, action_table, available_segments, default_playbook, known_contacts, resolve_segment,
+    target_list, target_list_file,
+)
+from crm_core.commands.common import add_source_arguments, emit, fail, load_view
+from crm_core.commands.summary import currency_code
 from crm_core.customers import summarize
 from crm_core.dataset import Dataset
 from crm_core.enrich import build_profile
@@ -38,15 +45,14 @@ def _file_format(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     if not 0 < args.high_value_share < 1:
         return fail("--high-value-share must be between 0 and 1, e.g. 0.2 for the top 20%")
-    tx, _ = load_orders(args)
+    view, settings, report = load_view(args)
     contacts = read_side_table(args.customers, "customers")[0] if args.customers else None
-    dataset = Dataset(transactions=tx.collect().lazy(), customers=contacts)
+    dataset = Dataset(transactions=view.transactions.collect().lazy(), customers=contacts)
     summary = summarize(dataset.transactions).collect()
     profile = build_profile(dataset, summary=summary)
     if not profile.has("segment"):
         return fail(profile.missing.get("segment", "RFM segments are not available."))
-    contact_frame = contacts.collect() if contacts is not None else None
-    actions = action_table(summary, profile.table, default_playbook(), contact_frame,
+    actions = action_table(summary, profile.table, default_playbook(), known_contacts(dataset.transactions, contacts),
                            ValueSettings(high_value_share=args.high_value_share))
     segments = []
     for name in args.segment:
@@ -54,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         if segment is None:
             return fail(f"unknown segment '{name}'; valid segments: {', '.join(RFM_SEGMENTS)}")
         segments.append(segment)
-    targets = target_list(actions, segments)
+    targets = target_list_file(target_list(actions, segments), settings.currency or currency_code(report.detected) or "")
     file_format = _file_format(args)
     data = safe_xlsx_bytes(targets, sheet_name="Target list") if file_format == "xlsx" else safe_csv_bytes(targets)
     Path(args.out).write_bytes(data)

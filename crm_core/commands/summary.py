@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
+from crm_core.commands.common import add_source_arguments, emit, load_orders, run_reporting_errors
 
-from crm_core.commands.common import add_source_arguments, emit, load_orders
-from crm_core.schema import C
+if TYPE_CHECKING:
+    import polars as pl
 
+#: Rows per slice when counting distinct customers (see :func:`distinct_customers`).
+ROWS_PER_SLICE = 8_000_000
 #: Rejected rows shown (line, raw text, reason); all are in the report.
 SAMPLE_REJECTED = 5
 
@@ -25,15 +28,42 @@ def currency_code(detected: dict[str, Any]) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from crm_core.customers import count_orders
+    """Under the ingest limits, in a forked child (no worker process, no rows handed back)."""
+    from crm_core.ingest.supervisor import supervised
+
+    return supervised(lambda: run_reporting_errors(lambda: _summary(args), args))
+
+
+def distinct_customers(tx: pl.LazyFrame, rows: int) -> int:
+    """Distinct customer ids; over many rows counted in slices of the ids' hash, so that one
+    slice's ids are in memory at a time (a count over 30M rows would hold all 30M ids)."""
+    import polars as pl
+
+    from crm_core.schema import C
+
+    customer = pl.col(C.CUSTOMER_ID)
+    slices = max(1, math.ceil(rows / ROWS_PER_SLICE))
+    if slices == 1:
+        return int(tx.select(customer.n_unique()).collect().item())
+    return sum(
+        int(tx.filter(customer.hash() % slices == k).select(customer.n_unique()).collect(engine="streaming").item())
+        for k in range(slices)
+    )
+
+
+def _summary(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from crm_core.customers import count_orders, exact_sum
+    from crm_core.schema import C
 
     tx, report = load_orders(args)
     totals = tx.select(
-        pl.col(C.CUSTOMER_ID).n_unique().alias("customers"),
-        pl.col(C.AMOUNT).sum().alias("revenue"),
+        exact_sum(pl.col(C.AMOUNT)).alias("revenue"),  # exact to the cent, however many rows
         pl.col(C.ORDER_DATE).min().alias("first_date"),
         pl.col(C.ORDER_DATE).max().alias("last_date"),
-    ).collect().row(0, named=True)
+    ).collect(engine="streaming").row(0, named=True)
+    totals["customers"] = distinct_customers(tx, report.rows_valid)
     counts = count_orders(tx)
     payload = {
         "rows_read": report.rows_read,
@@ -57,5 +87,7 @@ def run(args: argparse.Namespace) -> int:
         "currency": currency_code(report.detected),
         "corrected_values": int(getattr(report, "corrected_values", 0) or 0),
     }
+    if report.detected.get("converted_currencies"):  # {code: orders} converted with --rates
+        payload["converted_currencies"] = report.detected["converted_currencies"]
     emit(payload, args.json)
     return 0

@@ -7,12 +7,15 @@ frame with an ``__ok`` column and the reasons of the rows set aside.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
+from crm_core.currency import NO_RATE, RatesTable, conversion_sentence, conversion_summary, convert_orders, no_rate_reason
 from crm_core.ingest.columns import DATE, MONTH, NUMBER
+from crm_core.ingest.errors import IngestError
 from crm_core.ingest.mapping import ColumnPlan
 from crm_core.ingest.numbers import MAX_AMOUNT
 from crm_core.ingest.options import ReadOptions
@@ -48,6 +51,11 @@ def check_orders(
     ambiguous_amount = pl.any_horizontal([pl.col(c).fill_null(False) for c in parts]) if parts else pl.lit(False)
     out_of_range = ~amount.is_finite() | (amount.abs() > MAX_AMOUNT)
     keep = keep & ~out_of_range.fill_null(False)
+    converting = NO_RATE in parsed.columns
+    no_rate = pl.col(NO_RATE) if converting else pl.lit(False)
+    # Converting, an order whose currency is unknown cannot be reported in the reporting currency.
+    no_currency = (pl.col("__currency").is_null() & amount.is_not_null()) if converting else pl.lit(False)
+    keep = keep & ~no_rate & ~no_currency
     nothing = customer.is_null() & date.is_null() & amount.is_null() & ~bad_date & ~bad_amount
     reason = (
         pl.when(nothing).then(pl.lit("empty row"))  # also report footers ("Grand Totals", copyright lines)
@@ -59,11 +67,26 @@ def check_orders(
         .when(amount.is_null() & ambiguous_amount).then(pl.lit("ambiguous amount"))
         .when(amount.is_null() & bad_amount).then(pl.lit("unparseable amount"))
         .when(out_of_range).then(pl.lit("amount out of range"))
+        .when(no_currency).then(pl.lit("missing currency"))
+        .when(no_rate).then(no_rate_reason() if converting else pl.lit(None, pl.String))
         .otherwise(pl.lit("missing amount"))
     )
     frame, rejected = _mark(parsed, keep, reason)
+    if converting:
+        warnings += _conversion_report(frame, detected)
     warnings += _blank_value_warnings(frame, plan, bad_examples)
     return Checked(frame, rejected, detected, tuple(warnings))
+
+
+def _conversion_report(frame: pl.DataFrame, detected: dict[str, Any]) -> list[str]:
+    """``converted_currencies`` and ``exchange_rates`` in ``detected``; the sentence saying so."""
+    reporting = detected["currency"]
+    used = conversion_summary(frame.filter(pl.col(OK)), reporting)
+    detected["converted_currencies"] = {code: info["orders"] for code, info in used.items()}
+    detected["exchange_rates"] = used
+    if not used:
+        return [f"The rates table was not needed: every kept amount is in {reporting}."]
+    return [conversion_sentence(used, reporting)]
 
 
 SIDE_WORDS = {"customer_id": "customer id", "interaction_date": "date", "month": "month", "spend": "spend"}
@@ -112,7 +135,9 @@ def _currencies(
         sources.append(pl.lit(header_currency))
     if not sources:
         warnings = []
-        if options.currency:
+        if options.rates is not None:
+            warnings.append("No currency column or symbol was found, so the rates table was not used.")
+        elif options.currency:
             warnings.append(
                 f"No currency column or symbol was found, so the currency filter ({options.currency}) was not applied."
             )
@@ -122,6 +147,10 @@ def _currencies(
     found = sorted(kept.get_column("__currency").drop_nulls().unique().to_list())
     detected: dict[str, Any] = {"currencies": found}
     wanted = (options.currency or "").strip().upper()
+    if options.rates is not None:
+        reporting = _reporting_currency(wanted, found, options.rates)
+        detected["currency"] = reporting
+        return convert_orders(parsed, options.rates, reporting, max_amount=MAX_AMOUNT), detected, []
     if wanted:
         detected["currency"] = wanted
         other = pl.col("__currency").is_not_null() & (pl.col("__currency") != wanted)
@@ -131,18 +160,45 @@ def _currencies(
     if len(found) > 1:
         warnings.append(
             f"Amounts are in {len(found)} currencies ({', '.join(found[:8])}) and totals would add them as if they "
-            f"were one. Keep one currency (CLI: --currency {found[0]}) or convert the amounts before uploading."
+            f"were one. Keep one currency (CLI: --currency {found[0]}) or supply a rates table (date, currency, "
+            "rate) to convert them (CLI: --rates FILE.csv; in the app: Exchange rates on the Data page)."
         )
     return parsed, detected, warnings
 
 
+def _reporting_currency(wanted: str, found: list[str], rates: RatesTable) -> str:
+    """The currency amounts are converted to: the one asked for, else the one file currency the
+    rates table does not convert (its rates are expressed in it)."""
+    if wanted:
+        if not re.fullmatch(r"[A-Z]{3}", wanted):
+            raise IngestError(f"The reporting currency must be a 3-letter code like EUR (got '{wanted[:12]}').")
+        return wanted
+    candidates = [code for code in found if code not in rates.codes()]
+    if len(candidates) == 1:
+        return candidates[0]
+    raise IngestError(
+        f"Say which currency to report in: the rates table converts {', '.join(rates.codes()[:6])} and the "
+        f"amounts are in {', '.join(found[:6]) or 'no known currency'} (CLI: --currency EUR with --rates)."
+    )
+
+
 def _blank_value_warnings(frame: pl.DataFrame, plan: ColumnPlan, bad_examples: dict[str, str]) -> list[str]:
+    return blank_value_warnings(blank_value_counts(frame, plan), plan, bad_examples)
+
+
+def blank_value_counts(frame: pl.DataFrame, plan: ColumnPlan) -> dict[str, int]:
+    """Kept rows per optional number, date or month column whose value could not be read (left blank)."""
+    counts = {}
+    for key in plan.of_kind(NUMBER, DATE, MONTH):
+        if bad(key) in frame.columns:
+            counts[key] = int(frame.filter(pl.col(OK)).get_column(bad(key)).sum())
+    return counts
+
+
+def blank_value_warnings(counts: dict[str, int], plan: ColumnPlan, bad_examples: dict[str, str]) -> list[str]:
     """Optional columns whose values could not be read are left blank in kept rows: say so."""
     warnings = []
-    for key in plan.of_kind(NUMBER, DATE, MONTH):
-        if bad(key) not in frame.columns:
-            continue
-        count = int(frame.filter(pl.col(OK)).get_column(bad(key)).sum())
+    for key, count in counts.items():
         if count:
             noun = {NUMBER: "a number", DATE: "a date", MONTH: "a month"}[plan.kinds[key]]
             example = f" (e.g. '{bad_examples[key]}')" if bad_examples.get(key) else ""

@@ -24,6 +24,7 @@ per-value expressions, :func:`resolve` decides per column after collecting.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -210,8 +211,28 @@ def _has(bits: pl.Expr, flag: int) -> pl.Expr:
     return (bits & flag) != 0
 
 
+def evidence(bits: pl.Expr) -> list[pl.Expr]:
+    """Aggregates of a column's ``bits`` that decide its convention (see :func:`resolve`).
+
+    Sums and "any"s, so they can be computed by a streaming pass over a whole
+    file (:mod:`crm_core.ingest.batches`) as well as over one collected column.
+    """
+    b = bits
+    separated = _has(b, HAS_POINT) | _has(b, HAS_COMMA)
+    point_only = _has(b, READS_POINT) & ~_has(b, READS_COMMA) & separated
+    comma_only = _has(b, READS_COMMA) & ~_has(b, READS_POINT) & separated
+    return [
+        point_only.sum().alias("point_votes"),
+        comma_only.sum().alias("comma_votes"),
+        (point_only & _has(b, HAS_COMMA)).any().alias("point_grouped"),  # "1,234.56", "1,234,567"
+        (comma_only & _has(b, HAS_POINT)).any().alias("comma_grouped"),  # "1.234,56", "1.234.567"
+        (point_only & _has(b, HAS_POINT) & _has(b, LONG_TAIL)).any().alias("point_long"),  # "0.125"
+        (comma_only & _has(b, HAS_COMMA) & _has(b, LONG_TAIL)).any().alias("comma_long"),  # "0,125"
+    ]
+
+
 def resolve(point: pl.Series, comma: pl.Series, bits: pl.Series, written: pl.Series, hint: str,
-            user_decimal: str | None = None) -> Resolved:
+            user_decimal: str | None = None, whole_column: dict[str, Any] | None = None) -> Resolved:
     """Decide a column's convention from its unambiguous values and read every value.
 
     Parameters
@@ -224,21 +245,17 @@ def resolve(point: pl.Series, comma: pl.Series, bits: pl.Series, written: pl.Ser
         Decimal mark to use when no value decides (the sniffed style of the file).
     user_decimal
         Decimal mark chosen by the user: it decides, and ambiguous values follow it.
+    whole_column
+        The :func:`evidence` of the whole column when these values are one batch of it
+        (the convention is the column's, not the batch's); None: these values are the column.
     """
     frame = pl.DataFrame({"p": point, "c": comma, "b": bits, "w": written})
     b = pl.col("b")
     separated = _has(b, HAS_POINT) | _has(b, HAS_COMMA)
     point_only = _has(b, READS_POINT) & ~_has(b, READS_COMMA) & separated
     comma_only = _has(b, READS_COMMA) & ~_has(b, READS_POINT) & separated
-    evidence = frame.select(
-        point_only.sum().alias("point_votes"),
-        comma_only.sum().alias("comma_votes"),
-        (point_only & _has(b, HAS_COMMA)).any().alias("point_grouped"),  # "1,234.56", "1,234,567"
-        (comma_only & _has(b, HAS_POINT)).any().alias("comma_grouped"),  # "1.234,56", "1.234.567"
-        (point_only & _has(b, HAS_POINT) & _has(b, LONG_TAIL)).any().alias("point_long"),  # "0.125"
-        (comma_only & _has(b, HAS_COMMA) & _has(b, LONG_TAIL)).any().alias("comma_long"),  # "0,125"
-    ).row(0, named=True)
-    votes_point, votes_comma = evidence["point_votes"] or 0, evidence["comma_votes"] or 0
+    found = whole_column if whole_column is not None else frame.select(evidence(b)).row(0, named=True)
+    votes_point, votes_comma = found["point_votes"] or 0, found["comma_votes"] or 0
     if user_decimal:
         decimal, decided = user_decimal, True
     elif votes_point or votes_comma:
@@ -247,11 +264,11 @@ def resolve(point: pl.Series, comma: pl.Series, bits: pl.Series, written: pl.Ser
     else:
         decimal, decided = hint, False
     if decimal == ".":
-        settles_point, settles_comma = evidence["point_long"], evidence["point_grouped"]
-        thousands = "," if evidence["point_grouped"] else None
+        settles_point, settles_comma = found["point_long"], found["point_grouped"]
+        thousands = "," if found["point_grouped"] else None
     else:
-        settles_point, settles_comma = evidence["comma_grouped"], evidence["comma_long"]
-        thousands = "." if evidence["comma_grouped"] else None
+        settles_point, settles_comma = found["comma_grouped"], found["comma_long"]
+        thousands = "." if found["comma_grouped"] else None
     both = _has(b, READS_POINT) & _has(b, READS_COMMA)
     two_readings = both & separated
     settled = pl.lit(bool(user_decimal) or not decided) | pl.when(_has(b, HAS_POINT)).then(

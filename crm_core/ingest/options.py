@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Union
+from typing import IO, TYPE_CHECKING, Union
+
+if TYPE_CHECKING:
+    from crm_core.currency import RatesTable
 
 #: A path, the file's bytes, or a binary file object (e.g. a Streamlit upload).
 Source = Union[str, Path, bytes, bytearray, memoryview, IO[bytes]]
@@ -32,6 +35,7 @@ class ColumnMapping:
     product: str | None = None
     sku: str | None = None
     discount_code: str | None = None
+    discount_amount: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,12 @@ class ReadOptions:
         shopify, stripe, hubspot, salesforce, woocommerce, online_retail,
         cdnow, or ``none`` to switch preset detection off.
     currency
-        Keep only rows in this currency (others rejected: "other currency").
+        Keep only rows in this currency (others rejected: "other currency");
+        with ``rates``, the reporting currency amounts are converted to.
+    rates
+        Exchange rates (:func:`crm_core.currency.read_rates`): amounts in
+        other currencies are converted with the rate in force on the order
+        date; orders without one are rejected ("no exchange rate for ...").
     sheet
         Excel sheet name (default: the sheet that looks like orders).
     has_header
@@ -73,3 +82,4 @@ class ReadOptions:
     sheet: str | None = None
     has_header: bool | None = None
     revenue_definition: str | None = None
+    rates: RatesTable | None = None

@@ -24,6 +24,7 @@ import polars as pl
 
 from crm_core.ingest.columns import ID, NUMBER, TEXT, Role, norm, norm_base
 from crm_core.ingest.errors import IngestError
+from crm_core.schema import LINE_SCHEMA
 
 LINE = "__line"
 RULE = "__rule"
@@ -53,8 +54,9 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(text.split())
 
 
-#: Line-item roles for product analytics, found by name in any file (exact names only:
-#: a loose match would take unrelated text columns).
+#: Line-item roles for product and offer analytics, found by name in any file (exact names only:
+#: a loose match would take unrelated text columns). ``discount_amount`` is money taken off the
+#: order; a bare "discount" column is not taken (it is often a rate, e.g. 0.2).
 LINE_ROLES: tuple[Role, ...] = (
     Role("product", TEXT, "product", _names(
         "product productname producttitle item itemname itemtitle lineitemname description productdescription "
@@ -68,6 +70,22 @@ LINE_ROLES: tuple[Role, ...] = (
         "discountcode discountcodes couponcode couponcodes coupon coupons couponsused couponitems promocode "
         "promotioncode vouchercode voucher gutscheincode"
     ), flag="--discount-code"),
+    Role("discount_amount", NUMBER, "discount amount", _names(
+        "discountamount discountamounts totaldiscount totaldiscounts discounttotal cartdiscount cartdiscountamount "
+        "orderdiscount orderdiscountamount ordertotaldiscount couponamount couponsamount discountvalue rabattbetrag"
+    ), flag="--discount-amount"),
+)
+
+#: Who the customer is, for target lists (exact names only). Shopify's "Name" is the order
+#: number, so a bare "name" is not taken; its Billing Name is.
+CONTACT_ROLES: tuple[Role, ...] = (
+    Role("customer_name", TEXT, "customer name", _names(
+        "customername clientname billingname fullname contactname buyername buyerfullname kundenname "
+        "nombrecliente nomclient klantnaam"
+    )),
+    Role("email", TEXT, "e-mail", _names(
+        "email emailaddress customeremail billingemail buyeremail contactemail mail correo courriel emailadresse"
+    )),
 )
 
 _TRUE = ["true", "1", "yes", "y", "t", "x", "won", "1.0", "wahr", "vrai", "ja", "si", "sí"]
@@ -344,7 +362,27 @@ def finish_orders(
         info = {"revenue_definition": "amount", "revenue_columns": _generic_revenue_columns(preset, parsed)}
     finish = preset.finish if preset else finish_generic
     lines = _line_items(preset, parsed)
-    return finish(parsed, info["revenue_definition"]), lines, info
+    return _discount_amounts(finish(parsed, info["revenue_definition"])), lines, info
+
+
+DISCOUNT_AMOUNT = "discount_amount"
+
+
+def _discount_amounts(frame: pl.DataFrame) -> pl.DataFrame:
+    """The order's discount amount read exactly, or its row set aside; blank means no discount (0).
+
+    The amount is kept beside the revenue, never subtracted from it: revenue is what
+    the preset defines (Shopify's Subtotal and Total are already after discounts).
+    """
+    if DISCOUNT_AMOUNT not in frame.columns:
+        return frame
+    two_readings = f"__ambiguous_{DISCOUNT_AMOUNT}"  # e.g. '1,234': one thousand or one point two
+    ambiguous = pl.col(two_readings).fill_null(False) if two_readings in frame.columns else pl.lit(False)
+    reason = (pl.when(ambiguous).then(pl.lit("ambiguous discount amount"))
+              .when(flag(frame, DISCOUNT_AMOUNT)).then(pl.lit("unparseable discount amount"))
+              .otherwise(pl.lit(None, pl.String)))
+    rule = pl.coalesce(pl.col(RULE), reason) if RULE in frame.columns else reason
+    return frame.with_columns(rule.alias(RULE), pl.col(DISCOUNT_AMOUNT).fill_null(0.0))
 
 
 def _generic_revenue_columns(preset: Preset | None, parsed: pl.DataFrame) -> str:
@@ -378,11 +416,7 @@ def _line_items(preset: Preset | None, parsed: pl.DataFrame) -> pl.DataFrame | N
 
 
 #: Columns of ``IngestReport.lines``, in this order (category only when the file has one).
-LINE_COLUMNS: dict[str, pl.DataType] = {
-    "order_id": pl.String(), "customer_id": pl.String(), "order_date": pl.Date(), "product": pl.String(),
-    "sku": pl.String(), "category": pl.String(), "quantity": pl.Float64(), "line_amount": pl.Float64(),
-    "discount_code": pl.String(),
-}
+LINE_COLUMNS: dict[str, pl.DataType] = LINE_SCHEMA
 _ORDER_FIELDS = ("order_id", "customer_id", "order_date", "discount_code")
 
 
@@ -435,7 +469,7 @@ PRESETS: tuple[Preset, ...] = (
             "cancelled": ("cancelledat",), "financial_status": ("financialstatus",), "currency": ("currency",),
             "region": ("billingcountry", "shippingcountry"), "channel": ("source",),
             "unit_price": ("lineitemprice",), "product": ("lineitemname",), "sku": ("lineitemsku",),
-            "discount_code": ("discountcode",),
+            "discount_code": ("discountcode",), "discount_amount": ("discountamount",),
         },
         _shopify,
         notes=(("Shopify: line items were merged into one row per order (Name); the customer is the e-mail; "
@@ -501,6 +535,9 @@ PRESETS: tuple[Preset, ...] = (
             "sku": ("sku", "itemsku", "productsku"),
             "discount_code": ("couponcode", "couponcodes", "coupon", "coupons", "couponitems", "couponsused",
                               "discountcode"),
+            # WooCommerce's discount_total (cart discount, before tax); older plugins say cart_discount.
+            "discount_amount": ("discounttotal", "cartdiscount", "cartdiscountamount", "ordertotaldiscount",
+                                "orderdiscount", "totaldiscount", "discountamount"),
         },
         _woocommerce,
         notes=("WooCommerce: only completed and processing orders are kept, net of refunds; guests (customer 0) are identified by e-mail.",),

@@ -21,6 +21,8 @@ from typing import Any, Callable
 
 import polars as pl
 
+from crm_core.currency import convert_lines
+from crm_core.ingest import batches
 from crm_core.ingest import source as ingest_source
 from crm_core.ingest.checks import check_orders, check_side
 from crm_core.ingest.columns import ORDER_ROLES, SIDE_REQUIRED, SIDE_ROLES, Role, name_candidates
@@ -30,7 +32,7 @@ from crm_core.ingest.formats import sniff_formats
 from crm_core.ingest.mapping import ColumnSample, map_columns, missing_message, require_orders
 from crm_core.ingest.options import ColumnMapping, ReadOptions, Source
 from crm_core.ingest.presets import (
-    BY_NAME, EXTRA_KINDS, LINE_ROLES, Preset, detect_preset, finish_orders, kept_lines, merged_lines_note,
+    BY_NAME, CONTACT_ROLES, EXTRA_KINDS, LINE_ROLES, Preset, detect_preset, finish_orders, kept_lines, merged_lines_note,
 )
 from crm_core.ingest.report import OK, REASONS, IngestReport, ReportInputs, build_report
 from crm_core.ingest.source import RawTable, open_table
@@ -164,9 +166,14 @@ def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, f
         user = {f.name: getattr(mapping, f.name) for f in fields(mapping) if getattr(mapping, f.name)}
         roles = list(ORDER_ROLES) + list(LINE_ROLES)
         roles += [Role(key, kind, key.replace("_", " "), ()) for key, kind in EXTRA_KINDS.items()]
+        roles += list(CONTACT_ROLES)  # after the presets' own roles (Stripe's customer e-mail is its customer)
         sample = ColumnSample(table)
         plan = require_orders(map_columns(table, sample, roles, user, preset), table.columns)
         formats = sniff_formats(table, sample, plan, options, preset)
+        if batches.wanted(table, preset, plan, options):  # a large CSV: memory follows the batch, not the file
+            found = {**_start(table, preset), **plan.detected, **formats.detected}
+            return batches.read_orders(table, sample, plan, formats, options, found,
+                                       (*table.warnings, *plan.warnings, *formats.warnings))
         parsed = parse_values(table, sample, plan, formats)
         frame, lines, revenue = finish_orders(preset, parsed.frame, options.revenue_definition)
         extra = {"source_rows": parsed.source_rows} if preset and preset.name == "shopify" else {}
@@ -185,6 +192,8 @@ def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, f
             corrected=parsed.corrected,
         )
         valid, report = build_report(checked.frame, checked.rejected, inputs)
+        if options.rates is not None:  # line amounts at their order's rate
+            lines = convert_lines(lines, checked.frame, checked.detected.get("currency") or "")
         report.source_lines, report.lines = parsed.source_rows, kept_lines(lines, checked.frame, pl.col(OK))
         return valid, report
 

@@ -26,8 +26,10 @@ REASONS = (
     "empty row", "missing customer id", "missing date", "unparseable date", "missing amount",
     "unparseable amount", "ambiguous amount", "amount out of range", "other currency", "cancelled order",
     "payment not paid", "payment refunded", "deal not won", "order not completed", "missing month",
-    "unparseable month", "missing spend", "unparseable spend",
+    "unparseable month", "missing spend", "unparseable spend", "missing currency",
 )
+#: Reasons that name a value: ``no exchange rate for USD on 2024-01-03`` (see crm_core.currency).
+REASON_PATTERNS = (r"^no exchange rate for [A-Z]{3} on \d{4}-\d{2}-\d{2}$",)
 
 
 def empty_rejected() -> pl.DataFrame:
@@ -161,12 +163,7 @@ def build_report(
         When the table has no data rows, or none of them could be used (the
         report travels with the error).
     """
-    ok = checked.get_column(OK).fill_null(False)
-    everything_ok = bool(ok.all())
-    kept = checked if everything_ok else checked.filter(ok)
-    valid = kept.select([pl.col(c).cast(inputs.schema[c], strict=False) for c in inputs.canonical])
-    warnings = list(inputs.warnings)
-    rejected = _with_raw(reasons, inputs.raw_text, warnings)
+    valid, rejected, warnings = split_rows(checked, reasons, inputs)
     report = IngestReport(
         rows_read=checked.height,
         rows_valid=valid.height,
@@ -181,20 +178,42 @@ def build_report(
         report.duplicate_rows = _duplicate_rows(valid)
         if "amount" in valid.columns:
             report.negative_amount_rows = int((valid.get_column("amount") < 0).sum())
-    _summary_warnings(report, inputs.notes)
-    if checked.height == 0:
+    finish_report(report, inputs.notes, inputs.what)
+    return valid.lazy(), report
+
+
+def split_rows(
+    checked: pl.DataFrame, reasons: pl.DataFrame, inputs: ReportInputs
+) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
+    """The kept rows in the canonical schema, the rejected rows (line, raw, reason) and the warnings so far."""
+    ok = checked.get_column(OK).fill_null(False)
+    kept = checked if bool(ok.all()) else checked.filter(ok)
+    valid = kept.select([pl.col(c).cast(inputs.schema[c], strict=False) for c in inputs.canonical])
+    warnings = list(inputs.warnings)
+    return valid, _with_raw(reasons, inputs.raw_text, warnings), warnings
+
+
+def finish_report(report: IngestReport, notes: tuple[str, ...], what: str) -> None:
+    """Add the closing warnings (rows set aside, duplicates, ...) to a report whose counts are final.
+
+    Raises
+    ------
+    IngestError
+        When the table has no data rows, or none of them could be used (the report travels with the error).
+    """
+    _summary_warnings(report, notes)
+    if report.rows_read == 0:
         raise IngestError(
-            f"The file has column names but no rows of data. Check you exported the {inputs.what}, not an empty report.",
+            f"The file has column names but no rows of data. Check you exported the {what}, not an empty report.",
             report,
         )
-    if valid.height == 0:
+    if report.rows_valid == 0:
         reasons = ", ".join(f"{n} {r}" for r, n in list(report.rejected_by_reason().items())[:3])
         raise IngestError(
-            f"None of the {checked.height} rows could be used ({reasons}). Check the column mapping and the date "
+            f"None of the {report.rows_read} rows could be used ({reasons}). Check the column mapping and the date "
             "format (CLI: --customer/--date/--amount COL, --date-format).",
             report,
         )
-    return valid.lazy(), report
 
 
 def _with_raw(
@@ -209,10 +228,17 @@ def _with_raw(
     return rejected.join(raw, on="line", how="left").select("line", "raw", "reason").sort("line")
 
 
+#: Reasons named in the summary sentence (the rest are counted).
+_LISTED_REASONS = 8
+
+
 def _summary_warnings(report: IngestReport, notes: tuple[str, ...]) -> None:
     report.warnings.extend(notes)
     if report.rows_rejected:
-        reasons = ", ".join(f"{n:,} {r}" for r, n in report.rejected_by_reason().items())
+        by_reason = report.rejected_by_reason()
+        reasons = ", ".join(f"{n:,} {r}" for r, n in list(by_reason.items())[:_LISTED_REASONS])
+        if len(by_reason) > _LISTED_REASONS:  # e.g. one "no exchange rate for USD on <date>" per date
+            reasons += f" and {len(by_reason) - _LISTED_REASONS:,} other reasons (see the rejected rows)"
         share = report.rows_rejected / max(report.rows_read, 1)
         report.warnings.append(
             f"{report.rows_rejected:,} of {report.rows_read:,} rows ({share:.1%}) were set aside: {reasons}."
@@ -237,13 +263,18 @@ def _summary_warnings(report: IngestReport, notes: tuple[str, ...]) -> None:
         )
 
 
+def row_hashes(frame: pl.DataFrame) -> pl.Series:
+    """64-bit hash of each row (the same for equal rows in every batch of a file)."""
+    return frame.hash_rows()
+
+
 def _duplicate_rows(frame: pl.DataFrame) -> int:
     """Rows identical to an earlier row in every column.
 
     Counted on 64-bit row hashes (rows minus distinct hashes): a false match
     needs a hash collision, about 1 in 10^8 for 10M rows.
     """
-    return frame.height - frame.hash_rows().n_unique()
+    return frame.height - row_hashes(frame).n_unique()
 
 
 def rows(count: int, singular: str = "is", plural: str = "are") -> str:

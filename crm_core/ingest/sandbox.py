@@ -21,7 +21,11 @@ Small plain-text files are read in-process (starting a worker costs about a
 third of a second); compressed, Excel and Parquet files always go through the
 worker, whatever their size.
 
-Limits (environment variables, read at each call):
+A CLI command can instead run whole under :func:`crm_core.ingest.supervisor.supervised`
+(a fork watched the same way, without re-importing or handing rows back); then every
+file is read in-process, in that watched child.
+
+Limits (environment variables, read at each call; see :mod:`crm_core.ingest.limits`):
 
 - ``CRM_INGEST_MEMORY_MB``: resident memory of the worker (default 2560; 0: no limit).
 - ``CRM_INGEST_TIMEOUT_S``: wall-clock limit of one read (default 240).
@@ -34,7 +38,6 @@ import contextlib
 import logging
 import os
 import pickle
-import signal
 import subprocess
 import sys
 import tempfile
@@ -49,15 +52,16 @@ import polars as pl
 from crm_core.ingest import reader, rejects
 from crm_core.ingest import source as ingest_source
 from crm_core.ingest.errors import IngestError
+from crm_core.ingest.limits import (
+    ADDRESS_HEADROOM, TOO_BIG, TOO_SLOW, crash_message, env_number, gigabytes, memory_limit_bytes, resident_bytes,
+    timeout_seconds,
+)
+from crm_core.ingest.supervisor import SUPERVISED_ENV
 from crm_core.ingest.messages import disk_full, is_disk_full, one_line
 from crm_core.ingest.options import ColumnMapping, ReadOptions, Source
 from crm_core.ingest.report import IngestReport
 
-MEMORY_ENV = "CRM_INGEST_MEMORY_MB"
-TIMEOUT_ENV = "CRM_INGEST_TIMEOUT_S"
 INPROCESS_ENV = "CRM_INGEST_INPROCESS_MB"
-DEFAULT_MEMORY_MB = 2560
-DEFAULT_TIMEOUT_S = 240
 DEFAULT_INPROCESS_MB = 8
 
 REQUEST_FILE = "request.pickle"
@@ -69,23 +73,6 @@ _HOSTILE_MAGIC = (b"\x1f\x8b", b"PK\x03\x04", b"PK\x05\x06", b"PAR1", b"\xd0\xcf
 _CHUNK = 4 * 1024**2
 #: How often the worker's resident memory is checked.
 _POLL_SECONDS = 0.02
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-#: Address space allowed beyond the memory limit: Polars and its allocator reserve
-#: about 1.5 GB they never touch, so the cap on address space alone would refuse real files.
-ADDRESS_HEADROOM = 1536 * 1024**2
-
-TOO_BIG = (
-    "Reading this file needed more memory than the server allows ({limit}), so it was stopped. "
-    "Export a shorter period or fewer columns, or save it as CSV."
-)
-TOO_SLOW = (
-    "Reading this file took longer than {seconds} s, so it was stopped. "
-    "Export a shorter period or fewer columns, or save it as CSV."
-)
-CRASHED = (
-    "The file reader stopped on this file ({what}); it may be damaged or crafted. "
-    "Open it in a spreadsheet program and export it again as CSV (UTF-8)."
-)
 
 log = logging.getLogger("crm_core.ingest.sandbox")
 
@@ -115,25 +102,6 @@ def read_side_table(
 ) -> tuple[pl.LazyFrame, IngestReport]:
     """:func:`crm_core.ingest.reader.read_side_table` with the limits above."""
     return _read("side", source, filename, kind=kind, options=options, mapping=mapping)
-
-
-def memory_limit_bytes() -> int:
-    """The worker's resident-memory limit (``$CRM_INGEST_MEMORY_MB``; 0: none)."""
-    return int(_env_number(MEMORY_ENV, DEFAULT_MEMORY_MB) * 1024**2)
-
-
-def timeout_seconds() -> float:
-    """The wall-clock limit of one read (``$CRM_INGEST_TIMEOUT_S``)."""
-    return _env_number(TIMEOUT_ENV, DEFAULT_TIMEOUT_S) or DEFAULT_TIMEOUT_S
-
-
-def _env_number(name: str, default: float) -> float:
-    """A non-negative number from the environment (``default`` when unset or invalid)."""
-    try:
-        value = float(os.environ.get(name, "") or default)
-    except ValueError:
-        return default
-    return value if value >= 0 else default
 
 
 def source_limits() -> dict[str, int]:
@@ -222,7 +190,10 @@ def _local_file(source: Source, filename: str | None, job: Path) -> tuple[Path, 
 
 
 def _needs_worker(path: Path) -> bool:
-    """Compressed, Excel and Parquet files, and large text files, are read by the worker."""
+    """Compressed, Excel and Parquet files, and large text files, are read by the worker
+    (except in a CLI command the supervisor already runs under the same limits)."""
+    if os.environ.get(SUPERVISED_ENV) == "1":
+        return False
     try:
         size = path.stat().st_size
         with path.open("rb") as handle:
@@ -231,7 +202,7 @@ def _needs_worker(path: Path) -> bool:
         return False  # the reader says what is wrong with the path
     if magic.startswith(_HOSTILE_MAGIC):
         return True
-    return size > _env_number(INPROCESS_ENV, DEFAULT_INPROCESS_MB) * 1024**2
+    return size > env_number(INPROCESS_ENV, DEFAULT_INPROCESS_MB) * 1024**2
 
 
 def _in_worker(
@@ -247,13 +218,13 @@ def _in_worker(
     returncode = _run_worker(job)
     result_path = job / RESULT_FILE
     if returncode != 0 or not result_path.exists():
-        raise IngestError(_crash_message(returncode))
+        raise IngestError(crash_message(returncode))
     status, payload, report = pickle.loads(result_path.read_bytes())
     rejects.remove_with(report)
     if status == "error":
         raise IngestError(payload, report)
     if status == "memory":
-        raise IngestError(TOO_BIG.format(limit=_gigabytes(memory_limit_bytes())))
+        raise IngestError(TOO_BIG.format(limit=gigabytes(memory_limit_bytes())))
     return pl.read_ipc(job / VALID_FILE).lazy(), report
 
 
@@ -273,8 +244,8 @@ def _run_worker(job: Path) -> int:
                     break
                 except subprocess.TimeoutExpired:
                     pass
-                if limit and _resident_bytes(process.pid) > limit:
-                    raise IngestError(TOO_BIG.format(limit=_gigabytes(limit)))
+                if limit and resident_bytes(process.pid) > limit:
+                    raise IngestError(TOO_BIG.format(limit=gigabytes(limit)))
                 if time.monotonic() > deadline:
                     raise IngestError(TOO_SLOW.format(seconds=f"{timeout_seconds():g}"))
         finally:
@@ -284,26 +255,3 @@ def _run_worker(job: Path) -> int:
     if returncode:  # logged without the Rust text (a panic message, a backtrace)
         log.info("ingest worker exited with %s", returncode)
     return returncode
-
-
-def _resident_bytes(pid: int) -> int:
-    """Resident memory of process ``pid`` (0 where /proc is not available)."""
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * _PAGE_SIZE
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-def _crash_message(returncode: int) -> str:
-    """Why the worker died, for the user: memory (an allocation abort or the kernel) or a crash."""
-    if returncode in (-signal.SIGABRT, -signal.SIGKILL, -signal.SIGBUS):
-        # Rust aborts when an allocation fails under the cap; the kernel kills on OOM.
-        return TOO_BIG.format(limit=_gigabytes(memory_limit_bytes()))
-    if returncode < 0 and -returncode in signal.valid_signals():
-        return CRASHED.format(what=f"signal {signal.Signals(-returncode).name}")
-    return CRASHED.format(what=f"exit {returncode}")
-
-
-def _gigabytes(size: int) -> str:
-    return f"{size / 1024**3:.1f} GB"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import mmap
 import re
 import tempfile
 import zipfile
@@ -104,6 +103,8 @@ class RawTable:
     typed: Callable[[dict[str, pl.DataType]], pl.LazyFrame] | None = None
     unnumbered: pl.LazyFrame | None = None
     first_line: int = 2
+    #: Size in bytes of the delimited text read (0 for other formats): large ones are read in batches.
+    text_bytes: int = 0
 
     def rows(self) -> pl.LazyFrame:
         """The source columns without ``__line`` (numbering rows costs the CSV reader
@@ -339,7 +340,26 @@ def _open_text(path: Path, name: str, size: int, settings: _Settings, staging: _
         detected["quotes"] = "ignored"
     table = _finish_table(frame, layout.names, raw_text, detected, head=typed({}))
     table.typed, table.unnumbered, table.first_line = typed, typed({}), layout.first_line
+    table.text_bytes = csv_path.stat().st_size
     return table
+
+
+def text_batches(table: RawTable, rows: int) -> Iterator[RawTable]:
+    """A delimited table in batches of ``rows`` rows, each a :class:`RawTable` held in memory.
+
+    Each batch has the text columns and ``__line`` of its rows (so line numbers
+    and raw text are the file's), the whole table's sample, and no ``typed``
+    fast path: its values are parsed from the text.
+    """
+    delimiter = str(table.detected.get("delimiter", ","))
+    for batch in table.frame.collect_batches(chunk_size=rows):
+        if batch.height == 0:
+            continue
+        frame = batch.lazy()
+        part = RawTable(frame, table.columns, table.sample, table.complete, table.detected, [],
+                        _joined_raw(frame, table.columns, delimiter))
+        part.unnumbered, part.first_line = frame.drop(LINE), int(batch.get_column(LINE)[0])
+        yield part
 
 
 def _utf8_text(path: Path, size: int, settings: _Settings, staging: _Staging, detected: dict) -> tuple[Path, str]:
@@ -436,12 +456,19 @@ def _lf_line_ends(text: str) -> str:
 def _has_lone_cr(path: Path) -> bool:
     """Does a UTF-8 file end some lines with a bare CR (old Mac style, or mixed into CRLF)?
 
-    The CSV reader ends rows at LF only, so such lines would merge. Files
-    without any CR (most) cost one memchr scan of the mapped file.
+    The CSV reader ends rows at LF only, so such lines would merge. Read in
+    chunks (a memory map of a 3 GB file would count 3 GB as resident); files
+    without any CR (most) cost one memchr scan per chunk.
     """
-    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        first = data.find(b"\r")
-        return first >= 0 and _LONE_CR.search(data, first) is not None
+    held = b""  # a CR ending a chunk: is the next byte LF?
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            data, held = held + chunk, b""
+            if data.endswith(b"\r"):
+                data, held = data[:-1], b"\r"
+            if b"\r" in data and _LONE_CR.search(data):
+                return True
+    return held == b"\r"
 
 
 _LONE_CR = re.compile(rb"\r(?!\n)")

@@ -9,7 +9,7 @@ rather than "missing".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import polars as pl
 
@@ -57,12 +57,18 @@ class Parsed:
         return self.frame.height
 
 
-def parse_values(table: RawTable, sample: ColumnSample, plan: ColumnPlan, formats: Formats) -> Parsed:
+def parse_values(
+    table: RawTable, sample: ColumnSample, plan: ColumnPlan, formats: Formats,
+    whole_column: Callable[[str], dict[str, Any]] | None = None,
+) -> Parsed:
     """Parse every mapped column over the whole table (streaming), then retry failures.
 
     Clean CSV columns (plain numbers, ISO dates, as seen in the sample) are
     parsed by the CSV reader itself, strictly; if any value does not fit, the
     whole table is read again as text and parsed by expressions.
+    ``whole_column`` is given when ``table`` is one batch of a larger file: for a
+    number column whose convention must be decided, it returns the evidence
+    (:func:`~crm_core.ingest.numbers.evidence`) of the whole file's column.
     """
     parsed = None
     detected: dict[str, Any] = {}
@@ -80,7 +86,7 @@ def parse_values(table: RawTable, sample: ColumnSample, plan: ColumnPlan, format
         parsed = table.rows().select(_expressions(plan, formats, sample.schema)).collect(engine="streaming")
     line = (pl.col(LINE).cast(pl.Int64) + table.first_line).alias(LINE)
     parsed = parsed.with_row_index(LINE).with_columns(line)
-    parsed, numbers = _resolve_numbers(table, sample, plan, formats, parsed)
+    parsed, numbers = _resolve_numbers(table, sample, plan, formats, parsed, whole_column)
     parsed, bad_examples = _second_chance(table, sample, plan, formats, parsed)
     detected.update(numbers.detected)
     return Parsed(parsed, {**numbers.examples, **bad_examples}, numbers.corrected, detected)
@@ -139,7 +145,8 @@ class _Numbers:
 
 
 def _resolve_numbers(
-    table: RawTable, sample: ColumnSample, plan: ColumnPlan, formats: Formats, parsed: pl.DataFrame
+    table: RawTable, sample: ColumnSample, plan: ColumnPlan, formats: Formats, parsed: pl.DataFrame,
+    whole_column: Callable[[str], dict[str, Any]] | None = None,
 ) -> tuple[pl.DataFrame, _Numbers]:
     """Each text number column: re-read the values the fast parse missed, then decide the
     column's convention from all its values and read each value against it (see numbers.py)."""
@@ -165,7 +172,8 @@ def _resolve_numbers(
         if key in keys_failed:
             point, comma, bits, written = _retry_numbers(raw, key, point, comma, bits, written)
         number = formats.numbers[key]
-        result = resolve(point, comma, bits, written, number.decimal, formats.user_decimal)
+        result = resolve(point, comma, bits, written, number.decimal, formats.user_decimal,
+                         whole_column(key) if whole_column else None)
         value = result.value
         if key != "amount":  # infinities are only kept for the amount, whose row says "amount out of range"
             value = pl.select(pl.when(value.is_finite()).then(value)).to_series()

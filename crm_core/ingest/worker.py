@@ -28,7 +28,7 @@ def main(job: Path) -> int:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     try:
         lazy, report = sandbox.run_reader(request["what"], request["path"], request["filename"], request["arguments"])
-        lazy.collect().write_ipc(job / sandbox.VALID_FILE)
+        lazy.sink_ipc(job / sandbox.VALID_FILE)  # streamed: a large file's rows never sit in memory at once
         report.spill_rejected(Path(request["spill"]))
         result = ("ok", None, report)
     except IngestError as error:

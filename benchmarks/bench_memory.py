@@ -1,0 +1,165 @@
+"""Peak memory of ``python -m crm_core summary FILE --json`` on files larger than memory is comfortable for.
+
+Issue 18 point 2: every path on 100M orders (a ~3 GB CSV) within 4 GB peak RSS;
+``summary`` on 30M orders (3M customers) under 1.2 GB with exact totals (the
+contract, scaled); 50M rejected rows under 1.5 GB. Each figure is the peak
+resident memory of the whole process tree (the CLI and any child it starts),
+summed over its processes, polled every 20 ms from /proc, with ``wait4``'s
+largest single process beside it.
+
+Sizes: 30M orders and 50M rejected rows by default; ``CRM_BENCH_FULL=1`` adds
+100M orders (generating the 3 GB file takes minutes on 2 cores). Smaller runs:
+``CRM_BENCH_MEMORY_ORDERS=3000000 CRM_BENCH_MEMORY_REJECTS=5000000``. Files
+are generated once into benchmarks/out/ (customer ids uniform over rows/10, so
+a 30M file has 3M customers; amounts with cents; ISO dates).
+
+The exact revenue of each generated file is computed while generating it (in
+integer cents) and checked against the CLI's output.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.common import OUT
+
+ROOT = Path(__file__).resolve().parents[1]
+CHUNK_ROWS = 5_000_000
+#: The rejects file: its first VALID_HEAD rows are valid orders (what sniffing sees, as in
+#: tests/hostile's junk_rows_csv), then one row in VALID_EVERY (a file of rejects only is refused).
+VALID_HEAD = 5000
+VALID_EVERY = 50
+MB = 1024**2
+
+
+def _env_rows(name: str, default: int) -> int:
+    return int(float(os.environ.get(name, "") or default))
+
+
+def orders_csv(rows: int) -> tuple[Path, int]:
+    """``rows`` orders over rows/10 customers; the file and its revenue in cents."""
+    return _generate(f"memory_orders_{rows}.csv", rows, rejects=False)
+
+
+def rejects_csv(rejected: int) -> tuple[Path, int]:
+    """About ``rejected`` rows with an unreadable date after VALID_HEAD valid ones, one in VALID_EVERY valid."""
+    rows = VALID_HEAD + rejected + rejected // (VALID_EVERY - 1)
+    return _generate(f"memory_rejects_{rejected}.csv", rows, rejects=True)
+
+
+def _generate(name: str, rows: int, rejects: bool) -> tuple[Path, int]:
+    import numpy as np
+    import polars as pl
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    path, cents_file = OUT / name, OUT / (name + ".cents")
+    if path.exists() and cents_file.exists():
+        return path, int(cents_file.read_text())
+    partial = path.with_suffix(".partial")
+    rng = np.random.default_rng(18)
+    customers = max(rows // 10, 1)
+    total_cents = 0
+    with partial.open("wb") as out:
+        for start in range(0, rows, CHUNK_ROWS):
+            size = min(CHUNK_ROWS, rows - start)
+            cents = rng.integers(1, 30_000, size)
+            frame = pl.DataFrame({
+                "customer_id": rng.integers(0, customers, size),
+                "order_date": np.datetime64("2022-01-01") + rng.integers(0, 3 * 365, size).astype("timedelta64[D]"),
+                "cents": cents,
+                "quantity": rng.integers(1, 6, size),
+            })
+            valid = pl.lit(True)
+            if rejects:
+                row = pl.int_range(start, start + size)
+                valid = (row < VALID_HEAD) | (row % VALID_EVERY == 0)
+            total_cents += int(frame.filter(valid)["cents"].sum())
+            frame.select(
+                pl.format("C{}", pl.col("customer_id").cast(pl.String).str.zfill(8)).alias("customer_id"),
+                pl.when(valid).then(pl.col("order_date").cast(pl.String)).otherwise(pl.lit("n/a")).alias("order_date"),
+                (pl.col("cents") // 100).cast(pl.String) + "." + (pl.col("cents") % 100).cast(pl.String).str.zfill(2),
+                pl.col("quantity"),
+            ).rename({"cents": "amount"}).write_csv(out, include_header=start == 0)
+    cents_file.write_text(str(total_cents))
+    partial.rename(path)
+    return path, total_cents
+
+
+def peak_tree_rss(command: list[str], env: dict[str, str]) -> tuple[int, float, float, float, str]:
+    """Run ``command``: (exit code, seconds, peak MB of the tree's summed RSS, wait4's largest process MB, stdout)."""
+    start = time.perf_counter()
+    with open(os.devnull, "wb") as sink, (OUT / "memory_stdout.json").open("w+b") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=sink, env=env, cwd=ROOT)
+        peak = 0
+        while True:
+            done, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if done:
+                break
+            peak = max(peak, _tree_rss(process.pid))
+            time.sleep(0.02)
+        out.seek(0)
+        text = out.read().decode()
+    seconds = time.perf_counter() - start
+    return os.waitstatus_to_exitcode(status), seconds, peak / MB, usage.ru_maxrss / 1024, text
+
+
+def _tree_rss(root: int) -> int:
+    """Resident bytes of ``root`` and all its descendants."""
+    parents: dict[int, int] = {}
+    resident: dict[int, int] = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            statm = Path(f"/proc/{entry}/statm").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        parents[int(entry)] = int(fields[1])
+        resident[int(entry)] = int(statm.split()[1]) * page
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        tree.update(children)
+        frontier += children
+    return sum(resident.get(pid, 0) for pid in tree)
+
+
+def _line(title: str, target_mb: float, path: Path, cents: int) -> str:
+    env = dict(os.environ, CRM_INGEST_TIMEOUT_S="3600")  # the clock is not what is measured here
+    command = [sys.executable, "-m", "crm_core", "summary", str(path), "--json"]
+    code, seconds, tree_mb, largest_mb, text = peak_tree_rss(command, env)
+    if code != 0:
+        line = f"{title:<52} exit {code} after {seconds:6.1f}s, peak {tree_mb:6.0f} MB (target < {target_mb:.0f} MB)"
+    else:
+        result = json.loads(text)
+        exact = round(result["revenue"] * 100) == cents
+        line = (f"{title:<52} peak {tree_mb:6.0f} MB (largest process {largest_mb:6.0f} MB) {seconds:6.1f}s "
+                f"rows {result['rows_read']:,} rejected {result['rows_rejected']:,} customers {result['customers']:,} "
+                f"revenue {'exact' if exact else 'WRONG'} (target < {target_mb:.0f} MB)")
+    print(line, flush=True)
+    return line
+
+
+def main() -> None:
+    orders = _env_rows("CRM_BENCH_MEMORY_ORDERS", 30_000_000)
+    rejected = _env_rows("CRM_BENCH_MEMORY_REJECTS", 50_000_000)
+    path, cents = orders_csv(orders)
+    target = 1200 if orders <= 30_000_000 else 4096  # the contract's 30M figure; 4 GB for 100M
+    _line(f"summary, {orders / 1e6:g}M orders ({path.stat().st_size / MB:,.0f} MB CSV)", target, path, cents)
+    path, cents = rejects_csv(rejected)
+    _line(f"summary, {rejected / 1e6:g}M rejected rows ({path.stat().st_size / MB:,.0f} MB CSV)", 1500, path, cents)
+    if os.environ.get("CRM_BENCH_FULL") == "1":
+        path, cents = orders_csv(100_000_000)
+        _line(f"summary, 100M orders ({path.stat().st_size / MB:,.0f} MB CSV)", 4096, path, cents)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,237 @@
+"""Browser page timings: the real server, driven in Chromium like a manager clicks through it.
+
+Starts ``streamlit run app.py`` (headless, no file watcher, as in production) on a free
+loopback port and opens it in Debian's chromium through playwright. A timing runs from the
+click (in the sidebar's page list, or on a sidebar widget) to the moment the page is done:
+the app's script state is back to "not running", no element is stale and every Plotly
+chart on the page has drawn its SVG.
+
+On the demo (fresh server): every page's first visit, its first visit from a second
+browser session (results shared across sessions), a revisit, and a period change and a
+filter change on the heavier pages. At 1M orders (``/tmp/bench/orders1m.csv`` or the
+shared generator): the upload to the Overview, then each page's first visit.
+Targets (issue 18): first visit < 1.5 s, revisit < 0.5 s, period/filter change < 1 s;
+at 1M orders upload to Overview < 5 s, first visit < 3 s.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from st_client import streamlit_server  # noqa: E402  (the tests' server fixture, shared)
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SERVER_FLAGS = ("--server.fileWatcherType", "none", "--server.runOnSave", "false")
+SHARED_BENCH = ROOT.parent / "shared" / "bench"
+ORDERS_1M = Path("/tmp/bench/orders1m.csv")
+
+PAGES = ("Overview", "Data", "Portfolio", "Segments", "What brings the best customers", "Lifetime value & retention",
+         "Customer 360", "Interactions", "Actions", "Meeting mode", "Deck", "CRM scorecard", "Saved views & notes")
+CHANGE_PAGES = ("Overview", "Portfolio", "Segments", "Lifetime value & retention")  # period and filter changes here
+FIRST_S, REVISIT_S, CHANGE_S = 1.5, 0.5, 1.0
+UPLOAD_1M_S, FIRST_1M_S = 5.0, 3.0
+WAIT_MS = 180_000
+
+# Done: the script run is over, nothing stale is left and every chart has drawn.
+_DONE_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  if (document.querySelector('[data-stale="true"]')) return false;
+  for (const chart of document.querySelectorAll('[data-testid="stPlotlyChart"]'))
+    if (!chart.querySelector('.main-svg')) return false;
+  return true;
+}"""
+_STARTED_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return app && app.getAttribute('data-test-script-state') !== 'notRunning';
+}"""
+
+
+def _settle(page, started: float) -> float:
+    """Seconds from ``started`` until the run the last action triggered is done."""
+    try:  # the run starts within a frame or two of the click
+        page.wait_for_function(_STARTED_JS, polling="raf", timeout=3_000)
+    except Exception:  # noqa: BLE001  (playwright's TimeoutError: the run was over before we looked)
+        pass
+    page.wait_for_function(_DONE_JS, polling="raf", timeout=WAIT_MS)
+    elapsed = time.perf_counter() - started
+    errors = page.locator('[data-testid="stException"]')
+    if errors.count():
+        raise RuntimeError(f"an exception is shown on {page.url}: {errors.first.inner_text()[:500]}")
+    return elapsed
+
+
+def _click_page(page, title: str) -> float:
+    link = page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first
+    started = time.perf_counter()
+    link.click()
+    return _settle(page, started)
+
+
+def _pick_period(page, label: str) -> float:
+    box = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(has_text="Period").first
+    box.click()
+    option = page.get_by_role("option", name=label, exact=True)
+    started = time.perf_counter()
+    option.click()
+    return _settle(page, started)
+
+
+def _toggle_channel(page) -> float:
+    """Add the first channel to the filter, or remove it again with its chip above the page."""
+    chip = page.locator('[data-testid="stPills"] button').filter(has_text="Channel:")
+    if chip.count():
+        started = time.perf_counter()
+        chip.first.click()
+        return _settle(page, started)
+    expander = page.locator('[data-testid="stSidebar"] [data-testid="stExpander"]').filter(has_text="Filters").first
+    if not expander.locator('[data-testid="stMultiSelect"]').first.is_visible():
+        expander.locator("summary").click()
+    expander.locator('[data-testid="stMultiSelect"]').filter(has_text="Channel").first.locator("input").click()
+    option = page.locator('[role="option"]:not([data-key="__select_all__"])').first
+    started = time.perf_counter()
+    option.click()
+    elapsed = _settle(page, started)
+    page.keyboard.press("Escape")
+    return elapsed
+
+
+def _attempt(step, page, *args) -> float | None:
+    """A widget step, tried twice (a drop-down can close under a rerun); None when it fails both times."""
+    for _ in range(2):
+        try:
+            return step(page, *args)
+        except Exception as error:  # noqa: BLE001  (playwright's TimeoutError; reported, the run goes on)
+            print(f"  ({step.__name__} failed on {page.url}: {str(error).splitlines()[0][:120]})", flush=True)
+            page.keyboard.press("Escape")
+            page.wait_for_function(_DONE_JS, polling="raf", timeout=WAIT_MS)
+    return None
+
+
+@contextlib.contextmanager
+def _browser() -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _open(browser, url: str):
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    started = time.perf_counter()
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector('[data-testid="stSidebarNav"]', timeout=WAIT_MS)
+    return page, _settle(page, started)
+
+
+def _mark(seconds: float | None, target: float) -> str:
+    if seconds is None:
+        return "      -  "
+    return f"{seconds:6.2f}{' ' if seconds < target else '!'}"
+
+
+def demo_timings(url: str) -> dict[str, dict[str, float | None]]:
+    """Per page: first (fresh server), new_session (second browser), revisit, period, filter seconds."""
+    times: dict[str, dict[str, float | None]] = {title: {} for title in PAGES}
+    with _browser() as browser:
+        page, opened = _open(browser, url)
+        times["Overview"]["open_link"] = opened
+        for title in PAGES[1:]:
+            times[title]["first"] = _click_page(page, title)
+        times["Overview"]["first"] = _click_page(page, "Overview")  # after a visit elsewhere: the click path
+        for title in PAGES:
+            times[title]["revisit"] = _click_page(page, title)
+        second, _ = _open(browser, url)
+        for title in PAGES[1:]:
+            times[title]["new_session"] = _click_page(second, title)
+        for index, title in enumerate(CHANGE_PAGES):
+            _click_page(page, title)
+            times[title]["period"] = _attempt(_pick_period, page, "Last 12 months" if index % 2 == 0 else "Whole history")
+            times[title]["filter"] = _attempt(_toggle_channel, page)
+    return times
+
+
+def print_demo(times: dict[str, dict[str, float | None]]) -> None:
+    print(f"{'page (demo, 5,000 customers)':<34} {'first':>8} {'new sess':>8} {'revisit':>8} {'period':>8} {'filter':>8}")
+    for title, row in times.items():
+        print(f"{title[:34]:<34} {_mark(row.get('first'), FIRST_S)} {_mark(row.get('new_session'), FIRST_S)} "
+              f"{_mark(row.get('revisit'), REVISIT_S)} {_mark(row.get('period'), CHANGE_S)} {_mark(row.get('filter'), CHANGE_S)}")
+    print(f"{'target':<34} {FIRST_S:6.2f}s  {FIRST_S:6.2f}s  {REVISIT_S:6.2f}s  {CHANGE_S:6.2f}s  {CHANGE_S:6.2f}s   "
+          "(! = missed)")
+    print(f"Overview opened from a link (new tab, cold server): {times['Overview']['open_link'] or 0:.2f} s")
+
+
+def _orders_1m() -> Path:
+    if ORDERS_1M.exists():
+        return ORDERS_1M
+    out = Path(tempfile.gettempdir()) / "bench_pages_orders1m.csv"
+    if not out.exists():
+        subprocess.run([sys.executable, str(SHARED_BENCH / "gen_orders.py"), "1000000", str(out)], check=True)
+    return out
+
+
+def million_timings(url: str, csv: Path) -> dict[str, float]:
+    """Upload to the Overview, then each page's first visit, on 1M orders."""
+    times: dict[str, float] = {}
+    with _browser() as browser:
+        page, _ = _open(browser, url)
+        _click_page(page, "Data")
+        started = time.perf_counter()
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(csv))
+        save = page.get_by_role("button", name="Save and analyse")
+        save.wait_for(timeout=WAIT_MS)
+        _settle(page, started)
+        times["upload_read"] = time.perf_counter() - started
+        save_started = time.perf_counter()
+        save.click()
+        page.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"] h1')?.textContent.includes('Overview')",
+                               timeout=WAIT_MS)
+        _settle(page, save_started)
+        times["save_to_overview"] = time.perf_counter() - save_started
+        times["upload_to_overview"] = time.perf_counter() - started
+        for title in PAGES[1:]:
+            times[title] = _click_page(page, title)
+    return times
+
+
+def print_million(times: dict[str, float]) -> None:
+    print(f"1M orders: upload to Overview {_mark(times['upload_to_overview'], UPLOAD_1M_S)} s "
+          f"(target {UPLOAD_1M_S:.0f} s; read {times['upload_read']:.2f} s + save and Overview "
+          f"{times['save_to_overview']:.2f} s)")
+    for title in PAGES[1:]:
+        print(f"  1M orders, first visit {title[:34]:<34} {_mark(times[title], FIRST_1M_S)} s (target {FIRST_1M_S:.0f} s)")
+
+
+def main() -> None:
+    if not Path(CHROMIUM).exists():
+        print("skipped: Debian chromium is not installed")
+        return
+    env = {"CRM_LOG_LEVEL": "WARNING"}
+    with tempfile.TemporaryDirectory(prefix="bench_pages_") as folder:
+        with streamlit_server(Path(folder), env, flags=SERVER_FLAGS) as (port, _):
+            print_demo(demo_timings(f"http://127.0.0.1:{port}"))
+        if os.environ.get("BENCH_PAGES_SKIP_1M"):
+            return
+        csv = _orders_1m()
+        with tempfile.TemporaryDirectory(prefix="bench_pages_1m_") as big:
+            with streamlit_server(Path(big), env, flags=SERVER_FLAGS) as (port, _):
+                print_million(million_timings(f"http://127.0.0.1:{port}", csv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Run a whole CLI command under the reader's memory and time limits, at the cost of a fork.
+
+The sandbox (:mod:`crm_core.ingest.sandbox`) protects the server by reading
+files in a worker process; starting that worker costs a fresh interpreter,
+re-importing Polars and handing the rows back (a third of a second and more
+per read). A CLI command has nothing to protect but itself, so
+:func:`supervised` forks *before* Polars is imported: the child runs the
+command with its address space capped (as the worker is) and reads every file
+in-process; the parent, a bare interpreter, watches the child's resident memory
+and the clock exactly as the sandbox watches its worker, and turns a kill, an
+abort or a crash into the same one-line messages. Nothing is re-imported and no
+row crosses a process boundary.
+
+Only stdlib modules are imported here: forking a process that runs Polars'
+thread pool is unsafe, so the caller must not have imported Polars yet
+(:func:`supervised` runs the command unsupervised-but-sandboxed otherwise).
+"""
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import sys
+import tempfile
+import time
+from typing import Callable
+
+from crm_core.ingest import limits
+from crm_core.ingest.messages import one_line
+
+#: Set in the supervised child: the sandbox then reads every file in-process.
+SUPERVISED_ENV = "CRM_INGEST_SUPERVISED"
+_POLL_SECONDS = 0.02
+OUT_OF_MEMORY = "The command ran out of memory. Use a smaller file (a shorter period) or a machine with more memory."
+
+
+def supervised(command: Callable[[], int]) -> int:
+    """Run ``command`` in a forked child under the ingest limits; its exit code (2 with one line on a limit or crash).
+
+    The child's stderr goes to a temporary file the parent copies out when the
+    child exits by itself (its own one-line error), and drops when the child is
+    killed or aborts (a Rust allocation failure or panic text), printing its own line.
+    """
+    if "polars" in sys.modules or not hasattr(os, "fork"):
+        return command()  # the read still goes through the sandbox's worker
+    memory, seconds = limits.memory_limit_bytes(), limits.timeout_seconds()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as child_stderr:
+        pid = os.fork()
+        if pid == 0:  # the child: run the command and exit, never return into the parent's stack
+            os._exit(_child(command, child_stderr.fileno(), memory))
+        code, message = _watch(pid, memory, seconds)
+        if message is None:  # exited by itself: its stderr holds its own message, if any
+            child_stderr.seek(0)
+            sys.stderr.write(child_stderr.read(64 * 1024).decode("utf-8", "replace"))
+            return code
+        print(one_line(f"error: {message}"), file=sys.stderr)
+        return 2
+
+
+def _child(command: Callable[[], int], stderr_fd: int, memory: int) -> int:
+    os.dup2(stderr_fd, 2)
+    os.environ[SUPERVISED_ENV] = "1"
+    if memory:
+        cap = memory + limits.ADDRESS_HEADROOM
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    code = 2
+    try:
+        code = command()
+    except MemoryError:
+        print(one_line(f"error: {OUT_OF_MEMORY}"), file=sys.stderr)
+    except BaseException as error:  # noqa: BLE001 - the CLI contract: one line, never a traceback
+        print(one_line(f"error: Unexpected error ({type(error).__name__}). Please report it with the command you ran."),
+              file=sys.stderr)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    return code
+
+
+def _watch(pid: int, memory: int, seconds: float) -> tuple[int, str | None]:
+    """Wait for the child, killing it beyond the limits: (its exit code, None) when it exited
+    by itself, else (2, the message for the user)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            code = os.waitstatus_to_exitcode(status)
+            return (code, None) if code >= 0 else (2, limits.crash_message(code))
+        message = None
+        if memory and limits.resident_bytes(pid) > memory:
+            message = limits.TOO_BIG.format(limit=limits.gigabytes(memory))
+        elif time.monotonic() > deadline:
+            message = limits.TOO_SLOW.format(seconds=f"{seconds:g}")
+        if message:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return 2, message
+        time.sleep(_POLL_SECONDS)

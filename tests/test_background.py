@@ -1,0 +1,67 @@
+"""Slow work in the background (ui.background): run once for every session, pages do not wait for it."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from pages_helpers import metrics, open_page
+
+import crm_core.clusters as cl
+from ui import background
+
+
+def test_a_job_runs_once_for_every_asker():
+    calls = []
+    first = background.submit("test_once", ("dataset", 1), lambda: calls.append(1) or "result")
+    again = background.submit("test_once", ("dataset", 1), lambda: calls.append(2) or "other")
+    assert first is again
+    assert first.result(timeout=30) == "result"
+    assert calls == [1]
+    other = background.submit("test_once", ("dataset", 2), lambda: "version 2")  # another key: its own job
+    assert other is not first and other.result(timeout=30) == "version 2"
+
+
+def test_a_failed_job_keeps_its_error_for_the_page():
+    def fail():
+        raise ValueError("too few customers")
+
+    job = background.submit("test_fail", ("dataset",), fail)
+    assert background.ready(job)  # outside a server: waits for the job
+    with pytest.raises(ValueError, match="too few customers"):
+        job.result()
+
+
+def test_jobs_run_in_order_on_one_worker_thread():
+    names = []
+    jobs = [background.submit("test_order", (i,), lambda i=i: names.append(threading.current_thread().name) or i)
+            for i in range(3)]
+    assert [job.result(timeout=30) for job in jobs] == [0, 1, 2]
+    assert set(names) == {"crm-slow-work"}
+
+
+def test_segments_shows_the_rfm_tab_while_clusters_are_found_then_the_clusters(monkeypatch):
+    """On a server the page does not wait: a progress note stands in for the clusters until the fit is done."""
+    release = threading.Event()
+    original = cl.fit_clusters
+
+    def slow_fit(summary, settings=cl.ClusterSettings()):
+        release.wait(60)
+        return original(summary, settings)
+
+    monkeypatch.setattr(cl, "fit_clusters", slow_fit)
+    monkeypatch.setattr(background, "_served", lambda: True)
+    # another dataset version than the other tests: a job of its own, not a cached result
+    monkeypatch.setattr("ui.data.dataset_version", lambda dataset_id: "test-background")
+    at = open_page("app_pages/segments.py")
+    assert metrics(at)["Customers"] == "5,000"  # the RFM tab is there
+    assert any("Finding behavioural clusters" in info.value for info in at.info)
+    assert not [box for box in at.selectbox if box.key == "clu_k"]
+    release.set()
+    for _ in range(100):
+        at.run()
+        if [box for box in at.selectbox if box.key == "clu_k"]:
+            break
+        threading.Event().wait(0.2)
+    assert not at.exception
+    assert [box for box in at.selectbox if box.key == "clu_k"], "the clusters never appeared"
+    assert not any("Finding behavioural clusters" in info.value for info in at.info)

@@ -1,0 +1,126 @@
+"""Every figure on screen says what it is and which dates it covers; the catalogue behind it is consistent.
+
+One AppTest walks every page on the demo (Customer 360 on a real customer) and fails when a card
+(``st.metric``) has no help text, or help text without its period. The catalogue tests fail when two
+entries share a label or an entry names a function that does not exist.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import re
+
+import polars as pl
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT, app_path
+from crm_core.metrics import _METRICS, CATALOGUE, catalogue_markdown, metric, update_docs
+from ui.state import Keys
+
+PAGES = ("overview", "portfolio", "segments", "lifetime", "drivers", "interactions", "actions", "customer360",
+         "scorecard", "meeting", "deck", "views", "data")
+
+
+@pytest.fixture(scope="module")
+def cards_by_page() -> dict[str, list]:
+    """Every page's cards (label, value, help) on the demo."""
+    customer = pl.read_parquet(ROOT / "data" / "demo" / "transactions.parquet")["customer_id"].sort()[0]
+    at = AppTest.from_file(app_path(), default_timeout=300)
+    at.session_state[Keys.C360_QUERY] = customer
+    at.run()
+    shown = {}
+    for page in PAGES:
+        at.switch_page(f"app_pages/{page}.py").run()
+        assert not at.exception, (page, at.exception)
+        shown[page] = [(card.label, card.value, card.proto.help) for card in at.metric]
+    return shown
+
+
+def test_every_card_on_every_page_has_its_definition_and_period(cards_by_page):
+    for page in ("overview", "portfolio", "segments", "lifetime", "drivers", "interactions", "actions", "customer360"):
+        assert cards_by_page[page], f"{page} shows no card: the walk did not reach it"
+    for page, cards in cards_by_page.items():
+        for label, _, help_text in cards:
+            assert help_text.strip(), f"{page}: the card {label!r} has no help text"
+            assert "Period:" in help_text, f"{page}: the card {label!r} does not say which dates it covers"
+
+
+def test_cards_take_their_definition_from_the_catalogue(cards_by_page):
+    patterns = [re.compile(".*".join(map(re.escape, re.split(r"\{\w+\}", entry.definition))) + " Period: ")
+                for entry in _METRICS]
+    for page, cards in cards_by_page.items():
+        for label, _, help_text in cards:
+            assert any(pattern.match(help_text) for pattern in patterns), (page, label, help_text)
+
+
+def test_different_figures_have_different_labels():
+    labels = [entry.label for entry in _METRICS]
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    assert not repeated, f"two catalogue entries share a label: {repeated}"
+    assert len(CATALOGUE) == len(_METRICS), "two catalogue entries share an id"
+
+
+def test_every_entry_names_a_function_that_exists():
+    for entry in _METRICS:
+        module_name, *attributes = entry.computed_by.split(".")
+        target = importlib.import_module(module_name)
+        path = module_name
+        for name in attributes:  # deepest importable module first, then attributes
+            path = f"{path}.{name}"
+            try:
+                target = importlib.import_module(path)
+            except ImportError:
+                target = getattr(target, name, None)
+                assert target is not None, f"{entry.id}: {entry.computed_by} does not exist"
+
+
+def test_templates_resolve():
+    assert metric("tier.Key accounts.customers").id == "tier.{tier}.customers"
+    assert metric("maturity.payne_frow").id == "maturity.{model}"
+    with pytest.raises(KeyError):
+        metric("no_such_figure")
+
+
+def test_docs_are_generated_from_the_catalogue():
+    text = (ROOT / "docs" / "metrics.md").read_text()
+    assert update_docs(text) == text, "docs/metrics.md is out of date: run `python -m crm_core.metrics`"
+    assert catalogue_markdown() in text
+    for entry in _METRICS:
+        assert re.search(re.escape(f"| {entry.id.split('{')[0]}"), text), entry.id
+
+
+@pytest.fixture(scope="module")
+def shown_in_euros() -> dict[str, tuple[list, list]]:
+    """Every page's cards and chart specs with the view's currency set to EUR."""
+    from crm_core.settings import AnalysisSettings
+
+    customer = pl.read_parquet(ROOT / "data" / "demo" / "transactions.parquet")["customer_id"].sort()[0]
+    at = AppTest.from_file(app_path(), default_timeout=300)
+    at.session_state[Keys.SETTINGS] = AnalysisSettings(currency="EUR")
+    at.session_state[Keys.C360_QUERY] = customer
+    at.run()
+    shown = {}
+    for page in PAGES:
+        at.switch_page(f"app_pages/{page}.py").run()
+        assert not at.exception, (page, at.exception)
+        shown[page] = ([(card.label, card.value) for card in at.metric],
+                       [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")])
+    return shown
+
+
+def test_currency_shows_on_every_money_card_and_axis(shown_in_euros):
+    by_label = {entry.label: entry for entry in _METRICS}
+    money_cards = money_axes = 0
+    for page, (cards, specs) in shown_in_euros.items():
+        for label, value in cards:
+            entry = by_label.get(label)
+            if entry is not None and entry.unit == "money" and value not in ("–", "n/a"):
+                assert value.startswith("€") or value.startswith("-€"), f"{page}: {label} = {value}"
+                money_cards += 1
+        for spec in specs:
+            for axis in (spec["layout"].get("meta") or {}).get("money_axes", []):
+                settings = spec["layout"][f"{axis[0]}axis{axis[1:]}"]
+                assert settings.get("tickprefix") == "€", f"{page}: {spec['layout'].get('title')} {axis}"
+                money_axes += 1
+    assert money_cards >= 10 and money_axes >= 10, (money_cards, money_axes)

@@ -1,0 +1,52 @@
+"""The CLI's `summary` runs in a forked child under the ingest limits (crm_core/ingest/supervisor.py)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _summary(path: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "crm_core", "summary", str(path), "--json"], cwd=ROOT,
+                          env=dict(os.environ, **env), capture_output=True, text=True, timeout=120)
+
+
+def _orders(tmp_path: Path) -> Path:
+    path = tmp_path / "orders.csv"
+    path.write_text("customer,date,amount\nC1,2024-01-02,5.10\nC2,2024-01-03,7.25\nC2,nope,1\n")
+    return path
+
+
+def test_summary_reads_in_the_supervised_child_and_prints_its_result(tmp_path):
+    done = _summary(_orders(tmp_path), CRM_INGEST_INPROCESS_MB="0")  # the sandbox would start a worker
+    assert done.returncode == 0, done.stderr
+    assert '"rows_read": 3' in done.stdout and '"revenue": 12.35' in done.stdout and done.stderr == ""
+
+
+def test_memory_limit_kills_the_child_with_one_line(tmp_path):
+    done = _summary(_orders(tmp_path), CRM_INGEST_MEMORY_MB="40")  # less than Polars needs to start
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: ")
+    assert "more memory than the server allows" in done.stderr
+
+
+def test_timeout_kills_the_child_with_one_line(tmp_path):
+    done = _summary(_orders(tmp_path), CRM_INGEST_TIMEOUT_S="0.01")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "took longer than 0.01 s" in done.stderr
+
+
+def test_the_childs_own_error_is_its_one_line(tmp_path):
+    done = _summary(tmp_path / "missing.csv")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "File not found" in done.stderr
+
+
+def test_a_crash_in_the_child_becomes_one_line(tmp_path):
+    script = ("import os, signal, sys; from crm_core.ingest.supervisor import supervised; "
+              "sys.exit(supervised(lambda: os.kill(os.getpid(), signal.SIGSEGV)))")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "stopped on this file (signal SIGSEGV)" in done.stderr
