@@ -129,8 +129,10 @@ def push_aggregates(engine: str, where: str) -> dict[str, Any]:
 def push_customers(engine: str, where: str) -> dict[str, Any]:
     warehouse = _warehouse(engine, where)
     start = time.perf_counter()
-    summary = warehouse.customer_summary(FIRST, LAST)
-    digest = _customers_digest(summary, warehouse.rfm_scores(FIRST, LAST), warehouse.tier_summary(FIRST, LAST))
+    from crm_core.portfolio import tier_summary
+
+    table = warehouse.customer_table(FIRST, LAST)  # summary, scores and tiers: one query
+    digest = _customers_digest(table, table, tier_summary(table))
     return {**digest, "wall": time.perf_counter() - start}
 
 

@@ -184,9 +184,12 @@ def check_every_figure(warehouse: Warehouse, tx: pl.DataFrame, calibration_end: 
     _close(warehouse.rfm_scores(), rfm(lazy))
     ordinal = RfmSettings(bins=4, ties="ordinal")
     _close(warehouse.rfm_scores(settings=ordinal), rfm(lazy, settings=ordinal))
-    # Tiers.
+    # Tiers, and everything per customer in one query.
     tiered = assign_tiers(summary)
     _same_tiers(warehouse.tiers(), tiered)
+    table = warehouse.customer_table()
+    _same_tiers(table.sort("value_rank"), tiered)
+    _close(table.select(rfm(lazy).columns), rfm(lazy))
     _close(warehouse.tier_summary(), tier_summary(tiered))
     # CLV: compressed (x, t_x, T) counts and the fitted BG/NBD parameters.
     stats = rfm_summary(lazy, calibration_end).collect()
