@@ -129,8 +129,10 @@ def push_aggregates(engine: str, where: str) -> dict[str, Any]:
 def push_customers(engine: str, where: str) -> dict[str, Any]:
     warehouse = _warehouse(engine, where)
     start = time.perf_counter()
-    summary = warehouse.customer_summary(FIRST, LAST)
-    digest = _customers_digest(summary, warehouse.rfm_scores(FIRST, LAST), warehouse.tier_summary(FIRST, LAST))
+    from crm_core.portfolio import tier_summary
+
+    table = warehouse.customer_table(FIRST, LAST)  # summary, scores and tiers: one query
+    digest = _customers_digest(table, table, tier_summary(table))
     return {**digest, "wall": time.perf_counter() - start}
 
 
@@ -183,20 +185,24 @@ def _postgres_load(uri: str, parquet: Path) -> None:
 
 
 def _compare(engine: str, where: str) -> None:
-    _, push_mb, aggregates = measure(push_aggregates, engine, where)
-    _, customers_mb, customers = measure(push_customers, engine, where)
+    pushed = {}
+    for name, func in (("aggregates", push_aggregates), ("customers", push_customers)):
+        _, peak_mb, result = measure(func, engine, where)
+        pushed[name] = (result, peak_mb)
+        print(f"  {engine} push-down {name}: {result['wall']:.1f} s, client peak {peak_mb:,.0f} MB", flush=True)
     _, pull_mb, pulled = measure(pull_both, engine, where)
-    for name, pushed, push_peak in (("aggregates", aggregates, push_mb), ("customers", customers, customers_mb)):
+    print(f"  {engine} pull: read {pulled['read']:.1f} s, client peak {pull_mb:,.0f} MB", flush=True)
+    for name, (result, push_peak) in pushed.items():
         pull_wall = pulled["read"] + pulled[f"{name}_wall"]
-        same = {key: value for key, value in pushed.items() if key != "wall"} == pulled[name]
+        same = {key: value for key, value in result.items() if key != "wall"} == pulled[name]
         label = {"aggregates": "Overview + CLV counts", "customers": "summary + RFM + tiers"}[name]
-        report(f"{engine}: {label}, {ROWS:,} rows", (pushed["wall"], push_peak), (pull_wall, pull_mb),
+        report(f"{engine}: {label}, {ROWS:,} rows", (result["wall"], push_peak), (pull_wall, pull_mb),
                "pull all rows", TARGET)
-        print(f"  push-down / pull time {pushed['wall'] / pull_wall:.2f} (target < 1; pull = read "
+        print(f"  push-down / pull time {result['wall'] / pull_wall:.2f} (target < 1; pull = read "
               f"{pulled['read']:.1f} s + compute {pulled[f'{name}_wall']:.1f} s); same figures: {'yes' if same else 'NO'}",
               flush=True)
         if not same:
-            print(f"  push-down {pushed}\n  pull      {pulled[name]}", flush=True)
+            print(f"  push-down {result}\n  pull      {pulled[name]}", flush=True)
 
 
 def main() -> None:

@@ -165,14 +165,42 @@ class Warehouse:
         return (pl.concat([inputs, scores], how="horizontal").sort(C.CUSTOMER_ID)
                 .with_columns(segment_expr(settings.active_rules, settings.f_column).alias("segment")))
 
-    def _tier_expression(self, start: dt.date | None, end: dt.date | None, settings: Any) -> Any:
-        expression, _ = self._summary_expression(start, end)
+    def _tier_expression(self, start: dt.date | None, end: dt.date | None, settings: Any, summary: Any = None) -> Any:
+        if summary is None:
+            summary, end = self._summary_expression(start, end)
         if settings.method == "rank":
-            n = int(self._run(expression.aggregate(n=expression.count()), "customers").item())
+            lines = figures.in_period(self.tx, start, end)
+            customers = lines.select(C.CUSTOMER_ID).distinct()  # as many as summary rows, without summarising
+            n = int(self._run(customers.aggregate(n=customers.count()), "customers").item())
             # The file path's rule (crm_core.portfolio): the top share s of n customers are ceil(s * n).
             cutoffs = [min(n, math.ceil(round(share * n, _COUNT_DIGITS))) for share in settings.cumulative_shares]
-            return figures.tiers(expression, settings.value, cutoffs=cutoffs)
-        return figures.tiers(expression, settings.value, amounts=settings.amounts)
+            return figures.tiers(summary, settings.value, cutoffs=cutoffs)
+        return figures.tiers(summary, settings.value, amounts=settings.amounts)
+
+    def customer_table(self, start: dt.date | None = None, end: dt.date | None = None, rfm: Any = None,
+                       tiers: Any = None) -> pl.DataFrame:
+        """The customer summary with RFM scores, segment, value_rank, tier_index and tier, in one engine query.
+
+        What :meth:`customer_summary`, :meth:`rfm_scores` and :meth:`tiers` give
+        separately, with the summary computed once; sorted by customer id.
+        """
+        from crm_core.portfolio import TierSettings
+        from crm_core.rfm import RfmSettings, segment_expr
+
+        rfm, tiers = rfm or RfmSettings(), tiers or TierSettings()
+        summary, end = self._summary_expression(start, end)
+        schema = _summary_schema(tuple(self.tx.columns))
+        if summary is None:
+            return pl.DataFrame(schema=schema)
+        table = self._tier_expression(start, end, tiers, figures.rfm_scores(summary, rfm.bins, rfm.ties))
+        frame = self._run(table, "customer_table")
+        scores = [pl.col(name).cast(pl.Int8) for name in ("r_score", "f_score", "m_score", "fm_score")]
+        return (frame.select(*(pl.col(name).cast(dtype) for name, dtype in schema.items() if name in frame.columns),
+                             *scores, pl.col("value_rank").cast(pl.UInt32), pl.col("tier_index").cast(pl.UInt32))
+                .sort(C.CUSTOMER_ID)
+                .with_columns(segment_expr(rfm.active_rules, rfm.f_column).alias("segment"),
+                              pl.col("tier_index").replace_strict(list(range(len(tiers.names))), list(tiers.names),
+                                                                  return_dtype=pl.String).alias("tier")))
 
     def tiers(self, start: dt.date | None = None, end: dt.date | None = None, settings: Any = None) -> pl.DataFrame:
         """customer_id, value, value_rank, tier_index and tier of each customer (``assign_tiers``), best first."""
