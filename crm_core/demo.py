@@ -435,8 +435,8 @@ def _product_names(category: pl.Expr, index: pl.Expr) -> pl.Expr:
     return pl.format("{}|{}", category, index).replace_strict(names)
 
 
-#: Canonical columns the demo leaves out: refunds in full and discount amounts come from real exports;
-#: names and e-mails are in the customers table.
+#: Canonical columns the demo leaves out: refunds in full, discount amounts and the contact written on the
+#: order (name, e-mail) come from real exports.
 NOT_GENERATED = (C.FULLY_REFUNDED, C.DISCOUNT_AMOUNT, C.CUSTOMER_NAME, C.EMAIL)
 
 
