@@ -7,7 +7,6 @@ import sys
 from typing import NoReturn
 
 from crm_core.commands import COMMANDS
-from crm_core.ingest.errors import IngestError
 
 
 def _chosen_command(argv: list[str]) -> str | None:
@@ -43,22 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     command = _chosen_command(argv)
     # Top-level help needs no command module; a named command imports only its own.
     args = build_parser(command or "").parse_args(argv)
-    from crm_core.commands.common import fail, os_error_message, unwritable_output
+    from crm_core.commands.common import fail, run_reporting_errors, unwritable_output
 
     unwritable = unwritable_output(args)
     if unwritable:
         return fail(unwritable)
-    try:
-        return args.run(args)
-    except IngestError as error:
-        return fail(str(error))
-    except OSError as error:
-        return fail(os_error_message(error, args))
-    except MemoryError:
-        return fail("The command ran out of memory. Use a smaller file (a shorter period) or a machine with more memory.")
-    except Exception as error:  # noqa: BLE001 - the CLI contract: one line, never a traceback
-        return fail(f"Unexpected error ({type(error).__name__}: {error}). Please report it with the command you ran.")
-
+    return run_reporting_errors(lambda: args.run(args), args)
 
 if __name__ == "__main__":
     sys.exit(main())
