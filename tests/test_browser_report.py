@@ -130,7 +130,7 @@ def test_meeting_mode_in_the_browser(app_url):
             heading = page.locator('[data-testid="stHeading"] h2:visible').first  # every slide is on the page; one shows
             heading.wait_for(timeout=120_000)
             assert heading.inner_text() == headlines[0]
-            assert "meeting=true" in page.url
+            _wait_for_address(page, "/meeting", "meeting=true")  # widget-bound parameters reach the address a beat later
             page.wait_for_selector('[data-testid="stSidebar"]', state="hidden", timeout=120_000)
             page.wait_for_selector(".js-plotly-plot .main-svg", timeout=120_000)
 
