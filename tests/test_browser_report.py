@@ -112,6 +112,15 @@ def _wait_for_address(page, path: str, parameter: str) -> None:
     )
 
 
+def _wait_for_visible_headline(page, text: str) -> None:
+    """Wait until the slide shown (the one visible heading among the drawn slides) reads ``text``."""
+    page.wait_for_function(
+        "text => [...document.querySelectorAll('[data-testid=\"stHeading\"] h2')]"
+        ".some(h => h.checkVisibility({visibilityProperty: true}) && h.innerText === text)",
+        arg=text, timeout=120_000,
+    )
+
+
 def test_meeting_mode_in_the_browser(app_url):
     """Sidebar toggle -> meeting page without sidebar; arrow keys step; the URL keeps step and theme; Esc exits."""
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -127,20 +136,14 @@ def test_meeting_mode_in_the_browser(app_url):
             page.wait_for_selector(".st-key-meeting label", timeout=90_000)
             page.locator(".st-key-meeting label").click()
             _wait_for_address(page, "/meeting", "step=1")
-            heading = page.locator('[data-testid="stHeading"] h2:visible').first  # every slide is on the page; one shows
-            heading.wait_for(timeout=120_000)
-            assert heading.inner_text() == headlines[0]
             _wait_for_address(page, "/meeting", "meeting=true")  # widget-bound parameters reach the address a beat later
+            _wait_for_visible_headline(page, headlines[0])  # every slide is on the page; one shows (redrawn meanwhile)
             page.wait_for_selector('[data-testid="stSidebar"]', state="hidden", timeout=120_000)
             page.wait_for_selector(".js-plotly-plot .main-svg", timeout=120_000)
 
             page.keyboard.press("ArrowRight")
             _wait_for_address(page, "/meeting", "step=2")
-            page.wait_for_function(
-                "text => [...document.querySelectorAll('[data-testid=\"stHeading\"] h2')]"
-                ".some(h => h.checkVisibility({visibilityProperty: true}) && h.innerText === text)",
-                arg=headlines[1], timeout=120_000,
-            )
+            _wait_for_visible_headline(page, headlines[1])
             page.locator(".st-key-theme").get_by_text("Dark").click()
             _wait_for_address(page, "/meeting", "theme=Dark")
 
