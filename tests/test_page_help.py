@@ -22,19 +22,24 @@ PAGES = ("overview", "portfolio", "segments", "lifetime", "drivers", "interactio
          "scorecard", "meeting", "deck", "views", "data")
 
 
-@pytest.fixture(scope="module")
-def cards_by_page() -> dict[str, list]:
-    """Every page's cards (label, value, help) on the demo."""
+def _tour(settings=None):
+    """Yield (page, app) for every page on the demo, Customer 360 on a real customer, optionally with ``settings``."""
     customer = pl.read_parquet(ROOT / "data" / "demo" / "transactions.parquet")["customer_id"].sort()[0]
     at = AppTest.from_file(app_path(), default_timeout=300)
+    if settings is not None:
+        at.session_state[Keys.SETTINGS] = settings
     at.session_state[Keys.C360_QUERY] = customer
     at.run()
-    shown = {}
     for page in PAGES:
         at.switch_page(f"app_pages/{page}.py").run()
         assert not at.exception, (page, at.exception)
-        shown[page] = [(card.label, card.value, card.proto.help) for card in at.metric]
-    return shown
+        yield page, at
+
+
+@pytest.fixture(scope="module")
+def cards_by_page() -> dict[str, list]:
+    """Every page's cards (label, value, help) on the demo."""
+    return {page: [(card.label, card.value, card.proto.help) for card in at.metric] for page, at in _tour()}
 
 
 def test_every_card_on_every_page_has_its_definition_and_period(cards_by_page):
@@ -95,18 +100,9 @@ def shown_in_euros() -> dict[str, tuple[list, list]]:
     """Every page's cards and chart specs with the view's currency set to EUR."""
     from crm_core.settings import AnalysisSettings
 
-    customer = pl.read_parquet(ROOT / "data" / "demo" / "transactions.parquet")["customer_id"].sort()[0]
-    at = AppTest.from_file(app_path(), default_timeout=300)
-    at.session_state[Keys.SETTINGS] = AnalysisSettings(currency="EUR")
-    at.session_state[Keys.C360_QUERY] = customer
-    at.run()
-    shown = {}
-    for page in PAGES:
-        at.switch_page(f"app_pages/{page}.py").run()
-        assert not at.exception, (page, at.exception)
-        shown[page] = ([(card.label, card.value) for card in at.metric],
-                       [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")])
-    return shown
+    return {page: ([(card.label, card.value) for card in at.metric],
+                   [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")])
+            for page, at in _tour(AnalysisSettings(currency="EUR"))}
 
 
 def test_currency_shows_on_every_money_card_and_axis(shown_in_euros):
