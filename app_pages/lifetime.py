@@ -27,7 +27,7 @@ from crm_core.settings import AnalysisSettings
 from ui import models
 from ui.background import progress_note, ready
 from ui.data import customer_summary, date_bounds, selected_period
-from ui.settings import current_settings, update_settings
+from ui.settings import current_settings, number_style, update_settings
 from ui.state import Keys
 from ui.widgets import (
     chart,
@@ -137,7 +137,7 @@ def worth_section(result, settings: AnalysisSettings, period: str) -> None:
             chart(clv_by_group_figure(groups, "group", f"Predicted value by {models.GROUPINGS[kind].lower()}"),
                   key="lt_fig_clv_group")
             st.caption("Customers who bought in the sidebar period, grouped as on the Portfolio and Segments pages.")
-    takeaway(clv.concentration_takeaway(clv.value_tiers(result.customers)))
+    takeaway(clv.concentration_takeaway(clv.value_tiers(result.customers), style=number_style()))
 
 
 def range_section(result, settings: AnalysisSettings, model: str) -> None:
@@ -152,7 +152,7 @@ def range_section(result, settings: AnalysisSettings, model: str) -> None:
         fan = models.forecast_fan(clv_settings.horizon_weeks, clv_settings.margin, clv_settings.annual_discount_rate,
                                   model)
     chart(forecast_fan_figure(fan, result.calibration_end, result.settings.interval), key="lt_fig_fan")
-    takeaway(clv.interval_takeaway(result))
+    takeaway(clv.interval_takeaway(result, style=number_style()))
     st.download_button("Download every customer's forecast (CSV)", data=safe_csv_bytes(readable_members(with_contacts(clv.customer_forecasts(result)))),
                        file_name="customer_forecasts.csv", mime="text/csv", icon=":material/download:",
                        key="lt_download_all",
@@ -166,7 +166,7 @@ def next_order_section(result) -> None:
     gaps = models.order_gaps()
     if gaps.height:
         chart(gap_histogram_figure(gaps), key="lt_fig_gaps")
-    takeaway(clv.gap_takeaway(gaps, result.customers))
+    takeaway(clv.gap_takeaway(gaps, result.customers, style=number_style()))
     st.caption("Each customer's next order date is when an active customer like them has bought again with even "
                "odds; customers more likely gone than active are marked probably lapsed. Overdue: silent for longer "
                "than their own average gap between purchase days.")
@@ -178,7 +178,7 @@ def alive_section(result, period: str) -> None:
     alive = float((result.customers["p_alive"] >= 0.5).mean()) if result.customers.height else None
     figure_card(st.columns(3)[0], "probably_active_share", alive, f"as of {period.split(' to ')[-1]}")
     chart(p_alive_heatmap_figure(clv.probability_alive_matrix(result.model, result.customers)), key="lt_fig_palive")
-    takeaway(clv.p_alive_takeaway(result))
+    takeaway(clv.p_alive_takeaway(result, style=number_style()))
 
 
 def at_risk_section(result) -> None:
@@ -191,7 +191,7 @@ def at_risk_section(result) -> None:
                                key=Keys.LT_RISK_ALIVE, bind="query-params")
     risk_settings = clv.AtRiskSettings(min_clv_quantile=1 - top_share / 100, max_p_alive=alive_below / 100)
     at_risk = clv.at_risk_customers(result, risk_settings)
-    takeaway(clv.at_risk_takeaway(at_risk, risk_settings))
+    takeaway(clv.at_risk_takeaway(at_risk, risk_settings, style=number_style()))
     customer_list(at_risk, "the at-risk list", "at_risk", "lt_download", SHOWN_ROWS)
 
 
@@ -211,7 +211,7 @@ def trust_section(result, period: str) -> None:
     figure_card(cards[1], "repeat_buyer_share", result.repeat_share, history)
     figure_card(cards[2], "history_weeks", result.history_days / 7, history)
     figure_card(cards[3], "fits_converged", "yes" if converged else "no", history)
-    takeaway(clv.fit_takeaway(result))
+    takeaway(clv.fit_takeaway(result, style=number_style()))
     if result.comparison is not None:
         takeaway(result.comparison.reason)  # takeaway escapes it
         if result.comparison.table.height > 1:
@@ -276,7 +276,7 @@ def validation_section(first_day: dt.date, end: dt.date, model: str) -> None:
         chart(holdout_by_frequency_figure(validation.by_frequency), key="lt_fig_holdout_freq")
     with right:
         chart(cumulative_tracking_figure(validation.weekly, split), key="lt_fig_tracking", count_axis="y")
-    takeaway(clv.validation_takeaway(validation))
+    takeaway(clv.validation_takeaway(validation, style=number_style()))
     coverage_check(validation, held_back)
 
 
@@ -293,7 +293,7 @@ def coverage_check(validation, held_back: str) -> None:
     figure_card(cards[2], "holdout.total_inside", "yes" if inside else "no", held_back,
                 note=f"Range of the total: {format_figure(validation.total_low, 'count')} to "
                      f"{format_figure(validation.total_high, 'count')} purchases.")
-    takeaway(clv.coverage_takeaway(validation))
+    takeaway(clv.coverage_takeaway(validation, style=number_style()))
 
 
 def cohorts_section() -> None:
@@ -309,7 +309,7 @@ def cohorts_section() -> None:
         st.info("No customer made a first purchase in the sidebar period: widen the period to see cohorts.")
         return
     chart(cohort_heatmap_figure(cohort_table, shown), key="lt_fig_cohorts")
-    takeaway(retention.cohort_takeaway(cohort_table))
+    takeaway(retention.cohort_takeaway(cohort_table, style=number_style()))
     st.caption("Rows: month of first purchase (a customer who bought before the period is not new). "
                "Blank cells lie after the end of the data.")
     by = st.segmented_control("Retention curves by", ["year", "channel"], default="year", required=True,
@@ -322,7 +322,7 @@ def cohorts_section() -> None:
         curve_table = models.curves(False)
         by = "year"
     chart(retention_curves_figure(curve_table, "acquisition " + by), key="lt_fig_curves")
-    takeaway(retention.curves_takeaway(curve_table))
+    takeaway(retention.curves_takeaway(curve_table, style=number_style()))
 
 
 def lifecycle_section(period: str) -> None:
@@ -348,16 +348,16 @@ def lifecycle_section(period: str) -> None:
     figure_card(cards[3], "lifecycle.won_back", cycle.won_back, period, gap=str(gap),
                 note=f"They brought {format_figure(cycle.won_back_revenue, 'money')} since coming back.")
     chart(lifecycle_funnel_figure(cycle.funnel), key="lt_fig_funnel")
-    takeaway(retention.lifecycle_takeaway(cycle))
+    takeaway(retention.lifecycle_takeaway(cycle, style=number_style()))
     chart(acquisition_figure(cycle.acquisition), key="lt_fig_acquisition", count_axis="y")
-    takeaway(retention.acquisition_takeaway(cycle))
+    takeaway(retention.acquisition_takeaway(cycle, style=number_style()))
     if cycle.cac is not None:
         table(cycle.cac, column_config={"acquisition_channel": "Acquisition channel", "new_customers": "New customers",
                                         "spend": money_column("Marketing spend"),
                                         "cac": money_column("Cost per new customer (CAC)")})
     if cycle.penetration.height:
         chart(penetration_figure(cycle.penetration), key="lt_fig_penetration")
-        takeaway(retention.penetration_takeaway(cycle.penetration))
+        takeaway(retention.penetration_takeaway(cycle.penetration, style=number_style()))
 
 
 first_day, _ = date_bounds()

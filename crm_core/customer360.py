@@ -205,13 +205,13 @@ def timeline_takeaway(view: CustomerView, *, style: NumberStyle = PLAIN) -> str:
     first, last = timeline[C.ORDER_DATE].min(), timeline[C.ORDER_DATE].max()
     total = timeline["amount"].sum()
     sentence = (f"Bought on {style.count(days)} day{'s' if days != 1 else ''} between {first:%d %b %Y} and "
-                f"{last:%d %b %Y}, {style.money(total)} in total")
+                f"{last:%d %b %Y}, {style.money(total, 2)} in total")
     recency = view.facts.get("recency_days")
     if recency is not None:
         sentence += f"; last purchase {style.count(recency)} days before the end of the period"
     returns = timeline["returns"].sum()
     if returns > 0:
-        sentence += f"; returned {style.money(returns)}"
+        sentence += f"; returned {style.money(returns, 2)}"
     return sentence + "."
 
 
@@ -254,7 +254,7 @@ def forecast_range_text(facts: dict, *, style: NumberStyle = PLAIN) -> str:
     parts = []
     low, high = facts.get("value_low"), facts.get("value_high")
     if low is not None and high is not None:
-        parts.append(f"Likely value range {style.money(low)} to {style.money(high)}")
+        parts.append(f"Likely value range {style.money(low, 2)} to {style.money(high, 2)}")
     buys_low, buys_high = facts.get("purchases_low"), facts.get("purchases_high")
     if buys_low is not None and buys_high is not None:
         parts.append(f"{style.count(int(buys_low))} to {style.count(int(buys_high))} purchases (80% of such customers fall in the range)")

@@ -327,8 +327,8 @@ class TierSettings:
                      for j, (name, share) in enumerate(zip(self.names, self.shares))]
             parts.append(f"{self.names[-1]} the rest")
             return f"Customers ranked by {label} (equal values ordered by customer id): " + ", ".join(parts) + "."
-        parts = [f"{name} from {style.money(amount)}" for name, amount in zip(self.names, self.amounts or ())]
-        parts.append(f"{self.names[-1]} below {style.money(self.amounts[-1])}")
+        parts = [f"{name} from {style.money(amount, 2)}" for name, amount in zip(self.names, self.amounts or ())]
+        parts.append(f"{self.names[-1]} below {style.money(self.amounts[-1], 2)}")
         return f"Tiers by {label} in the period: " + ", ".join(parts) + "."
 
 
