@@ -193,7 +193,7 @@ cost_per_return = right.number_input(
 update_settings(cost_to_serve=CostToServe(per_contact=cost_per_contact, per_return=cost_per_return))
 customers, matrix = pf_cache.significance(key, start, end, settings, current_settings().serve_cost_settings(),
                                           matrix_value, lines)
-st.caption(matrix.basis.note)
+st.caption(matrix.basis.describe(number_style()))
 points, sampling_note = pf.chart_sample(customers, style=number_style())
 chart(significance_figure(points, matrix), key="pf_matrix", money_axis="y")
 quadrants = pf.quadrant_summary(matrix)

@@ -708,7 +708,7 @@ def service_cost_finding(ctx: FindingContext) -> Finding | None:
     quadrants = quadrant_summary(significance(with_cost, basis))
     table = _share_table(quadrants, "quadrant", "Quadrant", ctx).with_columns(quadrants["advice"].alias("What to do"))
     data = {"table": quadrants, "group": "quadrant", "title": "Value against cost to serve: customers vs revenue"}
-    method = ("High value = revenue above the median; high cost = cost to serve above the median. " + basis.note)
+    method = ("High value = revenue above the median; high cost = cost to serve above the median. " + basis.describe(ctx.style))
     return Finding("service_cost", "Service and cost to serve", significance_takeaway(quadrants, style=ctx.style), "share_bars", data,
                    table, "Protect the strategically significant; serve the low-value, high-cost ones more cheaply.",
                    method, source="crm_core.portfolio", area="Service and cost")

@@ -636,15 +636,28 @@ class CostBasis:
         Plain names of the signals used.
     note
         One sentence for the page saying what was used and what is missing.
+    cost_per_return
+        Assumed cost of a returned line (kind 'cost'), written in the manager's currency by :meth:`describe`.
     """
 
     kind: str
     proxies: tuple[str, ...] = ()
     note: str = ""
+    cost_per_return: float | None = None
+
+    def describe(self, style: NumberStyle = PLAIN) -> str:
+        """:attr:`note` with its amount in the manager's currency and locale."""
+        if self.kind == "cost" and self.cost_per_return is not None:
+            return _recorded_cost_note(self.cost_per_return, style)
+        return self.note
 
     @property
     def axis_title(self) -> str:
         return "Cost to serve" if self.kind == "cost" else "Cost-to-serve score (0 = lowest, 1 = highest)"
+
+
+def _recorded_cost_note(cost_per_return: float, style: NumberStyle = PLAIN) -> str:
+    return f"Cost to serve = recorded cost of support contacts + {style.money(cost_per_return, 2)} per returned line."
 
 
 PROXY_NAMES = {
@@ -696,8 +709,8 @@ def add_cost_to_serve(
     table = frame.collect()
     if _has_recorded_cost(interactions):
         table = table.with_columns((pl.col("contact_cost") + pl.col("return_cost")).alias("cost_to_serve"))
-        basis = CostBasis("cost", note=(
-            f"Cost to serve = recorded cost of support contacts + {settings.cost_per_return:,.2f} per returned line."))
+        basis = CostBasis("cost", note=_recorded_cost_note(settings.cost_per_return),
+                          cost_per_return=settings.cost_per_return)
     else:
         table, basis = _proxy_cost(table, interactions is not None)
     if has_margin(table) and basis.kind == "cost":

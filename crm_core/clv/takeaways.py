@@ -106,7 +106,7 @@ def fit_takeaway(result: CLVResult, *, style: NumberStyle = PLAIN) -> str:
     """One sentence: what the average customer is expected to do and be worth."""
     c = result.customers
     active = float((c["p_alive"] >= 0.5).mean())
-    sentence = (f"In the next {weeks_label(result.settings.horizon_weeks)} the average customer is expected to buy "
+    sentence = (f"In the next {weeks_label(result.settings.horizon_weeks, style)} the average customer is expected to buy "
                 f"{style.number(c['expected_purchases'].mean(), 2)} times")
     if c["clv"].is_finite().any():
         sentence += (f", worth {style.money(float(c['clv'].mean()))} each "
@@ -165,7 +165,7 @@ def interval_takeaway(result: CLVResult, *, style: NumberStyle = PLAIN) -> str:
     iv = result.intervals
     if iv is None or not np.isfinite(iv.total):
         return "The forecast has no range: the purchase model did not give usable numbers."
-    sentence = (f"Over the next {weeks_label(iv.horizon_weeks)} customers are expected to make "
+    sentence = (f"Over the next {weeks_label(iv.horizon_weeks, style)} customers are expected to make "
                 f"{style.count(iv.total)} repeat purchases, with {style.share(iv.level, 0)} confidence between "
                 f"{style.count(iv.total_low)} and {style.count(iv.total_high)}")
     low, high = result.value_interval().values()
