@@ -204,8 +204,9 @@ def timeline_takeaway(view: CustomerView, *, style: NumberStyle = PLAIN) -> str:
     days = timeline.height
     first, last = timeline[C.ORDER_DATE].min(), timeline[C.ORDER_DATE].max()
     total = timeline["amount"].sum()
-    sentence = (f"Bought on {style.count(days)} day{'s' if days != 1 else ''} between {first:%d %b %Y} and "
-                f"{last:%d %b %Y}, {style.money(total, 2)} in total")
+    # one customer's amounts keep their cents
+    sentence = (f"Bought on {style.count(days)} day{'s' if days != 1 else ''} "
+                f"between {first:%d %b %Y} and {last:%d %b %Y}, {style.money(total, 2)} in total")
     recency = view.facts.get("recency_days")
     if recency is not None:
         sentence += f"; last purchase {style.count(recency)} days before the end of the period"

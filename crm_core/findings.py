@@ -203,13 +203,13 @@ class FindingContext:
         """The manager's currency and locale, for every figure a finding writes."""
         return self.settings.style
 
-    def money(self, value: float | None) -> str:
+    def money(self, value: Any) -> str:
         return self.style.money(value)
 
-    def share(self, value: float | None) -> str:
+    def share(self, value: Any) -> str:
         return share(value, self.style)
 
-    def count(self, value: int | float | None) -> str:
+    def count(self, value: Any) -> str:
         return self.style.count(value)
 
 
@@ -218,7 +218,7 @@ def money(value: float | None, currency: str = "") -> str:
     return fmt.money(value, currency)
 
 
-def share(value: float | None, style: NumberStyle = PLAIN) -> str:
+def share(value: Any, style: NumberStyle = PLAIN) -> str:
     """0.712 -> '71%' (one decimal under 10%)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"

@@ -177,24 +177,26 @@ class NumberStyle:
     currency: str = ""
     locale: str = "en"
 
-    def money(self, value: float | None, decimals: int | None = None) -> str:
+    # Values are typed Any: Polars sums, means and row values come as int, float or Decimal; None and NaN
+    # are written as the en dash.
+    def money(self, value: Any, decimals: int | None = None) -> str:
         """Money with the currency: '€1,235' (en) or '1.235 €' (de); cents below 100."""
         return money(value, self.currency, self.locale, decimals)
 
-    def share(self, value: float | None, decimals: int = 1) -> str:
+    def share(self, value: Any, decimals: int = 1) -> str:
         """0.4871 -> '48.7%' (de: '48,7%')."""
         return share(value, decimals, self.locale)
 
-    def count(self, value: int | float | None) -> str:
+    def count(self, value: Any) -> str:
         """12345 -> '12,345' (de: '12.345')."""
         return count(value, self.locale)
 
-    def change(self, value: float | None, decimals: int = 0) -> str:
+    def change(self, value: Any, decimals: int = 0) -> str:
         """A relative change with its sign: 0.123 -> '+12%', -0.05 -> '-5%' (de: '+12,3%' with 1 decimal)."""
         text = share(value, decimals, self.locale)
         return text if text == MISSING or text.startswith("-") else f"+{text}"
 
-    def number(self, value: float | int | None, decimals: int = 0) -> str:
+    def number(self, value: Any, decimals: int = 0) -> str:
         """A plain number (ratios, scores, days, multiples) with the locale's separators."""
         return number(value, decimals, self.locale)
 
