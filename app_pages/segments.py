@@ -11,7 +11,6 @@ from crm_core import format as fmt
 from crm_core import needs, rfm
 from crm_core.charts import segments as charts
 from crm_core.customers import summarize
-from crm_core.kpis import format_kpi
 from crm_core.schema import C
 from crm_core.settings import Rfm
 from ui.background import progress_note, ready
@@ -45,7 +44,8 @@ ONE_DAY = dt.timedelta(days=1)
 
 def orders_text(median: float | None) -> str:
     """A median number of orders: "3" or "3.5", never "3.00"."""
-    return format_kpi(median, "count") if median is None or float(median).is_integer() else f"{median:,.1f}"
+    style = number_style()
+    return style.count(median) if median is None or float(median).is_integer() else style.number(median, 1)
 
 
 st.title("Segments")
