@@ -184,8 +184,8 @@ if chosen.height == 0:
     st.info("Pick at least one segment with customers above to build a target list.")
     st.stop()
 st.caption(
-    f"{chosen.height:,} customers, highest value first"
-    + (f" (first {PREVIEW_ROWS:,} shown; the files hold all)" if chosen.height > PREVIEW_ROWS else "")
+    f"{number_style().count(chosen.height)} customers, highest value first"
+    + (f" (first {number_style().count(PREVIEW_ROWS)} shown; the files hold all)" if chosen.height > PREVIEW_ROWS else "")
     + ". The files have readable headers, money to the cent in the currency named in its header, the "
     "probability in percent and ISO dates; cells that a spreadsheet would run as a formula are prefixed with '. "
     "Select a row to open the customer in Customer 360."

@@ -57,7 +57,7 @@ query = st.text_input(
     persist_state="session",
 )
 if not query or not query.strip():
-    st.info(f"Type part of a customer id, e-mail or name to search {index.height:,} customers.", icon=":material/search:")
+    st.info(f"Type part of a customer id, e-mail or name to search {number_style().count(index.height)} customers.", icon=":material/search:")
     st.stop()
 
 matches = search_customers(index, query)
@@ -131,7 +131,8 @@ if lines.height == 0:
     st.caption("No order line in the selected period.")
 else:
     refunds = lines.filter(pl.col("kind") != "Purchase")
-    st.caption(f"{lines.height:,} lines in the period, {refunds.height:,} of them refunds or returns "
+    st.caption(f"{number_style().count(lines.height)} lines in the period, {number_style().count(refunds.height)} "
+               "of them refunds or returns "
                f"({format_figure(-float(refunds['amount'].sum()), 'money')} refunded).")
     table(lines, column_config={
         "order_date": st.column_config.DateColumn("Date", format="YYYY-MM-DD"), "order_id": "Order",

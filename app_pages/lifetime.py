@@ -71,9 +71,9 @@ def forecast_settings(observed_margin: float | None) -> AnalysisSettings:
         left, middle, right = st.columns(3)
         months = left.select_slider(
             "Forecast horizon", horizons, key=Keys.LT_HORIZON,
-            format_func=lambda m: f"{m} months ({clv.months_to_weeks(m):.1f} weeks)",
+            format_func=lambda m: f"{m} months ({number_style().number(clv.months_to_weeks(m), 1)} weeks)",
             help="How far ahead CLV counts purchases. The models work in weeks; months are converted "
-                 f"at {clv.WEEKS_PER_MONTH:.2f} weeks each.")
+                 f"at {number_style().number(clv.WEEKS_PER_MONTH, 2)} weeks each.")
         margin = middle.slider(
             "Margin (%)", 1, 100, key=Keys.LT_MARGIN,
             help="Share of spend you keep as profit. 100% shows predicted revenue; below 100% predicted margin. "
@@ -232,8 +232,8 @@ def trust_section(result, period: str) -> None:
                            "standard_error": st.column_config.NumberColumn("Standard error", format="%.4f"),
                            "meaning": "What it means"},
         )
-        st.caption(f"Log-likelihood {result.model.log_likelihood_:,.1f} ({result.model.LABEL}) over "
-                   f"{result.model.n_unique_rows_:,} distinct customer histories; standard errors from the "
+        st.caption(f"Log-likelihood {number_style().number(result.model.log_likelihood_, 1)} ({result.model.LABEL}) "
+                   f"over {number_style().count(result.model.n_unique_rows_)} distinct customer histories; standard errors from the "
                    "curvature of the likelihood.")
 
 
@@ -261,7 +261,7 @@ def validation_section(first_day: dt.date, end: dt.date, model: str) -> None:
         st.error(plain(str(error)))
         return
     st.caption(f"Fitted on orders up to {split:%d %b %Y}; compared over {holdout_weeks} weeks to {end:%d %b %Y} "
-               f"for the {validation.customers:,} customers who had bought by the split.")
+               f"for the {number_style().count(validation.customers)} customers who had bought by the split.")
     for problem in validation.problems:
         st.warning(plain(problem), icon=":material/warning:")
     held_back = f"{holdout_weeks} weeks from {fmt.date(split)} to {fmt.date(end)}"
@@ -343,7 +343,7 @@ def lifecycle_section(period: str) -> None:
     figure_card(cards[1], "lifecycle.repeat_rate", cycle.repeat_rate, period)
     figure_card(cards[2], "lapsed_share", None if cycle.churn_base == 0 else cycle.churn_rate, period,
                 shown="n/a" if cycle.churn_base == 0 else None, gap=str(gap),
-                note=f"Observed, not a model: the {cycle.churn_base:,} new customers who joined at least {gap} days "
+                note=f"Observed, not a model: the {number_style().count(cycle.churn_base)} new customers who joined at least {gap} days "
                      "before the end of the period.")
     figure_card(cards[3], "lifecycle.won_back", cycle.won_back, period, gap=str(gap),
                 note=f"They brought {format_figure(cycle.won_back_revenue, 'money')} since coming back.")
@@ -364,7 +364,7 @@ first_day, _ = date_bounds()
 start, end = selected_period()
 period_text = fmt.period(start, end)
 view = forecast_settings(clv.suggested_margin(customer_summary()))
-st.caption(f"Forecast over {clv.weeks_label(view.clv_settings().horizon_weeks)}, margin {view.margin:.0%}, discount "
+st.caption(f"Forecast over {clv.weeks_label(view.clv_settings().horizon_weeks, number_style())}, margin {view.margin:.0%}, discount "
            f"rate {view.discount_rate:.0%} a year. Change them under *Forecast settings*.")
 model_choice = model_picker()
 fit_job = models.view_fit_job(model_choice)  # started on dataset load, in the background, for every session
