@@ -107,6 +107,13 @@ def test_cluster_at_risk_and_tier_sentences_in_euro():
     assert_german(basis.describe(EUR_DE), "2,50 €")
 
 
+def test_report_tables_follow_the_locale():
+    from crm_core.report import table_html
+
+    html = table_html(pl.DataFrame({"Customers": [12345], "Usual gap (days)": [1234.5]}), style=EUR_DE)
+    assert ">12.345<" in html and ">1.234,50<" in html
+
+
 @pytest.fixture(scope="module")
 def demo_findings():
     """Every key finding of a small demo in plain style and in EUR / de."""
