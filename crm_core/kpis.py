@@ -15,7 +15,7 @@ Definitions (one place, shown in the UI as help text):
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 import polars as pl
@@ -159,12 +159,9 @@ def kpi_trend(tx: pl.LazyFrame, start: dt.date, end: dt.date, grain: Grain = "mo
     return _derived(frame).sort("period").collect()
 
 
-def format_kpi(value: float | int | None, kind: str, currency: str = "", *, style: NumberStyle = PLAIN) -> str:
-    """Human format for a KPI value: 1,234,567 / 45.2% / 2.31 (de: 1.234.567 / 45,2% / 2,31).
-
-    ``currency`` (a code or symbol) overrides the style's currency.
-    """
-    style = replace(style, currency=currency) if currency else style
+def format_kpi(value: float | int | None, kind: str, *, style: NumberStyle = PLAIN) -> str:
+    """Human format for a KPI value: 1,234,567 / 45.2% / 2.31 (de: 1.234.567 / 45,2% / 2,31; money with the
+    style's currency)."""
     if value is None:
         return "–"
     if kind == "money":
