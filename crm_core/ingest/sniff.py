@@ -214,6 +214,9 @@ class NumberFormat:
 
 
 _PLAIN = re.compile(r"^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$")
+#: A plain number without exponent: (integer digits, decimals or None). What :meth:`_NumberEvidence.add`
+#: does with the general rules for such a value, it does directly (most sample values are like this).
+_SIMPLE = re.compile(r"^-?(\d+)(?:\.(\d+))?$")
 _MARK = re.compile(r"[$€£¥₹]|[A-Za-z]{3}")
 _GROUPED = re.compile(r"\d[ '’\u00a0\u202f]\d{3}")
 
@@ -246,6 +249,15 @@ class _NumberEvidence:
         self.marks = False
 
     def add(self, value: str) -> None:
+        simple = _SIMPLE.match(value)
+        if simple:  # the common case, like -1234.5: plain, no marks, and only the decimals written can vote
+            integer, fraction = simple.groups()
+            if fraction is not None:
+                if len(fraction) != 3 or integer == "0":
+                    self.decimal_votes["."] += 1
+                else:
+                    self.ambiguous["."] += 1
+            return
         self.plain = self.plain and bool(_PLAIN.match(value))
         self.marks = self.marks or bool(_MARK.search(value))
         if _GROUPED.search(value):
