@@ -43,22 +43,32 @@ def _light_ufuncs() -> Any | None:
         return None
 
 
-_ufuncs = _light_ufuncs()
-if _ufuncs is not None and all(hasattr(_ufuncs, name) for name in ("gammaln", "psi", "hyp2f1", "betainc", "ndtri", "_zeta")):
-    gammaln = _ufuncs.gammaln
-    digamma = _ufuncs.psi
-    hyp2f1 = _ufuncs.hyp2f1
-    betainc = _ufuncs.betainc
-    ndtri = _ufuncs.ndtri
+def _functions() -> dict[str, Any]:
+    """The functions by name: the compiled ufuncs themselves, else scipy.special's exports of them."""
+    ufuncs = _light_ufuncs()
+    names = {"gammaln": "gammaln", "digamma": "psi", "hyp2f1": "hyp2f1", "betainc": "betainc", "ndtri": "ndtri",
+             "hurwitz_zeta": "_zeta"}
+    if ufuncs is not None and all(hasattr(ufuncs, name) for name in names.values()):
+        return {ours: getattr(ufuncs, theirs) for ours, theirs in names.items()}
+    import scipy.special
 
-    def trigamma(x: Any) -> Any:
-        """``polygamma(1, x)``, as scipy computes it: the Hurwitz zeta function ``zeta(2, x)``."""
-        return _ufuncs._zeta(2.0, x)
-else:
-    from scipy.special import betainc, digamma, gammaln, hyp2f1, ndtri, polygamma
+    return {"gammaln": scipy.special.gammaln, "digamma": scipy.special.digamma, "hyp2f1": scipy.special.hyp2f1,
+            "betainc": scipy.special.betainc, "ndtri": scipy.special.ndtri, "hurwitz_zeta": scipy.special.zeta}
 
-    def trigamma(x: Any) -> Any:
-        """``polygamma(1, x)``."""
-        return polygamma(1, x)
+
+_FUNCTIONS = _functions()
+gammaln: Any = _FUNCTIONS["gammaln"]
+digamma: Any = _FUNCTIONS["digamma"]
+hyp2f1: Any = _FUNCTIONS["hyp2f1"]
+betainc: Any = _FUNCTIONS["betainc"]
+ndtri: Any = _FUNCTIONS["ndtri"]
+_hurwitz_zeta: Any = _FUNCTIONS["hurwitz_zeta"]
+
+
+def trigamma(x: Any) -> Any:
+    """``scipy.special.polygamma(1, x)``, computed as scipy does: the Hurwitz zeta function ``zeta(2, x)``
+    (polygamma multiplies it by (-1)**2 * gamma(2) = 1.0, so the values are the same bit for bit)."""
+    return _hurwitz_zeta(2.0, x)
+
 
 __all__ = ["betainc", "digamma", "gammaln", "hyp2f1", "ndtri", "trigamma"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 from pathlib import Path
+from typing import BinaryIO
 
 MODEL_CHOICES = ("auto", "bg-nbd", "pareto-nbd", "mbg-nbd")  # crm_core.clv.models.MODEL_CHOICES, kept here for a light import
 
@@ -69,6 +70,28 @@ def _open_output(path: Path):
 
 
 def run(args: argparse.Namespace) -> int:
+    """Under the ingest limits, in a forked child (as ``summary``): the file is read in-process there
+    instead of in the sandbox's worker, a second interpreter that imports Polars again and hands every
+    row back (a third of the command's CPU time on 1M orders)."""
+    from crm_core.commands.common import fail, run_reporting_errors
+    from crm_core.ingest.supervisor import supervised
+
+    problem = _check(args)
+    if problem:
+        return fail(problem)
+    output = None
+    if args.customers_out is not None:  # before the work: an unwritable path fails fast
+        output, problem = _open_output(args.customers_out)
+        if problem:
+            return fail(problem)
+    try:
+        return supervised(lambda: run_reporting_errors(lambda: _clv(args, output), args), args.path)
+    finally:
+        if output is not None:
+            output.close()
+
+
+def _clv(args: argparse.Namespace, output: BinaryIO | None) -> int:
     from dataclasses import replace
 
     from crm_core.clv import (
@@ -82,14 +105,6 @@ def run(args: argparse.Namespace) -> int:
     from crm_core.export import neutralize
     from crm_core.metrics import forecast_orders, predicted_total
 
-    problem = _check(args)
-    if problem:
-        return fail(problem)
-    output = None
-    if args.customers_out is not None:  # before the work: an unwritable path fails fast
-        output, problem = _open_output(args.customers_out)
-        if problem:
-            return fail(problem)
     try:
         view, analysis, _ = load_view(args)
         # Every order of the view up to the period end (earlier ones too: the models need each customer's
@@ -123,6 +138,6 @@ def run(args: argparse.Namespace) -> int:
             output.write(neutralize(customer_forecasts(result)).write_csv().encode("utf-8"))
     finally:
         if output is not None:
-            output.close()
+            output.flush()  # the supervised child ends with os._exit: nothing is flushed for it
     emit(payload, args.json)
     return 0
