@@ -69,11 +69,28 @@ class Warehouse:
         """Execute one expression in the engine; the result as a Polars frame."""
         with timed(_log, "warehouse_query", kind=kind, engine=self.engine, **fields) as info:
             try:
-                frame = expression.to_polars()
+                frame = self._fetch(expression)
             except Exception as error:  # each engine raises its own types
                 raise WarehouseError(refused_message(error)) from None
             info["rows_returned"] = frame.height
         return frame
+
+    def _fetch(self, expression: Any) -> pl.DataFrame:
+        """The result as Arrow data, by the engine's fastest way out (never through pandas).
+
+        Ibis compiles the expression; it runs here rather than through Ibis's own
+        execution because that reads PostgreSQL through a server-side cursor (a
+        cursor never gets a parallel plan) and Spark through pandas.
+        """
+        if self.engine == "duckdb":
+            return pl.from_arrow(expression.to_pyarrow())  # type: ignore[return-value]
+        table = expression.as_table()
+        schema = dict(table.schema().to_polars())
+        sql = self.backend.compile(table)
+        if self.engine == "postgresql":
+            return _copy_out(self.backend.con, sql, schema)
+        frame = pl.from_arrow(self.backend._session.sql(sql).toArrow())
+        return frame.select(pl.col(name).cast(dtype) for name, dtype in schema.items())  # type: ignore[union-attr]
 
     # --- totals and drill-down ---------------------------------------------------------
 
@@ -108,20 +125,7 @@ class Warehouse:
         DuckDB and Spark as Arrow batches.
         """
         schema = {name: TRANSACTION_SCHEMA[name] for name in self.tx.columns}
-        if self.engine != "postgresql":
-            return _typed(self._run(self.tx, "all_rows"), schema)
-        sql = self.backend.compile(self.tx)
-        buffer = io.BytesIO()
-        with timed(_log, "warehouse_query", kind="all_rows", engine=self.engine) as info:
-            with self.backend.con.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
-                for block in copy:
-                    buffer.write(block)
-            # PostgreSQL writes booleans as t / f in CSV.
-            as_read = {name: pl.String if dtype == pl.Boolean else dtype for name, dtype in schema.items()}
-            frame = pl.read_csv(buffer.getvalue(), has_header=False, new_columns=list(schema), schema_overrides=as_read)
-            frame = frame.with_columns(pl.col(name) == "t" for name, dtype in schema.items() if dtype == pl.Boolean)
-            info["rows_returned"] = frame.height
-        return frame
+        return _typed(self._run(self.tx, "all_rows"), schema)
 
     # --- customers -----------------------------------------------------------------------
 
@@ -306,6 +310,29 @@ def top_customers(summary: pl.DataFrame, n: int = 20) -> tuple[pl.DataFrame, str
         return top, "No net revenue in this period, so there is no top list to read."
     share = float(top["revenue"].sum()) / total
     return top, f"The top {top.height:,} of {summary.height:,} customers bring {share:.0%} of the period's net revenue."
+
+
+def _copy_out(connection: Any, sql: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Run ``sql`` on PostgreSQL with ``COPY … TO STDOUT`` and read the CSV with ``schema``.
+
+    COPY runs the query to completion in one statement, so the planner may use
+    parallel workers, and its text is parsed by Polars in bulk (no Python
+    object per value). Nulls are written as ``\\N`` so empty text stays empty
+    text; booleans come as t / f.
+    """
+    buffer = io.BytesIO()
+    with connection.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, NULL '\\N')") as copy:
+        for block in copy:
+            buffer.write(block)
+    if not buffer.getbuffer().nbytes:
+        return pl.DataFrame(schema=schema)
+    # Read as text: booleans (t / f) and dates (a truncated date may come as a timestamp) converted below.
+    as_read = {name: pl.String if dtype in (pl.Boolean, pl.Date) else dtype for name, dtype in schema.items()}
+    frame = pl.read_csv(buffer.getvalue(), has_header=False, new_columns=list(schema), schema_overrides=as_read,
+                        null_values="\\N", empty_string_is_null=False, infer_schema=False)
+    return frame.with_columns(
+        *(pl.col(name) == "t" for name, dtype in schema.items() if dtype == pl.Boolean),
+        *(pl.col(name).str.slice(0, 10).str.to_date("%Y-%m-%d") for name, dtype in schema.items() if dtype == pl.Date))
 
 
 def _typed(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
