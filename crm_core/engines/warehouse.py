@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import math
 from functools import lru_cache
 from typing import Any
 
@@ -35,7 +34,7 @@ from crm_core.schema import C, TRANSACTION_SCHEMA
 
 DEFAULT_DRILL_ROWS = 500
 MAX_DRILL_ROWS = 10_000
-_COUNT_DIGITS = 9  # as crm_core.portfolio: digits kept when turning share * n into a count
+SCORES = ("r_score", "f_score", "m_score", "fm_score")
 _KPI_COUNTS = ("revenue", "orders", "active_customers", "new_customers")
 
 _log = get_logger("warehouse")
@@ -149,6 +148,11 @@ class Warehouse:
         frame = self._run(expression, "customer_summary")
         return _typed(frame, schema).sort(C.CUSTOMER_ID)
 
+    def _values_expression(self, start: dt.date | None, end: dt.date | None) -> Any:
+        """The lean per-customer values (recency, orders, revenue, margin) of ``start..end``; None without data."""
+        end = end if end is not None else self._last_date()
+        return figures.customer_values(self.tx, end, start) if end is not None else None
+
     def rfm_scores(self, start: dt.date | None = None, end: dt.date | None = None, settings: Any = None) -> pl.DataFrame:
         """customer_id, recency_days, orders, revenue, the scores and segment: ``crm_core.rfm.rfm``.
 
@@ -158,27 +162,76 @@ class Warehouse:
         from crm_core.rfm import RFM_INPUTS, RfmSettings, segment_expr
 
         settings = settings or RfmSettings()
-        expression, _ = self._summary_expression(start, end)
-        if expression is None:
+        values = self._values_expression(start, end)
+        if values is None:
             return pl.DataFrame()
-        scored = figures.rfm_scores(expression.select(*RFM_INPUTS), settings.bins, settings.ties)
+        scored = figures.rfm_scores(values.select(*RFM_INPUTS), settings.bins, settings.ties)
         frame = self._run(scored, "rfm_scores")
         schema = _summary_schema(tuple(self.tx.columns))
         inputs = frame.select(pl.col(name).cast(schema[name]) for name in RFM_INPUTS)
-        scores = frame.select(pl.col(name).cast(pl.Int8) for name in ("r_score", "f_score", "m_score", "fm_score"))
+        scores = frame.select(pl.col(name).cast(pl.Int8) for name in SCORES)
         return (pl.concat([inputs, scores], how="horizontal").sort(C.CUSTOMER_ID)
                 .with_columns(segment_expr(settings.active_rules, settings.f_column).alias("segment")))
 
+    def score_cells(self, start: dt.date | None = None, end: dt.date | None = None, settings: Any = None) -> pl.DataFrame:
+        """Customers and sums per combination of scores, with its segment: at most bins³ rows travel.
+
+        Columns: r_score, f_score, m_score, fm_score, customers, revenue (exact
+        sum), recency_days and orders (sums over the cell's customers), segment.
+        """
+        from crm_core.rfm import RfmSettings, segment_expr
+
+        settings = settings or RfmSettings()
+        values = self._values_expression(start, end)
+        schema = {**{name: pl.Int8 for name in SCORES}, "customers": pl.Int64, "revenue": pl.Float64,
+                  "recency_days": pl.Int64, "orders": pl.Int64}
+        if values is None:
+            return pl.DataFrame(schema={**schema, "segment": pl.String})
+        scored = figures.rfm_scores(values.select(C.CUSTOMER_ID, "recency_days", "orders", "revenue"), settings.bins,
+                                    settings.ties)
+        frame = self._run(figures.score_cells(scored), "score_cells")
+        frame = frame.with_columns(pl.col("revenue").cast(pl.Float64) / figures.MICROS)
+        return (frame.select(pl.col(name).cast(dtype) for name, dtype in schema.items())
+                .sort(*SCORES).with_columns(segment_expr(settings.active_rules, settings.f_column).alias("segment")))
+
+    def segment_profile(self, start: dt.date | None = None, end: dt.date | None = None, settings: Any = None) -> pl.DataFrame:
+        """``crm_core.rfm.segment_profile`` of the period's customers, from :meth:`score_cells` (a few rows travel)."""
+        from crm_core.rfm import SEGMENT_ADVICE, RfmSettings
+
+        settings = settings or RfmSettings()
+        cells = self.score_cells(start, end, settings)
+        weighted = [(pl.col(score).cast(pl.Int64) * pl.col("customers")).sum() / pl.col("customers").sum()
+                    for score in ("r_score", "f_score", "m_score")]
+        stats = cells.group_by("segment").agg(
+            pl.col("customers").sum(), pl.col("revenue").sum(),
+            (pl.col("recency_days").sum() / pl.col("customers").sum()).alias("mean_recency_days"),
+            (pl.col("orders").sum() / pl.col("customers").sum()).alias("mean_orders"),
+            (pl.col("revenue").sum() / pl.col("customers").sum()).alias("mean_revenue"),
+            weighted[0].alias("mean_r"), weighted[1].alias("mean_f"), weighted[2].alias("mean_m"),
+            (pl.col("revenue").sum() / pl.col("orders").sum()).alias("aov"))
+        total_customers, total_revenue = max(int(cells["customers"].sum()), 1), float(cells["revenue"].sum())
+        names = settings.segment_names
+        order = pl.DataFrame({"segment": names, "_order": list(range(len(names)))})
+        return (order.join(stats, on="segment", how="left")
+                .with_columns(pl.col("customers").fill_null(0).cast(pl.Int64), pl.col("revenue").fill_null(0.0),
+                              pl.col("aov").fill_nan(None))
+                .with_columns((pl.col("customers") / total_customers).alias("customer_share"),
+                              (pl.col("revenue") / total_revenue if total_revenue else pl.lit(None, pl.Float64))
+                              .alias("revenue_share"),
+                              pl.col("segment").replace_strict(SEGMENT_ADVICE, default="").alias("advice"))
+                .sort("_order")
+                .select("segment", "customers", "customer_share", "revenue", "revenue_share", "mean_recency_days",
+                        "mean_orders", "mean_revenue", "mean_r", "mean_f", "mean_m", "aov", "advice"))
+
     def _tier_expression(self, start: dt.date | None, end: dt.date | None, settings: Any, summary: Any = None) -> Any:
+        """The tiers of ``summary`` (default: the lean :func:`~crm_core.engines.figures.customer_values`)."""
         if summary is None:
-            summary, end = self._summary_expression(start, end)
+            end = end if end is not None else self._last_date()
+            if end is None:
+                return None
+            summary = figures.customer_values(self.tx, end, start)
         if settings.method == "rank":
-            lines = figures.in_period(self.tx, start, end)
-            customers = lines.select(C.CUSTOMER_ID).distinct()  # as many as summary rows, without summarising
-            n = int(self._run(customers.aggregate(n=customers.count()), "customers").item())
-            # The file path's rule (crm_core.portfolio): the top share s of n customers are ceil(s * n).
-            cutoffs = [min(n, math.ceil(round(share * n, _COUNT_DIGITS))) for share in settings.cumulative_shares]
-            return figures.tiers(summary, settings.value, cutoffs=cutoffs)
+            return figures.tiers(summary, settings.value, shares=settings.cumulative_shares)
         return figures.tiers(summary, settings.value, amounts=settings.amounts)
 
     def customer_table(self, start: dt.date | None = None, end: dt.date | None = None, rfm: Any = None,
@@ -198,7 +251,7 @@ class Warehouse:
             return pl.DataFrame(schema=schema)
         table = self._tier_expression(start, end, tiers, figures.rfm_scores(summary, rfm.bins, rfm.ties))
         frame = self._run(table, "customer_table")
-        scores = [pl.col(name).cast(pl.Int8) for name in ("r_score", "f_score", "m_score", "fm_score")]
+        scores = [pl.col(name).cast(pl.Int8) for name in SCORES]
         return (frame.select(*(pl.col(name).cast(dtype) for name, dtype in schema.items() if name in frame.columns),
                              *scores, pl.col("value_rank").cast(pl.UInt32), pl.col("tier_index").cast(pl.UInt32))
                 .sort(C.CUSTOMER_ID)
@@ -212,6 +265,8 @@ class Warehouse:
 
         settings = settings or TierSettings()
         tiered = self._tier_expression(start, end, settings)
+        if tiered is None:
+            return pl.DataFrame()
         frame = self._run(tiered.select(C.CUSTOMER_ID, settings.value, "value_rank", "tier_index"), "tiers")
         return frame.with_columns(pl.col("value_rank").cast(pl.UInt32), pl.col("tier_index").cast(pl.UInt32)).sort(
             "value_rank").with_columns(pl.col("tier_index").replace_strict(
@@ -222,7 +277,10 @@ class Warehouse:
         from crm_core.portfolio import TierSettings
 
         settings = settings or TierSettings()
-        counts = self._run(figures.tier_counts(self._tier_expression(start, end, settings), settings.value), "tier_counts")
+        tiered = self._tier_expression(start, end, settings)
+        counts = (self._run(figures.tier_counts(tiered, settings.value), "tier_counts") if tiered is not None else
+                  pl.DataFrame(schema={"tier_index": pl.Int64, "customers": pl.Int64, "revenue": pl.Float64,
+                                       "value_min": pl.Float64, "value_max": pl.Float64}))
         names = pl.DataFrame({"tier_index": list(range(len(settings.names))), "tier": list(settings.names)})
         table = names.join(counts.with_columns(pl.col("tier_index").cast(pl.Int64)), on="tier_index", how="left")
         table = table.with_columns(pl.col("customers").fill_null(0).cast(pl.UInt32), pl.col("revenue").fill_null(0.0))
@@ -291,6 +349,37 @@ class Warehouse:
             (pl.col("T_days").cast(pl.Float64) / DAYS_PER_WEEK).alias("T"),
             pl.col("customers").cast(pl.Int64),
         ).sort("frequency", "recency", "T")
+
+    def spend_counts(self, calibration_end: dt.date | None = None) -> pl.DataFrame:
+        """Compressed Gamma-Gamma statistics: frequency (x > 0), mean repeat spend, and customers per row.
+
+        The (frequency, monetary_value) of :func:`crm_core.clv.data.rfm_summary`
+        for customers with a repeat purchase, counted in the engine per distinct
+        pair and sorted: fit with :func:`fit_spend_model`. Mean spend is exact
+        net money over x (the engine sums whole millionths).
+        """
+        calibration_end = calibration_end if calibration_end is not None else self._last_date()
+        schema = {"frequency": pl.Float64, "monetary_value": pl.Float64, "customers": pl.Int64}
+        if calibration_end is None:
+            return pl.DataFrame(schema=schema)
+        frame = self._run(figures.spend_counts(self.tx, calibration_end), "spend_counts")
+        return frame.select(
+            pl.col("x").cast(pl.Float64).alias("frequency"),
+            (pl.col("repeat_micros").cast(pl.Float64) / figures.MICROS / pl.col("x").cast(pl.Float64)).alias("monetary_value"),
+            pl.col("customers").cast(pl.Int64),
+        ).sort("frequency", "monetary_value")
+
+
+def fit_spend_model(counts: pl.DataFrame, model: Any) -> Any:
+    """Fit a spend model (Gamma-Gamma) on :meth:`Warehouse.spend_counts`; returns the model.
+
+    The customers with a positive mean spend are fitted, as the CLV pipeline
+    does; each row stands for ``customers`` equal customers, repeated here
+    (the likelihood is a sum over customers).
+    """
+    usable = counts.filter(pl.col("monetary_value") > 0)
+    times = usable["customers"].to_numpy()
+    return model.fit(usable["frequency"].to_numpy().repeat(times), usable["monetary_value"].to_numpy().repeat(times))
 
 
 def fit_purchase_model(counts: pl.DataFrame, model: Any) -> Any:
