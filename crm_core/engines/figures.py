@@ -203,7 +203,7 @@ def first_purchase_dates(tx: Table) -> Table:
     return tx.filter(is_purchase(tx)).group_by(C.CUSTOMER_ID).agg(first_date=ibis._[C.ORDER_DATE].min())
 
 
-def bucket_counts(history: Table, start: dt.date, end: dt.date, bucket: Expr) -> Table:
+def bucket_counts(history: Table, start: dt.date, end: dt.date, bucket: Expr, first: Table | None = None) -> Table:
     """Revenue, orders, active and new customers per bucket of the lines in ``start..end``.
 
     ``bucket`` (an expression on ``history``) gives each line's bucket as its
@@ -222,7 +222,7 @@ def bucket_counts(history: Table, start: dt.date, end: dt.date, bucket: Expr) ->
     people = orders.group_by(["period", C.CUSTOMER_ID]).agg(
         revenue=orders["revenue"].sum().cast("int64"), orders=orders["bought"].count(where=orders["bought"]),
         active=orders["bought"].any())
-    first = first_purchase_dates(history)
+    first = first if first is not None else first_purchase_dates(history)
     people = people.left_join(first, people[C.CUSTOMER_ID] == first[C.CUSTOMER_ID])
     active = people["active"]
     return people.group_by("period").agg(
@@ -231,17 +231,26 @@ def bucket_counts(history: Table, start: dt.date, end: dt.date, bucket: Expr) ->
         new_customers=people.count(where=active & (people["first_date"] >= people["period"])))
 
 
-def period_cards(history: Table, periods: Sequence[tuple[dt.date, dt.date]]) -> Table:
+def period_cards(history: Table, periods: Sequence[tuple[dt.date, dt.date]], first: Table | None = None) -> Table:
     """:func:`bucket_counts` of disjoint periods, each bucket named by its start date."""
     date = history[C.ORDER_DATE]
     bucket = ibis.cases(*((date.between(start, end), ibis.literal(start)) for start, end in periods),
                         else_=ibis.null("date"))
-    return bucket_counts(history, min(start for start, _ in periods), max(end for _, end in periods), bucket)
+    return bucket_counts(history, min(start for start, _ in periods), max(end for _, end in periods), bucket, first)
 
 
-def trend(history: Table, start: dt.date, end: dt.date, grain: str) -> Table:
+def trend(history: Table, start: dt.date, end: dt.date, grain: str, first: Table | None = None) -> Table:
     """:func:`bucket_counts` per day / week (from Monday) / month of ``start..end``."""
-    return bucket_counts(history, start, end, history[C.ORDER_DATE].truncate(GRAIN_UNITS[grain]))
+    return bucket_counts(history, start, end, history[C.ORDER_DATE].truncate(GRAIN_UNITS[grain]), first)
+
+
+def overview(history: Table, periods: Sequence[tuple[dt.date, dt.date]], start: dt.date, end: dt.date,
+             grain: str) -> Table:
+    """:func:`period_cards` and :func:`trend` in one query (``kind`` 'cards' or 'trend'), one first-purchase table."""
+    first = first_purchase_dates(history)
+    cards = period_cards(history, periods, first).mutate(kind=ibis.literal("cards"))
+    buckets = trend(history, start, end, grain, first).mutate(kind=ibis.literal("trend"))
+    return cards.union(buckets.select(*cards.columns), distinct=False)
 
 
 def totals(tx: Table) -> Table:
@@ -334,6 +343,57 @@ def tier_counts(tiered: Table, value: str) -> Table:
     return tiered.group_by("tier_index").agg(**figures)
 
 
+def cells(tiered: Table, value: str) -> Table:
+    """Customers and sums per (score combination, tier): segments and tiers read off one small table.
+
+    Needs the scores of :func:`rfm_scores` and the tier_index of :func:`tiers`.
+    Sums in whole millionths (exact, so cells add up into any grouping).
+    """
+    figures = {"customers": tiered.count(), "revenue": money(tiered["revenue"]).sum().cast("int64"),
+               "recency_days": tiered["recency_days"].sum().cast("int64"), "orders": tiered["orders"].sum().cast("int64"),
+               "value_min": tiered[value].min(), "value_max": tiered[value].max()}
+    if "margin" in tiered.columns:
+        figures["margin"] = money(tiered["margin"]).sum().cast("int64")
+    return tiered.group_by(["r_score", "f_score", "m_score", "fm_score", "tier_index"]).agg(**figures)
+
+
+def _purchase_customers(tx: Table, calibration_end: dt.date) -> tuple[Table, Table]:
+    """(per customer and day, per customer) tables of the lines up to ``calibration_end``.
+
+    Per day: net revenue in millionths and whether it has a purchase line; per
+    customer: first / last purchase day, purchase days and net revenue.
+    """
+    rows = tx.filter(tx[C.ORDER_DATE] <= calibration_end)
+    rows = rows.mutate(_buy=is_purchase(rows))
+    days = rows.group_by([C.CUSTOMER_ID, C.ORDER_DATE]).agg(revenue=money(rows[C.AMOUNT]).sum().cast("int64"),
+                                                           bought=rows["_buy"].any())
+    date, bought = days[C.ORDER_DATE], days["bought"]
+    customers = days.group_by(C.CUSTOMER_ID).agg(first=date.min(where=bought), last=date.max(where=bought),
+                                                 purchase_days=date.count(where=bought),
+                                                 revenue=days["revenue"].sum().cast("int64"))
+    return days, customers
+
+
+def _clv_rows(customers: Table, calibration_end: dt.date) -> Table:
+    buyers = customers.filter(customers["first"].notnull())
+    stats = buyers.select(
+        x=(buyers["purchase_days"] - 1).cast("int64"),
+        t_x_days=buyers["last"].delta(buyers["first"], unit="day").cast("int64"),
+        T_days=ibis.literal(calibration_end).delta(buyers["first"], unit="day").cast("int64"),
+    )
+    return stats.group_by(["x", "t_x_days", "T_days"]).agg(customers=ibis._.count())
+
+
+def _spend_rows(days: Table, customers: Table) -> Table:
+    repeat = customers.filter(customers["purchase_days"] > 1)
+    first_day = days.select(C.CUSTOMER_ID, _first=days[C.ORDER_DATE], first_day=days["revenue"])
+    joined = repeat.inner_join(first_day, [repeat[C.CUSTOMER_ID] == first_day[C.CUSTOMER_ID],
+                                           repeat["first"] == first_day["_first"]])
+    stats = joined.select(x=(joined["purchase_days"] - 1).cast("int64"),
+                          repeat_micros=(joined["revenue"] - joined["first_day"]).cast("int64"))
+    return stats.group_by(["x", "repeat_micros"]).agg(customers=ibis._.count())
+
+
 def clv_counts(tx: Table, calibration_end: dt.date) -> Table:
     """Customers per distinct (x, t_x in days, T in days) up to ``calibration_end``.
 
@@ -342,16 +402,7 @@ def clv_counts(tx: Table, calibration_end: dt.date) -> Table:
     out): :func:`crm_core.clv.data.rfm_summary` before the division by 7, so
     a few thousand rows travel whatever the number of orders.
     """
-    buys = tx.filter(tx[C.ORDER_DATE] <= calibration_end, is_purchase(tx))
-    days = buys.select(C.CUSTOMER_ID, C.ORDER_DATE).distinct()
-    per_customer = days.group_by(C.CUSTOMER_ID).agg(first=ibis._[C.ORDER_DATE].min(), last=ibis._[C.ORDER_DATE].max(),
-                                                     days=ibis._.count())
-    stats = per_customer.select(
-        x=(per_customer["days"] - 1).cast("int64"),
-        t_x_days=per_customer["last"].delta(per_customer["first"], unit="day").cast("int64"),
-        T_days=ibis.literal(calibration_end).delta(per_customer["first"], unit="day").cast("int64"),
-    )
-    return stats.group_by(["x", "t_x_days", "T_days"]).agg(customers=ibis._.count())
+    return _clv_rows(_purchase_customers(tx, calibration_end)[1], calibration_end)
 
 
 def spend_counts(tx: Table, calibration_end: dt.date) -> Table:
@@ -364,18 +415,20 @@ def spend_counts(tx: Table, calibration_end: dt.date) -> Table:
     these pairs (each customer's x times mean spend enters it), so one row
     travels per distinct pair, never per order.
     """
-    rows = tx.filter(tx[C.ORDER_DATE] <= calibration_end)
-    rows = rows.mutate(_buy=is_purchase(rows))
-    days = rows.group_by([C.CUSTOMER_ID, C.ORDER_DATE]).agg(revenue=money(rows[C.AMOUNT]).sum().cast("int64"),
-                                                           bought=rows["_buy"].any())
-    bought = days["bought"]
-    customers = days.group_by(C.CUSTOMER_ID).agg(first=days[C.ORDER_DATE].min(where=bought),
-                                                 purchase_days=days[C.ORDER_DATE].count(where=bought),
-                                                 revenue=days["revenue"].sum().cast("int64"))
-    repeat = customers.filter(customers["purchase_days"] > 1)
-    first_day = days.select(C.CUSTOMER_ID, _first=days[C.ORDER_DATE], first_day=days["revenue"])
-    joined = repeat.inner_join(first_day, [repeat[C.CUSTOMER_ID] == first_day[C.CUSTOMER_ID],
-                                           repeat["first"] == first_day["_first"]])
-    stats = joined.select(x=(joined["purchase_days"] - 1).cast("int64"),
-                          repeat_micros=(joined["revenue"] - joined["first_day"]).cast("int64"))
-    return stats.group_by(["x", "repeat_micros"]).agg(customers=ibis._.count())
+    return _spend_rows(*_purchase_customers(tx, calibration_end))
+
+
+def clv_data(tx: Table, calibration_end: dt.date) -> Table:
+    """:func:`clv_counts` and :func:`spend_counts` in one query over one per-customer table.
+
+    Columns: kind ('purchases' or 'spend'), x, a (t_x days / repeat millionths),
+    b (T days; null for spend), customers.
+    """
+    days, customers = _purchase_customers(tx, calibration_end)
+    counts = _clv_rows(customers, calibration_end)
+    spend = _spend_rows(days, customers)
+    purchases = counts.select(kind=ibis.literal("purchases"), x=counts["x"], a=counts["t_x_days"], b=counts["T_days"],
+                              customers=counts["customers"])
+    spending = spend.select(kind=ibis.literal("spend"), x=spend["x"], a=spend["repeat_micros"],
+                            b=ibis.null("int64"), customers=spend["customers"])
+    return purchases.union(spending, distinct=False)

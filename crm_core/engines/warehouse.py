@@ -196,32 +196,35 @@ class Warehouse:
 
     def segment_profile(self, start: dt.date | None = None, end: dt.date | None = None, settings: Any = None) -> pl.DataFrame:
         """``crm_core.rfm.segment_profile`` of the period's customers, from :meth:`score_cells` (a few rows travel)."""
-        from crm_core.rfm import SEGMENT_ADVICE, RfmSettings
+        from crm_core.rfm import RfmSettings
 
         settings = settings or RfmSettings()
-        cells = self.score_cells(start, end, settings)
-        weighted = [(pl.col(score).cast(pl.Int64) * pl.col("customers")).sum() / pl.col("customers").sum()
-                    for score in ("r_score", "f_score", "m_score")]
-        stats = cells.group_by("segment").agg(
-            pl.col("customers").sum(), pl.col("revenue").sum(),
-            (pl.col("recency_days").sum() / pl.col("customers").sum()).alias("mean_recency_days"),
-            (pl.col("orders").sum() / pl.col("customers").sum()).alias("mean_orders"),
-            (pl.col("revenue").sum() / pl.col("customers").sum()).alias("mean_revenue"),
-            weighted[0].alias("mean_r"), weighted[1].alias("mean_f"), weighted[2].alias("mean_m"),
-            (pl.col("revenue").sum() / pl.col("orders").sum()).alias("aov"))
-        total_customers, total_revenue = max(int(cells["customers"].sum()), 1), float(cells["revenue"].sum())
-        names = settings.segment_names
-        order = pl.DataFrame({"segment": names, "_order": list(range(len(names)))})
-        return (order.join(stats, on="segment", how="left")
-                .with_columns(pl.col("customers").fill_null(0).cast(pl.Int64), pl.col("revenue").fill_null(0.0),
-                              pl.col("aov").fill_nan(None))
-                .with_columns((pl.col("customers") / total_customers).alias("customer_share"),
-                              (pl.col("revenue") / total_revenue if total_revenue else pl.lit(None, pl.Float64))
-                              .alias("revenue_share"),
-                              pl.col("segment").replace_strict(SEGMENT_ADVICE, default="").alias("advice"))
-                .sort("_order")
-                .select("segment", "customers", "customer_share", "revenue", "revenue_share", "mean_recency_days",
-                        "mean_orders", "mean_revenue", "mean_r", "mean_f", "mean_m", "aov", "advice"))
+        return _profile(self.score_cells(start, end, settings), settings)
+
+    def segments_and_tiers(self, start: dt.date | None = None, end: dt.date | None = None, rfm: Any = None,
+                           tiers: Any = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """``(segment_profile, tier_summary)`` from one engine query: customers and sums per (score cell, tier)."""
+        from crm_core.portfolio import TierSettings
+        from crm_core.rfm import RfmSettings, segment_expr
+
+        rfm, tiers = rfm or RfmSettings(), tiers or TierSettings()
+        values = self._values_expression(start, end)
+        schema = {**{name: pl.Int8 for name in SCORES}, "tier_index": pl.Int64, "customers": pl.Int64,
+                  "revenue": pl.Int64, "recency_days": pl.Int64, "orders": pl.Int64, "value_min": pl.Float64,
+                  "value_max": pl.Float64}
+        if values is None:
+            cells = pl.DataFrame(schema=schema)
+        else:
+            tiered = self._tier_expression(start, end, tiers, figures.rfm_scores(values, rfm.bins, rfm.ties))
+            cells = self._run(figures.cells(tiered, tiers.value), "cells")
+        money = [name for name in ("revenue", "margin") if name in cells.columns]
+        cells = cells.with_columns(pl.col(name).cast(pl.Float64) / figures.MICROS for name in money).with_columns(
+            pl.col(name).cast(dtype) for name, dtype in schema.items() if dtype != pl.Int64 or name == "tier_index")
+        scored = cells.with_columns(segment_expr(rfm.active_rules, rfm.f_column).alias("segment"))
+        per_tier = cells.group_by("tier_index").agg(
+            pl.col("customers").sum(), pl.col("revenue").sum(), pl.col("value_min").min(), pl.col("value_max").max(),
+            *(pl.col("margin").sum(),) if "margin" in cells.columns else ())
+        return _profile(scored, rfm), _tier_table(per_tier, tiers)
 
     def _tier_expression(self, start: dt.date | None, end: dt.date | None, settings: Any, summary: Any = None) -> Any:
         """The tiers of ``summary`` (default: the lean :func:`~crm_core.engines.figures.customer_values`)."""
@@ -281,22 +284,14 @@ class Warehouse:
         counts = (self._run(figures.tier_counts(tiered, settings.value), "tier_counts") if tiered is not None else
                   pl.DataFrame(schema={"tier_index": pl.Int64, "customers": pl.Int64, "revenue": pl.Float64,
                                        "value_min": pl.Float64, "value_max": pl.Float64}))
-        names = pl.DataFrame({"tier_index": list(range(len(settings.names))), "tier": list(settings.names)})
-        table = names.join(counts.with_columns(pl.col("tier_index").cast(pl.Int64)), on="tier_index", how="left")
-        table = table.with_columns(pl.col("customers").fill_null(0).cast(pl.UInt32), pl.col("revenue").fill_null(0.0))
-        customers, revenue = int(table["customers"].sum()), float(table["revenue"].sum())
-        margin = ["margin"] if "margin" in table.columns else []
-        return table.sort("tier_index").select(
-            "tier", "customers",
-            (pl.col("customers") / customers if customers else pl.lit(None, pl.Float64)).alias("customer_share"),
-            "revenue", (pl.col("revenue") / revenue if revenue > 0 else pl.lit(None, pl.Float64)).alias("revenue_share"),
-            *margin, "value_min", "value_max")
+        return _tier_table(counts, settings)
 
     # --- KPIs ------------------------------------------------------------------------------
 
-    def _cards(self, periods: list[tuple[dt.date, dt.date]]) -> list[dict[str, Any]]:
-        frame = self._run(figures.period_cards(self.tx, periods), "period_kpis", periods=len(periods))
-        by_start = {row["period"]: row for row in frame.iter_rows(named=True)}
+    def _cards(self, periods: list[tuple[dt.date, dt.date]], frame: pl.DataFrame | None = None) -> list[dict[str, Any]]:
+        if frame is None:
+            frame = self._run(figures.period_cards(self.tx, periods), "period_kpis", periods=len(periods))
+        by_start = {row["period"]: row for row in frame.with_columns(pl.col("period").cast(pl.Date)).iter_rows(named=True)}
         empty = {"revenue": 0.0, "orders": 0, "active_customers": 0, "new_customers": 0}
         rows = [{name: by_start.get(start, empty)[name] for name in _KPI_COUNTS} for start, _ in periods]
         counts = _typed_counts(pl.DataFrame(rows, schema={"revenue": pl.Float64, "orders": pl.Int64,
@@ -315,17 +310,20 @@ class Warehouse:
 
     def kpi_trend(self, start: dt.date, end: dt.date, grain: str = "month") -> pl.DataFrame:
         """Same as :func:`crm_core.kpis.kpi_trend`: KPIs per day / week (Monday) / month bucket."""
-        if grain not in figures.GRAIN_UNITS:
-            raise WarehouseError(f"Unknown grain {grain!r}: use day, week or month.")
-        frame = self._run(figures.trend(self.tx, start, end, grain), "kpi_trend", grain=grain)
-        frame = _typed_counts(frame.with_columns(pl.col("period").cast(pl.Date)).sort("period"))
-        schema = _trend_schema()
-        return _derived(frame.lazy()).collect().select(pl.col(name).cast(dtype) for name, dtype in schema.items())
+        _check_grain(grain)
+        return _trend_frame(self._run(figures.trend(self.tx, start, end, grain), "kpi_trend", grain=grain))
 
     def overview(self, card_start: dt.date, card_end: dt.date, start: dt.date, end: dt.date,
                  grain: str = "month") -> tuple[pl.DataFrame, pl.DataFrame]:
-        """``(kpi_comparison(card_start, card_end), kpi_trend(start, end, grain))``: what the Overview shows."""
-        return self.kpi_comparison(card_start, card_end), self.kpi_trend(start, end, grain)
+        """``(kpi_comparison(card_start, card_end), kpi_trend(start, end, grain))``: what the Overview shows.
+
+        One engine query (the first purchase dates, which need the whole history, computed once).
+        """
+        _check_grain(grain)
+        periods = [(card_start, card_end), previous_period(card_start, card_end)]
+        frame = self._run(figures.overview(self.tx, periods, start, end, grain), "overview", grain=grain)
+        current, previous = self._cards(periods, frame.filter(pl.col("kind") == "cards"))
+        return comparison_frame(current, previous), _trend_frame(frame.filter(pl.col("kind") == "trend"))
 
     # --- CLV -------------------------------------------------------------------------------
 
@@ -336,19 +334,11 @@ class Warehouse:
         counted in the engine, sorted by (x, t_x, T): fit a model on them with
         ``weights=customers`` (thousands of rows, whatever the number of orders).
         """
-        from crm_core.clv.settings import DAYS_PER_WEEK
-
         calibration_end = calibration_end if calibration_end is not None else self._last_date()
         if calibration_end is None:
-            return pl.DataFrame(schema={"frequency": pl.Float64, "recency": pl.Float64, "T": pl.Float64,
-                                        "customers": pl.Int64})
+            return _purchase_counts(pl.DataFrame(schema=_CLV_ROWS))
         frame = self._run(figures.clv_counts(self.tx, calibration_end), "clv_counts")
-        return frame.select(
-            pl.col("x").cast(pl.Float64).alias("frequency"),
-            (pl.col("t_x_days").cast(pl.Float64) / DAYS_PER_WEEK).alias("recency"),
-            (pl.col("T_days").cast(pl.Float64) / DAYS_PER_WEEK).alias("T"),
-            pl.col("customers").cast(pl.Int64),
-        ).sort("frequency", "recency", "T")
+        return _purchase_counts(frame.rename({"t_x_days": "a", "T_days": "b"}))
 
     def spend_counts(self, calibration_end: dt.date | None = None) -> pl.DataFrame:
         """Compressed Gamma-Gamma statistics: frequency (x > 0), mean repeat spend, and customers per row.
@@ -359,15 +349,44 @@ class Warehouse:
         net money over x (the engine sums whole millionths).
         """
         calibration_end = calibration_end if calibration_end is not None else self._last_date()
-        schema = {"frequency": pl.Float64, "monetary_value": pl.Float64, "customers": pl.Int64}
         if calibration_end is None:
-            return pl.DataFrame(schema=schema)
+            return _spend_counts(pl.DataFrame(schema=_CLV_ROWS))
         frame = self._run(figures.spend_counts(self.tx, calibration_end), "spend_counts")
-        return frame.select(
-            pl.col("x").cast(pl.Float64).alias("frequency"),
-            (pl.col("repeat_micros").cast(pl.Float64) / figures.MICROS / pl.col("x").cast(pl.Float64)).alias("monetary_value"),
-            pl.col("customers").cast(pl.Int64),
-        ).sort("frequency", "monetary_value")
+        return _spend_counts(frame.rename({"repeat_micros": "a"}))
+
+    def clv_data(self, calibration_end: dt.date | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """``(clv_counts(calibration_end), spend_counts(calibration_end))`` from one engine query."""
+        calibration_end = calibration_end if calibration_end is not None else self._last_date()
+        if calibration_end is None:
+            empty = pl.DataFrame(schema=_CLV_ROWS)
+            return _purchase_counts(empty), _spend_counts(empty)
+        frame = self._run(figures.clv_data(self.tx, calibration_end), "clv_data")
+        return (_purchase_counts(frame.filter(pl.col("kind") == "purchases")),
+                _spend_counts(frame.filter(pl.col("kind") == "spend")))
+
+
+_CLV_ROWS = {"x": pl.Int64, "a": pl.Int64, "b": pl.Int64, "customers": pl.Int64}
+
+
+def _purchase_counts(frame: pl.DataFrame) -> pl.DataFrame:
+    """(x, a = t_x days, b = T days, customers) rows as frequency, recency and T in weeks."""
+    from crm_core.clv.settings import DAYS_PER_WEEK
+
+    return frame.select(
+        pl.col("x").cast(pl.Float64).alias("frequency"),
+        (pl.col("a").cast(pl.Float64) / DAYS_PER_WEEK).alias("recency"),
+        (pl.col("b").cast(pl.Float64) / DAYS_PER_WEEK).alias("T"),
+        pl.col("customers").cast(pl.Int64),
+    ).sort("frequency", "recency", "T")
+
+
+def _spend_counts(frame: pl.DataFrame) -> pl.DataFrame:
+    """(x, a = repeat spend in millionths, customers) rows as frequency and mean spend per repeat purchase."""
+    x = pl.col("x").cast(pl.Float64)
+    return frame.select(
+        x.alias("frequency"), (pl.col("a").cast(pl.Float64) / figures.MICROS / x).alias("monetary_value"),
+        pl.col("customers").cast(pl.Int64),
+    ).sort("frequency", "monetary_value")
 
 
 def fit_spend_model(counts: pl.DataFrame, model: Any) -> Any:
@@ -422,6 +441,59 @@ def _copy_out(connection: Any, sql: str, schema: dict[str, pl.DataType]) -> pl.D
     return frame.with_columns(
         *(pl.col(name) == "t" for name, dtype in schema.items() if dtype == pl.Boolean),
         *(pl.col(name).str.slice(0, 10).str.to_date("%Y-%m-%d") for name, dtype in schema.items() if dtype == pl.Date))
+
+
+def _tier_table(counts: pl.DataFrame, settings: Any) -> pl.DataFrame:
+    """Per-tier counts and sums from the engine as :func:`crm_core.portfolio.tier_summary`'s table."""
+    names = pl.DataFrame({"tier_index": list(range(len(settings.names))), "tier": list(settings.names)})
+    table = names.join(counts.with_columns(pl.col("tier_index").cast(pl.Int64)), on="tier_index", how="left")
+    table = table.with_columns(pl.col("customers").fill_null(0).cast(pl.UInt32), pl.col("revenue").fill_null(0.0))
+    customers, revenue = int(table["customers"].sum()), float(table["revenue"].sum())
+    margin = ["margin"] if "margin" in table.columns else []
+    return table.sort("tier_index").select(
+        "tier", "customers",
+        (pl.col("customers") / customers if customers else pl.lit(None, pl.Float64)).alias("customer_share"),
+        "revenue", (pl.col("revenue") / revenue if revenue > 0 else pl.lit(None, pl.Float64)).alias("revenue_share"),
+        *margin, "value_min", "value_max")
+
+
+def _profile(cells: pl.DataFrame, settings: Any) -> pl.DataFrame:
+    """:func:`crm_core.rfm.segment_profile` from score cells with their segment (sums, not customers)."""
+    from crm_core.rfm import SEGMENT_ADVICE
+
+    customers = pl.col("customers").sum()
+    weighted = [(pl.col(score).cast(pl.Int64) * pl.col("customers")).sum() / customers
+                for score in ("r_score", "f_score", "m_score")]
+    stats = cells.group_by("segment").agg(
+        customers, pl.col("revenue").sum(), (pl.col("recency_days").sum() / customers).alias("mean_recency_days"),
+        (pl.col("orders").sum() / customers).alias("mean_orders"), (pl.col("revenue").sum() / customers).alias("mean_revenue"),
+        weighted[0].alias("mean_r"), weighted[1].alias("mean_f"), weighted[2].alias("mean_m"),
+        (pl.col("revenue").sum() / pl.col("orders").sum()).alias("aov"))
+    total_customers, total_revenue = max(int(cells["customers"].sum()), 1), float(cells["revenue"].sum())
+    names = settings.segment_names
+    order = pl.DataFrame({"segment": names, "_order": list(range(len(names)))})
+    return (order.join(stats, on="segment", how="left")
+            .with_columns(pl.col("customers").fill_null(0).cast(pl.Int64), pl.col("revenue").fill_null(0.0),
+                          pl.col("aov").fill_nan(None))
+            .with_columns((pl.col("customers") / total_customers).alias("customer_share"),
+                          (pl.col("revenue") / total_revenue if total_revenue else pl.lit(None, pl.Float64))
+                          .alias("revenue_share"),
+                          pl.col("segment").replace_strict(SEGMENT_ADVICE, default="").alias("advice"))
+            .sort("_order")
+            .select("segment", "customers", "customer_share", "revenue", "revenue_share", "mean_recency_days",
+                    "mean_orders", "mean_revenue", "mean_r", "mean_f", "mean_m", "aov", "advice"))
+
+
+def _check_grain(grain: str) -> None:
+    if grain not in figures.GRAIN_UNITS:
+        raise WarehouseError(f"Unknown grain {grain!r}: use day, week or month.")
+
+
+def _trend_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """Bucket counts from the engine as :func:`crm_core.kpis.kpi_trend`'s frame."""
+    frame = _typed_counts(frame.with_columns(pl.col("period").cast(pl.Date)).sort("period"))
+    schema = _trend_schema()
+    return _derived(frame.lazy()).collect().select(pl.col(name).cast(dtype) for name, dtype in schema.items())
 
 
 def _typed(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
