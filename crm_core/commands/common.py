@@ -188,6 +188,40 @@ def load_orders(args: argparse.Namespace) -> tuple[pl.LazyFrame, IngestReport]:
     return view.transactions, report
 
 
+#: Rows per slice of customers when a per-customer table is built from many rows (see :func:`per_customer`).
+ROWS_PER_SLICE = 4_000_000
+
+
+def per_customer(tx: pl.LazyFrame, build: Callable[[pl.LazyFrame], pl.LazyFrame], rows: int) -> pl.DataFrame:
+    """``build(tx).collect()`` for a ``build`` that makes each customer's row from that customer's rows alone
+    (a summary, its RFM columns). Over many rows (a file read in batches, on disk) it is built slice by
+    slice of customers, by their id's hash, so one slice's rows are in memory at a time instead of all of
+    them. Each customer's rows reach ``build`` whole and in file order either way, and the customers come
+    out sorted by id: the figures are the same to the last bit. Pass ``build`` an explicit as-of date (a slice's last order
+    is not the file's)."""
+    import polars as pl
+
+    from crm_core.schema import C
+
+    customer = pl.col(C.CUSTOMER_ID)
+    slices = max(1, math.ceil(rows / ROWS_PER_SLICE))
+    # Each slice's rows in one chunk, as a whole read gives them: float sums over rows spread across
+    # chunks (one per Parquet part of a batched read) are added in another order, a bit off in the last place.
+    parts = [build((tx.filter(customer.hash() % slices == k) if slices > 1 else tx).collect().rechunk().lazy()).collect()
+             for k in range(slices)]
+    # Sorted by customer id, however many slices: sums over customers (tier revenue) then add up in one order.
+    return pl.concat(parts).sort(C.CUSTOMER_ID)
+
+
+def run_supervised(command: Callable[[], int], args: argparse.Namespace) -> int:
+    """``command`` with the CLI's error contract, in a forked child under the ingest limits (see
+    :mod:`crm_core.ingest.supervisor`): the file is read in that process (in batches when large), not
+    read by a worker and handed over whole. The command module must not import Polars at import time."""
+    from crm_core.ingest.supervisor import supervised
+
+    return supervised(lambda: run_reporting_errors(command, args), getattr(args, "path", None))
+
+
 def strict_json(value: Any) -> Any:
     """``value`` with NaN and infinities as None: JSON has no such numbers, and strict parsers
     (jq, JavaScript, most databases) reject the ``NaN`` Python writes by default."""
