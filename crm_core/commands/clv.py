@@ -69,6 +69,13 @@ def _open_output(path: Path):
 
 
 def run(args: argparse.Namespace) -> int:
+    """Under the ingest limits, in a forked child that reads the file itself (see ``run_supervised``)."""
+    from crm_core.commands.common import run_supervised
+
+    return run_supervised(lambda: _clv(args), args)
+
+
+def _clv(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from crm_core.clv import (
@@ -77,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         fit_clv,
         validate_holdout,
     )
-    from crm_core.commands.common import emit, fail, load_view
+    from crm_core.commands.common import emit, fail, load_view, per_customer
     from crm_core.customers import data_as_of
     from crm_core.export import neutralize
     from crm_core.metrics import forecast_orders, predicted_total
@@ -91,10 +98,13 @@ def run(args: argparse.Namespace) -> int:
         if problem:
             return fail(problem)
     try:
-        view, analysis, _ = load_view(args)
+        view, analysis, report = load_view(args)
         # Every order of the view up to the period end (earlier ones too: the models need each customer's
-        # history), as the Lifetime page and the report's predicted_value_total. Read once, reused below.
-        tx = forecast_orders(view.history, view.end).collect().lazy()
+        # history), as the Lifetime page and the report's predicted_value_total. Read once, reused below;
+        # rows read in batches stay on disk, and per-customer figures are built slice by slice of customers.
+        tx = forecast_orders(view.history, view.end)
+        if not report.detected.get("read_in_batches"):
+            tx = tx.collect().lazy()
         last = data_as_of(tx)
         calibration_end = args.calibration_end or last
         if args.holdout_end is not None and args.holdout_end <= calibration_end:
@@ -107,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
                            **{key: value for key, value in overrides.items() if value is not None})
         holdout_end = args.holdout_end or (last if calibration_end < last else None)
         try:
-            result = fit_clv(tx, settings, holdout_end=holdout_end)
+            result = fit_clv(tx, settings, holdout_end=holdout_end,
+                             per_customer=lambda build: per_customer(tx, build, report.rows_valid))
         except ValueError as error:
             return fail(str(error))
         payload = result.to_dict()

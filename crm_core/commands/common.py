@@ -196,20 +196,21 @@ def per_customer(tx: pl.LazyFrame, build: Callable[[pl.LazyFrame], pl.LazyFrame]
     """``build(tx).collect()`` for a ``build`` that makes each customer's row from that customer's rows alone
     (a summary, its RFM columns). Over many rows (a file read in batches, on disk) it is built slice by
     slice of customers, by their id's hash, so one slice's rows are in memory at a time instead of all of
-    them. Each customer's rows reach ``build`` whole and in file order either way, and the customers come
-    out sorted by id: the figures are the same to the last bit. Pass ``build`` an explicit as-of date (a slice's last order
+    them. Each customer's rows reach ``build`` whole and in file order either way: each customer's figures are
+    the same to the last bit; slices come out sorted by customer id (one slice: ``build``'s own order), so
+    sums over customers may differ in the last bit (as between two multi-threaded runs). Pass ``build`` an explicit as-of date (a slice's last order
     is not the file's)."""
     import polars as pl
 
     from crm_core.schema import C
 
+    slices = math.ceil(rows / ROWS_PER_SLICE)
+    if slices <= 1:
+        return build(tx).collect()
     customer = pl.col(C.CUSTOMER_ID)
-    slices = max(1, math.ceil(rows / ROWS_PER_SLICE))
     # Each slice's rows in one chunk, as a whole read gives them: float sums over rows spread across
     # chunks (one per Parquet part of a batched read) are added in another order, a bit off in the last place.
-    parts = [build((tx.filter(customer.hash() % slices == k) if slices > 1 else tx).collect().rechunk().lazy()).collect()
-             for k in range(slices)]
-    # Sorted by customer id, however many slices: sums over customers (tier revenue) then add up in one order.
+    parts = [build(tx.filter(customer.hash() % slices == k).collect().rechunk().lazy()).collect() for k in range(slices)]
     return pl.concat(parts).sort(C.CUSTOMER_ID)
 
 
