@@ -1,4 +1,5 @@
-"""Peak memory of ``python -m crm_core summary FILE --json`` on files larger than memory is comfortable for.
+"""Peak memory of the file commands (``summary``, then ``rfm``, ``portfolio``, ``clv``, ``export``) on files
+larger than memory is comfortable for.
 
 Issue 18 point 2: every path on 100M orders (a ~3 GB CSV) within 4 GB peak RSS;
 ``summary`` on 30M orders (3M customers) under 1.2 GB with exact totals (the
@@ -6,6 +7,10 @@ contract, scaled); 50M rejected rows under 1.5 GB. Each figure is the peak
 resident memory of the whole process tree (the CLI and any child it starts),
 summed over its processes, polled every 20 ms from /proc, with ``wait4``'s
 largest single process beside it.
+
+The other commands run on the orders file with the same target, their exactness shown
+beside (every customer counted or modelled, the portfolio's revenue to the cent);
+``CRM_BENCH_MEMORY_COMMANDS=rfm,clv`` picks some (``none``: summary alone).
 
 Sizes: 30M orders and 50M rejected rows by default; ``CRM_BENCH_FULL=1`` adds
 100M orders (generating the 3 GB file takes minutes on 2 cores). Smaller runs:
@@ -94,8 +99,8 @@ def peak_tree_rss(command: list[str], env: dict[str, str]) -> tuple[int, float, 
     """Run ``command``: (exit code, seconds, peak MB of the tree's summed RSS (at least the largest
     process's), wait4's largest single process MB, stdout)."""
     start = time.perf_counter()
-    with open(os.devnull, "wb") as sink, (OUT / "memory_stdout.json").open("w+b") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=sink, env=env, cwd=ROOT)
+    with (OUT / "memory_stderr.txt").open("wb") as errors, (OUT / "memory_stdout.json").open("w+b") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=errors, env=env, cwd=ROOT)
         peak = 0
         while True:
             done, status, usage = os.wait4(process.pid, os.WNOHANG)
@@ -179,7 +184,9 @@ def _command_line(command: str, target_mb: float, path: Path, cents: int, custom
     code, seconds, tree_mb, largest_mb, text = _run(command, path, OTHER_COMMANDS[command])
     title = f"{command}, same file"
     if code != 0:
-        line = f"{title:<52} exit {code} after {seconds:6.1f}s, peak {tree_mb:6.0f} MB (target < {target_mb:.0f} MB)"
+        error = (OUT / "memory_stderr.txt").read_text(errors="replace").strip()[:160]
+        line = (f"{title:<52} exit {code} after {seconds:6.1f}s, peak {tree_mb:6.0f} MB (target < {target_mb:.0f} MB): "
+                f"{error}")
     else:
         line = (f"{title:<52} peak {tree_mb:6.0f} MB (largest process {largest_mb:6.0f} MB) {seconds:6.1f}s "
                 f"{_check(command, json.loads(text), cents, customers)} (target < {target_mb:.0f} MB)")
