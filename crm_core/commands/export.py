@@ -81,7 +81,7 @@ def _export(args: argparse.Namespace) -> int:
     profile = build_profile(dataset, summary=summary, engines=EngineSettings(clv_result=_clv_fit(tx, as_of, collect)))
     if not profile.has("segment"):
         return fail(profile.missing.get("segment", "RFM segments are not available."))
-    actions = action_table(summary, profile.table, default_playbook(), known_contacts(dataset.transactions, contacts),
+    actions = action_table(summary, profile.table, default_playbook(), known_contacts(tx, contacts, collect),
                            ValueSettings(high_value_share=args.high_value_share))
     segments = []
     for name in args.segment:
