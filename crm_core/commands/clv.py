@@ -8,10 +8,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 MODEL_CHOICES = ("auto", "bg-nbd", "pareto-nbd", "mbg-nbd")  # crm_core.clv.models.MODEL_CHOICES, kept here for a light import
-#: Files up to this size run whole in the supervised child, under the reader's memory limit. Larger ones are
-#: read in the sandbox's worker and fitted here, as before: the command needs about ten times the CSV's size
-#: (260 MB for 28 MB, 1M orders), so a few million orders would otherwise stop at the reader's 2.5 GB.
-SUPERVISED_MAX_BYTES = 64 * 1024**2
 
 
 def _date(text: str) -> dt.date:
@@ -74,11 +70,10 @@ def _open_output(path: Path):
 
 
 def run(args: argparse.Namespace) -> int:
-    """Under the ingest limits, in a forked child (as ``summary``) for files up to :data:`SUPERVISED_MAX_BYTES`:
+    """Under the ingest limits, in a forked child (as ``summary``) for the files :func:`runs_supervised` picks:
     the file is read in-process there instead of in the sandbox's worker, a second interpreter that imports
     Polars again and hands every row back (a third of the command's CPU time on 1M orders)."""
-    from crm_core.commands.common import fail, run_reporting_errors
-    from crm_core.ingest.limits import file_bytes
+    from crm_core.commands.common import fail, run_reporting_errors, runs_supervised
     from crm_core.ingest.supervisor import supervised
 
     problem = _check(args)
@@ -90,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         if problem:
             return fail(problem)
     try:
-        if file_bytes(args.path) > SUPERVISED_MAX_BYTES:
+        if not runs_supervised(args.path):
             return _clv(args, output)
         return supervised(lambda: run_reporting_errors(lambda: _clv(args, output), args), args.path)
     finally:
@@ -107,16 +102,19 @@ def _clv(args: argparse.Namespace, output: BinaryIO | None) -> int:
         fit_clv,
         validate_holdout,
     )
-    from crm_core.commands.common import emit, fail, load_view
+    from crm_core.commands.common import emit, fail, load_view, per_customer
     from crm_core.customers import data_as_of
     from crm_core.export import neutralize
     from crm_core.metrics import forecast_orders, predicted_total
 
     try:
-        view, analysis, _ = load_view(args)
+        view, analysis, report = load_view(args)
         # Every order of the view up to the period end (earlier ones too: the models need each customer's
-        # history), as the Lifetime page and the report's predicted_value_total. Read once, reused below.
-        tx = forecast_orders(view.history, view.end).collect().lazy()
+        # history), as the Lifetime page and the report's predicted_value_total. Read once, reused below;
+        # rows read in batches stay on disk, and per-customer figures are built slice by slice of customers.
+        tx = forecast_orders(view.history, view.end)
+        if not report.detected.get("read_in_batches"):
+            tx = tx.collect().lazy()
         last = data_as_of(tx)
         calibration_end = args.calibration_end or last
         if args.holdout_end is not None and args.holdout_end <= calibration_end:
@@ -129,7 +127,8 @@ def _clv(args: argparse.Namespace, output: BinaryIO | None) -> int:
                            **{key: value for key, value in overrides.items() if value is not None})
         holdout_end = args.holdout_end or (last if calibration_end < last else None)
         try:
-            result = fit_clv(tx, settings, holdout_end=holdout_end)
+            result = fit_clv(tx, settings, holdout_end=holdout_end,
+                             per_customer=lambda build: per_customer(tx, build, report.rows_valid))
         except ValueError as error:
             return fail(str(error))
         payload = result.to_dict()
