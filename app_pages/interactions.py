@@ -30,6 +30,7 @@ from crm_core import format as fmt
 from ui.data import current_dataset, selected_period
 from ui.interact import current_actions, current_contacts, current_profile
 from ui.state import Keys
+from ui.figures import figure
 from ui.widgets import (
     chart,
     count_column,
@@ -93,31 +94,31 @@ st.subheader("Satisfaction")
 left, right = st.columns(2)
 with left:
     by_group = csat_by(contacts, group)
-    chart(csat_figure(by_group, group, label), key="interact_csat_group")
+    chart(figure(csat_figure, by_group, group, label), key="interact_csat_group")
     takeaway(csat_takeaway(by_group, group, label))
 with right:
     by_channel = csat_by(contacts, "channel")
-    chart(csat_figure(by_channel, "channel", "contact channel"), key="interact_csat_channel")
+    chart(figure(csat_figure, by_channel, "channel", "contact channel"), key="interact_csat_channel")
     takeaway(csat_takeaway(by_channel, "channel", "contact channel"))
 
 service = group_service(contacts, actions, group)
 st.subheader("Who complains most")
-chart(complaints_figure(service, group, label), key="interact_complaints")
+chart(figure(complaints_figure, service, group, label), key="interact_complaints")
 takeaway(complaints_takeaway(service, label))
 
 st.subheader("Contacts and cost-to-serve")
 left, right = st.columns([2, 3])  # the bubble chart needs room for its legend
 with left:
     distribution = contacts_distribution(contacts, actions)
-    chart(contacts_distribution_figure(distribution), key="interact_distribution")
+    chart(figure(contacts_distribution_figure, distribution), key="interact_distribution")
     takeaway(distribution_takeaway(distribution))
 with right:
-    chart(cost_to_serve_figure(service, group, label), key="interact_cost")
+    chart(figure(cost_to_serve_figure, service, group, label), key="interact_cost")
     takeaway(cost_takeaway(service, label))
 
 st.subheader("Satisfaction over time")
 trend = satisfaction_trend(contacts)
-chart(satisfaction_trend_figure(trend), key="interact_trend")
+chart(figure(satisfaction_trend_figure, trend), key="interact_trend")
 takeaway(trend_takeaway(trend))
 
 with st.expander(f"Service figures by {label}"):
