@@ -21,6 +21,7 @@ from ui import drivers as data
 from ui.data import selected_period
 from ui.state import Keys
 from ui.figures import figure
+from ui.memo import shared
 from ui.widgets import (
     chart,
     count_column,
@@ -136,7 +137,7 @@ group_names = groups["name"].to_list()
 if st.session_state.get(Keys.DRV_GROUP) not in group_names:
     st.session_state.pop(Keys.DRV_GROUP, None)
 pick = st.selectbox(f"Customers of one {drivers.DIMENSIONS[dimension].lower()}", group_names, key=Keys.DRV_GROUP)
-customer_list(drivers.group_members(profiles, dimension, pick), str(pick), f"drivers_{dimension}", Keys.DRV_CUSTOMERS,
+customer_list(shared(drivers.group_members, profiles, dimension, pick), str(pick), f"drivers_{dimension}", Keys.DRV_CUSTOMERS,
               shown_rows=500)
 
 # Products -----------------------------------------------------------------------------------
@@ -155,7 +156,7 @@ else:
     catalogue = data.product_table(item)
     rank_by = st.segmented_control("Top " + noun + " by", ["revenue", "customers"], format_func=str.capitalize,
                                    default="revenue", required=True, key=Keys.DRV_RANK, bind="query-params")
-    chart(figure(products_figure, products.top_products(catalogue, rank_by), rank_by, noun), key="drv_products")
+    chart(figure(products_figure, shared(products.top_products, catalogue, rank_by), rank_by, noun), key="drv_products")
     takeaway(products.product_takeaway(catalogue, item))
     product_columns = {
         "name": "Product" if item == C.PRODUCT else "Category", "revenue": money_column("Revenue"),
@@ -177,9 +178,9 @@ else:
     st.caption("Each order's product is its largest line. The less common products on either side are grouped as "
                f"'{products.OTHER}'.")
     download(flows, "journeys", "Download the journeys (CSV)")
-    timing = products.second_order_timing(profiles)
+    timing = shared(products.second_order_timing, profiles)
     chart(figure(timing_figure, timing), key="drv_timing")
-    median = products.median_days_to_second(profiles)
+    median = shared(products.median_days_to_second, profiles)
     takeaway("Nobody has placed a second order yet." if median is None else
              f"Half of the customers who came back did so within {median:,.0f} days of their first order.")
 
@@ -199,7 +200,7 @@ if not data.has_discount_codes():
             "This data has none, so discounted and full-price orders cannot be told apart.")
 else:
     usage = data.discount_usage()
-    comparison = offers.code_vs_none(profiles, data.predictions()[0] if predict else None)
+    comparison = shared(offers.code_vs_none, profiles, data.predictions()[0] if predict else None)
     chart(figure(offer_figure, comparison), key="drv_offers")
     takeaway(offers.offer_takeaway(usage, comparison))
     usage_columns = {"code": "Discount code", "orders": count_column("Orders"),

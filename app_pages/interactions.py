@@ -31,6 +31,7 @@ from ui.data import current_dataset, selected_period
 from ui.interact import current_actions, current_contacts, current_profile
 from ui.state import Keys
 from ui.figures import figure
+from ui.memo import shared
 from ui.widgets import (
     chart,
     count_column,
@@ -67,7 +68,7 @@ if contacts.height == 0:
     st.stop()
 
 actions = current_actions()
-figures = headline(contacts)
+figures = shared(headline, contacts)
 columns = st.columns(4)
 start, end = selected_period()
 period = fmt.period(start, end)
@@ -93,15 +94,15 @@ for note in current_profile().missing.values():
 st.subheader("Satisfaction")
 left, right = st.columns(2)
 with left:
-    by_group = csat_by(contacts, group)
+    by_group = shared(csat_by, contacts, group)
     chart(figure(csat_figure, by_group, group, label), key="interact_csat_group")
     takeaway(csat_takeaway(by_group, group, label))
 with right:
-    by_channel = csat_by(contacts, "channel")
+    by_channel = shared(csat_by, contacts, "channel")
     chart(figure(csat_figure, by_channel, "channel", "contact channel"), key="interact_csat_channel")
     takeaway(csat_takeaway(by_channel, "channel", "contact channel"))
 
-service = group_service(contacts, actions, group)
+service = shared(group_service, contacts, actions, group)
 st.subheader("Who complains most")
 chart(figure(complaints_figure, service, group, label), key="interact_complaints")
 takeaway(complaints_takeaway(service, label))
@@ -109,7 +110,7 @@ takeaway(complaints_takeaway(service, label))
 st.subheader("Contacts and cost-to-serve")
 left, right = st.columns([2, 3])  # the bubble chart needs room for its legend
 with left:
-    distribution = contacts_distribution(contacts, actions)
+    distribution = shared(contacts_distribution, contacts, actions)
     chart(figure(contacts_distribution_figure, distribution), key="interact_distribution")
     takeaway(distribution_takeaway(distribution))
 with right:
@@ -117,7 +118,7 @@ with right:
     takeaway(cost_takeaway(service, label))
 
 st.subheader("Satisfaction over time")
-trend = satisfaction_trend(contacts)
+trend = shared(satisfaction_trend, contacts)
 chart(figure(satisfaction_trend_figure, trend), key="interact_trend")
 takeaway(trend_takeaway(trend))
 
