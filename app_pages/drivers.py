@@ -19,6 +19,7 @@ from crm_core.export import safe_csv_bytes
 from crm_core.schema import C
 from ui import drivers as data
 from ui.data import selected_period
+from ui.settings import number_style
 from ui.state import Keys
 from ui.figures import figure
 from ui.memo import shared
@@ -94,8 +95,8 @@ st.caption(plain(
     f"Groups are ranked by {drivers.MEASURE_LABELS[measure].lower()}; the whiskers show a 95% interval "
     "on each group's average: when two groups' whiskers overlap a lot, the difference may be chance."))
 chart(figure(driver_figure, groups, dimension, overall), key="drv_value")
-takeaway(drivers.takeaway(groups, dimension, overall))
-note = drivers.small_groups_note(groups)
+takeaway(drivers.takeaway(groups, dimension, overall, style=number_style()))
+note = drivers.small_groups_note(groups, style=number_style())
 if note:
     st.caption(plain(note))
 if problems:
@@ -157,7 +158,7 @@ else:
     rank_by = st.segmented_control("Top " + noun + " by", ["revenue", "customers"], format_func=str.capitalize,
                                    default="revenue", required=True, key=Keys.DRV_RANK, bind="query-params")
     chart(figure(products_figure, shared(products.top_products, catalogue, rank_by), rank_by, noun), key="drv_products")
-    takeaway(products.product_takeaway(catalogue, item))
+    takeaway(products.product_takeaway(catalogue, item, style=number_style()))
     product_columns = {
         "name": "Product" if item == C.PRODUCT else "Category", "revenue": money_column("Revenue"),
         "revenue_share": share_column("Share of revenue"), "customers": count_column("Customers"),
@@ -174,7 +175,7 @@ else:
     st.subheader("From the first order to the second")
     flows = data.journeys(item)
     chart(figure(journey_figure, flows, noun), key="drv_journeys")
-    takeaway(products.journey_takeaway(flows))
+    takeaway(products.journey_takeaway(flows, style=number_style()))
     st.caption("Each order's product is its largest line. The less common products on either side are grouped as "
                f"'{products.OTHER}'.")
     download(flows, "journeys", "Download the journeys (CSV)")
@@ -182,7 +183,7 @@ else:
     chart(figure(timing_figure, timing), key="drv_timing")
     median = shared(products.median_days_to_second, profiles)
     takeaway("Nobody has placed a second order yet." if median is None else
-             f"Half of the customers who came back did so within {median:,.0f} days of their first order.")
+             f"Half of the customers who came back did so within {number_style().number(median)} days of their first order.")
 
     st.subheader("Refunds")
     left, right = st.columns(2)
@@ -202,7 +203,7 @@ else:
     usage = data.discount_usage()
     comparison = shared(offers.code_vs_none, profiles, data.predictions()[0] if predict else None)
     chart(figure(offer_figure, comparison), key="drv_offers")
-    takeaway(offers.offer_takeaway(usage, comparison))
+    takeaway(offers.offer_takeaway(usage, comparison, style=number_style()))
     usage_columns = {"code": "Discount code", "orders": count_column("Orders"),
                      "order_share": share_column("Share of orders"), "revenue": money_column("Revenue"),
                      "average_order": money_column("Average order")}
@@ -220,7 +221,7 @@ else:
             "amount over the order's net revenue plus the discount. Deep discounts win customers; the question is "
             "whether those customers come back and are worth it.")
     chart(figure(depth_figure, depth), key="drv_depth")
-    takeaway(offers.depth_takeaway(depth))
+    takeaway(offers.depth_takeaway(depth, style=number_style()))
     depth_columns = {
         "name": "Discount on the first order", "customers": count_column("Customers"),
         "customer_share": share_column("Share of customers"), "small": st.column_config.CheckboxColumn("Small group"),

@@ -20,6 +20,7 @@ from crm_core.scorecard import (
 )
 from ui.data import current_dataset, current_dataset_id
 from ui.present import current_ingest_report, notes_store
+from ui.settings import number_style
 from ui.state import Keys
 from ui.figures import figure
 from ui.widgets import chart, explain, figure_card, takeaway
@@ -42,6 +43,7 @@ evidence = compute_evidence(
     ingest_report=current_ingest_report(),
     segment_notes=store.list_notes(dataset_id).height,
     exports=store.count_activity("export", dataset_id),
+    style=number_style(),
 )
 saved = store.load_answers(dataset_id)
 

@@ -273,9 +273,12 @@ def customer_list(members: pl.DataFrame, group: str, file_prefix: str, key: str,
 
     Name and e-mail are added wherever the customers table has them.
     """
+    from ui.settings import number_style
+
     members = with_contacts(members)
-    more = f"; showing the best {shown_rows:,} (the download has all)." if members.height > shown_rows else "."
-    st.caption(plain(f"{members.height:,} customers in {group}{more} Select a row to open the customer in Customer 360."))
+    style = number_style()
+    more = f"; showing the best {style.count(shown_rows)} (the download has all)." if members.height > shown_rows else "."
+    st.caption(plain(f"{style.count(members.height)} customers in {group}{more} Select a row to open the customer in Customer 360."))
     selectable_customers(members.head(shown_rows), key)
     st.download_button(
         "Download these customers (CSV)", data=safe_csv_bytes(readable_members(members)), file_name=f"{file_prefix}_{file_slug(group)}.csv",
