@@ -21,6 +21,7 @@ from crm_core.export import safe_csv_bytes, safe_xlsx_bytes
 from ui.interact import DEFAULT_HIGH_VALUE_SHARE, current_actions, current_playbook, current_profile, logged_export
 from ui.settings import display_currency, number_style
 from ui.state import Keys
+from ui.figures import figure
 from ui.widgets import (
     chart,
     count_column,
@@ -175,7 +176,7 @@ figure_card(columns[2], "campaign.roi", result.roi)
 figure_card(columns[3], "campaign.break_even", result.break_even_response_rate)
 st.markdown("**Assumptions**\n\n" + "\n".join(f"- {plain(line)}" for line in result.assumptions))
 if result.contacted:
-    chart(what_if_figure(result), key="actions_what_if")
+    chart(figure(what_if_figure, result), key="actions_what_if")
 takeaway(what_if_takeaway(result, style=number_style()))
 
 # ----------------------------------------------------------------------------- 3. target list

@@ -29,6 +29,7 @@ from ui.interact import (
 )
 from ui.settings import number_style
 from ui.state import Keys
+from ui.figures import figure
 from ui.widgets import chart, count_column, explain, figure_card, format_figure, money_column, plain, table, takeaway
 
 MIX_COLUMNS = {
@@ -114,7 +115,7 @@ else:
         st.caption(plain(explain_recommendation(facts, value_label, value_settings(), style=number_style())))
     st.page_link("app_pages/actions.py", label="Edit the playbook", icon=":material/edit:")
 
-    chart(purchase_timeline_figure(view.timeline), key="c360_timeline")
+    chart(figure(purchase_timeline_figure, view.timeline), key="c360_timeline")
     takeaway(timeline_takeaway(view, style=number_style()))
 
     mixes = (("Categories bought", view.categories, "category"), ("Sales channels used", view.channels, "channel"))

@@ -29,6 +29,7 @@ from ui.background import progress_note, ready
 from ui.data import customer_summary, date_bounds, selected_period
 from ui.settings import current_settings, number_style, update_settings
 from ui.state import Keys
+from ui.figures import figure
 from ui.widgets import (
     chart,
     customer_list,
@@ -124,17 +125,17 @@ def worth_section(result, settings: AnalysisSettings, period: str) -> None:
         st.session_state.pop(Keys.LT_GROUP, None)
     left, right = st.columns(2)
     with left:
-        chart(clv_distribution_figure(result.customers, f"{months} months"), key="lt_fig_clv_hist", money_axis="x", count_axis="y")
+        chart(figure(clv_distribution_figure, result.customers, f"{months} months"), key="lt_fig_clv_hist", money_axis="x", count_axis="y")
     with right:
         kind = st.segmented_control("CLV by", kinds, format_func=models.GROUPINGS.get, default="decile",
                                     required=True, key=Keys.LT_GROUP, bind="query-params")
         if kind == "decile":
             groups = clv.value_tiers(result.customers)
-            chart(clv_by_group_figure(groups, "label", "Predicted value by value decile",
+            chart(figure(clv_by_group_figure, groups, "label", "Predicted value by value decile",
                                       "Customers ranked by predicted value (best first)"), key="lt_fig_clv_group")
         else:
             groups = clv.clv_by_group(result.customers, models.customer_groups(kind), "group")
-            chart(clv_by_group_figure(groups, "group", f"Predicted value by {models.GROUPINGS[kind].lower()}"),
+            chart(figure(clv_by_group_figure, groups, "group", f"Predicted value by {models.GROUPINGS[kind].lower()}"),
                   key="lt_fig_clv_group")
             st.caption("Customers who bought in the sidebar period, grouped as on the Portfolio and Segments pages.")
     takeaway(clv.concentration_takeaway(clv.value_tiers(result.customers), style=number_style()))
@@ -151,7 +152,7 @@ def range_section(result, settings: AnalysisSettings, model: str) -> None:
     with st.spinner("Drawing the forecast's range…"):
         fan = models.forecast_fan(clv_settings.horizon_weeks, clv_settings.margin, clv_settings.annual_discount_rate,
                                   model)
-    chart(forecast_fan_figure(fan, result.calibration_end, result.settings.interval), key="lt_fig_fan")
+    chart(figure(forecast_fan_figure, fan, result.calibration_end, result.settings.interval), key="lt_fig_fan")
     takeaway(clv.interval_takeaway(result, style=number_style()))
     st.download_button("Download every customer's forecast (CSV)", data=safe_csv_bytes(readable_members(with_contacts(clv.customer_forecasts(result)))),
                        file_name="customer_forecasts.csv", mime="text/csv", icon=":material/download:",
@@ -165,7 +166,7 @@ def next_order_section(result) -> None:
     st.subheader("When will customers order next?")
     gaps = models.order_gaps()
     if gaps.height:
-        chart(gap_histogram_figure(gaps), key="lt_fig_gaps")
+        chart(figure(gap_histogram_figure, gaps), key="lt_fig_gaps")
     takeaway(clv.gap_takeaway(gaps, result.customers, style=number_style()))
     st.caption("Each customer's next order date is when an active customer like them has bought again with even "
                "odds; customers more likely gone than active are marked probably lapsed. Overdue: silent for longer "
@@ -177,7 +178,7 @@ def alive_section(result, period: str) -> None:
     st.subheader("Who is probably still a customer")
     alive = float((result.customers["p_alive"] >= 0.5).mean()) if result.customers.height else None
     figure_card(st.columns(3)[0], "probably_active_share", alive, f"as of {period.split(' to ')[-1]}")
-    chart(p_alive_heatmap_figure(clv.probability_alive_matrix(result.model, result.customers)), key="lt_fig_palive")
+    chart(figure(p_alive_heatmap_figure, clv.probability_alive_matrix(result.model, result.customers)), key="lt_fig_palive")
     takeaway(clv.p_alive_takeaway(result, style=number_style()))
 
 
@@ -273,9 +274,9 @@ def validation_section(first_day: dt.date, end: dt.date, model: str) -> None:
     figure_card(cards[3], "holdout.mae", validation.mae, held_back)
     left, right = st.columns(2)
     with left:
-        chart(holdout_by_frequency_figure(validation.by_frequency), key="lt_fig_holdout_freq")
+        chart(figure(holdout_by_frequency_figure, validation.by_frequency), key="lt_fig_holdout_freq")
     with right:
-        chart(cumulative_tracking_figure(validation.weekly, split), key="lt_fig_tracking", count_axis="y")
+        chart(figure(cumulative_tracking_figure, validation.weekly, split), key="lt_fig_tracking", count_axis="y")
     takeaway(clv.validation_takeaway(validation, style=number_style()))
     coverage_check(validation, held_back)
 
@@ -308,7 +309,7 @@ def cohorts_section() -> None:
     if cohort_table.height == 0:
         st.info("No customer made a first purchase in the sidebar period: widen the period to see cohorts.")
         return
-    chart(cohort_heatmap_figure(cohort_table, shown), key="lt_fig_cohorts")
+    chart(figure(cohort_heatmap_figure, cohort_table, shown), key="lt_fig_cohorts")
     takeaway(retention.cohort_takeaway(cohort_table, style=number_style()))
     st.caption("Rows: month of first purchase (a customer who bought before the period is not new). "
                "Blank cells lie after the end of the data.")
@@ -321,7 +322,7 @@ def cohorts_section() -> None:
                 "column): showing curves by acquisition year.")
         curve_table = models.curves(False)
         by = "year"
-    chart(retention_curves_figure(curve_table, "acquisition " + by), key="lt_fig_curves")
+    chart(figure(retention_curves_figure, curve_table, "acquisition " + by), key="lt_fig_curves")
     takeaway(retention.curves_takeaway(curve_table, style=number_style()))
 
 
@@ -347,16 +348,16 @@ def lifecycle_section(period: str) -> None:
                      "before the end of the period.")
     figure_card(cards[3], "lifecycle.won_back", cycle.won_back, period, gap=str(gap),
                 note=f"They brought {format_figure(cycle.won_back_revenue, 'money')} since coming back.")
-    chart(lifecycle_funnel_figure(cycle.funnel), key="lt_fig_funnel")
+    chart(figure(lifecycle_funnel_figure, cycle.funnel), key="lt_fig_funnel")
     takeaway(retention.lifecycle_takeaway(cycle, style=number_style()))
-    chart(acquisition_figure(cycle.acquisition), key="lt_fig_acquisition", count_axis="y")
+    chart(figure(acquisition_figure, cycle.acquisition), key="lt_fig_acquisition", count_axis="y")
     takeaway(retention.acquisition_takeaway(cycle, style=number_style()))
     if cycle.cac is not None:
         table(cycle.cac, column_config={"acquisition_channel": "Acquisition channel", "new_customers": "New customers",
                                         "spend": money_column("Marketing spend"),
                                         "cac": money_column("Cost per new customer (CAC)")})
     if cycle.penetration.height:
-        chart(penetration_figure(cycle.penetration), key="lt_fig_penetration")
+        chart(figure(penetration_figure, cycle.penetration), key="lt_fig_penetration")
         takeaway(retention.penetration_takeaway(cycle.penetration, style=number_style()))
 
 

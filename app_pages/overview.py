@@ -24,6 +24,7 @@ from ui.background import progress_note, ready
 from ui.overview import overview_clv, overview_clv_job
 from ui.settings import current_settings, number_style
 from ui.state import Keys
+from ui.figures import figure
 from ui.widgets import chart, explain, figure_card, money_column, takeaway, with_currency
 
 st.title("Overview")
@@ -83,7 +84,7 @@ with right:
         bind="query-params",
     )
 trend = kpi_trend(dataset.transactions, start, end, grain)
-chart(kpi_trend_figure(trend, kpi, grain), key="overview_trend", money_axis="y" if KPI_BY_KEY[kpi].kind == "money" else None)
+chart(figure(kpi_trend_figure, trend, kpi, grain), key="overview_trend", money_axis="y" if KPI_BY_KEY[kpi].kind == "money" else None)
 takeaway(trend_takeaway(trend, kpi, grain, start, end, style=style))  # complete weeks / months only
 
 st.subheader("Relationship health")

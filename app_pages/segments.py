@@ -24,6 +24,7 @@ from ui import segments as seg_cache
 from ui.segments import cached_describe, default_behaviour, fit_job
 from ui.settings import current_settings, number_style, update_settings
 from ui.state import Keys
+from ui.figures import figure
 from ui.widgets import (
     chart,
     count_column,
@@ -171,7 +172,7 @@ def rfm_tab(summary: pl.DataFrame, settings: rfm.RfmSettings, start: dt.date,
         "Colour cells by", ["customers", "monetary"], default="customers", required=True, key=Keys.SEG_GRID_VALUE,
         format_func={"customers": "Number of customers", "monetary": "Revenue per customer (mean)"}.get)
     grid = rfm.rf_grid(scored, settings)
-    chart(charts.rf_heatmap(grid, settings.bins, grid_value, "F" if settings.segment_on == "F" else "FM"), key="seg_grid_chart")
+    chart(figure(charts.rf_heatmap, grid, settings.bins, grid_value, "F" if settings.segment_on == "F" else "FM"), key="seg_grid_chart")
     takeaway(rfm.grid_takeaway(grid, grid_value, style=number_style()))
 
     st.subheader("How big each segment is")
@@ -179,7 +180,7 @@ def rfm_tab(summary: pl.DataFrame, settings: rfm.RfmSettings, start: dt.date,
     tree_by = st.segmented_control(
         "Size boxes by", ["customers", "revenue"], default="customers", required=True, key=Keys.SEG_TREE_BY,
         format_func=str.capitalize)
-    chart(charts.segment_treemap(profile, tree_by), key="seg_treemap")
+    chart(figure(charts.segment_treemap, profile, tree_by), key="seg_treemap")
     takeaway(rfm.treemap_takeaway(profile, tree_by, style=number_style()))
 
     st.subheader("Segment profiles")
@@ -223,7 +224,7 @@ def migration_section(settings: rfm.RfmSettings, start: dt.date, as_of: dt.date)
         st.caption(f"The comparison date must fall between {start:%d %b %Y} and the day before the reference date; "
                    f"using {earlier:%d %b %Y}.")
     flows = seg_cache.segment_migration(dataset_key(), *selected_period(), earlier, as_of, settings)
-    chart(charts.migration_sankey(flows, f"{earlier:%d %b %Y}", f"{as_of:%d %b %Y}", settings.segment_names),
+    chart(figure(charts.migration_sankey, flows, f"{earlier:%d %b %Y}", f"{as_of:%d %b %Y}", settings.segment_names),
           key="seg_migration")
     takeaway(rfm.migration_takeaway(flows, earlier, as_of, style=number_style()))
     table(
@@ -271,7 +272,7 @@ def clusters_tab(summary: pl.DataFrame, start: dt.date, end: dt.date, as_of: dt.
     result = cached_describe(fit, fingerprint, settings, None if k == "auto" else k)
     st.caption(result.method)
 
-    chart(charts.silhouette_figure(result), key="clu_curve")
+    chart(figure(charts.silhouette_figure, result), key="clu_curve")
     takeaway(cl.curve_takeaway(result, style=number_style()))
 
     st.subheader("Cluster profiles")
@@ -285,7 +286,7 @@ def clusters_tab(summary: pl.DataFrame, start: dt.date, end: dt.date, as_of: dt.
     st.caption("Descriptions compare each group with the average customer: high/low = more than half a standard "
                "deviation above/below it (on a log scale).")
 
-    chart(charts.pca_figure(result), key="clu_pca")
+    chart(figure(charts.pca_figure, result), key="clu_pca")
     takeaway(cl.pca_takeaway(result, style=number_style()))
 
     st.subheader("Customers of a cluster")
@@ -322,7 +323,7 @@ def needs_tab(summary: pl.DataFrame, tx: pl.LazyFrame, scored: pl.DataFrame, rfm
         st.info(missing, icon=":material/info:")
     else:
         mix = seg_cache.group_mix(*view, groups, C.CATEGORY)
-        chart(charts.mix_heatmap(mix, C.CATEGORY, needs.GROUP, order, "Share of each group's revenue by category"),
+        chart(figure(charts.mix_heatmap, mix, C.CATEGORY, needs.GROUP, order, "Share of each group's revenue by category"),
               key="needs_category_mix")
         takeaway(needs.mix_takeaway(mix, C.CATEGORY, needs.GROUP, style=number_style()))
 
@@ -336,7 +337,7 @@ def needs_tab(summary: pl.DataFrame, tx: pl.LazyFrame, scored: pl.DataFrame, rfm
         if pairs.is_empty():
             st.info("No two categories are bought by at least 5 of the same customers here.")
         else:
-            chart(charts.cross_sell_figure(pairs), key="needs_cross_sell")
+            chart(figure(charts.cross_sell_figure, pairs), key="needs_cross_sell")
         takeaway(needs.cross_sell_takeaway(pairs, style=number_style()))
         if not pairs.is_empty():
             table(
@@ -357,18 +358,18 @@ def needs_tab(summary: pl.DataFrame, tx: pl.LazyFrame, scored: pl.DataFrame, rfm
         st.info(missing, icon=":material/info:")
         return
     mix = seg_cache.group_mix(*view, groups, C.CHANNEL)
-    chart(charts.mix_heatmap(mix, C.CHANNEL, needs.GROUP, order, "Share of each group's revenue by channel"),
+    chart(figure(charts.mix_heatmap, mix, C.CHANNEL, needs.GROUP, order, "Share of each group's revenue by channel"),
           key="needs_channel_mix")
     takeaway(needs.mix_takeaway(mix, C.CHANNEL, needs.GROUP, style=number_style()))
 
     value = needs.channel_value(summary)
-    chart(charts.channel_value_figure(value), key="needs_channel_value")
+    chart(figure(charts.channel_value_figure, value), key="needs_channel_value")
     takeaway(needs.channel_value_takeaway(value, style=number_style()))
     group_table(value, channel_use="Channels used")
 
     flows = seg_cache.channel_moves(*view)
     if not flows.is_empty():
-        chart(charts.channel_sankey(flows), key="needs_channel_moves")
+        chart(figure(charts.channel_sankey, flows), key="needs_channel_moves")
     takeaway(needs.channel_migration_takeaway(flows, style=number_style()))
     st.caption("Repeat customers only (two or more purchase days). A day's channel is the one with the most revenue.")
 
