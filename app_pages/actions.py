@@ -19,8 +19,9 @@ from crm_core.actions import (
 from crm_core.charts.interact import what_if_figure
 from crm_core.export import safe_csv_bytes, safe_xlsx_bytes
 from ui.interact import DEFAULT_HIGH_VALUE_SHARE, current_actions, current_playbook, current_profile, logged_export
-from ui.settings import display_currency
+from ui.settings import display_currency, number_style
 from ui.state import Keys
+from ui.figures import figure
 from ui.widgets import (
     chart,
     count_column,
@@ -162,7 +163,7 @@ assumptions = CampaignAssumptions(
     margin=margin_pct / 100,
 )
 chosen = target_list(actions, targets, by=by)
-result = campaign_what_if(chosen, assumptions, column_value, baseline_label)
+result = campaign_what_if(chosen, assumptions, column_value, baseline_label, style=number_style())
 columns = st.columns(4)
 figure_card(columns[0], "campaign.contacted", result.contacted)
 figure_card(columns[1], "campaign.responders", result.responders, shown=format_number(result.responders, 1))
@@ -175,8 +176,8 @@ figure_card(columns[2], "campaign.roi", result.roi)
 figure_card(columns[3], "campaign.break_even", result.break_even_response_rate)
 st.markdown("**Assumptions**\n\n" + "\n".join(f"- {plain(line)}" for line in result.assumptions))
 if result.contacted:
-    chart(what_if_figure(result), key="actions_what_if")
-takeaway(what_if_takeaway(result))
+    chart(figure(what_if_figure, result), key="actions_what_if")
+takeaway(what_if_takeaway(result, style=number_style()))
 
 # ----------------------------------------------------------------------------- 3. target list
 st.subheader("3. Target list")
@@ -184,8 +185,8 @@ if chosen.height == 0:
     st.info("Pick at least one segment with customers above to build a target list.")
     st.stop()
 st.caption(
-    f"{chosen.height:,} customers, highest value first"
-    + (f" (first {PREVIEW_ROWS:,} shown; the files hold all)" if chosen.height > PREVIEW_ROWS else "")
+    f"{number_style().count(chosen.height)} customers, highest value first"
+    + (f" (first {number_style().count(PREVIEW_ROWS)} shown; the files hold all)" if chosen.height > PREVIEW_ROWS else "")
     + ". The files have readable headers, money to the cent in the currency named in its header, the "
     "probability in percent and ISO dates; cells that a spreadsheet would run as a formula are prefixed with '. "
     "Select a row to open the customer in Customer 360."

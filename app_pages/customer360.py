@@ -27,7 +27,9 @@ from ui.interact import (
     current_search_index,
     value_settings,
 )
+from ui.settings import number_style
 from ui.state import Keys
+from ui.figures import figure
 from ui.widgets import chart, count_column, explain, figure_card, format_figure, money_column, plain, table, takeaway
 
 MIX_COLUMNS = {
@@ -56,7 +58,7 @@ query = st.text_input(
     persist_state="session",
 )
 if not query or not query.strip():
-    st.info(f"Type part of a customer id, e-mail or name to search {index.height:,} customers.", icon=":material/search:")
+    st.info(f"Type part of a customer id, e-mail or name to search {number_style().count(index.height)} customers.", icon=":material/search:")
     st.stop()
 
 matches = search_customers(index, query)
@@ -81,7 +83,7 @@ elif dataset.customers is None:
     st.caption("No customers file: add one on the Data page to see names and e-mail addresses.")
 
 if not view.bought or action_row is None:
-    st.warning(timeline_takeaway(view))
+    st.warning(timeline_takeaway(view, style=number_style()))
 else:
     facts = view.facts
     period = fmt.period(start, end)
@@ -96,8 +98,8 @@ else:
     figure_card(columns[1], "customer.tier", facts.get("tier"), period)
     figure_card(columns[2], "customer.predicted_value", facts.get("clv"), f"the 52 weeks after {fmt.date(end)}")
     figure_card(columns[3], "customer.p_alive", facts.get("p_alive"), f"as of {fmt.date(end)}",
-                shown=p_alive_text(facts))
-    st.caption(plain(forecast_range_text(facts)))
+                shown=p_alive_text(facts, style=number_style()))
+    st.caption(plain(forecast_range_text(facts, style=number_style())))
     profile = current_profile()
     for note in [*profile.missing.values(), *profile.warnings]:
         st.caption(plain(note))
@@ -110,11 +112,11 @@ else:
             if details:
                 st.caption(plain(details))
         _, value_label = value_measure(actions)
-        st.caption(plain(explain_recommendation(facts, value_label, value_settings())))
+        st.caption(plain(explain_recommendation(facts, value_label, value_settings(), style=number_style())))
     st.page_link("app_pages/actions.py", label="Edit the playbook", icon=":material/edit:")
 
-    chart(purchase_timeline_figure(view.timeline), key="c360_timeline")
-    takeaway(timeline_takeaway(view))
+    chart(figure(purchase_timeline_figure, view.timeline), key="c360_timeline")
+    takeaway(timeline_takeaway(view, style=number_style()))
 
     mixes = (("Categories bought", view.categories, "category"), ("Sales channels used", view.channels, "channel"))
     for column, (title, mix, missing) in zip(st.columns(2), mixes):
@@ -130,7 +132,8 @@ if lines.height == 0:
     st.caption("No order line in the selected period.")
 else:
     refunds = lines.filter(pl.col("kind") != "Purchase")
-    st.caption(f"{lines.height:,} lines in the period, {refunds.height:,} of them refunds or returns "
+    st.caption(f"{number_style().count(lines.height)} lines in the period, {number_style().count(refunds.height)} "
+               "of them refunds or returns "
                f"({format_figure(-float(refunds['amount'].sum()), 'money')} refunded).")
     table(lines, column_config={
         "order_date": st.column_config.DateColumn("Date", format="YYYY-MM-DD"), "order_id": "Order",

@@ -19,7 +19,10 @@ from crm_core.export import safe_csv_bytes
 from crm_core.schema import C
 from ui import drivers as data
 from ui.data import selected_period
+from ui.settings import number_style
 from ui.state import Keys
+from ui.figures import figure
+from ui.memo import shared
 from ui.widgets import (
     chart,
     count_column,
@@ -91,14 +94,14 @@ measure, _ = drivers.ranking_measure(overall)
 st.caption(plain(
     f"Groups are ranked by {drivers.MEASURE_LABELS[measure].lower()}; the whiskers show a 95% interval "
     "on each group's average: when two groups' whiskers overlap a lot, the difference may be chance."))
-chart(driver_figure(groups, dimension, overall), key="drv_value")
-takeaway(drivers.takeaway(groups, dimension, overall))
-note = drivers.small_groups_note(groups)
+chart(figure(driver_figure, groups, dimension, overall), key="drv_value")
+takeaway(drivers.takeaway(groups, dimension, overall, style=number_style()))
+note = drivers.small_groups_note(groups, style=number_style())
 if note:
     st.caption(plain(note))
 if problems:
     st.caption(plain("The 12-month prediction may be unreliable: " + problems[0]))
-chart(repeat_figure(groups, dimension), key="drv_repeat")
+chart(figure(repeat_figure, groups, dimension), key="drv_repeat")
 st.caption("Each repeat rate counts only customers observed that long: a customer acquired 100 days ago counts "
            "for 90 days, not for 180 or 365.")
 group_columns = {
@@ -135,7 +138,7 @@ group_names = groups["name"].to_list()
 if st.session_state.get(Keys.DRV_GROUP) not in group_names:
     st.session_state.pop(Keys.DRV_GROUP, None)
 pick = st.selectbox(f"Customers of one {drivers.DIMENSIONS[dimension].lower()}", group_names, key=Keys.DRV_GROUP)
-customer_list(drivers.group_members(profiles, dimension, pick), str(pick), f"drivers_{dimension}", Keys.DRV_CUSTOMERS,
+customer_list(shared(drivers.group_members, profiles, dimension, pick), str(pick), f"drivers_{dimension}", Keys.DRV_CUSTOMERS,
               shown_rows=500)
 
 # Products -----------------------------------------------------------------------------------
@@ -154,8 +157,8 @@ else:
     catalogue = data.product_table(item)
     rank_by = st.segmented_control("Top " + noun + " by", ["revenue", "customers"], format_func=str.capitalize,
                                    default="revenue", required=True, key=Keys.DRV_RANK, bind="query-params")
-    chart(products_figure(products.top_products(catalogue, rank_by), rank_by, noun), key="drv_products")
-    takeaway(products.product_takeaway(catalogue, item))
+    chart(figure(products_figure, shared(products.top_products, catalogue, rank_by), rank_by, noun), key="drv_products")
+    takeaway(products.product_takeaway(catalogue, item, style=number_style()))
     product_columns = {
         "name": "Product" if item == C.PRODUCT else "Category", "revenue": money_column("Revenue"),
         "revenue_share": share_column("Share of revenue"), "customers": count_column("Customers"),
@@ -171,24 +174,24 @@ else:
 
     st.subheader("From the first order to the second")
     flows = data.journeys(item)
-    chart(journey_figure(flows, noun), key="drv_journeys")
-    takeaway(products.journey_takeaway(flows))
+    chart(figure(journey_figure, flows, noun), key="drv_journeys")
+    takeaway(products.journey_takeaway(flows, style=number_style()))
     st.caption("Each order's product is its largest line. The less common products on either side are grouped as "
                f"'{products.OTHER}'.")
     download(flows, "journeys", "Download the journeys (CSV)")
-    timing = products.second_order_timing(profiles)
-    chart(timing_figure(timing), key="drv_timing")
-    median = products.median_days_to_second(profiles)
+    timing = shared(products.second_order_timing, profiles)
+    chart(figure(timing_figure, timing), key="drv_timing")
+    median = shared(products.median_days_to_second, profiles)
     takeaway("Nobody has placed a second order yet." if median is None else
-             f"Half of the customers who came back did so within {median:,.0f} days of their first order.")
+             f"Half of the customers who came back did so within {number_style().number(median)} days of their first order.")
 
     st.subheader("Refunds")
     left, right = st.columns(2)
     with left:
-        chart(refund_figure(catalogue, "name", f"Refund rate by {noun[:-1] if noun == 'products' else 'category'}"),
+        chart(figure(refund_figure, catalogue, "name", f"Refund rate by {noun[:-1] if noun == 'products' else 'category'}"),
               key="drv_refund_products")
     with right:
-        chart(refund_figure(data.refunds_by_segment(), "group", "Refund rate by RFM segment"), key="drv_refund_segments")
+        chart(figure(refund_figure, data.refunds_by_segment(), "group", "Refund rate by RFM segment"), key="drv_refund_segments")
     st.caption("Refund rate = returned amount (negative lines) over sold amount, in the sidebar period.")
 
 # Offers -------------------------------------------------------------------------------------
@@ -198,9 +201,9 @@ if not data.has_discount_codes():
             "This data has none, so discounted and full-price orders cannot be told apart.")
 else:
     usage = data.discount_usage()
-    comparison = offers.code_vs_none(profiles, data.predictions()[0] if predict else None)
-    chart(offer_figure(comparison), key="drv_offers")
-    takeaway(offers.offer_takeaway(usage, comparison))
+    comparison = shared(offers.code_vs_none, profiles, data.predictions()[0] if predict else None)
+    chart(figure(offer_figure, comparison), key="drv_offers")
+    takeaway(offers.offer_takeaway(usage, comparison, style=number_style()))
     usage_columns = {"code": "Discount code", "orders": count_column("Orders"),
                      "order_share": share_column("Share of orders"), "revenue": money_column("Revenue"),
                      "average_order": money_column("Average order")}
@@ -217,8 +220,8 @@ else:
     explain("Each customer's **discount depth** is the share of their first order's price taken off: the discount "
             "amount over the order's net revenue plus the discount. Deep discounts win customers; the question is "
             "whether those customers come back and are worth it.")
-    chart(depth_figure(depth), key="drv_depth")
-    takeaway(offers.depth_takeaway(depth))
+    chart(figure(depth_figure, depth), key="drv_depth")
+    takeaway(offers.depth_takeaway(depth, style=number_style()))
     depth_columns = {
         "name": "Discount on the first order", "customers": count_column("Customers"),
         "customer_share": share_column("Share of customers"), "small": st.column_config.CheckboxColumn("Small group"),

@@ -29,7 +29,10 @@ from crm_core.interactions import (
 from crm_core import format as fmt
 from ui.data import current_dataset, selected_period
 from ui.interact import current_actions, current_contacts, current_profile
+from ui.settings import number_style
 from ui.state import Keys
+from ui.figures import figure
+from ui.memo import shared
 from ui.widgets import (
     chart,
     count_column,
@@ -66,7 +69,7 @@ if contacts.height == 0:
     st.stop()
 
 actions = current_actions()
-figures = headline(contacts)
+figures = shared(headline, contacts)
 columns = st.columns(4)
 start, end = selected_period()
 period = fmt.period(start, end)
@@ -92,33 +95,33 @@ for note in current_profile().missing.values():
 st.subheader("Satisfaction")
 left, right = st.columns(2)
 with left:
-    by_group = csat_by(contacts, group)
-    chart(csat_figure(by_group, group, label), key="interact_csat_group")
-    takeaway(csat_takeaway(by_group, group, label))
+    by_group = shared(csat_by, contacts, group)
+    chart(figure(csat_figure, by_group, group, label), key="interact_csat_group")
+    takeaway(csat_takeaway(by_group, group, label, style=number_style()))
 with right:
-    by_channel = csat_by(contacts, "channel")
-    chart(csat_figure(by_channel, "channel", "contact channel"), key="interact_csat_channel")
-    takeaway(csat_takeaway(by_channel, "channel", "contact channel"))
+    by_channel = shared(csat_by, contacts, "channel")
+    chart(figure(csat_figure, by_channel, "channel", "contact channel"), key="interact_csat_channel")
+    takeaway(csat_takeaway(by_channel, "channel", "contact channel", style=number_style()))
 
-service = group_service(contacts, actions, group)
+service = shared(group_service, contacts, actions, group)
 st.subheader("Who complains most")
-chart(complaints_figure(service, group, label), key="interact_complaints")
-takeaway(complaints_takeaway(service, label))
+chart(figure(complaints_figure, service, group, label), key="interact_complaints")
+takeaway(complaints_takeaway(service, label, style=number_style()))
 
 st.subheader("Contacts and cost-to-serve")
 left, right = st.columns([2, 3])  # the bubble chart needs room for its legend
 with left:
-    distribution = contacts_distribution(contacts, actions)
-    chart(contacts_distribution_figure(distribution), key="interact_distribution")
-    takeaway(distribution_takeaway(distribution))
+    distribution = shared(contacts_distribution, contacts, actions)
+    chart(figure(contacts_distribution_figure, distribution), key="interact_distribution")
+    takeaway(distribution_takeaway(distribution, style=number_style()))
 with right:
-    chart(cost_to_serve_figure(service, group, label), key="interact_cost")
-    takeaway(cost_takeaway(service, label))
+    chart(figure(cost_to_serve_figure, service, group, label), key="interact_cost")
+    takeaway(cost_takeaway(service, label, style=number_style()))
 
 st.subheader("Satisfaction over time")
-trend = satisfaction_trend(contacts)
-chart(satisfaction_trend_figure(trend), key="interact_trend")
-takeaway(trend_takeaway(trend))
+trend = shared(satisfaction_trend, contacts)
+chart(figure(satisfaction_trend_figure, trend), key="interact_trend")
+takeaway(trend_takeaway(trend, style=number_style()))
 
 with st.expander(f"Service figures by {label}"):
     group_table(

@@ -27,8 +27,9 @@ from crm_core.settings import AnalysisSettings
 from ui import models
 from ui.background import progress_note, ready
 from ui.data import customer_summary, date_bounds, selected_period
-from ui.settings import current_settings, update_settings
+from ui.settings import current_settings, number_style, update_settings
 from ui.state import Keys
+from ui.figures import figure
 from ui.widgets import (
     chart,
     customer_list,
@@ -71,9 +72,9 @@ def forecast_settings(observed_margin: float | None) -> AnalysisSettings:
         left, middle, right = st.columns(3)
         months = left.select_slider(
             "Forecast horizon", horizons, key=Keys.LT_HORIZON,
-            format_func=lambda m: f"{m} months ({clv.months_to_weeks(m):.1f} weeks)",
+            format_func=lambda m: f"{m} months ({number_style().number(clv.months_to_weeks(m), 1)} weeks)",
             help="How far ahead CLV counts purchases. The models work in weeks; months are converted "
-                 f"at {clv.WEEKS_PER_MONTH:.2f} weeks each.")
+                 f"at {number_style().number(clv.WEEKS_PER_MONTH, 2)} weeks each.")
         margin = middle.slider(
             "Margin (%)", 1, 100, key=Keys.LT_MARGIN,
             help="Share of spend you keep as profit. 100% shows predicted revenue; below 100% predicted margin. "
@@ -124,20 +125,20 @@ def worth_section(result, settings: AnalysisSettings, period: str) -> None:
         st.session_state.pop(Keys.LT_GROUP, None)
     left, right = st.columns(2)
     with left:
-        chart(clv_distribution_figure(result.customers, f"{months} months"), key="lt_fig_clv_hist", money_axis="x", count_axis="y")
+        chart(figure(clv_distribution_figure, result.customers, f"{months} months"), key="lt_fig_clv_hist", money_axis="x", count_axis="y")
     with right:
         kind = st.segmented_control("CLV by", kinds, format_func=models.GROUPINGS.get, default="decile",
                                     required=True, key=Keys.LT_GROUP, bind="query-params")
         if kind == "decile":
             groups = clv.value_tiers(result.customers)
-            chart(clv_by_group_figure(groups, "label", "Predicted value by value decile",
+            chart(figure(clv_by_group_figure, groups, "label", "Predicted value by value decile",
                                       "Customers ranked by predicted value (best first)"), key="lt_fig_clv_group")
         else:
             groups = clv.clv_by_group(result.customers, models.customer_groups(kind), "group")
-            chart(clv_by_group_figure(groups, "group", f"Predicted value by {models.GROUPINGS[kind].lower()}"),
+            chart(figure(clv_by_group_figure, groups, "group", f"Predicted value by {models.GROUPINGS[kind].lower()}"),
                   key="lt_fig_clv_group")
             st.caption("Customers who bought in the sidebar period, grouped as on the Portfolio and Segments pages.")
-    takeaway(clv.concentration_takeaway(clv.value_tiers(result.customers)))
+    takeaway(clv.concentration_takeaway(clv.value_tiers(result.customers), style=number_style()))
 
 
 def range_section(result, settings: AnalysisSettings, model: str) -> None:
@@ -151,8 +152,8 @@ def range_section(result, settings: AnalysisSettings, model: str) -> None:
     with st.spinner("Drawing the forecast's range…"):
         fan = models.forecast_fan(clv_settings.horizon_weeks, clv_settings.margin, clv_settings.annual_discount_rate,
                                   model)
-    chart(forecast_fan_figure(fan, result.calibration_end, result.settings.interval), key="lt_fig_fan")
-    takeaway(clv.interval_takeaway(result))
+    chart(figure(forecast_fan_figure, fan, result.calibration_end, result.settings.interval), key="lt_fig_fan")
+    takeaway(clv.interval_takeaway(result, style=number_style()))
     st.download_button("Download every customer's forecast (CSV)", data=safe_csv_bytes(readable_members(with_contacts(clv.customer_forecasts(result)))),
                        file_name="customer_forecasts.csv", mime="text/csv", icon=":material/download:",
                        key="lt_download_all",
@@ -165,8 +166,8 @@ def next_order_section(result) -> None:
     st.subheader("When will customers order next?")
     gaps = models.order_gaps()
     if gaps.height:
-        chart(gap_histogram_figure(gaps), key="lt_fig_gaps")
-    takeaway(clv.gap_takeaway(gaps, result.customers))
+        chart(figure(gap_histogram_figure, gaps), key="lt_fig_gaps")
+    takeaway(clv.gap_takeaway(gaps, result.customers, style=number_style()))
     st.caption("Each customer's next order date is when an active customer like them has bought again with even "
                "odds; customers more likely gone than active are marked probably lapsed. Overdue: silent for longer "
                "than their own average gap between purchase days.")
@@ -177,8 +178,8 @@ def alive_section(result, period: str) -> None:
     st.subheader("Who is probably still a customer")
     alive = float((result.customers["p_alive"] >= 0.5).mean()) if result.customers.height else None
     figure_card(st.columns(3)[0], "probably_active_share", alive, f"as of {period.split(' to ')[-1]}")
-    chart(p_alive_heatmap_figure(clv.probability_alive_matrix(result.model, result.customers)), key="lt_fig_palive")
-    takeaway(clv.p_alive_takeaway(result))
+    chart(figure(p_alive_heatmap_figure, clv.probability_alive_matrix(result.model, result.customers)), key="lt_fig_palive")
+    takeaway(clv.p_alive_takeaway(result, style=number_style()))
 
 
 def at_risk_section(result) -> None:
@@ -191,7 +192,7 @@ def at_risk_section(result) -> None:
                                key=Keys.LT_RISK_ALIVE, bind="query-params")
     risk_settings = clv.AtRiskSettings(min_clv_quantile=1 - top_share / 100, max_p_alive=alive_below / 100)
     at_risk = clv.at_risk_customers(result, risk_settings)
-    takeaway(clv.at_risk_takeaway(at_risk, risk_settings))
+    takeaway(clv.at_risk_takeaway(at_risk, risk_settings, style=number_style()))
     customer_list(at_risk, "the at-risk list", "at_risk", "lt_download", SHOWN_ROWS)
 
 
@@ -211,7 +212,7 @@ def trust_section(result, period: str) -> None:
     figure_card(cards[1], "repeat_buyer_share", result.repeat_share, history)
     figure_card(cards[2], "history_weeks", result.history_days / 7, history)
     figure_card(cards[3], "fits_converged", "yes" if converged else "no", history)
-    takeaway(clv.fit_takeaway(result))
+    takeaway(clv.fit_takeaway(result, style=number_style()))
     if result.comparison is not None:
         takeaway(result.comparison.reason)  # takeaway escapes it
         if result.comparison.table.height > 1:
@@ -232,8 +233,8 @@ def trust_section(result, period: str) -> None:
                            "standard_error": st.column_config.NumberColumn("Standard error", format="%.4f"),
                            "meaning": "What it means"},
         )
-        st.caption(f"Log-likelihood {result.model.log_likelihood_:,.1f} ({result.model.LABEL}) over "
-                   f"{result.model.n_unique_rows_:,} distinct customer histories; standard errors from the "
+        st.caption(f"Log-likelihood {number_style().number(result.model.log_likelihood_, 1)} ({result.model.LABEL}) "
+                   f"over {number_style().count(result.model.n_unique_rows_)} distinct customer histories; standard errors from the "
                    "curvature of the likelihood.")
 
 
@@ -261,7 +262,7 @@ def validation_section(first_day: dt.date, end: dt.date, model: str) -> None:
         st.error(plain(str(error)))
         return
     st.caption(f"Fitted on orders up to {split:%d %b %Y}; compared over {holdout_weeks} weeks to {end:%d %b %Y} "
-               f"for the {validation.customers:,} customers who had bought by the split.")
+               f"for the {number_style().count(validation.customers)} customers who had bought by the split.")
     for problem in validation.problems:
         st.warning(plain(problem), icon=":material/warning:")
     held_back = f"{holdout_weeks} weeks from {fmt.date(split)} to {fmt.date(end)}"
@@ -273,10 +274,10 @@ def validation_section(first_day: dt.date, end: dt.date, model: str) -> None:
     figure_card(cards[3], "holdout.mae", validation.mae, held_back)
     left, right = st.columns(2)
     with left:
-        chart(holdout_by_frequency_figure(validation.by_frequency), key="lt_fig_holdout_freq")
+        chart(figure(holdout_by_frequency_figure, validation.by_frequency), key="lt_fig_holdout_freq")
     with right:
-        chart(cumulative_tracking_figure(validation.weekly, split), key="lt_fig_tracking", count_axis="y")
-    takeaway(clv.validation_takeaway(validation))
+        chart(figure(cumulative_tracking_figure, validation.weekly, split), key="lt_fig_tracking", count_axis="y")
+    takeaway(clv.validation_takeaway(validation, style=number_style()))
     coverage_check(validation, held_back)
 
 
@@ -293,7 +294,7 @@ def coverage_check(validation, held_back: str) -> None:
     figure_card(cards[2], "holdout.total_inside", "yes" if inside else "no", held_back,
                 note=f"Range of the total: {format_figure(validation.total_low, 'count')} to "
                      f"{format_figure(validation.total_high, 'count')} purchases.")
-    takeaway(clv.coverage_takeaway(validation))
+    takeaway(clv.coverage_takeaway(validation, style=number_style()))
 
 
 def cohorts_section() -> None:
@@ -308,8 +309,8 @@ def cohorts_section() -> None:
     if cohort_table.height == 0:
         st.info("No customer made a first purchase in the sidebar period: widen the period to see cohorts.")
         return
-    chart(cohort_heatmap_figure(cohort_table, shown), key="lt_fig_cohorts")
-    takeaway(retention.cohort_takeaway(cohort_table))
+    chart(figure(cohort_heatmap_figure, cohort_table, shown), key="lt_fig_cohorts")
+    takeaway(retention.cohort_takeaway(cohort_table, style=number_style()))
     st.caption("Rows: month of first purchase (a customer who bought before the period is not new). "
                "Blank cells lie after the end of the data.")
     by = st.segmented_control("Retention curves by", ["year", "channel"], default="year", required=True,
@@ -321,8 +322,8 @@ def cohorts_section() -> None:
                 "column): showing curves by acquisition year.")
         curve_table = models.curves(False)
         by = "year"
-    chart(retention_curves_figure(curve_table, "acquisition " + by), key="lt_fig_curves")
-    takeaway(retention.curves_takeaway(curve_table))
+    chart(figure(retention_curves_figure, curve_table, "acquisition " + by), key="lt_fig_curves")
+    takeaway(retention.curves_takeaway(curve_table, style=number_style()))
 
 
 def lifecycle_section(period: str) -> None:
@@ -343,28 +344,28 @@ def lifecycle_section(period: str) -> None:
     figure_card(cards[1], "lifecycle.repeat_rate", cycle.repeat_rate, period)
     figure_card(cards[2], "lapsed_share", None if cycle.churn_base == 0 else cycle.churn_rate, period,
                 shown="n/a" if cycle.churn_base == 0 else None, gap=str(gap),
-                note=f"Observed, not a model: the {cycle.churn_base:,} new customers who joined at least {gap} days "
+                note=f"Observed, not a model: the {number_style().count(cycle.churn_base)} new customers who joined at least {gap} days "
                      "before the end of the period.")
     figure_card(cards[3], "lifecycle.won_back", cycle.won_back, period, gap=str(gap),
                 note=f"They brought {format_figure(cycle.won_back_revenue, 'money')} since coming back.")
-    chart(lifecycle_funnel_figure(cycle.funnel), key="lt_fig_funnel")
-    takeaway(retention.lifecycle_takeaway(cycle))
-    chart(acquisition_figure(cycle.acquisition), key="lt_fig_acquisition", count_axis="y")
-    takeaway(retention.acquisition_takeaway(cycle))
+    chart(figure(lifecycle_funnel_figure, cycle.funnel), key="lt_fig_funnel")
+    takeaway(retention.lifecycle_takeaway(cycle, style=number_style()))
+    chart(figure(acquisition_figure, cycle.acquisition), key="lt_fig_acquisition", count_axis="y")
+    takeaway(retention.acquisition_takeaway(cycle, style=number_style()))
     if cycle.cac is not None:
         table(cycle.cac, column_config={"acquisition_channel": "Acquisition channel", "new_customers": "New customers",
                                         "spend": money_column("Marketing spend"),
                                         "cac": money_column("Cost per new customer (CAC)")})
     if cycle.penetration.height:
-        chart(penetration_figure(cycle.penetration), key="lt_fig_penetration")
-        takeaway(retention.penetration_takeaway(cycle.penetration))
+        chart(figure(penetration_figure, cycle.penetration), key="lt_fig_penetration")
+        takeaway(retention.penetration_takeaway(cycle.penetration, style=number_style()))
 
 
 first_day, _ = date_bounds()
 start, end = selected_period()
 period_text = fmt.period(start, end)
 view = forecast_settings(clv.suggested_margin(customer_summary()))
-st.caption(f"Forecast over {clv.weeks_label(view.clv_settings().horizon_weeks)}, margin {view.margin:.0%}, discount "
+st.caption(f"Forecast over {clv.weeks_label(view.clv_settings().horizon_weeks, number_style())}, margin {view.margin:.0%}, discount "
            f"rate {view.discount_rate:.0%} a year. Change them under *Forecast settings*.")
 model_choice = model_picker()
 fit_job = models.view_fit_job(model_choice)  # started on dataset load, in the background, for every session

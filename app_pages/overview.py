@@ -22,12 +22,14 @@ from crm_core.settings import COMPARISON_LABELS, comparison_period
 from ui.data import current_dataset, selected_period
 from ui.background import progress_note, ready
 from ui.overview import overview_clv, overview_clv_job
-from ui.settings import current_settings
+from ui.settings import current_settings, number_style
 from ui.state import Keys
+from ui.figures import figure
 from ui.widgets import chart, explain, figure_card, money_column, takeaway, with_currency
 
 st.title("Overview")
 settings = current_settings()
+style = number_style()
 explain(
     "How the business did in the period chosen in the sidebar. Each card compares it with "
     f"the {COMPARISON_LABELS[settings.comparison].lower()} (sidebar: *Compare with*)."
@@ -60,7 +62,7 @@ for index, row in enumerate(comparison.iter_rows(named=True)):
         figure_card(
             st, row["kpi"], row["value"],
             f"{fmt.period(card_start, card_end)}, compared with {fmt.period(prev_start, prev_end)}",
-            delta=format_delta(row["delta"], row["delta_pct"], row["kind"]),
+            delta=format_delta(row["delta"], row["delta_pct"], row["kind"], style=style),
             chart_data=monthly[row["kpi"]].fill_null(0).to_list(),
             chart_type="bar" if row["kind"] in ("money", "count") else "line",
         )
@@ -82,8 +84,8 @@ with right:
         bind="query-params",
     )
 trend = kpi_trend(dataset.transactions, start, end, grain)
-chart(kpi_trend_figure(trend, kpi, grain), key="overview_trend", money_axis="y" if KPI_BY_KEY[kpi].kind == "money" else None)
-takeaway(trend_takeaway(trend, kpi, grain, start, end))  # complete weeks / months only
+chart(figure(kpi_trend_figure, trend, kpi, grain), key="overview_trend", money_axis="y" if KPI_BY_KEY[kpi].kind == "money" else None)
+takeaway(trend_takeaway(trend, kpi, grain, start, end, style=style))  # complete weeks / months only
 
 st.subheader("Relationship health")
 card_period = fmt.period(card_start, card_end)
@@ -93,7 +95,7 @@ st.caption(
 )
 fit_job = overview_clv_job()  # runs in the background: the cards do not wait for it
 predicted = overview_clv() if ready(fit_job) else None
-snapshot = relationship_snapshot(dataset, card_start, card_end, clv=predicted)
+snapshot = relationship_snapshot(dataset, card_start, card_end, clv=predicted, style=style)
 cards = st.columns([1, 1, 2.2, 1, 1])  # the top-20% card names its window: room for its label
 figure_card(cards[0], "retention_rate", snapshot.retention_rate, card_period)
 figure_card(cards[1], "churn_rate", snapshot.churn_rate, card_period)

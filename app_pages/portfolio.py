@@ -19,8 +19,9 @@ from crm_core.charts.portfolio import (
 from crm_core.settings import CostToServe, Tiers
 from ui import portfolio as pf_cache
 from ui.data import customer_summary, dataset_key, selected_period
-from ui.settings import current_settings, update_settings
+from ui.settings import current_settings, number_style, update_settings
 from ui.state import Keys
+from ui.figures import figure
 from ui.widgets import (
     chart,
     count_column,
@@ -117,7 +118,7 @@ def tier_settings_form() -> pf.TierSettings:
 
 
 settings = tier_settings_form()
-st.caption(plain(settings.describe()))
+st.caption(plain(settings.describe(number_style())))
 
 # Concentration ------------------------------------------------------------------------------
 st.subheader("How concentrated is revenue?")
@@ -129,17 +130,17 @@ figure_card(cards[1], "customer_share_for_80pct_revenue", figures.customer_share
 figure_card(cards[2], "gini", figures.gini, period_text)
 left, right = st.columns(2)
 with left:
-    chart(pareto_figure(pareto, figures), key="pf_pareto")
-    takeaway(pf.pareto_takeaway(figures))
+    chart(figure(pareto_figure, pareto, figures), key="pf_pareto")
+    takeaway(pf.pareto_takeaway(figures, style=number_style()))
 with right:
-    chart(lorenz_figure(lorenz, figures), key="pf_lorenz")
-    takeaway(pf.gini_takeaway(figures))
+    chart(figure(lorenz_figure, lorenz, figures), key="pf_lorenz")
+    takeaway(pf.gini_takeaway(figures, style=number_style()))
 
 # Pyramid ------------------------------------------------------------------------------------
 st.subheader("Customer pyramid")
 tiered, tiers = pf_cache.tiers(key, start, end, settings)
-chart(pyramid_figure(tiers), key="pf_pyramid")
-takeaway(pf.pyramid_takeaway(tiers))
+chart(figure(pyramid_figure, tiers), key="pf_pyramid")
+takeaway(pf.pyramid_takeaway(tiers, style=number_style()))
 group_table(tiers, tier="Tier", value_min=money_column(f"Lowest {settings.value} of a customer"),
             value_max=money_column(f"Highest {settings.value} of a customer"))
 
@@ -148,8 +149,8 @@ st.subheader("Revenue by tier over time")
 grain = st.segmented_control("Grain", list(pf.GRAINS), default="quarter", required=True,
                              key=Keys.PF_GRAIN, bind="query-params")
 trend = pf_cache.tier_trend(key, start, end, settings, grain)
-chart(tier_trend_figure(trend, grain), key="pf_trend", money_axis="y")
-takeaway(pf.trend_takeaway(trend, grain, start, end))  # complete months / quarters / years only
+chart(figure(tier_trend_figure, trend, grain), key="pf_trend", money_axis="y")
+takeaway(pf.trend_takeaway(trend, grain, start, end, style=number_style()))  # complete months / quarters / years only
 st.caption("Tiers as assigned over the whole period in the sidebar.")
 
 # Migration ----------------------------------------------------------------------------------
@@ -164,8 +165,8 @@ if end > start:
     flows = pf_cache.tier_migration(key, start, end, earlier, later, settings)
     st.caption(f"Earlier: {earlier[0]:%d %b %Y} – {earlier[1]:%d %b %Y}; later: {later[0]:%d %b %Y} – {later[1]:%d %b %Y}. "
                f"{pf.NEW} = bought only in the later period; {pf.LOST} = bought only in the earlier one.")
-    chart(migration_figure(flows, settings.names), key="pf_sankey")
-    takeaway(pf.migration_takeaway(flows))
+    chart(figure(migration_figure, flows, settings.names), key="pf_sankey")
+    takeaway(pf.migration_takeaway(flows, style=number_style()))
     matrix_table = pf.migration_matrix(flows, settings)
     st.dataframe(matrix_table, hide_index=True, width="stretch", column_config={
         matrix_table.columns[0]: "Earlier tier ↓ · later tier →",
@@ -193,14 +194,14 @@ cost_per_return = right.number_input(
 update_settings(cost_to_serve=CostToServe(per_contact=cost_per_contact, per_return=cost_per_return))
 customers, matrix = pf_cache.significance(key, start, end, settings, current_settings().serve_cost_settings(),
                                           matrix_value, lines)
-st.caption(matrix.basis.note)
-points, sampling_note = pf.chart_sample(customers)
-chart(significance_figure(points, matrix), key="pf_matrix", money_axis="y")
+st.caption(matrix.basis.describe(number_style()))
+points, sampling_note = pf.chart_sample(customers, style=number_style())
+chart(figure(significance_figure, points, matrix), key="pf_matrix", money_axis="y")
 quadrants = pf.quadrant_summary(matrix)
-takeaway(pf.significance_takeaway(quadrants))
+takeaway(pf.significance_takeaway(quadrants, style=number_style()))
 if sampling_note:
     st.caption(sampling_note)
-st.caption(pf.lines_note(matrix, lines))
+st.caption(pf.lines_note(matrix, lines, style=number_style()))
 group_table(
     quadrants, quadrant="Quadrant",
     cost_to_serve_mean=money_column("Average cost to serve") if matrix.basis.kind == "cost"

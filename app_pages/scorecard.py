@@ -20,7 +20,9 @@ from crm_core.scorecard import (
 )
 from ui.data import current_dataset, current_dataset_id
 from ui.present import current_ingest_report, notes_store
+from ui.settings import number_style
 from ui.state import Keys
+from ui.figures import figure
 from ui.widgets import chart, explain, figure_card, takeaway
 
 ALL = "All models"
@@ -41,6 +43,7 @@ evidence = compute_evidence(
     ingest_report=current_ingest_report(),
     segment_notes=store.list_notes(dataset_id).height,
     exports=store.count_activity("export", dataset_id),
+    style=number_style(),
 )
 saved = store.load_answers(dataset_id)
 
@@ -81,7 +84,7 @@ for index, name in enumerate(shown):
     with chart_columns[index % len(chart_columns)]:
         plain_steps = steps.filter(pl.col("model") == name).with_columns(
             pl.col("question_key").replace_strict(STEP_PLAIN).alias("step"))
-        chart(radar_figure(plain_steps, model_label(name)), key=f"scorecard_radar_{index}")
+        chart(figure(radar_figure, plain_steps, model_label(name)), key=f"scorecard_radar_{index}")
 
 st.subheader("Gaps and next steps")
 found = gaps(steps.filter(steps["model"].is_in(shown)))

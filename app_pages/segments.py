@@ -11,7 +11,6 @@ from crm_core import format as fmt
 from crm_core import needs, rfm
 from crm_core.charts import segments as charts
 from crm_core.customers import summarize
-from crm_core.kpis import format_kpi
 from crm_core.schema import C
 from crm_core.settings import Rfm
 from ui.background import progress_note, ready
@@ -23,8 +22,9 @@ from ui.data import (
 )
 from ui import segments as seg_cache
 from ui.segments import cached_describe, default_behaviour, fit_job
-from ui.settings import current_settings, update_settings
+from ui.settings import current_settings, number_style, update_settings
 from ui.state import Keys
+from ui.figures import figure
 from ui.widgets import (
     chart,
     count_column,
@@ -45,7 +45,8 @@ ONE_DAY = dt.timedelta(days=1)
 
 def orders_text(median: float | None) -> str:
     """A median number of orders: "3" or "3.5", never "3.00"."""
-    return format_kpi(median, "count") if median is None or float(median).is_integer() else f"{median:,.1f}"
+    style = number_style()
+    return style.count(median) if median is None or float(median).is_integer() else style.number(median, 1)
 
 
 st.title("Segments")
@@ -163,7 +164,7 @@ def rfm_tab(summary: pl.DataFrame, settings: rfm.RfmSettings, start: dt.date,
     figure_card(cards[3], "median_revenue", numbers["median_monetary"], period)
     st.caption(f"Scores as of {as_of:%d %b %Y}, on orders from {start:%d %b %Y}. Recency counts days since the "
                "last order line (including returns); frequency counts distinct orders; revenue is net of returns.")
-    for note in rfm.bin_notes(scored, settings):
+    for note in rfm.bin_notes(scored, settings, style=number_style()):
         st.info(note.message, icon=":material/info:")
 
     st.subheader("Where customers sit on recency and frequency")
@@ -171,16 +172,16 @@ def rfm_tab(summary: pl.DataFrame, settings: rfm.RfmSettings, start: dt.date,
         "Colour cells by", ["customers", "monetary"], default="customers", required=True, key=Keys.SEG_GRID_VALUE,
         format_func={"customers": "Number of customers", "monetary": "Revenue per customer (mean)"}.get)
     grid = rfm.rf_grid(scored, settings)
-    chart(charts.rf_heatmap(grid, settings.bins, grid_value, "F" if settings.segment_on == "F" else "FM"), key="seg_grid_chart")
-    takeaway(rfm.grid_takeaway(grid, grid_value))
+    chart(figure(charts.rf_heatmap, grid, settings.bins, grid_value, "F" if settings.segment_on == "F" else "FM"), key="seg_grid_chart")
+    takeaway(rfm.grid_takeaway(grid, grid_value, style=number_style()))
 
     st.subheader("How big each segment is")
     profile = rfm.segment_profile(scored, settings)
     tree_by = st.segmented_control(
         "Size boxes by", ["customers", "revenue"], default="customers", required=True, key=Keys.SEG_TREE_BY,
         format_func=str.capitalize)
-    chart(charts.segment_treemap(profile, tree_by), key="seg_treemap")
-    takeaway(rfm.treemap_takeaway(profile, tree_by))
+    chart(figure(charts.segment_treemap, profile, tree_by), key="seg_treemap")
+    takeaway(rfm.treemap_takeaway(profile, tree_by, style=number_style()))
 
     st.subheader("Segment profiles")
     group_table(
@@ -188,7 +189,7 @@ def rfm_tab(summary: pl.DataFrame, settings: rfm.RfmSettings, start: dt.date,
         mean_r=st.column_config.NumberColumn("R score (mean)", format="%.1f"),
         mean_f=st.column_config.NumberColumn("F score (mean)", format="%.1f"),
         mean_m=st.column_config.NumberColumn("M score (mean)", format="%.1f"))
-    takeaway(rfm.profile_takeaway(profile))
+    takeaway(rfm.profile_takeaway(profile, style=number_style()))
     migration_section(settings, start, as_of)
 
     st.subheader("Customers of a segment")
@@ -223,9 +224,9 @@ def migration_section(settings: rfm.RfmSettings, start: dt.date, as_of: dt.date)
         st.caption(f"The comparison date must fall between {start:%d %b %Y} and the day before the reference date; "
                    f"using {earlier:%d %b %Y}.")
     flows = seg_cache.segment_migration(dataset_key(), *selected_period(), earlier, as_of, settings)
-    chart(charts.migration_sankey(flows, f"{earlier:%d %b %Y}", f"{as_of:%d %b %Y}", settings.segment_names),
+    chart(figure(charts.migration_sankey, flows, f"{earlier:%d %b %Y}", f"{as_of:%d %b %Y}", settings.segment_names),
           key="seg_migration")
-    takeaway(rfm.migration_takeaway(flows, earlier, as_of))
+    takeaway(rfm.migration_takeaway(flows, earlier, as_of, style=number_style()))
     table(
         flows,
         column_config={
@@ -271,8 +272,8 @@ def clusters_tab(summary: pl.DataFrame, start: dt.date, end: dt.date, as_of: dt.
     result = cached_describe(fit, fingerprint, settings, None if k == "auto" else k)
     st.caption(result.method)
 
-    chart(charts.silhouette_figure(result), key="clu_curve")
-    takeaway(cl.curve_takeaway(result))
+    chart(figure(charts.silhouette_figure, result), key="clu_curve")
+    takeaway(cl.curve_takeaway(result, style=number_style()))
 
     st.subheader("Cluster profiles")
     extra = {f"mean_{key}": st.column_config.NumberColumn(f"{label} (mean)", format="%.2f")
@@ -281,12 +282,12 @@ def clusters_tab(summary: pl.DataFrame, start: dt.date, end: dt.date, as_of: dt.
         result.profile, cluster="Cluster", cluster_name="Description",
         spend=money_column("Revenue"), spend_share=share_column("Share of revenue"),
         mean_spend=money_column("Revenue per customer (mean)"), **extra)
-    takeaway(cl.profile_takeaway(result))
+    takeaway(cl.profile_takeaway(result, style=number_style()))
     st.caption("Descriptions compare each group with the average customer: high/low = more than half a standard "
                "deviation above/below it (on a log scale).")
 
-    chart(charts.pca_figure(result), key="clu_pca")
-    takeaway(cl.pca_takeaway(result))
+    chart(figure(charts.pca_figure, result), key="clu_pca")
+    takeaway(cl.pca_takeaway(result, style=number_style()))
 
     st.subheader("Customers of a cluster")
     labels = cl.cluster_titles(result)
@@ -322,9 +323,9 @@ def needs_tab(summary: pl.DataFrame, tx: pl.LazyFrame, scored: pl.DataFrame, rfm
         st.info(missing, icon=":material/info:")
     else:
         mix = seg_cache.group_mix(*view, groups, C.CATEGORY)
-        chart(charts.mix_heatmap(mix, C.CATEGORY, needs.GROUP, order, "Share of each group's revenue by category"),
+        chart(figure(charts.mix_heatmap, mix, C.CATEGORY, needs.GROUP, order, "Share of each group's revenue by category"),
               key="needs_category_mix")
-        takeaway(needs.mix_takeaway(mix, C.CATEGORY, needs.GROUP))
+        takeaway(needs.mix_takeaway(mix, C.CATEGORY, needs.GROUP, style=number_style()))
 
         st.subheader("Categories bought by the same customers")
         scopes = ["All customers", *needs.groups_present(groups, order)]
@@ -336,8 +337,8 @@ def needs_tab(summary: pl.DataFrame, tx: pl.LazyFrame, scored: pl.DataFrame, rfm
         if pairs.is_empty():
             st.info("No two categories are bought by at least 5 of the same customers here.")
         else:
-            chart(charts.cross_sell_figure(pairs), key="needs_cross_sell")
-        takeaway(needs.cross_sell_takeaway(pairs))
+            chart(figure(charts.cross_sell_figure, pairs), key="needs_cross_sell")
+        takeaway(needs.cross_sell_takeaway(pairs, style=number_style()))
         if not pairs.is_empty():
             table(
                 pairs,
@@ -357,19 +358,19 @@ def needs_tab(summary: pl.DataFrame, tx: pl.LazyFrame, scored: pl.DataFrame, rfm
         st.info(missing, icon=":material/info:")
         return
     mix = seg_cache.group_mix(*view, groups, C.CHANNEL)
-    chart(charts.mix_heatmap(mix, C.CHANNEL, needs.GROUP, order, "Share of each group's revenue by channel"),
+    chart(figure(charts.mix_heatmap, mix, C.CHANNEL, needs.GROUP, order, "Share of each group's revenue by channel"),
           key="needs_channel_mix")
-    takeaway(needs.mix_takeaway(mix, C.CHANNEL, needs.GROUP))
+    takeaway(needs.mix_takeaway(mix, C.CHANNEL, needs.GROUP, style=number_style()))
 
     value = needs.channel_value(summary)
-    chart(charts.channel_value_figure(value), key="needs_channel_value")
-    takeaway(needs.channel_value_takeaway(value))
+    chart(figure(charts.channel_value_figure, value), key="needs_channel_value")
+    takeaway(needs.channel_value_takeaway(value, style=number_style()))
     group_table(value, channel_use="Channels used")
 
     flows = seg_cache.channel_moves(*view)
     if not flows.is_empty():
-        chart(charts.channel_sankey(flows), key="needs_channel_moves")
-    takeaway(needs.channel_migration_takeaway(flows))
+        chart(figure(charts.channel_sankey, flows), key="needs_channel_moves")
+    takeaway(needs.channel_migration_takeaway(flows, style=number_style()))
     st.caption("Repeat customers only (two or more purchase days). A day's channel is the one with the most revenue.")
 
 

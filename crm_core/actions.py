@@ -22,6 +22,7 @@ from typing import Literal
 
 import polars as pl
 
+from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C
 
 # --------------------------------------------------------------------------- playbook
@@ -216,12 +217,13 @@ def recommend(profile: pl.DataFrame, playbook: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def explain_recommendation(row: dict, value_label: str, settings: ValueSettings = ValueSettings()) -> str:
+def explain_recommendation(row: dict, value_label: str, settings: ValueSettings = ValueSettings(), *,
+                           style: NumberStyle = PLAIN) -> str:
     """Plain sentence: why this customer got this action (from a :func:`recommend` row)."""
     if not row.get("action"):
         return "No playbook row matches this customer: add a row for their segment or an 'Any segment' row."
     segment = row.get("segment") or NO_SEGMENT
-    share = f"{settings.high_value_share:.0%}"
+    share = style.share(settings.high_value_share, 0)
     band = (
         f"high value (top {share} by {value_label})"
         if row.get("value_band") == HIGH_VALUE
@@ -438,7 +440,8 @@ class CampaignResult:
 
 
 def campaign_what_if(
-    targets: pl.DataFrame, assumptions: CampaignAssumptions, baseline_column: str = "value", baseline_label: str = "value"
+    targets: pl.DataFrame, assumptions: CampaignAssumptions, baseline_column: str = "value", baseline_label: str = "value",
+    *, style: NumberStyle = PLAIN,
 ) -> CampaignResult:
     """Expected incremental revenue, cost and ROI of contacting every customer in ``targets``.
 
@@ -476,36 +479,39 @@ def campaign_what_if(
         net_profit=net,
         roi=net / cost if cost > 0 else None,
         break_even_response_rate=cost / margin_if_all_respond if margin_if_all_respond > 0 else None,
-        assumptions=_assumption_lines(a, n, per_responder, baseline_label),
+        assumptions=_assumption_lines(a, n, per_responder, baseline_label, style),
     )
 
 
-def _assumption_lines(a: CampaignAssumptions, contacted: int, per_responder: float, baseline_label: str) -> list[str]:
+def _assumption_lines(a: CampaignAssumptions, contacted: int, per_responder: float, baseline_label: str,
+                      style: NumberStyle) -> list[str]:
     if a.uplift_mode == "percent":
         uplift = (
-            f"Each responder spends {a.uplift_percent:.1%} more than their baseline ({baseline_label}), "
-            f"{per_responder:,.2f} on average."
+            f"Each responder spends {style.share(a.uplift_percent)} more than their baseline ({baseline_label}), "
+            f"{style.money(per_responder)} on average."
         )
     else:
-        uplift = f"Each responder spends {a.uplift_per_responder:,.2f} more than they would have without the campaign."
+        uplift = (f"Each responder spends {style.money(a.uplift_per_responder)} more than they would have without "
+                  "the campaign.")
     return [
-        f"Every one of the {contacted:,} customers in the chosen segments is contacted, at {a.contact_cost:,.2f} each.",
-        f"{a.response_rate:.1%} of them respond; responders are a random draw of the targets.",
+        (f"Every one of the {style.count(contacted)} customers in the chosen segments is contacted, at "
+         f"{style.money(a.contact_cost)} each."),
+        f"{style.share(a.response_rate)} of them respond; responders are a random draw of the targets.",
         uplift,
-        f"The gross margin on that extra revenue is {a.margin:.1%}; the contact cost is the only cost.",
+        f"The gross margin on that extra revenue is {style.share(a.margin)}; the contact cost is the only cost.",
         "Customers who do not respond spend what they would have spent anyway (no cannibalisation, no discount cost).",
     ]
 
 
-def what_if_takeaway(result: CampaignResult) -> str:
+def what_if_takeaway(result: CampaignResult, *, style: NumberStyle = PLAIN) -> str:
     """One sentence for a manager."""
     if result.contacted == 0:
         return "No customers are in the chosen segments: pick at least one segment that has customers."
     verdict = "pays back" if result.net_profit > 0 else "does not pay back"
     sentence = (
-        f"Contacting {result.contacted:,} customers {verdict}: "
-        f"{result.incremental_margin:,.0f} extra margin for {result.cost:,.0f} of cost"
+        f"Contacting {style.count(result.contacted)} customers {verdict}: "
+        f"{style.money(result.incremental_margin, 0)} extra margin for {style.money(result.cost, 0)} of cost"
     )
     if result.break_even_response_rate is not None:
-        sentence += f"; it breaks even at a {result.break_even_response_rate:.1%} response rate"
+        sentence += f"; it breaks even at a {style.share(result.break_even_response_rate)} response rate"
     return sentence + "."

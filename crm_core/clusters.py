@@ -22,6 +22,7 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
 
+from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C
 
 CLUSTER = "cluster"
@@ -444,26 +445,27 @@ def silhouette_quality(score: float) -> str:
     return "weakly separated groups (treat them as rough)"
 
 
-def curve_takeaway(result: ClusterResult) -> str:
+def curve_takeaway(result: ClusterResult, *, style: NumberStyle = PLAIN) -> str:
     scores = dict(result.curve.iter_rows())
     best = scores[result.best_k]
-    sentence = f"{result.best_k} groups separate customers best (silhouette {best:.2f}: {silhouette_quality(best)})"
+    sentence = (f"{result.best_k} groups separate customers best (silhouette {style.number(best, 2)}: "
+                f"{silhouette_quality(best)})")
     if result.k != result.best_k:
-        sentence += f"; you chose {result.k} (silhouette {scores[result.k]:.2f})"
+        sentence += f"; you chose {result.k} (silhouette {style.number(scores[result.k], 2)})"
     return sentence + "."
 
 
-def profile_takeaway(result: ClusterResult) -> str:
+def profile_takeaway(result: ClusterResult, *, style: NumberStyle = PLAIN) -> str:
     top = result.profile.row(0, named=True)
-    share = f"{top['spend_share']:.0%}" if top["spend_share"] is not None else "none"
+    share = style.share(top["spend_share"], 0) if top["spend_share"] is not None else "none"
     return (
-        f"The most valuable group, '{top[CLUSTER_NAME]}', is {top['customer_share']:.0%} of customers "
-        f"and brings {share} of revenue (mean {top['mean_spend']:,.2f} per customer)."
+        f"The most valuable group, '{top[CLUSTER_NAME]}', is {style.share(top['customer_share'], 0)} of customers "
+        f"and brings {share} of revenue (mean {style.money(top['mean_spend'])} per customer)."
     )
 
 
-def pca_takeaway(result: ClusterResult) -> str:
+def pca_takeaway(result: ClusterResult, *, style: NumberStyle = PLAIN) -> str:
     return (
-        f"This flat view keeps {result.pca_explained:.0%} of the differences between customers; "
+        f"This flat view keeps {style.share(result.pca_explained, 0)} of the differences between customers; "
         "colours that form separate clouds are distinct groups, overlapping colours are not."
     )

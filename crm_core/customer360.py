@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from crm_core.customers import is_purchase
+from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C, has_column
 
 SEARCH_LIMIT = 50
@@ -195,7 +196,7 @@ def _contact(contacts: pl.LazyFrame | None, customer_id: str) -> dict:
     return {k: v for k, v in rows.row(0, named=True).items() if k != C.CUSTOMER_ID} if rows.height else {}
 
 
-def timeline_takeaway(view: CustomerView) -> str:
+def timeline_takeaway(view: CustomerView, *, style: NumberStyle = PLAIN) -> str:
     """One plain sentence about the customer's purchase history in the period."""
     if not view.bought:
         return "This customer made no purchase in the selected period: widen the period in the sidebar."
@@ -203,13 +204,15 @@ def timeline_takeaway(view: CustomerView) -> str:
     days = timeline.height
     first, last = timeline[C.ORDER_DATE].min(), timeline[C.ORDER_DATE].max()
     total = timeline["amount"].sum()
-    sentence = f"Bought on {days} day{'s' if days != 1 else ''} between {first:%d %b %Y} and {last:%d %b %Y}, {total:,.2f} in total"
+    # one customer's amounts keep their cents
+    sentence = (f"Bought on {style.count(days)} day{'s' if days != 1 else ''} "
+                f"between {first:%d %b %Y} and {last:%d %b %Y}, {style.money(total, 2)} in total")
     recency = view.facts.get("recency_days")
     if recency is not None:
-        sentence += f"; last purchase {recency} days before the end of the period"
+        sentence += f"; last purchase {style.count(recency)} days before the end of the period"
     returns = timeline["returns"].sum()
     if returns > 0:
-        sentence += f"; returned {returns:,.2f}"
+        sentence += f"; returned {style.money(returns, 2)}"
     return sentence + "."
 
 
@@ -247,25 +250,25 @@ def action_details(facts: dict) -> str:
     return " · ".join(parts)
 
 
-def forecast_range_text(facts: dict) -> str:
+def forecast_range_text(facts: dict, *, style: NumberStyle = PLAIN) -> str:
     """The forecast's likely range and the next order, in one line ('' without a forecast)."""
     parts = []
     low, high = facts.get("value_low"), facts.get("value_high")
     if low is not None and high is not None:
-        parts.append(f"Likely value range {low:,.2f} to {high:,.2f}")
+        parts.append(f"Likely value range {style.money(low, 2)} to {style.money(high, 2)}")
     buys_low, buys_high = facts.get("purchases_low"), facts.get("purchases_high")
     if buys_low is not None and buys_high is not None:
-        parts.append(f"{int(buys_low)} to {int(buys_high)} purchases (80% of such customers fall in the range)")
+        parts.append(f"{style.count(int(buys_low))} to {style.count(int(buys_high))} purchases (80% of such customers fall in the range)")
     if "next_order_date" in facts:
         next_order = facts.get("next_order_date")
         parts.append(f"next order expected around {next_order:%d %b %Y}" if next_order else "probably lapsed")
     gap = facts.get("usual_gap_days")
     if gap is not None:
-        parts.append(f"usually buys every {gap:,.0f} days" + (", now overdue" if facts.get("overdue") else ""))
+        parts.append(f"usually buys every {style.number(gap)} days" + (", now overdue" if facts.get("overdue") else ""))
     return "; ".join(parts) + ("." if parts else "")
 
 
-def p_alive_text(facts: dict) -> str:
+def p_alive_text(facts: dict, *, style: NumberStyle = PLAIN) -> str:
     """P(alive) as a percentage, or "—" when the model cannot judge.
 
     With no repeat purchase in its history (``repeat_days`` = 0) the BG/NBD
@@ -275,7 +278,7 @@ def p_alive_text(facts: dict) -> str:
     p_alive = facts.get("p_alive")
     if p_alive is None or facts.get("repeat_days") == 0:
         return "—"
-    return f"{p_alive:.0%}"
+    return style.share(p_alive, 0)
 
 
 #: Order-line columns shown in Customer 360 when the data has them, in this order.

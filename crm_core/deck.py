@@ -245,6 +245,8 @@ def prepare_slides(deck: Deck, dataset: Dataset, summary: pl.DataFrame | None = 
             continue
         try:
             settings = FindingSettings.from_dict({**base.to_dict(), **entry.settings_dict})
+            # the slide keeps its analysis settings; numbers are written in today's locale
+            settings = replace(settings, analysis=replace(settings.analysis, locale=base.analysis.locale))
         except (TypeError, ValueError):
             settings = base
         blob = json.dumps(settings.to_dict(), sort_keys=True)

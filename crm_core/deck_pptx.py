@@ -31,6 +31,7 @@ from crm_core.charts.native import CATEGORY_KINDS, NativeChart
 from crm_core.charts.present import enlarged
 from crm_core.charts.text import plain_text
 from crm_core.deck import Slide
+from crm_core.format import NumberStyle
 
 WIDTH, HEIGHT = Inches(13.333), Inches(7.5)  # 16:9
 MARGIN = Inches(0.5)
@@ -69,6 +70,7 @@ class DeckMeta:
     prepared: dt.date = field(default_factory=dt.date.today)
     filters: str = ""
     title: str = "Customer portfolio review"
+    locale: str = "en"
 
 
 @dataclass(frozen=True)
@@ -344,7 +346,7 @@ def _title_slide(page: Any, meta: DeckMeta) -> None:
         f"Dataset: {meta.dataset}",
         f"Period: {period_text(meta.period)}",
         f"Currency: {meta.currency or 'as in the data (no symbol)'}",
-        f"Customers: {meta.customers:,}",
+        f"Customers: {NumberStyle(meta.currency, meta.locale).count(meta.customers)}",
         f"Prepared on {meta.prepared:%d %B %Y}",
     ])
     facts.text_frame.word_wrap = True

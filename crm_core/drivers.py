@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 
 from crm_core.customers import data_as_of, exact_sum, filter_period, order_key
+from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C, has_column
 from crm_core.text_columns import Formatted, select_formatted
 
@@ -516,7 +517,7 @@ def ranking_measure(overall: dict) -> tuple[str, str]:
     return "revenue_per_customer", "so far"
 
 
-def takeaway(table: pl.DataFrame, dimension: str, overall: dict) -> str:
+def takeaway(table: pl.DataFrame, dimension: str, overall: dict, *, style: NumberStyle = PLAIN) -> str:
     """One sentence: the group whose customers are worth most against the average (groups flagged small left out)."""
     if table.height == 0:
         return "No customer has a purchase yet, so there is nothing to compare."
@@ -529,10 +530,12 @@ def takeaway(table: pl.DataFrame, dimension: str, overall: dict) -> str:
     best, worst = candidates.row(0, named=True), candidates.row(-1, named=True)
     if max(best[column], average) <= SAME_VALUE * min(worst[column], average):
         return (f"Customers are worth about the same {phrase} whatever their {DIMENSIONS.get(dimension, dimension).lower()}: "
-                f"no group of {DriverSettings().small_group} or more customers is more than {SAME_VALUE - 1:.0%} from the average.")
-    sentence = f"{group_subject(dimension, best['name'])} are worth {best[column] / average:.1f}x the average {phrase}"
+                f"no group of {DriverSettings().small_group} or more customers is more than {style.share(SAME_VALUE - 1, 0)} from the average.")
+    sentence = (f"{group_subject(dimension, best['name'])} are worth {style.number(best[column] / average, 1)}x "
+                f"the average {phrase}")
     if candidates.height > 1:
-        sentence += f"; {_lower_first(group_subject(dimension, worst['name']))} {worst[column] / average:.1f}x"
+        sentence += (f"; {_lower_first(group_subject(dimension, worst['name']))} "
+                     f"{style.number(worst[column] / average, 1)}x")
     return sentence + "."
 
 
@@ -540,12 +543,13 @@ def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
 
 
-def small_groups_note(table: pl.DataFrame, settings: DriverSettings = DriverSettings()) -> str:
+def small_groups_note(table: pl.DataFrame, settings: DriverSettings = DriverSettings(), *,
+                      style: NumberStyle = PLAIN) -> str:
     """Plain note on the groups flagged small ('' when none)."""
     small = int(table["small"].sum()) if table.height else 0
     if not small:
         return ""
-    return (f"{small:,} of {table.height:,} groups have fewer than {settings.small_group} customers (flagged): "
+    return (f"{style.count(small)} of {style.count(table.height)} groups have fewer than {settings.small_group} customers (flagged): "
             "their averages can swing with a single customer, so read them with care.")
 
 
@@ -579,7 +583,7 @@ def drivers_finding(ctx: FindingContext) -> Finding | None:
     Customers acquired in the context's period, judged on their whole history up to its end. None
     with fewer than ``DriverSettings.small_group`` customers or no dimension with two groups.
     """
-    from crm_core.findings import Finding, share
+    from crm_core.findings import Finding
 
     start, end = ctx.period
     dataset = ctx.dataset
@@ -593,7 +597,7 @@ def drivers_finding(ctx: FindingContext) -> Finding | None:
     column, _ = ranking_measure(overall)
     shown = select_formatted(table.head(10),
         pl.col("name").alias(DIMENSIONS[dimension]), pl.col("customers").alias("Customers"),
-        Formatted(pl.col("repeat_rate_365"), share, "Ordered again within a year"),
+        Formatted(pl.col("repeat_rate_365"), ctx.share, "Ordered again within a year"),
         Formatted(pl.col("revenue_per_customer"), ctx.money, "Revenue per customer"),
         Formatted(pl.col(column), ctx.money, MEASURE_LABELS[column]),
         pl.when(pl.col("small")).then(pl.lit("small group")).otherwise(pl.lit("")).alias("Note"))
@@ -601,7 +605,7 @@ def drivers_finding(ctx: FindingContext) -> Finding | None:
               "line gives the product and category, its code the discount. Repeat rates count customers observed "
               "long enough; the bars show each group's average with a 95% interval.")
     return Finding("drivers", f"What brings the best customers: {DIMENSIONS[dimension].lower()}",
-                   takeaway(table, dimension, overall), "driver_bars",
+                   takeaway(table, dimension, overall, style=ctx.style), "driver_bars",
                    {"table": table, "dimension": dimension, "overall": overall}, shown,
-                   small_groups_note(table) or "Acquire more customers like those of the top groups.", method,
+                   small_groups_note(table, style=ctx.style) or "Acquire more customers like those of the top groups.", method,
                    source="crm_core.drivers", area="What brings the best customers")

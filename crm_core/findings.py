@@ -27,7 +27,9 @@ import polars as pl
 
 from crm_core.customers import filter_period, summarize
 from crm_core.dataset import Dataset
+from crm_core import format as fmt
 from crm_core.drivers import drivers_finding
+from crm_core.format import PLAIN, NumberStyle
 from crm_core.offers import depth_finding
 from crm_core.schema import C
 from crm_core.settings import AnalysisSettings
@@ -49,7 +51,8 @@ class FindingSettings:
         customer is "at risk" when the days since their last order exceed
         this many times their usual gap between purchase days.
     currency
-        Prefix for money, e.g. "$" or "€" (empty by default).
+        Currency of money figures: a code ("EUR") or a symbol ("$"); empty = the analysis settings' currency,
+        if any. Figures follow the analysis settings' locale (see :attr:`style`).
     analysis
         The manager's settings: tiers, RFM rules, margin and discount rate of the forecast.
     """
@@ -74,21 +77,28 @@ class FindingSettings:
                 "horizon_months": self.horizon_months, "overdue_factor": self.overdue_factor,
                 "currency": self.currency, "analysis": self.analysis.to_dict()}
 
+    @property
+    def style(self) -> NumberStyle:
+        """How figures are written: this currency (else the analysis settings' one) and the settings' locale."""
+        return NumberStyle(self.currency or self.analysis.currency, self.analysis.locale)
+
     def describe(self) -> list[tuple[str, str]]:
         """The settings in a manager's words, as (setting, value) rows (report title page, speaker notes)."""
         analysis = self.analysis
+        style = self.style
         tiers = analysis.tiers
-        cuts = ("top " + " / ".join(f"{share:.0%}" for share in tiers.shares) if tiers.amounts is None
-                else "from " + " / ".join(f"{amount:,.0f}" for amount in tiers.amounts))
+        cuts = ("top " + " / ".join(style.share(share, 0) for share in tiers.shares) if tiers.amounts is None
+                else "from " + " / ".join(style.money(amount, 0) for amount in tiers.amounts))
         return [
             ("Tiers", f"{', '.join(tiers.names)} by {tiers.by} ({cuts} of customers)" if tiers.amounts is None
              else f"{', '.join(tiers.names)} by {tiers.by} ({cuts})"),
             ("RFM segments", (f"scores 1 to {analysis.rfm.bins}, "
                               f"{'default' if analysis.rfm.rules is None else 'edited'} rule table")),
-            ("Margin", f"{analysis.margin:.0%} of revenue"),
-            ("Predicted value", f"next {self.horizon_months} months, discounted at {analysis.discount_rate:.0%} a year"),
-            ("Cost to serve", (f"{analysis.cost_to_serve.per_contact:,.2f} per contact, "
-                               f"{analysis.cost_to_serve.per_return:,.2f} per returned line")),
+            ("Margin", f"{style.share(analysis.margin, 0)} of revenue"),
+            ("Predicted value", (f"next {self.horizon_months} months, discounted at "
+                                 f"{style.share(analysis.discount_rate, 0)} a year")),
+            ("Cost to serve", (f"{style.money(analysis.cost_to_serve.per_contact, 2)} per contact, "
+                               f"{style.money(analysis.cost_to_serve.per_return, 2)} per returned line")),
             ("Overdue (without the lifetime-value model)", f"over {self.overdue_factor:g}× a customer's usual gap"),
             ("Currency", self.currency or analysis.currency or "as in the data (no symbol)"),
         ]
@@ -189,22 +199,31 @@ class FindingContext:
             return self.precomputed_summary
         return summarize(self.transactions, as_of=self.period[1]).collect()
 
-    def money(self, value: float | None) -> str:
-        return money(value, self.settings.currency)
+    @property
+    def style(self) -> NumberStyle:
+        """The manager's currency and locale, for every figure a finding writes."""
+        return self.settings.style
+
+    def money(self, value: Any) -> str:
+        return self.style.money(value)
+
+    def share(self, value: Any) -> str:
+        return share(value, self.style)
+
+    def count(self, value: Any) -> str:
+        return self.style.count(value)
 
 
 def money(value: float | None, currency: str = "") -> str:
     """1234567.8 -> '1,234,568' (two decimals under 100)."""
+    return fmt.money(value, currency)
+
+
+def share(value: Any, style: NumberStyle = PLAIN) -> str:
+    """0.712 -> '71%' (one decimal under 10%)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    return f"{currency}{value:,.0f}" if abs(value) >= 100 else f"{currency}{value:,.2f}"
-
-
-def share(value: float | None) -> str:
-    """0.712 -> '71%' (one decimal under 10%)."""
-    if value is None:
-        return "–"
-    return f"{value:.0%}" if abs(value) >= 0.1 else f"{value:.1%}"
+    return style.share(value, 0 if abs(value) >= 0.1 else 1)
 
 
 # --- KPIs ---------------------------------------------------------------------
@@ -231,21 +250,20 @@ def kpi_finding(ctx: FindingContext) -> Finding | None:
         return None
     when = WINDOW_LABELS[window] if window != "whole_period" else f"From {card_start:%d %b %Y} to {card_end:%d %b %Y}"
     headline = (
-        f"{when}: {values['active_customers']['value']:,.0f} customers placed {values['orders']['value']:,.0f} orders "
+        f"{when}: {ctx.count(values['active_customers']['value'])} customers placed "
+        f"{ctx.count(values['orders']['value'])} orders "
         f"worth {ctx.money(values['revenue']['value'])}; the average order was {ctx.money(values['aov']['value'])}."
     )
     change = values["revenue"]["delta_pct"]
     detail = (
-        f"Revenue is {'up' if change >= 0 else 'down'} {abs(change):.0%} on the period before; "
-        f"{share(values['returning_share']['value'])} of the customers who bought had bought before."
+        f"Revenue is {'up' if change >= 0 else 'down'} {ctx.style.share(abs(change), 0)} on the period before; "
+        f"{ctx.share(values['returning_share']['value'])} of the customers who bought had bought before."
         if change is not None else "There is no earlier period of the same length to compare with."
     )
     table = select_formatted(comparison,
         pl.col("label").alias("KPI"),
-        Formatted(pl.struct("value", "kind"), lambda r: format_kpi(r["value"], r["kind"], ctx.settings.currency),
-                  "Value"),
-        Formatted(pl.struct("delta", "delta_pct", "kind"),
-                  lambda r: format_delta(r["delta"], r["delta_pct"], r["kind"]) or "–", "Change vs previous period"),
+        Formatted(pl.struct("value", "kind"), lambda r: format_kpi(r["value"], r["kind"], style=ctx.style), "Value"),
+        Formatted(pl.struct("delta", "delta_pct", "kind"), lambda r: format_delta(r["delta"], r["delta_pct"], r["kind"]) or "–", "Change vs previous period"),
     )
     trend = kpi_trend(ctx.dataset.transactions, start, end, "month")
     chart = "kpi_trend" if trend.height >= 2 else None
@@ -277,14 +295,14 @@ def concentration_finding(ctx: FindingContext) -> Finding | None:
         return None
     n = figures.customers
     table = pl.DataFrame({
-        "Top customers": [f"Top {s:.0%}" for s in TOP_SHARES],
+        "Top customers": [f"Top {ctx.style.share(s, 0)}" for s in TOP_SHARES],
         "Customers": [_count_for_share(s, n) for s in TOP_SHARES],  # the portfolio module's rounding rule
-        "Share of revenue": [share(top_share(ctx.summary, s)) for s in TOP_SHARES],
+        "Share of revenue": [ctx.share(top_share(ctx.summary, s)) for s in TOP_SHARES],
     })
     data = {"curve": pareto_curve(ctx.summary, max_points=MAX_CURVE_POINTS), "figures": figures}
     method = ("Customers are ranked by net revenue in the period, best first; the top X% are the ⌈X% × customers⌉ "
               "best. The curve shows the share of revenue they bring; the diagonal is what equal spending would give.")
-    return Finding("concentration", "Revenue concentration", pareto_takeaway(figures), "pareto", data, table,
+    return Finding("concentration", "Revenue concentration", pareto_takeaway(figures, style=ctx.style), "pareto", data, table,
                    "Losing one of the top customers costs far more than losing an average one.", method,
                    source="crm_core.portfolio", area="Concentration")
 
@@ -303,13 +321,13 @@ def tiers_finding(ctx: FindingContext) -> Finding | None:
     table = select_formatted(tiers,
         pl.col("tier").alias("Tier"),
         pl.col("customers").alias("Customers"),
-        Formatted(pl.col("customer_share"), share, "Share of customers"),
+        Formatted(pl.col("customer_share"), ctx.share, "Share of customers"),
         Formatted(pl.col("revenue"), ctx.money, "Revenue"),
-        Formatted(pl.col("revenue_share"), share, "Share of revenue"),
+        Formatted(pl.col("revenue_share"), ctx.share, "Share of revenue"),
         Formatted((pl.col("revenue") / pl.col("customers")), ctx.money, "Revenue per customer"),
     )
-    return Finding("tiers", "Customer tiers", pyramid_takeaway(tiers), "tier_pyramid", {"tiers": tiers}, table,
-                   "Serve each tier at a cost that matches what it brings.", settings.describe(),
+    return Finding("tiers", "Customer tiers", pyramid_takeaway(tiers, style=ctx.style), "tier_pyramid", {"tiers": tiers},
+                   table, "Serve each tier at a cost that matches what it brings.", settings.describe(ctx.style),
                    source="crm_core.portfolio", area="Tiers and migration")
 
 
@@ -343,9 +361,10 @@ def segments_finding(ctx: FindingContext) -> Finding | None:
     settings = ctx.settings.analysis.rfm_settings()
     table = segment_table(score_customers(ctx.summary, settings).collect(), settings.segment_names)
     top = table.sort("revenue_share", descending=True).row(0, named=True)
-    headline = f"{top['segment']} ({share(top['customer_share'])} of customers) bring {share(top['revenue_share'])} of revenue."
+    headline = (f"{top['segment']} ({ctx.share(top['customer_share'])} of customers) bring "
+                f"{ctx.share(top['revenue_share'])} of revenue.")
     slipping = table.filter(pl.col("segment").is_in(["At Risk", "Can't Lose Them"]))
-    detail = (f"{slipping['customers'].sum():,} customers are in At Risk or Can't Lose Them: they used to buy often "
+    detail = (f"{ctx.count(slipping['customers'].sum())} customers are in At Risk or Can't Lose Them: they used to buy often "
               "and have not bought for a while." if slipping.height else "")
     rules = "the default rule table" if settings.rules is None else "the edited rule table"
     method = (f"RFM: recency, frequency and monetary value are each scored 1 to {settings.bins} (best = {settings.bins}) "
@@ -360,9 +379,9 @@ def _share_table(frame: pl.DataFrame, column: str, label: str, ctx: FindingConte
     return select_formatted(frame,
         pl.col(column).alias(label),
         pl.col("customers").alias("Customers"),
-        Formatted(pl.col("customer_share"), share, "Share of customers"),
+        Formatted(pl.col("customer_share"), ctx.share, "Share of customers"),
         Formatted(pl.col("revenue"), ctx.money, "Revenue"),
-        Formatted(pl.col("revenue_share"), share, "Share of revenue"),
+        Formatted(pl.col("revenue_share"), ctx.share, "Share of revenue"),
     )
 
 
@@ -401,7 +420,7 @@ def value_finding(ctx: FindingContext) -> Finding | None:
     average = ctx.summary["revenue"].mean()
     top = deciles.row(0, named=True)["average_revenue"]
     bottom_half = ctx.summary["revenue"].sort(descending=True).tail(ctx.summary.height // 2).mean()
-    ratio = f", {top / bottom_half:,.0f} times the bottom half" if bottom_half and bottom_half > 0 else ""
+    ratio = f", {ctx.style.number(top / bottom_half)} times the bottom half" if bottom_half and bottom_half > 0 else ""
     headline = f"The average customer spent {ctx.money(average)} in the period; the top 10% averaged {ctx.money(top)}{ratio}."
     table = select_formatted(deciles,
         pl.col("decile").alias("Customers ranked by value"),
@@ -430,19 +449,20 @@ def _predicted_value_finding(ctx: FindingContext, result: Any) -> Finding:
     words = {**predicted_value_words(ctx.settings.analysis), "months": str(months)}
     entry = metric("predicted_value_total")
     headline = (f"{entry.label.format(**words)}: {ctx.money(total)}; "
-                f"the top 10% of customers hold {share(tiers['clv_share'][0])} of it.")
+                f"the top 10% of customers hold {ctx.share(tiers['clv_share'][0])} of it.")
     table = select_formatted(tiers,
         pl.col("label").alias("Customers ranked by predicted value"),
         pl.col("customers").alias("Customers"),
         Formatted(pl.col("clv_total"), ctx.money, "Predicted value"),
-        Formatted(pl.col("clv_share"), share, "Share"),
+        Formatted(pl.col("clv_share"), ctx.share, "Share"),
         Formatted(pl.col("clv_mean"), ctx.money, "Per customer"),
-        Formatted(pl.col("p_alive_mean"), share, "Average P(alive)"),
+        Formatted(pl.col("p_alive_mean"), ctx.share, "Average P(alive)"),
     )
     data = {"table": tiers, "label": "label", "value": "clv_mean",
             "title": f"Predicted value per customer, next {months} months", "value_title": "Average predicted value"}
     method = entry.definition.format(**words)
-    return Finding("value", "Customer lifetime value", headline, "value_bars", data, table, fit_takeaway(result),
+    return Finding("value", "Customer lifetime value", headline, "value_bars", data, table,
+                   fit_takeaway(result, style=ctx.style),
                    method, source="crm_core.clv", area="Lifetime value")
 
 
@@ -511,10 +531,11 @@ def at_risk_finding(ctx: FindingContext) -> Finding | None:
     at_risk = repeaters.filter(pl.col("status") == "At risk")
     total = ctx.summary["revenue"].sum()
     headline = (
-        f"{at_risk.height:,} repeat customers ({share(at_risk.height / repeaters.height)} of repeat customers) "
+        f"{ctx.count(at_risk.height)} repeat customers ({ctx.share(at_risk.height / repeaters.height)} of repeat "
+        "customers) "
         f"have gone quiet for over {ctx.settings.overdue_factor:g}× their usual gap between purchases; "
         f"they brought {ctx.money(at_risk['revenue'].sum())}"
-        + (f" ({share(at_risk['revenue'].sum() / total)} of revenue)." if total > 0 else ".")
+        + (f" ({ctx.share(at_risk['revenue'].sum() / total)} of revenue)." if total > 0 else ".")
     )
     by_status = (
         pl.LazyFrame({"status": list(STATUSES)})
@@ -547,15 +568,15 @@ def _model_at_risk_finding(ctx: FindingContext, result: Any) -> Finding:
     table = select_formatted(at_risk.head(15),
         pl.col(C.CUSTOMER_ID).alias("Customer"),
         Formatted(pl.col("predicted_clv"), ctx.money, "Predicted value"),
-        Formatted(pl.col("probability_active"), share, "Chance still active"),
+        Formatted(pl.col("probability_active"), ctx.share, "Chance still active"),
         pl.col("days_since_last_purchase").alias("Days since last purchase"),
         Formatted(pl.col("revenue_to_date"), ctx.money, "Revenue to date"),
     )
-    top = f"top {1 - settings.min_clv_quantile:.0%}"
+    top = f"top {ctx.style.share(1 - settings.min_clv_quantile, 0)}"
     data = {"table": bands, "title": f"The {top} by predicted value: still active?", "y_title": "Customers"}
-    method = (f"High value = predicted lifetime value in the {top}; at risk = less than a {settings.max_p_alive:.0%} "
+    method = (f"High value = predicted lifetime value in the {top}; at risk = less than a {ctx.style.share(settings.max_p_alive, 0)} "
               "chance of still being active (BG/NBD), uncertain below 80%.")
-    return Finding("at_risk", "Valuable customers at risk", at_risk_takeaway(at_risk, settings), "status_bars", data,
+    return Finding("at_risk", "Valuable customers at risk", at_risk_takeaway(at_risk, settings, style=ctx.style), "status_bars", data,
                    table, "The table lists the most valuable of them: call them first.", method, source="crm_core.clv",
                    area="At-risk customers")
 
@@ -583,7 +604,7 @@ def migration_finding(ctx: FindingContext) -> Finding | None:
     method = (f"Tiers are assigned separately in {earlier[0]:%d %b %Y}–{earlier[1]:%d %b %Y} and "
               f"{later[0]:%d %b %Y}–{later[1]:%d %b %Y}, each on that half's own revenue; 'New' bought only in the "
               "second half, 'Lost' only in the first.")
-    return Finding("migration", "Tier migration", migration_takeaway(flows), "tier_migration",
+    return Finding("migration", "Tier migration", migration_takeaway(flows, style=ctx.style), "tier_migration",
                    {"flows": flows, "names": settings.names}, migration_matrix(flows, settings),
                    "Customers who moved down are the cheapest to win back: they still know you.", method,
                    source="crm_core.portfolio", area="Tiers and migration")
@@ -612,14 +633,15 @@ def retention_finding(ctx: FindingContext) -> Finding | None:
     table = select_formatted(table,
         pl.col("cohort").dt.strftime("%b %Y").alias("Joined"),
         pl.col("cohort_size").alias("New customers"),
-        *[Formatted(pl.col(c), share, f"Buying in month {c}")
+        *[Formatted(pl.col(c), ctx.share, f"Buying in month {c}")
           for c in table.columns[2:]],
     )
     method = ("A customer joins in the month of their first purchase ever; a cohort is everyone who joined in the same "
               "month. Retention in month n = share of the cohort who bought in the n-th month after joining "
               "(only months already observed count).")
-    return Finding("retention", "Retention and cohorts", curves_takeaway(curves), "retention_curves",
-                   {"curves": curves, "group_label": "year of first purchase"}, table, cohort_takeaway(cohorts),
+    return Finding("retention", "Retention and cohorts", curves_takeaway(curves, style=ctx.style), "retention_curves",
+                   {"curves": curves, "group_label": "year of first purchase"}, table,
+                   cohort_takeaway(cohorts, style=ctx.style),
                    method, source="crm_core.retention", area="Retention and cohorts")
 
 
@@ -650,8 +672,9 @@ def actions_finding(ctx: FindingContext) -> Finding | None:
         return None
     plan = action_plan(ctx)
     top = plan.row(0, named=True)
-    headline = (f"The playbook gives each of the {ctx.summary.height:,} customers an action; the largest job is "
-                f"'{top['objective']}' for {top['customers']:,} customers ({share(top['customers'] / ctx.summary.height)}).")
+    headline = (f"The playbook gives each of the {ctx.count(ctx.summary.height)} customers an action; the largest "
+                f"job is '{top['objective']}' for {ctx.count(top['customers'])} customers "
+                f"({ctx.share(top['customers'] / ctx.summary.height)}).")
     table = select_formatted(plan,
         pl.col("objective").alias("Objective"), pl.col("customers").alias("Customers"),
         Formatted(pl.col("revenue"), ctx.money, "Revenue in the period"),
@@ -684,8 +707,8 @@ def service_cost_finding(ctx: FindingContext) -> Finding | None:
     quadrants = quadrant_summary(significance(with_cost, basis))
     table = _share_table(quadrants, "quadrant", "Quadrant", ctx).with_columns(quadrants["advice"].alias("What to do"))
     data = {"table": quadrants, "group": "quadrant", "title": "Value against cost to serve: customers vs revenue"}
-    method = ("High value = revenue above the median; high cost = cost to serve above the median. " + basis.note)
-    return Finding("service_cost", "Service and cost to serve", significance_takeaway(quadrants), "share_bars", data,
+    method = ("High value = revenue above the median; high cost = cost to serve above the median. " + basis.describe(ctx.style))
+    return Finding("service_cost", "Service and cost to serve", significance_takeaway(quadrants, style=ctx.style), "share_bars", data,
                    table, "Protect the strategically significant; serve the low-value, high-cost ones more cheaply.",
                    method, source="crm_core.portfolio", area="Service and cost")
 

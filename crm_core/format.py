@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 from typing import Any
 
 #: (thousands separator, decimal mark) per locale.
@@ -38,6 +39,14 @@ def number(value: float | int | None, decimals: int = 0, locale: str = "en") -> 
     return f"-{text}" if negative else text
 
 
+def _symbol(currency: str) -> str:
+    """'EUR' -> '€'; a symbol given as such ('$', 'CHF ') is kept (stripped); "" for a code without one."""
+    code = currency.strip()
+    if len(code) == 3 and code.isalpha():
+        return SYMBOLS.get(code.upper(), "")
+    return code
+
+
 def money_decimals(value: float) -> int:
     """Whole units from 100 up (cards, takeaways), cents below."""
     return 0 if abs(value) >= 100 else 2
@@ -50,9 +59,10 @@ def money(value: float | None, currency: str = "", locale: str = "en", decimals:
         return MISSING
     digits = money_decimals(amount) if decimals is None else decimals
     text = number(amount, digits, locale)
+    currency = currency.strip()
     if not currency:
         return text
-    symbol = SYMBOLS.get(currency.upper(), "")
+    symbol = _symbol(currency)
     if locale in _SUFFIX_LOCALES:
         return f"{text} {symbol or currency}"
     sign, digits_text = ("-", text[1:]) if text.startswith("-") else ("", text)
@@ -131,7 +141,7 @@ def axis_affixes(currency: str = "", locale: str = "en") -> dict[str, str]:
     """``tickprefix`` / ``ticksuffix`` for a money axis, so axes carry the currency like cards do."""
     if not currency:
         return {}
-    symbol = SYMBOLS.get(currency.upper(), "")
+    symbol = _symbol(currency)
     if locale in _SUFFIX_LOCALES:
         return {"ticksuffix": f" {symbol or currency}"}
     return {"tickprefix": symbol or f"{currency} "}
@@ -153,3 +163,43 @@ def count_axis(max_value: float | None = None) -> dict[str, Any]:
         step = next(step for step in (1, 2, 5, 10) if max_value / step <= 10)
         settings.update(tickmode="linear", tick0=0, dtick=step)
     return settings
+
+
+@dataclass(frozen=True)
+class NumberStyle:
+    """The manager's currency and locale, carried as one argument to every sentence writer.
+
+    ``currency`` is an ISO code ('EUR') or a symbol ('$', as the CLI's ``--currency-symbol``
+    gives it); empty writes money as a bare number. The default style writes
+    ``1,234.56`` without a currency, as the CLI and tests expect.
+    """
+
+    currency: str = ""
+    locale: str = "en"
+
+    # Values are typed Any: Polars sums, means and row values come as int, float or Decimal; None and NaN
+    # are written as the en dash.
+    def money(self, value: Any, decimals: int | None = None) -> str:
+        """Money with the currency: '€1,235' (en) or '1.235 €' (de); cents below 100."""
+        return money(value, self.currency, self.locale, decimals)
+
+    def share(self, value: Any, decimals: int = 1) -> str:
+        """0.4871 -> '48.7%' (de: '48,7%')."""
+        return share(value, decimals, self.locale)
+
+    def count(self, value: Any) -> str:
+        """12345 -> '12,345' (de: '12.345')."""
+        return count(value, self.locale)
+
+    def change(self, value: Any, decimals: int = 0) -> str:
+        """A relative change with its sign: 0.123 -> '+12%', -0.05 -> '-5%' (de: '+12,3%' with 1 decimal)."""
+        text = share(value, decimals, self.locale)
+        return text if text == MISSING or text.startswith("-") else f"+{text}"
+
+    def number(self, value: Any, decimals: int = 0) -> str:
+        """A plain number (ratios, scores, days, multiples) with the locale's separators."""
+        return number(value, decimals, self.locale)
+
+
+#: Plain style: no currency, English separators (CLI default, tests).
+PLAIN = NumberStyle()

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from crm_core.actions import ValueSettings, with_value_band
+from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import INTERACTION_SCHEMA, C, has_column
 
 NO_GROUP = "No purchase in period"
@@ -225,55 +226,57 @@ def satisfaction_trend(contacts: pl.DataFrame) -> pl.DataFrame:
 # --------------------------------------------------------------------------- takeaways
 
 
-def csat_takeaway(table: pl.DataFrame, column: str, label: str) -> str:
+def csat_takeaway(table: pl.DataFrame, column: str, label: str, *, style: NumberStyle = PLAIN) -> str:
     """Which group is least and most satisfied."""
     rated = table.filter(pl.col("csat_mean").is_not_null())
     if rated.height == 0:
         return "No contact has a satisfaction score: add a csat column (1-5) to the interactions file."
     worst, best = rated.row(0, named=True), rated.row(-1, named=True)
     if rated.height == 1:
-        return f"Mean satisfaction is {worst['csat_mean']:.2f} out of 5 over {worst['contacts']:,} contacts."
+        return (f"Mean satisfaction is {style.number(worst['csat_mean'], 2)} out of 5 over "
+                f"{style.count(worst['contacts'])} contacts.")
     return (
-        f"Least satisfied {label}: {worst[column]} (CSAT {worst['csat_mean']:.2f} over {worst['contacts']:,} contacts); "
-        f"most satisfied: {best[column]} ({best['csat_mean']:.2f})."
+        f"Least satisfied {label}: {worst[column]} (CSAT {style.number(worst['csat_mean'], 2)} over "
+        f"{style.count(worst['contacts'])} contacts); most satisfied: {best[column]} "
+        f"({style.number(best['csat_mean'], 2)})."
     )
 
 
-def distribution_takeaway(table: pl.DataFrame) -> str:
+def distribution_takeaway(table: pl.DataFrame, *, style: NumberStyle = PLAIN) -> str:
     """Share who never contacted support and share of heavy contacters."""
     share = dict(zip(table["contacts"], table["share"]))
     return (
-        f"{share.get('0', 0):.0%} of this period's buyers never contacted support; "
-        f"{share.get('5+', 0):.1%} contacted it five times or more."
+        f"{style.share(share.get('0', 0), 0)} of this period's buyers never contacted support; "
+        f"{style.share(share.get('5+', 0))} contacted it five times or more."
     )
 
 
-def cost_takeaway(table: pl.DataFrame, label: str) -> str:
+def cost_takeaway(table: pl.DataFrame, label: str, *, style: NumberStyle = PLAIN) -> str:
     """Overall cost-to-serve share and the group where it weighs most."""
     revenue, cost = table["revenue"].sum(), table["cost"].sum()
     if revenue <= 0:
         return "Revenue in the period is zero or negative, so cost-to-serve cannot be compared with it."
     heaviest = table.filter(pl.col("cost_share").is_not_null()).sort("cost_share", descending=True)
-    sentence = f"Serving customers cost {cost:,.0f}, {cost / revenue:.1%} of their revenue"
+    sentence = f"Serving customers cost {style.money(cost, 0)}, {style.share(cost / revenue)} of their revenue"
     if heaviest.height:
         top = heaviest.row(0, named=True)
-        sentence += f"; it weighs most in {label} {top[heaviest.columns[0]]} ({top['cost_share']:.1%} of revenue)"
+        sentence += f"; it weighs most in {label} {top[heaviest.columns[0]]} ({style.share(top['cost_share'])} of revenue)"
     return sentence + "."
 
 
-def complaints_takeaway(table: pl.DataFrame, label: str) -> str:
+def complaints_takeaway(table: pl.DataFrame, label: str, *, style: NumberStyle = PLAIN) -> str:
     """The group complaining most, against the average."""
     customers, complaints = table["customers"].sum(), table["complaints"].sum()
     if complaints == 0:
         return "No complaints in the period."
     top = table.row(0, named=True)
     return (
-        f"{top[table.columns[0]]} complain most: {top['complaints_per_100']:.1f} complaints per 100 customers, "
-        f"against {100 * complaints / customers:.1f} across all {label}s."
+        f"{top[table.columns[0]]} complain most: {style.number(top['complaints_per_100'], 1)} complaints per 100 "
+        f"customers, against {style.number(100 * complaints / customers, 1)} across all {label}s."
     )
 
 
-def trend_takeaway(trend: pl.DataFrame, months: int = 3) -> str:
+def trend_takeaway(trend: pl.DataFrame, months: int = 3, *, style: NumberStyle = PLAIN) -> str:
     """Mean satisfaction of the first and the last ``months`` months with rated contacts.
 
     Several months on each side smooth out a thin first or last month.
@@ -291,6 +294,6 @@ def trend_takeaway(trend: pl.DataFrame, months: int = 3) -> str:
     direction = "rose" if round(after, 2) > round(before, 2) else "fell" if round(after, 2) < round(before, 2) else "held"
     span = "month" if months == 1 else f"{months} months"
     return (
-        f"Satisfaction {direction} from {before:.2f} in the first {span} "
-        f"({first['month'][0]:%b %Y}) to {after:.2f} in the last {span} (to {last['month'][-1]:%b %Y})."
+        f"Satisfaction {direction} from {style.number(before, 2)} in the first {span} "
+        f"({first['month'][0]:%b %Y}) to {style.number(after, 2)} in the last {span} (to {last['month'][-1]:%b %Y})."
     )

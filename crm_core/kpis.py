@@ -21,6 +21,7 @@ from typing import Literal
 import polars as pl
 
 from crm_core.customers import filter_period, first_purchase_dates, is_purchase, order_key
+from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C
 
 Grain = Literal["day", "week", "month"]
@@ -158,28 +159,36 @@ def kpi_trend(tx: pl.LazyFrame, start: dt.date, end: dt.date, grain: Grain = "mo
     return _derived(frame).sort("period").collect()
 
 
-def format_kpi(value: float | int | None, kind: str, currency: str = "") -> str:
-    """Human format for a KPI value: 1,234,567 / 45.2% / 2.31."""
+def format_kpi(value: float | int | None, kind: str, *, style: NumberStyle = PLAIN) -> str:
+    """Human format for a KPI value: 1,234,567 / 45.2% / 2.31 (de: 1.234.567 / 45,2% / 2,31; money with the
+    style's currency)."""
     if value is None:
         return "–"
     if kind == "money":
-        return f"{currency}{value:,.0f}" if abs(value) >= 100 else f"{currency}{value:,.2f}"
+        return style.money(value)
     if kind == "count":
-        return f"{value:,.0f}"
+        return style.count(value)
     if kind == "share":
-        return f"{value:.1%}"
-    return f"{value:,.2f}"
+        return style.share(value, 1)
+    return style.number(value, 2)
 
 
-def format_delta(delta: float | None, delta_pct: float | None, kind: str) -> str | None:
+def format_delta(delta: float | None, delta_pct: float | None, kind: str, *,
+                 style: NumberStyle = PLAIN) -> str | None:
     """Delta text for a KPI card: '+12.3%' (or '+4.1 pts' for shares)."""
     if delta is None:
         return None
     if kind == "share":
-        return f"{delta * 100:+.1f} pts"
+        return f"{_signed(delta * 100, 1, style)} pts"
     if delta_pct is None:
-        return f"{delta:+,.2f}" if kind in ("ratio", "money") else f"{delta:+,.0f}"
-    return f"{delta_pct:+.1%}"
+        return _signed(delta, 2 if kind in ("ratio", "money") else 0, style)
+    return f"{_signed(delta_pct * 100, 1, style)}%"
+
+
+def _signed(value: float, decimals: int, style: NumberStyle) -> str:
+    """'+1,234.5' / '-0.3' with the style's separators (a zero gets '+', as Python's '+' format)."""
+    text = style.number(abs(value), decimals)
+    return f"-{text}" if round(value, decimals) < 0 else f"+{text}"
 
 
 _BUCKET_LENGTH = {"week": "1w", "month": "1mo", "quarter": "3mo", "year": "1y"}
@@ -204,7 +213,7 @@ def complete_buckets(trend: pl.DataFrame, grain: str, start: dt.date | None, end
 
 
 def trend_takeaway(trend: pl.DataFrame, kpi: str, grain: str, start: dt.date | None = None,
-                   end: dt.date | None = None) -> str:
+                   end: dt.date | None = None, *, style: NumberStyle = PLAIN) -> str:
     """One sentence on the trend: the best bucket and the last vs. the first, complete buckets only.
 
     With ``start``/``end`` (the period), a partial first or last week or month is left out.
@@ -219,8 +228,9 @@ def trend_takeaway(trend: pl.DataFrame, kpi: str, grain: str, start: dt.date | N
     when = {"day": f"on {best['period']:%d %b %Y}", "week": f"in the week of {best['period']:%d %b %Y}", "month": f"in {best['period']:%B %Y}"}[grain]
     return (
         f"{definition.label} peaked {when} at "
-        f"{format_kpi(best[kpi], definition.kind)}; the last {grain} is {direction} "
-        f"from the first ({format_kpi(first, definition.kind)} → {format_kpi(last, definition.kind)})."
+        f"{format_kpi(best[kpi], definition.kind, style=style)}; the last {grain} is {direction} "
+        f"from the first ({format_kpi(first, definition.kind, style=style)} → "
+        f"{format_kpi(last, definition.kind, style=style)})."
     )
 
 
@@ -241,14 +251,14 @@ class RelationshipSnapshot:
 
 
 def relationship_snapshot(
-    dataset, start: dt.date, end: dt.date, clv: pl.DataFrame | None = None
+    dataset, start: dt.date, end: dt.date, clv: pl.DataFrame | None = None, *, style: NumberStyle = PLAIN
 ) -> RelationshipSnapshot:
     """Retention/churn, top-20% share, CAC and CLV:CAC, CSAT of ``start..end``.
 
     ``dataset`` is a :class:`crm_core.dataset.Dataset`; CAC needs its customers
     (acquisition channel) and marketing-spend tables, CSAT its interactions.
     ``clv`` (customer_id, clv) makes CLV:CAC use predicted CLV instead of
-    revenue to date.
+    revenue to date. ``style`` writes the takeaways' figures (currency, locale).
     """
     from crm_core import kpis_relationship as rel
     from crm_core.customers import summarize
@@ -264,12 +274,12 @@ def relationship_snapshot(
     return RelationshipSnapshot(
         retention_rate=retention.retention_rate,
         churn_rate=retention.churn_rate,
-        retention_takeaway=retention.takeaway(),
+        retention_takeaway=retention.takeaway(style=style),
         top20_share=rel.revenue_concentration(summary),
         cac=cac,
         clv_cac=table,
         clv_basis=basis,
         csat_mean=csat.mean if csat else None,
         csat_satisfied=csat.share_satisfied if csat else None,
-        csat_takeaway=csat.takeaway() if csat else None,
+        csat_takeaway=csat.takeaway(style=style) if csat else None,
     )

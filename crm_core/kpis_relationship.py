@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from crm_core.customers import filter_period, first_purchase_dates, summarize
+from crm_core.format import PLAIN, NumberStyle
 from crm_core.portfolio import pct, top_share
 from crm_core.schema import C, has_column
 
@@ -54,11 +55,11 @@ class Retention:
     retention_rate: float | None
     churn_rate: float | None
 
-    def takeaway(self) -> str:
+    def takeaway(self, *, style: NumberStyle = PLAIN) -> str:
         if self.retention_rate is None:
             return "Nobody bought in the previous period, so retention cannot be measured yet."
-        return (f"{pct(self.retention_rate)} of the {self.previous_customers:,} customers who bought in the previous "
-                f"period bought again in this one; {pct(self.churn_rate)} did not.")
+        return (f"{pct(self.retention_rate, style)} of the {style.count(self.previous_customers)} customers who "
+                f"bought in the previous period bought again in this one; {pct(self.churn_rate, style)} did not.")
 
 
 def active_customers(tx: pl.LazyFrame, period: Period) -> pl.LazyFrame:
@@ -189,11 +190,11 @@ class Csat:
     mean: float | None
     share_satisfied: float | None
 
-    def takeaway(self) -> str:
+    def takeaway(self, *, style: NumberStyle = PLAIN) -> str:
         if not self.responses:
             return "No satisfaction scores in this period."
-        return (f"Average satisfaction {self.mean:.2f} out of 5 over {self.responses:,} scored contacts; "
-                f"{pct(self.share_satisfied)} were satisfied (4 or 5).")
+        return (f"Average satisfaction {style.number(self.mean, 2)} out of 5 over {style.count(self.responses)} "
+                f"scored contacts; {pct(self.share_satisfied, style)} were satisfied (4 or 5).")
 
 
 def csat(interactions: pl.LazyFrame, period: Period | None = None, satisfied_from: float = 4.0) -> Csat:

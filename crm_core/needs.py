@@ -10,6 +10,7 @@ import datetime as dt
 
 import polars as pl
 
+from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C, has_column
 
 UNKNOWN = "(not given)"
@@ -87,15 +88,15 @@ def mix_by_group(tx: pl.LazyFrame, groups: pl.DataFrame, column: str, group_colu
     )
 
 
-def mix_takeaway(mix: pl.DataFrame, column: str, group_column: str) -> str:
+def mix_takeaway(mix: pl.DataFrame, column: str, group_column: str, *, style: NumberStyle = PLAIN) -> str:
     """Which group over-buys which value the most."""
     candidates = mix.filter(pl.col("index").is_not_null() & (pl.col("share") >= 0.05) & (pl.col("spend") > 0))
     if candidates.is_empty():
         return f"No {column} stands out for any group."
     top = candidates.sort(["index", group_column, column], descending=[True, False, False]).row(0, named=True)
     return (
-        f"{top[group_column]} spend {top['share']:.0%} of their money on {top[column]}, "
-        f"{top['index']:.1f} times the average share ({top['overall_share']:.0%})."
+        f"{top[group_column]} spend {style.share(top['share'], 0)} of their money on {top[column]}, "
+        f"{style.number(top['index'], 1)} times the average share ({style.share(top['overall_share'], 0)})."
     )
 
 
@@ -157,18 +158,18 @@ def cross_sell_pairs(
     return pairs
 
 
-def cross_sell_takeaway(pairs: pl.DataFrame) -> str:
+def cross_sell_takeaway(pairs: pl.DataFrame, *, style: NumberStyle = PLAIN) -> str:
     if pairs.is_empty():
         return "No two categories are bought by enough of the same customers to compare."
     top = pairs.row(0, named=True)
     if top["lift"] < 1.1:
         return (
             "No pair of categories is bought together clearly more often than chance "
-            f"(best: {top['category_a']} + {top['category_b']}, lift {top['lift']:.2f})."
+            f"(best: {top['category_a']} + {top['category_b']}, lift {style.number(top['lift'], 2)})."
         )
     return (
-        f"Customers who buy {top['category_a']} also buy {top['category_b']} {top['lift']:.1f} times more often "
-        f"than chance ({top['support']:.0%} of customers buy both): a natural cross-sell."
+        f"Customers who buy {top['category_a']} also buy {top['category_b']} {style.number(top['lift'], 1)} times "
+        f"more often than chance ({style.share(top['support'], 0)} of customers buy both): a natural cross-sell."
     )
 
 
@@ -210,7 +211,7 @@ def channel_value(summary: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def channel_value_takeaway(value: pl.DataFrame) -> str:
+def channel_value_takeaway(value: pl.DataFrame, *, style: NumberStyle = PLAIN) -> str:
     single = value.filter(pl.col("channel_use") == "Single channel")
     multi = value.filter(pl.col("channel_use") != "Single channel")
     if single.is_empty() or multi.is_empty():
@@ -220,10 +221,12 @@ def channel_value_takeaway(value: pl.DataFrame) -> str:
     single_mean = single["mean_revenue"][0]
     share = multi_customers / value["customers"].sum()
     if single_mean <= 0:
-        return f"Multichannel customers are {share:.0%} of customers and spend {multi_mean:,.2f} each on average."
+        return (f"Multichannel customers are {style.share(share, 0)} of customers and spend "
+                f"{style.money(multi_mean)} each on average.")
     return (
-        f"Multichannel customers are {share:.0%} of customers and spend {multi_mean / single_mean:.1f} times as much "
-        f"as single-channel ones ({multi_mean:,.2f} vs {single_mean:,.2f} each)."
+        f"Multichannel customers are {style.share(share, 0)} of customers and spend "
+        f"{style.number(multi_mean / single_mean, 1)} times as much "
+        f"as single-channel ones ({style.money(multi_mean)} vs {style.money(single_mean)} each)."
     )
 
 
@@ -265,15 +268,16 @@ def channel_migration(tx: pl.LazyFrame) -> pl.DataFrame:
     )
 
 
-def channel_migration_takeaway(flows: pl.DataFrame) -> str:
+def channel_migration_takeaway(flows: pl.DataFrame, *, style: NumberStyle = PLAIN) -> str:
     if flows.is_empty():
         return "No customer bought on two different days yet, so channel switching cannot be seen."
     total = flows["customers"].sum()
     moved = flows.filter(pl.col("first_channel") != pl.col("latest_channel"))
     if moved.is_empty():
-        return f"All {total:,} repeat customers still buy in the channel where they started."
+        return f"All {style.count(total)} repeat customers still buy in the channel where they started."
     top = moved.row(0, named=True)
     return (
-        f"{moved['customers'].sum() / total:.0%} of {total:,} repeat customers now buy in a different channel than at first; "
-        f"the biggest move is {top['first_channel']} → {top['latest_channel']} ({top['customers']:,} customers)."
+        f"{style.share(moved['customers'].sum() / total, 0)} of {style.count(total)} repeat customers now buy in a "
+        f"different channel than at first; the biggest move is {top['first_channel']} → {top['latest_channel']} "
+        f"({style.count(top['customers'])} customers)."
     )

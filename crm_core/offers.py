@@ -26,6 +26,7 @@ from crm_core.drivers import (
     order_table,
 )
 from crm_core.customers import filter_period
+from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C, has_column
 from crm_core.text_columns import Formatted, select_formatted
 
@@ -72,20 +73,21 @@ def code_vs_none(profiles: pl.DataFrame, predictions: pl.DataFrame | None = None
     return driver_table(profiles.with_columns(offer.alias("offer")), "offer", predictions, settings=settings)
 
 
-def offer_takeaway(usage: pl.DataFrame, comparison: pl.DataFrame) -> str:
+def offer_takeaway(usage: pl.DataFrame, comparison: pl.DataFrame, *, style: NumberStyle = PLAIN) -> str:
     """One sentence: the share of discounted orders and how code-acquired customers compare a year on."""
     share = discounted_share(usage)
     if share is None:
         return "No orders in the period."
-    sentence = f"{share:.0%} of orders used a discount code"
+    sentence = f"{style.share(share, 0)} of orders used a discount code"
     rows = {row["name"]: row for row in comparison.iter_rows(named=True)}
     with_code, without = rows.get(WITH_CODE), rows.get(WITHOUT_CODE)
     if with_code and without and with_code["repeat_rate_365"] is not None and without["repeat_rate_365"] is not None:
-        sentence += (f"; {with_code['repeat_rate_365']:.0%} of customers acquired with a code ordered again within a "
-                     f"year, against {without['repeat_rate_365']:.0%} of those acquired without one")
+        sentence += (f"; {style.share(with_code['repeat_rate_365'], 0)} of customers acquired with a code ordered "
+                     f"again within a year, against {style.share(without['repeat_rate_365'], 0)} of those acquired "
+                     "without one")
     elif with_code and without:
-        sentence += (f"; customers acquired with a code have spent {with_code['revenue_per_customer']:,.2f} each so "
-                     f"far, those without {without['revenue_per_customer']:,.2f}")
+        sentence += (f"; customers acquired with a code have spent {style.money(with_code['revenue_per_customer'])} "
+                     f"each so far, those without {style.money(without['revenue_per_customer'])}")
     return sentence + "."
 
 
@@ -164,7 +166,7 @@ def _had(band: str) -> str:
     return _PAID.get(band, f"had {band.lower()} off")
 
 
-def depth_takeaway(table: pl.DataFrame) -> str:
+def depth_takeaway(table: pl.DataFrame, *, style: NumberStyle = PLAIN) -> str:
     """One sentence: customers whose first order was discounted most against those who paid full price
     (or the least discounted band), on repeat within a year and revenue since; small bands left out."""
     sizeable = table.filter(~pl.col("small"))
@@ -175,14 +177,14 @@ def depth_takeaway(table: pl.DataFrame) -> str:
     subject = f"Customers whose first order {_had(deepest['name'])}"
     against = f"those who {_had(reference['name'])}"
     deep_rate, reference_rate = deepest["repeat_rate_365"], reference["repeat_rate_365"]
-    spent = (f"they have spent {deepest['after_first_per_customer']:,.2f} each since, against "
-             f"{reference['after_first_per_customer']:,.2f}")
+    spent = (f"they have spent {style.money(deepest['after_first_per_customer'])} each since, against "
+             f"{style.money(reference['after_first_per_customer'])}")
     if deep_rate is None or reference_rate is None:
         return f"{subject}: {spent} for {against} (too recent to compare repeat rates within a year)."
     gap = deep_rate - reference_rate
     verdict = ("come back less" if gap <= -0.05 else "come back more" if gap >= 0.05 else "come back about as often")
-    return (f"{subject} {verdict}: {deep_rate:.0%} ordered again within a year, against {reference_rate:.0%} of "
-            f"{against}; {spent}.")
+    return (f"{subject} {verdict}: {style.share(deep_rate, 0)} ordered again within a year, against "
+            f"{style.share(reference_rate, 0)} of {against}; {spent}.")
 
 
 def depth_finding(ctx: FindingContext) -> Finding | None:
@@ -191,7 +193,7 @@ def depth_finding(ctx: FindingContext) -> Finding | None:
     Customers acquired in the context's period, judged on their history up to its end. None without
     discount amounts, with fewer than ``DriverSettings.small_group`` customers or a single band.
     """
-    from crm_core.findings import Finding, share
+    from crm_core.findings import Finding
 
     start, end = ctx.period
     dataset = ctx.dataset
@@ -206,13 +208,13 @@ def depth_finding(ctx: FindingContext) -> Finding | None:
         return None
     shown = select_formatted(table,
         pl.col("name").alias("First-order discount"), pl.col("customers").alias("Customers"),
-        Formatted(pl.col("repeat_rate_365"), share, "Ordered again within a year"),
+        Formatted(pl.col("repeat_rate_365"), ctx.share, "Ordered again within a year"),
         Formatted(pl.col("after_first_per_customer"), ctx.money, "Revenue after the first order"),
         pl.when(pl.col("small")).then(pl.lit("small group")).otherwise(pl.lit("")).alias("Note"))
     method = ("Discount depth = the first order's discount amount over its price before the discount (net revenue "
               "+ discount). Repeat rates count customers whose first order is at least a year before the period end; "
               "revenue after the first order is to date.")
     data = {"table": table, "title": "Ordered again within a year, by first-order discount depth"}
-    return Finding("discount_depth", "What discounts bring", depth_takeaway(table), "depth_bars", data, shown,
+    return Finding("discount_depth", "What discounts bring", depth_takeaway(table, style=ctx.style), "depth_bars", data, shown,
                    "Compare the cost of deep first-order discounts with the repeat business they bring.", method,
                    source="crm_core.offers", area="What brings the best customers")

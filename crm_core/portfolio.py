@@ -35,6 +35,7 @@ from typing import SupportsFloat
 import polars as pl
 
 from crm_core.customers import filter_period, summarize
+from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C, has_column
 
 Frame = pl.DataFrame | pl.LazyFrame
@@ -58,13 +59,12 @@ def _count_for_share(share: float, n: int) -> int:
     return min(n, math.ceil(round(share * n, _COUNT_DIGITS)))
 
 
-def pct(share: float | None) -> str:
-    """A share as a percentage for sentences: one decimal below 10%, none above."""
+def pct(share: float | None, style: NumberStyle = PLAIN) -> str:
+    """A share as a percentage for sentences: one decimal below 10% (none when it is whole), none above."""
     if share is None:
         return "n/a"
-    if 0 < abs(share) < 0.095:
-        return f"{share:.1%}".replace(".0%", "%")
-    return f"{share:.0%}"
+    small = 0 < abs(share) < 0.095 and round(100 * share, 1) != round(100 * share)
+    return style.share(share, 1 if small else 0)
 
 
 def _value_column(frame: Frame, value: str) -> str:
@@ -223,18 +223,18 @@ def lorenz_curve(summary: Frame, value: str = "revenue", max_points: int = 600) 
     return _curve(_values(summary, value, descending=False, clip=True), max_points)
 
 
-def pareto_takeaway(figures: Concentration, value: str = "revenue") -> str:
+def pareto_takeaway(figures: Concentration, value: str = "revenue", *, style: NumberStyle = PLAIN) -> str:
     """E.g. 'The top 20% of customers bring 71% of revenue; 80% of revenue comes from 23% of them.'"""
     label = VALUE_LABELS[value]
     if figures.top20_share is None:
         return f"Total {label} is zero or negative in this period, so concentration cannot be measured."
-    sentence = f"The top 20% of customers bring {pct(figures.top20_share)} of {label}"
+    sentence = f"The top 20% of customers bring {pct(figures.top20_share, style)} of {label}"
     if figures.customer_share_for_80 is not None:
-        sentence += f"; 80% of {label} comes from {pct(figures.customer_share_for_80)} of customers"
+        sentence += f"; 80% of {label} comes from {pct(figures.customer_share_for_80, style)} of customers"
     return sentence + "."
 
 
-def gini_takeaway(figures: Concentration, value: str = "revenue") -> str:
+def gini_takeaway(figures: Concentration, value: str = "revenue", *, style: NumberStyle = PLAIN) -> str:
     """Plain reading of the Gini coefficient."""
     g = figures.gini
     if g is None:
@@ -248,7 +248,7 @@ def gini_takeaway(figures: Concentration, value: str = "revenue") -> str:
     else:
         reading = "very strongly concentrated in few customers"
     return (
-        f"Gini coefficient {g:.2f} (0 = every customer spends the same, 1 = one customer brings "
+        f"Gini coefficient {style.number(g, 2)} (0 = every customer spends the same, 1 = one customer brings "
         f"everything): {VALUE_LABELS[value]} is {reading}."
     )
 
@@ -319,16 +319,16 @@ class TierSettings:
         """Customer share covered by the first j+1 tiers, j = 0..len(shares)-1."""
         return tuple(round(sum(self.shares[: j + 1]), 12) for j in range(len(self.shares)))
 
-    def describe(self) -> str:
+    def describe(self, style: NumberStyle = PLAIN) -> str:
         """The tier rule in one plain sentence."""
         label = VALUE_LABELS[self.value]
         if self.method == "rank":
-            parts = [f"{name} the top {pct(share)}" if j == 0 else f"{name} the next {pct(share)}"
+            parts = [f"{name} the top {pct(share, style)}" if j == 0 else f"{name} the next {pct(share, style)}"
                      for j, (name, share) in enumerate(zip(self.names, self.shares))]
             parts.append(f"{self.names[-1]} the rest")
             return f"Customers ranked by {label} (equal values ordered by customer id): " + ", ".join(parts) + "."
-        parts = [f"{name} from {amount:,.2f}" for name, amount in zip(self.names, self.amounts or ())]
-        parts.append(f"{self.names[-1]} below {self.amounts[-1]:,.2f}")
+        parts = [f"{name} from {style.money(amount, 2)}" for name, amount in zip(self.names, self.amounts or ())]
+        parts.append(f"{self.names[-1]} below {style.money(self.amounts[-1], 2)}")
         return f"Tiers by {label} in the period: " + ", ".join(parts) + "."
 
 
@@ -423,7 +423,7 @@ def tier_summary(tiered: pl.DataFrame, settings: TierSettings = TierSettings()) 
     )
 
 
-def pyramid_takeaway(table: pl.DataFrame) -> str:
+def pyramid_takeaway(table: pl.DataFrame, *, style: NumberStyle = PLAIN) -> str:
     """E.g. 'Platinum: 1% of customers (12) bring 18% of revenue; Lead: 80% of customers bring 31%.'"""
     if table["customers"].sum() == 0:
         return "No customers in this period."
@@ -431,9 +431,9 @@ def pyramid_takeaway(table: pl.DataFrame) -> str:
     if top["revenue_share"] is None:
         return "Total revenue is zero or negative in this period, so tier shares cannot be compared."
     return (
-        f"{top['tier']}: {pct(top['customer_share'])} of customers ({top['customers']:,}) bring "
-        f"{pct(top['revenue_share'])} of revenue; {bottom['tier']}: {pct(bottom['customer_share'])} "
-        f"of customers bring {pct(bottom['revenue_share'])}."
+        f"{top['tier']}: {pct(top['customer_share'], style)} of customers ({style.count(top['customers'])}) bring "
+        f"{pct(top['revenue_share'], style)} of revenue; {bottom['tier']}: {pct(bottom['customer_share'], style)} "
+        f"of customers bring {pct(bottom['revenue_share'], style)}."
     )
 
 
@@ -482,7 +482,7 @@ def tier_trend(
 
 
 def trend_takeaway(trend: pl.DataFrame, grain: str = "quarter", start: dt.date | None = None,
-                   end: dt.date | None = None) -> str:
+                   end: dt.date | None = None, *, style: NumberStyle = PLAIN) -> str:
     """How the best tier's share of revenue moved from the first to the last period.
 
     With ``start``/``end`` (the analysed period) a partial first or last month, quarter or year is left out:
@@ -498,12 +498,12 @@ def trend_takeaway(trend: pl.DataFrame, grain: str = "quarter", start: dt.date |
     top = trend.filter(pl.col("tier_index") == 0)
     if periods.len() < 2:
         share = top["revenue_share"][0]
-        return f"{top['tier'][0]} customers bring {pct(share)} of revenue in {period_label(periods[0], grain)}."
+        return f"{top['tier'][0]} customers bring {pct(share, style)} of revenue in {period_label(periods[0], grain)}."
     first = top.filter(pl.col("period") == periods[0]).row(0, named=True)
     last = top.filter(pl.col("period") == periods[-1]).row(0, named=True)
     return (
-        f"{first['tier']} customers brought {pct(first['revenue_share'])} of revenue in "
-        f"{period_label(periods[0], grain)} and {pct(last['revenue_share'])} in {period_label(periods[-1], grain)}."
+        f"{first['tier']} customers brought {pct(first['revenue_share'], style)} of revenue in "
+        f"{period_label(periods[0], grain)} and {pct(last['revenue_share'], style)} in {period_label(periods[-1], grain)}."
     )
 
 
@@ -579,23 +579,23 @@ def migration_matrix(flows: pl.DataFrame, settings: TierSettings = TierSettings(
     return pl.DataFrame(data, schema={"from \\ to": pl.String, **{c: pl.UInt32 for c in columns}})
 
 
-def migration_takeaway(flows: pl.DataFrame) -> str:
+def migration_takeaway(flows: pl.DataFrame, *, style: NumberStyle = PLAIN) -> str:
     """Shares of earlier customers who kept, raised, lowered their tier or stopped buying."""
     earlier = flows.filter(pl.col("from_tier") != NEW)
     total = int(earlier["customers"].sum()) if earlier.height else 0
     new = int(flows.filter(pl.col("from_tier") == NEW)["customers"].sum()) if flows.height else 0
     if total == 0:
-        return f"Nobody bought in the earlier period; {new:,} customers bought in the later one."
+        return f"Nobody bought in the earlier period; {style.count(new)} customers bought in the later one."
 
     def share(condition: pl.Expr) -> str:
-        return pct(earlier.filter(condition)["customers"].sum() / total)
+        return pct(earlier.filter(condition)["customers"].sum() / total, style)
 
     lost = pl.col("to_tier") == LOST
     return (
-        f"Of {total:,} customers active in the earlier period, {share(pl.col('from_index') == pl.col('to_index'))} "
+        f"Of {style.count(total)} customers active in the earlier period, {share(pl.col('from_index') == pl.col('to_index'))} "
         f"kept their tier, {share(~lost & (pl.col('to_index') < pl.col('from_index')))} moved up, "
         f"{share(~lost & (pl.col('to_index') > pl.col('from_index')))} moved down and {share(lost)} stopped buying; "
-        f"{new:,} new customers bought in the later period."
+        f"{style.count(new)} new customers bought in the later period."
     )
 
 
@@ -636,15 +636,28 @@ class CostBasis:
         Plain names of the signals used.
     note
         One sentence for the page saying what was used and what is missing.
+    cost_per_return
+        Assumed cost of a returned line (kind 'cost'), written in the manager's currency by :meth:`describe`.
     """
 
     kind: str
     proxies: tuple[str, ...] = ()
     note: str = ""
+    cost_per_return: float | None = None
+
+    def describe(self, style: NumberStyle = PLAIN) -> str:
+        """:attr:`note` with its amount in the manager's currency and locale."""
+        if self.kind == "cost" and self.cost_per_return is not None:
+            return _recorded_cost_note(self.cost_per_return, style)
+        return self.note
 
     @property
     def axis_title(self) -> str:
         return "Cost to serve" if self.kind == "cost" else "Cost-to-serve score (0 = lowest, 1 = highest)"
+
+
+def _recorded_cost_note(cost_per_return: float, style: NumberStyle = PLAIN) -> str:
+    return f"Cost to serve = recorded cost of support contacts + {style.money(cost_per_return, 2)} per returned line."
 
 
 PROXY_NAMES = {
@@ -696,8 +709,8 @@ def add_cost_to_serve(
     table = frame.collect()
     if _has_recorded_cost(interactions):
         table = table.with_columns((pl.col("contact_cost") + pl.col("return_cost")).alias("cost_to_serve"))
-        basis = CostBasis("cost", note=(
-            f"Cost to serve = recorded cost of support contacts + {settings.cost_per_return:,.2f} per returned line."))
+        basis = CostBasis("cost", note=_recorded_cost_note(settings.cost_per_return),
+                          cost_per_return=settings.cost_per_return)
     else:
         table, basis = _proxy_cost(table, interactions is not None)
     if has_margin(table) and basis.kind == "cost":
@@ -830,39 +843,43 @@ def quadrant_summary(matrix: Significance) -> pl.DataFrame:
              "cost_to_serve_mean", "cost_to_serve_total", "advice")
 
 
-def significance_takeaway(summary_table: pl.DataFrame) -> str:
+def significance_takeaway(summary_table: pl.DataFrame, *, style: NumberStyle = PLAIN) -> str:
     """E.g. '12% of customers are strategically significant and bring 45% of revenue; 8% are candidates ...'."""
     rows = {row["quadrant"]: row for row in summary_table.iter_rows(named=True)}
     if sum(row["customers"] for row in rows.values()) == 0:
         return "No customers in this period."
     best, worst = rows[QUADRANT_ORDER[0]], rows[QUADRANT_ORDER[3]]
     return (
-        f"{pct(best['customer_share'])} of customers ({best['customers']:,}) are strategically significant and "
-        f"bring {pct(best['revenue_share'])} of revenue; {pct(worst['customer_share'])} ({worst['customers']:,}) "
-        f"are candidates to reprice or exit and bring {pct(worst['revenue_share'])}."
+        f"{pct(best['customer_share'], style)} of customers ({style.count(best['customers'])}) are strategically "
+        f"significant and bring {pct(best['revenue_share'], style)} of revenue; {pct(worst['customer_share'], style)} "
+        f"({style.count(worst['customers'])}) are candidates to reprice or exit and bring "
+        f"{pct(worst['revenue_share'], style)}."
     )
 
 
-def lines_note(matrix: Significance, split: str = "median") -> str:
+def lines_note(matrix: Significance, split: str = "median", *, style: NumberStyle = PLAIN) -> str:
     """What the dashed quadrant lines are, and what a zero cost line means."""
-    cost = f"{matrix.cost_split:,.2f}" if matrix.basis.kind == "cost" else f"{matrix.cost_split:.2f} (score)"
-    note = (f"Dashed lines: the {SPLITS[split]} ({matrix.value} {matrix.value_split:,.2f}; cost to serve {cost}). "
+    cost = (style.money(matrix.cost_split, 2) if matrix.basis.kind == "cost"
+            else f"{style.number(matrix.cost_split, 2)} (score)")
+    note = (f"Dashed lines: the {SPLITS[split]} ({matrix.value} {style.money(matrix.value_split, 2)}; "
+            f"cost to serve {cost}). "
             "A customer above a line is high on that axis.")
     if matrix.costed_line:
         costed = int((matrix.customers["cost_to_serve"] > matrix.customers["cost_to_serve"].min()).sum())
         note += (f" At least half of the customers cost nothing to serve in the period, so the cost line is the "
-                 f"{SPLITS[split][:-1]} of the {costed:,} who cost something: a single contact does not make a "
+                 f"{SPLITS[split][:-1]} of the {style.count(costed)} who cost something: a single contact does not make a "
                  "customer costly.")
     elif matrix.cost_split == 0 and matrix.customers.height:
         note += " Nobody has a cost to serve in the period, so every customer counts as low cost."
     return note
 
 
-def chart_sample(frame: pl.DataFrame, max_points: int = 5000, seed: int = 7) -> tuple[pl.DataFrame, str | None]:
+def chart_sample(frame: pl.DataFrame, max_points: int = 5000, seed: int = 7, *,
+                 style: NumberStyle = PLAIN) -> tuple[pl.DataFrame, str | None]:
     """A random sample for the scatter when large, with the sentence that says so."""
     if frame.height <= max_points:
         return frame, None
-    note = (f"Showing {max_points:,} of {frame.height:,} customers picked at random so the chart stays readable; "
+    note = (f"Showing {style.count(max_points)} of {style.count(frame.height)} customers picked at random so the chart stays readable; "
             "the quadrant lines, counts and lists use all customers.")
     return frame.sample(n=max_points, seed=seed), note
 

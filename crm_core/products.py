@@ -18,6 +18,7 @@ import polars as pl
 
 from crm_core.customers import exact_sum, order_key
 from crm_core.drivers import line_attributes, purchase_orders
+from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C, has_column
 
 NO_SECOND = "No second order yet"
@@ -241,33 +242,34 @@ def refunds_by_group(tx: pl.LazyFrame, groups: pl.DataFrame, group_column: str =
     )
 
 
-def product_takeaway(table: pl.DataFrame, item: str) -> str:
+def product_takeaway(table: pl.DataFrame, item: str, *, style: NumberStyle = PLAIN) -> str:
     """One sentence on the top product by revenue and the best repeat rate among sizeable products."""
     if table.height == 0:
         return "No product sales in the period."
     noun = "product" if item == C.PRODUCT else "category"
     top = table.row(0, named=True)
-    sentence = f"The top {noun}, {top['name']}, brings {top['revenue_share']:.0%} of revenue"
+    sentence = f"The top {noun}, {top['name']}, brings {style.share(top['revenue_share'], 0)} of revenue"
     sizeable = table.filter(pl.col("customers") >= 30).sort("repeat_rate", descending=True, nulls_last=True)
     if sizeable.height > 1:
         best = sizeable.row(0, named=True)
-        sentence += (f"; {best['repeat_rate']:.0%} of the customers who bought {best['name']} ordered again later, "
+        sentence += (f"; {style.share(best['repeat_rate'], 0)} of the customers who bought {best['name']} ordered again later, "
                      f"the highest of any {noun} with 30 or more buyers")
     return sentence + "."
 
 
-def journey_takeaway(flows: pl.DataFrame) -> str:
+def journey_takeaway(flows: pl.DataFrame, *, style: NumberStyle = PLAIN) -> str:
     """One sentence: how many came back, and the most common path to a second order."""
     total = int(flows["customers"].sum()) if flows.height else 0
     if total == 0:
         return "No customer has a first order yet."
     returned = flows.filter(pl.col("to_item") != NO_SECOND)
     came_back = int(returned["customers"].sum())
-    sentence = f"{came_back:,} of {total:,} customers ({came_back / total:.0%}) placed a second order"
+    sentence = (f"{style.count(came_back)} of {style.count(total)} customers ({style.share(came_back / total, 0)}) "
+                "placed a second order")
     named = returned.filter((pl.col("from_item") != OTHER) & (pl.col("to_item") != OTHER))
     if named.height:
         path = named.row(0, named=True)
         same = " again" if path["from_item"] == path["to_item"] else ""
         sentence += (f"; the most common path is {path['from_item']} then {path['to_item']}{same} "
-                     f"({path['customers']:,} customers)")
+                     f"({style.count(path['customers'])} customers)")
     return sentence + "."

@@ -29,6 +29,7 @@ from plotly.offline import get_plotlyjs
 
 from crm_core.dataset import Dataset
 from crm_core.findings import Finding, FindingSettings, key_findings
+from crm_core.format import PLAIN, NumberStyle
 from crm_core.metrics import Figure
 from crm_core.schema import C
 
@@ -113,27 +114,28 @@ def esc(value: Any) -> str:
     return "–" if value is None else html.escape(str(value), quote=True)
 
 
-def table_html(frame: pl.DataFrame, max_rows: int = MAX_TABLE_ROWS) -> str:
-    """A plain HTML table; every header and cell escaped, numbers right-aligned."""
+def table_html(frame: pl.DataFrame, max_rows: int = MAX_TABLE_ROWS, style: NumberStyle = PLAIN) -> str:
+    """A plain HTML table; every header and cell escaped, numbers right-aligned in the style's locale."""
     numeric = {name for name, dtype in frame.schema.items() if dtype.is_numeric()}
     head = "".join(f"<th>{esc(name)}</th>" for name in frame.columns)
     rows = []
     for row in frame.head(max_rows).iter_rows(named=True):
         cells = "".join(
-            f'<td class="num">{_number(value)}</td>' if name in numeric else f"<td>{esc(value)}</td>"
+            f'<td class="num">{_number(value, style)}</td>' if name in numeric else f"<td>{esc(value)}</td>"
             for name, value in row.items()
         )
         rows.append(f"<tr>{cells}</tr>")
-    more = f'<p class="note">First {max_rows} of {frame.height:,} rows.</p>' if frame.height > max_rows else ""
+    more = (f'<p class="note">First {max_rows} of {style.count(frame.height)} rows.</p>'
+            if frame.height > max_rows else "")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
 
 
-def _number(value: Any) -> str:
+def _number(value: Any, style: NumberStyle = PLAIN) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
-        return esc(f"{value:,.2f}")
-    return esc(f"{value:,}")
+        return esc(style.number(value, 2))
+    return esc(style.count(value))
 
 
 #: Size of a chart on a landscape page (CSS pixels): about two thirds of the width, most of the height.
@@ -158,7 +160,7 @@ def _chart_html(finding: Finding, index: int) -> str:
     ).replace('class="plotly-graph-div"', f'class="plotly-graph-div {CHART_CLASS}"', 1)
 
 
-def _finding_html(finding: Finding, index: int) -> str:
+def _finding_html(finding: Finding, index: int, style: NumberStyle = PLAIN) -> str:
     parts = [f'<section class="finding" id="finding-{esc(finding.key)}">', f"<h2>{esc(finding.title)}</h2>",
              f'<p class="headline">{esc(finding.headline)}</p>']
     if finding.detail:
@@ -168,7 +170,7 @@ def _finding_html(finding: Finding, index: int) -> str:
         parts.append(f'<div class="chart-cell">{_chart_html(finding, index)}</div>')
     if finding.table is not None and finding.table.height:
         shown = finding.table.select(finding.table.columns[:PAGE_TABLE_COLUMNS])
-        parts.append(f'<div class="table-cell">{table_html(shown, max_rows=PAGE_TABLE_ROWS)}</div>')
+        parts.append(f'<div class="table-cell">{table_html(shown, max_rows=PAGE_TABLE_ROWS, style=style)}</div>')
     parts.append("</div></section>")
     return "\n".join(parts)
 
@@ -318,7 +320,7 @@ def build_report(
         f'<section id="summary"><h2>Key findings</h2><ol class="summary">{summary}</ol></section>',
         _settings_html(dataset, settings, start, end),
         "</div>",
-        *(_finding_html(finding, index) for index, finding in enumerate(findings)),
+        *(_finding_html(finding, index, settings.style) for index, finding in enumerate(findings)),
         _quality_html(dataset, ingest_report),
         _methodology_html(findings, own_page=ingest_report is not None),
     ]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from crm_core.customers import data_as_of, is_purchase, summarize
+from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C, has_column
 
 UNKNOWN_CHANNEL = "Unknown"
@@ -336,7 +337,7 @@ def _win_back(tx: pl.LazyFrame, start: dt.date, end: dt.date, gap_days: int) -> 
 # --------------------------------------------------------------------------- takeaways
 
 
-def cohort_takeaway(cohorts: pl.DataFrame, month: int = 3) -> str:
+def cohort_takeaway(cohorts: pl.DataFrame, month: int = 3, *, style: NumberStyle = PLAIN) -> str:
     """One sentence: how many customers still buy a few months after joining."""
     cells = cohorts.filter(pl.col("months_since") == month)
     if cells.height == 0:
@@ -345,62 +346,63 @@ def cohort_takeaway(cohorts: pl.DataFrame, month: int = 3) -> str:
         return "The data is too short to follow any cohort beyond its first month."
     share = float(cells["customers"].sum() / cells["cohort_size"].sum())
     best = cells.sort("customer_retention", descending=True).row(0, named=True)
-    return (f"On average {share:.1%} of new customers buy again in month {month} after joining; the best cohort "
-            f"({best['cohort']:%b %Y}) kept {best['customer_retention']:.1%}.")
+    return (f"On average {style.share(share)} of new customers buy again in month {month} after joining; the best "
+            f"cohort ({best['cohort']:%b %Y}) kept {style.share(best['customer_retention'])}.")
 
 
-def curves_takeaway(curves: pl.DataFrame, month: int = 3) -> str:
+def curves_takeaway(curves: pl.DataFrame, month: int = 3, *, style: NumberStyle = PLAIN) -> str:
     cells = curves.filter((pl.col("months_since") == month) & (pl.col("customers_observed") > 0))
     if cells.height < 1:
         return "Not enough history to compare groups yet."
     ordered = cells.sort("retention", descending=True)
     top, bottom = ordered.row(0, named=True), ordered.row(-1, named=True)
     if ordered.height == 1:
-        return f"{top['retention']:.1%} of customers buy in month {month} after joining."
-    return (f"In month {month}, {top['group']} keeps the most customers buying ({top['retention']:.1%}), "
-            f"{bottom['group']} the fewest ({bottom['retention']:.1%}).")
+        return f"{style.share(top['retention'])} of customers buy in month {month} after joining."
+    return (f"In month {month}, {top['group']} keeps the most customers buying ({style.share(top['retention'])}), "
+            f"{bottom['group']} the fewest ({style.share(bottom['retention'])}).")
 
 
-def lifecycle_takeaway(cycle: Lifecycle) -> str:
+def lifecycle_takeaway(cycle: Lifecycle, *, style: NumberStyle = PLAIN) -> str:
     """One sentence across the funnel."""
     if cycle.acquired == 0:
         return "No new customers in this period."
     funnel = cycle.funnel
     still = int(funnel["customers"][-1])
-    return (f"Of {cycle.acquired:,} customers acquired, {cycle.repeat_rate:.0%} bought again and {still:,} "
-            f"({still / cycle.acquired:.0%}) grew and bought within the lapse gap (observed, not the model's "
-            f"P(alive)); {cycle.won_back:,} lapsed customers were won back.")
+    return (f"Of {style.count(cycle.acquired)} customers acquired, {style.share(cycle.repeat_rate, 0)} bought again "
+            f"and {style.count(still)} ({style.share(still / cycle.acquired, 0)}) grew and bought within the lapse gap "
+            f"(observed, not the model's P(alive)); {style.count(cycle.won_back)} lapsed customers were won back.")
 
 
-def penetration_takeaway(penetration: pl.DataFrame) -> str:
+def penetration_takeaway(penetration: pl.DataFrame, *, style: NumberStyle = PLAIN) -> str:
     if penetration.height < 2:
         return "Customers have not been around long enough to see their spend grow."
     first, last = penetration.row(0, named=True), penetration.row(-1, named=True)
     change = last["spend_per_customer"] / first["spend_per_customer"] - 1 if first["spend_per_customer"] else float("nan")
-    sentence = (f"Active customers spend {first['spend_per_customer']:,.2f} in their first quarter and "
-                f"{last['spend_per_customer']:,.2f} in quarter {last['quarter']} ({change:+.0%})")
+    sentence = (f"Active customers spend {style.money(first['spend_per_customer'])} in their first quarter and "
+                f"{style.money(last['spend_per_customer'])} in quarter {last['quarter']} ({style.change(change)})")
     if "categories_per_customer" in penetration.columns:
-        sentence += (f"; they buy from {first['categories_per_customer']:.1f} then "
-                     f"{last['categories_per_customer']:.1f} categories")
+        sentence += (f"; they buy from {style.number(first['categories_per_customer'], 1)} then "
+                     f"{style.number(last['categories_per_customer'], 1)} categories")
     return sentence + "."
 
 
-def acquisition_takeaway(cycle: Lifecycle) -> str:
+def acquisition_takeaway(cycle: Lifecycle, *, style: NumberStyle = PLAIN) -> str:
     """One sentence: where new customers come from and what they cost."""
     if cycle.acquired == 0:
         return "No new customers in this period."
     by_channel = cycle.acquisition.group_by("acquisition_channel").agg(pl.col("new_customers").sum()) \
         .sort("new_customers", "acquisition_channel", descending=[True, False])
     months = cycle.acquisition["month"].n_unique()
-    sentence = f"{cycle.acquired:,} new customers joined, {cycle.acquired / max(months, 1):,.0f} a month on average"
+    sentence = (f"{style.count(cycle.acquired)} new customers joined, "
+                f"{style.count(cycle.acquired / max(months, 1))} a month on average")
     if by_channel.height > 1:
         top = by_channel.row(0, named=True)
-        sentence += f"; most came through {top['acquisition_channel']} ({top['new_customers'] / cycle.acquired:.0%})"
+        sentence += f"; most came through {top['acquisition_channel']} ({style.share(top['new_customers'] / cycle.acquired, 0)})"
     if cycle.cac is not None:
         priced = cycle.cac.filter((pl.col("acquisition_channel") != "All channels") & pl.col("cac").is_not_null()
                                   & (pl.col("spend") > 0)).sort("cac")
         if priced.height > 1:
             cheap, dear = priced.row(0, named=True), priced.row(-1, named=True)
-            sentence += (f"; the cheapest new customers come from {cheap['acquisition_channel']} ({cheap['cac']:,.2f} each), "
-                         f"the dearest from {dear['acquisition_channel']} ({dear['cac']:,.2f})")
+            sentence += (f"; the cheapest new customers come from {cheap['acquisition_channel']} ({style.money(cheap['cac'])} each), "
+                         f"the dearest from {dear['acquisition_channel']} ({style.money(dear['cac'])})")
     return sentence + "."

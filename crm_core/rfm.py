@@ -28,6 +28,7 @@ from typing import Any, Iterable, Literal
 import polars as pl
 
 from crm_core.customers import summarize
+from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C
 
 RECENCY = "recency_days"
@@ -457,15 +458,16 @@ class BinNote:
 AXES = (("Recency", RECENCY, "r_score"), ("Frequency", FREQUENCY, "f_score"), ("Monetary", MONETARY, "m_score"))
 
 
-def _value_text(axis: str, value: float) -> str:
+def _value_text(axis: str, value: float, style: NumberStyle) -> str:
     if axis == "Recency":
-        return f"{value:,.0f} days since the last purchase"
+        return f"{style.number(value)} days since the last purchase"
     if axis == "Frequency":
-        return f"{value:,.0f} order" + ("" if value == 1 else "s")
-    return f"a spend of {value:,.2f}"
+        return f"{style.number(value)} order" + ("" if value == 1 else "s")
+    return f"a spend of {style.money(value)}"
 
 
-def bin_notes(scored: pl.DataFrame, settings: RfmSettings = RfmSettings()) -> list[BinNote]:
+def bin_notes(scored: pl.DataFrame, settings: RfmSettings = RfmSettings(), *,
+              style: NumberStyle = PLAIN) -> list[BinNote]:
     """A note per axis where many customers share one value (bins collapse or split ties)."""
     notes = []
     if not scored.height:
@@ -477,12 +479,14 @@ def bin_notes(scored: pl.DataFrame, settings: RfmSettings = RfmSettings()) -> li
         letter = axis[0]
         if settings.ties == "shared" and used < settings.bins:
             message = (
-                f"{axis}: {share:.0%} of customers have the same value ({_value_text(axis, top[0])}), "
+                f"{axis}: {style.share(share, 0)} of customers have the same value "
+                f"({_value_text(axis, top[0], style)}), "
                 f"so only {used} of {settings.bins} {letter} scores are used; customers with equal values share a score."
             )
         elif settings.ties == "ordinal" and share > 1 / settings.bins:
             message = (
-                f"{axis}: {share:.0%} of customers have the same value ({_value_text(axis, top[0])}); "
+                f"{axis}: {style.share(share, 0)} of customers have the same value "
+                f"({_value_text(axis, top[0], style)}); "
                 f"they are spread over neighbouring {letter} scores by customer id, so those scores "
                 "do not reflect a real difference."
             )
@@ -557,11 +561,7 @@ def default_compare_date(first: dt.date, as_of: dt.date) -> dt.date:
 # --------------------------------------------------------------------------- plain-language takeaways
 
 
-def _pct(value: float) -> str:
-    return f"{value:.0%}"
-
-
-def grid_takeaway(grid: pl.DataFrame, value: str = "customers") -> str:
+def grid_takeaway(grid: pl.DataFrame, value: str = "customers", *, style: NumberStyle = PLAIN) -> str:
     """One sentence on the R x F grid."""
     filled = grid.filter(pl.col("customers") > 0)
     if filled.is_empty():
@@ -571,34 +571,34 @@ def grid_takeaway(grid: pl.DataFrame, value: str = "customers") -> str:
         top = filled.sort(["customers", "r", "f"], descending=[True, True, True]).row(0, named=True)
         return (
             f"The fullest cell is R={top['r']}, F={top['f']} ({top['segment']}): "
-            f"{top['customers']:,} customers, {_pct(top['customers'] / total)} of all."
+            f"{style.count(top['customers'])} customers, {style.share(top['customers'] / total, 0)} of all."
         )
     top = filled.sort(["mean_monetary", "r", "f"], descending=[True, True, True]).row(0, named=True)
     return (
         f"Customers in R={top['r']}, F={top['f']} ({top['segment']}) spend the most on average: "
-        f"{top['mean_monetary']:,.2f} each."
+        f"{style.money(top['mean_monetary'])} each."
     )
 
 
-def treemap_takeaway(profile: pl.DataFrame, by: str = "customers") -> str:
+def treemap_takeaway(profile: pl.DataFrame, by: str = "customers", *, style: NumberStyle = PLAIN) -> str:
     """One sentence on the segment treemap."""
     filled = profile.filter(pl.col("customers") > 0)
     if filled.is_empty():
         return "No customers in this period."
     if by == "customers":
         top = filled.sort(["customers", SEGMENT], descending=[True, False]).row(0, named=True)
-        tail = f", bringing {_pct(top['revenue_share'])} of revenue" if top["revenue_share"] is not None else ""
-        return f"The largest segment is {top[SEGMENT]}: {_pct(top['customer_share'])} of customers{tail}."
+        tail = f", bringing {style.share(top['revenue_share'], 0)} of revenue" if top["revenue_share"] is not None else ""
+        return f"The largest segment is {top[SEGMENT]}: {style.share(top['customer_share'], 0)} of customers{tail}."
     if filled["revenue_share"].is_null().all():
         return "Total revenue is zero, so revenue shares are not meaningful."
     top = filled.sort(["revenue", SEGMENT], descending=[True, False]).row(0, named=True)
     return (
-        f"{top[SEGMENT]} bring the most revenue: {_pct(top['revenue_share'])} of it, "
-        f"from {_pct(top['customer_share'])} of customers."
+        f"{top[SEGMENT]} bring the most revenue: {style.share(top['revenue_share'], 0)} of it, "
+        f"from {style.share(top['customer_share'], 0)} of customers."
     )
 
 
-def profile_takeaway(profile: pl.DataFrame) -> str:
+def profile_takeaway(profile: pl.DataFrame, *, style: NumberStyle = PLAIN) -> str:
     """One sentence comparing the best-spending segment to the average customer."""
     filled = profile.filter(pl.col("customers") > 0)
     if filled.is_empty():
@@ -606,24 +606,25 @@ def profile_takeaway(profile: pl.DataFrame) -> str:
     average = filled["revenue"].sum() / filled["customers"].sum()
     top = filled.sort(["mean_revenue", SEGMENT], descending=[True, False]).row(0, named=True)
     if average <= 0:
-        return f"{top[SEGMENT]} spend the most per customer ({top['mean_revenue']:,.2f})."
+        return f"{top[SEGMENT]} spend the most per customer ({style.money(top['mean_revenue'])})."
     return (
-        f"A customer in {top[SEGMENT]} spends {top['mean_revenue'] / average:,.1f} times as much as "
-        f"the average customer ({top['mean_revenue']:,.2f} vs {average:,.2f})."
+        f"A customer in {top[SEGMENT]} spends {style.number(top['mean_revenue'] / average, 1)} times as much as "
+        f"the average customer ({style.money(top['mean_revenue'])} vs {style.money(average)})."
     )
 
 
-def migration_takeaway(flows: pl.DataFrame, from_date: dt.date, to_date: dt.date) -> str:
+def migration_takeaway(flows: pl.DataFrame, from_date: dt.date, to_date: dt.date, *,
+                       style: NumberStyle = PLAIN) -> str:
     """One sentence on segment migration."""
     existing = flows.filter(pl.col("from_segment") != NEW_CUSTOMER)
     new = flows.filter(pl.col("from_segment") == NEW_CUSTOMER)["customers"].sum()
     if existing.is_empty():
-        return f"All {new:,} customers are new since {from_date:%d %b %Y}."
+        return f"All {style.count(new)} customers are new since {from_date:%d %b %Y}."
     total = existing["customers"].sum()
     stayed = existing.filter(pl.col("from_segment") == pl.col("to_segment"))["customers"].sum()
     moves = existing.filter(pl.col("from_segment") != pl.col("to_segment"))
-    sentence = f"From {from_date:%d %b %Y} to {to_date:%d %b %Y}, {_pct(stayed / total)} of existing customers stayed in their segment"
+    sentence = f"From {from_date:%d %b %Y} to {to_date:%d %b %Y}, {style.share(stayed / total, 0)} of existing customers stayed in their segment"
     if not moves.is_empty():
         top = moves.row(0, named=True)
-        sentence += f"; the biggest move was {top['from_segment']} → {top['to_segment']} ({top['customers']:,} customers)"
-    return sentence + (f"; {new:,} customers are new." if new else ".")
+        sentence += f"; the biggest move was {top['from_segment']} → {top['to_segment']} ({style.count(top['customers'])} customers)"
+    return sentence + (f"; {style.count(new)} customers are new." if new else ".")

@@ -22,6 +22,7 @@ from typing import Any
 import polars as pl
 
 from crm_core.dataset import Dataset
+from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C
 
 LEVELS: tuple[str, ...] = ("Not at all", "Rarely, ad hoc", "Sometimes", "Mostly", "Always, systematically")
@@ -259,6 +260,8 @@ def compute_evidence(
     segment_notes: int = 0,
     exports: int = 0,
     settings: ScorecardSettings = ScorecardSettings(),
+    *,
+    style: NumberStyle = PLAIN,
 ) -> dict[str, Evidence]:
     """Evidence per capability, each a 0-1 score with a sentence saying why.
 
@@ -284,12 +287,12 @@ def compute_evidence(
 
     id_share = customer_id_share(dataset, ingest_report)
     source = "of the uploaded order lines" if ingest_report is not None else "of the order lines"
-    evidence["customer_ids"] = Evidence(id_share, f"{id_share:.1%} {source} carry a customer id.")
+    evidence["customer_ids"] = Evidence(id_share, f"{style.share(id_share)} {source} carry a customer id.")
 
     enough = stats["customers"] >= settings.min_customers
     segment_score = (0.5 if enough else 0.0) + (0.5 if segment_notes > 0 else 0.0)
     evidence["segments"] = Evidence(segment_score, (
-        f"{stats['customers']:,} customers: {'enough' if enough else 'too few'} to define tiers and segments; "
+        f"{style.count(stats['customers'])} customers: {'enough' if enough else 'too few'} to define tiers and segments; "
         f"{segment_notes} decision{'s' if segment_notes != 1 else ''} recorded as notes on segments."
     ))
 
@@ -314,7 +317,7 @@ def compute_evidence(
 
     coverage, missing = kpi_coverage(dataset)
     gaps = f" Missing: {'; '.join(missing)}." if missing else ""
-    evidence["kpi_coverage"] = Evidence(coverage, f"{coverage:.0%} of the KPI inputs are in the data.{gaps}")
+    evidence["kpi_coverage"] = Evidence(coverage, f"{style.share(coverage, 0)} of the KPI inputs are in the data.{gaps}")
 
     optional = [column for column in (C.ORDER_ID, C.COST, C.CHANNEL, C.CATEGORY, C.REGION) if column in names]
     side = sum(_has_rows(dataset.side_table(kind)) for kind in ("customers", "interactions", "marketing_spend"))

@@ -6,6 +6,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
+from crm_core.format import NumberStyle
 from crm_core.kpis import format_delta, format_kpi, kpi_comparison, kpi_trend, period_kpis, previous_period
 
 D = dt.date
@@ -86,7 +87,7 @@ def test_monthly_trend():
 
 
 def test_formatting():
-    assert format_kpi(1234567.4, "money", "$") == "$1,234,567"
+    assert format_kpi(1234567.4, "money", style=NumberStyle("$")) == "$1,234,567"
     assert format_kpi(0.4567, "share") == "45.7%"
     assert format_kpi(None, "count") == "–"
     assert format_delta(-90.0, -0.5, "money") == "-50.0%"

@@ -13,6 +13,7 @@ Without a server (AppTest, bare mode) nobody would rerun the page, so
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import queue
 import threading
@@ -165,6 +166,13 @@ def warm_imports() -> None:
         import crm_core.clusters  # noqa: F401  (scikit-learn)
         import crm_core.clv  # noqa: F401  (SciPy optimisers)
         import crm_core.retention  # noqa: F401
+
+        with contextlib.suppress(ImportError):  # the Data page's warehouse panel (Ibis), when installed
+            import crm_core.engines  # noqa: F401
+
+        # The libraries' objects live as long as the server: a full collection need not walk them
+        # again (Python's collector holds the GIL, and every session's page waits for it).
+        gc.freeze()
 
     _EXECUTOR.submit(imports)
 

@@ -188,7 +188,7 @@ def deck_pptx_download(deck: Deck) -> Callable[[], bytes]:
         slides = prepare_slides(deck, dataset, summary, settings)
         buffer = io.BytesIO()
         write_pptx(slides, DeckMeta(dataset.name, period, summary.height, settings.currency,
-                                    filters=settings.filters_text()), buffer)
+                                    filters=settings.filters_text(), locale=settings.analysis.locale), buffer)
         return buffer.getvalue()
 
     return build

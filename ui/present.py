@@ -109,15 +109,7 @@ def notes_store() -> NotesStore:
 def finding_settings() -> FindingSettings:
     """Findings of the sidebar period under the view's settings (tiers, rules, margin, currency)."""
     start, end = selected_period()
-    return FindingSettings.from_analysis(current_settings(), start, end, currency_prefix())
-
-
-def currency_prefix() -> str:
-    """The currency as findings and the report write it before amounts ('€', 'CHF ')."""
-    from crm_core.format import SYMBOLS
-
-    code = display_currency()
-    return SYMBOLS.get(code, f"{code} ") if code else ""
+    return FindingSettings.from_analysis(current_settings(), start, end, display_currency())
 
 
 @st.cache_resource(max_entries=8, show_spinner="Computing the key findings…")

@@ -16,6 +16,7 @@ from dataclasses import replace
 
 import streamlit as st
 
+from crm_core.format import NumberStyle
 from crm_core.settings import AnalysisSettings, Period
 from ui.state import DEMO_DATASET_ID, Keys
 
@@ -105,6 +106,11 @@ def display_currency() -> str:
 
 def display_locale() -> str:
     return current_settings().locale
+
+
+def number_style() -> NumberStyle:
+    """The manager's currency and locale, for every figure a takeaway sentence writes."""
+    return NumberStyle(display_currency(), display_locale())
 
 
 #: Widgets showing a part of the settings: cleared when settings are replaced, so they show the new ones.

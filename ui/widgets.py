@@ -8,6 +8,7 @@ import polars as pl
 import streamlit as st
 
 from crm_core.export import safe_csv_bytes
+from ui.figures import FigureSpec, drawn
 from ui.state import Keys
 
 
@@ -16,7 +17,7 @@ def takeaway(sentence: str) -> None:
     st.caption(f":material/lightbulb: {plain(sentence)}")
 
 
-def chart(fig: go.Figure, key: str, money_axis: str | None = None, count_axis: str | None = None,
+def chart(fig: go.Figure | FigureSpec, key: str, money_axis: str | None = None, count_axis: str | None = None,
           deck: bool = True, toolbar: bool = True) -> None:
     """Draw a Plotly figure full width with the shared config, in the view's number format, and an
     "Add to deck" button under it.
@@ -26,14 +27,24 @@ def chart(fig: go.Figure, key: str, money_axis: str | None = None, count_axis: s
     ``count_axis`` gets whole-number ticks only (builders normally set both themselves).
     The button keeps the figure as drawn, its key and title and the current settings as a slide
     (see ui.deck); ``deck=False`` leaves it out, ``toolbar=False`` hides Plotly's toolbar.
+    A :func:`ui.figures.figure` spec is built once per distinct input and number format, for every
+    session (:func:`ui.figures.drawn`); a built figure is finished here on every run.
     """
     from crm_core.charts import theme
     from ui.settings import display_currency, display_locale
 
-    theme.with_currency(fig, display_currency(), display_locale(), [money_axis] if money_axis else [])
-    if count_axis:
-        values = [v for trace in fig.data for v in (getattr(trace, count_axis, None) or ())]
-        theme.count_axis(fig, count_axis, theme.largest(values))
+    currency, locale = display_currency(), display_locale()
+
+    def finish(built: go.Figure) -> None:
+        theme.with_currency(built, currency, locale, [money_axis] if money_axis else [])
+        if count_axis:
+            values = [v for trace in built.data for v in (getattr(trace, count_axis, None) or ())]
+            theme.count_axis(built, count_axis, theme.largest(values))
+
+    if isinstance(fig, FigureSpec):
+        fig = drawn(fig, (currency, locale, money_axis, count_axis), finish)
+    else:
+        finish(fig)
     config = {"displaylogo": False} if toolbar else {"displayModeBar": False}
     st.plotly_chart(fig, width="stretch", theme=None, key=key, config=config)
     if deck:
@@ -262,9 +273,12 @@ def customer_list(members: pl.DataFrame, group: str, file_prefix: str, key: str,
 
     Name and e-mail are added wherever the customers table has them.
     """
+    from ui.settings import number_style
+
     members = with_contacts(members)
-    more = f"; showing the best {shown_rows:,} (the download has all)." if members.height > shown_rows else "."
-    st.caption(plain(f"{members.height:,} customers in {group}{more} Select a row to open the customer in Customer 360."))
+    style = number_style()
+    more = f"; showing the best {style.count(shown_rows)} (the download has all)." if members.height > shown_rows else "."
+    st.caption(plain(f"{style.count(members.height)} customers in {group}{more} Select a row to open the customer in Customer 360."))
     selectable_customers(members.head(shown_rows), key)
     st.download_button(
         "Download these customers (CSV)", data=safe_csv_bytes(readable_members(members)), file_name=f"{file_prefix}_{file_slug(group)}.csv",

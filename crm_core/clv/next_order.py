@@ -9,6 +9,7 @@ import polars as pl
 from crm_core.clv.purchase_model import PurchaseModel
 from crm_core.clv.settings import DAYS_PER_WEEK
 from crm_core.customers import is_purchase
+from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C
 
 LAPSED_BELOW = 0.5  # P(alive) under which a customer is "probably lapsed" and gets no next-order date
@@ -65,13 +66,13 @@ def gaps_between_orders(tx: pl.LazyFrame, calibration_end: dt.date | None = None
     )
 
 
-def gap_takeaway(gaps: pl.DataFrame, customers: pl.DataFrame) -> str:
+def gap_takeaway(gaps: pl.DataFrame, customers: pl.DataFrame, *, style: NumberStyle = PLAIN) -> str:
     """One sentence: the typical gap between orders and how many customers are past theirs."""
     if gaps.height == 0:
         return "Nobody has bought on two different days yet, so there is no gap between orders to show."
     median = float(gaps["gap_days"].median())
     overdue = int(customers["overdue"].sum())
     active_overdue = int((customers["overdue"] & ~customers["probably_lapsed"]).sum())
-    return (f"Half of all repeat orders come within {median:.0f} days of the previous one. {overdue:,} customers "
-            f"are past their own usual gap; {active_overdue:,} of them are probably still active, so a reminder "
+    return (f"Half of all repeat orders come within {style.number(median)} days of the previous one. "
+            f"{style.count(overdue)} customers are past their own usual gap; {style.count(active_overdue)} of them are probably still active, so a reminder "
             "may bring them back.")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from crm_core.format import PLAIN, NumberStyle
+
 DAYS_PER_WEEK = 7.0
 WEEKS_PER_YEAR = 365.25 / DAYS_PER_WEEK
 WEEKS_PER_MONTH = WEEKS_PER_YEAR / 12.0
@@ -61,9 +63,9 @@ def months_to_weeks(months: float) -> float:
     return months * WEEKS_PER_MONTH
 
 
-def weeks_label(weeks: float) -> str:
-    """'52.2 weeks (12.0 months)': the model unit first, months for reading."""
-    return f"{weeks:.1f} weeks ({weeks / WEEKS_PER_MONTH:.1f} months)"
+def weeks_label(weeks: float, style: NumberStyle = PLAIN) -> str:
+    """'52.2 weeks (12.0 months)': the model unit first, months for reading (de: '52,2 weeks (12,0 months)')."""
+    return f"{style.number(weeks, 1)} weeks ({style.number(weeks / WEEKS_PER_MONTH, 1)} months)"
 
 
 def sufficiency_problems(customers: int, history_days: int, repeat_share: float, rules: SufficiencyRules = SufficiencyRules()) -> list[str]:

@@ -10,6 +10,7 @@ from crm_core.clv.pipeline import CLVResult
 from crm_core.clv.purchase_model import PurchaseModel
 from crm_core.clv.settings import AtRiskSettings, weeks_label
 from crm_core.clv.validation import HoldoutValidation
+from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C
 
 
@@ -101,85 +102,86 @@ def at_risk_customers(result: CLVResult, settings: AtRiskSettings = AtRiskSettin
     )
 
 
-def _money(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
-
-
-def fit_takeaway(result: CLVResult) -> str:
+def fit_takeaway(result: CLVResult, *, style: NumberStyle = PLAIN) -> str:
     """One sentence: what the average customer is expected to do and be worth."""
     c = result.customers
     active = float((c["p_alive"] >= 0.5).mean())
-    sentence = (f"In the next {weeks_label(result.settings.horizon_weeks)} the average customer is expected to buy "
-                f"{c['expected_purchases'].mean():.2f} times")
+    sentence = (f"In the next {weeks_label(result.settings.horizon_weeks, style)} the average customer is expected to buy "
+                f"{style.number(c['expected_purchases'].mean(), 2)} times")
     if c["clv"].is_finite().any():
-        sentence += f", worth {_money(float(c['clv'].mean()))} each ({_money(float(c['clv'].sum()))} in total"
+        sentence += (f", worth {style.money(float(c['clv'].mean()))} each "
+                     f"({style.money(float(c['clv'].sum()))} in total")
         low, high = result.value_interval().values()
         if low is not None and high is not None:
-            sentence += f", {result.settings.interval:.0%} range {_money(low)} to {_money(high)}"
+            sentence += (f", {style.share(result.settings.interval, 0)} range {style.money(low)} to "
+                         f"{style.money(high)}")
         sentence += ")"
-    return sentence + f"; {active:.0%} of customers are probably active (P(alive) ≥ 50%, {result.model.LABEL} model)."
+    return sentence + f"; {style.share(active, 0)} of customers are probably active (P(alive) ≥ 50%, {result.model.LABEL} model)."
 
 
-def validation_takeaway(validation: HoldoutValidation) -> str:
+def validation_takeaway(validation: HoldoutValidation, *, style: NumberStyle = PLAIN) -> str:
     """One sentence: how close the model came in the holdout."""
     if not validation.total_actual:
         return "Nobody bought again in the holdout, so the forecast cannot be checked: pick a longer holdout."
     direction = "over" if validation.total_error_pct > 0 else "under"
-    sentence = (f"Over the {validation.holdout_weeks:.0f}-week holdout the model predicted "
-                f"{validation.total_predicted:,.0f} repeat purchases against {validation.total_actual:,.0f} actual "
-                f"({abs(validation.total_error_pct):.1f}% {direction}); per customer it is off by "
-                f"{validation.mae:.2f} purchases on average.")
+    sentence = (f"Over the {style.number(validation.holdout_weeks)}-week holdout the model predicted "
+                f"{style.count(validation.total_predicted)} repeat purchases against "
+                f"{style.count(validation.total_actual)} actual ({style.number(abs(validation.total_error_pct), 1)}% "
+                f"{direction}); per customer it is off by {style.number(validation.mae, 2)} purchases on average.")
     if validation.holdout_weeks < 50:
         sentence += (" The model has no seasons: a holdout shorter than a year can miss or over-weight a busy "
                      "season, so a large gap may be the calendar rather than the model.")
     return sentence
 
 
-def concentration_takeaway(tiers: pl.DataFrame) -> str:
+def concentration_takeaway(tiers: pl.DataFrame, *, style: NumberStyle = PLAIN) -> str:
     """One sentence: how concentrated predicted value is."""
     if tiers.height == 0:
         return "No customer value could be predicted."
     top = float(tiers["clv_share"][0])
-    return f"The top 10% of customers hold {top:.0%} of all predicted value."
+    return f"The top 10% of customers hold {style.share(top, 0)} of all predicted value."
 
 
-def p_alive_takeaway(result: CLVResult) -> str:
+def p_alive_takeaway(result: CLVResult, *, style: NumberStyle = PLAIN) -> str:
     """One sentence: how many customers are probably gone."""
     c = result.customers
     gone = int((c["p_alive"] < 0.5).sum())
-    return (f"{gone:,} customers ({gone / max(c.height, 1):.0%}) are more likely gone than active: they have been "
+    return (f"{style.count(gone)} customers ({style.share(gone / max(c.height, 1), 0)}) are more likely gone than active: they have been "
             "silent for long compared with how often they used to buy (bottom-right of the map is safest, "
             "top-left the most at risk).")
 
 
-def at_risk_takeaway(at_risk: pl.DataFrame, settings: AtRiskSettings = AtRiskSettings()) -> str:
+def at_risk_takeaway(at_risk: pl.DataFrame, settings: AtRiskSettings = AtRiskSettings(), *,
+                     style: NumberStyle = PLAIN) -> str:
     if at_risk.height == 0:
         return "No high-value customer looks at risk right now."
-    return (f"{at_risk.height:,} customers in the top {1 - settings.min_clv_quantile:.0%} by predicted value have less "
-            f"than a {settings.max_p_alive:.0%} chance of still being active; they spent "
-            f"{_money(float(at_risk['revenue_to_date'].sum()))} so far and are worth a call.")
+    return (f"{style.count(at_risk.height)} customers in the top {style.share(1 - settings.min_clv_quantile, 0)} by "
+            f"predicted value have less than a {style.share(settings.max_p_alive, 0)} chance of still being active; "
+            f"they spent {style.money(float(at_risk['revenue_to_date'].sum()))} so far and are worth a call.")
 
 
-def interval_takeaway(result: CLVResult) -> str:
+def interval_takeaway(result: CLVResult, *, style: NumberStyle = PLAIN) -> str:
     """One sentence: the forecast total with its range."""
     iv = result.intervals
     if iv is None or not np.isfinite(iv.total):
         return "The forecast has no range: the purchase model did not give usable numbers."
-    sentence = (f"Over the next {weeks_label(iv.horizon_weeks)} customers are expected to make {iv.total:,.0f} repeat "
-                f"purchases, with {iv.level:.0%} confidence between {iv.total_low:,.0f} and {iv.total_high:,.0f}")
+    sentence = (f"Over the next {weeks_label(iv.horizon_weeks, style)} customers are expected to make "
+                f"{style.count(iv.total)} repeat purchases, with {style.share(iv.level, 0)} confidence between "
+                f"{style.count(iv.total_low)} and {style.count(iv.total_high)}")
     low, high = result.value_interval().values()
     if low is not None and high is not None:
-        sentence += f", worth {_money(low)} to {_money(high)}"
+        sentence += f", worth {style.money(low)} to {style.money(high)}"
     return sentence + ". The range counts both chance in who buys and the uncertainty of the fitted model."
 
 
-def coverage_takeaway(validation: HoldoutValidation) -> str:
+def coverage_takeaway(validation: HoldoutValidation, *, style: NumberStyle = PLAIN) -> str:
     """One sentence: did the intervals hold the held-back purchases as often as they claim?"""
     level = validation.interval_level
-    sentence = (f"Each customer's {level:.0%} range held their actual purchases in the held-back weeks for "
-                f"{validation.coverage:.0%} of customers")
+    sentence = (f"Each customer's {style.share(level, 0)} range held their actual purchases in the held-back weeks "
+                f"for {style.share(validation.coverage, 0)} of customers")
     if validation.frequent_customers:
-        sentence += (f" and {validation.coverage_frequent:.0%} of the {validation.frequent_customers:,} frequent "
+        sentence += (f" and {style.share(validation.coverage_frequent, 0)} of the "
+                     f"{style.count(validation.frequent_customers)} frequent "
                      "buyers (3+ repeat purchases)")
     gap = validation.coverage - level
     verdict = (" — about as often as promised, so the ranges can be trusted." if -0.05 <= gap <= 0.08 else

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     slides = prepare_slides(default_deck(), dataset, summary, settings)
     period = (view.start, view.end) if view.start is not None else None
     meta = DeckMeta(dataset.name, period, summary.height, settings.currency or code,
-                    filters=settings.filters_text(), title=args.title)
+                    filters=settings.filters_text(), title=args.title, locale=analysis.locale)
     try:
         result = write_pptx(slides, meta, out)
     except OSError as error:

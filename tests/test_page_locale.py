@@ -1,0 +1,53 @@
+"""Takeaways on the pages follow the manager's currency and number format (sidebar), with no stale text."""
+from __future__ import annotations
+
+import re
+
+from streamlit.testing.v1 import AppTest
+
+from conftest import app_path
+from crm_core.settings import AnalysisSettings
+from ui.state import Keys
+
+ENGLISH_NUMBER = re.compile(r"\d,\d{3}(?!\d)|\d\.\d{1,2}(?!\d)")
+
+
+def _captions(at: AppTest) -> list[str]:
+    """Captions as read on screen (Markdown escapes removed)."""
+    return [caption.value.replace("\\", "") for caption in at.caption]
+
+
+def _one(texts: list[str], word: str) -> str:
+    found = [text for text in texts if word in text]
+    assert found, f"no caption with {word!r} in {texts}"
+    return found[0]
+
+
+def test_overview_takeaway_carries_the_currency_and_follows_the_locale():
+    at = AppTest.from_file(app_path(), default_timeout=180)
+    at.session_state[Keys.SETTINGS] = AnalysisSettings(currency="EUR")  # as after loading a saved view
+    at.run()
+    assert not at.exception, at.exception
+    english = _one(_captions(at), "peaked")  # the revenue trend takeaway
+    assert re.search(r"€\d{1,3}(,\d{3})+", english), english
+
+    at.sidebar.selectbox(key=Keys.LOCALE).set_value("de").run()  # the manager switches to 1.234,56
+    assert not at.exception, at.exception
+    german = _one(_captions(at), "peaked")
+    assert german != english
+    assert re.search(r"\d{1,3}(\.\d{3})+ €", german) and not ENGLISH_NUMBER.search(german), german
+    retention = _one(_captions(at), "bought again in this one")
+    assert not ENGLISH_NUMBER.search(retention), retention
+
+
+def test_portfolio_notes_carry_the_currency():
+    at = AppTest.from_file(app_path(), default_timeout=180)
+    at.session_state[Keys.SETTINGS] = AnalysisSettings(currency="EUR", locale="de")
+    at.run()
+    at.switch_page("app_pages/portfolio.py").run()
+    assert not at.exception, at.exception
+    captions = _captions(at)
+    lines = _one(captions, "Dashed lines")
+    assert re.search(r"\d,\d{2} €", lines) and not ENGLISH_NUMBER.search(lines), lines
+    pareto = _one(captions, "The top 20% of customers bring")
+    assert not ENGLISH_NUMBER.search(pareto), pareto
