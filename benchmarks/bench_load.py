@@ -4,10 +4,12 @@ Starts ``streamlit run app.py`` (headless, no file watcher) on a free loopback p
 opens 30 sessions at once with the websocket client of ``tests/st_client.py`` (Streamlit's
 own protocol, as the browser speaks it). Each session opens the app (Overview) and then
 runs every page; session *i* starts its tour at page *i*, so every page is asked for by
-several sessions at the same moment. Two runs: back to back (no pause between clicks: the
-worst case) and paced (sessions arrive spread over 5 s and read each page for 5 s before the next
-click). A page time runs from the request to the server's ``script_finished``. Target (issue 18): p95 under 5 s on 2 cores. The server is fresh:
-the first sessions also pay for loading the demo and starting the model fits.
+several sessions at the same moment. Three runs, each on a fresh server: back to back (no pause
+between clicks) on a server nobody has visited (the worst case: the first sessions also pay for
+loading the demo and starting the model fits), back to back after one session has toured every
+page (a server that has been running), and paced on such a server (sessions arrive spread over
+5 s and read each page for 5 s before the next click). A page time runs from the request to the
+server's ``script_finished``. Target (issue 18): p95 under 5 s on 2 cores.
 """
 from __future__ import annotations
 
@@ -26,9 +28,12 @@ from st_client import APP_PAGES, Visits, streamlit_server, visit_pages  # noqa: 
 
 #: Concurrent sessions (``CRM_BENCH_LOAD_SESSIONS``: fewer while developing on a shared machine).
 SESSIONS = int(os.environ.get("CRM_BENCH_LOAD_SESSIONS") or 30)
-#: Seconds a manager reads a page before the next click; 0 = back to back (the worst case).
-#: ``CRM_BENCH_LOAD_THINK_S``: comma-separated, e.g. "5" for the paced run only.
-THINK_TIMES_S = tuple(float(value) for value in (os.environ.get("CRM_BENCH_LOAD_THINK_S") or "0,5").split(","))
+#: The runs, each on a fresh server: seconds a manager reads a page before the next click (0 = back to
+#: back, every session at once) and whether one session has toured every page first (a server that
+#: has been running: shared results cached, background fits done) or not (the first visitors pay
+#: for loading the demo and starting the fits). ``CRM_BENCH_LOAD_RUNS``, e.g. "5 warm" or "0 fresh,5 warm".
+RUNS = tuple((float(think), pace.strip() == "warm") for think, pace in
+             (run.split() for run in (os.environ.get("CRM_BENCH_LOAD_RUNS") or "0 fresh,0 warm,5 warm").split(",")))
 P95_TARGET_S = 5.0
 SERVER_FLAGS = ("--server.fileWatcherType", "none", "--server.runOnSave", "false")
 
@@ -56,12 +61,21 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered), max(1, math.ceil(share * len(ordered)))) - 1]
 
 
-def print_table(visits: list[Visits], elapsed: float, think_s: float) -> None:
+async def _warm_up(port: int) -> None:
+    """One session tours every page; then the background fits it started get time to finish."""
+    visit = await visit_pages(port, APP_PAGES)
+    if visit.problems:
+        print(f"  warm-up problem: {visit.problems[0]}")
+    await asyncio.sleep(10)
+
+
+def print_table(visits: list[Visits], elapsed: float, think_s: float, warm: bool = False) -> None:
     by_page: dict[str, list[float]] = {}
     for visit in visits:
         for path, seconds in visit.runs:
             by_page.setdefault(path or "overview", []).append(seconds)
-    pace = f"{think_s:g} s on each page" if think_s else "back to back"
+    pace = (f"{think_s:g} s on each page" if think_s else "back to back") + (", warmed server" if warm else
+                                                                              ", fresh server")
     failed = sum(1 for visit in visits if visit.problems)
     print(f"{len(visits)} concurrent sessions x {len(APP_PAGES)} pages ({pace}) in {elapsed:.1f} s; "
           f"failed sessions: {failed}; load average {os.getloadavg()[0]:.1f}")
@@ -87,11 +101,13 @@ def print_table(visits: list[Visits], elapsed: float, think_s: float) -> None:
 
 
 def main() -> None:
-    for think_s in THINK_TIMES_S:  # a fresh server each time
+    for think_s, warm in RUNS:
         with tempfile.TemporaryDirectory(prefix="bench_load_") as folder:
             with streamlit_server(Path(folder), {"CRM_LOG_LEVEL": "WARNING"}, flags=SERVER_FLAGS) as (port, _):
-                visits, elapsed = asyncio.run(_load(port, SESSIONS, think_s))  # printed before the server stops
-                print_table(visits, elapsed, think_s)
+                if warm:
+                    asyncio.run(_warm_up(port))
+                visits, elapsed = asyncio.run(_load(port, SESSIONS, think_s))
+                print_table(visits, elapsed, think_s, warm)  # printed before the server stops
 
 
 if __name__ == "__main__":
