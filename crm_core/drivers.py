@@ -27,6 +27,7 @@ import polars as pl
 from crm_core.customers import data_as_of, exact_sum, filter_period, order_key
 from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C, has_column
+from crm_core.text_columns import Formatted, select_formatted
 
 if TYPE_CHECKING:
     from crm_core.findings import Finding, FindingContext
@@ -594,11 +595,11 @@ def drivers_finding(ctx: FindingContext) -> Finding | None:
     table = driver_table(profiles, dimension, marketing_spend=dataset.marketing_spend)
     overall = overall_figures(profiles)
     column, _ = ranking_measure(overall)
-    shown = table.head(10).select(
+    shown = select_formatted(table.head(10),
         pl.col("name").alias(DIMENSIONS[dimension]), pl.col("customers").alias("Customers"),
-        pl.col("repeat_rate_365").map_elements(ctx.share, return_dtype=pl.String).alias("Ordered again within a year"),
-        pl.col("revenue_per_customer").map_elements(ctx.money, return_dtype=pl.String).alias("Revenue per customer"),
-        pl.col(column).map_elements(ctx.money, return_dtype=pl.String).alias(MEASURE_LABELS[column]),
+        Formatted(pl.col("repeat_rate_365"), ctx.share, "Ordered again within a year"),
+        Formatted(pl.col("revenue_per_customer"), ctx.money, "Revenue per customer"),
+        Formatted(pl.col(column), ctx.money, MEASURE_LABELS[column]),
         pl.when(pl.col("small")).then(pl.lit("small group")).otherwise(pl.lit("")).alias("Note"))
     method = ("Each customer is grouped by their first order (earliest order with positive revenue): its largest "
               "line gives the product and category, its code the discount. Repeat rates count customers observed "

@@ -33,6 +33,7 @@ from crm_core.format import PLAIN, NumberStyle
 from crm_core.offers import depth_finding
 from crm_core.schema import C
 from crm_core.settings import AnalysisSettings
+from crm_core.text_columns import Formatted, select_formatted
 
 
 @dataclass(frozen=True)
@@ -259,12 +260,10 @@ def kpi_finding(ctx: FindingContext) -> Finding | None:
         f"{ctx.share(values['returning_share']['value'])} of the customers who bought had bought before."
         if change is not None else "There is no earlier period of the same length to compare with."
     )
-    table = comparison.select(
+    table = select_formatted(comparison,
         pl.col("label").alias("KPI"),
-        pl.struct("value", "kind").map_elements(lambda r: format_kpi(r["value"], r["kind"], style=ctx.style), return_dtype=pl.String).alias("Value"),
-        pl.struct("delta", "delta_pct", "kind").map_elements(
-            lambda r: format_delta(r["delta"], r["delta_pct"], r["kind"]) or "–", return_dtype=pl.String
-        ).alias("Change vs previous period"),
+        Formatted(pl.struct("value", "kind"), lambda r: format_kpi(r["value"], r["kind"], style=ctx.style), "Value"),
+        Formatted(pl.struct("delta", "delta_pct", "kind"), lambda r: format_delta(r["delta"], r["delta_pct"], r["kind"]) or "–", "Change vs previous period"),
     )
     trend = kpi_trend(ctx.dataset.transactions, start, end, "month")
     chart = "kpi_trend" if trend.height >= 2 else None
@@ -319,13 +318,13 @@ def tiers_finding(ctx: FindingContext) -> Finding | None:
         return None
     settings = ctx.settings.analysis.tier_settings()
     tiers = tier_summary(assign_tiers(ctx.summary, settings), settings)
-    table = tiers.select(
+    table = select_formatted(tiers,
         pl.col("tier").alias("Tier"),
         pl.col("customers").alias("Customers"),
-        pl.col("customer_share").map_elements(ctx.share, return_dtype=pl.String).alias("Share of customers"),
-        pl.col("revenue").map_elements(ctx.money, return_dtype=pl.String).alias("Revenue"),
-        pl.col("revenue_share").map_elements(ctx.share, return_dtype=pl.String).alias("Share of revenue"),
-        (pl.col("revenue") / pl.col("customers")).map_elements(ctx.money, return_dtype=pl.String).alias("Revenue per customer"),
+        Formatted(pl.col("customer_share"), ctx.share, "Share of customers"),
+        Formatted(pl.col("revenue"), ctx.money, "Revenue"),
+        Formatted(pl.col("revenue_share"), ctx.share, "Share of revenue"),
+        Formatted((pl.col("revenue") / pl.col("customers")), ctx.money, "Revenue per customer"),
     )
     return Finding("tiers", "Customer tiers", pyramid_takeaway(tiers, style=ctx.style), "tier_pyramid", {"tiers": tiers},
                    table, "Serve each tier at a cost that matches what it brings.", settings.describe(ctx.style),
@@ -377,12 +376,12 @@ def segments_finding(ctx: FindingContext) -> Finding | None:
 
 
 def _share_table(frame: pl.DataFrame, column: str, label: str, ctx: FindingContext) -> pl.DataFrame:
-    return frame.select(
+    return select_formatted(frame,
         pl.col(column).alias(label),
         pl.col("customers").alias("Customers"),
-        pl.col("customer_share").map_elements(ctx.share, return_dtype=pl.String).alias("Share of customers"),
-        pl.col("revenue").map_elements(ctx.money, return_dtype=pl.String).alias("Revenue"),
-        pl.col("revenue_share").map_elements(ctx.share, return_dtype=pl.String).alias("Share of revenue"),
+        Formatted(pl.col("customer_share"), ctx.share, "Share of customers"),
+        Formatted(pl.col("revenue"), ctx.money, "Revenue"),
+        Formatted(pl.col("revenue_share"), ctx.share, "Share of revenue"),
     )
 
 
@@ -423,10 +422,10 @@ def value_finding(ctx: FindingContext) -> Finding | None:
     bottom_half = ctx.summary["revenue"].sort(descending=True).tail(ctx.summary.height // 2).mean()
     ratio = f", {ctx.style.number(top / bottom_half)} times the bottom half" if bottom_half and bottom_half > 0 else ""
     headline = f"The average customer spent {ctx.money(average)} in the period; the top 10% averaged {ctx.money(top)}{ratio}."
-    table = deciles.select(
+    table = select_formatted(deciles,
         pl.col("decile").alias("Customers ranked by value"),
         pl.col("customers").alias("Customers"),
-        pl.col("average_revenue").map_elements(ctx.money, return_dtype=pl.String).alias("Average revenue"),
+        Formatted(pl.col("average_revenue"), ctx.money, "Average revenue"),
     )
     data = {"table": deciles, "label": "decile", "value": "average_revenue",
             "title": "Average value per tenth of customers", "value_title": "Average revenue"}
@@ -451,13 +450,13 @@ def _predicted_value_finding(ctx: FindingContext, result: Any) -> Finding:
     entry = metric("predicted_value_total")
     headline = (f"{entry.label.format(**words)}: {ctx.money(total)}; "
                 f"the top 10% of customers hold {ctx.share(tiers['clv_share'][0])} of it.")
-    table = tiers.select(
+    table = select_formatted(tiers,
         pl.col("label").alias("Customers ranked by predicted value"),
         pl.col("customers").alias("Customers"),
-        pl.col("clv_total").map_elements(ctx.money, return_dtype=pl.String).alias("Predicted value"),
-        pl.col("clv_share").map_elements(ctx.share, return_dtype=pl.String).alias("Share"),
-        pl.col("clv_mean").map_elements(ctx.money, return_dtype=pl.String).alias("Per customer"),
-        pl.col("p_alive_mean").map_elements(ctx.share, return_dtype=pl.String).alias("Average P(alive)"),
+        Formatted(pl.col("clv_total"), ctx.money, "Predicted value"),
+        Formatted(pl.col("clv_share"), ctx.share, "Share"),
+        Formatted(pl.col("clv_mean"), ctx.money, "Per customer"),
+        Formatted(pl.col("p_alive_mean"), ctx.share, "Average P(alive)"),
     )
     data = {"table": tiers, "label": "label", "value": "clv_mean",
             "title": f"Predicted value per customer, next {months} months", "value_title": "Average predicted value"}
@@ -545,9 +544,9 @@ def at_risk_finding(ctx: FindingContext) -> Finding | None:
         .with_columns(pl.col("customers").fill_null(0).cast(pl.Int64), pl.col("revenue").fill_null(0.0))
         .collect()
     )
-    table = at_risk.sort(["revenue", C.CUSTOMER_ID], descending=[True, False]).head(15).select(
+    table = select_formatted(at_risk.sort(["revenue", C.CUSTOMER_ID], descending=[True, False]).head(15),
         pl.col(C.CUSTOMER_ID).alias("Customer"),
-        pl.col("revenue").map_elements(ctx.money, return_dtype=pl.String).alias("Revenue"),
+        Formatted(pl.col("revenue"), ctx.money, "Revenue"),
         pl.col("orders").alias("Orders"),
         pl.col("recency_days").alias("Days since last order"),
         pl.col("usual_gap_days").round(0).cast(pl.Int64).alias("Usual gap (days)"),
@@ -566,12 +565,12 @@ def _model_at_risk_finding(ctx: FindingContext, result: Any) -> Finding:
     settings = AtRiskSettings()
     at_risk = at_risk_customers(result, settings)
     bands = clv_risk_bands(result.customers, settings.min_clv_quantile, settings.max_p_alive)
-    table = at_risk.head(15).select(
+    table = select_formatted(at_risk.head(15),
         pl.col(C.CUSTOMER_ID).alias("Customer"),
-        pl.col("predicted_clv").map_elements(ctx.money, return_dtype=pl.String).alias("Predicted value"),
-        pl.col("probability_active").map_elements(ctx.share, return_dtype=pl.String).alias("Chance still active"),
+        Formatted(pl.col("predicted_clv"), ctx.money, "Predicted value"),
+        Formatted(pl.col("probability_active"), ctx.share, "Chance still active"),
         pl.col("days_since_last_purchase").alias("Days since last purchase"),
-        pl.col("revenue_to_date").map_elements(ctx.money, return_dtype=pl.String).alias("Revenue to date"),
+        Formatted(pl.col("revenue_to_date"), ctx.money, "Revenue to date"),
     )
     top = f"top {ctx.style.share(1 - settings.min_clv_quantile, 0)}"
     data = {"table": bands, "title": f"The {top} by predicted value: still active?", "y_title": "Customers"}
@@ -631,10 +630,10 @@ def retention_finding(ctx: FindingContext) -> Finding | None:
     table = (cohorts.filter(pl.col("months_since").is_in([1, 3, 6, 12]))
              .pivot(on="months_since", index=["cohort", "cohort_size"], values="customer_retention")
              .sort("cohort"))
-    table = table.select(
+    table = select_formatted(table,
         pl.col("cohort").dt.strftime("%b %Y").alias("Joined"),
         pl.col("cohort_size").alias("New customers"),
-        *[pl.col(c).map_elements(ctx.share, return_dtype=pl.String).alias(f"Buying in month {c}")
+        *[Formatted(pl.col(c), ctx.share, f"Buying in month {c}")
           for c in table.columns[2:]],
     )
     method = ("A customer joins in the month of their first purchase ever; a cohort is everyone who joined in the same "
@@ -676,9 +675,9 @@ def actions_finding(ctx: FindingContext) -> Finding | None:
     headline = (f"The playbook gives each of the {ctx.count(ctx.summary.height)} customers an action; the largest "
                 f"job is '{top['objective']}' for {ctx.count(top['customers'])} customers "
                 f"({ctx.share(top['customers'] / ctx.summary.height)}).")
-    table = plan.select(
+    table = select_formatted(plan,
         pl.col("objective").alias("Objective"), pl.col("customers").alias("Customers"),
-        pl.col("revenue").map_elements(ctx.money, return_dtype=pl.String).alias("Revenue in the period"),
+        Formatted(pl.col("revenue"), ctx.money, "Revenue in the period"),
     )
     data = {"table": plan.head(8), "label": "objective", "value": "customers",
             "title": "Customers per objective of the playbook", "value_title": "Customers"}

@@ -28,6 +28,7 @@ from crm_core.drivers import (
 from crm_core.customers import filter_period
 from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C, has_column
+from crm_core.text_columns import Formatted, select_formatted
 
 if TYPE_CHECKING:
     from crm_core.findings import Finding, FindingContext
@@ -205,11 +206,10 @@ def depth_finding(ctx: FindingContext) -> Finding | None:
     table = depth_table(profiles)
     if table.height < 2:
         return None
-    shown = table.select(
+    shown = select_formatted(table,
         pl.col("name").alias("First-order discount"), pl.col("customers").alias("Customers"),
-        pl.col("repeat_rate_365").map_elements(ctx.share, return_dtype=pl.String).alias("Ordered again within a year"),
-        pl.col("after_first_per_customer").map_elements(ctx.money, return_dtype=pl.String)
-        .alias("Revenue after the first order"),
+        Formatted(pl.col("repeat_rate_365"), ctx.share, "Ordered again within a year"),
+        Formatted(pl.col("after_first_per_customer"), ctx.money, "Revenue after the first order"),
         pl.when(pl.col("small")).then(pl.lit("small group")).otherwise(pl.lit("")).alias("Note"))
     method = ("Discount depth = the first order's discount amount over its price before the discount (net revenue "
               "+ discount). Repeat rates count customers whose first order is at least a year before the period end; "
