@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from crm_core.customers import is_purchase
+from crm_core import format as fmt
 from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C, has_column
 
@@ -206,7 +207,7 @@ def timeline_takeaway(view: CustomerView, *, style: NumberStyle = PLAIN) -> str:
     total = timeline["amount"].sum()
     # one customer's amounts keep their cents
     sentence = (f"Bought on {style.count(days)} day{'s' if days != 1 else ''} "
-                f"between {first:%d %b %Y} and {last:%d %b %Y}, {style.money(total, 2)} in total")
+                f"between {fmt.period(first, last, ' and ')}, {style.money(total, 2)} in total")
     recency = view.facts.get("recency_days")
     if recency is not None:
         sentence += f"; last purchase {style.count(recency)} days before the end of the period"
@@ -261,7 +262,7 @@ def forecast_range_text(facts: dict, *, style: NumberStyle = PLAIN) -> str:
         parts.append(f"{style.count(int(buys_low))} to {style.count(int(buys_high))} purchases (80% of such customers fall in the range)")
     if "next_order_date" in facts:
         next_order = facts.get("next_order_date")
-        parts.append(f"next order expected around {next_order:%d %b %Y}" if next_order else "probably lapsed")
+        parts.append(f"next order expected around {fmt.date(next_order)}" if next_order else "probably lapsed")
     gap = facts.get("usual_gap_days")
     if gap is not None:
         parts.append(f"usually buys every {style.number(gap)} days" + (", now overdue" if facts.get("overdue") else ""))

@@ -31,6 +31,7 @@ from crm_core.charts.native import CATEGORY_KINDS, NativeChart
 from crm_core.charts.present import enlarged
 from crm_core.charts.text import plain_text
 from crm_core.deck import Slide
+from crm_core import format as fmt
 from crm_core.format import NumberStyle
 
 WIDTH, HEIGHT = Inches(13.333), Inches(7.5)  # 16:9
@@ -85,7 +86,7 @@ class PptxResult:
 
 
 def period_text(period: tuple[dt.date, dt.date] | None) -> str:
-    return f"{period[0]:%d %b %Y} – {period[1]:%d %b %Y}" if period else "the whole history"
+    return fmt.period(*period, " – ") if period else "the whole history"
 
 
 def settings_text(settings: dict[str, Any]) -> str:
@@ -347,7 +348,7 @@ def _title_slide(page: Any, meta: DeckMeta) -> None:
         f"Period: {period_text(meta.period)}",
         f"Currency: {meta.currency or 'as in the data (no symbol)'}",
         f"Customers: {NumberStyle(meta.currency, meta.locale).count(meta.customers)}",
-        f"Prepared on {meta.prepared:%d %B %Y}",
+        f"Prepared on {fmt.date(meta.prepared)}",
     ])
     facts.text_frame.word_wrap = True
     for paragraph in facts.text_frame.paragraphs:

@@ -606,6 +606,6 @@ def drivers_finding(ctx: FindingContext) -> Finding | None:
               "long enough; the bars show each group's average with a 95% interval.")
     return Finding("drivers", f"What brings the best customers: {DIMENSIONS[dimension].lower()}",
                    takeaway(table, dimension, overall, style=ctx.style), "driver_bars",
-                   {"table": table, "dimension": dimension, "overall": overall}, shown,
+                   {"table": table, "dimension": dimension, "overall": overall, "style": ctx.style}, shown,
                    small_groups_note(table, style=ctx.style) or "Acquire more customers like those of the top groups.", method,
                    source="crm_core.drivers", area="What brings the best customers")

@@ -248,7 +248,7 @@ def kpi_finding(ctx: FindingContext) -> Finding | None:
     values = {row["kpi"]: row for row in comparison.iter_rows(named=True)}
     if not values["orders"]["value"]:
         return None
-    when = WINDOW_LABELS[window] if window != "whole_period" else f"From {card_start:%d %b %Y} to {card_end:%d %b %Y}"
+    when = WINDOW_LABELS[window] if window != "whole_period" else f"From {fmt.period(card_start, card_end)}"
     headline = (
         f"{when}: {ctx.count(values['active_customers']['value'])} customers placed "
         f"{ctx.count(values['orders']['value'])} orders "
@@ -299,7 +299,7 @@ def concentration_finding(ctx: FindingContext) -> Finding | None:
         "Customers": [_count_for_share(s, n) for s in TOP_SHARES],  # the portfolio module's rounding rule
         "Share of revenue": [ctx.share(top_share(ctx.summary, s)) for s in TOP_SHARES],
     })
-    data = {"curve": pareto_curve(ctx.summary, max_points=MAX_CURVE_POINTS), "figures": figures}
+    data = {"curve": pareto_curve(ctx.summary, max_points=MAX_CURVE_POINTS), "figures": figures, "style": ctx.style}
     method = ("Customers are ranked by net revenue in the period, best first; the top X% are the ⌈X% × customers⌉ "
               "best. The curve shows the share of revenue they bring; the diagonal is what equal spending would give.")
     return Finding("concentration", "Revenue concentration", pareto_takeaway(figures, style=ctx.style), "pareto", data, table,
@@ -326,7 +326,7 @@ def tiers_finding(ctx: FindingContext) -> Finding | None:
         Formatted(pl.col("revenue_share"), ctx.share, "Share of revenue"),
         Formatted((pl.col("revenue") / pl.col("customers")), ctx.money, "Revenue per customer"),
     )
-    return Finding("tiers", "Customer tiers", pyramid_takeaway(tiers, style=ctx.style), "tier_pyramid", {"tiers": tiers},
+    return Finding("tiers", "Customer tiers", pyramid_takeaway(tiers, style=ctx.style), "tier_pyramid", {"tiers": tiers, "style": ctx.style},
                    table, "Serve each tier at a cost that matches what it brings.", settings.describe(ctx.style),
                    source="crm_core.portfolio", area="Tiers and migration")
 
@@ -601,8 +601,8 @@ def migration_finding(ctx: FindingContext) -> Finding | None:
     flows = tier_migration(ctx.transactions, earlier, later, settings)
     if flows.height == 0:
         return None
-    method = (f"Tiers are assigned separately in {earlier[0]:%d %b %Y}–{earlier[1]:%d %b %Y} and "
-              f"{later[0]:%d %b %Y}–{later[1]:%d %b %Y}, each on that half's own revenue; 'New' bought only in the "
+    method = (f"Tiers are assigned separately in {fmt.period(*earlier, '–')} and "
+              f"{fmt.period(*later, '–')}, each on that half's own revenue; 'New' bought only in the "
               "second half, 'Lost' only in the first.")
     return Finding("migration", "Tier migration", migration_takeaway(flows, style=ctx.style), "tier_migration",
                    {"flows": flows, "names": settings.names}, migration_matrix(flows, settings),

@@ -89,9 +89,16 @@ def date(value: dt.date | None) -> str:
     return f"{value.day} {value:%b %Y}"
 
 
-def period(start: dt.date | None, end: dt.date | None) -> str:
-    """'1 Jan 2024 to 31 Mar 2024'."""
-    return f"{date(start)} to {date(end)}"
+def month(value: dt.date | None, full: bool = False) -> str:
+    """2024-03-05 -> 'Mar 2024' ('March 2024' with ``full``), the same in every locale."""
+    if value is None:
+        return MISSING
+    return f"{value:%B %Y}" if full else f"{value:%b %Y}"
+
+
+def period(start: dt.date | None, end: dt.date | None, joiner: str = " to ") -> str:
+    """'1 Jan 2024 to 31 Mar 2024' (``joiner`` " – " for titles: '1 Jan 2024 – 31 Mar 2024')."""
+    return f"{date(start)}{joiner}{date(end)}"
 
 
 def value(amount: float | int | str | None, unit: str, currency: str = "", locale: str = "en") -> str:

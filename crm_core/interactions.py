@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from crm_core.actions import ValueSettings, with_value_band
+from crm_core import format as fmt
 from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import INTERACTION_SCHEMA, C, has_column
 
@@ -295,5 +296,5 @@ def trend_takeaway(trend: pl.DataFrame, months: int = 3, *, style: NumberStyle =
     span = "month" if months == 1 else f"{months} months"
     return (
         f"Satisfaction {direction} from {style.number(before, 2)} in the first {span} "
-        f"({first['month'][0]:%b %Y}) to {style.number(after, 2)} in the last {span} (to {last['month'][-1]:%b %Y})."
+        f"({fmt.month(first['month'][0])}) to {style.number(after, 2)} in the last {span} (to {fmt.month(last['month'][-1])})."
     )

@@ -21,6 +21,7 @@ from typing import Literal
 import polars as pl
 
 from crm_core.customers import filter_period, first_purchase_dates, is_purchase, order_key
+from crm_core import format as fmt
 from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C
 
@@ -225,7 +226,8 @@ def trend_takeaway(trend: pl.DataFrame, kpi: str, grain: str, start: dt.date | N
     best = series.sort(kpi, descending=True).row(0, named=True)
     first, last = series[kpi][0], series[kpi][-1]
     direction = "up" if last > first else "down" if last < first else "flat"
-    when = {"day": f"on {best['period']:%d %b %Y}", "week": f"in the week of {best['period']:%d %b %Y}", "month": f"in {best['period']:%B %Y}"}[grain]
+    when = {"day": f"on {fmt.date(best['period'])}", "week": f"in the week of {fmt.date(best['period'])}",
+            "month": f"in {fmt.month(best['period'], full=True)}"}[grain]
     return (
         f"{definition.label} peaked {when} at "
         f"{format_kpi(best[kpi], definition.kind, style=style)}; the last {grain} is {direction} "

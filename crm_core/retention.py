@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from crm_core.customers import data_as_of, is_purchase, summarize
+from crm_core import format as fmt
 from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C, has_column
 
@@ -347,7 +348,7 @@ def cohort_takeaway(cohorts: pl.DataFrame, month: int = 3, *, style: NumberStyle
     share = float(cells["customers"].sum() / cells["cohort_size"].sum())
     best = cells.sort("customer_retention", descending=True).row(0, named=True)
     return (f"On average {style.share(share)} of new customers buy again in month {month} after joining; the best "
-            f"cohort ({best['cohort']:%b %Y}) kept {style.share(best['customer_retention'])}.")
+            f"cohort ({fmt.month(best['cohort'])}) kept {style.share(best['customer_retention'])}.")
 
 
 def curves_takeaway(curves: pl.DataFrame, month: int = 3, *, style: NumberStyle = PLAIN) -> str:

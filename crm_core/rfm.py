@@ -28,6 +28,7 @@ from typing import Any, Iterable, Literal
 import polars as pl
 
 from crm_core.customers import summarize
+from crm_core import format as fmt
 from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C
 
@@ -619,11 +620,11 @@ def migration_takeaway(flows: pl.DataFrame, from_date: dt.date, to_date: dt.date
     existing = flows.filter(pl.col("from_segment") != NEW_CUSTOMER)
     new = flows.filter(pl.col("from_segment") == NEW_CUSTOMER)["customers"].sum()
     if existing.is_empty():
-        return f"All {style.count(new)} customers are new since {from_date:%d %b %Y}."
+        return f"All {style.count(new)} customers are new since {fmt.date(from_date)}."
     total = existing["customers"].sum()
     stayed = existing.filter(pl.col("from_segment") == pl.col("to_segment"))["customers"].sum()
     moves = existing.filter(pl.col("from_segment") != pl.col("to_segment"))
-    sentence = f"From {from_date:%d %b %Y} to {to_date:%d %b %Y}, {style.share(stayed / total, 0)} of existing customers stayed in their segment"
+    sentence = f"From {fmt.period(from_date, to_date)}, {style.share(stayed / total, 0)} of existing customers stayed in their segment"
     if not moves.is_empty():
         top = moves.row(0, named=True)
         sentence += f"; the biggest move was {top['from_segment']} → {top['to_segment']} ({style.count(top['customers'])} customers)"

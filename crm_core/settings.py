@@ -30,6 +30,8 @@ import zlib
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
+from crm_core import format as fmt
+
 if TYPE_CHECKING:  # the analysis modules import polars; settings stay light
     from crm_core.clv import CLVSettings
     from crm_core.portfolio import ServeCostSettings, TierSettings
@@ -147,7 +149,8 @@ class Period:
     def describe(self, first: dt.date, last: dt.date) -> str:
         start, end = self.resolve(first, last)
         label = PRESET_LABELS[self.preset]
-        return f"{label}: {start:%d %b %Y} to {end:%d %b %Y}" if self.preset != "custom" else f"{start:%d %b %Y} to {end:%d %b %Y}"
+        dates = fmt.period(start, end)
+        return f"{label}: {dates}" if self.preset != "custom" else dates
 
 
 def _add_years(day: dt.date, years: int) -> dt.date:

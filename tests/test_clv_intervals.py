@@ -182,6 +182,6 @@ def test_customer_360_range_line():
              "next_order_date": dt.date(2024, 5, 2), "usual_gap_days": 30.0, "overdue": True}
     text = forecast_range_text(facts)
     assert "Likely value range 0.00 to 120.50" in text and "0 to 3 purchases" in text
-    assert "next order expected around 02 May 2024" in text and "every 30 days, now overdue" in text
+    assert "next order expected around 2 May 2024" in text and "every 30 days, now overdue" in text
     assert "probably lapsed" in forecast_range_text({**facts, "next_order_date": None})
     assert forecast_range_text({}) == ""

@@ -131,7 +131,7 @@ def test_customer_view_gathers_mix_contacts_and_interactions_in_period():
     assert view.interactions["interaction_date"].to_list() == [D(2024, 3, 10), D(2024, 1, 7)]
     assert interactions_summary(view) == {"contacts": 2, "csat_mean": 1.0, "cost": 10.0}
     assert timeline_takeaway(view) == (
-        "Bought on 3 days between 05 Jan 2024 and 09 Mar 2024, 125.00 in total; "
+        "Bought on 3 days between 5 Jan 2024 and 9 Mar 2024, 125.00 in total; "
         "last purchase 3 days before the end of the period; returned 25.00."
     )
 

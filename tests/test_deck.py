@@ -228,7 +228,7 @@ def test_deck_cli_view_sets_the_period(tmp_path, capsys):
     customers = summarize(filter_period(tx, dt.date(2025, 1, 1), dt.date(2025, 6, 30))).collect().height
     assert payload["customers"] == customers
     title = " ".join(s.text_frame.text for s in Presentation(str(out)).slides[0].shapes if s.has_text_frame)
-    assert "01 Jan 2025 – 30 Jun 2025" in title and f"Customers: {customers:,}" in title
+    assert "1 Jan 2025 – 30 Jun 2025" in title and f"Customers: {customers:,}" in title
     tiers = [chart for _, chart in _charts(Presentation(str(out))) if chart.chart_title.text_frame.text == "Revenue per tier"]
     assert list(tiers[0].plots[0].categories) == ["Top", "Rest"]  # the view's tiers
     notes = [s.notes_slide.notes_text_frame.text for s in Presentation(str(out)).slides if s.has_notes_slide]

@@ -162,12 +162,13 @@ ALLOWED_FORMAT_SPECS = {
     "crm_core/reconcile.py": "append report: order counts",
     "crm_core/engines/": "warehouse command output",
     "crm_core/demo.py": "the demo dataset's name",
-    "crm_core/charts/": "chart annotations and hover text (Plotly separators follow the locale)",
     "crm_core/clv/pipeline.py": "model parameter explanations and fit warnings",
     "crm_core/clv/validation.py": "model-choice explanations (likelihoods, errors)",
     "crm_core/clv/settings.py": "data-sufficiency problems",
 }
 FORMAT_SPEC = re.compile(r"""f["'].*\{[^}]*:(,|\.\d+f|\.\d+%)""")
+#: Plotly placeholders in an f-string (``%{{y:,.0f}}``): Plotly writes them with the figure's separators.
+PLOTLY_PLACEHOLDER = re.compile(r"%\{\{[^}]*\}\}")
 
 
 def test_no_own_number_formats_in_sentence_modules():
@@ -179,8 +180,65 @@ def test_no_own_number_formats_in_sentence_modules():
             continue
         found = [f"{name}:{number}: {line.strip()[:100]}"
                  for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-                 if FORMAT_SPEC.search(line)]
+                 if FORMAT_SPEC.search(PLOTLY_PLACEHOLDER.sub("", line))]
         limit, _why = LIMITED_FORMAT_SPECS.get(name, (0, ""))
         if len(found) > limit:
             offenders += found
     assert not offenders, "format figures with crm_core.format (NumberStyle), not own f-string specs:\n" + "\n".join(offenders)
+
+
+def test_chart_text_follows_currency_and_locale():
+    """Text a chart builder writes itself (annotations, bar labels, legend names) is in the view's style."""
+    from crm_core.charts.drivers import driver_figure
+    from crm_core.charts.portfolio import lorenz_figure, pareto_figure, pyramid_figure
+    from crm_core.portfolio import Concentration
+
+    table = pl.DataFrame({"name": ["Email"], "small": [False], "customers": [1200], "revenue_per_customer": [2345.5],
+                          "revenue_low": [2000.0], "revenue_high": [2700.0]})
+    fig = driver_figure(table, "channel", {"revenue_per_customer": 1234.56}, style=EUR_DE)
+    assert_german(fig.layout.annotations[0].text, "average 1.234,56 €")
+    assert driver_figure(table, "channel", {"revenue_per_customer": 1234.56}).layout.annotations[0].text \
+        == "average 1,234.56"  # the plain default
+    figures = Concentration(customers=10, total=1.0, top20_share=0.712, gini=0.6234, customer_share_for_80=0.315)
+    curve = pl.DataFrame({"customer_share": [0.0, 1.0], "revenue_share": [0.0, 1.0]})
+    assert [a.text for a in pareto_figure(curve, figures, style=EUR_DE).layout.annotations] == [
+        "top 20% → 71%", "32% → 80%"]
+    assert lorenz_figure(curve, figures, style=EUR_DE).data[1].name == "Your customers (Gini 0,62)"
+    tiers = pl.DataFrame({"tier": ["Gold"], "customers": [12345], "customer_share": [0.1234], "revenue": [5.0],
+                          "revenue_share": [0.5]})
+    assert pyramid_figure(tiers, style=EUR_DE).data[0].text == ("12.345 (12,3%)",)
+
+
+# Dates in sentences, titles and chart text go through crm_core.format (date, month, period); what may keep
+# an own strftime, and why.
+ALLOWED_DATE_FORMATS = {
+    "crm_core/format.py": "the formatting module itself",
+    "crm_core/ingest/": "parsing and writing ISO timestamps (data, not text)",
+    "crm_core/logging_setup.py": "log time stamps",
+    "crm_core/drivers.py": "ISO month keys of first-order cohorts (data)",
+    "crm_core/charts/lifetime.py": "month labels of cohort rows, built in a Polars expression",
+    "crm_core/findings.py": "month labels of the cohort table, built in a Polars expression",
+}
+#: ``{day:%d %b %Y}`` in an f-string or a ``strftime`` call.
+DATE_FORMAT = re.compile(r"""f["'].*\{[^}{]*:%[a-zA-Z]|strftime\(""")
+
+
+def test_no_own_date_formats():
+    root = Path(__file__).resolve().parents[1]
+    offenders = [
+        f"{name}:{number}: {line.strip()[:100]}"
+        for path in sorted((root / "crm_core").rglob("*.py"))
+        if not any((name := path.relative_to(root).as_posix()).startswith(allowed) for allowed in ALLOWED_DATE_FORMATS)
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if DATE_FORMAT.search(PLOTLY_PLACEHOLDER.sub("", line))
+    ]
+    assert not offenders, "write dates with crm_core.format (date, month, period):\n" + "\n".join(offenders)
+
+
+def test_dates_in_sentences_use_the_format_module():
+    from crm_core import format as fmt
+
+    assert fmt.month(dt.date(2024, 3, 5)) == "Mar 2024" and fmt.month(dt.date(2024, 3, 5), full=True) == "March 2024"
+    assert fmt.period(dt.date(2024, 1, 5), dt.date(2024, 2, 9), " – ") == "5 Jan 2024 – 9 Feb 2024"
+    trend = pl.DataFrame({"period": [dt.date(2024, 1, 1), dt.date(2024, 1, 8)], "revenue": [10.0, 30.0]})
+    assert "in the week of 8 Jan 2024" in kpis.trend_takeaway(trend, "revenue", "week")

@@ -145,6 +145,6 @@ def test_registry_order_is_the_meeting_order():
 def test_kpi_finding_on_summarized_data():
     rows = [("a", D(2021, 1, 5), 100.0), ("b", D(2021, 1, 6), 50.0), ("a", D(2021, 2, 5), 30.0)]
     finding = key_findings(Dataset(transactions=_tx(rows)), keys=("kpis",))[0]
-    assert "From 05 Jan 2021 to 05 Feb 2021: 2 customers placed 3 orders worth 180;" in finding.headline
+    assert "From 5 Jan 2021 to 5 Feb 2021: 2 customers placed 3 orders worth 180;" in finding.headline
     assert "average order was 60.00" in finding.headline
     assert summarize(_tx(rows)).collect().height == 2

@@ -275,7 +275,7 @@ def test_migration_golden():
     share = dict(((a, b), s) for a, b, _, s in flows.iter_rows())
     assert share[("Lost", "Lost")] == 0.5
     assert migration_takeaway(flows, D(2024, 2, 1), D(2024, 3, 31)) == (
-        "From 01 Feb 2024 to 31 Mar 2024, 50% of existing customers stayed in their segment; "
+        "From 1 Feb 2024 to 31 Mar 2024, 50% of existing customers stayed in their segment; "
         "the biggest move was Lost → At Risk (1 customers); 1 customers are new."
     )
     with pytest.raises(ValueError):

@@ -11,6 +11,7 @@ import polars as pl
 
 from crm_core.charts.text import safe_labels
 from crm_core.charts.theme import NEUTRAL, PALETTE, count_axis, largest, money_axis, styled
+from crm_core.format import PLAIN, NumberStyle
 from crm_core.drivers import DIMENSIONS, MEASURE_LABELS, REPEAT_WINDOWS, ranking_measure
 from crm_core.products import NO_SECOND, OTHER
 
@@ -20,7 +21,7 @@ _INTERVALS = {"value_365_per_customer": "value_365", "predicted_value_per_custom
               "revenue_per_customer": "revenue"}
 
 
-def driver_figure(table: pl.DataFrame, dimension: str, overall: dict) -> go.Figure:
+def driver_figure(table: pl.DataFrame, dimension: str, overall: dict, style: NumberStyle = PLAIN) -> go.Figure:
     """Value per customer of each group (best on top), its interval, small groups greyed, the average dashed."""
     column, phrase = ranking_measure(overall)
     rows = table.filter(pl.col(column).is_not_null()).head(MAX_BARS)
@@ -38,7 +39,7 @@ def driver_figure(table: pl.DataFrame, dimension: str, overall: dict) -> go.Figu
     if average:
         fig.add_vline(x=average, line=dict(color=PALETTE[1], dash="dash", width=2))
         fig.add_annotation(x=average, y=1.0, yref="paper", yanchor="bottom", xanchor="left", showarrow=False,
-                           text=f"average {average:,.2f}", font=dict(color=PALETTE[1], size=13))
+                           text=f"average {style.money(average, 2)}", font=dict(color=PALETTE[1], size=13))
     fig.update_yaxes(autorange="reversed", type="category")
     money_axis(fig, "x", title_text=MEASURE_LABELS[column], rangemode="tozero")
     title = f"Value per customer by {DIMENSIONS.get(dimension, dimension).lower()} ({phrase}); grey = small group"
@@ -111,12 +112,12 @@ def _transparent(hex_colour: str, alpha: float = 0.35) -> str:
     return f"rgba({red},{green},{blue},{alpha})"
 
 
-def timing_figure(buckets: pl.DataFrame) -> go.Figure:
+def timing_figure(buckets: pl.DataFrame, style: NumberStyle = PLAIN) -> go.Figure:
     """Customers by time from first to second order (last bar: not yet)."""
     colours = [PALETTE[0]] * (buckets.height - 1) + [NEUTRAL]
     fig = go.Figure(go.Bar(
         x=buckets["bucket"].to_list(), y=buckets["customers"].to_list(), marker_color=colours,
-        text=[f"{share:.0%}" for share in buckets["share"]], textposition="auto",
+        text=[style.share(share, 0) for share in buckets["share"]], textposition="auto",
         hovertemplate="%{x}: %{y:,} customers<extra></extra>"))
     fig.update_xaxes(type="category", title_text="Time from first to second order")
     count_axis(fig, "y", largest(buckets["customers"]), title_text="Customers")

@@ -9,6 +9,7 @@ import polars as pl
 from crm_core.actions import CampaignResult
 from crm_core.charts.text import safe_labels
 from crm_core.charts.theme import NEGATIVE, NEUTRAL, PALETTE, POSITIVE, count_axis, largest, money_axis, styled
+from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C
 
 
@@ -47,7 +48,7 @@ def purchase_timeline_figure(timeline: pl.DataFrame) -> go.Figure:
 _DAY_MS = 86_400_000
 
 
-def csat_figure(table: pl.DataFrame, column: str, label: str) -> go.Figure:
+def csat_figure(table: pl.DataFrame, column: str, label: str, style: NumberStyle = PLAIN) -> go.Figure:
     """Horizontal bars of mean CSAT per group (worst at the top), contacts in the hover."""
     table = table.filter(pl.col("csat_mean").is_not_null())
     fig = go.Figure(
@@ -56,7 +57,7 @@ def csat_figure(table: pl.DataFrame, column: str, label: str) -> go.Figure:
             y=safe_labels(table[column]),
             orientation="h",
             marker_color=PALETTE[0],
-            text=[f"{value:.2f}" for value in table["csat_mean"].to_list()],
+            text=[style.number(value, 2) for value in table["csat_mean"].to_list()],
             textposition="inside", insidetextanchor="end",
             customdata=table.select("contacts", "complaint_share").rows(),
             hovertemplate="%{y}<br>CSAT %{x:.2f}<br>%{customdata[0]:,} contacts<br>"

@@ -12,6 +12,8 @@ import plotly.graph_objects as go
 import polars as pl
 
 from crm_core.charts.text import safe_label, safe_labels
+from crm_core import format as fmt
+from crm_core.format import PLAIN, NumberStyle
 from crm_core.charts.theme import NEUTRAL, PALETTE, SEQUENTIAL, count_axis, largest, money_axis, styled
 
 ACTUAL, MODEL = PALETTE[0], PALETTE[1]
@@ -51,13 +53,14 @@ def cumulative_tracking_figure(weekly: pl.DataFrame, calibration_end: dt.date) -
     return styled(fig, "Repeat purchases week by week: actual vs. model")
 
 
-def forecast_fan_figure(fan: pl.DataFrame, calibration_end: dt.date, level: float) -> go.Figure:
+def forecast_fan_figure(fan: pl.DataFrame, calibration_end: dt.date, level: float,
+                        style: NumberStyle = PLAIN) -> go.Figure:
     """Cumulative forecast of repeat purchases after ``calibration_end`` with its prediction interval.
 
     ``fan`` has week_end, expected, low, high (cumulative totals over all customers).
     """
     x = fan["week_end"].to_list()
-    band = f"{level:.0%} range"
+    band = f"{style.share(level, 0)} range"
     fig = go.Figure([
         go.Scatter(x=x, y=fan["high"].to_list(), mode="lines", line=dict(width=0, color=MODEL), showlegend=False,
                    hovertemplate="%{x|%d %b %Y}<br>High: %{y:,.0f}<extra></extra>"),
@@ -67,12 +70,12 @@ def forecast_fan_figure(fan: pl.DataFrame, calibration_end: dt.date, level: floa
         go.Scatter(x=x, y=fan["expected"].to_list(), mode="lines+markers", line=dict(color=MODEL, width=3),
                    name="Expected", hovertemplate="%{x|%d %b %Y}<br>Expected: %{y:,.0f}<extra></extra>"),
     ])
-    count_axis(fig, "y", largest(fan["high"]), title_text=f"Repeat purchases after {calibration_end:%d %b %Y}")
+    count_axis(fig, "y", largest(fan["high"]), title_text=f"Repeat purchases after {fmt.date(calibration_end)}")
     fig.update_xaxes(title_text="Date")
     return styled(fig, "Forecast of repeat purchases, with its range")
 
 
-def gap_histogram_figure(gaps: pl.DataFrame) -> go.Figure:
+def gap_histogram_figure(gaps: pl.DataFrame, style: NumberStyle = PLAIN) -> go.Figure:
     """Days between a customer's consecutive purchase days (the longest 1 % folded into the last bar)."""
     days = gaps["gap_days"].cast(pl.Float64).to_numpy()
     cap = float(np.quantile(days, 0.99)) if len(days) else 0.0
@@ -80,7 +83,7 @@ def gap_histogram_figure(gaps: pl.DataFrame) -> go.Figure:
                                  hovertemplate="%{x} days<br>%{y:,} repeat orders<extra></extra>"))
     if len(days):
         median = float(np.median(days))
-        fig.add_vline(x=median, line_dash="dot", line_color=NEUTRAL, annotation_text=f"half within {median:.0f} days",
+        fig.add_vline(x=median, line_dash="dot", line_color=NEUTRAL, annotation_text=f"half within {style.number(median)} days",
                       annotation_position="top right")
     fig.update_xaxes(title_text="Days since the same customer's previous purchase day")
     count_axis(fig, "y", len(days), title_text="Repeat orders")  # no bar is taller than all the gaps
@@ -116,7 +119,7 @@ def clv_by_group_figure(groups: pl.DataFrame, label_column: str, title: str, x_t
     return styled(fig, title)
 
 
-def p_alive_heatmap_figure(matrix: pl.DataFrame) -> go.Figure:
+def p_alive_heatmap_figure(matrix: pl.DataFrame, style: NumberStyle = PLAIN) -> go.Figure:
     """P(alive) by frequency (rows) and recency (columns) for the oldest customers' age."""
     wide = matrix.pivot(on="recency", index="frequency", values="p_alive", sort_columns=False).sort("frequency")
     recency = [float(c) for c in wide.columns[1:]]
@@ -125,12 +128,13 @@ def p_alive_heatmap_figure(matrix: pl.DataFrame) -> go.Figure:
         z=wide.drop("frequency").to_numpy(), x=recency, y=wide["frequency"].to_list(), zmin=0, zmax=1,
         colorscale=SEQUENTIAL, colorbar=dict(title="P(active)", tickformat=".0%"),
         hovertemplate="%{y} repeat purchases, last one in week %{x:.0f}<br>P(still active): %{z:.0%}<extra></extra>"))
-    fig.update_xaxes(title_text=f"Week of the last purchase (weeks since the first; customer is {age:.0f} weeks old)")
+    fig.update_xaxes(title_text=f"Week of the last purchase (weeks since the first; customer is {style.number(age)} weeks old)")
     count_axis(fig, "y", largest(wide["frequency"]), title_text="Repeat purchases", rangemode="normal")
     return styled(fig, "Probability a customer is still active", height=460)
 
 
-def cohort_heatmap_figure(cohorts: pl.DataFrame, metric: str = "customer_retention") -> go.Figure:
+def cohort_heatmap_figure(cohorts: pl.DataFrame, metric: str = "customer_retention",
+                          style: NumberStyle = PLAIN) -> go.Figure:
     """Acquisition month x months since first purchase; blank cells are not observable yet."""
     # Row labels carry the cohort size: "Jan 2024 (312)", so a bright cell of a tiny cohort reads as such.
     label = pl.format("{} ({})", pl.col("cohort").dt.strftime("%b %Y"), pl.col("cohort_size").cast(pl.String)) \
@@ -138,7 +142,7 @@ def cohort_heatmap_figure(cohorts: pl.DataFrame, metric: str = "customer_retenti
     wide = (cohorts.select(label.alias("cohort_label"), "cohort", "months_since", metric)
             .pivot(on="months_since", index=["cohort", "cohort_label"], values=metric).sort("cohort"))
     z = wide.drop("cohort", "cohort_label").to_numpy().astype(float)
-    text = [["" if not np.isfinite(value) else f"{value:.0%}" for value in row] for row in z]
+    text = [["" if not np.isfinite(value) else style.share(value, 0) for value in row] for row in z]
     what = "customers buying" if metric == "customer_retention" else "revenue vs. month 0"
     # Month 0 is 100 % by definition: scale colours on the later months so their pattern shows.
     later = z[:, 1:] if z.shape[1] > 1 else z

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from crm_core import format as fmt
 from crm_core.charts.text import plain_text
 
 ChartKind = Literal["column", "bar", "stacked_column", "stacked_bar", "line", "pie", "doughnut", "scatter",
@@ -78,9 +79,9 @@ def column_chart(title: str, categories: list, series: dict[str, list], kind: Ch
 
 def _label(value: Any) -> str:
     if isinstance(value, dt.datetime):
-        return f"{value:%d %b %Y}" if (value.hour, value.minute) != (0, 0) or value.day != 1 else f"{value:%b %Y}"
+        return fmt.date(value) if (value.hour, value.minute) != (0, 0) or value.day != 1 else fmt.month(value)
     if isinstance(value, dt.date):
-        return f"{value:%b %Y}" if value.day == 1 else f"{value:%d %b %Y}"
+        return fmt.month(value) if value.day == 1 else fmt.date(value)
     return str(value)  # text as typed: figure labels are read back with plain_text, raw data is never markup
 
 

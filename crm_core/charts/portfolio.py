@@ -13,6 +13,7 @@ from plotly.subplots import make_subplots
 from crm_core.charts.text import safe_label, safe_labels
 from crm_core.charts.theme import NEUTRAL, PALETTE, count_axis, largest, money_axis, styled
 from crm_core.portfolio import LOST, NEW, QUADRANT_ORDER, Concentration, Significance, period_label
+from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C
 
 QUADRANT_COLOURS = dict(zip(QUADRANT_ORDER, (PALETTE[2], PALETTE[1], NEUTRAL, PALETTE[3])))
@@ -27,7 +28,7 @@ def tier_colour(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
-def pareto_figure(curve: pl.DataFrame, figures: Concentration) -> go.Figure:
+def pareto_figure(curve: pl.DataFrame, figures: Concentration, style: NumberStyle = PLAIN) -> go.Figure:
     """Cumulative share of revenue against share of customers (best first), 80/20 points marked."""
     fig = go.Figure()
     fig.add_trace(go.Scatter(
@@ -40,12 +41,12 @@ def pareto_figure(curve: pl.DataFrame, figures: Concentration) -> go.Figure:
     marks_x, marks_y = [], []
     if figures.top20_share is not None:
         marks_x.append(0.2), marks_y.append(figures.top20_share)
-        fig.add_annotation(x=0.2, y=figures.top20_share, text=f"top 20% → {figures.top20_share:.0%}",
+        fig.add_annotation(x=0.2, y=figures.top20_share, text=f"top {style.share(0.2, 0)} → {style.share(figures.top20_share, 0)}",
                            ax=30, ay=45, xanchor="left", showarrow=True, arrowcolor=NEUTRAL)
     if figures.customer_share_for_80 is not None:
         marks_x.append(figures.customer_share_for_80), marks_y.append(0.8)
         fig.add_annotation(x=figures.customer_share_for_80, y=0.8,
-                           text=f"{figures.customer_share_for_80:.0%} → 80%",
+                           text=f"{style.share(figures.customer_share_for_80, 0)} → {style.share(0.8, 0)}",
                            ax=40, ay=12, xanchor="left", showarrow=True, arrowcolor=NEUTRAL)
     fig.add_trace(go.Scatter(x=marks_x, y=marks_y, mode="markers", marker=dict(size=13, color=PALETTE[1]),
                              name="80/20 points", hoverinfo="skip"))
@@ -55,7 +56,7 @@ def pareto_figure(curve: pl.DataFrame, figures: Concentration) -> go.Figure:
     return styled(fig, "Pareto curve: who brings the revenue")
 
 
-def lorenz_figure(curve: pl.DataFrame, figures: Concentration) -> go.Figure:
+def lorenz_figure(curve: pl.DataFrame, figures: Concentration, style: NumberStyle = PLAIN) -> go.Figure:
     """Lorenz curve (smallest customers first) with the equality line; the gap is the Gini."""
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=_EQUAL,
@@ -63,7 +64,7 @@ def lorenz_figure(curve: pl.DataFrame, figures: Concentration) -> go.Figure:
     fig.add_trace(go.Scatter(
         x=curve["customer_share"].to_list(), y=curve["revenue_share"].to_list(), mode="lines",
         line=dict(color=PALETTE[3], width=4), fill="tonexty", fillcolor="rgba(213,94,0,0.12)",
-        name=f"Your customers (Gini {figures.gini:.2f})" if figures.gini is not None else "Your customers",
+        name=f"Your customers (Gini {style.number(figures.gini, 2)})" if figures.gini is not None else "Your customers",
         hovertemplate="Smallest %{x:.1%} of customers<br>bring %{y:.1%} of revenue<extra></extra>",
     ))
     fig.update_layout(legend=_INSIDE_TOP_LEFT)
@@ -72,7 +73,7 @@ def lorenz_figure(curve: pl.DataFrame, figures: Concentration) -> go.Figure:
     return styled(fig, "Lorenz curve: how unequal spend is")
 
 
-def pyramid_figure(table: pl.DataFrame) -> go.Figure:
+def pyramid_figure(table: pl.DataFrame, style: NumberStyle = PLAIN) -> go.Figure:
     """Customers and revenue per tier, best tier on top (the customer pyramid)."""
     tiers = safe_labels(table["tier"])
     colours = [tier_colour(i) for i in range(len(tiers))]
@@ -80,11 +81,12 @@ def pyramid_figure(table: pl.DataFrame) -> go.Figure:
                         subplot_titles=("Customers", "Revenue"))
     fig.add_trace(go.Bar(
         y=tiers, x=table["customers"].to_list(), orientation="h", marker_color=colours, showlegend=False,
-        text=[f"{c:,} ({s:.1%})" if s is not None else f"{c:,}" for c, s in zip(table["customers"], table["customer_share"])],
+        text=[f"{style.count(c)} ({style.share(s)})" if s is not None else style.count(c)
+              for c, s in zip(table["customers"], table["customer_share"])],
         textposition="auto", hovertemplate="%{y}: %{x:,} customers<extra></extra>"), row=1, col=1)
     fig.add_trace(go.Bar(
         y=tiers, x=table["revenue"].to_list(), orientation="h", marker_color=colours, showlegend=False,
-        text=[f"{s:.0%}" if s is not None else "" for s in table["revenue_share"]],
+        text=[style.share(s, 0) if s is not None else "" for s in table["revenue_share"]],
         textposition="auto", hovertemplate="%{y}: %{x:,.0f} revenue<extra></extra>"), row=1, col=2)
     fig.update_yaxes(autorange="reversed", row=1, col=1)
     count_axis(fig, "x", largest(table["customers"]))
@@ -153,7 +155,7 @@ def _transparent(hex_colour: str, alpha: float = 0.35) -> str:
     return f"rgba({red},{green},{blue},{alpha})"
 
 
-def significance_figure(points: pl.DataFrame, matrix: Significance) -> go.Figure:
+def significance_figure(points: pl.DataFrame, matrix: Significance, style: NumberStyle = PLAIN) -> go.Figure:
     """Value against cost to serve, one colour per quadrant, with the quadrant lines.
 
     When value is skewed (the largest is over 50 times the line) the value axis
@@ -183,7 +185,7 @@ def significance_figure(points: pl.DataFrame, matrix: Significance) -> go.Figure
     money_axis(fig, "y", title_text=f"{value_title} in the period" + (" (log scale)" if log_axis else ""),
                type="log" if log_axis else "linear")
     if log_axis and hidden:
-        fig.add_annotation(text=f"{hidden:,} customer{'s' if hidden != 1 else ''} with {matrix.value} below 1 (zero or negative included) are not drawn on the log scale",
+        fig.add_annotation(text=f"{style.count(hidden)} customer{'s' if hidden != 1 else ''} with {matrix.value} below 1 (zero or negative included) are not drawn on the log scale",
                            xref="paper", yref="paper", x=0, y=-0.22, showarrow=False, xanchor="left",
                            font=dict(size=13, color=NEUTRAL))
     fig.update_layout(legend=dict(y=1.0, yanchor="bottom"), margin=dict(t=110))

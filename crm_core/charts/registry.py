@@ -16,9 +16,15 @@ from typing import Any
 import plotly.graph_objects as go
 import polars as pl
 
+from crm_core.format import PLAIN, NumberStyle
 from crm_core.charts.native import ChartKind, NativeChart, Series, column_chart
 
 Data = dict[str, Any]
+
+
+def _style(data: Data) -> NumberStyle:
+    """The currency and locale a finding was written in (``data["style"]``), for the figures' own text."""
+    return data.get("style", PLAIN)
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,7 @@ def _kpi_trend_native(data: Data) -> NativeChart:
 def _pareto(data: Data) -> go.Figure:
     from crm_core.charts.portfolio import pareto_figure
 
-    return pareto_figure(data["curve"], data["figures"])
+    return pareto_figure(data["curve"], data["figures"], style=_style(data))
 
 
 def _pareto_native(data: Data) -> NativeChart:
@@ -62,7 +68,7 @@ def _pareto_native(data: Data) -> NativeChart:
 def _pyramid(data: Data) -> go.Figure:
     from crm_core.charts.portfolio import pyramid_figure
 
-    return pyramid_figure(data["tiers"])
+    return pyramid_figure(data["tiers"], style=_style(data))
 
 
 def _pyramid_native(data: Data) -> NativeChart:
@@ -143,7 +149,7 @@ def _ranked_bars_native(data: Data) -> NativeChart:
 def _driver_bars(data: Data) -> go.Figure:
     from crm_core.charts.drivers import driver_figure
 
-    return driver_figure(data["table"], data["dimension"], data["overall"])
+    return driver_figure(data["table"], data["dimension"], data["overall"], style=_style(data))
 
 
 def _driver_bars_native(data: Data) -> NativeChart:

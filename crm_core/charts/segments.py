@@ -13,6 +13,7 @@ import polars as pl
 from crm_core.charts.text import safe_label, safe_labels
 from crm_core.charts.theme import NEUTRAL, PALETTE, SEQUENTIAL, money_axis, styled
 from crm_core.clusters import CLUSTER, CLUSTER_NAME, ClusterResult
+from crm_core.format import PLAIN, NumberStyle
 from crm_core.rfm import NEW_CUSTOMER, SEGMENT
 
 #: Eleven distinguishable colours: Okabe-Ito (black left out) then muted extras.
@@ -27,7 +28,8 @@ def _scale() -> list[list]:
     return [[i / (len(SEQUENTIAL) - 1), colour] for i, colour in enumerate(SEQUENTIAL)]
 
 
-def rf_heatmap(grid: pl.DataFrame, bins: int, value: str = "customers", f_label: str = "F") -> go.Figure:
+def rf_heatmap(grid: pl.DataFrame, bins: int, value: str = "customers", f_label: str = "F",
+               style: NumberStyle = PLAIN) -> go.Figure:
     """R (rows, most recent on top) x F (columns) grid; colour = customers or mean monetary.
 
     Each cell shows its value and the segment its rule assigns.
@@ -43,7 +45,7 @@ def rf_heatmap(grid: pl.DataFrame, bins: int, value: str = "customers", f_label:
         row_text = []
         for f in fs:
             number, segment = cells.get((r, f), (None, ""))
-            shown = f"{number:,.0f}" if number is not None else "–"
+            shown = style.count(number) if column == "customers" else style.money(number, 0)  # None -> "–"
             row_text.append(f"{shown}<br>{safe_label(segment)}")
         text.append(row_text)
     fig = go.Figure(go.Heatmap(
@@ -142,7 +144,7 @@ def silhouette_figure(result: ClusterResult) -> go.Figure:
     return styled(fig, "How well customers separate into k groups", height=380)
 
 
-def pca_figure(result: ClusterResult) -> go.Figure:
+def pca_figure(result: ClusterResult, style: NumberStyle = PLAIN) -> go.Figure:
     """2-D view of a sample of customers, coloured by cluster."""
     fig = go.Figure()
     for cluster, name in result.profile.select(CLUSTER, CLUSTER_NAME).iter_rows():
@@ -157,17 +159,17 @@ def pca_figure(result: ClusterResult) -> go.Figure:
                      showticklabels=False, zeroline=False)
     fig.update_yaxes(title_text=safe_label(f"Second difference: {axes[1]}" if axes[1] else "Second difference"),
                      showticklabels=False, zeroline=False)
-    return styled(fig, f"Customer map (sample of {result.pca.height:,})", height=520)
+    return styled(fig, f"Customer map (sample of {style.count(result.pca.height)})", height=520)
 
 
 def mix_heatmap(mix: pl.DataFrame, column: str, group_column: str, order: list[str] | None = None,
-                title: str = "") -> go.Figure:
+                title: str = "", style: NumberStyle = PLAIN) -> go.Figure:
     """Rows = groups, columns = ``column`` values, colour = share of the group's revenue."""
     groups = [g for g in (order or sorted(mix[group_column].unique().to_list())) if g in set(mix[group_column].to_list())]
     values = sorted(mix[column].unique().to_list())
     cells = {(g, v): s for g, v, s in mix.select(group_column, column, "share").iter_rows()}
     z = [[cells.get((g, v)) for v in values] for g in groups]
-    text = [[f"{s:.0%}" if s is not None else "" for s in row] for row in z]
+    text = [[style.share(s, 0) if s is not None else "" for s in row] for row in z]
     fig = go.Figure(go.Heatmap(
         z=z, x=safe_labels(values), y=safe_labels(groups), text=text, texttemplate="%{text}", colorscale=_scale(),
         xgap=2, ygap=2, colorbar=dict(title="Share", tickformat=".0%"),
@@ -178,7 +180,7 @@ def mix_heatmap(mix: pl.DataFrame, column: str, group_column: str, order: list[s
     return styled(fig, title or f"Share of revenue by {column}", height=max(360, 40 * len(groups) + 140))
 
 
-def cross_sell_figure(pairs: pl.DataFrame, top: int = 10) -> go.Figure:
+def cross_sell_figure(pairs: pl.DataFrame, top: int = 10, style: NumberStyle = PLAIN) -> go.Figure:
     """Lift of the top category pairs; bars grow from the chance line (lift 1).
 
     Lifts cluster near 1 (1.1, 1.2, 1.5); bars from 0 made them look alike.
@@ -190,7 +192,7 @@ def cross_sell_figure(pairs: pl.DataFrame, top: int = 10) -> go.Figure:
     fig = go.Figure(go.Bar(
         x=[lift - 1 for lift in lifts], base=1, y=safe_labels(labels), orientation="h",
         marker_color=[PALETTE[2] if lift >= 1 else NEUTRAL for lift in lifts],
-        text=[f"{lift:.2f}×" for lift in lifts], textposition="outside", cliponaxis=False,
+        text=[f"{style.number(lift, 2)}×" for lift in lifts], textposition="outside", cliponaxis=False,
         customdata=list(zip(lifts, shown["support"].to_list())),
         hovertemplate="%{y}<br>lift %{customdata[0]:.2f}<br>%{customdata[1]:.1%} of customers buy both<extra></extra>",
     ))
@@ -202,11 +204,11 @@ def cross_sell_figure(pairs: pl.DataFrame, top: int = 10) -> go.Figure:
     return styled(fig, "Categories bought by the same customers", height=max(320, 36 * shown.height + 140))
 
 
-def channel_value_figure(value: pl.DataFrame) -> go.Figure:
+def channel_value_figure(value: pl.DataFrame, style: NumberStyle = PLAIN) -> go.Figure:
     """Mean revenue per customer by number of channels used."""
     fig = go.Figure(go.Bar(
         x=safe_labels(value["channel_use"]), y=value["mean_revenue"].to_list(), marker_color=PALETTE[0],
-        text=[f"{c:,} customers" for c in value["customers"].to_list()], textposition="outside",
+        text=[f"{style.count(c)} customers" for c in value["customers"].to_list()], textposition="outside",
         hovertemplate="%{x}: %{y:,.2f} per customer<extra></extra>",
     ))
     money_axis(fig, "y", title_text="Revenue per customer (mean)", rangemode="tozero")

@@ -28,6 +28,7 @@ from crm_core.engines.source import (
     resolve_mapping,
     source_table,
 )
+from crm_core.format import PLAIN, NumberStyle
 from crm_core.kpis import _derived, comparison_frame, previous_period
 from crm_core.logging_setup import get_logger, timed
 from crm_core.schema import C, TRANSACTION_SCHEMA
@@ -409,15 +410,16 @@ def fit_purchase_model(counts: pl.DataFrame, model: Any) -> Any:
 TOP_COLUMNS = ("customer_id", "revenue", "orders", "aov", "last_date", "recency_days")
 
 
-def top_customers(summary: pl.DataFrame, n: int = 20) -> tuple[pl.DataFrame, str]:
-    """The ``n`` customers with the most revenue, and a sentence on their share of it."""
+def top_customers(summary: pl.DataFrame, n: int = 20, *, style: NumberStyle = PLAIN) -> tuple[pl.DataFrame, str]:
+    """The ``n`` customers with the most revenue, and a sentence on their share of it (figures in ``style``)."""
     top = summary.sort(["revenue", C.CUSTOMER_ID], descending=[True, False]).head(n)
     top = top.select([name for name in TOP_COLUMNS if name in summary.columns])
     total = float(summary["revenue"].sum()) if summary.height else 0.0
     if total <= 0:
         return top, "No net revenue in this period, so there is no top list to read."
     share = float(top["revenue"].sum()) / total
-    return top, f"The top {top.height:,} of {summary.height:,} customers bring {share:.0%} of the period's net revenue."
+    return top, (f"The top {style.count(top.height)} of {style.count(summary.height)} customers bring "
+                 f"{style.share(share, 0)} of the period's net revenue.")
 
 
 def _copy_out(connection: Any, sql: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
