@@ -95,7 +95,7 @@ measure, _ = drivers.ranking_measure(overall)
 st.caption(plain(
     f"Groups are ranked by {drivers.MEASURE_LABELS[measure].lower()}; the whiskers show a 95% interval "
     "on each group's average: when two groups' whiskers overlap a lot, the difference may be chance."))
-chart(figure(driver_figure, groups, dimension, overall), key="drv_value")
+chart(figure(driver_figure, groups, dimension, overall, style=number_style()), key="drv_value")
 takeaway(drivers.takeaway(groups, dimension, overall, style=number_style()))
 note = drivers.small_groups_note(groups, style=number_style())
 if note:
@@ -188,7 +188,7 @@ else:
     download(flows.with_columns((pl.col("customers") / first_buyers).alias("share_of_first")), "journeys",
              "Download the journeys (CSV)", journey_columns)
     timing = shared(products.second_order_timing, profiles)
-    chart(figure(timing_figure, timing), key="drv_timing")
+    chart(figure(timing_figure, timing, style=number_style()), key="drv_timing")
     median = shared(products.median_days_to_second, profiles)
     takeaway("Nobody has placed a second order yet." if median is None else
              f"Half of the customers who came back did so within {number_style().number(median)} days of their first order.")

@@ -96,11 +96,11 @@ st.subheader("Satisfaction")
 left, right = st.columns(2)
 with left:
     by_group = shared(csat_by, contacts, group)
-    chart(figure(csat_figure, by_group, group, label), key="interact_csat_group")
+    chart(figure(csat_figure, by_group, group, label, style=number_style()), key="interact_csat_group")
     takeaway(csat_takeaway(by_group, group, label, style=number_style()))
 with right:
     by_channel = shared(csat_by, contacts, "channel")
-    chart(figure(csat_figure, by_channel, "channel", "contact channel"), key="interact_csat_channel")
+    chart(figure(csat_figure, by_channel, "channel", "contact channel", style=number_style()), key="interact_csat_channel")
     takeaway(csat_takeaway(by_channel, "channel", "contact channel", style=number_style()))
 
 service = shared(group_service, contacts, actions, group)

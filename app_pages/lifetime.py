@@ -152,7 +152,7 @@ def range_section(result, settings: AnalysisSettings, model: str) -> None:
     with st.spinner("Drawing the forecast's range…"):
         fan = models.forecast_fan(clv_settings.horizon_weeks, clv_settings.margin, clv_settings.annual_discount_rate,
                                   model)
-    chart(figure(forecast_fan_figure, fan, result.calibration_end, result.settings.interval), key="lt_fig_fan")
+    chart(figure(forecast_fan_figure, fan, result.calibration_end, result.settings.interval, style=number_style()), key="lt_fig_fan")
     takeaway(clv.interval_takeaway(result, style=number_style()))
     st.download_button("Download every customer's forecast (CSV)", data=safe_csv_bytes(readable_members(with_contacts(clv.customer_forecasts(result)))),
                        file_name="customer_forecasts.csv", mime="text/csv", icon=":material/download:",
@@ -166,7 +166,7 @@ def next_order_section(result) -> None:
     st.subheader("When will customers order next?")
     gaps = models.order_gaps()
     if gaps.height:
-        chart(figure(gap_histogram_figure, gaps), key="lt_fig_gaps")
+        chart(figure(gap_histogram_figure, gaps, style=number_style()), key="lt_fig_gaps")
     takeaway(clv.gap_takeaway(gaps, result.customers, style=number_style()))
     st.caption("Each customer's next order date is when an active customer like them has bought again with even "
                "odds; customers more likely gone than active are marked probably lapsed. Overdue: silent for longer "
@@ -178,7 +178,7 @@ def alive_section(result, period: str) -> None:
     st.subheader("Who is probably still a customer")
     alive = float((result.customers["p_alive"] >= 0.5).mean()) if result.customers.height else None
     figure_card(st.columns(3)[0], "probably_active_share", alive, f"as of {period.split(' to ')[-1]}")
-    chart(figure(p_alive_heatmap_figure, clv.probability_alive_matrix(result.model, result.customers)), key="lt_fig_palive")
+    chart(figure(p_alive_heatmap_figure, clv.probability_alive_matrix(result.model, result.customers), style=number_style()), key="lt_fig_palive")
     takeaway(clv.p_alive_takeaway(result, style=number_style()))
 
 
@@ -309,7 +309,7 @@ def cohorts_section() -> None:
     if cohort_table.height == 0:
         st.info("No customer made a first purchase in the sidebar period: widen the period to see cohorts.")
         return
-    chart(figure(cohort_heatmap_figure, cohort_table, shown), key="lt_fig_cohorts")
+    chart(figure(cohort_heatmap_figure, cohort_table, shown, style=number_style()), key="lt_fig_cohorts")
     takeaway(retention.cohort_takeaway(cohort_table, style=number_style()))
     st.caption("Rows: month of first purchase (a customer who bought before the period is not new). "
                "Blank cells lie after the end of the data.")

@@ -130,16 +130,16 @@ figure_card(cards[1], "customer_share_for_80pct_revenue", figures.customer_share
 figure_card(cards[2], "gini", figures.gini, period_text)
 left, right = st.columns(2)
 with left:
-    chart(figure(pareto_figure, pareto, figures), key="pf_pareto")
+    chart(figure(pareto_figure, pareto, figures, style=number_style()), key="pf_pareto")
     takeaway(pf.pareto_takeaway(figures, style=number_style()))
 with right:
-    chart(figure(lorenz_figure, lorenz, figures), key="pf_lorenz")
+    chart(figure(lorenz_figure, lorenz, figures, style=number_style()), key="pf_lorenz")
     takeaway(pf.gini_takeaway(figures, style=number_style()))
 
 # Pyramid ------------------------------------------------------------------------------------
 st.subheader("Customer pyramid")
 tiered, tiers = pf_cache.tiers(key, start, end, settings)
-chart(figure(pyramid_figure, tiers), key="pf_pyramid")
+chart(figure(pyramid_figure, tiers, style=number_style()), key="pf_pyramid")
 takeaway(pf.pyramid_takeaway(tiers, style=number_style()))
 group_table(tiers, tier="Tier", value_min=money_column(f"Lowest {settings.value} of a customer"),
             value_max=money_column(f"Highest {settings.value} of a customer"))
@@ -196,7 +196,7 @@ customers, matrix = pf_cache.significance(key, start, end, settings, current_set
                                           matrix_value, lines)
 st.caption(matrix.basis.describe(number_style()))
 points, sampling_note = pf.chart_sample(customers, style=number_style())
-chart(figure(significance_figure, points, matrix), key="pf_matrix", money_axis="y")
+chart(figure(significance_figure, points, matrix, style=number_style()), key="pf_matrix", money_axis="y")
 quadrants = pf.quadrant_summary(matrix)
 takeaway(pf.significance_takeaway(quadrants, style=number_style()))
 if sampling_note:

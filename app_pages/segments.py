@@ -172,7 +172,7 @@ def rfm_tab(summary: pl.DataFrame, settings: rfm.RfmSettings, start: dt.date,
         "Colour cells by", ["customers", "monetary"], default="customers", required=True, key=Keys.SEG_GRID_VALUE,
         format_func={"customers": "Number of customers", "monetary": "Revenue per customer (mean)"}.get)
     grid = rfm.rf_grid(scored, settings)
-    chart(figure(charts.rf_heatmap, grid, settings.bins, grid_value, "F" if settings.segment_on == "F" else "FM"), key="seg_grid_chart")
+    chart(figure(charts.rf_heatmap, grid, settings.bins, grid_value, "F" if settings.segment_on == "F" else "FM", style=number_style()), key="seg_grid_chart")
     takeaway(rfm.grid_takeaway(grid, grid_value, style=number_style()))
 
     st.subheader("How big each segment is")
@@ -286,7 +286,7 @@ def clusters_tab(summary: pl.DataFrame, start: dt.date, end: dt.date, as_of: dt.
     st.caption("Descriptions compare each group with the average customer: high/low = more than half a standard "
                "deviation above/below it (on a log scale).")
 
-    chart(figure(charts.pca_figure, result), key="clu_pca")
+    chart(figure(charts.pca_figure, result, style=number_style()), key="clu_pca")
     takeaway(cl.pca_takeaway(result, style=number_style()))
 
     st.subheader("Customers of a cluster")
@@ -323,7 +323,7 @@ def needs_tab(summary: pl.DataFrame, tx: pl.LazyFrame, scored: pl.DataFrame, rfm
         st.info(missing, icon=":material/info:")
     else:
         mix = seg_cache.group_mix(*view, groups, C.CATEGORY)
-        chart(figure(charts.mix_heatmap, mix, C.CATEGORY, needs.GROUP, order, "Share of each group's revenue by category"),
+        chart(figure(charts.mix_heatmap, mix, C.CATEGORY, needs.GROUP, order, "Share of each group's revenue by category", style=number_style()),
               key="needs_category_mix")
         takeaway(needs.mix_takeaway(mix, C.CATEGORY, needs.GROUP, style=number_style()))
 
@@ -337,7 +337,7 @@ def needs_tab(summary: pl.DataFrame, tx: pl.LazyFrame, scored: pl.DataFrame, rfm
         if pairs.is_empty():
             st.info("No two categories are bought by at least 5 of the same customers here.")
         else:
-            chart(figure(charts.cross_sell_figure, pairs), key="needs_cross_sell")
+            chart(figure(charts.cross_sell_figure, pairs, style=number_style()), key="needs_cross_sell")
         takeaway(needs.cross_sell_takeaway(pairs, style=number_style()))
         if not pairs.is_empty():
             table(
@@ -358,12 +358,12 @@ def needs_tab(summary: pl.DataFrame, tx: pl.LazyFrame, scored: pl.DataFrame, rfm
         st.info(missing, icon=":material/info:")
         return
     mix = seg_cache.group_mix(*view, groups, C.CHANNEL)
-    chart(figure(charts.mix_heatmap, mix, C.CHANNEL, needs.GROUP, order, "Share of each group's revenue by channel"),
+    chart(figure(charts.mix_heatmap, mix, C.CHANNEL, needs.GROUP, order, "Share of each group's revenue by channel", style=number_style()),
           key="needs_channel_mix")
     takeaway(needs.mix_takeaway(mix, C.CHANNEL, needs.GROUP, style=number_style()))
 
     value = needs.channel_value(summary)
-    chart(figure(charts.channel_value_figure, value), key="needs_channel_value")
+    chart(figure(charts.channel_value_figure, value, style=number_style()), key="needs_channel_value")
     takeaway(needs.channel_value_takeaway(value, style=number_style()))
     group_table(value, channel_use="Channels used")
 
