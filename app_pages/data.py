@@ -12,7 +12,7 @@ from crm_core.export import ORDER_HEADERS, readable_export, safe_csv_bytes
 from crm_core.ingest import ColumnMapping, ReadOptions
 from crm_core.schema import SIDE_TABLE_SCHEMAS
 from ui.data import current_dataset_id
-from ui.settings import current_settings
+from ui.settings import current_settings, number_style
 from ui.state import DEMO_DATASET_ID, Keys
 from ui.upload import ingest_side_table, ingest_upload, save_upload
 from ui.widgets import explain, figure_card, plain
@@ -166,15 +166,18 @@ def _show_report(report, transactions: pl.DataFrame, file_name: str) -> None:
     _revenue_definition(report)
     if report.source_lines and report.source_lines != report.rows_read:
         figure_card(st, "ingest.source_lines", report.source_lines)
-        st.caption(f"{report.source_lines:,} lines, {report.rows_read:,} orders: the export lists one line per item, "
-                   "and the items of each order were merged into one row. Below, a row is an order.")
+        style = number_style()
+        st.caption(f"{style.count(report.source_lines)} lines, {style.count(report.rows_read)} orders: the export lists "
+                   "one line per item, and the items of each order were merged into one row. Below, a row is an order.")
     columns = st.columns(5)
     for column, (metric_id, value) in zip(columns, (
             ("ingest.rows_read", report.rows_read), ("ingest.rows_kept", report.rows_valid),
             ("ingest.rows_rejected", report.rows_rejected), ("ingest.duplicates", report.duplicate_rows),
             ("ingest.returns", report.negative_amount_rows))):
         figure_card(column, metric_id, value)
-    st.caption(f"Rows read = rows kept + rows rejected: {report.rows_read:,} = {report.rows_valid:,} + {report.rows_rejected:,}.")
+    style = number_style()
+    st.caption(f"Rows read = rows kept + rows rejected: {style.count(report.rows_read)} = {style.count(report.rows_valid)} + "
+               f"{style.count(report.rows_rejected)}.")
     for warning in report.warnings:
         st.warning(plain(warning))
     st.markdown("**What we detected**")
@@ -319,7 +322,7 @@ def _append_controls(names: dict[str, str]) -> None:
         if st.button("Undo the last append", key="append_undo"):
             undone = workspace.undo_append(target)
             st.session_state.pop(APPEND_RESULT, None)
-            st.session_state[APPEND_UNDONE] = f"Undone: the dataset is back to {undone.orders_before:,} orders."
+            st.session_state[APPEND_UNDONE] = f"Undone: the dataset is back to {number_style().count(undone.orders_before)} orders."
             st.rerun()
     if st.session_state.get(APPEND_UNDONE):
         st.success(st.session_state.pop(APPEND_UNDONE))
@@ -361,7 +364,7 @@ with side_tab:
             if error:
                 st.error(plain(error))
             else:
-                st.caption(f"{report.rows_valid:,} rows kept, {report.rows_rejected:,} rejected.")
+                st.caption(f"{number_style().count(report.rows_valid)} rows kept, {number_style().count(report.rows_rejected)} rejected.")
                 st.dataframe(frame.head(20), hide_index=True)
                 if st.button("Attach to the current dataset", type="primary", key="attach_side"):
                     _workspace().add_side_table(dataset_id, kind, frame.lazy())

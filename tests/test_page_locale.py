@@ -51,3 +51,30 @@ def test_portfolio_notes_carry_the_currency():
     assert re.search(r"\d,\d{2} €", lines) and not ENGLISH_NUMBER.search(lines), lines
     pareto = _one(captions, "The top 20% of customers bring")
     assert not ENGLISH_NUMBER.search(pareto), pareto
+
+
+def _chart(at: AppTest, key: str) -> dict:
+    """The drawn figure of the chart with ``key`` (see ui.widgets.chart)."""
+    import json
+
+    for element in at.get("plotly_chart"):
+        if element.proto.id.endswith(f"-{key}"):
+            return json.loads(element.proto.spec)
+    raise AssertionError(f"no chart {key}")
+
+
+def test_cached_chart_text_follows_the_locale():
+    """Text a builder writes (the Lorenz curve's Gini, the pyramid's shares) changes with the locale, cache or not."""
+    at = AppTest.from_file(app_path(), default_timeout=180)
+    at.session_state[Keys.SETTINGS] = AnalysisSettings(currency="EUR")
+    at.run()
+    at.switch_page("app_pages/portfolio.py").run()
+    assert not at.exception, at.exception
+    english = [trace["name"] for trace in _chart(at, "pf_lorenz")["data"] if "Gini" in trace.get("name", "")]
+    assert english and re.search(r"Gini \d\.\d{2}\)", english[0]), english
+    at.sidebar.selectbox(key=Keys.LOCALE).set_value("de").run()
+    assert not at.exception, at.exception
+    german = [trace["name"] for trace in _chart(at, "pf_lorenz")["data"] if "Gini" in trace.get("name", "")]
+    assert german == [english[0].replace(".", ",")]
+    pyramid = " ".join(_chart(at, "pf_pyramid")["data"][0]["text"])
+    assert re.search(r"\(\d+,\d%\)", pyramid) and not ENGLISH_NUMBER.search(pyramid), pyramid

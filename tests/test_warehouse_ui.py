@@ -86,6 +86,35 @@ def test_a_duckdb_file_connects_by_url(tmp_path, monkeypatch):
     assert table["customer_id"].tolist() == top["customer_id"].to_list()
 
 
+def test_the_panel_follows_currency_and_locale(tmp_path, monkeypatch):
+    """Counts, dates and the top-customers sentence in the manager's style (here EUR, 1.234,56)."""
+    import ibis
+
+    from crm_core.format import NumberStyle
+    from crm_core.settings import AnalysisSettings
+    from ui.state import Keys
+
+    tx = read_orders(DATA / "cdnow_sample.csv")[0].collect()
+    path = tmp_path / "shop.duckdb"
+    writer = ibis.duckdb.connect(str(path))
+    writer.create_table("orders", tx)
+    writer.disconnect()
+    monkeypatch.delenv("CRM_WAREHOUSE_URL", raising=False)
+    at = AppTest.from_file(app_path(), default_timeout=120)
+    at.session_state[Keys.SETTINGS] = AnalysisSettings(currency="EUR", locale="de")
+    at.run()
+    at.switch_page("app_pages/data.py").run()
+    at.text_input(key="wh_uri").set_value(f"duckdb:///{path}")
+    at.text_input(key="wh_table").set_value("orders")
+    at.button(key="wh_connect").click().run()
+    assert not at.exception and not at.error, [error.value for error in at.error]
+    assert any("6.919 order lines, 2.357 customers, 1 Jan 1997 – 30 Jun 1998" in m.value for m in at.success)
+    _, sentence = top_customers(summarize(tx.lazy(), as_of=dt.date(1998, 6, 30)).collect(), 20,
+                                style=NumberStyle("EUR", "de"))
+    assert "of 2.357 customers" in sentence
+    assert any(plain(sentence) in caption.value for caption in at.caption)
+
+
 def test_typed_uri_errors_say_what_to_do(monkeypatch):
     monkeypatch.delenv("CRM_WAREHOUSE_URL", raising=False)
     at = _data_page()

@@ -19,7 +19,7 @@ from crm_core.ingest import ColumnMapping
 from crm_core import format as fmt
 from crm_core.kpis import comparison_window, default_window, format_delta, previous_period, trend_takeaway
 from crm_core.engines import DEFAULT_DRILL_ROWS, Warehouse, WarehouseError, WarehouseSource, top_customers
-from ui.settings import current_settings
+from ui.settings import current_settings, number_style
 from ui.state import Keys
 from ui.widgets import chart, figure_card, plain, takeaway
 
@@ -108,7 +108,7 @@ def _kpi_cards(comparison: pl.DataFrame, trend: pl.DataFrame, period: str) -> No
     columns = st.columns(4)
     for index, row in enumerate(comparison.iter_rows(named=True)):
         figure_card(columns[index % 4], row["kpi"], row["value"], period,
-                    delta=format_delta(row["delta"], row["delta_pct"], row["kind"]),
+                    delta=format_delta(row["delta"], row["delta_pct"], row["kind"], style=number_style()),
                     chart_data=trend[row["kpi"]].fill_null(0).to_list(),
                     chart_type="bar" if row["kind"] in ("money", "count") else "line")
 
@@ -119,18 +119,20 @@ def _results(source: WarehouseSource) -> None:
         st.warning("Connected, but the table or query has no usable rows (customer, date and amount all filled).")
         return
     first, last = described["first_date"], described["last_date"]
-    st.success(f"Connected: {described['rows']:,} order lines, {described['customers']:,} customers, "
-               f"{first:%d %b %Y} – {last:%d %b %Y}.")
+    style = number_style()
+    st.success(f"Connected: {style.count(described['rows'])} order lines, {style.count(described['customers'])} "
+               f"customers, {fmt.period(first, last, ' – ')}.")
     chosen = st.date_input("Period", value=(first, last), min_value=first, max_value=last, key=Keys.WH_PERIOD)
     start, end = (chosen[0], chosen[1]) if len(chosen) == 2 else (first, last)
     comparison, trend, summary = _figures(source, start, end)
     card_start, card_end = comparison_window(start, end, default_window(start, end))
     prev_start, prev_end = previous_period(card_start, card_end)
-    st.caption(f"Cards: {card_start:%d %b %Y} – {card_end:%d %b %Y}, compared with {prev_start:%d %b %Y} – {prev_end:%d %b %Y}.")
-    _kpi_cards(comparison, trend, f"{fmt.period(card_start, card_end)}, compared with {fmt.period(prev_start, prev_end)}")
+    windows = f"{fmt.period(card_start, card_end, ' – ')}, compared with {fmt.period(prev_start, prev_end, ' – ')}"
+    st.caption(f"Cards: {windows}.")
+    _kpi_cards(comparison, trend, windows)
     chart(kpi_trend_figure(trend, "revenue", "month"), key="wh_trend")
-    takeaway(trend_takeaway(trend, "revenue", "month"))
-    top, sentence = top_customers(summary, TOP_CUSTOMERS)
+    takeaway(trend_takeaway(trend, "revenue", "month", style=style))
+    top, sentence = top_customers(summary, TOP_CUSTOMERS, style=style)
     st.markdown(f"**Top {min(TOP_CUSTOMERS, summary.height)} customers by revenue**")
     takeaway(sentence)
     st.dataframe(top, hide_index=True)
