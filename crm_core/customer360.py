@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import cast
 
 import polars as pl
 
@@ -203,7 +204,8 @@ def timeline_takeaway(view: CustomerView, *, style: NumberStyle = PLAIN) -> str:
         return "This customer made no purchase in the selected period: widen the period in the sidebar."
     timeline = view.timeline
     days = timeline.height
-    first, last = timeline[C.ORDER_DATE].min(), timeline[C.ORDER_DATE].max()
+    dates = timeline[C.ORDER_DATE]
+    first, last = cast(dt.date, dates.min()), cast(dt.date, dates.max())  # a Date column: dates (or None)
     total = timeline["amount"].sum()
     # one customer's amounts keep their cents
     sentence = (f"Bought on {style.count(days)} day{'s' if days != 1 else ''} "
