@@ -238,8 +238,9 @@ def _compare(engine: str, where: str) -> list[str]:
         push, pull = pushed[f"{name}_wall"], pulled["read"] + pulled[f"{name}_wall"]
         same = pushed[name] == pulled[name]
         verdict = "met" if push < pull else "NOT met"
-        line = (f"{engine:<10} {label:<38} push {push:7.2f} s | pull {pull:7.2f} s (read {pulled['read']:.1f} + "
-                f"compute {pulled[f'{name}_wall']:.1f}) | push/pull {push / pull:5.2f} (target < 1: {verdict})"
+        title = f"{engine} {ROWS / 1e6:g}M orders, {label}"
+        line = (f"{title:<64}  push {push:7.2f} s | pull {pull:7.2f} s (read {pulled['read']:.1f} + "
+                f"compute {pulled[f'{name}_wall']:.1f}) | push/pull {push / pull:5.2f} (target < 1) {verdict}"
                 f"{'' if same else ' | FIGURES DIFFER'}")
         print(line, flush=True)
         lines.append(line)
@@ -285,8 +286,8 @@ def main() -> None:
             lines += _compare("spark", str(parquet))
     load = " ".join(f"{value:.1f}" for value in os.getloadavg())
     print(f"\nPush-down vs pull, {ROWS:,} order lines, {os.cpu_count()} cores, load average {load} at the end:")
-    for line in lines:
-        print("  " + line)
+    for line in lines:  # a recap: without "(target" so the bench summary table counts each figure once
+        print("  " + line.replace(" (target < 1)", ", target < 1:"))
 
 
 if __name__ == "__main__":
