@@ -45,8 +45,9 @@ FIRST, DAYS = dt.date(2022, 1, 1), 4 * 365
 LAST = FIRST + dt.timedelta(days=DAYS - 1)
 CALIBRATION_END = LAST - dt.timedelta(days=365)
 TESTS = Path(__file__).resolve().parent.parent / "tests"
-# More memory for sorts and hashes than the tiny defaults; parallel query with two workers (2 cores).
-PG_SETTINGS = "-c shared_buffers=1GB -c work_mem=256MB -c max_parallel_workers_per_gather=2 -c jit=off"
+# Memory for the per-customer hash tables (about 300 MB per million lines; less spills to disk);
+# parallel query with two workers (2 cores).
+PG_SETTINGS = "-c shared_buffers=1GB -c work_mem=1GB -c max_parallel_workers_per_gather=2 -c jit=off"
 SPARK_MASTER = os.environ.get("CRM_BENCH_SPARK_MASTER", "local[*]")
 
 
@@ -238,8 +239,9 @@ def _compare(engine: str, where: str) -> list[str]:
         push, pull = pushed[f"{name}_wall"], pulled["read"] + pulled[f"{name}_wall"]
         same = pushed[name] == pulled[name]
         verdict = "met" if push < pull else "NOT met"
-        line = (f"{engine:<10} {label:<38} push {push:7.2f} s | pull {pull:7.2f} s (read {pulled['read']:.1f} + "
-                f"compute {pulled[f'{name}_wall']:.1f}) | push/pull {push / pull:5.2f} (target < 1: {verdict})"
+        title = f"{engine} {ROWS / 1e6:g}M orders, {label}"
+        line = (f"{title:<64}  push {push:7.2f} s | pull {pull:7.2f} s (read {pulled['read']:.1f} + "
+                f"compute {pulled[f'{name}_wall']:.1f}) | push/pull {push / pull:5.2f} (target < 1) {verdict}"
                 f"{'' if same else ' | FIGURES DIFFER'}")
         print(line, flush=True)
         lines.append(line)
@@ -250,6 +252,8 @@ def _compare(engine: str, where: str) -> list[str]:
 
 def main() -> None:
     sys.path.insert(0, str(TESTS))
+    # The app stops a PostgreSQL query after 120 s; a benchmark at 10M orders on a busy machine measures instead.
+    os.environ.setdefault("CRM_WAREHOUSE_TIMEOUT_S", "3600")
     from pg_cluster import ClusterUnavailable, PostgresCluster
 
     if ROWS != TARGET_ROWS:
@@ -285,8 +289,8 @@ def main() -> None:
             lines += _compare("spark", str(parquet))
     load = " ".join(f"{value:.1f}" for value in os.getloadavg())
     print(f"\nPush-down vs pull, {ROWS:,} order lines, {os.cpu_count()} cores, load average {load} at the end:")
-    for line in lines:
-        print("  " + line)
+    for line in lines:  # a recap: without "(target" so the bench summary table counts each figure once
+        print("  " + line.replace(" (target < 1)", ", target < 1:"))
 
 
 if __name__ == "__main__":

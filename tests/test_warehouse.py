@@ -398,6 +398,19 @@ def test_query_source_and_amount_from_quantity_times_price(pg):
     assert literal.all_rows()["amount"].sort().to_list() == [5.0, 20.0]
 
 
+def test_postgres_results_keep_empty_text_nulls_and_dates(pg):
+    """Results come back through COPY as CSV: '' stays text, NULL stays null, truncated dates stay dates."""
+    query = ("SELECT 'X' AS customer_id, DATE '2024-03-05' AS order_date, 1.5::float8 AS amount, '' AS channel "
+             "UNION ALL SELECT 'Y', DATE '2024-04-30', 2.25, NULL")
+    warehouse = Warehouse(WarehouseSource(pg, query=query))
+    rows = warehouse.all_rows().sort("customer_id")
+    assert rows["channel"].to_list() == ["", None]
+    assert rows["amount"].to_list() == [1.5, 2.25] and rows["order_date"].dtype == pl.Date
+    trend = warehouse.kpi_trend(D(2024, 3, 1), D(2024, 4, 30), "month")
+    assert trend["period"].to_list() == [D(2024, 3, 1), D(2024, 4, 1)]
+    assert warehouse.customer_summary()["channels"].to_list() == [1, 0]  # '' is a channel, NULL is none
+
+
 def test_unknown_table_or_column_is_refused_before_any_query(pg, tiny_pg):
     with pytest.raises(WarehouseError, match="no table"):
         Warehouse(WarehouseSource(pg, table='"tiny orders"; DROP TABLE cdnow'))
@@ -459,6 +472,16 @@ def test_logs_have_timings_and_counts_but_no_customer_data(small):
 
 
 # --- pure helpers ----------------------------------------------------------------------------
+
+
+def test_spark_sessions_get_arrow_and_few_shuffle_partitions_locally():
+    from crm_core.engines.source import spark_settings
+
+    assert spark_settings("local[3]")["spark.sql.shuffle.partitions"] == "6"  # two tasks per core, not 200
+    assert spark_settings("local")["spark.sql.shuffle.partitions"] == "2"
+    cluster = spark_settings("spark://master:7077")
+    assert "spark.sql.shuffle.partitions" not in cluster  # the cluster's own setting stays
+    assert cluster["spark.sql.execution.arrow.pyspark.enabled"] == "true"
 
 
 def test_query_checks():

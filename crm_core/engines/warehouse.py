@@ -3,8 +3,10 @@
 :class:`Warehouse` runs the Ibis expressions of :mod:`crm_core.engines.figures`
 on one :class:`~crm_core.engines.source.WarehouseSource` and returns Polars
 frames with exactly the file path's columns and types, so pages and tests
-compare them directly. Only results travel: a few rows for the KPIs and the
-CLV statistics, one row per customer for the summary, scores and tiers.
+compare them directly. Only results travel: a few rows for the KPIs, the
+segments and the tiers (:meth:`Warehouse.segments_and_tiers`), thousands for
+the CLV statistics of both models (:meth:`Warehouse.clv_data`), one row per
+customer only for the summary, scores and per-customer tiers.
 :meth:`Warehouse.all_rows` pulls every line instead (what push-down avoids; for
 benchmarks and tests).
 """
