@@ -45,9 +45,10 @@ REVENUE_CHOICES = {
 }
 REVENUE_KEY = "ov_revenue"
 APPEND_RESULT, APPEND_UNDONE = "append_result", "append_undone"
-#: Exchange rates: the upload, the reporting currency, and (file id, currencies) of the last read.
-RATES_KEY, REPORT_IN_KEY, CURRENCIES_KEY = "data_rates_upload", "data_report_currency", "data_currencies"
-RATES_TABLE_KEY = "data_rates_table"  # (upload id, checked RatesTable or the error line)
+#: Exchange rates of the upload (widgets of the "data" rates box), and (file id, currencies) of the last read.
+RATES_KEY, CURRENCIES_KEY = "data_rates_upload", "data_currencies"
+#: (file id, currencies) of an export the append refused for want of rates; the refusal shown after the rerun.
+APPEND_CURRENCIES, APPEND_REFUSED = "append_currencies", "append_refused"
 SIDE_KINDS = {
     "customers": "Customers (attributes, acquisition channel)",
     "interactions": "Support interactions (CSAT, cost)",
@@ -94,29 +95,40 @@ def _exchange_rates(uploaded, options: ReadOptions) -> ReadOptions:
     file_id, found = st.session_state.get(CURRENCIES_KEY) or (None, [])
     if file_id != uploaded.file_id or len(found) < 2:
         return options
+    problem = f"Totals would add {', '.join(found[:6])} as if they were one currency."
+    return _rates_box(problem, found, current_settings().currency, options, key="data")
+
+
+def _rates_box(problem: str, choices: list[str], preferred: str | None, options: ReadOptions, key: str) -> ReadOptions:
+    """The Exchange rates box: reporting currency and a rates table; ``options`` with the checked rates.
+
+    ``problem`` says why amounts need converting; ``choices`` are the currencies to report in (``preferred``
+    first chosen); ``key`` prefixes the widgets' keys (``{key}_rates_upload``...), one box per flow.
+    """
     with st.container(border=True):
         st.markdown("**Exchange rates** — the amounts are in several currencies")
         explain(
-            f"Totals would add {', '.join(found[:6])} as if they were one currency. Upload a rates table (CSV with "
+            f"{problem} Upload a rates table (CSV with "
             "columns date, currency, rate) to convert every order to one currency. The rate is how many units of "
             "the reporting currency one unit of the currency was worth that day: to report in EUR, the row "
             "2024-01-02, USD, 0.9123 says one dollar was worth 0.9123 euros. Each order uses the latest rate on "
             "or before its date; an order without one is set aside with the reason. See docs/currency.md."
         )
         left, right = st.columns([1, 2])
-        chosen = current_settings().currency  # the sidebar's currency, when the file has it
-        reporting = left.selectbox("Report amounts in", found, index=found.index(chosen) if chosen in found else 0,
-                                   key=REPORT_IN_KEY, help="The currency every amount is converted to.")
-        rates_file = right.file_uploader("Exchange rates (optional)", type=["csv", "txt", "tsv"], key=RATES_KEY)
+        reporting = left.selectbox("Report amounts in", choices,
+                                   index=choices.index(preferred) if preferred in choices else 0,
+                                   key=f"{key}_report_currency", help="The currency every amount is converted to.")
+        rates_file = right.file_uploader("Exchange rates (optional)", type=["csv", "txt", "tsv"],
+                                         key=f"{key}_rates_upload")
     if rates_file is None:
         return options
-    read_before = st.session_state.get(RATES_TABLE_KEY)
+    read_before = st.session_state.get(f"{key}_rates_table")  # (upload id, checked RatesTable or the error line)
     if read_before is None or read_before[0] != rates_file.file_id:  # read and check once per upload
         try:
             read_before = (rates_file.file_id, read_rates(rates_file.getvalue(), name=rates_file.name))
         except RatesError as error:
             read_before = (rates_file.file_id, str(error))
-        st.session_state[RATES_TABLE_KEY] = read_before
+        st.session_state[f"{key}_rates_table"] = read_before
     if isinstance(read_before[1], str):
         st.error(plain(f"The exchange rates cannot be used: {read_before[1]}. Fix the file and upload it again."))
         return options
@@ -220,6 +232,55 @@ def _workspace():
     return user_workspace()
 
 
+def _single_currency(detected: str | None) -> str | None:
+    """The dataset's currency code, or None when it is unknown or mixed ('EUR, USD')."""
+    return detected if detected and len(detected) == 3 and detected.isalpha() else None
+
+
+def _append_options(new_file, saved: dict) -> ReadOptions:
+    """Read the export as the dataset was read; with the Exchange rates box once it needs converting."""
+    definition = saved.get("revenue_definition")
+    options = ReadOptions(revenue_definition=definition if definition in REVENUE_CHOICES else None)
+    file_id, found = st.session_state.get(APPEND_CURRENCIES) or (None, [])
+    if file_id != new_file.file_id:
+        return options
+    dataset_currency = _single_currency(saved.get("currency"))
+    choices = sorted({*found, dataset_currency} - {None})
+    problem = (f"The export's amounts are in {', '.join(found[:6])}"
+               + (f" and the dataset's in {dataset_currency}." if dataset_currency else "."))
+    return _rates_box(problem, choices, dataset_currency, options, key="append")
+
+
+def _currency_problem(found: list[str], dataset_currency: str | None) -> str | None:
+    """Why the export's amounts cannot be added to the dataset's as they are, or None."""
+    if len(found) > 1:
+        return f"The export's amounts are in {len(found)} currencies ({', '.join(found[:6])})"
+    if found and dataset_currency and found[0] != dataset_currency:
+        return f"The export's amounts are in {found[0]} and the dataset's in {dataset_currency}"
+    return None
+
+
+def _append(workspace, target: str, new_file, options: ReadOptions, dataset_currency: str | None) -> None:
+    """Read the export and append it; refuse (nothing appended) when its currencies need a rates table."""
+    from crm_core.ingest import IngestError, read_orders
+
+    try:
+        tx, report = read_orders(new_file.getvalue(), None, options, filename=new_file.name)
+        found = list(report.detected.get("currencies") or [])
+        problem = None if options.rates is not None else _currency_problem(found, dataset_currency)
+        if problem:
+            st.session_state[APPEND_CURRENCIES] = (new_file.file_id, found)
+            st.session_state[APPEND_REFUSED] = (
+                f"Nothing was appended: {problem}, and totals would add them as if they were one currency. "
+                "Upload an exchange-rates table (date, currency, rate) in the Exchange rates box above, "
+                "then press Append export again.")
+            st.rerun()  # draw the Exchange rates box above the button
+        result = workspace.append_export(target, new_file.getvalue(), new_file.name, tx, lines=report.lines)
+        st.session_state[APPEND_RESULT] = (target, result, list(report.warnings))
+    except IngestError as error:
+        st.error(plain(str(error)))
+
+
 def _append_controls(names: dict[str, str]) -> None:
     """Append a newer export to a saved dataset, show the reconciliation, offer Undo."""
     st.markdown("**Append export** — add this month's export to a saved dataset")
@@ -233,24 +294,22 @@ def _append_controls(names: dict[str, str]) -> None:
     workspace = _workspace()
     new_file = st.file_uploader("Newer export of the same shop or system", type=["csv", "tsv", "txt", "gz", "parquet", "xlsx"],
                                 key="append_upload")
-    if new_file is not None and st.button("Append export", type="primary", key="append_button"):
-        from crm_core.ingest import IngestError, read_orders
-
-        saved = workspace.report(target).detected.get("revenue_definition")
-        options = ReadOptions(revenue_definition=saved if saved in REVENUE_CHOICES else None)
-        try:
-            tx, report = read_orders(new_file.getvalue(), None, options, filename=new_file.name)
-            st.session_state[APPEND_RESULT] = (target, workspace.append_export(target, new_file.getvalue(), new_file.name,
-                                                                               tx, lines=report.lines))
-        except IngestError as error:
-            st.error(plain(str(error)))
-    shown_target, result = st.session_state.get(APPEND_RESULT) or (None, None)
+    if new_file is not None:
+        saved = workspace.report(target).detected
+        options = _append_options(new_file, saved)
+        if st.button("Append export", type="primary", key="append_button"):
+            _append(workspace, target, new_file, options, _single_currency(saved.get("currency")))
+    if st.session_state.get(APPEND_REFUSED):
+        st.error(plain(st.session_state.pop(APPEND_REFUSED)))
+    shown_target, result, warnings = st.session_state.get(APPEND_RESULT) or (None, None, [])
     if result is not None and shown_target == target:
         columns = st.columns(3)
         figure_card(columns[0], "append.new_orders", result.new_orders)
         figure_card(columns[1], "append.changed_orders", result.changed_orders)
         figure_card(columns[2], "append.duplicate_orders", result.duplicate_orders)
         st.success(result.sentence())
+        for warning in warnings:  # e.g. "Amounts converted to EUR with your rates table (...)"
+            st.warning(plain(warning))
         if result.changed:
             st.caption("Changed orders (the newer export's version is kept)")
             st.dataframe(pl.DataFrame(result.changed), hide_index=True)

@@ -1,6 +1,7 @@
 """Drivers: which first products, offers, channels, regions and months bring customers who come back and are worth more."""
 from __future__ import annotations
 
+import polars as pl
 import streamlit as st
 
 from crm_core import drivers, offers, products
@@ -178,7 +179,14 @@ else:
     takeaway(products.journey_takeaway(flows, style=number_style()))
     st.caption("Each order's product is its largest line. The less common products on either side are grouped as "
                f"'{products.OTHER}'.")
-    download(flows, "journeys", "Download the journeys (CSV)")
+    kind = "product" if item == C.PRODUCT else "category"
+    journey_columns = {
+        "from_item": f"First order's {kind}", "to_item": f"Second order's {kind}", "customers": count_column("Customers"),
+        "share_of_first": share_column(f"Share of the first {kind}'s customers"),
+    }
+    first_buyers = pl.col("customers").sum().over("from_item")
+    download(flows.with_columns((pl.col("customers") / first_buyers).alias("share_of_first")), "journeys",
+             "Download the journeys (CSV)", journey_columns)
     timing = shared(products.second_order_timing, profiles)
     chart(figure(timing_figure, timing), key="drv_timing")
     median = shared(products.median_days_to_second, profiles)

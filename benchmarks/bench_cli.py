@@ -84,6 +84,7 @@ def main() -> None:
         return
     path = str(_orders_file())
     _compile_package()
+    _load("before")
     python = sys.executable
     summary = [python, "-m", "crm_core", "summary", path, "--json"]
     for script, target in (("polars_summary.py", "<= 1.3x"), ("pandas_summary.py", "<= 0.6x")):
@@ -93,10 +94,18 @@ def main() -> None:
         import lifetimes  # noqa: F401  (installed by requirements-bench.txt)
     except ImportError:
         print("clv vs lifetimes_clv.py: skipped (pip install -r requirements-bench.txt)")
+        _load("after")
         return
     clv = [python, "-m", "crm_core", "clv", path, "--json"]
     ours, base, ratios = _pairs(clv, [python, str(SHARED_BENCH / "lifetimes_clv.py"), path])
     _line("clv vs lifetimes_clv.py, 1M orders", ours, base, ratios, "<= 0.2x")
+    _load("after")
+
+
+def _load(when: str) -> None:
+    """The machine's load average: ratios are only comparable with the load they were measured under."""
+    one, five, fifteen = os.getloadavg()
+    print(f"load average {when}: {one:.2f}, {five:.2f}, {fifteen:.2f} (1, 5, 15 min; {os.cpu_count()} cores)", flush=True)
 
 
 if __name__ == "__main__":

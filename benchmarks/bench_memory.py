@@ -1,4 +1,5 @@
-"""Peak memory of ``python -m crm_core summary FILE --json`` on files larger than memory is comfortable for.
+"""Peak memory of the file commands (``summary``, then ``rfm``, ``portfolio``, ``clv``, ``export``) on files
+larger than memory is comfortable for.
 
 Issue 18 point 2: every path on 100M orders (a ~3 GB CSV) within 4 GB peak RSS;
 ``summary`` on 30M orders (3M customers) under 1.2 GB with exact totals (the
@@ -6,6 +7,10 @@ contract, scaled); 50M rejected rows under 1.5 GB. Each figure is the peak
 resident memory of the whole process tree (the CLI and any child it starts),
 summed over its processes, polled every 20 ms from /proc, with ``wait4``'s
 largest single process beside it.
+
+The other commands run on the orders file with the same target, their exactness shown
+beside (every customer counted or modelled, the portfolio's revenue to the cent);
+``CRM_BENCH_MEMORY_COMMANDS=rfm,clv`` picks some (``none``: summary alone).
 
 Sizes: 30M orders and 50M rejected rows by default; ``CRM_BENCH_FULL=1`` adds
 100M orders (generating the 3 GB file takes minutes on 2 cores). Smaller runs:
@@ -24,6 +29,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from benchmarks.common import OUT
 
@@ -93,8 +99,8 @@ def peak_tree_rss(command: list[str], env: dict[str, str]) -> tuple[int, float, 
     """Run ``command``: (exit code, seconds, peak MB of the tree's summed RSS (at least the largest
     process's), wait4's largest single process MB, stdout)."""
     start = time.perf_counter()
-    with open(os.devnull, "wb") as sink, (OUT / "memory_stdout.json").open("w+b") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=sink, env=env, cwd=ROOT)
+    with (OUT / "memory_stderr.txt").open("wb") as errors, (OUT / "memory_stdout.json").open("w+b") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=errors, env=env, cwd=ROOT)
         peak = 0
         while True:
             done, status, usage = os.wait4(process.pid, os.WNOHANG)
@@ -134,10 +140,22 @@ def _tree_rss(root: int) -> int:
     return sum(resident.get(pid, 0) for pid in tree)
 
 
-def _line(title: str, target_mb: float, path: Path, cents: int) -> str:
+#: The other file commands, measured on the orders file: (command, extra arguments).
+OTHER_COMMANDS: dict[str, tuple[str, ...]] = {
+    "rfm": (),
+    "portfolio": (),
+    "clv": (),
+    "export": ("--segment", "Champions", "--out", str(OUT / "memory_export.csv")),
+}
+
+
+def _run(command: str, path: Path, extra: tuple[str, ...] = ()) -> tuple[int, float, float, float, str]:
     env = dict(os.environ, CRM_INGEST_TIMEOUT_S="3600")  # the clock is not what is measured here
-    command = [sys.executable, "-m", "crm_core", "summary", str(path), "--json"]
-    code, seconds, tree_mb, largest_mb, text = peak_tree_rss(command, env)
+    return peak_tree_rss([sys.executable, "-m", "crm_core", command, str(path), "--json", *extra], env)
+
+
+def _line(title: str, target_mb: float, path: Path, cents: int) -> str:
+    code, seconds, tree_mb, largest_mb, text = _run("summary", path)
     if code != 0:
         line = f"{title:<52} exit {code} after {seconds:6.1f}s, peak {tree_mb:6.0f} MB (target < {target_mb:.0f} MB)"
     else:
@@ -150,12 +168,55 @@ def _line(title: str, target_mb: float, path: Path, cents: int) -> str:
     return line
 
 
+def _check(command: str, result: dict[str, Any], cents: int, customers: int) -> str:
+    """What each command's output says about exactness: customers counted, revenue to the cent."""
+    if command == "portfolio":
+        return (f"customers {result['customers']:,} "
+                f"revenue {'exact' if round(result['revenue'] * 100) == cents else 'WRONG'}")
+    if command == "rfm":
+        return f"customers {result['customers']:,} ({'all' if result['customers'] == customers else 'WRONG'})"
+    if command == "clv":
+        return f"customers modelled {result['customers']:,} ({'all' if result['customers'] == customers else 'WRONG'})"
+    return f"target list rows {result['customers']:,}"
+
+
+def _command_line(command: str, target_mb: float, path: Path, cents: int, customers: int) -> str:
+    code, seconds, tree_mb, largest_mb, text = _run(command, path, OTHER_COMMANDS[command])
+    title = f"{command}, same file"
+    if code != 0:
+        error = (OUT / "memory_stderr.txt").read_text(errors="replace").strip()[:160]
+        line = (f"{title:<52} exit {code} after {seconds:6.1f}s, peak {tree_mb:6.0f} MB (target < {target_mb:.0f} MB): "
+                f"{error}")
+    else:
+        line = (f"{title:<52} peak {tree_mb:6.0f} MB (largest process {largest_mb:6.0f} MB) {seconds:6.1f}s "
+                f"{_check(command, json.loads(text), cents, customers)} (target < {target_mb:.0f} MB)")
+    print(line, flush=True)
+    return line
+
+
+def _commands() -> list[str]:
+    """The other commands to measure (``CRM_BENCH_MEMORY_COMMANDS=rfm,clv``; default all, ``none`` for none)."""
+    chosen = os.environ.get("CRM_BENCH_MEMORY_COMMANDS", "") or ",".join(OTHER_COMMANDS)
+    return [name for name in chosen.split(",") if name in OTHER_COMMANDS]
+
+
+def _customers(path: Path) -> int:
+    """Distinct customers of a generated file (ids are C + 8 digits), counted apart from the CLI."""
+    import polars as pl
+
+    query = pl.scan_csv(path, schema_overrides={"customer_id": pl.String}).select(pl.col("customer_id").n_unique())
+    return int(query.collect(engine="streaming").item())
+
+
 def main() -> None:
     orders = _env_rows("CRM_BENCH_MEMORY_ORDERS", 30_000_000)
     rejected = _env_rows("CRM_BENCH_MEMORY_REJECTS", 50_000_000)
     path, cents = orders_csv(orders)
     target = 1200 if orders <= 30_000_000 else 4096  # the contract's 30M figure; 4 GB for 100M
     _line(f"summary, {orders / 1e6:g}M orders ({path.stat().st_size / MB:,.0f} MB CSV)", target, path, cents)
+    customers = _customers(path)
+    for command in _commands():
+        _command_line(command, target, path, cents, customers)
     path, cents = rejects_csv(rejected)
     _line(f"summary, {rejected / 1e6:g}M rejected rows ({path.stat().st_size / MB:,.0f} MB CSV)", 1500, path, cents)
     if os.environ.get("CRM_BENCH_FULL") == "1":

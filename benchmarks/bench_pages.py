@@ -145,17 +145,35 @@ def _mark(seconds: float | None, target: float) -> str:
     return f"{seconds:6.2f}{' ' if seconds < target else '!'}"
 
 
-def demo_timings(url: str) -> dict[str, dict[str, float | None]]:
-    """Per page: first (fresh server), new_session (second browser), revisit, period, filter seconds."""
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far, every thread (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _server_cpu(times: dict[str, float | None], name: str, pid: int, step, *args) -> None:
+    """Time ``step`` into ``times[name]`` and the server's CPU seconds during it into ``times[name + '_cpu']``."""
+    before = _cpu_seconds(pid)
+    times[name] = step(*args)
+    times[f"{name}_cpu"] = _cpu_seconds(pid) - before
+
+
+def demo_timings(url: str, server_pid: int) -> dict[str, dict[str, float | None]]:
+    """Per page: first (fresh server), new_session (second browser), revisit, period, filter seconds.
+
+    ``first_cpu`` and ``revisit_cpu``: the server's CPU seconds during that visit (background work
+    included); the rest of a slow visit is the browser drawing the page, or waiting for a core.
+    """
     times: dict[str, dict[str, float | None]] = {title: {} for title in PAGES}
     with _browser() as browser:
         page, opened = _open(browser, url)
         times["Overview"]["open_link"] = opened
         for title in PAGES[1:]:
-            times[title]["first"] = _click_page(page, title)
-        times["Overview"]["first"] = _click_page(page, "Overview")  # after a visit elsewhere: the click path
+            _server_cpu(times[title], "first", server_pid, _click_page, page, title)
+        # after a visit elsewhere: the click path
+        _server_cpu(times["Overview"], "first", server_pid, _click_page, page, "Overview")
         for title in PAGES:
-            times[title]["revisit"] = _click_page(page, title)
+            _server_cpu(times[title], "revisit", server_pid, _click_page, page, title)
         second, _ = _open(browser, url)
         for title in PAGES[1:]:
             times[title]["new_session"] = _click_page(second, title)
@@ -174,9 +192,15 @@ def print_demo(times: dict[str, dict[str, float | None]]) -> None:
     print(f"{'target':<34} {FIRST_S:6.2f}s  {FIRST_S:6.2f}s  {REVISIT_S:6.2f}s  {CHANGE_S:6.2f}s  {CHANGE_S:6.2f}s   "
           "(! = missed)")
     print(f"Overview opened from a link (new tab, cold server): {times['Overview']['open_link'] or 0:.2f} s")
+    print("server CPU seconds during the first visit / revisit (the rest is the browser, or a wait for a core):")
+    print("  " + "; ".join(f"{title.split()[0]} {row.get('first_cpu') or 0:.2f}/{row.get('revisit_cpu') or 0:.2f}"
+                           for title, row in times.items()))
 
 
 def _orders_1m() -> Path:
+    chosen = os.environ.get("BENCH_PAGES_ORDERS_1M")  # a file generated beforehand with the shared generator
+    if chosen:
+        return Path(chosen)
     if ORDERS_1M.exists():
         return ORDERS_1M
     out = Path(tempfile.gettempdir()) / "bench_pages_orders1m.csv"
@@ -223,8 +247,12 @@ def main() -> None:
         return
     env = {"CRM_LOG_LEVEL": "WARNING"}
     with tempfile.TemporaryDirectory(prefix="bench_pages_") as folder:
-        with streamlit_server(Path(folder), env, flags=SERVER_FLAGS) as (port, _):
-            print_demo(demo_timings(f"http://127.0.0.1:{port}"))  # printed before the server stops
+        if not os.environ.get("BENCH_PAGES_ONLY_1M"):
+            print(f"load average before: {' '.join(f'{load:.1f}' for load in os.getloadavg())} "
+                  f"({os.cpu_count()} cores; timings stretch with it)")
+            with streamlit_server(Path(folder), env, flags=SERVER_FLAGS) as (port, pid):
+                print_demo(demo_timings(f"http://127.0.0.1:{port}", pid))  # printed before the server stops
+            print(f"load average after: {' '.join(f'{load:.1f}' for load in os.getloadavg())}")
         if os.environ.get("BENCH_PAGES_SKIP_1M"):
             return
         csv = _orders_1m()

@@ -5,21 +5,27 @@ the target is stated at 10,000,000: ``CRM_BENCH_WAREHOUSE_ROWS=10000000 make
 bench``), about 10 per customer over four years, 4 % returns, order ids and
 channels, generated once with a fixed seed into ``benchmarks/out/`` as
 Parquet, then loaded into each engine: a DuckDB file, a throwaway PostgreSQL
-server (parallel query on, 2 workers per gather), and a local Spark session
-(``local[2]``) reading the Parquet file.
+server (parallel query on, 2 workers per gather), and a Spark session
+(``CRM_BENCH_SPARK_MASTER``, default ``local[*]``) reading the Parquet file.
+``CRM_BENCH_ENGINES=duckdb,postgresql`` runs only those.
 
-Two workloads, each computed both ways and checked to give the same figures:
+Each figure is computed both ways and checked to give the same numbers:
 
-- *aggregates*: the Overview (KPI cards of the last 12 months against the 12
-  before, the monthly trend) and the CLV statistics (compressed (x, t_x, T)
-  counts); a few thousand rows travel with push-down;
-- *per customer*: the customer summary, RFM scores and the tier table (one row
-  per customer travels for the first two).
+- *Overview*: KPI cards of the last 12 months against the 12 before, and the
+  monthly trend;
+- *CLV data*: the compressed (x, t_x, T) counts (BG/NBD) and the (x, mean
+  spend) counts (Gamma-Gamma);
+- *Segments + tiers*: the segment profile and the tier summary (a few rows
+  travel: the engine aggregates per score cell and per tier);
+- *Customer table*: summary, scores and tiers, one row per customer.
 
-Push-down runs :class:`crm_core.engines.Warehouse`; pull reads every row with
+Push-down runs :class:`crm_core.engines.Warehouse` (one connection or session
+for all figures); pull reads every row once with
 :meth:`~crm_core.engines.Warehouse.all_rows` (``COPY`` on PostgreSQL, Arrow
-elsewhere) and runs the file-path functions. Each side runs in a fresh
-process; Spark's start-up (the JVM) is left out of both sides' times.
+elsewhere) and runs the file-path functions; a figure's pull time is that
+read plus its own computation. Each side runs in a fresh process; connecting
+(Spark's JVM start included) is left out of both sides' times. Target: push <
+pull for every figure on every engine.
 """
 from __future__ import annotations
 
@@ -30,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import OUT, measure, report
+from benchmarks.common import OUT, measure
 
 ROWS = int(os.environ.get("CRM_BENCH_WAREHOUSE_ROWS", 1_000_000))
 TARGET_ROWS = 10_000_000
@@ -41,7 +47,7 @@ CALIBRATION_END = LAST - dt.timedelta(days=365)
 TESTS = Path(__file__).resolve().parent.parent / "tests"
 # More memory for sorts and hashes than the tiny defaults; parallel query with two workers (2 cores).
 PG_SETTINGS = "-c shared_buffers=1GB -c work_mem=256MB -c max_parallel_workers_per_gather=2 -c jit=off"
-TARGET = "< 1: push-down faster than pulling the rows"
+SPARK_MASTER = os.environ.get("CRM_BENCH_SPARK_MASTER", "local[*]")
 
 
 def orders_parquet() -> Path:
@@ -73,7 +79,15 @@ def orders_parquet() -> Path:
     return path
 
 
-# --- the two workloads, both ways --------------------------------------------------------
+# --- the figures, both ways ----------------------------------------------------------------
+
+#: What each figure is, as printed.
+FIGURES = {
+    "overview": "Overview: KPI cards + monthly trend",
+    "clv": "CLV data: (x, t_x, T) + spend counts",
+    "segments": "Segments + tiers (aggregates)",
+    "customers": "Customer table (1 row/customer)",
+}
 
 
 def _windows() -> tuple[dt.date, dt.date]:
@@ -82,23 +96,31 @@ def _windows() -> tuple[dt.date, dt.date]:
     return comparison_window(FIRST, LAST, "last_12_months")
 
 
-def _aggregates_digest(comparison, trend, counts) -> dict[str, Any]:
+def _overview_digest(comparison, trend) -> dict[str, Any]:
     """What must agree between the two sides (rounded against float summation order)."""
     return {
         "cards": {row["kpi"]: None if row["value"] is None else round(row["value"], 4) for row in comparison.iter_rows(named=True)},
-        "trend_revenue": round(float(trend["revenue"].sum()), 2), "trend_orders": int(trend["orders"].sum()),
-        "clv_rows": counts.height, "clv_customers": int(counts["customers"].sum()),
-        "clv_x": int((counts["frequency"] * counts["customers"]).sum()),
+        "trend_revenue": [round(value, 2) for value in trend["revenue"].to_list()], "trend_orders": trend["orders"].to_list(),
+        "trend_new": trend["new_customers"].to_list(),
     }
 
 
-def _customers_digest(summary, scored, tiers) -> dict[str, Any]:
-    return {
-        "customers": summary.height, "revenue": round(float(summary["revenue"].sum()), 2),
-        "orders": int(summary["orders"].sum()), "r_sum": int(scored["r_score"].cast(int).sum()),
-        "m_sum": int(scored["m_score"].cast(int).sum()), "tiers": tiers["customers"].to_list(),
-        "tier_revenue": [round(value, 2) for value in tiers["revenue"].to_list()],
-    }
+def _clv_digest(counts, spend) -> dict[str, Any]:
+    return {"clv_rows": counts.height, "clv_customers": int(counts["customers"].sum()),
+            "clv_x": int((counts["frequency"] * counts["customers"]).sum()),
+            "spend_customers": int(spend["customers"].sum()),
+            "spend_total": round(float((spend["monetary_value"] * spend["frequency"] * spend["customers"]).sum()), 2)}
+
+
+def _segments_digest(profile, tiers) -> dict[str, Any]:
+    return {"segments": profile["customers"].to_list(), "segment_revenue": [round(v, 2) for v in profile["revenue"].to_list()],
+            "tiers": tiers["customers"].to_list(), "tier_revenue": [round(v, 2) for v in tiers["revenue"].to_list()]}
+
+
+def _customers_digest(table) -> dict[str, Any]:
+    return {"customers": table.height, "revenue": round(float(table["revenue"].sum()), 2),
+            "orders": int(table["orders"].sum()), "r_sum": int(table["r_score"].cast(int).sum()),
+            "tier_sum": int(table["tier_index"].cast(int).sum())}
 
 
 def _warehouse(engine: str, where: str):
@@ -109,56 +131,77 @@ def _warehouse(engine: str, where: str):
     import ibis
     from pyspark.sql import SparkSession
 
-    session = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false").config("spark.sql.shuffle.partitions", "8")
-               .config("spark.driver.memory", "3g").config("spark.sql.session.timeZone", "UTC")
-               .config("spark.sql.warehouse.dir", str(OUT / "spark-warehouse")).getOrCreate())
+    from crm_core.engines.source import spark_settings
+
+    builder = (SparkSession.builder.master(SPARK_MASTER).config("spark.ui.enabled", "false")
+               .config("spark.driver.memory", "3g").config("spark.sql.warehouse.dir", str(OUT / "spark-warehouse")))
+    for key, value in spark_settings(SPARK_MASTER).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     session.read.parquet(where).createOrReplaceTempView("orders")
-    return Warehouse(WarehouseSource("local[2]", table="orders"), backend=ibis.pyspark.connect(session))
+    return Warehouse(WarehouseSource(SPARK_MASTER, table="orders"), backend=ibis.pyspark.connect(session))
 
 
-def push_aggregates(engine: str, where: str) -> dict[str, Any]:
-    warehouse = _warehouse(engine, where)
+def _timed(func) -> tuple[Any, float]:
     start = time.perf_counter()
-    comparison, trend = warehouse.overview(*_windows(), FIRST, LAST, "month")
-    digest = _aggregates_digest(comparison, trend, warehouse.clv_counts(CALIBRATION_END))
-    return {**digest, "wall": time.perf_counter() - start}
+    result = func()
+    return result, time.perf_counter() - start
 
 
-def push_customers(engine: str, where: str) -> dict[str, Any]:
+def push_all(engine: str, where: str) -> dict[str, Any]:
+    """Each figure computed in the engine (one connection / session); digests and seconds per figure."""
     warehouse = _warehouse(engine, where)
-    start = time.perf_counter()
-    from crm_core.portfolio import tier_summary
+    results: dict[str, Any] = {}
+    overview, results["overview_wall"] = _timed(lambda: warehouse.overview(*_windows(), FIRST, LAST, "month"))
+    results["overview"] = _overview_digest(*overview)
+    clv, results["clv_wall"] = _timed(lambda: (warehouse.clv_counts(CALIBRATION_END), warehouse.spend_counts(CALIBRATION_END)))
+    results["clv"] = _clv_digest(*clv)
+    segments, results["segments_wall"] = _timed(lambda: (warehouse.segment_profile(FIRST, LAST),
+                                                         warehouse.tier_summary(FIRST, LAST)))
+    results["segments"] = _segments_digest(*segments)
+    table, results["customers_wall"] = _timed(lambda: warehouse.customer_table(FIRST, LAST))
+    results["customers"] = _customers_digest(table)
+    return results
 
-    table = warehouse.customer_table(FIRST, LAST)  # summary, scores and tiers: one query
-    digest = _customers_digest(table, table, tier_summary(table))
-    return {**digest, "wall": time.perf_counter() - start}
 
+def pull_all(engine: str, where: str) -> dict[str, Any]:
+    """Every row read once into Polars, then each figure with the file path; digests and seconds per step."""
+    import polars as pl
 
-def pull_both(engine: str, where: str) -> dict[str, Any]:
-    """Read every row once, then each workload with the file path; times of each step."""
     from crm_core.clv.data import rfm_summary
     from crm_core.customers import filter_period, summarize
     from crm_core.kpis import kpi_comparison, kpi_trend
     from crm_core.portfolio import assign_tiers, tier_summary
-    from crm_core.rfm import score_customers
+    from crm_core.rfm import score_customers, segment_profile
 
     warehouse = _warehouse(engine, where)
-    start = time.perf_counter()
-    tx = warehouse.all_rows().lazy()
-    read = time.perf_counter() - start
-    start = time.perf_counter()
-    stats = rfm_summary(tx, CALIBRATION_END).collect()
-    counts = stats.group_by("frequency", "recency", "T").agg(__import__("polars").len().alias("customers"))
-    aggregates = _aggregates_digest(kpi_comparison(tx, *_windows()), kpi_trend(tx, FIRST, LAST, "month"), counts)
-    aggregates_wall = time.perf_counter() - start
-    start = time.perf_counter()
-    summary = summarize(filter_period(tx, FIRST, LAST), as_of=LAST).collect()
-    customers = _customers_digest(summary, score_customers(summary).collect(), tier_summary(assign_tiers(summary)))
-    customers_wall = time.perf_counter() - start
-    return {"aggregates": aggregates, "customers": customers, "read": read, "aggregates_wall": aggregates_wall,
-            "customers_wall": customers_wall}
+    results: dict[str, Any] = {}
+    tx, results["read"] = _timed(lambda: warehouse.all_rows().lazy())
+    overview, results["overview_wall"] = _timed(lambda: (kpi_comparison(tx, *_windows()), kpi_trend(tx, FIRST, LAST, "month")))
+    results["overview"] = _overview_digest(*overview)
+
+    def clv():
+        stats = rfm_summary(tx, CALIBRATION_END).collect()
+        counts = stats.group_by("frequency", "recency", "T").agg(pl.len().alias("customers"))
+        spend = (stats.filter(pl.col("frequency") > 0)
+                 .group_by(pl.col("frequency").cast(pl.Float64), pl.col("monetary_value").round(6))
+                 .agg(pl.len().alias("customers")))
+        return counts, spend
+
+    clv_result, results["clv_wall"] = _timed(clv)
+    results["clv"] = _clv_digest(*clv_result)
+
+    def per_customer():
+        summary = summarize(filter_period(tx, FIRST, LAST), as_of=LAST).collect()
+        return summary, score_customers(summary).collect(), assign_tiers(summary)
+
+    (summary, scored, tiered), summary_wall = _timed(per_customer)
+    segments, wall = _timed(lambda: (segment_profile(scored), tier_summary(tiered)))
+    results["segments"], results["segments_wall"] = _segments_digest(*segments), summary_wall + wall
+    table, wall = _timed(lambda: scored.join(tiered.select("customer_id", "tier_index"), on="customer_id"))
+    results["customers"], results["customers_wall"] = _customers_digest(table), summary_wall + wall
+    return results
 
 
 # --- engines ------------------------------------------------------------------------------
@@ -184,25 +227,25 @@ def _postgres_load(uri: str, parquet: Path) -> None:
     load_frame(uri, "orders", pl.read_parquet(parquet))
 
 
-def _compare(engine: str, where: str) -> None:
-    pushed = {}
-    for name, func in (("aggregates", push_aggregates), ("customers", push_customers)):
-        _, peak_mb, result = measure(func, engine, where)
-        pushed[name] = (result, peak_mb)
-        print(f"  {engine} push-down {name}: {result['wall']:.1f} s, client peak {peak_mb:,.0f} MB", flush=True)
-    _, pull_mb, pulled = measure(pull_both, engine, where)
-    print(f"  {engine} pull: read {pulled['read']:.1f} s, client peak {pull_mb:,.0f} MB", flush=True)
-    for name, (result, push_peak) in pushed.items():
-        pull_wall = pulled["read"] + pulled[f"{name}_wall"]
-        same = {key: value for key, value in result.items() if key != "wall"} == pulled[name]
-        label = {"aggregates": "Overview + CLV counts", "customers": "summary + RFM + tiers"}[name]
-        report(f"{engine}: {label}, {ROWS:,} rows", (result["wall"], push_peak), (pull_wall, pull_mb),
-               "pull all rows", TARGET)
-        print(f"  push-down / pull time {result['wall'] / pull_wall:.2f} (target < 1; pull = read "
-              f"{pulled['read']:.1f} s + compute {pulled[f'{name}_wall']:.1f} s); same figures: {'yes' if same else 'NO'}",
-              flush=True)
+def _compare(engine: str, where: str) -> list[str]:
+    """Push-down and pull of every figure on one engine; the printed lines."""
+    _, push_mb, pushed = measure(push_all, engine, where)
+    _, pull_mb, pulled = measure(pull_all, engine, where)
+    print(f"  {engine}: pull read every row in {pulled['read']:.1f} s (client peak {pull_mb:,.0f} MB; "
+          f"push-down client peak {push_mb:,.0f} MB)", flush=True)
+    lines = []
+    for name, label in FIGURES.items():
+        push, pull = pushed[f"{name}_wall"], pulled["read"] + pulled[f"{name}_wall"]
+        same = pushed[name] == pulled[name]
+        verdict = "met" if push < pull else "NOT met"
+        line = (f"{engine:<10} {label:<38} push {push:7.2f} s | pull {pull:7.2f} s (read {pulled['read']:.1f} + "
+                f"compute {pulled[f'{name}_wall']:.1f}) | push/pull {push / pull:5.2f} (target < 1: {verdict})"
+                f"{'' if same else ' | FIGURES DIFFER'}")
+        print(line, flush=True)
+        lines.append(line)
         if not same:
-            print(f"  push-down {result}\n  pull      {pulled[name]}", flush=True)
+            print(f"    push-down {pushed[name]}\n    pull      {pulled[name]}", flush=True)
+    return lines
 
 
 def main() -> None:
@@ -216,8 +259,9 @@ def main() -> None:
     print(f"  {ROWS:,} orders of {CUSTOMERS:,} customers: {parquet.name} ready in {time.perf_counter() - start:.0f} s",
           flush=True)
     only = os.environ.get("CRM_BENCH_ENGINES", "duckdb,postgresql,spark").split(",")
+    lines: list[str] = []
     if "duckdb" in only:
-        _compare("duckdb", _duckdb(parquet))
+        lines += _compare("duckdb", _duckdb(parquet))
     if "postgresql" in only:
         cluster = PostgresCluster(extra_settings=PG_SETTINGS)
         try:
@@ -229,7 +273,7 @@ def main() -> None:
                 start = time.perf_counter()
                 _postgres_load(uri, parquet)
                 print(f"  loaded into PostgreSQL in {time.perf_counter() - start:.0f} s", flush=True)
-                _compare("postgresql", uri)
+                lines += _compare("postgresql", uri)
             finally:
                 cluster.stop()
     if "spark" in only:
@@ -238,7 +282,11 @@ def main() -> None:
         except ImportError:
             print("  spark skipped: pyspark is not installed", flush=True)
         else:
-            _compare("spark", str(parquet))
+            lines += _compare("spark", str(parquet))
+    load = " ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"\nPush-down vs pull, {ROWS:,} order lines, {os.cpu_count()} cores, load average {load} at the end:")
+    for line in lines:
+        print("  " + line)
 
 
 if __name__ == "__main__":

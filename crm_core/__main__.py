@@ -6,7 +6,13 @@ import importlib
 import sys
 from typing import NoReturn
 
-from crm_core.commands import COMMANDS
+# The CLI keeps the bytecode cache of the modules it imports even where PYTHONDONTWRITEBYTECODE is set
+# (as in some containers): otherwise every run compiles crm_core from source, a tenth of a second of a
+# command that takes a few tenths, while the libraries it imports come compiled. Only missing or stale
+# caches are written (next to the sources, in __pycache__); Python skips them silently where it cannot.
+sys.dont_write_bytecode = False
+
+from crm_core.commands import COMMANDS  # noqa: E402  (after the switch above: its imports are cached too)
 
 
 def _chosen_command(argv: list[str]) -> str | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Callable, Literal
 
 import polars as pl
 
@@ -340,24 +340,17 @@ def target_list_file(targets: pl.DataFrame, currency: str = "") -> pl.DataFrame:
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
-def known_contacts(transactions: pl.LazyFrame, customers: pl.LazyFrame | None = None) -> pl.DataFrame | None:
+def known_contacts(transactions: pl.LazyFrame, customers: pl.LazyFrame | None = None,
+                   per_customer: Callable[[Callable[[pl.LazyFrame], pl.LazyFrame]], pl.DataFrame] | None = None,
+                   ) -> pl.DataFrame | None:
     """customer_id, name, email of every customer whose name or e-mail is known, else None.
 
     The customers table wins; the orders fill the gaps: the name and e-mail on a
     customer's latest order that has them (exports such as Shopify's carry them),
-    and the customer id itself when it is an e-mail address.
+    and the customer id itself when it is an e-mail address. ``per_customer(build)``
+    collects the orders' part (default: at once; see :func:`crm_core.commands.common.per_customer`).
     """
-    names = transactions.collect_schema().names()
-    name = pl.col("customer_name") if "customer_name" in names else pl.lit(None, pl.String)
-    email = pl.col("email") if "email" in names else pl.lit(None, pl.String)
-    id_as_email = pl.when(pl.col(C.CUSTOMER_ID).str.contains(_EMAIL)).then(pl.col(C.CUSTOMER_ID))
-    from_orders = (
-        transactions.select(C.CUSTOMER_ID, C.ORDER_DATE, name.alias("name"), email.alias("email"))
-        .sort(C.ORDER_DATE, nulls_last=False)
-        .group_by(C.CUSTOMER_ID)
-        .agg(pl.col("name").drop_nulls().last(), pl.col("email").drop_nulls().last())
-        .with_columns(pl.coalesce("email", id_as_email).alias("email"))  # per customer, not per order
-    )
+    from_orders = contacts_on_orders(transactions) if per_customer is None else per_customer(contacts_on_orders).lazy()
     if customers is not None:
         side = customers.collect_schema().names()
         fields = [pl.col(f) if f in side else pl.lit(None, pl.String).alias(f) for f in ("name", "email")]
@@ -369,6 +362,21 @@ def known_contacts(transactions: pl.LazyFrame, customers: pl.LazyFrame | None = 
     if not known.height:
         return None
     return known.select(C.CUSTOMER_ID, *[f for f in ("name", "email") if known.get_column(f).null_count() < known.height])
+
+
+def contacts_on_orders(transactions: pl.LazyFrame) -> pl.LazyFrame:
+    """customer_id, name, email per customer from the orders alone (see :func:`known_contacts`)."""
+    names = transactions.collect_schema().names()
+    name = pl.col("customer_name") if "customer_name" in names else pl.lit(None, pl.String)
+    email = pl.col("email") if "email" in names else pl.lit(None, pl.String)
+    id_as_email = pl.when(pl.col(C.CUSTOMER_ID).str.contains(_EMAIL)).then(pl.col(C.CUSTOMER_ID))
+    return (
+        transactions.select(C.CUSTOMER_ID, C.ORDER_DATE, name.alias("name"), email.alias("email"))
+        .sort(C.ORDER_DATE, nulls_last=False)
+        .group_by(C.CUSTOMER_ID)
+        .agg(pl.col("name").drop_nulls().last(), pl.col("email").drop_nulls().last())
+        .with_columns(pl.coalesce("email", id_as_email).alias("email"))  # per customer, not per order
+    )
 
 
 def playbook_coverage(actions: pl.DataFrame) -> pl.DataFrame:

@@ -921,12 +921,14 @@ def customers_in(table: pl.DataFrame, column: str, label: str) -> pl.DataFrame:
 # --------------------------------------------------------------------------- report (CLI)
 
 
-def portfolio_report(tx: pl.LazyFrame, settings: TierSettings = TierSettings()) -> dict:
+def portfolio_report(tx: pl.LazyFrame, settings: TierSettings = TierSettings(),
+                     summary: pl.LazyFrame | None = None) -> dict:
     """Headline figures for the CLI: customers, revenue, top20_revenue_share, gini, tiers.
 
     Concentration figures use customer net revenue whatever the tier value.
+    ``summary`` is ``summarize(tx)`` when the caller has built it already.
     """
-    full = summarize(tx)
+    full = summarize(tx) if summary is None else summary
     _value_column(full, settings.value)
     # Only the needed columns: the optimiser then skips the other aggregations.
     summary = full.select(C.CUSTOMER_ID, "revenue", *(["margin"] if settings.value == "margin" else []))

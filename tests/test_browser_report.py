@@ -121,6 +121,20 @@ def _wait_for_visible_headline(page, text: str) -> None:
     )
 
 
+def _copied_url_reopens_in_meeting_mode(browser, url: str, headline: str) -> None:
+    """A copied meeting-mode address, opened in a fresh context (no session), shows the same slide in meeting mode."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    try:
+        page = context.new_page()
+        page.goto(url, wait_until="domcontentloaded")
+        _wait_for_visible_headline(page, headline)
+        page.wait_for_selector('[data-testid="stSidebar"]', state="hidden", timeout=120_000)
+        _wait_for_address(page, "/meeting", "meeting=true")
+        assert "step=2" in page.url and "theme=Dark" in page.url
+    finally:
+        context.close()
+
+
 def test_meeting_mode_in_the_browser(app_url):
     """Sidebar toggle -> meeting page without sidebar; arrow keys step; the URL keeps step and theme; Esc exits."""
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -136,8 +150,7 @@ def test_meeting_mode_in_the_browser(app_url):
             page.wait_for_selector(".st-key-meeting label", timeout=90_000)
             page.locator(".st-key-meeting label").click()
             _wait_for_address(page, "/meeting", "step=1")
-            # Known gap (issue 15 note): the bound ?meeting=true is intermittently not written back after the
-            # switch to the meeting page, so the address is only required to keep step and theme.
+            _wait_for_address(page, "/meeting", "meeting=true")  # widget-bound parameters reach the address a beat later
             _wait_for_visible_headline(page, headlines[0])  # every slide is on the page; one shows (redrawn meanwhile)
             page.wait_for_selector('[data-testid="stSidebar"]', state="hidden", timeout=120_000)
             page.wait_for_selector(".js-plotly-plot .main-svg", timeout=120_000)
@@ -147,6 +160,8 @@ def test_meeting_mode_in_the_browser(app_url):
             _wait_for_visible_headline(page, headlines[1])
             page.locator(".st-key-theme").get_by_text("Dark").click()
             _wait_for_address(page, "/meeting", "theme=Dark")
+            assert "meeting=true" in page.url  # still there after the steps: every later write keeps it
+            _copied_url_reopens_in_meeting_mode(browser, page.url, headlines[1])
 
             page.keyboard.press("Escape")
             page.wait_for_function("() => !location.search.includes('meeting=true')", timeout=120_000)

@@ -246,3 +246,64 @@ def test_report_says_amounts_were_converted(files, tmp_path, capsys):
     html = out.read_text()
     start = html.index("How the upload was read")
     assert "Amounts converted to EUR with your rates table (3 orders in USD, 1 in GBP)." in html[start:start + 3000]
+
+
+SAVED_EUR = b"order,customer,date,amount,currency\n1,a,2024-01-02,10,EUR\n2,b,2024-01-03,20,EUR\n"
+APPENDED_MIXED = b"order,customer,date,amount,currency\n2,b,2024-01-03,20,EUR\n3,c,2024-01-12,100,USD\n4,d,2024-01-13,5,EUR\n"
+
+
+def _saved_eur_dataset_with_mixed_export(tmp_path):
+    """The Data page with a saved EUR dataset and a mixed EUR/USD export chosen for "Append export"."""
+    from conftest import app_path
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(app_path(), default_timeout=120).run()
+    at.switch_page("app_pages/data.py").run()
+    at.file_uploader(key="data_upload").set_value(("jan.csv", SAVED_EUR, "text/csv")).run()
+    at.text_input(key="upload_name").set_value("Shop").run()
+    at.button(key="upload_save").click().run()
+    at.switch_page("app_pages/data.py").run()
+    at.file_uploader(key="append_upload").set_value(("feb.csv", APPENDED_MIXED, "text/csv")).run()
+    assert not at.exception
+    return at
+
+
+def _saved_amounts(tmp_path) -> dict[str, float]:
+    (path,) = (tmp_path / "workspace").rglob("transactions.parquet")
+    return dict(pl.read_parquet(path).select("customer_id", "amount").iter_rows())
+
+
+def test_append_refuses_mixed_currencies_without_rates(tmp_path):
+    at = _saved_eur_dataset_with_mixed_export(tmp_path)
+    at.button(key="append_button").click().run()
+    assert not at.exception
+    refusal = " ".join(error.value.replace("\\", "") for error in at.error)
+    assert "Nothing was appended: The export's amounts are in 2 currencies (EUR, USD)" in refusal
+    assert "Upload an exchange-rates table (date, currency, rate)" in refusal
+    assert _saved_amounts(tmp_path) == {"a": 10.0, "b": 20.0}
+    assert not [m for m in at.metric if m.label == "New orders added"]
+
+
+def test_append_converts_mixed_currencies_with_an_uploaded_rates_table(tmp_path):
+    at = _saved_eur_dataset_with_mixed_export(tmp_path)
+    at.button(key="append_button").click().run()  # refused: the Exchange rates box appears
+    assert at.selectbox(key="append_report_currency").value == "EUR"  # the dataset's currency
+    at.file_uploader(key="append_rates_upload").set_value(("rates.csv", RATES, "text/csv")).run()
+    at.button(key="append_button").click().run()
+    assert not at.exception and not at.error, [error.value for error in at.error]
+    shown = {m.label: m.value for m in at.metric}
+    assert (shown["New orders added"], shown["Duplicate orders (skipped)"]) == ("2", "1")
+    assert any("Amounts converted to EUR with your rates table" in w.value.replace("\\", "")
+               for w in at.warning)
+    assert _saved_amounts(tmp_path) == {"a": 10.0, "b": 20.0, "c": 80.0, "d": 5.0}  # 100 USD x 0.8 on Jan 12
+
+
+def test_append_refuses_an_export_in_another_currency_than_the_dataset(tmp_path):
+    at = _saved_eur_dataset_with_mixed_export(tmp_path)
+    only_usd = b"order,customer,date,amount,currency\n3,c,2024-01-12,100,USD\n"
+    at.file_uploader(key="append_upload").set_value(("feb_usd.csv", only_usd, "text/csv")).run()
+    at.button(key="append_button").click().run()
+    assert not at.exception
+    assert any("The export's amounts are in USD and the dataset's in EUR" in e.value.replace("\\", "") for e in at.error)
+    assert at.selectbox(key="append_report_currency").options == ["EUR", "USD"]
+    assert _saved_amounts(tmp_path) == {"a": 10.0, "b": 20.0}

@@ -136,3 +136,32 @@ def test_first_channel_is_the_first_purchase_days_first_line_with_a_channel():
     first = dict(summarize(lines).select("customer_id", "first_channel").collect().iter_rows())
     # a and c: only returns, no purchase day. b: on Jan 1 the first line has no channel, the next says mail.
     assert first == {"a": None, "b": "mail", "c": None}
+
+
+def _equal_decimal_revenue() -> pl.LazyFrame:
+    """'a' spent 0.3 in one order, 'b' 0.1 + 0.2 and 'c' 0.2 + 0.1 (as floats: 0.30000000000000004), 'd' 1.00."""
+    orders = [("a", 0.3), ("b", 0.1), ("b", 0.2), ("c", 0.2), ("c", 0.1), ("d", 1.0)]
+    return pl.LazyFrame({"customer_id": [c for c, _ in orders], "order_id": [str(i) for i in range(len(orders))],
+                         "order_date": [D(2024, 1, 1 + i) for i in range(len(orders))],
+                         "amount": [amount for _, amount in orders], "cost": [0.1, 0.05, 0.05, 0.05, 0.05, 0.5]})
+
+
+def test_equal_decimal_revenue_sums_to_equal_floats():
+    assert 0.1 + 0.2 != 0.3  # what a float sum gives
+    summary = summarize(_equal_decimal_revenue()).collect()
+    revenue = dict(summary.select("customer_id", "revenue").iter_rows())
+    assert revenue == {"a": 0.3, "b": 0.3, "c": 0.3, "d": 1.0}
+    assert set(summary.filter(pl.col("customer_id") != "d")["margin"]) == {0.2}  # 0.3 - 0.1 and 0.3 - 0.05 - 0.05
+    assert set(summary.filter(pl.col("customer_id") != "d")["gross_revenue"]) == {0.3}
+
+
+def test_equal_revenue_gets_the_same_m_score_and_ties_break_by_customer_id():
+    from crm_core.portfolio import TierSettings, assign_tiers
+    from crm_core.rfm import rfm
+
+    scored = rfm(_equal_decimal_revenue())
+    m_scores = dict(scored.select("customer_id", "m_score").iter_rows())
+    assert m_scores["a"] == m_scores["b"] == m_scores["c"] < m_scores["d"]
+    # Two tiers of half the customers each: d, then the equal ones by customer id (a before b and c).
+    tiers = assign_tiers(summarize(_equal_decimal_revenue()).collect(), TierSettings(names=("Top", "Rest"), shares=(0.5,)))
+    assert tiers.select("customer_id", "tier").rows() == [("d", "Top"), ("a", "Top"), ("b", "Rest"), ("c", "Rest")]

@@ -178,3 +178,45 @@ def test_cli_export_view_currency_in_headers(tmp_path, capsys, currency):
     assert main(["export", str(source), "--segment", "Lost", "--segment", "Champions", "--view", str(view),
                  "--out", str(out), "--json"]) == 0
     assert f"Revenue ({currency})" in json.loads(capsys.readouterr().out)["columns"]
+
+
+# Stripe payments export (newer header): cus_A pays twice with its Customer ID, bob has no Customer ID
+# (his e-mail becomes his id), carl's payment failed.
+STRIPE = (
+    "id,Description,Created date (UTC),Amount,Amount Refunded,Currency,Converted Amount,Fee,Status,"
+    "Customer ID,Customer Description,Customer Email,Captured\n"
+    "ch_1,Order 1,2024-01-05 10:00:00,40.00,0.00,eur,40.00,1.46,Paid,cus_A,Anna,anna@example.com,true\n"
+    "ch_2,Order 2,2024-02-05 10:00:00,25.50,5.50,eur,25.50,1.04,Paid,,,bob@example.com,true\n"
+    "ch_3,Order 3,2024-02-06 10:00:00,12.00,0.00,eur,12.00,0.65,Paid,cus_A,Anna,anna@example.com,true\n"
+    "ch_4,Order 4,2024-02-07 10:00:00,99.00,0.00,eur,99.00,0.00,Failed,cus_C,,carl@example.com,false\n"
+)
+# WooCommerce export plugin without a billing e-mail column: customer 7 is registered, customer 0 a guest.
+WOOCOMMERCE = (
+    "order_id,order_number,order_date,status,customer_id,customer_email,billing_first_name,order_currency,"
+    "order_total,order_refund\n"
+    "101,101,2024-01-03 09:00:00,wc-completed,7,dana@example.com,Dana,EUR,30.00,0.00\n"
+    "102,102,2024-01-09 09:00:00,wc-processing,0,Guest@Example.com,Gus,EUR,15.00,0.00\n"
+    "103,103,2024-01-10 09:00:00,wc-completed,7,dana@example.com,Dana,EUR,20.00,5.00\n"
+    "104,104,2024-01-11 09:00:00,wc-cancelled,8,eve@example.com,Eve,EUR,50.00,0.00\n"
+)
+EVERY_SEGMENT = ["Champions", "Loyal Customers", "Potential Loyalists", "New Customers", "Promising", "Need Attention",
+                 "About to Sleep", "At Risk", "Can't Lose Them", "Hibernating", "Lost"]
+
+
+@pytest.mark.parametrize("name, text, preset, expected", [
+    ("payments.csv", STRIPE, "stripe", {"cus_A": "anna@example.com", "bob@example.com": "bob@example.com"}),
+    ("orders.csv", WOOCOMMERCE, "woocommerce", {"7": "dana@example.com", "guest@example.com": "guest@example.com"}),
+])
+def test_email_used_as_customer_id_is_kept_as_the_email(tmp_path, capsys, name, text, preset, expected):
+    tx, report = read_orders(text.encode(), filename=name)
+    assert report.detected["preset"] == preset
+    emails = dict(tx.collect().group_by("customer_id").agg(pl.col("email").first()).iter_rows())
+    assert emails == expected  # every order row keeps its e-mail, also where the id is not the e-mail
+    source, out = tmp_path / name, tmp_path / "targets.csv"
+    source.write_text(text)
+    argv = ["export", str(source), "--out", str(out)]
+    for segment in EVERY_SEGMENT:
+        argv += ["--segment", segment]
+    assert main(argv) == 0
+    rows = list(csv.DictReader(io.StringIO(out.read_bytes().decode("utf-8-sig"), newline="")))
+    assert {row["Customer ID"]: row["E-mail"] for row in rows} == expected

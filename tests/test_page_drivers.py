@@ -129,3 +129,17 @@ def test_dataset_saved_without_lines_says_products_are_main_products(tmp_path):
     at = open_page({Keys.DATASET_ID: _save_shopify(tmp_path, keep_lines=False), Keys.DRV_PREDICT: False})
     assert any("one row per order, carrying the order's main product" in text for text in captions(at))
     assert dict(zip(_product_table(at)["name"], _product_table(at)["revenue"]))["Plate"] == 50.0
+
+
+def test_journeys_download_is_typed_like_the_other_exports(downloads):
+    open_page()
+    flows = products.journeys(load_dataset(ROOT / "data" / "demo").transactions, "product")
+    csv = pl.read_csv(io.BytesIO(downloads["drivers_journeys.csv"][3:]))  # after the UTF-8 mark
+    assert csv.columns == ["First order's product", "Second order's product", "Customers",
+                           "Share of the first product's customers (%)"]
+    assert csv["Customers"].sum() == flows["customers"].sum()
+    # percent with two decimals, adding up to 100 for each first product
+    totals = csv.group_by("First order's product").agg(pl.col("Share of the first product's customers (%)").sum())
+    assert totals[totals.columns[1]].to_list() == pytest.approx([100.0] * totals.height, abs=0.05)
+    assert csv["Share of the first product's customers (%)"].map_elements(
+        lambda value: round(value, 2) == value, return_dtype=pl.Boolean).all()

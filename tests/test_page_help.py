@@ -51,12 +51,43 @@ def test_every_card_on_every_page_has_its_definition_and_period(cards_by_page):
             assert "Period:" in help_text, f"{page}: the card {label!r} does not say which dates it covers"
 
 
+def _catalogue_definitions() -> list[re.Pattern]:
+    """One pattern per catalogue entry: help text starting with its definition, then its period."""
+    return [re.compile(".*".join(map(re.escape, re.split(r"\{\w+\}", entry.definition))) + " Period: ")
+            for entry in _METRICS]
+
+
 def test_cards_take_their_definition_from_the_catalogue(cards_by_page):
-    patterns = [re.compile(".*".join(map(re.escape, re.split(r"\{\w+\}", entry.definition))) + " Period: ")
-                for entry in _METRICS]
+    patterns = _catalogue_definitions()
     for page, cards in cards_by_page.items():
         for label, _, help_text in cards:
             assert any(pattern.match(help_text) for pattern in patterns), (page, label, help_text)
+
+
+def test_warehouse_cards_take_label_definition_and_period_from_the_catalogue(tmp_path, monkeypatch):
+    """The Data page's "Connect a database" panel: its cards are catalogue figures like every other card."""
+    import ibis
+
+    tx = pl.read_parquet(ROOT / "data" / "demo" / "transactions.parquet")
+    path = tmp_path / "shop.duckdb"
+    writer = ibis.duckdb.connect(str(path))
+    writer.create_table("orders", tx.select("customer_id", "order_date", "amount"))
+    writer.disconnect()
+    monkeypatch.delenv("CRM_WAREHOUSE_URL", raising=False)
+    at = AppTest.from_file(app_path(), default_timeout=300).run()
+    at.switch_page("app_pages/data.py").run()
+    at.text_input(key="wh_uri").set_value(f"duckdb:///{path}")
+    at.text_input(key="wh_table").set_value("orders")
+    at.button(key="wh_connect").click().run()
+    assert not at.exception and not at.error, [error.value for error in at.error]
+    cards = {card.label: card.proto.help for card in at.metric}
+    catalogue_labels = {metric(key).label for key in ("revenue", "orders", "active_customers", "new_customers",
+                                                      "returning_share", "aov", "frequency")}
+    assert catalogue_labels <= set(cards), sorted(cards)
+    patterns = _catalogue_definitions()
+    for label in catalogue_labels:
+        assert any(pattern.match(cards[label]) for pattern in patterns), (label, cards[label])
+        assert re.search(r"Period: \d+ \w+ \d{4} to \d+ \w+ \d{4}, compared with", cards[label]), cards[label]
 
 
 def test_different_figures_have_different_labels():

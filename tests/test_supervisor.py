@@ -50,3 +50,21 @@ def test_a_crash_in_the_child_becomes_one_line(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "stopped on this file (signal SIGSEGV)" in done.stderr
+
+
+def test_clv_in_the_supervised_child_gives_the_in_process_result(tmp_path, capsys):
+    """`clv` forks like `summary` (files up to SUPERVISED_MAX_BYTES): same JSON and the whole customers file."""
+    import json
+
+    import polars  # noqa: F401  (imported: main() runs the command here instead of forking the test process)
+
+    from crm_core.__main__ import main
+
+    data = ROOT / "tests" / "data" / "cdnow_sample.csv"
+    child_csv, here_csv = tmp_path / "child.csv", tmp_path / "here.csv"
+    done = subprocess.run([sys.executable, "-m", "crm_core", "clv", str(data), "--json", "--customers-out", str(child_csv)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert main(["clv", str(data), "--json", "--customers-out", str(here_csv)]) == 0  # Polars imported: no fork
+    assert json.loads(done.stdout) == json.loads(capsys.readouterr().out)
+    assert child_csv.read_bytes() == here_csv.read_bytes() and child_csv.stat().st_size > 10_000

@@ -26,6 +26,7 @@ from polars.testing import assert_frame_equal
 
 from crm_core.clv.bg_nbd import BetaGeoModel
 from crm_core.clv.data import rfm_summary
+from crm_core.clv.gamma_gamma import GammaGammaModel
 from crm_core.customers import count_orders, filter_period, summarize
 from crm_core.engines import (
     MAX_DRILL_ROWS,
@@ -36,6 +37,7 @@ from crm_core.engines import (
     connect,
     engine_of,
     fit_purchase_model,
+    fit_spend_model,
     redact_uri,
     resolve_mapping,
     top_customers,
@@ -44,7 +46,7 @@ from crm_core.ingest import ColumnMapping, read_orders
 from crm_core.kpis import kpi_comparison, kpi_trend, period_kpis
 from crm_core.logging_setup import configure_logging
 from crm_core.portfolio import TierSettings, assign_tiers, tier_summary
-from crm_core.rfm import RfmSettings, rfm
+from crm_core.rfm import RfmSettings, rfm, score_customers, segment_profile
 
 DATA = Path(__file__).resolve().parent / "data"
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,6 +193,19 @@ def check_every_figure(warehouse: Warehouse, tx: pl.DataFrame, calibration_end: 
     _same_tiers(table.sort("value_rank"), tiered)
     _close(table.select(rfm(lazy).columns), rfm(lazy))
     _close(warehouse.tier_summary(), tier_summary(tiered))
+    # Segments from the score cells (a few rows travel), both tie rules.
+    for settings in (RfmSettings(), ordinal):
+        _close(warehouse.segment_profile(settings=settings), segment_profile(rfm(lazy, settings=settings), settings))
+    cells = warehouse.score_cells()
+    assert cells["customers"].sum() == summary.height and cells.height <= 5 ** 3
+    profile, tier_table = warehouse.segments_and_tiers(rfm=ordinal)  # one query for both
+    _close(profile, segment_profile(rfm(lazy, settings=ordinal), ordinal))
+    _close(tier_table, tier_summary(tiered))
+    # The Overview in one query: the same cards and trend.
+    card_start = first + (last - first) / 2
+    comparison, trend = warehouse.overview(card_start, last, first, last, "month")
+    _close(comparison, kpi_comparison(lazy, card_start, last))
+    _close(trend, kpi_trend(lazy, first, last, "month"))
     # CLV: compressed (x, t_x, T) counts and the fitted BG/NBD parameters.
     stats = rfm_summary(lazy, calibration_end).collect()
     counts = warehouse.clv_counts(calibration_end)
@@ -200,6 +215,20 @@ def check_every_figure(warehouse: Warehouse, tx: pl.DataFrame, calibration_end: 
         ours = fit_purchase_model(counts, BetaGeoModel()).params_
         theirs = BetaGeoModel().fit(stats["frequency"], stats["recency"], stats["T"]).params_
         assert ours == pytest.approx(theirs, rel=1e-9)
+    # Gamma-Gamma: compressed (x, mean repeat spend) counts and the fitted parameters.
+    spend = warehouse.spend_counts(calibration_end)
+    both = warehouse.clv_data(calibration_end)  # both models' data in one query
+    _close(both[0], counts)
+    _close(both[1], spend)
+    repeat = stats.filter(pl.col("frequency") > 0)
+    expected = (repeat.group_by(pl.col("frequency").cast(pl.Float64), pl.col("monetary_value").round(6))
+                .agg(pl.len().cast(pl.Int64).alias("customers")).sort("frequency", "monetary_value"))
+    _close(spend.with_columns(pl.col("monetary_value").round(6)), expected)
+    usable = repeat.filter(pl.col("monetary_value") > 0)
+    if usable.height >= 2:
+        ours = fit_spend_model(spend, GammaGammaModel()).params_
+        theirs = GammaGammaModel().fit(usable["frequency"], usable["monetary_value"]).params_
+        assert ours == pytest.approx(theirs, rel=1e-6)
 
 
 # Spark runs each of these a few seconds per query (more on a busy machine): a longer limit than the default.
@@ -221,6 +250,12 @@ def test_cdnow_same_as_file_path(engine, cdnow_frame):
     params = fit_purchase_model(counts, BetaGeoModel()).params_
     assert {name: round(value, 4) for name, value in params.items()} == {k: published[k] for k in ("r", "alpha", "a", "b")}
     assert len(counts) < expected["customers"] / 2  # compressed: fewer rows than customers travel
+    spend = warehouse.spend_counts(D(1997, 9, 30))
+    spend_model = fit_spend_model(spend, GammaGammaModel())
+    assert spend_model.n_customers_ == expected["gamma_gamma"]["n_customers"]
+    assert {name: round(value, 4) for name, value in spend_model.params_.items()} == {
+        k: expected["gamma_gamma"]["refit"][k] for k in ("p", "q", "v")}
+    assert len(spend) < expected["gamma_gamma"]["n_customers"]  # equal (x, spend) pairs travel once
 
 
 # --- by hand, on DuckDB (the same expressions run everywhere) -----------------------------
@@ -304,6 +339,11 @@ def test_demo_every_optional_column_same_as_file_path():
     expected = summarize(filter_period(tx.lazy(), start, last), as_of=last).collect()
     _close(warehouse.customer_summary(start, last).drop("first_channel"), expected.drop("first_channel"))
     _close(warehouse.kpi_comparison(start, last), kpi_comparison(tx.lazy(), start, last))
+    # Margin tiers: the margin sums and ranges come from the engine too.
+    by_margin = TierSettings(value="margin")
+    profile, tiers = warehouse.segments_and_tiers(start, last, tiers=by_margin)
+    _close(tiers, tier_summary(assign_tiers(expected, by_margin), by_margin))
+    _close(profile, segment_profile(score_customers(expected).collect()))
 
 
 def test_duckdb_file_by_url_read_only(tmp_path):

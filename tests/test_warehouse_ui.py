@@ -10,7 +10,9 @@ from streamlit.testing.v1 import AppTest
 
 from crm_core.customers import summarize
 from crm_core.ingest import read_orders
-from crm_core.kpis import comparison_window, default_window, format_kpi, kpi_comparison
+from crm_core import format as fmt
+from crm_core.kpis import comparison_window, default_window, kpi_comparison
+from crm_core.metrics import metric
 from crm_core.engines import top_customers
 from ui.widgets import plain
 
@@ -50,9 +52,10 @@ def test_connect_shows_the_overview_cards_and_top_customers(cdnow_uri, monkeypat
     assert any("6,919 order lines, 2,357 customers" in message.value for message in at.success)
     first, last = dt.date(1997, 1, 1), dt.date(1998, 6, 30)
     expected = kpi_comparison(tx.lazy(), *comparison_window(first, last, default_window(first, last)))
-    shown = {metric.label: metric.value for metric in at.metric if metric.label in expected["label"].to_list()}
+    shown = {card.label: card.value for card in at.metric}
     for row in expected.iter_rows(named=True):
-        assert shown[row["label"]] == format_kpi(row["value"], row["kind"])
+        entry = metric(row["kpi"])
+        assert shown[entry.label] == fmt.value(row["value"], entry.unit)
     top, sentence = top_customers(summarize(tx.lazy(), as_of=last).collect(), 20)
     table = next(frame.value for frame in at.dataframe if "recency_days" in frame.value.columns)
     assert table["customer_id"].tolist() == top["customer_id"].to_list()

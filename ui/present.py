@@ -158,17 +158,40 @@ def _request_meeting_page() -> None:
     st.session_state[Keys.MEETING_SWITCH] = True
 
 
+def _meeting_from_link() -> None:
+    """A new session opened from a copied link starts in meeting mode when the link says ?meeting=true."""
+    if Keys.MEETING_MODE not in st.session_state:
+        st.session_state[Keys.MEETING_MODE] = (st.query_params.get(Keys.MEETING_MODE) or "").lower() == "true"
+
+
+def _meeting_to_link(on: bool) -> None:
+    """Keep ?meeting=true in the address exactly while meeting mode is on (a copied link reopens it)."""
+    if on and st.query_params.get(Keys.MEETING_MODE) != "true":
+        st.query_params[Keys.MEETING_MODE] = "true"
+    elif not on and Keys.MEETING_MODE in st.query_params:
+        del st.query_params[Keys.MEETING_MODE]
+
+
 def render_present_controls() -> None:
-    """Sidebar: the meeting-mode toggle and the report downloads (built only when clicked)."""
+    """Sidebar: the meeting-mode toggle and the report downloads (built only when clicked).
+
+    The toggle is not bound to the URL (``bind="query-params"``): after the switch to the meeting page
+    Streamlit's bound-parameter write-back raced the page switch (the switch clears bound parameters,
+    the restore depends on which widget states the rerun carries, and the browser rebuilds the address
+    from a query string it may not have received yet), so ?meeting=true was intermittently missing and
+    a copied link reopened the deck outside meeting mode. Like the dataset and the view settings, the
+    parameter is written by hand: in the switch itself, and checked on every run.
+    """
     st.divider()
-    st.toggle(
-        "Meeting mode", key=Keys.MEETING_MODE, bind="query-params", on_change=_request_meeting_page,
+    _meeting_from_link()
+    on = st.toggle(
+        "Meeting mode", key=Keys.MEETING_MODE, on_change=_request_meeting_page,
         help="Full screen, large type, one key finding per screen. Exit with the button under the chart or Esc.",
     )
-    if st.session_state.pop(Keys.MEETING_SWITCH, False) and st.session_state.get(Keys.MEETING_MODE):
-        # query_params={} because a plain switch_page clears the URL, which raises when widgets are
-        # bound to it; bound widgets write their own parameters back on the new page.
-        st.switch_page(MEETING_PAGE, query_params={})
+    if st.session_state.pop(Keys.MEETING_SWITCH, False) and on:
+        # The switch drops the other pages' parameters; the meeting page and the sidebar write theirs back.
+        st.switch_page(MEETING_PAGE, query_params={Keys.MEETING_MODE: "true"})
+    _meeting_to_link(on)
     dataset, settings, ingest = current_dataset(), finding_settings(), current_ingest_report()
     figure_args = (dataset_key(), *selected_period(), current_settings().to_url())  # resolved now: callbacks run later
 

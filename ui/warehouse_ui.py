@@ -16,11 +16,12 @@ import streamlit as st
 from crm_core.charts.overview import kpi_trend_figure
 from crm_core.export import ORDER_HEADERS, ORDER_MONEY, readable_export, safe_csv_bytes
 from crm_core.ingest import ColumnMapping
-from crm_core.kpis import KPI_BY_KEY, comparison_window, default_window, format_delta, format_kpi, previous_period, trend_takeaway
+from crm_core import format as fmt
+from crm_core.kpis import comparison_window, default_window, format_delta, previous_period, trend_takeaway
 from crm_core.engines import DEFAULT_DRILL_ROWS, Warehouse, WarehouseError, WarehouseSource, top_customers
 from ui.settings import current_settings
 from ui.state import Keys
-from ui.widgets import chart, plain, takeaway
+from ui.widgets import chart, figure_card, plain, takeaway
 
 SERVER_URI_ENV = "CRM_WAREHOUSE_URL"
 ALLOW_URI_ENV = "CRM_WAREHOUSE_ALLOW_URI"
@@ -102,15 +103,14 @@ def _source_form() -> WarehouseSource | None:
                            mapping=ColumnMapping(**mapping))
 
 
-def _kpi_cards(comparison: pl.DataFrame, trend: pl.DataFrame) -> None:
+def _kpi_cards(comparison: pl.DataFrame, trend: pl.DataFrame, period: str) -> None:
+    """The Overview's cards, computed by the database: catalogue label, definition and ``period`` as help."""
     columns = st.columns(4)
     for index, row in enumerate(comparison.iter_rows(named=True)):
-        with columns[index % 4]:
-            st.metric(row["label"], format_kpi(row["value"], row["kind"]),
-                      delta=format_delta(row["delta"], row["delta_pct"], row["kind"]),
-                      help=KPI_BY_KEY[row["kpi"]].help, border=True,
-                      chart_data=trend[row["kpi"]].fill_null(0).to_list(),
-                      chart_type="bar" if row["kind"] in ("money", "count") else "line")
+        figure_card(columns[index % 4], row["kpi"], row["value"], period,
+                    delta=format_delta(row["delta"], row["delta_pct"], row["kind"]),
+                    chart_data=trend[row["kpi"]].fill_null(0).to_list(),
+                    chart_type="bar" if row["kind"] in ("money", "count") else "line")
 
 
 def _results(source: WarehouseSource) -> None:
@@ -127,7 +127,7 @@ def _results(source: WarehouseSource) -> None:
     card_start, card_end = comparison_window(start, end, default_window(start, end))
     prev_start, prev_end = previous_period(card_start, card_end)
     st.caption(f"Cards: {card_start:%d %b %Y} – {card_end:%d %b %Y}, compared with {prev_start:%d %b %Y} – {prev_end:%d %b %Y}.")
-    _kpi_cards(comparison, trend)
+    _kpi_cards(comparison, trend, f"{fmt.period(card_start, card_end)}, compared with {fmt.period(prev_start, prev_end)}")
     chart(kpi_trend_figure(trend, "revenue", "month"), key="wh_trend")
     takeaway(trend_takeaway(trend, "revenue", "month"))
     top, sentence = top_customers(summary, TOP_CUSTOMERS)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import betainc, digamma, gammaln, hyp2f1, polygamma
 
 from crm_core.clv.fitting import (
     ArrayLike,
@@ -13,6 +12,7 @@ from crm_core.clv.fitting import (
     value_codes,
 )
 from crm_core.clv.purchase_model import PurchaseModel, Theta, log_nbd_pmf_steps, run_sums
+from crm_core.clv.special import betainc, digamma, gammaln, hyp2f1, trigamma
 
 
 class BetaGeoModel(PurchaseModel):
@@ -166,13 +166,13 @@ class BGNBDLikelihood(Likelihood):
         ])
         h = np.zeros((4, 4))
         if hessian:
-            tri_abx = polygamma(1, a + b + dx + k)
-            h_ab = n * polygamma(1, a + b) - wx_ @ tri_abx
-            h[0, 0] = wx_ @ polygamma(1, r + dx) - n * polygamma(1, r)
+            tri_abx = trigamma(a + b + dx + k)
+            h_ab = n * trigamma(a + b) - wx_ @ tri_abx
+            h[0, 0] = wx_ @ trigamma(r + dx) - n * trigamma(r)
             h[0, 1] = n / alpha
             h[1, 1] = -n * r / alpha**2
             h[2, 2] = h[2, 3] = h_ab
-            h[3, 3] = h_ab + wx_ @ polygamma(1, b + dx + k) - n * polygamma(1, b)
+            h[3, 3] = h_ab + wx_ @ trigamma(b + dx + k) - n * trigamma(b)
         # No repeat purchase: LL adds -r ln(alpha + T).
         log_alpha_T0 = np.log(alpha + self.age0)
         inv_T0 = 1.0 / (alpha + self.age0)

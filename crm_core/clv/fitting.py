@@ -10,9 +10,9 @@ from typing import TypeVar
 
 import numpy as np
 import polars as pl
-from scipy.special import hyp2f1
 
 from crm_core import parallel
+from crm_core.clv.special import hyp2f1
 
 ArrayLike = np.ndarray | list[float] | pl.Series
 F = TypeVar("F", bound=Callable)

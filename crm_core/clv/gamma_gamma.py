@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import digamma, gammaln, polygamma
 
 from crm_core.clv.fitting import (
     ArrayLike,
@@ -13,6 +12,7 @@ from crm_core.clv.fitting import (
     serial_blas,
     value_codes,
 )
+from crm_core.clv.special import digamma, gammaln, trigamma
 
 
 class GammaGammaModel(FittedModel):
@@ -109,12 +109,12 @@ class GammaGammaLikelihood(Likelihood):
         ])
         h = None
         if hessian:
-            tri_pxq = polygamma(1, px + q)
+            tri_pxq = trigamma(px + q)
             h = np.zeros((3, 3))
-            h[0, 0] = counts @ (dx**2 * (tri_pxq - polygamma(1, px)))
+            h[0, 0] = counts @ (dx**2 * (tri_pxq - trigamma(px)))
             h[0, 1] = counts @ (dx * tri_pxq)
             h[0, 2] = -(x @ inv_v_xm)
-            h[1, 1] = counts @ tri_pxq - n * polygamma(1, q)
+            h[1, 1] = counts @ tri_pxq - n * trigamma(q)
             h[1, 2] = n / v - inv_v_xm.sum()
             h[2, 2] = -n * q / v**2 + weight @ inv_v_xm**2
         return (-float(ll), *self._to_log_parameters(theta, g, h))

@@ -24,10 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.special import ndtri
 
 from crm_core.clv.fitting import ArrayLike, as_float, compress
 from crm_core.clv.purchase_model import DIFFERENCE_STEP, PurchaseModel
+from crm_core.clv.special import ndtri
 
 PARAMETER_DRAWS = 4
 MAX_GRID = 400  # whole purchase counts evaluated per distinct (x, T); beyond, a normal approximation

@@ -25,7 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import digamma, gammaln, polygamma
 
 from crm_core.clv.fitting import (
     ArrayLike,
@@ -39,6 +38,7 @@ from crm_core.clv.fitting import (
 )
 from crm_core.clv.bg_nbd import BetaGeoModel
 from crm_core.clv.purchase_model import PurchaseModel, Theta, log_nbd_pmf_steps, run_sums
+from crm_core.clv.special import digamma, gammaln, trigamma
 
 NODES_PER_PANEL = 8
 COARSE_NODES = 4  # the first fit, from the start values, only has to get near the optimum (~1e-4)
@@ -172,7 +172,7 @@ class ParetoNBDLikelihood(Likelihood):
         h = None
         if hessian:
             h = np.zeros((4, 4))
-            h[0, 0] = wx_ @ polygamma(1, r + dx) - n * polygamma(1, r)
+            h[0, 0] = wx_ @ trigamma(r + dx) - n * trigamma(r)
             h[0, 1] = h[1, 0] = n / alpha
             h[1, 1] = -n * r / alpha**2
             h[2, 3] = h[3, 2] = n / beta
@@ -302,7 +302,7 @@ class ParetoNBDModel(PurchaseModel):
                                    theta: Theta | None = None) -> np.ndarray:
         """P(N >= k) with N ~ Poisson(lambda min(L, t)), lambda ~ Gamma(r+x, alpha+T) and the remaining
         lifetime L with P(L > u) = ((beta+T)/(beta+T+u))^s: Gauss-Legendre over the moment L < t."""
-        from scipy.special import betainc
+        from crm_core.clv.special import betainc
 
         r, alpha, s, beta = self.theta() if theta is None else theta
         k, x, age = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (k, x, age)))

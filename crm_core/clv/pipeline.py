@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from concurrent.futures import Future
+from typing import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -38,10 +39,13 @@ from crm_core.clv.validation import (
     ModelComparison,
     compare_on_counts,
     default_holdout_weeks,
-    holdout_counts,
+    holdout_counts_query,
 )
 from crm_core.customers import data_as_of
 from crm_core.schema import C
+
+#: Collects a per-customer query built on the orders (see :func:`fit_clv`).
+PerCustomer = Callable[[Callable[[pl.LazyFrame], pl.LazyFrame]], pl.DataFrame]
 
 MIN_CHOICE_DAYS = 90  # calibration days needed before the held-back weeks to compare models
 
@@ -194,7 +198,7 @@ def _rounded(values: dict[str, float], digits: int = 6) -> dict[str, float | Non
 
 @serial_blas
 def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: SufficiencyRules = SufficiencyRules(),
-            holdout_end: dt.date | None = None) -> CLVResult:
+            holdout_end: dt.date | None = None, per_customer: PerCustomer | None = None) -> CLVResult:
     """Fit the purchase model(s) and Gamma-Gamma up to ``settings.calibration_end`` and score every customer.
 
     With ``settings.model == "auto"`` all three purchase models are fitted and the one that
@@ -206,9 +210,14 @@ def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: Suff
     ------
     ValueError
         When there is no customer with a purchase to fit on, or the model name is unknown.
+
+    ``per_customer(build)`` collects ``build(tx)``, a query of one row per customer from that
+    customer's orders (default: at once; the CLI builds it slice by slice of customers for files
+    read in batches, see :func:`crm_core.commands.common.per_customer`).
     """
+    collect = per_customer or (lambda build: build(tx).collect())
     calibration_end = settings.calibration_end or data_as_of(tx)
-    everyone = rfm_summary(tx, calibration_end, keep_non_buyers=True).collect()
+    everyone = collect(lambda rows: rfm_summary(rows, calibration_end, keep_non_buyers=True))
     summary = everyone.filter(pl.col("first_purchase_date").is_not_null())
     if summary.height == 0:
         raise ValueError("No purchases before the calibration end: nothing to model. Pick a later date or load orders.")
@@ -221,7 +230,7 @@ def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: Suff
                  if spend_ok.sum() >= 2 else None)
     # Auto: the orders to compare the models on are counted on a worker thread (Polars) while the models fit.
     holdout = _comparison_holdout(summary, calibration_end, holdout_end) if settings.model == AUTO else None
-    counts = parallel.submit(holdout_counts, tx, *holdout) if holdout is not None else None
+    counts = parallel.submit(_holdout_counts, collect, *holdout) if holdout is not None else None
     check_rfm(x, t_x, age)
     coded = compress_rows(x, t_x, age)  # shared by the fits and P(alive)
     ux, ut, uT = coded.columns
@@ -268,6 +277,11 @@ def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: Suff
         fitted={name: fitted[name] for name in names}, comparison=comparison,
     )
     return rescore(result, settings)
+
+
+def _holdout_counts(collect: PerCustomer, split: dt.date, end: dt.date) -> pl.DataFrame:
+    """:func:`~crm_core.clv.validation.holdout_counts`, collected by ``collect``."""
+    return collect(lambda rows: holdout_counts_query(rows, split, end)).drop(C.CUSTOMER_ID)
 
 
 def _comparison_holdout(summary: pl.DataFrame, calibration_end: dt.date,

@@ -157,6 +157,11 @@ def holdout_counts(tx: pl.LazyFrame, calibration_end: dt.date, holdout_end: dt.d
     :func:`summarize`: purchase days are distinct days with a purchase line) in one pass over the
     orders, without spend: all that comparing the models needs. Rows in no fixed order.
     """
+    return holdout_counts_query(tx, calibration_end, holdout_end).drop(C.CUSTOMER_ID).collect()
+
+
+def holdout_counts_query(tx: pl.LazyFrame, calibration_end: dt.date, holdout_end: dt.date) -> pl.LazyFrame:
+    """:func:`holdout_counts` as a query, with customer_id: one row per customer from that customer's orders."""
     day = pl.col(C.ORDER_DATE)
     purchase_day = pl.when(day <= calibration_end).then(day)
     first, last = pl.col("first"), pl.col("last")
@@ -167,11 +172,10 @@ def holdout_counts(tx: pl.LazyFrame, calibration_end: dt.date, holdout_end: dt.d
              purchase_day.drop_nulls().n_unique().alias("days"),
              pl.when(day > calibration_end).then(day).drop_nulls().n_unique().alias("holdout_purchases"))
         .filter(first.is_not_null())
-        .select((pl.col("days") - 1).alias("frequency"),
+        .select(C.CUSTOMER_ID, (pl.col("days") - 1).alias("frequency"),
                 ((last - first).dt.total_days() / DAYS_PER_WEEK).alias("recency"),
                 ((pl.lit(calibration_end) - first).dt.total_days() / DAYS_PER_WEEK).alias("T"),
                 "holdout_purchases")
-        .collect()
     )
 
 

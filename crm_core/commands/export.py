@@ -12,17 +12,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from crm_core.actions import (
-    RFM_SEGMENTS, ValueSettings, action_table, available_segments, default_playbook, known_contacts, resolve_segment,
-    target_list, target_list_file,
-)
-from crm_core.commands.common import add_source_arguments, emit, fail, load_view
+from crm_core.commands.common import add_source_arguments, emit, fail, load_view, per_customer, run_supervised
 from crm_core.commands.summary import currency_code
-from crm_core.customers import summarize
-from crm_core.dataset import Dataset
-from crm_core.enrich import build_profile
-from crm_core.export import safe_csv_bytes, safe_xlsx_bytes
-from crm_core.ingest import read_side_table
+
+#: crm_core.actions.ValueSettings().high_value_share, kept here so that building the parser (before the
+#: supervisor forks) imports no Polars.
+HIGH_VALUE_SHARE = 0.2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,8 +27,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="file to write")
     parser.add_argument("--format", choices=("csv", "xlsx"), help="file format (default: from --out, else csv)")
     parser.add_argument("--customers", metavar="FILE", help="customers side table (customer_id, email, name, ...)")
-    parser.add_argument("--high-value-share", type=float, default=ValueSettings().high_value_share, metavar="SHARE",
+    parser.add_argument("--high-value-share", type=float, default=HIGH_VALUE_SHARE, metavar="SHARE",
                         help="top share of customers by value counted as 'High value' (default 0.2)")
+
+
+def _clv_fit(tx, as_of, collect):
+    """The forecast the profile reads (as :func:`crm_core.enrich.build_profile` fits it), with per-customer
+    figures collected by ``collect``; None when it cannot be fitted (the profile then says why)."""
+    from crm_core.clv import CLVSettings, fit_clv
+
+    try:
+        return fit_clv(tx, CLVSettings(calibration_end=as_of), per_customer=collect) if as_of else None
+    except ValueError:
+        return None
 
 
 def _file_format(args: argparse.Namespace) -> str:
@@ -43,16 +49,39 @@ def _file_format(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Under the ingest limits, in a forked child that reads the file itself (see ``run_supervised``)."""
+    return run_supervised(lambda: _export(args), args)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from crm_core.actions import (
+        RFM_SEGMENTS, ValueSettings, action_table, available_segments, default_playbook, known_contacts,
+        resolve_segment, target_list, target_list_file,
+    )
+    from crm_core.customers import data_as_of, summarize
+    from crm_core.dataset import Dataset
+    from crm_core.enrich import EngineSettings, build_profile
+    from crm_core.export import safe_csv_bytes, safe_xlsx_bytes
+    from crm_core.ingest import read_side_table
+
     if not 0 < args.high_value_share < 1:
         return fail("--high-value-share must be between 0 and 1, e.g. 0.2 for the top 20%")
     view, settings, report = load_view(args)
     contacts = read_side_table(args.customers, "customers")[0] if args.customers else None
-    dataset = Dataset(transactions=view.transactions.collect().lazy(), customers=contacts)
-    summary = summarize(dataset.transactions).collect()
-    profile = build_profile(dataset, summary=summary)
+    tx = view.transactions
+    if not report.detected.get("read_in_batches"):  # rows read in batches stay on disk
+        tx = tx.collect().lazy()
+    dataset = Dataset(transactions=tx, customers=contacts)
+    as_of = data_as_of(tx)
+
+    def collect(build):  # per-customer figures, slice by slice of customers over many rows
+        return per_customer(tx, build, report.rows_valid)
+
+    summary = collect(lambda rows: summarize(rows, as_of))
+    profile = build_profile(dataset, summary=summary, engines=EngineSettings(clv_result=_clv_fit(tx, as_of, collect)))
     if not profile.has("segment"):
         return fail(profile.missing.get("segment", "RFM segments are not available."))
-    actions = action_table(summary, profile.table, default_playbook(), known_contacts(dataset.transactions, contacts),
+    actions = action_table(summary, profile.table, default_playbook(), known_contacts(tx, contacts, collect),
                            ValueSettings(high_value_share=args.high_value_share))
     segments = []
     for name in args.segment:

@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import argparse
 
-from crm_core.commands.common import add_source_arguments, emit, fail, load_view, view_settings
-from crm_core.portfolio import TierSettings, portfolio_report
+from typing import TYPE_CHECKING
+
+from crm_core.commands.common import add_source_arguments, emit, fail, load_view, per_customer, run_supervised, view_settings
 from crm_core.settings import AnalysisSettings
+
+if TYPE_CHECKING:
+    from crm_core.portfolio import TierSettings
 
 
 def _numbers(text: str) -> tuple[float, ...]:
@@ -36,6 +40,8 @@ def settings_from_args(args: argparse.Namespace, view: AnalysisSettings | None =
 
     Raises ValueError with a user message.
     """
+    from crm_core.portfolio import TierSettings
+
     base = (view or AnalysisSettings()).tier_settings()
     by = args.by or base.value
     if not (args.names or args.shares or args.amounts):
@@ -50,13 +56,29 @@ def settings_from_args(args: argparse.Namespace, view: AnalysisSettings | None =
 
 
 def run(args: argparse.Namespace) -> int:
+    """Under the ingest limits, in a forked child that reads the file itself (see ``run_supervised``)."""
+    return run_supervised(lambda: _portfolio(args), args)
+
+
+def _portfolio(args: argparse.Namespace) -> int:
+    from crm_core.customers import data_as_of, summarize
+    from crm_core.portfolio import portfolio_report
+    from crm_core.schema import C
+
     try:
         settings = settings_from_args(args, view_settings(args))
     except ValueError as error:
         return fail(str(error))
-    view, analysis, _ = load_view(args)
+    view, analysis, report = load_view(args)
+    tx = view.transactions
+    as_of = data_as_of(tx)
+    # Only the columns the report reads: the other aggregations are skipped.
+    present = summarize(tx, as_of).collect_schema().names()
+    keep = [name for name in (C.CUSTOMER_ID, "revenue", "margin") if name in present
+            and (name != "margin" or settings.value == "margin")]
     try:
-        payload = portfolio_report(view.transactions, settings)
+        summary = per_customer(tx, lambda rows: summarize(rows, as_of).select(keep), report.rows_valid) if as_of else None
+        payload = portfolio_report(tx, settings, summary=None if summary is None else summary.lazy())
     except ValueError as error:
         return fail(str(error))
     if payload["customers"] == 0:

@@ -6,9 +6,10 @@ import datetime as dt
 
 from dataclasses import replace
 
-from crm_core.commands.common import add_source_arguments, emit, fail, load_view
-from crm_core.customers import data_as_of
-from crm_core.rfm import ALLOWED_BINS, bin_notes, headline, rfm, segment_counts
+from crm_core.commands.common import add_source_arguments, emit, fail, load_view, per_customer, run_supervised
+
+#: crm_core.rfm.ALLOWED_BINS, kept here so that building the parser (before the supervisor forks) imports no Polars.
+ALLOWED_BINS = (3, 4, 5)
 
 
 def _date(text: str) -> dt.date:
@@ -31,7 +32,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    view, analysis, _report = load_view(args)
+    """Under the ingest limits, in a forked child that reads the file itself (see ``run_supervised``)."""
+    return run_supervised(lambda: _rfm(args), args)
+
+
+def _rfm(args: argparse.Namespace) -> int:
+    from crm_core.customers import data_as_of, summarize
+    from crm_core.rfm import RFM_INPUTS, bin_notes, headline, score_customers, segment_counts
+
+    view, analysis, report = load_view(args)
     tx = view.transactions
     last = data_as_of(tx)
     if last is None:
@@ -42,7 +51,9 @@ def run(args: argparse.Namespace) -> int:
     if args.bins is not None and args.bins != settings.bins:
         overrides["rules"] = None  # the view's rules are written for its number of bins
     settings = replace(settings, **{key: value for key, value in overrides.items() if value is not None or key == "rules"})
-    scored = rfm(tx, as_of, settings)
+    # crm_core.rfm.rfm, with the summary built slice by slice of customers when the rows are many
+    summary = per_customer(tx, lambda rows: summarize(rows, as_of).select(RFM_INPUTS), report.rows_valid)
+    scored = score_customers(summary, settings).collect()
     if scored.is_empty():
         return fail(f"no orders on or before {as_of.isoformat()}: pick a later --as-of (data starts later)")
     payload = {

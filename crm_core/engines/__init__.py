@@ -21,11 +21,12 @@ from crm_core.engines.warehouse import (
     MAX_DRILL_ROWS,
     Warehouse,
     fit_purchase_model,
+    fit_spend_model,
     top_customers,
 )
 
 __all__ = [
     "DEFAULT_DRILL_ROWS", "ENGINES", "MAX_DRILL_ROWS", "Warehouse", "WarehouseError", "WarehouseSource", "check_query",
-    "connect", "engine_of", "fit_purchase_model", "operational_message", "redact_uri", "resolve_mapping",
+    "connect", "engine_of", "fit_purchase_model", "fit_spend_model", "operational_message", "redact_uri", "resolve_mapping",
     "top_customers",
 ]

@@ -38,6 +38,8 @@ GRAIN_UNITS = {"day": "D", "week": "W", "month": "M"}
 #: add floats in an order that changes with parallelism, so equal totals could differ in the last
 #: bit (and ties in rankings flip); integer sums are exact, and faster than DECIMAL on PostgreSQL.
 MICROS = 1_000_000
+#: ``round(share * n, 9)`` of the file path's tier sizes: a product this close below a whole number counts as it.
+_ROUNDED_AWAY = 5e-10
 _MONEY_SUMS = ("revenue", "gross_revenue", "returns", "cost", "first_day_amount")
 
 
@@ -155,6 +157,36 @@ def customer_summary(tx: Table, as_of: dt.date, start: dt.date | None = None) ->
     return joined.mutate(**derived)
 
 
+def customer_values(tx: Table, as_of: dt.date, start: dt.date | None = None) -> Table:
+    """customer_id, recency_days, orders, revenue (and margin with costs): what scores, segments and tiers need.
+
+    The same values as :func:`customer_summary`'s columns, in one pass over the
+    lines: grouped per (customer, order), then per customer (an order counts when
+    it has a purchase line), without the per-day table, the first-day join and
+    the distinct counts the full summary needs.
+    """
+    rows = in_period(tx, start, as_of)
+    rows = rows.mutate(_buy=is_purchase(rows), _order=order_key(rows))
+    per_order: dict[str, Expr] = {"revenue": money(rows[C.AMOUNT]).sum().cast("int64"),
+                                  "last": rows[C.ORDER_DATE].max(), "bought": rows["_buy"].any()}
+    if C.COST in rows.columns:
+        per_order["cost"] = money(rows[C.COST]).sum().cast("int64")
+    orders = rows.group_by([C.CUSTOMER_ID, "_order"]).agg(**per_order)
+    per_customer: dict[str, Expr] = {"last_date": orders["last"].max(), "orders": orders["bought"].count(where=orders["bought"]),
+                                     "revenue": orders["revenue"].sum().cast("int64")}
+    if C.COST in rows.columns:
+        per_customer["cost"] = orders["cost"].sum().cast("int64")
+    customers = orders.group_by(C.CUSTOMER_ID).agg(**per_customer)
+    values: dict[str, Expr] = {
+        C.CUSTOMER_ID: customers[C.CUSTOMER_ID],
+        "recency_days": ibis.literal(as_of).delta(customers["last_date"], unit="day").cast("int64"),
+        "orders": customers["orders"].cast("int64"), "revenue": from_micros(customers["revenue"]),
+    }
+    if C.COST in rows.columns:
+        values["margin"] = from_micros(customers["revenue"]) - from_micros(customers["cost"])
+    return customers.select(**values)
+
+
 def _left_join(table: Table, other: Table, key: str) -> Table:
     """``table`` left-joined with ``other`` on ``key``, without the right side's copy of the key."""
     joined = table.left_join(other, table[key] == other[key])
@@ -171,40 +203,54 @@ def first_purchase_dates(tx: Table) -> Table:
     return tx.filter(is_purchase(tx)).group_by(C.CUSTOMER_ID).agg(first_date=ibis._[C.ORDER_DATE].min())
 
 
-def bucket_counts(history: Table, start: dt.date, end: dt.date, bucket: Expr) -> Table:
+def bucket_counts(history: Table, start: dt.date, end: dt.date, bucket: Expr, first: Table | None = None) -> Table:
     """Revenue, orders, active and new customers per bucket of the lines in ``start..end``.
 
     ``bucket`` (an expression on ``history``) gives each line's bucket as its
     first day (``period``); a customer is new in a bucket when their first
     purchase ever (over the whole ``history``) is on or after that day.
+
+    One pass over the lines: grouped per (bucket, customer, order), an order
+    counting when it has a purchase line, then per (bucket, customer), then per
+    bucket; only the first purchase dates need a second look at the history.
     """
     rows = in_period(history.mutate(period=bucket, _buy=is_purchase(history)), start, end)
     rows = rows.filter(rows["period"].notnull())
-    revenue = rows.group_by("period").agg(revenue=from_micros(money(rows[C.AMOUNT]).sum()))
-    buyers = rows.filter(rows["_buy"])
-    key = order_key(buyers) if C.ORDER_ID in rows.columns else buyers[C.ORDER_DATE]
-    orders = buyers.select("period", C.CUSTOMER_ID, _key=key).distinct().group_by("period").agg(orders=ibis._.count())
-    active = buyers.select("period", C.CUSTOMER_ID).distinct()
-    first = first_purchase_dates(history)
-    active = active.left_join(first, active[C.CUSTOMER_ID] == first[C.CUSTOMER_ID])
-    people = active.group_by("period").agg(active_customers=ibis._.count(),
-                                            new_customers=ibis._.count(where=ibis._["first_date"] >= ibis._["period"]))
-    counts = _left_join(_left_join(revenue, orders, "period"), people, "period")
-    return counts.mutate(orders=counts["orders"].fill_null(0), active_customers=counts["active_customers"].fill_null(0),
-                         new_customers=counts["new_customers"].fill_null(0))
+    key = order_key(rows) if C.ORDER_ID in rows.columns else rows[C.ORDER_DATE]
+    orders = rows.mutate(_order=key).group_by(["period", C.CUSTOMER_ID, "_order"]).agg(
+        revenue=money(rows[C.AMOUNT]).sum().cast("int64"), bought=rows["_buy"].any())
+    people = orders.group_by(["period", C.CUSTOMER_ID]).agg(
+        revenue=orders["revenue"].sum().cast("int64"), orders=orders["bought"].count(where=orders["bought"]),
+        active=orders["bought"].any())
+    first = first if first is not None else first_purchase_dates(history)
+    people = people.left_join(first, people[C.CUSTOMER_ID] == first[C.CUSTOMER_ID])
+    active = people["active"]
+    return people.group_by("period").agg(
+        revenue=from_micros(people["revenue"].sum()), orders=people["orders"].sum().cast("int64"),
+        active_customers=people.count(where=active),
+        new_customers=people.count(where=active & (people["first_date"] >= people["period"])))
 
 
-def period_cards(history: Table, periods: Sequence[tuple[dt.date, dt.date]]) -> Table:
+def period_cards(history: Table, periods: Sequence[tuple[dt.date, dt.date]], first: Table | None = None) -> Table:
     """:func:`bucket_counts` of disjoint periods, each bucket named by its start date."""
     date = history[C.ORDER_DATE]
     bucket = ibis.cases(*((date.between(start, end), ibis.literal(start)) for start, end in periods),
                         else_=ibis.null("date"))
-    return bucket_counts(history, min(start for start, _ in periods), max(end for _, end in periods), bucket)
+    return bucket_counts(history, min(start for start, _ in periods), max(end for _, end in periods), bucket, first)
 
 
-def trend(history: Table, start: dt.date, end: dt.date, grain: str) -> Table:
+def trend(history: Table, start: dt.date, end: dt.date, grain: str, first: Table | None = None) -> Table:
     """:func:`bucket_counts` per day / week (from Monday) / month of ``start..end``."""
-    return bucket_counts(history, start, end, history[C.ORDER_DATE].truncate(GRAIN_UNITS[grain]))
+    return bucket_counts(history, start, end, history[C.ORDER_DATE].truncate(GRAIN_UNITS[grain]), first)
+
+
+def overview(history: Table, periods: Sequence[tuple[dt.date, dt.date]], start: dt.date, end: dt.date,
+             grain: str) -> Table:
+    """:func:`period_cards` and :func:`trend` in one query (``kind`` 'cards' or 'trend'), one first-purchase table."""
+    first = first_purchase_dates(history)
+    cards = period_cards(history, periods, first).mutate(kind=ibis.literal("cards"))
+    buckets = trend(history, start, end, grain, first).mutate(kind=ibis.literal("trend"))
+    return cards.union(buckets.select(*cards.columns), distinct=False)
 
 
 def totals(tx: Table) -> Table:
@@ -255,31 +301,97 @@ def rfm_scores(summary: Table, bins: int, ties: str) -> Table:
     return scored.mutate(fm_score=((scored["f_score"] + scored["m_score"] + 1) // 2).cast("int8"))
 
 
-def tiers(summary: Table, value: str, cutoffs: Sequence[int] = (), amounts: Sequence[float] = ()) -> Table:
+def score_cells(scored: Table) -> Table:
+    """Customers and sums per combination of scores (at most bins³ rows): segments and grids are read off them.
+
+    Sums, not means, so cells add up exactly into any grouping (revenue in
+    whole millionths, see :func:`money`).
+    """
+    return scored.group_by(["r_score", "f_score", "m_score", "fm_score"]).agg(
+        customers=scored.count(), revenue=money(scored["revenue"]).sum().cast("int64"),
+        recency_days=scored["recency_days"].sum().cast("int64"), orders=scored["orders"].sum().cast("int64"))
+
+
+def tiers(summary: Table, value: str, shares: Sequence[float] = (), amounts: Sequence[float] = ()) -> Table:
     """value_rank (1 = best; equal values by customer id) and tier_index (0 = best) of ``assign_tiers``.
 
-    Rank tiers: ``cutoffs`` are the last rank of each tier but the last (from
-    the customer count, computed by the caller exactly as the file path does).
+    Rank tiers: ``shares`` are the cumulative shares of customers in each tier
+    but the last. The file path puts the top ``min(n, ceil(round(share * n, 9)))``
+    customers of n in the tier, so a customer ranked r is past it when
+    ``r - 1 >= share * n`` give or take the rounding at 9 digits: written here
+    with that margin, so n is counted in the same query (a window count).
     Amount tiers: a value below ``amounts[j]`` (or missing) crosses boundary j.
     """
     order = [ibis.desc(summary[value]), summary[C.CUSTOMER_ID]]
-    ranked = summary.mutate(value_rank=ibis.row_number().over(ibis.window(order_by=order)) + 1)
-    rank, amount = ranked["value_rank"], ranked[value]
-    crossed = [(rank > cutoff).ifelse(1, 0) for cutoff in cutoffs]
+    ranked = summary.mutate(value_rank=ibis.row_number().over(ibis.window(order_by=order)) + 1,
+                            _n=summary[C.CUSTOMER_ID].count().over(ibis.window()))
+    rank, amount, n = ranked["value_rank"], ranked[value], ranked["_n"].cast("float64")
+    crossed = [(rank - 1 >= n * share - _ROUNDED_AWAY).ifelse(1, 0) for share in shares]
     crossed += [(amount < cut).fill_null(True).ifelse(1, 0) for cut in amounts]
     index = crossed[0]
     for term in crossed[1:]:
         index = index + term
-    return ranked.mutate(tier_index=index.cast("int64"))
+    return ranked.mutate(tier_index=index.cast("int64")).drop("_n")
 
 
 def tier_counts(tiered: Table, value: str) -> Table:
     """Per tier_index: customers, revenue, margin (when known), value_min, value_max."""
-    figures = {"customers": tiered.count(), "revenue": tiered["revenue"].sum(),
+    figures = {"customers": tiered.count(), "revenue": from_micros(money(tiered["revenue"]).sum()),
                "value_min": tiered[value].min(), "value_max": tiered[value].max()}
     if "margin" in tiered.columns:
-        figures["margin"] = tiered["margin"].sum()
+        figures["margin"] = from_micros(money(tiered["margin"]).sum())
     return tiered.group_by("tier_index").agg(**figures)
+
+
+def cells(tiered: Table, value: str) -> Table:
+    """Customers and sums per (score combination, tier): segments and tiers read off one small table.
+
+    Needs the scores of :func:`rfm_scores` and the tier_index of :func:`tiers`.
+    Sums in whole millionths (exact, so cells add up into any grouping).
+    """
+    figures = {"customers": tiered.count(), "revenue": money(tiered["revenue"]).sum().cast("int64"),
+               "recency_days": tiered["recency_days"].sum().cast("int64"), "orders": tiered["orders"].sum().cast("int64"),
+               "value_min": tiered[value].min(), "value_max": tiered[value].max()}
+    if "margin" in tiered.columns:
+        figures["margin"] = money(tiered["margin"]).sum().cast("int64")
+    return tiered.group_by(["r_score", "f_score", "m_score", "fm_score", "tier_index"]).agg(**figures)
+
+
+def _purchase_customers(tx: Table, calibration_end: dt.date) -> tuple[Table, Table]:
+    """(per customer and day, per customer) tables of the lines up to ``calibration_end``.
+
+    Per day: net revenue in millionths and whether it has a purchase line; per
+    customer: first / last purchase day, purchase days and net revenue.
+    """
+    rows = tx.filter(tx[C.ORDER_DATE] <= calibration_end)
+    rows = rows.mutate(_buy=is_purchase(rows))
+    days = rows.group_by([C.CUSTOMER_ID, C.ORDER_DATE]).agg(revenue=money(rows[C.AMOUNT]).sum().cast("int64"),
+                                                           bought=rows["_buy"].any())
+    date, bought = days[C.ORDER_DATE], days["bought"]
+    customers = days.group_by(C.CUSTOMER_ID).agg(first=date.min(where=bought), last=date.max(where=bought),
+                                                 purchase_days=date.count(where=bought),
+                                                 revenue=days["revenue"].sum().cast("int64"))
+    return days, customers
+
+
+def _clv_rows(customers: Table, calibration_end: dt.date) -> Table:
+    buyers = customers.filter(customers["first"].notnull())
+    stats = buyers.select(
+        x=(buyers["purchase_days"] - 1).cast("int64"),
+        t_x_days=buyers["last"].delta(buyers["first"], unit="day").cast("int64"),
+        T_days=ibis.literal(calibration_end).delta(buyers["first"], unit="day").cast("int64"),
+    )
+    return stats.group_by(["x", "t_x_days", "T_days"]).agg(customers=ibis._.count())
+
+
+def _spend_rows(days: Table, customers: Table) -> Table:
+    repeat = customers.filter(customers["purchase_days"] > 1)
+    first_day = days.select(C.CUSTOMER_ID, _first=days[C.ORDER_DATE], first_day=days["revenue"])
+    joined = repeat.inner_join(first_day, [repeat[C.CUSTOMER_ID] == first_day[C.CUSTOMER_ID],
+                                           repeat["first"] == first_day["_first"]])
+    stats = joined.select(x=(joined["purchase_days"] - 1).cast("int64"),
+                          repeat_micros=(joined["revenue"] - joined["first_day"]).cast("int64"))
+    return stats.group_by(["x", "repeat_micros"]).agg(customers=ibis._.count())
 
 
 def clv_counts(tx: Table, calibration_end: dt.date) -> Table:
@@ -290,13 +402,33 @@ def clv_counts(tx: Table, calibration_end: dt.date) -> Table:
     out): :func:`crm_core.clv.data.rfm_summary` before the division by 7, so
     a few thousand rows travel whatever the number of orders.
     """
-    buys = tx.filter(tx[C.ORDER_DATE] <= calibration_end, is_purchase(tx))
-    days = buys.select(C.CUSTOMER_ID, C.ORDER_DATE).distinct()
-    per_customer = days.group_by(C.CUSTOMER_ID).agg(first=ibis._[C.ORDER_DATE].min(), last=ibis._[C.ORDER_DATE].max(),
-                                                     days=ibis._.count())
-    stats = per_customer.select(
-        x=(per_customer["days"] - 1).cast("int64"),
-        t_x_days=per_customer["last"].delta(per_customer["first"], unit="day").cast("int64"),
-        T_days=ibis.literal(calibration_end).delta(per_customer["first"], unit="day").cast("int64"),
-    )
-    return stats.group_by(["x", "t_x_days", "T_days"]).agg(customers=ibis._.count())
+    return _clv_rows(_purchase_customers(tx, calibration_end)[1], calibration_end)
+
+
+def spend_counts(tx: Table, calibration_end: dt.date) -> Table:
+    """Repeat customers per distinct (x, repeat spend in millionths) up to ``calibration_end``: Gamma-Gamma's data.
+
+    x = distinct purchase days - 1 (> 0 only), repeat spend = net revenue after
+    the first purchase day (revenue - first purchase day's net amount, as
+    :func:`crm_core.customers.purchase_summary`), so the mean spend per repeat
+    purchase is ``repeat / x``. The likelihood has no smaller summary than
+    these pairs (each customer's x times mean spend enters it), so one row
+    travels per distinct pair, never per order.
+    """
+    return _spend_rows(*_purchase_customers(tx, calibration_end))
+
+
+def clv_data(tx: Table, calibration_end: dt.date) -> Table:
+    """:func:`clv_counts` and :func:`spend_counts` in one query over one per-customer table.
+
+    Columns: kind ('purchases' or 'spend'), x, a (t_x days / repeat millionths),
+    b (T days; null for spend), customers.
+    """
+    days, customers = _purchase_customers(tx, calibration_end)
+    counts = _clv_rows(customers, calibration_end)
+    spend = _spend_rows(days, customers)
+    purchases = counts.select(kind=ibis.literal("purchases"), x=counts["x"], a=counts["t_x_days"], b=counts["T_days"],
+                              customers=counts["customers"])
+    spending = spend.select(kind=ibis.literal("spend"), x=spend["x"], a=spend["repeat_micros"],
+                            b=ibis.null("int64"), customers=spend["customers"])
+    return purchases.union(spending, distinct=False)

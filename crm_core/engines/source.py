@@ -170,8 +170,27 @@ def _connect_spark(uri: str) -> Any:
     if uri.startswith("sc://"):
         builder = builder.remote(uri)
     else:
-        builder = builder.master(uri).config("spark.sql.session.timeZone", "UTC")
+        builder = builder.master(uri)
+        for key, value in spark_settings(uri).items():
+            builder = builder.config(key, value)
     return ibis.pyspark.connect(builder.getOrCreate())
+
+
+def spark_settings(master: str) -> dict[str, str]:
+    """Session settings for a Spark master: UTC dates, Arrow transfers, and for ``local[N]`` few shuffle partitions.
+
+    Spark's default of 200 shuffle partitions means 200 tiny tasks per
+    group-by on one machine; a few per core is faster. A cluster keeps its own
+    setting (its spark-defaults.conf).
+    """
+    settings = {"spark.sql.session.timeZone": "UTC", "spark.sql.execution.arrow.pyspark.enabled": "true",
+                "spark.ui.showConsoleProgress": "false"}
+    local = _SPARK_LOCAL.match(master)
+    if local:
+        cores = local.group(2)  # local = one thread, local[*] = every core
+        count = 1 if cores is None else (os.cpu_count() or 2) if cores == "*" else int(cores)
+        settings["spark.sql.shuffle.partitions"] = str(max(2, 2 * count))
+    return settings
 
 
 def check_query(query: str) -> str:

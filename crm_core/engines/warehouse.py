@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import math
 from functools import lru_cache
 from typing import Any
 
@@ -35,7 +34,7 @@ from crm_core.schema import C, TRANSACTION_SCHEMA
 
 DEFAULT_DRILL_ROWS = 500
 MAX_DRILL_ROWS = 10_000
-_COUNT_DIGITS = 9  # as crm_core.portfolio: digits kept when turning share * n into a count
+SCORES = ("r_score", "f_score", "m_score", "fm_score")
 _KPI_COUNTS = ("revenue", "orders", "active_customers", "new_customers")
 
 _log = get_logger("warehouse")
@@ -69,11 +68,28 @@ class Warehouse:
         """Execute one expression in the engine; the result as a Polars frame."""
         with timed(_log, "warehouse_query", kind=kind, engine=self.engine, **fields) as info:
             try:
-                frame = expression.to_polars()
+                frame = self._fetch(expression)
             except Exception as error:  # each engine raises its own types
                 raise WarehouseError(refused_message(error)) from None
             info["rows_returned"] = frame.height
         return frame
+
+    def _fetch(self, expression: Any) -> pl.DataFrame:
+        """The result as Arrow data, by the engine's fastest way out (never through pandas).
+
+        Ibis compiles the expression; it runs here rather than through Ibis's own
+        execution because that reads PostgreSQL through a server-side cursor (a
+        cursor never gets a parallel plan) and Spark through pandas.
+        """
+        if self.engine == "duckdb":
+            return pl.from_arrow(expression.to_pyarrow())  # type: ignore[return-value]
+        table = expression.as_table()
+        schema = dict(table.schema().to_polars())
+        sql = self.backend.compile(table)
+        if self.engine == "postgresql":
+            return _copy_out(self.backend.con, sql, schema)
+        frame = pl.from_arrow(self.backend._session.sql(sql).toArrow())
+        return frame.select(pl.col(name).cast(dtype) for name, dtype in schema.items())  # type: ignore[union-attr]
 
     # --- totals and drill-down ---------------------------------------------------------
 
@@ -108,20 +124,7 @@ class Warehouse:
         DuckDB and Spark as Arrow batches.
         """
         schema = {name: TRANSACTION_SCHEMA[name] for name in self.tx.columns}
-        if self.engine != "postgresql":
-            return _typed(self._run(self.tx, "all_rows"), schema)
-        sql = self.backend.compile(self.tx)
-        buffer = io.BytesIO()
-        with timed(_log, "warehouse_query", kind="all_rows", engine=self.engine) as info:
-            with self.backend.con.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
-                for block in copy:
-                    buffer.write(block)
-            # PostgreSQL writes booleans as t / f in CSV.
-            as_read = {name: pl.String if dtype == pl.Boolean else dtype for name, dtype in schema.items()}
-            frame = pl.read_csv(buffer.getvalue(), has_header=False, new_columns=list(schema), schema_overrides=as_read)
-            frame = frame.with_columns(pl.col(name) == "t" for name, dtype in schema.items() if dtype == pl.Boolean)
-            info["rows_returned"] = frame.height
-        return frame
+        return _typed(self._run(self.tx, "all_rows"), schema)
 
     # --- customers -----------------------------------------------------------------------
 
@@ -145,6 +148,11 @@ class Warehouse:
         frame = self._run(expression, "customer_summary")
         return _typed(frame, schema).sort(C.CUSTOMER_ID)
 
+    def _values_expression(self, start: dt.date | None, end: dt.date | None) -> Any:
+        """The lean per-customer values (recency, orders, revenue, margin) of ``start..end``; None without data."""
+        end = end if end is not None else self._last_date()
+        return figures.customer_values(self.tx, end, start) if end is not None else None
+
     def rfm_scores(self, start: dt.date | None = None, end: dt.date | None = None, settings: Any = None) -> pl.DataFrame:
         """customer_id, recency_days, orders, revenue, the scores and segment: ``crm_core.rfm.rfm``.
 
@@ -154,27 +162,79 @@ class Warehouse:
         from crm_core.rfm import RFM_INPUTS, RfmSettings, segment_expr
 
         settings = settings or RfmSettings()
-        expression, _ = self._summary_expression(start, end)
-        if expression is None:
+        values = self._values_expression(start, end)
+        if values is None:
             return pl.DataFrame()
-        scored = figures.rfm_scores(expression.select(*RFM_INPUTS), settings.bins, settings.ties)
+        scored = figures.rfm_scores(values.select(*RFM_INPUTS), settings.bins, settings.ties)
         frame = self._run(scored, "rfm_scores")
         schema = _summary_schema(tuple(self.tx.columns))
         inputs = frame.select(pl.col(name).cast(schema[name]) for name in RFM_INPUTS)
-        scores = frame.select(pl.col(name).cast(pl.Int8) for name in ("r_score", "f_score", "m_score", "fm_score"))
+        scores = frame.select(pl.col(name).cast(pl.Int8) for name in SCORES)
         return (pl.concat([inputs, scores], how="horizontal").sort(C.CUSTOMER_ID)
                 .with_columns(segment_expr(settings.active_rules, settings.f_column).alias("segment")))
 
+    def score_cells(self, start: dt.date | None = None, end: dt.date | None = None, settings: Any = None) -> pl.DataFrame:
+        """Customers and sums per combination of scores, with its segment: at most bins³ rows travel.
+
+        Columns: r_score, f_score, m_score, fm_score, customers, revenue (exact
+        sum), recency_days and orders (sums over the cell's customers), segment.
+        """
+        from crm_core.rfm import RfmSettings, segment_expr
+
+        settings = settings or RfmSettings()
+        values = self._values_expression(start, end)
+        schema = {**{name: pl.Int8 for name in SCORES}, "customers": pl.Int64, "revenue": pl.Float64,
+                  "recency_days": pl.Int64, "orders": pl.Int64}
+        if values is None:
+            return pl.DataFrame(schema={**schema, "segment": pl.String})
+        scored = figures.rfm_scores(values.select(C.CUSTOMER_ID, "recency_days", "orders", "revenue"), settings.bins,
+                                    settings.ties)
+        frame = self._run(figures.score_cells(scored), "score_cells")
+        frame = frame.with_columns(pl.col("revenue").cast(pl.Float64) / figures.MICROS)
+        return (frame.select(pl.col(name).cast(dtype) for name, dtype in schema.items())
+                .sort(*SCORES).with_columns(segment_expr(settings.active_rules, settings.f_column).alias("segment")))
+
+    def segment_profile(self, start: dt.date | None = None, end: dt.date | None = None, settings: Any = None) -> pl.DataFrame:
+        """``crm_core.rfm.segment_profile`` of the period's customers, from :meth:`score_cells` (a few rows travel)."""
+        from crm_core.rfm import RfmSettings
+
+        settings = settings or RfmSettings()
+        return _profile(self.score_cells(start, end, settings), settings)
+
+    def segments_and_tiers(self, start: dt.date | None = None, end: dt.date | None = None, rfm: Any = None,
+                           tiers: Any = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """``(segment_profile, tier_summary)`` from one engine query: customers and sums per (score cell, tier)."""
+        from crm_core.portfolio import TierSettings
+        from crm_core.rfm import RfmSettings, segment_expr
+
+        rfm, tiers = rfm or RfmSettings(), tiers or TierSettings()
+        values = self._values_expression(start, end)
+        schema = {**{name: pl.Int8 for name in SCORES}, "tier_index": pl.Int64, "customers": pl.Int64,
+                  "revenue": pl.Int64, "recency_days": pl.Int64, "orders": pl.Int64, "value_min": pl.Float64,
+                  "value_max": pl.Float64}
+        if values is None:
+            cells = pl.DataFrame(schema=schema)
+        else:
+            tiered = self._tier_expression(start, end, tiers, figures.rfm_scores(values, rfm.bins, rfm.ties))
+            cells = self._run(figures.cells(tiered, tiers.value), "cells")
+        money = [name for name in ("revenue", "margin") if name in cells.columns]
+        cells = cells.with_columns(pl.col(name).cast(pl.Float64) / figures.MICROS for name in money).with_columns(
+            pl.col(name).cast(dtype) for name, dtype in schema.items() if dtype != pl.Int64 or name == "tier_index")
+        scored = cells.with_columns(segment_expr(rfm.active_rules, rfm.f_column).alias("segment"))
+        per_tier = cells.group_by("tier_index").agg(
+            pl.col("customers").sum(), pl.col("revenue").sum(), pl.col("value_min").min(), pl.col("value_max").max(),
+            *(pl.col("margin").sum(),) if "margin" in cells.columns else ())
+        return _profile(scored, rfm), _tier_table(per_tier, tiers)
+
     def _tier_expression(self, start: dt.date | None, end: dt.date | None, settings: Any, summary: Any = None) -> Any:
+        """The tiers of ``summary`` (default: the lean :func:`~crm_core.engines.figures.customer_values`)."""
         if summary is None:
-            summary, end = self._summary_expression(start, end)
+            end = end if end is not None else self._last_date()
+            if end is None:
+                return None
+            summary = figures.customer_values(self.tx, end, start)
         if settings.method == "rank":
-            lines = figures.in_period(self.tx, start, end)
-            customers = lines.select(C.CUSTOMER_ID).distinct()  # as many as summary rows, without summarising
-            n = int(self._run(customers.aggregate(n=customers.count()), "customers").item())
-            # The file path's rule (crm_core.portfolio): the top share s of n customers are ceil(s * n).
-            cutoffs = [min(n, math.ceil(round(share * n, _COUNT_DIGITS))) for share in settings.cumulative_shares]
-            return figures.tiers(summary, settings.value, cutoffs=cutoffs)
+            return figures.tiers(summary, settings.value, shares=settings.cumulative_shares)
         return figures.tiers(summary, settings.value, amounts=settings.amounts)
 
     def customer_table(self, start: dt.date | None = None, end: dt.date | None = None, rfm: Any = None,
@@ -194,7 +254,7 @@ class Warehouse:
             return pl.DataFrame(schema=schema)
         table = self._tier_expression(start, end, tiers, figures.rfm_scores(summary, rfm.bins, rfm.ties))
         frame = self._run(table, "customer_table")
-        scores = [pl.col(name).cast(pl.Int8) for name in ("r_score", "f_score", "m_score", "fm_score")]
+        scores = [pl.col(name).cast(pl.Int8) for name in SCORES]
         return (frame.select(*(pl.col(name).cast(dtype) for name, dtype in schema.items() if name in frame.columns),
                              *scores, pl.col("value_rank").cast(pl.UInt32), pl.col("tier_index").cast(pl.UInt32))
                 .sort(C.CUSTOMER_ID)
@@ -208,6 +268,8 @@ class Warehouse:
 
         settings = settings or TierSettings()
         tiered = self._tier_expression(start, end, settings)
+        if tiered is None:
+            return pl.DataFrame()
         frame = self._run(tiered.select(C.CUSTOMER_ID, settings.value, "value_rank", "tier_index"), "tiers")
         return frame.with_columns(pl.col("value_rank").cast(pl.UInt32), pl.col("tier_index").cast(pl.UInt32)).sort(
             "value_rank").with_columns(pl.col("tier_index").replace_strict(
@@ -218,23 +280,18 @@ class Warehouse:
         from crm_core.portfolio import TierSettings
 
         settings = settings or TierSettings()
-        counts = self._run(figures.tier_counts(self._tier_expression(start, end, settings), settings.value), "tier_counts")
-        names = pl.DataFrame({"tier_index": list(range(len(settings.names))), "tier": list(settings.names)})
-        table = names.join(counts.with_columns(pl.col("tier_index").cast(pl.Int64)), on="tier_index", how="left")
-        table = table.with_columns(pl.col("customers").fill_null(0).cast(pl.UInt32), pl.col("revenue").fill_null(0.0))
-        customers, revenue = int(table["customers"].sum()), float(table["revenue"].sum())
-        margin = ["margin"] if "margin" in table.columns else []
-        return table.sort("tier_index").select(
-            "tier", "customers",
-            (pl.col("customers") / customers if customers else pl.lit(None, pl.Float64)).alias("customer_share"),
-            "revenue", (pl.col("revenue") / revenue if revenue > 0 else pl.lit(None, pl.Float64)).alias("revenue_share"),
-            *margin, "value_min", "value_max")
+        tiered = self._tier_expression(start, end, settings)
+        counts = (self._run(figures.tier_counts(tiered, settings.value), "tier_counts") if tiered is not None else
+                  pl.DataFrame(schema={"tier_index": pl.Int64, "customers": pl.Int64, "revenue": pl.Float64,
+                                       "value_min": pl.Float64, "value_max": pl.Float64}))
+        return _tier_table(counts, settings)
 
     # --- KPIs ------------------------------------------------------------------------------
 
-    def _cards(self, periods: list[tuple[dt.date, dt.date]]) -> list[dict[str, Any]]:
-        frame = self._run(figures.period_cards(self.tx, periods), "period_kpis", periods=len(periods))
-        by_start = {row["period"]: row for row in frame.iter_rows(named=True)}
+    def _cards(self, periods: list[tuple[dt.date, dt.date]], frame: pl.DataFrame | None = None) -> list[dict[str, Any]]:
+        if frame is None:
+            frame = self._run(figures.period_cards(self.tx, periods), "period_kpis", periods=len(periods))
+        by_start = {row["period"]: row for row in frame.with_columns(pl.col("period").cast(pl.Date)).iter_rows(named=True)}
         empty = {"revenue": 0.0, "orders": 0, "active_customers": 0, "new_customers": 0}
         rows = [{name: by_start.get(start, empty)[name] for name in _KPI_COUNTS} for start, _ in periods]
         counts = _typed_counts(pl.DataFrame(rows, schema={"revenue": pl.Float64, "orders": pl.Int64,
@@ -253,17 +310,20 @@ class Warehouse:
 
     def kpi_trend(self, start: dt.date, end: dt.date, grain: str = "month") -> pl.DataFrame:
         """Same as :func:`crm_core.kpis.kpi_trend`: KPIs per day / week (Monday) / month bucket."""
-        if grain not in figures.GRAIN_UNITS:
-            raise WarehouseError(f"Unknown grain {grain!r}: use day, week or month.")
-        frame = self._run(figures.trend(self.tx, start, end, grain), "kpi_trend", grain=grain)
-        frame = _typed_counts(frame.with_columns(pl.col("period").cast(pl.Date)).sort("period"))
-        schema = _trend_schema()
-        return _derived(frame.lazy()).collect().select(pl.col(name).cast(dtype) for name, dtype in schema.items())
+        _check_grain(grain)
+        return _trend_frame(self._run(figures.trend(self.tx, start, end, grain), "kpi_trend", grain=grain))
 
     def overview(self, card_start: dt.date, card_end: dt.date, start: dt.date, end: dt.date,
                  grain: str = "month") -> tuple[pl.DataFrame, pl.DataFrame]:
-        """``(kpi_comparison(card_start, card_end), kpi_trend(start, end, grain))``: what the Overview shows."""
-        return self.kpi_comparison(card_start, card_end), self.kpi_trend(start, end, grain)
+        """``(kpi_comparison(card_start, card_end), kpi_trend(start, end, grain))``: what the Overview shows.
+
+        One engine query (the first purchase dates, which need the whole history, computed once).
+        """
+        _check_grain(grain)
+        periods = [(card_start, card_end), previous_period(card_start, card_end)]
+        frame = self._run(figures.overview(self.tx, periods, start, end, grain), "overview", grain=grain)
+        current, previous = self._cards(periods, frame.filter(pl.col("kind") == "cards"))
+        return comparison_frame(current, previous), _trend_frame(frame.filter(pl.col("kind") == "trend"))
 
     # --- CLV -------------------------------------------------------------------------------
 
@@ -274,19 +334,71 @@ class Warehouse:
         counted in the engine, sorted by (x, t_x, T): fit a model on them with
         ``weights=customers`` (thousands of rows, whatever the number of orders).
         """
-        from crm_core.clv.settings import DAYS_PER_WEEK
-
         calibration_end = calibration_end if calibration_end is not None else self._last_date()
         if calibration_end is None:
-            return pl.DataFrame(schema={"frequency": pl.Float64, "recency": pl.Float64, "T": pl.Float64,
-                                        "customers": pl.Int64})
+            return _purchase_counts(pl.DataFrame(schema=_CLV_ROWS))
         frame = self._run(figures.clv_counts(self.tx, calibration_end), "clv_counts")
-        return frame.select(
-            pl.col("x").cast(pl.Float64).alias("frequency"),
-            (pl.col("t_x_days").cast(pl.Float64) / DAYS_PER_WEEK).alias("recency"),
-            (pl.col("T_days").cast(pl.Float64) / DAYS_PER_WEEK).alias("T"),
-            pl.col("customers").cast(pl.Int64),
-        ).sort("frequency", "recency", "T")
+        return _purchase_counts(frame.rename({"t_x_days": "a", "T_days": "b"}))
+
+    def spend_counts(self, calibration_end: dt.date | None = None) -> pl.DataFrame:
+        """Compressed Gamma-Gamma statistics: frequency (x > 0), mean repeat spend, and customers per row.
+
+        The (frequency, monetary_value) of :func:`crm_core.clv.data.rfm_summary`
+        for customers with a repeat purchase, counted in the engine per distinct
+        pair and sorted: fit with :func:`fit_spend_model`. Mean spend is exact
+        net money over x (the engine sums whole millionths).
+        """
+        calibration_end = calibration_end if calibration_end is not None else self._last_date()
+        if calibration_end is None:
+            return _spend_counts(pl.DataFrame(schema=_CLV_ROWS))
+        frame = self._run(figures.spend_counts(self.tx, calibration_end), "spend_counts")
+        return _spend_counts(frame.rename({"repeat_micros": "a"}))
+
+    def clv_data(self, calibration_end: dt.date | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """``(clv_counts(calibration_end), spend_counts(calibration_end))`` from one engine query."""
+        calibration_end = calibration_end if calibration_end is not None else self._last_date()
+        if calibration_end is None:
+            empty = pl.DataFrame(schema=_CLV_ROWS)
+            return _purchase_counts(empty), _spend_counts(empty)
+        frame = self._run(figures.clv_data(self.tx, calibration_end), "clv_data")
+        return (_purchase_counts(frame.filter(pl.col("kind") == "purchases")),
+                _spend_counts(frame.filter(pl.col("kind") == "spend")))
+
+
+_CLV_ROWS = {"x": pl.Int64, "a": pl.Int64, "b": pl.Int64, "customers": pl.Int64}
+
+
+def _purchase_counts(frame: pl.DataFrame) -> pl.DataFrame:
+    """(x, a = t_x days, b = T days, customers) rows as frequency, recency and T in weeks."""
+    from crm_core.clv.settings import DAYS_PER_WEEK
+
+    return frame.select(
+        pl.col("x").cast(pl.Float64).alias("frequency"),
+        (pl.col("a").cast(pl.Float64) / DAYS_PER_WEEK).alias("recency"),
+        (pl.col("b").cast(pl.Float64) / DAYS_PER_WEEK).alias("T"),
+        pl.col("customers").cast(pl.Int64),
+    ).sort("frequency", "recency", "T")
+
+
+def _spend_counts(frame: pl.DataFrame) -> pl.DataFrame:
+    """(x, a = repeat spend in millionths, customers) rows as frequency and mean spend per repeat purchase."""
+    x = pl.col("x").cast(pl.Float64)
+    return frame.select(
+        x.alias("frequency"), (pl.col("a").cast(pl.Float64) / figures.MICROS / x).alias("monetary_value"),
+        pl.col("customers").cast(pl.Int64),
+    ).sort("frequency", "monetary_value")
+
+
+def fit_spend_model(counts: pl.DataFrame, model: Any) -> Any:
+    """Fit a spend model (Gamma-Gamma) on :meth:`Warehouse.spend_counts`; returns the model.
+
+    The customers with a positive mean spend are fitted, as the CLV pipeline
+    does; each row stands for ``customers`` equal customers, repeated here
+    (the likelihood is a sum over customers).
+    """
+    usable = counts.filter(pl.col("monetary_value") > 0)
+    times = usable["customers"].to_numpy()
+    return model.fit(usable["frequency"].to_numpy().repeat(times), usable["monetary_value"].to_numpy().repeat(times))
 
 
 def fit_purchase_model(counts: pl.DataFrame, model: Any) -> Any:
@@ -306,6 +418,82 @@ def top_customers(summary: pl.DataFrame, n: int = 20) -> tuple[pl.DataFrame, str
         return top, "No net revenue in this period, so there is no top list to read."
     share = float(top["revenue"].sum()) / total
     return top, f"The top {top.height:,} of {summary.height:,} customers bring {share:.0%} of the period's net revenue."
+
+
+def _copy_out(connection: Any, sql: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Run ``sql`` on PostgreSQL with ``COPY … TO STDOUT`` and read the CSV with ``schema``.
+
+    COPY runs the query to completion in one statement, so the planner may use
+    parallel workers, and its text is parsed by Polars in bulk (no Python
+    object per value). Nulls are written as ``\\N`` so empty text stays empty
+    text; booleans come as t / f.
+    """
+    buffer = io.BytesIO()
+    with connection.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, NULL '\\N')") as copy:
+        for block in copy:
+            buffer.write(block)
+    if not buffer.getbuffer().nbytes:
+        return pl.DataFrame(schema=schema)
+    # Read as text: booleans (t / f) and dates (a truncated date may come as a timestamp) converted below.
+    as_read = {name: pl.String if dtype in (pl.Boolean, pl.Date) else dtype for name, dtype in schema.items()}
+    frame = pl.read_csv(buffer.getvalue(), has_header=False, new_columns=list(schema), schema_overrides=as_read,
+                        null_values="\\N", empty_string_is_null=False, infer_schema=False)
+    return frame.with_columns(
+        *(pl.col(name) == "t" for name, dtype in schema.items() if dtype == pl.Boolean),
+        *(pl.col(name).str.slice(0, 10).str.to_date("%Y-%m-%d") for name, dtype in schema.items() if dtype == pl.Date))
+
+
+def _tier_table(counts: pl.DataFrame, settings: Any) -> pl.DataFrame:
+    """Per-tier counts and sums from the engine as :func:`crm_core.portfolio.tier_summary`'s table."""
+    names = pl.DataFrame({"tier_index": list(range(len(settings.names))), "tier": list(settings.names)})
+    table = names.join(counts.with_columns(pl.col("tier_index").cast(pl.Int64)), on="tier_index", how="left")
+    table = table.with_columns(pl.col("customers").fill_null(0).cast(pl.UInt32), pl.col("revenue").fill_null(0.0))
+    customers, revenue = int(table["customers"].sum()), float(table["revenue"].sum())
+    margin = ["margin"] if "margin" in table.columns else []
+    return table.sort("tier_index").select(
+        "tier", "customers",
+        (pl.col("customers") / customers if customers else pl.lit(None, pl.Float64)).alias("customer_share"),
+        "revenue", (pl.col("revenue") / revenue if revenue > 0 else pl.lit(None, pl.Float64)).alias("revenue_share"),
+        *margin, "value_min", "value_max")
+
+
+def _profile(cells: pl.DataFrame, settings: Any) -> pl.DataFrame:
+    """:func:`crm_core.rfm.segment_profile` from score cells with their segment (sums, not customers)."""
+    from crm_core.rfm import SEGMENT_ADVICE
+
+    customers = pl.col("customers").sum()
+    weighted = [(pl.col(score).cast(pl.Int64) * pl.col("customers")).sum() / customers
+                for score in ("r_score", "f_score", "m_score")]
+    stats = cells.group_by("segment").agg(
+        customers, pl.col("revenue").sum(), (pl.col("recency_days").sum() / customers).alias("mean_recency_days"),
+        (pl.col("orders").sum() / customers).alias("mean_orders"), (pl.col("revenue").sum() / customers).alias("mean_revenue"),
+        weighted[0].alias("mean_r"), weighted[1].alias("mean_f"), weighted[2].alias("mean_m"),
+        (pl.col("revenue").sum() / pl.col("orders").sum()).alias("aov"))
+    total_customers, total_revenue = max(int(cells["customers"].sum()), 1), float(cells["revenue"].sum())
+    names = settings.segment_names
+    order = pl.DataFrame({"segment": names, "_order": list(range(len(names)))})
+    return (order.join(stats, on="segment", how="left")
+            .with_columns(pl.col("customers").fill_null(0).cast(pl.Int64), pl.col("revenue").fill_null(0.0),
+                          pl.col("aov").fill_nan(None))
+            .with_columns((pl.col("customers") / total_customers).alias("customer_share"),
+                          (pl.col("revenue") / total_revenue if total_revenue else pl.lit(None, pl.Float64))
+                          .alias("revenue_share"),
+                          pl.col("segment").replace_strict(SEGMENT_ADVICE, default="").alias("advice"))
+            .sort("_order")
+            .select("segment", "customers", "customer_share", "revenue", "revenue_share", "mean_recency_days",
+                    "mean_orders", "mean_revenue", "mean_r", "mean_f", "mean_m", "aov", "advice"))
+
+
+def _check_grain(grain: str) -> None:
+    if grain not in figures.GRAIN_UNITS:
+        raise WarehouseError(f"Unknown grain {grain!r}: use day, week or month.")
+
+
+def _trend_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """Bucket counts from the engine as :func:`crm_core.kpis.kpi_trend`'s frame."""
+    frame = _typed_counts(frame.with_columns(pl.col("period").cast(pl.Date)).sort("period"))
+    schema = _trend_schema()
+    return _derived(frame.lazy()).collect().select(pl.col(name).cast(dtype) for name, dtype in schema.items())
 
 
 def _typed(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:

@@ -41,7 +41,7 @@ import polars as pl
 from crm_core.ingest import rejects
 from crm_core.ingest.checks import _currencies, blank_value_counts, blank_value_warnings, check_orders
 from crm_core.ingest.formats import Formats
-from crm_core.ingest.limits import env_number
+from crm_core.ingest.limits import env_number, large_for_batches
 from crm_core.ingest.mapping import ColumnPlan, ColumnSample
 from crm_core.ingest.numbers import classify, evidence
 from crm_core.ingest.options import ReadOptions
@@ -53,8 +53,6 @@ from crm_core.ingest.source import RawTable, text_batches
 from crm_core.ingest.values import parse_values
 from crm_core.schema import TRANSACTION_SCHEMA
 
-BATCH_MB_ENV = "CRM_INGEST_BATCH_MB"
-DEFAULT_BATCH_MB = 256
 BATCH_ROWS_ENV = "CRM_INGEST_BATCH_ROWS"
 DEFAULT_BATCH_ROWS = 1_000_000
 #: Roles that make line items (see presets._line_items): such files are read whole.
@@ -73,7 +71,7 @@ def wanted(table: RawTable, preset: Preset | None, plan: ColumnPlan, options: Re
         return False
     if options.rates is not None:  # the conversion's report (rates used per currency) is made on the whole file
         return False
-    return table.text_bytes > env_number(BATCH_MB_ENV, DEFAULT_BATCH_MB) * 1024**2
+    return large_for_batches(table.text_bytes)
 
 
 def batch_rows() -> int:

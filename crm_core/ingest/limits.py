@@ -96,3 +96,13 @@ def resident_bytes(pid: int) -> int:
 
 
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+#: Delimited text files over this many MB are read in batches (crm_core/ingest/batches.py).
+BATCH_MB_ENV = "CRM_INGEST_BATCH_MB"
+DEFAULT_BATCH_MB = 256
+
+
+def large_for_batches(size: int) -> bool:
+    """Whether ``size`` bytes of text are over ``$CRM_INGEST_BATCH_MB`` (read in batches when the file allows)."""
+    return size > env_number(BATCH_MB_ENV, DEFAULT_BATCH_MB) * 1024**2

@@ -260,8 +260,20 @@ def _shopify(frame: pl.DataFrame, revenue: str) -> pl.DataFrame:
     return frame.with_columns(_rule(~cancelled, "cancelled order"))
 
 
+def _with_email(frame: pl.DataFrame) -> pl.DataFrame:
+    """Keep the e-mail column a preset reads customers from (``customer_alt``) as the customers' e-mail.
+
+    It fills in for a missing customer id, so the contact role cannot take it; without this the
+    E-mail column of target lists and exports stayed empty for Stripe and WooCommerce files.
+    """
+    if not _has(frame, "customer_alt") or _has(frame, "email"):
+        return frame
+    email = pl.col("customer_alt").str.strip_chars()
+    return frame.with_columns(pl.when(email.str.len_chars() > 0).then(email).alias("email"))
+
+
 def _stripe(frame: pl.DataFrame, revenue: str) -> pl.DataFrame:
-    frame = _minus_refunds(frame)
+    frame = _with_email(_minus_refunds(frame))
     if _has(frame, "customer_alt"):
         frame = frame.with_columns(pl.coalesce("customer_id", "customer_alt").alias("customer_id"))
     if not _has(frame, "status"):
@@ -298,7 +310,7 @@ def _woocommerce(frame: pl.DataFrame, revenue: str) -> pl.DataFrame:
     when the export lists line items (order id repeated)."""
     if _has(frame, "order_id") and frame.get_column("order_id").drop_nulls().is_duplicated().any():
         frame = _collapse_orders(_with_line_amounts(frame))
-    frame = _minus_refunds(frame)
+    frame = _with_email(_minus_refunds(frame))
     if _has(frame, "customer_alt"):  # guests have customer id 0: use their e-mail
         registered = pl.when(~pl.col("customer_id").is_in(["0", "0.0"])).then(pl.col("customer_id"))
         email = pl.col("customer_alt").str.strip_chars().str.to_lowercase()

@@ -214,6 +214,9 @@ class NumberFormat:
 
 
 _PLAIN = re.compile(r"^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$")
+#: A plain number without exponent: (integer digits, decimals or None). What :meth:`_NumberEvidence.add`
+#: does with the general rules for such a value, it does directly (most sample values are like this).
+_SIMPLE = re.compile(r"^-?(\d+)(?:\.(\d+))?$")
 _MARK = re.compile(r"[$€£¥₹]|[A-Za-z]{3}")
 _GROUPED = re.compile(r"\d[ '’\u00a0\u202f]\d{3}")
 
@@ -246,6 +249,15 @@ class _NumberEvidence:
         self.marks = False
 
     def add(self, value: str) -> None:
+        simple = _SIMPLE.match(value)
+        if simple:  # the common case, like -1234.5: plain, no marks, and only the decimals written can vote
+            integer, fraction = simple.groups()
+            if fraction is not None:
+                if len(fraction) != 3 or integer == "0":
+                    self.decimal_votes["."] += 1
+                else:
+                    self.ambiguous["."] += 1
+            return
         self.plain = self.plain and bool(_PLAIN.match(value))
         self.marks = self.marks or bool(_MARK.search(value))
         if _GROUPED.search(value):
@@ -446,8 +458,12 @@ def sniff_date_format(values: pl.Series, day_first_hint: bool = False, min_rate:
     if raw.is_empty():
         return None
     tokens = raw.str.replace(TIME_TAIL, "")
-    rates = {fmt: _plausible_rate(tokens, fmt) for fmt in DATE_FORMATS}
-    best_fmt = max(DATE_FORMATS, key=lambda fmt: rates[fmt])  # first of the ties
+    rates: dict[str, float] = {}
+    for fmt in DATE_FORMATS:  # a format that reads every value cannot be beaten (ties go to the first)
+        rates[fmt] = _plausible_rate(tokens, fmt)
+        if rates[fmt] == 1.0:
+            break
+    best_fmt = max(rates, key=rates.__getitem__)  # first of the ties
     best = rates[best_fmt]
     if best < 0.5:
         numeric = _numeric_date_format(raw, tokens)
@@ -465,6 +481,8 @@ def sniff_date_format(values: pl.Series, day_first_hint: bool = False, min_rate:
     tail = bool((good_tokens != good).any())
     padded_iso = best_fmt == "%Y-%m-%d" and bool(good.str.contains(r"^\d{4}-\d{2}-\d{2}(?:$|[T ])").all())
     swapped = _day_month_swap(best_fmt)
+    if swapped in DATE_FORMATS and swapped not in rates:  # after the format that read everything
+        rates[swapped] = _plausible_rate(tokens, swapped)
     if swapped != best_fmt and rates.get(swapped, 0.0) >= best - 1e-12:
         month_first = best_fmt.find("%m") < best_fmt.find("%d")
         preferred, other = (swapped, best_fmt) if month_first == day_first_hint else (best_fmt, swapped)

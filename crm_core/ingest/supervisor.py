@@ -17,12 +17,15 @@ thread pool is unsafe, so the caller must not have imported Polars yet
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
+import select
 import signal
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from typing import Callable
 
 from crm_core.ingest import limits
@@ -84,18 +87,39 @@ def _watch(pid: int, memory: int, seconds: float) -> tuple[int, str | None]:
     """Wait for the child, killing it beyond the limits: (its exit code, None) when it exited
     by itself, else (2, the message for the user)."""
     deadline = time.monotonic() + seconds
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            code = os.waitstatus_to_exitcode(status)
-            return (code, None) if code >= 0 else (2, limits.crash_message(code))
-        message = None
-        if memory and limits.resident_bytes(pid) > memory:
-            message = limits.TOO_BIG.format(limit=limits.gigabytes(memory))
-        elif time.monotonic() > deadline:
-            message = limits.TOO_SLOW.format(seconds=limits.seconds_label(seconds))
-        if message:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            return 2, message
-        time.sleep(_POLL_SECONDS)
+    with _exit_signal(pid) as wait_a_moment:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                code = os.waitstatus_to_exitcode(status)
+                return (code, None) if code >= 0 else (2, limits.crash_message(code))
+            message = None
+            if memory and limits.resident_bytes(pid) > memory:
+                message = limits.TOO_BIG.format(limit=limits.gigabytes(memory))
+            elif time.monotonic() > deadline:
+                message = limits.TOO_SLOW.format(seconds=limits.seconds_label(seconds))
+            if message:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return 2, message
+            wait_a_moment()
+
+
+@contextlib.contextmanager
+def _exit_signal(pid: int) -> Iterator[Callable[[], None]]:
+    """A pause of at most one poll interval that ends as soon as the child exits (a pidfd
+    becomes readable then), so a command's result is not held back by the polling; a plain
+    sleep where pidfds are not available."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        yield lambda: time.sleep(_POLL_SECONDS)
+        return
+
+    def until_exit_or_poll() -> None:
+        select.select([pidfd], [], [], _POLL_SECONDS)
+
+    try:
+        yield until_exit_or_poll
+    finally:
+        os.close(pidfd)

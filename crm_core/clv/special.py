@@ -1,0 +1,74 @@
+"""The special functions the CLV models use: scipy.special's compiled ufuncs, loaded cheaply.
+
+``import scipy.special`` costs about a fifth of a second (more than Polars' whole import is
+worth to the CLI): its package ``__init__`` wraps every function for the array API and, to do
+so, clones numpy's namespace, importing numpy.f2py, numpy.polynomial and more. The compiled
+ufuncs alone (``scipy.special._ufuncs``) load in a fiftieth of that. So, in a single-threaded
+process that has not imported scipy.special yet (the CLI), this module loads ``_ufuncs`` under
+a placeholder package that is removed again at once: a later ``import scipy.special`` runs its
+``__init__`` as usual and reuses the same compiled module. The functions are the very objects
+scipy.special exports (without ``SCIPY_ARRAY_API``), so every value is bit-for-bit the same.
+Anywhere else (a server's threads could see the placeholder, another scipy layout, the array
+API switched on) the plain ``from scipy.special import ...`` is used.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import threading
+import types
+from typing import Any
+
+
+def _light_ufuncs() -> Any | None:
+    """``scipy.special._ufuncs`` without the package ``__init__``, or None when that is not safe here."""
+    if ("scipy.special" in sys.modules or os.environ.get("SCIPY_ARRAY_API")
+            or threading.active_count() > 1 or threading.current_thread() is not threading.main_thread()):
+        return None
+    try:
+        spec = importlib.util.find_spec("scipy.special")
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        placeholder = types.ModuleType("scipy.special")
+        placeholder.__path__ = list(spec.submodule_search_locations)
+        placeholder.__spec__ = spec
+        sys.modules["scipy.special"] = placeholder
+        try:
+            from scipy.special import _ufuncs
+        finally:
+            del sys.modules["scipy.special"]  # scipy.special._ufuncs stays: the real package reuses it
+        return _ufuncs
+    except Exception:  # noqa: BLE001 - any surprise: the ordinary import below
+        return None
+
+
+def _functions() -> dict[str, Any]:
+    """The functions by name: the compiled ufuncs themselves, else scipy.special's exports of them."""
+    ufuncs = _light_ufuncs()
+    names = {"gammaln": "gammaln", "digamma": "psi", "hyp2f1": "hyp2f1", "betainc": "betainc", "ndtri": "ndtri",
+             "hurwitz_zeta": "_zeta"}
+    if ufuncs is not None and all(hasattr(ufuncs, name) for name in names.values()):
+        return {ours: getattr(ufuncs, theirs) for ours, theirs in names.items()}
+    import scipy.special
+
+    return {"gammaln": scipy.special.gammaln, "digamma": scipy.special.digamma, "hyp2f1": scipy.special.hyp2f1,
+            "betainc": scipy.special.betainc, "ndtri": scipy.special.ndtri, "hurwitz_zeta": scipy.special.zeta}
+
+
+_FUNCTIONS = _functions()
+gammaln: Any = _FUNCTIONS["gammaln"]
+digamma: Any = _FUNCTIONS["digamma"]
+hyp2f1: Any = _FUNCTIONS["hyp2f1"]
+betainc: Any = _FUNCTIONS["betainc"]
+ndtri: Any = _FUNCTIONS["ndtri"]
+_hurwitz_zeta: Any = _FUNCTIONS["hurwitz_zeta"]
+
+
+def trigamma(x: Any) -> Any:
+    """``scipy.special.polygamma(1, x)``, computed as scipy does: the Hurwitz zeta function ``zeta(2, x)``
+    (polygamma multiplies it by (-1)**2 * gamma(2) = 1.0, so the values are the same bit for bit)."""
+    return _hurwitz_zeta(2.0, x)
+
+
+__all__ = ["betainc", "digamma", "gammaln", "hyp2f1", "ndtri", "trigamma"]

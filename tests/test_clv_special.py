@@ -1,0 +1,42 @@
+"""crm_core.clv.special: scipy.special's ufuncs loaded without the package __init__, values unchanged."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+_CHECK = """
+import sys
+import numpy as np
+import crm_core.clv.special as light
+assert "scipy.special" not in sys.modules, "the light path imported scipy.special's package"
+import scipy.special as sp  # the real package afterwards: imports normally, reuses the compiled ufuncs
+assert sp.gammaln is light.gammaln
+x = np.array([1e-3, 0.1, 0.5, 1.0, 2.5, 25.5, 1e3, 1e6])
+z = x / (x + 1.0)
+pairs = [
+    (light.gammaln(x), sp.gammaln(x)), (light.digamma(x), sp.digamma(x)),
+    (light.trigamma(x), sp.polygamma(1, x)), (light.trigamma(2.5), sp.polygamma(1, 2.5)),
+    (light.hyp2f1(0.3, 1.2, 2.5, z), sp.hyp2f1(0.3, 1.2, 2.5, z)), (light.betainc(2.0, 3.0, z), sp.betainc(2.0, 3.0, z)),
+    (light.ndtri(z), sp.ndtri(z)),
+]
+assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in pairs)
+print("ok")
+"""
+
+
+def test_light_special_functions_equal_scipy_bit_for_bit():
+    done = subprocess.run([sys.executable, "-c", _CHECK], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
+
+
+def test_in_a_process_with_scipy_special_imported_the_plain_functions_are_used():
+    import scipy.special as sp
+
+    from crm_core.clv import special
+
+    assert special.gammaln is sp.gammaln and special.ndtri is sp.ndtri
+    assert special.trigamma(2.0) == sp.polygamma(1, 2.0)
