@@ -96,7 +96,7 @@ def print_table(visits: list[Visits], elapsed: float, think_s: float, warm: bool
     # Lines ending in "(target ...)": the final table of `make bench` (benchmarks/summary.py) shows them.
     print(f"{title + ': every page':<48}  p50 {statistics.median(every):.2f} s, p95 {p95:.2f} s, "
           f"max {max(every):.2f} s over {len(every)} runs, {failed} failed sessions (target p95 < {P95_TARGET_S:g} s)")
-    print(f"{title + ': slowest page':<48}  {worst} p95 {percentile(by_page[worst], 0.95):.2f} s "
+    print(f"{title + ': slowest page':<48}  p95 {percentile(by_page[worst], 0.95):.2f} s ({worst}) "
           f"(target p95 < {P95_TARGET_S:g} s)")
 
 
