@@ -69,7 +69,14 @@ async def _warm_up(port: int) -> None:
     await asyncio.sleep(10)
 
 
-def print_table(visits: list[Visits], elapsed: float, think_s: float, warm: bool = False) -> None:
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system, every thread) a process has used: a figure the machine's load does not inflate."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def print_table(visits: list[Visits], elapsed: float, think_s: float, warm: bool = False,
+                server_cpu_s: float | None = None) -> None:
     by_page: dict[str, list[float]] = {}
     for visit in visits:
         for path, seconds in visit.runs:
@@ -88,6 +95,9 @@ def print_table(visits: list[Visits], elapsed: float, think_s: float, warm: bool
     for visit in visits:
         for problem in visit.problems[:3]:
             print(f"  problem: {problem}")
+    if server_cpu_s is not None and every:
+        print(f"server CPU {server_cpu_s:.1f} s for {len(every)} page runs ({server_cpu_s / len(every):.3f} s each) "
+              f"in {elapsed:.1f} s: {server_cpu_s / elapsed:.2f} cores busy on average")
     if not every:
         return
     p95 = percentile(every, 0.95)
@@ -103,11 +113,12 @@ def print_table(visits: list[Visits], elapsed: float, think_s: float, warm: bool
 def main() -> None:
     for think_s, warm in RUNS:
         with tempfile.TemporaryDirectory(prefix="bench_load_") as folder:
-            with streamlit_server(Path(folder), {"CRM_LOG_LEVEL": "WARNING"}, flags=SERVER_FLAGS) as (port, _):
+            with streamlit_server(Path(folder), {"CRM_LOG_LEVEL": "WARNING"}, flags=SERVER_FLAGS) as (port, pid):
                 if warm:
                     asyncio.run(_warm_up(port))
+                cpu_before = cpu_seconds(pid)
                 visits, elapsed = asyncio.run(_load(port, SESSIONS, think_s))
-                print_table(visits, elapsed, think_s, warm)  # printed before the server stops
+                print_table(visits, elapsed, think_s, warm, cpu_seconds(pid) - cpu_before)  # before the server stops
 
 
 if __name__ == "__main__":
