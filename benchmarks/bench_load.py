@@ -69,7 +69,14 @@ async def _warm_up(port: int) -> None:
     await asyncio.sleep(10)
 
 
-def print_table(visits: list[Visits], elapsed: float, think_s: float, warm: bool = False) -> None:
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system, every thread) a process has used: a figure the machine's load does not inflate."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def print_table(visits: list[Visits], elapsed: float, think_s: float, warm: bool = False,
+                server_cpu_s: float | None = None) -> None:
     by_page: dict[str, list[float]] = {}
     for visit in visits:
         for path, seconds in visit.runs:
@@ -88,6 +95,9 @@ def print_table(visits: list[Visits], elapsed: float, think_s: float, warm: bool
     for visit in visits:
         for problem in visit.problems[:3]:
             print(f"  problem: {problem}")
+    if server_cpu_s is not None and every:
+        print(f"server CPU {server_cpu_s:.1f} s for {len(every)} page runs ({server_cpu_s / len(every):.3f} s each) "
+              f"in {elapsed:.1f} s: {server_cpu_s / elapsed:.2f} cores busy on average")
     if not every:
         return
     p95 = percentile(every, 0.95)
@@ -96,18 +106,19 @@ def print_table(visits: list[Visits], elapsed: float, think_s: float, warm: bool
     # Lines ending in "(target ...)": the final table of `make bench` (benchmarks/summary.py) shows them.
     print(f"{title + ': every page':<48}  p50 {statistics.median(every):.2f} s, p95 {p95:.2f} s, "
           f"max {max(every):.2f} s over {len(every)} runs, {failed} failed sessions (target p95 < {P95_TARGET_S:g} s)")
-    print(f"{title + ': slowest page':<48}  {worst} p95 {percentile(by_page[worst], 0.95):.2f} s "
+    print(f"{title + ': slowest page':<48}  p95 {percentile(by_page[worst], 0.95):.2f} s ({worst}) "
           f"(target p95 < {P95_TARGET_S:g} s)")
 
 
 def main() -> None:
     for think_s, warm in RUNS:
         with tempfile.TemporaryDirectory(prefix="bench_load_") as folder:
-            with streamlit_server(Path(folder), {"CRM_LOG_LEVEL": "WARNING"}, flags=SERVER_FLAGS) as (port, _):
+            with streamlit_server(Path(folder), {"CRM_LOG_LEVEL": "WARNING"}, flags=SERVER_FLAGS) as (port, pid):
                 if warm:
                     asyncio.run(_warm_up(port))
+                cpu_before = cpu_seconds(pid)
                 visits, elapsed = asyncio.run(_load(port, SESSIONS, think_s))
-                print_table(visits, elapsed, think_s, warm)  # printed before the server stops
+                print_table(visits, elapsed, think_s, warm, cpu_seconds(pid) - cpu_before)  # before the server stops
 
 
 if __name__ == "__main__":

@@ -39,9 +39,11 @@ def log_path(bench: str, folder: Path = OUT) -> Path:
 
 
 def _split(text: str) -> tuple[str, str]:
-    """A printed line's title (padded to a column, so followed by 2+ spaces) and the rest."""
-    parts = re.split(r"\s{2,}", text.strip(), maxsplit=1)
-    return (parts[0], parts[1]) if len(parts) == 2 else (text.strip(), "")
+    """A printed line's title and its measurement: the title ends at a gap of 2+ spaces before a number
+    or a measuring word (``ours``, ``push``, ``peak``, ``exit``, ``p50``, ``p95``)."""
+    parts = re.split(r"\s{2,}(?=ours\b|push\b|peak\b|exit\b|p50\b|p95\b|\d)", text.strip(), maxsplit=1)
+    figure, measured = (parts[0], parts[1]) if len(parts) == 2 else (text.strip(), "")
+    return " ".join(figure.split()), measured
 
 
 def _page_rows(bench: str, lines: list[str], ran: str) -> list[Row]:
@@ -84,8 +86,9 @@ def rows_of(bench: str, text: str) -> list[Row]:
         match = _TARGET.match(line.strip())
         if match:
             figure, measured = _split(match["figure"])
-            rows.append(Row(bench, figure.rstrip(":"), " ".join((measured + match["after"]).split()),
-                            match["target"].strip(), ran))
+            row = Row(bench, figure.rstrip(":"), " ".join((measured + match["after"]).split()), match["target"].strip(), ran)
+            if row not in rows:  # a bench may repeat its figures in a closing recap
+                rows.append(row)
     return rows
 
 
