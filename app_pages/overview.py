@@ -83,7 +83,7 @@ with right:
         key=Keys.KPI,
         bind="query-params",
     )
-trend = kpi_trend(dataset.transactions, start, end, grain)
+trend = monthly if grain == "month" else kpi_trend(dataset.transactions, start, end, grain)  # the cards' bars are the monthly trend
 chart(figure(kpi_trend_figure, trend, kpi, grain), key="overview_trend", money_axis="y" if KPI_BY_KEY[kpi].kind == "money" else None)
 takeaway(trend_takeaway(trend, kpi, grain, start, end, style=style))  # complete weeks / months only
 
