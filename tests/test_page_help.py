@@ -87,7 +87,7 @@ def test_warehouse_cards_take_label_definition_and_period_from_the_catalogue(tmp
     patterns = _catalogue_definitions()
     for label in catalogue_labels:
         assert any(pattern.match(cards[label]) for pattern in patterns), (label, cards[label])
-        assert re.search(r"Period: \d+ \w+ \d{4} to \d+ \w+ \d{4}, compared with", cards[label]), cards[label]
+        assert re.search(r"Period: \d+ \w+ \d{4} – \d+ \w+ \d{4}, compared with", cards[label]), cards[label]
 
 
 def test_different_figures_have_different_labels():
