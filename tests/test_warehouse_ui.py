@@ -66,7 +66,8 @@ def test_connect_shows_the_overview_cards_and_top_customers(cdnow_uri, monkeypat
     assert len(lines) == tx.filter(tx["customer_id"] == top["customer_id"][0]).height
 
 
-def test_a_duckdb_file_connects_by_url(tmp_path, monkeypatch):
+def _cdnow_in_duckdb(tmp_path):
+    """The CDNOW sample's orders (as read from the file) in a DuckDB file's table ``orders``."""
     import ibis
 
     tx = read_orders(DATA / "cdnow_sample.csv")[0].collect()
@@ -74,6 +75,11 @@ def test_a_duckdb_file_connects_by_url(tmp_path, monkeypatch):
     writer = ibis.duckdb.connect(str(path))
     writer.create_table("orders", tx)
     writer.disconnect()
+    return tx, path
+
+
+def test_a_duckdb_file_connects_by_url(tmp_path, monkeypatch):
+    tx, path = _cdnow_in_duckdb(tmp_path)
     monkeypatch.delenv("CRM_WAREHOUSE_URL", raising=False)
     at = _data_page()
     at.text_input(key="wh_uri").set_value(f"duckdb:///{path}")
@@ -88,17 +94,11 @@ def test_a_duckdb_file_connects_by_url(tmp_path, monkeypatch):
 
 def test_the_panel_follows_currency_and_locale(tmp_path, monkeypatch):
     """Counts, dates and the top-customers sentence in the manager's style (here EUR, 1.234,56)."""
-    import ibis
-
     from crm_core.format import NumberStyle
     from crm_core.settings import AnalysisSettings
     from ui.state import Keys
 
-    tx = read_orders(DATA / "cdnow_sample.csv")[0].collect()
-    path = tmp_path / "shop.duckdb"
-    writer = ibis.duckdb.connect(str(path))
-    writer.create_table("orders", tx)
-    writer.disconnect()
+    tx, path = _cdnow_in_duckdb(tmp_path)
     monkeypatch.delenv("CRM_WAREHOUSE_URL", raising=False)
     at = AppTest.from_file(app_path(), default_timeout=120)
     at.session_state[Keys.SETTINGS] = AnalysisSettings(currency="EUR", locale="de")
