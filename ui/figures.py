@@ -20,9 +20,11 @@ and "Add to deck" only read them.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import datetime as dt
 import enum
+import hashlib
+import threading
+import weakref
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -30,7 +32,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-__all__ = ["FigureSpec", "drawn", "figure", "fingerprint"]
+__all__ = ["FigureSpec", "call_key", "drawn", "figure", "fingerprint"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -44,13 +46,21 @@ class FigureSpec:
     def build(self) -> go.Figure:
         return self.builder(*self.args, **self.kwargs)
 
-    def key(self) -> Hashable | None:
+    def key(self) -> str | None:
         """What the figure depends on, exactly; None when an input cannot be keyed (then it is not cached)."""
-        name = getattr(self.builder, "__qualname__", "")
-        if not name or "<" in name:  # a lambda or a local function: its closure is not part of the key
-            return None
-        inputs = fingerprint((self.args, tuple(sorted(self.kwargs.items()))))
-        return None if inputs is None else (self.builder.__module__, name, inputs)
+        return call_key(self.builder, self.args, self.kwargs)
+
+
+def call_key(function: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> str | None:
+    """A digest naming ``function(*args, **kwargs)`` by the function and its inputs' content, exactly;
+    None for a lambda or local function (its closure is not part of the key) or an input that cannot be keyed."""
+    name = getattr(function, "__qualname__", "")
+    if not name or "<" in name:
+        return None
+    inputs = fingerprint((args, tuple(sorted(kwargs.items()))))
+    if inputs is None:
+        return None
+    return _digest((function.__module__, name, inputs))
 
 
 def figure(builder: Callable[..., go.Figure], *args: Any, **kwargs: Any) -> FigureSpec:
@@ -73,7 +83,7 @@ def fingerprint(value: Any) -> Hashable | None:
     if isinstance(value, pl.DataFrame):
         return _frame_key(value)
     if isinstance(value, pl.Series):
-        return _frame_key(value.to_frame())
+        return _hashed_frame_key(value.to_frame())
     if isinstance(value, (tuple, list)):
         return _all(type(value).__name__, [fingerprint(item) for item in value])
     if isinstance(value, dict):
@@ -94,7 +104,29 @@ def _all(kind: str, items: list) -> Hashable | None:
     return None if any(item is None for item in items) else (kind, tuple(items))
 
 
+#: Fingerprints of the frames seen, by identity while the frame lives: the cached loaders hand every
+#: rerun the same frame objects, so each is hashed once, not on every call.
+_FRAME_KEYS: dict[int, tuple[weakref.ref, Hashable | None]] = {}
+_LOCK = threading.RLock()  # re-entrant: a frame freed while it is held calls _forget
+
+
 def _frame_key(frame: pl.DataFrame) -> Hashable | None:
+    with _LOCK:
+        known = _FRAME_KEYS.get(id(frame))
+        if known is not None and known[0]() is frame:
+            return known[1]
+    key = _hashed_frame_key(frame)
+    with _LOCK:
+        _FRAME_KEYS[id(frame)] = (weakref.ref(frame, lambda _ref, ident=id(frame): _forget(ident)), key)
+    return key
+
+
+def _forget(ident: int) -> None:
+    with _LOCK:
+        _FRAME_KEYS.pop(ident, None)
+
+
+def _hashed_frame_key(frame: pl.DataFrame) -> Hashable | None:
     try:
         rows = int(frame.hash_rows(seed=0).sum()) if frame.width else 0
     except Exception:  # noqa: BLE001  (a column type Polars cannot hash: build this figure uncached)
@@ -116,8 +148,11 @@ def drawn(spec: FigureSpec, number_format: Hashable, finish: Finish) -> go.Figur
         fig = spec.build()
         finish(fig)
         return fig
-    digest = hashlib.blake2b(repr((key, number_format)).encode(), digest_size=20).hexdigest()
-    return _drawn(digest, spec, finish)
+    return _drawn(f"{key}:{_digest(number_format)}", spec, finish)
+
+
+def _digest(value: Hashable) -> str:
+    return hashlib.blake2b(repr(value).encode(), digest_size=20).hexdigest()
 
 
 @st.cache_resource(max_entries=256, show_spinner=False)
