@@ -73,8 +73,7 @@ def run(args: argparse.Namespace) -> int:
     """Under the ingest limits, in a forked child (as ``summary``) for the files :func:`runs_supervised` picks:
     the file is read in-process there instead of in the sandbox's worker, a second interpreter that imports
     Polars again and hands every row back (a third of the command's CPU time on 1M orders)."""
-    from crm_core.commands.common import fail, run_reporting_errors, runs_supervised
-    from crm_core.ingest.supervisor import supervised
+    from crm_core.commands.common import fail, run_supervised
 
     problem = _check(args)
     if problem:
@@ -85,9 +84,7 @@ def run(args: argparse.Namespace) -> int:
         if problem:
             return fail(problem)
     try:
-        if not runs_supervised(args.path):
-            return _clv(args, output)
-        return supervised(lambda: run_reporting_errors(lambda: _clv(args, output), args), args.path)
+        return run_supervised(lambda: _clv(args, output), args)
     finally:
         if output is not None:
             output.close()
