@@ -115,9 +115,10 @@ def check_side(parsed: pl.DataFrame, plan: ColumnPlan, required: tuple[str, ...]
 
 def _mark(parsed: pl.DataFrame, keep: pl.Expr, reason: pl.Expr) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The frame with ``__ok``, and (line, reason) of the rows set aside (reasons computed for those only)."""
-    frame = parsed.with_columns(keep.fill_null(False).alias(OK))
-    if frame.get_column(OK).all():
-        return frame, pl.DataFrame(schema={"line": pl.Int64, "reason": pl.String})
+    ok = parsed.select(keep.fill_null(False).alias(OK)).to_series()
+    if ok.all():  # the common case: a constant column, not a million booleans
+        return parsed.with_columns(pl.lit(True).alias(OK)), pl.DataFrame(schema={"line": pl.Int64, "reason": pl.String})
+    frame = parsed.with_columns(ok)
     rejected = frame.filter(~pl.col(OK)).select(pl.col(LINE).cast(pl.Int64).alias("line"), reason.alias("reason"))
     return frame, rejected
 

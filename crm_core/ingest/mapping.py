@@ -42,11 +42,14 @@ class ColumnSample:
         self.table = table
         self.schema = table.frame.collect_schema()
         self._dates: dict[tuple[str, bool], DateFormat | None] = {}
+        self._values: dict[str, pl.Series] = {}
 
     def values(self, column: str) -> pl.Series:
-        """Non-blank sampled values of ``column``, trimmed."""
-        values = self.table.sample.get_column(column).drop_nulls().str.strip_chars()
-        return values.filter(values.str.len_bytes() > 0)
+        """Non-blank sampled values of ``column``, trimmed (cached: mapping and sniffing ask several times)."""
+        if column not in self._values:
+            values = self.table.sample.get_column(column).drop_nulls().str.strip_chars()
+            self._values[column] = values.filter(values.str.len_bytes() > 0)
+        return self._values[column]
 
     def dtype(self, column: str) -> pl.DataType:
         return self.schema[column]

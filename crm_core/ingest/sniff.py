@@ -114,7 +114,7 @@ def sniff_delimiter(text: str, prefer: str | None = None) -> str:
     giving more fields. ``prefer`` (from the file name, e.g. tab for .tsv)
     breaks remaining ties. Without any, runs of spaces are tried.
     """
-    lines = text.splitlines()[:200]
+    lines = first_lines(text, 200)
     body = "\n".join(lines)
     best: tuple | None = None
     chosen = None
@@ -135,6 +135,16 @@ def sniff_delimiter(text: str, prefer: str | None = None) -> str:
     if score is not None and score[0] >= 0.9:
         return WHITESPACE
     return _splits_first_line(lines) or prefer or ","
+
+
+def first_lines(text: str, count: int) -> list[str]:
+    """``text.splitlines()[:count]``, splitting only as much of ``text`` as holds them (a sample is a megabyte)."""
+    size = 16384
+    while True:
+        lines = text[:size].splitlines()
+        if len(lines) > count or size >= len(text):  # more lines than asked: the first ones are whole
+            return lines[:count]
+        size *= 4
 
 
 def _splits_first_line(lines: list[str]) -> str | None:

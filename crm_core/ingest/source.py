@@ -338,10 +338,28 @@ def _open_text(path: Path, name: str, size: int, settings: _Settings, staging: _
     frame, raw_text, typed = _delimited_frame(*args, delimiter=layout.delimiter, quote=settings.quote)
     if not settings.quote:
         detected["quotes"] = "ignored"
-    table = _finish_table(frame, layout.names, raw_text, detected, head=typed({}))
+    head = _rows_of_head(csv_path, typed)
+    table = _finish_table(frame, layout.names, raw_text, detected, head=typed({}) if head is None else head)
     table.typed, table.unnumbered, table.first_line = typed, typed({}), layout.first_line
     table.text_bytes = csv_path.stat().st_size
     return table
+
+
+def _rows_of_head(path: Path, scan: Callable[..., pl.LazyFrame]) -> pl.LazyFrame | None:
+    """The sample's rows read from the file's first megabyte, or None when it does not hold more
+    rows than the sample (a small file, long rows, a quoted field running past it): asked for its
+    first rows, the CSV reader still maps and splits the whole file. The rows are the file's first
+    ones either way: a row is read from the bytes before its end, and the cut is after a whole row."""
+    with path.open("rb") as handle:
+        head = handle.read(SAMPLE_BYTES)
+    end = head.rfind(b"\n")
+    if len(head) < SAMPLE_BYTES or end < 0:
+        return None
+    try:
+        rows = scan({}, source=head[: end + 1]).head(SAMPLE_ROWS + 1).collect()
+    except Exception:  # noqa: BLE001 - e.g. a quote left open at the cut: the whole file decides
+        return None
+    return rows.lazy() if rows.height > SAMPLE_ROWS else None
 
 
 def text_batches(table: RawTable, rows: int) -> Iterator[RawTable]:
@@ -410,7 +428,7 @@ def _layout(text: str, name: str, settings: _Settings) -> _Layout:
     delimiter = delimiter or sniff.sniff_delimiter(text, _delimiter_hint(name))
     if delimiter != sniff.WHITESPACE and len(delimiter.encode("utf-8")) != 1:
         raise IngestError(f"The delimiter must be a single character such as , ; | or tab (got '{delimiter}').")
-    rows = sniff.split_rows("\n".join(text.splitlines()[:300]), delimiter)
+    rows = sniff.split_rows("\n".join(sniff.first_lines(text, 300)), delimiter)
     header_index, has_header = sniff.find_header(rows)
     if declared and header_index == 0:
         header_index, has_header = sniff.find_header(rows[1:])
@@ -460,18 +478,21 @@ def _has_lone_cr(path: Path) -> bool:
     chunks (a memory map of a 3 GB file would count 3 GB as resident); files
     without any CR (most) cost one memchr scan per chunk.
     """
-    held = b""  # a CR ending a chunk: is the next byte LF?
+    buffer = bytearray(_SCAN_CHUNK)  # one buffer for every chunk: a new one each time costs fresh pages
+    held = False  # the previous chunk ended with a CR: is this chunk's first byte LF?
     with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            data, held = held + chunk, b""
-            if data.endswith(b"\r"):
-                data, held = data[:-1], b"\r"
-            if b"\r" in data and _LONE_CR.search(data):
+        while size := handle.readinto(buffer):
+            data = memoryview(buffer)[:size]
+            if held and data[0] != ord("\n"):
                 return True
-    return held == b"\r"
+            held = data[-1] == ord("\r")
+            if buffer.find(b"\r", 0, size - held) >= 0 and _LONE_CR.search(data[: size - held]):
+                return True
+    return held
 
 
 _LONE_CR = re.compile(rb"\r(?!\n)")
+_SCAN_CHUNK = 1024**2
 
 
 def _clean_names(cells: list[str]) -> list[str]:
@@ -521,9 +542,9 @@ def _joined_raw(
 def _delimited_frame(
     path: Path, names: list[str], header_index: int, has_header: bool, first_line: int, *, delimiter: str, quote: bool
 ) -> tuple[pl.LazyFrame, Callable[[pl.Series], pl.DataFrame], Callable[[dict[str, pl.DataType]], pl.LazyFrame]]:
-    def scan(overrides: dict[str, pl.DataType], numbered: bool = False) -> pl.LazyFrame:
+    def scan(overrides: dict[str, pl.DataType], numbered: bool = False, source: Path | bytes = path) -> pl.LazyFrame:
         frame = pl.scan_csv(
-            path,
+            source,
             separator=delimiter,
             quote_char='"' if quote else None,
             has_header=False,

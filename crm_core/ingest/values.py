@@ -84,8 +84,7 @@ def parse_values(
             parsed = None
     if parsed is None:
         parsed = table.rows().select(_expressions(plan, formats, sample.schema)).collect(engine="streaming")
-    line = (pl.col(LINE).cast(pl.Int64) + table.first_line).alias(LINE)
-    parsed = parsed.with_row_index(LINE).with_columns(line)
+    parsed = parsed.select(pl.int_range(table.first_line, table.first_line + pl.len(), dtype=pl.Int64).alias(LINE), pl.all())
     parsed, numbers = _resolve_numbers(table, sample, plan, formats, parsed, whole_column)
     parsed, bad_examples = _second_chance(table, sample, plan, formats, parsed)
     detected.update(numbers.detected)
