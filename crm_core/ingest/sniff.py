@@ -240,12 +240,17 @@ def sniff_number_format(values: list[str], european_hint: bool = False) -> Numbe
     ambiguous: read the US way (``.`` decimal, ``,`` thousands) unless the file
     looks European (``;`` separated, day-first dates), then the other way.
     """
+    return number_evidence(values).decide(european_hint)
+
+
+def number_evidence(values: list[str]) -> _NumberEvidence:
+    """What :func:`sniff_number_format` decides from: gather it once to decide under several hints."""
     evidence = _NumberEvidence()
     for raw in values:
         value = raw.strip()
         if value:
             evidence.add(value)
-    return evidence.decide(european_hint)
+    return evidence
 
 
 class _NumberEvidence:
@@ -291,7 +296,7 @@ class _NumberEvidence:
             self.decimal_votes[_other(mark)] += 1
 
     def decide(self, european_hint: bool) -> NumberFormat:
-        votes, thousands_seen, ambiguous = self.decimal_votes, self.thousands_seen, False
+        votes, thousands_seen, ambiguous = self.decimal_votes, Counter(self.thousands_seen), False
         if votes[","] > votes["."]:
             decimal = ","
         elif votes["."] > 0:

@@ -11,18 +11,21 @@ from __future__ import annotations
 import codecs
 import contextlib
 import re
+import shutil
 import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator, Union
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Union
 
 import polars as pl
 
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest import sniff
-from crm_core.ingest import parquet_checks, xlsx_checks
+
+if TYPE_CHECKING:
+    from crm_core.ingest import xlsx_checks
 
 #: Largest size a compressed upload (and each member of a zip or xlsx) may expand to,
 #: counted on the bytes actually inflated, never on the sizes the archive declares.
@@ -129,11 +132,13 @@ def open_table(
     ``quote=False`` reads ``"`` as an ordinary character (for files whose
     quotes are unbalanced, e.g. ``12" vinyl``).
     """
-    with tempfile.TemporaryDirectory(prefix="crm_ingest_") as folder:
-        staging = _Staging(Path(folder))
+    staging = _Staging()
+    try:
         path, name = _materialise(source, filename, staging)
         settings = _Settings(encoding, delimiter, has_header, sheet, sheet_score, quote)
         yield _open_path(path, name, settings, staging, {}, depth=0)
+    finally:
+        staging.remove()
 
 
 @dataclass(frozen=True)
@@ -147,15 +152,22 @@ class _Settings:
 
 
 class _Staging:
-    """Numbered temporary files in one folder."""
+    """Numbered temporary files in one folder, made on the first file (most reads of a local
+    UTF-8 file need none) and removed with its files by :meth:`remove`."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self) -> None:
+        self.folder: Path | None = None
         self.count = 0
 
     def new(self, suffix: str = "") -> Path:
+        if self.folder is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="crm_ingest_"))
         self.count += 1
         return self.folder / f"part{self.count}{suffix}"
+
+    def remove(self) -> None:
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _materialise(source: Source, filename: str | None, staging: _Staging) -> tuple[Path, str]:
@@ -277,6 +289,8 @@ def _open_zip(path: Path, name: str, settings: _Settings, staging: _Staging, det
         names = {info.filename for info in members}
         if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names):
             detected["format"] = "xlsx"
+            from crm_core.ingest import xlsx_checks  # imported for workbooks only
+
             xlsx_checks.check_workbook(path, archive.infolist(), _xlsx_limits())
             return _open_excel(path, settings, detected)
         if depth or len(members) != 1:
@@ -290,6 +304,8 @@ def _open_zip(path: Path, name: str, settings: _Settings, staging: _Staging, det
 
 
 def _xlsx_limits() -> xlsx_checks.Limits:
+    from crm_core.ingest import xlsx_checks
+
     return xlsx_checks.Limits(
         part_bytes=min(MAX_XLSX_PART_BYTES, MAX_DECOMPRESSED_BYTES), total_bytes=MAX_DECOMPRESSED_BYTES,
         ratio=MAX_COMPRESSION_RATIO, ratio_free=RATIO_FREE_BYTES, cells=MAX_SHEET_CELLS, columns=MAX_COLUMNS,
@@ -352,14 +368,19 @@ def _rows_of_head(path: Path, scan: Callable[..., pl.LazyFrame]) -> pl.LazyFrame
     ones either way: a row is read from the bytes before its end, and the cut is after a whole row."""
     with path.open("rb") as handle:
         head = handle.read(SAMPLE_BYTES)
-    end = head.rfind(b"\n")
-    if len(head) < SAMPLE_BYTES or end < 0:
+    if len(head) < SAMPLE_BYTES:
         return None
-    try:
-        rows = scan({}, source=head[: end + 1]).head(SAMPLE_ROWS + 1).collect()
-    except Exception:  # noqa: BLE001 - e.g. a quote left open at the cut: the whole file decides
-        return None
-    return rows.lazy() if rows.height > SAMPLE_ROWS else None
+    for size in (SAMPLE_BYTES // 4, SAMPLE_BYTES):  # a quarter holds the sample of a narrow table
+        end = head.rfind(b"\n", 0, size)
+        if end < 0:
+            continue
+        try:
+            rows = scan({}, source=head[: end + 1]).head(SAMPLE_ROWS + 1).collect()
+        except Exception:  # noqa: BLE001 - e.g. a quote left open at the cut: more bytes, or the whole file, decide
+            continue
+        if rows.height > SAMPLE_ROWS:
+            return rows.lazy()
+    return None
 
 
 def text_batches(table: RawTable, rows: int) -> Iterator[RawTable]:
@@ -619,6 +640,8 @@ def _castable(dtype: pl.DataType) -> bool:
 
 def _open_parquet(path: Path, detected: dict) -> RawTable:
     detected.update(format="parquet")
+    from crm_core.ingest import parquet_checks  # imported for Parquet files only
+
     parquet_checks.check_parquet(path, parquet_checks.Limits(
         rows=MAX_PARQUET_ROWS, bytes=MAX_PARQUET_BYTES, ratio=MAX_PARQUET_RATIO, ratio_free=PARQUET_RATIO_FREE_BYTES,
         columns=MAX_COLUMNS,
