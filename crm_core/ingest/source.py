@@ -16,6 +16,7 @@ import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Union
 
@@ -90,8 +91,9 @@ class RawTable:
     typed
         For delimited text only: the same table (without ``__line``) with
         some columns parsed by the CSV reader itself (``{column: pl.Float64 or
-        pl.Date}``), strictly: collecting raises if any value does not fit,
-        and the caller falls back to the text columns. A fast path.
+        pl.Date}``), strictly: collecting raises if any value does not fit or
+        the text is not valid UTF-8, and the caller falls back to the text
+        columns. A fast path.
     unnumbered, first_line
         ``frame`` without ``__line``, and the line number of its first row.
     """
@@ -351,12 +353,12 @@ def _open_text(path: Path, name: str, size: int, settings: _Settings, staging: _
         table = _finish_table(frame, layout.names, raw_text, detected)
         table.first_line = layout.first_line
         return table
-    frame, raw_text, typed = _delimited_frame(*args, delimiter=layout.delimiter, quote=settings.quote)
+    frame, raw_text, scan = _delimited_frame(*args, delimiter=layout.delimiter, quote=settings.quote)
     if not settings.quote:
         detected["quotes"] = "ignored"
-    head = _rows_of_head(csv_path, typed)
-    table = _finish_table(frame, layout.names, raw_text, detected, head=typed({}) if head is None else head)
-    table.typed, table.unnumbered, table.first_line = typed, typed({}), layout.first_line
+    head = _rows_of_head(csv_path, scan)
+    table = _finish_table(frame, layout.names, raw_text, detected, head=scan({}) if head is None else head)
+    table.typed, table.unnumbered, table.first_line = partial(scan, strict=True), scan({}), layout.first_line
     table.text_bytes = csv_path.stat().st_size
     return table
 
@@ -563,7 +565,8 @@ def _joined_raw(
 def _delimited_frame(
     path: Path, names: list[str], header_index: int, has_header: bool, first_line: int, *, delimiter: str, quote: bool
 ) -> tuple[pl.LazyFrame, Callable[[pl.Series], pl.DataFrame], Callable[[dict[str, pl.DataType]], pl.LazyFrame]]:
-    def scan(overrides: dict[str, pl.DataType], numbered: bool = False, source: Path | bytes = path) -> pl.LazyFrame:
+    def scan(overrides: dict[str, pl.DataType], numbered: bool = False, source: Path | bytes = path,
+             strict: bool = False) -> pl.LazyFrame:
         frame = pl.scan_csv(
             source,
             separator=delimiter,
@@ -571,7 +574,7 @@ def _delimited_frame(
             has_header=False,
             skip_rows=header_index + (1 if has_header else 0),
             schema={n: overrides.get(n, pl.String) for n in names},
-            encoding="utf8-lossy",
+            encoding="utf8" if strict else "utf8-lossy",  # strict UTF-8 reads faster; lossy reads anything
             truncate_ragged_lines=True,
             row_index_name=_ROW if numbered else None,
             raise_if_empty=False,

@@ -64,8 +64,9 @@ def parse_values(
     """Parse every mapped column over the whole table (streaming), then retry failures.
 
     Clean CSV columns (plain numbers, ISO dates, as seen in the sample) are
-    parsed by the CSV reader itself, strictly; if any value does not fit, the
-    whole table is read again as text and parsed by expressions.
+    parsed by the CSV reader itself, strictly (and the text as strict UTF-8); if
+    any value does not fit, the whole table is read again as text and parsed by
+    expressions.
     ``whole_column`` is given when ``table`` is one batch of a larger file: for a
     number column whose convention must be decided, it returns the evidence
     (:func:`~crm_core.ingest.numbers.evidence`) of the whole file's column.
@@ -73,11 +74,12 @@ def parse_values(
     parsed = None
     detected: dict[str, Any] = {}
     fast = _reader_types(sample, plan, formats)
-    if fast and table.typed is not None:
+    if table.typed is not None:  # strict UTF-8 (a faster read) even when the reader types no column
         try:
             frame = table.typed(fast)
             parsed = frame.select(_expressions(plan, formats, frame.collect_schema())).collect(engine="streaming")
-            detected["fast_path"] = True
+            if fast:
+                detected["fast_path"] = True
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException:  # noqa: BLE001 - a value the reader rejects: use the text path
