@@ -14,7 +14,7 @@ import polars as pl
 
 from crm_core.ingest.columns import DATE, ID, MONTH, NUMBER, ORDER_ROLES, TEXT, Role, name_candidates, resolve_user_column
 from crm_core.ingest.errors import IngestError
-from crm_core.ingest.numbers import classify
+from crm_core.ingest.numbers import SIMPLE_WITH_SYMBOL, classify
 from crm_core.ingest.parse import MONTH_FORMATS, month_expr
 from crm_core.ingest.presets import EXTRA_KINDS, Preset
 from crm_core.ingest.sniff import DateFormat, sniff_date_format
@@ -83,6 +83,8 @@ class ColumnSample:
             if dtype.is_numeric():
                 return True
             few = values.head(1000)
+            if few.str.contains(SIMPLE_WITH_SYMBOL).mean() >= threshold:  # plain numbers: all readable, no need
+                return True  # for the thorough (and costly) reading below
             readable = pl.DataFrame({"v": few}).select(classify(pl.col("v")).bits.is_not_null()).to_series()
             return readable.mean() >= threshold
         return True
