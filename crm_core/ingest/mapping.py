@@ -83,8 +83,9 @@ class ColumnSample:
             if dtype.is_numeric():
                 return True
             few = values.head(1000)
-            if few.str.contains(SIMPLE_WITH_SYMBOL).mean() >= threshold:  # plain numbers: all readable, no need
-                return True  # for the thorough (and costly) reading below
+            plain = pl.DataFrame({"v": few}).select(pl.col("v").str.contains(SIMPLE_WITH_SYMBOL).mean()).item()
+            if plain >= threshold:  # plain numbers are all readable: no need for the thorough (and costly) reading
+                return True
             readable = pl.DataFrame({"v": few}).select(classify(pl.col("v")).bits.is_not_null()).to_series()
             return readable.mean() >= threshold
         return True

@@ -564,7 +564,7 @@ def _joined_raw(
 
 def _delimited_frame(
     path: Path, names: list[str], header_index: int, has_header: bool, first_line: int, *, delimiter: str, quote: bool
-) -> tuple[pl.LazyFrame, Callable[[pl.Series], pl.DataFrame], Callable[[dict[str, pl.DataType]], pl.LazyFrame]]:
+) -> tuple[pl.LazyFrame, Callable[[pl.Series], pl.DataFrame], Callable[..., pl.LazyFrame]]:
     def scan(overrides: dict[str, pl.DataType], numbered: bool = False, source: Path | bytes = path,
              strict: bool = False) -> pl.LazyFrame:
         frame = pl.scan_csv(
