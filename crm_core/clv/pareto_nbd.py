@@ -46,7 +46,33 @@ COARSE_GTOL = 1e-5  # gradient per customer where that first fit stops: its term
 MAX_LOG_CHANGE_PER_PANEL = 12.0  # Gauss-Legendre with 8 nodes integrates exp over such a panel to ~1e-10
 CUT_LOG_DROP = 40.0  # beyond this drop (e^-40 = 4e-18) the integrand no longer adds to the sum
 MAX_PANELS = 64
-_GL_U, _GL_W = np.polynomial.legendre.leggauss(NODES_PER_PANEL)
+#: numpy.polynomial.legendre.leggauss(n) for the rules used, written out to the last bit (a test checks
+#: them against numpy): importing numpy.polynomial costs the CLI a fiftieth of a second.
+_GAUSS_LEGENDRE = {
+    3: ([-0.7745966692414834, 0.0, 0.7745966692414834], [0.5555555555555557, 0.8888888888888888, 0.5555555555555557]),
+    4: ([-0.8611363115940526, -0.33998104358485626, 0.33998104358485626, 0.8611363115940526],
+        [0.34785484513745357, 0.6521451548625464, 0.6521451548625464, 0.34785484513745357]),
+    6: ([-0.9324695142031519, -0.6612093864662645, -0.2386191860831969, 0.2386191860831969, 0.6612093864662645,
+         0.9324695142031519],
+        [0.17132449237917027, 0.3607615730481387, 0.46791393457269104, 0.46791393457269104, 0.3607615730481387,
+         0.17132449237917027]),
+    8: ([-0.9602898564975362, -0.7966664774136267, -0.525532409916329, -0.18343464249564978, 0.18343464249564978,
+         0.525532409916329, 0.7966664774136267, 0.9602898564975362],
+        [0.10122853629037706, 0.22238103445337443, 0.3137066458778869, 0.36268378337836166, 0.36268378337836166,
+         0.3137066458778869, 0.22238103445337443, 0.10122853629037706]),
+}
+
+
+def gauss_legendre(nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights of the ``nodes``-point Gauss-Legendre rule on [-1, 1] (numpy's ``leggauss``)."""
+    if nodes in _GAUSS_LEGENDRE:
+        return tuple(np.array(values) for values in _GAUSS_LEGENDRE[nodes])  # type: ignore[return-value]
+    from numpy.polynomial.legendre import leggauss
+
+    return leggauss(nodes)
+
+
+_GL_U, _GL_W = gauss_legendre(NODES_PER_PANEL)
 
 
 @dataclass(frozen=True)
@@ -88,7 +114,7 @@ def _nodes(x: np.ndarray, t_x: np.ndarray, age: np.ndarray, theta: Theta, per_pa
     rows, taus, weights = [], [], []
     for nodes in np.unique(np.minimum(count, per_panel)):
         chosen = np.minimum(count, per_panel) == nodes
-        gl_u, gl_w = np.polynomial.legendre.leggauss(int(nodes))
+        gl_u, gl_w = gauss_legendre(int(nodes))
         half = panel_length[chosen] / 2.0
         y = start[chosen][:, None] + (gl_u[None, :] + 1.0) * half[:, None]
         owner = panel_row[chosen]
