@@ -138,7 +138,8 @@ class _RowTerms:
         self.first = -(r + x) * np.log(alpha + age) - s * np.log(beta + age)  # A: alive at T
         offset = -(r + x) * np.log(alpha + t_x) - (s + 1.0) * np.log(beta + t_x)  # log integrand at t_x
         row = nodes.row
-        log_a, log_b = np.log(alpha + nodes.tau), np.log(beta + nodes.tau)
+        alpha_tau, beta_tau = alpha + nodes.tau, beta + nodes.tau
+        log_a, log_b = np.log(alpha_tau), np.log(beta_tau)
         rx_node = r + x[row]
         scaled = nodes.weight * np.exp(-rx_node * log_a - (s + 1.0) * log_b - offset[row])
         integral = np.bincount(row, scaled, minlength=n_rows).astype(float)  # float even without nodes
@@ -149,7 +150,7 @@ class _RowTerms:
             return
         safe = np.where(integral > 0, integral, 1.0)
         self.node_share = scaled / safe[row]  # normalised weights u_k within each row
-        inv_a, inv_b = 1.0 / (alpha + nodes.tau), 1.0 / (beta + nodes.tau)
+        inv_a, inv_b = np.reciprocal(alpha_tau), np.reciprocal(beta_tau)
         # g' at the nodes, one contiguous row per parameter (column slices of a (nodes, 4) array
         # are strided, several times slower): d/d(r, alpha, s, beta) of the log integrand.
         grad = np.empty((4, len(row)))
@@ -159,7 +160,9 @@ class _RowTerms:
         np.negative(log_b, out=grad[2])
         np.multiply(-(s + 1.0), inv_b, out=grad[3])
         self.node_grad = grad
-        self.node_curv = (-inv_a, rx_node * inv_a**2, -inv_b, (s + 1.0) * inv_b**2)  # r-alpha, alpha-alpha, s-beta, beta-beta
+        # g'' is -1/(alpha+tau) (r-alpha), -1/(beta+tau) (s-beta) and g'_alpha / -(alpha+tau) (alpha-alpha),
+        # g'_beta / -(beta+tau) (beta-beta): the likelihood's Hessian needs only these reciprocals.
+        self.inv_a, self.inv_b = inv_a, inv_b
         self.mean_grad = np.stack([np.bincount(row, self.node_share * grad[j], minlength=n_rows)
                                    for j in range(4)], axis=1).astype(float)
 
@@ -210,14 +213,14 @@ class ParetoNBDLikelihood(Likelihood):
             h[3, 3] += alive @ (s * inv_bT**2)
             left = w * pi
             node_weight = left[self.nodes.row] * terms.node_share
-            c_ra, c_aa, c_sb, c_bb = (node_weight @ c for c in terms.node_curv)
-            h[0, 1] += c_ra
-            h[1, 1] += c_aa
-            h[2, 3] += c_sb
-            h[3, 3] += c_bb
-            h[2, 2] -= left.sum() / s**2
             grad_nodes = terms.node_grad
-            h += (grad_nodes * node_weight) @ grad_nodes.T  # E[g' g'^T]
+            weighted = grad_nodes * node_weight
+            h[0, 1] -= node_weight @ terms.inv_a  # E[g''] (see _RowTerms)
+            h[1, 1] -= weighted[1] @ terms.inv_a
+            h[2, 3] -= node_weight @ terms.inv_b
+            h[3, 3] -= weighted[3] @ terms.inv_b
+            h[2, 2] -= left.sum() / s**2
+            h += weighted @ grad_nodes.T  # E[g' g'^T]
             h -= (terms.mean_grad * left[:, None]).T @ terms.mean_grad  # - E[g'] E[g']^T
             gap = d_second - d_first
             h += (gap * (w * pi * (1.0 - pi))[:, None]).T @ gap
