@@ -24,8 +24,10 @@ integer cents) and checked against the CLI's output.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import shutil
 import subprocess
 import sys
@@ -42,6 +44,9 @@ CHUNK_ROWS = 5_000_000
 VALID_HEAD = 5000
 VALID_EVERY = 50
 MB = 1024**2
+#: A command whose process tree passes this many MB is stopped (``CRM_BENCH_MEMORY_STOP_MB``): the
+#: target is 1.2 GB, and a command reading 30M rows whole would take 10 GB of a shared machine.
+STOP_MB = int(os.environ.get("CRM_BENCH_MEMORY_STOP_MB") or 4096)
 
 
 def _env_rows(name: str, default: int) -> int:
@@ -108,7 +113,13 @@ def peak_tree_rss(command: list[str], env: dict[str, str]) -> tuple[int, float, 
             done, status, usage = os.wait4(process.pid, os.WNOHANG)
             if done:
                 break
-            peak = max(peak, _tree_rss(process.pid))
+            resident, tree = _tree_rss(process.pid)
+            peak = max(peak, resident)
+            if resident > STOP_MB * MB:  # a command far over its target must not take the machine's memory
+                for pid in tree:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                errors.write(f"stopped by the bench: the process tree passed {STOP_MB:,} MB".encode())
             time.sleep(0.02)
         out.seek(0)
         text = out.read().decode()
@@ -117,8 +128,8 @@ def peak_tree_rss(command: list[str], env: dict[str, str]) -> tuple[int, float, 
     return os.waitstatus_to_exitcode(status), seconds, max(peak / MB, largest), largest, text
 
 
-def _tree_rss(root: int) -> int:
-    """Resident bytes of ``root`` and all its descendants."""
+def _tree_rss(root: int) -> tuple[int, set[int]]:
+    """Resident bytes of ``root`` and all its descendants, and their process ids."""
     parents: dict[int, int] = {}
     resident: dict[int, int] = {}
     page = os.sysconf("SC_PAGE_SIZE")
@@ -139,7 +150,7 @@ def _tree_rss(root: int) -> int:
         children = [pid for pid, ppid in parents.items() if ppid == parent]
         tree.update(children)
         frontier += children
-    return sum(resident.get(pid, 0) for pid in tree)
+    return sum(resident.get(pid, 0) for pid in tree), tree
 
 
 #: The other file commands, measured on the orders file: (command, extra arguments).
@@ -176,7 +187,9 @@ def _run(command: str, path: Path) -> tuple[int, float, float, float, str]:
 def _line(title: str, target_mb: float, path: Path, cents: int) -> str:
     code, seconds, tree_mb, largest_mb, text = _run("summary", path)
     if code != 0:
-        line = f"{title:<52} exit {code} after {seconds:6.1f}s, peak {tree_mb:6.0f} MB (target < {target_mb:.0f} MB)"
+        error = (OUT / "memory_stderr.txt").read_text(errors="replace").strip()[:160]
+        line = (f"{title:<52} exit {code} after {seconds:6.1f}s, peak {tree_mb:6.0f} MB (target < {target_mb:.0f} MB): "
+                f"{error}")
     else:
         result = json.loads(text)
         exact = round(result["revenue"] * 100) == cents
