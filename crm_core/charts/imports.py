@@ -7,7 +7,8 @@ imports pandas), ``sys.modules`` already holds the half-built module without ``S
 and building any figure fails with ``AttributeError``. On a fresh server this broke the
 first page that drew charts in about one visit in three (the meeting-mode "blank page"
 of issue 18). Our code never hands Plotly a pandas object, so a module still being
-imported can safely count as not loaded.
+imported can safely count as not loaded: the check narwhals (which Plotly uses) already makes
+for the same race (``narwhals.dependencies._get_imported_module``) and CPython's import system makes.
 """
 from __future__ import annotations
 
