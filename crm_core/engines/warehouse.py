@@ -420,18 +420,22 @@ def top_customers(summary: pl.DataFrame, n: int = 20, *, style: NumberStyle = PL
 
 
 def _inlined_sql(backend: Any, table: Any) -> str:
-    """PostgreSQL SQL for ``table`` with every common table expression ``NOT MATERIALIZED``.
+    """PostgreSQL SQL for ``table``, its row-level common table expressions ``NOT MATERIALIZED``.
 
-    Ibis names a sub-query used twice (the filtered lines, the first purchase
-    dates) in a ``WITH``; PostgreSQL computes such a CTE once, in the leader
-    alone, and a plan reading it gets no parallel workers. Inlined, each use
-    is planned in place, with a parallel scan.
+    Ibis names a sub-query used twice in a ``WITH``, and PostgreSQL computes
+    such a CTE once, in the leader alone, storing its rows: for the filtered
+    order lines (millions of rows) that costs more than reading the table
+    again, and the plan loses its parallel scans. Those are inlined. A CTE
+    that aggregates (the first purchase dates, a per-customer table) stays
+    materialized: inlined, it would be aggregated again for each use, and once
+    per parallel worker on the inner side of a join (measured slower).
     """
     import sqlglot.expressions as sge
 
     query = backend.compiler.to_sqlglot(table)
     for cte in query.find_all(sge.CTE):
-        cte.set("materialized", False)
+        if cte.this.find(sge.Group, sge.AggFunc) is None:
+            cte.set("materialized", False)
     return query.sql(dialect=backend.dialect, copy=False)
 
 
