@@ -4,10 +4,13 @@
 the target is stated at 10,000,000: ``CRM_BENCH_WAREHOUSE_ROWS=10000000 make
 bench``), about 10 per customer over four years, 4 % returns, order ids and
 channels, generated once with a fixed seed into ``benchmarks/out/`` as
-Parquet, then loaded into each engine: a DuckDB file, a throwaway PostgreSQL
-server (parallel query on, 2 workers per gather), and a Spark session
-(``CRM_BENCH_SPARK_MASTER``, default ``local[*]``) reading the Parquet file.
-``CRM_BENCH_ENGINES=duckdb,postgresql`` runs only those.
+Parquet, then loaded into each engine: a DuckDB file, a PostgreSQL server
+(parallel query on, 2 workers per gather) whose data folder is kept in
+``benchmarks/out/warehouse_pg_<rows>/`` so later runs skip the load, and a
+Spark session (``CRM_BENCH_SPARK_MASTER``, default ``local[*]``) reading the
+Parquet file. All three are made once per size and reused: delete
+``benchmarks/out/warehouse_*`` to start over. ``CRM_BENCH_ENGINES=duckdb,postgresql``
+runs only those.
 
 Each figure is computed both ways and checked to give the same numbers:
 
@@ -20,12 +23,15 @@ Each figure is computed both ways and checked to give the same numbers:
 - *Customer table*: summary, scores and tiers, one row per customer.
 
 Push-down runs :class:`crm_core.engines.Warehouse` (one connection or session
-for all figures); pull reads every row once with
-:meth:`~crm_core.engines.Warehouse.all_rows` (``COPY`` on PostgreSQL, Arrow
-elsewhere) and runs the file-path functions; a figure's pull time is that
-read plus its own computation. Each side runs in a fresh process; connecting
-(Spark's JVM start included) is left out of both sides' times. Target: push <
-pull for every figure on every engine.
+for all figures, one query per figure, as the app does); pull reads every row
+once with :meth:`~crm_core.engines.Warehouse.all_rows` (``COPY`` on
+PostgreSQL, Arrow elsewhere: each engine's fastest way out) and runs the
+file-path functions as the app would on a file, each figure from the rows
+alone (segments + tiers summarise only the columns they need, as
+``crm_core.rfm.rfm`` does); a figure's pull time is that read plus its own
+computation. Each side runs in a fresh process; connecting (Spark's JVM start
+and a first warm-up query included) is left out of both sides' times.
+Target: push < pull for every figure on every engine.
 """
 from __future__ import annotations
 
