@@ -25,6 +25,10 @@ class Keys:
     SEG_BINS = "seg_bins"      # Segments: RFM score levels (3, 4, 5)
     SEG_TIES = "seg_ties"      # Segments: shared / ordinal tie handling
     SEG_AXIS = "seg_on"        # Segments: rules read F or FM
+    SEG_TAB = "seg_tab"        # Segments: open tab (ui.sections.lazy_tabs; the label, absent for the first)
+    PF_TAB = "pf_tab"          # Portfolio: open tab
+    LT_TAB = "lt_tab"          # Lifetime value & retention: open tab
+    DRV_TAB = "drv_tab"        # What brings the best customers: open tab
     MEETING_MODE = "meeting"   # Present: meeting mode on/off (sidebar toggle)
     THEME = "theme"            # Present: chart theme in meeting mode (light / dark)
     MEETING_STEP = "step"      # Present: finding shown in meeting mode (1-based; synced by hand)
