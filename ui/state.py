@@ -51,6 +51,7 @@ class Keys:
     UPLOAD = "data_upload"
     UPLOAD_RESULT = "data_upload_result"
     PERIOD_DATASET = "period_dataset_id"     # dataset the PERIOD was chosen for
+    VERSIONS_THIS_RUN = "dataset_versions_this_run"  # ui.data.dataset_version's look-ups in the current run
     PENDING_DATASET = "pending_dataset_id"   # applied to DATASET_ID before the sidebar draws
     SIDE_UPLOAD = "data_side_upload"
     SIDE_KIND = "data_side_kind"
