@@ -131,6 +131,7 @@ class Keys:
     NEEDS_GROUP = "needs_group"
     NEEDS_SCOPE = "needs_scope"
     # Data page, "Connect a database" (session only: the URI may hold a password).
+    WH_PANEL = "wh_panel"                    # the Data page's "Connect a database" panel is open
     WH_URI = "wh_uri"
     WH_KIND = "wh_kind"                      # table or query
     WH_TABLE = "wh_table"
