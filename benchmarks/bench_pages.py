@@ -52,18 +52,36 @@ _DONE_JS = """() => {
     if (!chart.querySelector('.main-svg')) return false;
   return true;
 }"""
-_STARTED_JS = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  return app && app.getAttribute('data-test-script-state') !== 'notRunning';
+# Counts script runs (the app's state leaving "notRunning"), seen even when a run is over between two polls.
+_COUNT_RUNS_JS = """() => {
+  if (window.__benchRuns !== undefined) return;
+  window.__benchRuns = 0;
+  new MutationObserver(records => {
+    for (const record of records)
+      if (record.oldValue === 'notRunning' && record.target.getAttribute('data-test-script-state') !== 'notRunning')
+        window.__benchRuns += 1;
+  }).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
+                        attributeFilter: ['data-test-script-state']});
 }"""
 
 
-def _settle(page, started: float) -> float:
-    """Seconds from ``started`` until the run the last action triggered is done."""
-    try:  # the run starts within a frame or two of the click
-        page.wait_for_function(_STARTED_JS, polling="raf", timeout=3_000)
-    except Exception:  # noqa: BLE001  (playwright's TimeoutError: the run was over before we looked)
-        pass
+def _runs(page) -> int:
+    """Script runs seen so far on ``page`` (call before an action; :func:`_settle` waits for one more)."""
+    page.evaluate(_COUNT_RUNS_JS)
+    return page.evaluate("() => window.__benchRuns")
+
+
+def _settle(page, started: float, runs_before: int | None = None) -> float:
+    """Seconds from ``started`` until the run the last action triggered is done.
+
+    With ``runs_before`` (:func:`_runs` before the action) it first waits for that run to have started
+    (up to 3 s: an action may trigger none); a run over before the first look is counted all the same.
+    """
+    if runs_before is not None:
+        try:
+            page.wait_for_function(f"() => window.__benchRuns > {runs_before}", polling="raf", timeout=3_000)
+        except Exception:  # noqa: BLE001  (playwright's TimeoutError: the action started no run)
+            pass
     page.wait_for_function(_DONE_JS, polling="raf", timeout=WAIT_MS)
     elapsed = time.perf_counter() - started
     errors = page.locator('[data-testid="stException"]')
@@ -74,35 +92,39 @@ def _settle(page, started: float) -> float:
 
 def _click_page(page, title: str) -> float:
     link = page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first
+    runs = _runs(page)
     started = time.perf_counter()
     link.click()
-    return _settle(page, started)
+    return _settle(page, started, runs)
 
 
 def _pick_period(page, label: str) -> float:
     box = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(has_text="Period").first
     box.click()
     option = page.get_by_role("option", name=label, exact=True)
+    runs = _runs(page)
     started = time.perf_counter()
     option.click()
-    return _settle(page, started)
+    return _settle(page, started, runs)
 
 
 def _toggle_channel(page) -> float:
     """Add the first channel to the filter, or remove it again with its chip above the page."""
     chip = page.locator('[data-testid="stPills"] button').filter(has_text="Channel:")
     if chip.count():
+        runs = _runs(page)
         started = time.perf_counter()
         chip.first.click()
-        return _settle(page, started)
+        return _settle(page, started, runs)
     expander = page.locator('[data-testid="stSidebar"] [data-testid="stExpander"]').filter(has_text="Filters").first
     if not expander.locator('[data-testid="stMultiSelect"]').first.is_visible():
         expander.locator("summary").click()
     expander.locator('[data-testid="stMultiSelect"]').filter(has_text="Channel").first.locator("input").click()
     option = page.locator('[role="option"]:not([data-key="__select_all__"])').first
+    runs = _runs(page)
     started = time.perf_counter()
     option.click()
-    elapsed = _settle(page, started)
+    elapsed = _settle(page, started, runs)
     page.keyboard.press("Escape")
     return elapsed
 
@@ -132,11 +154,13 @@ def _browser() -> Iterator:
 
 
 def _open(browser, url: str):
-    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script(f"({_COUNT_RUNS_JS})()")  # runs counted from the first one
+    page = context.new_page()
     started = time.perf_counter()
     page.goto(url, wait_until="domcontentloaded")
     page.wait_for_selector('[data-testid="stSidebarNav"]', timeout=WAIT_MS)
-    return page, _settle(page, started)
+    return page, _settle(page, started, 0)
 
 
 def _mark(seconds: float | None, target: float) -> str:
@@ -215,17 +239,19 @@ def million_timings(url: str, csv: Path) -> dict[str, float]:
     with _browser() as browser:
         page, _ = _open(browser, url)
         _click_page(page, "Data")
+        runs = _runs(page)
         started = time.perf_counter()
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(csv))
         save = page.get_by_role("button", name="Save and analyse")
         save.wait_for(timeout=WAIT_MS)
-        _settle(page, started)
+        _settle(page, started, runs)
         times["upload_read"] = time.perf_counter() - started
+        runs = _runs(page)
         save_started = time.perf_counter()
         save.click()
         page.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"] h1')?.textContent.includes('Overview')",
                                timeout=WAIT_MS)
-        _settle(page, save_started)
+        _settle(page, save_started, runs)
         times["save_to_overview"] = time.perf_counter() - save_started
         times["upload_to_overview"] = time.perf_counter() - started
         for title in PAGES[1:]:

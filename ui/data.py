@@ -32,7 +32,7 @@ from ui.state import DEMO_DATASET_ID, Keys
 __all__ = [
     "DEMO_FOLDER", "DatasetKey", "current_dataset", "current_dataset_id", "customer_summary", "dataset_key",
     "dataset_version", "date_bounds", "filter_choices", "filter_problem", "full_dataset", "load_dataset", "load_full_dataset", "load_period_transactions",
-    "load_summary", "load_view_dataset", "period_transactions", "selected_period", "workspace_root",
+    "load_summary", "load_view_dataset", "period_orders", "period_transactions", "selected_period", "workspace_root",
 ]
 
 
@@ -187,6 +187,11 @@ def load_view_dataset(key: DatasetKey, start: dt.date, end: dt.date) -> Dataset:
 def load_period_transactions(key: DatasetKey, start: dt.date, end: dt.date) -> pl.LazyFrame:
     """Transactions of ``start..end`` after every filter of the view (tier and segment included)."""
     return filter_period(load_view_dataset(key, start, end).transactions, start, end).collect().lazy()
+
+
+def period_orders(key: DatasetKey, start: dt.date, end: dt.date) -> pl.LazyFrame:
+    """:func:`load_period_transactions`' rows as a plan, nothing collected (for a background job to collect)."""
+    return filter_period(load_view_dataset(key, start, end).transactions, start, end)
 
 
 def period_transactions() -> pl.LazyFrame:
