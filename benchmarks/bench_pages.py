@@ -87,6 +87,9 @@ def _settle(page, started: float, runs_before: int | None = None) -> float:
     errors = page.locator('[data-testid="stException"]')
     if errors.count():
         raise RuntimeError(f"an exception is shown on {page.url}: {errors.first.inner_text()[:500]}")
+    failed = page.locator('[data-testid="stAlert"]').filter(has_text="could not be shown (incident")
+    if failed.count():  # production's plain message for a page that failed (ui/errors.py)
+        raise RuntimeError(f"the page failed on {page.url}: {failed.first.inner_text()[:300]}")
     return elapsed
 
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import queue
+import heapq
+import itertools
 import threading
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future, wait
@@ -23,8 +24,6 @@ from typing import Any, TypeVar
 
 import streamlit as st
 from streamlit import runtime
-
-import polars as pl
 
 from crm_core.logging_setup import get_logger
 from ui.background_jobs import timed_call
@@ -39,9 +38,10 @@ class Job:
     the worker has not started it yet, instead of waiting behind other jobs.
     """
 
-    def __init__(self, function: Callable[..., Any], args: tuple) -> None:
+    def __init__(self, function: Callable[..., Any], args: tuple, remote: bool = False) -> None:
         self.future: Future = Future()
         self.function, self.args = function, args
+        self.remote = remote  # run in the worker process (a function of ui.background_jobs, under a server)
         self._lock = threading.Lock()
         self._claimed = False
 
@@ -64,7 +64,11 @@ class Job:
     def run(self) -> None:
         """Do the work here unless someone already took it."""
         if self.claim():
-            self.finish(lambda: self.function(*self.args))
+            self.finish(lambda: self.function(*self.ready_args()))
+
+    def ready_args(self) -> tuple:
+        """The arguments, a :class:`Job` among them replaced by its result (computed here if need be)."""
+        return tuple(arg.result() if isinstance(arg, Job) else arg for arg in self.args)
 
     def done(self) -> bool:
         return self.future.done()
@@ -76,58 +80,76 @@ class Job:
 
 
 class _Worker:
-    """One daemon thread handing jobs, in order, to the worker process (:mod:`ui.background_worker`).
+    """One daemon thread handing jobs to the worker process (:mod:`ui.background_worker`), newest view first.
 
-    A daemon (unlike ThreadPoolExecutor's workers) never holds up the server's
-    shutdown. A job starts once no page run is under way (or after
-    :data:`QUIET_WAIT_S`): an upload's Overview draws before the fits start.
-    Without the worker process (tests, a job marked local) the thread runs the
-    job itself, niced, with one BLAS/OpenMP thread.
+    Jobs are taken by generation (:meth:`new_generation`, once per script run), newest first, and in
+    order of submission within one: after an upload the new dataset's jobs run before the ones the
+    previous dataset still had queued. A job's :class:`Job` arguments run before it. A job starts once
+    no page run is under way (or after :data:`QUIET_WAIT_S`): an upload's Overview draws before the
+    fits start. Without the worker process (tests) the thread runs the job itself, niced, with one
+    BLAS/OpenMP thread. A daemon (unlike ThreadPoolExecutor's workers) never holds up the server's shutdown.
     """
 
     def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._lock = threading.Lock()
+        self._queued: list[tuple[int, int, Job]] = []  # a heap of (-generation, sequence, job)
+        self._ready = threading.Condition()
+        self._sequence = itertools.count()
+        self.generation = 0
         self._thread: threading.Thread | None = None
         self._remote = RemoteWorker()
 
-    def submit(self, job: Job, remote: bool) -> Job:
-        self._jobs.put((job, remote))
-        with self._lock:
+    def submit(self, job: Job) -> Job:
+        with self._ready:
+            heapq.heappush(self._queued, (-self.generation, next(self._sequence), job))
+            self._ready.notify()
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="crm-slow-work", daemon=True)
                 self._thread.start()
         return job
 
+    def _next(self) -> Job:
+        with self._ready:
+            self._ready.wait_for(lambda: bool(self._queued))
+            return heapq.heappop(self._queued)[2]
+
     def _run(self) -> None:
         with contextlib.suppress(OSError):  # nice the thread only (Linux: a thread is a task)
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
         while True:
-            job, remote = self._jobs.get()
+            job = self._next()
             _PAGES.wait_quiet(QUIET_WAIT_S)
-            if not job.claim():
-                continue  # a page needed it first and ran it
-            self._run_claimed(job, remote)
+            self._dispatch(job)
 
-    def _run_claimed(self, job: Job, remote: bool) -> None:
-        if remote:
+    def _dispatch(self, job: Job) -> None:
+        """Run ``job`` here or in the worker process, its job arguments first; unless a page took it."""
+        for argument in job.args:
+            if isinstance(argument, Job):
+                self._dispatch(argument)
+        if not job.claim():
+            return  # a page needed it first and ran it (or runs it)
+        if job.remote:
             job.finish(lambda: self._in_process(job))
         else:
             with _one_thread():
-                job.finish(lambda: job.function(*job.args))
+                job.finish(lambda: job.function(*job.ready_args()))
 
     def _in_process(self, job: Job) -> Any:
-        args = tuple(arg.collect() if isinstance(arg, pl.LazyFrame) else arg for arg in job.args)  # frames travel
+        args = job.ready_args()
         try:
             return self._remote.call(job.function, args)
         except WorkerGone:
             get_logger("background").warning("worker_process_stopped")
             with _one_thread():
-                return job.function(*job.args)
+                return job.function(*args)
+
+    def new_generation(self) -> None:
+        """Jobs submitted from now on run before those queued earlier."""
+        with self._ready:
+            self.generation += 1
 
     def start_process(self) -> None:
         """Start the worker process from the worker thread (it lives as long as that thread)."""
-        self.submit(Job(self._remote.start, ()), remote=False)
+        self.submit(Job(self._remote.start, ()))
 
 
 class _PageRuns:
@@ -189,8 +211,7 @@ def _served() -> bool:
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _job(name: str, key: Hashable, _function: Callable[..., Any], _args: tuple) -> Job:
-    job = Job(timed_call, (name, _function, *_args))
-    return _EXECUTOR.submit(job, remote=_real_server() and _is_remote(_function))
+    return _EXECUTOR.submit(Job(timed_call, (name, _function, *_args), remote=_real_server() and _is_remote(_function)))
 
 
 def _is_remote(function: Callable[..., Any]) -> bool:
@@ -253,11 +274,14 @@ def warm_imports() -> None:
         gc.freeze()
 
     _EXECUTOR.start_process()  # the worker process imports the same libraries meanwhile
-    _EXECUTOR.submit(Job(imports, ()), remote=False)
+    _EXECUTOR.submit(Job(imports, ()))
 
 
 def start_for_view() -> None:
-    """Start the slow work of the sidebar's dataset and period (CLV fit, default clusters); no wait.
+    """Start the slow work of the sidebar's dataset and period; no wait.
+
+    In the order pages need it: customer summary, CLV fit, default clusters, driver profiles and
+    predictions, key findings.
 
     Called on every script run (app.py): a job already submitted, by any session, is not started again.
     The jobs get the frames they need (lazily: the worker collects them), not the customer summary:
@@ -265,13 +289,21 @@ def start_for_view() -> None:
     """
     if not _served():
         return  # AppTest / bare mode: pages compute what they show when they need it
-    from ui.data import dataset_key, selected_period
+    from ui.data import dataset_key, selected_period, summary_job
+    from ui.drivers import predictions_job, profiles_job
     from ui.models import view_fit_job
+    from ui.present import findings_job, finding_settings
     from ui.segments import start_default_fit
 
     warm_imports()
+    _EXECUTOR.new_generation()  # this view's jobs before those another dataset or period still has queued
     try:  # nothing is computed here: the jobs wait until the page has run (an upload's Overview first)
+        key, (start, end) = dataset_key(), selected_period()
+        summary_job(key, start, end)  # most pages read it: first in the queue
         view_fit_job()
-        start_default_fit(dataset_key(), *selected_period())
+        start_default_fit(key, start, end)
+        profiles_job(key, start, end)
+        predictions_job(key, start, end)
+        findings_job(key, finding_settings())  # Meeting mode and Deck
     except Exception:  # a dataset that cannot be read: the page says so (ui.errors.run_page), not app.py
         get_logger("background").warning("slow_work_not_started", exc_info=True)

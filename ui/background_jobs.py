@@ -16,6 +16,8 @@ from crm_core.logging_setup import get_logger, timed
 if TYPE_CHECKING:
     from crm_core.clusters import ClusterFit
     from crm_core.clv import CLVResult, HoldoutValidation
+    from crm_core.dataset import Dataset
+    from crm_core.findings import Finding, FindingSettings
 
 T = TypeVar("T")
 
@@ -44,6 +46,16 @@ def holdout_validation(tx: pl.LazyFrame | pl.DataFrame, split: dt.date, end: dt.
     return validate_holdout(tx.lazy(), split, end, model=model)
 
 
+def customer_summary(dataset_id: str, period_tx: pl.LazyFrame | pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """:func:`crm_core.customers.summarize` of the period's orders as of ``as_of`` (``dataset_id``: for the log)."""
+    from crm_core.customers import summarize
+
+    with timed(get_logger("model"), "customer_summary", dataset=dataset_id) as info:
+        summary = summarize(period_tx.lazy(), as_of=as_of).collect()
+        info["customers"] = summary.height
+    return summary
+
+
 def default_behaviour(summary: pl.DataFrame) -> tuple[str, ...]:
     """The behaviour columns ticked by default: those the data has."""
     from crm_core import clusters as cl  # scikit-learn: imported by the worker, not by every page
@@ -60,12 +72,31 @@ def cluster_fit(summary: pl.DataFrame, behaviour: tuple[str, ...] | None) -> Clu
     return cl.fit_clusters(summary, cl.ClusterSettings(behaviour=chosen))
 
 
-def default_cluster_fit(period_tx: pl.LazyFrame | pl.DataFrame, as_of: dt.date) -> ClusterFit:
-    """:func:`cluster_fit` with the default columns on the customer summary of ``period_tx`` as of ``as_of``.
+def driver_profiles(dataset_id: str, dataset: Dataset, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """:func:`crm_core.drivers.acquired_profiles`: first-order profiles of the customers acquired in ``start..end``."""
+    from crm_core.drivers import acquired_profiles
 
-    The summary is :func:`crm_core.customers.summarize`, as the pages' (``ui.data.load_summary``):
-    the dataset load starts this fit without computing the summary on the page's time.
+    with timed(get_logger("model"), "driver_profiles", dataset=dataset_id) as info:
+        profiles = acquired_profiles(dataset, start, end)
+        info["customers"] = profiles.height
+    return profiles
+
+
+def driver_predictions(history: pl.LazyFrame | pl.DataFrame, end: dt.date) -> tuple[pl.DataFrame | None, list[str]]:
+    """:func:`crm_core.drivers.predicted_values` of every customer for the next 12 months."""
+    from crm_core.drivers import predicted_values
+
+    return predicted_values(history.lazy(), end)
+
+
+def key_findings(dataset: Dataset, settings: FindingSettings, summary: pl.DataFrame,
+                 profiles: pl.DataFrame) -> list[Finding]:
+    """:func:`crm_core.findings.key_findings` with the pages' summary and driver profiles of ``settings``' period.
+
+    The profiles are used only when the findings' period is the one they were computed for (the view's
+    customer filters can narrow the dates).
     """
-    from crm_core.customers import summarize
+    from crm_core.findings import FindingContext, key_findings
 
-    return cluster_fit(summarize(period_tx.lazy(), as_of=as_of).collect(), None)
+    same_period = FindingContext(dataset, settings).period == (settings.start, settings.end)
+    return key_findings(dataset, settings, summary=summary, profiles=profiles if same_period else None)

@@ -62,7 +62,7 @@ class RemoteWorker:
             self._ensure()
             assert self._send is not None and self._receive is not None
             try:
-                self._send.send((function, args))
+                self._send.send((function, to_wire(args)))
                 ok, value = self._receive.recv()
             except (EOFError, OSError) as error:
                 self._stop()
@@ -98,6 +98,49 @@ class RemoteWorker:
         self._process = None
 
 
+class _Frame:
+    """A LazyFrame's rows on the wire (a collected DataFrame pickles about three times faster than a plan)."""
+
+    def __init__(self, frame: Any) -> None:
+        self.frame = frame
+
+
+def to_wire(args: tuple) -> tuple:
+    """``args`` with every LazyFrame, also the tables of a Dataset, collected for the trip to the child."""
+    import dataclasses
+
+    import polars as pl
+
+    from crm_core.dataset import Dataset
+
+    def wire(value: Any) -> Any:
+        if isinstance(value, pl.LazyFrame):
+            return _Frame(value.collect())
+        if isinstance(value, Dataset):
+            return dataclasses.replace(value, **{f.name: wire(getattr(value, f.name)) for f in dataclasses.fields(value)
+                                                  if isinstance(getattr(value, f.name), pl.LazyFrame)})
+        return value
+
+    return tuple(wire(arg) for arg in args)
+
+
+def from_wire(args: tuple) -> tuple:
+    """The child's side of :func:`to_wire`: LazyFrames again, over the received rows."""
+    import dataclasses
+
+    from crm_core.dataset import Dataset
+
+    def unwire(value: Any) -> Any:
+        if isinstance(value, _Frame):
+            return value.frame.lazy()
+        if isinstance(value, Dataset):
+            return dataclasses.replace(value, **{f.name: unwire(getattr(value, f.name)) for f in dataclasses.fields(value)
+                                                  if isinstance(getattr(value, f.name), _Frame)})
+        return value
+
+    return tuple(unwire(arg) for arg in args)
+
+
 def _die_with_parent() -> None:
     """Ask Linux to stop this process when the server stops (PR_SET_PDEATHSIG); elsewhere a no-op."""
     with contextlib.suppress(Exception):
@@ -119,7 +162,7 @@ def serve(receive: Connection, send: Connection) -> None:
         except EOFError:
             return
         try:
-            answer = (True, function(*args))
+            answer = (True, function(*from_wire(args)))
         except Exception as error:  # noqa: BLE001  (handed to the page that reads the result)
             answer = (False, error)
         try:
@@ -139,5 +182,7 @@ def main(arguments: list[str]) -> None:
     serve(Connection(int(arguments[0]), writable=False), Connection(int(arguments[1]), readable=False))
 
 
-if __name__ == "__main__":
-    main(sys.argv[1:])
+if __name__ == "__main__":  # run as ui.background_worker, so pickled classes (_Frame) are this module's
+    from ui.background_worker import main as module_main
+
+    module_main(sys.argv[1:])

@@ -18,7 +18,7 @@ from crm_core import needs, rfm
 from ui import background
 from ui import background_jobs as jobs
 from ui.background_jobs import default_behaviour  # noqa: F401  (the Segments page's import)
-from ui.data import DatasetKey, load_period_transactions, period_orders
+from ui.data import DatasetKey, load_period_transactions, summary_job
 
 if TYPE_CHECKING:
     from crm_core import clusters as cl
@@ -36,11 +36,10 @@ def fit_job(key: DatasetKey, start: dt.date, end: dt.date, as_of: dt.date, summa
 def start_default_fit(key: DatasetKey, start: dt.date, end: dt.date) -> None:
     """Start the Segments page's default fit for this dataset and period (no wait).
 
-    The same job as :func:`fit_job` with the period's summary as of ``end`` (``ui.data.load_summary``),
-    which the job computes itself from the period's orders.
+    The same job as :func:`fit_job` with the period's summary as of ``end``, taken from its own
+    job (:func:`ui.data.summary_job`) when the worker gets to it.
     """
-    background.submit("cluster_fit", (key, start, end, end, None), jobs.default_cluster_fit,
-                      period_orders(key, start, end), end)
+    background.submit("cluster_fit", (key, start, end, end, None), jobs.cluster_fit, summary_job(key, start, end), None)
 
 
 @st.cache_resource(max_entries=16, show_spinner="Describing the clusters…")
