@@ -158,10 +158,11 @@ def serve(receive: Connection, send: Connection) -> None:
     """Answer calls until the server closes the pipe."""
     while True:
         try:
-            function, args = receive.recv()
+            message = receive.recv_bytes()
         except EOFError:
             return
         try:
+            function, args = pickle.loads(message)
             answer = (True, function(*from_wire(args)))
         except Exception as error:  # noqa: BLE001  (handed to the page that reads the result)
             answer = (False, error)
