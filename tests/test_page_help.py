@@ -20,6 +20,8 @@ from ui.state import Keys
 
 PAGES = ("overview", "portfolio", "segments", "lifetime", "drivers", "interactions", "actions", "customer360",
          "scorecard", "meeting", "deck", "views", "data")
+#: Pages whose sections are lazy tabs, and the tabs' key (ui.sections.lazy_tabs).
+LAZY_TABS = {"portfolio": Keys.PF_TAB, "segments": Keys.SEG_TAB, "lifetime": Keys.LT_TAB, "drivers": Keys.DRV_TAB}
 
 
 def _tour(settings=None):
@@ -34,6 +36,12 @@ def _tour(settings=None):
         at.switch_page(f"app_pages/{page}.py").run()
         assert not at.exception, (page, at.exception)
         yield page, at
+        if page in LAZY_TABS:  # every other tab of the page, as "page › tab" (ui.sections runs the open one)
+            for label in [tab.label for tab in at.tabs][1:]:
+                at.session_state[LAZY_TABS[page]] = label
+                at.run()
+                assert not at.exception, (page, label, at.exception)
+                yield f"{page} › {label}", at
 
 
 @pytest.fixture(scope="module")

@@ -266,9 +266,6 @@ def warm_imports() -> None:
         import crm_core.clv  # noqa: F401  (SciPy optimisers)
         import crm_core.retention  # noqa: F401
 
-        with contextlib.suppress(ImportError):  # the Data page's warehouse panel (Ibis), when installed
-            import crm_core.engines  # noqa: F401
-
         # The libraries' objects live as long as the server: a full collection need not walk them
         # again (Python's collector holds the GIL, and every session's page waits for it).
         gc.freeze()

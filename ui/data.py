@@ -119,11 +119,38 @@ def dataset_version(dataset_id: str) -> str:
 
     For workspace datasets it also names the owner, so every cache keyed by it
     is per owner: a signed-in user never gets frames another owner loaded.
+    A page run asks for it dozens of times: the files are looked at once per
+    run (and again only when the folder itself changed: the workspace writes
+    every table through a new file moved into place).
     """
     folder = DEMO_FOLDER if dataset_id == DEMO_DATASET_ID else workspace_root() / dataset_id
+    try:
+        folder_stamp = folder.stat().st_mtime_ns
+    except OSError:
+        folder_stamp = None
+    seen = _versions_this_run()
+    known = seen.get(dataset_id)
+    if known is not None and known[0] == folder_stamp:
+        return known[1]
     stamps = sorted(f"{path.name}:{path.stat().st_mtime_ns}" for path in folder.glob("*.parquet"))
     version = "|".join(stamps) or "missing"
-    return version if dataset_id == DEMO_DATASET_ID else f"{version}|owner:{current_owner()}"
+    version = version if dataset_id == DEMO_DATASET_ID else f"{version}|owner:{current_owner()}"
+    seen[dataset_id] = (folder_stamp, version)
+    return version
+
+
+def _versions_this_run() -> dict[str, tuple[int | None, str]]:
+    """The versions looked up in this script run (empty outside one, and at the start of each)."""
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    run = getattr(get_script_run_ctx(suppress_warning=True), "cursors", None)  # a new dict at each run's start
+    if run is None:
+        return {}
+    memo = st.session_state.get(Keys.VERSIONS_THIS_RUN)
+    if memo is None or memo[0] is not run:
+        memo = (run, {})
+        st.session_state[Keys.VERSIONS_THIS_RUN] = memo
+    return memo[1]
 
 
 def dataset_key() -> DatasetKey:

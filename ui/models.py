@@ -15,11 +15,15 @@ import polars as pl
 import streamlit as st
 
 from crm_core.clv import (
+    AtRiskSettings,
     CLVResult,
     CLVSettings,
     HoldoutValidation,
+    at_risk_customers,
+    customer_forecasts,
     forecast_fan_frame,
     gaps_between_orders,
+    probability_alive_matrix,
     rescore,
 )
 from crm_core.customers import filter_period
@@ -100,6 +104,42 @@ def forecast_fan(horizon_weeks: float, margin: float, annual_discount_rate: floa
     """The cumulative forecast with its range, for the fan chart."""
     return _fan(dataset_key(), *selected_period(), float(horizon_weeks), float(margin), float(annual_discount_rate),
                 model)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _alive_matrix(key: DatasetKey, start: dt.date, end: dt.date, model: str) -> pl.DataFrame:
+    fitted = clv_fit(key, start, end, model)
+    return probability_alive_matrix(fitted.model, fitted.customers)
+
+
+def alive_matrix(model: str = "auto") -> pl.DataFrame:
+    """P(alive) on a frequency x recency grid of the fitted purchase model (it does not depend on the horizon)."""
+    return _alive_matrix(dataset_key(), *selected_period(), model)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _at_risk(key: DatasetKey, start: dt.date, end: dt.date, horizon_weeks: float, margin: float, rate: float,
+             model: str, risk: AtRiskSettings) -> pl.DataFrame:
+    return at_risk_customers(_scored(key, start, end, horizon_weeks, margin, rate, model), risk)
+
+
+def at_risk(horizon_weeks: float, margin: float, annual_discount_rate: float, model: str,
+            risk: AtRiskSettings) -> pl.DataFrame:
+    """Valuable customers slipping away under ``risk``, with the CLV of the given settings."""
+    return _at_risk(dataset_key(), *selected_period(), float(horizon_weeks), float(margin),
+                    float(annual_discount_rate), model, risk)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _forecasts(key: DatasetKey, start: dt.date, end: dt.date, horizon_weeks: float, margin: float, rate: float,
+               model: str) -> pl.DataFrame:
+    return customer_forecasts(_scored(key, start, end, horizon_weeks, margin, rate, model))
+
+
+def forecasts(horizon_weeks: float, margin: float, annual_discount_rate: float, model: str = "auto") -> pl.DataFrame:
+    """Every customer's forecast (the CLI's ``--customers-out`` columns) with the given settings."""
+    return _forecasts(dataset_key(), *selected_period(), float(horizon_weeks), float(margin),
+                      float(annual_discount_rate), model)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
