@@ -258,8 +258,17 @@ def million_timings(url: str, csv: Path) -> dict[str, float]:
         times["save_to_overview"] = time.perf_counter() - save_started
         times["upload_to_overview"] = time.perf_counter() - started
         for title in PAGES[1:]:
+            started = time.perf_counter()
             times[title] = _click_page(page, title)
+            if page.evaluate(_PROGRESS_JS):  # the page answered with what is ready and a progress note
+                page.wait_for_function(f"() => !({_PROGRESS_JS})() && ({_DONE_JS})()", polling=100, timeout=WAIT_MS)
+                times[f"{title} complete"] = time.perf_counter() - started
     return times
+
+
+#: A progress note (ui.background.progress_note, an hourglass icon) is shown: work still runs in the background.
+_PROGRESS_JS = """() => [...document.querySelectorAll('[data-testid="stAlert"] [data-testid="stIconMaterial"]')]
+  .some(icon => icon.textContent.includes('hourglass'))"""
 
 
 def print_million(times: dict[str, float]) -> None:
@@ -267,7 +276,9 @@ def print_million(times: dict[str, float]) -> None:
           f"(target {UPLOAD_1M_S:.0f} s; read {times['upload_read']:.2f} s + save and Overview "
           f"{times['save_to_overview']:.2f} s)")
     for title in PAGES[1:]:
-        print(f"  1M orders, first visit {title[:34]:<34} {_mark(times[title], FIRST_1M_S)} s (target {FIRST_1M_S:.0f} s)")
+        complete = times.get(f"{title} complete")
+        note = f"; progress note shown, complete after {complete:.2f} s" if complete is not None else ""
+        print(f"  1M orders, first visit {title[:34]:<34} {_mark(times[title], FIRST_1M_S)} s (target {FIRST_1M_S:.0f} s{note})")
 
 
 def main() -> None:

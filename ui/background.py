@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import os
 import heapq
 import itertools
+import os
+import sys
 import threading
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future, wait
@@ -98,9 +99,10 @@ class _Worker:
         self._thread: threading.Thread | None = None
         self._remote = RemoteWorker()
 
-    def submit(self, job: Job) -> Job:
+    def submit(self, job: Job, first: bool = False) -> Job:
+        """Queue ``job`` with the current generation (``first``: before every other, for the server's warm-up)."""
         with self._ready:
-            heapq.heappush(self._queued, (-self.generation, next(self._sequence), job))
+            heapq.heappush(self._queued, (-sys.maxsize if first else -self.generation, next(self._sequence), job))
             self._ready.notify()
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="crm-slow-work", daemon=True)
@@ -149,7 +151,7 @@ class _Worker:
 
     def start_process(self) -> None:
         """Start the worker process from the worker thread (it lives as long as that thread)."""
-        self.submit(Job(self._remote.start, ()))
+        self.submit(Job(self._remote.start, ()), first=True)
 
 
 class _PageRuns:
@@ -271,7 +273,7 @@ def warm_imports() -> None:
         gc.freeze()
 
     _EXECUTOR.start_process()  # the worker process imports the same libraries meanwhile
-    _EXECUTOR.submit(Job(imports, ()))
+    _EXECUTOR.submit(Job(imports, ()), first=True)  # unpickling a fit's result needs them too
 
 
 def start_for_view() -> None:

@@ -43,6 +43,12 @@ def _profiles(key: DatasetKey, start: dt.date, end: dt.date) -> pl.DataFrame:
     return profiles_job(key, start, end).result()
 
 
+def page_jobs(predict: bool) -> list[Job]:
+    """The background jobs the Drivers page needs: profiles, and predictions when switched on."""
+    key = _key()
+    return [profiles_job(*key), *([predictions_job(*key)] if predict else [])]
+
+
 def profiles() -> pl.DataFrame:
     """One row per customer acquired in the sidebar period (first-order traits and outcomes)."""
     return _profiles(*_key())

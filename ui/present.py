@@ -135,6 +135,11 @@ def findings_for(settings: FindingSettings) -> list[Finding]:
     return _findings(dataset_key(), settings)
 
 
+def current_findings_job() -> Job:
+    """The background job of :func:`current_findings` (Meeting mode and Deck show a progress note while it runs)."""
+    return findings_job(dataset_key(), finding_settings())
+
+
 def current_findings() -> list[Finding]:
     """Key findings of the current dataset and period (light charts; copy figures before changing them)."""
     return _findings(dataset_key(), finding_settings())
