@@ -29,6 +29,8 @@ def test_a_call_runs_in_the_child_and_frames_travel(worker):
     travelled = worker.call(operator.attrgetter("transactions", "customers", "interactions"), (dataset,))
     assert travelled[0].collect().equals(pl.DataFrame({"a": [2, 3]})) and travelled[2] is None
     assert worker.call(os.getpid, ()) != os.getpid()
+    eager = pl.DataFrame({"day": [dt.date(2024, 1, 2)], "amount": [1.25]})
+    assert worker.call(operator.methodcaller("to_dicts"), (eager,)) == eager.to_dicts()  # still a DataFrame
 
 
 def test_a_call_the_child_cannot_read_is_an_error_not_a_dead_child(worker):
