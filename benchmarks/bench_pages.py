@@ -267,8 +267,8 @@ def million_timings(url: str, csv: Path) -> dict[str, float]:
 
 
 #: A progress note (ui.background.progress_note, an hourglass icon) is shown: work still runs in the background.
-_PROGRESS_JS = """() => [...document.querySelectorAll('[data-testid="stAlert"] [data-testid="stIconMaterial"]')]
-  .some(icon => icon.textContent.includes('hourglass'))"""
+_PROGRESS_JS = """() => [...document.querySelectorAll('[data-testid="stAlert"]')]
+  .some(alert => alert.textContent.includes('hourglass_top'))"""
 
 
 def print_million(times: dict[str, float]) -> None:
