@@ -9,7 +9,9 @@ chart on the page has drawn its SVG.
 On the demo (fresh server): every page's first visit, its first visit from a second
 browser session (results shared across sessions), a revisit, and a period change and a
 filter change on the heavier pages. At 1M orders (``/tmp/bench/orders1m.csv`` or the
-shared generator): the upload to the Overview, then each page's first visit.
+shared generator): the upload to the Overview, then each page's first visit; a page that
+answers with what is ready and a progress note (its background jobs still running) is
+timed to that answer, and to complete (the note gone) on the same line.
 Targets (issue 18): first visit < 1.5 s, revisit < 0.5 s, period/filter change < 1 s;
 at 1M orders upload to Overview < 5 s, first visit < 3 s.
 """
@@ -277,8 +279,8 @@ def print_million(times: dict[str, float]) -> None:
           f"{times['save_to_overview']:.2f} s)")
     for title in PAGES[1:]:
         complete = times.get(f"{title} complete")
-        note = f"; progress note shown, complete after {complete:.2f} s" if complete is not None else ""
-        print(f"  1M orders, first visit {title[:34]:<34} {_mark(times[title], FIRST_1M_S)} s (target {FIRST_1M_S:.0f} s{note})")
+        note = f"; answered with a progress note, complete after {complete:.2f} s" if complete is not None else ""
+        print(f"  1M orders, first visit {title[:34]:<34} {_mark(times[title], FIRST_1M_S)} s (target {FIRST_1M_S:.0f} s){note}")
 
 
 def main() -> None:
