@@ -19,6 +19,7 @@ from crm_core.charts.drivers import (
 from crm_core.export import safe_csv_bytes
 from crm_core.schema import C
 from ui import drivers as data
+from ui.background import progress_note, ready
 from ui.data import selected_period
 from ui.settings import number_style
 from ui.state import Keys
@@ -48,6 +49,11 @@ explain(
     "sidebar period; what they did afterwards is counted up to its end. Each tab opens on a click."
 )
 
+pending = [job for job in data.page_jobs(bool(st.session_state.get(Keys.DRV_PREDICT, True))) if not ready(job)]
+if pending:  # computed once in the background for every session: the page fills in by itself
+    progress_note("Describing each customer's first order and predicting their next 12 months… "
+                  "The page fills in by itself.", *pending)
+    st.stop()
 profiles = data.profiles()
 if profiles.height == 0:
     st.info("No customer placed a first order in the selected period. Widen the period in the sidebar.")

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 import polars as pl
 import streamlit as st
 
-from crm_core.customers import filter_period, summarize
+from crm_core.customers import filter_period
 from crm_core.dataset import Dataset, load_dataset as read_dataset_folder
 from crm_core.filters import cohort_label, customers_history, filter_customers, filter_orders, row_settings
-from crm_core.logging_setup import get_logger, timed
 from crm_core.schema import C
 from crm_core.settings import ORDER_FILTERS, AnalysisSettings
+from ui import background, background_jobs
 from ui.auth import current_owner
+from ui.background import Job
 from ui.paths import DEMO_FOLDER, workspace_root
 from ui.settings import current_settings
 from ui.state import DEMO_DATASET_ID, Keys
@@ -32,7 +33,8 @@ from ui.state import DEMO_DATASET_ID, Keys
 __all__ = [
     "DEMO_FOLDER", "DatasetKey", "current_dataset", "current_dataset_id", "customer_summary", "dataset_key",
     "dataset_version", "date_bounds", "filter_choices", "filter_problem", "full_dataset", "load_dataset", "load_full_dataset", "load_period_transactions",
-    "load_summary", "load_view_dataset", "period_transactions", "selected_period", "workspace_root",
+    "load_summary", "load_view_dataset", "period_orders", "period_transactions", "selected_period", "summary_job",
+    "workspace_root",
 ]
 
 
@@ -216,18 +218,28 @@ def load_period_transactions(key: DatasetKey, start: dt.date, end: dt.date) -> p
     return filter_period(load_view_dataset(key, start, end).transactions, start, end).collect().lazy()
 
 
+def period_orders(key: DatasetKey, start: dt.date, end: dt.date) -> pl.LazyFrame:
+    """:func:`load_period_transactions`' rows as a plan, nothing collected (for a background job to collect)."""
+    return filter_period(load_view_dataset(key, start, end).transactions, start, end)
+
+
 def period_transactions() -> pl.LazyFrame:
     """Transactions of the current dataset inside the sidebar period, after the view's filters."""
     return load_period_transactions(dataset_key(), *selected_period())
 
 
-@st.cache_resource(max_entries=16, show_spinner="Summarising customers…")
+def summary_job(key: DatasetKey, start: dt.date, end: dt.date) -> Job:
+    """The shared job computing :func:`load_summary` (the dataset load starts it in the background)."""
+    return background.submit("customer_summary", (key, start, end), background_jobs.customer_summary,
+                             key.dataset_id, period_orders(key, start, end), end)
+
+
 def load_summary(key: DatasetKey, start: dt.date, end: dt.date) -> pl.DataFrame:
-    """Per-customer summary of ``start..end`` (as of ``end``) after the view's filters."""
-    with timed(get_logger("model"), "customer_summary", dataset=key.dataset_id) as info:
-        summary = summarize(load_period_transactions(key, start, end), as_of=end).collect()
-        info["customers"] = summary.height
-    return summary
+    """Per-customer summary of ``start..end`` (as of ``end``) after the view's filters.
+
+    Computed once for every session (a background job, started on dataset load): here if it has not started.
+    """
+    return summary_job(key, start, end).result()
 
 
 def customer_summary() -> pl.DataFrame:

@@ -21,16 +21,13 @@ from crm_core.clv import (
     HoldoutValidation,
     at_risk_customers,
     customer_forecasts,
-    fit_clv,
     forecast_fan_frame,
     gaps_between_orders,
     probability_alive_matrix,
     rescore,
-    validate_holdout,
 )
 from crm_core.customers import filter_period
 from crm_core.dataset import Dataset
-from crm_core.logging_setup import get_logger, timed
 from crm_core.retention import (
     Lifecycle,
     LifecycleSettings,
@@ -41,6 +38,7 @@ from crm_core.retention import (
 )
 from crm_core.settings import AnalysisSettings
 from ui import background
+from ui import background_jobs as jobs
 from ui.data import (
     DatasetKey,
     dataset_key,
@@ -57,18 +55,10 @@ def _history(key: DatasetKey, start: dt.date, end: dt.date) -> tuple[Dataset, pl
     return dataset, filter_period(dataset.transactions, None, end)
 
 
-def _fit(tx: pl.LazyFrame, end: dt.date, model: str) -> CLVResult:
-    with timed(get_logger("models"), "clv_fit") as info:  # timings and counts only, no customer data
-        result = fit_clv(tx, CLVSettings(calibration_end=end, model=model))
-        info.update(customers=result.customers.height, converged=result.model.converged_, reliable=result.reliable,
-                    model=result.model.NAME)
-    return result
-
-
 def clv_fit_job(key: DatasetKey, start: dt.date, end: dt.date, model: str = "auto") -> Job:
     """The background fit of :func:`clv_fit`, shared by every session (started on dataset load, see app.py)."""
     _, tx = _history(key, start, end)
-    return background.submit("clv_fit", (key, start, end, model), lambda: _fit(tx, end, model))
+    return background.submit("clv_fit", (key, start, end, model), jobs.clv_fit, tx, end, model)
 
 
 def clv_fit(key: DatasetKey, start: dt.date, end: dt.date, model: str = "auto") -> CLVResult:
@@ -169,7 +159,7 @@ def holdout_validation_job(holdout_weeks: int, model: str = "bg-nbd") -> Job:
     _, tx = _history(key, start, end)
     split = end - dt.timedelta(weeks=int(holdout_weeks))
     return background.submit("holdout_validation", (key, start, end, int(holdout_weeks), model),
-                             lambda: validate_holdout(tx, split, end, model=model))
+                             jobs.holdout_validation, tx, split, end, model)
 
 
 def holdout_validation(holdout_weeks: int, model: str = "bg-nbd") -> HoldoutValidation:
