@@ -389,17 +389,20 @@ def with_model(draw) -> None:
 
 
 def value_tab(fitted) -> None:
+    """What customers are worth, and the forecast's range."""
     worth_section(fitted, view, period_text)
     range_section(fitted, view, model_choice)
 
 
 def activity_tab(fitted) -> None:
+    """Who is still active, when they will order next, who is slipping away."""
     alive_section(fitted, period_text, model_choice)
     next_order_section(fitted)
     at_risk_section(fitted, view, model_choice)
 
 
 def trust_tab(fitted) -> None:
+    """How far to trust the models: checks, parameters and the holdout validation."""
     trust_section(fitted, period_text)
     validation_section(first_day, end, fitted.model.NAME)
 

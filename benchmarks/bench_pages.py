@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -96,7 +97,8 @@ def _settle(page, started: float, runs_before: int | None = None) -> float:
 
 
 def _click_page(page, title: str) -> float:
-    link = page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first
+    # The whole label: "Actions" must not pick "Interactions" (the icon's ligature text comes before it).
+    link = page.locator('[data-testid="stSidebarNav"] a').filter(has_text=re.compile(re.escape(title) + "$")).first
     runs = _runs(page)
     started = time.perf_counter()
     link.click()

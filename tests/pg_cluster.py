@@ -55,9 +55,11 @@ def _free_port() -> int:
 class PostgresCluster:
     """One PostgreSQL server in a temporary folder; ``uri`` once started."""
 
-    def __init__(self, extra_settings: str = "") -> None:
+    def __init__(self, extra_settings: str = "", keep_in: Path | None = None) -> None:
+        """``keep_in``: a folder that keeps the server's data between runs (benchmarks); default a fresh temporary one."""
         self.bin = _binary_folder()
         self.extra_settings = extra_settings
+        self.keep_in = keep_in
         self.folder: Path | None = None
         self.port = 0
         self.uri = ""
@@ -84,14 +86,17 @@ class PostgresCluster:
     def start(self) -> str:
         """Create and start the server; returns its SQLAlchemy URI."""
         self._prefix, uid, gid = self._run_as()
-        self.folder = Path(tempfile.mkdtemp(prefix="crm-pg-"))
+        self.folder = self.keep_in or Path(tempfile.mkdtemp(prefix="crm-pg-"))
+        self.folder.mkdir(parents=True, exist_ok=True)
         os.chmod(self.folder, 0o700)
         if uid is not None:
             os.chown(self.folder, uid, gid)
         data = self.folder / "data"
         self.port = _free_port()
-        self._call(str(self.bin / "initdb"), "-D", str(data), "-U", USER, "--auth=trust", "-E", "UTF8",
-                   "--locale=C", "--no-sync")
+        if not (data / "PG_VERSION").exists():
+            shutil.rmtree(data, ignore_errors=True)  # a half-made folder from an interrupted run
+            self._call(str(self.bin / "initdb"), "-D", str(data), "-U", USER, "--auth=trust", "-E", "UTF8",
+                       "--locale=C", "--no-sync")
         options = f"-p {self.port} -k {self.folder} {FAST_SETTINGS} {self.extra_settings}"
         self._call(str(self.bin / "pg_ctl"), "-D", str(data), "-l", str(self.folder / "server.log"),
                    "-o", options, "-w", "-t", "60", "start")
@@ -101,9 +106,11 @@ class PostgresCluster:
     def stop(self) -> None:
         if self.folder is None:
             return
-        subprocess.run([*self._prefix, str(self.bin / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate",
-                        "stop"], capture_output=True, timeout=60)
-        shutil.rmtree(self.folder, ignore_errors=True)
+        kept = self.keep_in is not None  # a kept server stops cleanly, so its data is there next time
+        subprocess.run([*self._prefix, str(self.bin / "pg_ctl"), "-D", str(self.folder / "data"), "-m",
+                        "fast" if kept else "immediate", "stop"], capture_output=True, timeout=120)
+        if not kept:
+            shutil.rmtree(self.folder, ignore_errors=True)
         self.folder = None
 
 

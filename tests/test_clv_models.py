@@ -191,3 +191,31 @@ def test_pareto_fit_is_the_same_from_any_start(rfm):
         assert fit.converged_
         for key, value in LIFETIMES["pareto-nbd"][0].items():
             assert fit.params_[key] == pytest.approx(fits[0].params_[key], rel=1e-7), key
+
+
+@pytest.mark.parametrize("nodes", [3, 4, 6, 8, 5])
+def test_gauss_legendre_rules_are_numpys_to_the_last_bit(nodes):
+    """The written-out rules (no numpy.polynomial import) are exactly leggauss'; other sizes come from it."""
+    from numpy.polynomial.legendre import leggauss
+
+    from crm_core.clv.pareto_nbd import gauss_legendre
+
+    for ours, numpys in zip(gauss_legendre(nodes), leggauss(nodes)):
+        assert np.array_equal(ours, numpys)
+
+
+@pytest.mark.parametrize("values", [
+    np.arange(0, 1100) / 7.0,  # weeks from whole days
+    np.array([3.0, 0.0, 3.0, 12.0, 1.0]),  # counts, repeated, unsorted
+    np.array([1 / 7, 1 / 7 + 1e-12, 2.0]),  # two values on one grid step: sorted instead
+    np.array([0.5, 0.25, np.nan]),  # not finite: sorted instead
+    np.array([1e300, 0.0]),  # too wide a range for a table of steps
+    np.random.default_rng(1).random(200),
+])
+def test_value_codes_are_np_unique(values):
+    from crm_core.clv.fitting import value_codes
+
+    distinct, codes = value_codes(values)
+    expected, inverse = np.unique(values, return_inverse=True)
+    assert np.array_equal(distinct, expected, equal_nan=True)
+    assert np.array_equal(codes, inverse.ravel())

@@ -228,3 +228,48 @@ def test_one_pass_holdout_counts_equal_the_holdout_frame():
     counts = holdout_counts(lines, D(2024, 2, 15), D(2024, 3, 31))
     assert _sorted_counts(counts) == _sorted_counts(holdout_frame(lines, D(2024, 2, 15), D(2024, 3, 31)))
     assert counts.height == 2  # a and b bought by the split; c after it, d only returned, e was refunded in full
+
+
+def _split_counts(tx: pl.LazyFrame, split: dt.date, end: dt.date) -> pl.DataFrame:
+    """The holdout figures rfm_summary gives with a split date (the CLI's default model choice)."""
+    from crm_core.clv import rfm_summary
+
+    columns = ("split_frequency", "split_recency", "split_T", "split_holdout_purchases")
+    return (rfm_summary(tx, end, keep_non_buyers=True, split=split).collect()
+            .filter(pl.col("split_frequency").is_not_null())
+            .select(pl.col(columns).name.map(lambda name: name.removeprefix("split_"))))
+
+
+@pytest.mark.parametrize("order", ["as_written", "newest_first", "shuffled"])
+def test_summary_split_figures_equal_the_holdout_counts(order):
+    """The split figures counted in the summary's pass equal holdout_counts (a query of their own), with
+    lines in date order either way (the linear count of distinct days) or shuffled (the hashed one), and
+    returns, a refund in full, a null amount, a free order and a repeat on the split day itself."""
+    from crm_core.clv.validation import holdout_counts
+
+    lines = pl.DataFrame({
+        "customer_id": ["a", "a", "a", "a", "a", "b", "b", "b", "c", "d", "d", "e", "f", "f"],
+        "order_date": [D(2024, 1, 1), D(2024, 1, 1), D(2024, 2, 1), D(2024, 2, 15), D(2024, 3, 5), D(2024, 1, 9),
+                       D(2024, 2, 2), D(2024, 3, 9), D(2024, 3, 2), D(2024, 1, 3), D(2024, 2, 20), D(2024, 2, 10),
+                       D(2024, 1, 5), D(2024, 1, 5)],
+        "amount": [10.0, -10.0, 5.0, 6.0, 7.0, 0.0, None, 3.0, 4.0, -2.0, 8.0, 9.0, 1.0, 2.0],
+        "fully_refunded": [False] * 11 + [True, False, False],
+    })
+    if order == "newest_first":
+        lines = lines.sort("order_date", descending=True, maintain_order=True)
+    elif order == "shuffled":
+        lines = lines.sample(fraction=1.0, shuffle=True, seed=3)
+    split, end = D(2024, 2, 15), D(2024, 3, 31)
+    ours = _split_counts(lines.lazy(), split, end)
+    assert _sorted_counts(ours) == _sorted_counts(holdout_counts(lines.lazy(), split, end))
+    # By hand: b bought on Jan 9 (free) and Mar 9; f twice on Jan 5; a on Jan 1, Feb 1, the split day and Mar 5.
+    weeks = pytest.approx
+    assert sorted(ours.iter_rows()) == [(0, 0.0, weeks(37 / 7), 1), (0, 0.0, weeks(41 / 7), 0),
+                                        (2, weeks(45 / 7), weeks(45 / 7), 1)]
+
+
+def test_summary_split_figures_equal_the_holdout_counts_on_cdnow():
+    from crm_core.clv.validation import holdout_counts
+
+    split, end = D(1997, 9, 30), D(1998, 6, 30)
+    assert _sorted_counts(_split_counts(cdnow(), split, end)) == _sorted_counts(holdout_counts(cdnow(), split, end))

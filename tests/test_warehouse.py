@@ -381,6 +381,20 @@ def test_postgres_runs_the_summary_with_parallel_workers(tiny_pg):
     assert "COUNT(DISTINCT" not in sql.upper()  # distinct aggregates cannot run in parallel workers
 
 
+def test_postgres_reads_shared_line_subqueries_in_place_with_parallel_workers(tiny_pg):
+    from crm_core.engines import figures
+    from crm_core.engines.warehouse import _inlined_sql
+
+    overview = figures.overview(tiny_pg.tx, [(D(2024, 2, 1), D(2024, 2, 29)), (D(2024, 1, 1), D(2024, 1, 31))],
+                                D(2024, 1, 1), D(2024, 2, 29), "month")
+    assert "WITH" in tiny_pg.backend.compile(overview)  # Ibis names the sub-queries it uses twice
+    sql = _inlined_sql(tiny_pg.backend, overview)
+    with tiny_pg.backend.con.cursor() as cursor:
+        plan = "\n".join(row[0] for row in cursor.execute(f"EXPLAIN {sql}").fetchall())
+    # The filtered lines are read in place (in parallel); the aggregated first purchase dates are computed once.
+    assert sql.count("NOT MATERIALIZED") == 1 and "Parallel Seq Scan" in plan
+
+
 def test_query_source_and_amount_from_quantity_times_price(pg):
     from pg_cluster import load_frame
 

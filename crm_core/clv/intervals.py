@@ -163,9 +163,10 @@ def _quantiles(grid: _Grid, cdf: np.ndarray, pair: np.ndarray, p_alive: np.ndarr
     sd = np.sqrt(np.maximum(second_moment - mean_if_alive**2, 0.0))[pair]
     # The CDFs of all pairs laid end to end, each shifted by twice its pair index, are one increasing array.
     keyed = cdf + 2.0 * grid.pair
+    by_pair = np.argsort(pair, kind="stable")  # searches in about ascending order are twice as fast
     for share in np.linspace(0.0, TOP_SHARE * (1.0 - level), 4):
-        low = _quantile(grid, keyed, pair, p_alive, share, mean_if_alive, sd)
-        high = _quantile(grid, keyed, pair, p_alive, share + level, mean_if_alive, sd)
+        low = _quantile(grid, keyed, pair, p_alive, share, mean_if_alive, sd, by_pair)
+        high = _quantile(grid, keyed, pair, p_alive, share + level, mean_if_alive, sd, by_pair)
         if best_low is None:
             best_low, best_high = low, high
         else:
@@ -175,14 +176,16 @@ def _quantiles(grid: _Grid, cdf: np.ndarray, pair: np.ndarray, p_alive: np.ndarr
 
 
 def _quantile(grid: _Grid, keyed: np.ndarray, pair: np.ndarray, p_alive: np.ndarray, q: float,
-              mean_if_alive: np.ndarray, sd: np.ndarray) -> np.ndarray:
-    """Smallest whole k with P(X <= k) >= q, per customer (``keyed``: the grid's CDF + 2 x its pair)."""
+              mean_if_alive: np.ndarray, sd: np.ndarray, by_pair: np.ndarray) -> np.ndarray:
+    """Smallest whole k with P(X <= k) >= q, per customer (``keyed``: the grid's CDF + 2 x its pair;
+    ``by_pair``: the customers in order of their pair, the order the needles are searched in)."""
     # X <= k has probability (1 - P) + P F(k): solve F(k) >= (q - (1 - P)) / P.
     target = (q - (1.0 - p_alive)) / np.maximum(p_alive, 1e-300)
     if q <= 0.0:  # the lowest quantile: nothing
         return np.zeros(len(pair))
     needles = 2.0 * pair + np.clip(target, 0.0, 1.0) - 1e-12
-    position = np.searchsorted(keyed, needles)
+    position = np.empty(len(needles), dtype=np.int64)
+    position[by_pair] = np.searchsorted(keyed, needles[by_pair])
     k = np.minimum(position - grid.start[pair], grid.size[pair] - 1).astype(float)
     beyond = ~grid.exact[pair]
     if beyond.any():  # pairs past the grid: the normal approximation

@@ -46,7 +46,33 @@ COARSE_GTOL = 1e-5  # gradient per customer where that first fit stops: its term
 MAX_LOG_CHANGE_PER_PANEL = 12.0  # Gauss-Legendre with 8 nodes integrates exp over such a panel to ~1e-10
 CUT_LOG_DROP = 40.0  # beyond this drop (e^-40 = 4e-18) the integrand no longer adds to the sum
 MAX_PANELS = 64
-_GL_U, _GL_W = np.polynomial.legendre.leggauss(NODES_PER_PANEL)
+#: numpy.polynomial.legendre.leggauss(n) for the rules used, written out to the last bit (a test checks
+#: them against numpy): importing numpy.polynomial costs the CLI a fiftieth of a second.
+_GAUSS_LEGENDRE = {
+    3: ([-0.7745966692414834, 0.0, 0.7745966692414834], [0.5555555555555557, 0.8888888888888888, 0.5555555555555557]),
+    4: ([-0.8611363115940526, -0.33998104358485626, 0.33998104358485626, 0.8611363115940526],
+        [0.34785484513745357, 0.6521451548625464, 0.6521451548625464, 0.34785484513745357]),
+    6: ([-0.9324695142031519, -0.6612093864662645, -0.2386191860831969, 0.2386191860831969, 0.6612093864662645,
+         0.9324695142031519],
+        [0.17132449237917027, 0.3607615730481387, 0.46791393457269104, 0.46791393457269104, 0.3607615730481387,
+         0.17132449237917027]),
+    8: ([-0.9602898564975362, -0.7966664774136267, -0.525532409916329, -0.18343464249564978, 0.18343464249564978,
+         0.525532409916329, 0.7966664774136267, 0.9602898564975362],
+        [0.10122853629037706, 0.22238103445337443, 0.3137066458778869, 0.36268378337836166, 0.36268378337836166,
+         0.3137066458778869, 0.22238103445337443, 0.10122853629037706]),
+}
+
+
+def gauss_legendre(nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights of the ``nodes``-point Gauss-Legendre rule on [-1, 1] (numpy's ``leggauss``)."""
+    if nodes in _GAUSS_LEGENDRE:
+        return tuple(np.array(values) for values in _GAUSS_LEGENDRE[nodes])  # type: ignore[return-value]
+    from numpy.polynomial.legendre import leggauss
+
+    return leggauss(nodes)
+
+
+_GL_U, _GL_W = gauss_legendre(NODES_PER_PANEL)
 
 
 @dataclass(frozen=True)
@@ -88,7 +114,7 @@ def _nodes(x: np.ndarray, t_x: np.ndarray, age: np.ndarray, theta: Theta, per_pa
     rows, taus, weights = [], [], []
     for nodes in np.unique(np.minimum(count, per_panel)):
         chosen = np.minimum(count, per_panel) == nodes
-        gl_u, gl_w = np.polynomial.legendre.leggauss(int(nodes))
+        gl_u, gl_w = gauss_legendre(int(nodes))
         half = panel_length[chosen] / 2.0
         y = start[chosen][:, None] + (gl_u[None, :] + 1.0) * half[:, None]
         owner = panel_row[chosen]
@@ -112,7 +138,8 @@ class _RowTerms:
         self.first = -(r + x) * np.log(alpha + age) - s * np.log(beta + age)  # A: alive at T
         offset = -(r + x) * np.log(alpha + t_x) - (s + 1.0) * np.log(beta + t_x)  # log integrand at t_x
         row = nodes.row
-        log_a, log_b = np.log(alpha + nodes.tau), np.log(beta + nodes.tau)
+        alpha_tau, beta_tau = alpha + nodes.tau, beta + nodes.tau
+        log_a, log_b = np.log(alpha_tau), np.log(beta_tau)
         rx_node = r + x[row]
         scaled = nodes.weight * np.exp(-rx_node * log_a - (s + 1.0) * log_b - offset[row])
         integral = np.bincount(row, scaled, minlength=n_rows).astype(float)  # float even without nodes
@@ -123,7 +150,7 @@ class _RowTerms:
             return
         safe = np.where(integral > 0, integral, 1.0)
         self.node_share = scaled / safe[row]  # normalised weights u_k within each row
-        inv_a, inv_b = 1.0 / (alpha + nodes.tau), 1.0 / (beta + nodes.tau)
+        inv_a, inv_b = np.reciprocal(alpha_tau), np.reciprocal(beta_tau)
         # g' at the nodes, one contiguous row per parameter (column slices of a (nodes, 4) array
         # are strided, several times slower): d/d(r, alpha, s, beta) of the log integrand.
         grad = np.empty((4, len(row)))
@@ -133,7 +160,9 @@ class _RowTerms:
         np.negative(log_b, out=grad[2])
         np.multiply(-(s + 1.0), inv_b, out=grad[3])
         self.node_grad = grad
-        self.node_curv = (-inv_a, rx_node * inv_a**2, -inv_b, (s + 1.0) * inv_b**2)  # r-alpha, alpha-alpha, s-beta, beta-beta
+        # g'' is -1/(alpha+tau) (r-alpha), -1/(beta+tau) (s-beta) and g'_alpha / -(alpha+tau) (alpha-alpha),
+        # g'_beta / -(beta+tau) (beta-beta): the likelihood's Hessian needs only these reciprocals.
+        self.inv_a, self.inv_b = inv_a, inv_b
         self.mean_grad = np.stack([np.bincount(row, self.node_share * grad[j], minlength=n_rows)
                                    for j in range(4)], axis=1).astype(float)
 
@@ -184,14 +213,14 @@ class ParetoNBDLikelihood(Likelihood):
             h[3, 3] += alive @ (s * inv_bT**2)
             left = w * pi
             node_weight = left[self.nodes.row] * terms.node_share
-            c_ra, c_aa, c_sb, c_bb = (node_weight @ c for c in terms.node_curv)
-            h[0, 1] += c_ra
-            h[1, 1] += c_aa
-            h[2, 3] += c_sb
-            h[3, 3] += c_bb
-            h[2, 2] -= left.sum() / s**2
             grad_nodes = terms.node_grad
-            h += (grad_nodes * node_weight) @ grad_nodes.T  # E[g' g'^T]
+            weighted = grad_nodes * node_weight
+            h[0, 1] -= node_weight @ terms.inv_a  # E[g''] (see _RowTerms)
+            h[1, 1] -= weighted[1] @ terms.inv_a
+            h[2, 3] -= node_weight @ terms.inv_b
+            h[3, 3] -= weighted[3] @ terms.inv_b
+            h[2, 2] -= left.sum() / s**2
+            h += weighted @ grad_nodes.T  # E[g' g'^T]
             h -= (terms.mean_grad * left[:, None]).T @ terms.mean_grad  # - E[g'] E[g']^T
             gap = d_second - d_first
             h += (gap * (w * pi * (1.0 - pi))[:, None]).T @ gap

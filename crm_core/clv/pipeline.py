@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from concurrent.futures import Future
 from typing import Callable
 from dataclasses import dataclass, field, replace
 
@@ -12,7 +11,7 @@ import polars as pl
 
 from crm_core import parallel
 from crm_core.clv.bg_nbd import BetaGeoModel
-from crm_core.clv.data import rfm_summary
+from crm_core.clv.data import first_purchase_date, rfm_summary
 from crm_core.clv.fitting import (
     ArrayLike,
     as_float,
@@ -217,7 +216,17 @@ def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: Suff
     """
     collect = per_customer or (lambda build: build(tx).collect())
     calibration_end = settings.calibration_end or data_as_of(tx)
-    everyone = collect(lambda rows: rfm_summary(rows, calibration_end, keep_non_buyers=True))
+    # Auto: the orders to compare the models on. Held back from the calibration data (the default),
+    # they are counted in the same pass as the customers' statistics; after it, on a worker thread
+    # (Polars) while the models fit.
+    holdout = _comparison_holdout(tx, calibration_end, holdout_end) if settings.model == AUTO else None
+    split = holdout[0] if holdout is not None and holdout[1] == calibration_end else None
+    everyone = collect(lambda rows: rfm_summary(rows, calibration_end, keep_non_buyers=True, split=split))
+    counts: Callable[[], pl.DataFrame] | None = None
+    if split is not None:
+        counts, everyone = _split_counts(everyone), everyone.drop(SPLIT_COLUMNS)
+    elif holdout is not None:
+        counts = parallel.submit(_holdout_counts, collect, *holdout).result
     summary = everyone.filter(pl.col("first_purchase_date").is_not_null())
     if summary.height == 0:
         raise ValueError("No purchases before the calibration end: nothing to model. Pick a later date or load orders.")
@@ -228,9 +237,6 @@ def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: Suff
     # The spend model is independent of the purchase models: it fits on a worker thread meanwhile.
     spend_fit = (parallel.submit(GammaGammaModel(rules.max_spend_correlation).fit, x[spend_ok], monetary[spend_ok])
                  if spend_ok.sum() >= 2 else None)
-    # Auto: the orders to compare the models on are counted on a worker thread (Polars) while the models fit.
-    holdout = _comparison_holdout(summary, calibration_end, holdout_end) if settings.model == AUTO else None
-    counts = parallel.submit(_holdout_counts, collect, *holdout) if holdout is not None else None
     check_rfm(x, t_x, age)
     coded = compress_rows(x, t_x, age)  # shared by the fits and P(alive)
     ux, ut, uT = coded.columns
@@ -284,26 +290,38 @@ def _holdout_counts(collect: PerCustomer, split: dt.date, end: dt.date) -> pl.Da
     return collect(lambda rows: holdout_counts_query(rows, split, end)).drop(C.CUSTOMER_ID)
 
 
-def _comparison_holdout(summary: pl.DataFrame, calibration_end: dt.date,
+SPLIT_COLUMNS = ("split_frequency", "split_recency", "split_T", "split_holdout_purchases")
+
+
+def _split_counts(everyone: pl.DataFrame) -> Callable[[], pl.DataFrame]:
+    """:func:`~crm_core.clv.validation.holdout_counts` at the split from :func:`rfm_summary`'s split columns."""
+    frame = (everyone.filter(pl.col("split_frequency").is_not_null())
+             .select(pl.col(SPLIT_COLUMNS).name.map(lambda name: name.removeprefix("split_"))))
+    return lambda: frame
+
+
+def _comparison_holdout(tx: pl.LazyFrame, calibration_end: dt.date,
                         holdout_end: dt.date | None) -> tuple[dt.date, dt.date] | None:
     """(split, end) of the orders "auto" compares the models on: after the calibration end when there
     are some, otherwise the last weeks of the calibration data; None when the history is too short."""
     if holdout_end is not None and holdout_end > calibration_end:
         return calibration_end, holdout_end
-    first = summary["first_purchase_date"].min()
+    first = first_purchase_date(tx, calibration_end)
+    if first is None:  # nothing to model: fit_clv says so
+        return None
     split = calibration_end - dt.timedelta(weeks=default_holdout_weeks(first, calibration_end))
     return (split, calibration_end) if (split - first).days >= MIN_CHOICE_DAYS else None
 
 
 def _choose(fitted: dict[str, PurchaseModel], holdout: tuple[dt.date, dt.date] | None,
-            counts: Future[pl.DataFrame] | None, calibration_end: dt.date) -> ModelComparison:
+            counts: Callable[[], pl.DataFrame] | None, calibration_end: dt.date) -> ModelComparison:
     """Which model predicts best on the holdout: the models as fitted when it follows the calibration
     end, otherwise refitted up to the split (starting from the estimates on all data)."""
     if holdout is not None and counts is not None:
         split, end = holdout
         models = {name: m for name, m in fitted.items() if name in MODELS}
         try:
-            return compare_on_counts(counts.result(), (end - split).days / DAYS_PER_WEEK, models,
+            return compare_on_counts(counts(), (end - split).days / DAYS_PER_WEEK, models,
                                      refit=split < calibration_end)
         except ValueError:  # nothing to compare on (e.g. no purchase before the split): the default model
             pass

@@ -10,7 +10,7 @@ import polars as pl
 from crm_core.clv.data import rfm_summary
 from crm_core.clv.fitting import check_rfm, compress, compress_rows, serial_blas
 from crm_core.clv.intervals import purchase_intervals
-from crm_core.clv.models import AUTO, MODELS, make_model
+from crm_core.clv.models import AUTO, MODELS, fit_models, make_model
 from crm_core.clv.purchase_model import PurchaseModel
 from crm_core.clv.settings import DAYS_PER_WEEK, SufficiencyRules, sufficiency_problems
 from crm_core.customers import data_as_of, filter_period, is_purchase, summarize
@@ -196,7 +196,7 @@ def compare_on_counts(frame: pl.DataFrame, weeks: float, fitted: dict[str, Purch
     if refit:
         check_rfm(x, t_x, age)
         coded = compress_rows(x, t_x, age, inverse=False)
-        models = {name: make_model(name).fit_compressed(coded, start=_start(fitted.get(name))) for name in MODELS}
+        models = fit_models(list(MODELS), coded, starts={name: _start(fitted.get(name)) for name in MODELS})
     else:
         models = fitted
     return choose(models, predict_on_unique(models, x, t_x, age, weeks),
