@@ -8,7 +8,7 @@ import streamlit as st
 import crm_core.charts  # noqa: F401  (registers the shared Plotly template)
 from crm_core.logging_setup import configure_logging, is_configured
 from ui.auth import require_sign_in
-from ui.background import start_for_view
+from ui.background import page_run, start_for_view
 from ui.errors import run_page
 from ui.sidebar import render_filter_chips, render_sidebar
 from ui.state import Keys
@@ -51,4 +51,5 @@ st.session_state[Keys.PAGE_TITLE] = page.title  # "Add to deck" names the page a
 render_sidebar()
 render_filter_chips()  # the view's filters, named above every page
 start_for_view()  # model fit and clusters of this dataset and period: once, in the background, for every session
-run_page(page)  # production (showErrorDetails = "none"): a plain message with an incident number
+with page_run():  # background jobs start once no page is running
+    run_page(page)  # production (showErrorDetails = "none"): a plain message with an incident number

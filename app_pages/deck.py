@@ -15,7 +15,8 @@ from ui.deck import (
     pptx_file_name,
     set_deck,
 )
-from ui.present import current_findings
+from ui.background import progress_note, ready
+from ui.present import current_findings, current_findings_job
 from ui.state import Keys
 from ui.widgets import explain, plain
 
@@ -28,7 +29,12 @@ explain(
 )
 
 deck = current_deck()
-headlines = {finding.key: finding for finding in current_findings()}
+findings = current_findings_job()  # computed once in the background for every session
+if ready(findings):
+    headlines = {finding.key: finding for finding in current_findings()}
+else:  # the slides are listed with their titles meanwhile
+    headlines = {}
+    progress_note("Computing the key findings: their headlines appear here by themselves.", findings)
 
 
 def _move(index: int, delta: int) -> None:
@@ -84,8 +90,10 @@ def _shown_title(entry) -> tuple[str, str]:
         return entry.title or str(settings.get("chart_title") or "Chart"), source
     finding = headlines.get(entry.figure_id)
     source = f"Key finding: {finding.title if finding else entry.figure_id}"
-    if finding is None:
+    if finding is None and findings.done():
         source += " (not available for this data and period: left out when played)"
+    elif finding is None:
+        source += " (its headline is being computed)"
     return entry.title or (finding.headline if finding else entry.figure_id), source
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import polars as pl
 import streamlit as st
 
 from crm_core import clv, retention
@@ -27,7 +28,9 @@ from crm_core.settings import AnalysisSettings
 from ui import models
 from ui.background import progress_note, ready
 from ui.data import customer_summary, date_bounds, selected_period
-from ui.settings import current_settings, number_style, update_settings
+from ui.memo import shared
+from ui.sections import lazy_tabs
+from ui.settings import current_settings, display_currency, number_style, update_settings
 from ui.state import Keys
 from ui.figures import figure
 from ui.widgets import (
@@ -56,8 +59,9 @@ explain(
     "that best predicted your last weeks), one for how much they spend (Gamma-Gamma). Every forecast comes with a "
     "range that holds the outcome about 8 times out of 10. "
     "Time is counted in **weeks**; a repeat purchase is a further day with a purchase. The models read each "
-    "customer's whole history up to the end of the sidebar period. What customers are worth comes first; how "
-    "far to trust the models follows."
+    "customer's whole history up to the end of the sidebar period. Each tab below opens on a click: what customers "
+    "are worth first, then who is active or slipping away, how far to trust the models, and the cohorts and "
+    "lifecycle, which are observed, not modelled."
 )
 
 
@@ -109,6 +113,8 @@ def fit_or_stop(settings: AnalysisSettings, model: str = "auto"):
 def worth_section(result, settings: AnalysisSettings, period: str) -> None:
     """What customers are worth: the catalogue's predicted value, its distribution and by group."""
     st.subheader("What customers are worth")
+    st.caption("What the models expect each customer to spend over the forecast horizon, added up, per customer and "
+               "by group, with the range the total is likely to fall in.")
     words = predicted_value_words(settings)
     months = settings.horizon_months
     cards = st.columns(3)
@@ -119,7 +125,7 @@ def worth_section(result, settings: AnalysisSettings, period: str) -> None:
     figure_card(cards[2], "expected_purchases_mean", result.customers["expected_purchases"].mean(), forecast_period,
                 **words)
     if not result.spend_modelled:
-        st.caption("Spend could not be modelled: see *How far to trust the models* below.")
+        st.caption("Spend could not be modelled: see the *How far to trust the models* tab.")
     kinds = models.available_groupings()
     if st.session_state.get(Keys.LT_GROUP) not in kinds:
         st.session_state.pop(Keys.LT_GROUP, None)
@@ -154,11 +160,19 @@ def range_section(result, settings: AnalysisSettings, model: str) -> None:
                                   model)
     chart(figure(forecast_fan_figure, fan, result.calibration_end, result.settings.interval, style=number_style()), key="lt_fig_fan")
     takeaway(clv.interval_takeaway(result, style=number_style()))
-    st.download_button("Download every customer's forecast (CSV)", data=safe_csv_bytes(readable_members(with_contacts(clv.customer_forecasts(result)))),
+    every_customer = with_contacts(models.forecasts(clv_settings.horizon_weeks, clv_settings.margin,
+                                                    clv_settings.annual_discount_rate, model))
+    st.download_button("Download every customer's forecast (CSV)", data=shared(forecasts_csv, every_customer, display_currency()),
                        file_name="customer_forecasts.csv", mime="text/csv", icon=":material/download:",
                        key="lt_download_all",
                        help="One row per customer: chance still active, expected purchases and value with their "
                             "ranges, next order date (empty when probably lapsed).")
+
+
+def forecasts_csv(members: pl.DataFrame, currency: str) -> bytes:
+    """The injection-safe CSV of every customer's forecast; ``currency`` (the view's, which
+    :func:`readable_members` names in the headers) is part of the cache key of :func:`shared`."""
+    return safe_csv_bytes(readable_members(members))
 
 
 def next_order_section(result) -> None:
@@ -173,16 +187,18 @@ def next_order_section(result) -> None:
                "than their own average gap between purchase days.")
 
 
-def alive_section(result, period: str) -> None:
+def alive_section(result, period: str, model: str) -> None:
     """Who is probably still a customer (the model's P(alive), named apart from observed recency)."""
     st.subheader("Who is probably still a customer")
+    st.caption("A customer who has not bought for a while may have quietly stopped, or may just buy rarely: the "
+               "model weighs how often they bought against how long they have been silent.")
     alive = float((result.customers["p_alive"] >= 0.5).mean()) if result.customers.height else None
     figure_card(st.columns(3)[0], "probably_active_share", alive, f"as of {period.split(' to ')[-1]}")
-    chart(figure(p_alive_heatmap_figure, clv.probability_alive_matrix(result.model, result.customers), style=number_style()), key="lt_fig_palive")
+    chart(figure(p_alive_heatmap_figure, models.alive_matrix(model), style=number_style()), key="lt_fig_palive")
     takeaway(clv.p_alive_takeaway(result, style=number_style()))
 
 
-def at_risk_section(result) -> None:
+def at_risk_section(result, settings: AnalysisSettings, model: str) -> None:
     """Valuable customers slipping away, with the list to act on."""
     st.subheader("Valuable customers slipping away")
     left, right = st.columns(2)
@@ -191,7 +207,9 @@ def at_risk_section(result) -> None:
     alive_below = right.slider("Slipping = chance still active below (%)", 10, 90, value=50, step=5,
                                key=Keys.LT_RISK_ALIVE, bind="query-params")
     risk_settings = clv.AtRiskSettings(min_clv_quantile=1 - top_share / 100, max_p_alive=alive_below / 100)
-    at_risk = clv.at_risk_customers(result, risk_settings)
+    clv_settings = settings.clv_settings()
+    at_risk = models.at_risk(clv_settings.horizon_weeks, clv_settings.margin, clv_settings.annual_discount_rate,
+                             model, risk_settings)
     takeaway(clv.at_risk_takeaway(at_risk, risk_settings, style=number_style()))
     customer_list(at_risk, "the at-risk list", "at_risk", "lt_download", SHOWN_ROWS)
 
@@ -361,6 +379,34 @@ def lifecycle_section(period: str) -> None:
         takeaway(retention.penetration_takeaway(cycle.penetration, style=number_style()))
 
 
+def with_model(draw) -> None:
+    """Run ``draw(fitted model)`` once the background fit is done; until then a note that updates by itself."""
+    if not ready(fit_job):  # the page reruns itself when it is done
+        progress_note("Fitting the purchase and spend models… The forecasts appear here by themselves; "
+                      "the Cohorts and Lifecycle tabs need no model.", fit_job)
+        return
+    draw(fit_or_stop(view, model_choice))
+
+
+def value_tab(fitted) -> None:
+    """What customers are worth, and the forecast's range."""
+    worth_section(fitted, view, period_text)
+    range_section(fitted, view, model_choice)
+
+
+def activity_tab(fitted) -> None:
+    """Who is still active, when they will order next, who is slipping away."""
+    alive_section(fitted, period_text, model_choice)
+    next_order_section(fitted)
+    at_risk_section(fitted, view, model_choice)
+
+
+def trust_tab(fitted) -> None:
+    """How far to trust the models: checks, parameters and the holdout validation."""
+    trust_section(fitted, period_text)
+    validation_section(first_day, end, fitted.model.NAME)
+
+
 first_day, _ = date_bounds()
 start, end = selected_period()
 period_text = fmt.period(start, end)
@@ -369,18 +415,11 @@ st.caption(f"Forecast over {clv.weeks_label(view.clv_settings().horizon_weeks, n
            f"rate {view.discount_rate:.0%} a year. Change them under *Forecast settings*.")
 model_choice = model_picker()
 fit_job = models.view_fit_job(model_choice)  # started on dataset load, in the background, for every session
-if not ready(fit_job):  # show what needs no model while it runs; the page reruns itself when it is done
-    progress_note("Fitting the purchase and spend models… The forecasts appear here by themselves.", fit_job)
-    cohorts_section()
-    lifecycle_section(period_text)
-    st.stop()
-fitted = fit_or_stop(view, model_choice)
-worth_section(fitted, view, period_text)
-range_section(fitted, view, model_choice)
-alive_section(fitted, period_text)
-next_order_section(fitted)
-at_risk_section(fitted)
-trust_section(fitted, period_text)
-validation_section(first_day, end, fitted.model.NAME)
-cohorts_section()
-lifecycle_section(period_text)
+# Only the open tab runs and is drawn (ui.sections): a visit draws three charts, not a dozen.
+lazy_tabs(Keys.LT_TAB, {
+    "What customers are worth": lambda: with_model(value_tab),
+    "Active, next order, at risk": lambda: with_model(activity_tab),
+    "How far to trust the models": lambda: with_model(trust_tab),
+    "Cohorts": cohorts_section,
+    "Lifecycle": lambda: lifecycle_section(period_text),
+})

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.background import progress_note, ready
 from ui.deck import ReadySlide, current_deck, prepared_slides
-from ui.present import MEETING_CSS, MEETING_DARK_CSS, SLIDE_KEY_PREFIX, SLIDES_KEY, shown_slide_css
+from ui.present import current_findings_job, MEETING_CSS, MEETING_DARK_CSS, SLIDE_KEY_PREFIX, SLIDES_KEY, shown_slide_css
 from ui.state import Keys
 from ui.widgets import chart, explain, plain
 
@@ -57,6 +58,10 @@ if not meeting:
     )
     _theme()
     st.button("Start meeting mode", type="primary", icon=":material/co_present:", on_click=_set_meeting, args=(True,))
+    findings = current_findings_job()  # computed once in the background for every session
+    if not ready(findings):
+        progress_note("Computing the key findings of the slides… The list appears here by itself.", findings)
+        st.stop()
     slides = prepared_slides(deck, dark)
     if not slides:
         st.warning("There is nothing to show for the selected period. Widen the period in the sidebar.")

@@ -13,7 +13,7 @@ from crm_core.charts import segments as charts
 from crm_core.customers import summarize
 from crm_core.schema import C
 from crm_core.settings import Rfm
-from ui.background import progress_note, ready
+from ui.background import Job, progress_note, ready
 from ui.data import (
     customer_summary,
     dataset_key,
@@ -22,6 +22,7 @@ from ui.data import (
 )
 from ui import segments as seg_cache
 from ui.segments import cached_describe, default_behaviour, fit_job
+from ui.sections import KEEP, lazy_tabs
 from ui.settings import current_settings, number_style, update_settings
 from ui.state import Keys
 from ui.figures import figure
@@ -54,8 +55,8 @@ explain(
     "Group customers by what they do, so each group can get its own treatment. **RFM segments** sort customers "
     "by how recently they bought (R), how often (F) and how much they spent (M), and give each group a name "
     "such as *Champions* or *At Risk*. **Behavioural clusters** let the data find its own groups. "
-    "**Needs & channels** shows what each group buys and through which channels. "
-    "Everything uses the orders in the period chosen in the sidebar."
+    "**What groups buy** and **Channels** show what each group buys and through which channels. "
+    "Each tab opens on a click; everything uses the orders in the period chosen in the sidebar."
 )
 
 start, end = selected_period()
@@ -150,10 +151,13 @@ def rules_editor(bins: int, axis: str) -> tuple[rfm.SegmentRule, ...]:
     return applied
 
 
-def rfm_tab(summary: pl.DataFrame, settings: rfm.RfmSettings, start: dt.date,
-            as_of: dt.date) -> pl.DataFrame:
-    """Scores, grid, segment sizes and profiles, migration and the customers of a segment."""
-    scored = seg_cache.scored_customers(dataset_key(), *selected_period(), as_of, settings, summary)  # shared cache
+def scored_view(summary: pl.DataFrame, settings: rfm.RfmSettings, as_of: dt.date) -> pl.DataFrame:
+    """The period's customers with their RFM scores and segment (cached for every session)."""
+    return seg_cache.scored_customers(dataset_key(), *selected_period(), as_of, settings, summary)
+
+
+def rfm_tab(scored: pl.DataFrame, settings: rfm.RfmSettings, start: dt.date, as_of: dt.date) -> None:
+    """Scores, grid, segment sizes and profiles, and the customers of a segment."""
     numbers = rfm.headline(scored)
     period = fmt.period(start, as_of)
     cards = st.columns(4)
@@ -169,7 +173,7 @@ def rfm_tab(summary: pl.DataFrame, settings: rfm.RfmSettings, start: dt.date,
 
     st.subheader("Where customers sit on recency and frequency")
     grid_value = st.segmented_control(
-        "Colour cells by", ["customers", "monetary"], default="customers", required=True, key=Keys.SEG_GRID_VALUE,
+        "Colour cells by", ["customers", "monetary"], default="customers", required=True, key=Keys.SEG_GRID_VALUE, persist_state=KEEP,
         format_func={"customers": "Number of customers", "monetary": "Revenue per customer (mean)"}.get)
     grid = rfm.rf_grid(scored, settings)
     chart(figure(charts.rf_heatmap, grid, settings.bins, grid_value, "F" if settings.segment_on == "F" else "FM", style=number_style()), key="seg_grid_chart")
@@ -179,6 +183,7 @@ def rfm_tab(summary: pl.DataFrame, settings: rfm.RfmSettings, start: dt.date,
     profile = rfm.segment_profile(scored, settings)
     tree_by = st.segmented_control(
         "Size boxes by", ["customers", "revenue"], default="customers", required=True, key=Keys.SEG_TREE_BY,
+        persist_state=KEEP,
         format_func=str.capitalize)
     chart(figure(charts.segment_treemap, profile, tree_by), key="seg_treemap")
     takeaway(rfm.treemap_takeaway(profile, tree_by, style=number_style()))
@@ -190,13 +195,12 @@ def rfm_tab(summary: pl.DataFrame, settings: rfm.RfmSettings, start: dt.date,
         mean_f=st.column_config.NumberColumn("F score (mean)", format="%.1f"),
         mean_m=st.column_config.NumberColumn("M score (mean)", format="%.1f"))
     takeaway(rfm.profile_takeaway(profile, style=number_style()))
-    migration_section(settings, start, as_of)
 
     st.subheader("Customers of a segment")
     names = settings.segment_names
     if st.session_state.get(Keys.SEG_DRILL) not in names:
         st.session_state.pop(Keys.SEG_DRILL, None)
-    pick = st.selectbox("Segment", names, key=Keys.SEG_DRILL)
+    pick = st.selectbox("Segment", names, key=Keys.SEG_DRILL, persist_state=KEEP)
     row = rfm.segment_row(profile, pick)
     period = fmt.period(start, as_of)
     cards = st.columns(4)
@@ -207,18 +211,19 @@ def rfm_tab(summary: pl.DataFrame, settings: rfm.RfmSettings, start: dt.date,
     if row["advice"]:
         st.caption(plain(f"What to do: {row['advice']}"))
     customer_list(rfm.segment_members(scored, pick), pick, "segment", Keys.SEG_DOWNLOAD, SHOWN_ROWS)
-    return scored
 
 
 def migration_section(settings: rfm.RfmSettings, start: dt.date, as_of: dt.date) -> None:
     """How customers moved between segments from an earlier date to the reference date."""
     st.subheader("How customers moved between segments")
+    st.caption("Scores the customers twice, on an earlier date and on the reference date, with the same rules, "
+               "and counts who stayed in their segment, who moved up and who slipped.")
     if as_of <= start:
         st.info("The period is a single day: choose a longer period in the sidebar to compare two dates.")
         return
     chosen = st.date_input(
         "Compare with the segments on", value=rfm.default_compare_date(start, as_of), key=Keys.SEG_COMPARE,
-        format="YYYY-MM-DD", help="Each date is scored on the customers known at that date.")
+        persist_state=KEEP, format="YYYY-MM-DD", help="Each date is scored on the customers known at that date.")
     earlier = min(max(chosen, start), as_of - ONE_DAY)
     if earlier != chosen:
         st.caption(f"The comparison date must fall between {start:%d %b %Y} and the day before the reference date; "
@@ -240,7 +245,29 @@ def migration_section(settings: rfm.RfmSettings, start: dt.date, as_of: dt.date)
 
 
 # Clusters -----------------------------------------------------------------------------------
-def clusters_tab(summary: pl.DataFrame, start: dt.date, end: dt.date, as_of: dt.date) -> cl.ClusterResult | None:
+def cluster_job(summary: pl.DataFrame, start: dt.date, end: dt.date, as_of: dt.date,
+                behaviour: tuple[str, ...]) -> tuple[Job, cl.ClusterSettings, tuple]:
+    """The k-means fits for ``behaviour`` (run once, in the background), their settings and cache fingerprint."""
+    settings = cl.ClusterSettings(behaviour=behaviour)
+    key = dataset_key()
+    # The fits run once per dataset version in the background (ui.segments); the default one started on load.
+    job = fit_job(key, start, end, as_of, summary, None if behaviour == default_behaviour(summary) else behaviour)
+    return job, settings, (key, start, end, as_of, behaviour)
+
+
+def chosen_clusters(summary: pl.DataFrame, start: dt.date, end: dt.date, as_of: dt.date) -> cl.ClusterResult | None:
+    """The clusters as last chosen on their tab (the default ones before), when the fits are done; no wait."""
+    behaviour = st.session_state.get(Keys.CLU_FEATURES)
+    job, settings, fingerprint = cluster_job(summary, start, end, as_of,
+                                             default_behaviour(summary) if behaviour is None else tuple(behaviour))
+    if not job.done() or job.future.exception() is not None:
+        return None
+    fit = job.result()
+    k = st.session_state.get(Keys.CLU_K, "auto")
+    return cached_describe(fit, fingerprint, settings, None if k not in fit.k_values else k)
+
+
+def clusters_tab(summary: pl.DataFrame, start: dt.date, end: dt.date, as_of: dt.date) -> None:
     """Behavioural clusters of the period's customers (k-means), their profiles and members."""
     st.caption("Lets the data find groups of customers who behave alike: how recently and how often they buy, "
                "how much revenue they bring, plus the behaviour you tick below (method: k-means clustering). "
@@ -248,26 +275,23 @@ def clusters_tab(summary: pl.DataFrame, start: dt.date, end: dt.date, as_of: dt.
                "see the chart) unless you pick one.")
     options = cl.available_behaviour(summary)
     default = [key for key in cl.default_behaviour(summary) if key in options]
-    chosen = st.multiselect("Also use", list(options), default=default, format_func=options.get, key=Keys.CLU_FEATURES)
+    chosen = st.multiselect("Also use", list(options), default=default, format_func=options.get, key=Keys.CLU_FEATURES,
+                            persist_state=KEEP)
     for hint in cl.missing_behaviour(summary):
         st.caption(hint)
-    settings = cl.ClusterSettings(behaviour=tuple(chosen))
-    key = dataset_key()
-    fingerprint = (key, start, end, as_of, settings.behaviour)
-    # The fits run once per dataset version in the background (ui.segments); the default one started on load.
-    job = fit_job(key, start, end, as_of, summary, None if settings.behaviour == default_behaviour(summary) else settings.behaviour)
+    job, settings, fingerprint = cluster_job(summary, start, end, as_of, tuple(chosen))
     if not ready(job):
         progress_note("Finding behavioural clusters (k-means for 2 to 10 groups)… The page updates by itself.", job)
-        return None
+        return
     try:
         fit = job.result()
     except cl.ClusterError as error:
         st.warning(plain(str(error)))
-        return None
+        return
     k_choices = ["auto", *fit.k_values]
     if st.session_state.get(Keys.CLU_K) not in k_choices:
         st.session_state.pop(Keys.CLU_K, None)
-    k = st.selectbox("Number of groups", k_choices, key=Keys.CLU_K,
+    k = st.selectbox("Number of groups", k_choices, key=Keys.CLU_K, persist_state=KEEP,
                      format_func=lambda v: f"Automatic (best: {fit.best_k})" if v == "auto" else str(v))
     result = cached_describe(fit, fingerprint, settings, None if k == "auto" else k)
     st.caption(result.method)
@@ -293,70 +317,81 @@ def clusters_tab(summary: pl.DataFrame, start: dt.date, end: dt.date, as_of: dt.
     labels = cl.cluster_titles(result)
     if st.session_state.get(Keys.CLU_DRILL) not in labels:
         st.session_state.pop(Keys.CLU_DRILL, None)
-    pick = st.selectbox("Cluster", list(labels), key=Keys.CLU_DRILL, format_func=lambda c: f"{c}. {labels[c]}")
+    pick = st.selectbox("Cluster", list(labels), key=Keys.CLU_DRILL, format_func=lambda c: f"{c}. {labels[c]}",
+                        persist_state=KEEP)
     customer_list(cl.cluster_members(summary, result, pick), f"cluster {pick}", "cluster", Keys.CLU_DOWNLOAD, SHOWN_ROWS)
-    return result
-
-
 
 
 # Needs and channels -------------------------------------------------------------------------
-def needs_tab(summary: pl.DataFrame, tx: pl.LazyFrame, scored: pl.DataFrame, rfm_settings: rfm.RfmSettings,
-              cluster_result: cl.ClusterResult | None, as_of: dt.date) -> None:
-    """What each group (RFM segment or cluster) buys, and through which channels."""
+def customer_grouping(scored: pl.DataFrame, rfm_settings: rfm.RfmSettings,
+                      cluster_result: cl.ClusterResult | None) -> tuple[pl.DataFrame, list[str]]:
+    """The groups to compare (RFM segments, or clusters once they are ready): (customer -> group, group order)."""
     group_options = ["segment"] + (["cluster"] if cluster_result is not None else [])
+    if st.session_state.get(Keys.NEEDS_GROUP) not in group_options:
+        st.session_state.pop(Keys.NEEDS_GROUP, None)
     group_by = st.segmented_control(
         "Group customers by", group_options, default="segment", required=True, key=Keys.NEEDS_GROUP,
-        format_func={"segment": "RFM segments", "cluster": "Behavioural clusters"}.get)
-    if group_by == "cluster":
-        groups = needs.customer_groups(cluster_result.assignments, cl.CLUSTER_NAME)
-        order = list(cl.cluster_titles(cluster_result).values())
-    else:
-        groups = needs.customer_groups(scored, rfm.SEGMENT)
-        order = rfm_settings.segment_names
-    scoped_tx = needs.orders_until(tx, as_of)
-    view = (dataset_key(), *selected_period(), as_of)  # what the cached results depend on, with the groups
+        persist_state=KEEP, format_func={"segment": "RFM segments", "cluster": "Behavioural clusters"}.get)
+    if cluster_result is None:
+        st.caption("Behavioural clusters can be compared here once they are found (see their tab).")
+    if group_by == "cluster" and cluster_result is not None:
+        return (needs.customer_groups(cluster_result.assignments, cl.CLUSTER_NAME),
+                list(cl.cluster_titles(cluster_result).values()))
+    return needs.customer_groups(scored, rfm.SEGMENT), rfm_settings.segment_names
 
+
+def buys_tab(tx: pl.LazyFrame, groups: pl.DataFrame, order: list[str], as_of: dt.date) -> None:
+    """What each group buys: category mix and the categories bought together."""
     st.subheader("What each group buys")
-    missing = needs.missing_column_message(scoped_tx, C.CATEGORY)
-    if missing:
-        st.info(missing, icon=":material/info:")
-    else:
-        mix = seg_cache.group_mix(*view, groups, C.CATEGORY)
-        chart(figure(charts.mix_heatmap, mix, C.CATEGORY, needs.GROUP, order, "Share of each group's revenue by category", style=number_style()),
-              key="needs_category_mix")
-        takeaway(needs.mix_takeaway(mix, C.CATEGORY, needs.GROUP, style=number_style()))
-
-        st.subheader("Categories bought by the same customers")
-        scopes = ["All customers", *needs.groups_present(groups, order)]
-        if st.session_state.get(Keys.NEEDS_SCOPE) not in scopes:
-            st.session_state.pop(Keys.NEEDS_SCOPE, None)
-        scope = st.selectbox("Customers", scopes, key=Keys.NEEDS_SCOPE)
-        subset = None if scope == scopes[0] else needs.group_customers(groups, scope)
-        pairs = seg_cache.cross_sell(*view, subset)
-        if pairs.is_empty():
-            st.info("No two categories are bought by at least 5 of the same customers here.")
-        else:
-            chart(figure(charts.cross_sell_figure, pairs, style=number_style()), key="needs_cross_sell")
-        takeaway(needs.cross_sell_takeaway(pairs, style=number_style()))
-        if not pairs.is_empty():
-            table(
-                pairs,
-                column_config={
-                    "category_a": "Category A", "category_b": "Category B",
-                    "customers": count_column("Customers buying both"),
-                    "support": share_column("Share buying both (support)"),
-                    "confidence_a_to_b": share_column("A buyers who buy B"),
-                    "confidence_b_to_a": share_column("B buyers who buy A"),
-                    "lift": st.column_config.NumberColumn("Lift (1 = chance)", format="%.2f"),
-                },
-            )
-
-    st.subheader("Channels")
-    missing = needs.missing_column_message(scoped_tx, C.CHANNEL)
+    st.caption("Each group's revenue split by product category, up to the reference date: a group that spends "
+               "far more of its money on one category than the others is a target for that category's offers.")
+    missing = needs.missing_column_message(needs.orders_until(tx, as_of), C.CATEGORY)
     if missing:
         st.info(missing, icon=":material/info:")
         return
+    view = (dataset_key(), *selected_period(), as_of)  # what the cached results depend on, with the groups
+    mix = seg_cache.group_mix(*view, groups, C.CATEGORY)
+    chart(figure(charts.mix_heatmap, mix, C.CATEGORY, needs.GROUP, order, "Share of each group's revenue by category", style=number_style()),
+          key="needs_category_mix")
+    takeaway(needs.mix_takeaway(mix, C.CATEGORY, needs.GROUP, style=number_style()))
+
+    st.subheader("Categories bought by the same customers")
+    scopes = ["All customers", *needs.groups_present(groups, order)]
+    if st.session_state.get(Keys.NEEDS_SCOPE) not in scopes:
+        st.session_state.pop(Keys.NEEDS_SCOPE, None)
+    scope = st.selectbox("Customers", scopes, key=Keys.NEEDS_SCOPE, persist_state=KEEP)
+    subset = None if scope == scopes[0] else needs.group_customers(groups, scope)
+    pairs = seg_cache.cross_sell(*view, subset)
+    if pairs.is_empty():
+        st.info("No two categories are bought by at least 5 of the same customers here.")
+    else:
+        chart(figure(charts.cross_sell_figure, pairs, style=number_style()), key="needs_cross_sell")
+    takeaway(needs.cross_sell_takeaway(pairs, style=number_style()))
+    if not pairs.is_empty():
+        table(
+            pairs,
+            column_config={
+                "category_a": "Category A", "category_b": "Category B",
+                "customers": count_column("Customers buying both"),
+                "support": share_column("Share buying both (support)"),
+                "confidence_a_to_b": share_column("A buyers who buy B"),
+                "confidence_b_to_a": share_column("B buyers who buy A"),
+                "lift": st.column_config.NumberColumn("Lift (1 = chance)", format="%.2f"),
+            },
+        )
+
+
+def channels_tab(summary: pl.DataFrame, tx: pl.LazyFrame, groups: pl.DataFrame, order: list[str],
+                 as_of: dt.date) -> None:
+    """Through which channels each group buys, what multi-channel customers are worth, who switches."""
+    st.subheader("Channels")
+    st.caption("Which sales channels each group buys through, whether customers who use several channels are worth "
+               "more, and which channel repeat customers move to after their first purchase.")
+    missing = needs.missing_column_message(needs.orders_until(tx, as_of), C.CHANNEL)
+    if missing:
+        st.info(missing, icon=":material/info:")
+        return
+    view = (dataset_key(), *selected_period(), as_of)
     mix = seg_cache.group_mix(*view, groups, C.CHANNEL)
     chart(figure(charts.mix_heatmap, mix, C.CHANNEL, needs.GROUP, order, "Share of each group's revenue by channel", style=number_style()),
           key="needs_channel_mix")
@@ -385,15 +420,24 @@ def view_rfm(bins: int, ties: str, axis: str) -> rfm.RfmSettings:
 
 
 as_of, bins, ties, axis = rfm_settings_form(start, end)
+rfm_settings = view_rfm(bins, ties, axis)
 summary = period_summary if as_of == end else summarize(tx, as_of).collect()
 if summary.height == 0:
     st.info("No orders on or before the reference date. Pick a later date in the RFM settings.")
     st.stop()
-tab_rfm, tab_clusters, tab_needs = st.tabs(["RFM segments", "Behavioural clusters", "Needs & channels"])
-with tab_rfm:
-    rfm_settings = view_rfm(bins, ties, axis)
-    scored = rfm_tab(summary, rfm_settings, start, as_of)
-with tab_clusters:
-    cluster_result = clusters_tab(summary, start, end, as_of)
-with tab_needs:
-    needs_tab(summary, tx, scored, rfm_settings, cluster_result, as_of)
+scored = scored_view(summary, rfm_settings, as_of)
+
+
+def needs_groups() -> tuple[pl.DataFrame, list[str]]:
+    """The groups chosen at the top of a needs tab, and their order."""
+    return customer_grouping(scored, rfm_settings, chosen_clusters(summary, start, end, as_of))
+
+
+# Only the open tab runs and is drawn (ui.sections): a visit draws two charts, not a dozen.
+lazy_tabs(Keys.SEG_TAB, {
+    "RFM segments": lambda: rfm_tab(scored, rfm_settings, start, as_of),
+    "Movement between segments": lambda: migration_section(rfm_settings, start, as_of),
+    "Behavioural clusters": lambda: clusters_tab(summary, start, end, as_of),
+    "What groups buy": lambda: buys_tab(tx, *needs_groups(), as_of),
+    "Channels": lambda: channels_tab(summary, tx, *needs_groups(), as_of),
+})

@@ -8,8 +8,10 @@ three, in one run on the same machine. This module does the same with the same s
 - ``python -m crm_core clv FILE --json`` against ``lifetimes_clv.py`` (target <= 0.2x).
 
 Runs alternate (ours, baseline, ours, baseline, ...) so a drift in machine speed hits both,
-and each ratio is taken pair by pair; the median ratio is printed. Peak RSS comes from
-``wait4``'s rusage of each child, so it is that process's own peak.
+and each ratio is taken pair by pair; the median ratio is printed. Peak RSS and CPU time
+(user + system, all threads) come from ``wait4``'s rusage of each child, so they are that
+process's own. The CPU ratio is printed beside the wall-clock one: on a loaded machine wall
+times measure the other processes as much as ours, CPU time much less so (though both rise).
 """
 from __future__ import annotations
 
@@ -29,34 +31,36 @@ ROWS = 1_000_000
 RUNS = 3
 
 
-def _run(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one whole process."""
+def _run(command: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MB) and CPU seconds (user + system) of one whole process."""
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{' '.join(command)} failed: {process.stderr.read().decode()[-300:] if process.stderr else ''}")
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
-def _pairs(ours: list[str], baseline: list[str]) -> tuple[list[float], list[float], list[float]]:
-    """Alternating runs: our seconds, the baseline's and the pairwise ratios."""
+def _pairs(ours: list[str], baseline: list[str]) -> tuple[list[float], list[float], list[float], list[float]]:
+    """Alternating runs: our seconds, the baseline's, the pairwise ratios and the pairwise CPU-time ratios."""
     _run(ours), _run(baseline)  # warm-up: page cache, .pyc files
-    ours_s, base_s, ratios = [], [], []
+    ours_s, base_s, ratios, cpu_ratios = [], [], [], []
     for _ in range(RUNS):
-        mine, _ = _run(ours)
-        theirs, _ = _run(baseline)
+        mine, _, mine_cpu = _run(ours)
+        theirs, _, their_cpu = _run(baseline)
         ours_s.append(mine)
         base_s.append(theirs)
         ratios.append(mine / theirs)
-    return ours_s, base_s, ratios
+        cpu_ratios.append(mine_cpu / their_cpu)
+    return ours_s, base_s, ratios, cpu_ratios
 
 
-def _line(title: str, ours: list[float], base: list[float], ratios: list[float], target: str) -> None:
+def _line(title: str, runs: tuple[list[float], list[float], list[float], list[float]], target: str) -> None:
+    ours, base, ratios, cpu_ratios = runs
     print(f"{title:<44} ours {statistics.median(ours):6.2f}s | baseline {statistics.median(base):6.2f}s"
-          f" | ratio median {statistics.median(ratios):4.2f}x (min {min(ratios):4.2f}, max {max(ratios):4.2f})"
-          f" (target {target})", flush=True)
+          f" | ratio median {statistics.median(ratios):4.2f}x (min {min(ratios):4.2f}, max {max(ratios):4.2f}),"
+          f" CPU time {statistics.median(cpu_ratios):4.2f}x (target {target})", flush=True)
 
 
 def _orders_file() -> Path:
@@ -88,8 +92,7 @@ def main() -> None:
     python = sys.executable
     summary = [python, "-m", "crm_core", "summary", path, "--json"]
     for script, target in (("polars_summary.py", "<= 1.3x"), ("pandas_summary.py", "<= 0.6x")):
-        ours, base, ratios = _pairs(summary, [python, str(SHARED_BENCH / script), path])
-        _line(f"summary vs {script}, 1M orders", ours, base, ratios, target)
+        _line(f"summary vs {script}, 1M orders", _pairs(summary, [python, str(SHARED_BENCH / script), path]), target)
     try:
         import lifetimes  # noqa: F401  (installed by requirements-bench.txt)
     except ImportError:
@@ -97,8 +100,7 @@ def main() -> None:
         _load("after")
         return
     clv = [python, "-m", "crm_core", "clv", path, "--json"]
-    ours, base, ratios = _pairs(clv, [python, str(SHARED_BENCH / "lifetimes_clv.py"), path])
-    _line("clv vs lifetimes_clv.py, 1M orders", ours, base, ratios, "<= 0.2x")
+    _line("clv vs lifetimes_clv.py, 1M orders", _pairs(clv, [python, str(SHARED_BENCH / "lifetimes_clv.py"), path]), "<= 0.2x")
     _load("after")
 
 

@@ -9,7 +9,9 @@ chart on the page has drawn its SVG.
 On the demo (fresh server): every page's first visit, its first visit from a second
 browser session (results shared across sessions), a revisit, and a period change and a
 filter change on the heavier pages. At 1M orders (``/tmp/bench/orders1m.csv`` or the
-shared generator): the upload to the Overview, then each page's first visit.
+shared generator): the upload to the Overview, then each page's first visit; a page that
+answers with what is ready and a progress note (its background jobs still running) is
+timed to that answer, and to complete (the note gone) on the same line.
 Targets (issue 18): first visit < 1.5 s, revisit < 0.5 s, period/filter change < 1 s;
 at 1M orders upload to Overview < 5 s, first visit < 3 s.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -52,57 +55,83 @@ _DONE_JS = """() => {
     if (!chart.querySelector('.main-svg')) return false;
   return true;
 }"""
-_STARTED_JS = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  return app && app.getAttribute('data-test-script-state') !== 'notRunning';
+# Counts script runs (the app's state leaving "notRunning"), seen even when a run is over between two polls.
+_COUNT_RUNS_JS = """() => {
+  if (window.__benchRuns !== undefined) return;
+  window.__benchRuns = 0;
+  new MutationObserver(records => {
+    for (const record of records)
+      if (record.oldValue === 'notRunning' && record.target.getAttribute('data-test-script-state') !== 'notRunning')
+        window.__benchRuns += 1;
+  }).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
+                        attributeFilter: ['data-test-script-state']});
 }"""
 
 
-def _settle(page, started: float) -> float:
-    """Seconds from ``started`` until the run the last action triggered is done."""
-    try:  # the run starts within a frame or two of the click
-        page.wait_for_function(_STARTED_JS, polling="raf", timeout=3_000)
-    except Exception:  # noqa: BLE001  (playwright's TimeoutError: the run was over before we looked)
-        pass
+def _runs(page) -> int:
+    """Script runs seen so far on ``page`` (call before an action; :func:`_settle` waits for one more)."""
+    page.evaluate(_COUNT_RUNS_JS)
+    return page.evaluate("() => window.__benchRuns")
+
+
+def _settle(page, started: float, runs_before: int | None = None) -> float:
+    """Seconds from ``started`` until the run the last action triggered is done.
+
+    With ``runs_before`` (:func:`_runs` before the action) it first waits for that run to have started
+    (up to 3 s: an action may trigger none); a run over before the first look is counted all the same.
+    """
+    if runs_before is not None:
+        try:
+            page.wait_for_function(f"() => window.__benchRuns > {runs_before}", polling="raf", timeout=3_000)
+        except Exception:  # noqa: BLE001  (playwright's TimeoutError: the action started no run)
+            pass
     page.wait_for_function(_DONE_JS, polling="raf", timeout=WAIT_MS)
     elapsed = time.perf_counter() - started
     errors = page.locator('[data-testid="stException"]')
     if errors.count():
         raise RuntimeError(f"an exception is shown on {page.url}: {errors.first.inner_text()[:500]}")
+    failed = page.locator('[data-testid="stAlert"]').filter(has_text="could not be shown (incident")
+    if failed.count():  # production's plain message for a page that failed (ui/errors.py)
+        raise RuntimeError(f"the page failed on {page.url}: {failed.first.inner_text()[:300]}")
     return elapsed
 
 
 def _click_page(page, title: str) -> float:
-    link = page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first
+    # The whole label: "Actions" must not pick "Interactions" (the icon's ligature text comes before it).
+    link = page.locator('[data-testid="stSidebarNav"] a').filter(has_text=re.compile(re.escape(title) + "$")).first
+    runs = _runs(page)
     started = time.perf_counter()
     link.click()
-    return _settle(page, started)
+    return _settle(page, started, runs)
 
 
 def _pick_period(page, label: str) -> float:
     box = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(has_text="Period").first
     box.click()
     option = page.get_by_role("option", name=label, exact=True)
+    runs = _runs(page)
     started = time.perf_counter()
     option.click()
-    return _settle(page, started)
+    return _settle(page, started, runs)
 
 
 def _toggle_channel(page) -> float:
     """Add the first channel to the filter, or remove it again with its chip above the page."""
     chip = page.locator('[data-testid="stPills"] button').filter(has_text="Channel:")
     if chip.count():
+        runs = _runs(page)
         started = time.perf_counter()
         chip.first.click()
-        return _settle(page, started)
+        return _settle(page, started, runs)
     expander = page.locator('[data-testid="stSidebar"] [data-testid="stExpander"]').filter(has_text="Filters").first
     if not expander.locator('[data-testid="stMultiSelect"]').first.is_visible():
         expander.locator("summary").click()
     expander.locator('[data-testid="stMultiSelect"]').filter(has_text="Channel").first.locator("input").click()
     option = page.locator('[role="option"]:not([data-key="__select_all__"])').first
+    runs = _runs(page)
     started = time.perf_counter()
     option.click()
-    elapsed = _settle(page, started)
+    elapsed = _settle(page, started, runs)
     page.keyboard.press("Escape")
     return elapsed
 
@@ -132,11 +161,13 @@ def _browser() -> Iterator:
 
 
 def _open(browser, url: str):
-    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script(f"({_COUNT_RUNS_JS})()")  # runs counted from the first one
+    page = context.new_page()
     started = time.perf_counter()
     page.goto(url, wait_until="domcontentloaded")
     page.wait_for_selector('[data-testid="stSidebarNav"]', timeout=WAIT_MS)
-    return page, _settle(page, started)
+    return page, _settle(page, started, 0)
 
 
 def _mark(seconds: float | None, target: float) -> str:
@@ -215,22 +246,33 @@ def million_timings(url: str, csv: Path) -> dict[str, float]:
     with _browser() as browser:
         page, _ = _open(browser, url)
         _click_page(page, "Data")
+        runs = _runs(page)
         started = time.perf_counter()
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(csv))
         save = page.get_by_role("button", name="Save and analyse")
         save.wait_for(timeout=WAIT_MS)
-        _settle(page, started)
+        _settle(page, started, runs)
         times["upload_read"] = time.perf_counter() - started
+        runs = _runs(page)
         save_started = time.perf_counter()
         save.click()
         page.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"] h1')?.textContent.includes('Overview')",
                                timeout=WAIT_MS)
-        _settle(page, save_started)
+        _settle(page, save_started, runs)
         times["save_to_overview"] = time.perf_counter() - save_started
         times["upload_to_overview"] = time.perf_counter() - started
         for title in PAGES[1:]:
+            started = time.perf_counter()
             times[title] = _click_page(page, title)
+            if page.evaluate(_PROGRESS_JS):  # the page answered with what is ready and a progress note
+                page.wait_for_function(f"() => !({_PROGRESS_JS})() && ({_DONE_JS})()", polling=100, timeout=WAIT_MS)
+                times[f"{title} complete"] = time.perf_counter() - started
     return times
+
+
+#: A progress note (ui.background.progress_note, an hourglass icon) is shown: work still runs in the background.
+_PROGRESS_JS = """() => [...document.querySelectorAll('[data-testid="stAlert"]')]
+  .some(alert => alert.textContent.includes('hourglass_top'))"""
 
 
 def print_million(times: dict[str, float]) -> None:
@@ -238,7 +280,9 @@ def print_million(times: dict[str, float]) -> None:
           f"(target {UPLOAD_1M_S:.0f} s; read {times['upload_read']:.2f} s + save and Overview "
           f"{times['save_to_overview']:.2f} s)")
     for title in PAGES[1:]:
-        print(f"  1M orders, first visit {title[:34]:<34} {_mark(times[title], FIRST_1M_S)} s (target {FIRST_1M_S:.0f} s)")
+        complete = times.get(f"{title} complete")
+        note = f"; answered with a progress note, complete after {complete:.2f} s" if complete is not None else ""
+        print(f"  1M orders, first visit {title[:34]:<34} {_mark(times[title], FIRST_1M_S)} s (target {FIRST_1M_S:.0f} s){note}")
 
 
 def main() -> None:

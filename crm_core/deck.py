@@ -227,12 +227,13 @@ def _page_slide(entry: DeckEntry) -> Slide:
 
 
 def prepare_slides(deck: Deck, dataset: Dataset, summary: pl.DataFrame | None = None,
-                   base: FindingSettings | None = None) -> list[Slide]:
+                   base: FindingSettings | None = None, findings: list[Finding] | None = None) -> list[Slide]:
     """Every slide of ``deck`` with its content (findings computed once per distinct settings).
 
     Entries whose finding has no result for this data (e.g. too few customers)
     are left out. ``summary`` is the per-customer summary for ``base``
-    settings when the caller already has it.
+    settings when the caller already has it; ``findings`` every key finding for ``base``
+    (:func:`crm_core.findings.key_findings`), likewise.
     """
     from crm_core.findings import FindingContext
 
@@ -252,7 +253,10 @@ def prepare_slides(deck: Deck, dataset: Dataset, summary: pl.DataFrame | None = 
         blob = json.dumps(settings.to_dict(), sort_keys=True)
         if blob not in computed:
             keys = tuple(e.figure_id for e in deck.entries if not e.is_page_chart)
-            found = key_findings(dataset, settings, summary if settings == base else None, keys)
+            if findings is not None and settings == base:
+                found = [finding for finding in findings if finding.key in keys]
+            else:
+                found = key_findings(dataset, settings, summary if settings == base else None, keys)
             period = FindingContext(dataset, settings).period if found else None
             computed[blob] = ({f.key: f for f in found}, period)
         by_key, period = computed[blob]

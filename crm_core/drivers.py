@@ -30,6 +30,7 @@ from crm_core.schema import C, has_column
 from crm_core.text_columns import Formatted, select_formatted
 
 if TYPE_CHECKING:
+    from crm_core.dataset import Dataset
     from crm_core.findings import Finding, FindingContext
 
 Dimension = Literal["first_product", "first_category", "discount_code", "channel", "region", "value_band", "cohort"]
@@ -577,6 +578,12 @@ def cli_groups(table: pl.DataFrame) -> list[dict]:
 FINDING_DIMENSIONS = ("first_product", "discount_code", "channel", "first_category", "value_band")
 
 
+def acquired_profiles(dataset: Dataset, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """:func:`customer_profiles` (whole history up to ``end``) of the customers acquired in ``start..end``."""
+    profiles = customer_profiles(filter_period(dataset.transactions, None, end), dataset.customers, end)
+    return profiles.filter(pl.col("first_date") >= start)
+
+
 def drivers_finding(ctx: FindingContext) -> Finding | None:
     """Key finding 'What brings the best customers': the first dimension the data has, as ranked bars.
 
@@ -587,8 +594,9 @@ def drivers_finding(ctx: FindingContext) -> Finding | None:
 
     start, end = ctx.period
     dataset = ctx.dataset
-    profiles = customer_profiles(filter_period(dataset.transactions, None, end), dataset.customers, end)
-    profiles = profiles.filter(pl.col("first_date") >= start)
+    profiles = ctx.precomputed_profiles
+    if profiles is None:
+        profiles = acquired_profiles(dataset, start, end)
     dimension = next((d for d in FINDING_DIMENSIONS if d in profiles.columns and profiles[d].n_unique() > 1), None)
     if dimension is None or profiles.height < DriverSettings().small_group:
         return None

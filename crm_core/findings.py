@@ -154,6 +154,8 @@ class FindingContext:
     dataset: Dataset
     settings: FindingSettings = field(default_factory=FindingSettings)
     precomputed_summary: pl.DataFrame | None = None
+    #: :func:`crm_core.drivers.customer_profiles` of the customers acquired in the period, when the caller has them.
+    precomputed_profiles: pl.DataFrame | None = None
 
     @cached_property
     def period(self) -> tuple[dt.date, dt.date]:
@@ -739,6 +741,7 @@ def key_findings(
     settings: FindingSettings | None = None,
     summary: pl.DataFrame | None = None,
     keys: tuple[str, ...] | None = None,
+    profiles: pl.DataFrame | None = None,
 ) -> list[Finding]:
     """Every available key finding, in presentation order.
 
@@ -752,8 +755,11 @@ def key_findings(
         The per-customer summary of the period when the caller already has it.
     keys
         Only these findings (default: all of :data:`REGISTRY`).
+    profiles
+        The first-order profiles of the customers acquired in the period when the caller already has them
+        (``customer_profiles`` of the whole history up to the period end, kept from the period start on).
     """
-    ctx = FindingContext(dataset, settings or FindingSettings(), summary)
+    ctx = FindingContext(dataset, settings or FindingSettings(), summary, profiles)
     if ctx.transactions.select(pl.len()).collect().item() == 0:
         return []
     findings = []

@@ -32,6 +32,19 @@ def open_page(page: str, session: dict[str, Any] | None = None, timeout: int = 1
     return at
 
 
+def open_tab(at: AppTest, key: str, label: str) -> AppTest:
+    """Open the page's lazy tab ``label`` (ui.sections.lazy_tabs under ``key``) and rerun, as a click does."""
+    at.session_state[key] = label
+    at.run()
+    assert not at.exception
+    return at
+
+
+def chart_keys(at: AppTest) -> set[str]:
+    """Keys of the Plotly charts this run drew (what the browser has to draw)."""
+    return {chart.key for chart in at.get("plotly_chart")}
+
+
 def metrics(at: AppTest) -> dict[str, str]:
     """Metric label -> shown value."""
     return {metric.label: metric.value for metric in at.metric}

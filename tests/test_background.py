@@ -8,6 +8,7 @@ from pages_helpers import metrics, open_page
 
 import crm_core.clusters as cl
 from ui import background
+from ui.state import Keys
 
 
 def test_a_job_runs_once_for_every_asker():
@@ -66,6 +67,8 @@ def test_segments_shows_the_rfm_tab_while_clusters_are_found_then_the_clusters(m
     monkeypatch.setattr("ui.data.dataset_version", lambda dataset_id: "test-background")
     at = open_page("app_pages/segments.py")
     assert metrics(at)["Customers"] == "5,000"  # the RFM tab is there
+    at.session_state[Keys.SEG_TAB] = "Behavioural clusters"
+    at.run()
     assert any("Finding behavioural clusters" in info.value for info in at.info)
     assert not [box for box in at.selectbox if box.key == "clu_k"]
     release.set()

@@ -87,3 +87,35 @@ def test_page_renders_a_chart_without_exception(server_url, path):
     finally:
         browser.close()
         playwright.stop()
+
+
+def _run_done(page) -> None:
+    """Wait until the script run is over and every chart on the page has drawn."""
+    page.wait_for_function("""() => {
+      const app = document.querySelector('[data-testid="stApp"]');
+      if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+      return [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every(c => c.querySelector('.main-svg'));
+    }""", timeout=90_000)
+
+
+def test_a_lazy_tab_draws_its_charts_on_a_click_and_goes_in_the_link(server_url):
+    """Segments draws only its first tab; a click on another tab runs and draws that one and names it in the URL,
+    so a copied link reopens it (ui.sections)."""
+    playwright, browser, page = _open(server_url, "segments")
+    try:
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=90_000)
+        _run_done(page)
+        assert page.locator('[data-testid="stPlotlyChart"]').count() == 2  # the grid and the treemap
+        page.get_by_role("tab", name="Movement between segments").click()
+        page.get_by_text("How customers moved between segments").wait_for(timeout=60_000)
+        _run_done(page)
+        assert page.locator('[data-testid="stPlotlyChart"]').count() == 1  # the sankey only
+        assert "seg_tab=Movement" in page.url
+        assert page.locator('[data-testid="stException"]').count() == 0
+        linked = browser.new_page(viewport={"width": 1400, "height": 1000})
+        linked.goto(page.url, wait_until="domcontentloaded")
+        linked.get_by_text("How customers moved between segments").wait_for(timeout=90_000)
+        assert linked.get_by_role("tab", name="Movement between segments").get_attribute("aria-selected") == "true"
+    finally:
+        browser.close()
+        playwright.stop()

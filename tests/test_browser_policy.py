@@ -66,12 +66,15 @@ def test_the_app_runs_under_the_documented_content_security_policy(server_url): 
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.route(lambda url: urlparse(url).netloc == server, with_policy)
         page.add_init_script(_RECORD_VIOLATIONS)
-        for path in ("", "portfolio"):  # the Portfolio page draws a WebGL (scattergl) chart
+        # the Portfolio page's cost-to-serve tab draws a WebGL (scattergl) chart; the link opens that tab
+        for path in ("", "portfolio?pf_tab=Cost+to+serve+%26+customer+lists"):
             response = page.goto(f"{server_url}/{path}", wait_until="domcontentloaded")
             assert response.headers["content-security-policy"] == policy  # the policy really applied
             page.wait_for_selector(".js-plotly-plot .main-svg", timeout=90_000)
             page.wait_for_timeout(3000)
             assert page.locator('[data-testid="stException"]').count() == 0
+            if path:
+                assert page.locator(".js-plotly-plot .gl-container").count() == 1, "the scattergl matrix is drawn"
             violations = page.evaluate("() => window.__violations")
             assert violations == [], f"{path or 'overview'}: {violations}"
     finally:

@@ -82,6 +82,8 @@ def _spec(at: AppTest, key: str) -> dict:
 
 def test_currency_and_number_format_reach_a_cached_chart():
     at = _app("app_pages/portfolio.py")
+    at.session_state[Keys.PF_TAB] = "Change over time"  # the trend's lazy tab (ui.sections)
+    at.run()
     at.run()  # a revisit: the figures come from the cache now
     before = _spec(at, "pf_trend")
     assert not before["layout"]["yaxis"].get("tickprefix")

@@ -10,13 +10,13 @@ from conftest import ROOT, app_path
 from ui.state import Keys
 
 DEMO_ORDERS = ROOT / "data" / "demo" / "transactions.parquet"
-LISTS = {
-    "tiers": ("app_pages/portfolio.py", Keys.PF_DOWNLOAD),
-    "segments": ("app_pages/segments.py", Keys.SEG_DOWNLOAD),
-    "clusters": ("app_pages/segments.py", Keys.CLU_DOWNLOAD),
-    "at-risk": ("app_pages/lifetime.py", "lt_download"),
-    "drivers": ("app_pages/drivers.py", Keys.DRV_CUSTOMERS),
-    "actions": ("app_pages/actions.py", Keys.TARGETS_TABLE),
+LISTS = {  # page, list key, and the page's lazy tab holding the list (key, label)
+    "tiers": ("app_pages/portfolio.py", Keys.PF_DOWNLOAD, (Keys.PF_TAB, "Cost to serve & customer lists")),
+    "segments": ("app_pages/segments.py", Keys.SEG_DOWNLOAD, None),
+    "clusters": ("app_pages/segments.py", Keys.CLU_DOWNLOAD, (Keys.SEG_TAB, "Behavioural clusters")),
+    "at-risk": ("app_pages/lifetime.py", "lt_download", (Keys.LT_TAB, "Active, next order, at risk")),
+    "drivers": ("app_pages/drivers.py", Keys.DRV_CUSTOMERS, None),
+    "actions": ("app_pages/actions.py", Keys.TARGETS_TABLE, None),
 }
 
 
@@ -29,9 +29,12 @@ def app() -> AppTest:
 
 @pytest.mark.parametrize("name", list(LISTS))
 def test_a_selected_row_opens_the_customer_in_customer_360(app, name):
-    page, key = LISTS[name]
+    page, key, tab = LISTS[name]
     app.switch_page(page).run()
     assert not app.exception, app.exception
+    if tab:
+        app.session_state[tab[0]] = tab[1]
+        app.run()
     app.session_state[f"{key}_rows"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     app.run()
     opener = [b for b in app.button if b.label.startswith("Open ") and b.label.endswith(" in Customer 360")]

@@ -20,6 +20,8 @@ from ui.state import Keys
 
 PAGES = ("overview", "portfolio", "segments", "lifetime", "drivers", "interactions", "actions", "customer360",
          "scorecard", "meeting", "deck", "views", "data")
+#: Pages whose sections are lazy tabs, and the tabs' key (ui.sections.lazy_tabs).
+LAZY_TABS = {"portfolio": Keys.PF_TAB, "segments": Keys.SEG_TAB, "lifetime": Keys.LT_TAB, "drivers": Keys.DRV_TAB}
 
 
 def _tour(settings=None):
@@ -34,6 +36,12 @@ def _tour(settings=None):
         at.switch_page(f"app_pages/{page}.py").run()
         assert not at.exception, (page, at.exception)
         yield page, at
+        if page in LAZY_TABS:  # every other tab of the page, as "page › tab" (ui.sections runs the open one)
+            for label in [tab.label for tab in at.tabs][1:]:
+                at.session_state[LAZY_TABS[page]] = label
+                at.run()
+                assert not at.exception, (page, label, at.exception)
+                yield f"{page} › {label}", at
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +84,8 @@ def test_warehouse_cards_take_label_definition_and_period_from_the_catalogue(tmp
     monkeypatch.delenv("CRM_WAREHOUSE_URL", raising=False)
     at = AppTest.from_file(app_path(), default_timeout=300).run()
     at.switch_page("app_pages/data.py").run()
+    at.session_state["wh_panel"] = True  # open the panel (only an open panel runs), like a click
+    at.run()
     at.text_input(key="wh_uri").set_value(f"duckdb:///{path}")
     at.text_input(key="wh_table").set_value("orders")
     at.button(key="wh_connect").click().run()

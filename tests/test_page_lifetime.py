@@ -12,7 +12,7 @@ from conftest import ROOT
 from crm_core import clv
 from crm_core.customers import summarize
 from crm_core.dataset import load_dataset
-from pages_helpers import downloads, metrics  # noqa: F401  (fixture, used by name)
+from pages_helpers import chart_keys, downloads, metrics, open_tab  # noqa: F401  (fixture, used by name)
 from pages_helpers import open_page as open_app_page
 from ui.state import Keys
 
@@ -27,8 +27,12 @@ def demo_end(demo_tx) -> dt.date:
     return demo_tx.select(pl.col("order_date").max()).collect().item()
 
 
-def open_page() -> AppTest:
-    return open_app_page("app_pages/lifetime.py", timeout=120)
+def open_page(tab: str | None = None) -> AppTest:
+    at = open_app_page("app_pages/lifetime.py", timeout=120)
+    return open_tab(at, Keys.LT_TAB, tab) if tab else at
+
+
+TRUST, ACTIVE = "How far to trust the models", "Active, next order, at risk"
 
 
 def demo_settings(demo_tx, end: dt.date, months: int) -> clv.CLVSettings:
@@ -38,13 +42,27 @@ def demo_settings(demo_tx, end: dt.date, months: int) -> clv.CLVSettings:
                            calibration_end=end)
 
 
-def test_page_shows_the_engine_fit_and_clv(demo_tx, demo_end):
+def test_only_the_open_tab_runs():
+    at = open_page()
+    assert chart_keys(at) == {"lt_fig_clv_hist", "lt_fig_clv_group", "lt_fig_fan"}
+    assert chart_keys(open_tab(at, Keys.LT_TAB, ACTIVE)) == {"lt_fig_palive", "lt_fig_gaps"}
+    assert chart_keys(open_tab(at, Keys.LT_TAB, TRUST)) == {"lt_fig_holdout_freq", "lt_fig_tracking"}
+    assert chart_keys(open_tab(at, Keys.LT_TAB, "Cohorts")) == {"lt_fig_cohorts", "lt_fig_curves"}
+    assert {"lt_fig_funnel", "lt_fig_acquisition"} <= chart_keys(open_tab(at, Keys.LT_TAB, "Lifecycle"))
+
+
+def test_page_shows_the_engine_fit_and_clv(demo_tx, demo_end, downloads):
     at = open_page()
     expected = clv.fit_clv(demo_tx, demo_settings(demo_tx, demo_end, 12))
+    assert metrics(at)["Predicted revenue, next 12 months"] == f"{expected.customers['clv'].sum():,.0f}"
+    forecasts = pl.read_csv(io.BytesIO(downloads["customer_forecasts.csv"][3:]), schema_overrides={"Customer ID": pl.String})
+    assert forecasts.height == expected.customers.height
+    assert forecasts["Customer ID"].to_list() == clv.customer_forecasts(expected)["customer_id"].to_list()
+    assert any("with 80% confidence between" in caption.value for caption in at.caption)
+    at = open_tab(at, Keys.LT_TAB, TRUST)
     shown = metrics(at)
     assert shown["Customers modelled"] == f"{expected.customers.height:,}"
     assert shown["Fits converged"] == "yes"
-    assert shown["Predicted revenue, next 12 months"] == f"{expected.customers['clv'].sum():,.0f}"
     params = next(frame.value for frame in at.dataframe if "parameter" in frame.value.columns)
     assert params["parameter"].tolist() == [*expected.model.PARAMS, "p", "q", "v"]
     assert params["estimate"].tolist() == pytest.approx(
@@ -55,7 +73,6 @@ def test_page_shows_the_engine_fit_and_clv(demo_tx, demo_end):
     assert any("52\\.2 weeks \\(12\\.0 months\\)" in text for text in texts)  # takeaways are markdown-escaped
     # The automatic choice says which model and why, and the page uses that model.
     assert any(f"{expected.model.LABEL} is used because" in text for text in texts)
-    assert any("with 80% confidence between" in text for text in texts)
 
 
 def test_changing_the_horizon_rescales_clv(demo_tx, demo_end):
@@ -68,7 +85,7 @@ def test_changing_the_horizon_rescales_clv(demo_tx, demo_end):
 
 
 def test_changing_the_holdout_refits_and_compares(demo_tx, demo_end):
-    at = open_page()
+    at = open_page(TRUST)
     at.slider(key=Keys.LT_HOLDOUT).set_value(26).run()
     assert not at.exception
     validation = clv.validate_holdout(demo_tx, demo_end - dt.timedelta(weeks=26), demo_end)
@@ -80,7 +97,7 @@ def test_changing_the_holdout_refits_and_compares(demo_tx, demo_end):
 
 
 def test_at_risk_download_is_the_engine_list(demo_tx, demo_end, downloads):
-    at = open_page()
+    at = open_page(ACTIVE)
     result = clv.fit_clv(demo_tx, demo_settings(demo_tx, demo_end, 12))
     at_risk = clv.at_risk_customers(result)
     data = downloads["at_risk_the_at_risk_list.csv"]
@@ -98,21 +115,24 @@ def test_at_risk_download_is_the_engine_list(demo_tx, demo_end, downloads):
 
 
 def test_lifecycle_and_cohorts_are_shown(demo_tx):
-    at = open_page()
+    at = open_page("Lifecycle")
     shown = metrics(at)
     customers = summarize(demo_tx).collect()
     assert shown["New customers"] == f"{customers.height:,}"
     repeat = (customers["purchase_days"] >= 2).mean()
     assert shown["New customers who bought again"] == f"{repeat:.1%}"
+    open_tab(at, Keys.LT_TAB, "Cohorts")
     at.segmented_control(key=Keys.LT_CURVES_BY).set_value("channel").run()
     at.segmented_control(key=Keys.LT_COHORT_METRIC).set_value("revenue_retention").run()
+    assert any("Referral" in caption.value or "Marketplace" in caption.value for caption in at.caption)
+    open_tab(at, Keys.LT_TAB, "What customers are worth")
     at.segmented_control(key=Keys.LT_GROUP).set_value("tier").run()
     assert not at.exception
-    assert any("Referral" in caption.value or "Marketplace" in caption.value for caption in at.caption)
+    assert any("grouped as on the Portfolio and Segments pages" in caption.value for caption in at.caption)
 
 
 def test_short_history_is_stated_plainly():
-    at = open_page()
+    at = open_page(TRUST)
     at.session_state[Keys.PERIOD] = (dt.date(2023, 10, 1), dt.date(2023, 12, 15))
     at.run()
     assert not at.exception

@@ -10,12 +10,16 @@ from streamlit.testing.v1 import AppTest
 
 from crm_core import portfolio as pf
 from crm_core.customers import summarize
-from pages_helpers import captions, demo_summary, downloads  # noqa: F401  (fixtures, used by name)
+from pages_helpers import captions, chart_keys, demo_summary, downloads, open_tab  # noqa: F401  (fixtures)
 from pages_helpers import open_page as open_app_page
+from ui.state import Keys
+
+COST = "Cost to serve & customer lists"
 
 
-def open_page() -> AppTest:
-    return open_app_page("app_pages/portfolio.py", timeout=120)
+def open_page(tab: str | None = None) -> AppTest:
+    at = open_app_page("app_pages/portfolio.py", timeout=120)
+    return open_tab(at, Keys.PF_TAB, tab) if tab else at
 
 
 def test_page_shows_engine_figures(demo_summary):
@@ -28,8 +32,10 @@ def test_page_shows_engine_figures(demo_summary):
     expected = pf.tier_summary(pf.assign_tiers(demo_summary))
     assert tiers["customers"].tolist() == expected["customers"].to_list()
     assert any("The top 20% of customers bring" in text for text in captions(at))
+    assert chart_keys(at) == {"pf_pareto", "pf_lorenz", "pf_pyramid"}  # only the open tab is drawn
+    assert chart_keys(open_tab(at, Keys.PF_TAB, "Change over time")) == {"pf_trend", "pf_sankey"}
+    assert chart_keys(open_tab(at, Keys.PF_TAB, COST)) == {"pf_matrix"}
     assert any("strategically significant" in text for text in captions(at))
-    assert len(at.get("plotly_chart")) == 6
 
 
 def test_change_cutoff_pick_tier_and_download(demo_summary, downloads):
@@ -42,6 +48,7 @@ def test_change_cutoff_pick_tier_and_download(demo_summary, downloads):
     assert at.dataframe[0].value["customers"].tolist()[0] == platinum
     assert any("Platinum the top 2%" in text for text in captions(at))
 
+    open_tab(at, Keys.PF_TAB, COST)
     at.selectbox(key="pf_drill_pick").set_value("Gold")
     at.run()
     assert not at.exception
@@ -65,6 +72,7 @@ def test_renamed_tier_is_neutralised_in_the_download(downloads):
     at = open_page()
     at.text_input(key="pf_name_1").set_value("=HYPERLINK(1)")
     at.run()
+    open_tab(at, Keys.PF_TAB, COST)
     at.selectbox(key="pf_drill_pick").set_value("=HYPERLINK(1)")
     at.run()
     assert not at.exception
@@ -83,7 +91,7 @@ def test_invalid_cutoffs_explain_and_fall_back():
 
 
 def test_quadrant_drilldown(demo_summary):
-    at = open_page()
+    at = open_page(COST)
     at.segmented_control(key="pf_drill").set_value("quadrant")
     at.run()
     at.selectbox(key="pf_drill_pick").set_value("Candidates to reprice or exit")
@@ -103,18 +111,17 @@ def test_page_without_optional_columns_says_what_is_missing(cdnow_path):
     from crm_core.dataset import Dataset
     from crm_core.ingest import IngestReport
     from crm_core.workspace import Workspace
-    from ui.state import Keys
 
     tx = pl.read_csv(cdnow_path, schema_overrides={"customer_id": pl.String}).with_columns(
         pl.col("order_date").str.to_date("%Y-%m-%d"), pl.col("amount").cast(pl.Float64))
     dataset_id = Workspace(Path(os.environ["CRM_WORKSPACE"])).save(
         "CDNOW sample", b"raw", "cdnow.csv", Dataset(transactions=tx.lazy()), IngestReport(rows_read=tx.height))
     at = open_app_page("app_pages/portfolio.py", {Keys.DATASET_ID: dataset_id}, timeout=120)
-    texts = captions(at)
-    assert "Margin is not available: the data has no cost column." in texts
-    assert any("no recorded cost of serving customers (no interactions table)" in text for text in texts)
+    assert "Margin is not available: the data has no cost column." in captions(at)
     expected = pf.concentration(summarize(tx.lazy()).collect())
     assert {m.label: m.value for m in at.metric}["Top 20% customers' share of revenue"] == f"{100 * expected.top20_share:.1f}%"
+    texts = captions(open_tab(at, Keys.PF_TAB, COST))
+    assert any("no recorded cost of serving customers (no interactions table)" in text for text in texts)
 
 
 def test_amount_cutoffs_and_margin_ranking(demo_summary):

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import polars as pl
-from pages_helpers import captions, demo_summary, downloads, metrics  # noqa: F401  (fixtures, used by name)
+from pages_helpers import captions, chart_keys, demo_summary, downloads, metrics, open_tab  # noqa: F401  (fixtures)
 from pages_helpers import open_page as open_app_page
 from streamlit.testing.v1 import AppTest
 
@@ -109,8 +109,40 @@ def test_three_levels_say_which_segments_stay_empty():
     assert any("Promising, Hibernating" in unescape(info.value) for info in at.info)
 
 
-def test_cluster_count_can_be_overridden(demo_summary):
+def test_only_the_open_tab_runs_and_each_says_what_it_shows():
     at = open_page()
+    assert chart_keys(at) == {"seg_grid_chart", "seg_treemap"}  # the first visit draws two charts, not a dozen
+    open_tab(at, Keys.SEG_TAB, "Movement between segments")
+    assert chart_keys(at) == {"seg_migration"}
+    assert any("Scores the customers twice" in c for c in captions(at))
+    open_tab(at, Keys.SEG_TAB, "What groups buy")
+    assert chart_keys(at) == {"needs_category_mix", "needs_cross_sell"}
+    assert any("revenue split by product category" in c for c in captions(at))
+    open_tab(at, Keys.SEG_TAB, "Channels")
+    assert chart_keys(at) == {"needs_channel_mix", "needs_channel_value", "needs_channel_moves"}
+
+
+def test_a_choice_inside_a_tab_survives_a_tab_switch():
+    at = open_page()
+    at.selectbox(key="seg_drill").set_value("At Risk").run()
+    open_tab(at, Keys.SEG_TAB, "Behavioural clusters")
+    open_tab(at, Keys.SEG_TAB, "RFM segments")
+    assert at.selectbox(key="seg_drill").value == "At Risk"
+
+
+def test_needs_can_group_by_the_clusters_chosen_on_their_tab(demo_summary):
+    at = open_tab(open_page(), Keys.SEG_TAB, "Behavioural clusters")
+    at.selectbox(key="clu_k").set_value(4).run()
+    open_tab(at, Keys.SEG_TAB, "What groups buy")
+    at.segmented_control(key="needs_group").set_value("cluster").run()
+    assert not at.exception
+    fit = cl.fit_clusters(demo_summary, cl.ClusterSettings(behaviour=cl.default_behaviour(demo_summary)))
+    names = cl.cluster_titles(cl.describe_clusters(fit, 4, cl.ClusterSettings(behaviour=cl.default_behaviour(demo_summary))))
+    assert at.selectbox(key="needs_scope").options == ["All customers", *names.values()]
+
+
+def test_cluster_count_can_be_overridden(demo_summary):
+    at = open_tab(open_page(), Keys.SEG_TAB, "Behavioural clusters")
     default = cl.ClusterSettings(behaviour=cl.default_behaviour(demo_summary))
     fit = cl.fit_clusters(demo_summary, default)
     at.selectbox(key="clu_k").set_value(5).run()
@@ -130,8 +162,8 @@ def test_dataset_without_optional_columns_says_what_to_add(cdnow_path):
     at = open_page(dataset_id)
     shown = metrics(at)
     assert shown["Customers"] == "2,357"
-    infos = " ".join(info.value for info in at.info)
-    assert "Add a 'category' column" in infos and "Add a 'channel' column" in infos
-    assert "Frequency: 52% of customers have the same value (1 order)" in infos
-    hints = " ".join(captions(at))
+    assert "Frequency: 52% of customers have the same value (1 order)" in " ".join(info.value for info in at.info)
+    assert "Add a 'category' column" in " ".join(info.value for info in open_tab(at, Keys.SEG_TAB, "What groups buy").info)
+    assert "Add a 'channel' column" in " ".join(info.value for info in open_tab(at, Keys.SEG_TAB, "Channels").info)
+    hints = " ".join(captions(open_tab(at, Keys.SEG_TAB, "Behavioural clusters")))
     assert "Add a 'category' column to your orders to use category breadth." in hints

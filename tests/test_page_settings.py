@@ -24,6 +24,7 @@ from ui.state import Keys
 
 DEMO_ORDERS = ROOT / "data" / "demo" / "transactions.parquet"
 VIEW_TIERS = Tiers(names=("Key", "Growth", "Base"), shares=(0.05, 0.25, 0.70))
+COST_TAB = "Cost to serve & customer lists"  # the Portfolio tab with the customer lists (ui.sections)
 
 
 def app(page: str | None = None, settings: AnalysisSettings | None = None) -> AppTest:
@@ -157,6 +158,8 @@ def test_currency_shows_on_cards_axes_tables_and_exports(downloads):
     assert trend["layout"]["yaxis"]["tickprefix"] == "€"
 
     go(at, "app_pages/portfolio.py")
+    at.session_state[Keys.PF_TAB] = COST_TAB
+    at.run()
     assert "Revenue (EUR)" in [column["label"] for column in _column_configs(at)]
     export = downloads["portfolio_platinum.csv"].decode("utf-8-sig")
     header = export.splitlines()[0].split(",")
@@ -175,6 +178,7 @@ def _column_configs(at: AppTest) -> list[dict]:
 
 def test_a_customer_list_opens_the_customer_in_customer_360():
     at = app("app_pages/portfolio.py")
+    at.session_state[Keys.PF_TAB] = COST_TAB
     at.session_state[f"{Keys.PF_DOWNLOAD}_rows"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
     opener = [button for button in at.button if button.label.startswith("Open ") and "Customer 360" in button.label]

@@ -38,6 +38,9 @@ def _data_page() -> AppTest:
     at = AppTest.from_file(app_path(), default_timeout=120).run()
     at.switch_page("app_pages/data.py").run()
     assert not at.exception
+    assert not [box for box in at.text_input if box.key == "wh_table"]  # the closed panel does not run
+    at.session_state["wh_panel"] = True  # open it (it reruns the page, like a click)
+    at.run()
     return at
 
 
@@ -102,6 +105,7 @@ def test_the_panel_follows_currency_and_locale(tmp_path, monkeypatch):
     monkeypatch.delenv("CRM_WAREHOUSE_URL", raising=False)
     at = AppTest.from_file(app_path(), default_timeout=120)
     at.session_state[Keys.SETTINGS] = AnalysisSettings(currency="EUR", locale="de")
+    at.session_state[Keys.WH_PANEL] = True
     at.run()
     at.switch_page("app_pages/data.py").run()
     at.text_input(key="wh_uri").set_value(f"duckdb:///{path}")

@@ -14,17 +14,21 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import heapq
+import itertools
 import os
-import queue
+import sys
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future, wait
 from typing import Any, TypeVar
 
 import streamlit as st
 from streamlit import runtime
 
-from crm_core.logging_setup import get_logger, timed
+from crm_core.logging_setup import get_logger
+from ui.background_jobs import timed_call
+from ui.background_worker import RemoteWorker, WorkerGone
 
 T = TypeVar("T")
 
@@ -35,23 +39,37 @@ class Job:
     the worker has not started it yet, instead of waiting behind other jobs.
     """
 
-    def __init__(self, work: Callable[[], Any]) -> None:
+    def __init__(self, function: Callable[..., Any], args: tuple, remote: bool = False) -> None:
         self.future: Future = Future()
-        self._work = work
+        self.function, self.args = function, args
+        self.remote = remote  # run in the worker process (a function of ui.background_jobs, under a server)
         self._lock = threading.Lock()
         self._claimed = False
 
-    def run(self) -> None:
-        """Do the work here unless someone already took it."""
+    def claim(self) -> bool:
+        """True for the one caller that gets to run the work (the worker or a page)."""
         with self._lock:
             if self._claimed:
-                return
+                return False
             self._claimed = True
         self.future.set_running_or_notify_cancel()
+        return True
+
+    def finish(self, compute: Callable[[], Any]) -> None:
+        """Set the result of ``compute()`` (or its error) once :meth:`claim` returned True."""
         try:
-            self.future.set_result(self._work())
+            self.future.set_result(compute())
         except BaseException as error:  # noqa: BLE001  (the page that reads the result shows it)
             self.future.set_exception(error)
+
+    def run(self) -> None:
+        """Do the work here unless someone already took it."""
+        if self.claim():
+            self.finish(lambda: self.function(*self.ready_args()))
+
+    def ready_args(self) -> tuple:
+        """The arguments, a :class:`Job` among them replaced by its result (computed here if need be)."""
+        return tuple(arg.result() if isinstance(arg, Job) else arg for arg in self.args)
 
     def done(self) -> bool:
         return self.future.done()
@@ -63,34 +81,100 @@ class Job:
 
 
 class _Worker:
-    """One daemon thread running jobs in order, at a slightly lower CPU priority than the pages.
+    """One daemon thread handing jobs to the worker process (:mod:`ui.background_worker`), newest view first.
 
-    A daemon (unlike ThreadPoolExecutor's workers) never holds up the server's
-    shutdown; the lower priority and single BLAS/OpenMP thread keep a core free
-    for the sessions' page runs while a fit is under way.
+    Jobs are taken by generation (:meth:`new_generation`, once per script run), newest first, and in
+    order of submission within one: after an upload the new dataset's jobs run before the ones the
+    previous dataset still had queued. A job's :class:`Job` arguments run before it. A job starts once
+    no page run is under way (or after :data:`QUIET_WAIT_S`): an upload's Overview draws before the
+    fits start. Without the worker process (tests) the thread runs the job itself, niced, with one
+    BLAS/OpenMP thread. A daemon (unlike ThreadPoolExecutor's workers) never holds up the server's shutdown.
     """
 
     def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._lock = threading.Lock()
+        self._queued: list[tuple[int, int, Job]] = []  # a heap of (-generation, sequence, job)
+        self._ready = threading.Condition()
+        self._sequence = itertools.count()
+        self.generation = 0
         self._thread: threading.Thread | None = None
+        self._remote = RemoteWorker()
 
-    def submit(self, work: Callable[[], Any]) -> Job:
-        job = Job(work)
-        self._jobs.put(job)
-        with self._lock:
+    def submit(self, job: Job, first: bool = False) -> Job:
+        """Queue ``job`` with the current generation (``first``: before every other, for the server's warm-up)."""
+        with self._ready:
+            heapq.heappush(self._queued, (-sys.maxsize if first else -self.generation, next(self._sequence), job))
+            self._ready.notify()
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="crm-slow-work", daemon=True)
                 self._thread.start()
         return job
 
+    def _next(self) -> Job:
+        with self._ready:
+            self._ready.wait_for(lambda: bool(self._queued))
+            return heapq.heappop(self._queued)[2]
+
     def _run(self) -> None:
         with contextlib.suppress(OSError):  # nice the thread only (Linux: a thread is a task)
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
         while True:
-            job = self._jobs.get()
+            job = self._next()
+            _PAGES.wait_quiet(QUIET_WAIT_S)
+            self._dispatch(job)
+
+    def _dispatch(self, job: Job) -> None:
+        """Run ``job`` here or in the worker process, its job arguments first; unless a page took it."""
+        for argument in job.args:
+            if isinstance(argument, Job):
+                self._dispatch(argument)
+        if not job.claim():
+            return  # a page needed it first and ran it (or runs it)
+        if job.remote:
+            job.finish(lambda: self._in_process(job))
+        else:
             with _one_thread():
-                job.run()
+                job.finish(lambda: job.function(*job.ready_args()))
+
+    def _in_process(self, job: Job) -> Any:
+        args = job.ready_args()
+        try:
+            return self._remote.call(job.function, args)
+        except WorkerGone:
+            get_logger("background").warning("worker_process_stopped")
+            with _one_thread():
+                return job.function(*args)
+
+    def new_generation(self) -> None:
+        """Jobs submitted from now on run before those queued earlier."""
+        with self._ready:
+            self.generation += 1
+
+    def start_process(self) -> None:
+        """Start the worker process from the worker thread (it lives as long as that thread)."""
+        self.submit(Job(self._remote.start, ()), first=True)
+
+
+class _PageRuns:
+    """How many page runs are under way, server-wide; the worker waits for none before it starts a job."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._quiet = threading.Condition()
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        with self._quiet:
+            self._count += 1
+        try:
+            yield
+        finally:
+            with self._quiet:
+                self._count -= 1
+                self._quiet.notify_all()
+
+    def wait_quiet(self, timeout: float) -> None:
+        with self._quiet:
+            self._quiet.wait_for(lambda: self._count == 0, timeout=timeout)
 
 
 def _one_thread() -> contextlib.AbstractContextManager:
@@ -101,13 +185,25 @@ def _one_thread() -> contextlib.AbstractContextManager:
     return threadpool_limits(limits=1)
 
 
-#: Added to the worker thread's nice value: page runs come first (mildly: on a busy machine a
-#: large value starves the worker, and pages waiting for a result with it).
+#: Added to the worker thread's nice value (jobs run there only without the worker process).
 NICENESS = 5
+#: Longest wait of a job for page runs to end (with many sessions there is always one under way).
+QUIET_WAIT_S = 3.0
+_PAGES = _PageRuns()
 _EXECUTOR = _Worker()
 #: Seconds between two looks at a running job.
 POLL_S = 0.5
 _WARM = threading.Event()
+
+
+def page_run() -> contextlib.AbstractContextManager:
+    """Wrap a page's run (app.py): background jobs wait until no page is running before they start."""
+    return _PAGES.running()
+
+
+def _real_server() -> bool:
+    """A real ``streamlit run`` (not AppTest's mock runtime): jobs go to the worker process."""
+    return runtime.exists() and type(runtime.get_instance()) is runtime.Runtime
 
 
 def _served() -> bool:
@@ -116,17 +212,22 @@ def _served() -> bool:
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def _job(name: str, key: Hashable, _work: Callable[[], Any]) -> Job:
-    def logged() -> Any:
-        with timed(get_logger("background"), name):  # timings only, no customer data
-            return _work()
-
-    return _EXECUTOR.submit(logged)
+def _job(name: str, key: Hashable, _function: Callable[..., Any], _args: tuple) -> Job:
+    return _EXECUTOR.submit(Job(timed_call, (name, _function, *_args), remote=_real_server() and _is_remote(_function)))
 
 
-def submit(name: str, key: Hashable, work: Callable[[], T]) -> Job:
-    """The shared job computing ``work()`` for ``key``; started now unless a session already did."""
-    return _job(name, key, work)
+def _is_remote(function: Callable[..., Any]) -> bool:
+    """Only the functions of :mod:`ui.background_jobs` go to the worker process (it imports no Streamlit)."""
+    return getattr(function, "__module__", "") == "ui.background_jobs"
+
+
+def submit(name: str, key: Hashable, function: Callable[..., T], *args: Any) -> Job:
+    """The shared job computing ``function(*args)`` for ``key``; started now unless a session already did.
+
+    ``key`` names everything the result depends on (``args`` are not hashed). Functions of
+    :mod:`ui.background_jobs` run in the worker process under a server, others on the worker thread.
+    """
+    return _job(name, key, function, args)
 
 
 def ready(job: Job) -> bool:
@@ -167,32 +268,42 @@ def warm_imports() -> None:
         import crm_core.clv  # noqa: F401  (SciPy optimisers)
         import crm_core.retention  # noqa: F401
 
-        with contextlib.suppress(ImportError):  # the Data page's warehouse panel (Ibis), when installed
-            import crm_core.engines  # noqa: F401
-
         # The libraries' objects live as long as the server: a full collection need not walk them
         # again (Python's collector holds the GIL, and every session's page waits for it).
         gc.freeze()
 
-    _EXECUTOR.submit(imports)
+    if _real_server():  # not under a test's stand-in server (its jobs run on the thread)
+        _EXECUTOR.start_process()  # the worker process imports the same libraries meanwhile
+    _EXECUTOR.submit(Job(imports, ()), first=True)  # unpickling a fit's result needs them too
 
 
 def start_for_view() -> None:
-    """Start the slow work of the sidebar's dataset and period (CLV fit, default clusters); no wait.
+    """Start the slow work of the sidebar's dataset and period; no wait.
+
+    In the order pages need it: customer summary, CLV fit, default clusters, driver profiles and
+    predictions, key findings.
 
     Called on every script run (app.py): a job already submitted, by any session, is not started again.
+    The jobs get the frames they need (lazily: the worker collects them), not the customer summary:
+    the worker process computes that itself, so the page's run does not wait for it.
     """
     if not _served():
         return  # AppTest / bare mode: pages compute what they show when they need it
-    from ui.data import customer_summary, dataset_key, selected_period
+    from ui.data import dataset_key, selected_period, summary_job
+    from ui.drivers import predictions_job, profiles_job
     from ui.models import view_fit_job
+    from ui.present import findings_job, finding_settings
     from ui.segments import start_default_fit
 
     warm_imports()
-    try:
-        summary = customer_summary()
-        if summary.height:
-            view_fit_job()
-            start_default_fit(dataset_key(), *selected_period(), summary)
+    _EXECUTOR.new_generation()  # this view's jobs before those another dataset or period still has queued
+    try:  # nothing is computed here: the jobs wait until the page has run (an upload's Overview first)
+        key, (start, end) = dataset_key(), selected_period()
+        summary_job(key, start, end)  # most pages read it: first in the queue
+        view_fit_job()
+        start_default_fit(key, start, end)
+        profiles_job(key, start, end)
+        predictions_job(key, start, end)
+        findings_job(key, finding_settings())  # Meeting mode and Deck
     except Exception:  # a dataset that cannot be read: the page says so (ui.errors.run_page), not app.py
         get_logger("background").warning("slow_work_not_started", exc_info=True)

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 import polars as pl
 import streamlit as st
 
-from crm_core.customers import filter_period, summarize
+from crm_core.customers import filter_period
 from crm_core.dataset import Dataset, load_dataset as read_dataset_folder
 from crm_core.filters import cohort_label, customers_history, filter_customers, filter_orders, row_settings
-from crm_core.logging_setup import get_logger, timed
 from crm_core.schema import C
 from crm_core.settings import ORDER_FILTERS, AnalysisSettings
+from ui import background, background_jobs
 from ui.auth import current_owner
+from ui.background import Job
 from ui.paths import DEMO_FOLDER, workspace_root
 from ui.settings import current_settings
 from ui.state import DEMO_DATASET_ID, Keys
@@ -32,7 +33,8 @@ from ui.state import DEMO_DATASET_ID, Keys
 __all__ = [
     "DEMO_FOLDER", "DatasetKey", "current_dataset", "current_dataset_id", "customer_summary", "dataset_key",
     "dataset_version", "date_bounds", "filter_choices", "filter_problem", "full_dataset", "load_dataset", "load_full_dataset", "load_period_transactions",
-    "load_summary", "load_view_dataset", "period_transactions", "selected_period", "workspace_root",
+    "load_summary", "load_view_dataset", "period_orders", "period_transactions", "selected_period", "summary_job",
+    "workspace_root",
 ]
 
 
@@ -117,11 +119,38 @@ def dataset_version(dataset_id: str) -> str:
 
     For workspace datasets it also names the owner, so every cache keyed by it
     is per owner: a signed-in user never gets frames another owner loaded.
+    A page run asks for it dozens of times: the files are looked at once per
+    run (and again only when the folder itself changed: the workspace writes
+    every table through a new file moved into place).
     """
     folder = DEMO_FOLDER if dataset_id == DEMO_DATASET_ID else workspace_root() / dataset_id
+    try:
+        folder_stamp = folder.stat().st_mtime_ns
+    except OSError:
+        folder_stamp = None
+    seen = _versions_this_run()
+    known = seen.get(dataset_id)
+    if known is not None and known[0] == folder_stamp:
+        return known[1]
     stamps = sorted(f"{path.name}:{path.stat().st_mtime_ns}" for path in folder.glob("*.parquet"))
     version = "|".join(stamps) or "missing"
-    return version if dataset_id == DEMO_DATASET_ID else f"{version}|owner:{current_owner()}"
+    version = version if dataset_id == DEMO_DATASET_ID else f"{version}|owner:{current_owner()}"
+    seen[dataset_id] = (folder_stamp, version)
+    return version
+
+
+def _versions_this_run() -> dict[str, tuple[int | None, str]]:
+    """The versions looked up in this script run (empty outside one, and at the start of each)."""
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    run = getattr(get_script_run_ctx(suppress_warning=True), "cursors", None)  # a new dict at each run's start
+    if run is None:
+        return {}
+    memo = st.session_state.get(Keys.VERSIONS_THIS_RUN)
+    if memo is None or memo[0] is not run:
+        memo = (run, {})
+        st.session_state[Keys.VERSIONS_THIS_RUN] = memo
+    return memo[1]
 
 
 def dataset_key() -> DatasetKey:
@@ -189,18 +218,28 @@ def load_period_transactions(key: DatasetKey, start: dt.date, end: dt.date) -> p
     return filter_period(load_view_dataset(key, start, end).transactions, start, end).collect().lazy()
 
 
+def period_orders(key: DatasetKey, start: dt.date, end: dt.date) -> pl.LazyFrame:
+    """:func:`load_period_transactions`' rows as a plan, nothing collected (for a background job to collect)."""
+    return filter_period(load_view_dataset(key, start, end).transactions, start, end)
+
+
 def period_transactions() -> pl.LazyFrame:
     """Transactions of the current dataset inside the sidebar period, after the view's filters."""
     return load_period_transactions(dataset_key(), *selected_period())
 
 
-@st.cache_resource(max_entries=16, show_spinner="Summarising customers…")
+def summary_job(key: DatasetKey, start: dt.date, end: dt.date) -> Job:
+    """The shared job computing :func:`load_summary` (the dataset load starts it in the background)."""
+    return background.submit("customer_summary", (key, start, end), background_jobs.customer_summary,
+                             key.dataset_id, period_orders(key, start, end), end)
+
+
 def load_summary(key: DatasetKey, start: dt.date, end: dt.date) -> pl.DataFrame:
-    """Per-customer summary of ``start..end`` (as of ``end``) after the view's filters."""
-    with timed(get_logger("model"), "customer_summary", dataset=key.dataset_id) as info:
-        summary = summarize(load_period_transactions(key, start, end), as_of=end).collect()
-        info["customers"] = summary.height
-    return summary
+    """Per-customer summary of ``start..end`` (as of ``end``) after the view's filters.
+
+    Computed once for every session (a background job, started on dataset load): here if it has not started.
+    """
+    return summary_job(key, start, end).result()
 
 
 def customer_summary() -> pl.DataFrame:

@@ -154,8 +154,11 @@ def _detail(slide: Slide) -> str:
 def _prepared(dataset_id: str, version: str, deck_json: str, settings_json: str, dark: bool) -> list[ReadySlide]:
     from crm_core.findings import FindingSettings
 
-    slides = prepare_slides(Deck.from_json(deck_json), current_dataset(), customer_summary(),
-                            FindingSettings.from_dict(json.loads(settings_json)))
+    from ui.present import findings_for
+
+    base = FindingSettings.from_dict(json.loads(settings_json))
+    slides = prepare_slides(Deck.from_json(deck_json), current_dataset(), customer_summary(), base,
+                            findings_for(base))  # the Deck page's findings (one background job)
     ready = []
     for slide in slides:
         detail = _detail(slide)

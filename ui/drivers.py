@@ -13,8 +13,9 @@ import streamlit as st
 
 from crm_core import drivers, offers, products
 from crm_core.customers import filter_period
-from crm_core.logging_setup import get_logger, timed
 from crm_core.schema import C, has_column
+from ui import background, background_jobs as jobs
+from ui.background import Job
 from ui.data import DatasetKey, dataset_key, load_summary, load_view_dataset, selected_period
 from ui.interact import engine_rules
 
@@ -32,14 +33,20 @@ def _history(key: DatasetKey, start: dt.date, end: dt.date) -> pl.LazyFrame:
     return filter_period(_dataset(key, start, end).transactions, None, end)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Finding each customer's first order…")
+def profiles_job(key: DatasetKey, start: dt.date, end: dt.date) -> Job:
+    """The shared job computing :func:`profiles` (the dataset load starts it in the background)."""
+    return background.submit("driver_profiles", (key, start, end), jobs.driver_profiles, key.dataset_id,
+                             _dataset(key, start, end), start, end)
+
+
 def _profiles(key: DatasetKey, start: dt.date, end: dt.date) -> pl.DataFrame:
-    dataset = _dataset(key, start, end)
-    with timed(get_logger("model"), "driver_profiles", dataset=key.dataset_id) as info:
-        profiles = drivers.customer_profiles(_history(key, start, end), dataset.customers, end)
-        profiles = profiles.filter(pl.col("first_date") >= start)
-        info["customers"] = profiles.height
-    return profiles
+    return profiles_job(key, start, end).result()
+
+
+def page_jobs(predict: bool) -> list[Job]:
+    """The background jobs the Drivers page needs: profiles, and predictions when switched on."""
+    key = _key()
+    return [profiles_job(*key), *([predictions_job(*key)] if predict else [])]
 
 
 def profiles() -> pl.DataFrame:
@@ -47,9 +54,14 @@ def profiles() -> pl.DataFrame:
     return _profiles(*_key())
 
 
-@st.cache_resource(max_entries=8, show_spinner="Predicting each customer's next 12 months…")
+def predictions_job(key: DatasetKey, start: dt.date, end: dt.date) -> Job:
+    """The shared job computing :func:`predictions` (the dataset load starts it in the background)."""
+    return background.submit("driver_predictions", (key, start, end), jobs.driver_predictions,
+                             _history(key, start, end), end)
+
+
 def _predictions(key: DatasetKey, start: dt.date, end: dt.date) -> tuple[pl.DataFrame | None, list[str]]:
-    return drivers.predicted_values(_history(key, start, end), end)
+    return predictions_job(key, start, end).result()
 
 
 def predictions() -> tuple[pl.DataFrame | None, list[str]]:

@@ -15,18 +15,19 @@ import polars as pl
 import streamlit as st
 
 from crm_core.clv import (
+    AtRiskSettings,
     CLVResult,
     CLVSettings,
     HoldoutValidation,
-    fit_clv,
+    at_risk_customers,
+    customer_forecasts,
     forecast_fan_frame,
     gaps_between_orders,
+    probability_alive_matrix,
     rescore,
-    validate_holdout,
 )
 from crm_core.customers import filter_period
 from crm_core.dataset import Dataset
-from crm_core.logging_setup import get_logger, timed
 from crm_core.retention import (
     Lifecycle,
     LifecycleSettings,
@@ -37,6 +38,7 @@ from crm_core.retention import (
 )
 from crm_core.settings import AnalysisSettings
 from ui import background
+from ui import background_jobs as jobs
 from ui.data import (
     DatasetKey,
     dataset_key,
@@ -53,18 +55,10 @@ def _history(key: DatasetKey, start: dt.date, end: dt.date) -> tuple[Dataset, pl
     return dataset, filter_period(dataset.transactions, None, end)
 
 
-def _fit(tx: pl.LazyFrame, end: dt.date, model: str) -> CLVResult:
-    with timed(get_logger("models"), "clv_fit") as info:  # timings and counts only, no customer data
-        result = fit_clv(tx, CLVSettings(calibration_end=end, model=model))
-        info.update(customers=result.customers.height, converged=result.model.converged_, reliable=result.reliable,
-                    model=result.model.NAME)
-    return result
-
-
 def clv_fit_job(key: DatasetKey, start: dt.date, end: dt.date, model: str = "auto") -> Job:
     """The background fit of :func:`clv_fit`, shared by every session (started on dataset load, see app.py)."""
     _, tx = _history(key, start, end)
-    return background.submit("clv_fit", (key, start, end, model), lambda: _fit(tx, end, model))
+    return background.submit("clv_fit", (key, start, end, model), jobs.clv_fit, tx, end, model)
 
 
 def clv_fit(key: DatasetKey, start: dt.date, end: dt.date, model: str = "auto") -> CLVResult:
@@ -113,6 +107,42 @@ def forecast_fan(horizon_weeks: float, margin: float, annual_discount_rate: floa
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
+def _alive_matrix(key: DatasetKey, start: dt.date, end: dt.date, model: str) -> pl.DataFrame:
+    fitted = clv_fit(key, start, end, model)
+    return probability_alive_matrix(fitted.model, fitted.customers)
+
+
+def alive_matrix(model: str = "auto") -> pl.DataFrame:
+    """P(alive) on a frequency x recency grid of the fitted purchase model (it does not depend on the horizon)."""
+    return _alive_matrix(dataset_key(), *selected_period(), model)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _at_risk(key: DatasetKey, start: dt.date, end: dt.date, horizon_weeks: float, margin: float, rate: float,
+             model: str, risk: AtRiskSettings) -> pl.DataFrame:
+    return at_risk_customers(_scored(key, start, end, horizon_weeks, margin, rate, model), risk)
+
+
+def at_risk(horizon_weeks: float, margin: float, annual_discount_rate: float, model: str,
+            risk: AtRiskSettings) -> pl.DataFrame:
+    """Valuable customers slipping away under ``risk``, with the CLV of the given settings."""
+    return _at_risk(dataset_key(), *selected_period(), float(horizon_weeks), float(margin),
+                    float(annual_discount_rate), model, risk)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _forecasts(key: DatasetKey, start: dt.date, end: dt.date, horizon_weeks: float, margin: float, rate: float,
+               model: str) -> pl.DataFrame:
+    return customer_forecasts(_scored(key, start, end, horizon_weeks, margin, rate, model))
+
+
+def forecasts(horizon_weeks: float, margin: float, annual_discount_rate: float, model: str = "auto") -> pl.DataFrame:
+    """Every customer's forecast (the CLI's ``--customers-out`` columns) with the given settings."""
+    return _forecasts(dataset_key(), *selected_period(), float(horizon_weeks), float(margin),
+                      float(annual_discount_rate), model)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
 def _gaps(key: DatasetKey, start: dt.date, end: dt.date) -> pl.DataFrame:
     _, tx = _history(key, start, end)
     return gaps_between_orders(tx, end)
@@ -129,7 +159,7 @@ def holdout_validation_job(holdout_weeks: int, model: str = "bg-nbd") -> Job:
     _, tx = _history(key, start, end)
     split = end - dt.timedelta(weeks=int(holdout_weeks))
     return background.submit("holdout_validation", (key, start, end, int(holdout_weeks), model),
-                             lambda: validate_holdout(tx, split, end, model=model))
+                             jobs.holdout_validation, tx, split, end, model)
 
 
 def holdout_validation(holdout_weeks: int, model: str = "bg-nbd") -> HoldoutValidation:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from crm_core.findings import Finding, FindingSettings, key_findings
+from crm_core.findings import Finding, FindingSettings
 from crm_core.notes import NotesStore
 from crm_core.report import PDF_UNAVAILABLE_MESSAGE, build_report, chromium_path, report_file_name, report_pdf_bytes
 from crm_core.metrics import Figure, headline_figures
@@ -12,12 +12,14 @@ from ui.data import (
     DatasetKey,
     current_dataset,
     current_dataset_id,
-    customer_summary,
     dataset_key,
     load_period_transactions,
     load_view_dataset,
     selected_period,
+    summary_job,
 )
+from ui import background, background_jobs as jobs
+from ui.background import Job
 from ui.settings import current_settings, display_currency
 from ui.state import DEMO_DATASET_ID, Keys
 
@@ -112,10 +114,30 @@ def finding_settings() -> FindingSettings:
     return FindingSettings.from_analysis(current_settings(), start, end, display_currency())
 
 
-@st.cache_resource(max_entries=8, show_spinner="Computing the key findings…")
-def _findings(key: DatasetKey, settings: FindingSettings) -> list[Finding]:
+def findings_job(key: DatasetKey, settings: FindingSettings) -> Job:
+    """The shared job computing the key findings (the dataset load starts it in the background).
+
+    It reuses the customer summary and driver profiles of the same period (their own jobs).
+    """
+    from ui.drivers import profiles_job
+
     start, end = settings.start, settings.end
-    return key_findings(load_view_dataset(key, start, end), settings, summary=customer_summary())
+    return background.submit("key_findings", (key, settings), jobs.key_findings, load_view_dataset(key, start, end),
+                             settings, summary_job(key, start, end), profiles_job(key, start, end))
+
+
+def _findings(key: DatasetKey, settings: FindingSettings) -> list[Finding]:
+    return findings_job(key, settings).result()
+
+
+def findings_for(settings: FindingSettings) -> list[Finding]:
+    """Key findings of the current dataset under ``settings`` (shared with :func:`current_findings`)."""
+    return _findings(dataset_key(), settings)
+
+
+def current_findings_job() -> Job:
+    """The background job of :func:`current_findings` (Meeting mode and Deck show a progress note while it runs)."""
+    return findings_job(dataset_key(), finding_settings())
 
 
 def current_findings() -> list[Finding]:

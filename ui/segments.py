@@ -16,18 +16,12 @@ import streamlit as st
 
 from crm_core import needs, rfm
 from ui import background
-from ui.data import DatasetKey, load_period_transactions
+from ui import background_jobs as jobs
+from ui.background_jobs import default_behaviour  # noqa: F401  (the Segments page's import)
+from ui.data import DatasetKey, load_period_transactions, summary_job
 
 if TYPE_CHECKING:
     from crm_core import clusters as cl
-
-
-def default_behaviour(summary: pl.DataFrame) -> tuple[str, ...]:
-    """The behaviour columns ticked by default: those the data has."""
-    from crm_core import clusters as cl  # scikit-learn: imported by the worker, not by every page
-
-    options = cl.available_behaviour(summary)
-    return tuple(key for key in cl.default_behaviour(summary) if key in options)
 
 
 def fit_job(key: DatasetKey, start: dt.date, end: dt.date, as_of: dt.date, summary: pl.DataFrame,
@@ -36,19 +30,16 @@ def fit_job(key: DatasetKey, start: dt.date, end: dt.date, as_of: dt.date, summa
 
     ``behaviour`` None = the default columns (the job the dataset load starts).
     """
-    def work() -> cl.ClusterFit:
-        from crm_core import clusters as cl
-
-        chosen = default_behaviour(summary) if behaviour is None else behaviour
-        return cl.fit_clusters(summary, cl.ClusterSettings(behaviour=chosen))
-
-    return background.submit("cluster_fit", (key, start, end, as_of, behaviour), work)
+    return background.submit("cluster_fit", (key, start, end, as_of, behaviour), jobs.cluster_fit, summary, behaviour)
 
 
-def start_default_fit(key: DatasetKey, start: dt.date, end: dt.date, summary: pl.DataFrame) -> None:
-    """Start the Segments page's default fit for this dataset and period (no wait)."""
-    if summary.height:
-        fit_job(key, start, end, end, summary)
+def start_default_fit(key: DatasetKey, start: dt.date, end: dt.date) -> None:
+    """Start the Segments page's default fit for this dataset and period (no wait).
+
+    The same job as :func:`fit_job` with the period's summary as of ``end``, taken from its own
+    job (:func:`ui.data.summary_job`) when the worker gets to it.
+    """
+    background.submit("cluster_fit", (key, start, end, end, None), jobs.cluster_fit, summary_job(key, start, end), None)
 
 
 @st.cache_resource(max_entries=16, show_spinner="Describing the clusters…")

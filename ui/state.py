@@ -25,6 +25,10 @@ class Keys:
     SEG_BINS = "seg_bins"      # Segments: RFM score levels (3, 4, 5)
     SEG_TIES = "seg_ties"      # Segments: shared / ordinal tie handling
     SEG_AXIS = "seg_on"        # Segments: rules read F or FM
+    SEG_TAB = "seg_tab"        # Segments: open tab (ui.sections.lazy_tabs; the label, absent for the first)
+    PF_TAB = "pf_tab"          # Portfolio: open tab
+    LT_TAB = "lt_tab"          # Lifetime value & retention: open tab
+    DRV_TAB = "drv_tab"        # What brings the best customers: open tab
     MEETING_MODE = "meeting"   # Present: meeting mode on/off (sidebar toggle)
     THEME = "theme"            # Present: chart theme in meeting mode (light / dark)
     MEETING_STEP = "step"      # Present: finding shown in meeting mode (1-based; synced by hand)
@@ -47,6 +51,7 @@ class Keys:
     UPLOAD = "data_upload"
     UPLOAD_RESULT = "data_upload_result"
     PERIOD_DATASET = "period_dataset_id"     # dataset the PERIOD was chosen for
+    VERSIONS_THIS_RUN = "dataset_versions_this_run"  # ui.data.dataset_version's look-ups in the current run
     PENDING_DATASET = "pending_dataset_id"   # applied to DATASET_ID before the sidebar draws
     SIDE_UPLOAD = "data_side_upload"
     SIDE_KIND = "data_side_kind"
@@ -126,6 +131,7 @@ class Keys:
     NEEDS_GROUP = "needs_group"
     NEEDS_SCOPE = "needs_scope"
     # Data page, "Connect a database" (session only: the URI may hold a password).
+    WH_PANEL = "wh_panel"                    # the Data page's "Connect a database" panel is open
     WH_URI = "wh_uri"
     WH_KIND = "wh_kind"                      # table or query
     WH_TABLE = "wh_table"

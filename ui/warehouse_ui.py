@@ -4,11 +4,16 @@ Only aggregates travel: KPI cards, the monthly trend and the per-customer
 summary are computed by the engine (crm_core.engines, through Ibis); raw rows
 are fetched only for one customer's drill-down, with a limit. Results are
 cached for a few minutes per source and period (the data may change underneath).
+
+The panel runs only while it is open: Ibis takes most of a second to import, and
+the Data page's first visit should not wait for it (nor ask a connected database
+again on every run while the panel is closed).
 """
 from __future__ import annotations
 
 import datetime as dt
 import os
+from typing import TYPE_CHECKING
 
 import polars as pl
 import streamlit as st
@@ -18,10 +23,13 @@ from crm_core.export import ORDER_HEADERS, ORDER_MONEY, readable_export, safe_cs
 from crm_core.ingest import ColumnMapping
 from crm_core import format as fmt
 from crm_core.kpis import comparison_window, default_window, format_delta, previous_period, trend_takeaway
-from crm_core.engines import DEFAULT_DRILL_ROWS, Warehouse, WarehouseError, WarehouseSource, top_customers
+from ui.sections import KEEP
 from ui.settings import current_settings, number_style
 from ui.state import Keys
 from ui.widgets import chart, figure_card, plain, takeaway
+
+if TYPE_CHECKING:
+    from crm_core.engines import Warehouse, WarehouseSource
 
 SERVER_URI_ENV = "CRM_WAREHOUSE_URL"
 ALLOW_URI_ENV = "CRM_WAREHOUSE_ALLOW_URI"
@@ -52,6 +60,8 @@ def _typed_uri_allowed() -> bool:
 @st.cache_resource(max_entries=4, ttl=3600, show_spinner="Connecting…")
 def _warehouse(source: WarehouseSource) -> Warehouse:
     """One engine (connection pool) per source, shared by sessions."""
+    from crm_core.engines import Warehouse
+
     return Warehouse(source)
 
 
@@ -76,7 +86,7 @@ def _source_form() -> WarehouseSource | None:
         st.caption("Using the database configured on this server.")
         uri = server_uri
     elif _typed_uri_allowed():
-        uri = st.text_input("Connection URI", type="password", key=Keys.WH_URI,
+        uri = st.text_input("Connection URI", type="password", key=Keys.WH_URI, persist_state=KEEP,
                             placeholder="postgresql://reader:password@db.example.com:5432/shop",
                             help="PostgreSQL (postgresql://user:password@host:5432/db), DuckDB "
                                  "(duckdb:///path/orders.duckdb) or Spark (spark://host:7077). Use an account "
@@ -85,20 +95,23 @@ def _source_form() -> WarehouseSource | None:
         st.info("Connecting to a database is switched off on this server; ask whoever runs it to configure one.")
         return None
     kind = st.segmented_control("The orders are in", ["table", "query"], default="table", required=True,
-                                format_func={"table": "A table or view", "query": "A SELECT query"}.get, key=Keys.WH_KIND)
+                                format_func={"table": "A table or view", "query": "A SELECT query"}.get, key=Keys.WH_KIND,
+                                persist_state=KEEP)
     if kind == "query":
-        table, query = None, st.text_area("SELECT query", key=Keys.WH_QUERY, placeholder="SELECT * FROM sales.orders WHERE …")
+        table, query = None, st.text_area("SELECT query", key=Keys.WH_QUERY, persist_state=KEEP, placeholder="SELECT * FROM sales.orders WHERE …")
     else:
-        table, query = st.text_input("Table", key=Keys.WH_TABLE, placeholder="sales.orders"), None
+        table, query = st.text_input("Table", key=Keys.WH_TABLE, persist_state=KEEP, placeholder="sales.orders"), None
     st.caption("Columns: leave blank when the column has this name (customer_id, order_date, amount, …).")
     grid = st.columns(5)
-    mapping = {field: grid[index % 5].text_input(label, key=f"{Keys.WH_MAP}{field}").strip() or None
+    mapping = {field: grid[index % 5].text_input(label, key=f"{Keys.WH_MAP}{field}", persist_state=KEEP).strip() or None
                for index, (field, label) in enumerate(FIELDS.items())}
     if not st.button("Connect", type="primary", key="wh_connect", icon=":material/database:"):
         return None
     if not uri or not (table or query):
         st.error("Enter the connection URI and a table (or a query), then press Connect.")
         return None
+    from crm_core.engines import WarehouseSource
+
     return WarehouseSource(uri=uri.strip(), table=(table or "").strip() or None, query=query or None,
                            mapping=ColumnMapping(**mapping))
 
@@ -114,6 +127,8 @@ def _kpi_cards(comparison: pl.DataFrame, trend: pl.DataFrame, period: str) -> No
 
 
 def _results(source: WarehouseSource) -> None:
+    from crm_core.engines import top_customers
+
     described = _describe(source)
     if not described["rows"]:
         st.warning("Connected, but the table or query has no usable rows (customer, date and amount all filled).")
@@ -140,6 +155,8 @@ def _results(source: WarehouseSource) -> None:
 
 
 def _drill_down(source: WarehouseSource, top: pl.DataFrame, start: dt.date, end: dt.date) -> None:
+    from crm_core.engines import DEFAULT_DRILL_ROWS
+
     if top.is_empty():
         return
     customer = st.selectbox("Order lines of", top["customer_id"].to_list(), key=Keys.WH_DRILL,
@@ -152,8 +169,14 @@ def _drill_down(source: WarehouseSource, top: pl.DataFrame, start: dt.date, end:
 
 
 def render_warehouse_connect() -> None:
-    """The "Connect a database" expander of the Data page."""
-    with st.expander("Connect a database (PostgreSQL, DuckDB, Spark)", icon=":material/database:"):
+    """The "Connect a database" expander of the Data page; what is inside runs only while it is open."""
+    panel = st.expander("Connect a database (PostgreSQL, DuckDB, Spark)", icon=":material/database:",
+                        key=Keys.WH_PANEL, on_change="rerun")
+    if not panel.open:
+        return
+    from crm_core.engines import DEFAULT_DRILL_ROWS, WarehouseError
+
+    with panel:
         st.markdown(
             "Analyse orders that live in a database without downloading them: the database computes the "
             "KPIs, the trend and the per-customer totals, and only those totals come back. "

@@ -364,4 +364,7 @@ def open_in_customer_360(customer_id: str, key: str) -> None:
 
         st.session_state[Keys.C360_QUERY] = customer_id
         st.session_state[Keys.C360_PICK] = customer_id
-        st.switch_page(CUSTOMER_360_PAGE)
+        # Handing over the hand-synced parameters (not None): st.switch_page refuses to clear a URL that holds
+        # a widget-bound one (an open tab, a bound control); bound ones come back with their widgets.
+        carried = {name: st.query_params[name] for name in (Keys.SETTINGS_URL, Keys.DATASET_ID) if name in st.query_params}
+        st.switch_page(CUSTOMER_360_PAGE, query_params=carried)

@@ -138,7 +138,8 @@ def _clv(args: argparse.Namespace, output: BinaryIO | None) -> int:
             payload["holdout"] = validate_holdout(tx, calibration_end, holdout_end, model=result.model.NAME,
                                                   level=args.interval).to_dict()
         if output is not None:
-            output.write(neutralize(customer_forecasts(result)).write_csv().encode("utf-8"))
+            # Written straight to the file: a CSV string of 3M customers, then its bytes, would be two more copies.
+            neutralize(customer_forecasts(result)).write_csv(output)
     finally:
         if output is not None:
             output.flush()  # the supervised child ends with os._exit: nothing is flushed for it

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import re
 from typing import TYPE_CHECKING, Any
@@ -52,18 +53,26 @@ def distinct_customers(tx: pl.LazyFrame, rows: int) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    import polars as pl
+    gc.disable()  # imports make many objects and no garbage: the collector's passes over them are pure cost
+    try:  # (about 15 ms of CPU for Polars alone, a twentieth of this command on 1M orders)
+        import polars as pl
 
-    from crm_core.customers import count_orders, exact_sum
-    from crm_core.schema import C
-
+        import crm_core.filters  # noqa: F401 - what load_orders imports, imported here with the rest
+        import crm_core.ingest.sandbox  # noqa: F401
+        from crm_core.customers import count_orders, exact_sum
+        from crm_core.schema import C
+    finally:
+        gc.enable()
     tx, report = load_orders(args)
+    one_slice = report.rows_valid <= ROWS_PER_SLICE  # then the customers are counted in the same pass
     totals = tx.select(
         exact_sum(pl.col(C.AMOUNT)).alias("revenue"),  # exact to the cent, however many rows
         pl.col(C.ORDER_DATE).min().alias("first_date"),
         pl.col(C.ORDER_DATE).max().alias("last_date"),
+        *([pl.col(C.CUSTOMER_ID).n_unique().alias("customers")] if one_slice else []),
     ).collect(engine="streaming").row(0, named=True)
-    totals["customers"] = distinct_customers(tx, report.rows_valid)
+    if not one_slice:
+        totals["customers"] = distinct_customers(tx, report.rows_valid)
     counts = count_orders(tx)
     payload = {
         "rows_read": report.rows_read,

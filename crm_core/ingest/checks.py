@@ -49,7 +49,7 @@ def check_orders(
     # An amount computed from quantity x unit price is ambiguous when one of its parts is.
     parts = [ambiguous(k) for k in ("amount", "quantity", "unit_price") if ambiguous(k) in parsed.columns]
     ambiguous_amount = pl.any_horizontal([pl.col(c).fill_null(False) for c in parts]) if parts else pl.lit(False)
-    out_of_range = ~amount.is_finite() | (amount.abs() > MAX_AMOUNT)
+    out_of_range = ~amount.is_finite() | (amount > MAX_AMOUNT) | (amount < -MAX_AMOUNT)  # no abs(): no column of floats
     keep = keep & ~out_of_range.fill_null(False)
     converting = NO_RATE in parsed.columns
     no_rate = pl.col(NO_RATE) if converting else pl.lit(False)
@@ -115,9 +115,10 @@ def check_side(parsed: pl.DataFrame, plan: ColumnPlan, required: tuple[str, ...]
 
 def _mark(parsed: pl.DataFrame, keep: pl.Expr, reason: pl.Expr) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The frame with ``__ok``, and (line, reason) of the rows set aside (reasons computed for those only)."""
-    frame = parsed.with_columns(keep.fill_null(False).alias(OK))
-    if frame.get_column(OK).all():
-        return frame, pl.DataFrame(schema={"line": pl.Int64, "reason": pl.String})
+    ok = parsed.select(keep.fill_null(False).alias(OK)).to_series()
+    if ok.all():  # the common case: a constant column, not a million booleans
+        return parsed.with_columns(pl.lit(True).alias(OK)), pl.DataFrame(schema={"line": pl.Int64, "reason": pl.String})
+    frame = parsed.with_columns(ok)
     rejected = frame.filter(~pl.col(OK)).select(pl.col(LINE).cast(pl.Int64).alias("line"), reason.alias("reason"))
     return frame, rejected
 

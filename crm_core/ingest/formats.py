@@ -20,7 +20,7 @@ from crm_core.ingest.options import ReadOptions
 from crm_core.ingest.parse import as_text
 from crm_core.ingest.presets import Preset
 from crm_core.ingest.sniff import (
-    DateFormat, NumberFormat, date_tokens, format_label, is_day_first, parse_date_series, sniff_number_format,
+    DateFormat, NumberFormat, date_tokens, format_label, is_day_first, number_evidence, parse_date_series,
     user_date_format,
 )
 from crm_core.ingest.source import RawTable
@@ -85,7 +85,8 @@ def sniff_formats(
     delimiter = table.detected.get("delimiter")
     numeric = [c for k, c in plan.columns.items() if plan.kinds[k] == NUMBER and sample.is_text(c)]
     values = pl.concat([sample.values(c).head(500) for c in numeric]) if numeric else pl.Series([], dtype=pl.String)
-    first = sniff_number_format(values.to_list(), european_hint=delimiter == ";")
+    evidence = number_evidence(values.to_list())  # decided twice: before and after the dates give a hint
+    first = evidence.decide(european_hint=delimiter == ";")
     day_first_hint = delimiter == ";" or (first.decimal == "," and not first.ambiguous)
     if preset and preset.month_first is not None:
         day_first_hint = not preset.month_first
@@ -99,7 +100,7 @@ def sniff_formats(
             detected.update(month_format=months[key], month_format_label=format_label(months[key]))
     main_date = next((d for d in dates.values() if d is not None), None)
     european = delimiter == ";" or bool(main_date and is_day_first(main_date.fmt) and not main_date.ambiguous)
-    number = _number_format(values, european, options, warnings)
+    number = _number_format(values, evidence.decide(european), options, warnings)
     detected.update(decimal=number.decimal, thousands=number.thousands)
     numbers = {key: number for key in plan.of_kind(NUMBER)}
     id_flags = {}
@@ -129,8 +130,8 @@ def sniff_formats(
     )
 
 
-def _number_format(values: pl.Series, european: bool, options: ReadOptions, warnings: list[str]) -> NumberFormat:
-    number = sniff_number_format(values.to_list(), european_hint=european)
+def _number_format(values: pl.Series, number: NumberFormat, options: ReadOptions, warnings: list[str]) -> NumberFormat:
+    """The sniffed ``number`` format with the user's decimal mark and thousands separator, if given."""
     if options.decimal or options.thousands:
         decimal = options.decimal or number.decimal
         thousands = options.thousands or ("." if decimal == "," else number.thousands)

@@ -14,7 +14,7 @@ import polars as pl
 
 from crm_core.ingest.columns import DATE, ID, MONTH, NUMBER, ORDER_ROLES, TEXT, Role, name_candidates, resolve_user_column
 from crm_core.ingest.errors import IngestError
-from crm_core.ingest.numbers import classify
+from crm_core.ingest.numbers import SIMPLE_WITH_SYMBOL, classify
 from crm_core.ingest.parse import MONTH_FORMATS, month_expr
 from crm_core.ingest.presets import EXTRA_KINDS, Preset
 from crm_core.ingest.sniff import DateFormat, sniff_date_format
@@ -42,11 +42,14 @@ class ColumnSample:
         self.table = table
         self.schema = table.frame.collect_schema()
         self._dates: dict[tuple[str, bool], DateFormat | None] = {}
+        self._values: dict[str, pl.Series] = {}
 
     def values(self, column: str) -> pl.Series:
-        """Non-blank sampled values of ``column``, trimmed."""
-        values = self.table.sample.get_column(column).drop_nulls().str.strip_chars()
-        return values.filter(values.str.len_bytes() > 0)
+        """Non-blank sampled values of ``column``, trimmed (cached: mapping and sniffing ask several times)."""
+        if column not in self._values:
+            values = self.table.sample.get_column(column).drop_nulls().str.strip_chars()
+            self._values[column] = values.filter(values.str.len_bytes() > 0)
+        return self._values[column]
 
     def dtype(self, column: str) -> pl.DataType:
         return self.schema[column]
@@ -80,6 +83,9 @@ class ColumnSample:
             if dtype.is_numeric():
                 return True
             few = values.head(1000)
+            plain = pl.DataFrame({"v": few}).select(pl.col("v").str.contains(SIMPLE_WITH_SYMBOL).mean()).item()
+            if plain >= threshold:  # plain numbers are all readable: no need for the thorough (and costly) reading
+                return True
             readable = pl.DataFrame({"v": few}).select(classify(pl.col("v")).bits.is_not_null()).to_series()
             return readable.mean() >= threshold
         return True

@@ -115,14 +115,16 @@ def simple_columns(text: pl.Expr, name: str, comma: bool, symbols: bool) -> list
     when the value is not simple, so it is re-read with :func:`classify`).
     With ``comma`` (the sample has decimal commas) also ``name__point`` /
     ``name__comma`` (the value has that separator) and ``name__two`` (it
-    could mean two things). Without, commas are left to the re-read, and
+    could mean two things). Without, commas are left to the re-read,
     ``name__len`` (the text's length) tells, with the value, how many
-    decimals were written: the cheapest parse, for the most common files.
+    decimals were written, and ``name__two`` flags those that could mean two
+    things: the cheapest parse, for the most common files.
     """
     if symbols:  # the sample shows currency symbols; "-$3.50" keeps its "$" and is re-read with classify
         text = text.str.strip_chars(SYMBOLS)
-    if not comma:
-        return [text.cast(pl.Float64, strict=False).alias(name), text.str.len_bytes().alias(f"{name}__len")]
+    if not comma:  # the flag of values that could mean two things is computed here, a batch of rows at a time
+        value, length = text.cast(pl.Float64, strict=False), text.str.len_bytes()
+        return [value.alias(name), length.alias(f"{name}__len"), _point_two_readings(value, length).alias(f"{name}__two")]
     return [
         text.str.replace(",", ".", literal=True).cast(pl.Float64, strict=False).alias(name),
         text.str.contains(".", literal=True).alias(f"{name}__point"),
@@ -142,20 +144,30 @@ def _decimals_written(name: str) -> pl.Expr:
 
 
 def _two_readings(frame: pl.DataFrame, name: str) -> pl.Expr:
-    if f"{name}__comma" in frame.columns:
+    if f"{name}__two" in frame.columns:
         return pl.col(f"{name}__two")
-    value = pl.col(name)
+    return _point_two_readings(pl.col(name), pl.col(f"{name}__len"))
+
+
+def _point_two_readings(value: pl.Expr, length: pl.Expr) -> pl.Expr:
+    """Point style: the value was written with 1 to 3 integer digits, a point and 3 decimals
+    (``length`` is its text's; comparisons only: this runs on every value)."""
     magnitude = value.abs()
-    # 1 to 3 integer digits, a point and 3 decimals (comparisons only: this runs on every value)
-    length = 5 + (value < 0).cast(pl.UInt32) + (magnitude >= 10).cast(pl.UInt32) + (magnitude >= 100).cast(pl.UInt32)
-    return (magnitude >= 1) & (magnitude < 1000) & (pl.col(f"{name}__len") == length)
+    written = 5 + (value < 0).cast(pl.UInt32) + (magnitude >= 10).cast(pl.UInt32) + (magnitude >= 100).cast(pl.UInt32)
+    return (magnitude >= 1) & (magnitude < 1000) & (length == written)
 
 
 def plainly_read(frame: pl.DataFrame, name: str) -> bool:
     """Every value of a point-style simple column was read and none could mean two things."""
+    check = plainly_read_expr(frame, name)
+    return check is not None and frame.select(check).item()
+
+
+def plainly_read_expr(frame: pl.DataFrame, name: str) -> pl.Expr | None:
+    """:func:`plainly_read` as an aggregate expression over ``frame`` (None: comma style, never plain)."""
     if f"{name}__comma" in frame.columns:
-        return False
-    return frame.select(pl.col(name).is_not_null().all() & ~_two_readings(frame, name).any()).item()
+        return None
+    return pl.col(name).is_not_null().all() & ~_two_readings(frame, name).any()
 
 
 def simple_reading(frame: pl.DataFrame, name: str) -> tuple[pl.Series, pl.Series, pl.Series]:

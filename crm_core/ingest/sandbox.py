@@ -37,7 +37,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import pickle
 import subprocess
 import sys
 import tempfile
@@ -132,6 +131,9 @@ def _read(what: str, source: Source, filename: str | None, **arguments: Any) -> 
 
 
 def _read_file(what: str, source: Source, filename: str | None, arguments: dict[str, Any]) -> tuple[pl.LazyFrame, IngestReport]:
+    if isinstance(source, (str, Path)) and not _needs_worker(Path(source)):  # no upload to store, no worker
+        with _native_output_silenced():
+            return _spilled(run_reader(what, str(source), filename, arguments))
     with tempfile.TemporaryDirectory(prefix="crm_read_") as folder:
         job = Path(folder)
         path, filename = _local_file(source, filename, job)
@@ -161,7 +163,8 @@ def _native_output_silenced() -> Iterator[None]:
 
 
 def _spilled(result: tuple[pl.LazyFrame, IngestReport]) -> tuple[pl.LazyFrame, IngestReport]:
-    result[1].spill_rejected(rejects.spill_folder())
+    if result[1].rejected.height > rejects.KEPT_IN_MEMORY:  # else nothing to spill (and no folder to sweep)
+        result[1].spill_rejected(rejects.spill_folder())
     rejects.remove_with(result[1])
     return result
 
@@ -208,6 +211,8 @@ def _needs_worker(path: Path) -> bool:
 def _in_worker(
     what: str, path: Path, filename: str | None, arguments: dict[str, Any], job: Path
 ) -> tuple[pl.LazyFrame, IngestReport]:
+    import pickle  # the worker's hand-over only: most reads are in-process
+
     request = {"what": what, "path": str(path.resolve()), "filename": filename, "arguments": arguments,
                "address_space": memory_limit_bytes() and memory_limit_bytes() + ADDRESS_HEADROOM, "spill": str(rejects.spill_folder()), "limits": source_limits()}
     try:

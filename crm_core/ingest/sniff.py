@@ -114,7 +114,7 @@ def sniff_delimiter(text: str, prefer: str | None = None) -> str:
     giving more fields. ``prefer`` (from the file name, e.g. tab for .tsv)
     breaks remaining ties. Without any, runs of spaces are tried.
     """
-    lines = text.splitlines()[:200]
+    lines = first_lines(text, 200)
     body = "\n".join(lines)
     best: tuple | None = None
     chosen = None
@@ -135,6 +135,16 @@ def sniff_delimiter(text: str, prefer: str | None = None) -> str:
     if score is not None and score[0] >= 0.9:
         return WHITESPACE
     return _splits_first_line(lines) or prefer or ","
+
+
+def first_lines(text: str, count: int) -> list[str]:
+    """``text.splitlines()[:count]``, splitting only as much of ``text`` as holds them (a sample is a megabyte)."""
+    size = 16384
+    while True:
+        lines = text[:size].splitlines()
+        if len(lines) > count or size >= len(text):  # more lines than asked: the first ones are whole
+            return lines[:count]
+        size *= 4
 
 
 def _splits_first_line(lines: list[str]) -> str | None:
@@ -230,12 +240,17 @@ def sniff_number_format(values: list[str], european_hint: bool = False) -> Numbe
     ambiguous: read the US way (``.`` decimal, ``,`` thousands) unless the file
     looks European (``;`` separated, day-first dates), then the other way.
     """
+    return number_evidence(values).decide(european_hint)
+
+
+def number_evidence(values: list[str]) -> _NumberEvidence:
+    """What :func:`sniff_number_format` decides from: gather it once to decide under several hints."""
     evidence = _NumberEvidence()
     for raw in values:
         value = raw.strip()
         if value:
             evidence.add(value)
-    return evidence.decide(european_hint)
+    return evidence
 
 
 class _NumberEvidence:
@@ -281,7 +296,7 @@ class _NumberEvidence:
             self.decimal_votes[_other(mark)] += 1
 
     def decide(self, european_hint: bool) -> NumberFormat:
-        votes, thousands_seen, ambiguous = self.decimal_votes, self.thousands_seen, False
+        votes, thousands_seen, ambiguous = self.decimal_votes, Counter(self.thousands_seen), False
         if votes[","] > votes["."]:
             decimal = ","
         elif votes["."] > 0:

@@ -11,18 +11,22 @@ from __future__ import annotations
 import codecs
 import contextlib
 import re
+import shutil
 import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator, Union
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Union
 
 import polars as pl
 
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest import sniff
-from crm_core.ingest import parquet_checks, xlsx_checks
+
+if TYPE_CHECKING:
+    from crm_core.ingest import xlsx_checks
 
 #: Largest size a compressed upload (and each member of a zip or xlsx) may expand to,
 #: counted on the bytes actually inflated, never on the sizes the archive declares.
@@ -87,8 +91,9 @@ class RawTable:
     typed
         For delimited text only: the same table (without ``__line``) with
         some columns parsed by the CSV reader itself (``{column: pl.Float64 or
-        pl.Date}``), strictly: collecting raises if any value does not fit,
-        and the caller falls back to the text columns. A fast path.
+        pl.Date}``), strictly: collecting raises if any value does not fit or
+        the text is not valid UTF-8, and the caller falls back to the text
+        columns. A fast path.
     unnumbered, first_line
         ``frame`` without ``__line``, and the line number of its first row.
     """
@@ -129,11 +134,13 @@ def open_table(
     ``quote=False`` reads ``"`` as an ordinary character (for files whose
     quotes are unbalanced, e.g. ``12" vinyl``).
     """
-    with tempfile.TemporaryDirectory(prefix="crm_ingest_") as folder:
-        staging = _Staging(Path(folder))
+    staging = _Staging()
+    try:
         path, name = _materialise(source, filename, staging)
         settings = _Settings(encoding, delimiter, has_header, sheet, sheet_score, quote)
         yield _open_path(path, name, settings, staging, {}, depth=0)
+    finally:
+        staging.remove()
 
 
 @dataclass(frozen=True)
@@ -147,15 +154,22 @@ class _Settings:
 
 
 class _Staging:
-    """Numbered temporary files in one folder."""
+    """Numbered temporary files in one folder, made on the first file (most reads of a local
+    UTF-8 file need none) and removed with its files by :meth:`remove`."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self) -> None:
+        self.folder: Path | None = None
         self.count = 0
 
     def new(self, suffix: str = "") -> Path:
+        if self.folder is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="crm_ingest_"))
         self.count += 1
         return self.folder / f"part{self.count}{suffix}"
+
+    def remove(self) -> None:
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _materialise(source: Source, filename: str | None, staging: _Staging) -> tuple[Path, str]:
@@ -277,6 +291,8 @@ def _open_zip(path: Path, name: str, settings: _Settings, staging: _Staging, det
         names = {info.filename for info in members}
         if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names):
             detected["format"] = "xlsx"
+            from crm_core.ingest import xlsx_checks  # imported for workbooks only
+
             xlsx_checks.check_workbook(path, archive.infolist(), _xlsx_limits())
             return _open_excel(path, settings, detected)
         if depth or len(members) != 1:
@@ -290,6 +306,8 @@ def _open_zip(path: Path, name: str, settings: _Settings, staging: _Staging, det
 
 
 def _xlsx_limits() -> xlsx_checks.Limits:
+    from crm_core.ingest import xlsx_checks
+
     return xlsx_checks.Limits(
         part_bytes=min(MAX_XLSX_PART_BYTES, MAX_DECOMPRESSED_BYTES), total_bytes=MAX_DECOMPRESSED_BYTES,
         ratio=MAX_COMPRESSION_RATIO, ratio_free=RATIO_FREE_BYTES, cells=MAX_SHEET_CELLS, columns=MAX_COLUMNS,
@@ -335,13 +353,36 @@ def _open_text(path: Path, name: str, size: int, settings: _Settings, staging: _
         table = _finish_table(frame, layout.names, raw_text, detected)
         table.first_line = layout.first_line
         return table
-    frame, raw_text, typed = _delimited_frame(*args, delimiter=layout.delimiter, quote=settings.quote)
+    frame, raw_text, scan = _delimited_frame(*args, delimiter=layout.delimiter, quote=settings.quote)
     if not settings.quote:
         detected["quotes"] = "ignored"
-    table = _finish_table(frame, layout.names, raw_text, detected, head=typed({}))
-    table.typed, table.unnumbered, table.first_line = typed, typed({}), layout.first_line
+    head = _rows_of_head(csv_path, scan)
+    table = _finish_table(frame, layout.names, raw_text, detected, head=scan({}) if head is None else head)
+    table.typed, table.unnumbered, table.first_line = partial(scan, strict=True), scan({}), layout.first_line
     table.text_bytes = csv_path.stat().st_size
     return table
+
+
+def _rows_of_head(path: Path, scan: Callable[..., pl.LazyFrame]) -> pl.LazyFrame | None:
+    """The sample's rows read from the file's first megabyte, or None when it does not hold more
+    rows than the sample (a small file, long rows, a quoted field running past it): asked for its
+    first rows, the CSV reader still maps and splits the whole file. The rows are the file's first
+    ones either way: a row is read from the bytes before its end, and the cut is after a whole row."""
+    with path.open("rb") as handle:
+        head = handle.read(SAMPLE_BYTES)
+    if len(head) < SAMPLE_BYTES:
+        return None
+    for size in (SAMPLE_BYTES // 4, SAMPLE_BYTES):  # a quarter holds the sample of a narrow table
+        end = head.rfind(b"\n", 0, size)
+        if end < 0:
+            continue
+        try:
+            rows = scan({}, source=head[: end + 1]).head(SAMPLE_ROWS + 1).collect()
+        except Exception:  # noqa: BLE001 - e.g. a quote left open at the cut: more bytes, or the whole file, decide
+            continue
+        if rows.height > SAMPLE_ROWS:
+            return rows.lazy()
+    return None
 
 
 def text_batches(table: RawTable, rows: int) -> Iterator[RawTable]:
@@ -410,7 +451,7 @@ def _layout(text: str, name: str, settings: _Settings) -> _Layout:
     delimiter = delimiter or sniff.sniff_delimiter(text, _delimiter_hint(name))
     if delimiter != sniff.WHITESPACE and len(delimiter.encode("utf-8")) != 1:
         raise IngestError(f"The delimiter must be a single character such as , ; | or tab (got '{delimiter}').")
-    rows = sniff.split_rows("\n".join(text.splitlines()[:300]), delimiter)
+    rows = sniff.split_rows("\n".join(sniff.first_lines(text, 300)), delimiter)
     header_index, has_header = sniff.find_header(rows)
     if declared and header_index == 0:
         header_index, has_header = sniff.find_header(rows[1:])
@@ -460,18 +501,21 @@ def _has_lone_cr(path: Path) -> bool:
     chunks (a memory map of a 3 GB file would count 3 GB as resident); files
     without any CR (most) cost one memchr scan per chunk.
     """
-    held = b""  # a CR ending a chunk: is the next byte LF?
+    buffer = bytearray(_SCAN_CHUNK)  # one buffer for every chunk: a new one each time costs fresh pages
+    held = False  # the previous chunk ended with a CR: is this chunk's first byte LF?
     with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            data, held = held + chunk, b""
-            if data.endswith(b"\r"):
-                data, held = data[:-1], b"\r"
-            if b"\r" in data and _LONE_CR.search(data):
+        while size := handle.readinto(buffer):
+            data = memoryview(buffer)[:size]
+            if held and data[0] != ord("\n"):
                 return True
-    return held == b"\r"
+            held = data[-1] == ord("\r")
+            if buffer.find(b"\r", 0, size - held) >= 0 and _LONE_CR.search(data[: size - held]):
+                return True
+    return held
 
 
 _LONE_CR = re.compile(rb"\r(?!\n)")
+_SCAN_CHUNK = 1024**2
 
 
 def _clean_names(cells: list[str]) -> list[str]:
@@ -520,16 +564,17 @@ def _joined_raw(
 
 def _delimited_frame(
     path: Path, names: list[str], header_index: int, has_header: bool, first_line: int, *, delimiter: str, quote: bool
-) -> tuple[pl.LazyFrame, Callable[[pl.Series], pl.DataFrame], Callable[[dict[str, pl.DataType]], pl.LazyFrame]]:
-    def scan(overrides: dict[str, pl.DataType], numbered: bool = False) -> pl.LazyFrame:
+) -> tuple[pl.LazyFrame, Callable[[pl.Series], pl.DataFrame], Callable[..., pl.LazyFrame]]:
+    def scan(overrides: dict[str, pl.DataType], numbered: bool = False, source: Path | bytes = path,
+             strict: bool = False) -> pl.LazyFrame:
         frame = pl.scan_csv(
-            path,
+            source,
             separator=delimiter,
             quote_char='"' if quote else None,
             has_header=False,
             skip_rows=header_index + (1 if has_header else 0),
             schema={n: overrides.get(n, pl.String) for n in names},
-            encoding="utf8-lossy",
+            encoding="utf8" if strict else "utf8-lossy",  # strict UTF-8 reads faster; lossy reads anything
             truncate_ragged_lines=True,
             row_index_name=_ROW if numbered else None,
             raise_if_empty=False,
@@ -598,6 +643,8 @@ def _castable(dtype: pl.DataType) -> bool:
 
 def _open_parquet(path: Path, detected: dict) -> RawTable:
     detected.update(format="parquet")
+    from crm_core.ingest import parquet_checks  # imported for Parquet files only
+
     parquet_checks.check_parquet(path, parquet_checks.Limits(
         rows=MAX_PARQUET_ROWS, bytes=MAX_PARQUET_BYTES, ratio=MAX_PARQUET_RATIO, ratio_free=PARQUET_RATIO_FREE_BYTES,
         columns=MAX_COLUMNS,

@@ -16,7 +16,7 @@ import polars as pl
 from crm_core.ingest.columns import DATE, ID, MONTH, NUMBER, TEXT
 from crm_core.ingest.formats import Formats
 from crm_core.ingest.mapping import ColumnPlan, ColumnSample
-from crm_core.ingest.numbers import classify, plainly_read, resolve, simple_columns, simple_reading
+from crm_core.ingest.numbers import classify, plainly_read, plainly_read_expr, resolve, simple_columns, simple_reading
 from crm_core.ingest.parse import (
     as_text, currency_mark_expr, date_expr, id_expr, month_expr, number_expr, present, second_chance_date, text_expr,
 )
@@ -64,8 +64,9 @@ def parse_values(
     """Parse every mapped column over the whole table (streaming), then retry failures.
 
     Clean CSV columns (plain numbers, ISO dates, as seen in the sample) are
-    parsed by the CSV reader itself, strictly; if any value does not fit, the
-    whole table is read again as text and parsed by expressions.
+    parsed by the CSV reader itself, strictly (and the text as strict UTF-8); if
+    any value does not fit, the whole table is read again as text and parsed by
+    expressions.
     ``whole_column`` is given when ``table`` is one batch of a larger file: for a
     number column whose convention must be decided, it returns the evidence
     (:func:`~crm_core.ingest.numbers.evidence`) of the whole file's column.
@@ -73,19 +74,19 @@ def parse_values(
     parsed = None
     detected: dict[str, Any] = {}
     fast = _reader_types(sample, plan, formats)
-    if fast and table.typed is not None:
+    if table.typed is not None:  # strict UTF-8 (a faster read) even when the reader types no column
         try:
             frame = table.typed(fast)
             parsed = frame.select(_expressions(plan, formats, frame.collect_schema())).collect(engine="streaming")
-            detected["fast_path"] = True
+            if fast:
+                detected["fast_path"] = True
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException:  # noqa: BLE001 - a value the reader rejects: use the text path
             parsed = None
     if parsed is None:
         parsed = table.rows().select(_expressions(plan, formats, sample.schema)).collect(engine="streaming")
-    line = (pl.col(LINE).cast(pl.Int64) + table.first_line).alias(LINE)
-    parsed = parsed.with_row_index(LINE).with_columns(line)
+    parsed = parsed.select(pl.int_range(table.first_line, table.first_line + pl.len(), dtype=pl.Int64).alias(LINE), pl.all())
     parsed, numbers = _resolve_numbers(table, sample, plan, formats, parsed, whole_column)
     parsed, bad_examples = _second_chance(table, sample, plan, formats, parsed)
     detected.update(numbers.detected)
@@ -151,6 +152,9 @@ def _resolve_numbers(
     """Each text number column: re-read the values the fast parse missed, then decide the
     column's convention from all its values and read each value against it (see numbers.py)."""
     simple = [k for k in plan.of_kind(NUMBER) if {f"{k}__len", f"{k}__two"} & set(parsed.columns)]
+    if _nothing_to_resolve(parsed, plan, simple):
+        aux = [c for k in simple for c in parsed.columns if c.startswith(f"{k}__")]
+        return parsed.drop(aux), _Numbers({}, {}, {})
     for key in simple:
         aux = [c for c in parsed.columns if c.startswith(f"{key}__")]
         if plainly_read(parsed, key):  # the common case: nothing to decide, the values stand
@@ -196,9 +200,31 @@ def _resolve_numbers(
     return parsed.with_columns(updates).drop(aux), _Numbers(corrected, examples, detected)
 
 
-def _non_finite(value: pl.Series, key: str) -> list[pl.Series]:
+def _nothing_to_resolve(parsed: pl.DataFrame, plan: ColumnPlan, simple: list[str]) -> bool:
+    """The common case, checked in one pass: every simple number column was read plainly
+    (:func:`~crm_core.ingest.numbers.plainly_read`), no other one needs its convention decided,
+    and none holds a value :func:`_non_finite` would blank."""
+    numbers = plan.of_kind(NUMBER)
+    if any(_bits(key) in parsed.columns for key in numbers):
+        return False
+    if not numbers:
+        return True
+    checks = [plainly_read_expr(parsed, key) for key in simple]
+    plain = [check for check in checks if check is not None]
+    if len(plain) < len(checks):  # a comma-style column: its convention is decided below
+        return False
+    clean = [~_broken(pl.col(key), key).any() for key in numbers]
+    return bool(parsed.select(pl.all_horizontal([*plain, *clean])).item())
+
+
+def _broken(value: pl.Expr, key: str) -> pl.Expr:
     """NaN is unreadable; so are infinities except in the amount (its row: "amount out of range")."""
-    broken = value.is_nan() if key == "amount" else value.is_not_null() & ~value.is_finite()
+    return value.is_nan() if key == "amount" else value.is_not_null() & ~value.is_finite()
+
+
+def _non_finite(value: pl.Series, key: str) -> list[pl.Series]:
+    """The values :func:`_broken` finds blanked, and their ``__bad_<key>`` flags."""
+    broken = pl.select(_broken(pl.lit(value), key)).to_series()
     if not broken.any():
         return []
     return [pl.select(pl.when(~broken).then(value)).to_series().alias(key), broken.alias(bad(key))]
