@@ -17,7 +17,8 @@ from conftest import DATA
 from crm_core.clv import compress, rfm_summary
 from crm_core.clv.bg_nbd import BetaGeoModel, BGNBDLikelihood
 from crm_core.clv.mbg_nbd import ModifiedBetaGeoModel
-from crm_core.clv.pareto_nbd import ParetoNBDLikelihood, ParetoNBDModel, _nodes
+from crm_core.clv import pareto_nbd
+from crm_core.clv.pareto_nbd import ParetoNBDLikelihood, ParetoNBDModel
 
 LIFETIMES = {
     # params_ after fit; log_likelihood = lifetimes' own per-customer log-likelihood summed at those params
@@ -92,7 +93,7 @@ def test_survival_sums_to_the_expected_purchases(fitted, name, rfm):
 def _likelihoods(rfm):
     (ux, ut, uT), counts, _ = compress(*rfm)
     point = np.log([0.6, 9.0, 0.7, 13.0])
-    yield "pareto-nbd", ParetoNBDLikelihood(ux, ut, uT, counts, _nodes(ux, ut, uT, tuple(np.exp(point)))), point
+    yield "pareto-nbd", ParetoNBDLikelihood(ux, ut, uT, counts, tuple(np.exp(point))), point
     yield "mbg-nbd", BGNBDLikelihood(ux, ut, uT, counts, shift=1), np.log([0.5, 6.0, 0.9, 1.6])
 
 
@@ -105,6 +106,21 @@ def test_gradients_and_hessians_are_exact(rfm):
         numeric_h = np.array([approx_fprime(point, lambda p, i=i: nll(p)[1][i], 1e-6) for i in range(4)])
         assert np.max(np.abs(numeric_h - hessian)) < 1e-5 * np.max(np.abs(hessian)), name
 
+
+
+def test_pareto_likelihood_in_row_chunks_equals_one_pass(rfm, monkeypatch):
+    """Large fits take the rows in chunks (memory); the sums over chunks are the one-pass value, gradient, Hessian."""
+    (ux, ut, uT), counts, _ = compress(*rfm)
+    point = np.log([0.6, 9.0, 0.7, 13.0])
+    whole = ParetoNBDLikelihood(ux, ut, uT, counts, tuple(np.exp(point)))
+    one_pass_fit = ParetoNBDModel().fit(*rfm).theta()
+    monkeypatch.setattr(pareto_nbd, "CHUNK_ROWS", max(len(ux) // 7, 1))
+    chunked = ParetoNBDLikelihood(ux, ut, uT, counts, tuple(np.exp(point)))
+    assert len(chunked.chunks) >= 7 and len(whole.chunks) == 1
+    for got, want in zip(chunked(point), whole(point)):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    np.testing.assert_allclose(chunked.hessian(point), whole.hessian(point), rtol=1e-11)
+    np.testing.assert_allclose(ParetoNBDModel().fit(*rfm).theta(), one_pass_fit, rtol=1e-8)
 
 EXTREMES = np.array([
     (0, 0.0, 1e-6),  # bought minutes ago
@@ -132,7 +148,7 @@ def test_no_nan_on_extreme_histories(fitted, name, rfm):
 def test_pareto_likelihood_is_finite_where_the_closed_form_cancels():
     """t_x close to T: the hypergeometric difference loses every digit; the quadrature does not."""
     x, t_x, age = np.array([40.0, 200.0]), np.array([38.99999, 52.0 - 1e-9]), np.array([39.0, 52.0])
-    nll = ParetoNBDLikelihood(x, t_x, age, np.ones(2), _nodes(x, t_x, age, (0.55, 10.6, 0.61, 11.7)))
+    nll = ParetoNBDLikelihood(x, t_x, age, np.ones(2), (0.55, 10.6, 0.61, 11.7))
     value, grad = nll(np.log([0.55, 10.6, 0.61, 11.7]))
     assert np.isfinite(value) and np.all(np.isfinite(grad))
 

@@ -86,6 +86,8 @@ def test_warehouse_cards_take_label_definition_and_period_from_the_catalogue(tmp
     at.session_state[Keys.WH_PANEL] = True  # the panel runs only while open (ui.warehouse_ui)
     at.run()
     at.switch_page("app_pages/data.py").run()
+    at.session_state["wh_panel"] = True  # open the panel (only an open panel runs), like a click
+    at.run()
     at.text_input(key="wh_uri").set_value(f"duckdb:///{path}")
     at.text_input(key="wh_table").set_value("orders")
     at.button(key="wh_connect").click().run()

@@ -272,7 +272,8 @@ def warm_imports() -> None:
         # again (Python's collector holds the GIL, and every session's page waits for it).
         gc.freeze()
 
-    _EXECUTOR.start_process()  # the worker process imports the same libraries meanwhile
+    if _real_server():  # not under a test's stand-in server (its jobs run on the thread)
+        _EXECUTOR.start_process()  # the worker process imports the same libraries meanwhile
     _EXECUTOR.submit(Job(imports, ()), first=True)  # unpickling a fit's result needs them too
 
 

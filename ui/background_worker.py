@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 #: Added to the child's nice value: page runs come first, mildly. The process already keeps the fits
 #: off the pages' interpreter lock; on a busy machine a larger value starved the fits that a page
-#: was waiting for (5 here: a meeting-mode switch waited over 2 minutes for its findings at load 22).
+#: was waiting for (with 5, a meeting-mode browser test timed out waiting for its slides at load 22).
 NICENESS = 2
 #: One BLAS/OpenMP thread, as the fits run on the server's worker thread (threadpoolctl) and in the CLI.
 SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

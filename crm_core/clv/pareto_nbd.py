@@ -177,27 +177,23 @@ class ParetoNBDLikelihood(Likelihood):
     Hess = A1'' + (1-pi) A'' + pi (E[g''] + Cov[g'] - 1/s^2) + pi (1-pi) (B'-A')(B'-A')^T.
     """
 
-    def __init__(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, w: np.ndarray, nodes: _Nodes) -> None:
-        self.x, self.t_x, self.age, self.w, self.nodes = x, t_x, age, w, nodes
+    def __init__(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, w: np.ndarray, reference: Theta,
+                 per_panel: int = NODES_PER_PANEL) -> None:
+        self.x, self.t_x, self.age, self.w = x, t_x, age, w
         # Gamma-function terms depend on x alone: evaluated once per distinct x, weighted by its rows.
         self.distinct_x, x_code = value_codes(x)
         self.weight_by_x = np.bincount(x_code, weights=w, minlength=len(self.distinct_x))
+        # The node arrays hold ~10-30 nodes per row and a dozen values per node: a million distinct
+        # histories (30M orders) would need gigabytes at once, so rows are taken in chunks (one chunk
+        # below CHUNK_ROWS rows, the same arithmetic in the same order as without chunks).
+        self.chunks = [(rows, _nodes(x[rows], t_x[rows], age[rows], reference, per_panel))
+                       for rows in _row_chunks(len(x))]
 
     def _evaluate(self, log_params: np.ndarray, hessian: bool):
         r, alpha, s, beta = theta = np.exp(log_params)
-        x, age, w, n = self.x, self.age, self.w, float(self.w.sum())
-        terms = _RowTerms(x, self.t_x, age, self.nodes, theta, derivatives=True)
-        softplus, pi = softplus_and_sigmoid(terms.second - terms.first)
+        n = float(self.w.sum())
         dx, wx_ = self.distinct_x, self.weight_by_x
         ll = wx_ @ gammaln(r + dx) + n * (-gammaln(r) + r * np.log(alpha) + s * np.log(beta))
-        ll += w @ (terms.first + softplus)
-        inv_aT, inv_bT = 1.0 / (alpha + age), 1.0 / (beta + age)
-        d_first = np.column_stack([-np.log(alpha + age), -(r + x) * inv_aT, -np.log(beta + age), -s * inv_bT])
-        d_second = terms.mean_grad.astype(np.float64)  # a copy; bincount of no nodes gives integers
-        d_second[:, 2] += 1.0 / s
-        d_mix = (1.0 - pi)[:, None] * d_first + pi[:, None] * d_second
-        g = w @ d_mix
-        g += np.array([wx_ @ digamma(r + dx) - n * digamma(r) + n * np.log(alpha), n * r / alpha, n * np.log(beta), n * s / beta])
         h = None
         if hessian:
             h = np.zeros((4, 4))
@@ -206,27 +202,60 @@ class ParetoNBDLikelihood(Likelihood):
             h[1, 1] = -n * r / alpha**2
             h[2, 3] = h[3, 2] = n / beta
             h[3, 3] = -n * s / beta**2
-            alive = w * (1.0 - pi)  # A'': r-alpha, alpha-alpha, s-beta, beta-beta
-            h[0, 1] -= alive @ inv_aT
-            h[1, 1] += alive @ ((r + x) * inv_aT**2)
-            h[2, 3] -= alive @ inv_bT
-            h[3, 3] += alive @ (s * inv_bT**2)
-            left = w * pi
-            node_weight = left[self.nodes.row] * terms.node_share
-            grad_nodes = terms.node_grad
-            weighted = grad_nodes * node_weight
-            h[0, 1] -= node_weight @ terms.inv_a  # E[g''] (see _RowTerms)
-            h[1, 1] -= weighted[1] @ terms.inv_a
-            h[2, 3] -= node_weight @ terms.inv_b
-            h[3, 3] -= weighted[3] @ terms.inv_b
-            h[2, 2] -= left.sum() / s**2
-            h += weighted @ grad_nodes.T  # E[g' g'^T]
-            h -= (terms.mean_grad * left[:, None]).T @ terms.mean_grad  # - E[g'] E[g']^T
-            gap = d_second - d_first
-            h += (gap * (w * pi * (1.0 - pi))[:, None]).T @ gap
+        g = np.zeros(4)
+        for rows, nodes in self.chunks:
+            chunk_ll, chunk_g = self._add_rows(rows, nodes, theta, h)
+            ll += chunk_ll
+            g += chunk_g
+        g += np.array([wx_ @ digamma(r + dx) - n * digamma(r) + n * np.log(alpha), n * r / alpha, n * np.log(beta), n * s / beta])
+        if h is not None:
             h[1, 0], h[3, 2] = h[0, 1], h[2, 3]
             h = np.triu(h)
         return (-float(ll), *self._to_log_parameters(theta, g, h))
+
+    def _add_rows(self, rows: slice, nodes: _Nodes, theta: np.ndarray, h: np.ndarray | None) -> tuple[float, np.ndarray]:
+        """The rows' log-likelihood and gradient; their Hessian terms are added to ``h`` (when given)."""
+        r, alpha, s, beta = theta
+        x, age, w = self.x[rows], self.age[rows], self.w[rows]
+        terms = _RowTerms(x, self.t_x[rows], age, nodes, theta, derivatives=True)
+        softplus, pi = softplus_and_sigmoid(terms.second - terms.first)
+        ll = float(w @ (terms.first + softplus))
+        inv_aT, inv_bT = 1.0 / (alpha + age), 1.0 / (beta + age)
+        d_first = np.column_stack([-np.log(alpha + age), -(r + x) * inv_aT, -np.log(beta + age), -s * inv_bT])
+        d_second = terms.mean_grad.astype(np.float64)  # a copy; bincount of no nodes gives integers
+        d_second[:, 2] += 1.0 / s
+        d_mix = (1.0 - pi)[:, None] * d_first + pi[:, None] * d_second
+        g = w @ d_mix
+        if h is None:
+            return ll, g
+        alive = w * (1.0 - pi)  # A'': r-alpha, alpha-alpha, s-beta, beta-beta
+        h[0, 1] -= alive @ inv_aT
+        h[1, 1] += alive @ ((r + x) * inv_aT**2)
+        h[2, 3] -= alive @ inv_bT
+        h[3, 3] += alive @ (s * inv_bT**2)
+        left = w * pi
+        node_weight = left[nodes.row] * terms.node_share
+        grad_nodes = terms.node_grad
+        weighted = grad_nodes * node_weight
+        h[0, 1] -= node_weight @ terms.inv_a  # E[g''] (see _RowTerms)
+        h[1, 1] -= weighted[1] @ terms.inv_a
+        h[2, 3] -= node_weight @ terms.inv_b
+        h[3, 3] -= weighted[3] @ terms.inv_b
+        h[2, 2] -= left.sum() / s**2
+        h += weighted @ grad_nodes.T  # E[g' g'^T]
+        h -= (terms.mean_grad * left[:, None]).T @ terms.mean_grad  # - E[g'] E[g']^T
+        gap = d_second - d_first
+        h += (gap * (w * pi * (1.0 - pi))[:, None]).T @ gap
+        return ll, g
+
+
+#: Rows of (x, t_x, T) whose quadrature nodes are held at once (about 100 MB of node arrays).
+CHUNK_ROWS = 50_000
+
+
+def _row_chunks(rows: int) -> list[slice]:
+    """Consecutive slices of at most CHUNK_ROWS rows (one slice, possibly empty, for a small fit)."""
+    return [slice(start, start + CHUNK_ROWS) for start in range(0, max(rows, 1), CHUNK_ROWS)]
 
 
 def _pareto_starts(x: np.ndarray, age: np.ndarray, w: np.ndarray) -> list[np.ndarray]:
@@ -279,8 +308,7 @@ class ParetoNBDModel(PurchaseModel):
         scale = counts.sum()
         # Near the optimum first on a coarse rule (its terms are good to ~1e-4, and so is its optimum),
         # then Newton on the accurate nodes from there: two or three more steps.
-        coarse = maximise(ParetoNBDLikelihood(x, t_x, age, counts, _nodes(x, t_x, age, tuple(np.exp(starts[0])),
-                                                                         COARSE_NODES)),
+        coarse = maximise(ParetoNBDLikelihood(x, t_x, age, counts, tuple(np.exp(starts[0])), COARSE_NODES),
                           starts, scale, gtol=COARSE_GTOL)
         if not np.all(np.isfinite(coarse.params)):
             reference = tuple(np.exp(starts[0]))
@@ -290,7 +318,7 @@ class ParetoNBDModel(PurchaseModel):
             reference, starts = tuple(coarse.params), [np.log(coarse.params)]
         fit = coarse
         for _ in range(self.MAX_REFITS):
-            fit = maximise(ParetoNBDLikelihood(x, t_x, age, counts, _nodes(x, t_x, age, reference)), starts, scale)
+            fit = maximise(ParetoNBDLikelihood(x, t_x, age, counts, reference), starts, scale)
             moved = np.max(np.abs(np.log(fit.params) - np.log(reference)))
             if not moved >= self.SETTLED:  # nodes placed this close to the estimate integrate as well as any
                 break
