@@ -82,9 +82,7 @@ def test_warehouse_cards_take_label_definition_and_period_from_the_catalogue(tmp
     writer.create_table("orders", tx.select("customer_id", "order_date", "amount"))
     writer.disconnect()
     monkeypatch.delenv("CRM_WAREHOUSE_URL", raising=False)
-    at = AppTest.from_file(app_path(), default_timeout=300)
-    at.session_state[Keys.WH_PANEL] = True  # the panel runs only while open (ui.warehouse_ui)
-    at.run()
+    at = AppTest.from_file(app_path(), default_timeout=300).run()
     at.switch_page("app_pages/data.py").run()
     at.session_state["wh_panel"] = True  # open the panel (only an open panel runs), like a click
     at.run()
