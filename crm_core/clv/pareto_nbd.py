@@ -204,7 +204,7 @@ class ParetoNBDLikelihood(Likelihood):
             h[3, 3] = -n * s / beta**2
         g = np.zeros(4)
         for rows, nodes in self.chunks:
-            chunk_ll, chunk_g = self._add_rows(rows, nodes, theta, h)
+            chunk_ll, chunk_g = self._add_rows(rows, nodes, tuple(theta), h)
             ll += chunk_ll
             g += chunk_g
         g += np.array([wx_ @ digamma(r + dx) - n * digamma(r) + n * np.log(alpha), n * r / alpha, n * np.log(beta), n * s / beta])
@@ -213,7 +213,7 @@ class ParetoNBDLikelihood(Likelihood):
             h = np.triu(h)
         return (-float(ll), *self._to_log_parameters(theta, g, h))
 
-    def _add_rows(self, rows: slice, nodes: _Nodes, theta: np.ndarray, h: np.ndarray | None) -> tuple[float, np.ndarray]:
+    def _add_rows(self, rows: slice, nodes: _Nodes, theta: Theta, h: np.ndarray | None) -> tuple[float, np.ndarray]:
         """The rows' log-likelihood and gradient; their Hessian terms are added to ``h`` (when given)."""
         r, alpha, s, beta = theta
         x, age, w = self.x[rows], self.age[rows], self.w[rows]
