@@ -280,9 +280,10 @@ _PROGRESS_JS = """() => [...document.querySelectorAll('[data-testid="stAlert"]')
 
 
 def print_million(times: dict[str, float]) -> None:
+    # The split comes before "(target ...)": make bench's table reads the target from the line's end.
     print(f"1M orders: upload to Overview {_mark(times['upload_to_overview'], UPLOAD_1M_S)} s "
-          f"(target {UPLOAD_1M_S:.0f} s; read {times['upload_read']:.2f} s + save and Overview "
-          f"{times['save_to_overview']:.2f} s)")
+          f"(read {times['upload_read']:.2f} s + save and Overview {times['save_to_overview']:.2f} s) "
+          f"(target {UPLOAD_1M_S:.0f} s)")
     for title in PAGES[1:]:
         complete = times.get(f"{title} complete")
         note = f"; answered with a progress note, complete after {complete:.2f} s" if complete is not None else ""

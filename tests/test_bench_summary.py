@@ -9,7 +9,7 @@ page (demo, 5,000 customers)         first new sess  revisit   period   filter
 Overview                             0.90    0.80     0.31     1.20!    1.10!
 Segments                             1.62!   1.40     0.70!      -        -
 target                               1.50s    1.50s    0.50s    1.00s    1.00s   (! = missed)
-1M orders: upload to Overview  21.70! s (target 5 s; read 3.10 s + save and Overview 18.60 s)
+1M orders: upload to Overview  21.70! s (read 3.10 s + save and Overview 18.60 s) (target 5 s)
 """
 MEMORY_LOG = ("summary, 100M orders (2,800 MB CSV)                  peak    457 MB (largest process 420 MB) 1141.0s "
               "rows 100,000,000 rejected 0 customers 10,000,000 revenue exact (target < 4096 MB)\n")
@@ -50,7 +50,7 @@ def test_browser_page_table_is_summarised_as_the_slowest_page_per_column_with_it
     assert rows["browser, demo: slowest revisit (2 pages)"].target == "< 0.50 s"
     assert rows["browser, demo: slowest period change (1 pages)"].measured.startswith("1.20 s (Overview)")
     upload = rows["1M orders: upload to Overview"]
-    assert upload.target == "5 s; read 3.10 s + save and Overview 18.60 s" and "21.70" in upload.measured
+    assert upload.target == "5 s" and "21.70" in upload.measured and "read 3.10 s" in upload.measured
     assert first.ran == "2026-12-05 03:00 UTC, load 1.0 0.9 0.8"
 
 
