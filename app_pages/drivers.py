@@ -152,14 +152,20 @@ def value_tab() -> None:
                   shown_rows=500)
 
 
+def _item_column_or_explain(what_needs: str) -> str | None:
+    """The product (or category) column, or None after telling the manager how to provide one."""
+    item = data.item_column()
+    if item is None:
+        st.info(f"{what_needs} a 'product' (or at least a 'category') column on each order line. Map one on the "
+                "Data page when your export has it.")
+    return item
+
+
 def products_tab() -> None:
     """Top products, their table and refunds."""
     st.subheader("Products")
-    item = data.item_column()
-    if item is None:
-        st.info("Product analytics need a 'product' (or at least a 'category') column on each order line. Map one on "
-                "the Data page when your export has it.")
-    else:
+    item = _item_column_or_explain("Product analytics need")
+    if item is not None:
         noun = "products" if item == C.PRODUCT else "categories"
         if item != C.PRODUCT:
             st.caption("The data has no product column, so products are shown by category.")
@@ -199,10 +205,8 @@ def products_tab() -> None:
 def journeys_tab() -> None:
     """From the first order's product to the second order's, and how long customers take."""
     st.subheader("From the first order to the second")
-    item = data.item_column()
+    item = _item_column_or_explain("The path from the first order to the second needs")
     if item is None:
-        st.info("The path from the first order to the second needs a 'product' (or at least a 'category') column on "
-                "each order line. Map one on the Data page when your export has it.")
         return
     noun = "products" if item == C.PRODUCT else "categories"
     flows = data.journeys(item)

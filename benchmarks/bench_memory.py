@@ -205,14 +205,12 @@ def _check(command: str, result: dict[str, Any], cents: int, customers: int) -> 
     if command == "portfolio":
         return (f"customers {result['customers']:,} "
                 f"revenue {'exact' if round(result['revenue'] * 100) == cents else 'WRONG'}")
-    if command == "rfm":
+    if command in ("rfm", "drivers"):
         return f"customers {result['customers']:,} ({'all' if result['customers'] == customers else 'WRONG'})"
     if command == "clv":
         return f"customers modelled {result['customers']:,} ({'all' if result['customers'] == customers else 'WRONG'})"
     if command == "export":
         return f"target list rows {result['customers']:,}"
-    if command == "drivers":
-        return f"customers {result['customers']:,} ({'all' if result['customers'] == customers else 'WRONG'})"
     if command == "append":
         return f"rows after {result.get('rows_after', 0):,}, rows read {result['rows_read']:,}"
     if command == "report":
