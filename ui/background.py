@@ -207,8 +207,9 @@ def _real_server() -> bool:
 
 
 def _served() -> bool:
-    """True under ``streamlit run``; AppTest installs a mock runtime, bare mode has none."""
-    return runtime.exists() and type(runtime.get_instance()) is runtime.Runtime
+    """True when a server reruns pages (AppTest installs a mock runtime, bare mode has none). Tests stand a
+    server in by patching this alone; jobs then run on the worker thread, as :func:`_real_server` is False."""
+    return _real_server()
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
