@@ -13,10 +13,13 @@ from typing import NoReturn
 # caches are written (next to the sources, in __pycache__); Python skips them silently where it cannot.
 sys.dont_write_bytecode = False
 # One BLAS thread unless the user says otherwise: the models' linear algebra is on vectors and 4x4
-# matrices, already run single-threaded (crm_core.clv.fitting.serial_blas). OpenBLAS otherwise starts a
-# thread per core when numpy is imported, and they spin for a while waiting for work, taking the cores
-# from Polars' file read: a quarter of `clv`'s CPU time on 1M orders, for the same numbers.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# matrices, run single-threaded anyway (crm_core.clv.fitting.serial_blas, which then has nothing to
+# limit). OpenBLAS otherwise starts a thread per core when numpy is imported, and they spin for a while
+# waiting for work, taking the cores from Polars' file read: a quarter of `clv`'s CPU time on 1M orders,
+# for the same numbers.
+if "numpy" not in sys.modules:  # (a program that imports this module later keeps its BLAS as it is)
+    for _blas_threads in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # numpy brings one or the other
+        os.environ.setdefault(_blas_threads, "1")
 
 from crm_core.commands import COMMANDS  # noqa: E402  (after the switch above: its imports are cached too)
 

@@ -7,11 +7,12 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOW_BLAS_THREADS = "import crm_core.__main__, os; print(os.environ['OPENBLAS_NUM_THREADS'])"
+SHOW_BLAS_THREADS = ("import crm_core.__main__, os; from crm_core.clv.fitting import _blas_controller; "
+                     "print(os.environ['OPENBLAS_NUM_THREADS'], os.environ['MKL_NUM_THREADS'], _blas_controller() is None)")
 
 
 def _blas_threads(env_value: str | None) -> str:
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
     if env_value is not None:
         env["OPENBLAS_NUM_THREADS"] = env_value
     done = subprocess.run([sys.executable, "-c", SHOW_BLAS_THREADS], cwd=ROOT, env=env,
@@ -20,9 +21,10 @@ def _blas_threads(env_value: str | None) -> str:
 
 
 def test_the_cli_runs_blas_on_one_thread_before_numpy_starts_its_pool():
-    # OpenBLAS reads the variable once, when numpy is first imported: the CLI sets it first.
-    assert _blas_threads(None) == "1"
+    # OpenBLAS reads the variable once, when numpy is first imported: the CLI sets it first, and the
+    # fits then need no threadpoolctl controller to hold BLAS to one thread.
+    assert _blas_threads(None) == "1 1 True"
 
 
 def test_a_users_own_blas_setting_wins():
-    assert _blas_threads("3") == "3"
+    assert _blas_threads("3") == "3 1 False"  # and the fits limit BLAS to one thread themselves
