@@ -1,4 +1,4 @@
-"""The CLI's process-wide settings for the libraries it starts."""
+"""The CLI's process-wide settings: BLAS threads and the garbage collector."""
 from __future__ import annotations
 
 import os
@@ -28,3 +28,22 @@ def test_the_cli_runs_blas_on_one_thread_before_numpy_starts_its_pool():
 
 def test_a_users_own_blas_setting_wins():
     assert _blas_threads("3") == "3 1 False"  # and the fits limit BLAS to one thread themselves
+
+
+RUN_AS_PROGRAM_THEN_SHOW_GC = (
+    "import gc, runpy, sys; sys.argv = ['crm_core', '--help']\n"
+    "try:\n    runpy.run_module('crm_core', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+    "print(gc.get_threshold())"
+)
+
+
+def test_the_cli_collects_garbage_less_often_than_pythons_default():
+    shown = subprocess.run([sys.executable, "-c", RUN_AS_PROGRAM_THEN_SHOW_GC], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.strip().splitlines()[-1]
+    assert shown == "(100000, 20, 10)"
+
+
+def test_importing_the_cli_module_leaves_the_callers_collector_alone():
+    shown = subprocess.run([sys.executable, "-c", "import gc, crm_core.__main__; print(gc.get_threshold())"],
+                           cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    assert shown == "(700, 10, 10)"
