@@ -352,20 +352,6 @@ def tier_counts(tiered: Table, value: str) -> Table:
     return tiered.group_by("tier_index").agg(**figures)
 
 
-def cells(tiered: Table, value: str) -> Table:
-    """Customers and sums per (score combination, tier): segments and tiers read off one small table.
-
-    Needs the scores of :func:`rfm_scores` and the tier_index of :func:`tiers`.
-    Sums in whole millionths (exact, so cells add up into any grouping).
-    """
-    figures = {"customers": tiered.count(), "revenue": money(tiered["revenue"]).sum().cast("int64"),
-               "recency_days": tiered["recency_days"].sum().cast("int64"), "orders": tiered["orders"].sum().cast("int64"),
-               "value_min": tiered[value].min(), "value_max": tiered[value].max()}
-    if "margin" in tiered.columns:
-        figures["margin"] = money(tiered["margin"]).sum().cast("int64")
-    return tiered.group_by(["r_score", "f_score", "m_score", "fm_score", "tier_index"]).agg(**figures)
-
-
 def _purchase_customers(tx: Table, calibration_end: dt.date) -> Table:
     """Per customer of the lines up to ``calibration_end``: first / last purchase day, purchase days, net
     revenue and the first purchase day's net revenue (both in millionths).
@@ -375,7 +361,7 @@ def _purchase_customers(tx: Table, calibration_end: dt.date) -> Table:
     per-day table is built or joined.
     """
     rows = tx.filter(tx[C.ORDER_DATE] <= calibration_end)
-    rows = rows.mutate(_buy=is_purchase(rows))
+    rows = rows.select(C.CUSTOMER_ID, C.ORDER_DATE, C.AMOUNT, _buy=is_purchase(rows))  # only these are sorted
     rows = rows.mutate(_first=_first_purchase(rows))
     date, bought, amount = rows[C.ORDER_DATE], rows["_buy"], money(rows[C.AMOUNT])
     return rows.group_by(C.CUSTOMER_ID).agg(

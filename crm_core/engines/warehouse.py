@@ -3,10 +3,10 @@
 :class:`Warehouse` runs the Ibis expressions of :mod:`crm_core.engines.figures`
 on one :class:`~crm_core.engines.source.WarehouseSource` and returns Polars
 frames with exactly the file path's columns and types, so pages and tests
-compare them directly. Only results travel: a few rows for the KPIs, the
-segments and the tiers (:meth:`Warehouse.segments_and_tiers`), thousands for
-the CLV statistics of both models (:meth:`Warehouse.clv_data`), one row per
-customer only for the summary, scores and per-customer tiers.
+compare them directly. Only results travel: a few rows for the KPIs and the
+per-tier or per-score-cell sums, thousands for the CLV statistics of both
+models (:meth:`Warehouse.clv_data`), one row per customer for the summary,
+scores, tiers and segments (ranked here: :meth:`Warehouse.segments_and_tiers`).
 :meth:`Warehouse.all_rows` pulls every line instead (what push-down avoids; for
 benchmarks and tests).
 """
@@ -206,28 +206,35 @@ class Warehouse:
 
     def segments_and_tiers(self, start: dt.date | None = None, end: dt.date | None = None, rfm: Any = None,
                            tiers: Any = None) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """``(segment_profile, tier_summary)`` from one engine query: customers and sums per (score cell, tier)."""
-        from crm_core.portfolio import TierSettings
-        from crm_core.rfm import RfmSettings, segment_expr
+        """``(segment_profile, tier_summary)``: the engine sums the lines per customer, the ranks are taken here.
+
+        One row per customer travels (customer id, recency, orders, revenue,
+        margin with costs) and the file path's own functions score, tier and
+        profile it, as :meth:`customer_table` does: ranking in the engine needs
+        windows over every customer, which PostgreSQL and Spark run in a single
+        process (five sorts of every customer, slower than sending the rows),
+        while Polars ranks a million rows in a fraction of a second.
+        """
+        from crm_core.portfolio import TierSettings, assign_tiers, tier_summary
+        from crm_core.rfm import RfmSettings, score_customers, segment_profile
 
         rfm, tiers = rfm or RfmSettings(), tiers or TierSettings()
-        values = self._values_expression(start, end)
-        schema = {**{name: pl.Int8 for name in SCORES}, "tier_index": pl.Int64, "customers": pl.Int64,
-                  "revenue": pl.Int64, "recency_days": pl.Int64, "orders": pl.Int64, "value_min": pl.Float64,
-                  "value_max": pl.Float64}
-        if values is None:
-            cells = pl.DataFrame(schema=schema)
-        else:
-            tiered = self._tier_expression(start, end, tiers, figures.rfm_scores(values, rfm.bins, rfm.ties))
-            cells = self._run(figures.cells(tiered, tiers.value), "cells")
-        money = [name for name in ("revenue", "margin") if name in cells.columns]
-        cells = cells.with_columns(pl.col(name).cast(pl.Float64) / figures.MICROS for name in money).with_columns(
-            pl.col(name).cast(dtype) for name, dtype in schema.items() if dtype != pl.Int64 or name == "tier_index")
-        scored = cells.with_columns(segment_expr(rfm.active_rules, rfm.f_column).alias("segment"))
-        per_tier = cells.group_by("tier_index").agg(
-            pl.col("customers").sum(), pl.col("revenue").sum(), pl.col("value_min").min(), pl.col("value_max").max(),
-            *(pl.col("margin").sum(),) if "margin" in cells.columns else ())
-        return _profile(scored, rfm), _tier_table(per_tier, tiers)
+        values = self.customer_values(start, end)
+        return segment_profile(score_customers(values, rfm).collect(), rfm), tier_summary(assign_tiers(values, tiers), tiers)
+
+    def customer_values(self, start: dt.date | None = None, end: dt.date | None = None) -> pl.DataFrame:
+        """customer_id, recency_days, orders, revenue (and margin with costs) per customer of ``start..end``.
+
+        The columns of :meth:`customer_summary` that scores and tiers need, typed as
+        there, from the engine's lean per-customer query; sorted by customer id.
+        """
+        schema = _summary_schema(tuple(self.tx.columns))
+        columns = [C.CUSTOMER_ID, "recency_days", "orders", "revenue", *(["margin"] if C.COST in self.tx.columns else [])]
+        expression = self._values_expression(start, end)
+        if expression is None:
+            return pl.DataFrame(schema={name: schema[name] for name in columns})
+        frame = self._run(expression, "customer_values")
+        return frame.select(pl.col(name).cast(schema[name]) for name in columns).sort(C.CUSTOMER_ID)
 
     def _tier_expression(self, start: dt.date | None, end: dt.date | None, settings: Any, summary: Any = None) -> Any:
         """The tiers of ``summary`` (default: the lean :func:`~crm_core.engines.figures.customer_values`)."""
