@@ -385,24 +385,20 @@ def test_postgres_runs_the_summary_with_parallel_workers(tiny_pg):
     assert "HashAggregate" not in plan and "Join" not in plan
 
 
-def test_postgres_overview_reads_in_parallel_and_sorts_the_lines_once(tiny_pg):
+def test_postgres_overview_reads_lines_in_parallel_and_first_dates_once(tiny_pg):
     import re
 
     from crm_core.engines import figures
     from crm_core.engines.warehouse import _inlined_sql
 
-    # The trend starts mid-month: its first month's new customers need purchases from before the trend.
+    # The trend starts mid-month: the first month's returning customers need the first purchase dates too.
     overview = figures.overview(tiny_pg.tx, [(D(2024, 2, 1), D(2024, 2, 29)), (D(2024, 1, 1), D(2024, 1, 31))],
                                 D(2024, 1, 15), D(2024, 2, 29), "month")
     sql = _inlined_sql(tiny_pg.backend, overview)
     with tiny_pg.backend.con.cursor() as cursor:
-        cursor.execute("SET parallel_tuple_cost = 0")  # a tiny table: only free transfers make a parallel plan pay
         plan = "\n".join(row[0] for row in cursor.execute(f"EXPLAIN {sql}").fetchall())
-        cursor.execute("RESET parallel_tuple_cost")
-    # Cards, trend and earlier purchases: read in parallel, sorted once by customer (on 10M lines the sort
-    # runs in the workers under a Gather Merge), no join, no per-order table, nothing materialised.
-    assert plan.count("Parallel Seq Scan") == 3 and plan.count("Sort Key") == 1 and re.search(r"Sort Key: \w+\.customer_id,", plan)
-    assert "Join" not in plan and "CTE" not in plan
+    assert "Parallel Seq Scan" in plan
+    assert len(re.findall(r"^\s*CTE \w+$", plan, re.M)) == 1  # the first purchase dates, computed once
 
 
 def test_query_source_and_amount_from_quantity_times_price(pg):

@@ -24,8 +24,6 @@ shuffles the lines once.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -178,84 +176,90 @@ def customer_values(tx: Table, as_of: dt.date, start: dt.date | None = None) -> 
     return customers.select(**values)
 
 
-#: One bucketing of the lines for :func:`bucket_counts`: (kind, first day, last day, date -> bucket's first day).
-Buckets = tuple[str, dt.date, dt.date, Callable[[Expr], Expr]]
+def _left_join(table: Table, other: Table, key: str) -> Table:
+    """``table`` left-joined with ``other`` on ``key``, without the right side's copy of the key."""
+    joined = table.left_join(other, table[key] == other[key])
+    return joined.drop(*(column for column in joined.columns if column.endswith("_right")))
 
 
-def bucket_counts(history: Table, bucketings: Sequence[Buckets]) -> Table:
-    """Revenue, orders, active and new customers per (kind, bucket) of each bucketing's lines, in one query.
+def first_purchase_dates(tx: Table) -> Table:
+    """Each customer's first purchase date over the whole history (customer_id, first_date)."""
+    return tx.filter(is_purchase(tx)).group_by(C.CUSTOMER_ID).agg(first_date=ibis._[C.ORDER_DATE].min())
 
-    Each bucketing ``(kind, start, end, bucket_of)`` puts the lines of
-    ``start..end`` in buckets (``bucket_of`` maps a date to its bucket's first
-    day, ``period``; null: in no bucket). A customer is new in a bucket when
-    they buy there and their first purchase ever (over the whole ``history``)
-    is on or after the bucket's first day, so a bucket that starts before
-    ``start`` counts those who first bought in its earlier part too.
 
-    The bucketed lines of every bucketing (and, for the first purchase dates,
-    the purchase lines in none of them) are stacked and sorted once by
-    customer: a window gives each line its customer's first purchase date,
-    then the lines are grouped per (customer, kind, bucket), orders counted as
-    distinct order keys of the purchase lines, and summed per bucket. No
-    per-order table and no join: PostgreSQL sorts in its parallel workers and
-    streams the groups, Spark shuffles the lines once.
+def bucket_counts(history: Table, start: dt.date, end: dt.date, bucket_of: Callable[[Expr], Expr],
+                  first: Table | None = None, partial_start: dt.date | None = None) -> Table:
+    """Revenue, orders, active and new customers per bucket of the lines in ``start..end``.
+
+    ``bucket_of`` maps a date expression to its bucket's first day (``period``;
+    null: in no bucket). A customer is new in a bucket when they buy there and
+    their first purchase ever (over the whole ``history``) is on or after the
+    bucket's first day.
+
+    Each count is read off the smallest table that holds it, because the big
+    group-bys (one group per order) cost the most in every engine:
+
+    - revenue, orders and active customers: the lines grouped per (bucket,
+      customer), orders as distinct order keys of the purchase lines (one
+      sort of the lines, in PostgreSQL's parallel workers; no per-order
+      table), then summed per bucket;
+    - new customers: the first purchase dates (one row per customer) counted
+      per bucket, since a customer who buys in a bucket and first bought on or
+      after its first day first bought inside it. Only a bucket that starts
+      before ``start`` (``partial_start``, its first day) also has new customers
+      whose first purchase lies before ``start``: those who buy again in the
+      bucket's part of the range, counted from that bucket's lines.
     """
-    last = max(end for _, _, end, _ in bucketings)
-    lines = history.filter(history[C.ORDER_DATE] <= last)
-    key = order_key(lines) if C.ORDER_ID in lines.columns else lines[C.ORDER_DATE].cast("string")
-    lines = lines.select(C.CUSTOMER_ID, C.ORDER_DATE, C.AMOUNT, _order=key, _buy=is_purchase(lines))
-    parts, bucketed = [], []
-    for kind, start, end, bucket_of in bucketings:
-        inside = lines[C.ORDER_DATE].between(start, end) & bucket_of(lines[C.ORDER_DATE]).notnull()
-        bucketed.append(inside)
-        parts.append(lines.filter(inside).mutate(kind=ibis.literal(kind), period=bucket_of(lines[C.ORDER_DATE])))
-    elsewhere = ~functools.reduce(operator.or_, bucketed)
-    earlier = lines.filter(lines["_buy"] & elsewhere).mutate(kind=ibis.null("string"), period=ibis.null("date"))
-    rows = functools.reduce(lambda left, right: left.union(right, distinct=False), [*parts, earlier])
-    bought_on = ibis.cases((rows["_buy"], rows[C.ORDER_DATE]), else_=ibis.null("date"))
-    rows = rows.mutate(_first=bought_on.min().over(ibis.window(group_by=rows[C.CUSTOMER_ID],
-                                                                order_by=[rows["kind"], rows["period"]], rows=(None, None))))
-    rows = rows.filter(rows["kind"].notnull())
-    people = rows.group_by([C.CUSTOMER_ID, "kind", "period"]).agg(
-        revenue=money(rows[C.AMOUNT]).sum().cast("int64"), orders=rows["_order"].nunique(where=rows["_buy"]),
-        new=(rows["_buy"] & (rows["_first"] >= rows["period"])).any())
-    counts = people.group_by(["kind", "period"]).agg(
-        revenue=people["revenue"].sum().cast("int64"), orders=people["orders"].sum().cast("int64"),
-        active_customers=people["orders"].count(where=people["orders"] > 0),
-        new_customers=people["new"].count(where=people["new"]))
-    return counts.select(
-        "kind", "period", revenue=from_micros(counts["revenue"]), orders=counts["orders"].cast("int64"),
-        active_customers=counts["active_customers"].cast("int64"), new_customers=counts["new_customers"].cast("int64"))
+    rows = in_period(history, start, end)
+    rows = rows.mutate(period=bucket_of(rows[C.ORDER_DATE]))
+    rows = rows.filter(rows["period"].notnull())
+    key = order_key(rows) if C.ORDER_ID in rows.columns else rows[C.ORDER_DATE]
+    people = rows.group_by(["period", C.CUSTOMER_ID]).agg(revenue=money(rows[C.AMOUNT]).sum().cast("int64"),
+                                                          orders=key.nunique(where=is_purchase(rows)))
+    counts = people.group_by("period").agg(revenue=people["revenue"].sum().cast("int64"),
+                                            orders=people["orders"].sum().cast("int64"),
+                                            active_customers=people["orders"].count(where=people["orders"] > 0))
+    buys = rows.filter(is_purchase(rows))
+    first = first if first is not None else first_purchase_dates(history)
+    firsts = first.filter(first["first_date"].between(start, end))
+    new = firsts.group_by(period=bucket_of(firsts["first_date"])).agg(new_customers=ibis._.count())
+    if partial_start is not None:
+        earlier = first.filter(first["first_date"].between(partial_start, start - dt.timedelta(days=1)))
+        returning = buys.filter(buys["period"] == partial_start).select(C.CUSTOMER_ID).distinct()
+        came_back = earlier.semi_join(returning, earlier[C.CUSTOMER_ID] == returning[C.CUSTOMER_ID])
+        extra = came_back.aggregate(new_customers=ibis._.count()).select(period=ibis.literal(partial_start),
+                                                                         new_customers="new_customers")
+        new = new.union(extra, distinct=False).group_by("period").agg(new_customers=ibis._["new_customers"].sum())
+    table = _left_join(counts, new.filter(new["period"].notnull()), "period")
+    return table.select(
+        "period", revenue=from_micros(table["revenue"]), orders=table["orders"].fill_null(0).cast("int64"),
+        active_customers=table["active_customers"].fill_null(0).cast("int64"),
+        new_customers=table["new_customers"].fill_null(0).cast("int64"))
 
 
-def _cards(periods: Sequence[tuple[dt.date, dt.date]]) -> Buckets:
-    """Disjoint periods as one bucketing ('cards'), each bucket named by its start date."""
+def period_cards(history: Table, periods: Sequence[tuple[dt.date, dt.date]], first: Table | None = None) -> Table:
+    """:func:`bucket_counts` of disjoint periods, each bucket named by its start date."""
     def bucket_of(date: Expr) -> Expr:
         return ibis.cases(*((date.between(start, end), ibis.literal(start)) for start, end in periods),
                           else_=ibis.null("date"))
 
-    return "cards", min(start for start, _ in periods), max(end for _, end in periods), bucket_of
+    return bucket_counts(history, min(start for start, _ in periods), max(end for _, end in periods), bucket_of, first)
 
 
-def _trend(start: dt.date, end: dt.date, grain: str) -> Buckets:
-    """Days / weeks (from Monday) / months of ``start..end`` as one bucketing ('trend')."""
-    return "trend", start, end, lambda date: date.truncate(GRAIN_UNITS[grain]).cast("date")
-
-
-def period_cards(history: Table, periods: Sequence[tuple[dt.date, dt.date]]) -> Table:
-    """:func:`bucket_counts` of disjoint periods, each bucket named by its start date."""
-    return bucket_counts(history, [_cards(periods)]).drop("kind")
-
-
-def trend(history: Table, start: dt.date, end: dt.date, grain: str) -> Table:
+def trend(history: Table, start: dt.date, end: dt.date, grain: str, first: Table | None = None) -> Table:
     """:func:`bucket_counts` per day / week (from Monday) / month of ``start..end``."""
-    return bucket_counts(history, [_trend(start, end, grain)]).drop("kind")
+    first_bucket = {"day": start, "week": start - dt.timedelta(days=start.weekday()), "month": start.replace(day=1)}[grain]
+    return bucket_counts(history, start, end, lambda date: date.truncate(GRAIN_UNITS[grain]).cast("date"), first,
+                         first_bucket if first_bucket < start else None)
 
 
 def overview(history: Table, periods: Sequence[tuple[dt.date, dt.date]], start: dt.date, end: dt.date,
              grain: str) -> Table:
-    """:func:`period_cards` and :func:`trend` in one query and one sort of the lines (``kind`` 'cards' or 'trend')."""
-    return bucket_counts(history, [_cards(periods), _trend(start, end, grain)])
+    """:func:`period_cards` and :func:`trend` in one query (``kind`` 'cards' or 'trend'), one first-purchase table."""
+    first = first_purchase_dates(history)
+    cards = period_cards(history, periods, first).mutate(kind=ibis.literal("cards"))
+    buckets = trend(history, start, end, grain, first).mutate(kind=ibis.literal("trend"))
+    return cards.union(buckets.select(*cards.columns), distinct=False)
 
 
 def totals(tx: Table) -> Table:
