@@ -393,7 +393,7 @@ def test_postgres_overview_reads_lines_in_parallel_and_first_dates_once(tiny_pg)
 
     # The trend starts mid-month: the first month's returning customers need the first purchase dates too.
     overview = figures.overview(tiny_pg.tx, [(D(2024, 2, 1), D(2024, 2, 29)), (D(2024, 1, 1), D(2024, 1, 31))],
-                                D(2024, 1, 15), D(2024, 2, 29), "month")
+                                D(2024, 1, 15), D(2024, 2, 29), "month", distinct_in_groups=True)
     sql = _inlined_sql(tiny_pg.backend, overview)
     with tiny_pg.backend.con.cursor() as cursor:
         plan = "\n".join(row[0] for row in cursor.execute(f"EXPLAIN {sql}").fetchall())

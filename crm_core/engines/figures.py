@@ -188,7 +188,8 @@ def first_purchase_dates(tx: Table) -> Table:
 
 
 def bucket_counts(history: Table, start: dt.date, end: dt.date, bucket_of: Callable[[Expr], Expr],
-                  first: Table | None = None, partial_start: dt.date | None = None) -> Table:
+                  first: Table | None = None, partial_start: dt.date | None = None, *,
+                  distinct_in_groups: bool = False) -> Table:
     """Revenue, orders, active and new customers per bucket of the lines in ``start..end``.
 
     ``bucket_of`` maps a date expression to its bucket's first day (``period``;
@@ -199,10 +200,14 @@ def bucket_counts(history: Table, start: dt.date, end: dt.date, bucket_of: Calla
     Each count is read off the smallest table that holds it, because the big
     group-bys (one group per order) cost the most in every engine:
 
-    - revenue, orders and active customers: the lines grouped per (bucket,
-      customer), orders as distinct order keys of the purchase lines (one
-      sort of the lines, in PostgreSQL's parallel workers; no per-order
-      table), then summed per bucket;
+    - revenue, orders and active customers: with ``distinct_in_groups`` (for
+      PostgreSQL), the lines grouped per (bucket, customer), orders as
+      distinct order keys of the purchase lines (one sort of the lines, in
+      its parallel workers; no per-order hash table in one process), then
+      summed per bucket. Otherwise (DuckDB, Spark: their parallel hash
+      tables handle it faster) revenue is summed per bucket from the lines,
+      and orders come from the distinct (bucket, customer, order) rows of the
+      purchase lines, counted per (bucket, customer), then per bucket;
     - new customers: the first purchase dates (one row per customer) counted
       per bucket, since a customer who buys in a bucket and first bought on or
       after its first day first bought inside it. Only a bucket that starts
@@ -213,13 +218,21 @@ def bucket_counts(history: Table, start: dt.date, end: dt.date, bucket_of: Calla
     rows = in_period(history, start, end)
     rows = rows.mutate(period=bucket_of(rows[C.ORDER_DATE]))
     rows = rows.filter(rows["period"].notnull())
-    key = order_key(rows) if C.ORDER_ID in rows.columns else rows[C.ORDER_DATE]
-    people = rows.group_by(["period", C.CUSTOMER_ID]).agg(revenue=money(rows[C.AMOUNT]).sum().cast("int64"),
-                                                          orders=key.nunique(where=is_purchase(rows)))
-    counts = people.group_by("period").agg(revenue=people["revenue"].sum().cast("int64"),
-                                            orders=people["orders"].sum().cast("int64"),
-                                            active_customers=people["orders"].count(where=people["orders"] > 0))
     buys = rows.filter(is_purchase(rows))
+    if distinct_in_groups:
+        key = order_key(rows) if C.ORDER_ID in rows.columns else rows[C.ORDER_DATE]
+        people = rows.group_by(["period", C.CUSTOMER_ID]).agg(revenue=money(rows[C.AMOUNT]).sum().cast("int64"),
+                                                              orders=key.nunique(where=is_purchase(rows)))
+        counts = people.group_by("period").agg(revenue=people["revenue"].sum().cast("int64"),
+                                                orders=people["orders"].sum().cast("int64"),
+                                                active_customers=people["orders"].count(where=people["orders"] > 0))
+    else:
+        revenue = rows.group_by("period").agg(revenue=money(rows[C.AMOUNT]).sum().cast("int64"))
+        key = order_key(buys) if C.ORDER_ID in buys.columns else buys[C.ORDER_DATE]
+        orders = buys.select("period", C.CUSTOMER_ID, _order=key).distinct()
+        per_customer = orders.group_by(["period", C.CUSTOMER_ID]).agg(orders=ibis._.count())
+        counts = _left_join(revenue, per_customer.group_by("period").agg(
+            orders=per_customer["orders"].sum().cast("int64"), active_customers=ibis._.count()), "period")
     first = first if first is not None else first_purchase_dates(history)
     firsts = first.filter(first["first_date"].between(start, end))
     new = firsts.group_by(period=bucket_of(firsts["first_date"])).agg(new_customers=ibis._.count())
@@ -237,28 +250,31 @@ def bucket_counts(history: Table, start: dt.date, end: dt.date, bucket_of: Calla
         new_customers=table["new_customers"].fill_null(0).cast("int64"))
 
 
-def period_cards(history: Table, periods: Sequence[tuple[dt.date, dt.date]], first: Table | None = None) -> Table:
+def period_cards(history: Table, periods: Sequence[tuple[dt.date, dt.date]], first: Table | None = None, *,
+                 distinct_in_groups: bool = False) -> Table:
     """:func:`bucket_counts` of disjoint periods, each bucket named by its start date."""
     def bucket_of(date: Expr) -> Expr:
         return ibis.cases(*((date.between(start, end), ibis.literal(start)) for start, end in periods),
                           else_=ibis.null("date"))
 
-    return bucket_counts(history, min(start for start, _ in periods), max(end for _, end in periods), bucket_of, first)
+    return bucket_counts(history, min(start for start, _ in periods), max(end for _, end in periods), bucket_of, first,
+                         distinct_in_groups=distinct_in_groups)
 
 
-def trend(history: Table, start: dt.date, end: dt.date, grain: str, first: Table | None = None) -> Table:
+def trend(history: Table, start: dt.date, end: dt.date, grain: str, first: Table | None = None, *,
+          distinct_in_groups: bool = False) -> Table:
     """:func:`bucket_counts` per day / week (from Monday) / month of ``start..end``."""
     first_bucket = {"day": start, "week": start - dt.timedelta(days=start.weekday()), "month": start.replace(day=1)}[grain]
     return bucket_counts(history, start, end, lambda date: date.truncate(GRAIN_UNITS[grain]).cast("date"), first,
-                         first_bucket if first_bucket < start else None)
+                         first_bucket if first_bucket < start else None, distinct_in_groups=distinct_in_groups)
 
 
 def overview(history: Table, periods: Sequence[tuple[dt.date, dt.date]], start: dt.date, end: dt.date,
-             grain: str) -> Table:
+             grain: str, *, distinct_in_groups: bool = False) -> Table:
     """:func:`period_cards` and :func:`trend` in one query (``kind`` 'cards' or 'trend'), one first-purchase table."""
     first = first_purchase_dates(history)
-    cards = period_cards(history, periods, first).mutate(kind=ibis.literal("cards"))
-    buckets = trend(history, start, end, grain, first).mutate(kind=ibis.literal("trend"))
+    cards = period_cards(history, periods, first, distinct_in_groups=distinct_in_groups).mutate(kind=ibis.literal("cards"))
+    buckets = trend(history, start, end, grain, first, distinct_in_groups=distinct_in_groups).mutate(kind=ibis.literal("trend"))
     return cards.union(buckets.select(*cards.columns), distinct=False)
 
 

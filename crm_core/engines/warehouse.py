@@ -63,6 +63,11 @@ class Warehouse:
         self.tx = canonical_table(raw, self.columns)
 
     @property
+    def _distinct_in_groups(self) -> bool:
+        """Count distinct orders within each (bucket, customer) group: PostgreSQL (see ``figures.bucket_counts``)."""
+        return self.engine == "postgresql"
+
+    @property
     def optional_columns(self) -> list[str]:
         """Optional canonical columns this source provides, in schema order."""
         return [name for name in self.tx.columns if name not in (C.CUSTOMER_ID, C.ORDER_DATE, C.AMOUNT)]
@@ -295,7 +300,7 @@ class Warehouse:
 
     def _cards(self, periods: list[tuple[dt.date, dt.date]], frame: pl.DataFrame | None = None) -> list[dict[str, Any]]:
         if frame is None:
-            frame = self._run(figures.period_cards(self.tx, periods), "period_kpis", periods=len(periods))
+            frame = self._run(figures.period_cards(self.tx, periods, distinct_in_groups=self._distinct_in_groups), "period_kpis", periods=len(periods))
         by_start = {row["period"]: row for row in frame.with_columns(pl.col("period").cast(pl.Date)).iter_rows(named=True)}
         empty = {"revenue": 0.0, "orders": 0, "active_customers": 0, "new_customers": 0}
         rows = [{name: by_start.get(start, empty)[name] for name in _KPI_COUNTS} for start, _ in periods]
@@ -316,7 +321,7 @@ class Warehouse:
     def kpi_trend(self, start: dt.date, end: dt.date, grain: str = "month") -> pl.DataFrame:
         """Same as :func:`crm_core.kpis.kpi_trend`: KPIs per day / week (Monday) / month bucket."""
         _check_grain(grain)
-        return _trend_frame(self._run(figures.trend(self.tx, start, end, grain), "kpi_trend", grain=grain))
+        return _trend_frame(self._run(figures.trend(self.tx, start, end, grain, distinct_in_groups=self._distinct_in_groups), "kpi_trend", grain=grain))
 
     def overview(self, card_start: dt.date, card_end: dt.date, start: dt.date, end: dt.date,
                  grain: str = "month") -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -326,7 +331,8 @@ class Warehouse:
         """
         _check_grain(grain)
         periods = [(card_start, card_end), previous_period(card_start, card_end)]
-        frame = self._run(figures.overview(self.tx, periods, start, end, grain), "overview", grain=grain)
+        frame = self._run(figures.overview(self.tx, periods, start, end, grain, distinct_in_groups=self._distinct_in_groups),
+                           "overview", grain=grain)
         current, previous = self._cards(periods, frame.filter(pl.col("kind") == "cards"))
         return comparison_frame(current, previous), _trend_frame(frame.filter(pl.col("kind") == "trend"))
 
