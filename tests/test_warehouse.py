@@ -290,20 +290,6 @@ def test_small_summary_by_hand(small):
     assert (a["recency_days"], a["tenure_days"], a["channels"], a["first_channel"]) == (28, 59, 2, "web")
 
 
-def test_distinct_counts_as_sets_match_count_distinct(small):
-    """Spark counts distinct values as the size of a set of them: the same numbers as COUNT(DISTINCT)."""
-    from crm_core.engines import figures
-
-    def counts(as_sets: bool) -> pl.DataFrame:
-        summary = figures.customer_summary(small.tx, D(2024, 2, 29), distinct_as_sets=as_sets)
-        frame = pl.from_arrow(summary.to_pyarrow())
-        counted = [name for name in ("purchase_days", "orders", "categories", "channels") if name in frame.columns]
-        return frame.select("customer_id", *counted).sort("customer_id")
-
-    as_sets = counts(True)
-    assert as_sets.equals(counts(False)) and as_sets["purchase_days"].sum() > 0 and "orders" in as_sets.columns
-
-
 def test_drill_down_rows_are_limited_and_newest_first(small):
     rows = small.rows(limit=2)
     assert rows["order_date"].to_list() == [D(2024, 2, 20), D(2024, 2, 5)]

@@ -92,19 +92,7 @@ def _first_purchase(rows: Table) -> Expr:
     return bought_on.min().over(group_by=rows[C.CUSTOMER_ID])
 
 
-def _distinct_count(value: Expr, where: Expr | None = None, as_set: bool = False) -> Expr:
-    """Distinct non-null ``value`` in the group: ``COUNT(DISTINCT)``, or the size of the set of values (``as_set``).
-
-    Spark plans several ``COUNT(DISTINCT)`` of one group-by by copying every
-    row once per distinct count (an ``Expand``); the size of a
-    ``collect_set`` is an ordinary aggregate there.
-    """
-    if as_set:
-        return value.collect(where=where, distinct=True).length().fill_null(0)
-    return value.nunique(where=where)
-
-
-def customer_summary(tx: Table, as_of: dt.date, start: dt.date | None = None, *, distinct_as_sets: bool = False) -> Table:
+def customer_summary(tx: Table, as_of: dt.date, start: dt.date | None = None) -> Table:
     """One row per customer of the lines in ``start..as_of``: the columns of ``summarize``.
 
     One group-by per customer over the lines: sums, first / last dates, and the
@@ -114,7 +102,7 @@ def customer_summary(tx: Table, as_of: dt.date, start: dt.date | None = None, *,
     (:func:`_first_purchase`), so no per-line or per-order table is built and
     nothing is joined. ``first_channel`` is the alphabetically first channel of
     the first purchase day's purchase lines (engines have no line order: the
-    file path takes the first line's). ``distinct_as_sets``: see :func:`_distinct_count` (Spark).
+    file path takes the first line's).
     """
     rows = in_period(tx, start, as_of)
     rows = rows.mutate(_buy=is_purchase(rows))
@@ -128,10 +116,10 @@ def customer_summary(tx: Table, as_of: dt.date, start: dt.date | None = None, *,
         "returns": (-amount).clip(lower=0).sum().cast("int64"), "return_lines": rows[C.AMOUNT].count(where=rows[C.AMOUNT] < 0),
         "first_purchase_date": date.min(where=bought), "last_purchase_date": date.max(where=bought),
         "first_day_amount": amount.sum(where=on_first_day).cast("int64"),
-        "purchase_days": _distinct_count(date, bought, distinct_as_sets),
+        "purchase_days": date.nunique(where=bought),
     }
     if C.ORDER_ID in rows.columns:
-        figures["orders"] = _distinct_count(order_key(rows), bought, distinct_as_sets)
+        figures["orders"] = order_key(rows).nunique(where=bought)
     if C.QUANTITY in rows.columns:
         figures["quantity"] = rows[C.QUANTITY].sum()
     if C.COST in rows.columns:
@@ -142,7 +130,7 @@ def customer_summary(tx: Table, as_of: dt.date, start: dt.date | None = None, *,
         figures["first_channel"] = rows[C.CHANNEL].min(where=bought & on_first_day)
     for column, name in ((C.CATEGORY, "categories"), (C.CHANNEL, "channels")):
         if column in rows.columns:
-            figures[name] = _distinct_count(rows[column], as_set=distinct_as_sets)
+            figures[name] = rows[column].nunique()  # distinct non-null values
     joined = rows.group_by(C.CUSTOMER_ID).agg(**figures)
     joined = joined.mutate(first_day_amount=joined["first_day_amount"].fill_null(0),
                            **{name: joined[name].cast("int64") for name in ("purchase_days", "orders", "categories", "channels")

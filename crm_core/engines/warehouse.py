@@ -145,9 +145,7 @@ class Warehouse:
 
     def _summary_expression(self, start: dt.date | None, end: dt.date | None) -> tuple[Any, dt.date | None]:
         end = end if end is not None else self._last_date()
-        if end is None:
-            return None, end
-        return figures.customer_summary(self.tx, end, start, distinct_as_sets=self.engine == "spark"), end
+        return (figures.customer_summary(self.tx, end, start) if end is not None else None), end
 
     def customer_summary(self, start: dt.date | None = None, end: dt.date | None = None) -> pl.DataFrame:
         """``summarize(filter_period(tx, start, end), as_of=end)`` (end: the last order date)."""
