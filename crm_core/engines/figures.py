@@ -13,9 +13,13 @@ and only the result travels. The definitions are the file path's, line for line:
   :func:`crm_core.portfolio.assign_tiers`, the CLV statistics
   :func:`crm_core.clv.data.rfm_summary` (compressed to counts of equal rows).
 
-Distinct counts are written as a ``distinct()`` followed by a group-by, not as
-``COUNT(DISTINCT ...)``: PostgreSQL cannot run a distinct aggregate in parallel
-workers, but runs both group-bys in parallel; the other engines plan both the same.
+Per-customer figures (the summary, the values behind scores and tiers, the
+CLV statistics) are one group-by per customer over the lines, with distinct
+counts as ``COUNT(DISTINCT ...)`` and the first purchase date as a window over
+the customer's lines: PostgreSQL then sorts the lines by customer in its
+parallel workers and streams the groups (a group-by per order or per day, one
+group per line, runs as one hash table in a single process), and Spark
+shuffles the lines once.
 """
 from __future__ import annotations
 
@@ -77,63 +81,63 @@ def in_period(tx: Table, start: dt.date | None, end: dt.date | None) -> Table:
     return tx.filter(*conditions) if conditions else tx
 
 
-def _count_distinct(rows: Table, keys: Sequence[str], value: Expr, name: str) -> Table:
-    """Distinct non-null ``value`` per ``keys``: distinct rows, then a count (parallel-friendly)."""
-    pairs = rows.select(*keys, _value=value).filter(ibis._["_value"].notnull()).distinct()
-    return pairs.group_by(list(keys)).agg(**{name: ibis._.count()})
+def _first_purchase(rows: Table) -> Expr:
+    """Each line's customer's first purchase date among ``rows`` (a window over the customer's lines).
+
+    Engines sort (or partition) the lines by customer once for the window and
+    run the per-customer group-by on that same order: PostgreSQL sorts in its
+    parallel workers and streams, Spark shuffles once.
+    """
+    bought_on = ibis.cases((rows["_buy"], rows[C.ORDER_DATE]), else_=ibis.null("date"))
+    return bought_on.min().over(group_by=rows[C.CUSTOMER_ID])
 
 
 def customer_summary(tx: Table, as_of: dt.date, start: dt.date | None = None) -> Table:
     """One row per customer of the lines in ``start..as_of``: the columns of ``summarize``.
 
-    Sums, counts and first / last dates are aggregated from the lines straight
-    to one row per customer; only what needs more gets its own step: purchase
-    days and orders (distinct (customer, day) and (customer, order) pairs of
-    the purchase lines, then counted), the first purchase day's net amount and
-    channel (the lines of that day, found by a join on (customer, first
-    purchase date), which costs less than grouping every line per day), and
-    distinct categories and channels. ``first_channel`` is the alphabetically
-    first channel of the first purchase day's purchase lines (engines have no
-    line order: the file path takes the first line's).
+    One group-by per customer over the lines: sums, first / last dates, and the
+    distinct counts (purchase days, orders, categories, channels) as
+    ``COUNT(DISTINCT ...)`` per customer. The first purchase day's net amount
+    and channel use the first purchase date, a window over the customer's lines
+    (:func:`_first_purchase`), so no per-line or per-order table is built and
+    nothing is joined. ``first_channel`` is the alphabetically first channel of
+    the first purchase day's purchase lines (engines have no line order: the
+    file path takes the first line's).
     """
     rows = in_period(tx, start, as_of)
     rows = rows.mutate(_buy=is_purchase(rows))
+    rows = rows.mutate(_first=_first_purchase(rows))
     amount, date, bought = money(rows[C.AMOUNT]), rows[C.ORDER_DATE], rows["_buy"]
+    on_first_day = date == rows["_first"]
     figures: dict[str, Expr] = {
         # Sums of 64-bit integers are wider types in PostgreSQL (numeric) and Spark: cast back.
         "first_date": date.min(), "last_date": date.max(),
         "revenue": amount.sum().cast("int64"), "gross_revenue": amount.clip(lower=0).sum().cast("int64"),
         "returns": (-amount).clip(lower=0).sum().cast("int64"), "return_lines": rows[C.AMOUNT].count(where=rows[C.AMOUNT] < 0),
         "first_purchase_date": date.min(where=bought), "last_purchase_date": date.max(where=bought),
+        "first_day_amount": amount.sum(where=on_first_day).cast("int64"),
+        "purchase_days": date.nunique(where=bought),
     }
+    if C.ORDER_ID in rows.columns:
+        figures["orders"] = order_key(rows).nunique(where=bought)
     if C.QUANTITY in rows.columns:
         figures["quantity"] = rows[C.QUANTITY].sum()
     if C.COST in rows.columns:
         figures["cost"] = money(rows[C.COST]).sum().cast("int64")
     if C.DAYS_LATE in rows.columns:
         figures.update(late_sum=rows[C.DAYS_LATE].sum(), late_lines=rows[C.DAYS_LATE].count())
-    customers = rows.group_by(C.CUSTOMER_ID).agg(**figures)
-
-    first = customers.select(C.CUSTOMER_ID, _first=customers["first_purchase_date"])
-    first_day_lines = rows.inner_join(first, [rows[C.CUSTOMER_ID] == first[C.CUSTOMER_ID], rows[C.ORDER_DATE] == first["_first"]])
-    first_day_figures: dict[str, Expr] = {"first_day_amount": money(first_day_lines[C.AMOUNT]).sum().cast("int64")}
     if C.CHANNEL in rows.columns:
-        first_day_figures["first_channel"] = first_day_lines[C.CHANNEL].min(where=first_day_lines["_buy"])
-    first_day = first_day_lines.group_by(C.CUSTOMER_ID).agg(**first_day_figures)
-    joined = _left_join(customers, first_day, C.CUSTOMER_ID)
-    joined = joined.mutate(first_day_amount=joined["first_day_amount"].fill_null(0))
-    joined = joined.mutate(**{name: from_micros(joined[name]) for name in _MONEY_SUMS if name in joined.columns})
-
-    buys = rows.filter(rows["_buy"])
-    joined = _left_join_counts(joined, _count_distinct(buys, [C.CUSTOMER_ID], buys[C.ORDER_DATE], "purchase_days"),
-                               "purchase_days")
-    if C.ORDER_ID in rows.columns:
-        joined = _left_join_counts(joined, _count_distinct(buys, [C.CUSTOMER_ID], order_key(buys), "orders"), "orders")
-    else:
-        joined = joined.mutate(orders=joined["purchase_days"])
+        figures["first_channel"] = rows[C.CHANNEL].min(where=bought & on_first_day)
     for column, name in ((C.CATEGORY, "categories"), (C.CHANNEL, "channels")):
         if column in rows.columns:
-            joined = _left_join_counts(joined, _count_distinct(rows, [C.CUSTOMER_ID], rows[column], name), name)
+            figures[name] = rows[column].nunique()  # distinct non-null values
+    joined = rows.group_by(C.CUSTOMER_ID).agg(**figures)
+    joined = joined.mutate(first_day_amount=joined["first_day_amount"].fill_null(0),
+                           **{name: joined[name].cast("int64") for name in ("purchase_days", "orders", "categories", "channels")
+                              if name in joined.columns})
+    joined = joined.mutate(**{name: from_micros(joined[name]) for name in _MONEY_SUMS if name in joined.columns})
+    if C.ORDER_ID not in rows.columns:
+        joined = joined.mutate(orders=joined["purchase_days"])
 
     as_of_literal = ibis.literal(as_of)
     derived: dict[str, Expr] = {
@@ -152,23 +156,16 @@ def customer_summary(tx: Table, as_of: dt.date, start: dt.date | None = None) ->
 def customer_values(tx: Table, as_of: dt.date, start: dt.date | None = None) -> Table:
     """customer_id, recency_days, orders, revenue (and margin with costs): what scores, segments and tiers need.
 
-    The same values as :func:`customer_summary`'s columns, in one pass over the
-    lines: grouped per (customer, order), then per customer (an order counts when
-    it has a purchase line), without the per-day table, the first-day join and
-    the distinct counts the full summary needs.
+    The same values as :func:`customer_summary`'s columns, in one group-by per
+    customer over the lines (orders: distinct order keys of the purchase lines).
     """
     rows = in_period(tx, start, as_of)
-    rows = rows.mutate(_buy=is_purchase(rows), _order=order_key(rows))
-    per_order: dict[str, Expr] = {"revenue": money(rows[C.AMOUNT]).sum().cast("int64"),
-                                  "last": rows[C.ORDER_DATE].max(), "bought": rows["_buy"].any()}
+    buy = is_purchase(rows)
+    per_customer: dict[str, Expr] = {"last_date": rows[C.ORDER_DATE].max(), "orders": order_key(rows).nunique(where=buy),
+                                     "revenue": money(rows[C.AMOUNT]).sum().cast("int64")}
     if C.COST in rows.columns:
-        per_order["cost"] = money(rows[C.COST]).sum().cast("int64")
-    orders = rows.group_by([C.CUSTOMER_ID, "_order"]).agg(**per_order)
-    per_customer: dict[str, Expr] = {"last_date": orders["last"].max(), "orders": orders["bought"].count(where=orders["bought"]),
-                                     "revenue": orders["revenue"].sum().cast("int64")}
-    if C.COST in rows.columns:
-        per_customer["cost"] = orders["cost"].sum().cast("int64")
-    customers = orders.group_by(C.CUSTOMER_ID).agg(**per_customer)
+        per_customer["cost"] = money(rows[C.COST]).sum().cast("int64")
+    customers = rows.group_by(C.CUSTOMER_ID).agg(**per_customer)
     values: dict[str, Expr] = {
         C.CUSTOMER_ID: customers[C.CUSTOMER_ID],
         "recency_days": ibis.literal(as_of).delta(customers["last_date"], unit="day").cast("int64"),
@@ -185,18 +182,14 @@ def _left_join(table: Table, other: Table, key: str) -> Table:
     return joined.drop(*(column for column in joined.columns if column.endswith("_right")))
 
 
-def _left_join_counts(table: Table, counts: Table, name: str) -> Table:
-    joined = _left_join(table, counts, C.CUSTOMER_ID)
-    return joined.mutate(**{name: joined[name].fill_null(0)})
-
-
 def first_purchase_dates(tx: Table) -> Table:
     """Each customer's first purchase date over the whole history (customer_id, first_date)."""
     return tx.filter(is_purchase(tx)).group_by(C.CUSTOMER_ID).agg(first_date=ibis._[C.ORDER_DATE].min())
 
 
 def bucket_counts(history: Table, start: dt.date, end: dt.date, bucket_of: Callable[[Expr], Expr],
-                  first: Table | None = None, partial_start: dt.date | None = None) -> Table:
+                  first: Table | None = None, partial_start: dt.date | None = None, *,
+                  distinct_in_groups: bool = False) -> Table:
     """Revenue, orders, active and new customers per bucket of the lines in ``start..end``.
 
     ``bucket_of`` maps a date expression to its bucket's first day (``period``;
@@ -207,9 +200,14 @@ def bucket_counts(history: Table, start: dt.date, end: dt.date, bucket_of: Calla
     Each count is read off the smallest table that holds it, because the big
     group-bys (one group per order) cost the most in every engine:
 
-    - revenue: the lines summed per bucket (a few groups, runs on every core);
-    - orders and active customers: the distinct (bucket, customer, order) of
-      the purchase lines, counted per (bucket, customer), then per bucket;
+    - revenue, orders and active customers: with ``distinct_in_groups`` (for
+      PostgreSQL), the lines grouped per (bucket, customer), orders as
+      distinct order keys of the purchase lines (one sort of the lines, in
+      its parallel workers; no per-order hash table in one process), then
+      summed per bucket. Otherwise (DuckDB, Spark: their parallel hash
+      tables handle it faster) revenue is summed per bucket from the lines,
+      and orders come from the distinct (bucket, customer, order) rows of the
+      purchase lines, counted per (bucket, customer), then per bucket;
     - new customers: the first purchase dates (one row per customer) counted
       per bucket, since a customer who buys in a bucket and first bought on or
       after its first day first bought inside it. Only a bucket that starts
@@ -220,12 +218,21 @@ def bucket_counts(history: Table, start: dt.date, end: dt.date, bucket_of: Calla
     rows = in_period(history, start, end)
     rows = rows.mutate(period=bucket_of(rows[C.ORDER_DATE]))
     rows = rows.filter(rows["period"].notnull())
-    revenue = rows.group_by("period").agg(revenue=money(rows[C.AMOUNT]).sum().cast("int64"))
     buys = rows.filter(is_purchase(rows))
-    key = order_key(buys) if C.ORDER_ID in buys.columns else buys[C.ORDER_DATE]
-    orders = buys.select("period", C.CUSTOMER_ID, _order=key).distinct()
-    people = orders.group_by(["period", C.CUSTOMER_ID]).agg(orders=ibis._.count())
-    counts = people.group_by("period").agg(orders=people["orders"].sum().cast("int64"), active_customers=ibis._.count())
+    if distinct_in_groups:
+        key = order_key(rows) if C.ORDER_ID in rows.columns else rows[C.ORDER_DATE]
+        people = rows.group_by(["period", C.CUSTOMER_ID]).agg(revenue=money(rows[C.AMOUNT]).sum().cast("int64"),
+                                                              orders=key.nunique(where=is_purchase(rows)))
+        counts = people.group_by("period").agg(revenue=people["revenue"].sum().cast("int64"),
+                                                orders=people["orders"].sum().cast("int64"),
+                                                active_customers=people["orders"].count(where=people["orders"] > 0))
+    else:
+        revenue = rows.group_by("period").agg(revenue=money(rows[C.AMOUNT]).sum().cast("int64"))
+        key = order_key(buys) if C.ORDER_ID in buys.columns else buys[C.ORDER_DATE]
+        orders = buys.select("period", C.CUSTOMER_ID, _order=key).distinct()
+        per_customer = orders.group_by(["period", C.CUSTOMER_ID]).agg(orders=ibis._.count())
+        counts = _left_join(revenue, per_customer.group_by("period").agg(
+            orders=per_customer["orders"].sum().cast("int64"), active_customers=ibis._.count()), "period")
     first = first if first is not None else first_purchase_dates(history)
     firsts = first.filter(first["first_date"].between(start, end))
     new = firsts.group_by(period=bucket_of(firsts["first_date"])).agg(new_customers=ibis._.count())
@@ -236,35 +243,38 @@ def bucket_counts(history: Table, start: dt.date, end: dt.date, bucket_of: Calla
         extra = came_back.aggregate(new_customers=ibis._.count()).select(period=ibis.literal(partial_start),
                                                                          new_customers="new_customers")
         new = new.union(extra, distinct=False).group_by("period").agg(new_customers=ibis._["new_customers"].sum())
-    table = _left_join(_left_join(revenue, counts, "period"), new.filter(new["period"].notnull()), "period")
+    table = _left_join(counts, new.filter(new["period"].notnull()), "period")
     return table.select(
         "period", revenue=from_micros(table["revenue"]), orders=table["orders"].fill_null(0).cast("int64"),
         active_customers=table["active_customers"].fill_null(0).cast("int64"),
         new_customers=table["new_customers"].fill_null(0).cast("int64"))
 
 
-def period_cards(history: Table, periods: Sequence[tuple[dt.date, dt.date]], first: Table | None = None) -> Table:
+def period_cards(history: Table, periods: Sequence[tuple[dt.date, dt.date]], first: Table | None = None, *,
+                 distinct_in_groups: bool = False) -> Table:
     """:func:`bucket_counts` of disjoint periods, each bucket named by its start date."""
     def bucket_of(date: Expr) -> Expr:
         return ibis.cases(*((date.between(start, end), ibis.literal(start)) for start, end in periods),
                           else_=ibis.null("date"))
 
-    return bucket_counts(history, min(start for start, _ in periods), max(end for _, end in periods), bucket_of, first)
+    return bucket_counts(history, min(start for start, _ in periods), max(end for _, end in periods), bucket_of, first,
+                         distinct_in_groups=distinct_in_groups)
 
 
-def trend(history: Table, start: dt.date, end: dt.date, grain: str, first: Table | None = None) -> Table:
+def trend(history: Table, start: dt.date, end: dt.date, grain: str, first: Table | None = None, *,
+          distinct_in_groups: bool = False) -> Table:
     """:func:`bucket_counts` per day / week (from Monday) / month of ``start..end``."""
     first_bucket = {"day": start, "week": start - dt.timedelta(days=start.weekday()), "month": start.replace(day=1)}[grain]
     return bucket_counts(history, start, end, lambda date: date.truncate(GRAIN_UNITS[grain]).cast("date"), first,
-                         first_bucket if first_bucket < start else None)
+                         first_bucket if first_bucket < start else None, distinct_in_groups=distinct_in_groups)
 
 
 def overview(history: Table, periods: Sequence[tuple[dt.date, dt.date]], start: dt.date, end: dt.date,
-             grain: str) -> Table:
+             grain: str, *, distinct_in_groups: bool = False) -> Table:
     """:func:`period_cards` and :func:`trend` in one query (``kind`` 'cards' or 'trend'), one first-purchase table."""
     first = first_purchase_dates(history)
-    cards = period_cards(history, periods, first).mutate(kind=ibis.literal("cards"))
-    buckets = trend(history, start, end, grain, first).mutate(kind=ibis.literal("trend"))
+    cards = period_cards(history, periods, first, distinct_in_groups=distinct_in_groups).mutate(kind=ibis.literal("cards"))
+    buckets = trend(history, start, end, grain, first, distinct_in_groups=distinct_in_groups).mutate(kind=ibis.literal("trend"))
     return cards.union(buckets.select(*cards.columns), distinct=False)
 
 
@@ -358,35 +368,21 @@ def tier_counts(tiered: Table, value: str) -> Table:
     return tiered.group_by("tier_index").agg(**figures)
 
 
-def cells(tiered: Table, value: str) -> Table:
-    """Customers and sums per (score combination, tier): segments and tiers read off one small table.
+def _purchase_customers(tx: Table, calibration_end: dt.date) -> Table:
+    """Per customer of the lines up to ``calibration_end``: first / last purchase day, purchase days, net
+    revenue and the first purchase day's net revenue (both in millionths).
 
-    Needs the scores of :func:`rfm_scores` and the tier_index of :func:`tiers`.
-    Sums in whole millionths (exact, so cells add up into any grouping).
-    """
-    figures = {"customers": tiered.count(), "revenue": money(tiered["revenue"]).sum().cast("int64"),
-               "recency_days": tiered["recency_days"].sum().cast("int64"), "orders": tiered["orders"].sum().cast("int64"),
-               "value_min": tiered[value].min(), "value_max": tiered[value].max()}
-    if "margin" in tiered.columns:
-        figures["margin"] = money(tiered["margin"]).sum().cast("int64")
-    return tiered.group_by(["r_score", "f_score", "m_score", "fm_score", "tier_index"]).agg(**figures)
-
-
-def _purchase_customers(tx: Table, calibration_end: dt.date) -> tuple[Table, Table]:
-    """(per customer and day, per customer) tables of the lines up to ``calibration_end``.
-
-    Per day: net revenue in millionths and whether it has a purchase line; per
-    customer: first / last purchase day, purchase days and net revenue.
+    One group-by per customer over the lines; the first purchase date comes
+    from a window over the customer's lines (:func:`_first_purchase`), so no
+    per-day table is built or joined.
     """
     rows = tx.filter(tx[C.ORDER_DATE] <= calibration_end)
-    rows = rows.mutate(_buy=is_purchase(rows))
-    days = rows.group_by([C.CUSTOMER_ID, C.ORDER_DATE]).agg(revenue=money(rows[C.AMOUNT]).sum().cast("int64"),
-                                                           bought=rows["_buy"].any())
-    date, bought = days[C.ORDER_DATE], days["bought"]
-    customers = days.group_by(C.CUSTOMER_ID).agg(first=date.min(where=bought), last=date.max(where=bought),
-                                                 purchase_days=date.count(where=bought),
-                                                 revenue=days["revenue"].sum().cast("int64"))
-    return days, customers
+    rows = rows.select(C.CUSTOMER_ID, C.ORDER_DATE, C.AMOUNT, _buy=is_purchase(rows))  # only these are sorted
+    rows = rows.mutate(_first=_first_purchase(rows))
+    date, bought, amount = rows[C.ORDER_DATE], rows["_buy"], money(rows[C.AMOUNT])
+    return rows.group_by(C.CUSTOMER_ID).agg(
+        first=date.min(where=bought), last=date.max(where=bought), purchase_days=date.nunique(where=bought),
+        revenue=amount.sum().cast("int64"), first_day=amount.sum(where=date == rows["_first"]).cast("int64"))
 
 
 def _clv_rows(customers: Table, calibration_end: dt.date) -> Table:
@@ -399,13 +395,10 @@ def _clv_rows(customers: Table, calibration_end: dt.date) -> Table:
     return stats.group_by(["x", "t_x_days", "T_days"]).agg(customers=ibis._.count())
 
 
-def _spend_rows(days: Table, customers: Table) -> Table:
+def _spend_rows(customers: Table) -> Table:
     repeat = customers.filter(customers["purchase_days"] > 1)
-    first_day = days.select(C.CUSTOMER_ID, _first=days[C.ORDER_DATE], first_day=days["revenue"])
-    joined = repeat.inner_join(first_day, [repeat[C.CUSTOMER_ID] == first_day[C.CUSTOMER_ID],
-                                           repeat["first"] == first_day["_first"]])
-    stats = joined.select(x=(joined["purchase_days"] - 1).cast("int64"),
-                          repeat_micros=(joined["revenue"] - joined["first_day"]).cast("int64"))
+    stats = repeat.select(x=(repeat["purchase_days"] - 1).cast("int64"),
+                          repeat_micros=(repeat["revenue"] - repeat["first_day"]).cast("int64"))
     return stats.group_by(["x", "repeat_micros"]).agg(customers=ibis._.count())
 
 
@@ -417,7 +410,7 @@ def clv_counts(tx: Table, calibration_end: dt.date) -> Table:
     out): :func:`crm_core.clv.data.rfm_summary` before the division by 7, so
     a few thousand rows travel whatever the number of orders.
     """
-    return _clv_rows(_purchase_customers(tx, calibration_end)[1], calibration_end)
+    return _clv_rows(_purchase_customers(tx, calibration_end), calibration_end)
 
 
 def spend_counts(tx: Table, calibration_end: dt.date) -> Table:
@@ -430,7 +423,7 @@ def spend_counts(tx: Table, calibration_end: dt.date) -> Table:
     these pairs (each customer's x times mean spend enters it), so one row
     travels per distinct pair, never per order.
     """
-    return _spend_rows(*_purchase_customers(tx, calibration_end))
+    return _spend_rows(_purchase_customers(tx, calibration_end))
 
 
 def clv_data(tx: Table, calibration_end: dt.date) -> Table:
@@ -439,9 +432,9 @@ def clv_data(tx: Table, calibration_end: dt.date) -> Table:
     Columns: kind ('purchases' or 'spend'), x, a (t_x days / repeat millionths),
     b (T days; null for spend), customers.
     """
-    days, customers = _purchase_customers(tx, calibration_end)
+    customers = _purchase_customers(tx, calibration_end)
     counts = _clv_rows(customers, calibration_end)
-    spend = _spend_rows(days, customers)
+    spend = _spend_rows(customers)
     purchases = counts.select(kind=ibis.literal("purchases"), x=counts["x"], a=counts["t_x_days"], b=counts["T_days"],
                               customers=counts["customers"])
     spending = spend.select(kind=ibis.literal("spend"), x=spend["x"], a=spend["repeat_micros"],

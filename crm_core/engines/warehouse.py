@@ -3,10 +3,10 @@
 :class:`Warehouse` runs the Ibis expressions of :mod:`crm_core.engines.figures`
 on one :class:`~crm_core.engines.source.WarehouseSource` and returns Polars
 frames with exactly the file path's columns and types, so pages and tests
-compare them directly. Only results travel: a few rows for the KPIs, the
-segments and the tiers (:meth:`Warehouse.segments_and_tiers`), thousands for
-the CLV statistics of both models (:meth:`Warehouse.clv_data`), one row per
-customer only for the summary, scores and per-customer tiers.
+compare them directly. Only results travel: a few rows for the KPIs and the
+per-tier or per-score-cell sums, thousands for the CLV statistics of both
+models (:meth:`Warehouse.clv_data`), one row per customer for the summary,
+scores, tiers and segments (ranked here: :meth:`Warehouse.segments_and_tiers`).
 :meth:`Warehouse.all_rows` pulls every line instead (what push-down avoids; for
 benchmarks and tests).
 """
@@ -61,6 +61,11 @@ class Warehouse:
         self.source_columns = list(raw.columns)
         self.columns = resolve_mapping(source.mapping, self.source_columns)
         self.tx = canonical_table(raw, self.columns)
+
+    @property
+    def _distinct_in_groups(self) -> bool:
+        """Count distinct orders within each (bucket, customer) group: PostgreSQL (see ``figures.bucket_counts``)."""
+        return self.engine == "postgresql"
 
     @property
     def optional_columns(self) -> list[str]:
@@ -206,28 +211,35 @@ class Warehouse:
 
     def segments_and_tiers(self, start: dt.date | None = None, end: dt.date | None = None, rfm: Any = None,
                            tiers: Any = None) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """``(segment_profile, tier_summary)`` from one engine query: customers and sums per (score cell, tier)."""
-        from crm_core.portfolio import TierSettings
-        from crm_core.rfm import RfmSettings, segment_expr
+        """``(segment_profile, tier_summary)``: the engine sums the lines per customer, the ranks are taken here.
+
+        One row per customer travels (customer id, recency, orders, revenue,
+        margin with costs) and the file path's own functions score, tier and
+        profile it, as :meth:`customer_table` does: ranking in the engine needs
+        windows over every customer, which PostgreSQL and Spark run in a single
+        process (five sorts of every customer, slower than sending the rows),
+        while Polars ranks a million rows in a fraction of a second.
+        """
+        from crm_core.portfolio import TierSettings, assign_tiers, tier_summary
+        from crm_core.rfm import RfmSettings, score_customers, segment_profile
 
         rfm, tiers = rfm or RfmSettings(), tiers or TierSettings()
-        values = self._values_expression(start, end)
-        schema = {**{name: pl.Int8 for name in SCORES}, "tier_index": pl.Int64, "customers": pl.Int64,
-                  "revenue": pl.Int64, "recency_days": pl.Int64, "orders": pl.Int64, "value_min": pl.Float64,
-                  "value_max": pl.Float64}
-        if values is None:
-            cells = pl.DataFrame(schema=schema)
-        else:
-            tiered = self._tier_expression(start, end, tiers, figures.rfm_scores(values, rfm.bins, rfm.ties))
-            cells = self._run(figures.cells(tiered, tiers.value), "cells")
-        money = [name for name in ("revenue", "margin") if name in cells.columns]
-        cells = cells.with_columns(pl.col(name).cast(pl.Float64) / figures.MICROS for name in money).with_columns(
-            pl.col(name).cast(dtype) for name, dtype in schema.items() if dtype != pl.Int64 or name == "tier_index")
-        scored = cells.with_columns(segment_expr(rfm.active_rules, rfm.f_column).alias("segment"))
-        per_tier = cells.group_by("tier_index").agg(
-            pl.col("customers").sum(), pl.col("revenue").sum(), pl.col("value_min").min(), pl.col("value_max").max(),
-            *(pl.col("margin").sum(),) if "margin" in cells.columns else ())
-        return _profile(scored, rfm), _tier_table(per_tier, tiers)
+        values = self.customer_values(start, end)
+        return segment_profile(score_customers(values, rfm).collect(), rfm), tier_summary(assign_tiers(values, tiers), tiers)
+
+    def customer_values(self, start: dt.date | None = None, end: dt.date | None = None) -> pl.DataFrame:
+        """customer_id, recency_days, orders, revenue (and margin with costs) per customer of ``start..end``.
+
+        The columns of :meth:`customer_summary` that scores and tiers need, typed as
+        there, from the engine's lean per-customer query; sorted by customer id.
+        """
+        schema = _summary_schema(tuple(self.tx.columns))
+        columns = [C.CUSTOMER_ID, "recency_days", "orders", "revenue", *(["margin"] if C.COST in self.tx.columns else [])]
+        expression = self._values_expression(start, end)
+        if expression is None:
+            return pl.DataFrame(schema={name: schema[name] for name in columns})
+        frame = self._run(expression, "customer_values")
+        return frame.select(pl.col(name).cast(schema[name]) for name in columns).sort(C.CUSTOMER_ID)
 
     def _tier_expression(self, start: dt.date | None, end: dt.date | None, settings: Any, summary: Any = None) -> Any:
         """The tiers of ``summary`` (default: the lean :func:`~crm_core.engines.figures.customer_values`)."""
@@ -288,7 +300,7 @@ class Warehouse:
 
     def _cards(self, periods: list[tuple[dt.date, dt.date]], frame: pl.DataFrame | None = None) -> list[dict[str, Any]]:
         if frame is None:
-            frame = self._run(figures.period_cards(self.tx, periods), "period_kpis", periods=len(periods))
+            frame = self._run(figures.period_cards(self.tx, periods, distinct_in_groups=self._distinct_in_groups), "period_kpis", periods=len(periods))
         by_start = {row["period"]: row for row in frame.with_columns(pl.col("period").cast(pl.Date)).iter_rows(named=True)}
         empty = {"revenue": 0.0, "orders": 0, "active_customers": 0, "new_customers": 0}
         rows = [{name: by_start.get(start, empty)[name] for name in _KPI_COUNTS} for start, _ in periods]
@@ -309,7 +321,7 @@ class Warehouse:
     def kpi_trend(self, start: dt.date, end: dt.date, grain: str = "month") -> pl.DataFrame:
         """Same as :func:`crm_core.kpis.kpi_trend`: KPIs per day / week (Monday) / month bucket."""
         _check_grain(grain)
-        return _trend_frame(self._run(figures.trend(self.tx, start, end, grain), "kpi_trend", grain=grain))
+        return _trend_frame(self._run(figures.trend(self.tx, start, end, grain, distinct_in_groups=self._distinct_in_groups), "kpi_trend", grain=grain))
 
     def overview(self, card_start: dt.date, card_end: dt.date, start: dt.date, end: dt.date,
                  grain: str = "month") -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -319,7 +331,8 @@ class Warehouse:
         """
         _check_grain(grain)
         periods = [(card_start, card_end), previous_period(card_start, card_end)]
-        frame = self._run(figures.overview(self.tx, periods, start, end, grain), "overview", grain=grain)
+        frame = self._run(figures.overview(self.tx, periods, start, end, grain, distinct_in_groups=self._distinct_in_groups),
+                           "overview", grain=grain)
         current, previous = self._cards(periods, frame.filter(pl.col("kind") == "cards"))
         return comparison_frame(current, previous), _trend_frame(frame.filter(pl.col("kind") == "trend"))
 
