@@ -247,6 +247,7 @@ def action_table(
     playbook: pl.DataFrame,
     contacts: pl.DataFrame | None = None,
     settings: ValueSettings = ValueSettings(),
+    segments: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """One row per customer: summary, profile, contact fields, value band and recommended action.
 
@@ -261,6 +262,10 @@ def action_table(
         Playbook frame.
     contacts
         The customers side table (email, name, ...) or None.
+    segments
+        Keep only the customers of these segments (None: all). Value bands still rank every
+        customer; the playbook is matched for the kept ones alone (a target list of a few
+        segments out of millions of customers).
     """
     table = summary
     if profile is not None:
@@ -271,7 +276,10 @@ def action_table(
         if fields:
             unique_contacts = contacts.select(C.CUSTOMER_ID, *fields).unique(C.CUSTOMER_ID, keep="first")
             table = table.join(unique_contacts, on=C.CUSTOMER_ID, how="left")
-    return recommend(with_value_band(table, settings), playbook)
+    banded = with_value_band(table, settings)
+    if segments is not None:
+        banded = banded.filter(pl.col("segment").is_in(list(segments))) if "segment" in banded.columns else banded.clear()
+    return recommend(banded, playbook)
 
 
 def available_segments(actions: pl.DataFrame) -> list[str]:
