@@ -221,13 +221,14 @@ def reconcile_streamed(saved: pl.DataFrame, new: pl.LazyFrame, rows: int) -> Str
     saved = saved.with_columns(_order_ids(saved).alias(_KEY))
     old_orders = _signatures(saved)
     by_content = pl.col(_KEY).str.starts_with(_CONTENT)
-    saved_groups = saved.filter(by_content).select(_content_group()).to_series().unique().implode()
-    could_match = _content_group().is_in(saved_groups)
+    saved_groups = saved.filter(by_content).select(_content_group()).to_series().unique()
+    could_match = [_content_group().is_in(saved_groups.implode())] if saved_groups.len() else []
     if has_id_column:
         saved_ids = saved.filter(~by_content).get_column(_KEY).unique().implode()
-        could_match = could_match | pl.col(C.ORDER_ID).is_in(saved_ids).fill_null(False)
+        could_match.append(pl.col(C.ORDER_ID).is_in(saved_ids).fill_null(False))
     indexed = new.with_row_index(_ROW)
-    few = indexed.filter(could_match).collect(engine="streaming").sort(_ROW)
+    few = indexed.filter(pl.any_horizontal(could_match) if could_match else pl.lit(False)) \
+        .collect(engine="streaming").sort(_ROW)
     few = few.with_columns(_order_ids(few).alias(_KEY))
     matched = few.filter(pl.col(_KEY).is_in(old_orders.get_column(_KEY).implode()))
     compared = _signatures(matched).join(old_orders, on=_KEY, how="inner", suffix="_old", maintain_order="left")
