@@ -10,6 +10,7 @@ to the cent, the probability is in percent, dates are ISO.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from crm_core.commands.common import add_source_arguments, emit, fail, load_view, per_customer, run_supervised
@@ -38,9 +39,11 @@ def _clv_fit(tx, as_of, collect):
     from crm_core.clv import CLVSettings, fit_clv
 
     try:
-        return fit_clv(tx, CLVSettings(calibration_end=as_of, interval=None), per_customer=collect) if as_of else None
+        result = fit_clv(tx, CLVSettings(calibration_end=as_of, interval=None), per_customer=collect) if as_of else None
     except ValueError:
         return None
+    # The profile's columns alone: the fit's table of every customer is dropped before the summary is built.
+    return replace(result, customers=result.customers.select("customer_id", "clv", "p_alive")) if result else None
 
 
 def _file_format(args: argparse.Namespace) -> str:
@@ -80,8 +83,10 @@ def _export(args: argparse.Namespace) -> int:
 
     # Only the columns the segments, tiers, value bands and the list read: 3M customers' whole summary
     # would be a few hundred MB more.
+    fit = _clv_fit(tx, as_of, collect)  # first: its peak is the command's, with nothing else held
     summary = collect(lambda rows: summarize(rows, as_of).select(SUMMARY_COLUMNS))
-    profile = build_profile(dataset, summary=summary, engines=EngineSettings(clv_result=_clv_fit(tx, as_of, collect)))
+    profile = build_profile(dataset, summary=summary, engines=EngineSettings(clv_result=fit))
+    del fit
     if not profile.has("segment"):
         return fail(profile.missing.get("segment", "RFM segments are not available."))
     segments = []
