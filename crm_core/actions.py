@@ -345,7 +345,8 @@ def target_list_file(targets: pl.DataFrame, currency: str = "") -> pl.DataFrame:
     return readable_export(targets, TARGET_HEADERS, _TARGET_MONEY, _TARGET_SHARES, currency)
 
 
-_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+#: A customer id that is an e-mail address (used as the e-mail when no other is known).
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 def known_contacts(transactions: pl.LazyFrame, customers: pl.LazyFrame | None = None,
@@ -377,7 +378,7 @@ def contacts_on_orders(transactions: pl.LazyFrame) -> pl.LazyFrame:
     names = transactions.collect_schema().names()
     name = pl.col("customer_name") if "customer_name" in names else pl.lit(None, pl.String)
     email = pl.col("email") if "email" in names else pl.lit(None, pl.String)
-    id_as_email = pl.when(pl.col(C.CUSTOMER_ID).str.contains(_EMAIL)).then(pl.col(C.CUSTOMER_ID))
+    id_as_email = pl.when(pl.col(C.CUSTOMER_ID).str.contains(EMAIL_PATTERN)).then(pl.col(C.CUSTOMER_ID))
     return (
         transactions.select(C.CUSTOMER_ID, C.ORDER_DATE, name.alias("name"), email.alias("email"))
         .sort(C.ORDER_DATE, nulls_last=False)

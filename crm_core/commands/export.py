@@ -138,11 +138,13 @@ def _has_contacts(tx) -> bool:
 
 def _contacts_of_ids(summary):
     """Without name and e-mail columns the orders' contacts are the customer ids that are e-mail
-    addresses: :func:`crm_core.actions.contacts_on_orders` on one row per customer gives the same as on
-    every order, without another pass over the rows."""
+    addresses: :func:`crm_core.actions.contacts_on_orders` on one row for each such customer gives the
+    same as on every order (the others have no contact to give), without another pass over the rows."""
     import polars as pl
 
+    from crm_core.actions import EMAIL_PATTERN
     from crm_core.schema import C
 
-    ids = summary.select(C.CUSTOMER_ID, pl.lit(None, pl.Date).alias(C.ORDER_DATE)).lazy()
+    ids = (summary.lazy().filter(pl.col(C.CUSTOMER_ID).str.contains(EMAIL_PATTERN))
+           .select(C.CUSTOMER_ID, pl.lit(None, pl.Date).alias(C.ORDER_DATE)))
     return lambda build: build(ids).collect()
