@@ -81,9 +81,9 @@ def _export(args: argparse.Namespace) -> int:
     def collect(build):  # per-customer figures, slice by slice of customers over many rows
         return per_customer(tx, build, report.rows_valid)
 
+    fit = _clv_fit(tx, as_of, collect)  # first: its peak is the command's, with nothing else held
     # Only the columns the segments, tiers, value bands and the list read: 3M customers' whole summary
     # would be a few hundred MB more.
-    fit = _clv_fit(tx, as_of, collect)  # first: its peak is the command's, with nothing else held
     summary = collect(lambda rows: summarize(rows, as_of).select(SUMMARY_COLUMNS))
     profile = build_profile(dataset, summary=summary, engines=EngineSettings(clv_result=fit))
     del fit
