@@ -248,8 +248,9 @@ def reconcile_streamed(saved: pl.DataFrame, new: pl.LazyFrame, rows: int) -> Str
     kept_saved = saved.filter(~pl.col(_KEY).is_in(replaced.implode()))
     merged = pl.concat([_typed(kept_saved.lazy(), columns), _typed(indexed.filter(~pl.col(_ROW).is_in(dropped.implode())),
                                                                    columns)])
-    matched_by = " and ".join(label for label, used in (("order_id", id_rows > 0), ("customer, date and amount",
-                                                                                  without_id_rows > 0)) if used)
+    without_ids = without_id_rows > 0 or not has_id_column  # as reconcile says it (an empty file included)
+    matched_by = " and ".join(label for label, used in (("order_id", id_rows > 0),
+                                                        ("customer, date and amount", without_ids)) if used)
     changed = (
         status.filter(pl.col("status") == "changed").head(MAX_CHANGED_LISTED)
         .select(pl.col(_KEY).alias("order_id"), pl.col("customer").alias("customer_id"),
