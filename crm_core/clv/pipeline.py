@@ -317,7 +317,7 @@ def _hand_back_memory(customers: int) -> None:
 
     try:
         ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # no such function, or no C library to load by name
         pass
 
 
