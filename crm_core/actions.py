@@ -247,6 +247,7 @@ def action_table(
     playbook: pl.DataFrame,
     contacts: pl.DataFrame | None = None,
     settings: ValueSettings = ValueSettings(),
+    segments: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """One row per customer: summary, profile, contact fields, value band and recommended action.
 
@@ -261,6 +262,10 @@ def action_table(
         Playbook frame.
     contacts
         The customers side table (email, name, ...) or None.
+    segments
+        Keep only the customers of these segments (None: all). Value bands still rank every
+        customer; the playbook is matched for the kept ones alone (a target list of a few
+        segments out of millions of customers).
     """
     table = summary
     if profile is not None:
@@ -271,7 +276,10 @@ def action_table(
         if fields:
             unique_contacts = contacts.select(C.CUSTOMER_ID, *fields).unique(C.CUSTOMER_ID, keep="first")
             table = table.join(unique_contacts, on=C.CUSTOMER_ID, how="left")
-    return recommend(with_value_band(table, settings), playbook)
+    banded = with_value_band(table, settings)
+    if segments is not None:
+        banded = banded.filter(pl.col("segment").is_in(list(segments))) if "segment" in banded.columns else banded.clear()
+    return recommend(banded, playbook)
 
 
 def available_segments(actions: pl.DataFrame) -> list[str]:
@@ -337,7 +345,8 @@ def target_list_file(targets: pl.DataFrame, currency: str = "") -> pl.DataFrame:
     return readable_export(targets, TARGET_HEADERS, _TARGET_MONEY, _TARGET_SHARES, currency)
 
 
-_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+#: A customer id that is an e-mail address (used as the e-mail when no other is known).
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 def known_contacts(transactions: pl.LazyFrame, customers: pl.LazyFrame | None = None,
@@ -369,7 +378,7 @@ def contacts_on_orders(transactions: pl.LazyFrame) -> pl.LazyFrame:
     names = transactions.collect_schema().names()
     name = pl.col("customer_name") if "customer_name" in names else pl.lit(None, pl.String)
     email = pl.col("email") if "email" in names else pl.lit(None, pl.String)
-    id_as_email = pl.when(pl.col(C.CUSTOMER_ID).str.contains(_EMAIL)).then(pl.col(C.CUSTOMER_ID))
+    id_as_email = pl.when(pl.col(C.CUSTOMER_ID).str.contains(EMAIL_PATTERN)).then(pl.col(C.CUSTOMER_ID))
     return (
         transactions.select(C.CUSTOMER_ID, C.ORDER_DATE, name.alias("name"), email.alias("email"))
         .sort(C.ORDER_DATE, nulls_last=False)

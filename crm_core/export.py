@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+from typing import BinaryIO
 
 import polars as pl
 
@@ -40,9 +41,22 @@ def neutralize_cell(value: str) -> str:
     return value
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+#: Rows neutralised and written at a time by :func:`write_safe_csv`.
+CSV_ROWS_PER_WRITE = 200_000
+
+
 def safe_csv_bytes(frame: pl.DataFrame) -> bytes:
     """UTF-8 (with BOM, so Excel detects it) CSV of ``frame``, injection-safe."""
-    return b"\xef\xbb\xbf" + neutralize(_flatten(frame)).write_csv().encode("utf-8")
+    return UTF8_BOM + neutralize(_flatten(frame)).write_csv().encode("utf-8")
+
+
+def write_safe_csv(frame: pl.DataFrame, output: BinaryIO, rows_per_write: int = CSV_ROWS_PER_WRITE) -> None:
+    """:func:`safe_csv_bytes` of ``frame`` written to ``output``, the same bytes, a slice of rows at a time:
+    a large list never exists as one CSV string (plus its bytes, plus its neutralised copy) in memory."""
+    output.write(UTF8_BOM)
+    for offset in range(0, max(frame.height, 1), rows_per_write):
+        neutralize(_flatten(frame.slice(offset, rows_per_write))).write_csv(output, include_header=offset == 0)
 
 
 def safe_xlsx_bytes(frame: pl.DataFrame, sheet_name: str = "Customers") -> bytes:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -113,9 +114,10 @@ def _order_ids(frame: pl.DataFrame) -> pl.Expr:
 
 
 def _signatures(frame: pl.DataFrame) -> pl.DataFrame:
-    """One row per order key: what must be equal for two orders to be duplicates."""
+    """One row per order key, in the order of their first rows: what must be equal for two orders to be
+    duplicates. (In order: the changed orders listed are then the file's first ones, in both paths.)"""
     refunded = pl.col(C.FULLY_REFUNDED).fill_null(False).any() if C.FULLY_REFUNDED in frame.columns else pl.lit(False)
-    return frame.group_by(_KEY).agg(
+    return frame.group_by(_KEY, maintain_order=True).agg(
         pl.col(C.CUSTOMER_ID).first().alias("customer"),
         pl.col(C.ORDER_DATE).min().alias("date"),
         pl.len().alias("rows"),
@@ -142,7 +144,7 @@ def _reconcile(saved: pl.DataFrame, new: pl.DataFrame) -> tuple[pl.DataFrame, Re
     saved = saved.with_columns(_order_ids(saved).alias(_KEY))
     new = new.with_columns(_order_ids(new).alias(_KEY))
     old_orders, new_orders = _signatures(saved), _signatures(new)
-    compared = new_orders.join(old_orders, on=_KEY, how="left", suffix="_old")
+    compared = new_orders.join(old_orders, on=_KEY, how="left", suffix="_old", maintain_order="left")
     known = pl.col("rows_old").is_not_null()
     same = pl.all_horizontal([pl.col(c).eq_missing(pl.col(f"{c}_old")) for c in _SIGNATURE])
     status = compared.with_columns(
@@ -181,6 +183,110 @@ def _reconcile(saved: pl.DataFrame, new: pl.DataFrame) -> tuple[pl.DataFrame, Re
     return merged.select([pl.col(c).cast(TRANSACTION_SCHEMA[c]) for c in columns]), result, taken
 
 
+_ROW = "__row"
+_CONTENT = "\x00"  # the first character of an order key made from the content (see _order_ids)
+#: New rows whose order ids are counted in one hash set by the streamed reconciliation (about 200 MB).
+IDS_PER_PASS = 4_000_000
+
+
+def _content_group(amount_digits: int = 6) -> pl.Expr:
+    """The (customer, date, amount) a content key numbers its rows within, as one text value."""
+    return pl.concat_str([pl.col(C.CUSTOMER_ID), pl.col(C.ORDER_DATE).cast(pl.String),
+                          pl.col(C.AMOUNT).round(amount_digits).cast(pl.String)], separator="\x1f")
+
+
+@dataclass(frozen=True)
+class StreamedMerge:
+    """:func:`reconcile_streamed`'s outcome: the reconciliation and the merged rows as a query (saved rows
+    first, then the new export's rows in file order, as :func:`reconcile` orders them), to sink to a file."""
+
+    reconciliation: Reconciliation
+    merged: pl.LazyFrame
+    replaced: pl.Series  # keys of the saved orders the new export changed
+
+
+def reconcile_streamed(saved: pl.DataFrame, new: pl.LazyFrame, rows: int) -> StreamedMerge:
+    """:func:`reconcile` for a new export of many rows (``rows``, read in batches: on disk), without
+    holding them: the same counts and the same merged rows.
+
+    Only a new row whose order id, or (customer, date, amount), is among the saved orders' can be a
+    duplicate or a change: those few rows are collected and compared exactly as :func:`reconcile`
+    compares them (a content key's number counts every new row of its (customer, date, amount), and
+    all of them are among the few). Every other new order is new: without an id each row is one, with
+    ids they are counted distinct, slice by slice of ids. The merged rows stream from the files.
+    """
+    names = new.collect_schema().names()
+    has_id_column = C.ORDER_ID in names
+    columns = [c for c in TRANSACTION_SCHEMA if c in saved.columns or c in names]
+    saved = saved.with_columns(_order_ids(saved).alias(_KEY))
+    old_orders = _signatures(saved)
+    by_content = pl.col(_KEY).str.starts_with(_CONTENT)
+    saved_groups = saved.filter(by_content).select(_content_group()).to_series().unique()
+    could_match = [_content_group().is_in(saved_groups.implode())] if saved_groups.len() else []
+    if has_id_column:
+        saved_ids = saved.filter(~by_content).get_column(_KEY).unique().implode()
+        could_match.append(pl.col(C.ORDER_ID).is_in(saved_ids).fill_null(False))
+    indexed = new.with_row_index(_ROW)
+    few = indexed.filter(pl.any_horizontal(could_match) if could_match else pl.lit(False)) \
+        .collect(engine="streaming").sort(_ROW)
+    few = few.with_columns(_order_ids(few).alias(_KEY))
+    matched = few.filter(pl.col(_KEY).is_in(old_orders.get_column(_KEY).implode()))
+    compared = _signatures(matched).join(old_orders, on=_KEY, how="inner", suffix="_old", maintain_order="left")
+    same = pl.all_horizontal([pl.col(c).eq_missing(pl.col(f"{c}_old")) for c in _SIGNATURE])
+    status = compared.with_columns(pl.when(same).then(pl.lit("duplicate")).otherwise(pl.lit("changed")).alias("status"))
+    counts = dict(status.group_by("status").len().iter_rows())
+    replaced = status.filter(pl.col("status") == "changed").get_column(_KEY)
+    duplicates = status.filter(pl.col("status") == "duplicate").get_column(_KEY)
+    dropped = few.filter(pl.col(_KEY).is_in(duplicates.implode())).get_column(_ROW)
+    with_id = pl.col(C.ORDER_ID).is_not_null().sum() if has_id_column else pl.lit(0, pl.UInt32)
+    new_rows, id_rows = new.select(pl.len(), with_id.alias("with_id")).collect(engine="streaming").row(0)
+    without_id_rows = new_rows - id_rows
+    matched_id_orders = matched.filter(~pl.col(_KEY).str.starts_with(_CONTENT)).get_column(_KEY).n_unique()
+    matched_content_orders = matched.height - matched.filter(~pl.col(_KEY).str.starts_with(_CONTENT)).height
+    new_orders = (without_id_rows - matched_content_orders) + (_distinct_ids(new, rows) - matched_id_orders
+                                                               if id_rows else 0)
+    kept_saved = saved.filter(~pl.col(_KEY).is_in(replaced.implode()))
+    merged = pl.concat([_typed(kept_saved.lazy(), columns), _typed(indexed.filter(~pl.col(_ROW).is_in(dropped.implode())),
+                                                                   columns)])
+    without_ids = without_id_rows > 0 or not has_id_column  # as reconcile says it (an empty file included)
+    matched_by = " and ".join(label for label, used in (("order_id", id_rows > 0),
+                                                        ("customer, date and amount", without_ids)) if used)
+    changed = (
+        status.filter(pl.col("status") == "changed").head(MAX_CHANGED_LISTED)
+        .select(pl.col(_KEY).alias("order_id"), pl.col("customer").alias("customer_id"),
+                pl.col("amount_old").alias("old_amount"), pl.col("amount").alias("new_amount"),
+                pl.col("date_old").alias("old_date"), pl.col("date").alias("new_date"))
+    )
+    result = Reconciliation(
+        new_orders=new_orders,
+        changed_orders=counts.get("changed", 0),
+        duplicate_orders=counts.get("duplicate", 0),
+        orders_before=old_orders.height,
+        orders_after=old_orders.height + new_orders,  # a changed order replaces its saved self
+        rows_before=saved.height,
+        rows_after=kept_saved.height + new_rows - dropped.len(),
+        matched_by=matched_by,
+        changed=changed.to_dicts(),
+    )
+    return StreamedMerge(result, merged, replaced)
+
+
+def _typed(frame: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
+    """``columns`` of ``frame`` in the transaction schema's types, those it lacks as nulls."""
+    present = frame.collect_schema().names()
+    return frame.select([(pl.col(c) if c in present else pl.lit(None)).cast(TRANSACTION_SCHEMA[c]).alias(c)
+                         for c in columns])
+
+
+def _distinct_ids(new: pl.LazyFrame, rows: int) -> int:
+    """Distinct order ids of ``new``, counted slice by slice of their hashes (one hash set of all
+    of them would hold every id of a file of millions of orders)."""
+    slices = max(1, math.ceil(rows / IDS_PER_PASS))
+    ids = new.select(pl.col(C.ORDER_ID)).drop_nulls()
+    return sum(ids.filter(pl.col(C.ORDER_ID).hash() % slices == k).select(pl.col(C.ORDER_ID).n_unique())
+               .collect(engine="streaming").item() for k in range(slices))
+
+
 def merge_lines(saved: pl.DataFrame | None, new: pl.DataFrame | None, taken: pl.Series) -> pl.DataFrame | None:
     """Line items after an append: the saved ones, except those of the orders the new export
     replaced or added (``taken``, order keys), whose lines come from the new export."""
@@ -215,7 +321,7 @@ def versions(folder: Path) -> list[Reconciliation]:
 
 def append_export(
     folder: Path, new: pl.LazyFrame | pl.DataFrame, *, source: Path | bytes | None = None, source_filename: str = "",
-    lines: pl.LazyFrame | pl.DataFrame | None = None,
+    lines: pl.LazyFrame | pl.DataFrame | None = None, streamed_rows: int | None = None,
 ) -> Reconciliation:
     """Append ``new`` canonical transactions to the dataset saved in ``folder``.
 
@@ -223,17 +329,24 @@ def append_export(
     ``appends/<n>/`` with the appended file (``source``: its path or bytes)
     and the reconciliation; :func:`undo_append` puts them back. ``lines`` are
     the new export's line items (``IngestReport.lines``), if any.
+    ``streamed_rows``: ``new`` holds this many rows on disk (a file read in batches, which has no line
+    items): they are reconciled and written without being held (:func:`reconcile_streamed`).
     """
     folder = Path(folder)
     target = folder / TRANSACTIONS_FILE
     if not target.exists():
         raise FileNotFoundError(f"No saved dataset in {folder.name}: {TRANSACTIONS_FILE} is missing.")
     saved = conform(pl.scan_parquet(target), TRANSACTION_SCHEMA).collect()
-    new_frame = conform(new.lazy(), TRANSACTION_SCHEMA).collect()
-    merged, result, taken = _reconcile(saved, new_frame)
+    merged: pl.DataFrame | StreamedMerge
+    if streamed_rows is not None:
+        merged = reconcile_streamed(saved, conform(new.lazy(), TRANSACTION_SCHEMA), streamed_rows)
+        result, taken, new_lines = merged.reconciliation, merged.replaced, None  # of the saved lines, those replaced
+    else:
+        new_frame = conform(new.lazy(), TRANSACTION_SCHEMA).collect()
+        merged, result, taken = _reconcile(saved, new_frame)
+        new_lines = _useful_lines(lines, new_frame)
     lines_target = folder / LINES_FILE
     saved_lines = conform(pl.scan_parquet(lines_target), LINE_SCHEMA).collect() if lines_target.exists() else None
-    new_lines = _useful_lines(lines, new_frame)
     merged_lines = merge_lines(saved_lines, new_lines, taken) if new_lines is not None or saved_lines is not None else None
     number = max((int(p.name) for p in _appends(folder).glob("*") if p.name.isdigit()), default=0) + 1
     version = _appends(folder) / str(number)
@@ -243,13 +356,19 @@ def append_export(
     try:
         result = Reconciliation(**{**asdict(result), "version": number, "source_filename": Path(source_filename).name,
                                    "appended_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
-        merged.write_parquet(staging / f".{TRANSACTIONS_FILE}")
+        if isinstance(merged, StreamedMerge):
+            merged.merged.sink_parquet(staging / f".{TRANSACTIONS_FILE}")
+        else:
+            merged.write_parquet(staging / f".{TRANSACTIONS_FILE}")
         if merged_lines is not None:
             merged_lines.write_parquet(staging / f".{LINES_FILE}")
         if source is not None:
             suffix = "".join(s.lower() for s in Path(source_filename).suffixes[-2:] if s[1:].isalnum() and len(s) <= 6)
-            data = Path(source).read_bytes() if isinstance(source, Path) else bytes(source)
-            (staging / f"{APPENDED_STEM}{suffix}").write_bytes(data)
+            copy = staging / f"{APPENDED_STEM}{suffix}"
+            if isinstance(source, Path):
+                shutil.copyfile(source, copy)  # block by block: an export of millions of rows is never held
+            else:
+                copy.write_bytes(bytes(source))
         (staging / RECONCILIATION_FILE).write_text(json.dumps(result.to_dict(), ensure_ascii=False), "utf-8")
         if lines_target.exists():  # before the transactions: once they are copied, failing restores both
             shutil.copy2(lines_target, staging / PREVIOUS_LINES_FILE)

@@ -169,3 +169,33 @@ def test_cli_append_on_a_workspace_folder_updates_the_catalog(tmp_path):
     # a folder outside a workspace has no catalog row to update
     assert not record_rows_valid(tmp_path, 3)
     assert not record_rows_valid(tmp_path / "ws" / ("0" * 32), 3)
+
+
+def test_streamed_reconciliation_matches_the_whole_one(tmp_path, monkeypatch):
+    """Many rows on disk are reconciled without being held: the same counts, changed orders and merged rows
+    as the whole comparison, ids counted in several slices, ids and content keys mixed."""
+    from crm_core import reconcile as module
+
+    monkeypatch.setattr(module, "IDS_PER_PASS", 3)
+    saved = pl.DataFrame(
+        [("A1", "c1", D(2024, 1, 5), 10.0), ("A1", "c1", D(2024, 1, 5), 5.0), ("A2", "c2", D(2024, 1, 20), 30.0),
+         ("A3", "c3", D(2024, 1, 28), 40.0), (None, "c4", D(2024, 2, 1), 7.5), (None, "c4", D(2024, 2, 1), 7.5),
+         (None, "c5", D(2024, 2, 2), 3.0)],
+        schema={C.ORDER_ID: pl.String, C.CUSTOMER_ID: pl.String, C.ORDER_DATE: pl.Date, C.AMOUNT: pl.Float64},
+        orient="row",
+    )
+    new = pl.DataFrame(
+        [("A2", "c2", D(2024, 1, 20), 30.0), ("A3", "c3", D(2024, 1, 28), 25.0), ("A4", "c1", D(2024, 2, 3), 12.0),
+         ("A4", "c1", D(2024, 2, 3), 1.0), ("A9", "c4", D(2024, 2, 1), 7.5),  # an id row in c4's content group
+         (None, "c4", D(2024, 2, 1), 7.5), (None, "c4", D(2024, 2, 1), 7.5), (None, "c5", D(2024, 2, 2), 3.5),
+         (None, "c6", D(2024, 2, 9), 2.0), ("A1", "c1", D(2024, 1, 5), 15.0), ("A5", "c7", D(2024, 3, 1), 4.0)],
+        schema=saved.schema, orient="row",
+    )
+    for pair in ((saved, new), (saved.drop(C.ORDER_ID), new.drop(C.ORDER_ID)), (saved, new.drop(C.ORDER_ID))):
+        whole, expected, _ = module._reconcile(*pair)
+        path = tmp_path / "new.parquet"
+        pair[1].write_parquet(path)
+        streamed = module.reconcile_streamed(pair[0], pl.scan_parquet(path), pair[1].height)
+        assert streamed.reconciliation == expected
+        assert streamed.merged.collect().equals(whole)
+    assert expected.duplicate_orders and expected.new_orders  # the last pair still matches on content

@@ -147,3 +147,34 @@ def test_constants_kept_in_the_light_command_modules_match_the_engines():
 
     assert rfm_command.ALLOWED_BINS == ALLOWED_BINS
     assert export.HIGH_VALUE_SHARE == ValueSettings().high_value_share
+
+
+def test_append_is_the_same_when_read_in_batches(orders, tmp_path, monkeypatch, capsys):
+    """The dataset a batched append writes (rows reconciled and written without being held) holds the same
+    rows in the same order, and the counts are the same, as when the file is read whole; appended twice,
+    every order of the second time is a duplicate."""
+    from crm_core import reconcile
+    from crm_core.dataset import TRANSACTIONS_FILE
+
+    def appended(folder: Path) -> list[tuple[dict, pl.DataFrame]]:
+        assert main(["demo", "--out", str(folder)]) == 0
+        capsys.readouterr()
+        results = []
+        for _ in range(2):
+            assert main(["append", str(folder), str(orders), "--json"]) == 0, capsys.readouterr().err
+            payload = json.loads(capsys.readouterr().out)
+            payload.pop("appended_at")
+            results.append((payload, pl.read_parquet(folder / TRANSACTIONS_FILE)))
+        return results
+
+    whole = appended(tmp_path / "whole")
+    _batched(monkeypatch)
+    streamed, original = [], reconcile.reconcile_streamed
+    monkeypatch.setattr(reconcile, "reconcile_streamed", lambda *args: streamed.append(1) or original(*args))
+    batched = appended(tmp_path / "batched")
+    assert len(streamed) == 2
+    for (whole_payload, whole_rows), (batched_payload, batched_rows) in zip(whole, batched):
+        assert batched_payload == whole_payload and whole_payload["rows_rejected"] == 1
+        assert batched_rows.equals(whole_rows)
+    assert whole[0][0]["new_orders"] == ROWS and whole[1][0]["duplicate_orders"] == ROWS
+

@@ -8,7 +8,7 @@ import openpyxl
 import polars as pl
 import pytest
 
-from crm_core.export import GUARD, neutralize_cell, safe_csv_bytes, safe_xlsx_bytes
+from crm_core.export import GUARD, neutralize_cell, safe_csv_bytes, safe_xlsx_bytes, write_safe_csv
 
 HOSTILE = ["=1+2", "+SUM(A1:A9)", "-2+3", "@cmd", "\tTAB", "\rCR", "=HYPERLINK(\"http://x\")"]
 HARMLESS = ["-12.5", "+7", "C000123", "", "plain text", "1e5", "-3,5"]
@@ -39,6 +39,15 @@ def test_csv_round_trip_reads_original_plus_guard():
     read_ids = [row["customer_id"] for row in rows]
     assert read_ids == [GUARD + v for v in HOSTILE] + HARMLESS
     assert [float(row["revenue"]) for row in rows] == [float(i) for i in range(len(rows))]
+
+
+@pytest.mark.parametrize("rows_per_write", [1, 3, 1000])
+def test_csv_written_in_slices_is_the_same_bytes(rows_per_write):
+    """A large list is neutralised and written a slice of rows at a time: every slice guarded, one header."""
+    for frame in (_frame(), _frame().clear()):
+        output = io.BytesIO()
+        write_safe_csv(frame, output, rows_per_write)
+        assert output.getvalue() == safe_csv_bytes(frame)
 
 
 def test_xlsx_has_no_formula_cells_and_keeps_numbers():

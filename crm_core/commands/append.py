@@ -11,6 +11,7 @@ from crm_core.commands.common import (
     emit,
     mapping_from_args,
     options_from_args,
+    run_supervised,
     view_settings,
 )
 from crm_core.ingest import IngestError
@@ -25,6 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Under the ingest limits, in a forked child that reads the file itself (see ``run_supervised``):
+    a large file is read in batches and its rows stay on disk until they are written to the dataset."""
+    return run_supervised(lambda: _append(args), args)
+
+
+def _append(args: argparse.Namespace) -> int:
     from crm_core.ingest import read_orders
     from crm_core.reconcile import append_export, undo_append, versions
     from crm_core.workspace import locked_folder, record_rows_valid
@@ -52,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
         options = replace(options, revenue_definition=_saved_revenue_definition(folder))
     tx, report = read_orders(args.path, mapping_from_args(args), options)
     with locked_folder(folder):  # the app may be appending to the same dataset
-        result = append_export(folder, tx, source=Path(args.path), source_filename=str(args.path), lines=report.lines)
+        result = append_export(folder, tx, source=Path(args.path), source_filename=str(args.path), lines=report.lines,
+                               streamed_rows=report.rows_valid if report.detected.get("read_in_batches") else None)
     record_rows_valid(folder, result.rows_after)
     payload = {
         **result.to_dict(),
