@@ -147,6 +147,17 @@ class Finding:
         return self.detail
 
 
+#: ``slicer(tx, build)``: ``build(tx).collect()`` for a ``build`` that makes each customer's row from that
+#: customer's rows alone (see :func:`crm_core.commands.common.per_customer`, which builds it slice by slice
+#: of customers when the rows are many and on disk).
+Slicer = Callable[[pl.LazyFrame, Callable[[pl.LazyFrame], pl.LazyFrame]], pl.DataFrame]
+
+
+def whole(tx: pl.LazyFrame, build: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.DataFrame:
+    """The default :data:`Slicer`: every customer at once."""
+    return build(tx).collect()
+
+
 @dataclass
 class FindingContext:
     """What every finding reads; the customer summary is computed once, lazily."""
@@ -156,6 +167,8 @@ class FindingContext:
     precomputed_summary: pl.DataFrame | None = None
     #: :func:`crm_core.drivers.customer_profiles` of the customers acquired in the period, when the caller has them.
     precomputed_profiles: pl.DataFrame | None = None
+    #: How per-customer tables (summary, CLV statistics, first-order profiles) are built from the rows.
+    slicer: Slicer = whole
 
     @cached_property
     def period(self) -> tuple[dt.date, dt.date]:
@@ -173,9 +186,20 @@ class FindingContext:
         return filter_period(self.dataset.transactions, *self.period)
 
     @cached_property
+    def forecast(self) -> Any:
+        """The lifetime-value fit on each customer's whole history up to the period end (as the Lifetime page,
+        the clv command and the headline figure ``predicted_value_total``); raises ValueError when it cannot be fitted."""
+        from crm_core.clv import fit_clv, months_to_weeks
+
+        settings = replace(self.settings.analysis.clv_settings(self.period[1]),
+                           horizon_weeks=months_to_weeks(self.settings.horizon_months))
+        orders = filter_period(self.dataset.transactions, None, self.period[1])
+        return fit_clv(orders, settings, per_customer=lambda build: self.slicer(orders, build))
+
+    @cached_property
     def clv(self) -> tuple[Any | None, str]:
         """The lifetime-value fit of the period, or (None, why not) when it is unreliable."""
-        from crm_core.clv import fit_clv, months_to_weeks, sufficiency_problems
+        from crm_core.clv import sufficiency_problems
 
         summary = self.summary
         if summary.height == 0:
@@ -184,10 +208,8 @@ class FindingContext:
         problems = sufficiency_problems(summary.height, history_days, float((summary["purchase_days"] >= 2).mean()))
         if problems:  # known to be unreliable: skip the fit
             return None, problems[0]
-        settings = replace(self.settings.analysis.clv_settings(self.period[1]),
-                           horizon_weeks=months_to_weeks(self.settings.horizon_months))
-        try:  # each customer's whole history up to the period end, as the Lifetime page and the clv command
-            result = fit_clv(filter_period(self.dataset.transactions, None, self.period[1]), settings)
+        try:
+            result = self.forecast
         except ValueError as error:
             return None, str(error)
         if not result.reliable or not result.customers["clv"].is_finite().any():
@@ -199,7 +221,7 @@ class FindingContext:
         """Per-customer summary of the period, as of its end."""
         if self.precomputed_summary is not None:
             return self.precomputed_summary
-        return summarize(self.transactions, as_of=self.period[1]).collect()
+        return self.slicer(self.transactions, lambda rows: summarize(rows, as_of=self.period[1]))
 
     @property
     def style(self) -> NumberStyle:
@@ -742,6 +764,7 @@ def key_findings(
     summary: pl.DataFrame | None = None,
     keys: tuple[str, ...] | None = None,
     profiles: pl.DataFrame | None = None,
+    context: FindingContext | None = None,
 ) -> list[Finding]:
     """Every available key finding, in presentation order.
 
@@ -758,8 +781,11 @@ def key_findings(
     profiles
         The first-order profiles of the customers acquired in the period when the caller already has them
         (``customer_profiles`` of the whole history up to the period end, kept from the period start on).
+    context
+        The context to read (instead of one built from the arguments above), when the caller shares it
+        with other figures (the report's headline figures read its summary and forecast).
     """
-    ctx = FindingContext(dataset, settings or FindingSettings(), summary, profiles)
+    ctx = context or FindingContext(dataset, settings or FindingSettings(), summary, profiles)
     if ctx.transactions.select(pl.len()).collect().item() == 0:
         return []
     findings = []

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -21,7 +22,9 @@ if TYPE_CHECKING:
     import polars as pl
 
     from crm_core.currency import RatesTable
+    from crm_core.dataset import Dataset
     from crm_core.filters import View
+    from crm_core.findings import FindingContext, FindingSettings
     from crm_core.ingest.report import IngestReport
 
 #: Largest view file read (a saved view is a few hundred bytes).
@@ -212,6 +215,31 @@ def per_customer(tx: pl.LazyFrame, build: Callable[[pl.LazyFrame], pl.LazyFrame]
     # chunks (one per Parquet part of a batched read) are added in another order, a bit off in the last place.
     parts = [build(tx.filter(customer.hash() % slices == k).collect().rechunk().lazy()).collect() for k in range(slices)]
     return pl.concat(parts).sort(C.CUSTOMER_ID)
+
+
+def on_disk(report: IngestReport) -> bool:
+    """Whether the rows were read in batches: they stay on disk (Parquet parts) and are not collected whole."""
+    return bool(report.detected.get("read_in_batches"))
+
+
+def streaming_when_on_disk(report: IngestReport) -> contextlib.AbstractContextManager[Any]:
+    """Polars' streaming engine for every query while the rows are on disk (:func:`on_disk`): a query
+    over them then holds a batch of rows at a time, not all of them; otherwise nothing changes."""
+    import polars as pl
+
+    return pl.Config(engine_affinity="streaming") if on_disk(report) else contextlib.nullcontext()
+
+
+def finding_context(dataset: Dataset, settings: FindingSettings, report: IngestReport) -> FindingContext:
+    """The key findings' context (report, deck): when the rows are on disk, its per-customer tables (the
+    summary, the lifetime-value statistics, first-order profiles) are built slice by slice of customers
+    (:func:`per_customer`), as the rfm, portfolio and clv commands build theirs."""
+    from crm_core.findings import FindingContext
+
+    if not on_disk(report):
+        return FindingContext(dataset, settings)
+    rows = report.rows_valid
+    return FindingContext(dataset, settings, slicer=lambda tx, build: per_customer(tx, build, rows))
 
 
 #: Files up to this size run whole in the supervised child, under the reader's memory limit: a command
