@@ -68,7 +68,9 @@ def _child(command: Callable[[], int], stderr_fd: int, memory: int) -> int:
     os.environ[SUPERVISED_ENV] = "1"
     if memory:
         cap = memory + limits.ADDRESS_HEADROOM
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        # The soft limit caps the command; the hard one stays, so that a program the command starts
+        # (Chromium printing a deck's chart, see :func:`uncapped`) can lift the cap it would inherit.
+        resource.setrlimit(resource.RLIMIT_AS, (cap, resource.getrlimit(resource.RLIMIT_AS)[1]))
     code = 2
     try:
         code = command()
@@ -81,6 +83,20 @@ def _child(command: Callable[[], int], stderr_fd: int, memory: int) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
     return code
+
+
+@contextlib.contextmanager
+def uncapped() -> Iterator[None]:
+    """The address-space cap lifted (to the hard limit) while a supervised command starts a program that
+    inherits it (Chromium printing a deck's chart): Chromium reserves tens of GB of address space it never
+    touches, so it cannot start under the cap. The command only waits for it meanwhile. (A ``preexec_fn``
+    would do it in the program alone, but is unsafe in a process running Polars' threads.)"""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def _watch(pid: int, memory: int, seconds: float) -> tuple[int, str | None]:
