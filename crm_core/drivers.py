@@ -310,9 +310,11 @@ def available_dimensions(profiles: pl.DataFrame) -> list[str]:
 # --------------------------------------------------------------------------- predictions
 
 
-def predicted_values(tx: pl.LazyFrame, as_of: dt.date | None = None,
-                     months: int = PREDICTION_MONTHS) -> tuple[pl.DataFrame | None, list[str]]:
+def predicted_values(tx: pl.LazyFrame, as_of: dt.date | None = None, months: int = PREDICTION_MONTHS,
+                     slicer: Slicer | None = None) -> tuple[pl.DataFrame | None, list[str]]:
     """Each customer's predicted value over the next ``months`` (BG/NBD + Gamma-Gamma, revenue terms).
+
+    ``slicer`` builds the model's per-customer statistics (default: at once; see :func:`customer_profiles`).
 
     Returns
     -------
@@ -327,7 +329,8 @@ def predicted_values(tx: pl.LazyFrame, as_of: dt.date | None = None,
     as_of = as_of or data_as_of(tx)
     try:
         with np.errstate(all="ignore"):  # degenerate fits on tiny data warn; their problems are reported instead
-            result = fit_clv(tx, CLVSettings(horizon_weeks=months_to_weeks(months), calibration_end=as_of))
+            result = fit_clv(tx, CLVSettings(horizon_weeks=months_to_weeks(months), calibration_end=as_of),
+                             per_customer=None if slicer is None else (lambda build: slicer(tx, build)))
     except ValueError as error:
         return None, [str(error)]
     if not result.spend_modelled:
