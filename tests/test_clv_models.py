@@ -122,6 +122,38 @@ def test_pareto_likelihood_in_row_chunks_equals_one_pass(rfm, monkeypatch):
     np.testing.assert_allclose(chunked.hessian(point), whole.hessian(point), rtol=1e-11)
     np.testing.assert_allclose(ParetoNBDModel().fit(*rfm).theta(), one_pass_fit, rtol=1e-8)
 
+
+def test_pareto_chunks_by_nodes_and_nodes_placed_again_equal_one_pass(rfm, monkeypatch):
+    """Histories with many nodes (30M orders) are taken in chunks of at most CHUNK_NODES nodes, and nodes past
+    STORED_NODES are placed again at each evaluation: the same sums, and each row's odds exactly the same."""
+    (ux, ut, uT), counts, _ = compress(*rfm)
+    point = np.log([0.6, 9.0, 0.7, 13.0])
+    whole = ParetoNBDLikelihood(ux, ut, uT, counts, tuple(np.exp(point)))
+    model = ParetoNBDModel().fit(*rfm)
+    odds, gradient = model.log_dropout_odds_and_gradient(ux, ut, uT)
+    alive = model.conditional_probability_alive(ux, ut, uT)
+    nodes = pareto_nbd.node_counts(ux, ut, uT, tuple(np.exp(point)))
+    monkeypatch.setattr(pareto_nbd, "CHUNK_NODES", int(nodes.sum()) // 9)
+    monkeypatch.setattr(pareto_nbd, "STORED_NODES", int(nodes.sum()) // 3)
+    chunked = ParetoNBDLikelihood(ux, ut, uT, counts, tuple(np.exp(point)))
+    assert len(chunked.chunks) >= 9 and any(stored is None for _, stored in chunked.chunks)
+    assert sum(len(stored.row) for _, stored in chunked.chunks if stored is not None) < nodes.sum()
+    for got, want in zip(chunked(point), whole(point)):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    np.testing.assert_allclose(chunked.hessian(point), whole.hessian(point), rtol=1e-11)
+    chunked_odds, chunked_gradient = model.log_dropout_odds_and_gradient(ux, ut, uT)
+    np.testing.assert_array_equal(chunked_odds, odds)
+    np.testing.assert_array_equal(chunked_gradient, gradient)
+    np.testing.assert_array_equal(model.conditional_probability_alive(ux, ut, uT), alive)
+
+
+def test_row_chunks_respect_both_limits(monkeypatch):
+    monkeypatch.setattr(pareto_nbd, "CHUNK_ROWS", 4)
+    monkeypatch.setattr(pareto_nbd, "CHUNK_NODES", 10)
+    chunks = pareto_nbd.row_chunks(np.array([3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 40, 2]))
+    assert [(c.start, c.stop) for c in chunks] == [(0, 3), (3, 7), (7, 10), (10, 11), (11, 12)]
+    assert [(c.start, c.stop) for c in pareto_nbd.row_chunks(np.array([], dtype=np.int64))] == [(0, 1)]
+
 EXTREMES = np.array([
     (0, 0.0, 1e-6),  # bought minutes ago
     (0, 0.0, 1e4),  # one purchase two centuries ago

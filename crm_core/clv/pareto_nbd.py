@@ -85,12 +85,10 @@ class _Nodes:
     has_integral: np.ndarray  # per row: t_x < T (otherwise I = 0)
 
 
-def _nodes(x: np.ndarray, t_x: np.ndarray, age: np.ndarray, theta: Theta, per_panel: int = NODES_PER_PANEL) -> _Nodes:
-    """Gauss-Legendre panels over y = ln(m + tau), tau in (t_x, T), placed for parameters ``theta``.
-
-    A panel over which the integrand changes little needs fewer nodes: 3 up to a change of e^0.5,
-    4 up to e^2, 6 up to e^5 (each ~1e-10 relative error), ``per_panel`` beyond.
-    """
+def _panels(x: np.ndarray, t_x: np.ndarray, age: np.ndarray, theta: Theta,
+            per_panel: int = NODES_PER_PANEL) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Where :func:`_nodes` puts each row's panels: (m, y0, panels, panel length, nodes per panel, has_integral),
+    per row. All panels of a row have the same length, hence the same number of nodes."""
     r, alpha, s, beta = (float(v) for v in theta)
     m = min(alpha, beta)
     y0, y1 = np.log(m + t_x), np.log(m + age)
@@ -105,15 +103,35 @@ def _nodes(x: np.ndarray, t_x: np.ndarray, age: np.ndarray, theta: Theta, per_pa
     length = np.where(has_integral, np.minimum(span, cut), 0.0)
     panels = np.clip(np.ceil(fastest * length / MAX_LOG_CHANGE_PER_PANEL), 1, MAX_PANELS).astype(np.int64)
     panels = np.where(has_integral, panels, 0)
+    panel_length = length / np.maximum(panels, 1)
+    change = fastest * panel_length
+    count = np.minimum(np.select([change <= 0.5, change <= 2.0, change <= 5.0], [3, 4, 6], per_panel), per_panel)
+    return m, y0, panels, panel_length, count, has_integral
+
+
+def node_counts(x: np.ndarray, t_x: np.ndarray, age: np.ndarray, theta: Theta,
+                per_panel: int = NODES_PER_PANEL) -> np.ndarray:
+    """Quadrature nodes :func:`_nodes` gives each row (what sizes the chunks of rows)."""
+    with np.errstate(invalid="ignore"):  # a degenerate theta (NaN) gives no nodes, as in _nodes
+        _, _, panels, _, count, _ = _panels(x, t_x, age, theta, per_panel)
+    return panels * count
+
+
+def _nodes(x: np.ndarray, t_x: np.ndarray, age: np.ndarray, theta: Theta, per_panel: int = NODES_PER_PANEL) -> _Nodes:
+    """Gauss-Legendre panels over y = ln(m + tau), tau in (t_x, T), placed for parameters ``theta``.
+
+    A panel over which the integrand changes little needs fewer nodes: 3 up to a change of e^0.5,
+    4 up to e^2, 6 up to e^5 (each ~1e-10 relative error), ``per_panel`` beyond.
+    """
+    m, y0, panels, row_panel_length, row_count, has_integral = _panels(x, t_x, age, theta, per_panel)
     panel_row = np.repeat(np.arange(len(x)), panels)
     panel_index = np.arange(len(panel_row)) - np.repeat(np.cumsum(panels) - panels, panels)
-    panel_length = (length / np.maximum(panels, 1))[panel_row]
+    panel_length = row_panel_length[panel_row]
     start = y0[panel_row] + panel_index * panel_length
-    change = fastest[panel_row] * panel_length
-    count = np.select([change <= 0.5, change <= 2.0, change <= 5.0], [3, 4, 6], per_panel)
+    count = row_count[panel_row]
     rows, taus, weights = [], [], []
-    for nodes in np.unique(np.minimum(count, per_panel)):
-        chosen = np.minimum(count, per_panel) == nodes
+    for nodes in np.unique(count):
+        chosen = count == nodes
         gl_u, gl_w = gauss_legendre(int(nodes))
         half = panel_length[chosen] / 2.0
         y = start[chosen][:, None] + (gl_u[None, :] + 1.0) * half[:, None]
@@ -183,11 +201,18 @@ class ParetoNBDLikelihood(Likelihood):
         # Gamma-function terms depend on x alone: evaluated once per distinct x, weighted by its rows.
         self.distinct_x, x_code = value_codes(x)
         self.weight_by_x = np.bincount(x_code, weights=w, minlength=len(self.distinct_x))
-        # The node arrays hold ~10-30 nodes per row and a dozen values per node: a million distinct
-        # histories (30M orders) would need gigabytes at once, so rows are taken in chunks (one chunk
-        # below CHUNK_ROWS rows, the same arithmetic in the same order as without chunks).
-        self.chunks = [(rows, _nodes(x[rows], t_x[rows], age[rows], reference, per_panel))
-                       for rows in _row_chunks(len(x))]
+        # The node arrays hold 4-500 nodes per row and a dozen values per node: a million distinct
+        # histories (30M orders) would need gigabytes at once, so rows are taken in chunks of at most
+        # CHUNK_ROWS rows and CHUNK_NODES nodes (one chunk for a small fit: the same arithmetic in the
+        # same order as without chunks). The nodes of the first STORED_NODES are kept between
+        # evaluations; the rest are placed again at each one (the same nodes, in less memory).
+        self.reference, self.per_panel = reference, per_panel
+        self.chunks: list[tuple[slice, _Nodes | None]] = []
+        stored = 0
+        for rows in row_chunks(node_counts(x, t_x, age, reference, per_panel)):
+            nodes = _nodes(x[rows], t_x[rows], age[rows], reference, per_panel) if stored < STORED_NODES else None
+            stored += 0 if nodes is None else len(nodes.row)
+            self.chunks.append((rows, nodes))
 
     def _evaluate(self, log_params: np.ndarray, hessian: bool):
         r, alpha, s, beta = theta = np.exp(log_params)
@@ -204,6 +229,8 @@ class ParetoNBDLikelihood(Likelihood):
             h[3, 3] = -n * s / beta**2
         g = np.zeros(4)
         for rows, nodes in self.chunks:
+            if nodes is None:
+                nodes = _nodes(self.x[rows], self.t_x[rows], self.age[rows], self.reference, self.per_panel)
             chunk_ll, chunk_g = self._add_rows(rows, nodes, tuple(theta), h)
             ll += chunk_ll
             g += chunk_g
@@ -249,13 +276,28 @@ class ParetoNBDLikelihood(Likelihood):
         return ll, g
 
 
-#: Rows of (x, t_x, T) whose quadrature nodes are held at once (about 100 MB of node arrays).
+#: Rows of (x, t_x, T) and quadrature nodes taken at once: the derivatives need about 20 values per node
+#: (about 160 MB for a chunk at the node limit).
 CHUNK_ROWS = 50_000
+CHUNK_NODES = 1_000_000
+#: Nodes a likelihood keeps between evaluations (24 bytes each); beyond, they are placed again each time.
+STORED_NODES = 4_000_000
 
 
-def _row_chunks(rows: int) -> list[slice]:
-    """Consecutive slices of at most CHUNK_ROWS rows (one slice, possibly empty, for a small fit)."""
-    return [slice(start, start + CHUNK_ROWS) for start in range(0, max(rows, 1), CHUNK_ROWS)]
+def row_chunks(nodes_per_row: np.ndarray) -> list[slice]:
+    """Consecutive slices of at most CHUNK_ROWS rows and, unless one row has more, CHUNK_NODES nodes
+    (one slice, possibly empty, for a small fit)."""
+    rows = len(nodes_per_row)
+    if rows <= CHUNK_ROWS and int(nodes_per_row.sum()) <= CHUNK_NODES:
+        return [slice(0, max(rows, 1))]
+    chunks, start, cumulative = [], 0, np.cumsum(nodes_per_row)
+    while start < rows:
+        before = int(cumulative[start - 1]) if start else 0
+        end = int(np.searchsorted(cumulative, before + CHUNK_NODES, side="right"))  # rows that fit the nodes
+        end = min(max(end, start + 1), start + CHUNK_ROWS, rows)
+        chunks.append(slice(start, end))
+        start = end
+    return chunks
 
 
 def _pareto_starts(x: np.ndarray, age: np.ndarray, w: np.ndarray) -> list[np.ndarray]:
@@ -331,22 +373,20 @@ class ParetoNBDModel(PurchaseModel):
         theta = self.theta() if theta is None else theta
         x, t_x, age = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (x, t_x, age))
         x, t_x, age = np.broadcast_arrays(x, t_x, age)
-        terms = _RowTerms(x, t_x, age, _nodes(x, t_x, age, theta), theta)
-        return terms.second - terms.first
+        odds = []
+        for rows in row_chunks(node_counts(x, t_x, age, theta)):  # each row's odds on its own nodes: any chunks
+            terms = _RowTerms(x[rows], t_x[rows], age[rows], _nodes(x[rows], t_x[rows], age[rows], theta), theta)
+            odds.append(terms.second - terms.first)
+        return np.concatenate(odds)
 
     def log_dropout_odds_and_gradient(self, x: np.ndarray, t_x: np.ndarray,
                                       age: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """B - A and its exact gradient in log-parameters, from the likelihood's own terms (one pass)."""
         theta = self.theta()
-        r, alpha, s, beta = theta
         x, t_x, age = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float)) for v in (x, t_x, age)))
-        terms = _RowTerms(x, t_x, age, _nodes(x, t_x, age, theta), theta, derivatives=True)
-        d_first = np.stack([-np.log(alpha + age), -(r + x) / (alpha + age), -np.log(beta + age), -s / (beta + age)])
-        d_second = terms.mean_grad.T.astype(float)
-        d_second[2] += 1.0 / s
-        odds = terms.second - terms.first
-        gradient = (d_second - d_first) * np.array(theta, dtype=float)[:, None]
-        return odds, np.where(np.isfinite(odds), gradient, 0.0)
+        parts = [_odds_and_gradient(x[rows], t_x[rows], age[rows], theta)
+                 for rows in row_chunks(node_counts(x, t_x, age, theta))]  # each row on its own nodes: any chunks
+        return np.concatenate([odds for odds, _ in parts]), np.concatenate([gradient for _, gradient in parts], axis=1)
 
     def purchases_if_alive(self, t: float | np.ndarray, x: np.ndarray, age: np.ndarray,
                            theta: Theta | None = None) -> np.ndarray:
@@ -396,6 +436,18 @@ class ParetoNBDModel(PurchaseModel):
         """Expected repeat purchases in (0, t] for a new customer: r/alpha * E[time active in (0, t]]."""
         r, alpha, s, beta = self.theta()
         return r / alpha * _expected_active_time(np.asarray(t, dtype=float), s, beta)
+
+
+def _odds_and_gradient(x: np.ndarray, t_x: np.ndarray, age: np.ndarray, theta: Theta) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`ParetoNBDModel.log_dropout_odds_and_gradient` on some rows."""
+    r, alpha, s, beta = theta
+    terms = _RowTerms(x, t_x, age, _nodes(x, t_x, age, theta), theta, derivatives=True)
+    d_first = np.stack([-np.log(alpha + age), -(r + x) / (alpha + age), -np.log(beta + age), -s / (beta + age)])
+    d_second = terms.mean_grad.T.astype(float)
+    d_second[2] += 1.0 / s
+    odds = terms.second - terms.first
+    gradient = (d_second - d_first) * np.array(theta, dtype=float)[:, None]
+    return odds, np.where(np.isfinite(odds), gradient, 0.0)
 
 
 def _expected_active_time(t: np.ndarray, s, scale) -> np.ndarray:

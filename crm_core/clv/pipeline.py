@@ -50,7 +50,8 @@ MIN_CHOICE_DAYS = 90  # calibration days needed before the held-back weeks to co
 
 
 def discounted_purchases(model: PurchaseModel, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
-                         horizon_weeks: float, annual_discount_rate: float) -> tuple[np.ndarray, np.ndarray]:
+                         horizon_weeks: float, annual_discount_rate: float,
+                         p_alive: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Expected purchases over the horizon, plain and discounted.
 
     Cash flows are taken monthly (the horizon split into periods of about one
@@ -59,7 +60,8 @@ def discounted_purchases(model: PurchaseModel, frequency: ArrayLike, recency: Ar
 
     Expected purchases are ``N(t; x, T) / (1 + dropout odds)`` (FHL 2005 eq. 10),
     so the discounted sum of monthly increments is computed on ``N`` once per
-    distinct (x, T) and divided by each customer's own ``1 + dropout odds``.
+    distinct (x, T) and divided by each customer's own ``1 + dropout odds``. ``p_alive``: each
+    customer's P(alive) when already known (the same values, not computed again).
     """
     x, t_x, age = as_float(frequency), as_float(recency), as_float(T)
     periods = max(1, math.ceil(horizon_weeks / WEEKS_PER_MONTH - 1e-9))
@@ -71,7 +73,7 @@ def discounted_purchases(model: PurchaseModel, frequency: ArrayLike, recency: Ar
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if_alive = model.purchases_if_alive(edges[1:, None], ux[None], uT[None])  # (periods, distinct (x, T))
         increments = np.diff(if_alive, axis=0, prepend=0.0)
-    alive_weight = model.conditional_probability_alive(x, t_x, age)
+    alive_weight = model.conditional_probability_alive(x, t_x, age) if p_alive is None else p_alive
     return if_alive[-1][inverse] * alive_weight, (discount @ increments)[inverse] * alive_weight
 
 
@@ -214,6 +216,13 @@ def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: Suff
     customer's orders (default: at once; the CLI builds it slice by slice of customers for files
     read in batches, see :func:`crm_core.commands.common.per_customer`).
     """
+    # Scored once the fit's own per-customer arrays are gone (3M customers: a few hundred MB).
+    return rescore(_fit(tx, settings, rules, holdout_end, per_customer), settings)
+
+
+def _fit(tx: pl.LazyFrame, settings: CLVSettings, rules: SufficiencyRules, holdout_end: dt.date | None,
+         per_customer: PerCustomer | None) -> CLVResult:
+    """:func:`fit_clv` up to the scores that depend on the horizon, margin and interval (see :func:`rescore`)."""
     collect = per_customer or (lambda build: build(tx).collect())
     calibration_end = settings.calibration_end or data_as_of(tx)
     # Auto: the orders to compare the models on. Held back from the calibration data (the default),
@@ -227,7 +236,11 @@ def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: Suff
         counts, everyone = _split_counts(everyone), everyone.drop(SPLIT_COLUMNS)
     elif holdout is not None:
         counts = parallel.submit(_holdout_counts, collect, *holdout).result
-    summary = everyone.filter(pl.col("first_purchase_date").is_not_null())
+    # Customers with a purchase (not only returns): usually all of them, then no copy of the table.
+    bought = pl.col("first_purchase_date").is_not_null()
+    summary = everyone if everyone["first_purchase_date"].null_count() == 0 else everyone.filter(bought)
+    customers_without_purchase = everyone.height - summary.height
+    del everyone  # large customer bases: one table of them in memory, not two
     if summary.height == 0:
         raise ValueError("No purchases before the calibration end: nothing to model. Pick a later date or load orders.")
     names = list(MODELS) if settings.model == AUTO else [make_model(settings.model).NAME]
@@ -242,6 +255,7 @@ def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: Suff
     ux, ut, uT = coded.columns
     fitted = fit_models([BetaGeoModel.NAME, *names], coded)
     comparison = _choose(fitted, holdout, counts, calibration_end) if settings.model == AUTO else None
+    counts = None  # the holdout's table is not needed any more
     model = fitted[comparison.chosen if comparison else names[0]]
     history_days = int((calibration_end - summary["first_purchase_date"].min()).days)
     repeat_share = float((x > 0).mean())
@@ -275,14 +289,13 @@ def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: Suff
             pl.Series("expected_spend", spend),
         )
         customers = next_order_columns(model, customers, calibration_end)
-    result = CLVResult(
+    return CLVResult(
         customers=customers, bgnbd=fitted[BetaGeoModel.NAME], gamma_gamma=gamma_gamma, settings=settings,
         calibration_end=calibration_end, history_days=history_days,
-        customers_without_purchase=everyone.height - summary.height, spend_excluded=spend_excluded,
+        customers_without_purchase=customers_without_purchase, spend_excluded=spend_excluded,
         repeat_share=repeat_share, problems=problems, warnings=warnings, chosen=model,
         fitted={name: fitted[name] for name in names}, comparison=comparison,
     )
-    return rescore(result, settings)
 
 
 def _holdout_counts(collect: PerCustomer, split: dt.date, end: dt.date) -> pl.DataFrame:
@@ -295,8 +308,9 @@ SPLIT_COLUMNS = ("split_frequency", "split_recency", "split_T", "split_holdout_p
 
 def _split_counts(everyone: pl.DataFrame) -> Callable[[], pl.DataFrame]:
     """:func:`~crm_core.clv.validation.holdout_counts` at the split from :func:`rfm_summary`'s split columns."""
-    frame = (everyone.filter(pl.col("split_frequency").is_not_null())
-             .select(pl.col(SPLIT_COLUMNS).name.map(lambda name: name.removeprefix("split_"))))
+    frame = everyone.select(pl.col(SPLIT_COLUMNS).name.map(lambda name: name.removeprefix("split_")))
+    if frame["frequency"].null_count():  # customers who first bought after the split (no copy otherwise)
+        frame = frame.filter(pl.col("frequency").is_not_null())
     return lambda: frame
 
 
@@ -338,9 +352,10 @@ def rescore(result: CLVResult, settings: CLVSettings) -> CLVResult:
     ``settings.calibration_end`` and ``settings.model`` are ignored: the models stay fitted as they are.
     """
     customers = result.customers
-    x, t_x, age = (customers[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
+    x, t_x, age = (np.asarray(customers[c].to_numpy(), dtype=float) for c in ("frequency", "recency", "T"))
     model = result.model
-    expected, discounted = discounted_purchases(model, x, t_x, age, settings.horizon_weeks, settings.annual_discount_rate)
+    expected, discounted = discounted_purchases(model, x, t_x, age, settings.horizon_weeks, settings.annual_discount_rate,
+                                                p_alive=customers["p_alive"].to_numpy())
     # A fit that did not converge can sit where the formulas divide by zero (a = 1); its NaN
     # forecasts are reported as such, so numpy's warnings would only be noise on the console.
     intervals = None
@@ -414,10 +429,12 @@ FORECAST_COLUMNS = ("customer_id", "p_alive", "expected_purchases", "purchases_l
                     "predicted_value", "value_low", "value_high", "next_order_date")
 
 
-def customer_forecasts(result: CLVResult) -> pl.DataFrame:
+def customer_forecasts(result: CLVResult, offset: int = 0, length: int | None = None) -> pl.DataFrame:
     """One row per customer: the forecast over the horizon with its interval, and the next order date
-    (null when the customer has probably lapsed). The CLI's ``--customers-out`` columns."""
-    return result.customers.select(
+    (null when the customer has probably lapsed). The CLI's ``--customers-out`` columns.
+
+    ``offset``, ``length``: only those customers' rows (the CLI writes 3M customers a slice at a time)."""
+    return result.customers.slice(offset, length).select(
         C.CUSTOMER_ID,
         pl.col("p_alive").round(6),
         pl.col("expected_purchases").round(6),

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 MODEL_CHOICES = ("auto", "bg-nbd", "pareto-nbd", "mbg-nbd")  # crm_core.clv.models.MODEL_CHOICES, kept here for a light import
+FORECAST_ROWS_PER_WRITE = 500_000  # customers per slice of --customers-out
 
 
 def _date(text: str) -> dt.date:
@@ -138,8 +139,11 @@ def _clv(args: argparse.Namespace, output: BinaryIO | None) -> int:
             payload["holdout"] = validate_holdout(tx, calibration_end, holdout_end, model=result.model.NAME,
                                                   level=args.interval).to_dict()
         if output is not None:
-            # Written straight to the file: a CSV string of 3M customers, then its bytes, would be two more copies.
-            neutralize(customer_forecasts(result)).write_csv(output)
+            # Written straight to the file, a slice of customers at a time: a CSV string of 3M customers, then
+            # its bytes, would be two more copies, and their forecast table a third.
+            for offset in range(0, max(result.customers.height, 1), FORECAST_ROWS_PER_WRITE):
+                rows = customer_forecasts(result, offset, FORECAST_ROWS_PER_WRITE)
+                neutralize(rows).write_csv(output, include_header=offset == 0)
     finally:
         if output is not None:
             output.flush()  # the supervised child ends with os._exit: nothing is flushed for it
