@@ -169,6 +169,9 @@ class FindingContext:
     precomputed_profiles: pl.DataFrame | None = None
     #: How per-customer tables (summary, CLV statistics, first-order profiles) are built from the rows.
     slicer: Slicer = whole
+    #: Slices of customers that totals over many rows (KPIs, retention) are counted in, one at a time
+    #: (see :func:`crm_core.customers.customer_totals`); 1 when the rows are in memory.
+    slices: int = 1
 
     @cached_property
     def period(self) -> tuple[dt.date, dt.date]:
@@ -268,7 +271,7 @@ def kpi_finding(ctx: FindingContext) -> Finding | None:
     start, end = ctx.period
     window = default_window(start, end)
     card_start, card_end = comparison_window(start, end, window)
-    comparison = kpi_comparison(ctx.dataset.transactions, card_start, card_end)
+    comparison = kpi_comparison(ctx.dataset.transactions, card_start, card_end, slices=ctx.slices)
     values = {row["kpi"]: row for row in comparison.iter_rows(named=True)}
     if not values["orders"]["value"]:
         return None
@@ -289,7 +292,7 @@ def kpi_finding(ctx: FindingContext) -> Finding | None:
         Formatted(pl.struct("value", "kind"), lambda r: format_kpi(r["value"], r["kind"], style=ctx.style), "Value"),
         Formatted(pl.struct("delta", "delta_pct", "kind"), lambda r: format_delta(r["delta"], r["delta_pct"], r["kind"]) or "–", "Change vs previous period"),
     )
-    trend = kpi_trend(ctx.dataset.transactions, start, end, "month")
+    trend = kpi_trend(ctx.dataset.transactions, start, end, "month", slices=ctx.slices)
     chart = "kpi_trend" if trend.height >= 2 else None
     method = ("Revenue is net of returns; orders are distinct order ids (else one per customer and day); the period "
               "is compared with the period of equal length just before it.")
@@ -647,10 +650,10 @@ def retention_finding(ctx: FindingContext) -> Finding | None:
     )
 
     start, end = ctx.period
-    curves = retention_curves(ctx.dataset.transactions, None, start, end, max_months=12)
+    curves = retention_curves(ctx.dataset.transactions, None, start, end, max_months=12, slices=ctx.slices)
     if curves.filter(pl.col("months_since") > 0).height < 2:
         return None
-    cohorts = cohort_retention(ctx.dataset.transactions, start, end, max_months=12)
+    cohorts = cohort_retention(ctx.dataset.transactions, start, end, max_months=12, slices=ctx.slices)
     table = (cohorts.filter(pl.col("months_since").is_in([1, 3, 6, 12]))
              .pivot(on="months_since", index=["cohort", "cohort_size"], values="customer_retention")
              .sort("cohort"))

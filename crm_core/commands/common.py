@@ -195,6 +195,11 @@ def load_orders(args: argparse.Namespace) -> tuple[pl.LazyFrame, IngestReport]:
 ROWS_PER_SLICE = 4_000_000
 
 
+def customer_slices(rows: int) -> int:
+    """Slices of customers that work over ``rows`` rows is split into (:data:`ROWS_PER_SLICE` rows each)."""
+    return math.ceil(rows / ROWS_PER_SLICE)
+
+
 def per_customer(tx: pl.LazyFrame, build: Callable[[pl.LazyFrame], pl.LazyFrame], rows: int) -> pl.DataFrame:
     """``build(tx).collect()`` for a ``build`` that makes each customer's row from that customer's rows alone
     (a summary, its RFM columns). Over many rows (a file read in batches, on disk) it is built slice by
@@ -207,7 +212,7 @@ def per_customer(tx: pl.LazyFrame, build: Callable[[pl.LazyFrame], pl.LazyFrame]
 
     from crm_core.schema import C
 
-    slices = math.ceil(rows / ROWS_PER_SLICE)
+    slices = customer_slices(rows)
     if slices <= 1:
         return build(tx).collect()
     customer = pl.col(C.CUSTOMER_ID)
@@ -244,7 +249,8 @@ def finding_context(dataset: Dataset, settings: FindingSettings, report: IngestR
     if not on_disk(report):
         return FindingContext(dataset, settings)
     rows = report.rows_valid
-    return FindingContext(dataset, settings, slicer=lambda tx, build: per_customer(tx, build, rows))
+    return FindingContext(dataset, settings, slicer=lambda tx, build: per_customer(tx, build, rows),
+                          slices=customer_slices(rows))
 
 
 #: Files up to this size run whole in the supervised child, under the reader's memory limit: a command
