@@ -685,7 +685,8 @@ def action_plan(ctx: FindingContext) -> pl.DataFrame:
     if result is not None:
         values = result.customers.select(C.CUSTOMER_ID, pl.col("clv").fill_nan(None), pl.col("p_alive").fill_nan(None))
         profile = profile.join(values, on=C.CUSTOMER_ID, how="left")
-    actions = action_table(ctx.summary, profile, default_playbook())
+    # The summary's id and revenue alone: the value band and the totals read no other column.
+    actions = action_table(ctx.summary.select(C.CUSTOMER_ID, "revenue"), profile, default_playbook())
     return (
         actions.group_by(pl.col("objective").fill_null("(no matching playbook row)"))
         .agg(pl.len().alias("customers"), pl.col("revenue").sum(), pl.col("action").first())
