@@ -12,13 +12,15 @@ from typing import TYPE_CHECKING, Any
 # Nothing here imports Polars at import time: the command forks under the ingest limits first (run_supervised).
 from crm_core import format as fmt
 from crm_core.commands.common import (
-    add_source_arguments, emit, fail, finding_context, load_view, streaming_when_on_disk, options_from_args, run_supervised, view_settings,
+    add_source_arguments, emit, fail, finding_context, load_view, options_from_args, run_supervised,
+    streaming_when_on_disk, view_settings,
 )
 from crm_core.settings import AnalysisSettings, Period
 
 if TYPE_CHECKING:
     from crm_core.dataset import Dataset
     from crm_core.filters import View
+    from crm_core.ingest.report import IngestReport
 
 
 def _date(text: str) -> dt.date:
@@ -43,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sides.add_argument("--marketing-spend-file", metavar="FILE", help="marketing spend per month and channel")
 
 
-def _dataset(args: argparse.Namespace) -> tuple[Dataset, View, AnalysisSettings, object]:
+def _dataset(args: argparse.Namespace) -> tuple[Dataset, View, AnalysisSettings, IngestReport]:
     from crm_core.dataset import Dataset
     from crm_core.ingest import read_side_table
 
@@ -62,7 +64,7 @@ def _dataset(args: argparse.Namespace) -> tuple[Dataset, View, AnalysisSettings,
     return dataset, view, analysis, ingest_report
 
 
-def _currency_prefix(args: argparse.Namespace, analysis: AnalysisSettings, ingest_report) -> str:
+def _currency_prefix(args: argparse.Namespace, analysis: AnalysisSettings, ingest_report: IngestReport) -> str:
     if args.currency_symbol:
         return args.currency_symbol
     code = analysis.currency or (getattr(ingest_report, "detected", {}) or {}).get("currency") or ""
