@@ -353,6 +353,14 @@ def test_duplicates_and_negatives_are_kept_and_counted(tmp_path):
     assert report.negative_amount_rows == 1
 
 
+def test_duplicates_are_not_counted_when_the_caller_never_shows_them(tmp_path):
+    text = "customer,date,amount\nA,2024-01-05,10\nA,2024-01-05,10\nB,2024-01-06,-4\n"
+    frame, report = read_orders(write(tmp_path, "dup.csv", text), count_duplicates=False)
+    assert report.duplicate_rows is None  # not 0: nobody counted
+    assert not any("exact copies" in warning for warning in report.warnings)
+    assert (frame.collect().height, report.negative_amount_rows) == (3, 1)
+
+
 def test_report_round_trips_through_a_dict(tmp_path):
     _, report = read(write(tmp_path, "x.csv", "customer,date,amount\nA,2024-01-05,1\n,2024-01-05,1\n"))
     again = IngestReport.from_dict(report.to_dict(), report.rejected)

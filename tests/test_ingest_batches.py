@@ -57,6 +57,7 @@ def test_batched_read_gives_the_whole_reads_rows_report_and_rejects(tmp_path, mo
     assert _without_batch_keys(got.pop("detected")) == _without_batch_keys(expected.pop("detected"))
     assert got == expected
     assert whole.duplicate_rows == 17  # 20 copies, 3 of them of rejected rows (lines 7, 9 and 11)
+    assert read_orders(path, count_duplicates=False)[1].duplicate_rows is None
     assert batched.all_rejected().collect().equals(whole.all_rejected().collect())
     # the ambiguous "1.234" was settled by "1.234,56" in another batch: read as 1234, not rejected
     assert batched_rows.filter(pl.col("amount") == 1234.0).collect().height == 2  # the row and its copy

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,9 +22,16 @@ F = TypeVar("F", bound=Callable)
 _blas = threading.local()  # depth of nested serial_blas calls in this thread
 
 
+#: Set to "1" for both BLAS libraries numpy may bring (the CLI does so before numpy loads): no threads to limit.
+_SINGLE_THREAD_SETTINGS = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 @functools.cache
 def _blas_controller():
-    """One threadpoolctl controller per process (finding the libraries takes milliseconds)."""
+    """One threadpoolctl controller per process (finding the libraries takes milliseconds), or None
+    when BLAS was started with one thread anyway."""
+    if all(os.environ.get(name) == "1" for name in _SINGLE_THREAD_SETTINGS):
+        return None
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:  # optional: only a speed-up

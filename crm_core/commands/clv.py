@@ -106,7 +106,7 @@ def _clv(args: argparse.Namespace, output: BinaryIO | None) -> int:
     from crm_core.metrics import forecast_orders, predicted_total
 
     try:
-        view, analysis, report = load_view(args)
+        view, analysis, report = load_view(args, count_duplicates=False)  # it shows no duplicate count
         # Every order of the view up to the period end (earlier ones too: the models need each customer's
         # history), as the Lifetime page and the report's predicted_value_total. Read once, reused below;
         # rows read in batches stay on disk, and per-customer figures are built slice by slice of customers.

@@ -125,13 +125,14 @@ def view_settings(args: argparse.Namespace) -> AnalysisSettings:
         raise _view_error(args, str(error)) from None
 
 
-def load_view(args: argparse.Namespace, settings: AnalysisSettings | None = None
+def load_view(args: argparse.Namespace, settings: AnalysisSettings | None = None, *, count_duplicates: bool = True
               ) -> tuple[View, AnalysisSettings, IngestReport]:
     """Read PATH and apply the view's filters and period (raises IngestError).
 
     ``settings`` (default: :func:`view_settings`) lets a command fold its own
     options into the view first. The view's currency keeps only rows in that
-    currency unless ``--currency`` is given.
+    currency unless ``--currency`` is given. A command that never shows the
+    duplicate-row count passes ``count_duplicates=False`` (the report's is then None).
     """
     from crm_core.filters import apply_view
     from crm_core.ingest import read_orders
@@ -141,7 +142,7 @@ def load_view(args: argparse.Namespace, settings: AnalysisSettings | None = None
     if options.currency is None and settings.currency:
         options = replace(options, currency=settings.currency)
     try:
-        tx, report = read_orders(args.path, mapping_from_args(args), options)
+        tx, report = read_orders(args.path, mapping_from_args(args), options, count_duplicates=count_duplicates)
     except IngestError as error:
         raise _currency_mismatch(args, settings, options, error) or error from None
     try:

@@ -69,7 +69,7 @@ def _portfolio(args: argparse.Namespace) -> int:
         settings = settings_from_args(args, view_settings(args))
     except ValueError as error:
         return fail(str(error))
-    view, analysis, report = load_view(args)
+    view, analysis, report = load_view(args, count_duplicates=False)  # it shows no duplicate count
     tx = view.transactions
     as_of = data_as_of(tx)
     # Only the columns the report reads: the other aggregations are skipped.

@@ -40,7 +40,7 @@ def _rfm(args: argparse.Namespace) -> int:
     from crm_core.customers import data_as_of, summarize
     from crm_core.rfm import RFM_INPUTS, bin_notes, headline, score_customers, segment_counts
 
-    view, analysis, report = load_view(args)
+    view, analysis, report = load_view(args, count_duplicates=False)  # it shows no duplicate count
     tx = view.transactions
     last = data_as_of(tx)
     if last is None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import math
 import re
 from typing import TYPE_CHECKING, Any
@@ -53,16 +52,11 @@ def distinct_customers(tx: pl.LazyFrame, rows: int) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    gc.disable()  # imports make many objects and no garbage: the collector's passes over them are pure cost
-    try:  # (about 15 ms of CPU for Polars alone, a twentieth of this command on 1M orders)
-        import polars as pl
+    import polars as pl
 
-        import crm_core.filters  # noqa: F401 - what load_orders imports, imported here with the rest
-        import crm_core.ingest.sandbox  # noqa: F401
-        from crm_core.customers import count_orders, exact_sum
-        from crm_core.schema import C
-    finally:
-        gc.enable()
+    from crm_core.customers import count_orders, exact_sum
+    from crm_core.schema import C
+
     tx, report = load_orders(args)
     one_slice = report.rows_valid <= ROWS_PER_SLICE  # then the customers are counted in the same pass
     totals = tx.select(

@@ -81,11 +81,12 @@ def batch_rows() -> int:
 
 def read_orders(
     table: RawTable, sample: ColumnSample, plan: ColumnPlan, formats: Formats, options: ReadOptions,
-    detected: dict[str, Any], warnings: tuple[str, ...],
+    detected: dict[str, Any], warnings: tuple[str, ...], count_duplicates: bool = True,
 ) -> tuple[pl.LazyFrame, IngestReport]:
     """The reader's result for a large file, read batch by batch (see the module doc).
 
-    ``detected`` and ``warnings`` are what opening, mapping and sniffing found.
+    ``detected`` and ``warnings`` are what opening, mapping and sniffing found; ``count_duplicates``
+    as :func:`crm_core.ingest.reader.read_orders`'s.
     """
     store = _Store()
     try:
@@ -94,7 +95,7 @@ def read_orders(
         with _small_csv_chunks():
             for part in text_batches(table, batch_rows()):
                 _read_batch(part, sample, plan, formats, options, whole_column, store, tally)
-        report = _report(tally, store, plan, formats, options, detected, warnings)
+        report = _report(tally, store, plan, formats, options, detected, warnings, count_duplicates)
         finish_report(report, (), "orders")
     except BaseException:
         store.remove()
@@ -180,7 +181,7 @@ def _add(total: dict[str, int], more: dict[str, int]) -> None:
 
 
 def _report(tally: _Tally, store: _Store, plan: ColumnPlan, formats: Formats, options: ReadOptions,
-            detected: dict[str, Any], warnings: tuple[str, ...]) -> IngestReport:
+            detected: dict[str, Any], warnings: tuple[str, ...], count_duplicates: bool) -> IngestReport:
     """The whole file's report from the batches' tally (before the closing warnings)."""
     # The currency decision and its wording are the checks stage's, fed the currencies of all batches.
     found = pl.DataFrame({"currency": sorted(tally.currencies)}, schema={"currency": pl.String}) \
@@ -200,7 +201,7 @@ def _report(tally: _Tally, store: _Store, plan: ColumnPlan, formats: Formats, op
         corrected_by_column={k: v for k, v in tally.corrected.items() if v},
     )
     report.source_lines = tally.rows_read
-    report.duplicate_rows = store.duplicate_rows(tally.rows_valid)
+    report.duplicate_rows = store.duplicate_rows(tally.rows_valid) if count_duplicates else None
     if rows_rejected > rejects.KEPT_IN_MEMORY:
         report.rejected_file = store.finish_rejected()
         report.rejected_counts = dict(sorted(tally.by_reason.items(), key=lambda item: (-item[1], item[0])))

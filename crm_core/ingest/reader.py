@@ -57,6 +57,7 @@ def read_orders(
     options: ReadOptions | None = None,
     *,
     filename: str | None = None,
+    count_duplicates: bool = True,
 ) -> tuple[pl.LazyFrame, IngestReport]:
     """Read an order export.
 
@@ -71,6 +72,9 @@ def read_orders(
         Settings chosen by the user (others are detected).
     filename
         File name hint for bytes/uploads (its extension helps detection).
+    count_duplicates
+        Count the kept rows that copy an earlier row (``report.duplicate_rows``);
+        False leaves it None, for callers that never show it.
 
     Returns
     -------
@@ -85,7 +89,8 @@ def read_orders(
     """
     mapping = mapping or ColumnMapping()
     options = options or ReadOptions()
-    return _guarded(lambda: _quote_fallback(lambda quote: _read_orders(source, mapping, options, filename, quote)))
+    return _guarded(lambda: _quote_fallback(
+        lambda quote: _read_orders(source, mapping, options, filename, quote, count_duplicates)))
 
 
 def read_side_table(
@@ -160,7 +165,8 @@ def _order_sheet_score(columns: list[str]) -> int:
     return sum(bool(name_candidates(role, columns, set())) for role in core)
 
 
-def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, filename: str | None, quote: bool):
+def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, filename: str | None, quote: bool,
+                 count_duplicates: bool = True):
     with _open(source, options, filename, _order_sheet_score, quote) as table:
         preset = _choose_preset(table, options)
         user = {f.name: getattr(mapping, f.name) for f in fields(mapping) if getattr(mapping, f.name)}
@@ -173,7 +179,7 @@ def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, f
         if batches.wanted(table, preset, plan, options):  # a large CSV: memory follows the batch, not the file
             found = {**_start(table, preset), **plan.detected, **formats.detected}
             return batches.read_orders(table, sample, plan, formats, options, found,
-                                       (*table.warnings, *plan.warnings, *formats.warnings))
+                                       (*table.warnings, *plan.warnings, *formats.warnings), count_duplicates)
         parsed = parse_values(table, sample, plan, formats)
         frame, lines, revenue = finish_orders(preset, parsed.frame, options.revenue_definition)
         extra = {"source_rows": parsed.source_rows} if preset and preset.name == "shopify" else {}
@@ -190,6 +196,7 @@ def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, f
             notes=preset.notes if preset else (),
             what="orders",
             corrected=parsed.corrected,
+            count_duplicates=count_duplicates,
         )
         valid, report = build_report(checked.frame, checked.rejected, inputs)
         if options.rates is not None:  # line amounts at their order's rate

@@ -45,7 +45,8 @@ class IngestReport:
     line 1; the spreadsheet row number for Excel), ``raw`` (the row's text)
     and ``reason`` (a short stable phrase, see :data:`REASONS`).
     ``duplicate_rows`` counts valid rows identical to an earlier valid row
-    (kept); ``negative_amount_rows`` counts valid rows with a negative amount
+    (kept; None when the reader was asked not to count them, see
+    ``count_duplicates``); ``negative_amount_rows`` counts valid rows with a negative amount
     (kept as returns). ``corrected_values`` counts numbers written against
     their column's convention but unambiguous in themselves (e.g. ``€49,90``
     in a file of ``12.50`` amounts), read as written; ``corrected_by_column``
@@ -58,7 +59,7 @@ class IngestReport:
     rows_valid: int = 0
     rows_rejected: int = 0
     rejected: pl.DataFrame = field(default_factory=empty_rejected)
-    duplicate_rows: int = 0
+    duplicate_rows: int | None = 0
     negative_amount_rows: int = 0
     detected: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -148,6 +149,9 @@ class ReportInputs:
     notes: tuple[str, ...]  # the preset's notes
     what: str  # "orders", "customers", ...
     corrected: dict[str, int] = field(default_factory=dict)
+    #: Count the valid rows that copy an earlier one (a tenth of a 1M-row read): off for callers that
+    #: never show the count (the CLI's clv, rfm, portfolio), whose report then has ``duplicate_rows=None``.
+    count_duplicates: bool = True
 
 
 def build_report(
@@ -175,7 +179,7 @@ def build_report(
         corrected_by_column={k: v for k, v in inputs.corrected.items() if v},
     )
     if valid.height:
-        report.duplicate_rows = _duplicate_rows(valid)
+        report.duplicate_rows = _duplicate_rows(valid) if inputs.count_duplicates else None
         if "amount" in valid.columns:
             report.negative_amount_rows = int((valid.get_column("amount") < 0).sum())
     finish_report(report, inputs.notes, inputs.what)

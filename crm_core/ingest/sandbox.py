@@ -86,9 +86,10 @@ def read_orders(
     options: ReadOptions | None = None,
     *,
     filename: str | None = None,
+    count_duplicates: bool = True,
 ) -> tuple[pl.LazyFrame, IngestReport]:
     """:func:`crm_core.ingest.reader.read_orders` with the limits above (same parameters and result)."""
-    return _read("orders", source, filename, mapping=mapping, options=options)
+    return _read("orders", source, filename, mapping=mapping, options=options, count_duplicates=count_duplicates)
 
 
 def read_side_table(
@@ -111,7 +112,8 @@ def source_limits() -> dict[str, int]:
 def run_reader(what: str, path: str, filename: str | None, arguments: dict[str, Any]) -> tuple[pl.LazyFrame, IngestReport]:
     """The in-process read (used by the worker, and for small text files)."""
     if what == "orders":
-        lazy, report = reader.read_orders(path, arguments.get("mapping"), arguments.get("options"), filename=filename)
+        lazy, report = reader.read_orders(path, arguments.get("mapping"), arguments.get("options"), filename=filename,
+                                          count_duplicates=arguments.get("count_duplicates", True))
     else:
         lazy, report = reader.read_side_table(
             path, arguments["kind"], arguments.get("options"), mapping=arguments.get("mapping"), filename=filename

@@ -1,0 +1,49 @@
+"""The CLI's process-wide settings: BLAS threads and the garbage collector."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOW_BLAS_THREADS = ("import crm_core.__main__, os; from crm_core.clv.fitting import _blas_controller; "
+                     "print(os.environ['OPENBLAS_NUM_THREADS'], os.environ['MKL_NUM_THREADS'], _blas_controller() is None)")
+
+
+def _blas_threads(env_value: str | None) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    if env_value is not None:
+        env["OPENBLAS_NUM_THREADS"] = env_value
+    done = subprocess.run([sys.executable, "-c", SHOW_BLAS_THREADS], cwd=ROOT, env=env,
+                          capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def test_the_cli_runs_blas_on_one_thread_before_numpy_starts_its_pool():
+    # OpenBLAS reads the variable once, when numpy is first imported: the CLI sets it first, and the
+    # fits then need no threadpoolctl controller to hold BLAS to one thread.
+    assert _blas_threads(None) == "1 1 True"
+
+
+def test_a_users_own_blas_setting_wins():
+    assert _blas_threads("3") == "3 1 False"  # and the fits limit BLAS to one thread themselves
+
+
+RUN_AS_PROGRAM_THEN_SHOW_GC = (
+    "import gc, runpy, sys; sys.argv = ['crm_core', '--help']\n"
+    "try:\n    runpy.run_module('crm_core', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+    "print(gc.get_threshold())"
+)
+
+
+def test_the_cli_collects_garbage_less_often_than_pythons_default():
+    shown = subprocess.run([sys.executable, "-c", RUN_AS_PROGRAM_THEN_SHOW_GC], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.strip().splitlines()[-1]
+    assert shown == "(100000, 20, 10)"
+
+
+def test_importing_the_cli_module_leaves_the_callers_collector_alone():
+    shown = subprocess.run([sys.executable, "-c", "import gc, crm_core.__main__; print(gc.get_threshold())"],
+                           cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    assert shown == "(700, 10, 10)"
