@@ -53,7 +53,7 @@ def _deck(args: argparse.Namespace, out: Path) -> int:
     from crm_core.deck_pptx import DeckMeta, write_pptx
     from crm_core.findings import FindingSettings, key_findings
 
-    view, analysis, ingest_report = load_view(args)
+    view, analysis, ingest_report = load_view(args, count_duplicates=False)  # it shows no duplicate count
     if view.end is None:
         return fail("no valid orders in the file (or none left by the view's filters and period): "
                     "check the column mapping with `python -m crm_core summary PATH`.")

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _drivers(args: argparse.Namespace) -> int:
-    view, _, report = load_view(args)
+    view, _, report = load_view(args, count_duplicates=False)  # it shows no duplicate count
     if not on_disk(report):
         return _figures(args, view.transactions.collect().lazy(), None)  # read once; every step reuses it
     rows = report.rows_valid
