@@ -7,6 +7,7 @@ from pathlib import Path
 
 # Nothing here imports Polars at import time: the command forks under the ingest limits first (run_supervised).
 from crm_core.commands.common import (
+    ANALYSIS_TIME_SCALE,
     add_source_arguments, emit, fail, finding_context, load_view, on_disk, run_supervised, streaming_when_on_disk,
 )
 
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     problem = _unwritable(out)
     if problem:
         return fail(problem)
-    return run_supervised(lambda: _deck(args, out), args)
+    return run_supervised(lambda: _deck(args, out), args, ANALYSIS_TIME_SCALE)
 
 
 def _deck(args: argparse.Namespace, out: Path) -> int:

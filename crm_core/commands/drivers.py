@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 # Nothing here imports Polars at import time: the command forks under the ingest limits first (run_supervised).
 from crm_core.commands.common import (
+    ANALYSIS_TIME_SCALE,
     add_source_arguments, emit, fail, load_view, on_disk, per_customer, run_supervised, streaming_when_on_disk,
 )
 
@@ -30,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Under the ingest limits, in a forked child that reads the file itself (see ``run_supervised``; large
     files in batches, their rows on disk)."""
-    return run_supervised(lambda: _drivers(args), args)
+    return run_supervised(lambda: _drivers(args), args, ANALYSIS_TIME_SCALE)
 
 
 def _drivers(args: argparse.Namespace) -> int:

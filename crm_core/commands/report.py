@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 # Nothing here imports Polars at import time: the command forks under the ingest limits first (run_supervised).
 from crm_core import format as fmt
 from crm_core.commands.common import (
+    ANALYSIS_TIME_SCALE,
     add_source_arguments, emit, fail, finding_context, load_view, options_from_args, run_supervised,
     streaming_when_on_disk, view_settings,
 )
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         return fail("--out must name an .html file, e.g. --out report.html")
     with tempfile.TemporaryDirectory(prefix="crm-report-") as folder:
         handoff = Path(folder) / "payload.json"
-        code = run_supervised(lambda: _report(args, handoff), args)
+        code = run_supervised(lambda: _report(args, handoff), args, ANALYSIS_TIME_SCALE)
         if code != 0:
             return code
         payload = json.loads(handoff.read_text("utf-8"))
