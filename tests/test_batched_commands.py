@@ -101,6 +101,36 @@ def test_clv_is_the_same_when_read_in_batches(orders, monkeypatch, capsys):
     assert batched["clv"]["total"] == pytest.approx(whole["clv"]["total"], rel=1e-6)
 
 
+def test_clv_customers_out_in_slices_is_the_same(orders, tmp_path, monkeypatch, capsys):
+    """30M orders: customers in five slices, --customers-out written 70 customers at a time. The same
+    forecast for every customer as one slice written at once, and the file written in pieces is the same
+    bytes as written whole."""
+    from crm_core.commands import clv
+
+    out = tmp_path / "forecasts.csv"
+    arguments = ["clv", str(orders), "--json", "--customers-out", str(out)]
+    _batched(monkeypatch)
+    monkeypatch.setattr(common, "ROWS_PER_SLICE", 10**9)  # one slice of customers
+    one_slice, one_slice_file = _run(arguments, capsys), pl.read_csv(out)
+    monkeypatch.setattr(common, "ROWS_PER_SLICE", 900)  # five slices
+    sliced, sliced_bytes = _run(arguments, capsys), out.read_bytes()
+    monkeypatch.setattr(clv, "FORECAST_ROWS_PER_WRITE", 70)
+    assert _run(arguments, capsys) == sliced and out.read_bytes() == sliced_bytes
+    assert sliced_bytes.count(b"customer_id") == 1 and sliced_bytes.count(b"\n") == 301
+    assert sliced["customers"] == one_slice["customers"] == 300
+    assert sliced["bgnbd"]["unique_rows"] == one_slice["bgnbd"]["unique_rows"]
+    assert sliced["clv"]["total"] == pytest.approx(one_slice["clv"]["total"], rel=1e-9)
+    assert sliced["intervals"] == pytest.approx(one_slice["intervals"], rel=1e-9)
+    # Slices come out sorted by customer id, one slice in order of first appearance: the same rows.
+    sliced_file = pl.read_csv(out)
+    assert sliced_file["customer_id"].to_list() == sorted(one_slice_file["customer_id"].to_list())
+    expected = one_slice_file.sort("customer_id")
+    for name in ("customer_id", "purchases_low", "purchases_high", "next_order_date"):
+        assert sliced_file[name].to_list() == expected[name].to_list(), name
+    for name in ("p_alive", "expected_purchases", "predicted_value", "value_low", "value_high"):
+        assert sliced_file[name].to_list() == pytest.approx(expected[name].to_list(), rel=1e-9), name
+
+
 def test_export_is_the_same_when_read_in_batches(orders, tmp_path, monkeypatch, capsys):
     out = tmp_path / "targets.csv"
     arguments = ["export", str(orders), "--segment", "Champions", "--segment", "At Risk", "--out", str(out), "--json"]

@@ -362,3 +362,18 @@ def test_fit_does_not_depend_on_row_order():
         assert fit.gamma_gamma.params_ == pytest.approx(reference.gamma_gamma.params_, rel=1e-8)
         assert fit.bgnbd.params_ == pytest.approx(reference.bgnbd.params_, rel=1e-8)
         assert fit.clv_total() == pytest.approx(reference.clv_total(), rel=1e-8)
+
+
+def test_memory_handed_back_between_steps_changes_no_figure(cdnow_fit, monkeypatch):
+    """From LARGE_BASE customers the freed memory is handed back to the system between the steps (3M
+    customers); forced here on CDNOW, every customer's figures are the same."""
+    from crm_core.clv import pipeline
+
+    calls: list[int] = []
+    real = pipeline._hand_back_memory
+    monkeypatch.setattr(pipeline, "LARGE_BASE", 0)
+    monkeypatch.setattr(pipeline, "_hand_back_memory", lambda customers: calls.append(customers) or real(customers))
+    forced = fit_clv(cdnow(), CLVSettings(calibration_end=CALIBRATION_END, model="bg-nbd"))
+    assert len(calls) >= 3 and set(calls) == {cdnow_fit.customers.height}
+    assert forced.customers.equals(cdnow_fit.customers)
+    assert forced.to_dict() == cdnow_fit.to_dict()

@@ -6,6 +6,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
+from crm_core.clv.fitting import as_float
 from crm_core.clv.purchase_model import PurchaseModel
 from crm_core.clv.settings import DAYS_PER_WEEK
 from crm_core.customers import is_purchase
@@ -32,7 +33,7 @@ def next_order_columns(model: PurchaseModel, customers: pl.DataFrame, calibratio
 
     Needs frequency, T, p_alive and last_purchase_date columns.
     """
-    x, age = customers["frequency"].to_numpy().astype(float), customers["T"].to_numpy().astype(float)
+    x, age = as_float(customers["frequency"]), as_float(customers["T"])
     wait_days = np.round(median_wait_weeks(model, x, age) * DAYS_PER_WEEK)
     lapsed = customers["p_alive"].to_numpy() < LAPSED_BELOW
     known = ~lapsed & np.isfinite(wait_days)

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 
 from crm_core.clv.data import rfm_summary
-from crm_core.clv.fitting import check_rfm, compress, compress_rows, serial_blas
+from crm_core.clv.fitting import as_float, check_rfm, compress, compress_rows, serial_blas
 from crm_core.clv.intervals import purchase_intervals
 from crm_core.clv.models import AUTO, MODELS, fit_models, make_model
 from crm_core.clv.purchase_model import PurchaseModel
@@ -191,7 +191,7 @@ def compare_on_counts(frame: pl.DataFrame, weeks: float, fitted: dict[str, Purch
     """
     if frame.height == 0:
         raise ValueError("No purchases before the split date: pick a later split date.")
-    x, t_x, age = (frame[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
+    x, t_x, age = (as_float(frame[c]) for c in ("frequency", "recency", "T"))  # float columns: no copy
     fitted = fitted or {}
     if refit:
         check_rfm(x, t_x, age)
@@ -200,7 +200,7 @@ def compare_on_counts(frame: pl.DataFrame, weeks: float, fitted: dict[str, Purch
     else:
         models = fitted
     return choose(models, predict_on_unique(models, x, t_x, age, weeks),
-                  frame["holdout_purchases"].to_numpy().astype(float), weeks)
+                  as_float(frame["holdout_purchases"]), weeks)
 
 
 def _start(model: PurchaseModel | None) -> dict[str, float] | None:
