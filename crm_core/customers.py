@@ -6,7 +6,7 @@ re-aggregating the transactions.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import polars as pl
 
@@ -87,6 +87,26 @@ def count_orders(tx: pl.LazyFrame) -> dict[str, int]:
         (is_purchase(orders) & (pl.col(C.AMOUNT) > 0)).sum().alias("positive_orders"),
     )
     return counted.collect().row(0, named=True)
+
+
+def customer_totals(tx: pl.LazyFrame, build: Callable[[pl.LazyFrame], pl.LazyFrame], keys: list[str],
+                    slices: int = 1) -> pl.LazyFrame:
+    """``build(tx)`` for a ``build`` whose columns besides ``keys`` are totals over customers (customers or
+    their orders counted, revenue summed) per ``keys`` (none: one row), each customer's part made from that
+    customer's rows alone.
+
+    With ``slices`` > 1 (rows many and on disk) it is built slice by slice of customers, by their id's hash
+    (as :func:`crm_core.commands.common.per_customer` builds per-customer tables), and the slices' totals
+    are added up: one slice's distinct customers and orders are in memory at a time. Counts are the same;
+    sums of amounts may differ in the last bit (added in another order).
+    """
+    if slices <= 1:
+        return build(tx)
+    customer = pl.col(C.CUSTOMER_ID)
+    parts = [build(tx.filter(customer.hash() % slices == k)).collect() for k in range(slices)]
+    totals = pl.concat(parts).lazy()
+    totals = (totals.group_by(keys).agg(pl.exclude(keys).sum()) if keys else totals.select(pl.all().sum()))
+    return totals.cast(parts[0].schema)  # the one-pass types (a sum of counts is wider)
 
 
 def first_purchase_dates(tx: pl.LazyFrame) -> pl.LazyFrame:

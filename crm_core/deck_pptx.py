@@ -194,6 +194,7 @@ def figure_png(figure: Any, size: tuple[int, int] = PICTURE_SIZE, chromium: str 
     """A PNG of a Plotly figure printed by headless Chromium at twice the density; None without Chromium."""
     from plotly.offline import get_plotlyjs
 
+    from crm_core.ingest.supervisor import uncapped
     from crm_core.report import chromium_path
 
     chromium = chromium or chromium_path()
@@ -213,7 +214,8 @@ def figure_png(figure: Any, size: tuple[int, int] = PICTURE_SIZE, chromium: str 
                    "--force-device-scale-factor=2", "--virtual-time-budget=10000", f"--screenshot={png_path}",
                    html_path.as_uri()]
         try:
-            subprocess.run(command, capture_output=True, timeout=120, check=False)
+            with uncapped():
+                subprocess.run(command, capture_output=True, timeout=120, check=False)
         except (OSError, subprocess.TimeoutExpired):
             return None
         return png_path.read_bytes() if png_path.exists() and png_path.stat().st_size else None

@@ -31,7 +31,7 @@ from crm_core.text_columns import Formatted, select_formatted
 
 if TYPE_CHECKING:
     from crm_core.dataset import Dataset
-    from crm_core.findings import Finding, FindingContext
+    from crm_core.findings import Finding, FindingContext, Slicer
 
 Dimension = Literal["first_product", "first_category", "discount_code", "channel", "region", "value_band", "cohort"]
 
@@ -140,7 +140,7 @@ def line_attributes(tx: pl.LazyFrame) -> pl.LazyFrame:
 
 def customer_profiles(
     tx: pl.LazyFrame, customers: pl.LazyFrame | None = None, as_of: dt.date | None = None,
-    settings: DriverSettings = DriverSettings(),
+    settings: DriverSettings = DriverSettings(), slicer: Slicer | None = None,
 ) -> pl.DataFrame:
     """One row per customer with a first purchase: their first-order traits and what they did since.
 
@@ -165,8 +165,26 @@ def customer_profiles(
         "YYYY-MM"), revenue (to date, net of returns) and value_365 (revenue in
         the first 365 days, null unless observed that long); with discount
         amounts, first_order_discount and discount_depth (see :func:`discount_depth`).
+
+    ``slicer(tx, build)`` collects the per-customer part (default: at once; the CLI builds it slice by slice
+    of customers for rows read in batches, see :data:`crm_core.findings.Slicer`). The value bands are
+    cut on every customer's first order.
     """
     as_of = as_of or data_as_of(tx)
+    if slicer is None:
+        profiles = _first_orders(tx, as_of).collect()
+    else:
+        profiles = slicer(tx, lambda rows: _first_orders(rows, as_of))
+    profiles = _with_side_table(profiles, customers)
+    profiles = profiles.with_columns(value_bands(profiles["first_order_value"], settings.value_bands).alias("value_band"))
+    discounts = [name for name in ("first_order_discount", "discount_depth") if name in profiles.columns]
+    order = [C.CUSTOMER_ID, "first_date", "second_date", "days_observed", "first_order_value",
+             *[name for name in DIMENSIONS if name in profiles.columns], *discounts, "revenue", "value_365"]
+    return profiles.select(order).sort(C.CUSTOMER_ID)
+
+
+def _first_orders(tx: pl.LazyFrame, as_of: dt.date | None) -> pl.LazyFrame:
+    """The per-customer part of :func:`customer_profiles`: each row from that customer's orders up to ``as_of`` alone."""
     tx = filter_period(tx, None, as_of)
     orders = purchase_orders(tx)
     first = orders.filter(pl.col("order_number") == 1)
@@ -182,7 +200,7 @@ def customer_profiles(
         exact_sum(pl.when(pl.col(C.ORDER_DATE) <= first_date + pl.duration(days=YEAR_DAYS))
                   .then(pl.col(C.AMOUNT)).otherwise(0.0)).alias("_first_year"),
     )
-    profiles = (
+    return (
         traits.select(
             C.CUSTOMER_ID,
             pl.col("order_date").alias("first_date"),
@@ -199,14 +217,7 @@ def customer_profiles(
         .with_columns(
             pl.when(pl.col("days_observed") >= YEAR_DAYS).then(pl.col("_first_year")).alias("value_365"))
         .drop("_first_year")
-        .collect()
     )
-    profiles = _with_side_table(profiles, customers)
-    profiles = profiles.with_columns(value_bands(profiles["first_order_value"], settings.value_bands).alias("value_band"))
-    discounts = [name for name in ("first_order_discount", "discount_depth") if name in profiles.columns]
-    order = [C.CUSTOMER_ID, "first_date", "second_date", "days_observed", "first_order_value",
-             *[name for name in DIMENSIONS if name in profiles.columns], *discounts, "revenue", "value_365"]
-    return profiles.select(order).sort(C.CUSTOMER_ID)
 
 
 def _trait_columns(tx: pl.LazyFrame) -> list[pl.Expr]:
@@ -299,9 +310,11 @@ def available_dimensions(profiles: pl.DataFrame) -> list[str]:
 # --------------------------------------------------------------------------- predictions
 
 
-def predicted_values(tx: pl.LazyFrame, as_of: dt.date | None = None,
-                     months: int = PREDICTION_MONTHS) -> tuple[pl.DataFrame | None, list[str]]:
+def predicted_values(tx: pl.LazyFrame, as_of: dt.date | None = None, months: int = PREDICTION_MONTHS,
+                     slicer: Slicer | None = None) -> tuple[pl.DataFrame | None, list[str]]:
     """Each customer's predicted value over the next ``months`` (BG/NBD + Gamma-Gamma, revenue terms).
+
+    ``slicer`` builds the model's per-customer statistics (default: at once; see :func:`customer_profiles`).
 
     Returns
     -------
@@ -316,7 +329,8 @@ def predicted_values(tx: pl.LazyFrame, as_of: dt.date | None = None,
     as_of = as_of or data_as_of(tx)
     try:
         with np.errstate(all="ignore"):  # degenerate fits on tiny data warn; their problems are reported instead
-            result = fit_clv(tx, CLVSettings(horizon_weeks=months_to_weeks(months), calibration_end=as_of))
+            result = fit_clv(tx, CLVSettings(horizon_weeks=months_to_weeks(months), calibration_end=as_of),
+                             per_customer=None if slicer is None else (lambda build: slicer(tx, build)))
     except ValueError as error:
         return None, [str(error)]
     if not result.spend_modelled:
@@ -578,9 +592,9 @@ def cli_groups(table: pl.DataFrame) -> list[dict]:
 FINDING_DIMENSIONS = ("first_product", "discount_code", "channel", "first_category", "value_band")
 
 
-def acquired_profiles(dataset: Dataset, start: dt.date, end: dt.date) -> pl.DataFrame:
+def acquired_profiles(dataset: Dataset, start: dt.date, end: dt.date, slicer: Slicer | None = None) -> pl.DataFrame:
     """:func:`customer_profiles` (whole history up to ``end``) of the customers acquired in ``start..end``."""
-    profiles = customer_profiles(filter_period(dataset.transactions, None, end), dataset.customers, end)
+    profiles = customer_profiles(filter_period(dataset.transactions, None, end), dataset.customers, end, slicer=slicer)
     return profiles.filter(pl.col("first_date") >= start)
 
 
@@ -596,7 +610,7 @@ def drivers_finding(ctx: FindingContext) -> Finding | None:
     dataset = ctx.dataset
     profiles = ctx.precomputed_profiles
     if profiles is None:
-        profiles = acquired_profiles(dataset, start, end)
+        profiles = acquired_profiles(dataset, start, end, ctx.slicer)
     dimension = next((d for d in FINDING_DIMENSIONS if d in profiles.columns and profiles[d].n_unique() > 1), None)
     if dimension is None or profiles.height < DriverSettings().small_group:
         return None

@@ -147,6 +147,17 @@ class Finding:
         return self.detail
 
 
+#: ``slicer(tx, build)``: ``build(tx).collect()`` for a ``build`` that makes each customer's row from that
+#: customer's rows alone (see :func:`crm_core.commands.common.per_customer`, which builds it slice by slice
+#: of customers when the rows are many and on disk).
+Slicer = Callable[[pl.LazyFrame, Callable[[pl.LazyFrame], pl.LazyFrame]], pl.DataFrame]
+
+
+def whole(tx: pl.LazyFrame, build: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.DataFrame:
+    """The default :data:`Slicer`: every customer at once."""
+    return build(tx).collect()
+
+
 @dataclass
 class FindingContext:
     """What every finding reads; the customer summary is computed once, lazily."""
@@ -156,6 +167,11 @@ class FindingContext:
     precomputed_summary: pl.DataFrame | None = None
     #: :func:`crm_core.drivers.customer_profiles` of the customers acquired in the period, when the caller has them.
     precomputed_profiles: pl.DataFrame | None = None
+    #: How per-customer tables (summary, CLV statistics, first-order profiles) are built from the rows.
+    slicer: Slicer = whole
+    #: Slices of customers that totals over many rows (KPIs, retention) are counted in, one at a time
+    #: (see :func:`crm_core.customers.customer_totals`); 1 when the rows are in memory.
+    slices: int = 1
 
     @cached_property
     def period(self) -> tuple[dt.date, dt.date]:
@@ -173,9 +189,20 @@ class FindingContext:
         return filter_period(self.dataset.transactions, *self.period)
 
     @cached_property
+    def forecast(self) -> Any:
+        """The lifetime-value fit on each customer's whole history up to the period end (as the Lifetime page,
+        the clv command and the headline figure ``predicted_value_total``); raises ValueError when it cannot be fitted."""
+        from crm_core.clv import fit_clv, months_to_weeks
+
+        settings = replace(self.settings.analysis.clv_settings(self.period[1]),
+                           horizon_weeks=months_to_weeks(self.settings.horizon_months))
+        orders = filter_period(self.dataset.transactions, None, self.period[1])
+        return fit_clv(orders, settings, per_customer=lambda build: self.slicer(orders, build))
+
+    @cached_property
     def clv(self) -> tuple[Any | None, str]:
         """The lifetime-value fit of the period, or (None, why not) when it is unreliable."""
-        from crm_core.clv import fit_clv, months_to_weeks, sufficiency_problems
+        from crm_core.clv import sufficiency_problems
 
         summary = self.summary
         if summary.height == 0:
@@ -184,10 +211,8 @@ class FindingContext:
         problems = sufficiency_problems(summary.height, history_days, float((summary["purchase_days"] >= 2).mean()))
         if problems:  # known to be unreliable: skip the fit
             return None, problems[0]
-        settings = replace(self.settings.analysis.clv_settings(self.period[1]),
-                           horizon_weeks=months_to_weeks(self.settings.horizon_months))
-        try:  # each customer's whole history up to the period end, as the Lifetime page and the clv command
-            result = fit_clv(filter_period(self.dataset.transactions, None, self.period[1]), settings)
+        try:
+            result = self.forecast
         except ValueError as error:
             return None, str(error)
         if not result.reliable or not result.customers["clv"].is_finite().any():
@@ -199,7 +224,7 @@ class FindingContext:
         """Per-customer summary of the period, as of its end."""
         if self.precomputed_summary is not None:
             return self.precomputed_summary
-        return summarize(self.transactions, as_of=self.period[1]).collect()
+        return self.slicer(self.transactions, lambda rows: summarize(rows, as_of=self.period[1]))
 
     @property
     def style(self) -> NumberStyle:
@@ -246,7 +271,7 @@ def kpi_finding(ctx: FindingContext) -> Finding | None:
     start, end = ctx.period
     window = default_window(start, end)
     card_start, card_end = comparison_window(start, end, window)
-    comparison = kpi_comparison(ctx.dataset.transactions, card_start, card_end)
+    comparison = kpi_comparison(ctx.dataset.transactions, card_start, card_end, slices=ctx.slices)
     values = {row["kpi"]: row for row in comparison.iter_rows(named=True)}
     if not values["orders"]["value"]:
         return None
@@ -267,7 +292,7 @@ def kpi_finding(ctx: FindingContext) -> Finding | None:
         Formatted(pl.struct("value", "kind"), lambda r: format_kpi(r["value"], r["kind"], style=ctx.style), "Value"),
         Formatted(pl.struct("delta", "delta_pct", "kind"), lambda r: format_delta(r["delta"], r["delta_pct"], r["kind"]) or "–", "Change vs previous period"),
     )
-    trend = kpi_trend(ctx.dataset.transactions, start, end, "month")
+    trend = kpi_trend(ctx.dataset.transactions, start, end, "month", slices=ctx.slices)
     chart = "kpi_trend" if trend.height >= 2 else None
     method = ("Revenue is net of returns; orders are distinct order ids (else one per customer and day); the period "
               "is compared with the period of equal length just before it.")
@@ -625,10 +650,10 @@ def retention_finding(ctx: FindingContext) -> Finding | None:
     )
 
     start, end = ctx.period
-    curves = retention_curves(ctx.dataset.transactions, None, start, end, max_months=12)
+    curves = retention_curves(ctx.dataset.transactions, None, start, end, max_months=12, slices=ctx.slices)
     if curves.filter(pl.col("months_since") > 0).height < 2:
         return None
-    cohorts = cohort_retention(ctx.dataset.transactions, start, end, max_months=12)
+    cohorts = cohort_retention(ctx.dataset.transactions, start, end, max_months=12, slices=ctx.slices)
     table = (cohorts.filter(pl.col("months_since").is_in([1, 3, 6, 12]))
              .pivot(on="months_since", index=["cohort", "cohort_size"], values="customer_retention")
              .sort("cohort"))
@@ -660,7 +685,8 @@ def action_plan(ctx: FindingContext) -> pl.DataFrame:
     if result is not None:
         values = result.customers.select(C.CUSTOMER_ID, pl.col("clv").fill_nan(None), pl.col("p_alive").fill_nan(None))
         profile = profile.join(values, on=C.CUSTOMER_ID, how="left")
-    actions = action_table(ctx.summary, profile, default_playbook())
+    # The summary's id and revenue alone: the value band and the totals read no other column.
+    actions = action_table(ctx.summary.select(C.CUSTOMER_ID, "revenue"), profile, default_playbook())
     return (
         actions.group_by(pl.col("objective").fill_null("(no matching playbook row)"))
         .agg(pl.len().alias("customers"), pl.col("revenue").sum(), pl.col("action").first())
@@ -742,6 +768,7 @@ def key_findings(
     summary: pl.DataFrame | None = None,
     keys: tuple[str, ...] | None = None,
     profiles: pl.DataFrame | None = None,
+    context: FindingContext | None = None,
 ) -> list[Finding]:
     """Every available key finding, in presentation order.
 
@@ -758,8 +785,11 @@ def key_findings(
     profiles
         The first-order profiles of the customers acquired in the period when the caller already has them
         (``customer_profiles`` of the whole history up to the period end, kept from the period start on).
+    context
+        The context to read (instead of one built from the arguments above), when the caller shares it
+        with other figures (the report's headline figures read its summary and forecast).
     """
-    ctx = FindingContext(dataset, settings or FindingSettings(), summary, profiles)
+    ctx = context or FindingContext(dataset, settings or FindingSettings(), summary, profiles)
     if ctx.transactions.select(pl.len()).collect().item() == 0:
         return []
     findings = []

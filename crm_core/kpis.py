@@ -20,7 +20,7 @@ from typing import Literal
 
 import polars as pl
 
-from crm_core.customers import filter_period, first_purchase_dates, is_purchase, order_key
+from crm_core.customers import customer_totals, filter_period, first_purchase_dates, is_purchase, order_key
 from crm_core import format as fmt
 from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C
@@ -80,14 +80,16 @@ def _derived(frame: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def period_kpis(tx: pl.LazyFrame, start: dt.date, end: dt.date) -> dict[str, float | int | None]:
+def period_kpis(tx: pl.LazyFrame, start: dt.date, end: dt.date, slices: int = 1) -> dict[str, float | int | None]:
     """KPIs of the period ``start..end`` (inclusive); ``tx`` is the whole history.
 
-    The whole history is needed to tell new customers from returning ones.
+    The whole history is needed to tell new customers from returning ones. ``slices``: counted slice by
+    slice of customers (see :func:`crm_core.customers.customer_totals`).
     """
-    rows = filter_period(_with_first_dates(tx), start, end)
-    frame = rows.select(_kpi_aggregations(tx, pl.lit(start)))
-    return _derived(frame).collect().row(0, named=True)
+    def counts(rows: pl.LazyFrame) -> pl.LazyFrame:
+        return filter_period(_with_first_dates(rows), start, end).select(_kpi_aggregations(rows, pl.lit(start)))
+
+    return _derived(customer_totals(tx, counts, [], slices)).collect().row(0, named=True)
 
 
 Window = Literal["last_month", "last_quarter", "last_12_months", "whole_period"]
@@ -123,7 +125,7 @@ def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
 
 
 def kpi_comparison(tx: pl.LazyFrame, start: dt.date, end: dt.date,
-                   comparison: str = "previous_period") -> pl.DataFrame:
+                   comparison: str = "previous_period", slices: int = 1) -> pl.DataFrame:
     """One row per KPI: value, previous (the comparison period), delta, delta_pct.
 
     ``comparison``: 'previous_period' (equal length just before) or
@@ -135,7 +137,8 @@ def kpi_comparison(tx: pl.LazyFrame, start: dt.date, end: dt.date,
     """
     from crm_core.settings import comparison_period
 
-    return comparison_frame(period_kpis(tx, start, end), period_kpis(tx, *comparison_period(start, end, comparison)))
+    return comparison_frame(period_kpis(tx, start, end, slices),
+                            period_kpis(tx, *comparison_period(start, end, comparison), slices))
 
 
 def comparison_frame(current: dict, previous: dict) -> pl.DataFrame:
@@ -152,12 +155,16 @@ def comparison_frame(current: dict, previous: dict) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
-def kpi_trend(tx: pl.LazyFrame, start: dt.date, end: dt.date, grain: Grain = "month") -> pl.DataFrame:
-    """Every KPI per day/week/month bucket of ``start..end`` (buckets start Monday / 1st)."""
+def kpi_trend(tx: pl.LazyFrame, start: dt.date, end: dt.date, grain: Grain = "month", slices: int = 1) -> pl.DataFrame:
+    """Every KPI per day/week/month bucket of ``start..end`` (buckets start Monday / 1st); ``slices``: counted
+    slice by slice of customers (see :func:`crm_core.customers.customer_totals`)."""
     bucket = pl.col(C.ORDER_DATE).dt.truncate(GRAIN_TRUNCATE[grain]).alias("period")
-    rows = filter_period(_with_first_dates(tx), start, end).with_columns(bucket)
-    frame = rows.group_by("period").agg(_kpi_aggregations(tx, pl.col("period").first()))
-    return _derived(frame).sort("period").collect()
+
+    def counts(rows: pl.LazyFrame) -> pl.LazyFrame:
+        in_period = filter_period(_with_first_dates(rows), start, end).with_columns(bucket)
+        return in_period.group_by("period").agg(_kpi_aggregations(rows, pl.col("period").first()))
+
+    return _derived(customer_totals(tx, counts, ["period"], slices)).sort("period").collect()
 
 
 def format_kpi(value: float | int | None, kind: str, *, style: NumberStyle = PLAIN) -> str:

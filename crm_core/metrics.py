@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import polars as pl
 
@@ -357,19 +357,22 @@ def predicted_total(result: Any) -> float | None:
 
 
 def headline_figures(tx: pl.LazyFrame, settings: AnalysisSettings, start: dt.date, end: dt.date,
-                     history: pl.LazyFrame | None = None, with_forecast: bool = True) -> list[Figure]:
+                     history: pl.LazyFrame | None = None, with_forecast: bool = True,
+                     summary: pl.LazyFrame | None = None, forecast: Callable[[], Any] | None = None) -> list[Figure]:
     """The headline figures of the view's transactions ``tx`` (already filtered to ``start..end``).
 
     Values come from :func:`crm_core.portfolio.portfolio_report` and
     :func:`predicted_value_total`, exactly as the ``portfolio`` and ``clv``
     commands print them. The forecast is fitted on ``history`` (the view's
     orders before the period too; default ``tx``) up to ``end``; its value is
-    None when it cannot be fitted.
+    None when it cannot be fitted. A caller that has them already passes
+    ``summary`` (``summarize(tx)``) and ``forecast`` (returns that same fit, raises
+    ValueError when it cannot be made).
     """
     from crm_core.portfolio import portfolio_report
 
     period = fmt.period(start, end)
-    report = portfolio_report(tx, settings.tier_settings())
+    report = portfolio_report(tx, settings.tier_settings(), summary=summary)
     figures = [figure(key, report[key], period)
                for key in ("customers", "revenue", "top20_revenue_share", "gini", "customer_share_for_80pct_revenue")]
     for name, row in report["tiers"].items():
@@ -378,7 +381,10 @@ def headline_figures(tx: pl.LazyFrame, settings: AnalysisSettings, start: dt.dat
     if with_forecast:
         words = predicted_value_words(settings)
         try:
-            total, _ = predicted_value_total(forecast_orders(history if history is not None else tx, end), settings, end)
+            if forecast is not None:
+                total = predicted_total(forecast())
+            else:
+                total, _ = predicted_value_total(forecast_orders(history if history is not None else tx, end), settings, end)
         except ValueError:
             total = None
         figures.append(figure("predicted_value_total", total, "", **words))

@@ -20,12 +20,11 @@ import polars as pl
 from crm_core.drivers import (
     NO_CODE,
     DriverSettings,
-    customer_profiles,
+    acquired_profiles,
     driver_table,
     mean_interval,
     order_table,
 )
-from crm_core.customers import filter_period
 from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C, has_column
 from crm_core.text_columns import Formatted, select_formatted
@@ -199,8 +198,7 @@ def depth_finding(ctx: FindingContext) -> Finding | None:
     dataset = ctx.dataset
     if not has_column(dataset.transactions, C.DISCOUNT_AMOUNT):
         return None
-    profiles = customer_profiles(filter_period(dataset.transactions, None, end), dataset.customers, end)
-    profiles = profiles.filter(pl.col("first_date") >= start)
+    profiles = acquired_profiles(dataset, start, end, ctx.slicer)
     if profiles.height < DriverSettings().small_group:
         return None
     table = depth_table(profiles)

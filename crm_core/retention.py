@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from crm_core.customers import data_as_of, is_purchase, summarize
+from crm_core.customers import customer_totals, data_as_of, is_purchase, summarize
 from crm_core import format as fmt
 from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C, has_column
@@ -71,7 +71,8 @@ def _monthly_activity(tx: pl.LazyFrame, acquired: pl.LazyFrame, end: dt.date) ->
 
 
 def cohort_retention(
-    tx: pl.LazyFrame, start: dt.date | None = None, end: dt.date | None = None, max_months: int = 24
+    tx: pl.LazyFrame, start: dt.date | None = None, end: dt.date | None = None, max_months: int = 24,
+    slices: int = 1,
 ) -> pl.DataFrame:
     """Acquisition month x months since first purchase.
 
@@ -82,16 +83,24 @@ def cohort_retention(
         customer_retention (customers / cohort_size), revenue (net), and
         revenue_retention (revenue / the cohort's month-0 revenue). Only
         observable cells (up to the month of ``end``) are present.
+
+    ``slices``: counted slice by slice of customers (see :func:`crm_core.customers.customer_totals`).
     """
     end = end or data_as_of(tx)
-    acquired = acquired_customers(tx, start, end)
-    sizes = acquired.group_by("cohort").agg(pl.len().alias("cohort_size"))
-    activity = (
-        _monthly_activity(tx, acquired, end)
-        .group_by("cohort", "months_since")
-        .agg(pl.col(C.CUSTOMER_ID).filter(is_purchase(tx)).n_unique().alias("customers"),
-             pl.col(C.AMOUNT).sum().alias("revenue"))
-    )
+
+    def sizes_of(rows: pl.LazyFrame) -> pl.LazyFrame:
+        return acquired_customers(rows, start, end).group_by("cohort").agg(pl.len().alias("cohort_size"))
+
+    def activity_of(rows: pl.LazyFrame) -> pl.LazyFrame:
+        return (
+            _monthly_activity(rows, acquired_customers(rows, start, end), end)
+            .group_by("cohort", "months_since")
+            .agg(pl.col(C.CUSTOMER_ID).filter(is_purchase(rows)).n_unique().alias("customers"),
+                 pl.col(C.AMOUNT).sum().alias("revenue"))
+        )
+
+    sizes = customer_totals(tx, sizes_of, ["cohort"], slices)
+    activity = customer_totals(tx, activity_of, ["cohort", "months_since"], slices)
     last_month = _month_index(pl.lit(end))
     grid = (
         sizes.with_columns(pl.int_ranges(0, pl.min_horizontal(last_month - _month_index("cohort"), max_months) + 1)
@@ -141,7 +150,7 @@ def acquisition_groups(
 
 def retention_curves(
     tx: pl.LazyFrame, groups: pl.DataFrame | None = None, start: dt.date | None = None,
-    end: dt.date | None = None, max_months: int = 24,
+    end: dt.date | None = None, max_months: int = 24, slices: int = 1,
 ) -> pl.DataFrame:
     """Share of customers buying in each month since acquisition, per group.
 
@@ -150,6 +159,8 @@ def retention_curves(
     groups
         (customer_id, group column) e.g. from :func:`acquisition_groups`; when
         ``None`` customers are grouped by acquisition year.
+    slices
+        Counted slice by slice of customers (see :func:`crm_core.customers.customer_totals`).
 
     Returns
     -------
@@ -158,26 +169,36 @@ def retention_curves(
         already observable), active, retention.
     """
     end = end or data_as_of(tx)
-    acquired = acquired_customers(tx, start, end)
-    if groups is None:
-        acquired = acquired.with_columns(pl.col("cohort").dt.year().cast(pl.String).alias("group"))
-    else:
-        column = next(c for c in groups.columns if c != C.CUSTOMER_ID)
-        acquired = acquired.join(groups.lazy().select(C.CUSTOMER_ID, pl.col(column).alias("group")), on=C.CUSTOMER_ID, how="left") \
-            .with_columns(pl.col("group").fill_null(UNKNOWN_CHANNEL))
-    observable = (_month_index(pl.lit(end)) - _month_index("cohort")).alias("observable_months")
-    members = acquired.select(C.CUSTOMER_ID, "cohort", "group", "first_purchase_date", observable)
-    denominators = (
-        members.with_columns(pl.int_ranges(0, pl.min_horizontal("observable_months", max_months) + 1).alias("months_since"))
-        .explode("months_since").with_columns(pl.col("months_since").cast(pl.Int32))
-        .group_by("group", "months_since").agg(pl.len().alias("customers_observed"))
-    )
-    active = (
-        _monthly_activity(tx, members, end)
-        .filter(is_purchase(tx) & (pl.col("months_since") <= max_months))
-        .join(members.select(C.CUSTOMER_ID, "group"), on=C.CUSTOMER_ID)
-        .group_by("group", "months_since").agg(pl.col(C.CUSTOMER_ID).n_unique().alias("active"))
-    )
+
+    def members_of(rows: pl.LazyFrame) -> pl.LazyFrame:
+        acquired = acquired_customers(rows, start, end)
+        if groups is None:
+            acquired = acquired.with_columns(pl.col("cohort").dt.year().cast(pl.String).alias("group"))
+        else:
+            column = next(c for c in groups.columns if c != C.CUSTOMER_ID)
+            acquired = acquired.join(groups.lazy().select(C.CUSTOMER_ID, pl.col(column).alias("group")), on=C.CUSTOMER_ID, how="left") \
+                .with_columns(pl.col("group").fill_null(UNKNOWN_CHANNEL))
+        observable = (_month_index(pl.lit(end)) - _month_index("cohort")).alias("observable_months")
+        return acquired.select(C.CUSTOMER_ID, "cohort", "group", "first_purchase_date", observable)
+
+    def denominators_of(rows: pl.LazyFrame) -> pl.LazyFrame:
+        return (
+            members_of(rows).with_columns(pl.int_ranges(0, pl.min_horizontal("observable_months", max_months) + 1).alias("months_since"))
+            .explode("months_since").with_columns(pl.col("months_since").cast(pl.Int32))
+            .group_by("group", "months_since").agg(pl.len().alias("customers_observed"))
+        )
+
+    def active_of(rows: pl.LazyFrame) -> pl.LazyFrame:
+        members = members_of(rows)
+        return (
+            _monthly_activity(rows, members, end)
+            .filter(is_purchase(rows) & (pl.col("months_since") <= max_months))
+            .join(members.select(C.CUSTOMER_ID, "group"), on=C.CUSTOMER_ID)
+            .group_by("group", "months_since").agg(pl.col(C.CUSTOMER_ID).n_unique().alias("active"))
+        )
+
+    denominators = customer_totals(tx, denominators_of, ["group", "months_since"], slices)
+    active = customer_totals(tx, active_of, ["group", "months_since"], slices)
     return (
         denominators.join(active, on=["group", "months_since"], how="left")
         .with_columns(pl.col("active").fill_null(0))

@@ -5,7 +5,11 @@ import argparse
 import os
 from pathlib import Path
 
-from crm_core.commands.common import add_source_arguments, emit, fail, load_view
+# Nothing here imports Polars at import time: the command forks under the ingest limits first (run_supervised).
+from crm_core.commands.common import (
+    ANALYSIS_TIME_SCALE,
+    add_source_arguments, emit, fail, finding_context, load_view, on_disk, run_supervised, streaming_when_on_disk,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,24 +39,37 @@ def _currency_prefix(code: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Under the ingest limits, in a forked child that reads the file itself (see ``run_supervised``; large
+    files in batches, their rows on disk)."""
     out = Path(args.out)
     problem = _unwritable(out)
     if problem:
         return fail(problem)
+    return run_supervised(lambda: _deck(args, out), args, ANALYSIS_TIME_SCALE)
+
+
+def _deck(args: argparse.Namespace, out: Path) -> int:
     from crm_core.dataset import Dataset
     from crm_core.deck import default_deck, prepare_slides
     from crm_core.deck_pptx import DeckMeta, write_pptx
-    from crm_core.findings import FindingContext, FindingSettings
+    from crm_core.findings import FindingSettings, key_findings
 
-    view, analysis, ingest_report = load_view(args)
+    view, analysis, ingest_report = load_view(args, count_duplicates=False)  # it shows no duplicate count
     if view.end is None:
         return fail("no valid orders in the file (or none left by the view's filters and period): "
                     "check the column mapping with `python -m crm_core summary PATH`.")
     code = analysis.currency or (getattr(ingest_report, "detected", {}) or {}).get("currency") or ""
     settings = FindingSettings.from_analysis(analysis, view.start, view.end, _currency_prefix(code))
-    dataset = Dataset(transactions=view.transactions.collect().lazy(), name=Path(args.path).name)
-    summary = FindingContext(dataset, settings).summary  # the customers every slide counts
-    slides = prepare_slides(default_deck(), dataset, summary, settings)
+    # Read once and reused by every slide; rows read in batches stay on disk instead (queries over them stream).
+    rows = view.transactions if on_disk(ingest_report) else view.transactions.collect().lazy()
+    dataset = Dataset(transactions=rows, name=Path(args.path).name)
+    deck = default_deck()
+    with streaming_when_on_disk(ingest_report):
+        context = finding_context(dataset, settings, ingest_report)
+        summary = context.summary  # the customers every slide counts
+        keys = tuple(entry.figure_id for entry in deck.entries if not entry.is_page_chart)
+        findings = key_findings(dataset, settings, keys=keys, context=context)
+        slides = prepare_slides(deck, dataset, summary, settings, findings=findings)
     period = (view.start, view.end) if view.start is not None else None
     meta = DeckMeta(dataset.name, period, summary.height, settings.currency or code,
                     filters=settings.filters_text(), title=args.title, locale=analysis.locale)

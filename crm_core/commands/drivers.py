@@ -2,8 +2,18 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from crm_core.commands.common import add_source_arguments, emit, fail, load_orders
+# Nothing here imports Polars at import time: the command forks under the ingest limits first (run_supervised).
+from crm_core.commands.common import (
+    ANALYSIS_TIME_SCALE,
+    add_source_arguments, emit, fail, load_view, on_disk, per_customer, run_supervised, streaming_when_on_disk,
+)
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from crm_core.findings import Slicer
 
 #: --by choices (the contract) plus the first-order value band.
 CHOICES = ("first_product", "first_category", "discount_code", "channel", "region", "cohort", "value_band")
@@ -19,19 +29,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Under the ingest limits, in a forked child that reads the file itself (see ``run_supervised``; large
+    files in batches, their rows on disk)."""
+    return run_supervised(lambda: _drivers(args), args, ANALYSIS_TIME_SCALE)
+
+
+def _drivers(args: argparse.Namespace) -> int:
+    view, _, report = load_view(args, count_duplicates=False)  # it shows no duplicate count
+    if not on_disk(report):
+        return _figures(args, view.transactions.collect().lazy(), None)  # read once; every step reuses it
+    rows = report.rows_valid
+    with streaming_when_on_disk(report):  # the rows stay on disk; per-customer tables in slices of customers
+        return _figures(args, view.transactions, lambda tx, build: per_customer(tx, build, rows))
+
+
+def _figures(args: argparse.Namespace, tx: pl.LazyFrame, slicer: Slicer | None) -> int:
     from crm_core import drivers
 
-    tx, _ = load_orders(args)
-    tx = tx.collect().lazy()  # read the file once; every step below reuses it
     args.by = args.by or next(by for by in CHOICES if drivers.missing_column(tx, by) is None)
     missing = drivers.missing_column(tx, args.by)
     if missing:
         flag = f"--{missing.replace('_', '-')}"
         remedy = f"map it with {flag} COL if it has another name" if hasattr(args, f"map_{missing}") else "add one"
         return fail(f"--by {args.by} needs a '{missing}' column, which this file lacks: {remedy}, or pick another --by")
-    profiles = drivers.customer_profiles(tx)
+    profiles = drivers.customer_profiles(tx, slicer=slicer)
     predict = args.predict and profiles.height > 0
-    predictions, problems = drivers.predicted_values(tx) if predict else (None, [])
+    predictions, problems = drivers.predicted_values(tx, slicer=slicer) if predict else (None, [])
     table = drivers.driver_table(profiles, args.by, predictions)
     overall = drivers.overall_figures(profiles, predictions)
     payload = {

@@ -3,19 +3,25 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
+import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+# Nothing here imports Polars at import time: the command forks under the ingest limits first (run_supervised).
 from crm_core import format as fmt
-from crm_core.commands.common import add_source_arguments, emit, fail, load_view, options_from_args, view_settings
-from crm_core.dataset import Dataset
-from crm_core.findings import FindingSettings
-from crm_core.filters import View
-from crm_core.ingest import read_side_table
-from crm_core.metrics import headline_figures
+from crm_core.commands.common import (
+    ANALYSIS_TIME_SCALE,
+    add_source_arguments, emit, fail, finding_context, load_view, options_from_args, run_supervised,
+    streaming_when_on_disk, view_settings,
+)
 from crm_core.settings import AnalysisSettings, Period
-from crm_core.report import PdfUnavailable, build_report, html_file_to_pdf, write_report
+
+if TYPE_CHECKING:
+    from crm_core.dataset import Dataset
+    from crm_core.filters import View
+    from crm_core.ingest.report import IngestReport
 
 
 def _date(text: str) -> dt.date:
@@ -40,7 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sides.add_argument("--marketing-spend-file", metavar="FILE", help="marketing spend per month and channel")
 
 
-def _dataset(args: argparse.Namespace) -> tuple[Dataset, View, AnalysisSettings, object]:
+def _dataset(args: argparse.Namespace) -> tuple[Dataset, View, AnalysisSettings, IngestReport]:
+    from crm_core.dataset import Dataset
+    from crm_core.ingest import read_side_table
+
     analysis = view_settings(args)
     if args.start or args.end:  # --start/--end win over the view's period
         analysis = replace(analysis, period=Period(preset="custom", start=args.start, end=args.end))
@@ -56,7 +65,7 @@ def _dataset(args: argparse.Namespace) -> tuple[Dataset, View, AnalysisSettings,
     return dataset, view, analysis, ingest_report
 
 
-def _currency_prefix(args: argparse.Namespace, analysis: AnalysisSettings, ingest_report) -> str:
+def _currency_prefix(args: argparse.Namespace, analysis: AnalysisSettings, ingest_report: IngestReport) -> str:
     if args.currency_symbol:
         return args.currency_symbol
     code = analysis.currency or (getattr(ingest_report, "detected", {}) or {}).get("currency") or ""
@@ -66,18 +75,54 @@ def _currency_prefix(args: argparse.Namespace, analysis: AnalysisSettings, inges
 
 
 def run(args: argparse.Namespace) -> int:
+    """The report is built under the ingest limits, in a forked child that reads the file itself (see
+    ``run_supervised``; large files in batches, their rows on disk). Chromium prints the PDF afterwards,
+    from this process: it reserves far more address space than the child's cap allows."""
     if args.start and args.end and args.start > args.end:
         return fail("--start is after --end; swap them.")
     if not str(args.out).lower().endswith((".html", ".htm")):
         return fail("--out must name an .html file, e.g. --out report.html")
+    with tempfile.TemporaryDirectory(prefix="crm-report-") as folder:
+        handoff = Path(folder) / "payload.json"
+        code = run_supervised(lambda: _report(args, handoff), args, ANALYSIS_TIME_SCALE)
+        if code != 0:
+            return code
+        payload = json.loads(handoff.read_text("utf-8"))
+    if args.pdf:
+        from crm_core.report import PdfUnavailable, html_file_to_pdf
+
+        try:
+            payload["pdf"] = str(html_file_to_pdf(payload["html"], args.pdf))
+        except PdfUnavailable as error:
+            emit(payload, args.json)
+            return fail(f"HTML report written to {payload['html']}, but no PDF: {error}")
+    emit(payload, args.json)
+    return 0
+
+
+def _report(args: argparse.Namespace, handoff: Path) -> int:
+    """Write the HTML report; its summary (what ``run`` prints) goes to ``handoff`` as JSON."""
+    from crm_core.findings import FindingSettings, key_findings
+    from crm_core.metrics import headline_figures
+    from crm_core.report import build_report, write_report
+
     dataset, view, analysis, ingest_report = _dataset(args)
     if dataset.transactions.head(1).collect().height == 0:
         return fail("no valid orders in the file (or none left by the view's filters and period): "
                     "check the column mapping with `python -m crm_core summary PATH`.")
     assert view.start is not None and view.end is not None  # the view has orders (checked above)
     settings = FindingSettings.from_analysis(analysis, view.start, view.end, _currency_prefix(args, analysis, ingest_report))
-    figures = headline_figures(view.transactions, analysis, view.start, view.end, history=view.history)
-    content = build_report(dataset, settings, ingest_report=ingest_report, title=args.title, figures=figures)
+    with streaming_when_on_disk(ingest_report):
+        context = finding_context(dataset, settings, ingest_report)
+        # The headline figures read the findings' customer summary and lifetime-value fit: one figure, one value
+        # (and one fit). Both cover the same orders when the period ends on the view's last day.
+        same_orders = context.period == (view.start, view.end)
+        figures = headline_figures(view.transactions, analysis, view.start, view.end, history=view.history,
+                                   summary=context.summary.lazy() if same_orders else None,
+                                   forecast=(lambda: context.forecast) if same_orders else None)
+        findings = key_findings(dataset, settings, context=context)
+        content = build_report(dataset, settings, ingest_report=ingest_report, findings=findings, title=args.title,
+                               figures=figures)
     html_path = write_report(content, args.out)
     payload = {
         "html": str(html_path),
@@ -85,11 +130,6 @@ def run(args: argparse.Namespace) -> int:
         "charts": content.charts,
         "findings": {finding.key: finding.headline for finding in content.findings},
     }
-    if args.pdf:
-        try:
-            payload["pdf"] = str(html_file_to_pdf(html_path, args.pdf))
-        except PdfUnavailable as error:
-            emit(payload, args.json)
-            return fail(f"HTML report written to {html_path}, but no PDF: {error}")
-    emit(payload, args.json)
+    handoff.write_text(json.dumps(payload, ensure_ascii=False), "utf-8")
     return 0
+
