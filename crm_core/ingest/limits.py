@@ -67,6 +67,20 @@ def file_bytes(path: object) -> int:
         return 0
 
 
+#: First bytes of files whose size on disk says little about what reading them takes: gzip, zip (and .xlsx),
+#: Parquet, old Excel. Their size is never trusted (see crm_core.ingest.sandbox).
+PACKED_MAGIC = (b"\x1f\x8b", b"PK\x03\x04", b"PK\x05\x06", b"PAR1", b"\xd0\xcf\x11\xe0")
+
+
+def is_packed(path: object) -> bool:
+    """Does the file at ``path`` start like a compressed or binary table (:data:`PACKED_MAGIC`)?"""
+    try:
+        with open(str(path), "rb") as handle:
+            return handle.read(8).startswith(PACKED_MAGIC)
+    except (OSError, ValueError):
+        return False
+
+
 def seconds_label(seconds: float) -> str:
     """``240`` or ``0.01``: a limit in seconds as the messages show it."""
     return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.2g}"

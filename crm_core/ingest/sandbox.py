@@ -52,7 +52,7 @@ from crm_core.ingest import reader, rejects
 from crm_core.ingest import source as ingest_source
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest.limits import (
-    ADDRESS_HEADROOM, TOO_BIG, TOO_SLOW, crash_message, env_number, file_bytes, gigabytes, memory_limit_bytes,
+    ADDRESS_HEADROOM, PACKED_MAGIC, TOO_BIG, TOO_SLOW, crash_message, env_number, file_bytes, gigabytes, memory_limit_bytes,
     resident_bytes, seconds_label, timeout_seconds,
 )
 from crm_core.ingest.supervisor import SUPERVISED_ENV
@@ -67,8 +67,6 @@ REQUEST_FILE = "request.pickle"
 RESULT_FILE = "result.pickle"
 VALID_FILE = "valid.arrow"
 
-#: Magic bytes of formats that always go through the worker: gzip, zip/xlsx, Parquet, OLE2 (.xls).
-_HOSTILE_MAGIC = (b"\x1f\x8b", b"PK\x03\x04", b"PK\x05\x06", b"PAR1", b"\xd0\xcf\x11\xe0")
 _CHUNK = 4 * 1024**2
 #: How often the worker's resident memory is checked.
 _POLL_SECONDS = 0.02
@@ -205,7 +203,7 @@ def _needs_worker(path: Path) -> bool:
             magic = handle.read(8)
     except OSError:
         return False  # the reader says what is wrong with the path
-    if magic.startswith(_HOSTILE_MAGIC):
+    if magic.startswith(PACKED_MAGIC):
         return True
     return size > env_number(INPROCESS_ENV, DEFAULT_INPROCESS_MB) * 1024**2
 
