@@ -56,13 +56,15 @@ _DONE_JS = """() => {
     if (!chart.querySelector('.main-svg')) return false;
   return true;
 }"""
-# Counts script runs (the app's state leaving "notRunning"), seen even when a run is over between two polls.
+# Counts script runs (the app's state leaving "notRunning", or "initial" for a page's first run), seen even when
+# a run is over between two polls.
 _COUNT_RUNS_JS = """() => {
   if (window.__benchRuns !== undefined) return;
   window.__benchRuns = 0;
   new MutationObserver(records => {
     for (const record of records)
-      if (record.oldValue === 'notRunning' && record.target.getAttribute('data-test-script-state') !== 'notRunning')
+      if ((record.oldValue === 'notRunning' || record.oldValue === 'initial')
+          && record.target.getAttribute('data-test-script-state') !== 'notRunning')
         window.__benchRuns += 1;
   }).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
                         attributeFilter: ['data-test-script-state']});
@@ -226,7 +228,8 @@ def print_demo(times: dict[str, dict[str, float | None]]) -> None:
               f"{_mark(row.get('revisit'), REVISIT_S)} {_mark(row.get('period'), CHANGE_S)} {_mark(row.get('filter'), CHANGE_S)}")
     print(f"{'target':<34} {FIRST_S:6.2f}s  {FIRST_S:6.2f}s  {REVISIT_S:6.2f}s  {CHANGE_S:6.2f}s  {CHANGE_S:6.2f}s   "
           "(! = missed)")
-    print(f"Overview opened from a link (new tab, cold server): {times['Overview']['open_link'] or 0:.2f} s")
+    print(f"Overview opened from a link (new browser tab, cold server; most of it is the browser loading Streamlit's "
+          f"and Plotly's JavaScript): {times['Overview']['open_link'] or 0:.2f} s")
     print("server CPU seconds during the first visit / revisit (the rest is the browser, or a wait for a core):")
     print("  " + "; ".join(f"{title.split()[0]} {row.get('first_cpu') or 0:.2f}/{row.get('revisit_cpu') or 0:.2f}"
                            for title, row in times.items()))
