@@ -160,15 +160,8 @@ def _reconcile(saved: pl.DataFrame, new: pl.DataFrame) -> tuple[pl.DataFrame, Re
     )
     has_ids = C.ORDER_ID in new.columns and new.get_column(C.ORDER_ID).is_not_null().any()
     without_ids = C.ORDER_ID not in new.columns or new.get_column(C.ORDER_ID).is_null().any()
-    matched_by = " and ".join(
-        label for label, used in (("order_id", has_ids), ("customer, date and amount", without_ids)) if used
-    )
-    changed = (
-        status.filter(pl.col("status") == "changed").head(MAX_CHANGED_LISTED)
-        .select(pl.col(_KEY).alias("order_id"), pl.col("customer").alias("customer_id"),
-                pl.col("amount_old").alias("old_amount"), pl.col("amount").alias("new_amount"),
-                pl.col("date_old").alias("old_date"), pl.col("date").alias("new_date"))
-    )
+    matched_by = _matched_by(has_ids, without_ids)
+    changed = _changed_listing(status)
     result = Reconciliation(
         new_orders=counts.get("new", 0),
         changed_orders=counts.get("changed", 0),
@@ -249,14 +242,8 @@ def reconcile_streamed(saved: pl.DataFrame, new: pl.LazyFrame, rows: int) -> Str
     merged = pl.concat([_typed(kept_saved.lazy(), columns), _typed(indexed.filter(~pl.col(_ROW).is_in(dropped.implode())),
                                                                    columns)])
     without_ids = without_id_rows > 0 or not has_id_column  # as reconcile says it (an empty file included)
-    matched_by = " and ".join(label for label, used in (("order_id", id_rows > 0),
-                                                        ("customer, date and amount", without_ids)) if used)
-    changed = (
-        status.filter(pl.col("status") == "changed").head(MAX_CHANGED_LISTED)
-        .select(pl.col(_KEY).alias("order_id"), pl.col("customer").alias("customer_id"),
-                pl.col("amount_old").alias("old_amount"), pl.col("amount").alias("new_amount"),
-                pl.col("date_old").alias("old_date"), pl.col("date").alias("new_date"))
-    )
+    matched_by = _matched_by(id_rows > 0, without_ids)
+    changed = _changed_listing(status)
     result = Reconciliation(
         new_orders=new_orders,
         changed_orders=counts.get("changed", 0),
@@ -417,3 +404,19 @@ def undo_append(folder: Path) -> Reconciliation:
     (version / PREVIOUS_FILE).replace(Path(folder) / TRANSACTIONS_FILE)
     shutil.rmtree(version, ignore_errors=True)
     return last
+
+
+def _matched_by(by_id: bool, by_customer_date_amount: bool) -> str:
+    """How orders were matched, as the reconciliation says it."""
+    return " and ".join(label for label, used in (("order_id", by_id),
+                                                  ("customer, date and amount", by_customer_date_amount)) if used)
+
+
+def _changed_listing(status: pl.DataFrame) -> pl.DataFrame:
+    """The first changed orders with their old and new amount and date."""
+    return (
+        status.filter(pl.col("status") == "changed").head(MAX_CHANGED_LISTED)
+        .select(pl.col(_KEY).alias("order_id"), pl.col("customer").alias("customer_id"),
+                pl.col("amount_old").alias("old_amount"), pl.col("amount").alias("new_amount"),
+                pl.col("date_old").alias("old_date"), pl.col("date").alias("new_date"))
+    )
