@@ -5,7 +5,7 @@ import gc
 
 # A command's imports (Polars, numpy, our modules) create a few hundred thousand objects and almost no
 # garbage, and the collector's default thresholds walk them again and again: a twentieth of `clv`'s time.
-# Collections every 100,000 allocations (a full one every 2,000,000) still free the cycles a long command
+# Collections every 100,000 allocations (of the oldest objects every 20,000,000) still free the cycles a long command
 # leaves. Only when run as the program: a process that imports this module keeps its own settings.
 if __name__ == "__main__":
     gc.set_threshold(100_000, 20, 10)
