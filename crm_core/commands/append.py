@@ -10,6 +10,7 @@ from crm_core.commands.common import (
     add_source_arguments,
     emit,
     mapping_from_args,
+    on_disk,
     options_from_args,
     run_supervised,
     view_settings,
@@ -60,7 +61,7 @@ def _append(args: argparse.Namespace) -> int:
     tx, report = read_orders(args.path, mapping_from_args(args), options)
     with locked_folder(folder):  # the app may be appending to the same dataset
         result = append_export(folder, tx, source=Path(args.path), source_filename=str(args.path), lines=report.lines,
-                               streamed_rows=report.rows_valid if report.detected.get("read_in_batches") else None)
+                               streamed_rows=report.rows_valid if on_disk(report) else None)
     record_rows_valid(folder, result.rows_after)
     payload = {
         **result.to_dict(),

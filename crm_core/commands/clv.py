@@ -100,7 +100,7 @@ def _clv(args: argparse.Namespace, output: BinaryIO | None) -> int:
         fit_clv,
         validate_holdout,
     )
-    from crm_core.commands.common import emit, fail, load_view, per_customer
+    from crm_core.commands.common import emit, fail, load_view, per_customer, read_once
     from crm_core.customers import data_as_of
     from crm_core.export import neutralize
     from crm_core.metrics import forecast_orders, predicted_total
@@ -110,9 +110,7 @@ def _clv(args: argparse.Namespace, output: BinaryIO | None) -> int:
         # Every order of the view up to the period end (earlier ones too: the models need each customer's
         # history), as the Lifetime page and the report's predicted_value_total. Read once, reused below;
         # rows read in batches stay on disk, and per-customer figures are built slice by slice of customers.
-        tx = forecast_orders(view.history, view.end)
-        if not report.detected.get("read_in_batches"):
-            tx = tx.collect().lazy()
+        tx = read_once(forecast_orders(view.history, view.end), report)
         last = data_as_of(tx)
         calibration_end = args.calibration_end or last
         if args.holdout_end is not None and args.holdout_end <= calibration_end:

@@ -146,7 +146,7 @@ def load_view(args: argparse.Namespace, settings: AnalysisSettings | None = None
     except IngestError as error:
         raise _currency_mismatch(args, settings, options, error) or error from None
     try:
-        view = _view_on_disk(tx, settings) if report.detected.get("read_in_batches") else apply_view(tx, settings)
+        view = _view_on_disk(tx, settings) if on_disk(report) else apply_view(tx, settings)
     except ValueError as error:
         raise _view_error(args, str(error)) if getattr(args, "view", None) else IngestError(str(error)) from None
     if view.end is None and settings.filters:
@@ -231,6 +231,12 @@ def per_customer(tx: pl.LazyFrame, build: Callable[[pl.LazyFrame], pl.LazyFrame]
 def on_disk(report: IngestReport) -> bool:
     """Whether the rows were read in batches: they stay on disk (Parquet parts) and are not collected whole."""
     return bool(report.detected.get("read_in_batches"))
+
+
+def read_once(tx: pl.LazyFrame, report: IngestReport) -> pl.LazyFrame:
+    """``tx`` collected once for a command's many queries, or left as it is when the rows are on disk
+    (:func:`on_disk`): queries over them then stream instead of holding every row."""
+    return tx if on_disk(report) else tx.collect().lazy()
 
 
 def streaming_when_on_disk(report: IngestReport) -> contextlib.AbstractContextManager[Any]:

@@ -8,7 +8,7 @@ from pathlib import Path
 # Nothing here imports Polars at import time: the command forks under the ingest limits first (run_supervised).
 from crm_core.commands.common import (
     ANALYSIS_TIME_SCALE,
-    add_source_arguments, emit, fail, finding_context, load_view, on_disk, run_supervised, streaming_when_on_disk,
+    add_source_arguments, emit, fail, finding_context, load_view, read_once, run_supervised, streaming_when_on_disk,
 )
 
 
@@ -61,8 +61,7 @@ def _deck(args: argparse.Namespace, out: Path) -> int:
     code = analysis.currency or (getattr(ingest_report, "detected", {}) or {}).get("currency") or ""
     settings = FindingSettings.from_analysis(analysis, view.start, view.end, _currency_prefix(code))
     # Read once and reused by every slide; rows read in batches stay on disk instead (queries over them stream).
-    rows = view.transactions if on_disk(ingest_report) else view.transactions.collect().lazy()
-    dataset = Dataset(transactions=rows, name=Path(args.path).name)
+    dataset = Dataset(transactions=read_once(view.transactions, ingest_report), name=Path(args.path).name)
     deck = default_deck()
     with streaming_when_on_disk(ingest_report):
         context = finding_context(dataset, settings, ingest_report)

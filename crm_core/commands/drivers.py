@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 # Nothing here imports Polars at import time: the command forks under the ingest limits first (run_supervised).
 from crm_core.commands.common import (
     ANALYSIS_TIME_SCALE,
-    add_source_arguments, emit, fail, load_view, on_disk, per_customer, run_supervised, streaming_when_on_disk,
+    add_source_arguments, emit, fail, load_view, on_disk, per_customer, read_once, run_supervised, streaming_when_on_disk,
 )
 
 if TYPE_CHECKING:
@@ -36,11 +36,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _drivers(args: argparse.Namespace) -> int:
     view, _, report = load_view(args, count_duplicates=False)  # it shows no duplicate count
-    if not on_disk(report):
-        return _figures(args, view.transactions.collect().lazy(), None)  # read once; every step reuses it
     rows = report.rows_valid
-    with streaming_when_on_disk(report):  # the rows stay on disk; per-customer tables in slices of customers
-        return _figures(args, view.transactions, lambda tx, build: per_customer(tx, build, rows))
+    # Rows on disk: per-customer tables in slices of customers, queries streaming over them.
+    slicer: Slicer | None = (lambda tx, build: per_customer(tx, build, rows)) if on_disk(report) else None
+    with streaming_when_on_disk(report):
+        return _figures(args, read_once(view.transactions, report), slicer)
 
 
 def _figures(args: argparse.Namespace, tx: pl.LazyFrame, slicer: Slicer | None) -> int:

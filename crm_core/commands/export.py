@@ -13,7 +13,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from crm_core.commands.common import add_source_arguments, emit, fail, load_view, per_customer, run_supervised
+from crm_core.commands.common import add_source_arguments, emit, fail, load_view, per_customer, read_once, run_supervised
 from crm_core.commands.summary import currency_code
 
 #: crm_core.actions.ValueSettings().high_value_share, kept here so that building the parser (before the
@@ -72,9 +72,7 @@ def _export(args: argparse.Namespace) -> int:
         return fail("--high-value-share must be between 0 and 1, e.g. 0.2 for the top 20%")
     view, settings, report = load_view(args)
     contacts = read_side_table(args.customers, "customers")[0] if args.customers else None
-    tx = view.transactions
-    if not report.detected.get("read_in_batches"):  # rows read in batches stay on disk
-        tx = tx.collect().lazy()
+    tx = read_once(view.transactions, report)
     dataset = Dataset(transactions=tx, customers=contacts)
     as_of = data_as_of(tx)
 
