@@ -187,13 +187,26 @@ def recommend(profile: pl.DataFrame, playbook: pl.DataFrame) -> pl.DataFrame:
         playbook row that produced the action, e.g. "At Risk / High value".
         Customers no row matches get nulls.
     """
+    # The action depends on the segment and value band alone: it is matched for each distinct pair (a few
+    # dozen), then joined to the customers, instead of matching millions of customers row by row.
+    keys = [name for name in ("segment", "value_band") if name in profile.columns]
+    pairs = profile.select(keys).unique()
+    best = _best_rows(pairs, playbook).select(*keys, *RECOMMENDATION_COLUMNS)
+    return profile.drop([name for name in RECOMMENDATION_COLUMNS if name in profile.columns]).join(
+        best, on=keys, how="left", nulls_equal=True, maintain_order="left"
+    )
+
+
+def _best_rows(pairs: pl.DataFrame, playbook: pl.DataFrame) -> pl.DataFrame:
+    """``pairs`` (distinct segment and value band) with the columns of the first playbook row that matches
+    each, in the order of the module docstring; a pair no row matches is left out."""
     book = clean_playbook(playbook).with_columns(
         segment_key(pl.col("segment")).alias("_seg"),
         pl.format("{} / {}", "segment", "value").alias("rule"),
     )
-    segment = segment_key(pl.col("segment")) if "segment" in profile.columns else pl.lit(None, dtype=pl.String)
+    segment = segment_key(pl.col("segment")) if "segment" in pairs.columns else pl.lit(None, dtype=pl.String)
     any_segment = pl.lit(ANY_SEGMENT.lower())
-    keys = profile.select(C.CUSTOMER_ID, segment.alias("_own_seg"), pl.col("value_band"))
+    keys = pairs.with_row_index("_pair").with_columns(segment.alias("_own_seg"))
     priorities = (
         (pl.col("_own_seg"), pl.col("value_band")),
         (pl.col("_own_seg"), pl.lit(ANY_VALUE)),
@@ -206,14 +219,11 @@ def recommend(profile: pl.DataFrame, playbook: pl.DataFrame) -> pl.DataFrame:
         )
         for rank, (seg, band) in enumerate(priorities)
     ]
-    best = (
+    return (
         pl.concat(candidates)
-        .sort([C.CUSTOMER_ID, "_priority"])
-        .unique(subset=C.CUSTOMER_ID, keep="first", maintain_order=True)
-        .select(C.CUSTOMER_ID, *RECOMMENDATION_COLUMNS)
-    )
-    return profile.drop([name for name in RECOMMENDATION_COLUMNS if name in profile.columns]).join(
-        best, on=C.CUSTOMER_ID, how="left"
+        .sort(["_pair", "_priority"])
+        .unique(subset="_pair", keep="first", maintain_order=True)
+        .drop("_pair", "_own_seg", "_seg", "value", "_priority")
     )
 
 
