@@ -625,7 +625,8 @@ def migration_finding(ctx: FindingContext) -> Finding | None:
         return None
     settings = ctx.settings.analysis.tier_settings()
     earlier, later = split_period(start, end)
-    flows = tier_migration(ctx.transactions, earlier, later, settings)
+    flows = tier_migration(ctx.transactions, earlier, later, settings,
+                           slicer=ctx.slicer if ctx.slicer is not whole else None)
     if flows.height == 0:
         return None
     method = (f"Tiers are assigned separately in {fmt.period(*earlier, '–')} and "

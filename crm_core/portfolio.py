@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from typing import SupportsFloat
+from typing import Callable, SupportsFloat
 
 import polars as pl
 
@@ -518,11 +518,21 @@ def split_period(start: dt.date, end: dt.date) -> tuple[tuple[dt.date, dt.date],
 
 def period_tiers(tx: pl.LazyFrame, period: tuple[dt.date, dt.date], settings: TierSettings) -> pl.DataFrame:
     """Tiers of the customers active in ``period`` (summary of that period only)."""
+    return assign_tiers(_period_values(tx, period, settings), settings)
+
+
+def _period_values(tx: pl.LazyFrame, period: tuple[dt.date, dt.date], settings: TierSettings) -> pl.LazyFrame:
+    """customer_id, revenue and the tier value of the customers active in ``period`` (that period's orders alone)."""
     start, end = period
     summary = summarize(filter_period(tx, start, end), as_of=end)
     _value_column(summary, settings.value)
     # Only the ranking columns: the optimiser then skips the summary's other aggregations.
-    return assign_tiers(summary.select(C.CUSTOMER_ID, *dict.fromkeys(["revenue", settings.value])), settings)
+    return summary.select(C.CUSTOMER_ID, *dict.fromkeys(["revenue", settings.value]))
+
+
+#: ``slicer(tx, build)``: ``build(tx).collect()`` for a ``build`` that makes each customer's rows from that
+#: customer's rows alone (as :data:`crm_core.findings.Slicer`).
+Slicer = Callable[[pl.LazyFrame, Callable[[pl.LazyFrame], pl.LazyFrame]], pl.DataFrame]
 
 
 def tier_migration(
@@ -530,6 +540,7 @@ def tier_migration(
     earlier: tuple[dt.date, dt.date],
     later: tuple[dt.date, dt.date],
     settings: TierSettings = TierSettings(),
+    slicer: Slicer | None = None,
 ) -> pl.DataFrame:
     """Customers moving between tiers from one period to the next.
 
@@ -537,13 +548,24 @@ def tier_migration(
     customer active only later comes from 'New'; one active only earlier goes
     to 'Lost'. Columns: from_tier, to_tier, from_index, to_index (New =
     -1, Lost = len(names)), customers, earlier_revenue, later_revenue.
+    ``slicer`` builds both periods' per-customer values (slice by slice of customers for many rows on disk);
+    default: at once.
     """
     if tx.select(pl.len()).collect().item() == 0 or earlier[0] > earlier[1] or later[0] > later[1]:
         return _empty_flows()
-    a = period_tiers(tx, earlier, settings).select(
+    if slicer is None:
+        a, b = period_tiers(tx, earlier, settings), period_tiers(tx, later, settings)
+    else:
+        half = pl.col("_half")
+        values = slicer(tx, lambda rows: pl.concat([_period_values(rows, earlier, settings).with_columns(pl.lit(0).alias("_half")),
+                                                    _period_values(rows, later, settings).with_columns(pl.lit(1).alias("_half"))]))
+        a = assign_tiers(values.filter(half == 0).drop("_half"), settings)
+        b = assign_tiers(values.filter(half == 1).drop("_half"), settings)
+        del values
+    a = a.select(
         C.CUSTOMER_ID, pl.col("tier").alias("from_tier"), pl.col("tier_index").cast(pl.Int32).alias("from_index"),
         pl.col("revenue").alias("earlier_revenue"))
-    b = period_tiers(tx, later, settings).select(
+    b = b.select(
         C.CUSTOMER_ID, pl.col("tier").alias("to_tier"), pl.col("tier_index").cast(pl.Int32).alias("to_index"),
         pl.col("revenue").alias("later_revenue"))
     return (

@@ -122,7 +122,7 @@ def _report(args: argparse.Namespace, handoff: Path) -> int:
                                    forecast=(lambda: context.forecast) if same_orders else None)
         findings = key_findings(dataset, settings, context=context)
         content = build_report(dataset, settings, ingest_report=ingest_report, findings=findings, title=args.title,
-                               figures=figures)
+                               figures=figures, slices=context.slices)
     html_path = write_report(content, args.out)
     payload = {
         "html": str(html_path),
