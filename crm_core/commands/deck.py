@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 from pathlib import Path
 
@@ -69,13 +70,18 @@ def _deck(args: argparse.Namespace, out: Path) -> int:
         keys = tuple(entry.figure_id for entry in deck.entries if not entry.is_page_chart)
         findings = key_findings(dataset, settings, keys=keys, context=context)
         slides = prepare_slides(deck, dataset, summary, settings, findings=findings)
+    customers = summary.height
+    # The slides hold what they draw; the per-customer tables are dropped before Chromium starts (it prints the
+    # charts drawn as pictures, a process of its own beside this one).
+    del context, summary, findings
+    gc.collect()
     period = (view.start, view.end) if view.start is not None else None
-    meta = DeckMeta(dataset.name, period, summary.height, settings.currency or code,
+    meta = DeckMeta(dataset.name, period, customers, settings.currency or code,
                     filters=settings.filters_text(), title=args.title, locale=analysis.locale)
     try:
         result = write_pptx(slides, meta, out)
     except OSError as error:
         return fail(f"cannot write {str(out)[:120]}: {error.strerror or error}")
     emit({"pptx": str(result.path), "slides": result.slides, "native_charts": result.native_charts,
-          "pictures": result.pictures, "tables": result.tables, "customers": summary.height}, args.json)
+          "pictures": result.pictures, "tables": result.tables, "customers": customers}, args.json)
     return 0
