@@ -158,6 +158,12 @@ def whole(tx: pl.LazyFrame, build: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl
     return build(tx).collect()
 
 
+#: The columns of the forecast's customer table that the findings read (at-risk lists, value tiers, the action plan).
+FORECAST_COLUMNS = (C.CUSTOMER_ID, "clv", "p_alive", "value_low", "value_high", "expected_purchases", "purchases_low",
+                    "purchases_high", "frequency", "last_purchase_date", "usual_gap_days", "overdue", "next_order_date",
+                    "revenue")
+
+
 @dataclass
 class FindingContext:
     """What every finding reads; the customer summary is computed once, lazily."""
@@ -197,7 +203,11 @@ class FindingContext:
         settings = replace(self.settings.analysis.clv_settings(self.period[1]),
                            horizon_weeks=months_to_weeks(self.settings.horizon_months))
         orders = filter_period(self.dataset.transactions, None, self.period[1])
-        return fit_clv(orders, settings, per_customer=lambda build: self.slicer(orders, build))
+        result = fit_clv(orders, settings, per_customer=lambda build: self.slicer(orders, build))
+        if self.slicer is whole:
+            return result
+        # Many customers (rows on disk): the columns the findings read alone, held while every finding runs.
+        return replace(result, customers=result.customers.select(FORECAST_COLUMNS))
 
     @cached_property
     def clv(self) -> tuple[Any | None, str]:
