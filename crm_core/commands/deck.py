@@ -9,7 +9,7 @@ from pathlib import Path
 # Nothing here imports Polars at import time: the command forks under the ingest limits first (run_supervised).
 from crm_core.commands.common import (
     ANALYSIS_TIME_SCALE,
-    add_source_arguments, emit, fail, finding_context, load_view, read_once, run_supervised, streaming_when_on_disk,
+    add_source_arguments, emit, fail, finding_context, forecast_first, load_view, read_once, run_supervised, streaming_when_on_disk,
 )
 
 
@@ -66,6 +66,7 @@ def _deck(args: argparse.Namespace, out: Path) -> int:
     deck = default_deck()
     with streaming_when_on_disk(ingest_report):
         context = finding_context(dataset, settings, ingest_report)
+        forecast_first(context, ingest_report)
         summary = context.summary  # the customers every slide counts
         keys = tuple(entry.figure_id for entry in deck.entries if not entry.is_page_chart)
         findings = key_findings(dataset, settings, keys=keys, context=context)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from crm_core import format as fmt
 from crm_core.commands.common import (
     ANALYSIS_TIME_SCALE,
-    add_source_arguments, emit, fail, finding_context, load_view, options_from_args, run_supervised,
+    add_source_arguments, emit, fail, finding_context, forecast_first, load_view, options_from_args, run_supervised,
     streaming_when_on_disk, view_settings,
 )
 from crm_core.settings import AnalysisSettings, Period
@@ -114,6 +114,7 @@ def _report(args: argparse.Namespace, handoff: Path) -> int:
     settings = FindingSettings.from_analysis(analysis, view.start, view.end, _currency_prefix(args, analysis, ingest_report))
     with streaming_when_on_disk(ingest_report):
         context = finding_context(dataset, settings, ingest_report)
+        forecast_first(context, ingest_report)
         # The headline figures read the findings' customer summary and lifetime-value fit: one figure, one value
         # (and one fit). Both cover the same orders when the period ends on the view's last day.
         same_orders = context.period == (view.start, view.end)
