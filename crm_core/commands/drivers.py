@@ -52,9 +52,12 @@ def _figures(args: argparse.Namespace, tx: pl.LazyFrame, slicer: Slicer | None) 
         flag = f"--{missing.replace('_', '-')}"
         remedy = f"map it with {flag} COL if it has another name" if hasattr(args, f"map_{missing}") else "add one"
         return fail(f"--by {args.by} needs a '{missing}' column, which this file lacks: {remedy}, or pick another --by")
+    # The model first: its fit, the command's peak, then has the memory to itself (3M customers' profiles are
+    # not held meanwhile). Without profiles (no customer with a first purchase) nothing is predicted.
+    predictions, problems = drivers.predicted_values(tx, slicer=slicer) if args.predict else (None, [])
     profiles = drivers.customer_profiles(tx, slicer=slicer)
-    predict = args.predict and profiles.height > 0
-    predictions, problems = drivers.predicted_values(tx, slicer=slicer) if predict else (None, [])
+    if profiles.height == 0:
+        predictions, problems = None, []
     table = drivers.driver_table(profiles, args.by, predictions)
     overall = drivers.overall_figures(profiles, predictions)
     payload = {
