@@ -192,23 +192,15 @@ def load_orders(args: argparse.Namespace) -> tuple[pl.LazyFrame, IngestReport]:
     return view.transactions, report
 
 
-#: Rows per slice of customers when totals over customers (KPIs, retention) are counted from many rows:
-#: the queries stream over the rows, holding one slice's distinct customers and orders.
-ROWS_PER_SLICE = 4_000_000
-#: Rows per slice when a per-customer table is built (see :func:`per_customer`): a slice's rows are collected
-#: and grouped by customer and order in memory, about 200 bytes a row at the peak (first-order profiles).
-ROWS_PER_BUILD = 1_500_000
+#: Rows per slice of customers when a per-customer table is built from many rows (see :func:`per_customer`), and
+#: when totals over customers (KPIs, retention) are counted from them: a slice's rows grouped by customer and
+#: order take about 200 bytes a row at the peak (first-order profiles), beside 3M customers' tables held.
+ROWS_PER_SLICE = 1_500_000
 
 
 def customer_slices(rows: int) -> int:
-    """Slices of customers that totals over ``rows`` rows are counted in (:data:`ROWS_PER_SLICE` rows each)."""
+    """Slices of customers that work over ``rows`` rows is split into (:data:`ROWS_PER_SLICE` rows each)."""
     return math.ceil(rows / ROWS_PER_SLICE)
-
-
-def build_slices(rows: int) -> int:
-    """Slices of customers that a per-customer table of ``rows`` rows is built in (:data:`ROWS_PER_BUILD`
-    rows each, or fewer when :data:`ROWS_PER_SLICE` is smaller)."""
-    return math.ceil(rows / min(ROWS_PER_BUILD, ROWS_PER_SLICE))
 
 
 def per_customer(tx: pl.LazyFrame, build: Callable[[pl.LazyFrame], pl.LazyFrame], rows: int) -> pl.DataFrame:
@@ -223,7 +215,7 @@ def per_customer(tx: pl.LazyFrame, build: Callable[[pl.LazyFrame], pl.LazyFrame]
 
     from crm_core.schema import C
 
-    slices = build_slices(rows)
+    slices = customer_slices(rows)
     if slices <= 1:
         return build(tx).collect()
     customer = pl.col(C.CUSTOMER_ID)
