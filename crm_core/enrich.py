@@ -114,8 +114,11 @@ def _segments(summary: pl.DataFrame, settings: Any) -> pl.DataFrame:
 def _tiers(summary: pl.DataFrame, settings: Any) -> pl.DataFrame:
     from crm_core import portfolio
 
-    tiered = portfolio.assign_tiers(summary, settings) if settings is not None else portfolio.assign_tiers(summary)
-    return tiered.select(C.CUSTOMER_ID, "tier")
+    settings = settings if settings is not None else portfolio.TierSettings()
+    # The id and the ranking value alone (when present; else assign_tiers says what is missing): the sort then
+    # moves two columns of every customer, not the whole summary.
+    ranking = summary.select(name for name in dict.fromkeys([C.CUSTOMER_ID, settings.value]) if name in summary.collect_schema().names())
+    return portfolio.assign_tiers(ranking, settings).select(C.CUSTOMER_ID, "tier")
 
 
 def _clv(dataset: Dataset, as_of: dt.date | None, result: Any, warnings: list[str]) -> pl.DataFrame:
