@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from typing import NamedTuple
 
 ID, DATE, MONTH, NUMBER, TEXT = "id", "date", "month", "number", "text"
 
@@ -34,8 +34,7 @@ def bracket_currency(name: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class Role:
+class Role(NamedTuple):
     """A canonical column and how to find it in a file.
 
     Attributes

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import polars as pl
 
@@ -137,8 +137,7 @@ class IngestReport:
         return pl.DataFrame(rows, schema={"setting": pl.String, "detected": pl.String}, orient="row")
 
 
-@dataclass(frozen=True)
-class ReportInputs:
+class ReportInputs(NamedTuple):
     """What the report stage needs besides the checked frame."""
 
     canonical: tuple[str, ...]  # canonical columns present, in schema order
@@ -148,7 +147,7 @@ class ReportInputs:
     warnings: tuple[str, ...]
     notes: tuple[str, ...]  # the preset's notes
     what: str  # "orders", "customers", ...
-    corrected: dict[str, int] = field(default_factory=dict)
+    corrected: dict[str, int] | None = None  # numbers read against their column's convention, per column
     #: Count the valid rows that copy an earlier one (a tenth of a 1M-row read): off for callers that
     #: never show the count (the CLI's clv, rfm, portfolio), whose report then has ``duplicate_rows=None``.
     count_duplicates: bool = True
@@ -175,8 +174,8 @@ def build_report(
         rejected=rejected,
         detected=dict(inputs.detected),
         warnings=warnings,
-        corrected_values=sum(inputs.corrected.values()),
-        corrected_by_column={k: v for k, v in inputs.corrected.items() if v},
+        corrected_values=sum((inputs.corrected or {}).values()),
+        corrected_by_column={k: v for k, v in (inputs.corrected or {}).items() if v},
     )
     if valid.height:
         report.duplicate_rows = _duplicate_rows(valid) if inputs.count_duplicates else None

@@ -20,7 +20,7 @@ import zlib
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Union
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Union
 
 import polars as pl
 
@@ -145,8 +145,7 @@ def open_table(
         staging.remove()
 
 
-@dataclass(frozen=True)
-class _Settings:
+class _Settings(NamedTuple):
     encoding: str | None
     delimiter: str | None
     has_header: bool | None
@@ -433,8 +432,7 @@ def _encoding(name: str) -> str:
         raise IngestError(f"Unknown encoding '{name}'. Use for example utf-8, utf-16, cp1252 or latin-1.") from error
 
 
-@dataclass(frozen=True)
-class _Layout:
+class _Layout(NamedTuple):
     delimiter: str
     header_index: int  # lines above the header (report titles)
     has_header: bool
