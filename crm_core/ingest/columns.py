@@ -70,7 +70,7 @@ def _words(text: str) -> tuple[str, ...]:
 CUSTOMER = Role(
     "customer_id", ID, "customer id",
     _words(
-        "customerid customer customerno customernumber customernr custid custno customercode customerkey "
+        "customerid customer customerno customernumber customernr custid custno cust customercode customerkey "
         "clientid client clientno clientnumber clientcode accountid accountnumber account buyerid buyer "
         "userid memberid contactid shopperid masterid customeruser kundennummer kundenid kundennr kunde "
         "idcliente cliente numerocliente codigocliente klantnummer klantid klant numeroclient idclient "
