@@ -354,7 +354,10 @@ def tiers_finding(ctx: FindingContext) -> Finding | None:
     if ctx.summary.height < 20 or ctx.summary["revenue"].sum() <= 0:
         return None
     settings = ctx.settings.analysis.tier_settings()
-    tiers = tier_summary(assign_tiers(ctx.summary, settings), settings)
+    # The columns the tiers read alone: ranking moves them for every customer, not the whole summary.
+    needed = [C.CUSTOMER_ID, "revenue", settings.value, "margin"]
+    tiers = tier_summary(assign_tiers(ctx.summary.select(n for n in dict.fromkeys(needed) if n in ctx.summary.columns),
+                                      settings), settings)
     table = select_formatted(tiers,
         pl.col("tier").alias("Tier"),
         pl.col("customers").alias("Customers"),
@@ -396,7 +399,8 @@ def segments_finding(ctx: FindingContext) -> Finding | None:
     if ctx.summary.height < 20 or ctx.summary["revenue"].sum() <= 0:
         return None
     settings = ctx.settings.analysis.rfm_settings()
-    table = segment_table(score_customers(ctx.summary, settings).collect(), settings.segment_names)
+    scored = score_customers(ctx.summary, settings).select("segment", "revenue").collect()
+    table = segment_table(scored, settings.segment_names)
     top = table.sort("revenue_share", descending=True).row(0, named=True)
     headline = (f"{top['segment']} ({ctx.share(top['customer_share'])} of customers) bring "
                 f"{ctx.share(top['revenue_share'])} of revenue.")
