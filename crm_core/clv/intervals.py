@@ -106,6 +106,15 @@ def purchase_intervals(model: PurchaseModel, frequency: ArrayLike, recency: Arra
                              max(total - z * spread, 0.0), total + z * spread, parameter_draws)
 
 
+def quiet_purchase_intervals(model: PurchaseModel, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
+                             horizon_weeks: float, level: float = 0.8) -> PurchaseIntervals:
+    """:func:`purchase_intervals` without numpy's warnings: a fit that did not converge can sit where the
+    formulas divide by zero (a = 1), and its NaN forecasts are reported as such. (A module-level function
+    without Polars: the CLI's worker process runs it, see crm_core.worker.)"""
+    with np.errstate(all="ignore"):
+        return purchase_intervals(model, frequency, recency, T, horizon_weeks, level)
+
+
 @dataclass(frozen=True)
 class _Grid:
     """Purchase counts 0..n_v - 1 for each distinct (x, T) pair, flattened."""

@@ -92,6 +92,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _clv(args: argparse.Namespace, output: BinaryIO | None) -> int:
+    from crm_core.worker import worker
+
+    with worker():  # a second process for the model fits, forked before Polars loads (see crm_core.worker)
+        return _fit_and_report(args, output)
+
+
+def _fit_and_report(args: argparse.Namespace, output: BinaryIO | None) -> int:
     from dataclasses import replace
 
     from crm_core.clv import (
