@@ -171,7 +171,12 @@ def _serve(requests: int, answers: int) -> None:
 
     code = 0
     try:
-        warnings.simplefilter("ignore")  # nothing from here reaches the user's terminal
+        # Nothing from here reaches the user's terminal, and the command's output ends when the command ends
+        # (a caller reading it to its end does not wait for this process).
+        quiet = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(quiet, 1)
+        os.dup2(quiet, 2)
+        warnings.simplefilter("ignore")
         gc.freeze()  # what the parent had loaded stays put: collections skip it
         _load_without_package_init()
         for name in _WORKER_MODULES:
