@@ -214,7 +214,13 @@ def _exit_signal(pid: int, listening: list[int]) -> Iterator[Callable[[], None]]
     try:
         pidfd = os.pidfd_open(pid)
     except (AttributeError, OSError):
-        yield lambda: select.select(listening, [], [], _POLL_SECONDS) if listening else time.sleep(_POLL_SECONDS)
+        def poll() -> None:
+            if listening:
+                select.select(listening, [], [], _POLL_SECONDS)
+            else:
+                time.sleep(_POLL_SECONDS)
+
+        yield poll
         return
 
     def until_exit_or_poll() -> None:
