@@ -275,7 +275,8 @@ def _fit(tx: pl.LazyFrame, settings: CLVSettings, rules: SufficiencyRules, holdo
     _hand_back_memory(summary.height)
     model = fitted[comparison.chosen if comparison else names[0]]
     intervals = None
-    if settings.interval is not None and worker.available() and summary.height < LARGE_BASE:
+    if (settings.interval is not None and worker.available() and summary.height < LARGE_BASE
+            and len(coded.counts) <= worker.MAX_ROWS):
         # The worker process computes the intervals (the slowest scores) while the rest is scored here.
         intervals = worker.submit(quiet_purchase_intervals, model, x, t_x, age, settings.horizon_weeks, settings.interval)
     history_days = int((calibration_end - summary["first_purchase_date"].min()).days)
