@@ -278,7 +278,8 @@ def _fit(tx: pl.LazyFrame, settings: CLVSettings, rules: SufficiencyRules, holdo
     if (settings.interval is not None and worker.available() and summary.height < LARGE_BASE
             and len(coded.counts) <= worker.MAX_ROWS):
         # The worker process computes the intervals (the slowest scores) while the rest is scored here.
-        intervals = worker.submit(quiet_purchase_intervals, model, x, t_x, age, settings.horizon_weeks, settings.interval)
+        intervals = worker.submit(quiet_purchase_intervals, model, None, None, None, settings.horizon_weeks,
+                                  settings.interval, coded)
     history_days = int((calibration_end - summary["first_purchase_date"].min()).days)
     repeat_share = float((x > 0).mean())
     problems = sufficiency_problems(summary.height, history_days, repeat_share, rules)
