@@ -22,6 +22,7 @@ the same result bit for bit in either process, so the figures never depend on wh
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import pickle
 import struct
@@ -53,8 +54,8 @@ _WORKER_MODULES = ("crm_core.clv.models", "crm_core.clv.intervals")
 class Pending(Generic[T]):
     """A call the worker runs; :meth:`result` waits for it (``concurrent.futures.Future``'s method)."""
 
-    def __init__(self, worker: _Worker, func: Callable[..., T], args: tuple) -> None:
-        self._worker, self._func, self._args = worker, func, args
+    def __init__(self, worker: _Worker, func: Callable[..., T], args: tuple, number: int) -> None:
+        self._worker, self._func, self._args, self.number = worker, func, args, number
         self._value: tuple[T] | None = None
 
     def result(self) -> T:
@@ -78,7 +79,8 @@ class _Worker:
         os.close(to_child)
         os.close(from_child)
         self._sent: list[Pending] = []  # calls not answered yet, oldest first
-        self._answered: dict[int, tuple[bool, Any] | None] = {}
+        self._answered: dict[int, tuple[bool, Any] | None] = {}  # by the call's number
+        self._numbers = itertools.count()
         self._broken = False
         self._lock = threading.Lock()
 
@@ -87,7 +89,8 @@ class _Worker:
         return bool(self._sent)
 
     def send(self, func: Callable[..., T], args: tuple) -> Pending[T]:
-        pending: Pending[T] = Pending(self, func, args)
+        """The call sent (pickle raises for what cannot be sent: a lambda, a local function)."""
+        pending: Pending[T] = Pending(self, func, args, next(self._numbers))
         message = pickle.dumps((func, args), protocol=pickle.HIGHEST_PROTOCOL)
         self._sent.append(pending)
         # Written by a thread: a message larger than the pipe would otherwise block this one until the
@@ -104,13 +107,13 @@ class _Worker:
 
     def answer(self, pending: Pending) -> tuple[bool, Any] | None:
         """(ok, result) for ``pending``, reading the answers before it; None when the worker failed."""
-        while id(pending) not in self._answered:
+        while pending.number not in self._answered:
             oldest = self._sent.pop(0)
             payload = None if self._broken else _read_message(self._answers)
             if payload is None:
                 self._broken = True
-            self._answered[id(oldest)] = None if payload is None else pickle.loads(payload)  # noqa: S301 - our child
-        return self._answered.pop(id(pending))
+            self._answered[oldest.number] = None if payload is None else _unpickled(payload)
+        return self._answered.pop(pending.number)
 
     def close(self) -> None:
         """Let the worker end (it exits when its requests end) and reap it on a thread: its exit is not waited for."""
@@ -151,16 +154,27 @@ def available() -> bool:
 
 
 def submit(func: Callable[..., T], *args: Any) -> Pending[T] | Future[T]:
-    """``func(*args)`` (a module-level function: it is sent by name) on the worker when there is one and it is
-    idle; here and now when it is busy (a thread would only take turns with this one); else on the thread pool.
-    Both have ``.result()``."""
+    """``func(*args)`` on the worker when there is one and it is idle (``func`` is sent by name: a module-level
+    function or a bound method); here and now when it is busy or ``func`` cannot be sent (a thread would only
+    take turns with this one); without a worker, on the thread pool. All have ``.result()``."""
     if _worker is None:
         return parallel.submit(func, *args)
-    if _worker.busy:
-        done: Future[T] = Future()
-        done.set_result(func(*args))
-        return done
-    return _worker.send(func, args)
+    if not _worker.busy:
+        try:
+            return _worker.send(func, args)
+        except (pickle.PicklingError, TypeError, AttributeError):  # cannot be sent: computed here
+            pass
+    done: Future[T] = Future()
+    done.set_result(func(*args))
+    return done
+
+
+def _unpickled(payload: bytes) -> tuple[bool, Any] | None:
+    """The worker's answer, or None when it cannot be read back (the call is then made here)."""
+    try:
+        return pickle.loads(payload)  # noqa: S301 - our own child's bytes
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def _serve(requests: int, answers: int) -> None:

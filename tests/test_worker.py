@@ -66,6 +66,18 @@ def test_a_pareto_fit_in_the_worker_equals_the_fit_here():
     assert result["converged"]
 
 
+def test_what_cannot_be_sent_is_computed_here():
+    result = _run("""
+        import json, os
+        from crm_core import worker
+
+        with worker.worker():
+            answer = worker.submit(lambda: os.getpid()).result()  # a lambda cannot be pickled
+            print(json.dumps({"here": answer == os.getpid()}))
+    """)
+    assert result == {"here": True}
+
+
 def test_a_dead_worker_leaves_the_call_to_this_process():
     result = _run("""
         import json, os, signal
