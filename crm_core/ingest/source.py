@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import mmap
+import os
 import re
 import shutil
 import tempfile
@@ -497,25 +499,28 @@ def _lf_line_ends(text: str) -> str:
 def _has_lone_cr(path: Path) -> bool:
     """Does a UTF-8 file end some lines with a bare CR (old Mac style, or mixed into CRLF)?
 
-    The CSV reader ends rows at LF only, so such lines would merge. Read in
-    chunks (a memory map of a 3 GB file would count 3 GB as resident); files
-    without any CR (most) cost one memchr scan per chunk.
+    The CSV reader ends rows at LF only, so such lines would merge. The file is
+    searched through a memory map, a window at a time (a map of a whole 3 GB
+    file would count 3 GB as resident), without copying it; files without any
+    CR (most) cost one memchr scan per window.
     """
-    buffer = bytearray(_SCAN_CHUNK)  # one buffer for every chunk: a new one each time costs fresh pages
-    held = False  # the previous chunk ended with a CR: is this chunk's first byte LF?
     with path.open("rb") as handle:
-        while size := handle.readinto(buffer):
-            data = memoryview(buffer)[:size]
-            if held and data[0] != ord("\n"):
-                return True
-            held = data[-1] == ord("\r")
-            if buffer.find(b"\r", 0, size - held) >= 0 and _LONE_CR.search(data[: size - held]):
-                return True
-    return held
+        size = os.fstat(handle.fileno()).st_size
+        for start in range(0, size, _SCAN_WINDOW):
+            # One byte beyond the window, so that a CR at its end sees whether an LF follows.
+            length = min(_SCAN_WINDOW + 1, size - start)
+            with mmap.mmap(handle.fileno(), length, offset=start, access=mmap.ACCESS_READ) as window:
+                if window.find(b"\r") < 0:
+                    continue
+                found = _LONE_CR.search(window)
+                # A match on the extra byte is the next window's to judge (unless the file ends there).
+                if found and (found.start() < _SCAN_WINDOW or start + length == size):
+                    return True
+    return False
 
 
 _LONE_CR = re.compile(rb"\r(?!\n)")
-_SCAN_CHUNK = 1024**2
+_SCAN_WINDOW = 64 * 1024**2  # a multiple of the map offset granularity (4 KB here, 64 KB on Windows)
 
 
 def _clean_names(cells: list[str]) -> list[str]:
