@@ -94,8 +94,20 @@ def run(args: argparse.Namespace) -> int:
 def _clv(args: argparse.Namespace, output: BinaryIO | None) -> int:
     from crm_core.worker import worker
 
+    if not _worker_pays(args.path):
+        return _fit_and_report(args, output)
     with worker():  # a second process for the model fits, forked before Polars loads (see crm_core.worker)
         return _fit_and_report(args, output)
+
+
+def _worker_pays(path: object) -> bool:
+    """Whether to start the worker process: for a plain file read whole in memory (up to the supervised size).
+    Larger or packed files mean more customers than the worker takes (crm_core.worker.MAX_ROWS), and its idle
+    memory (~70 MB: numpy, the models and a warmed heap) would only add to a peak that has to stay under the limits."""
+    from crm_core.commands.common import SUPERVISED_MAX_BYTES
+    from crm_core.ingest.limits import file_bytes, is_packed
+
+    return file_bytes(path) <= SUPERVISED_MAX_BYTES and not is_packed(path)
 
 
 def _fit_and_report(args: argparse.Namespace, output: BinaryIO | None) -> int:
