@@ -255,12 +255,15 @@ def _fit(tx: pl.LazyFrame, settings: CLVSettings, rules: SufficiencyRules, holdo
     x, t_x, age = (as_float(summary[c]) for c in ("frequency", "recency", "T"))
     monetary = as_float(summary["monetary_value"])
     spend_ok = (x > 0) & np.isfinite(monetary) & (monetary > 0)
-    # The spend model is independent of the purchase models: it fits on a worker thread meanwhile.
-    spend_fit = (parallel.submit(GammaGammaModel(rules.max_spend_correlation).fit, x[spend_ok], monetary[spend_ok])
+    # The spend model is independent of the purchase models: it fits meanwhile, in the worker process when
+    # there is one (crm_core.worker; read back before Pareto/NBD goes there), else on a worker thread.
+    spend_fit = (worker.submit(GammaGammaModel(rules.max_spend_correlation).fit, x[spend_ok], monetary[spend_ok])
                  if spend_ok.sum() >= 2 else None)
     check_rfm(x, t_x, age)
     coded = compress_rows(x, t_x, age)  # shared by the fits and P(alive)
     ux, ut, uT = coded.columns
+    if spend_fit is not None and worker.available():
+        spend_fit.result()  # done meanwhile (a few ms): the worker is free for Pareto/NBD
     # Pareto/NBD fits beside the rest (start_fits); when the models are compared before a split, their
     # refits start meanwhile (compare_refitted), the other models on all data fitted between them.
     pending = start_fits([BetaGeoModel.NAME, *names], coded, rest_later=True)
