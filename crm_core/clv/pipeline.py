@@ -264,11 +264,14 @@ def _fit(tx: pl.LazyFrame, settings: CLVSettings, rules: SufficiencyRules, holdo
     ux, ut, uT = coded.columns
     if spend_fit is not None and worker.available():
         spend_fit.result()  # done meanwhile (a few ms): the worker is free for Pareto/NBD
-    # Pareto/NBD fits beside the rest (start_fits); when the models are compared before a split, their
-    # refits start meanwhile (compare_refitted), the other models on all data fitted between them.
+    # Pareto/NBD fits beside the rest (start_fits). When it fits in the worker process and the models are
+    # compared before a split, their refits start meanwhile (compare_refitted), the other models on all data
+    # fitted between them. Otherwise (large customer bases) they wait for it: two Pareto/NBD fits at once
+    # would hold two sets of quadrature nodes (at 30M orders a few hundred MB more).
     pending = start_fits([BetaGeoModel.NAME, *names], coded, rest_later=True)
     comparison = None
-    if settings.model == AUTO and (holdout is None or holdout[0] < calibration_end):
+    beside = worker.available() and len(coded.counts) <= worker.MAX_ROWS
+    if settings.model == AUTO and beside and (holdout is None or holdout[0] < calibration_end):
         comparison = _choose(pending, holdout, counts, calibration_end)
     fitted = pending.result()
     _hand_back_memory(summary.height)
