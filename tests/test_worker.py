@@ -5,6 +5,7 @@ is unsafe), so these tests run small programs in fresh interpreters, as the CLI 
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -12,9 +13,13 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 
+from conftest import DATA
+
 from crm_core import worker
+from crm_core.clv import CLVSettings, fit_clv
 from crm_core.clv.fitting import compress_rows
 from crm_core.clv.models import start_fits
 
@@ -89,6 +94,35 @@ def test_a_dead_worker_leaves_the_call_to_this_process():
             print(json.dumps({"answer": answer}))
     """)
     assert result == {"answer": 81}
+
+
+@pytest.mark.parametrize("calibration_end", [None, "1997-09-30"])  # refits before a split in the data / the later orders
+def test_fit_clv_with_the_worker_gives_the_figures_without_it(calibration_end):
+    """The whole pipeline with the worker (Pareto/NBD and Gamma-Gamma fits, the refits beside them, the intervals)
+    against the same pipeline in this process, without one: the same figures, to the last digit printed."""
+    program = """
+        import datetime as dt, json, sys
+        from crm_core import worker
+
+        with worker.worker():
+            import polars as pl
+            from crm_core.clv import CLVSettings, fit_clv
+
+            tx = (pl.scan_csv(sys.argv[1], schema_overrides={"customer_id": pl.String})
+                  .with_columns(pl.col("order_date").str.to_date()).collect().lazy())
+            end = dt.date.fromisoformat(sys.argv[2]) if sys.argv[2] else None
+            result = fit_clv(tx, CLVSettings(calibration_end=end))
+            print(json.dumps({"available": worker.available(), "result": result.to_dict()}, default=str))
+    """
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(program), str(DATA / "cdnow_sample.csv"),
+                           calibration_end or ""], cwd=ROOT,
+                          capture_output=True, text=True, timeout=180, check=True)
+    there = json.loads(done.stdout.strip().splitlines()[-1])
+    tx = (pl.scan_csv(DATA / "cdnow_sample.csv", schema_overrides={"customer_id": pl.String})
+          .with_columns(pl.col("order_date").str.to_date()).collect().lazy())
+    here = fit_clv(tx, CLVSettings(calibration_end=dt.date.fromisoformat(calibration_end) if calibration_end else None))
+    assert there["available"]
+    assert there["result"] == json.loads(json.dumps(here.to_dict(), default=str))
 
 
 def test_no_worker_once_polars_is_loaded():
