@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from crm_core.ingest import read_orders
+from crm_core.ingest import prefetch
 from crm_core.ingest import source as ingest_source
 from crm_core.ingest.sniff import first_lines, number_evidence, sniff_number_format
 from crm_core.ingest.source import SAMPLE_ROWS, open_table
@@ -54,7 +55,7 @@ def test_first_lines_are_those_of_the_whole_text():
 
 def test_bare_carriage_returns_are_found_across_window_boundaries(tmp_path, monkeypatch):
     window = mmap.ALLOCATIONGRANULARITY  # the smallest window a map's offset allows
-    monkeypatch.setattr(ingest_source, "_SCAN_WINDOW", window)
+    monkeypatch.setattr(prefetch, "_SCAN_WINDOW", window)
     pad = b"x" * (window - 1)  # the next byte is the window's last
     cases = {
         pad + b"\r\n2345678\n": False,  # CRLF split across two windows

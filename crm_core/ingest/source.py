@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import mmap
-import os
 import re
 import shutil
 import tempfile
@@ -20,12 +18,12 @@ import zlib
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Union
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Union
 
 import polars as pl
 
 from crm_core.ingest.errors import IngestError
-from crm_core.ingest import sniff
+from crm_core.ingest import prefetch, sniff
 
 if TYPE_CHECKING:
     from crm_core.ingest import xlsx_checks
@@ -145,8 +143,7 @@ def open_table(
         staging.remove()
 
 
-@dataclass(frozen=True)
-class _Settings:
+class _Settings(NamedTuple):
     encoding: str | None
     delimiter: str | None
     has_header: bool | None
@@ -433,8 +430,7 @@ def _encoding(name: str) -> str:
         raise IngestError(f"Unknown encoding '{name}'. Use for example utf-8, utf-16, cp1252 or latin-1.") from error
 
 
-@dataclass(frozen=True)
-class _Layout:
+class _Layout(NamedTuple):
     delimiter: str
     header_index: int  # lines above the header (report titles)
     has_header: bool
@@ -497,30 +493,10 @@ def _lf_line_ends(text: str) -> str:
 
 
 def _has_lone_cr(path: Path) -> bool:
-    """Does a UTF-8 file end some lines with a bare CR (old Mac style, or mixed into CRLF)?
-
-    The CSV reader ends rows at LF only, so such lines would merge. The file is
-    searched through a memory map, a window at a time (a map of a whole 3 GB
-    file would count 3 GB as resident), without copying it; files without any
-    CR (most) cost one memchr scan per window.
-    """
-    with path.open("rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        for start in range(0, size, _SCAN_WINDOW):
-            # One byte beyond the window, so that a CR at its end sees whether an LF follows.
-            length = min(_SCAN_WINDOW + 1, size - start)
-            with mmap.mmap(handle.fileno(), length, offset=start, access=mmap.ACCESS_READ) as window:
-                if window.find(b"\r") < 0:
-                    continue
-                found = _LONE_CR.search(window)
-                # A match on the extra byte is the next window's to judge (unless the file ends there).
-                if found and (found.start() < _SCAN_WINDOW or start + length == size):
-                    return True
-    return False
-
-
-_LONE_CR = re.compile(rb"\r(?!\n)")
-_SCAN_WINDOW = 64 * 1024**2  # a multiple of the map offset granularity (4 KB here, 64 KB on Windows)
+    """Does a UTF-8 file end some lines with a bare CR? (:func:`prefetch.has_lone_cr`; a supervised
+    command's parent may have found out already.)"""
+    known = prefetch.lone_cr(path)
+    return prefetch.has_lone_cr(path) if known is None else known
 
 
 def _clean_names(cells: list[str]) -> list[str]:

@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterator
 from typing import Callable
 
-from crm_core.ingest import limits
+from crm_core.ingest import limits, prefetch
 from crm_core.ingest.messages import one_line
 
 #: Set in the supervised child: the sandbox then reads every file in-process.
@@ -59,16 +59,25 @@ def supervised(command: Callable[[], int], path: object = None, time_scale: floa
     memory, seconds = limits.memory_limit_bytes(), limits.timeout_seconds(size) * time_scale
     sys.stdout.flush()
     sys.stderr.flush()
+    packed = limits.is_packed(path)
+    # While the child loads Polars, this process scans the file for bare CRs on the other core (see prefetch).
+    scan = not packed and prefetch.worth_it(path)
+    answer_read, answer_write = os.pipe() if scan else (-1, -1)
     with tempfile.TemporaryFile() as child_stderr:
         done_reader, done_writer = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: run the command and exit, never return into the parent's stack
             os.close(done_reader)
-            frugal = size >= FRUGAL_FROM_BYTES or limits.is_packed(path)
-            code = _child(command, child_stderr.fileno(), memory, frugal)
+            if scan:
+                os.close(answer_write)
+                prefetch.listen(str(path), answer_read)
+            code = _child(command, child_stderr.fileno(), memory, size >= FRUGAL_FROM_BYTES or packed)
             _say_done(done_writer, code)  # output flushed, then closed: the exit's clean-up is not waited for
             os._exit(code)
         os.close(done_writer)
+        if scan:
+            os.close(answer_read)
+            prefetch.send(str(path), answer_write)
         try:
             code, message = _watch(pid, memory, seconds, done_reader)
         finally:
