@@ -34,9 +34,10 @@ RUNS = 3
 def _run(command: list[str]) -> tuple[float, float, float]:
     """Wall seconds, peak RSS (MB) and CPU seconds (user + system) of one whole process.
 
-    Wall time ends when the process exits, as a user's shell sees it. The CLI's supervisor returns as soon
-    as its child says it is done, and that child (and the clv worker) finish exiting after it: as a child
-    subreaper this process inherits them, and waits for them before the next run, their CPU time counted."""
+    Wall time ends when the process exits, as a user's shell sees it. The CLI's supervisor returns only after its
+    supervised child (which waits for the clv worker) has exited, so the process's rusage covers the whole tree.
+    As a child subreaper this process would also inherit any descendant left running, and waits for it before the
+    next run, its CPU time counted (a guard: none is expected)."""
     _become_subreaper()
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

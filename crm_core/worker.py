@@ -116,11 +116,12 @@ class _Worker:
         return self._answered.pop(pending.number)
 
     def close(self) -> None:
-        """Let the worker end (it exits when its requests end) and reap it on a thread: its exit is not waited for."""
+        """Let the worker end (it exits when its requests end) and wait for it: the command's own time and memory
+        then include the worker's (what ``/usr/bin/time`` reports of the command)."""
         with self._lock:
             os.close(self._requests)
         os.close(self._answers)
-        threading.Thread(target=_reap, args=(self.pid,), daemon=True).start()
+        _reap(self.pid)
 
 
 _worker: _Worker | None = None

@@ -50,6 +50,24 @@ def test_worker_answers_in_its_own_process_without_polars():
     assert result == {"other_process": True, "polars": False, "models": True, "second": 1024, "available": True}
 
 
+def test_the_worker_is_waited_for_when_the_command_ends():
+    # So the command's own rusage (what /usr/bin/time reports) includes the worker's time and memory.
+    result = _run("""
+        import json, os
+        from crm_core import worker
+
+        with worker.worker():
+            pid = worker.submit(os.getpid).result()
+        try:
+            os.waitpid(pid, os.WNOHANG)
+            reaped = False
+        except ChildProcessError:
+            reaped = True
+        print(json.dumps({"reaped": reaped}))
+    """)
+    assert result == {"reaped": True}
+
+
 def test_a_pareto_fit_in_the_worker_equals_the_fit_here():
     result = _run("""
         import json

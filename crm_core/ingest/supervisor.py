@@ -24,7 +24,6 @@ import select
 import signal
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from typing import Callable
@@ -64,24 +63,16 @@ def supervised(command: Callable[[], int], path: object = None, time_scale: floa
     scan = not packed and prefetch.worth_it(path)
     answer_read, answer_write = os.pipe() if scan else (-1, -1)
     with tempfile.TemporaryFile() as child_stderr:
-        done_reader, done_writer = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: run the command and exit, never return into the parent's stack
-            os.close(done_reader)
             if scan:
                 os.close(answer_write)
                 prefetch.listen(str(path), answer_read)
-            code = _child(command, child_stderr.fileno(), memory, size >= FRUGAL_FROM_BYTES or packed)
-            _say_done(done_writer, code)  # output flushed, then closed: the exit's clean-up is not waited for
-            os._exit(code)
-        os.close(done_writer)
+            os._exit(_child(command, child_stderr.fileno(), memory, size >= FRUGAL_FROM_BYTES or packed))
         if scan:
             os.close(answer_read)
             prefetch.send(str(path), answer_write)
-        try:
-            code, message = _watch(pid, memory, seconds, done_reader)
-        finally:
-            os.close(done_reader)
+        code, message = _watch(pid, memory, seconds)
         if message is None:  # exited by itself: its stderr holds its own message, if any
             child_stderr.seek(0)
             sys.stderr.write(child_stderr.read(64 * 1024).decode("utf-8", "replace"))
@@ -154,31 +145,12 @@ def uncapped() -> Iterator[None]:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
-def _say_done(writer: int, code: int) -> None:
-    """Close the child's output (flushed by :func:`_child`) and tell the parent its exit code (see :func:`_watch`).
-    Closed first, so that a caller reading the output to its end is not held up by the exit either."""
-    for fd in (1, 2):
-        with contextlib.suppress(OSError):
-            os.close(fd)
-    with contextlib.suppress(OSError):
-        os.write(writer, bytes([code & 0xFF]))
-
-
-def _watch(pid: int, memory: int, seconds: float, done_pipe: int | None = None) -> tuple[int, str | None]:
+def _watch(pid: int, memory: int, seconds: float) -> tuple[int, str | None]:
     """Wait for the child, killing it beyond the limits: (its exit code, None) when it exited
-    by itself, else (2, the message for the user).
-
-    ``done_pipe``: where the child writes its exit code once the command has finished and its output is
-    flushed and closed. The parent returns then, without waiting for the child's exit, in which the system
-    takes back its memory (for `clv` on 1M orders 15-20 ms, a thirtieth of the command); a thread reaps it."""
+    by itself, else (2, the message for the user)."""
     deadline = time.monotonic() + seconds
-    listening = [] if done_pipe is None else [done_pipe]
-    with _exit_signal(pid, listening) as wait_a_moment:
+    with _exit_signal(pid) as wait_a_moment:
         while True:
-            said = _done_code(listening)
-            if said is not None:
-                threading.Thread(target=_reap, args=(pid,), daemon=True).start()
-                return said, None
             done, status = os.waitpid(pid, os.WNOHANG)
             if done:
                 code = os.waitstatus_to_exitcode(status)
@@ -195,45 +167,19 @@ def _watch(pid: int, memory: int, seconds: float, done_pipe: int | None = None) 
             wait_a_moment()
 
 
-def _done_code(listening: list[int]) -> int | None:
-    """The exit code the child wrote on the done pipe (``listening``), once it has; None before. A pipe that
-    ended unsaid (the child was killed or crashed) is dropped from ``listening``: its exit status tells."""
-    if not listening or not select.select(listening, [], [], 0)[0]:
-        return None
-    try:
-        said = os.read(listening[0], 1)
-    except OSError:
-        said = b""
-    if not said:
-        listening.clear()
-        return None
-    return said[0]
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
-
-
 @contextlib.contextmanager
-def _exit_signal(pid: int, listening: list[int]) -> Iterator[Callable[[], None]]:
+def _exit_signal(pid: int) -> Iterator[Callable[[], None]]:
     """A pause of at most one poll interval that ends as soon as the child exits (a pidfd
-    becomes readable then) or says it is done (a pipe in ``listening`` becomes readable), so a
-    command's result is not held back by the polling; a plain sleep where pidfds are not available."""
+    becomes readable then), so a command's result is not held back by the polling; a plain
+    sleep where pidfds are not available."""
     try:
         pidfd = os.pidfd_open(pid)
     except (AttributeError, OSError):
-        def poll() -> None:
-            if listening:
-                select.select(listening, [], [], _POLL_SECONDS)
-            else:
-                time.sleep(_POLL_SECONDS)
-
-        yield poll
+        yield lambda: time.sleep(_POLL_SECONDS)
         return
 
     def until_exit_or_poll() -> None:
-        select.select([pidfd, *listening], [], [], _POLL_SECONDS)
+        select.select([pidfd], [], [], _POLL_SECONDS)
 
     try:
         yield until_exit_or_poll
