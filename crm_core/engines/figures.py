@@ -19,7 +19,10 @@ counts as ``COUNT(DISTINCT ...)`` and the first purchase date as a window over
 the customer's lines: PostgreSQL then sorts the lines by customer in its
 parallel workers and streams the groups (a group-by per order or per day, one
 group per line, runs as one hash table in a single process), and Spark
-shuffles the lines once.
+shuffles the lines once. On Spark (``sorted_lines``) the distinct counts and
+the Overview's buckets are read off the customer's lines sorted by each value
+instead (:func:`_sorted_windows`, :func:`sorted_bucket_counts`): Spark copies
+every line once per ``COUNT(DISTINCT ...)`` and shuffles the copies again.
 """
 from __future__ import annotations
 
