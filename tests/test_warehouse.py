@@ -335,6 +335,7 @@ def test_spark_shape_gives_the_file_path_figures(monkeypatch):
     monkeypatch.setattr(Warehouse, "_sorted_lines", property(lambda self: True))
     tx = pl.read_parquet(ROOT / "data" / "demo" / "transactions.parquet")
     backend = ibis.duckdb.connect()
+    backend.raw_sql("SET lambda_syntax = 'ENABLE_SINGLE_ARROW'")  # Ibis writes list_distinct's lambda the old way
     backend.create_table("demo", tx)
     backend.create_table("edge", EDGE)
     warehouse = Warehouse(WarehouseSource("duckdb:///memory", table="demo"), backend=backend)

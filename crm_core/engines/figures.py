@@ -102,6 +102,17 @@ def _first_of_value(rows: Table, value: Expr) -> Expr:
     return value.notnull() & (previous.isnull() | (previous != value))
 
 
+def _distinct_in_list(value: Expr, where: Expr | None = None) -> Expr:
+    """Distinct non-null ``value`` of a group as the size of its list of values without repeats (Spark's shape).
+
+    Spark runs ``COUNT(DISTINCT ...)`` (and a distinct list) by copying each
+    line once per distinct count and shuffling the copies again (an Expand);
+    a plain list per group is an ordinary aggregate, streamed when the lines
+    arrive sorted by the group (a few values per customer).
+    """
+    return value.collect(where=where).unique().length().fill_null(0)
+
+
 def _sorted_windows(rows: Table, distinct: dict[str, Expr], first_of: str | None = None) -> Table:
     """``rows`` with ``_new_<name>`` flags (:func:`_first_of_value`) per value of ``distinct`` and, with
     ``first_of``, ``_first``: the smallest value of ``distinct[first_of]`` per customer.
@@ -137,23 +148,17 @@ def customer_summary(tx: Table, as_of: dt.date, start: dt.date | None = None, *,
     """
     rows = in_period(tx, start, as_of)
     rows = rows.mutate(_buy=is_purchase(rows))
-    distinct: dict[str, Expr] = {}
     if sorted_lines:
         rows = rows.mutate(_bought_on=ibis.cases((rows["_buy"], rows[C.ORDER_DATE]), else_=ibis.null("date")))
-        distinct["purchase_days"] = rows["_bought_on"]
-        if C.ORDER_ID in rows.columns:
-            distinct["orders"] = ibis.cases((rows["_buy"], order_key(rows)), else_=ibis.null("string"))
-        for column, name in ((C.CATEGORY, "categories"), (C.CHANNEL, "channels")):
-            if column in rows.columns:
-                distinct[name] = rows[column]
-        rows = _sorted_windows(rows, distinct, first_of="purchase_days")
+        rows = _sorted_windows(rows, {"purchase_days": rows["_bought_on"]}, first_of="purchase_days")
     else:
         rows = rows.mutate(_first=_first_purchase(rows))
     amount, date, bought = money(rows[C.AMOUNT]), rows[C.ORDER_DATE], rows["_buy"]
 
-    def count_distinct(name: str, unsorted: Expr) -> Expr:
-        """The distinct count ``name``: from its flags when sorted, else ``unsorted`` (a ``COUNT(DISTINCT ...)``)."""
-        return rows[C.CUSTOMER_ID].count(where=rows[f"_new_{name}"]) if name in distinct else unsorted
+    def count_distinct(value: Expr, where: Expr | None = None) -> Expr:
+        """Distinct non-null values per customer: ``COUNT(DISTINCT ...)``, or when sorted the size of the
+        customer's list of values without repeats (no Expand; the lines arrive sorted by customer)."""
+        return _distinct_in_list(value, where) if sorted_lines else value.nunique(where=where)
 
     on_first_day = date == rows["_first"]
     figures: dict[str, Expr] = {
@@ -163,10 +168,11 @@ def customer_summary(tx: Table, as_of: dt.date, start: dt.date | None = None, *,
         "returns": (-amount).clip(lower=0).sum().cast("int64"), "return_lines": rows[C.AMOUNT].count(where=rows[C.AMOUNT] < 0),
         "first_purchase_date": date.min(where=bought), "last_purchase_date": date.max(where=bought),
         "first_day_amount": amount.sum(where=on_first_day).cast("int64"),
-        "purchase_days": count_distinct("purchase_days", date.nunique(where=bought)),
+        "purchase_days": (rows[C.CUSTOMER_ID].count(where=rows["_new_purchase_days"]) if sorted_lines
+                          else date.nunique(where=bought)),
     }
     if C.ORDER_ID in rows.columns:
-        figures["orders"] = count_distinct("orders", order_key(rows).nunique(where=bought))
+        figures["orders"] = count_distinct(order_key(rows), where=bought)
     if C.QUANTITY in rows.columns:
         figures["quantity"] = rows[C.QUANTITY].sum()
     if C.COST in rows.columns:
@@ -177,7 +183,7 @@ def customer_summary(tx: Table, as_of: dt.date, start: dt.date | None = None, *,
         figures["first_channel"] = rows[C.CHANNEL].min(where=bought & on_first_day)
     for column, name in ((C.CATEGORY, "categories"), (C.CHANNEL, "channels")):
         if column in rows.columns:
-            figures[name] = count_distinct(name, rows[column].nunique())  # distinct non-null values
+            figures[name] = count_distinct(rows[column])  # distinct non-null values
     joined = rows.group_by(C.CUSTOMER_ID).agg(**figures)
     joined = joined.mutate(first_day_amount=joined["first_day_amount"].fill_null(0),
                            **{name: joined[name].cast("int64") for name in ("purchase_days", "orders", "categories", "channels")
@@ -200,16 +206,23 @@ def customer_summary(tx: Table, as_of: dt.date, start: dt.date | None = None, *,
     return joined.mutate(**derived)
 
 
-def customer_values(tx: Table, as_of: dt.date, start: dt.date | None = None) -> Table:
+def customer_values(tx: Table, as_of: dt.date, start: dt.date | None = None, *, sorted_lines: bool = False) -> Table:
     """customer_id, recency_days, orders, revenue (and margin with costs): what scores, segments and tiers need.
 
     The same values as :func:`customer_summary`'s columns, in one group-by per
     customer over the lines (orders: distinct order keys of the purchase lines).
+    ``sorted_lines`` (Spark): the last date is a window, so the lines arrive
+    sorted by customer, and orders are counted from each customer's list of
+    order keys (:func:`_distinct_in_list`).
     """
     rows = in_period(tx, start, as_of)
+    if sorted_lines:
+        rows = rows.mutate(_last=rows[C.ORDER_DATE].max().over(group_by=rows[C.CUSTOMER_ID]))
     buy = is_purchase(rows)
-    per_customer: dict[str, Expr] = {"last_date": rows[C.ORDER_DATE].max(), "orders": order_key(rows).nunique(where=buy),
-                                     "revenue": money(rows[C.AMOUNT]).sum().cast("int64")}
+    per_customer: dict[str, Expr] = {
+        "last_date": rows["_last"].max() if sorted_lines else rows[C.ORDER_DATE].max(),
+        "orders": _distinct_in_list(order_key(rows), buy) if sorted_lines else order_key(rows).nunique(where=buy),
+        "revenue": money(rows[C.AMOUNT]).sum().cast("int64")}
     if C.COST in rows.columns:
         per_customer["cost"] = money(rows[C.COST]).sum().cast("int64")
     customers = rows.group_by(C.CUSTOMER_ID).agg(**per_customer)

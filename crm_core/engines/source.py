@@ -183,7 +183,7 @@ def _connect_spark(uri: str) -> Any:
 
 def spark_settings(master: str) -> dict[str, str]:
     """Session settings for a Spark master: UTC dates, Arrow transfers, sort-based aggregation of sorted lines,
-    and for ``local[N]`` few shuffle partitions, uncompressed.
+    and for ``local[N]`` few shuffle partitions.
 
     Spark's default of 200 shuffle partitions means 200 tiny tasks per
     group-by on one machine; a few per core is faster. A cluster keeps its own
@@ -198,8 +198,6 @@ def spark_settings(master: str) -> dict[str, str]:
         cores = local.group(2)  # local = one thread, local[*] = every core
         count = 1 if cores is None else (os.cpu_count() or 2) if cores == "*" else int(cores)
         settings["spark.sql.shuffle.partitions"] = str(max(2, 2 * count))
-        # Shuffle files stay on this machine: compressing them costs CPU and saves no network.
-        settings.update({"spark.shuffle.compress": "false", "spark.shuffle.spill.compress": "false"})
     return settings
 
 
