@@ -164,7 +164,7 @@ class Warehouse:
     def _values_expression(self, start: dt.date | None, end: dt.date | None) -> Any:
         """The lean per-customer values (recency, orders, revenue, margin) of ``start..end``; None without data."""
         end = end if end is not None else self._last_date()
-        return figures.customer_values(self.tx, end, start, sorted_lines=self._sorted_lines) if end is not None else None
+        return figures.customer_values(self.tx, end, start) if end is not None else None
 
     def rfm_scores(self, start: dt.date | None = None, end: dt.date | None = None, settings: Any = None) -> pl.DataFrame:
         """customer_id, recency_days, orders, revenue, the scores and segment: ``crm_core.rfm.rfm``.
@@ -252,7 +252,7 @@ class Warehouse:
             end = end if end is not None else self._last_date()
             if end is None:
                 return None
-            summary = figures.customer_values(self.tx, end, start, sorted_lines=self._sorted_lines)
+            summary = figures.customer_values(self.tx, end, start)
         if settings.method == "rank":
             return figures.tiers(summary, settings.value, shares=settings.cumulative_shares)
         return figures.tiers(summary, settings.value, amounts=settings.amounts)
