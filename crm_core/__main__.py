@@ -73,5 +73,20 @@ def main(argv: list[str] | None = None) -> int:
         return fail(unwritable)
     return run_reporting_errors(lambda: args.run(args), args)
 
+def exit_at_once(code: int) -> NoReturn:
+    """End the program with ``code`` once its output is flushed, skipping the interpreter's teardown.
+
+    Teardown frees every module and object one by one: a few milliseconds of a command that takes a few
+    tenths, spent after the work is done and written (a supervised command's child exits the same way).
+    Only for the program itself: everything it started has finished when :func:`main` returns.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`... | head`): nothing more can reach the reader
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_at_once(main())

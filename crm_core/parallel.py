@@ -21,6 +21,11 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="crm-core")
 
 
+# A forked child has none of the pool's threads (crm_core.clv.forked): it starts a pool of its own if it needs one.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_pool.cache_clear)
+
+
 def submit(func: Callable[..., T], *args) -> Future[T]:
     """Run ``func(*args)`` on the shared pool."""
     return _pool().submit(func, *args)

@@ -13,6 +13,7 @@ from conftest import DATA
 from crm_core.__main__ import main
 from crm_core.clv import CLVSettings, customer_forecasts, fit_clv, gaps_between_orders, next_order_columns
 from crm_core.clv.bg_nbd import BetaGeoModel
+from crm_core.clv.fitting import compress_rows
 from crm_core.clv.intervals import purchase_intervals
 from crm_core.clv.pareto_nbd import ParetoNBDModel
 
@@ -69,6 +70,21 @@ def test_wider_level_gives_wider_intervals():
     assert wide.total_low < narrow.total_low < narrow.total_high < wide.total_high
     with pytest.raises(ValueError):
         purchase_intervals(fitted, x, t_x, age, horizon, level=1.0)
+
+
+def test_intervals_from_compressed_rows_are_the_same():
+    x, t_x, age, _, horizon = simulate("bg-nbd", seed=3)
+    t_x, age = np.round(t_x * 7) / 7, np.round(age * 7) / 7  # whole days, as from orders: repeated histories
+    fitted = BetaGeoModel().fit(x, t_x, age)
+    plain = purchase_intervals(fitted, x, t_x, age, horizon)
+    coded = compress_rows(x, t_x, age)
+    assert len(coded.counts) < len(x)
+    given = purchase_intervals(fitted, None, None, None, horizon, coded=coded)
+    for name in ("expected", "low", "high", "variance"):
+        assert np.array_equal(getattr(plain, name), getattr(given, name)), name
+    assert (plain.total, plain.total_low, plain.total_high) == (given.total, given.total_low, given.total_high)
+    with pytest.raises(ValueError):
+        purchase_intervals(fitted, None, None, None, horizon)
 
 
 def test_interval_of_a_customer_by_hand():

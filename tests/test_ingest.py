@@ -386,6 +386,12 @@ def test_common_column_names_are_recognised(tmp_path):
     }
 
 
+def test_short_header_names_of_small_exports_are_recognised(tmp_path):
+    text = "cust,orderdate,total\nC1,2024-01-05,100\n"
+    _, report = read(write(tmp_path, "short.csv", text))
+    assert report.detected["columns"] == {"customer_id": "cust", "order_date": "orderdate", "amount": "total"}
+
+
 def test_quantity_times_unit_price(tmp_path):
     text = "customer_id,order_date,quantity,unit_price\nA,2024-01-05,3,2.50\nB,2024-01-05,2,\n"
     frame, report = read(write(tmp_path, "qp.csv", text))

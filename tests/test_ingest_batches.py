@@ -124,3 +124,28 @@ def test_customers_counted_in_slices_of_their_hash_are_all_counted():
     tx = pl.DataFrame({"customer_id": [f"C{i % 977}" for i in range(50_000)]}).lazy()
     assert distinct_customers(tx, 50_000) == 977  # one slice
     assert distinct_customers(tx, ROWS_PER_SLICE * 7) == 977  # seven slices, each id in exactly one
+
+
+def _counted_alongside(path: Path):
+    from crm_core.ingest.report import COUNT_LATER, DuplicatesAlongside
+
+    rows, report = read_orders(path, count_duplicates=COUNT_LATER)
+    left = report.duplicate_rows
+    duplicates = DuplicatesAlongside()
+    duplicates.start(rows, report)
+    duplicates.record(report)
+    return left, report
+
+
+def test_duplicates_counted_alongside_the_callers_queries_give_the_readers_count_and_sentence(tmp_path, monkeypatch):
+    path = _messy_csv(tmp_path / "messy.csv")
+    path.write_text(path.read_text() + "C1;2024-03-03;-5,00;1;EUR\n")  # a return: its sentence follows the duplicates'
+    _, whole = read_orders(path)
+    left, later = _counted_alongside(path)
+    assert left is None  # rows in memory: left to the caller
+    assert later.duplicate_rows == whole.duplicate_rows == 17
+    assert later.warnings == whole.warnings  # the sentence in the reader's place, between the others
+    _batched(monkeypatch, 700)
+    left, batched = _counted_alongside(path)
+    assert left == 17 and batched.duplicate_rows == 17  # rows on disk: only the reader can count them
+    assert batched.warnings == read_orders(path)[1].warnings

@@ -1,12 +1,14 @@
 """Ingest's shortcuts for large text files read exactly what the long way reads.
 
 The sample comes from the file's first bytes, sniffing splits only the lines it
-looks at, the bare-CR scan reads the file in one reused buffer, the fast parse
+looks at, the bare-CR scan searches the file through a memory map a window at a time, the fast parse
 reads strict UTF-8 (falling back to the lossy text path), and one pass decides
 that no number needs resolving. Each test compares with the long way or with
 values worked out by hand.
 """
 from __future__ import annotations
+
+import mmap
 
 import datetime as dt
 import random
@@ -15,6 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from crm_core.ingest import read_orders
+from crm_core.ingest import prefetch
 from crm_core.ingest import source as ingest_source
 from crm_core.ingest.sniff import first_lines, number_evidence, sniff_number_format
 from crm_core.ingest.source import SAMPLE_ROWS, open_table
@@ -50,19 +53,24 @@ def test_first_lines_are_those_of_the_whole_text():
             assert first_lines(text, count) == text.splitlines()[:count]
 
 
-def test_bare_carriage_returns_are_found_across_chunk_boundaries(tmp_path, monkeypatch):
-    monkeypatch.setattr(ingest_source, "_SCAN_CHUNK", 8)
+def test_bare_carriage_returns_are_found_across_window_boundaries(tmp_path, monkeypatch):
+    window = mmap.ALLOCATIONGRANULARITY  # the smallest window a map's offset allows
+    monkeypatch.setattr(prefetch, "_SCAN_WINDOW", window)
+    pad = b"x" * (window - 1)  # the next byte is the window's last
     cases = {
-        b"1234567\r\n2345678\n": False,  # CRLF split across two chunks
-        b"1234567\rX2345678\n": True,  # a bare CR ending a chunk
-        b"12345678\r": True,  # the file ends with a bare CR
+        pad + b"\r\n2345678\n": False,  # CRLF split across two windows
+        pad + b"\rX2345678\n": True,  # a bare CR ending a window
+        pad + b"\r": True,  # the file ends with a bare CR, at a window's end
+        pad + b"x\r": True,  # ... and just past it
+        pad + b"\r\n" + pad + b"\r\n": False,
         b"1234\r\n78\r\n": False,
         b"1234\r678\n": True,
+        b"": False,
     }
     for content, bare in cases.items():
         path = tmp_path / "lines.csv"
         path.write_bytes(content)
-        assert ingest_source._has_lone_cr(path) is bare, content
+        assert ingest_source._has_lone_cr(path) is bare, content[-12:]
 
 
 def test_a_byte_that_is_not_utf8_past_the_sample_reads_as_on_the_lossy_path(tmp_path):

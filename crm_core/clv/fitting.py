@@ -4,18 +4,22 @@ from __future__ import annotations
 import functools
 import math
 import os
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar, Union
 
 import numpy as np
-import polars as pl
 
 from crm_core import parallel
 from crm_core.clv.special import hyp2f1
 
-ArrayLike = np.ndarray | list[float] | pl.Series
+if TYPE_CHECKING:
+    import polars as pl
+
+# Polars is not imported here: the fits run in a process that never loads it (crm_core.clv.forked).
+ArrayLike = Union[np.ndarray, list[float], "pl.Series"]
 F = TypeVar("F", bound=Callable)
 
 
@@ -184,8 +188,9 @@ def compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.nda
 
 
 def as_float(values: ArrayLike) -> np.ndarray:
-    if isinstance(values, pl.Series):
-        return values.cast(pl.Float64).to_numpy()
+    polars = sys.modules.get("polars")  # a Series can only exist once Polars is loaded
+    if polars is not None and isinstance(values, polars.Series):
+        return values.cast(polars.Float64).to_numpy()
     return np.asarray(values, dtype=float)
 
 

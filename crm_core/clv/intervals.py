@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from crm_core.clv.fitting import ArrayLike, as_float, compress
+from crm_core.clv.fitting import ArrayLike, Compressed, as_float, compress
 from crm_core.clv.purchase_model import DIFFERENCE_STEP, PurchaseModel
 from crm_core.clv.special import ndtri
 
@@ -63,20 +63,27 @@ def _tail_multiplier(level: float) -> float:
     return 2.0 * float(ndtri(_top_quantile(level)))
 
 
-def purchase_intervals(model: PurchaseModel, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
-                       horizon_weeks: float, level: float = 0.8,
-                       parameter_draws: int = PARAMETER_DRAWS, seed: int = 0) -> PurchaseIntervals:
+def purchase_intervals(model: PurchaseModel, frequency: ArrayLike | None, recency: ArrayLike | None,
+                       T: ArrayLike | None, horizon_weeks: float, level: float = 0.8,
+                       parameter_draws: int = PARAMETER_DRAWS, seed: int = 0,
+                       coded: Compressed | None = None) -> PurchaseIntervals:
     """Prediction intervals at ``level`` (e.g. 0.8 = from the 10th to the 90th percentile).
 
-    Deterministic for a given ``seed`` (the parameter draws).
+    Deterministic for a given ``seed`` (the parameter draws). ``coded``: the customers' (x, t_x, T)
+    compressed already by :func:`~crm_core.clv.fitting.compress_rows` (with the inverse), in place of
+    ``frequency``, ``recency`` and ``T``: the same intervals.
     """
     if not 0.0 < level < 1.0:
         raise ValueError("the interval level must lie between 0 and 1, e.g. 0.8")
-    x, t_x, age = as_float(frequency), as_float(recency), as_float(T)
     t = float(horizon_weeks)
     # Customers with the same history share their distribution: work on distinct (x, t_x, T) rows, and
     # on distinct (x, T) pairs for what an active customer does (it does not depend on recency).
-    (ux, ut, uT), counts, row = compress(x, t_x, age)
+    if coded is not None and coded.inverse is not None:
+        (ux, ut, uT), counts, row = coded.columns, coded.counts, coded.inverse
+    elif frequency is None or recency is None or T is None:
+        raise ValueError("give the customers' frequency, recency and T, or their compressed rows with the inverse")
+    else:
+        (ux, ut, uT), counts, row = compress(as_float(frequency), as_float(recency), as_float(T))
     (px, pT), _, pair = compress(ux, uT)
     log_odds, odds_gradient = model.log_dropout_odds_and_gradient(ux, ut, uT)
     p_alive = 1.0 / (1.0 + np.exp(np.minimum(log_odds, 700.0)))
@@ -104,6 +111,16 @@ def purchase_intervals(model: PurchaseModel, frequency: ArrayLike, recency: Arra
     z = float(ndtri(0.5 + level / 2.0))
     return PurchaseIntervals(level, t, expected[row], low[row], high[row], variance[row], total,
                              max(total - z * spread, 0.0), total + z * spread, parameter_draws)
+
+
+def quiet_purchase_intervals(model: PurchaseModel, frequency: ArrayLike | None, recency: ArrayLike | None,
+                             T: ArrayLike | None, horizon_weeks: float, level: float = 0.8,
+                             coded: Compressed | None = None) -> PurchaseIntervals:
+    """:func:`purchase_intervals` without numpy's warnings: a fit that did not converge can sit where the
+    formulas divide by zero (a = 1), and its NaN forecasts are reported as such. (A module-level function
+    without Polars: the CLI's worker process runs it, see crm_core.worker.)"""
+    with np.errstate(all="ignore"):
+        return purchase_intervals(model, frequency, recency, T, horizon_weeks, level, coded=coded)
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import Future
 from typing import Literal
 
+import numpy as np
+
 from crm_core import parallel
+from crm_core import worker
+from crm_core.worker import Pending
 
 from crm_core.clv.bg_nbd import BetaGeoModel
 from crm_core.clv.mbg_nbd import ModifiedBetaGeoModel
@@ -38,25 +43,69 @@ def fit_models(names: list[str], coded: Compressed, fitted: dict[str, PurchaseMo
 
     ``starts``: parameters to start each model from (e.g. its fit on more of the data). Without one,
     Pareto/NBD starts from BG/NBD's estimate when BG/NBD is fitted already (:func:`start_from_bgnbd`).
-    Pareto/NBD, by far the slowest fit, runs on a worker thread while the others fit here (numpy
-    releases the GIL in the arithmetic over the rows): the same fits, at the same starts, in less time.
+    """
+    return start_fits(names, coded, fitted, starts).result()
+
+
+class PendingFits:
+    """Purchase models being fitted: those fitted already (:attr:`done`), :meth:`fit_rest` and :meth:`result`."""
+
+    def __init__(self, names: list[str], coded: Compressed, fitted: dict[str, PurchaseModel],
+                 done: dict[str, PurchaseModel], pareto: Future[PurchaseModel] | Pending[PurchaseModel] | None,
+                 starts: Mapping[str, Mapping[str, float] | None]) -> None:
+        self._names, self._coded, self._fitted, self.done = names, coded, fitted, done
+        self._pareto, self._starts = pareto, starts
+
+    @classmethod
+    def of(cls, fitted: Mapping[str, PurchaseModel]) -> PendingFits:
+        """Models fitted already, as pending fits that are done."""
+        return cls(list(fitted), Compressed([], [], np.zeros(0), None), {}, dict(fitted), None, {})
+
+    def fit_rest(self, starts: Mapping[str, Mapping[str, float] | None] | None = None) -> None:
+        """Fit the quick models not fitted yet (``starts``, when given, replaces :func:`start_fits`' for them)."""
+        starts = self._starts if starts is None else starts
+        for name in self._names:
+            if name not in self.done and name != ParetoNBDModel.NAME:
+                self.done[name] = make_model(name).fit_compressed(self._coded, start=starts.get(name))
+
+    def result(self) -> dict[str, PurchaseModel]:
+        """Every model, once Pareto/NBD's fit has ended, added to ``fitted`` in the order named."""
+        self.fit_rest()
+        if self._pareto is not None:
+            self.done[ParetoNBDModel.NAME] = self._pareto.result()
+            self._pareto = None
+        for name in self._names:  # in the order named (the CLI lists them so)
+            self._fitted[name] = self.done[name]
+        return self._fitted
+
+
+def start_fits(names: list[str], coded: Compressed, fitted: dict[str, PurchaseModel] | None = None,
+               starts: Mapping[str, Mapping[str, float] | None] | None = None,
+               rest_later: bool = False) -> PendingFits:
+    """:func:`fit_models`, returning while Pareto/NBD still fits.
+
+    Pareto/NBD, by far the slowest fit, runs beside the others (:func:`crm_core.worker.submit`: in the worker
+    process when the program has one, else on a worker thread): the same
+    fits, at the same starts, in less time. BG/NBD is fitted first (Pareto/NBD may start from it), the
+    other quick models next, or with ``rest_later`` only when :meth:`PendingFits.fit_rest` or
+    :meth:`PendingFits.result` asks: the caller can start more work beside Pareto/NBD first.
     """
     fitted = {} if fitted is None else fitted
     starts = starts or {}
     order = list(dict.fromkeys(names))
+    done: dict[str, PurchaseModel] = {}
     if BetaGeoModel.NAME in order:  # first: Pareto/NBD may start from it
-        fitted[BetaGeoModel.NAME] = make_model(BetaGeoModel.NAME).fit_compressed(
-            coded, start=starts.get(BetaGeoModel.NAME))
-    bgnbd = fitted.get(BetaGeoModel.NAME)
+        done[BetaGeoModel.NAME] = make_model(BetaGeoModel.NAME).fit_compressed(coded, start=starts.get(BetaGeoModel.NAME))
+    bgnbd = done.get(BetaGeoModel.NAME) or fitted.get(BetaGeoModel.NAME)
     pareto = None
     if ParetoNBDModel.NAME in order:
         start = starts.get(ParetoNBDModel.NAME) or (
             start_from_bgnbd(bgnbd.params_) if bgnbd is not None and bgnbd.converged_ else None)
-        pareto = parallel.submit(make_model(ParetoNBDModel.NAME).fit_compressed, coded, start)
-    done = {name: make_model(name).fit_compressed(coded, start=starts.get(name))
-            for name in order if name not in (BetaGeoModel.NAME, ParetoNBDModel.NAME)}
-    if pareto is not None:
-        done[ParetoNBDModel.NAME] = pareto.result()
-    for name in order:  # in the order named (the CLI lists them so)
-        fitted[name] = fitted[name] if name == BetaGeoModel.NAME else done[name]
-    return fitted
+        fit = make_model(ParetoNBDModel.NAME).fit_compressed
+        # Large fits stay in this process, under the reader's memory limit (crm_core.worker).
+        pareto = (worker.submit(fit, coded, start) if len(coded.counts) <= worker.MAX_ROWS
+                  else parallel.submit(fit, coded, start))
+    pending = PendingFits(order, coded, fitted, done, pareto, starts)
+    if not rest_later:
+        pending.fit_rest()
+    return pending

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from concurrent.futures import Future
 from typing import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
 
-from crm_core import parallel
+from crm_core import parallel, worker
 from crm_core.clv.bg_nbd import BetaGeoModel
 from crm_core.clv.data import first_purchase_date, rfm_summary
 from crm_core.clv.fitting import (
@@ -21,8 +22,8 @@ from crm_core.clv.fitting import (
     serial_blas,
 )
 from crm_core.clv.gamma_gamma import GammaGammaModel
-from crm_core.clv.intervals import PurchaseIntervals, forecast_fan, purchase_intervals
-from crm_core.clv.models import AUTO, MODELS, fit_models, make_model
+from crm_core.clv.intervals import PurchaseIntervals, forecast_fan, quiet_purchase_intervals
+from crm_core.clv.models import AUTO, MODELS, PendingFits, make_model, start_fits
 from crm_core.clv.next_order import next_order_columns
 from crm_core.clv.purchase_model import PurchaseModel
 from crm_core.clv.settings import (
@@ -37,10 +38,12 @@ from crm_core.clv.settings import (
 from crm_core.clv.validation import (
     ModelComparison,
     compare_on_counts,
+    compare_refitted,
     default_holdout_weeks,
     holdout_counts_query,
 )
 from crm_core.customers import data_as_of
+from crm_core.worker import Pending
 from crm_core.schema import C
 
 #: Collects a per-customer query built on the orders (see :func:`fit_clv`).
@@ -217,12 +220,15 @@ def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: Suff
     read in batches, see :func:`crm_core.commands.common.per_customer`).
     """
     # Scored once the fit's own per-customer arrays are gone (3M customers: a few hundred MB).
-    return rescore(_fit(tx, settings, rules, holdout_end, per_customer), settings)
+    result, intervals = _fit(tx, settings, rules, holdout_end, per_customer)
+    return _rescore(result, settings, intervals)
 
 
 def _fit(tx: pl.LazyFrame, settings: CLVSettings, rules: SufficiencyRules, holdout_end: dt.date | None,
-         per_customer: PerCustomer | None) -> CLVResult:
-    """:func:`fit_clv` up to the scores that depend on the horizon, margin and interval (see :func:`rescore`)."""
+         per_customer: PerCustomer | None
+         ) -> tuple[CLVResult, Pending[PurchaseIntervals] | Future[PurchaseIntervals] | None]:
+    """:func:`fit_clv` up to the scores that depend on the horizon, margin and interval (see :func:`rescore`),
+    and the chosen model's intervals when the worker process computes them meanwhile."""
     collect = per_customer or (lambda build: build(tx).collect())
     calibration_end = settings.calibration_end or data_as_of(tx)
     # Auto: the orders to compare the models on. Held back from the calibration data (the default),
@@ -249,18 +255,37 @@ def _fit(tx: pl.LazyFrame, settings: CLVSettings, rules: SufficiencyRules, holdo
     x, t_x, age = (as_float(summary[c]) for c in ("frequency", "recency", "T"))
     monetary = as_float(summary["monetary_value"])
     spend_ok = (x > 0) & np.isfinite(monetary) & (monetary > 0)
-    # The spend model is independent of the purchase models: it fits on a worker thread meanwhile.
-    spend_fit = (parallel.submit(GammaGammaModel(rules.max_spend_correlation).fit, x[spend_ok], monetary[spend_ok])
+    # The spend model is independent of the purchase models: it fits meanwhile, in the worker process when
+    # there is one (crm_core.worker; read back before Pareto/NBD goes there), else on a worker thread.
+    spend_fit = (worker.submit(GammaGammaModel(rules.max_spend_correlation).fit, x[spend_ok], monetary[spend_ok])
                  if spend_ok.sum() >= 2 else None)
     check_rfm(x, t_x, age)
     coded = compress_rows(x, t_x, age)  # shared by the fits and P(alive)
     ux, ut, uT = coded.columns
-    fitted = fit_models([BetaGeoModel.NAME, *names], coded)
+    if spend_fit is not None and worker.available():
+        spend_fit.result()  # done meanwhile (a few ms): the worker is free for Pareto/NBD
+    # Pareto/NBD fits beside the rest (start_fits). When it fits in the worker process and the models are
+    # compared before a split, their refits start meanwhile (compare_refitted), the other models on all data
+    # fitted between them. Otherwise (large customer bases) they wait for it: two Pareto/NBD fits at once
+    # would hold two sets of quadrature nodes (at 30M orders a few hundred MB more).
+    pending = start_fits([BetaGeoModel.NAME, *names], coded, rest_later=True)
+    comparison = None
+    beside = worker.available() and len(coded.counts) <= worker.MAX_ROWS
+    if settings.model == AUTO and beside and (holdout is None or holdout[0] < calibration_end):
+        comparison = _choose(pending, holdout, counts, calibration_end)
+    fitted = pending.result()
     _hand_back_memory(summary.height)
-    comparison = _choose(fitted, holdout, counts, calibration_end) if settings.model == AUTO else None
+    if settings.model == AUTO and comparison is None:  # the models as fitted, judged on the later orders
+        comparison = _choose(fitted, holdout, counts, calibration_end)
     counts = None  # the holdout's table is not needed any more
     _hand_back_memory(summary.height)
     model = fitted[comparison.chosen if comparison else names[0]]
+    intervals = None
+    if (settings.interval is not None and worker.available() and summary.height < LARGE_BASE
+            and len(coded.counts) <= worker.MAX_ROWS):
+        # The worker process computes the intervals (the slowest scores) while the rest is scored here.
+        intervals = worker.submit(quiet_purchase_intervals, model, None, None, None, settings.horizon_weeks,
+                                  settings.interval, coded)
     history_days = int((calibration_end - summary["first_purchase_date"].min()).days)
     repeat_share = float((x > 0).mean())
     problems = sufficiency_problems(summary.height, history_days, repeat_share, rules)
@@ -299,7 +324,7 @@ def _fit(tx: pl.LazyFrame, settings: CLVSettings, rules: SufficiencyRules, holdo
         customers_without_purchase=customers_without_purchase, spend_excluded=spend_excluded,
         repeat_share=repeat_share, problems=problems, warnings=warnings, chosen=model,
         fitted={name: fitted[name] for name in names}, comparison=comparison,
-    )
+    ), intervals
 
 
 LARGE_BASE = 500_000  # customers from which memory freed between the steps is handed back to the system
@@ -350,16 +375,21 @@ def _comparison_holdout(tx: pl.LazyFrame, calibration_end: dt.date,
     return (split, calibration_end) if (split - first).days >= MIN_CHOICE_DAYS else None
 
 
-def _choose(fitted: dict[str, PurchaseModel], holdout: tuple[dt.date, dt.date] | None,
+def _choose(fitted: dict[str, PurchaseModel] | PendingFits, holdout: tuple[dt.date, dt.date] | None,
             counts: Callable[[], pl.DataFrame] | None, calibration_end: dt.date) -> ModelComparison:
     """Which model predicts best on the holdout: the models as fitted when it follows the calibration
-    end, otherwise refitted up to the split (starting from the estimates on all data)."""
+    end (``fitted`` then holds them all), otherwise refitted up to the split (:func:`compare_refitted`,
+    from ``fitted``'s estimates, which may still be fitting)."""
     if holdout is not None and counts is not None:
         split, end = holdout
-        models = {name: m for name, m in fitted.items() if name in MODELS}
+        weeks = (end - split).days / DAYS_PER_WEEK
         try:
-            return compare_on_counts(counts(), (end - split).days / DAYS_PER_WEEK, models,
-                                     refit=split < calibration_end)
+            if split < calibration_end:
+                return compare_refitted(counts(), weeks,
+                                        fitted if isinstance(fitted, PendingFits) else PendingFits.of(fitted))
+            models = fitted.result() if isinstance(fitted, PendingFits) else fitted
+            return compare_on_counts(counts(), weeks, {name: m for name, m in models.items() if name in MODELS},
+                                     refit=False)
         except ValueError:  # nothing to compare on (e.g. no purchase before the split): the default model
             pass
     table = pl.DataFrame({"model": [BetaGeoModel.NAME], "label": [BetaGeoModel.LABEL]})
@@ -374,17 +404,22 @@ def rescore(result: CLVResult, settings: CLVSettings) -> CLVResult:
 
     ``settings.calibration_end`` and ``settings.model`` are ignored: the models stay fitted as they are.
     """
+    return _rescore(result, settings, None)
+
+
+def _rescore(result: CLVResult, settings: CLVSettings,
+             intervals_pending: Pending[PurchaseIntervals] | Future[PurchaseIntervals] | None) -> CLVResult:
+    """:func:`rescore`; ``intervals_pending``: the intervals for ``settings`` being computed already."""
     customers = result.customers
     x, t_x, age = (as_float(customers[c]) for c in ("frequency", "recency", "T"))
     model = result.model
     expected, discounted = discounted_purchases(model, x, t_x, age, settings.horizon_weeks, settings.annual_discount_rate,
                                                 p_alive=customers["p_alive"].to_numpy())
-    # A fit that did not converge can sit where the formulas divide by zero (a = 1); its NaN
-    # forecasts are reported as such, so numpy's warnings would only be noise on the console.
     intervals = None
-    if settings.interval is not None:  # None: point forecasts only (the like-for-like speed comparison)
-        with np.errstate(all="ignore"):
-            intervals = purchase_intervals(model, x, t_x, age, settings.horizon_weeks, settings.interval)
+    if intervals_pending is not None:
+        intervals = intervals_pending.result()
+    elif settings.interval is not None:  # None: point forecasts only (the like-for-like speed comparison)
+        intervals = quiet_purchase_intervals(model, x, t_x, age, settings.horizon_weeks, settings.interval)
     low, high = (intervals.low, intervals.high) if intervals else (np.full_like(x, np.nan), np.full_like(x, np.nan))
     spend = customers["expected_spend"].to_numpy()
     value_per_purchase = settings.margin * spend * np.divide(discounted, expected, out=np.zeros_like(expected),

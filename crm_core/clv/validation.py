@@ -8,9 +8,11 @@ import numpy as np
 import polars as pl
 
 from crm_core.clv.data import rfm_summary
-from crm_core.clv.fitting import as_float, check_rfm, compress, compress_rows, serial_blas
+from crm_core.clv.fitting import Compressed, as_float, check_rfm, compress, compress_rows, serial_blas
 from crm_core.clv.intervals import purchase_intervals
-from crm_core.clv.models import AUTO, MODELS, fit_models, make_model
+from crm_core.clv.bg_nbd import BetaGeoModel
+from crm_core.clv.models import AUTO, MODELS, PendingFits, make_model, start_fits
+from crm_core.clv.pareto_nbd import ParetoNBDModel
 from crm_core.clv.purchase_model import PurchaseModel
 from crm_core.clv.settings import DAYS_PER_WEEK, SufficiencyRules, sufficiency_problems
 from crm_core.customers import data_as_of, filter_period, is_purchase, summarize
@@ -186,25 +188,52 @@ def compare_on_counts(frame: pl.DataFrame, weeks: float, fitted: dict[str, Purch
     holdout purchases over ``weeks`` (:func:`choose`), without the charts and intervals of
     :func:`validate_holdout`.
 
-    ``fitted``: the same models fitted on more of the data, whose estimates are the start values;
-    with ``refit=False`` they were fitted on exactly these customers and are used as they are.
+    ``fitted``: the same models fitted on more of the data, whose estimates are the start values
+    (see :func:`compare_refitted`); with ``refit=False`` they were fitted on exactly these customers
+    and are used as they are.
+    """
+    if refit:
+        return compare_refitted(frame, weeks, PendingFits.of(fitted or {}))
+    if frame.height == 0:
+        raise ValueError("No purchases before the split date: pick a later split date.")
+    x, t_x, age = (as_float(frame[c]) for c in ("frequency", "recency", "T"))  # float columns: no copy
+    models = fitted or {}
+    return choose(models, predict_on_unique(models, x, t_x, age, weeks), as_float(frame["holdout_purchases"]), weeks)
+
+
+@serial_blas
+def compare_refitted(frame: pl.DataFrame, weeks: float, full: PendingFits) -> ModelComparison:
+    """:func:`compare_on_counts` with the models refitted on ``frame``, started while ``full`` (the
+    same models on all data, :func:`~crm_core.clv.models.start_fits` with ``rest_later``) still fits.
+
+    BG/NBD and MBG/NBD start from their estimates on all data. Pareto/NBD starts from the BG/NBD
+    refit, as on all data, so that its refit runs beside its fit on all data (each in a forked child
+    where allowed) instead of after it. The quick models' predictions are made while it runs.
     """
     if frame.height == 0:
         raise ValueError("No purchases before the split date: pick a later split date.")
     x, t_x, age = (as_float(frame[c]) for c in ("frequency", "recency", "T"))  # float columns: no copy
-    fitted = fitted or {}
-    if refit:
-        check_rfm(x, t_x, age)
-        coded = compress_rows(x, t_x, age, inverse=False)
-        models = fit_models(list(MODELS), coded, starts={name: _start(fitted.get(name)) for name in MODELS})
-    else:
-        models = fitted
-    return choose(models, predict_on_unique(models, x, t_x, age, weeks),
-                  as_float(frame["holdout_purchases"]), weeks)
+    check_rfm(x, t_x, age)
+    coded = compress_rows(x, t_x, age)  # with the inverse: the predictions use it too
+    split = start_fits(list(MODELS), coded, starts={BetaGeoModel.NAME: _start(full.done.get(BetaGeoModel.NAME))},
+                       rest_later=True)
+    full.fit_rest()
+    split.fit_rest(starts={name: _start(full.done.get(name)) for name in MODELS if name != ParetoNBDModel.NAME})
+    predicted = _predict_compressed(split.done, coded, weeks)
+    models = split.result()
+    predicted.update(_predict_compressed({name: models[name] for name in models if name not in predicted}, coded, weeks))
+    return choose(models, predicted, as_float(frame["holdout_purchases"]), weeks)
 
 
 def _start(model: PurchaseModel | None) -> dict[str, float] | None:
     return model.params_ if model is not None and model.converged_ else None
+
+
+def _predict_compressed(models: dict[str, PurchaseModel], coded: Compressed, weeks: float) -> dict[str, np.ndarray]:
+    """:func:`predict_on_unique` on rows compressed by :func:`compress_rows` (with the inverse)."""
+    ux, ut, uT = coded.columns
+    return {name: m.conditional_expected_number_of_purchases_up_to_time(weeks, ux, ut, uT)[coded.inverse]
+            for name, m in models.items()}
 
 
 def predict_on_unique(models: dict[str, PurchaseModel], x: np.ndarray, t_x: np.ndarray, age: np.ndarray,

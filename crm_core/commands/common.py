@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from crm_core.dataset import Dataset
     from crm_core.filters import View
     from crm_core.findings import FindingContext, FindingSettings
-    from crm_core.ingest.report import IngestReport
+    from crm_core.ingest.report import DuplicatesAlongside, IngestReport
 
 #: Largest view file read (a saved view is a few hundred bytes).
 MAX_VIEW_BYTES = 200_000
@@ -125,26 +125,32 @@ def view_settings(args: argparse.Namespace) -> AnalysisSettings:
         raise _view_error(args, str(error)) from None
 
 
-def load_view(args: argparse.Namespace, settings: AnalysisSettings | None = None, *, count_duplicates: bool = True
-              ) -> tuple[View, AnalysisSettings, IngestReport]:
+def load_view(args: argparse.Namespace, settings: AnalysisSettings | None = None, *, count_duplicates: bool = True,
+              duplicates: DuplicatesAlongside | None = None) -> tuple[View, AnalysisSettings, IngestReport]:
     """Read PATH and apply the view's filters and period (raises IngestError).
 
     ``settings`` (default: :func:`view_settings`) lets a command fold its own
     options into the view first. The view's currency keeps only rows in that
     currency unless ``--currency`` is given. A command that never shows the
-    duplicate-row count passes ``count_duplicates=False`` (the report's is then None).
+    duplicate-row count passes ``count_duplicates=False`` (the report's is then None);
+    one that counts them alongside its own queries passes ``duplicates`` (started
+    here, on the rows read; the command records the count in the report).
     """
     from crm_core.filters import apply_view
     from crm_core.ingest import read_orders
+    from crm_core.ingest.report import COUNT_LATER
 
     settings = settings or view_settings(args)
     options = options_from_args(args)
     if options.currency is None and settings.currency:
         options = replace(options, currency=settings.currency)
     try:
-        tx, report = read_orders(args.path, mapping_from_args(args), options, count_duplicates=count_duplicates)
+        tx, report = read_orders(args.path, mapping_from_args(args), options,
+                                 count_duplicates=COUNT_LATER if duplicates is not None else count_duplicates)
     except IngestError as error:
         raise _currency_mismatch(args, settings, options, error) or error from None
+    if duplicates is not None:
+        duplicates.start(tx, report)
     try:
         view = _view_on_disk(tx, settings) if on_disk(report) else apply_view(tx, settings)
     except ValueError as error:
@@ -184,12 +190,6 @@ def _currency_mismatch(args: argparse.Namespace, settings: AnalysisSettings, opt
         return None
     return _view_error(args, f"'currency' is {settings.currency} but the file's amounts are in "
                              f"{', '.join(found[:5])}: set the view's currency to one of them (or remove it)")
-
-
-def load_orders(args: argparse.Namespace) -> tuple[pl.LazyFrame, IngestReport]:
-    """Read PATH with the user's overrides and the ``--view`` filters and period (raises IngestError)."""
-    view, _, report = load_view(args)
-    return view.transactions, report
 
 
 #: Rows per slice of customers when a per-customer table is built from many rows (see :func:`per_customer`).

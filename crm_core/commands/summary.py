@@ -6,7 +6,7 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
-from crm_core.commands.common import add_source_arguments, emit, load_orders, run_reporting_errors
+from crm_core.commands.common import add_source_arguments, emit, load_view, run_reporting_errors
 
 if TYPE_CHECKING:
     import polars as pl
@@ -55,9 +55,12 @@ def _summary(args: argparse.Namespace) -> int:
     import polars as pl
 
     from crm_core.customers import count_orders, exact_sum
+    from crm_core.ingest.report import DuplicatesAlongside
     from crm_core.schema import C
 
-    tx, report = load_orders(args)
+    duplicates = DuplicatesAlongside()  # counted on a thread while the totals below run
+    view, _, report = load_view(args, duplicates=duplicates)
+    tx = view.transactions
     one_slice = report.rows_valid <= ROWS_PER_SLICE  # then the customers are counted in the same pass
     totals = tx.select(
         exact_sum(pl.col(C.AMOUNT)).alias("revenue"),  # exact to the cent, however many rows
@@ -68,6 +71,7 @@ def _summary(args: argparse.Namespace) -> int:
     if not one_slice:
         totals["customers"] = distinct_customers(tx, report.rows_valid)
     counts = count_orders(tx)
+    duplicates.record(report)
     payload = {
         "rows_read": report.rows_read,
         "rows_valid": report.rows_valid,

@@ -81,12 +81,13 @@ def batch_rows() -> int:
 
 def read_orders(
     table: RawTable, sample: ColumnSample, plan: ColumnPlan, formats: Formats, options: ReadOptions,
-    detected: dict[str, Any], warnings: tuple[str, ...], count_duplicates: bool = True,
+    detected: dict[str, Any], warnings: tuple[str, ...], count_duplicates: bool | str = True,
 ) -> tuple[pl.LazyFrame, IngestReport]:
     """The reader's result for a large file, read batch by batch (see the module doc).
 
     ``detected`` and ``warnings`` are what opening, mapping and sniffing found; ``count_duplicates``
-    as :func:`crm_core.ingest.reader.read_orders`'s.
+    as :func:`crm_core.ingest.reader.read_orders`'s, except that rows on disk are counted here for a caller
+    that counts later (only the reader sees them batch by batch).
     """
     store = _Store()
     try:
@@ -181,7 +182,7 @@ def _add(total: dict[str, int], more: dict[str, int]) -> None:
 
 
 def _report(tally: _Tally, store: _Store, plan: ColumnPlan, formats: Formats, options: ReadOptions,
-            detected: dict[str, Any], warnings: tuple[str, ...], count_duplicates: bool) -> IngestReport:
+            detected: dict[str, Any], warnings: tuple[str, ...], count_duplicates: bool | str) -> IngestReport:
     """The whole file's report from the batches' tally (before the closing warnings)."""
     # The currency decision and its wording are the checks stage's, fed the currencies of all batches.
     found = pl.DataFrame({"currency": sorted(tally.currencies)}, schema={"currency": pl.String}) \

@@ -8,8 +8,7 @@ frame with an ``__ok`` column and the reasons of the rows set aside.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -25,14 +24,13 @@ from crm_core.ingest.source import LINE
 from crm_core.ingest.values import ambiguous
 
 
-@dataclass(frozen=True)
-class Checked:
+class Checked(NamedTuple):
     """The parsed frame with ``__ok`` (row kept), and ``rejected``: line and reason of the rows set aside."""
 
     frame: pl.DataFrame
     rejected: pl.DataFrame
-    detected: dict[str, Any] = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()
+    detected: dict[str, Any]
+    warnings: tuple[str, ...]
 
 
 def check_orders(

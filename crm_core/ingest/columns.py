@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from typing import NamedTuple
 
 ID, DATE, MONTH, NUMBER, TEXT = "id", "date", "month", "number", "text"
 
@@ -34,8 +34,7 @@ def bracket_currency(name: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class Role:
+class Role(NamedTuple):
     """A canonical column and how to find it in a file.
 
     Attributes
@@ -71,7 +70,7 @@ def _words(text: str) -> tuple[str, ...]:
 CUSTOMER = Role(
     "customer_id", ID, "customer id",
     _words(
-        "customerid customer customerno customernumber customernr custid custno customercode customerkey "
+        "customerid customer customerno customernumber customernr custid custno cust customercode customerkey "
         "clientid client clientno clientnumber clientcode accountid accountnumber account buyerid buyer "
         "userid memberid contactid shopperid masterid customeruser kundennummer kundenid kundennr kunde "
         "idcliente cliente numerocliente codigocliente klantnummer klantid klant numeroclient idclient "

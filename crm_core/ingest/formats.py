@@ -7,8 +7,7 @@ column, month formats, id quirks and where currencies are written.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -30,8 +29,7 @@ from crm_core.ingest.source import RawTable
 COUNTS = frozenset({"quantity", "days_late", "csat"})
 
 
-@dataclass(frozen=True)
-class Formats:
+class Formats(NamedTuple):
     """How each mapped column is written.
 
     Attributes
@@ -61,12 +59,12 @@ class Formats:
     months: dict[str, str]
     id_flags: dict[str, tuple[bool, bool]]
     strip: dict[str, bool]
+    detected: dict[str, Any]
     currency_marks: bool = False
     header_currency: str | None = None
     user_decimal: str | None = None
     simple: frozenset[str] = frozenset()
     counts: frozenset[str] = frozenset()
-    detected: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
 

@@ -7,8 +7,7 @@ headerless files guesses from the values alone. It returns a frozen
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -21,13 +20,12 @@ from crm_core.ingest.sniff import DateFormat, sniff_date_format
 from crm_core.ingest.source import RawTable
 
 
-@dataclass(frozen=True)
-class ColumnPlan:
+class ColumnPlan(NamedTuple):
     """The mapping: role -> source column, role -> kind (id, date, month, number, text)."""
 
     columns: dict[str, str]
     kinds: dict[str, str]
-    detected: dict[str, Any] = field(default_factory=dict)
+    detected: dict[str, Any]
     warnings: tuple[str, ...] = ()
 
     def of_kind(self, *kinds: str) -> list[str]:

@@ -23,8 +23,7 @@ per-value expressions, :func:`resolve` decides per column after collecting.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -53,8 +52,7 @@ _VALID_POINT = r"^(?:\d+|[1-9]\d{0,2}(?:,\d{3})+)?(?:\.\d*)?$"
 _VALID_COMMA = r"^(?:\d+|[1-9]\d{0,2}(?:\.\d{3})+)?(?:,\d*)?$"
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):
     """Per-value expressions: the value read with each decimal mark, and how it is written."""
 
     point: pl.Expr  # value with "." as decimal mark
@@ -199,8 +197,7 @@ def simple_reading(frame: pl.DataFrame, name: str) -> tuple[pl.Series, pl.Series
     return out.get_column("p"), out.get_column("c"), out.get_column("b")
 
 
-@dataclass(frozen=True)
-class Convention:
+class Convention(NamedTuple):
     """A column's number convention, as decided from all its values."""
 
     decimal: str
@@ -208,8 +205,7 @@ class Convention:
     decided: bool  # unambiguous values (or the user) decided it
 
 
-@dataclass(frozen=True)
-class Resolved:
+class Resolved(NamedTuple):
     """One numeric column, resolved: values, flags and counts."""
 
     value: pl.Series  # Float64, null where unreadable or ambiguous

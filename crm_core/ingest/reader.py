@@ -57,7 +57,7 @@ def read_orders(
     options: ReadOptions | None = None,
     *,
     filename: str | None = None,
-    count_duplicates: bool = True,
+    count_duplicates: bool | str = True,
 ) -> tuple[pl.LazyFrame, IngestReport]:
     """Read an order export.
 
@@ -74,7 +74,9 @@ def read_orders(
         File name hint for bytes/uploads (its extension helps detection).
     count_duplicates
         Count the kept rows that copy an earlier row (``report.duplicate_rows``);
-        False leaves it None, for callers that never show it.
+        False leaves it None, for callers that never show it; ``"later"``
+        (:data:`~crm_core.ingest.report.COUNT_LATER`) leaves rows read in memory to the caller,
+        who counts them alongside its own queries (:class:`~crm_core.ingest.report.DuplicatesAlongside`).
 
     Returns
     -------
@@ -166,7 +168,7 @@ def _order_sheet_score(columns: list[str]) -> int:
 
 
 def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, filename: str | None, quote: bool,
-                 count_duplicates: bool = True):
+                 count_duplicates: bool | str = True):
     with _open(source, options, filename, _order_sheet_score, quote) as table:
         preset = _choose_preset(table, options)
         user = {f.name: getattr(mapping, f.name) for f in fields(mapping) if getattr(mapping, f.name)}

@@ -7,9 +7,10 @@ duplicates, returns and plain-sentence warnings.
 """
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import polars as pl
 
@@ -73,6 +74,8 @@ class IngestReport:
     source_lines: int = 0
     #: One row per line item of the kept orders (product, sku, ...; see presets.kept_lines), or None.
     lines: pl.DataFrame | None = None
+    #: Where the duplicates sentence goes in ``warnings`` when the count comes later (:func:`record_duplicates`).
+    duplicates_at: int | None = field(default=None, repr=False, compare=False)
 
     def all_rejected(self) -> pl.LazyFrame:
         """Every rejected row (line, raw, reason), from the spill file when there is one."""
@@ -137,8 +140,7 @@ class IngestReport:
         return pl.DataFrame(rows, schema={"setting": pl.String, "detected": pl.String}, orient="row")
 
 
-@dataclass(frozen=True)
-class ReportInputs:
+class ReportInputs(NamedTuple):
     """What the report stage needs besides the checked frame."""
 
     canonical: tuple[str, ...]  # canonical columns present, in schema order
@@ -148,10 +150,11 @@ class ReportInputs:
     warnings: tuple[str, ...]
     notes: tuple[str, ...]  # the preset's notes
     what: str  # "orders", "customers", ...
-    corrected: dict[str, int] = field(default_factory=dict)
+    corrected: dict[str, int] | None = None  # numbers read against their column's convention, per column
     #: Count the valid rows that copy an earlier one (a tenth of a 1M-row read): off for callers that
-    #: never show the count (the CLI's clv, rfm, portfolio), whose report then has ``duplicate_rows=None``.
-    count_duplicates: bool = True
+    #: never show the count (the CLI's clv, rfm, portfolio), whose report then has ``duplicate_rows=None``;
+    #: :data:`COUNT_LATER` for a caller that counts them itself, alongside its own queries (see :class:`DuplicatesAlongside`).
+    count_duplicates: bool | str = True
 
 
 def build_report(
@@ -175,11 +178,11 @@ def build_report(
         rejected=rejected,
         detected=dict(inputs.detected),
         warnings=warnings,
-        corrected_values=sum(inputs.corrected.values()),
-        corrected_by_column={k: v for k, v in inputs.corrected.items() if v},
+        corrected_values=sum((inputs.corrected or {}).values()),
+        corrected_by_column={k: v for k, v in (inputs.corrected or {}).items() if v},
     )
     if valid.height:
-        report.duplicate_rows = _duplicate_rows(valid) if inputs.count_duplicates else None
+        report.duplicate_rows = duplicate_rows(valid) if inputs.count_duplicates is True else None
         if "amount" in valid.columns:
             report.negative_amount_rows = int((valid.get_column("amount") < 0).sum())
     finish_report(report, inputs.notes, inputs.what)
@@ -254,8 +257,9 @@ def _summary_warnings(report: IngestReport, notes: tuple[str, ...]) -> None:
             f"than the rest of the column but unambiguous, and read as written: {columns}. Check the source system "
             "if that surprises you."
         )
+    report.duplicates_at = len(report.warnings)
     if report.duplicate_rows:
-        report.warnings.append(f"{rows(report.duplicate_rows)} exact copies of an earlier row; they were kept.")
+        report.warnings.append(_duplicates_sentence(report.duplicate_rows))
     if report.negative_amount_rows:
         report.warnings.append(
             f"{rows(report.negative_amount_rows, 'has', 'have')} a negative amount; they are treated as returns."
@@ -272,13 +276,53 @@ def row_hashes(frame: pl.DataFrame) -> pl.Series:
     return frame.hash_rows()
 
 
-def _duplicate_rows(frame: pl.DataFrame) -> int:
+def duplicate_rows(frame: pl.DataFrame) -> int:
     """Rows identical to an earlier row in every column.
 
     Counted on 64-bit row hashes (rows minus distinct hashes): a false match
     needs a hash collision, about 1 in 10^8 for 10M rows.
     """
     return frame.height - row_hashes(frame).n_unique()
+
+
+def _duplicates_sentence(count: int) -> str:
+    return f"{rows(count)} exact copies of an earlier row; they were kept."
+
+
+#: ``count_duplicates`` of a read whose caller counts the duplicate rows itself when they are in memory
+#: (:class:`DuplicatesAlongside`); rows read in batches are counted by the reader as they are read.
+COUNT_LATER = "later"
+
+
+def record_duplicates(report: IngestReport, count: int) -> None:
+    """Give ``report`` the duplicate count that was left for later, and its sentence where the reader puts it."""
+    report.duplicate_rows = count
+    if count:
+        at = len(report.warnings) if report.duplicates_at is None else report.duplicates_at
+        report.warnings.insert(at, _duplicates_sentence(count))
+
+
+class DuplicatesAlongside:
+    """The duplicate rows of a read made with ``count_duplicates=COUNT_LATER``, counted on a thread while the
+    caller runs its own queries: the count (row hashes, then their distinct values) runs on one core, and so
+    do the distinct counts of a summary's totals; side by side they take the time of the longer one.
+
+    :meth:`start` right after the read (with its rows, before any filter), :meth:`record` before the report is used.
+    """
+
+    def __init__(self) -> None:
+        self._count: Future[int] | None = None
+
+    def start(self, rows: pl.LazyFrame, report: IngestReport) -> None:
+        if report.duplicate_rows is None and self._count is None:  # in memory, not counted yet
+            from crm_core import parallel
+
+            self._count = parallel.submit(lambda: duplicate_rows(rows.collect()))
+
+    def record(self, report: IngestReport) -> None:
+        if self._count is not None:
+            record_duplicates(report, self._count.result())
+            self._count = None
 
 
 def rows(count: int, singular: str = "is", plural: str = "are") -> str:

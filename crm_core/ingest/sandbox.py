@@ -84,7 +84,7 @@ def read_orders(
     options: ReadOptions | None = None,
     *,
     filename: str | None = None,
-    count_duplicates: bool = True,
+    count_duplicates: bool | str = True,
 ) -> tuple[pl.LazyFrame, IngestReport]:
     """:func:`crm_core.ingest.reader.read_orders` with the limits above (same parameters and result)."""
     return _read("orders", source, filename, mapping=mapping, options=options, count_duplicates=count_duplicates)

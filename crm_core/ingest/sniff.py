@@ -12,7 +12,7 @@ import csv
 import io
 import re
 from collections import Counter
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import polars as pl
 
@@ -212,8 +212,7 @@ def find_header(rows: list[list[str]]) -> tuple[int, bool]:
 # ---------------------------------------------------------------- numbers
 
 
-@dataclass(frozen=True)
-class NumberFormat:
+class NumberFormat(NamedTuple):
     """How numbers are written: decimal mark, thousands separator, currency marks."""
 
     decimal: str = "."
@@ -396,8 +395,7 @@ def _day_month_swap(fmt: str) -> str:
     return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
 
 
-@dataclass(frozen=True)
-class DateFormat:
+class DateFormat(NamedTuple):
     """A detected date format.
 
     ``fmt`` is a strftime format (or ``excel-serial``); ``ambiguous`` is true

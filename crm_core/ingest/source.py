@@ -18,12 +18,12 @@ import zlib
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Union
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Union
 
 import polars as pl
 
 from crm_core.ingest.errors import IngestError
-from crm_core.ingest import sniff
+from crm_core.ingest import prefetch, sniff
 
 if TYPE_CHECKING:
     from crm_core.ingest import xlsx_checks
@@ -143,8 +143,7 @@ def open_table(
         staging.remove()
 
 
-@dataclass(frozen=True)
-class _Settings:
+class _Settings(NamedTuple):
     encoding: str | None
     delimiter: str | None
     has_header: bool | None
@@ -431,8 +430,7 @@ def _encoding(name: str) -> str:
         raise IngestError(f"Unknown encoding '{name}'. Use for example utf-8, utf-16, cp1252 or latin-1.") from error
 
 
-@dataclass(frozen=True)
-class _Layout:
+class _Layout(NamedTuple):
     delimiter: str
     header_index: int  # lines above the header (report titles)
     has_header: bool
@@ -495,27 +493,10 @@ def _lf_line_ends(text: str) -> str:
 
 
 def _has_lone_cr(path: Path) -> bool:
-    """Does a UTF-8 file end some lines with a bare CR (old Mac style, or mixed into CRLF)?
-
-    The CSV reader ends rows at LF only, so such lines would merge. Read in
-    chunks (a memory map of a 3 GB file would count 3 GB as resident); files
-    without any CR (most) cost one memchr scan per chunk.
-    """
-    buffer = bytearray(_SCAN_CHUNK)  # one buffer for every chunk: a new one each time costs fresh pages
-    held = False  # the previous chunk ended with a CR: is this chunk's first byte LF?
-    with path.open("rb") as handle:
-        while size := handle.readinto(buffer):
-            data = memoryview(buffer)[:size]
-            if held and data[0] != ord("\n"):
-                return True
-            held = data[-1] == ord("\r")
-            if buffer.find(b"\r", 0, size - held) >= 0 and _LONE_CR.search(data[: size - held]):
-                return True
-    return held
-
-
-_LONE_CR = re.compile(rb"\r(?!\n)")
-_SCAN_CHUNK = 1024**2
+    """Does a UTF-8 file end some lines with a bare CR? (:func:`prefetch.has_lone_cr`; a supervised
+    command's parent may have found out already.)"""
+    known = prefetch.lone_cr(path)
+    return prefetch.has_lone_cr(path) if known is None else known
 
 
 def _clean_names(cells: list[str]) -> list[str]:

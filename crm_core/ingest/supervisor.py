@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterator
 from typing import Callable
 
-from crm_core.ingest import limits
+from crm_core.ingest import limits, prefetch
 from crm_core.ingest.messages import one_line
 
 #: Set in the supervised child: the sandbox then reads every file in-process.
@@ -58,11 +58,20 @@ def supervised(command: Callable[[], int], path: object = None, time_scale: floa
     memory, seconds = limits.memory_limit_bytes(), limits.timeout_seconds(size) * time_scale
     sys.stdout.flush()
     sys.stderr.flush()
+    packed = limits.is_packed(path)
+    # While the child loads Polars, this process scans the file for bare CRs on the other core (see prefetch).
+    scan = not packed and prefetch.worth_it(path)
+    answer_read, answer_write = os.pipe() if scan else (-1, -1)
     with tempfile.TemporaryFile() as child_stderr:
         pid = os.fork()
         if pid == 0:  # the child: run the command and exit, never return into the parent's stack
-            frugal = size >= FRUGAL_FROM_BYTES or limits.is_packed(path)
-            os._exit(_child(command, child_stderr.fileno(), memory, frugal))
+            if scan:
+                os.close(answer_write)
+                prefetch.listen(str(path), answer_read)
+            os._exit(_child(command, child_stderr.fileno(), memory, size >= FRUGAL_FROM_BYTES or packed))
+        if scan:
+            os.close(answer_read)
+            prefetch.send(str(path), answer_write)
         code, message = _watch(pid, memory, seconds)
         if message is None:  # exited by itself: its stderr holds its own message, if any
             child_stderr.seek(0)

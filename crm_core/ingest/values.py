@@ -8,8 +8,7 @@ rather than "missing".
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import polars as pl
 
@@ -38,8 +37,7 @@ def _bits(role: str) -> str:
     return f"__bits_{role}"
 
 
-@dataclass(frozen=True)
-class Parsed:
+class Parsed(NamedTuple):
     """The parsed table: one column per role, ``__line``, and ``__bad_<role>`` flags.
 
     ``bad_examples`` holds one unreadable source value per role;
@@ -48,9 +46,9 @@ class Parsed:
     """
 
     frame: pl.DataFrame
-    bad_examples: dict[str, str] = field(default_factory=dict)
-    corrected: dict[str, int] = field(default_factory=dict)
-    detected: dict[str, Any] = field(default_factory=dict)
+    bad_examples: dict[str, str]
+    corrected: dict[str, int]
+    detected: dict[str, Any]
 
     @property
     def source_rows(self) -> int:
@@ -138,8 +136,7 @@ def _expressions(plan: ColumnPlan, formats: Formats, schema: pl.Schema) -> list[
     return expressions
 
 
-@dataclass(frozen=True)
-class _Numbers:
+class _Numbers(NamedTuple):
     corrected: dict[str, int]
     examples: dict[str, str]
     detected: dict[str, Any]

@@ -1,0 +1,165 @@
+"""crm_core.worker: calls answered by a forked process without Polars, the same results, a fallback here.
+
+The worker is only started by a process that has not loaded Polars (a forked copy of Polars' threads
+is unsafe), so these tests run small programs in fresh interpreters, as the CLI does.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from conftest import DATA
+
+from crm_core import worker
+from crm_core.clv import CLVSettings, fit_clv
+from crm_core.clv.fitting import compress_rows
+from crm_core.clv.models import start_fits
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(program: str) -> dict:
+    """Run ``program`` in a fresh interpreter from the repository; its last stdout line, as JSON."""
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(program)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_worker_answers_in_its_own_process_without_polars():
+    result = _run("""
+        import json, os, sys
+        from crm_core import worker
+
+        def where():
+            return os.getpid(), "polars" in sys.modules, "crm_core.clv.models" in sys.modules
+
+        with worker.worker():
+            first, second = worker.submit(where), worker.submit(pow, 2, 10)  # the second while the first is busy
+            pid, polars, models = first.result()
+            print(json.dumps({"other_process": pid != os.getpid(), "polars": polars, "models": models,
+                              "second": second.result(), "available": worker.available()}))
+    """)
+    assert result == {"other_process": True, "polars": False, "models": True, "second": 1024, "available": True}
+
+
+def test_the_worker_is_waited_for_when_the_command_ends():
+    # So the command's own rusage (what /usr/bin/time reports) includes the worker's time and memory.
+    result = _run("""
+        import json, os
+        from crm_core import worker
+
+        with worker.worker():
+            pid = worker.submit(os.getpid).result()
+        try:
+            os.waitpid(pid, os.WNOHANG)
+            reaped = False
+        except ChildProcessError:
+            reaped = True
+        print(json.dumps({"reaped": reaped}))
+    """)
+    assert result == {"reaped": True}
+
+
+def test_a_pareto_fit_in_the_worker_equals_the_fit_here():
+    result = _run("""
+        import json
+        import numpy as np
+        from crm_core import worker
+        from crm_core.clv.fitting import compress_rows
+        from crm_core.clv.pareto_nbd import ParetoNBDModel
+
+        x, recency, age = worker.warm_up_histories(customers=2000, seed=0)
+        coded = compress_rows(x, recency, age, inverse=False)
+        with worker.worker():
+            there = worker.submit(ParetoNBDModel().fit_compressed, coded, None).result()
+        here = ParetoNBDModel().fit_compressed(coded)
+        print(json.dumps({"there": there.params_, "here": here.params_, "ll": [there.log_likelihood_, here.log_likelihood_],
+                          "converged": there.converged_}))
+    """)
+    assert result["there"] == result["here"]  # bit for bit
+    assert result["ll"][0] == result["ll"][1]
+    assert result["converged"]
+
+
+def test_what_cannot_be_sent_is_computed_here():
+    result = _run("""
+        import json, os
+        from crm_core import worker
+
+        with worker.worker():
+            answer = worker.submit(lambda: os.getpid()).result()  # a lambda cannot be pickled
+            print(json.dumps({"here": answer == os.getpid()}))
+    """)
+    assert result == {"here": True}
+
+
+def test_a_dead_worker_leaves_the_call_to_this_process():
+    result = _run("""
+        import json, os, signal
+        from crm_core import worker
+
+        with worker.worker():
+            os.kill(worker._worker.pid, signal.SIGKILL)
+            answer = worker.submit(pow, 3, 4).result()
+            print(json.dumps({"answer": answer}))
+    """)
+    assert result == {"answer": 81}
+
+
+@pytest.mark.parametrize("calibration_end", [None, "1997-09-30"])  # refits before a split in the data / the later orders
+def test_fit_clv_with_the_worker_gives_the_figures_without_it(calibration_end):
+    """The whole pipeline with the worker (Pareto/NBD and Gamma-Gamma fits, the refits beside them, the intervals)
+    against the same pipeline in this process, without one: the same figures, to the last digit printed."""
+    program = """
+        import datetime as dt, json, sys
+        from crm_core import worker
+
+        with worker.worker():
+            import polars as pl
+            from crm_core.clv import CLVSettings, fit_clv
+
+            tx = (pl.scan_csv(sys.argv[1], schema_overrides={"customer_id": pl.String})
+                  .with_columns(pl.col("order_date").str.to_date()).collect().lazy())
+            end = dt.date.fromisoformat(sys.argv[2]) if sys.argv[2] else None
+            result = fit_clv(tx, CLVSettings(calibration_end=end))
+            print(json.dumps({"available": worker.available(), "result": result.to_dict()}, default=str))
+    """
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(program), str(DATA / "cdnow_sample.csv"),
+                           calibration_end or ""], cwd=ROOT,
+                          capture_output=True, text=True, timeout=180, check=True)
+    there = json.loads(done.stdout.strip().splitlines()[-1])
+    tx = (pl.scan_csv(DATA / "cdnow_sample.csv", schema_overrides={"customer_id": pl.String})
+          .with_columns(pl.col("order_date").str.to_date()).collect().lazy())
+    here = fit_clv(tx, CLVSettings(calibration_end=dt.date.fromisoformat(calibration_end) if calibration_end else None))
+    assert there["available"]
+    assert there["result"] == json.loads(json.dumps(here.to_dict(), default=str))
+
+
+def test_no_worker_once_polars_is_loaded():
+    # This test process has loaded Polars (its threads would be lost in a fork): calls go to the thread pool.
+    with worker.worker():
+        assert not worker.available()
+        assert worker.submit(pow, 2, 5).result() == 32
+
+
+@pytest.mark.parametrize("rest_later", [False, True])
+def test_start_fits_gives_what_fit_models_gave(rest_later):
+    rng = np.random.default_rng(5)
+    age = np.round(rng.uniform(20, 90, 3000) * 7) / 7
+    x = rng.poisson(age / 20).astype(float)
+    recency = np.where(x > 0, np.round(age * rng.uniform(0.2, 1, 3000) * 7) / 7, 0.0)
+    coded = compress_rows(x, recency, age, inverse=False)
+    pending = start_fits(["bg-nbd", "pareto-nbd", "mbg-nbd"], coded, rest_later=rest_later)
+    assert set(pending.done) == ({"bg-nbd"} if rest_later else {"bg-nbd", "mbg-nbd"})
+    fitted = pending.result()
+    assert list(fitted) == ["bg-nbd", "pareto-nbd", "mbg-nbd"]
+    alone = {name: model.params_ for name, model in start_fits(["bg-nbd", "pareto-nbd", "mbg-nbd"], coded).result().items()}
+    assert {name: model.params_ for name, model in fitted.items()} == alone
