@@ -329,6 +329,36 @@ def test_partial_first_bucket_counts_new_customers_like_the_file_path():
         _close(warehouse.kpi_trend(start, end, grain), kpi_trend(EDGE.lazy(), start, end, grain))
 
 
+def test_spark_shape_gives_the_file_path_figures(monkeypatch):
+    """Spark's sorted shape (distinct counts and Overview buckets from sorted lines) is plain Ibis: run on DuckDB,
+    it gives the file path's figures, with every optional column and a trend bucket that starts before the range."""
+    monkeypatch.setattr(Warehouse, "_sorted_lines", property(lambda self: True))
+    tx = pl.read_parquet(ROOT / "data" / "demo" / "transactions.parquet")
+    backend = ibis.duckdb.connect()
+    backend.raw_sql("SET lambda_syntax = 'ENABLE_SINGLE_ARROW'")  # Ibis writes list_distinct's lambda the old way
+    backend.create_table("demo", tx)
+    backend.create_table("edge", EDGE)
+    warehouse = Warehouse(WarehouseSource("duckdb:///memory", table="demo"), backend=backend)
+    last = tx["order_date"].max()
+    start = D(last.year - 1, 1, 1)
+    expected = summarize(filter_period(tx.lazy(), start, last), as_of=last).collect()
+    _close(warehouse.customer_summary(start, last).drop("first_channel"), expected.drop("first_channel"))
+    assert "categories" in expected.columns and "channels" in expected.columns
+    counts, spend = warehouse.clv_data(start)
+    _close(counts, warehouse.clv_counts(start))
+    _close(spend, warehouse.spend_counts(start))
+    stats = rfm_summary(tx.lazy(), start).collect()
+    assert counts["customers"].sum() == stats.height
+    assert (counts["frequency"] * counts["customers"]).sum() == stats["frequency"].sum()
+    check_every_figure(Engine("duckdb", "duckdb:///in-memory", backend).load("small", SMALL), SMALL, D(2024, 2, 29))
+    edge = Warehouse(WarehouseSource("duckdb:///memory", table="edge"), backend=backend)
+    card_start, card_end = D(2024, 3, 10), D(2024, 3, 31)
+    for grain in ("day", "week", "month"):  # 10 March is a Sunday: the week and month buckets start before it
+        comparison, trend = edge.overview(card_start, card_end, card_start, card_end, grain)
+        _close(trend, kpi_trend(EDGE.lazy(), card_start, card_end, grain))
+        _close(comparison, kpi_comparison(EDGE.lazy(), card_start, card_end))
+
+
 def test_demo_every_optional_column_same_as_file_path():
     tx = pl.read_parquet(ROOT / "data" / "demo" / "transactions.parquet")
     backend = ibis.duckdb.connect()

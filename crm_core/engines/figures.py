@@ -19,7 +19,10 @@ counts as ``COUNT(DISTINCT ...)`` and the first purchase date as a window over
 the customer's lines: PostgreSQL then sorts the lines by customer in its
 parallel workers and streams the groups (a group-by per order or per day, one
 group per line, runs as one hash table in a single process), and Spark
-shuffles the lines once.
+shuffles the lines once. On Spark (``sorted_lines``) the distinct counts and
+the Overview's buckets are read off the customer's lines sorted by each value
+instead (:func:`_sorted_windows`, :func:`sorted_bucket_counts`): Spark copies
+every line once per ``COUNT(DISTINCT ...)`` and shuffles the copies again.
 """
 from __future__ import annotations
 
@@ -92,7 +95,42 @@ def _first_purchase(rows: Table) -> Expr:
     return bought_on.min().over(group_by=rows[C.CUSTOMER_ID])
 
 
-def customer_summary(tx: Table, as_of: dt.date, start: dt.date | None = None) -> Table:
+def _first_of_value(rows: Table, value: Expr) -> Expr:
+    """True on one line per distinct non-null ``value`` of each customer: the lines sorted by it, a line
+    whose predecessor holds another value (or none) starts a new one."""
+    previous = value.lag().over(group_by=rows[C.CUSTOMER_ID], order_by=value)
+    return value.notnull() & (previous.isnull() | (previous != value))
+
+
+def _distinct_in_list(value: Expr, where: Expr | None = None) -> Expr:
+    """Distinct non-null ``value`` of a group as the size of its list of values without repeats (Spark's shape).
+
+    Spark runs ``COUNT(DISTINCT ...)`` (and a distinct list) by copying each
+    line once per distinct count and shuffling the copies again (an Expand);
+    a plain list per group is an ordinary aggregate, streamed when the lines
+    arrive sorted by the group (a few values per customer).
+    """
+    return value.collect(where=where).unique().length().fill_null(0)
+
+
+def _sorted_windows(rows: Table, distinct: dict[str, Expr], first_of: str | None = None) -> Table:
+    """``rows`` with ``_new_<name>`` flags (:func:`_first_of_value`) per value of ``distinct`` and, with
+    ``first_of``, ``_first``: the smallest value of ``distinct[first_of]`` per customer.
+
+    Spark's shape of distinct counts (``count(where=_new_<name>)`` per
+    customer): Spark runs two or more ``COUNT(DISTINCT ...)`` by copying each
+    line once per count and shuffling the copies again (an Expand); here the
+    lines are shuffled once, by customer, and each count is a local sort. The
+    first value comes from the same sort as its flag.
+    """
+    windows = {f"_new_{name}": _first_of_value(rows, value) for name, value in distinct.items()}
+    if first_of is not None:
+        value = distinct[first_of]
+        windows["_first"] = value.min().over(ibis.window(group_by=rows[C.CUSTOMER_ID], order_by=value, rows=(None, None)))
+    return rows.mutate(**windows)
+
+
+def customer_summary(tx: Table, as_of: dt.date, start: dt.date | None = None, *, sorted_lines: bool = False) -> Table:
     """One row per customer of the lines in ``start..as_of``: the columns of ``summarize``.
 
     One group-by per customer over the lines: sums, first / last dates, and the
@@ -103,11 +141,25 @@ def customer_summary(tx: Table, as_of: dt.date, start: dt.date | None = None) ->
     nothing is joined. ``first_channel`` is the alphabetically first channel of
     the first purchase day's purchase lines (engines have no line order: the
     file path takes the first line's).
+
+    ``sorted_lines`` (Spark): the distinct counts and the first purchase date
+    from sorts of each customer's lines (:func:`_sorted_windows`), not
+    ``COUNT(DISTINCT ...)``.
     """
     rows = in_period(tx, start, as_of)
     rows = rows.mutate(_buy=is_purchase(rows))
-    rows = rows.mutate(_first=_first_purchase(rows))
+    if sorted_lines:
+        rows = rows.mutate(_bought_on=ibis.cases((rows["_buy"], rows[C.ORDER_DATE]), else_=ibis.null("date")))
+        rows = _sorted_windows(rows, {"purchase_days": rows["_bought_on"]}, first_of="purchase_days")
+    else:
+        rows = rows.mutate(_first=_first_purchase(rows))
     amount, date, bought = money(rows[C.AMOUNT]), rows[C.ORDER_DATE], rows["_buy"]
+
+    def count_distinct(value: Expr, where: Expr | None = None) -> Expr:
+        """Distinct non-null values per customer: ``COUNT(DISTINCT ...)``, or when sorted the size of the
+        customer's list of values without repeats (no Expand; the lines arrive sorted by customer)."""
+        return _distinct_in_list(value, where) if sorted_lines else value.nunique(where=where)
+
     on_first_day = date == rows["_first"]
     figures: dict[str, Expr] = {
         # Sums of 64-bit integers are wider types in PostgreSQL (numeric) and Spark: cast back.
@@ -116,10 +168,11 @@ def customer_summary(tx: Table, as_of: dt.date, start: dt.date | None = None) ->
         "returns": (-amount).clip(lower=0).sum().cast("int64"), "return_lines": rows[C.AMOUNT].count(where=rows[C.AMOUNT] < 0),
         "first_purchase_date": date.min(where=bought), "last_purchase_date": date.max(where=bought),
         "first_day_amount": amount.sum(where=on_first_day).cast("int64"),
-        "purchase_days": date.nunique(where=bought),
+        "purchase_days": (rows[C.CUSTOMER_ID].count(where=rows["_new_purchase_days"]) if sorted_lines
+                          else date.nunique(where=bought)),
     }
     if C.ORDER_ID in rows.columns:
-        figures["orders"] = order_key(rows).nunique(where=bought)
+        figures["orders"] = count_distinct(order_key(rows), where=bought)
     if C.QUANTITY in rows.columns:
         figures["quantity"] = rows[C.QUANTITY].sum()
     if C.COST in rows.columns:
@@ -130,7 +183,7 @@ def customer_summary(tx: Table, as_of: dt.date, start: dt.date | None = None) ->
         figures["first_channel"] = rows[C.CHANNEL].min(where=bought & on_first_day)
     for column, name in ((C.CATEGORY, "categories"), (C.CHANNEL, "channels")):
         if column in rows.columns:
-            figures[name] = rows[column].nunique()  # distinct non-null values
+            figures[name] = count_distinct(rows[column])  # distinct non-null values
     joined = rows.group_by(C.CUSTOMER_ID).agg(**figures)
     joined = joined.mutate(first_day_amount=joined["first_day_amount"].fill_null(0),
                            **{name: joined[name].cast("int64") for name in ("purchase_days", "orders", "categories", "channels")
@@ -157,7 +210,9 @@ def customer_values(tx: Table, as_of: dt.date, start: dt.date | None = None) -> 
     """customer_id, recency_days, orders, revenue (and margin with costs): what scores, segments and tiers need.
 
     The same values as :func:`customer_summary`'s columns, in one group-by per
-    customer over the lines (orders: distinct order keys of the purchase lines).
+    customer over the lines (orders: distinct order keys of the purchase lines;
+    on Spark too: with one distinct count it needs no Expand, and sorting the
+    lines by customer for :func:`_distinct_in_list` measured no faster).
     """
     rows = in_period(tx, start, as_of)
     buy = is_purchase(rows)
@@ -270,12 +325,75 @@ def trend(history: Table, start: dt.date, end: dt.date, grain: str, first: Table
 
 
 def overview(history: Table, periods: Sequence[tuple[dt.date, dt.date]], start: dt.date, end: dt.date,
-             grain: str, *, distinct_in_groups: bool = False) -> Table:
-    """:func:`period_cards` and :func:`trend` in one query (``kind`` 'cards' or 'trend'), one first-purchase table."""
+             grain: str, *, distinct_in_groups: bool = False, sorted_lines: bool = False) -> Table:
+    """:func:`period_cards` and :func:`trend` in one query (``kind`` 'cards' or 'trend'), one first-purchase table.
+
+    ``sorted_lines`` (Spark): :func:`sorted_bucket_counts` of both bucketings.
+    """
+    if sorted_lines:
+        def card_of(date: Expr) -> Expr:
+            return ibis.cases(*((date.between(first, last), ibis.literal(first)) for first, last in periods),
+                              else_=ibis.null("date"))
+
+        def month_of(date: Expr) -> Expr:
+            return ibis.cases((date.between(start, end), date.truncate(GRAIN_UNITS[grain]).cast("date")),
+                              else_=ibis.null("date"))
+
+        table = sorted_bucket_counts(history, {"cards": card_of, "trend": month_of})
+        return table.select("period", "revenue", "orders", "active_customers", "new_customers", "kind")
     first = first_purchase_dates(history)
     cards = period_cards(history, periods, first, distinct_in_groups=distinct_in_groups).mutate(kind=ibis.literal("cards"))
     buckets = trend(history, start, end, grain, first, distinct_in_groups=distinct_in_groups).mutate(kind=ibis.literal("trend"))
     return cards.union(buckets.select(*cards.columns), distinct=False)
+
+
+def sorted_bucket_counts(history: Table, bucketings: dict[str, Callable[[Expr], Expr]]) -> Table:
+    """:func:`bucket_counts` per kind of bucket (kind, period, revenue, orders, active and new customers), from
+    the lines shuffled once by customer and sorted: Spark's shape.
+
+    Each bucketing maps a date to its bucket's first day (null: in none). The
+    customer's lines sorted by (bucket, order key of the purchase lines) give,
+    per line, whether it starts an order in its bucket (its predecessor in the
+    customer's bucket holds another key) and whether it is the customer's first
+    purchase line there (no purchase line before it: active); the first
+    purchase date over the whole history is a window over the same lines, and
+    an active customer whose first purchase is on or after the bucket's first
+    day is new there (as in :func:`bucket_counts`). Only sums per bucket are
+    then grouped: no group-by per order and no join.
+    """
+    rows = history.mutate(_buy=is_purchase(history))
+    key = order_key(rows) if C.ORDER_ID in rows.columns else rows[C.ORDER_DATE]
+    kinds = list(bucketings)
+    rows = rows.mutate(_key=ibis.cases((rows["_buy"], key), else_=ibis.null(key.type())),
+                       _bought_on=ibis.cases((rows["_buy"], rows[C.ORDER_DATE]), else_=ibis.null("date")),
+                       **{f"_in_{kind}": bucket_of(rows[C.ORDER_DATE]) for kind, bucket_of in bucketings.items()})
+    # The first purchase date over every line, in the sort the first bucketing's flags use too (Spark sorts
+    # a window's partition columns with nulls first).
+    everything = ibis.window(group_by=rows[C.CUSTOMER_ID], order_by=[rows[f"_in_{kinds[0]}"].asc(nulls_first=True),
+                                                                      rows["_key"]], rows=(None, None))
+    rows = rows.mutate(_first=rows["_bought_on"].min().over(everything))
+    rows = rows.filter(ibis.or_(*(rows[f"_in_{kind}"].notnull() for kind in kinds)))
+    flags: dict[str, Expr] = {}
+    for kind in kinds:
+        previous = rows["_key"].lag().over(group_by=[rows[C.CUSTOMER_ID], rows[f"_in_{kind}"]], order_by=rows["_key"])
+        flags[f"_order_{kind}"] = rows["_key"].notnull() & (previous.isnull() | (previous != rows["_key"]))
+        flags[f"_active_{kind}"] = rows["_key"].notnull() & previous.isnull()
+    rows = rows.mutate(**flags)
+    both = rows.mutate(kind=ibis.array([ibis.literal(kind) for kind in kinds])).unnest("kind")
+
+    def per_kind(prefix: str) -> Expr:
+        return ibis.cases(*((both["kind"] == kind, both[f"{prefix}{kind}"]) for kind in kinds))
+
+    lines = both.select("kind", period=per_kind("_in_"), _money=money(both[C.AMOUNT]), _order=per_kind("_order_"),
+                        _active=per_kind("_active_"), _first=both["_first"])
+    lines = lines.filter(lines["period"].notnull())
+    counts = lines.group_by(["kind", "period"]).agg(
+        revenue=lines["_money"].sum().cast("int64"), orders=lines["kind"].count(where=lines["_order"]),
+        active_customers=lines["kind"].count(where=lines["_active"]),
+        new_customers=lines["kind"].count(where=lines["_active"] & (lines["_first"] >= lines["period"])))
+    return counts.select("kind", "period", revenue=from_micros(counts["revenue"]),
+                         orders=counts["orders"].cast("int64"), active_customers=counts["active_customers"].cast("int64"),
+                         new_customers=counts["new_customers"].cast("int64"))
 
 
 def totals(tx: Table) -> Table:
@@ -368,20 +486,27 @@ def tier_counts(tiered: Table, value: str) -> Table:
     return tiered.group_by("tier_index").agg(**figures)
 
 
-def _purchase_customers(tx: Table, calibration_end: dt.date) -> Table:
+def _purchase_customers(tx: Table, calibration_end: dt.date, sorted_lines: bool = False) -> Table:
     """Per customer of the lines up to ``calibration_end``: first / last purchase day, purchase days, net
     revenue and the first purchase day's net revenue (both in millionths).
 
     One group-by per customer over the lines; the first purchase date comes
     from a window over the customer's lines (:func:`_first_purchase`), so no
-    per-day table is built or joined.
+    per-day table is built or joined. ``sorted_lines`` (Spark): the purchase
+    days counted from one sort of each customer's lines by purchase date,
+    which also gives the first one (:func:`_sorted_windows`).
     """
     rows = tx.filter(tx[C.ORDER_DATE] <= calibration_end)
     rows = rows.select(C.CUSTOMER_ID, C.ORDER_DATE, C.AMOUNT, _buy=is_purchase(rows))  # only these are sorted
-    rows = rows.mutate(_first=_first_purchase(rows))
+    if sorted_lines:
+        rows = rows.mutate(_bought_on=ibis.cases((rows["_buy"], rows[C.ORDER_DATE]), else_=ibis.null("date")))
+        rows = _sorted_windows(rows, {"days": rows["_bought_on"]}, first_of="days")
+    else:
+        rows = rows.mutate(_first=_first_purchase(rows))
     date, bought, amount = rows[C.ORDER_DATE], rows["_buy"], money(rows[C.AMOUNT])
+    days = rows[C.CUSTOMER_ID].count(where=rows["_new_days"]) if sorted_lines else date.nunique(where=bought)
     return rows.group_by(C.CUSTOMER_ID).agg(
-        first=date.min(where=bought), last=date.max(where=bought), purchase_days=date.nunique(where=bought),
+        first=date.min(where=bought), last=date.max(where=bought), purchase_days=days,
         revenue=amount.sum().cast("int64"), first_day=amount.sum(where=date == rows["_first"]).cast("int64"))
 
 
@@ -402,7 +527,7 @@ def _spend_rows(customers: Table) -> Table:
     return stats.group_by(["x", "repeat_micros"]).agg(customers=ibis._.count())
 
 
-def clv_counts(tx: Table, calibration_end: dt.date) -> Table:
+def clv_counts(tx: Table, calibration_end: dt.date, *, sorted_lines: bool = False) -> Table:
     """Customers per distinct (x, t_x in days, T in days) up to ``calibration_end``.
 
     x = distinct purchase days - 1, t_x = last - first purchase day, T =
@@ -410,10 +535,10 @@ def clv_counts(tx: Table, calibration_end: dt.date) -> Table:
     out): :func:`crm_core.clv.data.rfm_summary` before the division by 7, so
     a few thousand rows travel whatever the number of orders.
     """
-    return _clv_rows(_purchase_customers(tx, calibration_end), calibration_end)
+    return _clv_rows(_purchase_customers(tx, calibration_end, sorted_lines), calibration_end)
 
 
-def spend_counts(tx: Table, calibration_end: dt.date) -> Table:
+def spend_counts(tx: Table, calibration_end: dt.date, *, sorted_lines: bool = False) -> Table:
     """Repeat customers per distinct (x, repeat spend in millionths) up to ``calibration_end``: Gamma-Gamma's data.
 
     x = distinct purchase days - 1 (> 0 only), repeat spend = net revenue after
@@ -423,16 +548,23 @@ def spend_counts(tx: Table, calibration_end: dt.date) -> Table:
     these pairs (each customer's x times mean spend enters it), so one row
     travels per distinct pair, never per order.
     """
-    return _spend_rows(_purchase_customers(tx, calibration_end))
+    return _spend_rows(_purchase_customers(tx, calibration_end, sorted_lines))
 
 
-def clv_data(tx: Table, calibration_end: dt.date) -> Table:
+def clv_data(tx: Table, calibration_end: dt.date, *, sorted_lines: bool = False) -> Table:
     """:func:`clv_counts` and :func:`spend_counts` in one query over one per-customer table.
 
     Columns: kind ('purchases' or 'spend'), x, a (t_x days / repeat millionths),
     b (T days; null for spend), customers.
+
+    ``sorted_lines`` (Spark): the per-customer table as in
+    :func:`_purchase_customers`, read once: each customer row is repeated per
+    kind (an array unnested) and counted in one group-by, because Spark inlines
+    a table used twice and would compute it twice.
     """
-    customers = _purchase_customers(tx, calibration_end)
+    customers = _purchase_customers(tx, calibration_end, sorted_lines)
+    if sorted_lines:
+        return _clv_and_spend_rows(customers, calibration_end)
     counts = _clv_rows(customers, calibration_end)
     spend = _spend_rows(customers)
     purchases = counts.select(kind=ibis.literal("purchases"), x=counts["x"], a=counts["t_x_days"], b=counts["T_days"],
@@ -440,3 +572,19 @@ def clv_data(tx: Table, calibration_end: dt.date) -> Table:
     spending = spend.select(kind=ibis.literal("spend"), x=spend["x"], a=spend["repeat_micros"],
                             b=ibis.null("int64"), customers=spend["customers"])
     return purchases.union(spending, distinct=False)
+
+
+def _clv_and_spend_rows(customers: Table, calibration_end: dt.date) -> Table:
+    """:func:`_clv_rows` and :func:`_spend_rows` as :func:`clv_data`'s columns, from one pass over ``customers``."""
+    buyers = customers.filter(customers["first"].notnull())
+    both = buyers.mutate(kind=ibis.array([ibis.literal("purchases"), ibis.literal("spend")])).unnest("kind")
+    both = both.filter((both["kind"] == "purchases") | (both["purchase_days"] > 1))
+    purchases = both["kind"] == "purchases"
+    stats = both.select(
+        "kind", x=(both["purchase_days"] - 1).cast("int64"),
+        a=ibis.cases((purchases, both["last"].delta(both["first"], unit="day").cast("int64")),
+                     else_=(both["revenue"] - both["first_day"]).cast("int64")),
+        b=ibis.cases((purchases, ibis.literal(calibration_end).delta(both["first"], unit="day").cast("int64")),
+                     else_=ibis.null("int64")),
+    )
+    return stats.group_by(["kind", "x", "a", "b"]).agg(customers=ibis._.count())

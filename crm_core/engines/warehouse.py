@@ -68,6 +68,11 @@ class Warehouse:
         return self.engine == "postgresql"
 
     @property
+    def _sorted_lines(self) -> bool:
+        """Distinct counts from sorted lines, not ``COUNT(DISTINCT ...)``: Spark (see ``figures._sorted_windows``)."""
+        return self.engine == "spark"
+
+    @property
     def optional_columns(self) -> list[str]:
         """Optional canonical columns this source provides, in schema order."""
         return [name for name in self.tx.columns if name not in (C.CUSTOMER_ID, C.ORDER_DATE, C.AMOUNT)]
@@ -145,7 +150,7 @@ class Warehouse:
 
     def _summary_expression(self, start: dt.date | None, end: dt.date | None) -> tuple[Any, dt.date | None]:
         end = end if end is not None else self._last_date()
-        return (figures.customer_summary(self.tx, end, start) if end is not None else None), end
+        return (figures.customer_summary(self.tx, end, start, sorted_lines=self._sorted_lines) if end is not None else None), end
 
     def customer_summary(self, start: dt.date | None = None, end: dt.date | None = None) -> pl.DataFrame:
         """``summarize(filter_period(tx, start, end), as_of=end)`` (end: the last order date)."""
@@ -331,8 +336,8 @@ class Warehouse:
         """
         _check_grain(grain)
         periods = [(card_start, card_end), previous_period(card_start, card_end)]
-        frame = self._run(figures.overview(self.tx, periods, start, end, grain, distinct_in_groups=self._distinct_in_groups),
-                           "overview", grain=grain)
+        frame = self._run(figures.overview(self.tx, periods, start, end, grain, distinct_in_groups=self._distinct_in_groups,
+                                           sorted_lines=self._sorted_lines), "overview", grain=grain)
         current, previous = self._cards(periods, frame.filter(pl.col("kind") == "cards"))
         return comparison_frame(current, previous), _trend_frame(frame.filter(pl.col("kind") == "trend"))
 
@@ -348,7 +353,7 @@ class Warehouse:
         calibration_end = calibration_end if calibration_end is not None else self._last_date()
         if calibration_end is None:
             return _purchase_counts(pl.DataFrame(schema=_CLV_ROWS))
-        frame = self._run(figures.clv_counts(self.tx, calibration_end), "clv_counts")
+        frame = self._run(figures.clv_counts(self.tx, calibration_end, sorted_lines=self._sorted_lines), "clv_counts")
         return _purchase_counts(frame.rename({"t_x_days": "a", "T_days": "b"}))
 
     def spend_counts(self, calibration_end: dt.date | None = None) -> pl.DataFrame:
@@ -362,7 +367,7 @@ class Warehouse:
         calibration_end = calibration_end if calibration_end is not None else self._last_date()
         if calibration_end is None:
             return _spend_counts(pl.DataFrame(schema=_CLV_ROWS))
-        frame = self._run(figures.spend_counts(self.tx, calibration_end), "spend_counts")
+        frame = self._run(figures.spend_counts(self.tx, calibration_end, sorted_lines=self._sorted_lines), "spend_counts")
         return _spend_counts(frame.rename({"repeat_micros": "a"}))
 
     def clv_data(self, calibration_end: dt.date | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -371,7 +376,7 @@ class Warehouse:
         if calibration_end is None:
             empty = pl.DataFrame(schema=_CLV_ROWS)
             return _purchase_counts(empty), _spend_counts(empty)
-        frame = self._run(figures.clv_data(self.tx, calibration_end), "clv_data")
+        frame = self._run(figures.clv_data(self.tx, calibration_end, sorted_lines=self._sorted_lines), "clv_data")
         return (_purchase_counts(frame.filter(pl.col("kind") == "purchases")),
                 _spend_counts(frame.filter(pl.col("kind") == "spend")))
 
