@@ -329,20 +329,27 @@ def test_partial_first_bucket_counts_new_customers_like_the_file_path():
         _close(warehouse.kpi_trend(start, end, grain), kpi_trend(EDGE.lazy(), start, end, grain))
 
 
-def test_spark_shape_gives_the_file_path_figures(monkeypatch):
-    """Spark's sorted shape (distinct counts and Overview buckets from sorted lines) is plain Ibis: run on DuckDB,
-    it gives the file path's figures, with every optional column and a trend bucket that starts before the range."""
-    monkeypatch.setattr(Warehouse, "_sorted_lines", property(lambda self: True))
+def _demo_summary_on(backend):
+    """The demo's orders as table ``demo`` on ``backend``; its warehouse, last year's range and the file path's
+    customer summary of it, checked against the engine's."""
     tx = pl.read_parquet(ROOT / "data" / "demo" / "transactions.parquet")
-    backend = ibis.duckdb.connect()
-    backend.raw_sql("SET lambda_syntax = 'ENABLE_SINGLE_ARROW'")  # Ibis writes list_distinct's lambda the old way
     backend.create_table("demo", tx)
-    backend.create_table("edge", EDGE)
     warehouse = Warehouse(WarehouseSource("duckdb:///memory", table="demo"), backend=backend)
     last = tx["order_date"].max()
     start = D(last.year - 1, 1, 1)
     expected = summarize(filter_period(tx.lazy(), start, last), as_of=last).collect()
     _close(warehouse.customer_summary(start, last).drop("first_channel"), expected.drop("first_channel"))
+    return tx, warehouse, start, last, expected
+
+
+def test_spark_shape_gives_the_file_path_figures(monkeypatch):
+    """Spark's sorted shape (distinct counts and Overview buckets from sorted lines) is plain Ibis: run on DuckDB,
+    it gives the file path's figures, with every optional column and a trend bucket that starts before the range."""
+    monkeypatch.setattr(Warehouse, "_sorted_lines", property(lambda self: True))
+    backend = ibis.duckdb.connect()
+    backend.raw_sql("SET lambda_syntax = 'ENABLE_SINGLE_ARROW'")  # Ibis writes list_distinct's lambda the old way
+    backend.create_table("edge", EDGE)
+    tx, warehouse, start, last, expected = _demo_summary_on(backend)
     assert "categories" in expected.columns and "channels" in expected.columns
     counts, spend = warehouse.clv_data(start)
     _close(counts, warehouse.clv_counts(start))
@@ -360,14 +367,7 @@ def test_spark_shape_gives_the_file_path_figures(monkeypatch):
 
 
 def test_demo_every_optional_column_same_as_file_path():
-    tx = pl.read_parquet(ROOT / "data" / "demo" / "transactions.parquet")
-    backend = ibis.duckdb.connect()
-    backend.create_table("demo", tx)
-    warehouse = Warehouse(WarehouseSource("duckdb:///memory", table="demo"), backend=backend)
-    last = tx["order_date"].max()
-    start = D(last.year - 1, 1, 1)
-    expected = summarize(filter_period(tx.lazy(), start, last), as_of=last).collect()
-    _close(warehouse.customer_summary(start, last).drop("first_channel"), expected.drop("first_channel"))
+    tx, warehouse, start, last, expected = _demo_summary_on(ibis.duckdb.connect())
     _close(warehouse.kpi_comparison(start, last), kpi_comparison(tx.lazy(), start, last))
     # Margin tiers: the margin sums and ranges come from the engine too.
     by_margin = TierSettings(value="margin")
