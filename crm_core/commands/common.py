@@ -304,16 +304,9 @@ def run_supervised(command: Callable[[], int], args: argparse.Namespace, time_sc
     path = getattr(args, "path", None)
     if not runs_supervised(path):
         return run_reporting_errors(command, args)
-    if large_for_batches(file_bytes(path)):
-        os.environ.setdefault(*ON_DISK_JEMALLOC_CONF)  # read by the child's first Polars import; a user's setting wins
-    return supervised(lambda: run_reporting_errors(command, args), path, time_scale)
-
-
-#: Polars' allocator for a command on rows read in batches: the supervisor's frugal setting (address space handed
-#: back) plus freed pages handed back at once rather than after ten seconds. Such a command builds and drops
-#: tables of millions of customers one after the other; kept ten seconds, the freed pages of one step stayed
-#: resident under the next (a report on 3M orders read in batches: 600-670 MB between findings, 360-400 MB without them).
-ON_DISK_JEMALLOC_CONF = ("_RJEM_MALLOC_CONF", "retain:false,muzzy_decay_ms:0,dirty_decay_ms:0")
+    # Rows read in batches: tables of millions of customers built and dropped one after the other.
+    return supervised(lambda: run_reporting_errors(command, args), path, time_scale,
+                      hand_back_at_once=large_for_batches(file_bytes(path)))
 
 
 def strict_json(value: Any) -> Any:
