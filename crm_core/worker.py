@@ -121,7 +121,8 @@ class _Worker:
         with self._lock:
             os.close(self._requests)
         os.close(self._answers)
-        _reap(self.pid)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
 
 
 _worker: _Worker | None = None
@@ -300,7 +301,3 @@ def _read_exactly(fd: int, size: int) -> bytes | None:
         left -= len(part)
     return b"".join(parts)
 
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
