@@ -414,7 +414,7 @@ def driver_table(
     """
     if dimension not in profiles.columns:
         raise ValueError(f"The data has no {DIMENSIONS.get(dimension, dimension).lower()}.")
-    frame = _with_predictions(profiles, predictions)
+    frame = _with_predictions(profiles, predictions, dimension)
     z = NormalDist().inv_cdf(0.5 + settings.confidence / 2)
     overall = frame.select(_group_aggregations(z)).row(0, named=True)
     ranking, _ = ranking_measure(overall)
@@ -463,8 +463,16 @@ def overall_figures(profiles: pl.DataFrame, predictions: pl.DataFrame | None = N
 _PREDICTED = ("predicted_value", "customer_value_low", "customer_value_high")
 
 
-def _with_predictions(profiles: pl.DataFrame, predictions: pl.DataFrame | None) -> pl.DataFrame:
-    """Profiles with each customer's prediction and interval (null where unknown)."""
+#: The profile columns the group figures read (:func:`_group_aggregations`, :func:`_with_payback`).
+_AGGREGATED = (C.CUSTOMER_ID, "first_date", "second_date", "days_observed", "revenue", "value_365")
+
+
+def _with_predictions(profiles: pl.DataFrame, predictions: pl.DataFrame | None, dimension: str | None = None
+                      ) -> pl.DataFrame:
+    """The profile columns the group figures read (and ``dimension``'s) with each customer's prediction and
+    interval (null where unknown). The other columns are left out of the join: at 3M customers each is
+    tens of MB more."""
+    profiles = profiles.select(name for name in dict.fromkeys((*_AGGREGATED, dimension)) if name in profiles.columns)
     if predictions is None:
         return profiles.with_columns(pl.lit(None, pl.Float64).alias(name) for name in _PREDICTED)
     missing = [pl.lit(None, pl.Float64).alias(name) for name in _PREDICTED if name not in predictions.columns]

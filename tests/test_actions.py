@@ -218,6 +218,22 @@ def test_target_list_filters_segments_sorts_by_value_and_orders_columns():
     assert target_list(table, []).height == 0
 
 
+def test_action_table_of_segments_bands_every_customer_and_keeps_those_segments():
+    # The value bands rank all four customers (c2 and c3 are the top half by CLV; ranking the kept three alone
+    # would put c1 in it too), then At Risk and Lost alone are kept: the whole table's rows of them.
+    profile = _profile_table().with_columns(pl.Series("clv", [10.0, 90.0, 50.0, None]))
+    contacts = pl.DataFrame({"customer_id": ["c2", "c3"], "email": ["b@x", "c@x"]})
+    settings = ValueSettings(high_value_share=0.5)
+    whole = action_table(_summary(), profile, default_playbook(), contacts, settings)
+    chosen = action_table(_summary(), profile, default_playbook(), contacts, settings, segments=["At Risk", "Lost"])
+    expected = whole.filter(pl.col("segment").is_in(["At Risk", "Lost"]))
+    assert chosen.sort("customer_id").equals(expected.select(chosen.columns).sort("customer_id"))
+    assert set(chosen.columns) == set(whole.columns)
+    assert chosen.filter(pl.col("customer_id") == "c2")["value_band"].item() == HIGH_VALUE  # rank 1 of 4 by CLV
+    assert chosen.filter(pl.col("customer_id") == "c1")["value_band"].item() == "Other"  # rank 3 of 4
+    assert chosen.filter(pl.col("customer_id") == "c2")["email"].item() == "b@x"
+
+
 def test_target_groups_fall_back_to_value_bands_without_segments():
     with_segments = action_table(_summary(), _profile_table(), default_playbook())
     assert target_groups(with_segments) == ("segment", ["Champions", "At Risk", "Lost"])
