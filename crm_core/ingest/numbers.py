@@ -27,6 +27,8 @@ from typing import Any, NamedTuple
 
 import polars as pl
 
+from crm_core.ingest.currency_codes import CODE_PATTERN
+
 #: Amounts beyond this magnitude are rejected ("amount out of range").
 MAX_AMOUNT = 1e12
 
@@ -39,7 +41,9 @@ LONG_TAIL = 16  # the last separator is followed by 3 or more digits
 
 _SPACES = r"[\s\u00a0\u202f'’]"  # blanks and apostrophes group thousands ("1 234", "1'234")
 _NUMBER = r"[\d.,]*\d[\d.,]*"
-_CURRENCY = r"(?:\p{Sc}|[A-Za-z]{1,3}\$|[A-Za-z]{3}|kr|Kr|zł|Kč|Ft|Rs\.?|Fr\.?)"
+#: A currency written beside a number: a symbol, a prefixed dollar (``R$``), an ISO 4217 code (any other
+#: three letters make the value unreadable: ``12.50 pcs`` is not an amount) or a local abbreviation.
+_CURRENCY = rf"(?:\p{{Sc}}|[A-Za-z]{{1,3}}\$|{CODE_PATTERN}|kr|Kr|zł|Kč|Ft|Rs\.?|Fr\.?)"
 _MINUS = r"[-−–]"
 _BODY = rf"[-−–+]?{_CURRENCY}?[-−–+]?#[kKmM]?{_CURRENCY}?{_MINUS}?"
 #: The shape of a value once its number is replaced by "#": optional sign,

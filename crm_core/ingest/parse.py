@@ -11,13 +11,17 @@ import datetime as dt
 
 import polars as pl
 
+from crm_core.ingest.currency_codes import ISO_4217, SYMBOLS
 from crm_core.ingest.sniff import TIME_TAIL, DateFormat, parse_date_expr
 
 #: Spellings of "no value" that spreadsheets and pandas write into id columns.
 NULL_TOKENS = ["nan", "NaN", "NAN", "null", "NULL", "Null", "None", "none", "NONE", "N/A", "n/a", "NA",
                "#N/A", "-", "--", "(blank)", "<NA>"]
 FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
-_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
+#: A currency mark directly before a number, or directly after it (blanks removed first).
+_MARK = r"([A-Za-z]{0,3}\$|[€£¥₹]|[A-Za-z]{3})"
+_MARK_BEFORE = rf"^[(+\-−–]*{_MARK}[-−–+]?[\d.,]"
+_MARK_AFTER = rf"\d[kKmM]?{_MARK}[)\-−–]*$"
 
 
 def _is_text(dtype: pl.DataType) -> bool:
@@ -74,8 +78,12 @@ def number_expr(column: str, dtype: pl.DataType) -> pl.Expr:
 
 def currency_mark_expr(column: str) -> pl.Expr:
     """Currency symbol or code written in an amount (``$`` -> ``USD``), else null."""
-    mark = pl.col(column).cast(pl.String).str.extract(r"([$€£¥₹]|\b[A-Za-z]{3}\b)", 1).str.to_uppercase()
-    return pl.when(~mark.is_in(["NAN", "INF"])).then(mark.replace(_SYMBOLS))  # "nan" and "inf" are not currencies
+    # Only a real ISO 4217 code or a symbol written beside the number is a currency: `abc` or `12.50 pcs` never
+    # names one (nor do `nan` and `inf`, which are not codes).
+    text = pl.col(column).cast(pl.String).str.replace_all(r"[\s\u00a0\u202f'’]", "")
+    mark = pl.coalesce(text.str.extract(_MARK_BEFORE, 1), text.str.extract(_MARK_AFTER, 1)).str.to_uppercase()
+    code = mark.replace(SYMBOLS)
+    return pl.when(code.is_in(list(ISO_4217))).then(code)
 
 
 def date_expr(column: str, dtype: pl.DataType, fmt: DateFormat | None) -> pl.Expr:
