@@ -57,7 +57,12 @@ def id_expr(column: str, dtype: pl.DataType, float_ids: bool, emails: bool, stri
         value = value.str.replace(r"^(\d+)\.0+$", "${1}")
     if emails:
         value = pl.when(value.str.contains("@", literal=True)).then(value.str.to_lowercase()).otherwise(value)
-    return pl.when((value.str.len_bytes() > 0) & ~value.is_in(NULL_TOKENS)).then(value)
+    return pl.when((value.str.len_bytes() > 0) & ~value.is_in(NULL_TOKENS) & ~has_nul(value)).then(value)
+
+
+def has_nul(text: pl.Expr) -> pl.Expr:
+    """The text holds a NUL byte (a damaged line): such an id is unreadable, never a customer of its own."""
+    return text.str.contains("\x00", literal=True).fill_null(False)
 
 
 def text_expr(column: str, dtype: pl.DataType, strip: bool = True) -> pl.Expr:

@@ -17,7 +17,7 @@ from crm_core.ingest.formats import Formats
 from crm_core.ingest.mapping import ColumnPlan, ColumnSample
 from crm_core.ingest.numbers import classify, plainly_read, plainly_read_expr, resolve, simple_columns, simple_reading
 from crm_core.ingest.parse import (
-    as_text, currency_mark_expr, date_expr, id_expr, month_expr, number_expr, present, second_chance_date, text_expr,
+    as_text, currency_mark_expr, date_expr, has_nul, id_expr, month_expr, number_expr, present, second_chance_date, text_expr,
 )
 from crm_core.ingest.presets import bad
 from crm_core.ingest.mapping import is_text as is_text_dtype
@@ -117,6 +117,8 @@ def _expressions(plan: ColumnPlan, formats: Formats, schema: pl.Schema) -> list[
         if kind == ID:
             float_ids, emails = formats.id_flags.get(key, (False, False))
             expressions.append(id_expr(column, dtype, float_ids, emails, strip).alias(key))
+            if is_text_dtype(dtype):
+                expressions.append(has_nul(pl.col(column)).alias(bad(key)))
         elif kind == TEXT:
             expressions.append(text_expr(column, dtype, strip).alias(key))
         elif kind == NUMBER and is_text_dtype(dtype) and key in formats.simple:
