@@ -28,7 +28,8 @@ BASE_DATES = [dt.date.fromisoformat(day) for _, day, _ in BASE]
 def _read(path: Path) -> tuple[pl.DataFrame, IngestReport]:
     tx, report = read_orders(path)
     frame = tx.collect()
-    assert report.rows_read == report.rows_valid + report.rows_rejected == report.rows_valid + report.rejected.height
+    assert report.rows_read == report.rows_valid + report.rows_rejected
+    assert report.rows_rejected == sum(report.rejected_by_reason().values())
     assert report.rows_valid == frame.height
     assert report.rejected.get_column("line").null_count() == 0
     assert set(report.rejected.get_column("reason")) <= set(REASONS)
@@ -63,6 +64,19 @@ def test_nul_bytes_inside_a_line_reject_that_row_not_the_file(made):
     assert report.rejected_by_reason() == {"unreadable customer id": 1, "unparseable amount": 1}
     assert report.rejected.get_column("line").to_list() == [3, 5]
     assert not frame.get_column("customer_id").str.contains("\x00", literal=True).any()  # never a customer of its own
+
+
+def test_a_data_line_longer_than_the_sample_is_refused_before_reading(tmp_path):
+    """The 200 MB version (sweep.LARGE) needed more than 2.5 GB before; it is refused at once."""
+    message = _refused(sweep.long_line(tmp_path / "long.csv", 2 * 1024**2), "Line 2 of this file is longer than 1 MB")
+    assert "export it again as CSV" in message
+
+
+def test_old_mac_line_ends_are_not_a_long_line(tmp_path):
+    path = tmp_path / "mac.csv"
+    path.write_bytes(sweep._csv_text(sweep.base_rows() * 125).replace("\n", "\r").encode())  # > 1 MB, CR only
+    _, report = _read(path)
+    assert report.rows_read == 30_000
 
 
 def test_a_binary_file_is_still_refused(tmp_path):

@@ -411,6 +411,7 @@ def _utf8_text(path: Path, size: int, settings: _Settings, staging: _Staging, de
     if sniff.looks_binary(head, text):
         raise IngestError(BINARY_FILE)
     if not complete:  # drop the last, probably cut, line
+        _refuse_giant_lines(text)
         text = text[: text.rfind("\n") + 1] or text
     if not text.strip():
         raise IngestError(EMPTY_FILE)
@@ -421,6 +422,17 @@ def _utf8_text(path: Path, size: int, settings: _Settings, staging: _Staging, de
         text = _lf_line_ends(text)
     detected.update(format="csv", encoding=_encoding_label(encoding))
     return csv_path, text
+
+
+def _refuse_giant_lines(head: str) -> None:
+    """A header and a first data row must fit in the sample: a longer line is no export, and the reader
+    would hold it whole (a 200 MB line needs gigabytes), so it is refused before reading."""
+    breaks = len(re.findall(r"\r\n?|\n", head))
+    if breaks < 2:
+        raise IngestError(
+            f"Line {breaks + 1} of this file is longer than {_size(SAMPLE_BYTES)} (no line break), which an order export "
+            "never has. Check the file, or export it again as CSV."
+        )
 
 
 def _encoding(name: str) -> str:
