@@ -97,6 +97,23 @@ def test_a_header_repeated_mid_file_is_rejected_as_such(made):
     assert round(frame.get_column("amount").sum(), 2) == BASE_REVENUE
 
 
+def test_a_repeated_header_with_a_byte_order_mark_is_rejected_as_such(tmp_path):
+    """`cat a.csv b.csv` of two UTF-8 exports with BOM: the second header starts with one."""
+    path = tmp_path / "concat.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + sweep._csv_text(BASE[:120]).encode() + b"\xef\xbb\xbf"
+                     + sweep._csv_text(BASE[120:]).encode())
+    _, report = _read(path)
+    assert report.rejected_by_reason() == {"repeated header": 1}
+
+
+def test_two_columns_with_one_name_are_named_in_a_warning(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text(sweep._csv_text([[c, d, a, "0"] for c, d, a in BASE], ["customer_id", "order_date", "amount", "amount"]))
+    frame, report = _read(path)
+    assert round(frame.get_column("amount").sum(), 2) == BASE_REVENUE  # the first one
+    assert any("Several columns have the same name ('amount')" in warning for warning in report.warnings)
+
+
 def test_every_amount_notation_is_read_exactly_or_rejected(made):
     frame, report = _read(made("mixed_notations.csv"))
     by_customer = dict(zip(frame.get_column("customer_id"), frame.get_column("amount")))
@@ -146,6 +163,20 @@ def test_excel_float_ids_lose_their_dot_zero_and_text_dates_are_read(made):
     assert "101" in ids and "00001" in ids and not any(i.endswith(".0") for i in ids)
     assert report.rejected_by_reason() == {"missing customer id": 1}  # the whitespace-only id
     assert frame.get_column("order_date").to_list() == BASE_DATES[:7] + BASE_DATES[8:]
+
+
+def test_excel_formulas_with_results_and_date_cells_are_read(made):
+    frame, report = _read(made("cached_formulas.xlsx"))
+    assert report.rows_rejected == 0 and not any("could not be read" in w for w in report.warnings)
+    assert round(frame.get_column("amount").sum(), 2) == BASE_REVENUE
+    assert frame.get_column("order_date").to_list() == BASE_DATES
+
+
+def test_excel_number_cells_with_three_decimals_are_not_ambiguous(tmp_path):
+    """A number cell is a number: 1.234 in a workbook is 1.234 (as text in a CSV it could mean 1234)."""
+    rows = [["A", "2024-01-05", 1.234], ["B", "2024-01-06", 12.5], ["C", "2024-01-07", 2.125]]
+    frame, report = _read(sweep._openpyxl_book(tmp_path / "three.xlsx", [sweep.HEADER, *rows]))  # noqa: SLF001
+    assert frame.get_column("amount").to_list() == [1.234, 12.5, 2.125] and report.rows_rejected == 0
 
 
 @pytest.mark.parametrize(("name", "match"), [

@@ -56,7 +56,8 @@ def check_orders(
     keep = keep & ~no_rate & ~no_currency
     nothing = customer.is_null() & date.is_null() & amount.is_null() & ~bad_date & ~bad_amount
     # Two exports pasted one after the other repeat the header: its row is not an unreadable order.
-    header_again = (customer == pl.lit(plan.columns["customer_id"])) & date.is_null() & bad_date
+    # (A byte-order mark starts the second export's header when files were concatenated as they are.)
+    header_again = (customer.str.strip_chars_start("\ufeff") == pl.lit(plan.columns["customer_id"])) & date.is_null() & bad_date
     reason = (
         pl.when(nothing).then(pl.lit("empty row"))  # also report footers ("Grand Totals", copyright lines)
         .when(header_again).then(pl.lit("repeated header"))

@@ -244,7 +244,8 @@ def evidence(bits: pl.Expr) -> list[pl.Expr]:
 
 
 def resolve(point: pl.Series, comma: pl.Series, bits: pl.Series, written: pl.Series, hint: str,
-            user_decimal: str | None = None, whole_column: dict[str, Any] | None = None) -> Resolved:
+            user_decimal: str | None = None, whole_column: dict[str, Any] | None = None,
+            spreadsheet: bool = False) -> Resolved:
     """Decide a column's convention from its unambiguous values and read every value.
 
     Parameters
@@ -260,6 +261,9 @@ def resolve(point: pl.Series, comma: pl.Series, bits: pl.Series, written: pl.Ser
     whole_column
         The :func:`evidence` of the whole column when these values are one batch of it
         (the convention is the column's, not the batch's); None: these values are the column.
+    spreadsheet
+        The values come from a workbook, whose reader writes number cells with a decimal point and no grouping
+        (``23.505``): in a decimal-point column, three decimals are then read as written, not ambiguous.
     """
     frame = pl.DataFrame({"p": point, "c": comma, "b": bits, "w": written})
     b = pl.col("b")
@@ -276,7 +280,7 @@ def resolve(point: pl.Series, comma: pl.Series, bits: pl.Series, written: pl.Ser
     else:
         decimal, decided = hint, False
     if decimal == ".":
-        settles_point, settles_comma = found["point_long"], found["point_grouped"]
+        settles_point, settles_comma = found["point_long"] or spreadsheet, found["point_grouped"]
         thousands = "," if found["point_grouped"] else None
     else:
         settles_point, settles_comma = found["comma_grouped"], found["comma_long"]

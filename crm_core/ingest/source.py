@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import zipfile
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -351,6 +352,7 @@ def _open_text(path: Path, name: str, size: int, settings: _Settings, staging: _
         frame, raw_text = _whitespace_frame(*args)
         table = _finish_table(frame, layout.names, raw_text, detected)
         table.first_line = layout.first_line
+        table.warnings.extend(_repeated_names_warning(layout.repeated))
         return table
     frame, raw_text, scan = _delimited_frame(*args, delimiter=layout.delimiter, quote=settings.quote)
     if not settings.quote:
@@ -359,6 +361,7 @@ def _open_text(path: Path, name: str, size: int, settings: _Settings, staging: _
     table = _finish_table(frame, layout.names, raw_text, detected, head=scan({}) if head is None else head)
     table.typed, table.unnumbered, table.first_line = partial(scan, strict=True), scan({}), layout.first_line
     table.text_bytes = csv_path.stat().st_size
+    table.warnings.extend(_repeated_names_warning(layout.repeated))
     return table
 
 
@@ -447,6 +450,7 @@ class _Layout(NamedTuple):
     header_index: int  # lines above the header (report titles)
     has_header: bool
     names: list[str]
+    repeated: tuple[str, ...] = ()  # header names written more than once
 
     @property
     def first_line(self) -> int:
@@ -468,13 +472,25 @@ def _layout(text: str, name: str, settings: _Settings) -> _Layout:
         header_index += 1
     if settings.has_header is not None:
         has_header = settings.has_header
+    repeated: tuple[str, ...] = ()
     if has_header and header_index < len(rows):
         names = _clean_names(rows[header_index])
+        written = Counter(cell.strip().strip("\ufeff") for cell in rows[header_index])
+        repeated = tuple(name for name, count in written.items() if name and count > 1)
     else:
         width = max((len(row) for row in rows[header_index : header_index + 200]), default=1)
         names = [f"column_{i + 1}" for i in range(width)]
     _check_width(len(names))
-    return _Layout(delimiter, header_index, has_header, names)
+    return _Layout(delimiter, header_index, has_header, names, repeated)
+
+
+def _repeated_names_warning(repeated: tuple[str, ...]) -> list[str]:
+    """Two columns with one name: the first is the one mapped, and the user should know there was a choice."""
+    if not repeated:
+        return []
+    shown = ", ".join(f"'{name}'" for name in repeated[:5])
+    return [f"Several columns have the same name ({shown}): the first of each is used as it is, the next ones are "
+            f"read as '{repeated[0]}_2', ...; pick another one in 'Column mapping' if needed (CLI: --amount COL, ...)."]
 
 
 def _encoding_label(encoding: str) -> str:

@@ -176,7 +176,8 @@ def _resolve_numbers(
             point, comma, bits, written = _retry_numbers(raw, key, point, comma, bits, written)
         number = formats.numbers[key]
         result = resolve(point, comma, bits, written, number.decimal, formats.user_decimal,
-                         whole_column(key) if whole_column else None)
+                         whole_column(key) if whole_column else None,
+                         spreadsheet=table.detected.get("format") in ("xlsx", "xls"))
         value = result.value
         if key != "amount":  # infinities are only kept for the amount, whose row says "amount out of range"
             value = pl.select(pl.when(value.is_finite()).then(value)).to_series()

@@ -217,6 +217,27 @@ def xlsx_formulas(path: Path) -> Path:
     return _openpyxl_book(path, [header] + rows)
 
 
+def xlsx_cached_formulas_and_date_cells(path: Path) -> Path:
+    """As Excel saves them: amounts as formulas with their cached results, dates as date-styled cells."""
+    import datetime as dt
+
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Orders")
+    dated = book.add_format({"num_format": "dd/mm/yyyy"})
+    for column, name in enumerate(["customer_id", "order_date", "quantity", "unit_price", "amount"]):
+        sheet.write_string(0, column, name)
+    for index, (customer, day, amount) in enumerate(base_rows(), start=1):
+        sheet.write_string(index, 0, customer)
+        sheet.write_datetime(index, 1, dt.datetime.fromisoformat(day), dated)
+        sheet.write_number(index, 2, 2)
+        sheet.write_number(index, 3, float(amount) / 2)
+        sheet.write_formula(index, 4, f"=C{index + 1}*D{index + 1}", None, float(amount))
+    book.close()
+    return path
+
+
 def xlsx_lying_dimension(path: Path) -> Path:
     """A sheet whose <dimension> claims two rows but which holds 240."""
     body = b"".join(hostile.order_row(i + 2, c, d, a) for i, (c, d, a) in enumerate(base_rows()))
@@ -261,7 +282,7 @@ SMALL: dict[str, Callable[[Path], Path]] = {
     "future_dates.csv": future_dates, "id_quirks.csv": id_quirks, "several.zip": zip_of_csvs,
     "really_xlsx.csv": xlsx_named_csv, "serial_dates.xlsx": xlsx_serial_dates,
     "text_dates_float_ids.xlsx": xlsx_text_dates_float_ids, "formulas.xlsx": xlsx_formulas,
-    "lying_dimension.xlsx": xlsx_lying_dimension, "lying_rows.parquet": parquet_lying_rows,
+    "cached_formulas.xlsx": xlsx_cached_formulas_and_date_cells, "lying_dimension.xlsx": xlsx_lying_dimension, "lying_rows.parquet": parquet_lying_rows,
     "lying_footer.parquet": parquet_lying_footer_length,
 }
 
