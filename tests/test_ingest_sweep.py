@@ -202,3 +202,15 @@ def test_cli_summary_contract_on_every_sweep_file(tmp_path):
             assert done.stderr.count("\n") == 1 and len(done.stderr.strip()) <= MAX_MESSAGE, (name, done.stderr)
         else:
             assert '"rows_read"' in done.stdout, name
+
+
+def test_batched_reads_give_the_same_new_warnings_and_reasons(made, monkeypatch):
+    """Large files are read in batches (CRM_INGEST_BATCH_MB): future dates, repeated headers and NUL bytes alike."""
+    whole = {name: _read(made(name))[1] for name in ("future_dates.csv", "header_repeated.csv", "nul_inside.csv")}
+    monkeypatch.setenv("CRM_INGEST_BATCH_MB", "0")
+    monkeypatch.setenv("CRM_INGEST_BATCH_ROWS", "50")
+    for name, report in whole.items():
+        _, batched = _read(made(name))
+        assert batched.detected.get("read_in_batches", 0) > 1, name
+        assert batched.rejected_by_reason() == report.rejected_by_reason(), name
+        assert [w for w in batched.warnings if "future" in w] == [w for w in report.warnings if "future" in w], name

@@ -26,6 +26,7 @@ those are read whole.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import math
 import os
 import shutil
@@ -151,7 +152,8 @@ class _Tally:
         self.blank: dict[str, int] = {}
         self.detected: dict[str, Any] = {}
         self.currencies: set[str] | None = None
-        self.future, self.latest_future = 0, None
+        self.future = 0
+        self.latest_future: dt.date | None = None
 
     def add(self, rows: int, valid: pl.DataFrame, rejected: pl.DataFrame, corrected: dict[str, int],
             bad_examples: dict[str, str], blank: dict[str, int], detected: dict[str, Any],
@@ -162,9 +164,9 @@ class _Tally:
         if "amount" in valid.columns:
             self.negative += int((valid.get_column("amount") < 0).sum())
         future, latest = future_dates(valid)
-        if future:
+        if future and latest is not None:
             self.future += future
-            self.latest_future = max(latest, self.latest_future or latest)
+            self.latest_future = latest if self.latest_future is None else max(latest, self.latest_future)
         if self.kept_rejected < rejects.KEPT_IN_MEMORY and rejected.height:
             first = rejected.head(rejects.KEPT_IN_MEMORY - self.kept_rejected)
             self.first_rejected.append(first)
