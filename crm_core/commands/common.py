@@ -125,6 +125,28 @@ def view_settings(args: argparse.Namespace) -> AnalysisSettings:
         raise _view_error(args, str(error)) from None
 
 
+def import_meanwhile(module: str) -> None:
+    """Import ``module`` on a thread, while this one goes on to read the file.
+
+    Reading runs mostly in Polars' own threads, outside the interpreter lock, so modules the command
+    needs only afterwards (the CLV models: numpy, scipy's functions, ~60 ms on one core) load in that
+    time instead of before it. Polars and the reader are imported here first, on this thread, so the
+    two threads do not take turns importing them. The thread only imports: should that fail, the
+    command's own import of the module afterwards raises the error where it is used."""
+    import threading
+
+    import crm_core.filters  # noqa: F401  (Polars and the reader: see above)
+    import crm_core.ingest  # noqa: F401
+
+    def load() -> None:
+        import importlib
+
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+
+    threading.Thread(target=load, name=f"import {module}", daemon=True).start()
+
+
 def load_view(args: argparse.Namespace, settings: AnalysisSettings | None = None, *, count_duplicates: bool = True,
               duplicates: DuplicatesAlongside | None = None) -> tuple[View, AnalysisSettings, IngestReport]:
     """Read PATH and apply the view's filters and period (raises IngestError).
