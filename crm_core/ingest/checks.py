@@ -57,7 +57,8 @@ def check_orders(
     nothing = customer.is_null() & date.is_null() & amount.is_null() & ~bad_date & ~bad_amount
     # Two exports pasted one after the other repeat the header: its row is not an unreadable order.
     # (A byte-order mark starts the second export's header when files were concatenated as they are.)
-    header_again = (customer.str.strip_chars_start("\ufeff") == pl.lit(plan.columns["customer_id"])) & date.is_null() & bad_date
+    name = plan.columns["customer_id"]
+    header_again = customer.is_in([name, "\ufeff" + name]) & date.is_null() & bad_date  # (only rejected rows get a reason)
     reason = (
         pl.when(nothing).then(pl.lit("empty row"))  # also report footers ("Grand Totals", copyright lines)
         .when(header_again).then(pl.lit("repeated header"))

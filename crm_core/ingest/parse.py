@@ -47,17 +47,20 @@ def present(text: pl.Expr) -> pl.Expr:
     return pl.when(stripped.str.len_bytes() > 0).then(stripped)
 
 
-def id_expr(column: str, dtype: pl.DataType, float_ids: bool, emails: bool, strip: bool = True) -> pl.Expr:
+def id_expr(column: str, dtype: pl.DataType, float_ids: bool, emails: bool, strip: bool = True,
+            nul: bool = False) -> pl.Expr:
     """Customer ids as text: leading zeros kept, ``12346.0`` -> ``12346``,
     e-mails lower-cased, blanks and NaN-like spellings -> null. ``strip=False``
-    skips trimming (when the sample shows no padded values)."""
+    skips trimming (when the sample shows no padded values); ``nul=True`` (the file holds NUL bytes)
+    makes ids holding one null."""
     value = as_text(column, dtype)
     value = value.str.strip_chars() if strip else value
     if float_ids and _is_text(dtype):
         value = value.str.replace(r"^(\d+)\.0+$", "${1}")
     if emails:
         value = pl.when(value.str.contains("@", literal=True)).then(value.str.to_lowercase()).otherwise(value)
-    return pl.when((value.str.len_bytes() > 0) & ~value.is_in(NULL_TOKENS) & ~has_nul(value)).then(value)
+    present = (value.str.len_bytes() > 0) & ~value.is_in(NULL_TOKENS)
+    return pl.when(present & ~has_nul(value) if nul else present).then(value)
 
 
 def has_nul(text: pl.Expr) -> pl.Expr:

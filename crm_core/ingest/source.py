@@ -343,6 +343,8 @@ def _read_ends(path: Path, size: int) -> tuple[bytes, bytes]:
 
 def _open_text(path: Path, name: str, size: int, settings: _Settings, staging: _Staging, detected: dict) -> RawTable:
     csv_path, text = _utf8_text(path, size, settings, staging, detected)
+    if "\x00" in text:  # a damaged line: ids holding NUL bytes are rejected (checked only in such files)
+        detected["nul_bytes"] = True
     layout = _layout(text, name, settings)
     detected.update(delimiter=layout.delimiter, header=layout.has_header)
     if layout.header_index:
@@ -430,12 +432,22 @@ def _utf8_text(path: Path, size: int, settings: _Settings, staging: _Staging, de
 def _refuse_giant_lines(head: str) -> None:
     """A header and a first data row must fit in the sample: a longer line is no export, and the reader
     would hold it whole (a 200 MB line needs gigabytes), so it is refused before reading."""
-    breaks = len(re.findall(r"\r\n?|\n", head))
+    first = _line_break(head, 0)
+    breaks = 0 if first < 0 else 1 if _line_break(head, first + 1) < 0 else 2
     if breaks < 2:
         raise IngestError(
             f"Line {breaks + 1} of this file is longer than {_size(SAMPLE_BYTES)} (no line break), which an order export "
             "never has. Check the file, or export it again as CSV."
         )
+
+
+def _line_break(text: str, start: int) -> int:
+    """Position of the first LF or CR at or after ``start`` (-1: none); a CRLF counts once, at its CR."""
+    found = [at for at in (text.find("\n", start), text.find("\r", start)) if at >= 0]
+    if not found:
+        return -1
+    at = min(found)
+    return at + 1 if text.startswith("\r\n", at) else at
 
 
 def _encoding(name: str) -> str:

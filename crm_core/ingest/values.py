@@ -72,10 +72,11 @@ def parse_values(
     parsed = None
     detected: dict[str, Any] = {}
     fast = _reader_types(sample, plan, formats)
+    nul = bool(table.detected.get("nul_bytes"))
     if table.typed is not None:  # strict UTF-8 (a faster read) even when the reader types no column
         try:
             frame = table.typed(fast)
-            parsed = frame.select(_expressions(plan, formats, frame.collect_schema())).collect(engine="streaming")
+            parsed = frame.select(_expressions(plan, formats, frame.collect_schema(), nul)).collect(engine="streaming")
             if fast:
                 detected["fast_path"] = True
         except (KeyboardInterrupt, SystemExit):
@@ -83,7 +84,7 @@ def parse_values(
         except BaseException:  # noqa: BLE001 - a value the reader rejects: use the text path
             parsed = None
     if parsed is None:
-        parsed = table.rows().select(_expressions(plan, formats, sample.schema)).collect(engine="streaming")
+        parsed = table.rows().select(_expressions(plan, formats, sample.schema, nul)).collect(engine="streaming")
     parsed = parsed.select(pl.int_range(table.first_line, table.first_line + pl.len(), dtype=pl.Int64).alias(LINE), pl.all())
     parsed, numbers = _resolve_numbers(table, sample, plan, formats, parsed, whole_column)
     parsed, bad_examples = _second_chance(table, sample, plan, formats, parsed)
@@ -108,7 +109,7 @@ def _reader_types(sample: ColumnSample, plan: ColumnPlan, formats: Formats) -> d
     return fast
 
 
-def _expressions(plan: ColumnPlan, formats: Formats, schema: pl.Schema) -> list[pl.Expr]:
+def _expressions(plan: ColumnPlan, formats: Formats, schema: pl.Schema, nul: bool = False) -> list[pl.Expr]:
     expressions: list[pl.Expr] = []
     for key, column in plan.columns.items():
         dtype = schema[column]
@@ -116,8 +117,8 @@ def _expressions(plan: ColumnPlan, formats: Formats, schema: pl.Schema) -> list[
         strip = formats.strip.get(key, False)
         if kind == ID:
             float_ids, emails = formats.id_flags.get(key, (False, False))
-            expressions.append(id_expr(column, dtype, float_ids, emails, strip).alias(key))
-            if is_text_dtype(dtype):
+            expressions.append(id_expr(column, dtype, float_ids, emails, strip, nul).alias(key))
+            if nul and is_text_dtype(dtype):
                 expressions.append(has_nul(pl.col(column)).alias(bad(key)))
         elif kind == TEXT:
             expressions.append(text_expr(column, dtype, strip).alias(key))
