@@ -79,6 +79,13 @@ def test_old_mac_line_ends_are_not_a_long_line(tmp_path):
     assert report.rows_read == 30_000
 
 
+@pytest.mark.parametrize("content", [b"sep=;\n", b"\xef\xbb\xbfsep=,\r\n", b"sep=;"])
+def test_a_file_with_only_excels_separator_line_is_empty(tmp_path, content):
+    path = tmp_path / "sep.csv"
+    path.write_bytes(content)
+    _refused(path, "The file is empty")
+
+
 def test_a_binary_file_is_still_refused(tmp_path):
     path = tmp_path / "binary.csv"
     path.write_bytes(bytes(range(256)) * 100)
