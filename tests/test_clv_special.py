@@ -40,3 +40,50 @@ def test_in_a_process_with_scipy_special_imported_the_plain_functions_are_used()
 
     assert special.gammaln is sp.gammaln and special.ndtri is sp.ndtri
     assert special.trigamma(2.0) == sp.polygamma(1, 2.0)
+
+
+_THREADS = """
+import importlib.abc, sys, threading, time
+import numpy as np
+
+entered, seen = threading.Event(), {}
+
+class PauseInsideTheWindow(importlib.abc.MetaPathFinder):
+    # Called while the placeholder stands in for scipy.special: hold the window open for the other thread.
+    def find_spec(self, name, path=None, target=None):
+        if name == "scipy.special._ufuncs" and not entered.is_set():
+            module = sys.modules.get("scipy.special")
+            seen["placeholder"] = module is not None and not hasattr(module, "__file__")
+            entered.set()
+            time.sleep(0.3)
+        return None
+
+def other_thread():
+    entered.wait()
+    import scipy.special
+    seen["module"] = scipy.special
+
+def load_light():
+    import crm_core.clv.special as light
+    seen["light"] = light
+
+sys.meta_path.insert(0, PauseInsideTheWindow())
+other = threading.Thread(target=other_thread)
+other.start()
+loader = threading.Thread(target=load_light)  # not the main thread, with another thread running
+loader.start()
+loader.join()
+other.join()
+real = seen["module"]
+assert seen["placeholder"], "the light path was not taken"
+assert hasattr(real, "gammaln") and getattr(real, "__file__", None), "the other thread got the placeholder"
+assert sys.modules["scipy.special"] is real and seen["light"].gammaln is real.gammaln
+print("ok")
+"""
+
+
+def test_the_light_path_on_a_thread_makes_other_threads_wait_for_the_real_package():
+    """The CLI loads the models on a thread while it reads: the placeholder is never seen by another thread."""
+    done = subprocess.run([sys.executable, "-c", _THREADS], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"

@@ -8,39 +8,66 @@ process that has not imported scipy.special yet (the CLI), this module loads ``_
 a placeholder package that is removed again at once: a later ``import scipy.special`` runs its
 ``__init__`` as usual and reuses the same compiled module. The functions are the very objects
 scipy.special exports (without ``SCIPY_ARRAY_API``), so every value is bit-for-bit the same.
-Anywhere else (a server's threads could see the placeholder, another scipy layout, the array
-API switched on) the plain ``from scipy.special import ...`` is used.
+While the placeholder is there, this thread holds Python's own import lock for ``scipy.special``
+and the placeholder is marked as still initialising, as the import system marks a module it is
+loading: another thread importing scipy.special meanwhile waits, then loads the real package (so
+the CLI can load the models on a thread while its main thread reads the file). Where that lock is
+not to be had (another Python) with other threads running, another scipy layout, or the array API
+switched on, the plain ``from scipy.special import ...`` is used.
 """
 from __future__ import annotations
 
+import contextlib
+import importlib.machinery
 import importlib.util
 import os
 import sys
 import threading
 import types
+from collections.abc import Iterator
 from typing import Any
 
 
 def _light_ufuncs() -> Any | None:
     """``scipy.special._ufuncs`` without the package ``__init__``, or None when that is not safe here."""
-    if ("scipy.special" in sys.modules or os.environ.get("SCIPY_ARRAY_API")
-            or threading.active_count() > 1 or threading.current_thread() is not threading.main_thread()):
+    if "scipy.special" in sys.modules or os.environ.get("SCIPY_ARRAY_API"):
         return None
     try:
         spec = importlib.util.find_spec("scipy.special")
         if spec is None or not spec.submodule_search_locations:
             return None
-        placeholder = types.ModuleType("scipy.special")
-        placeholder.__path__ = list(spec.submodule_search_locations)
-        placeholder.__spec__ = spec
-        sys.modules["scipy.special"] = placeholder
-        try:
-            from scipy.special import _ufuncs
-        finally:
-            del sys.modules["scipy.special"]  # scipy.special._ufuncs stays: the real package reuses it
-        return _ufuncs
+        with _import_lock("scipy.special") as held:
+            if not held and threading.active_count() > 1:
+                return None
+            if "scipy.special" in sys.modules:  # imported by another thread meanwhile
+                return None
+            return _ufuncs_under_placeholder(spec)
     except Exception:  # noqa: BLE001 - any surprise: the ordinary import below
         return None
+
+
+def _ufuncs_under_placeholder(spec: importlib.machinery.ModuleSpec) -> Any:
+    placeholder = types.ModuleType("scipy.special")
+    placeholder.__path__ = list(spec.submodule_search_locations or [])
+    placeholder.__spec__ = spec
+    spec._initializing = True  # type: ignore[attr-defined]  # others' imports wait on the lock (see above)
+    sys.modules["scipy.special"] = placeholder
+    try:
+        from scipy.special import _ufuncs
+    finally:
+        del sys.modules["scipy.special"]  # scipy.special._ufuncs stays: the real package reuses it
+    return _ufuncs
+
+
+@contextlib.contextmanager
+def _import_lock(name: str) -> Iterator[bool]:
+    """Python's per-module import lock for ``name``, held (True) when this Python has one to take."""
+    manager = getattr(getattr(importlib, "_bootstrap", None), "_ModuleLockManager", None)
+    if manager is None:
+        yield False
+        return
+    with manager(name):
+        yield True
 
 
 def _functions() -> dict[str, Any]:

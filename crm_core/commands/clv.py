@@ -128,19 +128,15 @@ def _worker_pays(path: object) -> bool:
 def _fit_and_report(args: argparse.Namespace, output: BinaryIO | None) -> int:
     from dataclasses import replace
 
-    from crm_core.clv import (
-        WEEKS_PER_MONTH,
-        customer_forecasts,
-        fit_clv,
-        validate_holdout,
-    )
-    from crm_core.commands.common import emit, fail, load_view, per_customer, read_once
+    from crm_core.commands.common import emit, fail, import_on_a_thread, load_view, per_customer, read_once
     from crm_core.customers import data_as_of
     from crm_core.export import neutralize
     from crm_core.metrics import forecast_orders, predicted_total
 
     try:
-        view, analysis, report = load_view(args, count_duplicates=False)  # it shows no duplicate count
+        # It shows no duplicate count. numpy, scipy's functions and the models load while the file is parsed.
+        view, analysis, report = load_view(args, count_duplicates=False, meanwhile=import_on_a_thread("crm_core.clv"))
+        from crm_core.clv import WEEKS_PER_MONTH, customer_forecasts, fit_clv, validate_holdout
         # Every order of the view up to the period end (earlier ones too: the models need each customer's
         # history), as the Lifetime page and the report's predicted_value_total. Read once, reused below;
         # rows read in batches stay on disk, and per-customer figures are built slice by slice of customers.

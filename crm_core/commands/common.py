@@ -125,8 +125,26 @@ def view_settings(args: argparse.Namespace) -> AnalysisSettings:
         raise _view_error(args, str(error)) from None
 
 
+def import_on_a_thread(module: str) -> Callable[[], None]:
+    """A call that starts importing ``module`` on a thread: for :func:`load_view`'s ``meanwhile``.
+
+    The file's values are parsed in Polars' own threads, outside the interpreter lock, so modules
+    a command needs only afterwards (the CLV models: numpy, scipy's functions, ~60 ms on one core)
+    load in that time instead of before it. The thread only imports: should that fail, the command's
+    own import of the module afterwards raises the error where it is used."""
+    import threading
+
+    def load() -> None:
+        import importlib
+
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+
+    return threading.Thread(target=load, name=f"import {module}", daemon=True).start
+
+
 def load_view(args: argparse.Namespace, settings: AnalysisSettings | None = None, *, count_duplicates: bool = True,
-              duplicates: DuplicatesAlongside | None = None) -> tuple[View, AnalysisSettings, IngestReport]:
+              duplicates: DuplicatesAlongside | None = None, meanwhile: Callable[[], object] | None = None) -> tuple[View, AnalysisSettings, IngestReport]:
     """Read PATH and apply the view's filters and period (raises IngestError).
 
     ``settings`` (default: :func:`view_settings`) lets a command fold its own
@@ -134,7 +152,8 @@ def load_view(args: argparse.Namespace, settings: AnalysisSettings | None = None
     currency unless ``--currency`` is given. A command that never shows the
     duplicate-row count passes ``count_duplicates=False`` (the report's is then None);
     one that counts them alongside its own queries passes ``duplicates`` (started
-    here, on the rows read; the command records the count in the report).
+    here, on the rows read; the command records the count in the report). ``meanwhile`` is called as the
+    file's values start to be parsed (see :func:`crm_core.ingest.reader.read_orders`).
     """
     from crm_core.filters import apply_view
     from crm_core.ingest import read_orders
@@ -146,7 +165,8 @@ def load_view(args: argparse.Namespace, settings: AnalysisSettings | None = None
         options = replace(options, currency=settings.currency)
     try:
         tx, report = read_orders(args.path, mapping_from_args(args), options,
-                                 count_duplicates=COUNT_LATER if duplicates is not None else count_duplicates)
+                                 count_duplicates=COUNT_LATER if duplicates is not None else count_duplicates,
+                                 meanwhile=meanwhile)
     except IngestError as error:
         raise _currency_mismatch(args, settings, options, error) or error from None
     if duplicates is not None:

@@ -58,6 +58,7 @@ def read_orders(
     *,
     filename: str | None = None,
     count_duplicates: bool | str = True,
+    meanwhile: Callable[[], object] | None = None,
 ) -> tuple[pl.LazyFrame, IngestReport]:
     """Read an order export.
 
@@ -77,6 +78,10 @@ def read_orders(
         False leaves it None, for callers that never show it; ``"later"``
         (:data:`~crm_core.ingest.report.COUNT_LATER`) leaves rows read in memory to the caller,
         who counts them alongside its own queries (:class:`~crm_core.ingest.report.DuplicatesAlongside`).
+    meanwhile
+        Called once, as the values start to be parsed: the longest stage, which runs in Polars' threads
+        without the interpreter lock, so that work the caller starts then on a thread of its own (loading
+        the modules it needs next) takes turns with little of the reader's Python.
 
     Returns
     -------
@@ -91,8 +96,20 @@ def read_orders(
     """
     mapping = mapping or ColumnMapping()
     options = options or ReadOptions()
+    parsing = _once(meanwhile)  # a second read (quotes as plain characters) does not call it again
     return _guarded(lambda: _quote_fallback(
-        lambda quote: _read_orders(source, mapping, options, filename, quote, count_duplicates)))
+        lambda quote: _read_orders(source, mapping, options, filename, quote, count_duplicates, parsing)))
+
+
+def _once(call: Callable[[], object] | None) -> Callable[[], None]:
+    """``call`` made the first time the result is called, never again (nothing when None)."""
+    pending = [call] if call is not None else []
+
+    def first_time() -> None:
+        while pending:
+            pending.pop()()
+
+    return first_time
 
 
 def read_side_table(
@@ -168,7 +185,7 @@ def _order_sheet_score(columns: list[str]) -> int:
 
 
 def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, filename: str | None, quote: bool,
-                 count_duplicates: bool | str = True):
+                 count_duplicates: bool | str = True, parsing: Callable[[], None] = lambda: None):
     with _open(source, options, filename, _order_sheet_score, quote) as table:
         preset = _choose_preset(table, options)
         user = {f.name: getattr(mapping, f.name) for f in fields(mapping) if getattr(mapping, f.name)}
@@ -180,8 +197,10 @@ def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, f
         formats = sniff_formats(table, sample, plan, options, preset)
         if batches.wanted(table, preset, plan, options):  # a large CSV: memory follows the batch, not the file
             found = {**_start(table, preset), **plan.detected, **formats.detected}
+            parsing()
             return batches.read_orders(table, sample, plan, formats, options, found,
                                        (*table.warnings, *plan.warnings, *formats.warnings), count_duplicates)
+        parsing()
         parsed = parse_values(table, sample, plan, formats)
         frame, lines, revenue = finish_orders(preset, parsed.frame, options.revenue_definition)
         extra = {"source_rows": parsed.source_rows} if preset and preset.name == "shopify" else {}

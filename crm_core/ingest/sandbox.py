@@ -42,7 +42,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +85,12 @@ def read_orders(
     *,
     filename: str | None = None,
     count_duplicates: bool | str = True,
+    meanwhile: Callable[[], object] | None = None,
 ) -> tuple[pl.LazyFrame, IngestReport]:
-    """:func:`crm_core.ingest.reader.read_orders` with the limits above (same parameters and result)."""
-    return _read("orders", source, filename, mapping=mapping, options=options, count_duplicates=count_duplicates)
+    """:func:`crm_core.ingest.reader.read_orders` with the limits above (same parameters and result; ``meanwhile``
+    is called as the worker starts when the file is read there)."""
+    return _read("orders", source, filename, mapping=mapping, options=options, count_duplicates=count_duplicates,
+                 meanwhile=meanwhile)
 
 
 def read_side_table(
@@ -111,7 +114,8 @@ def run_reader(what: str, path: str, filename: str | None, arguments: dict[str, 
     """The in-process read (used by the worker, and for small text files)."""
     if what == "orders":
         lazy, report = reader.read_orders(path, arguments.get("mapping"), arguments.get("options"), filename=filename,
-                                          count_duplicates=arguments.get("count_duplicates", True))
+                                          count_duplicates=arguments.get("count_duplicates", True),
+                                          meanwhile=arguments.get("meanwhile"))
     else:
         lazy, report = reader.read_side_table(
             path, arguments["kind"], arguments.get("options"), mapping=arguments.get("mapping"), filename=filename
@@ -140,6 +144,9 @@ def _read_file(what: str, source: Source, filename: str | None, arguments: dict[
         if not _needs_worker(path):
             with _native_output_silenced():
                 return _spilled(run_reader(what, str(path), filename, arguments))
+        meanwhile = arguments.pop("meanwhile", None)  # called here: it cannot be sent to the worker
+        if meanwhile is not None:
+            meanwhile()
         return _in_worker(what, path, filename, arguments, job)
 
 
