@@ -30,7 +30,10 @@ file-path functions as the app would on a file, each figure from the rows
 alone (segments + tiers summarise only the columns they need, as
 ``crm_core.rfm.rfm`` does); a figure's pull time is that read plus its own
 computation. Each side runs in a fresh process; connecting (Spark's JVM start
-and a first warm-up query included) is left out of both sides' times.
+and a first warm-up query included) is left out of both sides' times. For
+DuckDB and Spark, which run inside the measured processes, each line also
+gives the CPU seconds of each side (the process tree: Spark's JVM and Python
+workers included), which say what a busy 2-core machine hides in wall time.
 Target: push < pull for every figure on every engine.
 """
 from __future__ import annotations
@@ -152,23 +155,66 @@ def _warehouse(engine: str, where: str):
     return Warehouse(WarehouseSource(SPARK_MASTER, table="orders"), backend=ibis.pyspark.connect(session))
 
 
-def _timed(func) -> tuple[Any, float]:
-    start = time.perf_counter()
+def tree_cpu_seconds(root: int | None = None) -> float | None:
+    """CPU seconds (user + system) used so far by process ``root`` (default: this one) and its descendants.
+
+    Read from ``/proc`` (Linux; None elsewhere): the Spark JVM and its Python
+    workers are this process's children, as are DuckDB's threads its own, so
+    both sides of an in-process engine are counted whole. Children that have
+    exited and were waited for count through their parent's ``cutime``/``cstime``.
+    """
+    root = os.getpid() if root is None else root
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    seconds: dict[int, float] = {}
+    try:
+        entries = [entry for entry in os.listdir("/proc") if entry.isdigit()]
+    except OSError:
+        return None
+    for entry in entries:
+        try:
+            text = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        fields = text[text.rindex(")") + 2:].split()  # after the command name, which may hold spaces
+        parents[int(entry)] = int(fields[1])
+        seconds[int(entry)] = sum(int(value) for value in fields[11:15]) / tick  # utime stime cutime cstime
+    if root not in seconds:
+        return None
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier += children
+    return sum(seconds[pid] for pid in tree)
+
+
+def _timed(func) -> tuple[Any, float, float | None]:
+    """``func()``, its wall seconds and the CPU seconds of this process tree meanwhile (None without /proc)."""
+    cpu_before, start = tree_cpu_seconds(), time.perf_counter()
     result = func()
-    return result, time.perf_counter() - start
+    wall, cpu_after = time.perf_counter() - start, tree_cpu_seconds()
+    return result, wall, None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+
+
+def _timed_into(results: dict[str, Any], name: str, func) -> Any:
+    """``func()``, with its wall and CPU seconds stored as ``results[name + '_wall' / '_cpu']``."""
+    result, results[f"{name}_wall"], results[f"{name}_cpu"] = _timed(func)
+    return result
 
 
 def push_all(engine: str, where: str) -> dict[str, Any]:
     """Each figure computed in the engine (one connection / session); digests and seconds per figure."""
     warehouse = _warehouse(engine, where)
     results: dict[str, Any] = {}
-    overview, results["overview_wall"] = _timed(lambda: warehouse.overview(*_windows(), FIRST, LAST, "month"))
+    overview = _timed_into(results, "overview", lambda: warehouse.overview(*_windows(), FIRST, LAST, "month"))
     results["overview"] = _overview_digest(*overview)
-    clv, results["clv_wall"] = _timed(lambda: warehouse.clv_data(CALIBRATION_END))
+    clv = _timed_into(results, "clv", lambda: warehouse.clv_data(CALIBRATION_END))
     results["clv"] = _clv_digest(*clv)
-    segments, results["segments_wall"] = _timed(lambda: warehouse.segments_and_tiers(FIRST, LAST))
+    segments = _timed_into(results, "segments", lambda: warehouse.segments_and_tiers(FIRST, LAST))
     results["segments"] = _segments_digest(*segments)
-    table, results["customers_wall"] = _timed(lambda: warehouse.customer_table(FIRST, LAST))
+    table = _timed_into(results, "customers", lambda: warehouse.customer_table(FIRST, LAST))
     results["customers"] = _customers_digest(table)
     return results
 
@@ -185,8 +231,8 @@ def pull_all(engine: str, where: str) -> dict[str, Any]:
 
     warehouse = _warehouse(engine, where)
     results: dict[str, Any] = {}
-    tx, results["read"] = _timed(lambda: warehouse.all_rows().lazy())
-    overview, results["overview_wall"] = _timed(lambda: (kpi_comparison(tx, *_windows()), kpi_trend(tx, FIRST, LAST, "month")))
+    tx = _timed_into(results, "read", lambda: warehouse.all_rows().lazy())
+    overview = _timed_into(results, "overview", lambda: (kpi_comparison(tx, *_windows()), kpi_trend(tx, FIRST, LAST, "month")))
     results["overview"] = _overview_digest(*overview)
 
     def clv():
@@ -197,14 +243,14 @@ def pull_all(engine: str, where: str) -> dict[str, Any]:
                  .agg(pl.len().alias("customers")))
         return counts, spend
 
-    clv_result, results["clv_wall"] = _timed(clv)
+    clv_result = _timed_into(results, "clv", clv)
     results["clv"] = _clv_digest(*clv_result)
 
     def segments():  # only the columns scores and tiers need, as crm_core.rfm.rfm asks Polars for
         summary = summarize(filter_period(tx, FIRST, LAST), as_of=LAST).select(RFM_INPUTS).collect()
         return segment_profile(score_customers(summary).collect()), tier_summary(assign_tiers(summary))
 
-    segments_result, results["segments_wall"] = _timed(segments)
+    segments_result = _timed_into(results, "segments", segments)
     results["segments"] = _segments_digest(*segments_result)
 
     def customer_table():
@@ -212,7 +258,7 @@ def pull_all(engine: str, where: str) -> dict[str, Any]:
         tiered = assign_tiers(summary).select("customer_id", "tier_index")
         return score_customers(summary).collect().join(tiered, on="customer_id")
 
-    table, results["customers_wall"] = _timed(customer_table)
+    table = _timed_into(results, "customers", customer_table)
     results["customers"] = _customers_digest(table)
     return results
 
@@ -250,22 +296,30 @@ def _compare(engine: str, where: str) -> list[str]:
     """Push-down and pull of every figure on one engine; the printed lines."""
     _, push_mb, pushed = measure(push_all, engine, where)
     _, pull_mb, pulled = measure(pull_all, engine, where)
-    print(f"  {engine}: pull read every row in {pulled['read']:.1f} s (client peak {pull_mb:,.0f} MB; "
+    print(f"  {engine}: pull read every row in {pulled['read_wall']:.1f} s (client peak {pull_mb:,.0f} MB; "
           f"push-down client peak {push_mb:,.0f} MB)", flush=True)
     lines = []
     for name, label in FIGURES.items():
-        push, pull = pushed[f"{name}_wall"], pulled["read"] + pulled[f"{name}_wall"]
+        push, pull = pushed[f"{name}_wall"], pulled["read_wall"] + pulled[f"{name}_wall"]
         same = pushed[name] == pulled[name]
         verdict = "met" if push < pull else "NOT met"
         title = f"{engine} {ROWS / 1e6:g}M orders, {label}"
-        line = (f"{title:<64}  push {push:7.2f} s | pull {pull:7.2f} s (read {pulled['read']:.1f} + "
-                f"compute {pulled[f'{name}_wall']:.1f}) | push/pull {push / pull:5.2f} (target < 1) {verdict}"
+        line = (f"{title:<64}  push {push:7.2f} s | pull {pull:7.2f} s (read {pulled['read_wall']:.1f} + "
+                f"compute {pulled[f'{name}_wall']:.1f}){_cpu_note(engine, pushed, pulled, name)} | push/pull {push / pull:5.2f} (target < 1) {verdict}"
                 f"{'' if same else ' | FIGURES DIFFER'}")
         print(line, flush=True)
         lines.append(line)
         if not same:
             print(f"    push-down {pushed[name]}\n    pull      {pulled[name]}", flush=True)
     return lines
+
+
+def _cpu_note(engine: str, pushed: dict[str, Any], pulled: dict[str, Any], name: str) -> str:
+    """'| CPU-s push X / pull Y' for an engine that runs inside the measured processes (not PostgreSQL's server)."""
+    cpu = (pushed[f"{name}_cpu"], pulled["read_cpu"], pulled[f"{name}_cpu"])
+    if engine == "postgresql" or None in cpu:
+        return ""
+    return f" | CPU-s push {cpu[0]:.1f} / pull {cpu[1] + cpu[2]:.1f}"
 
 
 def main() -> None:
