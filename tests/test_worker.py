@@ -163,3 +163,21 @@ def test_start_fits_gives_what_fit_models_gave(rest_later):
     assert list(fitted) == ["bg-nbd", "pareto-nbd", "mbg-nbd"]
     alone = {name: model.params_ for name, model in start_fits(["bg-nbd", "pareto-nbd", "mbg-nbd"], coded).result().items()}
     assert {name: model.params_ for name, model in fitted.items()} == alone
+
+
+@pytest.mark.parametrize(("pressure", "load", "busy"), [
+    ("some avg10=80.00 avg60=40.00 avg300=10.00 total=1\n", 0.1, True),   # cores busy now, whatever the load average
+    ("some avg10=6.55 avg60=40.28 avg300=54.92 total=1\n", 50.0, False),  # a load average left by work that ended
+    (None, 50.0, True),                                                    # no PSI: the load average decides
+    (None, 0.5, False),
+])
+def test_clv_starts_its_worker_unless_the_cores_are_busy_now(tmp_path, monkeypatch, pressure, load, busy):
+    from crm_core.commands import clv
+
+    path = tmp_path / "cpu"
+    if pressure is not None:
+        path.write_text(pressure + "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n")
+    monkeypatch.setattr(clv, "CPU_PRESSURE_FILE", str(path))
+    monkeypatch.setattr("os.getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert clv._cores_busy() is busy

@@ -100,8 +100,12 @@ def _clv(args: argparse.Namespace, output: BinaryIO | None) -> int:
         return _fit_and_report(args, output)
 
 
-#: Runnable processes per core (1-minute load average) from which `clv` starts no worker process.
+#: CPU pressure (Linux PSI: the share of the last 10 seconds in which some runnable task waited for a core), in
+#: percent, from which `clv` starts no worker process; where the kernel does not report it, the 1-minute load
+#: average per core below.
+BUSY_CPU_PRESSURE = 50.0
 BUSY_LOAD_PER_CORE = 2.0
+CPU_PRESSURE_FILE = "/proc/pressure/cpu"
 
 
 def _worker_pays(path: object) -> bool:
@@ -113,16 +117,30 @@ def _worker_pays(path: object) -> bool:
     limits. The worker costs a tenth of a second of CPU time (its imports and warm-up) to save a sixth of the
     wall time when a core is free for it; on a machine whose cores are all busy many times over it measured
     slower (1M orders at load 11-13: 1.02 s against 0.97 s without it). Either way the figures are the same."""
-    import os
-
     from crm_core.commands.common import SUPERVISED_MAX_BYTES
     from crm_core.ingest.limits import file_bytes, is_packed
 
+    return not _cores_busy() and file_bytes(path) <= SUPERVISED_MAX_BYTES and not is_packed(path)
+
+
+def _cores_busy() -> bool:
+    """Whether other processes keep every core busy now.
+
+    CPU pressure over the last 10 seconds says so within seconds; the 1-minute load average (the fallback) still
+    counts work that ended up to a few minutes before (measured: 8.4 on a machine idle for a minute), which
+    turned the worker off for a command run right after a heavy one."""
+    import os
+
     try:
-        busy = os.getloadavg()[0] >= BUSY_LOAD_PER_CORE * (os.cpu_count() or 1)
+        with open(CPU_PRESSURE_FILE, encoding="ascii") as pressure:
+            some = pressure.readline().split()  # "some avg10=6.55 avg60=40.28 avg300=54.92 total=..."
+        return float(some[1].removeprefix("avg10=")) >= BUSY_CPU_PRESSURE
+    except (OSError, ValueError, IndexError):  # no PSI here (another system, an older kernel): the load average
+        pass
+    try:
+        return os.getloadavg()[0] >= BUSY_LOAD_PER_CORE * (os.cpu_count() or 1)
     except OSError:  # no load average on this system
-        busy = False
-    return not busy and file_bytes(path) <= SUPERVISED_MAX_BYTES and not is_packed(path)
+        return False
 
 
 def _fit_and_report(args: argparse.Namespace, output: BinaryIO | None) -> int:
