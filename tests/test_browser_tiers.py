@@ -38,7 +38,8 @@ def _go(page, link: str, ready: str) -> None:
 
 
 def _tier_name(page) -> str:
-    page.get_by_text("Tier settings: names and cut-offs").click()
+    if not page.get_by_label("Tier 1 name").count():  # the panel's fields are drawn once it opens
+        page.get_by_text("Tier settings: names and cut-offs").click()
     page.wait_for_timeout(500)
     return page.get_by_label("Tier 1 name").input_value()
 

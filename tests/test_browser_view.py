@@ -33,7 +33,8 @@ def _metric(page, label: str) -> str:
 
 def _state(page) -> dict:
     """What a manager sees: tier names, filter chips and a headline figure."""
-    page.get_by_text("Tier settings: names and cut-offs").click()
+    if not page.get_by_label("Tier 1 name").count():  # the panel's fields are drawn once it opens
+        page.get_by_text("Tier settings: names and cut-offs").click()
     page.wait_for_timeout(500)
     names = [page.get_by_label(f"Tier {index} name").input_value() for index in (1, 2, 3)]
     chips = sorted(page.locator('[class*="st-key-flt_chips"] button').all_inner_texts())
