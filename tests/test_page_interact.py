@@ -150,6 +150,19 @@ def test_default_what_if_by_hand(demo):
     assert any("Assumptions" in element.value for element in at.markdown)
 
 
+def test_playbook_coverage_is_drawn_once_its_panel_opens(demo):
+    at = _open(ACTIONS)
+    def coverage_tables():
+        return [frame.value for frame in at.dataframe if list(frame.value.columns) == ["rule", "customers", "revenue"]]
+
+    assert not coverage_tables()
+    at.session_state[Keys.PLAYBOOK_COVERAGE] = True  # a click on "How many customers each playbook row applies to"
+    at.run()
+    assert not at.exception
+    (coverage,) = coverage_tables()
+    assert coverage["customers"].sum() == demo["actions"].height  # every customer falls under one playbook row
+
+
 def test_what_if_percent_uplift_by_hand(demo):
     champions = demo["actions"].filter(pl.col("segment") == "Champions")
     n, baseline = champions.height, champions["clv"].fill_null(0).sum()

@@ -94,6 +94,7 @@ class Keys:
     PLAYBOOK = "playbook"                    # last edited playbook (pl.DataFrame), read by every page
     PLAYBOOK_BASE = "playbook_base"          # what the playbook editor started from
     PLAYBOOK_EDITOR = "playbook_editor"
+    PLAYBOOK_COVERAGE = "playbook_coverage"  # its coverage panel is open (ui.sections.lazy_expander)
     HIGH_VALUE_SHARE = "high_value_share"
     INTERACT_GROUP = "interact_group"
     WHATIF_SEGMENTS = "whatif_segments"
@@ -124,6 +125,7 @@ class Keys:
     SEG_AS_OF = "seg_as_of"
     SEG_RULES_EDITOR = "seg_rules_editor_"   # + bins + version
     SEG_RULES_VERSION = "seg_rules_version"
+    SEG_RULES_PANEL = "seg_rules_panel"      # the rule editor's panel is open (ui.sections.lazy_expander)
     SEG_GRID_VALUE = "seg_grid"
     SEG_TREE_BY = "seg_tree"
     SEG_COMPARE = "seg_compare"
