@@ -53,7 +53,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m crm_core", description="Customer analytics from order exports.")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_line in COMMANDS.items():
-        command_parser = sub.add_parser(name, help=help_line, description=help_line)
+        # argparse expands `%` in help texts (`%(prog)s`); ours are plain sentences ("top 20% share").
+        command_parser = sub.add_parser(name, help=help_line.replace("%", "%%"), description=help_line)
         if command is None or name == command:
             module = importlib.import_module(f"crm_core.commands.{name}")
             module.add_arguments(command_parser)

@@ -182,6 +182,35 @@ def test_currency_symbols_codes_signs_and_grouping():
     assert amounts(frame) == [1234.5, -1234.5, -12.0, -12.0, 3.1, 1234.0]
 
 
+def test_garbage_amounts_name_no_currency():
+    """`abc` is rejected as an amount; it is not the currency "ABC" (nor is `xyz`, nor `EUR` without a number)."""
+    frame, report = read("customer,date,amount\nA,2024-01-05,abc\nB,2024-01-06,12.50\nC,2024-01-07,xyz\n"
+                         "D,2024-01-08,EUR\n")
+    assert amounts(frame) == [12.5]
+    assert reasons(report) == {"unparseable amount": 3}
+    assert not report.detected.get("currencies") and report.detected.get("currency") is None
+    assert not any("currenc" in warning for warning in report.warnings)
+
+
+def test_a_three_letter_word_that_is_not_an_iso_code_makes_the_amount_unreadable():
+    frame, report = read("customer,date,amount\nA,2024-01-05,12.50 pcs\nB,2024-01-06,3.00 XYZ\nC,2024-01-07,4.00 USD\n")
+    assert amounts(frame) == [4.0]
+    assert reasons(report) == {"unparseable amount": 2}
+    assert report.detected["currencies"] == ["USD"]
+
+
+@pytest.mark.parametrize("amount", ["EUR 12.50", "12.50 EUR", "12.50 eur", "€12.50", "(EUR 12.50)"])
+def test_an_iso_code_beside_the_number_is_the_currency(amount):
+    frame, report = read(f'customer,date,amount\nA,2024-01-05,"{amount}"\nB,2024-01-06,"{amount}"\n')
+    assert [abs(value) for value in amounts(frame)] == [12.5, 12.5]
+    assert report.detected["currencies"] == ["EUR"] and report.detected["currency"] == "EUR"
+
+
+def test_prefixed_dollar_signs_are_their_own_currency():
+    _, report = read('customer,date,amount\nA,2024-01-05,"R$ 3,10"\nB,2024-01-06,"$4.00"\n')
+    assert report.detected["currencies"] == ["BRL", "USD"]  # R$ is reais, not US dollars
+
+
 # ---------------------------------------------------------------- line endings
 
 

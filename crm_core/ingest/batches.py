@@ -26,6 +26,7 @@ those are read whole.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import math
 import os
 import shutil
@@ -47,7 +48,7 @@ from crm_core.ingest.numbers import classify, evidence
 from crm_core.ingest.options import ReadOptions
 from crm_core.ingest.presets import Preset, finish_orders
 from crm_core.ingest.report import (
-    IngestReport, ReportInputs, empty_rejected, finish_report, row_hashes, split_rows,
+    IngestReport, ReportInputs, empty_rejected, finish_report, future_dates, future_warning, row_hashes, split_rows,
 )
 from crm_core.ingest.source import RawTable, text_batches
 from crm_core.ingest.values import parse_values
@@ -151,6 +152,8 @@ class _Tally:
         self.blank: dict[str, int] = {}
         self.detected: dict[str, Any] = {}
         self.currencies: set[str] | None = None
+        self.future = 0
+        self.latest_future: dt.date | None = None
 
     def add(self, rows: int, valid: pl.DataFrame, rejected: pl.DataFrame, corrected: dict[str, int],
             bad_examples: dict[str, str], blank: dict[str, int], detected: dict[str, Any],
@@ -160,6 +163,10 @@ class _Tally:
         self.rows_valid += valid.height
         if "amount" in valid.columns:
             self.negative += int((valid.get_column("amount") < 0).sum())
+        future, latest = future_dates(valid)
+        if future and latest is not None:
+            self.future += future
+            self.latest_future = latest if self.latest_future is None else max(latest, self.latest_future)
         if self.kept_rejected < rejects.KEPT_IN_MEMORY and rejected.height:
             first = rejected.head(rejects.KEPT_IN_MEMORY - self.kept_rejected)
             self.first_rejected.append(first)
@@ -197,7 +204,8 @@ def _report(tally: _Tally, store: _Store, plan: ColumnPlan, formats: Formats, op
         rejected=pl.concat(tally.first_rejected) if tally.first_rejected else empty_rejected(),
         negative_amount_rows=tally.negative,
         detected={**detected, **tally.detected, **currency, "read_in_batches": tally.batches},
-        warnings=[*warnings, *currency_warnings, *blank_value_warnings(tally.blank, plan, tally.bad_examples)],
+        warnings=[*warnings, *currency_warnings, *blank_value_warnings(tally.blank, plan, tally.bad_examples),
+                  *future_warning(tally.future, tally.latest_future)],
         corrected_values=sum(tally.corrected.values()),
         corrected_by_column={k: v for k, v in tally.corrected.items() if v},
     )

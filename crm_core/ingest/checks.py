@@ -55,10 +55,16 @@ def check_orders(
     no_currency = (pl.col("__currency").is_null() & amount.is_not_null()) if converting else pl.lit(False)
     keep = keep & ~no_rate & ~no_currency
     nothing = customer.is_null() & date.is_null() & amount.is_null() & ~bad_date & ~bad_amount
+    # Two exports pasted one after the other repeat the header: its row is not an unreadable order.
+    # (A byte-order mark starts the second export's header when files were concatenated as they are.)
+    name = plan.columns["customer_id"]
+    header_again = customer.is_in([name, "\ufeff" + name]) & date.is_null() & bad_date  # (only rejected rows get a reason)
     reason = (
         pl.when(nothing).then(pl.lit("empty row"))  # also report footers ("Grand Totals", copyright lines)
+        .when(header_again).then(pl.lit("repeated header"))
         .when(rule.is_not_null()).then(rule)
         .when(other).then(pl.lit("other currency"))
+        .when(customer.is_null() & flag(parsed, "customer_id")).then(pl.lit("unreadable customer id"))
         .when(customer.is_null()).then(pl.lit("missing customer id"))
         .when(date.is_null() & bad_date).then(pl.lit("unparseable date"))
         .when(date.is_null()).then(pl.lit("missing date"))

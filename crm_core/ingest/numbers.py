@@ -27,6 +27,8 @@ from typing import Any, NamedTuple
 
 import polars as pl
 
+from crm_core.ingest.currency_codes import CODE_PATTERN
+
 #: Amounts beyond this magnitude are rejected ("amount out of range").
 MAX_AMOUNT = 1e12
 
@@ -39,7 +41,9 @@ LONG_TAIL = 16  # the last separator is followed by 3 or more digits
 
 _SPACES = r"[\s\u00a0\u202f'’]"  # blanks and apostrophes group thousands ("1 234", "1'234")
 _NUMBER = r"[\d.,]*\d[\d.,]*"
-_CURRENCY = r"(?:\p{Sc}|[A-Za-z]{1,3}\$|[A-Za-z]{3}|kr|Kr|zł|Kč|Ft|Rs\.?|Fr\.?)"
+#: A currency written beside a number: a symbol, a prefixed dollar (``R$``), an ISO 4217 code (any other
+#: three letters make the value unreadable: ``12.50 pcs`` is not an amount) or a local abbreviation.
+_CURRENCY = rf"(?:\p{{Sc}}|[A-Za-z]{{1,3}}\$|{CODE_PATTERN}|kr|Kr|zł|Kč|Ft|Rs\.?|Fr\.?)"
 _MINUS = r"[-−–]"
 _BODY = rf"[-−–+]?{_CURRENCY}?[-−–+]?#[kKmM]?{_CURRENCY}?{_MINUS}?"
 #: The shape of a value once its number is replaced by "#": optional sign,
@@ -240,7 +244,8 @@ def evidence(bits: pl.Expr) -> list[pl.Expr]:
 
 
 def resolve(point: pl.Series, comma: pl.Series, bits: pl.Series, written: pl.Series, hint: str,
-            user_decimal: str | None = None, whole_column: dict[str, Any] | None = None) -> Resolved:
+            user_decimal: str | None = None, whole_column: dict[str, Any] | None = None,
+            spreadsheet: bool = False) -> Resolved:
     """Decide a column's convention from its unambiguous values and read every value.
 
     Parameters
@@ -256,6 +261,9 @@ def resolve(point: pl.Series, comma: pl.Series, bits: pl.Series, written: pl.Ser
     whole_column
         The :func:`evidence` of the whole column when these values are one batch of it
         (the convention is the column's, not the batch's); None: these values are the column.
+    spreadsheet
+        The values come from a workbook, whose reader writes number cells with a decimal point and no grouping
+        (``23.505``): in a decimal-point column, three decimals are then read as written, not ambiguous.
     """
     frame = pl.DataFrame({"p": point, "c": comma, "b": bits, "w": written})
     b = pl.col("b")
@@ -272,7 +280,7 @@ def resolve(point: pl.Series, comma: pl.Series, bits: pl.Series, written: pl.Ser
     else:
         decimal, decided = hint, False
     if decimal == ".":
-        settles_point, settles_comma = found["point_long"], found["point_grouped"]
+        settles_point, settles_comma = found["point_long"] or spreadsheet, found["point_grouped"]
         thousands = "," if found["point_grouped"] else None
     else:
         settles_point, settles_comma = found["comma_grouped"], found["comma_long"]

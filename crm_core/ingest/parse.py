@@ -11,13 +11,17 @@ import datetime as dt
 
 import polars as pl
 
+from crm_core.ingest.currency_codes import ISO_4217, SYMBOLS
 from crm_core.ingest.sniff import TIME_TAIL, DateFormat, parse_date_expr
 
 #: Spellings of "no value" that spreadsheets and pandas write into id columns.
 NULL_TOKENS = ["nan", "NaN", "NAN", "null", "NULL", "Null", "None", "none", "NONE", "N/A", "n/a", "NA",
                "#N/A", "-", "--", "(blank)", "<NA>"]
 FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
-_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
+#: A currency mark directly before a number, or directly after it (blanks removed first).
+_MARK = r"([A-Za-z]{0,3}\$|[€£¥₹]|[A-Za-z]{3})"
+_MARK_BEFORE = rf"^[(+\-−–]*{_MARK}[-−–+]?[\d.,]"
+_MARK_AFTER = rf"\d[kKmM]?{_MARK}[)\-−–]*$"
 
 
 def _is_text(dtype: pl.DataType) -> bool:
@@ -43,17 +47,25 @@ def present(text: pl.Expr) -> pl.Expr:
     return pl.when(stripped.str.len_bytes() > 0).then(stripped)
 
 
-def id_expr(column: str, dtype: pl.DataType, float_ids: bool, emails: bool, strip: bool = True) -> pl.Expr:
+def id_expr(column: str, dtype: pl.DataType, float_ids: bool, emails: bool, strip: bool = True,
+            nul: bool = False) -> pl.Expr:
     """Customer ids as text: leading zeros kept, ``12346.0`` -> ``12346``,
     e-mails lower-cased, blanks and NaN-like spellings -> null. ``strip=False``
-    skips trimming (when the sample shows no padded values)."""
+    skips trimming (when the sample shows no padded values); ``nul=True`` (the file holds NUL bytes)
+    makes ids holding one null."""
     value = as_text(column, dtype)
     value = value.str.strip_chars() if strip else value
     if float_ids and _is_text(dtype):
         value = value.str.replace(r"^(\d+)\.0+$", "${1}")
     if emails:
         value = pl.when(value.str.contains("@", literal=True)).then(value.str.to_lowercase()).otherwise(value)
-    return pl.when((value.str.len_bytes() > 0) & ~value.is_in(NULL_TOKENS)).then(value)
+    present = (value.str.len_bytes() > 0) & ~value.is_in(NULL_TOKENS)
+    return pl.when(present & ~has_nul(value) if nul else present).then(value)
+
+
+def has_nul(text: pl.Expr) -> pl.Expr:
+    """The text holds a NUL byte (a damaged line): such an id is unreadable, never a customer of its own."""
+    return text.str.contains("\x00", literal=True).fill_null(False)
 
 
 def text_expr(column: str, dtype: pl.DataType, strip: bool = True) -> pl.Expr:
@@ -74,8 +86,12 @@ def number_expr(column: str, dtype: pl.DataType) -> pl.Expr:
 
 def currency_mark_expr(column: str) -> pl.Expr:
     """Currency symbol or code written in an amount (``$`` -> ``USD``), else null."""
-    mark = pl.col(column).cast(pl.String).str.extract(r"([$€£¥₹]|\b[A-Za-z]{3}\b)", 1).str.to_uppercase()
-    return pl.when(~mark.is_in(["NAN", "INF"])).then(mark.replace(_SYMBOLS))  # "nan" and "inf" are not currencies
+    # Only a real ISO 4217 code or a symbol written beside the number is a currency: `abc` or `12.50 pcs` never
+    # names one (nor do `nan` and `inf`, which are not codes).
+    text = pl.col(column).cast(pl.String).str.replace_all(r"[\s\u00a0\u202f'’]", "")
+    mark = pl.coalesce(text.str.extract(_MARK_BEFORE, 1), text.str.extract(_MARK_AFTER, 1)).str.to_uppercase()
+    code = mark.replace(SYMBOLS)
+    return pl.when(code.is_in(list(ISO_4217))).then(code)
 
 
 def date_expr(column: str, dtype: pl.DataType, fmt: DateFormat | None) -> pl.Expr:

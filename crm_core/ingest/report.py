@@ -7,6 +7,7 @@ duplicates, returns and plain-sentence warnings.
 """
 from __future__ import annotations
 
+import datetime as dt
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,8 @@ REASONS = (
     "empty row", "missing customer id", "missing date", "unparseable date", "missing amount",
     "unparseable amount", "ambiguous amount", "amount out of range", "other currency", "cancelled order",
     "payment not paid", "payment refunded", "deal not won", "order not completed", "missing month",
-    "unparseable month", "missing spend", "unparseable spend", "missing currency",
+    "unparseable month", "missing spend", "unparseable spend", "missing currency", "repeated header",
+    "unreadable customer id",
 )
 #: Reasons that name a value: ``no exchange rate for USD on 2024-01-03`` (see crm_core.currency).
 REASON_PATTERNS = (r"^no exchange rate for [A-Z]{3} on \d{4}-\d{2}-\d{2}$",)
@@ -185,8 +187,39 @@ def build_report(
         report.duplicate_rows = duplicate_rows(valid) if inputs.count_duplicates is True else None
         if "amount" in valid.columns:
             report.negative_amount_rows = int((valid.get_column("amount") < 0).sum())
+        report.warnings.extend(future_warning(*future_dates(valid)))
     finish_report(report, inputs.notes, inputs.what)
     return valid.lazy(), report
+
+
+def future_dates(valid: pl.DataFrame) -> tuple[int, dt.date | None]:
+    """Kept orders dated after tomorrow (a day of slack for time zones ahead of the server's), and the latest."""
+    if "order_date" not in valid.columns:
+        return 0, None
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    date = pl.col("order_date")
+    count, latest = valid.select((date > tomorrow).sum().alias("future"), date.max().alias("latest")).row(0)
+    return int(count or 0), latest if count else None
+
+
+def future_warning(count: int, latest: dt.date | None) -> list[str]:
+    """Orders dated in the future are kept as written (a sentinel like 2099-12-31 is not guessed away): say so."""
+    if not count:
+        return []
+    return [f"{rows(count, 'is', 'are').replace('row', 'order')} dated in the future (latest {latest}); "
+            "recency and the models measure from the last order date, so check these dates in the source system "
+            "(or filter the period)."]
+
+
+def _date_notation_warning(report: IngestReport) -> list[str]:
+    """Dates set aside as unparseable are often another notation in the same column: name the format used."""
+    count = report.rejected_by_reason().get("unparseable date", 0)
+    label, column = report.detected.get("date_format_label"), report.detected.get("columns", {}).get("order_date")
+    if not count or not label or not column:
+        return []
+    return [f"{count:,} dates in column '{column}' could not be read as {label} (the format of its other dates) or fall "
+            "outside 1900-2100, so their rows were set aside: if the column mixes notations, fix them in the source "
+            "system, or choose the format (CLI: --date-format)."]
 
 
 def split_rows(
@@ -215,12 +248,33 @@ def finish_report(report: IngestReport, notes: tuple[str, ...], what: str) -> No
             report,
         )
     if report.rows_valid == 0:
-        reasons = ", ".join(f"{n} {r}" for r, n in list(report.rejected_by_reason().items())[:3])
-        raise IngestError(
-            f"None of the {report.rows_read} rows could be used ({reasons}). Check the column mapping and the date "
-            "format (CLI: --customer/--date/--amount COL, --date-format).",
-            report,
-        )
+        by_reason = report.rejected_by_reason()
+        reasons = ", ".join(f"{n} {r}" for r, n in list(by_reason.items())[:3])
+        advice = what_to_check(next(iter(by_reason), ""), report.detected)
+        raise IngestError(f"None of the {report.rows_read} rows could be used ({reasons}). {advice}", report)
+
+
+#: What to check when no row could be used, by the most frequent reason (the default: mapping and dates).
+_ADVICE = {
+    "date": "Check the date column and its format (CLI: --date COL, --date-format).",
+    "amount": "Check the amount column and its notation (CLI: --amount COL, --decimal).",
+    "customer": "Check the customer column (CLI: --customer COL).",
+    "rule": "The export's own rules set every row aside: check its period and status filter (or --preset none).",
+    "currency": "Check the currency kept (--currency) or the rates table (--rates).",
+}
+_RULE_REASONS = ("cancelled order", "payment not paid", "payment refunded", "deal not won", "order not completed")
+
+
+def what_to_check(reason: str, detected: dict[str, Any]) -> str:
+    """One sentence saying what to check when every row was set aside, mostly for ``reason``."""
+    if reason == "missing amount" and detected.get("format") == "xlsx":
+        return "Amounts are blank: if they are formulas, save the file in Excel (to store results), or use --amount COL."
+    if reason in _RULE_REASONS:
+        return _ADVICE["rule"]
+    for word in ("date", "amount", "customer", "currency"):
+        if word in reason:
+            return _ADVICE[word]
+    return ("Check the column mapping and the date format (CLI: --customer/--date/--amount COL, --date-format).")
 
 
 def _with_raw(
@@ -250,6 +304,7 @@ def _summary_warnings(report: IngestReport, notes: tuple[str, ...]) -> None:
         report.warnings.append(
             f"{report.rows_rejected:,} of {report.rows_read:,} rows ({share:.1%}) were set aside: {reasons}."
         )
+    report.warnings.extend(_date_notation_warning(report))
     if report.corrected_values:
         columns = ", ".join(f"'{c}' ({n:,})" for c, n in report.corrected_by_column.items())
         report.warnings.append(

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import zipfile
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -342,6 +343,8 @@ def _read_ends(path: Path, size: int) -> tuple[bytes, bytes]:
 
 def _open_text(path: Path, name: str, size: int, settings: _Settings, staging: _Staging, detected: dict) -> RawTable:
     csv_path, text = _utf8_text(path, size, settings, staging, detected)
+    if "\x00" in text:  # a damaged line: ids holding NUL bytes are rejected (checked only in such files)
+        detected["nul_bytes"] = True
     layout = _layout(text, name, settings)
     detected.update(delimiter=layout.delimiter, header=layout.has_header)
     if layout.header_index:
@@ -351,6 +354,7 @@ def _open_text(path: Path, name: str, size: int, settings: _Settings, staging: _
         frame, raw_text = _whitespace_frame(*args)
         table = _finish_table(frame, layout.names, raw_text, detected)
         table.first_line = layout.first_line
+        table.warnings.extend(_repeated_names_warning(layout.repeated))
         return table
     frame, raw_text, scan = _delimited_frame(*args, delimiter=layout.delimiter, quote=settings.quote)
     if not settings.quote:
@@ -359,6 +363,7 @@ def _open_text(path: Path, name: str, size: int, settings: _Settings, staging: _
     table = _finish_table(frame, layout.names, raw_text, detected, head=scan({}) if head is None else head)
     table.typed, table.unnumbered, table.first_line = partial(scan, strict=True), scan({}), layout.first_line
     table.text_bytes = csv_path.stat().st_size
+    table.warnings.extend(_repeated_names_warning(layout.repeated))
     return table
 
 
@@ -411,8 +416,9 @@ def _utf8_text(path: Path, size: int, settings: _Settings, staging: _Staging, de
     if sniff.looks_binary(head, text):
         raise IngestError(BINARY_FILE)
     if not complete:  # drop the last, probably cut, line
+        _refuse_giant_lines(text)
         text = text[: text.rfind("\n") + 1] or text
-    if not text.strip():
+    if not text.strip() or re.fullmatch(r"\ufeff?sep=.\s*", text):  # nothing, or only Excel's "sep=;" line
         raise IngestError(EMPTY_FILE)
     csv_path = path
     if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig", "ascii") or _has_lone_cr(path):
@@ -421,6 +427,27 @@ def _utf8_text(path: Path, size: int, settings: _Settings, staging: _Staging, de
         text = _lf_line_ends(text)
     detected.update(format="csv", encoding=_encoding_label(encoding))
     return csv_path, text
+
+
+def _refuse_giant_lines(head: str) -> None:
+    """A header and a first data row must fit in the sample: a longer line is no export, and the reader
+    would hold it whole (a 200 MB line needs gigabytes), so it is refused before reading."""
+    first = _line_break(head, 0)
+    breaks = 0 if first < 0 else 1 if _line_break(head, first + 1) < 0 else 2
+    if breaks < 2:
+        raise IngestError(
+            f"Line {breaks + 1} of this file is longer than {_size(SAMPLE_BYTES)} (no line break), which an order export "
+            "never has. Check the file, or export it again as CSV."
+        )
+
+
+def _line_break(text: str, start: int) -> int:
+    """Position of the first LF or CR at or after ``start`` (-1: none); a CRLF counts once, at its CR."""
+    found = [at for at in (text.find("\n", start), text.find("\r", start)) if at >= 0]
+    if not found:
+        return -1
+    at = min(found)
+    return at + 1 if text.startswith("\r\n", at) else at
 
 
 def _encoding(name: str) -> str:
@@ -435,6 +462,7 @@ class _Layout(NamedTuple):
     header_index: int  # lines above the header (report titles)
     has_header: bool
     names: list[str]
+    repeated: tuple[str, ...] = ()  # header names written more than once
 
     @property
     def first_line(self) -> int:
@@ -456,13 +484,25 @@ def _layout(text: str, name: str, settings: _Settings) -> _Layout:
         header_index += 1
     if settings.has_header is not None:
         has_header = settings.has_header
+    repeated: tuple[str, ...] = ()
     if has_header and header_index < len(rows):
         names = _clean_names(rows[header_index])
+        written = Counter(cell.strip().strip("\ufeff") for cell in rows[header_index])
+        repeated = tuple(name for name, count in written.items() if name and count > 1)
     else:
         width = max((len(row) for row in rows[header_index : header_index + 200]), default=1)
         names = [f"column_{i + 1}" for i in range(width)]
     _check_width(len(names))
-    return _Layout(delimiter, header_index, has_header, names)
+    return _Layout(delimiter, header_index, has_header, names, repeated)
+
+
+def _repeated_names_warning(repeated: tuple[str, ...]) -> list[str]:
+    """Two columns with one name: the first is the one mapped, and the user should know there was a choice."""
+    if not repeated:
+        return []
+    shown = ", ".join(f"'{name}'" for name in repeated[:5])
+    return [f"Several columns have the same name ({shown}): the first of each is used as it is, the next ones are "
+            f"read as '{repeated[0]}_2', ...; pick another one in 'Column mapping' if needed (CLI: --amount COL, ...)."]
 
 
 def _encoding_label(encoding: str) -> str:

@@ -17,7 +17,7 @@ from crm_core.ingest.formats import Formats
 from crm_core.ingest.mapping import ColumnPlan, ColumnSample
 from crm_core.ingest.numbers import classify, plainly_read, plainly_read_expr, resolve, simple_columns, simple_reading
 from crm_core.ingest.parse import (
-    as_text, currency_mark_expr, date_expr, id_expr, month_expr, number_expr, present, second_chance_date, text_expr,
+    as_text, currency_mark_expr, date_expr, has_nul, id_expr, month_expr, number_expr, present, second_chance_date, text_expr,
 )
 from crm_core.ingest.presets import bad
 from crm_core.ingest.mapping import is_text as is_text_dtype
@@ -72,10 +72,11 @@ def parse_values(
     parsed = None
     detected: dict[str, Any] = {}
     fast = _reader_types(sample, plan, formats)
+    nul = bool(table.detected.get("nul_bytes"))
     if table.typed is not None:  # strict UTF-8 (a faster read) even when the reader types no column
         try:
             frame = table.typed(fast)
-            parsed = frame.select(_expressions(plan, formats, frame.collect_schema())).collect(engine="streaming")
+            parsed = frame.select(_expressions(plan, formats, frame.collect_schema(), nul)).collect(engine="streaming")
             if fast:
                 detected["fast_path"] = True
         except (KeyboardInterrupt, SystemExit):
@@ -83,7 +84,7 @@ def parse_values(
         except BaseException:  # noqa: BLE001 - a value the reader rejects: use the text path
             parsed = None
     if parsed is None:
-        parsed = table.rows().select(_expressions(plan, formats, sample.schema)).collect(engine="streaming")
+        parsed = table.rows().select(_expressions(plan, formats, sample.schema, nul)).collect(engine="streaming")
     parsed = parsed.select(pl.int_range(table.first_line, table.first_line + pl.len(), dtype=pl.Int64).alias(LINE), pl.all())
     parsed, numbers = _resolve_numbers(table, sample, plan, formats, parsed, whole_column)
     parsed, bad_examples = _second_chance(table, sample, plan, formats, parsed)
@@ -108,7 +109,7 @@ def _reader_types(sample: ColumnSample, plan: ColumnPlan, formats: Formats) -> d
     return fast
 
 
-def _expressions(plan: ColumnPlan, formats: Formats, schema: pl.Schema) -> list[pl.Expr]:
+def _expressions(plan: ColumnPlan, formats: Formats, schema: pl.Schema, nul: bool = False) -> list[pl.Expr]:
     expressions: list[pl.Expr] = []
     for key, column in plan.columns.items():
         dtype = schema[column]
@@ -116,7 +117,9 @@ def _expressions(plan: ColumnPlan, formats: Formats, schema: pl.Schema) -> list[
         strip = formats.strip.get(key, False)
         if kind == ID:
             float_ids, emails = formats.id_flags.get(key, (False, False))
-            expressions.append(id_expr(column, dtype, float_ids, emails, strip).alias(key))
+            expressions.append(id_expr(column, dtype, float_ids, emails, strip, nul).alias(key))
+            if nul and is_text_dtype(dtype):
+                expressions.append(has_nul(pl.col(column)).alias(bad(key)))
         elif kind == TEXT:
             expressions.append(text_expr(column, dtype, strip).alias(key))
         elif kind == NUMBER and is_text_dtype(dtype) and key in formats.simple:
@@ -174,7 +177,8 @@ def _resolve_numbers(
             point, comma, bits, written = _retry_numbers(raw, key, point, comma, bits, written)
         number = formats.numbers[key]
         result = resolve(point, comma, bits, written, number.decimal, formats.user_decimal,
-                         whole_column(key) if whole_column else None)
+                         whole_column(key) if whole_column else None,
+                         spreadsheet=table.detected.get("format") in ("xlsx", "xls"))
         value = result.value
         if key != "amount":  # infinities are only kept for the amount, whose row says "amount out of range"
             value = pl.select(pl.when(value.is_finite()).then(value)).to_series()
