@@ -20,6 +20,7 @@ from crm_core.charts.interact import what_if_figure
 from crm_core.export import safe_csv_bytes, safe_xlsx_bytes
 from ui.interact import DEFAULT_HIGH_VALUE_SHARE, current_actions, current_playbook, current_profile, logged_export
 from ui.settings import display_currency, number_style
+from ui.sections import lazy_expander
 from ui.state import Keys
 from ui.figures import figure
 from ui.widgets import (
@@ -93,14 +94,15 @@ actions = current_actions()
 profile = current_profile()
 for note in [*profile.missing.values(), *profile.warnings]:
     st.caption(plain(note))
-with st.expander("How many customers each playbook row applies to"):
-    st.dataframe(
-        playbook_coverage(actions),
-        hide_index=True,
-        width="stretch",
-        column_config={"rule": "Playbook row", "customers": count_column("Customers"),
-                       "revenue": money_column("Revenue in the period")},
-    )
+with lazy_expander("How many customers each playbook row applies to", Keys.PLAYBOOK_COVERAGE) as opened:
+    if opened:  # a table drawn once its panel opens
+        st.dataframe(
+            playbook_coverage(actions),
+            hide_index=True,
+            width="stretch",
+            column_config={"rule": "Playbook row", "customers": count_column("Customers"),
+                           "revenue": money_column("Revenue in the period")},
+        )
 
 # ----------------------------------------------------------------------------- 2. what-if
 st.subheader("2. Campaign what-if")

@@ -17,6 +17,7 @@ from ui.deck import (
 )
 from ui.background import progress_note, ready
 from ui.present import current_findings, current_findings_job
+from ui.sections import lazy_expander
 from ui.state import Keys
 from ui.widgets import explain, plain
 
@@ -97,6 +98,18 @@ def _shown_title(entry) -> tuple[str, str]:
     return entry.title or (finding.headline if finding else entry.figure_id), source
 
 
+def _editor(index: int, entry) -> None:
+    """A form for the slide's own title, note and speaker notes (saved on its button)."""
+    with st.form(f"deck_edit_{index}", border=False):
+        st.text_input("Title (empty: the headline computed from the data)", value=entry.title,
+                      key=f"{Keys.DECK_TITLE}{index}", max_chars=200)
+        st.text_input("Note shown under the chart", value=entry.note, key=f"{Keys.DECK_NOTE}{index}",
+                      max_chars=2000)
+        st.text_area("Speaker notes (PowerPoint notes page; definitions are added for you)",
+                     value=entry.speaker_notes, key=f"{Keys.DECK_SPEAKER}{index}", max_chars=5000)
+        st.form_submit_button("Save this slide", on_click=_edit, args=(index,))
+
+
 left, middle, right, far = st.columns(4)
 left.button("Play in meeting mode", type="primary", icon=":material/co_present:", on_click=_play)
 middle.download_button(
@@ -124,15 +137,10 @@ for index, entry in enumerate(deck.entries):
                     disabled=index == len(deck) - 1, on_click=_move, args=(index, 1),
                     help="Move this slide one place later.")
         remove.button("Remove", key=f"deck_remove_{index}", icon=":material/delete:", on_click=_remove, args=(index,))
-        with st.expander("Title, note and speaker notes"):
-            with st.form(f"deck_edit_{index}", border=False):
-                st.text_input("Title (empty: the headline computed from the data)", value=entry.title,
-                              key=f"{Keys.DECK_TITLE}{index}", max_chars=200)
-                st.text_input("Note shown under the chart", value=entry.note, key=f"{Keys.DECK_NOTE}{index}",
-                              max_chars=2000)
-                st.text_area("Speaker notes (PowerPoint notes page; definitions are added for you)",
-                             value=entry.speaker_notes, key=f"{Keys.DECK_SPEAKER}{index}", max_chars=5000)
-                st.form_submit_button("Save this slide", on_click=_edit, args=(index,))
+        # The editor is drawn once opened: twelve forms of three fields each slowed every visit.
+        with lazy_expander("Title, note and speaker notes", f"{Keys.DECK_EDITOR}{index}") as opened:
+            if opened:
+                _editor(index, entry)
 
 st.subheader("Add a key finding")
 labels = {key: (headlines[key].title if key in headlines else key.replace("_", " ").capitalize()) for key in REGISTRY}

@@ -29,7 +29,7 @@ from ui import models
 from ui.background import progress_note, ready
 from ui.data import customer_summary, date_bounds, selected_period
 from ui.memo import shared
-from ui.sections import lazy_tabs
+from ui.sections import lazy_expander, lazy_tabs
 from ui.settings import current_settings, display_currency, number_style, update_settings
 from ui.state import Keys
 from ui.figures import figure
@@ -66,29 +66,39 @@ explain(
 
 
 def forecast_settings(observed_margin: float | None) -> AnalysisSettings:
-    """Horizon, margin and discount rate: widgets on the view's settings, so every page, slide and export agree."""
+    """Horizon, margin and discount rate: widgets on the view's settings, so every page, slide and export agree.
+
+    The sliders are drawn only while their panel is open (ui.sections.lazy_expander); closed, the view's settings apply.
+    """
+    with lazy_expander("Forecast settings: horizon, margin, discount rate", Keys.LT_SETTINGS_PANEL,
+                       icon=":material/tune:") as opened:
+        if opened:
+            return _forecast_sliders(observed_margin)
+    return current_settings()
+
+
+def _forecast_sliders(observed_margin: float | None) -> AnalysisSettings:
+    """The sliders, filled from the view's settings (when not on screen yet); their values update the view's settings."""
     settings = current_settings()
     st.session_state.setdefault(Keys.LT_HORIZON, settings.horizon_months)
     st.session_state.setdefault(Keys.LT_MARGIN, round(100 * settings.margin))
     st.session_state.setdefault(Keys.LT_DISCOUNT, round(100 * settings.discount_rate))
     horizons = sorted({*HORIZON_MONTHS, int(st.session_state[Keys.LT_HORIZON])})
-    with st.expander("Forecast settings: horizon, margin, discount rate", icon=":material/tune:", expanded=False):
-        left, middle, right = st.columns(3)
-        months = left.select_slider(
-            "Forecast horizon", horizons, key=Keys.LT_HORIZON,
-            format_func=lambda m: f"{m} months ({number_style().number(clv.months_to_weeks(m), 1)} weeks)",
-            help="How far ahead CLV counts purchases. The models work in weeks; months are converted "
-                 f"at {number_style().number(clv.WEEKS_PER_MONTH, 2)} weeks each.")
-        margin = middle.slider(
-            "Margin (%)", 1, 100, key=Keys.LT_MARGIN,
-            help="Share of spend you keep as profit. 100% shows predicted revenue; below 100% predicted margin. "
-                 + (f"Your data's cost column gives {observed_margin:.0%}." if observed_margin else "The data has no cost column."))
-        rate = right.slider("Annual discount rate (%)", 0, 30, key=Keys.LT_DISCOUNT,
-                            help="A sale next year is worth less than one today; 10% is a common choice.")
-        st.caption("These settings are kept in the link and saved views, and used by the Overview, meeting mode, "
-                   "the report and the exports.")
+    left, middle, right = st.columns(3)
+    months = left.select_slider(
+        "Forecast horizon", horizons, key=Keys.LT_HORIZON,
+        format_func=lambda m: f"{m} months ({number_style().number(clv.months_to_weeks(m), 1)} weeks)",
+        help="How far ahead CLV counts purchases. The models work in weeks; months are converted "
+             f"at {number_style().number(clv.WEEKS_PER_MONTH, 2)} weeks each.")
+    margin = middle.slider(
+        "Margin (%)", 1, 100, key=Keys.LT_MARGIN,
+        help="Share of spend you keep as profit. 100% shows predicted revenue; below 100% predicted margin. "
+             + (f"Your data's cost column gives {observed_margin:.0%}." if observed_margin else "The data has no cost column."))
+    rate = right.slider("Annual discount rate (%)", 0, 30, key=Keys.LT_DISCOUNT,
+                        help="A sale next year is worth less than one today; 10% is a common choice.")
+    st.caption("These settings are kept in the link and saved views, and used by the Overview, meeting mode, "
+               "the report and the exports.")
     return update_settings(horizon_months=int(months), margin=margin / 100, discount_rate=rate / 100)
-
 
 def model_picker() -> str:
     """The purchase model: automatic (best on the last weeks) unless the manager picks one."""

@@ -19,7 +19,7 @@ from crm_core.charts.portfolio import (
 from crm_core.settings import CostToServe, Tiers
 from ui import portfolio as pf_cache
 from ui.data import customer_summary, dataset_key, selected_period
-from ui.sections import KEEP, lazy_tabs
+from ui.sections import KEEP, lazy_expander, lazy_tabs
 from ui.settings import current_settings, number_style, update_settings
 from ui.state import Keys
 from ui.figures import figure
@@ -72,40 +72,48 @@ def _tier_widgets_from_settings(tiers: Tiers, suggested: tuple[float, ...]) -> N
 def tier_settings_form() -> pf.TierSettings:
     """Widgets for the tier rule, kept in the view's settings (URL, saved views, report, slides).
 
-    An invalid edit keeps the last valid tiers (with the reason).
+    The widgets are drawn only while their panel is open (nine of them slowed every visit); closed, the view's
+    tiers apply. An invalid edit keeps the last valid tiers (with the reason).
     """
+    with lazy_expander("Tier settings: names and cut-offs", Keys.PF_TIER_PANEL, icon=":material/tune:") as opened:
+        if opened:
+            _tier_widgets()
+    return current_settings().tier_settings()
+
+
+def _tier_widgets() -> None:
+    """The tier rule's widgets, filled from the view's tiers; a valid edit updates the view's settings."""
     view_tiers = current_settings().tiers
     count = len(view_tiers.names)
     suggested = pf.rank_cutoff_amounts(summary, replace(current_settings(), tiers=replace(view_tiers, amounts=None,
                                                                                           by="revenue")).tier_settings())
     _tier_widgets_from_settings(view_tiers, suggested)
-    with st.expander("Tier settings: names and cut-offs", icon=":material/tune:"):
-        left, right = st.columns(2)
-        value = left.segmented_control(
-            "Rank customers by", ["revenue", "margin"] if margin_known else ["revenue"],
-            format_func=str.capitalize, required=True, key=Keys.PF_VALUE,
-            help="Margin = revenue minus cost; it needs a cost column in the data.")
-        if not margin_known:
-            left.caption("Margin is not available: the data has no cost column.")
-        method = right.segmented_control(
-            "Cut-offs by", ["rank", "amount"], format_func={"rank": "Share of customers", "amount": "Spend amount"}.get,
-            required=True, key=Keys.PF_METHOD,
-            help="Share of customers: the top 1% are Platinum, and so on. Spend amount: a customer who spent at "
-                 "least the amount is in the tier.")
-        names, shares, amounts = [], [], []
-        for index in range(count):
-            name_column, cut_column = st.columns(2)
-            names.append(name_column.text_input(f"Tier {index + 1} name", max_chars=30,
-                                                key=f"{Keys.PF_TIER_NAME}{index}"))
-            if index == count - 1:
-                cut_column.caption("The last tier takes every other customer.")
-            elif method == "rank":
-                shares.append(cut_column.number_input(
-                    "Share of customers (%)", 0.1, 99.0, step=0.5, key=f"{Keys.PF_TIER_SHARE}{index}") / 100)
-            else:
-                amounts.append(cut_column.number_input(
-                    f"Minimum {value}", step=10.0, format="%.2f", key=f"{Keys.PF_TIER_AMOUNT}{index}"))
-        st.caption("Your tiers are kept in the link, in saved views, in the report and in meeting mode.")
+    left, right = st.columns(2)
+    value = left.segmented_control(
+        "Rank customers by", ["revenue", "margin"] if margin_known else ["revenue"],
+        format_func=str.capitalize, required=True, key=Keys.PF_VALUE,
+        help="Margin = revenue minus cost; it needs a cost column in the data.")
+    if not margin_known:
+        left.caption("Margin is not available: the data has no cost column.")
+    method = right.segmented_control(
+        "Cut-offs by", ["rank", "amount"], format_func={"rank": "Share of customers", "amount": "Spend amount"}.get,
+        required=True, key=Keys.PF_METHOD,
+        help="Share of customers: the top 1% are Platinum, and so on. Spend amount: a customer who spent at "
+             "least the amount is in the tier.")
+    names, shares, amounts = [], [], []
+    for index in range(count):
+        name_column, cut_column = st.columns(2)
+        names.append(name_column.text_input(f"Tier {index + 1} name", max_chars=30,
+                                            key=f"{Keys.PF_TIER_NAME}{index}"))
+        if index == count - 1:
+            cut_column.caption("The last tier takes every other customer.")
+        elif method == "rank":
+            shares.append(cut_column.number_input(
+                "Share of customers (%)", 0.1, 99.0, step=0.5, key=f"{Keys.PF_TIER_SHARE}{index}") / 100)
+        else:
+            amounts.append(cut_column.number_input(
+                f"Minimum {value}", step=10.0, format="%.2f", key=f"{Keys.PF_TIER_AMOUNT}{index}"))
+    st.caption("Your tiers are kept in the link, in saved views, in the report and in meeting mode.")
     try:  # the portfolio module's checks word the problem for a manager
         if method == "rank":
             rule = pf.TierSettings(names=tuple(names), value=value or "revenue", shares=tuple(shares))
@@ -116,7 +124,6 @@ def tier_settings_form() -> pf.TierSettings:
         update_settings(tiers=edited)
     except ValueError as error:
         st.error(plain(f"{error} Showing the last valid tiers until this is fixed."))
-    return current_settings().tier_settings()
 
 
 def concentration_tab() -> None:

@@ -20,6 +20,7 @@ from crm_core.scorecard import (
 )
 from ui.data import current_dataset, current_dataset_id
 from ui.present import current_ingest_report, notes_store
+from ui.sections import lazy_expander
 from ui.settings import number_style
 from ui.state import Keys
 from ui.figures import figure
@@ -101,16 +102,25 @@ else:
     )
 
 st.subheader("Evidence and questions")
-st.caption("Choose the answer that fits best; it is saved at once.")
-for name in shown:
-    with st.expander(f"{model_label(name)} – {MODELS[name]}", expanded=len(shown) == 1):
-        for step in (s for s in STEPS if s.model == name):
-            row = steps.filter(steps["question_key"] == step.question_key).row(0, named=True)
-            st.markdown(f"**{STEP_PLAIN[step.question_key]}** ({step.model}: {step.name}) · {score_text(row['score'])}")
-            st.caption(step.description + (f" Evidence: {row['evidence']}" if row["evidence"] else ""))
-            st.radio(
-                step.question, list(range(len(LEVELS))), format_func=LEVELS.__getitem__, horizontal=True,
-                key=_answer_key(step.question_key), on_change=_save, args=(step.question_key,),
-            )
+st.caption("Open a model's panel and choose the answer that fits best; it is saved at once.")
+
+
+def _questions(name: str) -> None:
+    """The model's steps: evidence, score and the one question each (its answer saved at once)."""
+    for step in (s for s in STEPS if s.model == name):
+        row = steps.filter(steps["question_key"] == step.question_key).row(0, named=True)
+        st.markdown(f"**{STEP_PLAIN[step.question_key]}** ({step.model}: {step.name}) · {score_text(row['score'])}")
+        st.caption(step.description + (f" Evidence: {row['evidence']}" if row["evidence"] else ""))
+        st.radio(
+            step.question, list(range(len(LEVELS))), format_func=LEVELS.__getitem__, horizontal=True,
+            key=_answer_key(step.question_key), on_change=_save, args=(step.question_key,),
+        )
+
+
+for name in shown:  # a panel's questions are drawn once it is opened (all 23 would slow every visit)
+    with lazy_expander(f"{model_label(name)} – {MODELS[name]}", f"{Keys.SCORECARD_OPEN}{name}",
+                       expanded=len(shown) == 1) as opened:
+        if opened:
+            _questions(name)
 updated = store.answers_updated_at(dataset_id)
 st.caption(f"Answers last saved {updated.replace('T', ' ')[:16]} UTC." if updated else "No answers saved yet.")

@@ -22,7 +22,7 @@ from ui.data import (
 )
 from ui import segments as seg_cache
 from ui.segments import cached_describe, default_behaviour, fit_job
-from ui.sections import KEEP, lazy_tabs
+from ui.sections import KEEP, lazy_expander, lazy_tabs
 from ui.settings import current_settings, number_style, update_settings
 from ui.state import Keys
 from ui.figures import figure
@@ -103,47 +103,54 @@ def rfm_settings_form(start: dt.date, end: dt.date) -> tuple[dt.date, int, str, 
 
 
 # RFM ----------------------------------------------------------------------------------------
+def _rules_form(applied: tuple[rfm.SegmentRule, ...], view: Rfm, bins: int, axis: str, version: int) -> None:
+    """The rule table in a form: "Apply rules" checks and applies it, the other button restores the defaults."""
+    f_label = "F" if axis == "F" else "FM"
+    st.caption(
+        f"Rules are checked from top to bottom; a customer gets the first segment whose R and {f_label} ranges "
+        "contain their scores. The last rule catches everyone left. Add, remove or rename rows, then apply.")
+    score = {"min_value": 1, "max_value": bins, "step": 1, "required": True}
+    with st.form("seg_rules_form", border=False):
+        edited = st.data_editor(
+            rfm.rules_frame(applied), key=f"{Keys.SEG_RULES_EDITOR}{bins}_{version}", num_rows="dynamic",
+            hide_index=True, width="stretch",
+            column_config={
+                "segment": st.column_config.TextColumn("Segment", required=True, max_chars=40),
+                "r_min": st.column_config.NumberColumn("R from", **score),
+                "r_max": st.column_config.NumberColumn("R to", **score),
+                "f_min": st.column_config.NumberColumn(f"{f_label} from", **score),
+                "f_max": st.column_config.NumberColumn(f"{f_label} to", **score),
+            },
+        )
+        left, right = st.columns(2)
+        apply = left.form_submit_button("Apply rules", icon=":material/check:")
+        reset = right.form_submit_button("Back to the default rules", icon=":material/restart_alt:")
+    if reset:
+        update_settings(rfm=Rfm(bins=bins, ties=view.ties, segment_on=view.segment_on))
+        st.session_state[Keys.SEG_RULES_VERSION] = version + 1
+        st.rerun()
+    if apply:
+        check = rfm.validate_rules(edited, bins, axis)
+        if check.ok:
+            rules = tuple((r.name, r.r_min, r.r_max, r.f_min, r.f_max) for r in check.rules)
+            update_settings(rfm=Rfm(bins=bins, ties=view.ties, segment_on=view.segment_on, rules=rules))
+            st.session_state[Keys.SEG_RULES_VERSION] = version + 1
+            st.rerun()
+        for error in check.errors:
+            st.error(plain(error))
+        st.caption("The rules above are not applied yet; the charts still use the previous rules.")
+
+
 def rules_editor(bins: int, axis: str) -> tuple[rfm.SegmentRule, ...]:
     """The editable rule table; returns the rules in force (the view's, kept in its settings)."""
     view = current_settings().rfm
     own = view.rules if view.rules is not None and view.bins == bins else None
     applied = rfm.DEFAULT_RULES[bins] if own is None else tuple(rfm.SegmentRule(*rule) for rule in own)
     version = st.session_state.get(Keys.SEG_RULES_VERSION, 0)
-    f_label = "F" if axis == "F" else "FM"
-    with st.expander("Segment rules (editable)", icon=":material/rule:"):
-        st.caption(
-            f"Rules are checked from top to bottom; a customer gets the first segment whose R and {f_label} ranges "
-            "contain their scores. The last rule catches everyone left. Add, remove or rename rows, then apply.")
-        score = {"min_value": 1, "max_value": bins, "step": 1, "required": True}
-        with st.form("seg_rules_form", border=False):
-            edited = st.data_editor(
-                rfm.rules_frame(applied), key=f"{Keys.SEG_RULES_EDITOR}{bins}_{version}", num_rows="dynamic",
-                hide_index=True, width="stretch",
-                column_config={
-                    "segment": st.column_config.TextColumn("Segment", required=True, max_chars=40),
-                    "r_min": st.column_config.NumberColumn("R from", **score),
-                    "r_max": st.column_config.NumberColumn("R to", **score),
-                    "f_min": st.column_config.NumberColumn(f"{f_label} from", **score),
-                    "f_max": st.column_config.NumberColumn(f"{f_label} to", **score),
-                },
-            )
-            left, right = st.columns(2)
-            apply = left.form_submit_button("Apply rules", icon=":material/check:")
-            reset = right.form_submit_button("Back to the default rules", icon=":material/restart_alt:")
-        if reset:
-            update_settings(rfm=Rfm(bins=bins, ties=view.ties, segment_on=view.segment_on))
-            st.session_state[Keys.SEG_RULES_VERSION] = version + 1
-            st.rerun()
-        if apply:
-            check = rfm.validate_rules(edited, bins, axis)
-            if check.ok:
-                rules = tuple((r.name, r.r_min, r.r_max, r.f_min, r.f_max) for r in check.rules)
-                update_settings(rfm=Rfm(bins=bins, ties=view.ties, segment_on=view.segment_on, rules=rules))
-                st.session_state[Keys.SEG_RULES_VERSION] = version + 1
-                st.rerun()
-            for error in check.errors:
-                st.error(plain(error))
-            st.caption("The rules above are not applied yet; the charts still use the previous rules.")
+    # The editor (a table and a form) is drawn once its panel opens: closed, it slowed every visit.
+    with lazy_expander("Segment rules (editable)", Keys.SEG_RULES_PANEL, icon=":material/rule:") as opened:
+        if opened:
+            _rules_form(applied, view, bins, axis, version)
     unreachable = rfm.unreachable_segments(applied, bins)
     if unreachable:
         st.info(plain(f"These segments can never be reached with the current rules and {bins} score levels, "

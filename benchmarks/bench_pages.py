@@ -47,13 +47,18 @@ FIRST_S, REVISIT_S, CHANGE_S = 1.5, 0.5, 1.0
 UPLOAD_1M_S, FIRST_1M_S = 5.0, 3.0
 WAIT_MS = 180_000
 
-# Done: the script run is over, nothing stale is left and every chart has drawn.
+# Done: the script run is over, nothing stale is left and every chart has drawn. A new browser tab loads each
+# kind of element's code on first use and shows a skeleton meanwhile: a chart whose Plotly bundle is still loading
+# is not in the page yet, so a skeleton left means not done (else the next click waited for the Overview's charts);
+# the cards' small bars (st.metric's Vega charts) count as charts too.
 _DONE_JS = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
   if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
-  if (document.querySelector('[data-stale="true"]')) return false;
+  if (document.querySelector('[data-stale="true"], [data-testid="stSkeleton"]')) return false;
   for (const chart of document.querySelectorAll('[data-testid="stPlotlyChart"]'))
     if (!chart.querySelector('.main-svg')) return false;
+  for (const bars of document.querySelectorAll('[data-testid="stMetricChart"]'))
+    if (!bars.querySelector('svg, canvas')) return false;
   return true;
 }"""
 # Counts script runs (the app's state leaving "notRunning", or "initial" for a page's first run), seen even when

@@ -40,6 +40,14 @@ def open_tab(at: AppTest, key: str, label: str) -> AppTest:
     return at
 
 
+def open_panel(at: AppTest, key: str) -> AppTest:
+    """Open the page's lazy expander under ``key`` (ui.sections.lazy_expander) and rerun, as a click does."""
+    at.session_state[key] = True
+    at.run()
+    assert not at.exception
+    return at
+
+
 def chart_keys(at: AppTest) -> set[str]:
     """Keys of the Plotly charts this run drew (what the browser has to draw)."""
     return {chart.key for chart in at.get("plotly_chart")}

@@ -33,8 +33,9 @@ def _metric(page, label: str) -> str:
 
 def _state(page) -> dict:
     """What a manager sees: tier names, filter chips and a headline figure."""
-    page.get_by_text("Tier settings: names and cut-offs").click()
-    page.wait_for_timeout(500)
+    if not page.get_by_label("Tier 1 name").count():  # the panel's fields are drawn once it opens (a rerun)
+        page.get_by_text("Tier settings: names and cut-offs").click()
+        _settle(page)
     names = [page.get_by_label(f"Tier {index} name").input_value() for index in (1, 2, 3)]
     chips = sorted(page.locator('[class*="st-key-flt_chips"] button').all_inner_texts())
     return {"names": names, "chips": chips, "top20": _metric(page, "Top 20% customers' share of revenue"),
@@ -51,6 +52,7 @@ def test_copied_link_reopens_the_same_view_in_a_fresh_context(server_url):  # no
             first.goto(f"{server_url}/portfolio?v={VIEW.to_url()}", wait_until="domcontentloaded")
             _settle(first)
             first.get_by_text("Tier settings: names and cut-offs").click()
+            _settle(first)  # the panel's fields are drawn by the rerun its click starts
             name = first.get_by_label("Tier 1 name")
             name.fill("Key accounts")
             name.press("Enter")

@@ -99,6 +99,8 @@ def test_currency_and_number_format_reach_a_cached_chart():
 def test_tier_cutoffs_reach_the_cached_pyramid():
     at = _app("app_pages/portfolio.py")
     before = _spec(at, "pf_pyramid")
+    at.session_state[Keys.PF_TIER_PANEL] = True  # the tier settings' panel, open (ui.sections.lazy_expander)
+    at.run()
     default = at.number_input(key="pf_share_0").value
     at.number_input(key="pf_share_0").set_value(default + 1).run()
     assert not at.exception

@@ -34,6 +34,12 @@ def test_default_deck_edit_move_remove_and_add():
     at = _open()
     assert at.subheader[0].value == f"{len(REGISTRY)} slides"
     assert _titles(at)[0].startswith("**1. Last 12 months:")  # the headline computed from the data
+    editors = [field.key for field in at.text_input if field.key.startswith(("deck_title_", "deck_note_"))]
+    assert not editors  # the slides' editors are drawn once their panel opens (ui.sections.lazy_expander)
+    at.session_state["deck_editor_0"] = True  # a click on the first slide's "Title, note and speaker notes"
+    at.run()
+    assert [field.key for field in at.text_input if field.key.startswith(("deck_title_", "deck_note_"))] == [
+        "deck_title_0", "deck_note_0"]
     at.text_input(key="deck_title_0").input("Where we stand")
     at.text_input(key="deck_note_0").input("Compare with the budget <b>now</b>")
     at.text_area(key="deck_speaker_0").input("Start with the trend")

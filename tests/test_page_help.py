@@ -21,7 +21,8 @@ from ui.state import Keys
 PAGES = ("overview", "portfolio", "segments", "lifetime", "drivers", "interactions", "actions", "customer360",
          "scorecard", "meeting", "deck", "views", "data")
 #: Pages whose sections are lazy tabs, and the tabs' key (ui.sections.lazy_tabs).
-LAZY_TABS = {"portfolio": Keys.PF_TAB, "segments": Keys.SEG_TAB, "lifetime": Keys.LT_TAB, "drivers": Keys.DRV_TAB}
+LAZY_TABS = {"portfolio": Keys.PF_TAB, "segments": Keys.SEG_TAB, "lifetime": Keys.LT_TAB, "drivers": Keys.DRV_TAB,
+             "interactions": Keys.INTERACT_TAB}
 
 
 def _tour(settings=None):

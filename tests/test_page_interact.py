@@ -101,10 +101,19 @@ def test_interactions_page_headline_matches_engine(demo):
     assert shown["Support contacts"] == f"{expected['contacts']:,}"
     assert shown["CSAT (1-5)"] == f"{expected['csat_mean']:.2f}"
     assert shown["Complaint rate"] == f"{expected['complaint_share']:.1%}"
-    assert len(at.get("plotly_chart")) == 6
+    # Only the open tab is drawn (ui.sections.lazy_tabs): three charts per visit, three more on the second tab.
+    assert {chart.key for chart in at.get("plotly_chart")} == {
+        "interact_csat_group", "interact_csat_channel", "interact_trend"}
     at.segmented_control(key=Keys.INTERACT_GROUP).set_value("tier").run()
     assert not at.exception
     assert "value tier" in _captions(at)
+    at.session_state[Keys.INTERACT_TAB] = "Complaints and cost-to-serve"
+    at.run()
+    assert not at.exception
+    assert {chart.key for chart in at.get("plotly_chart")} == {
+        "interact_complaints", "interact_distribution", "interact_cost"}
+    assert at.segmented_control(key=Keys.INTERACT_GROUP).value == "tier"  # the group chosen stays
+    assert any("value tier" in expander.label for expander in at.expander)
 
 
 def test_interactions_page_without_data_explains_the_file():
@@ -139,6 +148,19 @@ def test_default_what_if_by_hand(demo):
     assert shown["Campaign ROI"] == f"{(0.75 - 2.0) / 2.0:.1%}"  # -62.5 %
     assert shown["Break-even response rate"] == f"{2.0 / (0.3 * 50):.1%}"  # 13.3 %
     assert any("Assumptions" in element.value for element in at.markdown)
+
+
+def test_playbook_coverage_is_drawn_once_its_panel_opens(demo):
+    at = _open(ACTIONS)
+    def coverage_tables():
+        return [frame.value for frame in at.dataframe if list(frame.value.columns) == ["rule", "customers", "revenue"]]
+
+    assert not coverage_tables()
+    at.session_state[Keys.PLAYBOOK_COVERAGE] = True  # a click on "How many customers each playbook row applies to"
+    at.run()
+    assert not at.exception
+    (coverage,) = coverage_tables()
+    assert coverage["customers"].sum() == demo["actions"].height  # every customer falls under one playbook row
 
 
 def test_what_if_percent_uplift_by_hand(demo):

@@ -77,6 +77,9 @@ def test_page_shows_the_engine_fit_and_clv(demo_tx, demo_end, downloads):
 
 def test_changing_the_horizon_rescales_clv(demo_tx, demo_end):
     at = open_page()
+    assert not at.select_slider  # the forecast settings are drawn once their panel opens (ui.sections.lazy_expander)
+    at.session_state[Keys.LT_SETTINGS_PANEL] = True
+    at.run()
     at.select_slider(key=Keys.LT_HORIZON).set_value(6).run()
     assert not at.exception
     expected = clv.fit_clv(demo_tx, demo_settings(demo_tx, demo_end, 6))

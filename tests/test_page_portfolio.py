@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from crm_core import portfolio as pf
 from crm_core.customers import summarize
-from pages_helpers import captions, chart_keys, demo_summary, downloads, open_tab  # noqa: F401  (fixtures)
+from pages_helpers import captions, chart_keys, demo_summary, downloads, open_panel, open_tab  # noqa: F401  (fixtures)
 from pages_helpers import open_page as open_app_page
 from ui.state import Keys
 
@@ -20,6 +20,22 @@ COST = "Cost to serve & customer lists"
 def open_page(tab: str | None = None) -> AppTest:
     at = open_app_page("app_pages/portfolio.py", timeout=120)
     return open_tab(at, Keys.PF_TAB, tab) if tab else at
+
+
+def open_tiers(tab: str | None = None) -> AppTest:
+    """The page with its tier settings' panel open (drawn only once opened: ui.sections.lazy_expander)."""
+    return open_panel(open_page(tab), Keys.PF_TIER_PANEL)
+
+
+def test_tier_settings_are_drawn_once_their_panel_opens(demo_summary):
+    at = open_page()
+    assert not [field for field in at.number_input if field.key.startswith(Keys.PF_TIER_SHARE)]
+    expected = pf.tier_summary(pf.assign_tiers(demo_summary))  # the view's tiers apply with the panel closed
+    assert at.dataframe[0].value["customers"].tolist() == expected["customers"].to_list()
+    open_panel(at, Keys.PF_TIER_PANEL)
+    assert [field.value for field in at.text_input if field.key.startswith(Keys.PF_TIER_NAME)] == list(
+        pf.TierSettings().names)
+    assert at.dataframe[0].value["customers"].tolist() == expected["customers"].to_list()
 
 
 def test_page_shows_engine_figures(demo_summary):
@@ -39,7 +55,7 @@ def test_page_shows_engine_figures(demo_summary):
 
 
 def test_change_cutoff_pick_tier_and_download(demo_summary, downloads):
-    at = open_page()
+    at = open_tiers()
     at.number_input(key="pf_share_0").set_value(2.0)
     at.run()
     assert not at.exception
@@ -69,7 +85,7 @@ def test_change_cutoff_pick_tier_and_download(demo_summary, downloads):
 
 
 def test_renamed_tier_is_neutralised_in_the_download(downloads):
-    at = open_page()
+    at = open_tiers()
     at.text_input(key="pf_name_1").set_value("=HYPERLINK(1)")
     at.run()
     open_tab(at, Keys.PF_TAB, COST)
@@ -82,7 +98,7 @@ def test_renamed_tier_is_neutralised_in_the_download(downloads):
 
 
 def test_invalid_cutoffs_explain_and_fall_back():
-    at = open_page()
+    at = open_tiers()
     at.number_input(key="pf_share_2").set_value(96.0)
     at.run()
     assert not at.exception
@@ -117,7 +133,7 @@ def test_page_without_optional_columns_says_what_is_missing(cdnow_path):
     dataset_id = Workspace(Path(os.environ["CRM_WORKSPACE"])).save(
         "CDNOW sample", b"raw", "cdnow.csv", Dataset(transactions=tx.lazy()), IngestReport(rows_read=tx.height))
     at = open_app_page("app_pages/portfolio.py", {Keys.DATASET_ID: dataset_id}, timeout=120)
-    assert "Margin is not available: the data has no cost column." in captions(at)
+    assert "Margin is not available: the data has no cost column." in captions(open_panel(at, Keys.PF_TIER_PANEL))
     expected = pf.concentration(summarize(tx.lazy()).collect())
     assert {m.label: m.value for m in at.metric}["Top 20% customers' share of revenue"] == f"{100 * expected.top20_share:.1f}%"
     texts = captions(open_tab(at, Keys.PF_TAB, COST))
@@ -125,7 +141,7 @@ def test_page_without_optional_columns_says_what_is_missing(cdnow_path):
 
 
 def test_amount_cutoffs_and_margin_ranking(demo_summary):
-    at = open_page()
+    at = open_tiers()
     at.segmented_control(key="pf_cut").set_value("amount")
     at.run()
     assert not at.exception

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from crm_core.dataset import load_dataset
 from crm_core.findings import FindingSettings, key_findings
 from crm_core.notes import NotesStore
+from ui.state import Keys
 from ui.widgets import plain
 
 DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
@@ -133,8 +134,28 @@ def _metric(at: AppTest, label: str) -> str:
     return next(metric.value for metric in at.metric if metric.label == label)
 
 
-def test_scorecard_answer_changes_score_and_is_saved():
+def _open_questions(at: AppTest, model: str) -> AppTest:
+    """Open the model's panel of questions (drawn only once opened, ui.sections.lazy_expander), as a click does."""
+    at.session_state[f"{Keys.SCORECARD_OPEN}{model}"] = True
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_scorecard_questions_are_drawn_once_their_panel_opens():
     at = _app("app_pages/scorecard.py")
+    from crm_core.scorecard import MODELS, model_label
+
+    panels = [f"{model_label(name)} – {description}" for name, description in MODELS.items()]
+    assert [expander.label for expander in at.expander if expander.label in panels] == panels
+    assert not at.radio  # four closed panels: none of the 23 questions is sent to the browser
+    _open_questions(at, "QCi")
+    assert {radio.key.split(".")[0] for radio in at.radio} == {"sc_qci"}
+    assert len(at.radio) == 8
+
+
+def test_scorecard_answer_changes_score_and_is_saved():
+    at = _open_questions(_app("app_pages/scorecard.py"), "IDIC")
     before = _metric(at, "Knowing and treating customers individually (IDIC)")
     question = at.radio(key="sc_idic.customize")
     assert question.value is None
@@ -146,7 +167,7 @@ def test_scorecard_answer_changes_score_and_is_saved():
     assert int(after.split(" / ")[0]) > int(before.split(" / ")[0])
     assert _store().load_answers("demo") == {"idic.customize": 4}
 
-    again = _app("app_pages/scorecard.py")  # a new session reads the saved answer back
+    again = _open_questions(_app("app_pages/scorecard.py"), "IDIC")  # a new session reads the saved answer back
     assert again.radio(key="sc_idic.customize").value == 4
     assert _metric(again, "Knowing and treating customers individually (IDIC)") == after
 

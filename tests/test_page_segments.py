@@ -93,6 +93,9 @@ def test_edited_rules_are_used_and_user_text_is_export_safe(demo_summary, downlo
 
 def test_apply_and_reset_rule_buttons():
     at = open_page()
+    assert not [button for button in at.button if button.label == "Apply rules"]  # drawn once its panel opens
+    at.session_state[Keys.SEG_RULES_PANEL] = True
+    at.run()
     at.button[0].click().run()  # "Apply rules" with the table unchanged: valid, applied (= the defaults)
     assert not at.exception and not at.error
     assert at.session_state[Keys.SETTINGS].rfm_settings().active_rules == rfm.DEFAULT_RULES[5]

@@ -101,12 +101,16 @@ def test_one_figure_is_identical_on_its_page_in_meeting_mode_in_the_report_and_t
 
 def test_tiers_edited_on_portfolio_survive_navigation_and_reach_meeting_mode_and_the_report(tmp_path):
     at = app("app_pages/portfolio.py")
+    at.session_state[Keys.PF_TIER_PANEL] = True  # a click opens the tier settings (ui.sections.lazy_expander)
+    at.run()
     at.text_input(key=f"{Keys.PF_TIER_NAME}0").set_value("Key accounts").run()
     at.number_input(key=f"{Keys.PF_TIER_SHARE}0").set_value(3.0).run()
     assert not at.exception
     go(at, "app_pages/overview.py")
     go(at, "app_pages/segments.py")
     go(at, "app_pages/portfolio.py")
+    at.session_state[Keys.PF_TIER_PANEL] = True
+    at.run()
     assert at.text_input(key=f"{Keys.PF_TIER_NAME}0").value == "Key accounts"
     tiers = table_with(at, "tier")
     assert tiers["tier"].tolist()[0] == "Key accounts"

@@ -1,4 +1,4 @@
-"""Lazy tabs: a page split into sections of which only the open one runs, is sent and is drawn.
+"""Lazy tabs and expanders: a page split into sections of which only the open one runs, is sent and is drawn.
 
 A page with a dozen Plotly charts spends most of a visit in the browser drawing
 them. :func:`lazy_tabs` shows the page's sections as tabs and runs only the open
@@ -10,14 +10,19 @@ and leaves the URL clean.
 Widgets inside a tab are not drawn while another tab is open, and Streamlit forgets
 a widget's value once it is not drawn. Widgets whose choice should survive a tab
 switch pass :data:`KEEP` (``persist_state``) or are bound to the URL.
+
+:func:`lazy_expander` does the same for an expander: its content runs only while it
+is open (a click on its label reruns the page), so a closed panel of questions or
+editors costs the browser one line, not its dozens of widgets.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 
 import streamlit as st
 
-__all__ = ["KEEP", "lazy_tabs"]
+__all__ = ["KEEP", "lazy_expander", "lazy_tabs"]
 
 #: ``persist_state`` for widgets inside a lazy tab: keep the choice while the manager stays on the page.
 KEEP = "page"
@@ -35,3 +40,15 @@ def lazy_tabs(key: str, sections: Mapping[str, Callable[[], None]]) -> str:
                 draw()
             return label
     raise AssertionError("st.tabs with state tracking has one open tab")  # pragma: no cover
+
+
+@contextlib.contextmanager
+def lazy_expander(label: str, key: str, expanded: bool = False, icon: str | None = None) -> Iterator[bool]:
+    """An expander whose content runs only while it is open: ``with lazy_expander(...) as opened: if opened: ...``.
+
+    ``key`` names its open state in session state (set it to True to open it from code, as a click does);
+    ``expanded`` is its state on the page's first run.
+    """
+    panel = st.expander(label, expanded=expanded, key=key, icon=icon, on_change="rerun")
+    with panel:
+        yield bool(panel.open)

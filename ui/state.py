@@ -29,6 +29,7 @@ class Keys:
     PF_TAB = "pf_tab"          # Portfolio: open tab
     LT_TAB = "lt_tab"          # Lifetime value & retention: open tab
     DRV_TAB = "drv_tab"        # What brings the best customers: open tab
+    INTERACT_TAB = "int_tab"   # Interactions: open tab
     MEETING_MODE = "meeting"   # Present: meeting mode on/off (sidebar toggle)
     THEME = "theme"            # Present: chart theme in meeting mode (light / dark)
     MEETING_STEP = "step"      # Present: finding shown in meeting mode (1-based; synced by hand)
@@ -63,9 +64,11 @@ class Keys:
     DECK_TITLE = "deck_title_"              # + slide number: Deck page editors
     DECK_NOTE = "deck_note_"
     DECK_SPEAKER = "deck_speaker_"
+    DECK_EDITOR = "deck_editor_"            # + slide number: its editor panel is open (ui.sections.lazy_expander)
     DECK_NAME = "deck_name"
     PAGE_TITLE = "page_title"               # title of the page being shown (set by app.py)
     SCORECARD_ANSWER = "sc_"                # + question key: self-assessment answers
+    SCORECARD_OPEN = "sc_open_"             # + model: its questions' panel is open (ui.sections.lazy_expander)
     VIEW_NAME = "view_name"
     VIEW_PAGE = "view_page"
     VIEW_LINK = "view_link"
@@ -79,6 +82,7 @@ class Keys:
     PF_TIER_NAME = "pf_name_"                # + tier index: tier name inputs
     PF_TIER_SHARE = "pf_share_"              # + tier index: customer share (%) inputs
     PF_TIER_AMOUNT = "pf_amount_"            # + tier index: cut-off amount inputs
+    PF_TIER_PANEL = "pf_tier_panel"          # the tier settings' panel is open (ui.sections.lazy_expander)
     PF_SPLIT = "pf_split"                    # migration: first day of the later period
     PF_COST_CONTACT = "pf_cost_contact"
     PF_COST_RETURN = "pf_cost_return"
@@ -90,6 +94,7 @@ class Keys:
     PLAYBOOK = "playbook"                    # last edited playbook (pl.DataFrame), read by every page
     PLAYBOOK_BASE = "playbook_base"          # what the playbook editor started from
     PLAYBOOK_EDITOR = "playbook_editor"
+    PLAYBOOK_COVERAGE = "playbook_coverage"  # its coverage panel is open (ui.sections.lazy_expander)
     HIGH_VALUE_SHARE = "high_value_share"
     INTERACT_GROUP = "interact_group"
     WHATIF_SEGMENTS = "whatif_segments"
@@ -106,6 +111,7 @@ class Keys:
     LT_HORIZON = "lt_months"                 # CLV horizon in months (converted to weeks)
     LT_MARGIN = "lt_margin"                  # margin, percent
     LT_DISCOUNT = "lt_rate"                  # annual discount rate, percent
+    LT_SETTINGS_PANEL = "lt_settings_panel"  # the forecast settings' panel is open (ui.sections.lazy_expander)
     LT_HOLDOUT = "lt_holdout"                # holdout length in weeks
     LT_MODEL = "lt_model"                    # purchase model: auto / bg-nbd / pareto-nbd / mbg-nbd
     LT_GROUP = "lt_by"                       # CLV by value decile / tier / RFM segment
@@ -119,6 +125,7 @@ class Keys:
     SEG_AS_OF = "seg_as_of"
     SEG_RULES_EDITOR = "seg_rules_editor_"   # + bins + version
     SEG_RULES_VERSION = "seg_rules_version"
+    SEG_RULES_PANEL = "seg_rules_panel"      # the rule editor's panel is open (ui.sections.lazy_expander)
     SEG_GRID_VALUE = "seg_grid"
     SEG_TREE_BY = "seg_tree"
     SEG_COMPARE = "seg_compare"
