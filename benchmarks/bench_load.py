@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from st_client import APP_PAGES, Visits, streamlit_server, visit_pages  # noqa: E402
 
+from benchmarks.common import cpu_seconds  # noqa: E402
+
 #: Concurrent sessions (``CRM_BENCH_LOAD_SESSIONS``: fewer while developing on a shared machine).
 SESSIONS = int(os.environ.get("CRM_BENCH_LOAD_SESSIONS") or 30)
 #: The runs, each on a fresh server: seconds a manager reads a page before the next click (0 = back to
@@ -67,12 +69,6 @@ async def _warm_up(port: int) -> None:
     if visit.problems:
         print(f"  warm-up problem: {visit.problems[0]}")
     await asyncio.sleep(10)
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU seconds (user + system, every thread) a process has used: a figure the machine's load does not inflate."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def print_table(visits: list[Visits], elapsed: float, think_s: float, warm: bool = False,

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import OUT
+from benchmarks.common import OUT, process_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 CHUNK_ROWS = 5_000_000
@@ -130,27 +130,14 @@ def peak_tree_rss(command: list[str], env: dict[str, str]) -> tuple[int, float, 
 
 def _tree_rss(root: int) -> tuple[int, set[int]]:
     """Resident bytes of ``root`` and all its descendants, and their process ids."""
-    parents: dict[int, int] = {}
-    resident: dict[int, int] = {}
     page = os.sysconf("SC_PAGE_SIZE")
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    tree, resident = process_tree(root), 0
+    for pid in tree:
         try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            statm = Path(f"/proc/{entry}/statm").read_text()
-        except OSError:
+            resident += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
+        except OSError:  # ended meanwhile
             continue
-        fields = stat.rsplit(")", 1)[1].split()
-        parents[int(entry)] = int(fields[1])
-        resident[int(entry)] = int(statm.split()[1]) * page
-    tree, frontier = {root}, [root]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent]
-        tree.update(children)
-        frontier += children
-    return sum(resident.get(pid, 0) for pid in tree), tree
+    return resident, tree
 
 
 #: The other file commands, measured on the orders file: (command, extra arguments).

@@ -33,6 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from st_client import streamlit_server  # noqa: E402  (the tests' server fixture, shared)
 
+from benchmarks.common import cpu_seconds  # noqa: E402
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -187,17 +189,11 @@ def _mark(seconds: float | None, target: float) -> str:
     return f"{seconds:6.2f}{' ' if seconds < target else '!'}"
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far, every thread (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _server_cpu(times: dict[str, float | None], name: str, pid: int, step, *args) -> None:
     """Time ``step`` into ``times[name]`` and the server's CPU seconds during it into ``times[name + '_cpu']``."""
-    before = _cpu_seconds(pid)
+    before = cpu_seconds(pid)
     times[name] = step(*args)
-    times[f"{name}_cpu"] = _cpu_seconds(pid) - before
+    times[f"{name}_cpu"] = cpu_seconds(pid) - before
 
 
 def demo_timings(url: str, server_pid: int) -> dict[str, dict[str, float | None]]:

@@ -45,7 +45,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import OUT, measure
+from benchmarks.common import OUT, cpu_seconds, measure, process_tree
 
 ROWS = int(os.environ.get("CRM_BENCH_WAREHOUSE_ROWS", 1_000_000))
 TARGET_ROWS = 10_000_000
@@ -164,30 +164,17 @@ def tree_cpu_seconds(root: int | None = None) -> float | None:
     exited and were waited for count through their parent's ``cutime``/``cstime``.
     """
     root = os.getpid() if root is None else root
-    tick = os.sysconf("SC_CLK_TCK")
-    parents: dict[int, int] = {}
-    seconds: dict[int, float] = {}
     try:
-        entries = [entry for entry in os.listdir("/proc") if entry.isdigit()]
-    except OSError:
+        tree = process_tree(root)
+    except OSError:  # no /proc
         return None
-    for entry in entries:
+    total = 0.0
+    for pid in tree:
         try:
-            text = Path(f"/proc/{entry}/stat").read_text()
+            total += cpu_seconds(pid, children=True)
         except OSError:  # ended meanwhile
             continue
-        fields = text[text.rindex(")") + 2:].split()  # after the command name, which may hold spaces
-        parents[int(entry)] = int(fields[1])
-        seconds[int(entry)] = sum(int(value) for value in fields[11:15]) / tick  # utime stime cutime cstime
-    if root not in seconds:
-        return None
-    tree, frontier = {root}, [root]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
-        tree.update(children)
-        frontier += children
-    return sum(seconds[pid] for pid in tree)
+    return total if tree else None
 
 
 def _timed(func) -> tuple[Any, float, float | None]:

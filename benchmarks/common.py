@@ -7,12 +7,47 @@ as ratios against the baseline measured in the same run.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import resource
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 OUT = Path(__file__).resolve().parent / "out"
+
+
+def stat_fields(pid: int) -> list[str]:
+    """``/proc/<pid>/stat`` after the command name (which may hold spaces): field 0 is the state, 1 the parent's id
+    (Linux; OSError when the process has ended or there is no /proc)."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2:].split()
+
+
+def cpu_seconds(pid: int, children: bool = False) -> float:
+    """User + system CPU seconds a process has used so far, every thread; with ``children``, also those of
+    the children it has waited for: a figure the machine's load does not inflate."""
+    fields = stat_fields(pid)
+    return sum(int(value) for value in fields[11:15 if children else 13]) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(root: int) -> set[int]:
+    """``root`` and every process descending from it (Linux /proc; empty when ``root`` is not running)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parents[int(entry)] = int(stat_fields(int(entry))[1])
+            except (OSError, ValueError, IndexError):  # ended meanwhile
+                continue
+    if root not in parents:
+        return set()
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier += children
+    return tree
 
 
 def peak_rss_mb() -> float:
