@@ -125,22 +125,18 @@ def view_settings(args: argparse.Namespace) -> AnalysisSettings:
         raise _view_error(args, str(error)) from None
 
 
-def import_on_a_thread(module: str) -> Callable[[], None]:
-    """A call that starts importing ``module`` on a thread: for :func:`load_view`'s ``meanwhile``.
+def import_on_a_thread(module: str) -> Callable[[], object]:
+    """A call that starts importing ``module`` on the shared thread pool: for :func:`load_view`'s ``meanwhile``.
 
     The file's values are parsed in Polars' own threads, outside the interpreter lock, so modules
     a command needs only afterwards (the CLV models: numpy, scipy's functions, ~60 ms on one core)
-    load in that time instead of before it. The thread only imports: should that fail, the command's
-    own import of the module afterwards raises the error where it is used."""
-    import threading
+    load in that time instead of before it. The thread only imports: should that fail, the error stays
+    in the pool's future, and the command's own import of the module afterwards raises it where it is used."""
+    import importlib
 
-    def load() -> None:
-        import importlib
+    from crm_core import parallel
 
-        with contextlib.suppress(Exception):
-            importlib.import_module(module)
-
-    return threading.Thread(target=load, name=f"import {module}", daemon=True).start
+    return lambda: parallel.submit(importlib.import_module, module)
 
 
 def load_view(args: argparse.Namespace, settings: AnalysisSettings | None = None, *, count_duplicates: bool = True,
