@@ -43,8 +43,11 @@ def test_in_a_process_with_scipy_special_imported_the_plain_functions_are_used()
 
 
 _THREADS = """
-import importlib.abc, sys, threading, time
+import importlib.abc, importlib.machinery, sys, threading, time
 import numpy as np
+
+if AS_CLI:  # the program is `python -m crm_core`, as for the CLI
+    sys.modules["__main__"].__spec__ = importlib.machinery.ModuleSpec("crm_core.__main__", None)
 
 entered, seen = threading.Event(), {}
 
@@ -84,6 +87,14 @@ print("ok")
 
 def test_the_light_path_on_a_thread_makes_other_threads_wait_for_the_real_package():
     """The CLI loads the models on a thread while it reads: the placeholder is never seen by another thread."""
-    done = subprocess.run([sys.executable, "-c", _THREADS], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", "AS_CLI = True" + _THREADS], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "ok"
+
+
+def test_another_program_with_threads_imports_the_plain_package():
+    """A server's threads may look scipy.special up in sys.modules: outside the CLI no placeholder is ever put there."""
+    done = subprocess.run([sys.executable, "-c", "AS_CLI = False" + _THREADS], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert "the light path was not taken" in done.stderr, done.stderr[-2000:]

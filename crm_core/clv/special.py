@@ -10,10 +10,11 @@ a placeholder package that is removed again at once: a later ``import scipy.spec
 scipy.special exports (without ``SCIPY_ARRAY_API``), so every value is bit-for-bit the same.
 While the placeholder is there, this thread holds Python's own import lock for ``scipy.special``
 and the placeholder is marked as still initialising, as the import system marks a module it is
-loading: another thread importing scipy.special meanwhile waits, then loads the real package (so
-the CLI can load the models on a thread while its main thread reads the file). Where that lock is
-not to be had (another Python) with other threads running, another scipy layout, or the array API
-switched on, the plain ``from scipy.special import ...`` is used.
+loading: another thread importing scipy.special meanwhile waits, then loads the real package. That
+is how the CLI loads the models on a thread while its main thread reads the file. Any other process
+with more than one thread (a server, whose libraries may look scipy.special up in ``sys.modules``
+without importing it), another scipy layout, or the array API switched on, uses the plain
+``from scipy.special import ...``.
 """
 from __future__ import annotations
 
@@ -37,13 +38,21 @@ def _light_ufuncs() -> Any | None:
         if spec is None or not spec.submodule_search_locations:
             return None
         with _import_lock("scipy.special") as held:
-            if not held and threading.active_count() > 1:
+            if threading.active_count() > 1 and not (held and _in_the_cli()):
                 return None
             if "scipy.special" in sys.modules:  # imported by another thread meanwhile
                 return None
             return _ufuncs_under_placeholder(spec)
     except Exception:  # noqa: BLE001 - any surprise: the ordinary import below
         return None
+
+
+def _in_the_cli() -> bool:
+    """Whether this process is the CLI (``python -m crm_core``): its other threads are its own (Polars', the pool's
+    loading the models), which only ever reach scipy.special through an import, never by reading ``sys.modules``.
+    A server's threads run libraries that may look it up there (and would find the bare placeholder)."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return getattr(spec, "name", None) == "crm_core.__main__"
 
 
 def _ufuncs_under_placeholder(spec: importlib.machinery.ModuleSpec) -> Any:
