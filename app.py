@@ -12,10 +12,12 @@ from ui.background import page_run, start_for_view
 from ui.errors import run_page
 from ui.sidebar import render_filter_chips, render_sidebar
 from ui.state import Keys
+from ui.streamlit_fixes import install as install_streamlit_fixes
 
 # A local file: a ":material/...:" page icon makes every browser fetch it from fonts.gstatic.com.
 PAGE_ICON = Path(__file__).resolve().parent / "assets" / "page_icon.png"
 st.set_page_config(page_title="Customer portfolio", page_icon=str(PAGE_ICON), layout="wide")
+install_streamlit_fixes()  # a stale timed rerun of the previous page's fragment no longer blanks a switched page
 if not is_configured():
     configure_logging()  # JSON lines on stderr (CRM_LOG_LEVEL, CRM_LOG_FORMAT)
 require_sign_in()  # no-op without an [auth] section in secrets; else sign-in screen until signed in

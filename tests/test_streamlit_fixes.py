@@ -1,0 +1,54 @@
+"""The stale-fragment-rerun workaround (ui/streamlit_fixes.py): what it rewrites, and that it is installed."""
+from __future__ import annotations
+
+from streamlit.runtime.scriptrunner.script_runner import ScriptRunner
+from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
+
+from ui.streamlit_fixes import _on_the_current_page, current_page_rerun, install
+
+OVERVIEW, MEETING = "hash-of-overview", "hash-of-meeting"
+
+
+def test_a_fragment_rerun_naming_the_previous_page_runs_on_the_current_one():
+    stale = RerunData(page_script_hash=OVERVIEW, page_name="overview", fragment_id_queue=["poll"], is_auto_rerun=True)
+    rerun = current_page_rerun(stale, MEETING)
+    assert rerun.page_script_hash == MEETING and rerun.page_name == ""
+    assert rerun.fragment_id_queue == ["poll"] and rerun.is_auto_rerun  # the rest as asked
+
+
+def test_full_runs_and_fragment_runs_of_the_current_page_are_left_alone():
+    switch = RerunData(page_script_hash=MEETING, page_name="meeting")  # a page switch: a full run
+    assert current_page_rerun(switch, OVERVIEW) is switch
+    same_page = RerunData(page_script_hash=MEETING, fragment_id_queue=["controls"])
+    assert current_page_rerun(same_page, MEETING) is same_page
+    unnamed = RerunData(fragment_id_queue=["controls"])  # no page named: Streamlit's default
+    assert current_page_rerun(unnamed, MEETING) is unnamed
+    first = RerunData(page_script_hash=OVERVIEW, fragment_id_queue=["poll"])
+    assert current_page_rerun(first, "") is first  # no run yet: nothing to compare with
+
+
+def test_install_wraps_the_script_runner_once(monkeypatch):
+    original = ScriptRunner._run_script
+    monkeypatch.setattr(ScriptRunner, "_run_script", original)  # put back after the test
+    assert install() and install()
+    assert ScriptRunner._run_script.__wrapped__ is original  # type: ignore[attr-defined]  # wrapped once, not twice
+
+
+def test_the_wrapper_hands_the_runner_the_request_on_the_current_page():
+    seen: list[str] = []
+
+    class Runner:
+        def _get_script_run_ctx(self):
+            return type("Context", (), {"page_script_hash": MEETING})()
+
+    wrapped = _on_the_current_page(lambda runner, data: seen.append(data.page_script_hash))
+    wrapped(Runner(), RerunData(page_script_hash=OVERVIEW, fragment_id_queue=["poll"], is_auto_rerun=True))
+    wrapped(Runner(), RerunData(page_script_hash=OVERVIEW))  # a switch to the Overview: as asked
+    assert seen == [MEETING, OVERVIEW]
+
+
+def test_the_app_installs_it():
+    from pathlib import Path
+
+    source = (Path(__file__).resolve().parent.parent / "app.py").read_text()
+    assert "install_streamlit_fixes()" in source
