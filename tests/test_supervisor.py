@@ -70,19 +70,21 @@ def test_clv_in_the_supervised_child_gives_the_in_process_result(tmp_path, capsy
     assert child_csv.read_bytes() == here_csv.read_bytes() and child_csv.stat().st_size > 10_000
 
 
-def _childs_allocator_setting(path: Path, hand_back_at_once: bool = False) -> str:
+def _childs_allocator_setting(path: Path, hand_back_at_once: bool = False, users: str | None = None) -> str:
     """What the supervised child's jemalloc setting is for a command reading ``path``."""
     script = ("import os, sys; from crm_core.ingest.supervisor import supervised; "
               "sys.exit(supervised(lambda: print(os.environ.get('_RJEM_MALLOC_CONF', 'default')) or 0, sys.argv[1], "
               f"hand_back_at_once={hand_back_at_once}))")
     env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    if users is not None:
+        env["_RJEM_MALLOC_CONF"] = users
     done = subprocess.run([sys.executable, "-c", script, str(path)], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=60, check=True)
     return done.stdout.strip()
 
 
-def test_small_text_files_keep_the_allocators_defaults_and_large_or_packed_ones_hand_memory_back(tmp_path):
-    from crm_core.ingest.supervisor import DIRTY_AT_ONCE, FRUGAL_FROM_BYTES, JEMALLOC_CONF
+def test_small_text_files_get_huge_pages_and_large_or_packed_ones_hand_memory_back(tmp_path):
+    from crm_core.ingest.supervisor import DIRTY_AT_ONCE, FRUGAL_FROM_BYTES, HUGE_PAGES, JEMALLOC_CONF
 
     small = _orders(tmp_path)
     large = tmp_path / "large.csv"
@@ -90,7 +92,8 @@ def test_small_text_files_keep_the_allocators_defaults_and_large_or_packed_ones_
         handle.truncate(FRUGAL_FROM_BYTES)
     packed = tmp_path / "orders.csv.gz"
     packed.write_bytes(b"\x1f\x8b" + b"\x00" * 30)
-    assert _childs_allocator_setting(small) == "default"
+    assert _childs_allocator_setting(small) == HUGE_PAGES
+    assert _childs_allocator_setting(small, users="narenas:1") == "narenas:1"  # the user's setting wins
     assert _childs_allocator_setting(large) == JEMALLOC_CONF[1]
     assert _childs_allocator_setting(packed) == JEMALLOC_CONF[1]
     assert _childs_allocator_setting(small, hand_back_at_once=True) == JEMALLOC_CONF[1] + DIRTY_AT_ONCE
