@@ -174,7 +174,7 @@ def load_view(args: argparse.Namespace, settings: AnalysisSettings | None = None
         if on_disk(report):
             view = _view_on_disk(tx, settings)
         else:
-            view = (_whole_view(tx, settings) if rows_as_read else None) or apply_view(tx, settings)
+            view = (_whole_view(tx, settings, report) if rows_as_read else None) or apply_view(tx, settings)
     except ValueError as error:
         raise _view_error(args, str(error)) if getattr(args, "view", None) else IngestError(str(error)) from None
     if view.end is None and settings.filters:
@@ -183,9 +183,10 @@ def load_view(args: argparse.Namespace, settings: AnalysisSettings | None = None
     return view, settings, report
 
 
-def _whole_view(tx: pl.LazyFrame, settings: AnalysisSettings) -> View | None:
+def _whole_view(tx: pl.LazyFrame, settings: AnalysisSettings, report: IngestReport) -> View | None:
     """The view of rows read in memory when it keeps them all (no filter, and the period resolves to the file's
-    first and last order dates), with ``tx`` itself as its transactions and history; None otherwise.
+    first and last order dates, which the reader found: ``report.order_dates``), with ``tx`` itself as its
+    transactions and history; None otherwise.
 
     :func:`~crm_core.filters.apply_view` gives the same rows, in the same order, but copies them through a
     filter that keeps every one (36 MB on 1M orders, touched afresh), and its copy is chunked otherwise: sums of
@@ -198,7 +199,11 @@ def _whole_view(tx: pl.LazyFrame, settings: AnalysisSettings) -> View | None:
 
     if settings.filters:
         return None
-    first, last = tx.select(pl.col(C.ORDER_DATE).min().alias("first"), pl.col(C.ORDER_DATE).max().alias("last")).collect().row(0)
+    if report.order_dates is not None:
+        first, last = report.order_dates
+    else:
+        first, last = tx.select(pl.col(C.ORDER_DATE).min().alias("first"),
+                                pl.col(C.ORDER_DATE).max().alias("last")).collect().row(0)
     # A kept row always has its date: within [first, last], every row is in the period.
     if first is None or settings.period.resolve(first, last) != (first, last):
         return None
