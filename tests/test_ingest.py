@@ -728,3 +728,21 @@ def test_the_report_knows_the_kept_rows_first_and_last_order_date_and_their_fact
     assert report.negative_amount_rows == 1 and report.rows_rejected == 1
     assert any("dated in the future" in warning for warning in report.warnings)
     assert "order_dates" not in report.to_dict()
+
+
+@pytest.mark.parametrize("rows", [0, 1, 2, 50, 20_000])
+def test_duplicate_rows_count_rows_minus_distinct_row_hashes(rows):
+    """The count sorts the row hashes on one thread and counts distinct values along the sorted run: the same
+    number as the rows minus their distinct hashes, and as the rows minus their distinct tuples."""
+    import random
+
+    from crm_core.ingest.report import duplicate_rows
+
+    rng = random.Random(rows)
+    frame = pl.DataFrame({
+        "customer_id": [rng.choice(["A", "B", None, "C"]) for _ in range(rows)],
+        "order_date": [dt.date(2024, 1, rng.randint(1, 3)) for _ in range(rows)],
+        "amount": [rng.choice([1.5, 2.0, None]) for _ in range(rows)],
+    }, schema={"customer_id": pl.String, "order_date": pl.Date, "amount": pl.Float64})
+    expected = rows - len(set(frame.iter_rows()))
+    assert duplicate_rows(frame) == rows - frame.hash_rows().n_unique() == expected
