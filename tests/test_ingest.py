@@ -715,3 +715,34 @@ def test_cli_unusable_file_exits_non_zero_with_one_line(tmp_path):
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "No column looks like a customer id" in lines[0]
+
+
+def test_the_report_knows_the_kept_rows_first_and_last_order_date_and_their_facts(tmp_path):
+    """One pass over the kept rows gives the negative amounts, the future-dated orders and the date range
+    (the rejected row's date is not in it); a whole-file view takes its period from there."""
+    future = (dt.date.today() + dt.timedelta(days=40)).isoformat()
+    path = write(tmp_path, "o.csv", "customer_id,order_date,amount\nA,2024-03-01,10\nB,2023-12-31,-5\n"
+                                    f"C,{future},7\n,2020-01-01,3\n")
+    frame, report = read(path)
+    assert report.order_dates == (dt.date(2023, 12, 31), dt.date.fromisoformat(future))
+    assert report.negative_amount_rows == 1 and report.rows_rejected == 1
+    assert any("dated in the future" in warning for warning in report.warnings)
+    assert "order_dates" not in report.to_dict()
+
+
+@pytest.mark.parametrize("rows", [0, 1, 2, 50, 20_000])
+def test_duplicate_rows_count_rows_minus_distinct_row_hashes(rows):
+    """The count sorts the row hashes on one thread and counts distinct values along the sorted run: the same
+    number as the rows minus their distinct hashes, and as the rows minus their distinct tuples."""
+    import random
+
+    from crm_core.ingest.report import duplicate_rows
+
+    rng = random.Random(rows)
+    frame = pl.DataFrame({
+        "customer_id": [rng.choice(["A", "B", None, "C"]) for _ in range(rows)],
+        "order_date": [dt.date(2024, 1, rng.randint(1, 3)) for _ in range(rows)],
+        "amount": [rng.choice([1.5, 2.0, None]) for _ in range(rows)],
+    }, schema={"customer_id": pl.String, "order_date": pl.Date, "amount": pl.Float64})
+    expected = rows - len(set(frame.iter_rows()))
+    assert duplicate_rows(frame) == rows - frame.hash_rows().n_unique() == expected

@@ -325,3 +325,16 @@ def test_any_notation_is_read_to_the_cent_or_rejected_with_a_reason(case):
         else:
             assert rejected[line] in REASONS
             assert rejected[line] in ("ambiguous amount", "amount out of range")
+
+
+def test_values_that_could_mean_two_numbers_in_a_point_column_with_one_cast_each():
+    """The simple parse's flag: 1-3 integer digits, a point, 3 decimals, either sign; nothing else (NaN,
+    infinities, 1000 and above, below 1), null for an unreadable value; and the text is cast once."""
+    from crm_core.ingest.numbers import simple_columns
+
+    texts = ["12.500", "-12.500", "1.234", "-999.999", "999.999", "1000.000", "0.500", "-0.500", "12.50", "12.5000",
+             "1e3", "nan", "inf", "-inf", "1.2e3", "abc", None]
+    flags = [True, True, True, True, True, False, False, False, False, False, False, False, False, False, False, None, None]
+    query = pl.LazyFrame({"t": texts}).select(simple_columns(pl.col("t"), "a", False, False))
+    assert query.collect().get_column("a__two").to_list() == flags
+    assert query.explain().count(".cast(Float64)") + query.explain().count("strict_cast(Float64)") == 1

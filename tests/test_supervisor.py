@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -70,19 +72,21 @@ def test_clv_in_the_supervised_child_gives_the_in_process_result(tmp_path, capsy
     assert child_csv.read_bytes() == here_csv.read_bytes() and child_csv.stat().st_size > 10_000
 
 
-def _childs_allocator_setting(path: Path, hand_back_at_once: bool = False) -> str:
+def _childs_allocator_setting(path: Path, hand_back_at_once: bool = False, users: str | None = None) -> str:
     """What the supervised child's jemalloc setting is for a command reading ``path``."""
     script = ("import os, sys; from crm_core.ingest.supervisor import supervised; "
               "sys.exit(supervised(lambda: print(os.environ.get('_RJEM_MALLOC_CONF', 'default')) or 0, sys.argv[1], "
               f"hand_back_at_once={hand_back_at_once}))")
     env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    if users is not None:
+        env["_RJEM_MALLOC_CONF"] = users
     done = subprocess.run([sys.executable, "-c", script, str(path)], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=60, check=True)
     return done.stdout.strip()
 
 
-def test_small_text_files_keep_the_allocators_defaults_and_large_or_packed_ones_hand_memory_back(tmp_path):
-    from crm_core.ingest.supervisor import DIRTY_AT_ONCE, FRUGAL_FROM_BYTES, JEMALLOC_CONF
+def test_small_text_files_get_huge_pages_and_large_or_packed_ones_hand_memory_back(tmp_path):
+    from crm_core.ingest.supervisor import DIRTY_AT_ONCE, FRUGAL_FROM_BYTES, HUGE_PAGES, JEMALLOC_CONF, huge_pages_to_spare
 
     small = _orders(tmp_path)
     large = tmp_path / "large.csv"
@@ -90,7 +94,26 @@ def test_small_text_files_keep_the_allocators_defaults_and_large_or_packed_ones_
         handle.truncate(FRUGAL_FROM_BYTES)
     packed = tmp_path / "orders.csv.gz"
     packed.write_bytes(b"\x1f\x8b" + b"\x00" * 30)
-    assert _childs_allocator_setting(small) == "default"
+    # (huge pages only while the system has free 2 MB blocks to spare: checked apart below)
+    assert _childs_allocator_setting(small) == (HUGE_PAGES if huge_pages_to_spare() else "default")
+    assert _childs_allocator_setting(small, users="narenas:1") == "narenas:1"  # the user's setting wins
     assert _childs_allocator_setting(large) == JEMALLOC_CONF[1]
     assert _childs_allocator_setting(packed) == JEMALLOC_CONF[1]
     assert _childs_allocator_setting(small, hand_back_at_once=True) == JEMALLOC_CONF[1] + DIRTY_AT_ONCE
+
+
+def test_huge_pages_only_while_the_system_has_free_huge_blocks_to_spare(tmp_path):
+    """Free blocks per order (4 KB pages: order 9 is 2 MB, order 10 is 4 MB) summed over zones."""
+    from crm_core.ingest.supervisor import huge_pages_to_spare
+
+    if os.sysconf("SC_PAGE_SIZE") != 4096 or not Path("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size").exists():
+        pytest.skip("4 KB pages and transparent huge pages assumed by the figures below")
+    buddyinfo = tmp_path / "buddyinfo"
+    buddyinfo.write_text("Node 0, zone    DMA32      0 4 2 2 1 2 0 3 3   10   50\n"
+                         "Node 0, zone   Normal  85936 45369 17402 12063 7600 2829 1420 464 158 20 10\n")
+    # (10 + 20) 2 MB blocks + (50 + 10) 4 MB blocks = 150 huge pages = 300 MB
+    assert huge_pages_to_spare(str(buddyinfo), wanted=300 * 1024**2)
+    assert not huge_pages_to_spare(str(buddyinfo), wanted=301 * 1024**2)
+    assert not huge_pages_to_spare(str(tmp_path / "missing"))
+    buddyinfo.write_text("Node 0, zone   Normal  85936 45369 17402 12063 7600 2829 1420 464 158 0 0\n")  # fragmented
+    assert not huge_pages_to_spare(str(buddyinfo), wanted=2 * 1024**2)

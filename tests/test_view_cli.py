@@ -1,6 +1,7 @@
 """`--view FILE.json` on every command that reads a file: each key, errors, and report figures = CLI figures."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import subprocess
@@ -187,3 +188,41 @@ def test_a_view_in_another_currency_than_the_file_says_so(tmp_path, capsys):
     assert main(["portfolio", str(usd), "--view", write_view(tmp_path, {"currency": "EUR"})]) == 2
     err = capsys.readouterr().err.strip()
     assert "'currency' is EUR but the file's amounts are in USD" in err and "\n" not in err
+
+
+def _whole_view_of(tmp_path, settings):
+    """(the view load_view makes with rows_as_read=True, the rows read) for the orders above."""
+    import argparse
+
+    from crm_core.commands.common import load_view
+
+    path = tmp_path / "orders.csv"
+    path.write_text(CSV)
+    args = argparse.Namespace(path=str(path), view=None)
+    view, _, _ = load_view(args, settings, rows_as_read=True)
+    return view
+
+
+def test_a_view_keeping_every_row_is_the_rows_read_and_a_period_still_cuts(tmp_path):
+    from crm_core.filters import apply_view
+    from crm_core.settings import AnalysisSettings, Period
+
+    whole = _whole_view_of(tmp_path, AnalysisSettings())
+    assert whole.transactions is whole.history  # no copy: the rows read themselves
+    expected = apply_view(whole.transactions, AnalysisSettings())
+    assert whole.transactions.collect().equals(expected.transactions.collect())
+    assert (whole.start, whole.end, whole.first, whole.last) == (expected.start, expected.end, expected.first, expected.last)
+    # A period inside the file, and a filter, still go through apply_view (rows cut).
+    period = _whole_view_of(tmp_path, AnalysisSettings(period=Period(start=dt.date(2024, 2, 1), end=dt.date(2024, 5, 31))))
+    assert period.transactions.collect().height == 4 and period.start == dt.date(2024, 2, 1)
+    filtered = _whole_view_of(tmp_path, AnalysisSettings(filters=(("channel", ("Web",)),)))
+    assert filtered.transactions.collect().height == 5
+
+
+def test_summary_of_a_period_counts_the_period_only(orders, tmp_path, capsys):
+    import polars  # noqa: F401  (loaded: main() runs in this process, where capsys sees its output)
+
+    view = write_view(tmp_path, {"period": {"start": "2024-02-01", "end": "2024-05-31"}})
+    payload = run_json(capsys, "summary", orders, "--view", view)
+    assert (payload["rows_valid"], payload["customers"], payload["revenue"]) == (8, 4, 450.0)
+    assert (payload["first_date"], payload["last_date"]) == ("2024-02-01", "2024-05-01")

@@ -59,7 +59,7 @@ def _summary(args: argparse.Namespace) -> int:
     from crm_core.schema import C
 
     duplicates = DuplicatesAlongside()  # counted on a thread while the totals below run
-    view, _, report = load_view(args, duplicates=duplicates)
+    view, _, report = load_view(args, duplicates=duplicates, rows_as_read=True)  # exact sums, counts and extremes
     tx = view.transactions
     one_slice = report.rows_valid <= ROWS_PER_SLICE  # then the customers are counted in the same pass
     totals = tx.select(

@@ -78,6 +78,9 @@ class IngestReport:
     lines: pl.DataFrame | None = None
     #: Where the duplicates sentence goes in ``warnings`` when the count comes later (:func:`record_duplicates`).
     duplicates_at: int | None = field(default=None, repr=False, compare=False)
+    #: First and last order date of the kept rows, as the reader found them (None: not known, e.g. after a worker
+    #: read; the caller then asks the rows). Not saved with the report.
+    order_dates: tuple[dt.date, dt.date] | None = field(default=None, repr=False, compare=False)
 
     def all_rejected(self) -> pl.LazyFrame:
         """Every rejected row (line, raw, reason), from the spill file when there is one."""
@@ -185,11 +188,32 @@ def build_report(
     )
     if valid.height:
         report.duplicate_rows = duplicate_rows(valid) if inputs.count_duplicates is True else None
-        if "amount" in valid.columns:
-            report.negative_amount_rows = int((valid.get_column("amount") < 0).sum())
-        report.warnings.extend(future_warning(*future_dates(valid)))
+        negative, future, latest, report.order_dates = _kept_row_facts(valid)
+        if negative is not None:
+            report.negative_amount_rows = negative
+        report.warnings.extend(future_warning(future, latest))
     finish_report(report, inputs.notes, inputs.what)
     return valid.lazy(), report
+
+
+def _kept_row_facts(valid: pl.DataFrame) -> tuple[int | None, int, dt.date | None, tuple[dt.date, dt.date] | None]:
+    """In one pass over the kept rows: the negative amounts (None without amounts), the orders dated after
+    tomorrow and the latest of them (:func:`future_dates`), and the first and last order dates (None without them)."""
+    has_amount, has_date = "amount" in valid.columns, "order_date" in valid.columns
+    if not has_amount and not has_date:
+        return None, 0, None, None
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    date = pl.col("order_date")
+    facts = valid.select(
+        *([(pl.col("amount") < 0).sum().alias("negative")] if has_amount else []),
+        *([(date > tomorrow).sum().alias("future"), date.min().alias("first"), date.max().alias("last")] if has_date else []),
+    ).row(0, named=True)
+    negative = int(facts["negative"]) if has_amount else None
+    if not has_date:
+        return negative, 0, None, None
+    future = int(facts["future"] or 0)
+    first, last = facts["first"], facts["last"]
+    return negative, future, last if future else None, (first, last) if first is not None else None
 
 
 def future_dates(valid: pl.DataFrame) -> tuple[int, dt.date | None]:
@@ -335,9 +359,12 @@ def duplicate_rows(frame: pl.DataFrame) -> int:
     """Rows identical to an earlier row in every column.
 
     Counted on 64-bit row hashes (rows minus distinct hashes): a false match
-    needs a hash collision, about 1 in 10^8 for 10M rows.
+    needs a hash collision, about 1 in 10^8 for 10M rows. The hashes are sorted on one thread, and their
+    distinct values counted along the sorted run: ``n_unique()`` sorts them on every core, for half the CPU
+    time in about the same wall time (1M rows: 22 ms against 44 ms of CPU, 22-24 ms either way), and the count
+    usually runs beside other queries (:class:`DuplicatesAlongside`), whose cores it would take.
     """
-    return frame.height - row_hashes(frame).n_unique()
+    return frame.height - row_hashes(frame).sort(multithreaded=False).n_unique()
 
 
 def _duplicates_sentence(count: int) -> str:

@@ -418,7 +418,8 @@ def _utf8_text(path: Path, size: int, settings: _Settings, staging: _Staging, de
     if not complete:  # drop the last, probably cut, line
         _refuse_giant_lines(text)
         text = text[: text.rfind("\n") + 1] or text
-    if not text.strip() or re.fullmatch(r"\ufeff?sep=.\s*", text):  # nothing, or only Excel's "sep=;" line
+    # Nothing (isspace(): what strip() removes, without copying the megabyte), or only Excel's "sep=;" line.
+    if not text or text.isspace() or re.fullmatch(r"\ufeff?sep=.\s*", text):
         raise IngestError(EMPTY_FILE)
     csv_path = path
     if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig", "ascii") or _has_lone_cr(path):

@@ -93,9 +93,43 @@ JEMALLOC_CONF = ("_RJEM_MALLOC_CONF", "retain:false,muzzy_decay_ms:0")
 #: pages stayed resident under the next (a report on 3M orders read in batches: 600-670 MB between findings,
 #: 360-400 MB without them).
 DIRTY_AT_ONCE = ",dirty_decay_ms:0"
+#: Smaller files (the ones not read frugally): Polars' memory in transparent huge pages where the system offers
+#: them on request (``madvise``, as on most Linux distributions). A command on 1M orders touches some 150 MB afresh
+#: (the file's bytes, the parsed columns, the totals' intermediates); in 4 KB pages that is about 40,000 page faults,
+#: and on a virtual machine each costs microseconds of system time: a tenth of the command. In 2 MB pages the faults
+#: are a few hundred, for about 20 MB more resident memory. A user's setting wins; where the system has no
+#: transparent huge pages jemalloc ignores it. Only while the system has free 2 MB blocks to spare
+#: (:func:`huge_pages_to_spare`): a huge page asked for when there is none makes the kernel compact memory
+#: first (the ``defrag=madvise`` default), and such stalls were seen to cost 0.3 s (docs/clv.md, session 7).
+HUGE_PAGES = "thp:always"
+#: Memory the system must have free in huge-page blocks for :data:`HUGE_PAGES` (a command on a file under
+#: :data:`FRUGAL_FROM_BYTES` touches 150-250 MB).
+SPARE_HUGE_BYTES = 512 * 1024**2
+_HUGE_PAGE_SIZE = "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size"
 #: glibc's malloc arenas (numpy, scipy, Python): two, as for the sandbox's worker (MALLOC_ARENA_MAX=2), not
 #: one per thread, each reserving 64 MB of address space.
 M_ARENA_MAX, ARENAS = -8, 2
+
+
+def huge_pages_to_spare(buddyinfo: str = "/proc/buddyinfo", wanted: int = SPARE_HUGE_BYTES) -> bool:
+    """Whether the kernel has at least ``wanted`` bytes free in blocks of a huge page or more, so that huge pages
+    come without compacting memory (``/proc/buddyinfo``: per zone, the free blocks of 2^order pages). False where
+    it cannot tell."""
+    try:
+        with open(_HUGE_PAGE_SIZE) as handle:
+            huge = int(handle.read())
+        with open(buddyinfo) as handle:
+            lines = handle.read().splitlines()
+        page = os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return False
+    huge_order = max(0, (huge // page).bit_length() - 1)  # 2 MB of 4 KB pages: order 9
+    found = 0
+    for line in lines:
+        counts = line.split()[4:]  # "Node 0, zone Normal" then the free blocks of order 0, 1, ...
+        with contextlib.suppress(ValueError):
+            found += sum(int(count) << (order - huge_order) for order, count in enumerate(counts) if order >= huge_order)
+    return found * huge >= wanted
 
 
 def _frugal_allocators(hand_back_at_once: bool = False) -> None:
@@ -122,6 +156,8 @@ def _child(command: Callable[[], int], stderr_fd: int, memory: int, frugal: bool
     os.environ[SUPERVISED_ENV] = "1"
     if frugal:
         _frugal_allocators(hand_back_at_once)
+    elif huge_pages_to_spare():
+        os.environ.setdefault(JEMALLOC_CONF[0], HUGE_PAGES)
     if memory:
         cap = memory + COMMAND_ADDRESS_HEADROOM
         # The soft limit caps the command; the hard one stays, so that a program the command starts
