@@ -21,22 +21,24 @@ the same result bit for bit in either process, so the figures never depend on wh
 """
 from __future__ import annotations
 
+# Light imports only: this module is loaded in the command's process before the worker is forked, and
+# that process loads Polars only after the fork (the CLI's critical path). pickle, concurrent.futures (with
+# logging) and crm_core.parallel, ~15 ms between them, are imported where they are used: by then they load
+# on the import thread during the file's parse (numpy brings pickle) or in the worker itself.
 import contextlib
 import itertools
 import os
-import pickle
 import struct
 import sys
 import threading
 import types
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from crm_core import parallel
-
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     import numpy as np
 
 T = TypeVar("T")
@@ -82,6 +84,7 @@ class _Worker:
         self._answered: dict[int, tuple[bool, Any] | None] = {}  # by the call's number
         self._numbers = itertools.count()
         self._broken = False
+        self.released = False
         self._lock = threading.Lock()
 
     @property
@@ -90,6 +93,8 @@ class _Worker:
 
     def send(self, func: Callable[..., T], args: tuple) -> Pending[T]:
         """The call sent (pickle raises for what cannot be sent: a lambda, a local function)."""
+        import pickle
+
         pending: Pending[T] = Pending(self, func, args, next(self._numbers))
         message = pickle.dumps((func, args), protocol=pickle.HIGHEST_PROTOCOL)
         self._sent.append(pending)
@@ -115,11 +120,17 @@ class _Worker:
             self._answered[oldest.number] = None if payload is None else _unpickled(payload)
         return self._answered.pop(pending.number)
 
+    def release(self) -> None:
+        """No more calls: the worker ends once it has answered those sent (it exits when its requests end)."""
+        with self._lock:  # after the messages being written
+            if not self.released:
+                self.released = True
+                os.close(self._requests)
+
     def close(self) -> None:
-        """Let the worker end (it exits when its requests end) and wait for it: the command's own time and memory
-        then include the worker's (what ``/usr/bin/time`` reports of the command)."""
-        with self._lock:
-            os.close(self._requests)
+        """Let the worker end and wait for it: the command's own time and memory then include the worker's
+        (what ``/usr/bin/time`` reports of the command)."""
+        self.release()
         os.close(self._answers)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(self.pid, 0)
@@ -151,15 +162,28 @@ def worker() -> Iterator[None]:
 
 
 def available() -> bool:
-    """Whether a worker process runs (inside :func:`worker`)."""
-    return _worker is not None
+    """Whether a worker process takes calls (inside :func:`worker`, until :func:`release`)."""
+    return _worker is not None and not _worker.released
+
+
+def release() -> None:
+    """Let the worker end now, for a command whose last call to it has been answered: it exits (~5 ms of
+    handing back its memory) while the command finishes its output, instead of after it. Later calls
+    (:func:`submit`) run on threads, as without a worker; :func:`worker` still waits for the process at its end."""
+    if _worker is not None:
+        _worker.release()
 
 
 def submit(func: Callable[..., T], *args: Any) -> Pending[T] | Future[T]:
     """``func(*args)`` on the worker when there is one and it is idle (``func`` is sent by name: a module-level
     function or a bound method); here and now when it is busy or ``func`` cannot be sent (a thread would only
     take turns with this one); without a worker, on the thread pool. All have ``.result()``."""
-    if _worker is None:
+    import pickle
+    from concurrent.futures import Future
+
+    if _worker is None or _worker.released:
+        from crm_core import parallel
+
         return parallel.submit(func, *args)
     if not _worker.busy:
         try:
@@ -173,6 +197,8 @@ def submit(func: Callable[..., T], *args: Any) -> Pending[T] | Future[T]:
 
 def _unpickled(payload: bytes) -> tuple[bool, Any] | None:
     """The worker's answer, or None when it cannot be read back (the call is then made here)."""
+    import pickle
+
     try:
         return pickle.loads(payload)  # noqa: S301 - our own child's bytes
     except Exception:  # noqa: BLE001
@@ -183,6 +209,7 @@ def _serve(requests: int, answers: int) -> None:
     """The worker: load the model modules, then answer each request until the requests end."""
     import gc
     import importlib
+    import pickle
     import warnings
 
     code = 0

@@ -89,6 +89,38 @@ def test_a_pareto_fit_in_the_worker_equals_the_fit_here():
     assert result["converged"]
 
 
+def test_a_released_worker_ends_before_the_command_and_later_calls_run_here():
+    # The CLI releases the worker once its last call is answered: it exits while the command writes its output.
+    result = _run("""
+        import json, os, time
+        from crm_core import worker
+
+        with worker.worker():
+            pid = worker.submit(os.getpid).result()
+            worker.release()
+            deadline, ended = time.monotonic() + 30, False
+            while not ended and time.monotonic() < deadline:
+                ended = os.waitpid(pid, os.WNOHANG)[0] == pid
+                time.sleep(0.01)
+            later = worker.submit(os.getpid)
+            print(json.dumps({"ended": ended, "available": worker.available(), "later_here": later.result() == os.getpid(),
+                              "later_thread": type(later).__module__.startswith("concurrent")}))
+    """)
+    assert result == {"ended": True, "available": False, "later_here": True, "later_thread": True}
+
+
+def test_the_worker_module_loads_light():
+    # Imported before the worker is forked, on the CLI's critical path (Polars loads after the fork): pickle and
+    # concurrent.futures (with logging), ~15 ms, load where they are used.
+    result = _run("""
+        import json, sys
+        import crm_core.worker
+        print(json.dumps(sorted(name for name in ("pickle", "concurrent.futures", "logging", "crm_core.parallel")
+                                if name in sys.modules)))
+    """)
+    assert result == []
+
+
 def test_what_cannot_be_sent_is_computed_here():
     result = _run("""
         import json, os

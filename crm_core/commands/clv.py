@@ -150,6 +150,7 @@ def _fit_and_report(args: argparse.Namespace, output: BinaryIO | None) -> int:
     from crm_core.customers import data_as_of
     from crm_core.export import neutralize
     from crm_core.metrics import forecast_orders, predicted_total
+    from crm_core.worker import release
 
     try:
         # It shows no duplicate count. numpy, scipy's functions and the models load while the file is parsed.
@@ -175,6 +176,8 @@ def _fit_and_report(args: argparse.Namespace, output: BinaryIO | None) -> int:
                              per_customer=lambda build: per_customer(tx, build, report.rows_valid))
         except ValueError as error:
             return fail(str(error))
+        if holdout_end is None:  # the worker's last call is answered (the holdout check below may make more)
+            release()
         payload = result.to_dict()
         payload["predicted_value_total"] = predicted_total(result)
         payload["margin"] = settings.margin
