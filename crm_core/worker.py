@@ -54,16 +54,23 @@ _WORKER_MODULES = ("crm_core.clv.models", "crm_core.clv.intervals")
 
 
 class Pending(Generic[T]):
-    """A call the worker runs; :meth:`result` waits for it (``concurrent.futures.Future``'s method)."""
+    """A call the worker runs; :meth:`result` waits for it (``concurrent.futures.Future``'s method).
 
-    def __init__(self, worker: _Worker, func: Callable[..., T], args: tuple, number: int) -> None:
-        self._worker, self._func, self._args, self.number = worker, func, args, number
+    ``after``: the call whose result is this call's first argument (:func:`submit_chain`)."""
+
+    def __init__(self, worker: _Worker, func: Callable[..., T], args: tuple, number: int,
+                 after: Pending | None = None) -> None:
+        self._worker, self._func, self._args, self.number, self._after = worker, func, args, number, after
         self._value: tuple[T] | None = None
 
     def result(self) -> T:
         if self._value is None:
             answer = self._worker.answer(self)
-            self._value = (answer[1] if answer is not None and answer[0] else self._func(*self._args),)
+            if answer is not None and answer[0]:
+                self._value = (answer[1],)
+            else:  # the worker failed: made here, on the same arguments
+                args = self._args if self._after is None else (self._after.result(), *self._args)
+                self._value = (self._func(*args),)
         return self._value[0]
 
 
@@ -91,12 +98,13 @@ class _Worker:
     def busy(self) -> bool:
         return bool(self._sent)
 
-    def send(self, func: Callable[..., T], args: tuple) -> Pending[T]:
-        """The call sent (pickle raises for what cannot be sent: a lambda, a local function)."""
+    def send(self, func: Callable[..., T], args: tuple, after: Pending | None = None) -> Pending[T]:
+        """The call sent (pickle raises for what cannot be sent: a lambda, a local function). ``after``: the call
+        sent just before, whose result the worker passes as this call's first argument."""
         import pickle
 
-        pending: Pending[T] = Pending(self, func, args, next(self._numbers))
-        message = pickle.dumps((func, args), protocol=pickle.HIGHEST_PROTOCOL)
+        pending: Pending[T] = Pending(self, func, args, next(self._numbers), after)
+        message = pickle.dumps((func, args, after is not None), protocol=pickle.HIGHEST_PROTOCOL)
         self._sent.append(pending)
         # Written by a thread: a message larger than the pipe would otherwise block this one until the
         # worker reads it, and the worker may be writing an answer that waits for this one to read.
@@ -166,6 +174,11 @@ def available() -> bool:
     return _worker is not None and not _worker.released
 
 
+def idle() -> bool:
+    """Whether a worker process takes calls (:func:`available`) and has none to answer now."""
+    return available() and _worker is not None and not _worker.busy
+
+
 def release() -> None:
     """Let the worker end now, for a command whose last call to it has been answered: it exits (~5 ms of
     handing back its memory) while the command finishes its output, instead of after it. Later calls
@@ -192,6 +205,35 @@ def submit(func: Callable[..., T], *args: Any) -> Pending[T] | Future[T]:
             pass
     done: Future[T] = Future()
     done.set_result(func(*args))
+    return done
+
+
+def submit_chain(first: Callable[..., Any], first_args: tuple, then: Callable[..., T],
+                 then_args: tuple) -> tuple[Pending[Any], Pending[T]] | None:
+    """``first(*first_args)`` and then ``then(that result, *then_args)``, both on the worker, queued behind the
+    calls it is answering: the second call needs no round trip through this process, which meanwhile makes
+    other calls of its own. None without a worker, or when the calls cannot be sent (the caller makes them
+    as it would without one)."""
+    import pickle
+
+    if _worker is None or _worker.released:
+        return None
+    try:
+        before = _worker.send(first, first_args)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return None
+    try:
+        return before, _worker.send(then, then_args, after=before)
+    except (pickle.PicklingError, TypeError, AttributeError):  # the first is on its way: the second is made here
+        done: Future[T] = _here_after(before, then, then_args)
+        return before, done  # type: ignore[return-value]
+
+
+def _here_after(before: Pending[Any], then: Callable[..., T], args: tuple) -> Future[T]:
+    from concurrent.futures import Future
+
+    done: Future[T] = Future()
+    done.set_result(then(before.result(), *args))
     return done
 
 
@@ -225,13 +267,16 @@ def _serve(requests: int, answers: int) -> None:
         for name in _WORKER_MODULES:
             importlib.import_module(name)
         _warm_heap()
+        answer: tuple[bool, Any] = (False, None)
         while True:
             payload = _read_message(requests)
             if payload is None:  # the command closed its end: done
                 break
             try:
-                func, args = pickle.loads(payload)  # noqa: S301 - our own parent's bytes
-                answer: tuple[bool, Any] = (True, func(*args))
+                func, args, chained = pickle.loads(payload)  # noqa: S301 - our own parent's bytes
+                if chained and not answer[0]:
+                    raise ValueError("the call before failed")  # the parent makes both
+                answer = (True, func(answer[1], *args) if chained else func(*args))
             except Exception:  # noqa: BLE001 - the parent computes it instead
                 answer = (False, None)
             _write_message(answers, pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))

@@ -121,6 +121,53 @@ def test_the_worker_module_loads_light():
     assert result == []
 
 
+def test_a_chained_call_gets_the_result_of_the_call_before_it_in_the_worker():
+    result = _run("""
+        import json, operator, os
+        from crm_core import worker
+
+        with worker.worker():
+            first, then = worker.submit_chain(os.getpid, (), operator.ne, (os.getpid(),))
+            print(json.dumps({"first_elsewhere": first.result() != os.getpid(), "then_got_it": then.result()}))
+    """)
+    assert result == {"first_elsewhere": True, "then_got_it": True}
+
+
+def test_a_chain_whose_first_call_fails_in_the_worker_is_made_here(tmp_path):
+    # The module's folder joins the path after the fork: the worker cannot import it, so both calls are made here.
+    (tmp_path / "only_here.py").write_text("VALUE = 'here'\n")
+    result = _run(f"""
+        import importlib, json, sys
+        from crm_core import worker
+
+        with worker.worker():
+            sys.path.insert(0, {str(tmp_path)!r})
+            first, then = worker.submit_chain(importlib.import_module, ("only_here",), getattr, ("VALUE",))
+            print(json.dumps([first.result().__name__, then.result()]))
+    """)
+    assert result == ["only_here", "here"]
+
+
+def test_an_idle_worker_fits_bgnbd_and_then_pareto_nbd_from_it():
+    result = _run("""
+        import json
+        from crm_core import worker
+
+        with worker.worker():  # before Polars (crm_core.clv's __init__) is loaded
+            from crm_core.clv.fitting import compress_rows
+            from crm_core.clv.models import start_fits
+
+            x, recency, age = worker.warm_up_histories(customers=2000, seed=1)
+            coded = compress_rows(x, recency, age, inverse=False)
+            pending = start_fits(["bg-nbd", "pareto-nbd", "mbg-nbd"], coded, rest_later=True)
+            elsewhere = worker.available() and "bg-nbd" not in pending.done
+            there = {name: model.params_ for name, model in pending.result().items()}
+        here = {name: model.params_ for name, model in start_fits(["bg-nbd", "pareto-nbd", "mbg-nbd"], coded).result().items()}
+        print(json.dumps({"elsewhere": elsewhere, "same": there == here, "order": list(there)}))
+    """)
+    assert result == {"elsewhere": True, "same": True, "order": ["bg-nbd", "pareto-nbd", "mbg-nbd"]}
+
+
 def test_what_cannot_be_sent_is_computed_here():
     result = _run("""
         import json, os

@@ -263,7 +263,7 @@ def _fit(tx: pl.LazyFrame, settings: CLVSettings, rules: SufficiencyRules, holdo
     coded = compress_rows(x, t_x, age)  # shared by the fits and P(alive)
     ux, ut, uT = coded.columns
     if spend_fit is not None and worker.available():
-        spend_fit.result()  # done meanwhile (a few ms): the worker is free for Pareto/NBD
+        spend_fit.result()  # done meanwhile (a few ms): the worker is free for BG/NBD and Pareto/NBD
     # Pareto/NBD fits beside the rest (start_fits). When it fits in the worker process and the models are
     # compared before a split, their refits start meanwhile (compare_refitted), the other models on all data
     # fitted between them. Otherwise (large customer bases) they wait for it: two Pareto/NBD fits at once
