@@ -8,6 +8,9 @@ from typing import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+# Polars makes every Series from a numpy array through numpy.ma, which numpy loads on first use (~5 ms): loaded
+# with the models instead (the CLI imports them on a thread while its file is parsed), not in the first summary.
+import numpy.ma  # noqa: F401
 import polars as pl
 
 from crm_core import parallel, worker
