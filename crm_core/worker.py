@@ -300,18 +300,25 @@ def _warm_heap() -> None:
     again: measured, the same Pareto/NBD fit took two and a half times as long in the worker as in
     the command's process, whose heap has grown. Arrays then come from the heap, the heap is kept,
     and its first megabytes are touched once, here."""
-    import ctypes
-
     import numpy as np
+
+    keep_heap()
+    blocks = [np.ones(_WARM_BYTES // 8 // 8) for _ in range(8)]  # 8 arrays: each under the mmap threshold
+    del blocks
+    _warm_up_fit()
+
+
+def keep_heap() -> None:
+    """glibc's malloc keeps freed memory for the next arrays (see :func:`_warm_heap`): arrays up to 32 MB come
+    from the heap, which keeps up to 512 MB freed. For a process whose data is small (the CLI's worker, and
+    ``clv`` when it starts one); elsewhere :func:`crm_core.clv.pipeline._hand_back_memory` trims it."""
+    import ctypes
 
     with contextlib.suppress(OSError, AttributeError, TypeError):  # not glibc: its own defaults
         libc = ctypes.CDLL(None)
         libc.mallopt(_M_MMAP_THRESHOLD, 32 * 1024**2)
         libc.mallopt(_M_TRIM_THRESHOLD, 512 * 1024**2)
         libc.mallopt(_M_TOP_PAD, 16 * 1024**2)
-    blocks = [np.ones(_WARM_BYTES // 8 // 8) for _ in range(8)]  # 8 arrays: each under the mmap threshold
-    del blocks
-    _warm_up_fit()
 
 
 def _warm_up_fit() -> None:

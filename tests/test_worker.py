@@ -260,3 +260,16 @@ def test_clv_starts_its_worker_unless_the_cores_are_busy_now(tmp_path, monkeypat
     monkeypatch.setattr("os.getloadavg", lambda: (load, load, load))
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     assert clv._cores_busy() is busy
+
+
+@pytest.mark.parametrize("pays", [True, False])
+def test_clv_keeps_its_heap_only_with_a_worker(monkeypatch, pays):
+    # glibc's malloc settings for reuse (fewer page faults) only for the small files a worker is started for.
+    from crm_core.commands import clv
+
+    kept = []
+    monkeypatch.setattr(clv, "_worker_pays", lambda path: pays)
+    monkeypatch.setattr(clv, "_fit_and_report", lambda args, output: 0)
+    monkeypatch.setattr(worker, "keep_heap", lambda: kept.append(True))
+    assert clv._clv(type("Args", (), {"path": "orders.csv"})(), None) == 0
+    assert kept == ([True] if pays else [])
