@@ -285,20 +285,17 @@ def purchase_summary(tx: pl.LazyFrame, as_of: dt.date, split: dt.date | None = N
 
     purchase_date = pl.when(is_purchase(tx)).then(pl.col(C.ORDER_DATE))
     # Distinct days in the group-by: a third of the cost of counting them from the runs afterwards. With a split,
-    # each customer's distinct purchase days as a list (one distinct pass, not two), counted before and after it.
-    distinct = (purchase_date.drop_nulls().n_unique().alias("purchase_days") if split is None
-                else purchase_date.drop_nulls().unique().alias("_purchase_days"))
+    # each customer's distinct purchase days as a list (one distinct pass, not two), from which numpy reads the
+    # counts and dates before and after it (a quarter of the lines: cheaper than the group-by's own aggregations).
+    days_figures = [
+        purchase_date.min().alias("first_purchase_date"),
+        purchase_date.max().alias("last_purchase_date"),
+        purchase_date.drop_nulls().n_unique().alias("purchase_days"),
+    ] if split is None else [purchase_date.drop_nulls().unique().alias("_purchase_days")]
     runs = (
         tx.filter((pl.col(C.ORDER_DATE) <= as_of) & pl.col(C.AMOUNT).is_not_null())
         .group_by(C.CUSTOMER_ID, maintain_order=True)
-        .agg(
-            purchase_date.min().alias("first_purchase_date"),
-            purchase_date.max().alias("last_purchase_date"),
-            distinct,
-            *([] if split is None else [purchase_date.filter(purchase_date <= split).max().alias("last_purchase_to_split")]),
-            pl.col(C.ORDER_DATE).alias("_days"),
-            pl.col(C.AMOUNT).alias("_amounts"),
-        )
+        .agg(*days_figures, pl.col(C.ORDER_DATE).alias("_days"), pl.col(C.AMOUNT).alias("_amounts"))
         .collect()
     )
     if split is not None:
@@ -328,17 +325,37 @@ def purchase_summary(tx: pl.LazyFrame, as_of: dt.date, split: dt.date | None = N
 
 
 def _days_to_split(days: pl.Series, split: dt.date) -> dict[str, pl.Series]:
-    """purchase_days and purchase_days_to_split (UInt32, as ``n_unique`` counts them) from each customer's
-    distinct purchase days (a list column)."""
+    """From each customer's distinct purchase days (a list column): first_purchase_date, last_purchase_date and
+    last_purchase_to_split (null without one), purchase_days and purchase_days_to_split (UInt32), as the
+    group-by's ``min``, ``max`` and ``n_unique`` give them."""
     import numpy as np
 
     counts = days.list.len()
-    flat = days.to_frame().select(pl.col(days.name).explode(empty_as_null=False).to_physical()).to_series()
-    ends = np.cumsum(counts.to_numpy(), dtype=np.int64)
+    flat = days.to_frame().select(pl.col(days.name).explode(empty_as_null=False).to_physical()).to_series().to_numpy()
+    lengths = counts.to_numpy().astype(np.int64)
+    ends = np.cumsum(lengths)
+    up_to_split = flat <= (split - dt.date(1970, 1, 1)).days
     before = np.zeros(len(flat) + 1, dtype=np.int64)  # before[i]: days up to the split among the first i
-    np.cumsum(flat.to_numpy() <= (split - dt.date(1970, 1, 1)).days, out=before[1:])
-    to_split = before[ends] - before[ends - counts.to_numpy()]
-    return {"purchase_days": counts, "purchase_days_to_split": pl.Series(to_split, dtype=pl.UInt32)}
+    np.cumsum(up_to_split, out=before[1:])
+    to_split = before[ends] - before[ends - lengths]
+    bought = lengths > 0
+    starts = (ends - lengths)[bought]  # runs with a day: consecutive segments of ``flat``, none empty
+    first, last, last_to_split = (np.zeros(len(lengths), dtype=flat.dtype) for _ in range(3))
+    if len(starts):
+        first[bought] = np.minimum.reduceat(flat, starts)
+        last[bought] = np.maximum.reduceat(flat, starts)
+        last_to_split[bought] = np.maximum.reduceat(np.where(up_to_split, flat, np.iinfo(flat.dtype).min), starts)
+
+    def dates(name: str, values: np.ndarray, known: np.ndarray) -> pl.Series:
+        return pl.Series(name, values).cast(pl.Date).set(pl.Series(~known), None)
+
+    return {
+        "first_purchase_date": dates("first_purchase_date", first, bought),
+        "last_purchase_date": dates("last_purchase_date", last, bought),
+        "purchase_days": counts,
+        "purchase_days_to_split": pl.Series(to_split, dtype=pl.UInt32),
+        "last_purchase_to_split": dates("last_purchase_to_split", last_to_split, to_split > 0),
+    }
 
 
 def _sums_of_runs(day: np.ndarray, amount: np.ndarray, lengths: np.ndarray, first: np.ndarray) -> dict[str, np.ndarray]:

@@ -123,6 +123,10 @@ def test_purchase_days_before_and_after_a_split_by_hand(sort_lines):
     assert frame.schema["purchase_days"] == frame.schema["purchase_days_to_split"] == pl.UInt32
     rows = {r["customer_id"]: r for r in frame.select("customer_id", "purchase_days", "purchase_days_to_split",
                                                        "purchase_days_after_split", "last_purchase_to_split").to_dicts()}
+    firsts_and_lasts = {r["customer_id"]: (r["first_purchase_date"], r["last_purchase_date"])
+                        for r in frame.select("customer_id", "first_purchase_date", "last_purchase_date").to_dicts()}
+    assert firsts_and_lasts == {"a": (None, None), "b": (D(2024, 1, 3), D(2024, 2, 1)),
+                                "c": (D(2024, 2, 2), D(2024, 2, 2)), "d": (D(2024, 1, 4), D(2024, 1, 4))}
     assert rows == {
         "a": {"customer_id": "a", "purchase_days": 0, "purchase_days_to_split": 0, "purchase_days_after_split": 0,
               "last_purchase_to_split": None},  # only returns
