@@ -145,6 +145,7 @@ class _Worker:
 
 
 _worker: _Worker | None = None
+_in_worker = False  # this process is a worker
 
 
 @contextlib.contextmanager
@@ -172,6 +173,12 @@ def worker() -> Iterator[None]:
 def available() -> bool:
     """Whether a worker process takes calls (inside :func:`worker`, until :func:`release`)."""
     return _worker is not None and not _worker.released
+
+
+def shares_cores() -> bool:
+    """Whether this process and a worker process compute side by side (either of the two, while the worker
+    takes calls): each then has about one core, and splitting numpy work over threads only oversubscribes them."""
+    return _in_worker or available()
 
 
 def idle() -> bool:
@@ -254,6 +261,8 @@ def _serve(requests: int, answers: int) -> None:
     import pickle
     import warnings
 
+    global _in_worker
+    _in_worker = True
     code = 0
     try:
         # Nothing from here reaches the user's terminal, and the command's output ends when the command ends

@@ -273,3 +273,19 @@ def test_clv_keeps_its_heap_only_with_a_worker(monkeypatch, pays):
     monkeypatch.setattr(worker, "keep_heap", lambda: kept.append(True))
     assert clv._clv(type("Args", (), {"path": "orders.csv"})(), None) == 0
     assert kept == ([True] if pays else [])
+
+
+def test_numpy_work_is_not_split_over_threads_beside_the_worker():
+    # Two processes computing side by side already keep the two cores busy: no more threads in either.
+    result = _run("""
+        import json
+        from crm_core import worker
+
+        before = worker.shares_cores()
+        with worker.worker():
+            here, there = worker.shares_cores(), worker.submit(worker.shares_cores).result()
+            worker.release()
+            released = worker.shares_cores()
+        print(json.dumps([before, here, there, released]))
+    """)
+    assert result == [False, True, True, False]
