@@ -93,6 +93,7 @@ class _Worker:
         self._broken = False
         self.released = False
         self._lock = threading.Lock()
+        self._writer: threading.Thread | None = None  # the last message's writer
 
     @property
     def busy(self) -> bool:
@@ -107,12 +108,17 @@ class _Worker:
         message = pickle.dumps((func, args, after is not None), protocol=pickle.HIGHEST_PROTOCOL)
         self._sent.append(pending)
         # Written by a thread: a message larger than the pipe would otherwise block this one until the
-        # worker reads it, and the worker may be writing an answer that waits for this one to read.
-        threading.Thread(target=self._write, args=(message,), daemon=True).start()
+        # worker reads it, and the worker may be writing an answer that waits for this one to read. Each
+        # writer waits for the one before it: calls queued back to back reach the worker in the order sent.
+        writer = threading.Thread(target=self._write, args=(message, self._writer), daemon=True)
+        self._writer = writer
+        writer.start()
         return pending
 
-    def _write(self, message: bytes) -> None:
-        with self._lock:  # messages one after the other, in the order sent
+    def _write(self, message: bytes, before: threading.Thread | None) -> None:
+        if before is not None:
+            before.join()
+        with self._lock:  # not while the requests are being closed
             try:
                 _write_message(self._requests, message)
             except OSError:
@@ -130,7 +136,9 @@ class _Worker:
 
     def release(self) -> None:
         """No more calls: the worker ends once it has answered those sent (it exits when its requests end)."""
-        with self._lock:  # after the messages being written
+        if self._writer is not None:  # every message written first
+            self._writer.join()
+        with self._lock:
             if not self.released:
                 self.released = True
                 os.close(self._requests)

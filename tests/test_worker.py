@@ -133,6 +133,28 @@ def test_a_chained_call_gets_the_result_of_the_call_before_it_in_the_worker():
     assert result == {"first_elsewhere": True, "then_got_it": True}
 
 
+def test_calls_queued_back_to_back_reach_the_worker_in_the_order_sent():
+    # Messages are written by threads; here the first call's writer is slow to start, and the second's must wait.
+    result = _run("""
+        import json, operator, time
+        from crm_core import worker
+
+        original, slow = worker._Worker._write, [True]
+
+        def write(self, message, *rest):
+            if slow:
+                slow.pop()
+                time.sleep(0.2)
+            return original(self, message, *rest)
+
+        worker._Worker._write = write
+        with worker.worker():
+            first, then = worker.submit_chain(len, (b"x" * 300_000,), operator.sub, (300_000,))
+            print(json.dumps([first.result(), then.result()]))
+    """)
+    assert result == [300_000, 0]
+
+
 def test_a_chain_whose_first_call_fails_in_the_worker_is_made_here(tmp_path):
     # The module's folder joins the path after the fork: the worker cannot import it, so both calls are made here.
     (tmp_path / "only_here.py").write_text("VALUE = 'here'\n")
