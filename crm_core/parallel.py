@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import functools
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Iterable, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, TypeVar
+
+if TYPE_CHECKING:  # concurrent.futures (with logging, ~7 ms) loads with the pool: the CLI starts it during the read
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 T = TypeVar("T")
 
@@ -18,6 +20,8 @@ WORKERS = min(4, os.cpu_count() or 1)
 
 @functools.cache
 def _pool() -> ThreadPoolExecutor:
+    from concurrent.futures import ThreadPoolExecutor
+
     return ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="crm-core")
 
 

@@ -21,22 +21,24 @@ the same result bit for bit in either process, so the figures never depend on wh
 """
 from __future__ import annotations
 
+# Light imports only: this module is loaded in the command's process before the worker is forked, and
+# that process loads Polars only after the fork (the CLI's critical path). pickle, concurrent.futures (with
+# logging) and crm_core.parallel, ~15 ms between them, are imported where they are used: by then they load
+# on the import thread during the file's parse (numpy brings pickle) or in the worker itself.
 import contextlib
 import itertools
 import os
-import pickle
 import struct
 import sys
 import threading
 import types
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from crm_core import parallel
-
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     import numpy as np
 
 T = TypeVar("T")
@@ -52,16 +54,23 @@ _WORKER_MODULES = ("crm_core.clv.models", "crm_core.clv.intervals")
 
 
 class Pending(Generic[T]):
-    """A call the worker runs; :meth:`result` waits for it (``concurrent.futures.Future``'s method)."""
+    """A call the worker runs; :meth:`result` waits for it (``concurrent.futures.Future``'s method).
 
-    def __init__(self, worker: _Worker, func: Callable[..., T], args: tuple, number: int) -> None:
-        self._worker, self._func, self._args, self.number = worker, func, args, number
+    ``after``: the call whose result is this call's first argument (:func:`submit_chain`)."""
+
+    def __init__(self, worker: _Worker, func: Callable[..., T], args: tuple, number: int,
+                 after: Pending | None = None) -> None:
+        self._worker, self._func, self._args, self.number, self._after = worker, func, args, number, after
         self._value: tuple[T] | None = None
 
     def result(self) -> T:
         if self._value is None:
             answer = self._worker.answer(self)
-            self._value = (answer[1] if answer is not None and answer[0] else self._func(*self._args),)
+            if answer is not None and answer[0]:
+                self._value = (answer[1],)
+            else:  # the worker failed: made here, on the same arguments
+                args = self._args if self._after is None else (self._after.result(), *self._args)
+                self._value = (self._func(*args),)
         return self._value[0]
 
 
@@ -82,24 +91,34 @@ class _Worker:
         self._answered: dict[int, tuple[bool, Any] | None] = {}  # by the call's number
         self._numbers = itertools.count()
         self._broken = False
+        self.released = False
         self._lock = threading.Lock()
+        self._writer: threading.Thread | None = None  # the last message's writer
 
     @property
     def busy(self) -> bool:
         return bool(self._sent)
 
-    def send(self, func: Callable[..., T], args: tuple) -> Pending[T]:
-        """The call sent (pickle raises for what cannot be sent: a lambda, a local function)."""
-        pending: Pending[T] = Pending(self, func, args, next(self._numbers))
-        message = pickle.dumps((func, args), protocol=pickle.HIGHEST_PROTOCOL)
+    def send(self, func: Callable[..., T], args: tuple, after: Pending | None = None) -> Pending[T]:
+        """The call sent (pickle raises for what cannot be sent: a lambda, a local function). ``after``: the call
+        sent just before, whose result the worker passes as this call's first argument."""
+        import pickle
+
+        pending: Pending[T] = Pending(self, func, args, next(self._numbers), after)
+        message = pickle.dumps((func, args, after is not None), protocol=pickle.HIGHEST_PROTOCOL)
         self._sent.append(pending)
         # Written by a thread: a message larger than the pipe would otherwise block this one until the
-        # worker reads it, and the worker may be writing an answer that waits for this one to read.
-        threading.Thread(target=self._write, args=(message,), daemon=True).start()
+        # worker reads it, and the worker may be writing an answer that waits for this one to read. Each
+        # writer waits for the one before it: calls queued back to back reach the worker in the order sent.
+        writer = threading.Thread(target=self._write, args=(message, self._writer), daemon=True)
+        self._writer = writer
+        writer.start()
         return pending
 
-    def _write(self, message: bytes) -> None:
-        with self._lock:  # messages one after the other, in the order sent
+    def _write(self, message: bytes, before: threading.Thread | None) -> None:
+        if before is not None:
+            before.join()
+        with self._lock:  # not while the requests are being closed
             try:
                 _write_message(self._requests, message)
             except OSError:
@@ -115,17 +134,26 @@ class _Worker:
             self._answered[oldest.number] = None if payload is None else _unpickled(payload)
         return self._answered.pop(pending.number)
 
-    def close(self) -> None:
-        """Let the worker end (it exits when its requests end) and wait for it: the command's own time and memory
-        then include the worker's (what ``/usr/bin/time`` reports of the command)."""
+    def release(self) -> None:
+        """No more calls: the worker ends once it has answered those sent (it exits when its requests end)."""
+        if self._writer is not None:  # every message written first
+            self._writer.join()
         with self._lock:
-            os.close(self._requests)
+            if not self.released:
+                self.released = True
+                os.close(self._requests)
+
+    def close(self) -> None:
+        """Let the worker end and wait for it: the command's own time and memory then include the worker's
+        (what ``/usr/bin/time`` reports of the command)."""
+        self.release()
         os.close(self._answers)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(self.pid, 0)
 
 
 _worker: _Worker | None = None
+_in_worker = False  # this process is a worker
 
 
 @contextlib.contextmanager
@@ -151,15 +179,39 @@ def worker() -> Iterator[None]:
 
 
 def available() -> bool:
-    """Whether a worker process runs (inside :func:`worker`)."""
-    return _worker is not None
+    """Whether a worker process takes calls (inside :func:`worker`, until :func:`release`)."""
+    return _worker is not None and not _worker.released
+
+
+def shares_cores() -> bool:
+    """Whether this process and a worker process compute side by side (either of the two, while the worker
+    takes calls): each then has about one core, and splitting numpy work over threads only oversubscribes them."""
+    return _in_worker or available()
+
+
+def idle() -> bool:
+    """Whether a worker process takes calls (:func:`available`) and has none to answer now."""
+    return available() and _worker is not None and not _worker.busy
+
+
+def release() -> None:
+    """Let the worker end now, for a command whose last call to it has been answered: it exits (~5 ms of
+    handing back its memory) while the command finishes its output, instead of after it. Later calls
+    (:func:`submit`) run on threads, as without a worker; :func:`worker` still waits for the process at its end."""
+    if _worker is not None:
+        _worker.release()
 
 
 def submit(func: Callable[..., T], *args: Any) -> Pending[T] | Future[T]:
     """``func(*args)`` on the worker when there is one and it is idle (``func`` is sent by name: a module-level
     function or a bound method); here and now when it is busy or ``func`` cannot be sent (a thread would only
     take turns with this one); without a worker, on the thread pool. All have ``.result()``."""
-    if _worker is None:
+    import pickle
+    from concurrent.futures import Future
+
+    if _worker is None or _worker.released:
+        from crm_core import parallel
+
         return parallel.submit(func, *args)
     if not _worker.busy:
         try:
@@ -171,8 +223,39 @@ def submit(func: Callable[..., T], *args: Any) -> Pending[T] | Future[T]:
     return done
 
 
+def submit_chain(first: Callable[..., Any], first_args: tuple, then: Callable[..., T],
+                 then_args: tuple) -> tuple[Pending[Any], Pending[T]] | None:
+    """``first(*first_args)`` and then ``then(that result, *then_args)``, both on the worker, queued behind the
+    calls it is answering: the second call needs no round trip through this process, which meanwhile makes
+    other calls of its own. None without a worker, or when the calls cannot be sent (the caller makes them
+    as it would without one)."""
+    import pickle
+
+    if _worker is None or _worker.released:
+        return None
+    try:
+        before = _worker.send(first, first_args)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return None
+    try:
+        return before, _worker.send(then, then_args, after=before)
+    except (pickle.PicklingError, TypeError, AttributeError):  # the first is on its way: the second is made here
+        done: Future[T] = _here_after(before, then, then_args)
+        return before, done  # type: ignore[return-value]
+
+
+def _here_after(before: Pending[Any], then: Callable[..., T], args: tuple) -> Future[T]:
+    from concurrent.futures import Future
+
+    done: Future[T] = Future()
+    done.set_result(then(before.result(), *args))
+    return done
+
+
 def _unpickled(payload: bytes) -> tuple[bool, Any] | None:
     """The worker's answer, or None when it cannot be read back (the call is then made here)."""
+    import pickle
+
     try:
         return pickle.loads(payload)  # noqa: S301 - our own child's bytes
     except Exception:  # noqa: BLE001
@@ -183,8 +266,11 @@ def _serve(requests: int, answers: int) -> None:
     """The worker: load the model modules, then answer each request until the requests end."""
     import gc
     import importlib
+    import pickle
     import warnings
 
+    global _in_worker
+    _in_worker = True
     code = 0
     try:
         # Nothing from here reaches the user's terminal, and the command's output ends when the command ends
@@ -198,13 +284,16 @@ def _serve(requests: int, answers: int) -> None:
         for name in _WORKER_MODULES:
             importlib.import_module(name)
         _warm_heap()
+        answer: tuple[bool, Any] = (False, None)
         while True:
             payload = _read_message(requests)
             if payload is None:  # the command closed its end: done
                 break
             try:
-                func, args = pickle.loads(payload)  # noqa: S301 - our own parent's bytes
-                answer: tuple[bool, Any] = (True, func(*args))
+                func, args, chained = pickle.loads(payload)  # noqa: S301 - our own parent's bytes
+                if chained and not answer[0]:
+                    raise ValueError("the call before failed")  # the parent makes both
+                answer = (True, func(answer[1], *args) if chained else func(*args))
             except Exception:  # noqa: BLE001 - the parent computes it instead
                 answer = (False, None)
             _write_message(answers, pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
@@ -228,18 +317,25 @@ def _warm_heap() -> None:
     again: measured, the same Pareto/NBD fit took two and a half times as long in the worker as in
     the command's process, whose heap has grown. Arrays then come from the heap, the heap is kept,
     and its first megabytes are touched once, here."""
-    import ctypes
-
     import numpy as np
+
+    keep_heap()
+    blocks = [np.ones(_WARM_BYTES // 8 // 8) for _ in range(8)]  # 8 arrays: each under the mmap threshold
+    del blocks
+    _warm_up_fit()
+
+
+def keep_heap() -> None:
+    """glibc's malloc keeps freed memory for the next arrays (see :func:`_warm_heap`): arrays up to 32 MB come
+    from the heap, which keeps up to 512 MB freed. For a process whose data is small (the CLI's worker, and
+    ``clv`` when it starts one); elsewhere :func:`crm_core.clv.pipeline._hand_back_memory` trims it."""
+    import ctypes
 
     with contextlib.suppress(OSError, AttributeError, TypeError):  # not glibc: its own defaults
         libc = ctypes.CDLL(None)
         libc.mallopt(_M_MMAP_THRESHOLD, 32 * 1024**2)
         libc.mallopt(_M_TRIM_THRESHOLD, 512 * 1024**2)
         libc.mallopt(_M_TOP_PAD, 16 * 1024**2)
-    blocks = [np.ones(_WARM_BYTES // 8 // 8) for _ in range(8)]  # 8 arrays: each under the mmap threshold
-    del blocks
-    _warm_up_fit()
 
 
 def _warm_up_fit() -> None:

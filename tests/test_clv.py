@@ -377,3 +377,16 @@ def test_memory_handed_back_between_steps_changes_no_figure(cdnow_fit, monkeypat
     assert len(calls) >= 3 and set(calls) == {cdnow_fit.customers.height}
     assert forced.customers.equals(cdnow_fit.customers)
     assert forced.to_dict() == cdnow_fit.to_dict()
+
+
+def test_the_models_bring_numpy_ma_for_polars_series():
+    # Polars makes each Series from a numpy array through numpy.ma; the CLI imports the models on a thread while
+    # it parses the file, so numpy.ma loads then and not in the customer summary afterwards.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run([sys.executable, "-c", "import sys, crm_core.clv; print('numpy.ma' in sys.modules)"],
+                          cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=120,
+                          check=True)
+    assert done.stdout.strip() == "True"

@@ -108,6 +108,37 @@ def test_purchase_summary_by_hand(sort_lines):
     assert rows["c"]["purchase_days"] == 1 and rows["c"]["first_day_amount"] == 3.0
 
 
+@pytest.mark.parametrize("sort_lines", [False, True])
+def test_purchase_days_before_and_after_a_split_by_hand(sort_lines):
+    # Counted from each customer's distinct purchase days (one list): the split day itself is before the split.
+    lines = pl.LazyFrame({
+        "customer_id": ["a", "a", "b", "b", "b", "b", "b", "c", "d", "d"],
+        "order_date": [D(2024, 1, 5), D(2024, 2, 5), D(2024, 1, 10), D(2024, 1, 3), D(2024, 1, 3), D(2024, 2, 1),
+                       D(2024, 1, 20), D(2024, 2, 2), D(2024, 1, 4), D(2024, 1, 4)],
+        "amount": [-4.0, -1.0, 10.0, 5.0, 6.0, 7.0, 2.0, 3.0, 1.0, -1.0],
+    })
+    if sort_lines:
+        lines = lines.sort("order_date", maintain_order=True)
+    frame = purchase_summary(lines, D(2024, 2, 28), split=D(2024, 1, 20)).collect()
+    assert frame.schema["purchase_days"] == frame.schema["purchase_days_to_split"] == pl.UInt32
+    rows = {r["customer_id"]: r for r in frame.select("customer_id", "purchase_days", "purchase_days_to_split",
+                                                       "purchase_days_after_split", "last_purchase_to_split").to_dicts()}
+    firsts_and_lasts = {r["customer_id"]: (r["first_purchase_date"], r["last_purchase_date"])
+                        for r in frame.select("customer_id", "first_purchase_date", "last_purchase_date").to_dicts()}
+    assert firsts_and_lasts == {"a": (None, None), "b": (D(2024, 1, 3), D(2024, 2, 1)),
+                                "c": (D(2024, 2, 2), D(2024, 2, 2)), "d": (D(2024, 1, 4), D(2024, 1, 4))}
+    assert rows == {
+        "a": {"customer_id": "a", "purchase_days": 0, "purchase_days_to_split": 0, "purchase_days_after_split": 0,
+              "last_purchase_to_split": None},  # only returns
+        "b": {"customer_id": "b", "purchase_days": 4, "purchase_days_to_split": 3, "purchase_days_after_split": 1,
+              "last_purchase_to_split": D(2024, 1, 20)},  # Jan 3 twice, Jan 10, Jan 20 (the split day), Feb 1
+        "c": {"customer_id": "c", "purchase_days": 1, "purchase_days_to_split": 0, "purchase_days_after_split": 1,
+              "last_purchase_to_split": None},  # first bought after the split
+        "d": {"customer_id": "d", "purchase_days": 1, "purchase_days_to_split": 1, "purchase_days_after_split": 0,
+              "last_purchase_to_split": D(2024, 1, 4)},  # a purchase and a return on one day
+    }
+
+
 @pytest.mark.parametrize("order", [[0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [3, 0, 4, 2, 1]])
 def test_a_refunded_repeat_purchase_leaves_exactly_zero_repeat_spend(order):
     # Float sums of these amounts leave a residue (about 1e-14) whose sign depends on the order.

@@ -89,6 +89,107 @@ def test_a_pareto_fit_in_the_worker_equals_the_fit_here():
     assert result["converged"]
 
 
+def test_a_released_worker_ends_before_the_command_and_later_calls_run_here():
+    # The CLI releases the worker once its last call is answered: it exits while the command writes its output.
+    result = _run("""
+        import json, os, time
+        from crm_core import worker
+
+        with worker.worker():
+            pid = worker.submit(os.getpid).result()
+            worker.release()
+            deadline, ended = time.monotonic() + 30, False
+            while not ended and time.monotonic() < deadline:
+                ended = os.waitpid(pid, os.WNOHANG)[0] == pid
+                time.sleep(0.01)
+            later = worker.submit(os.getpid)
+            print(json.dumps({"ended": ended, "available": worker.available(), "later_here": later.result() == os.getpid(),
+                              "later_thread": type(later).__module__.startswith("concurrent")}))
+    """)
+    assert result == {"ended": True, "available": False, "later_here": True, "later_thread": True}
+
+
+def test_the_worker_module_loads_light():
+    # Imported before the worker is forked, on the CLI's critical path (Polars loads after the fork): pickle and
+    # concurrent.futures (with logging), ~15 ms, load where they are used.
+    result = _run("""
+        import json, sys
+        import crm_core.worker
+        print(json.dumps(sorted(name for name in ("pickle", "concurrent.futures", "logging", "crm_core.parallel")
+                                if name in sys.modules)))
+    """)
+    assert result == []
+
+
+def test_a_chained_call_gets_the_result_of_the_call_before_it_in_the_worker():
+    result = _run("""
+        import json, operator, os
+        from crm_core import worker
+
+        with worker.worker():
+            first, then = worker.submit_chain(os.getpid, (), operator.ne, (os.getpid(),))
+            print(json.dumps({"first_elsewhere": first.result() != os.getpid(), "then_got_it": then.result()}))
+    """)
+    assert result == {"first_elsewhere": True, "then_got_it": True}
+
+
+def test_calls_queued_back_to_back_reach_the_worker_in_the_order_sent():
+    # Messages are written by threads; here the first call's writer is slow to start, and the second's must wait.
+    result = _run("""
+        import json, operator, time
+        from crm_core import worker
+
+        original, slow = worker._Worker._write, [True]
+
+        def write(self, message, *rest):
+            if slow:
+                slow.pop()
+                time.sleep(0.2)
+            return original(self, message, *rest)
+
+        worker._Worker._write = write
+        with worker.worker():
+            first, then = worker.submit_chain(len, (b"x" * 300_000,), operator.sub, (300_000,))
+            print(json.dumps([first.result(), then.result()]))
+    """)
+    assert result == [300_000, 0]
+
+
+def test_a_chain_whose_first_call_fails_in_the_worker_is_made_here(tmp_path):
+    # The module's folder joins the path after the fork: the worker cannot import it, so both calls are made here.
+    (tmp_path / "only_here.py").write_text("VALUE = 'here'\n")
+    result = _run(f"""
+        import importlib, json, sys
+        from crm_core import worker
+
+        with worker.worker():
+            sys.path.insert(0, {str(tmp_path)!r})
+            first, then = worker.submit_chain(importlib.import_module, ("only_here",), getattr, ("VALUE",))
+            print(json.dumps([first.result().__name__, then.result()]))
+    """)
+    assert result == ["only_here", "here"]
+
+
+def test_an_idle_worker_fits_bgnbd_and_then_pareto_nbd_from_it():
+    result = _run("""
+        import json
+        from crm_core import worker
+
+        with worker.worker():  # before Polars (crm_core.clv's __init__) is loaded
+            from crm_core.clv.fitting import compress_rows
+            from crm_core.clv.models import start_fits
+
+            x, recency, age = worker.warm_up_histories(customers=2000, seed=1)
+            coded = compress_rows(x, recency, age, inverse=False)
+            pending = start_fits(["bg-nbd", "pareto-nbd", "mbg-nbd"], coded, rest_later=True)
+            elsewhere = worker.available() and "bg-nbd" not in pending.done
+            there = {name: model.params_ for name, model in pending.result().items()}
+        here = {name: model.params_ for name, model in start_fits(["bg-nbd", "pareto-nbd", "mbg-nbd"], coded).result().items()}
+        print(json.dumps({"elsewhere": elsewhere, "same": there == here, "order": list(there)}))
+    """)
+    assert result == {"elsewhere": True, "same": True, "order": ["bg-nbd", "pareto-nbd", "mbg-nbd"]}
+
+
 def test_what_cannot_be_sent_is_computed_here():
     result = _run("""
         import json, os
@@ -181,3 +282,32 @@ def test_clv_starts_its_worker_unless_the_cores_are_busy_now(tmp_path, monkeypat
     monkeypatch.setattr("os.getloadavg", lambda: (load, load, load))
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     assert clv._cores_busy() is busy
+
+
+@pytest.mark.parametrize("pays", [True, False])
+def test_clv_keeps_its_heap_only_with_a_worker(monkeypatch, pays):
+    # glibc's malloc settings for reuse (fewer page faults) only for the small files a worker is started for.
+    from crm_core.commands import clv
+
+    kept = []
+    monkeypatch.setattr(clv, "_worker_pays", lambda path: pays)
+    monkeypatch.setattr(clv, "_fit_and_report", lambda args, output: 0)
+    monkeypatch.setattr(worker, "keep_heap", lambda: kept.append(True))
+    assert clv._clv(type("Args", (), {"path": "orders.csv"})(), None) == 0
+    assert kept == ([True] if pays else [])
+
+
+def test_numpy_work_is_not_split_over_threads_beside_the_worker():
+    # Two processes computing side by side already keep the two cores busy: no more threads in either.
+    result = _run("""
+        import json
+        from crm_core import worker
+
+        before = worker.shares_cores()
+        with worker.worker():
+            here, there = worker.shares_cores(), worker.submit(worker.shares_cores).result()
+            worker.release()
+            released = worker.shares_cores()
+        print(json.dumps([before, here, there, released]))
+    """)
+    assert result == [False, True, True, False]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypeVar, Union
 
 import numpy as np
 
-from crm_core import parallel
+from crm_core import parallel, worker
 from crm_core.clv.special import hyp2f1
 
 if TYPE_CHECKING:
@@ -73,12 +73,13 @@ def hyp2f1_threaded(a, b, c, z) -> np.ndarray:
     """``scipy.special.hyp2f1`` with broadcasting, split over threads for large inputs.
 
     The Gauss hypergeometric function is the costliest step of scoring (about
-    100 ns a value); the ufunc releases the GIL, so chunks run in parallel.
+    100 ns a value); the ufunc releases the GIL, so chunks run in parallel. Not beside a worker process
+    (the CLI's): the two processes already keep a core each busy. The same values either way.
     """
     arrays = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (a, b, c, z)))
     shape = arrays[0].shape
     a, b, c, z = (np.ravel(v) for v in arrays)
-    chunks = max(1, min(parallel.WORKERS, len(z) // _PARALLEL_MIN))
+    chunks = 1 if worker.shares_cores() else max(1, min(parallel.WORKERS, len(z) // _PARALLEL_MIN))
     bounds = np.linspace(0, len(z), chunks + 1).astype(int)
     parts = parallel.map_calls(lambda lo, hi: hyp2f1(a[lo:hi], b[lo:hi], c[lo:hi], z[lo:hi]), zip(bounds[:-1], bounds[1:]))
     return np.concatenate(parts).reshape(shape)

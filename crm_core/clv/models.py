@@ -48,13 +48,22 @@ def fit_models(names: list[str], coded: Compressed, fitted: dict[str, PurchaseMo
 
 
 class PendingFits:
-    """Purchase models being fitted: those fitted already (:attr:`done`), :meth:`fit_rest` and :meth:`result`."""
+    """Purchase models being fitted: those fitted already (:attr:`done`), :meth:`model`, :meth:`fit_rest` and
+    :meth:`result`."""
 
     def __init__(self, names: list[str], coded: Compressed, fitted: dict[str, PurchaseModel],
                  done: dict[str, PurchaseModel], pareto: Future[PurchaseModel] | Pending[PurchaseModel] | None,
-                 starts: Mapping[str, Mapping[str, float] | None]) -> None:
+                 starts: Mapping[str, Mapping[str, float] | None],
+                 elsewhere: dict[str, Pending[PurchaseModel]] | None = None) -> None:
         self._names, self._coded, self._fitted, self.done = names, coded, fitted, done
         self._pareto, self._starts = pareto, starts
+        self._elsewhere = elsewhere or {}  # quick models fitting in the worker process (BG/NBD before Pareto/NBD)
+
+    def model(self, name: str) -> PurchaseModel | None:
+        """``name`` fitted, once its fit has ended when it runs in the worker; None when it is not fitted (yet)."""
+        if name in self._elsewhere:
+            self.done[name] = self._elsewhere.pop(name).result()
+        return self.done.get(name)
 
     @classmethod
     def of(cls, fitted: Mapping[str, PurchaseModel]) -> PendingFits:
@@ -65,12 +74,14 @@ class PendingFits:
         """Fit the quick models not fitted yet (``starts``, when given, replaces :func:`start_fits`' for them)."""
         starts = self._starts if starts is None else starts
         for name in self._names:
-            if name not in self.done and name != ParetoNBDModel.NAME:
+            if name not in self.done and name not in self._elsewhere and name != ParetoNBDModel.NAME:
                 self.done[name] = make_model(name).fit_compressed(self._coded, start=starts.get(name))
 
     def result(self) -> dict[str, PurchaseModel]:
         """Every model, once Pareto/NBD's fit has ended, added to ``fitted`` in the order named."""
         self.fit_rest()
+        for name in list(self._elsewhere):
+            self.model(name)
         if self._pareto is not None:
             self.done[ParetoNBDModel.NAME] = self._pareto.result()
             self._pareto = None
@@ -94,6 +105,20 @@ def start_fits(names: list[str], coded: Compressed, fitted: dict[str, PurchaseMo
     starts = starts or {}
     order = list(dict.fromkeys(names))
     done: dict[str, PurchaseModel] = {}
+    chain = None
+    if (BetaGeoModel.NAME in order and ParetoNBDModel.NAME in order and worker.idle()
+            and len(coded.counts) <= worker.MAX_ROWS):
+        # An idle worker process fits BG/NBD and then Pareto/NBD from its estimate (no round trip through this
+        # process), while this one fits the other models: the fits' share of the command's time balanced over
+        # the two processes. The same fits, at the same starts, as below.
+        chain = worker.submit_chain(make_model(BetaGeoModel.NAME).fit_compressed,
+                                    (coded, starts.get(BetaGeoModel.NAME)),
+                                    pareto_after_bgnbd, (coded, starts.get(ParetoNBDModel.NAME)))
+    if chain is not None:
+        pending = PendingFits(order, coded, fitted, done, chain[1], starts, elsewhere={BetaGeoModel.NAME: chain[0]})
+        if not rest_later:
+            pending.fit_rest()
+        return pending
     if BetaGeoModel.NAME in order:  # first: Pareto/NBD may start from it
         done[BetaGeoModel.NAME] = make_model(BetaGeoModel.NAME).fit_compressed(coded, start=starts.get(BetaGeoModel.NAME))
     bgnbd = done.get(BetaGeoModel.NAME) or fitted.get(BetaGeoModel.NAME)
@@ -109,3 +134,10 @@ def start_fits(names: list[str], coded: Compressed, fitted: dict[str, PurchaseMo
     if not rest_later:
         pending.fit_rest()
     return pending
+
+
+def pareto_after_bgnbd(bgnbd: PurchaseModel, coded: Compressed, start: Mapping[str, float] | None) -> PurchaseModel:
+    """Pareto/NBD fitted on ``coded`` from ``start``, else from ``bgnbd``'s estimate when it converged
+    (:func:`start_from_bgnbd`), as :func:`start_fits` starts it."""
+    start = start or (start_from_bgnbd(bgnbd.params_) if bgnbd.converged_ else None)
+    return make_model(ParetoNBDModel.NAME).fit_compressed(coded, start)

@@ -8,6 +8,9 @@ from typing import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+# Polars makes every Series from a numpy array through numpy.ma, which numpy loads on first use (~5 ms): loaded
+# with the models instead (the CLI imports them on a thread while its file is parsed), not in the first summary.
+import numpy.ma  # noqa: F401
 import polars as pl
 
 from crm_core import parallel, worker
@@ -263,7 +266,7 @@ def _fit(tx: pl.LazyFrame, settings: CLVSettings, rules: SufficiencyRules, holdo
     coded = compress_rows(x, t_x, age)  # shared by the fits and P(alive)
     ux, ut, uT = coded.columns
     if spend_fit is not None and worker.available():
-        spend_fit.result()  # done meanwhile (a few ms): the worker is free for Pareto/NBD
+        spend_fit.result()  # done meanwhile (a few ms): the worker is free for BG/NBD and Pareto/NBD
     # Pareto/NBD fits beside the rest (start_fits). When it fits in the worker process and the models are
     # compared before a split, their refits start meanwhile (compare_refitted), the other models on all data
     # fitted between them. Otherwise (large customer bases) they wait for it: two Pareto/NBD fits at once

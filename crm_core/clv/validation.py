@@ -208,17 +208,18 @@ def compare_refitted(frame: pl.DataFrame, weeks: float, full: PendingFits) -> Mo
 
     BG/NBD and MBG/NBD start from their estimates on all data. Pareto/NBD starts from the BG/NBD
     refit, as on all data, so that its refit runs beside its fit on all data (each in a forked child
-    where allowed) instead of after it. The quick models' predictions are made while it runs.
+    where allowed) instead of after it. The quick models' predictions are made while it runs. The quick
+    models on all data are fitted first: BG/NBD's may still be fitting in the worker process meanwhile.
     """
     if frame.height == 0:
         raise ValueError("No purchases before the split date: pick a later split date.")
     x, t_x, age = (as_float(frame[c]) for c in ("frequency", "recency", "T"))  # float columns: no copy
     check_rfm(x, t_x, age)
     coded = compress_rows(x, t_x, age)  # with the inverse: the predictions use it too
-    split = start_fits(list(MODELS), coded, starts={BetaGeoModel.NAME: _start(full.done.get(BetaGeoModel.NAME))},
-                       rest_later=True)
     full.fit_rest()
-    split.fit_rest(starts={name: _start(full.done.get(name)) for name in MODELS if name != ParetoNBDModel.NAME})
+    split = start_fits(list(MODELS), coded, starts={BetaGeoModel.NAME: _start(full.model(BetaGeoModel.NAME))},
+                       rest_later=True)
+    split.fit_rest(starts={name: _start(full.model(name)) for name in MODELS if name != ParetoNBDModel.NAME})
     predicted = _predict_compressed(split.done, coded, weeks)
     models = split.result()
     predicted.update(_predict_compressed({name: models[name] for name in models if name not in predicted}, coded, weeks))
