@@ -4,7 +4,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import polars  # noqa: F401  (see below)
 import pytest
+
+# Loaded before any test: the CLI's supervisor forks only while Polars is not loaded yet, and a forked child's
+# output never reaches capsys. With Polars loaded, `main([...])` runs in-process for every test, whatever test file
+# ran first (tests of the forked path start the CLI as a process of its own).
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
