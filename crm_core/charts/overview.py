@@ -4,7 +4,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from crm_core.charts.theme import PALETTE, count_axis, largest, money_axis, styled
+from crm_core.charts.theme import PALETTE, count_axis, fixed_margins, largest, money_axis, styled
 from crm_core.kpis import KPI_BY_KEY
 
 _TICK_FORMAT = {"share": ".0%", "ratio": ",.2f"}  # money and count axes: crm_core.charts.theme
@@ -32,4 +32,17 @@ def kpi_trend_figure(trend: pl.DataFrame, kpi: str, grain: str) -> go.Figure:
     else:
         fig.update_yaxes(tickformat=_TICK_FORMAT[definition.kind], title_text=definition.label, rangemode="tozero")
     fig.update_xaxes(title_text=None)
-    return styled(fig, f"{definition.label} per {grain}")
+    fig = styled(fig, f"{definition.label} per {grain}")
+    fixed_margins(fig, _tick_chars(y, definition.kind))
+    return fig
+
+
+def _tick_chars(values: list, kind: str) -> int:
+    """Characters of the longest y tick label (the currency is added by ``theme.with_currency``): the top tick
+    can pass the largest value by a step."""
+    top = max((abs(float(v)) for v in values if isinstance(v, (int, float)) and v == v), default=0.0) * 1.15
+    if kind == "share":
+        return len(f"{top:.0%}")
+    if kind == "ratio":
+        return len(f"{top:,.2f}")
+    return len(f"{top:,.0f}") + 1  # +1: a minus sign (net revenue of a month of refunds)

@@ -122,6 +122,31 @@ def count_axis(fig: go.Figure, axis: str = "y", max_value: float | None = None, 
     fig.update_layout({_axis_key(axis): {**fmt.count_axis(max_value), **settings}})
 
 
+#: Width of one tick-label character at the template's 13 px tick font (digits and separators are narrower).
+_TICK_CHAR_PX = 8.5
+
+
+#: ``layout.meta`` key: the left margin :func:`fixed_margins` set, before a currency widens it.
+FIXED_LEFT = "fixed_left"
+
+
+def fixed_margins(fig: go.Figure, y_tick_chars: int, bottom: int = 45) -> None:
+    """Margins set from the longest y tick label (``y_tick_chars`` characters, affixes included) instead of
+    Plotly's automargin.
+
+    With automargin Plotly draws the axes, measures every tick label (a forced browser layout of the whole
+    page) and lays the plot out again; on a page that redraws on every filter change that second pass was
+    half the chart's drawing time. The left margin holds the labels and the y title; the bottom one
+    month labels on two lines or turned.
+    """
+    fig.update_xaxes(automargin=False)
+    fig.update_yaxes(automargin=False)
+    left = 40 + round(y_tick_chars * _TICK_CHAR_PX)  # title (15 px font, rotated) and gaps, then the labels
+    meta = dict(fig.layout.meta) if isinstance(fig.layout.meta, dict) else {}
+    meta[FIXED_LEFT] = left  # :func:`with_currency` widens it by the currency's characters
+    fig.update_layout(margin=dict(l=left, r=20, t=60, b=bottom), meta=meta)
+
+
 def largest(values: Iterable) -> float | None:
     """The largest finite number of ``values`` (None when there is none): the top of a count axis."""
     numbers = [float(value) for value in values if isinstance(value, (int, float)) and value == value]
@@ -143,4 +168,8 @@ def with_currency(fig: go.Figure, currency: str = "", locale: str = "en", extra_
     for axis in extra_axes:
         money_axis(fig, axis)
     for axis in money_axes(fig):
-        fig.update_layout({_axis_key(axis): fmt.axis_affixes(currency, locale)})
+        affixes = fmt.axis_affixes(currency, locale)
+        fig.update_layout({_axis_key(axis): affixes})
+        left = fig.layout.meta.get(FIXED_LEFT) if isinstance(fig.layout.meta, dict) else None
+        if axis == "y" and left is not None:  # fixed margins (no automargin): room for the currency too
+            fig.update_layout(margin_l=left + round(sum(map(len, affixes.values())) * _TICK_CHAR_PX))
