@@ -285,33 +285,28 @@ def action_table(
     return recommend(banded, playbook)
 
 
-def objective_totals(summary: pl.DataFrame, profile: pl.DataFrame | None, playbook: pl.DataFrame, unmatched: str,
+def objective_totals(customers: pl.DataFrame, playbook: pl.DataFrame, unmatched: str,
                      settings: ValueSettings = ValueSettings()) -> pl.DataFrame:
-    """Customers, revenue and action per objective of :func:`action_table`'s recommendations, without the table.
+    """Customers, revenue and action per objective of the playbook, without a recommendation per customer.
 
-    The same as ``action_table(summary, profile, playbook).group_by(pl.col("objective").fill_null(unmatched))
+    ``customers``: one row per customer with ``revenue``, optionally ``segment`` and ``clv`` (the columns
+    :func:`action_table`'s value band and playbook read; no id needed). The same figures as
+    ``action_table(summary, profile, playbook).group_by(pl.col("objective").fill_null(unmatched))
     .agg(pl.len().alias("customers"), pl.col("revenue").sum(), pl.col("action").first())`` (groups in no set
-    order), but each customer carries two small codes (the playbook row matched, its objective) instead of the
-    five text columns of a recommendation: 3M customers' recommendations took a few hundred MB.
-    ``summary`` needs ``customer_id`` and ``revenue``; ``profile`` as for :func:`action_table`.
+    order; revenue added per segment and value band first, so it may differ in the last bit): customers are
+    counted per segment and value band, which decide the playbook row, and the rows are matched for those few
+    pairs. 3M customers' recommendations, five text columns each, took a few hundred MB.
     """
-    banded = with_value_band(_with_profile(summary, profile, None), settings)
+    banded = with_value_band(customers, settings)
     keys = [name for name in ("segment", "value_band") if name in banded.columns]
-    best = _best_rows(banded.select(keys).unique(), playbook).select(
-        *keys, pl.col("objective").fill_null(unmatched), "action")
-    objectives = pl.concat([best["objective"], pl.Series("objective", [unmatched])]).unique(maintain_order=True)
-    index = pl.Series(range(objectives.len()), dtype=pl.UInt32)
-    codes = best.select(*keys, pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
-                        pl.col("objective").replace_strict(objectives, index, return_dtype=pl.UInt32).alias("_objective"))
-    unmatched_code = objectives.to_list().index(unmatched)
-    per_customer = banded.select(*keys, "revenue").join(codes, on=keys, how="left", nulls_equal=True, maintain_order="left")
+    pairs = (banded.select(*keys, "revenue").with_row_index("_first")
+             .group_by(keys).agg(pl.len().alias("customers"), pl.col("revenue").sum(), pl.col("_first").min()))
     del banded
-    totals = (per_customer.select(pl.col("_objective").fill_null(unmatched_code), "revenue", "_row")
-              .group_by("_objective").agg(pl.len().alias("customers"), pl.col("revenue").sum(), pl.col("_row").first()))
-    del per_customer
-    return totals.select(
-        objectives.gather(totals["_objective"]).alias("objective"), "customers", "revenue",
-        best["action"].gather(totals["_row"]).alias("action"),
+    best = _best_rows(pairs.select(keys), playbook).select(*keys, "objective", "action")
+    return (
+        pairs.join(best, on=keys, how="left", nulls_equal=True)
+        .group_by(pl.col("objective").fill_null(unmatched))
+        .agg(pl.col("customers").sum(), pl.col("revenue").sum(), pl.col("action").sort_by("_first").first())
     )
 
 
