@@ -605,7 +605,8 @@ FINDING_DIMENSIONS = ("first_product", "discount_code", "channel", "first_catego
 def acquired_profiles(dataset: Dataset, start: dt.date, end: dt.date, slicer: Slicer | None = None) -> pl.DataFrame:
     """:func:`customer_profiles` (whole history up to ``end``) of the customers acquired in ``start..end``."""
     profiles = customer_profiles(filter_period(dataset.transactions, None, end), dataset.customers, end, slicer=slicer)
-    if profiles.height and profiles["first_date"].min() >= start:  # every customer acquired in the period: no copy
+    earliest = profiles["first_date"].min() if profiles.height else None
+    if isinstance(earliest, dt.date) and earliest >= start:  # every customer acquired in the period: no copy
         return profiles
     return profiles.filter(pl.col("first_date") >= start)
 
