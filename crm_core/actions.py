@@ -285,6 +285,31 @@ def action_table(
     return recommend(banded, playbook)
 
 
+def objective_totals(customers: pl.DataFrame, playbook: pl.DataFrame, unmatched: str,
+                     settings: ValueSettings = ValueSettings()) -> pl.DataFrame:
+    """Customers, revenue and action per objective of the playbook, without a recommendation per customer.
+
+    ``customers``: one row per customer with ``revenue``, optionally ``segment`` and ``clv`` (the columns
+    :func:`action_table`'s value band and playbook read; no id needed). The same figures as
+    ``action_table(summary, profile, playbook).group_by(pl.col("objective").fill_null(unmatched))
+    .agg(pl.len().alias("customers"), pl.col("revenue").sum(), pl.col("action").first())`` (groups in no set
+    order; revenue added per segment and value band first, so it may differ in the last bit): customers are
+    counted per segment and value band, which decide the playbook row, and the rows are matched for those few
+    pairs. 3M customers' recommendations, five text columns each, took a few hundred MB.
+    """
+    banded = with_value_band(customers, settings)
+    keys = [name for name in ("segment", "value_band") if name in banded.columns]
+    pairs = (banded.select(*keys, "revenue").with_row_index("_first")
+             .group_by(keys).agg(pl.len().alias("customers"), pl.col("revenue").sum(), pl.col("_first").min()))
+    del banded
+    best = _best_rows(pairs.select(keys), playbook).select(*keys, "objective", "action")
+    return (
+        pairs.join(best, on=keys, how="left", nulls_equal=True)
+        .group_by(pl.col("objective").fill_null(unmatched))
+        .agg(pl.col("customers").sum(), pl.col("revenue").sum(), pl.col("action").sort_by("_first").first())
+    )
+
+
 def _with_profile(summary: pl.DataFrame, profile: pl.DataFrame | None, contacts: pl.DataFrame | None) -> pl.DataFrame:
     """The summary with the profile's columns it lacks and the contacts' name and e-mail, by customer."""
     table = summary

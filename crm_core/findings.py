@@ -16,6 +16,7 @@ and at-risk findings fall back to model-free versions and say so.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 from collections.abc import Callable
@@ -164,6 +165,21 @@ FORECAST_COLUMNS = (C.CUSTOMER_ID, "clv", "p_alive", "value_low", "value_high", 
                     "revenue")
 
 
+#: The columns of those held while the findings run, with rows on disk (many customers): the at-risk list, which
+#: reads the others, is drawn when the fit is made (:attr:`FindingContext.forecast`).
+HELD_FORECAST_COLUMNS = (C.CUSTOMER_ID, "clv", "p_alive", "expected_purchases", "revenue")
+
+
+def hand_back_memory() -> None:
+    """Give the C heap's freed pages back to the system (glibc's ``malloc_trim``; nothing elsewhere). NumPy's arrays
+    under 32 MB live on that heap, which keeps them for reuse once freed: after the lifetime-value fit of 300k
+    customers, 0.1 GB stayed resident that the findings never used again."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
+
+
 @dataclass
 class FindingContext:
     """What every finding reads; the customer summary is computed once, lazily."""
@@ -178,6 +194,9 @@ class FindingContext:
     #: Slices of customers that totals over many rows (KPIs, retention) are counted in, one at a time
     #: (see :func:`crm_core.customers.customer_totals`); 1 when the rows are in memory.
     slices: int = 1
+    #: The at-risk list (:func:`crm_core.clv.at_risk_customers`), drawn with the fit when the context keeps only
+    #: some of its columns (rows on disk, see :attr:`forecast`); None: drawn by the finding.
+    at_risk_list: pl.DataFrame | None = field(default=None, init=False, repr=False)
 
     @cached_property
     def period(self) -> tuple[dt.date, dt.date]:
@@ -206,8 +225,16 @@ class FindingContext:
         result = fit_clv(orders, settings, per_customer=lambda build: self.slicer(orders, build))
         if self.slicer is whole:
             return result
-        # Many customers (rows on disk): the columns the findings read alone, held while every finding runs.
-        return replace(result, customers=result.customers.select(FORECAST_COLUMNS))
+        # Many customers (rows on disk): the columns the findings read alone, held while the findings run. The
+        # at-risk list is drawn now (the one finding that reads the other columns, for its few customers), and
+        # the table kept holds only what the value, at-risk and action findings and the headline figures read.
+        from crm_core.clv import AtRiskSettings, at_risk_customers
+
+        result = replace(result, customers=result.customers.select(FORECAST_COLUMNS))
+        self.at_risk_list = at_risk_customers(result, AtRiskSettings())
+        result = replace(result, customers=result.customers.select(HELD_FORECAST_COLUMNS))
+        hand_back_memory()
+        return result
 
     @cached_property
     def clv(self) -> tuple[Any | None, str]:
@@ -235,6 +262,28 @@ class FindingContext:
         if self.precomputed_summary is not None:
             return self.precomputed_summary
         return self.slicer(self.transactions, lambda rows: summarize(rows, as_of=self.period[1]))
+
+    @cached_property
+    def customers(self) -> int:
+        """Customers in the period (the summary's rows), kept when the summary is released."""
+        return self.summary.height
+
+    @property
+    def releases_tables(self) -> bool:
+        """Whether :func:`key_findings` drops the per-customer tables once the findings that read them are made
+        (rows on disk, many customers: see :meth:`release`)."""
+        return self.slicer is not whole
+
+    def release(self, *names: str) -> None:
+        """Drop the cached tables ``names`` (``"forecast"``: the lifetime-value fit; ``"summary"``: the customer
+        summary), keeping the customer count. A finding that reads one afterwards builds it again."""
+        _ = self.customers
+        for name in names:
+            if name == "forecast":
+                self.__dict__.pop("clv", None)
+                self.at_risk_list = None
+            self.__dict__.pop(name, None)
+        hand_back_memory()
 
     @property
     def style(self) -> NumberStyle:
@@ -604,7 +653,8 @@ def _model_at_risk_finding(ctx: FindingContext, result: Any) -> Finding:
     from crm_core.clv import AtRiskSettings, at_risk_customers, at_risk_takeaway
 
     settings = AtRiskSettings()
-    at_risk = at_risk_customers(result, settings)
+    # Drawn with the fit when the context keeps only some of its columns (rows on disk, see FindingContext.forecast).
+    at_risk = ctx.at_risk_list if ctx.at_risk_list is not None else at_risk_customers(result, settings)
     bands = clv_risk_bands(result.customers, settings.min_clv_quantile, settings.max_p_alive)
     table = select_formatted(at_risk.head(15),
         pl.col(C.CUSTOMER_ID).alias("Customer"),
@@ -635,7 +685,7 @@ def migration_finding(ctx: FindingContext) -> Finding | None:
     )
 
     start, end = ctx.period
-    if (end - start).days < 60 or ctx.summary.height < 20:
+    if (end - start).days < 60 or ctx.customers < 20:
         return None
     settings = ctx.settings.analysis.tier_settings()
     earlier, later = split_period(start, end)
@@ -690,23 +740,26 @@ def retention_finding(ctx: FindingContext) -> Finding | None:
 # --- Action plan ----------------------------------------------------------------
 
 
+#: The action plan's objective for customers no playbook row matches.
+NO_PLAYBOOK_ROW = "(no matching playbook row)"
+
+
 def action_plan(ctx: FindingContext) -> pl.DataFrame:
     """Customers and revenue per objective of the default playbook, most customers first."""
-    from crm_core.actions import action_table, default_playbook
+    from crm_core.actions import default_playbook, objective_totals
     from crm_core.rfm import SEGMENT, score_customers
 
-    profile = score_customers(ctx.summary, ctx.settings.analysis.rfm_settings()).select(C.CUSTOMER_ID, pl.col(SEGMENT).alias("segment")).collect()
+    # Each customer's segment, revenue and predicted value alone (the value band ranks on it, else on revenue);
+    # the totals per objective are counted without a recommendation per customer (objective_totals).
+    customers = score_customers(ctx.summary, ctx.settings.analysis.rfm_settings()).select(
+        C.CUSTOMER_ID, "revenue", pl.col(SEGMENT).alias("segment")).collect()
     result, _ = ctx.clv
     if result is not None:
-        values = result.customers.select(C.CUSTOMER_ID, pl.col("clv").fill_nan(None), pl.col("p_alive").fill_nan(None))
-        profile = profile.join(values, on=C.CUSTOMER_ID, how="left")
-    # The summary's id and revenue alone: the value band and the totals read no other column.
-    actions = action_table(ctx.summary.select(C.CUSTOMER_ID, "revenue"), profile, default_playbook())
-    return (
-        actions.group_by(pl.col("objective").fill_null("(no matching playbook row)"))
-        .agg(pl.len().alias("customers"), pl.col("revenue").sum(), pl.col("action").first())
-        .sort(["customers", "objective"], descending=[True, False])
-    )
+        customers = customers.join(result.customers.select(C.CUSTOMER_ID, pl.col("clv").fill_nan(None)),
+                                   on=C.CUSTOMER_ID, how="left")
+    plan = objective_totals(customers.drop(C.CUSTOMER_ID), default_playbook(), NO_PLAYBOOK_ROW)
+    del customers
+    return plan.sort(["customers", "objective"], descending=[True, False])
 
 
 def actions_finding(ctx: FindingContext) -> Finding | None:
@@ -777,6 +830,12 @@ REGISTRY: dict[str, FindingFunction] = {
 }
 
 
+#: The findings that read the lifetime-value fit (besides the summary), and those that read the summary alone;
+#: the others read the rows (see :func:`key_findings`).
+FORECAST_READERS = ("value", "at_risk", "actions")
+SUMMARY_READERS = ("concentration", "tiers", "segments", "service_cost")
+
+
 def key_findings(
     dataset: Dataset,
     settings: FindingSettings | None = None,
@@ -807,14 +866,22 @@ def key_findings(
     ctx = context or FindingContext(dataset, settings or FindingSettings(), summary, profiles)
     if ctx.transactions.select(pl.len()).collect().item() == 0:
         return []
-    findings = []
-    for key, function in REGISTRY.items():
-        if keys is not None and key not in keys:
-            continue
-        finding = function(ctx)
-        if finding is not None:
-            findings.append(finding)
-    return findings
+    chosen = [key for key in REGISTRY if keys is None or key in keys]
+    if not ctx.releases_tables:
+        found = {key: REGISTRY[key](ctx) for key in chosen}
+    else:
+        # Rows on disk, many customers: the findings that read the lifetime-value fit first, then those that read
+        # the summary alone, then those that read the rows alone; each table is dropped once its last reader is
+        # done, so the row queries (KPIs, retention, migration, first-order profiles) run beside neither.
+        found = {}
+        for stage, release in ((FORECAST_READERS, "forecast"), (SUMMARY_READERS, "summary"), (None, None)):
+            for key in chosen:
+                if key not in found and (stage is None or key in stage):
+                    found[key] = REGISTRY[key](ctx)
+                    hand_back_memory()
+            if release is not None:
+                ctx.release(release)
+    return [finding for finding in (found[key] for key in chosen) if finding is not None]
 
 
 __all__ = ["REGISTRY", "Finding", "FindingContext", "FindingSettings", "key_findings"]

@@ -19,6 +19,7 @@ from crm_core.actions import (
     clean_playbook,
     default_playbook,
     explain_recommendation,
+    objective_totals,
     playbook_coverage,
     recommend,
     resolve_segment,
@@ -232,6 +233,45 @@ def test_action_table_of_segments_bands_every_customer_and_keeps_those_segments(
     assert chosen.filter(pl.col("customer_id") == "c2")["value_band"].item() == HIGH_VALUE  # rank 1 of 4 by CLV
     assert chosen.filter(pl.col("customer_id") == "c1")["value_band"].item() == "Other"  # rank 3 of 4
     assert chosen.filter(pl.col("customer_id") == "c2")["email"].item() == "b@x"
+
+
+def _grouped(actions: pl.DataFrame, unmatched: str) -> pl.DataFrame:
+    return (actions.group_by(pl.col("objective").fill_null(unmatched))
+            .agg(pl.len().alias("customers"), pl.col("revenue").sum(), pl.col("action").first()).sort("objective"))
+
+
+def _same_totals(totals: pl.DataFrame, expected: pl.DataFrame) -> None:
+    assert totals.columns == expected.columns
+    assert totals.drop("revenue").equals(expected.drop("revenue"))
+    assert totals["revenue"].to_list() == pytest.approx(expected["revenue"].to_list(), rel=1e-12)
+
+
+@pytest.mark.parametrize("with_clv", [False, True])
+def test_objective_totals_equal_the_action_table_grouped_by_objective(with_clv):
+    # 600 customers: segments (one without), revenue with ties, CLV with gaps; a playbook whose objectives repeat
+    # over rows with other actions (the first customer's action is kept), one row without objective and segments
+    # no row matches (grouped with the unmatched customers).
+    n = 600
+    ids = [f"c{i:04d}" for i in range(n)]
+    segments = ["At Risk", "Champions", "Lost", None, "Hibernating", "New Customers"]
+    summary = pl.DataFrame({"customer_id": ids, "revenue": [round((i * 37) % 101 * 1.37 - 5, 2) for i in range(n)]})
+    profile = pl.DataFrame({"customer_id": ids, "segment": [segments[(i * 5) % 6] for i in range(n)]})
+    if with_clv:
+        profile = profile.with_columns(pl.Series("clv", [None if i % 7 == 0 else float((i * 13) % 50) for i in range(n)]))
+    customers = summary.join(profile, on="customer_id", how="left", maintain_order="left").drop("customer_id")
+    book = pl.DataFrame([
+        ("At Risk", HIGH_VALUE, "Win back", "call"), ("At Risk", ANY_VALUE, "Win back", "email"),
+        ("Champions", ANY_VALUE, "Keep", "thank"), (ANY_SEGMENT, HIGH_VALUE, "Keep", "vip"),
+        ("Lost", OTHER_VALUE, None, "nothing"),
+    ], schema=["segment", "value", "objective", "action"], orient="row")
+    settings = ValueSettings(high_value_share=0.3)
+    totals = objective_totals(customers, book, "(none)", settings).sort("objective")
+    _same_totals(totals, _grouped(action_table(summary, profile, book, settings=settings), "(none)"))
+    assert set(totals["objective"]) == {"Win back", "Keep", "", "(none)"}  # a row without objective: ""
+    plan = objective_totals(customers, default_playbook(), "(none)", settings).sort("objective")
+    _same_totals(plan, _grouped(action_table(summary, profile, default_playbook(), settings=settings), "(none)"))
+    without_segments = objective_totals(customers.drop("segment"), book, "(none)", settings).sort("objective")
+    _same_totals(without_segments, _grouped(action_table(summary, profile.drop("segment"), book, settings=settings), "(none)"))
 
 
 def test_target_groups_fall_back_to_value_bands_without_segments():

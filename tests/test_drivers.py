@@ -356,3 +356,24 @@ def test_cli_on_a_shopify_export(tmp_path, capsys):
     assert got == {"Rain Shell Jacket": (1, 120.0), "Plate": (1, 70.0), "Mug": (1, 20.0)}
     codes = run_json(capsys, path, "--by", "discount_code", "--no-prediction")
     assert {g["name"]: g["customers"] for g in codes["groups"]} == {"WELCOME": 1, "(none)": 1, "SAVE": 1}
+
+
+def test_profiles_built_in_slices_equal_the_whole_without_a_second_sort():
+    # The CLI's slicer returns the customers sorted by id: the profiles are then not sorted (copied) again, and the
+    # customers acquired in a period that holds every first order are not filtered (copied) again; same frames.
+    from crm_core.demo import generate
+
+    dataset = generate(customers=300, seed=5)
+
+    def slicer(rows, build):
+        parts = [build(rows.filter(pl.col("customer_id").hash() % 3 == k)).collect() for k in range(3)]
+        return pl.concat(parts).sort("customer_id")
+
+    tx = dataset.transactions
+    first, last = tx.select(pl.col("order_date").min().alias("first"), pl.col("order_date").max().alias("last")).collect().row(0)
+    whole = drivers.customer_profiles(tx, dataset.customers, last)
+    assert drivers.customer_profiles(tx, dataset.customers, last, slicer=slicer).equals(whole)
+    everyone = drivers.acquired_profiles(dataset, first, last, slicer)
+    assert everyone.equals(whole)
+    later = first + dt.timedelta(days=400)
+    assert drivers.acquired_profiles(dataset, later, last, slicer).equals(whole.filter(pl.col("first_date") >= later))

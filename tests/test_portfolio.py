@@ -480,3 +480,42 @@ def test_tier_trend_takeaway_leaves_out_partial_first_and_last_periods():
     text = pf.trend_takeaway(trend, "month", dt.date(2024, 1, 15), dt.date(2024, 4, 10))
     assert text == "Top customers brought 50% of revenue in 2024-02 and 60% in 2024-03."
     assert "2024-01" in pf.trend_takeaway(trend, "month")  # without the period every month counts
+
+
+def _sliced(slices: int, sort: bool):
+    """A slicer as the CLI's (``per_customer``): each slice of customers built alone, by the id's hash,
+    then sorted by id (or left in slice order)."""
+    def slicer(tx, build):
+        parts = [build(tx.filter(pl.col("customer_id").hash() % slices == k)).collect() for k in range(slices)]
+        whole = pl.concat(parts)
+        return whole.sort("customer_id") if sort else whole
+    return slicer
+
+
+def _many_tx(cost: bool = False) -> pl.LazyFrame:
+    """400 customers over 2024 with ties of revenue, returns and customers of one half alone."""
+    i = pl.int_range(3000, eager=True)
+    frame = pl.DataFrame({"i": i}).select(
+        customer_id=pl.format("C{}", (pl.col("i") * 7919) % 400),
+        order_date=pl.date(2024, 1, 1) + pl.duration(days=(pl.col("i") * 104729) % 182),
+        amount=pl.when(pl.col("i") % 41 == 0).then(-15.0).otherwise(((pl.col("i") * 31) % 7 * 10).cast(pl.Float64)),
+        cost=((pl.col("i") * 13) % 5 * 3).cast(pl.Float64),
+    ).filter(~(pl.col("customer_id").is_in(["C1", "C2"]) & (pl.col("order_date") > D(2024, 3, 31))))
+    return (frame if cost else frame.drop("cost")).lazy()
+
+
+@pytest.mark.parametrize("settings", [
+    pf.TierSettings(), TWO, pf.TierSettings(names=("Top", "Rest"), value="margin", shares=(0.5,)),
+    pf.TierSettings(names=("Big", "Mid", "Small"), shares=(0.2, 0.3), amounts=(300.0, 100.0)),
+])
+@pytest.mark.parametrize("slices, sort", [(1, False), (3, True), (4, False)])
+def test_migration_in_slices_equals_the_whole(settings, slices, sort):
+    # The sliced path ranks and joins numbers per customer instead of their ids: the same flows, tie for tie.
+    tx = _many_tx(cost=True)
+    whole = pf.tier_migration(tx, EARLIER, LATER, settings)
+    sliced = pf.tier_migration(tx, EARLIER, LATER, settings, slicer=_sliced(slices, sort))
+    assert sliced.schema == whole.schema
+    assert sliced.drop("earlier_revenue", "later_revenue").equals(whole.drop("earlier_revenue", "later_revenue"))
+    assert sliced["earlier_revenue"].to_list() == pytest.approx(whole["earlier_revenue"].to_list(), rel=1e-12)
+    assert sliced["later_revenue"].to_list() == pytest.approx(whole["later_revenue"].to_list(), rel=1e-12)
+    assert whole.height >= 5 and whole["customers"].sum() == 400

@@ -148,3 +148,33 @@ def test_kpi_finding_on_summarized_data():
     assert "From 5 Jan 2021 to 5 Feb 2021: 2 customers placed 3 orders worth 180;" in finding.headline
     assert "average order was 60.00" in finding.headline
     assert summarize(_tx(rows)).collect().height == 2
+
+
+def _hash_slicer(slices: int):
+    """A slicer as the CLI's for rows on disk (``per_customer``): each slice of customers alone, by the id's hash."""
+    def slicer(tx, build):
+        parts = [build(tx.filter(pl.col("customer_id").hash() % slices == k).collect().lazy()).collect()
+                 for k in range(slices)]
+        return pl.concat(parts).sort("customer_id")
+    return slicer
+
+
+def test_findings_with_the_tables_released_equal_those_of_a_whole_context():
+    # Rows on disk (a slicer): the findings that read the fit, then the summary, then the rows, each table dropped
+    # after its last reader; the same findings, in the same order, as a context that keeps everything.
+    from crm_core.demo import generate
+    from crm_core.findings import FindingContext
+
+    dataset = generate(customers=800, seed=3)
+    whole = key_findings(dataset, FindingSettings())
+    context = FindingContext(dataset, FindingSettings(), slicer=_hash_slicer(3), slices=3)
+    assert context.releases_tables
+    sliced = key_findings(dataset, context=context)
+    assert [f.key for f in sliced] == [f.key for f in whole]
+    assert {"value", "at_risk", "actions", "migration", "service_cost"} <= {f.key for f in whole}  # the fit is used
+    for a, b in zip(sliced, whole):
+        assert (a.headline, a.detail, a.method, a.chart) == (b.headline, b.detail, b.method, b.chart), a.key
+        assert a.table is not None and b.table is not None and a.table.equals(b.table), a.key
+    assert next(f for f in sliced if f.key == "at_risk").title == "Valuable customers at risk"  # drawn with the fit
+    assert context.customers == 800
+    assert "summary" not in context.__dict__ and "forecast" not in context.__dict__ and context.at_risk_list is None

@@ -67,14 +67,15 @@ def _deck(args: argparse.Namespace, out: Path) -> int:
     with streaming_when_on_disk(ingest_report):
         context = finding_context(dataset, settings, ingest_report)
         forecast_first(context, ingest_report)
-        summary = context.summary  # the customers every slide counts
+        customers = context.customers  # the customers every slide counts
         keys = tuple(entry.figure_id for entry in deck.entries if not entry.is_page_chart)
+        # The findings drop the per-customer tables once read when the rows are on disk (key_findings): the
+        # slides are prepared from the findings alone, not from a summary held here.
         findings = key_findings(dataset, settings, keys=keys, context=context)
-        slides = prepare_slides(deck, dataset, summary, settings, findings=findings)
-    customers = summary.height
+        slides = prepare_slides(deck, dataset, None, settings, findings=findings)
     # The slides hold what they draw; the per-customer tables are dropped before Chromium starts (it prints the
     # charts drawn as pictures, a process of its own beside this one).
-    del context, summary, findings
+    del context, findings
     gc.collect()
     period = (view.start, view.end) if view.start is not None else None
     meta = DeckMeta(dataset.name, period, customers, settings.currency or code,
