@@ -28,8 +28,9 @@ def test_full_runs_and_fragment_runs_of_the_current_page_are_left_alone():
 
 
 def test_install_wraps_the_script_runner_once(monkeypatch):
-    original = ScriptRunner._run_script
-    monkeypatch.setattr(ScriptRunner, "_run_script", original)  # put back after the test
+    # The unwrapped method (an AppTest earlier in the run may have run app.py, which installs the fix).
+    original = getattr(ScriptRunner._run_script, "__wrapped__", ScriptRunner._run_script)
+    monkeypatch.setattr(ScriptRunner, "_run_script", original)  # the installed state is put back after the test
     assert install() and install()
     assert ScriptRunner._run_script.__wrapped__ is original  # type: ignore[attr-defined]  # wrapped once, not twice
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
+from crm_core import format as fmt
 from crm_core.charts.theme import PALETTE, count_axis, fixed_margins, largest, money_axis, styled
 from crm_core.kpis import KPI_BY_KEY
 
@@ -42,7 +43,7 @@ def _tick_chars(values: list, kind: str) -> int:
     can pass the largest value by a step."""
     top = max((abs(float(v)) for v in values if isinstance(v, (int, float)) and v == v), default=0.0) * 1.15
     if kind == "share":
-        return len(f"{top:.0%}")
+        return len(fmt.share(top, 0))
     if kind == "ratio":
-        return len(f"{top:,.2f}")
-    return len(f"{top:,.0f}") + 1  # +1: a minus sign (net revenue of a month of refunds)
+        return len(fmt.number(top, 2))
+    return len(fmt.number(top)) + 1  # +1: a minus sign (net revenue of a month of refunds)
