@@ -20,7 +20,7 @@ from typing import Literal
 
 import polars as pl
 
-from crm_core.customers import customer_totals, filter_period, first_purchase_dates, is_purchase, order_key
+from crm_core.customers import customer_totals, exact_sum, filter_period, first_purchase_dates, is_purchase, order_key
 from crm_core import format as fmt
 from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C
@@ -61,7 +61,9 @@ def _kpi_aggregations(tx: pl.LazyFrame, period_start: pl.Expr) -> list[pl.Expr]:
     active = customer.filter(purchase).n_unique()
     new = customer.filter(purchase & (pl.col("first_date") >= period_start)).n_unique()
     return [
-        pl.col(C.AMOUNT).sum().alias("revenue"),
+        # Exact to the cent whatever order the threads add the rows in: a float sum landing on a half moved a
+        # headline's rounded revenue by one between two runs of the same data.
+        exact_sum(pl.col(C.AMOUNT)).alias("revenue"),
         order.filter(purchase).n_unique().alias("orders"),
         active.alias("active_customers"),
         new.alias("new_customers"),
