@@ -16,7 +16,6 @@ and at-risk findings fall back to model-free versions and say so.
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import math
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from crm_core.offers import depth_finding
 from crm_core.schema import C
 from crm_core.settings import AnalysisSettings
 from crm_core.text_columns import Formatted, select_formatted
+from crm_core.worker import hand_back_memory
 
 
 @dataclass(frozen=True)
@@ -168,16 +168,6 @@ FORECAST_COLUMNS = (C.CUSTOMER_ID, "clv", "p_alive", "value_low", "value_high", 
 #: The columns of those held while the findings run, with rows on disk (many customers): the at-risk list, which
 #: reads the others, is drawn when the fit is made (:attr:`FindingContext.forecast`).
 HELD_FORECAST_COLUMNS = (C.CUSTOMER_ID, "clv", "p_alive", "expected_purchases", "revenue")
-
-
-def hand_back_memory() -> None:
-    """Give the C heap's freed pages back to the system (glibc's ``malloc_trim``; nothing elsewhere). NumPy's arrays
-    under 32 MB live on that heap, which keeps them for reuse once freed: after the lifetime-value fit of 300k
-    customers, 0.1 GB stayed resident that the findings never used again."""
-    import ctypes
-
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).malloc_trim(0)
 
 
 @dataclass

@@ -328,7 +328,7 @@ def _warm_heap() -> None:
 def keep_heap() -> None:
     """glibc's malloc keeps freed memory for the next arrays (see :func:`_warm_heap`): arrays up to 32 MB come
     from the heap, which keeps up to 512 MB freed. For a process whose data is small (the CLI's worker, and
-    ``clv`` when it starts one); elsewhere :func:`crm_core.clv.pipeline._hand_back_memory` trims it."""
+    ``clv`` when it starts one); elsewhere :func:`hand_back_memory` trims it."""
     import ctypes
 
     with contextlib.suppress(OSError, AttributeError, TypeError):  # not glibc: its own defaults
@@ -336,6 +336,16 @@ def keep_heap() -> None:
         libc.mallopt(_M_MMAP_THRESHOLD, 32 * 1024**2)
         libc.mallopt(_M_TRIM_THRESHOLD, 512 * 1024**2)
         libc.mallopt(_M_TOP_PAD, 16 * 1024**2)
+
+
+def hand_back_memory() -> None:
+    """Give the C heap's freed pages back to the system (glibc's ``malloc_trim``; nothing elsewhere). NumPy's arrays
+    under 32 MB live on that heap, which keeps them for reuse once freed (see :func:`keep_heap`): after the
+    lifetime-value fit of 300k customers, 0.1 GB stayed resident that the report's findings never used again."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError, TypeError):  # no such function, or no C library by name
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 def _warm_up_fit() -> None:

@@ -46,7 +46,7 @@ from crm_core.clv.validation import (
     holdout_counts_query,
 )
 from crm_core.customers import data_as_of
-from crm_core.worker import Pending
+from crm_core.worker import Pending, hand_back_memory
 from crm_core.schema import C
 
 #: Collects a per-customer query built on the orders (see :func:`fit_clv`).
@@ -339,14 +339,8 @@ def _hand_back_memory(customers: int) -> None:
     glibc's malloc keeps freed blocks in the arena of the thread that freed them (the fits run on
     worker threads) and at the top of its heaps, where the next step's arrays often do not reuse them:
     at 3M customers a few hundred MB of resident memory. A no-op elsewhere (other C libraries)."""
-    if customers < LARGE_BASE:
-        return
-    import ctypes
-
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError, TypeError):  # no such function, or no C library to load by name
-        pass
+    if customers >= LARGE_BASE:
+        hand_back_memory()
 
 
 def _holdout_counts(collect: PerCustomer, split: dt.date, end: dt.date) -> pl.DataFrame:
