@@ -329,6 +329,25 @@ def test_clv_keeps_its_heap_only_with_a_worker(monkeypatch, pays):
     assert kept == ([True] if pays else [])
 
 
+@pytest.mark.parametrize("supervised", [True, False])
+def test_clv_freezes_what_is_loaded_only_in_the_supervised_child(monkeypatch, supervised):
+    # The CLI's first garbage collection walked every object of the imports (26-43 ms on the models' thread); a
+    # process that goes on after the command (a test, a notebook) keeps its collector as it is.
+    import gc
+
+    from crm_core.commands import clv
+    from crm_core.ingest.supervisor import SUPERVISED_ENV
+
+    frozen = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    if supervised:
+        monkeypatch.setenv(SUPERVISED_ENV, "1")
+    else:
+        monkeypatch.delenv(SUPERVISED_ENV, raising=False)
+    clv._freeze_what_is_loaded()
+    assert frozen == ([True] if supervised else [])
+
+
 def test_numpy_work_is_not_split_over_threads_beside_the_worker():
     # Two processes computing side by side already keep the two cores busy: no more threads in either.
     result = _run("""
