@@ -283,21 +283,9 @@ def purchase_summary(tx: pl.LazyFrame, as_of: dt.date, split: dt.date | None = N
     """
     import numpy as np
 
-    purchase_date = pl.when(is_purchase(tx)).then(pl.col(C.ORDER_DATE))
-    # Distinct days in the group-by: a third of the cost of counting them from the runs afterwards. With a split,
-    # each customer's distinct purchase days as a list (one distinct pass, not two), from which numpy reads the
-    # counts and dates before and after it (a quarter of the lines: cheaper than the group-by's own aggregations).
-    days_figures = [
-        purchase_date.min().alias("first_purchase_date"),
-        purchase_date.max().alias("last_purchase_date"),
-        purchase_date.drop_nulls().n_unique().alias("purchase_days"),
-    ] if split is None else [purchase_date.drop_nulls().unique().alias("_purchase_days")]
-    runs = (
-        tx.filter((pl.col(C.ORDER_DATE) <= as_of) & pl.col(C.AMOUNT).is_not_null())
-        .group_by(C.CUSTOMER_ID, maintain_order=True)
-        .agg(*days_figures, pl.col(C.ORDER_DATE).alias("_days"), pl.col(C.AMOUNT).alias("_amounts"))
-        .collect()
-    )
+    runs = _take_prepared_runs(tx, as_of, split is not None)
+    if runs is None:
+        runs = _purchase_runs(tx, as_of, split is not None)
     if split is not None:
         runs = runs.with_columns(**_days_to_split(runs["_purchase_days"], split)).drop("_purchase_days")
     lines = runs.select(pl.col("_days").explode().to_physical(), pl.col("_amounts").explode())  # both at once
@@ -322,6 +310,54 @@ def purchase_summary(tx: pl.LazyFrame, as_of: dt.date, split: dt.date | None = N
         *(pl.lit(pl.Series(name, values)) for name, values in sums.items()),
         *split_figures,
     )
+
+
+def _purchase_runs(tx: pl.LazyFrame, as_of: dt.date, day_lists: bool) -> pl.DataFrame:
+    """:func:`purchase_summary`'s group-by: each customer's lines up to ``as_of`` as one run (their dates and
+    amounts as lists) with their first and last purchase dates and distinct purchase days, or with ``day_lists``
+    (a split date is given) their distinct purchase days as a list instead."""
+    purchase_date = pl.when(is_purchase(tx)).then(pl.col(C.ORDER_DATE))
+    # Distinct days in the group-by: a third of the cost of counting them from the runs afterwards. With a split,
+    # each customer's distinct purchase days as a list (one distinct pass, not two), from which numpy reads the
+    # counts and dates before and after it (a quarter of the lines: cheaper than the group-by's own aggregations).
+    days_figures = [
+        purchase_date.min().alias("first_purchase_date"),
+        purchase_date.max().alias("last_purchase_date"),
+        purchase_date.drop_nulls().n_unique().alias("purchase_days"),
+    ] if not day_lists else [purchase_date.drop_nulls().unique().alias("_purchase_days")]
+    return (
+        tx.filter((pl.col(C.ORDER_DATE) <= as_of) & pl.col(C.AMOUNT).is_not_null())
+        .group_by(C.CUSTOMER_ID, maintain_order=True)
+        .agg(*days_figures, pl.col(C.ORDER_DATE).alias("_days"), pl.col(C.AMOUNT).alias("_amounts"))
+        .collect()
+    )
+
+
+#: The group-by of one :func:`purchase_summary` call made ahead (:func:`prepare_purchase_runs`): (the orders, as_of,
+#: day lists, its result), taken by the call it was made for.
+_prepared: tuple[pl.LazyFrame, dt.date, bool, pl.DataFrame] | None = None
+
+
+def prepare_purchase_runs(tx: pl.LazyFrame, as_of: dt.date, with_split: bool) -> None:
+    """Make the group-by of a coming ``purchase_summary(tx, as_of, split)`` call now (``with_split``: whether
+    ``split`` will be given), for a program that has time for it before that call can be made.
+
+    The ``clv`` command's models load on a thread while the file is read, and may still be loading when the read
+    ends: the group-by (Polars' threads, without the interpreter lock) then runs beside the end of that import
+    instead of after it. The call on the same ``tx`` object with the same ``as_of`` and kind of split takes the
+    result (the same query on the same rows: the same table); any other call drops it and groups its own rows."""
+    global _prepared
+    _prepared = None
+    _prepared = (tx, as_of, with_split, _purchase_runs(tx, as_of, with_split))
+
+
+def _take_prepared_runs(tx: pl.LazyFrame, as_of: dt.date, with_split: bool) -> pl.DataFrame | None:
+    """The group-by :func:`prepare_purchase_runs` made for this call, or None (the prepared one is dropped)."""
+    global _prepared
+    prepared, _prepared = _prepared, None
+    if prepared is not None and prepared[0] is tx and prepared[1] == as_of and prepared[2] == with_split:
+        return prepared[3]
+    return None
 
 
 def _days_to_split(days: pl.Series, split: dt.date) -> dict[str, pl.Series]:

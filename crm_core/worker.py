@@ -88,6 +88,7 @@ class _Worker:
         os.close(to_child)
         os.close(from_child)
         self._sent: list[Pending] = []  # calls not answered yet, oldest first
+        self._kept: dict[int, tuple[int, Any]] = {}  # objects the worker keeps (by id here): (key, the object)
         self._answered: dict[int, tuple[bool, Any] | None] = {}  # by the call's number
         self._numbers = itertools.count()
         self._broken = False
@@ -102,10 +103,8 @@ class _Worker:
     def send(self, func: Callable[..., T], args: tuple, after: Pending | None = None) -> Pending[T]:
         """The call sent (pickle raises for what cannot be sent: a lambda, a local function). ``after``: the call
         sent just before, whose result the worker passes as this call's first argument."""
-        import pickle
-
         pending: Pending[T] = Pending(self, func, args, next(self._numbers), after)
-        message = pickle.dumps((func, args, after is not None), protocol=pickle.HIGHEST_PROTOCOL)
+        message = self._message(func, args, after is not None)
         self._sent.append(pending)
         # Written by a thread: a message larger than the pipe would otherwise block this one until the
         # worker reads it, and the worker may be writing an answer that waits for this one to read. Each
@@ -114,6 +113,30 @@ class _Worker:
         self._writer = writer
         writer.start()
         return pending
+
+    def _message(self, func: Callable[..., Any], args: tuple, chained: bool) -> bytes:
+        """``(new kept objects, func, args, chained)`` pickled, with the kept objects sent before named by their key
+        (:func:`_kept_by_worker`: the customers' compressed histories, sent with the fits and again with the
+        intervals, a megabyte each time at 1M orders)."""
+        import io
+        import pickle
+
+        new: dict[int, Any] = {}
+        for value in args:
+            if _kept_by_worker(value) and id(value) not in self._kept:
+                new[len(self._kept) + len(new)] = value
+        kept = self._kept
+
+        class _Pickler(pickle.Pickler):
+            def persistent_id(self, obj: Any) -> int | None:
+                entry = kept.get(id(obj)) if _kept_by_worker(obj) else None
+                return entry[0] if entry is not None and entry[1] is obj else None
+
+        buffer = io.BytesIO()
+        _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump((new, func, args, chained))
+        for key, value in new.items():  # the worker keeps them from this message on (their id stays valid here)
+            self._kept[id(value)] = (key, value)
+        return buffer.getvalue()
 
     def _write(self, message: bytes, before: threading.Thread | None) -> None:
         if before is not None:
@@ -142,6 +165,7 @@ class _Worker:
             if not self.released:
                 self.released = True
                 os.close(self._requests)
+        self._kept.clear()
 
     def close(self) -> None:
         """Let the worker end and wait for it: the command's own time and memory then include the worker's
@@ -252,6 +276,12 @@ def _here_after(before: Pending[Any], then: Callable[..., T], args: tuple) -> Fu
     return done
 
 
+def _kept_by_worker(value: object) -> bool:
+    """Whether ``value`` is sent to the worker once and then named by a key: objects of a class that says it is
+    never changed once made (``WORKER_KEEPS``, as :class:`crm_core.clv.fitting.Compressed`)."""
+    return bool(getattr(type(value), "WORKER_KEEPS", False))
+
+
 def _unpickled(payload: bytes) -> tuple[bool, Any] | None:
     """The worker's answer, or None when it cannot be read back (the call is then made here)."""
     import pickle
@@ -266,6 +296,7 @@ def _serve(requests: int, answers: int) -> None:
     """The worker: load the model modules, then answer each request until the requests end."""
     import gc
     import importlib
+    import io
     import pickle
     import warnings
 
@@ -285,12 +316,19 @@ def _serve(requests: int, answers: int) -> None:
             importlib.import_module(name)
         _warm_heap()
         answer: tuple[bool, Any] = (False, None)
+        kept: dict[int, Any] = {}  # objects sent once and named by their key in later calls (_Worker._message)
+
+        class _Unpickler(pickle.Unpickler):
+            def persistent_load(self, key: Any) -> Any:
+                return kept[key]
+
         while True:
             payload = _read_message(requests)
             if payload is None:  # the command closed its end: done
                 break
             try:
-                func, args, chained = pickle.loads(payload)  # noqa: S301 - our own parent's bytes
+                new, func, args, chained = _Unpickler(io.BytesIO(payload)).load()  # noqa: S301 - our own parent's
+                kept.update(new)
                 if chained and not answer[0]:
                     raise ValueError("the call before failed")  # the parent makes both
                 answer = (True, func(answer[1], *args) if chained else func(*args))

@@ -133,6 +133,38 @@ def test_a_chained_call_gets_the_result_of_the_call_before_it_in_the_worker():
     assert result == {"first_elsewhere": True, "then_got_it": True}
 
 
+def test_compressed_histories_are_sent_once_and_named_by_a_key_after():
+    # The fits and the intervals take the same compressed histories (a megabyte at 1M orders): the worker keeps
+    # the copy sent first, and later messages name it; the worker's answers are those computed here.
+    result = _run("""
+        import json, sys
+        import numpy as np
+        from crm_core import worker
+        worker._load_without_package_init()  # the model modules without Polars, as in the worker: it can fork
+        from crm_core.clv.fitting import compress_rows
+        from crm_core.clv.bg_nbd import BetaGeoModel
+
+        x, t_x, age = worker.warm_up_histories(2000, seed=3)
+        coded = compress_rows(x, t_x, age)
+        sizes, original = [], worker._Worker._message
+
+        def message(self, *args):
+            sent = original(self, *args)
+            sizes.append(len(sent))
+            return sent
+
+        worker._Worker._message = message
+        with worker.worker():
+            first = worker.submit(BetaGeoModel().fit_compressed, coded, None).result()
+            second = worker.submit(BetaGeoModel().fit_compressed, coded, first.params_).result()
+            counts = worker.submit(np.sum, coded.counts).result()
+        here = BetaGeoModel().fit_compressed(coded, first.params_)
+        print(json.dumps({"sent": len(sizes), "second_small": sizes[1] < sizes[0] / 10, "polars": "polars" in sys.modules,
+                          "same": second.params_ == here.params_, "counts": float(counts)}))
+    """)
+    assert result == {"sent": 3, "second_small": True, "polars": False, "same": True, "counts": 2000.0}
+
+
 def test_calls_queued_back_to_back_reach_the_worker_in_the_order_sent():
     # Messages are written by threads; here the first call's writer is slow to start, and the second's must wait.
     result = _run("""
@@ -295,6 +327,25 @@ def test_clv_keeps_its_heap_only_with_a_worker(monkeypatch, pays):
     monkeypatch.setattr(worker, "keep_heap", lambda: kept.append(True))
     assert clv._clv(type("Args", (), {"path": "orders.csv"})(), None) == 0
     assert kept == ([True] if pays else [])
+
+
+@pytest.mark.parametrize("supervised", [True, False])
+def test_clv_freezes_what_is_loaded_only_in_the_supervised_child(monkeypatch, supervised):
+    # The CLI's first garbage collection walked every object of the imports (26-43 ms on the models' thread); a
+    # process that goes on after the command (a test, a notebook) keeps its collector as it is.
+    import gc
+
+    from crm_core.commands import clv
+    from crm_core.ingest.supervisor import SUPERVISED_ENV
+
+    frozen = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    if supervised:
+        monkeypatch.setenv(SUPERVISED_ENV, "1")
+    else:
+        monkeypatch.delenv(SUPERVISED_ENV, raising=False)
+    clv._freeze_what_is_loaded()
+    assert frozen == ([True] if supervised else [])
 
 
 def test_numpy_work_is_not_split_over_threads_beside_the_worker():

@@ -8,7 +8,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar, Union
+from typing import TYPE_CHECKING, ClassVar, TypeVar, Union
 
 import numpy as np
 
@@ -131,7 +131,11 @@ def _grid_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 @dataclass
 class Compressed:
     """Unique rows of some columns: per column its sorted distinct values and each
-    unique row's code into them, the rows' counts and (optionally) the inverse index."""
+    unique row's code into them, the rows' counts and (optionally) the inverse index.
+    Never changed once made: the CLI's worker process keeps the copy sent with a first call for later ones
+    (:data:`WORKER_KEEPS`, see :mod:`crm_core.worker`)."""
+
+    WORKER_KEEPS: ClassVar[bool] = True
 
     distinct: list[np.ndarray]
     codes: list[np.ndarray]

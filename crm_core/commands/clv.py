@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    import polars as pl
 
 MODEL_CHOICES = ("auto", "bg-nbd", "pareto-nbd", "mbg-nbd")  # crm_core.clv.models.MODEL_CHOICES, kept here for a light import
 FORECAST_ROWS_PER_WRITE = 500_000  # customers per slice of --customers-out
@@ -149,16 +152,16 @@ def _cores_busy() -> bool:
 def _fit_and_report(args: argparse.Namespace, output: BinaryIO | None) -> int:
     from dataclasses import replace
 
-    from crm_core.commands.common import emit, fail, import_on_a_thread, load_view, per_customer, read_once
+    from crm_core.commands.common import emit, fail, import_on_a_thread, load_view, on_disk, per_customer, read_once
     from crm_core.customers import data_as_of
     from crm_core.export import neutralize
     from crm_core.metrics import forecast_orders, predicted_total
     from crm_core.worker import release
 
+    _freeze_what_is_loaded()
     try:
         # It shows no duplicate count. numpy, scipy's functions and the models load while the file is parsed.
         view, analysis, report = load_view(args, count_duplicates=False, meanwhile=import_on_a_thread("crm_core.clv"))
-        from crm_core.clv import WEEKS_PER_MONTH, customer_forecasts, fit_clv, validate_holdout
         # Every order of the view up to the period end (earlier ones too: the models need each customer's
         # history), as the Lifetime page and the report's predicted_value_total. Read once, reused below;
         # rows read in batches stay on disk, and per-customer figures are built slice by slice of customers.
@@ -168,12 +171,15 @@ def _fit_and_report(args: argparse.Namespace, output: BinaryIO | None) -> int:
         if args.holdout_end is not None and args.holdout_end <= calibration_end:
             return fail("--holdout-end must be after the calibration end (the last order date when "
                         "--calibration-end is not given)")
+        holdout_end = args.holdout_end or (last if calibration_end < last else None)
+        if not on_disk(report):
+            _group_while_models_load(tx, args.calibration_end or view.end or last, args.model, holdout_end)
+        from crm_core.clv import WEEKS_PER_MONTH, customer_forecasts, fit_clv, validate_holdout
         settings = analysis.clv_settings(args.calibration_end or view.end)
         horizon = (args.holdout_end - calibration_end).days / 7.0 if args.holdout_end else args.horizon_weeks
         overrides = {"horizon_weeks": horizon, "margin": args.margin, "annual_discount_rate": args.discount_rate}
         settings = replace(settings, model=args.model, interval=args.interval,
                            **{key: value for key, value in overrides.items() if value is not None})
-        holdout_end = args.holdout_end or (last if calibration_end < last else None)
         try:
             result = fit_clv(tx, settings, holdout_end=holdout_end,
                              per_customer=lambda build: per_customer(tx, build, report.rows_valid))
@@ -201,3 +207,40 @@ def _fit_and_report(args: argparse.Namespace, output: BinaryIO | None) -> int:
             output.flush()  # the supervised child ends with os._exit: nothing is flushed for it
     emit(payload, args.json)
     return 0
+
+
+def _group_while_models_load(tx: pl.LazyFrame, as_of: dt.date, model: str, holdout_end: dt.date | None) -> None:
+    """The customer summary's group-by for :func:`~crm_core.clv.fit_clv` (its ``as_of``: the calibration end, else
+    the view's end, else the last order), made before the command waits for the models' import.
+
+    The import runs on a thread from the file's parse on (:func:`_fit_and_report`) and may not be done when the
+    read is: the group-by, in Polars' threads without the interpreter lock, then runs beside its end instead of
+    after it (:func:`crm_core.customers.prepare_purchase_runs`; the pipeline takes the same table it would have
+    made). The kind of summary is the pipeline's: with the split of the model choice's held-back weeks for
+    ``auto`` unless the holdout follows the calibration end. Should the pipeline ask otherwise (a history too
+    short to hold weeks back) it groups its own; should this fail, the pipeline's own call reports it."""
+    from crm_core.customers import prepare_purchase_runs
+
+    with_split = model == "auto" and not (holdout_end is not None and holdout_end > as_of)
+    try:
+        prepare_purchase_runs(tx, as_of, with_split)
+    except Exception:  # noqa: BLE001 - made again, and reported, where the pipeline makes it
+        pass
+
+
+def _freeze_what_is_loaded() -> None:
+    """In the supervised child (a process that ends when the command does), the objects made so far (Polars' and our
+    modules: ~100,000) moved out of the garbage collector's generations (``gc.freeze``).
+
+    The CLI collects every 100,000 allocations (crm_core.__main__), and the modules imported since the start fill
+    most of that: the first collection came while the models were still loading on their thread after the read,
+    and walked every object of Polars' import, 26-43 ms with the command waiting for that thread. Frozen objects are
+    never walked again (nor freed: modules, classes and functions live as long as the process anyway); what the
+    command makes afterwards is collected as before."""
+    import gc
+    import os
+
+    from crm_core.ingest.supervisor import SUPERVISED_ENV
+
+    if os.environ.get(SUPERVISED_ENV) == "1":
+        gc.freeze()
