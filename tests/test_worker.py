@@ -70,20 +70,23 @@ def test_the_worker_is_waited_for_when_the_command_ends():
 
 def test_a_pareto_fit_in_the_worker_equals_the_fit_here():
     result = _run("""
-        import json
+        import json, os
         import numpy as np
         from crm_core import worker
+        worker._load_without_package_init()  # the model modules without Polars, as in the CLI: the worker can fork
         from crm_core.clv.fitting import compress_rows
         from crm_core.clv.pareto_nbd import ParetoNBDModel
 
         x, recency, age = worker.warm_up_histories(customers=2000, seed=0)
         coded = compress_rows(x, recency, age, inverse=False)
         with worker.worker():
+            elsewhere = worker.submit(os.getpid).result() != os.getpid()
             there = worker.submit(ParetoNBDModel().fit_compressed, coded, None).result()
         here = ParetoNBDModel().fit_compressed(coded)
         print(json.dumps({"there": there.params_, "here": here.params_, "ll": [there.log_likelihood_, here.log_likelihood_],
-                          "converged": there.converged_}))
+                          "converged": there.converged_, "elsewhere": elsewhere}))
     """)
+    assert result["elsewhere"]  # fitted in the worker process, not here: otherwise this compares a fit with itself
     assert result["there"] == result["here"]  # bit for bit
     assert result["ll"][0] == result["ll"][1]
     assert result["converged"]
