@@ -130,7 +130,8 @@ def _pick_period(page, label: str) -> float:
 
 def _toggle_channel(page) -> float:
     """Add the first channel to the filter, or remove it again with its chip above the page."""
-    chip = page.locator('[data-testid="stPills"] button').filter(has_text="Channel:")
+    # st.pills is a stButtonGroup in Streamlit 1.67 (stPills before): without it every call added one more channel.
+    chip = page.locator('[data-testid="stButtonGroup"] button, [data-testid="stPills"] button').filter(has_text="Channel:")
     if chip.count():
         runs = _runs(page)
         started = time.perf_counter()
