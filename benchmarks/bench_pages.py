@@ -52,7 +52,7 @@ WAIT_MS = 180_000
 # Done: the script run is over, nothing stale is left and every chart has drawn. A new browser tab loads each
 # kind of element's code on first use and shows a skeleton meanwhile: a chart whose Plotly bundle is still loading
 # is not in the page yet, so a skeleton left means not done (else the next click waited for the Overview's charts);
-# the cards' small bars (st.metric's Vega charts) count as charts too.
+# the cards' small bars count as charts too (st.metric's Vega charts, or pictures: crm_core.charts.sparkline).
 _DONE_JS = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
   if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
@@ -61,6 +61,8 @@ _DONE_JS = """() => {
     if (!chart.querySelector('.main-svg')) return false;
   for (const bars of document.querySelectorAll('[data-testid="stMetricChart"]'))
     if (!bars.querySelector('svg, canvas')) return false;
+  for (const image of document.querySelectorAll('[data-testid="stImage"] img'))
+    if (!image.complete) return false;
   return true;
 }"""
 # Counts script runs (the app's state leaving "notRunning", or "initial" for a page's first run), seen even when
