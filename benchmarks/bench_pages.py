@@ -12,6 +12,8 @@ filter change on the heavier pages. At 1M orders (``/tmp/bench/orders1m.csv`` or
 shared generator): the upload to the Overview, then each page's first visit; a page that
 answers with what is ready and a progress note (its background jobs still running) is
 timed to that answer, and to complete (the note gone) on the same line.
+``python -m benchmarks.bench_pages overview [ROUNDS]`` times only the Overview's period and filter changes,
+ROUNDS times each (default 10), with the browser's main-thread busy time and the server's CPU per change.
 Targets (issue 18): first visit < 1.5 s, revisit < 0.5 s, period/filter change < 1 s;
 at 1M orders upload to Overview < 5 s, first visit < 3 s.
 """
@@ -21,6 +23,7 @@ import contextlib
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -239,6 +242,46 @@ def print_demo(times: dict[str, dict[str, float | None]]) -> None:
                            for title, row in times.items()))
 
 
+def _busy_seconds(cdp) -> float:
+    """Seconds the page's main thread has spent in tasks so far (Chromium's TaskDuration: script, style, layout)."""
+    return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == "TaskDuration")
+
+
+def overview_changes(url: str, server_pid: int, rounds: int) -> dict[str, list[float]]:
+    """The Overview's period change and filter change, ``rounds`` times each, alternating (period: the last 12
+    months / the whole history; filter: the first channel added / removed with its chip). Per change: seconds
+    to done, the browser main thread's busy seconds and the server's CPU seconds in that time."""
+    times: dict[str, list[float]] = {}
+    with _browser() as browser:
+        page, _ = _open(browser, url)
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Performance.enable")
+        for index in range(rounds):
+            for kind, step, args in (("period", _pick_period, ("Last 12 months" if index % 2 == 0 else "Whole history",)),
+                                     ("filter", _toggle_channel, ())):
+                busy, cpu = _busy_seconds(cdp), cpu_seconds(server_pid)
+                seconds = _attempt(step, page, *args)
+                if seconds is None:
+                    continue
+                times.setdefault(kind, []).append(seconds)
+                times.setdefault(f"{kind}_browser", []).append(_busy_seconds(cdp) - busy)
+                times.setdefault(f"{kind}_server", []).append(cpu_seconds(server_pid) - cpu)
+    return times
+
+
+def print_overview(times: dict[str, list[float]]) -> None:
+    def spread(values: list[float]) -> str:
+        return f"median {statistics.median(values):.2f} s ({min(values):.2f}-{max(values):.2f}, n={len(values)})"
+
+    for kind in ("period", "filter"):
+        values = times.get(kind, [])
+        if not values:
+            print(f"Overview {kind} change: every attempt failed")
+            continue
+        print(f"Overview {kind} change {spread(values)} (target {CHANGE_S:.0f} s); browser main thread busy "
+              f"{spread(times[kind + '_browser'])}; server CPU {spread(times[kind + '_server'])}")
+
+
 def _orders_1m() -> Path:
     chosen = os.environ.get("BENCH_PAGES_ORDERS_1M")  # a file generated beforehand with the shared generator
     if chosen:
@@ -302,6 +345,14 @@ def main() -> None:
         print("skipped: Debian chromium is not installed")
         return
     env = {"CRM_LOG_LEVEL": "WARNING"}
+    if sys.argv[1:2] == ["overview"]:  # python -m benchmarks.bench_pages overview [ROUNDS]: the Overview's changes only
+        rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+        with tempfile.TemporaryDirectory(prefix="bench_pages_") as folder:
+            print(f"load average before: {' '.join(f'{load:.1f}' for load in os.getloadavg())}")
+            with streamlit_server(Path(folder), env, flags=SERVER_FLAGS) as (port, pid):
+                print_overview(overview_changes(f"http://127.0.0.1:{port}", pid, rounds))
+            print(f"load average after: {' '.join(f'{load:.1f}' for load in os.getloadavg())}")
+        return
     with tempfile.TemporaryDirectory(prefix="bench_pages_") as folder:
         if not os.environ.get("BENCH_PAGES_ONLY_1M"):
             print(f"load average before: {' '.join(f'{load:.1f}' for load in os.getloadavg())} "
