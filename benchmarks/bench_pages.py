@@ -12,6 +12,8 @@ filter change on the heavier pages. At 1M orders (``/tmp/bench/orders1m.csv`` or
 shared generator): the upload to the Overview, then each page's first visit; a page that
 answers with what is ready and a progress note (its background jobs still running) is
 timed to that answer, and to complete (the note gone) on the same line.
+``python -m benchmarks.bench_pages overview [ROUNDS]`` times only the Overview's period and filter changes,
+ROUNDS times each (default 10), with the browser's and the server's CPU seconds per change.
 Targets (issue 18): first visit < 1.5 s, revisit < 0.5 s, period/filter change < 1 s;
 at 1M orders upload to Overview < 5 s, first visit < 3 s.
 """
@@ -21,6 +23,7 @@ import contextlib
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from st_client import streamlit_server  # noqa: E402  (the tests' server fixture, shared)
 
-from benchmarks.common import cpu_seconds  # noqa: E402
+from benchmarks.common import cpu_seconds, process_tree  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -52,7 +55,7 @@ WAIT_MS = 180_000
 # Done: the script run is over, nothing stale is left and every chart has drawn. A new browser tab loads each
 # kind of element's code on first use and shows a skeleton meanwhile: a chart whose Plotly bundle is still loading
 # is not in the page yet, so a skeleton left means not done (else the next click waited for the Overview's charts);
-# the cards' small bars (st.metric's Vega charts) count as charts too.
+# the cards' small bars count as charts too (st.metric's Vega charts, or pictures: crm_core.charts.sparkline).
 _DONE_JS = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
   if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
@@ -61,6 +64,8 @@ _DONE_JS = """() => {
     if (!chart.querySelector('.main-svg')) return false;
   for (const bars of document.querySelectorAll('[data-testid="stMetricChart"]'))
     if (!bars.querySelector('svg, canvas')) return false;
+  for (const image of document.querySelectorAll('[data-testid="stImage"] img'))
+    if (!image.complete) return false;
   return true;
 }"""
 # Counts script runs (the app's state leaving "notRunning", or "initial" for a page's first run), seen even when
@@ -130,7 +135,8 @@ def _pick_period(page, label: str) -> float:
 
 def _toggle_channel(page) -> float:
     """Add the first channel to the filter, or remove it again with its chip above the page."""
-    chip = page.locator('[data-testid="stPills"] button').filter(has_text="Channel:")
+    # st.pills is a stButtonGroup in Streamlit 1.67 (stPills before): without it every call added one more channel.
+    chip = page.locator('[data-testid="stButtonGroup"] button, [data-testid="stPills"] button').filter(has_text="Channel:")
     if chip.count():
         runs = _runs(page)
         started = time.perf_counter()
@@ -236,6 +242,50 @@ def print_demo(times: dict[str, dict[str, float | None]]) -> None:
                            for title, row in times.items()))
 
 
+def _browser_cpu_seconds() -> float:
+    """CPU seconds used so far by this bench's Chromium (every process: page, browser, compositor): unlike the
+    time to done, a figure the machine's load does not stretch."""
+    total = 0.0
+    for pid in process_tree(os.getpid()):
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/comm").read_text().startswith("chrom"):
+                total += cpu_seconds(pid)
+    return total
+
+
+def overview_changes(url: str, server_pid: int, rounds: int) -> dict[str, list[float]]:
+    """The Overview's period change and filter change, ``rounds`` times each, alternating (period: the last 12
+    months / the whole history; filter: the first channel added / removed with its chip). Per change: seconds
+    to done, and the CPU seconds of the browser and of the server in that time."""
+    times: dict[str, list[float]] = {}
+    with _browser() as browser:
+        page, _ = _open(browser, url)
+        for index in range(rounds):
+            for kind, step, args in (("period", _pick_period, ("Last 12 months" if index % 2 == 0 else "Whole history",)),
+                                     ("filter", _toggle_channel, ())):
+                browser_cpu, cpu = _browser_cpu_seconds(), cpu_seconds(server_pid)
+                seconds = _attempt(step, page, *args)
+                if seconds is None:
+                    continue
+                times.setdefault(kind, []).append(seconds)
+                times.setdefault(f"{kind}_browser", []).append(_browser_cpu_seconds() - browser_cpu)
+                times.setdefault(f"{kind}_server", []).append(cpu_seconds(server_pid) - cpu)
+    return times
+
+
+def print_overview(times: dict[str, list[float]]) -> None:
+    def spread(values: list[float]) -> str:
+        return f"median {statistics.median(values):.2f} s ({min(values):.2f}-{max(values):.2f}, n={len(values)})"
+
+    for kind in ("period", "filter"):
+        values = times.get(kind, [])
+        if not values:
+            print(f"Overview {kind} change: every attempt failed")
+            continue
+        print(f"Overview {kind} change {spread(values)} (target {CHANGE_S:.0f} s); browser CPU "
+              f"{spread(times[kind + '_browser'])}; server CPU {spread(times[kind + '_server'])}")
+
+
 def _orders_1m() -> Path:
     chosen = os.environ.get("BENCH_PAGES_ORDERS_1M")  # a file generated beforehand with the shared generator
     if chosen:
@@ -299,6 +349,14 @@ def main() -> None:
         print("skipped: Debian chromium is not installed")
         return
     env = {"CRM_LOG_LEVEL": "WARNING"}
+    if sys.argv[1:2] == ["overview"]:  # python -m benchmarks.bench_pages overview [ROUNDS]: the Overview's changes only
+        rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+        with tempfile.TemporaryDirectory(prefix="bench_pages_") as folder:
+            print(f"load average before: {' '.join(f'{load:.1f}' for load in os.getloadavg())}")
+            with streamlit_server(Path(folder), env, flags=SERVER_FLAGS) as (port, pid):
+                print_overview(overview_changes(f"http://127.0.0.1:{port}", pid, rounds))
+            print(f"load average after: {' '.join(f'{load:.1f}' for load in os.getloadavg())}")
+        return
     with tempfile.TemporaryDirectory(prefix="bench_pages_") as folder:
         if not os.environ.get("BENCH_PAGES_ONLY_1M"):
             print(f"load average before: {' '.join(f'{load:.1f}' for load in os.getloadavg())} "

@@ -61,3 +61,42 @@ def test_sidebar_period_filters_the_cards():
     at.segmented_control(key="cards").set_value("whole_period").run()
     expected = period_kpis(tx, month_start, last)
     assert _metrics(at)["Orders"] == format_kpi(expected["orders"], "count")
+
+
+def test_each_period_card_carries_its_monthly_trend_as_a_picture():
+    """The cards' small charts are static SVG pictures (no Vega chart to compile on each rerun), one per
+    period KPI, each in its card's colour: the delta's, as st.metric colours it."""
+    import base64
+
+    from crm_core.charts.sparkline import TONES, delta_tone
+
+    at = AppTest.from_file(app_path(), default_timeout=120).run()
+    assert not at.exception
+    pictures = at.get("image")
+    assert len(pictures) == 7
+    assert not any(metric.proto.chart_data for metric in at.metric)  # no Vega chart left in a card
+    deltas = [metric.proto.delta for metric in at.metric][:7]
+    for picture, delta in zip(pictures, deltas):
+        url = picture.proto.imgs[0].url
+        assert url.startswith("data:image/svg+xml;base64,")
+        svg = base64.b64decode(url.split(",", 1)[1]).decode()
+        assert delta_tone(delta) in svg and ("<rect" in svg or "<polyline" in svg)
+    assert {delta_tone(delta) for delta in deltas} <= {TONES["up"], TONES["down"], TONES["none"]}
+
+
+def test_a_filter_change_keeps_every_element_of_the_page_in_its_place():
+    """The filter chips have a slot above the page, empty without a filter: turning the first filter on (or the
+    last off) must not move the page's elements, else the browser remounts every chart, card and table."""
+    from ui.state import Keys
+
+    def layout(at: AppTest) -> list[str]:
+        return [type(node).__name__ for node in at.main.children.values()]
+
+    at = AppTest.from_file(app_path(), default_timeout=120).run()
+    before = layout(at)
+    assert before[0] == "UnknownElement" and at.main.children[0].type == "empty"
+    at.sidebar.multiselect(key=f"{Keys.FILTER}channel").set_value(["Web"]).run()
+    assert not at.exception
+    after = layout(at)
+    assert at.main.children[0].type == "button_group"  # the chips, in the slot
+    assert after[1:] == before[1:]

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
+from crm_core.charts.sparkline import delta_tone, sparkline_svg
 from crm_core.export import safe_csv_bytes
 from ui.figures import FigureSpec, drawn
 from ui.state import Keys
@@ -341,14 +342,23 @@ def figure_card(container, metric_id: str, value, period: str | None = None, del
     """
     from crm_core.metrics import metric
 
-    card_options = {name: options.pop(name) for name in ("chart_data", "chart_type", "delta_color") if name in options}
+    chart_data, chart_type = options.pop("chart_data", None), options.pop("chart_type", "line")
+    delta_color = options.pop("delta_color", "normal")
     entry = metric(metric_id)
     text = shown if shown is not None else format_figure(value, entry.unit)
     if entry.unit == "text":
         text = plain(text)
     help_text = f"{entry.definition.format(**options)} Period: {period or entry.period.format(**options)}."
-    container.metric(label or entry.label.format(**options), text, delta=delta, border=True,
-                     help=f"{help_text} {note}".strip(), **card_options)
+    title = label or entry.label.format(**options)
+    drawing = None if chart_data is None else sparkline_svg(chart_data, chart_type, delta_tone(delta, delta_color))
+    if drawing is None:
+        container.metric(title, text, delta=delta, delta_color=delta_color, border=True, help=f"{help_text} {note}".strip())
+        return
+    # The small chart as a static picture (crm_core.charts.sparkline): st.metric's own chart is a Vega chart the
+    # browser compiles and draws again on every rerun. The bordered box holds the card and its picture.
+    card = container.container(border=True, gap=None)
+    card.metric(title, text, delta=delta, delta_color=delta_color, help=f"{help_text} {note}".strip())
+    card.image(drawing, width="stretch", alt=f"{title}: small chart of its trend")
 
 
 CUSTOMER_360_PAGE = "app_pages/customer360.py"
