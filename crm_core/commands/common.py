@@ -1,7 +1,6 @@
 """Options shared by every CLI command that reads an order file."""
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import math
@@ -16,9 +15,10 @@ from typing import TYPE_CHECKING, Any, Callable
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest.messages import disk_full, is_disk_full, one_line, quoted
 from crm_core.ingest.options import ColumnMapping, ReadOptions
-from crm_core.settings import AnalysisSettings
 
 if TYPE_CHECKING:
+    import argparse
+
     import polars as pl
 
     from crm_core.currency import RatesTable
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from crm_core.filters import View
     from crm_core.findings import FindingContext, FindingSettings
     from crm_core.ingest.report import DuplicatesAlongside, IngestReport
+    from crm_core.settings import AnalysisSettings
 
 #: Largest view file read (a saved view is a few hundred bytes).
 MAX_VIEW_BYTES = 200_000
@@ -111,6 +112,8 @@ def _view_error(args: argparse.Namespace, problem: str) -> IngestError:
 
 def view_settings(args: argparse.Namespace) -> AnalysisSettings:
     """The settings of ``--view FILE.json`` (defaults without it); raises IngestError with one line."""
+    from crm_core.settings import AnalysisSettings  # (not needed to build a command's parser)
+
     path = getattr(args, "view", None)
     if not path:
         return AnalysisSettings()

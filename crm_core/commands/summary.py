@@ -1,7 +1,6 @@
 """summary: what was read from an order export and its headline totals."""
 from __future__ import annotations
 
-import argparse
 import math
 import re
 from typing import TYPE_CHECKING, Any
@@ -9,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 from crm_core.commands.common import add_source_arguments, emit, load_view, run_reporting_errors
 
 if TYPE_CHECKING:
+    import argparse
+
     import polars as pl
 
 #: Rows per slice when counting distinct customers (see :func:`distinct_customers`).
