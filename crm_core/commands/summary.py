@@ -55,23 +55,32 @@ def distinct_customers(tx: pl.LazyFrame, rows: int) -> int:
 def _summary(args: argparse.Namespace) -> int:
     import polars as pl
 
-    from crm_core.customers import count_orders, exact_sum
+    from crm_core.customers import count_orders, exact_sum, is_purchase
     from crm_core.ingest.report import DuplicatesAlongside
-    from crm_core.schema import C
+    from crm_core.schema import C, has_column
 
     duplicates = DuplicatesAlongside()  # counted on a thread while the totals below run
     view, _, report = load_view(args, duplicates=duplicates, rows_as_read=True)  # exact sums, counts and extremes
     tx = view.transactions
     one_slice = report.rows_valid <= ROWS_PER_SLICE  # then the customers are counted in the same pass
+    # The rows read themselves (the view keeps them all): their first and last dates are the reader's.
+    dates_known = tx is view.history and report.order_dates is not None and report.order_dates == (view.first, view.last)
+    # Without order ids each row is an order (customers.count_orders): counted in the same pass.
+    orders_by_row = not has_column(tx, C.ORDER_ID)
+    amount = pl.col(C.AMOUNT)
     totals = tx.select(
-        exact_sum(pl.col(C.AMOUNT)).alias("revenue"),  # exact to the cent, however many rows
-        pl.col(C.ORDER_DATE).min().alias("first_date"),
-        pl.col(C.ORDER_DATE).max().alias("last_date"),
+        exact_sum(amount).alias("revenue"),  # exact to the cent, however many rows
+        *([] if dates_known else [pl.col(C.ORDER_DATE).min().alias("first_date"),
+                                  pl.col(C.ORDER_DATE).max().alias("last_date")]),
         *([pl.col(C.CUSTOMER_ID).n_unique().alias("customers")] if one_slice else []),
+        *([pl.len().alias("orders"), (is_purchase(tx) & (amount > 0)).sum().alias("positive_orders")]
+          if orders_by_row else []),
     ).collect(engine="streaming").row(0, named=True)
+    if dates_known:
+        totals["first_date"], totals["last_date"] = view.first, view.last
     if not one_slice:
         totals["customers"] = distinct_customers(tx, report.rows_valid)
-    counts = count_orders(tx)
+    counts = totals if orders_by_row else count_orders(tx)
     duplicates.record(report)
     payload = {
         "rows_read": report.rows_read,
