@@ -355,6 +355,9 @@ def run_supervised(command: Callable[[], int], args: argparse.Namespace, time_sc
 
     path = getattr(args, "path", None)
     if not runs_supervised(path):
+        from crm_core.ingest.supervisor import discard_early
+
+        discard_early()  # a child forked as the program started (none for these commands yet) is not needed
         return run_reporting_errors(command, args)
     # Rows read in batches: tables of millions of customers built and dropped one after the other.
     return supervised(lambda: run_reporting_errors(command, args), path, time_scale,
