@@ -9,7 +9,8 @@ command with its address space capped (as the worker is) and reads every file
 in-process; the parent, a bare interpreter, watches the child's resident memory
 and the clock exactly as the sandbox watches its worker, and turns a kill, an
 abort or a crash into the same one-line messages. Nothing is re-imported and no
-row crosses a process boundary.
+row crosses a process boundary. ``summary`` forks its child as the program starts (:func:`fork_early`):
+the child loads Polars while this process reads the command line.
 
 Only stdlib modules are imported here: forking a process that runs Polars'
 thread pool is unsafe, so the caller must not have imported Polars yet
@@ -296,8 +297,8 @@ def fork_early(argv: list[str]) -> None:
     """Fork the supervised child of ``argv``'s command at once, when it is one of :data:`EARLY_COMMANDS`.
 
     A command's child imports Polars, a tenth of a second on one core, and until now it was forked after this
-    process had imported argparse, built the command's parser and read the command line: 10 ms the child waited
-    for. Forked first, the child loads Polars and the command's module meanwhile, then waits for the parsed command
+    process had imported argparse, built the command's parser and read the command line: 10-20 ms the child waited
+    for (1M orders). Forked first, the child loads Polars and the command's module meanwhile, then waits for the parsed command
     line; :func:`supervised` hands it over and watches the child as it watches one it forks itself (same limits,
     same messages). Nothing the child does before that depends on the file, except its allocators' setting, which
     :func:`supervised` checks: a child set up otherwise than it would set one up is killed and a new one forked.
