@@ -10,11 +10,8 @@ import gc
 if __name__ == "__main__":
     gc.set_threshold(100_000, 20, 10)
 
-import argparse  # noqa: E402
-import importlib  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
-from typing import NoReturn  # noqa: E402
 
 # The CLI keeps the bytecode cache of the modules it imports even where PYTHONDONTWRITEBYTECODE is set
 # (as in some containers): otherwise every run compiles crm_core from source, a tenth of a second of a
@@ -29,6 +26,17 @@ sys.dont_write_bytecode = False
 if "numpy" not in sys.modules:  # (a program that imports this module later keeps its BLAS as it is)
     for _blas_threads in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # numpy brings one or the other
         os.environ.setdefault(_blas_threads, "1")
+
+if __name__ == "__main__":
+    # A supervised command's child is forked before anything else (supervisor.fork_early): it loads Polars
+    # while this process reads the command line. (After the settings above: the child inherits them.)
+    from crm_core.ingest.supervisor import fork_early
+
+    fork_early(sys.argv[1:])
+
+import argparse  # noqa: E402
+import importlib  # noqa: E402
+from typing import NoReturn  # noqa: E402
 
 from crm_core.commands import COMMANDS  # noqa: E402  (after the switch above: its imports are cached too)
 
@@ -64,15 +72,22 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    command = _chosen_command(argv)
-    # Top-level help needs no command module; a named command imports only its own.
-    args = build_parser(command or "").parse_args(argv)
-    from crm_core.commands.common import fail, run_reporting_errors, unwritable_output
+    early = sys.modules.get("crm_core.ingest.supervisor")  # its early child, if it forked one (fork_early)
+    try:
+        command = _chosen_command(argv)
+        # Top-level help needs no command module; a named command imports only its own.
+        args = build_parser(command or "").parse_args(argv)
+        from crm_core.commands.common import fail, run_reporting_errors, unwritable_output
 
-    unwritable = unwritable_output(args)
-    if unwritable:
-        return fail(unwritable)
-    return run_reporting_errors(lambda: args.run(args), args)
+        unwritable = unwritable_output(args)
+        if unwritable:
+            return fail(unwritable)
+        if early is not None:
+            early.note_args(args)
+        return run_reporting_errors(lambda: args.run(args), args)
+    finally:
+        if early is not None:
+            early.discard_early()  # not handed a command: killed
 
 def exit_at_once(code: int) -> NoReturn:
     """End the program with ``code`` once its output is flushed, skipping the interpreter's teardown.

@@ -43,3 +43,21 @@ def test_every_option_help_expands_in_process():
     for command, command_parser in subparsers.choices.items():
         text = command_parser.format_help()
         assert "option_strings" not in text, command
+
+
+def test_every_column_mapping_field_has_its_flag():
+    """The parser takes the mapping's fields from a list kept beside it (the program that forks `summary`'s child
+    early builds the parser without importing the read options): the list is the dataclass's, in order."""
+    from crm_core.commands.common import MAPPING_FIELDS
+    from crm_core.ingest.options import ColumnMapping
+
+    assert MAPPING_FIELDS == tuple(ColumnMapping.__dataclass_fields__)
+
+
+def test_building_a_commands_parser_leaves_dataclasses_pathlib_and_the_read_options_unloaded():
+    script = ("import sys; from crm_core.ingest import supervisor; from crm_core.__main__ import build_parser; "
+              "build_parser('summary').parse_args(['summary', 'orders.csv', '--json']); "
+              "print(sorted(m for m in ('dataclasses', 'pathlib', 'crm_core.ingest.options', 'polars') if m in sys.modules))")
+    shown = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                           check=True).stdout.strip()
+    assert shown == "[]"

@@ -117,3 +117,50 @@ def test_huge_pages_only_while_the_system_has_free_huge_blocks_to_spare(tmp_path
     assert not huge_pages_to_spare(str(tmp_path / "missing"))
     buddyinfo.write_text("Node 0, zone   Normal  85936 45369 17402 12063 7600 2829 1420 464 158 0 0\n")  # fragmented
     assert not huge_pages_to_spare(str(buddyinfo), wanted=2 * 1024**2)
+
+
+# The child forked as the program starts (supervisor.fork_early): it loads Polars while the program reads the
+# command line, and is handed it by supervised(), or killed.
+RUN_AS_SUBREAPER = (
+    "import ctypes, json, os, subprocess, sys\n"
+    "ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come to this process\n"
+    "done = subprocess.run([sys.executable, '-m', 'crm_core', *sys.argv[1:]], capture_output=True, text=True)\n"
+    "left = []\n"
+    "while True:\n"
+    "    try:\n"
+    "        left.append(os.wait()[0])\n"
+    "    except ChildProcessError:\n"
+    "        break\n"
+    "print(json.dumps([done.returncode, len(left), done.stdout, done.stderr]))\n"
+)
+
+
+def _cli_leaving_nothing(*argv: str) -> tuple[int, int, str, str]:
+    """Exit code, descendants left running, stdout and stderr of ``python -m crm_core *argv``."""
+    import json
+
+    shown = subprocess.run([sys.executable, "-c", RUN_AS_SUBREAPER, *argv], cwd=ROOT, capture_output=True, text=True,
+                           timeout=120, check=True).stdout
+    code, left, out, err = json.loads(shown)
+    return code, left, out, err
+
+
+def test_the_early_child_is_killed_when_the_command_line_is_refused(tmp_path):
+    code, left, out, err = _cli_leaving_nothing("summary", str(_orders(tmp_path)), "--no-such-option")
+    assert (code, left, out) == (2, 0, "") and err.count("\n") == 1 and "unrecognized arguments" in err
+    code, left, out, err = _cli_leaving_nothing("summary", "--help")
+    assert (code, left, err) == (0, 0, "") and out.startswith("usage:")
+
+
+def test_the_early_child_runs_the_command_or_makes_way_for_one_set_up_for_the_file(tmp_path):
+    """An early child whose allocators would not suit the file (here another word of the command line names a
+    large file) is killed and a child is forked for the file as before: the same output."""
+    from crm_core.ingest.supervisor import FRUGAL_FROM_BYTES
+
+    orders = _orders(tmp_path)
+    large = tmp_path / "large_sheet_name"
+    with large.open("wb") as handle:  # sparse
+        handle.truncate(FRUGAL_FROM_BYTES)
+    code, left, out, err = _cli_leaving_nothing("summary", str(orders), "--json")
+    assert (code, left, err) == (0, 0, "") and '"rows_read": 3' in out
+    assert _cli_leaving_nothing("summary", str(orders), "--sheet", str(large), "--json") == (code, left, out, err)

@@ -1,36 +1,41 @@
 """Options shared by every CLI command that reads an order file."""
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import math
 import os
 import sys
-from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 # Nothing here imports Polars: a command's parser is built, and the supervisor forks
-# (crm_core.ingest.supervisor), before the first Polars import.
+# (crm_core.ingest.supervisor), before the first Polars import. Nor dataclasses, pathlib or the read options at
+# import time: the program that forked `summary`'s child early (supervisor.fork_early) only builds the parser and
+# reads the command line, which needs none of them (the child imports them with Polars).
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest.messages import disk_full, is_disk_full, one_line, quoted
-from crm_core.ingest.options import ColumnMapping, ReadOptions
-from crm_core.settings import AnalysisSettings
 
 if TYPE_CHECKING:
+    import argparse
+
     import polars as pl
+
+    from crm_core.ingest.options import ColumnMapping, ReadOptions
 
     from crm_core.currency import RatesTable
     from crm_core.dataset import Dataset
     from crm_core.filters import View
     from crm_core.findings import FindingContext, FindingSettings
     from crm_core.ingest.report import DuplicatesAlongside, IngestReport
+    from crm_core.settings import AnalysisSettings
 
 #: Largest view file read (a saved view is a few hundred bytes).
 MAX_VIEW_BYTES = 200_000
 
 
+#: The fields of :class:`crm_core.ingest.options.ColumnMapping`, in order: one CLI flag each (a test checks them).
+MAPPING_FIELDS = ("customer_id", "order_date", "amount", "order_id", "quantity", "unit_price", "channel", "region",
+                  "category", "cost", "days_late", "currency", "product", "sku", "discount_code", "discount_amount")
 #: CLI flag names of ColumnMapping fields that differ from the field name.
 MAPPING_FLAGS = {"customer_id": "customer", "order_date": "date", "currency": "currency-column"}
 
@@ -40,7 +45,7 @@ def add_source_arguments(parser: argparse.ArgumentParser, optional_path: bool = 
     parser.add_argument("path", nargs="?" if optional_path else None,
                         help="order export: CSV/TSV/TXT (.gz), Parquet or .xlsx")
     group = parser.add_argument_group("mapping and read overrides (default: detect)")
-    for field_name in ColumnMapping.__dataclass_fields__:
+    for field_name in MAPPING_FIELDS:
         flag = "--" + MAPPING_FLAGS.get(field_name, field_name).replace("_", "-")
         group.add_argument(flag, dest=f"map_{field_name}", metavar="COL", help=f"column holding {field_name}")
     group.add_argument("--date-format", help="date format, strftime (%%d/%%m/%%Y) or label (DD/MM/YYYY)")
@@ -67,6 +72,8 @@ def add_source_arguments(parser: argparse.ArgumentParser, optional_path: bool = 
 
 
 def mapping_from_args(args: argparse.Namespace) -> ColumnMapping:
+    from crm_core.ingest.options import ColumnMapping
+
     values = {name: getattr(args, f"map_{name}", None) for name in ColumnMapping.__dataclass_fields__}
     return ColumnMapping(**values)
 
@@ -76,6 +83,8 @@ def rates_from_args(args: argparse.Namespace) -> RatesTable | None:
     path = getattr(args, "rates", None)
     if not path:
         return None
+    from pathlib import Path
+
     from crm_core.currency import RatesError, read_rates  # Polars: only when rates are given
 
     try:
@@ -85,6 +94,8 @@ def rates_from_args(args: argparse.Namespace) -> RatesTable | None:
 
 
 def options_from_args(args: argparse.Namespace) -> ReadOptions:
+    from crm_core.ingest.options import ReadOptions
+
     delimiter = getattr(args, "delimiter", None)
     if delimiter in ("tab", "\\t", "TAB"):
         delimiter = "\t"
@@ -105,12 +116,16 @@ def options_from_args(args: argparse.Namespace) -> ReadOptions:
 
 def _view_error(args: argparse.Namespace, problem: str) -> IngestError:
     """One line of at most 200 characters naming the view file (by its name) and the problem."""
+    from pathlib import Path
+
     text = f"--view {Path(str(args.view)).name[:40]}: {problem}"
     return IngestError(text if len(text) <= 190 else text[:189] + "…")
 
 
 def view_settings(args: argparse.Namespace) -> AnalysisSettings:
     """The settings of ``--view FILE.json`` (defaults without it); raises IngestError with one line."""
+    from crm_core.settings import AnalysisSettings  # (not needed to build a command's parser)
+
     path = getattr(args, "view", None)
     if not path:
         return AnalysisSettings()
@@ -161,6 +176,8 @@ def load_view(args: argparse.Namespace, settings: AnalysisSettings | None = None
     settings = settings or view_settings(args)
     options = options_from_args(args)
     if options.currency is None and settings.currency:
+        from dataclasses import replace
+
         options = replace(options, currency=settings.currency)
     try:
         tx, report = read_orders(args.path, mapping_from_args(args), options,
@@ -352,6 +369,9 @@ def run_supervised(command: Callable[[], int], args: argparse.Namespace, time_sc
 
     path = getattr(args, "path", None)
     if not runs_supervised(path):
+        from crm_core.ingest.supervisor import discard_early
+
+        discard_early()  # a child forked as the program started (none for these commands yet) is not needed
         return run_reporting_errors(command, args)
     # Rows read in batches: tables of millions of customers built and dropped one after the other.
     return supervised(lambda: run_reporting_errors(command, args), path, time_scale,
@@ -415,7 +435,12 @@ def output_paths(args: argparse.Namespace) -> dict[str, str]:
 
 def unwritable_output(args: argparse.Namespace) -> str | None:
     """Why an output path cannot be written (checked before any work), or None."""
-    for flag, path in output_paths(args).items():
+    paths = output_paths(args)
+    if not paths:
+        return None
+    from pathlib import Path
+
+    for flag, path in paths.items():
         target = Path(path)
         if target.is_dir():
             return f"{flag} {quoted(path)} is a folder; give a file name, e.g. {flag} {quoted(str(target / 'out'))}."
@@ -431,6 +456,8 @@ def os_error_message(error: OSError, args: argparse.Namespace) -> str:
     """One line for a file-system error: disk full, unwritable output, missing file."""
     if is_disk_full(error):
         return disk_full("the output or temporary files")
+    from pathlib import Path
+
     name = error.filename or ""
     for flag, path in output_paths(args).items():
         # the path itself, or a folder above it that could not be created

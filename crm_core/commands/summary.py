@@ -1,7 +1,6 @@
 """summary: what was read from an order export and its headline totals."""
 from __future__ import annotations
 
-import argparse
 import math
 import re
 from typing import TYPE_CHECKING, Any
@@ -9,12 +8,16 @@ from typing import TYPE_CHECKING, Any
 from crm_core.commands.common import add_source_arguments, emit, load_view, run_reporting_errors
 
 if TYPE_CHECKING:
+    import argparse
+
     import polars as pl
 
 #: Rows per slice when counting distinct customers (see :func:`distinct_customers`).
 ROWS_PER_SLICE = 8_000_000
 #: Rejected rows shown (line, raw text, reason); all are in the report.
 SAMPLE_REJECTED = 5
+#: Sum of |amount| up to which the amounts' millionths add up in a 64-bit integer (2^63 is about 9.22e18).
+INTEGER_SUM_LIMIT = 9e12
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,26 +54,65 @@ def distinct_customers(tx: pl.LazyFrame, rows: int) -> int:
     )
 
 
+def revenue_terms(amount: pl.Expr) -> list[pl.Expr]:
+    """The revenue's terms for :func:`revenue_from`: the amounts' millionths summed as integers, and what says whether
+    that sum is exact (every amount and their sum of magnitudes under :data:`INTEGER_SUM_LIMIT`).
+
+    Each amount counts as its millionths rounded half to even, which is what Polars' cast of a float to
+    ``Decimal(38, 6)`` gives (``customers.exact_sum``, a test compares them): the same exact decimal total, without
+    a 16-byte decimal per row (a tenth of the totals' CPU time on 1M orders)."""
+    import polars as pl
+
+    under = amount.abs() < INTEGER_SUM_LIMIT  # false for NaN and infinities, null for null
+    return [
+        pl.when(under).then((amount * 1_000_000).round(mode="half_to_even")).cast(pl.Int64).sum().alias("__micro"),
+        (amount.is_not_null() & ~under.fill_null(False)).sum().alias("__over"),
+        pl.when(under).then(amount.abs()).sum().alias("__magnitude"),
+    ]
+
+
+def revenue_from(totals: dict[str, Any]) -> float | None:
+    """The exact revenue from :func:`revenue_terms`' columns (removed from ``totals``), or None when the integer sum
+    may not hold it (then ``customers.exact_sum`` gives it). ``micro / 10**6`` of two integers is correctly rounded,
+    as Polars' conversion of the decimal total to a float is."""
+    micro, over, magnitude = totals.pop("__micro"), totals.pop("__over"), totals.pop("__magnitude")
+    if over or (magnitude or 0.0) >= INTEGER_SUM_LIMIT:
+        return None
+    return int(micro or 0) / 1_000_000
+
+
 def _summary(args: argparse.Namespace) -> int:
     import polars as pl
 
-    from crm_core.customers import count_orders, exact_sum
+    from crm_core.customers import count_orders, exact_sum, is_purchase
     from crm_core.ingest.report import DuplicatesAlongside
-    from crm_core.schema import C
+    from crm_core.schema import C, has_column
 
     duplicates = DuplicatesAlongside()  # counted on a thread while the totals below run
     view, _, report = load_view(args, duplicates=duplicates, rows_as_read=True)  # exact sums, counts and extremes
     tx = view.transactions
     one_slice = report.rows_valid <= ROWS_PER_SLICE  # then the customers are counted in the same pass
+    # The rows read themselves (the view keeps them all): their first and last dates are the reader's.
+    dates_known = tx is view.history and report.order_dates is not None and report.order_dates == (view.first, view.last)
+    # Without order ids each row is an order (customers.count_orders): counted in the same pass.
+    orders_by_row = not has_column(tx, C.ORDER_ID)
+    amount = pl.col(C.AMOUNT)
     totals = tx.select(
-        exact_sum(pl.col(C.AMOUNT)).alias("revenue"),  # exact to the cent, however many rows
-        pl.col(C.ORDER_DATE).min().alias("first_date"),
-        pl.col(C.ORDER_DATE).max().alias("last_date"),
+        *revenue_terms(amount),  # exact to the millionth, however many rows
+        *([] if dates_known else [pl.col(C.ORDER_DATE).min().alias("first_date"),
+                                  pl.col(C.ORDER_DATE).max().alias("last_date")]),
         *([pl.col(C.CUSTOMER_ID).n_unique().alias("customers")] if one_slice else []),
+        *([pl.len().alias("orders"), (is_purchase(tx) & (amount > 0)).sum().alias("positive_orders")]
+          if orders_by_row else []),
     ).collect(engine="streaming").row(0, named=True)
+    totals["revenue"] = revenue_from(totals)
+    if totals["revenue"] is None:  # beyond the integer sum (amounts near the 10^12 limit, or not finite)
+        totals["revenue"] = tx.select(exact_sum(amount)).collect(engine="streaming").item()
+    if dates_known:
+        totals["first_date"], totals["last_date"] = view.first, view.last
     if not one_slice:
         totals["customers"] = distinct_customers(tx, report.rows_valid)
-    counts = count_orders(tx)
+    counts = totals if orders_by_row else count_orders(tx)
     duplicates.record(report)
     payload = {
         "rows_read": report.rows_read,

@@ -8,11 +8,10 @@ frame with an ``__ok`` column and the reasons of the rows set aside.
 from __future__ import annotations
 
 import re
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import polars as pl
 
-from crm_core.currency import NO_RATE, RatesTable, conversion_sentence, conversion_summary, convert_orders, no_rate_reason
 from crm_core.ingest.columns import DATE, MONTH, NUMBER
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest.mapping import ColumnPlan
@@ -22,6 +21,9 @@ from crm_core.ingest.presets import RULE, bad, flag
 from crm_core.ingest.report import OK, rows
 from crm_core.ingest.source import LINE
 from crm_core.ingest.values import ambiguous
+
+if TYPE_CHECKING:
+    from crm_core.currency import RatesTable
 
 
 class Checked(NamedTuple):
@@ -49,8 +51,9 @@ def check_orders(
     ambiguous_amount = pl.any_horizontal([pl.col(c).fill_null(False) for c in parts]) if parts else pl.lit(False)
     out_of_range = ~amount.is_finite() | (amount > MAX_AMOUNT) | (amount < -MAX_AMOUNT)  # no abs(): no column of floats
     keep = keep & ~out_of_range.fill_null(False)
-    converting = NO_RATE in parsed.columns
-    no_rate = pl.col(NO_RATE) if converting else pl.lit(False)
+    # Only a conversion with a rates table adds the rate column (crm_core.currency, loaded for it alone).
+    converting = options.rates is not None and _no_rate_column() in parsed.columns
+    no_rate = pl.col(_no_rate_column()) if converting else pl.lit(False)
     # Converting, an order whose currency is unknown cannot be reported in the reporting currency.
     no_currency = (pl.col("__currency").is_null() & amount.is_not_null()) if converting else pl.lit(False)
     keep = keep & ~no_rate & ~no_currency
@@ -72,7 +75,7 @@ def check_orders(
         .when(amount.is_null() & bad_amount).then(pl.lit("unparseable amount"))
         .when(out_of_range).then(pl.lit("amount out of range"))
         .when(no_currency).then(pl.lit("missing currency"))
-        .when(no_rate).then(no_rate_reason() if converting else pl.lit(None, pl.String))
+        .when(no_rate).then(_no_rate_reason() if converting else pl.lit(None, pl.String))
         .otherwise(pl.lit("missing amount"))
     )
     frame, rejected = _mark(parsed, keep, reason)
@@ -82,8 +85,22 @@ def check_orders(
     return Checked(frame, rejected, detected, tuple(warnings))
 
 
+def _no_rate_column() -> str:
+    from crm_core.currency import NO_RATE
+
+    return NO_RATE
+
+
+def _no_rate_reason() -> pl.Expr:
+    from crm_core.currency import no_rate_reason
+
+    return no_rate_reason()
+
+
 def _conversion_report(frame: pl.DataFrame, detected: dict[str, Any]) -> list[str]:
     """``converted_currencies`` and ``exchange_rates`` in ``detected``; the sentence saying so."""
+    from crm_core.currency import conversion_sentence, conversion_summary
+
     reporting = detected["currency"]
     used = conversion_summary(frame.filter(pl.col(OK)), reporting)
     detected["converted_currencies"] = {code: info["orders"] for code, info in used.items()}
@@ -155,6 +172,8 @@ def _currencies(
     if options.rates is not None:
         reporting = _reporting_currency(wanted, found, options.rates)
         detected["currency"] = reporting
+        from crm_core.currency import convert_orders
+
         return convert_orders(parsed, options.rates, reporting, max_amount=MAX_AMOUNT), detected, []
     if wanted:
         detected["currency"] = wanted

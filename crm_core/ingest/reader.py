@@ -21,7 +21,6 @@ from typing import Any, Callable
 
 import polars as pl
 
-from crm_core.currency import convert_lines
 from crm_core.ingest import batches
 from crm_core.ingest import source as ingest_source
 from crm_core.ingest.checks import check_orders, check_side
@@ -221,6 +220,8 @@ def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, f
         )
         valid, report = build_report(checked.frame, checked.rejected, inputs)
         if options.rates is not None:  # line amounts at their order's rate
+            from crm_core.currency import convert_lines
+
             lines = convert_lines(lines, checked.frame, checked.detected.get("currency") or "")
         report.source_lines, report.lines = parsed.source_rows, kept_lines(lines, checked.frame, pl.col(OK))
         return valid, report

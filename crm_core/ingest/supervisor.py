@@ -9,7 +9,8 @@ command with its address space capped (as the worker is) and reads every file
 in-process; the parent, a bare interpreter, watches the child's resident memory
 and the clock exactly as the sandbox watches its worker, and turns a kill, an
 abort or a crash into the same one-line messages. Nothing is re-imported and no
-row crosses a process boundary.
+row crosses a process boundary. ``summary`` forks its child as the program starts (:func:`fork_early`):
+the child loads Polars while this process reads the command line.
 
 Only stdlib modules are imported here: forking a process that runs Polars'
 thread pool is unsafe, so the caller must not have imported Polars yet
@@ -18,6 +19,7 @@ thread pool is unsafe, so the caller must not have imported Polars yet
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import resource
 import select
@@ -26,10 +28,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from typing import Callable
+from typing import IO, TYPE_CHECKING, Callable, NamedTuple, cast
 
 from crm_core.ingest import limits, prefetch
 from crm_core.ingest.messages import one_line
+
+if TYPE_CHECKING:
+    import argparse
 
 #: Set in the supervised child: the sandbox then reads every file in-process.
 SUPERVISED_ENV = "CRM_INGEST_SUPERVISED"
@@ -63,6 +68,12 @@ def supervised(command: Callable[[], int], path: object = None, time_scale: floa
     packed = limits.is_packed(path)
     # While the child loads Polars, this process scans the file for bare CRs on the other core (see prefetch).
     scan = not packed and prefetch.worth_it(path)
+    frugal = size >= FRUGAL_FROM_BYTES or packed or hand_back_at_once
+    early = _take_early(frugal, hand_back_at_once)
+    if early is not None:  # forked when the program started, loading Polars already: it gets the command line
+        with early.stderr as child_stderr:
+            early.hand_over(path if scan else None)
+            return _outcome(early.pid, child_stderr, memory, seconds)
     answer_read, answer_write = os.pipe() if scan else (-1, -1)
     with tempfile.TemporaryFile() as child_stderr:
         pid = os.fork()
@@ -70,18 +81,22 @@ def supervised(command: Callable[[], int], path: object = None, time_scale: floa
             if scan:
                 os.close(answer_write)
                 prefetch.listen(str(path), answer_read)
-            frugal = size >= FRUGAL_FROM_BYTES or packed or hand_back_at_once
             os._exit(_child(command, child_stderr.fileno(), memory, frugal, hand_back_at_once))
         if scan:
             os.close(answer_read)
             prefetch.send(str(path), answer_write)
-        code, message = _watch(pid, memory, seconds)
-        if message is None:  # exited by itself: its stderr holds its own message, if any
-            child_stderr.seek(0)
-            sys.stderr.write(child_stderr.read(64 * 1024).decode("utf-8", "replace"))
-            return code
-        print(one_line(f"error: {message}"), file=sys.stderr)
-        return 2
+        return _outcome(pid, child_stderr, memory, seconds)
+
+
+def _outcome(pid: int, child_stderr: IO[bytes], memory: int, seconds: float) -> int:
+    """Watch the child under the limits; its exit code and its own stderr, or 2 and this process's one line."""
+    code, message = _watch(pid, memory, seconds)
+    if message is None:  # exited by itself: its stderr holds its own message, if any
+        child_stderr.seek(0)
+        sys.stderr.write(child_stderr.read(64 * 1024).decode("utf-8", "replace"))
+        return code
+    print(one_line(f"error: {message}"), file=sys.stderr)
+    return 2
 
 
 #: Polars' allocator (jemalloc, read when Polars is first imported): address space handed back to the system
@@ -152,6 +167,12 @@ FRUGAL_FROM_BYTES = 32 * 1024**2
 
 def _child(command: Callable[[], int], stderr_fd: int, memory: int, frugal: bool = True,
            hand_back_at_once: bool = False) -> int:
+    _child_settings(stderr_fd, memory, frugal, hand_back_at_once)
+    return _child_runs(command)
+
+
+def _child_settings(stderr_fd: int, memory: int, frugal: bool, hand_back_at_once: bool = False) -> None:
+    """The child's stderr, allocators and address-space cap: set before it imports Polars."""
     os.dup2(stderr_fd, 2)
     os.environ[SUPERVISED_ENV] = "1"
     if frugal:
@@ -163,6 +184,10 @@ def _child(command: Callable[[], int], stderr_fd: int, memory: int, frugal: bool
         # The soft limit caps the command; the hard one stays, so that a program the command starts
         # (Chromium printing a deck's chart, see :func:`uncapped`) can lift the cap it would inherit.
         resource.setrlimit(resource.RLIMIT_AS, (cap, resource.getrlimit(resource.RLIMIT_AS)[1]))
+
+
+def _child_runs(command: Callable[[], int]) -> int:
+    """``command``'s exit code, with the CLI's contract: one line on stderr for anything unexpected."""
     code = 2
     try:
         code = command()
@@ -231,3 +256,163 @@ def _exit_signal(pid: int) -> Iterator[Callable[[], None]]:
         yield until_exit_or_poll
     finally:
         os.close(pidfd)
+
+
+# ---------------------------------------------------------------- the child forked when the program starts
+
+#: Commands whose ``run`` is ``supervised(command, args.path)`` alone: the CLI forks their child as the program
+#: starts (:func:`fork_early`), so that the child loads Polars while this process reads the command line.
+EARLY_COMMANDS = ("summary",)
+
+
+class _Early(NamedTuple):
+    """The child forked by :func:`fork_early`, waiting for its command line."""
+
+    pid: int
+    command: str
+    arguments: int  # pipe: the parsed command line, as JSON (closed without a word: not needed)
+    answer: int  # pipe: the bare-CR scan's answer (see prefetch)
+    stderr: IO[bytes]
+    frugal: bool
+
+    def hand_over(self, scanned: object) -> None:
+        """Send the command line (noted by :func:`note_args`), then the scan of ``scanned`` (None: no scan)."""
+        payload = _noted_args or b""
+        with contextlib.suppress(OSError):
+            _write_all(self.arguments, payload)
+        with contextlib.suppress(OSError):
+            os.close(self.arguments)
+        if scanned is not None:
+            prefetch.send(str(scanned), self.answer)
+        else:
+            with contextlib.suppress(OSError):
+                os.close(self.answer)
+
+
+_early: _Early | None = None
+_noted_args: bytes | None = None
+
+
+def fork_early(argv: list[str]) -> None:
+    """Fork the supervised child of ``argv``'s command at once, when it is one of :data:`EARLY_COMMANDS`.
+
+    A command's child imports Polars, a tenth of a second on one core, and until now it was forked after this
+    process had imported argparse, built the command's parser and read the command line: 10-20 ms the child waited
+    for (1M orders). Forked first, the child loads Polars and the command's module meanwhile, then waits for the parsed command
+    line; :func:`supervised` hands it over and watches the child as it watches one it forks itself (same limits,
+    same messages). Nothing the child does before that depends on the file, except its allocators' setting, which
+    :func:`supervised` checks: a child set up otherwise than it would set one up is killed and a new one forked.
+    Help (``-h``), a command line argparse refuses, or a command that does not reach :func:`supervised`:
+    :func:`discard_early` kills the waiting child (it never writes a byte to stdout)."""
+    global _early
+    command = argv[0] if argv else None
+    if (command not in EARLY_COMMANDS or "-h" in argv or "--help" in argv or _early is not None
+            or "polars" in sys.modules or not hasattr(os, "fork")):
+        return
+    # The file's size decides the allocators (see _child): any word of the command line naming a file that would
+    # make them frugal makes the child frugal; supervised() compares with the real path's.
+    frugal = any(limits.file_bytes(word) >= FRUGAL_FROM_BYTES or limits.is_packed(word)
+                 for word in argv[1:] if not word.startswith("-"))
+    memory = limits.memory_limit_bytes()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    arguments_read, arguments_write = os.pipe()
+    answer_read, answer_write = os.pipe()
+    child_stderr = tempfile.TemporaryFile()
+    pid = os.fork()
+    if pid == 0:  # never returns into the program
+        os.close(arguments_write)
+        os.close(answer_write)
+        os._exit(_early_child(command, arguments_read, answer_read, child_stderr.fileno(), memory, frugal))
+    os.close(arguments_read)
+    os.close(answer_read)
+    _early = _Early(pid, command, arguments_write, answer_write, child_stderr, frugal)
+
+
+def note_args(args: object) -> None:
+    """The parsed command line, for the early child (kept until :func:`supervised` hands it over)."""
+    global _noted_args
+    if _early is None:
+        return
+    values = {key: value for key, value in vars(args).items() if key != "run"}
+    try:
+        _noted_args = json.dumps(values).encode()
+    except (TypeError, ValueError):  # not plain values: the child is not used
+        _noted_args = None
+
+
+def _take_early(frugal: bool, hand_back_at_once: bool) -> _Early | None:
+    """The early child, when it can run this command: set up as :func:`supervised` would set up its child, and
+    given a command line; otherwise it is killed (and None)."""
+    global _early
+    early = _early
+    if early is None:
+        return None
+    if _noted_args is None or early.frugal != frugal or hand_back_at_once:
+        discard_early()
+        return None
+    _early = None
+    return early
+
+
+def discard_early() -> None:
+    """Kill the early child when it was not handed a command (help, an error, another way to run the command)."""
+    global _early, _noted_args
+    early, _early, _noted_args = _early, None, None
+    if early is None:
+        return
+    with contextlib.suppress(OSError):
+        os.kill(early.pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        os.waitpid(early.pid, 0)
+    for fd in (early.arguments, early.answer):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    early.stderr.close()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
+
+
+def _early_child(command: str, arguments: int, answer: int, stderr_fd: int, memory: int, frugal: bool) -> int:
+    """The early child: set up as :func:`_child`, load the command's module and Polars, wait for the command line
+    and run the command as the program would (in this process: it is the supervised one). Exits quietly when the
+    program closes the pipe without a word."""
+    _child_settings(stderr_fd, memory, frugal)
+    import importlib
+
+    try:  # what the command imports first; should it fail, the command's own import raises it where it is used
+        module = importlib.import_module(f"crm_core.commands.{command}")
+        import polars  # noqa: F401
+    except BaseException:  # noqa: BLE001
+        module = None
+    try:
+        payload = _read_all(arguments)
+    except OSError:
+        payload = b""
+    if not payload:  # the program runs the command another way (or not at all)
+        return 0
+    from types import SimpleNamespace
+
+    def run() -> int:
+        loaded = module or importlib.import_module(f"crm_core.commands.{command}")
+        # The parsed values as attributes, as argparse gives them (argparse itself is not needed here).
+        args = cast("argparse.Namespace", SimpleNamespace(**json.loads(payload), run=loaded.run))
+        if isinstance(getattr(args, "path", None), str):
+            prefetch.listen(args.path, answer)
+        from crm_core.commands.common import run_reporting_errors
+
+        return run_reporting_errors(lambda: args.run(args), args)
+
+    return _child_runs(run)
