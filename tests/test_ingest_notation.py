@@ -338,3 +338,9 @@ def test_values_that_could_mean_two_numbers_in_a_point_column_with_one_cast_each
     query = pl.LazyFrame({"t": texts}).select(simple_columns(pl.col("t"), "a", False, False))
     assert query.collect().get_column("a__two").to_list() == flags
     assert query.explain().count(".cast(Float64)") + query.explain().count("strict_cast(Float64)") == 1
+
+
+def test_the_decimal_mark_warning_quotes_a_value_that_reads_two_ways():
+    # The first sampled amount is junk (rejected); the warning must name the amount that can be read two ways.
+    _, report = read("customer,date,amount\nA,2024-01-01,=1+2\nB,2024-01-02,10.005\n")
+    assert any("Amounts like '10.005'" in w for w in report.warnings), report.warnings

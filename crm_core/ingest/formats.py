@@ -137,11 +137,19 @@ def _number_format(values: pl.Series, number: NumberFormat, options: ReadOptions
         return NumberFormat(decimal, thousands, plain, number.currency_marks, False)
     if number.ambiguous and not values.is_empty():
         warnings.append(
-            f"Amounts like '{values[0]}' could use '{number.decimal}' as decimal mark or as thousands "
+            f"Amounts like '{_ambiguous_example(values)}' could use '{number.decimal}' as decimal mark or as thousands "
             f"separator; read with '{number.decimal}' as decimal mark. If that's wrong, set the decimal mark "
             f"(CLI: --decimal {',' if number.decimal == '.' else '.'})."
         )
     return number
+
+
+def _ambiguous_example(values: pl.Series) -> str:
+    """A sampled value that reads two ways (one mark, three digits after it: ``1,234`` or ``1.234``), as the
+    sniffer counts them; the first value when none is found (the warning then still names the column's values)."""
+    core = values.cast(pl.String).str.replace_all(r"[^\d.,]", "")
+    two_ways = values.filter(core.str.contains(r"^\d+[.,]\d{3}$") & ~core.str.contains(r"^0[.,]")).head(1)
+    return str(two_ways[0] if not two_ways.is_empty() else values[0])
 
 
 def _is_simple(sample: ColumnSample, column: str) -> bool:
