@@ -35,6 +35,13 @@ DuckDB and Spark, which run inside the measured processes, each line also
 gives the CPU seconds of each side (the process tree: Spark's JVM and Python
 workers included), which say what a busy 2-core machine hides in wall time.
 Target: push < pull for every figure on every engine.
+
+``CRM_BENCH_SPARK_EVENTLOG=<folder>`` also writes Spark's event logs there
+(one sub-folder per run and side) and prints, per figure, what Spark's
+stages cost: their number, the executors' CPU seconds (garbage collection
+included), and the rows and megabytes written to shuffle files
+(:func:`spark_stage_totals`): where a figure's CPU goes, beside the process
+tree's total.
 """
 from __future__ import annotations
 
@@ -58,6 +65,7 @@ TESTS = Path(__file__).resolve().parent.parent / "tests"
 # parallel query with two workers (2 cores).
 PG_SETTINGS = "-c shared_buffers=1GB -c work_mem=1GB -c max_parallel_workers_per_gather=2 -c jit=off"
 SPARK_MASTER = os.environ.get("CRM_BENCH_SPARK_MASTER", "local[*]")
+SPARK_EVENT_LOG = os.environ.get("CRM_BENCH_SPARK_EVENTLOG")
 
 
 def orders_parquet() -> Path:
@@ -133,7 +141,7 @@ def _customers_digest(table) -> dict[str, Any]:
             "tier_sum": int(table["tier_index"].cast(int).sum())}
 
 
-def _warehouse(engine: str, where: str):
+def _warehouse(engine: str, where: str, event_log: str | None = None):
     from crm_core.engines import Warehouse, WarehouseSource
 
     if engine != "spark":
@@ -145,6 +153,9 @@ def _warehouse(engine: str, where: str):
 
     builder = (SparkSession.builder.master(SPARK_MASTER).config("spark.ui.enabled", "false")
                .config("spark.driver.memory", "3g").config("spark.sql.warehouse.dir", str(OUT / "spark-warehouse")))
+    if event_log is not None:  # plain JSON lines, read by spark_stage_totals
+        builder = (builder.config("spark.eventLog.enabled", "true").config("spark.eventLog.dir", event_log)
+                   .config("spark.eventLog.compress", "false"))
     for key, value in spark_settings(SPARK_MASTER).items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
@@ -185,28 +196,75 @@ def _timed(func) -> tuple[Any, float, float | None]:
     return result, wall, None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
 
 
-def _timed_into(results: dict[str, Any], name: str, func) -> Any:
-    """``func()``, with its wall and CPU seconds stored as ``results[name + '_wall' / '_cpu']``."""
+def _timed_into(results: dict[str, Any], name: str, func, warehouse: Any = None) -> Any:
+    """``func()``, with its wall and CPU seconds stored as ``results[name + '_wall' / '_cpu']``.
+
+    On Spark, the jobs ``func`` starts are described as ``name`` (what :func:`spark_stage_totals` groups by).
+    """
+    if warehouse is not None and warehouse.engine == "spark":
+        warehouse.backend._session.sparkContext.setJobDescription(name)
     result, results[f"{name}_wall"], results[f"{name}_cpu"] = _timed(func)
     return result
 
 
-def push_all(engine: str, where: str) -> dict[str, Any]:
+def spark_stage_totals(folder: Path) -> dict[str, dict[str, float]]:
+    """Per job description (a figure's name): stages, executor CPU and GC seconds, shuffle rows and MB written.
+
+    Read from the uncompressed Spark event logs under ``folder``: the task
+    metrics summed per completed stage, each stage counted under the
+    description of the job that ran it (jobs without one under '').
+    """
+    import json
+
+    described: dict[int, str] = {}
+    totals: dict[str, dict[str, float]] = {}
+    for path in sorted(folder.rglob("*")):  # Spark 4 rolls its logs into an eventlog_v2_<app> folder
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        for line in path.read_text().splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:  # the last line of a log whose process ended while writing it
+                continue
+            if event["Event"] == "SparkListenerJobStart":
+                name = (event.get("Properties") or {}).get("spark.job.description") or ""
+                described.update({stage: name for stage in event.get("Stage IDs", [])})
+            elif event["Event"] == "SparkListenerStageCompleted":
+                info = event["Stage Info"]
+                metrics = {item["Name"]: item.get("Value") or 0 for item in info.get("Accumulables", [])}
+                figure = totals.setdefault(described.get(info["Stage ID"], ""), dict.fromkeys(
+                    ("stages", "cpu_s", "gc_s", "shuffle_rows", "shuffle_mb"), 0.0))
+                figure["stages"] += 1
+                figure["cpu_s"] += metrics.get("internal.metrics.executorCpuTime", 0) / 1e9
+                figure["gc_s"] += metrics.get("internal.metrics.jvmGCTime", 0) / 1e3
+                figure["shuffle_rows"] += metrics.get("internal.metrics.shuffle.write.recordsWritten", 0)
+                figure["shuffle_mb"] += metrics.get("internal.metrics.shuffle.write.bytesWritten", 0) / 1e6
+    return totals
+
+
+def _stage_note(totals: dict[str, float] | None) -> str:
+    if not totals:
+        return "no Spark stage"
+    return (f"{totals['stages']:.0f} stages, executors {totals['cpu_s']:.1f} CPU-s (GC {totals['gc_s']:.1f} s), "
+            f"shuffle {totals['shuffle_rows'] / 1e6:.2f}M rows / {totals['shuffle_mb']:.0f} MB")
+
+
+def push_all(engine: str, where: str, event_log: str | None = None) -> dict[str, Any]:
     """Each figure computed in the engine (one connection / session); digests and seconds per figure."""
-    warehouse = _warehouse(engine, where)
+    warehouse = _warehouse(engine, where, event_log)
     results: dict[str, Any] = {}
-    overview = _timed_into(results, "overview", lambda: warehouse.overview(*_windows(), FIRST, LAST, "month"))
+    overview = _timed_into(results, "overview", lambda: warehouse.overview(*_windows(), FIRST, LAST, "month"), warehouse)
     results["overview"] = _overview_digest(*overview)
-    clv = _timed_into(results, "clv", lambda: warehouse.clv_data(CALIBRATION_END))
+    clv = _timed_into(results, "clv", lambda: warehouse.clv_data(CALIBRATION_END), warehouse)
     results["clv"] = _clv_digest(*clv)
-    segments = _timed_into(results, "segments", lambda: warehouse.segments_and_tiers(FIRST, LAST))
+    segments = _timed_into(results, "segments", lambda: warehouse.segments_and_tiers(FIRST, LAST), warehouse)
     results["segments"] = _segments_digest(*segments)
-    table = _timed_into(results, "customers", lambda: warehouse.customer_table(FIRST, LAST))
+    table = _timed_into(results, "customers", lambda: warehouse.customer_table(FIRST, LAST), warehouse)
     results["customers"] = _customers_digest(table)
     return results
 
 
-def pull_all(engine: str, where: str) -> dict[str, Any]:
+def pull_all(engine: str, where: str, event_log: str | None = None) -> dict[str, Any]:
     """Every row read once into Polars, then each figure with the file path; digests and seconds per step."""
     import polars as pl
 
@@ -216,9 +274,9 @@ def pull_all(engine: str, where: str) -> dict[str, Any]:
     from crm_core.portfolio import assign_tiers, tier_summary
     from crm_core.rfm import RFM_INPUTS, score_customers, segment_profile
 
-    warehouse = _warehouse(engine, where)
+    warehouse = _warehouse(engine, where, event_log)
     results: dict[str, Any] = {}
-    tx = _timed_into(results, "read", lambda: warehouse.all_rows().lazy())
+    tx = _timed_into(results, "read", lambda: warehouse.all_rows().lazy(), warehouse)
     overview = _timed_into(results, "overview", lambda: (kpi_comparison(tx, *_windows()), kpi_trend(tx, FIRST, LAST, "month")))
     results["overview"] = _overview_digest(*overview)
 
@@ -281,8 +339,14 @@ def _postgres_load(uri: str, parquet: Path) -> None:
 
 def _compare(engine: str, where: str) -> list[str]:
     """Push-down and pull of every figure on one engine; the printed lines."""
-    _, push_mb, pushed = measure(push_all, engine, where)
-    _, pull_mb, pulled = measure(pull_all, engine, where)
+    logs = {side: None for side in ("push", "pull")}
+    if engine == "spark" and SPARK_EVENT_LOG:
+        for side in logs:
+            folder = Path(SPARK_EVENT_LOG) / f"{ROWS}-{side}-{time.strftime('%Y%m%d-%H%M%S')}"
+            folder.mkdir(parents=True, exist_ok=True)
+            logs[side] = str(folder)
+    _, push_mb, pushed = measure(push_all, engine, where, logs["push"])
+    _, pull_mb, pulled = measure(pull_all, engine, where, logs["pull"])
     print(f"  {engine}: pull read every row in {pulled['read_wall']:.1f} s (client peak {pull_mb:,.0f} MB; "
           f"push-down client peak {push_mb:,.0f} MB)", flush=True)
     lines = []
@@ -298,6 +362,11 @@ def _compare(engine: str, where: str) -> list[str]:
         lines.append(line)
         if not same:
             print(f"    push-down {pushed[name]}\n    pull      {pulled[name]}", flush=True)
+    if logs["push"] and logs["pull"]:
+        push_stages, pull_stages = spark_stage_totals(Path(logs["push"])), spark_stage_totals(Path(logs["pull"]))
+        print(f"  spark stages (event logs in {SPARK_EVENT_LOG}); pull read: {_stage_note(pull_stages.get('read'))}", flush=True)
+        for name in FIGURES:
+            print(f"    push {name}: {_stage_note(push_stages.get(name))}", flush=True)
     return lines
 
 
