@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -87,7 +88,11 @@ def sliced_rows(rows: pl.LazyFrame, slices: int) -> Iterator[pl.LazyFrame]:
     """``rows`` (on disk) written once into ``slices`` slices of customers; yields a LazyFrame of the same rows
     whose queries on one slice read that slice alone (see the module's docstring). The files are removed on exit."""
     schema = rows.collect_schema()
-    folder = Path(tempfile.mkdtemp(prefix="crm-slices-"))
+    # Beside the batched read's own folders (private to this user): a process killed before it removes its slices
+    # leaves a folder the next read sweeps once a day old (crm_core.ingest.batches._sweep).
+    base = Path(tempfile.gettempdir()) / f"crm_rows_{os.getuid()}"
+    base.mkdir(mode=0o700, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="read-slices-", dir=base))
     try:
         key = "__slice"
         keyed = rows.with_columns((pl.col(C.CUSTOMER_ID).hash() % slices).cast(pl.Int64).alias(key))
