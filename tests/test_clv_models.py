@@ -123,6 +123,25 @@ def test_pareto_likelihood_in_row_chunks_equals_one_pass(rfm, monkeypatch):
     np.testing.assert_allclose(ParetoNBDModel().fit(*rfm).theta(), one_pass_fit, rtol=1e-8)
 
 
+@pytest.mark.parametrize("model", [BetaGeoModel, ModifiedBetaGeoModel])
+def test_bg_likelihood_in_row_chunks_equals_one_pass(rfm, monkeypatch, model):
+    """BG/NBD and MBG/NBD sum their repeat rows in chunks over REPEAT_CHUNK_ROWS (memory): the one-pass value,
+    gradient and Hessian, the same fit."""
+    from crm_core.clv import bg_nbd
+
+    (ux, ut, uT), counts, _ = compress(*rfm)
+    point = np.log([0.6, 9.0, 0.7, 3.0])
+    shift = int(model is ModifiedBetaGeoModel)
+    whole = BGNBDLikelihood(ux, ut, uT, counts, shift=shift)
+    one_pass = (whole(point), whole.hessian(point), model().fit(*rfm).theta())
+    monkeypatch.setattr(bg_nbd, "REPEAT_CHUNK_ROWS", max(len(whole.xr) // 7, 1))
+    chunked = BGNBDLikelihood(ux, ut, uT, counts, shift=shift)
+    for got, want in zip(chunked(point), one_pass[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    np.testing.assert_allclose(chunked.hessian(point), one_pass[1], rtol=1e-11)
+    np.testing.assert_allclose(model().fit(*rfm).theta(), one_pass[2], rtol=1e-8)
+
+
 def test_pareto_chunks_by_nodes_and_nodes_placed_again_equal_one_pass(rfm, monkeypatch):
     """Histories with many nodes (30M orders) are taken in chunks of at most CHUNK_NODES nodes, and nodes past
     STORED_NODES are placed again at each evaluation: the same sums, and each row's odds exactly the same."""

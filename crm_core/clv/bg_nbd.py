@@ -107,6 +107,11 @@ class BetaGeoModel(PurchaseModel):
         return (a + b - 1.0) / (a - 1.0) * (1.0 - ratio * hyp2f1(r, b, a + b - 1.0, t / (alpha + t)))
 
 
+#: Repeat rows summed at once by a BG/NBD likelihood evaluation (see :meth:`BGNBDLikelihood._repeat_terms`); the
+#: 1M-order file has about 100,000 customers: one chunk, as before.
+REPEAT_CHUNK_ROWS = 250_000
+
+
 class BGNBDLikelihood(Likelihood):
     """Negative log-likelihood of BG/NBD, its gradient and Hessian in log-parameters (weighted rows).
 
@@ -188,14 +193,28 @@ class BGNBDLikelihood(Likelihood):
 
     def _repeat_terms(self, r, alpha, a, b, g: np.ndarray, h: np.ndarray | None) -> float:
         """LL of repeat customers (the mixture of "alive at T" and "left after t_x"); adds
-        their gradient into ``g`` and, when given, their Hessian into ``h`` (upper triangle)."""
-        wr, wx, xr = self.wr, self.wx, self.xr
-        log_T = np.log(alpha + self.distinct_T)[self.T_code]
-        log_tx = np.log(alpha + self.distinct_tx)[self.tx_code]
-        inv_T = (1.0 / (alpha + self.distinct_T))[self.T_code]
-        inv_tx = (1.0 / (alpha + self.distinct_tx))[self.tx_code]
+        their gradient into ``g`` and, when given, their Hessian into ``h`` (upper triangle).
+
+        Over more than :data:`REPEAT_CHUNK_ROWS` rows the terms are summed chunk by chunk of rows: a Hessian
+        evaluation holds some twenty arrays of the rows it sums (about 150 MB for a million distinct rows, the
+        30M-order file's), two of them at once while Pareto/NBD's start fits beside. Up to that many rows: one
+        chunk, the same arithmetic as one pass."""
+        rows = len(self.xr)
+        if rows <= REPEAT_CHUNK_ROWS:
+            return self._repeat_chunk(r, alpha, a, b, g, h, slice(None))
+        return sum(self._repeat_chunk(r, alpha, a, b, g, h, slice(start, start + REPEAT_CHUNK_ROWS))
+                   for start in range(0, rows, REPEAT_CHUNK_ROWS))
+
+    def _repeat_chunk(self, r, alpha, a, b, g: np.ndarray, h: np.ndarray | None, rows: slice) -> float:
+        """:meth:`_repeat_terms` of the repeat rows ``rows``."""
+        wr, wx, xr = self.wr[rows], self.wx[rows], self.xr[rows]
+        log_T = np.log(alpha + self.distinct_T)[self.T_code[rows]]
+        log_tx = np.log(alpha + self.distinct_tx)[self.tx_code[rows]]
+        inv_T = (1.0 / (alpha + self.distinct_T))[self.T_code[rows]]
+        inv_tx = (1.0 / (alpha + self.distinct_tx))[self.tx_code[rows]]
         b_x1 = b + self.distinct_x if self.shift else np.where(self.distinct_x > 0, b + self.distinct_x - 1.0, 1.0)
-        log_b_x1, inv_b_x1 = np.log(b_x1)[self.xr_code], (1.0 / b_x1)[self.xr_code]
+        xr_code = self.xr_code[rows]
+        log_b_x1, inv_b_x1 = np.log(b_x1)[xr_code], (1.0 / b_x1)[xr_code]
         log_ratio = log_tx - log_T  # ln((alpha + t_x) / (alpha + T)) <= 0
         rx = r + xr
         softplus, left = softplus_and_sigmoid(np.log(a) - log_b_x1 - rx * log_ratio)

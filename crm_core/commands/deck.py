@@ -64,7 +64,11 @@ def _deck(args: argparse.Namespace, out: Path) -> int:
     # Read once and reused by every slide; rows read in batches stay on disk instead (queries over them stream).
     dataset = Dataset(transactions=read_once(view.transactions, ingest_report), name=Path(args.path).name)
     deck = default_deck()
-    with streaming_when_on_disk(ingest_report):
+    from crm_core.sliced_rows import sliced_dataset
+
+    # Rows on disk: split once into the slices of customers the findings count in (each slice's queries then
+    # read that slice alone, not every row).
+    with streaming_when_on_disk(ingest_report), sliced_dataset(dataset, ingest_report) as dataset:
         context = finding_context(dataset, settings, ingest_report)
         forecast_first(context, ingest_report)
         customers = context.customers  # the customers every slide counts

@@ -112,7 +112,11 @@ def _report(args: argparse.Namespace, handoff: Path) -> int:
                     "check the column mapping with `python -m crm_core summary PATH`.")
     assert view.start is not None and view.end is not None  # the view has orders (checked above)
     settings = FindingSettings.from_analysis(analysis, view.start, view.end, _currency_prefix(args, analysis, ingest_report))
-    with streaming_when_on_disk(ingest_report):
+    from crm_core.sliced_rows import sliced_dataset
+
+    # Rows on disk: split once into the slices of customers the findings count in (each slice's queries then
+    # read that slice alone, not every row).
+    with streaming_when_on_disk(ingest_report), sliced_dataset(dataset, ingest_report) as dataset:
         context = finding_context(dataset, settings, ingest_report)
         forecast_first(context, ingest_report)
         # The headline figures read the findings' customer summary and lifetime-value fit: one figure, one value
