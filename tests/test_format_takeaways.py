@@ -165,6 +165,7 @@ ALLOWED_FORMAT_SPECS = {
     "crm_core/clv/pipeline.py": "model parameter explanations and fit warnings",
     "crm_core/clv/validation.py": "model-choice explanations (likelihoods, errors)",
     "crm_core/clv/settings.py": "data-sufficiency problems",
+    "crm_core/charts/sparkline.py": "SVG coordinates of the cards' small charts (never shown as text)",
 }
 FORMAT_SPEC = re.compile(r"""f["'].*\{[^}]*:(,|\.\d+f|\.\d+%)""")
 #: Plotly placeholders in an f-string (``%{{y:,.0f}}``): Plotly writes them with the figure's separators.
