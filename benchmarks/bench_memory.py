@@ -112,6 +112,7 @@ def peak_tree_rss(command: list[str], env: dict[str, str]) -> tuple[int, float, 
     against 443 MB for one chart). PSS (each shared page split between its sharers) adds up to what the
     tree really holds; both are reported, the target read on the summed RSS, the stricter of the two."""
     start = time.perf_counter()
+    OUT.mkdir(parents=True, exist_ok=True)
     with (OUT / "memory_stderr.txt").open("wb") as errors, (OUT / "memory_stdout.json").open("w+b") as out:
         process = subprocess.Popen(command, stdout=out, stderr=errors, env=env, cwd=ROOT)
         peak = peak_pss = 0
