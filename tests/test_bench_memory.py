@@ -14,4 +14,4 @@ def test_the_tree_s_pss_is_counted_and_no_more_than_its_summed_rss():
     assert code == 0 and text.strip() == "done"
     assert summed_pss > 150  # the parent's 120 MB and the child's own 60 MB, its shared 60 MB split in two
     assert summed_pss <= summed_rss + 1
-    assert summed_rss > largest  # two processes counted
+    assert summed_rss >= largest  # (largest: wait4's high-water mark, which a forked pytest's own RSS can set)
