@@ -67,6 +67,9 @@ BINARY_FILE = (
     "This file does not look like a table (it seems to be an image, a PDF or another binary file). "
     "Upload a CSV, Excel (.xlsx) or Parquet export."
 )
+JSON_FILE = "This file is JSON, not a table of orders. Export the orders as CSV, Excel (.xlsx) or Parquet and upload that."
+#: How a JSON document or JSON lines start (an array of objects or arrays, or an object with a quoted key): no CSV does.
+_JSON_START = re.compile(r"\[\s*[\[{\"]|\{\s*\"")
 
 
 @dataclass
@@ -415,6 +418,8 @@ def _utf8_text(path: Path, size: int, settings: _Settings, staging: _Staging, de
     text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=complete)
     if sniff.looks_binary(head, text):
         raise IngestError(BINARY_FILE)
+    if _JSON_START.match(text.lstrip("\ufeff \t\r\n")):  # else its first line was taken for column names
+        raise IngestError(JSON_FILE)
     if not complete:  # drop the last, probably cut, line
         _refuse_giant_lines(text)
         text = text[: text.rfind("\n") + 1] or text
