@@ -79,3 +79,17 @@ def test_export_neutralises_formula_ids_as_written(tmp_path):
     first = {line.split(",")[0] for line in out.read_text(encoding="utf-8-sig").splitlines()[1:]}
     assert {"'@SUM(A1)", "'+cmd", "C1", "ann.lee@example.com"} <= first
     assert not any(cell.lstrip('"').startswith(("=", "+", "-", "@")) for cell in first)
+
+
+def test_rows_with_more_fields_than_the_header_are_set_aside_with_their_text(monkeypatch):
+    """``1234,56`` unquoted in a comma-separated file was read as 1234 (the extra field dropped, no warning)."""
+    for batched in (False, True):
+        if batched:  # the large-file path reads batches of the same scan
+            monkeypatch.setenv("CRM_INGEST_BATCH_MB", "0")
+            monkeypatch.setenv("CRM_INGEST_BATCH_ROWS", "2")
+        frame, report = read_orders(DATA / "unquoted_decimal_comma.csv")
+        assert (report.detected.get("read_in_batches", 0) > 1) == batched
+        assert frame.collect()["amount"].to_list() == [10.5, 20.0, 12.25, 7.75], batched  # a trailing empty field is no extra
+        assert report.rows_read == report.rows_valid + report.rows_rejected == 6
+        assert report.rejected.rows() == [(4, "C3,2024-01-07,1234,56", "more fields than the header"),
+                                          (6, "C2,2024-02-06,5,x", "more fields than the header")], batched

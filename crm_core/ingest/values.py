@@ -21,7 +21,7 @@ from crm_core.ingest.parse import (
 )
 from crm_core.ingest.presets import bad
 from crm_core.ingest.mapping import is_text as is_text_dtype
-from crm_core.ingest.source import LINE, RawTable
+from crm_core.ingest.source import EXTRA, LINE, RawTable
 
 
 def ambiguous(role: str) -> str:
@@ -134,6 +134,8 @@ def _expressions(plan: ColumnPlan, formats: Formats, schema: pl.Schema, nul: boo
             expressions.append(date_expr(column, dtype, formats.dates.get(key)).alias(key))
         elif kind == MONTH:
             expressions.append(month_expr(as_text(column, dtype), formats.months[key]).alias(key))
+    if EXTRA in schema:  # rows with more fields than the header: check_orders rejects them
+        expressions.append(pl.col(EXTRA))
     if formats.currency_marks:
         expressions.append(currency_mark_expr(plan.columns["amount"]).alias("__mark"))
     return expressions
