@@ -85,6 +85,8 @@ def parse_values(
             parsed = None
     if parsed is None:
         parsed = table.rows().select(_expressions(plan, formats, sample.schema, nul)).collect(engine="streaming")
+    if EXTRA in parsed.columns and parsed.get_column(EXTRA).null_count() == parsed.height:
+        parsed = parsed.drop(EXTRA)  # no row has more fields than the header (a count kept with the column: free)
     parsed = parsed.select(pl.int_range(table.first_line, table.first_line + pl.len(), dtype=pl.Int64).alias(LINE), pl.all())
     parsed, numbers = _resolve_numbers(table, sample, plan, formats, parsed, whole_column)
     parsed, bad_examples = _second_chance(table, sample, plan, formats, parsed)
