@@ -24,6 +24,7 @@ import polars as pl
 
 from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C
+from crm_core.sums import exact_sum
 
 # --------------------------------------------------------------------------- playbook
 
@@ -451,7 +452,7 @@ def playbook_coverage(actions: pl.DataFrame) -> pl.DataFrame:
     """Customers and revenue each playbook row applies to, most customers first."""
     return (
         actions.group_by(pl.col("rule").fill_null("(no matching row)"))
-        .agg(pl.len().alias("customers"), pl.col("revenue").sum().alias("revenue"))
+        .agg(pl.len().alias("customers"), exact_sum(pl.col("revenue")).alias("revenue"))
         .sort(["customers", "rule"], descending=[True, False])
     )
 

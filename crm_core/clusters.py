@@ -24,6 +24,7 @@ from sklearn.metrics import silhouette_score
 
 from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C
+from crm_core.sums import exact_sum, exact_total
 
 CLUSTER = "cluster"
 CLUSTER_NAME = "cluster_name"
@@ -270,17 +271,17 @@ def cluster_names(X: np.ndarray, keys: list[str], labels: np.ndarray) -> dict[in
 
 def _profile(raw: pl.DataFrame, labels: np.ndarray, names: dict[int, str], keys: list[str]) -> pl.DataFrame:
     frame = raw.with_columns(pl.Series(CLUSTER, labels))
-    total_customers, total_spend = frame.height, frame["monetary"].sum()
+    total_customers, total_spend = frame.height, exact_total(frame["monetary"])
     extra = [pl.col(key).mean().alias(f"mean_{key}") for key in keys if key not in BASE_KEYS]
     return (
         frame.group_by(CLUSTER)
         .agg(
             pl.len().cast(pl.Int64).alias("customers"),
-            pl.col("monetary").sum().alias("spend"),
+            exact_sum(pl.col("monetary")).alias("spend"),
             pl.col("recency").mean().alias("mean_recency_days"),
             pl.col("frequency").mean().alias("mean_orders"),
-            pl.col("monetary").mean().alias("mean_spend"),
-            (pl.col("monetary").sum() / pl.col("frequency").sum()).alias("aov"),
+            (exact_sum(pl.col("monetary")) / pl.col("monetary").count()).alias("mean_spend"),
+            (exact_sum(pl.col("monetary")) / pl.col("frequency").sum()).alias("aov"),
             *extra,
         )
         .with_columns(

@@ -17,6 +17,7 @@ from crm_core.customers import is_purchase
 from crm_core import format as fmt
 from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C, has_column
+from crm_core.sums import exact_sum, exact_total
 
 SEARCH_LIMIT = 50
 #: Searchable fields of the index, in the order they are reported as the match.
@@ -154,8 +155,8 @@ def purchase_timeline(frame: pl.DataFrame) -> pl.DataFrame:
     return (
         frame.group_by(C.ORDER_DATE)
         .agg(
-            pl.col(C.AMOUNT).sum().alias("amount"),
-            (-pl.col(C.AMOUNT).clip(upper_bound=0)).sum().alias("returns"),
+            exact_sum(pl.col(C.AMOUNT)).alias("amount"),
+            exact_sum(-pl.col(C.AMOUNT).clip(upper_bound=0)).alias("returns"),
             pl.len().alias("lines"),
         )
         .sort(C.ORDER_DATE)
@@ -169,7 +170,7 @@ def _mix(frame: pl.DataFrame, column: str) -> pl.DataFrame | None:
     return (
         frame.group_by(pl.col(column).fill_null("(not recorded)"))
         .agg(
-            pl.col(C.AMOUNT).sum().alias("revenue"),
+            exact_sum(pl.col(C.AMOUNT)).alias("revenue"),
             pl.col(C.ORDER_DATE).filter(is_purchase(frame)).n_unique().alias("purchase_days"),
         )
         .sort(["revenue", column], descending=[True, False])
@@ -206,14 +207,14 @@ def timeline_takeaway(view: CustomerView, *, style: NumberStyle = PLAIN) -> str:
     days = timeline.height
     dates = timeline[C.ORDER_DATE]
     first, last = cast(dt.date, dates.min()), cast(dt.date, dates.max())  # a Date column: dates (or None)
-    total = timeline["amount"].sum()
+    total = exact_total(timeline["amount"])
     # one customer's amounts keep their cents
     sentence = (f"Bought on {style.count(days)} day{'s' if days != 1 else ''} "
                 f"between {fmt.period(first, last, ' and ')}, {style.money(total, 2)} in total")
     recency = view.facts.get("recency_days")
     if recency is not None:
         sentence += f"; last purchase {style.count(recency)} days before the end of the period"
-    returns = timeline["returns"].sum()
+    returns = exact_total(timeline["returns"])
     if returns > 0:
         sentence += f"; returned {style.money(returns, 2)}"
     return sentence + "."

@@ -32,6 +32,7 @@ from crm_core.drivers import drivers_finding
 from crm_core.format import PLAIN, NumberStyle
 from crm_core.offers import depth_finding
 from crm_core.schema import C
+from crm_core.sums import exact_sum, exact_total
 from crm_core.settings import AnalysisSettings
 from crm_core.text_columns import Formatted, select_formatted
 from crm_core.worker import hand_back_memory
@@ -415,8 +416,8 @@ def tiers_finding(ctx: FindingContext) -> Finding | None:
 
 def segment_table(scored: pl.DataFrame, names: list[str]) -> pl.DataFrame:
     """Customers and revenue per segment in rule order (empty segments left out), with shares."""
-    n, total = scored.height, scored["revenue"].sum()
-    per_segment = scored.group_by("segment").agg(pl.len().alias("customers"), pl.col("revenue").sum())
+    n, total = scored.height, exact_total(scored["revenue"])
+    per_segment = scored.group_by("segment").agg(pl.len().alias("customers"), exact_sum(pl.col("revenue")))
     order = pl.DataFrame({"segment": names, "order": list(range(len(names)))})
     return (
         order.join(per_segment, on="segment", how="inner")
@@ -568,7 +569,7 @@ def clv_risk_bands(customers: pl.DataFrame, min_clv_quantile: float = 0.75, max_
         .otherwise(pl.lit(RISK_BANDS[1]))
     )
     counts = (valued.lazy().filter(pl.col("clv") >= threshold).group_by(band.alias("status"))
-              .agg(pl.len().alias("customers"), pl.col("revenue").sum()))
+              .agg(pl.len().alias("customers"), exact_sum(pl.col("revenue"))))
     return (
         pl.LazyFrame({"status": list(RISK_BANDS)})
         .join(counts, on="status", how="left", maintain_order="left")
@@ -609,17 +610,17 @@ def at_risk_finding(ctx: FindingContext) -> Finding | None:
     if repeaters.height < 5:
         return None
     at_risk = repeaters.filter(pl.col("status") == "At risk")
-    total = ctx.summary["revenue"].sum()
+    total, at_risk_revenue = exact_total(ctx.summary["revenue"]), exact_total(at_risk["revenue"])
     headline = (
         f"{ctx.count(at_risk.height)} repeat customers ({ctx.share(at_risk.height / repeaters.height)} of repeat "
         "customers) "
         f"have gone quiet for over {ctx.settings.overdue_factor:g}× their usual gap between purchases; "
-        f"they brought {ctx.money(at_risk['revenue'].sum())}"
-        + (f" ({ctx.share(at_risk['revenue'].sum() / total)} of revenue)." if total > 0 else ".")
+        f"they brought {ctx.money(at_risk_revenue)}"
+        + (f" ({ctx.share(at_risk_revenue / total)} of revenue)." if total > 0 else ".")
     )
     by_status = (
         pl.LazyFrame({"status": list(STATUSES)})
-        .join(repeaters.lazy().group_by("status").agg(pl.len().alias("customers"), pl.col("revenue").sum()),
+        .join(repeaters.lazy().group_by("status").agg(pl.len().alias("customers"), exact_sum(pl.col("revenue"))),
               on="status", how="left", maintain_order="left")
         .with_columns(pl.col("customers").fill_null(0).cast(pl.Int64), pl.col("revenue").fill_null(0.0))
         .collect()

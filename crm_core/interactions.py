@@ -26,6 +26,7 @@ from crm_core.actions import ValueSettings, with_value_band
 from crm_core import format as fmt
 from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import INTERACTION_SCHEMA, C, has_column
+from crm_core.sums import exact_sum, exact_total
 
 NO_GROUP = "No purchase in period"
 UNKNOWN_GROUP = "(unknown)"
@@ -166,7 +167,7 @@ def group_service(contacts: pl.DataFrame, actions: pl.DataFrame, column: str) ->
         (cost / revenue, null when revenue <= 0); most complaints per 100 first.
     """
     buyers = actions.group_by(pl.col(column).cast(pl.String).fill_null(UNKNOWN_GROUP)).agg(
-        pl.len().alias("customers"), pl.col("revenue").sum().alias("revenue")
+        pl.len().alias("customers"), exact_sum(pl.col("revenue")).alias("revenue")
     )
     service = (
         contacts.filter(pl.col(column) != NO_GROUP)
@@ -254,7 +255,7 @@ def distribution_takeaway(table: pl.DataFrame, *, style: NumberStyle = PLAIN) ->
 
 def cost_takeaway(table: pl.DataFrame, label: str, *, style: NumberStyle = PLAIN) -> str:
     """Overall cost-to-serve share and the group where it weighs most."""
-    revenue, cost = table["revenue"].sum(), table["cost"].sum()
+    revenue, cost = exact_total(table["revenue"]), table["cost"].sum()
     if revenue <= 0:
         return "Revenue in the period is zero or negative, so cost-to-serve cannot be compared with it."
     heaviest = table.filter(pl.col("cost_share").is_not_null()).sort("cost_share", descending=True)

@@ -12,6 +12,7 @@ import polars as pl
 
 from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C, has_column
+from crm_core.sums import exact_sum, exact_total
 
 UNKNOWN = "(not given)"
 GROUP = "group"
@@ -74,8 +75,8 @@ def mix_by_group(tx: pl.LazyFrame, groups: pl.DataFrame, column: str, group_colu
         index (share / overall_share; above 1 = the group over-buys it).
     """
     joined = _purchases(tx, column).join(groups.lazy().select(C.CUSTOMER_ID, group_column), on=C.CUSTOMER_ID, how="inner")
-    spend = joined.group_by(group_column, column).agg(pl.col(C.AMOUNT).sum().alias("spend"))
-    overall = joined.group_by(column).agg(pl.col(C.AMOUNT).sum().alias("_all")).with_columns(
+    spend = joined.group_by(group_column, column).agg(exact_sum(pl.col(C.AMOUNT)).alias("spend"))
+    overall = joined.group_by(column).agg(exact_sum(pl.col(C.AMOUNT)).alias("_all")).with_columns(
         (pl.col("_all") / pl.col("_all").sum()).alias("overall_share")
     )
     return (
@@ -185,7 +186,7 @@ def channel_value(summary: pl.DataFrame) -> pl.DataFrame:
         customer_share, revenue, revenue_share, mean_revenue, mean_orders, aov.
     """
     summary = summary.filter(pl.col("channels") >= 1)  # no channel recorded: neither single nor multi
-    total_customers, total_revenue = max(summary.height, 1), summary["revenue"].sum()
+    total_customers, total_revenue = max(summary.height, 1), exact_total(summary["revenue"])
     use = (
         pl.when(pl.col("channels") == 1).then(pl.lit("Single channel"))
         .when(pl.col("channels") == 2).then(pl.lit("2 channels"))
@@ -196,10 +197,10 @@ def channel_value(summary: pl.DataFrame) -> pl.DataFrame:
         summary.group_by(use.alias("channel_use"))
         .agg(
             pl.len().cast(pl.Int64).alias("customers"),
-            pl.col("revenue").sum(),
-            pl.col("revenue").mean().alias("mean_revenue"),
+            exact_sum(pl.col("revenue")),
+            (exact_sum(pl.col("revenue")) / pl.col("revenue").count()).alias("mean_revenue"),
             pl.col("orders").mean().alias("mean_orders"),
-            (pl.col("revenue").sum() / pl.col("orders").sum()).alias("aov"),
+            (exact_sum(pl.col("revenue")) / pl.col("orders").sum()).alias("aov"),
         )
         .with_columns(
             (pl.col("customers") / total_customers).alias("customer_share"),

@@ -27,6 +27,7 @@ from crm_core.drivers import (
 )
 from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C, has_column
+from crm_core.sums import exact_sum
 from crm_core.text_columns import Formatted, select_formatted
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ def discount_usage(tx: pl.LazyFrame) -> pl.DataFrame:
     orders = order_table(tx).filter(pl.col("revenue") > 0)
     return (
         orders.group_by(pl.col(C.DISCOUNT_CODE).fill_null(NO_CODE).alias("code"))
-        .agg(pl.len().alias("orders"), pl.col("revenue").sum().alias("revenue"))
+        .agg(pl.len().alias("orders"), exact_sum(pl.col("revenue")).alias("revenue"))
         .with_columns((pl.col("orders") / pl.col("orders").sum()).alias("order_share"),
                       (pl.col("revenue") / pl.col("orders")).alias("average_order"))
         .sort(["orders", "code"], descending=[True, False])

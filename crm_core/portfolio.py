@@ -37,6 +37,7 @@ import polars as pl
 from crm_core.customers import filter_period, summarize
 from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C, has_column
+from crm_core.sums import exact_sum, exact_total
 
 Frame = pl.DataFrame | pl.LazyFrame
 
@@ -186,7 +187,7 @@ def concentration(summary: Frame, value: str = "revenue") -> Concentration:
     desc = _values(summary, value, descending=True)
     return Concentration(
         customers=len(desc),
-        total=float(desc.sum()),
+        total=exact_total(desc),
         top20_share=_top_share_of(desc, 0.2),
         gini=_gini_of(desc.clip(lower_bound=0.0).sort()),
         customer_share_for_80=_share_for(desc, 0.8),
@@ -402,14 +403,14 @@ def tier_summary(tiered: pl.DataFrame, settings: TierSettings = TierSettings()) 
     """
     aggregations = [
         pl.len().alias("customers"),
-        pl.col("revenue").sum().alias("revenue"),
+        exact_sum(pl.col("revenue")).alias("revenue"),  # exact: the same value in every run (crm_core.sums)
         pl.col(settings.value).min().alias("value_min"),
         pl.col(settings.value).max().alias("value_max"),
     ]
     if has_margin(tiered):
-        aggregations.append(pl.col("margin").sum().alias("margin"))
+        aggregations.append(exact_sum(pl.col("margin")).alias("margin"))
     per_tier = tiered.group_by("tier_index").agg(aggregations)
-    customers, revenue = tiered.height, float(tiered["revenue"].sum()) if tiered.height else 0.0
+    customers, revenue = tiered.height, exact_total(tiered["revenue"]) if tiered.height else 0.0
     table = _names_frame(settings.names).join(per_tier, on="tier_index", how="left").with_columns(
         pl.col("customers").fill_null(0),
         pl.col("revenue").fill_null(0.0),
@@ -468,7 +469,7 @@ def tier_trend(
         tx.join(membership, on=C.CUSTOMER_ID, how="inner")
         .with_columns(pl.col(C.ORDER_DATE).dt.truncate(GRAINS[grain]).alias("period"))
         .group_by("period", "tier_index")
-        .agg(pl.col(C.AMOUNT).sum().alias("revenue"), pl.col(C.CUSTOMER_ID).n_unique().alias("customers"))
+        .agg(exact_sum(pl.col(C.AMOUNT)).alias("revenue"), pl.col(C.CUSTOMER_ID).n_unique().alias("customers"))
         .collect()
     )
     grid = per_period.select("period").unique().join(_names_frame(settings.names), how="cross")
@@ -575,7 +576,7 @@ def tier_migration(
             pl.col("later_revenue").fill_null(0.0),
         )
         .group_by("from_tier", "to_tier", "from_index", "to_index")
-        .agg(pl.len().alias("customers"), pl.col("earlier_revenue").sum(), pl.col("later_revenue").sum())
+        .agg(pl.len().alias("customers"), exact_sum(pl.col("earlier_revenue")), exact_sum(pl.col("later_revenue")))
         .sort("from_index", "to_index")
     )
 
@@ -618,7 +619,7 @@ def _coded_migration(values: pl.DataFrame, settings: TierSettings) -> pl.DataFra
             pl.col("later_revenue").fill_null(0.0),
         )
         .group_by("from_index", "to_index")
-        .agg(pl.len().alias("customers"), pl.col("earlier_revenue").sum(), pl.col("later_revenue").sum())
+        .agg(pl.len().alias("customers"), exact_sum(pl.col("earlier_revenue")), exact_sum(pl.col("later_revenue")))
     )
     return flows.select(
         pl.col("from_index").replace_strict(list(range(-1, last)), [NEW, *names], return_dtype=pl.String).alias("from_tier"),
@@ -891,11 +892,11 @@ def quadrant_summary(matrix: Significance) -> pl.DataFrame:
     """
     frame = matrix.customers
     per = frame.group_by("quadrant").agg(
-        pl.len().alias("customers"), pl.col("revenue").sum(),
+        pl.len().alias("customers"), exact_sum(pl.col("revenue")),
         pl.col("cost_to_serve").mean().alias("cost_to_serve_mean"),
         pl.col("cost_to_serve").sum().alias("cost_to_serve_total"))
     total_customers = frame.height
-    total_revenue = float(frame["revenue"].sum()) if frame.height else 0.0
+    total_revenue = exact_total(frame["revenue"]) if frame.height else 0.0
     names = pl.DataFrame({"quadrant": list(QUADRANT_ORDER), "advice": [QUADRANT_ADVICE[q] for q in QUADRANT_ORDER]})
     money = matrix.basis.kind == "cost"
     return names.join(per, on="quadrant", how="left", maintain_order="left").with_columns(

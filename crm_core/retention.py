@@ -18,6 +18,7 @@ from crm_core.customers import customer_totals, data_as_of, is_purchase, summari
 from crm_core import format as fmt
 from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C, has_column
+from crm_core.sums import exact_sum
 
 UNKNOWN_CHANNEL = "Unknown"
 QUARTER_DAYS = 91  # customer-age quarters for penetration (13 weeks)
@@ -96,7 +97,7 @@ def cohort_retention(
             _monthly_activity(rows, acquired_customers(rows, start, end), end)
             .group_by("cohort", "months_since")
             .agg(pl.col(C.CUSTOMER_ID).filter(is_purchase(rows)).n_unique().alias("customers"),
-                 pl.col(C.AMOUNT).sum().alias("revenue"))
+                 exact_sum(pl.col(C.AMOUNT)).alias("revenue"))
         )
 
     sizes = customer_totals(tx, sizes_of, ["cohort"], slices)
@@ -350,7 +351,7 @@ def _win_back(tx: pl.LazyFrame, start: dt.date, end: dt.date, gap_days: int) -> 
     revenue = (
         tx.filter(pl.col(C.ORDER_DATE) <= end).join(days, on=C.CUSTOMER_ID, how="inner")
         .filter(pl.col(C.ORDER_DATE) >= pl.col("came_back"))
-        .select(pl.col(C.AMOUNT).sum()).collect().item()
+        .select(exact_sum(pl.col(C.AMOUNT))).collect().item()
     )
     count = days.select(pl.len()).collect().item()
     return int(count), float(revenue or 0.0)

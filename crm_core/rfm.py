@@ -31,6 +31,7 @@ from crm_core.customers import summarize
 from crm_core import format as fmt
 from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C
+from crm_core.sums import exact_sum, exact_total
 
 RECENCY = "recency_days"
 FREQUENCY = "orders"
@@ -396,17 +397,17 @@ def segment_profile(scored: pl.DataFrame, settings: RfmSettings = RfmSettings())
     aov (segment revenue / segment orders), advice.
     """
     total_customers = max(scored.height, 1)
-    total_revenue = scored[MONETARY].sum() if scored.height else 0.0
+    total_revenue = exact_total(scored[MONETARY]) if scored.height else 0.0
     stats = scored.group_by(SEGMENT).agg(
         pl.len().alias("customers"),
-        pl.col(MONETARY).sum().alias("revenue"),
+        exact_sum(pl.col(MONETARY)).alias("revenue"),  # exact: the same value in every run (crm_core.sums)
         pl.col(RECENCY).mean().alias("mean_recency_days"),
         pl.col(FREQUENCY).mean().alias("mean_orders"),
-        pl.col(MONETARY).mean().alias("mean_revenue"),
+        (exact_sum(pl.col(MONETARY)) / pl.col(MONETARY).count()).alias("mean_revenue"),
         pl.col("r_score").mean().alias("mean_r"),
         pl.col("f_score").mean().alias("mean_f"),
         pl.col("m_score").mean().alias("mean_m"),
-        (pl.col(MONETARY).sum() / pl.col(FREQUENCY).sum()).alias("aov"),
+        (exact_sum(pl.col(MONETARY)) / pl.col(FREQUENCY).sum()).alias("aov"),
     )
     names = settings.segment_names
     order = pl.DataFrame({SEGMENT: names, "_order": list(range(len(names)))})
@@ -434,7 +435,7 @@ def rf_grid(scored: pl.DataFrame, settings: RfmSettings = RfmSettings()) -> pl.D
     """Every R x F cell: r, f, customers, mean_monetary, segment (the rule winning the cell)."""
     f_column = settings.f_column
     stats = scored.group_by(pl.col("r_score").alias("r"), pl.col(f_column).alias("f")).agg(
-        pl.len().alias("customers"), pl.col(MONETARY).mean().alias("mean_monetary")
+        pl.len().alias("customers"), (exact_sum(pl.col(MONETARY)) / pl.col(MONETARY).count()).alias("mean_monetary")
     )
     return (
         cell_map(settings.active_rules, settings.bins)

@@ -11,6 +11,7 @@ import os
 import re
 
 import pytest
+from browser_helpers import wait_until_idle
 from test_browser import CHROMIUM, CHROMIUM_ARGS, server_url  # noqa: F401  (server_url is a fixture)
 
 VIEWPORT = {"width": 1366, "height": 768}
@@ -128,24 +129,15 @@ def _nav(page, title: str) -> None:
     link.first.click(timeout=60_000)
     # under load the old page stays on screen a while: wait for the new address and the end of its run
     page.wait_for_function("path => location.pathname === path", arg=PAGE_PATHS[title], timeout=60_000)
-    _idle(page)
-
-
-def _idle(page, timeout: int = 180_000) -> None:
-    """Wait until the script run is over (no running indicator)."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "!document.querySelector('[data-testid=\"stStatusWidget\"]') || "
-        "!document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')", timeout=timeout)
-    page.wait_for_timeout(300)
+    wait_until_idle(page, settle_ms=300)
 
 
 def _add_first_chart(page) -> None:
     page.wait_for_selector(".js-plotly-plot .main-svg", timeout=180_000)
-    _idle(page)
+    wait_until_idle(page, settle_ms=300)
     page.get_by_role("button", name="Add to deck").first.click()
     page.get_by_text("Added to the deck").first.wait_for(timeout=30_000)
-    _idle(page)
+    wait_until_idle(page, settle_ms=300)
 
 
 def _slide_titles(page) -> list[str]:
@@ -187,7 +179,7 @@ def test_deck_from_three_pages_reordered_and_played_dark(server_url):  # noqa: F
             _nav(page, "Deck")
             page.get_by_text("3 slides", exact=True).wait_for(timeout=60_000)
             page.locator('[data-testid="stMain"] strong', has_text="3. ").first.wait_for(timeout=60_000)
-            _idle(page)
+            wait_until_idle(page, settle_ms=300)
             before = _slide_titles(page)
             assert len(before) == 3, before
             sources = page.locator('[data-testid="stMain"] [data-testid="stCaptionContainer"]').all_inner_texts()
@@ -197,7 +189,7 @@ def test_deck_from_three_pages_reordered_and_played_dark(server_url):  # noqa: F
             assert up.count() == 3
             up.nth(2).click()  # the third slide one place earlier
             page.locator('[data-testid="stMain"] strong', has_text=expected_second).wait_for(timeout=30_000)
-            _idle(page)
+            wait_until_idle(page, settle_ms=300)
             after = _slide_titles(page)
             assert [t.split(". ", 1)[1] for t in after] == \
                 [t.split(". ", 1)[1] for t in (before[0], before[2], before[1])]
@@ -207,13 +199,13 @@ def test_deck_from_three_pages_reordered_and_played_dark(server_url):  # noqa: F
 
             page.get_by_role("button", name="Play in meeting mode").click()
             page.locator('[data-testid="stProgress"]').wait_for(timeout=90_000)
-            _idle(page)
+            wait_until_idle(page, settle_ms=300)
             _assert_contrast(page, (255, 255, 255))  # light theme
             if shots:
                 _still(page)
                 page.screenshot(path=f"{shots}/present-3-meeting-light.png")
             page.locator('[data-testid="stMain"] button:visible', has_text="Dark").first.click()
-            _idle(page)
+            wait_until_idle(page, settle_ms=300)
             page.wait_for_function(  # the chart is redrawn on the dark template
                 "() => { const s = document.querySelector('.js-plotly-plot .main-svg');"
                 " return s && getComputedStyle(s).backgroundColor === 'rgb(14, 17, 23)'; }", timeout=60_000)
@@ -246,7 +238,7 @@ def test_default_deck_fits_the_screen_and_steps(server_url):  # noqa: F811
             progress = page.locator('[data-testid="stProgress"]')
             progress.wait_for(timeout=180_000)
             page.wait_for_selector(".js-plotly-plot .main-svg", timeout=120_000)
-            _idle(page)
+            wait_until_idle(page, settle_ms=300)
             count = int(re.search(r"of (\d+)", progress.inner_text()).group(1))
             assert count >= 8
             _assert_contrast(page, (255, 255, 255))

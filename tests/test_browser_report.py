@@ -6,6 +6,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from browser_helpers import wait_until_idle
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="headless browser test needs Debian chromium at /usr/bin/chromium (apt-get install chromium)")
@@ -112,13 +113,6 @@ def _wait_for_address(page, path: str, parameter: str) -> None:
     )
 
 
-def _wait_until_idle(page, timeout: int = 120_000) -> None:
-    """Wait until Streamlit shows no running script (its status widget gone or not saying 'Running')."""
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]') || "
-        "!document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')", timeout=timeout)
-
-
 def _wait_for_visible_headline(page, text: str, timeout: int = 120_000) -> None:
     """Wait until the slide shown (the one visible heading among the drawn slides) reads ``text``."""
     page.wait_for_function(
@@ -164,7 +158,7 @@ def test_meeting_mode_in_the_browser(app_url):
             page.wait_for_selector('[data-testid="stSidebar"]', state="hidden", timeout=120_000)
             page.wait_for_selector(".js-plotly-plot .main-svg", timeout=120_000)
 
-            _wait_until_idle(page)  # a shortcut pressed while the script still runs can be lost (seen at load 10-20)
+            wait_until_idle(page)  # a shortcut pressed while the script still runs can be lost (seen at load 10-20)
             page.keyboard.press("ArrowRight")
             _wait_for_address(page, "/meeting", "step=2")
             _wait_for_visible_headline(page, headlines[1])
@@ -173,7 +167,7 @@ def test_meeting_mode_in_the_browser(app_url):
             assert "meeting=true" in page.url  # still there after the steps: every later write keeps it
             _copied_url_reopens_in_meeting_mode(browser, page.url, headlines[1])
 
-            _wait_until_idle(page)
+            wait_until_idle(page)
             page.keyboard.press("Escape")
             page.wait_for_function("() => !location.search.includes('meeting=true')", timeout=120_000)
             page.wait_for_selector('[data-testid="stSidebar"]', state="visible", timeout=120_000)

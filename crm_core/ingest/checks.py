@@ -19,7 +19,7 @@ from crm_core.ingest.numbers import MAX_AMOUNT
 from crm_core.ingest.options import ReadOptions
 from crm_core.ingest.presets import RULE, bad, flag
 from crm_core.ingest.report import OK, rows
-from crm_core.ingest.source import LINE
+from crm_core.ingest.source import EXTRA, LINE
 from crm_core.ingest.values import ambiguous
 
 if TYPE_CHECKING:
@@ -57,6 +57,10 @@ def check_orders(
     # Converting, an order whose currency is unknown cannot be reported in the reporting currency.
     no_currency = (pl.col("__currency").is_null() & amount.is_not_null()) if converting else pl.lit(False)
     keep = keep & ~no_rate & ~no_currency
+    # More fields than the header (e.g. an unquoted decimal comma, 1234,56 in a comma-separated file): the
+    # reader would drop the extra fields and read the amount as 1234, so the row is set aside.
+    extra = pl.col(EXTRA).str.strip_chars().str.len_bytes().fill_null(0) > 0 if EXTRA in parsed.columns else pl.lit(False)
+    keep = keep & ~extra
     nothing = customer.is_null() & date.is_null() & amount.is_null() & ~bad_date & ~bad_amount
     # Two exports pasted one after the other repeat the header: its row is not an unreadable order.
     # (A byte-order mark starts the second export's header when files were concatenated as they are.)
@@ -65,6 +69,7 @@ def check_orders(
     reason = (
         pl.when(nothing).then(pl.lit("empty row"))  # also report footers ("Grand Totals", copyright lines)
         .when(header_again).then(pl.lit("repeated header"))
+        .when(extra).then(pl.lit("more fields than the header"))
         .when(rule.is_not_null()).then(rule)
         .when(other).then(pl.lit("other currency"))
         .when(customer.is_null() & flag(parsed, "customer_id")).then(pl.lit("unreadable customer id"))

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import polars as pl
 
-from crm_core.ingest.columns import DATE, ID, MONTH, NUMBER, ORDER_ROLES, TEXT, Role, name_candidates, resolve_user_column
+from crm_core.ingest.columns import DATE, ID, MONTH, NUMBER, ORDER_ROLES, TEXT, Role, name_candidates, norm, resolve_user_column
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest.numbers import SIMPLE_WITH_SYMBOL, classify
 from crm_core.ingest.parse import MONTH_FORMATS, month_expr
@@ -140,8 +140,37 @@ def map_columns(
     warnings: tuple[str, ...] = ()
     if headerless and not preset:
         warnings = _map_by_content(table, sample, roles, used, assign, chosen)
+    if not preset:
+        warnings += _unread_status_warnings(sample, [c for c in columns if c not in used])
     detected = {"columns": {k: v for k, v in chosen.items() if k not in EXTRA_KINDS}}
     return ColumnPlan(chosen, kinds, detected, warnings)
+
+
+#: Names (normalised) of columns that say whether a row is a sale: no role reads them without a preset.
+STATUS_NAMES = frozenset({"status", "orderstatus", "paymentstatus", "financialstatus", "state", "orderstate", "type",
+                          "transactiontype", "ordertype", "kind", "recordtype", "linetype"})
+#: Words in such a column that mark a row which is not a plain sale.
+_NOT_A_SALE = r"(?i)cancel|void|refund|return|chargeback|reversal|declin|fail"
+
+
+def _unread_status_warnings(sample: ColumnSample, unread: list[str]) -> tuple[str, ...]:
+    """A warning per unread status column whose sampled values mark rows as cancelled or refunded.
+
+    Without a preset nothing reads such a column, so those rows are counted as sales with their amounts as
+    written: the warning says so rather than leaving it silent."""
+    warnings = []
+    for column in unread:
+        if norm(column) not in STATUS_NAMES or not sample.is_text(column):
+            continue
+        values = sample.values(column)
+        marked = values.filter(values.str.contains(_NOT_A_SALE))
+        if marked.len():
+            examples = ", ".join(f"'{v}'" for v in marked.unique(maintain_order=True).head(3).to_list())
+            warnings.append(
+                f"Column '{column}' is not read, yet it marks rows as not plain sales ({examples}): they are "
+                "counted as sales with their amounts as written. Remove them from the export (give refunds as "
+                "negative amounts), or choose the matching --preset.")
+    return tuple(warnings)
 
 
 def _first_valid(sample: ColumnSample, role: Role, columns: list[str], used: set[str]) -> str | None:

@@ -47,6 +47,10 @@ def present(text: pl.Expr) -> pl.Expr:
     return pl.when(stripped.str.len_bytes() > 0).then(stripped)
 
 
+#: An e-mail address as customer ids hold them: a local part, one @, a domain with a dot.
+EMAIL_SHAPE = r"^[\w.+'-]+@[\w-]+(\.[\w-]+)+$"
+
+
 def id_expr(column: str, dtype: pl.DataType, float_ids: bool, emails: bool, strip: bool = True,
             nul: bool = False) -> pl.Expr:
     """Customer ids as text: leading zeros kept, ``12346.0`` -> ``12346``,
@@ -57,8 +61,8 @@ def id_expr(column: str, dtype: pl.DataType, float_ids: bool, emails: bool, stri
     value = value.str.strip_chars() if strip else value
     if float_ids and _is_text(dtype):
         value = value.str.replace(r"^(\d+)\.0+$", "${1}")
-    if emails:
-        value = pl.when(value.str.contains("@", literal=True)).then(value.str.to_lowercase()).otherwise(value)
+    if emails:  # only what is shaped like an address: "@SUM(A1)" or "=HYPERLINK(...@...)" stay as written
+        value = pl.when(value.str.contains(EMAIL_SHAPE)).then(value.str.to_lowercase()).otherwise(value)
     present = (value.str.len_bytes() > 0) & ~value.is_in(NULL_TOKENS)
     return pl.when(present & ~has_nul(value) if nul else present).then(value)
 

@@ -29,7 +29,7 @@ REASONS = (
     "unparseable amount", "ambiguous amount", "amount out of range", "other currency", "cancelled order",
     "payment not paid", "payment refunded", "deal not won", "order not completed", "missing month",
     "unparseable month", "missing spend", "unparseable spend", "missing currency", "repeated header",
-    "unreadable customer id",
+    "unreadable customer id", "more fields than the header",
 )
 #: Reasons that name a value: ``no exchange rate for USD on 2024-01-03`` (see crm_core.currency).
 REASON_PATTERNS = (r"^no exchange rate for [A-Z]{3} on \d{4}-\d{2}-\d{2}$",)
@@ -295,6 +295,9 @@ def what_to_check(reason: str, detected: dict[str, Any]) -> str:
         return "Amounts are blank: if they are formulas, save the file in Excel (to store results), or use --amount COL."
     if reason in _RULE_REASONS:
         return _ADVICE["rule"]
+    if reason == "more fields than the header":
+        return ("Values holding the separator must be quoted (e.g. amounts with a decimal comma in a "
+                "comma-separated file), or give the separator (CLI: --delimiter).")
     for word in ("date", "amount", "customer", "currency"):
         if word in reason:
             return _ADVICE[word]

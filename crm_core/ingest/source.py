@@ -56,6 +56,8 @@ LIMITS = (
 SAMPLE_BYTES = 1024**2
 SAMPLE_ROWS = 5000
 LINE = "__line"
+#: A delimited row's first field beyond the header's columns (null when it has none): such a row is rejected.
+EXTRA = "__extra"
 _ROW = "__row"
 _TEXT = "__text"
 _CHUNK = 4 * 1024**2
@@ -67,6 +69,9 @@ BINARY_FILE = (
     "This file does not look like a table (it seems to be an image, a PDF or another binary file). "
     "Upload a CSV, Excel (.xlsx) or Parquet export."
 )
+JSON_FILE = "This file is JSON, not a table of orders. Export the orders as CSV, Excel (.xlsx) or Parquet and upload that."
+#: How a JSON document or JSON lines start (an array of objects or arrays, or an object with a quoted key): no CSV does.
+_JSON_START = re.compile(r"\[\s*[\[{\"]|\{\s*\"")
 
 
 @dataclass
@@ -415,6 +420,8 @@ def _utf8_text(path: Path, size: int, settings: _Settings, staging: _Staging, de
     text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=complete)
     if sniff.looks_binary(head, text):
         raise IngestError(BINARY_FILE)
+    if _JSON_START.match(text.lstrip("\ufeff \t\r\n")):  # else its first line was taken for column names
+        raise IngestError(JSON_FILE)
     if not complete:  # drop the last, probably cut, line
         _refuse_giant_lines(text)
         text = text[: text.rfind("\n") + 1] or text
@@ -573,6 +580,8 @@ def _joined_raw(
 ) -> Callable[[pl.Series], pl.DataFrame]:
     def raw_text(lines: pl.Series) -> pl.DataFrame:
         joined = pl.concat_str([_quoted(n, delimiter) for n in names], separator=delimiter)
+        if EXTRA in frame.collect_schema().names():  # the first field beyond the header, when there is one
+            joined = pl.when(pl.col(EXTRA).is_null()).then(joined).otherwise(joined + delimiter + _quoted(EXTRA, delimiter))
         if sheet is not None:
             joined = pl.lit("[") + pl.col(sheet) + pl.lit("] ") + joined
         return (
@@ -595,7 +604,8 @@ def _delimited_frame(
             quote_char='"' if quote else None,
             has_header=False,
             skip_rows=header_index + (1 if has_header else 0),
-            schema={n: overrides.get(n, pl.String) for n in names},
+            # one more column than the header: a row with more fields shows it (further fields are dropped)
+            schema={**{n: overrides.get(n, pl.String) for n in names}, EXTRA: pl.String},
             encoding="utf8" if strict else "utf8-lossy",  # strict UTF-8 reads faster; lossy reads anything
             truncate_ragged_lines=True,
             row_index_name=_ROW if numbered else None,

@@ -21,7 +21,7 @@ from crm_core.ingest.parse import (
 )
 from crm_core.ingest.presets import bad
 from crm_core.ingest.mapping import is_text as is_text_dtype
-from crm_core.ingest.source import LINE, RawTable
+from crm_core.ingest.source import EXTRA, LINE, RawTable
 
 
 def ambiguous(role: str) -> str:
@@ -85,6 +85,8 @@ def parse_values(
             parsed = None
     if parsed is None:
         parsed = table.rows().select(_expressions(plan, formats, sample.schema, nul)).collect(engine="streaming")
+    if EXTRA in parsed.columns and parsed.get_column(EXTRA).null_count() == parsed.height:
+        parsed = parsed.drop(EXTRA)  # no row has more fields than the header (a count kept with the column: free)
     parsed = parsed.select(pl.int_range(table.first_line, table.first_line + pl.len(), dtype=pl.Int64).alias(LINE), pl.all())
     parsed, numbers = _resolve_numbers(table, sample, plan, formats, parsed, whole_column)
     parsed, bad_examples = _second_chance(table, sample, plan, formats, parsed)
@@ -134,6 +136,8 @@ def _expressions(plan: ColumnPlan, formats: Formats, schema: pl.Schema, nul: boo
             expressions.append(date_expr(column, dtype, formats.dates.get(key)).alias(key))
         elif kind == MONTH:
             expressions.append(month_expr(as_text(column, dtype), formats.months[key]).alias(key))
+    if EXTRA in schema:  # rows with more fields than the header: check_orders rejects them
+        expressions.append(pl.col(EXTRA))
     if formats.currency_marks:
         expressions.append(currency_mark_expr(plan.columns["amount"]).alias("__mark"))
     return expressions
