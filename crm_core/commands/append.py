@@ -12,6 +12,7 @@ from crm_core.commands.common import (
     mapping_from_args,
     on_disk,
     options_from_args,
+    read_facts,
     run_supervised,
     view_settings,
 )
@@ -66,10 +67,7 @@ def _append(args: argparse.Namespace) -> int:
     payload = {
         **result.to_dict(),
         "summary": result.sentence(),
-        "rows_read": report.rows_read,
-        "rows_valid": report.rows_valid,
-        "rows_rejected": report.rows_rejected,
-        "rejected_by_reason": report.rejected_by_reason(),
+        **read_facts(report),
         "revenue_definition": report.detected.get("revenue_definition"),
         "appends": len(versions(folder)),
     }

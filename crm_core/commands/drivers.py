@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 # Nothing here imports Polars at import time: the command forks under the ingest limits first (run_supervised).
 from crm_core.commands.common import (
     ANALYSIS_TIME_SCALE,
-    add_source_arguments, emit, fail, load_view, on_disk, per_customer, read_once, run_supervised, streaming_when_on_disk,
+    add_source_arguments, emit, fail, load_view, on_disk, per_customer, read_facts, read_once, run_supervised,
+    streaming_when_on_disk,
 )
 
 if TYPE_CHECKING:
@@ -40,10 +41,10 @@ def _drivers(args: argparse.Namespace) -> int:
     # Rows on disk: per-customer tables in slices of customers, queries streaming over them.
     slicer: Slicer | None = (lambda tx, build: per_customer(tx, build, rows)) if on_disk(report) else None
     with streaming_when_on_disk(report):
-        return _figures(args, read_once(view.transactions, report), slicer)
+        return _figures(args, read_once(view.transactions, report), slicer, read_facts(report))
 
 
-def _figures(args: argparse.Namespace, tx: pl.LazyFrame, slicer: Slicer | None) -> int:
+def _figures(args: argparse.Namespace, tx: pl.LazyFrame, slicer: Slicer | None, facts: dict[str, Any]) -> int:
     from crm_core import drivers
 
     args.by = args.by or next(by for by in CHOICES if drivers.missing_column(tx, by) is None)
@@ -68,6 +69,7 @@ def _figures(args: argparse.Namespace, tx: pl.LazyFrame, slicer: Slicer | None) 
         "takeaway": drivers.takeaway(table, args.by, overall),
         "prediction_problems": problems,
         "discount_depth": _depth_records(profiles, predictions),
+        **facts,
     }
     emit(payload, args.json)
     return 0

@@ -5,7 +5,7 @@ import argparse
 
 from typing import TYPE_CHECKING
 
-from crm_core.commands.common import add_source_arguments, emit, fail, load_view, per_customer, run_supervised, view_settings
+from crm_core.commands.common import add_source_arguments, emit, fail, load_view, per_customer, read_facts, run_supervised, view_settings
 from crm_core.settings import AnalysisSettings
 
 if TYPE_CHECKING:
@@ -86,5 +86,6 @@ def _portfolio(args: argparse.Namespace) -> int:
                     "check the column mapping with `python -m crm_core summary PATH`.")
     payload["period"] = {"start": str(view.start), "end": str(view.end)}
     payload["filters"] = analysis.filter_map
+    payload.update(read_facts(report))
     emit(payload, args.json)
     return 0

@@ -6,7 +6,7 @@ import datetime as dt
 
 from dataclasses import replace
 
-from crm_core.commands.common import add_source_arguments, emit, fail, load_view, per_customer, run_supervised
+from crm_core.commands.common import add_source_arguments, emit, fail, load_view, per_customer, read_facts, run_supervised
 
 #: crm_core.rfm.ALLOWED_BINS, kept here so that building the parser (before the supervisor forks) imports no Polars.
 ALLOWED_BINS = (3, 4, 5)
@@ -64,6 +64,7 @@ def _rfm(args: argparse.Namespace) -> int:
         "segment_on": settings.segment_on,
         "segments": segment_counts(scored, settings),
         "notes": [note.message for note in bin_notes(scored, settings)],
+        **read_facts(report),
     }
     emit(payload, args.json)
     return 0
