@@ -258,7 +258,8 @@ _ROUNDING = 1e-9  # relative error bound of float sums over a customer's lines (
 _SUMS = ("revenue", "first_day_amount", "repeat_amount")
 
 
-def purchase_summary(tx: pl.LazyFrame, as_of: dt.date, split: dt.date | None = None) -> pl.LazyFrame:
+def purchase_summary(tx: pl.LazyFrame, as_of: dt.date, split: dt.date | None = None,
+                     prepared: PreparedRuns | None = None) -> pl.LazyFrame:
     """The purchase figures spend models need, one row per customer (lean :func:`summarize`).
 
     Columns: customer_id, first_purchase_date, last_purchase_date, purchase_days,
@@ -280,10 +281,13 @@ def purchase_summary(tx: pl.LazyFrame, as_of: dt.date, split: dt.date | None = N
     With a ``split`` date before ``as_of`` the same pass gives each customer's figures at
     that date too, for a holdout check: purchase_days_to_split, last_purchase_to_split (null
     when none) and purchase_days_after_split (distinct purchase days in ``(split, as_of]``).
+
+    ``prepared``: the group-by made ahead for this call (:func:`prepare_purchase_runs`), taken when it was made on
+    these very rows (the same ``tx`` object), date and kind of split; otherwise the rows are grouped here.
     """
     import numpy as np
 
-    runs = _take_prepared_runs(tx, as_of, split is not None)
+    runs = prepared.take(tx, as_of, split is not None) if prepared is not None else None
     if runs is None:
         runs = _purchase_runs(tx, as_of, split is not None)
     if split is not None:
@@ -333,31 +337,35 @@ def _purchase_runs(tx: pl.LazyFrame, as_of: dt.date, day_lists: bool) -> pl.Data
     )
 
 
-#: The group-by of one :func:`purchase_summary` call made ahead (:func:`prepare_purchase_runs`): (the orders, as_of,
-#: day lists, its result), taken by the call it was made for.
-_prepared: tuple[pl.LazyFrame, dt.date, bool, pl.DataFrame] | None = None
+class PreparedRuns:
+    """The group-by of a coming :func:`purchase_summary` call, made ahead (:func:`prepare_purchase_runs`) and handed
+    to that call (``prepared``; :func:`crm_core.clv.fit_clv` passes it on). Taken once: the call that takes it holds
+    the only reference to the table afterwards (a few lists per customer: freed with its summary, not kept by the
+    caller's handle while the models fit)."""
+
+    def __init__(self, tx: pl.LazyFrame, as_of: dt.date, with_split: bool, runs: pl.DataFrame) -> None:
+        self._key: tuple[pl.LazyFrame, dt.date, bool] | None = (tx, as_of, with_split)
+        self._runs: pl.DataFrame | None = runs
+
+    def take(self, tx: pl.LazyFrame, as_of: dt.date, with_split: bool) -> pl.DataFrame | None:
+        """The table, when it was made on these very rows (the same ``tx`` object), date and kind of split; None
+        otherwise. Either way it is given up (a call for other rows groups its own)."""
+        key, runs = self._key, self._runs
+        self._key, self._runs = None, None
+        if key is not None and key[0] is tx and key[1] == as_of and key[2] == with_split:
+            return runs
+        return None
 
 
-def prepare_purchase_runs(tx: pl.LazyFrame, as_of: dt.date, with_split: bool) -> None:
-    """Make the group-by of a coming ``purchase_summary(tx, as_of, split)`` call now (``with_split``: whether
-    ``split`` will be given), for a program that has time for it before that call can be made.
+def prepare_purchase_runs(tx: pl.LazyFrame, as_of: dt.date, with_split: bool) -> PreparedRuns:
+    """The group-by of a coming ``purchase_summary(tx, as_of, split, prepared=...)`` call made now (``with_split``:
+    whether ``split`` will be given), for a program that has time for it before that call can be made.
 
     The ``clv`` command's models load on a thread while the file is read, and may still be loading when the read
     ends: the group-by (Polars' threads, without the interpreter lock) then runs beside the end of that import
     instead of after it. The call on the same ``tx`` object with the same ``as_of`` and kind of split takes the
-    result (the same query on the same rows: the same table); any other call drops it and groups its own rows."""
-    global _prepared
-    _prepared = None
-    _prepared = (tx, as_of, with_split, _purchase_runs(tx, as_of, with_split))
-
-
-def _take_prepared_runs(tx: pl.LazyFrame, as_of: dt.date, with_split: bool) -> pl.DataFrame | None:
-    """The group-by :func:`prepare_purchase_runs` made for this call, or None (the prepared one is dropped)."""
-    global _prepared
-    prepared, _prepared = _prepared, None
-    if prepared is not None and prepared[0] is tx and prepared[1] == as_of and prepared[2] == with_split:
-        return prepared[3]
-    return None
+    result (the same query on the same rows: the same table); any other call groups its own rows."""
+    return PreparedRuns(tx, as_of, with_split, _purchase_runs(tx, as_of, with_split))
 
 
 def _days_to_split(days: pl.Series, split: dt.date) -> dict[str, pl.Series]:

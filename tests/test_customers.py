@@ -153,23 +153,25 @@ def test_a_refunded_repeat_purchase_leaves_exactly_zero_repeat_spend(order):
 
 @pytest.mark.parametrize("split", [None, D(2024, 1, 6)])
 def test_a_group_by_prepared_ahead_gives_the_same_summary_to_its_call_only(split, monkeypatch):
-    # crm_core.commands.clv makes the group-by while the models load (prepare_purchase_runs); the call it was made
-    # for takes it, any other call (other rows, date or kind of split) drops it and groups its own rows.
+    # crm_core.commands.clv makes the group-by while the models load (prepare_purchase_runs) and hands it to fit_clv;
+    # the call it was made for takes it, any other call (other rows, date or kind of split) groups its own rows. It
+    # is taken once either way.
     import crm_core.customers as customers
 
     lines = tx()
     expected = purchase_summary(lines, D(2024, 1, 31), split=split).collect()
     grouped, group = [], customers._purchase_runs
     monkeypatch.setattr(customers, "_purchase_runs", lambda *args: grouped.append(args) or group(*args))
-    customers.prepare_purchase_runs(lines, D(2024, 1, 31), split is not None)
-    assert_frame_equal(purchase_summary(lines, D(2024, 1, 31), split=split).collect(), expected)
-    assert len(grouped) == 1 and customers._prepared is None  # taken, not grouped again
+    prepared = customers.prepare_purchase_runs(lines, D(2024, 1, 31), split is not None)
+    assert_frame_equal(purchase_summary(lines, D(2024, 1, 31), split=split, prepared=prepared).collect(), expected)
+    assert len(grouped) == 1  # taken, not grouped again
+    assert prepared.take(lines, D(2024, 1, 31), split is not None) is None  # once
     for other in [(tx(), D(2024, 1, 31), split), (lines, D(2024, 1, 30), split),
                   (lines, D(2024, 1, 31), None if split else D(2024, 1, 6))]:
-        customers.prepare_purchase_runs(lines, D(2024, 1, 31), split is not None)
-        summary = purchase_summary(*other[:2], split=other[2]).collect()
+        prepared = customers.prepare_purchase_runs(lines, D(2024, 1, 31), split is not None)
+        summary = purchase_summary(*other[:2], split=other[2], prepared=prepared).collect()
         assert_frame_equal(summary, purchase_summary(*other[:2], split=other[2]).collect())
-        assert customers._prepared is None  # dropped by the other call
+        assert prepared.take(lines, D(2024, 1, 31), split is not None) is None  # given up by the other call
 
 
 def test_purchase_summary_of_no_lines_is_empty():

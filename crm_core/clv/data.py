@@ -6,12 +6,12 @@ import datetime as dt
 import polars as pl
 
 from crm_core.clv.settings import DAYS_PER_WEEK
-from crm_core.customers import data_as_of, is_purchase, purchase_summary
+from crm_core.customers import PreparedRuns, data_as_of, is_purchase, purchase_summary
 from crm_core.schema import C
 
 
 def rfm_summary(tx: pl.LazyFrame, calibration_end: dt.date | None = None, keep_non_buyers: bool = False,
-                split: dt.date | None = None) -> pl.LazyFrame:
+                split: dt.date | None = None, prepared: PreparedRuns | None = None) -> pl.LazyFrame:
     """Per-customer sufficient statistics for BG/NBD and Gamma-Gamma, in weeks.
 
     Built on :func:`crm_core.customers.purchase_summary` (rows after
@@ -29,12 +29,14 @@ def rfm_summary(tx: pl.LazyFrame, calibration_end: dt.date | None = None, keep_n
         (:func:`crm_core.clv.validation.holdout_counts`) from the same pass: split_frequency,
         split_recency, split_T (null for customers whose first purchase is after it) and
         split_holdout_purchases.
+
+    ``prepared``: the customer summary's group-by made ahead (see :func:`crm_core.customers.purchase_summary`).
     """
     if calibration_end is None:
         calibration_end = data_as_of(tx)
     first, last = pl.col("first_purchase_date"), pl.col("last_purchase_date")
     frequency = pl.col("purchase_days") - 1
-    summary = purchase_summary(tx, as_of=calibration_end, split=split)
+    summary = purchase_summary(tx, as_of=calibration_end, split=split, prepared=prepared)
     if not keep_non_buyers:
         summary = summary.filter(first.is_not_null())
     return (

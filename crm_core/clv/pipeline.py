@@ -45,7 +45,7 @@ from crm_core.clv.validation import (
     default_holdout_weeks,
     holdout_counts_query,
 )
-from crm_core.customers import data_as_of
+from crm_core.customers import PreparedRuns, data_as_of
 from crm_core.worker import Pending, hand_back_memory
 from crm_core.schema import C
 
@@ -205,7 +205,8 @@ def _rounded(values: dict[str, float], digits: int = 6) -> dict[str, float | Non
 
 @serial_blas
 def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: SufficiencyRules = SufficiencyRules(),
-            holdout_end: dt.date | None = None, per_customer: PerCustomer | None = None) -> CLVResult:
+            holdout_end: dt.date | None = None, per_customer: PerCustomer | None = None,
+            prepared: PreparedRuns | None = None) -> CLVResult:
     """Fit the purchase model(s) and Gamma-Gamma up to ``settings.calibration_end`` and score every customer.
 
     With ``settings.model == "auto"`` all three purchase models are fitted and the one that
@@ -221,14 +222,18 @@ def fit_clv(tx: pl.LazyFrame, settings: CLVSettings = CLVSettings(), rules: Suff
     ``per_customer(build)`` collects ``build(tx)``, a query of one row per customer from that
     customer's orders (default: at once; the CLI builds it slice by slice of customers for files
     read in batches, see :func:`crm_core.commands.common.per_customer`).
+
+    ``prepared``: the customer summary's group-by made ahead by the caller (:func:`crm_core.customers.
+    prepare_purchase_runs`, for ``tx`` at the calibration end, with the model choice's split for ``auto`` unless
+    the holdout follows the calibration end); used when the summary is made of these very rows, else grouped again.
     """
     # Scored once the fit's own per-customer arrays are gone (3M customers: a few hundred MB).
-    result, intervals = _fit(tx, settings, rules, holdout_end, per_customer)
+    result, intervals = _fit(tx, settings, rules, holdout_end, per_customer, prepared)
     return _rescore(result, settings, intervals)
 
 
 def _fit(tx: pl.LazyFrame, settings: CLVSettings, rules: SufficiencyRules, holdout_end: dt.date | None,
-         per_customer: PerCustomer | None
+         per_customer: PerCustomer | None, prepared: PreparedRuns | None = None
          ) -> tuple[CLVResult, Pending[PurchaseIntervals] | Future[PurchaseIntervals] | None]:
     """:func:`fit_clv` up to the scores that depend on the horizon, margin and interval (see :func:`rescore`),
     and the chosen model's intervals when the worker process computes them meanwhile."""
@@ -239,7 +244,9 @@ def _fit(tx: pl.LazyFrame, settings: CLVSettings, rules: SufficiencyRules, holdo
     # (Polars) while the models fit.
     holdout = _comparison_holdout(tx, calibration_end, holdout_end) if settings.model == AUTO else None
     split = holdout[0] if holdout is not None and holdout[1] == calibration_end else None
-    everyone = collect(lambda rows: rfm_summary(rows, calibration_end, keep_non_buyers=True, split=split))
+    everyone = collect(lambda rows: rfm_summary(rows, calibration_end, keep_non_buyers=True, split=split,
+                                                prepared=prepared))
+    prepared = None  # taken (or not usable): the group-by's table is the summary's to free
     counts: Callable[[], pl.DataFrame] | None = None
     if split is not None:
         counts, everyone = _split_counts(everyone), everyone.drop(SPLIT_COLUMNS)

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, BinaryIO
 if TYPE_CHECKING:
     import polars as pl
 
+    from crm_core.customers import PreparedRuns
+
 MODEL_CHOICES = ("auto", "bg-nbd", "pareto-nbd", "mbg-nbd")  # crm_core.clv.models.MODEL_CHOICES, kept here for a light import
 FORECAST_ROWS_PER_WRITE = 500_000  # customers per slice of --customers-out
 
@@ -172,8 +174,8 @@ def _fit_and_report(args: argparse.Namespace, output: BinaryIO | None) -> int:
             return fail("--holdout-end must be after the calibration end (the last order date when "
                         "--calibration-end is not given)")
         holdout_end = args.holdout_end or (last if calibration_end < last else None)
-        if not on_disk(report):
-            _group_while_models_load(tx, args.calibration_end or view.end or last, args.model, holdout_end)
+        prepared = None if on_disk(report) else _group_while_models_load(tx, args.calibration_end or view.end or last,
+                                                                            args.model, holdout_end)
         from crm_core.clv import WEEKS_PER_MONTH, customer_forecasts, fit_clv, validate_holdout
         settings = analysis.clv_settings(args.calibration_end or view.end)
         horizon = (args.holdout_end - calibration_end).days / 7.0 if args.holdout_end else args.horizon_weeks
@@ -182,7 +184,8 @@ def _fit_and_report(args: argparse.Namespace, output: BinaryIO | None) -> int:
                            **{key: value for key, value in overrides.items() if value is not None})
         try:
             result = fit_clv(tx, settings, holdout_end=holdout_end,
-                             per_customer=lambda build: per_customer(tx, build, report.rows_valid))
+                             per_customer=lambda build: per_customer(tx, build, report.rows_valid), prepared=prepared)
+            prepared = None
         except ValueError as error:
             return fail(str(error))
         if holdout_end is None:  # the worker's last call is answered (the holdout check below may make more)
@@ -209,23 +212,25 @@ def _fit_and_report(args: argparse.Namespace, output: BinaryIO | None) -> int:
     return 0
 
 
-def _group_while_models_load(tx: pl.LazyFrame, as_of: dt.date, model: str, holdout_end: dt.date | None) -> None:
+def _group_while_models_load(tx: pl.LazyFrame, as_of: dt.date, model: str,
+                             holdout_end: dt.date | None) -> PreparedRuns | None:
     """The customer summary's group-by for :func:`~crm_core.clv.fit_clv` (its ``as_of``: the calibration end, else
     the view's end, else the last order), made before the command waits for the models' import.
 
     The import runs on a thread from the file's parse on (:func:`_fit_and_report`) and may not be done when the
     read is: the group-by, in Polars' threads without the interpreter lock, then runs beside its end instead of
-    after it (:func:`crm_core.customers.prepare_purchase_runs`; the pipeline takes the same table it would have
-    made). The kind of summary is the pipeline's: with the split of the model choice's held-back weeks for
-    ``auto`` unless the holdout follows the calibration end. Should the pipeline ask otherwise (a history too
-    short to hold weeks back) it groups its own; should this fail, the pipeline's own call reports it."""
+    after it (:func:`crm_core.customers.prepare_purchase_runs`; handed to :func:`~crm_core.clv.fit_clv`, whose
+    summary takes the same table it would have made). The kind of summary is the pipeline's: with the split of the
+    model choice's held-back weeks for ``auto`` unless the holdout follows the calibration end. Should the pipeline
+    ask otherwise (a history too short to hold weeks back) it groups its own; should this fail (None), the pipeline's
+    own call reports it."""
     from crm_core.customers import prepare_purchase_runs
 
     with_split = model == "auto" and not (holdout_end is not None and holdout_end > as_of)
     try:
-        prepare_purchase_runs(tx, as_of, with_split)
+        return prepare_purchase_runs(tx, as_of, with_split)
     except Exception:  # noqa: BLE001 - made again, and reported, where the pipeline makes it
-        pass
+        return None
 
 
 def _freeze_what_is_loaded() -> None:
