@@ -1,6 +1,6 @@
 """Every analysis command says, beside its figures, what the read kept, set aside and warned about.
 
-A manager running `rfm` or `portfolio` on an export with ragged rows or an unread status column would
+A manager running `rfm`, `portfolio` or `clv` on an export with ragged rows or an unread status column would
 otherwise get figures over fewer rows, or over cancelled orders, with nothing saying so (only `summary`
 and `export` reported it).
 """
@@ -23,7 +23,7 @@ def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.parametrize("command", ["rfm", "portfolio", "drivers"])
+@pytest.mark.parametrize("command", ["rfm", "portfolio", "drivers", "clv"])
 def test_rejected_rows_are_counted_beside_the_figures(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     payload = run_json(capsys, command, str(RAGGED))
     assert (payload["rows_read"], payload["rows_valid"], payload["rows_rejected"]) == (6, 4, 2)
@@ -31,7 +31,7 @@ def test_rejected_rows_are_counted_beside_the_figures(command: str, capsys: pyte
     assert any("set aside" in warning for warning in payload["warnings"])
 
 
-@pytest.mark.parametrize("command", ["rfm", "portfolio", "drivers"])
+@pytest.mark.parametrize("command", ["rfm", "portfolio", "drivers", "clv"])
 def test_the_readers_warnings_reach_the_output(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     payload = run_json(capsys, command, str(CANCELLED))
     assert payload["rows_rejected"] == 0

@@ -154,7 +154,8 @@ def _cores_busy() -> bool:
 def _fit_and_report(args: argparse.Namespace, output: BinaryIO | None) -> int:
     from dataclasses import replace
 
-    from crm_core.commands.common import emit, fail, import_on_a_thread, load_view, on_disk, per_customer, read_once
+    from crm_core.commands.common import (emit, fail, import_on_a_thread, load_view, on_disk, per_customer, read_facts,
+                                          read_once)
     from crm_core.customers import data_as_of
     from crm_core.export import neutralize
     from crm_core.metrics import forecast_orders, predicted_total
@@ -196,6 +197,7 @@ def _fit_and_report(args: argparse.Namespace, output: BinaryIO | None) -> int:
         months = round(settings.horizon_weeks / WEEKS_PER_MONTH, 2)
         payload["horizon_months"] = int(months) if months.is_integer() else months
         payload["discount_rate"] = settings.annual_discount_rate
+        payload.update(read_facts(report))
         if holdout_end is not None:
             payload["holdout"] = validate_holdout(tx, calibration_end, holdout_end, model=result.model.NAME,
                                                   level=args.interval).to_dict()
