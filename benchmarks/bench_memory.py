@@ -107,9 +107,9 @@ def peak_tree_rss(command: list[str], env: dict[str, str]) -> tuple[int, float, 
     process's), wait4's largest single process MB, peak MB of the tree's summed PSS, stdout).
 
     Summed RSS counts a page shared by several processes once per process: the supervised child's pages
-    shared with its parent after the fork, and above all Chromium's 7-10 processes (the deck's pictures,
-    the report's PDF), whose shared libraries and memory make their summed RSS ~2.7x their PSS (1,192 MB
-    against 443 MB for one chart). PSS (each shared page split between its sharers) adds up to what the
+    shared with its parent after the fork, and above all Chromium's processes (the report's PDF: 7-10; the
+    deck's pictures: 5, drawn after the child has exited), whose shared libraries and memory make their summed
+    RSS ~2-2.7x their PSS (1,192 MB against 443 MB for one chart in 10 processes, ~900 MB against ~480 MB in 5). PSS (each shared page split between its sharers) adds up to what the
     tree really holds; both are reported, the target read on the summed RSS, the stricter of the two."""
     start = time.perf_counter()
     OUT.mkdir(parents=True, exist_ok=True)

@@ -12,9 +12,7 @@ A title slide opens the deck and slides of definitions close it.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,15 +29,13 @@ from crm_core.charts.native import CATEGORY_KINDS, NativeChart
 from crm_core.charts.present import enlarged
 from crm_core.charts.text import plain_text
 from crm_core.deck import Slide
+from crm_core.deck_pictures import CHART_HEIGHT, CHART_TOP, HEIGHT, MARGIN, PICTURE_SIZE, WIDTH, PendingPicture, \
+    add_picture, page_png
 from crm_core import format as fmt
 from crm_core.format import NumberStyle
 
-WIDTH, HEIGHT = Inches(13.333), Inches(7.5)  # 16:9
-MARGIN = Inches(0.5)
-CHART_TOP, CHART_HEIGHT = Inches(1.45), Inches(4.75)
 MAX_NOTE_ROWS = 40
 DEFINITIONS_PER_SLIDE = 5
-PICTURE_SIZE = (1200, 610)  # CSS pixels, printed at twice the density: type as large as on a 1200 px screen
 
 _CHART_TYPES = {
     "column": XL_CHART_TYPE.COLUMN_CLUSTERED,
@@ -76,13 +72,15 @@ class DeckMeta:
 
 @dataclass(frozen=True)
 class PptxResult:
-    """What was written: slides in all, native charts, pictures and tables standing in for charts."""
+    """What was written: slides in all, native charts, pictures and tables standing in for charts; the pictures
+    left to draw (``write_pptx(..., pictures_later=folder)``), each counted among the tables meanwhile."""
 
     path: Path
     slides: int
     native_charts: int
     pictures: int
     tables: int
+    pending: tuple[PendingPicture, ...] = ()
 
 
 def period_text(period: tuple[dt.date, dt.date] | None) -> str:
@@ -190,35 +188,28 @@ def add_native_chart(pptx_slide: Any, chart: NativeChart, left: int, top: int, w
     return graphic
 
 
-def figure_png(figure: Any, size: tuple[int, int] = PICTURE_SIZE, chromium: str | None = None) -> bytes | None:
-    """A PNG of a Plotly figure printed by headless Chromium at twice the density; None without Chromium."""
+def picture_page(figure: Any, size: tuple[int, int] = PICTURE_SIZE) -> str:
+    """The HTML page printing a Plotly figure at ``size`` CSS pixels (Plotly's script inline, no toolbar)."""
     from plotly.offline import get_plotlyjs
 
-    from crm_core.ingest.supervisor import uncapped
+    width, height = size
+    figure.update_layout(width=width, height=height)
+    body = figure.to_html(full_html=False, include_plotlyjs=False, config={"displayModeBar": False, "staticPlot": True})
+    return (f"<!doctype html><html><head><meta charset='utf-8'><script>{get_plotlyjs()}</script>"
+            f"<style>body{{margin:0;background:white}}</style></head><body>{body}</body></html>")
+
+
+def figure_png(figure: Any, size: tuple[int, int] = PICTURE_SIZE, chromium: str | None = None) -> bytes | None:
+    """A PNG of a Plotly figure printed by headless Chromium at twice the density; None without Chromium."""
     from crm_core.report import chromium_path
 
     chromium = chromium or chromium_path()
     if chromium is None:
         return None
-    width, height = size
-    figure.update_layout(width=width, height=height)
-    body = figure.to_html(full_html=False, include_plotlyjs=False, config={"displayModeBar": False, "staticPlot": True})
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><script>{get_plotlyjs()}</script>"
-            f"<style>body{{margin:0;background:white}}</style></head><body>{body}</body></html>")
     with tempfile.TemporaryDirectory(prefix="crm-picture-") as folder:
-        html_path, png_path = Path(folder) / "chart.html", Path(folder) / "chart.png"
-        html_path.write_text(page, encoding="utf-8")
-        command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                   "--hide-scrollbars", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
-                   f"--user-data-dir={Path(folder) / 'profile'}", f"--window-size={width},{height}",
-                   "--force-device-scale-factor=2", "--virtual-time-budget=10000", f"--screenshot={png_path}",
-                   html_path.as_uri()]
-        try:
-            with uncapped():
-                subprocess.run(command, capture_output=True, timeout=120, check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return png_path.read_bytes() if png_path.exists() and png_path.stat().st_size else None
+        html_path = Path(folder) / "chart.html"
+        html_path.write_text(picture_page(figure, size), encoding="utf-8")
+        return page_png(html_path, chromium, size)
 
 
 def add_table(pptx_slide: Any, frame: pl.DataFrame, left: int, top: int, width: int, height: int, max_rows: int = 12) -> None:
@@ -287,13 +278,24 @@ def _chart_data_table(slide: Slide, figure: Any) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"trace": pl.String, "field": pl.String, "values": pl.String}, orient="row")
 
 
-def write_pptx(slides: list[Slide], meta: DeckMeta, path: Path | str | BinaryIO, chromium: str | None = None) -> PptxResult:
-    """Write the deck to ``path`` (.pptx file or a binary stream); raises OSError when it cannot be written."""
+def write_pptx(slides: list[Slide], meta: DeckMeta, path: Path | str | BinaryIO, chromium: str | None = None,
+               pictures_later: Path | None = None) -> PptxResult:
+    """Write the deck to ``path`` (.pptx file or a binary stream); raises OSError when it cannot be written.
+
+    ``pictures_later``: a folder where the page of each chart drawn as a picture is written instead of being
+    printed now; the deck holds the chart's table meanwhile, and :func:`crm_core.deck_pictures.draw_pictures`
+    puts the pictures in afterwards (``PptxResult.pending``), from a process without this one's tables."""
     presentation = Presentation()
     presentation.slide_width, presentation.slide_height = WIDTH, HEIGHT
     title_layout, title_only = presentation.slide_layouts[0], presentation.slide_layouts[5]
     _title_slide(presentation.slides.add_slide(title_layout), meta)
     natives = pictures = tables = 0
+    pending: list[PendingPicture] = []
+    if pictures_later is not None:
+        from crm_core.report import chromium_path
+
+        chromium = chromium or chromium_path()
+    later = pictures_later if pictures_later is not None and chromium is not None else None
     content_width = WIDTH - 2 * MARGIN
     for slide in slides:
         page = presentation.slides.add_slide(title_only)
@@ -306,10 +308,14 @@ def write_pptx(slides: list[Slide], meta: DeckMeta, path: Path | str | BinaryIO,
                 natives += 1
             else:
                 data_table = _chart_data_table(slide, figure)
-                png = figure_png(enlarged(figure, height=PICTURE_SIZE[1]), chromium=chromium)  # labels legible
+                legible = enlarged(figure, height=PICTURE_SIZE[1])  # labels legible
+                if later is not None:  # the table stands in until the picture is drawn
+                    page_path = later / f"slide-{len(presentation.slides) - 1}.html"
+                    page_path.write_text(picture_page(legible), encoding="utf-8")
+                    pending.append(PendingPicture(len(presentation.slides) - 1, str(page_path)))
+                png = None if later is not None else figure_png(legible, chromium=chromium)
                 if png is not None:
-                    picture = page.shapes.add_picture(io.BytesIO(png), MARGIN, CHART_TOP, height=CHART_HEIGHT)
-                    picture.left = int((WIDTH - picture.width) / 2)
+                    add_picture(page, png)
                     pictures += 1
                 else:
                     add_table(page, data_table, MARGIN, CHART_TOP, content_width, CHART_HEIGHT)
@@ -329,7 +335,7 @@ def write_pptx(slides: list[Slide], meta: DeckMeta, path: Path | str | BinaryIO,
     else:
         presentation.save(path)
     return PptxResult(path if isinstance(path, Path) else Path("deck.pptx"), len(presentation.slides), natives,
-                      pictures, tables)
+                      pictures, tables, tuple(pending))
 
 
 def _title_slide(page: Any, meta: DeckMeta) -> None:

@@ -738,12 +738,18 @@ NO_PLAYBOOK_ROW = "(no matching playbook row)"
 def action_plan(ctx: FindingContext) -> pl.DataFrame:
     """Customers and revenue per objective of the default playbook, most customers first."""
     from crm_core.actions import default_playbook, objective_totals
-    from crm_core.rfm import SEGMENT, score_customers
+    from crm_core.rfm import cell_map, score_customers
 
-    # Each customer's segment, revenue and predicted value alone (the value band ranks on it, else on revenue);
-    # the totals per objective are counted without a recommendation per customer (objective_totals).
-    customers = score_customers(ctx.summary, ctx.settings.analysis.rfm_settings()).select(
-        C.CUSTOMER_ID, "revenue", pl.col(SEGMENT).alias("segment")).collect()
+    # Each customer's R x F cell (which names their segment: objective_totals names it per cell), revenue and
+    # predicted value alone (the value band ranks on it, else on revenue); the totals per objective are counted
+    # without a recommendation per customer (objective_totals).
+    # In memory, not streamed: the streaming engine returns its morsels as chunks (61 at 3M customers), and the
+    # first step over the table with the predicted value beside it (a column in one chunk) copied every column
+    # into one (~90 MB at 3M customers, the highest point of the deck and report on 30M orders).
+    rfm = ctx.settings.analysis.rfm_settings()
+    customers = score_customers(ctx.summary, rfm).select(
+        C.CUSTOMER_ID, "revenue", pl.col("r_score").alias("r"), pl.col(rfm.f_column).alias("f"),
+    ).collect(engine="in-memory")
     result, _ = ctx.clv
     if result is not None:
         held, clv = result.customers, pl.col("clv").fill_nan(None)
@@ -754,7 +760,8 @@ def action_plan(ctx: FindingContext) -> pl.DataFrame:
             customers = customers.with_columns(held.select(clv).to_series())
         else:
             customers = customers.join(held.select(C.CUSTOMER_ID, clv), on=C.CUSTOMER_ID, how="left")
-    plan = objective_totals(customers.drop(C.CUSTOMER_ID), default_playbook(), NO_PLAYBOOK_ROW)
+    plan = objective_totals(customers.drop(C.CUSTOMER_ID), default_playbook(), NO_PLAYBOOK_ROW,
+                            cells=cell_map(rfm.active_rules, rfm.bins))
     del customers
     return plan.sort(["customers", "objective"], descending=[True, False])
 

@@ -215,6 +215,10 @@ def score_customers(summary: pl.LazyFrame | pl.DataFrame, settings: RfmSettings 
         The summary's columns plus the scores and ``segment``, sorted by customer id.
     """
     bins, ties = settings.bins, settings.ties
+    if isinstance(summary, pl.DataFrame) and _in_id_order(summary):
+        # Already in id order (a summary built slice by slice of customers): flagged, so the sort below copies
+        # nothing (at 3M customers ~100 MB less at the action plan's peak). The same rows in the same order.
+        summary = summary.with_columns(pl.col(C.CUSTOMER_ID).set_sorted())
     return (
         summary.lazy()
         .sort(C.CUSTOMER_ID)
@@ -226,6 +230,12 @@ def score_customers(summary: pl.LazyFrame | pl.DataFrame, settings: RfmSettings 
         .with_columns(((pl.col("f_score") + pl.col("m_score") + 1) // 2).cast(pl.Int8).alias("fm_score"))
         .with_columns(segment_expr(settings.active_rules, settings.f_column).alias(SEGMENT))
     )
+
+
+def _in_id_order(summary: pl.DataFrame) -> bool:
+    """Whether the customer ids are non-null, distinct in practice, and ascending (a check, no copy)."""
+    ids = summary[C.CUSTOMER_ID]
+    return summary.height > 1 and ids.null_count() == 0 and ids.is_sorted()
 
 
 RFM_INPUTS = (C.CUSTOMER_ID, RECENCY, FREQUENCY, MONETARY)

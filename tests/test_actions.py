@@ -274,6 +274,29 @@ def test_objective_totals_equal_the_action_table_grouped_by_objective(with_clv):
     _same_totals(without_segments, _grouped(action_table(summary, profile.drop("segment"), book, settings=settings), "(none)"))
 
 
+@pytest.mark.parametrize("with_clv", [False, True])
+def test_objective_totals_per_cell_equal_those_per_segment(with_clv):
+    # The deck's and report's action plan counts customers per R x F cell and names the cells afterwards
+    # (rfm.cell_map): the same objectives, customers, actions and revenue as with each customer's segment.
+    from crm_core.rfm import RfmSettings, cell_map
+
+    rfm = RfmSettings()
+    cells = cell_map(rfm.active_rules, rfm.bins)
+    n = 600
+    customers = pl.DataFrame({
+        "revenue": [round((i * 37) % 101 * 1.37 - 5, 2) for i in range(n)],
+        "r": pl.Series([(i * 7) % 5 + 1 for i in range(n)], dtype=pl.Int8),
+        "f": pl.Series([(i * 3) % 5 + 1 for i in range(n)], dtype=pl.Int8),
+    })
+    if with_clv:
+        customers = customers.with_columns(pl.Series("clv", [None if i % 7 == 0 else float((i * 13) % 50) for i in range(n)]))
+    named = customers.join(cells, on=["r", "f"], how="left", maintain_order="left").drop("r", "f")
+    settings = ValueSettings(high_value_share=0.3)
+    per_cell = objective_totals(customers, default_playbook(), "(none)", settings, cells=cells).sort("objective")
+    _same_totals(per_cell, objective_totals(named, default_playbook(), "(none)", settings).sort("objective"))
+    assert per_cell["customers"].sum() == n and per_cell.height >= 5
+
+
 def test_target_groups_fall_back_to_value_bands_without_segments():
     with_segments = action_table(_summary(), _profile_table(), default_playbook())
     assert target_groups(with_segments) == ("segment", ["Champions", "At Risk", "Lost"])

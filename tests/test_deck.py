@@ -189,6 +189,37 @@ def test_chart_without_native_type_is_a_picture_or_a_table(monkeypatch, tmp_path
     assert "Data of the chart:" in slide.notes_slide.notes_text_frame.text
 
 
+@pytest.mark.skipif(shutil.which("chromium") is None and shutil.which("chromium-browser") is None,
+                    reason="Chromium is not installed (Debian's chromium)")
+def test_deck_cli_draws_the_picture_after_its_child_exits(tmp_path):
+    """The supervised child writes the migration Sankey's table and page; the CLI's own process prints the page
+    with Chromium afterwards and puts the picture where the table was: the slide as ``write_pptx`` draws it."""
+    import sys
+
+    from crm_core.dataset import load_dataset
+    from crm_core.deck_pptx import DeckMeta, write_pptx
+
+    out = tmp_path / "deck.pptx"
+    done = subprocess.run([sys.executable, "-m", "crm_core", "deck", str(DEMO_ORDERS), "--out", str(out), "--json"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert (payload["pictures"], payload["tables"]) == (1, 0) and set(payload) == {
+        "pptx", "slides", "native_charts", "pictures", "tables", "customers"}
+    pictured = [slide for slide in Presentation(str(out)).slides if any(shape.shape_type == 13 for shape in slide.shapes)]
+    assert len(pictured) == 1 and not any(shape.has_table for shape in pictured[0].shapes)
+    direct = tmp_path / "direct.pptx"
+    slides = prepare_slides(Deck((DeckEntry("migration"),)), load_dataset(ROOT / "data" / "demo"))
+    assert write_pptx(slides, DeckMeta("demo", None, 5), direct).pictures == 1
+    drawn = Presentation(str(direct)).slides[1]
+
+    def shapes(slide):
+        return [(shape.shape_type, shape.left, shape.top, shape.width, shape.height) for shape in slide.shapes]
+
+    assert shapes(pictured[0]) == shapes(drawn)
+    assert pictured[0].notes_slide.notes_text_frame.text == drawn.notes_slide.notes_text_frame.text
+
+
 def test_page_chart_entry_keeps_its_numbers(tmp_path, demo_summary):
     from crm_core.deck_pptx import DeckMeta, write_pptx
 

@@ -302,3 +302,26 @@ def test_rfm_on_transactions_uses_summarize_and_as_of():
 def test_segment_row_is_one_profile_row():
     profile = pl.DataFrame({"segment": ["Champions", "Lost"], "customers": [3, 7], "advice": ["Reward", None]})
     assert segment_row(profile, "Lost") == {"segment": "Lost", "customers": 7, "advice": None}
+
+
+def test_scores_of_a_summary_in_id_order_skip_the_sort_and_match():
+    # A summary built slice by slice is already in id order: score_customers flags it instead of sorting a copy;
+    # the scores and segments are those of the same summary shuffled (sorted by the query).
+    import random
+
+    from crm_core.rfm import RfmSettings, score_customers
+
+    rng = random.Random(5)
+    n = 400
+    ordered = pl.DataFrame({
+        "customer_id": [f"c{i:05d}" for i in range(n)],
+        "recency_days": [rng.randint(0, 400) for _ in range(n)],
+        "orders": pl.Series([rng.randint(1, 9) for _ in range(n)], dtype=pl.UInt32),
+        "revenue": [round(rng.uniform(1, 500), 2) for _ in range(n)],
+    })
+    for ties in ("shared", "ordinal"):
+        settings = RfmSettings(ties=ties)
+        flagged = score_customers(ordered, settings).collect()
+        shuffled = score_customers(ordered.sample(fraction=1.0, shuffle=True, seed=3), settings).collect()
+        assert flagged.equals(shuffled)
+        assert flagged["customer_id"].to_list() == ordered["customer_id"].to_list()

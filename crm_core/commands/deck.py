@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
+import tempfile
 from pathlib import Path
 
 # Nothing here imports Polars at import time: the command forks under the ingest limits first (run_supervised).
@@ -41,15 +43,36 @@ def _currency_prefix(code: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Under the ingest limits, in a forked child that reads the file itself (see ``run_supervised``; large
-    files in batches, their rows on disk)."""
+    files in batches, their rows on disk). The charts drawn as pictures are printed by Chromium afterwards,
+    from this process: its 7-10 processes never run beside the child's tables of millions of customers."""
     out = Path(args.out)
     problem = _unwritable(out)
     if problem:
         return fail(problem)
-    return run_supervised(lambda: _deck(args, out), args, ANALYSIS_TIME_SCALE)
+    with tempfile.TemporaryDirectory(prefix="crm-deck-") as folder:
+        handoff = Path(folder) / "payload.json"
+        code = run_supervised(lambda: _deck(args, out, Path(folder)), args, ANALYSIS_TIME_SCALE)
+        if code != 0:
+            return code
+        payload = json.loads(handoff.read_text("utf-8"))
+        from crm_core.deck_pictures import PendingPicture, draw_pictures  # python-pptx: not before the fork
+
+        pending = [PendingPicture(slide, page) for slide, page in payload.pop("pending")]
+        chromium = payload.pop("chromium")
+        if pending:
+            try:
+                drawn = draw_pictures(out, pending, chromium)
+            except OSError as error:
+                return fail(f"cannot write {str(out)[:120]}: {error.strerror or error}")
+            payload["pictures"] += drawn
+            payload["tables"] -= drawn
+    emit(payload, args.json)
+    return 0
 
 
-def _deck(args: argparse.Namespace, out: Path) -> int:
+def _deck(args: argparse.Namespace, out: Path, folder: Path) -> int:
+    """Write the deck, each chart drawn as a picture left to ``run`` (its page in ``folder``, its table on the
+    slide meanwhile); what ``run`` prints goes to ``folder``/payload.json."""
     from crm_core.dataset import Dataset
     from crm_core.deck import default_deck, prepare_slides
     from crm_core.deck_pptx import DeckMeta, write_pptx
@@ -77,17 +100,21 @@ def _deck(args: argparse.Namespace, out: Path) -> int:
         # slides are prepared from the findings alone, not from a summary held here.
         findings = key_findings(dataset, settings, keys=keys, context=context)
         slides = prepare_slides(deck, dataset, None, settings, findings=findings)
-    # The slides hold what they draw; the per-customer tables are dropped before Chromium starts (it prints the
-    # charts drawn as pictures, a process of its own beside this one).
+    # The slides hold what they draw; the per-customer tables are dropped before the deck is written (the charts
+    # drawn as pictures are printed by Chromium in ``run``, after this process has exited).
     del context, findings
     gc.collect()
     period = (view.start, view.end) if view.start is not None else None
     meta = DeckMeta(dataset.name, period, customers, settings.currency or code,
                     filters=settings.filters_text(), title=args.title, locale=analysis.locale)
     try:
-        result = write_pptx(slides, meta, out)
+        result = write_pptx(slides, meta, out, pictures_later=folder)
     except OSError as error:
         return fail(f"cannot write {str(out)[:120]}: {error.strerror or error}")
-    emit({"pptx": str(result.path), "slides": result.slides, "native_charts": result.native_charts,
-          "pictures": result.pictures, "tables": result.tables, "customers": customers}, args.json)
+    from crm_core.report import chromium_path
+
+    payload = {"pptx": str(result.path), "slides": result.slides, "native_charts": result.native_charts,
+               "pictures": result.pictures, "tables": result.tables, "customers": customers,
+               "pending": [(item.slide, item.page) for item in result.pending], "chromium": chromium_path()}
+    (folder / "payload.json").write_text(json.dumps(payload, ensure_ascii=False), "utf-8")
     return 0
