@@ -293,9 +293,9 @@ def objective_totals(customers: pl.DataFrame, playbook: pl.DataFrame, unmatched:
     ``customers``: one row per customer with ``revenue``, optionally ``segment`` and ``clv`` (the columns
     :func:`action_table`'s value band and playbook read; no id needed). The same figures as
     ``action_table(summary, profile, playbook).group_by(pl.col("objective").fill_null(unmatched))
-    .agg(pl.len().alias("customers"), pl.col("revenue").sum(), pl.col("action").first())`` (groups in no set
-    order; revenue added per segment and value band first, so it may differ in the last bit): customers are
-    counted per segment and value band, which decide the playbook row, and the rows are matched for those few
+    .agg(pl.len().alias("customers"), exact_sum(pl.col("revenue")), pl.col("action").first())`` (groups in
+    no set order; revenue summed exactly at each step, so adding per segment or per cell first gives the same
+    value): customers are counted per segment and value band, which decide the playbook row, and the rows are matched for those few
     pairs. 3M customers' recommendations, five text columns each, took a few hundred MB.
 
     ``cells``: ``customers`` carry their R x F cell (``r``, ``f``) instead of ``segment``, and this table
@@ -309,23 +309,23 @@ def objective_totals(customers: pl.DataFrame, playbook: pl.DataFrame, unmatched:
         cell = (pl.col("r").cast(pl.Int32) * 256 + pl.col("f").cast(pl.Int32) * 2
                 + (pl.col("value_band") == HIGH_VALUE).cast(pl.Int32)).alias("_cell")
         pairs = (banded.select(cell, "revenue").with_row_index("_first")
-                 .group_by("_cell").agg(pl.len().alias("customers"), pl.col("revenue").sum(), pl.col("_first").min())
+                 .group_by("_cell").agg(pl.len().alias("customers"), exact_sum(pl.col("revenue")).alias("revenue"), pl.col("_first").min())
                  .with_columns((pl.col("_cell") // 256).cast(pl.Int8).alias("r"),
                                (pl.col("_cell") // 2 % 128).cast(pl.Int8).alias("f"),
                                pl.when(pl.col("_cell") % 2 == 1).then(pl.lit(HIGH_VALUE)).otherwise(pl.lit(OTHER_VALUE))
                                .alias("value_band"))
                  .join(cells.select(pl.col("r", "f").cast(pl.Int8), "segment"), on=["r", "f"], how="left")
-                 .group_by(keys).agg(pl.col("customers").sum(), pl.col("revenue").sum(), pl.col("_first").min()))
+                 .group_by(keys).agg(pl.col("customers").sum(), exact_sum(pl.col("revenue")).alias("revenue"), pl.col("_first").min()))
     else:
         keys = [name for name in ("segment", "value_band") if name in banded.columns]
         pairs = (banded.select(*keys, "revenue").with_row_index("_first")
-                 .group_by(keys).agg(pl.len().alias("customers"), pl.col("revenue").sum(), pl.col("_first").min()))
+                 .group_by(keys).agg(pl.len().alias("customers"), exact_sum(pl.col("revenue")).alias("revenue"), pl.col("_first").min()))
     del banded
     best = _best_rows(pairs.select(keys), playbook).select(*keys, "objective", "action")
     return (
         pairs.join(best, on=keys, how="left", nulls_equal=True)
         .group_by(pl.col("objective").fill_null(unmatched))
-        .agg(pl.col("customers").sum(), pl.col("revenue").sum(), pl.col("action").sort_by("_first").first())
+        .agg(pl.col("customers").sum(), exact_sum(pl.col("revenue")).alias("revenue"), pl.col("action").sort_by("_first").first())
     )
 
 
