@@ -205,7 +205,8 @@ def test_deck_cli_draws_the_picture_after_its_child_exits(tmp_path):
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
     assert (payload["pictures"], payload["tables"]) == (1, 0) and set(payload) == {
-        "pptx", "slides", "native_charts", "pictures", "tables", "customers"}
+        "pptx", "slides", "native_charts", "pictures", "tables", "customers",
+        "rows_read", "rows_valid", "rows_rejected", "rejected_by_reason", "warnings"}  # the internal hand-off keys gone
     pictured = [slide for slide in Presentation(str(out)).slides if any(shape.shape_type == 13 for shape in slide.shapes)]
     assert len(pictured) == 1 and not any(shape.has_table for shape in pictured[0].shapes)
     direct = tmp_path / "direct.pptx"

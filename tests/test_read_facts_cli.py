@@ -48,3 +48,11 @@ def test_append_reports_the_new_exports_warnings(tmp_path: Path, capsys: pytest.
     payload = run_json(capsys, "append", str(folder), str(CANCELLED))
     assert payload["duplicate_orders"] > 0 and payload["rows_read"] == payload["rows_valid"] == 12
     assert any("'status'" in warning for warning in payload["warnings"])
+
+
+@pytest.mark.parametrize(("command", "out"), [("deck", "deck.pptx"), ("report", "report.html")])
+def test_report_and_deck_count_the_rows_set_aside(command: str, out: str, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    payload = run_json(capsys, command, str(RAGGED), "--out", str(tmp_path / out))
+    assert (payload["rows_read"], payload["rows_valid"], payload["rows_rejected"]) == (6, 4, 2)
+    assert any("set aside" in warning for warning in payload["warnings"])

@@ -11,7 +11,8 @@ from pathlib import Path
 # Nothing here imports Polars at import time: the command forks under the ingest limits first (run_supervised).
 from crm_core.commands.common import (
     ANALYSIS_TIME_SCALE,
-    add_source_arguments, emit, fail, finding_context, forecast_first, load_view, read_once, run_supervised, streaming_when_on_disk,
+    add_source_arguments, emit, fail, finding_context, forecast_first, load_view, read_facts, read_once, run_supervised,
+    streaming_when_on_disk,
 )
 
 
@@ -115,6 +116,7 @@ def _deck(args: argparse.Namespace, out: Path, folder: Path) -> int:
 
     payload = {"pptx": str(result.path), "slides": result.slides, "native_charts": result.native_charts,
                "pictures": result.pictures, "tables": result.tables, "customers": customers,
-               "pending": [(item.slide, item.page) for item in result.pending], "chromium": chromium_path()}
+               "pending": [(item.slide, item.page) for item in result.pending], "chromium": chromium_path(),
+               **read_facts(ingest_report)}
     (folder / "payload.json").write_text(json.dumps(payload, ensure_ascii=False), "utf-8")
     return 0

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from crm_core import format as fmt
 from crm_core.commands.common import (
     ANALYSIS_TIME_SCALE,
-    add_source_arguments, emit, fail, finding_context, forecast_first, load_view, options_from_args, run_supervised,
+    add_source_arguments, emit, fail, finding_context, forecast_first, load_view, options_from_args, read_facts,
+    run_supervised,
     streaming_when_on_disk, view_settings,
 )
 from crm_core.settings import AnalysisSettings, Period
@@ -134,6 +135,7 @@ def _report(args: argparse.Namespace, handoff: Path) -> int:
         "bytes": html_path.stat().st_size,
         "charts": content.charts,
         "findings": {finding.key: finding.headline for finding in content.findings},
+        **read_facts(ingest_report),
     }
     handoff.write_text(json.dumps(payload, ensure_ascii=False), "utf-8")
     return 0
