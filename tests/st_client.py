@@ -108,6 +108,8 @@ async def run_script(ws, page_hash: str = "") -> Run:
         elif kind == "page_not_found":
             run.problems.append("page not found")
         elif kind == "script_finished":
+            if message.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                continue  # the app reran itself (a background result arrived): the page is done when the rerun is
             if message.script_finished != ForwardMsg.FINISHED_SUCCESSFULLY:
                 run.problems.append(f"script finished with status {message.script_finished}")
             return run
