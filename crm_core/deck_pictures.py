@@ -17,18 +17,12 @@ from typing import Any
 
 from pptx.util import Inches
 
+from crm_core.chromium import headless
+
 WIDTH, HEIGHT = Inches(13.333), Inches(7.5)  # 16:9
 MARGIN = Inches(0.5)
 CHART_TOP, CHART_HEIGHT = Inches(1.45), Inches(4.75)
 PICTURE_SIZE = (1200, 610)  # CSS pixels, printed at twice the density: type as large as on a 1200 px screen
-
-#: Chromium in fewer processes (5 instead of 10 for one chart: the GPU and network services inside the browser's
-#: process, one renderer, no zygotes, no extensions): the same picture, byte for byte, for 930 MB of summed
-#: resident memory instead of 1,130 MB (most of it pages the processes share; PSS ~480-500 MB either way).
-#: ``--single-process`` hangs Chromium 156.
-FEWER_PROCESSES = ("--renderer-process-limit=1", "--no-zygote", "--disable-extensions", "--in-process-gpu",
-                   "--enable-features=NetworkServiceInProcess2")
-
 
 @dataclass(frozen=True)
 class PendingPicture:
@@ -45,9 +39,7 @@ def page_png(page: Path | str, chromium: str, size: tuple[int, int] = PICTURE_SI
     width, height = size
     with tempfile.TemporaryDirectory(prefix="crm-picture-") as folder:
         png_path = Path(folder) / "chart.png"
-        command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                   *FEWER_PROCESSES, "--hide-scrollbars", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
-                   f"--user-data-dir={Path(folder) / 'profile'}", f"--window-size={width},{height}",
+        command = [*headless(chromium, Path(folder) / "profile"), "--hide-scrollbars", f"--window-size={width},{height}",
                    "--force-device-scale-factor=2", "--virtual-time-budget=10000", f"--screenshot={png_path}",
                    Path(page).resolve().as_uri()]
         try:

@@ -201,7 +201,7 @@ def picture_page(figure: Any, size: tuple[int, int] = PICTURE_SIZE) -> str:
 
 def figure_png(figure: Any, size: tuple[int, int] = PICTURE_SIZE, chromium: str | None = None) -> bytes | None:
     """A PNG of a Plotly figure printed by headless Chromium at twice the density; None without Chromium."""
-    from crm_core.report import chromium_path
+    from crm_core.chromium import chromium_path
 
     chromium = chromium or chromium_path()
     if chromium is None:
@@ -292,7 +292,7 @@ def write_pptx(slides: list[Slide], meta: DeckMeta, path: Path | str | BinaryIO,
     natives = pictures = tables = 0
     pending: list[PendingPicture] = []
     if pictures_later is not None:
-        from crm_core.report import chromium_path
+        from crm_core.chromium import chromium_path
 
         chromium = chromium or chromium_path()
     later = pictures_later if pictures_later is not None and chromium is not None else None

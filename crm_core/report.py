@@ -16,8 +16,6 @@ import datetime as dt
 import html
 import json
 import math
-import os
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -27,13 +25,13 @@ from typing import Any
 import polars as pl
 from plotly.offline import get_plotlyjs
 
+from crm_core.chromium import chromium_path, headless
 from crm_core.dataset import Dataset
 from crm_core.findings import Finding, FindingSettings, key_findings
 from crm_core.format import PLAIN, NumberStyle
 from crm_core.metrics import Figure
 from crm_core.schema import C
 
-CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "/usr/bin/chromium")
 PDF_TIMEOUT_SECONDS = 180
 MAX_TABLE_ROWS = 50
 CHART_CLASS = "report-chart"
@@ -356,18 +354,6 @@ def write_report(content: ReportContent, path: Path | str) -> Path:
 # --- PDF ----------------------------------------------------------------------
 
 
-def chromium_path() -> str | None:
-    """The Chromium (or Chrome) executable, from $CRM_CHROMIUM or the PATH; None when absent."""
-    configured = os.environ.get("CRM_CHROMIUM")
-    if configured:
-        return configured if Path(configured).exists() else None
-    for candidate in CHROMIUM_CANDIDATES:
-        found = shutil.which(candidate)
-        if found:
-            return found
-    return None
-
-
 PDF_UNAVAILABLE_MESSAGE = (
     "PDF needs Chromium, which is not installed on this machine. Install it (e.g. `apt-get install chromium`) "
     "or open the HTML report in any browser and print it to PDF."
@@ -382,13 +368,8 @@ def html_file_to_pdf(html_path: Path | str, pdf_path: Path | str, chromium: str 
     html_path, pdf_path = Path(html_path).resolve(), Path(pdf_path).resolve()
     pdf_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="crm-chromium-") as profile:
-        command = [
-            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-            "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",  # nothing may leave the machine
-            f"--user-data-dir={profile}", "--no-pdf-header-footer", "--run-all-compositor-stages-before-draw",
-            "--virtual-time-budget=20000", f"--print-to-pdf={pdf_path}", html_path.as_uri(),
-        ]
+        command = [*headless(chromium, profile), "--no-pdf-header-footer", "--run-all-compositor-stages-before-draw",
+                   "--virtual-time-budget=20000", f"--print-to-pdf={pdf_path}", html_path.as_uri()]
         try:
             completed = subprocess.run(command, capture_output=True, timeout=PDF_TIMEOUT_SECONDS, check=False)
         except (OSError, subprocess.TimeoutExpired) as error:

@@ -6,7 +6,8 @@ import streamlit as st
 
 from crm_core.findings import Finding, FindingSettings
 from crm_core.notes import NotesStore
-from crm_core.report import PDF_UNAVAILABLE_MESSAGE, build_report, chromium_path, report_file_name, report_pdf_bytes
+from crm_core.chromium import chromium_path
+from crm_core.report import PDF_UNAVAILABLE_MESSAGE, build_report, report_file_name, report_pdf_bytes
 from crm_core.metrics import Figure, headline_figures
 from ui.data import (
     DatasetKey,

@@ -112,7 +112,7 @@ def _deck(args: argparse.Namespace, out: Path, folder: Path) -> int:
         result = write_pptx(slides, meta, out, pictures_later=folder)
     except OSError as error:
         return fail(f"cannot write {str(out)[:120]}: {error.strerror or error}")
-    from crm_core.report import chromium_path
+    from crm_core.chromium import chromium_path
 
     payload = {"pptx": str(result.path), "slides": result.slides, "native_charts": result.native_charts,
                "pictures": result.pictures, "tables": result.tables, "customers": customers,
