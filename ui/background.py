@@ -257,15 +257,18 @@ def progress_note(message: str, *jobs: Job) -> None:
 def warm_imports() -> None:
     """Import the model libraries once per server, in the background, before a page needs them.
 
-    scikit-learn, SciPy's optimisers and stats take seconds to import on a busy
-    machine; the first visit of Segments or Lifetime would otherwise pay for it.
+    SciPy's optimisers take seconds to import on a busy machine; the first visit of Lifetime would
+    otherwise pay for it. scikit-learn (seconds more, with SciPy's stats and pandas) is needed in the
+    server only to describe clusters once their fit is done (the Segments page's clusters tab): it is
+    imported after the view's other jobs (:func:`_warm_cluster_imports`), not while the first visitors'
+    pages run, and no page waits for it at import time (:mod:`crm_core.clusters` imports it lazily).
     """
     if _WARM.is_set() or not _served():
         return
     _WARM.set()
 
     def imports() -> None:
-        import crm_core.clusters  # noqa: F401  (scikit-learn)
+        import crm_core.clusters  # noqa: F401  (NumPy and Polars; scikit-learn when a fit is described)
         import crm_core.clv  # noqa: F401  (SciPy optimisers)
         import crm_core.retention  # noqa: F401
 
@@ -276,6 +279,26 @@ def warm_imports() -> None:
     if _real_server():  # not under a test's stand-in server (its jobs run on the thread)
         _EXECUTOR.start_process()  # the worker process imports the same libraries meanwhile
     _EXECUTOR.submit(Job(imports, ()), first=True)  # unpickling a fit's result needs them too
+
+
+def _cluster_imports() -> None:
+    """scikit-learn's estimators, for :func:`crm_core.clusters.describe_clusters` in the server."""
+    import sklearn.cluster  # noqa: F401
+    import sklearn.decomposition  # noqa: F401
+    import sklearn.metrics  # noqa: F401
+
+    gc.freeze()
+
+
+_CLUSTER_WARM = threading.Event()
+
+
+def _warm_cluster_imports() -> None:
+    """Queue :func:`_cluster_imports` once per server, behind the jobs already queued."""
+    if _CLUSTER_WARM.is_set():
+        return
+    _CLUSTER_WARM.set()
+    _EXECUTOR.submit(Job(_cluster_imports, ()))
 
 
 def start_for_view() -> None:
@@ -306,5 +329,6 @@ def start_for_view() -> None:
         profiles_job(key, start, end)
         predictions_job(key, start, end)
         findings_job(key, finding_settings())  # Meeting mode and Deck
+        _warm_cluster_imports()  # last: only the clusters tab needs it, once its fit is done
     except Exception:  # a dataset that cannot be read: the page says so (ui.errors.run_page), not app.py
         get_logger("background").warning("slow_work_not_started", exc_info=True)
