@@ -313,22 +313,41 @@ def start_for_view() -> None:
     """
     if not _served():
         return  # AppTest / bare mode: pages compute what they show when they need it
-    from ui.data import dataset_key, selected_period, summary_job
-    from ui.drivers import predictions_job, profiles_job
-    from ui.models import view_fit_job
-    from ui.present import findings_job, finding_settings
-    from ui.segments import start_default_fit
+    from ui.data import dataset_key, selected_period
+    from ui.present import finding_settings
 
     warm_imports()
-    _EXECUTOR.new_generation()  # this view's jobs before those another dataset or period still has queued
     try:  # nothing is computed here: the jobs wait until the page has run (an upload's Overview first)
         key, (start, end) = dataset_key(), selected_period()
-        summary_job(key, start, end)  # most pages read it: first in the queue
-        view_fit_job()
-        start_default_fit(key, start, end)
-        profiles_job(key, start, end)
-        predictions_job(key, start, end)
-        findings_job(key, finding_settings())  # Meeting mode and Deck
-        _warm_cluster_imports()  # last: only the clusters tab needs it, once its fit is done
+        settings = finding_settings()
+        # Text only, so Streamlit hashes the view's name cheaply on every run (a dataclass is deep-copied).
+        view = (key.dataset_id, key.version, key.rows, start.isoformat(), end.isoformat(), repr(settings))
+        _start_view(view, key, start, end, settings)
     except Exception:  # a dataset that cannot be read: the page says so (ui.errors.run_page), not app.py
         get_logger("background").warning("slow_work_not_started", exc_info=True)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _start_view(view: tuple[str, ...], _key: Any, _start: Any, _end: Any, _settings: Any) -> bool:
+    """Submit the jobs of one view (``view`` names it: dataset, period, settings), once per server.
+
+    Every script run of every session calls :func:`start_for_view`; asking each job's cache for its
+    job again cost every page run a dozen key hashes. A view's jobs are submitted on its first run
+    (a page asks for a job it needs itself if it is no longer held); an error is not kept (Streamlit
+    does not cache exceptions), so the next run tries again.
+    """
+    from ui.data import summary_job
+    from ui.drivers import predictions_job, profiles_job
+    from ui.models import view_fit_job
+    from ui.present import findings_job
+    from ui.segments import start_default_fit
+
+    _EXECUTOR.new_generation()  # this view's jobs before those another dataset or period still has queued
+    summary_job(_key, _start, _end)  # most pages read it: first in the queue
+    view_fit_job()
+    start_default_fit(_key, _start, _end)
+    profiles_job(_key, _start, _end)
+    predictions_job(_key, _start, _end)
+    findings_job(_key, _settings)  # Meeting mode and Deck
+    _warm_cluster_imports()  # last: only the clusters tab needs it, once its fit is done
+    return True
