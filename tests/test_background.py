@@ -105,3 +105,14 @@ def test_a_views_jobs_are_asked_for_once_not_on_every_run(monkeypatch):
     first.run()
     assert not first.exception
     assert len(asked) == 2 and asked[0][1:] != asked[1][1:]
+
+
+def test_the_first_run_of_a_server_starts_importing_pandas_at_once(monkeypatch):
+    """Every session's first table waits for pandas (st.dataframe converts through it): imported on its own
+    thread from the server's first script run, not behind the worker's jobs."""
+    imported = threading.Event()
+    monkeypatch.setattr(background, "_import_pandas", imported.set)
+    monkeypatch.setattr(background, "_served", lambda: True)
+    monkeypatch.setattr(background, "_WARM", threading.Event())  # this server's first run
+    background.warm_imports()
+    assert imported.wait(30)

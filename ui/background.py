@@ -257,8 +257,8 @@ def progress_note(message: str, *jobs: Job) -> None:
 def warm_imports() -> None:
     """Import the model libraries once per server, in the background, before a page needs them.
 
-    SciPy's optimisers take seconds to import on a busy machine; the first visit of Lifetime would
-    otherwise pay for it. scikit-learn (seconds more, with SciPy's stats and pandas) is needed in the
+    SciPy's optimisers and pandas take seconds to import on a busy machine; the first visit of Lifetime
+    (and every session's first table) would otherwise wait for them. scikit-learn (seconds more, with SciPy's stats and pandas) is needed in the
     server only to describe clusters once their fit is done (the Segments page's clusters tab): it is
     imported after the view's other jobs (:func:`_warm_cluster_imports`), not while the first visitors'
     pages run, and no page waits for it at import time (:mod:`crm_core.clusters` imports it lazily).
@@ -276,9 +276,17 @@ def warm_imports() -> None:
         # again (Python's collector holds the GIL, and every session's page waits for it).
         gc.freeze()
 
+    # Now, not behind the worker's wait for a quiet moment: every session's first table (st.dataframe
+    # converts through pandas) waits for the one import of pandas, under its module lock.
+    threading.Thread(target=_import_pandas, name="crm-warm-pandas", daemon=True).start()
     if _real_server():  # not under a test's stand-in server (its jobs run on the thread)
         _EXECUTOR.start_process()  # the worker process imports the same libraries meanwhile
     _EXECUTOR.submit(Job(imports, ()), first=True)  # unpickling a fit's result needs them too
+
+
+def _import_pandas() -> None:
+    """pandas, for Streamlit's tables (started by :func:`warm_imports` on the server's first script run)."""
+    import pandas  # noqa: F401
 
 
 def _cluster_imports() -> None:
