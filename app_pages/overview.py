@@ -12,14 +12,12 @@ from crm_core.kpis import (
     comparison_window,
     default_window,
     format_delta,
-    kpi_comparison,
-    kpi_trend,
-    relationship_snapshot,
     trend_takeaway,
 )
 from crm_core.metrics import metric
 from crm_core.settings import COMPARISON_LABELS, comparison_period
-from ui.data import current_dataset, selected_period
+from ui import overview as shared
+from ui.data import dataset_key, selected_period
 from ui.background import progress_note, ready
 from ui.overview import overview_clv, overview_clv_job
 from ui.settings import current_settings, number_style
@@ -35,7 +33,7 @@ explain(
     f"the {COMPARISON_LABELS[settings.comparison].lower()} (sidebar: *Compare with*)."
 )
 
-dataset = current_dataset()
+key = dataset_key()
 start, end = selected_period()
 window = st.segmented_control(
     "Cards show",
@@ -48,14 +46,14 @@ window = st.segmented_control(
     help="Which part of the sidebar period the cards summarise; each is compared with the equally long period before it.",
 )
 card_start, card_end = comparison_window(start, end, window)
-comparison = kpi_comparison(dataset.transactions, card_start, card_end, settings.comparison)
+comparison = shared.comparison(key, start, end, card_start, card_end, settings.comparison)  # once for every session
 prev_start, prev_end = comparison_period(card_start, card_end, settings.comparison)
 st.caption(
     f"{card_start:%d %b %Y} – {card_end:%d %b %Y}, compared with {prev_start:%d %b %Y} – {prev_end:%d %b %Y}. "
     "Small bars in each card: the KPI per month of the sidebar period."
 )
 
-monthly = kpi_trend(dataset.transactions, start, end, "month")
+monthly = shared.trend(key, start, end, "month")
 columns = st.columns(4)
 for index, row in enumerate(comparison.iter_rows(named=True)):
     with columns[index % 4]:
@@ -83,7 +81,7 @@ with right:
         key=Keys.KPI,
         bind="query-params",
     )
-trend = monthly if grain == "month" else kpi_trend(dataset.transactions, start, end, grain)  # the cards' bars are the monthly trend
+trend = monthly if grain == "month" else shared.trend(key, start, end, grain)  # the cards' bars are the monthly trend
 chart(figure(kpi_trend_figure, trend, kpi, grain), key="overview_trend", money_axis="y" if KPI_BY_KEY[kpi].kind == "money" else None)
 takeaway(trend_takeaway(trend, kpi, grain, start, end, style=style))  # complete weeks / months only
 
@@ -95,7 +93,7 @@ st.caption(
 )
 fit_job = overview_clv_job()  # runs in the background: the cards do not wait for it
 predicted = overview_clv() if ready(fit_job) else None
-snapshot = relationship_snapshot(dataset, card_start, card_end, clv=predicted, style=style)
+snapshot = shared.snapshot(key, start, end, card_start, card_end, predicted, style)
 cards = st.columns([1, 1, 2.2, 1, 1])  # the top-20% card names its window: room for its label
 figure_card(cards[0], "retention_rate", snapshot.retention_rate, card_period)
 figure_card(cards[1], "churn_rate", snapshot.churn_rate, card_period)

@@ -11,6 +11,10 @@ Speed: the k = 2..10 curve is fitted on a fixed random sample of at most
 ``curve_sample`` customers (silhouette on ``silhouette_sample`` of them); the
 chosen k is then fitted on all customers, starting from the sample's centres
 (K-means up to ``large_threshold`` customers, MiniBatchKMeans beyond).
+
+scikit-learn is imported by the functions that fit (seconds on a busy machine): the
+settings, feature lists, results and their descriptions import with NumPy and Polars only,
+so a page that shows RFM segments does not wait for it.
 """
 from __future__ import annotations
 
@@ -18,9 +22,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
-from sklearn.cluster import KMeans, MiniBatchKMeans
-from sklearn.decomposition import PCA
-from sklearn.metrics import silhouette_score
 
 from crm_core.format import PLAIN, NumberStyle
 from crm_core.schema import C
@@ -189,6 +190,9 @@ class CurveFit:
 
 def silhouette_curve(X: np.ndarray, settings: ClusterSettings) -> CurveFit:
     """Fit k = k_min..k_max on the curve sample; silhouette of each on a fixed sub-sample."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
     sample = _sample_index(X.shape[0], settings.curve_sample, settings.random_state)
     fitted = X if sample is None else X[sample]
     scores, centres, labels_by_k = [], {}, {}
@@ -314,6 +318,8 @@ def axis_titles(components: np.ndarray, labels: list[str], top: int = 2) -> tupl
 
 def _pca_view(X: np.ndarray, labels: np.ndarray, names: dict[int, str], settings: ClusterSettings,
               feature_labels: list[str]) -> tuple[pl.DataFrame, float, tuple[str, ...]]:
+    from sklearn.decomposition import PCA
+
     components = min(2, X.shape[1])
     pca = PCA(n_components=components, random_state=settings.random_state).fit(X)
     rng = np.random.default_rng(settings.random_state)
@@ -368,6 +374,8 @@ def cluster_labels(fit: ClusterFit, k: int, settings: ClusterSettings = ClusterS
     """
     if fit.fits.sample is None:
         return fit.fits.labels[k]
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+
     X, init = fit.features.X, fit.fits.centres[k]
     if X.shape[0] > settings.large_threshold:
         model = MiniBatchKMeans(n_clusters=k, init=init, n_init=1, batch_size=4096, random_state=settings.random_state)

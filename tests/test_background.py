@@ -80,3 +80,39 @@ def test_segments_shows_the_rfm_tab_while_clusters_are_found_then_the_clusters(m
     assert not at.exception
     assert [box for box in at.selectbox if box.key == "clu_k"], "the clusters never appeared"
     assert not any("Finding behavioural clusters" in info.value for info in at.info)
+
+
+
+def test_a_views_jobs_are_asked_for_once_not_on_every_run(monkeypatch):
+    """start_for_view runs on every script run of every session; the view's jobs are submitted on its first."""
+    import ui.segments
+
+    asked: list[tuple] = []
+    original = ui.segments.start_default_fit
+
+    def counted(key, start, end):  # asked for by start_for_view alone
+        asked.append((key.version, start, end))
+        original(key, start, end)
+
+    monkeypatch.setattr(ui.segments, "start_default_fit", counted)
+    monkeypatch.setattr(background, "_served", lambda: True)
+    monkeypatch.setattr("ui.data.dataset_version", lambda dataset_id: "test-start-once")
+    first = open_page("app_pages/portfolio.py")
+    open_page("app_pages/portfolio.py")  # another session, same view
+    first.run()  # a rerun
+    assert len(asked) == 1
+    first.sidebar.selectbox(key=Keys.PERIOD_PRESET).set_value("last_12_months").run()  # another view: its jobs too
+    first.run()
+    assert not first.exception
+    assert len(asked) == 2 and asked[0][1:] != asked[1][1:]
+
+
+def test_the_first_run_of_a_server_starts_importing_pandas_at_once(monkeypatch):
+    """Every session's first table waits for pandas (st.dataframe converts through it): imported on its own
+    thread from the server's first script run, not behind the worker's jobs."""
+    imported = threading.Event()
+    monkeypatch.setattr(background, "_import_pandas", imported.set)
+    monkeypatch.setattr(background, "_served", lambda: True)
+    monkeypatch.setattr(background, "_WARM", threading.Event())  # this server's first run
+    background.warm_imports()
+    assert imported.wait(30)

@@ -100,3 +100,29 @@ def test_a_filter_change_keeps_every_element_of_the_page_in_its_place():
     after = layout(at)
     assert at.main.children[0].type == "button_group"  # the chips, in the slot
     assert after[1:] == before[1:]
+
+
+def test_sessions_share_the_cards_trend_and_relationship_figures(monkeypatch):
+    """Sessions viewing the same dataset and period compute the Overview's figures once, not once each."""
+    import streamlit as st
+
+    from ui import overview
+
+    calls: dict[str, int] = {}
+
+    def counted(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] = calls.get(name, 0) + 1
+            return function(*args, **kwargs)
+        return wrapper
+
+    for name in ("kpi_comparison", "kpi_trend", "relationship_snapshot"):
+        monkeypatch.setattr(overview, name, counted(name, getattr(overview, name)))
+    st.cache_resource.clear()
+    first = AppTest.from_file(app_path(), default_timeout=120).run()
+    second = AppTest.from_file(app_path(), default_timeout=120).run()
+    assert not first.exception and not second.exception
+    assert _metrics(second) == _metrics(first)
+    assert calls == {"kpi_comparison": 1, "kpi_trend": 1, "relationship_snapshot": 1}
+    second.segmented_control(key="grain").set_value("week").run()  # another grain: its own trend, once
+    assert calls["kpi_trend"] == 2

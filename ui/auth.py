@@ -106,8 +106,14 @@ def _usable_email(email: str) -> bool:
 
 
 def current_owner() -> str:
-    """The owner of this session's workspace (stops the run if sign-in is needed)."""
-    owner = owner_for(dict(st.user), auth_configured(), os.environ.get(OWNER_CLAIM_ENV, "email").strip().lower())
+    """The owner of this session's workspace (stops the run if sign-in is needed).
+
+    Without sign-in the owner is ``"local"`` whoever the user is, so ``st.user`` is not read: each read
+    looks for the secrets file again under Streamlit's one lock, which every session's run queued on.
+    """
+    if not auth_configured():
+        return LOCAL_OWNER
+    owner = owner_for(dict(st.user), True, os.environ.get(OWNER_CLAIM_ENV, "email").strip().lower())
     if owner is None:
         st.stop()
     return owner

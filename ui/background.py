@@ -257,15 +257,18 @@ def progress_note(message: str, *jobs: Job) -> None:
 def warm_imports() -> None:
     """Import the model libraries once per server, in the background, before a page needs them.
 
-    scikit-learn, SciPy's optimisers and stats take seconds to import on a busy
-    machine; the first visit of Segments or Lifetime would otherwise pay for it.
+    SciPy's optimisers and pandas take seconds to import on a busy machine; the first visit of Lifetime
+    (and every session's first table) would otherwise wait for them. scikit-learn (seconds more, with SciPy's stats and pandas) is needed in the
+    server only to describe clusters once their fit is done (the Segments page's clusters tab): it is
+    imported after the view's other jobs (:func:`_warm_cluster_imports`), not while the first visitors'
+    pages run, and no page waits for it at import time (:mod:`crm_core.clusters` imports it lazily).
     """
     if _WARM.is_set() or not _served():
         return
     _WARM.set()
 
     def imports() -> None:
-        import crm_core.clusters  # noqa: F401  (scikit-learn)
+        import crm_core.clusters  # noqa: F401  (NumPy and Polars; scikit-learn when a fit is described)
         import crm_core.clv  # noqa: F401  (SciPy optimisers)
         import crm_core.retention  # noqa: F401
 
@@ -273,9 +276,37 @@ def warm_imports() -> None:
         # again (Python's collector holds the GIL, and every session's page waits for it).
         gc.freeze()
 
+    # Now, not behind the worker's wait for a quiet moment: every session's first table (st.dataframe
+    # converts through pandas) waits for the one import of pandas, under its module lock.
+    threading.Thread(target=_import_pandas, name="crm-warm-pandas", daemon=True).start()
     if _real_server():  # not under a test's stand-in server (its jobs run on the thread)
         _EXECUTOR.start_process()  # the worker process imports the same libraries meanwhile
     _EXECUTOR.submit(Job(imports, ()), first=True)  # unpickling a fit's result needs them too
+
+
+def _import_pandas() -> None:
+    """pandas, for Streamlit's tables (started by :func:`warm_imports` on the server's first script run)."""
+    import pandas  # noqa: F401
+
+
+def _cluster_imports() -> None:
+    """scikit-learn's estimators, for :func:`crm_core.clusters.describe_clusters` in the server."""
+    import sklearn.cluster  # noqa: F401
+    import sklearn.decomposition  # noqa: F401
+    import sklearn.metrics  # noqa: F401
+
+    gc.freeze()
+
+
+_CLUSTER_WARM = threading.Event()
+
+
+def _warm_cluster_imports() -> None:
+    """Queue :func:`_cluster_imports` once per server, behind the jobs already queued."""
+    if _CLUSTER_WARM.is_set():
+        return
+    _CLUSTER_WARM.set()
+    _EXECUTOR.submit(Job(_cluster_imports, ()))
 
 
 def start_for_view() -> None:
@@ -290,21 +321,41 @@ def start_for_view() -> None:
     """
     if not _served():
         return  # AppTest / bare mode: pages compute what they show when they need it
-    from ui.data import dataset_key, selected_period, summary_job
-    from ui.drivers import predictions_job, profiles_job
-    from ui.models import view_fit_job
-    from ui.present import findings_job, finding_settings
-    from ui.segments import start_default_fit
+    from ui.data import dataset_key, selected_period
+    from ui.present import finding_settings
 
     warm_imports()
-    _EXECUTOR.new_generation()  # this view's jobs before those another dataset or period still has queued
     try:  # nothing is computed here: the jobs wait until the page has run (an upload's Overview first)
         key, (start, end) = dataset_key(), selected_period()
-        summary_job(key, start, end)  # most pages read it: first in the queue
-        view_fit_job()
-        start_default_fit(key, start, end)
-        profiles_job(key, start, end)
-        predictions_job(key, start, end)
-        findings_job(key, finding_settings())  # Meeting mode and Deck
+        settings = finding_settings()
+        # Text only, so Streamlit hashes the view's name cheaply on every run (a dataclass is deep-copied).
+        view = (key.dataset_id, key.version, key.rows, start.isoformat(), end.isoformat(), repr(settings))
+        _start_view(view, key, start, end, settings)
     except Exception:  # a dataset that cannot be read: the page says so (ui.errors.run_page), not app.py
         get_logger("background").warning("slow_work_not_started", exc_info=True)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _start_view(view: tuple[str, ...], _key: Any, _start: Any, _end: Any, _settings: Any) -> bool:
+    """Submit the jobs of one view (``view`` names it: dataset, period, settings), once per server.
+
+    Every script run of every session calls :func:`start_for_view`; asking each job's cache for its
+    job again cost every page run a dozen key hashes. A view's jobs are submitted on its first run
+    (a page asks for a job it needs itself if it is no longer held); an error is not kept (Streamlit
+    does not cache exceptions), so the next run tries again.
+    """
+    from ui.data import summary_job
+    from ui.drivers import predictions_job, profiles_job
+    from ui.models import view_fit_job
+    from ui.present import findings_job
+    from ui.segments import start_default_fit
+
+    _EXECUTOR.new_generation()  # this view's jobs before those another dataset or period still has queued
+    summary_job(_key, _start, _end)  # most pages read it: first in the queue
+    view_fit_job()
+    start_default_fit(_key, _start, _end)
+    profiles_job(_key, _start, _end)
+    predictions_job(_key, _start, _end)
+    findings_job(_key, _settings)  # Meeting mode and Deck
+    _warm_cluster_imports()  # last: only the clusters tab needs it, once its fit is done
+    return True

@@ -13,7 +13,9 @@ sees the same rows: order attributes and acquisition cohort in
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 import streamlit as st
@@ -128,19 +130,24 @@ def dataset_version(dataset_id: str) -> str:
         folder_stamp = folder.stat().st_mtime_ns
     except OSError:
         folder_stamp = None
-    seen = _versions_this_run()
-    known = seen.get(dataset_id)
+    seen = _this_run()
+    known = seen.get(("version", dataset_id))
     if known is not None and known[0] == folder_stamp:
         return known[1]
     stamps = sorted(f"{path.name}:{path.stat().st_mtime_ns}" for path in folder.glob("*.parquet"))
     version = "|".join(stamps) or "missing"
     version = version if dataset_id == DEMO_DATASET_ID else f"{version}|owner:{current_owner()}"
-    seen[dataset_id] = (folder_stamp, version)
+    seen[("version", dataset_id)] = (folder_stamp, version)
     return version
 
 
-def _versions_this_run() -> dict[str, tuple[int | None, str]]:
-    """The versions looked up in this script run (empty outside one, and at the start of each)."""
+def _this_run() -> dict[Hashable, Any]:
+    """Look-ups made in this script run: dataset versions, date bounds, the view's dataset (empty outside a
+    run, and at the start of each).
+
+    Asking a cached function costs Streamlit a hash of its arguments (about half a millisecond for a
+    dataset key and two dates): a page asked for the date bounds 6-12 times a run, every session.
+    """
     from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
     run = getattr(get_script_run_ctx(suppress_warning=True), "cursors", None)  # a new dict at each run's start
@@ -185,7 +192,12 @@ def _date_bounds(key: DatasetKey) -> tuple[dt.date, dt.date]:
 
 def date_bounds() -> tuple[dt.date, dt.date]:
     """First and last order date of the current dataset (after the view's filters)."""
-    return _date_bounds(dataset_key())
+    key = dataset_key()
+    seen = _this_run()
+    bounds = seen.get(("bounds", key))
+    if bounds is None:
+        bounds = seen[("bounds", key)] = _date_bounds(key)
+    return bounds
 
 
 def selected_period() -> tuple[dt.date, dt.date]:
@@ -197,9 +209,20 @@ def selected_period() -> tuple[dt.date, dt.date]:
     return max(start, first), min(end, last)
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
 def load_view_dataset(key: DatasetKey, start: dt.date, end: dt.date) -> Dataset:
-    """:func:`load_dataset` limited to the customers the tier and segment filters pick in ``start..end``."""
+    """:func:`load_dataset` limited to the customers the tier and segment filters pick in ``start..end``.
+
+    Cached for every session; asked for once per script run (:func:`_this_run`).
+    """
+    seen = _this_run()
+    dataset = seen.get(("view", key, start, end))
+    if dataset is None:
+        dataset = seen[("view", key, start, end)] = _load_view_dataset(key, start, end)
+    return dataset
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _load_view_dataset(key: DatasetKey, start: dt.date, end: dt.date) -> Dataset:
     dataset = load_dataset(key)
     if not {"tier", "segment"} & set(key.settings.filter_map):
         return dataset
