@@ -27,6 +27,8 @@ class ColumnPlan(NamedTuple):
     kinds: dict[str, str]
     detected: dict[str, Any]
     warnings: tuple[str, ...] = ()
+    #: Unread status columns whose sample marks no row as cancelled or refunded: the parse looks at every row.
+    watch: tuple[str, ...] = ()
 
     def of_kind(self, *kinds: str) -> list[str]:
         """Roles of the given kinds, in mapping order."""
@@ -138,39 +140,49 @@ def map_columns(
         if found is not None:
             assign(role, found)
     warnings: tuple[str, ...] = ()
+    watch: tuple[str, ...] = ()
     if headerless and not preset:
         warnings = _map_by_content(table, sample, roles, used, assign, chosen)
     if not preset:
-        warnings += _unread_status_warnings(sample, [c for c in columns if c not in used])
+        status, watch = _unread_status_warnings(sample, [c for c in columns if c not in used])
+        warnings += status
     detected = {"columns": {k: v for k, v in chosen.items() if k not in EXTRA_KINDS}}
-    return ColumnPlan(chosen, kinds, detected, warnings)
+    return ColumnPlan(chosen, kinds, detected, warnings, watch)
 
 
 #: Names (normalised) of columns that say whether a row is a sale: no role reads them without a preset.
 STATUS_NAMES = frozenset({"status", "orderstatus", "paymentstatus", "financialstatus", "state", "orderstate", "type",
                           "transactiontype", "ordertype", "kind", "recordtype", "linetype"})
 #: Words in such a column that mark a row which is not a plain sale.
-_NOT_A_SALE = r"(?i)cancel|void|refund|return|chargeback|reversal|declin|fail"
+NOT_A_SALE = r"(?i)cancel|void|refund|return|chargeback|reversal|declin|fail"
 
 
-def _unread_status_warnings(sample: ColumnSample, unread: list[str]) -> tuple[str, ...]:
-    """A warning per unread status column whose sampled values mark rows as cancelled or refunded.
+def _unread_status_warnings(sample: ColumnSample, unread: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A warning per unread status column whose sampled values mark rows as cancelled or refunded, and the
+    unread status columns whose sample marks none while rows beyond it are still to be read.
 
     Without a preset nothing reads such a column, so those rows are counted as sales with their amounts as
-    written: the warning says so rather than leaving it silent."""
-    warnings = []
+    written: the warning says so rather than leaving it silent. The parse looks at every row of the
+    columns to watch (:func:`status_warning` then words it)."""
+    warnings, watch = [], []
     for column in unread:
         if norm(column) not in STATUS_NAMES or not sample.is_text(column):
             continue
         values = sample.values(column)
-        marked = values.filter(values.str.contains(_NOT_A_SALE))
+        marked = values.filter(values.str.contains(NOT_A_SALE))
         if marked.len():
-            examples = ", ".join(f"'{v}'" for v in marked.unique(maintain_order=True).head(3).to_list())
-            warnings.append(
-                f"Column '{column}' is not read, yet it marks rows as not plain sales ({examples}): they are "
-                "counted as sales with their amounts as written. Remove them from the export (give refunds as "
-                "negative amounts), or choose the matching --preset.")
-    return tuple(warnings)
+            warnings.append(status_warning(column, marked.unique(maintain_order=True).head(3).to_list()))
+        elif not sample.table.complete:
+            watch.append(column)
+    return tuple(warnings), tuple(watch)
+
+
+def status_warning(column: str, examples: list[str]) -> str:
+    """The warning for an unread status column whose values (``examples``) mark rows as not plain sales."""
+    shown = ", ".join(f"'{v}'" for v in examples[:3])
+    return (f"Column '{column}' is not read, yet it marks rows as not plain sales ({shown}): they are "
+            "counted as sales with their amounts as written. Remove them from the export (give refunds as "
+            "negative amounts), or choose the matching --preset.")
 
 
 def _first_valid(sample: ColumnSample, role: Role, columns: list[str], used: set[str]) -> str | None:
@@ -223,7 +235,7 @@ def require_orders(plan: ColumnPlan, columns: list[str]) -> ColumnPlan:
     if "amount" in plan.columns:
         return plan
     mapped = dict(plan.detected["columns"], amount=f"{plan.columns['quantity']} x {plan.columns['unit_price']}")
-    return ColumnPlan(plan.columns, plan.kinds, {**plan.detected, "columns": mapped}, plan.warnings)
+    return plan._replace(detected={**plan.detected, "columns": mapped})
 
 
 def missing_message(role: Role, columns: list[str], what: str = "orders") -> str:

@@ -125,6 +125,22 @@ def plausible(value: pl.Expr) -> pl.Expr:
     return pl.when(value.is_between(FIRST_DAY, LAST_DAY)).then(value)
 
 
+#: A workbook cell written as a number (its text as the reader renders it).
+NUMBER_CELL = r"^-?\d+(?:\.\d+)?$"
+#: How the workbook reader renders a date cell as text.
+DATE_CELL = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
+
+
+def typed_cell_date(text: pl.Expr, cell: pl.Expr) -> pl.Expr:
+    """A workbook cell's date when the workbook types it: ``cell`` is the cell read as a date (a number cell
+    as its Excel serial day, a date cell as its date, null otherwise), ``text`` the same cell as text. A number
+    is taken as a serial only in the range the ``excel-serial`` format reads (20000-80000, 1954-2119), and
+    the date between 1900 and 2100, as every date."""
+    serial = text.str.strip_chars().cast(pl.Float64, strict=False)
+    number = text.str.contains(NUMBER_CELL).fill_null(False)
+    return plausible(pl.when(~number | serial.is_between(20000, 80000)).then(cell))
+
+
 def second_chance_date(text: pl.Expr, fmt: DateFormat | None) -> pl.Expr:
     """Thorough parse (trimmed, time removed) for values the fast parse missed."""
     if fmt is None:

@@ -402,7 +402,8 @@ class DateFormat(NamedTuple):
     ``fmt`` is a strftime format (or ``excel-serial``); ``ambiguous`` is true
     when day and month could be swapped and no value decided it; ``alternative``
     is the swapped format then; ``rate`` is the share of sample values parsed;
-    ``tail`` says whether values carry a time after the date.
+    ``tail`` says whether values carry a time after the date; ``cells`` that the column is a workbook's
+    whose number and date cells are read as the workbook types them, ``fmt`` reading its text cells.
     """
 
     fmt: str
@@ -411,6 +412,7 @@ class DateFormat(NamedTuple):
     rate: float = 1.0
     tail: bool = False
     padded_iso: bool = False
+    cells: bool = False
 
 
 def date_tokens(values: pl.Series) -> pl.Series:

@@ -17,7 +17,7 @@ import zipfile
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Union
 
@@ -102,6 +102,10 @@ class RawTable:
         columns. A fast path.
     unnumbered, first_line
         ``frame`` without ``__line``, and the line number of its first row.
+    cell_dates
+        For workbooks only: given a column, its cells read as the workbook types them, as dates (number and
+        date cells; text and blank cells null), row for row with ``frame``. Read again from the workbook when
+        asked: only for a date column that mixes typed and text cells.
     """
 
     frame: pl.LazyFrame
@@ -116,6 +120,7 @@ class RawTable:
     first_line: int = 2
     #: Size in bytes of the delimited text read (0 for other formats): large ones are read in batches.
     text_bytes: int = 0
+    cell_dates: Callable[[str], pl.Series] | None = None
 
     def rows(self) -> pl.LazyFrame:
         """The source columns without ``__line`` (numbering rows costs the CSV reader
@@ -729,6 +734,8 @@ def _open_excel(path: Path, settings: _Settings, detected: dict) -> RawTable:
     raw_text = _joined_raw(frame.lazy(), names, ",", sheet=_TEXT if len(stacked) > 1 else None)
     table = _finish_table(frame.lazy().drop(_TEXT, strict=False), names, raw_text, detected, head=unnumbered)
     table.unnumbered, table.first_line = unnumbered, first_line
+    starts = [tables[n][3] + (1 if has_header else 0) for n in stacked]
+    table.cell_dates = lru_cache(maxsize=2)(partial(_cell_dates, path, stacked, starts, names, frame.height))
     if len(stacked) > 1:
         table.warnings.append(
             f"The sheets {', '.join(repr(n) for n in stacked)} have the same columns and were read as one table "
@@ -740,6 +747,25 @@ def _open_excel(path: Path, settings: _Settings, detected: dict) -> RawTable:
             "Pick another one with --sheet if needed."
         )
     return table
+
+
+def _cell_dates(path: Path, sheets: list[str], starts: list[int], names: list[str], height: int,
+                column: str) -> pl.Series:
+    """``column``'s cells as the workbook types them, as dates: a number cell is its Excel serial day, a date
+    cell its date; text, blank and other cells are null. One column of each sheet read again, rows aligned
+    with the text read (same options: the sheet's used range decides the first row); all null if they
+    cannot be aligned."""
+    index = names.index(column)
+    options: dict[str, Any] = dict(
+        engine="calamine", has_header=False, drop_empty_rows=False, drop_empty_cols=False, raise_if_empty=False,
+        read_options={"dtypes": {index: "date"}, "header_row": None, "use_columns": [index]},
+    )
+    parts = [pl.read_excel(path, sheet_name=sheet, **options).to_series(0).slice(start)
+             for sheet, start in zip(sheets, starts)]
+    cells = pl.concat(parts) if parts else pl.Series([], dtype=pl.Date)
+    if cells.dtype != pl.Date or cells.len() != height:
+        return pl.Series(column, [None] * height, dtype=pl.Date)
+    return cells.alias(column)
 
 
 def _sheet_table(raw: pl.DataFrame) -> tuple[pl.DataFrame, list[str], bool, int]:

@@ -1,0 +1,100 @@
+"""Fourth hostile sweep (session 13, generators in tests/hostile/sweep4.py): what still misread or misled.
+
+Every read checks the trust rules (rows read = kept + rejected, each rejected row with its line and a known
+reason); each test names what was wrong before its fix.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hostile import sweep4
+
+from crm_core.ingest import REASONS, IngestReport, read_orders
+
+ROOT = Path(__file__).resolve().parents[1]
+EPOCH = dt.date(1899, 12, 30)
+
+
+def _read(path: Path, **options) -> tuple[pl.DataFrame, IngestReport]:
+    from crm_core.ingest import ReadOptions
+
+    tx, report = read_orders(path, options=ReadOptions(**options) if options else None)
+    frame = tx.collect()
+    assert report.rows_read == report.rows_valid + report.rows_rejected
+    assert report.rows_rejected == sum(report.rejected_by_reason().values())
+    assert report.rows_valid == frame.height
+    assert report.rejected.get_column("line").null_count() == 0
+    assert set(report.rejected.get_column("reason")) <= set(REASONS)
+    return frame, report
+
+
+@pytest.fixture
+def made(tmp_path):
+    return lambda name: sweep4.FILES[name](tmp_path / name)
+
+
+# ---------------------------------------------------------------- leftovers of session 12
+
+
+def test_number_and_date_cells_among_text_dates_are_read_as_the_workbook_types_them(made):
+    """Serial-number cells (and a date cell) in a column of text dates were 'unparseable date' (16 of 41 rows)."""
+    frame, report = _read(made("serials_among_text.xlsx"))
+    assert report.rejected_by_reason() == {"unparseable date": 1}  # "45000" typed as text: not a DD.MM.YYYY date
+    assert report.rejected.row(0, named=True)["line"] == 42
+    assert frame.get_column("order_date").to_list() == sweep4._days(40)  # noqa: SLF001 (the 18:30 and 0.75 stay on their day)
+    assert report.detected["date_format"] == "%d.%m.%Y" and report.detected["date_cells"] == 15
+    assert any("number cells were read as Excel serial day numbers" in w for w in report.warnings)
+
+
+def test_text_dates_among_serial_cells_are_read_in_their_own_notation(made):
+    """Mostly serial cells: the column was read as excel-serial and its text dates (13/01/2024) were rejected."""
+    frame, report = _read(made("text_among_serials.xlsx"))
+    assert report.rows_rejected == 0
+    assert frame.get_column("order_date").to_list() == sweep4._days(40)  # noqa: SLF001
+    assert report.detected["date_format"] == "%d/%m/%Y"
+
+
+def test_a_text_date_column_of_one_notation_reads_no_cells_again(made, monkeypatch):
+    """Only a column mixing typed and text cells costs the second look at the workbook."""
+    from crm_core.ingest import source
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("read again")
+
+    monkeypatch.setattr(source, "_cell_dates", refuse)
+    from hostile import sweep
+
+    frame, report = _read(sweep.SMALL["text_dates_float_ids.xlsx"](made("serials_among_text.xlsx").with_name("t.xlsx")))
+    assert "date_cells" not in report.detected and frame.height == 239
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_a_status_column_marking_refunds_only_after_the_sample_is_named(made, monkeypatch, batched):
+    """The first 5,997 rows say 'completed', the last three 'refunded': the warning looked at the sample only."""
+    if batched:
+        monkeypatch.setenv("CRM_INGEST_BATCH_MB", "0")
+        monkeypatch.setenv("CRM_INGEST_BATCH_ROWS", "1000")
+    _, report = _read(made("status_refunds_late.csv"))
+    assert report.detected.get("read_in_batches", 0) == (6 if batched else 0)
+    named = [w for w in report.warnings if "Column 'status' is not read" in w]
+    assert len(named) == 1 and "('refunded')" in named[0], report.warnings
+
+
+def test_a_status_column_of_plain_sales_beyond_the_sample_stays_quiet(made, tmp_path):
+    path = made("status_refunds_late.csv")
+    path.write_text(path.read_text().replace("refunded", "completed"))
+    _, report = _read(path)
+    assert not [w for w in report.warnings if "is not read" in w]
+
+
+def test_the_cli_names_the_late_refunds(made):
+    done = subprocess.run([sys.executable, "-m", "crm_core", "summary", str(made("status_refunds_late.csv")), "--json"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert any("Column 'status' is not read" in w for w in json.loads(done.stdout)["warnings"])
