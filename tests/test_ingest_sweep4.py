@@ -98,3 +98,43 @@ def test_the_cli_names_the_late_refunds(made):
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert any("Column 'status' is not read" in w for w in json.loads(done.stdout)["warnings"])
+
+
+# ---------------------------------------------------------------- vendor-shaped exports
+
+
+def test_a_woocommerce_export_with_only_the_customer_email_reads_its_customers(made):
+    """No customer id column, only Customer Email: "No column looks like a customer id" though it was there."""
+    frame, report = _read(made("woo_refund_rows.csv"))
+    assert report.detected["preset"] == "woocommerce" and report.detected["columns"]["customer_id"] == "Customer Email"
+    assert report.rows_read == 43 and report.rows_rejected == 0
+    assert frame.get_column("customer_id").n_unique() == 11 and frame.get_column("customer_id").str.contains("@").all()
+    assert round(frame.get_column("amount").sum(), 2) == 2020 - 79  # refund rows reference their order: returns
+    assert report.negative_amount_rows == 3
+
+
+def test_a_refund_type_column_beside_a_preset_is_named(made, tmp_path):
+    """Refund rows written with positive totals: the preset does not read "Type", so it must say so."""
+    path = made("woo_refund_rows.csv")
+    path.write_text(path.read_text().replace(",-", ","))
+    _, report = _read(path)
+    named = [w for w in report.warnings if "Column 'Type' is not read" in w]
+    assert len(named) == 1 and "'shop_order_refund'" in named[0] and "--preset" not in named[0]
+
+
+def test_a_negative_quantity_at_a_negative_price_is_not_a_sale(made):
+    """-2 x -12.00 was read as a sale of 24.00: the row could mean +24 or -24, so it is set aside."""
+    frame, report = _read(made("negative_qty_price.csv"))
+    assert report.rejected_by_reason() == {"ambiguous amount": 3}
+    assert report.rejected.get_column("raw").to_list()[0] == "Q3,2024-08-08,-2,-12.00"
+    assert report.negative_amount_rows == 6 and (frame.get_column("amount") < 0).sum() == 6
+
+
+def test_dates_led_by_the_day_of_the_week_are_read(made, tmp_path):
+    """``Fri, 01 Mar 2024 23:59:59 +0100`` (e-mail style): the file was refused as having no date column."""
+    frame, report = _read(made("rfc2822_dst.csv"))
+    assert report.rows_rejected == 0 and report.detected["date_format"] == "%d %b %Y"
+    assert frame.get_column("order_date").to_list() == [dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(30)]
+    long = tmp_path / "long.csv"
+    long.write_text("customer_id,order_date,amount\nA,\"Friday, March 1, 2024\",1\nB,\"Monday, March 4, 2024\",2\n")
+    assert _read(long)[0].get_column("order_date").to_list() == [dt.date(2024, 3, 1), dt.date(2024, 3, 4)]

@@ -20,7 +20,7 @@ from crm_core.ingest.parse import DATE_CELL, NUMBER_CELL, as_text, typed_cell_da
 from crm_core.ingest.presets import Preset
 from crm_core.ingest.sniff import (
     DateFormat, NumberFormat, date_tokens, format_label, is_day_first, number_evidence, parse_date_series,
-    sniff_date_format, user_date_format,
+    WEEKDAY_HEAD, sniff_date_format, user_date_format,
 )
 from crm_core.ingest.source import RawTable
 
@@ -241,13 +241,14 @@ def _text_cells(table: RawTable, column: str) -> pl.Series | None:
 
 def _settle_ambiguity(table: RawTable, sample: ColumnSample, column: str, chosen: DateFormat) -> DateFormat:
     """Day/month undecided in the sample: count failures of both orders over the whole column."""
-    tokens = as_text(column, sample.dtype(column)).str.strip_chars().str.replace(r"[T\s].*$", "")
+    tokens = as_text(column, sample.dtype(column)).str.strip_chars()
+    tokens = (tokens.str.replace(WEEKDAY_HEAD, "") if chosen.weekday else tokens).str.replace(r"[T\s].*$", "")
     counts = table.frame.select(
         tokens.str.to_date(chosen.fmt, strict=False).null_count().alias("a"),
         tokens.str.to_date(chosen.alternative, strict=False).null_count().alias("b"),
     ).collect(engine="streaming").row(0)
     if counts[0] < counts[1]:
-        return DateFormat(chosen.fmt, False, None, chosen.rate, chosen.tail, chosen.padded_iso)
-    if counts[1] < counts[0]:
-        return DateFormat(chosen.alternative, False, None, chosen.rate, chosen.tail, chosen.padded_iso)
+        return chosen._replace(ambiguous=False, alternative=None)
+    if counts[1] < counts[0] and chosen.alternative is not None:
+        return chosen._replace(fmt=chosen.alternative, ambiguous=False, alternative=None)
     return chosen

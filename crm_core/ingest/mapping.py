@@ -139,13 +139,14 @@ def map_columns(
             found = _first_valid(sample, role, columns, used)
         if found is not None:
             assign(role, found)
+    if preset and "customer_id" not in chosen and "customer_alt" in chosen:  # only the e-mail (a guest-only export)
+        chosen["customer_id"], kinds["customer_id"] = chosen["customer_alt"], ID
     warnings: tuple[str, ...] = ()
     watch: tuple[str, ...] = ()
     if headerless and not preset:
         warnings = _map_by_content(table, sample, roles, used, assign, chosen)
-    if not preset:
-        status, watch = _unread_status_warnings(sample, [c for c in columns if c not in used])
-        warnings += status
+    status, watch = _unread_status_warnings(sample, [c for c in columns if c not in used], preset is not None)
+    warnings += status
     detected = {"columns": {k: v for k, v in chosen.items() if k not in EXTRA_KINDS}}
     return ColumnPlan(chosen, kinds, detected, warnings, watch)
 
@@ -157,13 +158,15 @@ STATUS_NAMES = frozenset({"status", "orderstatus", "paymentstatus", "financialst
 NOT_A_SALE = r"(?i)cancel|void|refund|return|chargeback|reversal|declin|fail"
 
 
-def _unread_status_warnings(sample: ColumnSample, unread: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _unread_status_warnings(sample: ColumnSample, unread: list[str],
+                            preset: bool = False) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """A warning per unread status column whose sampled values mark rows as cancelled or refunded, and the
     unread status columns whose sample marks none while rows beyond it are still to be read.
 
-    Without a preset nothing reads such a column, so those rows are counted as sales with their amounts as
-    written: the warning says so rather than leaving it silent. The parse looks at every row of the
-    columns to watch (:func:`status_warning` then words it)."""
+    Nothing reads such a column (without a preset, or beside the columns a preset reads: a WooCommerce
+    ``Type`` of ``shop_order_refund``), so those rows are counted as sales with their amounts as written: the
+    warning says so rather than leaving it silent. The parse looks at every row of the columns to watch
+    (:func:`status_warning` then words it)."""
     warnings, watch = [], []
     for column in unread:
         if norm(column) not in STATUS_NAMES or not sample.is_text(column):
@@ -171,18 +174,19 @@ def _unread_status_warnings(sample: ColumnSample, unread: list[str]) -> tuple[tu
         values = sample.values(column)
         marked = values.filter(values.str.contains(NOT_A_SALE))
         if marked.len():
-            warnings.append(status_warning(column, marked.unique(maintain_order=True).head(3).to_list()))
+            warnings.append(status_warning(column, marked.unique(maintain_order=True).head(3).to_list(), preset))
         elif not sample.table.complete:
             watch.append(column)
     return tuple(warnings), tuple(watch)
 
 
-def status_warning(column: str, examples: list[str]) -> str:
+def status_warning(column: str, examples: list[str], preset: bool = False) -> str:
     """The warning for an unread status column whose values (``examples``) mark rows as not plain sales."""
     shown = ", ".join(f"'{v}'" for v in examples[:3])
+    advice = "" if preset else ", or choose the matching --preset"
     return (f"Column '{column}' is not read, yet it marks rows as not plain sales ({shown}): they are "
-            "counted as sales with their amounts as written. Remove them from the export (give refunds as "
-            "negative amounts), or choose the matching --preset.")
+            "counted as sales with their amounts as written (negative ones as returns). Remove them from the "
+            f"export (give refunds as negative amounts){advice}.")
 
 
 def _first_valid(sample: ColumnSample, role: Role, columns: list[str], used: set[str]) -> str | None:

@@ -12,7 +12,7 @@ import datetime as dt
 import polars as pl
 
 from crm_core.ingest.currency_codes import ISO_4217, SYMBOLS
-from crm_core.ingest.sniff import TIME_TAIL, DateFormat, parse_date_expr
+from crm_core.ingest.sniff import TIME_TAIL, WEEKDAY_HEAD, DateFormat, parse_date_expr
 
 #: Spellings of "no value" that spreadsheets and pandas write into id columns.
 NULL_TOKENS = ["nan", "NaN", "NAN", "null", "NULL", "Null", "None", "none", "NONE", "N/A", "n/a", "NA",
@@ -116,6 +116,8 @@ def date_expr(column: str, dtype: pl.DataType, fmt: DateFormat | None) -> pl.Exp
             token = text.str.slice(0, 10)
         else:
             token = text.str.strip_chars().str.replace(TIME_TAIL, "")
+        if fmt.weekday:
+            token = token.str.replace(WEEKDAY_HEAD, "")
         value = parse_date_expr(token, fmt.fmt)
     return plausible(value)
 
@@ -145,7 +147,7 @@ def second_chance_date(text: pl.Expr, fmt: DateFormat | None) -> pl.Expr:
     """Thorough parse (trimmed, time removed) for values the fast parse missed."""
     if fmt is None:
         return pl.lit(None, pl.Date)
-    value = parse_date_expr(text.str.strip_chars().str.replace(TIME_TAIL, ""), fmt.fmt)
+    value = parse_date_expr(text.str.strip_chars().str.replace(TIME_TAIL, "").str.replace(WEEKDAY_HEAD, ""), fmt.fmt)
     return plausible(value)
 
 

@@ -212,7 +212,8 @@ def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, f
             schema=TRANSACTION_SCHEMA,
             raw_text=table.raw_text,
             detected=detected,
-            warnings=(*merged, *table.warnings, *plan.warnings, *_marked(parsed.marked), *formats.warnings,
+            warnings=(*merged, *table.warnings, *plan.warnings, *_marked(parsed.marked, preset is not None),
+                      *formats.warnings,
                       *checked.warnings),
             notes=preset.notes if preset else (),
             what="orders",
@@ -228,9 +229,9 @@ def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, f
         return valid, report
 
 
-def _marked(marked: tuple[tuple[str, tuple[str, ...]], ...]) -> list[str]:
+def _marked(marked: tuple[tuple[str, tuple[str, ...]], ...], preset: bool) -> list[str]:
     """Warnings for the unread status columns whose rows beyond the sample mark cancellations or refunds."""
-    return [status_warning(column, list(examples)) for column, examples in marked]
+    return [status_warning(column, list(examples), preset) for column, examples in marked]
 
 
 def _start(table: RawTable, preset: Preset | None) -> dict[str, Any]:

@@ -365,6 +365,8 @@ TIME_TAIL = (
     r"(?:[T\s]+\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[AaPp]\.?[Mm]\.?)?\s*"
     r"(?:Z|UTC|GMT|[+-]\d{2}:?\d{2}|[A-Z]{2,5})?)$"
 )
+#: The day of the week that may come before a date (``Fri, 01 Mar 2024``, ``Friday, March 1, 2024``).
+WEEKDAY_HEAD = r"^(?i:mon|tue|wed|thu|fri|sat|sun)[a-zA-Z]*\.?,?\s+"
 _TIME_DIRECTIVES = re.compile(r"%[HIMSpfzZT]")
 
 _LABELS = {"%Y": "YYYY", "%y": "YY", "%m": "MM", "%d": "DD", "%b": "Mon", "%B": "Month"}
@@ -403,7 +405,8 @@ class DateFormat(NamedTuple):
     when day and month could be swapped and no value decided it; ``alternative``
     is the swapped format then; ``rate`` is the share of sample values parsed;
     ``tail`` says whether values carry a time after the date; ``cells`` that the column is a workbook's
-    whose number and date cells are read as the workbook types them, ``fmt`` reading its text cells.
+    whose number and date cells are read as the workbook types them, ``fmt`` reading its text cells;
+    ``weekday`` that values start with the day of the week (``Fri, 01 Mar 2024``), removed before parsing.
     """
 
     fmt: str
@@ -413,11 +416,12 @@ class DateFormat(NamedTuple):
     tail: bool = False
     padded_iso: bool = False
     cells: bool = False
+    weekday: bool = False
 
 
 def date_tokens(values: pl.Series) -> pl.Series:
     """The date part of each value (time and time zone removed)."""
-    return values.cast(pl.String).str.strip_chars().str.replace(TIME_TAIL, "")
+    return values.cast(pl.String).str.strip_chars().str.replace(TIME_TAIL, "").str.replace(WEEKDAY_HEAD, "")
 
 
 def english_months(tokens: pl.Expr) -> pl.Expr:
@@ -474,6 +478,14 @@ def sniff_date_format(values: pl.Series, day_first_hint: bool = False, min_rate:
     if raw.is_empty():
         return None
     tokens = raw.str.replace(TIME_TAIL, "")
+    if float(tokens.str.contains(WEEKDAY_HEAD).sum()) >= 0.5 * len(tokens):  # "Fri, 01 Mar 2024": the weekday goes too
+        found = _sniff_tokens(raw, tokens.str.replace(WEEKDAY_HEAD, ""), day_first_hint, min_rate)
+        return found._replace(weekday=True, tail=True) if found is not None else None
+    return _sniff_tokens(raw, tokens, day_first_hint, min_rate)
+
+
+def _sniff_tokens(raw: pl.Series, tokens: pl.Series, day_first_hint: bool, min_rate: float) -> DateFormat | None:
+    """:func:`sniff_date_format` on values (``raw``) and their date parts (``tokens``)."""
     rates: dict[str, float] = {}
     for fmt in DATE_FORMATS:  # a format that reads every value cannot be beaten (ties go to the first)
         rates[fmt] = _plausible_rate(tokens, fmt)

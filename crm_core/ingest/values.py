@@ -20,14 +20,9 @@ from crm_core.ingest.parse import (
     as_text, currency_mark_expr, date_expr, has_nul, id_expr, month_expr, number_expr, present, second_chance_date, text_expr,
     typed_cell_date,
 )
-from crm_core.ingest.presets import bad
+from crm_core.ingest.presets import ambiguous, bad
 from crm_core.ingest.mapping import is_text as is_text_dtype
 from crm_core.ingest.source import EXTRA, LINE, RawTable
-
-
-def ambiguous(role: str) -> str:
-    """Name of the flag column: ``role``'s value could mean two numbers (true or null)."""
-    return f"__ambiguous_{role}"
 
 
 def _comma(role: str) -> str:
