@@ -138,3 +138,22 @@ def test_dates_led_by_the_day_of_the_week_are_read(made, tmp_path):
     long = tmp_path / "long.csv"
     long.write_text("customer_id,order_date,amount\nA,\"Friday, March 1, 2024\",1\nB,\"Monday, March 4, 2024\",2\n")
     assert _read(long)[0].get_column("order_date").to_list() == [dt.date(2024, 3, 1), dt.date(2024, 3, 4)]
+
+
+def test_an_order_total_repeated_on_every_line_is_named_with_both_sums(made, tmp_path):
+    """Each line counted the whole order's total (revenue 1,254 instead of 610) without a word."""
+    frame, report = _read(made("order_total_lines.csv"))
+    assert round(frame.get_column("amount").sum(), 2) == 1254.0  # as written, one row per line
+    named = [w for w in report.warnings if "Column 'Order Total' repeats one value" in w]
+    assert len(named) == 1 and "(1,254.00; once per order it would be 610.00)" in named[0], report.warnings
+    lines = tmp_path / "lines.csv"  # line amounts that differ within an order: nothing to say
+    lines.write_text(made("order_total_lines.csv").read_text().replace(",Cup,", ",Cup,").replace(".00,Cup", ".50,Cup"))
+    assert not [w for w in _read(lines)[1].warnings if "repeats one value" in w]
+
+
+def test_two_amount_columns_differing_in_case_are_named(made):
+    """``amount`` and ``Amount``: the first was read, and nothing said there was another."""
+    frame, report = _read(made("case_twins.csv"))
+    assert round(frame.get_column("amount").sum(), 2) == 735.0  # the first, as before
+    named = [w for w in report.warnings if "Columns 'amount' and 'Amount' have the same name" in w]
+    assert len(named) == 1 and "--amount COL" in named[0], report.warnings

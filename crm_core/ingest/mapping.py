@@ -146,7 +146,7 @@ def map_columns(
     if headerless and not preset:
         warnings = _map_by_content(table, sample, roles, used, assign, chosen)
     status, watch = _unread_status_warnings(sample, [c for c in columns if c not in used], preset is not None)
-    warnings += status
+    warnings += status + _same_names(chosen, columns, set(user))
     detected = {"columns": {k: v for k, v in chosen.items() if k not in EXTRA_KINDS}}
     return ColumnPlan(chosen, kinds, detected, warnings, watch)
 
@@ -178,6 +178,23 @@ def _unread_status_warnings(sample: ColumnSample, unread: list[str],
         elif not sample.table.complete:
             watch.append(column)
     return tuple(warnings), tuple(watch)
+
+
+def _same_names(chosen: dict[str, str], columns: list[str], by_user: set[str]) -> tuple[str, ...]:
+    """A warning when the column found for the customer, date or amount has a twin whose name differs only
+    in case, spaces or punctuation (``amount`` and ``Amount``): the first was taken, which nothing else says."""
+    warnings = []
+    for key in ("customer_id", "order_date", "amount"):
+        column = chosen.get(key)
+        if column is None or key in by_user:
+            continue
+        twins = [c for c in columns if c != column and norm(c) == norm(column)]
+        if twins:
+            flag = {"customer_id": "--customer", "order_date": "--date", "amount": "--amount"}[key]
+            warnings.append(
+                f"Columns '{column}' and '{twins[0]}' have the same name but for case or punctuation; '{column}' was "
+                f"read as the {key.replace('_', ' ')}. If that's wrong, pick the other one (CLI: {flag} COL).")
+    return tuple(warnings)
 
 
 def status_warning(column: str, examples: list[str], preset: bool = False) -> str:

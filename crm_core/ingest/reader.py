@@ -23,7 +23,7 @@ import polars as pl
 
 from crm_core.ingest import batches
 from crm_core.ingest import source as ingest_source
-from crm_core.ingest.checks import check_orders, check_side
+from crm_core.ingest.checks import check_orders, check_side, repeated_order_totals
 from crm_core.ingest.columns import ORDER_ROLES, SIDE_REQUIRED, SIDE_ROLES, Role, name_candidates
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest.messages import disk_full, is_disk_full
@@ -213,8 +213,8 @@ def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, f
             raw_text=table.raw_text,
             detected=detected,
             warnings=(*merged, *table.warnings, *plan.warnings, *_marked(parsed.marked, preset is not None),
-                      *formats.warnings,
-                      *checked.warnings),
+                      *formats.warnings, *checked.warnings,
+                      *(repeated_order_totals(checked.frame, plan) if preset is None else ())),
             notes=preset.notes if preset else (),
             what="orders",
             corrected=parsed.corrected,

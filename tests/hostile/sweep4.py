@@ -157,6 +157,16 @@ def amazon_like_tab(path: Path) -> Path:
     return _write(path, _csv(rows, "\t"))
 
 
+def order_total_on_every_line(path: Path) -> Path:
+    """A generic order-lines export (no vendor's names): the order's total repeated on each of its lines."""
+    rows = [["Order ID", "Customer", "Date", "Order Total", "Product", "Qty"]]
+    for number in range(1, 21):
+        for item in range(1 + number % 3):
+            rows.append([str(7000 + number), f"L{number % 6}", f"2024-09-{number:02d}", f"{20 + number}.00",
+                         ["Tea", "Cup", "Pot"][item], "1"])
+    return _write(path, _csv(rows))
+
+
 # ---------------------------------------------------------------- numbers
 
 
@@ -253,6 +263,15 @@ def duplicate_header_names(path: Path) -> Path:
     return _write(path, _csv(rows))
 
 
+def case_twins_and_index(path: Path) -> Path:
+    """A pandas ``to_csv`` with its index (an unnamed first column) and two amount columns whose names differ
+    only in case: ``amount`` (net) and ``Amount`` (gross)."""
+    rows = [["", "customer_id", "order_date", "amount", "Amount"]]
+    for index in range(30):
+        rows.append([str(index), f"P{index % 5}", f"2024-12-{index % 28 + 1:02d}", f"{10 + index}.00", f"{12 + index}.00"])
+    return _write(path, _csv(rows))
+
+
 def xlsx_sheets_and_merged(path: Path) -> Path:
     """A workbook: a pivot-like "Summary" sheet first, then "Orders" whose customer cells are merged over
     each customer's orders (only the first row of a merged range holds the value)."""
@@ -305,6 +324,7 @@ FILES: dict[str, Callable[[Path], Path]] = {
     "woo_refund_rows.csv": woocommerce_refund_rows,
     "stripe_currencies.csv": stripe_currencies_and_refunds,
     "amazon_like.txt": amazon_like_tab,
+    "order_total_lines.csv": order_total_on_every_line,
     "euro_after.csv": euro_after_number,
     "apostrophes.csv": apostrophe_thousands,
     "negative_qty_price.csv": negative_quantity_and_price,
@@ -314,6 +334,7 @@ FILES: dict[str, Callable[[Path], Path]] = {
     "latin1_cr.csv": latin1_semicolon_cr,
     "utf16_nobom.tsv": utf16_tab_no_bom,
     "duplicate_headers.csv": duplicate_header_names,
+    "case_twins.csv": case_twins_and_index,
     "sheets_merged.xlsx": xlsx_sheets_and_merged,
     "macos.zip": zip_from_macos,
     "lying_size.csv.gz": gzip_lying_size,
