@@ -157,3 +157,13 @@ def test_two_amount_columns_differing_in_case_are_named(made):
     assert round(frame.get_column("amount").sum(), 2) == 735.0  # the first, as before
     named = [w for w in report.warnings if "Columns 'amount' and 'Amount' have the same name" in w]
     assert len(named) == 1 and "--amount COL" in named[0], report.warnings
+
+
+def test_a_hidden_sheet_with_the_same_columns_is_not_added(made):
+    """A hidden copy of the orders was stacked onto the visible sheet: every order counted twice."""
+    path = made("hidden_copy.xlsx")
+    frame, report = _read(path)
+    assert report.rows_read == 10 and frame.get_column("amount").sum() == 145.0 and report.detected["sheet"] == "Orders"
+    assert any("hidden sheets ('Backup & old') were not read" in w for w in report.warnings), report.warnings
+    chosen, _ = _read(path, sheet="Backup & old")  # still readable when asked for
+    assert chosen.height == 10

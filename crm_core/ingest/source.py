@@ -716,7 +716,10 @@ def _open_excel(path: Path, settings: _Settings, detected: dict) -> RawTable:
             raise IngestError(f"The workbook has no sheet named '{settings.sheet}'. Check the sheet name.") from error
     else:
         sheets = pl.read_excel(path, sheet_id=0, **options)
-    tables = {name: _sheet_table(frame) for name, frame in sheets.items() if frame.height}
+    hidden = set() if settings.sheet else _hidden_sheets(path) & {n for n, frame in sheets.items() if frame.height}
+    tables = {name: _sheet_table(frame) for name, frame in sheets.items() if frame.height and name not in hidden}
+    if not tables and hidden:  # only hidden sheets hold data: read them rather than nothing
+        tables, hidden = {name: _sheet_table(sheets[name]) for name in sheets if name in hidden}, set()
     if not tables:
         raise IngestError("Every sheet of the workbook is empty. Check you exported the right file.")
     score = settings.sheet_score or (lambda names: 0)
@@ -746,7 +749,35 @@ def _open_excel(path: Path, settings: _Settings, detected: dict) -> RawTable:
             f"The workbook has {len(tables)} sheets with data; sheet '{chosen}' was read. "
             "Pick another one with --sheet if needed."
         )
+    if hidden:
+        table.warnings.append(
+            f"The workbook's hidden sheets ({', '.join(repr(n) for n in sorted(hidden))}) were not read: they are "
+            "not what the workbook shows. Pick one with --sheet if it holds the orders."
+        )
     return table
+
+
+_SHEET_ENTRY = re.compile(rb"<(?:\w+:)?sheet\b[^>]*>")
+_SHEET_NAME = re.compile(rb"""\sname=["']([^"']*)["']""")
+_SHEET_STATE = re.compile(rb"""\sstate=["'](hidden|veryHidden)["']""")
+
+
+def _hidden_sheets(path: Path) -> set[str]:
+    """Names of the sheets an ``.xlsx`` workbook hides (``state="hidden"`` or ``"veryHidden"`` in
+    ``xl/workbook.xml``, its first 4 MB); none for other workbooks or when the part cannot be read."""
+    import html
+
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("xl/workbook.xml") as part:
+            text = part.read(4 * 1024**2)
+    except Exception:  # noqa: BLE001 - an .xls, or no such part: no sheet is known to be hidden
+        return set()
+    hidden = set()
+    for entry in _SHEET_ENTRY.findall(text):
+        name, state = _SHEET_NAME.search(entry), _SHEET_STATE.search(entry)
+        if name and state:
+            hidden.add(html.unescape(name.group(1).decode("utf-8", "replace")))
+    return hidden
 
 
 def _cell_dates(path: Path, sheets: list[str], starts: list[int], names: list[str], height: int,

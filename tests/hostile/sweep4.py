@@ -298,6 +298,22 @@ def xlsx_sheets_and_merged(path: Path) -> Path:
     return path
 
 
+def xlsx_hidden_copy(path: Path) -> Path:
+    """A workbook whose visible "Orders" sheet has a hidden "Backup & old" copy with the same columns."""
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(path))
+    for name, hidden in (("Orders", False), ("Backup & old", True)):
+        sheet = book.add_worksheet(name)
+        sheet.write_row(0, 0, ["customer_id", "order_date", "amount"])
+        for index in range(10):
+            sheet.write_row(index + 1, 0, [f"H{index % 3}", f"2024-01-{index + 1:02d}", 10.0 + index])
+        if hidden:
+            sheet.hide()
+    book.close()
+    return path
+
+
 def zip_from_macos(path: Path) -> Path:
     """A zip made by macOS' Finder: the CSV, a folder entry and its ``__MACOSX/._orders.csv`` resource fork."""
     text = sweep._csv_text(sweep.base_rows()[:40])  # noqa: SLF001
@@ -336,21 +352,51 @@ FILES: dict[str, Callable[[Path], Path]] = {
     "duplicate_headers.csv": duplicate_header_names,
     "case_twins.csv": case_twins_and_index,
     "sheets_merged.xlsx": xlsx_sheets_and_merged,
+    "hidden_copy.xlsx": xlsx_hidden_copy,
     "macos.zip": zip_from_macos,
     "lying_size.csv.gz": gzip_lying_size,
 }
 
 
+def dataset(folder: Path) -> Path:
+    """A saved dataset (the second sweep's orders) to append the hostile files to."""
+    from crm_core.dataset import Dataset, save_dataset
+    from crm_core.ingest import read_orders
+
+    source = _write(folder / "base_orders.csv", sweep._csv_text(sweep.base_rows()))  # noqa: SLF001
+    tx, _ = read_orders(source)
+    save_dataset(Dataset(transactions=tx), folder / "dataset")
+    return folder / "dataset"
+
+
+def run_append(saved: Path, path: Path, timeout: int = 120) -> tuple[int, str, str]:
+    """``append`` of ``path`` to a fresh copy of ``saved`` (each file appended to the same orders)."""
+    import shutil
+    import subprocess
+
+    target = saved.with_name(f"dataset_{path.name}")
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(saved, target)
+    done = subprocess.run([sys.executable, "-m", "crm_core", "append", str(target), str(path), "--json"],
+                          capture_output=True, text=True, timeout=timeout, cwd=Path(__file__).resolve().parents[2])
+    return done.returncode, done.stdout, done.stderr
+
+
 def main(folder: Path, only: list[str]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
+    saved = dataset(folder)
     for name, writer in FILES.items():
         if only and name not in only:
             continue
         path = writer(folder / name)
-        for command in sweep.COMMANDS:
-            code, out, err = sweep.run_cli(command, path, folder)
+        for command in [*sweep.COMMANDS, "append"]:
+            if command == "append":
+                code, out, err = run_append(saved, path)
+            else:
+                code, out, err = sweep.run_cli(command, path, folder)
             first = (err.strip().splitlines() or [""])[0][:200]
-            print(f"{name:26} {command:9} {code:4} {first or out[:200]}", flush=True)
+            shown = out[:200].replace("\n", " ")
+            print(f"{name:26} {command:9} {code:4} {first or shown}", flush=True)
 
 
 if __name__ == "__main__":
