@@ -167,3 +167,10 @@ def test_a_hidden_sheet_with_the_same_columns_is_not_added(made):
     assert any("hidden sheets ('Backup & old') were not read" in w for w in report.warnings), report.warnings
     chosen, _ = _read(path, sheet="Backup & old")  # still readable when asked for
     assert chosen.height == 10
+
+
+def test_accounting_credits_with_the_currency_outside_the_parentheses_are_negative(made):
+    """``$(12.50)`` and ``USD (1,234.00)`` were 'unparseable amount' while ``($12.50)`` was read."""
+    frame, report = _read(made("accounting_negatives.csv"))
+    assert report.rows_rejected == 0 and report.detected["currency"] == "USD"
+    assert frame.get_column("amount").head(6).to_list() == [-12.5, -1234.0, -7.25, 40.0, 1000.0, -3.0]

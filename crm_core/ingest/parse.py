@@ -20,8 +20,8 @@ NULL_TOKENS = ["nan", "NaN", "NAN", "null", "NULL", "Null", "None", "none", "NON
 FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
 #: A currency mark directly before a number, or directly after it (blanks removed first).
 _MARK = r"([A-Za-z]{0,3}\$|[€£¥₹]|[A-Za-z]{3})"
-_MARK_BEFORE = rf"^[(+\-−–]*{_MARK}[-−–+]?[\d.,]"
-_MARK_AFTER = rf"\d[kKmM]?{_MARK}[)\-−–]*$"
+_MARK_BEFORE = rf"^[(+\-−–]*{_MARK}\(?[-−–+]?[\d.,]"  # also "$(12.50)"
+_MARK_AFTER = rf"\d[kKmM]?\)?{_MARK}[)\-−–]*$"  # also "(12,50)€"
 
 
 def _is_text(dtype: pl.DataType) -> bool:

@@ -180,6 +180,16 @@ def euro_after_number(path: Path) -> Path:
     return _write(path, _csv(rows, ";"))
 
 
+def accounting_negatives(path: Path) -> Path:
+    """US accounting exports: credits in parentheses with the currency outside them (``$(12.50)``,
+    ``USD (1,234.00)``), beside ``($7.25)`` and plain amounts."""
+    amounts = ["$(12.50)", "USD (1,234.00)", "($7.25)", "$40.00", "$1,000.00", "(3.00)"]
+    rows = [["customer_id", "order_date", "amount"]]
+    for index in range(36):
+        rows.append([f"U{index % 5}", f"2024-07-{index % 28 + 1:02d}", amounts[index % len(amounts)]])
+    return _write(path, _csv(rows))
+
+
 def apostrophe_thousands(path: Path) -> Path:
     """Swiss amounts: ``1'234.50``, ``CHF 1'234.50``, ``1’234.50`` (typographic apostrophe), ``-1'000.00``."""
     amounts = ["1'234.50", "CHF 1'234.50", "1\u2019234.50", "-1'000.00", "250.00", "12'345'678.90"]
@@ -343,6 +353,7 @@ FILES: dict[str, Callable[[Path], Path]] = {
     "order_total_lines.csv": order_total_on_every_line,
     "euro_after.csv": euro_after_number,
     "apostrophes.csv": apostrophe_thousands,
+    "accounting_negatives.csv": accounting_negatives,
     "negative_qty_price.csv": negative_quantity_and_price,
     "rfc2822_dst.csv": dates_rfc2822_and_dst,
     "two_digit_times.csv": two_digit_years_with_times,
