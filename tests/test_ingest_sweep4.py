@@ -174,3 +174,21 @@ def test_accounting_credits_with_the_currency_outside_the_parentheses_are_negati
     frame, report = _read(made("accounting_negatives.csv"))
     assert report.rows_rejected == 0 and report.detected["currency"] == "USD"
     assert frame.get_column("amount").head(6).to_list() == [-12.5, -1234.0, -7.25, 40.0, 1000.0, -3.0]
+
+
+def test_timestamps_with_zone_names_keep_their_date_as_written(made):
+    """``+0000 UTC`` (Go), ``America/New_York``, ``[Asia/Kolkata]`` (Java): the file was refused as dateless."""
+    frame, report = _read(made("zone_names.csv"))
+    assert report.rows_rejected == 0
+    assert frame.get_column("order_date").to_list() == [dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(30)]
+
+
+def test_a_separator_line_that_lies_is_not_followed(made):
+    """``sep=;`` above comma-separated rows: "No column looks like a customer id" (the header one column)."""
+    from hostile import sweep
+
+    frame, report = _read(made("sep_line_lies.csv"))
+    assert report.detected["delimiter"] == "," and report.rows_read == 30 and report.rows_rejected == 0
+    assert round(frame.get_column("amount").sum(), 2) == round(sum(float(a) for _, _, a in sweep.base_rows()[:30]), 2)
+    assert any("says sep=; but no row holds a ';'" in w for w in report.warnings), report.warnings
+    assert report.rejected.get_column("line").to_list() == []

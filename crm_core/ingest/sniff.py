@@ -363,7 +363,9 @@ LOCAL_FORMATS = ("%d %b %Y", "%b %d %Y", "%d %b %y", "%Y %b %d")
 #: the date is the local calendar date as written.
 TIME_TAIL = (
     r"(?:[T\s]+\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[AaPp]\.?[Mm]\.?)?\s*"
-    r"(?:Z|UTC|GMT|[+-]\d{2}:?\d{2}|[A-Z]{2,5})?)$"
+    r"(?:Z|UTC|GMT|[+-]\d{2}:?\d{2}|[A-Z]{2,5})?"
+    # then a zone's name: "+0000 UTC" (Go), "America/New_York", "+05:30[Asia/Kolkata]" (Java)
+    r"(?:\s*(?:[A-Z]{2,5}|\[?[A-Za-z]+(?:/[A-Za-z0-9_+-]+)+\]?))?)$"
 )
 #: The day of the week that may come before a date (``Fri, 01 Mar 2024``, ``Friday, March 1, 2024``).
 WEEKDAY_HEAD = r"^(?i:mon|tue|wed|thu|fri|sat|sun)[a-zA-Z]*\.?,?\s+"

@@ -364,7 +364,7 @@ def _open_text(path: Path, name: str, size: int, settings: _Settings, staging: _
         frame, raw_text = _whitespace_frame(*args)
         table = _finish_table(frame, layout.names, raw_text, detected)
         table.first_line = layout.first_line
-        table.warnings.extend(_repeated_names_warning(layout.repeated))
+        table.warnings.extend(_layout_warnings(layout))
         return table
     frame, raw_text, scan = _delimited_frame(*args, delimiter=layout.delimiter, quote=settings.quote)
     if not settings.quote:
@@ -373,7 +373,7 @@ def _open_text(path: Path, name: str, size: int, settings: _Settings, staging: _
     table = _finish_table(frame, layout.names, raw_text, detected, head=scan({}) if head is None else head)
     table.typed, table.unnumbered, table.first_line = partial(scan, strict=True), scan({}), layout.first_line
     table.text_bytes = csv_path.stat().st_size
-    table.warnings.extend(_repeated_names_warning(layout.repeated))
+    table.warnings.extend(_layout_warnings(layout))
     return table
 
 
@@ -476,6 +476,7 @@ class _Layout(NamedTuple):
     has_header: bool
     names: list[str]
     repeated: tuple[str, ...] = ()  # header names written more than once
+    ignored_sep: str | None = None  # Excel's "sep=" line named a delimiter no row holds
 
     @property
     def first_line(self) -> int:
@@ -486,8 +487,14 @@ class _Layout(NamedTuple):
 def _layout(text: str, name: str, settings: _Settings) -> _Layout:
     """Delimiter, header position and column names, from the decoded sample."""
     declared = re.match(r"^\ufeff?sep=(.)\r?\n", text)  # Excel's "sep=;" first line
-    delimiter = settings.delimiter or (declared.group(1) if declared else None)
-    delimiter = delimiter or sniff.sniff_delimiter(text, _delimiter_hint(name))
+    delimiter, ignored = settings.delimiter, None
+    if not delimiter and declared:  # honoured when rows hold it: a "sep=;" above comma-separated rows is wrong
+        body = sniff.first_lines(text[declared.end():], 50)
+        if any(declared.group(1) in line for line in body):
+            delimiter = declared.group(1)
+        else:
+            ignored = declared.group(1)
+    delimiter = delimiter or sniff.sniff_delimiter(text[declared.end():] if declared else text, _delimiter_hint(name))
     if delimiter != sniff.WHITESPACE and len(delimiter.encode("utf-8")) != 1:
         raise IngestError(f"The delimiter must be a single character such as , ; | or tab (got '{delimiter}').")
     rows = sniff.split_rows("\n".join(sniff.first_lines(text, 300)), delimiter)
@@ -506,7 +513,17 @@ def _layout(text: str, name: str, settings: _Settings) -> _Layout:
         width = max((len(row) for row in rows[header_index : header_index + 200]), default=1)
         names = [f"column_{i + 1}" for i in range(width)]
     _check_width(len(names))
-    return _Layout(delimiter, header_index, has_header, names, repeated)
+    return _Layout(delimiter, header_index, has_header, names, repeated, ignored)
+
+
+def _layout_warnings(layout: _Layout) -> list[str]:
+    """What the layout chose that the user should know: repeated names, a "sep=" line not followed."""
+    warnings = _repeated_names_warning(layout.repeated)
+    if layout.ignored_sep is not None:
+        shown = "tab" if layout.delimiter == "\t" else f"'{layout.delimiter}'"
+        warnings.append(f"The file's first line says sep={layout.ignored_sep} but no row holds a '{layout.ignored_sep}': "
+                        f"the rows were split by {shown}. If that's wrong, choose the delimiter (CLI: --delimiter).")
+    return warnings
 
 
 def _repeated_names_warning(repeated: tuple[str, ...]) -> list[str]:

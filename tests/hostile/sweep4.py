@@ -228,6 +228,17 @@ def dates_rfc2822_and_dst(path: Path) -> Path:
     return _write(path, _csv(rows))
 
 
+def zone_names(path: Path) -> Path:
+    """Timestamps with the zone's name: Go's ``2024-03-10 02:30:00 +0000 UTC``, an IANA name, Java's
+    ``+05:30[Asia/Kolkata]``; one order late in the evening, whose date stays as written."""
+    stamps = ["{d} 02:30:00.123456789 +0000 UTC", "{d} 23:30:00 America/New_York", "{d}T02:30:00+05:30[Asia/Kolkata]"]
+    rows = [["customer_id", "order_date", "amount"]]
+    for index in range(30):
+        day = dt.date(2024, 3, 1) + dt.timedelta(days=index)
+        rows.append([f"Z{index % 5}", stamps[index % 3].format(d=day.isoformat()), f"{20 + index}.00"])
+    return _write(path, _csv(rows))
+
+
 def two_digit_years_with_times(path: Path) -> Path:
     """US two-digit years with 12-hour times (``3/10/24 2:30 AM``), as Excel writes a CSV in the US."""
     rows = [["customer_id", "order_date", "amount"]]
@@ -247,6 +258,12 @@ def title_rows_and_total(path: Path) -> Path:
     total = sum(float(a) for _, _, a in sweep.base_rows()[:30])
     text = "Sales report\nGenerated 2024-12-01 by ShopX\n\n" + _csv(rows) + f"Total,,{total:.2f}\n,,\nEnd of report\n"
     return _write(path, text)
+
+
+def separator_line_lies(path: Path) -> Path:
+    """Excel's ``sep=;`` first line above rows separated by commas (a file edited by hand or by a script)."""
+    rows = [["customer_id", "order_date", "amount"]] + [[c, d, a] for c, d, a in sweep.base_rows()[:30]]
+    return _write(path, "sep=;\n" + _csv(rows))
 
 
 def latin1_semicolon_cr(path: Path) -> Path:
@@ -356,8 +373,10 @@ FILES: dict[str, Callable[[Path], Path]] = {
     "accounting_negatives.csv": accounting_negatives,
     "negative_qty_price.csv": negative_quantity_and_price,
     "rfc2822_dst.csv": dates_rfc2822_and_dst,
+    "zone_names.csv": zone_names,
     "two_digit_times.csv": two_digit_years_with_times,
     "title_total.csv": title_rows_and_total,
+    "sep_line_lies.csv": separator_line_lies,
     "latin1_cr.csv": latin1_semicolon_cr,
     "utf16_nobom.tsv": utf16_tab_no_bom,
     "duplicate_headers.csv": duplicate_header_names,
