@@ -192,3 +192,18 @@ def test_a_separator_line_that_lies_is_not_followed(made):
     assert round(frame.get_column("amount").sum(), 2) == round(sum(float(a) for _, _, a in sweep.base_rows()[:30]), 2)
     assert any("says sep=; but no row holds a ';'" in w for w in report.warnings), report.warnings
     assert report.rejected.get_column("line").to_list() == []
+
+
+def test_a_utf8_mark_on_a_cp1252_file_does_not_merge_customers(made):
+    """Read as UTF-8 because of the mark, 'Clé0' and 'Clè0' both became 'Cl\ufffd0': one customer of two."""
+    frame, report = _read(made("utf8_bom_on_cp1252.csv"))
+    assert report.detected["encoding"] == "cp1252" and report.detected["ignored_bom"] == "UTF-8"
+    assert set(frame.get_column("customer_id")) == {"Clé0", "Clé1", "Clè0", "Clè1", "Cle0", "Cle1"}
+    assert any("byte-order mark, but its text is cp1252" in w for w in report.warnings)
+
+
+def test_a_utf16_mark_on_a_utf8_file_is_ignored(made):
+    """Read as UTF-16 because of the mark: "No column looks like a customer id. Columns found: 畣瑳浯..."."""
+    frame, report = _read(made("utf16_bom_on_utf8.csv"))
+    assert report.detected["encoding"] == "utf-8" and report.rows_read == 30 and report.rows_rejected == 0
+    assert frame.get_column("customer_id").head(1).to_list() == ["C000"]

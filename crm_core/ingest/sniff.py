@@ -49,6 +49,25 @@ def sniff_encoding(head: bytes, tail: bytes = b"", complete: bool = True) -> str
     return "latin-1"
 
 
+def lying_bom(head: bytes, tail: bytes = b"", complete: bool = True) -> int:
+    """Length of a byte-order mark the bytes after it contradict (0: none, or one that tells the truth).
+
+    A UTF-8 mark before bytes that are not UTF-8 (a cp1252 file a tool marked as UTF-8: read as UTF-8, "Clé"
+    and "Clè" would both become "Cl?"), or a UTF-16 mark before text without a zero byte that is valid UTF-8
+    (a UTF-8 file a tool marked as UTF-16: read as UTF-16, every character is garbage)."""
+    if head.startswith(codecs.BOM_UTF8):
+        body = head[len(codecs.BOM_UTF8):]
+        fits = _is_utf8(body, at_start=True, final=complete) and _is_utf8(tail, at_start=False, final=True)
+        return 0 if fits else len(codecs.BOM_UTF8)
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return 0
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        body = head[2:4098]
+        if len(body) >= 4 and 0 not in body and _is_utf8(body, at_start=True, final=complete and len(head) <= 4098):
+            return 2
+    return 0
+
+
 def _utf16_without_bom(head: bytes) -> str | None:
     sample = head[:4096]
     half = len(sample) // 2

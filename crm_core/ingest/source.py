@@ -364,7 +364,7 @@ def _open_text(path: Path, name: str, size: int, settings: _Settings, staging: _
         frame, raw_text = _whitespace_frame(*args)
         table = _finish_table(frame, layout.names, raw_text, detected)
         table.first_line = layout.first_line
-        table.warnings.extend(_layout_warnings(layout))
+        table.warnings.extend(_layout_warnings(layout, detected))
         return table
     frame, raw_text, scan = _delimited_frame(*args, delimiter=layout.delimiter, quote=settings.quote)
     if not settings.quote:
@@ -373,7 +373,7 @@ def _open_text(path: Path, name: str, size: int, settings: _Settings, staging: _
     table = _finish_table(frame, layout.names, raw_text, detected, head=scan({}) if head is None else head)
     table.typed, table.unnumbered, table.first_line = partial(scan, strict=True), scan({}), layout.first_line
     table.text_bytes = csv_path.stat().st_size
-    table.warnings.extend(_layout_warnings(layout))
+    table.warnings.extend(_layout_warnings(layout, detected))
     return table
 
 
@@ -421,6 +421,10 @@ def _utf8_text(path: Path, size: int, settings: _Settings, staging: _Staging, de
     """A UTF-8 file with the table (transcoded if needed) and its decoded first megabyte."""
     head, tail = _read_ends(path, size)
     complete = size <= SAMPLE_BYTES
+    skip = 0 if settings.encoding else sniff.lying_bom(head, tail, complete)
+    if skip:  # a byte-order mark the text contradicts: the text's own encoding, the mark left out
+        detected["ignored_bom"] = "UTF-8" if head.startswith(codecs.BOM_UTF8) else "UTF-16"
+        head = head[skip:]
     encoding = _encoding(settings.encoding) if settings.encoding else sniff.sniff_encoding(head, tail, complete)
     text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=complete)
     if sniff.looks_binary(head, text):
@@ -434,9 +438,9 @@ def _utf8_text(path: Path, size: int, settings: _Settings, staging: _Staging, de
     if not text or text.isspace() or re.fullmatch(r"\ufeff?sep=.\s*", text):
         raise IngestError(EMPTY_FILE)
     csv_path = path
-    if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig", "ascii") or _has_lone_cr(path):
+    if skip or codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig", "ascii") or _has_lone_cr(path):
         csv_path = staging.new(".csv")
-        _transcode(path, csv_path, encoding)
+        _transcode(path, csv_path, encoding, skip)
         text = _lf_line_ends(text)
     detected.update(format="csv", encoding=_encoding_label(encoding))
     return csv_path, text
@@ -516,9 +520,14 @@ def _layout(text: str, name: str, settings: _Settings) -> _Layout:
     return _Layout(delimiter, header_index, has_header, names, repeated, ignored)
 
 
-def _layout_warnings(layout: _Layout) -> list[str]:
-    """What the layout chose that the user should know: repeated names, a "sep=" line not followed."""
+def _layout_warnings(layout: _Layout, detected: dict) -> list[str]:
+    """What the layout chose that the user should know: repeated names, a "sep=" line not followed, a
+    byte-order mark that did not fit the text."""
     warnings = _repeated_names_warning(layout.repeated)
+    if detected.get("ignored_bom"):
+        warnings.append(f"The file starts with a {detected['ignored_bom']} byte-order mark, but its text is "
+                        f"{_encoding_label(detected.get('encoding', ''))}: it was read as such, the mark ignored. "
+                        "If accents look wrong, choose the encoding (CLI: --encoding).")
     if layout.ignored_sep is not None:
         shown = "tab" if layout.delimiter == "\t" else f"'{layout.delimiter}'"
         warnings.append(f"The file's first line says sep={layout.ignored_sep} but no row holds a '{layout.ignored_sep}': "
@@ -545,11 +554,13 @@ def _delimiter_hint(name: str) -> str | None:
     return "\t" if lower.endswith(".tsv") or lower.endswith(".tab") else None
 
 
-def _transcode(source: Path, target: Path, encoding: str) -> None:
-    """Rewrite a text file as UTF-8 in chunks, every line end (CR, LF or CRLF) as LF."""
+def _transcode(source: Path, target: Path, encoding: str, skip: int = 0) -> None:
+    """Rewrite a text file as UTF-8 in chunks, every line end (CR, LF or CRLF) as LF (its first ``skip``
+    bytes, a byte-order mark that does not fit the text, left out)."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
     held = ""  # a CR at the end of a chunk may be the first half of CRLF
     with source.open("rb") as src, target.open("w", encoding="utf-8", newline="") as out:
+        src.seek(skip)
         while chunk := src.read(_CHUNK):
             piece = held + decoder.decode(chunk)
             held = "\r" if piece.endswith("\r") else ""

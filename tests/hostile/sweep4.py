@@ -275,6 +275,20 @@ def latin1_semicolon_cr(path: Path) -> Path:
     return _write(path, _csv(rows, ";", "\r", csv.QUOTE_ALL).encode("cp1252"))
 
 
+def utf8_bom_on_cp1252(path: Path) -> Path:
+    """A cp1252 file (``é`` is one byte, 0xE9) that a tool prefixed with the UTF-8 byte-order mark."""
+    rows = [["customer_id", "order_date", "amount"]]
+    for index in range(30):
+        rows.append([["Clé", "Clè", "Cle"][index % 3] + str(index % 2), f"2024-05-{index % 28 + 1:02d}", f"{index + 1}.50"])
+    return _write(path, b"\xef\xbb\xbf" + _csv(rows).encode("cp1252"))
+
+
+def utf16_bom_on_utf8(path: Path) -> Path:
+    """A UTF-8 file that a tool prefixed with the UTF-16 LE byte-order mark."""
+    rows = [["customer_id", "order_date", "amount"]] + [[c, d, a] for c, d, a in sweep.base_rows()[:30]]
+    return _write(path, b"\xff\xfe" + _csv(rows).encode("utf-8"))
+
+
 def utf16_tab_no_bom(path: Path) -> Path:
     """UTF-16 LE without a byte-order mark, tab separated (as some Excel "Unicode text" saves)."""
     rows = [["customer_id", "order_date", "amount"]] + [[c, d, a] for c, d, a in sweep.base_rows()[:50]]
@@ -379,6 +393,8 @@ FILES: dict[str, Callable[[Path], Path]] = {
     "sep_line_lies.csv": separator_line_lies,
     "latin1_cr.csv": latin1_semicolon_cr,
     "utf16_nobom.tsv": utf16_tab_no_bom,
+    "utf8_bom_on_cp1252.csv": utf8_bom_on_cp1252,
+    "utf16_bom_on_utf8.csv": utf16_bom_on_utf8,
     "duplicate_headers.csv": duplicate_header_names,
     "case_twins.csv": case_twins_and_index,
     "sheets_merged.xlsx": xlsx_sheets_and_merged,
