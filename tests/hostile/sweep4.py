@@ -17,8 +17,8 @@ from typing import Callable
 
 try:
     from hostile import sweep
-except ImportError:  # run as a script
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+except ImportError:  # run as a script: the tests folder and the project's root on the path
+    sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[2])]
     from hostile import sweep
 
 EPOCH = dt.date(1899, 12, 30)
