@@ -226,3 +226,13 @@ def test_cli_summary_contract_on_every_sweep4_file(tmp_path):
             payload = json.loads(done.stdout)
             assert payload["rows_read"] == payload["rows_valid"] + payload["rows_rejected"], name
             assert payload["rows_rejected"] == sum(payload["rejected_by_reason"].values()), name
+
+
+def test_parentheses_and_a_minus_together_are_not_read(tmp_path):
+    """``(-12.50)`` negates twice: it was read as -12.50 while ``-(12.50)`` was unreadable."""
+    path = tmp_path / "twice.csv"
+    path.write_text("customer_id,order_date,amount\nA,2024-01-01,(-12.50)\nB,2024-01-02,$(-3.00)\n"
+                    "C,2024-01-03,(12.50)\nD,2024-01-04,-4.00\nE,2024-01-05,5.00\n")
+    frame, report = _read(path)
+    assert report.rejected_by_reason() == {"unparseable amount": 2}
+    assert frame.get_column("amount").to_list() == [-12.5, -4.0, 5.0]

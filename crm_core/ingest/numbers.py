@@ -91,7 +91,9 @@ def classify(text: pl.Expr) -> Reading:
         + number.str.contains(",", literal=True).cast(pl.UInt8) * HAS_COMMA
         + number.str.contains(r"[.,]\d{3,}$").cast(pl.UInt8) * LONG_TAIL
     )
-    readable = shape.str.contains(_SHAPE) & ~shape.str.contains(_WORD_SCALE) & (reads_point | reads_comma)
+    # Parentheses and a minus sign together ("(-12.50)", "$(-12.50)") negate twice: +12.50 or -12.50? Unreadable.
+    twice = shape.str.contains(r"\(") & shape.str.contains(r"[-−–]")
+    readable = shape.str.contains(_SHAPE) & ~shape.str.contains(_WORD_SCALE) & (reads_point | reads_comma) & ~twice
     # Scientific notation and the like ("1e5"): whatever the float parser accepts as a whole.
     other = text.str.strip_chars().cast(pl.Float64, strict=False)
     return Reading(
