@@ -43,7 +43,7 @@ from crm_core.ingest import rejects
 from crm_core.ingest.checks import _currencies, blank_value_counts, blank_value_warnings, check_orders
 from crm_core.ingest.formats import Formats
 from crm_core.ingest.limits import env_number, large_for_batches
-from crm_core.ingest.mapping import ColumnPlan, ColumnSample
+from crm_core.ingest.mapping import ColumnPlan, ColumnSample, status_warning
 from crm_core.ingest.numbers import classify, evidence
 from crm_core.ingest.options import ReadOptions
 from crm_core.ingest.presets import Preset, finish_orders
@@ -121,6 +121,9 @@ def _read_batch(
     store.add_rejected(rejected)
     tally.add(checked.frame.height, valid, rejected, parsed.corrected, parsed.bad_examples,
               blank_value_counts(checked.frame, plan), {**parsed.detected, **revenue}, checked.detected)
+    for column, examples in parsed.marked:
+        seen = tally.marked.setdefault(column, [])
+        seen += [value for value in examples if value not in seen][: 3 - len(seen)]
     tally.columns = canonical
 
 
@@ -154,6 +157,7 @@ class _Tally:
         self.currencies: set[str] | None = None
         self.future = 0
         self.latest_future: dt.date | None = None
+        self.marked: dict[str, list[str]] = {}
 
     def add(self, rows: int, valid: pl.DataFrame, rejected: pl.DataFrame, corrected: dict[str, int],
             bad_examples: dict[str, str], blank: dict[str, int], detected: dict[str, Any],
@@ -204,7 +208,8 @@ def _report(tally: _Tally, store: _Store, plan: ColumnPlan, formats: Formats, op
         rejected=pl.concat(tally.first_rejected) if tally.first_rejected else empty_rejected(),
         negative_amount_rows=tally.negative,
         detected={**detected, **tally.detected, **currency, "read_in_batches": tally.batches},
-        warnings=[*warnings, *currency_warnings, *blank_value_warnings(tally.blank, plan, tally.bad_examples),
+        warnings=[*warnings, *(status_warning(column, examples) for column, examples in tally.marked.items()),
+                  *currency_warnings, *blank_value_warnings(tally.blank, plan, tally.bad_examples),
                   *future_warning(tally.future, tally.latest_future)],
         corrected_values=sum(tally.corrected.values()),
         corrected_by_column={k: v for k, v in tally.corrected.items() if v},

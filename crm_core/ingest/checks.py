@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import polars as pl
 
-from crm_core.ingest.columns import DATE, MONTH, NUMBER
+from crm_core.ingest.columns import DATE, MONTH, NUMBER, norm_base
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest.mapping import ColumnPlan
 from crm_core.ingest.numbers import MAX_AMOUNT
@@ -88,6 +88,36 @@ def check_orders(
         warnings += _conversion_report(frame, detected)
     warnings += _blank_value_warnings(frame, plan, bad_examples)
     return Checked(frame, rejected, detected, tuple(warnings))
+
+
+#: Amount column names that say the value is the whole order's (repeated on each of its lines by some exports).
+_ORDER_LEVEL = re.compile(r"^(?:grandtotal|total|(?:order|invoice|receipt).*(?:total|amount|value|sum))$")
+
+
+def repeated_order_totals(frame: pl.DataFrame, plan: ColumnPlan) -> list[str]:
+    """A warning when an order-level amount column (``Order Total``) repeats one value on every line of each
+    order listed on several lines: without a preset each line counts as written, so the order's total is
+    counted once per line. It says by how much, rather than merging lines by a guess (two items at one price
+    also repeat a value). Only kept rows with an order id are looked at, and only for such column names."""
+    column = plan.columns.get("amount")
+    if column is None or "order_id" not in frame.columns or not _ORDER_LEVEL.match(norm_base(column)):
+        return []
+    kept = frame.lazy().filter(pl.col(OK) & pl.col("order_id").is_not_null()).select("order_id", "amount")
+    orders = kept.group_by("order_id").agg(
+        pl.len().alias("lines"), pl.col("amount").n_unique().alias("values"), pl.col("amount").first().alias("once"),
+        pl.col("amount").sum().alias("counted"),
+    ).filter(pl.col("lines") > 1)
+    found = orders.select(pl.len().alias("orders"), (pl.col("values") > 1).any().alias("varies"),
+                          (pl.col("counted") - pl.col("once")).sum().alias("extra")).collect().row(0, named=True)
+    if not found["orders"] or found["varies"] or not found["extra"]:
+        return []
+    total = float(frame.filter(pl.col(OK)).get_column("amount").sum())
+    return [
+        f"Column '{column}' repeats one value on every line of the {found['orders']:,} orders listed on several "
+        f"lines: if it is the order's total, revenue counts it once per line ({total:,.2f}; once per order it "
+        f"would be {total - found['extra']:,.2f}). Export one line per order, or choose the line amount column "
+        "(CLI: --amount COL)."
+    ]
 
 
 def _no_rate_column() -> str:

@@ -16,11 +16,11 @@ from crm_core.ingest.errors import IngestError
 from crm_core.ingest.mapping import ColumnPlan, ColumnSample, month_format
 from crm_core.ingest.numbers import SIMPLE_WITH_SYMBOL
 from crm_core.ingest.options import ReadOptions
-from crm_core.ingest.parse import as_text
+from crm_core.ingest.parse import DATE_CELL, NUMBER_CELL, as_text, typed_cell_date
 from crm_core.ingest.presets import Preset
 from crm_core.ingest.sniff import (
     DateFormat, NumberFormat, date_tokens, format_label, is_day_first, number_evidence, parse_date_series,
-    user_date_format,
+    WEEKDAY_HEAD, sniff_date_format, user_date_format,
 )
 from crm_core.ingest.source import RawTable
 
@@ -190,6 +190,9 @@ def _date_format(
                 )
     else:
         chosen = sample.date_format(column, day_first_hint)
+        text_cells = _text_cells(table, column)
+        if text_cells is not None:  # a workbook's dates mixing number or date cells with text: sniff the text
+            chosen = sniff_date_format(text_cells, day_first_hint, min_rate=0.05) or chosen
         if chosen is None:
             if values.is_empty():
                 chosen = DateFormat("%Y-%m-%d", tail=True)
@@ -201,6 +204,15 @@ def _date_format(
                 )
         if chosen.ambiguous and not table.complete:
             chosen = _settle_ambiguity(table, sample, column, chosen)
+        if text_cells is not None:
+            chosen = chosen._replace(cells=True)
+    if options.date_format and _text_cells(table, column) is not None:
+        chosen = chosen._replace(cells=True)
+    if chosen.cells:
+        warnings.append(
+            f"Column '{column}' mixes date or number cells with dates written as text: number cells were read as "
+            f"Excel serial day numbers, date cells as their dates, and text as {format_label(chosen.fmt)}."
+        )
     detected.update(date_format=chosen.fmt, date_format_label=format_label(chosen.fmt), date_ambiguous=chosen.ambiguous)
     if chosen.ambiguous:
         order = "day-first" if is_day_first(chosen.fmt) else "month-first"
@@ -213,15 +225,30 @@ def _date_format(
     return chosen
 
 
+def _text_cells(table: RawTable, column: str) -> pl.Series | None:
+    """A workbook's date column whose cells mix numbers or dates with text: the text cells' values
+    (up to 2,000), which say the notation of the text; None for other columns and files."""
+    if table.cell_dates is None:
+        return None
+    text = table.frame.select(pl.col(column).cast(pl.String).str.strip_chars()).collect().to_series()
+    filled = text.filter(text.str.len_bytes() > 0)
+    typed_shape = filled.str.contains(NUMBER_CELL) | filled.str.contains(DATE_CELL)
+    if not typed_shape.any() or typed_shape.all():
+        return None
+    typed = pl.select(typed_cell_date(pl.lit(text), pl.lit(table.cell_dates(column)))).to_series()
+    return text.filter(typed.is_null() & (text.str.len_bytes() > 0)).head(2000)
+
+
 def _settle_ambiguity(table: RawTable, sample: ColumnSample, column: str, chosen: DateFormat) -> DateFormat:
     """Day/month undecided in the sample: count failures of both orders over the whole column."""
-    tokens = as_text(column, sample.dtype(column)).str.strip_chars().str.replace(r"[T\s].*$", "")
+    tokens = as_text(column, sample.dtype(column)).str.strip_chars()
+    tokens = (tokens.str.replace(WEEKDAY_HEAD, "") if chosen.weekday else tokens).str.replace(r"[T\s].*$", "")
     counts = table.frame.select(
         tokens.str.to_date(chosen.fmt, strict=False).null_count().alias("a"),
         tokens.str.to_date(chosen.alternative, strict=False).null_count().alias("b"),
     ).collect(engine="streaming").row(0)
     if counts[0] < counts[1]:
-        return DateFormat(chosen.fmt, False, None, chosen.rate, chosen.tail, chosen.padded_iso)
-    if counts[1] < counts[0]:
-        return DateFormat(chosen.alternative, False, None, chosen.rate, chosen.tail, chosen.padded_iso)
+        return chosen._replace(ambiguous=False, alternative=None)
+    if counts[1] < counts[0] and chosen.alternative is not None:
+        return chosen._replace(fmt=chosen.alternative, ambiguous=False, alternative=None)
     return chosen

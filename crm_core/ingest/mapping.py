@@ -27,6 +27,8 @@ class ColumnPlan(NamedTuple):
     kinds: dict[str, str]
     detected: dict[str, Any]
     warnings: tuple[str, ...] = ()
+    #: Unread status columns whose sample marks no row as cancelled or refunded: the parse looks at every row.
+    watch: tuple[str, ...] = ()
 
     def of_kind(self, *kinds: str) -> list[str]:
         """Roles of the given kinds, in mapping order."""
@@ -137,40 +139,71 @@ def map_columns(
             found = _first_valid(sample, role, columns, used)
         if found is not None:
             assign(role, found)
+    if preset and "customer_id" not in chosen and "customer_alt" in chosen:  # only the e-mail (a guest-only export)
+        chosen["customer_id"], kinds["customer_id"] = chosen["customer_alt"], ID
     warnings: tuple[str, ...] = ()
+    watch: tuple[str, ...] = ()
     if headerless and not preset:
         warnings = _map_by_content(table, sample, roles, used, assign, chosen)
-    if not preset:
-        warnings += _unread_status_warnings(sample, [c for c in columns if c not in used])
+    status, watch = _unread_status_warnings(sample, [c for c in columns if c not in used], preset is not None)
+    warnings += status + _same_names(chosen, columns, set(user))
     detected = {"columns": {k: v for k, v in chosen.items() if k not in EXTRA_KINDS}}
-    return ColumnPlan(chosen, kinds, detected, warnings)
+    return ColumnPlan(chosen, kinds, detected, warnings, watch)
 
 
 #: Names (normalised) of columns that say whether a row is a sale: no role reads them without a preset.
 STATUS_NAMES = frozenset({"status", "orderstatus", "paymentstatus", "financialstatus", "state", "orderstate", "type",
                           "transactiontype", "ordertype", "kind", "recordtype", "linetype"})
 #: Words in such a column that mark a row which is not a plain sale.
-_NOT_A_SALE = r"(?i)cancel|void|refund|return|chargeback|reversal|declin|fail"
+NOT_A_SALE = r"(?i)cancel|void|refund|return|chargeback|reversal|declin|fail"
 
 
-def _unread_status_warnings(sample: ColumnSample, unread: list[str]) -> tuple[str, ...]:
-    """A warning per unread status column whose sampled values mark rows as cancelled or refunded.
+def _unread_status_warnings(sample: ColumnSample, unread: list[str],
+                            preset: bool = False) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A warning per unread status column whose sampled values mark rows as cancelled or refunded, and the
+    unread status columns whose sample marks none while rows beyond it are still to be read.
 
-    Without a preset nothing reads such a column, so those rows are counted as sales with their amounts as
-    written: the warning says so rather than leaving it silent."""
-    warnings = []
+    Nothing reads such a column (without a preset, or beside the columns a preset reads: a WooCommerce
+    ``Type`` of ``shop_order_refund``), so those rows are counted as sales with their amounts as written: the
+    warning says so rather than leaving it silent. The parse looks at every row of the columns to watch
+    (:func:`status_warning` then words it)."""
+    warnings, watch = [], []
     for column in unread:
         if norm(column) not in STATUS_NAMES or not sample.is_text(column):
             continue
         values = sample.values(column)
-        marked = values.filter(values.str.contains(_NOT_A_SALE))
+        marked = values.filter(values.str.contains(NOT_A_SALE))
         if marked.len():
-            examples = ", ".join(f"'{v}'" for v in marked.unique(maintain_order=True).head(3).to_list())
+            warnings.append(status_warning(column, marked.unique(maintain_order=True).head(3).to_list(), preset))
+        elif not sample.table.complete:
+            watch.append(column)
+    return tuple(warnings), tuple(watch)
+
+
+def _same_names(chosen: dict[str, str], columns: list[str], by_user: set[str]) -> tuple[str, ...]:
+    """A warning when the column found for the customer, date or amount has a twin whose name differs only
+    in case, spaces or punctuation (``amount`` and ``Amount``): the first was taken, which nothing else says."""
+    warnings = []
+    for key in ("customer_id", "order_date", "amount"):
+        column = chosen.get(key)
+        if column is None or key in by_user:
+            continue
+        twins = [c for c in columns if c != column and norm(c) == norm(column)]
+        if twins:
+            flag = {"customer_id": "--customer", "order_date": "--date", "amount": "--amount"}[key]
             warnings.append(
-                f"Column '{column}' is not read, yet it marks rows as not plain sales ({examples}): they are "
-                "counted as sales with their amounts as written. Remove them from the export (give refunds as "
-                "negative amounts), or choose the matching --preset.")
+                f"Columns '{column}' and '{twins[0]}' have the same name but for case or punctuation; '{column}' was "
+                f"read as the {key.replace('_', ' ')}. If that's wrong, pick the other one (CLI: {flag} COL).")
     return tuple(warnings)
+
+
+def status_warning(column: str, examples: list[str], preset: bool = False) -> str:
+    """The warning for an unread status column whose values (``examples``) mark rows as not plain sales."""
+    shown = ", ".join(f"'{v}'" for v in examples[:3])
+    advice = "" if preset else ", or choose the matching --preset"
+    return (f"Column '{column}' is not read, yet it marks rows as not plain sales ({shown}): they are "
+            "counted as sales with their amounts as written (negative ones as returns). Remove them from the "
+            f"export (give refunds as negative amounts){advice}.")
 
 
 def _first_valid(sample: ColumnSample, role: Role, columns: list[str], used: set[str]) -> str | None:
@@ -223,7 +256,7 @@ def require_orders(plan: ColumnPlan, columns: list[str]) -> ColumnPlan:
     if "amount" in plan.columns:
         return plan
     mapped = dict(plan.detected["columns"], amount=f"{plan.columns['quantity']} x {plan.columns['unit_price']}")
-    return ColumnPlan(plan.columns, plan.kinds, {**plan.detected, "columns": mapped}, plan.warnings)
+    return plan._replace(detected={**plan.detected, "columns": mapped})
 
 
 def missing_message(role: Role, columns: list[str], what: str = "orders") -> str:

@@ -48,7 +48,7 @@ _MINUS = r"[-−–]"
 _BODY = rf"[-−–+]?{_CURRENCY}?[-−–+]?#[kKmM]?{_CURRENCY}?{_MINUS}?"
 #: The shape of a value once its number is replaced by "#": optional sign,
 #: currency before or after, k/m suffix, trailing minus, or all in brackets.
-_SHAPE = rf"^(?:\({_BODY}\)|{_BODY})$"
+_SHAPE = rf"^(?:\({_BODY}\)|{_CURRENCY}\({_BODY}\)|\({_BODY}\){_CURRENCY}|{_BODY})$"
 _MULTIPLIER = rf"#([kKmM]){_CURRENCY}?{_MINUS}?\)?$"
 #: Scale words that are not supported (and must not pass for currency codes).
 _WORD_SCALE = r"(?i)#(?:mio|mrd|tsd|bn|mn|mil)"
@@ -70,7 +70,7 @@ def classify(text: pl.Expr) -> Reading:
     core = text.str.replace_all(_SPACES, "")
     number = core.str.extract(f"({_NUMBER})", 1)
     shape = core.str.replace(_NUMBER, "#")
-    negative = shape.str.contains(r"^\(|[-−–]")
+    negative = shape.str.contains(r"\(|[-−–]")  # parentheses (also "$(12.50)", "(12,50)€") or a minus
     scale = (
         pl.when(shape.str.contains(_MULTIPLIER))
         .then(shape.str.extract(_MULTIPLIER, 1).str.to_lowercase().replace_strict({"k": 1e3, "m": 1e6}, default=1.0))
@@ -91,7 +91,9 @@ def classify(text: pl.Expr) -> Reading:
         + number.str.contains(",", literal=True).cast(pl.UInt8) * HAS_COMMA
         + number.str.contains(r"[.,]\d{3,}$").cast(pl.UInt8) * LONG_TAIL
     )
-    readable = shape.str.contains(_SHAPE) & ~shape.str.contains(_WORD_SCALE) & (reads_point | reads_comma)
+    # Parentheses and a minus sign together ("(-12.50)", "$(-12.50)") negate twice: +12.50 or -12.50? Unreadable.
+    twice = shape.str.contains(r"\(") & shape.str.contains(r"[-−–]")
+    readable = shape.str.contains(_SHAPE) & ~shape.str.contains(_WORD_SCALE) & (reads_point | reads_comma) & ~twice
     # Scientific notation and the like ("1e5"): whatever the float parser accepts as a whole.
     other = text.str.strip_chars().cast(pl.Float64, strict=False)
     return Reading(

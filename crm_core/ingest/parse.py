@@ -12,7 +12,7 @@ import datetime as dt
 import polars as pl
 
 from crm_core.ingest.currency_codes import ISO_4217, SYMBOLS
-from crm_core.ingest.sniff import TIME_TAIL, DateFormat, parse_date_expr
+from crm_core.ingest.sniff import TIME_TAIL, WEEKDAY_HEAD, DateFormat, parse_date_expr
 
 #: Spellings of "no value" that spreadsheets and pandas write into id columns.
 NULL_TOKENS = ["nan", "NaN", "NAN", "null", "NULL", "Null", "None", "none", "NONE", "N/A", "n/a", "NA",
@@ -20,8 +20,8 @@ NULL_TOKENS = ["nan", "NaN", "NAN", "null", "NULL", "Null", "None", "none", "NON
 FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
 #: A currency mark directly before a number, or directly after it (blanks removed first).
 _MARK = r"([A-Za-z]{0,3}\$|[€£¥₹]|[A-Za-z]{3})"
-_MARK_BEFORE = rf"^[(+\-−–]*{_MARK}[-−–+]?[\d.,]"
-_MARK_AFTER = rf"\d[kKmM]?{_MARK}[)\-−–]*$"
+_MARK_BEFORE = rf"^[(+\-−–]*{_MARK}\(?[-−–+]?[\d.,]"  # also "$(12.50)"
+_MARK_AFTER = rf"\d[kKmM]?\)?{_MARK}[)\-−–]*$"  # also "(12,50)€"
 
 
 def _is_text(dtype: pl.DataType) -> bool:
@@ -116,6 +116,8 @@ def date_expr(column: str, dtype: pl.DataType, fmt: DateFormat | None) -> pl.Exp
             token = text.str.slice(0, 10)
         else:
             token = text.str.strip_chars().str.replace(TIME_TAIL, "")
+        if fmt.weekday:
+            token = token.str.replace(WEEKDAY_HEAD, "")
         value = parse_date_expr(token, fmt.fmt)
     return plausible(value)
 
@@ -125,11 +127,27 @@ def plausible(value: pl.Expr) -> pl.Expr:
     return pl.when(value.is_between(FIRST_DAY, LAST_DAY)).then(value)
 
 
+#: A workbook cell written as a number (its text as the reader renders it).
+NUMBER_CELL = r"^-?\d+(?:\.\d+)?$"
+#: How the workbook reader renders a date cell as text.
+DATE_CELL = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
+
+
+def typed_cell_date(text: pl.Expr, cell: pl.Expr) -> pl.Expr:
+    """A workbook cell's date when the workbook types it: ``cell`` is the cell read as a date (a number cell
+    as its Excel serial day, a date cell as its date, null otherwise), ``text`` the same cell as text. A number
+    is taken as a serial only in the range the ``excel-serial`` format reads (20000-80000, 1954-2119), and
+    the date between 1900 and 2100, as every date."""
+    serial = text.str.strip_chars().cast(pl.Float64, strict=False)
+    number = text.str.contains(NUMBER_CELL).fill_null(False)
+    return plausible(pl.when(~number | serial.is_between(20000, 80000)).then(cell))
+
+
 def second_chance_date(text: pl.Expr, fmt: DateFormat | None) -> pl.Expr:
     """Thorough parse (trimmed, time removed) for values the fast parse missed."""
     if fmt is None:
         return pl.lit(None, pl.Date)
-    value = parse_date_expr(text.str.strip_chars().str.replace(TIME_TAIL, ""), fmt.fmt)
+    value = parse_date_expr(text.str.strip_chars().str.replace(TIME_TAIL, "").str.replace(WEEKDAY_HEAD, ""), fmt.fmt)
     return plausible(value)
 
 

@@ -91,6 +91,11 @@ CONTACT_ROLES: tuple[Role, ...] = (
 _TRUE = ["true", "1", "yes", "y", "t", "x", "won", "1.0", "wahr", "vrai", "ja", "si", "sí"]
 
 
+def ambiguous(role: str) -> str:
+    """Name of the flag column: ``role``'s value could mean two numbers (true or null)."""
+    return f"__ambiguous_{role}"
+
+
 def bad(role: str) -> str:
     """Name of the flag column: ``role``'s value was written but could not be read."""
     return f"__bad_{role}"
@@ -176,9 +181,14 @@ def finish_generic(frame: pl.DataFrame, revenue: str = "") -> pl.DataFrame:
 def _amount_from_parts(frame: pl.DataFrame) -> pl.DataFrame:
     if "amount" in frame.columns or not _has(frame, "quantity", "unit_price"):
         return frame
+    # A negative quantity at a negative price is a return written twice over (-2 x -12.00): minus times minus
+    # would make it a sale of 24.00, so the amount could mean +24 or -24 and the row is set aside as ambiguous.
+    both = ((pl.col("quantity") < 0) & (pl.col("unit_price") < 0)).fill_null(False)
+    earlier = pl.col(ambiguous("unit_price")).fill_null(False) if ambiguous("unit_price") in frame.columns else pl.lit(False)
     return frame.with_columns(
-        (pl.col("quantity") * pl.col("unit_price")).alias("amount"),
+        pl.when(~both).then(pl.col("quantity") * pl.col("unit_price")).alias("amount"),
         (flag(frame, "quantity") | flag(frame, "unit_price")).alias(bad("amount")),
+        pl.when(both | earlier).then(True).alias(ambiguous("unit_price")),
     )
 
 

@@ -23,12 +23,12 @@ import polars as pl
 
 from crm_core.ingest import batches
 from crm_core.ingest import source as ingest_source
-from crm_core.ingest.checks import check_orders, check_side
+from crm_core.ingest.checks import check_orders, check_side, repeated_order_totals
 from crm_core.ingest.columns import ORDER_ROLES, SIDE_REQUIRED, SIDE_ROLES, Role, name_candidates
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest.messages import disk_full, is_disk_full
 from crm_core.ingest.formats import sniff_formats
-from crm_core.ingest.mapping import ColumnSample, map_columns, missing_message, require_orders
+from crm_core.ingest.mapping import ColumnSample, map_columns, missing_message, require_orders, status_warning
 from crm_core.ingest.options import ColumnMapping, ReadOptions, Source
 from crm_core.ingest.presets import (
     BY_NAME, CONTACT_ROLES, EXTRA_KINDS, LINE_ROLES, Preset, detect_preset, finish_orders, kept_lines, merged_lines_note,
@@ -212,7 +212,9 @@ def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, f
             schema=TRANSACTION_SCHEMA,
             raw_text=table.raw_text,
             detected=detected,
-            warnings=(*merged, *table.warnings, *plan.warnings, *formats.warnings, *checked.warnings),
+            warnings=(*merged, *table.warnings, *plan.warnings, *_marked(parsed.marked, preset is not None),
+                      *formats.warnings, *checked.warnings,
+                      *(repeated_order_totals(checked.frame, plan) if preset is None else ())),
             notes=preset.notes if preset else (),
             what="orders",
             corrected=parsed.corrected,
@@ -225,6 +227,11 @@ def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, f
             lines = convert_lines(lines, checked.frame, checked.detected.get("currency") or "")
         report.source_lines, report.lines = parsed.source_rows, kept_lines(lines, checked.frame, pl.col(OK))
         return valid, report
+
+
+def _marked(marked: tuple[tuple[str, tuple[str, ...]], ...], preset: bool) -> list[str]:
+    """Warnings for the unread status columns whose rows beyond the sample mark cancellations or refunds."""
+    return [status_warning(column, list(examples), preset) for column, examples in marked]
 
 
 def _start(table: RawTable, preset: Preset | None) -> dict[str, Any]:

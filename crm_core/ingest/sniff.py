@@ -49,6 +49,25 @@ def sniff_encoding(head: bytes, tail: bytes = b"", complete: bool = True) -> str
     return "latin-1"
 
 
+def lying_bom(head: bytes, tail: bytes = b"", complete: bool = True) -> int:
+    """Length of a byte-order mark the bytes after it contradict (0: none, or one that tells the truth).
+
+    A UTF-8 mark before bytes that are not UTF-8 (a cp1252 file a tool marked as UTF-8: read as UTF-8, "Clé"
+    and "Clè" would both become "Cl?"), or a UTF-16 mark before text without a zero byte that is valid UTF-8
+    (a UTF-8 file a tool marked as UTF-16: read as UTF-16, every character is garbage)."""
+    if head.startswith(codecs.BOM_UTF8):
+        body = head[len(codecs.BOM_UTF8):]
+        fits = _is_utf8(body, at_start=True, final=complete) and _is_utf8(tail, at_start=False, final=True)
+        return 0 if fits else len(codecs.BOM_UTF8)
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return 0
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        body = head[2:4098]
+        if len(body) >= 4 and 0 not in body and _is_utf8(body, at_start=True, final=complete and len(head) <= 4098):
+            return 2
+    return 0
+
+
 def _utf16_without_bom(head: bytes) -> str | None:
     sample = head[:4096]
     half = len(sample) // 2
@@ -363,8 +382,12 @@ LOCAL_FORMATS = ("%d %b %Y", "%b %d %Y", "%d %b %y", "%Y %b %d")
 #: the date is the local calendar date as written.
 TIME_TAIL = (
     r"(?:[T\s]+\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[AaPp]\.?[Mm]\.?)?\s*"
-    r"(?:Z|UTC|GMT|[+-]\d{2}:?\d{2}|[A-Z]{2,5})?)$"
+    r"(?:Z|UTC|GMT|[+-]\d{2}:?\d{2}|[A-Z]{2,5})?"
+    # then a zone's name: "+0000 UTC" (Go), "America/New_York", "+05:30[Asia/Kolkata]" (Java)
+    r"(?:\s*(?:[A-Z]{2,5}|\[?[A-Za-z]+(?:/[A-Za-z0-9_+-]+)+\]?))?)$"
 )
+#: The day of the week that may come before a date (``Fri, 01 Mar 2024``, ``Friday, March 1, 2024``).
+WEEKDAY_HEAD = r"^(?i:mon|tue|wed|thu|fri|sat|sun)[a-zA-Z]*\.?,?\s+"
 _TIME_DIRECTIVES = re.compile(r"%[HIMSpfzZT]")
 
 _LABELS = {"%Y": "YYYY", "%y": "YY", "%m": "MM", "%d": "DD", "%b": "Mon", "%B": "Month"}
@@ -402,7 +425,9 @@ class DateFormat(NamedTuple):
     ``fmt`` is a strftime format (or ``excel-serial``); ``ambiguous`` is true
     when day and month could be swapped and no value decided it; ``alternative``
     is the swapped format then; ``rate`` is the share of sample values parsed;
-    ``tail`` says whether values carry a time after the date.
+    ``tail`` says whether values carry a time after the date; ``cells`` that the column is a workbook's
+    whose number and date cells are read as the workbook types them, ``fmt`` reading its text cells;
+    ``weekday`` that values start with the day of the week (``Fri, 01 Mar 2024``), removed before parsing.
     """
 
     fmt: str
@@ -411,11 +436,13 @@ class DateFormat(NamedTuple):
     rate: float = 1.0
     tail: bool = False
     padded_iso: bool = False
+    cells: bool = False
+    weekday: bool = False
 
 
 def date_tokens(values: pl.Series) -> pl.Series:
     """The date part of each value (time and time zone removed)."""
-    return values.cast(pl.String).str.strip_chars().str.replace(TIME_TAIL, "")
+    return values.cast(pl.String).str.strip_chars().str.replace(TIME_TAIL, "").str.replace(WEEKDAY_HEAD, "")
 
 
 def english_months(tokens: pl.Expr) -> pl.Expr:
@@ -472,6 +499,14 @@ def sniff_date_format(values: pl.Series, day_first_hint: bool = False, min_rate:
     if raw.is_empty():
         return None
     tokens = raw.str.replace(TIME_TAIL, "")
+    if float(tokens.str.contains(WEEKDAY_HEAD).sum()) >= 0.5 * len(tokens):  # "Fri, 01 Mar 2024": the weekday goes too
+        found = _sniff_tokens(raw, tokens.str.replace(WEEKDAY_HEAD, ""), day_first_hint, min_rate)
+        return found._replace(weekday=True, tail=True) if found is not None else None
+    return _sniff_tokens(raw, tokens, day_first_hint, min_rate)
+
+
+def _sniff_tokens(raw: pl.Series, tokens: pl.Series, day_first_hint: bool, min_rate: float) -> DateFormat | None:
+    """:func:`sniff_date_format` on values (``raw``) and their date parts (``tokens``)."""
     rates: dict[str, float] = {}
     for fmt in DATE_FORMATS:  # a format that reads every value cannot be beaten (ties go to the first)
         rates[fmt] = _plausible_rate(tokens, fmt)

@@ -17,7 +17,7 @@ import zipfile
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Union
 
@@ -102,6 +102,10 @@ class RawTable:
         columns. A fast path.
     unnumbered, first_line
         ``frame`` without ``__line``, and the line number of its first row.
+    cell_dates
+        For workbooks only: given a column, its cells read as the workbook types them, as dates (number and
+        date cells; text and blank cells null), row for row with ``frame``. Read again from the workbook when
+        asked: only for a date column that mixes typed and text cells.
     """
 
     frame: pl.LazyFrame
@@ -116,6 +120,7 @@ class RawTable:
     first_line: int = 2
     #: Size in bytes of the delimited text read (0 for other formats): large ones are read in batches.
     text_bytes: int = 0
+    cell_dates: Callable[[str], pl.Series] | None = None
 
     def rows(self) -> pl.LazyFrame:
         """The source columns without ``__line`` (numbering rows costs the CSV reader
@@ -359,7 +364,7 @@ def _open_text(path: Path, name: str, size: int, settings: _Settings, staging: _
         frame, raw_text = _whitespace_frame(*args)
         table = _finish_table(frame, layout.names, raw_text, detected)
         table.first_line = layout.first_line
-        table.warnings.extend(_repeated_names_warning(layout.repeated))
+        table.warnings.extend(_layout_warnings(layout, detected))
         return table
     frame, raw_text, scan = _delimited_frame(*args, delimiter=layout.delimiter, quote=settings.quote)
     if not settings.quote:
@@ -368,7 +373,7 @@ def _open_text(path: Path, name: str, size: int, settings: _Settings, staging: _
     table = _finish_table(frame, layout.names, raw_text, detected, head=scan({}) if head is None else head)
     table.typed, table.unnumbered, table.first_line = partial(scan, strict=True), scan({}), layout.first_line
     table.text_bytes = csv_path.stat().st_size
-    table.warnings.extend(_repeated_names_warning(layout.repeated))
+    table.warnings.extend(_layout_warnings(layout, detected))
     return table
 
 
@@ -416,6 +421,10 @@ def _utf8_text(path: Path, size: int, settings: _Settings, staging: _Staging, de
     """A UTF-8 file with the table (transcoded if needed) and its decoded first megabyte."""
     head, tail = _read_ends(path, size)
     complete = size <= SAMPLE_BYTES
+    skip = 0 if settings.encoding else sniff.lying_bom(head, tail, complete)
+    if skip:  # a byte-order mark the text contradicts: the text's own encoding, the mark left out
+        detected["ignored_bom"] = "UTF-8" if head.startswith(codecs.BOM_UTF8) else "UTF-16"
+        head = head[skip:]
     encoding = _encoding(settings.encoding) if settings.encoding else sniff.sniff_encoding(head, tail, complete)
     text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=complete)
     if sniff.looks_binary(head, text):
@@ -429,9 +438,9 @@ def _utf8_text(path: Path, size: int, settings: _Settings, staging: _Staging, de
     if not text or text.isspace() or re.fullmatch(r"\ufeff?sep=.\s*", text):
         raise IngestError(EMPTY_FILE)
     csv_path = path
-    if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig", "ascii") or _has_lone_cr(path):
+    if skip or codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig", "ascii") or _has_lone_cr(path):
         csv_path = staging.new(".csv")
-        _transcode(path, csv_path, encoding)
+        _transcode(path, csv_path, encoding, skip)
         text = _lf_line_ends(text)
     detected.update(format="csv", encoding=_encoding_label(encoding))
     return csv_path, text
@@ -471,6 +480,7 @@ class _Layout(NamedTuple):
     has_header: bool
     names: list[str]
     repeated: tuple[str, ...] = ()  # header names written more than once
+    ignored_sep: str | None = None  # Excel's "sep=" line named a delimiter no row holds
 
     @property
     def first_line(self) -> int:
@@ -481,8 +491,14 @@ class _Layout(NamedTuple):
 def _layout(text: str, name: str, settings: _Settings) -> _Layout:
     """Delimiter, header position and column names, from the decoded sample."""
     declared = re.match(r"^\ufeff?sep=(.)\r?\n", text)  # Excel's "sep=;" first line
-    delimiter = settings.delimiter or (declared.group(1) if declared else None)
-    delimiter = delimiter or sniff.sniff_delimiter(text, _delimiter_hint(name))
+    delimiter, ignored = settings.delimiter, None
+    if not delimiter and declared:  # honoured when rows hold it: a "sep=;" above comma-separated rows is wrong
+        body = sniff.first_lines(text[declared.end():], 50)
+        if any(declared.group(1) in line for line in body):
+            delimiter = declared.group(1)
+        else:
+            ignored = declared.group(1)
+    delimiter = delimiter or sniff.sniff_delimiter(text[declared.end():] if declared else text, _delimiter_hint(name))
     if delimiter != sniff.WHITESPACE and len(delimiter.encode("utf-8")) != 1:
         raise IngestError(f"The delimiter must be a single character such as , ; | or tab (got '{delimiter}').")
     rows = sniff.split_rows("\n".join(sniff.first_lines(text, 300)), delimiter)
@@ -501,7 +517,22 @@ def _layout(text: str, name: str, settings: _Settings) -> _Layout:
         width = max((len(row) for row in rows[header_index : header_index + 200]), default=1)
         names = [f"column_{i + 1}" for i in range(width)]
     _check_width(len(names))
-    return _Layout(delimiter, header_index, has_header, names, repeated)
+    return _Layout(delimiter, header_index, has_header, names, repeated, ignored)
+
+
+def _layout_warnings(layout: _Layout, detected: dict) -> list[str]:
+    """What the layout chose that the user should know: repeated names, a "sep=" line not followed, a
+    byte-order mark that did not fit the text."""
+    warnings = _repeated_names_warning(layout.repeated)
+    if detected.get("ignored_bom"):
+        warnings.append(f"The file starts with a {detected['ignored_bom']} byte-order mark, but its text is "
+                        f"{_encoding_label(detected.get('encoding', ''))}: it was read as such, the mark ignored. "
+                        "If accents look wrong, choose the encoding (CLI: --encoding).")
+    if layout.ignored_sep is not None:
+        shown = "tab" if layout.delimiter == "\t" else f"'{layout.delimiter}'"
+        warnings.append(f"The file's first line says sep={layout.ignored_sep} but no row holds a '{layout.ignored_sep}': "
+                        f"the rows were split by {shown}. If that's wrong, choose the delimiter (CLI: --delimiter).")
+    return warnings
 
 
 def _repeated_names_warning(repeated: tuple[str, ...]) -> list[str]:
@@ -523,11 +554,13 @@ def _delimiter_hint(name: str) -> str | None:
     return "\t" if lower.endswith(".tsv") or lower.endswith(".tab") else None
 
 
-def _transcode(source: Path, target: Path, encoding: str) -> None:
-    """Rewrite a text file as UTF-8 in chunks, every line end (CR, LF or CRLF) as LF."""
+def _transcode(source: Path, target: Path, encoding: str, skip: int = 0) -> None:
+    """Rewrite a text file as UTF-8 in chunks, every line end (CR, LF or CRLF) as LF (its first ``skip``
+    bytes, a byte-order mark that does not fit the text, left out)."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
     held = ""  # a CR at the end of a chunk may be the first half of CRLF
     with source.open("rb") as src, target.open("w", encoding="utf-8", newline="") as out:
+        src.seek(skip)
         while chunk := src.read(_CHUNK):
             piece = held + decoder.decode(chunk)
             held = "\r" if piece.endswith("\r") else ""
@@ -711,7 +744,10 @@ def _open_excel(path: Path, settings: _Settings, detected: dict) -> RawTable:
             raise IngestError(f"The workbook has no sheet named '{settings.sheet}'. Check the sheet name.") from error
     else:
         sheets = pl.read_excel(path, sheet_id=0, **options)
-    tables = {name: _sheet_table(frame) for name, frame in sheets.items() if frame.height}
+    hidden = set() if settings.sheet else _hidden_sheets(path) & {n for n, frame in sheets.items() if frame.height}
+    tables = {name: _sheet_table(frame) for name, frame in sheets.items() if frame.height and name not in hidden}
+    if not tables and hidden:  # only hidden sheets hold data: read them rather than nothing
+        tables, hidden = {name: _sheet_table(sheets[name]) for name in sheets if name in hidden}, set()
     if not tables:
         raise IngestError("Every sheet of the workbook is empty. Check you exported the right file.")
     score = settings.sheet_score or (lambda names: 0)
@@ -729,6 +765,8 @@ def _open_excel(path: Path, settings: _Settings, detected: dict) -> RawTable:
     raw_text = _joined_raw(frame.lazy(), names, ",", sheet=_TEXT if len(stacked) > 1 else None)
     table = _finish_table(frame.lazy().drop(_TEXT, strict=False), names, raw_text, detected, head=unnumbered)
     table.unnumbered, table.first_line = unnumbered, first_line
+    starts = [tables[n][3] + (1 if has_header else 0) for n in stacked]
+    table.cell_dates = lru_cache(maxsize=2)(partial(_cell_dates, path, stacked, starts, names, frame.height))
     if len(stacked) > 1:
         table.warnings.append(
             f"The sheets {', '.join(repr(n) for n in stacked)} have the same columns and were read as one table "
@@ -739,7 +777,54 @@ def _open_excel(path: Path, settings: _Settings, detected: dict) -> RawTable:
             f"The workbook has {len(tables)} sheets with data; sheet '{chosen}' was read. "
             "Pick another one with --sheet if needed."
         )
+    if hidden:
+        table.warnings.append(
+            f"The workbook's hidden sheets ({', '.join(repr(n) for n in sorted(hidden))}) were not read: they are "
+            "not what the workbook shows. Pick one with --sheet if it holds the orders."
+        )
     return table
+
+
+_SHEET_ENTRY = re.compile(rb"<(?:\w+:)?sheet\b[^>]*>")
+_SHEET_NAME = re.compile(rb"""\sname=["']([^"']*)["']""")
+_SHEET_STATE = re.compile(rb"""\sstate=["'](hidden|veryHidden)["']""")
+
+
+def _hidden_sheets(path: Path) -> set[str]:
+    """Names of the sheets an ``.xlsx`` workbook hides (``state="hidden"`` or ``"veryHidden"`` in
+    ``xl/workbook.xml``, its first 4 MB); none for other workbooks or when the part cannot be read."""
+    import html
+
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("xl/workbook.xml") as part:
+            text = part.read(4 * 1024**2)
+    except Exception:  # noqa: BLE001 - an .xls, or no such part: no sheet is known to be hidden
+        return set()
+    hidden = set()
+    for entry in _SHEET_ENTRY.findall(text):
+        name, state = _SHEET_NAME.search(entry), _SHEET_STATE.search(entry)
+        if name and state:
+            hidden.add(html.unescape(name.group(1).decode("utf-8", "replace")))
+    return hidden
+
+
+def _cell_dates(path: Path, sheets: list[str], starts: list[int], names: list[str], height: int,
+                column: str) -> pl.Series:
+    """``column``'s cells as the workbook types them, as dates: a number cell is its Excel serial day, a date
+    cell its date; text, blank and other cells are null. One column of each sheet read again, rows aligned
+    with the text read (same options: the sheet's used range decides the first row); all null if they
+    cannot be aligned."""
+    index = names.index(column)
+    options: dict[str, Any] = dict(
+        engine="calamine", has_header=False, drop_empty_rows=False, drop_empty_cols=False, raise_if_empty=False,
+        read_options={"dtypes": {index: "date"}, "header_row": None, "use_columns": [index]},
+    )
+    parts = [pl.read_excel(path, sheet_name=sheet, **options).to_series(0).slice(start)
+             for sheet, start in zip(sheets, starts)]
+    cells = pl.concat(parts) if parts else pl.Series([], dtype=pl.Date)
+    if cells.dtype != pl.Date or cells.len() != height:
+        return pl.Series(column, [None] * height, dtype=pl.Date)
+    return cells.alias(column)
 
 
 def _sheet_table(raw: pl.DataFrame) -> tuple[pl.DataFrame, list[str], bool, int]:

@@ -14,19 +14,15 @@ import polars as pl
 
 from crm_core.ingest.columns import DATE, ID, MONTH, NUMBER, TEXT
 from crm_core.ingest.formats import Formats
-from crm_core.ingest.mapping import ColumnPlan, ColumnSample
+from crm_core.ingest.mapping import NOT_A_SALE, ColumnPlan, ColumnSample
 from crm_core.ingest.numbers import classify, plainly_read, plainly_read_expr, resolve, simple_columns, simple_reading
 from crm_core.ingest.parse import (
     as_text, currency_mark_expr, date_expr, has_nul, id_expr, month_expr, number_expr, present, second_chance_date, text_expr,
+    typed_cell_date,
 )
-from crm_core.ingest.presets import bad
+from crm_core.ingest.presets import ambiguous, bad
 from crm_core.ingest.mapping import is_text as is_text_dtype
 from crm_core.ingest.source import EXTRA, LINE, RawTable
-
-
-def ambiguous(role: str) -> str:
-    """Name of the flag column: ``role``'s value could mean two numbers (true or null)."""
-    return f"__ambiguous_{role}"
 
 
 def _comma(role: str) -> str:
@@ -49,6 +45,8 @@ class Parsed(NamedTuple):
     bad_examples: dict[str, str]
     corrected: dict[str, int]
     detected: dict[str, Any]
+    #: Watched status columns (``plan.watch``) with the first values that mark a row as not a plain sale.
+    marked: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def source_rows(self) -> int:
@@ -87,11 +85,28 @@ def parse_values(
         parsed = table.rows().select(_expressions(plan, formats, sample.schema, nul)).collect(engine="streaming")
     if EXTRA in parsed.columns and parsed.get_column(EXTRA).null_count() == parsed.height:
         parsed = parsed.drop(EXTRA)  # no row has more fields than the header (a count kept with the column: free)
+    parsed, marked = _marked(plan, parsed)
     parsed = parsed.select(pl.int_range(table.first_line, table.first_line + pl.len(), dtype=pl.Int64).alias(LINE), pl.all())
     parsed, numbers = _resolve_numbers(table, sample, plan, formats, parsed, whole_column)
+    parsed = _typed_cells(table, plan, formats, parsed, detected)
     parsed, bad_examples = _second_chance(table, sample, plan, formats, parsed)
     detected.update(numbers.detected)
-    return Parsed(parsed, {**numbers.examples, **bad_examples}, numbers.corrected, detected)
+    return Parsed(parsed, {**numbers.examples, **bad_examples}, numbers.corrected, detected, marked)
+
+
+def _mark(index: int) -> str:
+    return f"__marks_{index}"
+
+
+def _marked(plan: ColumnPlan, parsed: pl.DataFrame) -> tuple[pl.DataFrame, tuple[tuple[str, tuple[str, ...]], ...]]:
+    """The watched status columns' values that mark rows as not plain sales (first three distinct), and
+    ``parsed`` without the columns that carried them."""
+    found = []
+    for index, column in enumerate(plan.watch):
+        values = parsed.get_column(_mark(index)).drop_nulls()
+        if values.len():
+            found.append((column, tuple(values.unique(maintain_order=True).head(3).to_list())))
+    return parsed.drop([_mark(index) for index in range(len(plan.watch))]), tuple(found)
 
 
 def _reader_types(sample: ColumnSample, plan: ColumnPlan, formats: Formats) -> dict[str, pl.DataType]:
@@ -138,6 +153,9 @@ def _expressions(plan: ColumnPlan, formats: Formats, schema: pl.Schema, nul: boo
             expressions.append(month_expr(as_text(column, dtype), formats.months[key]).alias(key))
     if EXTRA in schema:  # rows with more fields than the header: check_orders rejects them
         expressions.append(pl.col(EXTRA))
+    for index, column in enumerate(plan.watch):  # unread status columns: rows beyond the sample may mark refunds
+        status = pl.col(column).cast(pl.String).str.strip_chars()
+        expressions.append(pl.when(status.str.contains(NOT_A_SALE)).then(status).alias(_mark(index)))
     if formats.currency_marks:
         expressions.append(currency_mark_expr(plan.columns["amount"]).alias("__mark"))
     return expressions
@@ -274,6 +292,23 @@ def _first_unreadable(raw: pl.DataFrame, key: str, unreadable: pl.Series) -> str
         return ""
     found = raw.filter(pl.col("__pos").is_in(unreadable.arg_true().implode())).get_column(f"__raw_{key}").drop_nulls()
     return str(found[0]) if found.len() else ""
+
+
+def _typed_cells(table: RawTable, plan: ColumnPlan, formats: Formats, parsed: pl.DataFrame,
+                 detected: dict[str, Any]) -> pl.DataFrame:
+    """A workbook's date column mixing number or date cells with text dates: each number or date cell is
+    read as the workbook types it (a number cell is an Excel serial day: unambiguous), the text cells in the
+    column's text notation. ``detected["date_cells"]`` counts the dates read from typed cells."""
+    for key in plan.of_kind(DATE):
+        fmt = formats.dates.get(key)
+        if fmt is None or not fmt.cells or table.cell_dates is None:
+            continue
+        column = plan.columns[key]
+        text = table.frame.select(pl.col(column).cast(pl.String)).collect().to_series()
+        typed = pl.select(typed_cell_date(pl.lit(text), pl.lit(table.cell_dates(column)))).to_series()
+        parsed = parsed.with_columns(pl.coalesce(pl.lit(typed), pl.col(key)).alias(key))
+        detected["date_cells"] = detected.get("date_cells", 0) + typed.len() - typed.null_count()
+    return parsed
 
 
 def _second_chance(
