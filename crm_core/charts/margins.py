@@ -12,6 +12,7 @@ still push the margins themselves when they need more room (``margin.autoexpand`
 from __future__ import annotations
 
 import datetime as dt
+import html
 import math
 import re
 from collections.abc import Iterable
@@ -33,6 +34,9 @@ _WIDTHS = dict(zip(
      222, 500, 222, 833, 556, 556, 556, 556, 333, 500, 278, 556, 500, 722, 500, 500, 500, 334, 260, 334, 584, 556,
      584), strict=True))
 _OTHER = 650
+#: Most pixels the side margins may take together (a half-width chart is ~400 px wide); longer labels are left
+#: to Plotly's automargin, which keeps the plot a share of the width.
+_MOST_PX = 250
 _MINUS = "\u2212"  # Plotly's minus sign
 _FONT_PX = 13
 _WIDER = 1.08
@@ -48,7 +52,7 @@ _TAGS = re.compile(r"<[^>]+>")
 
 def label_width(text: str) -> tuple[float, int]:
     """(width in pixels, lines) of a tick label at the template's tick font; ``<br>`` breaks lines."""
-    lines = [_TAGS.sub("", line) for line in re.split(r"<br\s*/?>", str(text))]
+    lines = [html.unescape(_TAGS.sub("", line)) for line in re.split(r"<br\s*/?>", str(text))]
     return max((sum(map(_char_px, line)) for line in lines), default=0.0), len(lines)
 
 
@@ -81,6 +85,16 @@ def _values(trace: Any, letter: str) -> list:
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
         and math.isfinite(float(value))
+
+
+def _as_number(value: Any) -> Any:
+    """A numeric string as the number Plotly reads it as (its axis is linear, not a category one)."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _is_date(value: Any) -> bool:
@@ -129,8 +143,9 @@ def _date_labels(values: Iterable, axis: Any) -> tuple[list[str], int]:
     form = axis.tickformat
     if not form:  # Plotly's automatic dates: "Jan 2025" over months, else day and month over the year
         dates = sorted(_as_date(value) for value in values if value is not None)
-        months = len(dates) > 1 and (dates[-1] - dates[0]).days > 62
-        return (["Sep 2025"], 1) if months else (["Sep 30"], 2)
+        if len(dates) < 2 or (dates[-1] - dates[0]).days <= 62:
+            raise ValueError("days over a year's line: Plotly may turn them")
+        return ["Sep 2025"], 1
     sample = dt.date(2025, 9, 30)
     try:
         text = sample.strftime(form.replace("%-", "%"))
@@ -149,29 +164,32 @@ def _as_date(value: Any) -> dt.date:
     return dt.date.fromisoformat(str(value)[:10] if len(str(value)) >= 10 else f"{str(value)[:7]}-01")
 
 
-def _axis_extent(fig: go.Figure, name: str, traces: list) -> tuple[float, float]:
-    """Pixels an axis' labels and title take across it (width for a y axis, height for an x axis), and how
-    far past the plot's end its last label may reach (half a label, for numbers and dates)."""
+def _axis_extent(fig: go.Figure, name: str, traces: list) -> tuple[float, tuple[str, float]]:
+    """Pixels an axis' labels and title take across it (width for a y axis, height for an x axis), and the
+    side and pixels its labels may reach past the plot's end (half a number at the end, or turned labels)."""
     axis = fig.layout[name]
     letter = name[0]
     if axis.visible is False:
-        return 0.0, 0.0
+        return 0.0, ("r", 0.0)
     labels: list[str] = []
     lines = 1
     centred = False
-    values = [v for trace in traces for v in _values(trace, letter)]
+    values = [_as_number(v) for trace in traces for v in _values(trace, letter)]
     if axis.ticktext is not None:
         labels = [str(text) for text in axis.ticktext]
     elif axis.type == "category" or any(isinstance(v, str) and not _is_date(v) for v in values):
-        labels = [str(v) for v in values if v is not None]
+        labels = list(dict.fromkeys(str(v) for v in values if v is not None))
         centred = False
     elif axis.type == "date" or (values and all(_is_date(v) for v in values if v is not None)):
         labels, lines = _date_labels(values, axis)
     else:
         numbers = [float(v) for v in values if _is_number(v)]
         centred = True
-        if numbers or axis.range is not None:
-            labels = _number_labels(min(numbers, default=0.0), max(numbers, default=1.0), axis)
+        given = [v for trace in traces for v in np.asarray(getattr(trace, letter, None) if getattr(trace, letter, None)
+                                                           is not None else [], dtype=object).ravel() if _is_number(_as_number(v))]
+        if not given and axis.range is None and not any(trace.type == "histogram" for trace in traces):
+            raise ValueError("no numbers on this axis: Plotly picks its range")
+        labels = _number_labels(min(numbers, default=0.0), max(numbers, default=1.0), axis)
     if axis.showticklabels is False:
         labels = []
     sizes = [label_width(label) for label in labels] or [(0.0, 0)]
@@ -184,8 +202,17 @@ def _axis_extent(fig: go.Figure, name: str, traces: list) -> tuple[float, float]
     else:
         slant = math.radians(angle)
         across = lines * _LINE_PX if angle == 0 else width * math.sin(slant) + _LINE_PX * math.cos(slant)
-    overhang = width / 2 - 8 if centred and angle == 0 else 0.0
-    return across + _TICK_PX + (_TITLE_PX if title else 0), overhang
+    scale = (axis.tickfont.size or _FONT_PX) / _FONT_PX if axis.tickfont is not None else 1.0
+    width, across = width * scale, across * scale
+    if angle == 0 and not centred and labels:  # categories: the end ones centred in slots of 300 px / n at least
+        ends = max(label_width(labels[0])[0], label_width(labels[-1])[0]) * scale
+        overhang = ("r", ends / 2 - 150 / len(labels) + 2)
+    elif angle == 0:
+        overhang = ("r", width / 2 + 2 if centred else 0.0)
+    else:  # turned labels run from their tick towards the side they lean to
+        overhang = ("l" if float(axis.tickangle) < 0 else "r", width * math.cos(math.radians(angle)) + 4)
+    title_scale = ((axis.title.font.size or 15) / 15) if title and axis.title.font is not None else 1.0
+    return across + _TICK_PX * scale + (_TITLE_PX * title_scale if title else 0), overhang
 
 
 def _colorbar_width(traces: list) -> float:
@@ -226,11 +253,12 @@ def _edge(fig: go.Figure, name: str) -> str | None:
 
 
 def _may_turn(axis: Any, traces: list) -> bool:
-    """Whether Plotly may turn this x axis' labels to fit them (its automatic angle): left to its automargin."""
-    if axis.plotly_name[0] != "x" or _is_number(axis.tickangle):
+    """Whether this x axis' categories may not fit side by side in a half-width chart: Plotly then turns them
+    (its automatic angle) or lets the end ones reach far out (an angle of 0): left to its automargin."""
+    if axis.plotly_name[0] != "x" or (_is_number(axis.tickangle) and float(axis.tickangle) != 0):
         return False
     labels = {str(v) for trace in traces for v in _values(trace, "x") if isinstance(v, str) and not _is_date(v)}
-    return sum(label_width(label)[0] + 12 for label in labels) > 560
+    return sum(label_width(label)[0] + 12 for label in labels) > 300
 
 
 def settle_margins(fig: go.Figure) -> None:
@@ -243,12 +271,15 @@ def settle_margins(fig: go.Figure) -> None:
     traces = [trace for trace in fig.data if trace.type in _CARTESIAN]
     if not traces or len(traces) != len(fig.data):
         return
+    legend = fig.layout.legend
+    if _is_number(legend.x) and float(legend.x) > 1:
+        return  # a legend beside the plot takes the right margin: left to Plotly
     try:
         settled, need = _plan(fig, traces)
     except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError):
         return
-    if not settled:
-        return
+    if not settled or need["l"] + need["r"] > _MOST_PX:
+        return  # labels too long for a half-width chart: Plotly shares the room out itself
     margin = fig.layout.margin
     current = {"l": margin.l, "r": margin.r, "t": margin.t, "b": margin.b}
     template = fig.layout.template.layout.margin if fig.layout.template is not None else None
@@ -273,14 +304,16 @@ def _plan(fig: go.Figure, traces: list) -> tuple[list[str], dict[str, float]]:
         ref = name[0] + name[5:]
         on_axis = [trace for trace in traces if (getattr(trace, f"{name[0]}axis", None) or name[0]) == ref]
         if _may_turn(axis, on_axis):
-            continue
+            return [], need  # Plotly lays this figure out twice anyway: all of it is left to its automargin
         settled.append(name)
         side = _edge(fig, name)
         if side is not None:  # an axis inside the figure (a subplot's) takes room from the gap, not a margin
-            across, overhang = _axis_extent(fig, name, on_axis)
+            across, (beside, reach) = _axis_extent(fig, name, on_axis)
             need[side] = max(need[side], across)
-            if name[0] == "x" and side in ("b", "t"):  # the last tick's label is centred on the plot's edge
-                need["r"] = max(need["r"], overhang)
+            if name[0] == "x":  # the last tick's label is centred on the plot's edge, turned ones lean out
+                need[beside] = max(need[beside], reach)
+                if not _is_number(axis.tickangle) or float(axis.tickangle) == 0:
+                    need["l"] = max(need["l"], reach)  # the first one too
     if settled:
         need["r"] = max(need["r"], _colorbar_width(traces))
     return settled, need
