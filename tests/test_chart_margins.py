@@ -93,4 +93,4 @@ def test_clv_bins_are_round_and_count_every_customer(values):
     assert counts.sum() == len(values) and len(starts) <= 41
     assert starts[0] <= min(values) and starts[-1] + width > max(values)
     mantissa = width / 10 ** np.floor(np.log10(width))
-    assert round(mantissa, 6) in (1.0, 2.0, 2.5, 5.0)
+    assert round(mantissa, 6) in (1.0, 2.0, 5.0)

@@ -59,3 +59,37 @@ def test_settled_margins_hold_what_automargin_made_room_for():
         playwright.stop()
     assert checked >= 20, checked  # the builders' figures were compared, not skipped
     assert not short, json.dumps(short)
+
+
+def test_clv_bins_are_the_bins_plotly_draws():
+    """Lifetime's CLV histogram is counted in Python (a few bars sent, not every customer's value): the same
+    bars Plotly's own histogram drew, for values with and without zeros, whole numbers and a narrow spread."""
+    import numpy as np
+    from playwright.sync_api import sync_playwright
+    from plotly.offline import get_plotlyjs
+
+    from crm_core.charts.lifetime import _bins
+
+    rng = np.random.default_rng(7)
+    spread = np.minimum(rng.exponential(200, 3000), 1800.0)
+    with_zeros = spread.copy()
+    with_zeros[:400] = 0.0
+    samples = [spread, with_zeros, np.round(spread), rng.uniform(10.0, 10.9, 500), np.array([3.0, 3.0, 3.0])]
+    playwright = sync_playwright().start()
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        page = browser.new_page()
+        page.set_content("<html><body><div id='h'></div></body></html>")
+        page.add_script_tag(content=get_plotlyjs())
+        for values in samples:
+            drawn = page.evaluate("""async values => {
+              await Plotly.newPlot('h', [{type: 'histogram', x: values, nbinsx: 40}]);
+              const bins = document.getElementById('h').calcdata[0];
+              return {centres: bins.map(bin => bin.p), counts: bins.map(bin => bin.s)};
+            }""", values.tolist())
+            starts, width, counts = _bins(values, 40)
+            assert counts.tolist() == drawn["counts"]
+            assert np.allclose(starts + width / 2, drawn["centres"])
+    finally:
+        browser.close()
+        playwright.stop()
