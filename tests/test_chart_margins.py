@@ -50,3 +50,47 @@ def test_the_currency_widens_the_left_margin_once(locale):
     assert fig.layout.margin.l == widened
     with_currency(fig, "", locale)
     assert fig.layout.margin.l == plain
+
+
+def test_every_axis_is_settled_with_room_for_its_longest_label():
+    """Margins from the figure's own labels, automargin off (tests/test_chart_margins_browser.py checks them
+    against Plotly's own)."""
+    import plotly.graph_objects as go
+
+    from crm_core.charts.margins import label_width, settle_margins
+
+    long_name = "A rather long segment name"
+    fig = go.Figure(go.Bar(x=[1200.0, 90_000.0], y=[long_name, "B"], orientation="h"))
+    fig.update_layout(template="crm", margin=dict(l=10, r=10, t=60, b=10))
+    fig.update_xaxes(title_text="Revenue", tickformat=",.0f")
+    settle_margins(fig)
+    assert fig.layout.xaxis.automargin is False and fig.layout.yaxis.automargin is False
+    assert fig.layout.margin.l >= label_width(long_name)[0] + 10
+    assert fig.layout.margin.b >= 18 + 19  # one line of numbers and the axis title
+    assert fig.layout.margin.r >= label_width("90,000")[0] / 2  # the last number is centred on the edge
+
+
+def test_figures_the_estimate_cannot_read_are_left_to_plotly():
+    import plotly.graph_objects as go
+
+    from crm_core.charts.margins import settle_margins
+
+    crowded = go.Figure(go.Bar(x=[f"Product number {index}" for index in range(15)], y=list(range(15))))
+    empty = go.Figure(go.Bar(x=["a", "b"], y=[None, None]))
+    pie = go.Figure(go.Pie(labels=["a", "b"], values=[1, 2]))
+    for fig in (crowded, empty, pie):
+        settle_margins(fig)
+        assert fig.layout.xaxis.automargin is None and fig.layout.margin.l is None
+
+
+@pytest.mark.parametrize("values", [[0.0, 1.0, 2.0, 1800.0], [5.0, 5.0], [0.0, 40.0], [3.2, 7.9, 120.5]])
+def test_clv_bins_are_round_and_count_every_customer(values):
+    import numpy as np
+
+    from crm_core.charts.lifetime import _bins
+
+    starts, width, counts = _bins(np.array(values), 40)
+    assert counts.sum() == len(values) and len(starts) <= 41
+    assert starts[0] <= min(values) and starts[-1] + width > max(values)
+    mantissa = width / 10 ** np.floor(np.log10(width))
+    assert round(mantissa, 6) in (1.0, 2.0, 5.0)

@@ -162,8 +162,11 @@ def money_axes(fig: go.Figure) -> list[str]:
 def with_currency(fig: go.Figure, currency: str = "", locale: str = "en", extra_axes: Iterable[str] = ()) -> None:
     """The view's number format on ``fig``: locale separators, and the currency on every money axis.
 
-    ``extra_axes`` are money axes of figures built without :func:`money_axis`.
+    ``extra_axes`` are money axes of figures built without :func:`money_axis`. The margins are then set for
+    the labels as they will read (:func:`crm_core.charts.margins.settle_margins`: one drawing pass in the browser).
     """
+    from crm_core.charts.margins import settle_margins
+
     fig.update_layout(separators=fmt.plotly_separators(locale))
     for axis in extra_axes:
         money_axis(fig, axis)
@@ -173,3 +176,4 @@ def with_currency(fig: go.Figure, currency: str = "", locale: str = "en", extra_
         left = fig.layout.meta.get(FIXED_LEFT) if isinstance(fig.layout.meta, dict) else None
         if axis == "y" and left is not None:  # fixed margins (no automargin): room for the currency too
             fig.update_layout(margin_l=left + round(sum(map(len, affixes.values())) * _TICK_CHAR_PX))
+    settle_margins(fig)
