@@ -564,3 +564,24 @@ def test_top_customers_and_their_share():
     assert top["customer_id"].to_list() == ["a", "b"]  # ties broken by id
     assert sentence == "The top 2 of 4 customers bring 80% of the period's net revenue."  # 80 / 100
     assert top_customers(summary.head(0), 5)[1].startswith("No net revenue")
+
+
+@pytest.mark.timeout(900)
+def test_spark_table_bucketed_by_customer_gives_the_same_figures_without_a_shuffle_by_customer(spark, tmp_path):
+    """A table bucketed by customer (as a Spark warehouse keeps orders, and the bench does) gives the file path's
+    figures, and Spark groups and sorts each customer's lines where they lie: no exchange by customer in the plan."""
+    folder = tmp_path / "bucketed"
+    (spark.createDataFrame(SMALL.to_arrow()).repartition(2, "customer_id").write.bucketBy(2, "customer_id")
+     .sortBy("customer_id", "order_date").option("path", str(folder)).saveAsTable("small_load"))
+    spark.sql("DROP TABLE small_load")
+    columns = ", ".join(f"`{field.name}` {field.dataType.simpleString()}" for field in spark.read.parquet(str(folder)).schema)
+    spark.sql(f"CREATE TABLE small_bucketed ({columns}) USING parquet CLUSTERED BY (customer_id) INTO 2 BUCKETS "
+              f"LOCATION '{folder}'")
+    warehouse = Warehouse(WarehouseSource("local[2]", table="small_bucketed"), backend=ibis.pyspark.connect(spark))
+    check_every_figure(warehouse, SMALL, D(2024, 2, 29))
+    from crm_core.engines import figures
+
+    sql = warehouse.backend.compile(figures.clv_data(warehouse.tx, D(2024, 2, 29), sorted_lines=True).as_table())
+    plan = spark.sql(sql)._jdf.queryExecution().executedPlan().toString()
+    assert "Bucketed: true" in plan
+    assert "Exchange hashpartitioning(customer_id" not in plan
