@@ -166,6 +166,7 @@ ALLOWED_FORMAT_SPECS = {
     "crm_core/clv/validation.py": "model-choice explanations (likelihoods, errors)",
     "crm_core/clv/settings.py": "data-sufficiency problems",
     "crm_core/charts/sparkline.py": "SVG coordinates of the cards' small charts (never shown as text)",
+    "crm_core/charts/margins.py": "tick labels as Plotly will write them, only to measure their width (never shown)",
 }
 FORMAT_SPEC = re.compile(r"""f["'].*\{[^}]*:(,|\.\d+f|\.\d+%)""")
 #: Plotly placeholders in an f-string (``%{{y:,.0f}}``): Plotly writes them with the figure's separators.
@@ -219,6 +220,7 @@ ALLOWED_DATE_FORMATS = {
     "crm_core/drivers.py": "ISO month keys of first-order cohorts (data)",
     "crm_core/charts/lifetime.py": "month labels of cohort rows, built in a Polars expression",
     "crm_core/findings.py": "month labels of the cohort table, built in a Polars expression",
+    "crm_core/charts/margins.py": "date tick labels as Plotly will write them, only to measure their width (never shown)",
 }
 #: ``{day:%d %b %Y}`` in an f-string or a ``strftime`` call.
 DATE_FORMAT = re.compile(r"""f["'].*\{[^}{]*:%[a-zA-Z]|strftime\(""")
