@@ -12,11 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import polars as pl
 import pytest
 from hostile import sweep
+from ingest_helpers import read_checked
 
-from crm_core.ingest import REASONS, IngestError, IngestReport, read_orders
+from crm_core.ingest import IngestError
 from crm_core.ingest.messages import MAX_MESSAGE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,20 +25,11 @@ BASE_REVENUE = round(sum(float(amount) for _, _, amount in BASE), 2)
 BASE_DATES = [dt.date.fromisoformat(day) for _, day, _ in BASE]
 
 
-def _read(path: Path) -> tuple[pl.DataFrame, IngestReport]:
-    tx, report = read_orders(path)
-    frame = tx.collect()
-    assert report.rows_read == report.rows_valid + report.rows_rejected
-    assert report.rows_rejected == sum(report.rejected_by_reason().values())
-    assert report.rows_valid == frame.height
-    assert report.rejected.get_column("line").null_count() == 0
-    assert set(report.rejected.get_column("reason")) <= set(REASONS)
-    return frame, report
 
 
 def _refused(path: Path, match: str) -> str:
     with pytest.raises(IngestError, match=match) as error:
-        _read(path)
+        read_checked(path)
     message = str(error.value)
     assert "\n" not in message and len(message) <= MAX_MESSAGE
     return message
@@ -52,7 +43,7 @@ def made(tmp_path):
 @pytest.mark.parametrize("name", ["utf16le_bom.csv", "utf16be_bom.csv", "utf8bom_semicolon.csv", "quoted_newlines.csv",
                                   "two_digit_years.csv", "really_xlsx.csv", "serial_dates.xlsx", "lying_dimension.xlsx"])
 def test_honest_files_in_unusual_clothes_read_every_row_exactly(made, name):
-    frame, report = _read(made(name))
+    frame, report = read_checked(made(name))
     assert report.rows_rejected == 0
     assert round(frame.get_column("amount").sum(), 2) == BASE_REVENUE
     assert frame.get_column("order_date").to_list() == BASE_DATES
@@ -60,7 +51,7 @@ def test_honest_files_in_unusual_clothes_read_every_row_exactly(made, name):
 
 
 def test_nul_bytes_inside_a_line_reject_that_row_not_the_file(made):
-    frame, report = _read(made("nul_inside.csv"))
+    frame, report = read_checked(made("nul_inside.csv"))
     assert report.rejected_by_reason() == {"unreadable customer id": 1, "unparseable amount": 1}
     assert report.rejected.get_column("line").to_list() == [3, 5]
     assert not frame.get_column("customer_id").str.contains("\x00", literal=True).any()  # never a customer of its own
@@ -75,7 +66,7 @@ def test_a_data_line_longer_than_the_sample_is_refused_before_reading(tmp_path):
 def test_old_mac_line_ends_are_not_a_long_line(tmp_path):
     path = tmp_path / "mac.csv"
     path.write_bytes(sweep._csv_text(sweep.base_rows() * 125).replace("\n", "\r").encode())  # > 1 MB, CR only
-    _, report = _read(path)
+    _, report = read_checked(path)
     assert report.rows_read == 30_000
 
 
@@ -97,7 +88,7 @@ def test_twenty_thousand_columns_are_refused_in_one_line(made):
 
 
 def test_a_header_repeated_mid_file_is_rejected_as_such(made):
-    frame, report = _read(made("header_repeated.csv"))
+    frame, report = read_checked(made("header_repeated.csv"))
     assert report.rejected_by_reason() == {"repeated header": 1}
     assert report.rejected.row(0, named=True) == {"line": 122, "raw": "customer_id,order_date,amount",
                                                   "reason": "repeated header"}
@@ -109,20 +100,20 @@ def test_a_repeated_header_with_a_byte_order_mark_is_rejected_as_such(tmp_path):
     path = tmp_path / "concat.csv"
     path.write_bytes(b"\xef\xbb\xbf" + sweep._csv_text(BASE[:120]).encode() + b"\xef\xbb\xbf"
                      + sweep._csv_text(BASE[120:]).encode())
-    _, report = _read(path)
+    _, report = read_checked(path)
     assert report.rejected_by_reason() == {"repeated header": 1}
 
 
 def test_two_columns_with_one_name_are_named_in_a_warning(tmp_path):
     path = tmp_path / "dup.csv"
     path.write_text(sweep._csv_text([[c, d, a, "0"] for c, d, a in BASE], ["customer_id", "order_date", "amount", "amount"]))
-    frame, report = _read(path)
+    frame, report = read_checked(path)
     assert round(frame.get_column("amount").sum(), 2) == BASE_REVENUE  # the first one
     assert any("Several columns have the same name ('amount')" in warning for warning in report.warnings)
 
 
 def test_every_amount_notation_is_read_exactly_or_rejected(made):
-    frame, report = _read(made("mixed_notations.csv"))
+    frame, report = read_checked(made("mixed_notations.csv"))
     by_customer = dict(zip(frame.get_column("customer_id"), frame.get_column("amount")))
     expected = dict(sweep.NOTATIONS, **{'"1.234,56"': 1234.56})  # unambiguous decimal comma: read as written
     for index, value in enumerate(expected.values()):
@@ -132,13 +123,13 @@ def test_every_amount_notation_is_read_exactly_or_rejected(made):
 
 
 def test_mixed_date_notations_say_which_format_was_used(made):
-    _, report = _read(made("mixed_dates.csv"))
+    _, report = read_checked(made("mixed_dates.csv"))
     assert report.rejected_by_reason() == {"unparseable date": 180}
     assert any("180 dates in column 'order_date' could not be read as YYYY-MM-DD" in w for w in report.warnings)
 
 
 def test_time_zones_and_dst_gaps_keep_the_date_as_written(made):
-    frame, report = _read(made("timezones_dst.csv"))
+    frame, report = read_checked(made("timezones_dst.csv"))
     assert report.rows_rejected == 0
     assert frame.get_column("order_date").head(6).to_list() == [
         dt.date(2024, 3, 10), dt.date(2024, 3, 31), dt.date(2024, 11, 3), dt.date(2024, 3, 1), dt.date(2024, 6, 1),
@@ -146,26 +137,26 @@ def test_time_zones_and_dst_gaps_keep_the_date_as_written(made):
 
 
 def test_negative_quantities_are_returns(made):
-    frame, report = _read(made("negative_qty.csv"))
+    frame, report = read_checked(made("negative_qty.csv"))
     assert report.negative_amount_rows == 24 and report.rows_rejected == 0
     assert frame.get_column("amount").head(1).to_list() == [-float(BASE[0][2])]
 
 
 def test_future_dates_are_kept_and_named(made):
-    frame, report = _read(made("future_dates.csv"))
+    frame, report = read_checked(made("future_dates.csv"))
     assert frame.get_column("order_date").max() == dt.date(2099, 12, 31)
     assert any("2 orders are dated in the future (latest 2099-12-31)" in warning for warning in report.warnings)
 
 
 def test_ids_keep_leading_zeros_and_blank_ids_are_missing(made):
-    frame, report = _read(made("id_quirks.csv"))
+    frame, report = read_checked(made("id_quirks.csv"))
     ids = set(frame.get_column("customer_id"))
     assert "00123" in ids and "0001" in ids and "123" not in ids
     assert report.rejected_by_reason() == {"missing customer id": 7}
 
 
 def test_excel_float_ids_lose_their_dot_zero_and_text_dates_are_read(made):
-    frame, report = _read(made("text_dates_float_ids.xlsx"))
+    frame, report = read_checked(made("text_dates_float_ids.xlsx"))
     ids = frame.get_column("customer_id").to_list()
     assert "101" in ids and "00001" in ids and not any(i.endswith(".0") for i in ids)
     assert report.rejected_by_reason() == {"missing customer id": 1}  # the whitespace-only id
@@ -173,7 +164,7 @@ def test_excel_float_ids_lose_their_dot_zero_and_text_dates_are_read(made):
 
 
 def test_excel_formulas_with_results_and_date_cells_are_read(made):
-    frame, report = _read(made("cached_formulas.xlsx"))
+    frame, report = read_checked(made("cached_formulas.xlsx"))
     assert report.rows_rejected == 0 and not any("could not be read" in w for w in report.warnings)
     assert round(frame.get_column("amount").sum(), 2) == BASE_REVENUE
     assert frame.get_column("order_date").to_list() == BASE_DATES
@@ -182,7 +173,7 @@ def test_excel_formulas_with_results_and_date_cells_are_read(made):
 def test_excel_number_cells_with_three_decimals_are_not_ambiguous(tmp_path):
     """A number cell is a number: 1.234 in a workbook is 1.234 (as text in a CSV it could mean 1234)."""
     rows = [["A", "2024-01-05", 1.234], ["B", "2024-01-06", 12.5], ["C", "2024-01-07", 2.125]]
-    frame, report = _read(sweep._openpyxl_book(tmp_path / "three.xlsx", [sweep.HEADER, *rows]))  # noqa: SLF001
+    frame, report = read_checked(sweep._openpyxl_book(tmp_path / "three.xlsx", [sweep.HEADER, *rows]))  # noqa: SLF001
     assert frame.get_column("amount").to_list() == [1.234, 12.5, 2.125] and report.rows_rejected == 0
 
 
@@ -213,11 +204,11 @@ def test_cli_summary_contract_on_every_sweep_file(tmp_path):
 
 def test_batched_reads_give_the_same_new_warnings_and_reasons(made, monkeypatch):
     """Large files are read in batches (CRM_INGEST_BATCH_MB): future dates, repeated headers and NUL bytes alike."""
-    whole = {name: _read(made(name))[1] for name in ("future_dates.csv", "header_repeated.csv", "nul_inside.csv")}
+    whole = {name: read_checked(made(name))[1] for name in ("future_dates.csv", "header_repeated.csv", "nul_inside.csv")}
     monkeypatch.setenv("CRM_INGEST_BATCH_MB", "0")
     monkeypatch.setenv("CRM_INGEST_BATCH_ROWS", "50")
     for name, report in whole.items():
-        _, batched = _read(made(name))
+        _, batched = read_checked(made(name))
         assert batched.detected.get("read_in_batches", 0) > 1, name
         assert batched.rejected_by_reason() == report.rejected_by_reason(), name
         assert [w for w in batched.warnings if "future" in w] == [w for w in report.warnings if "future" in w], name
