@@ -94,3 +94,48 @@ def test_clv_bins_are_round_and_count_every_customer(values):
     assert starts[0] <= min(values) and starts[-1] + width > max(values)
     mantissa = width / 10 ** np.floor(np.log10(width))
     assert round(mantissa, 6) in (1.0, 2.0, 5.0)
+
+
+def test_a_title_broken_into_lines_gets_room_for_each_line():
+    """A y title on two lines (``<br>``) needs a second line's height beside the tick labels, not one line's."""
+    import plotly.graph_objects as go
+
+    from crm_core.charts.margins import settle_margins
+
+    def left(title: str) -> int:
+        fig = go.Figure(go.Scatter(x=[1.0, 2.0], y=[10.0, 20.0]))
+        fig.update_layout(template="crm", margin=dict(l=10, r=10, t=60, b=10))
+        fig.update_yaxes(title_text=title)
+        settle_margins(fig)
+        assert fig.layout.yaxis.automargin is False
+        return fig.layout.margin.l
+
+    assert left("Second difference:<br>more days since last purchase") >= left("Second difference") + 19
+
+
+def test_the_customer_maps_axis_titles_fit_along_their_axes():
+    """Two long feature names made the map's y title longer than the map is high: cut at both ends, over the title."""
+    from crm_core.charts.margins import label_width
+    from crm_core.charts.segments import PCA_TITLE_CHARS, pca_figure
+    from crm_core.charts.theme import with_currency
+    from crm_core.charts.text import plain_text
+    from crm_core.clusters import ClusterResult
+
+    x_title = "more orders and more spend → right"
+    y_title = "more days since last purchase and more days since first purchase → up"
+    result = ClusterResult(
+        assignments=pl.DataFrame(), curve=pl.DataFrame({"k": [2, 3], "silhouette": [0.4, 0.5]}), best_k=2, k=2,
+        method="k-means", profile=pl.DataFrame({"cluster": [1, 2], "cluster_name": ["High value", "Low value"]}),
+        pca=pl.DataFrame({"pc1": [0.0, 1.0], "pc2": [1.0, 0.0], "cluster": [1, 2]}), pca_explained=0.8,
+        feature_labels=["Orders", "Spend"], pca_axes=(x_title, y_title))
+    fig = pca_figure(result)
+    y_lines = fig.layout.yaxis.title.text.split("<br>")
+    assert len(y_lines) >= 2 and all(len(line) <= PCA_TITLE_CHARS["y"] for line in y_lines)
+    widest = max(label_width(line)[0] * 15 / 13 for line in y_lines)  # the title's 15 px font
+    assert widest < fig.layout.height - 60 - 60  # shorter than the plot: the figure less its title and x axis
+    assert plain_text(fig.layout.yaxis.title.text) == f"Second difference: {y_title}"  # every word kept, in order
+    assert plain_text(fig.layout.xaxis.title.text) == f"Main difference: {x_title}"
+    with_currency(fig)  # as the app finishes every figure: margins settled
+    assert fig.layout.yaxis.automargin is False
+    assert fig.layout.margin.l >= 19 + 20  # room for both lines of the y title
+
