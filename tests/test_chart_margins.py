@@ -6,6 +6,7 @@ Overview, which redraws the trend on every filter or period change, that was hal
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import polars as pl
 import pytest
@@ -139,3 +140,27 @@ def test_the_customer_maps_axis_titles_fit_along_their_axes():
     assert fig.layout.yaxis.automargin is False
     assert fig.layout.margin.l >= 19 + 20  # room for both lines of the y title
 
+
+def test_half_width_chart_titles_fit_their_column():
+    """Titles of charts shown side by side fit a half-width column at 1366 px (~430 px less the margins):
+    Plotly cuts a longer title at the figure's edge ("... actual vs. mode")."""
+    from crm_core.charts.lifetime import TRACKING_TITLE
+    from crm_core.charts.margins import label_width
+
+    for title in (TRACKING_TITLE, "Holdout purchases: actual vs. model"):
+        assert label_width(title)[0] * 20 / 13 <= 400, title  # the template's 20 px title font
+
+
+def test_lifecycle_charts_write_numbers_like_the_rest_of_the_app():
+    """The funnel's counts with thousands separators ("5,000", not "5000"); the categories axis in round steps
+    (Plotly's own read 0.0, 0.5, 0.9, 1.4, 1.8)."""
+    from crm_core.charts.lifetime import category_step, lifecycle_funnel_figure, penetration_figure
+
+    funnel = lifecycle_funnel_figure(pl.DataFrame({"stage": ["Acquired", "Retained"], "customers": [5000, 3620]}))
+    assert funnel.data[0].textinfo is None and "%{value:,}" in funnel.data[0].texttemplate
+    penetration = penetration_figure(pl.DataFrame({"quarter": [1, 2], "spend_per_customer": [215.0, 153.0],
+                                                   "customers": [900, 800], "categories_per_customer": [2.1, 1.9]}))
+    assert penetration.layout.yaxis2.dtick == 0.5 and penetration.layout.yaxis2.tick0 == 0
+    for most in (0.3, 2.1, 4.0, 7.0, 60.0):
+        step = category_step(most)
+        assert most * 1.1 / step <= 6 and round(step / 10 ** math.floor(math.log10(step)), 9) in (1, 2, 5)
