@@ -164,3 +164,24 @@ def test_lifecycle_charts_write_numbers_like_the_rest_of_the_app():
     for most in (0.3, 2.1, 4.0, 7.0, 60.0):
         step = category_step(most)
         assert most * 1.1 / step <= 6 and round(step / 10 ** math.floor(math.log10(step)), 9) in (1, 2, 5)
+
+
+def test_the_scorecard_radar_keeps_its_step_names_and_title_inside_a_half_width_chart():
+    """Step names around the circle and the model's title were cut at a half-width chart's edges at 1366 px."""
+    from crm_core.charts.margins import label_width
+    from crm_core.charts.present import RADAR_STEP_CHARS, radar_figure
+    from crm_core.charts.text import plain_text
+
+    steps = ["Recognising each customer", "Documented customer processes", "Offers built for the best customers",
+             "Knowing the most valuable customers"]
+    fig = radar_figure(pl.DataFrame({"model": ["Buttle"] * 4, "step": steps, "score": [100, 50, None, 25]}),
+                       "Turning customer knowledge into value (Buttle value chain)")
+    names = [str(step) for step in fig.data[0].theta]
+    assert [plain_text(name) for name in names[:4]] == steps  # every word kept
+    lines = [line for name in names for line in name.split("<br>")]
+    assert all(len(line) <= RADAR_STEP_CHARS for line in lines)
+    widest = max(label_width(line)[0] * 12 / 13 for line in lines)
+    assert fig.layout.margin.l >= widest + 10 and fig.layout.margin.r >= widest + 10
+    title_lines = fig.layout.title.text.split("<br>")
+    assert len(title_lines) == 2 and all(label_width(line)[0] * 20 / 13 <= 400 for line in title_lines)
+    assert fig.layout.margin.t >= 70 + 26  # the second line of the title above the circle

@@ -49,7 +49,8 @@ def safe_labels(values: Iterable[object] | pl.Series) -> list[str]:
 
 
 def safe_wrapped(value: object, width: int) -> str:
-    """:func:`safe_label` of ``value`` broken into lines of at most ``width`` characters (at spaces) with ``<br>``.
+    """:func:`safe_label` of ``value`` broken at spaces into lines of at most ``width`` characters with ``<br>``
+    (a longer word keeps its own line).
 
     For axis titles longer than the axis: Plotly draws a title on one line, past the figure's edge.
     The lines are escaped one by one, so the only markup in the result is our own ``<br>``.
@@ -60,7 +61,8 @@ def safe_wrapped(value: object, width: int) -> str:
     'more orders &amp;<br>more spend -&gt; right'
     """
     text = "" if value is None else str(value)
-    return "<br>".join(safe_label(line) for line in textwrap.wrap(text, width) or [""])
+    lines = textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)  # at spaces only
+    return "<br>".join(safe_label(line) for line in lines or [""])
 
 
 def plain_text(shown: object) -> str:
