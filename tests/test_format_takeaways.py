@@ -154,6 +154,7 @@ LIMITED_FORMAT_SPECS = {
     "crm_core/clusters.py": (5, "the method note of a cached fit (customer counts)"),
     "crm_core/drivers.py": (3, "first-order value band labels: data, also in CLI output"),
     "crm_core/scorecard.py": (4, "scores out of 100 (whole numbers, the same in every locale)"),
+    "crm_core/charts/margins.py": (2, "Plotly's own tick labels imitated to measure their width (never shown)"),
 }
 ALLOWED_FORMAT_SPECS = {
     "crm_core/format.py": "the formatting module itself",
@@ -219,6 +220,7 @@ ALLOWED_DATE_FORMATS = {
     "crm_core/drivers.py": "ISO month keys of first-order cohorts (data)",
     "crm_core/charts/lifetime.py": "month labels of cohort rows, built in a Polars expression",
     "crm_core/findings.py": "month labels of the cohort table, built in a Polars expression",
+    "crm_core/charts/margins.py": "a sample date in a chart's tick format, to measure its width (never shown)",
 }
 #: ``{day:%d %b %Y}`` in an f-string or a ``strftime`` call.
 DATE_FORMAT = re.compile(r"""f["'].*\{[^}{]*:%[a-zA-Z]|strftime\(""")
