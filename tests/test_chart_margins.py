@@ -185,3 +185,21 @@ def test_the_scorecard_radar_keeps_its_step_names_and_title_inside_a_half_width_
     title_lines = fig.layout.title.text.split("<br>")
     assert len(title_lines) == 2 and all(label_width(line)[0] * 20 / 13 <= 400 for line in title_lines)
     assert fig.layout.margin.t >= 70 + 26  # the second line of the title above the circle
+
+
+def test_customer_timeline_draws_both_zeros_at_the_same_height():
+    """With a return below zero, the running total's axis started lower than the bars' zero: it seemed negative."""
+    from crm_core.charts.interact import purchase_timeline_figure
+    from crm_core.schema import C
+
+    timeline = pl.DataFrame({C.ORDER_DATE: [dt.date(2025, 1, 1), dt.date(2025, 2, 1), dt.date(2025, 3, 1)],
+                             "amount": [500.0, -300.0, 1200.0]})
+    fig = purchase_timeline_figure(timeline)
+    (low, high), (low2, high2) = fig.layout.yaxis.range, fig.layout.yaxis2.range
+    assert low < 0 < high and low2 < 0 < high2
+    assert -low / (high - low) == pytest.approx(-low2 / (high2 - low2))  # zero at the same share of the height
+    assert high >= 1200 and high2 >= 1400  # the tallest bar and the running total inside
+    ticks = list(fig.layout.yaxis2.tickvals)
+    assert ticks[0] == 0 and all(tick >= 0 for tick in ticks) and ticks[-1] <= high2
+    plain = purchase_timeline_figure(timeline.with_columns(pl.col("amount").abs()))  # no return: Plotly's own ranges
+    assert plain.layout.yaxis.range is None and plain.layout.yaxis2.tickvals is None
