@@ -135,7 +135,8 @@ else:
     st.caption(f"{number_style().count(lines.height)} lines in the period, {number_style().count(refunds.height)} "
                "of them refunds or returns "
                f"({format_figure(-float(refunds['amount'].sum()), 'money')} refunded).")
-    table(lines, column_config={
+    shown_lines = lines.with_columns(pl.col(pl.String).fill_null(""))  # an empty cell, not "None" (no discount code)
+    table(shown_lines, column_config={
         "order_date": st.column_config.DateColumn("Date", format="YYYY-MM-DD"), "order_id": "Order",
         "product": "Product", "sku": "SKU", "category": "Category", "channel": "Channel",
         "quantity": st.column_config.NumberColumn("Quantity", format="%g"), "amount": money_column("Amount"),

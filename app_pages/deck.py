@@ -90,12 +90,18 @@ def _shown_title(entry) -> tuple[str, str]:
         source = f"Chart from {settings.get('page_title') or entry.page or 'a page'}, {_period(settings)}"
         return entry.title or str(settings.get("chart_title") or "Chart"), source
     finding = headlines.get(entry.figure_id)
-    source = f"Key finding: {finding.title if finding else entry.figure_id}"
+    name = finding.title if finding else finding_name(entry.figure_id)  # never the raw id ("discount_depth")
+    source = f"Key finding: {name}"
     if finding is None and findings.done():
         source += " (not available for this data and period: left out when played)"
     elif finding is None:
         source += " (its headline is being computed)"
-    return entry.title or (finding.headline if finding else entry.figure_id), source
+    return entry.title or (finding.headline if finding else name), source
+
+
+def finding_name(key: str) -> str:
+    """A key finding's name before (or without) its headline: "discount_depth" -> "Discount depth"."""
+    return key.replace("_", " ").capitalize()
 
 
 def _editor(index: int, entry) -> None:
@@ -143,7 +149,7 @@ for index, entry in enumerate(deck.entries):
                 _editor(index, entry)
 
 st.subheader("Add a key finding")
-labels = {key: (headlines[key].title if key in headlines else key.replace("_", " ").capitalize()) for key in REGISTRY}
+labels = {key: (headlines[key].title if key in headlines else finding_name(key)) for key in REGISTRY}
 choice, add = st.columns([3, 1], vertical_alignment="bottom")
 picked = choice.selectbox("Key finding", list(REGISTRY), format_func=labels.get, key="deck_pick_finding")
 add.button("Add to deck", icon=":material/playlist_add:", on_click=add_finding, args=(picked,), key="deck_add_finding")

@@ -35,6 +35,7 @@ from ui.state import Keys
 from ui.figures import figure
 from ui.widgets import (
     chart,
+    count_column,
     customer_list,
     explain,
     figure_card,
@@ -246,8 +247,8 @@ def trust_section(result, period: str) -> None:
         if result.comparison.table.height > 1:
             table(result.comparison.table.drop("model"),
                   column_config={"label": "Model",
-                                 "log_likelihood": st.column_config.NumberColumn("Log-likelihood", format="%.1f"),
-                                 "bic": st.column_config.NumberColumn("BIC (lower fits better)", format="%.1f"),
+                                 "log_likelihood": st.column_config.NumberColumn("Log-likelihood", format="%,.1f"),
+                                 "bic": st.column_config.NumberColumn("BIC (lower fits better)", format="%,.1f"),
                                  "total_error_pct": st.column_config.NumberColumn("Error of the total (%)",
                                                                                   format="%+.1f"),
                                  "mae": st.column_config.NumberColumn("Error per customer", format="%.3f"),
@@ -295,11 +296,12 @@ def validation_section(first_day: dt.date, end: dt.date, model: str) -> None:
         st.warning(plain(problem), icon=":material/warning:")
     held_back = f"{holdout_weeks} weeks from {fmt.date(split)} to {fmt.date(end)}"
     cards = st.columns(4)
-    figure_card(cards[0], "holdout.actual", validation.total_actual, held_back)
-    figure_card(cards[1], "holdout.predicted", validation.total_predicted, held_back)
+    # Short labels: four cards side by side cut the catalogue's ("Actual repeat purchases (...") at 1366 px.
+    figure_card(cards[0], "holdout.actual", validation.total_actual, held_back, label="Actual purchases")
+    figure_card(cards[1], "holdout.predicted", validation.total_predicted, held_back, label="Predicted purchases")
     figure_card(cards[2], "holdout.total_error", validation.total_error_pct / 100, held_back,
-                shown=f"{validation.total_error_pct:+.1f}%")
-    figure_card(cards[3], "holdout.mae", validation.mae, held_back)
+                shown=f"{validation.total_error_pct:+.1f}%", label="Error of the total")
+    figure_card(cards[3], "holdout.mae", validation.mae, held_back, label="Error per customer")
     left, right = st.columns(2)
     with left:
         chart(figure(holdout_by_frequency_figure, validation.by_frequency), key="lt_fig_holdout_freq")
@@ -369,9 +371,10 @@ def lifecycle_section(period: str) -> None:
         return
     cards = st.columns(4)
     figure_card(cards[0], "new_customers", cycle.acquired, period)
-    figure_card(cards[1], "lifecycle.repeat_rate", cycle.repeat_rate, period)
+    # Short labels where four cards cut the catalogue's at 1366 px ("New customers who bou...", "Lapsed (no order for mor...").
+    figure_card(cards[1], "lifecycle.repeat_rate", cycle.repeat_rate, period, label="Bought again")
     figure_card(cards[2], "lapsed_share", None if cycle.churn_base == 0 else cycle.churn_rate, period,
-                shown="n/a" if cycle.churn_base == 0 else None, gap=str(gap),
+                shown="n/a" if cycle.churn_base == 0 else None, gap=str(gap), label=f"Lapsed ({gap}+ days)",
                 note=f"Observed, not a model: the {number_style().count(cycle.churn_base)} new customers who joined at least {gap} days "
                      "before the end of the period.")
     figure_card(cards[3], "lifecycle.won_back", cycle.won_back, period, gap=str(gap),
@@ -381,7 +384,7 @@ def lifecycle_section(period: str) -> None:
     chart(figure(acquisition_figure, cycle.acquisition), key="lt_fig_acquisition", count_axis="y")
     takeaway(retention.acquisition_takeaway(cycle, style=number_style()))
     if cycle.cac is not None:
-        table(cycle.cac, column_config={"acquisition_channel": "Acquisition channel", "new_customers": "New customers",
+        table(cycle.cac, column_config={"acquisition_channel": "Acquisition channel", "new_customers": count_column("New customers"),
                                         "spend": money_column("Marketing spend"),
                                         "cac": money_column("Cost per new customer (CAC)")})
     if cycle.penetration.height:

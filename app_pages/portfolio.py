@@ -149,8 +149,11 @@ def concentration_tab() -> None:
     _, tiers = pf_cache.tiers(key, start, end, settings)
     chart(figure(pyramid_figure, tiers, style=number_style()), key="pf_pyramid")
     takeaway(pf.pyramid_takeaway(tiers, style=number_style()))
-    group_table(tiers, tier="Tier", value_min=money_column(f"Lowest {settings.value} of a customer"),
-                value_max=money_column(f"Highest {settings.value} of a customer"))
+    # Each tier's range of customer values, in short headers ("Lowest revenue of a customer" ran the table past
+    # its width at 1366 px, the last column cut).
+    value = settings.value.capitalize()
+    group_table(tiers, tier="Tier", value_min=money_column(f"{value} from", help=f"The lowest {settings.value} of a customer in the tier."),
+                value_max=money_column(f"{value} up to", help=f"The highest {settings.value} of a customer in the tier."))
 
 
 def change_tab() -> None:

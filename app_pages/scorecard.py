@@ -69,7 +69,8 @@ answers = {step.question_key: st.session_state[_answer_key(step.question_key)] f
 steps = score_steps(evidence, answers)
 by_model = model_scores(steps)
 
-columns = st.columns(len(by_model))
+# Two cards a row: the plain names ("Knowing and treating customers individually (IDIC)") were cut at four a row.
+columns = [column for _ in range(0, by_model.height, 2) for column in st.columns(2)]
 for column, row in zip(columns, by_model.iter_rows(named=True)):
     figure_card(column, f"maturity.{row['model']}", None,
                 shown="not assessed yet" if row["score"] is None else f"{row['score']:.0f} / 100",

@@ -381,8 +381,9 @@ def curves_takeaway(curves: pl.DataFrame, month: int = 3, *, style: NumberStyle 
     top, bottom = ordered.row(0, named=True), ordered.row(-1, named=True)
     if ordered.height == 1:
         return f"{style.share(top['retention'])} of customers buy in month {month} after joining."
-    return (f"In month {month}, {top['group']} keeps the most customers buying ({style.share(top['retention'])}), "
-            f"{bottom['group']} the fewest ({style.share(bottom['retention'])}).")
+    # "the 2025 cohort", "the Referral cohort": a bare year ("In month 3, 2025 keeps ...") read as a date
+    return (f"In month {month} after joining, the {top['group']} cohort keeps the most customers buying "
+            f"({style.share(top['retention'])}), the {bottom['group']} cohort the fewest ({style.share(bottom['retention'])}).")
 
 
 def lifecycle_takeaway(cycle: Lifecycle, *, style: NumberStyle = PLAIN) -> str:

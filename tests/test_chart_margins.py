@@ -6,6 +6,7 @@ Overview, which redraws the trend on every filter or period change, that was hal
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import polars as pl
 import pytest
@@ -94,3 +95,111 @@ def test_clv_bins_are_round_and_count_every_customer(values):
     assert starts[0] <= min(values) and starts[-1] + width > max(values)
     mantissa = width / 10 ** np.floor(np.log10(width))
     assert round(mantissa, 6) in (1.0, 2.0, 5.0)
+
+
+def test_a_title_broken_into_lines_gets_room_for_each_line():
+    """A y title on two lines (``<br>``) needs a second line's height beside the tick labels, not one line's."""
+    import plotly.graph_objects as go
+
+    from crm_core.charts.margins import settle_margins
+
+    def left(title: str) -> int:
+        fig = go.Figure(go.Scatter(x=[1.0, 2.0], y=[10.0, 20.0]))
+        fig.update_layout(template="crm", margin=dict(l=10, r=10, t=60, b=10))
+        fig.update_yaxes(title_text=title)
+        settle_margins(fig)
+        assert fig.layout.yaxis.automargin is False
+        return fig.layout.margin.l
+
+    assert left("Second difference:<br>more days since last purchase") >= left("Second difference") + 19
+
+
+def test_the_customer_maps_axis_titles_fit_along_their_axes():
+    """Two long feature names made the map's y title longer than the map is high: cut at both ends, over the title."""
+    from crm_core.charts.margins import label_width
+    from crm_core.charts.segments import PCA_TITLE_CHARS, pca_figure
+    from crm_core.charts.theme import with_currency
+    from crm_core.charts.text import plain_text
+    from crm_core.clusters import ClusterResult
+
+    x_title = "more orders and more spend → right"
+    y_title = "more days since last purchase and more days since first purchase → up"
+    result = ClusterResult(
+        assignments=pl.DataFrame(), curve=pl.DataFrame({"k": [2, 3], "silhouette": [0.4, 0.5]}), best_k=2, k=2,
+        method="k-means", profile=pl.DataFrame({"cluster": [1, 2], "cluster_name": ["High value", "Low value"]}),
+        pca=pl.DataFrame({"pc1": [0.0, 1.0], "pc2": [1.0, 0.0], "cluster": [1, 2]}), pca_explained=0.8,
+        feature_labels=["Orders", "Spend"], pca_axes=(x_title, y_title))
+    fig = pca_figure(result)
+    y_lines = fig.layout.yaxis.title.text.split("<br>")
+    assert len(y_lines) >= 2 and all(len(line) <= PCA_TITLE_CHARS["y"] for line in y_lines)
+    widest = max(label_width(line)[0] * 15 / 13 for line in y_lines)  # the title's 15 px font
+    assert widest < fig.layout.height - 60 - 60  # shorter than the plot: the figure less its title and x axis
+    assert plain_text(fig.layout.yaxis.title.text) == f"Second difference: {y_title}"  # every word kept, in order
+    assert plain_text(fig.layout.xaxis.title.text) == f"Main difference: {x_title}"
+    with_currency(fig)  # as the app finishes every figure: margins settled
+    assert fig.layout.yaxis.automargin is False
+    assert fig.layout.margin.l >= 19 + 20  # room for both lines of the y title
+
+
+def test_half_width_chart_titles_fit_their_column():
+    """Titles of charts shown side by side fit a half-width column at 1366 px (~430 px less the margins):
+    Plotly cuts a longer title at the figure's edge ("... actual vs. mode")."""
+    from crm_core.charts.lifetime import TRACKING_TITLE
+    from crm_core.charts.margins import label_width
+
+    for title in (TRACKING_TITLE, "Holdout purchases: actual vs. model"):
+        assert label_width(title)[0] * 20 / 13 <= 400, title  # the template's 20 px title font
+
+
+def test_lifecycle_charts_write_numbers_like_the_rest_of_the_app():
+    """The funnel's counts with thousands separators ("5,000", not "5000"); the categories axis in round steps
+    (Plotly's own read 0.0, 0.5, 0.9, 1.4, 1.8)."""
+    from crm_core.charts.lifetime import category_step, lifecycle_funnel_figure, penetration_figure
+
+    funnel = lifecycle_funnel_figure(pl.DataFrame({"stage": ["Acquired", "Retained"], "customers": [5000, 3620]}))
+    assert funnel.data[0].textinfo is None and "%{value:,}" in funnel.data[0].texttemplate
+    penetration = penetration_figure(pl.DataFrame({"quarter": [1, 2], "spend_per_customer": [215.0, 153.0],
+                                                   "customers": [900, 800], "categories_per_customer": [2.1, 1.9]}))
+    assert penetration.layout.yaxis2.dtick == 0.5 and penetration.layout.yaxis2.tick0 == 0
+    for most in (0.3, 2.1, 4.0, 7.0, 60.0):
+        step = category_step(most)
+        assert most * 1.1 / step <= 6 and round(step / 10 ** math.floor(math.log10(step)), 9) in (1, 2, 5)
+
+
+def test_the_scorecard_radar_keeps_its_step_names_and_title_inside_a_half_width_chart():
+    """Step names around the circle and the model's title were cut at a half-width chart's edges at 1366 px."""
+    from crm_core.charts.margins import label_width
+    from crm_core.charts.present import RADAR_STEP_CHARS, radar_figure
+    from crm_core.charts.text import plain_text
+
+    steps = ["Recognising each customer", "Documented customer processes", "Offers built for the best customers",
+             "Knowing the most valuable customers"]
+    fig = radar_figure(pl.DataFrame({"model": ["Buttle"] * 4, "step": steps, "score": [100, 50, None, 25]}),
+                       "Turning customer knowledge into value (Buttle value chain)")
+    names = [str(step) for step in fig.data[0].theta]
+    assert [plain_text(name) for name in names[:4]] == steps  # every word kept
+    lines = [line for name in names for line in name.split("<br>")]
+    assert all(len(line) <= RADAR_STEP_CHARS for line in lines)
+    widest = max(label_width(line)[0] * 12 / 13 for line in lines)
+    assert fig.layout.margin.l >= widest + 10 and fig.layout.margin.r >= widest + 10
+    title_lines = fig.layout.title.text.split("<br>")
+    assert len(title_lines) == 2 and all(label_width(line)[0] * 20 / 13 <= 400 for line in title_lines)
+    assert fig.layout.margin.t >= 70 + 26  # the second line of the title above the circle
+
+
+def test_customer_timeline_draws_both_zeros_at_the_same_height():
+    """With a return below zero, the running total's axis started lower than the bars' zero: it seemed negative."""
+    from crm_core.charts.interact import purchase_timeline_figure
+    from crm_core.schema import C
+
+    timeline = pl.DataFrame({C.ORDER_DATE: [dt.date(2025, 1, 1), dt.date(2025, 2, 1), dt.date(2025, 3, 1)],
+                             "amount": [500.0, -300.0, 1200.0]})
+    fig = purchase_timeline_figure(timeline)
+    (low, high), (low2, high2) = fig.layout.yaxis.range, fig.layout.yaxis2.range
+    assert low < 0 < high and low2 < 0 < high2
+    assert -low / (high - low) == pytest.approx(-low2 / (high2 - low2))  # zero at the same share of the height
+    assert high >= 1200 and high2 >= 1400  # the tallest bar and the running total inside
+    ticks = list(fig.layout.yaxis2.tickvals)
+    assert ticks[0] == 0 and all(tick >= 0 for tick in ticks) and ticks[-1] <= high2
+    plain = purchase_timeline_figure(timeline.with_columns(pl.col("amount").abs()))  # no return: Plotly's own ranges
+    assert plain.layout.yaxis.range is None and plain.layout.yaxis2.tickvals is None

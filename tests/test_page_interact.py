@@ -77,6 +77,8 @@ def test_customer_360_search_shows_profile_and_next_action(demo):
     assert f"playbook row '{best['rule']}'" in _captions(at).replace("\\", "")
     interactions = demo["dataset"].interactions.filter(pl.col("customer_id") == best["customer_id"]).collect()
     assert shown["Contacts (customer)"] == f"{interactions.height:,}"
+    lines = next(frame.value for frame in at.dataframe if "discount_code" in frame.value.columns)
+    assert lines["discount_code"].notna().all() and (lines["discount_code"] == "").any()  # empty, not "None"
 
 
 def test_customer_360_search_by_email_part_and_no_match(demo):

@@ -73,6 +73,7 @@ def test_score_levels_and_ties_change_the_segments(demo_summary):
     assert metrics(at)["Customers in segment"] == format_kpi(expected["Champions"], "count")
     table = table_with(at, "advice")  # the profile table
     assert dict(zip(table["segment"], table["customers"])) == expected
+    assert list(table.columns[:2]) == ["segment", "advice"]  # "What to do" beside the name, not cut off at the end
 
 
 def test_edited_rules_are_used_and_user_text_is_export_safe(demo_summary, downloads):

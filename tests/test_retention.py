@@ -80,7 +80,7 @@ def test_retention_curves_by_channel():
     assert web["active"].to_list() == [2, 1, 0, 1]
     store = curves.filter(pl.col("group") == "store").sort("months_since")
     assert store["active"].to_list() == [1, 0, 0, 0]
-    assert "web keeps the most" in curves_takeaway(curves, month=1)
+    assert "In month 1 after joining, the web cohort keeps the most" in curves_takeaway(curves, month=1)
 
 
 def test_retention_curves_by_year_without_channels():

@@ -195,7 +195,13 @@ GROUP_COLUMNS = {
 
 
 def group_table(frame: pl.DataFrame, **columns) -> None:
-    """A table with one row per group: the shared :data:`GROUP_COLUMNS` plus this table's own ``columns``."""
+    """A table with one row per group: the shared :data:`GROUP_COLUMNS` plus this table's own ``columns``.
+
+    "What to do" comes right after the group's name: last, it was past the table's width at 1366 px (cut).
+    """
+    if "advice" in frame.columns and frame.width > 2:
+        first = frame.columns[0]
+        frame = frame.select(first, "advice", pl.exclude(first, "advice"))
     table(frame, {**GROUP_COLUMNS, **columns})
 
 

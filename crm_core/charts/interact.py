@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import plotly.graph_objects as go
 import polars as pl
@@ -39,6 +40,7 @@ def purchase_timeline_figure(timeline: pl.DataFrame) -> go.Figure:
     money_axis(fig, "y2", overlaying="y", side="right", showgrid=False, rangemode="tozero", tickmode="auto",
                title_text="Running total")
     money_axis(fig, "y", title_text="Revenue")
+    _align_zeros(fig, amounts, timeline["amount"].cum_sum().to_list())
     if dates:
         padding = dt.timedelta(days=max(30 - span_days // 2, 0) + max(bar_days, span_days / 40))
         fig.update_xaxes(range=[first - padding, last + padding], type="date")
@@ -46,6 +48,31 @@ def purchase_timeline_figure(timeline: pl.DataFrame) -> go.Figure:
 
 
 _DAY_MS = 86_400_000
+
+
+def _align_zeros(fig: go.Figure, amounts: list, running: list) -> None:
+    """With returns below zero, the running total's zero at the same height as the bars' zero.
+
+    Left to Plotly, the right axis started at the plot's bottom while the bars' zero sat higher: the running total
+    seemed to start below zero. Its ticks stay at zero and above.
+    """
+    low, high = min(amounts, default=0.0), max(amounts, default=0.0)
+    top = max(running, default=0.0)
+    if low >= 0 or high <= 0 or min(running, default=0.0) < 0 or top <= 0:
+        return
+    bottom, ceiling = low * 1.1, high * 1.1
+    right_top = top * 1.08
+    right_bottom = right_top * bottom / ceiling  # the same share of the height below zero on both axes
+    step = _round_step(right_top / 5)
+    fig.update_layout(yaxis=dict(range=[bottom, ceiling], autorange=False),
+                      yaxis2=dict(range=[right_bottom, right_top], autorange=False, rangemode="normal",
+                                  tickmode="array", tickvals=[step * i for i in range(int(right_top // step) + 1)]))
+
+
+def _round_step(rough: float) -> float:
+    """1, 2 or 5 times a power of ten, at least ``rough``."""
+    power = 10.0 ** math.floor(math.log10(rough))
+    return next(power * factor for factor in (1, 2, 5, 10) if power * factor >= rough)
 
 
 def csat_figure(table: pl.DataFrame, column: str, label: str, style: NumberStyle = PLAIN) -> go.Figure:

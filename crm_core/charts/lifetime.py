@@ -6,6 +6,7 @@ Group, channel and stage names are user text: they pass through
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import numpy as np
 import plotly.graph_objects as go
@@ -36,6 +37,10 @@ def holdout_by_frequency_figure(by_frequency: pl.DataFrame) -> go.Figure:
     return styled(fig, "Holdout purchases: actual vs. model")
 
 
+#: Short enough for a half-width chart at 1366 px ("Repeat purchases week by week: actual vs. model" lost its last word).
+TRACKING_TITLE = "Cumulative purchases: actual vs. model"
+
+
 def cumulative_tracking_figure(weekly: pl.DataFrame, calibration_end: dt.date) -> go.Figure:
     """Cumulative repeat purchases per week, actual vs. model, with the split marked."""
     x = weekly["week_end"].to_list()
@@ -50,7 +55,7 @@ def cumulative_tracking_figure(weekly: pl.DataFrame, calibration_end: dt.date) -
                   annotation_text="split", annotation_position="top left")
     count_axis(fig, "y", largest([*weekly["actual"], *weekly["predicted"]]), title_text="Cumulative repeat purchases")
     fig.update_xaxes(title_text="Week")
-    return styled(fig, "Repeat purchases week by week: actual vs. model")
+    return styled(fig, TRACKING_TITLE)
 
 
 def forecast_fan_figure(fan: pl.DataFrame, calibration_end: dt.date, level: float,
@@ -218,7 +223,8 @@ def retention_curves_figure(curves: pl.DataFrame, group_label: str) -> go.Figure
 def lifecycle_funnel_figure(funnel: pl.DataFrame) -> go.Figure:
     """Acquired -> retained -> grew -> still active."""
     fig = go.Figure(go.Funnel(
-        y=safe_labels(funnel["stage"]), x=funnel["customers"].to_list(), textinfo="value+percent initial",
+        y=safe_labels(funnel["stage"]), x=funnel["customers"].to_list(),
+        texttemplate="%{value:,}<br>%{percentInitial:.0%}",  # "5,000", as every count of the app (not "5000")
         marker=dict(color=[PALETTE[i % len(PALETTE)] for i in range(funnel.height)]),
         hovertemplate="%{y}<br>%{x:,} customers (%{percentInitial:.0%} of acquired)<extra></extra>"))
     return styled(fig, "Customer lifecycle (QCi): acquire, retain, grow, keep", height=380)
@@ -241,6 +247,14 @@ def acquisition_figure(acquisition: pl.DataFrame) -> go.Figure:
     return styled(fig, "Acquisition: new customers per month")
 
 
+def category_step(most: float | None) -> float:
+    """A round tick step for categories per customer (0.5, 1, 2...): Plotly's own steps on this right-hand axis
+    read 0.0, 0.5, 0.9, 1.4, 1.8 (steps of 0.45 rounded to one decimal)."""
+    top = max(float(most or 0.0), 0.1) * 1.1
+    power = 10.0 ** math.floor(math.log10(top / 6))
+    return next(power * factor for factor in (1, 2, 5, 10) if top / (power * factor) <= 6)
+
+
 def penetration_figure(penetration: pl.DataFrame) -> go.Figure:
     """Spend (and categories) per active customer by customer-age quarter."""
     quarters = [f"Q{q}" for q in penetration["quarter"].to_list()]
@@ -253,7 +267,8 @@ def penetration_figure(penetration: pl.DataFrame) -> go.Figure:
                                  line=dict(color=PALETTE[1], width=3),
                                  hovertemplate="%{x}<br>Categories: %{y:.2f}<extra></extra>"))
         fig.update_layout(yaxis2=dict(title=dict(text="Categories"), overlaying="y", side="right", rangemode="tozero",
-                                      showgrid=False, tickformat=".1f"))
+                                      showgrid=False, tickformat=".1f", tick0=0,
+                                      dtick=category_step(largest(penetration["categories_per_customer"]))))
     fig.update_xaxes(title_text="Quarter of the relationship (13 weeks each)", type="category")
     money_axis(fig, "y", title_text="Spend per active customer", rangemode="tozero")
     return styled(fig, "Penetration: do customers grow? (up-sell and cross-sell)")

@@ -43,6 +43,8 @@ _WIDER = 1.08
 #: Height of one line of tick labels and of an axis title (15 px font), pixels.
 _LINE_PX = 18
 _TITLE_PX = 19
+#: Each further line of an axis title broken with ``<br>`` (Plotly's line height: 1.3 x its 15 px font).
+_TITLE_LINE_PX = 20
 #: Tick marks ("outside", 5 px), their gap to the labels and the room left at the figure's edge.
 _TICK_PX = 17
 #: Cartesian traces: their x and y values sit on axes (pies, treemaps, polar charts and Sankeys have none).
@@ -212,7 +214,8 @@ def _axis_extent(fig: go.Figure, name: str, traces: list) -> tuple[float, tuple[
     else:  # turned labels run from their tick towards the side they lean to
         overhang = ("l" if float(axis.tickangle) < 0 else "r", width * math.cos(math.radians(angle)) + 4)
     title_scale = ((axis.title.font.size or 15) / 15) if title and axis.title.font is not None else 1.0
-    return across + _TICK_PX * scale + (_TITLE_PX * title_scale if title else 0), overhang
+    title_px = _TITLE_PX + _TITLE_LINE_PX * (len(re.split(r"<br\s*/?>", str(axis.title.text))) - 1) if title else 0
+    return across + _TICK_PX * scale + title_px * title_scale, overhang
 
 
 def _colorbar_width(traces: list) -> float:

@@ -8,10 +8,13 @@ and step names, and titles, pass through :func:`~crm_core.charts.text.safe_label
 """
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
 import polars as pl
 
-from crm_core.charts.text import safe_label, safe_labels
+from crm_core.charts.margins import label_width
+from crm_core.charts.text import safe_label, safe_labels, safe_wrapped
 from crm_core.charts.theme import (
     DARK_TEMPLATE_NAME,
     NEGATIVE,
@@ -93,13 +96,10 @@ def status_bars_figure(table: pl.DataFrame, title: str, y_title: str) -> go.Figu
     return styled(fig, title)
 
 
-def _wrapped(label: str, width: int = 14) -> str:
-    """Break a long (already escaped) step name over two lines at the space nearest its middle."""
-    if len(label) <= width or " " not in label:
-        return label
-    spaces = [i for i, char in enumerate(label) if char == " "]
-    cut = min(spaces, key=lambda i: abs(i - len(label) / 2))
-    return label[:cut] + "<br>" + label[cut + 1:]
+#: Characters per line of a step name around the radar, and of its title: a half-width column at 1366 px is ~420 px
+#: wide, and longer lines ran past the figure's edge ("stomer processes", "Recognising each custome", "(Buttle valu").
+RADAR_STEP_CHARS = 12
+RADAR_TITLE_CHARS = 34
 
 
 def radar_figure(scores: pl.DataFrame, title: str) -> go.Figure:
@@ -111,7 +111,7 @@ def radar_figure(scores: pl.DataFrame, title: str) -> go.Figure:
     fig = go.Figure()
     for index, model in enumerate(scores["model"].unique(maintain_order=True).to_list()):
         rows = scores.filter(pl.col("model") == model)
-        steps = [_wrapped(step) for step in safe_labels(rows["step"])]
+        steps = [safe_wrapped(step, RADAR_STEP_CHARS) for step in rows["step"].cast(pl.String).to_list()]
         values = rows["score"].fill_null(0).to_list()
         fig.add_trace(go.Scatterpolar(
             r=values + values[:1], theta=steps + steps[:1], name=safe_label(model), fill="toself", opacity=0.75,
@@ -123,8 +123,12 @@ def radar_figure(scores: pl.DataFrame, title: str) -> go.Figure:
                    angularaxis=dict(tickfont_size=12)),
         showlegend=len(fig.data) > 1,
     )
-    styled(fig, title, height=460)
-    fig.update_layout(margin=dict(l=100, r=100, t=70, b=40))  # room for the step names around the circle
+    styled(fig, None, height=460)
+    heading = safe_wrapped(title, RADAR_TITLE_CHARS)
+    names = [line for trace in fig.data for step in trace.theta for line in str(step).split("<br>")]
+    beside = max((label_width(line)[0] * 12 / 13 for line in names), default=0.0)  # the 12 px step names
+    side = max(100, math.ceil(beside) + 20)  # names at 3 and 9 o'clock reach this far from the circle
+    fig.update_layout(title_text=heading, margin=dict(l=side, r=side, t=70 + 26 * heading.count("<br>"), b=40))
     return fig
 
 

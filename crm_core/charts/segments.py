@@ -10,7 +10,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from crm_core.charts.text import safe_label, safe_labels
+from crm_core.charts.text import safe_label, safe_labels, safe_wrapped
 from crm_core.charts.theme import NEUTRAL, PALETTE, SEQUENTIAL, money_axis, styled
 from crm_core.clusters import CLUSTER, CLUSTER_NAME, ClusterResult
 from crm_core.format import PLAIN, NumberStyle
@@ -144,6 +144,10 @@ def silhouette_figure(result: ClusterResult) -> go.Figure:
     return styled(fig, "How well customers separate into k groups", height=380)
 
 
+#: Characters per line of the customer map's axis titles: the y title runs along the plot's ~400 px height (15 px font).
+PCA_TITLE_CHARS = {"x": 90, "y": 50}
+
+
 def pca_figure(result: ClusterResult, style: NumberStyle = PLAIN) -> go.Figure:
     """2-D view of a sample of customers, coloured by cluster."""
     fig = go.Figure()
@@ -155,10 +159,12 @@ def pca_figure(result: ClusterResult, style: NumberStyle = PLAIN) -> go.Figure:
             name=safe_label(f"{cluster}. {name}"), hoverinfo="name",
         ))
     axes = (*result.pca_axes, "", "")
-    fig.update_xaxes(title_text=safe_label(f"Main difference: {axes[0]}" if axes[0] else "Main difference between customers"),
-                     showticklabels=False, zeroline=False)
-    fig.update_yaxes(title_text=safe_label(f"Second difference: {axes[1]}" if axes[1] else "Second difference"),
-                     showticklabels=False, zeroline=False)
+    # The titles name up to two features each ("more days since last purchase and more days since first purchase"):
+    # one line ran past the map's height (cut at both ends, over the chart's title); broken to fit it.
+    fig.update_xaxes(title_text=safe_wrapped(f"Main difference: {axes[0]}" if axes[0] else "Main difference between customers",
+                                             PCA_TITLE_CHARS["x"]), showticklabels=False, zeroline=False)
+    fig.update_yaxes(title_text=safe_wrapped(f"Second difference: {axes[1]}" if axes[1] else "Second difference",
+                                             PCA_TITLE_CHARS["y"]), showticklabels=False, zeroline=False)
     return styled(fig, f"Customer map (sample of {style.count(result.pca.height)})", height=520)
 
 

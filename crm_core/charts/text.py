@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import html
 import re
+import textwrap
 from collections.abc import Iterable
 
 import polars as pl
@@ -45,6 +46,23 @@ def safe_labels(values: Iterable[object] | pl.Series) -> list[str]:
     if isinstance(values, pl.Series):
         values = values.cast(pl.String).to_list()
     return [safe_label(value) for value in values]
+
+
+def safe_wrapped(value: object, width: int) -> str:
+    """:func:`safe_label` of ``value`` broken at spaces into lines of at most ``width`` characters with ``<br>``
+    (a longer word keeps its own line).
+
+    For axis titles longer than the axis: Plotly draws a title on one line, past the figure's edge.
+    The lines are escaped one by one, so the only markup in the result is our own ``<br>``.
+
+    Examples
+    --------
+    >>> safe_wrapped("more orders & more spend -> right", 20)
+    'more orders &amp;<br>more spend -&gt; right'
+    """
+    text = "" if value is None else str(value)
+    lines = textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)  # at spaces only
+    return "<br>".join(safe_label(line) for line in lines or [""])
 
 
 def plain_text(shown: object) -> str:
