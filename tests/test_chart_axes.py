@@ -118,3 +118,12 @@ def test_count_tick_steps(largest, step):
     count_axis(fig, "y", largest)
     assert fig.layout.yaxis.tickformat == ",d"
     assert fig.layout.yaxis.dtick == step
+
+
+def test_clv_histogram_says_the_top_percent_is_folded_into_its_last_bar():
+    from crm_core.charts.lifetime import clv_distribution_figure
+
+    many = clv_distribution_figure(pl.DataFrame({"clv": [float(v) for v in range(1, 201)]}), "12 months")
+    assert "top 1 % of customers in the last bar" in many.layout.xaxis.title.text
+    few = clv_distribution_figure(pl.DataFrame({"clv": [1.0, 2.0, 3.0]}), "12 months")
+    assert "last bar" not in few.layout.xaxis.title.text  # nobody above the 99th percentile: nothing folded
