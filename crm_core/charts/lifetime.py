@@ -147,7 +147,7 @@ def clv_distribution_figure(customers: pl.DataFrame, horizon: str) -> go.Figure:
                            hovertemplate="CLV %{customdata[0]:,.2f}–%{customdata[1]:,.2f}<br>%{y:,} customers"
                                          "<extra></extra>"))
     fig.update_layout(bargap=0)
-    folded = " (the top 1 % of customers in the last bar)" if cap > 0 and bool((clv > cap).any()) else ""
+    folded = "<br>(the top 1 % of customers in the last bar)" if cap > 0 and bool((clv > cap).any()) else ""
     money_axis(fig, "x", title_text=f"Predicted CLV, next {safe_label(horizon)}{folded}")
     count_axis(fig, "y", int(counts.max()) if counts.size else 0, title_text="Customers")
     return styled(fig, "How predicted customer value is spread")
