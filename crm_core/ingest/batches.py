@@ -40,7 +40,7 @@ from typing import IO, Any, Iterator
 import polars as pl
 
 from crm_core.ingest import rejects
-from crm_core.ingest.checks import _currencies, blank_value_counts, blank_value_warnings, check_orders
+from crm_core.ingest.checks import _currencies, blank_value_counts, blank_value_warnings, check_orders, order_total_warning
 from crm_core.ingest.formats import Formats
 from crm_core.ingest.limits import env_number, large_for_batches
 from crm_core.ingest.mapping import ColumnPlan, ColumnSample, status_warning
@@ -210,7 +210,8 @@ def _report(tally: _Tally, store: _Store, plan: ColumnPlan, formats: Formats, op
         detected={**detected, **tally.detected, **currency, "read_in_batches": tally.batches},
         warnings=[*warnings, *(status_warning(column, examples) for column, examples in tally.marked.items()),
                   *currency_warnings, *blank_value_warnings(tally.blank, plan, tally.bad_examples),
-                  *future_warning(tally.future, tally.latest_future)],
+                  *future_warning(tally.future, tally.latest_future),
+                  *_order_totals(store, tally, plan)],
         corrected_values=sum(tally.corrected.values()),
         corrected_by_column={k: v for k, v in tally.corrected.items() if v},
     )
@@ -222,6 +223,14 @@ def _report(tally: _Tally, store: _Store, plan: ColumnPlan, formats: Formats, op
     else:
         store.finish_rejected(keep=False)
     return report
+
+
+def _order_totals(store: _Store, tally: _Tally, plan: ColumnPlan) -> list[str]:
+    """The warning of an order total repeated on every line of an order (as a whole read gives), over the kept
+    rows on disk: an order's lines may straddle two batches."""
+    if not store.parts or "order_id" not in tally.columns:
+        return []
+    return order_total_warning(store.scan(tally.columns).select("order_id", "amount"), plan, tally.rows_valid)
 
 
 class _WholeColumn:
