@@ -5,6 +5,7 @@ reason); each test names what was wrong before its fix.
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -181,3 +182,88 @@ def test_a_header_repeated_in_the_same_order_gives_no_order_warning(tmp_path):
     _, report = _read(sweep.SMALL["header_repeated.csv"](tmp_path / "h.csv"))
     assert report.rejected_by_reason().get("repeated header", 0) >= 1
     assert not [w for w in report.warnings if "another order" in w]
+
+
+def test_merged_customer_cells_are_named_in_a_warning(tmp_path):
+    """Sweep 4's merged cells: rows below a merged range's first were 'missing customer id' without a word of
+    why. The ranges are read from the sheet's XML while the workbook is checked (no second pass)."""
+    from hostile import sweep4
+
+    _, report = _read(sweep4.xlsx_sheets_and_merged(tmp_path / "m.xlsx"))
+    assert report.rejected_by_reason() == {"missing customer id": 6}
+    named = [w for w in report.warnings if "merged over several rows" in w]
+    assert len(named) == 1 and "Sheet 'Orders' has 4 ranges" in named[0] and "(the first A3:A4)" in named[0]
+
+
+def test_cells_merged_across_one_row_only_are_not_named(tmp_path):
+    import xlsxwriter
+
+    path = tmp_path / "wide.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Orders")
+    sheet.merge_range(0, 0, 0, 2, "Orders of 2024")  # a title over three columns: one row
+    sheet.write_row(1, 0, ["customer_id", "order_date", "amount"])
+    for row in range(2, 12):
+        sheet.write_row(row, 0, [f"W{row % 3}", f"2024-01-{row:02d}", row])
+    book.close()
+    frame, report = _read(path)
+    assert frame.height == 10 and not [w for w in report.warnings if "merged" in w]
+
+
+# ---------------------------------------------------------------- shapes read right already (kept so)
+
+
+def test_a_zip_member_named_with_a_path_traversal_is_read_and_written_nowhere(made, tmp_path):
+    """``../../../tmp/crm_sweep5_evil.csv`` inside the zip: the name is only a hint, the member is extracted to
+    the private staging folder."""
+    target = Path("/tmp/crm_sweep5_evil.csv")
+    target.unlink(missing_ok=True)
+    frame, report = _read(made("traversal.zip"))
+    assert frame.height == 240 and report.detected["compression"] == "zip"
+    assert not target.exists()
+
+
+def test_local_times_across_both_dst_changes_keep_their_written_dates(made):
+    import datetime as dt
+
+    frame, report = _read(made("dst_local.csv"))
+    assert report.rows_rejected == 0
+    assert frame.get_column("order_date").head(7).to_list() == [
+        dt.date(2024, 3, 31), dt.date(2024, 3, 31), dt.date(2024, 3, 31), dt.date(2024, 10, 27),
+        dt.date(2024, 10, 27), dt.date(2024, 10, 26), dt.date(2024, 3, 30)]
+
+
+def test_epoch_seconds_trailing_delimiters_scientific_and_quoted_thousands(made):
+    import datetime as dt
+
+    frame, report = _read(made("epoch.csv"))
+    assert report.detected["date_format"] == "unix-seconds"
+    assert frame.get_column("order_date")[0] == dt.date(2024, 1, 1) and frame.get_column("order_date")[1] == dt.date(2024, 1, 6)
+    frame, report = _read(made("trailing_delimiter.csv"))
+    assert report.rows_rejected == 0 and frame.get_column("amount").to_list() == [10.5 + i for i in range(60)]
+    frame, _ = _read(made("scientific.csv"))
+    assert frame.get_column("amount").head(4).to_list() == [1200.0, 450.0, 2.1, 20.0]
+    frame, report = _read(made("semicolon_quoted.csv"))
+    assert (report.detected["decimal"], report.detected["thousands"]) == (",", ".")
+    assert frame.get_column("amount").head(4).to_list() == [1234.56, 1.99, 3000.0, 3.5]
+
+
+def test_three_and_zero_decimal_currencies_are_never_guessed(made):
+    """JPY ``2,037`` in a file of ``12.99`` amounts could be 2.037 or 2,037: set aside as ambiguous (the currency's
+    minor unit is not used to decide), and the three currencies are named."""
+    frame, report = _read(made("kwd_jpy.csv"))
+    assert report.rejected_by_reason() == {"ambiguous amount": 20}
+    assert report.detected["currencies"] == ["JPY", "KWD", "USD"]
+    assert any("3 currencies" in w for w in report.warnings)
+
+
+@pytest.mark.parametrize("name", sorted(sweep5.FILES))
+def test_the_cli_summary_contract_on_every_sweep5_file(made, name):
+    done = _summary(made(name))
+    assert "Traceback" not in done.stderr and "panicked" not in done.stderr
+    if done.returncode == 2:
+        assert len(done.stderr.strip().splitlines()) == 1 and name == "lying_sst.xlsx"
+    else:
+        assert done.returncode == 0, done.stderr
+        payload = json.loads(done.stdout)
+        assert payload["rows_read"] == payload["rows_valid"] + payload["rows_rejected"]
