@@ -267,3 +267,25 @@ def test_the_cli_summary_contract_on_every_sweep5_file(made, name):
         assert done.returncode == 0, done.stderr
         payload = json.loads(done.stdout)
         assert payload["rows_read"] == payload["rows_valid"] + payload["rows_rejected"]
+
+
+def test_order_lines_without_a_customer_take_the_orders_customer(made):
+    """A generic export writing the customer and date on an order's first line only: its other lines were set
+    aside as 'missing customer id' (their amounts lost from revenue, nothing said why)."""
+    frame, report = _read(made("order_lines_first_only.csv"))
+    # 20 orders, 41 lines + 2; 9002's lines name K2 and K9: its two blank lines stay blank; 9005's "June 5th"
+    # line too (an unreadable date is never replaced; a blank customer is the first reason named)
+    assert report.rejected_by_reason() == {"missing customer id": 3}
+    assert report.detected["filled_from_order"] == 19
+    assert any("19 lines of multi-line orders had no customer" in w and "'Order ID'" in w for w in report.warnings)
+    order = frame.filter(pl.col("order_id") == "9004").sort("amount")
+    assert order.get_column("customer_id").to_list() == ["K4", "K4"]
+    assert order.get_column("order_date").cast(pl.String).to_list() == ["2024-06-04", "2024-06-04"]
+    assert round(frame.get_column("amount").sum(), 2) == 5 * 20 + 6 * 14 + 7 * 7 + 1 - 6 - 7  # 9002's Cup and Lid aside
+
+
+def test_a_file_whose_customers_are_all_written_fills_nothing(made, tmp_path):
+    from hostile import sweep4
+
+    _, report = _read(sweep4.order_total_on_every_line(tmp_path / "o.csv"))
+    assert "filled_from_order" not in report.detected

@@ -37,10 +37,23 @@ class Checked(NamedTuple):
 
 def check_orders(
     parsed: pl.DataFrame, plan: ColumnPlan, options: ReadOptions, header_currency: str | None,
-    bad_examples: dict[str, str],
+    bad_examples: dict[str, str], fill_orders: bool = False,
 ) -> Checked:
-    """Keep a row when no rule, currency filter or missing/unreadable value sets it aside."""
+    """Keep a row when no rule, currency filter or missing/unreadable value sets it aside.
+
+    ``fill_orders`` (files without a vendor preset): an order's lines without a customer take it (and their
+    blank date) from the order's other lines, with a warning (:func:`order_lines_filled`)."""
+    filled = 0
+    if fill_orders:
+        parsed, filled = order_lines_filled(parsed)
     parsed, detected, warnings = _currencies(parsed, options, header_currency)
+    if filled:
+        detected["filled_from_order"] = filled
+        warnings.append(
+            f"{filled:,} lines of multi-line orders had no customer: it was taken from the order's other lines (same "
+            f"order id in column '{plan.columns['order_id']}'; a blank date too), as exports write them on an "
+            "order's first line only. An order whose lines name two customers is left as it is."
+        )
     rule = pl.col(RULE) if RULE in parsed.columns else pl.lit(None, pl.String)
     other = pl.col("__other_currency").fill_null(False) if "__other_currency" in parsed.columns else pl.lit(False)
     customer, date, amount = pl.col("customer_id"), pl.col("order_date"), pl.col("amount")
@@ -90,6 +103,41 @@ def check_orders(
         warnings += _conversion_report(frame, detected)
     warnings += _blank_value_warnings(frame, plan, bad_examples)
     return Checked(frame, rejected, detected, tuple(warnings))
+
+
+def order_lines_filled(parsed: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """The lines of multi-line orders without a customer, given the customer of the order's other lines (and
+    their date when blank), when those lines name exactly one customer and at most one date; how many lines.
+
+    Only looked at when some customer is blank (a null count: free) and the file has order ids. A blank
+    customer with an unreadable date, or a date other than the order's, is left as it is (set aside)."""
+    if "order_id" not in parsed.columns or not parsed.get_column("customer_id").null_count():
+        return parsed, 0
+    customer, date, order = pl.col("customer_id"), pl.col("order_date"), pl.col("order_id")
+    known = (
+        parsed.lazy().filter(order.is_not_null() & customer.is_not_null())
+        .group_by("order_id")
+        .agg(customer.first().alias("__fill_c"), customer.n_unique().alias("__fill_n"),
+             date.drop_nulls().first().alias("__fill_d"), date.drop_nulls().n_unique().alias("__fill_dn"))
+        .filter((pl.col("__fill_n") == 1) & (pl.col("__fill_dn") <= 1))
+    )
+    orphans = customer.is_null() & order.is_not_null()
+    if bad("customer_id") in parsed.columns:
+        orphans = orphans & ~pl.col(bad("customer_id")).fill_null(False)
+    if bad("order_date") in parsed.columns:
+        orphans = orphans & ~pl.col(bad("order_date")).fill_null(False)
+    joined = parsed.lazy().join(known, on="order_id", how="left", maintain_order="left")
+    fills = orphans & pl.col("__fill_c").is_not_null() & (date.is_null() | (date == pl.col("__fill_d")).fill_null(False))
+    filled = joined.select(
+        pl.all().exclude("^__fill_.*$"), fills.alias("__fills"), pl.col("__fill_c"), pl.col("__fill_d"),
+    ).with_columns(
+        pl.when(pl.col("__fills")).then(pl.col("__fill_c")).otherwise(customer).alias("customer_id"),
+        pl.when(pl.col("__fills")).then(pl.coalesce(date, pl.col("__fill_d"))).otherwise(date).alias("order_date"),
+    ).collect()
+    count = int(filled.get_column("__fills").sum())
+    if not count:
+        return parsed, 0
+    return filled.drop("__fills", "__fill_c", "__fill_d"), count
 
 
 def _reordered_header(frame: pl.DataFrame, rejected: pl.DataFrame, name: str) -> list[str]:

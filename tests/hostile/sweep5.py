@@ -191,7 +191,22 @@ def zip_path_traversal(path: Path) -> Path:
     return _write(path, out.getvalue())
 
 
+def order_lines_first_only(path: Path) -> Path:
+    """A generic order-lines export (no vendor's names): customer and date on each order's first line only; one
+    order's lines name two customers (left as it is), one continuation line has an unreadable date."""
+    rows = [["Order ID", "Customer", "Date", "Line Amount", "Product"]]
+    for number in range(1, 21):
+        for item in range(1 + number % 3):
+            first = item == 0
+            rows.append([str(9000 + number), f"K{number % 5}" if first else "", f"2024-06-{number:02d}" if first else "",
+                         f"{5 + item}.00", ["Tea", "Cup", "Lid"][item]])
+    rows.append(["9002", "K9", "2024-06-02", "1.00", "Gift"])  # order 9002 now names K2 and K9
+    rows.append(["9005", "", "June 5th", "2.00", "Spoon"])  # a continuation line whose date cannot be read
+    return _write(path, _csv(rows))
+
+
 FILES: dict[str, Callable[[Path], Path]] = {
+    "order_lines_first_only.csv": order_lines_first_only,
     "credit_debit.csv": credit_debit_marks,
     "null_amounts.csv": null_spelled_amounts,
     "shopify_first_line.csv": shopify_first_line_only,
