@@ -289,3 +289,39 @@ def test_a_file_whose_customers_are_all_written_fills_nothing(made, tmp_path):
 
     _, report = _read(sweep4.order_total_on_every_line(tmp_path / "o.csv"))
     assert "filled_from_order" not in report.detected
+
+
+def test_workbook_entries_never_span_a_tag_start():
+    """``[^>]*`` after ``<sheet`` scanned from each of 4 MB of ``<sheet `` to the end of the part (quadratic: a
+    10 KB workbook would have held a core for about 40 minutes while its hidden sheets were looked for)."""
+    from crm_core.ingest import source
+
+    assert source._SHEET_ENTRY.findall(b'<sheet <sheet name="a" r:id="rId1"/>') == [b'<sheet name="a" r:id="rId1"/>']  # noqa: SLF001
+    assert source._RELATIONSHIP.findall(b'<Relationship <Relationship Id="r"/>') == [b'<Relationship Id="r"/>']  # noqa: SLF001
+
+
+def test_a_workbook_padded_with_open_sheet_tags_is_read(tmp_path, made):
+    """The padding above, in a real workbook: read as any other (the check and the hidden-sheet look are linear)."""
+    import io
+    import zipfile
+
+    source_path = made("lying_sst.xlsx").with_name("plain.xlsx")
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(source_path))
+    sheet = book.add_worksheet("Orders")
+    sheet.write_row(0, 0, ["customer_id", "order_date", "amount"])
+    for row in range(1, 21):
+        sheet.write_row(row, 0, [f"P{row % 4}", f"2024-01-{row:02d}", row])
+    book.close()
+    out = io.BytesIO()
+    with zipfile.ZipFile(source_path) as original, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as padded:
+        for item in original.infolist():
+            data = original.read(item.filename)
+            if item.filename == "xl/workbook.xml":
+                data = data.replace(b"<sheets>", b"<!--" + b"<sheet " * 500_000 + b"--><sheets>")
+            padded.writestr(item.filename, data)
+    path = tmp_path / "padded.xlsx"
+    path.write_bytes(out.getvalue())
+    frame, _ = _read(path)
+    assert frame.height == 20

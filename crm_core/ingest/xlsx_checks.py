@@ -32,7 +32,7 @@ _LOCAL_HEADER = struct.Struct("<4s22xHH")
 _POSITION_ROW = re.compile(rb"""\sr=["'][A-Za-z]{0,4}(\d{1,9})["']""")
 _POSITION_COLUMN = re.compile(rb"""\sr=["']([A-Za-z]{1,4})\d""")
 #: The count of distinct texts a shared-strings table claims; each takes at least ``<si/>`` (5 bytes).
-_UNIQUE_COUNT = re.compile(rb"""<(?:\w+:)?sst\b[^>]*?\suniqueCount=["'](\d{1,20})["']""")
+_UNIQUE_COUNT = re.compile(rb"""<(?:\w+:)?sst\b[^<>]{0,4096}?\suniqueCount=["'](\d{1,20})["']""")
 _SMALLEST_STRING = 5
 #: A merged range (``<mergeCell ref="A2:A4"/>``): its first and last rows and the whole reference.
 _MERGED = re.compile(rb"""<(?:\w+:)?mergeCell\s+ref=["']([A-Z]{1,3}(\d{1,7}):[A-Z]{1,3}(\d{1,7}))["']""")
