@@ -339,3 +339,17 @@ def test_a_header_name_of_unclosed_brackets_is_read_within_the_time_limit(tmp_pa
                           capture_output=True, text=True, timeout=300, env={**os.environ, "CRM_INGEST_TIMEOUT_S": "30"})
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["rows_valid"] == 12
+
+
+def test_a_cell_of_one_digit_and_many_blanks_is_read_within_the_time_limit(tmp_path):
+    """``1`` + 20,000 spaces + ``x`` as a column name: the header finder's number pattern backtracked (27 s for
+    that cell, cubic in its length): under a 20 s limit the CLI was stopped."""
+    import os
+
+    path = tmp_path / "blanks.csv"
+    rows = "".join(f"C{n % 3},2024-01-{n + 1:02d},{n}.50,note\n" for n in range(12))
+    path.write_text(f"customer_id,order_date,amount,\"1{' ' * 20_000}x\"\nC9,2024-02-01,1.00,n\n" + rows)
+    done = subprocess.run([sys.executable, "-m", "crm_core", "summary", str(path), "--json"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "CRM_INGEST_TIMEOUT_S": "20"})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["rows_valid"] == 13
