@@ -353,3 +353,13 @@ def test_a_cell_of_one_digit_and_many_blanks_is_read_within_the_time_limit(tmp_p
                           capture_output=True, text=True, timeout=300, env={**os.environ, "CRM_INGEST_TIMEOUT_S": "20"})
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["rows_valid"] == 13
+
+
+def test_a_batched_read_names_a_header_repeated_in_another_order(made, monkeypatch):
+    """Read in batches, the reordered header's warning of a whole read was dropped with the batch's warnings."""
+    monkeypatch.setenv("CRM_INGEST_BATCH_MB", "0")
+    monkeypatch.setenv("CRM_INGEST_BATCH_ROWS", "20")
+    _, report = _read(made("header_other_order.csv"))
+    assert report.detected["read_in_batches"] == 4
+    assert report.rejected_by_reason() == {"repeated header": 1, "unparseable date": 30}
+    assert len([w for w in report.warnings if "header is repeated at line 32 with its columns in another order" in w]) == 1

@@ -140,6 +140,10 @@ def order_lines_filled(parsed: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     return filled.drop("__fills", "__fill_c", "__fill_d"), count
 
 
+#: How the warning of a header repeated in another column order starts (a batched read keeps the first batch's).
+REORDERED_HEADER = "The header is repeated at line"
+
+
 def _reordered_header(frame: pl.DataFrame, rejected: pl.DataFrame, name: str) -> list[str]:
     """A warning when the header is repeated with its columns in another order (two exports pasted together):
     the rows below it are read by the first header's order, each value perhaps in another column's place."""
@@ -154,7 +158,7 @@ def _reordered_header(frame: pl.DataFrame, rejected: pl.DataFrame, name: str) ->
         return []
     line, cell = moved.row(0)
     return [
-        f"The header is repeated at line {line:,} with its columns in another order ('{cell}' where '{name}' was): "
+        f"{REORDERED_HEADER} {line:,} with its columns in another order ('{cell}' where '{name}' was): "
         "the rows below it are read in the first header's order, so their values may sit in the wrong columns. "
         "Split the file where the header repeats and read each part on its own."
     ]
