@@ -269,8 +269,8 @@ def test_kpis_count_no_refunded_order(shopify_file):
 
 def test_shopify_refund_with_unreadable_total_is_not_guessed(tmp_path):
     rows = [
-        _line(_order("#1", "a@x.com", "partially_refunded", "40.00", "n/a", refunded="10.00"), 1, "Tea", "40.00", "T-1"),
-        _line(_order("#2", "b@x.com", "paid", "30.00", "n/a"), 1, "Tea", "30.00", "T-1"),
+        _line(_order("#1", "a@x.com", "partially_refunded", "40.00", "abc", refunded="10.00"), 1, "Tea", "40.00", "T-1"),
+        _line(_order("#2", "b@x.com", "paid", "30.00", "abc"), 1, "Tea", "30.00", "T-1"),
     ]
     path = tmp_path / "orders_export.csv"
     path.write_text(_csv(SHOPIFY_COLUMNS, rows), encoding="utf-8")

@@ -40,7 +40,9 @@ from typing import IO, Any, Iterator
 import polars as pl
 
 from crm_core.ingest import rejects
-from crm_core.ingest.checks import _currencies, blank_value_counts, blank_value_warnings, check_orders
+from crm_core.ingest.checks import (
+    REORDERED_HEADER, _currencies, blank_value_counts, blank_value_warnings, check_orders, order_total_warning,
+)
 from crm_core.ingest.formats import Formats
 from crm_core.ingest.limits import env_number, large_for_batches
 from crm_core.ingest.mapping import ColumnPlan, ColumnSample, status_warning
@@ -121,6 +123,8 @@ def _read_batch(
     store.add_rejected(rejected)
     tally.add(checked.frame.height, valid, rejected, parsed.corrected, parsed.bad_examples,
               blank_value_counts(checked.frame, plan), {**parsed.detected, **revenue}, checked.detected)
+    if not tally.reordered:
+        tally.reordered = [w for w in checked.warnings if w.startswith(REORDERED_HEADER)][:1]
     for column, examples in parsed.marked:
         seen = tally.marked.setdefault(column, [])
         seen += [value for value in examples if value not in seen][: 3 - len(seen)]
@@ -158,6 +162,7 @@ class _Tally:
         self.future = 0
         self.latest_future: dt.date | None = None
         self.marked: dict[str, list[str]] = {}
+        self.reordered: list[str] = []  # the first batch's warning of a header repeated in another column order
 
     def add(self, rows: int, valid: pl.DataFrame, rejected: pl.DataFrame, corrected: dict[str, int],
             bad_examples: dict[str, str], blank: dict[str, int], detected: dict[str, Any],
@@ -210,7 +215,8 @@ def _report(tally: _Tally, store: _Store, plan: ColumnPlan, formats: Formats, op
         detected={**detected, **tally.detected, **currency, "read_in_batches": tally.batches},
         warnings=[*warnings, *(status_warning(column, examples) for column, examples in tally.marked.items()),
                   *currency_warnings, *blank_value_warnings(tally.blank, plan, tally.bad_examples),
-                  *future_warning(tally.future, tally.latest_future)],
+                  *future_warning(tally.future, tally.latest_future),
+                  *tally.reordered, *_order_totals(store, tally, plan)],
         corrected_values=sum(tally.corrected.values()),
         corrected_by_column={k: v for k, v in tally.corrected.items() if v},
     )
@@ -222,6 +228,14 @@ def _report(tally: _Tally, store: _Store, plan: ColumnPlan, formats: Formats, op
     else:
         store.finish_rejected(keep=False)
     return report
+
+
+def _order_totals(store: _Store, tally: _Tally, plan: ColumnPlan) -> list[str]:
+    """The warning of an order total repeated on every line of an order (as a whole read gives), over the kept
+    rows on disk: an order's lines may straddle two batches."""
+    if not store.parts or "order_id" not in tally.columns:
+        return []
+    return order_total_warning(store.scan(tally.columns).select("order_id", "amount"), plan, tally.rows_valid)
 
 
 class _WholeColumn:

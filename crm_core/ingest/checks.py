@@ -37,10 +37,23 @@ class Checked(NamedTuple):
 
 def check_orders(
     parsed: pl.DataFrame, plan: ColumnPlan, options: ReadOptions, header_currency: str | None,
-    bad_examples: dict[str, str],
+    bad_examples: dict[str, str], fill_orders: bool = False,
 ) -> Checked:
-    """Keep a row when no rule, currency filter or missing/unreadable value sets it aside."""
+    """Keep a row when no rule, currency filter or missing/unreadable value sets it aside.
+
+    ``fill_orders`` (files without a vendor preset): an order's lines without a customer take it (and their
+    blank date) from the order's other lines, with a warning (:func:`order_lines_filled`)."""
+    filled = 0
+    if fill_orders:
+        parsed, filled = order_lines_filled(parsed)
     parsed, detected, warnings = _currencies(parsed, options, header_currency)
+    if filled:
+        detected["filled_from_order"] = filled
+        warnings.append(
+            f"{filled:,} lines of multi-line orders had no customer: it was taken from the order's other lines (same "
+            f"order id in column '{plan.columns['order_id']}'; a blank date too), as exports write them on an "
+            "order's first line only. An order whose lines name two customers is left as it is."
+        )
     rule = pl.col(RULE) if RULE in parsed.columns else pl.lit(None, pl.String)
     other = pl.col("__other_currency").fill_null(False) if "__other_currency" in parsed.columns else pl.lit(False)
     customer, date, amount = pl.col("customer_id"), pl.col("order_date"), pl.col("amount")
@@ -64,8 +77,9 @@ def check_orders(
     nothing = customer.is_null() & date.is_null() & amount.is_null() & ~bad_date & ~bad_amount
     # Two exports pasted one after the other repeat the header: its row is not an unreadable order.
     # (A byte-order mark starts the second export's header when files were concatenated as they are.)
-    name = plan.columns["customer_id"]
-    header_again = customer.is_in([name, "\ufeff" + name]) & date.is_null() & bad_date  # (only rejected rows get a reason)
+    # A second export's header may list the columns in another order: its customer cell is then another column's name.
+    names = list(dict.fromkeys(plan.columns.values()))
+    header_again = customer.is_in([*names, *("\ufeff" + n for n in names)]) & date.is_null() & bad_date  # (only rejected rows get a reason)
     reason = (
         pl.when(nothing).then(pl.lit("empty row"))  # also report footers ("Grand Totals", copyright lines)
         .when(header_again).then(pl.lit("repeated header"))
@@ -84,14 +98,78 @@ def check_orders(
         .otherwise(pl.lit("missing amount"))
     )
     frame, rejected = _mark(parsed, keep, reason)
+    warnings += _reordered_header(frame, rejected, plan.columns["customer_id"])
     if converting:
         warnings += _conversion_report(frame, detected)
     warnings += _blank_value_warnings(frame, plan, bad_examples)
     return Checked(frame, rejected, detected, tuple(warnings))
 
 
+def order_lines_filled(parsed: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """The lines of multi-line orders without a customer, given the customer of the order's other lines (and
+    their date when blank), when those lines name exactly one customer and at most one date; how many lines.
+
+    Only looked at when some customer is blank (a null count: free) and the file has order ids. A blank
+    customer with an unreadable date, or a date other than the order's, is left as it is (set aside)."""
+    if "order_id" not in parsed.columns or not parsed.get_column("customer_id").null_count():
+        return parsed, 0
+    customer, date, order = pl.col("customer_id"), pl.col("order_date"), pl.col("order_id")
+    known = (
+        parsed.lazy().filter(order.is_not_null() & customer.is_not_null())
+        .group_by("order_id")
+        .agg(customer.first().alias("__fill_c"), customer.n_unique().alias("__fill_n"),
+             date.drop_nulls().first().alias("__fill_d"), date.drop_nulls().n_unique().alias("__fill_dn"))
+        .filter((pl.col("__fill_n") == 1) & (pl.col("__fill_dn") <= 1))
+    )
+    orphans = customer.is_null() & order.is_not_null()
+    if bad("customer_id") in parsed.columns:
+        orphans = orphans & ~pl.col(bad("customer_id")).fill_null(False)
+    if bad("order_date") in parsed.columns:
+        orphans = orphans & ~pl.col(bad("order_date")).fill_null(False)
+    joined = parsed.lazy().join(known, on="order_id", how="left", maintain_order="left")
+    fills = orphans & pl.col("__fill_c").is_not_null() & (date.is_null() | (date == pl.col("__fill_d")).fill_null(False))
+    filled = joined.select(
+        pl.all().exclude("^__fill_.*$"), fills.alias("__fills"), pl.col("__fill_c"), pl.col("__fill_d"),
+    ).with_columns(
+        pl.when(pl.col("__fills")).then(pl.col("__fill_c")).otherwise(customer).alias("customer_id"),
+        pl.when(pl.col("__fills")).then(pl.coalesce(date, pl.col("__fill_d"))).otherwise(date).alias("order_date"),
+    ).collect()
+    count = int(filled.get_column("__fills").sum())
+    if not count:
+        return parsed, 0
+    return filled.drop("__fills", "__fill_c", "__fill_d"), count
+
+
+#: How the warning of a header repeated in another column order starts (a batched read keeps the first batch's).
+REORDERED_HEADER = "The header is repeated at line"
+
+
+def _reordered_header(frame: pl.DataFrame, rejected: pl.DataFrame, name: str) -> list[str]:
+    """A warning when the header is repeated with its columns in another order (two exports pasted together):
+    the rows below it are read by the first header's order, each value perhaps in another column's place."""
+    if not rejected.height:
+        return []
+    lines = rejected.filter(pl.col("reason") == "repeated header").get_column("line")
+    if not lines.len():
+        return []
+    moved = frame.filter(pl.col(LINE).cast(pl.Int64).is_in(lines.implode()) & ~pl.col("customer_id").is_in(
+        [name, "\ufeff" + name])).select(LINE, "customer_id")
+    if not moved.height:
+        return []
+    line, cell = moved.row(0)
+    return [
+        f"{REORDERED_HEADER} {line:,} with its columns in another order ('{cell}' where '{name}' was): "
+        "the rows below it are read in the first header's order, so their values may sit in the wrong columns. "
+        "Split the file where the header repeats and read each part on its own."
+    ]
+
+
 #: Amount column names that say the value is the whole order's (repeated on each of its lines by some exports).
 _ORDER_LEVEL = re.compile(r"^(?:grandtotal|total|(?:order|invoice|receipt).*(?:total|amount|value|sum))$")
+
+
+#: Orders grouped at once when looking for repeated totals over rows on disk (a batched read): slices of order ids.
+ROWS_PER_PASS = 4_000_000
 
 
 def repeated_order_totals(frame: pl.DataFrame, plan: ColumnPlan) -> list[str]:
@@ -99,23 +177,41 @@ def repeated_order_totals(frame: pl.DataFrame, plan: ColumnPlan) -> list[str]:
     order listed on several lines: without a preset each line counts as written, so the order's total is
     counted once per line. It says by how much, rather than merging lines by a guess (two items at one price
     also repeat a value). Only kept rows with an order id are looked at, and only for such column names."""
+    if "order_id" not in frame.columns:
+        return []
+    return order_total_warning(frame.lazy().filter(pl.col(OK)).select("order_id", "amount"), plan, frame.height)
+
+
+def order_total_warning(kept: pl.LazyFrame, plan: ColumnPlan, rows: int) -> list[str]:
+    """:func:`repeated_order_totals` over the kept rows ``kept`` (``order_id``, ``amount``; ``rows`` of them at
+    most), in slices of order ids by their hash when there are many (a batched read's rows on disk)."""
     column = plan.columns.get("amount")
-    if column is None or "order_id" not in frame.columns or not _ORDER_LEVEL.match(norm_base(column)):
+    if column is None or not _ORDER_LEVEL.match(norm_base(column)) or "order_id" not in kept.collect_schema().names():
         return []
-    kept = frame.lazy().filter(pl.col(OK) & pl.col("order_id").is_not_null()).select("order_id", "amount")
-    orders = kept.group_by("order_id").agg(
-        pl.len().alias("lines"), pl.col("amount").n_unique().alias("values"), pl.col("amount").first().alias("once"),
-        pl.col("amount").sum().alias("counted"),
-    ).filter(pl.col("lines") > 1)
-    found = orders.select(pl.len().alias("orders"), (pl.col("values") > 1).any().alias("varies"),
-                          (pl.col("counted") - pl.col("once")).sum().alias("extra")).collect().row(0, named=True)
-    if not found["orders"] or found["varies"] or not found["extra"]:
+    passes = max(1, -(-rows // ROWS_PER_PASS))
+    orders = varies = 0
+    extra = 0.0
+    for slice_ in range(passes):
+        part = kept.filter(pl.col("order_id").is_not_null())
+        if passes > 1:
+            part = part.filter(pl.col("order_id").hash() % passes == slice_)
+        grouped = part.group_by("order_id").agg(
+            pl.len().alias("lines"), pl.col("amount").n_unique().alias("values"),
+            pl.col("amount").first().alias("once"), pl.col("amount").sum().alias("counted"),
+        ).filter(pl.col("lines") > 1)
+        found = grouped.select(pl.len().alias("orders"), (pl.col("values") > 1).any().alias("varies"),
+                               (pl.col("counted") - pl.col("once")).sum().alias("extra"))
+        row = found.collect(engine="streaming").row(0, named=True)
+        orders, varies, extra = orders + row["orders"], varies or bool(row["varies"]), extra + (row["extra"] or 0.0)
+        if varies:
+            return []
+    if not orders or not extra:
         return []
-    total = float(frame.filter(pl.col(OK)).get_column("amount").sum())
+    total = float(kept.select(pl.col("amount").sum()).collect(engine="streaming").item())
     return [
-        f"Column '{column}' repeats one value on every line of the {found['orders']:,} orders listed on several "
+        f"Column '{column}' repeats one value on every line of the {orders:,} orders listed on several "
         f"lines: if it is the order's total, revenue counts it once per line ({total:,.2f}; once per order it "
-        f"would be {total - found['extra']:,.2f}). Export one line per order, or choose the line amount column "
+        f"would be {total - extra:,.2f}). Export one line per order, or choose the line amount column "
         "(CLI: --amount COL)."
     ]
 

@@ -21,9 +21,15 @@ def norm(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", ascii_name.lower())
 
 
+_BRACKETED = re.compile(r"[(\[{][^()\[\]{}]*[)\]}]")
+
+
 def norm_base(name: str) -> str:
-    """:func:`norm` of the name without bracketed parts: ``"Amount (EUR)"`` -> ``"amount"``."""
-    return norm(re.sub(r"[(\[{][^)\]}]*[)\]}]", " ", name))
+    """:func:`norm` of the name without bracketed parts: ``"Amount (EUR)"`` -> ``"amount"``.
+
+    The innermost brackets go (``[^()...]``, not ``[^)...]``): from each of a header's 500,000 ``(`` without a
+    ``)`` the wider pattern scanned to the end of the name (quadratic: about 25 minutes for one 500 KB name)."""
+    return norm(_BRACKETED.sub(" ", name))
 
 
 def bracket_currency(name: str) -> str | None:

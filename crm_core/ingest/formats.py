@@ -14,7 +14,7 @@ import polars as pl
 from crm_core.ingest.columns import DATE, ID, MONTH, NUMBER, bracket_currency
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest.mapping import ColumnPlan, ColumnSample, month_format
-from crm_core.ingest.numbers import SIMPLE_WITH_SYMBOL
+from crm_core.ingest.numbers import SIMPLE_WITH_SYMBOL, ZERO_WIDTH
 from crm_core.ingest.options import ReadOptions
 from crm_core.ingest.parse import DATE_CELL, NUMBER_CELL, as_text, typed_cell_date
 from crm_core.ingest.presets import Preset
@@ -110,6 +110,8 @@ def sniff_formats(
                 bool(found.str.contains(r"^\d+\.0+$").any()),
                 bool(found.str.contains("@", literal=True).any()),
             )
+            if key == "customer_id":
+                warnings += _rounded_ids(found, column, detected)
     amount = plan.columns.get("amount")
     return Formats(
         numbers=numbers,
@@ -126,6 +128,27 @@ def sniff_formats(
         detected=detected,
         warnings=tuple(warnings),
     )
+
+
+#: A long number as a spreadsheet shows it rounded to six digits (``1.23457E+11``): the id's digits are lost.
+_SCIENTIFIC_ID = r"^\s*\d(?:[.,]\d+)?[eE]\+?\d{1,3}\s*$"
+
+
+def _rounded_ids(found: pl.Series, column: str, detected: dict[str, Any]) -> list[str]:
+    """A warning when sampled customer ids are written in scientific notation: Excel rounds long numbers so
+    (``123451006789`` -> ``1.23451E+11``) and different customers may then share an id. They are read as written
+    (the lost digits cannot be recovered); ``detected["scientific_ids"]`` counts them in the sample."""
+    rounded = found.str.contains(_SCIENTIFIC_ID)
+    count = int(rounded.sum())
+    if not count:
+        return []
+    detected["scientific_ids"] = count
+    example = found.filter(rounded)[0]
+    return [
+        f"Customer ids like '{example}' in column '{column}' ({count:,} of the first {found.len():,} rows) are long "
+        "numbers a spreadsheet rounded to scientific notation: their last digits are lost, so different customers "
+        "may be counted as one. Export the ids as text (format the column as Text before saving as CSV)."
+    ]
 
 
 def _number_format(values: pl.Series, number: NumberFormat, options: ReadOptions, warnings: list[str]) -> NumberFormat:
@@ -162,11 +185,12 @@ def _is_simple(sample: ColumnSample, column: str) -> bool:
 
 
 def _needs_strip(sample: ColumnSample, column: str) -> bool:
-    """Trim text only when the sample shows padded or blank values (trimming costs a pass)."""
+    """Trim text only when the sample shows padded or blank values, or invisible characters at either end
+    (``C001\u200b``, a stray byte-order mark: trimmed too), since trimming costs a pass."""
     if not sample.is_text(column):
         return False
     values = sample.table.sample.get_column(column).drop_nulls()
-    return bool(values.str.contains(r"^\s|\s$").any())
+    return bool(values.str.contains(f"^[\\s{ZERO_WIDTH}]|[\\s{ZERO_WIDTH}]$").any())
 
 
 def _date_format(

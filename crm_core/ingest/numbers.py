@@ -40,6 +40,11 @@ HAS_COMMA = 8
 LONG_TAIL = 16  # the last separator is followed by 3 or more digits
 
 _SPACES = r"[\s\u00a0\u202f'’]"  # blanks and apostrophes group thousands ("1 234", "1'234")
+#: Invisible characters pasted from web pages and spreadsheets (zero-width spaces and joiners, a stray byte-order
+#: mark): they separate nothing, so they are dropped before a value is read.
+ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+#: A ledger's credit or debit mark after the number (``12,00 CR``: money back; ``12.00 DR``: a sale).
+_LEDGER = r"(?i)(\d\)?)(CR|DR)$"
 _NUMBER = r"[\d.,]*\d[\d.,]*"
 #: A currency written beside a number: a symbol, a prefixed dollar (``R$``), an ISO 4217 code (any other
 #: three letters make the value unreadable: ``12.50 pcs`` is not an amount) or a local abbreviation.
@@ -66,11 +71,15 @@ class Reading(NamedTuple):
 
 def classify(text: pl.Expr) -> Reading:
     """Read amounts written any supported way: ``$1,200.00``, ``EUR 12,50``, ``12,50 €``,
-    ``(12.00)`` and ``12.00-`` (negative), ``1 234,56``, ``1'234.56``, ``1.2k``, ``3M``, ``1e5``."""
-    core = text.str.replace_all(_SPACES, "")
+    ``(12.00)``, ``12.00-`` and ``12,00 CR`` (negative; ``12.00 DR`` is positive), ``1 234,56``, ``1'234.56``, ``1.2k``, ``3M``, ``1e5``."""
+    core = text.str.replace_all(f"[{ZERO_WIDTH}]|{_SPACES}", "")
+    # A ledger's mark: CR (credit) negates, DR (debit) does not; with parentheses or a minus as well it is unreadable.
+    credit = core.str.extract(_LEDGER, 2).str.to_uppercase()
+    core = core.str.replace(_LEDGER, "${1}")
     number = core.str.extract(f"({_NUMBER})", 1)
     shape = core.str.replace(_NUMBER, "#")
-    negative = shape.str.contains(r"\(|[-−–]")  # parentheses (also "$(12.50)", "(12,50)€") or a minus
+    signed = shape.str.contains(r"\(|[-−–]")  # parentheses (also "$(12.50)", "(12,50)€") or a minus
+    negative = signed | (credit == "CR").fill_null(False)
     scale = (
         pl.when(shape.str.contains(_MULTIPLIER))
         .then(shape.str.extract(_MULTIPLIER, 1).str.to_lowercase().replace_strict({"k": 1e3, "m": 1e6}, default=1.0))
@@ -92,7 +101,7 @@ def classify(text: pl.Expr) -> Reading:
         + number.str.contains(r"[.,]\d{3,}$").cast(pl.UInt8) * LONG_TAIL
     )
     # Parentheses and a minus sign together ("(-12.50)", "$(-12.50)") negate twice: +12.50 or -12.50? Unreadable.
-    twice = shape.str.contains(r"\(") & shape.str.contains(r"[-−–]")
+    twice = (shape.str.contains(r"\(") & shape.str.contains(r"[-−–]")) | (signed & credit.is_not_null())
     readable = shape.str.contains(_SHAPE) & ~shape.str.contains(_WORD_SCALE) & (reads_point | reads_comma) & ~twice
     # Scientific notation and the like ("1e5"): whatever the float parser accepts as a whole.
     other = text.str.strip_chars().cast(pl.Float64, strict=False)

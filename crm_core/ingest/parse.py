@@ -12,6 +12,7 @@ import datetime as dt
 import polars as pl
 
 from crm_core.ingest.currency_codes import ISO_4217, SYMBOLS
+from crm_core.ingest.numbers import ZERO_WIDTH
 from crm_core.ingest.sniff import TIME_TAIL, WEEKDAY_HEAD, DateFormat, parse_date_expr
 
 #: Spellings of "no value" that spreadsheets and pandas write into id columns.
@@ -54,11 +55,12 @@ EMAIL_SHAPE = r"^[\w.+'-]+@[\w-]+(\.[\w-]+)+$"
 def id_expr(column: str, dtype: pl.DataType, float_ids: bool, emails: bool, strip: bool = True,
             nul: bool = False) -> pl.Expr:
     """Customer ids as text: leading zeros kept, ``12346.0`` -> ``12346``,
-    e-mails lower-cased, blanks and NaN-like spellings -> null. ``strip=False``
+    e-mails lower-cased, blanks and NaN-like spellings -> null; blanks and zero-width characters trimmed. ``strip=False``
     skips trimming (when the sample shows no padded values); ``nul=True`` (the file holds NUL bytes)
     makes ids holding one null."""
     value = as_text(column, dtype)
-    value = value.str.strip_chars() if strip else value
+    if strip:  # blanks, then invisible characters pasted with the id ("C001\u200b" is C001), then blanks again
+        value = value.str.strip_chars().str.strip_chars(ZERO_WIDTH).str.strip_chars()
     if float_ids and _is_text(dtype):
         value = value.str.replace(r"^(\d+)\.0+$", "${1}")
     if emails:  # only what is shaped like an address: "@SUM(A1)" or "=HYPERLINK(...@...)" stay as written

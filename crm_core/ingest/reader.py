@@ -204,7 +204,8 @@ def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, f
         frame, lines, revenue = finish_orders(preset, parsed.frame, options.revenue_definition)
         extra = {"source_rows": parsed.source_rows} if preset and preset.name == "shopify" else {}
         merged = (merged_lines_note(parsed.source_rows, frame.height),) if parsed.source_rows != frame.height else ()
-        checked = check_orders(frame, plan, options, formats.header_currency, parsed.bad_examples)
+        checked = check_orders(frame, plan, options, formats.header_currency, parsed.bad_examples,
+                               fill_orders=preset is None)
         detected = {**_start(table, preset), **plan.detected, **formats.detected, **parsed.detected, **extra,
                     **revenue, **checked.detected}
         inputs = ReportInputs(

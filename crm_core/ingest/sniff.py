@@ -195,6 +195,8 @@ def split_rows(text: str, delimiter: str) -> list[list[str]]:
         return [line.split(delimiter) for line in text.splitlines()]
 
 
+#: The longest value :func:`is_data_like` matches (amounts and timestamps are far shorter).
+DATA_LIKE_CHARS = 100
 _NUMBER_LIKE = re.compile(
     r"^[(\-−+]?\s*(?:[A-Z]{3}\s?)?[$€£¥₹]?\s*[(\-−+]?\d[\d\s.,'’\u00a0\u202f]*\s*(?:[$€£¥₹%]|\s?[A-Z]{3})?\)?-?$"
 )
@@ -205,9 +207,12 @@ _DATE_LIKE = re.compile(
 
 
 def is_data_like(cell: str) -> bool:
-    """True for values that look like data (numbers, amounts, dates), not like column names."""
+    """True for values that look like data (numbers, amounts, dates), not like column names.
+
+    Values longer than :data:`DATA_LIKE_CHARS` are not: a number's digit-and-blank runs backtrack against the
+    blanks after them (``"1" + 20,000 spaces + "x"`` took 27 s, a 1 MB cell would have taken days)."""
     value = cell.strip()
-    return bool(value) and bool(_NUMBER_LIKE.match(value) or _DATE_LIKE.match(value))
+    return 0 < len(value) <= DATA_LIKE_CHARS and bool(_NUMBER_LIKE.match(value) or _DATE_LIKE.match(value))
 
 
 def find_header(rows: list[list[str]]) -> tuple[int, bool]:

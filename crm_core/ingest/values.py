@@ -17,7 +17,7 @@ from crm_core.ingest.formats import Formats
 from crm_core.ingest.mapping import NOT_A_SALE, ColumnPlan, ColumnSample
 from crm_core.ingest.numbers import classify, plainly_read, plainly_read_expr, resolve, simple_columns, simple_reading
 from crm_core.ingest.parse import (
-    as_text, currency_mark_expr, date_expr, has_nul, id_expr, month_expr, number_expr, present, second_chance_date, text_expr,
+    NULL_TOKENS, as_text, currency_mark_expr, date_expr, has_nul, id_expr, month_expr, number_expr, present, second_chance_date, text_expr,
     typed_cell_date,
 )
 from crm_core.ingest.presets import ambiguous, bad
@@ -265,11 +265,18 @@ def _raw_text(
     return (
         table.frame.filter(pl.col(LINE).is_in(lines.implode()))
         .select([pl.col(LINE).cast(pl.Int64)] + [
-            present(as_text(plan.columns[k], sample.dtype(plan.columns[k]))).alias(f"__raw_{k}") for k in keys
+            _spelled_blank(present(as_text(plan.columns[k], sample.dtype(plan.columns[k])))).alias(f"__raw_{k}")
+            for k in keys
         ])
         .collect()
         .join(parsed.select(pl.col(LINE).cast(pl.Int64), pl.int_range(pl.len()).alias("__pos")), on=LINE)
     )
+
+
+def _spelled_blank(text: pl.Expr) -> pl.Expr:
+    """Null for the spellings of "no value" (``NULL``, ``None``, ``N/A``, ``--``, ``#N/A``): a number written that
+    way is missing (its row: "missing amount"), not an unreadable number."""
+    return pl.when(~text.is_in(NULL_TOKENS)).then(text)
 
 
 def _retry_numbers(raw: pl.DataFrame, key: str, point, comma, bits, written):

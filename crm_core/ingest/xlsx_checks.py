@@ -8,7 +8,8 @@ inflated once, from its local header to the end of its compressed stream,
 counting the bytes that actually come out (per member: a padding member
 cannot dilute a bomb's ratio), and the sheets' XML is scanned on the way for
 the cells' extent. The range a sheet claims (``<dimension ref=...>``) is not
-used by the reader to allocate, so a false claim is harmless and not refused.
+used by the reader to allocate, so a false claim is harmless and not refused. The number of texts the shared
+strings table claims (``uniqueCount``) is: a claim its bytes cannot hold is refused.
 Anything beyond the limits raises :class:`IngestError`.
 """
 from __future__ import annotations
@@ -30,6 +31,11 @@ _LOCAL_HEADER = struct.Struct("<4s22xHH")
 #: The row and the column of a position attribute (``r="XFD1048576"`` of a cell, ``r="12"`` of a row).
 _POSITION_ROW = re.compile(rb"""\sr=["'][A-Za-z]{0,4}(\d{1,9})["']""")
 _POSITION_COLUMN = re.compile(rb"""\sr=["']([A-Za-z]{1,4})\d""")
+#: The count of distinct texts a shared-strings table claims; each takes at least ``<si/>`` (5 bytes).
+_UNIQUE_COUNT = re.compile(rb"""<(?:\w+:)?sst\b[^<>]{0,4096}?\suniqueCount=["'](\d{1,20})["']""")
+_SMALLEST_STRING = 5
+#: A merged range (``<mergeCell ref="A2:A4"/>``): its first and last rows and the whole reference.
+_MERGED = re.compile(rb"""<(?:\w+:)?mergeCell\s+ref=["']([A-Z]{1,3}(\d{1,7}):[A-Z]{1,3}(\d{1,7}))["']""")
 DAMAGED = "The Excel file is damaged. Open it in Excel and save it again (or export the data as CSV)."
 
 
@@ -51,23 +57,41 @@ class _Extent:
 
     rows: int = 0
     columns: int = 0
+    merged: int = 0  # merged ranges spanning more than one row
+    first_merged: str = ""
 
 
-def check_workbook(path: Path, members: list[zipfile.ZipInfo], limits: Limits) -> None:
-    """Inflate every member of the workbook at ``path``, counting bytes; check each sheet's extent."""
+def check_workbook(path: Path, members: list[zipfile.ZipInfo], limits: Limits) -> dict[str, tuple[int, str]]:
+    """Inflate every member of the workbook at ``path``, counting bytes; check each sheet's extent.
+
+    Returns the sheets (their parts, ``xl/worksheets/sheet2.xml``) with cells merged over several rows: how many
+    ranges and the first (``A2:A4``), seen on the way."""
     total = 0
+    merged: dict[str, tuple[int, str]] = {}
     with path.open("rb") as raw:
         for member in members:
             if member.is_dir():
                 continue
             sheet = member.filename.startswith("xl/worksheets/") and member.filename.endswith(".xml")
+            strings = member.filename.lower() == "xl/sharedstrings.xml"
             extent = _Extent()
-            scan = _sheet_scanner(extent) if sheet else None
-            total += _inflate(raw, member, limits, scan)
+            claims: list[int] = []
+            scan = _sheet_scanner(extent) if sheet else _strings_scanner(claims) if strings else None
+            expanded = _inflate(raw, member, limits, scan)
+            total += expanded
             if total > limits.total_bytes:
                 raise IngestError(_too_large("The workbook", limits.total_bytes))
             if sheet:
                 _check_extent(member.filename, extent, limits)
+                if extent.merged:
+                    merged[member.filename] = (extent.merged, extent.first_merged)
+            if claims and claims[0] > expanded // _SMALLEST_STRING + 1:
+                raise IngestError(
+                    f"The Excel file's table of texts claims {claims[0]:,} texts in {expanded:,} bytes, which cannot be "
+                    "(it is damaged or crafted). Open it in Excel and save it again, or export the data as CSV."
+                )
+
+    return merged
 
 
 def _inflate(raw, member: zipfile.ZipInfo, limits: Limits, scan: Callable[[bytes], None] | None) -> int:
@@ -144,6 +168,23 @@ def _sheet_scanner(extent: _Extent) -> Callable[[bytes], None]:
         if columns:
             widest = max(columns, key=lambda column: (len(column), column.upper()))
             extent.columns = max(extent.columns, _column_number(widest))
+        if b"mergeCell" in chunk:
+            for found in _MERGED.finditer(chunk):
+                # a tag ending within the first _OVERLAP bytes was in the chunk before (they are its tail)
+                if found.end() > _OVERLAP and found.group(2) != found.group(3):
+                    extent.merged += 1
+                    extent.first_merged = extent.first_merged or found.group(1).decode()
+
+    return scan
+
+
+def _strings_scanner(claims: list[int]) -> Callable[[bytes], None]:
+    """Reads the number of texts the shared-strings table claims (``<sst uniqueCount="N">``) from its first chunk:
+    the reader reserves room for that many before reading one (2^31 claimed in a 1 KB part took gigabytes)."""
+    def scan(chunk: bytes) -> None:
+        if not claims:
+            found = _UNIQUE_COUNT.search(chunk)
+            claims.append(int(found.group(1)) if found else 0)
 
     return scan
 
