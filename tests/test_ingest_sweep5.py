@@ -13,23 +13,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 from hostile import sweep5
+from ingest_helpers import read_checked
 
-from crm_core.ingest import REASONS, IngestError, IngestReport, read_orders
+from crm_core.ingest import IngestError, read_orders
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _read(path: Path, **options) -> tuple[pl.DataFrame, IngestReport]:
-    from crm_core.ingest import ReadOptions
-
-    tx, report = read_orders(path, options=ReadOptions(**options) if options else None)
-    frame = tx.collect()
-    assert report.rows_read == report.rows_valid + report.rows_rejected
-    assert report.rows_rejected == sum(report.rejected_by_reason().values())
-    assert report.rows_valid == frame.height
-    assert report.rejected.get_column("line").null_count() == 0
-    assert set(report.rejected.get_column("reason")) <= set(REASONS)
-    return frame, report
 
 
 @pytest.fixture
@@ -47,7 +37,7 @@ def _summary(path: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_ledger_credit_and_debit_marks_are_read_with_their_sign(made):
     """``12,00 CR`` / ``12.00 DR``: every row was 'unparseable amount' (the file refused)."""
-    frame, report = _read(made("credit_debit.csv"))
+    frame, report = read_checked(made("credit_debit.csv"))
     assert report.rows_rejected == 0
     expected = sum(-(index + 0.25) if index % 5 == 0 else 10 + index + 0.5 for index in range(60)) - 7 + 8
     assert round(frame.get_column("amount").sum(), 2) == round(expected, 2)
@@ -59,13 +49,13 @@ def test_a_credit_mark_with_another_sign_or_a_longer_word_is_unreadable(tmp_path
     """A credit mark beside a minus or parentheses negates twice; ``CRX``/``XDR`` are not ledger marks."""
     path = tmp_path / "one.csv"
     path.write_text("customer_id,order_date,amount\nA,2024-01-02,10.00\n" f'B,2024-01-03,"{written}"\n')
-    _, report = _read(path)
+    _, report = read_checked(path)
     assert report.rejected_by_reason() == {"unparseable amount": 1}, written
 
 
 def test_null_spellings_in_the_amount_are_missing_amounts(made):
     """``NULL``, ``None``, ``N/A``, ``--``, ``#N/A`` in the amount were 'unparseable amount'."""
-    frame, report = _read(made("null_amounts.csv"))
+    frame, report = read_checked(made("null_amounts.csv"))
     assert report.rejected_by_reason() == {"missing amount": 6}
     assert report.rejected.get_column("line").to_list() == [5, 15, 25, 35, 45, 55]
     assert frame.height == 54
@@ -75,7 +65,7 @@ def test_null_spellings_among_currency_amounts_are_missing_too(tmp_path):
     """The full notation parse (the sample shows currency marks) takes the same path."""
     path = tmp_path / "marks.csv"
     path.write_text("customer_id,order_date,amount\nA,2024-01-02,$10.00\nB,2024-01-03,NULL\nC,2024-01-04,abc\n")
-    _, report = _read(path)
+    _, report = read_checked(path)
     assert report.rejected_by_reason() == {"missing amount": 1, "unparseable amount": 1}
 
 
@@ -84,7 +74,7 @@ def test_null_spellings_among_currency_amounts_are_missing_too(tmp_path):
 
 def test_zero_width_characters_in_ids_and_amounts_are_dropped(made):
     """``C001\\u200b`` was a customer of its own, and ``\\u200b11.00`` an unparseable amount (30 of 60 rows)."""
-    frame, report = _read(made("zero_width.csv"))
+    frame, report = read_checked(made("zero_width.csv"))
     assert report.rows_rejected == 0
     assert sorted(frame.get_column("customer_id").unique().to_list()) == [f"C{n:03d}" for n in range(12)]
     expected = [1000 + index if index % 4 == 3 else 10 + index for index in range(60)]
@@ -100,7 +90,7 @@ def test_a_workbook_claiming_two_billion_shared_strings_is_refused_in_one_line(m
     assert done.returncode == 2 and "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
-def test_a_workbook_whose_shared_strings_count_is_true_is_read(tmp_path):
+def test_a_workbook_whose_shared_strings_count_is_true_isread_checked(tmp_path):
     """The check refuses impossible claims only (a real workbook's count is read)."""
     import xlsxwriter
 
@@ -111,7 +101,7 @@ def test_a_workbook_whose_shared_strings_count_is_true_is_read(tmp_path):
     for row in range(1, 30):
         sheet.write_row(row, 0, [f"customer number {row}", f"2024-01-{row:02d}", row])
     book.close()
-    frame, _ = _read(path)
+    frame, _ = read_checked(path)
     assert frame.height == 29
 
 
@@ -132,7 +122,7 @@ def test_a_batched_read_warns_of_an_order_total_repeated_on_every_line(tmp_path,
     monkeypatch.setenv("CRM_INGEST_BATCH_MB", "0")
     monkeypatch.setenv("CRM_INGEST_BATCH_ROWS", "7")
     monkeypatch.setattr(checks, "ROWS_PER_PASS", 40 // passes)
-    _, report = _read(_order_lines(tmp_path / "lines.csv"))
+    _, report = read_checked(_order_lines(tmp_path / "lines.csv"))
     assert report.detected["read_in_batches"] == 6
     named = [w for w in report.warnings if "repeats one value on every line of the 14 orders" in w]
     assert len(named) == 1 and "(1,254.00; once per order it would be 610.00)" in named[0]
@@ -146,13 +136,13 @@ def test_a_batched_read_of_varying_line_amounts_stays_quiet(tmp_path, monkeypatc
     assert lines[3] == "7002,L2,2024-09-02,22.00,1"
     lines[3] = "7002,L2,2024-09-02,5.00,1"  # the lines of order 7002 say 22.00, 5.00, 22.00: line amounts
     path.write_text("\n".join(lines) + "\n")
-    _, report = _read(path)
+    _, report = read_checked(path)
     assert report.detected["read_in_batches"] == 6 and not [w for w in report.warnings if "repeats one value" in w]
 
 
 def test_customer_ids_rounded_to_scientific_notation_are_named(made):
     """``1.23451E+11`` (Excel's rounding of 123451006789): 12 customers read as 8, without a word."""
-    frame, report = _read(made("mangled_ids.csv"))
+    frame, report = read_checked(made("mangled_ids.csv"))
     assert frame.get_column("customer_id").n_unique() == 8  # read as written: the lost digits cannot come back
     named = [w for w in report.warnings if "rounded to scientific notation" in w]
     assert len(named) == 1 and "'1.23450E+11'" in named[0] and "(30 of the first 60 rows)" in named[0]
@@ -162,14 +152,14 @@ def test_customer_ids_rounded_to_scientific_notation_are_named(made):
 def test_plain_numeric_ids_raise_no_rounding_warning(made, tmp_path):
     path = made("mangled_ids.csv")
     path.write_text(path.read_text().replace("E+11", "00"))
-    _, report = _read(path)
+    _, report = read_checked(path)
     assert "scientific_ids" not in report.detected and not [w for w in report.warnings if "scientific" in w]
 
 
 def test_a_header_repeated_in_another_column_order_is_named(made):
     """The second export's header (amount, customer_id, order_date) was an 'unparseable date' row like any
     other, and nothing said why the 30 rows below it failed."""
-    _, report = _read(made("header_other_order.csv"))
+    _, report = read_checked(made("header_other_order.csv"))
     assert report.rejected_by_reason() == {"repeated header": 1, "unparseable date": 30}
     assert report.rejected.filter(pl.col("reason") == "repeated header").get_column("line").to_list() == [32]
     named = [w for w in report.warnings if "header is repeated at line 32 with its columns in another order" in w]
@@ -179,7 +169,7 @@ def test_a_header_repeated_in_another_column_order_is_named(made):
 def test_a_header_repeated_in_the_same_order_gives_no_order_warning(tmp_path):
     from hostile import sweep
 
-    _, report = _read(sweep.SMALL["header_repeated.csv"](tmp_path / "h.csv"))
+    _, report = read_checked(sweep.SMALL["header_repeated.csv"](tmp_path / "h.csv"))
     assert report.rejected_by_reason().get("repeated header", 0) >= 1
     assert not [w for w in report.warnings if "another order" in w]
 
@@ -189,7 +179,7 @@ def test_merged_customer_cells_are_named_in_a_warning(tmp_path):
     why. The ranges are read from the sheet's XML while the workbook is checked (no second pass)."""
     from hostile import sweep4
 
-    _, report = _read(sweep4.xlsx_sheets_and_merged(tmp_path / "m.xlsx"))
+    _, report = read_checked(sweep4.xlsx_sheets_and_merged(tmp_path / "m.xlsx"))
     assert report.rejected_by_reason() == {"missing customer id": 6}
     named = [w for w in report.warnings if "merged over several rows" in w]
     assert len(named) == 1 and "Sheet 'Orders' has 4 ranges" in named[0] and "(the first A3:A4)" in named[0]
@@ -206,7 +196,7 @@ def test_cells_merged_across_one_row_only_are_not_named(tmp_path):
     for row in range(2, 12):
         sheet.write_row(row, 0, [f"W{row % 3}", f"2024-01-{row:02d}", row])
     book.close()
-    frame, report = _read(path)
+    frame, report = read_checked(path)
     assert frame.height == 10 and not [w for w in report.warnings if "merged" in w]
 
 
@@ -218,7 +208,7 @@ def test_a_zip_member_named_with_a_path_traversal_is_read_and_written_nowhere(ma
     the private staging folder."""
     target = Path("/tmp/crm_sweep5_evil.csv")
     target.unlink(missing_ok=True)
-    frame, report = _read(made("traversal.zip"))
+    frame, report = read_checked(made("traversal.zip"))
     assert frame.height == 240 and report.detected["compression"] == "zip"
     assert not target.exists()
 
@@ -226,7 +216,7 @@ def test_a_zip_member_named_with_a_path_traversal_is_read_and_written_nowhere(ma
 def test_local_times_across_both_dst_changes_keep_their_written_dates(made):
     import datetime as dt
 
-    frame, report = _read(made("dst_local.csv"))
+    frame, report = read_checked(made("dst_local.csv"))
     assert report.rows_rejected == 0
     assert frame.get_column("order_date").head(7).to_list() == [
         dt.date(2024, 3, 31), dt.date(2024, 3, 31), dt.date(2024, 3, 31), dt.date(2024, 10, 27),
@@ -236,14 +226,14 @@ def test_local_times_across_both_dst_changes_keep_their_written_dates(made):
 def test_epoch_seconds_trailing_delimiters_scientific_and_quoted_thousands(made):
     import datetime as dt
 
-    frame, report = _read(made("epoch.csv"))
+    frame, report = read_checked(made("epoch.csv"))
     assert report.detected["date_format"] == "unix-seconds"
     assert frame.get_column("order_date")[0] == dt.date(2024, 1, 1) and frame.get_column("order_date")[1] == dt.date(2024, 1, 6)
-    frame, report = _read(made("trailing_delimiter.csv"))
+    frame, report = read_checked(made("trailing_delimiter.csv"))
     assert report.rows_rejected == 0 and frame.get_column("amount").to_list() == [10.5 + i for i in range(60)]
-    frame, _ = _read(made("scientific.csv"))
+    frame, _ = read_checked(made("scientific.csv"))
     assert frame.get_column("amount").head(4).to_list() == [1200.0, 450.0, 2.1, 20.0]
-    frame, report = _read(made("semicolon_quoted.csv"))
+    frame, report = read_checked(made("semicolon_quoted.csv"))
     assert (report.detected["decimal"], report.detected["thousands"]) == (",", ".")
     assert frame.get_column("amount").head(4).to_list() == [1234.56, 1.99, 3000.0, 3.5]
 
@@ -251,7 +241,7 @@ def test_epoch_seconds_trailing_delimiters_scientific_and_quoted_thousands(made)
 def test_three_and_zero_decimal_currencies_are_never_guessed(made):
     """JPY ``2,037`` in a file of ``12.99`` amounts could be 2.037 or 2,037: set aside as ambiguous (the currency's
     minor unit is not used to decide), and the three currencies are named."""
-    frame, report = _read(made("kwd_jpy.csv"))
+    frame, report = read_checked(made("kwd_jpy.csv"))
     assert report.rejected_by_reason() == {"ambiguous amount": 20}
     assert report.detected["currencies"] == ["JPY", "KWD", "USD"]
     assert any("3 currencies" in w for w in report.warnings)
@@ -272,7 +262,7 @@ def test_the_cli_summary_contract_on_every_sweep5_file(made, name):
 def test_order_lines_without_a_customer_take_the_orders_customer(made):
     """A generic export writing the customer and date on an order's first line only: its other lines were set
     aside as 'missing customer id' (their amounts lost from revenue, nothing said why)."""
-    frame, report = _read(made("order_lines_first_only.csv"))
+    frame, report = read_checked(made("order_lines_first_only.csv"))
     # 20 orders, 41 lines + 2; 9002's lines name K2 and K9: its two blank lines stay blank; 9005's "June 5th"
     # line too (an unreadable date is never replaced; a blank customer is the first reason named)
     assert report.rejected_by_reason() == {"missing customer id": 3}
@@ -287,7 +277,7 @@ def test_order_lines_without_a_customer_take_the_orders_customer(made):
 def test_a_file_whose_customers_are_all_written_fills_nothing(made, tmp_path):
     from hostile import sweep4
 
-    _, report = _read(sweep4.order_total_on_every_line(tmp_path / "o.csv"))
+    _, report = read_checked(sweep4.order_total_on_every_line(tmp_path / "o.csv"))
     assert "filled_from_order" not in report.detected
 
 
@@ -300,7 +290,7 @@ def test_workbook_entries_never_span_a_tag_start():
     assert source._RELATIONSHIP.findall(b'<Relationship <Relationship Id="r"/>') == [b'<Relationship Id="r"/>']  # noqa: SLF001
 
 
-def test_a_workbook_padded_with_open_sheet_tags_is_read(tmp_path, made):
+def test_a_workbook_padded_with_open_sheet_tags_isread_checked(tmp_path, made):
     """The padding above, in a real workbook: read as any other (the check and the hidden-sheet look are linear)."""
     import io
     import zipfile
@@ -323,7 +313,7 @@ def test_a_workbook_padded_with_open_sheet_tags_is_read(tmp_path, made):
             padded.writestr(item.filename, data)
     path = tmp_path / "padded.xlsx"
     path.write_bytes(out.getvalue())
-    frame, _ = _read(path)
+    frame, _ = read_checked(path)
     assert frame.height == 20
 
 
@@ -359,7 +349,7 @@ def test_a_batched_read_names_a_header_repeated_in_another_order(made, monkeypat
     """Read in batches, the reordered header's warning of a whole read was dropped with the batch's warnings."""
     monkeypatch.setenv("CRM_INGEST_BATCH_MB", "0")
     monkeypatch.setenv("CRM_INGEST_BATCH_ROWS", "20")
-    _, report = _read(made("header_other_order.csv"))
+    _, report = read_checked(made("header_other_order.csv"))
     assert report.detected["read_in_batches"] == 4
     assert report.rejected_by_reason() == {"repeated header": 1, "unparseable date": 30}
     assert len([w for w in report.warnings if "header is repeated at line 32 with its columns in another order" in w]) == 1
