@@ -428,10 +428,12 @@ def run_append(saved: Path, path: Path, timeout: int = 120) -> tuple[int, str, s
     return done.returncode, done.stdout, done.stderr
 
 
-def main(folder: Path, only: list[str]) -> None:
+def main(folder: Path, only: list[str], files: dict | None = None) -> None:
+    """Write each hostile file (``files``, default this sweep's) into ``folder`` and run every command on it,
+    ``append`` into a copy of a saved dataset included; one line per file and command."""
     folder.mkdir(parents=True, exist_ok=True)
     saved = dataset(folder)
-    for name, writer in FILES.items():
+    for name, writer in (FILES if files is None else files).items():
         if only and name not in only:
             continue
         path = writer(folder / name)

@@ -225,20 +225,7 @@ FILES: dict[str, Callable[[Path], Path]] = {
 
 
 def main(folder: Path, only: list[str]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    saved = sweep4.dataset(folder)
-    for name, writer in FILES.items():
-        if only and name not in only:
-            continue
-        path = writer(folder / name)
-        for command in [*sweep.COMMANDS, "append"]:
-            if command == "append":
-                code, out, err = sweep4.run_append(saved, path)
-            else:
-                code, out, err = sweep.run_cli(command, path, folder)
-            first = (err.strip().splitlines() or [""])[0][:200]
-            shown = out[:200].replace("\n", " ")
-            print(f"{name:26} {command:9} {code:4} {first or shown}", flush=True)
+    sweep4.main(folder, only, FILES)
 
 
 if __name__ == "__main__":
