@@ -46,6 +46,8 @@ class Keys:
     PENDING_PERIOD = "pending_period"        # dates of a loaded view, applied before the sidebar draws
     FILTER = "flt_"                          # + column: sidebar filter multiselects
     FILTER_CHIPS = "flt_chips"               # filter chips above every page
+    FILTERS_OPEN = "sb_filters_open"         # sidebar: the Filters panel is open (ui.sections.lazy_expander)
+    FORMAT_OPEN = "sb_format_open"           # sidebar: the Currency panel is open
     CURRENCY = "currency_choice"             # sidebar: currency override
     LOCALE = "locale_choice"                 # sidebar: number format
     VIEW_JSON = "view_json"                  # Saved views: settings JSON upload
