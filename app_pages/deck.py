@@ -1,6 +1,8 @@
 """Deck: the slides of meeting mode and of the PowerPoint download, in order, with titles and notes."""
 from __future__ import annotations
 
+import hashlib
+
 import streamlit as st
 
 from crm_core.deck import Deck, DeckError, default_deck
@@ -40,10 +42,16 @@ else:  # the slides are listed with their titles meanwhile
 
 def _move(index: int, delta: int) -> None:
     set_deck(current_deck().moved(index, delta))
+    st.session_state[Keys.DECK_SELECTED] = min(max(index + delta, 0), len(current_deck()) - 1)  # the slide moved
+
+
+def _pick(key: str) -> None:
+    st.session_state[Keys.DECK_SELECTED] = st.session_state[key]
 
 
 def _remove(index: int) -> None:
     set_deck(current_deck().removed(index))
+    st.session_state[Keys.DECK_SELECTED] = max(min(index, len(current_deck()) - 1), 0)
 
 
 def _edit(index: int) -> None:
@@ -59,6 +67,7 @@ def _edit(index: int) -> None:
 
 def _reset() -> None:
     set_deck(default_deck())
+    st.session_state[Keys.DECK_SELECTED] = 0
     for key in [k for k in st.session_state if str(k).startswith((Keys.DECK_TITLE, Keys.DECK_NOTE, Keys.DECK_SPEAKER))]:
         del st.session_state[key]
 
@@ -70,6 +79,7 @@ def _play() -> None:
 
 def _clear() -> None:
     set_deck(Deck())
+    st.session_state[Keys.DECK_SELECTED] = 0
 
 
 def _period(settings: dict) -> str:
@@ -131,22 +141,36 @@ far.button("Start an empty deck", icon=":material/clear_all:", on_click=_clear,
 st.subheader(f"{len(deck)} slide" if len(deck) == 1 else f"{len(deck)} slides")
 if not len(deck):
     st.info("The deck is empty. Add charts with **Add to deck** on any page, or a key finding below.")
-for index, entry in enumerate(deck.entries):
-    title, source = _shown_title(entry)
+else:
+    # One Markdown element lists every slide and one row of widgets acts on the slide picked: a row of
+    # buttons and an editor panel per slide (75 elements, 45 buttons on the default deck) cost the
+    # browser ~0.9 s on every visit.
+    shown = [_shown_title(entry) for entry in deck.entries]
+    index = st.session_state.get(Keys.DECK_SELECTED, 0)
+    index = min(max(index, 0), len(deck) - 1) if isinstance(index, int) else 0
+    labels = [f"{number}. {title}" for number, (title, _) in enumerate(shown, start=1)]
+    # Keyed by its labels: the browser keeps a select box's choice by label, so a retitled or moved slide (or
+    # the headlines arriving) would leave it empty. New labels draw a new box showing the slide picked.
+    pick, up, down, remove = st.columns([6, 1.1, 1.4, 1.6], vertical_alignment="bottom")
+    key = "deck_slide_" + hashlib.sha1("\n".join(labels).encode()).hexdigest()[:10]
+    index = pick.selectbox("Slide", range(len(deck)), index=index, format_func=labels.__getitem__, key=key,
+                           on_change=_pick, args=(key,),
+                           help="The slide the buttons beside and the panel below act on (in blue in the list).")
+    up.button("Up", key="deck_up", icon=":material/arrow_upward:", disabled=index == 0, width="stretch",
+              on_click=_move, args=(index, -1), help="Move this slide one place earlier.")
+    down.button("Down", key="deck_down", icon=":material/arrow_downward:", disabled=index == len(deck) - 1,
+                width="stretch", on_click=_move, args=(index, 1), help="Move this slide one place later.")
+    remove.button("Remove", key="deck_remove", icon=":material/delete:", width="stretch", on_click=_remove,
+                  args=(index,), help="Remove this slide from the deck.")
+    # The editor is drawn once opened (a closed panel is one line for the browser).
+    with lazy_expander("Title, note and speaker notes of this slide", Keys.DECK_EDITOR) as opened:
+        if opened:
+            _editor(index, deck.entries[index])
     with st.container(border=True):
-        text, up, down, remove = st.columns([6, 1.1, 1.4, 1.6], vertical_alignment="center")
-        text.markdown(f"**{index + 1}. {plain(title)}**")
-        text.caption(plain(source) + (f" · Note: {plain(entry.note)}" if entry.note else ""))
-        up.button("Up", key=f"deck_up_{index}", icon=":material/arrow_upward:", disabled=index == 0,
-                  on_click=_move, args=(index, -1), help="Move this slide one place earlier.")
-        down.button("Down", key=f"deck_down_{index}", icon=":material/arrow_downward:",
-                    disabled=index == len(deck) - 1, on_click=_move, args=(index, 1),
-                    help="Move this slide one place later.")
-        remove.button("Remove", key=f"deck_remove_{index}", icon=":material/delete:", on_click=_remove, args=(index,))
-        # The editor is drawn once opened: twelve forms of three fields each slowed every visit.
-        with lazy_expander("Title, note and speaker notes", f"{Keys.DECK_EDITOR}{index}") as opened:
-            if opened:
-                _editor(index, entry)
+        st.markdown("\n\n".join(
+            (f":blue[**{number}. {plain(title)}**]" if number == index + 1 else f"**{number}. {plain(title)}**")
+            + f"  \n:gray[{plain(source)}" + (f" · Note: {plain(entry.note)}]" if entry.note else "]")
+            for number, ((title, source), entry) in enumerate(zip(shown, deck.entries), start=1)))
 
 st.subheader("Add a key finding")
 labels = {key: (headlines[key].title if key in headlines else finding_name(key)) for key in REGISTRY}

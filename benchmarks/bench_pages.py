@@ -144,7 +144,10 @@ def _toggle_channel(page) -> float:
         return _settle(page, started, runs)
     expander = page.locator('[data-testid="stSidebar"] [data-testid="stExpander"]').filter(has_text="Filters").first
     if not expander.locator('[data-testid="stMultiSelect"]').first.is_visible():
+        # The panel draws its widgets once opened (ui.sections.lazy_expander): its rerun is over before the pick.
+        runs = _runs(page)
         expander.locator("summary").click()
+        _settle(page, time.perf_counter(), runs)
     expander.locator('[data-testid="stMultiSelect"]').filter(has_text="Channel").first.locator("input").click()
     option = page.locator('[role="option"]:not([data-key="__select_all__"])').first
     runs = _runs(page)

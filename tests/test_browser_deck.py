@@ -182,12 +182,16 @@ def test_deck_from_three_pages_reordered_and_played_dark(server_url):  # noqa: F
             wait_until_idle(page, settle_ms=300)
             before = _slide_titles(page)
             assert len(before) == 3, before
-            sources = page.locator('[data-testid="stMain"] [data-testid="stCaptionContainer"]').all_inner_texts()
+            # Each slide's source, in grey under its title (one Markdown element lists the slides).
+            sources = page.locator('[data-testid="stMain"] .stMarkdownColoredText').all_inner_texts()
             assert any("Overview" in s for s in sources) and any("Portfolio" in s for s in sources)
             expected_second = "2. " + before[2].split(". ", 1)[1]
             up = page.locator('[data-testid="stMain"] button:visible', has_text="Up")
-            assert up.count() == 3
-            up.nth(2).click()  # the third slide one place earlier
+            assert up.count() == 1  # one row of buttons, for the slide picked
+            page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').filter(has_text="Slide").first.click()
+            page.get_by_role("option").nth(2).click()  # the third slide
+            wait_until_idle(page, settle_ms=300)
+            up.first.click()  # one place earlier
             page.locator('[data-testid="stMain"] strong', has_text=expected_second).wait_for(timeout=30_000)
             wait_until_idle(page, settle_ms=300)
             after = _slide_titles(page)

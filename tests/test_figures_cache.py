@@ -87,6 +87,8 @@ def test_currency_and_number_format_reach_a_cached_chart():
     at.run()  # a revisit: the figures come from the cache now
     before = _spec(at, "pf_trend")
     assert not before["layout"]["yaxis"].get("tickprefix")
+    at.session_state[Keys.FORMAT_OPEN] = True  # a click on the sidebar's Currency panel (drawn once opened)
+    at.run()
     at.sidebar.selectbox(key=Keys.CURRENCY).set_value("EUR").run()
     assert not at.exception
     assert _spec(at, "pf_trend")["layout"]["yaxis"]["tickprefix"] == "€"
@@ -113,6 +115,8 @@ def test_tier_cutoffs_reach_the_cached_pyramid():
 def test_a_filter_reaches_the_cached_trend():
     at = _app("app_pages/overview.py")
     before = _spec(at, "overview_trend")
+    at.session_state[Keys.FILTERS_OPEN] = True  # a click on the sidebar's Filters panel (drawn once opened)
+    at.run()
     at.sidebar.multiselect(key=f"{Keys.FILTER}channel").set_value(["Web"]).run()
     assert not at.exception
     assert _spec(at, "overview_trend")["data"] != before["data"]

@@ -26,8 +26,20 @@ def _button(at: AppTest, label: str, index: int = 0):
     return [button for button in at.button if button.label == label][index]
 
 
+def _slides(at: AppTest) -> list[str]:
+    """Each slide's paragraph of the slide list (one Markdown element: title, then where it comes from)."""
+    lists = [m.value for m in at.markdown if m.value.startswith(("**1. ", ":blue[**1. "))]
+    assert len(lists) <= 1, lists
+    return lists[0].split("\n\n") if lists else []
+
+
+def _slide(at: AppTest):
+    """The select box of the slide the buttons and the editor act on."""
+    return next(box for box in at.selectbox if box.label == "Slide")
+
+
 def _titles(at: AppTest) -> list[str]:
-    return [m.value for m in at.markdown if m.value.startswith("**") and ". " in m.value[:6]]
+    return [slide.split("  \n", 1)[0].removeprefix(":blue[").removesuffix("]") for slide in _slides(at)]  # blue: picked
 
 
 def test_default_deck_edit_move_remove_and_add():
@@ -39,7 +51,9 @@ def test_default_deck_edit_move_remove_and_add():
     assert not [key for key in REGISTRY if "_" in key and key in shown]
     editors = [field.key for field in at.text_input if field.key.startswith(("deck_title_", "deck_note_"))]
     assert not editors  # the slides' editors are drawn once their panel opens (ui.sections.lazy_expander)
-    at.session_state["deck_editor_0"] = True  # a click on the first slide's "Title, note and speaker notes"
+    assert len(at.button) < 20  # one row of buttons for the slide picked, not one per slide
+    assert _slide(at).value == 0
+    at.session_state["deck_editor"] = True  # a click on "Title, note and speaker notes of this slide"
     at.run()
     assert [field.key for field in at.text_input if field.key.startswith(("deck_title_", "deck_note_"))] == [
         "deck_title_0", "deck_note_0"]
@@ -48,10 +62,15 @@ def test_default_deck_edit_move_remove_and_add():
     at.text_area(key="deck_speaker_0").input("Start with the trend")
     _button(at, "Save this slide", 0).click().run()
     assert _titles(at)[0] == "**1. Where we stand**"
-    assert any("Note: Compare with the budget \\<b\\>now\\</b\\>" in c.value for c in at.caption)  # plain text
-    _button(at, "Down", 0).click().run()
+    assert "Note: Compare with the budget \\<b\\>now\\</b\\>]" in _slides(at)[0]  # plain text
+    _button(at, "Down").click().run()
     assert _titles(at)[1] == "**2. Where we stand**"
-    _button(at, "Remove", 1).click().run()
+    assert _slide(at).value == 1  # the pick follows the slide moved
+    assert _slides(at)[1].startswith(":blue[**2. Where we stand**]")  # and the list shows it
+    _slide(at).set_value(2).run()
+    assert at.text_input(key="deck_title_2").value == ""  # the editor shows the slide picked
+    _slide(at).set_value(1).run()
+    _button(at, "Remove").click().run()
     assert at.subheader[0].value == f"{len(REGISTRY) - 1} slides"
     assert not any("Where we stand" in title for title in _titles(at))
     at.selectbox(key="deck_pick_finding").set_value("tiers").run()

@@ -31,6 +31,8 @@ def test_overview_takeaway_carries_the_currency_and_follows_the_locale():
     english = _one(_captions(at), "peaked")  # the revenue trend takeaway
     assert re.search(r"€\d{1,3}(,\d{3})+", english), english
 
+    at.session_state[Keys.FORMAT_OPEN] = True  # the sidebar's Currency panel, opened (drawn once opened)
+    at.run()
     at.sidebar.selectbox(key=Keys.LOCALE).set_value("de").run()  # the manager switches to 1.234,56
     assert not at.exception, at.exception
     german = _one(_captions(at), "peaked")
@@ -73,6 +75,8 @@ def test_cached_chart_text_follows_the_locale():
     assert not at.exception, at.exception
     english = [trace["name"] for trace in _chart(at, "pf_lorenz")["data"] if "Gini" in trace.get("name", "")]
     assert english and re.search(r"Gini \d\.\d{2}\)", english[0]), english
+    at.session_state[Keys.FORMAT_OPEN] = True  # the sidebar's Currency panel, opened
+    at.run()
     at.sidebar.selectbox(key=Keys.LOCALE).set_value("de").run()
     assert not at.exception, at.exception
     german = [trace["name"] for trace in _chart(at, "pf_lorenz")["data"] if "Gini" in trace.get("name", "")]

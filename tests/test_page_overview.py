@@ -95,6 +95,8 @@ def test_a_filter_change_keeps_every_element_of_the_page_in_its_place():
     at = AppTest.from_file(app_path(), default_timeout=120).run()
     before = layout(at)
     assert before[0] == "UnknownElement" and at.main.children[0].type == "empty"
+    at.session_state[Keys.FILTERS_OPEN] = True  # a click on the sidebar's Filters panel (drawn once opened)
+    at.run()
     at.sidebar.multiselect(key=f"{Keys.FILTER}channel").set_value(["Web"]).run()
     assert not at.exception
     after = layout(at)

@@ -126,6 +126,11 @@ def test_tiers_edited_on_portfolio_survive_navigation_and_reach_meeting_mode_and
 
 def test_a_filter_changes_every_page_consistently(tmp_path):
     at = app()
+    labels = [node.label for node in at.sidebar.get("expander")]
+    assert "Filters" in labels and not at.sidebar.multiselect  # closed panels are not drawn (page changes pay less)
+    at.session_state[Keys.FILTERS_OPEN] = True  # a click on the sidebar's Filters panel
+    at.run()
+    assert len(at.sidebar.multiselect) >= 4
     at.sidebar.multiselect(key=f"{Keys.FILTER}channel").set_value(["Web"]).run()
     assert not at.exception
     assert any(pill.key and pill.key.startswith(Keys.FILTER_CHIPS) for pill in at.get("button_group")), \
@@ -154,6 +159,8 @@ def test_a_filter_changes_every_page_consistently(tmp_path):
 
 def test_currency_shows_on_cards_axes_tables_and_exports(downloads):
     at = app()
+    at.session_state[Keys.FORMAT_OPEN] = True  # a click on the sidebar's Currency panel (drawn once opened)
+    at.run()
     at.sidebar.selectbox(key=Keys.CURRENCY).set_value("EUR").run()
     assert not at.exception
     shown = {m.label: m.value for m in at.metric}

@@ -24,6 +24,7 @@ from crm_core.settings import (
 from ui.data import dataset_key, date_bounds, filter_choices, filter_problem
 from ui.dataset_link import dataset_from_link, link_dataset
 from ui.present import render_present_controls
+from ui.sections import lazy_expander
 from ui.settings import (
     current_settings,
     detected_currency,
@@ -147,24 +148,28 @@ def _filter_options(column: str, choices: dict[str, list[str]]) -> list[str]:
 
 
 def _render_filters() -> None:
-    settings = current_settings()
-    active = settings.filter_map
-    choices = filter_choices()
-    with st.expander(f"Filters ({sum(len(v) for v in active.values())} active)" if active else "Filters",
-                     icon=":material/filter_alt:"):
-        st.caption("Order filters keep matching order lines; cohort, tier and segment keep matching customers.")
-        for column in FILTER_COLUMNS:
-            options = _filter_options(column, choices)
-            chosen = list(active.get(column, ()))
-            if not options and not chosen:
-                continue
-            key = f"{Keys.FILTER}{column}"
-            st.session_state[key] = chosen  # the settings are the truth (links, saved views, chips)
-            st.multiselect(FILTER_LABELS[column], [*options, *(value for value in chosen if value not in options)],
-                           key=key, on_change=_filter_changed, args=(column,), placeholder="All")
+    # Drawn once opened: closed, its six multiselects still cost the browser on every run (every page change).
+    # A constant label: a new label is a new panel (closed again after each pick); the chips name the filters.
+    with lazy_expander("Filters", Keys.FILTERS_OPEN, icon=":material/filter_alt:") as opened:
+        if opened:
+            _render_filter_widgets(current_settings().filter_map)
     problem = filter_problem(dataset_key())
     if problem:
         st.warning(f"The filters were not applied: {problem}", icon=":material/filter_alt_off:")
+
+
+def _render_filter_widgets(active: dict[str, tuple[str, ...]]) -> None:
+    st.caption("Order filters keep matching order lines; cohort, tier and segment keep matching customers.")
+    choices = filter_choices()
+    for column in FILTER_COLUMNS:
+        options = _filter_options(column, choices)
+        chosen = list(active.get(column, ()))
+        if not options and not chosen:
+            continue
+        key = f"{Keys.FILTER}{column}"
+        st.session_state[key] = chosen  # the settings are the truth (links, saved views, chips)
+        st.multiselect(FILTER_LABELS[column], [*options, *(value for value in chosen if value not in options)],
+                       key=key, on_change=_filter_changed, args=(column,), placeholder="All")
 
 
 def _format_changed() -> None:
@@ -174,10 +179,12 @@ def _format_changed() -> None:
 def _render_format() -> None:
     settings = current_settings()
     detected = detected_currency()
-    options = [DETECTED, *sorted(set(CURRENCIES) | ({settings.currency} - {""}))]
-    st.session_state[Keys.CURRENCY] = settings.currency
-    st.session_state[Keys.LOCALE] = settings.locale
-    with st.expander(f"Currency: {settings.currency or detected or 'not stated'}", icon=":material/payments:"):
+    with lazy_expander("Currency and number format", Keys.FORMAT_OPEN, icon=":material/payments:") as opened:
+        if not opened:  # drawn once opened, as the filters
+            return
+        options = [DETECTED, *sorted(set(CURRENCIES) | ({settings.currency} - {""}))]
+        st.session_state[Keys.CURRENCY] = settings.currency
+        st.session_state[Keys.LOCALE] = settings.locale
         st.selectbox(
             "Currency of the amounts", options, key=Keys.CURRENCY, on_change=_format_changed,
             format_func=lambda code: code or (f"As detected ({detected})" if detected else "Not stated"),

@@ -46,6 +46,8 @@ class Keys:
     PENDING_PERIOD = "pending_period"        # dates of a loaded view, applied before the sidebar draws
     FILTER = "flt_"                          # + column: sidebar filter multiselects
     FILTER_CHIPS = "flt_chips"               # filter chips above every page
+    FILTERS_OPEN = "sb_filters_open"         # sidebar: the Filters panel is open (ui.sections.lazy_expander)
+    FORMAT_OPEN = "sb_format_open"           # sidebar: the Currency panel is open
     CURRENCY = "currency_choice"             # sidebar: currency override
     LOCALE = "locale_choice"                 # sidebar: number format
     VIEW_JSON = "view_json"                  # Saved views: settings JSON upload
@@ -64,7 +66,8 @@ class Keys:
     DECK_TITLE = "deck_title_"              # + slide number: Deck page editors
     DECK_NOTE = "deck_note_"
     DECK_SPEAKER = "deck_speaker_"
-    DECK_EDITOR = "deck_editor_"            # + slide number: its editor panel is open (ui.sections.lazy_expander)
+    DECK_EDITOR = "deck_editor"             # the editor panel of the slide picked is open (ui.sections.lazy_expander)
+    DECK_SELECTED = "deck_selected"         # index of the slide the Deck page's buttons and editor act on
     DECK_NAME = "deck_name"
     PAGE_TITLE = "page_title"               # title of the page being shown (set by app.py)
     SCORECARD_ANSWER = "sc_"                # + question key: self-assessment answers
