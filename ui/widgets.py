@@ -62,6 +62,9 @@ def explain(text: str) -> None:
 
 
 _MARKDOWN_SPECIALS = "\\`*_{}[]()#+-.!|<>~$"
+_JOINER = "\u2060"
+#: What Markdown links by itself: "http(s)://", "ftp://", "www." (here with its dot escaped) and "x@" of an address.
+_AUTOLINK = re.compile(r"(?i)https?:|ftp:|www\\\.|[a-z0-9_+\\.-]@")
 
 
 def plain(text: str) -> str:
@@ -70,7 +73,10 @@ def plain(text: str) -> str:
     Streamlit never renders raw HTML here, but Markdown links or images in a
     file's text would still render; escaping keeps user text inert.
     """
-    return "".join("\\" + char if char in _MARKDOWN_SPECIALS else char for char in str(text))
+    escaped = "".join("\\" + char if char in _MARKDOWN_SPECIALS else char for char in str(text))
+    # Markdown turns web and e-mail addresses into links even when escaped: a word joiner (invisible, no
+    # break) inside "http", "www" and before "@" keeps them text.
+    return _AUTOLINK.sub(lambda found: found.group(0)[0] + _JOINER + found.group(0)[1:], escaped)
 
 
 # Tables ---------------------------------------------------------------------------------------
