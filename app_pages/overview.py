@@ -94,15 +94,17 @@ st.caption(
 fit_job = overview_clv_job()  # runs in the background: the cards do not wait for it
 predicted = overview_clv() if ready(fit_job) else None
 snapshot = shared.snapshot(key, start, end, card_start, card_end, predicted, style)
-cards = st.columns([1, 1, 2.2, 1, 1])  # the top-20% card names its window: room for its label
+cards = st.columns(4)
 figure_card(cards[0], "retention_rate", snapshot.retention_rate, card_period)
 figure_card(cards[1], "churn_rate", snapshot.churn_rate, card_period)
-# The Portfolio page shows the same figure over the whole sidebar period: the label names this card's window.
-figure_card(cards[2], "top20_revenue_share", snapshot.top20_share, card_period,
-            label=f"{metric('top20_revenue_share').label}, {WINDOW_LABELS[window].lower()}")
-figure_card(cards[3], "cac", snapshot.cac, card_period)
-figure_card(cards[4], "csat_mean", snapshot.csat_mean, card_period,
+figure_card(cards[2], "cac", snapshot.cac, card_period)
+figure_card(cards[3], "csat_mean", snapshot.csat_mean, card_period,
             note="" if snapshot.csat_mean is not None else "Needs the interactions table (Data page).")
+# The Portfolio page shows the same figure over the whole sidebar period: the label names this card's window,
+# on a half-width card of its own (beside four others its label was cut at 1366 px, and so was "Retention rate").
+concentration, _ = st.columns(2)
+figure_card(concentration, "top20_revenue_share", snapshot.top20_share, card_period,
+            label=f"{metric('top20_revenue_share').label}, {WINDOW_LABELS[window].lower()}")
 takeaway(snapshot.retention_takeaway)
 if snapshot.csat_takeaway:
     takeaway(snapshot.csat_takeaway)
