@@ -237,7 +237,8 @@ def test_edited_playbook_drives_targets_downloads_and_customer_360(demo, downloa
     at.switch_page(CUSTOMER_360).run()
     at.text_input(key=Keys.C360_QUERY).set_value(champion["customer_id"]).run()
     assert not at.exception
-    markdown = "\n".join(element.value for element in at.markdown).replace("\\", "")
+    # as the reader sees it: escapes resolved, the invisible word joiner that keeps "http" from linking dropped
+    markdown = "\n".join(element.value for element in at.markdown).replace("\\", "").replace("\u2060", "")
     assert hostile in markdown
 
     # back on Actions the editor starts from the edited playbook; reset restores the default
