@@ -180,23 +180,25 @@ def euro_after_number(path: Path) -> Path:
     return _write(path, _csv(rows, ";"))
 
 
+def _amounts_file(path: Path, prefix: str, amounts: list[str]) -> Path:
+    """36 orders of five customers (``prefix`` + 0-4) in July 2024, their amounts taken from ``amounts`` in turn."""
+    rows = [["customer_id", "order_date", "amount"]]
+    for index in range(36):
+        rows.append([f"{prefix}{index % 5}", f"2024-07-{index % 28 + 1:02d}", amounts[index % len(amounts)]])
+    return _write(path, _csv(rows))
+
+
 def accounting_negatives(path: Path) -> Path:
     """US accounting exports: credits in parentheses with the currency outside them (``$(12.50)``,
     ``USD (1,234.00)``), beside ``($7.25)`` and plain amounts."""
     amounts = ["$(12.50)", "USD (1,234.00)", "($7.25)", "$40.00", "$1,000.00", "(3.00)"]
-    rows = [["customer_id", "order_date", "amount"]]
-    for index in range(36):
-        rows.append([f"U{index % 5}", f"2024-07-{index % 28 + 1:02d}", amounts[index % len(amounts)]])
-    return _write(path, _csv(rows))
+    return _amounts_file(path, "U", amounts)
 
 
 def apostrophe_thousands(path: Path) -> Path:
     """Swiss amounts: ``1'234.50``, ``CHF 1'234.50``, ``1’234.50`` (typographic apostrophe), ``-1'000.00``."""
     amounts = ["1'234.50", "CHF 1'234.50", "1\u2019234.50", "-1'000.00", "250.00", "12'345'678.90"]
-    rows = [["customer_id", "order_date", "amount"]]
-    for index in range(36):
-        rows.append([f"S{index % 5}", f"2024-07-{index % 28 + 1:02d}", amounts[index % len(amounts)]])
-    return _write(path, _csv(rows))
+    return _amounts_file(path, "S", amounts)
 
 
 def negative_quantity_and_price(path: Path) -> Path:

@@ -154,32 +154,39 @@ def header_again_other_order(path: Path) -> Path:
     return _write(path, _csv(rows))
 
 
-def xlsx_lying_shared_strings(path: Path) -> Path:
-    """A workbook whose shared strings table claims two billion strings and whose sheet claims a million rows."""
+def patched_workbook(path: Path, rows: list[list], patch: Callable[[str, bytes], bytes]) -> Path:
+    """Write ``rows`` as a one-sheet workbook at ``path``, each part passed through ``patch(name, data)``."""
     import xlsxwriter
 
     made = path.with_suffix(".tmp.xlsx")
     book = xlsxwriter.Workbook(str(made))
     sheet = book.add_worksheet("Orders")
-    sheet.write_row(0, 0, ["customer_id", "order_date", "amount"])
-    for row, (customer, day, index) in enumerate(_orders(), start=1):
-        sheet.write_row(row, 0, [customer, day, 10 + index])
+    for row, values in enumerate(rows):
+        sheet.write_row(row, 0, values)
     book.close()
     out = io.BytesIO()
     with zipfile.ZipFile(made) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
         for item in source.infolist():
-            data = source.read(item.filename)
-            if item.filename == "xl/sharedStrings.xml":
-                text = data.decode()
-                head, rest = text.split("<sst ", 1)
-                attributes, body = rest.split(">", 1)
-                attributes = " ".join(part for part in attributes.split() if not part.startswith(("count=", "uniqueCount=")))
-                data = f'{head}<sst {attributes} count="2147483647" uniqueCount="2147483647">{body}'.encode()
-            if item.filename == "xl/worksheets/sheet1.xml":
-                data = data.replace(b'<dimension ref="A1:C61"/>', b'<dimension ref="A1:C1048576"/>')
-            target.writestr(item.filename, data)
+            target.writestr(item.filename, patch(item.filename, source.read(item.filename)))
     made.unlink()
     return _write(path, out.getvalue())
+
+
+def _claim_billions(name: str, data: bytes) -> bytes:
+    if name == "xl/sharedStrings.xml":
+        head, rest = data.decode().split("<sst ", 1)
+        attributes, body = rest.split(">", 1)
+        attributes = " ".join(part for part in attributes.split() if not part.startswith(("count=", "uniqueCount=")))
+        return f'{head}<sst {attributes} count="2147483647" uniqueCount="2147483647">{body}'.encode()
+    if name == "xl/worksheets/sheet1.xml":
+        return data.replace(b'<dimension ref="A1:C61"/>', b'<dimension ref="A1:C1048576"/>')
+    return data
+
+
+def xlsx_lying_shared_strings(path: Path) -> Path:
+    """A workbook whose shared strings table claims two billion strings and whose sheet claims a million rows."""
+    rows = [["customer_id", "order_date", "amount"], *([c, d, 10 + i] for c, d, i in _orders())]
+    return patched_workbook(path, rows, _claim_billions)
 
 
 def zip_path_traversal(path: Path) -> Path:
