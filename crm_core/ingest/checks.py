@@ -49,11 +49,7 @@ def check_orders(
     parsed, detected, warnings = _currencies(parsed, options, header_currency)
     if filled:
         detected["filled_from_order"] = filled
-        warnings.append(
-            f"{filled:,} lines of multi-line orders had no customer: it was taken from the order's other lines (same "
-            f"order id in column '{plan.columns['order_id']}'; a blank date too), as exports write them on an "
-            "order's first line only. An order whose lines name two customers is left as it is."
-        )
+        warnings.append(filled_warning(filled, plan))
     rule = pl.col(RULE) if RULE in parsed.columns else pl.lit(None, pl.String)
     other = pl.col("__other_currency").fill_null(False) if "__other_currency" in parsed.columns else pl.lit(False)
     customer, date, amount = pl.col("customer_id"), pl.col("order_date"), pl.col("amount")
@@ -111,23 +107,44 @@ def order_lines_filled(parsed: pl.DataFrame) -> tuple[pl.DataFrame, int]:
 
     Only looked at when some customer is blank (a null count: free) and the file has order ids. A blank
     customer with an unreadable date, or a date other than the order's, is left as it is (set aside)."""
-    if "order_id" not in parsed.columns or not parsed.get_column("customer_id").null_count():
+    candidates = fill_candidates(parsed)
+    if candidates is None:
         return parsed, 0
+    return filled_from(parsed, candidates, order_fills(parsed.lazy()))
+
+
+def fill_candidates(parsed: pl.DataFrame) -> pl.Expr | None:
+    """The lines that may take their order's customer: a blank (not unreadable) customer, an order id, no
+    unreadable date. None when the file has no order ids or no blank customer (a null count: free)."""
+    if "order_id" not in parsed.columns or not parsed.get_column("customer_id").null_count():
+        return None
+    orphans = pl.col("customer_id").is_null() & pl.col("order_id").is_not_null()
+    for key in ("customer_id", "order_date"):
+        if bad(key) in parsed.columns:
+            orphans = orphans & ~pl.col(bad(key)).fill_null(False)
+    return orphans
+
+
+def order_fills(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """Per order id (``order_id``, ``customer_id``, ``order_date`` of its lines): the one customer its lines
+    with a customer name, and their one date (or none); orders naming two customers or two dates left out."""
     customer, date, order = pl.col("customer_id"), pl.col("order_date"), pl.col("order_id")
-    known = (
-        parsed.lazy().filter(order.is_not_null() & customer.is_not_null())
+    return (
+        lines.filter(order.is_not_null() & customer.is_not_null())
         .group_by("order_id")
         .agg(customer.first().alias("__fill_c"), customer.n_unique().alias("__fill_n"),
              date.drop_nulls().first().alias("__fill_d"), date.drop_nulls().n_unique().alias("__fill_dn"))
         .filter((pl.col("__fill_n") == 1) & (pl.col("__fill_dn") <= 1))
+        .select("order_id", "__fill_c", "__fill_d")
     )
-    orphans = customer.is_null() & order.is_not_null()
-    if bad("customer_id") in parsed.columns:
-        orphans = orphans & ~pl.col(bad("customer_id")).fill_null(False)
-    if bad("order_date") in parsed.columns:
-        orphans = orphans & ~pl.col(bad("order_date")).fill_null(False)
+
+
+def filled_from(parsed: pl.DataFrame, candidates: pl.Expr, known: pl.LazyFrame) -> tuple[pl.DataFrame, int]:
+    """``parsed`` with its ``candidates`` lines given the customer (and blank date) ``known`` for their order
+    (:func:`order_fills`, same date or none); how many lines were filled."""
+    customer, date = pl.col("customer_id"), pl.col("order_date")
     joined = parsed.lazy().join(known, on="order_id", how="left", maintain_order="left")
-    fills = orphans & pl.col("__fill_c").is_not_null() & (date.is_null() | (date == pl.col("__fill_d")).fill_null(False))
+    fills = candidates & pl.col("__fill_c").is_not_null() & (date.is_null() | (date == pl.col("__fill_d")).fill_null(False))
     filled = joined.select(
         pl.all().exclude("^__fill_.*$"), fills.alias("__fills"), pl.col("__fill_c"), pl.col("__fill_d"),
     ).with_columns(
@@ -138,6 +155,15 @@ def order_lines_filled(parsed: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     if not count:
         return parsed, 0
     return filled.drop("__fills", "__fill_c", "__fill_d"), count
+
+
+def filled_warning(filled: int, plan: ColumnPlan) -> str:
+    """The warning of order lines given their order's customer (a whole or a batched read)."""
+    return (
+        f"{filled:,} lines of multi-line orders had no customer: it was taken from the order's other lines (same "
+        f"order id in column '{plan.columns['order_id']}'; a blank date too), as exports write them on an "
+        "order's first line only. An order whose lines name two customers is left as it is."
+    )
 
 
 #: How the warning of a header repeated in another column order starts (a batched read keeps the first batch's).

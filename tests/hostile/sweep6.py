@@ -1,0 +1,52 @@
+"""Sixth hostile sweep (session 14): shapes sweeps 1-5 did not try, and a batched read's leftover.
+
+Each writer makes one small file; ``python tests/hostile/sweep6.py /tmp/sweep6`` writes them all and runs every
+CLI command on each, ``append`` included (as ``sweep4.py`` does), printing one line per command.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+try:
+    from hostile import sweep4
+except ImportError:  # run as a script: the tests folder and the project's root on the path
+    sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[2])]
+    from hostile import sweep4
+
+_csv, _write = sweep4._csv, sweep4._write  # noqa: SLF001
+
+
+def order_lines_across_batches(path: Path) -> Path:
+    """Order lines with the customer and date on an order's first line only (no product column, so a large file
+    is read in batches): an order whose continuation line comes before its first line, one whose first line
+    is the file's last, one naming two customers, one whose only named line has an unreadable amount."""
+    rows = [["Order ID", "Customer", "Date", "Line Amount"]]
+    for number in range(1, 41):
+        for item in range(1 + number % 3):
+            first = item == 0
+            rows.append([str(9000 + number), f"K{number % 5}" if first else "",
+                         f"2024-06-{number % 28 + 1:02d}" if first else "", f"{5 + item}.00"])
+    rows.insert(3, ["9041", "", "", "4.00"])  # before its order's first line
+    rows.append(["9002", "K9", "2024-06-03", "1.00"])  # 9002 now names K2 and K9: its blank lines stay blank
+    rows.append(["9005", "", "June 5th", "2.00"])  # an unreadable date is never filled
+    rows.append(["9007", "", "", "x"])  # filled, then set aside for its amount
+    rows.append(["9041", "K1", "2024-06-20", "abc"])  # a rejected line still names its order's customer
+    rows.append(["9050", "", "", "3.00"])  # an order no line names
+    return _write(path, _csv(rows))
+
+
+FILES: dict[str, Callable[[Path], Path]] = {
+    "order_lines_batches.csv": order_lines_across_batches,
+}
+
+
+def main(folder: Path, only: list[str]) -> None:
+    sweep4.main(folder, only, FILES)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), sys.argv[2:])
+    os._exit(0)
