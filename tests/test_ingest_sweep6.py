@@ -69,3 +69,62 @@ def test_the_cli_figures_are_the_same_when_order_lines_are_filled_in_batches(mad
             outputs.append(payload)
     assert outputs[:3] == outputs[3:]
     assert outputs[0]["rows_rejected"] == 6
+
+
+# ---------------------------------------------------------------- currencies without decimals
+
+
+def test_a_stated_currency_without_decimals_reads_1_234_as_a_whole_number(made):
+    """``1,234`` beside ``12.99`` amounts could be 1.234 or 1,234: set aside as ambiguous, also when the row
+    says JPY or KRW, which have no fractions (only 1,234 can be meant). Now read whole; ``2,000`` yen (2,000 or
+    2, both whole), ``1,234`` KWD (1.234 dinars exist), USD and a row without currency stay ambiguous."""
+    frame, report = read_checked(made("zero_decimal.csv"))
+    assert report.rejected_by_reason() == {"ambiguous amount": 4}
+    assert sorted(report.rejected.get_column("line").to_list()) == [32, 33, 34, 35]
+    assert report.detected["whole_amounts"] == 20
+    assert any(w.startswith("20 amounts in a currency without decimals") for w in report.warnings)
+    yen = frame.filter(pl.col("order_date") == pl.date(2024, 3, 2)).get_column("amount").to_list()
+    assert yen == [2037.0, 6537.0]  # "2,037" JPY (index 1), "6,537" KRW (index 29)
+    assert frame.filter(pl.col("amount") < 100).height == 10  # the USD amounts, as written
+    assert frame.filter(pl.col("amount") >= 1000).height == 20
+
+
+def test_without_a_currency_without_decimals_1_234_stays_ambiguous(made, tmp_path):
+    """The other way: the same amounts stated as USD are never read whole."""
+    path = made("zero_decimal.csv")
+    usd = tmp_path / "usd.csv"
+    usd.write_text(path.read_text().replace("JPY", "USD").replace("KRW", "USD"))
+    _, report = read_checked(usd)
+    assert report.rejected_by_reason() == {"ambiguous amount": 24}
+    assert "whole_amounts" not in report.detected
+
+
+def test_a_column_named_in_yen_is_read_whole_when_no_value_decides_the_notation(made):
+    """Only yen, no value deciding the decimal mark: the file's style (decimal comma) read ``2,043`` as 2.043
+    yen; the column's name says JPY, so it is 2,043 (``4.123`` was 1,041 already, ``1.000`` stays 1,000)."""
+    frame, report = read_checked(made("zero_decimal_style.csv"))
+    assert report.rows_valid == 20 and report.detected["currencies"] == ["JPY"]
+    assert report.detected["whole_amounts"] == 7
+    assert frame.get_column("amount").to_list()[:4] == [1000.0, 2043.0, 980.0, 4123.0]
+    assert frame.filter(pl.col("amount") < 100).height == 0
+
+
+def test_a_preset_s_amounts_are_not_read_whole(tmp_path):
+    """A preset's amount is computed (WooCommerce: total - refund): its parts are never re-read here."""
+    path = tmp_path / "woo.csv"
+    rows = ["order_id,customer_id,order_date,order_total,order_refund,status,order_currency"]
+    rows += [f"{n},{n % 3},2024-01-{n:02d},{n}.50,0,completed,USD" for n in range(1, 11)]
+    rows += ["11,1,2024-01-11,\"1,234\",0,completed,JPY"]
+    path.write_text("\n".join(rows) + "\n")
+    _, report = read_checked(path)
+    assert report.detected["preset"] == "woocommerce"
+    assert report.rejected_by_reason() == {"ambiguous amount": 1} and "whole_amounts" not in report.detected
+
+
+def test_batched_and_whole_reads_agree_on_amounts_read_whole(made, monkeypatch):
+    path = made("zero_decimal.csv")
+    whole_rows, whole = read_checked(path)
+    _batched(monkeypatch, 6)
+    batched_rows, batched = read_checked(path)
+    assert batched_rows.equals(whole_rows) and batched.warnings == whole.warnings
+    assert _without_batch_keys(batched.detected) == _without_batch_keys(whole.detected)

@@ -42,7 +42,7 @@ import polars as pl
 from crm_core.ingest import rejects
 from crm_core.ingest.checks import (
     REORDERED_HEADER, _currencies, blank_value_counts, blank_value_warnings, check_orders, fill_candidates,
-    filled_from, filled_warning, order_fills, order_total_warning,
+    filled_from, filled_warning, order_fills, order_total_warning, whole_amounts_warning,
 )
 from crm_core.ingest.formats import Formats
 from crm_core.ingest.limits import env_number, large_for_batches
@@ -119,7 +119,7 @@ def _read_batch(
     frame, _, revenue = finish_orders(None, parsed.frame, options.revenue_definition)
     batch = tally.batches
     frame = _hold_order_lines(frame, part, store, batch)
-    checked = check_orders(frame, plan, options, formats.header_currency, parsed.bad_examples)
+    checked = check_orders(frame, plan, options, formats.header_currency, parsed.bad_examples, whole=True)
     canonical = tuple(c for c in TRANSACTION_SCHEMA if c in frame.columns)
     inputs = ReportInputs(canonical=canonical, schema=TRANSACTION_SCHEMA, raw_text=part.raw_text, detected={},
                           warnings=(), notes=(), what="orders")
@@ -188,7 +188,7 @@ def _fill_held(store: _Store, tally: _Tally, plan: ColumnPlan, formats: Formats,
         assert candidates is not None  # noqa: S101 - held lines are candidates
         frame, count = filled_from(held, candidates, known.lazy())
         filled += count
-        checked = check_orders(frame.drop(RAW), plan, options, formats.header_currency, {})
+        checked = check_orders(frame.drop(RAW), plan, options, formats.header_currency, {}, whole=True)
         inputs = ReportInputs(canonical=tally.columns, schema=TRANSACTION_SCHEMA, raw_text=_held_raw(held),
                               detected={}, warnings=(), notes=(), what="orders")
         valid, rejected, _ = split_rows(checked.frame, checked.rejected, inputs)
@@ -238,6 +238,7 @@ class _Tally:
         self.marked: dict[str, list[str]] = {}
         self.reordered: list[str] = []  # the first batch's warning of a header repeated in another column order
         self.filled = 0  # order lines given their order's customer
+        self.whole = 0  # ambiguous amounts read whole (a currency without decimals)
 
     def add(self, rows: int, valid: pl.DataFrame, rejected: pl.DataFrame, corrected: dict[str, int],
             bad_examples: dict[str, str], blank: dict[str, int], detected: dict[str, Any],
@@ -265,6 +266,7 @@ class _Tally:
             self.bad_examples.setdefault(key, example)
         for key, value in detected.items():
             self.detected.setdefault(key, value)
+        self.whole += checked.get("whole_amounts", 0)
         if "currencies" in checked:
             self.currencies = (self.currencies or set()) | set(checked["currencies"])
 
@@ -291,9 +293,11 @@ def _report(tally: _Tally, store: _Store, plan: ColumnPlan, formats: Formats, op
         if tally.first_rejected else empty_rejected(),
         negative_amount_rows=tally.negative,
         detected={**detected, **tally.detected, **currency, "read_in_batches": tally.batches,
-                  **({"filled_from_order": tally.filled} if tally.filled else {})},
+                  **({"filled_from_order": tally.filled} if tally.filled else {}),
+                  **({"whole_amounts": tally.whole} if tally.whole else {})},
         warnings=[*warnings, *(status_warning(column, examples) for column, examples in tally.marked.items()),
-                  *currency_warnings, *([filled_warning(tally.filled, plan)] if tally.filled else []), *blank_value_warnings(tally.blank, plan, tally.bad_examples),
+                  *currency_warnings, *([whole_amounts_warning(tally.whole)] if tally.whole else []),
+                  *([filled_warning(tally.filled, plan)] if tally.filled else []), *blank_value_warnings(tally.blank, plan, tally.bad_examples),
                   *future_warning(tally.future, tally.latest_future),
                   *tally.reordered, *_order_totals(store, tally, plan)],
         corrected_values=sum(tally.corrected.values()),

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import polars as pl
 
 from crm_core.ingest.columns import DATE, MONTH, NUMBER, norm_base
+from crm_core.ingest.currency_codes import ZERO_DECIMAL
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest.mapping import ColumnPlan
 from crm_core.ingest.numbers import MAX_AMOUNT
@@ -20,7 +21,7 @@ from crm_core.ingest.options import ReadOptions
 from crm_core.ingest.presets import RULE, bad, flag
 from crm_core.ingest.report import OK, rows
 from crm_core.ingest.source import EXTRA, LINE
-from crm_core.ingest.values import ambiguous
+from crm_core.ingest.values import WHOLE_AMOUNT, ambiguous
 
 if TYPE_CHECKING:
     from crm_core.currency import RatesTable
@@ -37,16 +38,23 @@ class Checked(NamedTuple):
 
 def check_orders(
     parsed: pl.DataFrame, plan: ColumnPlan, options: ReadOptions, header_currency: str | None,
-    bad_examples: dict[str, str], fill_orders: bool = False,
+    bad_examples: dict[str, str], fill_orders: bool = False, whole: bool = False,
 ) -> Checked:
     """Keep a row when no rule, currency filter or missing/unreadable value sets it aside.
 
     ``fill_orders`` (files without a vendor preset): an order's lines without a customer take it (and their
-    blank date) from the order's other lines, with a warning (:func:`order_lines_filled`)."""
+    blank date) from the order's other lines, with a warning (:func:`order_lines_filled`). ``whole`` (the amount
+    as written, no preset): an ambiguous amount in a currency without decimals is read as the whole number it
+    must be (:func:`whole_amounts`)."""
     filled = 0
     if fill_orders:
         parsed, filled = order_lines_filled(parsed)
     parsed, detected, warnings = _currencies(parsed, options, header_currency)
+    if whole:
+        parsed, read_whole = whole_amounts(parsed)
+        if read_whole:
+            detected["whole_amounts"] = read_whole
+            warnings.append(whole_amounts_warning(read_whole))
     if filled:
         detected["filled_from_order"] = filled
         warnings.append(filled_warning(filled, plan))
@@ -163,6 +171,34 @@ def filled_warning(filled: int, plan: ColumnPlan) -> str:
         f"{filled:,} lines of multi-line orders had no customer: it was taken from the order's other lines (same "
         f"order id in column '{plan.columns['order_id']}'; a blank date too), as exports write them on an "
         "order's first line only. An order whose lines name two customers is left as it is."
+    )
+
+
+def whole_amounts(parsed: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Amounts that could mean two numbers (``1,234``: 1.234 or 1,234?) whose row's currency has no minor unit
+    (JPY, KRW, ...: ``currency_codes.ZERO_DECIMAL``) read as their one whole reading; how many were read so
+    (set aside as ambiguous, or read by the file's style as 1.234, before). ``1,000`` (1 or 1000, both whole)
+    stays as it was, and so does every amount whose currency is not stated (column, code or symbol, name)."""
+    if WHOLE_AMOUNT not in parsed.columns or "__currency" not in parsed.columns:
+        return parsed.drop(WHOLE_AMOUNT, strict=False), 0
+    whole = (pl.col(WHOLE_AMOUNT).is_not_null() & pl.col("__currency").is_in(list(ZERO_DECIMAL))).fill_null(False)
+    # counted when the reading changes: an amount set aside, or read by the file's style as 1.234
+    count = int(parsed.select((whole & pl.col("amount").ne_missing(pl.col(WHOLE_AMOUNT))).sum()).item())
+    if not count:
+        return parsed.drop(WHOLE_AMOUNT), 0
+    return parsed.with_columns(
+        pl.when(whole).then(pl.col(WHOLE_AMOUNT)).otherwise(pl.col("amount")).alias("amount"),
+    ).with_columns(
+        *([pl.when(~whole).then(pl.col(ambiguous("amount"))).alias(ambiguous("amount"))]
+          if ambiguous("amount") in parsed.columns else []),
+    ).drop(WHOLE_AMOUNT), count
+
+
+def whole_amounts_warning(count: int) -> str:
+    return (
+        f"{count:,} {'amount' if count == 1 else 'amounts'} in a currency without decimals (JPY, KRW, ...) written like "
+        "'1,234' or '1.234', which could mean two numbers, were read as the whole number (1,234): such a currency "
+        "has no fractions."
     )
 
 

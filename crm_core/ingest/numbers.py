@@ -233,6 +233,7 @@ class Resolved(NamedTuple):
     unreadable: pl.Series  # Boolean: written but not a number (or ambiguous)
     corrected: int
     convention: Convention
+    guessed: pl.Series  # Boolean: could mean two numbers, read by the file's style (no value decided the column)
 
 
 def _has(bits: pl.Expr, flag: int) -> pl.Expr:
@@ -314,8 +315,10 @@ def resolve(point: pl.Series, comma: pl.Series, bits: pl.Series, written: pl.Ser
         .when(both).then(conventional)
     )
     corrected = comma_only if decimal == "." else point_only
-    result = frame.select(value.alias("value"), ambiguous.alias("ambiguous"), corrected.fill_null(False).alias("fixed"))
+    guessed = (two_readings & pl.lit(not decided)).fill_null(False)
+    result = frame.select(value.alias("value"), ambiguous.alias("ambiguous"), corrected.fill_null(False).alias("fixed"),
+                          guessed.alias("guessed"))
     return Resolved(
         result.get_column("value"), result.get_column("ambiguous"), written & result.get_column("value").is_null(),
-        int(result.get_column("fixed").sum()), Convention(decimal, thousands, decided),
+        int(result.get_column("fixed").sum()), Convention(decimal, thousands, decided), result.get_column("guessed"),
     )

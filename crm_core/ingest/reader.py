@@ -205,7 +205,7 @@ def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, f
         extra = {"source_rows": parsed.source_rows} if preset and preset.name == "shopify" else {}
         merged = (merged_lines_note(parsed.source_rows, frame.height),) if parsed.source_rows != frame.height else ()
         checked = check_orders(frame, plan, options, formats.header_currency, parsed.bad_examples,
-                               fill_orders=preset is None)
+                               fill_orders=preset is None, whole=preset is None)
         detected = {**_start(table, preset), **plan.detected, **formats.detected, **parsed.detected, **extra,
                     **revenue, **checked.detected}
         inputs = ReportInputs(

@@ -38,8 +38,35 @@ def order_lines_across_batches(path: Path) -> Path:
     return _write(path, _csv(rows))
 
 
+def zero_decimal_currencies(path: Path) -> Path:
+    """A currency column: USD with cents (``12.99``), JPY and KRW written with a thousands separator (``1,234``:
+    only 1,234 yen can be meant, yen have no fractions), JPY ``2,000`` (2,000 or 2: both whole), KWD ``1,234``
+    (3 decimals: 1.234 dinars is a real amount) and a row without a currency."""
+    rows = [["customer_id", "order_date", "amount", "currency"]]
+    for index in range(30):
+        customer, day = f"C{index % 7}", f"2024-03-{1 + index % 28:02d}"
+        kind = index % 3
+        amount = [f"{index}.99", f"{1 + index % 9},{(index * 37) % 1000:03d}", f"{2 + index % 5},{(index * 53) % 1000:03d}"][kind]
+        rows.append([customer, day, amount, ["USD", "JPY", "KRW"][kind]])
+    rows += [["C1", "2024-04-01", "2,000", "JPY"], ["C2", "2024-04-02", "1,234", "KWD"],
+             ["C3", "2024-04-03", "3,456", ""], ["C4", "2024-04-04", "5,678", "USD"]]
+    return _write(path, _csv(rows))
+
+
+def zero_decimal_by_style(path: Path) -> Path:
+    """Only yen, ``;``-separated: no amount says which mark is the decimal, so the file's style (decimal comma)
+    would read ``1.234`` as 1,234 and ``1,234`` as 1.234 yen; the column's name states the currency."""
+    rows = [["Kunde", "Datum", "Betrag (JPY)"]]
+    for index in range(20):
+        rows.append([f"K{index % 4}", f"{1 + index % 28:02d}.05.2024", [f"{1 + index % 9}.{index * 41 % 1000:03d}",
+                                                                      f"{1 + index % 9},{index * 43 % 1000:03d}", "980"][index % 3]])
+    return _write(path, _csv(rows, ";"))
+
+
 FILES: dict[str, Callable[[Path], Path]] = {
     "order_lines_batches.csv": order_lines_across_batches,
+    "zero_decimal.csv": zero_decimal_currencies,
+    "zero_decimal_style.csv": zero_decimal_by_style,
 }
 
 
