@@ -128,3 +128,36 @@ def test_batched_and_whole_reads_agree_on_amounts_read_whole(made, monkeypatch):
     batched_rows, batched = read_checked(path)
     assert batched_rows.equals(whole_rows) and batched.warnings == whole.warnings
     assert _without_batch_keys(batched.detected) == _without_batch_keys(whole.detected)
+
+
+# ---------------------------------------------------------------- notations, currencies and footers
+
+
+def test_a_dash_for_no_cents_is_a_whole_amount_not_a_minus(made):
+    """``12,–`` (Swiss and German prices: no cents) was read as -12 without a word; now 12. ``12,-`` with a
+    hyphen could be that or a trailing minus: unreadable. SAP's ``1.234,56-`` stays negative."""
+    frame, report = read_checked(made("swiss_no_cents.csv"))
+    assert report.rejected_by_reason() == {"unparseable amount": 3}  # the three "12,-"
+    assert frame.get_column("amount").to_list()[:8] == [12.0, 1234.0, -5.0, 7.5, -1234.56, 3.0, 12.0, 12.0]
+
+
+def test_an_amount_written_in_another_currency_than_its_column_is_set_aside(made):
+    """``12.50 USD`` in a row whose currency column says EUR was read as 12.50 EUR (the column won, silently)."""
+    frame, report = read_checked(made("currency_twice.csv"))
+    assert report.rejected_by_reason() == {"conflicting currency": 8}  # "12.50 USD" and "£9.00" beside EUR
+    assert sorted(set(frame.get_column("amount").to_list())) == [13.0, 14.0, 15.0, 980.0]  # "$14.00" CAD, "¥980" CNY
+    assert report.detected["currencies"] == ["CAD", "CNY", "EUR"]
+
+
+def test_total_rows_with_a_date_are_set_aside_and_a_customer_called_total_is_kept(made, monkeypatch):
+    """A grand total and subtotals in the customer column, each with a date, were three customers and doubled the
+    revenue; they are set aside as 'total row' (their amount is the sum of the rows above), in batches too."""
+    frame, report = read_checked(made("dated_totals.csv"))
+    assert report.rejected_by_reason() == {"total row": 3}
+    assert sorted(report.rejected.get_column("line").to_list()) == [9, 17, 24]
+    assert round(frame.get_column("amount").sum(), 2) == round(391.9 + 12, 2)
+    assert frame.filter(pl.col("customer_id") == "Total").height == 1
+    _batched(monkeypatch, 3)
+    batched_rows, batched = read_checked(made("dated_totals.csv"))
+    assert batched.detected["read_in_batches"] == 8
+    assert batched_rows.equals(frame) and batched.rejected_by_reason() == report.rejected_by_reason()

@@ -41,8 +41,8 @@ import polars as pl
 
 from crm_core.ingest import rejects
 from crm_core.ingest.checks import (
-    REORDERED_HEADER, _currencies, blank_value_counts, blank_value_warnings, check_orders, fill_candidates,
-    filled_from, filled_warning, order_fills, order_total_warning, whole_amounts_warning,
+    REORDERED_HEADER, RunningSums, _currencies, blank_value_counts, blank_value_warnings, check_orders, fill_candidates,
+    filled_from, filled_warning, mark_total_rows, order_fills, order_total_warning, whole_amounts_warning,
 )
 from crm_core.ingest.formats import Formats
 from crm_core.ingest.limits import env_number, large_for_batches
@@ -118,7 +118,7 @@ def _read_batch(
     parsed = parse_values(part, sample, plan, formats, whole_column)
     frame, _, revenue = finish_orders(None, parsed.frame, options.revenue_definition)
     batch = tally.batches
-    frame = _hold_order_lines(frame, part, store, batch)
+    frame = _hold_order_lines(mark_total_rows(frame, tally.sums), part, store, batch)
     checked = check_orders(frame, plan, options, formats.header_currency, parsed.bad_examples, whole=True)
     canonical = tuple(c for c in TRANSACTION_SCHEMA if c in frame.columns)
     inputs = ReportInputs(canonical=canonical, schema=TRANSACTION_SCHEMA, raw_text=part.raw_text, detected={},
@@ -239,6 +239,7 @@ class _Tally:
         self.reordered: list[str] = []  # the first batch's warning of a header repeated in another column order
         self.filled = 0  # order lines given their order's customer
         self.whole = 0  # ambiguous amounts read whole (a currency without decimals)
+        self.sums = RunningSums(carried=True)  # the amounts above each batch, for its total rows
 
     def add(self, rows: int, valid: pl.DataFrame, rejected: pl.DataFrame, corrected: dict[str, int],
             bad_examples: dict[str, str], blank: dict[str, int], detected: dict[str, Any],

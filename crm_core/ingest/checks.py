@@ -59,9 +59,12 @@ def check_orders(
         detected["filled_from_order"] = filled
         warnings.append(filled_warning(filled, plan))
     rule = pl.col(RULE) if RULE in parsed.columns else pl.lit(None, pl.String)
+    conflict = _conflicting_currency(parsed, header_currency)
+    total = pl.col(TOTAL_ROW) if TOTAL_ROW in parsed.columns else pl.lit(False)
     other = pl.col("__other_currency").fill_null(False) if "__other_currency" in parsed.columns else pl.lit(False)
+    other = other & ~conflict
     customer, date, amount = pl.col("customer_id"), pl.col("order_date"), pl.col("amount")
-    keep = rule.is_null() & ~other & customer.is_not_null() & date.is_not_null() & amount.is_not_null()
+    keep = rule.is_null() & ~other & ~conflict & ~total & customer.is_not_null() & date.is_not_null() & amount.is_not_null()
     bad_date, bad_amount = flag(parsed, "order_date"), flag(parsed, "amount")
     # An amount computed from quantity x unit price is ambiguous when one of its parts is.
     parts = [ambiguous(k) for k in ("amount", "quantity", "unit_price") if ambiguous(k) in parsed.columns]
@@ -88,7 +91,9 @@ def check_orders(
         pl.when(nothing).then(pl.lit("empty row"))  # also report footers ("Grand Totals", copyright lines)
         .when(header_again).then(pl.lit("repeated header"))
         .when(extra).then(pl.lit("more fields than the header"))
+        .when(total).then(pl.lit("total row"))
         .when(rule.is_not_null()).then(rule)
+        .when(conflict).then(pl.lit("conflicting currency"))
         .when(other).then(pl.lit("other currency"))
         .when(customer.is_null() & flag(parsed, "customer_id")).then(pl.lit("unreadable customer id"))
         .when(customer.is_null()).then(pl.lit("missing customer id"))
@@ -107,6 +112,63 @@ def check_orders(
         warnings += _conversion_report(frame, detected)
     warnings += _blank_value_warnings(frame, plan, bad_examples)
     return Checked(frame, rejected, detected, tuple(warnings))
+
+
+#: How report footers and subtotal rows name themselves in the customer column.
+TOTAL_WORDS = tuple(
+    spelling for word in ("total", "totals", "grand total", "sum", "summe", "gesamt", "gesamtsumme", "total général",
+                          "totaal", "totale", "subtotal", "sub-total", "zwischensumme", "sous-total")
+    for spelling in (word, word.upper(), word.capitalize(), word.title(), word + ":", word.capitalize() + ":")
+)
+TOTAL_ROW = "__total_row"
+
+
+class RunningSums:
+    """The amounts read so far (a batched read carries them from batch to batch): all of them, and those since
+    the last total row."""
+
+    def __init__(self, carried: bool = False) -> None:
+        self.grand = self.since = 0.0
+        self.carried = carried  # batches follow: sum every batch (a whole read sums only when a row is named)
+
+
+def mark_total_rows(parsed: pl.DataFrame, sums: RunningSums) -> pl.DataFrame:
+    """Flag (``__total_row``) the rows whose customer is a total's name (``Total``, ``Grand Total``, ``Summe``,
+    ...) and whose amount is the sum of the amounts above it: all of them, or those since the previous such row
+    (subtotals). Such a footer has a date and an amount and was read as a customer called "Total", doubling
+    revenue. A row so named whose amount is not such a sum stays a customer (a warning names it)."""
+    if "amount" not in parsed.columns:
+        return parsed
+    named = pl.col("customer_id").is_in(list(TOTAL_WORDS)).fill_null(False)
+    amount = pl.when(~named & pl.col("amount").is_finite()).then(pl.col("amount")).otherwise(0.0)
+    if not parsed.select(named.any()).item():
+        added = float(parsed.select(amount.sum()).item() or 0.0) if sums.carried else 0.0
+        sums.grand, sums.since = sums.grand + added, sums.since + added
+        return parsed
+    cum = amount.cum_sum()  # a named row adds nothing: its cum is the sum of the rows above it
+    previous = pl.when(named).then(cum).shift(1).forward_fill()  # the cum at the last named row above
+    since = cum - previous.fill_null(-sums.since)
+    close = lambda total: (pl.col("amount") - total).abs() < 0.005  # noqa: E731 - half a cent
+    flagged = parsed.with_columns(
+        (named & (pl.col("amount") != 0).fill_null(False) & (close(cum + sums.grand) | close(since))).alias(TOTAL_ROW))
+    total, last = flagged.select(amount.sum().alias("total"),
+                                 (cum - pl.when(named).then(cum).forward_fill()).last().alias("last")).row(0)
+    sums.grand, sums.since = sums.grand + total, float(last)
+    return flagged
+
+
+def _conflicting_currency(parsed: pl.DataFrame, header_currency: str | None) -> pl.Expr:
+    """A row whose amount is written in one currency (``12.50 USD``, ``€12.50``) while its currency column (or the
+    amount column's name) says another: which one is meant cannot be known, and it was silently the column's.
+    A shared symbol (``$``, ``¥``) agrees with any stated currency (``$14.00`` in a CAD row is dollars)."""
+    if "__mark" not in parsed.columns or ("currency" not in parsed.columns and not header_currency):
+        return pl.lit(False)
+    stated = pl.col("currency").str.strip_chars().str.to_uppercase() if "currency" in parsed.columns else pl.lit(None)
+    if header_currency:
+        stated = pl.coalesce(stated, pl.lit(header_currency))
+    shared = pl.col("__mark_shared") if "__mark_shared" in parsed.columns else pl.lit(False)
+    return (pl.col("__mark").is_not_null() & (stated.str.len_bytes() > 0) & (pl.col("__mark") != stated)
+            & ~shared).fill_null(False)
 
 
 def order_lines_filled(parsed: pl.DataFrame) -> tuple[pl.DataFrame, int]:

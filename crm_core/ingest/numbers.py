@@ -73,6 +73,11 @@ def classify(text: pl.Expr) -> Reading:
     """Read amounts written any supported way: ``$1,200.00``, ``EUR 12,50``, ``12,50 €``,
     ``(12.00)``, ``12.00-`` and ``12,00 CR`` (negative; ``12.00 DR`` is positive), ``1 234,56``, ``1'234.56``, ``1.2k``, ``3M``, ``1e5``."""
     core = text.str.replace_all(f"[{ZERO_WIDTH}]|{_SPACES}", "")
+    # Swiss and German prices write no cents as a dash after the decimal mark ("12.–", "1'234.–", "12,– €"): an en or
+    # em dash there is "00", never a minus (it was read as -12). A hyphen there ("12.-") could be that or a trailing
+    # minus (SAP's "12.00-"): unreadable.
+    no_cents = core.str.contains(r"\d[.,][–—]")
+    core = core.str.replace(r"(\d[.,])[–—]", "${1}00")
     # A ledger's mark: CR (credit) negates, DR (debit) does not; with parentheses or a minus as well it is unreadable.
     credit = core.str.extract(_LEDGER, 2).str.to_uppercase()
     core = core.str.replace(_LEDGER, "${1}")
@@ -102,6 +107,7 @@ def classify(text: pl.Expr) -> Reading:
     )
     # Parentheses and a minus sign together ("(-12.50)", "$(-12.50)") negate twice: +12.50 or -12.50? Unreadable.
     twice = (shape.str.contains(r"\(") & shape.str.contains(r"[-−–]")) | (signed & credit.is_not_null())
+    twice = twice | core.str.contains(r"\d[.,]-") | (no_cents & core.str.contains(r"[–—].*\d|\d.*[–—]"))
     readable = shape.str.contains(_SHAPE) & ~shape.str.contains(_WORD_SCALE) & (reads_point | reads_comma) & ~twice
     # Scientific notation and the like ("1e5"): whatever the float parser accepts as a whole.
     other = text.str.strip_chars().cast(pl.Float64, strict=False)

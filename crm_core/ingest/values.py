@@ -17,7 +17,7 @@ from crm_core.ingest.formats import Formats
 from crm_core.ingest.mapping import NOT_A_SALE, ColumnPlan, ColumnSample
 from crm_core.ingest.numbers import classify, plainly_read, plainly_read_expr, resolve, simple_columns, simple_reading
 from crm_core.ingest.parse import (
-    NULL_TOKENS, as_text, currency_mark_expr, date_expr, has_nul, id_expr, month_expr, number_expr, present, second_chance_date, text_expr,
+    NULL_TOKENS, as_text, currency_mark_expr, shared_mark_expr, date_expr, has_nul, id_expr, month_expr, number_expr, present, second_chance_date, text_expr,
     typed_cell_date,
 )
 from crm_core.ingest.presets import ambiguous, bad
@@ -158,6 +158,7 @@ def _expressions(plan: ColumnPlan, formats: Formats, schema: pl.Schema, nul: boo
         expressions.append(pl.when(status.str.contains(NOT_A_SALE)).then(status).alias(_mark(index)))
     if formats.currency_marks:
         expressions.append(currency_mark_expr(plan.columns["amount"]).alias("__mark"))
+        expressions.append(shared_mark_expr(plan.columns["amount"]).alias("__mark_shared"))
     return expressions
 
 

@@ -63,10 +63,55 @@ def zero_decimal_by_style(path: Path) -> Path:
     return _write(path, _csv(rows, ";"))
 
 
+def swiss_no_cents(path: Path) -> Path:
+    """Swiss and German prices: no cents written as a dash after the decimal mark (``12.–``, ``1'234.–``,
+    ``-5,–``), read as minus signs (``12.–`` was -12); ``12.-`` with a hyphen could be that or SAP's trailing
+    minus; ``1.234,56-`` is SAP's."""
+    rows = [["Kunde", "Datum", "Betrag"]]
+    amounts = ["12,–", "1.234,–", "-5,–", "7,50", "12,-", "1.234,56-", "3,—", "12,– €"]
+    for index in range(24):
+        rows.append([f"K{index % 4}", f"{1 + index % 28:02d}.03.2024", amounts[index % len(amounts)]])
+    return _write(path, _csv(rows, ";"))
+
+
+def currency_twice(path: Path) -> Path:
+    """A currency column saying EUR beside amounts written ``12.50 USD`` or ``£9.00`` (which one is meant?), and
+    ``$14.00`` beside CAD (a shared symbol: dollars of the row's currency)."""
+    rows = [["customer_id", "order_date", "amount", "currency"]]
+    amounts = [("12.50 USD", "EUR"), ("13.00", "EUR"), ("£9.00", "EUR"), ("$14.00", "CAD"), ("EUR 15.00", "EUR"),
+               ("¥980", "CNY")]
+    for index in range(24):
+        amount, currency = amounts[index % len(amounts)]
+        rows.append([f"C{index % 5}", f"2024-02-{1 + index:02d}", amount, currency])
+    return _write(path, _csv(rows))
+
+
+def dated_total_rows(path: Path) -> Path:
+    """An ERP report: subtotal rows every seventh order and a grand total, each with a date and an amount in the
+    customer's column (read as a customer called "Subtotal", revenue counted twice); and a real customer called
+    Total, whose amount sums nothing."""
+    rows = [["customer_id", "order_date", "amount"]]
+    subtotal = grand = 0.0
+    for index in range(20):
+        amount = 10 + index + 0.1 * (index % 3)
+        day = f"2024-02-{1 + index:02d}"
+        rows.append([f"C{index % 5}", day, f"{amount:.2f}"])
+        subtotal, grand = subtotal + amount, grand + amount
+        if index % 7 == 6:
+            rows.append(["Subtotal", day, f"{subtotal:.2f}"])
+            subtotal = 0.0
+    rows.append(["Grand Total", "2024-02-29", f"{grand:.2f}"])
+    rows.append(["Total", "2024-03-01", "12.00"])
+    return _write(path, _csv(rows))
+
+
 FILES: dict[str, Callable[[Path], Path]] = {
     "order_lines_batches.csv": order_lines_across_batches,
     "zero_decimal.csv": zero_decimal_currencies,
     "zero_decimal_style.csv": zero_decimal_by_style,
+    "swiss_no_cents.csv": swiss_no_cents,
+    "currency_twice.csv": currency_twice,
+    "dated_totals.csv": dated_total_rows,
 }
 
 
