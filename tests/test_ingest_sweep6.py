@@ -161,3 +161,15 @@ def test_total_rows_with_a_date_are_set_aside_and_a_customer_called_total_is_kep
     batched_rows, batched = read_checked(made("dated_totals.csv"))
     assert batched.detected["read_in_batches"] == 8
     assert batched_rows.equals(frame) and batched.rejected_by_reason() == report.rejected_by_reason()
+
+
+@pytest.mark.parametrize("name", ["two_row_header.xlsx", "two_row_header.csv"])
+def test_a_header_over_two_rows_names_the_columns(made, name):
+    """``Amount`` merged over ``net`` and ``gross``: no header was found, the columns were guessed from the
+    values (the net amount read as a quantity, the gross one as the amount). Now 'Amount net' is the amount."""
+    frame, report = read_checked(made(name))
+    assert report.detected["header"] is True and report.rows_read == 20
+    assert report.detected["columns"]["amount"] == "Amount net"
+    assert report.detected["columns"]["customer_id"] == "Customer"
+    assert "quantity" not in report.detected["columns"]
+    assert frame.get_column("amount").sum() == 220.0

@@ -105,6 +105,30 @@ def dated_total_rows(path: Path) -> Path:
     return _write(path, _csv(rows))
 
 
+def two_row_header_workbook(path: Path) -> Path:
+    """An ERP's workbook: ``Amount`` merged over ``net`` and ``gross``, the other names merged down two rows (no
+    header was found: columns guessed from the values, the net amount taken for a quantity, gross for the amount)."""
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Orders")
+    sheet.merge_range("A1:A2", "Customer")
+    sheet.merge_range("B1:B2", "Order date")
+    sheet.merge_range("C1:D1", "Amount")
+    sheet.write_row(1, 2, ["net", "gross"])
+    for row in range(1, 21):
+        sheet.write_row(row + 1, 0, [f"P{row % 4}", f"2024-01-{row:02d}", row + 0.5, (row + 0.5) * 1.2])
+    book.close()
+    return path
+
+
+def two_row_header_csv(path: Path) -> Path:
+    """The same two-row header saved as CSV (the merged names in their first cell, blanks beside and below)."""
+    rows = [["Customer", "Order date", "Amount", ""], ["", "", "net", "gross"]]
+    rows += [[f"P{row % 4}", f"2024-01-{row:02d}", f"{row}.50", f"{row * 2}.00"] for row in range(1, 21)]
+    return _write(path, _csv(rows))
+
+
 FILES: dict[str, Callable[[Path], Path]] = {
     "order_lines_batches.csv": order_lines_across_batches,
     "zero_decimal.csv": zero_decimal_currencies,
@@ -112,6 +136,8 @@ FILES: dict[str, Callable[[Path], Path]] = {
     "swiss_no_cents.csv": swiss_no_cents,
     "currency_twice.csv": currency_twice,
     "dated_totals.csv": dated_total_rows,
+    "two_row_header.xlsx": two_row_header_workbook,
+    "two_row_header.csv": two_row_header_csv,
 }
 
 
