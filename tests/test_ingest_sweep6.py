@@ -173,3 +173,15 @@ def test_a_header_over_two_rows_names_the_columns(made, name):
     assert report.detected["columns"]["customer_id"] == "Customer"
     assert "quantity" not in report.detected["columns"]
     assert frame.get_column("amount").sum() == 220.0
+
+
+def test_a_minus_before_and_after_the_number_is_unreadable(tmp_path):
+    """``-1.234,56-`` (SAP's trailing minus on a value already signed) negates twice, as ``(-12.50)`` does: it was
+    read as -1,234.56; ``--12`` as -12. Both are now unreadable; one minus either side stays negative."""
+    path = tmp_path / "signs.csv"
+    rows = ["Kunde;Datum;Betrag"] + [f"K{n % 3};{n + 1:02d}.04.2024;{v}" for n, v in
+                                     enumerate(["-1.234,56-", "--12", "1.234,56-", "-7,50", "12,50"] * 4)]
+    path.write_text("\n".join(rows) + "\n")
+    frame, report = read_checked(path)
+    assert report.rejected_by_reason() == {"unparseable amount": 8}
+    assert sorted(set(frame.get_column("amount").to_list())) == [-1234.56, -7.5, 12.5]

@@ -108,6 +108,7 @@ def classify(text: pl.Expr) -> Reading:
     # Parentheses and a minus sign together ("(-12.50)", "$(-12.50)") negate twice: +12.50 or -12.50? Unreadable.
     twice = (shape.str.contains(r"\(") & shape.str.contains(r"[-−–]")) | (signed & credit.is_not_null())
     twice = twice | core.str.contains(r"\d[.,]-") | (no_cents & core.str.contains(r"[–—].*\d|\d.*[–—]"))
+    twice = twice | (shape.str.count_matches(r"[-−–]") > 1)  # "-1.234,56-", "--12": a minus before and after
     readable = shape.str.contains(_SHAPE) & ~shape.str.contains(_WORD_SCALE) & (reads_point | reads_comma) & ~twice
     # Scientific notation and the like ("1e5"): whatever the float parser accepts as a whole.
     other = text.str.strip_chars().cast(pl.Float64, strict=False)
