@@ -185,3 +185,18 @@ def test_a_minus_before_and_after_the_number_is_unreadable(tmp_path):
     frame, report = read_checked(path)
     assert report.rejected_by_reason() == {"unparseable amount": 8}
     assert sorted(set(frame.get_column("amount").to_list())) == [-1234.56, -7.5, 12.5]
+
+
+def test_an_unread_refunds_column_is_named(made, tmp_path):
+    """Square's ``Partial Refunds`` beside ``Net Sales``: nothing subtracts them and nothing said so. Now a
+    warning names the column (and ``Event Type`` Refund rows are named as unread status); all-zero refunds
+    stay quiet."""
+    _, report = read_checked(made("square.csv"))
+    assert report.detected["columns"]["amount"] == "Net Sales"
+    assert any(w.startswith("Column 'Partial Refunds' holds refunds (4 of the first 30 rows, e.g. '-$5.00')")
+               for w in report.warnings)
+    assert any(w.startswith("Column 'Event Type' is not read") for w in report.warnings)
+    quiet = tmp_path / "quiet.csv"
+    quiet.write_text(made("square.csv").read_text().replace("-$5.00", "$0.00"))
+    _, report = read_checked(quiet)
+    assert not any("Partial Refunds" in w for w in report.warnings)

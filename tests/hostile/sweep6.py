@@ -129,6 +129,23 @@ def two_row_header_csv(path: Path) -> Path:
     return _write(path, _csv(rows))
 
 
+def square_transactions(path: Path) -> Path:
+    """Square's transactions export: ``Net Sales`` beside ``Partial Refunds`` (nothing read them: silent), refunds
+    as ``Event Type`` Refund rows with negative amounts, walk-in sales without a customer."""
+    rows = [["Date", "Time", "Time Zone", "Gross Sales", "Discounts", "Net Sales", "Tax", "Partial Refunds",
+             "Total Collected", "Source", "Transaction ID", "Customer ID", "Customer Name", "Event Type"]]
+    for index in range(30):
+        refund = index % 10 == 9
+        sign, gross = "-" if refund else "", 20 + index
+        discount = 2 if index % 4 == 0 else 0
+        rows.append([f"2024-03-{1 + index % 28:02d}", "10:15:00", "Eastern Time (US & Canada)", f"{sign}${gross}.00",
+                     f"-${discount}.00", f"{sign}${gross - discount}.00", f"{sign}$1.60",
+                     "-$5.00" if index % 7 == 3 else "$0.00", f"{sign}${gross - discount + 1.6:.2f}", "Point of Sale",
+                     f"T{index:04d}", f"CUST{index % 6}" if index % 5 else "", f"Name {index % 6}",
+                     "Refund" if refund else "Payment"])
+    return _write(path, _csv(rows))
+
+
 FILES: dict[str, Callable[[Path], Path]] = {
     "order_lines_batches.csv": order_lines_across_batches,
     "zero_decimal.csv": zero_decimal_currencies,
@@ -138,6 +155,7 @@ FILES: dict[str, Callable[[Path], Path]] = {
     "dated_totals.csv": dated_total_rows,
     "two_row_header.xlsx": two_row_header_workbook,
     "two_row_header.csv": two_row_header_csv,
+    "square.csv": square_transactions,
 }
 
 
