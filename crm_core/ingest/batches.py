@@ -41,7 +41,8 @@ import polars as pl
 
 from crm_core.ingest import rejects
 from crm_core.ingest.checks import (
-    REORDERED_HEADER, _currencies, blank_value_counts, blank_value_warnings, check_orders, order_total_warning,
+    REORDERED_HEADER, RunningSums, _currencies, blank_value_counts, blank_value_warnings, check_orders, fill_candidates,
+    filled_from, filled_warning, mark_total_rows, order_fills, order_total_warning, whole_amounts_warning,
 )
 from crm_core.ingest.formats import Formats
 from crm_core.ingest.limits import env_number, large_for_batches
@@ -50,9 +51,9 @@ from crm_core.ingest.numbers import classify, evidence
 from crm_core.ingest.options import ReadOptions
 from crm_core.ingest.presets import Preset, finish_orders
 from crm_core.ingest.report import (
-    IngestReport, ReportInputs, empty_rejected, finish_report, future_dates, future_warning, row_hashes, split_rows,
+    OK, IngestReport, ReportInputs, empty_rejected, finish_report, future_dates, future_warning, row_hashes, split_rows,
 )
-from crm_core.ingest.source import RawTable, text_batches
+from crm_core.ingest.source import LINE, RawTable, text_batches
 from crm_core.ingest.values import parse_values
 from crm_core.schema import TRANSACTION_SCHEMA
 
@@ -99,6 +100,8 @@ def read_orders(
         with _small_csv_chunks():
             for part in text_batches(table, batch_rows()):
                 _read_batch(part, sample, plan, formats, options, whole_column, store, tally)
+        if store.held:
+            _fill_held(store, tally, plan, formats, options)
         report = _report(tally, store, plan, formats, options, detected, warnings, count_duplicates)
         finish_report(report, (), "orders")
     except BaseException:
@@ -114,13 +117,17 @@ def _read_batch(
 ) -> None:
     parsed = parse_values(part, sample, plan, formats, whole_column)
     frame, _, revenue = finish_orders(None, parsed.frame, options.revenue_definition)
-    checked = check_orders(frame, plan, options, formats.header_currency, parsed.bad_examples)
+    batch = tally.batches
+    frame = _hold_order_lines(mark_total_rows(frame, tally.sums), part, store, batch)
+    checked = check_orders(frame, plan, options, formats.header_currency, parsed.bad_examples, whole=True)
     canonical = tuple(c for c in TRANSACTION_SCHEMA if c in frame.columns)
     inputs = ReportInputs(canonical=canonical, schema=TRANSACTION_SCHEMA, raw_text=part.raw_text, detected={},
                           warnings=(), notes=(), what="orders")
     valid, rejected, _ = split_rows(checked.frame, checked.rejected, inputs)
-    store.add_valid(valid)
+    store.add_valid(batch, valid, _kept_lines(checked.frame) if batch in store.held else None)
     store.add_rejected(rejected)
+    if "order_id" in checked.frame.columns:
+        store.add_known(batch, _rejected_with_customer(checked.frame))
     tally.add(checked.frame.height, valid, rejected, parsed.corrected, parsed.bad_examples,
               blank_value_counts(checked.frame, plan), {**parsed.detected, **revenue}, checked.detected)
     if not tally.reordered:
@@ -129,6 +136,73 @@ def _read_batch(
         seen = tally.marked.setdefault(column, [])
         seen += [value for value in examples if value not in seen][: 3 - len(seen)]
     tally.columns = canonical
+
+
+# Order lines without a customer (a whole read fills them from their order, checks.order_lines_filled) may
+# belong to an order whose other lines are in another batch: each batch holds them back on disk (with their
+# raw text) and, once every batch is read, they are filled from what all the batches' lines say of their
+# order (the kept rows on disk and the rejected rows naming a customer), checked as in their batch, and merged
+# back into their batch's part in line order: the same rows, figures and warnings as a whole read.
+KNOWN_COLUMNS = ("order_id", "customer_id", "order_date")
+RAW = "__raw"
+
+
+def _hold_order_lines(frame: pl.DataFrame, part: RawTable, store: _Store, batch: int) -> pl.DataFrame:
+    """``frame`` without the lines that may take their order's customer; those are held in ``store``."""
+    candidates = fill_candidates(frame)
+    if candidates is None:
+        return frame
+    held = frame.select(candidates.fill_null(False)).to_series()
+    if not held.any():
+        return frame
+    lines = frame.filter(held)
+    raw = part.raw_text(lines.get_column(LINE)).select(pl.col(LINE), pl.col("raw").alias(RAW)) \
+        if part.raw_text is not None else pl.DataFrame({LINE: lines.get_column(LINE), RAW: None})
+    store.hold(batch, lines.join(raw.unique(LINE), on=LINE, how="left", maintain_order="left"))
+    return frame.filter(~held)
+
+
+def _kept_lines(checked: pl.DataFrame) -> pl.Series:
+    return checked.filter(pl.col(OK)).get_column(LINE).cast(pl.Int64)
+
+
+def _rejected_with_customer(checked: pl.DataFrame) -> pl.DataFrame:
+    """What the rejected rows of an order say of its customer and date (a whole read fills from them too)."""
+    return checked.filter(~pl.col(OK) & pl.col("order_id").is_not_null() & pl.col("customer_id").is_not_null()) \
+        .select(*KNOWN_COLUMNS)
+
+
+def _fill_held(store: _Store, tally: _Tally, plan: ColumnPlan, formats: Formats, options: ReadOptions) -> None:
+    """Fill the held lines from their orders, check them, and merge them into their batches' results."""
+    typed = [pl.col("order_id").cast(pl.String), pl.col("customer_id").cast(pl.String),
+             pl.col("order_date").cast(pl.Date)]
+    lines = [store.scan(tally.columns).select(typed)] if store.parts else []
+    lines += [pl.scan_parquet(path).select(typed) for path in store.known]
+    held_orders = pl.concat([pl.scan_parquet(path).select("order_id") for path in store.held.values()]).unique()
+    known = order_fills(pl.concat(lines).join(held_orders, on="order_id", how="semi")).collect(engine="streaming") \
+        if lines else pl.DataFrame(schema={"order_id": pl.String, "__fill_c": pl.String, "__fill_d": pl.Date})
+    filled = 0
+    for batch, path in sorted(store.held.items()):
+        held = pl.read_parquet(path)
+        candidates = fill_candidates(held)
+        assert candidates is not None  # noqa: S101 - held lines are candidates
+        frame, count = filled_from(held, candidates, known.lazy())
+        filled += count
+        checked = check_orders(frame.drop(RAW), plan, options, formats.header_currency, {}, whole=True)
+        inputs = ReportInputs(canonical=tally.columns, schema=TRANSACTION_SCHEMA, raw_text=_held_raw(held),
+                              detected={}, warnings=(), notes=(), what="orders")
+        valid, rejected, _ = split_rows(checked.frame, checked.rejected, inputs)
+        store.merge_valid(batch, valid, _kept_lines(checked.frame))
+        store.add_rejected(rejected)
+        tally.add(checked.frame.height, valid, rejected, {}, {}, blank_value_counts(checked.frame, plan), {},
+                  checked.detected, held=True)
+    tally.filled = filled
+
+
+def _held_raw(held: pl.DataFrame) -> Any:
+    def raw_text(lines: pl.Series) -> pl.DataFrame:
+        return held.filter(pl.col(LINE).is_in(lines.implode())).select(pl.col(LINE), pl.col(RAW).alias("raw"))
+    return raw_text
 
 
 @contextlib.contextmanager
@@ -163,11 +237,14 @@ class _Tally:
         self.latest_future: dt.date | None = None
         self.marked: dict[str, list[str]] = {}
         self.reordered: list[str] = []  # the first batch's warning of a header repeated in another column order
+        self.filled = 0  # order lines given their order's customer
+        self.whole = 0  # ambiguous amounts read whole (a currency without decimals)
+        self.sums = RunningSums(carried=True)  # the amounts above each batch, for its total rows
 
     def add(self, rows: int, valid: pl.DataFrame, rejected: pl.DataFrame, corrected: dict[str, int],
             bad_examples: dict[str, str], blank: dict[str, int], detected: dict[str, Any],
-            checked: dict[str, Any]) -> None:
-        self.batches += 1
+            checked: dict[str, Any], held: bool = False) -> None:
+        self.batches += not held
         self.rows_read += rows
         self.rows_valid += valid.height
         if "amount" in valid.columns:
@@ -176,7 +253,9 @@ class _Tally:
         if future and latest is not None:
             self.future += future
             self.latest_future = latest if self.latest_future is None else max(latest, self.latest_future)
-        if self.kept_rejected < rejects.KEPT_IN_MEMORY and rejected.height:
+        if held and rejected.height:  # lines of earlier batches: sorted into the first ones by _report
+            self.first_rejected.append(rejected.head(rejects.KEPT_IN_MEMORY))
+        elif self.kept_rejected < rejects.KEPT_IN_MEMORY and rejected.height:
             first = rejected.head(rejects.KEPT_IN_MEMORY - self.kept_rejected)
             self.first_rejected.append(first)
             self.kept_rejected += first.height
@@ -188,6 +267,7 @@ class _Tally:
             self.bad_examples.setdefault(key, example)
         for key, value in detected.items():
             self.detected.setdefault(key, value)
+        self.whole += checked.get("whole_amounts", 0)
         if "currencies" in checked:
             self.currencies = (self.currencies or set()) | set(checked["currencies"])
 
@@ -210,11 +290,15 @@ def _report(tally: _Tally, store: _Store, plan: ColumnPlan, formats: Formats, op
         rows_read=tally.rows_read,
         rows_valid=tally.rows_valid,
         rows_rejected=rows_rejected,
-        rejected=pl.concat(tally.first_rejected) if tally.first_rejected else empty_rejected(),
+        rejected=pl.concat(tally.first_rejected).sort("line").head(rejects.KEPT_IN_MEMORY)
+        if tally.first_rejected else empty_rejected(),
         negative_amount_rows=tally.negative,
-        detected={**detected, **tally.detected, **currency, "read_in_batches": tally.batches},
+        detected={**detected, **tally.detected, **currency, "read_in_batches": tally.batches,
+                  **({"filled_from_order": tally.filled} if tally.filled else {}),
+                  **({"whole_amounts": tally.whole} if tally.whole else {})},
         warnings=[*warnings, *(status_warning(column, examples) for column, examples in tally.marked.items()),
-                  *currency_warnings, *blank_value_warnings(tally.blank, plan, tally.bad_examples),
+                  *currency_warnings, *([whole_amounts_warning(tally.whole)] if tally.whole else []),
+                  *([filled_warning(tally.filled, plan)] if tally.filled else []), *blank_value_warnings(tally.blank, plan, tally.bad_examples),
                   *future_warning(tally.future, tally.latest_future),
                   *tally.reordered, *_order_totals(store, tally, plan)],
         corrected_values=sum(tally.corrected.values()),
@@ -262,14 +346,45 @@ class _Store:
         _sweep(base)
         self.folder = Path(tempfile.mkdtemp(prefix="read-", dir=base))
         self.parts = 0
+        self.held: dict[int, Path] = {}  # batch -> its lines held until every batch is read
+        self.known: list[Path] = []
         self.rejected_path = rejects.spill_folder() / f"rejected-{uuid.uuid4().hex}.csv"
         self._rejected: IO[bytes] | None = None
 
-    def add_valid(self, valid: pl.DataFrame) -> None:
+    def add_valid(self, batch: int, valid: pl.DataFrame, lines: pl.Series | None = None) -> None:
+        """Write a batch's valid rows (and their lines beside them when held lines will be merged in)."""
         if valid.height:
-            valid.with_columns(row_hashes(valid).alias(HASH)).write_parquet(
-                self.folder / f"part-{self.parts:06d}.parquet", compression="lz4", statistics=False)
-            self.parts += 1
+            self._write_part(batch, valid)
+            if lines is not None:
+                pl.DataFrame({LINE: lines}).write_parquet(self._lines(batch))
+
+    def _write_part(self, batch: int, valid: pl.DataFrame) -> None:
+        path = self.folder / f"part-{batch:06d}.parquet"
+        self.parts += not path.exists()
+        valid.with_columns(row_hashes(valid).alias(HASH)).write_parquet(path, compression="lz4", statistics=False)
+
+    def _lines(self, batch: int) -> Path:
+        return self.folder / f"lines-{batch:06d}.parquet"
+
+    def merge_valid(self, batch: int, valid: pl.DataFrame, lines: pl.Series) -> None:
+        """Merge held lines kept after filling into their batch's part, in line order."""
+        if not valid.height:
+            return
+        rows = valid.with_columns(lines.alias(LINE))
+        if self._lines(batch).exists():
+            part = self.folder / f"part-{batch:06d}.parquet"
+            before = pl.read_parquet(part).drop(HASH).with_columns(pl.read_parquet(self._lines(batch)).to_series())
+            rows = pl.concat([before, rows], how="vertical_relaxed").sort(LINE)
+        self._write_part(batch, rows.drop(LINE))
+
+    def hold(self, batch: int, lines: pl.DataFrame) -> None:
+        self.held[batch] = self.folder / f"held-{batch:06d}.parquet"
+        lines.write_parquet(self.held[batch], compression="lz4", statistics=False)
+
+    def add_known(self, batch: int, lines: pl.DataFrame) -> None:
+        if lines.height:
+            self.known.append(self.folder / f"known-{batch:06d}.parquet")
+            lines.write_parquet(self.known[-1], compression="lz4", statistics=False)
 
     def add_rejected(self, rejected: pl.DataFrame) -> None:
         if not rejected.height:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import polars as pl
 
 from crm_core.ingest.columns import DATE, MONTH, NUMBER, norm_base
+from crm_core.ingest.currency_codes import ZERO_DECIMAL
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest.mapping import ColumnPlan
 from crm_core.ingest.numbers import MAX_AMOUNT
@@ -20,7 +21,7 @@ from crm_core.ingest.options import ReadOptions
 from crm_core.ingest.presets import RULE, bad, flag
 from crm_core.ingest.report import OK, rows
 from crm_core.ingest.source import EXTRA, LINE
-from crm_core.ingest.values import ambiguous
+from crm_core.ingest.values import WHOLE_AMOUNT, ambiguous
 
 if TYPE_CHECKING:
     from crm_core.currency import RatesTable
@@ -37,27 +38,33 @@ class Checked(NamedTuple):
 
 def check_orders(
     parsed: pl.DataFrame, plan: ColumnPlan, options: ReadOptions, header_currency: str | None,
-    bad_examples: dict[str, str], fill_orders: bool = False,
+    bad_examples: dict[str, str], fill_orders: bool = False, whole: bool = False,
 ) -> Checked:
     """Keep a row when no rule, currency filter or missing/unreadable value sets it aside.
 
     ``fill_orders`` (files without a vendor preset): an order's lines without a customer take it (and their
-    blank date) from the order's other lines, with a warning (:func:`order_lines_filled`)."""
+    blank date) from the order's other lines, with a warning (:func:`order_lines_filled`). ``whole`` (the amount
+    as written, no preset): an ambiguous amount in a currency without decimals is read as the whole number it
+    must be (:func:`whole_amounts`)."""
     filled = 0
     if fill_orders:
         parsed, filled = order_lines_filled(parsed)
     parsed, detected, warnings = _currencies(parsed, options, header_currency)
+    if whole:
+        parsed, read_whole = whole_amounts(parsed)
+        if read_whole:
+            detected["whole_amounts"] = read_whole
+            warnings.append(whole_amounts_warning(read_whole))
     if filled:
         detected["filled_from_order"] = filled
-        warnings.append(
-            f"{filled:,} lines of multi-line orders had no customer: it was taken from the order's other lines (same "
-            f"order id in column '{plan.columns['order_id']}'; a blank date too), as exports write them on an "
-            "order's first line only. An order whose lines name two customers is left as it is."
-        )
+        warnings.append(filled_warning(filled, plan))
     rule = pl.col(RULE) if RULE in parsed.columns else pl.lit(None, pl.String)
+    conflict = _conflicting_currency(parsed, header_currency)
+    total = pl.col(TOTAL_ROW) if TOTAL_ROW in parsed.columns else pl.lit(False)
     other = pl.col("__other_currency").fill_null(False) if "__other_currency" in parsed.columns else pl.lit(False)
+    other = other & ~conflict
     customer, date, amount = pl.col("customer_id"), pl.col("order_date"), pl.col("amount")
-    keep = rule.is_null() & ~other & customer.is_not_null() & date.is_not_null() & amount.is_not_null()
+    keep = rule.is_null() & ~other & ~conflict & ~total & customer.is_not_null() & date.is_not_null() & amount.is_not_null()
     bad_date, bad_amount = flag(parsed, "order_date"), flag(parsed, "amount")
     # An amount computed from quantity x unit price is ambiguous when one of its parts is.
     parts = [ambiguous(k) for k in ("amount", "quantity", "unit_price") if ambiguous(k) in parsed.columns]
@@ -84,7 +91,9 @@ def check_orders(
         pl.when(nothing).then(pl.lit("empty row"))  # also report footers ("Grand Totals", copyright lines)
         .when(header_again).then(pl.lit("repeated header"))
         .when(extra).then(pl.lit("more fields than the header"))
+        .when(total).then(pl.lit("total row"))
         .when(rule.is_not_null()).then(rule)
+        .when(conflict).then(pl.lit("conflicting currency"))
         .when(other).then(pl.lit("other currency"))
         .when(customer.is_null() & flag(parsed, "customer_id")).then(pl.lit("unreadable customer id"))
         .when(customer.is_null()).then(pl.lit("missing customer id"))
@@ -105,29 +114,107 @@ def check_orders(
     return Checked(frame, rejected, detected, tuple(warnings))
 
 
+#: How report footers and subtotal rows name themselves in the customer column.
+TOTAL_WORDS = tuple(
+    spelling for word in ("total", "totals", "grand total", "sum", "summe", "gesamt", "gesamtsumme", "total général",
+                          "totaal", "totale", "subtotal", "sub-total", "zwischensumme", "sous-total")
+    for spelling in (word, word.upper(), word.capitalize(), word.title(), word + ":", word.capitalize() + ":")
+)
+TOTAL_ROW = "__total_row"
+
+
+class RunningSums:
+    """The amounts read so far (a batched read carries them from batch to batch): all of them, and those since
+    the last total row."""
+
+    def __init__(self, carried: bool = False) -> None:
+        self.grand = self.since = 0.0
+        self.carried = carried  # batches follow: sum every batch (a whole read sums only when a row is named)
+
+
+def mark_total_rows(parsed: pl.DataFrame, sums: RunningSums) -> pl.DataFrame:
+    """Flag (``__total_row``) the rows whose customer is a total's name (``Total``, ``Grand Total``, ``Summe``,
+    ...) and whose amount is the sum of the amounts above it: all of them, or those since the previous such row
+    (subtotals). Such a footer has a date and an amount and was read as a customer called "Total", doubling
+    revenue. A row so named whose amount is not such a sum stays a customer (a warning names it)."""
+    if "amount" not in parsed.columns:
+        return parsed
+    named = pl.col("customer_id").is_in(list(TOTAL_WORDS)).fill_null(False)
+    amount = pl.when(~named & pl.col("amount").is_finite()).then(pl.col("amount")).otherwise(0.0)
+    if not parsed.select(named.any()).item():
+        added = float(parsed.select(amount.sum()).item() or 0.0) if sums.carried else 0.0
+        sums.grand, sums.since = sums.grand + added, sums.since + added
+        return parsed
+    cum = amount.cum_sum()  # a named row adds nothing: its cum is the sum of the rows above it
+    previous = pl.when(named).then(cum).shift(1).forward_fill()  # the cum at the last named row above
+    since = cum - previous.fill_null(-sums.since)
+    close = lambda total: (pl.col("amount") - total).abs() < 0.005  # noqa: E731 - half a cent
+    flagged = parsed.with_columns(
+        (named & (pl.col("amount") != 0).fill_null(False) & (close(cum + sums.grand) | close(since))).alias(TOTAL_ROW))
+    total, last = flagged.select(amount.sum().alias("total"),
+                                 (cum - pl.when(named).then(cum).forward_fill()).last().alias("last")).row(0)
+    sums.grand, sums.since = sums.grand + total, float(last)
+    return flagged
+
+
+def _conflicting_currency(parsed: pl.DataFrame, header_currency: str | None) -> pl.Expr:
+    """A row whose amount is written in one currency (``12.50 USD``, ``€12.50``) while its currency column (or the
+    amount column's name) says another: which one is meant cannot be known, and it was silently the column's.
+    A shared symbol (``$``, ``¥``) agrees with any stated currency (``$14.00`` in a CAD row is dollars)."""
+    if "__mark" not in parsed.columns or ("currency" not in parsed.columns and not header_currency):
+        return pl.lit(False)
+    stated = pl.col("currency").str.strip_chars().str.to_uppercase() if "currency" in parsed.columns else pl.lit(None)
+    if header_currency:
+        stated = pl.coalesce(stated, pl.lit(header_currency))
+    shared = pl.col("__mark_shared") if "__mark_shared" in parsed.columns else pl.lit(False)
+    return (pl.col("__mark").is_not_null() & (stated.str.len_bytes() > 0) & (pl.col("__mark") != stated)
+            & ~shared).fill_null(False)
+
+
 def order_lines_filled(parsed: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     """The lines of multi-line orders without a customer, given the customer of the order's other lines (and
     their date when blank), when those lines name exactly one customer and at most one date; how many lines.
 
     Only looked at when some customer is blank (a null count: free) and the file has order ids. A blank
     customer with an unreadable date, or a date other than the order's, is left as it is (set aside)."""
-    if "order_id" not in parsed.columns or not parsed.get_column("customer_id").null_count():
+    candidates = fill_candidates(parsed)
+    if candidates is None:
         return parsed, 0
+    return filled_from(parsed, candidates, order_fills(parsed.lazy()))
+
+
+def fill_candidates(parsed: pl.DataFrame) -> pl.Expr | None:
+    """The lines that may take their order's customer: a blank (not unreadable) customer, an order id, no
+    unreadable date. None when the file has no order ids or no blank customer (a null count: free)."""
+    if "order_id" not in parsed.columns or not parsed.get_column("customer_id").null_count():
+        return None
+    orphans = pl.col("customer_id").is_null() & pl.col("order_id").is_not_null()
+    for key in ("customer_id", "order_date"):
+        if bad(key) in parsed.columns:
+            orphans = orphans & ~pl.col(bad(key)).fill_null(False)
+    return orphans
+
+
+def order_fills(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """Per order id (``order_id``, ``customer_id``, ``order_date`` of its lines): the one customer its lines
+    with a customer name, and their one date (or none); orders naming two customers or two dates left out."""
     customer, date, order = pl.col("customer_id"), pl.col("order_date"), pl.col("order_id")
-    known = (
-        parsed.lazy().filter(order.is_not_null() & customer.is_not_null())
+    return (
+        lines.filter(order.is_not_null() & customer.is_not_null())
         .group_by("order_id")
         .agg(customer.first().alias("__fill_c"), customer.n_unique().alias("__fill_n"),
              date.drop_nulls().first().alias("__fill_d"), date.drop_nulls().n_unique().alias("__fill_dn"))
         .filter((pl.col("__fill_n") == 1) & (pl.col("__fill_dn") <= 1))
+        .select("order_id", "__fill_c", "__fill_d")
     )
-    orphans = customer.is_null() & order.is_not_null()
-    if bad("customer_id") in parsed.columns:
-        orphans = orphans & ~pl.col(bad("customer_id")).fill_null(False)
-    if bad("order_date") in parsed.columns:
-        orphans = orphans & ~pl.col(bad("order_date")).fill_null(False)
+
+
+def filled_from(parsed: pl.DataFrame, candidates: pl.Expr, known: pl.LazyFrame) -> tuple[pl.DataFrame, int]:
+    """``parsed`` with its ``candidates`` lines given the customer (and blank date) ``known`` for their order
+    (:func:`order_fills`, same date or none); how many lines were filled."""
+    customer, date = pl.col("customer_id"), pl.col("order_date")
     joined = parsed.lazy().join(known, on="order_id", how="left", maintain_order="left")
-    fills = orphans & pl.col("__fill_c").is_not_null() & (date.is_null() | (date == pl.col("__fill_d")).fill_null(False))
+    fills = candidates & pl.col("__fill_c").is_not_null() & (date.is_null() | (date == pl.col("__fill_d")).fill_null(False))
     filled = joined.select(
         pl.all().exclude("^__fill_.*$"), fills.alias("__fills"), pl.col("__fill_c"), pl.col("__fill_d"),
     ).with_columns(
@@ -138,6 +225,43 @@ def order_lines_filled(parsed: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     if not count:
         return parsed, 0
     return filled.drop("__fills", "__fill_c", "__fill_d"), count
+
+
+def filled_warning(filled: int, plan: ColumnPlan) -> str:
+    """The warning of order lines given their order's customer (a whole or a batched read)."""
+    return (
+        f"{filled:,} lines of multi-line orders had no customer: it was taken from the order's other lines (same "
+        f"order id in column '{plan.columns['order_id']}'; a blank date too), as exports write them on an "
+        "order's first line only. An order whose lines name two customers is left as it is."
+    )
+
+
+def whole_amounts(parsed: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Amounts that could mean two numbers (``1,234``: 1.234 or 1,234?) whose row's currency has no minor unit
+    (JPY, KRW, ...: ``currency_codes.ZERO_DECIMAL``) read as their one whole reading; how many were read so
+    (set aside as ambiguous, or read by the file's style as 1.234, before). ``1,000`` (1 or 1000, both whole)
+    stays as it was, and so does every amount whose currency is not stated (column, code or symbol, name)."""
+    if WHOLE_AMOUNT not in parsed.columns or "__currency" not in parsed.columns:
+        return parsed.drop(WHOLE_AMOUNT, strict=False), 0
+    whole = (pl.col(WHOLE_AMOUNT).is_not_null() & pl.col("__currency").is_in(list(ZERO_DECIMAL))).fill_null(False)
+    # counted when the reading changes: an amount set aside, or read by the file's style as 1.234
+    count = int(parsed.select((whole & pl.col("amount").ne_missing(pl.col(WHOLE_AMOUNT))).sum()).item())
+    if not count:
+        return parsed.drop(WHOLE_AMOUNT), 0
+    return parsed.with_columns(
+        pl.when(whole).then(pl.col(WHOLE_AMOUNT)).otherwise(pl.col("amount")).alias("amount"),
+    ).with_columns(
+        *([pl.when(~whole).then(pl.col(ambiguous("amount"))).alias(ambiguous("amount"))]
+          if ambiguous("amount") in parsed.columns else []),
+    ).drop(WHOLE_AMOUNT), count
+
+
+def whole_amounts_warning(count: int) -> str:
+    return (
+        f"{count:,} {'amount' if count == 1 else 'amounts'} in a currency without decimals (JPY, KRW, ...) written like "
+        "'1,234' or '1.234', which could mean two numbers, were read as the whole number (1,234): such a currency "
+        "has no fractions."
+    )
 
 
 #: How the warning of a header repeated in another column order starts (a batched read keeps the first batch's).

@@ -16,6 +16,10 @@ PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN 
 TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL
 """.split())
 
+#: Codes whose currency has no minor unit (ISO 4217 exponent 0): an amount in one of them is a whole number, so
+#: ``1,234`` or ``1.234`` written in it can only be 1,234 (checks.whole_amounts).
+ZERO_DECIMAL: frozenset[str] = frozenset("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF".split())
+
 #: Dollar signs with a country prefix (``R$ 3,10`` is Brazilian reals, not US dollars).
 PREFIXED_DOLLARS: dict[str, str] = {
     "$": "USD", "US$": "USD", "U$": "USD", "R$": "BRL", "C$": "CAD", "CA$": "CAD", "A$": "AUD", "AU$": "AUD",

@@ -7,6 +7,7 @@ headerless files guesses from the values alone. It returns a frozen
 """
 from __future__ import annotations
 
+import re
 from typing import Any, NamedTuple
 
 import polars as pl
@@ -147,13 +148,15 @@ def map_columns(
         warnings = _map_by_content(table, sample, roles, used, assign, chosen)
     status, watch = _unread_status_warnings(sample, [c for c in columns if c not in used], preset is not None)
     warnings += status + _same_names(chosen, columns, set(user))
+    if not preset and "amount" in chosen:
+        warnings += _unread_refunds(sample, [c for c in columns if c not in used], chosen["amount"])
     detected = {"columns": {k: v for k, v in chosen.items() if k not in EXTRA_KINDS}}
     return ColumnPlan(chosen, kinds, detected, warnings, watch)
 
 
 #: Names (normalised) of columns that say whether a row is a sale: no role reads them without a preset.
 STATUS_NAMES = frozenset({"status", "orderstatus", "paymentstatus", "financialstatus", "state", "orderstate", "type",
-                          "transactiontype", "ordertype", "kind", "recordtype", "linetype"})
+                          "transactiontype", "ordertype", "kind", "recordtype", "linetype", "eventtype"})
 #: Words in such a column that mark a row which is not a plain sale.
 NOT_A_SALE = r"(?i)cancel|void|refund|return|chargeback|reversal|declin|fail"
 
@@ -178,6 +181,30 @@ def _unread_status_warnings(sample: ColumnSample, unread: list[str],
         elif not sample.table.complete:
             watch.append(column)
     return tuple(warnings), tuple(watch)
+
+
+#: A refund amount's column name (normalised): "Partial Refunds", "Refunded Amount", "Amount Refunded", "Refunds".
+_REFUND_NAME = re.compile(r"refund")
+#: A written zero, whatever its currency mark or sign ("$0.00", "-0,00 €", "0").
+_ZERO = r"^[^\d]*0*(?:[.,]0*)?[^\d]*$"
+
+
+def _unread_refunds(sample: ColumnSample, unread: list[str], amount: str) -> tuple[str, ...]:
+    """A warning per unread column named like refunds whose sampled values are not all zero (Square's
+    ``Partial Refunds``): without a preset nothing subtracts them, so revenue is the amount column as written,
+    which the user should know rather than find out (it was silent)."""
+    warnings = []
+    for column in unread:
+        if not _REFUND_NAME.search(norm(column)):
+            continue
+        values = sample.values(column).cast(pl.String).str.strip_chars()
+        refunds = values.filter(values.str.contains(r"\d") & ~values.str.contains(_ZERO))
+        if refunds.len():
+            warnings.append(
+                f"Column '{column}' holds refunds ({refunds.len():,} of the first {values.len():,} rows, e.g. "
+                f"'{refunds[0]}') that nothing subtracts: revenue is '{amount}' as written. If '{amount}' does not "
+                "already net them out, export refunds as negative amounts.")
+    return tuple(warnings)
 
 
 def _same_names(chosen: dict[str, str], columns: list[str], by_user: set[str]) -> tuple[str, ...]:

@@ -73,6 +73,11 @@ def classify(text: pl.Expr) -> Reading:
     """Read amounts written any supported way: ``$1,200.00``, ``EUR 12,50``, ``12,50 €``,
     ``(12.00)``, ``12.00-`` and ``12,00 CR`` (negative; ``12.00 DR`` is positive), ``1 234,56``, ``1'234.56``, ``1.2k``, ``3M``, ``1e5``."""
     core = text.str.replace_all(f"[{ZERO_WIDTH}]|{_SPACES}", "")
+    # Swiss and German prices write no cents as a dash after the decimal mark ("12.–", "1'234.–", "12,– €"): an en or
+    # em dash there is "00", never a minus (it was read as -12). A hyphen there ("12.-") could be that or a trailing
+    # minus (SAP's "12.00-"): unreadable.
+    no_cents = core.str.contains(r"\d[.,][–—]")
+    core = core.str.replace(r"(\d[.,])[–—]", "${1}00")
     # A ledger's mark: CR (credit) negates, DR (debit) does not; with parentheses or a minus as well it is unreadable.
     credit = core.str.extract(_LEDGER, 2).str.to_uppercase()
     core = core.str.replace(_LEDGER, "${1}")
@@ -102,6 +107,8 @@ def classify(text: pl.Expr) -> Reading:
     )
     # Parentheses and a minus sign together ("(-12.50)", "$(-12.50)") negate twice: +12.50 or -12.50? Unreadable.
     twice = (shape.str.contains(r"\(") & shape.str.contains(r"[-−–]")) | (signed & credit.is_not_null())
+    twice = twice | core.str.contains(r"\d[.,]-") | (no_cents & core.str.contains(r"[–—].*\d|\d.*[–—]"))
+    twice = twice | (shape.str.count_matches(r"[-−–]") > 1)  # "-1.234,56-", "--12": a minus before and after
     readable = shape.str.contains(_SHAPE) & ~shape.str.contains(_WORD_SCALE) & (reads_point | reads_comma) & ~twice
     # Scientific notation and the like ("1e5"): whatever the float parser accepts as a whole.
     other = text.str.strip_chars().cast(pl.Float64, strict=False)
@@ -233,6 +240,7 @@ class Resolved(NamedTuple):
     unreadable: pl.Series  # Boolean: written but not a number (or ambiguous)
     corrected: int
     convention: Convention
+    guessed: pl.Series  # Boolean: could mean two numbers, read by the file's style (no value decided the column)
 
 
 def _has(bits: pl.Expr, flag: int) -> pl.Expr:
@@ -314,8 +322,10 @@ def resolve(point: pl.Series, comma: pl.Series, bits: pl.Series, written: pl.Ser
         .when(both).then(conventional)
     )
     corrected = comma_only if decimal == "." else point_only
-    result = frame.select(value.alias("value"), ambiguous.alias("ambiguous"), corrected.fill_null(False).alias("fixed"))
+    guessed = (two_readings & pl.lit(not decided)).fill_null(False)
+    result = frame.select(value.alias("value"), ambiguous.alias("ambiguous"), corrected.fill_null(False).alias("fixed"),
+                          guessed.alias("guessed"))
     return Resolved(
         result.get_column("value"), result.get_column("ambiguous"), written & result.get_column("value").is_null(),
-        int(result.get_column("fixed").sum()), Convention(decimal, thousands, decided),
+        int(result.get_column("fixed").sum()), Convention(decimal, thousands, decided), result.get_column("guessed"),
     )

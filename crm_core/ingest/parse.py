@@ -100,6 +100,19 @@ def currency_mark_expr(column: str) -> pl.Expr:
     return pl.when(code.is_in(list(ISO_4217))).then(code)
 
 
+#: Symbols several currencies write (``$``: dollars and pesos; ``¥``: yen and yuan): beside a stated currency they
+#: agree with it, whatever code they are read as alone.
+SHARED_SYMBOLS = ("$", "¥")
+
+
+def shared_mark_expr(column: str) -> pl.Expr:
+    """True where the amount's currency mark is a symbol several currencies write (``$12.50``), see
+    :data:`SHARED_SYMBOLS`."""
+    text = pl.col(column).cast(pl.String).str.replace_all(r"[\s\u00a0\u202f'’]", "")
+    mark = pl.coalesce(text.str.extract(_MARK_BEFORE, 1), text.str.extract(_MARK_AFTER, 1))
+    return mark.is_in(list(SHARED_SYMBOLS)).fill_null(False)
+
+
 def date_expr(column: str, dtype: pl.DataType, fmt: DateFormat | None) -> pl.Expr:
     """Fast parse of a date column to ``pl.Date`` (the calendar date as written:
     times and time zones are dropped, not converted). Years outside 1900-2100 -> null."""

@@ -23,7 +23,7 @@ import polars as pl
 
 from crm_core.ingest import batches
 from crm_core.ingest import source as ingest_source
-from crm_core.ingest.checks import check_orders, check_side, repeated_order_totals
+from crm_core.ingest.checks import RunningSums, check_orders, check_side, mark_total_rows, repeated_order_totals
 from crm_core.ingest.columns import ORDER_ROLES, SIDE_REQUIRED, SIDE_ROLES, Role, name_candidates
 from crm_core.ingest.errors import IngestError
 from crm_core.ingest.messages import disk_full, is_disk_full
@@ -204,8 +204,10 @@ def _read_orders(source: Source, mapping: ColumnMapping, options: ReadOptions, f
         frame, lines, revenue = finish_orders(preset, parsed.frame, options.revenue_definition)
         extra = {"source_rows": parsed.source_rows} if preset and preset.name == "shopify" else {}
         merged = (merged_lines_note(parsed.source_rows, frame.height),) if parsed.source_rows != frame.height else ()
+        if preset is None:  # a footer or subtotal row named "Total" whose amount sums the rows above
+            frame = mark_total_rows(frame, RunningSums())
         checked = check_orders(frame, plan, options, formats.header_currency, parsed.bad_examples,
-                               fill_orders=preset is None)
+                               fill_orders=preset is None, whole=preset is None)
         detected = {**_start(table, preset), **plan.detected, **formats.detected, **parsed.detected, **extra,
                     **revenue, **checked.detected}
         inputs = ReportInputs(

@@ -29,7 +29,8 @@ REASONS = (
     "unparseable amount", "ambiguous amount", "amount out of range", "other currency", "cancelled order",
     "payment not paid", "payment refunded", "deal not won", "order not completed", "missing month",
     "unparseable month", "missing spend", "unparseable spend", "missing currency", "repeated header",
-    "unreadable customer id", "more fields than the header",
+    "unreadable customer id", "more fields than the header", "conflicting currency",
+    "total row",
 )
 #: Reasons that name a value: ``no exchange rate for USD on 2024-01-03`` (see crm_core.currency).
 REASON_PATTERNS = (r"^no exchange rate for [A-Z]{3} on \d{4}-\d{2}-\d{2}$",)

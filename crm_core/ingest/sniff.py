@@ -234,6 +234,37 @@ def find_header(rows: list[list[str]]) -> tuple[int, bool]:
     return 0, True
 
 
+def two_row_header(rows: list[list[str]]) -> tuple[int, list[str]] | None:
+    """A header written over two rows, as workbooks group columns under a merged name (``Amount`` over ``net``
+    and ``gross``; the merge keeps the name in its first cell only): ``(index of the second row, names)``, each
+    name its group's and its own (``Amount net``), or None. Without this, such a file had no header: its
+    columns were guessed from the values (the net amounts taken for a quantity, the gross for the amount).
+
+    Only for a table :func:`find_header` finds no header in: two rows of text only, together naming at least
+    four in five columns, the second naming a column the first leaves blank, data right below."""
+    widths = Counter(len(row) for row in rows[:200] if any(c.strip() for c in row))
+    if not widths:
+        return None
+    width = max(widths, key=lambda w: (widths[w], w))
+    for index, row in enumerate(rows[:29]):
+        if not any(c.strip() for c in row):
+            continue
+        top, sub = (row + [""] * width)[:width], (rows[index + 1] + [""] * width)[:width]
+        data = rows[index + 2] if index + 2 < len(rows) else []
+        if any(is_data_like(c) for c in top + sub) or not any(c.strip() for c in data):
+            return None
+        named = sum(bool(a.strip() or b.strip()) for a, b in zip(top, sub))
+        under = any(b.strip() and not a.strip() for a, b in zip(top, sub))
+        if named < max(2, 0.8 * width) or not under:
+            return None
+        names, group = [], ""
+        for a, b in zip(top, sub):
+            group = a.strip() or (group if b.strip() else "")  # a merged name spans the columns named below it
+            names.append(f"{group} {b.strip()}".strip())
+        return index + 1, names
+    return None
+
+
 # ---------------------------------------------------------------- numbers
 
 

@@ -506,10 +506,15 @@ def _layout(text: str, name: str, settings: _Settings) -> _Layout:
     if declared and header_index == 0:
         header_index, has_header = sniff.find_header(rows[1:])
         header_index += 1
+    two_rows = None if has_header or settings.has_header is not None else sniff.two_row_header(rows)
+    if two_rows is not None:  # a merged group name over the column names (a workbook saved as CSV)
+        header_index, has_header = two_rows[0], True
     if settings.has_header is not None:
         has_header = settings.has_header
     repeated: tuple[str, ...] = ()
-    if has_header and header_index < len(rows):
+    if two_rows is not None:
+        names = _clean_names(two_rows[1])
+    elif has_header and header_index < len(rows):
         names = _clean_names(rows[header_index])
         written = Counter(cell.strip().strip("\ufeff") for cell in rows[header_index])
         repeated = tuple(name for name, count in written.items() if name and count > 1)
@@ -873,7 +878,11 @@ def _sheet_table(raw: pl.DataFrame) -> tuple[pl.DataFrame, list[str], bool, int]
     rows = [[cell or "" for cell in row] for row in raw.head(200).iter_rows()]
     header_index, has_header = sniff.find_header(rows)
     width = raw.width
-    if has_header:
+    two_rows = None if has_header else sniff.two_row_header(rows)
+    if two_rows is not None:  # a merged group name over the column names
+        header_index, has_header = two_rows[0], True
+        names = _clean_names(two_rows[1] + [""] * (width - len(two_rows[1])))
+    elif has_header:
         names = _clean_names(rows[header_index] + [""] * (width - len(rows[header_index])))
     else:
         names = [f"column_{i + 1}" for i in range(width)]

@@ -17,7 +17,7 @@ from crm_core.ingest.formats import Formats
 from crm_core.ingest.mapping import NOT_A_SALE, ColumnPlan, ColumnSample
 from crm_core.ingest.numbers import classify, plainly_read, plainly_read_expr, resolve, simple_columns, simple_reading
 from crm_core.ingest.parse import (
-    NULL_TOKENS, as_text, currency_mark_expr, date_expr, has_nul, id_expr, month_expr, number_expr, present, second_chance_date, text_expr,
+    NULL_TOKENS, as_text, currency_mark_expr, shared_mark_expr, date_expr, has_nul, id_expr, month_expr, number_expr, present, second_chance_date, text_expr,
     typed_cell_date,
 )
 from crm_core.ingest.presets import ambiguous, bad
@@ -158,6 +158,7 @@ def _expressions(plan: ColumnPlan, formats: Formats, schema: pl.Schema, nul: boo
         expressions.append(pl.when(status.str.contains(NOT_A_SALE)).then(status).alias(_mark(index)))
     if formats.currency_marks:
         expressions.append(currency_mark_expr(plan.columns["amount"]).alias("__mark"))
+        expressions.append(shared_mark_expr(plan.columns["amount"]).alias("__mark_shared"))
     return expressions
 
 
@@ -214,6 +215,9 @@ def _resolve_numbers(
         if result.ambiguous.any():
             updates.append(pl.select(pl.when(result.ambiguous).then(True)).to_series().alias(ambiguous(key)))
         corrected[plan.columns[key]] = result.corrected
+        if key == "amount" and (result.ambiguous.any() or result.guessed.any()):
+            # in a currency without decimals only the whole reading can be meant (checks.whole_amounts)
+            updates.append(_whole_reading(point, comma, result.ambiguous | result.guessed))
         if key == "amount":
             detected.update(decimal=result.convention.decimal, thousands=result.convention.thousands or number.thousands)
     for key in plan.of_kind(NUMBER):
@@ -221,6 +225,22 @@ def _resolve_numbers(
             updates += _non_finite(parsed.get_column(key), key)
     aux = [c for k in keys for c in (_comma(k), _bits(k))]
     return parsed.with_columns(updates).drop(aux), _Numbers(corrected, examples, detected)
+
+
+#: The whole-number reading of an amount that could mean two numbers (``1,234``: 1234, not 1.234), whether set
+#: aside as ambiguous or read by the file's style when no value decided; see checks.whole_amounts.
+WHOLE_AMOUNT = "__whole_amount"
+
+
+def _whole_reading(point: pl.Series, comma: pl.Series, ambiguous_values: pl.Series) -> pl.Series:
+    """Of an ambiguous value's two readings, the one that is a whole number, when only one is (``1,000`` is 1000
+    or 1: both whole, so none)."""
+    frame = pl.DataFrame({"p": point, "c": comma, "a": ambiguous_values})
+    p_whole, c_whole = pl.col("p") == pl.col("p").round(0), pl.col("c") == pl.col("c").round(0)
+    return frame.select(
+        pl.when(pl.col("a") & p_whole & ~c_whole).then(pl.col("p"))
+        .when(pl.col("a") & c_whole & ~p_whole).then(pl.col("c")).alias(WHOLE_AMOUNT)
+    ).to_series()
 
 
 def _nothing_to_resolve(parsed: pl.DataFrame, plan: ColumnPlan, simple: list[str]) -> bool:
