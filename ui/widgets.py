@@ -325,12 +325,12 @@ def format_figure(value, unit: str) -> str:
     return fmt.value(value, unit, display_currency(), display_locale())
 
 
-def format_number(value, decimals: int) -> str:
-    """A plain number in the view's number format (e.g. 12.5 expected responders)."""
+def format_figure_exact(value) -> str:
+    """An expected count as computed (43.4), in the view's number format: the help of an 'estimate' card."""
     from crm_core import format as fmt
     from ui.settings import display_locale
 
-    return fmt.number(value, decimals, display_locale())
+    return fmt.estimate_exact(value, display_locale())
 
 
 def money_text(value, decimals: int | None = None) -> str:
@@ -361,6 +361,8 @@ def figure_card(container, metric_id: str, value, period: str | None = None, del
     if entry.unit == "text":
         text = plain(text)
     help_text = f"{entry.definition.format(**options)} Period: {period or entry.period.format(**options)}."
+    if entry.unit == "estimate" and shown is None:  # the card shows '≈ 43'; the value as computed is here
+        help_text += f" As computed: {format_figure_exact(value)}."
     title = label or entry.label.format(**options)
     drawing = None if chart_data is None else sparkline_svg(chart_data, chart_type, delta_tone(delta, delta_color))
     if drawing is None:
