@@ -102,6 +102,14 @@ RADAR_STEP_CHARS = 12
 RADAR_TITLE_CHARS = 34
 
 
+def _between_spokes(spokes: int) -> float:
+    """The angle (degrees, 0 = 3 o'clock) halfway between the two spokes at or after 12 o'clock: Plotly draws the
+    first step at 3 o'clock and the others counter-clockwise, 360 / ``spokes`` degrees apart."""
+    step = 360 / spokes
+    before_top = math.floor(90 / step) * step  # the last spoke at or before 12 o'clock
+    return before_top + step / 2
+
+
 def radar_figure(scores: pl.DataFrame, title: str) -> go.Figure:
     """Scatterpolar of step scores (0-100), one closed polygon per model.
 
@@ -118,8 +126,13 @@ def radar_figure(scores: pl.DataFrame, title: str) -> go.Figure:
             line=dict(color=PALETTE[index % len(PALETTE)], width=3),
             hovertemplate="%{theta}: %{r:.0f} / 100<extra>%{fullData.name}</extra>",
         ))
+    spokes = max(scores["step"].n_unique(), 1)
     fig.update_layout(
-        polar=dict(radialaxis=dict(range=[0, 100], tickvals=[25, 50, 75, 100], angle=90, tickfont_size=10),
+        # The scale's labels (25...100) level, on a line halfway between two spokes near 12 o'clock: on a spoke
+        # they sat on the polygon's corners and touched the step name at its end
+        # (Plotly turns a radial axis' labels by its angle: the same angle again sets them level.)
+        polar=dict(radialaxis=dict(range=[0, 100], tickvals=[25, 50, 75, 100], angle=_between_spokes(spokes),
+                                   tickangle=_between_spokes(spokes), tickfont_size=10, showline=False),
                    angularaxis=dict(tickfont_size=12)),
         showlegend=len(fig.data) > 1,
     )
