@@ -162,6 +162,11 @@ CUSTOMER_COLUMNS = {
 }
 
 
+#: Row height (px) of a table whose cells wrap: Streamlit's grid wraps cell text only in rows taller than 4rem
+#: (64 px, its frontend's rule); 68 px holds three lines.
+WRAPPED_ROW = 68
+
+
 def table(frame: pl.DataFrame, column_config: dict, **options):
     """``st.dataframe`` (no index, full width) that shows :func:`share_column` columns as percent.
 
