@@ -47,6 +47,9 @@ def chart(fig: go.Figure | FigureSpec, key: str, money_axis: str | None = None, 
     else:
         finish(fig)
     config = {"displaylogo": False} if toolbar else {"displayModeBar": False}
+    # ``key`` does not keep the chart in place when its figure changes: Streamlit 1.67 still derives the element's
+    # id from the figure's JSON besides the key (plotly_chart: key_as_main_identity=False), so a new figure is a
+    # new element and the browser mounts it afresh. streamlit/streamlit#16052 (open) would make a key the identity.
     st.plotly_chart(fig, width="stretch", theme=None, key=key, config=config)
     if deck:
         from ui.deck import add_chart  # imported here: ui.deck reads the data glue, which imports this module
