@@ -100,6 +100,8 @@ def status_bars_figure(table: pl.DataFrame, title: str, y_title: str) -> go.Figu
 #: wide, and longer lines ran past the figure's edge ("stomer processes", "Recognising each custome", "(Buttle valu").
 RADAR_STEP_CHARS = 12
 RADAR_TITLE_CHARS = 34
+#: Height (px) of a line of a step name around the radar (12 px text).
+RADAR_LINE_PX = 15
 
 
 def _between_spokes(spokes: int) -> float:
@@ -136,12 +138,16 @@ def radar_figure(scores: pl.DataFrame, title: str) -> go.Figure:
                    angularaxis=dict(tickfont_size=12)),
         showlegend=len(fig.data) > 1,
     )
-    styled(fig, None, height=460)
     heading = safe_wrapped(title, RADAR_TITLE_CHARS)
     names = [line for trace in fig.data for step in trace.theta for line in str(step).split("<br>")]
     beside = max((label_width(line)[0] * 12 / 13 for line in names), default=0.0)  # the 12 px step names
     side = max(100, math.ceil(beside) + 20)  # names at 3 and 9 o'clock reach this far from the circle
-    fig.update_layout(title_text=heading, margin=dict(l=side, r=side, t=70 + 26 * heading.count("<br>"), b=40))
+    # A name at 6 o'clock hangs below the circle, a line (15 px) each: in a wide chart (a half column at 1920 px)
+    # the circle fills the height and 'and win-back' / 'against targets' were cut at the bottom.
+    lines = max((str(step).count("<br>") + 1 for trace in fig.data for step in trace.theta), default=1)
+    bottom = max(40, RADAR_LINE_PX * lines + 16)
+    styled(fig, None, height=420 + bottom)
+    fig.update_layout(title_text=heading, margin=dict(l=side, r=side, t=70 + 26 * heading.count("<br>"), b=bottom))
     return fig
 
 
