@@ -28,7 +28,6 @@ from ui.widgets import (
     count_column,
     explain,
     figure_card,
-    format_number,
     money_column,
     plain,
     selectable_customers,
@@ -168,7 +167,7 @@ chosen = target_list(actions, targets, by=by)
 result = campaign_what_if(chosen, assumptions, column_value, baseline_label, style=number_style())
 columns = st.columns(4)
 figure_card(columns[0], "campaign.contacted", result.contacted)
-figure_card(columns[1], "campaign.responders", result.responders, shown=format_number(result.responders, 1))
+figure_card(columns[1], "campaign.responders", result.responders)
 figure_card(columns[2], "campaign.extra_revenue", result.incremental_revenue)
 figure_card(columns[3], "campaign.extra_margin", result.incremental_margin)
 columns = st.columns(4)

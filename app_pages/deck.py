@@ -5,6 +5,7 @@ import hashlib
 
 import streamlit as st
 
+from crm_core import format as fmt
 from crm_core.deck import Deck, DeckError, default_deck
 from crm_core.findings import REGISTRY
 from crm_core.notes import NotesError
@@ -90,7 +91,7 @@ def _period(settings: dict) -> str:
         start, end = dt.date.fromisoformat(settings["start"]), dt.date.fromisoformat(settings["end"])
     except (KeyError, TypeError, ValueError):
         return "the period of that moment"
-    return f"{start:%d %b %Y} – {end:%d %b %Y}"
+    return f"{fmt.date(start)} – {fmt.date(end)}"
 
 
 def _shown_title(entry) -> tuple[str, str]:

@@ -290,7 +290,7 @@ def validation_section(first_day: dt.date, end: dt.date, model: str) -> None:
     except ValueError as error:
         st.error(plain(str(error)))
         return
-    st.caption(f"Fitted on orders up to {split:%d %b %Y}; compared over {holdout_weeks} weeks to {end:%d %b %Y} "
+    st.caption(f"Fitted on orders up to {fmt.date(split)}; compared over {holdout_weeks} weeks to {fmt.date(end)} "
                f"for the {number_style().count(validation.customers)} customers who had bought by the split.")
     for problem in validation.problems:
         st.warning(plain(problem), icon=":material/warning:")

@@ -49,7 +49,7 @@ card_start, card_end = comparison_window(start, end, window)
 comparison = shared.comparison(key, start, end, card_start, card_end, settings.comparison)  # once for every session
 prev_start, prev_end = comparison_period(card_start, card_end, settings.comparison)
 st.caption(
-    f"{card_start:%d %b %Y} – {card_end:%d %b %Y}, compared with {prev_start:%d %b %Y} – {prev_end:%d %b %Y}. "
+    f"{fmt.date(card_start)} – {fmt.date(card_end)}, compared with {fmt.date(prev_start)} – {fmt.date(prev_end)}. "
     "Small bars in each card: the KPI per month of the sidebar period."
 )
 

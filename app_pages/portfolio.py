@@ -179,7 +179,7 @@ def change_tab() -> None:
     split = min(max(split, start + ONE_DAY), end)
     earlier, later = (start, split - ONE_DAY), (split, end)
     flows = pf_cache.tier_migration(key, start, end, earlier, later, settings)
-    st.caption(f"Earlier: {earlier[0]:%d %b %Y} – {earlier[1]:%d %b %Y}; later: {later[0]:%d %b %Y} – {later[1]:%d %b %Y}. "
+    st.caption(f"Earlier: {fmt.date(earlier[0])} – {fmt.date(earlier[1])}; later: {fmt.date(later[0])} – {fmt.date(later[1])}. "
                f"{pf.NEW} = bought only in the later period; {pf.LOST} = bought only in the earlier one.")
     chart(figure(migration_figure, flows, settings.names), key="pf_sankey")
     takeaway(pf.migration_takeaway(flows, style=number_style()))

@@ -24,7 +24,7 @@ from ui.sections import lazy_expander
 from ui.settings import number_style
 from ui.state import Keys
 from ui.figures import figure
-from ui.widgets import chart, explain, figure_card, takeaway
+from ui.widgets import WRAPPED_ROW, chart, explain, figure_card, takeaway
 
 ALL = "All models"
 
@@ -93,11 +93,14 @@ found = gaps(steps.filter(steps["model"].is_in(shown)))
 if found.height == 0:
     st.success("No step scores below 50. Keep the answers up to date each quarter.")
 else:
+    # Rows three lines high: the grid wraps a cell's text only in rows over 64 px (one line each cut the area's
+    # model and step, and the longer next steps, at 1366 px).
     st.dataframe(
-        found.select("area", "score_text", "next_step"), hide_index=True, width="stretch",
+        found.select("area", "score_text", "next_step"), hide_index=True, width="stretch", row_height=WRAPPED_ROW,
         column_config={
-            "area": st.column_config.TextColumn("Area (model: step)", width="medium"),
-            "score_text": st.column_config.TextColumn("Score", help="Out of 100; 'not assessed yet': answer its question below."),
+            "area": st.column_config.TextColumn("Area (model: step)", width=260),
+            "score_text": st.column_config.TextColumn("Score", width=90,
+                                                      help="Out of 100; 'not assessed yet': answer its question below."),
             "next_step": st.column_config.TextColumn("Suggested next step", width="large"),
         },
     )

@@ -78,7 +78,7 @@ def rfm_settings_form(start: dt.date, end: dt.date) -> tuple[dt.date, int, str, 
         first, second = st.columns(2)
         chosen = first.date_input(
             "Reference date (as of)", value=None, key=Keys.SEG_AS_OF, format="YYYY-MM-DD",
-            help=f"Recency is counted back from this date. Empty = the last order date in the period ({end:%d %b %Y}).")
+            help=f"Recency is counted back from this date. Empty = the last order date in the period ({fmt.date(end)}).")
         bins = second.segmented_control(
             "Score levels", [5, 4, 3], required=True, key=Keys.SEG_BINS,
             format_func=lambda n: {5: "5 (quintiles)", 4: "4 (quartiles)", 3: "3 (terciles)"}[n],
@@ -95,7 +95,7 @@ def rfm_settings_form(start: dt.date, end: dt.date) -> tuple[dt.date, int, str, 
             help="With 'orders and spend', a big spender with few orders counts as frequent.")
     as_of = chosen or end
     if as_of < start:
-        st.warning(f"The reference date is before the period starts; using {start:%d %b %Y} instead.")
+        st.warning(f"The reference date is before the period starts; using {fmt.date(start)} instead.")
         as_of = start
     return as_of, bins, ties, axis
 
@@ -173,7 +173,7 @@ def rfm_tab(scored: pl.DataFrame, settings: rfm.RfmSettings, start: dt.date, as_
     figure_card(cards[2], "median_orders", numbers["median_frequency"], period,
                 shown=orders_text(numbers["median_frequency"]))
     figure_card(cards[3], "median_revenue", numbers["median_monetary"], period)
-    st.caption(f"Scores as of {as_of:%d %b %Y}, on orders from {start:%d %b %Y}. Recency counts days since the "
+    st.caption(f"Scores as of {fmt.date(as_of)}, on orders from {fmt.date(start)}. Recency counts days since the "
                "last order line (including returns); frequency counts distinct orders; revenue is net of returns.")
     for note in rfm.bin_notes(scored, settings, style=number_style()):
         st.info(note.message, icon=":material/info:")
@@ -233,16 +233,16 @@ def migration_section(settings: rfm.RfmSettings, start: dt.date, as_of: dt.date)
         persist_state=KEEP, format="YYYY-MM-DD", help="Each date is scored on the customers known at that date.")
     earlier = min(max(chosen, start), as_of - ONE_DAY)
     if earlier != chosen:
-        st.caption(f"The comparison date must fall between {start:%d %b %Y} and the day before the reference date; "
-                   f"using {earlier:%d %b %Y}.")
+        st.caption(f"The comparison date must fall between {fmt.date(start)} and the day before the reference date; "
+                   f"using {fmt.date(earlier)}.")
     flows = seg_cache.segment_migration(dataset_key(), *selected_period(), earlier, as_of, settings)
-    chart(figure(charts.migration_sankey, flows, f"{earlier:%d %b %Y}", f"{as_of:%d %b %Y}", settings.segment_names),
+    chart(figure(charts.migration_sankey, flows, f"{fmt.date(earlier)}", f"{fmt.date(as_of)}", settings.segment_names),
           key="seg_migration")
     takeaway(rfm.migration_takeaway(flows, earlier, as_of, style=number_style()))
     table(
         flows,
         column_config={
-            "from_segment": f"Segment on {earlier:%d %b %Y}", "to_segment": f"Segment on {as_of:%d %b %Y}",
+            "from_segment": f"Segment on {fmt.date(earlier)}", "to_segment": f"Segment on {fmt.date(as_of)}",
             "customers": count_column("Customers"),
             "share_of_from": share_column("Share of the earlier segment"),
         },

@@ -82,6 +82,28 @@ def count(value: int | float | None, locale: str = "en") -> str:
     return number(value, 0, locale)
 
 
+def estimate(value: int | float | None, locale: str = "en") -> str:
+    """An expected count of people or purchases: 43.4 -> '≈ 43', 0.4 -> '< 1', 0 -> '0'.
+
+    A model's or a what-if's expected count is honestly fractional, but a manager reads people: the card shows
+    the whole number it is close to, marked as an estimate; :func:`estimate_exact` gives the value as computed
+    (cards put it in their help).
+    """
+    amount = _finite(value)
+    if amount is None:
+        return MISSING
+    if amount == 0:
+        return "0"
+    if 0 < amount < 0.5:
+        return "< 1"
+    return f"≈ {count(amount, locale)}"
+
+
+def estimate_exact(value: int | float | None, locale: str = "en") -> str:
+    """The expected count as computed, to one decimal: 43.4 -> '43.4' (de: '43,4')."""
+    return number(value, 1, locale)
+
+
 def date(value: dt.date | None) -> str:
     """2024-03-05 -> '5 Mar 2024' (the same in every locale: no day/month ambiguity)."""
     if value is None:
@@ -102,7 +124,8 @@ def period(start: dt.date | None, end: dt.date | None, joiner: str = " to ") -> 
 
 
 def value(amount: float | int | str | None, unit: str, currency: str = "", locale: str = "en") -> str:
-    """Format by catalogue unit: 'money', 'share', 'count', 'ratio', 'score', 'months', 'weeks', 'days', 'text'.
+    """Format by catalogue unit: 'money', 'share', 'count', 'estimate' (an expected count), 'ratio', 'score',
+    'months', 'weeks', 'days', 'text'.
 
     'text' values (names, yes/no) are shown as they are; days and weeks are whole numbers.
     """
@@ -114,6 +137,8 @@ def value(amount: float | int | str | None, unit: str, currency: str = "", local
         return share(amount, 1, locale)
     if unit == "count":
         return count(amount, locale)
+    if unit == "estimate":
+        return estimate(amount, locale)
     if unit == "ratio":
         return number(amount, 2, locale)
     if unit in ("days", "weeks"):
@@ -202,6 +227,10 @@ class NumberStyle:
         """A relative change with its sign: 0.123 -> '+12%', -0.05 -> '-5%' (de: '+12,3%' with 1 decimal)."""
         text = share(value, decimals, self.locale)
         return text if text == MISSING or text.startswith("-") else f"+{text}"
+
+    def estimate(self, value: Any) -> str:
+        """An expected count: 43.4 -> '≈ 43' (see :func:`estimate`)."""
+        return estimate(value, self.locale)
 
     def number(self, value: Any, decimals: int = 0) -> str:
         """A plain number (ratios, scores, days, multiples) with the locale's separators."""

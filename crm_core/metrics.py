@@ -22,7 +22,7 @@ import polars as pl
 from crm_core import format as fmt
 from crm_core.settings import AnalysisSettings
 
-Unit = Literal["money", "share", "count", "ratio", "score", "months", "weeks", "days", "text"]
+Unit = Literal["money", "share", "count", "estimate", "ratio", "score", "months", "weeks", "days", "text"]
 
 PERIOD_VIEW = "the analysed period"
 PERIOD_FORECAST = "the next {months} months after the period"
@@ -46,8 +46,9 @@ class Metric:
     definition
         One or two plain sentences: what it is and how it is computed.
     unit
-        'money', 'share' (0-1), 'count', 'ratio', 'score', 'months', 'weeks', 'days' or 'text'
-        (a name or yes/no, shown as it is).
+        'money', 'share' (0-1), 'count', 'estimate' (an expected count of people or purchases: fractional as
+        computed, shown as the whole number it is close to, '≈ 43', the value as computed in the card's help),
+        'ratio', 'score', 'months', 'weeks', 'days' or 'text' (a name or yes/no, shown as it is).
     period
         Which dates it covers.
     computed_by
@@ -169,7 +170,8 @@ _METRICS = (
     # Actions: campaign what-if (projections under the manager's assumptions, not observed)
     Metric("campaign.contacted", "Customers contacted", "Customers on the target list (the chosen segments or value "
            "bands).", "count", PERIOD_CAMPAIGN, "crm_core.actions.campaign_what_if"),
-    Metric("campaign.responders", "Expected responders", "Customers contacted × response rate.", "ratio",
+    Metric("campaign.responders", "Expected responders", "Customers contacted × response rate: an expected "
+           "number, shown to the nearest whole customer.", "estimate",
            PERIOD_CAMPAIGN, "crm_core.actions.campaign_what_if"),
     Metric("campaign.extra_revenue", "Extra revenue",
            "Responders × extra spend per responder (a fixed amount, or a % of each one's baseline value).",
@@ -217,7 +219,8 @@ _METRICS = (
     Metric("holdout.actual", "Actual repeat purchases (check)", "Repeat purchase days that happened in the weeks "
            "held back.", "count", PERIOD_HOLDOUT, "crm_core.clv.validation.validate_holdout"),
     Metric("holdout.predicted", "Predicted repeat purchases (check)", "Repeat purchase days the model, fitted on the "
-           "earlier orders only, predicted for the weeks held back.", "count", PERIOD_HOLDOUT,
+           "earlier orders only, predicted for the weeks held back: an expected number, shown to the nearest whole "
+           "purchase.", "estimate", PERIOD_HOLDOUT,
            "crm_core.clv.validation.validate_holdout"),
     Metric("holdout.total_error", "Total error of the check", "(predicted − actual) / actual repeat purchases over "
            "the weeks held back.", "share", PERIOD_HOLDOUT, "crm_core.clv.validation.validate_holdout"),

@@ -187,6 +187,37 @@ def test_the_scorecard_radar_keeps_its_step_names_and_title_inside_a_half_width_
     assert fig.layout.margin.t >= 70 + 26  # the second line of the title above the circle
 
 
+def test_the_scorecard_radar_leaves_room_below_for_a_step_name_of_four_lines():
+    """In a half column at 1920 px the circle fills the chart's height: 'Managing acquisition, retention and
+    win-back' at 6 o'clock lost its last line below the 40 px margin."""
+    from crm_core.charts.present import RADAR_LINE_PX, radar_figure
+
+    steps = ["Knowing the most valuable customers", "Knowing customers' needs", "Partners working for customers",
+             "Offers built for the best customers", "Managing acquisition, retention and win-back",
+             "Leadership, data and IT support"]
+    fig = radar_figure(pl.DataFrame({"model": ["Buttle"] * 6, "step": steps, "score": [50.0] * 6}), "Buttle")
+    lines = max(str(name).count("<br>") + 1 for name in fig.data[0].theta)
+    assert lines == 4
+    assert fig.layout.margin.b >= lines * RADAR_LINE_PX + 10
+    assert fig.layout.height - fig.layout.margin.t - fig.layout.margin.b >= 300  # the circle keeps its size
+
+
+@pytest.mark.parametrize("steps", [3, 4, 5, 6, 8])
+def test_the_scorecard_radar_writes_its_scale_level_between_two_spokes(steps):
+    """The scale's labels (25...100) ran up the 12 o'clock spoke, turned on their side: on the polygon's corners and
+    touching the step name at the spoke's end (4 and 8 steps)."""
+    from crm_core.charts.present import radar_figure
+
+    fig = radar_figure(pl.DataFrame({"model": ["QCi"] * steps, "step": [f"Step {i}" for i in range(steps)],
+                                     "score": [50.0] * steps}), "QCi")
+    axis = fig.layout.polar.radialaxis
+    spokes = [360 * i / steps for i in range(steps)]  # Plotly: the first at 3 o'clock, counter-clockwise
+    gap = min(min(abs(axis.angle - spoke), 360 - abs(axis.angle - spoke)) for spoke in spokes)
+    assert gap == pytest.approx(180 / steps)  # halfway between two spokes
+    assert 45 <= axis.angle <= 135  # in the upper part, near 12 o'clock
+    assert axis.tickangle == axis.angle  # Plotly turns the labels by the axis' angle: this sets them level
+
+
 def test_customer_timeline_draws_both_zeros_at_the_same_height():
     """With a return below zero, the running total's axis started lower than the bars' zero: it seemed negative."""
     from crm_core.charts.interact import purchase_timeline_figure

@@ -39,6 +39,16 @@ def test_share_count_date():
     assert fmt.period(dt.date(2024, 1, 1), dt.date(2024, 3, 31)) == "1 Jan 2024 to 31 Mar 2024"
 
 
+def test_an_expected_count_reads_as_whole_people_marked_as_an_estimate():
+    assert fmt.estimate(43.4) == "≈ 43"
+    assert fmt.estimate(1234.6, "de") == "≈ 1.235"
+    assert fmt.estimate(0.4) == "< 1"  # not '≈ 0' when someone may respond
+    assert fmt.estimate(0) == "0"
+    assert fmt.estimate(None) == "–"
+    assert fmt.estimate_exact(43.4, "de") == "43,4"
+    assert fmt.value(43.4, "estimate") == fmt.NumberStyle().estimate(43.4) == "≈ 43"
+
+
 def test_exports_use_cents_and_readable_headers():
     assert fmt.cents(15115.869999999999) == 1511587
     assert fmt.cents(None) is None

@@ -142,7 +142,9 @@ def test_default_what_if_by_hand(demo):
     shown = _metrics(at)
     # defaults: 2.00 per contact, 5 % respond, +50 per responder, 30 % margin
     assert shown["Customers contacted"] == f"{n:,}"
-    assert shown["Expected responders"] == f"{n * 0.05:,.1f}"
+    assert shown["Expected responders"] == f"≈ {round(n * 0.05):,}"  # people, not 43.4 of them
+    responders = next(metric for metric in at.metric if metric.label == "Expected responders")
+    assert f"As computed: {n * 0.05:,.1f}." in responders.proto.help  # the exact expectation, in the help
     assert shown["Extra revenue"] == fmt.money(n * 0.05 * 50)
     assert shown["Extra margin"] == fmt.money(n * 0.05 * 50 * 0.3)
     assert shown["Campaign cost"] == fmt.money(n * 2.0)

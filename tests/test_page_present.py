@@ -248,4 +248,7 @@ def test_scorecard_speaks_plainly_and_never_shows_none():
     assert list(gaps_table.columns) == ["area", "score_text", "next_step"]
     assert "None" not in gaps_table.astype(str).to_string()
     assert gaps_table["area"].str.contains(r"\(\w", regex=True).all()  # the model's name comes second
+    # one line a row cut 'Partners working for customers (Buttle valu' at 1366 px: the rows are tall enough for the
+    # grid to wrap their text (Streamlit's frontend wraps only in rows over 64 px)
+    assert at.dataframe[0].proto.row_height > 64
     assert not [m.value for m in at.markdown if "None" in m.value]

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import streamlit as st
 
+from crm_core import format as fmt
 from crm_core.charts.present import enlarged, themed
 from crm_core.charts.text import plain_text
 from crm_core.deck import PAGE_CHART_PREFIX, Deck, DeckEntry, DeckError, DeckStore, Slide, default_deck, prepare_slides
@@ -145,7 +146,7 @@ def _detail(slide: Slide) -> str:
     if slide.figure_json:
         source = f"Chart from the {slide.label} page" if slide.label and slide.label != slide.title else "Chart from a page"
         if slide.period:
-            source += f", {slide.period[0]:%d %b %Y} – {slide.period[1]:%d %b %Y}"
+            source += f", {fmt.date(slide.period[0])} – {fmt.date(slide.period[1])}"
         parts.append(source + ".")
     return " ".join(parts)
 

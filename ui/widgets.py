@@ -47,6 +47,9 @@ def chart(fig: go.Figure | FigureSpec, key: str, money_axis: str | None = None, 
     else:
         finish(fig)
     config = {"displaylogo": False} if toolbar else {"displayModeBar": False}
+    # ``key`` does not keep the chart in place when its figure changes: Streamlit 1.67 still derives the element's
+    # id from the figure's JSON besides the key (plotly_chart: key_as_main_identity=False), so a new figure is a
+    # new element and the browser mounts it afresh. streamlit/streamlit#16052 (open) would make a key the identity.
     st.plotly_chart(fig, width="stretch", theme=None, key=key, config=config)
     if deck:
         from ui.deck import add_chart  # imported here: ui.deck reads the data glue, which imports this module
@@ -160,6 +163,11 @@ CUSTOMER_COLUMNS = {
     "offer": "Offer",
     "rule": "Playbook row",
 }
+
+
+#: Row height (px) of a table whose cells wrap: Streamlit's grid wraps cell text only in rows taller than 4rem
+#: (64 px, its frontend's rule); 68 px holds three lines.
+WRAPPED_ROW = 68
 
 
 def table(frame: pl.DataFrame, column_config: dict, **options):
@@ -325,12 +333,12 @@ def format_figure(value, unit: str) -> str:
     return fmt.value(value, unit, display_currency(), display_locale())
 
 
-def format_number(value, decimals: int) -> str:
-    """A plain number in the view's number format (e.g. 12.5 expected responders)."""
+def format_figure_exact(value) -> str:
+    """An expected count as computed (43.4), in the view's number format: the help of an 'estimate' card."""
     from crm_core import format as fmt
     from ui.settings import display_locale
 
-    return fmt.number(value, decimals, display_locale())
+    return fmt.estimate_exact(value, display_locale())
 
 
 def money_text(value, decimals: int | None = None) -> str:
@@ -361,6 +369,8 @@ def figure_card(container, metric_id: str, value, period: str | None = None, del
     if entry.unit == "text":
         text = plain(text)
     help_text = f"{entry.definition.format(**options)} Period: {period or entry.period.format(**options)}."
+    if entry.unit == "estimate" and shown is None:  # the card shows '≈ 43'; the value as computed is here
+        help_text += f" As computed: {format_figure_exact(value)}."
     title = label or entry.label.format(**options)
     drawing = None if chart_data is None else sparkline_svg(chart_data, chart_type, delta_tone(delta, delta_color))
     if drawing is None:

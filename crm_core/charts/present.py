@@ -100,6 +100,16 @@ def status_bars_figure(table: pl.DataFrame, title: str, y_title: str) -> go.Figu
 #: wide, and longer lines ran past the figure's edge ("stomer processes", "Recognising each custome", "(Buttle valu").
 RADAR_STEP_CHARS = 12
 RADAR_TITLE_CHARS = 34
+#: Height (px) of a line of a step name around the radar (12 px text).
+RADAR_LINE_PX = 15
+
+
+def _between_spokes(spokes: int) -> float:
+    """The angle (degrees, 0 = 3 o'clock) halfway between the two spokes at or after 12 o'clock: Plotly draws the
+    first step at 3 o'clock and the others counter-clockwise, 360 / ``spokes`` degrees apart."""
+    step = 360 / spokes
+    before_top = math.floor(90 / step) * step  # the last spoke at or before 12 o'clock
+    return before_top + step / 2
 
 
 def radar_figure(scores: pl.DataFrame, title: str) -> go.Figure:
@@ -118,17 +128,26 @@ def radar_figure(scores: pl.DataFrame, title: str) -> go.Figure:
             line=dict(color=PALETTE[index % len(PALETTE)], width=3),
             hovertemplate="%{theta}: %{r:.0f} / 100<extra>%{fullData.name}</extra>",
         ))
+    spokes = max(scores["step"].n_unique(), 1)
     fig.update_layout(
-        polar=dict(radialaxis=dict(range=[0, 100], tickvals=[25, 50, 75, 100], angle=90, tickfont_size=10),
+        # The scale's labels (25...100) level, on a line halfway between two spokes near 12 o'clock: on a spoke
+        # they sat on the polygon's corners and touched the step name at its end
+        # (Plotly turns a radial axis' labels by its angle: the same angle again sets them level.)
+        polar=dict(radialaxis=dict(range=[0, 100], tickvals=[25, 50, 75, 100], angle=_between_spokes(spokes),
+                                   tickangle=_between_spokes(spokes), tickfont_size=10, showline=False),
                    angularaxis=dict(tickfont_size=12)),
         showlegend=len(fig.data) > 1,
     )
-    styled(fig, None, height=460)
     heading = safe_wrapped(title, RADAR_TITLE_CHARS)
     names = [line for trace in fig.data for step in trace.theta for line in str(step).split("<br>")]
     beside = max((label_width(line)[0] * 12 / 13 for line in names), default=0.0)  # the 12 px step names
     side = max(100, math.ceil(beside) + 20)  # names at 3 and 9 o'clock reach this far from the circle
-    fig.update_layout(title_text=heading, margin=dict(l=side, r=side, t=70 + 26 * heading.count("<br>"), b=40))
+    # A name at 6 o'clock hangs below the circle, a line (15 px) each: in a wide chart (a half column at 1920 px)
+    # the circle fills the height and 'and win-back' / 'against targets' were cut at the bottom.
+    lines = max((str(step).count("<br>") + 1 for trace in fig.data for step in trace.theta), default=1)
+    bottom = max(40, RADAR_LINE_PX * lines + 16)
+    styled(fig, None, height=420 + bottom)
+    fig.update_layout(title_text=heading, margin=dict(l=side, r=side, t=70 + 26 * heading.count("<br>"), b=bottom))
     return fig
 
 
