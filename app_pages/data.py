@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
-from crm_core.currency import RatesError, read_rates
+from crm_core.currency import MAX_RATES_BYTES, RatesError, read_rates
 from crm_core.export import ORDER_HEADERS, readable_export, safe_csv_bytes
 from crm_core.ingest import ColumnMapping, ReadOptions
 from crm_core.schema import SIDE_TABLE_SCHEMAS
@@ -119,7 +119,7 @@ def _rates_box(problem: str, choices: list[str], preferred: str | None, options:
                                    index=choices.index(preferred) if preferred in choices else 0,
                                    key=f"{key}_report_currency", help="The currency every amount is converted to.")
         rates_file = right.file_uploader("Exchange rates (optional)", type=["csv", "txt", "tsv"],
-                                         key=f"{key}_rates_upload")
+                                         key=f"{key}_rates_upload", max_upload_size=MAX_RATES_BYTES // 1024**2)
     if rates_file is None:
         return options
     read_before = st.session_state.get(f"{key}_rates_table")  # (upload id, checked RatesTable or the error line)

@@ -43,6 +43,7 @@ with st.container(border=True):
         help="Period, comparison, filters, tiers, RFM rules, margin, discount rate, horizon, cost-to-serve, "
              "currency and number format. `python -m crm_core report FILE --view view.json` reproduces the figures.")
     uploaded = upload_column.file_uploader("Load settings (JSON)", type=["json"], key=Keys.VIEW_JSON,
+                                           max_upload_size=1,  # MB, the smallest it takes; a view is under 200 kB
                                            help="A file downloaded here (or written by hand): applied to every page.")
     if uploaded is not None:
         try:

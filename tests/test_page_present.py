@@ -252,3 +252,10 @@ def test_scorecard_speaks_plainly_and_never_shows_none():
     # grid to wrap their text (Streamlit's frontend wraps only in rows over 64 px)
     assert at.dataframe[0].proto.row_height > 64
     assert not [m.value for m in at.markdown if "None" in m.value]
+
+
+def test_settings_upload_states_its_own_limit_not_the_servers():
+    """The settings file's uploader says 1 MB (a view is under 200 kB), not the 500 MB of an orders export."""
+    at = _app("app_pages/views.py")
+    uploaders = {element.proto.label: element.proto for element in at.get("file_uploader")}
+    assert uploaders["Load settings (JSON)"].max_upload_size_mb == 1
