@@ -75,7 +75,7 @@ def install() -> bool:
     if not getattr(run_script, _INSTALLED_FLAG, False):
         ScriptRunner._run_script = _on_the_current_page(run_script)  # type: ignore[method-assign, assignment]
     if not getattr(merge, _INSTALLED_FLAG, False):
-        ScriptRequests._request_rerun_locked = _keeping_the_pending_page(  # type: ignore[method-assign]
+        ScriptRequests._request_rerun_locked = _keeping_the_pending_page(  # type: ignore[method-assign, assignment]
             merge, ScriptRequestType.RERUN)
     return True
 
