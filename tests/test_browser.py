@@ -28,12 +28,17 @@ CHROMIUM_ARGS = [
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (.ci/run installs it)")
 
+#: As in production (.streamlit/config.prod.toml): a file saved in the checkout while the server runs made
+#: Streamlit drop every module of the app, and the jobs cached before could no longer be sent to the worker
+#: process (PicklingError: the Drivers page showed an error box instead of its charts).
+NO_FILE_WATCHER = ("--server.fileWatcherType", "none", "--server.runOnSave", "false")
+
 
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory):
     """The app served on a free loopback port (``st_client.streamlit_server``), its workspace in a fresh folder."""
     folder = tmp_path_factory.mktemp("server")
-    with streamlit_server(folder) as (port, _):
+    with streamlit_server(folder, flags=NO_FILE_WATCHER) as (port, _):
         SERVER_LOGS[f"127.0.0.1:{port}"] = folder / "server.log"  # a timed-out wait prints its errors
         yield f"http://127.0.0.1:{port}"
 

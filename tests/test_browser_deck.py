@@ -168,7 +168,7 @@ def test_deck_from_three_pages_reordered_and_played_dark(server_url):  # noqa: F
             page.set_default_timeout(120_000)  # Playwright's 30 s for a click is short on a loaded machine
             page.goto(f"{server_url}/deck", wait_until="domcontentloaded")
             page.get_by_role("button", name="Start an empty deck").click(timeout=180_000)  # the first run computes
-            page.get_by_text("0 slides", exact=True).wait_for(timeout=90_000)
+            page.get_by_text("0 slides", exact=True).wait_for(timeout=120_000)
 
             for title in ("Overview", "Portfolio", "Segments"):
                 _nav(page, title)
@@ -203,7 +203,7 @@ def test_deck_from_three_pages_reordered_and_played_dark(server_url):  # noqa: F
                 page.screenshot(path=f"{shots}/present-2-deck.png", full_page=True)
 
             page.get_by_role("button", name="Play in meeting mode").click()
-            page.locator('[data-testid="stProgress"]').wait_for(timeout=90_000)
+            wait_for_selector(page, '[data-testid="stProgress"]', timeout=180_000)  # the slides are computed first
             wait_until_idle(page, settle_ms=300)
             _assert_contrast(page, (255, 255, 255))  # light theme
             if shots:
@@ -243,7 +243,7 @@ def test_default_deck_fits_the_screen_and_steps(server_url):  # noqa: F811
             page.set_default_timeout(120_000)
             page.goto(f"{server_url}/meeting?meeting=true&theme=Light", wait_until="domcontentloaded")
             progress = page.locator('[data-testid="stProgress"]')
-            progress.wait_for(timeout=180_000)
+            wait_for_selector(page, '[data-testid="stProgress"]', timeout=180_000)
             wait_for_selector(page, ".js-plotly-plot .main-svg")
             wait_until_idle(page, settle_ms=300)
             count = int(re.search(r"of (\d+)", progress.inner_text()).group(1))

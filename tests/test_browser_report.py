@@ -74,9 +74,10 @@ def test_report_charts_render_offline(tmp_path):
 def app_url(tmp_path_factory):
     """`streamlit run app.py` on a free loopback port (stopped after the module's tests); its log in the folder."""
     from st_client import streamlit_server
+    from test_browser import NO_FILE_WATCHER
 
     folder = tmp_path_factory.mktemp("server")
-    with streamlit_server(folder) as (port, _):
+    with streamlit_server(folder, flags=NO_FILE_WATCHER) as (port, _):
         SERVER_LOGS[f"127.0.0.1:{port}"] = folder / "server.log"  # a timed-out wait prints its errors
         yield f"http://127.0.0.1:{port}"
 
