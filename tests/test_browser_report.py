@@ -124,9 +124,10 @@ def test_meeting_mode_in_the_browser(app_url):
             page.set_default_timeout(120_000)  # Playwright's 30 s for a click is short on a loaded machine
             page.goto(app_url, wait_until="domcontentloaded")
             wait_for_selector(page, ".st-key-meeting label", timeout=180_000)
-            # As a manager would: once the Overview is drawn. A CI run on a slower machine clicked while the first
-            # run was still drawing and never reached /meeting (cause not found: not reproduced in 16 local runs,
-            # loaded or not); a click while the sidebar still grows above the toggle can land beside it.
+            # As a manager would: once the Overview is drawn (a click while the sidebar still grows above the toggle
+            # can land beside it). A CI run timed out below without saying what the page showed; clicking as soon
+            # as the label appears reached /meeting 20 times in 20 on one loaded core (session 14; until then this
+            # wait returned at once: it looked for a status widget Streamlit never draws here).
             wait_until_idle(page, settle_ms=300)
             page.locator(".st-key-meeting label").click()
             _wait_for_address(page, "/meeting", "step=1")
