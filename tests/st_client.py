@@ -35,10 +35,13 @@ def streamlit_server(folder: Path, env: dict[str, str] | None = None, cwd: Path 
                      flags: tuple[str, ...] = ()) -> Iterator[tuple[int, int]]:
     """Run ``streamlit run app.py`` on a free loopback port; yields (port, pid).
 
-    The server log goes to ``folder/server.log`` (never an unread pipe).
+    The server log goes to ``folder/server.log`` (never an unread pipe); with ``CRM_TEST_SERVER_DEBUG=1`` in the
+    environment it holds Streamlit's debug log too (script runs, reruns; to see why a browser test waited in vain).
     ``cwd`` decides which ``.streamlit/config.toml`` applies.
     """
     port = free_port()
+    if os.environ.get("CRM_TEST_SERVER_DEBUG"):
+        flags = (*flags, "--logger.level", "debug")
     environment = {**os.environ, "CRM_WORKSPACE": str(folder / "workspace"), **(env or {})}
     command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",

@@ -11,7 +11,7 @@ import os
 import re
 
 import pytest
-from browser_helpers import wait_until_idle
+from browser_helpers import page_state, wait_for, wait_for_selector, wait_until_idle
 from test_browser import CHROMIUM, CHROMIUM_ARGS, server_url  # noqa: F401  (server_url is a fixture)
 
 VIEWPORT = {"width": 1366, "height": 768}
@@ -79,7 +79,7 @@ async () => {
   next.click();
   while (shown() === old || shown() === '') {
     await new Promise(resolve => requestAnimationFrame(resolve));
-    if (performance.now() - started > 60000) return -1;
+    if (performance.now() - started > 120000) return -1;
   }
   return performance.now() - started;
 }
@@ -102,10 +102,10 @@ def _step_times(page, steps: int) -> list[float]:
     """Press Next ``steps`` times (each once the slide has settled), checking every slide fits; the times."""
     times = []
     for _ in range(steps):
-        page.wait_for_timeout(800)
+        wait_until_idle(page, settle_ms=300)  # the previous step's run over: the slide shown has settled
         before = _assert_slide_fits(page)
         elapsed = page.evaluate(STEP_JS)
-        assert elapsed >= 0, "the next slide did not show within 60 s"
+        assert elapsed >= 0, f"the next slide did not show within 120 s: {page_state(page)}"
         times.append(elapsed)
         assert _assert_slide_fits(page) != before
     return times
@@ -126,17 +126,17 @@ def _nav(page, title: str) -> None:
     more = page.locator('[data-testid="stSidebarNav"] button:visible', has_text=re.compile("more", re.IGNORECASE))
     if link.count() == 0 and more.count():  # a long page list is collapsed under "View more"
         more.first.click()
-    link.first.click(timeout=60_000)
+    link.first.click(timeout=120_000)
     # under load the old page stays on screen a while: wait for the new address and the end of its run
-    page.wait_for_function("path => location.pathname === path", arg=PAGE_PATHS[title], timeout=60_000)
+    wait_for(page, "path => location.pathname === path", arg=PAGE_PATHS[title], what=f"the address of {title}")
     wait_until_idle(page, settle_ms=300)
 
 
 def _add_first_chart(page) -> None:
-    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=180_000)
+    wait_for_selector(page, ".js-plotly-plot .main-svg", timeout=180_000)
     wait_until_idle(page, settle_ms=300)
     page.get_by_role("button", name="Add to deck").first.click()
-    page.get_by_text("Added to the deck").first.wait_for(timeout=30_000)
+    wait_for_selector(page, "text=Added to the deck")  # the toast (it stays a few seconds)
     wait_until_idle(page, settle_ms=300)
 
 
@@ -165,9 +165,10 @@ def test_deck_from_three_pages_reordered_and_played_dark(server_url):  # noqa: F
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport=VIEWPORT)
+            page.set_default_timeout(120_000)  # Playwright's 30 s for a click is short on a loaded machine
             page.goto(f"{server_url}/deck", wait_until="domcontentloaded")
             page.get_by_role("button", name="Start an empty deck").click(timeout=180_000)  # the first run computes
-            page.get_by_text("0 slides", exact=True).wait_for(timeout=90_000)
+            page.get_by_text("0 slides", exact=True).wait_for(timeout=120_000)
 
             for title in ("Overview", "Portfolio", "Segments"):
                 _nav(page, title)
@@ -177,8 +178,8 @@ def test_deck_from_three_pages_reordered_and_played_dark(server_url):  # noqa: F
                     page.screenshot(path=f"{shots}/present-1-add-to-deck.png")
 
             _nav(page, "Deck")
-            page.get_by_text("3 slides", exact=True).wait_for(timeout=60_000)
-            page.locator('[data-testid="stMain"] strong', has_text="3. ").first.wait_for(timeout=60_000)
+            page.get_by_text("3 slides", exact=True).wait_for(timeout=120_000)
+            page.locator('[data-testid="stMain"] strong', has_text="3. ").first.wait_for(timeout=120_000)
             wait_until_idle(page, settle_ms=300)
             before = _slide_titles(page)
             assert len(before) == 3, before
@@ -192,7 +193,7 @@ def test_deck_from_three_pages_reordered_and_played_dark(server_url):  # noqa: F
             page.get_by_role("option").nth(2).click()  # the third slide
             wait_until_idle(page, settle_ms=300)
             up.first.click()  # one place earlier
-            page.locator('[data-testid="stMain"] strong', has_text=expected_second).wait_for(timeout=30_000)
+            page.locator('[data-testid="stMain"] strong', has_text=expected_second).wait_for(timeout=120_000)
             wait_until_idle(page, settle_ms=300)
             after = _slide_titles(page)
             assert [t.split(". ", 1)[1] for t in after] == \
@@ -202,7 +203,7 @@ def test_deck_from_three_pages_reordered_and_played_dark(server_url):  # noqa: F
                 page.screenshot(path=f"{shots}/present-2-deck.png", full_page=True)
 
             page.get_by_role("button", name="Play in meeting mode").click()
-            page.locator('[data-testid="stProgress"]').wait_for(timeout=90_000)
+            wait_for_selector(page, '[data-testid="stProgress"]', timeout=180_000)  # the slides are computed first
             wait_until_idle(page, settle_ms=300)
             _assert_contrast(page, (255, 255, 255))  # light theme
             if shots:
@@ -210,9 +211,10 @@ def test_deck_from_three_pages_reordered_and_played_dark(server_url):  # noqa: F
                 page.screenshot(path=f"{shots}/present-3-meeting-light.png")
             page.locator('[data-testid="stMain"] button:visible', has_text="Dark").first.click()
             wait_until_idle(page, settle_ms=300)
-            page.wait_for_function(  # the chart is redrawn on the dark template
-                "() => { const s = document.querySelector('.js-plotly-plot .main-svg');"
-                " return s && getComputedStyle(s).backgroundColor === 'rgb(14, 17, 23)'; }", timeout=60_000)
+            wait_for(page,  # the chart is redrawn on the dark template
+                     "() => { const s = document.querySelector('.js-plotly-plot .main-svg');"
+                     " return s && getComputedStyle(s).backgroundColor === 'rgb(14, 17, 23)'; }",
+                     what="the chart on the dark template")
             assert "Slide 1 of 3" in page.locator('[data-testid="stProgress"]').inner_text()
 
             # headline, chart and detail all visible at 1366x768, and no Plotly toolbar
@@ -238,17 +240,18 @@ def test_default_deck_fits_the_screen_and_steps(server_url):  # noqa: F811
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport=VIEWPORT)
+            page.set_default_timeout(120_000)
             page.goto(f"{server_url}/meeting?meeting=true&theme=Light", wait_until="domcontentloaded")
             progress = page.locator('[data-testid="stProgress"]')
-            progress.wait_for(timeout=180_000)
-            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=120_000)
+            wait_for_selector(page, '[data-testid="stProgress"]', timeout=180_000)
+            wait_for_selector(page, ".js-plotly-plot .main-svg")
             wait_until_idle(page, settle_ms=300)
             count = int(re.search(r"of (\d+)", progress.inner_text()).group(1))
             assert count >= 8
             _assert_contrast(page, (255, 255, 255))
             times = sorted(_step_times(page, count - 1))
             assert f"Slide {count} of {count}" in progress.inner_text()
-            page.wait_for_timeout(800)
+            wait_until_idle(page, settle_ms=300)
             _assert_slide_fits(page)
             print(f"meeting steps (default deck, {count} slides): median {times[len(times) // 2]:.0f} ms, "
                   f"fastest {times[0]:.0f} ms, slowest {times[-1]:.0f} ms")

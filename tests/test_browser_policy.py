@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
+from browser_helpers import page_state, wait_for, wait_for_selector, wait_until_idle
 from test_browser import CHROMIUM, CHROMIUM_ARGS, _open, pytestmark, server_url  # noqa: F401  (fixture, chromium skip)
 from test_deployment import nginx_headers
 
@@ -24,8 +25,12 @@ def test_the_page_fetches_nothing_from_other_hosts(server_url):  # noqa: F811
     page.on("request", lambda request: requested.append(request.url))
     try:
         page.reload(wait_until="domcontentloaded")  # recorded from the first request
-        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=90_000)
-        page.wait_for_timeout(2000)  # favicon, fonts and late chunks
+        wait_for_selector(page, ".js-plotly-plot .main-svg", timeout=180_000)
+        wait_until_idle(page)
+        # the page icon is set by the run (a /media/ file): wait for it, then a moment for fonts and late chunks
+        wait_for(page, "() => (document.querySelector('link[rel~=icon]')?.href || '').includes('/media/')",
+                 what="the page icon")
+        page.wait_for_load_state("networkidle", timeout=60_000)
         icon = page.evaluate("() => document.querySelector('link[rel~=icon]')?.href || ''")
     finally:
         browser.close()
@@ -70,11 +75,12 @@ def test_the_app_runs_under_the_documented_content_security_policy(server_url): 
         for path in ("", "portfolio?pf_tab=Cost+to+serve+%26+customer+lists"):
             response = page.goto(f"{server_url}/{path}", wait_until="domcontentloaded")
             assert response.headers["content-security-policy"] == policy  # the policy really applied
-            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=90_000)
-            page.wait_for_timeout(3000)
-            assert page.locator('[data-testid="stException"]').count() == 0
-            if path:
-                assert page.locator(".js-plotly-plot .gl-container").count() == 1, "the scattergl matrix is drawn"
+            wait_for_selector(page, ".js-plotly-plot .main-svg", timeout=180_000)
+            wait_until_idle(page)
+            if path:  # the scattergl matrix is drawn (WebGL: a while after its SVG layers)
+                wait_for_selector(page, ".js-plotly-plot .gl-container", state="attached")
+                assert page.locator(".js-plotly-plot .gl-container").count() == 1
+            assert page.locator('[data-testid="stException"]').count() == 0, page_state(page)
             violations = page.evaluate("() => window.__violations")
             assert violations == [], f"{path or 'overview'}: {violations}"
     finally:

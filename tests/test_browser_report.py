@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from browser_helpers import page_state, wait_until_idle
+from browser_helpers import SERVER_LOGS, page_state, wait_for, wait_for_selector, wait_until_idle
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="headless browser test needs Debian chromium at /usr/bin/chromium (apt-get install chromium)")
@@ -72,62 +72,27 @@ def test_report_charts_render_offline(tmp_path):
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    """`streamlit run app.py` on a free loopback port (stopped after the module's tests)."""
-    import os
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
+    """`streamlit run app.py` on a free loopback port (stopped after the module's tests); its log in the folder."""
+    from st_client import streamlit_server
+    from test_browser import NO_FILE_WATCHER
 
-    root = Path(__file__).resolve().parent.parent
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "CRM_WORKSPACE": str(tmp_path_factory.mktemp("workspace"))}
-    command = [sys.executable, "-m", "streamlit", "run", str(root / "app.py"), "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    process = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("the Streamlit server did not start within 60 s")
-                time.sleep(0.5)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    folder = tmp_path_factory.mktemp("server")
+    with streamlit_server(folder, flags=NO_FILE_WATCHER) as (port, _):
+        SERVER_LOGS[f"127.0.0.1:{port}"] = folder / "server.log"  # a timed-out wait prints its errors
+        yield f"http://127.0.0.1:{port}"
 
 
 def _wait_for_address(page, path: str, parameter: str) -> None:
     """Wait until the address bar (changed by history.pushState, no page load) shows path and parameter."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    try:
-        page.wait_for_function(
-            "([path, parameter]) => location.pathname.endsWith(path) && location.search.includes(parameter)",
-            arg=[path, parameter], timeout=120_000,
-        )
-    except sync_api.TimeoutError:
-        pytest.fail(f"the address never showed {path} with {parameter}: {page_state(page)}")
+    wait_for(page, "([path, parameter]) => location.pathname.endsWith(path) && location.search.includes(parameter)",
+             arg=[path, parameter], what=f"the address to show {path} with {parameter}")
 
 
 def _wait_for_visible_headline(page, text: str, timeout: int = 120_000) -> None:
     """Wait until the slide shown (the one visible heading among the drawn slides) reads ``text``."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    try:
-        page.wait_for_function(
-            "text => [...document.querySelectorAll('[data-testid=\"stHeading\"] h2')]"
-            ".some(h => h.checkVisibility({visibilityProperty: true}) && h.innerText === text)",
-            arg=text, timeout=timeout,
-        )
-    except sync_api.TimeoutError:
-        pytest.fail(f"the slide {text!r} was never shown: {page_state(page)}")
+    wait_for(page, "text => [...document.querySelectorAll('[data-testid=\"stHeading\"] h2')]"
+             ".some(h => h.checkVisibility({visibilityProperty: true}) && h.innerText === text)",
+             arg=text, what=f"the slide {text!r}", timeout=timeout)
 
 
 def _copied_url_reopens_in_meeting_mode(browser, url: str, headline: str) -> None:
@@ -135,9 +100,10 @@ def _copied_url_reopens_in_meeting_mode(browser, url: str, headline: str) -> Non
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     try:
         page = context.new_page()
+        page.set_default_timeout(120_000)
         page.goto(url, wait_until="domcontentloaded")
-        _wait_for_visible_headline(page, headline)
-        page.wait_for_selector('[data-testid="stSidebar"]', state="hidden", timeout=120_000)
+        _wait_for_visible_headline(page, headline, timeout=180_000)  # a new session computes its slides
+        wait_for_selector(page, '[data-testid="stSidebar"]', state="hidden")
         _wait_for_address(page, "/meeting", "meeting=true")
         assert "step=2" in page.url and "theme=Dark" in page.url
     finally:
@@ -155,11 +121,13 @@ def test_meeting_mode_in_the_browser(app_url):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1366, "height": 768})
+            page.set_default_timeout(120_000)  # Playwright's 30 s for a click is short on a loaded machine
             page.goto(app_url, wait_until="domcontentloaded")
-            page.wait_for_selector(".st-key-meeting label", timeout=90_000)
-            # As a manager would: once the Overview is drawn. A CI run on a slower machine clicked while the first
-            # run was still drawing and never reached /meeting (cause not found: not reproduced in 16 local runs,
-            # loaded or not); a click while the sidebar still grows above the toggle can land beside it.
+            wait_for_selector(page, ".st-key-meeting label", timeout=180_000)
+            # As a manager would: once the Overview is drawn (a click while the sidebar still grows above the toggle
+            # can land beside it). A CI run timed out below without saying what the page showed; clicking as soon
+            # as the label appears reached /meeting 20 times in 20 on one loaded core (session 14; until then this
+            # wait returned at once: it looked for a status widget Streamlit never draws here).
             wait_until_idle(page, settle_ms=300)
             page.locator(".st-key-meeting label").click()
             _wait_for_address(page, "/meeting", "step=1")
@@ -167,8 +135,8 @@ def test_meeting_mode_in_the_browser(app_url):
             # No reload: on a fresh server this switch used to fail in about one run in three (Plotly met a
             # half-imported pandas while the background warm-up imported scikit-learn; crm_core/charts/imports.py).
             _wait_for_visible_headline(page, headlines[0])
-            page.wait_for_selector('[data-testid="stSidebar"]', state="hidden", timeout=120_000)
-            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=120_000)
+            wait_for_selector(page, '[data-testid="stSidebar"]', state="hidden")
+            wait_for_selector(page, ".js-plotly-plot .main-svg")
 
             wait_until_idle(page)  # a shortcut pressed while the script still runs can be lost (seen at load 10-20)
             page.keyboard.press("ArrowRight")
@@ -181,8 +149,8 @@ def test_meeting_mode_in_the_browser(app_url):
 
             wait_until_idle(page)
             page.keyboard.press("Escape")
-            page.wait_for_function("() => !location.search.includes('meeting=true')", timeout=120_000)
-            page.wait_for_selector('[data-testid="stSidebar"]', state="visible", timeout=120_000)
-            assert page.locator('[data-testid="stException"]').count() == 0
+            wait_for(page, "() => !location.search.includes('meeting=true')", what="meeting=true to leave the address")
+            wait_for_selector(page, '[data-testid="stSidebar"]', state="visible")
+            assert page.locator('[data-testid="stException"]').count() == 0, page_state(page)
         finally:
             browser.close()

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import polars as pl
 import pytest
 
+from browser_helpers import wait_for, wait_for_selector, wait_for_view, wait_until_idle
 from conftest import ROOT
 from crm_core.settings import AnalysisSettings
 from test_browser import CHROMIUM, CHROMIUM_ARGS, server_url  # noqa: F401  (fixture, used by name)
@@ -26,14 +27,16 @@ NEW_NAME = "Key accounts"
 
 
 def _settle(page) -> None:
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000)
-    page.wait_for_timeout(1500)
+    """The script run over (a click's rerun reaches the page's run marker a moment later)."""
+    wait_until_idle(page, settle_ms=300)
 
 
-def _go(page, link: str, ready: str) -> None:
-    """Follow a sidebar link (same session) and wait for the page to finish."""
+def _go(page, link: str, path: str, ready: str) -> None:
+    """Follow a sidebar link (same session) and wait for its address, its ``ready`` element and the run's end
+    (under load the old page stays on screen a while, its elements too)."""
     page.locator('[data-testid="stSidebarNav"]').get_by_text(link, exact=True).click()
-    page.wait_for_selector(ready, timeout=120_000)
+    wait_for(page, "path => location.pathname === path", arg=path, what=f"the address {path}")
+    wait_for_selector(page, ready, timeout=180_000)
     _settle(page)
 
 
@@ -60,18 +63,20 @@ def test_edited_tiers_survive_navigation_and_reach_the_report_and_the_slides(ser
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True).new_page()
+            page.set_default_timeout(120_000)  # Playwright's 30 s for a click or fill is short on a loaded machine
             page.goto(f"{server_url}/portfolio", wait_until="domcontentloaded")
-            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=120_000)
+            wait_for_selector(page, ".js-plotly-plot .main-svg", timeout=180_000)
             _settle(page)
             page.get_by_text("Tier settings: names and cut-offs").click()
             _settle(page)  # the panel's fields are drawn by the rerun its click starts
             name = page.get_by_label("Tier 1 name")
             name.fill(NEW_NAME)
             name.press("Enter")
+            wait_for_view(page, lambda view: view.tiers.names[0] == NEW_NAME)
             _settle(page)
 
-            _go(page, "Segments", '[data-testid="stMetric"]')
-            _go(page, "Portfolio", ".js-plotly-plot .main-svg")
+            _go(page, "Segments", "/segments", '[data-testid="stMetric"]')
+            _go(page, "Portfolio", "/portfolio", ".js-plotly-plot .main-svg")
             assert _tier_name(page) == NEW_NAME, "the edit survives navigation"
             settings = AnalysisSettings.from_url(parse_qs(urlsplit(page.url).query)["v"][0])
             assert settings.tiers.names[0] == NEW_NAME
@@ -83,7 +88,7 @@ def test_edited_tiers_survive_navigation_and_reach_the_report_and_the_slides(ser
             expected = portfolio_report(view.transactions, settings.tier_settings())
             assert figures[f"tier.{NEW_NAME}.customers"]["value"] == expected["tiers"][NEW_NAME]["customers"]
 
-            _go(page, "Deck", '[data-testid="stDownloadButton"]')
+            _go(page, "Deck", "/deck", '[data-testid="stDownloadButton"]')
             deck = zipfile.ZipFile(io.BytesIO(_download(page, "Download PowerPoint")))
             slides = " ".join(deck.read(name).decode("utf-8") for name in deck.namelist()
                               if name.startswith(("ppt/slides/", "ppt/charts/")) and name.endswith(".xml"))

@@ -7,11 +7,11 @@ opens it and must show the same state.
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from crm_core.settings import AnalysisSettings, Rfm, Tiers
+from browser_helpers import wait_for_selector, wait_for_view, wait_until_idle
 from test_browser import CHROMIUM, CHROMIUM_ARGS, server_url  # noqa: F401  (fixture, used by name)
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
@@ -21,9 +21,9 @@ VIEW = AnalysisSettings(tiers=Tiers(names=("Key", "Growth", "Base"), shares=(0.0
 
 
 def _settle(page) -> None:
-    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=90_000)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
-    page.wait_for_timeout(1500)
+    """A chart drawn and the script run over (a click's rerun reaches the page's run marker a moment later)."""
+    wait_for_selector(page, ".js-plotly-plot .main-svg", timeout=180_000)
+    wait_until_idle(page, settle_ms=300)
 
 
 def _metric(page, label: str) -> str:
@@ -49,6 +49,7 @@ def test_copied_link_reopens_the_same_view_in_a_fresh_context(server_url):  # no
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             first = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            first.set_default_timeout(120_000)  # Playwright's 30 s for a click or fill is short on a loaded machine
             first.goto(f"{server_url}/portfolio?v={VIEW.to_url()}", wait_until="domcontentloaded")
             _settle(first)
             first.get_by_text("Tier settings: names and cut-offs").click()
@@ -56,16 +57,15 @@ def test_copied_link_reopens_the_same_view_in_a_fresh_context(server_url):  # no
             name = first.get_by_label("Tier 1 name")
             name.fill("Key accounts")
             name.press("Enter")
+            carried = wait_for_view(first, lambda view: view.tiers.names[0] == "Key accounts")
             _settle(first)
             before = _state(first)
             copied = first.url
-
-            query = parse_qs(urlsplit(copied).query)
-            carried = AnalysisSettings.from_url(query["v"][0])
             assert carried.tiers.names == ("Key accounts", "Growth", "Base")
             assert carried.rfm.bins == 4 and carried.filter_map == {"channel": ("Web",)}
 
             fresh = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            fresh.set_default_timeout(120_000)
             fresh.goto(copied, wait_until="domcontentloaded")
             _settle(fresh)
             after = _state(fresh)

@@ -17,6 +17,16 @@ LINK = '<a href="http://x">click</a>'
 SPAN = '<span style="position:fixed;top:0;left:0;width:100vw;height:100vh;background:red">cover</span>'
 TEXT = ["&lt;script&gt;", "50% off %{x}"]
 
+#: True once each figure of ``ids`` shows at least ``count`` non-empty texts and all its texts are the same as at
+#: the previous look (polled): the transitions of the sankey and the treemap are over.
+SETTLED_LABELS_JS = """([ids, count]) => {
+  const texts = ids.map(i => [...document.querySelectorAll(`#f${i} text`)].map(n => n.textContent));
+  const drawn = texts.every(t => t.filter(Boolean).length >= count);
+  const seen = JSON.stringify(texts), same = window.__labels === seen;
+  window.__labels = seen;
+  return drawn && same;
+}"""
+
 
 def test_hostile_labels_render_as_the_typed_text():
     import datetime as dt
@@ -39,15 +49,16 @@ def test_hostile_labels_render_as_the_typed_text():
     try:
         page = browser.new_page()
         page.set_content(f"<html><body>{html}</body></html>", wait_until="load")
-        page.wait_for_selector("#f1 .xtick text", timeout=30_000)
-        page.wait_for_timeout(1000)  # sankey and treemap draw with a transition
+        page.wait_for_selector("#f1 .xtick text", timeout=120_000)
+        # sankey and treemap draw with a transition: read their labels once drawn and unchanged between two looks
+        page.wait_for_function(SETTLED_LABELS_JS, arg=[[2, 3], len(labels)], polling=250, timeout=120_000)
         node_texts = {index: page.eval_on_selector_all(f"#f{index} text", "nodes => nodes.map(n => n.textContent)")
                       for index in (2, 3)}
         legend = page.eval_on_selector_all("#f0 .legendtext", "nodes => nodes.map(n => n.textContent)")
         ticks = page.eval_on_selector_all("#f1 .xtick text", "nodes => nodes.map(n => n.textContent)")
         title = page.text_content("#f1 .gtitle")
         page.evaluate("() => Plotly.Fx.hover('f1', [{curveNumber: 0, pointNumber: 0}])")
-        page.wait_for_selector("#f1 .hoverlayer .hovertext", timeout=10_000)
+        page.wait_for_selector("#f1 .hoverlayer .hovertext", timeout=60_000)
         hover = page.text_content("#f1 .hoverlayer")
         links = page.eval_on_selector_all(".main-svg a", "nodes => nodes.length")
         styled = page.eval_on_selector_all(".main-svg [style*='fixed']", "nodes => nodes.map(n => n.outerHTML.slice(0, 200))")

@@ -53,3 +53,37 @@ def test_the_app_installs_it():
 
     source = (Path(__file__).resolve().parent.parent / "app.py").read_text()
     assert "install_streamlit_fixes()" in source
+
+
+def _merged(*requests: RerunData) -> RerunData:
+    """The request a script runner gets after ``requests`` arrived in this order (Streamlit's own merge)."""
+    from streamlit.runtime.scriptrunner_utils.script_requests import ScriptRequests
+
+    install()  # as app.py does
+    pending = ScriptRequests()
+    for request in requests:
+        assert pending.request_rerun(request)
+    return pending.on_scriptrunner_ready().rerun_data
+
+
+def test_a_stale_fragment_rerun_does_not_turn_a_pending_switch_into_a_run_of_the_previous_page():
+    """The meeting toggle's switch_page waits as a full run of the meeting page; the Overview's progress note
+    sends a timed rerun of its fragment just then. Streamlit's merge ran the Overview (the newer request's page
+    and address): the switch was lost and the manager stayed on the Overview with the toggle on."""
+    switch = RerunData(page_script_hash=MEETING, query_string="meeting=true")
+    stale = RerunData(page_script_hash=OVERVIEW, page_name="overview", fragment_id="poll", is_auto_rerun=True,
+                      query_string="")
+    merged = _merged(switch, stale)
+    assert (merged.page_script_hash, merged.query_string) == (MEETING, "meeting=true")
+    assert merged.fragment_id_queue == [] and not merged.is_auto_rerun  # one full run, absorbing the fragment's
+
+
+def test_merges_that_name_no_other_page_are_streamlits():
+    stale = RerunData(page_script_hash=OVERVIEW, fragment_id="poll", is_auto_rerun=True)
+    switch = RerunData(page_script_hash=MEETING, query_string="meeting=true")
+    assert _merged(stale, switch).page_script_hash == MEETING  # the newer full run wins anyway
+    same_page = RerunData(page_script_hash=MEETING, fragment_id="controls", query_string="meeting=true&step=2")
+    assert _merged(switch, same_page).query_string == "meeting=true&step=2"  # same page: the newer address
+    ticks = _merged(RerunData(page_script_hash=OVERVIEW, fragment_id="a"), RerunData(page_script_hash=MEETING,
+                                                                                    fragment_id="b"))
+    assert ticks.page_script_hash == MEETING and ticks.fragment_id_queue == ["a", "b"]  # fragments only: as before
