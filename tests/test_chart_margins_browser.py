@@ -6,7 +6,9 @@ margins settled must leave at least as much room on every side an axis' labels o
 """
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 
 import plotly.graph_objects as go
 from test_browser import CHROMIUM, CHROMIUM_ARGS, pytestmark  # noqa: F401  (the chromium skip)
@@ -30,18 +32,27 @@ _DRAW = """async ([spec, width]) => {
 }"""
 
 
-def test_settled_margins_hold_what_automargin_made_room_for():
+@contextlib.contextmanager
+def _plotly_page(body: str = "") -> Iterator:
+    """A Chromium page holding ``body`` and the bundled plotly.js (the version the app sends)."""
     from playwright.sync_api import sync_playwright
-
     from plotly.offline import get_plotlyjs
 
-    checked, short = 0, []
     playwright = sync_playwright().start()
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     try:
         page = browser.new_page()
-        page.set_content("<html><body></body></html>")
+        page.set_content(f"<html><body>{body}</body></html>")
         page.add_script_tag(content=get_plotlyjs())
+        yield page
+    finally:
+        browser.close()
+        playwright.stop()
+
+
+def test_settled_margins_hold_what_automargin_made_room_for():
+    checked, short = 0, []
+    with _plotly_page() as page:
         for name, built in sorted(FIGURES.items()):
             settled = go.Figure(built)
             settle_margins(settled)
@@ -54,9 +65,6 @@ def test_settled_margins_hold_what_automargin_made_room_for():
                 checked += 1
                 short += [(name, width, side, round(auto[side]), round(mine[side])) for side in "lrb"
                           if mine[side] < auto[side] - SLACK]
-    finally:
-        browser.close()
-        playwright.stop()
     assert checked >= 20, checked  # the builders' figures were compared, not skipped
     assert not short, json.dumps(short)
 
@@ -65,8 +73,6 @@ def test_clv_bins_are_the_bins_plotly_draws():
     """Lifetime's CLV histogram is counted in Python (a few bars sent, not every customer's value): the same
     bars Plotly's own histogram drew, for values with and without zeros, whole numbers and a narrow spread."""
     import numpy as np
-    from playwright.sync_api import sync_playwright
-    from plotly.offline import get_plotlyjs
 
     from crm_core.charts.lifetime import _bins
 
@@ -75,12 +81,7 @@ def test_clv_bins_are_the_bins_plotly_draws():
     with_zeros = spread.copy()
     with_zeros[:400] = 0.0
     samples = [spread, with_zeros, np.round(spread), rng.uniform(10.0, 10.9, 500), np.array([3.0, 3.0, 3.0])]
-    playwright = sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    try:
-        page = browser.new_page()
-        page.set_content("<html><body><div id='h'></div></body></html>")
-        page.add_script_tag(content=get_plotlyjs())
+    with _plotly_page("<div id='h'></div>") as page:
         for values in samples:
             drawn = page.evaluate("""async values => {
               await Plotly.newPlot('h', [{type: 'histogram', x: values, nbinsx: 40}]);
@@ -90,6 +91,3 @@ def test_clv_bins_are_the_bins_plotly_draws():
             starts, width, counts = _bins(values, 40)
             assert counts.tolist() == drawn["counts"]
             assert np.allclose(starts + width / 2, drawn["centres"])
-    finally:
-        browser.close()
-        playwright.stop()

@@ -136,7 +136,7 @@ def mark_total_rows(parsed: pl.DataFrame, sums: RunningSums) -> pl.DataFrame:
     """Flag (``__total_row``) the rows whose customer is a total's name (``Total``, ``Grand Total``, ``Summe``,
     ...) and whose amount is the sum of the amounts above it: all of them, or those since the previous such row
     (subtotals). Such a footer has a date and an amount and was read as a customer called "Total", doubling
-    revenue. A row so named whose amount is not such a sum stays a customer (a warning names it)."""
+    revenue. A row so named whose amount is not such a sum stays a customer, without a warning."""
     if "amount" not in parsed.columns:
         return parsed
     named = pl.col("customer_id").is_in(list(TOTAL_WORDS)).fill_null(False)
